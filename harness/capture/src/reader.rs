@@ -1,0 +1,608 @@
+//! Reading UDP datagrams out of pcap and pcapng captures.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::iter::FusedIterator;
+use std::net::SocketAddr;
+
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::blocks::{
+    ENHANCED_PACKET_BLOCK, INTERFACE_DESCRIPTION_BLOCK, PACKET_BLOCK, SECTION_HEADER_BLOCK,
+    SIMPLE_PACKET_BLOCK,
+};
+use pcap_file::pcapng::PcapNgParser;
+use pcap_file::{Endianness, PcapError, TsResolution};
+
+use crate::decode::{decode, reassembled_udp, Decoded, Link, Skip};
+use crate::defrag::Reassembler;
+use crate::{CaptureError, CaptureFormat};
+
+/// One UDP datagram found in a capture.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UdpDatagram<'a> {
+    /// 1-based number of the packet record that carried the datagram, counting every packet
+    /// record in the file (UDP or not), as Wireshark's "No." column does. For a datagram
+    /// reassembled from IP fragments, the number of its last fragment.
+    pub packet_number: u64,
+    /// Capture time in nanoseconds since the Unix epoch (0 for pcapng Simple Packet Blocks,
+    /// which carry no time). For a reassembled datagram, the time of its last fragment.
+    pub timestamp_ns: u64,
+    /// Source IP address and UDP port.
+    pub src: SocketAddr,
+    /// Destination IP address and UDP port.
+    pub dst: SocketAddr,
+    /// The UDP payload: borrowed from the capture bytes, owned only after IP reassembly.
+    pub payload: Cow<'a, [u8]>,
+}
+
+impl UdpDatagram<'_> {
+    /// Copies the payload if needed so the datagram no longer borrows the capture bytes.
+    pub fn into_owned(self) -> UdpDatagram<'static> {
+        UdpDatagram {
+            packet_number: self.packet_number,
+            timestamp_ns: self.timestamp_ns,
+            src: self.src,
+            dst: self.dst,
+            payload: Cow::Owned(self.payload.into_owned()),
+        }
+    }
+}
+
+/// Packet records that did not produce a datagram, by reason.
+///
+/// Every packet record of the capture ends up either in a yielded [`UdpDatagram`], as a
+/// fragment of one, or in exactly one of these counters (`other_port` counts datagrams, so
+/// a filtered-out reassembled datagram counts once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SkipCounts {
+    /// Packets on a link type the reader does not decode (802.11, USB, ...).
+    pub unsupported_link_type: u64,
+    /// Frames whose link layer carries something other than IP: ARP, LLDP, unknown
+    /// EtherTypes, unknown loopback address families, non-EtherType Linux cooked protocols.
+    pub not_ip: u64,
+    /// IP packets whose payload is not UDP: TCP, ICMP, IGMP, ...
+    pub not_udp: u64,
+    /// Frames shorter than their headers or length fields require: usually cut by the
+    /// capture's snap length.
+    pub truncated: u64,
+    /// Malformed IP or UDP headers (bad version, header length, extension headers, UDP length
+    /// below 8, fragments that cannot belong to a UDP datagram).
+    pub malformed: u64,
+    /// UDP datagrams dropped by the port filter ([`CaptureReader::with_port`]).
+    pub other_port: u64,
+    /// IP fragments thrown away by reassembly: datagram over 64 KiB, conflicting or misaligned
+    /// fragments, too many datagrams in progress, 30 s timeout, or still incomplete at the end
+    /// of the capture.
+    pub fragments_discarded: u64,
+}
+
+impl SkipCounts {
+    /// Sum of all counters.
+    pub fn total(&self) -> u64 {
+        self.unsupported_link_type
+            + self.not_ip
+            + self.not_udp
+            + self.truncated
+            + self.malformed
+            + self.other_port
+            + self.fragments_discarded
+    }
+
+    fn count(&mut self, skip: Skip) {
+        let counter = match skip {
+            Skip::UnsupportedLinkType => &mut self.unsupported_link_type,
+            Skip::NotIp => &mut self.not_ip,
+            Skip::NotUdp => &mut self.not_udp,
+            Skip::Truncated => &mut self.truncated,
+            Skip::Malformed => &mut self.malformed,
+        };
+        *counter += 1;
+    }
+}
+
+/// Opens a capture held in memory. Detects the format by its magic number: classic pcap
+/// (microsecond or nanosecond timestamps, either byte order) or pcapng.
+///
+/// # Errors
+///
+/// [`CaptureError::NotACapture`] for empty input or an unknown magic number;
+/// [`CaptureError::Damaged`] at offset 0 when the magic is right but the file header
+/// (pcap global header, first pcapng section header block) is cut short or invalid.
+pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
+    let magic = bytes
+        .get(..4)
+        .and_then(|m| <[u8; 4]>::try_from(m).ok())
+        .map(u32::from_be_bytes);
+    let not_a_capture = || CaptureError::NotACapture {
+        first_bytes: bytes.iter().copied().take(8).collect(),
+    };
+    let header_damaged = |what: &str, err: PcapError| CaptureError::Damaged {
+        offset: 0,
+        packet_number: 1,
+        reason: match err {
+            PcapError::IncompleteBuffer => {
+                format!("{what} cut short: the file is only {} bytes", bytes.len())
+            }
+            other => format!("bad {what}: {other}"),
+        },
+    };
+
+    let (rest, container) = match magic {
+        Some(0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1) => {
+            let (rest, parser) =
+                PcapParser::new(bytes).map_err(|e| header_damaged("pcap file header", e))?;
+            let header = parser.header();
+            let container = Container::Pcap {
+                link: Link::from_linktype(u32::from(header.datalink)),
+                nanosecond: header.ts_resolution == TsResolution::NanoSecond,
+                max_record: header.snaplen.max(MAX_PCAP_RECORD),
+                parser,
+            };
+            (rest, container)
+        }
+        Some(0x0A0D_0D0A) => {
+            let (rest, parser) = PcapNgParser::new(bytes)
+                .map_err(|e| header_damaged("pcapng section header block", e))?;
+            let container = Container::PcapNg {
+                parser,
+                interfaces: Vec::new(),
+            };
+            (rest, container)
+        }
+        _ => return Err(not_a_capture()),
+    };
+
+    Ok(CaptureReader {
+        file: bytes,
+        rest,
+        container,
+        port: None,
+        packets: 0,
+        skipped: SkipCounts::default(),
+        reassembler: Reassembler::default(),
+        finished: false,
+    })
+}
+
+/// Largest classic-pcap record accepted when the header's snap length is smaller
+/// (Wireshark's limit): a bigger length field means the record structure is damaged.
+const MAX_PCAP_RECORD: u32 = 262_144;
+
+/// Iterator over the UDP datagrams of a capture, made by [`open`].
+///
+/// Yields `Ok(datagram)` in capture order; packets that are not UDP (or not decodable) are
+/// skipped and counted in [`skipped`](CaptureReader::skipped). If the file is damaged, yields
+/// one `Err(CaptureError::Damaged { .. })` after the datagrams before the damage, then ends.
+///
+/// Link types: Ethernet (with VLAN / QinQ tags), Linux cooked v1 and v2, BSD loopback
+/// (`NULL`, `LOOP`) and raw IPv4/IPv6. In pcapng each interface's link type, `if_tsresol` and
+/// `if_tsoffset` apply to its packets; sections and interfaces may repeat. UDP checksums are
+/// never checked (captures on Linux `lo` carry unfinished ones).
+pub struct CaptureReader<'a> {
+    file: &'a [u8],
+    rest: &'a [u8],
+    container: Container,
+    port: Option<u16>,
+    packets: u64,
+    skipped: SkipCounts,
+    reassembler: Reassembler,
+    finished: bool,
+}
+
+enum Container {
+    Pcap {
+        parser: PcapParser,
+        link: Link,
+        nanosecond: bool,
+        max_record: u32,
+    },
+    PcapNg {
+        parser: PcapNgParser,
+        interfaces: Vec<Interface>,
+    },
+}
+
+/// What the reader needs from a pcapng interface description block.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: Link,
+    snaplen: u32,
+    /// Raw `if_tsresol` (default 6: microseconds).
+    tsresol: u8,
+    /// `if_tsoffset` in seconds.
+    tsoffset_s: i64,
+}
+
+/// One packet record pulled out of the container.
+struct Record<'a> {
+    link: Link,
+    timestamp_ns: u64,
+    data: &'a [u8],
+}
+
+impl<'a> CaptureReader<'a> {
+    /// Keeps only datagrams whose source or destination UDP port is `port`; the others are
+    /// counted in [`SkipCounts::other_port`]. `None` keeps everything (the default).
+    #[must_use]
+    pub fn with_port(mut self, port: Option<u16>) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Packets skipped so far, by reason. Complete once the iterator has ended.
+    pub fn skipped(&self) -> &SkipCounts {
+        &self.skipped
+    }
+
+    /// The container format that was detected.
+    pub fn format(&self) -> CaptureFormat {
+        match self.container {
+            Container::Pcap { .. } => CaptureFormat::Pcap,
+            Container::PcapNg { .. } => CaptureFormat::PcapNg,
+        }
+    }
+
+    /// Number of packet records read so far.
+    pub fn packets_read(&self) -> u64 {
+        self.packets
+    }
+
+    fn offset(&self) -> usize {
+        self.file.len().saturating_sub(self.rest.len())
+    }
+
+    fn damaged(&self, offset: usize, reason: String) -> CaptureError {
+        CaptureError::Damaged {
+            offset,
+            packet_number: self.packets + 1,
+            reason,
+        }
+    }
+
+    /// The next packet record, `Ok(None)` at the clean end of the file.
+    fn next_record(&mut self) -> Result<Option<Record<'a>>, CaptureError> {
+        loop {
+            if self.rest.is_empty() {
+                return Ok(None);
+            }
+            let offset = self.offset();
+            let rest = self.rest;
+            let step = match &mut self.container {
+                Container::Pcap {
+                    parser,
+                    link,
+                    nanosecond,
+                    max_record,
+                } => pcap_record(parser, rest, *link, *nanosecond, *max_record)
+                    .map(|(rem, record)| (rem, Some(record))),
+                Container::PcapNg { parser, interfaces } => pcapng_block(parser, interfaces, rest),
+            };
+            match step {
+                Ok((rem, record)) => {
+                    self.rest = rem;
+                    if let Some(record) = record {
+                        self.packets += 1;
+                        return Ok(Some(record));
+                    }
+                }
+                Err(reason) => return Err(self.damaged(offset, reason)),
+            }
+        }
+    }
+
+    /// Applies the port filter and builds the datagram.
+    fn accept(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: Cow<'a, [u8]>,
+        timestamp_ns: u64,
+    ) -> Option<UdpDatagram<'a>> {
+        if let Some(port) = self.port {
+            if src.port() != port && dst.port() != port {
+                self.skipped.other_port += 1;
+                return None;
+            }
+        }
+        Some(UdpDatagram {
+            packet_number: self.packets,
+            timestamp_ns,
+            src,
+            dst,
+            payload,
+        })
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.reassembler
+            .abandon_all(&mut self.skipped.fragments_discarded);
+    }
+}
+
+impl<'a> Iterator for CaptureReader<'a> {
+    type Item = Result<UdpDatagram<'a>, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            let record = match self.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    self.finish();
+                    return None;
+                }
+                Err(err) => {
+                    self.finish();
+                    return Some(Err(err));
+                }
+            };
+            let ts = record.timestamp_ns;
+            match decode(record.link, record.data) {
+                Err(skip) => self.skipped.count(skip),
+                Ok(Decoded::Datagram { src, dst, payload }) => {
+                    if let Some(d) = self.accept(src, dst, Cow::Borrowed(payload), ts) {
+                        return Some(Ok(d));
+                    }
+                }
+                Ok(Decoded::Fragment { key, frag }) => {
+                    let whole =
+                        self.reassembler
+                            .add(key, frag, ts, &mut self.skipped.fragments_discarded);
+                    match whole.map(reassembled_udp) {
+                        None => {}
+                        Some(Err(skip)) => self.skipped.count(skip),
+                        Some(Ok((src_port, dst_port, payload))) => {
+                            let src = SocketAddr::new(key.src, src_port);
+                            let dst = SocketAddr::new(key.dst, dst_port);
+                            if let Some(d) = self.accept(src, dst, Cow::Owned(payload), ts) {
+                                return Some(Ok(d));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FusedIterator for CaptureReader<'_> {}
+
+impl fmt::Debug for CaptureReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("format", &self.format())
+            .field("len", &self.file.len())
+            .field("offset", &self.offset())
+            .field("port", &self.port)
+            .field("packets", &self.packets)
+            .field("skipped", &self.skipped)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+/// Reads one classic-pcap record. `Err` carries the damage description.
+fn pcap_record<'a>(
+    parser: &PcapParser,
+    rest: &'a [u8],
+    link: Link,
+    nanosecond: bool,
+    max_record: u32,
+) -> Result<(&'a [u8], Record<'a>), String> {
+    let (rem, raw) = parser.next_raw_packet(rest).map_err(|err| match err {
+        PcapError::IncompleteBuffer if rest.len() < 16 => format!(
+            "record header cut short: {} of 16 bytes at the end of the file",
+            rest.len()
+        ),
+        PcapError::IncompleteBuffer => {
+            let claimed = parser.header().endianness;
+            let incl_len = read_u32(rest, 8, claimed).unwrap_or(0);
+            format!(
+                "record cut short: it claims {incl_len} captured bytes but only {} remain",
+                rest.len().saturating_sub(16)
+            )
+        }
+        other => format!("bad record: {other}"),
+    })?;
+    if raw.incl_len > max_record {
+        return Err(format!(
+            "record claims {} captured bytes, more than the {max_record}-byte limit",
+            raw.incl_len
+        ));
+    }
+    let Cow::Borrowed(data) = raw.data else {
+        return Err("pcap-file returned owned packet data".to_owned());
+    };
+    let frac_ns = if nanosecond {
+        u64::from(raw.ts_frac)
+    } else {
+        u64::from(raw.ts_frac) * 1_000
+    };
+    let timestamp_ns = u64::from(raw.ts_sec) * 1_000_000_000 + frac_ns;
+    Ok((
+        rem,
+        Record {
+            link,
+            timestamp_ns,
+            data,
+        },
+    ))
+}
+
+/// Reads one pcapng block; returns a record for packet blocks, `None` for the others.
+/// `Err` carries the damage description.
+fn pcapng_block<'a>(
+    parser: &mut PcapNgParser,
+    interfaces: &mut Vec<Interface>,
+    rest: &'a [u8],
+) -> Result<(&'a [u8], Option<Record<'a>>), String> {
+    let (rem, raw) = parser.next_raw_block(rest).map_err(|err| match err {
+        PcapError::IncompleteBuffer => format!(
+            "block cut short: {} bytes remain, the block needs more",
+            rest.len()
+        ),
+        other => format!("bad block: {other}"),
+    })?;
+    let Cow::Borrowed(body) = raw.body else {
+        return Err("pcap-file returned an owned block body".to_owned());
+    };
+    let endianness = parser.section().endianness;
+    let record = match raw.type_ {
+        SECTION_HEADER_BLOCK => {
+            interfaces.clear();
+            None
+        }
+        INTERFACE_DESCRIPTION_BLOCK => {
+            // The parser has just pushed this block onto its list.
+            let idb = parser
+                .interfaces()
+                .last()
+                .ok_or("interface description block was not recorded")?;
+            let mut interface = Interface {
+                link: Link::from_linktype(u32::from(idb.linktype)),
+                snaplen: idb.snaplen,
+                tsresol: 6,
+                tsoffset_s: 0,
+            };
+            for option in &idb.options {
+                match option {
+                    InterfaceDescriptionOption::IfTsResol(r) => interface.tsresol = *r,
+                    InterfaceDescriptionOption::IfTsOffset(o) => {
+                        interface.tsoffset_s = i64::from_ne_bytes(o.to_ne_bytes());
+                    }
+                    _ => {}
+                }
+            }
+            interfaces.push(interface);
+            None
+        }
+        ENHANCED_PACKET_BLOCK | PACKET_BLOCK => {
+            // EPB: interface u32 | ts high | ts low | captured len | original len | data
+            // PB:  interface u16, drops u16 | ts high | ts low | captured len | original len | data
+            let field = |at: usize| read_u32(body, at, endianness);
+            let (interface_id, what) = if raw.type_ == ENHANCED_PACKET_BLOCK {
+                (field(0), "enhanced packet block")
+            } else {
+                (read_u16(body, 0, endianness).map(u32::from), "packet block")
+            };
+            let (Some(interface_id), Some(ts_high), Some(ts_low), Some(captured)) =
+                (interface_id, field(4), field(8), field(12))
+            else {
+                return Err(format!("{what} body too short ({} bytes)", body.len()));
+            };
+            let data = usize::try_from(captured)
+                .ok()
+                .and_then(|len| body.get(20..20usize.checked_add(len)?))
+                .ok_or_else(|| {
+                    format!(
+                        "{what} claims {captured} captured bytes but its body holds only {}",
+                        body.len().saturating_sub(20)
+                    )
+                })?;
+            let interface = lookup(interfaces, interface_id, what)?;
+            let raw_ts = (u64::from(ts_high) << 32) | u64::from(ts_low);
+            Some(Record {
+                link: interface.link,
+                timestamp_ns: to_nanos(raw_ts, interface.tsresol, interface.tsoffset_s),
+                data,
+            })
+        }
+        SIMPLE_PACKET_BLOCK => {
+            let interface = lookup(interfaces, 0, "simple packet block")?;
+            let original = read_u32(body, 0, endianness)
+                .ok_or("simple packet block body too short")?;
+            let mut len = body.len().saturating_sub(4);
+            if let Ok(original) = usize::try_from(original) {
+                len = len.min(original);
+            }
+            if interface.snaplen != 0 {
+                if let Ok(snaplen) = usize::try_from(interface.snaplen) {
+                    len = len.min(snaplen);
+                }
+            }
+            let data = body
+                .get(4..4 + len)
+                .ok_or("simple packet block body too short")?;
+            Some(Record {
+                link: interface.link,
+                timestamp_ns: 0,
+                data,
+            })
+        }
+        _ => None,
+    };
+    Ok((rem, record))
+}
+
+fn lookup(interfaces: &[Interface], id: u32, what: &str) -> Result<Interface, String> {
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| interfaces.get(i))
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "{what} refers to interface {id}, but the section has {} interface(s)",
+                interfaces.len()
+            )
+        })
+}
+
+/// Converts a pcapng timestamp in `if_tsresol` units to nanoseconds since the epoch.
+/// `tsresol` < 128 means units of 10^-tsresol s, otherwise 2^-(tsresol & 127) s.
+/// Saturates instead of overflowing.
+pub(crate) fn to_nanos(raw: u64, tsresol: u8, tsoffset_s: i64) -> u64 {
+    let exp = u32::from(tsresol & 0x7f);
+    let ns = if tsresol & 0x80 == 0 {
+        if exp <= 9 {
+            raw.saturating_mul(10u64.pow(9 - exp))
+        } else {
+            match 10u128.checked_pow(exp - 9) {
+                Some(div) => u64::try_from(u128::from(raw) / div).unwrap_or(u64::MAX),
+                None => 0,
+            }
+        }
+    } else {
+        let scaled = u128::from(raw) * 1_000_000_000;
+        u64::try_from(scaled.checked_shr(exp).unwrap_or(0)).unwrap_or(u64::MAX)
+    };
+    ns.saturating_add_signed(tsoffset_s.saturating_mul(1_000_000_000))
+}
+
+fn read_u32(bytes: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
+    let four: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(match endianness {
+        Endianness::Big => u32::from_be_bytes(four),
+        Endianness::Little => u32::from_le_bytes(four),
+    })
+}
+
+fn read_u16(bytes: &[u8], at: usize, endianness: Endianness) -> Option<u16> {
+    let two: [u8; 2] = bytes.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(match endianness {
+        Endianness::Big => u16::from_be_bytes(two),
+        Endianness::Little => u16::from_le_bytes(two),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsresol_units() {
+        // microseconds (default), nanoseconds, seconds, 2^-10, 10^-12.
+        assert_eq!(to_nanos(1_500_000, 6, 0), 1_500_000_000);
+        assert_eq!(to_nanos(42, 9, 0), 42);
+        assert_eq!(to_nanos(3, 0, 0), 3_000_000_000);
+        assert_eq!(to_nanos(1024, 0x80 | 10, 0), 1_000_000_000);
+        assert_eq!(to_nanos(5_000, 12, 0), 5);
+        assert_eq!(to_nanos(1, 6, 2), 2_000_001_000);
+        assert_eq!(to_nanos(u64::MAX, 0, 0), u64::MAX);
+        assert_eq!(to_nanos(u64::MAX, 127, 0), 0);
+        assert_eq!(to_nanos(u64::MAX, 0xff, i64::MIN), 0);
+    }
+}

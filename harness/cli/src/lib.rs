@@ -1,0 +1,10 @@
+//! handshake-harness: the `harness` command and the layers above the codecs it drives.
+//!
+//! Modules: [`input`] (JSON and hex input with exact error positions), [`vectors`] (byte test vectors
+//! as data), [`decode`] (`harness decode`), [`cli`] (argument parsing and exit codes).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod decode;
+pub mod input;
+pub mod vectors;
