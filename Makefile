@@ -1,0 +1,75 @@
+# handshake-harness. Two commands on a fresh machine: `make demo` and `make test` (README.md).
+SHELL := /bin/bash
+CARGO ?= cargo
+FUZZ_SECS ?= 60
+FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
+HARNESS := target/release/harness
+
+.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench fmt lint vectors schemas tools clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --all-features --release
+
+# The CI gate (.ci/run calls this). Every step can fail; none passes on zero tests.
+test: tools
+	python3 vectors/tools/generate_mediastream.py --check
+	$(CARGO) nextest run --workspace --all-features --no-fail-fast
+	$(CARGO) test --workspace --all-features --doc
+	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
+
+# Main job on built-in defaults: decode every committed byte vector and print it beside its expectation.
+demo:
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) vectors --verbose vectors/mediastream
+	@echo
+	@echo "== harness decode: a SYN-ACK carrying options, a truncated DATA, a near-START =="
+	-$(HARNESS) decode \
+	  --hex '0101 0000000000000000 0000000000000000 0000000000000000 01 01 0000 39623265376434312d353561302d346633632d623865362d64346332613166303965373300 0104003c000000' \
+	  --hex '0000 0100000000000000 00' \
+	  --hex '5354415254 00'
+
+# Tools the targets need, installed only when missing (idempotent).
+tools:
+	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
+	@command -v python3 >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3)
+
+# Fuzz each target for FUZZ_SECS seconds: nightly + AddressSanitizer when nightly is there, else stable
+# without a sanitizer. New inputs land in fuzz/corpus/<target>; crashes in fuzz/artifacts/<target>.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@if rustup toolchain list 2>/dev/null | grep -q nightly; then tc="+nightly"; san=""; else tc=""; san="-s none"; fi; \
+	for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECS)s"; \
+	  (cd fuzz && $(CARGO) $$tc fuzz run $$san $$t -- -max_total_time=$(FUZZ_SECS) -print_final_stats=1) || exit 1; \
+	done
+
+# Seed the corpora from the byte vectors (idempotent).
+fuzz-seed:
+	python3 fuzz/seed_corpora.py
+
+# Replay the committed corpora through the targets' checks on stable (part of `make test`).
+fuzz-check:
+	$(CARGO) test -p handshake-wire --all-features --test fuzz_corpus_replay
+
+bench:
+	$(CARGO) bench -p handshake-wire --bench mediastream
+
+# Regenerate the byte vectors from the facts, and the schema from the Rust types.
+vectors:
+	python3 vectors/tools/generate_mediastream.py
+	python3 fuzz/seed_corpora.py
+
+schemas:
+	$(CARGO) run --quiet -p handshake-harness -- schema vectors > vectors/schema/vector-file.schema.json
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+clean:
+	$(CARGO) clean
