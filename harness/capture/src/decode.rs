@@ -138,10 +138,14 @@ pub(crate) fn decode(link: Link, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
             );
             let payload = ipv6.payload();
             if payload.fragmented {
-                let frag_header = ipv6.extensions().clone().into_iter().find_map(|ext| match ext {
-                    Ipv6ExtensionSlice::Fragment(f) => Some(f),
-                    _ => None,
-                });
+                let frag_header = ipv6
+                    .extensions()
+                    .clone()
+                    .into_iter()
+                    .find_map(|ext| match ext {
+                        Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                        _ => None,
+                    });
                 let Some(frag_header) = frag_header else {
                     return Err(Skip::Malformed);
                 };

@@ -315,7 +315,9 @@ mod tests {
         assert!(r.add(key(1), frag(0, true, &[0; 8]), 0, &mut d).is_none());
         // Same key much later: the old fragment is dropped, the new one starts over.
         let late = TIMEOUT_NS + 1;
-        assert!(r.add(key(1), frag(8, false, &[9; 2]), late, &mut d).is_none());
+        assert!(r
+            .add(key(1), frag(8, false, &[9; 2]), late, &mut d)
+            .is_none());
         assert_eq!(d, 1);
         let out = r.add(key(1), frag(0, true, &[5; 8]), late, &mut d);
         assert_eq!(out, Some(vec![5, 5, 5, 5, 5, 5, 5, 5, 9, 9]));

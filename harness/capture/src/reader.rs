@@ -6,7 +6,6 @@ use std::iter::FusedIterator;
 use std::net::SocketAddr;
 
 use pcap_file::pcap::PcapParser;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::blocks::{
     ENHANCED_PACKET_BLOCK, INTERFACE_DESCRIPTION_BLOCK, PACKET_BLOCK, SECTION_HEADER_BLOCK,
     SIMPLE_PACKET_BLOCK,
@@ -38,6 +37,7 @@ pub struct UdpDatagram<'a> {
 
 impl UdpDatagram<'_> {
     /// Copies the payload if needed so the datagram no longer borrows the capture bytes.
+    #[must_use]
     pub fn into_owned(self) -> UdpDatagram<'static> {
         UdpDatagram {
             packet_number: self.packet_number,
@@ -79,6 +79,7 @@ pub struct SkipCounts {
 
 impl SkipCounts {
     /// Sum of all counters.
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.unsupported_link_type
             + self.not_ip
@@ -231,11 +232,13 @@ impl<'a> CaptureReader<'a> {
     }
 
     /// Packets skipped so far, by reason. Complete once the iterator has ended.
+    #[must_use]
     pub fn skipped(&self) -> &SkipCounts {
         &self.skipped
     }
 
     /// The container format that was detected.
+    #[must_use]
     pub fn format(&self) -> CaptureFormat {
         match self.container {
             Container::Pcap { .. } => CaptureFormat::Pcap,
@@ -244,6 +247,7 @@ impl<'a> CaptureReader<'a> {
     }
 
     /// Number of packet records read so far.
+    #[must_use]
     pub fn packets_read(&self) -> u64 {
         self.packets
     }
@@ -440,43 +444,45 @@ fn pcapng_block<'a>(
     interfaces: &mut Vec<Interface>,
     rest: &'a [u8],
 ) -> Result<(&'a [u8], Option<Record<'a>>), String> {
-    let (rem, raw) = parser.next_raw_block(rest).map_err(|err| match err {
-        PcapError::IncompleteBuffer => format!(
-            "block cut short: {} bytes remain, the block needs more",
-            rest.len()
-        ),
-        other => format!("bad block: {other}"),
-    })?;
-    let Cow::Borrowed(body) = raw.body else {
-        return Err("pcap-file returned an owned block body".to_owned());
-    };
     let endianness = parser.section().endianness;
-    let record = match raw.type_ {
+    let (rem, block_type, body) = match parser.next_raw_block(rest) {
+        Ok((rem, raw)) => {
+            let Cow::Borrowed(body) = raw.body else {
+                return Err("pcap-file returned an owned block body".to_owned());
+            };
+            (rem, raw.type_, body)
+        }
+        // pcap-file 2.0 rejects some valid interface description options (a 4-byte
+        // `if_tzone`, an option list without `opt_endofopt`). The reader needs only the link
+        // type, `if_tsresol` and `if_tsoffset`, so such a block is framed and read here.
+        Err(err) => match frame_idb(rest, endianness) {
+            Some((rem, body)) => (rem, INTERFACE_DESCRIPTION_BLOCK, body),
+            None => {
+                return Err(match err {
+                    PcapError::IncompleteBuffer if rest.len() < 12 => format!(
+                        "block header cut short: {} of at least 12 bytes at the end of the file",
+                        rest.len()
+                    ),
+                    PcapError::IncompleteBuffer => format!(
+                        "block cut short: its header claims {} bytes but only {} remain",
+                        read_u32(rest, 4, endianness).unwrap_or(0),
+                        rest.len()
+                    ),
+                    other => format!("bad block: {other}"),
+                })
+            }
+        },
+    };
+    // A section header block may have switched the byte order.
+    let endianness = parser.section().endianness;
+    let record = match block_type {
         SECTION_HEADER_BLOCK => {
             interfaces.clear();
             None
         }
         INTERFACE_DESCRIPTION_BLOCK => {
-            // The parser has just pushed this block onto its list.
-            let idb = parser
-                .interfaces()
-                .last()
-                .ok_or("interface description block was not recorded")?;
-            let mut interface = Interface {
-                link: Link::from_linktype(u32::from(idb.linktype)),
-                snaplen: idb.snaplen,
-                tsresol: 6,
-                tsoffset_s: 0,
-            };
-            for option in &idb.options {
-                match option {
-                    InterfaceDescriptionOption::IfTsResol(r) => interface.tsresol = *r,
-                    InterfaceDescriptionOption::IfTsOffset(o) => {
-                        interface.tsoffset_s = i64::from_ne_bytes(o.to_ne_bytes());
-                    }
-                    _ => {}
-                }
-            }
+            let interface =
+                parse_idb(body, endianness).ok_or("interface description block body too short")?;
             interfaces.push(interface);
             None
         }
@@ -484,7 +490,7 @@ fn pcapng_block<'a>(
             // EPB: interface u32 | ts high | ts low | captured len | original len | data
             // PB:  interface u16, drops u16 | ts high | ts low | captured len | original len | data
             let field = |at: usize| read_u32(body, at, endianness);
-            let (interface_id, what) = if raw.type_ == ENHANCED_PACKET_BLOCK {
+            let (interface_id, what) = if block_type == ENHANCED_PACKET_BLOCK {
                 (field(0), "enhanced packet block")
             } else {
                 (read_u16(body, 0, endianness).map(u32::from), "packet block")
@@ -513,8 +519,8 @@ fn pcapng_block<'a>(
         }
         SIMPLE_PACKET_BLOCK => {
             let interface = lookup(interfaces, 0, "simple packet block")?;
-            let original = read_u32(body, 0, endianness)
-                .ok_or("simple packet block body too short")?;
+            let original =
+                read_u32(body, 0, endianness).ok_or("simple packet block body too short")?;
             let mut len = body.len().saturating_sub(4);
             if let Ok(original) = usize::try_from(original) {
                 len = len.min(original);
@@ -537,6 +543,61 @@ fn pcapng_block<'a>(
     };
     Ok((rem, record))
 }
+
+/// Frames an interface description block by hand: `(rest after it, its body)`, or `None` if
+/// `rest` does not start with a well-framed one.
+fn frame_idb(rest: &[u8], endianness: Endianness) -> Option<(&[u8], &[u8])> {
+    if read_u32(rest, 0, endianness)? != INTERFACE_DESCRIPTION_BLOCK {
+        return None;
+    }
+    let total = usize::try_from(read_u32(rest, 4, endianness)?).ok()?;
+    if total < 12
+        || total % 4 != 0
+        || read_u32(rest, total.checked_sub(4)?, endianness)? != u32::try_from(total).ok()?
+    {
+        return None;
+    }
+    Some((rest.get(total..)?, rest.get(8..total - 4)?))
+}
+
+/// Reads link type, snap length, `if_tsresol` and `if_tsoffset` from an interface description
+/// block body. Options it cannot follow end the scan; they never fail the block.
+fn parse_idb(body: &[u8], endianness: Endianness) -> Option<Interface> {
+    let mut interface = Interface {
+        link: Link::from_linktype(u32::from(read_u16(body, 0, endianness)?)),
+        snaplen: read_u32(body, 4, endianness)?,
+        tsresol: 6,
+        tsoffset_s: 0,
+    };
+    let mut at = 8usize;
+    while let (Some(code), Some(len)) = (
+        read_u16(body, at, endianness),
+        read_u16(body, at + 2, endianness),
+    ) {
+        let len = usize::from(len);
+        let Some(value) = body.get(at + 4..at + 4 + len) else {
+            break;
+        };
+        match (code, value) {
+            (0, _) => break,
+            (IF_TSRESOL, [resol, ..]) => interface.tsresol = *resol,
+            (IF_TSOFFSET, value) => {
+                if let Ok(eight) = <[u8; 8]>::try_from(value) {
+                    interface.tsoffset_s = match endianness {
+                        Endianness::Big => i64::from_be_bytes(eight),
+                        Endianness::Little => i64::from_le_bytes(eight),
+                    };
+                }
+            }
+            _ => {}
+        }
+        at += 4 + len.next_multiple_of(4);
+    }
+    Some(interface)
+}
+
+const IF_TSRESOL: u16 = 9;
+const IF_TSOFFSET: u16 = 14;
 
 fn lookup(interfaces: &[Interface], id: u32, what: &str) -> Result<Interface, String> {
     usize::try_from(id)

@@ -7,8 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use etherparse::{
-    EtherType, Ethernet2Header, IpFragOffset, IpNumber, Ipv4Header, Ipv6FragmentHeader,
-    Ipv6Header, PacketBuilder, UdpHeader,
+    EtherType, Ethernet2Header, IpFragOffset, IpNumber, Ipv4Header, Ipv6FragmentHeader, Ipv6Header,
+    PacketBuilder, UdpHeader,
 };
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
@@ -148,6 +148,7 @@ impl<W: Write> CaptureWriter<W> {
     }
 
     /// The format being written.
+    #[must_use]
     pub fn format(&self) -> CaptureFormat {
         match self.sink {
             Sink::PcapNg(_) => CaptureFormat::PcapNg,
@@ -383,14 +384,15 @@ fn fragment_v4(
     let mut offset = 0usize;
     for piece in datagram.chunks(chunk) {
         let piece_len = u16::try_from(piece.len()).map_err(|e| invalid(&e))?;
-        let mut ip = Ipv4Header::new(piece_len, TTL, IpNumber::UDP, src, dst)
-            .map_err(|e| invalid(&e))?;
+        let mut ip =
+            Ipv4Header::new(piece_len, TTL, IpNumber::UDP, src, dst).map_err(|e| invalid(&e))?;
         // IPv4 identification is 16 bits; the counter wraps.
         ip.identification = (identification & 0xffff) as u16;
         ip.dont_fragment = false;
         ip.more_fragments = offset + piece.len() < datagram.len();
-        ip.fragment_offset = IpFragOffset::try_new(u16::try_from(offset / 8).map_err(|e| invalid(&e))?)
-            .map_err(|e| invalid(&e))?;
+        ip.fragment_offset =
+            IpFragOffset::try_new(u16::try_from(offset / 8).map_err(|e| invalid(&e))?)
+                .map_err(|e| invalid(&e))?;
         ip.header_checksum = ip.calc_header_checksum();
         let mut frame = Vec::with_capacity(14 + IPV4_HEADER_LEN + piece.len());
         frame.extend_from_slice(&ethernet.to_bytes());
@@ -416,7 +418,7 @@ fn fragment_v6(
         .map_err(|_| too_big(payload.len(), MAX_UDP_PAYLOAD_V6, "IPv6"))?;
     let whole = Ipv6Header {
         traffic_class: 0,
-        flow_label: Default::default(),
+        flow_label: etherparse::Ipv6FlowLabel::ZERO,
         payload_length: udp_len,
         next_header: IpNumber::UDP,
         hop_limit: TTL,

@@ -1,6 +1,8 @@
 //! Hand-built frames for every supported link type, and the container variants.
 
-use etherparse::{PacketBuilder, SingleVlanHeader, VlanHeader, VlanId, VlanPcp, EtherType, DoubleVlanHeader};
+use etherparse::{
+    DoubleVlanHeader, EtherType, PacketBuilder, SingleVlanHeader, VlanHeader, VlanId, VlanPcp,
+};
 use rstest::rstest;
 
 use crate::util::{addr, eth_udp, ether_type_of, ip_udp, pcap, read_all, rec, Ng};
@@ -31,7 +33,12 @@ fn sll2(ip: &[u8]) -> Vec<u8> {
 }
 
 fn null(ip: &[u8], family: u32, big_endian: bool) -> Vec<u8> {
-    let mut f = if big_endian { family.to_be_bytes() } else { family.to_le_bytes() }.to_vec();
+    let mut f = if big_endian {
+        family.to_be_bytes()
+    } else {
+        family.to_le_bytes()
+    }
+    .to_vec();
     f.extend_from_slice(ip);
     f
 }
@@ -142,18 +149,27 @@ fn unsupported_link_type_is_counted() {
 fn unknown_loopback_family_is_not_ip() {
     let (a, b) = v4();
     let data = null(&ip_udp(a, b, PAYLOAD), 17, false);
-    let (got, skipped) = read_all(&pcap(0, false, false, &[rec(0, &data)]));
+    let bytes = pcap(0, false, false, &[rec(0, &data)]);
+    let (got, skipped) = read_all(&bytes);
     assert!(got.is_empty());
     assert_eq!(skipped.not_ip, 1);
 }
 
 /// All four classic pcap magics: µs and ns, both byte orders.
 #[rstest]
-fn classic_pcap_magics(#[values(false, true)] nanosecond: bool, #[values(false, true)] big_endian: bool) {
+fn classic_pcap_magics(
+    #[values(false, true)] nanosecond: bool,
+    #[values(false, true)] big_endian: bool,
+) {
     let (a, b) = v4();
     let data = eth_udp(a, b, PAYLOAD);
     let ts = 1_234_567_890_123_456_789u64;
-    let bytes = pcap(1, nanosecond, big_endian, &[rec(ts, &data), rec(ts + 1_000, &data)]);
+    let bytes = pcap(
+        1,
+        nanosecond,
+        big_endian,
+        &[rec(ts, &data), rec(ts + 1_000, &data)],
+    );
     let (got, _) = read_all(&bytes);
     let expected = if nanosecond { ts } else { ts / 1000 * 1000 };
     assert_eq!(got.len(), 2);
@@ -204,4 +220,28 @@ fn pcapng_sections_interfaces_and_block_kinds() {
     );
     assert_eq!((got[2].src, got[2].dst), (b, a));
     assert_eq!((got[1].src, got[1].dst), (c, d));
+}
+
+/// Interface options pcap-file 2.0 refuses (a 4-byte `if_tzone`, no `opt_endofopt`) are
+/// valid pcapng: the reader still takes the link type and `if_tsresol` from such blocks.
+#[rstest]
+#[case::if_tzone(true)]
+#[case::no_endofopt(false)]
+fn interface_options_pcap_file_rejects(#[case] tzone: bool) {
+    let (a, b) = v4();
+    let frame = eth_udp(a, b, PAYLOAD);
+    let mut body = vec![1, 0, 0, 0, 0, 0, 0, 0]; // Ethernet, reserved, snaplen 0 (LE)
+    if tzone {
+        body.extend_from_slice(&[10, 0, 4, 0, 0, 0, 0, 0]); // if_tzone, 4 bytes
+    }
+    body.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]); // if_tsresol = 9
+    if tzone {
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+    }
+    let mut ng = Ng::new();
+    ng.section(false).block(1, &body).epb(0, 123, &frame);
+    let (got, skipped) = read_all(&ng.out);
+    assert_eq!(skipped.total(), 0);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].timestamp_ns, 123);
 }

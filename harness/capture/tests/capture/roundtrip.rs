@@ -28,10 +28,34 @@ fn conversation(v6: bool) -> Vec<Sent> {
         (addr("192.0.2.1:50000"), addr("192.0.2.2:4433"))
     };
     vec![
-        Sent { ts: 1_700_000_000_000_000_001, src: client, dst: server, payload: b"hello".to_vec(), comment: Some("client hello") },
-        Sent { ts: 1_700_000_000_250_000_000, src: server, dst: client, payload: vec![0xab; 1200], comment: None },
-        Sent { ts: 1_700_000_001_999_999_999, src: client, dst: server, payload: Vec::new(), comment: Some("empty datagram") },
-        Sent { ts: 0, src: server, dst: client, payload: vec![7; 3], comment: Some("épsilon ✓") },
+        Sent {
+            ts: 1_700_000_000_000_000_001,
+            src: client,
+            dst: server,
+            payload: b"hello".to_vec(),
+            comment: Some("client hello"),
+        },
+        Sent {
+            ts: 1_700_000_000_250_000_000,
+            src: server,
+            dst: client,
+            payload: vec![0xab; 1200],
+            comment: None,
+        },
+        Sent {
+            ts: 1_700_000_001_999_999_999,
+            src: client,
+            dst: server,
+            payload: Vec::new(),
+            comment: Some("empty datagram"),
+        },
+        Sent {
+            ts: 0,
+            src: server,
+            dst: client,
+            payload: vec![7; 3],
+            comment: Some("épsilon ✓"),
+        },
     ]
 }
 
@@ -75,7 +99,9 @@ fn pcapng_carries_comments_userappl_and_tsresol() {
     let (mut rest, mut parser) = PcapNgParser::new(&bytes).expect("pcapng");
     assert_eq!(
         parser.section().options,
-        vec![SectionHeaderOption::UserApplication(USER_APPLICATION.into())]
+        vec![SectionHeaderOption::UserApplication(
+            USER_APPLICATION.into()
+        )]
     );
     let mut comments = Vec::new();
     let mut tsresol = Vec::new();
@@ -117,7 +143,13 @@ fn output_is_deterministic(
     #[values(None, Some(1500))] mtu: Option<u16>,
 ) {
     let mut sent = conversation(false);
-    sent.push(Sent { ts: 5, src: addr("192.0.2.1:1"), dst: addr("192.0.2.2:2"), payload: vec![1; 5000], comment: None });
+    sent.push(Sent {
+        ts: 5,
+        src: addr("192.0.2.1:1"),
+        dst: addr("192.0.2.2:2"),
+        payload: vec![1; 5000],
+        comment: None,
+    });
     assert_eq!(write(format, mtu, &sent), write(format, mtu, &sent));
 }
 
@@ -135,7 +167,9 @@ fn frames_have_valid_checksums(#[values(false, true)] v6: bool) {
             Some(NetSlice::Ipv4(ip)) => {
                 let h = ip.header();
                 assert_eq!(h.header_checksum(), h.to_header().calc_header_checksum());
-                header.calc_checksum_ipv4(&h.to_header(), udp.payload()).expect("sum")
+                header
+                    .calc_checksum_ipv4(&h.to_header(), udp.payload())
+                    .expect("sum")
             }
             Some(NetSlice::Ipv6(ip)) => header
                 .calc_checksum_ipv6(&ip.header().to_header(), udp.payload())
@@ -166,9 +200,15 @@ fn fragmented_datagram_reassembles(
     let mut writer = CaptureWriter::with_format(Vec::new(), format)
         .expect("start")
         .with_mtu(Some(1500));
-    writer.write_datagram(10, a, b, b"before", None).expect("write");
-    writer.write_datagram(20, b, a, &payload, Some("big")).expect("write");
-    writer.write_datagram(30, a, b, b"after", None).expect("write");
+    writer
+        .write_datagram(10, a, b, b"before", None)
+        .expect("write");
+    writer
+        .write_datagram(20, b, a, &payload, Some("big"))
+        .expect("write");
+    writer
+        .write_datagram(30, a, b, b"after", None)
+        .expect("write");
     let bytes = writer.finish().expect("finish");
 
     let frames = frames_of(&bytes);
@@ -200,8 +240,12 @@ fn fragments_out_of_order(#[values(false, true)] v6: bool) {
         (addr("10.0.0.1:1111"), addr("10.0.0.2:2222"))
     };
     let payload = big_payload(6000);
-    let mut writer = CaptureWriter::new(Vec::new()).expect("start").with_mtu(Some(1280));
-    writer.write_datagram(0, a, b, &payload, None).expect("write");
+    let mut writer = CaptureWriter::new(Vec::new())
+        .expect("start")
+        .with_mtu(Some(1280));
+    writer
+        .write_datagram(0, a, b, &payload, None)
+        .expect("write");
     let frames = frames_of(&writer.finish().expect("finish"));
     let records: Vec<_> = frames
         .iter()
@@ -222,8 +266,12 @@ fn fragments_out_of_order(#[values(false, true)] v6: bool) {
 #[test]
 fn incomplete_datagram_is_counted() {
     let (a, b) = (addr("10.0.0.1:1"), addr("10.0.0.2:2"));
-    let mut writer = CaptureWriter::new(Vec::new()).expect("start").with_mtu(Some(1500));
-    writer.write_datagram(0, a, b, &big_payload(4000), None).expect("write");
+    let mut writer = CaptureWriter::new(Vec::new())
+        .expect("start")
+        .with_mtu(Some(1500));
+    writer
+        .write_datagram(0, a, b, &big_payload(4000), None)
+        .expect("write");
     let frames = frames_of(&writer.finish().expect("finish"));
     let records: Vec<_> = frames.iter().skip(1).map(|(t, f)| rec(*t, f)).collect();
     let bytes = pcap(1, true, false, &records);
@@ -237,7 +285,9 @@ fn incomplete_datagram_is_counted() {
 fn without_mtu_large_datagram_is_one_frame() {
     let (a, b) = (addr("10.0.0.1:1"), addr("10.0.0.2:2"));
     let mut writer = CaptureWriter::new(Vec::new()).expect("start");
-    writer.write_datagram(0, a, b, &big_payload(4000), None).expect("write");
+    writer
+        .write_datagram(0, a, b, &big_payload(4000), None)
+        .expect("write");
     let bytes = writer.finish().expect("finish");
     let frames = frames_of(&bytes);
     assert_eq!(frames.len(), 1);
@@ -252,12 +302,19 @@ fn largest_datagrams_round_trip() {
     let mut writer = CaptureWriter::new(Vec::new()).expect("start");
     let v4 = (addr("10.0.0.1:1"), addr("10.0.0.2:2"));
     let v6 = (addr("[::1]:1"), addr("[::2]:2"));
-    writer.write_datagram(0, v4.0, v4.1, &big_payload(65_507), None).expect("v4");
-    writer.write_datagram(0, v6.0, v6.1, &big_payload(65_527), None).expect("v6");
+    writer
+        .write_datagram(0, v4.0, v4.1, &big_payload(65_507), None)
+        .expect("v4");
+    writer
+        .write_datagram(0, v6.0, v6.1, &big_payload(65_527), None)
+        .expect("v6");
     let bytes = writer.finish().expect("finish");
     let (got, skipped) = read_all(&bytes);
     assert_eq!(skipped.total(), 0);
-    assert_eq!(got.iter().map(|d| d.payload.len()).collect::<Vec<_>>(), vec![65_507, 65_527]);
+    assert_eq!(
+        got.iter().map(|d| d.payload.len()).collect::<Vec<_>>(),
+        vec![65_507, 65_527]
+    );
 }
 
 #[test]
@@ -265,18 +322,43 @@ fn write_rejects_what_it_cannot_represent() {
     let mut writer = CaptureWriter::new(Vec::new()).expect("start");
     let v4 = addr("10.0.0.1:1");
     let v6 = addr("[::1]:1");
-    let invalid = |r: Result<(), CaptureError>| matches!(r, Err(CaptureError::InvalidDatagram { .. }));
+    let invalid =
+        |r: Result<(), CaptureError>| matches!(r, Err(CaptureError::InvalidDatagram { .. }));
     assert!(invalid(writer.write_datagram(0, v4, v6, b"x", None)));
-    assert!(invalid(writer.write_datagram(0, v4, v4, &vec![0; 65_508], None)));
-    assert!(invalid(writer.write_datagram(0, v6, v6, &vec![0; 65_528], None)));
+    assert!(invalid(writer.write_datagram(
+        0,
+        v4,
+        v4,
+        &vec![0; 65_508],
+        None
+    )));
+    assert!(invalid(writer.write_datagram(
+        0,
+        v6,
+        v6,
+        &vec![0; 65_528],
+        None
+    )));
     let long_comment = "c".repeat(70_000);
-    assert!(invalid(writer.write_datagram(0, v4, v4, b"x", Some(&long_comment))));
-    let mut tiny = CaptureWriter::new(Vec::new()).expect("start").with_mtu(Some(20));
+    assert!(invalid(writer.write_datagram(
+        0,
+        v4,
+        v4,
+        b"x",
+        Some(&long_comment)
+    )));
+    let mut tiny = CaptureWriter::new(Vec::new())
+        .expect("start")
+        .with_mtu(Some(20));
     assert!(invalid(tiny.write_datagram(0, v4, v4, &[0; 100], None)));
     let mut pcap = CaptureWriter::with_format(Vec::new(), CaptureFormat::Pcap).expect("start");
     assert!(invalid(pcap.write_datagram(u64::MAX, v4, v4, b"x", None)));
     // Nothing was written by the failed calls: the files hold no packets.
-    for bytes in [writer.finish().expect("finish"), tiny.finish().expect("finish"), pcap.finish().expect("finish")] {
+    for bytes in [
+        writer.finish().expect("finish"),
+        tiny.finish().expect("finish"),
+        pcap.finish().expect("finish"),
+    ] {
         assert!(frames_of(&bytes).is_empty());
     }
 }

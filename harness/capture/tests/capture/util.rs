@@ -162,7 +162,12 @@ impl Ng {
     }
 
     /// Interface description with an optional `if_tsresol` and `if_tsoffset`.
-    pub fn interface(&mut self, linktype: u16, tsresol: Option<u8>, tsoffset: Option<u64>) -> &mut Self {
+    pub fn interface(
+        &mut self,
+        linktype: u16,
+        tsresol: Option<u8>,
+        tsoffset: Option<u64>,
+    ) -> &mut Self {
         let mut body = Vec::new();
         body.extend_from_slice(&self.u16(linktype));
         body.extend_from_slice(&self.u16(0));
@@ -177,7 +182,11 @@ impl Ng {
         if let Some(o) = tsoffset {
             body.extend_from_slice(&self.u16(14));
             body.extend_from_slice(&self.u16(8));
-            let bytes = if self.big_endian { o.to_be_bytes() } else { o.to_le_bytes() };
+            let bytes = if self.big_endian {
+                o.to_be_bytes()
+            } else {
+                o.to_le_bytes()
+            };
             body.extend_from_slice(&bytes);
             any = true;
         }
@@ -222,7 +231,12 @@ impl Ng {
 }
 
 /// Collects a reader into datagrams, panicking on the first error.
-pub fn read_all(bytes: &[u8]) -> (Vec<handshake_capture::UdpDatagram<'_>>, handshake_capture::SkipCounts) {
+pub fn read_all(
+    bytes: &[u8],
+) -> (
+    Vec<handshake_capture::UdpDatagram<'_>>,
+    handshake_capture::SkipCounts,
+) {
     let mut reader = handshake_capture::open(bytes).expect("open");
     let mut out = Vec::new();
     for item in reader.by_ref() {
