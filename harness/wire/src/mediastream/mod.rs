@@ -37,7 +37,7 @@ pub use frame::{
     MIN_FRAME_SIZE, MIN_MAX_DATAGRAM, MIN_PLANNED_FRAME, TAIL_LEN,
 };
 pub use options::{emit_options, options_len, OptionIter, Options, TlvOption, TlvType};
-pub use owned::OwnedDatagram;
+pub use owned::{OwnedDatagram, OwnedOptions};
 pub use packet::{ConnectionIdPacket, ControlPacket, FragmentPacket, Packet};
 pub use pattern::{
     fill_pattern, pattern_byte, pattern_slice, verify_pattern, PatternMismatch, PATTERN_PERIOD,

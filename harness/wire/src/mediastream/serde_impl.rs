@@ -9,6 +9,12 @@ use super::{
     PatternMismatch, PlanError, TlvOption,
 };
 
+impl Serialize for super::Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl Serialize for ConnectionId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&self.escaped())

@@ -1,0 +1,50 @@
+//! The media-stream endpoints: an [`Initiator`] (ctsTraffic's client, the media receiver) and a
+//! [`Responder`] (the server, the media sender), each in every profile of
+//! `shared/protocols/mediastream.md`: `legacy` and `udp_push` as coded, and `3way` with the options of
+//! D8, D9 and D10. Decisions are cited by id (D1…D14) where the code implements them.
+
+/// An enum of unit variants with a stable snake_case name used for Display, JSON and metric keys.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The stable name.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    };
+}
+
+mod config;
+mod event;
+mod initiator;
+mod playout;
+mod responder;
+
+pub use config::{Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify};
+pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
+pub use initiator::Initiator;
+pub use responder::Responder;
