@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
 HARNESS := target/release/harness
 
-.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench fmt lint vectors schemas tools clean
+.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench load fmt lint vectors schemas tools clean
 
 all: build
 
@@ -55,6 +55,18 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench -p handshake-wire --bench mediastream
+
+# Loopback load check (not a test): one responder, LOAD_CONNECTIONS initiators, 125-byte frames.
+# First the upstream tool's documented test (1,000,000 bit/s, 1000 frames/s, 5 s) for legacy and 3way,
+# then a frame-rate sweep to find the highest loss-free rate.
+LOAD_CONNECTIONS ?= 50
+LOAD_SWEEP ?= 2000 3000 4000 5000 6000 8000
+load:
+	$(CARGO) build --release --quiet -p handshake-harness
+	harness/cli/scripts/load.sh legacy $(LOAD_CONNECTIONS) 5 1000
+	harness/cli/scripts/load.sh 3way $(LOAD_CONNECTIONS) 5 1000
+	harness/cli/scripts/load.sh 3way $(LOAD_CONNECTIONS) 3 $(LOAD_SWEEP)
+	harness/cli/scripts/load.sh legacy $(LOAD_CONNECTIONS) 3 $(LOAD_SWEEP)
 
 # Regenerate the byte vectors from the facts, and the schema from the Rust types.
 vectors:

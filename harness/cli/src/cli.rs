@@ -39,6 +39,9 @@ pub enum Command {
     ///
     /// Exit 0 when every vector holds, 1 when one fails, 2 when a file is unreadable or malformed.
     Vectors(VectorsArgs),
+    /// Run a reference endpoint over real UDP (a ctsTraffic-like tool).
+    #[command(subcommand)]
+    Peer(crate::peer::PeerCommand),
     /// Print a JSON Schema.
     Schema {
         /// Which schema.
@@ -122,6 +125,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
     match cli.command {
         Command::Decode(args) => run_decode(args, out),
         Command::Vectors(args) => run_vectors(args, out),
+        Command::Peer(command) => crate::peer::run(command),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
         },

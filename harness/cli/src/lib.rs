@@ -7,4 +7,7 @@
 pub mod cli;
 pub mod decode;
 pub mod input;
+pub mod matrix;
+pub mod pair;
+pub mod peer;
 pub mod vectors;

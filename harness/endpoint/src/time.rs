@@ -33,6 +33,11 @@ impl Instant {
         Duration::from_nanos(self.0)
     }
 
+    /// `self − d`, or zero when `d` reaches back past the start.
+    pub fn saturating_sub(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_sub(nanos(d)))
+    }
+
     /// `self − earlier`, or zero when `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))

@@ -242,8 +242,8 @@ fn d13_duplicates_and_the_byte_sum(#[case] profile: &str, #[case] lose_one: bool
     if !lose_one {
         i.handle_datagram(ms(4), addr(RESPONDER), &second);
     }
-    // Frame 1 renders after the 1 s initial buffer (10 frames).
-    i.handle_timeout(ms(1001));
+    // Frame 1 renders after the 1 s initial buffer (10 frames) from the stream's base.
+    i.handle_timeout(ms(1050));
     let m = i.metrics();
     assert_eq!((m.frames_successful, m.frames_dropped, m.frames_duplicate), expected);
 }
@@ -428,4 +428,60 @@ fn d12_d13_dedup_key() {
     i.handle_datagram(ms(3), addr(RESPONDER), &data(1, 5, 100));
     assert_eq!(i.metrics().duplicate_datagrams, 1);
     assert_eq!(i.metrics().drops(DropReason::DuplicateDatagram), 1);
+}
+
+/// Byte-exactness of the legacy responder against the facts: F = 2801, M = 1400 → datagrams of
+/// 1400, 1374, 27 per frame, all sharing the frame's seq, payload = pattern prefix, QPF constant and QPC
+/// rising per datagram; CONNECTION_ID is 39 bytes, sent once, first.
+#[test]
+fn legacy_responder_bytes_for_f2801_m1400() {
+    let config = StreamConfig {
+        bits_per_second: 2801 * 8 * 10,
+        frame_rate: 10,
+        stream_length_secs: 1,
+        buffer_depth_secs: 1,
+        datagram_byte_size: 1400,
+        ..StreamConfig::default()
+    };
+    let mut r = Responder::new(Profile::parse("legacy").expect("profile"), config, 3).expect("config");
+    r.handle_datagram(ms(0), addr(INITIATOR), b"START");
+    let sent = run_until(&mut r, ms(2000));
+    assert_eq!(sent.len(), 1 + 10 * 3);
+    let first = &sent[0].2;
+    assert_eq!(first.len(), 39);
+    assert_eq!(&first[..2], &[0x00, 0x10]);
+    assert!(ConnectionId::from_slice(&first[2..]).is_some_and(|id| id.is_uuid_form()));
+    let mut last_qpc = 0;
+    for (i, (at, to, bytes)) in sent[1..].iter().enumerate() {
+        let (frame, part) = (i / 3, i % 3);
+        assert_eq!(*to, addr(INITIATOR));
+        assert_eq!(bytes.len(), [1400, 1374, 27][part], "datagram {i}");
+        assert_eq!(*at, ms(frame as u64 * 100), "frame {frame} paced at k·1000/FrameRate ms");
+        let Ok(Datagram::Data(d)) = Datagram::parse(bytes, Mode::ThreeWayOnly) else { panic!("DATA") };
+        assert_eq!(d.seq, frame as u64 + 1);
+        assert_eq!(d.payload, pattern_slice(0, bytes.len() - 26));
+        assert_eq!(d.qpf, 10_000_000);
+        assert!(d.qpc > last_qpc, "QPC sampled per datagram");
+        last_qpc = d.qpc;
+    }
+}
+
+/// Project decision: a 3way stream's render clock starts at its first media datagram (aligned by its
+/// sequence number), so media delayed by a lost ACK (D7 re-sends) is still rendered; with no media at
+/// all within D7's whole schedule plus the buffer (5.5 s + 1 s), the stream fails.
+#[test]
+fn three_way_render_clock_starts_with_media() {
+    let mut i = initiator("3way");
+    i.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+    // The ACK was lost; the responder's media starts 1.5 s later, frame 1 lost too.
+    i.handle_datagram(ms(1510), addr(RESPONDER), &data(2, 1, 125));
+    run_until(&mut i, ms(1500 + 1000 + 10));
+    assert_eq!((i.metrics().frames_successful, i.metrics().frames_dropped), (1, 1), "frame 1 dropped, frame 2 rendered");
+
+    let mut silent = initiator("3way");
+    silent.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+    run_until(&mut silent, ms(20_000));
+    assert_eq!(silent.phase(), Phase::Failed);
+    assert_eq!(silent.metrics().failure.as_deref(), Some("no media arrived after the handshake"));
+    assert_eq!(silent.metrics().time_to_end, Some(std::time::Duration::from_millis(1 + 5500 + 1000)));
 }

@@ -4,10 +4,10 @@ use core::fmt;
 use core::time::Duration;
 
 use handshake_wire::mediastream::{frame_size, ConnectionId, FragmentPlan, FrameSizeError, PlanError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the initiator checks in each datagram (ctsTraffic `-verify:`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verify {
     /// Payloads must equal the fill pattern (the default).
@@ -19,7 +19,8 @@ pub enum Verify {
 
 /// The media stream's parameters, mirroring ctsTraffic's options. Both sides must agree: there is no
 /// end-of-stream marker, each side knows the length from StreamLength × FrameRate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StreamConfig {
     /// `-BitsPerSecond`.
     pub bits_per_second: u64,

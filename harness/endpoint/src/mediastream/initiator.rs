@@ -47,6 +47,8 @@ pub struct Initiator {
     /// Fell back to legacy START (D10).
     fell_back: bool,
     connected_at: Option<Instant>,
+    /// 3way: when the stream fails if no media has come since the session became known.
+    media_timeout: Option<Instant>,
     playout: Playout,
     metrics: Metrics,
     transmits: VecDeque<Transmit>,
@@ -68,6 +70,7 @@ impl Initiator {
             strict: !three_way,
             fell_back: false,
             connected_at: None,
+            media_timeout: None,
             playout: Playout::new(config, frame_size, three_way),
             metrics: Metrics {
                 frames_expected: config.frames(),
@@ -198,13 +201,19 @@ impl Initiator {
         }
     }
 
-    /// The session became known over 3-way (D5, D8): stop SYNs, start the render clock, flush the
-    /// per-session receive state (D12: a handshake completed).
+    /// The session became known over 3-way (D5, D8): stop SYNs and wait for media.
+    ///
+    /// Project decision (the 3-way spec is silent): the render clock of a 3-way stream starts with its
+    /// first media datagram, not at the handshake, because a lost ACK delays the responder's media by
+    /// D7's re-send schedule. Media must begin within that whole schedule plus the initial buffer.
     fn session_known(&mut self, now: Instant, id: ConnectionId, reason: Reason) {
         self.metrics.connection_id = Some(id);
         self.metrics.negotiated_mode = NegotiatedMode::ThreeWay;
         self.discovery = Discovery::Done;
-        self.playout.start(now);
+        let backoff = self.profile.syn_ack_backoff;
+        let schedule: core::time::Duration = (1..=backoff.sends).map(|n| backoff.interval_after(n)).sum();
+        let buffer = self.config.frame_offset(self.config.initial_buffer_frames());
+        self.media_timeout = Some(now + schedule + buffer);
         self.transition(Phase::Streaming, reason);
     }
 
@@ -295,6 +304,9 @@ impl Initiator {
                     NegotiatedMode::ThreeWay
                 };
                 self.media_started(now, mode);
+                if !self.playout.is_started() {
+                    self.playout.start_from_media(now, seq);
+                }
                 match self.playout.receive(seq, identity, len) {
                     Ok(()) => {}
                     Err(DropReason::DuplicateDatagram) => {
@@ -389,6 +401,14 @@ impl Endpoint for Initiator {
             }
             _ => {}
         }
+        if self.media_timeout.is_some_and(|t| t <= now) && !self.playout.is_started() {
+            return self.end(
+                now,
+                Phase::Failed,
+                Reason::NothingBeforeFirstRender,
+                Some("no media arrived after the handshake".to_owned()),
+            );
+        }
         match self.playout.render_due(now, &mut self.metrics) {
             Render::Continue => {}
             Render::Finished => self.end(now, Phase::Finished, Reason::StreamComplete, None),
@@ -417,7 +437,8 @@ impl Endpoint for Initiator {
             Discovery::Resending { next } | Discovery::Syn { next, .. } => Some(next),
             Discovery::NotStarted | Discovery::Done => None,
         };
-        [discovery, self.playout.deadline()].into_iter().flatten().min()
+        let media_timeout = self.media_timeout.filter(|_| !self.playout.is_started());
+        [discovery, self.playout.deadline(), media_timeout].into_iter().flatten().min()
     }
 
     fn is_finished(&self) -> bool {

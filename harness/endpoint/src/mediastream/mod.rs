@@ -47,4 +47,67 @@ mod responder;
 pub use config::{Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify};
 pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 pub use initiator::Initiator;
-pub use responder::Responder;
+pub use responder::{Responder, QPF};
+
+use std::net::SocketAddr;
+
+use crate::{Endpoint, Instant, Transmit};
+
+/// Either endpoint, so one driver can hold initiators and responders together.
+#[derive(Debug)]
+pub enum Peer {
+    /// An initiator.
+    Initiator(Initiator),
+    /// A responder.
+    Responder(Responder),
+}
+
+impl Peer {
+    /// The initiator, if this is one.
+    pub fn as_initiator(&self) -> Option<&Initiator> {
+        match self {
+            Peer::Initiator(i) => Some(i),
+            Peer::Responder(_) => None,
+        }
+    }
+
+    /// The responder, if this is one.
+    pub fn as_responder(&self) -> Option<&Responder> {
+        match self {
+            Peer::Responder(r) => Some(r),
+            Peer::Initiator(_) => None,
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $e:ident => $call:expr) => {
+        match $self {
+            Peer::Initiator($e) => $call,
+            Peer::Responder($e) => $call,
+        }
+    };
+}
+
+impl Endpoint for Peer {
+    type Event = Event;
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        delegate!(self, e => e.handle_datagram(now, source, payload))
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        delegate!(self, e => e.handle_timeout(now))
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        delegate!(self, e => e.poll_transmit())
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        delegate!(self, e => e.poll_event())
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        delegate!(self, e => e.poll_timeout())
+    }
+    fn is_finished(&self) -> bool {
+        delegate!(self, e => e.is_finished())
+    }
+}

@@ -75,6 +75,17 @@ impl Playout {
         self.base.get_or_insert(base);
     }
 
+    /// Starts the render clock from a media datagram of sequence number `seq` arriving `now`: the
+    /// stream's base is when frame 1 would have arrived.
+    pub(crate) fn start_from_media(&mut self, now: Instant, seq: u64) {
+        let base = now.saturating_sub(self.config.frame_offset(seq.saturating_sub(1)));
+        self.start(base);
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.base.is_some()
+    }
+
     /// The next render deadline: frame j renders at base + (IBF + j − 1) frame periods.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let base = self.base?;

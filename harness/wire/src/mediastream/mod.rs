@@ -228,6 +228,12 @@ pub fn classify(bytes: &[u8], mode: Mode) -> Result<Kind, Error> {
     Ok(kind)
 }
 
+/// The snake_case kind name of a datagram (legacy-accepting), or `malformed`: the classifier fault
+/// rules and checkers select datagrams by.
+pub fn kind_name(bytes: &[u8]) -> &'static str {
+    classify(bytes, Mode::LegacyAccepting).map_or("malformed", Kind::name)
+}
+
 /// Parses one datagram; shorthand for [`Datagram::parse`].
 pub fn parse(bytes: &[u8], mode: Mode) -> Result<Datagram<'_>, Error> {
     Datagram::parse(bytes, mode)

@@ -1,0 +1,97 @@
+//! One initiator against one responder over the virtual link, in virtual time: the unit the interop
+//! matrix, the property tests and (later) scenarios are made of.
+
+use std::net::SocketAddr;
+
+use handshake_endpoint::mediastream::{ConfigError, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig};
+use handshake_endpoint::Instant;
+use handshake_run::{LinkEvent, RunLimits, RunOutcome, SimEvent, Simulation, VirtualLink};
+use handshake_wire::mediastream::kind_name;
+
+/// The initiator's address in virtual runs (TEST-NET-1).
+pub const INITIATOR_ADDR: &str = "192.0.2.1:50000";
+/// The responder's address in virtual runs (ctsTraffic's default port).
+pub const RESPONDER_ADDR: &str = "192.0.2.2:4444";
+
+/// The initiator's address.
+pub fn initiator_addr() -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 1], 50000))
+}
+
+/// The responder's address.
+pub fn responder_addr() -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 2], 4444))
+}
+
+/// What a pair run produced.
+#[derive(Debug)]
+pub struct PairRun {
+    /// Why the run stopped.
+    pub outcome: RunOutcome,
+    /// The initiator's final metrics.
+    pub initiator: Metrics,
+    /// Metrics of every responder session that ended, in order, then of those still live.
+    pub responder_sessions: Vec<Metrics>,
+    /// Every datagram's fate on the link.
+    pub trace: Vec<LinkEvent>,
+    /// Every endpoint event, time-stamped.
+    pub events: Vec<SimEvent<Event>>,
+}
+
+/// Runs a full stream between the two profiles over `link` (its seed and fault rules), bounded in
+/// virtual time so a stuck pair ends as `TimeLimit`.
+pub fn run_pair(
+    initiator: Profile,
+    responder: Profile,
+    config: StreamConfig,
+    link: VirtualLink,
+    responder_seed: u64,
+) -> Result<PairRun, ConfigError> {
+    let (i_addr, r_addr) = (initiator_addr(), responder_addr());
+    let mut init = Initiator::new(initiator, config, r_addr)?;
+    init.connect(Instant::ZERO);
+    let resp = Responder::new(responder, config, responder_seed)?;
+    let mut sim = Simulation::new(link.with_classifier(kind_name));
+    // Both addresses are fixed and distinct, so adding cannot fail.
+    let _ = sim.add_endpoint(r_addr, Peer::Responder(resp));
+    let _ = sim.add_endpoint(i_addr, Peer::Initiator(init));
+    // Generous bound: stream + buffer + the longest handshake and fallback schedules.
+    let horizon = Instant::from_millis(
+        (u64::from(config.stream_length_secs) + u64::from(config.buffer_depth_secs)) * 1000 + 60_000,
+    );
+    let limits = RunLimits::until_finished(vec![i_addr]).max_time(horizon).max_steps(50_000_000);
+    let outcome = sim.run(&limits);
+    // Let the responder finish sending what is due (its session ends after the last frame).
+    sim.drain_endpoints();
+    let events = sim.take_events();
+    let mut responder_sessions: Vec<Metrics> = events
+        .iter()
+        .filter(|e| e.endpoint == r_addr)
+        .filter_map(|e| match &e.event {
+            Event::Ended { metrics, .. } => Some((**metrics).clone()),
+            _ => None,
+        })
+        .collect();
+    let (link, endpoints) = sim.into_parts();
+    let mut initiator_metrics = Metrics::default();
+    for (addr, peer) in &endpoints {
+        match peer {
+            Peer::Initiator(i) if *addr == i_addr => initiator_metrics = i.metrics().clone(),
+            Peer::Responder(r) => {
+                if let Some(m) = r.session_metrics(i_addr) {
+                    responder_sessions.push(m.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut link = link;
+    Ok(PairRun {
+        outcome,
+        initiator: initiator_metrics,
+        responder_sessions,
+        trace: link.take_trace(),
+        events,
+    })
+}
+

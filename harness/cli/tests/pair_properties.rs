@@ -1,0 +1,129 @@
+//! Property tests over random fault schedules, in virtual time.
+//!
+//! 1. Faults that touch only the handshake (drop ≤ 3 datagrams, duplicate, delay ≤ 1 s, reorder of SYN,
+//!    SYN-ACK, ACK, CONNECTION_ID) never stop a 3way pair: it negotiates 3way and renders every frame.
+//!    (Optimistic responders are left out on purpose: D8 drops media that arrives before the initiator
+//!    knows the session, so a lost SYN-ACK *and* CONNECTION_ID legitimately costs frames.)
+//! 2. For any schedule — any kind, any action, probabilities — nothing panics, every stream ends, the
+//!    initiator's frame counts add up, and a non-optimistic 3way responder sends no media before it has
+//!    received the ACK (D6).
+
+use handshake_endpoint::mediastream::{Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig};
+use handshake_harness::pair::{responder_addr, run_pair};
+use handshake_run::{FaultAction, FaultRule, LinkConfig, LinkEvent, Nth, Predicate, VirtualLink};
+use proptest::prelude::*;
+
+fn stream() -> StreamConfig {
+    StreamConfig { bits_per_second: 200_000, frame_rate: 50, stream_length_secs: 1, buffer_depth_secs: 1, ..StreamConfig::default() }
+}
+
+const HANDSHAKE_KINDS: [&str; 4] = ["syn", "syn_ack", "ack", "connection_id"];
+const ALL_KINDS: [&str; 8] = ["syn", "syn_ack", "ack", "connection_id", "data", "start", "malformed", "data_frag"];
+
+fn benign_action() -> impl Strategy<Value = FaultAction> {
+    prop_oneof![
+        (1u32..3, 0u64..50).prop_map(|(copies, spacing_ms)| FaultAction::Duplicate { copies, spacing_ms }),
+        (1u64..1000).prop_map(|ms| FaultAction::Delay { ms }),
+        (1u32..3).prop_map(|hold| FaultAction::Reorder { hold }),
+    ]
+}
+
+fn any_action() -> impl Strategy<Value = FaultAction> {
+    prop_oneof![
+        Just(FaultAction::Drop),
+        benign_action(),
+        (0usize..80).prop_map(|len| FaultAction::Truncate { len }),
+        (0usize..80, 1u8..=255).prop_map(|(offset, xor)| FaultAction::Corrupt { offset, xor }),
+        (1u32..4).prop_map(|bytes| FaultAction::CorruptRandom { bytes }),
+    ]
+}
+
+/// Up to three single-datagram drops plus benign faults, all on handshake datagrams.
+fn handshake_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
+    let drop = (0usize..4, 1u64..4).prop_map(|(k, n)| (k, n, FaultAction::Drop));
+    let benign = (0usize..4, 1u64..6, benign_action()).prop_map(|(k, n, a)| (k, n, a));
+    (proptest::collection::vec(drop, 0..=3), proptest::collection::vec(benign, 0..=4)).prop_map(|(drops, benign)| {
+        drops
+            .into_iter()
+            .chain(benign)
+            .enumerate()
+            .map(|(i, (k, n, action))| {
+                FaultRule::new(i as u32 + 1, Predicate::any().kind(HANDSHAKE_KINDS[k]).nth(Nth::Exactly(n)), action)
+            })
+            .collect()
+    })
+}
+
+fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
+    let rule = (0usize..8, prop_oneof![
+        (1u64..200).prop_map(Nth::Exactly),
+        (1u64..50, 1u64..5).prop_map(|(from, len)| Nth::Range { from, to: Some(from + len) }),
+        (2u64..20).prop_map(Nth::Every),
+    ], proptest::option::of(0.0f64..1.0), any_action());
+    proptest::collection::vec(rule, 0..6).prop_map(|rules| {
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, nth, p, action))| {
+                let mut when = Predicate::any().kind(ALL_KINDS[k]).nth(nth);
+                if let Some(p) = p {
+                    when = when.probability(p);
+                }
+                FaultRule::new(i as u32 + 1, when, action)
+            })
+            .collect()
+    })
+}
+
+fn link(seed: u64, rules: Vec<FaultRule>) -> VirtualLink {
+    VirtualLink::new(LinkConfig::with_seed(seed)).with_rules(rules).expect("distinct rule ids")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn handshake_faults_never_stop_a_3way_pair(
+        rules in handshake_schedule(),
+        seed in any::<u64>(),
+        pair in prop::sample::select(vec![("3way", "3way"), ("3way", "3way+allow_legacy_start"), ("3way+fallback", "3way")]),
+    ) {
+        let run = run_pair(Profile::parse(pair.0).expect("p"), Profile::parse(pair.1).expect("p"), stream(), link(seed, rules.clone()), seed)
+            .expect("valid config");
+        let m = &run.initiator;
+        prop_assert_eq!(m.negotiated_mode, NegotiatedMode::ThreeWay, "{:?}", m);
+        prop_assert_eq!(m.frames_successful, m.frames_expected, "{:?}", m);
+    }
+
+    #[test]
+    fn any_schedule_ends_cleanly_and_media_waits_for_ack(
+        rules in any_schedule(),
+        seed in any::<u64>(),
+        pair in prop::sample::select(vec![
+            ("3way", "3way"), ("3way", "3way+optimistic"), ("3way+fallback", "3way+allow_legacy_start"),
+            ("legacy", "3way+allow_legacy_start"), ("udp_push", "legacy"), ("3way+fallback", "legacy"),
+        ]),
+    ) {
+        let responder = Profile::parse(pair.1).expect("p");
+        let run = run_pair(Profile::parse(pair.0).expect("p"), responder, stream(), link(seed, rules), seed)
+            .expect("valid config");
+        let m = &run.initiator;
+        prop_assert!(matches!(run.outcome, handshake_run::RunOutcome::Finished), "{:?}", run.outcome);
+        prop_assert_eq!(m.frames_successful + m.frames_dropped + m.frames_duplicate, m.frames_expected, "{:?}", m);
+        if responder.optimistic_start || responder.allow_legacy_start || pair.1 == "legacy" {
+            return Ok(());
+        }
+        let r = responder_addr();
+        let established = run.events.iter().find_map(|e| match &e.event {
+            Event::Transition { to: Phase::Streaming, reason: Reason::AckConfirmed, .. } if e.endpoint == r => Some(e.at),
+            _ => None,
+        });
+        let first_media = run.trace.iter().find_map(|e| match e {
+            LinkEvent::Sent { from, kind: "data", at, .. } if *from == r => Some(*at),
+            _ => None,
+        });
+        if let Some(media) = first_media {
+            prop_assert!(established.is_some_and(|t| t <= media), "media at {media} before ACK ({established:?})");
+        }
+    }
+}
