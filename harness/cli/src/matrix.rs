@@ -87,12 +87,16 @@ pub fn load(path: &Path) -> Result<MatrixFile, InputError> {
                 .filter(|c| &c.initiator == i && &c.responder == r)
                 .count();
             if n != 1 {
-                return Err(invalid(format!("cell {i} × {r} appears {n} times, expected once")));
+                return Err(invalid(format!(
+                    "cell {i} × {r} appears {n} times, expected once"
+                )));
             }
         }
     }
     if file.cells.len() != file.initiators.len() * file.responders.len() {
-        return Err(invalid("cells name profiles outside the rows and columns".into()));
+        return Err(invalid(
+            "cells name profiles outside the rows and columns".into(),
+        ));
     }
     Ok(file)
 }
@@ -103,8 +107,14 @@ pub fn run(file: &MatrixFile, link_config: &LinkConfig) -> Result<Vec<CellResult
     for cell in &file.cells {
         let initiator = Profile::parse(&cell.initiator).map_err(|e| e.to_string())?;
         let responder = Profile::parse(&cell.responder).map_err(|e| e.to_string())?;
-        let pair = run_pair(initiator, responder, file.stream, VirtualLink::new(link_config.clone()), 1)
-            .map_err(|e| e.to_string())?;
+        let pair = run_pair(
+            initiator,
+            responder,
+            file.stream,
+            VirtualLink::new(link_config.clone()),
+            1,
+        )
+        .map_err(|e| e.to_string())?;
         let m = &pair.initiator;
         let mode = m.negotiated_mode.name().to_owned();
         let mut mismatch = Vec::new();
@@ -121,7 +131,9 @@ pub fn run(file: &MatrixFile, link_config: &LinkConfig) -> Result<Vec<CellResult
             (Some(want), Some(got)) if !got.contains(want.as_str()) => {
                 mismatch.push(format!("failure `{got}`, expected it to contain `{want}`"))
             }
-            (Some(want), None) => mismatch.push(format!("no failure, expected one containing `{want}`")),
+            (Some(want), None) => {
+                mismatch.push(format!("no failure, expected one containing `{want}`"))
+            }
             (None, Some(got)) => mismatch.push(format!("unexpected failure `{got}`")),
             _ => {}
         }

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use handshake_endpoint::mediastream::{ConfigError, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig};
+use handshake_endpoint::mediastream::{
+    ConfigError, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig,
+};
 use handshake_endpoint::Instant;
 use handshake_run::{LinkEvent, RunLimits, RunOutcome, SimEvent, Simulation, VirtualLink};
 use handshake_wire::mediastream::kind_name;
@@ -57,9 +59,12 @@ pub fn run_pair(
     let _ = sim.add_endpoint(i_addr, Peer::Initiator(init));
     // Generous bound: stream + buffer + the longest handshake and fallback schedules.
     let horizon = Instant::from_millis(
-        (u64::from(config.stream_length_secs) + u64::from(config.buffer_depth_secs)) * 1000 + 60_000,
+        (u64::from(config.stream_length_secs) + u64::from(config.buffer_depth_secs)) * 1000
+            + 60_000,
     );
-    let limits = RunLimits::until_finished(vec![i_addr]).max_time(horizon).max_steps(50_000_000);
+    let limits = RunLimits::until_finished(vec![i_addr])
+        .max_time(horizon)
+        .max_steps(50_000_000);
     let outcome = sim.run(&limits);
     // Let the responder finish sending what is due (its session ends after the last frame).
     sim.drain_endpoints();
@@ -94,4 +99,3 @@ pub fn run_pair(
         events,
     })
 }
-

@@ -127,7 +127,10 @@ fn build_profile(args: &ProfileArgs) -> Result<Profile, String> {
     let mut profile = Profile::parse(&args.profile).map_err(|e| e.to_string())?;
     let any_option = args.allow_legacy_start || args.fallback_to_legacy || args.optimistic_start;
     if any_option && profile.kind != handshake_endpoint::mediastream::ProfileKind::ThreeWay {
-        return Err(format!("profile `{}` takes no options: they belong to 3way", args.profile));
+        return Err(format!(
+            "profile `{}` takes no options: they belong to 3way",
+            args.profile
+        ));
     }
     profile.allow_legacy_start |= args.allow_legacy_start;
     profile.fallback_to_legacy |= args.fallback_to_legacy;
@@ -161,7 +164,10 @@ fn build_stream(args: &StreamArgs) -> Result<StreamConfig, String> {
 
 /// Runs `harness peer …`; returns the exit code.
 pub fn run(command: PeerCommand) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -170,18 +176,27 @@ pub fn run(command: PeerCommand) -> i32 {
     };
     runtime.block_on(async move {
         match command {
-            PeerCommand::Responder { listen, sessions, duration, seed, profile, stream } => {
-                match (build_profile(&profile), build_stream(&stream)) {
-                    (Ok(p), Ok(s)) => run_responder(listen, p, s, seed, sessions, duration).await,
-                    (Err(e), _) | (_, Err(e)) => usage(&e),
-                }
-            }
-            PeerCommand::Initiator { target, connections, strict, profile, stream } => {
-                match (build_profile(&profile), build_stream(&stream)) {
-                    (Ok(p), Ok(s)) => run_initiators(target, connections, strict, p, s).await,
-                    (Err(e), _) | (_, Err(e)) => usage(&e),
-                }
-            }
+            PeerCommand::Responder {
+                listen,
+                sessions,
+                duration,
+                seed,
+                profile,
+                stream,
+            } => match (build_profile(&profile), build_stream(&stream)) {
+                (Ok(p), Ok(s)) => run_responder(listen, p, s, seed, sessions, duration).await,
+                (Err(e), _) | (_, Err(e)) => usage(&e),
+            },
+            PeerCommand::Initiator {
+                target,
+                connections,
+                strict,
+                profile,
+                stream,
+            } => match (build_profile(&profile), build_stream(&stream)) {
+                (Ok(p), Ok(s)) => run_initiators(target, connections, strict, p, s).await,
+                (Err(e), _) | (_, Err(e)) => usage(&e),
+            },
         }
     })
 }
@@ -236,7 +251,10 @@ async fn run_responder(
         |at, event| {
             if let Event::Ended { peer, metrics } = event {
                 if tty {
-                    eprintln!("{at} session {peer} ended: {} frames sent, mode {}", metrics.frames_sent, metrics.negotiated_mode);
+                    eprintln!(
+                        "{at} session {peer} ended: {} frames sent, mode {}",
+                        metrics.frames_sent, metrics.negotiated_mode
+                    );
                 }
                 ended.push((peer, *metrics));
                 if sessions.is_some_and(|n| ended.len() as u64 >= n) {
@@ -255,17 +273,41 @@ async fn run_responder(
         }
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{} sessions ended, {} still live; {} datagrams sent, {} received", ended.len(), responder.session_count(), stats.sent, stats.received);
+    let _ = writeln!(
+        out,
+        "{} sessions ended, {} still live; {} datagrams sent, {} received",
+        ended.len(),
+        responder.session_count(),
+        stats.sent,
+        stats.received
+    );
     print_table(&mut out, &ended);
+    let live: Vec<(SocketAddr, Metrics)> =
+        responder.sessions().map(|(p, m)| (p, m.clone())).collect();
+    if !live.is_empty() {
+        let _ = writeln!(out, "still live:");
+        print_table(&mut out, &live);
+    }
     let stray = responder.stray_metrics();
     if !stray.validation_errors.is_empty() {
-        let _ = writeln!(out, "dropped from tuples without a session: {:?}", stray.validation_errors);
+        let _ = writeln!(
+            out,
+            "dropped from tuples without a session: {:?}",
+            stray.validation_errors
+        );
     }
-    if ended.iter().any(|(_, m)| m.failure.is_some()) { EXIT_FAILED } else { EXIT_OK }
+    if ended.iter().any(|(_, m)| m.failure.is_some()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// A stop signal that fires when either input does.
-fn merge_stops(mut a: watch::Receiver<bool>, mut b: watch::Receiver<bool>) -> watch::Receiver<bool> {
+fn merge_stops(
+    mut a: watch::Receiver<bool>,
+    mut b: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         loop {
@@ -279,21 +321,31 @@ fn merge_stops(mut a: watch::Receiver<bool>, mut b: watch::Receiver<bool>) -> wa
     rx
 }
 
-async fn run_initiators(target: SocketAddr, connections: u32, strict: bool, profile: Profile, config: StreamConfig) -> i32 {
+async fn run_initiators(
+    target: SocketAddr,
+    connections: u32,
+    strict: bool,
+    profile: Profile,
+    config: StreamConfig,
+) -> i32 {
     let stop = stop_on_ctrl_c();
     let frames_total = config.frames() * u64::from(connections);
     let rendered = Arc::new(AtomicU64::new(0));
     let progress = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(frames_total);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} frames {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} frames {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
     // The render-clock slack: a stream ends at most this long after its last frame should have come.
     let deadline = Instant::ZERO
-        + Duration::from_secs(u64::from(config.stream_length_secs) + u64::from(config.buffer_depth_secs) + 30);
+        + Duration::from_secs(
+            u64::from(config.stream_length_secs) + u64::from(config.buffer_depth_secs) + 30,
+        );
     let mut tasks = Vec::new();
     for n in 0..connections {
         let stop = stop.clone();
@@ -304,16 +356,25 @@ async fn run_initiators(target: SocketAddr, connections: u32, strict: bool, prof
             // datagrams from other sources.
             socket.connect(target).await?;
             let local = socket.local_addr()?;
-            let mut initiator = Initiator::new(profile, config, target).map_err(std::io::Error::other)?;
+            let mut initiator =
+                Initiator::new(profile, config, target).map_err(std::io::Error::other)?;
             let clock = Clock::start();
             initiator.connect(clock.now());
             let mut last = 0u64;
-            let (outcome, _) = udp::drive(&socket, &mut initiator, clock, Some(deadline), stop, |_, _| {}, |i: &Initiator| {
-                let m = i.metrics();
-                let done = m.frames_successful + m.frames_dropped + m.frames_duplicate;
-                rendered.fetch_add(done - last.min(done), Ordering::Relaxed);
-                last = done;
-            })
+            let (outcome, _) = udp::drive(
+                &socket,
+                &mut initiator,
+                clock,
+                Some(deadline),
+                stop,
+                |_, _| {},
+                |i: &Initiator| {
+                    let m = i.metrics();
+                    let done = m.frames_successful + m.frames_dropped + m.frames_duplicate;
+                    rendered.fetch_add(done - last.min(done), Ordering::Relaxed);
+                    last = done;
+                },
+            )
             .await?;
             Ok::<_, std::io::Error>((n, local, outcome, initiator.metrics().clone()))
         }));
@@ -357,10 +418,16 @@ async fn run_initiators(target: SocketAddr, connections: u32, strict: bool, prof
         bar.finish_and_clear();
     }
     let mut out = std::io::stdout().lock();
-    let rows: Vec<(SocketAddr, Metrics)> = results.iter().map(|(_, local, m)| (*local, m.clone())).collect();
+    let rows: Vec<(SocketAddr, Metrics)> = results
+        .iter()
+        .map(|(_, local, m)| (*local, m.clone()))
+        .collect();
     print_table(&mut out, &rows);
     let failed = rows.iter().filter(|(_, m)| m.failure.is_some()).count();
-    let lossy = rows.iter().filter(|(_, m)| m.frames_dropped + m.frames_duplicate + m.frames_error > 0).count();
+    let lossy = rows
+        .iter()
+        .filter(|(_, m)| m.frames_dropped + m.frames_duplicate + m.frames_error > 0)
+        .count();
     let ok: u64 = rows.iter().map(|(_, m)| m.frames_successful).sum();
     let dropped: u64 = rows.iter().map(|(_, m)| m.frames_dropped).sum();
     let _ = writeln!(out, "{} connections: {} failed, {} with frame loss; frames {ok} successful, {dropped} dropped of {frames_total}", rows.len(), failed, lossy);
@@ -368,16 +435,37 @@ async fn run_initiators(target: SocketAddr, connections: u32, strict: bool, prof
         eprintln!("interrupted: the summary above is partial");
         return EXIT_INTERRUPTED;
     }
-    if errors > 0 || failed > 0 || (strict && lossy > 0) { EXIT_FAILED } else { EXIT_OK }
+    if errors > 0 || failed > 0 || (strict && lossy > 0) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 fn print_table(out: &mut dyn Write, rows: &[(SocketAddr, Metrics)]) {
     if rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "{:<22} {:<16} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9}  {}", "peer", "mode", "ok", "dropped", "dup", "error", "sent", "1st ms", "end ms", "connection id / failure");
+    let _ = writeln!(
+        out,
+        "{:<22} {:<16} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9}  {}",
+        "peer",
+        "mode",
+        "ok",
+        "dropped",
+        "dup",
+        "error",
+        "sent",
+        "1st ms",
+        "end ms",
+        "connection id / failure"
+    );
     for (peer, m) in rows {
-        let ms = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0));
+        let ms = |d: Option<Duration>| {
+            d.map_or("-".to_owned(), |d| {
+                format!("{:.1}", d.as_secs_f64() * 1000.0)
+            })
+        };
         let tail = match (&m.failure, m.connection_id) {
             (Some(why), _) => why.clone(),
             (None, Some(id)) => id.to_string(),
@@ -399,4 +487,3 @@ fn print_table(out: &mut dyn Write, rows: &[(SocketAddr, Metrics)]) {
         );
     }
 }
-

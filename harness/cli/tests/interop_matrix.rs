@@ -17,9 +17,17 @@ fn every_cell_matches_the_expected_matrix() {
     let results = matrix::run(&file, &LinkConfig::with_seed(1)).expect("runs");
     let bad: Vec<String> = results
         .iter()
-        .filter_map(|c| c.mismatch.as_ref().map(|m| format!("{} × {}: {m}", c.initiator, c.responder)))
+        .filter_map(|c| {
+            c.mismatch
+                .as_ref()
+                .map(|m| format!("{} × {}: {m}", c.initiator, c.responder))
+        })
         .collect();
-    assert!(bad.is_empty(), "cells differ from the expected matrix:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "cells differ from the expected matrix:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]

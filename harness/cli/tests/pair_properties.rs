@@ -8,21 +8,39 @@
 //!    initiator's frame counts add up, and a non-optimistic 3way responder sends no media before it has
 //!    received the ACK (D6).
 
-use handshake_endpoint::mediastream::{Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig};
+use handshake_endpoint::mediastream::{
+    Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig,
+};
 use handshake_harness::pair::{responder_addr, run_pair};
 use handshake_run::{FaultAction, FaultRule, LinkConfig, LinkEvent, Nth, Predicate, VirtualLink};
 use proptest::prelude::*;
 
 fn stream() -> StreamConfig {
-    StreamConfig { bits_per_second: 200_000, frame_rate: 50, stream_length_secs: 1, buffer_depth_secs: 1, ..StreamConfig::default() }
+    StreamConfig {
+        bits_per_second: 200_000,
+        frame_rate: 50,
+        stream_length_secs: 1,
+        buffer_depth_secs: 1,
+        ..StreamConfig::default()
+    }
 }
 
 const HANDSHAKE_KINDS: [&str; 4] = ["syn", "syn_ack", "ack", "connection_id"];
-const ALL_KINDS: [&str; 8] = ["syn", "syn_ack", "ack", "connection_id", "data", "start", "malformed", "data_frag"];
+const ALL_KINDS: [&str; 8] = [
+    "syn",
+    "syn_ack",
+    "ack",
+    "connection_id",
+    "data",
+    "start",
+    "malformed",
+    "data_frag",
+];
 
 fn benign_action() -> impl Strategy<Value = FaultAction> {
     prop_oneof![
-        (1u32..3, 0u64..50).prop_map(|(copies, spacing_ms)| FaultAction::Duplicate { copies, spacing_ms }),
+        (1u32..3, 0u64..50)
+            .prop_map(|(copies, spacing_ms)| FaultAction::Duplicate { copies, spacing_ms }),
         (1u64..1000).prop_map(|ms| FaultAction::Delay { ms }),
         (1u32..3).prop_map(|hold| FaultAction::Reorder { hold }),
     ]
@@ -42,24 +60,42 @@ fn any_action() -> impl Strategy<Value = FaultAction> {
 fn handshake_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
     let drop = (0usize..4, 1u64..4).prop_map(|(k, n)| (k, n, FaultAction::Drop));
     let benign = (0usize..4, 1u64..6, benign_action()).prop_map(|(k, n, a)| (k, n, a));
-    (proptest::collection::vec(drop, 0..=3), proptest::collection::vec(benign, 0..=4)).prop_map(|(drops, benign)| {
-        drops
-            .into_iter()
-            .chain(benign)
-            .enumerate()
-            .map(|(i, (k, n, action))| {
-                FaultRule::new(i as u32 + 1, Predicate::any().kind(HANDSHAKE_KINDS[k]).nth(Nth::Exactly(n)), action)
-            })
-            .collect()
-    })
+    (
+        proptest::collection::vec(drop, 0..=3),
+        proptest::collection::vec(benign, 0..=4),
+    )
+        .prop_map(|(drops, benign)| {
+            drops
+                .into_iter()
+                .chain(benign)
+                .enumerate()
+                .map(|(i, (k, n, action))| {
+                    FaultRule::new(
+                        i as u32 + 1,
+                        Predicate::any()
+                            .kind(HANDSHAKE_KINDS[k])
+                            .nth(Nth::Exactly(n)),
+                        action,
+                    )
+                })
+                .collect()
+        })
 }
 
 fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
-    let rule = (0usize..8, prop_oneof![
-        (1u64..200).prop_map(Nth::Exactly),
-        (1u64..50, 1u64..5).prop_map(|(from, len)| Nth::Range { from, to: Some(from + len) }),
-        (2u64..20).prop_map(Nth::Every),
-    ], proptest::option::of(0.0f64..1.0), any_action());
+    let rule = (
+        0usize..8,
+        prop_oneof![
+            (1u64..200).prop_map(Nth::Exactly),
+            (1u64..50, 1u64..5).prop_map(|(from, len)| Nth::Range {
+                from,
+                to: Some(from + len)
+            }),
+            (2u64..20).prop_map(Nth::Every),
+        ],
+        proptest::option::of(0.0f64..1.0),
+        any_action(),
+    );
     proptest::collection::vec(rule, 0..6).prop_map(|rules| {
         rules
             .into_iter()
@@ -76,7 +112,9 @@ fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
 }
 
 fn link(seed: u64, rules: Vec<FaultRule>) -> VirtualLink {
-    VirtualLink::new(LinkConfig::with_seed(seed)).with_rules(rules).expect("distinct rule ids")
+    VirtualLink::new(LinkConfig::with_seed(seed))
+        .with_rules(rules)
+        .expect("distinct rule ids")
 }
 
 proptest! {

@@ -72,7 +72,12 @@ impl Sub<Instant> for Instant {
 impl fmt::Display for Instant {
     /// Seconds with nanosecond precision, e.g. `1.500000000`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 

@@ -8,7 +8,8 @@ use handshake_endpoint::mediastream::{
 };
 use handshake_endpoint::{Endpoint, Instant};
 use handshake_wire::mediastream::{
-    pattern_slice, ConnectionId, ControlKind, ControlRepr, DataRepr, Datagram, Kind, Mode, TlvOption,
+    pattern_slice, ConnectionId, ControlKind, ControlRepr, DataRepr, Datagram, Kind, Mode,
+    TlvOption,
 };
 use rstest::rstest;
 
@@ -59,7 +60,11 @@ fn drain<E: Endpoint>(e: &mut E, now: Instant, sent: &mut Vec<(Instant, SocketAd
 
 fn kinds(sent: &[(Instant, SocketAddr, Vec<u8>)]) -> Vec<Kind> {
     sent.iter()
-        .map(|(_, _, b)| Datagram::parse(b, Mode::LegacyAccepting).map(|d| d.kind()).expect("valid"))
+        .map(|(_, _, b)| {
+            Datagram::parse(b, Mode::LegacyAccepting)
+                .map(|d| d.kind())
+                .expect("valid")
+        })
         .collect()
 }
 
@@ -72,11 +77,22 @@ fn control(repr: ControlRepr<'static>) -> Vec<u8> {
 }
 
 fn data(seq: u64, qpc: u64, len: usize) -> Vec<u8> {
-    Datagram::Data(DataRepr { seq, qpc, qpf: 10_000_000, payload: pattern_slice(0, len - 26) }).to_vec()
+    Datagram::Data(DataRepr {
+        seq,
+        qpc,
+        qpf: 10_000_000,
+        payload: pattern_slice(0, len - 26),
+    })
+    .to_vec()
 }
 
 fn initiator(profile: &str) -> Initiator {
-    let mut i = Initiator::new(Profile::parse(profile).expect("profile"), small(), addr(RESPONDER)).expect("config");
+    let mut i = Initiator::new(
+        Profile::parse(profile).expect("profile"),
+        small(),
+        addr(RESPONDER),
+    )
+    .expect("config");
     i.connect(Instant::ZERO);
     i
 }
@@ -90,7 +106,9 @@ fn id(n: u8) -> ConnectionId {
 }
 
 fn transmits<E: Endpoint>(e: &mut E) -> Vec<Vec<u8>> {
-    std::iter::from_fn(|| e.poll_transmit()).map(|t| t.payload).collect()
+    std::iter::from_fn(|| e.poll_transmit())
+        .map(|t| t.payload)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,7 +122,11 @@ fn transmits<E: Endpoint>(e: &mut E) -> Vec<Vec<u8>> {
 #[case::udp_push("udp_push", 990, vec![(0, Kind::Start), (510, Kind::Syn)])]
 #[case::d1_d2_three_way("3way", 10_000, vec![(0, Kind::Syn), (500, Kind::Syn), (1500, Kind::Syn), (3500, Kind::Syn)])]
 #[case::d10_fallback("3way+fallback", 6100, vec![(0, Kind::Syn), (500, Kind::Syn), (1500, Kind::Syn), (3500, Kind::Syn), (5500, Kind::Start), (6010, Kind::Start)])]
-fn discovery_schedules(#[case] profile: &str, #[case] until: u64, #[case] expected: Vec<(u64, Kind)>) {
+fn discovery_schedules(
+    #[case] profile: &str,
+    #[case] until: u64,
+    #[case] expected: Vec<(u64, Kind)>,
+) {
     let mut i = initiator(profile);
     // Legacy receivers fail at the first render deadline (1 s) when nothing came: stop before it.
     let sent = run_until(&mut i, ms(until));
@@ -134,19 +156,38 @@ fn d2_handshake_fails_after_four_syns() {
     run_until(&mut i, ms(10_000));
     assert_eq!(i.phase(), Phase::Failed);
     let m = i.metrics();
-    assert_eq!((m.negotiated_mode, m.handshake_attempts, m.frames_dropped), (NegotiatedMode::Failed, 4, 100));
+    assert_eq!(
+        (m.negotiated_mode, m.handshake_attempts, m.frames_dropped),
+        (NegotiatedMode::Failed, 4, 100)
+    );
     assert_eq!(m.time_to_end, Some(std::time::Duration::from_millis(5500)));
-    assert!(events(&mut i).iter().any(|e| matches!(e, Event::Transition { reason: Reason::HandshakeTimedOut, .. })));
+    assert!(events(&mut i).iter().any(|e| matches!(
+        e,
+        Event::Transition {
+            reason: Reason::HandshakeTimedOut,
+            ..
+        }
+    )));
 }
 
 /// Legacy: CONNECTION_ID does not stop the START re-sends; the first DATA does.
 #[test]
 fn legacy_connection_id_does_not_stop_resends_but_data_does() {
     let mut i = initiator("legacy");
-    i.handle_datagram(ms(10), addr(RESPONDER), &Datagram::ConnectionId(id(1)).to_vec());
-    assert_eq!(kinds(&run_until(&mut i, ms(600))), vec![Kind::Start, Kind::Start]);
+    i.handle_datagram(
+        ms(10),
+        addr(RESPONDER),
+        &Datagram::ConnectionId(id(1)).to_vec(),
+    );
+    assert_eq!(
+        kinds(&run_until(&mut i, ms(600))),
+        vec![Kind::Start, Kind::Start]
+    );
     i.handle_datagram(ms(600), addr(RESPONDER), &data(1, 1, 125));
-    let later: Vec<_> = run_until(&mut i, ms(1100)).into_iter().filter(|(t, _, _)| *t > ms(600)).collect();
+    let later: Vec<_> = run_until(&mut i, ms(1100))
+        .into_iter()
+        .filter(|(t, _, _)| *t > ms(600))
+        .collect();
     assert!(later.is_empty(), "no START after the first DATA: {later:?}");
     assert_eq!(i.metrics().connection_id, Some(id(1)));
 }
@@ -174,10 +215,23 @@ fn legacy_fails_on_malformed_three_way_counts(#[case] bytes: Vec<u8>) {
         assert!(i.metrics().failure.is_some());
     }
     let mut i = initiator("3way");
-    i.handle_datagram(ms(5), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(3))));
+    i.handle_datagram(
+        ms(5),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(3))),
+    );
     i.handle_datagram(ms(6), addr(RESPONDER), &bytes);
-    assert_eq!(i.phase(), Phase::Streaming, "D11: never aborts a 3way stream");
-    assert_eq!(i.metrics().validation_errors.values().sum::<u64>(), 1, "{:?}", i.metrics().validation_errors);
+    assert_eq!(
+        i.phase(),
+        Phase::Streaming,
+        "D11: never aborts a 3way stream"
+    );
+    assert_eq!(
+        i.metrics().validation_errors.values().sum::<u64>(),
+        1,
+        "{:?}",
+        i.metrics().validation_errors
+    );
 }
 
 /// D5: SYN-ACK(Accept=1) → ACK echoing the id; every repeated SYN-ACK → another ACK.
@@ -186,18 +240,33 @@ fn legacy_fails_on_malformed_three_way_counts(#[case] bytes: Vec<u8>) {
 fn d5_ack_echoes_and_reject_stops() {
     let mut i = initiator("3way");
     transmits(&mut i);
-    i.handle_datagram(ms(5), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(9))));
-    i.handle_datagram(ms(6), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(9))));
+    i.handle_datagram(
+        ms(5),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(9))),
+    );
+    i.handle_datagram(
+        ms(6),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(9))),
+    );
     assert_eq!(transmits(&mut i), vec![control(ControlRepr::ack(id(9))); 2]);
     assert_eq!(i.metrics().negotiated_mode, NegotiatedMode::ThreeWay);
 
     let mut r = initiator("3way");
     transmits(&mut r);
-    r.handle_datagram(ms(5), addr(RESPONDER), &control(ControlRepr::syn_ack_reject("session limit reached")));
+    r.handle_datagram(
+        ms(5),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_reject("session limit reached")),
+    );
     assert!(transmits(&mut r).is_empty(), "no ACK to a reject");
     assert_eq!(r.phase(), Phase::Rejected);
     assert_eq!(r.metrics().negotiated_mode, NegotiatedMode::Rejected);
-    assert_eq!(r.metrics().failure.as_deref(), Some("rejected: session limit reached"));
+    assert_eq!(
+        r.metrics().failure.as_deref(),
+        Some("rejected: session limit reached")
+    );
     assert_eq!(r.poll_timeout(), None, "no more SYNs");
 }
 
@@ -208,11 +277,22 @@ fn d8_media_needs_a_known_session() {
     let mut i = initiator("3way");
     i.handle_datagram(ms(5), addr(RESPONDER), &data(1, 1, 125));
     assert_eq!(i.metrics().drops(DropReason::MediaBeforeSession), 1);
-    i.handle_datagram(ms(6), addr(RESPONDER), &Datagram::ConnectionId(id(4)).to_vec());
+    i.handle_datagram(
+        ms(6),
+        addr(RESPONDER),
+        &Datagram::ConnectionId(id(4)).to_vec(),
+    );
     assert_eq!(i.phase(), Phase::Streaming);
     i.handle_datagram(ms(7), addr(RESPONDER), &data(1, 2, 125));
-    assert_eq!(i.metrics().time_to_first_media, Some(std::time::Duration::from_millis(7)));
-    i.handle_datagram(ms(8), addr(RESPONDER), &Datagram::ConnectionId(id(5)).to_vec());
+    assert_eq!(
+        i.metrics().time_to_first_media,
+        Some(std::time::Duration::from_millis(7))
+    );
+    i.handle_datagram(
+        ms(8),
+        addr(RESPONDER),
+        &Datagram::ConnectionId(id(5)).to_vec(),
+    );
     assert_eq!(i.metrics().drops(DropReason::MismatchedConnectionId), 1);
     // From another tuple: unknown, whatever it is.
     i.handle_datagram(ms(9), addr("10.0.0.3:4444"), &data(2, 3, 125));
@@ -227,13 +307,32 @@ fn d8_media_needs_a_known_session() {
 #[case::duplicate_discarded_3way("3way", false, (1, 0, 0))]
 #[case::duplicate_hides_loss_legacy("legacy", true, (1, 0, 0))]
 #[case::duplicate_hides_loss_3way("3way", true, (0, 1, 0))]
-fn d13_duplicates_and_the_byte_sum(#[case] profile: &str, #[case] lose_one: bool, #[case] expected: (u64, u64, u64)) {
+fn d13_duplicates_and_the_byte_sum(
+    #[case] profile: &str,
+    #[case] lose_one: bool,
+    #[case] expected: (u64, u64, u64),
+) {
     // 2800-byte frames = two 1400-byte datagrams.
-    let config = StreamConfig { bits_per_second: 2800 * 8 * 10, frame_rate: 10, stream_length_secs: 1, buffer_depth_secs: 1, ..StreamConfig::default() };
-    let mut i = Initiator::new(Profile::parse(profile).expect("profile"), config, addr(RESPONDER)).expect("config");
+    let config = StreamConfig {
+        bits_per_second: 2800 * 8 * 10,
+        frame_rate: 10,
+        stream_length_secs: 1,
+        buffer_depth_secs: 1,
+        ..StreamConfig::default()
+    };
+    let mut i = Initiator::new(
+        Profile::parse(profile).expect("profile"),
+        config,
+        addr(RESPONDER),
+    )
+    .expect("config");
     i.connect(Instant::ZERO);
     if profile == "3way" {
-        i.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+        i.handle_datagram(
+            ms(1),
+            addr(RESPONDER),
+            &control(ControlRepr::syn_ack_accept(id(1))),
+        );
     }
     let first = data(1, 100, 1400);
     let second = data(1, 101, 1400);
@@ -245,7 +344,10 @@ fn d13_duplicates_and_the_byte_sum(#[case] profile: &str, #[case] lose_one: bool
     // Frame 1 renders after the 1 s initial buffer (10 frames) from the stream's base.
     i.handle_timeout(ms(1050));
     let m = i.metrics();
-    assert_eq!((m.frames_successful, m.frames_dropped, m.frames_duplicate), expected);
+    assert_eq!(
+        (m.frames_successful, m.frames_dropped, m.frames_duplicate),
+        expected
+    );
 }
 
 /// Legacy frame accounting: stale, future and beyond-last sequence numbers are `errorFrames`, and the
@@ -281,39 +383,86 @@ fn legacy_responder_as_coded(#[case] profile: &str) {
     let mut r = responder(profile);
     r.handle_datagram(ms(0), addr(INITIATOR), b"START");
     r.handle_datagram(ms(1), addr(INITIATOR), b"START");
-    r.handle_datagram(ms(2), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
+    r.handle_datagram(
+        ms(2),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
     let sent = run_until(&mut r, ms(5000));
     let k = kinds(&sent);
     assert_eq!(k[0], Kind::ConnectionId);
     assert_eq!(k.iter().filter(|&&k| k == Kind::ConnectionId).count(), 1);
-    assert!(k[1..].iter().all(|&k| k == Kind::Data), "D9: never a control frame: {k:?}");
-    let seqs: Vec<u64> = sent[1..].iter().map(|(_, _, b)| Datagram::parse(b, Mode::ThreeWayOnly).ok().and_then(|d| d.seq()).unwrap_or(0)).collect();
+    assert!(
+        k[1..].iter().all(|&k| k == Kind::Data),
+        "D9: never a control frame: {k:?}"
+    );
+    let seqs: Vec<u64> = sent[1..]
+        .iter()
+        .map(|(_, _, b)| {
+            Datagram::parse(b, Mode::ThreeWayOnly)
+                .ok()
+                .and_then(|d| d.seq())
+                .unwrap_or(0)
+        })
+        .collect();
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
     // Frame k at k·10 ms.
     assert_eq!(sent[1].0, ms(0));
     assert_eq!(sent[100].0, ms(990));
     let evs = events(&mut r);
-    assert!(evs.iter().any(|e| matches!(e, Event::Dropped { reason: DropReason::DuplicateStart, .. })));
-    assert!(evs.iter().any(|e| matches!(e, Event::Dropped { kind: Some(Kind::Syn), reason: DropReason::UnexpectedKind, .. })));
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        Event::Dropped {
+            reason: DropReason::DuplicateStart,
+            ..
+        }
+    )));
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        Event::Dropped {
+            kind: Some(Kind::Syn),
+            reason: DropReason::UnexpectedKind,
+            ..
+        }
+    )));
     assert_eq!(r.session_count(), 0, "ended after the last frame");
-    let first_id = Datagram::parse(&sent[0].2, Mode::ThreeWayOnly).ok().and_then(|d| d.connection_id());
+    let first_id = Datagram::parse(&sent[0].2, Mode::ThreeWayOnly)
+        .ok()
+        .and_then(|d| d.connection_id());
     r.handle_datagram(ms(6000), addr(INITIATOR), b"START");
     let again = transmits(&mut r);
-    let second_id = Datagram::parse(&again[0], Mode::ThreeWayOnly).ok().and_then(|d| d.connection_id());
+    let second_id = Datagram::parse(&again[0], Mode::ThreeWayOnly)
+        .ok()
+        .and_then(|d| d.connection_id());
     assert_ne!(first_id, second_id, "a fresh session gets a new id");
-    assert_eq!(Datagram::parse(&again[1], Mode::ThreeWayOnly).ok().and_then(|d| d.seq()), Some(1));
+    assert_eq!(
+        Datagram::parse(&again[1], Mode::ThreeWayOnly)
+            .ok()
+            .and_then(|d| d.seq()),
+        Some(1)
+    );
 }
 
 /// D3: a fresh lowercase UUID id; a repeated SYN while pending gets the same SYN-ACK.
 #[test]
 fn d3_syn_ack_is_idempotent() {
     let mut r = responder("3way");
-    r.handle_datagram(ms(0), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
-    r.handle_datagram(ms(100), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
+    r.handle_datagram(
+        ms(0),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
+    r.handle_datagram(
+        ms(100),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
     let sent = transmits(&mut r);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0], sent[1]);
-    let Ok(Datagram::Control(c)) = Datagram::parse(&sent[0], Mode::ThreeWayOnly) else { panic!("SYN-ACK") };
+    let Ok(Datagram::Control(c)) = Datagram::parse(&sent[0], Mode::ThreeWayOnly) else {
+        panic!("SYN-ACK")
+    };
     assert_eq!(c.kind, ControlKind::SynAck);
     assert!(c.accept() && c.connection_id.is_uuid_form(), "{c:?}");
 }
@@ -321,8 +470,16 @@ fn d3_syn_ack_is_idempotent() {
 /// D4: version ≠ 1 or the session limit → SYN-ACK(Accept=0) with an ASCII reason, and no state.
 #[rstest]
 #[case::version({ let mut v = control(ControlRepr::syn(ConnectionId::ZERO)); v[26] = 2; v }, None, "unsupported version 2")]
-#[case::limit(control(ControlRepr::syn(ConnectionId::ZERO)), Some(0), "session limit reached")]
-fn d4_rejects_keep_no_state(#[case] syn: Vec<u8>, #[case] limit: Option<usize>, #[case] reason: &str) {
+#[case::limit(
+    control(ControlRepr::syn(ConnectionId::ZERO)),
+    Some(0),
+    "session limit reached"
+)]
+fn d4_rejects_keep_no_state(
+    #[case] syn: Vec<u8>,
+    #[case] limit: Option<usize>,
+    #[case] reason: &str,
+) {
     let mut profile = Profile::parse("3way").expect("profile");
     profile.session_limit = limit;
     let mut r = Responder::new(profile, small(), 1).expect("config");
@@ -338,16 +495,43 @@ fn d4_rejects_keep_no_state(#[case] syn: Vec<u8>, #[case] limit: Option<usize>, 
 #[test]
 fn d6_media_only_after_matching_ack() {
     let mut r = responder("3way");
-    r.handle_datagram(ms(0), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
+    r.handle_datagram(
+        ms(0),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
     let syn_ack = transmits(&mut r).remove(0);
-    let assigned = Datagram::parse(&syn_ack, Mode::ThreeWayOnly).ok().and_then(|d| d.connection_id()).expect("id");
-    r.handle_datagram(ms(10), addr(INITIATOR), &control(ControlRepr::ack(id(0xee))));
+    let assigned = Datagram::parse(&syn_ack, Mode::ThreeWayOnly)
+        .ok()
+        .and_then(|d| d.connection_id())
+        .expect("id");
+    r.handle_datagram(
+        ms(10),
+        addr(INITIATOR),
+        &control(ControlRepr::ack(id(0xee))),
+    );
     assert!(transmits(&mut r).is_empty());
-    assert_eq!(r.session_metrics(addr(INITIATOR)).map(|m| m.drops(DropReason::MismatchedConnectionId)), Some(1));
-    r.handle_datagram(ms(20), addr(INITIATOR), &control(ControlRepr::ack(assigned)));
+    assert_eq!(
+        r.session_metrics(addr(INITIATOR))
+            .map(|m| m.drops(DropReason::MismatchedConnectionId)),
+        Some(1)
+    );
+    r.handle_datagram(
+        ms(20),
+        addr(INITIATOR),
+        &control(ControlRepr::ack(assigned)),
+    );
     let sent = transmits(&mut r);
     assert_eq!(sent[0], Datagram::ConnectionId(assigned).to_vec());
-    assert_eq!(kinds(&sent.iter().map(|b| (ms(0), addr(INITIATOR), b.clone())).collect::<Vec<_>>())[1], Kind::Data);
+    assert_eq!(
+        kinds(
+            &sent
+                .iter()
+                .map(|b| (ms(0), addr(INITIATOR), b.clone()))
+                .collect::<Vec<_>>()
+        )[1],
+        Kind::Data
+    );
 }
 
 /// D7: SYN-ACK re-sent at 500, 1500, 3500 ms, the pending session dropped at 5500 ms; a later ACK is an
@@ -355,13 +539,27 @@ fn d6_media_only_after_matching_ack() {
 #[test]
 fn d7_syn_ack_retransmission_then_abandon() {
     let mut r = responder("3way");
-    r.handle_datagram(ms(0), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
+    r.handle_datagram(
+        ms(0),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
     let sent = run_until(&mut r, ms(10_000));
-    let times: Vec<u64> = sent.iter().map(|(t, _, _)| t.as_nanos() / 1_000_000).collect();
+    let times: Vec<u64> = sent
+        .iter()
+        .map(|(t, _, _)| t.as_nanos() / 1_000_000)
+        .collect();
     assert_eq!(times, vec![0, 500, 1500, 3500]);
     assert_eq!(r.session_count(), 0);
-    let assigned = Datagram::parse(&sent[0].2, Mode::ThreeWayOnly).ok().and_then(|d| d.connection_id()).expect("id");
-    r.handle_datagram(ms(6000), addr(INITIATOR), &control(ControlRepr::ack(assigned)));
+    let assigned = Datagram::parse(&sent[0].2, Mode::ThreeWayOnly)
+        .ok()
+        .and_then(|d| d.connection_id())
+        .expect("id");
+    r.handle_datagram(
+        ms(6000),
+        addr(INITIATOR),
+        &control(ControlRepr::ack(assigned)),
+    );
     assert_eq!(r.stray_metrics().drops(DropReason::UnknownSession), 1);
     assert!(transmits(&mut r).is_empty());
 }
@@ -370,11 +568,19 @@ fn d7_syn_ack_retransmission_then_abandon() {
 #[test]
 fn d8_optimistic_start() {
     let mut r = responder("3way+optimistic");
-    r.handle_datagram(ms(0), addr(INITIATOR), &control(ControlRepr::syn(ConnectionId::ZERO)));
+    r.handle_datagram(
+        ms(0),
+        addr(INITIATOR),
+        &control(ControlRepr::syn(ConnectionId::ZERO)),
+    );
     let sent = run_until(&mut r, ms(10_000));
     let k = kinds(&sent);
     assert_eq!(&k[..3], &[Kind::SynAck, Kind::ConnectionId, Kind::Data]);
-    assert_eq!(k.iter().filter(|&&k| k == Kind::Data).count(), 100, "every frame despite no ACK");
+    assert_eq!(
+        k.iter().filter(|&&k| k == Kind::Data).count(),
+        100,
+        "every frame despite no ACK"
+    );
     // D7 re-sends go on while the session lives (0 and 500 ms; the 1 s stream ends at 990 ms).
     assert_eq!(k.iter().filter(|&&k| k == Kind::SynAck).count(), 2);
 }
@@ -393,7 +599,10 @@ fn d9_start_without_the_option() {
 #[case::too_short(vec![0x00], DropReason::TooShort)]
 #[case::unknown_flag(vec![0x02, 0x00, 1, 2], DropReason::UnknownFlag)]
 #[case::bad_options({ let mut v = control(ControlRepr::ack(ConnectionId::ZERO)); v.extend([1, 9, 0]); v }, DropReason::BadOptions)]
-#[case::syn_ack_to_responder(control(ControlRepr::syn_ack_accept(ConnectionId::ZERO)), DropReason::UnexpectedKind)]
+#[case::syn_ack_to_responder(
+    control(ControlRepr::syn_ack_accept(ConnectionId::ZERO)),
+    DropReason::UnexpectedKind
+)]
 #[case::data_to_responder(data(1, 1, 100), DropReason::UnexpectedKind)]
 fn d11_responder_drops_and_counts(#[case] bytes: Vec<u8>, #[case] reason: DropReason) {
     let mut r = responder("3way");
@@ -409,7 +618,14 @@ fn d14_syn_with_options_is_served() {
         kind: ControlKind::Syn,
         flags: 0,
         connection_id: ConnectionId::ZERO,
-        options: handshake_wire::mediastream::OwnedOptions::from_options(&[TlvOption::FrameRate(100), TlvOption::Unknown { tlv_type: 77, value: b"x" }]).expect("valid"),
+        options: handshake_wire::mediastream::OwnedOptions::from_options(&[
+            TlvOption::FrameRate(100),
+            TlvOption::Unknown {
+                tlv_type: 77,
+                value: b"x",
+            },
+        ])
+        .expect("valid"),
     };
     let mut r = responder("3way");
     r.handle_datagram(ms(0), addr(INITIATOR), &opts.to_vec());
@@ -421,7 +637,11 @@ fn d14_syn_with_options_is_served() {
 #[test]
 fn d12_d13_dedup_key() {
     let mut i = initiator("3way");
-    i.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+    i.handle_datagram(
+        ms(1),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(1))),
+    );
     i.handle_datagram(ms(2), addr(RESPONDER), &data(1, 5, 125));
     i.handle_datagram(ms(3), addr(RESPONDER), &data(1, 5, 125));
     i.handle_datagram(ms(3), addr(RESPONDER), &data(1, 6, 125));
@@ -443,7 +663,8 @@ fn legacy_responder_bytes_for_f2801_m1400() {
         datagram_byte_size: 1400,
         ..StreamConfig::default()
     };
-    let mut r = Responder::new(Profile::parse("legacy").expect("profile"), config, 3).expect("config");
+    let mut r =
+        Responder::new(Profile::parse("legacy").expect("profile"), config, 3).expect("config");
     r.handle_datagram(ms(0), addr(INITIATOR), b"START");
     let sent = run_until(&mut r, ms(2000));
     assert_eq!(sent.len(), 1 + 10 * 3);
@@ -456,8 +677,14 @@ fn legacy_responder_bytes_for_f2801_m1400() {
         let (frame, part) = (i / 3, i % 3);
         assert_eq!(*to, addr(INITIATOR));
         assert_eq!(bytes.len(), [1400, 1374, 27][part], "datagram {i}");
-        assert_eq!(*at, ms(frame as u64 * 100), "frame {frame} paced at k·1000/FrameRate ms");
-        let Ok(Datagram::Data(d)) = Datagram::parse(bytes, Mode::ThreeWayOnly) else { panic!("DATA") };
+        assert_eq!(
+            *at,
+            ms(frame as u64 * 100),
+            "frame {frame} paced at k·1000/FrameRate ms"
+        );
+        let Ok(Datagram::Data(d)) = Datagram::parse(bytes, Mode::ThreeWayOnly) else {
+            panic!("DATA")
+        };
         assert_eq!(d.seq, frame as u64 + 1);
         assert_eq!(d.payload, pattern_slice(0, bytes.len() - 26));
         assert_eq!(d.qpf, 10_000_000);
@@ -472,16 +699,34 @@ fn legacy_responder_bytes_for_f2801_m1400() {
 #[test]
 fn three_way_render_clock_starts_with_media() {
     let mut i = initiator("3way");
-    i.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+    i.handle_datagram(
+        ms(1),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(1))),
+    );
     // The ACK was lost; the responder's media starts 1.5 s later, frame 1 lost too.
     i.handle_datagram(ms(1510), addr(RESPONDER), &data(2, 1, 125));
     run_until(&mut i, ms(1500 + 1000 + 10));
-    assert_eq!((i.metrics().frames_successful, i.metrics().frames_dropped), (1, 1), "frame 1 dropped, frame 2 rendered");
+    assert_eq!(
+        (i.metrics().frames_successful, i.metrics().frames_dropped),
+        (1, 1),
+        "frame 1 dropped, frame 2 rendered"
+    );
 
     let mut silent = initiator("3way");
-    silent.handle_datagram(ms(1), addr(RESPONDER), &control(ControlRepr::syn_ack_accept(id(1))));
+    silent.handle_datagram(
+        ms(1),
+        addr(RESPONDER),
+        &control(ControlRepr::syn_ack_accept(id(1))),
+    );
     run_until(&mut silent, ms(20_000));
     assert_eq!(silent.phase(), Phase::Failed);
-    assert_eq!(silent.metrics().failure.as_deref(), Some("no media arrived after the handshake"));
-    assert_eq!(silent.metrics().time_to_end, Some(std::time::Duration::from_millis(1 + 5500 + 1000)));
+    assert_eq!(
+        silent.metrics().failure.as_deref(),
+        Some("no media arrived after the handshake")
+    );
+    assert_eq!(
+        silent.metrics().time_to_end,
+        Some(std::time::Duration::from_millis(1 + 5500 + 1000))
+    );
 }

@@ -78,7 +78,10 @@ pub async fn drive<E: Endpoint>(
     let mut stats = SocketStats::default();
     loop {
         while let Some(transmit) = endpoint.poll_transmit() {
-            match socket.send_to(&transmit.payload, transmit.destination).await {
+            match socket
+                .send_to(&transmit.payload, transmit.destination)
+                .await
+            {
                 Ok(_) => stats.sent += 1,
                 Err(_) => stats.send_errors += 1,
             }
@@ -94,7 +97,10 @@ pub async fn drive<E: Endpoint>(
         if *stop.borrow() {
             return Ok((DriveOutcome::Stopped, stats));
         }
-        let wake = [endpoint.poll_timeout(), deadline].into_iter().flatten().min();
+        let wake = [endpoint.poll_timeout(), deadline]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match wake {
                 Some(t) => tokio::time::sleep_until(clock.to_tokio(t)).await,
@@ -132,7 +138,9 @@ pub async fn drive<E: Endpoint>(
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
     )
 }
 

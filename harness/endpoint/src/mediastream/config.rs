@@ -3,7 +3,9 @@
 use core::fmt;
 use core::time::Duration;
 
-use handshake_wire::mediastream::{frame_size, ConnectionId, FragmentPlan, FrameSizeError, PlanError};
+use handshake_wire::mediastream::{
+    frame_size, ConnectionId, FragmentPlan, FrameSizeError, PlanError,
+};
 use serde::{Deserialize, Serialize};
 
 /// What the initiator checks in each datagram (ctsTraffic `-verify:`).
@@ -65,7 +67,9 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::FrameSize(e) => write!(f, "{e}"),
             ConfigError::Plan(e) => write!(f, "{e}"),
-            ConfigError::NoFrames => f.write_str("the stream has no frames: StreamLength must be at least 1 s"),
+            ConfigError::NoFrames => {
+                f.write_str("the stream has no frames: StreamLength must be at least 1 s")
+            }
         }
     }
 }
@@ -80,7 +84,8 @@ impl StreamConfig {
 
     /// How each frame is cut into datagrams.
     pub fn plan(&self) -> Result<FragmentPlan, ConfigError> {
-        FragmentPlan::new(self.frame_size()?, u64::from(self.datagram_byte_size)).map_err(ConfigError::Plan)
+        FragmentPlan::new(self.frame_size()?, u64::from(self.datagram_byte_size))
+            .map_err(ConfigError::Plan)
     }
 
     /// Frames in the stream: StreamLength × FrameRate.
@@ -294,10 +299,16 @@ mod tests {
     #[case("legacy", "legacy")]
     #[case("udp_push", "udp_push")]
     #[case("3way", "3way")]
-    #[case("3way+optimistic+allow_legacy_start", "3way+allow_legacy_start+optimistic_start")]
+    #[case(
+        "3way+optimistic+allow_legacy_start",
+        "3way+allow_legacy_start+optimistic_start"
+    )]
     #[case("3way+fallback", "3way+fallback_to_legacy")]
     fn profiles_parse_to_canonical_names(#[case] text: &str, #[case] canonical: &str) {
-        assert_eq!(Profile::parse(text).map(|p| p.to_string()), Ok(canonical.to_owned()));
+        assert_eq!(
+            Profile::parse(text).map(|p| p.to_string()),
+            Ok(canonical.to_owned())
+        );
     }
 
     #[rstest]
@@ -313,15 +324,23 @@ mod tests {
     #[test]
     fn d2_schedule() {
         let b = Backoff::default();
-        let waits: Vec<u64> = (1..=4).map(|n| b.interval_after(n).as_millis() as u64).collect();
+        let waits: Vec<u64> = (1..=4)
+            .map(|n| b.interval_after(n).as_millis() as u64)
+            .collect();
         assert_eq!(waits, vec![500, 1000, 2000, 2000]);
     }
 
     #[test]
     fn legacy_resend_interval_and_frame_times() {
-        let c = StreamConfig { frame_rate: 1000, ..StreamConfig::default() };
+        let c = StreamConfig {
+            frame_rate: 1000,
+            ..StreamConfig::default()
+        };
         assert_eq!(c.start_resend_interval(), Duration::from_millis(501));
-        let c = StreamConfig { frame_rate: 30, ..StreamConfig::default() };
+        let c = StreamConfig {
+            frame_rate: 30,
+            ..StreamConfig::default()
+        };
         assert_eq!(c.start_resend_interval(), Duration::from_millis(533));
         assert_eq!(c.frame_offset(3), Duration::from_millis(100));
         assert_eq!(c.frame_offset(1), Duration::from_nanos(33_333_333));

@@ -261,7 +261,9 @@ impl Event {
     /// The peer the event concerns.
     pub fn peer(&self) -> SocketAddr {
         match self {
-            Event::Transition { peer, .. } | Event::Dropped { peer, .. } | Event::Ended { peer, .. } => *peer,
+            Event::Transition { peer, .. }
+            | Event::Dropped { peer, .. }
+            | Event::Ended { peer, .. } => *peer,
         }
     }
 }
@@ -270,10 +272,12 @@ impl fmt::Display for Event {
     /// One transcript line, e.g. `127.0.0.1:4444 handshaking -> streaming (syn_ack_accepted)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Transition { peer, from, to, reason } => write!(
-                f,
-                "{peer} {from} -> {to} ({reason})"
-            ),
+            Event::Transition {
+                peer,
+                from,
+                to,
+                reason,
+            } => write!(f, "{peer} {from} -> {to} ({reason})"),
             Event::Dropped { peer, kind, reason } => match kind {
                 Some(kind) => write!(f, "{peer} dropped {kind}: {reason}"),
                 None => write!(f, "{peer} dropped datagram: {reason}"),
@@ -296,4 +300,3 @@ impl fmt::Display for Event {
         }
     }
 }
-

@@ -57,7 +57,11 @@ pub struct Initiator {
 
 impl Initiator {
     /// An initiator for `target` that has not sent anything yet; call [`connect`](Self::connect).
-    pub fn new(profile: Profile, config: StreamConfig, target: SocketAddr) -> Result<Initiator, ConfigError> {
+    pub fn new(
+        profile: Profile,
+        config: StreamConfig,
+        target: SocketAddr,
+    ) -> Result<Initiator, ConfigError> {
         config.validate()?;
         let frame_size = config.frame_size()?;
         let three_way = profile.kind == ProfileKind::ThreeWay;
@@ -136,7 +140,9 @@ impl Initiator {
     }
 
     fn send_syn(&mut self) {
-        self.send(&Datagram::Control(ControlRepr::syn(self.profile.desired_id)));
+        self.send(&Datagram::Control(ControlRepr::syn(
+            self.profile.desired_id,
+        )));
         self.metrics.handshake_attempts += 1;
     }
 
@@ -161,7 +167,10 @@ impl Initiator {
     }
 
     fn is_over(&self) -> bool {
-        matches!(self.phase, Phase::Finished | Phase::Failed | Phase::Rejected)
+        matches!(
+            self.phase,
+            Phase::Finished | Phase::Failed | Phase::Rejected
+        )
     }
 
     fn end(&mut self, now: Instant, to: Phase, reason: Reason, failure: Option<String>) {
@@ -211,13 +220,20 @@ impl Initiator {
         self.metrics.negotiated_mode = NegotiatedMode::ThreeWay;
         self.discovery = Discovery::Done;
         let backoff = self.profile.syn_ack_backoff;
-        let schedule: core::time::Duration = (1..=backoff.sends).map(|n| backoff.interval_after(n)).sum();
-        let buffer = self.config.frame_offset(self.config.initial_buffer_frames());
+        let schedule: core::time::Duration =
+            (1..=backoff.sends).map(|n| backoff.interval_after(n)).sum();
+        let buffer = self
+            .config
+            .frame_offset(self.config.initial_buffer_frames());
         self.media_timeout = Some(now + schedule + buffer);
         self.transition(Phase::Streaming, reason);
     }
 
-    fn receive_strict(&mut self, now: Instant, datagram: Result<Datagram<'_>, handshake_wire::mediastream::Error>) {
+    fn receive_strict(
+        &mut self,
+        now: Instant,
+        datagram: Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+    ) {
         let datagram = match datagram {
             Ok(d) => d,
             Err(e) => return self.fail_malformed(now, format!("malformed datagram: {e}")),
@@ -240,13 +256,21 @@ impl Initiator {
                     self.metrics.frames_error += 1;
                 }
             }
-            other => {
-                self.fail_malformed(now, format!("unexpected {} datagram (flag unknown to this receiver)", other.kind()))
-            }
+            other => self.fail_malformed(
+                now,
+                format!(
+                    "unexpected {} datagram (flag unknown to this receiver)",
+                    other.kind()
+                ),
+            ),
         }
     }
 
-    fn receive_three_way(&mut self, now: Instant, datagram: Result<Datagram<'_>, handshake_wire::mediastream::Error>) {
+    fn receive_three_way(
+        &mut self,
+        now: Instant,
+        datagram: Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+    ) {
         let datagram = match datagram {
             Ok(d) => d,
             Err(e) => return self.drop_datagram(e.kind(), DropReason::from_wire(&e)),
@@ -256,8 +280,17 @@ impl Initiator {
             Datagram::Control(c) if c.kind == ControlKind::SynAck && !self.fell_back => {
                 match (c.accept(), self.metrics.connection_id) {
                     (false, None) if self.phase == Phase::Handshaking => {
-                        let reason = c.connection_id.as_text().unwrap_or("(no reason given)").to_owned();
-                        self.end(now, Phase::Rejected, Reason::SynAckRejected, Some(format!("rejected: {reason}")));
+                        let reason = c
+                            .connection_id
+                            .as_text()
+                            .unwrap_or("(no reason given)")
+                            .to_owned();
+                        self.end(
+                            now,
+                            Phase::Rejected,
+                            Reason::SynAckRejected,
+                            Some(format!("rejected: {reason}")),
+                        );
                     }
                     (true, None) if self.phase == Phase::Handshaking => {
                         self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
@@ -273,7 +306,9 @@ impl Initiator {
             }
             Datagram::ConnectionId(id) => match self.metrics.connection_id {
                 Some(known) if known == id => {}
-                Some(_) if !self.fell_back => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
+                Some(_) if !self.fell_back => {
+                    self.drop_datagram(kind, DropReason::MismatchedConnectionId)
+                }
                 // After fallback the session is legacy: the id is taken as given.
                 _ if self.fell_back => self.metrics.connection_id = Some(id),
                 // D8: an optimistic responder's CONNECTION_ID tells the id when the SYN-ACK was lost.
@@ -294,7 +329,13 @@ impl Initiator {
                 }
                 let len = datagram.buffer_len() as u64;
                 let (seq, identity) = match datagram {
-                    Datagram::Fragment(f) => (f.seq, DatagramIdentity::Fragment { offset: f.fragment_offset, len }),
+                    Datagram::Fragment(f) => (
+                        f.seq,
+                        DatagramIdentity::Fragment {
+                            offset: f.fragment_offset,
+                            len,
+                        },
+                    ),
                     Datagram::Data(d) => (d.seq, DatagramIdentity::Data { qpc: d.qpc, len }),
                     _ => return,
                 };
@@ -345,13 +386,17 @@ impl Endpoint for Initiator {
             self.metrics.count_drop(DropReason::UnknownTuple);
             self.events.push_back(Event::Dropped {
                 peer: source,
-                kind: Datagram::parse(payload, Mode::ThreeWayOnly).ok().map(|d| d.kind()),
+                kind: Datagram::parse(payload, Mode::ThreeWayOnly)
+                    .ok()
+                    .map(|d| d.kind()),
                 reason: DropReason::UnknownTuple,
             });
             return;
         }
         if self.is_over() || self.phase == Phase::Idle {
-            let kind = Datagram::parse(payload, Mode::ThreeWayOnly).ok().map(|d| d.kind());
+            let kind = Datagram::parse(payload, Mode::ThreeWayOnly)
+                .ok()
+                .map(|d| d.kind());
             return self.drop_datagram(kind, DropReason::AfterEnd);
         }
         // Initiators never take START, so they classify 3-way-only.
@@ -438,7 +483,10 @@ impl Endpoint for Initiator {
             Discovery::NotStarted | Discovery::Done => None,
         };
         let media_timeout = self.media_timeout.filter(|_| !self.playout.is_started());
-        [discovery, self.playout.deadline(), media_timeout].into_iter().flatten().min()
+        [discovery, self.playout.deadline(), media_timeout]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn is_finished(&self) -> bool {

@@ -94,7 +94,12 @@ impl Playout {
     }
 
     /// Takes one media datagram into the byte sum, or says why it is not taken.
-    pub(crate) fn receive(&mut self, seq: u64, identity: DatagramIdentity, len: u64) -> Result<(), DropReason> {
+    pub(crate) fn receive(
+        &mut self,
+        seq: u64,
+        identity: DatagramIdentity,
+        len: u64,
+    ) -> Result<(), DropReason> {
         if seq == 0 || seq > self.frames {
             return Err(DropReason::BeyondLastFrame);
         }

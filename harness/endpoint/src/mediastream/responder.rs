@@ -46,11 +46,15 @@ impl Session {
     }
 
     fn next_frame_at(&self, config: &StreamConfig) -> Option<Instant> {
-        self.stream_base.map(|base| base + config.frame_offset(self.next_frame))
+        self.stream_base
+            .map(|base| base + config.frame_offset(self.next_frame))
     }
 
     fn deadline(&self, config: &StreamConfig) -> Option<Instant> {
-        [self.syn_ack_timer, self.next_frame_at(config)].into_iter().flatten().min()
+        [self.syn_ack_timer, self.next_frame_at(config)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 
@@ -72,7 +76,11 @@ pub struct Responder {
 
 impl Responder {
     /// A responder; `seed` drives the connection ids it assigns (no ambient randomness).
-    pub fn new(profile: Profile, config: StreamConfig, seed: u64) -> Result<Responder, ConfigError> {
+    pub fn new(
+        profile: Profile,
+        config: StreamConfig,
+        seed: u64,
+    ) -> Result<Responder, ConfigError> {
         config.validate()?;
         Ok(Responder {
             profile,
@@ -90,6 +98,11 @@ impl Responder {
     /// Live sessions (pending or streaming).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Every live session's metrics, by peer.
+    pub fn sessions(&self) -> impl Iterator<Item = (SocketAddr, &Metrics)> {
+        self.sessions.iter().map(|(peer, s)| (*peer, &s.metrics))
     }
 
     /// A live session's metrics.
@@ -130,7 +143,12 @@ impl Responder {
         if let Some(s) = self.sessions.get_mut(&peer) {
             s.phase = to;
         }
-        self.events.push_back(Event::Transition { peer, from, to, reason });
+        self.events.push_back(Event::Transition {
+            peer,
+            from,
+            to,
+            reason,
+        });
     }
 
     fn at_limit(&self) -> bool {
@@ -186,7 +204,10 @@ impl Responder {
     }
 
     fn reject(&mut self, peer: SocketAddr, reason: &str) {
-        self.send(peer, &Datagram::Control(ControlRepr::syn_ack_reject(reason)));
+        self.send(
+            peer,
+            &Datagram::Control(ControlRepr::syn_ack_reject(reason)),
+        );
         self.events.push_back(Event::Transition {
             peer,
             from: Phase::Idle,
@@ -231,7 +252,12 @@ impl Responder {
                 self.send_syn_ack(now, peer);
                 self.transition(peer, Phase::Idle, Phase::AwaitingAck, Reason::SynAccepted);
                 if self.profile.optimistic_start {
-                    self.transition(peer, Phase::AwaitingAck, Phase::Streaming, Reason::OptimisticStart);
+                    self.transition(
+                        peer,
+                        Phase::AwaitingAck,
+                        Phase::Streaming,
+                        Reason::OptimisticStart,
+                    );
                     self.start_stream(now, peer);
                 }
             }
@@ -251,7 +277,12 @@ impl Responder {
         }
         let waiting = session.syn_ack_timer.take().is_some();
         if waiting && session.phase == Phase::AwaitingAck {
-            self.transition(peer, Phase::AwaitingAck, Phase::Streaming, Reason::AckConfirmed);
+            self.transition(
+                peer,
+                Phase::AwaitingAck,
+                Phase::Streaming,
+                Reason::AckConfirmed,
+            );
             self.start_stream(now, peer);
         }
         // A repeated ACK (D5 answers every SYN-ACK) is expected and ignored.
@@ -303,10 +334,8 @@ impl Responder {
         session.metrics.time_to_end = Some(now - session.started_at);
         if to == Phase::Abandoned {
             session.metrics.negotiated_mode = NegotiatedMode::Failed;
-            session.metrics.failure = Some(format!(
-                "no ACK after {} SYN-ACKs",
-                session.syn_acks_sent
-            ));
+            session.metrics.failure =
+                Some(format!("no ACK after {} SYN-ACKs", session.syn_acks_sent));
         }
         self.events.push_back(Event::Transition {
             peer,
@@ -322,7 +351,11 @@ impl Responder {
 
     fn on_parse_error(&mut self, peer: SocketAddr, error: WireError) {
         // D4: a SYN of another version gets a rejecting SYN-ACK (3way only; legacy ignores it).
-        if let WireError::BadVersion { kind: Kind::Syn, version } = error {
+        if let WireError::BadVersion {
+            kind: Kind::Syn,
+            version,
+        } = error
+        {
             if self.profile.kind == ProfileKind::ThreeWay {
                 self.stray.count_drop(DropReason::BadVersion);
                 return self.reject(peer, &format!("unsupported version {version}"));
@@ -344,9 +377,15 @@ impl Endpoint for Responder {
         };
         let three_way = self.profile.kind == ProfileKind::ThreeWay;
         match datagram {
-            Datagram::Start if !three_way || self.profile.allow_legacy_start => self.serve_start(now, source),
-            Datagram::Start => self.drop_datagram(source, Some(Kind::Start), DropReason::UnexpectedStart),
-            Datagram::Control(c) if three_way && c.kind == ControlKind::Syn => self.on_syn(now, source),
+            Datagram::Start if !three_way || self.profile.allow_legacy_start => {
+                self.serve_start(now, source)
+            }
+            Datagram::Start => {
+                self.drop_datagram(source, Some(Kind::Start), DropReason::UnexpectedStart)
+            }
+            Datagram::Control(c) if three_way && c.kind == ControlKind::Syn => {
+                self.on_syn(now, source)
+            }
             Datagram::Control(c) if three_way && c.kind == ControlKind::Ack => {
                 self.on_ack(now, source, c.connection_id)
             }
