@@ -39,6 +39,12 @@ pub enum Command {
     ///
     /// Exit 0 when every vector holds, 1 when one fails, 2 when a file is unreadable or malformed.
     Vectors(VectorsArgs),
+    /// Judge a pcap/pcapng capture against the protocol rules.
+    ///
+    /// Prints per session the handshake observed, the negotiated mode, frame statistics and every
+    /// violation (packet number, time, rule id, detail, statement). Exit 0 when clean, 1 on
+    /// violations, 2 when the input is unusable (not a capture, damaged, no datagrams).
+    Check(crate::check_cmd::CheckArgs),
     /// Run a reference endpoint over real UDP (a ctsTraffic-like tool).
     #[command(subcommand)]
     Peer(crate::peer::PeerCommand),
@@ -126,6 +132,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Decode(args) => run_decode(args, out),
         Command::Vectors(args) => run_vectors(args, out),
         Command::Peer(command) => crate::peer::run(command),
+        Command::Check(args) => crate::check_cmd::run(args, out),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
         },

@@ -4,8 +4,10 @@
 //! as data), [`decode`] (`harness decode`), [`cli`] (argument parsing and exit codes).
 #![forbid(unsafe_code)]
 
+pub mod check_cmd;
 pub mod cli;
 pub mod decode;
+pub mod golden;
 pub mod input;
 pub mod matrix;
 pub mod pair;

@@ -1,0 +1,82 @@
+//! Golden captures: each is regenerated and compared with the committed file in pcaps/mediastream/
+//! (set UPDATE_GOLDEN=1 to rewrite them), then judged by `harness check`: a clean capture must stay
+//! clean, a rule capture must break exactly its rule, and the whole verdict is an insta snapshot.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use handshake_harness::cli::{self, Cli};
+use handshake_harness::golden::{self, Golden};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../pcaps/mediastream")
+}
+
+fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
+    let mut argv = vec![
+        "harness".to_owned(),
+        "check".to_owned(),
+        path.display().to_string(),
+    ];
+    argv.extend(args.iter().cloned());
+    if json {
+        argv.push("--json".into());
+    }
+    let cli = Cli::try_parse_from(&argv).expect("valid arguments");
+    let mut out = Vec::new();
+    let code = cli::run(cli, &mut out);
+    (code, String::from_utf8_lossy(&out).into_owned())
+}
+
+fn verify(goldens: Vec<Golden>) {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut stale = Vec::new();
+    for g in goldens {
+        assert!(!g.bytes.is_empty(), "{}: generation failed", g.name);
+        let path = dir().join(format!("{}.pcapng", g.name));
+        if update {
+            std::fs::write(&path, &g.bytes).expect("write golden");
+        } else if std::fs::read(&path).ok().as_deref() != Some(&g.bytes[..]) {
+            stale.push(g.name.clone());
+            continue;
+        }
+        let (code, json) = check(&path, &g.check_args, true);
+        let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON verdict");
+        let mut rules: Vec<&str> = doc["report"]["sessions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["violations"].as_array().into_iter().flatten())
+            .filter_map(|v| v["rule"].as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        match g.breaks {
+            None => assert_eq!((code, rules), (0, vec![]), "{} must be clean", g.name),
+            Some(rule) => assert_eq!(
+                (code, rules),
+                (1, vec![rule]),
+                "{} must break exactly {rule}",
+                g.name
+            ),
+        }
+        let (_, text) = check(&path, &g.check_args, false);
+        let text = text.replace(&dir().display().to_string(), "pcaps/mediastream");
+        insta::with_settings!({ snapshot_suffix => g.name.clone(), description => g.description.clone(), omit_expression => true }, {
+            insta::assert_snapshot!("check", text);
+        });
+    }
+    assert!(stale.is_empty(), "golden captures differ from their generator (run `UPDATE_GOLDEN=1 cargo test --test golden_pcaps` after checking why): {stale:?}");
+}
+
+#[test]
+fn rule_captures_break_exactly_their_rule() {
+    let goldens = golden::rule_captures();
+    // Every rule in the catalogue has its capture.
+    let mut covered: Vec<&str> = goldens.iter().filter_map(|g| g.breaks).collect();
+    covered.sort_unstable();
+    let mut all: Vec<&str> = handshake_check::rules::ALL.iter().map(|r| r.id).collect();
+    all.sort_unstable();
+    assert_eq!(covered, all, "one capture per rule");
+    verify(goldens);
+}
