@@ -5,7 +5,9 @@ use etherparse::{SlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapParser;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: bare_read FILE.pcap")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: bare_read FILE.pcap")?;
     let bytes = std::fs::read(path)?;
     let (mut rest, parser) = PcapParser::new(&bytes)?;
     let (mut udp, mut payload_bytes) = (0u64, 0u64);
@@ -13,7 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (next, packet) = parser.next_packet(rest)?;
         rest = next;
         let len = match SlicedPacket::from_ethernet(&packet.data) {
-            Ok(SlicedPacket { transport: Some(TransportSlice::Udp(u)), .. }) => Some(u.payload().len()),
+            Ok(SlicedPacket {
+                transport: Some(TransportSlice::Udp(u)),
+                ..
+            }) => Some(u.payload().len()),
             _ => None,
         };
         if let Some(len) = len {

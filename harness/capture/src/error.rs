@@ -42,6 +42,44 @@ pub enum CaptureError {
     /// The underlying writer failed.
     #[error("I/O error while writing the capture: {0}")]
     Io(#[from] std::io::Error),
+
+    /// Live capture: the process may not open a raw packet socket.
+    #[error(
+        "capturing on {interface} needs root or the CAP_NET_RAW capability (\"Operation not \
+         permitted\"): run it as root, or grant the capability once with \
+         `sudo setcap cap_net_raw+ep \"$(command -v harness)\"`"
+    )]
+    Permission {
+        /// The interface asked for.
+        interface: String,
+    },
+
+    /// Live capture: no interface has this name.
+    #[error("no network interface named {interface:?}; available: {}", list(.available))]
+    NoSuchInterface {
+        /// The name asked for.
+        interface: String,
+        /// The names of the interfaces that exist, in the order the system lists them.
+        available: Vec<String>,
+    },
+
+    /// Live capture: the interface exists but does not deliver Ethernet frames.
+    #[error("cannot capture on {interface}: {reason}")]
+    UnsupportedInterface {
+        /// The interface asked for.
+        interface: String,
+        /// Why, in words.
+        reason: String,
+    },
+
+    /// Live capture: opening or reading the packet socket failed for another reason.
+    #[error("live capture on {interface} failed: {source}")]
+    Live {
+        /// The interface.
+        interface: String,
+        /// The system error.
+        source: std::io::Error,
+    },
 }
 
 impl CaptureError {
@@ -57,6 +95,14 @@ impl CaptureError {
             pcap_file::PcapError::IoError(io) => CaptureError::Io(io),
             other => CaptureError::invalid(other.to_string()),
         }
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

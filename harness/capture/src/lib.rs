@@ -9,9 +9,10 @@
 //! nanosecond, either byte order) or pcapng by its magic number, and returns a
 //! [`CaptureReader`]: an iterator of `Result<UdpDatagram, CaptureError>`.
 //!
-//! - Payloads borrow from the input; only datagrams reassembled from IP fragments own theirs.
-//!   A datagram sent as IPv4 fragments or with the IPv6 fragment header is yielded once, whole,
-//!   with the packet number and time of its last fragment. Reassembly is bounded (64 KiB per
+//! - Payloads and pcapng packet comments borrow from the input; only datagrams reassembled from
+//!   IP fragments own their payload. A datagram sent as IPv4 fragments or with the IPv6 fragment
+//!   header is yielded once, whole, with the packet number, time and comment of its last
+//!   fragment. Reassembly is bounded (64 KiB per
 //!   datagram, 64 datagrams in progress, 30 s capture-time timeout) and counts what it drops.
 //! - Anything that is not a decodable UDP datagram (ARP, TCP, ICMP, unsupported link types,
 //!   frames cut by the snap length, bad IP headers) is skipped and counted by reason in
@@ -47,15 +48,33 @@
 //! dropped), with nanosecond timestamps. Output is deterministic: the same calls give the
 //! same bytes. Large datagrams are one oversized frame unless an MTU is set with
 //! [`CaptureWriter::with_mtu`], which splits them into IP fragments.
+//! [`CaptureWriter::write_frame`] writes an already-built Ethernet frame as is.
+//!
+//! # Virtual-link traces
+//!
+//! [`trace::write_trace`] writes the trace of a [`handshake_run::VirtualLink`] as the capture
+//! one endpoint would have made: what it sent, what it received, and (marked with a comment
+//! starting `not delivered: `) what the harness kept from it, each with a comment saying what
+//! the harness did.
+//!
+//! # Live capture
+//!
+//! [`live::capture`] / [`LiveCapture`] capture UDP traffic from an Ethernet-type interface
+//! (Linux `lo` included) with `pnet_datalink`, without libpcap; they need root or
+//! `CAP_NET_RAW`.
 
 #![forbid(unsafe_code)]
 
 mod decode;
 mod defrag;
 mod error;
+pub mod live;
 mod reader;
+pub mod trace;
 mod writer;
 
 pub use error::CaptureError;
+pub use live::{LiveCapture, LiveLimits, LiveStats};
 pub use reader::{open, CaptureReader, SkipCounts, UdpDatagram};
+pub use trace::{write_trace, TraceOptions, NOT_DELIVERED, RECEIVED_CHANGED};
 pub use writer::{CaptureFormat, CaptureWriter, USER_APPLICATION};

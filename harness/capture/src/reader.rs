@@ -33,6 +33,11 @@ pub struct UdpDatagram<'a> {
     pub dst: SocketAddr,
     /// The UDP payload: borrowed from the capture bytes, owned only after IP reassembly.
     pub payload: Cow<'a, [u8]>,
+    /// The pcapng packet comment (`opt_comment`, option code 1) of the enhanced packet block or
+    /// packet block: the first one if the block has several, invalid UTF-8 replaced (borrowed
+    /// when it is valid). `None` when the block has none, for simple packet blocks and for
+    /// classic pcap. For a reassembled datagram, the comment of its last fragment.
+    pub comment: Option<Cow<'a, str>>,
 }
 
 impl UdpDatagram<'_> {
@@ -45,6 +50,7 @@ impl UdpDatagram<'_> {
             src: self.src,
             dst: self.dst,
             payload: Cow::Owned(self.payload.into_owned()),
+            comment: self.comment.map(|c| Cow::Owned(c.into_owned())),
         }
     }
 }
@@ -162,6 +168,7 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         packets: 0,
         skipped: SkipCounts::default(),
         reassembler: Reassembler::default(),
+        comment: None,
         finished: false,
     })
 }
@@ -188,6 +195,8 @@ pub struct CaptureReader<'a> {
     packets: u64,
     skipped: SkipCounts,
     reassembler: Reassembler,
+    /// Raw `opt_comment` of the last packet record read (pcapng only), not yet checked as UTF-8.
+    comment: Option<&'a [u8]>,
     finished: bool,
 }
 
@@ -280,7 +289,9 @@ impl<'a> CaptureReader<'a> {
                     max_record,
                 } => pcap_record(parser, rest, *link, *nanosecond, *max_record)
                     .map(|(rem, record)| (rem, Some(record))),
-                Container::PcapNg { parser, interfaces } => pcapng_block(parser, interfaces, rest),
+                Container::PcapNg { parser, interfaces } => {
+                    pcapng_block(parser, interfaces, rest, &mut self.comment)
+                }
             };
             match step {
                 Ok((rem, record)) => {
@@ -295,7 +306,9 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
-    /// Applies the port filter and builds the datagram.
+    /// Applies the port filter and builds the datagram. Inlined: as a call it cost ~15% of
+    /// the reading speed on small packets.
+    #[inline(always)]
     fn accept(
         &mut self,
         src: SocketAddr,
@@ -315,6 +328,7 @@ impl<'a> CaptureReader<'a> {
             src,
             dst,
             payload,
+            comment: self.comment.map(comment_text),
         })
     }
 
@@ -389,6 +403,13 @@ impl fmt::Debug for CaptureReader<'_> {
     }
 }
 
+/// A comment's text, invalid UTF-8 replaced. Kept out of line: comments are rare.
+#[cold]
+#[inline(never)]
+fn comment_text(raw: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(raw)
+}
+
 /// Reads one classic-pcap record. `Err` carries the damage description.
 fn pcap_record<'a>(
     parser: &PcapParser,
@@ -443,6 +464,7 @@ fn pcapng_block<'a>(
     parser: &mut PcapNgParser,
     interfaces: &mut Vec<Interface>,
     rest: &'a [u8],
+    comment: &mut Option<&'a [u8]>,
 ) -> Result<(&'a [u8], Option<Record<'a>>), String> {
     let endianness = parser.section().endianness;
     let (rem, block_type, body) = match parser.next_raw_block(rest) {
@@ -511,6 +533,14 @@ fn pcapng_block<'a>(
                 })?;
             let interface = lookup(interfaces, interface_id, what)?;
             let raw_ts = (u64::from(ts_high) << 32) | u64::from(ts_low);
+            // Options follow the data padded to 32 bits (at most 3 bytes): fewer than 4 bytes
+            // after the data means no options, the common case, decided by one comparison.
+            let after_data = 20 + data.len();
+            *comment = if body.len().saturating_sub(after_data) >= 4 {
+                find_comment(body, after_data.next_multiple_of(4), endianness)
+            } else {
+                None
+            };
             Some(Record {
                 link: interface.link,
                 timestamp_ns: to_nanos(raw_ts, interface.tsresol, interface.tsoffset_s),
@@ -518,6 +548,7 @@ fn pcapng_block<'a>(
             })
         }
         SIMPLE_PACKET_BLOCK => {
+            *comment = None;
             let interface = lookup(interfaces, 0, "simple packet block")?;
             let original =
                 read_u32(body, 0, endianness).ok_or("simple packet block body too short")?;
@@ -596,6 +627,25 @@ fn parse_idb(body: &[u8], endianness: Endianness) -> Option<Interface> {
     Some(interface)
 }
 
+/// The value of the first `opt_comment` in the option list starting at `body[at..]`. Options it
+/// cannot follow (cut short) end the scan. Out of line: most packet blocks have no options.
+#[cold]
+#[inline(never)]
+fn find_comment(body: &[u8], mut at: usize, endianness: Endianness) -> Option<&[u8]> {
+    loop {
+        let code = read_u16(body, at, endianness)?;
+        let len = usize::from(read_u16(body, at + 2, endianness)?);
+        let value = body.get(at + 4..at + 4 + len)?;
+        match code {
+            OPT_ENDOFOPT => return None,
+            OPT_COMMENT => return Some(value),
+            _ => at += 4 + len.next_multiple_of(4),
+        }
+    }
+}
+
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_COMMENT: u16 = 1;
 const IF_TSRESOL: u16 = 9;
 const IF_TSOFFSET: u16 = 14;
 

@@ -175,6 +175,45 @@ impl<W: Write> CaptureWriter<W> {
         payload: &[u8],
         comment: Option<&str>,
     ) -> Result<(), CaptureError> {
+        self.check_record(timestamp_ns, comment)?;
+        let frames = self.build_frames(src, dst, payload)?;
+        let count = frames.len();
+        for (i, frame) in frames.iter().enumerate() {
+            let last = i + 1 == count;
+            self.write_record(timestamp_ns, frame, if last { comment } else { None })?;
+        }
+        Ok(())
+    }
+
+    /// Writes one already-built Ethernet frame as is (for live capture): one record with this
+    /// timestamp (nanoseconds since the Unix epoch) and, in pcapng, this comment. The frame is
+    /// neither parsed nor checked; the capture declares the Ethernet link type, so it should be
+    /// an Ethernet II frame.
+    ///
+    /// # Errors
+    ///
+    /// [`CaptureError::InvalidDatagram`] if the frame is longer than the declared snap length
+    /// (262,144 bytes), the comment is longer than 65,535 bytes, or (classic pcap) the
+    /// timestamp is past 2106; nothing is written then. [`CaptureError::Io`] if the underlying
+    /// writer fails.
+    pub fn write_frame(
+        &mut self,
+        timestamp_ns: u64,
+        frame: &[u8],
+        comment: Option<&str>,
+    ) -> Result<(), CaptureError> {
+        if frame.len() > SNAPLEN as usize {
+            return Err(CaptureError::invalid(format!(
+                "frame of {} bytes is longer than the capture's {SNAPLEN}-byte snap length",
+                frame.len()
+            )));
+        }
+        self.check_record(timestamp_ns, comment)?;
+        self.write_record(timestamp_ns, frame, comment)
+    }
+
+    /// The checks shared by every record: comment length and (classic pcap) timestamp range.
+    fn check_record(&self, timestamp_ns: u64, comment: Option<&str>) -> Result<(), CaptureError> {
         if comment.is_some_and(|c| c.len() > usize::from(u16::MAX)) {
             return Err(CaptureError::invalid(
                 "comment longer than 65,535 bytes (pcapng option limit)",
@@ -185,12 +224,6 @@ impl<W: Write> CaptureWriter<W> {
             return Err(CaptureError::invalid(format!(
                 "timestamp {timestamp_ns} ns is past 2106, beyond classic pcap's 32-bit seconds"
             )));
-        }
-        let frames = self.build_frames(src, dst, payload)?;
-        let count = frames.len();
-        for (i, frame) in frames.iter().enumerate() {
-            let last = i + 1 == count;
-            self.write_frame(timestamp_ns, frame, if last { comment } else { None })?;
         }
         Ok(())
     }
@@ -209,7 +242,7 @@ impl<W: Write> CaptureWriter<W> {
         Ok(writer)
     }
 
-    fn write_frame(
+    fn write_record(
         &mut self,
         timestamp_ns: u64,
         frame: &[u8],

@@ -52,6 +52,8 @@ pub struct Mark {
     pub undelivered: bool,
     /// The harness changed its bytes or its place (truncated, corrupted, copy, delayed, held).
     pub modified: bool,
+    /// It is a copy the harness made (the sender sent it once).
+    pub copy: bool,
 }
 
 impl Mark {
@@ -60,21 +62,13 @@ impl Mark {
         let Some(c) = comment else {
             return Mark::default();
         };
-        let undelivered = c.starts_with("not delivered:");
-        let modified = !undelivered
-            && [
-                "truncated by harness",
-                "corrupted by harness",
-                "copy of ",
-                "delayed by harness",
-                "held by harness",
-                "reordered by harness",
-            ]
-            .iter()
-            .any(|m| c.contains(m));
+        let undelivered = c.starts_with(handshake_capture::NOT_DELIVERED);
+        let modified = !undelivered && c.contains(handshake_capture::RECEIVED_CHANGED);
+        let copy = modified && c.contains("copy of #");
         Mark {
             undelivered,
             modified,
+            copy,
         }
     }
 }
@@ -238,7 +232,8 @@ struct Session {
     last_packet: u64,
     opened: Opened,
     handshake: Vec<(&'static str, u32)>,
-    syn_times: Vec<u64>,
+    /// Times of the initiator's SYNs (`None`: one the harness delayed or changed; its time is unknown).
+    syn_times: Vec<Option<u64>>,
     start_after_syn: bool,
     syn_received: bool,
     start_received: bool,
@@ -265,6 +260,20 @@ struct Session {
     recent: std::collections::VecDeque<(u64, u64, u64)>,
     last_frame_pending: bool,
     last_frame_done: bool,
+    /// Whether the packet being handled is judged (the harness did not change it).
+    judging: bool,
+    /// A CONNECTION_ID the harness changed (e.g. delayed) was seen.
+    cid_changed_seen: bool,
+    /// Media came before any CONNECTION_ID (judged at the end: a delayed one may explain it).
+    media_before_cid: Option<Packet<'static>>,
+    /// Optimistic media came before the ACK and any CONNECTION_ID (judged at the end likewise).
+    optimistic_media_early: Option<Packet<'static>>,
+    /// The id of the first CONNECTION_ID seen before any media.
+    cid_before_media: Option<ConnectionId>,
+    /// Sequence numbers of media the harness delayed, held back or changed (left out of the rules).
+    excluded_seqs: std::collections::BTreeSet<u64>,
+    /// Sequence gaps seen, judged at the end: excluded media may account for them.
+    gaps: Vec<(u64, u64, Packet<'static>, String)>,
     stats: SessionStats,
     violations: Vec<Violation>,
     per_rule: BTreeMap<&'static str, usize>,
@@ -361,7 +370,14 @@ impl Checker {
         let Some(s) = self.sessions.get(index) else {
             return true;
         };
-        let Ok(d) = parsed else {
+        // What the harness copied, delayed or changed never opens a session.
+        let Ok(d) = parsed.as_ref().map_err(|_| ()).and_then(|d| {
+            if packet.mark.modified {
+                Err(())
+            } else {
+                Ok(d)
+            }
+        }) else {
             return false;
         };
         let from_initiator = packet.src == s.initiator;
@@ -444,6 +460,13 @@ impl Session {
             recent: std::collections::VecDeque::with_capacity(RECENT),
             last_frame_pending: false,
             last_frame_done: false,
+            judging: true,
+            cid_changed_seen: false,
+            media_before_cid: None,
+            optimistic_media_early: None,
+            cid_before_media: None,
+            excluded_seqs: std::collections::BTreeSet::new(),
+            gaps: Vec::new(),
             stats: SessionStats::default(),
             violations: Vec::new(),
             per_rule: BTreeMap::new(),
@@ -452,6 +475,9 @@ impl Session {
     }
 
     fn violate(&mut self, packet: &Packet<'_>, rule: &'static Rule, detail: String) {
+        if !self.judging {
+            return;
+        }
         self.violation_count += 1;
         let kept = self.per_rule.entry(rule.id).or_default();
         if *kept < MAX_VIOLATIONS_PER_RULE {
@@ -485,6 +511,9 @@ impl Session {
     ) {
         self.last_packet = packet.number;
         self.stats.packets += 1;
+        // A packet the harness changed still tells what its receiver got, but its bytes or its place
+        // are not the sender's doing: it updates the state and is never judged.
+        self.judging = !packet.mark.modified;
         if packet.mark != Mark::default() {
             self.stats.harness_marked += 1;
         }
@@ -511,7 +540,11 @@ impl Session {
             self.kind_counts[slot] += 1;
         }
         if packet.mark.modified {
-            return;
+            if let Some(seq) = datagram.seq().filter(|_| packet.src == self.responder) {
+                self.excluded_seqs.insert(seq);
+                return;
+            }
+            self.cid_changed_seen |= datagram.kind() == Kind::ConnectionId;
         }
         let received = !packet.mark.undelivered;
         let from_initiator = packet.src == self.initiator;
@@ -598,8 +631,15 @@ impl Session {
                 if self.opened == Opened::Syn
                     && !self.start_after_syn
                     && self.first_syn_ack.is_none()
+                    && !packet.mark.copy
                 {
-                    self.check_syn_backoff(&options.profile.syn_backoff, options.tolerance, packet);
+                    let at = self.judging.then_some(packet.time_ns);
+                    self.check_syn_backoff(
+                        &options.profile.syn_backoff,
+                        options.tolerance,
+                        packet,
+                        at,
+                    );
                 }
                 self.syn_received |= received;
             }
@@ -695,8 +735,14 @@ impl Session {
         }
     }
 
-    fn check_syn_backoff(&mut self, backoff: &Backoff, tolerance: Duration, packet: &Packet<'_>) {
-        self.syn_times.push(packet.time_ns);
+    fn check_syn_backoff(
+        &mut self,
+        backoff: &Backoff,
+        tolerance: Duration,
+        packet: &Packet<'_>,
+        at: Option<u64>,
+    ) {
+        self.syn_times.push(at);
         let n = self.syn_times.len();
         if n as u32 > backoff.sends {
             return self.violate(
@@ -705,7 +751,7 @@ impl Session {
                 format!("SYN number {n}, at most {} are sent", backoff.sends),
             );
         }
-        if let [.., before, last] = self.syn_times[..] {
+        if let [.., Some(before), Some(last)] = self.syn_times[..] {
             let actual = last.saturating_sub(before);
             let expected =
                 u64::try_from(backoff.interval_after(n as u32 - 1).as_nanos()).unwrap_or(u64::MAX);
@@ -724,6 +770,10 @@ impl Session {
 
     fn on_connection_id(&mut self, packet: &Packet<'_>, from_initiator: bool, id: ConnectionId) {
         self.note_handshake("CONNECTION_ID");
+        if !self.judging {
+            // Copied, delayed or changed by the harness: it was sent, but not as seen here.
+            return;
+        }
         if from_initiator {
             return self.violate(
                 packet,
@@ -732,6 +782,9 @@ impl Session {
             );
         }
         self.connection_ids += 1;
+        if !self.media_started {
+            self.cid_before_media.get_or_insert(id);
+        }
         if self.connection_ids > 1 {
             self.violate(
                 packet,
@@ -785,11 +838,11 @@ impl Session {
         if !self.media_started {
             self.media_started = true;
             if self.connection_ids == 0 {
-                self.violate(
-                    packet,
-                    &rules::CONNECTION_ID_FIRST_ONCE,
-                    "media before any CONNECTION_ID".into(),
-                );
+                // Judged at the end: a CONNECTION_ID the harness delayed may explain it.
+                self.media_before_cid = Some(Packet {
+                    payload: &[],
+                    ..*packet
+                });
             }
             if !self.three_way() && self.start_received {
                 self.legacy_served = true;
@@ -797,12 +850,18 @@ impl Session {
             let optimistic_ok = options.profile.optimistic_start && self.cid_with_assigned_sent;
             if self.three_way() && !self.start_after_syn && !self.ack_ok_received && !optimistic_ok
             {
-                let detail = if options.profile.optimistic_start {
-                    "media before an ACK and before a CONNECTION_ID with the assigned id".to_owned()
+                if options.profile.optimistic_start {
+                    // Judged at the end: the harness may have delayed the CONNECTION_ID or the
+                    // SYN-ACK it must match.
+                    self.optimistic_media_early = Some(Packet {
+                        payload: &[],
+                        ..*packet
+                    });
                 } else {
-                    "media before an ACK echoing the assigned id reached the responder".to_owned()
-                };
-                self.violate(packet, &rules::NO_MEDIA_BEFORE_ACK, detail);
+                    let detail =
+                        "media before an ACK echoing the assigned id reached the responder";
+                    self.violate(packet, &rules::NO_MEDIA_BEFORE_ACK, detail.to_owned());
+                }
             }
         }
         if options.verify_payload {
@@ -853,7 +912,16 @@ impl Session {
             } else {
                 format!("seq {seq} after seq {}", self.current_seq)
             };
-            self.violate(packet, &rules::SEQ_FROM_ONE, detail);
+            if seq > expected {
+                // Judged at the end: media the harness delayed or changed may fill the gap.
+                let at = Packet {
+                    payload: &[],
+                    ..*packet
+                };
+                self.gaps.push((expected, seq - 1, at, detail));
+            } else {
+                self.violate(packet, &rules::SEQ_FROM_ONE, detail);
+            }
         }
         self.current_seq = self.current_seq.max(seq);
         self.stats.last_seq = self.stats.last_seq.max(seq);
@@ -934,6 +1002,41 @@ impl Session {
         };
         self.close_frame(options, &end);
         self.flush_total_run();
+        self.judging = true;
+        if let Some(at) = self
+            .media_before_cid
+            .take()
+            .filter(|_| !self.cid_changed_seen)
+        {
+            self.violate(
+                &at,
+                &rules::CONNECTION_ID_FIRST_ONCE,
+                "media before any CONNECTION_ID".into(),
+            );
+        }
+        // The SYN-ACK may have been delayed past the CONNECTION_ID it matches.
+        let assigned = self
+            .first_syn_ack
+            .filter(|(_, accept)| *accept)
+            .map(|(id, _)| id);
+        let cid_matched = self.cid_before_media.is_some() && self.cid_before_media == assigned;
+        if let Some(at) = self
+            .optimistic_media_early
+            .take()
+            .filter(|_| !self.cid_changed_seen && !cid_matched)
+        {
+            let detail =
+                "media before an ACK and before a CONNECTION_ID with the assigned id".to_owned();
+            self.violate(&at, &rules::NO_MEDIA_BEFORE_ACK, detail);
+        }
+        for (from, to, at, detail) in std::mem::take(&mut self.gaps) {
+            let gap = to - from + 1;
+            let explained = gap <= self.excluded_seqs.len() as u64
+                && self.excluded_seqs.range(from..=to).count() as u64 == gap;
+            if !explained {
+                self.violate(&at, &rules::SEQ_FROM_ONE, detail);
+            }
+        }
         let frame_size = options.frame_size.or_else(|| {
             self.frame_totals
                 .iter()

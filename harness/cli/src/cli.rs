@@ -45,6 +45,12 @@ pub enum Command {
     /// violation (packet number, time, rule id, detail, statement). Exit 0 when clean, 1 on
     /// violations, 2 when the input is unusable (not a capture, damaged, no datagrams).
     Check(crate::check_cmd::CheckArgs),
+    /// Capture live UDP traffic from a network interface into a pcapng (or pcap) file.
+    ///
+    /// Needs root or CAP_NET_RAW. Ctrl-C stops cleanly and the file is always finished. Exit 0 when the
+    /// capture ran, 1 when it failed after starting (the file keeps what was captured), 2 on usage,
+    /// permission or interface errors.
+    Capture(crate::capture_cmd::CaptureArgs),
     /// Run a reference endpoint over real UDP (a ctsTraffic-like tool).
     #[command(subcommand)]
     Peer(crate::peer::PeerCommand),
@@ -133,6 +139,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Vectors(args) => run_vectors(args, out),
         Command::Peer(command) => crate::peer::run(command),
         Command::Check(args) => crate::check_cmd::run(args, out),
+        Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
         },

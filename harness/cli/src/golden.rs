@@ -365,3 +365,51 @@ pub fn rule_captures() -> Vec<Golden> {
     out.push(g);
     out
 }
+
+/// One clean capture per interop pair (from the initiator's side), judged against the responder's
+/// profile with the stream's parameters.
+pub fn pair_captures(matrix: &crate::matrix::MatrixFile) -> Vec<Golden> {
+    let mut out = Vec::new();
+    for cell in &matrix.cells {
+        let (Ok(i), Ok(r)) = (
+            handshake_endpoint::mediastream::Profile::parse(&cell.initiator),
+            handshake_endpoint::mediastream::Profile::parse(&cell.responder),
+        ) else {
+            continue;
+        };
+        let link = handshake_run::VirtualLink::new(handshake_run::LinkConfig::with_seed(1));
+        let Ok(run) = crate::pair::run_pair(i, r, matrix.stream, link, 1) else {
+            continue;
+        };
+        let name = format!(
+            "pair_{}__{}",
+            cell.initiator.replace('+', "_"),
+            cell.responder.replace('+', "_")
+        );
+        let s = matrix.stream;
+        out.push(Golden {
+            name,
+            description: format!(
+                "{} initiator, {} responder, no faults: {}",
+                cell.initiator, cell.responder, cell.why
+            ),
+            check_args: [
+                "--profile",
+                &cell.responder,
+                "--bits-per-second",
+                &s.bits_per_second.to_string(),
+                "--frame-rate",
+                &s.frame_rate.to_string(),
+                "--stream-length",
+                &s.stream_length_secs.to_string(),
+                "--datagram-byte-size",
+                &s.datagram_byte_size.to_string(),
+            ]
+            .map(String::from)
+            .to_vec(),
+            breaks: None,
+            bytes: run.capture(initiator_addr()).unwrap_or_default(),
+        });
+    }
+    out
+}

@@ -4,6 +4,7 @@
 //! as data), [`decode`] (`harness decode`), [`cli`] (argument parsing and exit codes).
 #![forbid(unsafe_code)]
 
+pub mod capture_cmd;
 pub mod check_cmd;
 pub mod cli;
 pub mod decode;

@@ -38,6 +38,25 @@ pub struct PairRun {
     pub trace: Vec<LinkEvent>,
     /// Every endpoint event, time-stamped.
     pub events: Vec<SimEvent<Event>>,
+    /// The link's one-way latency.
+    pub latency_ms: u64,
+}
+
+impl PairRun {
+    /// The run's traffic as `viewpoint` saw it, as pcapng (virtual time from 2026-01-01T00:00:00Z),
+    /// with the harness's comments on every datagram the link dropped, delayed, duplicated or changed.
+    pub fn capture(
+        &self,
+        viewpoint: SocketAddr,
+    ) -> Result<Vec<u8>, handshake_capture::CaptureError> {
+        let mut writer = handshake_capture::CaptureWriter::new(Vec::new())?;
+        let options = handshake_capture::TraceOptions {
+            not_delivered_delay_ns: self.latency_ms.saturating_mul(1_000_000),
+            ..handshake_capture::TraceOptions::default()
+        };
+        handshake_capture::write_trace(&self.trace, viewpoint, &options, &mut writer)?;
+        writer.finish()
+    }
 }
 
 /// Runs a full stream between the two profiles over `link` (its seed and fault rules), bounded in
@@ -91,7 +110,9 @@ pub fn run_pair(
         }
     }
     let mut link = link;
+    let latency_ms = link.config().latency_ms;
     Ok(PairRun {
+        latency_ms,
         outcome,
         initiator: initiator_metrics,
         responder_sessions,

@@ -80,3 +80,13 @@ fn rule_captures_break_exactly_their_rule() {
     assert_eq!(covered, all, "one capture per rule");
     verify(goldens);
 }
+
+#[test]
+fn interop_pair_captures_are_clean() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors/interop/mediastream-matrix.json");
+    let matrix = handshake_harness::matrix::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let goldens = golden::pair_captures(&matrix);
+    assert_eq!(goldens.len(), matrix.cells.len());
+    verify(goldens);
+}

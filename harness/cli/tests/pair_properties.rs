@@ -165,3 +165,69 @@ proptest! {
         }
     }
 }
+
+fn transit_action() -> impl Strategy<Value = FaultAction> {
+    prop_oneof![Just(FaultAction::Drop), benign_action()]
+}
+
+/// Drops, duplicates, delays and reordering anywhere (handshake and media), with probabilities.
+fn transit_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
+    let rule = (
+        0usize..5,
+        prop_oneof![
+            (1u64..60).prop_map(Nth::Exactly),
+            (1u64..30, 1u64..5).prop_map(|(from, len)| Nth::Range {
+                from,
+                to: Some(from + len)
+            }),
+            (2u64..15).prop_map(Nth::Every),
+        ],
+        proptest::option::of(0.05f64..0.5),
+        transit_action(),
+    );
+    proptest::collection::vec(rule, 0..5).prop_map(|rules| {
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, nth, p, action))| {
+                let mut when = Predicate::any().kind(ALL_KINDS[k]).nth(nth);
+                if let Some(p) = p {
+                    when = when.probability(p);
+                }
+                FaultRule::new(i as u32 + 1, when, action)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The checker never blames correct endpoints for what the link did: a run of two reference
+    /// endpoints under drops, duplicates, delays and reordering, captured from either side, is clean.
+    #[test]
+    fn correct_endpoints_under_link_faults_check_clean(
+        rules in transit_schedule(),
+        seed in any::<u64>(),
+        pair in prop::sample::select(vec![
+            ("3way", "3way"), ("3way", "3way+optimistic"), ("3way+fallback", "legacy"),
+            ("legacy", "3way+allow_legacy_start"), ("udp_push", "legacy"), ("legacy", "legacy"),
+        ]),
+        from_responder_side in any::<bool>(),
+    ) {
+        let responder = Profile::parse(pair.1).expect("p");
+        let config = stream();
+        let run = run_pair(Profile::parse(pair.0).expect("p"), responder, config, link(seed, rules), seed).expect("valid config");
+        let viewpoint = if from_responder_side { responder_addr() } else { handshake_harness::pair::initiator_addr() };
+        let capture = run.capture(viewpoint).expect("capture");
+        let options = handshake_check::CheckOptions {
+            profile: responder,
+            frame_size: config.frame_size().ok(),
+            frames: Some(config.frames()),
+            ..handshake_check::CheckOptions::default()
+        };
+        let verdict = handshake_check::check_capture(&capture, None, options).expect("a capture");
+        let violations: Vec<String> = verdict.report.violations().map(|v| format!("#{} {}: {}", v.packet, v.rule, v.detail)).collect();
+        prop_assert!(violations.is_empty(), "{:?}", violations);
+    }
+}

@@ -1,8 +1,11 @@
 //! Integration tests of the public reader / writer API.
 
+mod comments;
 mod damage;
 mod link_types;
+mod live;
 mod props;
 mod roundtrip;
 mod skips;
+mod trace;
 mod util;

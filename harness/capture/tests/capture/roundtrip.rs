@@ -89,6 +89,17 @@ fn round_trip(
         assert_eq!((g.src, g.dst), (s.src, s.dst));
         assert_eq!(&g.payload[..], &s.payload[..]);
         assert!(matches!(g.payload, Cow::Borrowed(_)));
+        // Comments read back from pcapng (borrowed), and are absent from classic pcap.
+        match format {
+            CaptureFormat::PcapNg => {
+                assert_eq!(g.comment.as_deref(), s.comment);
+                assert!(g
+                    .comment
+                    .as_ref()
+                    .is_none_or(|c| matches!(c, Cow::Borrowed(_))));
+            }
+            CaptureFormat::Pcap => assert_eq!(g.comment, None),
+        }
     }
 }
 
@@ -227,6 +238,9 @@ fn fragmented_datagram_reassembles(
     assert_eq!((big.src, big.dst), (b, a));
     assert_eq!(&big.payload[..], &payload[..]);
     assert!(matches!(big.payload, Cow::Owned(_)));
+    // The comment is on the last fragment, and so on the reassembled datagram.
+    let expected_comment = (format == CaptureFormat::PcapNg).then_some("big");
+    assert_eq!(big.comment.as_deref(), expected_comment);
     assert_eq!(got[2].packet_number, 2 + fragments as u64);
     assert_eq!(&got[2].payload[..], b"after");
 }
@@ -369,4 +383,5 @@ fn comments_are_dropped_in_classic_pcap() {
     assert!(!bytes.windows(12).any(|w| w == b"client hello"));
     let (got, _) = read_all(&bytes);
     assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|d| d.comment.is_none()));
 }

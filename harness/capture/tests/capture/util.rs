@@ -214,6 +214,50 @@ impl Ng {
         self.block(6, &body)
     }
 
+    /// Enhanced packet block with an option list: `(code, value)` pairs, each padded, then
+    /// `opt_endofopt` when `end` is set.
+    pub fn epb_with_options(
+        &mut self,
+        interface: u32,
+        ts_raw: u64,
+        data: &[u8],
+        options: &[(u16, &[u8])],
+        end: bool,
+    ) -> &mut Self {
+        let mut body = self.packet_fields(&self.u32(interface), ts_raw, data);
+        body.extend_from_slice(&self.options(options, end));
+        self.block(6, &body)
+    }
+
+    /// Obsolete packet block (type 2) with an option list, as [`Ng::epb_with_options`].
+    pub fn pb_with_options(
+        &mut self,
+        interface: u16,
+        ts_raw: u64,
+        data: &[u8],
+        options: &[(u16, &[u8])],
+    ) -> &mut Self {
+        let mut first = self.u16(interface).to_vec();
+        first.extend_from_slice(&self.u16(0));
+        let mut body = self.packet_fields(&first, ts_raw, data);
+        body.extend_from_slice(&self.options(options, true));
+        self.block(2, &body)
+    }
+
+    fn options(&self, options: &[(u16, &[u8])], end: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (code, value) in options {
+            out.extend_from_slice(&self.u16(*code));
+            out.extend_from_slice(&self.u16(u16::try_from(value.len()).expect("option length")));
+            out.extend_from_slice(value);
+            out.extend_from_slice(&[0; 3][..(4 - value.len() % 4) % 4]);
+        }
+        if end {
+            out.extend_from_slice(&[0; 4]);
+        }
+        out
+    }
+
     /// Obsolete packet block (type 2).
     pub fn pb(&mut self, interface: u16, ts_raw: u64, data: &[u8]) -> &mut Self {
         let mut first = self.u16(interface).to_vec();
