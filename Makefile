@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
 HARNESS := target/release/harness
 
-.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench load fmt lint vectors schemas tools clean
+.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -30,10 +30,17 @@ demo:
 	  --hex '0000 0100000000000000 00' \
 	  --hex '5354415254 00'
 
-# Tools the targets need, installed only when missing (idempotent).
+# Tools the targets need, installed only when missing (idempotent). tshark is optional for the tests
+# (its test is skipped with a message when it cannot be installed).
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 tools:
 	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
-	@command -v python3 >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3)
+	@command -v python3 >/dev/null || (apt-get update -q && $(APT_INSTALL) python3)
+	@command -v tshark >/dev/null || (apt-get update -q && $(APT_INSTALL) tshark) >/dev/null 2>&1 \
+	  || echo "note: tshark could not be installed; the tshark test will be skipped"
+
+tools-bench: tools
+	@command -v hyperfine >/dev/null && command -v tcpdump >/dev/null || (apt-get update -q && $(APT_INSTALL) hyperfine tcpdump tshark)
 
 # Fuzz each target for FUZZ_SECS seconds: nightly + AddressSanitizer when nightly is there, else stable
 # without a sanitizer. New inputs land in fuzz/corpus/<target>; crashes in fuzz/artifacts/<target>.
@@ -55,6 +62,14 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench -p handshake-wire --bench mediastream
+
+# harness check on a generated 1,000,000-datagram capture vs tshark, tcpdump and the bare read loop.
+# BENCH_FRAME=40 uses the smallest frames the frame-size rule allows (smaller file).
+bench-check: tools-bench
+	$(CARGO) build --release --quiet -p handshake-harness --example gen_capture
+	$(CARGO) build --release --quiet -p handshake-capture --example bare_read
+	$(CARGO) build --release --quiet -p handshake-harness
+	harness/cli/scripts/bench-check.sh
 
 # Loopback load check (not a test): one responder, LOAD_CONNECTIONS initiators, 125-byte frames.
 # First the upstream tool's documented test (1,000,000 bit/s, 1000 frames/s, 5 s) for legacy and 3way,
