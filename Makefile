@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
 HARNESS := target/release/harness
 
-.PHONY: all build test demo fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: all build test demo conformance fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -19,16 +19,32 @@ test: tools
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 
-# Main job on built-in defaults: decode every committed byte vector and print it beside its expectation.
+# Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
+# every reference profile (each with its expectations file) and write reports/demo/.
+REF_IUTS := ref:3way ref:3way+allow_legacy_start ref:3way+optimistic_start ref:3way+fallback_to_legacy ref:legacy ref:udp_push
 demo:
 	$(CARGO) build --release --quiet -p handshake-harness
-	$(HARNESS) vectors --verbose vectors/mediastream
+	$(HARNESS) vectors vectors/mediastream
 	@echo
 	@echo "== harness decode: a SYN-ACK carrying options, a truncated DATA, a near-START =="
 	-$(HARNESS) decode \
 	  --hex '0101 0000000000000000 0000000000000000 0000000000000000 01 01 0000 39623265376434312d353561302d346633632d623865362d64346332613166303965373300 0104003c000000' \
 	  --hex '0000 0100000000000000 00' \
 	  --hex '5354415254 00'
+	@echo
+	@echo "== harness run: the scenario library against every reference profile =="
+	rm -rf reports/demo
+	$(HARNESS) run vectors/scenarios/mediastream $(addprefix --iut ,$(REF_IUTS)) \
+	  $(addprefix --expectations ,$(wildcard vectors/expectations/*.json)) --report reports/demo
+	@echo "open reports/demo/summary.md (and junit.xml, results.json, one pcapng and transcript per scenario)"
+
+# The CI gate for an implementation: make conformance IUT='ref:3way' (or a manifest, see README).
+IUT ?= ref:3way
+EXPECTATIONS ?=
+SCENARIOS ?= vectors/scenarios/mediastream
+conformance:
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) run $(SCENARIOS) --iut '$(IUT)' $(addprefix --expectations ,$(EXPECTATIONS)) --report reports/conformance
 
 # Tools the targets need, installed only when missing (idempotent). tshark is optional for the tests
 # (its test is skipped with a message when it cannot be installed).
@@ -90,6 +106,8 @@ vectors:
 
 schemas:
 	$(CARGO) run --quiet -p handshake-harness -- schema vectors > vectors/schema/vector-file.schema.json
+	$(CARGO) run --quiet -p handshake-harness -- schema scenario > vectors/schema/scenario.schema.json
+	$(CARGO) run --quiet -p handshake-harness -- schema expectations > vectors/schema/expectations.schema.json
 
 fmt:
 	$(CARGO) fmt --all

@@ -13,7 +13,7 @@ use pcap_file::pcapng::blocks::{
 use pcap_file::pcapng::PcapNgParser;
 use pcap_file::{Endianness, PcapError, TsResolution};
 
-use crate::decode::{decode, reassembled_udp, Decoded, Link, Skip};
+use crate::decode::{decode, decode_fast, reassembled_udp, Decoded, Link, Skip};
 use crate::defrag::Reassembler;
 use crate::{CaptureError, CaptureFormat};
 
@@ -140,13 +140,16 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
             let (rest, parser) =
                 PcapParser::new(bytes).map_err(|e| header_damaged("pcap file header", e))?;
             let header = parser.header();
-            let container = Container::Pcap {
+            let format = PcapFormat {
                 link: Link::from_linktype(u32::from(header.datalink)),
-                nanosecond: header.ts_resolution == TsResolution::NanoSecond,
+                big_endian: header.endianness == Endianness::Big,
+                frac_to_ns: match header.ts_resolution {
+                    TsResolution::NanoSecond => 1,
+                    TsResolution::MicroSecond => 1_000,
+                },
                 max_record: header.snaplen.max(MAX_PCAP_RECORD),
-                parser,
             };
-            (rest, container)
+            (rest, Container::Pcap { parser, format })
         }
         Some(0x0A0D_0D0A) => {
             let (rest, parser) = PcapNgParser::new(bytes)
@@ -160,6 +163,10 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         _ => return Err(not_a_capture()),
     };
 
+    let fast = match container {
+        Container::Pcap { format, .. } => FastPath::Pcap(format),
+        Container::PcapNg { .. } => FastPath::PcapNg,
+    };
     Ok(CaptureReader {
         file: bytes,
         rest,
@@ -170,6 +177,7 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         reassembler: Reassembler::default(),
         comment: None,
         finished: false,
+        fast,
     })
 }
 
@@ -198,14 +206,40 @@ pub struct CaptureReader<'a> {
     /// Raw `opt_comment` of the last packet record read (pcapng only), not yet checked as UTF-8.
     comment: Option<&'a [u8]>,
     finished: bool,
+    /// The hand-written path tried first; `Off` once the iterator has ended, and after
+    /// [`CaptureReader::without_fast_path`].
+    fast: FastPath,
+}
+
+/// The fast path: the common case read by hand, without pcap-file or etherparse.
+///
+/// It takes a packet record only when it is whole and its frame is a plain UDP datagram
+/// ([`decode_fast`]): then the general path would yield the same datagram. Anything else
+/// (other blocks, damage, other frames) it leaves untouched, unread, for the general path, which
+/// reads the same record again. Tests compare both paths ([`CaptureReader::without_fast_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastPath {
+    Off,
+    /// Classic pcap records.
+    Pcap(PcapFormat),
+    /// pcapng enhanced packet blocks.
+    PcapNg,
+}
+
+/// What reading a classic-pcap record needs from the file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PcapFormat {
+    link: Link,
+    big_endian: bool,
+    /// 1 for nanosecond files, 1000 for microsecond ones.
+    frac_to_ns: u64,
+    max_record: u32,
 }
 
 enum Container {
     Pcap {
         parser: PcapParser,
-        link: Link,
-        nanosecond: bool,
-        max_record: u32,
+        format: PcapFormat,
     },
     PcapNg {
         parser: PcapNgParser,
@@ -222,6 +256,38 @@ struct Interface {
     tsresol: u8,
     /// `if_tsoffset` in seconds.
     tsoffset_s: i64,
+    /// Nanoseconds per `if_tsresol` unit when that is a whole number (resolutions of 1 s to
+    /// 1 ns), else 0; with `tsoffset_ns`, what the fast path converts timestamps with.
+    ns_per_unit: u64,
+    /// `if_tsoffset` in nanoseconds (saturated).
+    tsoffset_ns: i64,
+}
+
+impl Interface {
+    fn new(link: Link, snaplen: u32, tsresol: u8, tsoffset_s: i64) -> Self {
+        Interface {
+            link,
+            snaplen,
+            tsresol,
+            tsoffset_s,
+            ns_per_unit: match tsresol {
+                0..=9 => 10u64.pow(9 - u32::from(tsresol)),
+                _ => 0,
+            },
+            tsoffset_ns: tsoffset_s.saturating_mul(1_000_000_000),
+        }
+    }
+
+    /// A timestamp in this interface's units, in nanoseconds since the epoch: [`to_nanos`],
+    /// without its general arithmetic for the usual resolutions.
+    #[inline(always)]
+    fn timestamp_ns(&self, raw: u64) -> u64 {
+        if self.ns_per_unit == 0 {
+            return to_nanos(raw, self.tsresol, self.tsoffset_s);
+        }
+        raw.saturating_mul(self.ns_per_unit)
+            .saturating_add_signed(self.tsoffset_ns)
+    }
 }
 
 /// One packet record pulled out of the container.
@@ -237,6 +303,16 @@ impl<'a> CaptureReader<'a> {
     #[must_use]
     pub fn with_port(mut self, port: Option<u16>) -> Self {
         self.port = port;
+        self
+    }
+
+    /// Turns off the hand-written decoding of common records and frames, so that everything goes
+    /// through pcap-file and etherparse. The results are the same either way (that is what the
+    /// tests use it for); only the speed differs.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast = FastPath::Off;
         self
     }
 
@@ -275,6 +351,7 @@ impl<'a> CaptureReader<'a> {
 
     /// The next packet record, `Ok(None)` at the clean end of the file.
     fn next_record(&mut self) -> Result<Option<Record<'a>>, CaptureError> {
+        let fast = self.fast != FastPath::Off;
         loop {
             if self.rest.is_empty() {
                 return Ok(None);
@@ -282,15 +359,11 @@ impl<'a> CaptureReader<'a> {
             let offset = self.offset();
             let rest = self.rest;
             let step = match &mut self.container {
-                Container::Pcap {
-                    parser,
-                    link,
-                    nanosecond,
-                    max_record,
-                } => pcap_record(parser, rest, *link, *nanosecond, *max_record)
-                    .map(|(rem, record)| (rem, Some(record))),
+                Container::Pcap { parser, format } => {
+                    pcap_record(parser, rest, format).map(|(rem, record)| (rem, Some(record)))
+                }
                 Container::PcapNg { parser, interfaces } => {
-                    pcapng_block(parser, interfaces, rest, &mut self.comment)
+                    pcapng_block(parser, interfaces, rest, &mut self.comment, fast)
                 }
             };
             match step {
@@ -306,9 +379,7 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
-    /// Applies the port filter and builds the datagram. Inlined: as a call it cost ~15% of
-    /// the reading speed on small packets.
-    #[inline(always)]
+    /// Applies the port filter and builds the datagram (general path).
     fn accept(
         &mut self,
         src: SocketAddr,
@@ -316,11 +387,9 @@ impl<'a> CaptureReader<'a> {
         payload: Cow<'a, [u8]>,
         timestamp_ns: u64,
     ) -> Option<UdpDatagram<'a>> {
-        if let Some(port) = self.port {
-            if src.port() != port && dst.port() != port {
-                self.skipped.other_port += 1;
-                return None;
-            }
+        if !port_matches(self.port, &src, &dst) {
+            self.skipped.other_port += 1;
+            return None;
         }
         Some(UdpDatagram {
             packet_number: self.packets,
@@ -332,17 +401,62 @@ impl<'a> CaptureReader<'a> {
         })
     }
 
-    fn finish(&mut self) {
-        self.finished = true;
-        self.reassembler
-            .abandon_all(&mut self.skipped.fragments_discarded);
+    /// The fast path over classic pcap records: the next datagram, or `None` at the first
+    /// record it leaves to the general path.
+    #[inline(always)]
+    fn next_fast_pcap<const BIG_ENDIAN: bool>(
+        &mut self,
+        format: PcapFormat,
+    ) -> Option<UdpDatagram<'a>> {
+        loop {
+            let (rem, timestamp_ns, data) = pcap_record_fast::<BIG_ENDIAN>(self.rest, format)?;
+            let (src, dst, payload) = decode_fast(format.link, data)?;
+            self.rest = rem;
+            self.packets += 1;
+            if port_matches(self.port, &src, &dst) {
+                return Some(UdpDatagram {
+                    packet_number: self.packets,
+                    timestamp_ns,
+                    src,
+                    dst,
+                    payload: Cow::Borrowed(payload),
+                    comment: None,
+                });
+            }
+            self.skipped.other_port += 1;
+        }
     }
-}
 
-impl<'a> Iterator for CaptureReader<'a> {
-    type Item = Result<UdpDatagram<'a>, CaptureError>;
+    /// The fast path over pcapng enhanced packet blocks, as [`Self::next_fast_pcap`].
+    #[inline(always)]
+    fn next_fast_pcapng(&mut self) -> Option<UdpDatagram<'a>> {
+        let Container::PcapNg { parser, interfaces } = &self.container else {
+            return None;
+        };
+        let endianness = parser.section().endianness;
+        loop {
+            let (rem, record, comment) = epb_fast(self.rest, endianness, interfaces)?;
+            let (src, dst, payload) = decode_fast(record.link, record.data)?;
+            self.rest = rem;
+            self.packets += 1;
+            if port_matches(self.port, &src, &dst) {
+                return Some(UdpDatagram {
+                    packet_number: self.packets,
+                    timestamp_ns: record.timestamp_ns,
+                    src,
+                    dst,
+                    payload: Cow::Borrowed(payload),
+                    comment: comment.map(comment_text),
+                });
+            }
+            self.skipped.other_port += 1;
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The general path: every record and frame, through pcap-file and etherparse, with
+    /// reassembly, skip counting and damage reporting.
+    #[inline(never)]
+    fn next_general(&mut self) -> Option<Result<UdpDatagram<'a>, CaptureError>> {
         if self.finished {
             return None;
         }
@@ -385,6 +499,33 @@ impl<'a> Iterator for CaptureReader<'a> {
             }
         }
     }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.fast = FastPath::Off;
+        self.reassembler
+            .abandon_all(&mut self.skipped.fragments_discarded);
+    }
+}
+
+impl<'a> Iterator for CaptureReader<'a> {
+    type Item = Result<UdpDatagram<'a>, CaptureError>;
+
+    /// The fast path first; what it leaves, the general path.
+    #[inline(never)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let fast = match self.fast {
+            // One copy of the loop per byte order.
+            FastPath::Pcap(format) if format.big_endian => self.next_fast_pcap::<true>(format),
+            FastPath::Pcap(format) => self.next_fast_pcap::<false>(format),
+            FastPath::PcapNg => self.next_fast_pcapng(),
+            FastPath::Off => None,
+        };
+        match fast {
+            Some(datagram) => Some(Ok(datagram)),
+            None => self.next_general(),
+        }
+    }
 }
 
 impl FusedIterator for CaptureReader<'_> {}
@@ -403,6 +544,12 @@ impl fmt::Debug for CaptureReader<'_> {
     }
 }
 
+/// Whether a datagram passes the port filter.
+#[inline(always)]
+fn port_matches(filter: Option<u16>, src: &SocketAddr, dst: &SocketAddr) -> bool {
+    filter.is_none_or(|port| src.port() == port || dst.port() == port)
+}
+
 /// A comment's text, invalid UTF-8 replaced. Kept out of line: comments are rare.
 #[cold]
 #[inline(never)]
@@ -410,14 +557,47 @@ fn comment_text(raw: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(raw)
 }
 
-/// Reads one classic-pcap record. `Err` carries the damage description.
+/// Reads one classic-pcap record by hand: `(rest after it, timestamp, captured bytes)`, or
+/// `None` when the record header is cut short, the data is cut short or the captured length is
+/// over `max_record`; [`pcap_record`] then reports the damage. Otherwise the same result as
+/// [`pcap_record`].
+#[inline(always)]
+fn pcap_record_fast<const BIG_ENDIAN: bool>(
+    rest: &[u8],
+    format: PcapFormat,
+) -> Option<(&[u8], u64, &[u8])> {
+    // ts_sec | ts_usec or ts_nsec | incl_len | orig_len, in the file's byte order.
+    let (header, body) = rest.split_first_chunk::<16>()?;
+    let field = |at: usize| {
+        let four = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+        if BIG_ENDIAN {
+            u32::from_be_bytes(four)
+        } else {
+            u32::from_le_bytes(four)
+        }
+    };
+    let incl_len = field(8);
+    if incl_len > format.max_record {
+        return None;
+    }
+    let (data, rem) = body.split_at_checked(usize::try_from(incl_len).ok()?)?;
+    // At most (2^32 - 1) * (10^9 + 1000): no overflow.
+    let timestamp_ns = u64::from(field(0)) * 1_000_000_000 + u64::from(field(4)) * format.frac_to_ns;
+    Some((rem, timestamp_ns, data))
+}
+
+/// Reads one classic-pcap record with pcap-file. `Err` carries the damage description.
 fn pcap_record<'a>(
     parser: &PcapParser,
     rest: &'a [u8],
-    link: Link,
-    nanosecond: bool,
-    max_record: u32,
+    format: &PcapFormat,
 ) -> Result<(&'a [u8], Record<'a>), String> {
+    let PcapFormat {
+        link,
+        frac_to_ns,
+        max_record,
+        ..
+    } = *format;
     let (rem, raw) = parser.next_raw_packet(rest).map_err(|err| match err {
         PcapError::IncompleteBuffer if rest.len() < 16 => format!(
             "record header cut short: {} of 16 bytes at the end of the file",
@@ -442,12 +622,7 @@ fn pcap_record<'a>(
     let Cow::Borrowed(data) = raw.data else {
         return Err("pcap-file returned owned packet data".to_owned());
     };
-    let frac_ns = if nanosecond {
-        u64::from(raw.ts_frac)
-    } else {
-        u64::from(raw.ts_frac) * 1_000
-    };
-    let timestamp_ns = u64::from(raw.ts_sec) * 1_000_000_000 + frac_ns;
+    let timestamp_ns = u64::from(raw.ts_sec) * 1_000_000_000 + u64::from(raw.ts_frac) * frac_to_ns;
     Ok((
         rem,
         Record {
@@ -465,35 +640,17 @@ fn pcapng_block<'a>(
     interfaces: &mut Vec<Interface>,
     rest: &'a [u8],
     comment: &mut Option<&'a [u8]>,
+    fast: bool,
 ) -> Result<(&'a [u8], Option<Record<'a>>), String> {
     let endianness = parser.section().endianness;
-    let (rem, block_type, body) = match parser.next_raw_block(rest) {
-        Ok((rem, raw)) => {
-            let Cow::Borrowed(body) = raw.body else {
-                return Err("pcap-file returned an owned block body".to_owned());
-            };
-            (rem, raw.type_, body)
-        }
-        // pcap-file 2.0 rejects some valid interface description options (a 4-byte
-        // `if_tzone`, an option list without `opt_endofopt`). The reader needs only the link
-        // type, `if_tsresol` and `if_tsoffset`, so such a block is framed and read here.
-        Err(err) => match frame_idb(rest, endianness) {
-            Some((rem, body)) => (rem, INTERFACE_DESCRIPTION_BLOCK, body),
-            None => {
-                return Err(match err {
-                    PcapError::IncompleteBuffer if rest.len() < 12 => format!(
-                        "block header cut short: {} of at least 12 bytes at the end of the file",
-                        rest.len()
-                    ),
-                    PcapError::IncompleteBuffer => format!(
-                        "block cut short: its header claims {} bytes but only {} remain",
-                        read_u32(rest, 4, endianness).unwrap_or(0),
-                        rest.len()
-                    ),
-                    other => format!("bad block: {other}"),
-                })
-            }
-        },
+    let framed = if fast {
+        frame_block_fast(rest, endianness)
+    } else {
+        None
+    };
+    let (rem, block_type, body) = match framed {
+        Some(framed) => framed,
+        None => pcapng_frame(parser, rest, endianness)?,
     };
     // A section header block may have switched the byte order.
     let endianness = parser.section().endianness;
@@ -575,6 +732,107 @@ fn pcapng_block<'a>(
     Ok((rem, record))
 }
 
+/// Frames one pcapng block with pcap-file (which also follows section headers and interface
+/// descriptions): `(rest after it, block type, body)`. `Err` carries the damage description.
+#[inline(never)]
+fn pcapng_frame<'a>(
+    parser: &mut PcapNgParser,
+    rest: &'a [u8],
+    endianness: Endianness,
+) -> Result<(&'a [u8], u32, &'a [u8]), String> {
+    Ok(match parser.next_raw_block(rest) {
+    Ok((rem, raw)) => {
+        let Cow::Borrowed(body) = raw.body else {
+            return Err("pcap-file returned an owned block body".to_owned());
+        };
+        (rem, raw.type_, body)
+    }
+    // pcap-file 2.0 rejects some valid interface description options (a 4-byte
+    // `if_tzone`, an option list without `opt_endofopt`). The reader needs only the link
+    // type, `if_tsresol` and `if_tsoffset`, so such a block is framed and read here.
+    Err(err) => match frame_idb(rest, endianness) {
+        Some((rem, body)) => (rem, INTERFACE_DESCRIPTION_BLOCK, body),
+        None => {
+            return Err(match err {
+                PcapError::IncompleteBuffer if rest.len() < 12 => format!(
+                    "block header cut short: {} of at least 12 bytes at the end of the file",
+                    rest.len()
+                ),
+                PcapError::IncompleteBuffer => format!(
+                    "block cut short: its header claims {} bytes but only {} remain",
+                    read_u32(rest, 4, endianness).unwrap_or(0),
+                    rest.len()
+                ),
+                other => format!("bad block: {other}"),
+            })
+        }
+    },
+})
+}
+
+/// Frames a block that is neither a section header nor an interface description by hand,
+/// with pcap-file's checks (length a multiple of 4, at least 12, whole, trailer equal to
+/// it): `(rest after it, block type, body)`, or `None` to leave it to [`pcapng_frame`].
+#[inline(always)]
+fn frame_block_fast(rest: &[u8], endianness: Endianness) -> Option<(&[u8], u32, &[u8])> {
+    let (head, after) = rest.split_first_chunk::<8>()?;
+    let word = |four: [u8; 4]| match endianness {
+        Endianness::Big => u32::from_be_bytes(four),
+        Endianness::Little => u32::from_le_bytes(four),
+    };
+    let block_type = word([head[0], head[1], head[2], head[3]]);
+    let total = word([head[4], head[5], head[6], head[7]]);
+    if block_type == SECTION_HEADER_BLOCK
+        || block_type == INTERFACE_DESCRIPTION_BLOCK
+        || total % 4 != 0
+        || total < 12
+    {
+        return None;
+    }
+    let (body, tail) = after.split_at_checked(usize::try_from(total - 12).ok()?)?;
+    let (trailer, rem) = tail.split_first_chunk::<4>()?;
+    (word(*trailer) == total).then_some((rem, block_type, body))
+}
+
+/// Reads an enhanced packet block by hand: `(rest after it, record, raw comment)`, or `None`
+/// for any other block and anything [`pcapng_block`] would call damage. Otherwise the same
+/// result as [`pcapng_block`].
+#[inline(always)]
+fn epb_fast<'a>(
+    rest: &'a [u8],
+    endianness: Endianness,
+    interfaces: &[Interface],
+) -> Option<(&'a [u8], Record<'a>, Option<&'a [u8]>)> {
+    let (rem, block_type, body) = frame_block_fast(rest, endianness)?;
+    if block_type != ENHANCED_PACKET_BLOCK {
+        return None;
+    }
+    // interface | ts high | ts low | captured len | original len | data | options
+    let (fields, after) = body.split_first_chunk::<20>()?;
+    let word = |at: usize| {
+        let four = [fields[at], fields[at + 1], fields[at + 2], fields[at + 3]];
+        match endianness {
+            Endianness::Big => u32::from_be_bytes(four),
+            Endianness::Little => u32::from_le_bytes(four),
+        }
+    };
+    let interface = interfaces.get(usize::try_from(word(0)).ok()?)?;
+    let captured = usize::try_from(word(12)).ok()?;
+    let data = after.get(..captured)?;
+    let comment = if after.len() - captured >= 4 {
+        find_comment(body, (20 + captured).next_multiple_of(4), endianness)
+    } else {
+        None
+    };
+    let raw_ts = (u64::from(word(4)) << 32) | u64::from(word(8));
+    let record = Record {
+        link: interface.link,
+        timestamp_ns: interface.timestamp_ns(raw_ts),
+        data,
+    };
+    Some((rem, record, comment))
+}
+
 /// Frames an interface description block by hand: `(rest after it, its body)`, or `None` if
 /// `rest` does not start with a well-framed one.
 fn frame_idb(rest: &[u8], endianness: Endianness) -> Option<(&[u8], &[u8])> {
@@ -594,12 +852,9 @@ fn frame_idb(rest: &[u8], endianness: Endianness) -> Option<(&[u8], &[u8])> {
 /// Reads link type, snap length, `if_tsresol` and `if_tsoffset` from an interface description
 /// block body. Options it cannot follow end the scan; they never fail the block.
 fn parse_idb(body: &[u8], endianness: Endianness) -> Option<Interface> {
-    let mut interface = Interface {
-        link: Link::from_linktype(u32::from(read_u16(body, 0, endianness)?)),
-        snaplen: read_u32(body, 4, endianness)?,
-        tsresol: 6,
-        tsoffset_s: 0,
-    };
+    let link = Link::from_linktype(u32::from(read_u16(body, 0, endianness)?));
+    let snaplen = read_u32(body, 4, endianness)?;
+    let (mut tsresol, mut tsoffset_s) = (6, 0);
     let mut at = 8usize;
     while let (Some(code), Some(len)) = (
         read_u16(body, at, endianness),
@@ -611,10 +866,10 @@ fn parse_idb(body: &[u8], endianness: Endianness) -> Option<Interface> {
         };
         match (code, value) {
             (0, _) => break,
-            (IF_TSRESOL, [resol, ..]) => interface.tsresol = *resol,
+            (IF_TSRESOL, [resol, ..]) => tsresol = *resol,
             (IF_TSOFFSET, value) => {
                 if let Ok(eight) = <[u8; 8]>::try_from(value) {
-                    interface.tsoffset_s = match endianness {
+                    tsoffset_s = match endianness {
                         Endianness::Big => i64::from_be_bytes(eight),
                         Endianness::Little => i64::from_le_bytes(eight),
                     };
@@ -624,7 +879,7 @@ fn parse_idb(body: &[u8], endianness: Endianness) -> Option<Interface> {
         }
         at += 4 + len.next_multiple_of(4);
     }
-    Some(interface)
+    Some(Interface::new(link, snaplen, tsresol, tsoffset_s))
 }
 
 /// The value of the first `opt_comment` in the option list starting at `body[at..]`. Options it

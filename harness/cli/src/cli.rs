@@ -39,6 +39,12 @@ pub enum Command {
     ///
     /// Exit 0 when every vector holds, 1 when one fails, 2 when a file is unreadable or malformed.
     Vectors(VectorsArgs),
+    /// Replay JSON scenarios against implementations under test; write CI reports.
+    ///
+    /// Exit 0 when every scenario passed (or failed as its IUT's expectations file says), 1 on
+    /// failures (including an expected failure that passed), 2 on usage or input errors, 3 when no
+    /// scenario was selected or none could run.
+    Run(crate::run_cmd::RunArgs),
     /// Judge a pcap/pcapng capture against the protocol rules.
     ///
     /// Prints per session the handshake observed, the negotiated mode, frame statistics and every
@@ -116,6 +122,10 @@ impl From<ModeArg> for Mode {
 pub enum SchemaKind {
     /// Byte test vector files (vectors/schema/vector-file.schema.json).
     Vectors,
+    /// Scenario files (vectors/schema/scenario.schema.json).
+    Scenario,
+    /// IUT expectations files (vectors/schema/expectations.schema.json).
+    Expectations,
 }
 
 /// Parses the process arguments and runs; returns the exit code.
@@ -139,9 +149,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Vectors(args) => run_vectors(args, out),
         Command::Peer(command) => crate::peer::run(command),
         Command::Check(args) => crate::check_cmd::run(args, out),
+        Command::Run(args) => crate::run_cmd::run(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
+            SchemaKind::Scenario => write_or_fail(out, &handshake_scenario::model::schema_json()),
+            SchemaKind::Expectations => {
+                let schema = schemars::schema_for!(handshake_scenario::report::Expectations);
+                write_or_fail(out, &format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()))
+            }
         },
     }
 }

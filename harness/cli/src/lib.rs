@@ -13,4 +13,5 @@ pub mod input;
 pub mod matrix;
 pub mod pair;
 pub mod peer;
+pub mod run_cmd;
 pub mod vectors;

@@ -160,6 +160,7 @@ impl Predicate {
 
 /// Selects positions (1-based) in the sequence of datagrams a rule's non-random conditions match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Nth {
     /// Only the n-th (0 never matches).
@@ -190,6 +191,7 @@ impl Nth {
 
 /// What a rule does to a matching datagram.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultAction {
     /// The datagram is not delivered; later rules' actions are not applied to it.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the initiator checks in each datagram (ctsTraffic `-verify:`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verify {
     /// Payloads must equal the fill pattern (the default).
@@ -22,6 +23,7 @@ pub enum Verify {
 /// The media stream's parameters, mirroring ctsTraffic's options. Both sides must agree: there is no
 /// end-of-stream marker, each side knows the length from StreamLength × FrameRate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamConfig {
     /// `-BitsPerSecond`.

@@ -1,0 +1,168 @@
+//! `harness run`: replays JSON scenarios against implementations under test and writes the reports a CI
+//! gate reads. Exit codes: 0 all passed; 1 failures (fail, xpass, error); 2 usage or input error;
+//! 3 no scenario selected (or none could run: all unsupported).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use handshake_scenario::report::{Expectations, Status};
+use handshake_scenario::runner::{parse_partition, scenario_files, Iut, Plan};
+
+use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+
+/// Exit code: nothing was selected or nothing could run.
+pub const EXIT_NOTHING: i32 = 3;
+
+/// `harness run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or directories (recursively).
+    #[arg(default_value = "vectors/scenarios/mediastream")]
+    pub scenarios: Vec<PathBuf>,
+    /// Implementation under test: `ref:PROFILE` (in-process, virtual time). Repeatable.
+    #[arg(long, required = true)]
+    pub iut: Vec<String>,
+    /// Expectations files (known failures per IUT, matched by their `iut` field). Repeatable.
+    #[arg(long)]
+    pub expectations: Vec<PathBuf>,
+    /// Write pcapng and transcript per scenario, junit.xml, results.json and summary.md here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Seed for every scenario (default: each scenario's own, else 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run each scenario N times (seeds seed, seed+1, …) to measure stability.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Run shard K of N (by scenario order), e.g. `--partition 2/4` on the second of four CI machines.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Parallel workers.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Only scenarios with this tag (repeatable: any of them).
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Only scenarios whose id contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+}
+
+/// Runs `harness run`.
+pub fn run(args: RunArgs, out: &mut dyn Write) -> i32 {
+    match prepare(&args) {
+        Ok(plan) => execute(&args, plan, out),
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INPUT
+        }
+    }
+}
+
+fn prepare(args: &RunArgs) -> Result<Plan, String> {
+    let iuts = args.iut.iter().map(|s| Iut::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let mut scenarios = Vec::new();
+    for path in scenario_files(&args.scenarios)? {
+        scenarios.push(handshake_scenario::load(&path).map_err(|e| e.to_string())?);
+    }
+    let mut ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("scenario id `{}` is used twice", w[0]));
+    }
+    scenarios.retain(|s| args.tag.is_empty() || s.tags.iter().any(|t| args.tag.contains(t)));
+    scenarios.retain(|s| args.filter.as_ref().is_none_or(|f| s.id.contains(f.as_str())));
+    scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expectations = BTreeMap::new();
+    for path in &args.expectations {
+        let e: Expectations = crate::input::load_json(path).map_err(|e| e.to_string())?;
+        for id in e.known_failures.keys() {
+            if !scenarios.iter().any(|s| &s.id == id) && args.tag.is_empty() && args.filter.is_none() {
+                return Err(format!("{}: known failure `{id}` names no scenario", path.display()));
+            }
+        }
+        let iut = Iut::parse(&e.iut).map(|i| i.name().to_owned()).unwrap_or_else(|_| e.iut.clone());
+        expectations.insert(iut, e);
+    }
+    Ok(Plan {
+        scenarios,
+        iuts,
+        seed: args.seed,
+        repeat: args.repeat.max(1),
+        partition: args.partition.as_deref().map(parse_partition).transpose()?,
+        jobs: args.jobs.max(1),
+        expectations,
+    })
+}
+
+fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
+    let selected = plan.selected().len();
+    if selected == 0 {
+        eprintln!("error: no scenario selected (check the paths, --tag, --filter and --partition)");
+        return EXIT_NOTHING;
+    }
+    let total = selected * plan.iuts.len() * plan.repeat as usize;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = plan.run(|entry| {
+        let line = format!("{:<11} {} [{}]", entry.status.name(), entry.outcome.scenario, entry.outcome.iut);
+        match &bar {
+            Some(bar) => {
+                if entry.status.fails_run() {
+                    bar.println(&line);
+                }
+                bar.set_message(entry.outcome.scenario.clone());
+                bar.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    for r in report.results.iter().filter(|r| r.status.fails_run()) {
+        let _ = writeln!(out, "{} {} [{}]", r.status.name().to_uppercase(), r.outcome.scenario, r.outcome.iut);
+        for reason in &r.outcome.reasons {
+            let _ = writeln!(out, "    {reason}");
+        }
+        if let Some(why) = &r.expected_failure {
+            let _ = writeln!(out, "    (expected to fail: {why})");
+        }
+    }
+    let counts = report.counts();
+    let summary: Vec<String> = [Status::Pass, Status::Fail, Status::Xfail, Status::Xpass, Status::Unsupported, Status::Error]
+        .iter()
+        .map(|s| format!("{} {}", counts.get(s).copied().unwrap_or(0), s.name()))
+        .collect();
+    let _ = writeln!(out, "{} results: {}", report.results.len(), summary.join(", "));
+    let passed = counts.get(&Status::Pass).copied().unwrap_or(0) + counts.get(&Status::Xfail).copied().unwrap_or(0);
+    let failed = report.results.iter().filter(|r| r.status.fails_run()).count();
+    // The closing line CI tools read.
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    if let Some(dir) = &args.report {
+        match handshake_scenario::report::write_reports(dir, &report) {
+            Ok(_) => {
+                let _ = writeln!(out, "reports written to {}", dir.display());
+            }
+            Err(e) => {
+                eprintln!("error: writing reports to {}: {e}", dir.display());
+                return EXIT_INPUT;
+            }
+        }
+    }
+    if report.failed() {
+        EXIT_FAILED
+    } else if !report.ran_any() {
+        eprintln!("error: every selected scenario was unsupported by the IUT: nothing was tested");
+        EXIT_NOTHING
+    } else {
+        EXIT_OK
+    }
+}

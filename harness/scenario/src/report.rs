@@ -1,0 +1,823 @@
+//! A run of scenarios against IUTs, with expected failures applied, and the reports a CI gate reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{ScenarioOutcome, Verdict};
+
+/// Version of `results.json`.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// A scenario's status after expectations are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Passed.
+    Pass,
+    /// Failed (unexpectedly).
+    Fail,
+    /// Failed, and the IUT's expectations file says it would (with a reason).
+    Xfail,
+    /// Passed although the expectations file says it fails: fails the run (update the file).
+    Xpass,
+    /// Not run: the IUT lacks a required feature.
+    Unsupported,
+    /// Could not be run.
+    Error,
+}
+
+impl Status {
+    /// Lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Xfail => "xfail",
+            Status::Xpass => "xpass",
+            Status::Unsupported => "unsupported",
+            Status::Error => "error",
+        }
+    }
+
+    /// Whether this status fails the run.
+    pub fn fails_run(self) -> bool {
+        matches!(self, Status::Fail | Status::Xpass | Status::Error)
+    }
+
+    /// Combines a verdict with the expectation.
+    pub fn of(verdict: Verdict, expected_failure: Option<&str>) -> Status {
+        match (verdict, expected_failure.is_some()) {
+            (Verdict::Pass, false) => Status::Pass,
+            (Verdict::Pass, true) => Status::Xpass,
+            (Verdict::Fail, true) => Status::Xfail,
+            (Verdict::Fail, false) => Status::Fail,
+            (Verdict::Unsupported, _) => Status::Unsupported,
+            (Verdict::Error, _) => Status::Error,
+        }
+    }
+}
+
+/// An IUT's expectations file: scenarios it is known to fail, with why.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// Path of the schema, for editors.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The IUT these apply to (informative).
+    pub iut: String,
+    /// Scenario id → why it is expected to fail.
+    pub known_failures: BTreeMap<String, String>,
+}
+
+/// One scenario run (one IUT, one repetition).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultEntry {
+    /// The outcome.
+    #[serde(flatten)]
+    pub outcome: ScenarioOutcome,
+    /// Its status after the expectations.
+    pub status: Status,
+    /// The expected-failure reason, if the expectations file has one.
+    pub expected_failure: Option<String>,
+    /// Repetition number (from 1; see `--repeat`).
+    pub repetition: u32,
+    /// Seed used.
+    pub seed: u64,
+    /// Time the scenario covered (virtual for in-process IUTs), ms.
+    pub duration_ms: f64,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Format version.
+    pub version: u32,
+    /// The base seed.
+    pub seed: u64,
+    /// `K/N` when sharded.
+    pub partition: Option<String>,
+    /// Every result, in scenario then IUT then repetition order.
+    pub results: Vec<ResultEntry>,
+}
+
+impl RunReport {
+    /// Counts per status.
+    pub fn counts(&self) -> BTreeMap<Status, usize> {
+        let mut counts = BTreeMap::new();
+        for r in &self.results {
+            *counts.entry(r.status).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Whether any result fails the run.
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| r.status.fails_run())
+    }
+
+    /// Whether anything actually ran (a run of only unsupported scenarios must not pass).
+    pub fn ran_any(&self) -> bool {
+        self.results.iter().any(|r| r.status != Status::Unsupported)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report files: per-result transcripts and captures, `junit.xml`, `results.json`, `summary.md`.
+// Everything below is a pure function of the `RunReport`: the same report gives byte-identical
+// files (no wall clock, no host names, BTreeMap ordering).
+
+/// Name of the JUnit file in the report directory.
+pub const JUNIT_FILE: &str = "junit.xml";
+/// Name of the machine-readable results file in the report directory.
+pub const RESULTS_FILE: &str = "results.json";
+/// Name of the Markdown summary in the report directory.
+pub const SUMMARY_FILE: &str = "summary.md";
+
+/// Longest file-name component a slug may produce (leaves room for suffixes under the usual 255).
+const MAX_SLUG: usize = 120;
+/// Longest reason shown in a `summary.md` table cell.
+const MAX_CELL: usize = 300;
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 6] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Xfail,
+        Status::Xpass,
+        Status::Unsupported,
+        Status::Error,
+    ];
+
+    /// The mark `summary.md` uses for this status.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Status::Pass => "\u{2705}",
+            Status::Fail => "\u{274c}",
+            Status::Xfail => "\u{2796}",
+            Status::Xpass => "\u{26a0}\u{fe0f}",
+            Status::Unsupported => "\u{23ed}\u{fe0f}",
+            Status::Error => "\u{1f4a5}",
+        }
+    }
+}
+
+/// Counts per status and the run's verdict (the `"summary"` object of `results.json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Passed.
+    pub pass: usize,
+    /// Failed unexpectedly.
+    pub fail: usize,
+    /// Failed as expected.
+    pub xfail: usize,
+    /// Passed although expected to fail.
+    pub xpass: usize,
+    /// Not run: a feature is missing.
+    pub unsupported: usize,
+    /// Could not be run.
+    pub error: usize,
+    /// Every result.
+    pub total: usize,
+    /// Whether the run passes: nothing failed it and something actually ran.
+    pub passed: bool,
+}
+
+impl Summary {
+    /// The count for one status.
+    pub fn count(&self, status: Status) -> usize {
+        match status {
+            Status::Pass => self.pass,
+            Status::Fail => self.fail,
+            Status::Xfail => self.xfail,
+            Status::Xpass => self.xpass,
+            Status::Unsupported => self.unsupported,
+            Status::Error => self.error,
+        }
+    }
+
+    fn add(&mut self, status: Status) {
+        let slot = match status {
+            Status::Pass => &mut self.pass,
+            Status::Fail => &mut self.fail,
+            Status::Xfail => &mut self.xfail,
+            Status::Xpass => &mut self.xpass,
+            Status::Unsupported => &mut self.unsupported,
+            Status::Error => &mut self.error,
+        };
+        *slot += 1;
+        self.total += 1;
+    }
+
+    fn of<'a>(results: impl IntoIterator<Item = &'a ResultEntry>) -> Summary {
+        let mut summary = Summary::default();
+        for r in results {
+            summary.add(r.status);
+        }
+        summary
+    }
+}
+
+impl RunReport {
+    /// Counts per status (every status present, zeros included) and whether the run passes.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            passed: !self.failed() && self.ran_any(),
+            ..Summary::of(&self.results)
+        }
+    }
+}
+
+/// A file-name-safe form of `name`: every character outside `[A-Za-z0-9._-]` becomes `_`
+/// (`ref:3way+optimistic start` → `ref_3way_optimistic_start`). Never empty, never `.` or `..`,
+/// at most 120 characters.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .take(MAX_SLUG)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.chars().all(|c| c == '.') {
+        "_".repeat(s.len().max(1))
+    } else {
+        s
+    }
+}
+
+/// Where one result's files go, relative to the report directory (`/`-separated, as linked from
+/// `summary.md` and recorded in `results.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultFiles {
+    /// The IUT's directory (its slug, made unique among the run's IUTs).
+    pub iut_dir: String,
+    /// `<iut-slug>/<scenario-id>[.rN].transcript.txt`.
+    pub transcript: String,
+    /// `<iut-slug>/<scenario-id>[.rN].pcapng`; `None` when the capture is empty (nothing written).
+    pub capture: Option<String>,
+}
+
+/// Claims `base` (or `base-2`, `base-3` … when taken) in `used`, case-insensitively so that the
+/// layout also holds on case-insensitive file systems.
+fn claim(base: String, used: &mut BTreeSet<String>) -> String {
+    let mut candidate = base.clone();
+    let mut n = 1u32;
+    while !used.insert(candidate.to_ascii_lowercase()) {
+        n += 1;
+        candidate = format!("{base}-{n}");
+    }
+    candidate
+}
+
+/// The file layout of a report, one entry per result (same order as `report.results`).
+///
+/// IUT directories are slugs of the IUT names, assigned in name order; two IUTs whose slugs
+/// collide (`ref:3way`, `ref_3way`) get `ref_3way` and `ref_3way-2`. Likewise for scenario ids
+/// within an IUT directory, in result order.
+pub fn result_files(report: &RunReport) -> Vec<ResultFiles> {
+    let names: BTreeSet<&str> = report
+        .results
+        .iter()
+        .map(|r| r.outcome.iut.as_str())
+        .collect();
+    let mut used_dirs: BTreeSet<String> = [JUNIT_FILE, RESULTS_FILE, SUMMARY_FILE]
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    let dirs: BTreeMap<&str, String> = names
+        .into_iter()
+        .map(|name| (name, claim(slug(name), &mut used_dirs)))
+        .collect();
+    let mut used_stems: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    report
+        .results
+        .iter()
+        .map(|r| {
+            let iut = r.outcome.iut.as_str();
+            let dir = dirs.get(iut).cloned().unwrap_or_else(|| slug(iut));
+            let mut stem = slug(&r.outcome.scenario);
+            if r.repetition > 1 {
+                stem.push_str(&format!(".r{}", r.repetition));
+            }
+            let stem = claim(stem, used_stems.entry(iut).or_default());
+            ResultFiles {
+                transcript: format!("{dir}/{stem}.transcript.txt"),
+                capture: (!r.outcome.capture.is_empty()).then(|| format!("{dir}/{stem}.pcapng")),
+                iut_dir: dir,
+            }
+        })
+        .collect()
+}
+
+/// The files [`write_reports`] wrote (full paths: the directory joined with the relative ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// `junit.xml`.
+    pub junit: PathBuf,
+    /// `results.json`.
+    pub results_json: PathBuf,
+    /// `summary.md`.
+    pub summary_md: PathBuf,
+    /// One transcript per result, in result order.
+    pub transcripts: Vec<PathBuf>,
+    /// One capture per result with a non-empty capture, in result order.
+    pub captures: Vec<PathBuf>,
+}
+
+impl ReportFiles {
+    /// Every path written: transcripts and captures per result, then the three reports.
+    pub fn all(&self) -> Vec<&Path> {
+        let mut all: Vec<&Path> = self
+            .transcripts
+            .iter()
+            .chain(&self.captures)
+            .map(PathBuf::as_path)
+            .collect();
+        all.extend([
+            self.junit.as_path(),
+            self.results_json.as_path(),
+            self.summary_md.as_path(),
+        ]);
+        all
+    }
+}
+
+fn under(dir: &Path, relative: &str) -> PathBuf {
+    relative
+        .split('/')
+        .fold(dir.to_path_buf(), |p, c| p.join(c))
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+fn create_dir(path: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Writes a run's reports into `dir` (created if missing):
+///
+/// - per result, `<iut-slug>/<scenario-id>[.rN].transcript.txt` (the outcome's
+///   [`render`](ScenarioOutcome::render)) and `<iut-slug>/<scenario-id>[.rN].pcapng` (the
+///   capture, when not empty) — see [`result_files`];
+/// - `junit.xml` ([`junit_xml`]), `results.json` ([`results_json`]) and `summary.md`
+///   ([`summary_markdown`]).
+///
+/// The output is a function of `report` alone. Files of an earlier run that this one does not
+/// produce are left in place. I/O errors name the path.
+pub fn write_reports(dir: &Path, report: &RunReport) -> io::Result<ReportFiles> {
+    create_dir(dir)?;
+    let layout = result_files(report);
+    let mut files = ReportFiles {
+        junit: dir.join(JUNIT_FILE),
+        results_json: dir.join(RESULTS_FILE),
+        summary_md: dir.join(SUMMARY_FILE),
+        transcripts: Vec::with_capacity(layout.len()),
+        captures: Vec::new(),
+    };
+    let mut made: BTreeSet<&str> = BTreeSet::new();
+    for (r, f) in report.results.iter().zip(&layout) {
+        if made.insert(f.iut_dir.as_str()) {
+            create_dir(&dir.join(&f.iut_dir))?;
+        }
+        let transcript = under(dir, &f.transcript);
+        write_file(&transcript, r.outcome.render().as_bytes())?;
+        files.transcripts.push(transcript);
+        if let Some(capture) = &f.capture {
+            let capture = under(dir, capture);
+            write_file(&capture, &r.outcome.capture)?;
+            files.captures.push(capture);
+        }
+    }
+    write_file(&files.junit, junit_with(report, &layout)?.as_bytes())?;
+    write_file(
+        &files.results_json,
+        results_json_with(report, &layout)?.as_bytes(),
+    )?;
+    write_file(
+        &files.summary_md,
+        summary_markdown_with(report, &layout).as_bytes(),
+    )?;
+    Ok(files)
+}
+
+// --- junit.xml --------------------------------------------------------------------------------
+
+/// The JUnit XML report: one `<testsuite>` per IUT (in name order), one `<testcase>` per result
+/// (name = scenario id, `.rN` appended for repetitions after the first; classname =
+/// `mediastream.<iut-slug>`; time = the duration in seconds).
+///
+/// pass → success; fail → `<failure type="fail">`; xpass → `<failure type="xpass">` ("passed but
+/// expected to fail: …"); error → `<error>`; xfail and unsupported → `<skipped>` ("expected
+/// failure: …" / "unsupported: …"). Failures carry the outcome's rendering as `<system-out>`; every
+/// case has a `seed` property (and `repetition`, `transcript`, `capture` where they apply). No
+/// timestamps, UUIDs or host names.
+pub fn junit_xml(report: &RunReport) -> io::Result<String> {
+    junit_with(report, &result_files(report))
+}
+
+fn one_line(s: &str) -> String {
+    s.split(['\r', '\n'])
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn joined_reasons(r: &ResultEntry) -> Option<String> {
+    let reasons: Vec<String> = r
+        .outcome
+        .reasons
+        .iter()
+        .map(|s| one_line(s))
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
+
+fn junit_time(ms: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(ms / 1000.0).ok()
+}
+
+fn junit_case(r: &ResultEntry, f: &ResultFiles) -> TestCase {
+    let reasons = joined_reasons(r);
+    let description = r.outcome.reasons.join("\n");
+    let (mut status, message, ty) = match r.status {
+        Status::Pass => (TestCaseStatus::success(), None, None),
+        Status::Fail => (
+            TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Some(reasons.unwrap_or_else(|| "failed".into())),
+            Some("fail"),
+        ),
+        Status::Xpass => {
+            let why = r
+                .expected_failure
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_default();
+            (
+                TestCaseStatus::non_success(NonSuccessKind::Failure),
+                Some(format!("passed but expected to fail: {why}")),
+                Some("xpass"),
+            )
+        }
+        Status::Error => (
+            TestCaseStatus::non_success(NonSuccessKind::Error),
+            Some(reasons.unwrap_or_else(|| "could not be run".into())),
+            Some("error"),
+        ),
+        Status::Xfail => {
+            let why = r
+                .expected_failure
+                .as_deref()
+                .map(one_line)
+                .or(reasons)
+                .unwrap_or_default();
+            (
+                TestCaseStatus::skipped(),
+                Some(format!("expected failure: {why}")),
+                Some("xfail"),
+            )
+        }
+        Status::Unsupported => (
+            TestCaseStatus::skipped(),
+            Some(format!("unsupported: {}", reasons.unwrap_or_default())),
+            Some("unsupported"),
+        ),
+    };
+    if let Some(message) = message {
+        status.set_message(message);
+    }
+    if let Some(ty) = ty {
+        status.set_type(ty);
+    }
+    if r.status == Status::Xpass {
+        if let Some(why) = &r.expected_failure {
+            status.set_description(format!("expected to fail: {why}"));
+        }
+    } else if !description.is_empty() {
+        status.set_description(description);
+    }
+    let name = if r.repetition > 1 {
+        format!("{}.r{}", r.outcome.scenario, r.repetition)
+    } else {
+        r.outcome.scenario.clone()
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(format!("mediastream.{}", f.iut_dir));
+    if let Some(time) = junit_time(r.duration_ms) {
+        case.set_time(time);
+    }
+    case.add_property(Property::new("seed", r.seed.to_string()));
+    if r.repetition > 1 {
+        case.add_property(Property::new("repetition", r.repetition.to_string()));
+    }
+    case.add_property(Property::new("transcript", f.transcript.as_str()));
+    if let Some(capture) = &f.capture {
+        case.add_property(Property::new("capture", capture.as_str()));
+    }
+    if r.status.fails_run() {
+        case.set_system_out(r.outcome.render());
+    }
+    case
+}
+
+fn junit_with(report: &RunReport, layout: &[ResultFiles]) -> io::Result<String> {
+    let mut suites: BTreeMap<&str, (TestSuite, Duration)> = BTreeMap::new();
+    for (r, f) in report.results.iter().zip(layout) {
+        let (suite, time) = suites
+            .entry(r.outcome.iut.as_str())
+            .or_insert_with(|| (TestSuite::new(r.outcome.iut.as_str()), Duration::ZERO));
+        *time = time.saturating_add(junit_time(r.duration_ms).unwrap_or_default());
+        suite.add_test_case(junit_case(r, f));
+    }
+    let mut junit = quick_junit::Report::new("handshake-harness");
+    let mut total = Duration::ZERO;
+    for (_, (mut suite, time)) in suites {
+        suite.set_time(time);
+        suite.add_property(Property::new("seed", report.seed.to_string()));
+        if let Some(partition) = &report.partition {
+            suite.add_property(Property::new("partition", partition.as_str()));
+        }
+        total = total.saturating_add(time);
+        junit.add_test_suite(suite);
+    }
+    junit.set_time(total);
+    let mut xml = junit.to_string().map_err(io::Error::other)?;
+    if !xml.ends_with('\n') {
+        xml.push('\n');
+    }
+    Ok(xml)
+}
+
+// --- results.json -----------------------------------------------------------------------------
+
+/// `results.json`: the [`RunReport`] as serialized (with `"version": RESULTS_VERSION`), each result
+/// given a `"files"` object ([`ResultFiles`] paths relative to the report directory), and a
+/// top-level `"summary"` ([`Summary`]). Pretty-printed, keys in serde_json's map order.
+pub fn results_json(report: &RunReport) -> io::Result<String> {
+    results_json_with(report, &result_files(report))
+}
+
+fn results_json_with(report: &RunReport, layout: &[ResultFiles]) -> io::Result<String> {
+    let invalid = |e: serde_json::Error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("serializing the results: {e}"),
+        )
+    };
+    let mut value = serde_json::to_value(report).map_err(invalid)?;
+    if let Some(top) = value.as_object_mut() {
+        top.insert("version".into(), RESULTS_VERSION.into());
+        top.insert(
+            "summary".into(),
+            serde_json::to_value(report.summary()).map_err(invalid)?,
+        );
+        if let Some(results) = top
+            .get_mut("results")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for (entry, f) in results.iter_mut().zip(layout) {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.insert("files".into(), serde_json::to_value(f).map_err(invalid)?);
+                }
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&value).map_err(invalid)?;
+    text.push('\n');
+    Ok(text)
+}
+
+// --- summary.md -------------------------------------------------------------------------------
+
+/// `summary.md`, for a CI job to post: a title with the verdict, a counts table per IUT, a table
+/// of every result that did not pass (with its first reason and links to its files), and a
+/// scenario × IUT matrix of status marks linking to the transcripts, with a legend. Links are
+/// relative to the report directory.
+pub fn summary_markdown(report: &RunReport) -> String {
+    summary_markdown_with(report, &result_files(report))
+}
+
+/// Text for a table cell: one line, pipes and backslashes escaped, no raw HTML, at most `max`
+/// characters.
+fn md_text(s: &str, max: usize) -> String {
+    let line = one_line(s);
+    let mut out = String::with_capacity(line.len());
+    for (i, c) in line.chars().enumerate() {
+        if i == max {
+            out.push('\u{2026}');
+            break;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An identifier as inline code, safe in a table cell.
+fn md_code(s: &str) -> String {
+    format!("`{}`", one_line(s).replace('`', "'").replace('|', "\\|"))
+}
+
+fn first_reason(r: &ResultEntry) -> String {
+    let first = r.outcome.reasons.iter().find(|s| !s.trim().is_empty());
+    match (r.status, first, &r.expected_failure) {
+        (Status::Xpass, _, Some(why)) => format!("passed but expected to fail: {why}"),
+        (Status::Xpass, _, None) => "passed but expected to fail".into(),
+        (_, Some(first), _) => first.clone(),
+        (Status::Xfail, None, Some(why)) => format!("expected failure: {why}"),
+        _ => String::new(),
+    }
+}
+
+fn links(f: &ResultFiles) -> String {
+    let mut s = format!("[transcript]({})", f.transcript);
+    if let Some(capture) = &f.capture {
+        s.push_str(&format!(" \u{b7} [pcapng]({capture})"));
+    }
+    s
+}
+
+fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
+    let summary = report.summary();
+    let mut md = String::new();
+    let verdict = if summary.passed {
+        format!("{} passed", Status::Pass.mark())
+    } else if report.failed() {
+        format!("{} failed", Status::Fail.mark())
+    } else {
+        format!(
+            "{} nothing was tested (every result unsupported)",
+            Status::Xpass.mark()
+        )
+    };
+    md.push_str(&format!("# handshake-harness scenarios: {verdict}\n\n"));
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .map(|s| format!("{} {}", summary.count(*s), s.name()))
+        .collect();
+    md.push_str(&format!(
+        "{} results ({}); seed {}",
+        summary.total,
+        counts.join(", "),
+        report.seed
+    ));
+    if let Some(partition) = &report.partition {
+        md.push_str(&format!("; partition {}", md_text(partition, MAX_CELL)));
+    }
+    md.push_str(".\n\n");
+
+    // Counts per IUT.
+    let mut per_iut: BTreeMap<&str, Summary> = BTreeMap::new();
+    for r in &report.results {
+        per_iut
+            .entry(r.outcome.iut.as_str())
+            .or_default()
+            .add(r.status);
+    }
+    let header: Vec<&str> = Status::ALL.iter().map(|s| s.name()).collect();
+    md.push_str("## Counts per IUT\n\n");
+    md.push_str(&format!(
+        "| IUT | {} |\n|---|{}\n",
+        header.join(" | "),
+        "---:|".repeat(header.len())
+    ));
+    let row = |name: String, s: &Summary| {
+        format!(
+            "| {name} | {} |\n",
+            Status::ALL
+                .iter()
+                .map(|st| s.count(*st).to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    };
+    for (iut, s) in &per_iut {
+        md.push_str(&row(md_code(iut), s));
+    }
+    md.push_str(&row("**total**".into(), &summary));
+    md.push('\n');
+
+    // Results that did not pass.
+    md.push_str("## Not passing\n\n");
+    let not_passing: Vec<(&ResultEntry, &ResultFiles)> = report
+        .results
+        .iter()
+        .zip(layout)
+        .filter(|(r, _)| r.status != Status::Pass)
+        .collect();
+    if not_passing.is_empty() {
+        md.push_str("Every result passed.\n\n");
+    } else {
+        md.push_str("| Scenario | IUT | Status | Reason | Files |\n|---|---|---|---|---|\n");
+        for (r, f) in not_passing {
+            let rep = if r.repetition > 1 {
+                format!(" (r{})", r.repetition)
+            } else {
+                String::new()
+            };
+            md.push_str(&format!(
+                "| {}{rep} | {} | {} {} | {} | {} |\n",
+                md_code(&r.outcome.scenario),
+                md_code(&r.outcome.iut),
+                r.status.mark(),
+                r.status.name(),
+                md_text(&first_reason(r), MAX_CELL),
+                links(f)
+            ));
+        }
+        md.push('\n');
+    }
+
+    // Scenario × IUT matrix.
+    type Cells<'a> = BTreeMap<&'a str, Vec<(&'a ResultEntry, &'a ResultFiles)>>;
+    let mut rows: BTreeMap<&str, (&str, Cells<'_>)> = BTreeMap::new();
+    for (r, f) in report.results.iter().zip(layout) {
+        let (_, cells) = rows
+            .entry(r.outcome.scenario.as_str())
+            .or_insert_with(|| (r.outcome.title.as_str(), BTreeMap::new()));
+        cells
+            .entry(r.outcome.iut.as_str())
+            .or_default()
+            .push((r, f));
+    }
+    md.push_str("## Scenarios\n\n");
+    if rows.is_empty() {
+        md.push_str("No results.\n");
+        return md;
+    }
+    md.push_str(&format!(
+        "| Scenario | Title | {} |\n|---|---|{}\n",
+        per_iut
+            .keys()
+            .map(|iut| md_code(iut))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        ":---:|".repeat(per_iut.len())
+    ));
+    for (scenario, (title, cells)) in &rows {
+        let marks: Vec<String> = per_iut
+            .keys()
+            .map(|iut| {
+                let Some(runs) = cells.get(iut) else {
+                    return String::new();
+                };
+                runs.iter()
+                    .map(|(r, f)| {
+                        let mut cell = format!("[{}]({})", r.status.mark(), f.transcript);
+                        if let Some(capture) = &f.capture {
+                            cell.push_str(&format!("<sup>[pcap]({capture})</sup>"));
+                        }
+                        cell
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            md_code(scenario),
+            md_text(title, MAX_CELL),
+            marks.join(" | ")
+        ));
+    }
+    md.push('\n');
+    let legend: Vec<String> = Status::ALL
+        .iter()
+        .map(|s| {
+            let meaning = match s {
+                Status::Pass => "pass",
+                Status::Fail => "fail",
+                Status::Xfail => "xfail (failed as expected)",
+                Status::Xpass => "xpass (passed, but expected to fail)",
+                Status::Unsupported => "unsupported (not run)",
+                Status::Error => "error (could not run)",
+            };
+            format!("{} {meaning}", s.mark())
+        })
+        .collect();
+    md.push_str(&format!(
+        "Legend: {}. Each mark links to the transcript, `pcap` to the capture; one mark per repetition; a blank cell was not run.\n",
+        legend.join(" \u{b7} ")
+    ));
+    md
+}

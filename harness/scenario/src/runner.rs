@@ -1,0 +1,185 @@
+//! Runs a selection of scenarios against IUTs: selection (paths, tags, partition), seeds and
+//! repetitions, parallel jobs, and expected failures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use handshake_endpoint::mediastream::Profile;
+
+use crate::model::Scenario;
+use crate::outcome::ScenarioOutcome;
+use crate::report::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
+
+/// An implementation under test.
+#[derive(Debug, Clone)]
+pub enum Iut {
+    /// A reference profile, in-process, virtual time (`ref:3way+optimistic_start`).
+    Reference {
+        /// The name as given.
+        name: String,
+        /// The profile.
+        profile: Profile,
+    },
+}
+
+impl Iut {
+    /// Parses `ref:PROFILE`.
+    pub fn parse(text: &str) -> Result<Iut, String> {
+        match text.split_once(':') {
+            Some(("ref", profile)) => Ok(Iut::Reference {
+                name: format!("ref:{}", Profile::parse(profile).map_err(|e| e.to_string())?),
+                profile: Profile::parse(profile).map_err(|e| e.to_string())?,
+            }),
+            _ => Err(format!(
+                "unknown IUT `{text}`: expected ref:PROFILE (legacy, udp_push, 3way[+allow_legacy_start][+fallback_to_legacy][+optimistic_start]), a manifest file, --iut-cmd or --iut-addr"
+            )),
+        }
+    }
+
+    /// The IUT's name in reports.
+    pub fn name(&self) -> &str {
+        match self {
+            Iut::Reference { name, .. } => name,
+        }
+    }
+
+    fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
+        match self {
+            Iut::Reference { name, profile } => crate::engine::run_reference(scenario, name, *profile, seed),
+        }
+    }
+}
+
+/// Every `*.json` under `paths` (files as given, directories recursively), sorted, deduplicated.
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|x| x == "json") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The scenarios (already loaded and filtered), sorted by id.
+    pub scenarios: Vec<Scenario>,
+    /// The IUTs.
+    pub iuts: Vec<Iut>,
+    /// `--seed`: overrides every scenario's own seed.
+    pub seed: Option<u64>,
+    /// Repetitions (each with seed + r − 1).
+    pub repeat: u32,
+    /// Shard `k` of `n` (1-based).
+    pub partition: Option<(usize, usize)>,
+    /// Parallel workers.
+    pub jobs: usize,
+    /// Expected failures per IUT name.
+    pub expectations: BTreeMap<String, Expectations>,
+}
+
+/// Parses `K/N`.
+pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text.split_once('/').ok_or_else(|| format!("partition `{text}`: expected K/N, e.g. 2/4"))?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| format!("partition `{text}`: K is not a number"))?,
+        n.trim().parse().map_err(|_| format!("partition `{text}`: N is not a number"))?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("partition `{text}`: need 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
+impl Plan {
+    /// The scenarios this shard runs.
+    pub fn selected(&self) -> Vec<&Scenario> {
+        self.scenarios
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.partition.is_none_or(|(k, n)| i % n == k - 1))
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// Runs everything; `progress` is called with each result as it completes (any order), the
+    /// report holds them in scenario, IUT, repetition order.
+    pub fn run(&self, progress: impl Fn(&ResultEntry) + Sync) -> RunReport {
+        let mut work = Vec::new();
+        for scenario in self.selected() {
+            for iut in &self.iuts {
+                for r in 1..=self.repeat.max(1) {
+                    work.push((scenario, iut, r));
+                }
+            }
+        }
+        let results: Vec<Mutex<Option<ResultEntry>>> = work.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.max(1).min(work.len().max(1)) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((scenario, iut, r)) = work.get(i) else {
+                        break;
+                    };
+                    let entry = self.run_one(scenario, iut, *r);
+                    progress(&entry);
+                    if let Some(slot) = results.get(i) {
+                        if let Ok(mut slot) = slot.lock() {
+                            *slot = Some(entry);
+                        }
+                    }
+                });
+            }
+        });
+        RunReport {
+            version: RESULTS_VERSION,
+            seed: self.seed.unwrap_or(1),
+            partition: self.partition.map(|(k, n)| format!("{k}/{n}")),
+            results: results.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect(),
+        }
+    }
+
+    fn run_one(&self, scenario: &Scenario, iut: &Iut, repetition: u32) -> ResultEntry {
+        let base = self.seed.or(scenario.seed).unwrap_or(1);
+        let seed = base.wrapping_add(u64::from(repetition) - 1);
+        let outcome = iut.run(scenario, seed);
+        let expected_failure = self
+            .expectations
+            .get(iut.name())
+            .and_then(|e| e.known_failures.get(&scenario.id))
+            .cloned();
+        let status = Status::of(outcome.verdict, expected_failure.as_deref());
+        let duration_ms = outcome.transcript.last().map_or(0.0, |l| l.at_ms);
+        ResultEntry {
+            outcome,
+            status,
+            expected_failure,
+            repetition,
+            seed,
+            duration_ms,
+        }
+    }
+}
