@@ -194,7 +194,7 @@ pub(crate) fn decode_fast(link: Link, frame: &[u8]) -> Option<(SocketAddr, Socke
 }
 
 /// [`decode_fast`] for VLAN-tagged or IPv6 Ethernet frames and the other link types.
-#[inline(never)]
+#[inline(always)]
 fn decode_fast_other(link: Link, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
     let (ether_type, ip) = match link {
         Link::Ethernet => {

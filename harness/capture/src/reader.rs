@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::iter::FusedIterator;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::{
@@ -178,6 +179,7 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         comment: None,
         finished: false,
         fast,
+        general_records: 0,
     })
 }
 
@@ -209,6 +211,8 @@ pub struct CaptureReader<'a> {
     /// The hand-written path tried first; `Off` once the iterator has ended, and after
     /// [`CaptureReader::without_fast_path`].
     fast: FastPath,
+    /// Packet records read by the general path.
+    general_records: u64,
 }
 
 /// The fast path: the common case read by hand, without pcap-file or etherparse.
@@ -290,6 +294,16 @@ impl Interface {
     }
 }
 
+/// What the general path read from the container.
+enum Block<'a> {
+    /// A packet record.
+    Record(Record<'a>),
+    /// A pcapng block that holds no packet (section header, interface description, ...).
+    Other,
+    /// The clean end of the file.
+    End,
+}
+
 /// One packet record pulled out of the container.
 struct Record<'a> {
     link: Link,
@@ -314,6 +328,14 @@ impl<'a> CaptureReader<'a> {
     pub fn without_fast_path(mut self) -> Self {
         self.fast = FastPath::Off;
         self
+    }
+
+    /// Packet records read so far by the general path rather than the fast path (see
+    /// [`CaptureReader::without_fast_path`]): for tests and benchmarks.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn general_path_records(&self) -> u64 {
+        self.general_records
     }
 
     /// Packets skipped so far, by reason. Complete once the iterator has ended.
@@ -349,33 +371,34 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
-    /// The next packet record, `Ok(None)` at the clean end of the file.
-    fn next_record(&mut self) -> Result<Option<Record<'a>>, CaptureError> {
+    /// Reads the next record or block (general path).
+    fn next_block(&mut self) -> Result<Block<'a>, CaptureError> {
+        if self.rest.is_empty() {
+            return Ok(Block::End);
+        }
         let fast = self.fast != FastPath::Off;
-        loop {
-            if self.rest.is_empty() {
-                return Ok(None);
+        let offset = self.offset();
+        let rest = self.rest;
+        let step = match &mut self.container {
+            Container::Pcap { parser, format } => {
+                pcap_record(parser, rest, format).map(|(rem, record)| (rem, Some(record)))
             }
-            let offset = self.offset();
-            let rest = self.rest;
-            let step = match &mut self.container {
-                Container::Pcap { parser, format } => {
-                    pcap_record(parser, rest, format).map(|(rem, record)| (rem, Some(record)))
-                }
-                Container::PcapNg { parser, interfaces } => {
-                    pcapng_block(parser, interfaces, rest, &mut self.comment, fast)
-                }
-            };
-            match step {
-                Ok((rem, record)) => {
-                    self.rest = rem;
-                    if let Some(record) = record {
+            Container::PcapNg { parser, interfaces } => {
+                pcapng_block(parser, interfaces, rest, &mut self.comment, fast)
+            }
+        };
+        match step {
+            Ok((rem, record)) => {
+                self.rest = rem;
+                Ok(match record {
+                    Some(record) => {
                         self.packets += 1;
-                        return Ok(Some(record));
+                        Block::Record(record)
                     }
-                }
-                Err(reason) => return Err(self.damaged(offset, reason)),
+                    None => Block::Other,
+                })
             }
+            Err(reason) => Err(self.damaged(offset, reason)),
         }
     }
 
@@ -401,41 +424,24 @@ impl<'a> CaptureReader<'a> {
         })
     }
 
-    /// The fast path over classic pcap records: the next datagram, or `None` at the first
-    /// record it leaves to the general path.
+    /// The fast path: the next datagram, or `None` at the first record it leaves to the
+    /// general path (unread).
     #[inline(always)]
-    fn next_fast_pcap<const BIG_ENDIAN: bool>(
-        &mut self,
-        format: PcapFormat,
-    ) -> Option<UdpDatagram<'a>> {
+    fn next_fast(&mut self) -> Option<UdpDatagram<'a>> {
         loop {
-            let (rem, timestamp_ns, data) = pcap_record_fast::<BIG_ENDIAN>(self.rest, format)?;
-            let (src, dst, payload) = decode_fast(format.link, data)?;
-            self.rest = rem;
-            self.packets += 1;
-            if port_matches(self.port, &src, &dst) {
-                return Some(UdpDatagram {
-                    packet_number: self.packets,
-                    timestamp_ns,
-                    src,
-                    dst,
-                    payload: Cow::Borrowed(payload),
-                    comment: None,
-                });
-            }
-            self.skipped.other_port += 1;
-        }
-    }
-
-    /// The fast path over pcapng enhanced packet blocks, as [`Self::next_fast_pcap`].
-    #[inline(always)]
-    fn next_fast_pcapng(&mut self) -> Option<UdpDatagram<'a>> {
-        let Container::PcapNg { parser, interfaces } = &self.container else {
-            return None;
-        };
-        let endianness = parser.section().endianness;
-        loop {
-            let (rem, record, comment) = epb_fast(self.rest, endianness, interfaces)?;
+            let (rem, record, comment) = match self.fast {
+                FastPath::Pcap(format) => {
+                    let (rem, record) = pcap_record_fast(self.rest, format)?;
+                    (rem, record, None)
+                }
+                FastPath::PcapNg => {
+                    let Container::PcapNg { parser, interfaces } = &self.container else {
+                        return None;
+                    };
+                    epb_fast(self.rest, parser.section().endianness, interfaces)?
+                }
+                FastPath::Off => return None,
+            };
             let (src, dst, payload) = decode_fast(record.link, record.data)?;
             self.rest = rem;
             self.packets += 1;
@@ -453,50 +459,58 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
-    /// The general path: every record and frame, through pcap-file and etherparse, with
-    /// reassembly, skip counting and damage reporting.
+    /// The general path, for one record or block: through pcap-file and etherparse, with
+    /// reassembly, skip counting and damage reporting. `Break` with what `next` returns, or
+    /// `Continue` when it gave nothing to yield (skipped, filtered, a fragment, not a packet).
     #[inline(never)]
-    fn next_general(&mut self) -> Option<Result<UdpDatagram<'a>, CaptureError>> {
+    fn next_general(&mut self) -> ControlFlow<Option<Result<UdpDatagram<'a>, CaptureError>>> {
         if self.finished {
-            return None;
+            return ControlFlow::Break(None);
         }
-        loop {
-            let record = match self.next_record() {
-                Ok(Some(record)) => record,
-                Ok(None) => {
-                    self.finish();
-                    return None;
-                }
-                Err(err) => {
-                    self.finish();
-                    return Some(Err(err));
-                }
-            };
-            let ts = record.timestamp_ns;
-            match decode(record.link, record.data) {
-                Err(skip) => self.skipped.count(skip),
-                Ok(Decoded::Datagram { src, dst, payload }) => {
-                    if let Some(d) = self.accept(src, dst, Cow::Borrowed(payload), ts) {
-                        return Some(Ok(d));
+        let record = match self.next_block() {
+            Ok(Block::Record(record)) => record,
+            // A pcapng block other than a packet: back to the fast path.
+            Ok(Block::Other) => return ControlFlow::Continue(()),
+            Ok(Block::End) => {
+                self.finish();
+                return ControlFlow::Break(None);
+            }
+            Err(err) => {
+                self.finish();
+                return ControlFlow::Break(Some(Err(err)));
+            }
+        };
+        self.general_records += 1;
+        let ts = record.timestamp_ns;
+        let datagram = match decode(record.link, record.data) {
+            Err(skip) => {
+                self.skipped.count(skip);
+                None
+            }
+            Ok(Decoded::Datagram { src, dst, payload }) => {
+                self.accept(src, dst, Cow::Borrowed(payload), ts)
+            }
+            Ok(Decoded::Fragment { key, frag }) => {
+                let whole =
+                    self.reassembler
+                        .add(key, frag, ts, &mut self.skipped.fragments_discarded);
+                match whole.map(reassembled_udp) {
+                    None => None,
+                    Some(Err(skip)) => {
+                        self.skipped.count(skip);
+                        None
                     }
-                }
-                Ok(Decoded::Fragment { key, frag }) => {
-                    let whole =
-                        self.reassembler
-                            .add(key, frag, ts, &mut self.skipped.fragments_discarded);
-                    match whole.map(reassembled_udp) {
-                        None => {}
-                        Some(Err(skip)) => self.skipped.count(skip),
-                        Some(Ok((src_port, dst_port, payload))) => {
-                            let src = SocketAddr::new(key.src, src_port);
-                            let dst = SocketAddr::new(key.dst, dst_port);
-                            if let Some(d) = self.accept(src, dst, Cow::Owned(payload), ts) {
-                                return Some(Ok(d));
-                            }
-                        }
+                    Some(Ok((src_port, dst_port, payload))) => {
+                        let src = SocketAddr::new(key.src, src_port);
+                        let dst = SocketAddr::new(key.dst, dst_port);
+                        self.accept(src, dst, Cow::Owned(payload), ts)
                     }
                 }
             }
+        };
+        match datagram {
+            Some(datagram) => ControlFlow::Break(Some(Ok(datagram))),
+            None => ControlFlow::Continue(()),
         }
     }
 
@@ -511,19 +525,16 @@ impl<'a> CaptureReader<'a> {
 impl<'a> Iterator for CaptureReader<'a> {
     type Item = Result<UdpDatagram<'a>, CaptureError>;
 
-    /// The fast path first; what it leaves, the general path.
-    #[inline(never)]
+    /// The fast path first; each record it leaves, the general path.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let fast = match self.fast {
-            // One copy of the loop per byte order.
-            FastPath::Pcap(format) if format.big_endian => self.next_fast_pcap::<true>(format),
-            FastPath::Pcap(format) => self.next_fast_pcap::<false>(format),
-            FastPath::PcapNg => self.next_fast_pcapng(),
-            FastPath::Off => None,
-        };
-        match fast {
-            Some(datagram) => Some(Ok(datagram)),
-            None => self.next_general(),
+        loop {
+            if let Some(datagram) = self.next_fast() {
+                return Some(Ok(datagram));
+            }
+            if let ControlFlow::Break(item) = self.next_general() {
+                return item;
+            }
         }
     }
 }
@@ -562,15 +573,12 @@ fn comment_text(raw: &[u8]) -> Cow<'_, str> {
 /// over `max_record`; [`pcap_record`] then reports the damage. Otherwise the same result as
 /// [`pcap_record`].
 #[inline(always)]
-fn pcap_record_fast<const BIG_ENDIAN: bool>(
-    rest: &[u8],
-    format: PcapFormat,
-) -> Option<(&[u8], u64, &[u8])> {
+fn pcap_record_fast(rest: &[u8], format: PcapFormat) -> Option<(&[u8], Record<'_>)> {
     // ts_sec | ts_usec or ts_nsec | incl_len | orig_len, in the file's byte order.
     let (header, body) = rest.split_first_chunk::<16>()?;
     let field = |at: usize| {
         let four = [header[at], header[at + 1], header[at + 2], header[at + 3]];
-        if BIG_ENDIAN {
+        if format.big_endian {
             u32::from_be_bytes(four)
         } else {
             u32::from_le_bytes(four)
@@ -582,8 +590,16 @@ fn pcap_record_fast<const BIG_ENDIAN: bool>(
     }
     let (data, rem) = body.split_at_checked(usize::try_from(incl_len).ok()?)?;
     // At most (2^32 - 1) * (10^9 + 1000): no overflow.
-    let timestamp_ns = u64::from(field(0)) * 1_000_000_000 + u64::from(field(4)) * format.frac_to_ns;
-    Some((rem, timestamp_ns, data))
+    let timestamp_ns =
+        u64::from(field(0)) * 1_000_000_000 + u64::from(field(4)) * format.frac_to_ns;
+    Some((
+        rem,
+        Record {
+            link: format.link,
+            timestamp_ns,
+            data,
+        },
+    ))
 }
 
 /// Reads one classic-pcap record with pcap-file. `Err` carries the damage description.
@@ -741,33 +757,33 @@ fn pcapng_frame<'a>(
     endianness: Endianness,
 ) -> Result<(&'a [u8], u32, &'a [u8]), String> {
     Ok(match parser.next_raw_block(rest) {
-    Ok((rem, raw)) => {
-        let Cow::Borrowed(body) = raw.body else {
-            return Err("pcap-file returned an owned block body".to_owned());
-        };
-        (rem, raw.type_, body)
-    }
-    // pcap-file 2.0 rejects some valid interface description options (a 4-byte
-    // `if_tzone`, an option list without `opt_endofopt`). The reader needs only the link
-    // type, `if_tsresol` and `if_tsoffset`, so such a block is framed and read here.
-    Err(err) => match frame_idb(rest, endianness) {
-        Some((rem, body)) => (rem, INTERFACE_DESCRIPTION_BLOCK, body),
-        None => {
-            return Err(match err {
-                PcapError::IncompleteBuffer if rest.len() < 12 => format!(
-                    "block header cut short: {} of at least 12 bytes at the end of the file",
-                    rest.len()
-                ),
-                PcapError::IncompleteBuffer => format!(
-                    "block cut short: its header claims {} bytes but only {} remain",
-                    read_u32(rest, 4, endianness).unwrap_or(0),
-                    rest.len()
-                ),
-                other => format!("bad block: {other}"),
-            })
+        Ok((rem, raw)) => {
+            let Cow::Borrowed(body) = raw.body else {
+                return Err("pcap-file returned an owned block body".to_owned());
+            };
+            (rem, raw.type_, body)
         }
-    },
-})
+        // pcap-file 2.0 rejects some valid interface description options (a 4-byte
+        // `if_tzone`, an option list without `opt_endofopt`). The reader needs only the link
+        // type, `if_tsresol` and `if_tsoffset`, so such a block is framed and read here.
+        Err(err) => match frame_idb(rest, endianness) {
+            Some((rem, body)) => (rem, INTERFACE_DESCRIPTION_BLOCK, body),
+            None => {
+                return Err(match err {
+                    PcapError::IncompleteBuffer if rest.len() < 12 => format!(
+                        "block header cut short: {} of at least 12 bytes at the end of the file",
+                        rest.len()
+                    ),
+                    PcapError::IncompleteBuffer => format!(
+                        "block cut short: its header claims {} bytes but only {} remain",
+                        read_u32(rest, 4, endianness).unwrap_or(0),
+                        rest.len()
+                    ),
+                    other => format!("bad block: {other}"),
+                })
+            }
+        },
+    })
 }
 
 /// Frames a block that is neither a section header nor an interface description by hand,
@@ -827,7 +843,7 @@ fn epb_fast<'a>(
     let raw_ts = (u64::from(word(4)) << 32) | u64::from(word(8));
     let record = Record {
         link: interface.link,
-        timestamp_ns: interface.timestamp_ns(raw_ts),
+        timestamp_ns: raw_ts.saturating_mul(interface.ns_per_unit),
         data,
     };
     Some((rem, record, comment))

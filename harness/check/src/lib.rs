@@ -272,6 +272,10 @@ struct Session {
     cid_before_media: Option<ConnectionId>,
     /// Sequence numbers of media the harness delayed, held back or changed (left out of the rules).
     excluded_seqs: std::collections::BTreeSet<u64>,
+    /// Media datagrams the harness cut before their sequence number (each may fill one gap).
+    unknown_excluded_media: u64,
+    /// Whether an accepting SYN-ACK reached the initiator before it fell back to START.
+    accepted_before_fallback: bool,
     /// Sequence gaps seen, judged at the end: excluded media may account for them.
     gaps: Vec<(u64, u64, Packet<'static>, String)>,
     stats: SessionStats,
@@ -382,11 +386,19 @@ impl Checker {
         };
         let from_initiator = packet.src == s.initiator;
         match d {
-            Datagram::Start | Datagram::Control(_) if from_initiator && d.kind() != Kind::Ack => {
-                s.media_started || s.rejected
-            }
+            // A new attempt after a rejection is a new session. After media, a repeated START or SYN may
+            // belong to the live session (a duplicate, a D9 tuple): only a new id from the responder
+            // tells that a new session began.
+            Datagram::Start | Datagram::Control(_) if from_initiator && d.kind() != Kind::Ack => s.rejected,
             Datagram::ConnectionId(id) if !from_initiator => {
                 s.media_started && s.connection_id.is_some_and(|known| known != *id)
+            }
+            // In a 3-way session, an accepting SYN-ACK with a new id after media is a new handshake; in a
+            // legacy one it is a control frame the session must never see (legacy.no_control_frames).
+            Datagram::Control(c) if !from_initiator && c.kind == ControlKind::SynAck && c.accept() => {
+                s.opened == Opened::Syn
+                    && s.media_started
+                    && s.connection_id.is_some_and(|known| known != c.connection_id)
             }
             _ => false,
         }
@@ -466,6 +478,8 @@ impl Session {
             optimistic_media_early: None,
             cid_before_media: None,
             excluded_seqs: std::collections::BTreeSet::new(),
+            unknown_excluded_media: 0,
+            accepted_before_fallback: false,
             gaps: Vec::new(),
             stats: SessionStats::default(),
             violations: Vec::new(),
@@ -489,6 +503,27 @@ impl Session {
                 statement: rule.statement,
                 detail,
             });
+        }
+    }
+
+    /// A datagram the harness cut or corrupted so that it no longer parses was still sent: as far as
+    /// its flag and sequence number can be read, it accounts for a CONNECTION_ID or a media datagram.
+    fn note_changed_unparsed(&mut self, packet: &Packet<'_>) {
+        if packet.src != self.responder {
+            return;
+        }
+        let view = handshake_wire::mediastream::Packet::new_unchecked(packet.payload);
+        match view.flag() {
+            handshake_wire::mediastream::flag::CONNECTION_ID => self.cid_changed_seen = true,
+            handshake_wire::mediastream::flag::DATA | handshake_wire::mediastream::flag::DATA_FRAG
+                if packet.payload.len() >= 10 =>
+            {
+                self.excluded_seqs.insert(view.seq());
+            }
+            handshake_wire::mediastream::flag::DATA | handshake_wire::mediastream::flag::DATA_FRAG => {
+                self.unknown_excluded_media += 1;
+            }
+            _ => {}
         }
     }
 
@@ -521,7 +556,9 @@ impl Session {
             Ok(d) => d,
             Err(e) => {
                 self.kind_counts[MALFORMED_SLOT] += 1;
-                if !packet.mark.modified {
+                if packet.mark.modified {
+                    self.note_changed_unparsed(packet);
+                } else {
                     let who = if packet.src == self.responder {
                         "responder"
                     } else {
@@ -674,6 +711,7 @@ impl Session {
                     Some(_) => {}
                 }
                 self.accepting_syn_ack_received |= accept && received;
+                self.accepted_before_fallback |= accept && received && !self.start_after_syn;
             }
             (ControlKind::Ack, true) => {
                 self.note_handshake("ACK");
@@ -1029,13 +1067,17 @@ impl Session {
                 "media before an ACK and before a CONNECTION_ID with the assigned id".to_owned();
             self.violate(&at, &rules::NO_MEDIA_BEFORE_ACK, detail);
         }
+        let mut unknown = self.unknown_excluded_media;
         for (from, to, at, detail) in std::mem::take(&mut self.gaps) {
             let gap = to - from + 1;
-            let explained = gap <= self.excluded_seqs.len() as u64
-                && self.excluded_seqs.range(from..=to).count() as u64 == gap;
+            let known = self.excluded_seqs.range(from..=to).count() as u64;
+            // Datagrams cut before their sequence number may fill what the known ones do not.
+            let explained = known == gap || gap - known <= unknown;
             if !explained {
                 self.violate(&at, &rules::SEQ_FROM_ONE, detail);
+                continue;
             }
+            unknown -= gap - known;
         }
         let frame_size = options.frame_size.or_else(|| {
             self.frame_totals
@@ -1055,7 +1097,7 @@ impl Session {
         let negotiated_mode = match (self.opened, self.media_started) {
             _ if self.rejected => "rejected",
             (_, false) => "failed",
-            (Opened::Syn, true) if self.start_after_syn && !self.accepting_syn_ack_received => {
+            (Opened::Syn, true) if self.start_after_syn && !self.accepted_before_fallback => {
                 "legacy-fallback"
             }
             (Opened::Syn, true) => "3way",

@@ -20,9 +20,21 @@ pub struct RunArgs {
     /// Scenario files or directories (recursively).
     #[arg(default_value = "vectors/scenarios/mediastream")]
     pub scenarios: Vec<PathBuf>,
-    /// Implementation under test: `ref:PROFILE` (in-process, virtual time). Repeatable.
-    #[arg(long, required = true)]
+    /// Implementation under test: `ref:PROFILE` (in-process, virtual time) or an IUT manifest
+    /// `FILE.json` (an external program, real time). Repeatable.
+    #[arg(long, required_unless_present_any = ["iut_cmd", "iut_addr"])]
     pub iut: Vec<String>,
+    /// External IUT from one command line (the same template for both roles; `{listen}` or `{target}`
+    /// and the stream placeholders are substituted, option flags cannot be given). Repeatable.
+    #[arg(long, value_name = "CMD")]
+    pub iut_cmd: Vec<String>,
+    /// A responder that is already running (scenarios that need a restart, an initiator IUT or a
+    /// session limit are unsupported; start it with the scenarios' stream). Repeatable.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub iut_addr: Vec<String>,
+    /// Real-time runs (external IUTs): widen every scenario window by this many milliseconds.
+    #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
+    pub tolerance_ms: u64,
     /// Expectations files (known failures per IUT, matched by their `iut` field). Repeatable.
     #[arg(long)]
     pub expectations: Vec<PathBuf>,
@@ -38,7 +50,7 @@ pub struct RunArgs {
     /// Run shard K of N (by scenario order), e.g. `--partition 2/4` on the second of four CI machines.
     #[arg(long)]
     pub partition: Option<String>,
-    /// Parallel workers.
+    /// Parallel workers (real-time scenarios run in parallel too, each on its own ports).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
     /// Only scenarios with this tag (repeatable: any of them).
@@ -61,7 +73,16 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> i32 {
 }
 
 fn prepare(args: &RunArgs) -> Result<Plan, String> {
-    let iuts = args.iut.iter().map(|s| Iut::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let iut_texts = args
+        .iut
+        .iter()
+        .cloned()
+        .chain(args.iut_cmd.iter().map(|c| format!("cmd:{c}")))
+        .chain(args.iut_addr.iter().map(|a| format!("addr:{a}")));
+    let mut iuts = iut_texts.map(|s| Iut::parse(&s)).collect::<Result<Vec<_>, _>>()?;
+    for iut in &mut iuts {
+        iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
+    }
     let mut scenarios = Vec::new();
     for path in scenario_files(&args.scenarios)? {
         scenarios.push(handshake_scenario::load(&path).map_err(|e| e.to_string())?);
@@ -103,6 +124,10 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         return EXIT_NOTHING;
     }
     let total = selected * plan.iuts.len() * plan.repeat as usize;
+    if plan.iuts.iter().any(Iut::is_real_time) {
+        // External IUTs run in process groups of their own, out of the terminal's reach.
+        handshake_scenario::external::kill_iuts_on_interrupt();
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(

@@ -370,7 +370,9 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
             Step::ExpectNone(e) => {
                 script.markers.push((start, format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms)));
                 let deadline = start + Duration::from_millis(e.for_ms);
-                let from = sim.trace().len();
+                // From the previous `expect`'s match on (not the trace's end): a datagram the IUT sent
+                // at the step's start time, after that match, is inside the window too.
+                let from = seen;
                 sim.run_until(deadline, STEP_LIMIT);
                 sim.drain_endpoints();
                 let mut found = None;
@@ -540,7 +542,7 @@ fn trace_id(trace: &[LinkEvent], index: usize) -> DatagramId {
     trace.get(index).map_or(DatagramId(u64::MAX), LinkEvent::id)
 }
 
-fn step_label(step: &Step) -> String {
+pub(crate) fn step_label(step: &Step) -> String {
     match step {
         Step::Send(s) => {
             let v = serde_json::to_value(&s.datagram).unwrap_or(Value::Null);
@@ -558,13 +560,13 @@ fn step_label(step: &Step) -> String {
     }
 }
 
-fn fault_label(f: &FaultSpec) -> String {
+pub(crate) fn fault_label(f: &FaultSpec) -> String {
     serde_json::to_string(f).unwrap_or_default()
 }
 
 /// The transcript: the capture (as the IUT saw it) decoded, with the IUT's events and the step
 /// markers, in time order; runs of DATA in one direction are folded into one line.
-fn transcript(capture: &[u8], events: &[handshake_run::SimEvent<Event>], iut: SocketAddr, markers: &[(Instant, String)]) -> Vec<TranscriptLine> {
+pub(crate) fn transcript(capture: &[u8], events: &[handshake_run::SimEvent<Event>], iut: SocketAddr, markers: &[(Instant, String)]) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
     let mut lines: Vec<(u64, u8, String)> = Vec::new();
     if let Ok(reader) = handshake_capture::open(capture) {

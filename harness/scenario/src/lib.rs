@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod external;
 pub mod model;
 pub mod outcome;
 pub mod report;

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use handshake_endpoint::mediastream::Profile;
 
+use crate::external::ExternalIut;
 use crate::model::Scenario;
 use crate::outcome::ScenarioOutcome;
 use crate::report::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
@@ -22,18 +24,26 @@ pub enum Iut {
         /// The profile.
         profile: Profile,
     },
+    /// An external program (manifest, `cmd:…`) or a running responder (`addr:…`), in real time.
+    External(Box<ExternalIut>),
 }
 
 impl Iut {
-    /// Parses `ref:PROFILE`.
+    /// Parses `ref:PROFILE`, a manifest file (`*.json`), `cmd:COMMAND LINE` (what `--iut-cmd`
+    /// gives) or `addr:HOST:PORT` (what `--iut-addr` gives).
     pub fn parse(text: &str) -> Result<Iut, String> {
         match text.split_once(':') {
             Some(("ref", profile)) => Ok(Iut::Reference {
                 name: format!("ref:{}", Profile::parse(profile).map_err(|e| e.to_string())?),
                 profile: Profile::parse(profile).map_err(|e| e.to_string())?,
             }),
+            Some(("cmd", line)) => Ok(Iut::External(Box::new(ExternalIut::from_command(line)?))),
+            Some(("addr", addr)) => Ok(Iut::External(Box::new(ExternalIut::running(addr)?))),
+            _ if text.ends_with(".json") || Path::new(text).is_file() => {
+                Ok(Iut::External(Box::new(ExternalIut::from_manifest_file(Path::new(text))?)))
+            }
             _ => Err(format!(
-                "unknown IUT `{text}`: expected ref:PROFILE (legacy, udp_push, 3way[+allow_legacy_start][+fallback_to_legacy][+optimistic_start]), a manifest file, --iut-cmd or --iut-addr"
+                "unknown IUT `{text}`: expected ref:PROFILE (legacy, udp_push, 3way[+allow_legacy_start][+fallback_to_legacy][+optimistic_start]), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"
             )),
         }
     }
@@ -42,12 +52,27 @@ impl Iut {
     pub fn name(&self) -> &str {
         match self {
             Iut::Reference { name, .. } => name,
+            Iut::External(e) => e.name(),
+        }
+    }
+
+    /// Whether it runs in real time (an external IUT).
+    pub fn is_real_time(&self) -> bool {
+        matches!(self, Iut::External(_))
+    }
+
+    /// Widens the scenario windows of a real-time IUT by `tolerance` (no effect on reference IUTs,
+    /// which run in virtual time).
+    pub fn set_tolerance(&mut self, tolerance: Duration) {
+        if let Iut::External(e) = self {
+            e.set_tolerance(tolerance);
         }
     }
 
     fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
         match self {
             Iut::Reference { name, profile } => crate::engine::run_reference(scenario, name, *profile, seed),
+            Iut::External(e) => e.run(scenario, seed),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod comments;
 mod damage;
+mod fast_path;
 mod link_types;
 mod live;
 mod props;

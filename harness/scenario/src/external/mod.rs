@@ -1,0 +1,238 @@
+//! External implementations under test, in real time.
+//!
+//! An IUT is described once by a [`Manifest`] (JSON; schema in
+//! `vectors/schema/iut-manifest.schema.json`): how to start it as responder and as initiator, the
+//! flags of the options a scenario may require, the profiles and options it supports, and the exit
+//! code by which it says "unsupported". For every scenario the harness starts the program on loopback
+//! with fresh ports, plays the peer itself over real UDP through the scenario's fault link, records
+//! the capture, and kills the program's whole process group afterwards ([`realtime`]). `--iut-cmd`
+//! is the shorthand for a manifest with one template ([`Manifest::from_command`]), `--iut-addr` a
+//! responder that is already running.
+//!
+//! What is observed: the negotiated mode and the violations (the checker, on the capture as the IUT
+//! saw it); for an initiator IUT, "stream complete" = exit code 0 within the deadline; for a
+//! responder IUT with a reference initiator peer, that peer's metrics and completion. The IUT's
+//! stdout and stderr (64 KiB each) and its exit status are lines of the transcript; a failed verdict
+//! also names the exit status and the last line of stderr among its reasons.
+
+pub mod manifest;
+pub mod process;
+mod realtime;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
+
+use crate::model::{Feature, Role, Scenario, Step};
+use crate::outcome::{ScenarioOutcome, Verdict};
+use manifest::{choose, OptionName, ProfileName, Values};
+
+/// Default widening of every scenario window in real time, ms (`--tolerance-ms`).
+pub const DEFAULT_TOLERANCE_MS: u64 = 50;
+
+/// An external IUT: a program to start per scenario, or a responder already running.
+#[derive(Debug, Clone)]
+pub struct ExternalIut {
+    name: String,
+    kind: Kind,
+    tolerance: Duration,
+    harness: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Spawn { manifest: Box<Manifest>, dir: PathBuf },
+    Running(SocketAddr),
+}
+
+impl ExternalIut {
+    /// From a manifest file.
+    pub fn from_manifest_file(path: &Path) -> Result<ExternalIut, String> {
+        let manifest = Manifest::load(path)?;
+        let dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        Ok(ExternalIut::from_manifest(manifest, dir))
+    }
+
+    /// From a manifest (relative paths in it are taken from `dir`).
+    pub fn from_manifest(manifest: Manifest, dir: PathBuf) -> ExternalIut {
+        ExternalIut {
+            name: manifest.name.clone(),
+            kind: Kind::Spawn { manifest: Box::new(manifest), dir },
+            tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
+            harness: None,
+        }
+    }
+
+    /// `--iut-cmd`: the same one-line template for both roles.
+    pub fn from_command(line: &str) -> Result<ExternalIut, String> {
+        let manifest = Manifest::from_command(line)?;
+        Ok(ExternalIut::from_manifest(manifest, PathBuf::from(".")))
+    }
+
+    /// `--iut-addr HOST:PORT`: a responder already running there.
+    pub fn running(addr: &str) -> Result<ExternalIut, String> {
+        let resolved = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("--iut-addr {addr}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("--iut-addr {addr}: no address"))?;
+        Ok(ExternalIut {
+            name: format!("addr:{addr}"),
+            kind: Kind::Running(resolved),
+            tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
+            harness: None,
+        })
+    }
+
+    /// The name in reports: the manifest's `name`, `cmd:…` or `addr:…`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The manifest, for a program started per scenario.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.kind {
+            Kind::Spawn { manifest, .. } => Some(manifest),
+            Kind::Running(_) => None,
+        }
+    }
+
+    /// Widens every window by `tolerance` (default [`DEFAULT_TOLERANCE_MS`]).
+    pub fn set_tolerance(&mut self, tolerance: Duration) {
+        self.tolerance = tolerance;
+    }
+
+    /// The program `{harness}` stands for (default: the running executable).
+    pub fn set_harness_exe(&mut self, path: PathBuf) {
+        self.harness = Some(path);
+    }
+
+    /// What to run `scenario` with, or why this IUT cannot (the `unsupported` reason).
+    pub fn launch_for(&self, scenario: &Scenario) -> Result<manifest::Launch, String> {
+        match &self.kind {
+            Kind::Spawn { manifest, .. } => manifest.launch_for(scenario),
+            Kind::Running(addr) => {
+                if scenario.iut.role == Role::Initiator {
+                    return Err(format!("the IUT is a responder already running at {addr}: it cannot be an initiator"));
+                }
+                if scenario.iut.requires.contains(&Feature::Restart) {
+                    return Err(format!("the IUT lacks Restart (a responder already running at {addr} cannot be restarted)"));
+                }
+                if let Some(n) = scenario.iut.session_limit {
+                    return Err(format!("the scenario needs a session limit of {n}, which cannot be set on a running responder"));
+                }
+                // What it supports is unknown: assume what the scenario requires (the checker judges
+                // the traffic by it).
+                let all = [OptionName::AllowLegacyStart, OptionName::OptimisticStart, OptionName::FallbackToLegacy];
+                choose(&[ProfileName::ThreeWay, ProfileName::Legacy, ProfileName::UdpPush], &all, scenario, false)
+            }
+        }
+    }
+
+    /// The longest a run of `scenario` can take before the harness gives up on it (every wait in it
+    /// is bounded; this is the backstop).
+    pub fn budget(&self, scenario: &Scenario) -> Duration {
+        let tol = self.tolerance.as_millis() as u64;
+        let steps: u64 = scenario
+            .peer
+            .steps
+            .iter()
+            .map(|s| {
+                tol + match s {
+                    Step::Expect(e) => e.within_ms,
+                    Step::ExpectNone(e) => e.for_ms,
+                    Step::Wait(w) => w.ms,
+                    Step::Send(_) | Step::Fault(_) => 0,
+                }
+            })
+            .sum();
+        let (startup, grace) = match &self.kind {
+            Kind::Spawn { manifest, .. } => (manifest.startup_timeout_ms.max(match manifest.ready {
+                manifest::Ready::DelayMs(d) => d + 100,
+                _ => 0,
+            }), manifest.kill_grace_ms),
+            Kind::Running(_) => (0, 0),
+        };
+        Duration::from_millis(startup + steps + scenario.settle_ms + tol + grace + 10_000)
+    }
+
+    /// Runs `scenario` in real time on a runtime of its own (so runs can go in parallel threads).
+    pub fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
+        let launch = match self.launch_for(scenario) {
+            Ok(l) => l,
+            Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
+        };
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => return ScenarioOutcome::error(scenario, &self.name, format!("cannot start the async runtime: {e}")),
+        };
+        let harness = match &self.harness {
+            Some(p) => Ok(p.clone()),
+            None => std::env::current_exe().map_err(|e| format!("{{harness}}: cannot find the running executable: {e}")),
+        };
+        let budget = self.budget(scenario);
+        let outcome = runtime.block_on(async {
+            let argv_for = |addr: SocketAddr| -> Result<Vec<String>, String> {
+                let Kind::Spawn { manifest, dir } = &self.kind else {
+                    return Err("no command".into());
+                };
+                let harness = harness.clone()?;
+                let values = Values::new(scenario.iut.role, addr, &scenario.stream, &launch, seed, &harness, dir);
+                manifest.command(scenario.iut.role, &launch, &values)
+            };
+            let target = match &self.kind {
+                Kind::Spawn { manifest, dir } => realtime::Target::Spawn {
+                    manifest,
+                    argv: &argv_for,
+                    cwd: manifest.cwd.as_ref().map(|c| dir.join(c)),
+                },
+                Kind::Running(addr) => realtime::Target::Running(*addr),
+            };
+            let run = realtime::run(realtime::Run {
+                scenario,
+                name: &self.name,
+                launch: launch.clone(),
+                seed,
+                tolerance: self.tolerance,
+                target,
+            });
+            tokio::time::timeout(budget, run).await
+        });
+        match outcome {
+            Ok(o) => o,
+            Err(_) => {
+                // The run (and with it the IUT's process group) was dropped: the group got SIGKILL.
+                let mut o = ScenarioOutcome::error(scenario, &self.name, format!("the run did not end within its budget of {} ms", budget.as_millis()));
+                o.verdict = Verdict::Fail;
+                o
+            }
+        }
+    }
+}
+
+/// Kills the process groups of all running IUTs on Ctrl-C (SIGINT) or SIGTERM, then exits with 130
+/// (143 for SIGTERM). IUTs run in process groups of their own, so a terminal's Ctrl-C does not reach
+/// them; call this once before running external IUTs.
+pub fn kill_iuts_on_interrupt() {
+    let _ = std::thread::Builder::new().name("iut-interrupt".into()).spawn(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        let code = rt.block_on(async {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+                let _ = tokio::signal::ctrl_c().await;
+                return 130;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = term.recv() => 143,
+            }
+        });
+        process::kill_all();
+        eprintln!("interrupted: the IUTs' process groups were killed");
+        std::process::exit(code);
+    });
+}
