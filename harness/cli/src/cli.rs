@@ -156,7 +156,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
             SchemaKind::Scenario => write_or_fail(out, &handshake_scenario::model::schema_json()),
             SchemaKind::Expectations => {
                 let schema = schemars::schema_for!(handshake_scenario::report::Expectations);
-                write_or_fail(out, &format!("{}\n", serde_json::to_string_pretty(&schema).unwrap_or_default()))
+                write_or_fail(
+                    out,
+                    &format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&schema).unwrap_or_default()
+                    ),
+                )
             }
         },
     }

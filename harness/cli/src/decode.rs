@@ -97,9 +97,8 @@ impl Record<'_> {
             (None, Some(e)) => line.push_str(&format!("MALFORMED: {e}")),
             (None, None) => {}
         }
-        match self.payload_is_pattern {
-            Some(false) => line.push_str(" (payload is not the fill pattern)"),
-            Some(true) | None => {}
+        if self.payload_is_pattern == Some(false) {
+            line.push_str(" (payload is not the fill pattern)");
         }
         line
     }

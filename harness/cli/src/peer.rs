@@ -448,17 +448,8 @@ fn print_table(out: &mut dyn Write, rows: &[(SocketAddr, Metrics)]) {
     }
     let _ = writeln!(
         out,
-        "{:<22} {:<16} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9}  {}",
-        "peer",
-        "mode",
-        "ok",
-        "dropped",
-        "dup",
-        "error",
-        "sent",
-        "1st ms",
-        "end ms",
-        "connection id / failure"
+        "{:<22} {:<16} {:>8} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9}  connection id / failure",
+        "peer", "mode", "ok", "dropped", "dup", "error", "sent", "1st ms", "end ms"
     );
     for (peer, m) in rows {
         let ms = |d: Option<Duration>| {

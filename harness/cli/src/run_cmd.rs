@@ -28,9 +28,11 @@ pub struct RunArgs {
     /// and the stream placeholders are substituted, option flags cannot be given). Repeatable.
     #[arg(long, value_name = "CMD")]
     pub iut_cmd: Vec<String>,
-    /// A responder that is already running (scenarios that need a restart, an initiator IUT or a
-    /// session limit are unsupported; start it with the scenarios' stream). Repeatable.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// A responder that is already running, optionally with the reference profile it behaves like
+    /// (`127.0.0.1:4444@3way+allow_legacy_start`; default 3way): scenarios that need a restart, an
+    /// initiator, a session limit or a feature the profile lacks are unsupported. Start it with the
+    /// scenarios' stream parameters. Repeatable.
+    #[arg(long, value_name = "HOST:PORT[@PROFILE]")]
     pub iut_addr: Vec<String>,
     /// Real-time runs (external IUTs): widen every scenario window by this many milliseconds.
     #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
@@ -79,7 +81,9 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .cloned()
         .chain(args.iut_cmd.iter().map(|c| format!("cmd:{c}")))
         .chain(args.iut_addr.iter().map(|a| format!("addr:{a}")));
-    let mut iuts = iut_texts.map(|s| Iut::parse(&s)).collect::<Result<Vec<_>, _>>()?;
+    let mut iuts = iut_texts
+        .map(|s| Iut::parse(&s))
+        .collect::<Result<Vec<_>, _>>()?;
     for iut in &mut iuts {
         iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
     }
@@ -93,17 +97,29 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         return Err(format!("scenario id `{}` is used twice", w[0]));
     }
     scenarios.retain(|s| args.tag.is_empty() || s.tags.iter().any(|t| args.tag.contains(t)));
-    scenarios.retain(|s| args.filter.as_ref().is_none_or(|f| s.id.contains(f.as_str())));
+    scenarios.retain(|s| {
+        args.filter
+            .as_ref()
+            .is_none_or(|f| s.id.contains(f.as_str()))
+    });
     scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     let mut expectations = BTreeMap::new();
     for path in &args.expectations {
         let e: Expectations = crate::input::load_json(path).map_err(|e| e.to_string())?;
         for id in e.known_failures.keys() {
-            if !scenarios.iter().any(|s| &s.id == id) && args.tag.is_empty() && args.filter.is_none() {
-                return Err(format!("{}: known failure `{id}` names no scenario", path.display()));
+            if !scenarios.iter().any(|s| &s.id == id)
+                && args.tag.is_empty()
+                && args.filter.is_none()
+            {
+                return Err(format!(
+                    "{}: known failure `{id}` names no scenario",
+                    path.display()
+                ));
             }
         }
-        let iut = Iut::parse(&e.iut).map(|i| i.name().to_owned()).unwrap_or_else(|_| e.iut.clone());
+        let iut = Iut::parse(&e.iut)
+            .map(|i| i.name().to_owned())
+            .unwrap_or_else(|_| e.iut.clone());
         expectations.insert(iut, e);
     }
     Ok(Plan {
@@ -137,7 +153,12 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         bar
     });
     let report = plan.run(|entry| {
-        let line = format!("{:<11} {} [{}]", entry.status.name(), entry.outcome.scenario, entry.outcome.iut);
+        let line = format!(
+            "{:<11} {} [{}]",
+            entry.status.name(),
+            entry.outcome.scenario,
+            entry.outcome.iut
+        );
         match &bar {
             Some(bar) => {
                 if entry.status.fails_run() {
@@ -153,7 +174,13 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         bar.finish_and_clear();
     }
     for r in report.results.iter().filter(|r| r.status.fails_run()) {
-        let _ = writeln!(out, "{} {} [{}]", r.status.name().to_uppercase(), r.outcome.scenario, r.outcome.iut);
+        let _ = writeln!(
+            out,
+            "{} {} [{}]",
+            r.status.name().to_uppercase(),
+            r.outcome.scenario,
+            r.outcome.iut
+        );
         for reason in &r.outcome.reasons {
             let _ = writeln!(out, "    {reason}");
         }
@@ -162,13 +189,19 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         }
     }
     let counts = report.counts();
-    let summary: Vec<String> = [Status::Pass, Status::Fail, Status::Xfail, Status::Xpass, Status::Unsupported, Status::Error]
+    let summary: Vec<String> = Status::ALL
         .iter()
         .map(|s| format!("{} {}", counts.get(s).copied().unwrap_or(0), s.name()))
         .collect();
-    let _ = writeln!(out, "{} results: {}", report.results.len(), summary.join(", "));
-    let passed = counts.get(&Status::Pass).copied().unwrap_or(0) + counts.get(&Status::Xfail).copied().unwrap_or(0);
-    let failed = report.results.iter().filter(|r| r.status.fails_run()).count();
+    let _ = writeln!(
+        out,
+        "{} results: {}",
+        report.results.len(),
+        summary.join(", ")
+    );
+    let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
+    let passed = count(Status::Pass) + count(Status::Xfail);
+    let failed = count(Status::Fail) + count(Status::Xpass) + count(Status::Error);
     // The closing line CI tools read.
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if let Some(dir) = &args.report {

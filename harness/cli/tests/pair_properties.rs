@@ -82,21 +82,29 @@ fn handshake_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
         })
 }
 
-fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
+/// Up to `max_rules` rules on any kind, with positions up to `max_nth` and optional probabilities.
+fn schedule(
+    action: impl Strategy<Value = FaultAction>,
+    kinds: usize,
+    max_nth: u64,
+    probability: std::ops::Range<f64>,
+    max_rules: usize,
+) -> impl Strategy<Value = Vec<FaultRule>> {
+    let nth = prop_oneof![
+        (1u64..max_nth).prop_map(Nth::Exactly),
+        (1u64..max_nth / 2, 1u64..5).prop_map(|(from, len)| Nth::Range {
+            from,
+            to: Some(from + len)
+        }),
+        (2u64..20).prop_map(Nth::Every),
+    ];
     let rule = (
-        0usize..8,
-        prop_oneof![
-            (1u64..200).prop_map(Nth::Exactly),
-            (1u64..50, 1u64..5).prop_map(|(from, len)| Nth::Range {
-                from,
-                to: Some(from + len)
-            }),
-            (2u64..20).prop_map(Nth::Every),
-        ],
-        proptest::option::of(0.0f64..1.0),
-        any_action(),
+        0usize..kinds,
+        nth,
+        proptest::option::of(probability),
+        action,
     );
-    proptest::collection::vec(rule, 0..6).prop_map(|rules| {
+    proptest::collection::vec(rule, 0..max_rules).prop_map(|rules| {
         rules
             .into_iter()
             .enumerate()
@@ -109,6 +117,10 @@ fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
             })
             .collect()
     })
+}
+
+fn any_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
+    schedule(any_action(), ALL_KINDS.len(), 200, 0.0..1.0, 6)
 }
 
 fn link(seed: u64, rules: Vec<FaultRule>) -> VirtualLink {
@@ -172,32 +184,7 @@ fn transit_action() -> impl Strategy<Value = FaultAction> {
 
 /// Drops, duplicates, delays and reordering anywhere (handshake and media), with probabilities.
 fn transit_schedule() -> impl Strategy<Value = Vec<FaultRule>> {
-    let rule = (
-        0usize..5,
-        prop_oneof![
-            (1u64..60).prop_map(Nth::Exactly),
-            (1u64..30, 1u64..5).prop_map(|(from, len)| Nth::Range {
-                from,
-                to: Some(from + len)
-            }),
-            (2u64..15).prop_map(Nth::Every),
-        ],
-        proptest::option::of(0.05f64..0.5),
-        transit_action(),
-    );
-    proptest::collection::vec(rule, 0..5).prop_map(|rules| {
-        rules
-            .into_iter()
-            .enumerate()
-            .map(|(i, (k, nth, p, action))| {
-                let mut when = Predicate::any().kind(ALL_KINDS[k]).nth(nth);
-                if let Some(p) = p {
-                    when = when.probability(p);
-                }
-                FaultRule::new(i as u32 + 1, when, action)
-            })
-            .collect()
-    })
+    schedule(transit_action(), 5, 60, 0.05..0.5, 5)
 }
 
 proptest! {

@@ -38,12 +38,19 @@ fn vector_file_holds(#[files("../../vectors/mediastream/*.json")] path: PathBuf)
 #[case::expectations("expectations.schema.json", "expectations")]
 fn committed_schema_matches_the_types(#[case] file: &str, #[case] which: &str) {
     use clap::Parser;
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/schema").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors/schema")
+        .join(file);
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let cli = handshake_harness::cli::Cli::try_parse_from(["harness", "schema", which]).expect("args");
+    let cli =
+        handshake_harness::cli::Cli::try_parse_from(["harness", "schema", which]).expect("args");
     let mut generated = Vec::new();
     assert_eq!(handshake_harness::cli::run(cli, &mut generated), 0);
-    assert!(committed.as_bytes() == generated.as_slice(), "{} is stale: run `make schemas`", path.display());
+    assert!(
+        committed.as_bytes() == generated.as_slice(),
+        "{} is stale: run `make schemas`",
+        path.display()
+    );
 }
 
 #[test]
@@ -53,7 +60,7 @@ fn every_section_and_required_kind_is_covered() {
     let mut sections = std::collections::BTreeSet::new();
     let mut decoded_kinds = std::collections::BTreeSet::new();
     for path in &files {
-        let file = vectors::load(&path).expect("valid");
+        let file = vectors::load(path).expect("valid");
         for v in &file.datagrams {
             if let Some(vectors::Outcome::Datagram(d)) = &v.expect {
                 decoded_kinds.insert(d["kind"].as_str().unwrap_or("").to_owned());

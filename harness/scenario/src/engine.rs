@@ -8,20 +8,33 @@ use std::time::Duration;
 
 use handshake_check::{check_capture, CheckOptions};
 use handshake_endpoint::mediastream::{
-    DropReason, Event, Initiator, Metrics, Peer, Phase, Profile, ProfileKind, Responder, StreamConfig,
+    DropReason, Event, Initiator, Metrics, Peer, Phase, Profile, ProfileKind, Responder,
+    StreamConfig,
 };
 use handshake_endpoint::{Endpoint, Instant, Transmit};
-use handshake_run::{DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, Simulation, VirtualLink};
-use handshake_wire::mediastream::{kind_name, pattern_slice, ConnectionId, DataRepr, Datagram, FragmentPlan, Mode};
+use handshake_run::{
+    DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, Simulation, VirtualLink,
+};
+use handshake_wire::mediastream::{
+    kind_name, pattern_slice, ConnectionId, DataRepr, Datagram, FragmentPlan, Mode,
+};
 use serde_json::Value;
 
-use crate::model::{ControlSpec, DatagramSpec, Direction, ExpectStep, FaultSpec, Feature, Role, Scenario, Step};
+use crate::model::{
+    ControlSpec, DatagramSpec, Direction, ExpectStep, FaultSpec, Feature, Role, Scenario, Step,
+};
 use crate::outcome::{judge, Observed, ScenarioOutcome, TranscriptLine, Verdict};
 
 /// The initiator's address in scenario runs.
-pub const INITIATOR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)), 50000);
+pub const INITIATOR: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)),
+    50000,
+);
 /// The responder's address in scenario runs.
-pub const RESPONDER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)), 4444);
+pub const RESPONDER: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)),
+    4444,
+);
 
 /// Features a reference profile has in a role.
 pub fn reference_features(profile: &Profile, role: Role) -> Vec<Feature> {
@@ -90,14 +103,21 @@ impl Endpoint for Node {
     }
 }
 
-fn media_node(profile: Profile, role: Role, config: StreamConfig, seed: u64) -> Result<Node, String> {
+fn media_node(
+    profile: Profile,
+    role: Role,
+    config: StreamConfig,
+    seed: u64,
+) -> Result<Node, String> {
     Ok(Node::Media(Box::new(match role {
         Role::Initiator => {
             let mut i = Initiator::new(profile, config, RESPONDER).map_err(|e| e.to_string())?;
             i.connect(Instant::ZERO);
             Peer::Initiator(i)
         }
-        Role::Responder => Peer::Responder(Responder::new(profile, config, seed).map_err(|e| e.to_string())?),
+        Role::Responder => {
+            Peer::Responder(Responder::new(profile, config, seed).map_err(|e| e.to_string())?)
+        }
     })))
 }
 
@@ -150,33 +170,62 @@ impl Script {
             Some(var) => match self.vars.get(var) {
                 Some(Value::String(s)) => Ok(s.clone()),
                 Some(other) => Ok(other.to_string()),
-                None => Err(format!("variable `${var}` is not set (capture it in an earlier expect)")),
+                None => Err(format!(
+                    "variable `${var}` is not set (capture it in an earlier expect)"
+                )),
             },
             None => Ok(text.to_owned()),
         }
     }
 
     /// The datagrams a send step stands for.
-    pub fn build(&mut self, spec: &DatagramSpec, config: &StreamConfig, now: Instant) -> Result<Vec<Vec<u8>>, String> {
+    pub fn build(
+        &mut self,
+        spec: &DatagramSpec,
+        config: &StreamConfig,
+        now: Instant,
+    ) -> Result<Vec<Vec<u8>>, String> {
         let qpc_now = now.as_nanos() / 100;
         Ok(match spec {
             DatagramSpec::Start {} => vec![Datagram::Start.to_vec()],
             DatagramSpec::Syn(c) => vec![self.control(c, 0x0100, false)?],
             DatagramSpec::SynAck(c) => vec![self.control(c, 0x0101, true)?],
             DatagramSpec::Ack(c) => vec![self.control(c, 0x0102, true)?],
-            DatagramSpec::ConnectionId { id } => vec![Datagram::ConnectionId(self.id(id)?).to_vec()],
-            DatagramSpec::Data { seq, qpc, payload_len, payload_hex } => {
+            DatagramSpec::ConnectionId { id } => {
+                vec![Datagram::ConnectionId(self.id(id)?).to_vec()]
+            }
+            DatagramSpec::Data {
+                seq,
+                qpc,
+                payload_len,
+                payload_hex,
+            } => {
                 let payload = match payload_hex {
                     Some(hex) => hex_bytes(hex)?,
                     None => {
-                        let len = payload_len.unwrap_or_else(|| config.frame_size().map_or(0, |f| f as usize).saturating_sub(26));
+                        let len = payload_len.unwrap_or_else(|| {
+                            config
+                                .frame_size()
+                                .map_or(0, |f| f as usize)
+                                .saturating_sub(26)
+                        });
                         pattern_slice(0, len).to_vec()
                     }
                 };
-                let repr = DataRepr { seq: *seq, qpc: qpc.unwrap_or(qpc_now), qpf: 10_000_000, payload: &payload };
+                let repr = DataRepr {
+                    seq: *seq,
+                    qpc: qpc.unwrap_or(qpc_now),
+                    qpf: 10_000_000,
+                    payload: &payload,
+                };
                 vec![Datagram::Data(repr).to_vec()]
             }
-            DatagramSpec::DataFrag { seq, offset, total_length, payload_len } => {
+            DatagramSpec::DataFrag {
+                seq,
+                offset,
+                total_length,
+                payload_len,
+            } => {
                 let repr = handshake_wire::mediastream::FragmentRepr {
                     seq: *seq,
                     qpc: qpc_now,
@@ -195,7 +244,15 @@ impl Script {
                     for d in plan.iter() {
                         qpc += 1;
                         let payload = pattern_slice(0, (d.len as usize).saturating_sub(26));
-                        out.push(Datagram::Data(DataRepr { seq, qpc, qpf: 10_000_000, payload }).to_vec());
+                        out.push(
+                            Datagram::Data(DataRepr {
+                                seq,
+                                qpc,
+                                qpf: 10_000_000,
+                                payload,
+                            })
+                            .to_vec(),
+                        );
                     }
                 }
                 let _ = FragmentPlan::new;
@@ -205,7 +262,12 @@ impl Script {
         })
     }
 
-    fn control(&mut self, c: &ControlSpec, flag: u16, default_assigned: bool) -> Result<Vec<u8>, String> {
+    fn control(
+        &mut self,
+        c: &ControlSpec,
+        flag: u16,
+        default_assigned: bool,
+    ) -> Result<Vec<u8>, String> {
         let id = match (&c.id, default_assigned) {
             (Some(text), _) => self.id(text)?,
             (None, true) => self.id("$assigned_id")?,
@@ -214,7 +276,9 @@ impl Script {
         let mut bytes = vec![0u8; 67];
         bytes[..2].copy_from_slice(&flag.to_le_bytes());
         bytes[26] = c.version.unwrap_or(1);
-        bytes[27] = c.flags.unwrap_or(u8::from(flag == 0x0101 && c.accept.unwrap_or(true)));
+        bytes[27] = c
+            .flags
+            .unwrap_or(u8::from(flag == 0x0101 && c.accept.unwrap_or(true)));
         bytes[30..67].copy_from_slice(id.as_bytes());
         if let Some(hex) = &c.options_hex {
             bytes.extend(hex_bytes(hex)?);
@@ -223,7 +287,13 @@ impl Script {
     }
 
     /// Whether a decoded datagram matches `kind` and `fields`; captures unset `$variables` on success.
-    pub fn matches(&mut self, kind: &str, fields: &BTreeMap<String, Value>, decoded: &Value, capture: &BTreeMap<String, String>) -> bool {
+    pub fn matches(
+        &mut self,
+        kind: &str,
+        fields: &BTreeMap<String, Value>,
+        decoded: &Value,
+        capture: &BTreeMap<String, String>,
+    ) -> bool {
         if kind != "any" && decoded.get("kind").and_then(Value::as_str) != Some(kind) {
             return false;
         }
@@ -275,16 +345,27 @@ fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
 pub fn decoded(payload: &[u8]) -> Value {
     match Datagram::parse(payload, Mode::LegacyAccepting) {
         Ok(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-        Err(e) => serde_json::json!({"kind": "malformed", "error": serde_json::to_value(e).unwrap_or(Value::Null)}),
+        Err(e) => {
+            serde_json::json!({"kind": "malformed", "error": serde_json::to_value(e).unwrap_or(Value::Null)})
+        }
     }
 }
 
 /// Runs `scenario` against the reference profile `iut` in virtual time.
-pub fn run_reference(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> ScenarioOutcome {
+pub fn run_reference(
+    scenario: &Scenario,
+    iut_name: &str,
+    iut: Profile,
+    seed: u64,
+) -> ScenarioOutcome {
     let role = scenario.iut.role;
     let features = reference_features(&iut, role);
     if let Some(missing) = scenario.iut.requires.iter().find(|f| !features.contains(f)) {
-        return ScenarioOutcome::unsupported(scenario, iut_name, format!("the IUT lacks {missing:?}"));
+        return ScenarioOutcome::unsupported(
+            scenario,
+            iut_name,
+            format!("the IUT lacks {missing:?}"),
+        );
     }
     let mut iut = iut;
     if let Some(limit) = scenario.iut.session_limit {
@@ -296,7 +377,12 @@ pub fn run_reference(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u6
     }
 }
 
-fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> Result<ScenarioOutcome, String> {
+fn run_virtual(
+    scenario: &Scenario,
+    iut_name: &str,
+    iut: Profile,
+    seed: u64,
+) -> Result<ScenarioOutcome, String> {
     let role = scenario.iut.role;
     let config = scenario.stream;
     config.validate().map_err(|e| format!("stream: {e}"))?;
@@ -308,7 +394,13 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         Role::Initiator => Role::Responder,
         Role::Responder => Role::Initiator,
     };
-    let peer_profile = scenario.peer.reference.as_deref().map(Profile::parse).transpose().map_err(|e| format!("peer: {e}"))?;
+    let peer_profile = scenario
+        .peer
+        .reference
+        .as_deref()
+        .map(Profile::parse)
+        .transpose()
+        .map_err(|e| format!("peer: {e}"))?;
     let rules: Vec<FaultRule> = scenario
         .faults
         .iter()
@@ -330,8 +422,10 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         Role::Responder => ((iut_addr, iut_node), (peer_addr, peer_node)),
         Role::Initiator => ((peer_addr, peer_node), (iut_addr, iut_node)),
     };
-    sim.add_endpoint(first.0, first.1).map_err(|e| format!("{e:?}"))?;
-    sim.add_endpoint(second.0, second.1).map_err(|e| format!("{e:?}"))?;
+    sim.add_endpoint(first.0, first.1)
+        .map_err(|e| format!("{e:?}"))?;
+    sim.add_endpoint(second.0, second.1)
+        .map_err(|e| format!("{e:?}"))?;
 
     let mut script = Script::default();
     let mut next_rule = scenario.faults.len() as u32 + 1;
@@ -340,35 +434,58 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         let n = n + 1;
         let start = sim.now();
         let result = match step {
-            Step::Send(send) => script.build(&send.datagram, &config, start).map(|datagrams| {
-                script.markers.push((start, format!("step {n}: send {}", step_label(step))));
-                for _ in 0..send.times.max(1) {
-                    for mut bytes in datagrams.clone() {
-                        if let Some(len) = send.truncate_to {
-                            bytes.truncate(len);
+            Step::Send(send) => script
+                .build(&send.datagram, &config, start)
+                .map(|datagrams| {
+                    script
+                        .markers
+                        .push((start, format!("step {n}: send {}", step_label(step))));
+                    for _ in 0..send.times.max(1) {
+                        for mut bytes in datagrams.clone() {
+                            if let Some(len) = send.truncate_to {
+                                bytes.truncate(len);
+                            }
+                            let id =
+                                sim.inject(on_port(peer_addr, send.from_port), iut_addr, bytes);
+                            script.annotations.insert(id, format!("step {n}"));
                         }
-                        let id = sim.inject(on_port(peer_addr, send.from_port), iut_addr, bytes);
-                        script.annotations.insert(id, format!("step {n}"));
                     }
-                }
-            }),
+                }),
             Step::Wait(w) => {
-                script.markers.push((start, format!("step {n}: wait {} ms", w.ms)));
+                script
+                    .markers
+                    .push((start, format!("step {n}: wait {} ms", w.ms)));
                 sim.run_until(start + Duration::from_millis(w.ms), STEP_LIMIT);
                 Ok(())
             }
             Step::Fault(spec) => {
-                script.markers.push((start, format!("step {n}: fault {}", fault_label(spec))));
+                script
+                    .markers
+                    .push((start, format!("step {n}: fault {}", fault_label(spec))));
                 let rule = fault_rule(next_rule, spec, iut_addr, peer_addr);
                 next_rule += 1;
                 sim.link_mut().add_rule(rule).map_err(|e| format!("{e:?}"))
             }
             Step::Expect(e) => {
-                script.markers.push((start, format!("step {n}: expect {} within {} ms", e.kind, e.within_ms)));
-                expect(&mut sim, &mut script, &mut seen, iut_addr, on_port(peer_addr, e.to_port), e, n)
+                script.markers.push((
+                    start,
+                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms),
+                ));
+                expect(
+                    &mut sim,
+                    &mut script,
+                    &mut seen,
+                    iut_addr,
+                    on_port(peer_addr, e.to_port),
+                    e,
+                    n,
+                )
             }
             Step::ExpectNone(e) => {
-                script.markers.push((start, format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms)));
+                script.markers.push((
+                    start,
+                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms),
+                ));
                 let deadline = start + Duration::from_millis(e.for_ms);
                 // From the previous `expect`'s match on (not the trace's end): a datagram the IUT sent
                 // at the step's start time, after that match, is inside the window too.
@@ -376,9 +493,17 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
                 sim.run_until(deadline, STEP_LIMIT);
                 sim.drain_endpoints();
                 let mut found = None;
-                for (_, at, payload) in iut_sent(sim.trace(), iut_addr, e.to_port.map(|p| on_port(peer_addr, Some(p))), from) {
+                for (_, at, payload) in iut_sent(
+                    sim.trace(),
+                    iut_addr,
+                    e.to_port.map(|p| on_port(peer_addr, Some(p))),
+                    from,
+                ) {
                     let d = decoded(&payload);
-                    if at >= start && at <= deadline && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new()) {
+                    if at >= start
+                        && at <= deadline
+                        && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new())
+                    {
                         found = Some(format!("step {n}: the IUT sent {d} at {:.3} ms", ms(at)));
                         break;
                     }
@@ -387,7 +512,11 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
             }
         };
         if let Err(why) = result {
-            script.failures.push(if why.starts_with("step ") { why } else { format!("step {n}: {why}") });
+            script.failures.push(if why.starts_with("step ") {
+                why
+            } else {
+                format!("step {n}: {why}")
+            });
             break;
         }
     }
@@ -397,7 +526,9 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         Role::Initiator => iut_addr,
         Role::Responder => peer_addr,
     };
-    let limits = RunLimits::until_finished(vec![initiator_addr]).max_time(end).max_steps(STEP_LIMIT);
+    let limits = RunLimits::until_finished(vec![initiator_addr])
+        .max_time(end)
+        .max_steps(STEP_LIMIT);
     sim.run(&limits);
     sim.drain_endpoints();
 
@@ -411,7 +542,8 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         if let Node::Media(peer) = node {
             if let Some(i) = peer.as_initiator() {
                 initiator_metrics = Some(i.metrics().clone());
-                initiator_complete = Some(i.phase() == Phase::Finished && i.metrics().failure.is_none());
+                initiator_complete =
+                    Some(i.phase() == Phase::Finished && i.metrics().failure.is_none());
                 if *addr == iut_addr {
                     iut_drops = i.metrics().validation_errors.clone();
                 }
@@ -445,8 +577,10 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
         not_delivered_delay_ns: link.config().latency_ms.saturating_mul(1_000_000),
         ..handshake_capture::TraceOptions::default()
     };
-    let mut writer = handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
-    handshake_capture::write_trace(&trace, iut_addr, &options, &mut writer).map_err(|e| e.to_string())?;
+    let mut writer =
+        handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+    handshake_capture::write_trace(&trace, iut_addr, &options, &mut writer)
+        .map_err(|e| e.to_string())?;
     let capture = writer.finish().map_err(|e| e.to_string())?;
     let responder_profile = match role {
         Role::Responder => iut,
@@ -463,10 +597,17 @@ fn run_virtual(scenario: &Scenario, iut_name: &str, iut: Profile, seed: u64) -> 
     let verdict = check_capture(&capture, None, check).map_err(|e| e.to_string())?;
     let transcript = transcript(&capture, &events, iut_addr, &script.markers);
     let observed = Observed {
-        negotiated_mode: verdict.report.sessions.first().map(|s| s.negotiated_mode.to_owned()),
+        negotiated_mode: verdict
+            .report
+            .sessions
+            .first()
+            .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
-        iut_drops: iut_drops.into_iter().map(|(r, n)| (r.name().to_owned(), n)).collect(),
+        iut_drops: iut_drops
+            .into_iter()
+            .map(|(r, n)| (r.name().to_owned(), n))
+            .collect(),
         violations: verdict.report.violations().cloned().collect(),
         step_failures: std::mem::take(&mut script.failures),
     };
@@ -483,17 +624,25 @@ fn ms(t: Instant) -> f64 {
 
 /// Datagrams the IUT sent (as sent) to `to` (any address when `None`), from trace index `from` on:
 /// (index, time, bytes).
-fn iut_sent(trace: &[LinkEvent], iut: SocketAddr, to: Option<SocketAddr>, from: usize) -> Vec<(usize, Instant, Vec<u8>)> {
+fn iut_sent(
+    trace: &[LinkEvent],
+    iut: SocketAddr,
+    to: Option<SocketAddr>,
+    from: usize,
+) -> Vec<(usize, Instant, Vec<u8>)> {
     trace
         .iter()
         .enumerate()
         .skip(from)
         .filter_map(|(i, e)| match e {
-            LinkEvent::Sent { at, from, to: dst, injected: false, payload, .. }
-                if *from == iut && to.is_none_or(|t| t == *dst) =>
-            {
-                Some((i, *at, payload.clone()))
-            }
+            LinkEvent::Sent {
+                at,
+                from,
+                to: dst,
+                injected: false,
+                payload,
+                ..
+            } if *from == iut && to.is_none_or(|t| t == *dst) => Some((i, *at, payload.clone())),
             _ => None,
         })
         .collect()
@@ -506,33 +655,49 @@ fn on_port(peer: SocketAddr, port: Option<u16>) -> SocketAddr {
 /// Waits for a matching datagram from the IUT. Steps are ordered: the search starts after the datagram
 /// the previous `expect` matched (`seen`), so datagrams sent together (CONNECTION_ID then DATA) can be
 /// expected one after the other.
-fn expect(sim: &mut Simulation<Node>, script: &mut Script, seen: &mut usize, iut: SocketAddr, to: SocketAddr, e: &ExpectStep, n: usize) -> Result<(), String> {
+fn expect(
+    sim: &mut Simulation<Node>,
+    script: &mut Script,
+    seen: &mut usize,
+    iut: SocketAddr,
+    to: SocketAddr,
+    e: &ExpectStep,
+    n: usize,
+) -> Result<(), String> {
     let deadline = sim.now() + Duration::from_millis(e.within_ms);
     let mut scan = *seen;
+    // Looks at what the IUT sent since the last look; on a match, marks it and moves `seen` past it.
+    let mut look = |sim: &Simulation<Node>, script: &mut Script, scan: &mut usize| -> bool {
+        for (i, at, payload) in iut_sent(sim.trace(), iut, Some(to), *scan) {
+            *scan = i + 1;
+            if at <= deadline && script.matches(&e.kind, &e.fields, &decoded(&payload), &e.capture)
+            {
+                *seen = i + 1;
+                script
+                    .annotations
+                    .entry(trace_id(sim.trace(), i))
+                    .or_insert_with(|| format!("step {n}"));
+                return true;
+            }
+        }
+        false
+    };
     loop {
         sim.drain_endpoints();
-        for (i, at, payload) in iut_sent(sim.trace(), iut, Some(to), scan) {
-            scan = i + 1;
-            let d = decoded(&payload);
-            if at <= deadline && script.matches(&e.kind, &e.fields, &d, &e.capture) {
-                *seen = i + 1;
-                script.annotations.entry(trace_id(sim.trace(), i)).or_insert_with(|| format!("step {n}"));
-                return Ok(());
-            }
+        if look(sim, script, &mut scan) {
+            return Ok(());
         }
         if sim.next_work_time().is_none_or(|t| t > deadline) {
             sim.run_until(deadline, STEP_LIMIT);
             sim.drain_endpoints();
-            for (i, at, payload) in iut_sent(sim.trace(), iut, Some(to), scan) {
-                let d = decoded(&payload);
-                if at <= deadline && script.matches(&e.kind, &e.fields, &d, &e.capture) {
-                    *seen = i + 1;
-                    script.annotations.entry(trace_id(sim.trace(), i)).or_insert_with(|| format!("step {n}"));
-                    return Ok(());
-                }
+            if look(sim, script, &mut scan) {
+                return Ok(());
             }
             let fields = serde_json::to_string(&e.fields).unwrap_or_default();
-            return Err(format!("step {n}: no {} {} from the IUT within {} ms", e.kind, fields, e.within_ms));
+            return Err(format!(
+                "step {n}: no {} {} from the IUT within {} ms",
+                e.kind, fields, e.within_ms
+            ));
         }
         sim.step();
     }
@@ -546,7 +711,10 @@ pub(crate) fn step_label(step: &Step) -> String {
     match step {
         Step::Send(s) => {
             let v = serde_json::to_value(&s.datagram).unwrap_or(Value::Null);
-            let name = v.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+            let name = v
+                .as_object()
+                .and_then(|o| o.keys().next().cloned())
+                .unwrap_or_default();
             let mut label = name;
             if let Some(len) = s.truncate_to {
                 label.push_str(&format!(" cut to {len} bytes"));
@@ -566,7 +734,12 @@ pub(crate) fn fault_label(f: &FaultSpec) -> String {
 
 /// The transcript: the capture (as the IUT saw it) decoded, with the IUT's events and the step
 /// markers, in time order; runs of DATA in one direction are folded into one line.
-pub(crate) fn transcript(capture: &[u8], events: &[handshake_run::SimEvent<Event>], iut: SocketAddr, markers: &[(Instant, String)]) -> Vec<TranscriptLine> {
+pub(crate) fn transcript(
+    capture: &[u8],
+    events: &[handshake_run::SimEvent<Event>],
+    iut: SocketAddr,
+    markers: &[(Instant, String)],
+) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
     let mut lines: Vec<(u64, u8, String)> = Vec::new();
     if let Ok(reader) = handshake_capture::open(capture) {
@@ -596,22 +769,37 @@ pub(crate) fn transcript(capture: &[u8], events: &[handshake_run::SimEvent<Event
 fn fold_data(lines: Vec<(u64, u8, String)>) -> Vec<TranscriptLine> {
     let mut out: Vec<TranscriptLine> = Vec::new();
     let mut run: Option<(u64, u64, String, u64, u64, usize)> = None; // (t0, t1, arrow, first seq, last seq, count)
-    let flush = |run: &mut Option<(u64, u64, String, u64, u64, usize)>, out: &mut Vec<TranscriptLine>| {
+    let flush = |run: &mut Option<(u64, u64, String, u64, u64, usize)>,
+                 out: &mut Vec<TranscriptLine>| {
         if let Some((t0, t1, arrow, a, b, n)) = run.take() {
             let text = if n == 1 {
                 format!("{arrow} DATA seq={a}")
             } else {
-                format!("{arrow} DATA seq {a}..{b} ({n} datagrams, until {:.3} ms)", t1 as f64 / 1e6)
+                format!(
+                    "{arrow} DATA seq {a}..{b} ({n} datagrams, until {:.3} ms)",
+                    t1 as f64 / 1e6
+                )
             };
-            out.push(TranscriptLine { at_ms: t0 as f64 / 1e6, text });
+            out.push(TranscriptLine {
+                at_ms: t0 as f64 / 1e6,
+                text,
+            });
         }
     };
     for (t, _, text) in lines {
-        let data = text.split_once(" DATA seq=").filter(|(_, rest)| !rest.contains('['));
+        let data = text
+            .split_once(" DATA seq=")
+            .filter(|(_, rest)| !rest.contains('['));
         if let Some((arrow, rest)) = data {
-            let seq: u64 = rest.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let seq: u64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
             match &mut run {
-                Some((_, t1, a, _, last, n)) if a == arrow && (seq == *last || seq == *last + 1) => {
+                Some((_, t1, a, _, last, n))
+                    if a == arrow && (seq == *last || seq == *last + 1) =>
+                {
                     *t1 = t;
                     *last = seq;
                     *n += 1;
@@ -625,7 +813,10 @@ fn fold_data(lines: Vec<(u64, u8, String)>) -> Vec<TranscriptLine> {
             }
         }
         flush(&mut run, &mut out);
-        out.push(TranscriptLine { at_ms: t as f64 / 1e6, text });
+        out.push(TranscriptLine {
+            at_ms: t as f64 / 1e6,
+            text,
+        });
     }
     flush(&mut run, &mut out);
     out

@@ -118,6 +118,8 @@ named_enum! {
     }
 }
 
+// The enum comes from `named_enum!`, which cannot carry `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for NegotiatedMode {
     fn default() -> Self {
         NegotiatedMode::Pending

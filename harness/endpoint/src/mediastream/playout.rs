@@ -1,6 +1,6 @@
 //! The initiator's frame accounting, as ctsTraffic codes it: bytes are summed per sequence number
-//! (headers included) and each frame is judged at its render deadline: == F successful, < F dropped,
-//! > F duplicate. The first render is IBF frame periods after the stream's base; the window holds
+//! (headers included) and each frame is judged at its render deadline: a sum equal to F is successful,
+//! below F dropped, above F duplicate. The first render is IBF frame periods after the stream's base; the window holds
 //! 2 × IBF frames; datagrams for stale, future or beyond-last sequence numbers count as `errorFrames`.
 //!
 //! The 3-way profile adds D13: with `dedup`, a datagram already seen for the same sequence number is
