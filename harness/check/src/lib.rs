@@ -389,16 +389,21 @@ impl Checker {
             // A new attempt after a rejection is a new session. After media, a repeated START or SYN may
             // belong to the live session (a duplicate, a D9 tuple): only a new id from the responder
             // tells that a new session began.
-            Datagram::Start | Datagram::Control(_) if from_initiator && d.kind() != Kind::Ack => s.rejected,
+            Datagram::Start | Datagram::Control(_) if from_initiator && d.kind() != Kind::Ack => {
+                s.rejected
+            }
             Datagram::ConnectionId(id) if !from_initiator => {
                 s.media_started && s.connection_id.is_some_and(|known| known != *id)
             }
             // In a 3-way session, an accepting SYN-ACK with a new id after media is a new handshake; in a
             // legacy one it is a control frame the session must never see (legacy.no_control_frames).
-            Datagram::Control(c) if !from_initiator && c.kind == ControlKind::SynAck && c.accept() => {
+            Datagram::Control(c)
+                if !from_initiator && c.kind == ControlKind::SynAck && c.accept() =>
+            {
                 s.opened == Opened::Syn
                     && s.media_started
-                    && s.connection_id.is_some_and(|known| known != c.connection_id)
+                    && s.connection_id
+                        .is_some_and(|known| known != c.connection_id)
             }
             _ => false,
         }
@@ -515,12 +520,14 @@ impl Session {
         let view = handshake_wire::mediastream::Packet::new_unchecked(packet.payload);
         match view.flag() {
             handshake_wire::mediastream::flag::CONNECTION_ID => self.cid_changed_seen = true,
-            handshake_wire::mediastream::flag::DATA | handshake_wire::mediastream::flag::DATA_FRAG
+            handshake_wire::mediastream::flag::DATA
+            | handshake_wire::mediastream::flag::DATA_FRAG
                 if packet.payload.len() >= 10 =>
             {
                 self.excluded_seqs.insert(view.seq());
             }
-            handshake_wire::mediastream::flag::DATA | handshake_wire::mediastream::flag::DATA_FRAG => {
+            handshake_wire::mediastream::flag::DATA
+            | handshake_wire::mediastream::flag::DATA_FRAG => {
                 self.unknown_excluded_media += 1;
             }
             _ => {}

@@ -1,6 +1,7 @@
 //! Layer 5's scenario engine: JSON scenarios (see [`model`]), a scripted peer, and runs against an
-//! implementation under test — in-process reference profiles in virtual time ([`engine`]) — with the
-//! capture checked and the outcome judged ([`outcome`]).
+//! implementation under test — in-process reference profiles in virtual time ([`engine`]), external
+//! programs over real UDP in real time ([`external`]) — with the capture checked and the outcome
+//! judged ([`outcome`]).
 #![forbid(unsafe_code)]
 
 pub mod engine;
@@ -17,16 +18,36 @@ pub use outcome::{ScenarioOutcome, Verdict};
 
 /// Loads and validates a scenario file; errors carry file:line:column and what was expected.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
     let mut de = serde_json::Deserializer::from_str(&text);
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let message = message.rfind(" at line ").map_or(message.clone(), |i| message[..i].to_owned());
-        LoadError(format!("{}:{}:{}: {message}{}", path.display(), inner.line(), inner.column(), if at.is_empty() || at == "." { String::new() } else { format!(" (at {at})") }))
+        let message = message
+            .rfind(" at line ")
+            .map_or(message.clone(), |i| message[..i].to_owned());
+        LoadError(format!(
+            "{}:{}:{}: {message}{}",
+            path.display(),
+            inner.line(),
+            inner.column(),
+            if at.is_empty() || at == "." {
+                String::new()
+            } else {
+                format!(" (at {at})")
+            }
+        ))
     })?;
-    de.end().map_err(|e| LoadError(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())))?;
+    de.end().map_err(|e| {
+        LoadError(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     validate(&scenario).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
     Ok(scenario)
 }
@@ -34,12 +55,19 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 /// Checks what the schema cannot: profiles, rule ids, kinds.
 pub fn validate(s: &Scenario) -> Result<(), String> {
     if let Some(p) = &s.peer.reference {
-        handshake_endpoint::mediastream::Profile::parse(p).map_err(|e| format!("peer.reference: {e}"))?;
+        handshake_endpoint::mediastream::Profile::parse(p)
+            .map_err(|e| format!("peer.reference: {e}"))?;
     }
     if s.peer.reference.is_none() && s.peer.steps.is_empty() {
         return Err("peer: give a reference profile, steps, or both".into());
     }
-    for rule in s.expect.rules_hold.iter().chain(&s.expect.rules_fire).chain(&s.rules) {
+    for rule in s
+        .expect
+        .rules_hold
+        .iter()
+        .chain(&s.expect.rules_fire)
+        .chain(&s.rules)
+    {
         if rule != "all" && handshake_check::rules::by_id(rule).is_none() {
             return Err(format!("unknown checker rule `{rule}`"));
         }

@@ -102,7 +102,9 @@ pub enum Role {
 }
 
 /// A capability a scenario may require of the IUT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
     /// The 3-way handshake (profile `3way`).
@@ -380,7 +382,9 @@ impl Bound {
     pub fn contains(&self, value: u64) -> bool {
         match *self {
             Bound::Exactly(v) => value == v,
-            Bound::Range { min, max } => min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m),
+            Bound::Range { min, max } => {
+                min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+            }
         }
     }
 }

@@ -123,7 +123,13 @@ impl ScenarioOutcome {
 
     /// A stable text rendering for snapshots and reports.
     pub fn render(&self) -> String {
-        let mut s = format!("scenario: {}\ntitle: {}\niut: {}\nverdict: {}\n", self.scenario, self.title, self.iut, self.verdict.name());
+        let mut s = format!(
+            "scenario: {}\ntitle: {}\niut: {}\nverdict: {}\n",
+            self.scenario,
+            self.title,
+            self.iut,
+            self.verdict.name()
+        );
         for r in &self.reasons {
             s.push_str(&format!("  because: {r}\n"));
         }
@@ -143,11 +149,19 @@ impl ScenarioOutcome {
             ));
         }
         if !self.iut_drops.is_empty() {
-            let drops: Vec<String> = self.iut_drops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let drops: Vec<String> = self
+                .iut_drops
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             s.push_str(&format!("iut dropped: {}\n", drops.join(", ")));
         }
         if !self.rules_fired.is_empty() {
-            let fired: Vec<String> = self.rules_fired.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+            let fired: Vec<String> = self
+                .rules_fired
+                .iter()
+                .map(|(k, v)| format!("{k} x{v}"))
+                .collect();
             s.push_str(&format!("rules fired: {}\n", fired.join(", ")));
         }
         if !self.transcript.is_empty() {
@@ -160,7 +174,13 @@ impl ScenarioOutcome {
     }
 }
 
-const METRIC_NAMES: [&str; 5] = ["frames_successful", "frames_dropped", "frames_duplicate", "frames_error", "duplicate_datagrams"];
+const METRIC_NAMES: [&str; 5] = [
+    "frames_successful",
+    "frames_dropped",
+    "frames_duplicate",
+    "frames_error",
+    "duplicate_datagrams",
+];
 
 fn metric(m: &Metrics, name: &str) -> Option<u64> {
     Some(match name {
@@ -174,7 +194,13 @@ fn metric(m: &Metrics, name: &str) -> Option<u64> {
 }
 
 /// Judges the observations against the scenario's expectations.
-pub fn judge(scenario: &Scenario, iut: &str, observed: Observed, transcript: Vec<TranscriptLine>, capture: Vec<u8>) -> ScenarioOutcome {
+pub fn judge(
+    scenario: &Scenario,
+    iut: &str,
+    observed: Observed,
+    transcript: Vec<TranscriptLine>,
+    capture: Vec<u8>,
+) -> ScenarioOutcome {
     let expect = &scenario.expect;
     let mut reasons = observed.step_failures.clone();
     let mut fired: BTreeMap<String, usize> = BTreeMap::new();
@@ -184,15 +210,25 @@ pub fn judge(scenario: &Scenario, iut: &str, observed: Observed, transcript: Vec
     if let Some(want) = &expect.negotiated_mode {
         match &observed.negotiated_mode {
             Some(got) if got == want => {}
-            got => reasons.push(format!("negotiated mode {}, expected {want}", got.as_deref().unwrap_or("(no session)"))),
+            got => reasons.push(format!(
+                "negotiated mode {}, expected {want}",
+                got.as_deref().unwrap_or("(no session)")
+            )),
         }
     }
     for (name, bound) in &expect.metrics {
         if !METRIC_NAMES.contains(&name.as_str()) {
-            reasons.push(format!("unknown metric `{name}` (known: {})", METRIC_NAMES.join(", ")));
+            reasons.push(format!(
+                "unknown metric `{name}` (known: {})",
+                METRIC_NAMES.join(", ")
+            ));
             continue;
         }
-        match observed.initiator_metrics.as_ref().and_then(|m| metric(m, name)) {
+        match observed
+            .initiator_metrics
+            .as_ref()
+            .and_then(|m| metric(m, name))
+        {
             Some(v) if bound.contains(v) => {}
             Some(v) => reasons.push(format!("{name} = {v}, expected {bound}")),
             None => reasons.push(format!("{name} cannot be observed for this IUT")),
@@ -201,7 +237,9 @@ pub fn judge(scenario: &Scenario, iut: &str, observed: Observed, transcript: Vec
     for (reason, bound) in &expect.validation_errors {
         let v = observed.iut_drops.get(reason).copied().unwrap_or(0);
         if !bound.contains(v) {
-            reasons.push(format!("IUT dropped {v} datagrams as {reason}, expected {bound}"));
+            reasons.push(format!(
+                "IUT dropped {v} datagrams as {reason}, expected {bound}"
+            ));
         }
     }
     if let Some(want) = expect.stream_complete {
@@ -212,13 +250,22 @@ pub fn judge(scenario: &Scenario, iut: &str, observed: Observed, transcript: Vec
         }
     }
     let hold: Vec<&str> = if expect.rules_hold.iter().any(|r| r == "all") {
-        rules::ALL.iter().map(|r| r.id).filter(|id| !expect.rules_fire.iter().any(|f| f == id)).collect()
+        rules::ALL
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| !expect.rules_fire.iter().any(|f| f == id))
+            .collect()
     } else {
         expect.rules_hold.iter().map(String::as_str).collect()
     };
     for rule in hold {
         if let Some(n) = fired.get(rule) {
-            let first = observed.violations.iter().find(|v| v.rule == rule).map(|v| format!(" (first at packet #{}: {})", v.packet, v.detail)).unwrap_or_default();
+            let first = observed
+                .violations
+                .iter()
+                .find(|v| v.rule == rule)
+                .map(|v| format!(" (first at packet #{}: {})", v.packet, v.detail))
+                .unwrap_or_default();
             reasons.push(format!("rule {rule} fired {n} times{first}"));
         }
     }
@@ -227,7 +274,11 @@ pub fn judge(scenario: &Scenario, iut: &str, observed: Observed, transcript: Vec
             reasons.push(format!("rule {rule} did not fire"));
         }
     }
-    let verdict = if reasons.is_empty() { Verdict::Pass } else { Verdict::Fail };
+    let verdict = if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
     ScenarioOutcome {
         scenario: scenario.id.clone(),
         title: scenario.title.clone(),

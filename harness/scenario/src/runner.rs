@@ -71,7 +71,9 @@ impl Iut {
 
     fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
         match self {
-            Iut::Reference { name, profile } => crate::engine::run_reference(scenario, name, *profile, seed),
+            Iut::Reference { name, profile } => {
+                crate::engine::run_reference(scenario, name, *profile, seed)
+            }
             Iut::External(e) => e.run(scenario, seed),
         }
     }
@@ -127,10 +129,16 @@ pub struct Plan {
 
 /// Parses `K/N`.
 pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
-    let (k, n) = text.split_once('/').ok_or_else(|| format!("partition `{text}`: expected K/N, e.g. 2/4"))?;
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("partition `{text}`: expected K/N, e.g. 2/4"))?;
     let (k, n): (usize, usize) = (
-        k.trim().parse().map_err(|_| format!("partition `{text}`: K is not a number"))?,
-        n.trim().parse().map_err(|_| format!("partition `{text}`: N is not a number"))?,
+        k.trim()
+            .parse()
+            .map_err(|_| format!("partition `{text}`: K is not a number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("partition `{text}`: N is not a number"))?,
     );
     if n == 0 || k == 0 || k > n {
         return Err(format!("partition `{text}`: need 1 <= K <= N"));
@@ -160,7 +168,8 @@ impl Plan {
                 }
             }
         }
-        let results: Vec<Mutex<Option<ResultEntry>>> = work.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<ResultEntry>>> =
+            work.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1).min(work.len().max(1)) {
@@ -183,7 +192,10 @@ impl Plan {
             version: RESULTS_VERSION,
             seed: self.seed.unwrap_or(1),
             partition: self.partition.map(|(k, n)| format!("{k}/{n}")),
-            results: results.into_iter().filter_map(|m| m.into_inner().ok().flatten()).collect(),
+            results: results
+                .into_iter()
+                .filter_map(|m| m.into_inner().ok().flatten())
+                .collect(),
         }
     }
 

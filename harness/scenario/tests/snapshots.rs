@@ -8,7 +8,14 @@ use handshake_endpoint::mediastream::Profile;
 use handshake_scenario::engine::run_reference;
 use rstest::rstest;
 
-const PROFILES: [&str; 6] = ["3way", "3way+allow_legacy_start", "3way+optimistic_start", "3way+fallback_to_legacy", "legacy", "udp_push"];
+const PROFILES: [&str; 6] = [
+    "3way",
+    "3way+allow_legacy_start",
+    "3way+optimistic_start",
+    "3way+fallback_to_legacy",
+    "legacy",
+    "udp_push",
+];
 
 #[rstest]
 fn scenario_outcomes(#[files("../../vectors/scenarios/mediastream/*.json")] path: PathBuf) {
@@ -20,8 +27,17 @@ fn scenario_outcomes(#[files("../../vectors/scenarios/mediastream/*.json")] path
         let outcome = run_reference(&scenario, &format!("ref:{name}"), profile, seed);
         // Same scenario, same seed: the same outcome, byte for byte (transcript and capture).
         let again = run_reference(&scenario, &format!("ref:{name}"), profile, seed);
-        assert_eq!(outcome.render(), again.render(), "{} against {name} is not deterministic", scenario.id);
-        assert_eq!(outcome.capture, again.capture, "{} against {name}: capture differs between runs", scenario.id);
+        assert_eq!(
+            outcome.render(),
+            again.render(),
+            "{} against {name} is not deterministic",
+            scenario.id
+        );
+        assert_eq!(
+            outcome.capture, again.capture,
+            "{} against {name}: capture differs between runs",
+            scenario.id
+        );
         text.push_str(&outcome.render());
         text.push('\n');
     }

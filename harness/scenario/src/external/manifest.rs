@@ -10,6 +10,8 @@
 //! |---|---|
 //! | `{listen}`, `{listen_host}`, `{listen_port}` | responder: the loopback address to serve on (fresh port per scenario) |
 //! | `{target}`, `{target_host}`, `{target_port}` | initiator: the harness's address to connect to |
+//! | `{address}`, `{address_host}`, `{address_port}` | either of the above, for the role run |
+//! | `{role}` | `responder` or `initiator` |
 //! | `{bits_per_second}`, `{frame_rate}`, `{stream_length}`, `{buffer_depth}`, `{datagram_byte_size}` | the scenario's stream (ctsTraffic names; lengths in seconds) |
 //! | `{profile}` | the profile chosen from `profiles` (`3way`, `legacy`, `udp_push`) |
 //! | `{verify}`, `{session_limit}` | values for the `verify` and `session_limit` flags |
@@ -146,7 +148,9 @@ pub struct Flags {
 }
 
 /// A base profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 pub enum ProfileName {
     /// The 3-way handshake.
     #[serde(rename = "3way")]
@@ -179,7 +183,9 @@ impl ProfileName {
 }
 
 /// A 3-way option.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OptionName {
     /// D9.
@@ -229,21 +235,35 @@ impl Launch {
 
 /// Chooses the profile and options for `scenario` among `profiles` and `options`, or says why the IUT
 /// cannot run it (an `unsupported` reason). `restartable`: the IUT is started per scenario.
-pub fn choose(profiles: &[ProfileName], options: &[OptionName], scenario: &Scenario, restartable: bool) -> Result<Launch, String> {
+pub fn choose(
+    profiles: &[ProfileName],
+    options: &[OptionName],
+    scenario: &Scenario,
+    restartable: bool,
+) -> Result<Launch, String> {
     let role = scenario.iut.role;
     let fits = |p: ProfileName, f: Feature| -> Option<Option<OptionName>> {
         let three_way = p == ProfileName::ThreeWay;
-        let option = |o: OptionName, r: Role| (three_way && role == r && options.contains(&o)).then_some(Some(o));
+        let option = |o: OptionName, r: Role| {
+            (three_way && role == r && options.contains(&o)).then_some(Some(o))
+        };
         match f {
             Feature::ThreeWay => three_way.then_some(None),
             Feature::LegacyStart if !three_way => Some(None),
-            Feature::LegacyStart | Feature::AllowLegacyStart => option(OptionName::AllowLegacyStart, Role::Responder),
+            Feature::LegacyStart | Feature::AllowLegacyStart => {
+                option(OptionName::AllowLegacyStart, Role::Responder)
+            }
             Feature::OptimisticStart => option(OptionName::OptimisticStart, Role::Responder),
             Feature::FallbackToLegacy => option(OptionName::FallbackToLegacy, Role::Initiator),
             Feature::Restart => restartable.then_some(None),
         }
     };
-    if let Some(f) = scenario.iut.requires.iter().find(|f| !profiles.iter().any(|p| fits(*p, **f).is_some())) {
+    if let Some(f) = scenario
+        .iut
+        .requires
+        .iter()
+        .find(|f| !profiles.iter().any(|p| fits(*p, **f).is_some()))
+    {
         return Err(format!("the IUT lacks {f:?}"));
     }
     for &p in profiles {
@@ -258,14 +278,28 @@ pub fn choose(profiles: &[ProfileName], options: &[OptionName], scenario: &Scena
         if all {
             chosen.sort_unstable();
             chosen.dedup();
-            return Ok(Launch { profile: p, options: chosen, session_limit: scenario.iut.session_limit });
+            return Ok(Launch {
+                profile: p,
+                options: chosen,
+                session_limit: scenario.iut.session_limit,
+            });
         }
     }
-    Err(format!("no one profile of the IUT has all of {:?}", scenario.iut.requires))
+    Err(format!(
+        "no one profile of the IUT has all of {:?}",
+        scenario.iut.requires
+    ))
 }
 
+const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
+const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
+
 /// The words of every placeholder.
-pub const PLACEHOLDERS: [&str; 18] = [
+pub const PLACEHOLDERS: [&str; 22] = [
+    "role",
+    "address",
+    "address_host",
+    "address_port",
     "listen",
     "listen_host",
     "listen_port",
@@ -293,12 +327,24 @@ pub struct Values(BTreeMap<&'static str, String>);
 impl Values {
     /// The values for a run in `role` at `addr` (the listen address of a responder, the target of an
     /// initiator).
-    pub fn new(role: Role, addr: SocketAddr, stream: &StreamConfig, launch: &Launch, seed: u64, harness: &Path, manifest_dir: &Path) -> Values {
+    pub fn new(
+        role: Role,
+        addr: SocketAddr,
+        stream: &StreamConfig,
+        launch: &Launch,
+        seed: u64,
+        harness: &Path,
+        manifest_dir: &Path,
+    ) -> Values {
         let mut v = BTreeMap::new();
         let (a, h, p) = match role {
             Role::Responder => ("listen", "listen_host", "listen_port"),
             Role::Initiator => ("target", "target_host", "target_port"),
         };
+        v.insert("role", role_name(role).to_owned());
+        v.insert("address", addr.to_string());
+        v.insert("address_host", addr.ip().to_string());
+        v.insert("address_port", addr.port().to_string());
         v.insert(a, addr.to_string());
         v.insert(h, addr.ip().to_string());
         v.insert(p, addr.port().to_string());
@@ -340,18 +386,27 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
             out.push('}');
             rest = t;
         } else if let Some(t) = tail.strip_prefix('{') {
-            let end = t.find('}').ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
+            let end = t
+                .find('}')
+                .ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
             let name = &t[..end];
             match values.0.get(name) {
                 Some(v) => out.push_str(v),
                 None if PLACEHOLDERS.contains(&name) => {
                     return Err(format!("`{word}`: {{{name}}} has no value here"));
                 }
-                None => return Err(format!("`{word}`: unknown placeholder {{{name}}} (known: {})", known())),
+                None => {
+                    return Err(format!(
+                        "`{word}`: unknown placeholder {{{name}}} (known: {})",
+                        known()
+                    ))
+                }
             }
             rest = &t[end + 1..];
         } else {
-            return Err(format!("`{word}`: `}}` without `{{` (write `}}}}` for a brace)"));
+            return Err(format!(
+                "`{word}`: `}}` without `{{` (write `}}}}` for a brace)"
+            ));
         }
     }
     out.push_str(rest);
@@ -359,7 +414,11 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
 }
 
 fn known() -> String {
-    PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+    PLACEHOLDERS
+        .iter()
+        .map(|p| format!("{{{p}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Every `{name}` in a template word, for validation.
@@ -371,11 +430,15 @@ fn placeholders_in(word: &str) -> Result<Vec<String>, String> {
         if let Some(t) = tail.strip_prefix("{{").or_else(|| tail.strip_prefix("}}")) {
             rest = t;
         } else if let Some(t) = tail.strip_prefix('{') {
-            let end = t.find('}').ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
+            let end = t
+                .find('}')
+                .ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
             names.push(t[..end].to_owned());
             rest = &t[end + 1..];
         } else {
-            return Err(format!("`{word}`: `}}` without `{{` (write `}}}}` for a brace)"));
+            return Err(format!(
+                "`{word}`: `}}` without `{{` (write `}}}}` for a brace)"
+            ));
         }
     }
     Ok(names)
@@ -390,24 +453,49 @@ impl Manifest {
             let at = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.to_string();
-            let message = message.rfind(" at line ").map_or(message.clone(), |i| message[..i].to_owned());
-            let at = if at.is_empty() || at == "." { String::new() } else { format!(" (at {at})") };
-            format!("{}:{}:{}: {message}{at}", path.display(), inner.line(), inner.column())
+            let message = message
+                .rfind(" at line ")
+                .map_or(message.clone(), |i| message[..i].to_owned());
+            let at = if at.is_empty() || at == "." {
+                String::new()
+            } else {
+                format!(" (at {at})")
+            };
+            format!(
+                "{}:{}:{}: {message}{at}",
+                path.display(),
+                inner.line(),
+                inner.column()
+            )
         })?;
-        de.end().map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-        manifest.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        de.end()
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        manifest
+            .validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(manifest)
     }
 
     /// The one-line shorthand (`--iut-cmd`): the same template for both roles, defaults otherwise.
+    /// A template naming `{listen…}` serves only as responder, one naming `{target…}` only as
+    /// initiator (`{address}` and `{role}` serve both); naming both is an error.
     pub fn from_command(line: &str) -> Result<Manifest, String> {
         let template = CommandTemplate::Line(line.to_owned());
+        let mut names = Vec::new();
+        for word in template.words()? {
+            names.extend(placeholders_in(&word)?);
+        }
+        let listen = names.iter().any(|n| RESPONDER_ONLY.contains(&n.as_str()));
+        let target = names.iter().any(|n| INITIATOR_ONLY.contains(&n.as_str()));
+        if listen && target {
+            return Err(format!("`{line}`: one template cannot use both {{listen}} and {{target}}: use {{address}} (and {{role}}), or a manifest"));
+        }
         let manifest = Manifest {
             schema: None,
             name: format!("cmd:{line}"),
             description: None,
-            responder: Some(template.clone()),
-            initiator: Some(template),
+            responder: (!target).then(|| template.clone()),
+            initiator: (!listen).then_some(template),
             flags: Flags::default(),
             profiles: default_profiles(),
             options: None,
@@ -442,7 +530,10 @@ impl Manifest {
             for word in &words {
                 for name in placeholders_in(word).map_err(|e| format!("{what}: {e}"))? {
                     if name.is_empty() || !PLACEHOLDERS.contains(&name.as_str()) {
-                        return Err(format!("{what}: unknown placeholder {{{name}}} (known: {})", known()));
+                        return Err(format!(
+                            "{what}: unknown placeholder {{{name}}} (known: {})",
+                            known()
+                        ));
                     }
                     if forbidden.contains(&name.as_str()) {
                         return Err(format!("{what}: {{{name}}} has no value here"));
@@ -454,15 +545,18 @@ impl Manifest {
             }
             Ok(())
         };
-        const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
-        const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
         if let Some(t) = &self.responder {
             check("responder", t, &INITIATOR_ONLY)?;
         }
         if let Some(t) = &self.initiator {
             check("initiator", t, &RESPONDER_ONLY)?;
         }
-        let flag_forbidden: Vec<&str> = INITIATOR_ONLY.iter().chain(&RESPONDER_ONLY).chain(&["flags"]).copied().collect();
+        let flag_forbidden: Vec<&str> = INITIATOR_ONLY
+            .iter()
+            .chain(&RESPONDER_ONLY)
+            .chain(&["flags"])
+            .copied()
+            .collect();
         for (name, flag) in self.flag_list() {
             if let Some(t) = flag {
                 let words = t.words().map_err(|e| format!("flags.{name}: {e}"))?;
@@ -525,19 +619,29 @@ impl Manifest {
     }
 
     /// The program and its arguments for one run.
-    pub fn command(&self, role: Role, launch: &Launch, values: &Values) -> Result<Vec<String>, String> {
+    pub fn command(
+        &self,
+        role: Role,
+        launch: &Launch,
+        values: &Values,
+    ) -> Result<Vec<String>, String> {
         let template = match role {
             Role::Responder => self.responder.as_ref(),
             Role::Initiator => self.initiator.as_ref(),
         }
         .ok_or_else(|| format!("the IUT has no {} command", role_name(role)))?;
         let mut flags: Vec<String> = Vec::new();
-        let mut add = |flag: Option<&CommandTemplate>, value: Option<String>, placeholder: &str| -> Result<(), String> {
+        let mut add = |flag: Option<&CommandTemplate>,
+                       value: Option<String>,
+                       placeholder: &str|
+         -> Result<(), String> {
             let Some(flag) = flag else {
                 return Ok(());
             };
             let words = flag.words()?;
-            let has = words.iter().any(|w| w.contains(&format!("{{{placeholder}}}")));
+            let has = words
+                .iter()
+                .any(|w| w.contains(&format!("{{{placeholder}}}")));
             for w in &words {
                 flags.push(substitute(w, values)?);
             }
@@ -554,9 +658,17 @@ impl Manifest {
             };
             add(flag, None, "")?;
         }
-        add(self.flags.verify.as_ref(), values.0.get("verify").cloned(), "verify")?;
+        add(
+            self.flags.verify.as_ref(),
+            values.0.get("verify").cloned(),
+            "verify",
+        )?;
         if launch.session_limit.is_some() {
-            add(self.flags.session_limit.as_ref(), values.0.get("session_limit").cloned(), "session_limit")?;
+            add(
+                self.flags.session_limit.as_ref(),
+                values.0.get("session_limit").cloned(),
+                "session_limit",
+            )?;
         }
         let mut out = Vec::new();
         let mut placed = false;
@@ -659,8 +771,14 @@ mod tests {
 
     #[test]
     fn splits_like_a_shell() {
-        assert_eq!(split_words(r#"a  'b c' "d \"e\"" f\ g"#).unwrap_or_default(), ["a", "b c", "d \"e\"", "f g"]);
-        assert_eq!(split_words("sh -c 'exit 89'").unwrap_or_default(), ["sh", "-c", "exit 89"]);
+        assert_eq!(
+            split_words(r#"a  'b c' "d \"e\"" f\ g"#).unwrap_or_default(),
+            ["a", "b c", "d \"e\"", "f g"]
+        );
+        assert_eq!(
+            split_words("sh -c 'exit 89'").unwrap_or_default(),
+            ["sh", "-c", "exit 89"]
+        );
         assert_eq!(split_words("''").unwrap_or_default(), [""]);
         assert!(split_words("a 'b").is_err());
     }
@@ -669,7 +787,10 @@ mod tests {
     fn substitutes_inside_words() {
         let mut v = Values::default();
         v.0.insert("listen", "127.0.0.1:5".into());
-        assert_eq!(substitute("--listen={listen}", &v).ok().as_deref(), Some("--listen=127.0.0.1:5"));
+        assert_eq!(
+            substitute("--listen={listen}", &v).ok().as_deref(),
+            Some("--listen=127.0.0.1:5")
+        );
         assert_eq!(substitute("{{x}}", &v).ok().as_deref(), Some("{x}"));
         assert!(substitute("{nope}", &v).is_err());
         assert!(substitute("{target}", &v).is_err());

@@ -27,7 +27,10 @@ pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 
 use crate::model::{Feature, Role, Scenario, Step};
 use crate::outcome::{ScenarioOutcome, Verdict};
-use manifest::{choose, OptionName, ProfileName, Values};
+use handshake_endpoint::mediastream::{Profile, ProfileKind};
+use manifest::{OptionName, ProfileName, Values};
+
+use crate::engine::reference_features;
 
 /// Default widening of every scenario window in real time, ms (`--tolerance-ms`).
 pub const DEFAULT_TOLERANCE_MS: u64 = 50;
@@ -43,15 +46,22 @@ pub struct ExternalIut {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Spawn { manifest: Box<Manifest>, dir: PathBuf },
-    Running(SocketAddr),
+    Spawn {
+        manifest: Box<Manifest>,
+        dir: PathBuf,
+    },
+    Running(SocketAddr, Profile),
 }
 
 impl ExternalIut {
     /// From a manifest file.
     pub fn from_manifest_file(path: &Path) -> Result<ExternalIut, String> {
         let manifest = Manifest::load(path)?;
-        let dir = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         Ok(ExternalIut::from_manifest(manifest, dir))
     }
@@ -60,7 +70,10 @@ impl ExternalIut {
     pub fn from_manifest(manifest: Manifest, dir: PathBuf) -> ExternalIut {
         ExternalIut {
             name: manifest.name.clone(),
-            kind: Kind::Spawn { manifest: Box::new(manifest), dir },
+            kind: Kind::Spawn {
+                manifest: Box::new(manifest),
+                dir,
+            },
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
         }
@@ -72,16 +85,25 @@ impl ExternalIut {
         Ok(ExternalIut::from_manifest(manifest, PathBuf::from(".")))
     }
 
-    /// `--iut-addr HOST:PORT`: a responder already running there.
-    pub fn running(addr: &str) -> Result<ExternalIut, String> {
+    /// `--iut-addr HOST:PORT[@PROFILE]`: a responder already running there, with the reference
+    /// profile it behaves like (default `3way`; e.g. `@3way+allow_legacy_start`), which decides the
+    /// features it has and how the checker judges its traffic.
+    pub fn running(text: &str) -> Result<ExternalIut, String> {
+        let (addr, profile) = match text.rsplit_once('@') {
+            Some((a, p)) => (
+                a,
+                Profile::parse(p).map_err(|e| format!("--iut-addr {text}: {e}"))?,
+            ),
+            None => (text, Profile::new(ProfileKind::ThreeWay)),
+        };
         let resolved = addr
             .to_socket_addrs()
-            .map_err(|e| format!("--iut-addr {addr}: {e}"))?
+            .map_err(|e| format!("--iut-addr {text}: {e}"))?
             .next()
-            .ok_or_else(|| format!("--iut-addr {addr}: no address"))?;
+            .ok_or_else(|| format!("--iut-addr {text}: no address"))?;
         Ok(ExternalIut {
-            name: format!("addr:{addr}"),
-            kind: Kind::Running(resolved),
+            name: format!("addr:{text}"),
+            kind: Kind::Running(resolved, profile),
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
         })
@@ -96,7 +118,7 @@ impl ExternalIut {
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.kind {
             Kind::Spawn { manifest, .. } => Some(manifest),
-            Kind::Running(_) => None,
+            Kind::Running(..) => None,
         }
     }
 
@@ -114,7 +136,7 @@ impl ExternalIut {
     pub fn launch_for(&self, scenario: &Scenario) -> Result<manifest::Launch, String> {
         match &self.kind {
             Kind::Spawn { manifest, .. } => manifest.launch_for(scenario),
-            Kind::Running(addr) => {
+            Kind::Running(addr, profile) => {
                 if scenario.iut.role == Role::Initiator {
                     return Err(format!("the IUT is a responder already running at {addr}: it cannot be an initiator"));
                 }
@@ -124,10 +146,31 @@ impl ExternalIut {
                 if let Some(n) = scenario.iut.session_limit {
                     return Err(format!("the scenario needs a session limit of {n}, which cannot be set on a running responder"));
                 }
-                // What it supports is unknown: assume what the scenario requires (the checker judges
-                // the traffic by it).
-                let all = [OptionName::AllowLegacyStart, OptionName::OptimisticStart, OptionName::FallbackToLegacy];
-                choose(&[ProfileName::ThreeWay, ProfileName::Legacy, ProfileName::UdpPush], &all, scenario, false)
+                let features = reference_features(profile, Role::Responder);
+                if let Some(missing) = scenario.iut.requires.iter().find(|f| !features.contains(f))
+                {
+                    return Err(format!("the IUT lacks {missing:?} (it runs as {profile})"));
+                }
+                let mut options = Vec::new();
+                if profile.allow_legacy_start {
+                    options.push(OptionName::AllowLegacyStart);
+                }
+                if profile.optimistic_start {
+                    options.push(OptionName::OptimisticStart);
+                }
+                if profile.fallback_to_legacy {
+                    options.push(OptionName::FallbackToLegacy);
+                }
+                let base = match profile.kind {
+                    ProfileKind::ThreeWay => ProfileName::ThreeWay,
+                    ProfileKind::Legacy => ProfileName::Legacy,
+                    ProfileKind::UdpPush => ProfileName::UdpPush,
+                };
+                Ok(manifest::Launch {
+                    profile: base,
+                    options,
+                    session_limit: None,
+                })
             }
         }
     }
@@ -150,11 +193,14 @@ impl ExternalIut {
             })
             .sum();
         let (startup, grace) = match &self.kind {
-            Kind::Spawn { manifest, .. } => (manifest.startup_timeout_ms.max(match manifest.ready {
-                manifest::Ready::DelayMs(d) => d + 100,
-                _ => 0,
-            }), manifest.kill_grace_ms),
-            Kind::Running(_) => (0, 0),
+            Kind::Spawn { manifest, .. } => (
+                manifest.startup_timeout_ms.max(match manifest.ready {
+                    manifest::Ready::DelayMs(d) => d + 100,
+                    _ => 0,
+                }),
+                manifest.kill_grace_ms,
+            ),
+            Kind::Running(..) => (0, 0),
         };
         Duration::from_millis(startup + steps + scenario.settle_ms + tol + grace + 10_000)
     }
@@ -165,13 +211,22 @@ impl ExternalIut {
             Ok(l) => l,
             Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
         };
-        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt,
-            Err(e) => return ScenarioOutcome::error(scenario, &self.name, format!("cannot start the async runtime: {e}")),
+            Err(e) => {
+                return ScenarioOutcome::error(
+                    scenario,
+                    &self.name,
+                    format!("cannot start the async runtime: {e}"),
+                )
+            }
         };
         let harness = match &self.harness {
             Some(p) => Ok(p.clone()),
-            None => std::env::current_exe().map_err(|e| format!("{{harness}}: cannot find the running executable: {e}")),
+            None => running_executable(),
         };
         let budget = self.budget(scenario);
         let outcome = runtime.block_on(async {
@@ -180,7 +235,15 @@ impl ExternalIut {
                     return Err("no command".into());
                 };
                 let harness = harness.clone()?;
-                let values = Values::new(scenario.iut.role, addr, &scenario.stream, &launch, seed, &harness, dir);
+                let values = Values::new(
+                    scenario.iut.role,
+                    addr,
+                    &scenario.stream,
+                    &launch,
+                    seed,
+                    &harness,
+                    dir,
+                );
                 manifest.command(scenario.iut.role, &launch, &values)
             };
             let target = match &self.kind {
@@ -189,7 +252,7 @@ impl ExternalIut {
                     argv: &argv_for,
                     cwd: manifest.cwd.as_ref().map(|c| dir.join(c)),
                 },
-                Kind::Running(addr) => realtime::Target::Running(*addr),
+                Kind::Running(addr, _) => realtime::Target::Running(*addr),
             };
             let run = realtime::run(realtime::Run {
                 scenario,
@@ -205,7 +268,14 @@ impl ExternalIut {
             Ok(o) => o,
             Err(_) => {
                 // The run (and with it the IUT's process group) was dropped: the group got SIGKILL.
-                let mut o = ScenarioOutcome::error(scenario, &self.name, format!("the run did not end within its budget of {} ms", budget.as_millis()));
+                let mut o = ScenarioOutcome::error(
+                    scenario,
+                    &self.name,
+                    format!(
+                        "the run did not end within its budget of {} ms",
+                        budget.as_millis()
+                    ),
+                );
                 o.verdict = Verdict::Fail;
                 o
             }
@@ -213,26 +283,45 @@ impl ExternalIut {
     }
 }
 
+/// The running executable, for `{harness}`. On Linux a binary rebuilt while it runs reads as
+/// `… (deleted)`: the new file at the same path is the one to start.
+fn running_executable() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("{{harness}}: cannot find the running executable: {e}"))?;
+    let text = exe.to_string_lossy();
+    match text.strip_suffix(" (deleted)") {
+        Some(path) if Path::new(path).is_file() => Ok(PathBuf::from(path)),
+        _ => Ok(exe),
+    }
+}
+
 /// Kills the process groups of all running IUTs on Ctrl-C (SIGINT) or SIGTERM, then exits with 130
 /// (143 for SIGTERM). IUTs run in process groups of their own, so a terminal's Ctrl-C does not reach
 /// them; call this once before running external IUTs.
 pub fn kill_iuts_on_interrupt() {
-    let _ = std::thread::Builder::new().name("iut-interrupt".into()).spawn(|| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        let code = rt.block_on(async {
-            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-                let _ = tokio::signal::ctrl_c().await;
-                return 130;
+    let _ = std::thread::Builder::new()
+        .name("iut-interrupt".into())
+        .spawn(|| {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
             };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => 130,
-                _ = term.recv() => 143,
-            }
+            let code = rt.block_on(async {
+                let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                else {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return 130;
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => 130,
+                    _ = term.recv() => 143,
+                }
+            });
+            process::kill_all();
+            eprintln!("interrupted: the IUTs' process groups were killed");
+            std::process::exit(code);
         });
-        process::kill_all();
-        eprintln!("interrupted: the IUTs' process groups were killed");
-        std::process::exit(code);
-    });
 }

@@ -25,7 +25,10 @@ static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 /// Kills (SIGKILL) the process group of every IUT still running. For an interrupt handler.
 pub fn kill_all() {
-    let groups: Vec<i32> = LIVE.lock().map(|g| g.iter().copied().collect()).unwrap_or_default();
+    let groups: Vec<i32> = LIVE
+        .lock()
+        .map(|g| g.iter().copied().collect())
+        .unwrap_or_default();
     for g in groups {
         let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
     }
@@ -73,12 +76,18 @@ impl Output {
         self.kept[i] += take;
         self.dropped[i] += line.len() - take;
         let text = String::from_utf8_lossy(&line[..take]);
-        self.lines.push((at, stream, text.trim_end_matches(['\n', '\r']).to_owned()));
+        self.lines
+            .push((at, stream, text.trim_end_matches(['\n', '\r']).to_owned()));
     }
 
     /// The text of one stream (kept part), lines joined with `\n`.
     pub fn text(&self, stream: Stream) -> String {
-        self.lines.iter().filter(|(_, s, _)| *s == stream).map(|(_, _, l)| l.as_str()).collect::<Vec<_>>().join("\n")
+        self.lines
+            .iter()
+            .filter(|(_, s, _)| *s == stream)
+            .map(|(_, _, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -96,7 +105,11 @@ pub struct Exit {
 impl Exit {
     fn of(at: Instant, status: ExitStatus) -> Exit {
         use std::os::unix::process::ExitStatusExt;
-        Exit { at, code: status.code(), signal: status.signal() }
+        Exit {
+            at,
+            code: status.code(),
+            signal: status.signal(),
+        }
     }
 
     /// `exit code 0` / `killed by signal 15`.
@@ -110,7 +123,9 @@ impl Exit {
 }
 
 fn signal_name(s: i32) -> String {
-    Signal::try_from(s).map(|s| format!(" ({s})")).unwrap_or_default()
+    Signal::try_from(s)
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
 }
 
 /// A running IUT.
@@ -130,15 +145,28 @@ pub struct Process {
 
 impl Process {
     /// Starts `argv` in a new process group, stdin closed, stdout and stderr read line by line.
-    pub fn spawn(argv: &[String], cwd: Option<&PathBuf>, env: &std::collections::BTreeMap<String, String>, clock: Clock) -> Result<Process, String> {
+    pub fn spawn(
+        argv: &[String],
+        cwd: Option<&PathBuf>,
+        env: &std::collections::BTreeMap<String, String>,
+        clock: Clock,
+    ) -> Result<Process, String> {
         let (program, args) = argv.split_first().ok_or("empty command")?;
         let mut command = tokio::process::Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).process_group(0);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }
         command.envs(env);
-        let mut child = command.spawn().map_err(|e| format!("cannot start `{program}`: {e}"))?;
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
         let pid = child.id().ok_or("the IUT exited at once")?;
         let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| "pid out of range")?);
         if let Ok(mut live) = LIVE.lock() {
@@ -148,10 +176,22 @@ impl Process {
         let line_read = Arc::new(tokio::sync::Notify::new());
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(read_lines(out, Stream::Stdout, Arc::clone(&output), Arc::clone(&line_read), clock)));
+            readers.push(tokio::spawn(read_lines(
+                out,
+                Stream::Stdout,
+                Arc::clone(&output),
+                Arc::clone(&line_read),
+                clock,
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(read_lines(err, Stream::Stderr, Arc::clone(&output), Arc::clone(&line_read), clock)));
+            readers.push(tokio::spawn(read_lines(
+                err,
+                Stream::Stderr,
+                Arc::clone(&output),
+                Arc::clone(&line_read),
+                clock,
+            )));
         }
         let (tx, exit) = watch::channel(None);
         tokio::spawn(async move {
@@ -162,7 +202,15 @@ impl Process {
             // Keep the sender alive until the run drops its receiver, so "exited" stays readable.
             tx.closed().await;
         });
-        Ok(Process { pgid, pid, output, exit, readers, line_read, signals_sent: Vec::new() })
+        Ok(Process {
+            pgid,
+            pid,
+            output,
+            exit,
+            readers,
+            line_read,
+            signals_sent: Vec::new(),
+        })
     }
 
     /// How it ended, if it has.
@@ -182,7 +230,9 @@ impl Process {
 
     /// Whether a kept output line contains `text`.
     pub fn printed(&self, text: &str) -> bool {
-        self.output.lock().is_ok_and(|o| o.lines.iter().any(|(_, _, l)| l.contains(text)))
+        self.output
+            .lock()
+            .is_ok_and(|o| o.lines.iter().any(|(_, _, l)| l.contains(text)))
     }
 
     /// Waits up to `limit` for it to exit.
@@ -215,7 +265,10 @@ impl Process {
         for reader in std::mem::take(&mut self.readers) {
             // A grandchild outside the group may hold the pipe open: do not wait for it forever.
             let abort = reader.abort_handle();
-            if tokio::time::timeout(Duration::from_millis(500), reader).await.is_err() {
+            if tokio::time::timeout(Duration::from_millis(500), reader)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -232,13 +285,23 @@ impl Drop for Process {
     }
 }
 
-async fn read_lines(stream: impl AsyncRead + Unpin, which: Stream, output: Arc<Mutex<Output>>, notify: Arc<tokio::sync::Notify>, clock: Clock) {
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    which: Stream,
+    output: Arc<Mutex<Output>>,
+    notify: Arc<tokio::sync::Notify>,
+    clock: Clock,
+) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
         line.clear();
         // Bounded per line: a program writing without newlines cannot grow the buffer without end.
-        match (&mut reader).take(OUTPUT_LIMIT as u64 + 1).read_until(b'\n', &mut line).await {
+        match (&mut reader)
+            .take(OUTPUT_LIMIT as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+        {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 if let Ok(mut o) = output.lock() {

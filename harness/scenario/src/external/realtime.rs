@@ -30,12 +30,15 @@ use tokio::sync::{mpsc, watch};
 
 use super::manifest::{Launch, Manifest, Ready};
 use super::process::{Exit, Process, Stream, OUTPUT_LIMIT};
-use crate::engine::{decoded, fault_label, fault_rule, step_label, transcript, Script, INITIATOR, RESPONDER};
+use crate::engine::{
+    decoded, fault_label, fault_rule, step_label, transcript, Script, INITIATOR, RESPONDER,
+};
 use crate::model::{ExpectNoneStep, ExpectStep, FaultSpec, Role, Scenario, Step};
 use crate::outcome::{judge, Observed, ScenarioOutcome, Verdict};
 
-/// How long the link keeps running after the scenario's end, to take in what was already on its way.
-const DRAIN: Duration = Duration::from_millis(20);
+/// How long the harness still reads its sockets after the scenario's end (without delivering
+/// anything more), to take in what the IUT had already sent.
+const COLLECT: Duration = Duration::from_millis(5);
 
 /// What to run against.
 pub(super) enum Target<'a> {
@@ -117,7 +120,12 @@ enum Wake {
 }
 
 impl Net {
-    async fn new(clock: Clock, link: VirtualLink, bind_ip: IpAddr, role: Role) -> std::io::Result<Net> {
+    async fn new(
+        clock: Clock,
+        link: VirtualLink,
+        bind_ip: IpAddr,
+        role: Role,
+    ) -> std::io::Result<Net> {
         let (tx, rx) = mpsc::unbounded_channel();
         let peer_port = match role {
             Role::Responder => INITIATOR.port(),
@@ -154,12 +162,26 @@ impl Net {
                 match s.recv_from(&mut buf).await {
                     Ok((len, from)) => {
                         let payload = buf.get(..len).unwrap_or_default().to_vec();
-                        if tx.send(Received { local, from, at: clock.now(), payload }).is_err() {
+                        if tx
+                            .send(Received {
+                                local,
+                                from,
+                                at: clock.now(),
+                                payload,
+                            })
+                            .is_err()
+                        {
                             break;
                         }
                     }
                     // ICMP errors (port unreachable) surface here on some systems: not a datagram.
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::Interrupted) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionRefused
+                                | std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::Interrupted
+                        ) => {}
                     Err(_) => break,
                 }
             }
@@ -176,7 +198,10 @@ impl Net {
             Some(p) => match self.ports.get(&p) {
                 Some(a) => Ok(*a),
                 None => {
-                    let a = self.add_socket().await.map_err(|e| format!("cannot open a socket for port {p}: {e}"))?;
+                    let a = self
+                        .add_socket()
+                        .await
+                        .map_err(|e| format!("cannot open a socket for port {p}: {e}"))?;
                     self.ports.insert(p, a);
                     Ok(a)
                 }
@@ -221,14 +246,18 @@ impl Net {
             let mut progress = false;
             if let Some(peer) = &mut self.reference {
                 while let Some(t) = peer.poll_transmit() {
-                    self.link.send(now, self.primary, t.destination, t.payload, false);
+                    self.link
+                        .send(now, self.primary, t.destination, t.payload, false);
                     progress = true;
                 }
                 while peer.poll_event().is_some() {}
             }
             loop {
                 let (sockets, iut) = (&self.sockets, self.iut);
-                let Some(d) = self.link.pop_due(now, |to| sockets.contains_key(&to) || Some(to) == iut) else {
+                let Some(d) = self
+                    .link
+                    .pop_due(now, |to| sockets.contains_key(&to) || Some(to) == iut)
+                else {
                     break;
                 };
                 progress = true;
@@ -251,6 +280,14 @@ impl Net {
         }
     }
 
+    /// Reads the sockets for `time` into the link without delivering anything.
+    async fn collect(&mut self, time: Duration) {
+        let until = tokio::time::Instant::now() + time;
+        while let Ok(Some(r)) = tokio::time::timeout_at(until, self.rx.recv()).await {
+            self.accept(r);
+        }
+    }
+
     /// Runs until `deadline`, or until `stop` holds (checked after every wake-up).
     async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Net) -> bool) {
         loop {
@@ -262,12 +299,16 @@ impl Net {
             if now >= deadline {
                 return;
             }
-            let wake = [self.link.next_time(), self.reference.as_ref().and_then(Endpoint::poll_timeout), Some(deadline)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(deadline)
-                .max(now);
+            let wake = [
+                self.link.next_time(),
+                self.reference.as_ref().and_then(Endpoint::poll_timeout),
+                Some(deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(deadline)
+            .max(now);
             let sleep = tokio::time::sleep_until(self.clock.to_tokio(wake));
             let exit_open = self.exit.as_ref().is_some_and(|e| e.borrow().is_none());
             let exit = &mut self.exit;
@@ -293,15 +334,25 @@ impl Net {
 
 /// Datagrams the IUT sent to `to` (any harness socket when `None`) from trace index `from` on:
 /// (index, time, bytes).
-fn sent_by(trace: &[LinkEvent], iut: SocketAddr, to: Option<SocketAddr>, from: usize) -> Vec<(usize, Instant, Vec<u8>)> {
+fn sent_by(
+    trace: &[LinkEvent],
+    iut: SocketAddr,
+    to: Option<SocketAddr>,
+    from: usize,
+) -> Vec<(usize, Instant, Vec<u8>)> {
     trace
         .iter()
         .enumerate()
         .skip(from)
         .filter_map(|(i, e)| match e {
-            LinkEvent::Sent { at, from, to: dst, injected: false, payload, .. } if *from == iut && to.is_none_or(|t| t == *dst) => {
-                Some((i, *at, payload.clone()))
-            }
+            LinkEvent::Sent {
+                at,
+                from,
+                to: dst,
+                injected: false,
+                payload,
+                ..
+            } if *from == iut && to.is_none_or(|t| t == *dst) => Some((i, *at, payload.clone())),
             _ => None,
         })
         .collect()
@@ -319,9 +370,26 @@ fn fault_rule_rt(id: u32, spec: &FaultSpec, peer: SocketAddr) -> FaultRule {
     rule
 }
 
+/// The local address the system would send from to reach `remote` (so the capture names it), or
+/// the unspecified address when that cannot be told.
+fn source_ip_towards(remote: SocketAddr) -> IpAddr {
+    let unspecified = match remote {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    std::net::UdpSocket::bind(SocketAddr::new(unspecified, 0))
+        .and_then(|s| {
+            s.connect(remote)?;
+            s.local_addr()
+        })
+        .map_or(unspecified, |a| a.ip())
+}
+
 /// A UDP port on `ip` that was free a moment ago.
 fn free_port(ip: IpAddr) -> std::io::Result<u16> {
-    Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?.local_addr()?.port())
+    Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// Whether a UDP socket is bound to `port` (Linux `/proc/net/udp*`); `None` where that cannot be
@@ -335,7 +403,11 @@ fn port_bound(port: u16) -> Option<bool> {
         readable = true;
         for line in text.lines().skip(1) {
             let local = line.split_whitespace().nth(1).unwrap_or_default();
-            if local.rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok()) == Some(port) {
+            if local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                == Some(port)
+            {
                 return Some(true);
             }
         }
@@ -346,7 +418,10 @@ fn port_bound(port: u16) -> Option<bool> {
 fn quote(argv: &[String]) -> String {
     argv.iter()
         .map(|w| {
-            if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%{}".contains(c)) {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%{}".contains(c))
+            {
                 w.clone()
             } else {
                 format!("'{}'", w.replace('\'', r"'\''"))
@@ -377,20 +452,26 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let mut script = Script::default();
 
     let bind_ip = match &r.target {
-        Target::Running(a) if !a.ip().is_loopback() => match a {
-            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        },
+        Target::Running(a) if !a.ip().is_loopback() => source_ip_towards(*a),
         Target::Running(a) => a.ip(),
         Target::Spawn { .. } => IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
     let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(kind_name);
     let mut net = match Net::new(clock, link, bind_ip, role).await {
         Ok(n) => n,
-        Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("cannot open a UDP socket on {bind_ip}: {e}")),
+        Err(e) => {
+            return ScenarioOutcome::error(
+                scenario,
+                r.name,
+                format!("cannot open a UDP socket on {bind_ip}: {e}"),
+            )
+        }
     };
     for (i, f) in scenario.faults.iter().enumerate() {
-        if let Err(e) = net.link.add_rule(fault_rule_rt(i as u32 + 1, f, net.primary)) {
+        if let Err(e) = net
+            .link
+            .add_rule(fault_rule_rt(i as u32 + 1, f, net.primary))
+        {
             return ScenarioOutcome::error(scenario, r.name, format!("faults: {e:?}"));
         }
     }
@@ -402,7 +483,11 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         // Start the IUT (or take the running one) and wait until it is ready.
         match &r.target {
             Target::Running(a) => net.iut = Some(*a),
-            Target::Spawn { manifest, argv, cwd } => {
+            Target::Spawn {
+                manifest,
+                argv,
+                cwd,
+            } => {
                 unsupported_code = Some(manifest.unsupported_exit_code);
                 grace = ms(manifest.kill_grace_ms);
                 let addr = match role {
@@ -420,16 +505,27 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                     Ok(p) => p,
                     Err(e) => return Ending::Error(e),
                 };
-                markers.push((clock.now(), format!("IUT started (pid {}): {}", p.pid, quote(&words))));
+                markers.push((
+                    clock.now(),
+                    format!("IUT started (pid {}): {}", p.pid, quote(&words)),
+                ));
                 net.exit = Some(p.exit_watch());
                 let p = process.insert(p);
                 if role == Role::Responder {
                     net.iut = Some(addr);
                     let started = clock.now();
                     let (wait, what) = match &manifest.ready {
-                        Ready::ListenPort => (ms(manifest.startup_timeout_ms), format!("listening on {addr}")),
-                        Ready::Output(text) => (ms(manifest.startup_timeout_ms), format!("printed {text:?}")),
-                        Ready::DelayMs(d) => (ms(manifest.startup_timeout_ms.max(d + 100)), format!("{d} ms after the start")),
+                        Ready::ListenPort => (
+                            ms(manifest.startup_timeout_ms),
+                            format!("listening on {addr}"),
+                        ),
+                        Ready::Output(text) => {
+                            (ms(manifest.startup_timeout_ms), format!("printed {text:?}"))
+                        }
+                        Ready::DelayMs(d) => (
+                            ms(manifest.startup_timeout_ms.max(d + 100)),
+                            format!("{d} ms after the start"),
+                        ),
                     };
                     loop {
                         if let Some(exit) = p.exited() {
@@ -437,11 +533,16 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                                 // Judged as unsupported below, from the exit code.
                                 return Ending::Ran;
                             }
-                            return Ending::Error(format!("the IUT ended ({}) before it was ready ({what})", exit.describe()));
+                            return Ending::Error(format!(
+                                "the IUT ended ({}) before it was ready ({what})",
+                                exit.describe()
+                            ));
                         }
                         let elapsed = clock.now().saturating_duration_since(started);
                         let ready = match &manifest.ready {
-                            Ready::ListenPort => port_bound(addr.port()).unwrap_or(elapsed >= ms(200)),
+                            Ready::ListenPort => {
+                                port_bound(addr.port()).unwrap_or(elapsed >= ms(200))
+                            }
                             Ready::Output(text) => p.printed(text),
                             Ready::DelayMs(d) => elapsed >= ms(*d),
                         };
@@ -450,7 +551,10 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                             break;
                         }
                         if elapsed >= wait {
-                            return Ending::NotReady(format!("the IUT was not ready ({what}) within {} ms", wait.as_millis()));
+                            return Ending::NotReady(format!(
+                                "the IUT was not ready ({what}) within {} ms",
+                                wait.as_millis()
+                            ));
                         }
                         let _ = tokio::time::timeout(ms(5), p.line_read.notified()).await;
                     }
@@ -459,7 +563,13 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         }
 
         // The reference peer.
-        let peer_profile = match scenario.peer.reference.as_deref().map(Profile::parse).transpose() {
+        let peer_profile = match scenario
+            .peer
+            .reference
+            .as_deref()
+            .map(Profile::parse)
+            .transpose()
+        {
             Ok(p) => p,
             Err(e) => return Ending::Error(format!("peer: {e}")),
         };
@@ -491,14 +601,20 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         let end = clock.now() + ms(scenario.settle_ms) + tol;
         match role {
             Role::Responder if net.reference.is_some() => {
-                net.run_until(end, &|n: &Net| n.reference_finished() || n.responder_gone().is_some()).await;
+                net.run_until(end, &|n: &Net| {
+                    n.reference_finished() || n.responder_gone().is_some()
+                })
+                .await;
             }
             Role::Responder => {}
-            Role::Initiator if net.exit.is_some() => net.run_until(end, &|n: &Net| n.exited().is_some()).await,
+            Role::Initiator if net.exit.is_some() => {
+                net.run_until(end, &|n: &Net| n.exited().is_some()).await
+            }
             Role::Initiator => {}
         }
-        let drain_until = clock.now() + DRAIN;
-        net.run_until(drain_until, &|_| false).await;
+        // As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
+        // is delivered.
+        net.collect(COLLECT).await;
         Ending::Ran
     }
     .await;
@@ -527,18 +643,40 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         }
         for (i, s) in [Stream::Stdout, Stream::Stderr].iter().enumerate() {
             if o.dropped[i] > 0 {
-                markers.push((clock.now(), format!("IUT {}: {} more bytes not kept (limit {} KiB)", s.name(), o.dropped[i], OUTPUT_LIMIT / 1024)));
+                markers.push((
+                    clock.now(),
+                    format!(
+                        "IUT {}: {} more bytes not kept (limit {} KiB)",
+                        s.name(),
+                        o.dropped[i],
+                        OUTPUT_LIMIT / 1024
+                    ),
+                ));
             }
         }
     }
-    let unsupported = exit.filter(|e| e.code.is_some() && e.code == unsupported_code && signals.is_empty());
-    let stderr_tail = output.as_ref().and_then(|o| o.text(Stream::Stderr).lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned));
+    let unsupported =
+        exit.filter(|e| e.code.is_some() && e.code == unsupported_code && signals.is_empty());
+    let stderr_tail = output.as_ref().and_then(|o| {
+        o.text(Stream::Stderr)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+    });
 
     if let Some(e) = unsupported {
         let mut o = ScenarioOutcome::unsupported(
             scenario,
             r.name,
-            format!("the IUT exited with {} (unsupported){}", e.code.unwrap_or_default(), stderr_tail.as_ref().map(|t| format!(": {t}")).unwrap_or_default()),
+            format!(
+                "the IUT exited with {} (unsupported){}",
+                e.code.unwrap_or_default(),
+                stderr_tail
+                    .as_ref()
+                    .map(|t| format!(": {t}"))
+                    .unwrap_or_default()
+            ),
         );
         o.transcript = transcript(&[], &[], net.primary, &markers);
         return o;
@@ -559,7 +697,19 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
 
     // The capture as the IUT saw it, checked as in virtual time.
     let viewpoint = net.iut.unwrap_or(SocketAddr::new(bind_ip, 0));
-    let trace = net.link.trace().to_vec();
+    // An initiator IUT that exited saw nothing after that: its capture ends there (as a virtual run
+    // ends when the initiator finishes).
+    let cut = match role {
+        Role::Initiator => exit_in_time.map(|e| e.at),
+        Role::Responder => None,
+    };
+    let trace: Vec<LinkEvent> = net
+        .link
+        .trace()
+        .iter()
+        .filter(|e| cut.is_none_or(|c| e.at() <= c))
+        .cloned()
+        .collect();
     let annotations = script.annotations.clone();
     let annotate = move |id: handshake_run::DatagramId| annotations.get(&id).cloned();
     let options = handshake_capture::TraceOptions {
@@ -573,7 +723,12 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     };
     let responder_profile = match role {
         Role::Responder => r.launch.checker_profile(),
-        Role::Initiator => scenario.peer.reference.as_deref().and_then(|p| Profile::parse(p).ok()).unwrap_or(Profile::new(ProfileKind::ThreeWay)),
+        Role::Initiator => scenario
+            .peer
+            .reference
+            .as_deref()
+            .and_then(|p| Profile::parse(p).ok())
+            .unwrap_or(Profile::new(ProfileKind::ThreeWay)),
     };
     let defaults = CheckOptions::default();
     let check = CheckOptions {
@@ -597,7 +752,10 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
 
     let (initiator_metrics, initiator_complete) = match role {
         Role::Responder => match net.reference.as_ref().and_then(Peer::as_initiator) {
-            Some(i) => (Some(i.metrics().clone()), Some(i.phase() == Phase::Finished && i.metrics().failure.is_none())),
+            Some(i) => (
+                Some(i.metrics().clone()),
+                Some(i.phase() == Phase::Finished && i.metrics().failure.is_none()),
+            ),
             None => (None, None),
         },
         // Its own receive side cannot be seen: no metrics; "complete" is exit code 0 within the deadline.
@@ -608,14 +766,30 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         step_failures.insert(0, why.clone());
     }
     if let (Role::Responder, Some(e)) = (role, exit_in_time.filter(|e| e.code != Some(0))) {
-        step_failures.push(format!("the IUT ended ({}) at {:.3} ms, before the scenario did", e.describe(), at_ms(e.at)));
+        step_failures.push(format!(
+            "the IUT ended ({}) at {:.3} ms, before the scenario did",
+            e.describe(),
+            at_ms(e.at)
+        ));
     }
     if !scenario.expect.validation_errors.is_empty() {
-        let names: Vec<&str> = scenario.expect.validation_errors.keys().map(String::as_str).collect();
-        step_failures.push(format!("validation_errors ({}) cannot be observed for an external IUT", names.join(", ")));
+        let names: Vec<&str> = scenario
+            .expect
+            .validation_errors
+            .keys()
+            .map(String::as_str)
+            .collect();
+        step_failures.push(format!(
+            "validation_errors ({}) cannot be observed for an external IUT",
+            names.join(", ")
+        ));
     }
     let observed = Observed {
-        negotiated_mode: verdict.report.sessions.first().map(|s| s.negotiated_mode.to_owned()),
+        negotiated_mode: verdict
+            .report
+            .sessions
+            .first()
+            .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
         iut_drops: BTreeMap::new(),
@@ -623,25 +797,39 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         step_failures,
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
+    if !scenario.expect.validation_errors.is_empty() {
+        // `judge` counts unknown drops as 0; the reason above already says they cannot be observed.
+        outcome.reasons.retain(|r| !r.starts_with("IUT dropped "));
+        if outcome.reasons.is_empty() {
+            outcome.verdict = Verdict::Pass;
+        }
+    }
     if let Some(why) = not_ready {
         // Only the startup failure matters: the rest follows from it.
         outcome.verdict = Verdict::Fail;
         outcome.reasons = vec![why];
     }
-    if outcome.verdict == Verdict::Fail {
-        if let Some(e) = exit {
-            outcome.reasons.push(format!("IUT: {} at {:.3} ms{}", e.describe(), at_ms(e.at), if signals.is_empty() { "" } else { " (ended by the harness)" }));
-        }
-        if let Some(t) = &stderr_tail {
+    // A process that ended on its own may say why.
+    if let (Verdict::Fail, Some(e), true) = (outcome.verdict, exit, signals.is_empty()) {
+        outcome
+            .reasons
+            .push(format!("IUT: {} at {:.3} ms", e.describe(), at_ms(e.at)));
+        if let (Some(t), false) = (&stderr_tail, e.code == Some(0)) {
             outcome.reasons.push(format!("IUT stderr (last line): {t}"));
         }
     }
     outcome
 }
 
-fn write_capture(trace: &[LinkEvent], viewpoint: SocketAddr, options: &handshake_capture::TraceOptions<'_>) -> Result<Vec<u8>, String> {
-    let mut writer = handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
-    handshake_capture::write_trace(trace, viewpoint, options, &mut writer).map_err(|e| e.to_string())?;
+fn write_capture(
+    trace: &[LinkEvent],
+    viewpoint: SocketAddr,
+    options: &handshake_capture::TraceOptions<'_>,
+) -> Result<Vec<u8>, String> {
+    let mut writer =
+        handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+    handshake_capture::write_trace(trace, viewpoint, options, &mut writer)
+        .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())
 }
 
@@ -653,7 +841,11 @@ async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol:
     for (n, step) in scenario.peer.steps.iter().enumerate() {
         let n = n + 1;
         if let Some(e) = net.responder_gone() {
-            script.failures.push(format!("step {n}: the IUT had ended ({}) at {:.3} ms", e.describe(), at_ms(e.at)));
+            script.failures.push(format!(
+                "step {n}: the IUT had ended ({}) at {:.3} ms",
+                e.describe(),
+                at_ms(e.at)
+            ));
             break;
         }
         net.pump().await;
@@ -662,9 +854,14 @@ async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol:
             Step::Send(send) => match script.build(&send.datagram, &config, start) {
                 Err(e) => Err(e),
                 Ok(datagrams) => {
-                    script.markers.push((start, format!("step {n}: send {}", step_label(step))));
+                    script
+                        .markers
+                        .push((start, format!("step {n}: send {}", step_label(step))));
                     match (net.iut, net.port(send.from_port).await) {
-                        (None, _) => Err("the IUT's address is not known yet: it has sent nothing".to_owned()),
+                        (None, _) => {
+                            Err("the IUT's address is not known yet: it has sent nothing"
+                                .to_owned())
+                        }
                         (_, Err(e)) => Err(e),
                         (Some(iut), Ok(from)) => {
                             for _ in 0..send.times.max(1) {
@@ -683,25 +880,35 @@ async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol:
                 }
             },
             Step::Wait(w) => {
-                script.markers.push((start, format!("step {n}: wait {} ms", w.ms)));
+                script
+                    .markers
+                    .push((start, format!("step {n}: wait {} ms", w.ms)));
                 net.run_until(start + ms(w.ms), &|_| false).await;
                 Ok(())
             }
             Step::Fault(spec) => {
-                script.markers.push((start, format!("step {n}: fault {}", fault_label(spec))));
+                script
+                    .markers
+                    .push((start, format!("step {n}: fault {}", fault_label(spec))));
                 let rule = fault_rule_rt(next_rule, spec, net.primary);
                 next_rule += 1;
                 net.link.add_rule(rule).map_err(|e| format!("{e:?}"))
             }
             Step::Expect(e) => {
-                script.markers.push((start, format!("step {n}: expect {} within {} ms", e.kind, e.within_ms)));
+                script.markers.push((
+                    start,
+                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms),
+                ));
                 match net.port(e.to_port).await {
                     Ok(to) => expect(net, script, &mut seen, to, e, n, tol).await,
                     Err(why) => Err(why),
                 }
             }
             Step::ExpectNone(e) => {
-                script.markers.push((start, format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms)));
+                script.markers.push((
+                    start,
+                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms),
+                ));
                 let to = match e.to_port {
                     Some(p) => net.port(Some(p)).await.map(Some),
                     None => Ok(None),
@@ -713,7 +920,11 @@ async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol:
             }
         };
         if let Err(why) = result {
-            script.failures.push(if why.starts_with("step ") { why } else { format!("step {n}: {why}") });
+            script.failures.push(if why.starts_with("step ") {
+                why
+            } else {
+                format!("step {n}: {why}")
+            });
             break;
         }
     }
@@ -721,7 +932,15 @@ async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol:
 
 /// Waits for a matching datagram from the IUT, searching on from the one the previous `expect`
 /// matched, up to `within_ms` + tolerance.
-async fn expect(net: &mut Net, script: &mut Script, seen: &mut usize, to: SocketAddr, e: &ExpectStep, n: usize, tol: Duration) -> Result<(), String> {
+async fn expect(
+    net: &mut Net,
+    script: &mut Script,
+    seen: &mut usize,
+    to: SocketAddr,
+    e: &ExpectStep,
+    n: usize,
+    tol: Duration,
+) -> Result<(), String> {
     let deadline = net.clock.now() + ms(e.within_ms) + tol;
     let mut scan = *seen;
     loop {
@@ -732,7 +951,10 @@ async fn expect(net: &mut Net, script: &mut Script, seen: &mut usize, to: Socket
                 if at <= deadline && script.matches(&e.kind, &e.fields, &d, &e.capture) {
                     *seen = i + 1;
                     if let Some(event) = net.link.trace().get(i) {
-                        script.annotations.entry(event.id()).or_insert_with(|| format!("step {n}"));
+                        script
+                            .annotations
+                            .entry(event.id())
+                            .or_insert_with(|| format!("step {n}"));
                     }
                     return Ok(());
                 }
@@ -740,19 +962,40 @@ async fn expect(net: &mut Net, script: &mut Script, seen: &mut usize, to: Socket
         }
         if net.clock.now() >= deadline {
             let fields = serde_json::to_string(&e.fields).unwrap_or_default();
-            return Err(format!("step {n}: no {} {} from the IUT within {} ms (+{} ms tolerance)", e.kind, fields, e.within_ms, tol.as_millis()));
+            return Err(format!(
+                "step {n}: no {} {} from the IUT within {} ms (+{} ms tolerance)",
+                e.kind,
+                fields,
+                e.within_ms,
+                tol.as_millis()
+            ));
         }
         if let Some(x) = net.responder_gone() {
-            return Err(format!("step {n}: the IUT ended ({}) at {:.3} ms while the step waited for {}", x.describe(), at_ms(x.at), e.kind));
+            return Err(format!(
+                "step {n}: the IUT ended ({}) at {:.3} ms while the step waited for {}",
+                x.describe(),
+                at_ms(x.at),
+                e.kind
+            ));
         }
         let len = net.link.trace().len();
-        net.run_until(deadline, &|net: &Net| net.link.trace().len() > len || net.responder_gone().is_some()).await;
+        net.run_until(deadline, &|net: &Net| {
+            net.link.trace().len() > len || net.responder_gone().is_some()
+        })
+        .await;
     }
 }
 
 /// The IUT must send no matching datagram for `for_ms` (only what it sent in the first
 /// `for_ms − min(tolerance, for_ms / 2)` counts).
-async fn expect_none(net: &mut Net, script: &mut Script, to: Option<SocketAddr>, e: &ExpectNoneStep, n: usize, tol: Duration) -> Result<(), String> {
+async fn expect_none(
+    net: &mut Net,
+    script: &mut Script,
+    to: Option<SocketAddr>,
+    e: &ExpectNoneStep,
+    n: usize,
+    tol: Duration,
+) -> Result<(), String> {
     let start = net.clock.now();
     let end = start + ms(e.for_ms);
     let counted_until = end.saturating_sub(tol.min(ms(e.for_ms) / 2));
@@ -762,7 +1005,10 @@ async fn expect_none(net: &mut Net, script: &mut Script, to: Option<SocketAddr>,
             for (i, at, payload) in sent_by(net.link.trace(), iut, to, scan) {
                 scan = i + 1;
                 let d = decoded(&payload);
-                if at >= start && at <= counted_until && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new()) {
+                if at >= start
+                    && at <= counted_until
+                    && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new())
+                {
                     return Err(format!("step {n}: the IUT sent {d} at {:.3} ms", at_ms(at)));
                 }
             }
@@ -771,6 +1017,7 @@ async fn expect_none(net: &mut Net, script: &mut Script, to: Option<SocketAddr>,
             return Ok(());
         }
         let len = net.link.trace().len();
-        net.run_until(end, &|net: &Net| net.link.trace().len() > len).await;
+        net.run_until(end, &|net: &Net| net.link.trace().len() > len)
+            .await;
     }
 }

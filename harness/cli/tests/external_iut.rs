@@ -1,0 +1,352 @@
+//! External IUTs end to end, over loopback: `harness run --iut vectors/iut/harness-peer.json` starts
+//! this very binary (`harness peer …`) per scenario as the implementation under test and must pass;
+//! `--iut-addr` drives a `harness peer responder` started here; `--iut-cmd` covers the unsupported
+//! exit code and a hung IUT, whose whole process group must be gone afterwards.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scenario(name: &str) -> String {
+    root()
+        .join("vectors/scenarios/mediastream")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A fresh directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "handshake-external-iut-{}-{test}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(HARNESS)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{HARNESS}: {e}"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn results(report: &Path) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(report.join("results.json")).unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    json["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn verdicts(results: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["scenario"].as_str().unwrap_or_default().to_owned(),
+                r["verdict"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// An initiator scenario whose expectations an external initiator can meet (its own metrics cannot be
+/// observed; its exit code says whether the stream completed).
+const INITIATOR_COMPLETES: &str = r#"{
+  "id": "ext.initiator.completes",
+  "title": "An external 3-way initiator completes the stream against the reference responder",
+  "protocol": "mediastream",
+  "iut": { "role": "initiator", "requires": ["three_way"] },
+  "peer": { "reference": "3way" },
+  "faults": [ { "direction": "to_iut", "kind": "syn_ack", "nth": { "exactly": 1 }, "action": "drop" } ],
+  "expect": { "negotiated_mode": "3way", "stream_complete": true, "rules_hold": ["all"] }
+}"#;
+
+#[test]
+fn harness_peer_manifest_passes_as_responder_and_initiator() {
+    let dir = scratch("manifest");
+    let initiator = dir.join("initiator_completes.json");
+    std::fs::write(&initiator, INITIATOR_COMPLETES).unwrap_or_else(|e| panic!("{e}"));
+    let report = dir.join("report");
+    let started = Instant::now();
+    let o = harness(&[
+        "run",
+        &scenario("responder_happy_3way.json"),
+        &scenario("responder_lost_syn_ack.json"),
+        &scenario("responder_scripted_handshake.json"),
+        &initiator.display().to_string(),
+        "--iut",
+        "vectors/iut/harness-peer.json",
+        "--jobs",
+        "4",
+        "--report",
+        &report.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("4 passed, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    let results = results(&report);
+    assert_eq!(
+        verdicts(&results),
+        [
+            ("ext.initiator.completes".into(), "pass".into()),
+            ("ms.responder.happy_3way".into(), "pass".into()),
+            ("ms.responder.lost_syn_ack".into(), "pass".into()),
+            ("ms.responder.scripted_handshake".into(), "pass".into()),
+        ]
+    );
+    for r in &results {
+        assert_eq!(r["iut"], "harness-peer");
+        let transcript: Vec<&str> = r["transcript"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["text"].as_str())
+            .collect();
+        assert!(
+            transcript
+                .iter()
+                .any(|l| l.starts_with("IUT started (pid ")),
+            "{transcript:?}"
+        );
+        assert!(
+            transcript.iter().any(|l| l.starts_with("IUT ended: ")),
+            "{transcript:?}"
+        );
+    }
+    // The initiator ran on its own to exit 0; the responders were ended by the harness.
+    let initiator = results
+        .iter()
+        .find(|r| r["scenario"] == "ext.initiator.completes")
+        .unwrap_or_else(|| panic!("no initiator result"));
+    let lines: Vec<&str> = initiator["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert!(lines.contains(&"IUT ended: exit code 0"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("IUT stdout: ") && l.contains("1 connections: 0 failed")),
+        "{lines:?}"
+    );
+
+    // The capture is the IUT's view; `harness check` judges it as the run did.
+    let capture = report.join("harness-peer/ms.responder.happy_3way.pcapng");
+    let c = harness(&[
+        "check",
+        &capture.display().to_string(),
+        "--bits-per-second",
+        "200000",
+        "--frame-rate",
+        "50",
+        "--stream-length",
+        "1",
+    ]);
+    assert_eq!(c.status.code(), Some(0), "{}", text(&c));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts `harness peer responder` on a free loopback port; returns it and its address.
+fn running_responder() -> (std::process::Child, String) {
+    let mut child = Command::new(HARNESS)
+        .args([
+            "peer",
+            "responder",
+            "--listen",
+            "127.0.0.1:0",
+            "--bits-per-second",
+            "200000",
+            "--frame-rate",
+            "50",
+            "--stream-length",
+            "1",
+            "--buffer-depth",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let mut line = String::new();
+    let _ = BufReader::new(stderr).read_line(&mut line);
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_owned);
+    match addr {
+        Some(a) => (child, a),
+        None => {
+            let _ = child.kill();
+            panic!("responder did not say where it listens: {line:?}");
+        }
+    }
+}
+
+const NEEDS_RESTART: &str = r#"{
+  "id": "ext.responder.needs_restart",
+  "title": "Needs a fresh responder",
+  "protocol": "mediastream",
+  "iut": { "role": "responder", "requires": ["three_way", "restart"] },
+  "peer": { "reference": "3way" },
+  "expect": { "negotiated_mode": "3way" }
+}"#;
+
+#[test]
+fn iut_addr_drives_a_running_responder() {
+    let dir = scratch("addr");
+    let restart = dir.join("needs_restart.json");
+    std::fs::write(&restart, NEEDS_RESTART).unwrap_or_else(|e| panic!("{e}"));
+    let (mut responder, addr) = running_responder();
+    let report = dir.join("report");
+    let o = harness(&[
+        "run",
+        &scenario("responder_happy_3way.json"),
+        &scenario("responder_scripted_handshake.json"),
+        &restart.display().to_string(),
+        "--iut-addr",
+        &addr,
+        "--report",
+        &report.display().to_string(),
+    ]);
+    let _ = responder.kill();
+    let _ = responder.wait();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let results = results(&report);
+    assert_eq!(
+        verdicts(&results),
+        [
+            ("ext.responder.needs_restart".into(), "unsupported".into()),
+            ("ms.responder.happy_3way".into(), "pass".into()),
+            ("ms.responder.scripted_handshake".into(), "pass".into()),
+        ]
+    );
+    assert!(results
+        .iter()
+        .all(|r| r["iut"] == format!("addr:{addr}").as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unsupported_exit_code_is_unsupported() {
+    let o = harness(&[
+        "run",
+        &scenario("responder_happy_3way.json"),
+        "--iut-cmd",
+        "sh -c 'echo only legacy here >&2; exit 89'",
+    ]);
+    // Nothing could run: exit 3.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("unsupported ms.responder.happy_3way"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Live (non-zombie) processes in process group `pgid`.
+fn group_members(pgid: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+            && fields.first() != Some(&"Z")
+        {
+            out.push(stat);
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn hung_iut_fails_in_bounded_time_and_leaves_no_process() {
+    let dir = scratch("hung");
+    // Never answers, never exits, and leaves a child of its own behind.
+    let manifest = dir.join("hung.json");
+    std::fs::write(&manifest, r#"{"name": "hung", "responder": "sh -c 'sleep 600 & sleep 600; : {listen}'", "ready": {"delay_ms": 20}}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = dir.join("report");
+    let started = Instant::now();
+    let o = harness(&[
+        "run",
+        &scenario("responder_scripted_handshake.json"),
+        "--iut",
+        &manifest.display().to_string(),
+        "--report",
+        &report.display().to_string(),
+    ]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("no syn_ack"),
+        "{}",
+        text(&o)
+    );
+    let results = results(&report);
+    assert_eq!(results[0]["verdict"], "fail");
+    let pid: i32 = results[0]["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["text"].as_str())
+        .find_map(|t| {
+            t.strip_prefix("IUT started (pid ")?
+                .split(')')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no pid in {:?}", results[0]["transcript"]));
+    assert!(
+        group_members(pid).is_empty(),
+        "left behind: {:?}",
+        group_members(pid)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,302 @@
+//! IUT manifests: the committed schema, the example manifests, validation, feature choice and
+//! command building.
+
+use std::path::{Path, PathBuf};
+
+use handshake_scenario::external::manifest::{
+    choose, split_words, Launch, Manifest, OptionName, ProfileName, Values,
+};
+use handshake_scenario::external::ExternalIut;
+use handshake_scenario::model::{Feature, Role};
+use handshake_scenario::Scenario;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scenario(role: Role, requires: &[Feature]) -> Scenario {
+    let role = match role {
+        Role::Responder => "responder",
+        Role::Initiator => "initiator",
+    };
+    let requires: Vec<String> = requires
+        .iter()
+        .map(|f| serde_json::to_string(f).unwrap_or_default())
+        .collect();
+    let text = format!(
+        r#"{{"id": "t", "title": "t", "protocol": "mediastream", "iut": {{"role": "{role}", "requires": [{}]}}, "peer": {{"reference": "3way"}}}}"#,
+        requires.join(",")
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let path = root().join("vectors/schema/iut-manifest.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let current = handshake_scenario::external::manifest::schema_json();
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &current).unwrap_or_else(|e| panic!("{e}"));
+        return;
+    }
+    assert!(
+        committed == current,
+        "{} is stale: run with UPDATE_SCHEMA=1",
+        path.display()
+    );
+}
+
+#[test]
+fn example_manifests_load() {
+    let dir = root().join("vectors/iut");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "json")
+            && !path.to_string_lossy().ends_with(".expectations.json")
+        {
+            Manifest::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+    let iut = ExternalIut::from_manifest_file(&dir.join("harness-peer.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(iut.name(), "harness-peer");
+}
+
+fn manifest(json: &str) -> Result<Manifest, String> {
+    let m: Manifest = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    m.validate()?;
+    Ok(m)
+}
+
+#[test]
+fn validation_catches_template_mistakes() {
+    assert!(manifest(r#"{"name": "x"}"#).is_err(), "no command");
+    assert!(
+        manifest(r#"{"name": "x", "responder": "iut --listen {listn}"}"#)
+            .err()
+            .unwrap_or_default()
+            .contains("unknown placeholder {listn}")
+    );
+    assert!(
+        manifest(r#"{"name": "x", "responder": "iut --to {target}"}"#)
+            .err()
+            .unwrap_or_default()
+            .contains("{target} has no value")
+    );
+    assert!(
+        manifest(r#"{"name": "x", "initiator": "iut --listen {listen}"}"#)
+            .err()
+            .unwrap_or_default()
+            .contains("{listen} has no value")
+    );
+    assert!(
+        manifest(r#"{"name": "x", "responder": "iut 'unterminated"}"#)
+            .err()
+            .unwrap_or_default()
+            .contains("unterminated")
+    );
+    assert!(manifest(r#"{"name": "x", "responder": "iut --f={flags}"}"#)
+        .err()
+        .unwrap_or_default()
+        .contains("word of its own"));
+    assert!(manifest(
+        r#"{"name": "x", "responder": "iut", "flags": {"verify": "--verify {listen}"}}"#
+    )
+    .is_err());
+    assert!(
+        manifest(r#"{"name": "x", "responder": "iut", "flagz": {}}"#).is_err(),
+        "unknown field"
+    );
+    assert!(manifest(
+        r#"{"name": "x", "responder": ["iut", "--listen", "{listen}"], "ready": {"delay_ms": 10}}"#
+    )
+    .is_ok());
+    assert!(Manifest::from_command("iut --listen {listen} {flags}").is_ok());
+    assert!(Manifest::from_command("iut --port {lisen_port}").is_err());
+}
+
+#[test]
+fn features_decide_unsupported() {
+    let three_way = [ProfileName::ThreeWay];
+    let both = [ProfileName::ThreeWay, ProfileName::Legacy];
+    let alls = [OptionName::AllowLegacyStart];
+    // Plain 3way.
+    let l = choose(
+        &three_way,
+        &[],
+        &scenario(Role::Responder, &[Feature::ThreeWay]),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        l,
+        Launch {
+            profile: ProfileName::ThreeWay,
+            options: vec![],
+            session_limit: None
+        }
+    );
+    // Legacy START: a legacy profile, or a 3way responder with allow_legacy_start (the flag is added).
+    assert!(choose(
+        &three_way,
+        &[],
+        &scenario(Role::Responder, &[Feature::LegacyStart]),
+        true
+    )
+    .err()
+    .unwrap_or_default()
+    .contains("LegacyStart"));
+    let l = choose(
+        &three_way,
+        &alls,
+        &scenario(Role::Responder, &[Feature::LegacyStart]),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.options, [OptionName::AllowLegacyStart]);
+    let l = choose(
+        &both,
+        &[],
+        &scenario(Role::Initiator, &[Feature::LegacyStart]),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.profile, ProfileName::Legacy);
+    // Options belong to one role.
+    assert!(choose(
+        &three_way,
+        &[OptionName::OptimisticStart],
+        &scenario(Role::Initiator, &[Feature::OptimisticStart]),
+        true
+    )
+    .is_err());
+    assert!(choose(
+        &three_way,
+        &[OptionName::FallbackToLegacy],
+        &scenario(Role::Initiator, &[Feature::FallbackToLegacy]),
+        true
+    )
+    .is_ok());
+    // Restart: only for IUTs started per scenario.
+    assert!(choose(
+        &three_way,
+        &[],
+        &scenario(Role::Responder, &[Feature::Restart]),
+        false
+    )
+    .is_err());
+    // 3way and legacy START from one profile: no single profile has both for an initiator.
+    assert!(choose(
+        &both,
+        &[],
+        &scenario(Role::Initiator, &[Feature::ThreeWay, Feature::LegacyStart]),
+        true
+    )
+    .is_err());
+
+    let running = ExternalIut::running("127.0.0.1:4444").unwrap_or_else(|e| panic!("{e}"));
+    assert!(running
+        .launch_for(&scenario(Role::Responder, &[Feature::ThreeWay]))
+        .is_ok());
+    assert!(running
+        .launch_for(&scenario(Role::Responder, &[Feature::Restart]))
+        .err()
+        .unwrap_or_default()
+        .contains("Restart"));
+    assert!(running.launch_for(&scenario(Role::Initiator, &[])).is_err());
+    assert!(running
+        .launch_for(&scenario(Role::Responder, &[Feature::OptimisticStart]))
+        .is_err());
+    let optimistic = ExternalIut::running("127.0.0.1:4444@3way+optimistic_start")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(optimistic
+        .launch_for(&scenario(Role::Responder, &[Feature::OptimisticStart]))
+        .is_ok());
+}
+
+#[test]
+fn commands_are_built_word_by_word() {
+    let m = manifest(
+        r#"{"name": "x", "responder": "'{harness}' serve --on={listen} --p {listen_port} {flags} --rate {bits_per_second}",
+            "initiator": ["iut", "{target_host}", "{target_port}"],
+            "flags": {"allow_legacy_start": "--legacy ok", "verify": "--verify", "session_limit": "--max={session_limit}"},
+            "options": ["allow_legacy_start", "optimistic_start"]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut s = scenario(
+        Role::Responder,
+        &[Feature::LegacyStart, Feature::OptimisticStart],
+    );
+    s.iut.session_limit = Some(2);
+    let launch = m.launch_for(&s).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        launch.options,
+        [OptionName::AllowLegacyStart, OptionName::OptimisticStart]
+    );
+    let addr = "127.0.0.1:5000".parse().unwrap_or_else(|e| panic!("{e}"));
+    let values = Values::new(
+        Role::Responder,
+        addr,
+        &s.stream,
+        &launch,
+        7,
+        Path::new("/x y/harness"),
+        Path::new("/m"),
+    );
+    let argv = m
+        .command(Role::Responder, &launch, &values)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // optimistic_start has no flag (listed as always on); verify takes its value as a word.
+    assert_eq!(
+        argv,
+        [
+            "/x y/harness",
+            "serve",
+            "--on=127.0.0.1:5000",
+            "--p",
+            "5000",
+            "--legacy",
+            "ok",
+            "--verify",
+            "data",
+            "--max=2",
+            "--rate",
+            "200000"
+        ]
+    );
+    let s = scenario(Role::Initiator, &[]);
+    let launch = m.launch_for(&s).unwrap_or_else(|e| panic!("{e}"));
+    let values = Values::new(
+        Role::Initiator,
+        addr,
+        &s.stream,
+        &launch,
+        7,
+        Path::new("/h"),
+        Path::new("/m"),
+    );
+    assert_eq!(
+        m.command(Role::Initiator, &launch, &values)
+            .unwrap_or_default(),
+        ["iut", "127.0.0.1", "5000", "--verify", "data"]
+    );
+    // No session_limit flag: scenarios with a session limit are unsupported.
+    let plain = Manifest::from_command("iut {listen}").unwrap_or_else(|e| panic!("{e}"));
+    let mut s = scenario(Role::Responder, &[]);
+    s.iut.session_limit = Some(1);
+    assert!(plain
+        .launch_for(&s)
+        .err()
+        .unwrap_or_default()
+        .contains("session_limit"));
+    assert_eq!(
+        split_words(r#"sh -c 'sleep 1 & sleep 2'"#).unwrap_or_default(),
+        ["sh", "-c", "sleep 1 & sleep 2"]
+    );
+}
