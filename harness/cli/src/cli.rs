@@ -156,7 +156,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
             SchemaKind::Scenario => write_or_fail(out, &handshake_scenario::model::schema_json()),
-            SchemaKind::IutManifest => write_or_fail(out, &handshake_scenario::external::manifest::schema_json()),
+            SchemaKind::IutManifest => {
+                write_or_fail(out, &handshake_scenario::external::manifest::schema_json())
+            }
             SchemaKind::Expectations => {
                 let schema = schemars::schema_for!(handshake_scenario::report::Expectations);
                 write_or_fail(

@@ -604,10 +604,12 @@ fn run_virtual(
             .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
-        iut_drops: iut_drops
-            .into_iter()
-            .map(|(r, n)| (r.name().to_owned(), n))
-            .collect(),
+        iut_drops: Some(
+            iut_drops
+                .into_iter()
+                .map(|(r, n)| (r.name().to_owned(), n))
+                .collect(),
+        ),
         violations: verdict.report.violations().cloned().collect(),
         step_failures: std::mem::take(&mut script.failures),
     };
@@ -624,7 +626,7 @@ fn ms(t: Instant) -> f64 {
 
 /// Datagrams the IUT sent (as sent) to `to` (any address when `None`), from trace index `from` on:
 /// (index, time, bytes).
-fn iut_sent(
+pub(crate) fn iut_sent(
     trace: &[LinkEvent],
     iut: SocketAddr,
     to: Option<SocketAddr>,

@@ -58,8 +58,9 @@ pub struct Observed {
     pub initiator_metrics: Option<Metrics>,
     /// Whether the initiator's stream completed without failure, when known.
     pub initiator_complete: Option<bool>,
-    /// The IUT's dropped-datagram counters by reason, when known.
-    pub iut_drops: BTreeMap<String, u64>,
+    /// The IUT's dropped-datagram counters by reason; `None` when they cannot be observed (an
+    /// external IUT).
+    pub iut_drops: Option<BTreeMap<String, u64>>,
     /// The checker's violations on the capture.
     pub violations: Vec<Violation>,
     /// Failed steps.
@@ -234,13 +235,29 @@ pub fn judge(
             None => reasons.push(format!("{name} cannot be observed for this IUT")),
         }
     }
-    for (reason, bound) in &expect.validation_errors {
-        let v = observed.iut_drops.get(reason).copied().unwrap_or(0);
-        if !bound.contains(v) {
+    match &observed.iut_drops {
+        Some(drops) => {
+            for (reason, bound) in &expect.validation_errors {
+                let v = drops.get(reason).copied().unwrap_or(0);
+                if !bound.contains(v) {
+                    reasons.push(format!(
+                        "IUT dropped {v} datagrams as {reason}, expected {bound}"
+                    ));
+                }
+            }
+        }
+        None if !expect.validation_errors.is_empty() => {
+            let names: Vec<&str> = expect
+                .validation_errors
+                .keys()
+                .map(String::as_str)
+                .collect();
             reasons.push(format!(
-                "IUT dropped {v} datagrams as {reason}, expected {bound}"
+                "validation_errors ({}) cannot be observed for this IUT",
+                names.join(", ")
             ));
         }
+        None => {}
     }
     if let Some(want) = expect.stream_complete {
         match observed.initiator_complete {
@@ -287,7 +304,7 @@ pub fn judge(
         reasons,
         negotiated_mode: observed.negotiated_mode,
         metrics: observed.initiator_metrics,
-        iut_drops: observed.iut_drops,
+        iut_drops: observed.iut_drops.unwrap_or_default(),
         rules_fired: fired,
         transcript,
         capture,

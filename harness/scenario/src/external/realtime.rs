@@ -332,32 +332,6 @@ impl Net {
     }
 }
 
-/// Datagrams the IUT sent to `to` (any harness socket when `None`) from trace index `from` on:
-/// (index, time, bytes).
-fn sent_by(
-    trace: &[LinkEvent],
-    iut: SocketAddr,
-    to: Option<SocketAddr>,
-    from: usize,
-) -> Vec<(usize, Instant, Vec<u8>)> {
-    trace
-        .iter()
-        .enumerate()
-        .skip(from)
-        .filter_map(|(i, e)| match e {
-            LinkEvent::Sent {
-                at,
-                from,
-                to: dst,
-                injected: false,
-                payload,
-                ..
-            } if *from == iut && to.is_none_or(|t| t == *dst) => Some((i, *at, payload.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A scenario fault as a link rule. The engine's rule is built for a stand-in IUT address and the
 /// stand-in is then removed: every datagram on this link is between the IUT and a harness socket,
 /// so "to the IUT" is "from the peer's socket" and "from the IUT" is "to the peer's socket" — the
@@ -772,18 +746,6 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             at_ms(e.at)
         ));
     }
-    if !scenario.expect.validation_errors.is_empty() {
-        let names: Vec<&str> = scenario
-            .expect
-            .validation_errors
-            .keys()
-            .map(String::as_str)
-            .collect();
-        step_failures.push(format!(
-            "validation_errors ({}) cannot be observed for an external IUT",
-            names.join(", ")
-        ));
-    }
     let observed = Observed {
         negotiated_mode: verdict
             .report
@@ -792,18 +754,11 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
-        iut_drops: BTreeMap::new(),
+        iut_drops: None,
         violations: verdict.report.violations().cloned().collect(),
         step_failures,
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
-    if !scenario.expect.validation_errors.is_empty() {
-        // `judge` counts unknown drops as 0; the reason above already says they cannot be observed.
-        outcome.reasons.retain(|r| !r.starts_with("IUT dropped "));
-        if outcome.reasons.is_empty() {
-            outcome.verdict = Verdict::Pass;
-        }
-    }
     if let Some(why) = not_ready {
         // Only the startup failure matters: the rest follows from it.
         outcome.verdict = Verdict::Fail;
@@ -945,7 +900,7 @@ async fn expect(
     let mut scan = *seen;
     loop {
         if let Some(iut) = net.iut {
-            for (i, at, payload) in sent_by(net.link.trace(), iut, Some(to), scan) {
+            for (i, at, payload) in crate::engine::iut_sent(net.link.trace(), iut, Some(to), scan) {
                 scan = i + 1;
                 let d = decoded(&payload);
                 if at <= deadline && script.matches(&e.kind, &e.fields, &d, &e.capture) {
@@ -1002,7 +957,7 @@ async fn expect_none(
     let mut scan = net.link.trace().len();
     loop {
         if let Some(iut) = net.iut {
-            for (i, at, payload) in sent_by(net.link.trace(), iut, to, scan) {
+            for (i, at, payload) in crate::engine::iut_sent(net.link.trace(), iut, to, scan) {
                 scan = i + 1;
                 let d = decoded(&payload);
                 if at >= start
