@@ -45,6 +45,15 @@ pub enum Command {
     /// failures (including an expected failure that passed), 2 on usage or input errors, 3 when no
     /// scenario was selected or none could run.
     Run(crate::run_cmd::RunArgs),
+    /// Run the scenario library against every mutant of the reference endpoints.
+    ///
+    /// Prints which scenarios (and checker rules) caught each mutant and the mutation score. Exit 0
+    /// when every mutant is caught, 1 when one is not, 2 on input errors.
+    Mutants(crate::mutants_cmd::MutantsArgs),
+    /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
+    ///
+    /// Exit 0 when every id has a scenario, 1 when there are gaps.
+    Coverage(crate::mutants_cmd::MutantsArgs),
     /// Judge a pcap/pcapng capture against the protocol rules.
     ///
     /// Prints per session the handshake observed, the negotiated mode, frame statistics and every
@@ -152,6 +161,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Peer(command) => crate::peer::run(command),
         Command::Check(args) => crate::check_cmd::run(args, out),
         Command::Run(args) => crate::run_cmd::run(args, out),
+        Command::Mutants(args) => crate::mutants_cmd::run(args, out),
+        Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),

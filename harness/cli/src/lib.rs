@@ -11,6 +11,7 @@ pub mod decode;
 pub mod golden;
 pub mod input;
 pub mod matrix;
+pub mod mutants_cmd;
 pub mod pair;
 pub mod peer;
 pub mod run_cmd;

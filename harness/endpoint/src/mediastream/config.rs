@@ -201,6 +201,9 @@ pub struct Profile {
     /// D1 (initiator): DesiredConnectionId in SYN (zero = "assign one").
     #[serde(skip)]
     pub desired_id: ConnectionId,
+    /// A deliberate fault (`harness mutants`); `None` in every real profile.
+    #[serde(skip)]
+    pub mutant: Option<super::Mutant>,
 }
 
 /// A profile name that cannot be used.
@@ -235,12 +238,37 @@ impl Profile {
             },
             session_limit: None,
             desired_id: ConnectionId::ZERO,
+            mutant: None,
         }
+    }
+
+    /// Whether this profile carries `mutant`.
+    pub fn is(&self, mutant: super::Mutant) -> bool {
+        self.mutant == Some(mutant)
     }
 
     /// Parses `legacy`, `udp_push`, `3way`, or `3way+option+option…` with the options
     /// `allow_legacy_start`, `fallback_to_legacy` (or `fallback`), `optimistic_start` (or `optimistic`).
     pub fn parse(text: &str) -> Result<Profile, ProfileError> {
+        let (text, mutant) = match text.split_once('!') {
+            Some((base, name)) => {
+                let mutant = super::Mutant::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = super::Mutant::ALL.iter().map(|m| m.name()).collect();
+                    ProfileError(format!(
+                        "unknown mutant `{name}`: expected one of {}",
+                        known.join(", ")
+                    ))
+                })?;
+                (base, Some(mutant))
+            }
+            None => (text, None),
+        };
+        let mut profile = Profile::parse_base(text)?;
+        profile.mutant = mutant;
+        Ok(profile)
+    }
+
+    fn parse_base(text: &str) -> Result<Profile, ProfileError> {
         let mut parts = text.split('+');
         let base = parts.next().unwrap_or_default();
         let kind = match base {
@@ -287,6 +315,9 @@ impl fmt::Display for Profile {
             if on {
                 write!(f, "+{name}")?;
             }
+        }
+        if let Some(m) = self.mutant {
+            write!(f, "!{m}")?;
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ use crate::{Endpoint, Instant, Transmit};
 use super::config::{ConfigError, Profile, ProfileKind, StreamConfig, Verify};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 use super::playout::{DatagramIdentity, Playout, Render};
+use super::Mutant;
 
 /// How the initiator is looking for its stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +76,11 @@ impl Initiator {
             fell_back: false,
             connected_at: None,
             media_timeout: None,
-            playout: Playout::new(config, frame_size, three_way),
+            playout: Playout::new(
+                config,
+                frame_size,
+                three_way && !profile.is(Mutant::DuplicateCountedAsGood),
+            ),
             metrics: Metrics {
                 frames_expected: config.frames(),
                 ..Metrics::default()
@@ -273,6 +278,9 @@ impl Initiator {
     ) {
         let datagram = match datagram {
             Ok(d) => d,
+            Err(e) if self.profile.is(Mutant::AbortOnMalformed) => {
+                return self.fail_malformed(now, format!("malformed datagram: {e}"))
+            }
             Err(e) => return self.drop_datagram(e.kind(), DropReason::from_wire(&e)),
         };
         let kind = Some(datagram.kind());
@@ -280,6 +288,9 @@ impl Initiator {
             Datagram::Control(c) if c.kind == ControlKind::SynAck && !self.fell_back => {
                 match (c.accept(), self.metrics.connection_id) {
                     (false, None) if self.phase == Phase::Handshaking => {
+                        if self.profile.is(Mutant::AckOnReject) {
+                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
+                        }
                         let reason = c
                             .connection_id
                             .as_text()
@@ -293,7 +304,12 @@ impl Initiator {
                         );
                     }
                     (true, None) if self.phase == Phase::Handshaking => {
-                        self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
+                        let echoed = if self.profile.is(Mutant::AckNotEchoingId) {
+                            ConnectionId::ZERO
+                        } else {
+                            c.connection_id
+                        };
+                        self.send(&Datagram::Control(ControlRepr::ack(echoed)));
                         self.session_known(now, c.connection_id, Reason::SynAckAccepted);
                     }
                     // D5: every repeated SYN-ACK gets another ACK.
@@ -320,7 +336,10 @@ impl Initiator {
                 _ => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
             },
             Datagram::Data(_) | Datagram::Fragment(_) => {
-                if self.metrics.connection_id.is_none() && !self.fell_back {
+                if self.metrics.connection_id.is_none()
+                    && !self.fell_back
+                    && !self.profile.is(Mutant::MediaBeforeSessionAccepted)
+                {
                     return self.drop_datagram(kind, DropReason::MediaBeforeSession);
                 }
                 let payload = datagram.payload().unwrap_or_default();
@@ -427,11 +446,18 @@ impl Endpoint for Initiator {
                 };
             }
             Discovery::Syn { sent, next } if next <= now => {
-                if sent < self.profile.syn_backoff.sends {
+                let sends =
+                    self.profile.syn_backoff.sends + u32::from(self.profile.is(Mutant::FifthSyn));
+                if sent < sends {
                     self.send_syn();
+                    let wait = if self.profile.is(Mutant::NoSynBackoff) {
+                        core::time::Duration::from_millis(self.profile.syn_backoff.initial_ms)
+                    } else {
+                        self.profile.syn_backoff.interval_after(sent + 1)
+                    };
                     self.discovery = Discovery::Syn {
                         sent: sent + 1,
-                        next: next + self.profile.syn_backoff.interval_after(sent + 1),
+                        next: next + wait,
                     };
                 } else if self.profile.fallback_to_legacy {
                     self.fall_back(now);

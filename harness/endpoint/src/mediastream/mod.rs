@@ -41,12 +41,14 @@ macro_rules! named_enum {
 mod config;
 mod event;
 mod initiator;
+mod mutant;
 mod playout;
 mod responder;
 
 pub use config::{Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify};
 pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 pub use initiator::Initiator;
+pub use mutant::Mutant;
 pub use responder::{Responder, QPF};
 
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ use crate::{Endpoint, Instant, Transmit};
 
 use super::config::{ConfigError, Profile, ProfileKind, StreamConfig};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
+use super::Mutant;
 
 /// QPF the responder reports: a 10 MHz counter, as Windows' QueryPerformanceFrequency usually is.
 pub const QPF: u64 = 10_000_000;
@@ -182,7 +183,15 @@ impl Responder {
         };
         session.stream_base = Some(now);
         let id = session.id();
+        if self.profile.is(Mutant::ConnectionIdNotFirst) {
+            self.send_due_frames(now, peer);
+            self.send(peer, &Datagram::ConnectionId(id));
+            return;
+        }
         self.send(peer, &Datagram::ConnectionId(id));
+        if self.profile.is(Mutant::ConnectionIdTwice) {
+            self.send(peer, &Datagram::ConnectionId(id));
+        }
         self.send_due_frames(now, peer);
     }
 
@@ -198,7 +207,11 @@ impl Responder {
         }
         let mut session = self.new_session(now, NegotiatedMode::Legacy);
         session.metrics.handshake_attempts = 0;
+        let id = session.id();
         self.sessions.insert(peer, session);
+        if self.profile.is(Mutant::SynAckToStart) {
+            self.send(peer, &Datagram::Control(ControlRepr::syn_ack_accept(id)));
+        }
         self.transition(peer, Phase::Idle, Phase::Streaming, Reason::LegacyStart);
         self.start_stream(now, peer);
     }
@@ -236,7 +249,11 @@ impl Responder {
             }
             // D3: a repeated SYN gets the same SYN-ACK (it does not reset the D7 schedule).
             Some(s) => {
-                let id = s.id();
+                let id = if self.profile.is(Mutant::NewIdPerSyn) {
+                    self.fresh_id()
+                } else {
+                    s.id()
+                };
                 if let Some(s) = self.sessions.get_mut(&peer) {
                     s.metrics.handshake_attempts += 1;
                 }
@@ -251,7 +268,7 @@ impl Responder {
                 self.sessions.insert(peer, session);
                 self.send_syn_ack(now, peer);
                 self.transition(peer, Phase::Idle, Phase::AwaitingAck, Reason::SynAccepted);
-                if self.profile.optimistic_start {
+                if self.profile.optimistic_start || self.profile.is(Mutant::MediaBeforeAck) {
                     self.transition(
                         peer,
                         Phase::AwaitingAck,
@@ -271,7 +288,7 @@ impl Responder {
         if session.metrics.negotiated_mode == NegotiatedMode::Legacy {
             return self.drop_datagram(peer, Some(Kind::Ack), DropReason::UnexpectedKind);
         }
-        if confirmed != session.id() {
+        if confirmed != session.id() && !self.profile.is(Mutant::AcceptMismatchedAck) {
             // D6: a mismatched id is counted and does not establish.
             return self.drop_datagram(peer, Some(Kind::Ack), DropReason::MismatchedConnectionId);
         }
@@ -289,7 +306,7 @@ impl Responder {
     }
 
     fn send_due_frames(&mut self, now: Instant, peer: SocketAddr) {
-        let frames = self.config.frames();
+        let frames = self.config.frames() + u64::from(self.profile.is(Mutant::ExtraFrame));
         let qpc_now = now.as_nanos() / (1_000_000_000 / QPF);
         loop {
             let Some(session) = self.sessions.get_mut(&peer) else {
@@ -304,16 +321,17 @@ impl Responder {
             if session.metrics.time_to_first_media.is_none() {
                 session.metrics.time_to_first_media = Some(now - session.started_at);
             }
-            let seq = session.next_frame;
-            for planned in self.plan.iter() {
+            let seq = session.next_frame - u64::from(self.profile.is(Mutant::SeqFromZero));
+            for len in self.datagram_sizes() {
                 // QPC is sampled per datagram; consecutive samples always differ (D13 dedup relies on it).
                 self.last_qpc = qpc_now.max(self.last_qpc + 1);
-                let payload_len = usize::try_from(planned.len).unwrap_or(0).saturating_sub(26);
+                let payload_len = usize::try_from(len).unwrap_or(0).saturating_sub(26);
+                let offset = usize::from(self.profile.is(Mutant::PatternOffByOne));
                 let data = Datagram::Data(DataRepr {
                     seq,
                     qpc: self.last_qpc,
                     qpf: QPF,
-                    payload: pattern_slice(0, payload_len),
+                    payload: pattern_slice(offset, payload_len),
                 });
                 self.send(peer, &data);
             }
@@ -324,6 +342,27 @@ impl Responder {
             .is_some_and(|s| s.next_frame >= frames);
         if finished {
             self.end_session(now, peer, Phase::Finished, Reason::StreamComplete);
+        }
+    }
+
+    /// The datagram sizes of one frame: the planner's, or a mutant's wrong cut.
+    fn datagram_sizes(&self) -> Vec<u64> {
+        let (frame, max) = (self.plan.frame_size(), self.plan.max_datagram());
+        match self.profile.mutant {
+            Some(Mutant::WrongFragmentationTail) => {
+                let mut sizes = vec![max; (frame / max) as usize];
+                if frame % max > 0 {
+                    sizes.push(frame % max);
+                }
+                sizes
+            }
+            Some(Mutant::OversizeDatagrams) => {
+                match handshake_wire::mediastream::FragmentPlan::new(frame, max + 100) {
+                    Ok(plan) => plan.iter().map(|d| d.len).collect(),
+                    Err(_) => self.plan.iter().map(|d| d.len).collect(),
+                }
+            }
+            _ => self.plan.iter().map(|d| d.len).collect(),
         }
     }
 
@@ -349,13 +388,16 @@ impl Responder {
         });
     }
 
-    fn on_parse_error(&mut self, peer: SocketAddr, error: WireError) {
+    fn on_parse_error(&mut self, now: Instant, peer: SocketAddr, error: WireError) {
         // D4: a SYN of another version gets a rejecting SYN-ACK (3way only; legacy ignores it).
         if let WireError::BadVersion {
             kind: Kind::Syn,
             version,
         } = error
         {
+            if self.profile.is(Mutant::AcceptBadVersion) {
+                return self.on_syn(now, peer);
+            }
             if self.profile.kind == ProfileKind::ThreeWay {
                 self.stray.count_drop(DropReason::BadVersion);
                 return self.reject(peer, &format!("unsupported version {version}"));
@@ -373,11 +415,15 @@ impl Endpoint for Responder {
         // or counted as unexpected (D9 without the option) rather than reported as flag 0x5453.
         let datagram = match Datagram::parse(payload, Mode::LegacyAccepting) {
             Ok(d) => d,
-            Err(e) => return self.on_parse_error(source, e),
+            Err(e) => return self.on_parse_error(now, source, e),
         };
         let three_way = self.profile.kind == ProfileKind::ThreeWay;
         match datagram {
-            Datagram::Start if !three_way || self.profile.allow_legacy_start => {
+            Datagram::Start
+                if !three_way
+                    || self.profile.allow_legacy_start
+                    || self.profile.is(Mutant::StartWithoutAllow) =>
+            {
                 self.serve_start(now, source)
             }
             Datagram::Start => {
@@ -407,7 +453,12 @@ impl Endpoint for Responder {
                 continue;
             };
             if session.syn_ack_timer.is_some_and(|t| t <= now) {
-                if session.syn_acks_sent < self.profile.syn_ack_backoff.sends {
+                let sends = if self.profile.is(Mutant::NoSynAckRetransmit) {
+                    1
+                } else {
+                    self.profile.syn_ack_backoff.sends
+                };
+                if session.syn_acks_sent < sends {
                     self.send_syn_ack(now, peer);
                 } else if session.phase == Phase::AwaitingAck {
                     // D7: give the pending session up; later ACKs are UnknownSession.

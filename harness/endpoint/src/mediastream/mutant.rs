@@ -1,0 +1,66 @@
+//! Deliberately wrong variants of the reference endpoints, each breaking one rule or decision. They
+//! measure the scenario library's power (`harness mutants`: every mutant must be caught) and show users
+//! what the suite can find. Selected as `ref:3way!media-before-ack`.
+
+named_enum! {
+    /// One deliberate fault in the reference implementation.
+    Mutant {
+        /// Responder: media right after SYN-ACK without being optimistic (breaks D6).
+        MediaBeforeAck = "media-before-ack",
+        /// Responder: a repeated SYN gets a SYN-ACK with a new id (breaks D3).
+        NewIdPerSyn = "new-id-per-syn",
+        /// Responder: answers a legacy START with a SYN-ACK before serving it (breaks D9).
+        SynAckToStart = "syn-ack-to-start",
+        /// Responder: serves START without AllowLegacyStart (breaks D9).
+        StartWithoutAllow = "start-without-allow",
+        /// Responder: CONNECTION_ID after the first frame instead of before (breaks the legacy order, D6).
+        ConnectionIdNotFirst = "connection-id-not-first",
+        /// Responder: CONNECTION_ID sent twice.
+        ConnectionIdTwice = "connection-id-twice",
+        /// Responder: sequence numbers from 0.
+        SeqFromZero = "seq-from-0",
+        /// Responder: frames cut into M-byte datagrams without the 27-byte tail rule.
+        WrongFragmentationTail = "wrong-fragmentation-tail",
+        /// Responder: datagrams up to 100 bytes above the configured maximum.
+        OversizeDatagrams = "oversize-datagrams",
+        /// Responder: one frame more than StreamLength × FrameRate.
+        ExtraFrame = "extra-frame",
+        /// Responder: payloads are the fill pattern from offset 1.
+        PatternOffByOne = "pattern-off-by-one",
+        /// Responder: no SYN-ACK re-sends while waiting for the ACK (breaks D7).
+        NoSynAckRetransmit = "no-syn-ack-retransmit",
+        /// Responder: establishes on an ACK with any id (breaks D6).
+        AcceptMismatchedAck = "accept-mismatched-ack",
+        /// Responder: accepts a SYN of another version (breaks D4).
+        AcceptBadVersion = "accept-bad-version",
+        /// Initiator: SYN re-sent every 500 ms, no doubling (breaks D2).
+        NoSynBackoff = "no-syn-backoff",
+        /// Initiator: a fifth SYN (breaks D2's cap).
+        FifthSyn = "fifth-syn",
+        /// Initiator: the ACK does not echo the assigned id (breaks D5).
+        AckNotEchoingId = "ack-not-echoing-id",
+        /// Initiator: answers a rejecting SYN-ACK with an ACK (breaks D5).
+        AckOnReject = "ack-on-reject",
+        /// Initiator: duplicate DATA counted into the frame (no D13 dedup).
+        DuplicateCountedAsGood = "duplicate-counted-as-good",
+        /// Initiator: takes media before it knows the session (breaks D8).
+        MediaBeforeSessionAccepted = "media-before-session-accepted",
+        /// Initiator: a malformed datagram aborts the 3-way stream (breaks D11).
+        AbortOnMalformed = "abort-on-malformed",
+    }
+}
+
+impl Mutant {
+    /// The profile it mutates: the base whose behaviour it changes.
+    pub fn base(self) -> &'static str {
+        match self {
+            Mutant::SynAckToStart => "3way+allow_legacy_start",
+            _ => "3way",
+        }
+    }
+
+    /// The mutant named `name`.
+    pub fn from_name(name: &str) -> Option<Mutant> {
+        Mutant::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
