@@ -175,7 +175,7 @@ pub(crate) fn decode(link: Link, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
 
 /// The common case decoded by hand: an IPv4 packet without options or an IPv6 packet without
 /// extension headers, not fragmented, carrying a UDP datagram whose length field fits in the
-/// packet, on Ethernet II (at most one VLAN tag), Linux cooked v1/v2, BSD loopback or raw IP.
+/// packet, on Ethernet II (at most one VLAN tag), Linux cooked v1/v2 or raw IP.
 ///
 /// `None` means "not that simple": [`decode`] then decides. `Some` is exactly what [`decode`]
 /// would return as [`Decoded::Datagram`] for the same frame (the `fast_path` integration tests
@@ -183,7 +183,7 @@ pub(crate) fn decode(link: Link, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
 /// etherparse checks it, so a frame taken here is never one `decode` would skip.
 #[inline(always)]
 pub(crate) fn decode_fast(link: Link, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
-    // Untagged IPv4 on Ethernet inline; the rest out of line.
+    // Untagged IPv4 on Ethernet first: the common case, with the fewest branches.
     if link == Link::Ethernet {
         let (header, ip) = frame.split_first_chunk::<14>()?;
         if u16::from_be_bytes([header[12], header[13]]) == ETHERTYPE_IPV4 {
@@ -210,8 +210,8 @@ fn decode_fast_other(link: Link, frame: &[u8]) -> Option<(SocketAddr, SocketAddr
         }
         Link::LinuxSll => (be_u16(frame, 14)?, frame.get(SLL_HEADER_LEN..)?),
         Link::LinuxSll2 => (be_u16(frame, 0)?, frame.get(SLL2_HEADER_LEN..)?),
-        // Raw IP is read by the IP version. The loopback family is left to `decode`: such
-        // captures are rare.
+        // Raw IP is read by the IP version. BSD loopback (its address family in either byte
+        // order) is left to `decode`: such captures are rare.
         Link::RawIp => match frame.first()? >> 4 {
             4 => (ETHERTYPE_IPV4, frame),
             6 => (ETHERTYPE_IPV6, frame),
@@ -252,8 +252,9 @@ fn ipv4_udp_fast(ip: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
     ))
 }
 
-/// IPv6 whose next header is UDP (no extension headers), payload length not 0 (jumbogram) and
-/// within the bytes present.
+/// IPv6 whose next header is UDP (no extension headers), with a payload length within the
+/// bytes present. A payload length of 0 (jumbogram: etherparse then takes the rest of the frame)
+/// leaves no room for the UDP header, so such packets go to `decode`.
 #[inline(always)]
 fn ipv6_udp_fast(ip: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
     let (header, rest) = ip.split_first_chunk::<40>()?;
@@ -261,9 +262,6 @@ fn ipv6_udp_fast(ip: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
         return None;
     }
     let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
-    if payload_len == 0 {
-        return None;
-    }
     let (src_port, dst_port, payload) = udp_fast(rest.get(..payload_len)?)?;
     let mut src = [0u8; 16];
     src.copy_from_slice(&header[8..24]);

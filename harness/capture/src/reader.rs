@@ -176,7 +176,6 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         packets: 0,
         skipped: SkipCounts::default(),
         reassembler: Reassembler::default(),
-        comment: None,
         finished: false,
         fast,
         general_records: 0,
@@ -205,8 +204,6 @@ pub struct CaptureReader<'a> {
     packets: u64,
     skipped: SkipCounts,
     reassembler: Reassembler,
-    /// Raw `opt_comment` of the last packet record read (pcapng only), not yet checked as UTF-8.
-    comment: Option<&'a [u8]>,
     finished: bool,
     /// The hand-written path tried first; `Off` once the iterator has ended, and after
     /// [`CaptureReader::without_fast_path`].
@@ -309,6 +306,8 @@ struct Record<'a> {
     link: Link,
     timestamp_ns: u64,
     data: &'a [u8],
+    /// Raw `opt_comment` (pcapng packet blocks only), not yet checked as UTF-8.
+    comment: Option<&'a [u8]>,
 }
 
 impl<'a> CaptureReader<'a> {
@@ -384,7 +383,7 @@ impl<'a> CaptureReader<'a> {
                 pcap_record(parser, rest, format).map(|(rem, record)| (rem, Some(record)))
             }
             Container::PcapNg { parser, interfaces } => {
-                pcapng_block(parser, interfaces, rest, &mut self.comment, fast)
+                pcapng_block(parser, interfaces, rest, fast)
             }
         };
         match step {
@@ -402,13 +401,15 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
-    /// Applies the port filter and builds the datagram (general path).
+    /// Applies the port filter and builds the datagram from the record that completed it
+    /// (general path; the fast path does the same inline).
+    #[inline(always)]
     fn accept(
         &mut self,
+        record: &Record<'a>,
         src: SocketAddr,
         dst: SocketAddr,
         payload: Cow<'a, [u8]>,
-        timestamp_ns: u64,
     ) -> Option<UdpDatagram<'a>> {
         if !port_matches(self.port, &src, &dst) {
             self.skipped.other_port += 1;
@@ -416,11 +417,11 @@ impl<'a> CaptureReader<'a> {
         }
         Some(UdpDatagram {
             packet_number: self.packets,
-            timestamp_ns,
+            timestamp_ns: record.timestamp_ns,
             src,
             dst,
             payload,
-            comment: self.comment.map(comment_text),
+            comment: record.comment.map(comment_text),
         })
     }
 
@@ -429,11 +430,8 @@ impl<'a> CaptureReader<'a> {
     #[inline(always)]
     fn next_fast(&mut self) -> Option<UdpDatagram<'a>> {
         loop {
-            let (rem, record, comment) = match self.fast {
-                FastPath::Pcap(format) => {
-                    let (rem, record) = pcap_record_fast(self.rest, format)?;
-                    (rem, record, None)
-                }
+            let (rem, record) = match self.fast {
+                FastPath::Pcap(format) => pcap_record_fast(self.rest, format)?,
                 FastPath::PcapNg => {
                     let Container::PcapNg { parser, interfaces } = &self.container else {
                         return None;
@@ -452,7 +450,7 @@ impl<'a> CaptureReader<'a> {
                     src,
                     dst,
                     payload: Cow::Borrowed(payload),
-                    comment: comment.map(comment_text),
+                    comment: record.comment.map(comment_text),
                 });
             }
             self.skipped.other_port += 1;
@@ -481,19 +479,30 @@ impl<'a> CaptureReader<'a> {
             }
         };
         self.general_records += 1;
-        let ts = record.timestamp_ns;
-        let datagram = match decode(record.link, record.data) {
+        match self.general_datagram(&record) {
+            Some(datagram) => ControlFlow::Break(Some(Ok(datagram))),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    /// Decodes a record on the general path: the datagram it gives or completes, if any.
+    #[inline(always)]
+    fn general_datagram(&mut self, record: &Record<'a>) -> Option<UdpDatagram<'a>> {
+        match decode(record.link, record.data) {
             Err(skip) => {
                 self.skipped.count(skip);
                 None
             }
             Ok(Decoded::Datagram { src, dst, payload }) => {
-                self.accept(src, dst, Cow::Borrowed(payload), ts)
+                self.accept(record, src, dst, Cow::Borrowed(payload))
             }
             Ok(Decoded::Fragment { key, frag }) => {
-                let whole =
-                    self.reassembler
-                        .add(key, frag, ts, &mut self.skipped.fragments_discarded);
+                let whole = self.reassembler.add(
+                    key,
+                    frag,
+                    record.timestamp_ns,
+                    &mut self.skipped.fragments_discarded,
+                );
                 match whole.map(reassembled_udp) {
                     None => None,
                     Some(Err(skip)) => {
@@ -503,14 +512,10 @@ impl<'a> CaptureReader<'a> {
                     Some(Ok((src_port, dst_port, payload))) => {
                         let src = SocketAddr::new(key.src, src_port);
                         let dst = SocketAddr::new(key.dst, dst_port);
-                        self.accept(src, dst, Cow::Owned(payload), ts)
+                        self.accept(record, src, dst, Cow::Owned(payload))
                     }
                 }
             }
-        };
-        match datagram {
-            Some(datagram) => ControlFlow::Break(Some(Ok(datagram))),
-            None => ControlFlow::Continue(()),
         }
     }
 
@@ -598,6 +603,7 @@ fn pcap_record_fast(rest: &[u8], format: PcapFormat) -> Option<(&[u8], Record<'_
             link: format.link,
             timestamp_ns,
             data,
+            comment: None,
         },
     ))
 }
@@ -645,6 +651,7 @@ fn pcap_record<'a>(
             link,
             timestamp_ns,
             data,
+            comment: None,
         },
     ))
 }
@@ -655,7 +662,6 @@ fn pcapng_block<'a>(
     parser: &mut PcapNgParser,
     interfaces: &mut Vec<Interface>,
     rest: &'a [u8],
-    comment: &mut Option<&'a [u8]>,
     fast: bool,
 ) -> Result<(&'a [u8], Option<Record<'a>>), String> {
     let endianness = parser.section().endianness;
@@ -709,7 +715,7 @@ fn pcapng_block<'a>(
             // Options follow the data padded to 32 bits (at most 3 bytes): fewer than 4 bytes
             // after the data means no options, the common case, decided by one comparison.
             let after_data = 20 + data.len();
-            *comment = if body.len().saturating_sub(after_data) >= 4 {
+            let comment = if body.len().saturating_sub(after_data) >= 4 {
                 find_comment(body, after_data.next_multiple_of(4), endianness)
             } else {
                 None
@@ -718,10 +724,10 @@ fn pcapng_block<'a>(
                 link: interface.link,
                 timestamp_ns: to_nanos(raw_ts, interface.tsresol, interface.tsoffset_s),
                 data,
+                comment,
             })
         }
         SIMPLE_PACKET_BLOCK => {
-            *comment = None;
             let interface = lookup(interfaces, 0, "simple packet block")?;
             let original =
                 read_u32(body, 0, endianness).ok_or("simple packet block body too short")?;
@@ -741,6 +747,7 @@ fn pcapng_block<'a>(
                 link: interface.link,
                 timestamp_ns: 0,
                 data,
+                comment: None,
             })
         }
         _ => None,
@@ -810,7 +817,7 @@ fn frame_block_fast(rest: &[u8], endianness: Endianness) -> Option<(&[u8], u32, 
     (word(*trailer) == total).then_some((rem, block_type, body))
 }
 
-/// Reads an enhanced packet block by hand: `(rest after it, record, raw comment)`, or `None`
+/// Reads an enhanced packet block by hand: `(rest after it, record)`, or `None`
 /// for any other block and anything [`pcapng_block`] would call damage. Otherwise the same
 /// result as [`pcapng_block`].
 #[inline(always)]
@@ -818,7 +825,7 @@ fn epb_fast<'a>(
     rest: &'a [u8],
     endianness: Endianness,
     interfaces: &[Interface],
-) -> Option<(&'a [u8], Record<'a>, Option<&'a [u8]>)> {
+) -> Option<(&'a [u8], Record<'a>)> {
     let (rem, block_type, body) = frame_block_fast(rest, endianness)?;
     if block_type != ENHANCED_PACKET_BLOCK {
         return None;
@@ -843,10 +850,11 @@ fn epb_fast<'a>(
     let raw_ts = (u64::from(word(4)) << 32) | u64::from(word(8));
     let record = Record {
         link: interface.link,
-        timestamp_ns: raw_ts.saturating_mul(interface.ns_per_unit),
+        timestamp_ns: interface.timestamp_ns(raw_ts),
         data,
+        comment,
     };
-    Some((rem, record, comment))
+    Some((rem, record))
 }
 
 /// Frames an interface description block by hand: `(rest after it, its body)`, or `None` if

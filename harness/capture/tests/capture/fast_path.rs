@@ -218,7 +218,10 @@ struct Frame {
     /// stays that of the whole frame.
     cut: Option<u16>,
     ts: u64,
-    comment: Option<String>,
+    /// The pcapng comment's bytes (any, not only UTF-8).
+    comment: Option<Vec<u8>>,
+    /// Whether the pcapng option list ends with `opt_endofopt`.
+    end_of_options: bool,
 }
 
 /// The frame's bytes and its original length.
@@ -340,14 +343,18 @@ fn capture(container: &Container, links: [LinkKind; 2], frames: &[(Frame, Block)
                 ng.interface(linktype, Some(*resol), *tsoffset);
             }
             for (f, block) in frames {
-                let comment = f.comment.as_ref().map(|c| (1u16, c.as_bytes()));
+                let comment = f.comment.as_ref().map(|c| (1u16, &c[..]));
                 match block {
                     Block::Enhanced(interface) => {
                         let (data, _) = frame_bytes(links[*interface as usize], f);
                         match comment {
-                            Some(option) => {
-                                ng.epb_with_options(*interface, f.ts, &data, &[option], true)
-                            }
+                            Some(option) => ng.epb_with_options(
+                                *interface,
+                                f.ts,
+                                &data,
+                                &[option],
+                                f.end_of_options,
+                            ),
                             None => ng.epb(*interface, f.ts, &data),
                         };
                     }
@@ -435,7 +442,13 @@ fn frame() -> impl Strategy<Value = Frame> {
         packet(),
         prop_oneof![
             4 => Just(Tags::None),
-            1 => prop::sample::select(vec![0x8100u16, 0x88a8, 0x9100]).prop_map(Tags::One),
+            2 => prop::sample::select(vec![0x8100u16, 0x88a8, 0x9100]).prop_map(Tags::One),
+            // A tag behind an EtherType that is not a TPID.
+            1 => prop_oneof![
+                prop::sample::select(vec![0x0800u16, 0x86dd, 0x0806, 0x88cc, 0x8847]),
+                any::<u16>(),
+            ]
+            .prop_map(Tags::One),
             1 => Just(Tags::Two),
         ],
         prop_oneof![
@@ -449,12 +462,14 @@ fn frame() -> impl Strategy<Value = Frame> {
         0u64..4_000_000_000_000_000_000,
         prop_oneof![
             3 => Just(None),
-            1 => Just(Some("a comment".to_owned())),
-            1 => Just(Some(String::new())),
+            1 => Just(Some(b"a comment".to_vec())),
+            1 => Just(Some(Vec::new())),
+            1 => Just(Some(b"not UTF-8: \xff\xfe".to_vec())),
         ],
+        any::<bool>(),
     )
         .prop_map(
-            |(packet, tags, ether_type, trailer, cut, ts, comment)| Frame {
+            |(packet, tags, ether_type, trailer, cut, ts, comment, end_of_options)| Frame {
                 packet,
                 tags,
                 ether_type,
@@ -462,6 +477,7 @@ fn frame() -> impl Strategy<Value = Frame> {
                 cut,
                 ts,
                 comment,
+                end_of_options,
             },
         )
 }
@@ -623,7 +639,8 @@ fn on_ethernet(packet: Packet) -> Frame {
         trailer: 0,
         cut: None,
         ts: 1_700_000_000_123_456_789,
-        comment: Some("note".to_owned()),
+        comment: Some(b"note".to_vec()),
+        end_of_options: true,
     }
 }
 
@@ -657,320 +674,70 @@ fn what(outcome: &Outcome) -> Expect {
 fn edge_cases_take_the_expected_path_with_the_same_result() {
     use Edit::*;
     use Expect::*;
-    let eth = LinkKind::Ethernet;
+    use LinkKind::{Ethernet as Eth, Raw, Sll, Sll2};
+    let v4 = |edits| on_ethernet(edited(false, edits));
+    let v6 = |edits| on_ethernet(edited(true, edits));
     let frag = |more, offset| Edit::Fragment { more, offset };
+    let tagged = |tags, frame| Frame { tags, ..frame };
+    let typed = |ether_type| Frame {
+        ether_type: Some(ether_type),
+        ..v4(vec![])
+    };
+    let cut = |permille| Frame {
+        cut: Some(permille),
+        ..v4(vec![])
+    };
+    let empty = on_ethernet(Packet {
+        payload: Vec::new(),
+        ..plain(false)
+    });
     // (what, link, frame, taken by the fast path, outcome)
+    #[rustfmt::skip]
     let cases: Vec<(&str, LinkKind, Frame, bool, Expect)> = vec![
-        ("IPv4", eth, on_ethernet(plain(false)), true, Datagram(10)),
-        ("IPv6", eth, on_ethernet(plain(true)), true, Datagram(10)),
-        (
-            "empty payload",
-            eth,
-            on_ethernet(Packet {
-                payload: Vec::new(),
-                ..plain(false)
-            }),
-            true,
-            Datagram(0),
-        ),
-        (
-            "802.1Q tag",
-            eth,
-            Frame {
-                tags: Tags::One(0x8100),
-                ..on_ethernet(plain(false))
-            },
-            true,
-            Datagram(10),
-        ),
-        (
-            "802.1ad tag, IPv6",
-            eth,
-            Frame {
-                tags: Tags::One(0x88a8),
-                ..on_ethernet(plain(true))
-            },
-            true,
-            Datagram(10),
-        ),
-        (
-            "QinQ",
-            eth,
-            Frame {
-                tags: Tags::Two,
-                ..on_ethernet(plain(false))
-            },
-            false,
-            Datagram(10),
-        ),
-        (
-            "Ethernet padding",
-            eth,
-            Frame {
-                trailer: 18,
-                ..on_ethernet(plain(false))
-            },
-            true,
-            Datagram(10),
-        ),
-        (
-            "Linux cooked",
-            LinkKind::Sll,
-            on_ethernet(plain(false)),
-            true,
-            Datagram(10),
-        ),
-        (
-            "Linux cooked v2",
-            LinkKind::Sll2,
-            on_ethernet(plain(true)),
-            true,
-            Datagram(10),
-        ),
-        (
-            "raw IPv4",
-            LinkKind::Raw,
-            on_ethernet(plain(false)),
-            true,
-            Datagram(10),
-        ),
-        (
-            "raw IPv6",
-            LinkKind::Raw,
-            on_ethernet(plain(true)),
-            true,
-            Datagram(10),
-        ),
-        (
-            "BSD loopback",
-            LinkKind::Null(2, false),
-            on_ethernet(plain(false)),
-            false,
-            Datagram(10),
-        ),
-        (
-            "IPv4 options",
-            eth,
-            on_ethernet(edited(false, vec![Options(2)])),
-            false,
-            Datagram(10),
-        ),
-        (
-            "IPv6 hop-by-hop",
-            eth,
-            on_ethernet(edited(true, vec![Options(1)])),
-            false,
-            Datagram(10),
-        ),
-        (
-            "don't fragment",
-            eth,
-            on_ethernet(edited(false, vec![DontFragment])),
-            true,
-            Datagram(10),
-        ),
-        (
-            "more fragments",
-            eth,
-            on_ethernet(edited(false, vec![frag(true, 0)])),
-            false,
-            Fragment,
-        ),
-        (
-            "fragment offset",
-            eth,
-            on_ethernet(edited(false, vec![frag(false, 3)])),
-            false,
-            Fragment,
-        ),
-        (
-            "IPv6 fragment header",
-            eth,
-            on_ethernet(edited(true, vec![frag(true, 0)])),
-            false,
-            Fragment,
-        ),
-        (
-            "UDP length beyond the packet",
-            eth,
-            on_ethernet(edited(false, vec![UdpLen(19)])),
-            false,
-            Truncated,
-        ),
-        (
-            "UDP length below the packet",
-            eth,
-            on_ethernet(edited(false, vec![UdpLen(13)])),
-            true,
-            Datagram(5),
-        ),
-        (
-            "UDP length 8",
-            eth,
-            on_ethernet(edited(false, vec![UdpLen(8)])),
-            true,
-            Datagram(0),
-        ),
-        (
-            "UDP length 0 (rest of the packet)",
-            eth,
-            on_ethernet(edited(false, vec![UdpLen(0)])),
-            false,
-            Datagram(10),
-        ),
-        (
-            "UDP length 7",
-            eth,
-            on_ethernet(edited(false, vec![UdpLen(7)])),
-            false,
-            Malformed,
-        ),
-        (
-            "IPv6 UDP length 7",
-            eth,
-            on_ethernet(edited(true, vec![UdpLen(7)])),
-            false,
-            Malformed,
-        ),
-        (
-            "snap length cut",
-            eth,
-            Frame {
-                cut: Some(600),
-                ..on_ethernet(plain(false))
-            },
-            false,
-            Truncated,
-        ),
-        (
-            "cut in the Ethernet header",
-            eth,
-            Frame {
-                cut: Some(200),
-                ..on_ethernet(plain(false))
-            },
-            false,
-            Truncated,
-        ),
-        (
-            "IHL 3",
-            eth,
-            on_ethernet(edited(false, vec![Ihl(3)])),
-            false,
-            Malformed,
-        ),
-        (
-            "IHL 15",
-            eth,
-            on_ethernet(edited(false, vec![Ihl(15)])),
-            false,
-            Truncated,
-        ),
-        (
-            // The UDP length is then read from the payload ("01"): far too long.
-            "IHL 6 without options",
-            eth,
-            on_ethernet(edited(false, vec![Ihl(6)])),
-            false,
-            Truncated,
-        ),
-        (
-            "total length below the UDP header",
-            eth,
-            on_ethernet(edited(false, vec![IpLen(24)])),
-            false,
-            Truncated,
-        ),
-        (
-            "total length below the IP header",
-            eth,
-            on_ethernet(edited(false, vec![IpLen(12)])),
-            false,
-            Truncated,
-        ),
-        (
-            "total length beyond the frame",
-            eth,
-            on_ethernet(edited(false, vec![IpLen(60)])),
-            false,
-            Truncated,
-        ),
-        (
-            "total length below the UDP length",
-            eth,
-            on_ethernet(edited(false, vec![IpLen(30)])),
-            false,
-            Truncated,
-        ),
-        (
-            "IPv6 payload length 0",
-            eth,
-            on_ethernet(edited(true, vec![IpLen(0)])),
-            false,
-            Datagram(10),
-        ),
-        (
-            "IPv6 payload length beyond the frame",
-            eth,
-            on_ethernet(edited(true, vec![IpLen(30)])),
-            false,
-            Truncated,
-        ),
-        (
-            "version 6 in an IPv4 frame",
-            eth,
-            on_ethernet(edited(false, vec![Version(6)])),
-            false,
-            Malformed,
-        ),
-        (
-            "version 4 in an IPv6 frame",
-            eth,
-            on_ethernet(edited(true, vec![Version(4)])),
-            false,
-            Malformed,
-        ),
-        (
-            "raw IP version 5",
-            LinkKind::Raw,
-            on_ethernet(edited(false, vec![Version(5)])),
-            false,
-            Malformed,
-        ),
-        (
-            "TCP",
-            eth,
-            on_ethernet(edited(false, vec![Protocol(6)])),
-            false,
-            NotUdp,
-        ),
-        (
-            "IPv6 no next header",
-            eth,
-            on_ethernet(edited(true, vec![Protocol(59)])),
-            false,
-            NotUdp,
-        ),
-        (
-            "ARP",
-            eth,
-            Frame {
-                ether_type: Some(0x0806),
-                ..on_ethernet(plain(false))
-            },
-            false,
-            NotIp,
-        ),
-        (
-            "LLDP",
-            eth,
-            Frame {
-                ether_type: Some(0x88cc),
-                ..on_ethernet(plain(false))
-            },
-            false,
-            NotIp,
-        ),
+        ("IPv4", Eth, v4(vec![]), true, Datagram(10)),
+        ("IPv6", Eth, v6(vec![]), true, Datagram(10)),
+        ("empty payload", Eth, empty, true, Datagram(0)),
+        ("802.1Q tag", Eth, tagged(Tags::One(0x8100), v4(vec![])), true, Datagram(10)),
+        ("802.1ad tag, IPv6", Eth, tagged(Tags::One(0x88a8), v6(vec![])), true, Datagram(10)),
+        ("QinQ", Eth, tagged(Tags::Two, v4(vec![])), false, Datagram(10)),
+        ("tag behind a non-TPID", Eth, tagged(Tags::One(0x88b5), v4(vec![])), false, NotIp),
+        ("Ethernet padding", Eth, Frame { trailer: 18, ..v4(vec![]) }, true, Datagram(10)),
+        ("Linux cooked", Sll, v4(vec![]), true, Datagram(10)),
+        ("Linux cooked v2", Sll2, v6(vec![]), true, Datagram(10)),
+        ("raw IPv4", Raw, v4(vec![]), true, Datagram(10)),
+        ("raw IPv6", Raw, v6(vec![]), true, Datagram(10)),
+        ("BSD loopback", LinkKind::Null(2, false), v4(vec![]), false, Datagram(10)),
+        ("IPv4 options", Eth, v4(vec![Options(2)]), false, Datagram(10)),
+        ("IPv6 hop-by-hop", Eth, v6(vec![Options(1)]), false, Datagram(10)),
+        ("don't fragment", Eth, v4(vec![DontFragment]), true, Datagram(10)),
+        ("more fragments", Eth, v4(vec![frag(true, 0)]), false, Fragment),
+        ("fragment offset", Eth, v4(vec![frag(false, 3)]), false, Fragment),
+        ("IPv6 fragment header", Eth, v6(vec![frag(true, 0)]), false, Fragment),
+        ("UDP length beyond the packet", Eth, v4(vec![UdpLen(19)]), false, Truncated),
+        ("UDP length below the packet", Eth, v4(vec![UdpLen(13)]), true, Datagram(5)),
+        ("UDP length 8", Eth, v4(vec![UdpLen(8)]), true, Datagram(0)),
+        ("UDP length 0: the rest", Eth, v4(vec![UdpLen(0)]), false, Datagram(10)),
+        ("UDP length 7", Eth, v4(vec![UdpLen(7)]), false, Malformed),
+        ("IPv6 UDP length 7", Eth, v6(vec![UdpLen(7)]), false, Malformed),
+        ("snap length cut", Eth, cut(600), false, Truncated),
+        ("cut in the Ethernet header", Eth, cut(200), false, Truncated),
+        ("IHL 3", Eth, v4(vec![Ihl(3)]), false, Malformed),
+        ("IHL 15", Eth, v4(vec![Ihl(15)]), false, Truncated),
+        // The UDP length is then read from the payload ("01"): far too long.
+        ("IHL 6 without options", Eth, v4(vec![Ihl(6)]), false, Truncated),
+        ("total length below IP + UDP headers", Eth, v4(vec![IpLen(24)]), false, Truncated),
+        ("total length below the IP header", Eth, v4(vec![IpLen(12)]), false, Truncated),
+        ("total length beyond the frame", Eth, v4(vec![IpLen(60)]), false, Truncated),
+        ("total length below the UDP length", Eth, v4(vec![IpLen(30)]), false, Truncated),
+        ("IPv6 payload length 0", Eth, v6(vec![IpLen(0)]), false, Datagram(10)),
+        ("IPv6 payload length beyond the frame", Eth, v6(vec![IpLen(30)]), false, Truncated),
+        ("version 6 in an IPv4 frame", Eth, v4(vec![Version(6)]), false, Malformed),
+        ("version 4 in an IPv6 frame", Eth, v6(vec![Version(4)]), false, Malformed),
+        ("raw IP version 5", Raw, v4(vec![Version(5)]), false, Malformed),
+        ("TCP", Eth, v4(vec![Protocol(6)]), false, NotUdp),
+        ("IPv6 no next header", Eth, v6(vec![Protocol(59)]), false, NotUdp),
+        ("ARP", Eth, typed(0x0806), false, NotIp),
+        ("LLDP", Eth, typed(0x88cc), false, NotIp),
     ];
     let containers = [
         Container::Pcap {
@@ -1132,5 +899,38 @@ fn timestamps_agree_and_are_right() {
             [Ok(d)] => assert_eq!(d.timestamp_ns, want, "{container:?}"),
             other => panic!("{other:?}"),
         }
+    }
+}
+
+/// A record over the size limit is damage on both paths, even when its bytes are all there
+/// and hold a good datagram.
+#[test]
+fn oversized_record_is_damage_on_both_paths() {
+    let frame = Frame {
+        trailer: 270_000,
+        ..on_ethernet(plain(false))
+    };
+    for container in [
+        Container::Pcap {
+            big_endian: false,
+            nanosecond: true,
+        },
+        Container::Pcap {
+            big_endian: true,
+            nanosecond: false,
+        },
+    ] {
+        let ok = on_ethernet(plain(true));
+        let frames = [
+            (ok, Block::Enhanced(0)),
+            (frame.clone(), Block::Enhanced(0)),
+        ];
+        let bytes = capture(&container, [LinkKind::Ethernet; 2], &frames);
+        let (outcome, _) = agree(&bytes, None).expect("a capture");
+        assert_eq!(outcome.items.len(), 2);
+        let Err(damage) = &outcome.items[1] else {
+            panic!("{outcome:?}");
+        };
+        assert!(damage.contains("262144-byte limit"), "{damage}");
     }
 }
