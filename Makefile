@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
 HARNESS := target/release/harness
 
-.PHONY: all build test demo conformance fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: all build test demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -36,7 +36,27 @@ demo:
 	rm -rf reports/demo
 	$(HARNESS) run vectors/scenarios/mediastream $(addprefix --iut ,$(REF_IUTS)) \
 	  $(addprefix --expectations ,$(wildcard vectors/expectations/*.json)) --report reports/demo
-	@echo "open reports/demo/summary.md (and junit.xml, results.json, one pcapng and transcript per scenario)"
+	@echo
+	@echo "== harness interop: legacy vs 3-way peers, clean and under lossy-handshake faults =="
+	$(HARNESS) interop --report reports/demo/interop
+	$(HARNESS) interop --faults lossy-handshake --report reports/demo/interop-lossy-handshake
+	@echo
+	@echo "== harness mutants: the suite against deliberately wrong reference endpoints =="
+	$(HARNESS) mutants --report reports/demo/mutants
+	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario)"
+
+# The interop matrix on a clean link and under the lossy-handshake fault profile (index.html, matrix.md/json,
+# one pcapng per cell).
+interop:
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) interop --report reports/interop/none
+	$(HARNESS) interop --faults lossy-handshake --report reports/interop/lossy-handshake
+
+# The suite's power: every mutant of the reference endpoints must be caught.
+mutants:
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) mutants --report reports/mutants
+	$(HARNESS) coverage
 
 # The CI gate for an implementation: make conformance IUT='ref:3way' (or a manifest, see README).
 IUT ?= ref:3way

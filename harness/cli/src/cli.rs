@@ -45,6 +45,14 @@ pub enum Command {
     /// failures (including an expected failure that passed), 2 on usage or input errors, 3 when no
     /// scenario was selected or none could run.
     Run(crate::run_cmd::RunArgs),
+    /// Run the interop matrix: every initiator × responder through the fault link, compared with the
+    /// expected matrix.
+    ///
+    /// Peers are reference profiles (`ref:3way+fallback`) or external programs (`cmd:'… {target}'`,
+    /// `cmd:'… {listen}'`). Prints the matrix (path and frames per cell, ✗ where it differs); --report
+    /// DIR writes matrix.json, matrix.md, index.html and one pcapng per cell. Exit 0 when every cell
+    /// is as expected, 1 when one differs, 2 on usage or input errors.
+    Interop(crate::interop_cmd::InteropArgs),
     /// Run the scenario library against every mutant of the reference endpoints.
     ///
     /// Prints which scenarios (and checker rules) caught each mutant and the mutation score. Exit 0
@@ -162,6 +170,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Check(args) => crate::check_cmd::run(args, out),
         Command::Run(args) => crate::run_cmd::run(args, out),
         Command::Mutants(args) => crate::mutants_cmd::run(args, out),
+        Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => match which {

@@ -40,7 +40,7 @@ pub struct RunArgs {
     /// Expectations files (known failures per IUT, matched by their `iut` field). Repeatable.
     #[arg(long)]
     pub expectations: Vec<PathBuf>,
-    /// Write pcapng and transcript per scenario, junit.xml, results.json and summary.md here.
+    /// Write pcapng and transcript per scenario, junit.xml, results.json, summary.md and index.html here.
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Seed for every scenario (default: each scenario's own, else 1).
@@ -205,7 +205,9 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     // The closing line CI tools read.
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if let Some(dir) = &args.report {
-        match handshake_scenario::report::write_reports(dir, &report) {
+        match handshake_scenario::report::write_reports(dir, &report)
+            .and_then(|_| crate::html::write_run_index(dir, &report))
+        {
             Ok(_) => {
                 let _ = writeln!(out, "reports written to {}", dir.display());
             }

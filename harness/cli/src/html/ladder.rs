@@ -1,0 +1,569 @@
+//! Ladder (sequence) diagrams drawn from a capture: one lifeline per endpoint, one arrow per datagram
+//! in capture order, with the kind and its key fields; what the harness did to a datagram is styled
+//! (dropped: dashed red, ending in a cross; changed, delayed or copied: orange); runs of DATA in one
+//! direction are folded into one arrow; times on the left.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use handshake_check::Mark;
+use handshake_wire::mediastream::{ControlKind, Datagram, Mode};
+
+use super::esc;
+
+/// What to draw besides the capture.
+#[derive(Debug, Clone, Default)]
+pub struct LadderOptions {
+    /// Names of endpoints by address (e.g. `IUT`, `responder ref:3way`); others are named by
+    /// role and address.
+    pub names: BTreeMap<SocketAddr, String>,
+    /// The implementation under test, when known: named `IUT` unless `names` says otherwise.
+    pub iut: Option<SocketAddr>,
+    /// Names of the initiator's and the responder's lifelines when `names` has no entry for them
+    /// (e.g. the profiles of an interop cell).
+    pub role_names: Option<(String, String)>,
+    /// Checker violations by packet number (rule ids), marked beside their arrows.
+    pub violations: BTreeMap<u64, Vec<String>>,
+    /// Most rows drawn (default [`MAX_ROWS`] when 0).
+    pub max_rows: usize,
+}
+
+/// Rows drawn at most, by default (after folding); the rest is summarised in one line.
+pub const MAX_ROWS: usize = 300;
+/// Most lifelines; datagrams between further endpoints are summarised.
+const MAX_LIFELINES: usize = 5;
+
+const WIDTH: u32 = 980;
+const TIME_W: u32 = 78;
+const LEFT: u32 = 200;
+const RIGHT: u32 = 820;
+const HEAD: u32 = 58;
+const ROW: u32 = 26;
+/// Monospace 11 px: about this many pixels per character.
+const CHAR_PX: f64 = 6.7;
+
+/// One datagram read from the capture.
+#[derive(Debug, Clone)]
+struct Item {
+    number: u64,
+    time_ns: u64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    kind: Kind,
+    label: String,
+    full: String,
+    comment: Option<String>,
+    mark: Mark,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Start,
+    Syn,
+    Other,
+    /// DATA or DATA+FRAG with this sequence number.
+    Data(u64),
+}
+
+/// One arrow: a datagram, or a folded run of DATA.
+#[derive(Debug, Clone)]
+struct Row {
+    first: Item,
+    /// Folded run: (last item's time, first seq, last seq, datagrams).
+    run: Option<(u64, u64, u64, usize)>,
+}
+
+fn short_id(escaped: &str) -> String {
+    let chars: Vec<char> = escaped.chars().collect();
+    if chars.is_empty() {
+        "\"\"".to_owned()
+    } else if chars.len() <= 10 {
+        format!("\"{escaped}\"")
+    } else {
+        format!("\"{}…\"", chars.iter().take(8).collect::<String>())
+    }
+}
+
+fn describe(payload: &[u8]) -> (Kind, String, String) {
+    match Datagram::parse(payload, Mode::LegacyAccepting) {
+        Ok(d) => {
+            let full = d.to_string();
+            let (kind, label) = match &d {
+                Datagram::Start => (Kind::Start, "START".to_owned()),
+                Datagram::ConnectionId(id) => (
+                    Kind::Other,
+                    format!("CONNECTION_ID id={}", short_id(&id.escaped().to_string())),
+                ),
+                Datagram::Data(x) => (
+                    Kind::Data(x.seq),
+                    format!("DATA seq={} len={}", x.seq, x.payload.len()),
+                ),
+                Datagram::Fragment(x) => (
+                    Kind::Data(x.seq),
+                    format!(
+                        "DATA+FRAG seq={} off={}/{} len={}",
+                        x.seq,
+                        x.fragment_offset,
+                        x.total_length,
+                        x.payload.len()
+                    ),
+                ),
+                Datagram::Control(c) => {
+                    let mut label = c.kind.kind().to_string();
+                    if c.kind == ControlKind::SynAck {
+                        label.push_str(if c.accept() { " accept" } else { " REJECT" });
+                    }
+                    label.push_str(&format!(
+                        " id={}",
+                        short_id(&c.connection_id.escaped().to_string())
+                    ));
+                    let options = c.options.iter().count();
+                    if options > 0 {
+                        label.push_str(&format!(" +{options} opt"));
+                    }
+                    let kind = if c.kind == ControlKind::Syn {
+                        Kind::Syn
+                    } else {
+                        Kind::Other
+                    };
+                    (kind, label)
+                }
+            };
+            (kind, label, full)
+        }
+        Err(e) => {
+            let full = format!("MALFORMED ({} bytes): {e}", payload.len());
+            (
+                Kind::Other,
+                format!("MALFORMED ({} B)", payload.len()),
+                full,
+            )
+        }
+    }
+}
+
+/// Reads the capture; `Err` when it is not one. A damaged capture yields what came before the
+/// damage, and the damage's description.
+fn read(capture: &[u8]) -> Result<(Vec<Item>, Option<String>), String> {
+    let reader = handshake_capture::open(capture).map_err(|e| e.to_string())?;
+    let mut items = Vec::new();
+    let mut damage = None;
+    for entry in reader {
+        match entry {
+            Ok(udp) => {
+                let (kind, label, full) = describe(&udp.payload);
+                let comment = udp.comment.as_deref().map(str::to_owned);
+                items.push(Item {
+                    number: udp.packet_number,
+                    time_ns: udp.timestamp_ns,
+                    src: udp.src,
+                    dst: udp.dst,
+                    kind,
+                    label,
+                    full,
+                    mark: Mark::from_comment(comment.as_deref()),
+                    comment,
+                });
+            }
+            Err(e) => {
+                damage = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    Ok((items, damage))
+}
+
+/// The time origin: the harness's virtual epoch when the capture uses it (so times match the
+/// transcript), else the first packet.
+fn origin(items: &[Item]) -> u64 {
+    let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
+    let first = items.first().map_or(0, |i| i.time_ns);
+    if first >= epoch && first - epoch < 86_400_000_000_000 {
+        epoch
+    } else {
+        first
+    }
+}
+
+fn fold(items: Vec<Item>, violations: &BTreeMap<u64, Vec<String>>) -> Vec<Row> {
+    // Datagrams fold into one arrow when they are DATA in the same direction, with consecutive (or
+    // equal: fragments) sequence numbers, untouched by the harness (or all injected by the same
+    // step) and without violations.
+    let foldable = |i: &Item| {
+        matches!(i.kind, Kind::Data(_))
+            && matches!(harness_mark(i), None | Some(HarnessMark::Injected))
+            && !violations.contains_key(&i.number)
+    };
+    let same_run = |a: &Item, b: &Item| {
+        a.src == b.src
+            && a.dst == b.dst
+            && harness_mark(a) == harness_mark(b)
+            && step_of(a) == step_of(b)
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for item in items {
+        if let (Some(last), Kind::Data(seq)) = (rows.last_mut(), item.kind) {
+            if foldable(&item) && foldable(&last.first) && same_run(&last.first, &item) {
+                let (first_seq, last_seq) = match (last.run, last.first.kind) {
+                    (Some((_, a, b, _)), _) => (a, b),
+                    (None, Kind::Data(s)) => (s, s),
+                    (None, _) => (0, u64::MAX),
+                };
+                if seq == last_seq || seq == last_seq.wrapping_add(1) {
+                    let n = last.run.map_or(1, |r| r.3);
+                    last.run = Some((item.time_ns, first_seq, seq, n + 1));
+                    continue;
+                }
+            }
+        }
+        rows.push(Row {
+            first: item,
+            run: None,
+        });
+    }
+    rows
+}
+
+/// What the harness did to a datagram, from its capture comment: the receiver-side marks the
+/// checker reads (`not delivered: …`, `received as changed by harness: …`) and the sender-side
+/// notes (`dropped by harness: …`, `harness: rule 2 delayed …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HarnessMark {
+    Dropped,
+    Copy,
+    Changed,
+    Injected,
+}
+
+fn harness_mark(it: &Item) -> Option<HarnessMark> {
+    let c = it.comment.as_deref()?;
+    if it.mark.undelivered || c.contains("dropped by harness") || c.starts_with("undeliverable") {
+        Some(HarnessMark::Dropped)
+    } else if it.mark.copy || c.contains("copy of") {
+        Some(HarnessMark::Copy)
+    } else if it.mark.modified || c.split("; ").any(|p| p.starts_with("harness: ")) {
+        Some(HarnessMark::Changed)
+    } else if c.contains("injected by harness") {
+        Some(HarnessMark::Injected)
+    } else {
+        None
+    }
+}
+
+/// The scenario step a datagram belongs to (`step 3`), from its annotation.
+fn step_of(it: &Item) -> Option<&str> {
+    it.comment
+        .as_deref()?
+        .split("; ")
+        .find(|p| p.starts_with("step ") && p[5..].chars().all(|c| c.is_ascii_digit()))
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.3}", ns as f64 / 1e6)
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The ladder diagram of `capture` as one inline SVG element (or a short HTML note when there is
+/// nothing to draw).
+pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
+    if capture.is_empty() {
+        return "<p class=\"note\">No capture: nothing was exchanged or the run did not start.</p>"
+            .to_owned();
+    }
+    let (items, damage) = match read(capture) {
+        Ok(x) => x,
+        Err(e) => {
+            return format!(
+                "<p class=\"note\">The capture cannot be read: {}</p>",
+                esc(&e)
+            )
+        }
+    };
+    if items.is_empty() {
+        return "<p class=\"note\">The capture holds no datagrams.</p>".to_owned();
+    }
+    let t0 = origin(&items);
+
+    // Lifelines: the initiator (whoever sent START or SYN first, else the first sender) first, then
+    // every other endpoint in order of appearance.
+    let initiator = items
+        .iter()
+        .find(|i| matches!(i.kind, Kind::Start | Kind::Syn))
+        .or(items.first())
+        .map(|i| i.src);
+    let mut lifelines: Vec<SocketAddr> = Vec::new();
+    for a in initiator
+        .into_iter()
+        .chain(items.iter().flat_map(|i| [i.src, i.dst]))
+    {
+        if !lifelines.contains(&a) {
+            lifelines.push(a);
+        }
+    }
+    let extra = lifelines.len().saturating_sub(MAX_LIFELINES);
+    lifelines.truncate(MAX_LIFELINES);
+    let (drawn, skipped): (Vec<Item>, Vec<Item>) = items
+        .into_iter()
+        .partition(|i| lifelines.contains(&i.src) && lifelines.contains(&i.dst));
+    let n = lifelines.len().max(2);
+    let x_of = |a: &SocketAddr| -> f64 {
+        let k = lifelines.iter().position(|l| l == a).unwrap_or(0);
+        f64::from(LEFT) + (f64::from(RIGHT - LEFT)) * k as f64 / (n - 1) as f64
+    };
+    let spacing = f64::from(RIGHT - LEFT) / (n - 1) as f64;
+    let max_label = ((spacing - 16.0) / CHAR_PX).max(12.0) as usize;
+
+    let mut rows = fold(drawn, &options.violations);
+    let max_rows = if options.max_rows == 0 {
+        MAX_ROWS
+    } else {
+        options.max_rows
+    };
+    let hidden = rows.len().saturating_sub(max_rows);
+    rows.truncate(max_rows);
+    let notes = usize::from(hidden > 0)
+        + usize::from(damage.is_some())
+        + usize::from(!skipped.is_empty() || extra > 0);
+    let height = HEAD + ROW * (rows.len() as u32 + notes as u32) + 24;
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"ladder\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"ladder diagram\">"
+    );
+    // Lifelines and their heads.
+    for (k, a) in lifelines.iter().enumerate() {
+        let x = x_of(a);
+        let role = if Some(*a) == initiator {
+            "initiator"
+        } else if k == 1 {
+            "responder"
+        } else {
+            "peer"
+        };
+        let by_role = options.role_names.as_ref().and_then(|(i, r)| match k {
+            0 => Some(i.clone()),
+            1 => Some(r.clone()),
+            _ => None,
+        });
+        let name = options
+            .names
+            .get(a)
+            .cloned()
+            .or(by_role)
+            .unwrap_or_else(|| {
+                if Some(*a) == options.iut {
+                    format!("IUT ({role})")
+                } else if options.iut.is_some() {
+                    format!("peer ({role})")
+                } else {
+                    role.to_owned()
+                }
+            });
+        let class = if Some(*a) == options.iut {
+            "head iut"
+        } else {
+            "head"
+        };
+        let box_w = (spacing - 12.0).min(240.0);
+        let _ = write!(
+            svg,
+            "<g class=\"{class}\"><rect x=\"{:.1}\" y=\"6\" width=\"{box_w:.1}\" height=\"38\" rx=\"5\"/><text x=\"{x:.1}\" y=\"22\" text-anchor=\"middle\" class=\"name\">{}</text><text x=\"{x:.1}\" y=\"37\" text-anchor=\"middle\" class=\"addr\">{}</text></g><line class=\"life\" x1=\"{x:.1}\" y1=\"44\" x2=\"{x:.1}\" y2=\"{}\"/>",
+            x - box_w / 2.0,
+            esc(&clip(&name, ((box_w - 10.0) / CHAR_PX) as usize)),
+            esc(&a.to_string()),
+            height - 6
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"8\" y=\"{}\" class=\"axis\">time (ms)</text>",
+        HEAD - 6
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let y = f64::from(HEAD + ROW * i as u32) + 16.0;
+        let it = &row.first;
+        let (x1, x2) = (x_of(&it.src), x_of(&it.dst));
+        let dir = if x2 >= x1 { 1.0 } else { -1.0 };
+        let mut class = vec!["dg"];
+        let mut suffix = String::new();
+        match harness_mark(it) {
+            Some(HarnessMark::Dropped) => {
+                class.push("dropped");
+                suffix.push_str(" · dropped");
+            }
+            Some(HarnessMark::Copy) => {
+                class.push("changed");
+                suffix.push_str(" · copy");
+            }
+            Some(HarnessMark::Changed) => {
+                class.push("changed");
+                suffix.push_str(" · changed");
+            }
+            Some(HarnessMark::Injected) => {
+                class.push("injected");
+            }
+            None => {}
+        }
+        if let Some(step) = step_of(it) {
+            suffix.push_str(&format!(" [{step}]"));
+        }
+        if row.run.is_some() {
+            class.push("run");
+        }
+        let violated = options.violations.get(&it.number);
+        if violated.is_some() {
+            class.push("violation");
+        }
+        let (label, title, time) = match row.run {
+            Some((t1, a, b, count)) => (
+                format!(
+                    "DATA seq {a}..{b} ×{count} · until {} ms{suffix}",
+                    ms(t1.saturating_sub(t0))
+                ),
+                format!(
+                    "#{}.. {} → {}: {count} DATA datagrams, seq {a}..{b}, {} to {} ms",
+                    it.number,
+                    it.src,
+                    it.dst,
+                    ms(it.time_ns.saturating_sub(t0)),
+                    ms(t1.saturating_sub(t0))
+                ),
+                ms(it.time_ns.saturating_sub(t0)),
+            ),
+            None => (
+                format!("{}{suffix}", it.label),
+                format!(
+                    "#{} {} ms {} → {}: {}{}",
+                    it.number,
+                    ms(it.time_ns.saturating_sub(t0)),
+                    it.src,
+                    it.dst,
+                    it.full,
+                    it.comment
+                        .as_ref()
+                        .map(|c| format!(" [{c}]"))
+                        .unwrap_or_default()
+                ),
+                ms(it.time_ns.saturating_sub(t0)),
+            ),
+        };
+        let _ = write!(
+            svg,
+            "<g class=\"{}\"><title>{}</title><text x=\"{}\" y=\"{:.1}\" class=\"time\">{}</text>",
+            class.join(" "),
+            esc(&title),
+            TIME_W - 4,
+            y + 4.0,
+            esc(&time)
+        );
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"num\">#{}</text>",
+            f64::from(TIME_W) + 4.0,
+            y + 4.0,
+            it.number
+        );
+        if x1 == x2 {
+            // To itself (should not happen on the wire): a small loop.
+            let _ = write!(
+                svg,
+                "<path class=\"arrow\" d=\"M{x1:.1},{:.1} h30 v10 h-26\" fill=\"none\"/>",
+                y - 5.0
+            );
+        } else if harness_mark(it) == Some(HarnessMark::Dropped) {
+            // Lost on the way: the arrow stops two thirds across, with a cross.
+            let xe = x1 + (x2 - x1) * 0.66;
+            let ye = y - 4.0 + 8.0 * 0.66;
+            let _ = write!(
+                svg,
+                "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{xe:.1}\" y2=\"{ye:.1}\"/><path class=\"cross\" d=\"M{:.1},{:.1} l10,10 M{:.1},{:.1} l-10,10\"/>",
+                y - 4.0,
+                xe - 5.0,
+                ye - 5.0,
+                xe + 5.0,
+                ye - 5.0
+            );
+        } else {
+            let tip = x2 - dir * 1.0;
+            let _ = write!(
+                svg,
+                "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{tip:.1}\" y2=\"{:.1}\"/><path class=\"tip\" d=\"M{tip:.1},{:.1} l{:.1},-4.5 l0,9 z\"/>",
+                y - 4.0,
+                y + 4.0,
+                y + 4.0,
+                -dir * 9.0
+            );
+        }
+        let mid = (x1 + x2) / 2.0;
+        let _ = write!(
+            svg,
+            "<text x=\"{mid:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"label\">{}</text>",
+            y - 7.0,
+            esc(&clip(&label, max_label))
+        );
+        if let Some(rules) = violated {
+            let _ = write!(
+                svg,
+                "<text x=\"{}\" y=\"{:.1}\" class=\"vmark\">⚠ {}</text>",
+                RIGHT + 14,
+                y + 4.0,
+                esc(&clip(&rules.join(", "), 24))
+            );
+        }
+        svg.push_str("</g>");
+    }
+    let mut y = HEAD + ROW * rows.len() as u32 + 16;
+    let mut note = |text: String| {
+        let _ = write!(
+            svg,
+            "<text x=\"{LEFT}\" y=\"{y}\" class=\"more\">{}</text>",
+            esc(&text)
+        );
+        y += ROW;
+    };
+    if hidden > 0 {
+        note(format!(
+            "… {hidden} more rows not drawn (see the pcapng and the transcript)"
+        ));
+    }
+    if !skipped.is_empty() || extra > 0 {
+        note(format!(
+            "… {} datagrams between {extra} further endpoints not drawn",
+            skipped.len()
+        ));
+    }
+    if let Some(d) = damage {
+        note(format!("the capture is damaged here: {d}"));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_marks_cut_text() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdefgh", 5), "abcd…");
+    }
+
+    #[test]
+    fn not_a_capture_is_a_note() {
+        let html = ladder_svg(b"not a capture", &LadderOptions::default());
+        assert!(html.starts_with("<p class=\"note\">"), "{html}");
+    }
+}
