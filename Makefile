@@ -74,6 +74,8 @@ tools:
 	@command -v python3 >/dev/null || (apt-get update -q && $(APT_INSTALL) python3)
 	@command -v tshark >/dev/null || (apt-get update -q && $(APT_INSTALL) tshark) >/dev/null 2>&1 \
 	  || echo "note: tshark could not be installed; the tshark test will be skipped"
+	@command -v chromium >/dev/null || (apt-get update -q && $(APT_INSTALL) chromium) >/dev/null 2>&1 \
+	  || echo "note: chromium could not be installed; the HTML screenshot test will be skipped"
 
 tools-bench: tools
 	@command -v hyperfine >/dev/null && command -v tcpdump >/dev/null || (apt-get update -q && $(APT_INSTALL) hyperfine tcpdump tshark)
