@@ -35,6 +35,7 @@ fn entry(
             metrics: None,
             iut_drops: BTreeMap::from([("bad_cid".to_string(), 2)]),
             rules_fired: BTreeMap::new(),
+            not_observable: Vec::new(),
             transcript: vec![
                 TranscriptLine {
                     at_ms: 0.0,
