@@ -76,5 +76,5 @@ mod writer;
 pub use error::CaptureError;
 pub use live::{LiveCapture, LiveLimits, LiveStats};
 pub use reader::{open, CaptureReader, SkipCounts, UdpDatagram};
-pub use trace::{write_trace, TraceOptions, NOT_DELIVERED, RECEIVED_CHANGED};
+pub use trace::{write_trace, TraceOptions, ALTERED_IN_TRANSIT, NOT_DELIVERED, RECEIVED_CHANGED};
 pub use writer::{CaptureFormat, CaptureWriter, USER_APPLICATION};

@@ -54,6 +54,19 @@ pub const NOT_DELIVERED: &str = "not delivered: ";
 /// held back, or a copy it made): its bytes or its place are not the sender's.
 pub const RECEIVED_CHANGED: &str = "received as changed by harness: ";
 
+/// Prefix of the comment on a sent packet whose bytes the harness then changed on the way (truncated or
+/// corrupted): what the receiver got differs from what the capture shows.
+pub const ALTERED_IN_TRANSIT: &str = "altered in transit by harness: ";
+
+fn alters_bytes(effect: &FaultEffect) -> bool {
+    matches!(
+        effect,
+        FaultEffect::Truncated { .. }
+            | FaultEffect::Corrupted { .. }
+            | FaultEffect::CorruptedRandom { .. }
+    )
+}
+
 /// Marks an injected datagram, as [`LinkEvent::comment`] does for [`LinkEvent::Sent`].
 const INJECTED: &str = "injected by harness";
 
@@ -162,6 +175,15 @@ pub fn comment_for(
     let mut parts: Vec<String> = Vec::with_capacity(3);
     match event {
         // The link's own text already says "injected by harness" for a Sent event.
+        LinkEvent::Sent { applied, .. }
+            if role == PacketRole::Sent && applied.iter().any(|a| alters_bytes(&a.effect)) =>
+        {
+            // The receiver got other bytes than these: say so in a form a checker can recognise.
+            parts.extend(event.comment().map(|c| match c.strip_prefix("harness: ") {
+                Some(rest) => format!("{ALTERED_IN_TRANSIT}{rest}"),
+                None => c,
+            }));
+        }
         LinkEvent::Sent { .. } | LinkEvent::Dropped { .. } | LinkEvent::Duplicated { .. } => {
             parts.extend(event.comment());
         }
@@ -172,16 +194,14 @@ pub fn comment_for(
             // When what arrived differs from what was sent (bytes, timing, or a copy), say so in a
             // form a checker can tell from the sender-side note of the same faults.
             let changed = applied.iter().any(|a| {
-                matches!(
-                    a.effect,
-                    FaultEffect::Truncated { .. }
-                        | FaultEffect::Corrupted { .. }
-                        | FaultEffect::CorruptedRandom { .. }
-                        | FaultEffect::Delayed { .. }
-                        | FaultEffect::Held { .. }
-                        | FaultEffect::Released { .. }
-                        | FaultEffect::CopyOf { .. }
-                )
+                alters_bytes(&a.effect)
+                    || matches!(
+                        a.effect,
+                        FaultEffect::Delayed { .. }
+                            | FaultEffect::Held { .. }
+                            | FaultEffect::Released { .. }
+                            | FaultEffect::CopyOf { .. }
+                    )
             });
             parts.extend(event.comment().map(|c| match c.strip_prefix("harness: ") {
                 Some(rest) if changed => format!("{RECEIVED_CHANGED}{rest}"),

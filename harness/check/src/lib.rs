@@ -54,6 +54,8 @@ pub struct Mark {
     pub modified: bool,
     /// It is a copy the harness made (the sender sent it once).
     pub copy: bool,
+    /// Sent as shown, but the harness changed its bytes on the way: the receiver got something else.
+    pub altered_in_transit: bool,
 }
 
 impl Mark {
@@ -65,10 +67,12 @@ impl Mark {
         let undelivered = c.starts_with(handshake_capture::NOT_DELIVERED);
         let modified = !undelivered && c.contains(handshake_capture::RECEIVED_CHANGED);
         let copy = modified && c.contains("copy of #");
+        let altered_in_transit = c.contains(handshake_capture::ALTERED_IN_TRANSIT);
         Mark {
             undelivered,
             modified,
             copy,
+            altered_in_transit,
         }
     }
 }
@@ -260,6 +264,10 @@ struct Session {
     recent: std::collections::VecDeque<(u64, u64, u64)>,
     last_frame_pending: bool,
     last_frame_done: bool,
+    /// Ids the initiator was told in accepting SYN-ACKs (including ones the harness changed).
+    ids_told: Vec<ConnectionId>,
+    /// An accepting SYN-ACK was altered on its way to the initiator: it may have been told any id.
+    id_told_unknown: bool,
     /// Whether the packet being handled is judged (the harness did not change it).
     judging: bool,
     /// A CONNECTION_ID the harness changed (e.g. delayed) was seen.
@@ -478,6 +486,8 @@ impl Session {
             last_frame_pending: false,
             last_frame_done: false,
             judging: true,
+            ids_told: Vec::new(),
+            id_told_unknown: false,
             cid_changed_seen: false,
             media_before_cid: None,
             optimistic_media_early: None,
@@ -515,8 +525,11 @@ impl Session {
     /// its flag and sequence number can be read, it accounts for a CONNECTION_ID or a media datagram.
     fn note_changed_unparsed(&mut self, packet: &Packet<'_>) {
         if packet.src != self.responder {
+            self.note_changed_initiator_datagram(packet);
             return;
         }
+        self.unknown_excluded_media += 1;
+        self.cid_changed_seen = true;
         let view = handshake_wire::mediastream::Packet::new_unchecked(packet.payload);
         match view.flag() {
             handshake_wire::mediastream::flag::CONNECTION_ID => self.cid_changed_seen = true,
@@ -531,6 +544,18 @@ impl Session {
                 self.unknown_excluded_media += 1;
             }
             _ => {}
+        }
+    }
+
+    /// Before any SYN-ACK, a 3-way initiator sends only SYNs: a datagram of its that the harness changed
+    /// into something else still holds a place in the D2 schedule (its time unknown).
+    fn note_changed_initiator_datagram(&mut self, packet: &Packet<'_>) {
+        if self.opened == Opened::Syn
+            && self.first_syn_ack.is_none()
+            && !self.start_after_syn
+            && !packet.mark.copy
+        {
+            self.syn_times.push(None);
         }
     }
 
@@ -583,12 +608,19 @@ impl Session {
         if let Some(slot) = Kind::ALL.iter().position(|k| *k == datagram.kind()) {
             self.kind_counts[slot] += 1;
         }
-        if packet.mark.modified {
-            if let Some(seq) = datagram.seq().filter(|_| packet.src == self.responder) {
+        if packet.mark.modified && packet.src == self.initiator && datagram.kind() != Kind::Syn {
+            self.note_changed_initiator_datagram(packet);
+        }
+        if packet.mark.modified && packet.src == self.responder {
+            // What the harness changed may have been any datagram the responder sent (a corrupted flag
+            // turns DATA into another kind): it may account for one missing media datagram or for the
+            // CONNECTION_ID, and its own sequence number, if it still reads as media, is taken as a hint.
+            self.unknown_excluded_media += 1;
+            self.cid_changed_seen = true;
+            if let Some(seq) = datagram.seq() {
                 self.excluded_seqs.insert(seq);
                 return;
             }
-            self.cid_changed_seen |= datagram.kind() == Kind::ConnectionId;
         }
         let received = !packet.mark.undelivered;
         let from_initiator = packet.src == self.initiator;
@@ -700,7 +732,15 @@ impl Session {
                         "SYN-ACK without a SYN received".into(),
                     );
                 }
+                if accept {
+                    // What the initiator was told, changed by the harness or not: an ACK may echo it.
+                    self.ids_told.push(id);
+                }
+                // Sent as shown but changed on the way: the initiator was told an id we cannot know.
+                self.id_told_unknown |= packet.mark.altered_in_transit;
                 match self.first_syn_ack {
+                    // A SYN-ACK the harness changed says nothing about what the responder assigned.
+                    None if !self.judging => {}
                     None => {
                         self.first_syn_ack = Some((id, accept));
                         if accept {
@@ -733,7 +773,11 @@ impl Session {
                     );
                 }
                 match self.first_syn_ack {
-                    Some((assigned, true)) if assigned != id => {
+                    Some((assigned, true))
+                        if assigned != id
+                            && !self.ids_told.contains(&id)
+                            && !self.id_told_unknown =>
+                    {
                         let detail = format!(
                             "ACK confirms \"{}\", the SYN-ACK assigned \"{}\"",
                             id.escaped(),

@@ -391,7 +391,7 @@ fn expected() -> Vec<Packet> {
             me,
             peer,
             b"b11".to_vec(),
-            s("harness: rule 5 corrupted byte 1 (xor 0x40)"),
+            s("altered in transit by harness: rule 5 corrupted byte 1 (xor 0x40)"),
         ),
         (
             23,
