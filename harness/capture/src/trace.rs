@@ -208,7 +208,7 @@ pub fn comment_for(
                 _ => c,
             }));
         }
-        LinkEvent::Undeliverable { .. } => {
+        LinkEvent::Undeliverable { .. } | LinkEvent::InFlightAtEnd { .. } => {
             parts.extend(event.comment());
             if injected {
                 parts.push(INJECTED.to_owned());
@@ -296,6 +296,14 @@ pub fn trace_packets<'t>(
                 injected_of(id),
             )),
             LinkEvent::Undeliverable {
+                id,
+                at,
+                from,
+                to,
+                payload,
+                ..
+            }
+            | LinkEvent::InFlightAtEnd {
                 id,
                 at,
                 from,

@@ -87,6 +87,9 @@ pub fn run_pair(
     let outcome = sim.run(&limits);
     // Let the responder finish sending what is due (its session ends after the last frame).
     sim.drain_endpoints();
+    // What the link still holds never arrived: record it, so the capture loses nothing.
+    let end = sim.now();
+    sim.link_mut().end_run(end);
     let events = sim.take_events();
     let mut responder_sessions: Vec<Metrics> = events
         .iter()

@@ -193,6 +193,21 @@ pub enum LinkEvent {
         /// What the rules did to it.
         applied: Vec<AppliedFault>,
     },
+    /// A datagram still in flight (or held back) when the run ended: never delivered.
+    InFlightAtEnd {
+        /// Its id.
+        id: DatagramId,
+        /// When the run ended.
+        at: Instant,
+        /// Source.
+        from: SocketAddr,
+        /// Destination.
+        to: SocketAddr,
+        /// The bytes that would have been delivered.
+        payload: Vec<u8>,
+        /// What the rules did to it.
+        applied: Vec<AppliedFault>,
+    },
 }
 
 impl LinkEvent {
@@ -203,7 +218,8 @@ impl LinkEvent {
             | LinkEvent::Duplicated { id, .. }
             | LinkEvent::Dropped { id, .. }
             | LinkEvent::Delivered { id, .. }
-            | LinkEvent::Undeliverable { id, .. } => *id,
+            | LinkEvent::Undeliverable { id, .. }
+            | LinkEvent::InFlightAtEnd { id, .. } => *id,
         }
     }
 
@@ -214,7 +230,8 @@ impl LinkEvent {
             | LinkEvent::Duplicated { at, .. }
             | LinkEvent::Dropped { at, .. }
             | LinkEvent::Delivered { at, .. }
-            | LinkEvent::Undeliverable { at, .. } => *at,
+            | LinkEvent::Undeliverable { at, .. }
+            | LinkEvent::InFlightAtEnd { at, .. } => *at,
         }
     }
 
@@ -252,6 +269,14 @@ impl LinkEvent {
             LinkEvent::Dropped { reason, .. } => Some(format!("dropped by harness: {reason}")),
             LinkEvent::Delivered { applied, .. } => {
                 (!applied.is_empty()).then(|| format!("harness: {}", join(applied.iter())))
+            }
+            LinkEvent::InFlightAtEnd { applied, .. } => {
+                let mut text = "in flight when the run ended".to_owned();
+                if !applied.is_empty() {
+                    text.push_str("; harness: ");
+                    text.push_str(&join(applied.iter()));
+                }
+                Some(text)
             }
             LinkEvent::Undeliverable { to, applied, .. } => {
                 let mut text = format!("undeliverable: nothing at {to}");
@@ -703,6 +728,27 @@ impl VirtualLink {
                 applied,
             });
         }
+    }
+
+    /// Ends the run at `now`: every datagram still in flight or held back is recorded as
+    /// [`LinkEvent::InFlightAtEnd`] (in delivery order) and forgotten, so a capture written from the
+    /// trace loses nothing. Returns how many there were.
+    pub fn end_run(&mut self, now: Instant) -> usize {
+        let mut left: Vec<InFlight> = self.released.drain(..).map(|(_, d)| d).collect();
+        left.extend(std::mem::take(&mut self.queue).into_values());
+        self.held.clear();
+        let n = left.len();
+        for d in left {
+            self.trace.push(LinkEvent::InFlightAtEnd {
+                id: d.id,
+                at: now,
+                from: d.from,
+                to: d.to,
+                payload: d.payload,
+                applied: d.applied,
+            });
+        }
+        n
     }
 
     /// The next due datagram: released ones first, then the queue head.

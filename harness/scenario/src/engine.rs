@@ -520,6 +520,10 @@ fn run_virtual(
             break;
         }
     }
+    // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
+    let last_step = sim.now();
+    let latency = Duration::from_millis(sim.link().config().latency_ms);
+    sim.run_until(last_step + latency, STEP_LIMIT);
     // Let the stream run to its end (an initiator finishes; a responder serves until idle).
     let end = sim.now() + Duration::from_millis(scenario.settle_ms);
     let initiator_addr = match role {
@@ -531,6 +535,9 @@ fn run_virtual(
         .max_steps(STEP_LIMIT);
     sim.run(&limits);
     sim.drain_endpoints();
+    // What the link still holds never arrived: record it, so the capture loses nothing.
+    let end = sim.now();
+    sim.link_mut().end_run(end);
 
     // Observations.
     let events = sim.take_events();

@@ -132,7 +132,9 @@ proptest! {
                         prop_assert!(born.insert(id.0, (at, len)).is_none());
                     }
                 }
-                LinkEvent::Dropped { id, .. } => *fates.entry(id.0).or_default() += 1,
+                LinkEvent::Dropped { id, .. } | LinkEvent::InFlightAtEnd { id, .. } => {
+                    *fates.entry(id.0).or_default() += 1
+                }
                 LinkEvent::Delivered { id, at, payload, applied, .. }
                 | LinkEvent::Undeliverable { id, at, payload, applied, .. } => {
                     *fates.entry(id.0).or_default() += 1;

@@ -677,6 +677,14 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         Role::Initiator => exit_in_time.map(|e| e.at),
         Role::Responder => None,
     };
+    // What the link still holds never arrived: record it (at the last moment seen), so no traffic is lost.
+    let end = net
+        .link
+        .trace()
+        .last()
+        .map(LinkEvent::at)
+        .unwrap_or_default();
+    net.link.end_run(end);
     let trace: Vec<LinkEvent> = net
         .link
         .trace()
