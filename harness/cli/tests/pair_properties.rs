@@ -178,6 +178,44 @@ proptest! {
     }
 }
 
+/// Runs the pair over a link with `rules`, captures it from one side, and returns the checker's
+/// violations (as text).
+fn violations_seen_from(
+    pair: (&str, &str),
+    rules: Vec<FaultRule>,
+    seed: u64,
+    from_responder_side: bool,
+) -> Vec<String> {
+    let responder = Profile::parse(pair.1).expect("p");
+    let config = stream();
+    let run = run_pair(
+        Profile::parse(pair.0).expect("p"),
+        responder,
+        config,
+        link(seed, rules),
+        seed,
+    )
+    .expect("valid config");
+    let viewpoint = if from_responder_side {
+        responder_addr()
+    } else {
+        handshake_harness::pair::initiator_addr()
+    };
+    let capture = run.capture(viewpoint).expect("capture");
+    let options = handshake_check::CheckOptions {
+        profile: responder,
+        frame_size: config.frame_size().ok(),
+        frames: Some(config.frames()),
+        ..handshake_check::CheckOptions::default()
+    };
+    let verdict = handshake_check::check_capture(&capture, None, options).expect("a capture");
+    verdict
+        .report
+        .violations()
+        .map(|v| format!("#{} {}: {}", v.packet, v.rule, v.detail))
+        .collect()
+}
+
 fn transit_action() -> impl Strategy<Value = FaultAction> {
     prop_oneof![Just(FaultAction::Drop), benign_action()]
 }
@@ -202,19 +240,7 @@ proptest! {
         ]),
         from_responder_side in any::<bool>(),
     ) {
-        let responder = Profile::parse(pair.1).expect("p");
-        let config = stream();
-        let run = run_pair(Profile::parse(pair.0).expect("p"), responder, config, link(seed, rules), seed).expect("valid config");
-        let viewpoint = if from_responder_side { responder_addr() } else { handshake_harness::pair::initiator_addr() };
-        let capture = run.capture(viewpoint).expect("capture");
-        let options = handshake_check::CheckOptions {
-            profile: responder,
-            frame_size: config.frame_size().ok(),
-            frames: Some(config.frames()),
-            ..handshake_check::CheckOptions::default()
-        };
-        let verdict = handshake_check::check_capture(&capture, None, options).expect("a capture");
-        let violations: Vec<String> = verdict.report.violations().map(|v| format!("#{} {}: {}", v.packet, v.rule, v.detail)).collect();
+        let violations = violations_seen_from(pair, rules, seed, from_responder_side);
         prop_assert!(violations.is_empty(), "{:?}", violations);
     }
 }
@@ -232,19 +258,7 @@ proptest! {
         pair in prop::sample::select(vec![("3way", "3way"), ("3way", "3way+optimistic"), ("3way+fallback", "3way+allow_legacy_start")]),
         from_responder_side in any::<bool>(),
     ) {
-        let responder = Profile::parse(pair.1).expect("p");
-        let config = stream();
-        let run = run_pair(Profile::parse(pair.0).expect("p"), responder, config, link(seed, rules), seed).expect("valid config");
-        let viewpoint = if from_responder_side { responder_addr() } else { handshake_harness::pair::initiator_addr() };
-        let capture = run.capture(viewpoint).expect("capture");
-        let options = handshake_check::CheckOptions {
-            profile: responder,
-            frame_size: config.frame_size().ok(),
-            frames: Some(config.frames()),
-            ..handshake_check::CheckOptions::default()
-        };
-        let verdict = handshake_check::check_capture(&capture, None, options).expect("a capture");
-        let violations: Vec<String> = verdict.report.violations().map(|v| format!("#{} {}: {}", v.packet, v.rule, v.detail)).collect();
+        let violations = violations_seen_from(pair, rules, seed, from_responder_side);
         prop_assert!(violations.is_empty(), "{:?}", violations);
     }
 }
