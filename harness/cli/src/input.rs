@@ -63,28 +63,13 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, InputError> {
 
 /// Deserializes JSON text that came from `path` (see [`load_json`]).
 pub fn parse_json<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, InputError> {
-    let json_error = |json_path: String, e: serde_json::Error| InputError::Json {
+    handshake_scenario::json::from_str(text).map_err(|e| InputError::Json {
         path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        json_path,
-        message: strip_position(&e.to_string()),
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let json_path = e.path().to_string();
-        json_error(json_path, e.into_inner())
-    })?;
-    de.end().map_err(|e| json_error(String::new(), e))?;
-    Ok(value)
-}
-
-/// serde_json appends " at line L column C"; the position is already in front.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
-    }
+        line: e.line,
+        column: e.column,
+        json_path: e.path,
+        message: e.message,
+    })
 }
 
 /// A string that is not valid hex.

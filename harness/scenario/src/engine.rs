@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::model::{
     ControlSpec, DatagramSpec, Direction, ExpectStep, FaultSpec, Feature, Role, Scenario, Step,
 };
-use crate::outcome::{judge, Observed, ScenarioOutcome, TranscriptLine, Verdict};
+use crate::outcome::{judge, Observed, ScenarioOutcome, TranscriptLine};
 
 /// The initiator's address in scenario runs.
 pub const INITIATOR: SocketAddr = SocketAddr::new(
@@ -604,11 +604,6 @@ fn run_virtual(
     let verdict = check_capture(&capture, None, check).map_err(|e| e.to_string())?;
     let transcript = transcript(&capture, &events, iut_addr, &script.markers);
     let observed = Observed {
-        negotiated_mode: verdict
-            .report
-            .sessions
-            .first()
-            .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
         iut_drops: Some(
@@ -617,10 +612,9 @@ fn run_virtual(
                 .map(|(r, n)| (r.name().to_owned(), n))
                 .collect(),
         ),
-        violations: verdict.report.violations().cloned().collect(),
         step_failures: std::mem::take(&mut script.failures),
+        ..Observed::from_check(&verdict.report)
     };
-    let _ = Verdict::Pass;
     Ok(judge(scenario, iut_name, observed, transcript, capture))
 }
 

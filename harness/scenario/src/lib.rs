@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod external;
+pub mod json;
 pub mod model;
 pub mod outcome;
 pub mod report;
@@ -20,34 +21,8 @@ pub use outcome::{ScenarioOutcome, Verdict};
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        let message = message
-            .rfind(" at line ")
-            .map_or(message.clone(), |i| message[..i].to_owned());
-        LoadError(format!(
-            "{}:{}:{}: {message}{}",
-            path.display(),
-            inner.line(),
-            inner.column(),
-            if at.is_empty() || at == "." {
-                String::new()
-            } else {
-                format!(" (at {at})")
-            }
-        ))
-    })?;
-    de.end().map_err(|e| {
-        LoadError(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let scenario: Scenario =
+        json::from_str(&text).map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
     validate(&scenario).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
     Ok(scenario)
 }

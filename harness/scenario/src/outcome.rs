@@ -67,6 +67,20 @@ pub struct Observed {
     pub step_failures: Vec<String>,
 }
 
+impl Observed {
+    /// What the checker saw on a capture (mode and violations); the caller adds the rest.
+    pub fn from_check(report: &handshake_check::Report) -> Observed {
+        Observed {
+            negotiated_mode: report
+                .sessions
+                .first()
+                .map(|s| s.negotiated_mode.to_owned()),
+            violations: report.violations().cloned().collect(),
+            ..Observed::default()
+        }
+    }
+}
+
 /// The outcome of one scenario against one IUT.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioOutcome {

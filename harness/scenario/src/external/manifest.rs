@@ -448,28 +448,8 @@ impl Manifest {
     /// Reads and validates a manifest file; errors carry file:line:column.
     pub fn load(path: &Path) -> Result<Manifest, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let manifest: Manifest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let at = e.path().to_string();
-            let inner = e.into_inner();
-            let message = inner.to_string();
-            let message = message
-                .rfind(" at line ")
-                .map_or(message.clone(), |i| message[..i].to_owned());
-            let at = if at.is_empty() || at == "." {
-                String::new()
-            } else {
-                format!(" (at {at})")
-            };
-            format!(
-                "{}:{}:{}: {message}{at}",
-                path.display(),
-                inner.line(),
-                inner.column()
-            )
-        })?;
-        de.end()
-            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        let manifest: Manifest =
+            crate::json::from_str(&text).map_err(|e| format!("{}:{e}", path.display()))?;
         manifest
             .validate()
             .map_err(|e| format!("{}: {e}", path.display()))?;

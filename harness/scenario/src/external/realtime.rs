@@ -755,16 +755,11 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         ));
     }
     let observed = Observed {
-        negotiated_mode: verdict
-            .report
-            .sessions
-            .first()
-            .map(|s| s.negotiated_mode.to_owned()),
         initiator_metrics,
         initiator_complete,
         iut_drops: None,
-        violations: verdict.report.violations().cloned().collect(),
         step_failures,
+        ..Observed::from_check(&verdict.report)
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
     if let Some(why) = not_ready {
