@@ -14,6 +14,17 @@ pub enum Applies {
     ThreeWay,
 }
 
+/// What a rule rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// A fact of the protocol, or one of the decisions D1… the facts make normative.
+    Fact,
+    /// One of this project's own profile decisions beyond the facts: a violation is a deviation,
+    /// shown but never failing a gate unless the user asks for `--strict-profile`.
+    Profile,
+}
+
 /// One rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -25,13 +36,15 @@ pub struct Rule {
     pub source: &'static str,
     /// Where it applies.
     pub applies: Applies,
+    /// What it rests on.
+    pub basis: Basis,
 }
 
 macro_rules! rules {
     ($($name:ident = ($id:literal, $applies:ident, $source:literal, $statement:literal);)*) => {
         $(
             #[doc = $statement]
-            pub const $name: Rule = Rule { id: $id, statement: $statement, source: $source, applies: Applies::$applies };
+            pub const $name: Rule = Rule { id: $id, statement: $statement, source: $source, applies: Applies::$applies, basis: Basis::Fact };
         )*
         /// Every rule, in catalogue order.
         pub const ALL: &[Rule] = &[$($name),*];

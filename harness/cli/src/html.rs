@@ -219,8 +219,10 @@ pub fn status_class(status: Status) -> &'static str {
         Status::Fail => "st-fail",
         Status::Xfail => "st-xfail",
         Status::Xpass => "st-xpass",
+        Status::Deviation => "st-deviation",
         Status::Unsupported => "st-unsupported",
         Status::Error => "st-error",
+        Status::Interrupted => "st-interrupted",
     }
 }
 
@@ -260,6 +262,7 @@ table.matrix th.row { white-space: nowrap; }
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff; border-radius: 3px; padding: 1px 7px; font-size: 12px; font-weight: 600; }
 .st-pass { background: var(--p3way); } .st-fail { background: var(--pfailed); } .st-xfail { background: #8a6d3b; }
 .st-xpass { background: #b5007a; } .st-unsupported { background: #9aa1a9; } .st-error { background: #6b1d16; }
+.st-deviation { background: #c28a00; } .st-interrupted { background: #4b5563; }
 .chip { display: inline-block; width: 16px; height: 16px; border-radius: 3px; margin: 1px; vertical-align: middle; }
 table.grid td { padding: 2px 8px; } table.grid td.chips { text-align: center; } table.grid th.iut { font-size: 12px; text-align: center; max-width: 130px; overflow-wrap: anywhere; }
 table.grid tr:hover td { background: var(--soft); }

@@ -561,6 +561,7 @@ pub fn cell_scenario(
         protocol: Protocol::Mediastream,
         decisions: Vec::new(),
         rules: Vec::new(),
+        profile: None,
         tags: vec!["interop".into()],
         iut: IutRequirement {
             role,
@@ -1448,7 +1449,7 @@ pub fn run(args: InteropArgs, out: &mut dyn Write) -> i32 {
         .any(Peer::is_command);
     if real_time {
         // External programs run in process groups of their own, out of the terminal's reach.
-        handshake_scenario::external::kill_iuts_on_interrupt();
+        handshake_scenario::interrupt::install(handshake_scenario::interrupt::OnSignal::Exit);
     }
     let outcome = execute(plan);
     let text = if args.json {

@@ -59,10 +59,7 @@ pub struct MutantsReport {
 }
 
 fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
-    let mut scenarios = Vec::new();
-    for path in scenario_files(paths)? {
-        scenarios.push(handshake_scenario::load(&path).map_err(|e| e.to_string())?);
-    }
+    let mut scenarios = handshake_scenario::load_all(&scenario_files(paths)?).map_err(|e| e.0)?;
     scenarios.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(scenarios)
 }
@@ -80,9 +77,10 @@ fn run_library(
         partition: None,
         jobs,
         expectations: BTreeMap::new(),
+        strict_profile: false,
     };
     Ok(plan
-        .run(|_| {})
+        .run(|_, _| {})
         .results
         .into_iter()
         .map(|r| {

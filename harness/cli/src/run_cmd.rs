@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use handshake_scenario::report::{Expectations, Status};
+use handshake_scenario::interrupt;
+use handshake_scenario::report::{Expectations, ReportDir, ResultKey, Status};
 use handshake_scenario::runner::{parse_partition, scenario_files, Iut, Plan};
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
@@ -34,9 +35,15 @@ pub struct RunArgs {
     /// scenarios' stream parameters. Repeatable.
     #[arg(long, value_name = "HOST:PORT[@PROFILE]")]
     pub iut_addr: Vec<String>,
-    /// Real-time runs (external IUTs): widen every scenario window by this many milliseconds.
+    /// Real-time runs (external IUTs): timing tolerance. An `expect` window is widened by it (plus
+    /// the harness's own measured lateness), an `expect_none` window shortened by it; the checker's
+    /// timing rules allow it too.
     #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
     pub tolerance_ms: u64,
+    /// Count deviations from this project's own profile decisions (checks beyond the facts) as
+    /// failures instead of showing them as `deviation`.
+    #[arg(long)]
+    pub strict_profile: bool,
     /// Expectations files (known failures per IUT, matched by their `iut` field). Repeatable.
     #[arg(long)]
     pub expectations: Vec<PathBuf>,
@@ -47,14 +54,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Run each scenario N times (seeds seed, seed+1, …) to measure stability.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
     /// Run shard K of N (by scenario order), e.g. `--partition 2/4` on the second of four CI machines.
     #[arg(long)]
     pub partition: Option<String>,
-    /// Parallel workers (real-time scenarios run in parallel too, each on its own ports).
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
+    /// Parallel workers [default: the number of cores; 16 when an IUT runs in real time, whose
+    /// scenarios mostly wait, each on its own ports].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Only scenarios with this tag (repeatable: any of them).
     #[arg(long)]
     pub tag: Vec<String>,
@@ -74,6 +82,9 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> i32 {
     }
 }
 
+/// Workers for real-time IUTs: their scenarios mostly wait on timers.
+pub const REAL_TIME_JOBS: usize = 16;
+
 fn prepare(args: &RunArgs) -> Result<Plan, String> {
     let iut_texts = args
         .iut
@@ -87,15 +98,8 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
     for iut in &mut iuts {
         iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
     }
-    let mut scenarios = Vec::new();
-    for path in scenario_files(&args.scenarios)? {
-        scenarios.push(handshake_scenario::load(&path).map_err(|e| e.to_string())?);
-    }
-    let mut ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
-    ids.sort_unstable();
-    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(format!("scenario id `{}` is used twice", w[0]));
-    }
+    let mut scenarios =
+        handshake_scenario::load_all(&scenario_files(&args.scenarios)?).map_err(|e| e.0)?;
     scenarios.retain(|s| args.tag.is_empty() || s.tags.iter().any(|t| args.tag.contains(t)));
     scenarios.retain(|s| {
         args.filter
@@ -122,14 +126,20 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
             .unwrap_or_else(|_| e.iut.clone());
         expectations.insert(iut, e);
     }
+    let jobs = match args.jobs {
+        Some(n) => usize::from(n),
+        None if iuts.iter().any(Iut::is_real_time) => REAL_TIME_JOBS,
+        None => std::thread::available_parallelism().map_or(2, usize::from),
+    };
     Ok(Plan {
         scenarios,
         iuts,
         seed: args.seed,
-        repeat: args.repeat.max(1),
+        repeat: args.repeat,
         partition: args.partition.as_deref().map(parse_partition).transpose()?,
-        jobs: args.jobs.max(1),
+        jobs,
         expectations,
+        strict_profile: args.strict_profile,
     })
 }
 
@@ -140,10 +150,30 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         return EXIT_NOTHING;
     }
     let total = selected * plan.iuts.len() * plan.repeat as usize;
-    if plan.iuts.iter().any(Iut::is_real_time) {
-        // External IUTs run in process groups of their own, out of the terminal's reach.
-        handshake_scenario::external::kill_iuts_on_interrupt();
-    }
+    // Ctrl-C stops the runs in progress; what finished is reported (exit 130).
+    interrupt::install(interrupt::OnSignal::Stop);
+    let work = plan.work();
+    let sink = match &args.report {
+        Some(dir) => {
+            let keys: Vec<ResultKey<'_>> = work
+                .iter()
+                .map(|w| ResultKey {
+                    iut: w.iut.name(),
+                    scenario: &w.scenario.id,
+                    repetition: w.repetition,
+                })
+                .collect();
+            match ReportDir::create(dir, &keys) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    eprintln!("error: --report: {e}");
+                    return EXIT_INPUT;
+                }
+            }
+        }
+        None => None,
+    };
+    let write_errors = std::sync::Mutex::new(Vec::new());
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total as u64);
         bar.set_style(
@@ -152,7 +182,14 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         );
         bar
     });
-    let report = plan.run(|entry| {
+    let report = plan.run(|index, entry| {
+        if let Some(sink) = &sink {
+            if let Err(e) = sink.write_result(index, entry) {
+                if let Ok(mut errors) = write_errors.lock() {
+                    errors.push(e.to_string());
+                }
+            }
+        }
         let line = format!(
             "{:<11} {} [{}]",
             entry.status.name(),
@@ -170,6 +207,7 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
             None => eprintln!("{line}"),
         }
     });
+    interrupt::runs_stopped();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -205,17 +243,32 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     // The closing line CI tools read.
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if let Some(dir) = &args.report {
-        match handshake_scenario::report::write_reports(dir, &report)
+        let mut errors = write_errors.into_inner().unwrap_or_default();
+        if let Err(e) = handshake_scenario::report::write_reports(dir, &report)
             .and_then(|_| crate::html::write_run_index(dir, &report))
         {
-            Ok(_) => {
-                let _ = writeln!(out, "reports written to {}", dir.display());
-            }
-            Err(e) => {
-                eprintln!("error: writing reports to {}: {e}", dir.display());
-                return EXIT_INPUT;
-            }
+            errors.push(e.to_string());
         }
+        if errors.is_empty() {
+            let _ = writeln!(out, "reports written to {}", dir.display());
+        } else {
+            for e in &errors {
+                eprintln!("error: writing reports to {}: {e}", dir.display());
+            }
+            return EXIT_INPUT;
+        }
+    }
+    if let Some(code) = interrupt::interrupted() {
+        eprintln!(
+            "interrupted: {} of {} results are complete; the report says which were cut short",
+            report
+                .results
+                .iter()
+                .filter(|r| r.status != Status::Interrupted)
+                .count(),
+            report.results.len()
+        );
+        return code;
     }
     if report.failed() {
         EXIT_FAILED

@@ -34,7 +34,12 @@ fn entry(file: &str, iut: &str, expected_failure: Option<&str>) -> ResultEntry {
     let profile = Profile::parse(iut.trim_start_matches("ref:")).unwrap_or_else(|e| panic!("{e}"));
     let seed = scenario.seed.unwrap_or(1);
     let outcome = handshake_scenario::engine::run_reference(&scenario, iut, profile, seed);
-    let status = Status::of(outcome.verdict, expected_failure);
+    let status = Status::of(
+        outcome.verdict,
+        !outcome.deviations.is_empty(),
+        expected_failure,
+        false,
+    );
     ResultEntry {
         duration_ms: outcome.transcript.last().map_or(0.0, |l| l.at_ms),
         outcome,

@@ -135,7 +135,117 @@ pub async fn drive<E: Endpoint>(
     }
 }
 
-fn is_transient(e: &io::Error) -> bool {
+/// Asks the kernel to stamp every datagram `socket` receives with its arrival time
+/// (`SO_TIMESTAMPNS`), for [`recv_timestamped`]. Returns whether it is on (Linux only).
+pub fn enable_receive_timestamps(socket: &UdpSocket) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+            .is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        false
+    }
+}
+
+/// A datagram with the time it arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// Payload length (the bytes are in the caller's buffer).
+    pub len: usize,
+    /// Source.
+    pub from: SocketAddr,
+    /// When it arrived, on `clock`: the kernel's stamp when there is one, else when it was read.
+    pub at: Instant,
+    /// How long it waited between arriving and being read (the reader's own scheduling delay);
+    /// `None` without a kernel stamp.
+    pub read_delay: Option<std::time::Duration>,
+}
+
+/// Receives one datagram into `buf`, timed by the kernel when [`enable_receive_timestamps`] is on.
+///
+/// The kernel stamps in `CLOCK_REALTIME`; the stamp is turned into `clock` time by measuring how
+/// long ago it was (real time now minus the stamp) and subtracting that from `clock.now()`, so a
+/// step of the wall clock between runs does not matter.
+pub async fn recv_timestamped(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    clock: Clock,
+) -> io::Result<Arrival> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+        let fd = socket.as_raw_fd();
+        let (len, from, stamp) = socket
+            .async_io(tokio::io::Interest::READABLE, || {
+                let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+                let mut iov = [IoSliceMut::new(buf)];
+                let msg =
+                    recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                        .map_err(io::Error::from)?;
+                let from = msg.address.as_ref().and_then(sockaddr_to_std);
+                let mut stamp = None;
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    for c in cmsgs {
+                        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                            stamp = Some(std::time::Duration::new(
+                                u64::try_from(ts.tv_sec()).unwrap_or(0),
+                                u32::try_from(ts.tv_nsec()).unwrap_or(0),
+                            ));
+                        }
+                    }
+                }
+                let from = from.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "datagram without a source address",
+                    )
+                })?;
+                Ok((msg.bytes, from, stamp))
+            })
+            .await?;
+        let now = clock.now();
+        let read_delay = stamp.and_then(|s| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .and_then(|real| real.checked_sub(s))
+        });
+        Ok(Arrival {
+            len,
+            from,
+            at: read_delay.map_or(now, |d| now.saturating_sub(d)),
+            read_delay,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let (len, from) = socket.recv_from(buf).await?;
+        Ok(Arrival {
+            len,
+            from,
+            at: clock.now(),
+            read_delay: None,
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn sockaddr_to_std(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+/// Receive errors that are not the peer's datagram and not fatal (ICMP errors surface as these on some
+/// systems).
+pub fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::ConnectionRefused

@@ -15,15 +15,11 @@ use handshake_endpoint::{Endpoint, Instant, Transmit};
 use handshake_run::{
     DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, Simulation, VirtualLink,
 };
-use handshake_wire::mediastream::{
-    kind_name, pattern_slice, ConnectionId, DataRepr, Datagram, FragmentPlan, Mode,
-};
-use serde_json::Value;
+use handshake_wire::mediastream::{kind_name, Datagram, Mode};
 
-use crate::model::{
-    ControlSpec, DatagramSpec, Direction, ExpectStep, FaultSpec, Feature, Role, Scenario, Step,
-};
+use crate::model::{Direction, FaultSpec, Feature, Role, Scenario};
 use crate::outcome::{judge, Observed, ScenarioOutcome, TranscriptLine};
+use crate::script::{block_on_ready, run_steps, Driver, Script};
 
 /// The initiator's address in scenario runs.
 pub const INITIATOR: SocketAddr = SocketAddr::new(
@@ -141,213 +137,71 @@ pub fn fault_rule(id: u32, spec: &FaultSpec, iut: SocketAddr, peer: SocketAddr) 
     FaultRule::new(id, when, spec.action.clone())
 }
 
-/// Script state: variables and the step annotations for the capture.
-#[derive(Debug, Default)]
-pub struct Script {
-    /// Captured and set variables.
-    pub vars: BTreeMap<String, Value>,
-    /// Datagram → "step N: …" for capture comments.
-    pub annotations: BTreeMap<DatagramId, String>,
-    /// Failures of steps.
-    pub failures: Vec<String>,
-    /// Step markers for the transcript: (time, text).
-    pub markers: Vec<(Instant, String)>,
-    fresh: u8,
+/// The virtual-time driver of the step interpreter.
+struct VirtualDriver {
+    sim: Simulation<Node>,
+    iut: SocketAddr,
+    peer: SocketAddr,
+    /// Steps left before the run is declared livelocked.
+    steps_left: u64,
 }
 
-impl Script {
-    fn id(&mut self, text: &str) -> Result<ConnectionId, String> {
-        if text == "$fresh" {
-            self.fresh = self.fresh.wrapping_add(1);
-            return Ok(ConnectionId::from_uuid_bytes([0xf0 ^ self.fresh; 16]));
-        }
-        let resolved = self.resolve(text)?;
-        ConnectionId::from_escaped(&resolved).map_err(|e| format!("id `{text}`: {e}"))
+impl VirtualDriver {
+    fn livelocked(&self) -> bool {
+        self.steps_left == 0
     }
+}
 
-    fn resolve(&self, text: &str) -> Result<String, String> {
-        match text.strip_prefix('$') {
-            Some(var) => match self.vars.get(var) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Ok(other.to_string()),
-                None => Err(format!(
-                    "variable `${var}` is not set (capture it in an earlier expect)"
-                )),
-            },
-            None => Ok(text.to_owned()),
-        }
+impl Driver for VirtualDriver {
+    fn now(&self) -> Instant {
+        self.sim.now()
     }
-
-    /// The datagrams a send step stands for.
-    pub fn build(
-        &mut self,
-        spec: &DatagramSpec,
-        config: &StreamConfig,
-        now: Instant,
-    ) -> Result<Vec<Vec<u8>>, String> {
-        let qpc_now = now.as_nanos() / 100;
-        Ok(match spec {
-            DatagramSpec::Start {} => vec![Datagram::Start.to_vec()],
-            DatagramSpec::Syn(c) => vec![self.control(c, 0x0100, false)?],
-            DatagramSpec::SynAck(c) => vec![self.control(c, 0x0101, true)?],
-            DatagramSpec::Ack(c) => vec![self.control(c, 0x0102, true)?],
-            DatagramSpec::ConnectionId { id } => {
-                vec![Datagram::ConnectionId(self.id(id)?).to_vec()]
-            }
-            DatagramSpec::Data {
-                seq,
-                qpc,
-                payload_len,
-                payload_hex,
-            } => {
-                let payload = match payload_hex {
-                    Some(hex) => hex_bytes(hex)?,
-                    None => {
-                        let len = payload_len.unwrap_or_else(|| {
-                            config
-                                .frame_size()
-                                .map_or(0, |f| f as usize)
-                                .saturating_sub(26)
-                        });
-                        pattern_slice(0, len).to_vec()
-                    }
-                };
-                let repr = DataRepr {
-                    seq: *seq,
-                    qpc: qpc.unwrap_or(qpc_now),
-                    qpf: 10_000_000,
-                    payload: &payload,
-                };
-                vec![Datagram::Data(repr).to_vec()]
-            }
-            DatagramSpec::DataFrag {
-                seq,
-                offset,
-                total_length,
-                payload_len,
-            } => {
-                let repr = handshake_wire::mediastream::FragmentRepr {
-                    seq: *seq,
-                    qpc: qpc_now,
-                    qpf: 10_000_000,
-                    fragment_offset: *offset,
-                    total_length: *total_length,
-                    payload: pattern_slice(0, *payload_len),
-                };
-                vec![Datagram::Fragment(repr).to_vec()]
-            }
-            DatagramSpec::Frames { from, to } => {
-                let plan = config.plan().map_err(|e| e.to_string())?;
-                let mut out = Vec::new();
-                let mut qpc = qpc_now;
-                for seq in *from..=*to {
-                    for d in plan.iter() {
-                        qpc += 1;
-                        let payload = pattern_slice(0, (d.len as usize).saturating_sub(26));
-                        out.push(
-                            Datagram::Data(DataRepr {
-                                seq,
-                                qpc,
-                                qpf: 10_000_000,
-                                payload,
-                            })
-                            .to_vec(),
-                        );
-                    }
-                }
-                let _ = FragmentPlan::new;
-                out
-            }
-            DatagramSpec::Raw { hex } => vec![hex_bytes(hex)?],
+    fn trace(&self) -> &[LinkEvent] {
+        self.sim.trace()
+    }
+    fn iut(&self) -> Option<SocketAddr> {
+        Some(self.iut)
+    }
+    fn slack(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn iut_gone(&self) -> Option<String> {
+        self.livelocked().then(|| {
+            format!("the simulation did not settle within {STEP_LIMIT} steps (a livelock)")
         })
     }
-
-    fn control(
-        &mut self,
-        c: &ControlSpec,
-        flag: u16,
-        default_assigned: bool,
-    ) -> Result<Vec<u8>, String> {
-        let id = match (&c.id, default_assigned) {
-            (Some(text), _) => self.id(text)?,
-            (None, true) => self.id("$assigned_id")?,
-            (None, false) => ConnectionId::ZERO,
-        };
-        let mut bytes = vec![0u8; 67];
-        bytes[..2].copy_from_slice(&flag.to_le_bytes());
-        bytes[26] = c.version.unwrap_or(1);
-        bytes[27] = c
-            .flags
-            .unwrap_or(u8::from(flag == 0x0101 && c.accept.unwrap_or(true)));
-        bytes[30..67].copy_from_slice(id.as_bytes());
-        if let Some(hex) = &c.options_hex {
-            bytes.extend(hex_bytes(hex)?);
-        }
-        Ok(bytes)
+    fn fault_rule(&self, id: u32, spec: &FaultSpec) -> FaultRule {
+        fault_rule(id, spec, self.iut, self.peer)
     }
-
-    /// Whether a decoded datagram matches `kind` and `fields`; captures unset `$variables` on success.
-    pub fn matches(
-        &mut self,
-        kind: &str,
-        fields: &BTreeMap<String, Value>,
-        decoded: &Value,
-        capture: &BTreeMap<String, String>,
-    ) -> bool {
-        if kind != "any" && decoded.get("kind").and_then(Value::as_str) != Some(kind) {
+    fn add_rule(&mut self, rule: FaultRule) -> Result<(), String> {
+        self.sim
+            .link_mut()
+            .add_rule(rule)
+            .map_err(|e| format!("{e:?}"))
+    }
+    async fn peer_address(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
+        Ok(on_port(self.peer, port))
+    }
+    async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
+        Ok(self.sim.inject(from, self.iut, payload))
+    }
+    async fn collect(&mut self) {
+        self.sim.drain_endpoints();
+    }
+    async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool {
+        if self.livelocked() {
             return false;
         }
-        let mut bind = Vec::new();
-        for (field, want) in fields {
-            let Some(got) = decoded.get(field) else {
-                return false;
-            };
-            match want {
-                Value::String(s) if s == "*" => {}
-                Value::String(s) if s.starts_with('$') => match self.vars.get(&s[1..]) {
-                    Some(v) if v != got => return false,
-                    Some(_) => {}
-                    None => bind.push((s[1..].to_owned(), got.clone())),
-                },
-                other if other != got => return false,
-                _ => {}
-            }
+        let next = self.sim.next_work_time();
+        if !wake_on_iut || next.is_none_or(|t| t > deadline) {
+            let before = self.sim.steps();
+            self.sim.run_until(deadline, self.steps_left);
+            let taken = self.sim.steps().saturating_sub(before);
+            self.steps_left = self.steps_left.saturating_sub(taken);
+            return false;
         }
-        for (var, value) in bind {
-            self.vars.insert(var, value);
-        }
-        for (var, field) in capture {
-            if let Some(v) = decoded.get(field) {
-                self.vars.insert(var.clone(), v.clone());
-            }
-        }
-        true
-    }
-}
-
-fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(format!("hex `{hex}` has an odd number of digits"));
-    }
-    digits
-        .chunks(2)
-        .map(|p| {
-            std::str::from_utf8(p)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-                .ok_or_else(|| format!("`{hex}` is not hex"))
-        })
-        .collect()
-}
-
-/// Decodes a datagram into the JSON object `expect` matches against.
-pub fn decoded(payload: &[u8]) -> Value {
-    match Datagram::parse(payload, Mode::LegacyAccepting) {
-        Ok(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-        Err(e) => {
-            serde_json::json!({"kind": "malformed", "error": serde_json::to_value(e).unwrap_or(Value::Null)})
-        }
+        self.steps_left = self.steps_left.saturating_sub(1);
+        self.sim.step()
     }
 }
 
@@ -428,98 +282,15 @@ fn run_virtual(
         .map_err(|e| format!("{e:?}"))?;
 
     let mut script = Script::default();
-    let mut next_rule = scenario.faults.len() as u32 + 1;
-    let mut seen = 0usize;
-    for (n, step) in scenario.peer.steps.iter().enumerate() {
-        let n = n + 1;
-        let start = sim.now();
-        let result = match step {
-            Step::Send(send) => script
-                .build(&send.datagram, &config, start)
-                .map(|datagrams| {
-                    script
-                        .markers
-                        .push((start, format!("step {n}: send {}", step_label(step))));
-                    for _ in 0..send.times.max(1) {
-                        for mut bytes in datagrams.clone() {
-                            if let Some(len) = send.truncate_to {
-                                bytes.truncate(len);
-                            }
-                            let id =
-                                sim.inject(on_port(peer_addr, send.from_port), iut_addr, bytes);
-                            script.annotations.insert(id, format!("step {n}"));
-                        }
-                    }
-                }),
-            Step::Wait(w) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: wait {} ms", w.ms)));
-                sim.run_until(start + Duration::from_millis(w.ms), STEP_LIMIT);
-                Ok(())
-            }
-            Step::Fault(spec) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: fault {}", fault_label(spec))));
-                let rule = fault_rule(next_rule, spec, iut_addr, peer_addr);
-                next_rule += 1;
-                sim.link_mut().add_rule(rule).map_err(|e| format!("{e:?}"))
-            }
-            Step::Expect(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms),
-                ));
-                expect(
-                    &mut sim,
-                    &mut script,
-                    &mut seen,
-                    iut_addr,
-                    on_port(peer_addr, e.to_port),
-                    e,
-                    n,
-                )
-            }
-            Step::ExpectNone(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms),
-                ));
-                let deadline = start + Duration::from_millis(e.for_ms);
-                // From the previous `expect`'s match on (not the trace's end): a datagram the IUT sent
-                // at the step's start time, after that match, is inside the window too.
-                let from = seen;
-                sim.run_until(deadline, STEP_LIMIT);
-                sim.drain_endpoints();
-                let mut found = None;
-                for (_, at, payload) in iut_sent(
-                    sim.trace(),
-                    iut_addr,
-                    e.to_port.map(|p| on_port(peer_addr, Some(p))),
-                    from,
-                ) {
-                    let d = decoded(&payload);
-                    if at >= start
-                        && at <= deadline
-                        && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new())
-                    {
-                        found = Some(format!("step {n}: the IUT sent {d} at {:.3} ms", ms(at)));
-                        break;
-                    }
-                }
-                found.map_or(Ok(()), Err)
-            }
-        };
-        if let Err(why) = result {
-            script.failures.push(if why.starts_with("step ") {
-                why
-            } else {
-                format!("step {n}: {why}")
-            });
-            break;
-        }
-    }
+    let mut driver = VirtualDriver {
+        sim,
+        iut: iut_addr,
+        peer: peer_addr,
+        steps_left: STEP_LIMIT,
+    };
+    let origin = driver.now();
+    block_on_ready(run_steps(&mut driver, &mut script, scenario, origin))?;
+    let mut sim = driver.sim;
     // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
     let last_step = sim.now();
     let latency = Duration::from_millis(sim.link().config().latency_ms);
@@ -618,121 +389,11 @@ fn run_virtual(
     Ok(judge(scenario, iut_name, observed, transcript, capture))
 }
 
-/// Bound on simulation steps for any one wait (a livelocked IUT cannot hang the engine).
-const STEP_LIMIT: u64 = 5_000_000;
-
-fn ms(t: Instant) -> f64 {
-    t.as_nanos() as f64 / 1e6
-}
-
-/// Datagrams the IUT sent (as sent) to `to` (any address when `None`), from trace index `from` on:
-/// (index, time, bytes).
-pub(crate) fn iut_sent(
-    trace: &[LinkEvent],
-    iut: SocketAddr,
-    to: Option<SocketAddr>,
-    from: usize,
-) -> Vec<(usize, Instant, Vec<u8>)> {
-    trace
-        .iter()
-        .enumerate()
-        .skip(from)
-        .filter_map(|(i, e)| match e {
-            LinkEvent::Sent {
-                at,
-                from,
-                to: dst,
-                injected: false,
-                payload,
-                ..
-            } if *from == iut && to.is_none_or(|t| t == *dst) => Some((i, *at, payload.clone())),
-            _ => None,
-        })
-        .collect()
-}
+/// Bound on simulation steps in one run (a livelocked IUT cannot hang the engine).
+const STEP_LIMIT: u64 = 20_000_000;
 
 fn on_port(peer: SocketAddr, port: Option<u16>) -> SocketAddr {
     SocketAddr::new(peer.ip(), port.unwrap_or(peer.port()))
-}
-
-/// Waits for a matching datagram from the IUT. Steps are ordered: the search starts after the datagram
-/// the previous `expect` matched (`seen`), so datagrams sent together (CONNECTION_ID then DATA) can be
-/// expected one after the other.
-fn expect(
-    sim: &mut Simulation<Node>,
-    script: &mut Script,
-    seen: &mut usize,
-    iut: SocketAddr,
-    to: SocketAddr,
-    e: &ExpectStep,
-    n: usize,
-) -> Result<(), String> {
-    let deadline = sim.now() + Duration::from_millis(e.within_ms);
-    let mut scan = *seen;
-    // Looks at what the IUT sent since the last look; on a match, marks it and moves `seen` past it.
-    let mut look = |sim: &Simulation<Node>, script: &mut Script, scan: &mut usize| -> bool {
-        for (i, at, payload) in iut_sent(sim.trace(), iut, Some(to), *scan) {
-            *scan = i + 1;
-            if at <= deadline && script.matches(&e.kind, &e.fields, &decoded(&payload), &e.capture)
-            {
-                *seen = i + 1;
-                script
-                    .annotations
-                    .entry(trace_id(sim.trace(), i))
-                    .or_insert_with(|| format!("step {n}"));
-                return true;
-            }
-        }
-        false
-    };
-    loop {
-        sim.drain_endpoints();
-        if look(sim, script, &mut scan) {
-            return Ok(());
-        }
-        if sim.next_work_time().is_none_or(|t| t > deadline) {
-            sim.run_until(deadline, STEP_LIMIT);
-            sim.drain_endpoints();
-            if look(sim, script, &mut scan) {
-                return Ok(());
-            }
-            let fields = serde_json::to_string(&e.fields).unwrap_or_default();
-            return Err(format!(
-                "step {n}: no {} {} from the IUT within {} ms",
-                e.kind, fields, e.within_ms
-            ));
-        }
-        sim.step();
-    }
-}
-
-fn trace_id(trace: &[LinkEvent], index: usize) -> DatagramId {
-    trace.get(index).map_or(DatagramId(u64::MAX), LinkEvent::id)
-}
-
-pub(crate) fn step_label(step: &Step) -> String {
-    match step {
-        Step::Send(s) => {
-            let v = serde_json::to_value(&s.datagram).unwrap_or(Value::Null);
-            let name = v
-                .as_object()
-                .and_then(|o| o.keys().next().cloned())
-                .unwrap_or_default();
-            let mut label = name;
-            if let Some(len) = s.truncate_to {
-                label.push_str(&format!(" cut to {len} bytes"));
-            }
-            if s.times > 1 {
-                label.push_str(&format!(" x{}", s.times));
-            }
-            label
-        }
-        _ => String::new(),
-    }
-}
-
-pub(crate) fn fault_label(f: &FaultSpec) -> String {
-    serde_json::to_string(f).unwrap_or_default()
 }
 
 /// The transcript: the capture (as the IUT saw it) decoded, with the IUT's events and the step

@@ -55,3 +55,226 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     de.end().map_err(|e| error(String::new(), e))?;
     Ok(value)
 }
+
+/// One step of a path into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// An object member's value.
+    Key(String),
+    /// An object member's key itself (only as the last step: points at the name).
+    KeyName(String),
+    /// An array element.
+    Index(usize),
+}
+
+impl Seg {
+    /// `Seg::Key` from anything string-like.
+    pub fn key(k: impl Into<String>) -> Seg {
+        Seg::Key(k.into())
+    }
+}
+
+/// `peer.steps[3].expect.where` form of a path.
+pub fn path_text(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) | Seg::KeyName(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The 1-based line and column where the value (or, for a final [`Seg::KeyName`], the member
+/// name) at `path` starts in `text`; `None` when the text has no such place. For errors found
+/// after deserializing (a rule id that does not exist, a kind with a typo), so they point at the
+/// token like serde's own errors do.
+pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
+    let mut scanner = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let offset = scanner.find(path)?;
+    let before = text.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, tail)| tail)
+        .chars()
+        .count()
+        + 1;
+    Some((line, column))
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    /// Reads a string (at its opening quote) and returns its unescaped-enough content (escapes
+    /// other than `\"` and `\\` are kept as written: member names never need them).
+    fn string(&mut self) -> Option<String> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.at += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.at += 1;
+                    return String::from_utf8(out).ok();
+                }
+                b'\\' => {
+                    let next = *self.bytes.get(self.at + 1)?;
+                    if !matches!(next, b'"' | b'\\') {
+                        out.push(b'\\');
+                    }
+                    out.push(next);
+                    self.at += 2;
+                }
+                b => {
+                    out.push(b);
+                    self.at += 1;
+                }
+            }
+        }
+    }
+
+    /// Skips one value.
+    fn skip_value(&mut self) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            _ => {
+                while self
+                    .peek()
+                    .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+                {
+                    self.at += 1;
+                }
+                Some(())
+            }
+        }
+    }
+
+    fn find(&mut self, path: &[Seg]) -> Option<usize> {
+        self.skip_ws();
+        let Some((first, rest)) = path.split_first() else {
+            return Some(self.at);
+        };
+        match first {
+            Seg::Key(name) | Seg::KeyName(name) => {
+                if self.peek()? != b'{' {
+                    return None;
+                }
+                self.at += 1;
+                loop {
+                    self.skip_ws();
+                    if self.peek()? == b'}' {
+                        return None;
+                    }
+                    let key_at = self.at;
+                    let key = self.string()?;
+                    self.skip_ws();
+                    if self.peek()? != b':' {
+                        return None;
+                    }
+                    self.at += 1;
+                    if &key == name {
+                        if matches!(first, Seg::KeyName(_)) {
+                            return Some(key_at);
+                        }
+                        return self.find(rest);
+                    }
+                    self.skip_value()?;
+                    self.skip_ws();
+                    if self.peek()? == b',' {
+                        self.at += 1;
+                    }
+                }
+            }
+            Seg::Index(index) => {
+                if self.peek()? != b'[' {
+                    return None;
+                }
+                self.at += 1;
+                for _ in 0..*index {
+                    self.skip_value()?;
+                    self.skip_ws();
+                    if self.peek()? != b',' {
+                        return None;
+                    }
+                    self.at += 1;
+                }
+                self.find(rest)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_values_and_member_names() {
+        let text = "{\n  \"a\": [1, {\"b\": \"x\\\"y\", \"c\": {\"d\": 2}}],\n  \"e\": true\n}";
+        let at = |p: &[Seg]| locate(text, p);
+        assert_eq!(at(&[Seg::key("e")]), Some((3, 8)));
+        assert_eq!(at(&[Seg::KeyName("e".into())]), Some((3, 3)));
+        assert_eq!(
+            at(&[Seg::key("a"), Seg::Index(1), Seg::key("c"), Seg::key("d")]),
+            Some((2, 37))
+        );
+        assert_eq!(at(&[Seg::key("a"), Seg::Index(2)]), None);
+        assert_eq!(at(&[Seg::key("zz")]), None);
+        assert_eq!(
+            path_text(&[
+                Seg::key("peer"),
+                Seg::key("steps"),
+                Seg::Index(3),
+                Seg::key("kind")
+            ]),
+            "peer.steps[3].kind"
+        );
+    }
+}

@@ -9,6 +9,19 @@ use handshake_run::{FaultAction, Nth};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Most steps in one scenario.
+pub const MAX_STEPS: usize = 10_000;
+/// Most repetitions of one `send` (`times`), and most datagrams a reorder may hold back.
+pub const MAX_TIMES: u64 = 10_000;
+/// Most datagrams one `send` step may stand for (`times` × the datagrams of its spec).
+pub const MAX_DATAGRAMS_PER_SEND: u64 = 100_000;
+/// The largest datagram (a UDP payload over IPv4), for sizes, offsets and truncations.
+pub const MAX_PAYLOAD: usize = 65_507;
+/// The longest window, wait, delay or settle time, ms (an hour).
+pub const MAX_WINDOW_MS: u64 = 3_600_000;
+/// The negotiated modes the checker reports.
+pub const NEGOTIATED_MODES: [&str; 5] = ["3way", "legacy", "legacy-fallback", "rejected", "failed"];
+
 /// One scenario.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +41,11 @@ pub struct Scenario {
     /// Checker rule ids it exercises.
     #[serde(default)]
     pub rules: Vec<String>,
+    /// Set when the scenario checks one of this project's own profile decisions beyond the facts
+    /// (an id of the README's list, e.g. `syn_ack_while_streaming`): a failure is then reported as
+    /// a `deviation`, never failing the gate unless `--strict-profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Free tags for selection (`--tag`).
     #[serde(default)]
     pub tags: Vec<String>,

@@ -49,6 +49,54 @@ impl std::fmt::Display for TranscriptLine {
     }
 }
 
+/// Percentiles of a latency the harness measured on itself, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub samples: usize,
+    /// Median.
+    pub median_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (all zero when there are none).
+    pub fn of(samples: &[std::time::Duration]) -> Latency {
+        let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        sorted.sort_by(f64::total_cmp);
+        let at = |q: f64| -> f64 {
+            let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+            sorted.get(i).copied().unwrap_or(0.0)
+        };
+        Latency {
+            samples: sorted.len(),
+            median_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: sorted.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// How a real-time run was timed: the tolerance its timing verdicts used and the harness's own
+/// lateness, measured during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timing {
+    /// The configured tolerance (`--tolerance-ms`).
+    pub tolerance_ms: f64,
+    /// What `expect` windows were widened by at the end: the tolerance plus the largest harness
+    /// lateness seen.
+    pub slack_ms: f64,
+    /// Whether every datagram from the IUT was timed by the kernel (`SO_TIMESTAMPNS`).
+    pub kernel_receive_stamps: bool,
+    /// How long datagrams waited in the socket before the harness read them.
+    pub harness_read_delay: Latency,
+    /// How late the harness's timers fired (its sends through the link and the reference peer's).
+    pub harness_timer_lateness: Latency,
+}
+
 /// What a run observed (the engine fills it; [`judge`] compares it with the expectations).
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -94,6 +142,10 @@ pub struct ScenarioOutcome {
     pub verdict: Verdict,
     /// Why it failed, was unsupported, or errored (empty on pass).
     pub reasons: Vec<String>,
+    /// Checks of this project's own profile decisions (beyond the facts) that did not hold: a
+    /// `deviation`, not a failure, unless `--strict-profile`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deviations: Vec<String>,
     /// The negotiated mode seen on the wire.
     pub negotiated_mode: Option<String>,
     /// The initiator side's metrics, when known.
@@ -105,6 +157,15 @@ pub struct ScenarioOutcome {
     /// Expectations not judged because this IUT cannot show them (e.g. an external IUT's drop counters).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_observable: Vec<String>,
+    /// Real-time runs: the tolerance used and the harness's measured lateness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+    /// The system said nothing listens at the IUT's address (further runs against it are pointless).
+    #[serde(skip)]
+    pub iut_unreachable: bool,
+    /// The run was cut short by Ctrl-C (what it observed so far is kept).
+    #[serde(skip)]
+    pub interrupted: bool,
     /// The decoded exchange with virtual (or real) times.
     pub transcript: Vec<TranscriptLine>,
     /// The capture as the IUT saw it (pcapng).
@@ -120,11 +181,15 @@ impl ScenarioOutcome {
             iut: iut.to_owned(),
             verdict,
             reasons: vec![reason],
+            deviations: Vec::new(),
             negotiated_mode: None,
             metrics: None,
             iut_drops: BTreeMap::new(),
             rules_fired: BTreeMap::new(),
             not_observable: Vec::new(),
+            timing: None,
+            iut_unreachable: false,
+            interrupted: false,
             transcript: Vec::new(),
             capture: Vec::new(),
         }
@@ -151,6 +216,11 @@ impl ScenarioOutcome {
         );
         for r in &self.reasons {
             s.push_str(&format!("  because: {r}\n"));
+        }
+        for d in &self.deviations {
+            s.push_str(&format!(
+                "  deviation (a profile decision, not a fact): {d}\n"
+            ));
         }
         if let Some(mode) = &self.negotiated_mode {
             s.push_str(&format!("negotiated mode: {mode}\n"));
@@ -189,6 +259,20 @@ impl ScenarioOutcome {
                 self.not_observable.join(", ")
             ));
         }
+        if let Some(t) = &self.timing {
+            s.push_str(&format!(
+                "timing: tolerance {:.0} ms, windows widened by {:.1} ms; harness read delay median {:.3} / p99 {:.3} / max {:.3} ms, timer lateness median {:.3} / p99 {:.3} / max {:.3} ms; kernel receive stamps: {}\n",
+                t.tolerance_ms,
+                t.slack_ms,
+                t.harness_read_delay.median_ms,
+                t.harness_read_delay.p99_ms,
+                t.harness_read_delay.max_ms,
+                t.harness_timer_lateness.median_ms,
+                t.harness_timer_lateness.p99_ms,
+                t.harness_timer_lateness.max_ms,
+                if t.kernel_receive_stamps { "yes" } else { "no" }
+            ));
+        }
         if !self.transcript.is_empty() {
             s.push_str("transcript:\n");
             for line in &self.transcript {
@@ -199,7 +283,8 @@ impl ScenarioOutcome {
     }
 }
 
-const METRIC_NAMES: [&str; 5] = [
+/// The metrics `expect.metrics` may bound.
+pub const METRIC_NAMES: [&str; 5] = [
     "frames_successful",
     "frames_dropped",
     "frames_duplicate",
@@ -296,6 +381,7 @@ pub fn judge(
     } else {
         expect.rules_hold.iter().map(String::as_str).collect()
     };
+    let mut deviations = Vec::new();
     for rule in hold {
         if let Some(n) = fired.get(rule) {
             let first = observed
@@ -304,13 +390,25 @@ pub fn judge(
                 .find(|v| v.rule == rule)
                 .map(|v| format!(" (first at packet #{}: {})", v.packet, v.detail))
                 .unwrap_or_default();
-            reasons.push(format!("rule {rule} fired {n} times{first}"));
+            let text = format!("rule {rule} fired {n} times{first}");
+            match rules::by_id(rule).map(|r| r.basis) {
+                Some(rules::Basis::Profile) => deviations.push(text),
+                _ => reasons.push(text),
+            }
         }
     }
     for rule in &expect.rules_fire {
         if !fired.contains_key(rule) {
             reasons.push(format!("rule {rule} did not fire"));
         }
+    }
+    // A scenario that tests one of this project's own decisions beyond the facts only deviates.
+    if let Some(choice) = &scenario.profile {
+        deviations.extend(
+            reasons
+                .drain(..)
+                .map(|r| format!("profile decision `{choice}`: {r}")),
+        );
     }
     let verdict = if reasons.is_empty() {
         Verdict::Pass
@@ -323,11 +421,15 @@ pub fn judge(
         iut: iut.to_owned(),
         verdict,
         reasons,
+        deviations,
         negotiated_mode: observed.negotiated_mode,
         metrics: observed.initiator_metrics,
         iut_drops: observed.iut_drops.unwrap_or_default(),
         rules_fired: fired,
         not_observable: unobservable,
+        timing: None,
+        iut_unreachable: false,
+        interrupted: false,
         transcript,
         capture,
     }

@@ -25,10 +25,15 @@ pub enum Status {
     Xfail,
     /// Passed although the expectations file says it fails: fails the run (update the file).
     Xpass,
+    /// Passed every check of the facts, but not a check of one of this project's own profile
+    /// decisions beyond them: shown, never failing the gate (unless `--strict-profile`).
+    Deviation,
     /// Not run: the IUT lacks a required feature.
     Unsupported,
     /// Could not be run.
     Error,
+    /// Cut short (or never started) because the run was interrupted; what it observed is kept.
+    Interrupted,
 }
 
 impl Status {
@@ -39,8 +44,10 @@ impl Status {
             Status::Fail => "fail",
             Status::Xfail => "xfail",
             Status::Xpass => "xpass",
+            Status::Deviation => "deviation",
             Status::Unsupported => "unsupported",
             Status::Error => "error",
+            Status::Interrupted => "interrupted",
         }
     }
 
@@ -49,9 +56,20 @@ impl Status {
         matches!(self, Status::Fail | Status::Xpass | Status::Error)
     }
 
-    /// Combines a verdict with the expectation.
-    pub fn of(verdict: Verdict, expected_failure: Option<&str>) -> Status {
+    /// Combines a verdict with the expectation. A pass with profile deviations is a
+    /// [`Status::Deviation`], or a failure when `strict_profile`.
+    pub fn of(
+        verdict: Verdict,
+        deviations: bool,
+        expected_failure: Option<&str>,
+        strict_profile: bool,
+    ) -> Status {
+        let verdict = match (verdict, deviations, strict_profile) {
+            (Verdict::Pass, true, true) => Verdict::Fail,
+            (v, _, _) => v,
+        };
         match (verdict, expected_failure.is_some()) {
+            (Verdict::Pass, false) if deviations => Status::Deviation,
             (Verdict::Pass, false) => Status::Pass,
             (Verdict::Pass, true) => Status::Xpass,
             (Verdict::Fail, true) => Status::Xfail,
@@ -123,7 +141,14 @@ impl RunReport {
 
     /// Whether anything actually ran (a run of only unsupported scenarios must not pass).
     pub fn ran_any(&self) -> bool {
-        self.results.iter().any(|r| r.status != Status::Unsupported)
+        self.results
+            .iter()
+            .any(|r| !matches!(r.status, Status::Unsupported | Status::Interrupted))
+    }
+
+    /// Whether the run was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.results.iter().any(|r| r.status == Status::Interrupted)
     }
 }
 
@@ -146,13 +171,15 @@ const MAX_CELL: usize = 300;
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 8] = [
         Status::Pass,
         Status::Fail,
         Status::Xfail,
         Status::Xpass,
+        Status::Deviation,
         Status::Unsupported,
         Status::Error,
+        Status::Interrupted,
     ];
 
     /// The mark `summary.md` uses for this status.
@@ -162,8 +189,10 @@ impl Status {
             Status::Fail => "\u{274c}",
             Status::Xfail => "\u{2796}",
             Status::Xpass => "\u{26a0}\u{fe0f}",
+            Status::Deviation => "\u{1f536}",
             Status::Unsupported => "\u{23ed}\u{fe0f}",
             Status::Error => "\u{1f4a5}",
+            Status::Interrupted => "\u{23f9}\u{fe0f}",
         }
     }
 }
@@ -179,10 +208,14 @@ pub struct Summary {
     pub xfail: usize,
     /// Passed although expected to fail.
     pub xpass: usize,
+    /// Passed the facts, deviated from a profile decision.
+    pub deviation: usize,
     /// Not run: a feature is missing.
     pub unsupported: usize,
     /// Could not be run.
     pub error: usize,
+    /// Cut short by an interrupt.
+    pub interrupted: usize,
     /// Every result.
     pub total: usize,
     /// Whether the run passes: nothing failed it and something actually ran.
@@ -197,8 +230,10 @@ impl Summary {
             Status::Fail => self.fail,
             Status::Xfail => self.xfail,
             Status::Xpass => self.xpass,
+            Status::Deviation => self.deviation,
             Status::Unsupported => self.unsupported,
             Status::Error => self.error,
+            Status::Interrupted => self.interrupted,
         }
     }
 
@@ -208,8 +243,10 @@ impl Summary {
             Status::Fail => &mut self.fail,
             Status::Xfail => &mut self.xfail,
             Status::Xpass => &mut self.xpass,
+            Status::Deviation => &mut self.deviation,
             Status::Unsupported => &mut self.unsupported,
             Status::Error => &mut self.error,
+            Status::Interrupted => &mut self.interrupted,
         };
         *slot += 1;
         self.total += 1;
@@ -228,7 +265,7 @@ impl RunReport {
     /// Counts per status (every status present, zeros included) and whether the run passes.
     pub fn summary(&self) -> Summary {
         Summary {
-            passed: !self.failed() && self.ran_any(),
+            passed: !self.failed() && self.ran_any() && !self.interrupted(),
             ..Summary::of(&self.results)
         }
     }
@@ -286,12 +323,37 @@ fn claim(base: String, used: &mut BTreeSet<String>) -> String {
 /// collide (`ref:3way`, `ref_3way`) get `ref_3way` and `ref_3way-2`. Likewise for scenario ids
 /// within an IUT directory, in result order.
 pub fn result_files(report: &RunReport) -> Vec<ResultFiles> {
-    let names: BTreeSet<&str> = report
+    let keys: Vec<ResultKey<'_>> = report
         .results
         .iter()
-        .map(|r| r.outcome.iut.as_str())
+        .map(|r| ResultKey {
+            iut: &r.outcome.iut,
+            scenario: &r.outcome.scenario,
+            repetition: r.repetition,
+        })
         .collect();
-    let mut used_dirs: BTreeSet<String> = [JUNIT_FILE, RESULTS_FILE, SUMMARY_FILE]
+    layout(&keys)
+        .into_iter()
+        .zip(&report.results)
+        .map(|(f, r)| f.with_capture(!r.outcome.capture.is_empty()))
+        .collect()
+}
+
+/// What names a result's files: its IUT, scenario and repetition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultKey<'a> {
+    /// The IUT's name.
+    pub iut: &'a str,
+    /// The scenario id.
+    pub scenario: &'a str,
+    /// From 1.
+    pub repetition: u32,
+}
+
+/// The layout of results known before they run (every capture assumed present).
+pub fn layout(keys: &[ResultKey<'_>]) -> Vec<ResultFiles> {
+    let names: BTreeSet<&str> = keys.iter().map(|k| k.iut).collect();
+    let mut used_dirs: BTreeSet<String> = [JUNIT_FILE, RESULTS_FILE, SUMMARY_FILE, MARKER_FILE]
         .iter()
         .map(|f| f.to_string())
         .collect();
@@ -300,24 +362,104 @@ pub fn result_files(report: &RunReport) -> Vec<ResultFiles> {
         .map(|name| (name, claim(slug(name), &mut used_dirs)))
         .collect();
     let mut used_stems: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    report
-        .results
-        .iter()
-        .map(|r| {
-            let iut = r.outcome.iut.as_str();
-            let dir = dirs.get(iut).cloned().unwrap_or_else(|| slug(iut));
-            let mut stem = slug(&r.outcome.scenario);
-            if r.repetition > 1 {
-                stem.push_str(&format!(".r{}", r.repetition));
+    keys.iter()
+        .map(|k| {
+            let dir = dirs.get(k.iut).cloned().unwrap_or_else(|| slug(k.iut));
+            let mut stem = slug(k.scenario);
+            if k.repetition > 1 {
+                stem.push_str(&format!(".r{}", k.repetition));
             }
-            let stem = claim(stem, used_stems.entry(iut).or_default());
+            let stem = claim(stem, used_stems.entry(k.iut).or_default());
             ResultFiles {
                 transcript: format!("{dir}/{stem}.transcript.txt"),
-                capture: (!r.outcome.capture.is_empty()).then(|| format!("{dir}/{stem}.pcapng")),
+                capture: Some(format!("{dir}/{stem}.pcapng")),
                 iut_dir: dir,
             }
         })
         .collect()
+}
+
+impl ResultFiles {
+    fn with_capture(mut self, present: bool) -> ResultFiles {
+        if !present {
+            self.capture = None;
+        }
+        self
+    }
+}
+
+/// The file that marks a directory as a harness report (so a later run may replace it).
+pub const MARKER_FILE: &str = ".handshake-report";
+
+/// A report directory written while a run goes on: each result's transcript and capture as soon
+/// as it finishes (so an interrupted or killed run keeps them), the aggregate reports at the end.
+#[derive(Debug)]
+pub struct ReportDir {
+    dir: PathBuf,
+    layout: Vec<ResultFiles>,
+}
+
+impl ReportDir {
+    /// Prepares `dir` for a run whose results are `keys`, in report order. A directory an earlier
+    /// report left (it holds [`MARKER_FILE`]) is emptied first, so no stale result survives; an
+    /// existing directory with other contents is refused rather than mixed into.
+    pub fn create(dir: &Path, keys: &[ResultKey<'_>]) -> io::Result<ReportDir> {
+        prepare_report_dir(dir)?;
+        Ok(ReportDir {
+            dir: dir.to_path_buf(),
+            layout: layout(keys),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one finished result's transcript and capture (`index` in report order).
+    pub fn write_result(&self, index: usize, entry: &ResultEntry) -> io::Result<()> {
+        let Some(f) = self.layout.get(index) else {
+            return Ok(());
+        };
+        create_dir(&self.dir.join(&f.iut_dir))?;
+        write_file(
+            &under(&self.dir, &f.transcript),
+            entry.outcome.render().as_bytes(),
+        )?;
+        if let (Some(capture), false) = (&f.capture, entry.outcome.capture.is_empty()) {
+            write_file(&under(&self.dir, capture), &entry.outcome.capture)?;
+        }
+        Ok(())
+    }
+}
+
+/// Empties a report directory of an earlier run, or creates it; refuses a directory that is not
+/// a report's (see [`ReportDir::create`]).
+pub fn prepare_report_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                if !dir.join(MARKER_FILE).is_file() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{} exists and is not a report directory written by the harness (no {MARKER_FILE}): remove it or choose another",
+                            dir.display()
+                        ),
+                    ));
+                }
+                std::fs::remove_dir_all(dir)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
+    }
+    create_dir(dir)?;
+    write_file(
+        &dir.join(MARKER_FILE),
+        b"Written by handshake-harness; the next run with this --report directory replaces it.\n",
+    )
 }
 
 /// The files [`write_reports`] wrote (full paths: the directory joined with the relative ones).
@@ -377,8 +519,8 @@ fn create_dir(path: &Path) -> io::Result<()> {
 /// - `junit.xml` ([`junit_xml`]), `results.json` ([`results_json`]) and `summary.md`
 ///   ([`summary_markdown`]).
 ///
-/// The output is a function of `report` alone. Files of an earlier run that this one does not
-/// produce are left in place. I/O errors name the path.
+/// The output is a function of `report` alone. The directory is not emptied here (see
+/// [`ReportDir::create`]). I/O errors name the path.
 pub fn write_reports(dir: &Path, report: &RunReport) -> io::Result<ReportFiles> {
     create_dir(dir)?;
     let layout = result_files(report);
@@ -497,6 +639,19 @@ fn junit_case(r: &ResultEntry, f: &ResultFiles) -> TestCase {
             Some(format!("unsupported: {}", reasons.unwrap_or_default())),
             Some("unsupported"),
         ),
+        Status::Deviation => (
+            TestCaseStatus::success(),
+            Some(format!(
+                "deviates from a profile decision (not a fact): {}",
+                r.outcome.deviations.join("; ")
+            )),
+            Some("deviation"),
+        ),
+        Status::Interrupted => (
+            TestCaseStatus::skipped(),
+            Some(format!("interrupted: {}", reasons.unwrap_or_default())),
+            Some("interrupted"),
+        ),
     };
     if let Some(message) = message {
         status.set_message(message);
@@ -529,7 +684,7 @@ fn junit_case(r: &ResultEntry, f: &ResultFiles) -> TestCase {
     if let Some(capture) = &f.capture {
         case.add_property(Property::new("capture", capture.as_str()));
     }
-    if r.status.fails_run() {
+    if r.status.fails_run() || r.status == Status::Deviation {
         case.set_system_out(r.outcome.render());
     }
     case
@@ -645,6 +800,7 @@ fn first_reason(r: &ResultEntry) -> String {
         (Status::Xpass, _, None) => "passed but expected to fail".into(),
         (_, Some(first), _) => first.clone(),
         (Status::Xfail, None, Some(why)) => format!("expected failure: {why}"),
+        (Status::Deviation, _, _) => r.outcome.deviations.first().cloned().unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -662,6 +818,8 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
     let mut md = String::new();
     let verdict = if summary.passed {
         format!("{} passed", Status::Pass.mark())
+    } else if report.interrupted() {
+        format!("{} interrupted", Status::Interrupted.mark())
     } else if report.failed() {
         format!("{} failed", Status::Fail.mark())
     } else {
@@ -809,8 +967,10 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
                 Status::Fail => "fail",
                 Status::Xfail => "xfail (failed as expected)",
                 Status::Xpass => "xpass (passed, but expected to fail)",
+                Status::Deviation => "deviation (passed the facts, not a profile decision)",
                 Status::Unsupported => "unsupported (not run)",
                 Status::Error => "error (could not run)",
+                Status::Interrupted => "interrupted",
             };
             format!("{} {meaning}", s.mark())
         })

@@ -69,6 +69,15 @@ impl Iut {
         }
     }
 
+    /// Roughly how long a run of `scenario` takes, ms: zero in virtual time; in real time the
+    /// windows it must wait out (to start the longest runs first).
+    pub fn expected_ms(&self, scenario: &Scenario) -> u64 {
+        match self {
+            Iut::Reference { .. } => 0,
+            Iut::External(_) => crate::external::expected_ms(scenario),
+        }
+    }
+
     fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
         match self {
             Iut::Reference { name, profile } => {
@@ -125,6 +134,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Expected failures per IUT name.
     pub expectations: BTreeMap<String, Expectations>,
+    /// Deviations from this project's profile decisions fail the run (`--strict-profile`).
+    pub strict_profile: bool,
 }
 
 /// Parses `K/N`.
@@ -157,29 +168,70 @@ impl Plan {
             .collect()
     }
 
-    /// Runs everything; `progress` is called with each result as it completes (any order), the
-    /// report holds them in scenario, IUT, repetition order.
-    pub fn run(&self, progress: impl Fn(&ResultEntry) + Sync) -> RunReport {
+    /// Every run the plan makes, in report order (scenario, IUT, repetition).
+    pub fn work(&self) -> Vec<Work<'_>> {
         let mut work = Vec::new();
         for scenario in self.selected() {
             for iut in &self.iuts {
-                for r in 1..=self.repeat.max(1) {
-                    work.push((scenario, iut, r));
+                for repetition in 1..=self.repeat.max(1) {
+                    work.push(Work {
+                        scenario,
+                        iut,
+                        repetition,
+                    });
                 }
             }
         }
+        work
+    }
+
+    /// Runs everything; `progress` is called with each result as it completes (any order) and its
+    /// index in [`work`](Self::work) order, which is also the report's order.
+    ///
+    /// Real-time runs start longest first (the makespan of many short waits on few cores), and an
+    /// IUT the system reports unreachable is not tried again. When the run is interrupted
+    /// ([`crate::interrupt`]) no new run starts: the runs cut short and those never started are
+    /// reported as [`Status::Interrupted`].
+    pub fn run(&self, progress: impl Fn(usize, &ResultEntry) + Sync) -> RunReport {
+        let work = self.work();
+        let mut order: Vec<usize> = (0..work.len()).collect();
+        order.sort_by_key(|&i| {
+            std::cmp::Reverse(work.get(i).map_or(0, |w| w.iut.expected_ms(w.scenario)))
+        });
         let results: Vec<Mutex<Option<ResultEntry>>> =
             work.iter().map(|_| Mutex::new(None)).collect();
+        let unreachable: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1).min(work.len().max(1)) {
                 scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((scenario, iut, r)) = work.get(i) else {
+                    if crate::interrupt::interrupted().is_some() {
+                        break;
+                    }
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    let entry = self.run_one(scenario, iut, *r);
-                    progress(&entry);
+                    let Some(w) = work.get(i) else {
+                        break;
+                    };
+                    let dead = unreachable
+                        .lock()
+                        .ok()
+                        .and_then(|u| u.get(w.iut.name()).cloned());
+                    let entry = match dead {
+                        Some(why) => {
+                            self.entry(w, ScenarioOutcome::error(w.scenario, w.iut.name(), why))
+                        }
+                        None => self.run_one(w),
+                    };
+                    if entry.outcome.iut_unreachable {
+                        if let (Ok(mut u), Some(why)) =
+                            (unreachable.lock(), entry.outcome.reasons.first())
+                        {
+                            u.entry(w.iut.name().to_owned()).or_insert(why.clone());
+                        }
+                    }
+                    progress(i, &entry);
                     if let Some(slot) = results.get(i) {
                         if let Ok(mut slot) = slot.lock() {
                             *slot = Some(entry);
@@ -188,35 +240,74 @@ impl Plan {
                 });
             }
         });
+        let results = results
+            .into_iter()
+            .zip(&work)
+            .map(|(slot, w)| {
+                slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                    let mut o = ScenarioOutcome::error(
+                        w.scenario,
+                        w.iut.name(),
+                        "not started: the run was interrupted".into(),
+                    );
+                    o.interrupted = true;
+                    self.entry(w, o)
+                })
+            })
+            .collect();
         RunReport {
             version: RESULTS_VERSION,
             seed: self.seed.unwrap_or(1),
             partition: self.partition.map(|(k, n)| format!("{k}/{n}")),
-            results: results
-                .into_iter()
-                .filter_map(|m| m.into_inner().ok().flatten())
-                .collect(),
+            results,
         }
     }
 
-    fn run_one(&self, scenario: &Scenario, iut: &Iut, repetition: u32) -> ResultEntry {
-        let base = self.seed.or(scenario.seed).unwrap_or(1);
-        let seed = base.wrapping_add(u64::from(repetition) - 1);
-        let outcome = iut.run(scenario, seed);
+    fn seed_of(&self, w: &Work<'_>) -> u64 {
+        let base = self.seed.or(w.scenario.seed).unwrap_or(1);
+        base.wrapping_add(u64::from(w.repetition) - 1)
+    }
+
+    fn run_one(&self, w: &Work<'_>) -> ResultEntry {
+        let outcome = w.iut.run(w.scenario, self.seed_of(w));
+        self.entry(w, outcome)
+    }
+
+    fn entry(&self, w: &Work<'_>, outcome: ScenarioOutcome) -> ResultEntry {
         let expected_failure = self
             .expectations
-            .get(iut.name())
-            .and_then(|e| e.known_failures.get(&scenario.id))
+            .get(w.iut.name())
+            .and_then(|e| e.known_failures.get(&w.scenario.id))
             .cloned();
-        let status = Status::of(outcome.verdict, expected_failure.as_deref());
+        let status = if outcome.interrupted {
+            Status::Interrupted
+        } else {
+            Status::of(
+                outcome.verdict,
+                !outcome.deviations.is_empty(),
+                expected_failure.as_deref(),
+                self.strict_profile,
+            )
+        };
         let duration_ms = outcome.transcript.last().map_or(0.0, |l| l.at_ms);
         ResultEntry {
             outcome,
             status,
             expected_failure,
-            repetition,
-            seed,
+            repetition: w.repetition,
+            seed: self.seed_of(w),
             duration_ms,
         }
     }
+}
+
+/// One run of a plan: a scenario against an IUT, one repetition.
+#[derive(Debug, Clone, Copy)]
+pub struct Work<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The IUT.
+    pub iut: &'a Iut,
+    /// From 1.
+    pub repetition: u32,
 }

@@ -19,10 +19,10 @@ fn entry(
     repetition: u32,
 ) -> ResultEntry {
     let verdict = match status {
-        Status::Pass | Status::Xpass => Verdict::Pass,
+        Status::Pass | Status::Xpass | Status::Deviation => Verdict::Pass,
         Status::Fail | Status::Xfail => Verdict::Fail,
         Status::Unsupported => Verdict::Unsupported,
-        Status::Error => Verdict::Error,
+        Status::Error | Status::Interrupted => Verdict::Error,
     };
     ResultEntry {
         outcome: ScenarioOutcome {
@@ -31,11 +31,15 @@ fn entry(
             iut: iut.into(),
             verdict,
             reasons: reasons.iter().map(|s| s.to_string()).collect(),
+            deviations: Vec::new(),
             negotiated_mode: Some("three_way".into()),
             metrics: None,
             iut_drops: BTreeMap::from([("bad_cid".to_string(), 2)]),
             rules_fired: BTreeMap::new(),
             not_observable: Vec::new(),
+            timing: None,
+            iut_unreachable: false,
+            interrupted: false,
             transcript: vec![
                 TranscriptLine {
                     at_ms: 0.0,
@@ -471,22 +475,22 @@ fn summary_markdown_tables() {
         md.starts_with("# handshake-harness scenarios: \u{274c} failed\n"),
         "{md}"
     );
-    assert!(md.contains("8 results (3 pass, 1 fail, 1 xfail, 1 xpass, 1 unsupported, 1 error); seed 42; partition 1/2."), "{md}");
+    assert!(md.contains("8 results (3 pass, 1 fail, 1 xfail, 1 xpass, 0 deviation, 1 unsupported, 1 error, 0 interrupted); seed 42; partition 1/2."), "{md}");
     // Counts per IUT.
     assert!(
-        md.contains("| IUT | pass | fail | xfail | xpass | unsupported | error |\n"),
+        md.contains("| IUT | pass | fail | xfail | xpass | deviation | unsupported | error | interrupted |\n"),
         "{md}"
     );
     assert!(
-        md.contains("| `ref:3way` | 2 | 1 | 0 | 1 | 0 | 1 |\n"),
+        md.contains("| `ref:3way` | 2 | 1 | 0 | 1 | 0 | 0 | 1 | 0 |\n"),
         "{md}"
     );
     assert!(
-        md.contains("| `ref:3way+optimistic start` | 1 | 0 | 1 | 0 | 1 | 0 |\n"),
+        md.contains("| `ref:3way+optimistic start` | 1 | 0 | 1 | 0 | 0 | 1 | 0 | 0 |\n"),
         "{md}"
     );
     assert!(
-        md.contains("| **total** | 3 | 1 | 1 | 1 | 1 | 1 |\n"),
+        md.contains("| **total** | 3 | 1 | 1 | 1 | 0 | 1 | 1 | 0 |\n"),
         "{md}"
     );
     // Not passing, with the first reason and links.

@@ -53,6 +53,18 @@ impl Default for StreamConfig {
     }
 }
 
+/// The largest frame: D12's reassembly limit per frame (16 MiB). A larger frame could never be
+/// received, and its datagrams would be planned (and held) in memory.
+pub const MAX_FRAME_SIZE: u64 = 16 * 1024 * 1024;
+/// The highest frame rate accepted (frames per second).
+pub const MAX_FRAME_RATE: u32 = 100_000;
+/// The longest stream accepted, seconds (a day).
+pub const MAX_STREAM_LENGTH_SECS: u32 = 86_400;
+/// The deepest initial buffer accepted, seconds.
+pub const MAX_BUFFER_DEPTH_SECS: u32 = 3_600;
+/// The largest datagram: the largest UDP payload over IPv4.
+pub const MAX_DATAGRAM_BYTE_SIZE: u32 = 65_507;
+
 /// Why a configuration cannot stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
@@ -62,6 +74,17 @@ pub enum ConfigError {
     Plan(PlanError),
     /// Zero frames (StreamLength 0).
     NoFrames,
+    /// A parameter beyond what the harness accepts.
+    OutOfRange {
+        /// The parameter, as ctsTraffic names it.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+        /// The largest accepted.
+        max: u64,
+        /// Why that is the limit.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -72,6 +95,12 @@ impl fmt::Display for ConfigError {
             ConfigError::NoFrames => {
                 f.write_str("the stream has no frames: StreamLength must be at least 1 s")
             }
+            ConfigError::OutOfRange {
+                what,
+                value,
+                max,
+                why,
+            } => write!(f, "{what} = {value} is over the limit of {max} ({why})"),
         }
     }
 }
@@ -95,8 +124,51 @@ impl StreamConfig {
         u64::from(self.stream_length_secs) * u64::from(self.frame_rate)
     }
 
-    /// Checks the configuration can stream.
+    /// Checks the configuration can stream, within the harness's limits (`MAX_*`). Every entry
+    /// point (scenario files, `harness peer`, `harness check`, manifests) goes through here.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let limit = |what, value: u64, max: u64, why| {
+            if value > max {
+                Err(ConfigError::OutOfRange {
+                    what,
+                    value,
+                    max,
+                    why,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        limit(
+            "FrameRate",
+            u64::from(self.frame_rate),
+            u64::from(MAX_FRAME_RATE),
+            "frames per second",
+        )?;
+        limit(
+            "StreamLength",
+            u64::from(self.stream_length_secs),
+            u64::from(MAX_STREAM_LENGTH_SECS),
+            "seconds: a day",
+        )?;
+        limit(
+            "BufferDepth",
+            u64::from(self.buffer_depth_secs),
+            u64::from(MAX_BUFFER_DEPTH_SECS),
+            "seconds: an hour",
+        )?;
+        limit(
+            "DatagramByteSize",
+            u64::from(self.datagram_byte_size),
+            u64::from(MAX_DATAGRAM_BYTE_SIZE),
+            "the largest UDP payload",
+        )?;
+        limit(
+            "frame size (BitsPerSecond / 8 / FrameRate)",
+            self.frame_size()?,
+            MAX_FRAME_SIZE,
+            "D12's 16 MiB reassembly limit per frame",
+        )?;
         self.plan()?;
         if self.frames() == 0 {
             return Err(ConfigError::NoFrames);

@@ -45,7 +45,11 @@ mod mutant;
 mod playout;
 mod responder;
 
-pub use config::{Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify};
+pub use config::{
+    Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify,
+    MAX_BUFFER_DEPTH_SECS, MAX_DATAGRAM_BYTE_SIZE, MAX_FRAME_RATE, MAX_FRAME_SIZE,
+    MAX_STREAM_LENGTH_SECS,
+};
 pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 pub use initiator::Initiator;
 pub use mutant::Mutant;

@@ -283,6 +283,28 @@ impl ExternalIut {
     }
 }
 
+/// Roughly how long a real-time run of `scenario` takes, ms: the waits it must sit out, plus the
+/// stream a reference peer plays to its end.
+pub fn expected_ms(scenario: &Scenario) -> u64 {
+    let waits: u64 = scenario
+        .peer
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::ExpectNone(e) => e.for_ms,
+            Step::Wait(w) => w.ms,
+            Step::Expect(e) => e.within_ms / 4,
+            Step::Send(_) | Step::Fault(_) => 0,
+        })
+        .sum();
+    let stream = if scenario.peer.reference.is_some() || scenario.iut.role == Role::Initiator {
+        u64::from(scenario.stream.stream_length_secs + scenario.stream.buffer_depth_secs) * 1000
+    } else {
+        0
+    };
+    waits.max(stream)
+}
+
 /// The running executable, for `{harness}`. On Linux a binary rebuilt while it runs reads as
 /// `… (deleted)`: the new file at the same path is the one to start.
 fn running_executable() -> Result<PathBuf, String> {
@@ -293,35 +315,4 @@ fn running_executable() -> Result<PathBuf, String> {
         Some(path) if Path::new(path).is_file() => Ok(PathBuf::from(path)),
         _ => Ok(exe),
     }
-}
-
-/// Kills the process groups of all running IUTs on Ctrl-C (SIGINT) or SIGTERM, then exits with 130
-/// (143 for SIGTERM). IUTs run in process groups of their own, so a terminal's Ctrl-C does not reach
-/// them; call this once before running external IUTs.
-pub fn kill_iuts_on_interrupt() {
-    let _ = std::thread::Builder::new()
-        .name("iut-interrupt".into())
-        .spawn(|| {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let code = rt.block_on(async {
-                let Ok(mut term) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                else {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return 130;
-                };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => 130,
-                    _ = term.recv() => 143,
-                }
-            });
-            process::kill_all();
-            eprintln!("interrupted: the IUTs' process groups were killed");
-            std::process::exit(code);
-        });
 }

@@ -1,18 +1,19 @@
-//! The real-time counterpart of the engine's `run_virtual`: the harness plays the peer (a reference
-//! endpoint and/or the script) on UDP sockets of its own, and every datagram in both directions goes
-//! through a [`VirtualLink`] driven by the real clock, so the scenario's faults apply and the link's
-//! trace becomes the capture, exactly as in virtual time.
+//! The real-time driver of the step interpreter ([`crate::script`]): the harness plays the peer (a
+//! reference endpoint and/or the script) on UDP sockets of its own, and every datagram in both
+//! directions goes through a [`VirtualLink`] driven by the real clock, so the scenario's faults
+//! apply and the link's trace becomes the capture, exactly as in virtual time.
 //!
 //! ```text
 //!   IUT process  <--UDP-->  harness socket --recv--> link.send(from IUT) --> due --> reference peer / script
 //!                <--UDP---  harness socket <--send-- due <-- link.send(to IUT) <-- reference peer / script
 //! ```
 //!
-//! Steps have the engine's semantics (ordered expects, variables, annotations) with windows widened
-//! by the tolerance: an `expect` matches what the IUT sent up to `within_ms + tolerance` after the
-//! step started; an `expect_none` waits `for_ms` but counts only what the IUT sent in the first
-//! `for_ms − min(tolerance, for_ms / 2)` (a late timer of the harness must not blame the IUT). Every
-//! wait ends at a deadline.
+//! Time: every datagram from the IUT is timed by the kernel's receive stamp (`SO_TIMESTAMPNS`), not
+//! by when the harness got round to reading it. The harness measures its own lateness — how long
+//! datagrams waited before it read them, and how late its timers fired (and with them the reference
+//! peer's and the link's sends) — and widens every `expect` window by the tolerance plus the largest
+//! lateness seen so far, so the harness's own delays never count against the IUT. The outcome
+//! reports both ([`crate::outcome::Timing`]).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -22,19 +23,20 @@ use std::time::Duration;
 use handshake_check::{check_capture, CheckOptions};
 use handshake_endpoint::mediastream::{Initiator, Peer, Phase, Profile, ProfileKind, Responder};
 use handshake_endpoint::{Endpoint, Instant};
-use handshake_run::udp::{Clock, MAX_DATAGRAM};
-use handshake_run::{FaultRule, LinkConfig, LinkEvent, VirtualLink};
+use handshake_run::udp::{
+    enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM,
+};
+use handshake_run::{DatagramId, FaultRule, LinkConfig, LinkEvent, VirtualLink};
 use handshake_wire::mediastream::kind_name;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
 use super::manifest::{Launch, Manifest, Ready};
 use super::process::{Exit, Process, Stream, OUTPUT_LIMIT};
-use crate::engine::{
-    decoded, fault_label, fault_rule, step_label, transcript, Script, INITIATOR, RESPONDER,
-};
-use crate::model::{ExpectNoneStep, ExpectStep, FaultSpec, Role, Scenario, Step};
-use crate::outcome::{judge, Observed, ScenarioOutcome, Verdict};
+use crate::engine::{fault_rule, transcript, INITIATOR, RESPONDER};
+use crate::model::{FaultSpec, Role, Scenario};
+use crate::outcome::{judge, Latency, Observed, ScenarioOutcome, Timing, Verdict};
+use crate::script::{run_steps, Driver, Script};
 
 /// How long the harness still reads its sockets after the scenario's end (without delivering
 /// anything more), to take in what the IUT had already sent.
@@ -75,11 +77,16 @@ fn at_ms(t: Instant) -> f64 {
 
 /// A datagram read from one of the harness's sockets.
 #[derive(Debug)]
-struct Received {
-    local: SocketAddr,
-    from: SocketAddr,
-    at: Instant,
-    payload: Vec<u8>,
+enum Received {
+    Datagram {
+        local: SocketAddr,
+        from: SocketAddr,
+        at: Instant,
+        read_delay: Option<Duration>,
+        payload: Vec<u8>,
+    },
+    /// The system reported the IUT's port unreachable (ICMP) on a connected socket.
+    Refused,
 }
 
 /// The harness's side of the network: its sockets, the fault link, and the reference peer.
@@ -94,6 +101,8 @@ struct Net {
     ports: BTreeMap<u16, SocketAddr>,
     /// The virtual peer's port: `from_port`/`to_port` equal to it mean the peer's own socket.
     peer_port: u16,
+    /// Sockets are connected to this address (a running IUT: ICMP errors are then reported).
+    connect_to: Option<SocketAddr>,
     tx: mpsc::UnboundedSender<Received>,
     rx: mpsc::UnboundedReceiver<Received>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -102,7 +111,18 @@ struct Net {
     role: Role,
     reference: Option<Peer>,
     exit: Option<watch::Receiver<Option<Exit>>>,
+    /// The system said nothing listens at the IUT's address.
+    refused: bool,
+    /// The run was interrupted (Ctrl-C): stop where it is.
+    interrupted: bool,
     send_errors: u64,
+    tolerance: Duration,
+    /// Whether every receive so far carried a kernel stamp.
+    stamped: bool,
+    read_delays: Vec<Duration>,
+    timer_lateness: Vec<Duration>,
+    /// The largest of the two so far.
+    worst_lateness: Duration,
 }
 
 impl Drop for Net {
@@ -125,6 +145,8 @@ impl Net {
         link: VirtualLink,
         bind_ip: IpAddr,
         role: Role,
+        connect_to: Option<SocketAddr>,
+        tolerance: Duration,
     ) -> std::io::Result<Net> {
         let (tx, rx) = mpsc::unbounded_channel();
         let peer_port = match role {
@@ -139,6 +161,7 @@ impl Net {
             sockets: BTreeMap::new(),
             ports: BTreeMap::new(),
             peer_port,
+            connect_to,
             tx,
             rx,
             tasks: Vec::new(),
@@ -146,43 +169,47 @@ impl Net {
             role,
             reference: None,
             exit: None,
+            refused: false,
+            interrupted: false,
             send_errors: 0,
+            tolerance,
+            stamped: true,
+            read_delays: Vec::new(),
+            timer_lateness: Vec::new(),
+            worst_lateness: Duration::ZERO,
         };
         net.primary = net.add_socket().await?;
         Ok(net)
     }
 
     async fn add_socket(&mut self) -> std::io::Result<SocketAddr> {
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(self.bind_ip, 0)).await?);
+        let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0)).await?;
+        if let Some(iut) = self.connect_to {
+            socket.connect(iut).await?;
+        }
+        self.stamped &= enable_receive_timestamps(&socket);
+        let socket = Arc::new(socket);
         let local = socket.local_addr()?;
         let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
         self.tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DATAGRAM];
             loop {
-                match s.recv_from(&mut buf).await {
-                    Ok((len, from)) => {
-                        let payload = buf.get(..len).unwrap_or_default().to_vec();
-                        if tx
-                            .send(Received {
-                                local,
-                                from,
-                                at: clock.now(),
-                                payload,
-                            })
-                            .is_err()
-                        {
-                            break;
-                        }
+                let message = match recv_timestamped(&s, &mut buf, clock).await {
+                    Ok(a) => Received::Datagram {
+                        local,
+                        from: a.from,
+                        at: a.at,
+                        read_delay: a.read_delay,
+                        payload: buf.get(..a.len).unwrap_or_default().to_vec(),
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        Received::Refused
                     }
-                    // ICMP errors (port unreachable) surface here on some systems: not a datagram.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::ConnectionRefused
-                                | std::io::ErrorKind::ConnectionReset
-                                | std::io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if is_transient(&e) => continue,
                     Err(_) => break,
+                };
+                if tx.send(message).is_err() {
+                    break;
                 }
             }
         }));
@@ -209,11 +236,37 @@ impl Net {
         }
     }
 
-    fn accept(&mut self, r: Received) {
-        if self.iut.is_none() && self.role == Role::Initiator {
-            self.iut = Some(r.from);
+    fn note_lateness(&mut self, late: Duration, read: bool) {
+        if read {
+            self.read_delays.push(late);
+        } else {
+            self.timer_lateness.push(late);
         }
-        self.link.send(r.at, r.from, r.local, r.payload, false);
+        self.worst_lateness = self.worst_lateness.max(late);
+    }
+
+    fn accept(&mut self, r: Received) {
+        match r {
+            Received::Refused => self.refused = true,
+            Received::Datagram {
+                local,
+                from,
+                at,
+                read_delay,
+                payload,
+            } => {
+                match read_delay {
+                    Some(d) => self.note_lateness(d, true),
+                    None => self.stamped = false,
+                }
+                if self.iut.is_none() && self.role == Role::Initiator {
+                    self.iut = Some(from);
+                }
+                // With kernel stamps a datagram may be older than what the harness did since it
+                // arrived; the capture orders packets by time.
+                self.link.send(at, from, local, payload, false);
+            }
+        }
     }
 
     fn exited(&self) -> Option<Exit> {
@@ -237,10 +290,19 @@ impl Net {
             self.accept(r);
         }
         let now = self.clock.now();
-        if let Some(peer) = &mut self.reference {
-            if peer.poll_timeout().is_some_and(|t| t <= now) {
+        if let Some(due) = self
+            .reference
+            .as_ref()
+            .and_then(Endpoint::poll_timeout)
+            .filter(|t| *t <= now)
+        {
+            self.note_lateness(now.saturating_duration_since(due), false);
+            if let Some(peer) = &mut self.reference {
                 peer.handle_timeout(now);
             }
+        }
+        if let Some(due) = self.link.next_time().filter(|t| *t <= now) {
+            self.note_lateness(now.saturating_duration_since(due), false);
         }
         loop {
             let mut progress = false;
@@ -269,8 +331,16 @@ impl Net {
                     }
                     // Other harness sockets are the script's: what they get is read from the trace.
                 } else if let Some(socket) = self.sockets.get(&d.from) {
-                    if socket.send_to(&d.payload, d.to).await.is_err() {
-                        self.send_errors += 1;
+                    let sent = match self.connect_to {
+                        Some(_) => socket.send(&d.payload).await,
+                        None => socket.send_to(&d.payload, d.to).await,
+                    };
+                    match sent {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                            self.refused = true
+                        }
+                        Err(_) => self.send_errors += 1,
                     }
                 }
             }
@@ -281,7 +351,7 @@ impl Net {
     }
 
     /// Reads the sockets for `time` into the link without delivering anything.
-    async fn collect(&mut self, time: Duration) {
+    async fn drain_sockets(&mut self, time: Duration) {
         let until = tokio::time::Instant::now() + time;
         while let Ok(Some(r)) = tokio::time::timeout_at(until, self.rx.recv()).await {
             self.accept(r);
@@ -292,7 +362,7 @@ impl Net {
     async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Net) -> bool) {
         loop {
             self.pump().await;
-            if stop(self) {
+            if stop(self) || self.refused || self.interrupted {
                 return;
             }
             let now = self.clock.now();
@@ -312,7 +382,12 @@ impl Net {
             let sleep = tokio::time::sleep_until(self.clock.to_tokio(wake));
             let exit_open = self.exit.as_ref().is_some_and(|e| e.borrow().is_none());
             let exit = &mut self.exit;
+            let interrupted = &mut self.interrupted;
             let event = tokio::select! {
+                () = crate::interrupt::signalled() => {
+                    *interrupted = true;
+                    Wake::Timer
+                }
                 r = self.rx.recv() => Wake::Received(r),
                 () = sleep => Wake::Timer,
                 changed = async {
@@ -330,6 +405,79 @@ impl Net {
             }
         }
     }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            tolerance_ms: self.tolerance.as_secs_f64() * 1e3,
+            slack_ms: (self.tolerance + self.worst_lateness).as_secs_f64() * 1e3,
+            kernel_receive_stamps: self.stamped,
+            harness_read_delay: Latency::of(&self.read_delays),
+            harness_timer_lateness: Latency::of(&self.timer_lateness),
+        }
+    }
+}
+
+impl Driver for Net {
+    fn now(&self) -> Instant {
+        self.clock.now()
+    }
+    fn trace(&self) -> &[LinkEvent] {
+        self.link.trace()
+    }
+    fn iut(&self) -> Option<SocketAddr> {
+        self.iut
+    }
+    fn slack(&self) -> Duration {
+        self.tolerance + self.worst_lateness
+    }
+    fn iut_gone(&self) -> Option<String> {
+        if self.interrupted {
+            return Some("the run was interrupted".into());
+        }
+        if self.refused {
+            return Some(unreachable_reason(self.iut));
+        }
+        self.responder_gone()
+            .map(|e| format!("the IUT ended ({}) at {:.3} ms", e.describe(), at_ms(e.at)))
+    }
+    fn fault_rule(&self, id: u32, spec: &FaultSpec) -> FaultRule {
+        fault_rule_rt(id, spec, self.primary)
+    }
+    fn add_rule(&mut self, rule: FaultRule) -> Result<(), String> {
+        self.link.add_rule(rule).map_err(|e| format!("{e:?}"))
+    }
+    async fn peer_address(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
+        self.port(port).await
+    }
+    async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
+        let Some(iut) = self.iut else {
+            return Err("the IUT's address is not known: it has sent nothing".into());
+        };
+        let id = self.link.send(self.clock.now(), from, iut, payload, true);
+        self.pump().await;
+        Ok(id)
+    }
+    async fn collect(&mut self) {
+        self.pump().await;
+    }
+    async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool {
+        if self.clock.now() >= deadline || self.refused || self.interrupted {
+            return false;
+        }
+        let len = self.link.trace().len();
+        self.run_until(deadline, &|net: &Net| {
+            wake_on_iut && (net.link.trace().len() > len || net.responder_gone().is_some())
+        })
+        .await;
+        true
+    }
+}
+
+fn unreachable_reason(iut: Option<SocketAddr>) -> String {
+    format!(
+        "nothing is listening at {}: the system answered with ICMP port unreachable",
+        iut.map_or("the IUT's address".to_owned(), |a| a.to_string())
+    )
 }
 
 /// A scenario fault as a link rule. The engine's rule is built for a stand-in IUT address and the
@@ -368,7 +516,7 @@ fn free_port(ip: IpAddr) -> std::io::Result<u16> {
 
 /// Whether a UDP socket is bound to `port` (Linux `/proc/net/udp*`); `None` where that cannot be
 /// told.
-fn port_bound(port: u16) -> Option<bool> {
+pub(crate) fn port_bound(port: u16) -> Option<bool> {
     let mut readable = false;
     for file in ["/proc/net/udp", "/proc/net/udp6"] {
         let Ok(text) = std::fs::read_to_string(file) else {
@@ -420,18 +568,17 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let scenario = r.scenario;
     let role = scenario.iut.role;
     let config = scenario.stream;
-    let tol = r.tolerance;
     let clock = Clock::start();
     let mut markers: Vec<(Instant, String)> = Vec::new();
     let mut script = Script::default();
 
-    let bind_ip = match &r.target {
-        Target::Running(a) if !a.ip().is_loopback() => source_ip_towards(*a),
-        Target::Running(a) => a.ip(),
-        Target::Spawn { .. } => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    let (bind_ip, connect_to) = match &r.target {
+        Target::Running(a) if !a.ip().is_loopback() => (source_ip_towards(*a), Some(*a)),
+        Target::Running(a) => (a.ip(), Some(*a)),
+        Target::Spawn { .. } => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
     };
     let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(kind_name);
-    let mut net = match Net::new(clock, link, bind_ip, role).await {
+    let mut net = match Net::new(clock, link, bind_ip, role, connect_to, r.tolerance).await {
         Ok(n) => n,
         Err(e) => {
             return ScenarioOutcome::error(
@@ -449,14 +596,35 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             return ScenarioOutcome::error(scenario, r.name, format!("faults: {e:?}"));
         }
     }
+    let peer_profile = match scenario
+        .peer
+        .reference
+        .as_deref()
+        .map(Profile::parse)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
+    };
+    // A reference responder waits for the initiator IUT's first datagram, so it exists first.
+    if let (Role::Initiator, Some(profile)) = (role, peer_profile) {
+        match Responder::new(profile, config, r.seed ^ 0x5eed) {
+            Ok(p) => net.reference = Some(Peer::Responder(p)),
+            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
+        }
+    }
 
     let mut process: Option<Process> = None;
     let mut unsupported_code = None;
     let mut grace = ms(500);
     let ending = async {
-        // Start the IUT (or take the running one) and wait until it is ready.
-        match &r.target {
-            Target::Running(a) => net.iut = Some(*a),
+        // Start the IUT (or take the running one) and wait until it is ready; the script clock
+        // starts then (responder) or at the initiator's first datagram.
+        let origin = match &r.target {
+            Target::Running(a) => {
+                net.iut = Some(*a);
+                clock.now()
+            }
             Target::Spawn {
                 manifest,
                 argv,
@@ -485,94 +653,86 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                 ));
                 net.exit = Some(p.exit_watch());
                 let p = process.insert(p);
-                if role == Role::Responder {
-                    net.iut = Some(addr);
-                    let started = clock.now();
-                    let (wait, what) = match &manifest.ready {
-                        Ready::ListenPort => (
-                            ms(manifest.startup_timeout_ms),
-                            format!("listening on {addr}"),
-                        ),
-                        Ready::Output(text) => {
-                            (ms(manifest.startup_timeout_ms), format!("printed {text:?}"))
+                match role {
+                    Role::Responder => {
+                        net.iut = Some(addr);
+                        match wait_ready(manifest, p, addr, clock, &mut markers).await {
+                            Ok(()) => clock.now(),
+                            Err(ending) => return ending,
                         }
-                        Ready::DelayMs(d) => (
-                            ms(manifest.startup_timeout_ms.max(d + 100)),
-                            format!("{d} ms after the start"),
-                        ),
-                    };
-                    loop {
-                        if let Some(exit) = p.exited() {
-                            if exit.code == Some(manifest.unsupported_exit_code) {
-                                // Judged as unsupported below, from the exit code.
-                                return Ending::Ran;
+                    }
+                    Role::Initiator => {
+                        let started = clock.now();
+                        let wait = ms(manifest.startup_timeout_ms);
+                        net.run_until(started + wait, &|n: &Net| {
+                            n.iut.is_some() || n.exited().is_some()
+                        })
+                        .await;
+                        let first = net.link.trace().iter().find_map(|e| match e {
+                            LinkEvent::Sent {
+                                at,
+                                from,
+                                injected: false,
+                                ..
+                            } if Some(*from) == net.iut => Some(*at),
+                            _ => None,
+                        });
+                        match (first, net.exited()) {
+                            (Some(at), _) => {
+                                markers.push((
+                                    at,
+                                    format!(
+                                        "script clock starts: the IUT's first datagram, {:.3} ms after its start",
+                                        at_ms(at) - at_ms(started)
+                                    ),
+                                ));
+                                at
                             }
-                            return Ending::Error(format!(
-                                "the IUT ended ({}) before it was ready ({what})",
-                                exit.describe()
-                            ));
-                        }
-                        let elapsed = clock.now().saturating_duration_since(started);
-                        let ready = match &manifest.ready {
-                            Ready::ListenPort => {
-                                port_bound(addr.port()).unwrap_or(elapsed >= ms(200))
+                            (None, Some(exit)) if exit.code == Some(manifest.unsupported_exit_code) => {
+                                return Ending::Ran
                             }
-                            Ready::Output(text) => p.printed(text),
-                            Ready::DelayMs(d) => elapsed >= ms(*d),
-                        };
-                        if ready {
-                            markers.push((clock.now(), format!("IUT ready: {what}")));
-                            break;
+                            (None, Some(exit)) => {
+                                return Ending::NotReady(format!(
+                                    "the IUT ended ({}) before it sent anything",
+                                    exit.describe()
+                                ))
+                            }
+                            (None, None) => {
+                                return Ending::NotReady(format!(
+                                    "the IUT sent nothing within startup_timeout_ms = {} ms of its start",
+                                    wait.as_millis()
+                                ))
+                            }
                         }
-                        if elapsed >= wait {
-                            return Ending::NotReady(format!(
-                                "the IUT was not ready ({what}) within {} ms",
-                                wait.as_millis()
-                            ));
-                        }
-                        let _ = tokio::time::timeout(ms(5), p.line_read.notified()).await;
                     }
                 }
             }
-        }
-
-        // The reference peer.
-        let peer_profile = match scenario
-            .peer
-            .reference
-            .as_deref()
-            .map(Profile::parse)
-            .transpose()
-        {
-            Ok(p) => p,
-            Err(e) => return Ending::Error(format!("peer: {e}")),
         };
-        if let Some(profile) = peer_profile {
-            let peer = match role {
-                Role::Responder => {
-                    let Some(iut) = net.iut else {
-                        return Ending::Error("no IUT address".into());
-                    };
-                    match Initiator::new(profile, config, iut) {
-                        Ok(mut i) => {
-                            i.connect(clock.now());
-                            Peer::Initiator(i)
-                        }
-                        Err(e) => return Ending::Error(format!("peer: {e}")),
-                    }
-                }
-                Role::Initiator => match Responder::new(profile, config, r.seed ^ 0x5eed) {
-                    Ok(p) => Peer::Responder(p),
-                    Err(e) => return Ending::Error(format!("peer: {e}")),
-                },
+
+        // A reference initiator starts once the responder IUT is ready.
+        if let (Role::Responder, Some(profile)) = (role, peer_profile) {
+            let Some(iut) = net.iut else {
+                return Ending::Error("no IUT address".into());
             };
-            net.reference = Some(peer);
+            match Initiator::new(profile, config, iut) {
+                Ok(mut i) => {
+                    i.connect(clock.now());
+                    net.reference = Some(Peer::Initiator(i));
+                }
+                Err(e) => return Ending::Error(format!("peer: {e}")),
+            }
         }
 
-        run_steps(&mut net, &mut script, scenario, tol).await;
+        run_steps(&mut net, &mut script, scenario, origin).await;
+        if net.refused {
+            return Ending::Error(unreachable_reason(net.iut));
+        }
+        if net.interrupted {
+            return Ending::Ran;
+        }
 
         // Let the stream run to its end: a reference initiator finishes; an initiator IUT exits.
-        let end = clock.now() + ms(scenario.settle_ms) + tol;
+        let end = clock.now() + ms(scenario.settle_ms) + r.tolerance;
         match role {
             Role::Responder if net.reference.is_some() => {
                 net.run_until(end, &|n: &Net| {
@@ -588,7 +748,10 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         }
         // As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
         // is delivered.
-        net.collect(COLLECT).await;
+        net.drain_sockets(COLLECT).await;
+        if net.refused {
+            return Ending::Error(unreachable_reason(net.iut));
+        }
         Ending::Ran
     }
     .await;
@@ -659,6 +822,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let not_ready = match ending {
         Ending::Error(why) => {
             let mut o = ScenarioOutcome::error(scenario, r.name, why);
+            o.iut_unreachable = net.refused;
             if let Some(t) = &stderr_tail {
                 o.reasons.push(format!("IUT stderr: {t}"));
             }
@@ -681,8 +845,9 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let end = net
         .link
         .trace()
-        .last()
+        .iter()
         .map(LinkEvent::at)
+        .max()
         .unwrap_or_default();
     net.link.end_run(end);
     let trace: Vec<LinkEvent> = net
@@ -705,12 +870,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     };
     let responder_profile = match role {
         Role::Responder => r.launch.checker_profile(),
-        Role::Initiator => scenario
-            .peer
-            .reference
-            .as_deref()
-            .and_then(|p| Profile::parse(p).ok())
-            .unwrap_or(Profile::new(ProfileKind::ThreeWay)),
+        Role::Initiator => peer_profile.unwrap_or(Profile::new(ProfileKind::ThreeWay)),
     };
     let defaults = CheckOptions::default();
     let check = CheckOptions {
@@ -723,7 +883,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         frames: Some(config.frames()),
         max_datagram: u64::from(config.datagram_byte_size),
         verify_payload: config.verify == handshake_endpoint::mediastream::Verify::Data,
-        tolerance: defaults.tolerance.max(tol),
+        tolerance: defaults.tolerance.max(r.tolerance),
     };
     let verdict = match check_capture(&capture, None, check) {
         Ok(v) => v,
@@ -762,6 +922,8 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         ..Observed::from_check(&verdict.report)
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
+    outcome.timing = Some(net.timing());
+    outcome.interrupted = net.interrupted;
     if let Some(why) = not_ready {
         // Only the startup failure matters: the rest follows from it.
         outcome.verdict = Verdict::Fail;
@@ -779,6 +941,57 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     outcome
 }
 
+/// Waits until a responder IUT is ready (the manifest's `ready`), at most its startup timeout.
+async fn wait_ready(
+    manifest: &Manifest,
+    p: &Process,
+    addr: SocketAddr,
+    clock: Clock,
+    markers: &mut Vec<(Instant, String)>,
+) -> Result<(), Ending> {
+    let started = clock.now();
+    let (wait, what) = match &manifest.ready {
+        Ready::ListenPort => (
+            ms(manifest.startup_timeout_ms),
+            format!("listening on {addr}"),
+        ),
+        Ready::Output(text) => (ms(manifest.startup_timeout_ms), format!("printed {text:?}")),
+        Ready::DelayMs(d) => (
+            ms(manifest.startup_timeout_ms.max(d + 100)),
+            format!("{d} ms after the start"),
+        ),
+    };
+    loop {
+        if let Some(exit) = p.exited() {
+            if exit.code == Some(manifest.unsupported_exit_code) {
+                // Judged as unsupported by the caller, from the exit code.
+                return Err(Ending::Ran);
+            }
+            return Err(Ending::Error(format!(
+                "the IUT ended ({}) before it was ready ({what})",
+                exit.describe()
+            )));
+        }
+        let elapsed = clock.now().saturating_duration_since(started);
+        let ready = match &manifest.ready {
+            Ready::ListenPort => port_bound(addr.port()).unwrap_or(elapsed >= ms(200)),
+            Ready::Output(text) => p.printed(text),
+            Ready::DelayMs(d) => elapsed >= ms(*d),
+        };
+        if ready {
+            markers.push((clock.now(), format!("IUT ready: {what}")));
+            return Ok(());
+        }
+        if elapsed >= wait {
+            return Err(Ending::NotReady(format!(
+                "the IUT was not ready ({what}) within {} ms",
+                wait.as_millis()
+            )));
+        }
+        let _ = tokio::time::timeout(ms(5), p.line_read.notified()).await;
+    }
+}
+
 fn write_capture(
     trace: &[LinkEvent],
     viewpoint: SocketAddr,
@@ -789,193 +1002,4 @@ fn write_capture(
     handshake_capture::write_trace(trace, viewpoint, options, &mut writer)
         .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())
-}
-
-/// The steps, with the engine's semantics in real time.
-async fn run_steps(net: &mut Net, script: &mut Script, scenario: &Scenario, tol: Duration) {
-    let config = scenario.stream;
-    let mut next_rule = scenario.faults.len() as u32 + 1;
-    let mut seen = 0usize;
-    for (n, step) in scenario.peer.steps.iter().enumerate() {
-        let n = n + 1;
-        if let Some(e) = net.responder_gone() {
-            script.failures.push(format!(
-                "step {n}: the IUT had ended ({}) at {:.3} ms",
-                e.describe(),
-                at_ms(e.at)
-            ));
-            break;
-        }
-        net.pump().await;
-        let start = net.clock.now();
-        let result = match step {
-            Step::Send(send) => match script.build(&send.datagram, &config, start) {
-                Err(e) => Err(e),
-                Ok(datagrams) => {
-                    script
-                        .markers
-                        .push((start, format!("step {n}: send {}", step_label(step))));
-                    match (net.iut, net.port(send.from_port).await) {
-                        (None, _) => {
-                            Err("the IUT's address is not known yet: it has sent nothing"
-                                .to_owned())
-                        }
-                        (_, Err(e)) => Err(e),
-                        (Some(iut), Ok(from)) => {
-                            for _ in 0..send.times.max(1) {
-                                for mut bytes in datagrams.clone() {
-                                    if let Some(len) = send.truncate_to {
-                                        bytes.truncate(len);
-                                    }
-                                    let id = net.link.send(start, from, iut, bytes, true);
-                                    script.annotations.insert(id, format!("step {n}"));
-                                }
-                            }
-                            net.pump().await;
-                            Ok(())
-                        }
-                    }
-                }
-            },
-            Step::Wait(w) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: wait {} ms", w.ms)));
-                net.run_until(start + ms(w.ms), &|_| false).await;
-                Ok(())
-            }
-            Step::Fault(spec) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: fault {}", fault_label(spec))));
-                let rule = fault_rule_rt(next_rule, spec, net.primary);
-                next_rule += 1;
-                net.link.add_rule(rule).map_err(|e| format!("{e:?}"))
-            }
-            Step::Expect(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms),
-                ));
-                match net.port(e.to_port).await {
-                    Ok(to) => expect(net, script, &mut seen, to, e, n, tol).await,
-                    Err(why) => Err(why),
-                }
-            }
-            Step::ExpectNone(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms),
-                ));
-                let to = match e.to_port {
-                    Some(p) => net.port(Some(p)).await.map(Some),
-                    None => Ok(None),
-                };
-                match to {
-                    Ok(to) => expect_none(net, script, to, e, n, tol).await,
-                    Err(why) => Err(why),
-                }
-            }
-        };
-        if let Err(why) = result {
-            script.failures.push(if why.starts_with("step ") {
-                why
-            } else {
-                format!("step {n}: {why}")
-            });
-            break;
-        }
-    }
-}
-
-/// Waits for a matching datagram from the IUT, searching on from the one the previous `expect`
-/// matched, up to `within_ms` + tolerance.
-async fn expect(
-    net: &mut Net,
-    script: &mut Script,
-    seen: &mut usize,
-    to: SocketAddr,
-    e: &ExpectStep,
-    n: usize,
-    tol: Duration,
-) -> Result<(), String> {
-    let deadline = net.clock.now() + ms(e.within_ms) + tol;
-    let mut scan = *seen;
-    loop {
-        if let Some(iut) = net.iut {
-            for (i, at, payload) in crate::engine::iut_sent(net.link.trace(), iut, Some(to), scan) {
-                scan = i + 1;
-                let d = decoded(&payload);
-                if at <= deadline && script.matches(&e.kind, &e.fields, &d, &e.capture) {
-                    *seen = i + 1;
-                    if let Some(event) = net.link.trace().get(i) {
-                        script
-                            .annotations
-                            .entry(event.id())
-                            .or_insert_with(|| format!("step {n}"));
-                    }
-                    return Ok(());
-                }
-            }
-        }
-        if net.clock.now() >= deadline {
-            let fields = serde_json::to_string(&e.fields).unwrap_or_default();
-            return Err(format!(
-                "step {n}: no {} {} from the IUT within {} ms (+{} ms tolerance)",
-                e.kind,
-                fields,
-                e.within_ms,
-                tol.as_millis()
-            ));
-        }
-        if let Some(x) = net.responder_gone() {
-            return Err(format!(
-                "step {n}: the IUT ended ({}) at {:.3} ms while the step waited for {}",
-                x.describe(),
-                at_ms(x.at),
-                e.kind
-            ));
-        }
-        let len = net.link.trace().len();
-        net.run_until(deadline, &|net: &Net| {
-            net.link.trace().len() > len || net.responder_gone().is_some()
-        })
-        .await;
-    }
-}
-
-/// The IUT must send no matching datagram for `for_ms` (only what it sent in the first
-/// `for_ms − min(tolerance, for_ms / 2)` counts).
-async fn expect_none(
-    net: &mut Net,
-    script: &mut Script,
-    to: Option<SocketAddr>,
-    e: &ExpectNoneStep,
-    n: usize,
-    tol: Duration,
-) -> Result<(), String> {
-    let start = net.clock.now();
-    let end = start + ms(e.for_ms);
-    let counted_until = end.saturating_sub(tol.min(ms(e.for_ms) / 2));
-    let mut scan = net.link.trace().len();
-    loop {
-        if let Some(iut) = net.iut {
-            for (i, at, payload) in crate::engine::iut_sent(net.link.trace(), iut, to, scan) {
-                scan = i + 1;
-                let d = decoded(&payload);
-                if at >= start
-                    && at <= counted_until
-                    && script.matches(&e.kind, &e.fields, &d, &BTreeMap::new())
-                {
-                    return Err(format!("step {n}: the IUT sent {d} at {:.3} ms", at_ms(at)));
-                }
-            }
-        }
-        if net.clock.now() >= end {
-            return Ok(());
-        }
-        let len = net.link.trace().len();
-        net.run_until(end, &|net: &Net| net.link.trace().len() > len)
-            .await;
-    }
 }

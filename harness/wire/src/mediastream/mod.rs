@@ -29,6 +29,8 @@ mod repr;
 pub mod fuzzing;
 #[cfg(feature = "serde")]
 mod serde_impl;
+#[cfg(feature = "serde")]
+pub use serde_impl::decoded_fields;
 
 pub use connection_id::{ConnectionId, EscapeError, EscapedId, CONNECTION_ID_LEN};
 pub use error::{EmitError, Error, TlvError};

@@ -5,7 +5,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::{
-    ConnectionId, ControlKind, Datagram, Error, EscapedId, FrameSizeError, Options,
+    ConnectionId, ControlKind, Datagram, Error, EscapedId, FrameSizeError, Kind, Options,
     PatternMismatch, PlanError, TlvOption,
 };
 
@@ -57,6 +57,28 @@ impl Serialize for Options<'_> {
             seq.serialize_element(&option)?;
         }
         seq.end()
+    }
+}
+
+/// The members of the JSON object a datagram of `kind` serializes to, as scenarios match on them
+/// (`None`: a malformed datagram, `{"kind": "malformed", "error": …}`).
+pub fn decoded_fields(kind: Option<Kind>) -> &'static [&'static str] {
+    match kind {
+        None => &["kind", "error"],
+        Some(Kind::Start) => &["kind"],
+        Some(Kind::ConnectionId) => &["kind", "connection_id"],
+        Some(Kind::Data) => &["kind", "seq", "qpc", "qpf", "payload_len"],
+        Some(Kind::DataFrag) => &[
+            "kind",
+            "seq",
+            "qpc",
+            "qpf",
+            "fragment_offset",
+            "total_length",
+            "payload_len",
+        ],
+        Some(Kind::SynAck) => &["kind", "flags", "accept", "connection_id", "options"],
+        Some(Kind::Syn | Kind::Ack) => &["kind", "flags", "connection_id", "options"],
     }
 }
 
@@ -181,5 +203,56 @@ impl Serialize for PatternMismatch {
         map.serialize_entry("expected", &self.expected)?;
         map.serialize_entry("actual", &self.actual)?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mediastream::{
+        pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram, FragmentRepr, Mode,
+    };
+
+    /// `decoded_fields` is what serialization writes, kind by kind.
+    #[test]
+    fn decoded_fields_are_the_serialized_members() {
+        let id = ConnectionId::from_uuid_bytes([7; 16]);
+        let payload = pattern_slice(0, 10);
+        let datagrams = [
+            Datagram::Start,
+            Datagram::ConnectionId(id),
+            Datagram::Data(DataRepr {
+                seq: 1,
+                qpc: 2,
+                qpf: 3,
+                payload,
+            }),
+            Datagram::Fragment(FragmentRepr {
+                seq: 1,
+                qpc: 2,
+                qpf: 3,
+                fragment_offset: 0,
+                total_length: 10,
+                payload,
+            }),
+            Datagram::Control(ControlRepr::syn(id)),
+            Datagram::Control(ControlRepr::syn_ack_accept(id)),
+            Datagram::Control(ControlRepr::ack(id)),
+        ];
+        for d in datagrams {
+            let value = serde_json::to_value(d).expect("serializes");
+            let mut keys: Vec<&str> = value
+                .as_object()
+                .expect("an object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut want = decoded_fields(Some(d.kind())).to_vec();
+            keys.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(keys, want, "{}", d.kind());
+        }
+        let err = Datagram::parse(&[1], Mode::LegacyAccepting).expect_err("malformed");
+        assert!(serde_json::to_value(err).is_ok());
     }
 }
