@@ -130,6 +130,7 @@ schemas:
 	$(CARGO) run --quiet -p handshake-harness -- schema vectors > vectors/schema/vector-file.schema.json
 	$(CARGO) run --quiet -p handshake-harness -- schema scenario > vectors/schema/scenario.schema.json
 	$(CARGO) run --quiet -p handshake-harness -- schema expectations > vectors/schema/expectations.schema.json
+	$(CARGO) run --quiet -p handshake-harness -- schema iut-manifest > vectors/schema/iut-manifest.schema.json
 
 fmt:
 	$(CARGO) fmt --all

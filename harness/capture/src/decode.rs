@@ -24,8 +24,8 @@ pub(crate) enum Link {
     /// `LINKTYPE_RAW` (101), `LINKTYPE_IPV4` (228), `LINKTYPE_IPV6` (229), and the old
     /// platform-specific raw-IP values 12 and 14 that Wireshark also reads as raw IP.
     RawIp,
-    /// Anything else.
-    Unsupported,
+    /// Anything else (its LINKTYPE number).
+    Unsupported(u32),
 }
 
 impl Link {
@@ -36,7 +36,7 @@ impl Link {
             276 => Link::LinuxSll2,
             0 | 108 => Link::Loopback,
             101 | 228 | 229 | 12 | 14 => Link::RawIp,
-            _ => Link::Unsupported,
+            other => Link::Unsupported(other),
         }
     }
 }
@@ -44,7 +44,7 @@ impl Link {
 /// Why a frame did not produce a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Skip {
-    UnsupportedLinkType,
+    UnsupportedLinkType(u32),
     NotIp,
     NotUdp,
     Truncated,
@@ -99,7 +99,7 @@ pub(crate) fn decode(link: Link, frame: &[u8]) -> Result<Decoded<'_>, Skip> {
             SlicedPacket::from_ip(frame.get(4..).ok_or(Skip::Truncated)?)
         }
         Link::RawIp => SlicedPacket::from_ip(frame),
-        Link::Unsupported => return Err(Skip::UnsupportedLinkType),
+        Link::Unsupported(linktype) => return Err(Skip::UnsupportedLinkType(linktype)),
     };
     let sliced = sliced.map_err(classify_error)?;
 
@@ -217,7 +217,7 @@ fn decode_fast_other(link: Link, frame: &[u8]) -> Option<(SocketAddr, SocketAddr
             6 => (ETHERTYPE_IPV6, frame),
             _ => return None,
         },
-        Link::Loopback | Link::Unsupported => return None,
+        Link::Loopback | Link::Unsupported(_) => return None,
     };
     match ether_type {
         ETHERTYPE_IPV4 => ipv4_udp_fast(ip),

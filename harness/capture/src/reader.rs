@@ -65,6 +65,8 @@ impl UdpDatagram<'_> {
 pub struct SkipCounts {
     /// Packets on a link type the reader does not decode (802.11, USB, ...).
     pub unsupported_link_type: u64,
+    /// The first such LINKTYPE number seen (to name it in messages).
+    pub first_unsupported_link_type: Option<u32>,
     /// Frames whose link layer carries something other than IP: ARP, LLDP, unknown
     /// EtherTypes, unknown loopback address families, non-EtherType Linux cooked protocols.
     pub not_ip: u64,
@@ -97,9 +99,37 @@ impl SkipCounts {
             + self.fragments_discarded
     }
 
+    /// The counters that are not zero, as `N reason` phrases (for messages).
+    #[must_use]
+    pub fn describe(&self) -> Vec<String> {
+        let link = match self.first_unsupported_link_type {
+            Some(t) => format!(
+                "on an unsupported link type (LINKTYPE {t}{}; supported: Ethernet 1, Linux cooked 113/276, BSD loopback 0/108, raw IP 101/228/229)",
+                link_type_name(t).map(|n| format!(", {n}")).unwrap_or_default()
+            ),
+            None => "on an unsupported link type".into(),
+        };
+        [
+            (self.unsupported_link_type, link.as_str()),
+            (self.not_ip, "not IP"),
+            (self.not_udp, "not UDP"),
+            (self.truncated, "truncated"),
+            (self.malformed, "with malformed IP/UDP headers"),
+            (self.other_port, "on another port"),
+            (self.fragments_discarded, "IP fragments discarded"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+    }
+
     fn count(&mut self, skip: Skip) {
         let counter = match skip {
-            Skip::UnsupportedLinkType => &mut self.unsupported_link_type,
+            Skip::UnsupportedLinkType(linktype) => {
+                self.first_unsupported_link_type.get_or_insert(linktype);
+                &mut self.unsupported_link_type
+            }
             Skip::NotIp => &mut self.not_ip,
             Skip::NotUdp => &mut self.not_udp,
             Skip::Truncated => &mut self.truncated,
@@ -107,6 +137,18 @@ impl SkipCounts {
         };
         *counter += 1;
     }
+}
+
+/// Names of common link types the reader does not decode.
+fn link_type_name(linktype: u32) -> Option<&'static str> {
+    Some(match linktype {
+        105 => "IEEE 802.11",
+        127 => "802.11 with radiotap",
+        189 | 220 => "USB",
+        195 => "IEEE 802.15.4",
+        147..=162 => "a user-defined link type",
+        _ => return None,
+    })
 }
 
 /// Opens a capture held in memory. Detects the format by its magic number: classic pcap

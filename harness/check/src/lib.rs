@@ -1190,6 +1190,8 @@ pub struct CaptureVerdict {
     pub report: Report,
     /// Packets that were not UDP datagrams of interest (not UDP, other port, truncated …).
     pub skipped: u64,
+    /// The same, by reason.
+    pub skips: handshake_capture::SkipCounts,
     /// Set when the file is damaged: the report covers everything before the damage.
     pub damage: Option<handshake_capture::CaptureError>,
 }
@@ -1223,6 +1225,7 @@ pub fn check_capture(
     Ok(CaptureVerdict {
         report: checker.finish(),
         skipped: reader.skipped().total(),
+        skips: *reader.skipped(),
         damage,
     })
 }

@@ -25,16 +25,16 @@ pub struct CheckArgs {
     #[arg(long)]
     pub responder: Option<SocketAddr>,
     /// The configured maximum datagram size (-DatagramByteSize).
-    #[arg(long, default_value_t = 1400)]
+    #[arg(long, default_value_t = 1400, value_parser = clap::value_parser!(u64).range(53..=65_507))]
     pub datagram_byte_size: u64,
     /// Bits per second (with --frame-rate: the frame size F for the statistics).
-    #[arg(long)]
+    #[arg(long, requires = "frame_rate", value_parser = clap::value_parser!(u64).range(1..))]
     pub bits_per_second: Option<u64>,
-    /// Frames per second.
-    #[arg(long)]
+    /// Frames per second (with --bits-per-second and/or --stream-length).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_endpoint::mediastream::MAX_FRAME_RATE)))]
     pub frame_rate: Option<u32>,
     /// Stream length in seconds (with --frame-rate: enables media.nothing_after_last_frame).
-    #[arg(long)]
+    #[arg(long, requires = "frame_rate", value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_endpoint::mediastream::MAX_STREAM_LENGTH_SECS)))]
     pub stream_length: Option<u32>,
     /// `data`: payloads must be the fill pattern; `connection`: not checked.
     #[arg(long, value_enum, default_value_t = crate::peer::VerifyArg::Data)]
@@ -56,14 +56,20 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
+    if args.frame_rate.is_some() && args.bits_per_second.is_none() && args.stream_length.is_none() {
+        eprintln!("error: --frame-rate alone changes nothing: give --bits-per-second (the frame size F) and/or --stream-length (the last frame)");
+        return EXIT_INPUT;
+    }
     let frame_size = match (args.bits_per_second, args.frame_rate) {
         (Some(bps), Some(rate)) => {
             let config = StreamConfig {
                 bits_per_second: bps,
                 frame_rate: rate,
+                stream_length_secs: args.stream_length.unwrap_or(1),
+                datagram_byte_size: u32::try_from(args.datagram_byte_size).unwrap_or(u32::MAX),
                 ..StreamConfig::default()
             };
-            match config.frame_size() {
+            match config.validate().and_then(|()| config.frame_size()) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -100,39 +106,57 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
+    // The verdict word never says "clean" about a capture that could not be judged whole.
+    let skips = verdict.skips.describe();
+    let unusable = match (&verdict.damage, verdict.report.datagrams) {
+        (Some(damage), _) => Some(format!(
+            "{damage} (the verdict covers the {} datagrams before it)",
+            verdict.report.datagrams
+        )),
+        (None, 0) => Some(format!(
+            "no UDP datagrams to judge{}{}",
+            args.port
+                .map(|p| format!(" on port {p}"))
+                .unwrap_or_default(),
+            if skips.is_empty() {
+                String::new()
+            } else {
+                format!(": packets skipped: {}", skips.join(", "))
+            }
+        )),
+        (None, _) => None,
+    };
+    let word = match (
+        &verdict.damage,
+        verdict.report.datagrams,
+        verdict.report.violation_count(),
+    ) {
+        (Some(_), _, _) => "incomplete",
+        (None, 0, _) => "nothing to judge",
+        (None, _, 0) => "clean",
+        (None, _, _) => "violations",
+    };
     let written = if args.json {
         let doc = serde_json::json!({
             "file": args.file.display().to_string(),
             "skipped_packets": verdict.skipped,
+            "skipped_by_reason": skips,
             "damage": verdict.damage.as_ref().map(|e| e.to_string()),
-            "verdict": if verdict.report.violation_count() == 0 { "clean" } else { "violations" },
+            "verdict": word,
             "report": verdict.report,
         });
         serde_json::to_writer_pretty(&mut *out, &doc)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(out, &args.file, &verdict.report, verdict.skipped)
+        write_text(out, &args.file, &verdict.report, verdict.skipped, word)
     };
     if let Err(e) = written {
         eprintln!("error: writing output: {e}");
         return EXIT_INPUT;
     }
-    if let Some(damage) = &verdict.damage {
-        eprintln!(
-            "error: {}: {damage} (the verdict above covers the packets before it)",
-            args.file.display()
-        );
-        return EXIT_INPUT;
-    }
-    if verdict.report.datagrams == 0 {
-        eprintln!(
-            "error: {}: no UDP datagrams to judge{}",
-            args.file.display(),
-            args.port
-                .map(|p| format!(" on port {p}"))
-                .unwrap_or_default()
-        );
+    if let Some(why) = unusable {
+        eprintln!("error: {}: {why}", args.file.display());
         return EXIT_INPUT;
     }
     if verdict.report.violation_count() == 0 {
@@ -151,6 +175,7 @@ fn write_text(
     file: &std::path::Path,
     report: &Report,
     skipped: u64,
+    word: &str,
 ) -> std::io::Result<()> {
     let plural = if report.sessions.len() == 1 { "" } else { "s" };
     writeln!(
@@ -219,14 +244,12 @@ fn write_text(
     for (rule, why) in &report.not_checked {
         writeln!(out, "not checked: {rule}: {why}")?;
     }
-    let n = report.violation_count();
-    writeln!(
-        out,
-        "{}",
-        if n == 0 {
-            "verdict: clean".to_owned()
-        } else {
-            format!("verdict: {n} violations")
-        }
-    )
+    match (word, report.violation_count()) {
+        ("violations", n) => writeln!(out, "verdict: {n} violations"),
+        ("incomplete", n) => writeln!(
+            out,
+            "verdict: incomplete (the capture is damaged; {n} violations before the damage)"
+        ),
+        (word, _) => writeln!(out, "verdict: {word}"),
+    }
 }

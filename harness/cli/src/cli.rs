@@ -53,15 +53,19 @@ pub enum Command {
     /// DIR writes matrix.json, matrix.md, index.html and one pcapng per cell. Exit 0 when every cell
     /// is as expected, 1 when one differs, 2 on usage or input errors.
     Interop(crate::interop_cmd::InteropArgs),
-    /// Run the scenario library against every mutant of the reference endpoints.
+    /// Run the scenario library against deliberately wrong implementations (mutants).
     ///
-    /// Prints which scenarios (and checker rules) caught each mutant and the mutation score. Exit 0
-    /// when every mutant is caught, 1 when one is not, 2 on input errors.
+    /// By default the reference endpoints' mutants (in-process); with --iut MANIFEST the mutants the
+    /// manifest lists (an external program, over real UDP). Prints which scenarios (and checker
+    /// rules) caught each mutant and the mutation score. Exit 0 when every mutant is caught, 1 when
+    /// one is not, 2 on input errors.
     Mutants(crate::mutants_cmd::MutantsArgs),
     /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
     ///
-    /// Exit 0 when every id has a scenario, 1 when there are gaps.
-    Coverage(crate::mutants_cmd::MutantsArgs),
+    /// Runs the library against the reference endpoints' mutants to know what each scenario kills.
+    /// --report DIR writes coverage.json and coverage.md. Exit 0 when every id has a scenario, 1
+    /// when there are gaps, 2 on input errors.
+    Coverage(crate::mutants_cmd::CoverageArgs),
     /// Judge a pcap/pcapng capture against the protocol rules.
     ///
     /// Prints per session the handshake observed, the negotiated mode, frame statistics and every

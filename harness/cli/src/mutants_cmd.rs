@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use handshake_endpoint::mediastream::Mutant;
+use handshake_scenario::external::ExternalIut;
 use handshake_scenario::model::Scenario;
 use handshake_scenario::outcome::Verdict;
 use handshake_scenario::runner::{scenario_files, Iut, Plan};
@@ -15,19 +16,40 @@ use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
 
-/// `harness mutants` / `harness coverage` arguments.
+/// `harness mutants` arguments.
 #[derive(Debug, clap::Args)]
 pub struct MutantsArgs {
     /// Scenario files or directories.
     #[arg(default_value = "vectors/scenarios/mediastream")]
     pub scenarios: Vec<PathBuf>,
-    /// Only these mutants (names as in `ref:3way!NAME`); repeatable.
+    /// Whose mutants: an IUT manifest that lists `mutants` (an external program, real time);
+    /// default: the reference endpoints' mutants (`ref:3way!NAME`, in-process).
+    #[arg(long, value_name = "MANIFEST")]
+    pub iut: Option<String>,
+    /// Only these mutants; repeatable.
     #[arg(long)]
     pub mutant: Vec<String>,
-    /// Parallel workers.
-    #[arg(long, default_value_t = 2)]
-    pub jobs: usize,
+    /// Parallel workers [default: the number of cores; 16 for an external IUT].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// External IUTs: timing tolerance, ms (as `harness run --tolerance-ms`).
+    #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
+    pub tolerance_ms: u64,
     /// Also write mutants.json and mutants.md here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+/// `harness coverage` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CoverageArgs {
+    /// Scenario files or directories.
+    #[arg(default_value = "vectors/scenarios/mediastream")]
+    pub scenarios: Vec<PathBuf>,
+    /// Parallel workers for the mutant runs [default: the number of cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Also write coverage.json and coverage.md here.
     #[arg(long)]
     pub report: Option<PathBuf>,
 }
@@ -64,14 +86,12 @@ fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
     Ok(scenarios)
 }
 
-fn run_library(
-    scenarios: &[Scenario],
-    iut: &str,
-    jobs: usize,
-) -> Result<BTreeMap<String, (Verdict, BTreeSet<String>)>, String> {
+type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
+
+fn run_library(scenarios: &[Scenario], iut: Iut, jobs: usize) -> LibraryResult {
     let plan = Plan {
         scenarios: scenarios.to_vec(),
-        iuts: vec![Iut::parse(iut)?],
+        iuts: vec![iut],
         seed: None,
         repeat: 1,
         partition: None,
@@ -79,8 +99,7 @@ fn run_library(
         expectations: BTreeMap::new(),
         strict_profile: false,
     };
-    Ok(plan
-        .run(|_, _| {})
+    plan.run(|_, _| {})
         .results
         .into_iter()
         .map(|r| {
@@ -92,37 +111,100 @@ fn run_library(
                 ),
             )
         })
-        .collect())
+        .collect()
 }
 
-/// Runs every (selected) mutant against the library.
-pub fn mutants(
+/// Whose mutants to run.
+enum Subject {
+    /// The reference endpoints' mutants.
+    Reference,
+    /// An external program's, from its manifest.
+    External(Box<ExternalIut>),
+}
+
+fn default_jobs(subject: &Subject, jobs: Option<u16>) -> usize {
+    match (jobs, subject) {
+        (Some(n), _) => usize::from(n),
+        (None, Subject::External(_)) => crate::run_cmd::REAL_TIME_JOBS,
+        (None, Subject::Reference) => std::thread::available_parallelism().map_or(2, usize::from),
+    }
+}
+
+/// The mutants to run: (name, what it breaks, the IUT, the base it is compared with).
+fn selected(
+    subject: &Subject,
+    only: &[String],
+) -> Result<Vec<(String, String, Iut, String)>, String> {
+    let chosen = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let list: Vec<(String, String, Iut, String)> = match subject {
+        Subject::Reference => Mutant::ALL
+            .iter()
+            .filter(|m| chosen(m.name()))
+            .map(|m| {
+                let iut = Iut::parse(&format!("ref:{}!{}", m.base(), m.name()))?;
+                Ok((
+                    m.name().to_owned(),
+                    describe(*m),
+                    iut,
+                    format!("ref:{}", m.base()),
+                ))
+            })
+            .collect::<Result<_, String>>()?,
+        Subject::External(base) => {
+            let listed = base
+                .manifest()
+                .map(|m| m.mutants.clone())
+                .unwrap_or_default();
+            if listed.is_empty() {
+                return Err(format!(
+                    "{}: the manifest lists no `mutants` (and a `mutant` flag to select them)",
+                    base.name()
+                ));
+            }
+            for o in only {
+                if !listed.contains_key(o) {
+                    base.with_mutant(o)?;
+                }
+            }
+            listed
+                .iter()
+                .filter(|(name, _)| chosen(name))
+                .map(|(name, what)| {
+                    let iut = Iut::External(Box::new(base.with_mutant(name)?));
+                    Ok((name.clone(), what.clone(), iut, base.name().to_owned()))
+                })
+                .collect::<Result<_, String>>()?
+        }
+    };
+    if list.is_empty() {
+        return Err(format!("no such mutant: {}", only.join(", ")));
+    }
+    Ok(list)
+}
+
+/// Runs every (selected) mutant against the library and compares it with its base.
+fn mutants(
     scenarios: &[Scenario],
+    subject: &Subject,
     only: &[String],
     jobs: usize,
 ) -> Result<MutantsReport, String> {
-    let selected: Vec<Mutant> = Mutant::ALL
-        .iter()
-        .copied()
-        .filter(|m| only.is_empty() || only.iter().any(|o| o == m.name()))
-        .collect();
-    if selected.is_empty() {
-        return Err(format!("no such mutant: {}", only.join(", ")));
-    }
-    let mut bases: BTreeMap<&str, BTreeMap<String, (Verdict, BTreeSet<String>)>> = BTreeMap::new();
-    for m in &selected {
-        if !bases.contains_key(m.base()) {
-            bases.insert(
-                m.base(),
-                run_library(scenarios, &format!("ref:{}", m.base()), jobs)?,
-            );
+    let selected = selected(subject, only)?;
+    let mut bases: BTreeMap<String, LibraryResult> = BTreeMap::new();
+    for (_, _, _, base) in &selected {
+        if !bases.contains_key(base) {
+            let iut = match subject {
+                Subject::Reference => Iut::parse(base)?,
+                Subject::External(b) => Iut::External(b.clone()),
+            };
+            bases.insert(base.clone(), run_library(scenarios, iut, jobs));
         }
     }
     let mut results = Vec::new();
-    for m in selected {
-        let iut = format!("ref:{}!{}", m.base(), m.name());
-        let base = bases.get(m.base()).cloned().unwrap_or_default();
-        let mutated = run_library(scenarios, &iut, jobs)?;
+    for (name, description, iut, base) in selected {
+        let iut_name = iut.name().to_owned();
+        let base = bases.get(&base).cloned().unwrap_or_default();
+        let mutated = run_library(scenarios, iut, jobs);
         let mut caught_by = Vec::new();
         let mut rules = BTreeSet::new();
         for (id, (verdict, fired)) in &mutated {
@@ -135,9 +217,9 @@ pub fn mutants(
             }
         }
         results.push(MutantResult {
-            mutant: m.name().to_owned(),
-            description: describe(m),
-            iut,
+            mutant: name,
+            description,
+            iut: iut_name,
             caught_by,
             rules: rules.into_iter().collect(),
         });
@@ -216,14 +298,38 @@ fn markdown(report: &MutantsReport) -> String {
 
 /// Runs `harness mutants`.
 pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
-    let report =
-        match load(&args.scenarios).and_then(|s| mutants(&s, &args.mutant, args.jobs.max(1))) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_INPUT;
+    let subject = match &args.iut {
+        None => Ok(Subject::Reference),
+        Some(text) => match Iut::parse(text) {
+            Ok(Iut::External(mut e)) => {
+                e.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
+                Ok(Subject::External(e))
             }
-        };
+            Ok(Iut::Reference { .. }) => Err(format!(
+                "--iut {text}: the reference endpoints' mutants are the default: leave --iut out (or give `--mutant NAME`)"
+            )),
+            Err(e) => Err(e),
+        },
+    };
+    let subject = match subject {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    if matches!(subject, Subject::External(_)) {
+        handshake_scenario::interrupt::install(handshake_scenario::interrupt::OnSignal::Exit);
+    }
+    let jobs = default_jobs(&subject, args.jobs);
+    let report = match load(&args.scenarios).and_then(|s| mutants(&s, &subject, &args.mutant, jobs))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
     for m in &report.mutants {
         let by = match m.caught_by.len() {
             0 => "NOT CAUGHT".to_owned(),
@@ -260,18 +366,18 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         report.score * 100.0
     );
     if let Some(dir) = &args.report {
-        let written = std::fs::create_dir_all(dir)
-            .and_then(|()| {
-                std::fs::write(
-                    dir.join("mutants.json"),
-                    serde_json::to_string_pretty(&report).unwrap_or_default(),
-                )
-            })
-            .and_then(|()| std::fs::write(dir.join("mutants.md"), markdown(&report)));
-        if let Err(e) = written {
-            eprintln!("error: writing {}: {e}", dir.display());
+        let files = [
+            (
+                "mutants.json",
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+            ),
+            ("mutants.md", markdown(&report)),
+        ];
+        if let Err(e) = write_report_files(dir, &files) {
+            eprintln!("error: {e}");
             return EXIT_INPUT;
         }
+        let _ = writeln!(out, "reports written to {}", dir.display());
     }
     if caught == report.mutants.len() {
         EXIT_OK
@@ -280,8 +386,30 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
     }
 }
 
+/// Writes a small report into a fresh report directory.
+fn write_report_files(dir: &std::path::Path, files: &[(&str, String)]) -> std::io::Result<()> {
+    handshake_scenario::report::prepare_report_dir(dir)?;
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// One id of the coverage report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageEntry {
+    /// A decision id (D1…), fact id or rule id.
+    pub id: String,
+    /// Scenarios that name it.
+    pub scenarios: Vec<String>,
+    /// Mutants those scenarios kill.
+    pub kills: Vec<String>,
+}
+
 /// Runs `harness coverage`: ids with the scenarios that exercise them and the mutants they kill.
-pub fn coverage(args: MutantsArgs, out: &mut dyn Write) -> i32 {
+pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
     let scenarios = match load(&args.scenarios) {
         Ok(s) => s,
         Err(e) => {
@@ -289,7 +417,8 @@ pub fn coverage(args: MutantsArgs, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let report = match mutants(&scenarios, &args.mutant, args.jobs.max(1)) {
+    let subject = Subject::Reference;
+    let report = match mutants(&scenarios, &subject, &[], default_jobs(&subject, args.jobs)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -317,24 +446,70 @@ pub fn coverage(args: MutantsArgs, out: &mut dyn Write) -> i32 {
             }
         }
     }
-    let mut gaps = Vec::new();
-    for (id, (scenarios_of, kills)) in &ids {
-        if scenarios_of.is_empty() {
-            gaps.push(id.clone());
-        }
+    let entries: Vec<CoverageEntry> = ids
+        .into_iter()
+        .map(|(id, (scenarios_of, kills))| CoverageEntry {
+            id,
+            scenarios: scenarios_of.into_iter().collect(),
+            kills: kills.into_iter().collect(),
+        })
+        .collect();
+    let gaps: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.scenarios.is_empty())
+        .map(|e| e.id.as_str())
+        .collect();
+    for e in &entries {
         let _ = writeln!(
             out,
-            "{id:<32} {:>3} scenarios  {:>2} mutants  {}",
-            scenarios_of.len(),
-            kills.len(),
-            kills.iter().cloned().collect::<Vec<_>>().join(", ")
+            "{:<32} {:>3} scenarios  {:>2} mutants  {}",
+            e.id,
+            e.scenarios.len(),
+            e.kills.len(),
+            e.kills.join(", ")
         );
     }
     if gaps.is_empty() {
         let _ = writeln!(out, "no gaps: every decision and rule id has a scenario");
-        EXIT_OK
     } else {
         let _ = writeln!(out, "gaps (no scenario): {}", gaps.join(", "));
+    }
+    if let Some(dir) = &args.report {
+        let mut md = String::from(
+            "# Coverage\n\nEvery decision, fact and rule id with the scenarios that name it and the mutants those scenarios kill.\n\n| id | scenarios | mutants killed |\n|---|---:|---|\n",
+        );
+        for e in &entries {
+            md.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                e.id,
+                e.scenarios.len(),
+                e.kills
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !gaps.is_empty() {
+            md.push_str(&format!("\nGaps (no scenario): {}\n", gaps.join(", ")));
+        }
+        let doc = serde_json::json!({ "ids": entries, "gaps": gaps });
+        let files = [
+            (
+                "coverage.json",
+                serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n",
+            ),
+            ("coverage.md", md),
+        ];
+        if let Err(e) = write_report_files(dir, &files) {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+        let _ = writeln!(out, "reports written to {}", dir.display());
+    }
+    if gaps.is_empty() {
+        EXIT_OK
+    } else {
         EXIT_FAILED
     }
 }

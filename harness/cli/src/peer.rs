@@ -70,17 +70,17 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub optimistic_start: bool,
     /// D2/D7: first retransmission timeout, ms.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub handshake_timeout_ms: u64,
     /// D2/D7: retransmission timeout cap, ms.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub handshake_timeout_max_ms: u64,
     /// D2/D7: SYNs (and SYN-ACKs) sent at most.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub handshake_sends: u32,
     /// D4 (responder): concurrent sessions at most.
-    #[arg(long)]
-    pub session_limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_limit: Option<u64>,
 }
 
 /// `harness peer` subcommands.
@@ -92,10 +92,10 @@ pub enum PeerCommand {
         #[arg(long, default_value = "127.0.0.1:4444")]
         listen: SocketAddr,
         /// Exit after this many sessions have ended.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         sessions: Option<u64>,
         /// Exit after this many seconds.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         duration: Option<u64>,
         /// Seed for the connection ids assigned.
         #[arg(long, default_value_t = 1)]
@@ -111,7 +111,7 @@ pub enum PeerCommand {
         #[arg(long, default_value = "127.0.0.1:4444")]
         target: SocketAddr,
         /// Streams to run at once, each on its own socket.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         connections: u32,
         /// Also fail (exit 1) on any dropped, duplicate or error frame, not only on failed streams.
         #[arg(long)]
@@ -142,7 +142,9 @@ fn build_profile(args: &ProfileArgs) -> Result<Profile, String> {
     };
     profile.syn_backoff = backoff;
     profile.syn_ack_backoff = backoff;
-    profile.session_limit = args.session_limit;
+    profile.session_limit = args
+        .session_limit
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     Ok(profile)
 }
 

@@ -42,6 +42,12 @@ impl Iut {
             _ if text.ends_with(".json") || Path::new(text).is_file() => {
                 Ok(Iut::External(Box::new(ExternalIut::from_manifest_file(Path::new(text))?)))
             }
+            // `manifest.json!MUTANT`: one of the manifest's mutants.
+            _ if text.contains(".json!") => {
+                let (file, mutant) = text.rsplit_once('!').unwrap_or((text, ""));
+                let base = ExternalIut::from_manifest_file(Path::new(file))?;
+                Ok(Iut::External(Box::new(base.with_mutant(mutant)?)))
+            }
             _ => Err(format!(
                 "unknown IUT `{text}`: expected ref:PROFILE (legacy, udp_push, 3way[+allow_legacy_start][+fallback_to_legacy][+optimistic_start]), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"
             )),

@@ -122,6 +122,16 @@ fn validation_catches_template_mistakes() {
 }
 
 #[test]
+fn a_running_responder_that_is_not_there_is_refused_at_once() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port();
+    let err = ExternalIut::running(&format!("127.0.0.1:{port}")).expect_err("nothing listens");
+    assert!(err.contains("nothing is listening on UDP port"), "{err}");
+}
+
+#[test]
 fn features_decide_unsupported() {
     let three_way = [ProfileName::ThreeWay];
     let both = [ProfileName::ThreeWay, ProfileName::Legacy];
@@ -139,7 +149,8 @@ fn features_decide_unsupported() {
         Launch {
             profile: ProfileName::ThreeWay,
             options: vec![],
-            session_limit: None
+            session_limit: None,
+            mutant: None
         }
     );
     // Legacy START: a legacy profile, or a 3way responder with allow_legacy_start (the flag is added).
@@ -200,7 +211,10 @@ fn features_decide_unsupported() {
     )
     .is_err());
 
-    let running = ExternalIut::running("127.0.0.1:4444").unwrap_or_else(|e| panic!("{e}"));
+    // A responder "already running": something must listen there, or the address is refused.
+    let listening = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = listening.local_addr().expect("addr");
+    let running = ExternalIut::running(&addr.to_string()).unwrap_or_else(|e| panic!("{e}"));
     assert!(running
         .launch_for(&scenario(Role::Responder, &[Feature::ThreeWay]))
         .is_ok());
@@ -213,7 +227,7 @@ fn features_decide_unsupported() {
     assert!(running
         .launch_for(&scenario(Role::Responder, &[Feature::OptimisticStart]))
         .is_err());
-    let optimistic = ExternalIut::running("127.0.0.1:4444@3way+optimistic_start")
+    let optimistic = ExternalIut::running(&format!("{addr}@3way+optimistic_start"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(optimistic
         .launch_for(&scenario(Role::Responder, &[Feature::OptimisticStart]))

@@ -84,6 +84,11 @@ pub struct Manifest {
     /// Extra environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Deliberately wrong variants the program offers (name → the fact or decision it breaks),
+    /// selected with the `mutant` flag: `harness mutants --iut MANIFEST` runs the library against
+    /// each and reports whether it was caught.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mutants: BTreeMap<String, String>,
 }
 
 fn default_profiles() -> Vec<ProfileName> {
@@ -145,6 +150,9 @@ pub struct Flags {
     /// session limit are unsupported without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_limit: Option<CommandTemplate>,
+    /// Selects one of `mutants`, e.g. `--mutant {mutant}`; added only when a mutant is run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<CommandTemplate>,
 }
 
 /// A base profile.
@@ -219,6 +227,8 @@ pub struct Launch {
     pub options: Vec<OptionName>,
     /// The scenario's session limit, if any.
     pub session_limit: Option<usize>,
+    /// The mutant run, if any.
+    pub mutant: Option<String>,
 }
 
 impl Launch {
@@ -282,6 +292,7 @@ pub fn choose(
                 profile: p,
                 options: chosen,
                 session_limit: scenario.iut.session_limit,
+                mutant: None,
             });
         }
     }
@@ -295,7 +306,7 @@ const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
 const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
 
 /// The words of every placeholder.
-pub const PLACEHOLDERS: [&str; 22] = [
+pub const PLACEHOLDERS: [&str; 23] = [
     "role",
     "address",
     "address_host",
@@ -317,6 +328,7 @@ pub const PLACEHOLDERS: [&str; 22] = [
     "seed",
     "harness",
     "manifest_dir",
+    "mutant",
     "flags",
 ];
 
@@ -364,6 +376,9 @@ impl Values {
         );
         if let Some(n) = launch.session_limit {
             v.insert("session_limit", n.to_string());
+        }
+        if let Some(m) = &launch.mutant {
+            v.insert("mutant", m.clone());
         }
         v.insert("seed", seed.to_string());
         v.insert("harness", harness.display().to_string());
@@ -485,6 +500,7 @@ impl Manifest {
             kill_grace_ms: default_kill_grace_ms(),
             cwd: None,
             env: BTreeMap::new(),
+            mutants: BTreeMap::new(),
         };
         manifest.validate()?;
         Ok(manifest)
@@ -546,16 +562,27 @@ impl Manifest {
                 check(&format!("flags.{name}"), t, &flag_forbidden)?;
             }
         }
+        if !self.mutants.is_empty() && self.flags.mutant.is_none() {
+            return Err("mutants: listed without a `mutant` flag to select them (e.g. \"mutant\": \"--mutant {mutant}\")".into());
+        }
+        for name in self.mutants.keys() {
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '!') {
+                return Err(format!(
+                    "mutants: `{name}` is not a usable name (no spaces or `!`)"
+                ));
+            }
+        }
         Ok(())
     }
 
-    fn flag_list(&self) -> [(&'static str, Option<&CommandTemplate>); 5] {
+    fn flag_list(&self) -> [(&'static str, Option<&CommandTemplate>); 6] {
         [
             ("allow_legacy_start", self.flags.allow_legacy_start.as_ref()),
             ("optimistic_start", self.flags.optimistic_start.as_ref()),
             ("fallback_to_legacy", self.flags.fallback_to_legacy.as_ref()),
             ("verify", self.flags.verify.as_ref()),
             ("session_limit", self.flags.session_limit.as_ref()),
+            ("mutant", self.flags.mutant.as_ref()),
         ]
     }
 
@@ -648,6 +675,13 @@ impl Manifest {
                 self.flags.session_limit.as_ref(),
                 values.0.get("session_limit").cloned(),
                 "session_limit",
+            )?;
+        }
+        if launch.mutant.is_some() {
+            add(
+                self.flags.mutant.as_ref(),
+                values.0.get("mutant").cloned(),
+                "mutant",
             )?;
         }
         let mut out = Vec::new();

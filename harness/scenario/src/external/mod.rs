@@ -42,6 +42,7 @@ pub struct ExternalIut {
     kind: Kind,
     tolerance: Duration,
     harness: Option<PathBuf>,
+    mutant: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +77,31 @@ impl ExternalIut {
             },
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
+            mutant: None,
         }
+    }
+
+    /// The same program run as one of its manifest's `mutants`; named `NAME!MUTANT`.
+    pub fn with_mutant(&self, mutant: &str) -> Result<ExternalIut, String> {
+        let known = self.manifest().map(|m| &m.mutants);
+        if !known.is_some_and(|k| k.contains_key(mutant)) {
+            let names: Vec<&str> = known
+                .map(|k| k.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            return Err(format!(
+                "{} has no mutant `{mutant}`{}",
+                self.name,
+                if names.is_empty() {
+                    " (its manifest lists none)".to_owned()
+                } else {
+                    format!(": it has {}", names.join(", "))
+                }
+            ));
+        }
+        let mut iut = self.clone();
+        iut.name = format!("{}!{mutant}", self.name);
+        iut.mutant = Some(mutant.to_owned());
+        Ok(iut)
     }
 
     /// `--iut-cmd`: the same one-line template for both roles.
@@ -101,11 +126,19 @@ impl ExternalIut {
             .map_err(|e| format!("--iut-addr {text}: {e}"))?
             .next()
             .ok_or_else(|| format!("--iut-addr {text}: no address"))?;
+        // On this host the kernel can say at once whether anything listens there.
+        if resolved.ip().is_loopback() && realtime::port_bound(resolved.port()) == Some(false) {
+            return Err(format!(
+                "--iut-addr {text}: nothing is listening on UDP port {} of this host: start the responder first (with the scenarios' stream parameters)",
+                resolved.port()
+            ));
+        }
         Ok(ExternalIut {
             name: format!("addr:{text}"),
             kind: Kind::Running(resolved, profile),
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
+            mutant: None,
         })
     }
 
@@ -135,7 +168,10 @@ impl ExternalIut {
     /// What to run `scenario` with, or why this IUT cannot (the `unsupported` reason).
     pub fn launch_for(&self, scenario: &Scenario) -> Result<manifest::Launch, String> {
         match &self.kind {
-            Kind::Spawn { manifest, .. } => manifest.launch_for(scenario),
+            Kind::Spawn { manifest, .. } => manifest.launch_for(scenario).map(|mut l| {
+                l.mutant.clone_from(&self.mutant);
+                l
+            }),
             Kind::Running(addr, profile) => {
                 if scenario.iut.role == Role::Initiator {
                     return Err(format!("the IUT is a responder already running at {addr}: it cannot be an initiator"));
@@ -170,6 +206,7 @@ impl ExternalIut {
                     profile: base,
                     options,
                     session_limit: None,
+                    mutant: None,
                 })
             }
         }
