@@ -25,9 +25,10 @@ use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::{Backoff, Profile, ProfileKind};
+use handshake_endpoint::mediastream::{Backoff, Direction, Profile, ProfileKind, StreamConfig};
 use handshake_wire::mediastream::{
     verify_pattern, ConnectionId, ControlKind, ControlPacket, Datagram, FragmentPlan, Kind, Mode,
+    Options, TlvOption,
 };
 use serde::Serialize;
 
@@ -110,8 +111,30 @@ pub struct CheckOptions {
     pub frames: Option<u64>,
     /// Check payloads against the fill pattern (ctsTraffic `-verify:data`).
     pub verify_payload: bool,
-    /// Allowed deviation of a SYN re-send interval: this much plus 10 % of the expected interval.
+    /// Allowed deviation of a SYN re-send interval: this much plus 10 % of the expected interval
+    /// early, plus half the interval late.
     pub tolerance: Duration,
+    /// Who sends the media, when known; `None`: each session's first media datagram tells.
+    pub direction: Option<Direction>,
+    /// The whole stream configuration, when known: a SYN-ACK that accepts D14 options then changes
+    /// the session's frame size, frame count and maximum datagram accordingly.
+    pub stream: Option<StreamConfig>,
+}
+
+impl CheckOptions {
+    /// Options for traffic that follows `profile` with the stream `config` (direction included).
+    pub fn for_stream(profile: Profile, config: &StreamConfig) -> CheckOptions {
+        CheckOptions {
+            profile,
+            frame_size: config.frame_size().ok(),
+            frames: Some(config.frames()),
+            max_datagram: u64::from(config.datagram_byte_size),
+            verify_payload: config.verify == handshake_endpoint::mediastream::Verify::Data,
+            direction: Some(config.direction),
+            stream: Some(*config),
+            ..CheckOptions::default()
+        }
+    }
 }
 
 impl Default for CheckOptions {
@@ -124,6 +147,8 @@ impl Default for CheckOptions {
             frames: None,
             verify_payload: true,
             tolerance: Duration::from_millis(50),
+            direction: None,
+            stream: None,
         }
     }
 }
@@ -286,6 +311,21 @@ struct Session {
     accepted_before_fallback: bool,
     /// Sequence gaps seen, judged at the end: excluded media may account for them.
     gaps: Vec<(u64, u64, Packet<'static>, String)>,
+    /// Push (the initiator sends the media), once known.
+    push: Option<bool>,
+    /// This session's maximum datagram size, frame size and frame count (the options', or what the
+    /// SYN-ACK accepted under D14).
+    max_datagram: u64,
+    frame_size: Option<u64>,
+    frames: Option<u64>,
+    /// The initiator sent an ACK echoing the assigned id (push may stream from then on, D15).
+    initiator_acked: bool,
+    /// The accepting SYN-ACK's D14 options were taken.
+    options_adopted: bool,
+    /// The first CONNECTION_ID of a 3-way session and the first repeated one, judged at the end
+    /// when the direction is known (push: none at all, D15; pull: once, a profile rule).
+    first_cid: Option<Packet<'static>>,
+    repeated_cid: Option<Packet<'static>>,
     stats: SessionStats,
     violations: Vec<Violation>,
     per_rule: BTreeMap<&'static str, usize>,
@@ -335,8 +375,13 @@ impl Checker {
             _ => {
                 let i = self.sessions.len();
                 let (initiator, responder) = self.roles(packet, &parsed);
-                self.sessions
-                    .push(Session::new(i + 1, initiator, responder, packet.number));
+                self.sessions.push(Session::new(
+                    &self.options,
+                    i + 1,
+                    initiator,
+                    responder,
+                    packet.number,
+                ));
                 self.by_tuple.insert(key, i);
                 i
             }
@@ -359,11 +404,13 @@ impl Checker {
                 (packet.src, packet.dst)
             };
         }
+        let push = self.options.direction == Some(Direction::Push);
         let from_responder = match parsed {
-            Ok(d) => matches!(
-                d.kind(),
-                Kind::SynAck | Kind::ConnectionId | Kind::Data | Kind::DataFrag
-            ),
+            Ok(d) => match d.kind() {
+                Kind::SynAck | Kind::ConnectionId => true,
+                Kind::Data | Kind::DataFrag => !push,
+                Kind::Start | Kind::Syn | Kind::Ack => false,
+            },
             Err(_) => false,
         };
         if from_responder {
@@ -437,11 +484,7 @@ impl Checker {
             version: REPORT_VERSION,
             profile: options.profile.to_string(),
             datagrams: self.datagrams,
-            sessions: self
-                .sessions
-                .into_iter()
-                .map(|s| s.finish(&options))
-                .collect(),
+            sessions: self.sessions.into_iter().map(Session::finish).collect(),
             not_checked,
         }
     }
@@ -449,6 +492,7 @@ impl Checker {
 
 impl Session {
     fn new(
+        options: &CheckOptions,
         index: usize,
         initiator: SocketAddr,
         responder: SocketAddr,
@@ -496,6 +540,14 @@ impl Session {
             unknown_excluded_media: 0,
             accepted_before_fallback: false,
             gaps: Vec::new(),
+            push: options.direction.map(|d| d == Direction::Push),
+            max_datagram: options.max_datagram,
+            frame_size: options.frame_size,
+            frames: options.frames,
+            initiator_acked: false,
+            options_adopted: false,
+            first_cid: None,
+            repeated_cid: None,
             stats: SessionStats::default(),
             violations: Vec::new(),
             per_rule: BTreeMap::new(),
@@ -626,41 +678,89 @@ impl Session {
         let from_initiator = packet.src == self.initiator;
         // A responder sends each frame's datagrams together, so its next non-media datagram ends the
         // frame; the initiator's datagrams (a re-sent ACK, say) may interleave freely.
-        if !from_initiator && !datagram.kind().is_media() {
-            self.close_frame(options, packet);
+        if self.push == Some(from_initiator) && !datagram.kind().is_media() {
+            self.close_frame(packet);
         }
-        // Media past the end is judged by its sequence number (in on_media); this catches the rest.
-        if self.last_frame_done && !from_initiator && !datagram.kind().is_media() {
-            let detail = format!(
-                "{} after the last frame ({})",
-                datagram.kind(),
-                options.frames.unwrap_or(0)
-            );
-            self.violate(packet, &rules::AFTER_LAST_FRAME, detail);
-        }
-        if packet.payload.len() as u64 > options.max_datagram {
+        // Media past the end is judged by its sequence number (in on_media); a control frame after
+        // the last frame (a D7 SYN-ACK re-send, say) is not media.
+        // Control frames have their own fixed size (67 bytes and their options); a tiny M does not
+        // apply to them.
+        let sized = datagram.kind().is_media() || datagram.kind() == Kind::ConnectionId;
+        if sized && packet.payload.len() as u64 > self.max_datagram {
             let detail = format!(
                 "{} of {} bytes, maximum {}",
                 datagram.kind(),
                 packet.payload.len(),
-                options.max_datagram
+                self.max_datagram
             );
             self.violate(packet, &rules::MAX_DATAGRAM, detail);
         }
         match datagram {
             Datagram::Start => self.on_start(packet, from_initiator, received),
-            Datagram::Control(c) => self.on_control(
-                options,
-                packet,
-                from_initiator,
-                received,
-                c.kind,
-                c.connection_id,
-                c.accept(),
-            ),
+            Datagram::Control(c) => {
+                self.on_control(
+                    options,
+                    packet,
+                    from_initiator,
+                    received,
+                    c.kind,
+                    c.connection_id,
+                    c.accept(),
+                );
+                if c.kind == ControlKind::SynAck && !from_initiator && c.accept() {
+                    self.adopt_accepted_options(options, c.options);
+                }
+            }
             Datagram::ConnectionId(id) => self.on_connection_id(packet, from_initiator, id),
             Datagram::Data(_) | Datagram::Fragment(_) => {
                 self.on_media(options, packet, from_initiator, &datagram)
+            }
+        }
+    }
+
+    /// D14: an accepting SYN-ACK's options are the parameters the session runs with (the first
+    /// one judged; what the harness changed says nothing). A frame rate or bit rate changes the frame
+    /// size and count only when the whole stream configuration is known.
+    fn adopt_accepted_options(&mut self, options: &CheckOptions, accepted: Options<'_>) {
+        if !self.judging || accepted.is_empty() || self.options_adopted {
+            return;
+        }
+        self.options_adopted = true;
+        let mut stream = options.stream;
+        let mut rate_changed = false;
+        for option in accepted.iter() {
+            match option {
+                TlvOption::MaxDatagramBytes(max) => {
+                    self.max_datagram = u64::from(max);
+                    if let Some(c) = stream.as_mut() {
+                        c.datagram_byte_size = max;
+                    }
+                }
+                TlvOption::FrameRate(rate) => {
+                    rate_changed = true;
+                    if let Some(c) = stream.as_mut() {
+                        c.frame_rate = rate;
+                    }
+                }
+                TlvOption::BitsPerSecond(bps) => {
+                    rate_changed = true;
+                    if let Some(c) = stream.as_mut() {
+                        c.bits_per_second = bps;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if rate_changed {
+            match stream.filter(|c| c.validate().is_ok()) {
+                Some(c) => {
+                    self.frame_size = c.frame_size().ok();
+                    self.frames = Some(c.frames());
+                }
+                None => {
+                    self.frame_size = None;
+                    self.frames = None;
+                }
             }
         }
     }
@@ -785,7 +885,10 @@ impl Session {
                         );
                         self.violate(packet, &rules::ACK_ECHOES_ID, detail);
                     }
-                    Some((_, true)) => self.ack_ok_received |= received,
+                    Some((_, true)) => {
+                        self.ack_ok_received |= received;
+                        self.initiator_acked |= self.judging;
+                    }
                     _ => {}
                 }
             }
@@ -844,13 +947,19 @@ impl Session {
             let actual = last.saturating_sub(before);
             let expected =
                 u64::try_from(backoff.interval_after(n as u32 - 1).as_nanos()).unwrap_or(u64::MAX);
-            let slack = u64::try_from(tolerance.as_nanos()).unwrap_or(0) + expected / 10;
-            if actual.abs_diff(expected) > slack {
+            // A timer fires late under load, never early: early by more than the tolerance (+10 %)
+            // breaks D2, late only beyond half an interval more.
+            let tolerance = u64::try_from(tolerance.as_nanos()).unwrap_or(0);
+            let early = tolerance + expected / 10;
+            let late = tolerance + expected / 2;
+            if actual + early < expected || actual > expected + late {
                 let detail = format!(
-                    "SYN {n} came {:.1} ms after SYN {}, expected {:.1} ms",
+                    "SYN {n} came {:.1} ms after SYN {}, expected {:.1} ms (allowed {:.1} ms early, {:.1} ms late)",
                     actual as f64 / 1e6,
                     n - 1,
-                    expected as f64 / 1e6
+                    expected as f64 / 1e6,
+                    early as f64 / 1e6,
+                    late as f64 / 1e6
                 );
                 self.violate(packet, &rules::SYN_BACKOFF, detail);
             }
@@ -874,17 +983,30 @@ impl Session {
         if !self.media_started {
             self.cid_before_media.get_or_insert(id);
         }
-        if self.connection_ids > 1 {
+        let at = Packet {
+            payload: &[],
+            ..*packet
+        };
+        if self.connection_ids == 1 {
+            if self.media_started {
+                self.violate(
+                    packet,
+                    &rules::CONNECTION_ID_FIRST_ONCE,
+                    "CONNECTION_ID after media".into(),
+                );
+            }
+            if self.three_way() {
+                self.first_cid = Some(at);
+            }
+        } else if self.three_way() || self.push != Some(false) {
+            // Judged at the end, when the direction is known: once in a legacy pull session (a
+            // fact), in a 3-way pull session (a profile rule); a push receiver may answer every START.
+            self.repeated_cid.get_or_insert(at);
+        } else {
             self.violate(
                 packet,
                 &rules::CONNECTION_ID_FIRST_ONCE,
                 format!("CONNECTION_ID number {}", self.connection_ids),
-            );
-        } else if self.media_started {
-            self.violate(
-                packet,
-                &rules::CONNECTION_ID_FIRST_ONCE,
-                "CONNECTION_ID after media".into(),
             );
         }
         if !self.three_way() && !self.media_started {
@@ -916,17 +1038,31 @@ impl Session {
         from_initiator: bool,
         datagram: &Datagram<'_>,
     ) {
-        if from_initiator {
-            return self.violate(
-                packet,
-                &rules::MALFORMED,
-                format!("{} from the initiator", datagram.kind()),
+        // The first media tells the direction when the options do not.
+        let push = *self.push.get_or_insert(from_initiator);
+        if from_initiator != push {
+            let detail = format!(
+                "{} from the {} in a {} session",
+                datagram.kind(),
+                if from_initiator {
+                    "initiator"
+                } else {
+                    "responder"
+                },
+                if push { "push" } else { "pull" }
             );
+            return self.violate(packet, &rules::ONE_DIRECTION, detail);
         }
         let seq = datagram.seq().unwrap_or(0);
         if !self.media_started {
             self.media_started = true;
-            if self.connection_ids == 0 {
+            if push && self.three_way() && !self.start_after_syn && !self.initiator_acked {
+                // D15: the sender streams once it has sent the ACK.
+                let detail = "media before the initiator's ACK echoing the assigned id";
+                self.violate(packet, &rules::NO_MEDIA_BEFORE_ACK, detail.to_owned());
+            }
+            // A 3-way push session has no CONNECTION_ID (D15); everywhere else it comes first.
+            if self.connection_ids == 0 && !(push && self.three_way() && !self.start_after_syn) {
                 // Judged at the end: a CONNECTION_ID the harness delayed may explain it.
                 self.media_before_cid = Some(Packet {
                     payload: &[],
@@ -937,7 +1073,11 @@ impl Session {
                 self.legacy_served = true;
             }
             let optimistic_ok = options.profile.optimistic_start && self.cid_with_assigned_sent;
-            if self.three_way() && !self.start_after_syn && !self.ack_ok_received && !optimistic_ok
+            if !push
+                && self.three_way()
+                && !self.start_after_syn
+                && !self.ack_ok_received
+                && !optimistic_ok
             {
                 if options.profile.optimistic_start {
                     // Judged at the end: the harness may have delayed the CONNECTION_ID or the
@@ -982,10 +1122,10 @@ impl Session {
             }
             self.recent.push_back(identity);
         }
-        if options.frames.is_some_and(|n| seq > n) {
+        if self.frames.is_some_and(|n| seq > n) {
             let detail = format!(
                 "seq {seq} beyond the last frame {}",
-                options.frames.unwrap_or(0)
+                self.frames.unwrap_or(0)
             );
             self.violate(packet, &rules::AFTER_LAST_FRAME, detail);
         }
@@ -993,7 +1133,7 @@ impl Session {
             self.frame_sizes.push(packet.payload.len() as u64);
             return;
         }
-        self.close_frame(options, packet);
+        self.close_frame(packet);
         let expected = self.current_seq + 1;
         if seq != expected {
             let detail = if self.current_seq == 0 {
@@ -1016,14 +1156,14 @@ impl Session {
         self.stats.last_seq = self.stats.last_seq.max(seq);
         self.frame_sizes.push(packet.payload.len() as u64);
         self.frame_start_packet = (packet.number, packet.time_ns);
-        if options.frames.is_some_and(|n| seq == n) {
+        if self.frames.is_some_and(|n| seq == n) {
             self.last_frame_pending = true;
         }
     }
 
     /// Judges the frame just ended: its datagram sizes must be the plan of their own total (a
     /// sub-sequence of a correct plan is one too, so loss does not trigger this).
-    fn close_frame(&mut self, options: &CheckOptions, packet: &Packet<'_>) {
+    fn close_frame(&mut self, packet: &Packet<'_>) {
         if self.frame_sizes.is_empty() {
             return;
         }
@@ -1039,7 +1179,7 @@ impl Session {
             self.frame_sizes.clear();
             return self.end_of_last_frame();
         }
-        let plan = FragmentPlan::new(total, options.max_datagram).ok();
+        let plan = FragmentPlan::new(total, self.max_datagram).ok();
         let as_planned =
             plan.is_some_and(|p| p.iter().map(|d| d.len).eq(self.frame_sizes.iter().copied()));
         if as_planned {
@@ -1080,7 +1220,7 @@ impl Session {
         }
     }
 
-    fn finish(mut self, options: &CheckOptions) -> SessionReport {
+    fn finish(mut self) -> SessionReport {
         let end = Packet {
             number: self.last_packet,
             time_ns: 0,
@@ -1089,9 +1229,33 @@ impl Session {
             payload: &[],
             mark: Mark::default(),
         };
-        self.close_frame(options, &end);
+        self.close_frame(&end);
         self.flush_total_run();
         self.judging = true;
+        let push = self.push == Some(true);
+        if let Some(at) = self
+            .first_cid
+            .take()
+            .filter(|_| push && !self.start_after_syn)
+        {
+            self.violate(
+                &at,
+                &rules::PUSH_NO_CONNECTION_ID,
+                "CONNECTION_ID in a 3-way push session".into(),
+            );
+        }
+        if let Some(at) = self.repeated_cid.take().filter(|_| !push) {
+            let (rule, session) = if self.three_way() {
+                (&rules::CONNECTION_ID_ONCE, "3-way")
+            } else {
+                (&rules::CONNECTION_ID_FIRST_ONCE, "legacy pull")
+            };
+            let detail = format!(
+                "{} CONNECTION_IDs in a {session} session",
+                self.connection_ids
+            );
+            self.violate(&at, rule, detail);
+        }
         if let Some(at) = self
             .media_before_cid
             .take()
@@ -1130,7 +1294,7 @@ impl Session {
             }
             unknown -= gap - known;
         }
-        let frame_size = options.frame_size.or_else(|| {
+        let frame_size = self.frame_size.or_else(|| {
             self.frame_totals
                 .iter()
                 .max_by_key(|(total, n)| (**n, **total))

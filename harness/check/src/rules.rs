@@ -41,10 +41,10 @@ pub struct Rule {
 }
 
 macro_rules! rules {
-    ($($name:ident = ($id:literal, $applies:ident, $source:literal, $statement:literal);)*) => {
+    ($($name:ident = ($id:literal, $applies:ident, $basis:ident, $source:literal, $statement:literal);)*) => {
         $(
             #[doc = $statement]
-            pub const $name: Rule = Rule { id: $id, statement: $statement, source: $source, applies: Applies::$applies, basis: Basis::Fact };
+            pub const $name: Rule = Rule { id: $id, statement: $statement, source: $source, applies: Applies::$applies, basis: Basis::$basis };
         )*
         /// Every rule, in catalogue order.
         pub const ALL: &[Rule] = &[$($name),*];
@@ -52,36 +52,42 @@ macro_rules! rules {
 }
 
 rules! {
-    MALFORMED = ("wire.well_formed", All, "Wire facts; D11",
+    MALFORMED = ("wire.well_formed", All, Fact, "Wire facts; D11",
         "Every datagram is well formed: a known kind, long enough, version 1, valid TLV options.");
-    CONTROL_ZERO_FIELDS = ("3way.control_zero_fields", ThreeWay, "Wire facts (SYN, SYN-ACK, ACK)",
+    CONTROL_ZERO_FIELDS = ("3way.control_zero_fields", ThreeWay, Fact, "Wire facts (SYN, SYN-ACK, ACK)",
         "Control frames carry seq, QPC, QPF and Reserved = 0, and SYN and ACK carry Flags = 0.");
-    ORDER = ("3way.order", ThreeWay, "D1, D3, D5",
+    ORDER = ("3way.order", ThreeWay, Fact, "D1, D3, D5",
         "SYN, then SYN-ACK, then ACK: a SYN-ACK answers a received SYN, an ACK answers a received accepting SYN-ACK, each in its own direction.");
-    NO_MEDIA_BEFORE_ACK = ("3way.no_media_before_ack", ThreeWay, "D6, D8",
-        "No media before the responder has received an ACK echoing the assigned id; an optimistic responder only after a CONNECTION_ID carrying the assigned id.");
-    ACK_ECHOES_ID = ("3way.ack_echoes_id", ThreeWay, "D5, D6",
+    NO_MEDIA_BEFORE_ACK = ("3way.no_media_before_ack", ThreeWay, Fact, "D6, D8, D15",
+        "No media before the handshake allows it: pull, before the responder has received an ACK echoing the assigned id (optimistic: after a CONNECTION_ID carrying it); push, before the initiator has sent that ACK.");
+    ACK_ECHOES_ID = ("3way.ack_echoes_id", ThreeWay, Fact, "D5, D6",
         "Every ACK confirms the id the SYN-ACK assigned.");
-    CONNECTION_ID_MATCHES = ("3way.connection_id_matches", ThreeWay, "D6, D8",
+    CONNECTION_ID_MATCHES = ("3way.connection_id_matches", ThreeWay, Fact, "D6, D8",
         "In a 3-way session the CONNECTION_ID carries the id the SYN-ACK assigned.");
-    SYN_BACKOFF = ("3way.syn_backoff", ThreeWay, "D2",
-        "SYN re-sends follow D2: 500 ms, doubling, capped at 2000 ms, at most 4 SYNs.");
-    SYN_ACK_IDEMPOTENT = ("3way.syn_ack_idempotent", ThreeWay, "D3, D7",
+    CONNECTION_ID_ONCE = ("3way.connection_id_once", ThreeWay, Profile, "project profile: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
+        "In a 3-way session the responder sends CONNECTION_ID once.");
+    PUSH_NO_CONNECTION_ID = ("3way.push_no_connection_id", ThreeWay, Fact, "D15",
+        "In a 3-way push session the responder sends no CONNECTION_ID.");
+    SYN_BACKOFF = ("3way.syn_backoff", ThreeWay, Fact, "D2",
+        "SYN re-sends follow D2: 500 ms, doubling, capped at 2000 ms, at most 4 SYNs; a re-send may come late (by up to half its interval) but not early.");
+    SYN_ACK_IDEMPOTENT = ("3way.syn_ack_idempotent", ThreeWay, Fact, "D3, D7",
         "Repeated SYN-ACKs to one initiator carry the same id and the same Accept.");
-    NO_CONTROL_TO_LEGACY = ("legacy.no_control_frames", All, "D9; legacy behaviour as coded",
+    NO_CONTROL_TO_LEGACY = ("legacy.no_control_frames", All, Fact, "D9; legacy behaviour as coded",
         "Never a control frame towards a peer that opened with legacy START.");
-    CONNECTION_ID_FIRST_ONCE = ("media.connection_id_first_once", All, "Legacy behaviour as coded; D6",
-        "The responder sends CONNECTION_ID once, before any media.");
-    SEQ_FROM_ONE = ("media.seq_from_1", All, "Frames and fragmentation as coded",
+    CONNECTION_ID_FIRST_ONCE = ("media.connection_id_first_once", All, Fact, "Legacy behaviour as coded; push branch as coded; D6",
+        "The responder sends CONNECTION_ID before any media, and in a legacy pull session only once.");
+    ONE_DIRECTION = ("media.one_direction", All, Fact, "Roles; the push branch as coded; D15",
+        "Media flows one way: from the responder in a pull session, from the initiator in a push session.");
+    SEQ_FROM_ONE = ("media.seq_from_1", All, Fact, "Frames and fragmentation as coded",
         "Sequence numbers start at 1 and rise by one per frame; all datagrams of a frame are sent together.");
-    FRAGMENTATION = ("media.fragmentation", All, "Frames and fragmentation as coded",
+    FRAGMENTATION = ("media.fragmentation", All, Fact, "Frames and fragmentation as coded",
         "A frame is cut into datagrams of M bytes, and when the remainder would be 1..26 bytes the previous datagram is shortened so the last is 27.");
-    PAYLOAD_PATTERN = ("media.payload_pattern", All, "Payload fill pattern (-verify:data)",
+    PAYLOAD_PATTERN = ("media.payload_pattern", All, Fact, "Payload fill pattern (-verify:data)",
         "Every media payload equals the fill pattern from offset 0.");
-    MAX_DATAGRAM = ("media.max_datagram_size", All, "Frames and fragmentation as coded (-DatagramByteSize)",
-        "No datagram is larger than the configured maximum datagram size.");
-    AFTER_LAST_FRAME = ("media.nothing_after_last_frame", All, "Frames: StreamLength x FrameRate, no end marker",
-        "No datagram follows the stream's last frame.");
+    MAX_DATAGRAM = ("media.max_datagram_size", All, Fact, "Frames and fragmentation as coded (-DatagramByteSize); D14",
+        "No media or CONNECTION_ID datagram is larger than the maximum datagram size (the configured one, or the one the SYN-ACK accepted).");
+    AFTER_LAST_FRAME = ("media.nothing_after_last_frame", All, Fact, "Frames: StreamLength x FrameRate, no end marker; D14",
+        "No media follows the stream's last frame (StreamLength x FrameRate, with the frame rate the SYN-ACK accepted).");
 }
 
 /// The rule with this id.

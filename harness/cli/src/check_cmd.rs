@@ -39,12 +39,19 @@ pub struct CheckArgs {
     /// `data`: payloads must be the fill pattern; `connection`: not checked.
     #[arg(long, value_enum, default_value_t = crate::peer::VerifyArg::Data)]
     pub verify: crate::peer::VerifyArg,
-    /// Allowed deviation of SYN re-send intervals, ms (plus 10 % of the interval).
+    /// Allowed deviation of SYN re-send intervals, ms (plus 10 % of the interval early, half of it late).
     #[arg(long, default_value_t = 50)]
     pub tolerance_ms: u64,
+    /// Who sends the media (default: each session's first media datagram tells).
+    #[arg(long, value_enum)]
+    pub direction: Option<crate::peer::DirectionArg>,
     /// The verdict as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Fail (exit 1) also on rules that rest on this project's own profile decisions beyond the
+    /// facts (by default they are reported as deviations and do not fail).
+    #[arg(long)]
+    pub strict_profile: bool,
 }
 
 /// Runs `harness check`; returns the exit code (0 clean, 1 violations, 2 unusable input).
@@ -60,7 +67,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
         eprintln!("error: --frame-rate alone changes nothing: give --bits-per-second (the frame size F) and/or --stream-length (the last frame)");
         return EXIT_INPUT;
     }
-    let frame_size = match (args.bits_per_second, args.frame_rate) {
+    let stream = match (args.bits_per_second, args.frame_rate) {
         (Some(bps), Some(rate)) => {
             let config = StreamConfig {
                 bits_per_second: bps,
@@ -69,16 +76,15 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
                 datagram_byte_size: u32::try_from(args.datagram_byte_size).unwrap_or(u32::MAX),
                 ..StreamConfig::default()
             };
-            match config.validate().and_then(|()| config.frame_size()) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_INPUT;
-                }
+            if let Err(e) = config.validate() {
+                eprintln!("error: {e}");
+                return EXIT_INPUT;
             }
+            Some(config)
         }
         _ => None,
     };
+    let frame_size = stream.and_then(|c| c.frame_size().ok());
     let frames = match (args.stream_length, args.frame_rate) {
         (Some(len), Some(rate)) => Some(u64::from(len) * u64::from(rate)),
         _ => None,
@@ -91,6 +97,9 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
         frames,
         verify_payload: args.verify == crate::peer::VerifyArg::Data,
         tolerance: Duration::from_millis(args.tolerance_ms),
+        direction: args.direction.map(Into::into),
+        // Frame counts follow D14's accepted frame rate only when the stream length is known too.
+        stream: stream.filter(|_| args.stream_length.is_some()),
     };
     let bytes = match std::fs::read(&args.file) {
         Ok(b) => b,
@@ -126,15 +135,31 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
         )),
         (None, _) => None,
     };
+    // Rules that rest on a profile decision are deviations unless --strict-profile.
+    let deviations = verdict
+        .report
+        .violations()
+        .filter(|v| {
+            handshake_check::rules::by_id(v.rule)
+                .is_some_and(|r| r.basis == handshake_check::rules::Basis::Profile)
+        })
+        .count() as u64;
+    let failing = if args.strict_profile {
+        verdict.report.violation_count()
+    } else {
+        verdict.report.violation_count().saturating_sub(deviations)
+    };
     let word = match (
         &verdict.damage,
         verdict.report.datagrams,
-        verdict.report.violation_count(),
+        failing,
+        deviations,
     ) {
-        (Some(_), _, _) => "incomplete",
-        (None, 0, _) => "nothing to judge",
-        (None, _, 0) => "clean",
-        (None, _, _) => "violations",
+        (Some(_), _, _, _) => "incomplete",
+        (None, 0, _, _) => "nothing to judge",
+        (None, _, 0, 0) => "clean",
+        (None, _, 0, _) => "deviations",
+        (None, _, _, _) => "violations",
     };
     let written = if args.json {
         let doc = serde_json::json!({
@@ -143,6 +168,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
             "skipped_by_reason": skips,
             "damage": verdict.damage.as_ref().map(|e| e.to_string()),
             "verdict": word,
+            "deviations": deviations,
             "report": verdict.report,
         });
         serde_json::to_writer_pretty(&mut *out, &doc)
@@ -159,7 +185,7 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
         eprintln!("error: {}: {why}", args.file.display());
         return EXIT_INPUT;
     }
-    if verdict.report.violation_count() == 0 {
+    if failing == 0 {
         EXIT_OK
     } else {
         EXIT_FAILED
@@ -230,12 +256,15 @@ fn write_text(
             writeln!(out, "  violations: {}", s.violation_count)?;
         }
         for v in &s.violations {
+            let profile = handshake_check::rules::by_id(v.rule)
+                .is_some_and(|r| r.basis == handshake_check::rules::Basis::Profile);
             writeln!(
                 out,
-                "    #{} {} {}: {} -- {}",
+                "    #{} {} {}{}: {} -- {}",
                 v.packet,
                 seconds(v.time_ns),
                 v.rule,
+                if profile { " (profile decision)" } else { "" },
                 v.detail,
                 v.statement
             )?;
@@ -246,6 +275,10 @@ fn write_text(
     }
     match (word, report.violation_count()) {
         ("violations", n) => writeln!(out, "verdict: {n} violations"),
+        ("deviations", n) => writeln!(
+            out,
+            "verdict: clean by the facts; {n} deviations from this project's profile decisions (--strict-profile fails on them)"
+        ),
         ("incomplete", n) => writeln!(
             out,
             "verdict: incomplete (the capture is damaged; {n} violations before the damage)"

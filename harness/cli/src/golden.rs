@@ -52,6 +52,16 @@ impl Script {
         self
     }
 
+    /// Frames as [`frames`](Self::frames), sent by the initiator (push).
+    fn pushed_frames(&mut self, start_us: u64, first: u64, last: u64) -> &mut Self {
+        let start = self.packets.len();
+        self.frames(start_us, first, last, F, &plan, &same);
+        for p in &mut self.packets[start..] {
+            p.1 = true;
+        }
+        self
+    }
+
     /// Frames `first..=last` of `frame_size` bytes from `start_us`, 10 ms apart, cut by `sizes_of`.
     fn frames(
         &mut self,
@@ -282,6 +292,43 @@ pub fn rule_captures() -> Vec<Golden> {
         Some("media.connection_id_first_once"),
         &s,
     ));
+
+    let mut s = three_way();
+    s.push(55_000, true, data(6, 9, 500));
+    out.push(golden(
+        "rule_media_one_direction",
+        "In a pull session the initiator sends a DATA datagram between the responder's frames.",
+        "3way",
+        Some("media.one_direction"),
+        &s,
+    ));
+
+    let mut s = three_way();
+    s.push(55_000, false, cid(id_a()));
+    out.push(golden(
+        "rule_3way_connection_id_once",
+        "A 3-way responder repeats its CONNECTION_ID mid-stream (a profile rule: a deviation, not a failure).",
+        "3way",
+        Some("3way.connection_id_once"),
+        &s,
+    ));
+
+    let mut s = Script::default();
+    s.push(0, true, syn())
+        .push(200, false, control(ControlRepr::syn_ack_accept(id_a())))
+        .push(400, true, control(ControlRepr::ack(id_a())))
+        .push(500, false, cid(id_a()))
+        .pushed_frames(600, 1, FRAMES);
+    let mut g = golden(
+        "rule_3way_push_no_connection_id",
+        "A 3-way push responder sends a CONNECTION_ID after the ACK (D15: none in 3-way push).",
+        "3way",
+        Some("3way.push_no_connection_id"),
+        &s,
+    );
+    g.check_args
+        .extend(["--direction", "push"].map(String::from));
+    out.push(g);
 
     let mut s = three_way();
     s.packets[3].2 = cid(id_b());

@@ -570,6 +570,7 @@ pub fn cell_scenario(
         },
         stream,
         peer: PeerSpec {
+            stream: None,
             reference: Some(reference.to_string()),
             steps: Vec::new(),
         },

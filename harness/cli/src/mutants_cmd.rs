@@ -256,6 +256,16 @@ fn describe(m: Mutant) -> String {
         Mutant::DuplicateCountedAsGood => "duplicate DATA counted into the frame (D13)",
         Mutant::MediaBeforeSessionAccepted => "media taken before the session is known (D8)",
         Mutant::AbortOnMalformed => "a malformed datagram aborts a 3-way stream (D11)",
+        Mutant::PushMediaBeforeAck => "push initiator sends media before its ACK (D15)",
+        Mutant::PushResponderStreams => {
+            "push responder streams media back (D15; the branch as coded)"
+        }
+        Mutant::PushMediaBeforeSessionAccepted => {
+            "push responder takes media before an ACK established the session (D15, D6)"
+        }
+        Mutant::OptionsEchoedNotHonoured => {
+            "SYN-ACK accepts the requested D14 options, the stream ignores them"
+        }
     }
     .to_owned()
 }

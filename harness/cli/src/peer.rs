@@ -43,6 +43,27 @@ pub struct StreamArgs {
     /// `-verify:` data (payload = fill pattern) or connection.
     #[arg(long, value_enum, default_value_t = VerifyArg::Data)]
     pub verify: VerifyArg,
+    /// `-pattern:` who sends the media: pull (the responder) or push (the initiator).
+    #[arg(long, value_enum, default_value_t = DirectionArg::Pull)]
+    pub direction: DirectionArg,
+}
+
+/// `-pattern:` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    /// The responder sends, the initiator receives (the classic direction).
+    Pull,
+    /// The initiator sends, the responder receives.
+    Push,
+}
+
+impl From<DirectionArg> for handshake_endpoint::mediastream::Direction {
+    fn from(d: DirectionArg) -> Self {
+        match d {
+            DirectionArg::Pull => handshake_endpoint::mediastream::Direction::Pull,
+            DirectionArg::Push => handshake_endpoint::mediastream::Direction::Push,
+        }
+    }
 }
 
 /// `-verify:` values.
@@ -159,6 +180,7 @@ fn build_stream(args: &StreamArgs) -> Result<StreamConfig, String> {
             VerifyArg::Data => Verify::Data,
             VerifyArg::Connection => Verify::Connection,
         },
+        direction: args.direction.into(),
     };
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)

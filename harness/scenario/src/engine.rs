@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use handshake_check::{check_capture, CheckOptions};
 use handshake_endpoint::mediastream::{
-    DropReason, Event, Initiator, Metrics, Peer, Phase, Profile, ProfileKind, Responder,
-    StreamConfig,
+    Direction as MediaDirection, DropReason, Event, Initiator, Metrics, Peer, Phase, Profile,
+    ProfileKind, Responder, StreamConfig,
 };
 use handshake_endpoint::{Endpoint, Instant, Transmit};
 use handshake_run::{
@@ -36,9 +36,13 @@ pub const RESPONDER: SocketAddr = SocketAddr::new(
 pub fn reference_features(profile: &Profile, role: Role) -> Vec<Feature> {
     let mut f = vec![Feature::Restart];
     match profile.kind {
-        ProfileKind::Legacy | ProfileKind::UdpPush => f.push(Feature::LegacyStart),
+        ProfileKind::Legacy => f.extend([Feature::LegacyStart, Feature::Push]),
+        ProfileKind::UdpPush => f.push(Feature::LegacyStart),
         ProfileKind::ThreeWay => {
-            f.push(Feature::ThreeWay);
+            f.extend([Feature::ThreeWay, Feature::Push]);
+            if profile.request_options && role == Role::Initiator {
+                f.push(Feature::RequestOptions);
+            }
             if profile.allow_legacy_start && role == Role::Responder {
                 f.extend([Feature::AllowLegacyStart, Feature::LegacyStart]);
             }
@@ -214,7 +218,11 @@ pub fn run_reference(
 ) -> ScenarioOutcome {
     let role = scenario.iut.role;
     let features = reference_features(&iut, role);
-    if let Some(missing) = scenario.iut.requires.iter().find(|f| !features.contains(f)) {
+    if let Some(missing) = scenario
+        .required_features()
+        .iter()
+        .find(|f| !features.contains(f))
+    {
         return ScenarioOutcome::unsupported(
             scenario,
             iut_name,
@@ -269,7 +277,7 @@ fn run_virtual(
     // The responder first: an initiator's opening datagram must find it.
     let iut_node = media_node(iut, role, config, seed)?;
     let peer_node = match peer_profile {
-        Some(p) => media_node(p, peer_role, config, seed ^ 0x5eed)?,
+        Some(p) => media_node(p, peer_role, scenario.peer_stream(), seed ^ 0x5eed)?,
         None => Node::Sink,
     };
     let (first, second) = match role {
@@ -313,17 +321,26 @@ fn run_virtual(
     // Observations.
     let events = sim.take_events();
     let (link, endpoints) = sim.into_parts();
-    let mut initiator_metrics: Option<Metrics> = None;
+    let pushing = config.direction == MediaDirection::Push;
+    let mut media_metrics: Option<Metrics> = None;
     let mut initiator_complete: Option<bool> = None;
     let mut iut_drops: BTreeMap<DropReason, u64> = BTreeMap::new();
     for (addr, node) in &endpoints {
         if let Node::Media(peer) = node {
             if let Some(i) = peer.as_initiator() {
-                initiator_metrics = Some(i.metrics().clone());
+                if !pushing {
+                    media_metrics = Some(i.metrics().clone());
+                }
                 initiator_complete =
                     Some(i.phase() == Phase::Finished && i.metrics().failure.is_none());
                 if *addr == iut_addr {
                     iut_drops = i.metrics().validation_errors.clone();
+                }
+            }
+            if let (Some(r), true) = (peer.as_responder(), pushing) {
+                // Push: the receiving session still live at the end (one that ended is below).
+                if let Some((_, m)) = r.sessions().next() {
+                    media_metrics = Some(m.clone());
                 }
             }
             if let (Some(r), true) = (peer.as_responder(), *addr == iut_addr) {
@@ -338,12 +355,19 @@ fn run_virtual(
             }
         }
     }
-    for e in events.iter().filter(|e| e.endpoint == iut_addr) {
+    let responder_addr = match role {
+        Role::Responder => iut_addr,
+        Role::Initiator => peer_addr,
+    };
+    for e in events.iter().filter(|e| e.endpoint == responder_addr) {
         if let Event::Ended { metrics, .. } = &e.event {
             if role == Role::Responder {
                 for (reason, n) in &metrics.validation_errors {
                     *iut_drops.entry(*reason).or_default() += n;
                 }
+            }
+            if pushing && media_metrics.is_none() {
+                media_metrics = Some((**metrics).clone());
             }
         }
     }
@@ -364,18 +388,11 @@ fn run_virtual(
         Role::Responder => iut,
         Role::Initiator => peer_profile.unwrap_or(Profile::new(ProfileKind::ThreeWay)),
     };
-    let check = CheckOptions {
-        profile: responder_profile,
-        frame_size: config.frame_size().ok(),
-        frames: Some(config.frames()),
-        max_datagram: u64::from(config.datagram_byte_size),
-        verify_payload: config.verify == handshake_endpoint::mediastream::Verify::Data,
-        ..CheckOptions::default()
-    };
+    let check = CheckOptions::for_stream(responder_profile, &config);
     let verdict = check_capture(&capture, None, check).map_err(|e| e.to_string())?;
     let transcript = transcript(&capture, &events, iut_addr, &script.markers);
     let observed = Observed {
-        initiator_metrics,
+        media_metrics,
         initiator_complete,
         iut_drops: Some(
             iut_drops

@@ -70,6 +70,24 @@ pub struct Scenario {
     pub settle_ms: u64,
 }
 
+impl Scenario {
+    /// The features the IUT must have: `iut.requires`, plus `push` when the stream is pushed.
+    pub fn required_features(&self) -> Vec<Feature> {
+        let mut f = self.iut.requires.clone();
+        if self.stream.direction == handshake_endpoint::mediastream::Direction::Push
+            && !f.contains(&Feature::Push)
+        {
+            f.push(Feature::Push);
+        }
+        f
+    }
+
+    /// The reference peer's stream: `peer.stream`, else the scenario's.
+    pub fn peer_stream(&self) -> StreamConfig {
+        self.peer.stream.unwrap_or(self.stream)
+    }
+}
+
 /// The default stream: 200 kbit/s, 50 frames/s (500-byte frames), 1 s, 1 s buffer, 1400-byte datagrams.
 pub fn default_stream() -> StreamConfig {
     StreamConfig {
@@ -135,6 +153,10 @@ pub enum Feature {
     OptimisticStart,
     /// D10: fallback to legacy.
     FallbackToLegacy,
+    /// D14 (initiator): requests its stream parameters as SYN options.
+    RequestOptions,
+    /// The push direction (the initiator sends the media); implied by `stream.direction: push`.
+    Push,
     /// The IUT can be restarted (not an already-running `--iut-addr`).
     Restart,
 }
@@ -147,6 +169,10 @@ pub struct PeerSpec {
     /// Without it the peer is only the script.
     #[serde(default)]
     pub reference: Option<String>,
+    /// The reference peer's own stream parameters, when they differ from the IUT's (`stream`): e.g.
+    /// a responder configured otherwise than what the initiator requests (D14). Default: `stream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamConfig>,
     /// Scripted steps, run in order; with a reference peer they add to what it does (inject datagrams,
     /// expect the IUT's, add faults).
     #[serde(default)]
@@ -288,6 +314,10 @@ pub struct ExpectStep {
     /// Only datagrams to this port of the peer's host (default: the peer's own port).
     #[serde(default)]
     pub to_port: Option<u16>,
+    /// The fact or decision this expectation rests on (`D5`, `legacy.receive`, …; see
+    /// `harness coverage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
 }
 
 fn default_window_ms() -> u64 {
@@ -308,6 +338,9 @@ pub struct ExpectNoneStep {
     /// Only datagrams to this port of the peer's host (default: any).
     #[serde(default)]
     pub to_port: Option<u16>,
+    /// The fact or decision this expectation rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
 }
 
 /// `wait`.
@@ -376,6 +409,23 @@ pub struct OutcomeExpectation {
     /// Checker rules that must fire.
     #[serde(default)]
     pub rules_fire: Vec<String>,
+    /// The facts or decisions these expectations rest on (`D6, D11`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// Expectations that rest on one of this project's own profile decisions beyond the facts:
+    /// judged, but a miss is a `deviation` (never failing the gate unless `--strict-profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Box<ProfileOutcome>>,
+}
+
+/// Outcome expectations that rest on a profile decision.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileOutcome {
+    /// The decision's id (the README's list of profile decisions).
+    pub decision: String,
+    /// What it expects (`rules_hold`/`rules_fire` and nested `profile` are not used here).
+    pub expect: OutcomeExpectation,
 }
 
 /// An exact number or a range.

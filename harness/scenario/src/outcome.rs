@@ -6,7 +6,7 @@ use handshake_check::{rules, Violation};
 use handshake_endpoint::mediastream::Metrics;
 use serde::Serialize;
 
-use crate::model::Scenario;
+use crate::model::{OutcomeExpectation, Scenario};
 
 /// The verdict on one scenario run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -102,8 +102,9 @@ pub struct Timing {
 pub struct Observed {
     /// The checker's negotiated mode of the first session.
     pub negotiated_mode: Option<String>,
-    /// The initiator side's metrics, when known (in-process IUT or reference peer).
-    pub initiator_metrics: Option<Metrics>,
+    /// The media receiver's frame metrics (the initiator's in pull, the responder session's in
+    /// push), when known (an in-process IUT, or a reference peer that receives).
+    pub media_metrics: Option<Metrics>,
     /// Whether the initiator's stream completed without failure, when known.
     pub initiator_complete: Option<bool>,
     /// The IUT's dropped-datagram counters by reason; `None` when they cannot be observed (an
@@ -148,7 +149,7 @@ pub struct ScenarioOutcome {
     pub deviations: Vec<String>,
     /// The negotiated mode seen on the wire.
     pub negotiated_mode: Option<String>,
-    /// The initiator side's metrics, when known.
+    /// The media receiver's frame metrics, when known.
     pub metrics: Option<Metrics>,
     /// The IUT's dropped datagrams by reason, when known.
     pub iut_drops: BTreeMap<String, u64>,
@@ -303,23 +304,14 @@ fn metric(m: &Metrics, name: &str) -> Option<u64> {
     })
 }
 
-/// Judges the observations against the scenario's expectations.
-pub fn judge(
-    scenario: &Scenario,
-    iut: &str,
-    observed: Observed,
-    transcript: Vec<TranscriptLine>,
-    capture: Vec<u8>,
-) -> ScenarioOutcome {
-    let expect = &scenario.expect;
-    let mut reasons = observed.step_failures.clone();
-    // Expectations this IUT cannot show (an external IUT's internal counters) are not judged: they are
-    // listed, so a report says what was not checked.
-    let mut unobservable: Vec<String> = Vec::new();
-    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
-    for v in &observed.violations {
-        *fired.entry(v.rule.to_owned()).or_default() += 1;
-    }
+/// Checks the observable outcome expectations (mode, metrics, drops, completion); what fails goes to
+/// `reasons`, what this IUT cannot show to `unobservable`.
+fn check_outcome(
+    expect: &OutcomeExpectation,
+    observed: &Observed,
+    reasons: &mut Vec<String>,
+    unobservable: &mut Vec<String>,
+) {
     if let Some(want) = &expect.negotiated_mode {
         match &observed.negotiated_mode {
             Some(got) if got == want => {}
@@ -330,15 +322,8 @@ pub fn judge(
         }
     }
     for (name, bound) in &expect.metrics {
-        if !METRIC_NAMES.contains(&name.as_str()) {
-            reasons.push(format!(
-                "unknown metric `{name}` (known: {})",
-                METRIC_NAMES.join(", ")
-            ));
-            continue;
-        }
         match observed
-            .initiator_metrics
+            .media_metrics
             .as_ref()
             .and_then(|m| metric(m, name))
         {
@@ -372,6 +357,28 @@ pub fn judge(
             None => unobservable.push("stream_complete".into()),
         }
     }
+}
+
+/// Judges the observations against the scenario's expectations. Expectations that rest on this
+/// project's own profile decisions (a `profile` scenario, an `expect.profile` block, a rule whose
+/// basis is a profile decision) yield deviations, not failures.
+pub fn judge(
+    scenario: &Scenario,
+    iut: &str,
+    observed: Observed,
+    transcript: Vec<TranscriptLine>,
+    capture: Vec<u8>,
+) -> ScenarioOutcome {
+    let expect = &scenario.expect;
+    let mut reasons = observed.step_failures.clone();
+    // Expectations this IUT cannot show (an external IUT's internal counters) are not judged: they are
+    // listed, so a report says what was not checked.
+    let mut unobservable: Vec<String> = Vec::new();
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    for v in &observed.violations {
+        *fired.entry(v.rule.to_owned()).or_default() += 1;
+    }
+    check_outcome(expect, &observed, &mut reasons, &mut unobservable);
     let hold: Vec<&str> = if expect.rules_hold.iter().any(|r| r == "all") {
         rules::ALL
             .iter()
@@ -410,6 +417,15 @@ pub fn judge(
                 .map(|r| format!("profile decision `{choice}`: {r}")),
         );
     }
+    if let Some(p) = &expect.profile {
+        let mut missed = Vec::new();
+        check_outcome(&p.expect, &observed, &mut missed, &mut unobservable);
+        deviations.extend(
+            missed
+                .into_iter()
+                .map(|r| format!("profile decision `{}`: {r}", p.decision)),
+        );
+    }
     let verdict = if reasons.is_empty() {
         Verdict::Pass
     } else {
@@ -423,7 +439,7 @@ pub fn judge(
         reasons,
         deviations,
         negotiated_mode: observed.negotiated_mode,
-        metrics: observed.initiator_metrics,
+        metrics: observed.media_metrics,
         iut_drops: observed.iut_drops.unwrap_or_default(),
         rules_fired: fired,
         not_observable: unobservable,

@@ -20,6 +20,30 @@ pub enum Verify {
     Connection,
 }
 
+/// Who sends the media (the fork's `-pattern:push|pull`). Handshake roles never change: the
+/// initiator always sends START/SYN and ACK, the responder CONNECTION_ID and SYN-ACK.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The classic direction: the responder (server) sends, the initiator (client) receives.
+    #[default]
+    Pull,
+    /// The initiator (client) sends, the responder (server) receives (`bidirectional_media_stream`
+    /// as coded for legacy; D15 for 3-way).
+    Push,
+}
+
+impl Direction {
+    /// `pull` / `push`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Direction::Pull => "pull",
+            Direction::Push => "push",
+        }
+    }
+}
+
 /// The media stream's parameters, mirroring ctsTraffic's options. Both sides must agree: there is no
 /// end-of-stream marker, each side knows the length from StreamLength × FrameRate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +62,8 @@ pub struct StreamConfig {
     pub datagram_byte_size: u32,
     /// `-verify:`.
     pub verify: Verify,
+    /// `-pattern:`: who sends the media.
+    pub direction: Direction,
 }
 
 impl Default for StreamConfig {
@@ -49,6 +75,7 @@ impl Default for StreamConfig {
             buffer_depth_secs: 1,
             datagram_byte_size: 1400,
             verify: Verify::Data,
+            direction: Direction::Pull,
         }
     }
 }
@@ -74,6 +101,8 @@ pub enum ConfigError {
     Plan(PlanError),
     /// Zero frames (StreamLength 0).
     NoFrames,
+    /// Push with the `udp_push` build: no build ever coded it.
+    PushNotCoded,
     /// A parameter beyond what the harness accepts.
     OutOfRange {
         /// The parameter, as ctsTraffic names it.
@@ -95,6 +124,9 @@ impl fmt::Display for ConfigError {
             ConfigError::NoFrames => {
                 f.write_str("the stream has no frames: StreamLength must be at least 1 s")
             }
+            ConfigError::PushNotCoded => f.write_str(
+                "the udp_push build has no push direction (only legacy and 3way push exist)",
+            ),
             ConfigError::OutOfRange {
                 what,
                 value,
@@ -264,6 +296,9 @@ pub struct Profile {
     pub fallback_to_legacy: bool,
     /// D8 (responder): stream right after SYN-ACK without waiting for ACK.
     pub optimistic_start: bool,
+    /// D14 (initiator): put the stream's parameters into the SYN as TLV options (types 1, 2, 3
+    /// and 5) and run with what the SYN-ACK accepts.
+    pub request_options: bool,
     /// D2: SYN retransmission.
     pub syn_backoff: Backoff,
     /// D7: SYN-ACK retransmission while waiting for ACK.
@@ -298,6 +333,7 @@ impl Profile {
             allow_legacy_start: false,
             fallback_to_legacy: false,
             optimistic_start: false,
+            request_options: false,
             syn_backoff: Backoff {
                 initial_ms: 500,
                 max_ms: 2000,
@@ -320,7 +356,8 @@ impl Profile {
     }
 
     /// Parses `legacy`, `udp_push`, `3way`, or `3way+option+option…` with the options
-    /// `allow_legacy_start`, `fallback_to_legacy` (or `fallback`), `optimistic_start` (or `optimistic`).
+    /// `allow_legacy_start`, `fallback_to_legacy` (or `fallback`), `optimistic_start` (or `optimistic`),
+    /// `request_options`.
     pub fn parse(text: &str) -> Result<Profile, ProfileError> {
         let (text, mutant) = match text.split_once('!') {
             Some((base, name)) => {
@@ -364,9 +401,10 @@ impl Profile {
                 "allow_legacy_start" => profile.allow_legacy_start = true,
                 "fallback_to_legacy" | "fallback" => profile.fallback_to_legacy = true,
                 "optimistic_start" | "optimistic" => profile.optimistic_start = true,
+                "request_options" => profile.request_options = true,
                 other => {
                     return Err(ProfileError(format!(
-                        "unknown 3way option `{other}`: expected allow_legacy_start, fallback_to_legacy or optimistic_start"
+                        "unknown 3way option `{other}`: expected allow_legacy_start, fallback_to_legacy, optimistic_start or request_options"
                     )))
                 }
             }
@@ -376,13 +414,14 @@ impl Profile {
 }
 
 impl fmt::Display for Profile {
-    /// The canonical name: `3way+allow_legacy_start+fallback_to_legacy+optimistic_start` order.
+    /// The canonical name: `3way+allow_legacy_start+fallback_to_legacy+optimistic_start+request_options` order.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.kind.name())?;
         for (on, name) in [
             (self.allow_legacy_start, "allow_legacy_start"),
             (self.fallback_to_legacy, "fallback_to_legacy"),
             (self.optimistic_start, "optimistic_start"),
+            (self.request_options, "request_options"),
         ] {
             if on {
                 write!(f, "+{name}")?;

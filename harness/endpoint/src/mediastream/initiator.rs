@@ -7,19 +7,26 @@
 //! * `3way`: SYN with D2's backoff (D1), ACK echoing the assigned id (D5), media only once the session is
 //!   known (D8), invalid datagrams dropped and counted (D11), duplicates discarded (D13); with
 //!   `fallback_to_legacy`, legacy START after the SYNs go unanswered (D10).
+//!
+//! With [`Direction::Push`] the initiator is the media sender instead: legacy as the
+//! `bidirectional_media_stream` branch codes it (START, at most once more, frames after the
+//! CONNECTION_ID), 3-way by D15 (the pull handshake, frames right after the first ACK).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use handshake_wire::mediastream::{
-    verify_pattern, ConnectionId, ControlKind, ControlRepr, Datagram, Kind, Mode,
+    ConnectionId, ControlKind, ControlRepr, Datagram, FragmentPlan, Kind, Mode, Options,
+    OwnedOptions, TlvOption,
 };
 
 use crate::{Endpoint, Instant, Transmit};
 
-use super::config::{ConfigError, Profile, ProfileKind, StreamConfig, Verify};
+use super::config::{ConfigError, Direction, Profile, ProfileKind, StreamConfig};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
-use super::playout::{DatagramIdentity, Playout, Render};
+use super::playout::Render;
+use super::receiver::{Media, MediaReceiver};
+use super::sender::{MediaSender, Qpc};
 use super::Mutant;
 
 /// How the initiator is looking for its stream.
@@ -29,6 +36,9 @@ enum Discovery {
     NotStarted,
     /// Legacy START (or udp_push SYN) re-sent at a fixed interval until the first DATA.
     Resending { next: Instant },
+    /// Push (legacy): START sent `sent` times (at most twice), waiting for the CONNECTION_ID; the
+    /// next START, or the give-up, at `next`.
+    PushStart { sent: u32, next: Instant },
     /// 3-way SYN attempts (D2): `sent` SYNs so far, the next re-send or give-up at `next`.
     Syn { sent: u32, next: Instant },
     /// Nothing more to send.
@@ -50,7 +60,12 @@ pub struct Initiator {
     connected_at: Option<Instant>,
     /// 3way: when the stream fails if no media has come since the session became known.
     media_timeout: Option<Instant>,
-    playout: Playout,
+    /// Pull: the receive side.
+    receiver: MediaReceiver,
+    /// Push: the send side, once the session is known.
+    sender: Option<MediaSender>,
+    plan: FragmentPlan,
+    qpc: Qpc,
     metrics: Metrics,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -64,6 +79,9 @@ impl Initiator {
         target: SocketAddr,
     ) -> Result<Initiator, ConfigError> {
         config.validate()?;
+        if config.direction == Direction::Push && profile.kind == ProfileKind::UdpPush {
+            return Err(ConfigError::PushNotCoded);
+        }
         let frame_size = config.frame_size()?;
         let three_way = profile.kind == ProfileKind::ThreeWay;
         Ok(Initiator {
@@ -76,11 +94,15 @@ impl Initiator {
             fell_back: false,
             connected_at: None,
             media_timeout: None,
-            playout: Playout::new(
+            receiver: MediaReceiver::new(
                 config,
                 frame_size,
                 three_way && !profile.is(Mutant::DuplicateCountedAsGood),
+                !three_way,
             ),
+            sender: None,
+            plan: config.plan()?,
+            qpc: Qpc::default(),
             metrics: Metrics {
                 frames_expected: config.frames(),
                 ..Metrics::default()
@@ -97,13 +119,14 @@ impl Initiator {
         }
         self.connected_at = Some(now);
         match self.profile.kind {
+            ProfileKind::Legacy if self.pushing() => self.push_start(now),
             ProfileKind::Legacy | ProfileKind::UdpPush => {
                 self.send(&Datagram::Start);
                 self.metrics.handshake_attempts += 1;
                 self.discovery = Discovery::Resending {
                     next: now + self.config.start_resend_interval(),
                 };
-                self.playout.start(now);
+                self.receiver.start(now);
                 let reason = if self.profile.kind == ProfileKind::UdpPush {
                     Reason::StartThenSyn
                 } else {
@@ -119,6 +142,128 @@ impl Initiator {
                 };
                 self.transition(Phase::Handshaking, Reason::SynSent);
             }
+        }
+    }
+
+    fn pushing(&self) -> bool {
+        self.config.direction == Direction::Push
+    }
+
+    /// Push, legacy discovery (the `bidirectional_media_stream` branch as coded): START now, at most
+    /// once more one re-send interval later; the stream fails one interval after that without a
+    /// CONNECTION_ID (project decision: the branch's give-up is not known).
+    fn push_start(&mut self, now: Instant) {
+        self.send(&Datagram::Start);
+        self.metrics.handshake_attempts += 1;
+        self.discovery = Discovery::PushStart {
+            sent: 1,
+            next: now + self.config.start_resend_interval(),
+        };
+        self.transition(Phase::Discovering, Reason::StartSent);
+    }
+
+    /// Push: the session is known; frame 1 goes now (legacy: after the CONNECTION_ID; D15: right
+    /// after the first ACK).
+    fn start_sending(&mut self, now: Instant, reason: Reason) {
+        if self.sender.is_some() {
+            return;
+        }
+        self.discovery = Discovery::Done;
+        self.sender = Some(MediaSender::new(now));
+        self.transition(Phase::Streaming, reason);
+        self.send_due_frames(now);
+    }
+
+    fn send_due_frames(&mut self, now: Instant) {
+        let Some(sender) = &mut self.sender else {
+            return;
+        };
+        let (target, transmits) = (self.target, &mut self.transmits);
+        let sent = sender.send_due(
+            now,
+            &self.config,
+            &self.plan,
+            &self.profile,
+            &mut self.qpc,
+            |payload| {
+                transmits.push_back(Transmit {
+                    destination: target,
+                    payload,
+                })
+            },
+        );
+        let finished = sender.finished(&self.config, &self.profile);
+        if sent > 0 && self.metrics.time_to_first_media.is_none() {
+            self.metrics.time_to_first_media = self.connected_at.map(|t| now - t);
+        }
+        self.metrics.frames_sent += sent;
+        if finished {
+            self.end(now, Phase::Finished, Reason::StreamComplete, None);
+        }
+    }
+
+    /// Push: what the sender takes from the responder. Legacy: the first CONNECTION_ID starts the
+    /// stream; D15: the SYN-ACKs of the 3-way handshake (ACKed by D5). Anything else is dropped and
+    /// counted; a sender never fails on what it receives.
+    fn receive_pushing(
+        &mut self,
+        now: Instant,
+        datagram: Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+    ) {
+        let datagram = match datagram {
+            Ok(d) => d,
+            Err(e) => return self.drop_datagram(e.kind(), DropReason::from_wire(&e)),
+        };
+        let kind = Some(datagram.kind());
+        match datagram {
+            Datagram::ConnectionId(id) if matches!(self.discovery, Discovery::PushStart { .. }) => {
+                self.metrics.connection_id = Some(id);
+                self.metrics.negotiated_mode = if self.fell_back {
+                    NegotiatedMode::LegacyFallback
+                } else {
+                    NegotiatedMode::Legacy
+                };
+                self.start_sending(now, Reason::ConnectionIdAdopted);
+            }
+            Datagram::ConnectionId(id) if self.metrics.connection_id == Some(id) => {}
+            Datagram::ConnectionId(_) => {
+                self.drop_datagram(kind, DropReason::MismatchedConnectionId)
+            }
+            Datagram::Control(c) if c.kind == ControlKind::SynAck && !self.fell_back => {
+                match (c.accept(), self.metrics.connection_id) {
+                    (false, None) if self.phase == Phase::Handshaking => {
+                        let reason = c
+                            .connection_id
+                            .as_text()
+                            .unwrap_or("(no reason given)")
+                            .to_owned();
+                        self.end(
+                            now,
+                            Phase::Rejected,
+                            Reason::SynAckRejected,
+                            Some(format!("rejected: {reason}")),
+                        );
+                    }
+                    (true, None) if self.phase == Phase::Handshaking => {
+                        self.adopt_options(c.options);
+                        self.metrics.connection_id = Some(c.connection_id);
+                        self.metrics.negotiated_mode = NegotiatedMode::ThreeWay;
+                        if self.profile.is(Mutant::PushMediaBeforeAck) {
+                            self.start_sending(now, Reason::SynAckAccepted);
+                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
+                        } else {
+                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
+                            self.start_sending(now, Reason::SynAckAccepted);
+                        }
+                    }
+                    (true, Some(id)) if id == c.connection_id => {
+                        self.send(&Datagram::Control(ControlRepr::ack(id)));
+                    }
+                    (true, Some(_)) => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
+                    _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
+                }
+            }
+            _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
         }
     }
 
@@ -145,10 +290,62 @@ impl Initiator {
     }
 
     fn send_syn(&mut self) {
-        self.send(&Datagram::Control(ControlRepr::syn(
-            self.profile.desired_id,
-        )));
+        let syn = ControlRepr::syn(self.profile.desired_id);
+        if self.profile.request_options {
+            let requested = self.requested_options();
+            self.send(&Datagram::Control(syn.with_options(requested.as_options())));
+        } else {
+            self.send(&Datagram::Control(syn));
+        }
         self.metrics.handshake_attempts += 1;
+    }
+
+    /// D14: the stream's own parameters as requested options (types 1, 2, 3 and 5).
+    fn requested_options(&self) -> OwnedOptions {
+        let c = &self.config;
+        OwnedOptions::from_options(&[
+            TlvOption::FrameRate(c.frame_rate),
+            TlvOption::BitsPerSecond(c.bits_per_second),
+            TlvOption::BufferDepthMs(c.buffer_depth_secs.saturating_mul(1000)),
+            TlvOption::MaxDatagramBytes(c.datagram_byte_size),
+        ])
+        .unwrap_or_default()
+    }
+
+    /// D14: runs with the parameters the SYN-ACK accepted (among those requested; a value that
+    /// would not give a valid stream is ignored). Before any media, so the receive side is rebuilt.
+    fn adopt_options(&mut self, accepted: Options<'_>) {
+        if !self.profile.request_options || accepted.is_empty() {
+            return;
+        }
+        let mut config = self.config;
+        for option in accepted.iter() {
+            match option {
+                TlvOption::FrameRate(v) => config.frame_rate = v,
+                TlvOption::BitsPerSecond(v) => config.bits_per_second = v,
+                TlvOption::BufferDepthMs(v) if v % 1000 == 0 => config.buffer_depth_secs = v / 1000,
+                TlvOption::MaxDatagramBytes(v) => config.datagram_byte_size = v,
+                _ => {}
+            }
+        }
+        let (Ok(()), Ok(frame_size), Ok(plan)) =
+            (config.validate(), config.frame_size(), config.plan())
+        else {
+            return;
+        };
+        if config == self.config {
+            return;
+        }
+        let three_way = self.profile.kind == ProfileKind::ThreeWay;
+        self.config = config;
+        self.plan = plan;
+        self.metrics.frames_expected = config.frames();
+        self.receiver = MediaReceiver::new(
+            config,
+            frame_size,
+            three_way && !self.profile.is(Mutant::DuplicateCountedAsGood),
+            !three_way,
+        );
     }
 
     fn transition(&mut self, to: Phase, reason: Reason) {
@@ -180,7 +377,9 @@ impl Initiator {
 
     fn end(&mut self, now: Instant, to: Phase, reason: Reason, failure: Option<String>) {
         self.discovery = Discovery::Done;
-        self.metrics.frames_dropped += self.playout.unrendered();
+        if !self.pushing() {
+            self.metrics.frames_dropped += self.receiver.unrendered();
+        }
         if let Some(why) = failure {
             self.metrics.failure = Some(why);
             if to == Phase::Rejected {
@@ -248,19 +447,16 @@ impl Initiator {
                 // As coded: the id is stored, whenever it comes, and never checked.
                 self.metrics.connection_id = Some(id);
             }
-            Datagram::Data(d) => {
-                if self.config.verify == Verify::Data {
-                    if let Err(m) = verify_pattern(d.payload) {
-                        return self.fail_malformed(now, format!("DATA seq {}: {m}", d.seq));
+            Datagram::Data(_) => match self.receiver.take(now, &datagram) {
+                Media::BadPayload(why) => self.fail_malformed(now, why),
+                Media::Unexpected => {}
+                Media::Verified(taken) => {
+                    self.media_started(now, NegotiatedMode::Legacy);
+                    if taken.is_err() {
+                        self.metrics.frames_error += 1;
                     }
                 }
-                self.media_started(now, NegotiatedMode::Legacy);
-                let len = datagram.buffer_len() as u64;
-                let identity = DatagramIdentity::Data { qpc: d.qpc, len };
-                if self.playout.receive(d.seq, identity, len).is_err() {
-                    self.metrics.frames_error += 1;
-                }
-            }
+            },
             other => self.fail_malformed(
                 now,
                 format!(
@@ -304,6 +500,7 @@ impl Initiator {
                         );
                     }
                     (true, None) if self.phase == Phase::Handshaking => {
+                        self.adopt_options(c.options);
                         let echoed = if self.profile.is(Mutant::AckNotEchoingId) {
                             ConnectionId::ZERO
                         } else {
@@ -342,21 +539,12 @@ impl Initiator {
                 {
                     return self.drop_datagram(kind, DropReason::MediaBeforeSession);
                 }
-                let payload = datagram.payload().unwrap_or_default();
-                if self.config.verify == Verify::Data && verify_pattern(payload).is_err() {
-                    return self.drop_datagram(kind, DropReason::PayloadMismatch);
-                }
-                let len = datagram.buffer_len() as u64;
-                let (seq, identity) = match datagram {
-                    Datagram::Fragment(f) => (
-                        f.seq,
-                        DatagramIdentity::Fragment {
-                            offset: f.fragment_offset,
-                            len,
-                        },
-                    ),
-                    Datagram::Data(d) => (d.seq, DatagramIdentity::Data { qpc: d.qpc, len }),
-                    _ => return,
+                let taken = match self.receiver.take(now, &datagram) {
+                    Media::BadPayload(_) => {
+                        return self.drop_datagram(kind, DropReason::PayloadMismatch)
+                    }
+                    Media::Unexpected => return,
+                    Media::Verified(taken) => taken,
                 };
                 let mode = if self.fell_back {
                     NegotiatedMode::LegacyFallback
@@ -364,10 +552,7 @@ impl Initiator {
                     NegotiatedMode::ThreeWay
                 };
                 self.media_started(now, mode);
-                if !self.playout.is_started() {
-                    self.playout.start_from_media(now, seq);
-                }
-                match self.playout.receive(seq, identity, len) {
+                match taken {
                     Ok(()) => {}
                     Err(DropReason::DuplicateDatagram) => {
                         self.metrics.duplicate_datagrams += 1;
@@ -385,13 +570,19 @@ impl Initiator {
 
     fn fall_back(&mut self, now: Instant) {
         self.fell_back = true;
+        if self.pushing() {
+            // D10 with D15: the legacy push sender from here on.
+            self.push_start(now);
+            return;
+        }
         self.strict = false;
+        self.receiver.set_strict(false);
         self.send(&Datagram::Start);
         self.metrics.handshake_attempts += 1;
         self.discovery = Discovery::Resending {
             next: now + self.config.start_resend_interval(),
         };
-        self.playout.start(now);
+        self.receiver.start(now);
         self.transition(Phase::Discovering, Reason::FellBackToLegacy);
     }
 }
@@ -420,7 +611,9 @@ impl Endpoint for Initiator {
         }
         // Initiators never take START, so they classify 3-way-only.
         let datagram = Datagram::parse(payload, Mode::ThreeWayOnly);
-        if self.strict {
+        if self.pushing() {
+            self.receive_pushing(now, datagram);
+        } else if self.strict {
             self.receive_strict(now, datagram);
         } else {
             self.receive_three_way(now, datagram);
@@ -432,6 +625,23 @@ impl Endpoint for Initiator {
             return;
         }
         match self.discovery {
+            Discovery::PushStart { sent, next } if next <= now => {
+                if sent < 2 {
+                    self.send(&Datagram::Start);
+                    self.metrics.handshake_attempts += 1;
+                    self.discovery = Discovery::PushStart {
+                        sent: sent + 1,
+                        next: next + self.config.start_resend_interval(),
+                    };
+                } else {
+                    return self.end(
+                        now,
+                        Phase::Failed,
+                        Reason::HandshakeTimedOut,
+                        Some(format!("no CONNECTION_ID after {sent} STARTs")),
+                    );
+                }
+            }
             Discovery::Resending { next } if next <= now => {
                 if self.profile.kind == ProfileKind::UdpPush {
                     // As coded: every re-send tick sends a 67-byte SYN with a zero desired id.
@@ -472,7 +682,10 @@ impl Endpoint for Initiator {
             }
             _ => {}
         }
-        if self.media_timeout.is_some_and(|t| t <= now) && !self.playout.is_started() {
+        if self.pushing() {
+            return self.send_due_frames(now);
+        }
+        if self.media_timeout.is_some_and(|t| t <= now) && !self.receiver.is_started() {
             return self.end(
                 now,
                 Phase::Failed,
@@ -480,7 +693,7 @@ impl Endpoint for Initiator {
                 Some("no media arrived after the handshake".to_owned()),
             );
         }
-        match self.playout.render_due(now, &mut self.metrics) {
+        match self.receiver.render_due(now, &mut self.metrics) {
             Render::Continue => {}
             Render::Finished => self.end(now, Phase::Finished, Reason::StreamComplete, None),
             Render::NothingArrived => self.end(
@@ -505,11 +718,19 @@ impl Endpoint for Initiator {
             return None;
         }
         let discovery = match self.discovery {
-            Discovery::Resending { next } | Discovery::Syn { next, .. } => Some(next),
+            Discovery::Resending { next }
+            | Discovery::Syn { next, .. }
+            | Discovery::PushStart { next, .. } => Some(next),
             Discovery::NotStarted | Discovery::Done => None,
         };
-        let media_timeout = self.media_timeout.filter(|_| !self.playout.is_started());
-        [discovery, self.playout.deadline(), media_timeout]
+        if self.pushing() {
+            let frame = self
+                .sender
+                .and_then(|s| s.next_due(&self.config, &self.profile));
+            return [discovery, frame].into_iter().flatten().min();
+        }
+        let media_timeout = self.media_timeout.filter(|_| !self.receiver.is_started());
+        [discovery, self.receiver.deadline(), media_timeout]
             .into_iter()
             .flatten()
             .min()

@@ -43,17 +43,20 @@ mod event;
 mod initiator;
 mod mutant;
 mod playout;
+mod receiver;
 mod responder;
+mod sender;
 
 pub use config::{
-    Backoff, ConfigError, Profile, ProfileError, ProfileKind, StreamConfig, Verify,
+    Backoff, ConfigError, Direction, Profile, ProfileError, ProfileKind, StreamConfig, Verify,
     MAX_BUFFER_DEPTH_SECS, MAX_DATAGRAM_BYTE_SIZE, MAX_FRAME_RATE, MAX_FRAME_SIZE,
     MAX_STREAM_LENGTH_SECS,
 };
 pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 pub use initiator::Initiator;
 pub use mutant::Mutant;
-pub use responder::{Responder, QPF};
+pub use responder::Responder;
+pub use sender::QPF;
 
 use std::net::SocketAddr;
 

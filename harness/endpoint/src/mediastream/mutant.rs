@@ -47,6 +47,15 @@ named_enum! {
         MediaBeforeSessionAccepted = "media-before-session-accepted",
         /// Initiator: a malformed datagram aborts the 3-way stream (breaks D11).
         AbortOnMalformed = "abort-on-malformed",
+        /// Push initiator: media before its ACK (breaks D15).
+        PushMediaBeforeAck = "push-media-before-ack",
+        /// Push responder: streams media back to the sending initiator (breaks D15 and the
+        /// branch as coded: the receiving server does not stream).
+        PushResponderStreams = "push-responder-streams",
+        /// Push responder: takes media before the ACK establishes the session (breaks D15/D6).
+        PushMediaBeforeSessionAccepted = "push-media-before-session-accepted",
+        /// Responder: the SYN-ACK accepts requested D14 options but the stream ignores them.
+        OptionsEchoedNotHonoured = "options-echoed-not-honoured",
     }
 }
 
@@ -55,6 +64,8 @@ impl Mutant {
     pub fn base(self) -> &'static str {
         match self {
             Mutant::SynAckToStart => "3way+allow_legacy_start",
+            // Once per session is a fact of legacy sessions (3-way leaves it to the profile).
+            Mutant::ConnectionIdTwice => "legacy",
             _ => "3way",
         }
     }

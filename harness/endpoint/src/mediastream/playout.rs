@@ -132,22 +132,41 @@ impl Playout {
                 self.next_render = self.frames + 1;
                 return Render::NothingArrived;
             }
-            let bytes = self
-                .pending
-                .remove(&self.next_render)
-                .map_or(0, |f| f.bytes);
-            match bytes.cmp(&self.frame_size) {
-                core::cmp::Ordering::Equal => metrics.frames_successful += 1,
-                core::cmp::Ordering::Less => metrics.frames_dropped += 1,
-                core::cmp::Ordering::Greater => metrics.frames_duplicate += 1,
-            }
-            self.next_render += 1;
+            self.render_next(metrics);
         }
         if self.next_render > self.frames {
             Render::Finished
         } else {
             Render::Continue
         }
+    }
+
+    /// Renders every frame not rendered yet, now, whatever its deadline.
+    pub(crate) fn render_remaining(&mut self, metrics: &mut Metrics) {
+        while self.next_render <= self.frames {
+            self.render_next(metrics);
+        }
+    }
+
+    /// Judges frame `next_render` by its byte sum: F successful, less dropped, more duplicate.
+    fn render_next(&mut self, metrics: &mut Metrics) {
+        let bytes = self
+            .pending
+            .remove(&self.next_render)
+            .map_or(0, |f| f.bytes);
+        match bytes.cmp(&self.frame_size) {
+            core::cmp::Ordering::Equal => metrics.frames_successful += 1,
+            core::cmp::Ordering::Less => metrics.frames_dropped += 1,
+            core::cmp::Ordering::Greater => metrics.frames_duplicate += 1,
+        }
+        self.next_render += 1;
+    }
+
+    /// Whether frame `seq` has all its bytes (F) and is not rendered yet.
+    pub(crate) fn frame_complete(&self, seq: u64) -> bool {
+        self.pending
+            .get(&seq)
+            .is_some_and(|f| f.bytes >= self.frame_size)
     }
 
     /// Frames not rendered yet (counted as dropped when a stream is cut short).

@@ -6,26 +6,34 @@
 //! * `3way`: SYN → fresh id and SYN-ACK (D3), repeated SYN → the same SYN-ACK, version or session limit
 //!   → rejecting SYN-ACK and no state (D4), media only after an ACK echoing the id (D6), SYN-ACK re-sent
 //!   while no ACK comes and the session dropped after the last one (D7); options: optimistic start (D8),
-//!   legacy START served as the legacy responder would, never with a control frame (D9).
+//!   legacy START served as the legacy responder would, never with a control frame (D9). A SYN's TLV
+//!   options are requested parameters (D14): the session adopts those it can honour and its SYN-ACK
+//!   carries exactly those (project reading, see the README).
+//!
+//! With [`Direction::Push`] the responder is the media receiver: a START is answered with
+//! CONNECTION_ID and the session then takes the initiator's frames (legacy as the
+//! `bidirectional_media_stream` branch codes it); a 3-way session takes them once an ACK established
+//! it and sends no CONNECTION_ID (D15). A receiving session succeeds as soon as the final frame is
+//! whole.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use handshake_wire::mediastream::{
-    pattern_slice, ConnectionId, ControlKind, ControlRepr, DataRepr, Datagram, Error as WireError,
-    FragmentPlan, Kind, Mode,
+    ConnectionId, ControlKind, ControlRepr, Datagram, Error as WireError, FragmentPlan, Kind, Mode,
+    Options, OwnedOptions, TlvOption,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::{Endpoint, Instant, Transmit};
 
-use super::config::{ConfigError, Profile, ProfileKind, StreamConfig};
+use super::config::{ConfigError, Direction, Profile, ProfileKind, StreamConfig};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
+use super::playout::Render;
+use super::receiver::{Media, MediaReceiver};
+use super::sender::{MediaSender, Qpc};
 use super::Mutant;
-
-/// QPF the responder reports: a 10 MHz counter, as Windows' QueryPerformanceFrequency usually is.
-pub const QPF: u64 = 10_000_000;
 
 #[derive(Debug)]
 struct Session {
@@ -34,10 +42,17 @@ struct Session {
     /// SYN-ACKs sent so far and when the next is due (or the pending session is given up, D7).
     syn_acks_sent: u32,
     syn_ack_timer: Option<Instant>,
-    /// When frame 1 is (was) due, once streaming.
-    stream_base: Option<Instant>,
-    /// Frames sent.
-    next_frame: u64,
+    /// This session's stream: the responder's, with the D14 options it accepted.
+    config: StreamConfig,
+    plan: FragmentPlan,
+    /// The options its SYN-ACKs carry (D14: the accepted ones).
+    accepted: OwnedOptions,
+    /// Pull: the frames it sends, once streaming.
+    sender: Option<MediaSender>,
+    /// Push: the frames it receives, once established.
+    receiver: Option<MediaReceiver>,
+    /// Push: the session fails when no media has come by then.
+    media_timeout: Option<Instant>,
     metrics: Metrics,
 }
 
@@ -46,13 +61,16 @@ impl Session {
         self.metrics.connection_id.unwrap_or(ConnectionId::ZERO)
     }
 
-    fn next_frame_at(&self, config: &StreamConfig) -> Option<Instant> {
-        self.stream_base
-            .map(|base| base + config.frame_offset(self.next_frame))
-    }
-
-    fn deadline(&self, config: &StreamConfig) -> Option<Instant> {
-        [self.syn_ack_timer, self.next_frame_at(config)]
+    fn deadline(&self, profile: &Profile) -> Option<Instant> {
+        let frame = self.sender.and_then(|s| s.next_due(&self.config, profile));
+        let render = self.receiver.as_ref().and_then(MediaReceiver::deadline);
+        let media = self.media_timeout.filter(|_| {
+            !self
+                .receiver
+                .as_ref()
+                .is_some_and(MediaReceiver::is_started)
+        });
+        [self.syn_ack_timer, frame, render, media]
             .into_iter()
             .flatten()
             .min()
@@ -70,7 +88,7 @@ pub struct Responder {
     sessions: BTreeMap<SocketAddr, Session>,
     /// Drops from tuples with no session.
     stray: Metrics,
-    last_qpc: u64,
+    qpc: Qpc,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -83,6 +101,9 @@ impl Responder {
         seed: u64,
     ) -> Result<Responder, ConfigError> {
         config.validate()?;
+        if config.direction == Direction::Push && profile.kind == ProfileKind::UdpPush {
+            return Err(ConfigError::PushNotCoded);
+        }
         Ok(Responder {
             profile,
             config,
@@ -90,7 +111,7 @@ impl Responder {
             rng: ChaCha8Rng::seed_from_u64(seed),
             sessions: BTreeMap::new(),
             stray: Metrics::default(),
-            last_qpc: 0,
+            qpc: Qpc::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         })
@@ -114,6 +135,10 @@ impl Responder {
     /// Drops counted for tuples that had no session.
     pub fn stray_metrics(&self) -> &Metrics {
         &self.stray
+    }
+
+    fn pushing(&self) -> bool {
+        self.config.direction == Direction::Push
     }
 
     fn fresh_id(&mut self) -> ConnectionId {
@@ -165,8 +190,12 @@ impl Responder {
             started_at: now,
             syn_acks_sent: 0,
             syn_ack_timer: None,
-            stream_base: None,
-            next_frame: 0,
+            config: self.config,
+            plan: self.plan,
+            accepted: OwnedOptions::default(),
+            sender: None,
+            receiver: None,
+            media_timeout: None,
             metrics: Metrics {
                 negotiated_mode: mode,
                 connection_id: Some(id),
@@ -176,13 +205,89 @@ impl Responder {
         }
     }
 
-    /// CONNECTION_ID first, then frames from `now` (legacy, D6 after ACK, D8 optimistic).
-    fn start_stream(&mut self, now: Instant, peer: SocketAddr) {
+    /// D14 as this project reads it: each requested option (its first occurrence) the responder can
+    /// honour exactly is adopted for the session and echoed; the others (and unknown types) are
+    /// left out, and the responder's own value stands. Frame rate and bits per second are honoured
+    /// when the stream they give is valid, a max datagram size up to the responder's own, a buffer
+    /// depth in whole seconds; a codec hint is opaque and always echoed.
+    fn accept_options<'a>(&self, requested: Options<'a>) -> (StreamConfig, Vec<TlvOption<'a>>) {
+        let mut config = self.config;
+        let mut accepted: Vec<TlvOption<'a>> = Vec::new();
+        let mut seen: Vec<u8> = Vec::new();
+        for option in requested.iter() {
+            if seen.contains(&option.code()) {
+                continue;
+            }
+            seen.push(option.code());
+            let mut candidate = config;
+            let echo = match option {
+                TlvOption::FrameRate(rate) => {
+                    candidate.frame_rate = rate;
+                    Some(TlvOption::FrameRate(rate))
+                }
+                TlvOption::BitsPerSecond(bps) => {
+                    candidate.bits_per_second = bps;
+                    Some(TlvOption::BitsPerSecond(bps))
+                }
+                TlvOption::BufferDepthMs(ms) if ms % 1000 == 0 => {
+                    candidate.buffer_depth_secs = ms / 1000;
+                    Some(TlvOption::BufferDepthMs(ms))
+                }
+                TlvOption::MaxDatagramBytes(max) if max <= self.config.datagram_byte_size => {
+                    candidate.datagram_byte_size = max;
+                    Some(TlvOption::MaxDatagramBytes(max))
+                }
+                TlvOption::CodecHint(_) => {
+                    accepted.push(option);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(echo) = echo {
+                if candidate.validate().is_ok() {
+                    config = candidate;
+                    accepted.push(echo);
+                }
+            }
+        }
+        if self.profile.is(Mutant::OptionsEchoedNotHonoured) {
+            config = self.config;
+        }
+        (config, accepted)
+    }
+
+    /// Push: a receiving session starts taking media now (legacy after its CONNECTION_ID, 3-way
+    /// once an ACK established it, D15). Nothing within D7's whole schedule plus the buffer fails it.
+    fn start_receiving(&mut self, now: Instant, peer: SocketAddr, strict: bool) {
+        let backoff = self.profile.syn_ack_backoff;
+        let schedule: core::time::Duration =
+            (1..=backoff.sends).map(|n| backoff.interval_after(n)).sum();
         let Some(session) = self.sessions.get_mut(&peer) else {
             return;
         };
-        session.stream_base = Some(now);
+        let config = session.config;
+        let frame_size = config.frame_size().unwrap_or(0);
+        session.receiver = Some(MediaReceiver::new(config, frame_size, !strict, strict));
+        session.media_timeout =
+            Some(now + schedule + config.frame_offset(config.initial_buffer_frames()));
+    }
+
+    /// Pull: CONNECTION_ID first, then frames from `now` (legacy, D6 after ACK, D8 optimistic).
+    /// Push: CONNECTION_ID (legacy) and then the initiator's frames.
+    fn start_stream(&mut self, now: Instant, peer: SocketAddr) {
+        let pushing = self.pushing();
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return;
+        };
         let id = session.id();
+        let legacy = session.metrics.negotiated_mode == NegotiatedMode::Legacy;
+        if pushing && !self.profile.is(Mutant::PushResponderStreams) {
+            if legacy {
+                self.send(peer, &Datagram::ConnectionId(id));
+            }
+            return self.start_receiving(now, peer, legacy);
+        }
+        session.sender = Some(MediaSender::new(now));
         if self.profile.is(Mutant::ConnectionIdNotFirst) {
             self.send_due_frames(now, peer);
             self.send(peer, &Datagram::ConnectionId(id));
@@ -198,8 +303,13 @@ impl Responder {
     /// A legacy START: the legacy responder as coded (also D9).
     fn serve_start(&mut self, now: Instant, peer: SocketAddr) {
         if let Some(session) = self.sessions.get(&peer) {
+            // Push, as the branch codes it: every START is answered with the CONNECTION_ID (the
+            // sender may have lost it); never a control frame (D9).
+            if self.pushing() && session.metrics.negotiated_mode == NegotiatedMode::Legacy {
+                let id = session.id();
+                return self.send(peer, &Datagram::ConnectionId(id));
+            }
             // A live tuple: a duplicate, even if the session is a 3-way one (D9: no control frame).
-            let _ = session;
             return self.drop_datagram(peer, Some(Kind::Start), DropReason::DuplicateStart);
         }
         if self.at_limit() {
@@ -229,6 +339,14 @@ impl Responder {
         });
     }
 
+    /// The session's SYN-ACK: its id, Accept=1, and the options it accepted (D14).
+    fn syn_ack(&self, session: &Session, id: ConnectionId) -> Vec<u8> {
+        Datagram::Control(
+            ControlRepr::syn_ack_accept(id).with_options(session.accepted.as_options()),
+        )
+        .to_vec()
+    }
+
     fn send_syn_ack(&mut self, now: Instant, peer: SocketAddr) {
         let backoff = self.profile.syn_ack_backoff;
         let Some(session) = self.sessions.get_mut(&peer) else {
@@ -237,11 +355,17 @@ impl Responder {
         session.syn_acks_sent += 1;
         session.metrics.handshake_attempts += 1;
         session.syn_ack_timer = Some(now + backoff.interval_after(session.syn_acks_sent));
-        let id = session.id();
-        self.send(peer, &Datagram::Control(ControlRepr::syn_ack_accept(id)));
+        let Some(session) = self.sessions.get(&peer) else {
+            return;
+        };
+        let payload = self.syn_ack(session, session.id());
+        self.transmits.push_back(Transmit {
+            destination: peer,
+            payload,
+        });
     }
 
-    fn on_syn(&mut self, now: Instant, peer: SocketAddr) {
+    fn on_syn(&mut self, now: Instant, peer: SocketAddr, options: Options<'_>) {
         match self.sessions.get(&peer) {
             // D9: never a control frame to a peer that opened with START.
             Some(s) if s.metrics.negotiated_mode == NegotiatedMode::Legacy => {
@@ -254,21 +378,36 @@ impl Responder {
                 } else {
                     s.id()
                 };
+                let Some(s) = self.sessions.get(&peer) else {
+                    return;
+                };
+                let payload = self.syn_ack(s, id);
                 if let Some(s) = self.sessions.get_mut(&peer) {
                     s.metrics.handshake_attempts += 1;
                 }
-                self.send(peer, &Datagram::Control(ControlRepr::syn_ack_accept(id)));
+                self.transmits.push_back(Transmit {
+                    destination: peer,
+                    payload,
+                });
             }
             None if self.at_limit() => {
                 self.stray.count_drop(DropReason::SessionLimit);
                 self.reject(peer, "session limit reached");
             }
             None => {
-                let session = self.new_session(now, NegotiatedMode::ThreeWay);
+                let mut session = self.new_session(now, NegotiatedMode::ThreeWay);
+                let (config, accepted) = self.accept_options(options);
+                if let Ok(plan) = config.plan() {
+                    session.config = config;
+                    session.plan = plan;
+                    session.metrics.frames_expected = config.frames();
+                }
+                session.accepted = OwnedOptions::from_options(&accepted).unwrap_or_default();
                 self.sessions.insert(peer, session);
                 self.send_syn_ack(now, peer);
                 self.transition(peer, Phase::Idle, Phase::AwaitingAck, Reason::SynAccepted);
-                if self.profile.optimistic_start || self.profile.is(Mutant::MediaBeforeAck) {
+                let optimistic = self.profile.optimistic_start && !self.pushing();
+                if optimistic || self.profile.is(Mutant::MediaBeforeAck) {
                     self.transition(
                         peer,
                         Phase::AwaitingAck,
@@ -305,76 +444,143 @@ impl Responder {
         // A repeated ACK (D5 answers every SYN-ACK) is expected and ignored.
     }
 
+    /// Push: a media datagram from the initiator.
+    fn on_media(&mut self, now: Instant, peer: SocketAddr, datagram: &Datagram<'_>) {
+        let kind = Some(datagram.kind());
+        let accept_early = self.profile.is(Mutant::PushMediaBeforeSessionAccepted);
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return self.drop_datagram(peer, kind, DropReason::UnknownSession);
+        };
+        if session.receiver.is_none() {
+            if !accept_early || session.phase != Phase::AwaitingAck {
+                // D15 (with D6): no media before an ACK established the session.
+                return self.drop_datagram(peer, kind, DropReason::MediaBeforeSession);
+            }
+            session.syn_ack_timer = None;
+            self.transition(
+                peer,
+                Phase::AwaitingAck,
+                Phase::Streaming,
+                Reason::FirstData,
+            );
+            self.start_receiving(now, peer, false);
+        }
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        let Some(receiver) = session.receiver.as_mut() else {
+            return;
+        };
+        let legacy = session.metrics.negotiated_mode == NegotiatedMode::Legacy;
+        let first = !receiver.is_started();
+        let media = receiver.take(now, datagram);
+        let complete = receiver.last_frame_complete();
+        if first && matches!(media, Media::Verified(_)) {
+            session.metrics.time_to_first_media = Some(now - session.started_at);
+        }
+        match media {
+            Media::BadPayload(why) if legacy => {
+                return self.end_session(
+                    now,
+                    peer,
+                    Phase::Failed,
+                    Reason::MalformedDatagram,
+                    Some(why),
+                )
+            }
+            Media::BadPayload(_) => {
+                return self.drop_datagram(peer, kind, DropReason::PayloadMismatch)
+            }
+            Media::Unexpected if legacy => {
+                let why = format!(
+                    "unexpected {} datagram (flag unknown to this receiver)",
+                    datagram.kind()
+                );
+                return self.end_session(
+                    now,
+                    peer,
+                    Phase::Failed,
+                    Reason::MalformedDatagram,
+                    Some(why),
+                );
+            }
+            Media::Unexpected => return self.drop_datagram(peer, kind, DropReason::UnexpectedKind),
+            Media::Verified(Ok(())) => {}
+            Media::Verified(Err(DropReason::DuplicateDatagram)) => {
+                session.metrics.duplicate_datagrams += 1;
+                self.drop_datagram(peer, kind, DropReason::DuplicateDatagram);
+            }
+            Media::Verified(Err(reason)) => {
+                session.metrics.frames_error += 1;
+                if !legacy {
+                    self.drop_datagram(peer, kind, reason);
+                }
+            }
+        }
+        // As the branch codes it: success as soon as the final frame has arrived.
+        if complete {
+            if let Some(session) = self.sessions.get_mut(&peer) {
+                if let Some(receiver) = session.receiver.as_mut() {
+                    receiver.render_all(&mut session.metrics);
+                }
+            }
+            self.end_session(now, peer, Phase::Finished, Reason::StreamComplete, None);
+        }
+    }
+
     fn send_due_frames(&mut self, now: Instant, peer: SocketAddr) {
-        let frames = self.config.frames() + u64::from(self.profile.is(Mutant::ExtraFrame));
-        let qpc_now = now.as_nanos() / (1_000_000_000 / QPF);
-        loop {
-            let Some(session) = self.sessions.get_mut(&peer) else {
-                return;
-            };
-            match session.next_frame_at(&self.config) {
-                Some(due) if due <= now && session.next_frame < frames => {}
-                _ => break,
-            }
-            session.next_frame += 1;
-            session.metrics.frames_sent += 1;
-            if session.metrics.time_to_first_media.is_none() {
-                session.metrics.time_to_first_media = Some(now - session.started_at);
-            }
-            let seq = session.next_frame - u64::from(self.profile.is(Mutant::SeqFromZero));
-            for len in self.datagram_sizes() {
-                // QPC is sampled per datagram; consecutive samples always differ (D13 dedup relies on it).
-                self.last_qpc = qpc_now.max(self.last_qpc + 1);
-                let payload_len = usize::try_from(len).unwrap_or(0).saturating_sub(26);
-                let offset = usize::from(self.profile.is(Mutant::PatternOffByOne));
-                let data = Datagram::Data(DataRepr {
-                    seq,
-                    qpc: self.last_qpc,
-                    qpf: QPF,
-                    payload: pattern_slice(offset, payload_len),
-                });
-                self.send(peer, &data);
-            }
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        let Some(sender) = session.sender.as_mut() else {
+            return;
+        };
+        let transmits = &mut self.transmits;
+        let sent = sender.send_due(
+            now,
+            &session.config,
+            &session.plan,
+            &self.profile,
+            &mut self.qpc,
+            |payload| {
+                transmits.push_back(Transmit {
+                    destination: peer,
+                    payload,
+                })
+            },
+        );
+        let finished = sender.finished(&session.config, &self.profile);
+        if sent > 0 && session.metrics.time_to_first_media.is_none() {
+            session.metrics.time_to_first_media = Some(now - session.started_at);
         }
-        let finished = self
-            .sessions
-            .get(&peer)
-            .is_some_and(|s| s.next_frame >= frames);
+        session.metrics.frames_sent += sent;
         if finished {
-            self.end_session(now, peer, Phase::Finished, Reason::StreamComplete);
+            self.end_session(now, peer, Phase::Finished, Reason::StreamComplete, None);
         }
     }
 
-    /// The datagram sizes of one frame: the planner's, or a mutant's wrong cut.
-    fn datagram_sizes(&self) -> Vec<u64> {
-        let (frame, max) = (self.plan.frame_size(), self.plan.max_datagram());
-        match self.profile.mutant {
-            Some(Mutant::WrongFragmentationTail) => {
-                let mut sizes = vec![max; (frame / max) as usize];
-                if frame % max > 0 {
-                    sizes.push(frame % max);
-                }
-                sizes
-            }
-            Some(Mutant::OversizeDatagrams) => {
-                match handshake_wire::mediastream::FragmentPlan::new(frame, max + 100) {
-                    Ok(plan) => plan.iter().map(|d| d.len).collect(),
-                    Err(_) => self.plan.iter().map(|d| d.len).collect(),
-                }
-            }
-            _ => self.plan.iter().map(|d| d.len).collect(),
-        }
-    }
-
-    fn end_session(&mut self, now: Instant, peer: SocketAddr, to: Phase, reason: Reason) {
+    fn end_session(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        to: Phase,
+        reason: Reason,
+        failure: Option<String>,
+    ) {
         let Some(mut session) = self.sessions.remove(&peer) else {
             return;
         };
         session.metrics.time_to_end = Some(now - session.started_at);
+        if let Some(receiver) = &session.receiver {
+            session.metrics.frames_dropped += receiver.unrendered();
+        }
         if to == Phase::Abandoned {
             session.metrics.negotiated_mode = NegotiatedMode::Failed;
             session.metrics.failure =
                 Some(format!("no ACK after {} SYN-ACKs", session.syn_acks_sent));
+        }
+        if let Some(why) = failure {
+            session.metrics.failure = Some(why);
         }
         self.events.push_back(Event::Transition {
             peer,
@@ -396,14 +602,69 @@ impl Responder {
         } = error
         {
             if self.profile.is(Mutant::AcceptBadVersion) {
-                return self.on_syn(now, peer);
+                return self.on_syn(now, peer, Options::EMPTY);
             }
             if self.profile.kind == ProfileKind::ThreeWay {
                 self.stray.count_drop(DropReason::BadVersion);
                 return self.reject(peer, &format!("unsupported version {version}"));
             }
         }
+        // A legacy push receiver fails on anything malformed from its sender, as the legacy
+        // receive side does.
+        let legacy_receiving = self.pushing()
+            && self.sessions.get(&peer).is_some_and(|s| {
+                s.metrics.negotiated_mode == NegotiatedMode::Legacy && s.receiver.is_some()
+            });
+        if legacy_receiving {
+            let why = format!("malformed datagram: {error}");
+            return self.end_session(
+                now,
+                peer,
+                Phase::Failed,
+                Reason::MalformedDatagram,
+                Some(why),
+            );
+        }
         self.drop_datagram(peer, error.kind(), DropReason::from_wire(&error));
+    }
+
+    /// Push: renders what is due and ends sessions whose stream finished or never came.
+    fn receive_timeouts(&mut self, now: Instant, peer: SocketAddr) {
+        let Some(session) = self.sessions.get_mut(&peer) else {
+            return;
+        };
+        let Some(receiver) = session.receiver.as_mut() else {
+            return;
+        };
+        if !receiver.is_started() {
+            if session.media_timeout.is_some_and(|t| t <= now) {
+                let why = "no media arrived after the session was set up".to_owned();
+                self.end_session(
+                    now,
+                    peer,
+                    Phase::Failed,
+                    Reason::NothingBeforeFirstRender,
+                    Some(why),
+                );
+            }
+            return;
+        }
+        match receiver.render_due(now, &mut session.metrics) {
+            Render::Continue => {}
+            Render::Finished => {
+                self.end_session(now, peer, Phase::Finished, Reason::StreamComplete, None)
+            }
+            Render::NothingArrived => {
+                let why = "nothing arrived before the first render deadline".to_owned();
+                self.end_session(
+                    now,
+                    peer,
+                    Phase::Failed,
+                    Reason::NothingBeforeFirstRender,
+                    Some(why),
+                )
+            }
+        }
     }
 }
 
@@ -430,14 +691,36 @@ impl Endpoint for Responder {
                 self.drop_datagram(source, Some(Kind::Start), DropReason::UnexpectedStart)
             }
             Datagram::Control(c) if three_way && c.kind == ControlKind::Syn => {
-                self.on_syn(now, source)
+                self.on_syn(now, source, c.options)
             }
             Datagram::Control(c) if three_way && c.kind == ControlKind::Ack => {
                 self.on_ack(now, source, c.connection_id)
             }
-            // As coded, the legacy responder discards everything but START; 3way drops what it does
-            // not expect (D11).
-            other => self.drop_datagram(source, Some(other.kind()), DropReason::UnexpectedKind),
+            Datagram::Data(_) | Datagram::Fragment(_) if self.pushing() => {
+                self.on_media(now, source, &datagram)
+            }
+            // As coded, the legacy responder discards everything but START (a legacy push receiver
+            // fails on it, as the legacy receive side does); 3way drops what it does not expect (D11).
+            other => {
+                let legacy_receiving = self.pushing()
+                    && self.sessions.get(&source).is_some_and(|s| {
+                        s.metrics.negotiated_mode == NegotiatedMode::Legacy && s.receiver.is_some()
+                    });
+                if legacy_receiving {
+                    let why = format!(
+                        "unexpected {} datagram (flag unknown to this receiver)",
+                        other.kind()
+                    );
+                    return self.end_session(
+                        now,
+                        source,
+                        Phase::Failed,
+                        Reason::MalformedDatagram,
+                        Some(why),
+                    );
+                }
+                self.drop_datagram(source, Some(other.kind()), DropReason::UnexpectedKind)
+            }
         }
     }
 
@@ -445,7 +728,7 @@ impl Endpoint for Responder {
         let due: Vec<SocketAddr> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.deadline(&self.config).is_some_and(|d| d <= now))
+            .filter(|(_, s)| s.deadline(&self.profile).is_some_and(|d| d <= now))
             .map(|(peer, _)| *peer)
             .collect();
         for peer in due {
@@ -462,7 +745,7 @@ impl Endpoint for Responder {
                     self.send_syn_ack(now, peer);
                 } else if session.phase == Phase::AwaitingAck {
                     // D7: give the pending session up; later ACKs are UnknownSession.
-                    self.end_session(now, peer, Phase::Abandoned, Reason::AckTimedOut);
+                    self.end_session(now, peer, Phase::Abandoned, Reason::AckTimedOut, None);
                     continue;
                 } else if let Some(s) = self.sessions.get_mut(&peer) {
                     // Optimistic: the stream goes on without the ACK.
@@ -470,6 +753,7 @@ impl Endpoint for Responder {
                 }
             }
             self.send_due_frames(now, peer);
+            self.receive_timeouts(now, peer);
         }
     }
 
@@ -484,7 +768,7 @@ impl Endpoint for Responder {
     fn poll_timeout(&self) -> Option<Instant> {
         self.sessions
             .values()
-            .filter_map(|s| s.deadline(&self.config))
+            .filter_map(|s| s.deadline(&self.profile))
             .min()
     }
 

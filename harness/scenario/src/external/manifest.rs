@@ -153,6 +153,14 @@ pub struct Flags {
     /// Selects one of `mutants`, e.g. `--mutant {mutant}`; added only when a mutant is run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutant: Option<CommandTemplate>,
+    /// Media direction, e.g. `--direction {direction}` (`pull` or `push`); always added when given,
+    /// and with it the IUT runs push scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<CommandTemplate>,
+    /// D14 (initiator): request the stream's parameters as SYN options, e.g. `--request-options`;
+    /// added when the scenario requires `request_options`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_options: Option<CommandTemplate>,
 }
 
 /// A base profile.
@@ -202,6 +210,10 @@ pub enum OptionName {
     OptimisticStart,
     /// D10.
     FallbackToLegacy,
+    /// D14 (initiator): requests its stream parameters as SYN options.
+    RequestOptions,
+    /// The push direction (given by the `direction` flag).
+    Push,
 }
 
 /// When a freshly started responder may get its first datagram.
@@ -265,12 +277,16 @@ pub fn choose(
             }
             Feature::OptimisticStart => option(OptionName::OptimisticStart, Role::Responder),
             Feature::FallbackToLegacy => option(OptionName::FallbackToLegacy, Role::Initiator),
+            Feature::RequestOptions => option(OptionName::RequestOptions, Role::Initiator),
+            // No build ever coded push with udp_push; the direction flag carries it.
+            Feature::Push => {
+                (p != ProfileName::UdpPush && options.contains(&OptionName::Push)).then_some(None)
+            }
             Feature::Restart => restartable.then_some(None),
         }
     };
-    if let Some(f) = scenario
-        .iut
-        .requires
+    let required = scenario.required_features();
+    if let Some(f) = required
         .iter()
         .find(|f| !profiles.iter().any(|p| fits(*p, **f).is_some()))
     {
@@ -278,7 +294,7 @@ pub fn choose(
     }
     for &p in profiles {
         let mut chosen = Vec::new();
-        let all = scenario.iut.requires.iter().all(|f| match fits(p, *f) {
+        let all = required.iter().all(|f| match fits(p, *f) {
             Some(o) => {
                 chosen.extend(o);
                 true
@@ -298,7 +314,7 @@ pub fn choose(
     }
     Err(format!(
         "no one profile of the IUT has all of {:?}",
-        scenario.iut.requires
+        required
     ))
 }
 
@@ -306,7 +322,7 @@ const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
 const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
 
 /// The words of every placeholder.
-pub const PLACEHOLDERS: [&str; 23] = [
+pub const PLACEHOLDERS: [&str; 24] = [
     "role",
     "address",
     "address_host",
@@ -329,6 +345,7 @@ pub const PLACEHOLDERS: [&str; 23] = [
     "harness",
     "manifest_dir",
     "mutant",
+    "direction",
     "flags",
 ];
 
@@ -377,6 +394,7 @@ impl Values {
         if let Some(n) = launch.session_limit {
             v.insert("session_limit", n.to_string());
         }
+        v.insert("direction", stream.direction.name().to_owned());
         if let Some(m) = &launch.mutant {
             v.insert("mutant", m.clone());
         }
@@ -575,8 +593,10 @@ impl Manifest {
         Ok(())
     }
 
-    fn flag_list(&self) -> [(&'static str, Option<&CommandTemplate>); 6] {
+    fn flag_list(&self) -> [(&'static str, Option<&CommandTemplate>); 8] {
         [
+            ("direction", self.flags.direction.as_ref()),
+            ("request_options", self.flags.request_options.as_ref()),
             ("allow_legacy_start", self.flags.allow_legacy_start.as_ref()),
             ("optimistic_start", self.flags.optimistic_start.as_ref()),
             ("fallback_to_legacy", self.flags.fallback_to_legacy.as_ref()),
@@ -600,6 +620,12 @@ impl Manifest {
                 }
                 if self.flags.fallback_to_legacy.is_some() {
                     o.push(OptionName::FallbackToLegacy);
+                }
+                if self.flags.request_options.is_some() {
+                    o.push(OptionName::RequestOptions);
+                }
+                if self.flags.direction.is_some() {
+                    o.push(OptionName::Push);
                 }
                 o
             }
@@ -662,6 +688,8 @@ impl Manifest {
                 OptionName::AllowLegacyStart => self.flags.allow_legacy_start.as_ref(),
                 OptionName::OptimisticStart => self.flags.optimistic_start.as_ref(),
                 OptionName::FallbackToLegacy => self.flags.fallback_to_legacy.as_ref(),
+                OptionName::RequestOptions => self.flags.request_options.as_ref(),
+                OptionName::Push => None,
             };
             add(flag, None, "")?;
         }
@@ -669,6 +697,11 @@ impl Manifest {
             self.flags.verify.as_ref(),
             values.0.get("verify").cloned(),
             "verify",
+        )?;
+        add(
+            self.flags.direction.as_ref(),
+            values.0.get("direction").cloned(),
+            "direction",
         )?;
         if launch.session_limit.is_some() {
             add(

@@ -176,16 +176,23 @@ impl ExternalIut {
                 if scenario.iut.role == Role::Initiator {
                     return Err(format!("the IUT is a responder already running at {addr}: it cannot be an initiator"));
                 }
-                if scenario.iut.requires.contains(&Feature::Restart) {
+                if scenario.required_features().contains(&Feature::Restart) {
                     return Err(format!("the IUT lacks Restart (a responder already running at {addr} cannot be restarted)"));
                 }
                 if let Some(n) = scenario.iut.session_limit {
                     return Err(format!("the scenario needs a session limit of {n}, which cannot be set on a running responder"));
                 }
-                let features = reference_features(profile, Role::Responder);
-                if let Some(missing) = scenario.iut.requires.iter().find(|f| !features.contains(f))
+                // Its direction was fixed when it was started: only pull scenarios run against it.
+                let mut features = reference_features(profile, Role::Responder);
+                features.retain(|f| *f != Feature::Push);
+                if let Some(missing) = scenario
+                    .required_features()
+                    .iter()
+                    .find(|f| !features.contains(f))
                 {
-                    return Err(format!("the IUT lacks {missing:?} (it runs as {profile})"));
+                    return Err(format!(
+                        "the IUT lacks {missing:?} (it runs as {profile}, pull)"
+                    ));
                 }
                 let mut options = Vec::new();
                 if profile.allow_legacy_start {

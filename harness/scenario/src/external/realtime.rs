@@ -110,6 +110,8 @@ struct Net {
     iut: Option<SocketAddr>,
     role: Role,
     reference: Option<Peer>,
+    /// The reference peer's first session that ended: its metrics.
+    peer_ended: Option<handshake_endpoint::mediastream::Metrics>,
     exit: Option<watch::Receiver<Option<Exit>>>,
     /// The system said nothing listens at the IUT's address.
     refused: bool,
@@ -168,6 +170,7 @@ impl Net {
             iut: None,
             role,
             reference: None,
+            peer_ended: None,
             exit: None,
             refused: false,
             interrupted: false,
@@ -312,7 +315,11 @@ impl Net {
                         .send(now, self.primary, t.destination, t.payload, false);
                     progress = true;
                 }
-                while peer.poll_event().is_some() {}
+                while let Some(event) = peer.poll_event() {
+                    if let handshake_endpoint::mediastream::Event::Ended { metrics, .. } = event {
+                        self.peer_ended.get_or_insert(*metrics);
+                    }
+                }
             }
             loop {
                 let (sockets, iut) = (&self.sockets, self.iut);
@@ -608,7 +615,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     };
     // A reference responder waits for the initiator IUT's first datagram, so it exists first.
     if let (Role::Initiator, Some(profile)) = (role, peer_profile) {
-        match Responder::new(profile, config, r.seed ^ 0x5eed) {
+        match Responder::new(profile, scenario.peer_stream(), r.seed ^ 0x5eed) {
             Ok(p) => net.reference = Some(Peer::Responder(p)),
             Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
         }
@@ -714,7 +721,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             let Some(iut) = net.iut else {
                 return Ending::Error("no IUT address".into());
             };
-            match Initiator::new(profile, config, iut) {
+            match Initiator::new(profile, scenario.peer_stream(), iut) {
                 Ok(mut i) => {
                     i.connect(clock.now());
                     net.reference = Some(Peer::Initiator(i));
@@ -874,16 +881,12 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     };
     let defaults = CheckOptions::default();
     let check = CheckOptions {
-        profile: responder_profile,
         responder: Some(match role {
             Role::Responder => viewpoint,
             Role::Initiator => net.primary,
         }),
-        frame_size: config.frame_size().ok(),
-        frames: Some(config.frames()),
-        max_datagram: u64::from(config.datagram_byte_size),
-        verify_payload: config.verify == handshake_endpoint::mediastream::Verify::Data,
         tolerance: defaults.tolerance.max(r.tolerance),
+        ..CheckOptions::for_stream(responder_profile, &config)
     };
     let verdict = match check_capture(&capture, None, check) {
         Ok(v) => v,
@@ -892,16 +895,22 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     markers.extend(std::mem::take(&mut script.markers));
     let lines = transcript(&capture, &[], viewpoint, &markers);
 
-    let (initiator_metrics, initiator_complete) = match role {
+    // The receiver's metrics are known when the reference peer receives: a reference initiator in
+    // pull, a reference responder in push. An initiator IUT's completion is its exit code 0 within
+    // the deadline.
+    let pushing = config.direction == handshake_endpoint::mediastream::Direction::Push;
+    let (media_metrics, initiator_complete) = match role {
         Role::Responder => match net.reference.as_ref().and_then(Peer::as_initiator) {
             Some(i) => (
-                Some(i.metrics().clone()),
+                (!pushing).then(|| i.metrics().clone()),
                 Some(i.phase() == Phase::Finished && i.metrics().failure.is_none()),
             ),
             None => (None, None),
         },
-        // Its own receive side cannot be seen: no metrics; "complete" is exit code 0 within the deadline.
-        Role::Initiator => (None, Some(exit_in_time.is_some_and(|e| e.code == Some(0)))),
+        Role::Initiator => (
+            pushing.then(|| net.peer_ended.clone()).flatten(),
+            Some(exit_in_time.is_some_and(|e| e.code == Some(0))),
+        ),
     };
     let mut step_failures = std::mem::take(&mut script.failures);
     if let Some(why) = &not_ready {
@@ -915,7 +924,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         ));
     }
     let observed = Observed {
-        initiator_metrics,
+        media_metrics,
         initiator_complete,
         iut_drops: None,
         step_failures,
