@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use handshake_endpoint::mediastream::Mutant;
+use handshake_scenario::citations;
 use handshake_scenario::external::ExternalIut;
 use handshake_scenario::model::Scenario;
 use handshake_scenario::outcome::Verdict;
@@ -38,6 +39,10 @@ pub struct MutantsArgs {
     /// Also write mutants.json and mutants.md here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Stop running a mutant's scenarios once one caught it (a quicker gate; the report then names
+    /// the first catching scenario, not all).
+    #[arg(long)]
+    pub stop_at_first: bool,
 }
 
 /// `harness coverage` arguments.
@@ -88,30 +93,54 @@ fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
 
 type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
 
-fn run_library(scenarios: &[Scenario], iut: Iut, jobs: usize) -> LibraryResult {
+/// Runs the library against every IUT at once (one pool of workers: real-time runs mostly wait),
+/// and returns each IUT's results by name. With `catching`, a run of an IUT whose name is in the
+/// set is skipped, and a failure of a scenario that `catching` lists as passing on the base adds
+/// the IUT to the set.
+fn run_libraries(
+    scenarios: &[Scenario],
+    iuts: Vec<Iut>,
+    jobs: usize,
+    catching: Option<(&BTreeSet<String>, &std::sync::Mutex<BTreeSet<String>>)>,
+) -> BTreeMap<String, LibraryResult> {
     let plan = Plan {
         scenarios: scenarios.to_vec(),
-        iuts: vec![iut],
+        iuts,
         seed: None,
         repeat: 1,
         partition: None,
         jobs,
         expectations: BTreeMap::new(),
         strict_profile: false,
+        shortest_first: catching.is_some(),
     };
-    plan.run(|_, _| {})
-        .results
-        .into_iter()
-        .map(|r| {
+    let caught =
+        |name: &str| catching.is_some_and(|(_, c)| c.lock().is_ok_and(|c| c.contains(name)));
+    let report = plan.run_skipping(
+        |_, entry| {
+            let Some((passing, c)) = catching else {
+                return;
+            };
+            let fails = matches!(entry.outcome.verdict, Verdict::Fail | Verdict::Error);
+            if fails && passing.contains(&entry.outcome.scenario) {
+                if let Ok(mut c) = c.lock() {
+                    c.insert(entry.outcome.iut.clone());
+                }
+            }
+        },
+        |w| caught(w.iut.name()).then(|| "not run: the mutant was already caught".to_owned()),
+    );
+    let mut out: BTreeMap<String, LibraryResult> = BTreeMap::new();
+    for r in report.results {
+        out.entry(r.outcome.iut.clone()).or_default().insert(
+            r.outcome.scenario.clone(),
             (
-                r.outcome.scenario.clone(),
-                (
-                    r.outcome.verdict,
-                    r.outcome.rules_fired.keys().cloned().collect(),
-                ),
-            )
-        })
-        .collect()
+                r.outcome.verdict,
+                r.outcome.rules_fired.keys().cloned().collect(),
+            ),
+        );
+    }
+    out
 }
 
 /// Whose mutants to run.
@@ -188,23 +217,46 @@ fn mutants(
     subject: &Subject,
     only: &[String],
     jobs: usize,
+    stop_at_first: bool,
 ) -> Result<MutantsReport, String> {
     let selected = selected(subject, only)?;
-    let mut bases: BTreeMap<String, LibraryResult> = BTreeMap::new();
+    let mut iuts: Vec<Iut> = Vec::new();
+    let mut base_names: BTreeSet<String> = BTreeSet::new();
     for (_, _, _, base) in &selected {
-        if !bases.contains_key(base) {
-            let iut = match subject {
+        if base_names.insert(base.clone()) {
+            iuts.push(match subject {
                 Subject::Reference => Iut::parse(base)?,
                 Subject::External(b) => Iut::External(b.clone()),
-            };
-            bases.insert(base.clone(), run_library(scenarios, iut, jobs));
+            });
         }
     }
-    let mut results = Vec::new();
+    let mutants: Vec<Iut> = selected.iter().map(|(_, _, iut, _)| iut.clone()).collect();
+    let results = if stop_at_first && base_names.len() == 1 {
+        // The base first, then every mutant until a scenario that passed on the base fails on it.
+        let mut results = run_libraries(scenarios, iuts, jobs, None);
+        let passing: BTreeSet<String> = results
+            .values()
+            .flat_map(|r| r.iter())
+            .filter(|(_, (v, _))| *v == Verdict::Pass)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let caught = std::sync::Mutex::new(BTreeSet::new());
+        results.extend(run_libraries(
+            scenarios,
+            mutants,
+            jobs,
+            Some((&passing, &caught)),
+        ));
+        results
+    } else {
+        iuts.extend(mutants);
+        run_libraries(scenarios, iuts, jobs, None)
+    };
+    let mut out = Vec::new();
     for (name, description, iut, base) in selected {
         let iut_name = iut.name().to_owned();
-        let base = bases.get(&base).cloned().unwrap_or_default();
-        let mutated = run_library(scenarios, iut, jobs);
+        let base = results.get(&base).cloned().unwrap_or_default();
+        let mutated = results.get(&iut_name).cloned().unwrap_or_default();
         let mut caught_by = Vec::new();
         let mut rules = BTreeSet::new();
         for (id, (verdict, fired)) in &mutated {
@@ -216,7 +268,7 @@ fn mutants(
                 rules.extend(fired.difference(base_fired).cloned());
             }
         }
-        results.push(MutantResult {
+        out.push(MutantResult {
             mutant: name,
             description,
             iut: iut_name,
@@ -224,10 +276,10 @@ fn mutants(
             rules: rules.into_iter().collect(),
         });
     }
-    let caught = results.iter().filter(|r| !r.caught_by.is_empty()).count();
+    let caught = out.iter().filter(|r| !r.caught_by.is_empty()).count();
     Ok(MutantsReport {
-        score: caught as f64 / results.len().max(1) as f64,
-        mutants: results,
+        score: caught as f64 / out.len().max(1) as f64,
+        mutants: out,
         scenarios: scenarios.len(),
     })
 }
@@ -332,7 +384,8 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         handshake_scenario::interrupt::install(handshake_scenario::interrupt::OnSignal::Exit);
     }
     let jobs = default_jobs(&subject, args.jobs);
-    let report = match load(&args.scenarios).and_then(|s| mutants(&s, &subject, &args.mutant, jobs))
+    let report = match load(&args.scenarios)
+        .and_then(|s| mutants(&s, &subject, &args.mutant, jobs, args.stop_at_first))
     {
         Ok(r) => r,
         Err(e) => {
@@ -396,6 +449,29 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
     }
 }
 
+/// Every id a scenario cites: its decisions, rules and profile decision, and the basis of each
+/// expectation.
+fn cited(s: &Scenario) -> BTreeSet<String> {
+    use handshake_scenario::model::Step;
+    let mut ids: BTreeSet<String> = s.decisions.iter().chain(&s.rules).cloned().collect();
+    let mut add = |basis: &Option<String>| {
+        if let Some(b) = basis {
+            ids.extend(citations::ids(b).map(str::to_owned));
+        }
+    };
+    add(&s.profile);
+    add(&s.expect.basis);
+    add(&s.expect.profile.as_ref().map(|p| p.decision.clone()));
+    for step in &s.peer.steps {
+        match step {
+            Step::Expect(e) => add(&e.basis),
+            Step::ExpectNone(e) => add(&e.basis),
+            _ => {}
+        }
+    }
+    ids
+}
+
 /// Writes a small report into a fresh report directory.
 fn write_report_files(dir: &std::path::Path, files: &[(&str, String)]) -> std::io::Result<()> {
     handshake_scenario::report::prepare_report_dir(dir)?;
@@ -428,7 +504,13 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         }
     };
     let subject = Subject::Reference;
-    let report = match mutants(&scenarios, &subject, &[], default_jobs(&subject, args.jobs)) {
+    let report = match mutants(
+        &scenarios,
+        &subject,
+        &[],
+        default_jobs(&subject, args.jobs),
+        false,
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -436,15 +518,17 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         }
     };
     let mut ids: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    for d in (1..=14).map(|n| format!("D{n}")) {
-        ids.entry(d).or_default();
-    }
-    for r in handshake_check::rules::ALL {
-        ids.entry(r.id.to_owned()).or_default();
+    let known = citations::FACTS
+        .iter()
+        .chain(citations::PROFILE_DECISIONS)
+        .map(|(id, _)| *id)
+        .chain(handshake_check::rules::ALL.iter().map(|r| r.id));
+    for id in known {
+        ids.entry(id.to_owned()).or_default();
     }
     for s in &scenarios {
-        for id in s.decisions.iter().chain(&s.rules) {
-            ids.entry(id.clone()).or_default().0.insert(s.id.clone());
+        for id in cited(s) {
+            ids.entry(id).or_default().0.insert(s.id.clone());
         }
     }
     for m in &report.mutants {
@@ -480,7 +564,10 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         );
     }
     if gaps.is_empty() {
-        let _ = writeln!(out, "no gaps: every decision and rule id has a scenario");
+        let _ = writeln!(
+            out,
+            "no gaps: every fact, decision and rule id has a scenario"
+        );
     } else {
         let _ = writeln!(out, "gaps (no scenario): {}", gaps.join(", "));
     }

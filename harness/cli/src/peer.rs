@@ -90,6 +90,10 @@ pub struct ProfileArgs {
     /// D8 (responder): stream right after SYN-ACK.
     #[arg(long)]
     pub optimistic_start: bool,
+    /// D14 (initiator): request the stream's parameters as SYN options and run with what the SYN-ACK
+    /// accepts.
+    #[arg(long)]
+    pub request_options: bool,
     /// D2/D7: first retransmission timeout, ms.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub handshake_timeout_ms: u64,
@@ -146,7 +150,10 @@ pub enum PeerCommand {
 
 fn build_profile(args: &ProfileArgs) -> Result<Profile, String> {
     let mut profile = Profile::parse(&args.profile).map_err(|e| e.to_string())?;
-    let any_option = args.allow_legacy_start || args.fallback_to_legacy || args.optimistic_start;
+    let any_option = args.allow_legacy_start
+        || args.fallback_to_legacy
+        || args.optimistic_start
+        || args.request_options;
     if any_option && profile.kind != handshake_endpoint::mediastream::ProfileKind::ThreeWay {
         return Err(format!(
             "profile `{}` takes no options: they belong to 3way",
@@ -156,6 +163,7 @@ fn build_profile(args: &ProfileArgs) -> Result<Profile, String> {
     profile.allow_legacy_start |= args.allow_legacy_start;
     profile.fallback_to_legacy |= args.fallback_to_legacy;
     profile.optimistic_start |= args.optimistic_start;
+    profile.request_options |= args.request_options;
     let backoff = Backoff {
         initial_ms: args.handshake_timeout_ms,
         max_ms: args.handshake_timeout_max_ms,

@@ -140,6 +140,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         jobs,
         expectations,
         strict_profile: args.strict_profile,
+        shortest_first: false,
     })
 }
 

@@ -37,7 +37,7 @@ pub fn reference_features(profile: &Profile, role: Role) -> Vec<Feature> {
     let mut f = vec![Feature::Restart];
     match profile.kind {
         ProfileKind::Legacy => f.extend([Feature::LegacyStart, Feature::Push]),
-        ProfileKind::UdpPush => f.push(Feature::LegacyStart),
+        ProfileKind::UdpPush => f.extend([Feature::LegacyStart, Feature::UdpPush]),
         ProfileKind::ThreeWay => {
             f.extend([Feature::ThreeWay, Feature::Push]);
             if profile.request_options && role == Role::Initiator {
@@ -95,9 +95,14 @@ impl Endpoint for Node {
             Node::Sink => None,
         }
     }
+    /// A responder is done when it has no live session (for the settle phase of a push run,
+    /// where the responder receives: it ends its session once the stream is in).
     fn is_finished(&self) -> bool {
         match self {
-            Node::Media(p) => p.is_finished(),
+            Node::Media(p) => match p.as_responder() {
+                Some(r) => r.session_count() == 0,
+                None => p.is_finished(),
+            },
             Node::Sink => true,
         }
     }
@@ -303,13 +308,18 @@ fn run_virtual(
     let last_step = sim.now();
     let latency = Duration::from_millis(sim.link().config().latency_ms);
     sim.run_until(last_step + latency, STEP_LIMIT);
-    // Let the stream run to its end (an initiator finishes; a responder serves until idle).
+    // Let the stream run to its end: the initiator finishes; in push the receiving responder, too,
+    // ends its session once the stream is in.
     let end = sim.now() + Duration::from_millis(scenario.settle_ms);
-    let initiator_addr = match role {
-        Role::Initiator => iut_addr,
-        Role::Responder => peer_addr,
+    let (initiator_addr, responder_addr) = match role {
+        Role::Initiator => (iut_addr, peer_addr),
+        Role::Responder => (peer_addr, iut_addr),
     };
-    let limits = RunLimits::until_finished(vec![initiator_addr])
+    let mut until = vec![initiator_addr];
+    if config.direction == MediaDirection::Push {
+        until.push(responder_addr);
+    }
+    let limits = RunLimits::until_finished(until)
         .max_time(end)
         .max_steps(STEP_LIMIT);
     sim.run(&limits);
@@ -355,10 +365,6 @@ fn run_virtual(
             }
         }
     }
-    let responder_addr = match role {
-        Role::Responder => iut_addr,
-        Role::Initiator => peer_addr,
-    };
     for e in events.iter().filter(|e| e.endpoint == responder_addr) {
         if let Event::Ended { metrics, .. } = &e.event {
             if role == Role::Responder {

@@ -4,6 +4,7 @@
 //! judged ([`outcome`]).
 #![forbid(unsafe_code)]
 
+pub mod citations;
 pub mod engine;
 pub mod external;
 pub mod interrupt;

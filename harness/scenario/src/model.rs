@@ -157,6 +157,8 @@ pub enum Feature {
     RequestOptions,
     /// The push direction (the initiator sends the media); implied by `stream.direction: push`.
     Push,
+    /// The fork's `udp_push` build as coded (its initiator: START, then a SYN on every re-send tick).
+    UdpPush,
     /// The IUT can be restarted (not an already-running `--iut-addr`).
     Restart,
 }

@@ -142,6 +142,9 @@ pub struct Plan {
     pub expectations: BTreeMap<String, Expectations>,
     /// Deviations from this project's profile decisions fail the run (`--strict-profile`).
     pub strict_profile: bool,
+    /// Start the shortest real-time runs first instead of the longest (when an early result can
+    /// make later runs unnecessary, as for `harness mutants --stop-at-first`).
+    pub shortest_first: bool,
 }
 
 /// Parses `K/N`.
@@ -199,10 +202,26 @@ impl Plan {
     /// ([`crate::interrupt`]) no new run starts: the runs cut short and those never started are
     /// reported as [`Status::Interrupted`].
     pub fn run(&self, progress: impl Fn(usize, &ResultEntry) + Sync) -> RunReport {
+        self.run_skipping(progress, |_| None)
+    }
+
+    /// As [`run`](Self::run), but a run for which `skip` gives a reason when its turn comes is not
+    /// started: it is reported `unsupported` with that reason (`harness mutants --stop-at-first`
+    /// skips the rest of a mutant's library once it is caught).
+    pub fn run_skipping(
+        &self,
+        progress: impl Fn(usize, &ResultEntry) + Sync,
+        skip: impl Fn(&Work<'_>) -> Option<String> + Sync,
+    ) -> RunReport {
         let work = self.work();
         let mut order: Vec<usize> = (0..work.len()).collect();
         order.sort_by_key(|&i| {
-            std::cmp::Reverse(work.get(i).map_or(0, |w| w.iut.expected_ms(w.scenario)))
+            let ms = work.get(i).map_or(0, |w| w.iut.expected_ms(w.scenario));
+            if self.shortest_first {
+                ms as i128
+            } else {
+                -(ms as i128)
+            }
         });
         let results: Vec<Mutex<Option<ResultEntry>>> =
             work.iter().map(|_| Mutex::new(None)).collect();
@@ -224,11 +243,15 @@ impl Plan {
                         .lock()
                         .ok()
                         .and_then(|u| u.get(w.iut.name()).cloned());
-                    let entry = match dead {
-                        Some(why) => {
+                    let entry = match (dead, skip(w)) {
+                        (Some(why), _) => {
                             self.entry(w, ScenarioOutcome::error(w.scenario, w.iut.name(), why))
                         }
-                        None => self.run_one(w),
+                        (None, Some(why)) => self.entry(
+                            w,
+                            ScenarioOutcome::unsupported(w.scenario, w.iut.name(), why),
+                        ),
+                        (None, None) => self.run_one(w),
                     };
                     if entry.outcome.iut_unreachable {
                         if let (Ok(mut u), Some(why)) =

@@ -71,7 +71,59 @@ impl Validator {
         }
     }
 
+    /// Every id of a basis must be a fact or decision (or the scenario's own profile decision).
+    fn citation(&mut self, at: Vec<Seg>, basis: &str, profile: Option<&str>) {
+        for id in crate::citations::ids(basis) {
+            // A profile scenario may cite profile decisions; a fact scenario only facts.
+            if crate::citations::is_fact(id)
+                || (profile.is_some() && crate::citations::is_profile_decision(id))
+            {
+                continue;
+            }
+            let hint = if crate::citations::is_profile_decision(id) {
+                " (a profile decision: cite it in `profile` or an `expect.profile` block, where a miss is a deviation)"
+            } else {
+                ""
+            };
+            self.problem(
+                at.clone(),
+                format!("`{id}` is not a fact or decision id (D1…D15, wire, frames.*, legacy.*, …; see `harness coverage`){hint}"),
+            );
+        }
+    }
+
     fn scenario(&mut self, s: &Scenario) {
+        let profile = s.profile.as_deref();
+        if let Some(p) = profile {
+            if !crate::citations::is_profile_decision(p) {
+                let known: Vec<&str> = crate::citations::PROFILE_DECISIONS
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect();
+                self.problem(
+                    path(&[key("profile")]),
+                    format!(
+                        "unknown profile decision `{p}`: expected one of {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        for (i, d) in s.decisions.iter().enumerate() {
+            let d = d.clone();
+            self.citation(path(&[key("decisions"), Seg::Index(i)]), &d, profile);
+        }
+        if let Some(b) = &s.expect.basis {
+            self.citation(path(&[key("expect"), key("basis")]), b, profile);
+        }
+        if let Some(p) = &s.expect.profile {
+            if !crate::citations::is_profile_decision(&p.decision) {
+                self.problem(
+                    path(&[key("expect"), key("profile"), key("decision")]),
+                    format!("unknown profile decision `{}`", p.decision),
+                );
+            }
+        }
         if let Some(p) = &s.peer.reference {
             if let Err(e) = Profile::parse(p) {
                 self.problem(path(&[key("peer"), key("reference")]), e.to_string());
@@ -113,6 +165,9 @@ impl Validator {
             match step {
                 Step::Send(send) => self.send(&at(&[key("send")]), send, s),
                 Step::Expect(e) => {
+                    if let Some(b) = &e.basis {
+                        self.citation(at(&[key("expect"), key("basis")]), b, profile);
+                    }
                     self.at_most(
                         at(&[key("expect"), key("within_ms")]),
                         "within_ms",
@@ -137,6 +192,9 @@ impl Validator {
                     }
                 }
                 Step::ExpectNone(e) => {
+                    if let Some(b) = &e.basis {
+                        self.citation(at(&[key("expect_none"), key("basis")]), b, profile);
+                    }
                     self.at_most(
                         at(&[key("expect_none"), key("for_ms")]),
                         "for_ms",

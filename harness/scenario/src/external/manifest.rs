@@ -282,6 +282,7 @@ pub fn choose(
             Feature::Push => {
                 (p != ProfileName::UdpPush && options.contains(&OptionName::Push)).then_some(None)
             }
+            Feature::UdpPush => (p == ProfileName::UdpPush).then_some(None),
             Feature::Restart => restartable.then_some(None),
         }
     };

@@ -749,7 +749,15 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             }
             Role::Responder => {}
             Role::Initiator if net.exit.is_some() => {
-                net.run_until(end, &|n: &Net| n.exited().is_some()).await
+                net.run_until(end, &|n: &Net| n.exited().is_some()).await;
+                // Push: the reference responder receives; its session ends once the stream is in.
+                if config.direction == handshake_endpoint::mediastream::Direction::Push
+                    && net.reference.is_some()
+                {
+                    let buffer = config.frame_offset(config.initial_buffer_frames());
+                    let until = clock.now() + buffer + ms(100);
+                    net.run_until(until, &|n: &Net| n.peer_ended.is_some()).await;
+                }
             }
             Role::Initiator => {}
         }
