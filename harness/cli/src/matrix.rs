@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use handshake_check::{check_capture, CheckOptions, Violation};
-use handshake_endpoint::mediastream::{Profile, StreamConfig, Verify};
+use handshake_endpoint::mediastream::{Profile, StreamConfig};
 use handshake_run::{LinkConfig, VirtualLink};
 use handshake_scenario::model::FaultSpec;
 use serde::{Deserialize, Serialize};
@@ -247,11 +247,13 @@ pub fn run_reference_cell(
         .map_err(|e| format!("capture: {e}"))?;
     let check = check_cell(&capture, responder, stream)?;
     let violations = check.violations;
+    // The path is the initiator's; the frames are the receiver's (the responder in push).
     let m = &pair.initiator;
+    let received = pair.receiver().map_or(0, |r| r.frames_successful);
     Ok(ObservedCell {
         observation: Observation {
             negotiated_mode: m.negotiated_mode.name().to_owned(),
-            frames_successful: m.frames_successful,
+            frames_successful: received,
             frames_expected: m.frames_expected,
             time_to_first_media_ms: m.time_to_first_media.map(|d| d.as_secs_f64() * 1000.0),
             failure: m.failure.clone(),
@@ -280,14 +282,7 @@ pub fn check_cell(
     responder: Profile,
     stream: StreamConfig,
 ) -> Result<CellCheck, String> {
-    let options = CheckOptions {
-        profile: responder,
-        frame_size: stream.frame_size().ok(),
-        frames: Some(stream.frames()),
-        max_datagram: u64::from(stream.datagram_byte_size),
-        verify_payload: stream.verify == Verify::Data,
-        ..CheckOptions::default()
-    };
+    let options = CheckOptions::for_stream(responder, &stream);
     let verdict = check_capture(capture, None, options).map_err(|e| format!("checker: {e}"))?;
     let first = verdict.report.sessions.first();
     Ok(CellCheck {

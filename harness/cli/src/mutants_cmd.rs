@@ -312,9 +312,10 @@ fn describe(m: Mutant) -> String {
         Mutant::PushResponderStreams => {
             "push responder streams media back (D15; the branch as coded)"
         }
-        Mutant::PushMediaBeforeSessionAccepted => {
-            "push responder takes media before an ACK established the session (D15, D6)"
+        Mutant::PushMediaNotEstablishing => {
+            "push responder drops media on a pending session: a lost ACK loses media (D15)"
         }
+        Mutant::PushConnectionId => "push responder sends a CONNECTION_ID in 3-way push (D15)",
         Mutant::OptionsEchoedNotHonoured => {
             "SYN-ACK accepts the requested D14 options, the stream ignores them"
         }

@@ -3,8 +3,10 @@
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use handshake_endpoint::mediastream::{
-    ConfigError, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig,
+    ConfigError, Direction, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig,
 };
 use handshake_endpoint::Instant;
 use handshake_run::{LinkEvent, RunLimits, RunOutcome, SimEvent, Simulation, VirtualLink};
@@ -40,9 +42,20 @@ pub struct PairRun {
     pub events: Vec<SimEvent<Event>>,
     /// The link's one-way latency.
     pub latency_ms: u64,
+    /// Who sent the media.
+    pub direction: Direction,
 }
 
 impl PairRun {
+    /// The media receiver's frame metrics: the initiator's in pull, the responder's (first)
+    /// session's in push, where the initiator only sends.
+    pub fn receiver(&self) -> Option<&Metrics> {
+        match self.direction {
+            Direction::Pull => Some(&self.initiator),
+            Direction::Push => self.responder_sessions.first(),
+        }
+    }
+
     /// The run's traffic as `viewpoint` saw it, as pcapng (virtual time from 2026-01-01T00:00:00Z),
     /// with the harness's comments on every datagram the link dropped, delayed, duplicated or changed.
     pub fn capture(
@@ -85,7 +98,14 @@ pub fn run_pair(
         .max_time(horizon)
         .max_steps(50_000_000);
     let outcome = sim.run(&limits);
-    // Let the responder finish sending what is due (its session ends after the last frame).
+    // Let the responder finish sending what is due (its session ends after the last frame); in
+    // push, let it receive what is in flight and end its session (at the last frame, or at its
+    // render deadlines).
+    if config.direction == Direction::Push {
+        let tail = config.frame_offset(config.initial_buffer_frames()) + Duration::from_millis(100);
+        let until = sim.now() + tail;
+        sim.run_until(until, 50_000_000);
+    }
     sim.drain_endpoints();
     // What the link still holds never arrived: record it, so the capture loses nothing.
     let end = sim.now();
@@ -117,6 +137,7 @@ pub fn run_pair(
     Ok(PairRun {
         latency_ms,
         outcome,
+        direction: config.direction,
         initiator: initiator_metrics,
         responder_sessions,
         trace: link.take_trace(),

@@ -484,3 +484,16 @@ fn the_binary_runs_interop_and_exits_with_the_matrix_verdict() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Push under lossy-handshake: a lost ACK costs no media (D15), every cell as on a clean link.
+#[test]
+fn the_push_lossy_handshake_matrix_matches_a_run() {
+    let mut a = args("lossy-handshake");
+    a.matrix = root().join("vectors/interop/mediastream-matrix.push.json");
+    let lossy = run(&a);
+    assert!(lossy
+        .plan
+        .expected_path
+        .ends_with("mediastream-matrix.push.lossy-handshake.json"));
+    assert!(lossy.passed(), "{}", differences(&lossy));
+}

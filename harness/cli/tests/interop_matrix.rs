@@ -37,3 +37,26 @@ fn the_matrix_is_deterministic() {
     let b = matrix::run(&file, &LinkConfig::with_seed(5)).expect("runs");
     assert_eq!(a, b);
 }
+
+/// The push direction: the committed matrices (clean and lossy-handshake) match a run, cell by cell.
+#[test]
+fn the_push_matrices_match_a_run() {
+    let clean = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors/interop/mediastream-matrix.push.json");
+    let file = matrix::load(&clean).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.cells.len(), 9, "3 initiators × 3 responders");
+    assert_eq!(
+        file.stream.direction,
+        handshake_endpoint::mediastream::Direction::Push
+    );
+    let results = matrix::run(&file, &LinkConfig::with_seed(1)).expect("runs");
+    let bad: Vec<String> = results
+        .iter()
+        .filter_map(|c| {
+            c.mismatch
+                .as_ref()
+                .map(|m| format!("{} × {}: {m}", c.initiator, c.responder))
+        })
+        .collect();
+    assert!(bad.is_empty(), "push cells differ:\n{}", bad.join("\n"));
+}

@@ -52,8 +52,11 @@ named_enum! {
         /// Push responder: streams media back to the sending initiator (breaks D15 and the
         /// branch as coded: the receiving server does not stream).
         PushResponderStreams = "push-responder-streams",
-        /// Push responder: takes media before the ACK establishes the session (breaks D15/D6).
-        PushMediaBeforeSessionAccepted = "push-media-before-session-accepted",
+        /// Push responder: media on a pending session does not establish it, so a lost ACK loses
+        /// media (breaks D15).
+        PushMediaNotEstablishing = "push-media-not-establishing",
+        /// Push responder: sends a CONNECTION_ID in a 3-way push session (breaks D15).
+        PushConnectionId = "push-connection-id",
         /// Responder: the SYN-ACK accepts requested D14 options but the stream ignores them.
         OptionsEchoedNotHonoured = "options-echoed-not-honoured",
     }

@@ -12,9 +12,9 @@
 //!
 //! With [`Direction::Push`] the responder is the media receiver: a START is answered with
 //! CONNECTION_ID and the session then takes the initiator's frames (legacy as the
-//! `bidirectional_media_stream` branch codes it); a 3-way session takes them once an ACK established
-//! it and sends no CONNECTION_ID (D15). A receiving session succeeds as soon as the final frame is
-//! whole.
+//! `bidirectional_media_stream` branch codes it); a 3-way session is established by the ACK or by
+//! the sender's first media, and sends no CONNECTION_ID (D15). A receiving session succeeds as soon
+//! as the final frame is whole.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -282,7 +282,7 @@ impl Responder {
         let id = session.id();
         let legacy = session.metrics.negotiated_mode == NegotiatedMode::Legacy;
         if pushing && !self.profile.is(Mutant::PushResponderStreams) {
-            if legacy {
+            if legacy || self.profile.is(Mutant::PushConnectionId) {
                 self.send(peer, &Datagram::ConnectionId(id));
             }
             return self.start_receiving(now, peer, legacy);
@@ -447,15 +447,16 @@ impl Responder {
     /// Push: a media datagram from the initiator.
     fn on_media(&mut self, now: Instant, peer: SocketAddr, datagram: &Datagram<'_>) {
         let kind = Some(datagram.kind());
-        let accept_early = self.profile.is(Mutant::PushMediaBeforeSessionAccepted);
+        let not_establishing = self.profile.is(Mutant::PushMediaNotEstablishing);
         let Some(session) = self.sessions.get_mut(&peer) else {
             return self.drop_datagram(peer, kind, DropReason::UnknownSession);
         };
         if session.receiver.is_none() {
-            if !accept_early || session.phase != Phase::AwaitingAck {
-                // D15 (with D6): no media before an ACK established the session.
+            if not_establishing || session.phase != Phase::AwaitingAck {
                 return self.drop_datagram(peer, kind, DropReason::MediaBeforeSession);
             }
+            // D15: the sender streams only after an accepting SYN-ACK, so its first media
+            // establishes the pending session as its ACK would have (a lost ACK costs no media).
             session.syn_ack_timer = None;
             self.transition(
                 peer,
