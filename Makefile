@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
 HARNESS := target/release/harness
 
-.PHONY: all build test demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: all build test independent demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -18,6 +18,17 @@ test: tools
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
+	$(MAKE) --no-print-directory independent HARNESS=target/debug/harness
+
+# The library against an implementation written independently of our Rust code (vectors/iut/python/,
+# from the facts alone), over real UDP: its own tests, the whole library three times under load with
+# no failure (deviations from this project's profile decisions are shown, not failed), and every one
+# of its single-rule mutants caught.
+INDEPENDENT := vectors/iut/python-mediastream.json
+independent:
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/iut/python
+	$(HARNESS) run --iut $(INDEPENDENT) --repeat 3 --jobs 6 --report reports/independent
+	$(HARNESS) mutants --iut $(INDEPENDENT) --stop-at-first --report reports/independent/mutants
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
 # every reference profile (each with its expectations file) and write reports/demo/.

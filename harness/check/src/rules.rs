@@ -110,4 +110,14 @@ mod tests {
             .all(|r| !r.statement.contains('\n') && r.statement.ends_with('.')));
         assert_eq!(by_id("3way.order"), Some(&ORDER));
     }
+
+    /// The README's rule table is the catalogue: every id with its statement and source.
+    #[test]
+    fn the_readme_table_is_the_catalogue() {
+        let readme = include_str!("../../../README.md");
+        for r in ALL {
+            let row = format!("| `{}` | {} ({})", r.id, r.statement, r.source);
+            assert!(readme.contains(&row), "README.md lacks the row of {}", r.id);
+        }
+    }
 }

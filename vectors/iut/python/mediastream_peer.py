@@ -3,7 +3,24 @@
 
 Written only from /work/shared/protocols/mediastream.md (wire facts, legacy behaviour as coded, the
 fork's udp_push build, the bidirectional_media_stream branch, decisions D1..D14) and the project's
-decision D15 (3-way push). Python 3.11, standard library only, one file.
+decision D15 (3-way push, revised text below). Python 3.11, standard library only, one file.
+
+D15 (the project's decision, revised)
+-------------------------------------
+    3-way push: the handshake is the pull handshake (D1-D5, D7, D4 unchanged). The responder
+    (receiver) sends no CONNECTION_ID and no media in a 3-way push session. The initiator (sender),
+    right after sending its first ACK, streams frames 1..N to the responder (frame k due at the time
+    of that ACK + (k-1)*1000/FrameRate ms), fragmented and filled like a pull sender; while streaming
+    it still answers every repeated SYN-ACK with an ACK (D5). The responder's pending session is
+    established by an ACK echoing the assigned id (D6) or by the first media datagram from the
+    session's tuple: the sender streams only after an accepting SYN-ACK, so its media proves the
+    SYN-ACK arrived, and a lost ACK costs no media. Once established, D7's SYN-ACK re-sends stop.
+    Media from a tuple with no session at all is dropped and counted (D11). D8 has no meaning in
+    push. D9 on a 3-way push responder: a START is served as the legacy push receiver serves it.
+    D10 on a 3-way push initiator: after the SYNs go unanswered, continue as the legacy push sender
+    (START).
+(The earlier text established a push session only on the ACK and dropped media from a tuple whose
+session was not established; that behaviour survives only as the mutant push-media-does-not-establish.)
 
 How to run
 ----------
@@ -59,7 +76,8 @@ Choices where the facts are silent
     applies to the wait after the 4th SYN).
  8. D7 timing mirrors D2: SYN-ACK sends at 0, 500, 1500, 3500 ms after the first, the pending session
     is dropped at 5500 ms. The SYN-ACK sent in answer to a repeated SYN (D3) is extra: it neither
-    counts toward the 4 sends nor moves the schedule.
+    counts toward the 4 sends nor moves the schedule. The schedule stops when the session is
+    established: by the ACK (D6), or in 3-way push also by the first media datagram (D15, choice 33).
  9. Legacy push sender: START at connect, START once more at connect + I if no CONNECTION_ID came
     (I as in choice 4), and gives up (exit 1, "no CONNECTION_ID") at connect + 3*I. Anything other than
     the first CONNECTION_ID from the target is counted and ignored by a sender; a sender never fails
@@ -102,7 +120,9 @@ Choices where the facts are silent
     incomplete after 5 s without any datagram from the tuple. A legacy push receiver (legacy profile,
     or D9 on a 3way push responder) fails and ends its session on any malformed datagram, like the
     legacy initiator; a 3way push receiver drops and counts (D11). A new START/SYN after the end starts
-    a fresh session.
+    a fresh session. A 3way push session's receive state is created when the session is established
+    (ACK or first media, choice 33); the idle timeout runs from then on (a pending session is governed
+    by D7 instead).
 19. Datagrams from any address other than the target are dropped and counted by the initiator (in
     every profile; they never fail a legacy stream).
 20. D12/D13 dedup in the 3way receivers: key (tuple, connection id, seq) refined by (length, QPC, QPF)
@@ -138,6 +158,18 @@ Choices where the facts are silent
     line per finished session; the initiator binds an ephemeral port on the wildcard address of the
     target's family and never connect()s its socket (choice 19 filters by address instead).
 32. D2/D7 values are fixed (the command-line contract has no options for them).
+33. D15 establishment by media, 3way push responder: "media datagram" means a well-formed DATA
+    datagram (flag 0x0000, >= 26 bytes) from the pending session's tuple, whatever its sequence number
+    or payload: it establishes the session (D7 re-sends stop, fresh receive state, D12) and is then
+    received as the stream's first media -- so a payload mismatch (--verify data) or a sequence number
+    of 0 or > N is counted on it exactly as on any later datagram. DATA+FRAG (0x0001) is not media here
+    (choice 21: dropped and counted, it establishes nothing); neither is any control frame or
+    CONNECTION_ID. An ACK with the assigned id arriving after media established the session is a
+    harmless late ACK (counted as an event, "ack_after_media"; any further one as "duplicate_ack"); an
+    ACK with another id is still "ack_id_mismatch". DATA from a tuple with no session (never had one,
+    ended, or its pending session dropped by D7) is dropped and counted ("media_without_session"),
+    without creating a session. DATA reaching a pull responder's session is dropped and counted
+    ("media_at_sender") and establishes nothing: a pull session waits for its ACK (D6).
 """
 
 from __future__ import annotations
@@ -222,7 +254,11 @@ MUTANTS = {
     "pattern-continues": ("responder", "wire: every payload equals pattern[0..len-26]",
         "later fragments of a frame continue the fill pattern instead of restarting it at 0"),
     "push-receiver-sends-connection-id": ("responder", "D15",
-        "a 3-way push responder sends a CONNECTION_ID when the ACK establishes the session"),
+        "a 3-way push responder sends a CONNECTION_ID when the session is established (by the ACK or "
+        "by the first media datagram)"),
+    "push-media-does-not-establish": ("responder", "D15",
+        "a 3-way push responder establishes only on the ACK (the old D15): media on a pending session is "
+        "dropped and the D7 SYN-ACK re-sends go on while media arrives"),
     "legacy-push-receiver-streams": ("responder", "bidirectional branch: the receiving server does not stream",
         "a legacy push responder streams frames 1..N back after its CONNECTION_ID"),
     # initiator side
@@ -1058,6 +1094,8 @@ class Session:
         self.idle_timer = None
         self.last_activity = now
         self.cid_sent = False
+        self.established_by = None  # "ack" | "media" (D15) | None
+        self.ack_seen = False
         self.ended = False
 
 
@@ -1217,15 +1255,21 @@ class Responder:
         elif k == "ack":
             self._on_ack(c, addr, s, now)
         elif k == "data":
-            if (s is not None and s.direction == "push" and s.state == "established"
-                    and s.receiver is not None):
+            if s is None:
+                self.counters["media_without_session"] += 1  # D15/D11: no session at all
+            elif s.direction != "push":
+                s.counters["media_at_sender"] += 1  # a pull responder never receives media
+            else:
+                if s.state == "pending":
+                    if self.cfg.mut("push-media-does-not-establish"):
+                        s.counters["media_before_ack"] += 1  # the old D15: ACK only
+                        return
+                    self._establish_push(s, now, "media")  # D15: media proves the SYN-ACK arrived
                 s.last_activity = now
                 if self.cfg.verify_data and not payload_ok(data):
                     s.counters["payload_mismatch"] += 1
                     return
                 self._push_accept(s, c, len(data), now)
-            else:
-                bucket["media_without_established_session"] += 1
         elif k == "synack":
             bucket["unexpected_control"] += 1
         elif k == "connection_id":
@@ -1289,7 +1333,8 @@ class Responder:
             s.synack_sends += 1
             self._schedule_d7(s)
             return
-        self.end(s, "no ACK after 4 SYN-ACKs (pending session dropped)", now)
+        what = "ACK or media" if s.direction == "push" else "ACK"
+        self.end(s, f"no {what} after 4 SYN-ACKs (pending session dropped)", now)
 
     def _send_cid(self, s: Session):
         cid = new_id() if self.cfg.mut("connection-id-mismatch") else s.id
@@ -1308,23 +1353,40 @@ class Responder:
             bucket["ack_without_pending_session"] += 1
             return
         if s.state == "established":
-            s.counters["duplicate_ack" if c.cid == s.id else "ack_id_mismatch"] += 1
+            if c.cid != s.id:
+                s.counters["ack_id_mismatch"] += 1
+            elif s.established_by == "media" and not s.ack_seen:
+                s.events["ack_after_media"] += 1  # D15: late (or reordered) ACK, harmless
+            else:
+                s.counters["duplicate_ack"] += 1
+            s.ack_seen = s.ack_seen or c.cid == s.id
             return
         if c.cid != s.id:
             s.counters["ack_id_mismatch"] += 1  # D6: validation error, keep waiting
             return
+        s.ack_seen = True
+        if s.direction == "push":
+            self._establish_push(s, now, "ack")  # D15 (D6)
+            return
         # D6: established
         Timers.cancel(s.timer)
         s.state = "established"
-        if s.direction == "pull":
-            if not s.cid_sent:
-                self._send_cid(s)
-            self._start_stream(s, now)
-        else:
-            s.receiver = FrameReceiver(s.p, legacy=False, windowed=False)  # D12: fresh state
-            if self.cfg.mut("push-receiver-sends-connection-id"):
-                self._send_cid(s)
-            self._arm_idle(s, now)
+        s.established_by = "ack"
+        if not s.cid_sent:
+            self._send_cid(s)
+        self._start_stream(s, now)
+
+    def _establish_push(self, s: Session, now: float, by: str):
+        """D15: a pending 3-way push session is established by an ACK echoing the assigned id or by
+        the first media datagram from its tuple. D7's re-sends stop; no CONNECTION_ID, no media."""
+        Timers.cancel(s.timer)
+        s.state = "established"
+        s.established_by = by
+        s.events["established_by_" + by] += 1
+        s.receiver = FrameReceiver(s.p, legacy=False, windowed=False)  # D12: fresh state
+        if self.cfg.mut("push-receiver-sends-connection-id"):
+            self._send_cid(s)
+        self._arm_idle(s, now)
 
 
 # --------------------------------------------------------------------------------------------

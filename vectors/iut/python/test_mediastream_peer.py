@@ -417,6 +417,175 @@ class FuzzTests(unittest.TestCase):
 
 
 # ------------------------------------------------------------------------------------------------
+# 2b. D15 (revised) at the 3way push responder, in process (fake socket, fake clock)
+# ------------------------------------------------------------------------------------------------
+class Push3WayResponderTests(unittest.TestCase):
+    A = ("10.0.0.1", 1000)
+
+    def setUp(self):
+        self.lines = []
+        self.sock = FakeSock()
+        self.timers = mp.Timers()
+        self.now = 100.0
+
+    def responder(self, *extra):
+        ns = mp.build_parser().parse_args(["responder", *extra, *SHORT])
+        self.r = mp.Responder(mp.Config(ns), self.sock, self.timers, log=self.lines.append)
+        return self.r
+
+    def feed(self, d, dt=0.0):
+        self.now += dt
+        self.timers.run_due(self.now)
+        self.r.on_datagram(d, self.A, self.now)
+
+    def advance(self, dt):
+        self.now += dt
+        self.timers.run_due(self.now)
+
+    def sent_kinds(self):
+        return [kind_of(d) for d, _ in self.sock.sent]
+
+    def handshake(self):
+        self.feed(syn())
+        self.assertEqual(self.sent_kinds(), ["synack"])
+        return parsed(self.sock.sent[0][0]).cid
+
+    def stream(self, first=1, last=50, dt=0.02):
+        for k in range(first, last + 1):
+            for d in push_frame(k):
+                self.feed(d)
+            self.advance(dt)
+
+    def test_media_establishes_pending_session(self):
+        self.responder("--direction", "push")
+        self.handshake()
+        self.advance(0.1)  # the ACK was lost
+        s = self.r.sessions[self.A]
+        self.assertEqual(s.state, "pending")
+        self.stream(1, 1)
+        self.assertEqual((s.state, s.established_by), ("established", "media"))
+        self.assertEqual(s.receiver.sums.get(1), 2500)  # received as the first media of the stream
+        self.stream(2, 50)
+        self.advance(10)
+        self.assertEqual(self.sent_kinds(), ["synack"])  # D7 stopped; no CONNECTION_ID, no media
+        self.assertEqual(len(self.lines), 1)
+        self.assertIn('end="final frame arrived (success)" frames successful=50 dropped=0 duplicate=0 error=0',
+                      self.lines[0])
+        self.assertIn("established_by_media:1", self.lines[0])
+        self.assertNotIn(self.A, self.r.sessions)
+
+    def test_media_on_pending_session_stops_d7_midway(self):
+        self.responder("--direction", "push")
+        self.handshake()
+        self.advance(0.6)  # one D7 re-send went out
+        self.assertEqual(self.sent_kinds(), ["synack", "synack"])
+        self.stream(1, 50)
+        self.advance(10)
+        self.assertEqual(self.sent_kinds(), ["synack", "synack"])
+        self.assertIn("successful=50 dropped=0", self.lines[0])
+
+    def test_late_ack_after_media(self):
+        self.responder("--direction", "push")
+        cid = self.handshake()
+        self.stream(1, 3)
+        self.feed(ack(cid))  # reordered / late ACK: harmless
+        self.feed(ack(cid))
+        self.feed(ack(mp.new_id()))
+        s = self.r.sessions[self.A]
+        self.assertEqual(s.events["ack_after_media"], 1)
+        self.assertEqual(s.counters["duplicate_ack"], 1)
+        self.assertEqual(s.counters["ack_id_mismatch"], 1)
+        self.stream(4, 50)
+        self.assertEqual(self.sent_kinds(), ["synack"])
+        self.assertIn("successful=50 dropped=0", self.lines[0])
+
+    def test_ack_still_establishes(self):
+        self.responder("--direction", "push")
+        cid = self.handshake()
+        self.feed(ack(cid), 0.01)
+        s = self.r.sessions[self.A]
+        self.assertEqual((s.state, s.established_by), ("established", "ack"))
+        self.stream()
+        self.advance(10)
+        self.assertEqual(self.sent_kinds(), ["synack"])
+        self.assertIn("successful=50 dropped=0", self.lines[0])
+        self.assertIn("established_by_ack:1", self.lines[0])
+
+    def test_mismatched_ack_then_media(self):
+        self.responder("--direction", "push")
+        cid = self.handshake()
+        self.feed(ack(bytes([cid[0] ^ 1]) + cid[1:]))  # D6: validation error, keeps waiting
+        self.assertEqual(self.r.sessions[self.A].state, "pending")
+        self.stream()
+        self.assertIn("successful=50 dropped=0", self.lines[0])
+        self.assertIn("ack_id_mismatch:1", self.lines[0])
+        self.assertEqual(self.sent_kinds(), ["synack"])
+
+    def test_media_without_session_dropped(self):
+        self.responder("--direction", "push")
+        self.stream(1, 2)
+        self.assertEqual(self.r.sessions, {})
+        self.assertEqual(self.r.counters["media_without_session"], 4)
+        self.assertEqual(self.sock.sent, [])
+        # after D7 dropped the pending session, media is again from a tuple without a session
+        self.handshake()
+        self.advance(6)
+        self.assertEqual(self.sent_kinds(), ["synack"] * 4)
+        self.assertNotIn(self.A, self.r.sessions)
+        self.assertIn("no ACK or media after 4 SYN-ACKs", self.lines[0])
+        self.stream(1, 1)
+        self.assertEqual(self.r.sessions, {})
+        self.assertEqual(self.r.counters["media_without_session"], 6)
+
+    def test_what_is_not_media(self):
+        self.responder("--direction", "push")
+        cid = self.handshake()
+        frag = mp.encode_data(1, 5, b"", flag=mp.FLAG_DATA_FRAG) + bytes(16) + mp.pattern_bytes(10)
+        for d in (frag, mp.encode_connection_id(cid), synack(cid), b"\x00\x00" + bytes(10), mp.START):
+            self.feed(d)
+        s = self.r.sessions[self.A]
+        self.assertEqual(s.state, "pending")
+        self.advance(0.6)
+        self.assertEqual(self.sent_kinds(), ["synack", "synack"])  # D7 still running
+
+    def test_bad_payload_and_bad_seq_still_establish(self):
+        """Choice 33: any DATA datagram establishes; it is then judged like any other."""
+        for first in (mp.encode_data(1, 5, b"\x09" * 100), mp.encode_data(0, 5, mp.pattern_bytes(100))):
+            self.setUp()
+            self.responder("--direction", "push")
+            self.handshake()
+            self.feed(first)
+            s = self.r.sessions[self.A]
+            self.assertEqual(s.state, "established")
+            self.assertEqual(s.counters["payload_mismatch"] + s.receiver.error, 1)
+            self.stream()
+            self.assertIn("successful=50 dropped=0", self.lines[0])
+            self.assertEqual(self.sent_kinds(), ["synack"])
+
+    def test_pull_responder_ignores_media(self):
+        self.responder()
+        self.handshake()
+        self.stream(1, 1)
+        s = self.r.sessions[self.A]
+        self.assertEqual(s.state, "pending")
+        self.assertEqual(s.counters["media_at_sender"], 2)
+        self.advance(1.6)
+        self.assertEqual(self.sent_kinds(), ["synack"] * 3)  # D7 goes on, no media before the ACK (D6)
+
+    def test_old_d15_mutant(self):
+        self.responder("--direction", "push", "--mutant", "push-media-does-not-establish")
+        cid = self.handshake()
+        self.stream(1, 30)
+        s = self.r.sessions[self.A]
+        self.assertEqual(s.state, "pending")
+        self.assertEqual(self.sent_kinds(), ["synack"] * 2)
+        self.feed(ack(cid))  # the ACK answering the re-sent SYN-ACK establishes it
+        self.stream(31, 50)
+        self.advance(10)
+        self.assertIn("successful=20 dropped=30", self.lines[0])
+
+
+# ------------------------------------------------------------------------------------------------
 # 3. initiator against responder over 127.0.0.1
 # ------------------------------------------------------------------------------------------------
 # name -> (responder args, [initiator args ...], expected exit codes, expected substrings per initiator,
@@ -440,7 +609,12 @@ INTEROP = {
                                   [["--request-options", "--bits-per-second", "2000000",
                                     "--datagram-byte-size", "1000", "--buffer-depth", "0.5"]],
                                   [0], ["successful=50 dropped=0"], "sent_frames=50"),
-    "3way_push": (PUSH, [PUSH], [0], ["sent_frames=50"], "final frame arrived (success)\" frames successful=50"),
+    "3way_push": (PUSH, [PUSH], [0], ["sent_frames=50"],
+                  ["final frame arrived (success)\" frames successful=50", "established_by_ack:1"]),
+    # D15 (revised): the ACK is unusable (wrong id), the first media datagram establishes the session
+    "3way_push_ack_unusable": (PUSH, [PUSH + ["--mutant", "ack-wrong-id"]], [0], ["sent_frames=50"],
+                               ["final frame arrived (success)\" frames successful=50 dropped=0",
+                                "ack_id_mismatch:1", "established_by_media:1"]),
     "3way_push_request_options": (PUSH + ["--stream-length", "1"],
                                   [PUSH + ["--request-options", "--bits-per-second", "800000"]],
                                   [0], ["sent_frames=50"], "final frame arrived (success)\" frames successful=50"),
@@ -504,8 +678,8 @@ def _make_interop_test(name):
             self.assertIn(sub, out)
             self.assertEqual(len(out.splitlines()), 1)
             self.assertNotIn("Traceback", ierr)
-        if resp_sub:
-            self.assertIn(resp_sub, err)
+        for sub in ([resp_sub] if isinstance(resp_sub, str) else resp_sub or []):
+            self.assertIn(sub, err)
     return test
 
 
@@ -693,10 +867,40 @@ def r_pattern(peer, addr):
     return len(ds) > 4 and all(mp.payload_ok(d) for d in ds)
 
 
+def push_frame(k, frame_size=2500, max_dg=1400):
+    """The datagrams of pushed frame k (SHORT: F = 2500 -> [1400, 1100])."""
+    return [mp.encode_data(k, mp.qpc_now() + i, mp.pattern_bytes(n - mp.HEADER_LEN))
+            for i, n in enumerate(mp.fragment_sizes(frame_size, max_dg))]
+
+
 def r_push_receiver_silent(peer, addr):
+    """D15: no CONNECTION_ID (nor anything else) when the push session is established, whether by the
+    ACK (this peer) or by the first media datagram (a second peer that never ACKs)."""
     p = _handshake(peer, addr)
     peer.send(ack(p.cid), addr)
-    peer.collect(0.4)
+    other = Peer()
+    try:
+        q = _handshake(other, addr)
+        for d in push_frame(1):
+            other.send(d, addr)
+        peer.collect(0.4)
+        other.collect(0.2)
+        return p is not None and q is not None and peer.kinds() == ["synack"] and other.kinds() == ["synack"]
+    finally:
+        other.close()
+
+
+def r_push_media_establishes(peer, addr):
+    """D15: no ACK at all, media right after the SYN-ACK: the session is established by the media, so
+    the D7 SYN-ACK re-sends (500, 1500 ms) never come."""
+    p = _handshake(peer, addr)
+    if p is None:
+        return False
+    for k in range(1, 51):
+        for d in push_frame(k):
+            peer.send(d, addr)
+        peer.collect(0.02)
+    peer.collect(1.8 - (time.monotonic() - peer.t0))
     return peer.kinds() == ["synack"]
 
 
@@ -795,6 +999,7 @@ MUTANT_PROBES = {
     "no-tail-rule": responder_probe(SHORT + LEG + FRAG, r_tail_rule),
     "pattern-continues": responder_probe(SHORT + LEG + FRAG, r_pattern),
     "push-receiver-sends-connection-id": responder_probe(SHORT + PUSH, r_push_receiver_silent),
+    "push-media-does-not-establish": responder_probe(SHORT + PUSH, r_push_media_establishes),
     "legacy-push-receiver-streams": responder_probe(SHORT + LEG + PUSH, r_legacy_push_receiver_silent),
     "syn-fixed-interval": initiator_probe(SHORT, i_syn_interval),
     "syn-version-2": initiator_probe(SHORT, i_syn_bytes),
