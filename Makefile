@@ -51,6 +51,7 @@ demo:
 	@echo "== harness interop: legacy vs 3-way peers, clean and under lossy-handshake faults =="
 	$(HARNESS) interop --report reports/demo/interop
 	$(HARNESS) interop --faults lossy-handshake --report reports/demo/interop-lossy-handshake
+	$(HARNESS) interop --matrix vectors/interop/mediastream-matrix.push.json --report reports/demo/interop-push
 	@echo
 	@echo "== harness mutants: the suite against deliberately wrong reference endpoints =="
 	$(HARNESS) mutants --report reports/demo/mutants
@@ -62,6 +63,8 @@ interop:
 	$(CARGO) build --release --quiet -p handshake-harness
 	$(HARNESS) interop --report reports/interop/none
 	$(HARNESS) interop --faults lossy-handshake --report reports/interop/lossy-handshake
+	$(HARNESS) interop --matrix vectors/interop/mediastream-matrix.push.json --report reports/interop/push
+	$(HARNESS) interop --matrix vectors/interop/mediastream-matrix.push.json --faults lossy-handshake --report reports/interop/push-lossy-handshake
 
 # The suite's power: every mutant of the reference endpoints must be caught.
 mutants:

@@ -601,7 +601,15 @@ impl Session {
 
     /// Before any SYN-ACK, a 3-way initiator sends only SYNs: a datagram of its that the harness changed
     /// into something else still holds a place in the D2 schedule (its time unknown).
+    /// A changed datagram whose flag still reads SYN opens a 3-way session like any SYN (a truncated
+    /// first SYN is still the first SYN).
     fn note_changed_initiator_datagram(&mut self, packet: &Packet<'_>) {
+        let reads_as_syn = packet.payload.len() >= 2
+            && handshake_wire::mediastream::Packet::new_unchecked(packet.payload).flag()
+                == handshake_wire::mediastream::flag::SYN;
+        if self.opened == Opened::Unknown && reads_as_syn && !packet.mark.copy {
+            self.opened = Opened::Syn;
+        }
         if self.opened == Opened::Syn
             && self.first_syn_ack.is_none()
             && !self.start_after_syn
@@ -886,6 +894,12 @@ impl Session {
                         self.violate(packet, &rules::ACK_ECHOES_ID, detail);
                     }
                     Some((_, true)) => {
+                        self.ack_ok_received |= received;
+                        self.initiator_acked |= self.judging;
+                    }
+                    // Every SYN-ACK was changed by the harness, so what the responder assigned is not
+                    // known here: an ACK echoing an id the initiator was told is not doubted.
+                    None if self.ids_told.contains(&id) || self.id_told_unknown => {
                         self.ack_ok_received |= received;
                         self.initiator_acked |= self.judging;
                     }

@@ -1407,11 +1407,14 @@ fn checker_short(c: &Cell) -> String {
 }
 
 /// Writes `matrix.json`, `matrix.md`, `index.html` and `cells/<initiator>__<responder>.pcapng`
-/// into `dir`; returns every path written.
+/// into `dir` (replacing an earlier report there; a directory of anything else is refused); returns
+/// every path written.
 pub fn write_report(dir: &Path, outcome: &Outcome) -> std::io::Result<Vec<PathBuf>> {
     let io = |p: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
     };
+    // A directory an earlier report left is replaced, never mixed into.
+    handshake_scenario::report::prepare_report_dir(dir)?;
     let cells = dir.join("cells");
     std::fs::create_dir_all(&cells).map_err(|e| io(&cells, e))?;
     let mut written = Vec::new();

@@ -941,6 +941,18 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
     outcome.timing = Some(net.timing());
     outcome.interrupted = net.interrupted;
+    // A running responder that failed a scenario without sending a single datagram is not there
+    // (or not reachable): say so once, and the other scenarios against it are not tried.
+    let heard = net.link.trace().iter().any(
+        |e| matches!(e, LinkEvent::Sent { from, injected: false, .. } if Some(*from) == net.iut),
+    );
+    if let (Target::Running(addr), Verdict::Fail, false) = (&r.target, outcome.verdict, heard) {
+        outcome.iut_unreachable = true;
+        outcome.reasons.insert(
+            0,
+            format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' stream parameters?"),
+        );
+    }
     if let Some(why) = not_ready {
         // Only the startup failure matters: the rest follows from it.
         outcome.verdict = Verdict::Fail;
