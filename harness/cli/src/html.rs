@@ -761,7 +761,17 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
             badge_class: status_class(r.status).to_owned(),
             open: r.status.fails_run(),
             facts: sec_facts,
-            reasons: o.reasons.clone(),
+            // Deviations from this project's profile decisions are shown like reasons, marked.
+            reasons: o
+                .reasons
+                .iter()
+                .cloned()
+                .chain(
+                    o.deviations
+                        .iter()
+                        .map(|d| format!("deviation (a profile decision, not a fact): {d}")),
+                )
+                .collect(),
             capture: o.capture.clone(),
             ladder,
             violations,

@@ -212,7 +212,18 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    for r in report.results.iter().filter(|r| r.status.fails_run()) {
+    // Failures, then deviations (shown, not failing unless --strict-profile), with why.
+    let shown = report
+        .results
+        .iter()
+        .filter(|r| r.status.fails_run())
+        .chain(
+            report
+                .results
+                .iter()
+                .filter(|r| r.status == Status::Deviation),
+        );
+    for r in shown {
         let _ = writeln!(
             out,
             "{} {} [{}]",
@@ -222,6 +233,12 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         );
         for reason in &r.outcome.reasons {
             let _ = writeln!(out, "    {reason}");
+        }
+        for deviation in &r.outcome.deviations {
+            let _ = writeln!(
+                out,
+                "    deviation (a profile decision, not a fact): {deviation}"
+            );
         }
         if let Some(why) = &r.expected_failure {
             let _ = writeln!(out, "    (expected to fail: {why})");

@@ -350,3 +350,23 @@ fn hung_iut_fails_in_bounded_time_and_leaves_no_process() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A check of one of this project's own decisions beyond the facts: the independent implementation
+/// reads the facts otherwise, so it deviates — shown, exit 0 — and fails only with --strict-profile.
+#[test]
+fn a_profile_deviation_fails_only_when_strict() {
+    let scenario = scenario("responder_syn_while_streaming.json");
+    let manifest = root().join("vectors/iut/python-mediastream.json");
+    let manifest = manifest.to_str().expect("path");
+    let o = harness(&["run", &scenario, "--iut", manifest]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("deviation"), "{err}");
+    let o = harness(&["run", &scenario, "--iut", manifest, "--strict-profile"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("profile decision `syn_ack_while_streaming`"),
+        "{out}"
+    );
+}

@@ -25,7 +25,7 @@ use crate::{Endpoint, Instant, Transmit};
 use super::config::{ConfigError, Direction, Profile, ProfileKind, StreamConfig};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 use super::playout::Render;
-use super::receiver::{Media, MediaReceiver};
+use super::receiver::{unexpected, Media, MediaReceiver};
 use super::sender::{MediaSender, Qpc};
 use super::Mutant;
 
@@ -230,39 +230,61 @@ impl Initiator {
                 self.drop_datagram(kind, DropReason::MismatchedConnectionId)
             }
             Datagram::Control(c) if c.kind == ControlKind::SynAck && !self.fell_back => {
-                match (c.accept(), self.metrics.connection_id) {
-                    (false, None) if self.phase == Phase::Handshaking => {
-                        let reason = c
-                            .connection_id
-                            .as_text()
-                            .unwrap_or("(no reason given)")
-                            .to_owned();
-                        self.end(
-                            now,
-                            Phase::Rejected,
-                            Reason::SynAckRejected,
-                            Some(format!("rejected: {reason}")),
-                        );
-                    }
-                    (true, None) if self.phase == Phase::Handshaking => {
-                        self.adopt_options(c.options);
-                        self.metrics.connection_id = Some(c.connection_id);
-                        self.metrics.negotiated_mode = NegotiatedMode::ThreeWay;
-                        if self.profile.is(Mutant::PushMediaBeforeAck) {
-                            self.start_sending(now, Reason::SynAckAccepted);
-                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
-                        } else {
-                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
-                            self.start_sending(now, Reason::SynAckAccepted);
-                        }
-                    }
-                    (true, Some(id)) if id == c.connection_id => {
-                        self.send(&Datagram::Control(ControlRepr::ack(id)));
-                    }
-                    (true, Some(_)) => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
-                    _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
+                self.on_syn_ack(now, &c)
+            }
+            _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
+        }
+    }
+
+    /// D5: the answer to a SYN-ACK, in either direction. Accept=0 ends the attempt without an ACK;
+    /// the first Accept=1 is ACKed and the session is known (pull: media is awaited; push, D15: the
+    /// frames go right after the ACK); every repeat with the same id gets another ACK; another id
+    /// is dropped and counted (D11).
+    fn on_syn_ack(&mut self, now: Instant, c: &ControlRepr<'_>) {
+        let kind = Some(Kind::SynAck);
+        match (c.accept(), self.metrics.connection_id) {
+            (false, None) if self.phase == Phase::Handshaking => {
+                if self.profile.is(Mutant::AckOnReject) {
+                    self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
+                }
+                let reason = c
+                    .connection_id
+                    .as_text()
+                    .unwrap_or("(no reason given)")
+                    .to_owned();
+                self.end(
+                    now,
+                    Phase::Rejected,
+                    Reason::SynAckRejected,
+                    Some(format!("rejected: {reason}")),
+                );
+            }
+            (true, None) if self.phase == Phase::Handshaking => {
+                self.adopt_options(c.options);
+                let echoed = if self.profile.is(Mutant::AckNotEchoingId) {
+                    ConnectionId::ZERO
+                } else {
+                    c.connection_id
+                };
+                let ack = Datagram::Control(ControlRepr::ack(echoed));
+                if !self.pushing() {
+                    self.send(&ack);
+                    return self.session_known(now, c.connection_id, Reason::SynAckAccepted);
+                }
+                self.metrics.connection_id = Some(c.connection_id);
+                self.metrics.negotiated_mode = NegotiatedMode::ThreeWay;
+                if self.profile.is(Mutant::PushMediaBeforeAck) {
+                    self.start_sending(now, Reason::SynAckAccepted);
+                    self.send(&ack);
+                } else {
+                    self.send(&ack);
+                    self.start_sending(now, Reason::SynAckAccepted);
                 }
             }
+            (true, Some(id)) if id == c.connection_id => {
+                self.send(&Datagram::Control(ControlRepr::ack(id)));
+            }
+            (true, Some(_)) => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
             _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
         }
     }
@@ -457,13 +479,7 @@ impl Initiator {
                     }
                 }
             },
-            other => self.fail_malformed(
-                now,
-                format!(
-                    "unexpected {} datagram (flag unknown to this receiver)",
-                    other.kind()
-                ),
-            ),
+            other => self.fail_malformed(now, unexpected(other.kind())),
         }
     }
 
@@ -482,40 +498,7 @@ impl Initiator {
         let kind = Some(datagram.kind());
         match datagram {
             Datagram::Control(c) if c.kind == ControlKind::SynAck && !self.fell_back => {
-                match (c.accept(), self.metrics.connection_id) {
-                    (false, None) if self.phase == Phase::Handshaking => {
-                        if self.profile.is(Mutant::AckOnReject) {
-                            self.send(&Datagram::Control(ControlRepr::ack(c.connection_id)));
-                        }
-                        let reason = c
-                            .connection_id
-                            .as_text()
-                            .unwrap_or("(no reason given)")
-                            .to_owned();
-                        self.end(
-                            now,
-                            Phase::Rejected,
-                            Reason::SynAckRejected,
-                            Some(format!("rejected: {reason}")),
-                        );
-                    }
-                    (true, None) if self.phase == Phase::Handshaking => {
-                        self.adopt_options(c.options);
-                        let echoed = if self.profile.is(Mutant::AckNotEchoingId) {
-                            ConnectionId::ZERO
-                        } else {
-                            c.connection_id
-                        };
-                        self.send(&Datagram::Control(ControlRepr::ack(echoed)));
-                        self.session_known(now, c.connection_id, Reason::SynAckAccepted);
-                    }
-                    // D5: every repeated SYN-ACK gets another ACK.
-                    (true, Some(id)) if id == c.connection_id => {
-                        self.send(&Datagram::Control(ControlRepr::ack(id)));
-                    }
-                    (true, Some(_)) => self.drop_datagram(kind, DropReason::MismatchedConnectionId),
-                    _ => self.drop_datagram(kind, DropReason::UnexpectedKind),
-                }
+                self.on_syn_ack(now, &c)
             }
             Datagram::ConnectionId(id) => match self.metrics.connection_id {
                 Some(known) if known == id => {}

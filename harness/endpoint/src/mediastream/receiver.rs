@@ -3,7 +3,7 @@
 //! (DATA and DATA+FRAG, D13 dedup, a bad payload dropped and counted). A pull initiator and a push
 //! responder's session share it; the caller decides what a verdict means for its stream.
 
-use handshake_wire::mediastream::{verify_pattern, Datagram};
+use handshake_wire::mediastream::{verify_pattern, Datagram, Kind};
 
 use crate::Instant;
 
@@ -119,4 +119,9 @@ impl MediaReceiver {
         let len = datagram.buffer_len() as u64;
         Media::Verified(self.playout.receive(seq, identity, len))
     }
+}
+
+/// Why a legacy receiver fails on a kind it does not know, as coded.
+pub(crate) fn unexpected(kind: Kind) -> String {
+    format!("unexpected {kind} datagram (flag unknown to this receiver)")
 }

@@ -31,7 +31,7 @@ use crate::{Endpoint, Instant, Transmit};
 use super::config::{ConfigError, Direction, Profile, ProfileKind, StreamConfig};
 use super::event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 use super::playout::Render;
-use super::receiver::{Media, MediaReceiver};
+use super::receiver::{unexpected, Media, MediaReceiver};
 use super::sender::{MediaSender, Qpc};
 use super::Mutant;
 
@@ -444,6 +444,20 @@ impl Responder {
         // A repeated ACK (D5 answers every SYN-ACK) is expected and ignored.
     }
 
+    /// A legacy push receiver fails its session on anything malformed or unexpected from its
+    /// sender, as the legacy receive side does; returns whether it did.
+    fn legacy_receiver_fails(&mut self, now: Instant, peer: SocketAddr, why: &str) -> bool {
+        let legacy_receiving = self.pushing()
+            && self.sessions.get(&peer).is_some_and(|s| {
+                s.metrics.negotiated_mode == NegotiatedMode::Legacy && s.receiver.is_some()
+            });
+        if legacy_receiving {
+            let failure = Some(why.to_owned());
+            self.end_session(now, peer, Phase::Failed, Reason::MalformedDatagram, failure);
+        }
+        legacy_receiving
+    }
+
     /// Push: a media datagram from the initiator.
     fn on_media(&mut self, now: Instant, peer: SocketAddr, datagram: &Datagram<'_>) {
         let kind = Some(datagram.kind());
@@ -480,32 +494,18 @@ impl Responder {
             session.metrics.time_to_first_media = Some(now - session.started_at);
         }
         match media {
-            Media::BadPayload(why) if legacy => {
-                return self.end_session(
-                    now,
-                    peer,
-                    Phase::Failed,
-                    Reason::MalformedDatagram,
-                    Some(why),
-                )
+            Media::BadPayload(why) => {
+                if !self.legacy_receiver_fails(now, peer, &why) {
+                    self.drop_datagram(peer, kind, DropReason::PayloadMismatch);
+                }
+                return;
             }
-            Media::BadPayload(_) => {
-                return self.drop_datagram(peer, kind, DropReason::PayloadMismatch)
+            Media::Unexpected => {
+                if !self.legacy_receiver_fails(now, peer, &unexpected(datagram.kind())) {
+                    self.drop_datagram(peer, kind, DropReason::UnexpectedKind);
+                }
+                return;
             }
-            Media::Unexpected if legacy => {
-                let why = format!(
-                    "unexpected {} datagram (flag unknown to this receiver)",
-                    datagram.kind()
-                );
-                return self.end_session(
-                    now,
-                    peer,
-                    Phase::Failed,
-                    Reason::MalformedDatagram,
-                    Some(why),
-                );
-            }
-            Media::Unexpected => return self.drop_datagram(peer, kind, DropReason::UnexpectedKind),
             Media::Verified(Ok(())) => {}
             Media::Verified(Err(DropReason::DuplicateDatagram)) => {
                 session.metrics.duplicate_datagrams += 1;
@@ -610,21 +610,8 @@ impl Responder {
                 return self.reject(peer, &format!("unsupported version {version}"));
             }
         }
-        // A legacy push receiver fails on anything malformed from its sender, as the legacy
-        // receive side does.
-        let legacy_receiving = self.pushing()
-            && self.sessions.get(&peer).is_some_and(|s| {
-                s.metrics.negotiated_mode == NegotiatedMode::Legacy && s.receiver.is_some()
-            });
-        if legacy_receiving {
-            let why = format!("malformed datagram: {error}");
-            return self.end_session(
-                now,
-                peer,
-                Phase::Failed,
-                Reason::MalformedDatagram,
-                Some(why),
-            );
+        if self.legacy_receiver_fails(now, peer, &format!("malformed datagram: {error}")) {
+            return;
         }
         self.drop_datagram(peer, error.kind(), DropReason::from_wire(&error));
     }
@@ -703,22 +690,8 @@ impl Endpoint for Responder {
             // As coded, the legacy responder discards everything but START (a legacy push receiver
             // fails on it, as the legacy receive side does); 3way drops what it does not expect (D11).
             other => {
-                let legacy_receiving = self.pushing()
-                    && self.sessions.get(&source).is_some_and(|s| {
-                        s.metrics.negotiated_mode == NegotiatedMode::Legacy && s.receiver.is_some()
-                    });
-                if legacy_receiving {
-                    let why = format!(
-                        "unexpected {} datagram (flag unknown to this receiver)",
-                        other.kind()
-                    );
-                    return self.end_session(
-                        now,
-                        source,
-                        Phase::Failed,
-                        Reason::MalformedDatagram,
-                        Some(why),
-                    );
+                if self.legacy_receiver_fails(now, source, &unexpected(other.kind())) {
+                    return;
                 }
                 self.drop_datagram(source, Some(other.kind()), DropReason::UnexpectedKind)
             }
