@@ -110,10 +110,10 @@ fuzz-seed:
 
 # Replay the committed corpora through the targets' checks on stable (part of `make test`).
 fuzz-check:
-	$(CARGO) test -p handshake-wire --all-features --test fuzz_corpus_replay
+	$(CARGO) test -p handshake-mediastream-wire --all-features --test fuzz_corpus_replay
 
 bench:
-	$(CARGO) bench -p handshake-wire --bench mediastream
+	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
 
 # harness check on a generated 1,000,000-datagram capture vs tshark, tcpdump and the bare read loop.
 # BENCH_FRAME=40 uses the smallest frames the frame-size rule allows (smaller file).

@@ -1,7 +1,7 @@
-//! `mediastream_parse`: see `handshake_wire::mediastream::fuzzing::check_parse` for the law it checks
+//! `mediastream_parse`: see `handshake_mediastream_wire::fuzzing::check_parse` for the law it checks
 //! (the stable-toolchain corpus replay test runs the same function).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    handshake_wire::mediastream::fuzzing::check_parse(data);
+    handshake_mediastream_wire::fuzzing::check_parse(data);
 });

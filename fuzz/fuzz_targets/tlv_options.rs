@@ -1,7 +1,7 @@
-//! `tlv_options`: see `handshake_wire::mediastream::fuzzing::check_tlv_options` for the law it checks
+//! `tlv_options`: see `handshake_mediastream_wire::fuzzing::check_tlv_options` for the law it checks
 //! (the stable-toolchain corpus replay test runs the same function).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    handshake_wire::mediastream::fuzzing::check_tlv_options(data);
+    handshake_mediastream_wire::fuzzing::check_tlv_options(data);
 });

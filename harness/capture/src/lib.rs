@@ -52,7 +52,7 @@
 //!
 //! # Virtual-link traces
 //!
-//! [`trace::write_trace`] writes the trace of a [`handshake_run::VirtualLink`] as the capture
+//! [`trace::write_trace`] writes the trace of a [`handshake_net::VirtualLink`] as the capture
 //! one endpoint would have made: what it sent, what it received, and (marked with a comment
 //! starting `not delivered: `) what the harness kept from it, each with a comment saying what
 //! the harness did.

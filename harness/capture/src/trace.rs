@@ -1,7 +1,7 @@
 //! A virtual link's trace written as the capture one endpoint would have made.
 //!
 //! [`write_trace`] takes the [`LinkEvent`] trace of a
-//! [`VirtualLink`](handshake_run::VirtualLink) and a *viewpoint* (one endpoint's address) and
+//! [`VirtualLink`](handshake_net::VirtualLink) and a *viewpoint* (one endpoint's address) and
 //! writes what a packet capture on that endpoint's host would show, plus the packets the
 //! harness kept from it, clearly marked:
 //!
@@ -38,9 +38,9 @@ use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
 
-use handshake_endpoint::Instant;
-use handshake_run::FaultEffect;
-use handshake_run::{DatagramId, LinkEvent};
+use handshake_core::Instant;
+use handshake_net::FaultEffect;
+use handshake_net::{DatagramId, LinkEvent};
 
 use crate::{CaptureError, CaptureWriter};
 

@@ -25,8 +25,8 @@ use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::{Backoff, Direction, Profile, ProfileKind, StreamConfig};
-use handshake_wire::mediastream::{
+use handshake_mediastream_endpoint::{Backoff, Direction, Profile, ProfileKind, StreamConfig};
+use handshake_mediastream_wire::{
     verify_pattern, ConnectionId, ControlKind, ControlPacket, Datagram, FragmentPlan, Kind, Mode,
     Options, TlvOption,
 };
@@ -129,7 +129,7 @@ impl CheckOptions {
             frame_size: config.frame_size().ok(),
             frames: Some(config.frames()),
             max_datagram: u64::from(config.datagram_byte_size),
-            verify_payload: config.verify == handshake_endpoint::mediastream::Verify::Data,
+            verify_payload: config.verify == handshake_mediastream_endpoint::Verify::Data,
             direction: Some(config.direction),
             stream: Some(*config),
             ..CheckOptions::default()
@@ -395,7 +395,7 @@ impl Checker {
     fn roles(
         &self,
         packet: &Packet<'_>,
-        parsed: &Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+        parsed: &Result<Datagram<'_>, handshake_mediastream_wire::Error>,
     ) -> (SocketAddr, SocketAddr) {
         if let Some(r) = self.options.responder {
             return if packet.src == r {
@@ -424,7 +424,7 @@ impl Checker {
         &self,
         index: usize,
         packet: &Packet<'_>,
-        parsed: &Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+        parsed: &Result<Datagram<'_>, handshake_mediastream_wire::Error>,
     ) -> bool {
         let Some(s) = self.sessions.get(index) else {
             return true;
@@ -582,17 +582,17 @@ impl Session {
         }
         self.unknown_excluded_media += 1;
         self.cid_changed_seen = true;
-        let view = handshake_wire::mediastream::Packet::new_unchecked(packet.payload);
+        let view = handshake_mediastream_wire::Packet::new_unchecked(packet.payload);
         match view.flag() {
-            handshake_wire::mediastream::flag::CONNECTION_ID => self.cid_changed_seen = true,
-            handshake_wire::mediastream::flag::DATA
-            | handshake_wire::mediastream::flag::DATA_FRAG
+            handshake_mediastream_wire::flag::CONNECTION_ID => self.cid_changed_seen = true,
+            handshake_mediastream_wire::flag::DATA
+            | handshake_mediastream_wire::flag::DATA_FRAG
                 if packet.payload.len() >= 10 =>
             {
                 self.excluded_seqs.insert(view.seq());
             }
-            handshake_wire::mediastream::flag::DATA
-            | handshake_wire::mediastream::flag::DATA_FRAG => {
+            handshake_mediastream_wire::flag::DATA
+            | handshake_mediastream_wire::flag::DATA_FRAG => {
                 self.unknown_excluded_media += 1;
             }
             _ => {}
@@ -605,8 +605,8 @@ impl Session {
     /// first SYN is still the first SYN).
     fn note_changed_initiator_datagram(&mut self, packet: &Packet<'_>) {
         let reads_as_syn = packet.payload.len() >= 2
-            && handshake_wire::mediastream::Packet::new_unchecked(packet.payload).flag()
-                == handshake_wire::mediastream::flag::SYN;
+            && handshake_mediastream_wire::Packet::new_unchecked(packet.payload).flag()
+                == handshake_mediastream_wire::flag::SYN;
         if self.opened == Opened::Unknown && reads_as_syn && !packet.mark.copy {
             self.opened = Opened::Syn;
         }
@@ -634,7 +634,7 @@ impl Session {
         &mut self,
         options: &CheckOptions,
         packet: &Packet<'_>,
-        parsed: Result<Datagram<'_>, handshake_wire::mediastream::Error>,
+        parsed: Result<Datagram<'_>, handshake_mediastream_wire::Error>,
     ) {
         self.last_packet = packet.number;
         self.stats.packets += 1;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use handshake_check::{CheckOptions, Checker, Mark, Packet};
-use handshake_wire::mediastream::{ConnectionId, ControlRepr, Datagram};
+use handshake_mediastream_wire::{ConnectionId, ControlRepr, Datagram};
 use rstest::rstest;
 
 fn syn() -> Vec<u8> {

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use handshake_capture::{CaptureFormat, CaptureWriter};
-use handshake_wire::mediastream::{pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram};
+use handshake_mediastream_wire::{pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use handshake_check::{check_capture, CheckOptions, Report};
-use handshake_endpoint::mediastream::{Profile, StreamConfig};
+use handshake_mediastream_endpoint::{Profile, StreamConfig};
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
 
@@ -31,10 +31,10 @@ pub struct CheckArgs {
     #[arg(long, requires = "frame_rate", value_parser = clap::value_parser!(u64).range(1..))]
     pub bits_per_second: Option<u64>,
     /// Frames per second (with --bits-per-second and/or --stream-length).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_endpoint::mediastream::MAX_FRAME_RATE)))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_mediastream_endpoint::MAX_FRAME_RATE)))]
     pub frame_rate: Option<u32>,
     /// Stream length in seconds (with --frame-rate: enables media.nothing_after_last_frame).
-    #[arg(long, requires = "frame_rate", value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_endpoint::mediastream::MAX_STREAM_LENGTH_SECS)))]
+    #[arg(long, requires = "frame_rate", value_parser = clap::value_parser!(u32).range(1..=i64::from(handshake_mediastream_endpoint::MAX_STREAM_LENGTH_SECS)))]
     pub stream_length: Option<u32>,
     /// `data`: payloads must be the fill pattern; `connection`: not checked.
     #[arg(long, value_enum, default_value_t = crate::peer::VerifyArg::Data)]

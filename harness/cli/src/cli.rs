@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use handshake_wire::mediastream::Mode;
+use handshake_mediastream_wire::Mode;
 
 use crate::decode::{self, Source};
 use crate::vectors;

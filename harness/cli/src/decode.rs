@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use handshake_wire::mediastream::{verify_pattern, Datagram, Mode};
+use handshake_mediastream_wire::{verify_pattern, Datagram, Mode};
 use serde::Serialize;
 
 use crate::input::{parse_hex, InputError};
@@ -76,7 +76,7 @@ pub struct Record<'a> {
     pub payload_is_pattern: Option<bool>,
     /// The parse error.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<handshake_wire::mediastream::Error>,
+    pub error: Option<handshake_mediastream_wire::Error>,
 }
 
 impl Record<'_> {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use handshake_capture::CaptureWriter;
-use handshake_wire::mediastream::{
+use handshake_mediastream_wire::{
     pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram, FragmentPlan,
 };
 
@@ -419,12 +419,12 @@ pub fn pair_captures(matrix: &crate::matrix::MatrixFile) -> Vec<Golden> {
     let mut out = Vec::new();
     for cell in &matrix.cells {
         let (Ok(i), Ok(r)) = (
-            handshake_endpoint::mediastream::Profile::parse(&cell.initiator),
-            handshake_endpoint::mediastream::Profile::parse(&cell.responder),
+            handshake_mediastream_endpoint::Profile::parse(&cell.initiator),
+            handshake_mediastream_endpoint::Profile::parse(&cell.responder),
         ) else {
             continue;
         };
-        let link = handshake_run::VirtualLink::new(handshake_run::LinkConfig::with_seed(1));
+        let link = handshake_net::VirtualLink::new(handshake_net::LinkConfig::with_seed(1));
         let Ok(run) = crate::pair::run_pair(i, r, matrix.stream, link, 1) else {
             continue;
         };

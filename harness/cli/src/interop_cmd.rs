@@ -13,15 +13,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use handshake_check::Violation;
-use handshake_endpoint::mediastream::{Profile, ProfileKind, StreamConfig};
-use handshake_run::LinkConfig;
+use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig};
+use handshake_mediastream_wire::{Datagram, Mode};
+use handshake_net::LinkConfig;
 use handshake_scenario::external::{ExternalIut, DEFAULT_TOLERANCE_MS};
 use handshake_scenario::model::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec, Protocol, Role, Scenario,
 };
 use handshake_scenario::outcome::Verdict;
 use handshake_scenario::report::slug;
-use handshake_wire::mediastream::{Datagram, Mode};
 use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use handshake_check::{check_capture, CheckOptions, Violation};
-use handshake_endpoint::mediastream::{Profile, StreamConfig};
-use handshake_run::{LinkConfig, VirtualLink};
+use handshake_mediastream_endpoint::{Profile, StreamConfig};
+use handshake_net::{LinkConfig, VirtualLink};
 use handshake_scenario::model::FaultSpec;
 use serde::{Deserialize, Serialize};
 
@@ -211,7 +211,7 @@ pub struct ObservedCell {
 
 /// The link rules of `faults` between the initiator and the responder of a pair run (`direction`
 /// relative to the initiator).
-pub fn pair_fault_rules(faults: &[FaultSpec]) -> Vec<handshake_run::FaultRule> {
+pub fn pair_fault_rules(faults: &[FaultSpec]) -> Vec<handshake_net::FaultRule> {
     faults
         .iter()
         .enumerate()
@@ -236,7 +236,7 @@ pub fn run_reference_cell(
     faults: &[FaultSpec],
 ) -> Result<ObservedCell, String> {
     let link = VirtualLink::new(link_config.clone())
-        .with_classifier(handshake_wire::mediastream::kind_name)
+        .with_classifier(handshake_mediastream_wire::kind_name)
         .with_rules(pair_fault_rules(faults))
         .map_err(|e| format!("faults: {e:?}"))?;
     // The responder's connection ids follow the link's seed too.

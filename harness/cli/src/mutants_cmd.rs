@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 
-use handshake_endpoint::mediastream::Mutant;
+use handshake_mediastream_endpoint::Mutant;
 use handshake_scenario::citations;
 use handshake_scenario::external::ExternalIut;
 use handshake_scenario::model::Scenario;

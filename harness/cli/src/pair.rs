@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::{
+use handshake_core::Instant;
+use handshake_mediastream_endpoint::{
     ConfigError, Direction, Event, Initiator, Metrics, Peer, Profile, Responder, StreamConfig,
 };
-use handshake_endpoint::Instant;
-use handshake_run::{LinkEvent, RunLimits, RunOutcome, SimEvent, Simulation, VirtualLink};
-use handshake_wire::mediastream::kind_name;
+use handshake_mediastream_wire::kind_name;
+use handshake_net::{LinkEvent, RunLimits, RunOutcome, SimEvent, Simulation, VirtualLink};
 
 /// The initiator's address in virtual runs (TEST-NET-1).
 pub const INITIATOR_ADDR: &str = "192.0.2.1:50000";

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::{
+use handshake_core::Instant;
+use handshake_mediastream_endpoint::{
     Backoff, Event, Initiator, Metrics, Profile, Responder, StreamConfig, Verify,
 };
-use handshake_endpoint::Instant;
-use handshake_run::udp::{self, Clock, DriveOutcome};
+use handshake_net::udp::{self, Clock, DriveOutcome};
 use tokio::sync::watch;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
@@ -57,11 +57,11 @@ pub enum DirectionArg {
     Push,
 }
 
-impl From<DirectionArg> for handshake_endpoint::mediastream::Direction {
+impl From<DirectionArg> for handshake_mediastream_endpoint::Direction {
     fn from(d: DirectionArg) -> Self {
         match d {
-            DirectionArg::Pull => handshake_endpoint::mediastream::Direction::Pull,
-            DirectionArg::Push => handshake_endpoint::mediastream::Direction::Push,
+            DirectionArg::Pull => handshake_mediastream_endpoint::Direction::Pull,
+            DirectionArg::Push => handshake_mediastream_endpoint::Direction::Push,
         }
     }
 }
@@ -154,7 +154,7 @@ fn build_profile(args: &ProfileArgs) -> Result<Profile, String> {
         || args.fallback_to_legacy
         || args.optimistic_start
         || args.request_options;
-    if any_option && profile.kind != handshake_endpoint::mediastream::ProfileKind::ThreeWay {
+    if any_option && profile.kind != handshake_mediastream_endpoint::ProfileKind::ThreeWay {
         return Err(format!(
             "profile `{}` takes no options: they belong to 3way",
             args.profile

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use handshake_wire::mediastream::{
+use handshake_mediastream_wire::{
     frame_size, pattern_byte, verify_pattern, Datagram, FragmentPlan, Mode,
 };
 use schemars::JsonSchema;

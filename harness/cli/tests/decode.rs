@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use handshake_capture::CaptureWriter;
-use handshake_wire::mediastream::{pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram};
+use handshake_mediastream_wire::{pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram};
 use rstest::rstest;
 
 fn harness(args: &[&str]) -> (i32, String, String) {

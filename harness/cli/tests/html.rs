@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use handshake_endpoint::mediastream::Profile;
 use handshake_harness::html;
 use handshake_harness::interop_cmd::{self, InteropArgs};
+use handshake_mediastream_endpoint::Profile;
 use handshake_scenario::report::{result_files, write_reports, ResultEntry, RunReport, Status};
 
 fn root() -> PathBuf {

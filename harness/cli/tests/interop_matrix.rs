@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use handshake_harness::matrix;
-use handshake_run::LinkConfig;
+use handshake_net::LinkConfig;
 
 fn matrix_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/interop/mediastream-matrix.json")
@@ -47,7 +47,7 @@ fn the_push_matrices_match_a_run() {
     assert_eq!(file.cells.len(), 9, "3 initiators × 3 responders");
     assert_eq!(
         file.stream.direction,
-        handshake_endpoint::mediastream::Direction::Push
+        handshake_mediastream_endpoint::Direction::Push
     );
     let results = matrix::run(&file, &LinkConfig::with_seed(1)).expect("runs");
     let bad: Vec<String> = results

@@ -8,11 +8,9 @@
 //!    initiator's frame counts add up, and a non-optimistic 3way responder sends no media before it has
 //!    received the ACK (D6).
 
-use handshake_endpoint::mediastream::{
-    Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig,
-};
 use handshake_harness::pair::{responder_addr, run_pair};
-use handshake_run::{FaultAction, FaultRule, LinkConfig, LinkEvent, Nth, Predicate, VirtualLink};
+use handshake_mediastream_endpoint::{Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig};
+use handshake_net::{FaultAction, FaultRule, LinkConfig, LinkEvent, Nth, Predicate, VirtualLink};
 use proptest::prelude::*;
 
 fn stream() -> StreamConfig {
@@ -158,7 +156,7 @@ proptest! {
         let run = run_pair(Profile::parse(pair.0).expect("p"), responder, stream(), link(seed, rules), seed)
             .expect("valid config");
         let m = &run.initiator;
-        prop_assert!(matches!(run.outcome, handshake_run::RunOutcome::Finished), "{:?}", run.outcome);
+        prop_assert!(matches!(run.outcome, handshake_net::RunOutcome::Finished), "{:?}", run.outcome);
         prop_assert_eq!(m.frames_successful + m.frames_dropped + m.frames_duplicate, m.frames_expected, "{:?}", m);
         if responder.optimistic_start || responder.allow_legacy_start || pair.1 == "legacy" {
             return Ok(());

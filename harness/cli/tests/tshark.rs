@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use handshake_endpoint::mediastream::{Profile, StreamConfig};
 use handshake_harness::pair::{initiator_addr, run_pair};
-use handshake_run::{FaultAction, FaultRule, LinkConfig, Nth, Predicate, VirtualLink};
+use handshake_mediastream_endpoint::{Profile, StreamConfig};
+use handshake_net::{FaultAction, FaultRule, LinkConfig, Nth, Predicate, VirtualLink};
 
 fn tshark(args: &[&str]) -> Option<(String, String)> {
     let out = Command::new("tshark").args(args).output().ok()?;

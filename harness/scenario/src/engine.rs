@@ -7,15 +7,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use handshake_check::{check_capture, CheckOptions};
-use handshake_endpoint::mediastream::{
+use handshake_core::{Endpoint, Instant, Transmit};
+use handshake_mediastream_endpoint::{
     Direction as MediaDirection, DropReason, Event, Initiator, Metrics, Peer, Phase, Profile,
     ProfileKind, Responder, StreamConfig,
 };
-use handshake_endpoint::{Endpoint, Instant, Transmit};
-use handshake_run::{
+use handshake_mediastream_wire::{kind_name, Datagram, Mode};
+use handshake_net::{
     DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, Simulation, VirtualLink,
 };
-use handshake_wire::mediastream::{kind_name, Datagram, Mode};
 
 use crate::model::{Direction, FaultSpec, Feature, Role, Scenario};
 use crate::outcome::{judge, Observed, ScenarioOutcome, TranscriptLine};
@@ -423,7 +423,7 @@ fn on_port(peer: SocketAddr, port: Option<u16>) -> SocketAddr {
 /// markers, in time order; runs of DATA in one direction are folded into one line.
 pub(crate) fn transcript(
     capture: &[u8],
-    events: &[handshake_run::SimEvent<Event>],
+    events: &[handshake_net::SimEvent<Event>],
     iut: SocketAddr,
     markers: &[(Instant, String)],
 ) -> Vec<TranscriptLine> {

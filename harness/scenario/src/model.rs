@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use handshake_endpoint::mediastream::StreamConfig;
-use handshake_run::{FaultAction, Nth};
+use handshake_mediastream_endpoint::StreamConfig;
+use handshake_net::{FaultAction, Nth};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +74,7 @@ impl Scenario {
     /// The features the IUT must have: `iut.requires`, plus `push` when the stream is pushed.
     pub fn required_features(&self) -> Vec<Feature> {
         let mut f = self.iut.requires.clone();
-        if self.stream.direction == handshake_endpoint::mediastream::Direction::Push
+        if self.stream.direction == handshake_mediastream_endpoint::Direction::Push
             && !f.contains(&Feature::Push)
         {
             f.push(Feature::Push);

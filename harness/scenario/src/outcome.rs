@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use handshake_check::{rules, Violation};
-use handshake_endpoint::mediastream::Metrics;
+use handshake_mediastream_endpoint::Metrics;
 use serde::Serialize;
 
 use crate::model::{OutcomeExpectation, Scenario};

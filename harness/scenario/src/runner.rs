@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::Profile;
+use handshake_mediastream_endpoint::Profile;
 
 use crate::external::ExternalIut;
 use crate::model::Scenario;

@@ -22,12 +22,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use handshake_endpoint::mediastream::StreamConfig;
-use handshake_endpoint::Instant;
-use handshake_run::{DatagramId, FaultRule, LinkEvent};
-use handshake_wire::mediastream::{
+use handshake_core::Instant;
+use handshake_mediastream_endpoint::StreamConfig;
+use handshake_mediastream_wire::{
     pattern_slice, ConnectionId, DataRepr, Datagram, FragmentRepr, Mode,
 };
+use handshake_net::{DatagramId, FaultRule, LinkEvent};
 use serde_json::Value;
 
 use crate::model::{

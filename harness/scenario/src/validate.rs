@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use handshake_endpoint::mediastream::{DropReason, Profile};
-use handshake_run::FaultAction;
-use handshake_wire::mediastream::{decoded_fields, Kind, CONNECTION_ID_LEN};
+use handshake_mediastream_endpoint::{DropReason, Profile};
+use handshake_mediastream_wire::{decoded_fields, Kind, CONNECTION_ID_LEN};
+use handshake_net::FaultAction;
 use serde_json::Value;
 
 use crate::json::Seg;
@@ -360,7 +360,7 @@ impl Validator {
                     format!("variable `${var}` is used before any expect captures it"),
                 );
             }
-        } else if let Err(e) = handshake_wire::mediastream::ConnectionId::from_escaped(text) {
+        } else if let Err(e) = handshake_mediastream_wire::ConnectionId::from_escaped(text) {
             self.problem(
                 at,
                 format!("`{text}` is not a connection id: {e} (at most {CONNECTION_ID_LEN} bytes, escaped)"),
@@ -550,7 +550,7 @@ fn validate_action(action: &FaultAction) -> Result<(), String> {
             limit(
                 "copies",
                 u64::from(*copies),
-                u64::from(handshake_run::MAX_COPIES),
+                u64::from(handshake_net::MAX_COPIES),
             )?;
             limit("spacing_ms", *spacing_ms, MAX_WINDOW_MS)
         }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use handshake_endpoint::mediastream::Profile;
+use handshake_mediastream_endpoint::Profile;
 use handshake_scenario::engine::run_reference;
 use rstest::rstest;
 

@@ -6,8 +6,8 @@ use handshake_capture::trace::{
     trace_packets, PacketRole, TraceStats, DEFAULT_EPOCH_NS, NOT_DELIVERED,
 };
 use handshake_capture::{open, write_trace, CaptureFormat, CaptureWriter, TraceOptions};
-use handshake_endpoint::Instant;
-use handshake_run::{
+use handshake_core::Instant;
+use handshake_net::{
     AppliedFault, DatagramId, DropReason, FaultAction, FaultEffect, FaultRule, LinkConfig,
     LinkEvent, Nth, Predicate, VirtualLink,
 };

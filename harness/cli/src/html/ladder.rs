@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use handshake_check::Mark;
-use handshake_wire::mediastream::{ControlKind, Datagram, Mode};
+use handshake_mediastream_wire::{ControlKind, Datagram, Mode};
 
 use super::esc;
 

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use handshake_endpoint::mediastream::{Profile, ProfileKind, StreamConfig, Verify};
+use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig, Verify};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

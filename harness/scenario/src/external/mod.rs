@@ -27,7 +27,7 @@ pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 
 use crate::model::{Feature, Role, Scenario, Step};
 use crate::outcome::{ScenarioOutcome, Verdict};
-use handshake_endpoint::mediastream::{Profile, ProfileKind};
+use handshake_mediastream_endpoint::{Profile, ProfileKind};
 use manifest::{OptionName, ProfileName, Values};
 
 use crate::engine::reference_features;

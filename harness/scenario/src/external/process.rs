@@ -10,8 +10,8 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use handshake_endpoint::Instant;
-use handshake_run::udp::Clock;
+use handshake_core::Instant;
+use handshake_net::udp::Clock;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};

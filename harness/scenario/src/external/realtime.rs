@@ -21,13 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handshake_check::{check_capture, CheckOptions};
-use handshake_endpoint::mediastream::{Initiator, Peer, Phase, Profile, ProfileKind, Responder};
-use handshake_endpoint::{Endpoint, Instant};
-use handshake_run::udp::{
+use handshake_core::{Endpoint, Instant};
+use handshake_mediastream_endpoint::{Initiator, Peer, Phase, Profile, ProfileKind, Responder};
+use handshake_mediastream_wire::kind_name;
+use handshake_net::udp::{
     enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM,
 };
-use handshake_run::{DatagramId, FaultRule, LinkConfig, LinkEvent, VirtualLink};
-use handshake_wire::mediastream::kind_name;
+use handshake_net::{DatagramId, FaultRule, LinkConfig, LinkEvent, VirtualLink};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
@@ -111,7 +111,7 @@ struct Net {
     role: Role,
     reference: Option<Peer>,
     /// The reference peer's first session that ended: its metrics.
-    peer_ended: Option<handshake_endpoint::mediastream::Metrics>,
+    peer_ended: Option<handshake_mediastream_endpoint::Metrics>,
     exit: Option<watch::Receiver<Option<Exit>>>,
     /// The system said nothing listens at the IUT's address.
     refused: bool,
@@ -316,7 +316,7 @@ impl Net {
                     progress = true;
                 }
                 while let Some(event) = peer.poll_event() {
-                    if let handshake_endpoint::mediastream::Event::Ended { metrics, .. } = event {
+                    if let handshake_mediastream_endpoint::Event::Ended { metrics, .. } = event {
                         self.peer_ended.get_or_insert(*metrics);
                     }
                 }
@@ -751,7 +751,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             Role::Initiator if net.exit.is_some() => {
                 net.run_until(end, &|n: &Net| n.exited().is_some()).await;
                 // Push: the reference responder receives; its session ends once the stream is in.
-                if config.direction == handshake_endpoint::mediastream::Direction::Push
+                if config.direction == handshake_mediastream_endpoint::Direction::Push
                     && net.reference.is_some()
                 {
                     let buffer = config.frame_offset(config.initial_buffer_frames());
@@ -873,7 +873,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         .cloned()
         .collect();
     let annotations = script.annotations.clone();
-    let annotate = move |id: handshake_run::DatagramId| annotations.get(&id).cloned();
+    let annotate = move |id: handshake_net::DatagramId| annotations.get(&id).cloned();
     let options = handshake_capture::TraceOptions {
         annotate: Some(&annotate),
         not_delivered_delay_ns: net.link.config().latency_ms.saturating_mul(1_000_000),
@@ -906,7 +906,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     // The receiver's metrics are known when the reference peer receives: a reference initiator in
     // pull, a reference responder in push. An initiator IUT's completion is its exit code 0 within
     // the deadline.
-    let pushing = config.direction == handshake_endpoint::mediastream::Direction::Push;
+    let pushing = config.direction == handshake_mediastream_endpoint::Direction::Push;
     let (media_metrics, initiator_complete) = match role {
         Role::Responder => match net.reference.as_ref().and_then(Peer::as_initiator) {
             Some(i) => (

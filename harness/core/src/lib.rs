@@ -1,0 +1,53 @@
+//! What every layer shares: [`Instant`] (time as the caller gives it) and the sans-I/O [`Endpoint`]
+//! interface that every family's state machines (layer 2) implement. Protocol logic only: no sockets,
+//! no clocks, no threads, no ambient randomness. Every input carries the current [`Instant`];
+//! randomness comes from a seed.
+//!
+//! The interface follows quinn-proto. A driver (virtual link, real UDP socket, …) calls, in this order:
+//!
+//! 1. [`Endpoint::handle_datagram`] for each datagram received, with its source and the time;
+//! 2. [`Endpoint::poll_transmit`] until `None`, sending each [`Transmit`] to its destination;
+//! 3. [`Endpoint::poll_event`] until `None` (state transitions and dropped datagrams, with reasons);
+//! 4. [`Endpoint::poll_timeout`] for the next deadline, and [`Endpoint::handle_timeout`] once it passes
+//!    (then back to 2).
+#![forbid(unsafe_code)]
+
+pub mod time;
+
+use std::net::SocketAddr;
+
+pub use time::Instant;
+
+/// A datagram an endpoint wants sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+}
+
+/// A sans-I/O protocol endpoint.
+pub trait Endpoint {
+    /// What the endpoint reports: transitions, drops, metrics.
+    type Event;
+
+    /// Feeds one received datagram.
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]);
+
+    /// Tells the endpoint that `now` has reached (or passed) its [`poll_timeout`](Self::poll_timeout).
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The next datagram to send, if any.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+
+    /// The next event, if any.
+    fn poll_event(&mut self) -> Option<Self::Event>;
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called; `None` when nothing is timed.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Whether the endpoint has nothing more to do (a finished stream; a responder never finishes
+    /// by itself).
+    fn is_finished(&self) -> bool;
+}

@@ -1,0 +1,38 @@
+//! Receive times come from the kernel: a datagram read late is still timed when it arrived.
+
+use std::time::Duration;
+
+use handshake_net::udp::{enable_receive_timestamps, recv_timestamped, Clock};
+use tokio::net::UdpSocket;
+
+#[tokio::test]
+async fn a_datagram_read_late_keeps_its_arrival_time() {
+    let receiver = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let stamped = enable_receive_timestamps(&receiver);
+    let clock = Clock::start();
+    let to = receiver.local_addr().expect("addr");
+    sender.send_to(b"hello", to).await.expect("send");
+    let sent_at = clock.now();
+    // The reader is busy elsewhere for a while.
+    std::thread::sleep(Duration::from_millis(80));
+    let mut buf = [0u8; 64];
+    let arrival = recv_timestamped(&receiver, &mut buf, clock)
+        .await
+        .expect("receive");
+    let read_at = clock.now();
+    assert_eq!(&buf[..arrival.len], b"hello");
+    assert_eq!(arrival.from, sender.local_addr().expect("addr"));
+    if cfg!(target_os = "linux") {
+        assert!(stamped, "SO_TIMESTAMPNS is available on Linux");
+        let delay = arrival.read_delay.expect("a kernel stamp");
+        assert!(delay >= Duration::from_millis(70), "read delay {delay:?}");
+        // Arrival is near the send, not near the read.
+        let after_send = arrival.at.saturating_duration_since(sent_at);
+        assert!(
+            after_send < Duration::from_millis(30),
+            "arrived {after_send:?} after the send"
+        );
+        assert!(read_at.saturating_duration_since(arrival.at) >= Duration::from_millis(70));
+    }
+}
