@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use handshake_check::{check_capture, CheckOptions, Report};
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
+use handshake_mediastream_judge::{check_capture, CheckOptions, Report};
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
 
@@ -140,8 +140,8 @@ pub fn run(args: CheckArgs, out: &mut dyn Write) -> i32 {
         .report
         .violations()
         .filter(|v| {
-            handshake_check::rules::by_id(v.rule)
-                .is_some_and(|r| r.basis == handshake_check::rules::Basis::Profile)
+            handshake_mediastream_judge::rules::by_id(v.rule)
+                .is_some_and(|r| r.basis == handshake_mediastream_judge::rules::Basis::Profile)
         })
         .count() as u64;
     let failing = if args.strict_profile {
@@ -256,8 +256,8 @@ fn write_text(
             writeln!(out, "  violations: {}", s.violation_count)?;
         }
         for v in &s.violations {
-            let profile = handshake_check::rules::by_id(v.rule)
-                .is_some_and(|r| r.basis == handshake_check::rules::Basis::Profile);
+            let profile = handshake_mediastream_judge::rules::by_id(v.rule)
+                .is_some_and(|r| r.basis == handshake_mediastream_judge::rules::Basis::Profile);
             writeln!(
                 out,
                 "    #{} {} {}{}: {} -- {}",

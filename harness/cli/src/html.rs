@@ -716,7 +716,7 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
         let mut violations = Vec::new();
         let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         for (rule, n) in &o.rules_fired {
-            let statement = handshake_check::rules::by_id(rule)
+            let statement = handshake_mediastream_judge::rules::by_id(rule)
                 .map(|x| x.statement.to_owned())
                 .unwrap_or_default();
             let first = first_packet_of(&o.reasons, rule);

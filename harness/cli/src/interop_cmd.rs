@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use handshake_check::Violation;
 use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig};
+use handshake_mediastream_judge::Violation;
 use handshake_mediastream_wire::{Datagram, Mode};
 use handshake_net::LinkConfig;
 use handshake_scenario::external::{ExternalIut, DEFAULT_TOLERANCE_MS};
@@ -713,7 +713,8 @@ fn first_media_ms(capture: &[u8]) -> Option<f64> {
             Datagram::parse(&udp.payload, Mode::LegacyAccepting),
             Ok(Datagram::Data(_) | Datagram::Fragment(_))
         );
-        let delivered = !handshake_check::Mark::from_comment(udp.comment.as_deref()).undelivered;
+        let delivered =
+            !handshake_mediastream_judge::Mark::from_comment(udp.comment.as_deref()).undelivered;
         if media && delivered {
             return Some(udp.timestamp_ns.saturating_sub(t0) as f64 / 1e6);
         }

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use handshake_check::{check_capture, CheckOptions, Violation};
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
+use handshake_mediastream_judge::{check_capture, CheckOptions, Violation};
 use handshake_net::{LinkConfig, VirtualLink};
 use handshake_scenario::model::FaultSpec;
 use serde::{Deserialize, Serialize};

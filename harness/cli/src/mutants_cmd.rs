@@ -523,7 +523,7 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         .iter()
         .chain(citations::PROFILE_DECISIONS)
         .map(|(id, _)| *id)
-        .chain(handshake_check::rules::ALL.iter().map(|r| r.id));
+        .chain(handshake_mediastream_judge::rules::ALL.iter().map(|r| r.id));
     for id in known {
         ids.entry(id.to_owned()).or_default();
     }

@@ -57,8 +57,8 @@ fn verify(goldens: Vec<Golden>) {
             Some(rule) => assert_eq!(
                 (code, rules),
                 (
-                    match handshake_check::rules::by_id(rule).map(|r| r.basis) {
-                        Some(handshake_check::rules::Basis::Profile) => 0,
+                    match handshake_mediastream_judge::rules::by_id(rule).map(|r| r.basis) {
+                        Some(handshake_mediastream_judge::rules::Basis::Profile) => 0,
                         _ => 1,
                     },
                     vec![rule]
@@ -82,7 +82,10 @@ fn rule_captures_break_exactly_their_rule() {
     // Every rule in the catalogue has its capture.
     let mut covered: Vec<&str> = goldens.iter().filter_map(|g| g.breaks).collect();
     covered.sort_unstable();
-    let mut all: Vec<&str> = handshake_check::rules::ALL.iter().map(|r| r.id).collect();
+    let mut all: Vec<&str> = handshake_mediastream_judge::rules::ALL
+        .iter()
+        .map(|r| r.id)
+        .collect();
     all.sort_unstable();
     assert_eq!(covered, all, "one capture per rule");
     verify(goldens);

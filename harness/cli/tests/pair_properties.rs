@@ -200,13 +200,14 @@ fn violations_seen_from(
         handshake_harness::pair::initiator_addr()
     };
     let capture = run.capture(viewpoint).expect("capture");
-    let options = handshake_check::CheckOptions {
+    let options = handshake_mediastream_judge::CheckOptions {
         profile: responder,
         frame_size: config.frame_size().ok(),
         frames: Some(config.frames()),
-        ..handshake_check::CheckOptions::default()
+        ..handshake_mediastream_judge::CheckOptions::default()
     };
-    let verdict = handshake_check::check_capture(&capture, None, options).expect("a capture");
+    let verdict =
+        handshake_mediastream_judge::check_capture(&capture, None, options).expect("a capture");
     verdict
         .report
         .violations()

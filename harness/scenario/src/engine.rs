@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use handshake_check::{check_capture, CheckOptions};
 use handshake_core::{Endpoint, Instant, Transmit};
 use handshake_mediastream_endpoint::{
     Direction as MediaDirection, DropReason, Event, Initiator, Metrics, Peer, Phase, Profile,
     ProfileKind, Responder, StreamConfig,
 };
+use handshake_mediastream_judge::{check_capture, CheckOptions};
 use handshake_mediastream_wire::{kind_name, Datagram, Mode};
 use handshake_net::{
     DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, Simulation, VirtualLink,

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use handshake_check::{rules, Violation};
 use handshake_mediastream_endpoint::Metrics;
+use handshake_mediastream_judge::{rules, Violation};
 use serde::Serialize;
 
 use crate::model::{OutcomeExpectation, Scenario};
@@ -118,7 +118,7 @@ pub struct Observed {
 
 impl Observed {
     /// What the checker saw on a capture (mode and violations); the caller adds the rest.
-    pub fn from_check(report: &handshake_check::Report) -> Observed {
+    pub fn from_check(report: &handshake_mediastream_judge::Report) -> Observed {
         Observed {
             negotiated_mode: report
                 .sessions

@@ -270,10 +270,15 @@ impl Validator {
     }
 
     fn rule(&mut self, at: Vec<Seg>, rule: &str, all_allowed: bool) {
-        if (all_allowed && rule == "all") || handshake_check::rules::by_id(rule).is_some() {
+        if (all_allowed && rule == "all")
+            || handshake_mediastream_judge::rules::by_id(rule).is_some()
+        {
             return;
         }
-        let known: Vec<&str> = handshake_check::rules::ALL.iter().map(|r| r.id).collect();
+        let known: Vec<&str> = handshake_mediastream_judge::rules::ALL
+            .iter()
+            .map(|r| r.id)
+            .collect();
         self.problem(
             at,
             format!(

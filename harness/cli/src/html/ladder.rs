@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use handshake_check::Mark;
+use handshake_mediastream_judge::Mark;
 use handshake_mediastream_wire::{ControlKind, Datagram, Mode};
 
 use super::esc;

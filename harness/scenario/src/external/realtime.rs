@@ -20,9 +20,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_check::{check_capture, CheckOptions};
 use handshake_core::{Endpoint, Instant};
 use handshake_mediastream_endpoint::{Initiator, Peer, Phase, Profile, ProfileKind, Responder};
+use handshake_mediastream_judge::{check_capture, CheckOptions};
 use handshake_mediastream_wire::kind_name;
 use handshake_net::udp::{
     enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM,

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use handshake_check::{CheckOptions, Checker, Mark, Packet};
+use handshake_mediastream_judge::{CheckOptions, Checker, Mark, Packet};
 use handshake_mediastream_wire::{ConnectionId, ControlRepr, Datagram};
 use rstest::rstest;
 
