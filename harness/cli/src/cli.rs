@@ -179,7 +179,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => match which {
             SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
-            SchemaKind::Scenario => write_or_fail(out, &handshake_scenario::model::schema_json()),
+            SchemaKind::Scenario => {
+                write_or_fail(out, &crate::families::FAMILIES.scenario_schema())
+            }
             SchemaKind::IutManifest => {
                 write_or_fail(out, &handshake_scenario::external::manifest::schema_json())
             }

@@ -674,37 +674,7 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
         }
         let o = &r.outcome;
         let mut sec_facts = vec![("status".to_owned(), r.status.name().to_owned())];
-        if let Some(mode) = &o.negotiated_mode {
-            sec_facts.push(("negotiated mode".to_owned(), mode.clone()));
-        }
-        if let Some(m) = &o.metrics {
-            let mut text = format!(
-                "{} ok, {} dropped, {} duplicate, {} error of {}",
-                m.frames_successful,
-                m.frames_dropped,
-                m.frames_duplicate,
-                m.frames_error,
-                m.frames_expected
-            );
-            if let Some(t) = m.time_to_first_media {
-                text.push_str(&format!(
-                    "; first media after {:.3} ms",
-                    t.as_secs_f64() * 1000.0
-                ));
-            }
-            if let Some(fail) = &m.failure {
-                text.push_str(&format!("; failed: {fail}"));
-            }
-            sec_facts.push(("initiator frames".to_owned(), text));
-        }
-        if !o.iut_drops.is_empty() {
-            let drops: Vec<String> = o
-                .iut_drops
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            sec_facts.push(("IUT dropped".to_owned(), drops.join(", ")));
-        }
+        sec_facts.extend(o.observed.facts());
         if let Some(why) = &r.expected_failure {
             sec_facts.push(("expected failure".to_owned(), why.clone()));
         }

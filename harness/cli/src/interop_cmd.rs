@@ -12,13 +12,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use handshake_mediastream::format::{ExpectFields, IutFields, PeerFields, Setup};
+use handshake_mediastream::observe::MediaObservations;
+use handshake_mediastream::MediaScenario as Scenario;
 use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig};
 use handshake_mediastream_judge::Violation;
 use handshake_mediastream_wire::{Datagram, Mode};
 use handshake_net::LinkConfig;
 use handshake_scenario::external::{ExternalIut, DEFAULT_TOLERANCE_MS};
-use handshake_scenario::model::{
-    Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec, Protocol, Role, Scenario,
+use handshake_scenario::format::{
+    Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec, Role,
 };
 use handshake_scenario::outcome::Verdict;
 use handshake_scenario::report::slug;
@@ -176,8 +179,11 @@ pub fn parse_peer(text: &str, role: Role, commands: &mut usize) -> Result<Peer, 
         }
         // The template must serve this side: `{target}` for an initiator, `{listen}` for a
         // responder (`{address}` serves both).
-        let manifest = handshake_scenario::external::Manifest::from_command(line)
-            .map_err(|e| format!("{side} `{text}`: {e}"))?;
+        let manifest = handshake_scenario::external::Manifest::from_command(
+            line,
+            handshake_mediastream::launch::PLACEHOLDERS,
+        )
+        .map_err(|e| format!("{side} `{text}`: {e}"))?;
         let serves = match role {
             Role::Initiator => manifest.initiator.is_some(),
             Role::Responder => manifest.responder.is_some(),
@@ -558,7 +564,7 @@ pub fn cell_scenario(
         schema: None,
         id: format!("interop.{}__{}", initiator.slug, responder.slug),
         title: format!("interop cell {} × {}", initiator.name, responder.name),
-        protocol: Protocol::Mediastream,
+        protocol: Some("mediastream".into()),
         decisions: Vec::new(),
         rules: Vec::new(),
         profile: None,
@@ -566,17 +572,20 @@ pub fn cell_scenario(
         iut: IutRequirement {
             role,
             requires: Vec::new(),
-            session_limit: None,
+            fields: IutFields::default(),
         },
-        stream,
+        setup: Setup { stream },
         peer: PeerSpec {
-            stream: None,
+            fields: PeerFields::default(),
             reference: Some(reference.to_string()),
             steps: Vec::new(),
         },
         faults: as_scenario_faults(&plan.faults.faults, role),
         expect: OutcomeExpectation {
-            stream_complete: (role == Role::Initiator).then_some(true),
+            fields: ExpectFields {
+                stream_complete: (role == Role::Initiator).then_some(true),
+                ..ExpectFields::default()
+            },
             ..OutcomeExpectation::default()
         },
         seed: Some(plan.seed),
@@ -599,7 +608,8 @@ fn run_external_cell(
     let (Some(ip), Some(rp)) = (plan.initiators.get(i), plan.responders.get(r)) else {
         return failed_cell(plan, i, r, "no such cell".into());
     };
-    let mut iut = match ExternalIut::from_command(line) {
+    let mut iut = match ExternalIut::from_command(line, handshake_mediastream::launch::PLACEHOLDERS)
+    {
         Ok(x) => x,
         Err(e) => return failed_cell(plan, i, r, e),
     };
@@ -635,7 +645,12 @@ fn run_external_cell(
     };
     let observation = match role {
         // The reference initiator's own metrics.
-        Role::Responder => match &outcome.metrics {
+        Role::Responder => match outcome
+            .observed
+            .as_any()
+            .downcast_ref::<MediaObservations>()
+            .and_then(|o| o.metrics.as_ref())
+        {
             Some(m) => Observation {
                 negotiated_mode: m.negotiated_mode.name().to_owned(),
                 frames_successful: m.frames_successful,

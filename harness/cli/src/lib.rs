@@ -8,6 +8,7 @@ pub mod capture_cmd;
 pub mod check_cmd;
 pub mod cli;
 pub mod decode;
+pub mod families;
 pub mod golden;
 pub mod html;
 pub mod input;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
 use handshake_mediastream_judge::{check_capture, CheckOptions, Violation};
 use handshake_net::{LinkConfig, VirtualLink};
-use handshake_scenario::model::FaultSpec;
+use handshake_scenario::format::FaultSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{load_json, parse_json, InputError};

@@ -7,15 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 
-use handshake_mediastream_endpoint::Mutant;
-use handshake_scenario::citations;
 use handshake_scenario::external::ExternalIut;
-use handshake_scenario::model::Scenario;
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::runner::{scenario_files, Iut, Plan};
+use handshake_scenario::runner::{scenario_files, Plan};
+use handshake_scenario::{Iut, LoadedScenario};
 use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use crate::families::FAMILIES;
 
 /// `harness mutants` arguments.
 #[derive(Debug, clap::Args)]
@@ -85,10 +84,22 @@ pub struct MutantsReport {
     pub scenarios: usize,
 }
 
-fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
-    let mut scenarios = handshake_scenario::load_all(&scenario_files(paths)?).map_err(|e| e.0)?;
-    scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, String> {
+    let mut scenarios = FAMILIES
+        .load_all(&scenario_files(paths)?)
+        .map_err(|e| e.0)?;
+    scenarios.sort_by(|a, b| a.id().cmp(b.id()));
     Ok(scenarios)
+}
+
+/// The families the scenarios belong to, in registry order.
+fn families_of(scenarios: &[LoadedScenario]) -> Vec<&'static dyn handshake_scenario::DynFamily> {
+    FAMILIES
+        .0
+        .iter()
+        .copied()
+        .filter(|f| scenarios.iter().any(|s| s.family() == f.name()))
+        .collect()
 }
 
 type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
@@ -98,7 +109,7 @@ type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
 /// set is skipped, and a failure of a scenario that `catching` lists as passing on the base adds
 /// the IUT to the set.
 fn run_libraries(
-    scenarios: &[Scenario],
+    scenarios: &[LoadedScenario],
     iuts: Vec<Iut>,
     jobs: usize,
     catching: Option<(&BTreeSet<String>, &std::sync::Mutex<BTreeSet<String>>)>,
@@ -145,8 +156,8 @@ fn run_libraries(
 
 /// Whose mutants to run.
 enum Subject {
-    /// The reference endpoints' mutants.
-    Reference,
+    /// The reference endpoints' mutants (of the families the scenarios belong to).
+    Reference(Vec<&'static dyn handshake_scenario::DynFamily>),
     /// An external program's, from its manifest.
     External(Box<ExternalIut>),
 }
@@ -155,7 +166,9 @@ fn default_jobs(subject: &Subject, jobs: Option<u16>) -> usize {
     match (jobs, subject) {
         (Some(n), _) => usize::from(n),
         (None, Subject::External(_)) => crate::run_cmd::REAL_TIME_JOBS,
-        (None, Subject::Reference) => std::thread::available_parallelism().map_or(2, usize::from),
+        (None, Subject::Reference(_)) => {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        }
     }
 }
 
@@ -166,16 +179,18 @@ fn selected(
 ) -> Result<Vec<(String, String, Iut, String)>, String> {
     let chosen = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let list: Vec<(String, String, Iut, String)> = match subject {
-        Subject::Reference => Mutant::ALL
+        Subject::Reference(families) => families
             .iter()
-            .filter(|m| chosen(m.name()))
-            .map(|m| {
-                let iut = Iut::parse(&format!("ref:{}!{}", m.base(), m.name()))?;
+            .flat_map(|f| f.mutants().into_iter().map(move |m| (f.name(), m)))
+            .filter(|(_, m)| chosen(m.name))
+            .map(|(family, m)| {
+                let iut = FAMILIES.reference(&format!("{family}/{}!{}", m.base, m.name))?;
+                let base = FAMILIES.reference(&format!("{family}/{}", m.base))?;
                 Ok((
-                    m.name().to_owned(),
-                    describe(*m),
+                    m.name.to_owned(),
+                    m.breaks.to_owned(),
                     iut,
-                    format!("ref:{}", m.base()),
+                    base.name().to_owned(),
                 ))
             })
             .collect::<Result<_, String>>()?,
@@ -213,7 +228,7 @@ fn selected(
 
 /// Runs every (selected) mutant against the library and compares it with its base.
 fn mutants(
-    scenarios: &[Scenario],
+    scenarios: &[LoadedScenario],
     subject: &Subject,
     only: &[String],
     jobs: usize,
@@ -225,7 +240,7 @@ fn mutants(
     for (_, _, _, base) in &selected {
         if base_names.insert(base.clone()) {
             iuts.push(match subject {
-                Subject::Reference => Iut::parse(base)?,
+                Subject::Reference(_) => FAMILIES.parse_iut(base)?,
                 Subject::External(b) => Iut::External(b.clone()),
             });
         }
@@ -284,45 +299,6 @@ fn mutants(
     })
 }
 
-/// The doc line of a mutant (what it breaks).
-fn describe(m: Mutant) -> String {
-    match m {
-        Mutant::MediaBeforeAck => "responder streams before the ACK without being optimistic (D6)",
-        Mutant::NewIdPerSyn => "a repeated SYN gets a new id (D3)",
-        Mutant::SynAckToStart => "a legacy START is answered with a SYN-ACK (D9)",
-        Mutant::StartWithoutAllow => "START served without AllowLegacyStart (D9)",
-        Mutant::ConnectionIdNotFirst => "CONNECTION_ID after the first frame",
-        Mutant::ConnectionIdTwice => "CONNECTION_ID sent twice",
-        Mutant::SeqFromZero => "sequence numbers from 0",
-        Mutant::WrongFragmentationTail => "no 27-byte tail rule",
-        Mutant::OversizeDatagrams => "datagrams above the maximum size",
-        Mutant::ExtraFrame => "one frame after the last",
-        Mutant::PatternOffByOne => "payload pattern from offset 1",
-        Mutant::NoSynAckRetransmit => "no SYN-ACK re-sends (D7)",
-        Mutant::AcceptMismatchedAck => "establishes on an ACK with another id (D6)",
-        Mutant::AcceptBadVersion => "accepts a SYN of another version (D4)",
-        Mutant::NoSynBackoff => "SYN every 500 ms, no doubling (D2)",
-        Mutant::FifthSyn => "a fifth SYN (D2)",
-        Mutant::AckNotEchoingId => "ACK does not echo the assigned id (D5)",
-        Mutant::AckOnReject => "ACK answers a rejecting SYN-ACK (D5)",
-        Mutant::DuplicateCountedAsGood => "duplicate DATA counted into the frame (D13)",
-        Mutant::MediaBeforeSessionAccepted => "media taken before the session is known (D8)",
-        Mutant::AbortOnMalformed => "a malformed datagram aborts a 3-way stream (D11)",
-        Mutant::PushMediaBeforeAck => "push initiator sends media before its ACK (D15)",
-        Mutant::PushResponderStreams => {
-            "push responder streams media back (D15; the branch as coded)"
-        }
-        Mutant::PushMediaNotEstablishing => {
-            "push responder drops media on a pending session: a lost ACK loses media (D15)"
-        }
-        Mutant::PushConnectionId => "push responder sends a CONNECTION_ID in 3-way push (D15)",
-        Mutant::OptionsEchoedNotHonoured => {
-            "SYN-ACK accepts the requested D14 options, the stream ignores them"
-        }
-    }
-    .to_owned()
-}
-
 fn markdown(report: &MutantsReport) -> String {
     let caught = report
         .mutants
@@ -361,9 +337,16 @@ fn markdown(report: &MutantsReport) -> String {
 
 /// Runs `harness mutants`.
 pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
+    let scenarios = match load(&args.scenarios) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
     let subject = match &args.iut {
-        None => Ok(Subject::Reference),
-        Some(text) => match Iut::parse(text) {
+        None => Ok(Subject::Reference(families_of(&scenarios))),
+        Some(text) => match FAMILIES.parse_iut(text) {
             Ok(Iut::External(mut e)) => {
                 e.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
                 Ok(Subject::External(e))
@@ -385,9 +368,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         handshake_scenario::interrupt::install(handshake_scenario::interrupt::OnSignal::Exit);
     }
     let jobs = default_jobs(&subject, args.jobs);
-    let report = match load(&args.scenarios)
-        .and_then(|s| mutants(&s, &subject, &args.mutant, jobs, args.stop_at_first))
-    {
+    let report = match mutants(&scenarios, &subject, &args.mutant, jobs, args.stop_at_first) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -450,29 +431,6 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
     }
 }
 
-/// Every id a scenario cites: its decisions, rules and profile decision, and the basis of each
-/// expectation.
-fn cited(s: &Scenario) -> BTreeSet<String> {
-    use handshake_scenario::model::Step;
-    let mut ids: BTreeSet<String> = s.decisions.iter().chain(&s.rules).cloned().collect();
-    let mut add = |basis: &Option<String>| {
-        if let Some(b) = basis {
-            ids.extend(citations::ids(b).map(str::to_owned));
-        }
-    };
-    add(&s.profile);
-    add(&s.expect.basis);
-    add(&s.expect.profile.as_ref().map(|p| p.decision.clone()));
-    for step in &s.peer.steps {
-        match step {
-            Step::Expect(e) => add(&e.basis),
-            Step::ExpectNone(e) => add(&e.basis),
-            _ => {}
-        }
-    }
-    ids
-}
-
 /// Writes a small report into a fresh report directory.
 fn write_report_files(dir: &std::path::Path, files: &[(&str, String)]) -> std::io::Result<()> {
     handshake_scenario::report::prepare_report_dir(dir)?;
@@ -504,7 +462,7 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let subject = Subject::Reference;
+    let subject = Subject::Reference(families_of(&scenarios));
     let report = match mutants(
         &scenarios,
         &subject,
@@ -519,17 +477,21 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         }
     };
     let mut ids: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
-    let known = citations::FACTS
-        .iter()
-        .chain(citations::PROFILE_DECISIONS)
-        .map(|(id, _)| *id)
-        .chain(handshake_mediastream_judge::rules::ALL.iter().map(|r| r.id));
-    for id in known {
-        ids.entry(id.to_owned()).or_default();
+    for f in families_of(&scenarios) {
+        let c = f.citations();
+        let known = c
+            .facts
+            .iter()
+            .chain(c.profile_decisions)
+            .map(|(id, _)| *id)
+            .chain(f.rules().iter().map(|r| r.id));
+        for id in known {
+            ids.entry(id.to_owned()).or_default();
+        }
     }
     for s in &scenarios {
-        for id in cited(s) {
-            ids.entry(id).or_default().0.insert(s.id.clone());
+        for id in s.cited() {
+            ids.entry(id).or_default().0.insert(s.id().to_owned());
         }
     }
     for m in &report.mutants {

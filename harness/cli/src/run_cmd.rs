@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use handshake_scenario::interrupt;
 use handshake_scenario::report::{Expectations, ReportDir, ResultKey, Status};
-use handshake_scenario::runner::{parse_partition, scenario_files, Iut, Plan};
+use handshake_scenario::runner::{parse_partition, scenario_files, Plan};
+use handshake_scenario::Iut;
+
+use crate::families::FAMILIES;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
 
@@ -93,25 +96,26 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .chain(args.iut_cmd.iter().map(|c| format!("cmd:{c}")))
         .chain(args.iut_addr.iter().map(|a| format!("addr:{a}")));
     let mut iuts = iut_texts
-        .map(|s| Iut::parse(&s))
+        .map(|s| FAMILIES.parse_iut(&s))
         .collect::<Result<Vec<_>, _>>()?;
     for iut in &mut iuts {
         iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
     }
-    let mut scenarios =
-        handshake_scenario::load_all(&scenario_files(&args.scenarios)?).map_err(|e| e.0)?;
-    scenarios.retain(|s| args.tag.is_empty() || s.tags.iter().any(|t| args.tag.contains(t)));
+    let mut scenarios = FAMILIES
+        .load_all(&scenario_files(&args.scenarios)?)
+        .map_err(|e| e.0)?;
+    scenarios.retain(|s| args.tag.is_empty() || s.tags().iter().any(|t| args.tag.contains(t)));
     scenarios.retain(|s| {
         args.filter
             .as_ref()
-            .is_none_or(|f| s.id.contains(f.as_str()))
+            .is_none_or(|f| s.id().contains(f.as_str()))
     });
-    scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    scenarios.sort_by(|a, b| a.id().cmp(b.id()));
     let mut expectations = BTreeMap::new();
     for path in &args.expectations {
         let e: Expectations = crate::input::load_json(path).map_err(|e| e.to_string())?;
         for id in e.known_failures.keys() {
-            if !scenarios.iter().any(|s| &s.id == id)
+            if !scenarios.iter().any(|s| s.id() == id)
                 && args.tag.is_empty()
                 && args.filter.is_none()
             {
@@ -121,7 +125,8 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
                 ));
             }
         }
-        let iut = Iut::parse(&e.iut)
+        let iut = FAMILIES
+            .parse_iut(&e.iut)
             .map(|i| i.name().to_owned())
             .unwrap_or_else(|_| e.iut.clone());
         expectations.insert(iut, e);
@@ -160,7 +165,7 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
                 .iter()
                 .map(|w| ResultKey {
                     iut: w.iut.name(),
-                    scenario: &w.scenario.id,
+                    scenario: w.scenario.id(),
                     repetition: w.repetition,
                 })
                 .collect();

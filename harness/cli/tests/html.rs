@@ -30,10 +30,10 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn entry(file: &str, iut: &str, expected_failure: Option<&str>) -> ResultEntry {
     let path = root().join("vectors/scenarios/mediastream").join(file);
-    let scenario = handshake_scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = handshake_mediastream::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let profile = Profile::parse(iut.trim_start_matches("ref:")).unwrap_or_else(|e| panic!("{e}"));
     let seed = scenario.seed.unwrap_or(1);
-    let outcome = handshake_scenario::engine::run_reference(&scenario, iut, profile, seed);
+    let outcome = handshake_scenario::engine::run_reference(&scenario, iut, &profile, seed);
     let status = Status::of(
         outcome.verdict,
         !outcome.deviations.is_empty(),

@@ -56,7 +56,7 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
     assert!(files.len() >= 40, "{} scenarios", files.len());
     let scenarios: Vec<_> = files
         .iter()
-        .map(|f| handshake_scenario::load(f).unwrap_or_else(|e| panic!("{e}")))
+        .map(|f| handshake_mediastream::load(f).unwrap_or_else(|e| panic!("{e}")))
         .collect();
     let users = scenarios
         .iter()
@@ -67,8 +67,8 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
         "the four cases named by the users are tagged `users`: {users}"
     );
     for role in [
-        handshake_scenario::model::Role::Initiator,
-        handshake_scenario::model::Role::Responder,
+        handshake_scenario::Role::Initiator,
+        handshake_scenario::Role::Responder,
     ] {
         assert!(
             scenarios.iter().filter(|s| s.iut.role == role).count() >= 10,
@@ -83,7 +83,7 @@ fn malformed_scenarios_are_located_and_exit_2() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\n  \"id\": \"x\",\n  \"title\": \"t\",\n  \"protocol\": \"mediastream\",\n  \"iut\": {\"role\": \"responder\"},\n  \"peer\": {\"steps\": [{\"sned\": {}}]}\n}\n").expect("write");
-    let err = handshake_scenario::load(&path)
+    let err = handshake_mediastream::load(&path)
         .expect_err("refused")
         .to_string();
     assert!(err.contains("bad.json:6:"), "{err}");

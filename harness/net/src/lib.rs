@@ -9,6 +9,10 @@
 //! - [`udp`]: one endpoint over a real tokio UDP socket in real time, bounded by a deadline.
 //! - [`sim`]: [`Simulation`], a quinn-proto-`Pair`-style driver for any number of endpoints over
 //!   a virtual link in virtual time.
+//! - [`realtime`]: [`RealTimeLink`](realtime::RealTimeLink), the same link driven by the real clock
+//!   between a process under test and the harness's sockets.
+//! - [`process`]: a process under test in a process group of its own, its output kept and its exit
+//!   watched; [`interrupt`]: Ctrl-C during runs.
 //!
 //! ```
 //! use handshake_net::{FaultAction, FaultRule, LinkConfig, Predicate, VirtualLink};
@@ -55,7 +59,10 @@
 #![warn(missing_docs)]
 
 pub mod fault;
+pub mod interrupt;
 pub mod link;
+pub mod process;
+pub mod realtime;
 pub mod sim;
 pub mod udp;
 

@@ -1,12 +1,15 @@
 //! A scenario's outcome: what was observed, judged against the scenario's expectations.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
-use handshake_mediastream_endpoint::Metrics;
-use handshake_mediastream_judge::{rules, Violation};
+use handshake_check::{Basis, Violation};
 use serde::Serialize;
 
-use crate::model::{OutcomeExpectation, Scenario};
+use crate::family::Family;
+use crate::format::Scenario;
 
 /// The verdict on one scenario run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -97,37 +100,42 @@ pub struct Timing {
     pub harness_timer_lateness: Latency,
 }
 
+/// What a family observed of a run (beyond rules and steps): serialized into the outcome's JSON
+/// (flattened among its fields) and rendered as lines of its text form.
+pub trait Observations: erased_serde::Serialize + fmt::Debug + Send + Sync + 'static {
+    /// Lines of the outcome's text rendering (each ending with a newline).
+    fn render(&self, out: &mut String);
+    /// The same as labelled facts, for the HTML report.
+    fn facts(&self) -> Vec<(String, String)>;
+    /// For family code that reads its own observations back (interop cells).
+    fn as_any(&self) -> &dyn Any;
+}
+
+erased_serde::serialize_trait_object!(Observations);
+
+/// No observations (a run that never happened: unsupported, error before the start).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Nothing {}
+
+impl Observations for Nothing {
+    fn render(&self, _: &mut String) {}
+    fn facts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// What a run observed (the engine fills it; [`judge`] compares it with the expectations).
-#[derive(Debug, Clone, Default)]
-pub struct Observed {
-    /// The checker's negotiated mode of the first session.
-    pub negotiated_mode: Option<String>,
-    /// The media receiver's frame metrics (the initiator's in pull, the responder session's in
-    /// push), when known (an in-process IUT, or a reference peer that receives).
-    pub media_metrics: Option<Metrics>,
-    /// Whether the initiator's stream completed without failure, when known.
-    pub initiator_complete: Option<bool>,
-    /// The IUT's dropped-datagram counters by reason; `None` when they cannot be observed (an
-    /// external IUT).
-    pub iut_drops: Option<BTreeMap<String, u64>>,
+#[derive(Debug, Default)]
+pub struct Observed<O> {
+    /// The family's observations.
+    pub family: O,
     /// The checker's violations on the capture.
     pub violations: Vec<Violation>,
     /// Failed steps.
     pub step_failures: Vec<String>,
-}
-
-impl Observed {
-    /// What the checker saw on a capture (mode and violations); the caller adds the rest.
-    pub fn from_check(report: &handshake_mediastream_judge::Report) -> Observed {
-        Observed {
-            negotiated_mode: report
-                .sessions
-                .first()
-                .map(|s| s.negotiated_mode.to_owned()),
-            violations: report.violations().cloned().collect(),
-            ..Observed::default()
-        }
-    }
 }
 
 /// The outcome of one scenario against one IUT.
@@ -147,12 +155,9 @@ pub struct ScenarioOutcome {
     /// `deviation`, not a failure, unless `--strict-profile`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deviations: Vec<String>,
-    /// The negotiated mode seen on the wire.
-    pub negotiated_mode: Option<String>,
-    /// The media receiver's frame metrics, when known.
-    pub metrics: Option<Metrics>,
-    /// The IUT's dropped datagrams by reason, when known.
-    pub iut_drops: BTreeMap<String, u64>,
+    /// What the family observed (its JSON fields are the outcome's).
+    #[serde(flatten)]
+    pub observed: Arc<dyn Observations>,
     /// Checker rule ids that fired, with counts.
     pub rules_fired: BTreeMap<String, usize>,
     /// Expectations not judged because this IUT cannot show them (e.g. an external IUT's drop counters).
@@ -161,6 +166,9 @@ pub struct ScenarioOutcome {
     /// Real-time runs: the tolerance used and the harness's measured lateness.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+    /// The scenario's family.
+    #[serde(skip)]
+    pub protocol: &'static str,
     /// The system said nothing listens at the IUT's address (further runs against it are pointless).
     #[serde(skip)]
     pub iut_unreachable: bool,
@@ -175,17 +183,25 @@ pub struct ScenarioOutcome {
 }
 
 impl ScenarioOutcome {
-    fn empty(scenario: &Scenario, iut: &str, verdict: Verdict, reason: String) -> ScenarioOutcome {
+    /// An outcome with nothing observed (the run did not happen, or not far).
+    pub fn empty(
+        protocol: &'static str,
+        id: &str,
+        title: &str,
+        iut: &str,
+        verdict: Verdict,
+        reason: String,
+        observed: Arc<dyn Observations>,
+    ) -> ScenarioOutcome {
         ScenarioOutcome {
-            scenario: scenario.id.clone(),
-            title: scenario.title.clone(),
+            scenario: id.to_owned(),
+            title: title.to_owned(),
             iut: iut.to_owned(),
             verdict,
             reasons: vec![reason],
             deviations: Vec::new(),
-            negotiated_mode: None,
-            metrics: None,
-            iut_drops: BTreeMap::new(),
+            observed,
+            protocol,
             rules_fired: BTreeMap::new(),
             not_observable: Vec::new(),
             timing: None,
@@ -197,13 +213,34 @@ impl ScenarioOutcome {
     }
 
     /// Not run: the IUT lacks a feature.
-    pub fn unsupported(scenario: &Scenario, iut: &str, why: String) -> ScenarioOutcome {
-        ScenarioOutcome::empty(scenario, iut, Verdict::Unsupported, why)
+    pub fn unsupported<F: Family>(
+        scenario: &Scenario<F>,
+        iut: &str,
+        why: String,
+    ) -> ScenarioOutcome {
+        ScenarioOutcome::of(scenario, iut, Verdict::Unsupported, why)
     }
 
     /// Could not run.
-    pub fn error(scenario: &Scenario, iut: &str, why: String) -> ScenarioOutcome {
-        ScenarioOutcome::empty(scenario, iut, Verdict::Error, why)
+    pub fn error<F: Family>(scenario: &Scenario<F>, iut: &str, why: String) -> ScenarioOutcome {
+        ScenarioOutcome::of(scenario, iut, Verdict::Error, why)
+    }
+
+    fn of<F: Family>(
+        scenario: &Scenario<F>,
+        iut: &str,
+        verdict: Verdict,
+        why: String,
+    ) -> ScenarioOutcome {
+        ScenarioOutcome::empty(
+            F::NAME,
+            &scenario.id,
+            &scenario.title,
+            iut,
+            verdict,
+            why,
+            Arc::new(F::Observations::default()),
+        )
     }
 
     /// A stable text rendering for snapshots and reports.
@@ -223,29 +260,7 @@ impl ScenarioOutcome {
                 "  deviation (a profile decision, not a fact): {d}\n"
             ));
         }
-        if let Some(mode) = &self.negotiated_mode {
-            s.push_str(&format!("negotiated mode: {mode}\n"));
-        }
-        if let Some(m) = &self.metrics {
-            s.push_str(&format!(
-                "initiator frames: {} ok, {} dropped, {} duplicate, {} error of {}; {} duplicate datagrams{}\n",
-                m.frames_successful,
-                m.frames_dropped,
-                m.frames_duplicate,
-                m.frames_error,
-                m.frames_expected,
-                m.duplicate_datagrams,
-                m.failure.as_ref().map(|f| format!("; failed: {f}")).unwrap_or_default()
-            ));
-        }
-        if !self.iut_drops.is_empty() {
-            let drops: Vec<String> = self
-                .iut_drops
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            s.push_str(&format!("iut dropped: {}\n", drops.join(", ")));
-        }
+        self.observed.render(&mut s);
         if !self.rules_fired.is_empty() {
             let fired: Vec<String> = self
                 .rules_fired
@@ -284,88 +299,13 @@ impl ScenarioOutcome {
     }
 }
 
-/// The metrics `expect.metrics` may bound.
-pub const METRIC_NAMES: [&str; 5] = [
-    "frames_successful",
-    "frames_dropped",
-    "frames_duplicate",
-    "frames_error",
-    "duplicate_datagrams",
-];
-
-fn metric(m: &Metrics, name: &str) -> Option<u64> {
-    Some(match name {
-        "frames_successful" => m.frames_successful,
-        "frames_dropped" => m.frames_dropped,
-        "frames_duplicate" => m.frames_duplicate,
-        "frames_error" => m.frames_error,
-        "duplicate_datagrams" => m.duplicate_datagrams,
-        _ => return None,
-    })
-}
-
-/// Checks the observable outcome expectations (mode, metrics, drops, completion); what fails goes to
-/// `reasons`, what this IUT cannot show to `unobservable`.
-fn check_outcome(
-    expect: &OutcomeExpectation,
-    observed: &Observed,
-    reasons: &mut Vec<String>,
-    unobservable: &mut Vec<String>,
-) {
-    if let Some(want) = &expect.negotiated_mode {
-        match &observed.negotiated_mode {
-            Some(got) if got == want => {}
-            got => reasons.push(format!(
-                "negotiated mode {}, expected {want}",
-                got.as_deref().unwrap_or("(no session)")
-            )),
-        }
-    }
-    for (name, bound) in &expect.metrics {
-        match observed
-            .media_metrics
-            .as_ref()
-            .and_then(|m| metric(m, name))
-        {
-            Some(v) if bound.contains(v) => {}
-            Some(v) => reasons.push(format!("{name} = {v}, expected {bound}")),
-            None => unobservable.push(name.clone()),
-        }
-    }
-    match &observed.iut_drops {
-        Some(drops) => {
-            for (reason, bound) in &expect.validation_errors {
-                let v = drops.get(reason).copied().unwrap_or(0);
-                if !bound.contains(v) {
-                    reasons.push(format!(
-                        "IUT dropped {v} datagrams as {reason}, expected {bound}"
-                    ));
-                }
-            }
-        }
-        None => unobservable.extend(
-            expect
-                .validation_errors
-                .keys()
-                .map(|k| format!("validation_errors.{k}")),
-        ),
-    }
-    if let Some(want) = expect.stream_complete {
-        match observed.initiator_complete {
-            Some(got) if got == want => {}
-            Some(got) => reasons.push(format!("stream complete = {got}, expected {want}")),
-            None => unobservable.push("stream_complete".into()),
-        }
-    }
-}
-
 /// Judges the observations against the scenario's expectations. Expectations that rest on this
 /// project's own profile decisions (a `profile` scenario, an `expect.profile` block, a rule whose
 /// basis is a profile decision) yield deviations, not failures.
-pub fn judge(
-    scenario: &Scenario,
+pub fn judge<F: Family>(
+    scenario: &Scenario<F>,
     iut: &str,
-    observed: Observed,
+    observed: Observed<F::Observations>,
     transcript: Vec<TranscriptLine>,
     capture: Vec<u8>,
 ) -> ScenarioOutcome {
@@ -378,9 +318,15 @@ pub fn judge(
     for v in &observed.violations {
         *fired.entry(v.rule.to_owned()).or_default() += 1;
     }
-    check_outcome(expect, &observed, &mut reasons, &mut unobservable);
+    F::check_expect(
+        &expect.fields,
+        &observed.family,
+        &mut reasons,
+        &mut unobservable,
+    );
+    let catalogue = F::rules();
     let hold: Vec<&str> = if expect.rules_hold.iter().any(|r| r == "all") {
-        rules::ALL
+        catalogue
             .iter()
             .map(|r| r.id)
             .filter(|id| !expect.rules_fire.iter().any(|f| f == id))
@@ -398,8 +344,8 @@ pub fn judge(
                 .map(|v| format!(" (first at packet #{}: {})", v.packet, v.detail))
                 .unwrap_or_default();
             let text = format!("rule {rule} fired {n} times{first}");
-            match rules::by_id(rule).map(|r| r.basis) {
-                Some(rules::Basis::Profile) => deviations.push(text),
+            match handshake_check::rules::find(catalogue, rule).map(|r| r.basis) {
+                Some(Basis::Profile) => deviations.push(text),
                 _ => reasons.push(text),
             }
         }
@@ -419,7 +365,12 @@ pub fn judge(
     }
     if let Some(p) = &expect.profile {
         let mut missed = Vec::new();
-        check_outcome(&p.expect, &observed, &mut missed, &mut unobservable);
+        F::check_expect(
+            &p.expect.fields,
+            &observed.family,
+            &mut missed,
+            &mut unobservable,
+        );
         deviations.extend(
             missed
                 .into_iter()
@@ -438,12 +389,11 @@ pub fn judge(
         verdict,
         reasons,
         deviations,
-        negotiated_mode: observed.negotiated_mode,
-        metrics: observed.media_metrics,
-        iut_drops: observed.iut_drops.unwrap_or_default(),
+        observed: Arc::new(observed.family),
         rules_fired: fired,
         not_observable: unobservable,
         timing: None,
+        protocol: F::NAME,
         iut_unreachable: false,
         interrupted: false,
         transcript,

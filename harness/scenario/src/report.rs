@@ -561,7 +561,7 @@ pub fn write_reports(dir: &Path, report: &RunReport) -> io::Result<ReportFiles> 
 
 /// The JUnit XML report: one `<testsuite>` per IUT (in name order), one `<testcase>` per result
 /// (name = scenario id, `.rN` appended for repetitions after the first; classname =
-/// `mediastream.<iut-slug>`; time = the duration in seconds).
+/// `<family>.<iut-slug>`, e.g. `mediastream.ref-3way`; time = the duration in seconds).
 ///
 /// pass → success; fail → `<failure type="fail">`; xpass → `<failure type="xpass">` ("passed but
 /// expected to fail: …"); error → `<error>`; xfail and unsupported → `<skipped>` ("expected
@@ -672,7 +672,7 @@ fn junit_case(r: &ResultEntry, f: &ResultFiles) -> TestCase {
         r.outcome.scenario.clone()
     };
     let mut case = TestCase::new(name, status);
-    case.set_classname(format!("mediastream.{}", f.iut_dir));
+    case.set_classname(format!("{}.{}", r.outcome.protocol, f.iut_dir));
     if let Some(time) = junit_time(r.duration_ms) {
         case.set_time(time);
     }

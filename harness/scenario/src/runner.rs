@@ -5,94 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use handshake_mediastream_endpoint::Profile;
-
-use crate::external::ExternalIut;
-use crate::model::Scenario;
-use crate::outcome::ScenarioOutcome;
+use crate::outcome::{ScenarioOutcome, Verdict};
+use crate::registry::{Iut, LoadedScenario};
 use crate::report::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
-
-/// An implementation under test.
-#[derive(Debug, Clone)]
-pub enum Iut {
-    /// A reference profile, in-process, virtual time (`ref:3way+optimistic_start`).
-    Reference {
-        /// The name as given.
-        name: String,
-        /// The profile.
-        profile: Profile,
-    },
-    /// An external program (manifest, `cmd:…`) or a running responder (`addr:…`), in real time.
-    External(Box<ExternalIut>),
-}
-
-impl Iut {
-    /// Parses `ref:PROFILE`, a manifest file (`*.json`), `cmd:COMMAND LINE` (what `--iut-cmd`
-    /// gives) or `addr:HOST:PORT` (what `--iut-addr` gives).
-    pub fn parse(text: &str) -> Result<Iut, String> {
-        match text.split_once(':') {
-            Some(("ref", profile)) => Ok(Iut::Reference {
-                name: format!("ref:{}", Profile::parse(profile).map_err(|e| e.to_string())?),
-                profile: Profile::parse(profile).map_err(|e| e.to_string())?,
-            }),
-            Some(("cmd", line)) => Ok(Iut::External(Box::new(ExternalIut::from_command(line)?))),
-            Some(("addr", addr)) => Ok(Iut::External(Box::new(ExternalIut::running(addr)?))),
-            _ if text.ends_with(".json") || Path::new(text).is_file() => {
-                Ok(Iut::External(Box::new(ExternalIut::from_manifest_file(Path::new(text))?)))
-            }
-            // `manifest.json!MUTANT`: one of the manifest's mutants.
-            _ if text.contains(".json!") => {
-                let (file, mutant) = text.rsplit_once('!').unwrap_or((text, ""));
-                let base = ExternalIut::from_manifest_file(Path::new(file))?;
-                Ok(Iut::External(Box::new(base.with_mutant(mutant)?)))
-            }
-            _ => Err(format!(
-                "unknown IUT `{text}`: expected ref:PROFILE (legacy, udp_push, 3way[+allow_legacy_start][+fallback_to_legacy][+optimistic_start]), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"
-            )),
-        }
-    }
-
-    /// The IUT's name in reports.
-    pub fn name(&self) -> &str {
-        match self {
-            Iut::Reference { name, .. } => name,
-            Iut::External(e) => e.name(),
-        }
-    }
-
-    /// Whether it runs in real time (an external IUT).
-    pub fn is_real_time(&self) -> bool {
-        matches!(self, Iut::External(_))
-    }
-
-    /// Widens the scenario windows of a real-time IUT by `tolerance` (no effect on reference IUTs,
-    /// which run in virtual time).
-    pub fn set_tolerance(&mut self, tolerance: Duration) {
-        if let Iut::External(e) = self {
-            e.set_tolerance(tolerance);
-        }
-    }
-
-    /// Roughly how long a run of `scenario` takes, ms: zero in virtual time; in real time the
-    /// windows it must wait out (to start the longest runs first).
-    pub fn expected_ms(&self, scenario: &Scenario) -> u64 {
-        match self {
-            Iut::Reference { .. } => 0,
-            Iut::External(_) => crate::external::expected_ms(scenario),
-        }
-    }
-
-    fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
-        match self {
-            Iut::Reference { name, profile } => {
-                crate::engine::run_reference(scenario, name, *profile, seed)
-            }
-            Iut::External(e) => e.run(scenario, seed),
-        }
-    }
-}
 
 /// Every `*.json` under `paths` (files as given, directories recursively), sorted, deduplicated.
 pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -127,7 +43,7 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The scenarios (already loaded and filtered), sorted by id.
-    pub scenarios: Vec<Scenario>,
+    pub scenarios: Vec<LoadedScenario>,
     /// The IUTs.
     pub iuts: Vec<Iut>,
     /// `--seed`: overrides every scenario's own seed.
@@ -168,7 +84,7 @@ pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
 
 impl Plan {
     /// The scenarios this shard runs.
-    pub fn selected(&self) -> Vec<&Scenario> {
+    pub fn selected(&self) -> Vec<&LoadedScenario> {
         self.scenarios
             .iter()
             .enumerate()
@@ -216,7 +132,7 @@ impl Plan {
         let work = self.work();
         let mut order: Vec<usize> = (0..work.len()).collect();
         order.sort_by_key(|&i| {
-            let ms = work.get(i).map_or(0, |w| w.iut.expected_ms(w.scenario));
+            let ms = work.get(i).map_or(0, |w| w.scenario.expected_ms(w.iut));
             if self.shortest_first {
                 ms as i128
             } else {
@@ -230,7 +146,7 @@ impl Plan {
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1).min(work.len().max(1)) {
                 scope.spawn(|| loop {
-                    if crate::interrupt::interrupted().is_some() {
+                    if handshake_net::interrupt::interrupted().is_some() {
                         break;
                     }
                     let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
@@ -244,12 +160,15 @@ impl Plan {
                         .ok()
                         .and_then(|u| u.get(w.iut.name()).cloned());
                     let entry = match (dead, skip(w)) {
-                        (Some(why), _) => {
-                            self.entry(w, ScenarioOutcome::error(w.scenario, w.iut.name(), why))
-                        }
+                        (Some(why), _) => self.entry(
+                            w,
+                            w.scenario
+                                .outcome_without_run(w.iut.name(), Verdict::Error, why),
+                        ),
                         (None, Some(why)) => self.entry(
                             w,
-                            ScenarioOutcome::unsupported(w.scenario, w.iut.name(), why),
+                            w.scenario
+                                .outcome_without_run(w.iut.name(), Verdict::Unsupported, why),
                         ),
                         (None, None) => self.run_one(w),
                     };
@@ -274,9 +193,9 @@ impl Plan {
             .zip(&work)
             .map(|(slot, w)| {
                 slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                    let mut o = ScenarioOutcome::error(
-                        w.scenario,
+                    let mut o = w.scenario.outcome_without_run(
                         w.iut.name(),
+                        Verdict::Error,
                         "not started: the run was interrupted".into(),
                     );
                     o.interrupted = true;
@@ -293,12 +212,12 @@ impl Plan {
     }
 
     fn seed_of(&self, w: &Work<'_>) -> u64 {
-        let base = self.seed.or(w.scenario.seed).unwrap_or(1);
+        let base = self.seed.or(w.scenario.seed()).unwrap_or(1);
         base.wrapping_add(u64::from(w.repetition) - 1)
     }
 
     fn run_one(&self, w: &Work<'_>) -> ResultEntry {
-        let outcome = w.iut.run(w.scenario, self.seed_of(w));
+        let outcome = w.scenario.run(w.iut, self.seed_of(w));
         self.entry(w, outcome)
     }
 
@@ -306,7 +225,7 @@ impl Plan {
         let expected_failure = self
             .expectations
             .get(w.iut.name())
-            .and_then(|e| e.known_failures.get(&w.scenario.id))
+            .and_then(|e| e.known_failures.get(w.scenario.id()))
             .cloned();
         let status = if outcome.interrupted {
             Status::Interrupted
@@ -334,7 +253,7 @@ impl Plan {
 #[derive(Debug, Clone, Copy)]
 pub struct Work<'a> {
     /// The scenario.
-    pub scenario: &'a Scenario,
+    pub scenario: &'a LoadedScenario,
     /// The IUT.
     pub iut: &'a Iut,
     /// From 1.

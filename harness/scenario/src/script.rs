@@ -23,23 +23,28 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use handshake_core::Instant;
-use handshake_mediastream_endpoint::StreamConfig;
-use handshake_mediastream_wire::{
-    pattern_slice, ConnectionId, DataRepr, Datagram, FragmentRepr, Mode,
-};
-use handshake_net::{DatagramId, FaultRule, LinkEvent};
+use handshake_net::{DatagramId, FaultRule, LinkEvent, SimEvent};
 use serde_json::Value;
 
-use crate::model::{
-    ControlSpec, DatagramSpec, ExpectNoneStep, ExpectStep, FaultSpec, Scenario, Step,
-};
+use crate::family::{ActCtx, Event, Family};
+use crate::format::{Action, ExpectNoneStep, ExpectStep, FaultSpec, Scenario, Step};
 
 /// What the interpreter needs from a driver. Virtual-time drivers complete every future at once.
-pub(crate) trait Driver {
+pub(crate) trait Driver<F: Family> {
     /// The driver's clock.
     fn now(&self) -> Instant;
     /// Everything the link carried so far.
     fn trace(&self) -> &[LinkEvent];
+    /// The events of the endpoints the harness runs, in order.
+    fn events(&self) -> &[SimEvent<Event<F>>];
+    /// The peer's own address on the link.
+    fn peer_addr(&self) -> SocketAddr;
+    /// The scenario port number of the peer's own address.
+    fn peer_port(&self) -> u16;
+    /// The scenario port number of a harness address (the peer's own address is the peer's port).
+    fn scenario_port(&self, addr: SocketAddr) -> Option<u16>;
+    /// The endpoint at the peer's own address (a reference peer, or the family's scripted one).
+    fn peer_node(&mut self) -> Option<&mut F::Node>;
     /// The IUT's address (`None` while an initiator IUT has not spoken yet).
     fn iut(&self) -> Option<SocketAddr>;
     /// How much later than a window's end an IUT datagram still counts (zero in virtual time).
@@ -62,33 +67,26 @@ pub(crate) trait Driver {
     async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool;
 }
 
-/// Script state: variables, the step annotations for the capture, failures and transcript markers.
+/// Variables of a script: set by `expect` (captured fields, `$name` in `where`) and read by later
+/// steps (`$name`).
 #[derive(Debug, Default)]
-pub struct Script {
+pub struct Vars {
     /// Captured and set variables.
-    pub vars: BTreeMap<String, Value>,
-    /// Datagram → "step N" for capture comments.
-    pub annotations: BTreeMap<DatagramId, String>,
-    /// Failures of steps.
-    pub failures: Vec<String>,
-    /// Step markers for the transcript: (time, text).
-    pub markers: Vec<(Instant, String)>,
+    pub values: BTreeMap<String, Value>,
     fresh: u8,
 }
 
-impl Script {
-    fn id(&mut self, text: &str) -> Result<ConnectionId, String> {
-        if text == "$fresh" {
-            self.fresh = self.fresh.wrapping_add(1);
-            return Ok(ConnectionId::from_uuid_bytes([0xf0 ^ self.fresh; 16]));
-        }
-        let resolved = self.resolve(text)?;
-        ConnectionId::from_escaped(&resolved).map_err(|e| format!("id `{text}`: {e}"))
+impl Vars {
+    /// A new number for `$fresh` (1, 2, …, wrapping).
+    pub fn fresh(&mut self) -> u8 {
+        self.fresh = self.fresh.wrapping_add(1);
+        self.fresh
     }
 
-    fn resolve(&self, text: &str) -> Result<String, String> {
+    /// `text`, or the value of the variable `$name` it names.
+    pub fn resolve(&self, text: &str) -> Result<String, String> {
         match text.strip_prefix('$') {
-            Some(var) => match self.vars.get(var) {
+            Some(var) => match self.values.get(var) {
                 Some(Value::String(s)) => Ok(s.clone()),
                 Some(other) => Ok(other.to_string()),
                 None => Err(format!(
@@ -99,114 +97,7 @@ impl Script {
         }
     }
 
-    /// The datagrams a send step stands for.
-    pub fn build(
-        &mut self,
-        spec: &DatagramSpec,
-        config: &StreamConfig,
-        now: Instant,
-    ) -> Result<Vec<Vec<u8>>, String> {
-        let qpc_now = now.as_nanos() / 100;
-        Ok(match spec {
-            DatagramSpec::Start {} => vec![Datagram::Start.to_vec()],
-            DatagramSpec::Syn(c) => vec![self.control(c, 0x0100, false)?],
-            DatagramSpec::SynAck(c) => vec![self.control(c, 0x0101, true)?],
-            DatagramSpec::Ack(c) => vec![self.control(c, 0x0102, true)?],
-            DatagramSpec::ConnectionId { id } => {
-                vec![Datagram::ConnectionId(self.id(id)?).to_vec()]
-            }
-            DatagramSpec::Data {
-                seq,
-                qpc,
-                payload_len,
-                payload_hex,
-            } => {
-                let payload = match payload_hex {
-                    Some(hex) => hex_bytes(hex)?,
-                    None => {
-                        let len = payload_len.unwrap_or_else(|| {
-                            config
-                                .frame_size()
-                                .map_or(0, |f| f as usize)
-                                .saturating_sub(26)
-                        });
-                        pattern_slice(0, len).to_vec()
-                    }
-                };
-                let repr = DataRepr {
-                    seq: *seq,
-                    qpc: qpc.unwrap_or(qpc_now),
-                    qpf: 10_000_000,
-                    payload: &payload,
-                };
-                vec![Datagram::Data(repr).to_vec()]
-            }
-            DatagramSpec::DataFrag {
-                seq,
-                offset,
-                total_length,
-                payload_len,
-            } => {
-                let repr = FragmentRepr {
-                    seq: *seq,
-                    qpc: qpc_now,
-                    qpf: 10_000_000,
-                    fragment_offset: *offset,
-                    total_length: *total_length,
-                    payload: pattern_slice(0, *payload_len),
-                };
-                vec![Datagram::Fragment(repr).to_vec()]
-            }
-            DatagramSpec::Frames { from, to } => {
-                let plan = config.plan().map_err(|e| e.to_string())?;
-                let mut out = Vec::new();
-                let mut qpc = qpc_now;
-                for seq in *from..=*to {
-                    for d in plan.iter() {
-                        qpc += 1;
-                        let payload = pattern_slice(0, (d.len as usize).saturating_sub(26));
-                        out.push(
-                            Datagram::Data(DataRepr {
-                                seq,
-                                qpc,
-                                qpf: 10_000_000,
-                                payload,
-                            })
-                            .to_vec(),
-                        );
-                    }
-                }
-                out
-            }
-            DatagramSpec::Raw { hex } => vec![hex_bytes(hex)?],
-        })
-    }
-
-    fn control(
-        &mut self,
-        c: &ControlSpec,
-        flag: u16,
-        default_assigned: bool,
-    ) -> Result<Vec<u8>, String> {
-        let id = match (&c.id, default_assigned) {
-            (Some(text), _) => self.id(text)?,
-            (None, true) => self.id("$assigned_id")?,
-            (None, false) => ConnectionId::ZERO,
-        };
-        let mut bytes = vec![0u8; 67];
-        bytes[..2].copy_from_slice(&flag.to_le_bytes());
-        bytes[26] = c.version.unwrap_or(1);
-        bytes[27] = c
-            .flags
-            .unwrap_or(u8::from(flag == 0x0101 && c.accept.unwrap_or(true)));
-        bytes[30..67].copy_from_slice(id.as_bytes());
-        if let Some(hex) = &c.options_hex {
-            bytes.extend(hex_bytes(hex)?);
-        }
-        Ok(bytes)
-    }
-
-    /// Whether a decoded datagram matches `kind` and `fields`; captures unset `$variables` on success.
+    /// Whether a decoded unit matches `kind` and `fields`; captures unset `$variables` on success.
     pub fn matches(
         &mut self,
         kind: &str,
@@ -224,7 +115,7 @@ impl Script {
             };
             match want {
                 Value::String(s) if s == "*" => {}
-                Value::String(s) if s.starts_with('$') => match self.vars.get(&s[1..]) {
+                Value::String(s) if s.starts_with('$') => match self.values.get(&s[1..]) {
                     Some(v) if v != got => return false,
                     Some(_) => {}
                     None => bind.push((s[1..].to_owned(), got.clone())),
@@ -234,19 +125,100 @@ impl Script {
             }
         }
         for (var, value) in bind {
-            self.vars.insert(var, value);
+            self.values.insert(var, value);
         }
         for (var, field) in capture {
             if let Some(v) = decoded.get(field) {
-                self.vars.insert(var.clone(), v.clone());
+                self.values.insert(var.clone(), v.clone());
             }
         }
         true
     }
 }
 
+/// Something the IUT did that a step can expect: a decoded datagram it sent (as sent), or what the
+/// peer's endpoint reported of it.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// When.
+    pub at: Instant,
+    /// The scenario port of the peer's host it concerns (the datagram's destination).
+    pub port: Option<u16>,
+    /// The datagram's place in the link trace, for the capture's step comments.
+    pub trace_index: Option<usize>,
+    /// The decoded unit (`kind` and fields).
+    pub value: Value,
+}
+
+/// Script state: variables, the units seen, the step annotations for the capture, failures and
+/// transcript markers.
+#[derive(Debug, Default)]
+pub struct Script {
+    /// Captured and set variables.
+    pub vars: Vars,
+    /// Datagram → "step N" for capture comments.
+    pub annotations: BTreeMap<DatagramId, String>,
+    /// Failures of steps.
+    pub failures: Vec<String>,
+    /// Step markers for the transcript: (time, text).
+    pub markers: Vec<(Instant, String)>,
+    units: Vec<Unit>,
+    trace_read: usize,
+    events_read: usize,
+}
+
+impl Script {
+    /// Takes in the units the driver has seen since the last call.
+    fn refresh<F: Family, D: Driver<F>>(&mut self, driver: &D) {
+        let Some(iut) = driver.iut() else {
+            return;
+        };
+        let trace = driver.trace();
+        for (i, e) in trace.iter().enumerate().skip(self.trace_read) {
+            if let LinkEvent::Sent {
+                at,
+                from,
+                to,
+                injected: false,
+                payload,
+                ..
+            } = e
+            {
+                if *from != iut {
+                    continue;
+                }
+                if let Some(value) = F::unit_of_datagram(payload) {
+                    self.units.push(Unit {
+                        at: *at,
+                        port: driver.scenario_port(*to),
+                        trace_index: Some(i),
+                        value,
+                    });
+                }
+            }
+        }
+        self.trace_read = trace.len();
+        let peer = driver.peer_addr();
+        let events = driver.events();
+        for e in events.iter().skip(self.events_read) {
+            if e.endpoint != peer {
+                continue;
+            }
+            if let Some(value) = F::unit_of_event(&e.event) {
+                self.units.push(Unit {
+                    at: e.at,
+                    port: driver.scenario_port(peer),
+                    trace_index: None,
+                    value,
+                });
+            }
+        }
+        self.events_read = events.len();
+    }
+}
+
 /// Bytes from hex (whitespace between digits ignored).
-pub(crate) fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
+pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if digits.len() % 2 != 0 {
         return Err(format!("hex `{hex}` has an odd number of digits"));
@@ -260,62 +232,6 @@ pub(crate) fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
                 .ok_or_else(|| format!("`{hex}` is not hex"))
         })
         .collect()
-}
-
-/// Decodes a datagram into the JSON object `expect` matches against.
-pub fn decoded(payload: &[u8]) -> Value {
-    match Datagram::parse(payload, Mode::LegacyAccepting) {
-        Ok(d) => serde_json::to_value(d).unwrap_or(Value::Null),
-        Err(e) => {
-            serde_json::json!({"kind": "malformed", "error": serde_json::to_value(e).unwrap_or(Value::Null)})
-        }
-    }
-}
-
-/// Datagrams the IUT sent (as sent) to `to` (any address when `None`), from trace index `from` on:
-/// (index, time, bytes).
-pub(crate) fn iut_sent(
-    trace: &[LinkEvent],
-    iut: SocketAddr,
-    to: Option<SocketAddr>,
-    from: usize,
-) -> impl Iterator<Item = (usize, Instant, &[u8])> {
-    trace
-        .iter()
-        .enumerate()
-        .skip(from)
-        .filter_map(move |(i, e)| match e {
-            LinkEvent::Sent {
-                at,
-                from,
-                to: dst,
-                injected: false,
-                payload,
-                ..
-            } if *from == iut && to.is_none_or(|t| t == *dst) => Some((i, *at, payload.as_slice())),
-            _ => None,
-        })
-}
-
-/// The one-word label of a send step, with its truncation and repetition.
-pub(crate) fn step_label(step: &Step) -> String {
-    match step {
-        Step::Send(s) => {
-            let v = serde_json::to_value(&s.datagram).unwrap_or(Value::Null);
-            let mut label = v
-                .as_object()
-                .and_then(|o| o.keys().next().cloned())
-                .unwrap_or_default();
-            if let Some(len) = s.truncate_to {
-                label.push_str(&format!(" cut to {len} bytes"));
-            }
-            if s.times > 1 {
-                label.push_str(&format!(" x{}", s.times));
-            }
-            label
-        }
-        _ => String::new(),
-    }
 }
 
 pub(crate) fn fault_label(f: &FaultSpec) -> String {
@@ -336,15 +252,14 @@ fn slack_note(slack: Duration) -> String {
 
 /// Runs the scenario's steps from `origin` (the script clock's zero, see the module docs). Stops at
 /// the first failing step (recorded in `script.failures`).
-pub(crate) async fn run_steps<D: Driver>(
+pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
     driver: &mut D,
     script: &mut Script,
-    scenario: &Scenario,
+    scenario: &Scenario<F>,
     origin: Instant,
 ) {
-    let config = scenario.stream;
     let mut next_rule = scenario.faults.len() as u32 + 1;
-    // Trace index after the datagram the last `expect` matched.
+    // Units after the one the last `expect` matched.
     let mut seen = 0usize;
     // Where the next step starts, in protocol time.
     let mut cursor = origin;
@@ -356,11 +271,11 @@ pub(crate) async fn run_steps<D: Driver>(
         }
         let start = cursor;
         let result = match step {
-            Step::Send(send) => {
+            Step::Action(action) => {
                 script
                     .markers
-                    .push((start, format!("step {n}: send {}", step_label(step))));
-                send_step(driver, script, &config, send, n).await
+                    .push((start, format!("step {n}: {}", action.label())));
+                act(driver, script, scenario, action, n).await
             }
             Step::Wait(w) => {
                 script
@@ -412,31 +327,46 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-async fn send_step<D: Driver>(
+/// One of the family's steps: the family acts (commands to the peer's endpoint, datagrams to send),
+/// then the datagrams go on the link, each marked with the step.
+async fn act<F: Family, D: Driver<F>>(
     driver: &mut D,
     script: &mut Script,
-    config: &StreamConfig,
-    send: &crate::model::SendStep,
+    scenario: &Scenario<F>,
+    action: &F::Action,
     n: usize,
 ) -> Result<Instant, String> {
-    let datagrams = script.build(&send.datagram, config, driver.now())?;
-    let from = driver.peer_address(send.from_port).await?;
-    for _ in 0..send.times.max(1) {
-        for mut bytes in datagrams.iter().cloned() {
-            if let Some(len) = send.truncate_to {
-                bytes.truncate(len);
-            }
-            let id = driver.inject(from, bytes).await?;
-            script.annotations.insert(id, format!("step {n}"));
-        }
+    let now = driver.now();
+    let mut ctx = ActCtx {
+        now,
+        scenario,
+        vars: &mut script.vars,
+        peer: driver.peer_node(),
+        send: Vec::new(),
+    };
+    F::act(action, &mut ctx)?;
+    let datagrams = ctx.send;
+    for (port, bytes) in datagrams {
+        let from = driver.peer_address(port).await?;
+        let id = driver.inject(from, bytes).await?;
+        script.annotations.insert(id, format!("step {n}"));
     }
+    driver.collect().await;
     Ok(driver.now())
 }
 
-/// Waits for a matching datagram from the IUT. Steps are ordered: the search starts after the datagram
-/// the previous `expect` matched (`seen`), so datagrams sent together (CONNECTION_ID then DATA) can be
-/// expected one after the other. Returns the matched datagram's time.
-async fn expect<D: Driver>(
+/// Whether a unit is addressed where a step looks (`None`: anywhere).
+fn at_port<F: Family, D: Driver<F>>(driver: &D, unit: &Unit, port: Option<Option<u16>>) -> bool {
+    match port {
+        None => true,
+        Some(p) => unit.port == Some(p.unwrap_or_else(|| driver.peer_port())),
+    }
+}
+
+/// Waits for a matching unit. Steps are ordered: the search starts after the unit the previous
+/// `expect` matched (`seen`), so datagrams sent together (CONNECTION_ID then DATA) can be expected
+/// one after the other. Returns the matched unit's time.
+async fn expect<F: Family, D: Driver<F>>(
     driver: &mut D,
     script: &mut Script,
     seen: &mut usize,
@@ -444,32 +374,44 @@ async fn expect<D: Driver>(
     e: &ExpectStep,
     n: usize,
 ) -> Result<Instant, String> {
-    let to = driver.peer_address(e.to_port).await?;
     let mut scan = *seen;
+    // After the window has passed, one more look at what came in with it (in real time a datagram
+    // stamped before the deadline may be read after it).
+    let mut last_look = false;
     loop {
         driver.collect().await;
+        script.refresh(driver);
         let deadline = start + ms(e.within_ms) + driver.slack();
-        if let Some(iut) = driver.iut() {
-            let mut found = None;
-            for (i, at, payload) in iut_sent(driver.trace(), iut, Some(to), scan) {
-                scan = i + 1;
-                if at <= deadline
-                    && script.matches(&e.kind, &e.fields, &decoded(payload), &e.capture)
-                {
-                    found = Some((i, at));
+        let mut found = None;
+        while let Some(unit) = script.units.get(scan) {
+            scan += 1;
+            if at_port(driver, unit, Some(e.to_port)) && unit.at <= deadline {
+                let (at, index, value) = (unit.at, unit.trace_index, unit.value.clone());
+                if script.vars.matches(&e.kind, &e.fields, &value, &e.capture) {
+                    found = Some((at, index));
                     break;
                 }
             }
-            if let Some((i, at)) = found {
-                *seen = i + 1;
-                if let Some(event) = driver.trace().get(i) {
-                    script
-                        .annotations
-                        .entry(event.id())
-                        .or_insert_with(|| format!("step {n}"));
-                }
-                return Ok(at);
+        }
+        if let Some((at, index)) = found {
+            *seen = scan;
+            if let Some(event) = index.and_then(|i| driver.trace().get(i)) {
+                script
+                    .annotations
+                    .entry(event.id())
+                    .or_insert_with(|| format!("step {n}"));
             }
+            return Ok(at);
+        }
+        if last_look {
+            let fields = serde_json::to_string(&e.fields).unwrap_or_default();
+            return Err(format!(
+                "step {n}: no {} {} from the IUT within {} ms{}",
+                e.kind,
+                fields,
+                e.within_ms,
+                slack_note(driver.slack())
+            ));
         }
         if let Some(why) = driver.iut_gone() {
             return Err(format!(
@@ -477,25 +419,14 @@ async fn expect<D: Driver>(
                 e.kind
             ));
         }
-        if !driver.advance(deadline, true).await {
-            driver.collect().await;
-            if driver.now() >= deadline {
-                let fields = serde_json::to_string(&e.fields).unwrap_or_default();
-                return Err(format!(
-                    "step {n}: no {} {} from the IUT within {} ms{}",
-                    e.kind,
-                    fields,
-                    e.within_ms,
-                    slack_note(driver.slack())
-                ));
-            }
+        if !driver.advance(deadline, true).await && driver.now() >= deadline {
+            last_look = true;
         }
     }
 }
 
-/// The IUT must send no matching datagram in the window (see the module docs). Returns the
-/// window's end.
-async fn expect_none<D: Driver>(
+/// The IUT must do nothing matching in the window (see the module docs). Returns the window's end.
+async fn expect_none<F: Family, D: Driver<F>>(
     driver: &mut D,
     script: &mut Script,
     seen: usize,
@@ -503,33 +434,35 @@ async fn expect_none<D: Driver>(
     e: &ExpectNoneStep,
     n: usize,
 ) -> Result<Instant, String> {
-    let to = match e.to_port {
-        Some(p) => Some(driver.peer_address(Some(p)).await?),
-        None => None,
-    };
     let end = start + ms(e.for_ms);
     while driver.advance(end, false).await {}
     driver.collect().await;
+    script.refresh(driver);
     let counted_until = end.saturating_sub(driver.slack().min(ms(e.for_ms) / 2));
-    if let Some(iut) = driver.iut() {
-        let none = BTreeMap::new();
-        let mut found = None;
-        for (_, at, payload) in iut_sent(driver.trace(), iut, to, seen) {
-            let d = decoded(payload);
-            if at >= start && at <= counted_until && script.matches(&e.kind, &e.fields, &d, &none) {
-                found = Some(format!(
-                    "step {n}: the IUT sent {d} at {:.3} ms{}",
-                    at_ms(at),
-                    slack_note(driver.slack())
-                ));
-                break;
-            }
+    let none = BTreeMap::new();
+    let port = e.to_port.map(Some);
+    let mut found = None;
+    for i in seen..script.units.len() {
+        let Some(unit) = script.units.get(i) else {
+            break;
+        };
+        if !at_port(driver, unit, port) || unit.at < start || unit.at > counted_until {
+            continue;
         }
-        if let Some(why) = found {
-            return Err(why);
+        let (at, value) = (unit.at, unit.value.clone());
+        if script.vars.matches(&e.kind, &e.fields, &value, &none) {
+            found = Some(format!(
+                "step {n}: the IUT sent {value} at {:.3} ms{}",
+                at_ms(at),
+                slack_note(driver.slack())
+            ));
+            break;
         }
     }
-    Ok(end)
+    match found {
+        Some(why) => Err(why),
+        None => Ok(end),
+    }
 }
 
 /// Runs a future that never waits (a virtual-time driver's) to completion.

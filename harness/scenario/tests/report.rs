@@ -7,8 +7,30 @@ use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::report::{
     result_files, slug, write_reports, ResultEntry, RunReport, Status, RESULTS_VERSION,
 };
-use handshake_scenario::{ScenarioOutcome, Verdict};
+use handshake_scenario::{Observations, ScenarioOutcome, Verdict};
 use quick_junit::{NonSuccessKind, TestCaseStatus};
+
+/// A family's observations, as far as the reports care: fields flattened into the JSON, lines in
+/// the text.
+#[derive(Debug, serde::Serialize)]
+struct Seen {
+    negotiated_mode: Option<String>,
+    iut_drops: BTreeMap<String, u64>,
+}
+
+impl Observations for Seen {
+    fn render(&self, out: &mut String) {
+        if let Some(m) = &self.negotiated_mode {
+            out.push_str(&format!("negotiated mode: {m}\n"));
+        }
+    }
+    fn facts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 fn entry(
     scenario: &str,
@@ -32,9 +54,11 @@ fn entry(
             verdict,
             reasons: reasons.iter().map(|s| s.to_string()).collect(),
             deviations: Vec::new(),
-            negotiated_mode: Some("three_way".into()),
-            metrics: None,
-            iut_drops: BTreeMap::from([("bad_cid".to_string(), 2)]),
+            observed: std::sync::Arc::new(Seen {
+                negotiated_mode: Some("three_way".into()),
+                iut_drops: BTreeMap::from([("bad_cid".to_string(), 2)]),
+            }),
+            protocol: "demo",
             rules_fired: BTreeMap::new(),
             not_observable: Vec::new(),
             timing: None,
@@ -297,7 +321,7 @@ fn junit_elements() {
     assert!(matches!(pass.status, TestCaseStatus::Success { .. }));
     assert_eq!(
         pass.classname.as_ref().map(|c| c.as_str()),
-        Some("mediastream.ref_3way")
+        Some("demo.ref_3way")
     );
     assert_eq!(pass.time, Some(std::time::Duration::from_millis(1250)));
     assert!(pass.system_out.is_none());
@@ -307,7 +331,7 @@ fn junit_elements() {
         .any(|p| p.name.as_str() == "seed" && p.value.as_str() == "42"));
     assert_eq!(
         case(OTHER, "basic").classname.as_ref().map(|c| c.as_str()),
-        Some("mediastream.ref_3way_optimistic_start")
+        Some("demo.ref_3way_optimistic_start")
     );
 
     let fail = case(REF, "loss");

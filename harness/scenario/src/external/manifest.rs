@@ -8,27 +8,26 @@
 //!
 //! | placeholder | value |
 //! |---|---|
-//! | `{listen}`, `{listen_host}`, `{listen_port}` | responder: the loopback address to serve on (fresh port per scenario) |
-//! | `{target}`, `{target_host}`, `{target_port}` | initiator: the harness's address to connect to |
+//! | `{listen}`, `{listen_host}`, `{listen_port}` | responder (server): the loopback address to serve on (fresh port per scenario) |
+//! | `{target}`, `{target_host}`, `{target_port}` | initiator (client): the harness's address to connect to |
 //! | `{address}`, `{address_host}`, `{address_port}` | either of the above, for the role run |
-//! | `{role}` | `responder` or `initiator` |
-//! | `{bits_per_second}`, `{frame_rate}`, `{stream_length}`, `{buffer_depth}`, `{datagram_byte_size}` | the scenario's stream (ctsTraffic names; lengths in seconds) |
-//! | `{profile}` | the profile chosen from `profiles` (`3way`, `legacy`, `udp_push`) |
-//! | `{verify}`, `{session_limit}` | values for the `verify` and `session_limit` flags |
+//! | `{role}` | the family's name of the role run (`responder`, `server`, …) |
+//! | `{profile}` | the profile chosen from `profiles` |
 //! | `{seed}` | the run's seed |
 //! | `{harness}` | the running harness executable |
 //! | `{manifest_dir}` | the manifest's directory |
+//! | `{mutant}` | the mutant run (with the `mutant` flag) |
 //! | `{flags}` | (a whole word) the option flags the scenario needs; appended at the end when absent |
+//!
+//! and the family's own (the media stream's `{bits_per_second}`, `{frame_rate}`, …), listed by
+//! `harness schema iut-manifest` and in the README.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig, Verify};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use crate::model::{Feature, Role, Scenario};
 
 /// The exit code that means "this IUT does not support the scenario", unless the manifest says
 /// otherwise.
@@ -43,28 +42,33 @@ pub struct Manifest {
     pub schema: Option<String>,
     /// The IUT's name in reports and expectations files.
     pub name: String,
+    /// The protocol family it implements (default `mediastream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// One line about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// How to start it as a responder (ctsTraffic `-listen`); without it, responder scenarios are
-    /// unsupported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How to start it as a responder or server (ctsTraffic `-listen`); without it, responder
+    /// scenarios are unsupported.
+    #[serde(default, alias = "server", skip_serializing_if = "Option::is_none")]
     pub responder: Option<CommandTemplate>,
-    /// How to start it as an initiator (ctsTraffic `-target`); it must run one stream and exit 0
-    /// when the stream completed, nonzero otherwise. Without it, initiator scenarios are unsupported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How to start it as an initiator or client (ctsTraffic `-target`); it must run once and exit
+    /// 0 when it completed, nonzero otherwise. Without it, initiator scenarios are unsupported.
+    #[serde(default, alias = "client", skip_serializing_if = "Option::is_none")]
     pub initiator: Option<CommandTemplate>,
-    /// The command-line flag of each option a scenario may require.
+    /// The command-line flag of each option a scenario may require, by the family's flag names
+    /// (and `mutant`): e.g. `"allow_legacy_start": "--allow-legacy-start"`, `"verify": "--verify
+    /// {verify}"`.
     #[serde(default)]
-    pub flags: Flags,
+    pub flags: BTreeMap<String, CommandTemplate>,
     /// Profiles it supports, in order of preference (the first one with every required feature is
-    /// used; `{profile}` names it). Default: `["3way"]`.
-    #[serde(default = "default_profiles")]
-    pub profiles: Vec<ProfileName>,
-    /// 3-way options it supports. Default: those with a flag. An option listed without a flag is
-    /// taken to be always on.
+    /// used; `{profile}` names it). Default: the family's (`["3way"]` for the media stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<OptionName>>,
+    pub profiles: Option<Vec<String>>,
+    /// Options it supports (the family's names). Default: those with a flag. An option listed
+    /// without a flag is taken to be always on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
     /// The exit code by which it says it does not support what it was asked (default 89).
     #[serde(default = "default_unsupported")]
     pub unsupported_exit_code: i32,
@@ -89,10 +93,6 @@ pub struct Manifest {
     /// each and reports whether it was caught.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mutants: BTreeMap<String, String>,
-}
-
-fn default_profiles() -> Vec<ProfileName> {
-    vec![ProfileName::ThreeWay]
 }
 
 fn default_unsupported() -> i32 {
@@ -127,95 +127,6 @@ impl CommandTemplate {
     }
 }
 
-/// The flags of the options a scenario may require. Boolean options are added only when the scenario
-/// needs them; `verify` and `session_limit` take a value (`{verify}` / `{session_limit}` in the flag,
-/// or appended as its own word).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Flags {
-    /// D9 (responder): also serve legacy START, e.g. `--allow-legacy-start`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_legacy_start: Option<CommandTemplate>,
-    /// D8 (responder): stream right after SYN-ACK, e.g. `--optimistic-start`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optimistic_start: Option<CommandTemplate>,
-    /// D10 (initiator): fall back to START, e.g. `--fallback-to-legacy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_to_legacy: Option<CommandTemplate>,
-    /// Payload verification, e.g. `--verify {verify}` (`data` or `connection`); always added when
-    /// given. Without it the IUT runs with its default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<CommandTemplate>,
-    /// D4 (responder): session limit, e.g. `--session-limit {session_limit}`; scenarios with a
-    /// session limit are unsupported without it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_limit: Option<CommandTemplate>,
-    /// Selects one of `mutants`, e.g. `--mutant {mutant}`; added only when a mutant is run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mutant: Option<CommandTemplate>,
-    /// Media direction, e.g. `--direction {direction}` (`pull` or `push`); always added when given,
-    /// and with it the IUT runs push scenarios.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub direction: Option<CommandTemplate>,
-    /// D14 (initiator): request the stream's parameters as SYN options, e.g. `--request-options`;
-    /// added when the scenario requires `request_options`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_options: Option<CommandTemplate>,
-}
-
-/// A base profile.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-pub enum ProfileName {
-    /// The 3-way handshake.
-    #[serde(rename = "3way")]
-    ThreeWay,
-    /// Legacy START.
-    #[serde(rename = "legacy")]
-    Legacy,
-    /// ctsTraffic's UDP push (legacy START on the wire).
-    #[serde(rename = "udp_push")]
-    UdpPush,
-}
-
-impl ProfileName {
-    /// The name in templates and profiles.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProfileName::ThreeWay => "3way",
-            ProfileName::Legacy => "legacy",
-            ProfileName::UdpPush => "udp_push",
-        }
-    }
-
-    fn kind(self) -> ProfileKind {
-        match self {
-            ProfileName::ThreeWay => ProfileKind::ThreeWay,
-            ProfileName::Legacy => ProfileKind::Legacy,
-            ProfileName::UdpPush => ProfileKind::UdpPush,
-        }
-    }
-}
-
-/// A 3-way option.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OptionName {
-    /// D9.
-    AllowLegacyStart,
-    /// D8.
-    OptimisticStart,
-    /// D10.
-    FallbackToLegacy,
-    /// D14 (initiator): requests its stream parameters as SYN options.
-    RequestOptions,
-    /// The push direction (given by the `direction` flag).
-    Push,
-}
-
 /// When a freshly started responder may get its first datagram.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -230,100 +141,35 @@ pub enum Ready {
     DelayMs(u64),
 }
 
-/// What one scenario run asks of the IUT: the profile, and the options and values passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one scenario run asks of the IUT: the profile, the options, and the flags and
+/// placeholder values that say so (the family decides them, [`crate::Family::launch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Launch {
-    /// The base profile.
-    pub profile: ProfileName,
+    /// The profile chosen from the manifest's `profiles`.
+    pub profile: String,
     /// The options the scenario needs.
-    pub options: Vec<OptionName>,
-    /// The scenario's session limit, if any.
-    pub session_limit: Option<usize>,
+    pub options: Vec<String>,
+    /// The flags to pass, in order: (flag name, its value). A valued flag's template names
+    /// `{flag}`, or the value follows the flag's words.
+    pub flags: Vec<(String, Option<String>)>,
+    /// The family's placeholder values.
+    pub values: Vec<(&'static str, String)>,
     /// The mutant run, if any.
     pub mutant: Option<String>,
 }
 
 impl Launch {
-    /// The profile as the checker should judge the traffic.
-    pub fn checker_profile(&self) -> Profile {
-        let mut p = Profile::new(self.profile.kind());
-        p.allow_legacy_start = self.options.contains(&OptionName::AllowLegacyStart);
-        p.optimistic_start = self.options.contains(&OptionName::OptimisticStart);
-        p.fallback_to_legacy = self.options.contains(&OptionName::FallbackToLegacy);
-        p.session_limit = self.session_limit;
-        p
+    /// Whether `option` was chosen.
+    pub fn has(&self, option: &str) -> bool {
+        self.options.iter().any(|o| o == option)
     }
-}
-
-/// Chooses the profile and options for `scenario` among `profiles` and `options`, or says why the IUT
-/// cannot run it (an `unsupported` reason). `restartable`: the IUT is started per scenario.
-pub fn choose(
-    profiles: &[ProfileName],
-    options: &[OptionName],
-    scenario: &Scenario,
-    restartable: bool,
-) -> Result<Launch, String> {
-    let role = scenario.iut.role;
-    let fits = |p: ProfileName, f: Feature| -> Option<Option<OptionName>> {
-        let three_way = p == ProfileName::ThreeWay;
-        let option = |o: OptionName, r: Role| {
-            (three_way && role == r && options.contains(&o)).then_some(Some(o))
-        };
-        match f {
-            Feature::ThreeWay => three_way.then_some(None),
-            Feature::LegacyStart if !three_way => Some(None),
-            Feature::LegacyStart | Feature::AllowLegacyStart => {
-                option(OptionName::AllowLegacyStart, Role::Responder)
-            }
-            Feature::OptimisticStart => option(OptionName::OptimisticStart, Role::Responder),
-            Feature::FallbackToLegacy => option(OptionName::FallbackToLegacy, Role::Initiator),
-            Feature::RequestOptions => option(OptionName::RequestOptions, Role::Initiator),
-            // No build ever coded push with udp_push; the direction flag carries it.
-            Feature::Push => {
-                (p != ProfileName::UdpPush && options.contains(&OptionName::Push)).then_some(None)
-            }
-            Feature::UdpPush => (p == ProfileName::UdpPush).then_some(None),
-            Feature::Restart => restartable.then_some(None),
-        }
-    };
-    let required = scenario.required_features();
-    if let Some(f) = required
-        .iter()
-        .find(|f| !profiles.iter().any(|p| fits(*p, **f).is_some()))
-    {
-        return Err(format!("the IUT lacks {f:?}"));
-    }
-    for &p in profiles {
-        let mut chosen = Vec::new();
-        let all = required.iter().all(|f| match fits(p, *f) {
-            Some(o) => {
-                chosen.extend(o);
-                true
-            }
-            None => false,
-        });
-        if all {
-            chosen.sort_unstable();
-            chosen.dedup();
-            return Ok(Launch {
-                profile: p,
-                options: chosen,
-                session_limit: scenario.iut.session_limit,
-                mutant: None,
-            });
-        }
-    }
-    Err(format!(
-        "no one profile of the IUT has all of {:?}",
-        required
-    ))
 }
 
 const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
 const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
 
-/// The words of every placeholder.
-pub const PLACEHOLDERS: [&str; 24] = [
+/// The generic placeholders (a family adds its own, [`crate::Family::PLACEHOLDERS`]).
+pub const PLACEHOLDERS: [&str; 16] = [
     "role",
     "address",
     "address_host",
@@ -334,75 +180,73 @@ pub const PLACEHOLDERS: [&str; 24] = [
     "target",
     "target_host",
     "target_port",
-    "bits_per_second",
-    "frame_rate",
-    "stream_length",
-    "buffer_depth",
-    "datagram_byte_size",
     "profile",
-    "verify",
-    "session_limit",
     "seed",
     "harness",
     "manifest_dir",
     "mutant",
-    "direction",
     "flags",
 ];
 
 /// Values of the placeholders for one run.
 #[derive(Debug, Clone, Default)]
-pub struct Values(BTreeMap<&'static str, String>);
+pub struct Values {
+    values: BTreeMap<&'static str, String>,
+    /// Every placeholder that may appear (generic and the family's).
+    known: Vec<&'static str>,
+}
 
 impl Values {
-    /// The values for a run in `role` at `addr` (the listen address of a responder, the target of an
-    /// initiator).
+    /// The values for a run in `role` (named `role_name` by the family) at `addr` (the listen
+    /// address of a responder, the target of an initiator), launched as `launch`; the family's
+    /// placeholders are `family_placeholders`.
     pub fn new(
-        role: Role,
+        role: crate::format::Role,
+        role_name: &str,
         addr: SocketAddr,
-        stream: &StreamConfig,
         launch: &Launch,
-        seed: u64,
-        harness: &Path,
-        manifest_dir: &Path,
+        family_placeholders: &[&'static str],
     ) -> Values {
         let mut v = BTreeMap::new();
         let (a, h, p) = match role {
-            Role::Responder => ("listen", "listen_host", "listen_port"),
-            Role::Initiator => ("target", "target_host", "target_port"),
+            crate::format::Role::Responder => ("listen", "listen_host", "listen_port"),
+            crate::format::Role::Initiator => ("target", "target_host", "target_port"),
         };
-        v.insert("role", role_name(role).to_owned());
+        v.insert("role", role_name.to_owned());
         v.insert("address", addr.to_string());
         v.insert("address_host", addr.ip().to_string());
         v.insert("address_port", addr.port().to_string());
         v.insert(a, addr.to_string());
         v.insert(h, addr.ip().to_string());
         v.insert(p, addr.port().to_string());
-        v.insert("bits_per_second", stream.bits_per_second.to_string());
-        v.insert("frame_rate", stream.frame_rate.to_string());
-        v.insert("stream_length", stream.stream_length_secs.to_string());
-        v.insert("buffer_depth", stream.buffer_depth_secs.to_string());
-        v.insert("datagram_byte_size", stream.datagram_byte_size.to_string());
-        v.insert("profile", launch.profile.name().to_owned());
-        v.insert(
-            "verify",
-            match stream.verify {
-                Verify::Data => "data",
-                Verify::Connection => "connection",
-            }
-            .to_owned(),
-        );
-        if let Some(n) = launch.session_limit {
-            v.insert("session_limit", n.to_string());
+        v.insert("profile", launch.profile.clone());
+        for (name, value) in &launch.values {
+            v.insert(name, value.clone());
         }
-        v.insert("direction", stream.direction.name().to_owned());
         if let Some(m) = &launch.mutant {
             v.insert("mutant", m.clone());
         }
-        v.insert("seed", seed.to_string());
-        v.insert("harness", harness.display().to_string());
-        v.insert("manifest_dir", manifest_dir.display().to_string());
-        Values(v)
+        Values {
+            values: v,
+            known: PLACEHOLDERS
+                .iter()
+                .chain(family_placeholders)
+                .copied()
+                .collect(),
+        }
+    }
+
+    /// Adds the run's seed, the harness executable and the manifest's directory.
+    pub fn with_run(mut self, seed: u64, harness: &Path, manifest_dir: &Path) -> Values {
+        self.values.insert("seed", seed.to_string());
+        self.values.insert("harness", harness.display().to_string());
+        self.values
+            .insert("manifest_dir", manifest_dir.display().to_string());
+        self
+    }
+
+    fn get(&self, name: &str) -> Option<&String> {
+        self.values.get(name)
     }
 }
 
@@ -424,15 +268,15 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
                 .find('}')
                 .ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
             let name = &t[..end];
-            match values.0.get(name) {
+            match values.get(name) {
                 Some(v) => out.push_str(v),
-                None if PLACEHOLDERS.contains(&name) => {
+                None if values.known.contains(&name) => {
                     return Err(format!("`{word}`: {{{name}}} has no value here"));
                 }
                 None => {
                     return Err(format!(
                         "`{word}`: unknown placeholder {{{name}}} (known: {})",
-                        known()
+                        known(&values.known)
                     ))
                 }
             }
@@ -447,8 +291,8 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
     Ok(out)
 }
 
-fn known() -> String {
-    PLACEHOLDERS
+fn known(names: &[&str]) -> String {
+    names
         .iter()
         .map(|p| format!("{{{p}}}"))
         .collect::<Vec<_>>()
@@ -479,21 +323,18 @@ fn placeholders_in(word: &str) -> Result<Vec<String>, String> {
 }
 
 impl Manifest {
-    /// Reads and validates a manifest file; errors carry file:line:column.
-    pub fn load(path: &Path) -> Result<Manifest, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let manifest: Manifest =
-            crate::json::from_str(&text).map_err(|e| format!("{}:{e}", path.display()))?;
-        manifest
-            .validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(manifest)
+    /// Reads a manifest file (JSON; errors carry file:line:column). The family's checks come after
+    /// ([`crate::registry::Families::load_manifest`]).
+    pub fn read(path: &Path) -> Result<Manifest, String> {
+        let text = crate::read_text(path)?;
+        crate::json::from_str(&text).map_err(|e| format!("{}:{e}", path.display()))
     }
 
-    /// The one-line shorthand (`--iut-cmd`): the same template for both roles, defaults otherwise.
-    /// A template naming `{listen…}` serves only as responder, one naming `{target…}` only as
-    /// initiator (`{address}` and `{role}` serve both); naming both is an error.
-    pub fn from_command(line: &str) -> Result<Manifest, String> {
+    /// The one-line shorthand (`--iut-cmd`): the same template for both roles, defaults otherwise,
+    /// for any family (`family_placeholders`: those of every family it may serve). A template
+    /// naming `{listen…}` serves only as responder, one naming `{target…}` only as initiator
+    /// (`{address}` and `{role}` serve both); naming both is an error.
+    pub fn from_command(line: &str, family_placeholders: &[&str]) -> Result<Manifest, String> {
         let template = CommandTemplate::Line(line.to_owned());
         let mut names = Vec::new();
         for word in template.words()? {
@@ -507,11 +348,12 @@ impl Manifest {
         let manifest = Manifest {
             schema: None,
             name: format!("cmd:{line}"),
+            protocol: None,
             description: None,
             responder: (!target).then(|| template.clone()),
             initiator: (!listen).then_some(template),
-            flags: Flags::default(),
-            profiles: default_profiles(),
+            flags: BTreeMap::new(),
+            profiles: None,
             options: None,
             unsupported_exit_code: DEFAULT_UNSUPPORTED_EXIT_CODE,
             ready: Ready::default(),
@@ -521,22 +363,32 @@ impl Manifest {
             env: BTreeMap::new(),
             mutants: BTreeMap::new(),
         };
-        manifest.validate()?;
+        manifest.validate(family_placeholders, &[])?;
         Ok(manifest)
     }
 
-    /// Checks what the schema cannot: templates split and name known placeholders, the roles'
-    /// addresses are used where they belong, there is something to run.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what the schema cannot: templates split and name known placeholders (the generic
+    /// ones and `family_placeholders`), the roles' addresses are used where they belong, flags are
+    /// the family's (`family_flags`, and `mutant`), there is something to run.
+    pub fn validate(
+        &self,
+        family_placeholders: &[&str],
+        family_flags: &[&str],
+    ) -> Result<(), String> {
         if self.name.trim().is_empty() {
             return Err("name: must not be empty".into());
         }
         if self.responder.is_none() && self.initiator.is_none() {
             return Err("give a responder command, an initiator command, or both".into());
         }
-        if self.profiles.is_empty() {
+        if self.profiles.as_ref().is_some_and(Vec::is_empty) {
             return Err("profiles: name at least one".into());
         }
+        let known_names: Vec<&str> = PLACEHOLDERS
+            .iter()
+            .chain(family_placeholders)
+            .copied()
+            .collect();
         let check = |what: &str, t: &CommandTemplate, forbidden: &[&str]| -> Result<(), String> {
             let words = t.words().map_err(|e| format!("{what}: {e}"))?;
             if words.is_empty() || words[0].trim().is_empty() {
@@ -544,10 +396,10 @@ impl Manifest {
             }
             for word in &words {
                 for name in placeholders_in(word).map_err(|e| format!("{what}: {e}"))? {
-                    if name.is_empty() || !PLACEHOLDERS.contains(&name.as_str()) {
+                    if name.is_empty() || !known_names.contains(&name.as_str()) {
                         return Err(format!(
                             "{what}: unknown placeholder {{{name}}} (known: {})",
-                            known()
+                            known(&known_names)
                         ));
                     }
                     if forbidden.contains(&name.as_str()) {
@@ -572,16 +424,22 @@ impl Manifest {
             .chain(&["flags"])
             .copied()
             .collect();
-        for (name, flag) in self.flag_list() {
-            if let Some(t) = flag {
-                let words = t.words().map_err(|e| format!("flags.{name}: {e}"))?;
-                if words.is_empty() {
-                    return Err(format!("flags.{name}: empty (leave the flag out, and list the option in `options` if it is always on)"));
-                }
-                check(&format!("flags.{name}"), t, &flag_forbidden)?;
+        for (name, t) in &self.flags {
+            if name != "mutant" && !family_flags.contains(&name.as_str()) {
+                let mut names: Vec<&str> = family_flags.to_vec();
+                names.push("mutant");
+                return Err(format!(
+                    "flags: unknown flag `{name}`: expected one of {}",
+                    crate::format::quoted(&names)
+                ));
             }
+            let words = t.words().map_err(|e| format!("flags.{name}: {e}"))?;
+            if words.is_empty() {
+                return Err(format!("flags.{name}: empty (leave the flag out, and list the option in `options` if it is always on)"));
+            }
+            check(&format!("flags.{name}"), t, &flag_forbidden)?;
         }
-        if !self.mutants.is_empty() && self.flags.mutant.is_none() {
+        if !self.mutants.is_empty() && !self.flags.contains_key("mutant") {
             return Err("mutants: listed without a `mutant` flag to select them (e.g. \"mutant\": \"--mutant {mutant}\")".into());
         }
         for name in self.mutants.keys() {
@@ -594,88 +452,37 @@ impl Manifest {
         Ok(())
     }
 
-    fn flag_list(&self) -> [(&'static str, Option<&CommandTemplate>); 8] {
-        [
-            ("direction", self.flags.direction.as_ref()),
-            ("request_options", self.flags.request_options.as_ref()),
-            ("allow_legacy_start", self.flags.allow_legacy_start.as_ref()),
-            ("optimistic_start", self.flags.optimistic_start.as_ref()),
-            ("fallback_to_legacy", self.flags.fallback_to_legacy.as_ref()),
-            ("verify", self.flags.verify.as_ref()),
-            ("session_limit", self.flags.session_limit.as_ref()),
-            ("mutant", self.flags.mutant.as_ref()),
-        ]
+    /// Whether it has a flag of this name.
+    pub fn has_flag(&self, name: &str) -> bool {
+        self.flags.contains_key(name)
     }
 
-    /// The options it supports.
-    pub fn supported_options(&self) -> Vec<OptionName> {
-        match &self.options {
-            Some(o) => o.clone(),
-            None => {
-                let mut o = Vec::new();
-                if self.flags.allow_legacy_start.is_some() {
-                    o.push(OptionName::AllowLegacyStart);
-                }
-                if self.flags.optimistic_start.is_some() {
-                    o.push(OptionName::OptimisticStart);
-                }
-                if self.flags.fallback_to_legacy.is_some() {
-                    o.push(OptionName::FallbackToLegacy);
-                }
-                if self.flags.request_options.is_some() {
-                    o.push(OptionName::RequestOptions);
-                }
-                if self.flags.direction.is_some() {
-                    o.push(OptionName::Push);
-                }
-                o
-            }
+    /// The command template of `role`.
+    pub fn template(&self, role: crate::format::Role) -> Option<&CommandTemplate> {
+        match role {
+            crate::format::Role::Responder => self.responder.as_ref(),
+            crate::format::Role::Initiator => self.initiator.as_ref(),
         }
     }
 
-    /// What to run `scenario` with, or why it is unsupported.
-    pub fn launch_for(&self, scenario: &Scenario) -> Result<Launch, String> {
-        let role = scenario.iut.role;
-        let template = match role {
-            Role::Responder => self.responder.as_ref(),
-            Role::Initiator => self.initiator.as_ref(),
-        };
-        if template.is_none() {
-            return Err(format!("the IUT has no {} command", role_name(role)));
-        }
-        let launch = choose(&self.profiles, &self.supported_options(), scenario, true)?;
-        if let Some(n) = launch.session_limit {
-            if self.flags.session_limit.is_none() {
-                return Err(format!("the scenario needs a session limit of {n} and the manifest has no session_limit flag"));
-            }
-        }
-        Ok(launch)
-    }
-
-    /// The program and its arguments for one run.
+    /// The program and its arguments for one run of `role` (named `role_name` by the family).
     pub fn command(
         &self,
-        role: Role,
+        role: crate::format::Role,
+        role_name: &str,
         launch: &Launch,
         values: &Values,
     ) -> Result<Vec<String>, String> {
-        let template = match role {
-            Role::Responder => self.responder.as_ref(),
-            Role::Initiator => self.initiator.as_ref(),
-        }
-        .ok_or_else(|| format!("the IUT has no {} command", role_name(role)))?;
+        let template = self
+            .template(role)
+            .ok_or_else(|| format!("the IUT has no {role_name} command"))?;
         let mut flags: Vec<String> = Vec::new();
-        let mut add = |flag: Option<&CommandTemplate>,
-                       value: Option<String>,
-                       placeholder: &str|
-         -> Result<(), String> {
-            let Some(flag) = flag else {
+        let mut add = |name: &str, value: Option<String>| -> Result<(), String> {
+            let Some(flag) = self.flags.get(name) else {
                 return Ok(());
             };
             let words = flag.words()?;
-            let has = words
-                .iter()
-                .any(|w| w.contains(&format!("{{{placeholder}}}")));
+            let has = words.iter().any(|w| w.contains(&format!("{{{name}}}")));
             for w in &words {
                 flags.push(substitute(w, values)?);
             }
@@ -684,39 +491,11 @@ impl Manifest {
             }
             Ok(())
         };
-        for o in &launch.options {
-            let flag = match o {
-                OptionName::AllowLegacyStart => self.flags.allow_legacy_start.as_ref(),
-                OptionName::OptimisticStart => self.flags.optimistic_start.as_ref(),
-                OptionName::FallbackToLegacy => self.flags.fallback_to_legacy.as_ref(),
-                OptionName::RequestOptions => self.flags.request_options.as_ref(),
-                OptionName::Push => None,
-            };
-            add(flag, None, "")?;
+        for (name, value) in &launch.flags {
+            add(name, value.clone())?;
         }
-        add(
-            self.flags.verify.as_ref(),
-            values.0.get("verify").cloned(),
-            "verify",
-        )?;
-        add(
-            self.flags.direction.as_ref(),
-            values.0.get("direction").cloned(),
-            "direction",
-        )?;
-        if launch.session_limit.is_some() {
-            add(
-                self.flags.session_limit.as_ref(),
-                values.0.get("session_limit").cloned(),
-                "session_limit",
-            )?;
-        }
-        if launch.mutant.is_some() {
-            add(
-                self.flags.mutant.as_ref(),
-                values.0.get("mutant").cloned(),
-                "mutant",
-            )?;
+        if let Some(m) = &launch.mutant {
+            add("mutant", Some(m.clone()))?;
         }
         let mut out = Vec::new();
         let mut placed = false;
@@ -732,13 +511,6 @@ impl Manifest {
             out.append(&mut flags);
         }
         Ok(out)
-    }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Responder => "responder",
-        Role::Initiator => "initiator",
     }
 }
 
@@ -833,8 +605,11 @@ mod tests {
 
     #[test]
     fn substitutes_inside_words() {
-        let mut v = Values::default();
-        v.0.insert("listen", "127.0.0.1:5".into());
+        let mut v = Values {
+            known: PLACEHOLDERS.to_vec(),
+            ..Values::default()
+        };
+        v.values.insert("listen", "127.0.0.1:5".into());
         assert_eq!(
             substitute("--listen={listen}", &v).ok().as_deref(),
             Some("--listen=127.0.0.1:5")

@@ -16,7 +16,6 @@
 //! also names the exit status and the last line of stderr among its reasons.
 
 pub mod manifest;
-pub mod process;
 mod realtime;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -25,12 +24,10 @@ use std::time::Duration;
 
 pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 
-use crate::model::{Feature, Role, Scenario, Step};
+use crate::family::Family;
+use crate::format::{Role, Scenario, Step};
 use crate::outcome::{ScenarioOutcome, Verdict};
-use handshake_mediastream_endpoint::{Profile, ProfileKind};
-use manifest::{OptionName, ProfileName, Values};
-
-use crate::engine::reference_features;
+use manifest::{Launch, Values};
 
 /// Default widening of every scenario window in real time, ms (`--tolerance-ms`).
 pub const DEFAULT_TOLERANCE_MS: u64 = 50;
@@ -51,20 +48,21 @@ enum Kind {
         manifest: Box<Manifest>,
         dir: PathBuf,
     },
-    Running(SocketAddr, Profile),
+    /// A responder running there, behaving like the named reference profile (default: the family's).
+    Running(SocketAddr, Option<String>),
 }
 
 impl ExternalIut {
-    /// From a manifest file.
-    pub fn from_manifest_file(path: &Path) -> Result<ExternalIut, String> {
-        let manifest = Manifest::load(path)?;
+    /// From a manifest (already validated; relative paths in it are taken from the manifest's
+    /// directory).
+    pub fn from_manifest_file(manifest: Manifest, path: &Path) -> ExternalIut {
         let dir = path
             .parent()
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-        Ok(ExternalIut::from_manifest(manifest, dir))
+        ExternalIut::from_manifest(manifest, dir)
     }
 
     /// From a manifest (relative paths in it are taken from `dir`).
@@ -104,22 +102,20 @@ impl ExternalIut {
         Ok(iut)
     }
 
-    /// `--iut-cmd`: the same one-line template for both roles.
-    pub fn from_command(line: &str) -> Result<ExternalIut, String> {
-        let manifest = Manifest::from_command(line)?;
+    /// `--iut-cmd`: the same one-line template for both roles (`family_placeholders`: those of
+    /// every family it may serve).
+    pub fn from_command(line: &str, family_placeholders: &[&str]) -> Result<ExternalIut, String> {
+        let manifest = Manifest::from_command(line, family_placeholders)?;
         Ok(ExternalIut::from_manifest(manifest, PathBuf::from(".")))
     }
 
     /// `--iut-addr HOST:PORT[@PROFILE]`: a responder already running there, with the reference
-    /// profile it behaves like (default `3way`; e.g. `@3way+allow_legacy_start`), which decides the
-    /// features it has and how the checker judges its traffic.
+    /// profile it behaves like (default: the family's, e.g. `3way`; `@3way+allow_legacy_start`),
+    /// which decides the features it has and how its traffic is judged.
     pub fn running(text: &str) -> Result<ExternalIut, String> {
         let (addr, profile) = match text.rsplit_once('@') {
-            Some((a, p)) => (
-                a,
-                Profile::parse(p).map_err(|e| format!("--iut-addr {text}: {e}"))?,
-            ),
-            None => (text, Profile::new(ProfileKind::ThreeWay)),
+            Some((a, p)) => (a, Some(p.to_owned())),
+            None => (text, None),
         };
         let resolved = addr
             .to_socket_addrs()
@@ -129,7 +125,7 @@ impl ExternalIut {
         // On this host the kernel can say at once whether anything listens there.
         if resolved.ip().is_loopback() && realtime::port_bound(resolved.port()) == Some(false) {
             return Err(format!(
-                "--iut-addr {text}: nothing is listening on UDP port {} of this host: start the responder first (with the scenarios' stream parameters)",
+                "--iut-addr {text}: nothing is listening on UDP port {} of this host: start the responder first (with the scenarios' parameters)",
                 resolved.port()
             ));
         }
@@ -140,6 +136,14 @@ impl ExternalIut {
             harness: None,
             mutant: None,
         })
+    }
+
+    /// The reference profile named by `--iut-addr …@PROFILE`, if any.
+    pub fn running_profile(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Running(_, p) => p.as_deref(),
+            Kind::Spawn { .. } => None,
+        }
     }
 
     /// The name in reports: the manifest's `name`, `cmd:…` or `addr:…`.
@@ -166,62 +170,47 @@ impl ExternalIut {
     }
 
     /// What to run `scenario` with, or why this IUT cannot (the `unsupported` reason).
-    pub fn launch_for(&self, scenario: &Scenario) -> Result<manifest::Launch, String> {
+    pub fn launch_for<F: Family>(&self, scenario: &Scenario<F>) -> Result<Launch, String> {
+        let role = scenario.iut.role;
         match &self.kind {
-            Kind::Spawn { manifest, .. } => manifest.launch_for(scenario).map(|mut l| {
-                l.mutant.clone_from(&self.mutant);
-                l
-            }),
+            Kind::Spawn { manifest, .. } => {
+                if let Some(p) = manifest.protocol.as_deref().filter(|p| *p != F::NAME) {
+                    return Err(format!("the IUT implements {p}, not {}", F::NAME));
+                }
+                if manifest.template(role).is_none() {
+                    return Err(format!("the IUT has no {} command", role_name::<F>(role)));
+                }
+                F::launch(manifest, scenario).map(|mut l| {
+                    l.mutant.clone_from(&self.mutant);
+                    l
+                })
+            }
             Kind::Running(addr, profile) => {
-                if scenario.iut.role == Role::Initiator {
-                    return Err(format!("the IUT is a responder already running at {addr}: it cannot be an initiator"));
-                }
-                if scenario.required_features().contains(&Feature::Restart) {
-                    return Err(format!("the IUT lacks Restart (a responder already running at {addr} cannot be restarted)"));
-                }
-                if let Some(n) = scenario.iut.session_limit {
-                    return Err(format!("the scenario needs a session limit of {n}, which cannot be set on a running responder"));
-                }
-                // Its direction was fixed when it was started: only pull scenarios run against it.
-                let mut features = reference_features(profile, Role::Responder);
-                features.retain(|f| *f != Feature::Push);
-                if let Some(missing) = scenario
-                    .required_features()
-                    .iter()
-                    .find(|f| !features.contains(f))
-                {
+                if role == Role::Initiator {
                     return Err(format!(
-                        "the IUT lacks {missing:?} (it runs as {profile}, pull)"
+                        "the IUT is a {} already running at {addr}: it cannot be an {}",
+                        role_name::<F>(Role::Responder),
+                        role_name::<F>(Role::Initiator)
                     ));
                 }
-                let mut options = Vec::new();
-                if profile.allow_legacy_start {
-                    options.push(OptionName::AllowLegacyStart);
+                if F::required_features(scenario)
+                    .iter()
+                    .any(|f| f == "restart")
+                {
+                    return Err(format!("the IUT lacks Restart (a {} already running at {addr} cannot be restarted)", role_name::<F>(Role::Responder)));
                 }
-                if profile.optimistic_start {
-                    options.push(OptionName::OptimisticStart);
-                }
-                if profile.fallback_to_legacy {
-                    options.push(OptionName::FallbackToLegacy);
-                }
-                let base = match profile.kind {
-                    ProfileKind::ThreeWay => ProfileName::ThreeWay,
-                    ProfileKind::Legacy => ProfileName::Legacy,
-                    ProfileKind::UdpPush => ProfileName::UdpPush,
+                let profile = match profile {
+                    Some(p) => F::parse_profile(p).map_err(|e| format!("--iut-addr: {e}"))?,
+                    None => F::default_running_profile(),
                 };
-                Ok(manifest::Launch {
-                    profile: base,
-                    options,
-                    session_limit: None,
-                    mutant: None,
-                })
+                F::launch_running(&profile, scenario)
             }
         }
     }
 
     /// The longest a run of `scenario` can take before the harness gives up on it (every wait in it
     /// is bounded; this is the backstop).
-    pub fn budget(&self, scenario: &Scenario) -> Duration {
+    pub fn budget<F: Family>(&self, scenario: &Scenario<F>) -> Duration {
         let tol = self.tolerance.as_millis() as u64;
         let steps: u64 = scenario
             .peer
@@ -232,7 +221,7 @@ impl ExternalIut {
                     Step::Expect(e) => e.within_ms,
                     Step::ExpectNone(e) => e.for_ms,
                     Step::Wait(w) => w.ms,
-                    Step::Send(_) | Step::Fault(_) => 0,
+                    Step::Action(_) | Step::Fault(_) => 0,
                 }
             })
             .sum();
@@ -250,7 +239,7 @@ impl ExternalIut {
     }
 
     /// Runs `scenario` in real time on a runtime of its own (so runs can go in parallel threads).
-    pub fn run(&self, scenario: &Scenario, seed: u64) -> ScenarioOutcome {
+    pub fn run<F: Family>(&self, scenario: &Scenario<F>, seed: u64) -> ScenarioOutcome {
         let launch = match self.launch_for(scenario) {
             Ok(l) => l,
             Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
@@ -273,22 +262,17 @@ impl ExternalIut {
             None => running_executable(),
         };
         let budget = self.budget(scenario);
+        let role = scenario.iut.role;
         let outcome = runtime.block_on(async {
             let argv_for = |addr: SocketAddr| -> Result<Vec<String>, String> {
                 let Kind::Spawn { manifest, dir } = &self.kind else {
                     return Err("no command".into());
                 };
                 let harness = harness.clone()?;
-                let values = Values::new(
-                    scenario.iut.role,
-                    addr,
-                    &scenario.stream,
-                    &launch,
-                    seed,
-                    &harness,
-                    dir,
-                );
-                manifest.command(scenario.iut.role, &launch, &values)
+                let values =
+                    Values::new(role, role_name::<F>(role), addr, &launch, F::PLACEHOLDERS)
+                        .with_run(seed, &harness, dir);
+                manifest.command(role, role_name::<F>(role), &launch, &values)
             };
             let target = match &self.kind {
                 Kind::Spawn { manifest, dir } => realtime::Target::Spawn {
@@ -327,9 +311,17 @@ impl ExternalIut {
     }
 }
 
-/// Roughly how long a real-time run of `scenario` takes, ms: the waits it must sit out, plus the
-/// stream a reference peer plays to its end.
-pub fn expected_ms(scenario: &Scenario) -> u64 {
+/// The family's name of `role`.
+pub fn role_name<F: Family>(role: Role) -> &'static str {
+    match role {
+        Role::Initiator => F::ROLE_NAMES.0,
+        Role::Responder => F::ROLE_NAMES.1,
+    }
+}
+
+/// Roughly how long a real-time run of `scenario` takes, ms: the waits it must sit out, plus what a
+/// reference peer (or an initiator IUT) plays to its end.
+pub fn expected_ms<F: Family>(scenario: &Scenario<F>) -> u64 {
     let waits: u64 = scenario
         .peer
         .steps
@@ -338,15 +330,15 @@ pub fn expected_ms(scenario: &Scenario) -> u64 {
             Step::ExpectNone(e) => e.for_ms,
             Step::Wait(w) => w.ms,
             Step::Expect(e) => e.within_ms / 4,
-            Step::Send(_) | Step::Fault(_) => 0,
+            Step::Action(_) | Step::Fault(_) => 0,
         })
         .sum();
-    let stream = if scenario.peer.reference.is_some() || scenario.iut.role == Role::Initiator {
-        u64::from(scenario.stream.stream_length_secs + scenario.stream.buffer_depth_secs) * 1000
+    let played = if scenario.peer.reference.is_some() || scenario.iut.role == Role::Initiator {
+        F::expected_ms(scenario)
     } else {
         0
     };
-    waits.max(stream)
+    waits.max(played)
 }
 
 /// The running executable, for `{harness}`. On Linux a binary rebuilt while it runs reads as

@@ -1,40 +1,29 @@
 //! The real-time driver of the step interpreter ([`crate::script`]): the harness plays the peer (a
-//! reference endpoint and/or the script) on UDP sockets of its own, and every datagram in both
-//! directions goes through a [`VirtualLink`] driven by the real clock, so the scenario's faults
-//! apply and the link's trace becomes the capture, exactly as in virtual time.
-//!
-//! ```text
-//!   IUT process  <--UDP-->  harness socket --recv--> link.send(from IUT) --> due --> reference peer / script
-//!                <--UDP---  harness socket <--send-- due <-- link.send(to IUT) <-- reference peer / script
-//! ```
+//! reference endpoint of the family, its scripted endpoint, and/or the script's datagrams) on UDP
+//! sockets of its own, and every datagram in both directions goes through a [`RealTimeLink`]: the
+//! scenario's faults apply and the link's trace becomes the capture, exactly as in virtual time.
 //!
 //! Time: every datagram from the IUT is timed by the kernel's receive stamp (`SO_TIMESTAMPNS`), not
 //! by when the harness got round to reading it. The harness measures its own lateness — how long
-//! datagrams waited before it read them, and how late its timers fired (and with them the reference
-//! peer's and the link's sends) — and widens every `expect` window by the tolerance plus the largest
-//! lateness seen so far, so the harness's own delays never count against the IUT. The outcome
-//! reports both ([`crate::outcome::Timing`]).
+//! datagrams waited before it read them, and how late its timers fired (and with them the peer
+//! endpoint's and the link's sends) — and widens every `expect` window by the tolerance plus the
+//! largest lateness seen so far, so the harness's own delays never count against the IUT. The
+//! outcome reports both ([`crate::outcome::Timing`]).
 
-use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use handshake_core::{Endpoint, Instant};
-use handshake_mediastream_endpoint::{Initiator, Peer, Phase, Profile, ProfileKind, Responder};
-use handshake_mediastream_judge::{check_capture, CheckOptions};
-use handshake_mediastream_wire::kind_name;
-use handshake_net::udp::{
-    enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM,
-};
-use handshake_net::{DatagramId, FaultRule, LinkConfig, LinkEvent, VirtualLink};
-use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use handshake_net::process::{Process, Stream, OUTPUT_LIMIT};
+use handshake_net::realtime::RealTimeLink;
+use handshake_net::udp::Clock;
+use handshake_net::{DatagramId, FaultRule, LinkConfig, LinkEvent, SimEvent, VirtualLink};
 
 use super::manifest::{Launch, Manifest, Ready};
-use super::process::{Exit, Process, Stream, OUTPUT_LIMIT};
-use crate::engine::{fault_rule, transcript, INITIATOR, RESPONDER};
-use crate::model::{FaultSpec, Role, Scenario};
+use crate::engine::{address, fault_rule};
+use crate::family::{Event, Family, IutExit, JudgeCtx, ObserveCtx};
+use crate::format::{FaultSpec, Role, Scenario};
 use crate::outcome::{judge, Latency, Observed, ScenarioOutcome, Timing, Verdict};
 use crate::script::{run_steps, Driver, Script};
 
@@ -58,8 +47,8 @@ pub(super) enum Target<'a> {
 }
 
 /// One run's parameters.
-pub(super) struct Run<'a> {
-    pub scenario: &'a Scenario,
+pub(super) struct Run<'a, F: Family> {
+    pub scenario: &'a Scenario<F>,
     pub name: &'a str,
     pub launch: Launch,
     pub seed: u64,
@@ -75,407 +64,92 @@ fn at_ms(t: Instant) -> f64 {
     t.as_nanos() as f64 / 1e6
 }
 
-/// A datagram read from one of the harness's sockets.
-#[derive(Debug)]
-enum Received {
-    Datagram {
-        local: SocketAddr,
-        from: SocketAddr,
-        at: Instant,
-        read_delay: Option<Duration>,
-        payload: Vec<u8>,
-    },
-    /// The system reported the IUT's port unreachable (ICMP) on a connected socket.
-    Refused,
-}
-
-/// The harness's side of the network: its sockets, the fault link, and the reference peer.
-struct Net {
-    clock: Clock,
-    link: VirtualLink,
-    bind_ip: IpAddr,
-    /// The peer's own socket (the reference peer's, and the script's default).
-    primary: SocketAddr,
-    sockets: BTreeMap<SocketAddr, Arc<UdpSocket>>,
-    /// Scenario port numbers (`from_port`, `to_port`) → the harness socket standing for them.
-    ports: BTreeMap<u16, SocketAddr>,
-    /// The virtual peer's port: `from_port`/`to_port` equal to it mean the peer's own socket.
-    peer_port: u16,
-    /// Sockets are connected to this address (a running IUT: ICMP errors are then reported).
-    connect_to: Option<SocketAddr>,
-    tx: mpsc::UnboundedSender<Received>,
-    rx: mpsc::UnboundedReceiver<Received>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The IUT's address: known for a responder, learnt from the first datagram of an initiator.
-    iut: Option<SocketAddr>,
-    role: Role,
-    reference: Option<Peer>,
-    /// The reference peer's first session that ended: its metrics.
-    peer_ended: Option<handshake_mediastream_endpoint::Metrics>,
-    exit: Option<watch::Receiver<Option<Exit>>>,
-    /// The system said nothing listens at the IUT's address.
-    refused: bool,
-    /// The run was interrupted (Ctrl-C): stop where it is.
-    interrupted: bool,
-    send_errors: u64,
+/// The harness's side of the network for family `F`, as the interpreter's driver.
+struct Net<F: Family> {
+    link: RealTimeLink<F::Node>,
     tolerance: Duration,
-    /// Whether every receive so far carried a kernel stamp.
-    stamped: bool,
-    read_delays: Vec<Duration>,
-    timer_lateness: Vec<Duration>,
-    /// The largest of the two so far.
-    worst_lateness: Duration,
+    family: PhantomData<F>,
 }
 
-impl Drop for Net {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
-enum Wake {
-    Received(Option<Received>),
-    Timer,
-    Exit(bool),
-}
-
-impl Net {
-    async fn new(
-        clock: Clock,
-        link: VirtualLink,
-        bind_ip: IpAddr,
-        role: Role,
-        connect_to: Option<SocketAddr>,
-        tolerance: Duration,
-    ) -> std::io::Result<Net> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let peer_port = match role {
-            Role::Responder => INITIATOR.port(),
-            Role::Initiator => RESPONDER.port(),
-        };
-        let mut net = Net {
-            clock,
-            link,
-            bind_ip,
-            primary: SocketAddr::new(bind_ip, 0),
-            sockets: BTreeMap::new(),
-            ports: BTreeMap::new(),
-            peer_port,
-            connect_to,
-            tx,
-            rx,
-            tasks: Vec::new(),
-            iut: None,
-            role,
-            reference: None,
-            peer_ended: None,
-            exit: None,
-            refused: false,
-            interrupted: false,
-            send_errors: 0,
-            tolerance,
-            stamped: true,
-            read_delays: Vec::new(),
-            timer_lateness: Vec::new(),
-            worst_lateness: Duration::ZERO,
-        };
-        net.primary = net.add_socket().await?;
-        Ok(net)
-    }
-
-    async fn add_socket(&mut self) -> std::io::Result<SocketAddr> {
-        let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0)).await?;
-        if let Some(iut) = self.connect_to {
-            socket.connect(iut).await?;
-        }
-        self.stamped &= enable_receive_timestamps(&socket);
-        let socket = Arc::new(socket);
-        let local = socket.local_addr()?;
-        let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
-        self.tasks.push(tokio::spawn(async move {
-            let mut buf = vec![0u8; MAX_DATAGRAM];
-            loop {
-                let message = match recv_timestamped(&s, &mut buf, clock).await {
-                    Ok(a) => Received::Datagram {
-                        local,
-                        from: a.from,
-                        at: a.at,
-                        read_delay: a.read_delay,
-                        payload: buf.get(..a.len).unwrap_or_default().to_vec(),
-                    },
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        Received::Refused
-                    }
-                    Err(e) if is_transient(&e) => continue,
-                    Err(_) => break,
-                };
-                if tx.send(message).is_err() {
-                    break;
-                }
-            }
-        }));
-        self.sockets.insert(local, socket);
-        Ok(local)
-    }
-
-    /// The harness socket for a scenario port (`None` or the virtual peer's own port: the primary).
-    async fn port(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
-        match port {
-            None => Ok(self.primary),
-            Some(p) if p == self.peer_port => Ok(self.primary),
-            Some(p) => match self.ports.get(&p) {
-                Some(a) => Ok(*a),
-                None => {
-                    let a = self
-                        .add_socket()
-                        .await
-                        .map_err(|e| format!("cannot open a socket for port {p}: {e}"))?;
-                    self.ports.insert(p, a);
-                    Ok(a)
-                }
-            },
-        }
-    }
-
-    fn note_lateness(&mut self, late: Duration, read: bool) {
-        if read {
-            self.read_delays.push(late);
-        } else {
-            self.timer_lateness.push(late);
-        }
-        self.worst_lateness = self.worst_lateness.max(late);
-    }
-
-    fn accept(&mut self, r: Received) {
-        match r {
-            Received::Refused => self.refused = true,
-            Received::Datagram {
-                local,
-                from,
-                at,
-                read_delay,
-                payload,
-            } => {
-                match read_delay {
-                    Some(d) => self.note_lateness(d, true),
-                    None => self.stamped = false,
-                }
-                if self.iut.is_none() && self.role == Role::Initiator {
-                    self.iut = Some(from);
-                }
-                // With kernel stamps a datagram may be older than what the harness did since it
-                // arrived; the capture orders packets by time.
-                self.link.send(at, from, local, payload, false);
-            }
-        }
-    }
-
-    fn exited(&self) -> Option<Exit> {
-        self.exit.as_ref().and_then(|e| *e.borrow())
-    }
-
-    /// The IUT is a responder and its process has exited: nothing more will come.
-    fn responder_gone(&self) -> Option<Exit> {
-        self.exited().filter(|_| self.role == Role::Responder)
-    }
-
-    fn reference_finished(&self) -> bool {
-        self.reference.as_ref().is_some_and(|p| p.is_finished())
-    }
-
-    /// Does everything due now: takes in what the sockets received, runs the reference peer's
-    /// timer, delivers what the link has due (to the IUT over UDP, to the reference peer, or to the
-    /// script's sink), until nothing is left.
-    async fn pump(&mut self) {
-        while let Ok(r) = self.rx.try_recv() {
-            self.accept(r);
-        }
-        let now = self.clock.now();
-        if let Some(due) = self
-            .reference
-            .as_ref()
-            .and_then(Endpoint::poll_timeout)
-            .filter(|t| *t <= now)
-        {
-            self.note_lateness(now.saturating_duration_since(due), false);
-            if let Some(peer) = &mut self.reference {
-                peer.handle_timeout(now);
-            }
-        }
-        if let Some(due) = self.link.next_time().filter(|t| *t <= now) {
-            self.note_lateness(now.saturating_duration_since(due), false);
-        }
-        loop {
-            let mut progress = false;
-            if let Some(peer) = &mut self.reference {
-                while let Some(t) = peer.poll_transmit() {
-                    self.link
-                        .send(now, self.primary, t.destination, t.payload, false);
-                    progress = true;
-                }
-                while let Some(event) = peer.poll_event() {
-                    if let handshake_mediastream_endpoint::Event::Ended { metrics, .. } = event {
-                        self.peer_ended.get_or_insert(*metrics);
-                    }
-                }
-            }
-            loop {
-                let (sockets, iut) = (&self.sockets, self.iut);
-                let Some(d) = self
-                    .link
-                    .pop_due(now, |to| sockets.contains_key(&to) || Some(to) == iut)
-                else {
-                    break;
-                };
-                progress = true;
-                if self.sockets.contains_key(&d.to) {
-                    if d.to == self.primary {
-                        if let Some(peer) = &mut self.reference {
-                            peer.handle_datagram(now, d.from, &d.payload);
-                        }
-                    }
-                    // Other harness sockets are the script's: what they get is read from the trace.
-                } else if let Some(socket) = self.sockets.get(&d.from) {
-                    let sent = match self.connect_to {
-                        Some(_) => socket.send(&d.payload).await,
-                        None => socket.send_to(&d.payload, d.to).await,
-                    };
-                    match sent {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                            self.refused = true
-                        }
-                        Err(_) => self.send_errors += 1,
-                    }
-                }
-            }
-            if !progress {
-                break;
-            }
-        }
-    }
-
-    /// Reads the sockets for `time` into the link without delivering anything.
-    async fn drain_sockets(&mut self, time: Duration) {
-        let until = tokio::time::Instant::now() + time;
-        while let Ok(Some(r)) = tokio::time::timeout_at(until, self.rx.recv()).await {
-            self.accept(r);
-        }
-    }
-
-    /// Runs until `deadline`, or until `stop` holds (checked after every wake-up).
-    async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Net) -> bool) {
-        loop {
-            self.pump().await;
-            if stop(self) || self.refused || self.interrupted {
-                return;
-            }
-            let now = self.clock.now();
-            if now >= deadline {
-                return;
-            }
-            let wake = [
-                self.link.next_time(),
-                self.reference.as_ref().and_then(Endpoint::poll_timeout),
-                Some(deadline),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(deadline)
-            .max(now);
-            let sleep = tokio::time::sleep_until(self.clock.to_tokio(wake));
-            let exit_open = self.exit.as_ref().is_some_and(|e| e.borrow().is_none());
-            let exit = &mut self.exit;
-            let interrupted = &mut self.interrupted;
-            let event = tokio::select! {
-                () = crate::interrupt::signalled() => {
-                    *interrupted = true;
-                    Wake::Timer
-                }
-                r = self.rx.recv() => Wake::Received(r),
-                () = sleep => Wake::Timer,
-                changed = async {
-                    match exit {
-                        Some(e) => e.changed().await.is_ok(),
-                        None => std::future::pending().await,
-                    }
-                }, if exit_open => Wake::Exit(changed),
-            };
-            match event {
-                Wake::Received(Some(r)) => self.accept(r),
-                Wake::Received(None) | Wake::Timer => {}
-                Wake::Exit(false) => self.exit = None,
-                Wake::Exit(true) => {}
-            }
-        }
-    }
-
+impl<F: Family> Net<F> {
     fn timing(&self) -> Timing {
         Timing {
             tolerance_ms: self.tolerance.as_secs_f64() * 1e3,
-            slack_ms: (self.tolerance + self.worst_lateness).as_secs_f64() * 1e3,
-            kernel_receive_stamps: self.stamped,
-            harness_read_delay: Latency::of(&self.read_delays),
-            harness_timer_lateness: Latency::of(&self.timer_lateness),
+            slack_ms: (self.tolerance + self.link.worst_lateness()).as_secs_f64() * 1e3,
+            kernel_receive_stamps: self.link.kernel_stamps(),
+            harness_read_delay: Latency::of(self.link.read_delays()),
+            harness_timer_lateness: Latency::of(self.link.timer_lateness()),
         }
     }
 }
 
-impl Driver for Net {
+impl<F: Family> Driver<F> for Net<F> {
     fn now(&self) -> Instant {
-        self.clock.now()
+        self.link.clock().now()
     }
     fn trace(&self) -> &[LinkEvent] {
-        self.link.trace()
+        self.link.link().trace()
+    }
+    fn events(&self) -> &[SimEvent<Event<F>>] {
+        self.link.events()
+    }
+    fn peer_addr(&self) -> SocketAddr {
+        self.link.primary()
+    }
+    fn peer_port(&self) -> u16 {
+        self.link.primary_port()
+    }
+    fn scenario_port(&self, addr: SocketAddr) -> Option<u16> {
+        self.link.scenario_port(addr)
+    }
+    fn peer_node(&mut self) -> Option<&mut F::Node> {
+        self.link.endpoint_mut()
     }
     fn iut(&self) -> Option<SocketAddr> {
-        self.iut
+        self.link.iut()
     }
     fn slack(&self) -> Duration {
-        self.tolerance + self.worst_lateness
+        self.tolerance + self.link.worst_lateness()
     }
     fn iut_gone(&self) -> Option<String> {
-        if self.interrupted {
+        if self.link.interrupted() {
             return Some("the run was interrupted".into());
         }
-        if self.refused {
-            return Some(unreachable_reason(self.iut));
+        if self.link.refused() {
+            return Some(unreachable_reason(self.link.iut()));
         }
-        self.responder_gone()
+        self.link
+            .listener_gone()
             .map(|e| format!("the IUT ended ({}) at {:.3} ms", e.describe(), at_ms(e.at)))
     }
     fn fault_rule(&self, id: u32, spec: &FaultSpec) -> FaultRule {
-        fault_rule_rt(id, spec, self.primary)
+        fault_rule_rt(id, spec, self.link.primary())
     }
     fn add_rule(&mut self, rule: FaultRule) -> Result<(), String> {
-        self.link.add_rule(rule).map_err(|e| format!("{e:?}"))
+        self.link
+            .link_mut()
+            .add_rule(rule)
+            .map_err(|e| format!("{e:?}"))
     }
     async fn peer_address(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
-        self.port(port).await
+        self.link.port(port).await
     }
     async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
-        let Some(iut) = self.iut else {
-            return Err("the IUT's address is not known: it has sent nothing".into());
-        };
-        let id = self.link.send(self.clock.now(), from, iut, payload, true);
-        self.pump().await;
-        Ok(id)
+        self.link.inject(from, payload).await
     }
     async fn collect(&mut self) {
-        self.pump().await;
+        self.link.pump().await;
     }
     async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool {
-        if self.clock.now() >= deadline || self.refused || self.interrupted {
+        if self.link.clock().now() >= deadline || self.link.refused() || self.link.interrupted() {
             return false;
         }
-        let len = self.link.trace().len();
-        self.run_until(deadline, &|net: &Net| {
-            wake_on_iut && (net.link.trace().len() > len || net.responder_gone().is_some())
-        })
-        .await;
+        let len = self.link.link().trace().len();
+        self.link
+            .run_until(deadline, &|net: &RealTimeLink<F::Node>| {
+                wake_on_iut && (net.link().trace().len() > len || net.listener_gone().is_some())
+            })
+            .await;
         true
     }
 }
@@ -571,10 +245,9 @@ enum Ending {
 }
 
 /// Runs one scenario in real time; never waits without a deadline.
-pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
+pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     let scenario = r.scenario;
     let role = scenario.iut.role;
-    let config = scenario.stream;
     let clock = Clock::start();
     let mut markers: Vec<(Instant, String)> = Vec::new();
     let mut script = Script::default();
@@ -584,8 +257,9 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         Target::Running(a) => (a.ip(), Some(*a)),
         Target::Spawn { .. } => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
     };
-    let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(kind_name);
-    let mut net = match Net::new(clock, link, bind_ip, role, connect_to, r.tolerance).await {
+    let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(F::classify);
+    let peer_port = address(role.other()).port();
+    let link = match RealTimeLink::new(clock, link, bind_ip, peer_port, connect_to).await {
         Ok(n) => n,
         Err(e) => {
             return ScenarioOutcome::error(
@@ -595,10 +269,17 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             )
         }
     };
+    let mut net = Net::<F> {
+        link,
+        tolerance: r.tolerance,
+        family: PhantomData,
+    };
+    let primary = net.link.primary();
     for (i, f) in scenario.faults.iter().enumerate() {
         if let Err(e) = net
             .link
-            .add_rule(fault_rule_rt(i as u32 + 1, f, net.primary))
+            .link_mut()
+            .add_rule(fault_rule_rt(i as u32 + 1, f, primary))
         {
             return ScenarioOutcome::error(scenario, r.name, format!("faults: {e:?}"));
         }
@@ -607,16 +288,32 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         .peer
         .reference
         .as_deref()
-        .map(Profile::parse)
+        .map(F::parse_profile)
         .transpose()
     {
         Ok(p) => p,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
     };
-    // A reference responder waits for the initiator IUT's first datagram, so it exists first.
-    if let (Role::Initiator, Some(profile)) = (role, peer_profile) {
-        match Responder::new(profile, scenario.peer_stream(), r.seed ^ 0x5eed) {
-            Ok(p) => net.reference = Some(Peer::Responder(p)),
+    // A peer that listens (a reference responder, or the family's scripted endpoint) waits for the
+    // initiator IUT's first datagram, so it exists first; its address stands in for the IUT's
+    // until then.
+    if role == Role::Initiator {
+        let node = match &peer_profile {
+            Some(p) => F::node(
+                p,
+                role.other(),
+                scenario,
+                false,
+                primary,
+                r.seed ^ 0x5eed,
+                clock.now(),
+            )
+            .map(Some),
+            None => F::script_node(scenario, primary, r.seed ^ 0x5eed, clock.now()),
+        };
+        match node {
+            Ok(Some(n)) => net.link.set_endpoint(n),
+            Ok(None) => {}
             Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
         }
     }
@@ -629,7 +326,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         // starts then (responder) or at the initiator's first datagram.
         let origin = match &r.target {
             Target::Running(a) => {
-                net.iut = Some(*a);
+                net.link.set_iut(*a, true);
                 clock.now()
             }
             Target::Spawn {
@@ -644,7 +341,7 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                         Ok(port) => SocketAddr::new(bind_ip, port),
                         Err(e) => return Ending::Error(format!("cannot find a free port: {e}")),
                     },
-                    Role::Initiator => net.primary,
+                    Role::Initiator => primary,
                 };
                 let words = match argv(addr) {
                     Ok(w) => w,
@@ -658,11 +355,11 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                     clock.now(),
                     format!("IUT started (pid {}): {}", p.pid, quote(&words)),
                 ));
-                net.exit = Some(p.exit_watch());
+                net.link.watch_exit(p.exit_watch());
                 let p = process.insert(p);
                 match role {
                     Role::Responder => {
-                        net.iut = Some(addr);
+                        net.link.set_iut(addr, true);
                         match wait_ready(manifest, p, addr, clock, &mut markers).await {
                             Ok(()) => clock.now(),
                             Err(ending) => return ending,
@@ -671,20 +368,22 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                     Role::Initiator => {
                         let started = clock.now();
                         let wait = ms(manifest.startup_timeout_ms);
-                        net.run_until(started + wait, &|n: &Net| {
-                            n.iut.is_some() || n.exited().is_some()
-                        })
-                        .await;
-                        let first = net.link.trace().iter().find_map(|e| match e {
+                        net.link
+                            .run_until(started + wait, &|n: &RealTimeLink<F::Node>| {
+                                n.iut().is_some() || n.exited().is_some()
+                            })
+                            .await;
+                        let iut = net.link.iut();
+                        let first = net.link.link().trace().iter().find_map(|e| match e {
                             LinkEvent::Sent {
                                 at,
                                 from,
                                 injected: false,
                                 ..
-                            } if Some(*from) == net.iut => Some(*at),
+                            } if Some(*from) == iut => Some(*at),
                             _ => None,
                         });
-                        match (first, net.exited()) {
+                        match (first, net.link.exited()) {
                             (Some(at), _) => {
                                 markers.push((
                                     at,
@@ -716,56 +415,60 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
             }
         };
 
-        // A reference initiator starts once the responder IUT is ready.
-        if let (Role::Responder, Some(profile)) = (role, peer_profile) {
-            let Some(iut) = net.iut else {
+        // A peer that opens (a reference initiator, or the family's scripted endpoint) starts once
+        // the responder IUT is ready.
+        if role == Role::Responder {
+            let Some(iut) = net.link.iut() else {
                 return Ending::Error("no IUT address".into());
             };
-            match Initiator::new(profile, scenario.peer_stream(), iut) {
-                Ok(mut i) => {
-                    i.connect(clock.now());
-                    net.reference = Some(Peer::Initiator(i));
-                }
+            let node = match &peer_profile {
+                Some(p) => F::node(p, role.other(), scenario, false, iut, r.seed ^ 0x5eed, clock.now()).map(Some),
+                None => F::script_node(scenario, iut, r.seed ^ 0x5eed, clock.now()),
+            };
+            match node {
+                Ok(Some(n)) => net.link.set_endpoint(n),
+                Ok(None) => {}
                 Err(e) => return Ending::Error(format!("peer: {e}")),
             }
         }
 
         run_steps(&mut net, &mut script, scenario, origin).await;
-        if net.refused {
-            return Ending::Error(unreachable_reason(net.iut));
+        if net.link.refused() {
+            return Ending::Error(unreachable_reason(net.link.iut()));
         }
-        if net.interrupted {
+        if net.link.interrupted() {
             return Ending::Ran;
         }
 
-        // Let the stream run to its end: a reference initiator finishes; an initiator IUT exits.
+        // Let the run come to its end: the sides the family names finish (an external IUT:
+        // its process exits).
+        let settle = F::settle(scenario, true);
         let end = clock.now() + ms(scenario.settle_ms) + r.tolerance;
-        match role {
-            Role::Responder if net.reference.is_some() => {
-                net.run_until(end, &|n: &Net| {
-                    n.reference_finished() || n.responder_gone().is_some()
+        if settle.peer && net.link.endpoint().is_some() {
+            net.link
+                .run_until(end, &|n: &RealTimeLink<F::Node>| {
+                    n.endpoint().is_some_and(|e| e.is_finished()) || n.listener_gone().is_some()
                 })
                 .await;
+        }
+        if settle.iut && net.link.has_process() {
+            net.link
+                .run_until(end, &|n: &RealTimeLink<F::Node>| n.exited().is_some())
+                .await;
+            if let (Some(tail), true) = (settle.peer_tail, net.link.endpoint().is_some()) {
+                let until = clock.now() + tail;
+                net.link
+                    .run_until(until, &|n: &RealTimeLink<F::Node>| {
+                        n.events().iter().any(|e| F::is_ending(&e.event))
+                    })
+                    .await;
             }
-            Role::Responder => {}
-            Role::Initiator if net.exit.is_some() => {
-                net.run_until(end, &|n: &Net| n.exited().is_some()).await;
-                // Push: the reference responder receives; its session ends once the stream is in.
-                if config.direction == handshake_mediastream_endpoint::Direction::Push
-                    && net.reference.is_some()
-                {
-                    let buffer = config.frame_offset(config.initial_buffer_frames());
-                    let until = clock.now() + buffer + ms(100);
-                    net.run_until(until, &|n: &Net| n.peer_ended.is_some()).await;
-                }
-            }
-            Role::Initiator => {}
         }
         // As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
         // is delivered.
-        net.drain_sockets(COLLECT).await;
-        if net.refused {
-            return Ending::Error(unreachable_reason(net.iut));
+        net.link.drain_sockets(COLLECT).await;
+        if net.link.refused() {
+            return Ending::Error(unreachable_reason(net.link.iut()));
         }
         Ending::Ran
     }
@@ -830,26 +533,26 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
                     .unwrap_or_default()
             ),
         );
-        o.transcript = transcript(&[], &[], net.primary, &markers);
+        o.transcript = F::transcript(&[], &[], primary, &markers);
         return o;
     }
 
     let not_ready = match ending {
         Ending::Error(why) => {
             let mut o = ScenarioOutcome::error(scenario, r.name, why);
-            o.iut_unreachable = net.refused;
+            o.iut_unreachable = net.link.refused();
             if let Some(t) = &stderr_tail {
                 o.reasons.push(format!("IUT stderr: {t}"));
             }
-            o.transcript = transcript(&[], &[], net.primary, &markers);
+            o.transcript = F::transcript(&[], &[], primary, &markers);
             return o;
         }
         Ending::NotReady(why) => Some(why),
         Ending::Ran => None,
     };
 
-    // The capture as the IUT saw it, checked as in virtual time.
-    let viewpoint = net.iut.unwrap_or(SocketAddr::new(bind_ip, 0));
+    // The capture as the IUT saw it, judged as in virtual time.
+    let viewpoint = net.link.iut().unwrap_or(SocketAddr::new(bind_ip, 0));
     // An initiator IUT that exited saw nothing after that: its capture ends there (as a virtual run
     // ends when the initiator finishes).
     let cut = match role {
@@ -859,14 +562,16 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     // What the link still holds never arrived: record it (at the last moment seen), so no traffic is lost.
     let end = net
         .link
+        .link()
         .trace()
         .iter()
         .map(LinkEvent::at)
         .max()
         .unwrap_or_default();
-    net.link.end_run(end);
+    net.link.link_mut().end_run(end);
     let trace: Vec<LinkEvent> = net
         .link
+        .link()
         .trace()
         .iter()
         .filter(|e| cut.is_none_or(|c| e.at() <= c))
@@ -876,50 +581,53 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
     let annotate = move |id: handshake_net::DatagramId| annotations.get(&id).cloned();
     let options = handshake_capture::TraceOptions {
         annotate: Some(&annotate),
-        not_delivered_delay_ns: net.link.config().latency_ms.saturating_mul(1_000_000),
+        not_delivered_delay_ns: net
+            .link
+            .link()
+            .config()
+            .latency_ms
+            .saturating_mul(1_000_000),
         ..handshake_capture::TraceOptions::default()
     };
     let capture = match write_capture(&trace, viewpoint, &options) {
         Ok(c) => c,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
     };
-    let responder_profile = match role {
-        Role::Responder => r.launch.checker_profile(),
-        Role::Initiator => peer_profile.unwrap_or(Profile::new(ProfileKind::ThreeWay)),
-    };
-    let defaults = CheckOptions::default();
-    let check = CheckOptions {
-        responder: Some(match role {
-            Role::Responder => viewpoint,
-            Role::Initiator => net.primary,
-        }),
-        tolerance: defaults.tolerance.max(r.tolerance),
-        ..CheckOptions::for_stream(responder_profile, &config)
-    };
-    let verdict = match check_capture(&capture, None, check) {
+    let report = match F::judge(
+        &capture,
+        &JudgeCtx {
+            scenario,
+            role,
+            iut: viewpoint,
+            peer: primary,
+            iut_profile: F::launched_profile(&r.launch),
+            peer_profile: peer_profile.clone(),
+            tolerance: Some(r.tolerance),
+        },
+    ) {
         Ok(v) => v,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("checker: {e}")),
     };
     markers.extend(std::mem::take(&mut script.markers));
-    let lines = transcript(&capture, &[], viewpoint, &markers);
+    let lines = F::transcript(&capture, net.link.events(), viewpoint, &markers);
 
-    // The receiver's metrics are known when the reference peer receives: a reference initiator in
-    // pull, a reference responder in push. An initiator IUT's completion is its exit code 0 within
-    // the deadline.
-    let pushing = config.direction == handshake_mediastream_endpoint::Direction::Push;
-    let (media_metrics, initiator_complete) = match role {
-        Role::Responder => match net.reference.as_ref().and_then(Peer::as_initiator) {
-            Some(i) => (
-                (!pushing).then(|| i.metrics().clone()),
-                Some(i.phase() == Phase::Finished && i.metrics().failure.is_none()),
-            ),
-            None => (None, None),
+    let family = F::observe(
+        &ObserveCtx {
+            scenario,
+            role,
+            iut_addr: viewpoint,
+            peer_addr: primary,
+            iut: None,
+            peer: net.link.endpoint(),
+            events: net.link.events(),
+            iut_exit: exit_in_time.map(|e| IutExit {
+                code: e.code,
+                in_time: true,
+            }),
+            real_time: true,
         },
-        Role::Initiator => (
-            pushing.then(|| net.peer_ended.clone()).flatten(),
-            Some(exit_in_time.is_some_and(|e| e.code == Some(0))),
-        ),
-    };
+        &report,
+    );
     let mut step_failures = std::mem::take(&mut script.failures);
     if let Some(why) = &not_ready {
         step_failures.insert(0, why.clone());
@@ -932,25 +640,25 @@ pub(super) async fn run(r: Run<'_>) -> ScenarioOutcome {
         ));
     }
     let observed = Observed {
-        media_metrics,
-        initiator_complete,
-        iut_drops: None,
+        family,
+        violations: F::violations(&report),
         step_failures,
-        ..Observed::from_check(&verdict.report)
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
     outcome.timing = Some(net.timing());
-    outcome.interrupted = net.interrupted;
+    outcome.interrupted = net.link.interrupted();
     // A running responder that failed a scenario without sending a single datagram is not there
     // (or not reachable): say so once, and the other scenarios against it are not tried.
-    let heard = net.link.trace().iter().any(
-        |e| matches!(e, LinkEvent::Sent { from, injected: false, .. } if Some(*from) == net.iut),
-    );
+    let iut = net.link.iut();
+    let heard =
+        net.link.link().trace().iter().any(
+            |e| matches!(e, LinkEvent::Sent { from, injected: false, .. } if Some(*from) == iut),
+        );
     if let (Target::Running(addr), Verdict::Fail, false) = (&r.target, outcome.verdict, heard) {
         outcome.iut_unreachable = true;
         outcome.reasons.insert(
             0,
-            format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' stream parameters?"),
+            format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' parameters?"),
         );
     }
     if let Some(why) = not_ready {

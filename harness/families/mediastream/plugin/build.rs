@@ -1,0 +1,4 @@
+// rstest's #[files] expands at compile time: rebuild the tests when scenario files come or go.
+fn main() {
+    println!("cargo:rerun-if-changed=../../../../vectors/scenarios/mediastream");
+}

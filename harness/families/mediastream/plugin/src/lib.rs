@@ -1,0 +1,313 @@
+//! The media-stream family: the ctsTraffic UDP media stream (legacy `START` discovery and the 3-way
+//! `SYN`/`SYN-ACK`/`ACK` handshake) as a plug-in of the generic harness. Its wire codec, endpoints and
+//! judge are the sibling crates (`handshake-mediastream-wire`, `-endpoint`, `-judge`); this crate is
+//! what the core asks of a family ([`handshake_scenario::Family`]):
+//!
+//! - the scenario vocabulary ([`format`]): `stream`, `iut.session_limit`, `peer.stream`, the `send`
+//!   step, the `expect` keys `negotiated_mode`, `metrics`, `validation_errors`, `stream_complete`;
+//! - the reference endpoints as run nodes ([`node`]) and the datagrams a `send` builds ([`build`]);
+//! - units: one decoded datagram per unit, as the IUT sent it;
+//! - the judge (the media-stream checker), observations ([`observe`]) and transcript;
+//! - how external IUTs are started ([`launch`]).
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod citations;
+pub mod format;
+pub mod launch;
+pub mod mutants;
+pub mod node;
+pub mod observe;
+pub mod transcript;
+mod validate;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use handshake_check::{Rule, Violation};
+use handshake_core::Instant;
+use handshake_mediastream_endpoint::{Direction, Profile, ProfileKind};
+use handshake_mediastream_judge::{CheckOptions, Report};
+use handshake_mediastream_wire::{decoded_fields, kind_name, Kind};
+use handshake_net::SimEvent;
+use handshake_scenario::external::manifest::{Launch, Manifest};
+use handshake_scenario::json::Seg;
+use handshake_scenario::outcome::TranscriptLine;
+use handshake_scenario::validate::Validator;
+use handshake_scenario::{
+    ActCtx, Citations, Event, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle,
+};
+use serde_json::Value;
+
+use crate::format::{ExpectFields, IutFields, MediaStep, PeerFields, Setup};
+use crate::node::Node;
+use crate::observe::MediaObservations;
+
+/// The media-stream family.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MediaStream;
+
+/// Its entry in a registry of families.
+pub static FAMILY: Registered<MediaStream> = Registered::new();
+
+/// A media-stream scenario.
+pub type MediaScenario = Scenario<MediaStream>;
+
+/// Loads and validates a media-stream scenario file (the loader's errors, with file:line:column).
+pub fn load(path: &std::path::Path) -> Result<MediaScenario, handshake_scenario::LoadError> {
+    static ONLY: handshake_scenario::Families = handshake_scenario::Families(&[&FAMILY]);
+    let loaded = ONLY.load(path)?;
+    loaded
+        .as_any()
+        .downcast_ref::<MediaScenario>()
+        .cloned()
+        .ok_or_else(|| {
+            handshake_scenario::LoadError(format!(
+                "{}: not a media-stream scenario",
+                path.display()
+            ))
+        })
+}
+
+/// The features a reference profile has in a role.
+pub fn profile_features(profile: &Profile, role: Role) -> Vec<String> {
+    let mut f = vec!["restart"];
+    match profile.kind {
+        ProfileKind::Legacy => f.extend(["legacy_start", "push"]),
+        ProfileKind::UdpPush => f.extend(["legacy_start", "udp_push"]),
+        ProfileKind::ThreeWay => {
+            f.extend(["three_way", "push"]);
+            if profile.request_options && role == Role::Initiator {
+                f.push("request_options");
+            }
+            if profile.allow_legacy_start && role == Role::Responder {
+                f.extend(["allow_legacy_start", "legacy_start"]);
+            }
+            if profile.optimistic_start && role == Role::Responder {
+                f.push("optimistic_start");
+            }
+            if profile.fallback_to_legacy && role == Role::Initiator {
+                f.push("fallback_to_legacy");
+            }
+        }
+    }
+    f.into_iter().map(str::to_owned).collect()
+}
+
+/// The features a scenario requires: `iut.requires`, plus `push` when the stream is pushed.
+pub fn required_features(s: &MediaScenario) -> Vec<String> {
+    let mut f = s.iut.requires.clone();
+    if s.setup.stream.direction == Direction::Push && !f.iter().any(|x| x == "push") {
+        f.push("push".into());
+    }
+    f
+}
+
+impl Family for MediaStream {
+    const NAME: &'static str = "mediastream";
+    const ROLE_NAMES: (&'static str, &'static str) = ("initiator", "responder");
+
+    type Setup = Setup;
+    type IutFields = IutFields;
+    type PeerFields = PeerFields;
+    type ExpectFields = ExpectFields;
+    type Action = MediaStep;
+
+    fn rules() -> &'static [Rule] {
+        handshake_mediastream_judge::rules::ALL
+    }
+    fn citations() -> &'static Citations {
+        &citations::CITATIONS
+    }
+    fn features() -> &'static [(&'static str, &'static str)] {
+        format::FEATURES
+    }
+    fn unit_kinds() -> Vec<&'static str> {
+        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        names.push("malformed");
+        names
+    }
+    fn unit_fields(kind: &str) -> Vec<&'static str> {
+        match kind {
+            "malformed" => decoded_fields(None).to_vec(),
+            name => Kind::ALL
+                .iter()
+                .find(|k| k.name() == name)
+                .map(|k| decoded_fields(Some(*k)).to_vec())
+                .unwrap_or_default(),
+        }
+    }
+    fn link_classes() -> Vec<&'static str> {
+        Self::unit_kinds()
+    }
+    fn validate(s: &MediaScenario, v: &mut Validator<'_>) {
+        validate::scenario(s, v);
+    }
+    fn validate_action(s: &MediaScenario, action: &MediaStep, at: &[Seg], v: &mut Validator<'_>) {
+        validate::step(s, action, at, v);
+    }
+    fn required_features(s: &MediaScenario) -> Vec<String> {
+        required_features(s)
+    }
+
+    type Profile = Profile;
+    type Node = Node;
+
+    fn parse_profile(text: &str) -> Result<Profile, String> {
+        Profile::parse(text).map_err(|e| e.to_string())
+    }
+    fn profile_features(profile: &Profile, role: Role) -> Vec<String> {
+        profile_features(profile, role)
+    }
+    fn node(
+        profile: &Profile,
+        role: Role,
+        s: &MediaScenario,
+        iut: bool,
+        remote: SocketAddr,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Node, String> {
+        let mut profile = *profile;
+        let config = if iut {
+            if let Some(limit) = s.iut.fields.session_limit {
+                profile.session_limit = Some(limit);
+            }
+            s.setup.stream
+        } else {
+            s.peer.fields.stream.unwrap_or(s.setup.stream)
+        };
+        Node::reference(profile, role, config, remote, seed, now)
+    }
+    fn script_node(
+        _: &MediaScenario,
+        _: SocketAddr,
+        _: u64,
+        _: Instant,
+    ) -> Result<Option<Node>, String> {
+        Ok(Some(Node::Sink))
+    }
+    fn classify(payload: &[u8]) -> &'static str {
+        kind_name(payload)
+    }
+    fn act(action: &MediaStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
+        match action {
+            MediaStep::Send(send) => {
+                let datagrams = build::Builder { vars: ctx.vars }.build(
+                    &send.datagram,
+                    &ctx.scenario.setup.stream,
+                    ctx.now,
+                )?;
+                for _ in 0..send.times.max(1) {
+                    for mut bytes in datagrams.iter().cloned() {
+                        if let Some(len) = send.truncate_to {
+                            bytes.truncate(len);
+                        }
+                        ctx.send.push((send.from_port, bytes));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+    fn unit_of_datagram(payload: &[u8]) -> Option<Value> {
+        Some(build::decoded(payload))
+    }
+    fn is_ending(event: &Event<Self>) -> bool {
+        matches!(event, handshake_mediastream_endpoint::Event::Ended { .. })
+    }
+    fn settle(s: &MediaScenario, real_time: bool) -> Settle {
+        let stream = &s.setup.stream;
+        let push = stream.direction == Direction::Push;
+        let initiator_iut = s.iut.role == Role::Initiator;
+        if real_time {
+            // A reference initiator finishes; an initiator IUT exits, and in push the reference
+            // responder that receives ends its session once the stream is in.
+            return Settle {
+                iut: initiator_iut,
+                peer: !initiator_iut,
+                peer_tail: (initiator_iut && push).then(|| {
+                    stream.frame_offset(stream.initial_buffer_frames()) + Duration::from_millis(100)
+                }),
+            };
+        }
+        // The initiator finishes; in push the receiving responder, too, ends its session once the
+        // stream is in.
+        Settle {
+            iut: initiator_iut || push,
+            peer: !initiator_iut || push,
+            peer_tail: None,
+        }
+    }
+    fn expected_ms(s: &MediaScenario) -> u64 {
+        let stream = &s.setup.stream;
+        u64::from(stream.stream_length_secs + stream.buffer_depth_secs) * 1000
+    }
+
+    type Report = Report;
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Report, String> {
+        let responder_profile = match ctx.role {
+            Role::Responder => ctx.iut_profile,
+            Role::Initiator => ctx.peer_profile,
+        }
+        .unwrap_or(Profile::new(ProfileKind::ThreeWay));
+        let mut options = CheckOptions::for_stream(responder_profile, &ctx.scenario.setup.stream);
+        if let Some(tolerance) = ctx.tolerance {
+            // Real time: the roles are told (a running IUT may speak first), and the SYN schedule
+            // allows the harness's tolerance.
+            options.responder = Some(match ctx.role {
+                Role::Responder => ctx.iut,
+                Role::Initiator => ctx.peer,
+            });
+            options.tolerance = options.tolerance.max(tolerance);
+        }
+        handshake_mediastream_judge::check_capture(capture, None, options)
+            .map(|v| v.report)
+            .map_err(|e| e.to_string())
+    }
+    fn violations(report: &Report) -> Vec<Violation> {
+        report.violations().cloned().collect()
+    }
+    type Observations = MediaObservations;
+    fn observe(ctx: &ObserveCtx<'_, Self>, report: &Report) -> MediaObservations {
+        observe::observe(ctx, report)
+    }
+    fn check_expect(
+        expect: &ExpectFields,
+        observed: &MediaObservations,
+        reasons: &mut Vec<String>,
+        unobservable: &mut Vec<String>,
+    ) {
+        observe::check_expect(expect, observed, reasons, unobservable);
+    }
+    fn transcript(
+        capture: &[u8],
+        events: &[SimEvent<Event<Self>>],
+        iut: SocketAddr,
+        markers: &[(Instant, String)],
+    ) -> Vec<TranscriptLine> {
+        transcript::transcript(capture, events, iut, markers)
+    }
+
+    const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
+    const FLAGS: &'static [&'static str] = launch::FLAGS;
+    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+        launch::validate_manifest(manifest)
+    }
+    fn launch(manifest: &Manifest, s: &MediaScenario) -> Result<Launch, String> {
+        launch::launch(manifest, s)
+    }
+    fn launch_running(profile: &Profile, s: &MediaScenario) -> Result<Launch, String> {
+        launch::launch_running(profile, s)
+    }
+    fn launched_profile(launch: &Launch) -> Option<Profile> {
+        launch::launched_profile(launch)
+    }
+    fn default_running_profile() -> Profile {
+        Profile::new(ProfileKind::ThreeWay)
+    }
+
+    fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {
+        mutants::all()
+    }
+}

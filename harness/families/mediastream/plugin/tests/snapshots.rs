@@ -1,0 +1,47 @@
+//! Every scenario's outcome against every reference profile, as one insta snapshot per scenario:
+//! verdict, negotiated mode, metrics, rules fired and the decoded transcript with virtual times.
+//! `make test` fails on any difference; review changes with `cargo insta review`.
+
+use std::path::PathBuf;
+
+use handshake_mediastream_endpoint::Profile;
+use handshake_scenario::engine::run_reference;
+use rstest::rstest;
+
+const PROFILES: [&str; 6] = [
+    "3way",
+    "3way+allow_legacy_start",
+    "3way+optimistic_start",
+    "3way+fallback_to_legacy",
+    "legacy",
+    "udp_push",
+];
+
+#[rstest]
+fn scenario_outcomes(#[files("../../../../vectors/scenarios/mediastream/*.json")] path: PathBuf) {
+    let scenario = handshake_mediastream::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut text = String::new();
+    for name in PROFILES {
+        let profile = Profile::parse(name).expect("profile");
+        let seed = scenario.seed.unwrap_or(1);
+        let outcome = run_reference(&scenario, &format!("ref:{name}"), &profile, seed);
+        // Same scenario, same seed: the same outcome, byte for byte (transcript and capture).
+        let again = run_reference(&scenario, &format!("ref:{name}"), &profile, seed);
+        assert_eq!(
+            outcome.render(),
+            again.render(),
+            "{} against {name} is not deterministic",
+            scenario.id
+        );
+        assert_eq!(
+            outcome.capture, again.capture,
+            "{} against {name}: capture differs between runs",
+            scenario.id
+        );
+        text.push_str(&outcome.render());
+        text.push('\n');
+    }
+    insta::with_settings!({ snapshot_suffix => scenario.id.clone(), description => scenario.title.clone(), omit_expression => true }, {
+        insta::assert_snapshot!("outcome", text);
+    });
+}

@@ -1,0 +1,485 @@
+//! A [`VirtualLink`] driven by the real clock between a process under test and the harness's own
+//! UDP sockets, so the same fault rules apply as in virtual time and the link's trace becomes the
+//! capture.
+//!
+//! ```text
+//!   IUT process  <--UDP-->  harness socket --recv--> link.send(from IUT) --> due --> peer endpoint / script
+//!                <--UDP---  harness socket <--send-- due <-- link.send(to IUT) <-- peer endpoint / script
+//! ```
+//!
+//! The harness's side is one optional sans-I/O endpoint at its primary socket (a reference peer or
+//! a family's scripted endpoint) plus datagrams the caller injects, from the primary socket or from
+//! further sockets standing for other ports of the peer's host.
+//!
+//! Time: every datagram from the IUT is timed by the kernel's receive stamp (`SO_TIMESTAMPNS`), not
+//! by when the harness got round to reading it. The link measures the harness's own lateness — how
+//! long datagrams waited before it read them, and how late its timers fired (and with them the
+//! endpoint's and the link's sends) — so a caller can widen its windows by it.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use handshake_core::{Endpoint, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::process::Exit;
+use crate::udp::{enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM};
+use crate::{DatagramId, SimEvent, VirtualLink};
+
+/// A datagram read from one of the harness's sockets.
+#[derive(Debug)]
+enum Received {
+    Datagram {
+        local: SocketAddr,
+        from: SocketAddr,
+        at: Instant,
+        read_delay: Option<Duration>,
+        payload: Vec<u8>,
+    },
+    /// The system reported the IUT's port unreachable (ICMP) on a connected socket.
+    Refused,
+}
+
+enum Wake {
+    Received(Option<Received>),
+    Timer,
+    Exit(bool),
+}
+
+/// The harness's side of a real-time run (see the module docs).
+pub struct RealTimeLink<E: Endpoint> {
+    clock: Clock,
+    link: VirtualLink,
+    bind_ip: IpAddr,
+    /// The harness's own socket (the endpoint's, and the script's default).
+    primary: SocketAddr,
+    sockets: BTreeMap<SocketAddr, Arc<UdpSocket>>,
+    /// Scenario port numbers → the harness socket standing for them.
+    ports: BTreeMap<u16, SocketAddr>,
+    /// The port number the primary socket stands for.
+    primary_port: u16,
+    /// Sockets are connected to this address (a running IUT: ICMP errors are then reported).
+    connect_to: Option<SocketAddr>,
+    tx: mpsc::UnboundedSender<Received>,
+    rx: mpsc::UnboundedReceiver<Received>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The IUT's address: given, or learnt from its first datagram.
+    iut: Option<SocketAddr>,
+    /// The IUT listens: its process ending means nothing more will come.
+    iut_listens: bool,
+    endpoint: Option<E>,
+    events: Vec<SimEvent<E::Event>>,
+    exit: Option<watch::Receiver<Option<Exit>>>,
+    /// The system said nothing listens at the IUT's address.
+    refused: bool,
+    /// The run was interrupted (Ctrl-C): stop where it is.
+    interrupted: bool,
+    send_errors: u64,
+    /// Whether every receive so far carried a kernel stamp.
+    stamped: bool,
+    read_delays: Vec<Duration>,
+    timer_lateness: Vec<Duration>,
+    /// The largest of the two so far.
+    worst_lateness: Duration,
+}
+
+impl<E: Endpoint> Drop for RealTimeLink<E> {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl<E: Endpoint> RealTimeLink<E> {
+    /// Opens the primary socket on `bind_ip` (standing for scenario port `primary_port`). With
+    /// `connect_to`, every socket is connected to that address (so ICMP errors are reported).
+    pub async fn new(
+        clock: Clock,
+        link: VirtualLink,
+        bind_ip: IpAddr,
+        primary_port: u16,
+        connect_to: Option<SocketAddr>,
+    ) -> std::io::Result<RealTimeLink<E>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut net = RealTimeLink {
+            clock,
+            link,
+            bind_ip,
+            primary: SocketAddr::new(bind_ip, 0),
+            sockets: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            primary_port,
+            connect_to,
+            tx,
+            rx,
+            tasks: Vec::new(),
+            iut: None,
+            iut_listens: false,
+            endpoint: None,
+            events: Vec::new(),
+            exit: None,
+            refused: false,
+            interrupted: false,
+            send_errors: 0,
+            stamped: true,
+            read_delays: Vec::new(),
+            timer_lateness: Vec::new(),
+            worst_lateness: Duration::ZERO,
+        };
+        net.primary = net.add_socket().await?;
+        Ok(net)
+    }
+
+    async fn add_socket(&mut self) -> std::io::Result<SocketAddr> {
+        let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0)).await?;
+        if let Some(iut) = self.connect_to {
+            socket.connect(iut).await?;
+        }
+        self.stamped &= enable_receive_timestamps(&socket);
+        let socket = Arc::new(socket);
+        let local = socket.local_addr()?;
+        let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
+        self.tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                let message = match recv_timestamped(&s, &mut buf, clock).await {
+                    Ok(a) => Received::Datagram {
+                        local,
+                        from: a.from,
+                        at: a.at,
+                        read_delay: a.read_delay,
+                        payload: buf.get(..a.len).unwrap_or_default().to_vec(),
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        Received::Refused
+                    }
+                    Err(e) if is_transient(&e) => continue,
+                    Err(_) => break,
+                };
+                if tx.send(message).is_err() {
+                    break;
+                }
+            }
+        }));
+        self.sockets.insert(local, socket);
+        Ok(local)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The link (its trace, rules, configuration).
+    pub fn link(&self) -> &VirtualLink {
+        &self.link
+    }
+
+    /// The link, mutably (to add fault rules, to end the run).
+    pub fn link_mut(&mut self) -> &mut VirtualLink {
+        &mut self.link
+    }
+
+    /// The harness's own socket address.
+    pub fn primary(&self) -> SocketAddr {
+        self.primary
+    }
+
+    /// The harness socket standing for a scenario port (`None`, or the primary port: the primary
+    /// socket), opened on first use.
+    pub async fn port(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
+        match port {
+            None => Ok(self.primary),
+            Some(p) if p == self.primary_port => Ok(self.primary),
+            Some(p) => match self.ports.get(&p) {
+                Some(a) => Ok(*a),
+                None => {
+                    let a = self
+                        .add_socket()
+                        .await
+                        .map_err(|e| format!("cannot open a socket for port {p}: {e}"))?;
+                    self.ports.insert(p, a);
+                    Ok(a)
+                }
+            },
+        }
+    }
+
+    /// The scenario port a harness socket stands for.
+    pub fn scenario_port(&self, addr: SocketAddr) -> Option<u16> {
+        if addr == self.primary {
+            return Some(self.primary_port);
+        }
+        self.ports
+            .iter()
+            .find_map(|(p, a)| (*a == addr).then_some(*p))
+    }
+
+    /// The port number the primary socket stands for.
+    pub fn primary_port(&self) -> u16 {
+        self.primary_port
+    }
+
+    /// The IUT's address, once known.
+    pub fn iut(&self) -> Option<SocketAddr> {
+        self.iut
+    }
+
+    /// Sets the IUT's address (`listens`: it is a responder whose process ending ends the run).
+    pub fn set_iut(&mut self, addr: SocketAddr, listens: bool) {
+        self.iut = Some(addr);
+        self.iut_listens = listens;
+    }
+
+    /// Puts `endpoint` at the primary socket (it gets what arrives there and sends from there).
+    pub fn set_endpoint(&mut self, endpoint: E) {
+        self.endpoint = Some(endpoint);
+    }
+
+    /// The endpoint at the primary socket.
+    pub fn endpoint(&self) -> Option<&E> {
+        self.endpoint.as_ref()
+    }
+
+    /// The endpoint at the primary socket, mutably (to give it a command).
+    pub fn endpoint_mut(&mut self) -> Option<&mut E> {
+        self.endpoint.as_mut()
+    }
+
+    /// The endpoint's events so far.
+    pub fn events(&self) -> &[SimEvent<E::Event>] {
+        &self.events
+    }
+
+    /// Watches the IUT's process: its ending is noticed at once.
+    pub fn watch_exit(&mut self, exit: watch::Receiver<Option<Exit>>) {
+        self.exit = Some(exit);
+    }
+
+    /// How the IUT's process ended, once it has.
+    pub fn exited(&self) -> Option<Exit> {
+        self.exit.as_ref().and_then(|e| *e.borrow())
+    }
+
+    /// Whether the IUT's process is watched.
+    pub fn has_process(&self) -> bool {
+        self.exit.is_some()
+    }
+
+    /// The IUT listens and its process has exited: nothing more will come.
+    pub fn listener_gone(&self) -> Option<Exit> {
+        self.exited().filter(|_| self.iut_listens)
+    }
+
+    /// The system said nothing listens at the IUT's address.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The run was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Whether every datagram from the IUT carried a kernel receive stamp.
+    pub fn kernel_stamps(&self) -> bool {
+        self.stamped
+    }
+
+    /// How long datagrams waited before the harness read them.
+    pub fn read_delays(&self) -> &[Duration] {
+        &self.read_delays
+    }
+
+    /// How late the harness's timers fired.
+    pub fn timer_lateness(&self) -> &[Duration] {
+        &self.timer_lateness
+    }
+
+    /// The largest lateness of either kind so far.
+    pub fn worst_lateness(&self) -> Duration {
+        self.worst_lateness
+    }
+
+    fn note_lateness(&mut self, late: Duration, read: bool) {
+        if read {
+            self.read_delays.push(late);
+        } else {
+            self.timer_lateness.push(late);
+        }
+        self.worst_lateness = self.worst_lateness.max(late);
+    }
+
+    fn accept(&mut self, r: Received) {
+        match r {
+            Received::Refused => self.refused = true,
+            Received::Datagram {
+                local,
+                from,
+                at,
+                read_delay,
+                payload,
+            } => {
+                match read_delay {
+                    Some(d) => self.note_lateness(d, true),
+                    None => self.stamped = false,
+                }
+                if self.iut.is_none() {
+                    self.iut = Some(from);
+                }
+                // With kernel stamps a datagram may be older than what the harness did since it
+                // arrived; the capture orders packets by time.
+                self.link.send(at, from, local, payload, false);
+            }
+        }
+    }
+
+    /// Puts a datagram made up by the harness on the link from `from` to the IUT, now, and does
+    /// what is due.
+    pub async fn inject(
+        &mut self,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    ) -> Result<DatagramId, String> {
+        let Some(iut) = self.iut else {
+            return Err("the IUT's address is not known: it has sent nothing".into());
+        };
+        let id = self.link.send(self.clock.now(), from, iut, payload, true);
+        self.pump().await;
+        Ok(id)
+    }
+
+    /// Does everything due now: takes in what the sockets received, runs the endpoint's timer,
+    /// delivers what the link has due (to the IUT over UDP, to the endpoint, or to the script's
+    /// sockets, whose datagrams are only read from the trace), until nothing is left.
+    pub async fn pump(&mut self) {
+        while let Ok(r) = self.rx.try_recv() {
+            self.accept(r);
+        }
+        let now = self.clock.now();
+        if let Some(due) = self
+            .endpoint
+            .as_ref()
+            .and_then(Endpoint::poll_timeout)
+            .filter(|t| *t <= now)
+        {
+            self.note_lateness(now.saturating_duration_since(due), false);
+            if let Some(e) = &mut self.endpoint {
+                e.handle_timeout(now);
+            }
+        }
+        if let Some(due) = self.link.next_time().filter(|t| *t <= now) {
+            self.note_lateness(now.saturating_duration_since(due), false);
+        }
+        loop {
+            let mut progress = false;
+            if let Some(endpoint) = &mut self.endpoint {
+                while let Some(t) = endpoint.poll_transmit() {
+                    self.link
+                        .send(now, self.primary, t.destination, t.payload, false);
+                    progress = true;
+                }
+                while let Some(event) = endpoint.poll_event() {
+                    self.events.push(SimEvent {
+                        at: now,
+                        endpoint: self.primary,
+                        event,
+                    });
+                }
+            }
+            loop {
+                let (sockets, iut) = (&self.sockets, self.iut);
+                let Some(d) = self
+                    .link
+                    .pop_due(now, |to| sockets.contains_key(&to) || Some(to) == iut)
+                else {
+                    break;
+                };
+                progress = true;
+                if self.sockets.contains_key(&d.to) {
+                    if d.to == self.primary {
+                        if let Some(e) = &mut self.endpoint {
+                            e.handle_datagram(now, d.from, &d.payload);
+                        }
+                    }
+                } else if let Some(socket) = self.sockets.get(&d.from) {
+                    let sent = match self.connect_to {
+                        Some(_) => socket.send(&d.payload).await,
+                        None => socket.send_to(&d.payload, d.to).await,
+                    };
+                    match sent {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                            self.refused = true
+                        }
+                        Err(_) => self.send_errors += 1,
+                    }
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    /// Reads the sockets for `time` into the link without delivering anything.
+    pub async fn drain_sockets(&mut self, time: Duration) {
+        let until = tokio::time::Instant::now() + time;
+        while let Ok(Some(r)) = tokio::time::timeout_at(until, self.rx.recv()).await {
+            self.accept(r);
+        }
+    }
+
+    /// Runs until `deadline`, until `stop` holds (checked after every wake-up), until the system
+    /// says the IUT is unreachable, or until the run is interrupted.
+    pub async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Self) -> bool) {
+        loop {
+            self.pump().await;
+            if stop(self) || self.refused || self.interrupted {
+                return;
+            }
+            let now = self.clock.now();
+            if now >= deadline {
+                return;
+            }
+            let wake = [
+                self.link.next_time(),
+                self.endpoint.as_ref().and_then(Endpoint::poll_timeout),
+                Some(deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(deadline)
+            .max(now);
+            let sleep = tokio::time::sleep_until(self.clock.to_tokio(wake));
+            let exit_open = self.exit.as_ref().is_some_and(|e| e.borrow().is_none());
+            let exit = &mut self.exit;
+            let interrupted = &mut self.interrupted;
+            let event = tokio::select! {
+                () = crate::interrupt::signalled() => {
+                    *interrupted = true;
+                    Wake::Timer
+                }
+                r = self.rx.recv() => Wake::Received(r),
+                () = sleep => Wake::Timer,
+                changed = async {
+                    match exit {
+                        Some(e) => e.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                }, if exit_open => Wake::Exit(changed),
+            };
+            match event {
+                Wake::Received(Some(r)) => self.accept(r),
+                Wake::Received(None) | Wake::Timer => {}
+                Wake::Exit(false) => self.exit = None,
+                Wake::Exit(true) => {}
+            }
+        }
+    }
+}

@@ -1,4 +1,0 @@
-// rstest's #[files] expands at compile time: rebuild the tests when scenario files come or go.
-fn main() {
-    println!("cargo:rerun-if-changed=../../vectors/scenarios/mediastream");
-}

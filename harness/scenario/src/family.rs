@@ -1,0 +1,307 @@
+//! The seam between the generic core and a protocol family.
+//!
+//! A family is a plug-in: its wire codec, its reference endpoints and profiles, its scenario
+//! vocabulary, its judge, its outcome observations and its external-IUT launch rules. Everything
+//! else — the scenario envelope, the one step interpreter over the two drivers (virtual time
+//! in-process, real time over UDP with a process under test), faults, capture, reports, runner and
+//! exit codes — is written once and reaches the family only through [`Family`].
+//!
+//! [`Family`] is a trait with associated types, so a family's own code is fully typed (its steps,
+//! setup, profiles and observations are its own structs); the runner sees every family through one
+//! object-safe face ([`crate::registry::DynFamily`]) so a library of scenarios of several families
+//! runs in one plan. Adding a family: implement [`Family`] in the family's plug-in crate, then add
+//! one line to the registry (`harness/cli/src/families.rs`); see `docs/adding-a-family.md`.
+//!
+//! **Units.** The generic `expect`/`expect_none` steps match *units*: what the IUT did, decoded into
+//! a JSON object with a `kind` and fields. A family produces them from either source the drivers
+//! offer: every datagram the IUT put on the link, as sent ([`Family::unit_of_datagram`]: the media
+//! stream, where one datagram is one message), and the events of the harness's own endpoint
+//! ([`Family::unit_of_event`]: QUIC families, where the harness's endpoint decrypts the packets and
+//! reports stream data, resets, datagrams and closes).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use handshake_check::{Rule, Violation};
+use handshake_core::{Endpoint, Instant};
+use handshake_net::SimEvent;
+use serde_json::Value;
+
+use crate::external::manifest::{Launch, Manifest};
+use crate::format::{Action, Fields, Role, Scenario};
+use crate::json::Seg;
+use crate::outcome::{Observations, TranscriptLine};
+use crate::script::Vars;
+use crate::validate::Validator;
+
+/// What a family's expectations may cite: facts (and the decisions the facts make normative), and
+/// this project's own profile decisions beyond the facts (a check resting on one reports a
+/// deviation, never a failure, unless `--strict-profile`).
+#[derive(Debug, Clone, Copy)]
+pub struct Citations {
+    /// (id, what it says).
+    pub facts: &'static [(&'static str, &'static str)],
+    /// (id, the decision).
+    pub profile_decisions: &'static [(&'static str, &'static str)],
+}
+
+impl Citations {
+    /// Whether `id` is a fact or decision id.
+    pub fn is_fact(&self, id: &str) -> bool {
+        self.facts.iter().any(|(f, _)| *f == id)
+    }
+
+    /// Whether `id` is a profile decision id.
+    pub fn is_profile_decision(&self, id: &str) -> bool {
+        self.profile_decisions.iter().any(|(p, _)| *p == id)
+    }
+}
+
+/// A deliberately wrong variant of a family's reference endpoints, selected as
+/// `ref:BASE!NAME`: `harness mutants` runs the library against it and expects it caught.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceMutant {
+    /// Its name (`media-before-ack`).
+    pub name: &'static str,
+    /// The reference profile it mutates (`3way`); the mutant is judged against it.
+    pub base: &'static str,
+    /// What it breaks, in one line (with the fact or decision).
+    pub breaks: &'static str,
+}
+
+/// Which sides a run waits for after its steps, before it ends (at most `settle_ms` later).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settle {
+    /// Until the IUT has finished (in-process: its endpoint says so; external: its process exited).
+    pub iut: bool,
+    /// Until the peer's endpoint has finished.
+    pub peer: bool,
+    /// Real time only: after the IUT has finished, at most this long more until the peer's endpoint
+    /// has reported the end of its session ([`Family::is_ending`]).
+    pub peer_tail: Option<Duration>,
+}
+
+/// Everything a family step may use and do (see [`Family::act`]).
+pub struct ActCtx<'a, F: Family> {
+    /// The script's clock.
+    pub now: Instant,
+    /// The scenario.
+    pub scenario: &'a Scenario<F>,
+    /// Captured and set variables.
+    pub vars: &'a mut Vars,
+    /// The peer's endpoint at the peer's own address, when there is one (a reference peer, or the
+    /// family's scripted endpoint): a step may give it commands.
+    pub peer: Option<&'a mut F::Node>,
+    /// Datagrams to put on the link towards the IUT, each from a port of the peer's host (`None`:
+    /// its own), in order; the interpreter marks them with the step.
+    pub send: Vec<(Option<u16>, Vec<u8>)>,
+}
+
+/// What a family's judge is told about the run it judges.
+#[derive(Debug, Clone)]
+pub struct JudgeCtx<'a, F: Family> {
+    /// The scenario.
+    pub scenario: &'a Scenario<F>,
+    /// The IUT's side.
+    pub role: Role,
+    /// The IUT's address (the capture's viewpoint).
+    pub iut: SocketAddr,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The profile the IUT runs (a reference profile, or what an external IUT was launched as).
+    pub iut_profile: Option<F::Profile>,
+    /// The reference peer's profile, when there is one.
+    pub peer_profile: Option<F::Profile>,
+    /// Real time: the timing tolerance the judge must allow.
+    pub tolerance: Option<Duration>,
+}
+
+/// How an external IUT's process ended, as far as the run saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IutExit {
+    /// Its exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// It ended on its own before the run's deadline (not ended by the harness).
+    pub in_time: bool,
+}
+
+/// What a run leaves for the family to observe (see [`Family::observe`]).
+pub struct ObserveCtx<'a, F: Family> {
+    /// The scenario.
+    pub scenario: &'a Scenario<F>,
+    /// The IUT's side.
+    pub role: Role,
+    /// The IUT's address.
+    pub iut_addr: SocketAddr,
+    /// The peer's address.
+    pub peer_addr: SocketAddr,
+    /// The IUT's endpoint, when it ran in-process.
+    pub iut: Option<&'a F::Node>,
+    /// The peer's endpoint (a reference peer, or the family's scripted one), when there was one.
+    pub peer: Option<&'a F::Node>,
+    /// Every event of the endpoints the harness ran (in-process IUT and peer), in order.
+    pub events: &'a [SimEvent<Event<F>>],
+    /// An external IUT's exit, when it ended.
+    pub iut_exit: Option<IutExit>,
+    /// Whether the run was in real time.
+    pub real_time: bool,
+}
+
+/// The event type of a family's endpoints.
+pub type Event<F> = <<F as Family>::Node as Endpoint>::Event;
+
+/// A protocol family (see the module docs).
+pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
+    /// `"mediastream"`: the scenarios' `protocol`, the folder names, the prefix of rule ids.
+    const NAME: &'static str;
+    /// What the family calls the two roles: (initiator, responder), e.g. `("client", "server")`.
+    const ROLE_NAMES: (&'static str, &'static str);
+
+    // ---- The scenario format -------------------------------------------------------------------
+
+    /// Family keys at the top level of a scenario (the media stream's `stream`).
+    type Setup: Fields;
+    /// Family keys in `iut`.
+    type IutFields: Fields;
+    /// Family keys in `peer`.
+    type PeerFields: Fields;
+    /// Family keys in `expect`.
+    type ExpectFields: Fields;
+    /// The family's own steps.
+    type Action: Action;
+
+    /// The judge's rule catalogue.
+    fn rules() -> &'static [Rule];
+    /// What expectations may cite.
+    fn citations() -> &'static Citations;
+    /// The features a scenario may require (`iut.requires`), with what each means; `restart` is
+    /// generic and not listed.
+    fn features() -> &'static [(&'static str, &'static str)];
+    /// The unit kinds `expect` and `expect_none` match (besides `any`).
+    fn unit_kinds() -> Vec<&'static str>;
+    /// The decoded fields of a unit kind.
+    fn unit_fields(kind: &str) -> Vec<&'static str>;
+    /// The classes of datagrams a fault's `kind` selects (the link classifier's names).
+    fn link_classes() -> Vec<&'static str>;
+    /// Reports what the schema cannot say about the family's parts of `s` (its setup, IUT, peer and
+    /// expectation keys).
+    fn validate(s: &Scenario<Self>, v: &mut Validator<'_>);
+    /// The same for one of its steps at `at`, in step order (variables captured so far are in `v`).
+    fn validate_action(
+        s: &Scenario<Self>,
+        action: &Self::Action,
+        at: &[Seg],
+        v: &mut Validator<'_>,
+    );
+    /// The features `s` requires of the IUT: `iut.requires`, plus any its parameters imply.
+    fn required_features(s: &Scenario<Self>) -> Vec<String> {
+        s.iut.requires.clone()
+    }
+
+    // ---- Endpoints and runs --------------------------------------------------------------------
+
+    /// A reference profile.
+    type Profile: Clone + fmt::Debug + fmt::Display + Send + Sync;
+    /// The family's sans-I/O endpoints (reference IUTs and peers, the scripted endpoint, a sink).
+    type Node: Endpoint<Event: fmt::Display + fmt::Debug + Clone + Send> + fmt::Debug + Send;
+
+    /// Parses a reference profile name (`3way+optimistic_start`).
+    fn parse_profile(text: &str) -> Result<Self::Profile, String>;
+    /// The features a reference profile has in a role (`restart` included: in-process endpoints
+    /// are made per run).
+    fn profile_features(profile: &Self::Profile, role: Role) -> Vec<String>;
+    /// A reference endpoint in `role` for scenario `s`, talking to `remote`, started at `now`;
+    /// `iut`: it is the IUT (the scenario's `iut` keys apply), else the reference peer (the `peer`
+    /// keys apply).
+    fn node(
+        profile: &Self::Profile,
+        role: Role,
+        s: &Scenario<Self>,
+        iut: bool,
+        remote: SocketAddr,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Self::Node, String>;
+    /// What stands at the peer's address when the scenario has no reference peer, started at `now`
+    /// (`None`: nothing; the script's datagrams come from the harness itself).
+    fn script_node(
+        s: &Scenario<Self>,
+        remote: SocketAddr,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Option<Self::Node>, String>;
+    /// The link class of a datagram (for fault `kind`s).
+    fn classify(payload: &[u8]) -> &'static str;
+    /// Performs one of the family's steps.
+    fn act(action: &Self::Action, ctx: &mut ActCtx<'_, Self>) -> Result<(), String>;
+    /// The unit a datagram the IUT sent stands for, if any.
+    fn unit_of_datagram(_payload: &[u8]) -> Option<Value> {
+        None
+    }
+    /// The unit an event of the peer's endpoint stands for, if any.
+    fn unit_of_event(_event: &Event<Self>) -> Option<Value> {
+        None
+    }
+    /// Whether an event of the peer's endpoint ends its session (see [`Settle::peer_tail`]).
+    fn is_ending(_event: &Event<Self>) -> bool {
+        false
+    }
+    /// What the run waits for after the steps.
+    fn settle(s: &Scenario<Self>, real_time: bool) -> Settle;
+    /// Roughly how long the reference peer's part lasts, ms (to start the longest real-time runs
+    /// first).
+    fn expected_ms(s: &Scenario<Self>) -> u64;
+
+    // ---- Judging -------------------------------------------------------------------------------
+
+    /// The judge's report on a capture.
+    type Report: fmt::Debug;
+    /// Judges a run's capture (pcapng, as the IUT saw it).
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Self::Report, String>;
+    /// Every violation in a report.
+    fn violations(report: &Self::Report) -> Vec<Violation>;
+    /// What the family observes of a run (beyond rules and steps).
+    type Observations: Observations + Default;
+    /// Collects the observations.
+    fn observe(ctx: &ObserveCtx<'_, Self>, report: &Self::Report) -> Self::Observations;
+    /// Compares the family's expectations with the observations: misses go to `reasons`, what this
+    /// run cannot show to `unobservable`.
+    fn check_expect(
+        expect: &Self::ExpectFields,
+        observed: &Self::Observations,
+        reasons: &mut Vec<String>,
+        unobservable: &mut Vec<String>,
+    );
+    /// The run's transcript: the capture decoded (as `iut` saw it), the endpoints' events of the
+    /// IUT, and the generic `markers` (steps, process output), in time order.
+    fn transcript(
+        capture: &[u8],
+        events: &[SimEvent<Event<Self>>],
+        iut: SocketAddr,
+        markers: &[(Instant, String)],
+    ) -> Vec<TranscriptLine>;
+
+    // ---- External implementations ---------------------------------------------------------------
+
+    /// The family's manifest placeholders (beyond the generic `{listen}`, `{target}`, `{seed}` …).
+    const PLACEHOLDERS: &'static [&'static str];
+    /// The family's manifest flags (beyond the generic `mutant`).
+    const FLAGS: &'static [&'static str];
+    /// Checks the family's parts of a manifest (profiles, options).
+    fn validate_manifest(manifest: &Manifest) -> Result<(), String>;
+    /// What an external IUT described by `manifest` must be started with to run `s`, or why it
+    /// cannot (the `unsupported` reason).
+    fn launch(manifest: &Manifest, s: &Scenario<Self>) -> Result<Launch, String>;
+    /// The same for a responder already running (`--iut-addr`), which behaves like `profile`.
+    fn launch_running(profile: &Self::Profile, s: &Scenario<Self>) -> Result<Launch, String>;
+    /// The profile an external IUT's traffic is judged against.
+    fn launched_profile(launch: &Launch) -> Option<Self::Profile>;
+    /// The profile a running responder behaves like when `--iut-addr` names none.
+    fn default_running_profile() -> Self::Profile;
+
+    // ---- The suite's power ---------------------------------------------------------------------
+
+    /// The reference endpoints' mutants.
+    fn mutants() -> Vec<ReferenceMutant>;
+}

@@ -1,0 +1,470 @@
+//! The families a harness knows, behind one object-safe face: loading scenarios and manifests of any
+//! family, naming reference profiles, and running a loaded scenario against any IUT. The CLI owns the
+//! list (`harness/cli/src/families.rs`); everything here takes it as [`Families`].
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use handshake_check::Rule;
+use serde::Deserialize;
+
+use crate::external::{ExternalIut, Manifest};
+use crate::family::{Citations, Family, ReferenceMutant};
+use crate::format::{Role, Scenario};
+use crate::outcome::{Observations, ScenarioOutcome, Verdict};
+use crate::LoadError;
+
+/// The family of files that do not say (they predate the families).
+pub const DEFAULT_PROTOCOL: &str = "mediastream";
+
+/// One family, as the generic parts of the harness see it.
+pub trait DynFamily: Send + Sync {
+    /// Its name (`mediastream`).
+    fn name(&self) -> &'static str;
+    /// What it calls the two roles: (initiator, responder).
+    fn role_names(&self) -> (&'static str, &'static str);
+    /// Reads a scenario of this family from `text` (the file at `path`), validated.
+    fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError>;
+    /// The judge's rules.
+    fn rules(&self) -> &'static [Rule];
+    /// What expectations may cite.
+    fn citations(&self) -> &'static Citations;
+    /// The features scenarios may require, with what each means.
+    fn features(&self) -> &'static [(&'static str, &'static str)];
+    /// A reference profile's canonical name, or why `text` is not one.
+    fn parse_profile(&self, text: &str) -> Result<String, String>;
+    /// Its manifest placeholders.
+    fn placeholders(&self) -> &'static [&'static str];
+    /// Its manifest flags.
+    fn flags(&self) -> &'static [&'static str];
+    /// Checks the family's parts of a manifest.
+    fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String>;
+    /// The JSON Schema of its scenarios.
+    fn scenario_schema(&self) -> schemars::Schema;
+    /// The reference endpoints' mutants.
+    fn mutants(&self) -> Vec<ReferenceMutant>;
+}
+
+/// A [`Family`] behind the object-safe face.
+pub struct Registered<F>(PhantomData<F>);
+
+impl<F> Registered<F> {
+    /// The face of `F` (a `const`, for a `static` registry).
+    pub const fn new() -> Registered<F> {
+        Registered(PhantomData)
+    }
+}
+
+impl<F> Default for Registered<F> {
+    fn default() -> Self {
+        Registered::new()
+    }
+}
+
+impl<F: Family> DynFamily for Registered<F> {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+    fn role_names(&self) -> (&'static str, &'static str) {
+        F::ROLE_NAMES
+    }
+    fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
+        let scenario: Scenario<F> = crate::json::from_str(text)
+            .map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
+        let problems = crate::validate::problems(&scenario);
+        if problems.is_empty() {
+            return Ok(Arc::new(scenario));
+        }
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                let (line, column) = crate::json::locate(text, &p.path).unwrap_or((1, 1));
+                format!(
+                    "{}:{line}:{column}: {} (at {})",
+                    path.display(),
+                    p.message,
+                    crate::json::path_text(&p.path)
+                )
+            })
+            .collect();
+        Err(LoadError(lines.join("\n")))
+    }
+    fn rules(&self) -> &'static [Rule] {
+        F::rules()
+    }
+    fn citations(&self) -> &'static Citations {
+        F::citations()
+    }
+    fn features(&self) -> &'static [(&'static str, &'static str)] {
+        F::features()
+    }
+    fn parse_profile(&self, text: &str) -> Result<String, String> {
+        F::parse_profile(text).map(|p| p.to_string())
+    }
+    fn placeholders(&self) -> &'static [&'static str] {
+        F::PLACEHOLDERS
+    }
+    fn flags(&self) -> &'static [&'static str] {
+        F::FLAGS
+    }
+    fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String> {
+        manifest.validate(F::PLACEHOLDERS, F::FLAGS)?;
+        F::validate_manifest(manifest)
+    }
+    fn scenario_schema(&self) -> schemars::Schema {
+        let mut schema = schemars::schema_for!(Scenario<F>);
+        // What the generic types leave open, the family names: its protocol and its features.
+        if let Some(p) = schema.pointer_mut("/properties/protocol") {
+            *p = serde_json::json!({ "description": "The protocol family.", "const": F::NAME });
+        }
+        let mut features: Vec<&str> = F::features().iter().map(|(n, _)| *n).collect();
+        features.push("restart");
+        if let Some(items) = schema.pointer_mut("/$defs/IutRequirement/properties/requires/items") {
+            *items = serde_json::json!({ "enum": features });
+        }
+        schema
+    }
+    fn mutants(&self) -> Vec<ReferenceMutant> {
+        F::mutants()
+    }
+}
+
+/// A loaded scenario of any family.
+pub type LoadedScenario = Arc<dyn AnyScenario>;
+
+/// A scenario of some family, as the runner sees it.
+pub trait AnyScenario: fmt::Debug + Send + Sync {
+    /// Its family.
+    fn family(&self) -> &'static str;
+    /// Its id.
+    fn id(&self) -> &str;
+    /// Its title.
+    fn title(&self) -> &str;
+    /// Its tags.
+    fn tags(&self) -> &[String];
+    /// Its own seed.
+    fn seed(&self) -> Option<u64>;
+    /// The IUT's side.
+    fn role(&self) -> Role;
+    /// Every fact, decision and rule id it cites.
+    fn cited(&self) -> BTreeSet<String>;
+    /// Runs it against `iut` with `seed`.
+    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome;
+    /// Roughly how long a run against `iut` takes, ms (zero in virtual time).
+    fn expected_ms(&self, iut: &Iut) -> u64;
+    /// An outcome of a run that did not happen.
+    fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome;
+    /// The typed scenario, for family code (`Scenario<F>`).
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<F: Family> AnyScenario for Scenario<F> {
+    fn family(&self) -> &'static str {
+        F::NAME
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn title(&self) -> &str {
+        &self.title
+    }
+    fn tags(&self) -> &[String] {
+        &self.tags
+    }
+    fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+    fn role(&self) -> Role {
+        self.iut.role
+    }
+    fn cited(&self) -> BTreeSet<String> {
+        crate::format::cited(self)
+    }
+    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
+        match iut {
+            Iut::Reference {
+                name,
+                family,
+                profile,
+            } => {
+                if *family != F::NAME {
+                    return ScenarioOutcome::unsupported(
+                        self,
+                        name,
+                        format!("the IUT is a {family} profile, the scenario is {}", F::NAME),
+                    );
+                }
+                match F::parse_profile(profile) {
+                    Ok(p) => crate::engine::run_reference(self, name, &p, seed),
+                    Err(e) => ScenarioOutcome::error(self, name, e),
+                }
+            }
+            Iut::External(e) => e.run(self, seed),
+        }
+    }
+    fn expected_ms(&self, iut: &Iut) -> u64 {
+        match iut {
+            Iut::Reference { .. } => 0,
+            Iut::External(_) => crate::external::expected_ms(self),
+        }
+    }
+    fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome {
+        ScenarioOutcome::empty(
+            F::NAME,
+            &self.id,
+            &self.title,
+            iut,
+            verdict,
+            why,
+            Arc::new(F::Observations::default()) as Arc<dyn Observations>,
+        )
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An implementation under test.
+#[derive(Debug, Clone)]
+pub enum Iut {
+    /// A family's reference profile, in-process, virtual time (`ref:3way+optimistic_start`).
+    Reference {
+        /// The name as reported (`ref:` and the profile's canonical name).
+        name: String,
+        /// The family it belongs to.
+        family: &'static str,
+        /// The profile's canonical name.
+        profile: String,
+    },
+    /// An external program (manifest, `cmd:…`) or a running responder (`addr:…`), in real time.
+    External(Box<ExternalIut>),
+}
+
+impl Iut {
+    /// The IUT's name in reports.
+    pub fn name(&self) -> &str {
+        match self {
+            Iut::Reference { name, .. } => name,
+            Iut::External(e) => e.name(),
+        }
+    }
+
+    /// Whether it runs in real time (an external IUT).
+    pub fn is_real_time(&self) -> bool {
+        matches!(self, Iut::External(_))
+    }
+
+    /// Widens the scenario windows of a real-time IUT by `tolerance` (no effect on reference IUTs,
+    /// which run in virtual time).
+    pub fn set_tolerance(&mut self, tolerance: std::time::Duration) {
+        if let Iut::External(e) = self {
+            e.set_tolerance(tolerance);
+        }
+    }
+}
+
+/// The families a harness knows (see the module docs).
+#[derive(Clone, Copy)]
+pub struct Families(pub &'static [&'static dyn DynFamily]);
+
+impl fmt::Debug for Families {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct ProtocolOnly {
+    #[serde(default)]
+    protocol: Option<String>,
+}
+
+impl Families {
+    /// Their names, in registry order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.0.iter().map(|f| f.name()).collect()
+    }
+
+    /// The family of this name.
+    pub fn get(&self, name: &str) -> Option<&'static dyn DynFamily> {
+        self.0.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// The family of this name, or an error listing the known ones.
+    pub fn require(&self, name: &str) -> Result<&'static dyn DynFamily, String> {
+        self.get(name).ok_or_else(|| {
+            format!(
+                "unknown protocol `{name}`: expected one of {}",
+                crate::format::quoted(&self.names())
+            )
+        })
+    }
+
+    /// Loads and validates a scenario file of any family (`protocol` picks it; `mediastream` when
+    /// absent). The error lists every problem found, each as `file:line:column: what was wrong and
+    /// what was expected (at path)`.
+    pub fn load(&self, path: &Path) -> Result<LoadedScenario, LoadError> {
+        let text = crate::read_text(path).map_err(LoadError)?;
+        let protocol: ProtocolOnly = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            // Not even JSON (or `protocol` not a string): the family's parser says where.
+            Err(_) => ProtocolOnly { protocol: None },
+        };
+        let name = protocol.protocol.as_deref().unwrap_or(DEFAULT_PROTOCOL);
+        let family = match self.get(name) {
+            Some(f) => f,
+            None => {
+                let path_seg = [crate::json::Seg::key("protocol")];
+                let (line, column) = crate::json::locate(&text, &path_seg).unwrap_or((1, 1));
+                return Err(LoadError(format!(
+                    "{}:{line}:{column}: unknown protocol `{name}`: expected one of {} (at protocol)",
+                    path.display(),
+                    crate::format::quoted(&self.names())
+                )));
+            }
+        };
+        family.load(path, &text)
+    }
+
+    /// Loads every file; all problems of all files are reported (not only the first), and a
+    /// scenario id used twice names both files.
+    pub fn load_all(&self, paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, LoadError> {
+        let mut scenarios: Vec<(PathBuf, LoadedScenario)> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        for path in paths {
+            match self.load(path) {
+                Ok(s) => scenarios.push((path.clone(), s)),
+                Err(e) => errors.push(e.0),
+            }
+        }
+        let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+        for (path, s) in &scenarios {
+            if let Some(first) = seen.insert(s.id(), path) {
+                errors.push(format!(
+                    "{}: scenario id `{}` is already used by {}",
+                    path.display(),
+                    s.id(),
+                    first.display()
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(scenarios.into_iter().map(|(_, s)| s).collect())
+        } else {
+            let files = errors.len();
+            Err(LoadError(format!(
+                "{}\n{files} file{} cannot be used",
+                errors.join("\n"),
+                if files == 1 { "" } else { "s" }
+            )))
+        }
+    }
+
+    /// Reads and validates an IUT manifest (its `protocol` picks the family; `mediastream` when
+    /// absent).
+    pub fn load_manifest(&self, path: &Path) -> Result<Manifest, String> {
+        let mut manifest = Manifest::read(path)?;
+        let name = manifest
+            .protocol
+            .get_or_insert_with(|| DEFAULT_PROTOCOL.to_owned())
+            .clone();
+        let family = self
+            .require(&name)
+            .map_err(|e| format!("{}: protocol: {e}", path.display()))?;
+        family
+            .validate_manifest(&manifest)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(manifest)
+    }
+
+    /// A reference profile of some family: `PROFILE` (the first family that knows it) or
+    /// `FAMILY/PROFILE`.
+    pub fn reference(&self, text: &str) -> Result<Iut, String> {
+        let (families, profile): (Vec<&'static dyn DynFamily>, &str) = match text.split_once('/') {
+            Some((family, profile)) => (vec![self.require(family)?], profile),
+            None => (self.0.to_vec(), text),
+        };
+        let mut errors = Vec::new();
+        for f in families {
+            match f.parse_profile(profile) {
+                Ok(canonical) => {
+                    return Ok(Iut::Reference {
+                        name: format!("ref:{canonical}"),
+                        family: f.name(),
+                        profile: canonical,
+                    })
+                }
+                Err(e) => errors.push(format!("{}: {e}", f.name())),
+            }
+        }
+        Err(errors.join("; "))
+    }
+
+    /// Parses `ref:PROFILE` (or `ref:FAMILY/PROFILE`), a manifest file (`*.json`), `MANIFEST!MUTANT`,
+    /// `cmd:COMMAND LINE` (what `--iut-cmd` gives) or `addr:HOST:PORT[@PROFILE]` (what `--iut-addr`
+    /// gives).
+    pub fn parse_iut(&self, text: &str) -> Result<Iut, String> {
+        match text.split_once(':') {
+            Some(("ref", profile)) => self.reference(profile),
+            Some(("cmd", line)) => {
+                let placeholders: Vec<&str> =
+                    self.0.iter().flat_map(|f| f.placeholders().iter().copied()).collect();
+                Ok(Iut::External(Box::new(ExternalIut::from_command(
+                    line,
+                    &placeholders,
+                )?)))
+            }
+            Some(("addr", addr)) => {
+                let iut = ExternalIut::running(addr)?;
+                if let Some(p) = iut.running_profile() {
+                    self.reference(p).map_err(|e| format!("--iut-addr {addr}: {e}"))?;
+                }
+                Ok(Iut::External(Box::new(iut)))
+            }
+            _ if text.ends_with(".json") || Path::new(text).is_file() => {
+                let path = Path::new(text);
+                let manifest = self.load_manifest(path)?;
+                Ok(Iut::External(Box::new(ExternalIut::from_manifest_file(
+                    manifest, path,
+                ))))
+            }
+            // `manifest.json!MUTANT`: one of the manifest's mutants.
+            _ if text.contains(".json!") => {
+                let (file, mutant) = text.rsplit_once('!').unwrap_or((text, ""));
+                let path = Path::new(file);
+                let manifest = self.load_manifest(path)?;
+                let base = ExternalIut::from_manifest_file(manifest, path);
+                Ok(Iut::External(Box::new(base.with_mutant(mutant)?)))
+            }
+            _ => Err(format!(
+                "unknown IUT `{text}`: expected ref:PROFILE (a reference profile, e.g. ref:3way), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"
+            )),
+        }
+    }
+
+    /// The JSON Schema of scenario files of every family (`protocol` tells them apart).
+    pub fn scenario_schema(&self) -> String {
+        let one_of: Vec<serde_json::Value> = self
+            .0
+            .iter()
+            .map(|f| serde_json::to_value(f.scenario_schema()).unwrap_or_default())
+            .collect();
+        let schema = if one_of.len() == 1 {
+            one_of.into_iter().next().unwrap_or_default()
+        } else {
+            serde_json::json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "title": "Scenario",
+                "description": "A scenario of one of the families (its `protocol`).",
+                "oneOf": one_of
+            })
+        };
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
