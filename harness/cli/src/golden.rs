@@ -9,7 +9,7 @@ use handshake_mediastream_wire::{
     pattern_slice, ConnectionId, ControlRepr, DataRepr, Datagram, FragmentPlan,
 };
 
-use crate::pair::{initiator_addr, responder_addr};
+use handshake_mediastream::pair::{initiator_addr, responder_addr};
 
 /// Capture time of virtual time zero: 2026-01-01T00:00:00Z.
 pub const EPOCH_NS: u64 = 1_767_225_600_000_000_000;
@@ -425,7 +425,7 @@ pub fn pair_captures(matrix: &crate::matrix::MatrixFile) -> Vec<Golden> {
             continue;
         };
         let link = handshake_net::VirtualLink::new(handshake_net::LinkConfig::with_seed(1));
-        let Ok(run) = crate::pair::run_pair(i, r, matrix.stream, link, 1) else {
+        let Ok(run) = handshake_mediastream::pair::run_pair(i, r, matrix.stream, link, 1) else {
             continue;
         };
         let name = format!(

@@ -15,7 +15,6 @@ pub mod input;
 pub mod interop_cmd;
 pub mod matrix;
 pub mod mutants_cmd;
-pub mod pair;
 pub mod peer;
 pub mod run_cmd;
 pub mod vectors;

@@ -17,7 +17,7 @@ use handshake_scenario::format::FaultSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{load_json, parse_json, InputError};
-use crate::pair::{initiator_addr, responder_addr, run_pair};
+use handshake_mediastream::pair::{initiator_addr, responder_addr, run_pair};
 
 /// An expected interop matrix.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -8,7 +8,7 @@
 //!    initiator's frame counts add up, and a non-optimistic 3way responder sends no media before it has
 //!    received the ACK (D6).
 
-use handshake_harness::pair::{responder_addr, run_pair};
+use handshake_mediastream::pair::{responder_addr, run_pair};
 use handshake_mediastream_endpoint::{Event, NegotiatedMode, Phase, Profile, Reason, StreamConfig};
 use handshake_net::{FaultAction, FaultRule, LinkConfig, LinkEvent, Nth, Predicate, VirtualLink};
 use proptest::prelude::*;
@@ -197,7 +197,7 @@ fn violations_seen_from(
     let viewpoint = if from_responder_side {
         responder_addr()
     } else {
-        handshake_harness::pair::initiator_addr()
+        handshake_mediastream::pair::initiator_addr()
     };
     let capture = run.capture(viewpoint).expect("capture");
     let options = handshake_mediastream_judge::CheckOptions {

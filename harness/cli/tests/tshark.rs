@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use handshake_harness::pair::{initiator_addr, run_pair};
+use handshake_mediastream::pair::{initiator_addr, run_pair};
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
 use handshake_net::{FaultAction, FaultRule, LinkConfig, Nth, Predicate, VirtualLink};
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use handshake_core::Instant;
 use handshake_net::{
-    DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, SimEvent, Simulation,
-    VirtualLink,
+    DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, RunOutcome, SimEvent,
+    Simulation, VirtualLink,
 };
 
 use crate::family::{Event, Family, JudgeCtx, ObserveCtx};
@@ -183,6 +183,151 @@ pub fn feature_label(name: &str) -> String {
         .collect()
 }
 
+/// What a virtual run leaves: the link with its whole trace, the endpoints as they ended, their
+/// events, and why the run stopped.
+pub struct Simulated<F: Family> {
+    /// The link (its trace, its configuration).
+    pub link: VirtualLink,
+    /// The endpoints, in the order they were added (the responder first).
+    pub nodes: Vec<(SocketAddr, F::Node)>,
+    /// Every endpoint event, stamped.
+    pub events: Vec<SimEvent<Event<F>>>,
+    /// Why the settle phase stopped.
+    pub outcome: RunOutcome,
+}
+
+impl<F: Family> Simulated<F> {
+    /// The endpoint at `addr`.
+    pub fn node(&self, addr: SocketAddr) -> Option<&F::Node> {
+        self.nodes.iter().find(|(a, _)| *a == addr).map(|(_, n)| n)
+    }
+
+    /// The run's traffic as `viewpoint` saw it, as pcapng (virtual time from 2026-01-01T00:00:00Z),
+    /// with the harness's comments on every datagram the link dropped, delayed, duplicated or
+    /// changed, and `annotate`'s on the datagrams it names.
+    pub fn capture(
+        &self,
+        viewpoint: SocketAddr,
+        annotate: Option<&dyn Fn(DatagramId) -> Option<String>>,
+    ) -> Result<Vec<u8>, String> {
+        let options = handshake_capture::TraceOptions {
+            annotate,
+            not_delivered_delay_ns: self.link.config().latency_ms.saturating_mul(1_000_000),
+            ..handshake_capture::TraceOptions::default()
+        };
+        let mut writer =
+            handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+        handshake_capture::write_trace(self.link.trace(), viewpoint, &options, &mut writer)
+            .map_err(|e| e.to_string())?;
+        writer.finish().map_err(|e| e.to_string())
+    }
+}
+
+/// The pair runner: the IUT's endpoint and the peer's (a reference profile, or the family's
+/// scripted endpoint) on `link`, the scenario's steps run between simulation advances (none when
+/// two reference endpoints meet), then the run to its end (the sides the family names finish, at
+/// most `settle_ms` later). `script` collects the steps' annotations and failures.
+pub fn simulate<F: Family>(
+    scenario: &Scenario<F>,
+    iut: F::Node,
+    peer: Option<F::Node>,
+    link: VirtualLink,
+    script: &mut Script,
+) -> Result<Simulated<F>, String> {
+    let role = scenario.iut.role;
+    let (iut_addr, peer_addr) = (address(role), address(role.other()));
+    let mut sim: Simulation<F::Node> = Simulation::new(link);
+    // The responder first: an initiator's opening datagram must find it.
+    let mut nodes = vec![(iut_addr, Some(iut)), (peer_addr, peer)];
+    if role == Role::Initiator {
+        nodes.reverse();
+    }
+    for (addr, node) in nodes {
+        if let Some(node) = node {
+            sim.add_endpoint(addr, node).map_err(|e| format!("{e:?}"))?;
+        }
+    }
+    let mut driver = VirtualDriver::<F> {
+        sim,
+        iut: iut_addr,
+        peer: peer_addr,
+        steps_left: STEP_LIMIT,
+    };
+    let origin = driver.now();
+    block_on_ready(run_steps(&mut driver, script, scenario, origin))?;
+    let mut sim = driver.sim;
+    // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
+    let last_step = sim.now();
+    let latency = Duration::from_millis(sim.link().config().latency_ms);
+    sim.run_until(last_step + latency, STEP_LIMIT);
+    // Let the run come to its end (the family says which sides must finish).
+    let end = sim.now() + Duration::from_millis(scenario.settle_ms);
+    let settle = F::settle(scenario, false);
+    let mut until = Vec::new();
+    if settle.iut {
+        until.push(iut_addr);
+    }
+    if settle.peer {
+        until.push(peer_addr);
+    }
+    let limits = RunLimits::until_finished(until)
+        .max_time(end)
+        .max_steps(STEP_LIMIT);
+    let outcome = sim.run(&limits);
+    sim.drain_endpoints();
+    // What the link still holds never arrived: record it, so the capture loses nothing.
+    let end = sim.now();
+    sim.link_mut().end_run(end);
+    let events = sim.take_events();
+    let (link, nodes) = sim.into_parts();
+    Ok(Simulated {
+        link,
+        nodes,
+        events,
+        outcome,
+    })
+}
+
+/// Two reference endpoints of a family meet on `link` (its seed and fault rules): the
+/// `initiator` profile against the `responder` profile, with the scenario's setup, run to the end.
+/// The responder plays the scenario's IUT (its `iut` keys apply; it gets `seed`).
+pub fn run_pair<F: Family>(
+    scenario: &Scenario<F>,
+    initiator: &F::Profile,
+    responder: &F::Profile,
+    link: VirtualLink,
+    seed: u64,
+) -> Result<Simulated<F>, String> {
+    if scenario.iut.role != Role::Responder {
+        return Err("a pair's scenario has the responder as its IUT".into());
+    }
+    let iut = F::node(
+        responder,
+        Role::Responder,
+        scenario,
+        true,
+        INITIATOR,
+        seed,
+        Instant::ZERO,
+    )?;
+    let peer = F::node(
+        initiator,
+        Role::Initiator,
+        scenario,
+        false,
+        RESPONDER,
+        seed ^ 0x5eed,
+        Instant::ZERO,
+    )?;
+    simulate(
+        scenario,
+        iut,
+        Some(peer),
+        link.with_classifier(F::classify),
+        &mut Script::default(),
+    )
+}
+
 fn run_virtual<F: Family>(
     scenario: &Scenario<F>,
     iut_name: &str,
@@ -208,7 +353,6 @@ fn run_virtual<F: Family>(
         .with_classifier(F::classify)
         .with_rules(rules)
         .map_err(|e| format!("faults: {e:?}"))?;
-    let mut sim: Simulation<F::Node> = Simulation::new(link);
     let iut_node = F::node(
         profile,
         role,
@@ -230,67 +374,11 @@ fn run_virtual<F: Family>(
         )?),
         None => F::script_node(scenario, iut_addr, seed ^ 0x5eed, Instant::ZERO)?,
     };
-    // The responder first: an initiator's opening datagram must find it.
-    let mut nodes = vec![(iut_addr, Some(iut_node)), (peer_addr, peer_node)];
-    if role == Role::Initiator {
-        nodes.reverse();
-    }
-    for (addr, node) in nodes {
-        if let Some(node) = node {
-            sim.add_endpoint(addr, node).map_err(|e| format!("{e:?}"))?;
-        }
-    }
-
     let mut script = Script::default();
-    let mut driver = VirtualDriver::<F> {
-        sim,
-        iut: iut_addr,
-        peer: peer_addr,
-        steps_left: STEP_LIMIT,
-    };
-    let origin = driver.now();
-    block_on_ready(run_steps(&mut driver, &mut script, scenario, origin))?;
-    let mut sim = driver.sim;
-    // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
-    let last_step = sim.now();
-    let latency = Duration::from_millis(sim.link().config().latency_ms);
-    sim.run_until(last_step + latency, STEP_LIMIT);
-    // Let the run come to its end (the family says which sides must finish).
-    let end = sim.now() + Duration::from_millis(scenario.settle_ms);
-    let settle = F::settle(scenario, false);
-    let mut until = Vec::new();
-    if settle.iut {
-        until.push(iut_addr);
-    }
-    if settle.peer {
-        until.push(peer_addr);
-    }
-    // The initiator first, as the addresses were always listed.
-    until.sort_by_key(|a| *a != INITIATOR);
-    let limits = RunLimits::until_finished(until)
-        .max_time(end)
-        .max_steps(STEP_LIMIT);
-    sim.run(&limits);
-    sim.drain_endpoints();
-    // What the link still holds never arrived: record it, so the capture loses nothing.
-    let end = sim.now();
-    sim.link_mut().end_run(end);
-
-    let events = sim.take_events();
-    let (link, endpoints) = sim.into_parts();
-    let trace = link.trace().to_vec();
+    let run = simulate(scenario, iut_node, peer_node, link, &mut script)?;
     let annotations = script.annotations.clone();
     let annotate = move |id: DatagramId| annotations.get(&id).cloned();
-    let options = handshake_capture::TraceOptions {
-        annotate: Some(&annotate),
-        not_delivered_delay_ns: link.config().latency_ms.saturating_mul(1_000_000),
-        ..handshake_capture::TraceOptions::default()
-    };
-    let mut writer =
-        handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
-    handshake_capture::write_trace(&trace, iut_addr, &options, &mut writer)
-        .map_err(|e| e.to_string())?;
-    let capture = writer.finish().map_err(|e| e.to_string())?;
+    let capture = run.capture(iut_addr, Some(&annotate))?;
     let report = F::judge(
         &capture,
         &JudgeCtx {
@@ -299,21 +387,20 @@ fn run_virtual<F: Family>(
             iut: iut_addr,
             peer: peer_addr,
             iut_profile: Some(profile.clone()),
-            peer_profile: peer_profile.clone(),
+            peer_profile,
             tolerance: None,
         },
     )?;
-    let transcript = F::transcript(&capture, &events, iut_addr, &script.markers);
-    let node_at = |addr: SocketAddr| endpoints.iter().find(|(a, _)| *a == addr).map(|(_, n)| n);
+    let transcript = F::transcript(&capture, &run.events, iut_addr, &script.markers);
     let family = F::observe(
         &ObserveCtx {
             scenario,
             role,
             iut_addr,
             peer_addr,
-            iut: node_at(iut_addr),
-            peer: node_at(peer_addr),
-            events: &events,
+            iut: run.node(iut_addr),
+            peer: run.node(peer_addr),
+            events: &run.events,
             iut_exit: None,
             real_time: false,
         },

@@ -18,6 +18,7 @@ pub mod launch;
 pub mod mutants;
 pub mod node;
 pub mod observe;
+pub mod pair;
 pub mod transcript;
 mod validate;
 
