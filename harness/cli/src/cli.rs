@@ -186,7 +186,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
                 write_or_fail(out, &handshake_scenario::external::manifest::schema_json())
             }
             SchemaKind::Expectations => {
-                let schema = schemars::schema_for!(handshake_scenario::report::Expectations);
+                let schema = schemars::schema_for!(handshake_scenario::results::Expectations);
                 write_or_fail(
                     out,
                     &format!(

@@ -19,17 +19,19 @@ use handshake_mediastream_endpoint::{Profile, ProfileKind, StreamConfig};
 use handshake_mediastream_judge::Violation;
 use handshake_mediastream_wire::{Datagram, Mode};
 use handshake_net::LinkConfig;
+use handshake_report::slug;
 use handshake_scenario::external::{ExternalIut, DEFAULT_TOLERANCE_MS};
 use handshake_scenario::format::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec, Role,
 };
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::report::slug;
 use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
-use crate::html::{self, IndexInputs, LadderOptions, Link, MatrixCell, MatrixView, Section};
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile, Observation, ObservedCell};
+use handshake_report::html::{
+    self, IndexInputs, LadderOptions, Link, MatrixCell, MatrixView, Section,
+};
 
 /// Version of `matrix.json`.
 pub const MATRIX_JSON_VERSION: u32 = 1;
@@ -1375,6 +1377,7 @@ pub fn html_index(outcome: &Outcome) -> IndexInputs {
                 ladder: LadderOptions {
                     role_names: Some((format!("initiator {i}"), format!("responder {r}"))),
                     violations: marks,
+                    describe: Some(handshake_mediastream::ladder::describe),
                     ..LadderOptions::default()
                 },
                 violations: c
@@ -1430,7 +1433,7 @@ pub fn write_report(dir: &Path, outcome: &Outcome) -> std::io::Result<Vec<PathBu
         std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
     };
     // A directory an earlier report left is replaced, never mixed into.
-    handshake_scenario::report::prepare_report_dir(dir)?;
+    handshake_report::prepare_report_dir(dir)?;
     let cells = dir.join("cells");
     std::fs::create_dir_all(&cells).map_err(|e| io(&cells, e))?;
     let mut written = Vec::new();

@@ -10,7 +10,7 @@ pub mod cli;
 pub mod decode;
 pub mod families;
 pub mod golden;
-pub mod html;
+
 pub mod input;
 pub mod interop_cmd;
 pub mod matrix;

@@ -433,7 +433,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
 
 /// Writes a small report into a fresh report directory.
 fn write_report_files(dir: &std::path::Path, files: &[(&str, String)]) -> std::io::Result<()> {
-    handshake_scenario::report::prepare_report_dir(dir)?;
+    handshake_report::prepare_report_dir(dir)?;
     for (name, text) in files {
         let path = dir.join(name);
         std::fs::write(&path, text)

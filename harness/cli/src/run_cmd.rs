@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use handshake_report::{ReportDir, ResultKey};
 use handshake_scenario::interrupt;
-use handshake_scenario::report::{Expectations, ReportDir, ResultKey, Status};
+use handshake_scenario::results::{Expectations, Status};
 use handshake_scenario::runner::{parse_partition, scenario_files, Plan};
 use handshake_scenario::Iut;
 
@@ -267,8 +268,8 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if let Some(dir) = &args.report {
         let mut errors = write_errors.into_inner().unwrap_or_default();
-        if let Err(e) = handshake_scenario::report::write_reports(dir, &report)
-            .and_then(|_| crate::html::write_run_index(dir, &report))
+        if let Err(e) = handshake_report::write_reports(dir, &report)
+            .and_then(|_| handshake_report::html::write_run_index(dir, &report, &FAMILIES))
         {
             errors.push(e.to_string());
         }

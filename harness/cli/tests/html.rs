@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use handshake_harness::html;
 use handshake_harness::interop_cmd::{self, InteropArgs};
 use handshake_mediastream_endpoint::Profile;
-use handshake_scenario::report::{result_files, write_reports, ResultEntry, RunReport, Status};
+use handshake_report::html;
+use handshake_report::{result_files, write_reports};
+use handshake_scenario::results::{ResultEntry, RunReport, Status};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -52,7 +53,7 @@ fn entry(file: &str, iut: &str, expected_failure: Option<&str>) -> ResultEntry {
 
 fn run_report() -> RunReport {
     RunReport {
-        version: handshake_scenario::report::RESULTS_VERSION,
+        version: handshake_scenario::results::RESULTS_VERSION,
         seed: 1,
         partition: None,
         results: vec![
@@ -193,12 +194,20 @@ fn run_report_page_is_self_contained_with_ladders_links_and_violations() {
     );
     let dir = out_dir("run");
     write_reports(&dir, &report).unwrap_or_else(|e| panic!("{e}"));
-    let index = html::write_run_index(&dir, &report).unwrap_or_else(|e| panic!("{e}"));
+    let index = html::write_run_index(&dir, &report, &handshake_harness::families::FAMILIES)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(index, dir.join("index.html"));
     let page = std::fs::read_to_string(&index).unwrap_or_else(|e| panic!("{e}"));
     assert_self_contained(&page);
     // Deterministic: the same report gives the same bytes.
-    assert_eq!(page, html::render_run(&report, &result_files(&report)));
+    assert_eq!(
+        page,
+        html::render_run(
+            &report,
+            &result_files(&report),
+            &handshake_harness::families::FAMILIES
+        )
+    );
 
     // One ladder per result with a capture; the unsupported one has none.
     let with_capture = report

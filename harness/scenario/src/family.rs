@@ -70,6 +70,32 @@ pub struct ReferenceMutant {
     pub breaks: &'static str,
 }
 
+/// How a ladder diagram shows one datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatagramLabel {
+    /// The short label on its arrow (`SYN-ACK accept id="5a5a…"`).
+    pub short: String,
+    /// The whole decoded datagram (the arrow's tooltip).
+    pub full: String,
+    /// It opens a session: its sender is the initiator (START or SYN; a client's first packet).
+    pub opens: bool,
+    /// Media with this sequence number: consecutive ones in one direction fold into one arrow.
+    pub run: Option<u64>,
+}
+
+impl DatagramLabel {
+    /// A datagram a family cannot describe: its length.
+    pub fn opaque(payload: &[u8]) -> DatagramLabel {
+        let text = format!("{} bytes", payload.len());
+        DatagramLabel {
+            short: text.clone(),
+            full: text,
+            opens: false,
+            run: None,
+        }
+    }
+}
+
 /// Which sides a run waits for after its steps, before it ends (at most `settle_ms` later).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Settle {
@@ -273,6 +299,8 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         reasons: &mut Vec<String>,
         unobservable: &mut Vec<String>,
     );
+    /// How a ladder diagram shows a datagram of this family.
+    fn describe_datagram(payload: &[u8]) -> DatagramLabel;
     /// The run's transcript: the capture decoded (as `iut` saw it), the endpoints' events of the
     /// IUT, and the generic `markers` (steps, process output), in time order.
     fn transcript(

@@ -13,7 +13,7 @@ pub mod format;
 pub mod json;
 pub mod outcome;
 pub mod registry;
-pub mod report;
+pub mod results;
 pub mod runner;
 pub mod script;
 pub mod validate;
@@ -21,7 +21,8 @@ pub mod validate;
 use std::path::Path;
 
 pub use family::{
-    ActCtx, Citations, Event, Family, IutExit, JudgeCtx, ObserveCtx, ReferenceMutant, Settle,
+    ActCtx, Citations, DatagramLabel, Event, Family, IutExit, JudgeCtx, ObserveCtx,
+    ReferenceMutant, Settle,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

@@ -13,7 +13,7 @@ use handshake_check::Rule;
 use serde::Deserialize;
 
 use crate::external::{ExternalIut, Manifest};
-use crate::family::{Citations, Family, ReferenceMutant};
+use crate::family::{Citations, DatagramLabel, Family, ReferenceMutant};
 use crate::format::{Role, Scenario};
 use crate::outcome::{Observations, ScenarioOutcome, Verdict};
 use crate::LoadError;
@@ -47,6 +47,8 @@ pub trait DynFamily: Send + Sync {
     fn scenario_schema(&self) -> schemars::Schema;
     /// The reference endpoints' mutants.
     fn mutants(&self) -> Vec<ReferenceMutant>;
+    /// How a ladder diagram shows its datagrams.
+    fn describer(&self) -> fn(&[u8]) -> DatagramLabel;
 }
 
 /// A [`Family`] behind the object-safe face.
@@ -130,6 +132,9 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn mutants(&self) -> Vec<ReferenceMutant> {
         F::mutants()
+    }
+    fn describer(&self) -> fn(&[u8]) -> DatagramLabel {
+        F::describe_datagram
     }
 }
 
@@ -292,6 +297,13 @@ impl Families {
     /// The family of this name.
     pub fn get(&self, name: &str) -> Option<&'static dyn DynFamily> {
         self.0.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// The family of a rule id: its catalogue has it.
+    pub fn of_rule(&self, id: &str) -> Option<&'static handshake_check::Rule> {
+        self.0
+            .iter()
+            .find_map(|f| handshake_check::rules::find(f.rules(), id))
     }
 
     /// The family of this name, or an error listing the known ones.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::outcome::{ScenarioOutcome, Verdict};
 use crate::registry::{Iut, LoadedScenario};
-use crate::report::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
+use crate::results::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
 
 /// Every `*.json` under `paths` (files as given, directories recursively), sorted, deduplicated.
 pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

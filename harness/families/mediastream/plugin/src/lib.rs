@@ -14,6 +14,7 @@
 pub mod build;
 pub mod citations;
 pub mod format;
+pub mod ladder;
 pub mod launch;
 pub mod mutants;
 pub mod node;
@@ -280,6 +281,9 @@ impl Family for MediaStream {
         unobservable: &mut Vec<String>,
     ) {
         observe::check_expect(expect, observed, reasons, unobservable);
+    }
+    fn describe_datagram(payload: &[u8]) -> handshake_scenario::DatagramLabel {
+        ladder::describe(payload)
     }
     fn transcript(
         capture: &[u8],

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use handshake_report::{result_files, slug, write_reports};
 use handshake_scenario::outcome::TranscriptLine;
-use handshake_scenario::report::{
-    result_files, slug, write_reports, ResultEntry, RunReport, Status, RESULTS_VERSION,
-};
+use handshake_scenario::results::{ResultEntry, RunReport, Status, RESULTS_VERSION};
 use handshake_scenario::{Observations, ScenarioOutcome, Verdict};
 use quick_junit::{NonSuccessKind, TestCaseStatus};
 
@@ -468,7 +467,7 @@ fn results_json_round_trips() {
         ..sample()
     };
     let v: serde_json::Value =
-        serde_json::from_str(&handshake_scenario::report::results_json(&passing).expect("json"))
+        serde_json::from_str(&handshake_report::results_json(&passing).expect("json"))
             .expect("valid");
     assert_eq!(v["summary"]["passed"], true);
     // Only unsupported: nothing ran, not passed.
@@ -484,7 +483,7 @@ fn results_json_round_trips() {
         ..sample()
     };
     let v: serde_json::Value =
-        serde_json::from_str(&handshake_scenario::report::results_json(&nothing).expect("json"))
+        serde_json::from_str(&handshake_report::results_json(&nothing).expect("json"))
             .expect("valid");
     assert_eq!(v["summary"]["passed"], false);
     let _ = std::fs::remove_dir_all(&dir);
@@ -547,7 +546,7 @@ fn summary_markdown_when_all_pass() {
         partition: None,
         ..sample()
     };
-    let md = handshake_scenario::report::summary_markdown(&report);
+    let md = handshake_report::summary_markdown(&report);
     assert!(
         md.starts_with("# handshake-harness scenarios: \u{2705} passed\n"),
         "{md}"
@@ -557,7 +556,7 @@ fn summary_markdown_when_all_pass() {
         results: vec![],
         ..sample()
     };
-    let md = handshake_scenario::report::summary_markdown(&empty);
+    let md = handshake_report::summary_markdown(&empty);
     assert!(md.contains("No results."), "{md}");
 }
 
@@ -567,8 +566,8 @@ fn odd_durations_do_not_panic() {
     report.results[0].duration_ms = f64::NAN;
     report.results[1].duration_ms = -5.0;
     report.results[2].duration_ms = f64::INFINITY;
-    let xml = handshake_scenario::report::junit_xml(&report).expect("junit");
+    let xml = handshake_report::junit_xml(&report).expect("junit");
     let junit = quick_junit::Report::deserialize_from_str(&xml).expect("parse");
     assert_eq!(junit.tests, 8);
-    handshake_scenario::report::results_json(&report).expect("json");
+    handshake_report::results_json(&report).expect("json");
 }

@@ -14,7 +14,10 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use handshake_scenario::report::{result_files, ResultFiles, RunReport, Status};
+use handshake_scenario::results::{RunReport, Status};
+use handshake_scenario::Families;
+
+use crate::files::{result_files, ResultFiles};
 
 pub use ladder::{ladder_svg, LadderOptions};
 
@@ -597,12 +600,13 @@ fn iut_of(
 /// The page for a `harness run` report: counts per status and IUT, a scenario × IUT grid, and one
 /// section per result. `layout` is [`result_files`] of the report (the files `write_reports`
 /// wrote), so the links resolve from the report directory.
-pub fn render_run(report: &RunReport, layout: &[ResultFiles]) -> String {
-    render(&run_index(report, layout))
+pub fn render_run(report: &RunReport, layout: &[ResultFiles], families: &Families) -> String {
+    render(&run_index(report, layout, families))
 }
 
-/// The inputs of [`render_run`].
-pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
+/// The inputs of [`render_run`] (`families` name the rules and draw the datagrams of each result's
+/// family).
+pub fn run_index(report: &RunReport, layout: &[ResultFiles], families: &Families) -> IndexInputs {
     let summary = report.summary();
     let counts_all: Vec<String> = Status::ALL
         .iter()
@@ -686,7 +690,8 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
         let mut violations = Vec::new();
         let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
         for (rule, n) in &o.rules_fired {
-            let statement = handshake_mediastream_judge::rules::by_id(rule)
+            let statement = families
+                .of_rule(rule)
                 .map(|x| x.statement.to_owned())
                 .unwrap_or_default();
             let first = first_packet_of(&o.reasons, rule);
@@ -716,6 +721,7 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
         let ladder = LadderOptions {
             iut: iut_of(&o.capture, &o.transcript),
             violations: marks,
+            describe: families.get(o.protocol).map(|f| f.describer()),
             ..LadderOptions::default()
         };
         sections.push(Section {
@@ -766,20 +772,20 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles]) -> IndexInputs {
         sections_heading: "Scenario results".to_owned(),
         sections,
         files: vec![
-            Link::new("summary.md", handshake_scenario::report::SUMMARY_FILE),
-            Link::new("junit.xml", handshake_scenario::report::JUNIT_FILE),
-            Link::new("results.json", handshake_scenario::report::RESULTS_FILE),
+            Link::new("summary.md", crate::files::SUMMARY_FILE),
+            Link::new("junit.xml", crate::files::JUNIT_FILE),
+            Link::new("results.json", crate::files::RESULTS_FILE),
         ],
     }
 }
 
 /// Writes `index.html` for a `harness run` report into `dir` (beside what
-/// [`handshake_scenario::report::write_reports`] wrote) and returns its path.
-pub fn write_run_index(dir: &Path, report: &RunReport) -> io::Result<PathBuf> {
+/// [`crate::write_reports`] wrote) and returns its path.
+pub fn write_run_index(dir: &Path, report: &RunReport, families: &Families) -> io::Result<PathBuf> {
     let path = dir.join(INDEX_FILE);
     std::fs::create_dir_all(dir)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
-    std::fs::write(&path, render_run(report, &result_files(report)))
+    std::fs::write(&path, render_run(report, &result_files(report), families))
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     Ok(path)
 }

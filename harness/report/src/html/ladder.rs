@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use handshake_mediastream_judge::Mark;
-use handshake_mediastream_wire::{ControlKind, Datagram, Mode};
+use handshake_check::Mark;
+use handshake_scenario::DatagramLabel;
 
 use super::esc;
 
@@ -27,6 +27,8 @@ pub struct LadderOptions {
     pub violations: BTreeMap<u64, Vec<String>>,
     /// Most rows drawn (default [`MAX_ROWS`] when 0).
     pub max_rows: usize,
+    /// How the family shows a datagram (default: its length).
+    pub describe: Option<fn(&[u8]) -> DatagramLabel>,
 }
 
 /// Rows drawn at most, by default (after folding); the rest is summarised in one line.
@@ -50,20 +52,12 @@ struct Item {
     time_ns: u64,
     src: SocketAddr,
     dst: SocketAddr,
-    kind: Kind,
+    opens: bool,
+    run: Option<u64>,
     label: String,
     full: String,
     comment: Option<String>,
     mark: Mark,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Start,
-    Syn,
-    Other,
-    /// DATA or DATA+FRAG with this sequence number.
-    Data(u64),
 }
 
 /// One arrow: a datagram, or a folded run of DATA.
@@ -74,94 +68,29 @@ struct Row {
     run: Option<(u64, u64, u64, usize)>,
 }
 
-fn short_id(escaped: &str) -> String {
-    let chars: Vec<char> = escaped.chars().collect();
-    if chars.is_empty() {
-        "\"\"".to_owned()
-    } else if chars.len() <= 10 {
-        format!("\"{escaped}\"")
-    } else {
-        format!("\"{}…\"", chars.iter().take(8).collect::<String>())
-    }
-}
-
-fn describe(payload: &[u8]) -> (Kind, String, String) {
-    match Datagram::parse(payload, Mode::LegacyAccepting) {
-        Ok(d) => {
-            let full = d.to_string();
-            let (kind, label) = match &d {
-                Datagram::Start => (Kind::Start, "START".to_owned()),
-                Datagram::ConnectionId(id) => (
-                    Kind::Other,
-                    format!("CONNECTION_ID id={}", short_id(&id.escaped().to_string())),
-                ),
-                Datagram::Data(x) => (
-                    Kind::Data(x.seq),
-                    format!("DATA seq={} len={}", x.seq, x.payload.len()),
-                ),
-                Datagram::Fragment(x) => (
-                    Kind::Data(x.seq),
-                    format!(
-                        "DATA+FRAG seq={} off={}/{} len={}",
-                        x.seq,
-                        x.fragment_offset,
-                        x.total_length,
-                        x.payload.len()
-                    ),
-                ),
-                Datagram::Control(c) => {
-                    let mut label = c.kind.kind().to_string();
-                    if c.kind == ControlKind::SynAck {
-                        label.push_str(if c.accept() { " accept" } else { " REJECT" });
-                    }
-                    label.push_str(&format!(
-                        " id={}",
-                        short_id(&c.connection_id.escaped().to_string())
-                    ));
-                    let options = c.options.iter().count();
-                    if options > 0 {
-                        label.push_str(&format!(" +{options} opt"));
-                    }
-                    let kind = if c.kind == ControlKind::Syn {
-                        Kind::Syn
-                    } else {
-                        Kind::Other
-                    };
-                    (kind, label)
-                }
-            };
-            (kind, label, full)
-        }
-        Err(e) => {
-            let full = format!("MALFORMED ({} bytes): {e}", payload.len());
-            (
-                Kind::Other,
-                format!("MALFORMED ({} B)", payload.len()),
-                full,
-            )
-        }
-    }
-}
-
 /// Reads the capture; `Err` when it is not one. A damaged capture yields what came before the
 /// damage, and the damage's description.
-fn read(capture: &[u8]) -> Result<(Vec<Item>, Option<String>), String> {
+fn read(
+    capture: &[u8],
+    describe: fn(&[u8]) -> DatagramLabel,
+) -> Result<(Vec<Item>, Option<String>), String> {
     let reader = handshake_capture::open(capture).map_err(|e| e.to_string())?;
     let mut items = Vec::new();
     let mut damage = None;
     for entry in reader {
         match entry {
             Ok(udp) => {
-                let (kind, label, full) = describe(&udp.payload);
+                let d = describe(&udp.payload);
                 let comment = udp.comment.as_deref().map(str::to_owned);
                 items.push(Item {
                     number: udp.packet_number,
                     time_ns: udp.timestamp_ns,
                     src: udp.src,
                     dst: udp.dst,
-                    kind,
-                    label,
-                    full,
+                    opens: d.opens,
+                    run: d.run,
+                    label: d.short,
+                    full: d.full,
                     mark: Mark::from_comment(comment.as_deref()),
                     comment,
                 });
@@ -192,7 +121,7 @@ fn fold(items: Vec<Item>, violations: &BTreeMap<u64, Vec<String>>) -> Vec<Row> {
     // equal: fragments) sequence numbers, untouched by the harness (or all injected by the same
     // step) and without violations.
     let foldable = |i: &Item| {
-        matches!(i.kind, Kind::Data(_))
+        i.run.is_some()
             && matches!(harness_mark(i), None | Some(HarnessMark::Injected))
             && !violations.contains_key(&i.number)
     };
@@ -204,12 +133,12 @@ fn fold(items: Vec<Item>, violations: &BTreeMap<u64, Vec<String>>) -> Vec<Row> {
     };
     let mut rows: Vec<Row> = Vec::new();
     for item in items {
-        if let (Some(last), Kind::Data(seq)) = (rows.last_mut(), item.kind) {
+        if let (Some(last), Some(seq)) = (rows.last_mut(), item.run) {
             if foldable(&item) && foldable(&last.first) && same_run(&last.first, &item) {
-                let (first_seq, last_seq) = match (last.run, last.first.kind) {
+                let (first_seq, last_seq) = match (last.run, last.first.run) {
                     (Some((_, a, b, _)), _) => (a, b),
-                    (None, Kind::Data(s)) => (s, s),
-                    (None, _) => (0, u64::MAX),
+                    (None, Some(s)) => (s, s),
+                    (None, None) => (0, u64::MAX),
                 };
                 if seq == last_seq || seq == last_seq.wrapping_add(1) {
                     let n = last.run.map_or(1, |r| r.3);
@@ -281,7 +210,7 @@ pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
         return "<p class=\"note\">No capture: nothing was exchanged or the run did not start.</p>"
             .to_owned();
     }
-    let (items, damage) = match read(capture) {
+    let (items, damage) = match read(capture, options.describe.unwrap_or(DatagramLabel::opaque)) {
         Ok(x) => x,
         Err(e) => {
             return format!(
@@ -299,7 +228,7 @@ pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
     // every other endpoint in order of appearance.
     let initiator = items
         .iter()
-        .find(|i| matches!(i.kind, Kind::Start | Kind::Syn))
+        .find(|i| i.opens)
         .or(items.first())
         .map(|i| i.src);
     let mut lifelines: Vec<SocketAddr> = Vec::new();
