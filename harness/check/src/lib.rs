@@ -179,3 +179,25 @@ pub fn check_capture<J: Judge>(
         damage,
     })
 }
+
+/// What `harness check` was asked: the capture and the options every family shares (a family adds
+/// its own).
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    /// The capture file's name (for messages).
+    pub file: std::path::PathBuf,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Only UDP datagrams to or from this port.
+    pub port: Option<u16>,
+    /// The responder's (server's) address, when roles cannot be inferred.
+    pub responder: Option<SocketAddr>,
+    /// The profile the traffic must follow (the family's default when absent).
+    pub profile: Option<String>,
+    /// Allowed timing deviation, ms.
+    pub tolerance_ms: u64,
+    /// The verdict as one JSON document.
+    pub json: bool,
+    /// Rules resting on this project's profile decisions fail too.
+    pub strict_profile: bool,
+}

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use handshake_capture::{CaptureFormat, CaptureWriter, LiveCapture, LiveLimits};
 
-use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// `harness capture` arguments.
 #[derive(Debug, Clone, clap::Args)]

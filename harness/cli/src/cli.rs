@@ -1,21 +1,23 @@
-//! The `harness` command line. Exit codes: 0 success; 1 the input was read and something failed
-//! (a malformed datagram, a failing vector); 2 usage or input error.
+//! The `harness` command line: the generic commands (run, interop, mutants, coverage, check,
+//! capture, schema) and, mounted from the registry ([`crate::families`]), each family's own
+//! (`decode`, `vectors`, `peer …`) and its options of `check`. Exit codes: [`handshake_scenario::exit`].
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use handshake_mediastream_wire::Mode;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use handshake_check::CheckRequest;
 
-use crate::decode::{self, Source};
-use crate::vectors;
+use crate::families::{CLIS, FAMILIES};
 
 /// Exit code: success.
-pub const EXIT_OK: i32 = 0;
+pub const EXIT_OK: i32 = handshake_scenario::exit::OK;
 /// Exit code: the run completed and found failures.
-pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_FAILED: i32 = handshake_scenario::exit::FAILED;
 /// Exit code: bad usage or unusable input.
-pub const EXIT_INPUT: i32 = 2;
+pub const EXIT_INPUT: i32 = handshake_scenario::exit::INPUT;
 
 /// Packet-level conformance and fuzz test harness for real-time media protocols.
 #[derive(Debug, Parser)]
@@ -26,32 +28,22 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Subcommands.
+/// The generic subcommands (the families add theirs).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Decode media-stream datagrams from hex, a raw datagram file, or a pcap/pcapng capture.
-    ///
-    /// Prints one line per datagram (kind and key fields, or why it is malformed); --json prints one
-    /// JSON object per line. Exit 0 when every datagram parsed, 1 when some were malformed, 2 when the
-    /// input could not be read.
-    Decode(DecodeArgs),
-    /// Check byte test vector files against the wire layer (default: vectors/mediastream).
-    ///
-    /// Exit 0 when every vector holds, 1 when one fails, 2 when a file is unreadable or malformed.
-    Vectors(VectorsArgs),
     /// Replay JSON scenarios against implementations under test; write CI reports.
     ///
     /// Exit 0 when every scenario passed (or failed as its IUT's expectations file says), 1 on
     /// failures (including an expected failure that passed), 2 on usage or input errors, 3 when no
     /// scenario was selected or none could run.
     Run(crate::run_cmd::RunArgs),
-    /// Run the interop matrix: every initiator × responder through the fault link, compared with the
+    /// Run an interop matrix: every initiator × responder through the fault link, compared with the
     /// expected matrix.
     ///
     /// Peers are reference profiles (`ref:3way+fallback`) or external programs (`cmd:'… {target}'`,
-    /// `cmd:'… {listen}'`). Prints the matrix (path and frames per cell, ✗ where it differs); --report
-    /// DIR writes matrix.json, matrix.md, index.html and one pcapng per cell. Exit 0 when every cell
-    /// is as expected, 1 when one differs, 2 on usage or input errors.
+    /// `cmd:'… {listen}'`). Prints the matrix (path and what each cell delivered, ✗ where it
+    /// differs); --report DIR writes matrix.json, matrix.md, index.html and one pcapng per cell.
+    /// Exit 0 when every cell is as expected, 1 when one differs, 2 on usage or input errors.
     Interop(crate::interop_cmd::InteropArgs),
     /// Run the scenario library against deliberately wrong implementations (mutants).
     ///
@@ -66,137 +58,242 @@ pub enum Command {
     /// --report DIR writes coverage.json and coverage.md. Exit 0 when every id has a scenario, 1
     /// when there are gaps, 2 on input errors.
     Coverage(crate::mutants_cmd::CoverageArgs),
-    /// Judge a pcap/pcapng capture against the protocol rules.
+    /// Judge a pcap/pcapng capture against a family's protocol rules.
     ///
-    /// Prints per session the handshake observed, the negotiated mode, frame statistics and every
-    /// violation (packet number, time, rule id, detail, statement). Exit 0 when clean, 1 on
-    /// violations, 2 when the input is unusable (not a capture, damaged, no datagrams).
-    Check(crate::check_cmd::CheckArgs),
+    /// Prints per session what the family's judge saw and every violation (packet number, time,
+    /// rule id, detail, statement). Exit 0 when clean, 1 on violations, 2 when the input is unusable
+    /// (not a capture, damaged, no datagrams).
+    Check(CheckArgs),
     /// Capture live UDP traffic from a network interface into a pcapng (or pcap) file.
     ///
     /// Needs root or CAP_NET_RAW. Ctrl-C stops cleanly and the file is always finished. Exit 0 when the
     /// capture ran, 1 when it failed after starting (the file keeps what was captured), 2 on usage,
     /// permission or interface errors.
     Capture(crate::capture_cmd::CaptureArgs),
-    /// Run a reference endpoint over real UDP (a ctsTraffic-like tool).
-    #[command(subcommand)]
-    Peer(crate::peer::PeerCommand),
-    /// Print a JSON Schema.
+    /// Print a JSON Schema: `scenario`, `expectations`, `iut-manifest`, or a family's (the media
+    /// stream's `vectors`).
     Schema {
         /// Which schema.
-        #[arg(value_enum)]
-        which: SchemaKind,
+        which: String,
     },
 }
 
-/// `harness decode` arguments.
+/// `harness check` arguments every family shares.
 #[derive(Debug, clap::Args)]
-pub struct DecodeArgs {
-    /// Files: pcap or pcapng captures (recognised by their magic number), else one raw datagram each.
-    pub files: Vec<PathBuf>,
-    /// A datagram as hex (whitespace, ':' and '-' between bytes are ignored); repeatable.
-    #[arg(long, value_name = "HEX")]
-    pub hex: Vec<String>,
-    /// Classification order: `legacy` tests for an exact 5-byte START first; `3way` never does.
-    #[arg(long, value_enum, default_value_t = ModeArg::Legacy)]
-    pub mode: ModeArg,
-    /// For captures: only UDP datagrams to or from this port.
+pub struct CheckArgs {
+    /// A pcap or pcapng capture (tcpdump, Wireshark, or the harness's own).
+    pub file: PathBuf,
+    /// The protocol family of the traffic.
+    #[arg(long, default_value = handshake_scenario::registry::DEFAULT_PROTOCOL)]
+    pub protocol: String,
+    /// The profile the traffic must follow (the family's; the media stream's: legacy, udp_push,
+    /// 3way[+allow_legacy_start][+optimistic_start], default 3way).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Only UDP datagrams to or from this port (the responder's).
     #[arg(long)]
     pub port: Option<u16>,
-    /// One JSON object per datagram.
+    /// The responder's address, when roles cannot be inferred from the traffic.
+    #[arg(long)]
+    pub responder: Option<SocketAddr>,
+    /// Allowed timing deviation, ms (SYN re-sends: plus 10 % of the interval early, half of it late).
+    #[arg(long, default_value_t = 50)]
+    pub tolerance_ms: u64,
+    /// The verdict as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Fail (exit 1) also on rules that rest on this project's own profile decisions beyond the
+    /// facts (by default they are reported as deviations and do not fail).
+    #[arg(long)]
+    pub strict_profile: bool,
 }
 
-/// `harness vectors` arguments.
-#[derive(Debug, clap::Args)]
-pub struct VectorsArgs {
-    /// Vector files or directories of them.
-    #[arg(default_value = "vectors/mediastream")]
-    pub paths: Vec<PathBuf>,
-    /// Print every vector with what the code decoded, not only failures.
-    #[arg(long, short)]
-    pub verbose: bool,
-}
-
-/// Classification modes on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    /// Legacy-accepting: exact `START` first.
-    Legacy,
-    /// 3-way-only.
-    #[value(name = "3way")]
-    ThreeWay,
-}
-
-impl From<ModeArg> for Mode {
-    fn from(mode: ModeArg) -> Mode {
-        match mode {
-            ModeArg::Legacy => Mode::LegacyAccepting,
-            ModeArg::ThreeWay => Mode::ThreeWayOnly,
-        }
+/// The whole command line: the generic commands with every family's mounted.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let mut peer = clap::Command::new("peer")
+        .about("Run a family's reference endpoint over real UDP as a tool (e.g. a ctsTraffic-like responder or initiator)")
+        .subcommand_required(true)
+        .arg_required_else_help(true);
+    for f in CLIS {
+        cmd = cmd.subcommands((f.commands)());
+        // A family's options join `check`; its help stays the command's own.
+        cmd = cmd.mut_subcommand("check", |c| {
+            let (about, long) = (c.get_about().cloned(), c.get_long_about().cloned());
+            let mut c = (f.check_args)(c);
+            if let Some(a) = about {
+                c = c.about(a);
+            }
+            if let Some(l) = long {
+                c = c.long_about(l);
+            }
+            c
+        });
+        peer = peer.subcommands((f.peer_commands)());
     }
-}
-
-/// Schemas `harness schema` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SchemaKind {
-    /// Byte test vector files (vectors/schema/vector-file.schema.json).
-    Vectors,
-    /// Scenario files (vectors/schema/scenario.schema.json).
-    Scenario,
-    /// IUT expectations files (vectors/schema/expectations.schema.json).
-    Expectations,
-    /// External IUT manifests (vectors/schema/iut-manifest.schema.json).
-    IutManifest,
+    cmd.subcommand(peer)
 }
 
 /// Parses the process arguments and runs; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    run_args(std::env::args_os(), &mut out)
+}
+
+/// Parses `argv` (the program name first) and runs, writing results to `out` and diagnostics to
+/// stderr; returns the exit code.
+pub fn run_args<I, T>(argv: I, out: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = match command().try_get_matches_from(argv) {
+        Ok(m) => m,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    run(cli, &mut out)
+    match matches.subcommand() {
+        Some(("peer", m)) => {
+            for f in CLIS {
+                if let Some(code) = (f.run_peer)(m) {
+                    return code;
+                }
+            }
+            EXIT_INPUT
+        }
+        Some(("check", m)) => run_check(m, out),
+        Some((name, m)) => {
+            for f in CLIS {
+                if let Some(code) = (f.run)(name, m, out) {
+                    return code;
+                }
+            }
+            match Cli::from_arg_matches(&matches) {
+                Ok(cli) => run(cli, out),
+                Err(e) => {
+                    let _ = e.print();
+                    EXIT_INPUT
+                }
+            }
+        }
+        None => EXIT_INPUT,
+    }
 }
 
-/// Runs a parsed command line, writing results to `out` and diagnostics to stderr.
+fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
+    let args = match CheckArgs::from_arg_matches(matches) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_INPUT;
+        }
+    };
+    let Some(family) = CLIS.iter().find(|f| f.family.name() == args.protocol) else {
+        eprintln!(
+            "error: --protocol {}: expected one of {}",
+            args.protocol,
+            FAMILIES.names().join(", ")
+        );
+        return EXIT_INPUT;
+    };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.file.display());
+            return EXIT_INPUT;
+        }
+    };
+    let request = CheckRequest {
+        file: args.file,
+        bytes,
+        port: args.port,
+        responder: args.responder,
+        profile: args.profile,
+        tolerance_ms: args.tolerance_ms,
+        json: args.json,
+        strict_profile: args.strict_profile,
+    };
+    (family.check)(&request, matches, out)
+}
+
+/// Runs a parsed generic command line, writing results to `out` and diagnostics to stderr.
 pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
     match cli.command {
-        Command::Decode(args) => run_decode(args, out),
-        Command::Vectors(args) => run_vectors(args, out),
-        Command::Peer(command) => crate::peer::run(command),
-        Command::Check(args) => crate::check_cmd::run(args, out),
+        // Parsed without the families' options: run as if given only the generic ones.
+        Command::Check(args) => run_args(check_argv(args), out),
         Command::Run(args) => crate::run_cmd::run(args, out),
         Command::Mutants(args) => crate::mutants_cmd::run(args, out),
         Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
-        Command::Schema { which } => match which {
-            SchemaKind::Vectors => write_or_fail(out, &vectors::schema_json()),
-            SchemaKind::Scenario => {
-                write_or_fail(out, &crate::families::FAMILIES.scenario_schema())
-            }
-            SchemaKind::IutManifest => {
-                write_or_fail(out, &handshake_scenario::external::manifest::schema_json())
-            }
-            SchemaKind::Expectations => {
-                let schema = schemars::schema_for!(handshake_scenario::results::Expectations);
-                write_or_fail(
-                    out,
-                    &format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&schema).unwrap_or_default()
-                    ),
-                )
+        Command::Schema { which } => schema(&which, out),
+    }
+}
+
+/// The command line that asks for `args` (the generic options of `harness check`).
+fn check_argv(args: CheckArgs) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = vec!["harness".into(), "check".into(), args.file.into()];
+    argv.extend(["--protocol".into(), args.protocol.into()]);
+    if let Some(p) = args.profile {
+        argv.extend(["--profile".into(), p.into()]);
+    }
+    if let Some(p) = args.port {
+        argv.extend(["--port".into(), p.to_string().into()]);
+    }
+    if let Some(r) = args.responder {
+        argv.extend(["--responder".into(), r.to_string().into()]);
+    }
+    argv.extend([
+        "--tolerance-ms".into(),
+        args.tolerance_ms.to_string().into(),
+    ]);
+    if args.json {
+        argv.push("--json".into());
+    }
+    if args.strict_profile {
+        argv.push("--strict-profile".into());
+    }
+    argv
+}
+
+/// `harness schema NAME`.
+fn schema(which: &str, out: &mut dyn Write) -> i32 {
+    let text = match which {
+        "scenario" => FAMILIES.scenario_schema(),
+        "iut-manifest" => handshake_scenario::external::manifest::schema_json(),
+        "expectations" => {
+            let schema = schemars::schema_for!(handshake_scenario::results::Expectations);
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            )
+        }
+        name => match CLIS
+            .iter()
+            .flat_map(|f| (f.schemas)())
+            .find(|(n, _)| *n == name)
+        {
+            Some((_, text)) => text,
+            None => {
+                let mut known = vec!["scenario", "expectations", "iut-manifest"];
+                let family: Vec<&'static str> = CLIS
+                    .iter()
+                    .flat_map(|f| (f.schemas)())
+                    .map(|(n, _)| n)
+                    .collect();
+                known.extend(family);
+                eprintln!(
+                    "error: no schema `{name}`: expected one of {}",
+                    known.join(", ")
+                );
+                return EXIT_INPUT;
             }
         },
-    }
+    };
+    write_or_fail(out, &text)
 }
 
 fn write_or_fail(out: &mut dyn Write, text: &str) -> i32 {
@@ -206,100 +303,5 @@ fn write_or_fail(out: &mut dyn Write, text: &str) -> i32 {
             eprintln!("error: writing output: {e}");
             EXIT_INPUT
         }
-    }
-}
-
-fn run_decode(args: DecodeArgs, out: &mut dyn Write) -> i32 {
-    let sources: Vec<Source> = args
-        .hex
-        .into_iter()
-        .map(Source::Hex)
-        .chain(args.files.into_iter().map(Source::File))
-        .collect();
-    if sources.is_empty() {
-        eprintln!(
-            "error: nothing to decode: give --hex HEX or a file (see `harness decode --help`)"
-        );
-        return EXIT_INPUT;
-    }
-    let options = decode::Options {
-        mode: args.mode.into(),
-        json: args.json,
-        port: args.port,
-    };
-    match decode::run(&sources, &options, out) {
-        Ok(summary) => {
-            if summary.skipped > 0 {
-                eprintln!(
-                    "note: {} capture packets were not UDP datagrams of interest and were skipped",
-                    summary.skipped
-                );
-            }
-            if summary.malformed > 0 {
-                eprintln!(
-                    "{} of {} datagrams are malformed",
-                    summary.malformed, summary.datagrams
-                );
-                EXIT_FAILED
-            } else {
-                EXIT_OK
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_INPUT
-        }
-    }
-}
-
-fn run_vectors(args: VectorsArgs, out: &mut dyn Write) -> i32 {
-    let files = match vectors::collect_files(&args.paths) {
-        Ok(files) if files.is_empty() => {
-            eprintln!("error: no vector files under {:?}", args.paths);
-            return EXIT_INPUT;
-        }
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
-    };
-    let (mut total, mut failed) = (0usize, 0usize);
-    for path in files {
-        let report = match vectors::check_file(&path) {
-            Ok(report) => report,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_INPUT;
-            }
-        };
-        let failures = report.failures().count();
-        total += report.results.len();
-        failed += failures;
-        let verdict = if failures == 0 { "ok  " } else { "FAIL" };
-        let _ = writeln!(
-            out,
-            "{verdict} {} — {} ({} checks)",
-            report.path.display(),
-            report.title,
-            report.results.len()
-        );
-        for r in &report.results {
-            match &r.failure {
-                Some(why) => {
-                    let _ = writeln!(out, "     FAIL {} [{}]: {why}", r.name, r.section);
-                }
-                None if args.verbose => {
-                    let _ = writeln!(out, "     {:<40} [{}] {}", r.name, r.section, r.shown);
-                }
-                None => {}
-            }
-        }
-    }
-    let _ = writeln!(out, "{} passed, {} failed", total - failed, failed);
-    if failed == 0 {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
     }
 }

@@ -5,16 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod capture_cmd;
-pub mod check_cmd;
 pub mod cli;
-pub mod decode;
 pub mod families;
-pub mod golden;
 
-pub mod input;
 pub mod interop_cmd;
-pub mod matrix;
 pub mod mutants_cmd;
-pub mod peer;
 pub mod run_cmd;
-pub mod vectors;

@@ -13,14 +13,14 @@ use handshake_scenario::runner::{scenario_files, Plan};
 use handshake_scenario::{Iut, LoadedScenario};
 use serde::Serialize;
 
-use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
 use crate::families::FAMILIES;
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// `harness mutants` arguments.
 #[derive(Debug, clap::Args)]
 pub struct MutantsArgs {
     /// Scenario files or directories.
-    #[arg(default_value = "vectors/scenarios/mediastream")]
+    #[arg(default_value = "vectors/scenarios")]
     pub scenarios: Vec<PathBuf>,
     /// Whose mutants: an IUT manifest that lists `mutants` (an external program, real time);
     /// default: the reference endpoints' mutants (`ref:3way!NAME`, in-process).
@@ -48,7 +48,7 @@ pub struct MutantsArgs {
 #[derive(Debug, clap::Args)]
 pub struct CoverageArgs {
     /// Scenario files or directories.
-    #[arg(default_value = "vectors/scenarios/mediastream")]
+    #[arg(default_value = "vectors/scenarios")]
     pub scenarios: Vec<PathBuf>,
     /// Parallel workers for the mutant runs [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]

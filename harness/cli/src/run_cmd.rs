@@ -14,7 +14,7 @@ use handshake_scenario::Iut;
 
 use crate::families::FAMILIES;
 
-use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// Exit code: nothing was selected or nothing could run.
 pub const EXIT_NOTHING: i32 = 3;
@@ -23,7 +23,7 @@ pub const EXIT_NOTHING: i32 = 3;
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Scenario files or directories (recursively).
-    #[arg(default_value = "vectors/scenarios/mediastream")]
+    #[arg(default_value = "vectors/scenarios")]
     pub scenarios: Vec<PathBuf>,
     /// Implementation under test: `ref:PROFILE` (in-process, virtual time) or an IUT manifest
     /// `FILE.json` (an external program, real time). Repeatable.
@@ -114,7 +114,8 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
     scenarios.sort_by(|a, b| a.id().cmp(b.id()));
     let mut expectations = BTreeMap::new();
     for path in &args.expectations {
-        let e: Expectations = crate::input::load_json(path).map_err(|e| e.to_string())?;
+        let e: Expectations =
+            handshake_scenario::json::load_file(path).map_err(|e| e.to_string())?;
         for id in e.known_failures.keys() {
             if !scenarios.iter().any(|s| s.id() == id)
                 && args.tag.is_empty()

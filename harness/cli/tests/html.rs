@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use handshake_harness::families::FAMILIES;
 use handshake_harness::interop_cmd::{self, InteropArgs};
-use handshake_mediastream_endpoint::Profile;
 use handshake_report::html;
 use handshake_report::{result_files, write_reports};
 use handshake_scenario::results::{ResultEntry, RunReport, Status};
@@ -31,10 +31,10 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn entry(file: &str, iut: &str, expected_failure: Option<&str>) -> ResultEntry {
     let path = root().join("vectors/scenarios/mediastream").join(file);
-    let scenario = handshake_mediastream::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let profile = Profile::parse(iut.trim_start_matches("ref:")).unwrap_or_else(|e| panic!("{e}"));
-    let seed = scenario.seed.unwrap_or(1);
-    let outcome = handshake_scenario::engine::run_reference(&scenario, iut, &profile, seed);
+    let scenario = FAMILIES.load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let iut = FAMILIES.parse_iut(iut).unwrap_or_else(|e| panic!("{e}"));
+    let seed = scenario.seed().unwrap_or(1);
+    let outcome = scenario.run(&iut, seed);
     let status = Status::of(
         outcome.verdict,
         !outcome.deviations.is_empty(),

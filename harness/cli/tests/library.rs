@@ -56,11 +56,15 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
     assert!(files.len() >= 40, "{} scenarios", files.len());
     let scenarios: Vec<_> = files
         .iter()
-        .map(|f| handshake_mediastream::load(f).unwrap_or_else(|e| panic!("{e}")))
+        .map(|f| {
+            handshake_harness::families::FAMILIES
+                .load(f)
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
         .collect();
     let users = scenarios
         .iter()
-        .filter(|s| s.tags.iter().any(|t| t == "users"))
+        .filter(|s| s.tags().iter().any(|t| t == "users"))
         .count();
     assert!(
         users >= 4,
@@ -71,7 +75,7 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
         handshake_scenario::Role::Responder,
     ] {
         assert!(
-            scenarios.iter().filter(|s| s.iut.role == role).count() >= 10,
+            scenarios.iter().filter(|s| s.role() == role).count() >= 10,
             "{role:?}"
         );
     }
@@ -83,7 +87,8 @@ fn malformed_scenarios_are_located_and_exit_2() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\n  \"id\": \"x\",\n  \"title\": \"t\",\n  \"protocol\": \"mediastream\",\n  \"iut\": {\"role\": \"responder\"},\n  \"peer\": {\"steps\": [{\"sned\": {}}]}\n}\n").expect("write");
-    let err = handshake_mediastream::load(&path)
+    let err = handshake_harness::families::FAMILIES
+        .load(&path)
         .expect_err("refused")
         .to_string();
     assert!(err.contains("bad.json:6:"), "{err}");

@@ -87,6 +87,8 @@ pub struct MatrixView {
     pub cells: Vec<MatrixCell>,
     /// Notes under the matrix (e.g. what `cmd-1` stands for).
     pub notes: Vec<String>,
+    /// The paths a cell may take, in legend order (the family's; they are coloured by position).
+    pub paths: Vec<String>,
 }
 
 /// One cell of the matrix.
@@ -96,14 +98,12 @@ pub struct MatrixCell {
     pub initiator: String,
     /// Column.
     pub responder: String,
-    /// The path taken (`3way`, `legacy`, `legacy-fallback`, `rejected`, `failed`).
+    /// The path taken (`3way`, `legacy`, …).
     pub path: String,
-    /// Frames delivered.
-    pub frames: u64,
-    /// Frames in the stream.
-    pub frames_expected: u64,
-    /// Time to first media, ms.
-    pub time_to_first_media_ms: Option<f64>,
+    /// What it delivered (`100 / 100 frames`).
+    pub summary: String,
+    /// A further figure (` · 12.5 ms` to first media).
+    pub detail: Option<String>,
     /// The expectation in short (`3way · 100`), when there is one.
     pub expected: Option<String>,
     /// Whether the cell differs from its expectation.
@@ -203,16 +203,31 @@ pub struct IndexInputs {
     pub files: Vec<Link>,
 }
 
-/// The CSS class of a negotiated path.
-pub fn path_class(path: &str) -> &'static str {
-    match path {
-        "3way" => "p-3way",
-        "legacy" => "p-legacy",
-        "legacy-fallback" => "p-legacy-fallback",
-        "rejected" => "p-rejected",
-        "failed" => "p-failed",
-        _ => "p-other",
+/// The CSS class of a path a matrix cell took (`p-3way`).
+pub fn path_class(path: &str) -> String {
+    let name: String = path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("p-{name}")
+}
+
+/// The colours of paths, by their position in the family's list (the first is the good path, the
+/// last a failure); further paths share the last but one.
+const PATH_COLOURS: [&str; 5] = ["#2e9e44", "#2f6fdb", "#138f91", "#e07b00", "#d23f31"];
+
+/// The style of each path of `paths` (by position; see [`PATH_COLOURS`]).
+fn path_css(paths: &[String]) -> String {
+    let mut css = String::new();
+    for (i, p) in paths.iter().enumerate() {
+        let colour = if i + 1 == paths.len() && i > 0 {
+            PATH_COLOURS[PATH_COLOURS.len() - 1]
+        } else {
+            PATH_COLOURS[i.min(PATH_COLOURS.len() - 2)]
+        };
+        let _ = write!(css, ".{} {{ background: {colour}; }} ", path_class(p));
     }
+    css
 }
 
 /// The CSS class of a status.
@@ -231,7 +246,7 @@ pub fn status_class(status: Status) -> &'static str {
 
 const CSS: &str = r#"
 :root { --fg:#1d2228; --muted:#5b6570; --line:#d5dae0; --bg:#ffffff; --soft:#f4f6f8;
-  --p3way:#2e9e44; --plegacy:#2f6fdb; --pfallback:#138f91; --prejected:#e07b00; --pfailed:#d23f31; --pother:#7a7f87; }
+  --good:#2e9e44; --bad:#d23f31; --pother:#7a7f87; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   color: var(--fg); background: var(--bg); margin: 0; padding: 24px 32px 64px; max-width: 1280px; }
@@ -240,7 +255,7 @@ h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 12.5px; }
 a { color: #1a5fb4; }
 .verdict { display: inline-block; padding: 3px 10px; border-radius: 12px; color: #fff; font-weight: 600; margin: 6px 0 10px; }
-.verdict.ok { background: var(--p3way); } .verdict.bad { background: var(--pfailed); }
+.verdict.ok { background: var(--good); } .verdict.bad { background: var(--bad); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0 12px; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 table { border-collapse: collapse; margin: 8px 0 14px; }
@@ -257,13 +272,11 @@ table.matrix td.cell .pcap { display: inline-block; font-size: 11px; color: #fff
 table.matrix td.differs { outline: 4px solid #b5007a; outline-offset: -4px; }
 table.matrix td.differs .path::after { content: " \2260"; }
 table.matrix th.row { white-space: nowrap; }
-.p-3way { background: var(--p3way); } .p-legacy { background: var(--plegacy); }
-.p-legacy-fallback { background: var(--pfallback); } .p-rejected { background: var(--prejected); }
-.p-failed { background: var(--pfailed); } .p-other { background: var(--pother); }
+.p-other { background: var(--pother); }
 .legend span { display: inline-block; color: #fff; border-radius: 3px; padding: 1px 7px; margin-right: 6px; font-size: 12px; }
 .legend .differs { background: #fff; color: var(--fg); outline: 3px solid #b5007a; outline-offset: -3px; }
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff; border-radius: 3px; padding: 1px 7px; font-size: 12px; font-weight: 600; }
-.st-pass { background: var(--p3way); } .st-fail { background: var(--pfailed); } .st-xfail { background: #8a6d3b; }
+.st-pass { background: var(--good); } .st-fail { background: var(--bad); } .st-xfail { background: #8a6d3b; }
 .st-xpass { background: #b5007a; } .st-unsupported { background: #9aa1a9; } .st-error { background: #6b1d16; }
 .st-deviation { background: #c28a00; } .st-interrupted { background: #4b5563; }
 .chip { display: inline-block; width: 16px; height: 16px; border-radius: 3px; margin: 1px; vertical-align: middle; }
@@ -373,10 +386,7 @@ pub fn render_matrix(m: &MatrixView) -> String {
                 s.push_str("<td class=\"empty\"></td>");
                 continue;
             };
-            let mut title = format!(
-                "{i} × {r}: {} · {} of {} frames",
-                c.path, c.frames, c.frames_expected
-            );
+            let mut title = format!("{i} × {r}: {} · {}", c.path, c.summary);
             if let Some(e) = &c.expected {
                 title.push_str(&format!(" · expected {e}"));
             } else {
@@ -386,21 +396,17 @@ pub fn render_matrix(m: &MatrixView) -> String {
                 title.push_str(&format!(" · differs: {m}"));
             }
             title.push_str(&format!(" · checker: {}", c.checker));
-            let ttfm = c
-                .time_to_first_media_ms
-                .map(|t| format!(" · {t:.1} ms"))
-                .unwrap_or_default();
+            let known = m.paths.iter().any(|p| p == &c.path);
             let _ = write!(
                 s,
-                "<td class=\"cell {}{}\" title=\"{}\"><a href=\"{}\"><span class=\"path\">{}</span><br><span class=\"sub\">{} / {} frames{}</span><br><span class=\"sub\">{}{}</span></a>",
-                path_class(&c.path),
+                "<td class=\"cell {}{}\" title=\"{}\"><a href=\"{}\"><span class=\"path\">{}</span><br><span class=\"sub\">{}{}</span><br><span class=\"sub\">{}{}</span></a>",
+                if known { path_class(&c.path) } else { "p-other".to_owned() },
                 if c.differs { " differs" } else { "" },
                 esc(&title),
                 esc(&c.anchor.as_ref().map(|a| format!("#{a}")).unwrap_or_default()),
                 esc(&c.path),
-                c.frames,
-                c.frames_expected,
-                esc(&ttfm),
+                esc(&c.summary),
+                esc(c.detail.as_deref().unwrap_or_default()),
                 if c.differs { "expected " } else { "checker: " },
                 esc(&if c.differs {
                     c.expected.clone().unwrap_or_default()
@@ -416,7 +422,11 @@ pub fn render_matrix(m: &MatrixView) -> String {
         s.push_str("</tr>");
     }
     s.push_str("</table>");
-    s.push_str("<p class=\"legend\"><span class=\"p-3way\">3way</span><span class=\"p-legacy\">legacy</span><span class=\"p-legacy-fallback\">legacy-fallback</span><span class=\"p-rejected\">rejected</span><span class=\"p-failed\">failed</span><span class=\"differs\">differs from the expected matrix</span></p>");
+    s.push_str("<p class=\"legend\">");
+    for p in &m.paths {
+        let _ = write!(s, "<span class=\"{}\">{}</span>", path_class(p), esc(p));
+    }
+    s.push_str("<span class=\"differs\">differs from the expected matrix</span></p>");
     for n in &m.notes {
         let _ = write!(s, "<p class=\"note\">{}</p>", esc(n));
     }
@@ -526,8 +536,13 @@ pub fn render(index: &IndexInputs) -> String {
     let mut s = String::with_capacity(64 * 1024);
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        esc(&index.title)
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}{}</style>\n</head>\n<body>\n",
+        esc(&index.title),
+        index
+            .matrix
+            .as_ref()
+            .map(|m| path_css(&m.paths))
+            .unwrap_or_default()
     );
     let _ = write!(
         s,

@@ -624,8 +624,9 @@ impl fmt::Display for Bound {
 // ---- Reading objects whose keys are shared between the generic part and a family's fields.
 
 /// Reads every key of `map`: `generic` takes the keys it knows (returning `true`), the family's
-/// `fields` take theirs, anything else is an unknown field listing both.
-fn read_object<'de, M: MapAccess<'de>, X: Fields>(
+/// `fields` take theirs, anything else is an unknown field listing both. For any generic format
+/// with family keys (scenarios, interop matrices).
+pub fn read_object<'de, M: MapAccess<'de>, X: Fields>(
     map: &mut M,
     generic_names: &[&str],
     fields: &mut X,
@@ -654,7 +655,8 @@ fn read_object<'de, M: MapAccess<'de>, X: Fields>(
     Ok(())
 }
 
-fn missing<E: de::Error, T>(slot: Option<T>, name: &'static str) -> Result<T, E> {
+/// `slot`'s value, or serde's missing-field error.
+pub fn missing<E: de::Error, T>(slot: Option<T>, name: &'static str) -> Result<T, E> {
     slot.ok_or_else(|| de::Error::missing_field(name))
 }
 

@@ -278,3 +278,53 @@ mod tests {
         );
     }
 }
+
+/// A JSON file that cannot be used, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or does not match the expected structure.
+    #[error("{}:{error}", path.display())]
+    Json {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where and what.
+        error: JsonError,
+    },
+    /// The content is well-formed but not valid (e.g. a rule between fields).
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads and deserializes a JSON file (see [`from_str`]); errors carry file:line:column, the JSON
+/// path and what was expected there.
+pub fn load_file<T: DeserializeOwned>(path: &std::path::Path) -> Result<T, FileError> {
+    let text = crate::read_text(path).map_err(|e| FileError::Invalid {
+        path: path.to_owned(),
+        message: e
+            .strip_prefix(&format!("{}: ", path.display()))
+            .unwrap_or(&e)
+            .to_owned(),
+    })?;
+    parse_file(path, &text)
+}
+
+/// Deserializes JSON text that came from `path` (see [`load_file`]).
+pub fn parse_file<T: DeserializeOwned>(path: &std::path::Path, text: &str) -> Result<T, FileError> {
+    from_str(text).map_err(|error| FileError::Json {
+        path: path.to_owned(),
+        error,
+    })
+}

@@ -7,6 +7,7 @@
 
 pub mod citations;
 pub mod engine;
+pub mod exit;
 pub mod external;
 pub mod family;
 pub mod format;

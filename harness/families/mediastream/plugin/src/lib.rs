@@ -13,7 +13,10 @@
 
 pub mod build;
 pub mod citations;
+pub mod cli;
 pub mod format;
+pub mod golden;
+pub mod interop;
 pub mod ladder;
 pub mod launch;
 pub mod mutants;

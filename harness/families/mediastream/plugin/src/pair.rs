@@ -116,35 +116,45 @@ pub fn run_pair(
 ) -> Result<PairRun, String> {
     let scenario = pair_scenario(config);
     let run = run_generic_pair(&scenario, &initiator, &responder, link, responder_seed)?;
-    let (i_addr, r_addr) = (INITIATOR, RESPONDER);
-    let mut responder_sessions: Vec<Metrics> = run
-        .events
-        .iter()
-        .filter(|e| e.endpoint == r_addr)
-        .filter_map(|e| match &e.event {
-            Event::Ended { metrics, .. } => Some((**metrics).clone()),
-            _ => None,
-        })
-        .collect();
-    let mut initiator_metrics = Metrics::default();
-    for (addr, node) in &run.nodes {
-        let Some(peer) = node.peer() else {
-            continue;
-        };
-        if let (Some(i), true) = (peer.as_initiator(), *addr == i_addr) {
-            initiator_metrics = i.metrics().clone();
-        }
-        if let Some(m) = peer.as_responder().and_then(|r| r.session_metrics(i_addr)) {
-            responder_sessions.push(m.clone());
-        }
-    }
     Ok(PairRun {
         outcome: run.outcome,
-        initiator: initiator_metrics,
-        responder_sessions,
+        initiator: initiator_metrics(&run),
+        responder_sessions: responder_sessions(&run),
         trace: run.link.trace().to_vec(),
         events: run.events.clone(),
         direction: config.direction,
         run,
     })
+}
+
+/// The initiator's final metrics in a pair run.
+pub fn initiator_metrics(run: &Simulated<MediaStream>) -> Metrics {
+    run.node(INITIATOR)
+        .and_then(|n| n.peer())
+        .and_then(|p| p.as_initiator())
+        .map(|i| i.metrics().clone())
+        .unwrap_or_default()
+}
+
+/// Metrics of every responder session of a pair run that ended, in order, then of the one still
+/// live.
+pub fn responder_sessions(run: &Simulated<MediaStream>) -> Vec<Metrics> {
+    let mut sessions: Vec<Metrics> = run
+        .events
+        .iter()
+        .filter(|e| e.endpoint == RESPONDER)
+        .filter_map(|e| match &e.event {
+            Event::Ended { metrics, .. } => Some((**metrics).clone()),
+            _ => None,
+        })
+        .collect();
+    if let Some(m) = run
+        .node(RESPONDER)
+        .and_then(|n| n.peer())
+        .and_then(|p| p.as_responder())
+        .and_then(|r| r.session_metrics(INITIATOR))
+    {
+        sessions.push(m.clone());
+    }
+    sessions
 }

@@ -1,0 +1,142 @@
+//! Interop matrices, written once for every protocol family: every initiator × responder cell —
+//! reference profiles in virtual time (the pair runner), external programs (`cmd:`) in real time
+//! against a reference peer (the scenario engine) — through the fault link with a fault profile;
+//! each cell's path, what it delivered and the judge's verdict on its capture, compared with the
+//! expected matrix for that fault profile ([`matrix`]), reported as a terminal table, `matrix.json`,
+//! `matrix.md` and an HTML page ([`output`]).
+//!
+//! What a family adds is [`InteropFamily`]: the keys of an expected cell, what a cell showed and how
+//! the two compare. The registry's face of it is [`DynInterop`].
+#![forbid(unsafe_code)]
+
+pub mod matrix;
+pub mod output;
+pub mod peer;
+pub mod run;
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use handshake_scenario::engine::Simulated;
+use handshake_scenario::format::Fields;
+use handshake_scenario::{Family, Role, Scenario, ScenarioOutcome};
+use serde::Serialize;
+
+pub use run::{execute, prepare, Cell, Outcome, Plan, Request};
+
+/// What a family adds to be run in interop matrices.
+pub trait InteropFamily: Family {
+    /// The family's keys of an expected cell (the media stream's `negotiated_mode`,
+    /// `frames_successful`, `failure_contains`).
+    type CellExpect: Fields;
+    /// What a cell showed, as `matrix.json` gives it (its fields are the cell's).
+    type CellSeen: Serialize + Clone + fmt::Debug + Send + Sync;
+    /// The paths a cell may take, in legend order (the media stream's `3way`, `legacy`, …).
+    const PATHS: &'static [&'static str];
+
+    /// What a reference × reference cell showed: the pair run, and the judge's report on its
+    /// capture taken at the initiator.
+    fn seen_pair(
+        run: &Simulated<Self>,
+        report: &Self::Report,
+        s: &Scenario<Self>,
+    ) -> Self::CellSeen;
+    /// What a cell with an external side showed: its outcome (the program was the IUT in `role`)
+    /// and the judge's report on its capture (taken at the program).
+    fn seen_external(
+        outcome: &ScenarioOutcome,
+        role: Role,
+        report: &Self::Report,
+        s: &Scenario<Self>,
+    ) -> Result<Self::CellSeen, String>;
+    /// A cell that could not run.
+    fn seen_failed(why: &str, s: &Scenario<Self>) -> Self::CellSeen;
+    /// The path it took.
+    fn path(seen: &Self::CellSeen) -> String;
+    /// What it delivered, in a word (`100`: frames).
+    fn value(seen: &Self::CellSeen) -> String;
+    /// What it delivered against what it could (`100 / 100 frames`).
+    fn summary(seen: &Self::CellSeen) -> String;
+    /// A further figure for the matrix cell (` · 12.5 ms` to first media), if any.
+    fn detail(seen: &Self::CellSeen) -> Option<String>;
+    /// Labelled facts for the cell's section of the HTML page.
+    fn facts(seen: &Self::CellSeen) -> Vec<(String, String)>;
+    /// Whether it failed (its failure text).
+    fn failure(seen: &Self::CellSeen) -> Option<&str>;
+    /// An expectation in short (`3way · 100`).
+    fn expect_short(e: &Self::CellExpect) -> String;
+    /// An expectation in full (`3way · 100 frames · failure containing “…”`).
+    fn expect_long(e: &Self::CellExpect) -> String;
+    /// How what was seen differs from the expectation (empty: as expected); with `failure_text`
+    /// false only whether it failed is compared, not the text (an external program's failure is
+    /// its exit status).
+    fn mismatch(e: &Self::CellExpect, seen: &Self::CellSeen, failure_text: bool) -> Vec<String>;
+    /// The path the judge saw on the capture.
+    fn checker_path(report: &Self::Report) -> Option<String>;
+    /// The setup every cell runs, as labelled facts (`stream`: …).
+    fn setup_facts(s: &Scenario<Self>) -> Vec<(String, String)>;
+    /// The cell scenario's expectations for an external program in `role` (so that an
+    /// initiator's exit status is observed).
+    fn cell_expect(role: Role) -> Self::ExpectFields;
+}
+
+/// A family's interop matrices behind one object-safe face, for the registry.
+pub trait DynInterop: Send + Sync {
+    /// The family's name (a matrix file's `protocol`).
+    fn name(&self) -> &'static str;
+    /// Runs a matrix.
+    fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, String>;
+}
+
+/// A finished matrix run, for the CLI.
+pub trait MatrixRun {
+    /// Whether every cell was as expected.
+    fn passed(&self) -> bool;
+    /// The terminal table.
+    fn terminal(&self) -> String;
+    /// `matrix.json`.
+    fn json(&self) -> String;
+    /// Writes the report directory; every path written.
+    fn write_report(&self, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>>;
+}
+
+/// [`InteropFamily`] behind [`DynInterop`].
+pub struct Interop<F>(PhantomData<F>);
+
+impl<F> Interop<F> {
+    /// The face of `F`.
+    pub const fn new() -> Interop<F> {
+        Interop(PhantomData)
+    }
+}
+
+impl<F> Default for Interop<F> {
+    fn default() -> Self {
+        Interop::new()
+    }
+}
+
+impl<F: InteropFamily> DynInterop for Interop<F> {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+    fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, String> {
+        let plan = prepare::<F>(request)?;
+        Ok(Box::new(execute(plan)))
+    }
+}
+
+impl<F: InteropFamily> MatrixRun for Outcome<F> {
+    fn passed(&self) -> bool {
+        Outcome::passed(self)
+    }
+    fn terminal(&self) -> String {
+        output::terminal(self)
+    }
+    fn json(&self) -> String {
+        output::matrix_json(self)
+    }
+    fn write_report(&self, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+        output::write_report(dir, self)
+    }
+}

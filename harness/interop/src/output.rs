@@ -1,0 +1,745 @@
+//! What a matrix run shows: the terminal table, `matrix.json`, `matrix.md`, the HTML page, and the
+//! report directory with one capture per cell. Pure functions of the outcome (the same outcome
+//! gives byte-identical files).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use handshake_report::html::{
+    self, CountsTable, IndexInputs, LadderOptions, Link, MatrixCell, MatrixView, Section,
+    ViolationRow,
+};
+use handshake_scenario::format::FaultSpec;
+use serde::Serialize;
+
+use crate::matrix::ExpectedCell;
+use crate::peer::{Peer, Side};
+use crate::run::{Cell, Outcome};
+use crate::InteropFamily;
+
+/// Version of `matrix.json`.
+pub const MATRIX_JSON_VERSION: u32 = 1;
+
+fn cell_text<F: InteropFamily>(c: &Cell<F>) -> String {
+    let mark = match c.status() {
+        "differs" => " ✗",
+        "no_expectation" => " ?",
+        _ => "",
+    };
+    format!("{} {}{mark}", F::path(&c.seen), F::value(&c.seen))
+}
+
+fn pad(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(n)))
+}
+
+fn name(peers: &[Peer], k: usize) -> &str {
+    peers.get(k).map_or("?", |p| p.name.as_str())
+}
+
+/// What the external programs of a run stand for (`cmd-1 = …`).
+fn command_notes(peers: &[&Peer], quote: fn(&str) -> String) -> Vec<String> {
+    peers
+        .iter()
+        .filter_map(|p| match &p.side {
+            Side::Command { line, like } => Some((p.name.as_str(), line.as_str(), like.as_deref())),
+            Side::Reference(_) => None,
+        })
+        .map(|(name, line, like)| {
+            format!(
+                "{name} = {}{}",
+                quote(line),
+                like.map(|l| format!(" (expected to behave like {l})"))
+                    .unwrap_or_else(|| " (no expectation: give cmd@PROFILE:… to compare)".into())
+            )
+        })
+        .collect()
+}
+
+/// The terminal matrix: rows initiators, columns responders, each cell path and what it
+/// delivered, `✗` when it differs from the expected matrix (`?`: no expectation); then what
+/// differs, and a closing line.
+pub fn terminal<F: InteropFamily>(outcome: &Outcome<F>) -> String {
+    let plan = &outcome.plan;
+    let corner = format!("{} \\ {}", F::ROLE_NAMES.0, F::ROLE_NAMES.1);
+    let mut widths: Vec<usize> = plan
+        .responders
+        .iter()
+        .map(|p| p.name.chars().count())
+        .collect();
+    for c in &outcome.cells {
+        if let Some(w) = widths.get_mut(c.responder) {
+            *w = (*w).max(cell_text(c).chars().count());
+        }
+    }
+    let first = plan
+        .initiators
+        .iter()
+        .map(|p| p.name.chars().count())
+        .chain([corner.chars().count()])
+        .max()
+        .unwrap_or(0);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "interop matrix: {} {}s × {} {}s, faults `{}`, seed {} (expected: {})",
+        plan.initiators.len(),
+        F::ROLE_NAMES.0,
+        plan.responders.len(),
+        F::ROLE_NAMES.1,
+        plan.faults.name,
+        plan.seed,
+        plan.expected_path.display()
+    );
+    let mut header = pad(&corner, first);
+    for (p, w) in plan.responders.iter().zip(&widths) {
+        header.push_str("  ");
+        header.push_str(&pad(&p.name, *w));
+    }
+    let _ = writeln!(s, "{}", header.trim_end());
+    for (i, p) in plan.initiators.iter().enumerate() {
+        let mut line = pad(&p.name, first);
+        for (r, w) in widths.iter().enumerate() {
+            let text = outcome
+                .cells
+                .iter()
+                .find(|c| c.initiator == i && c.responder == r)
+                .map(cell_text)
+                .unwrap_or_default();
+            line.push_str("  ");
+            line.push_str(&pad(&text, *w));
+        }
+        let _ = writeln!(s, "{}", line.trim_end());
+    }
+    let peers: Vec<&Peer> = plan.initiators.iter().chain(&plan.responders).collect();
+    for note in command_notes(&peers, str::to_owned) {
+        let _ = writeln!(s, "{note}");
+    }
+    for c in outcome.differing() {
+        let _ = writeln!(
+            s,
+            "✗ {} × {}: {}",
+            name(&plan.initiators, c.initiator),
+            name(&plan.responders, c.responder),
+            c.mismatch.as_deref().unwrap_or_default()
+        );
+    }
+    let differ = outcome.differing().count();
+    let unexpected = outcome
+        .cells
+        .iter()
+        .filter(|c| c.status() == "no_expectation")
+        .count();
+    let mut close = format!(
+        "{} cells: {} as expected, {differ} differ",
+        outcome.cells.len(),
+        outcome.cells.len() - differ - unexpected
+    );
+    if unexpected > 0 {
+        close.push_str(&format!(", {unexpected} without expectation"));
+    }
+    let _ = writeln!(s, "{close}");
+    s
+}
+
+#[derive(Serialize)]
+struct JsonPeer<'a> {
+    name: &'a str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_as: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonViolation<'a> {
+    packet: u64,
+    time_ns: u64,
+    rule: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct JsonCell<'a, F: InteropFamily> {
+    initiator: &'a str,
+    responder: &'a str,
+    status: &'static str,
+    #[serde(flatten)]
+    seen: &'a F::CellSeen,
+    checker: JsonChecker<'a>,
+    expected: Option<&'a ExpectedCell<F>>,
+    mismatch: Option<&'a str>,
+    real_time: bool,
+    capture: Option<String>,
+    capture_viewpoint: &'static str,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonChecker<'a> {
+    path: Option<&'a str>,
+    rules_fired: &'a [String],
+    violations: Vec<JsonViolation<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    cells: usize,
+    as_expected: usize,
+    differ: usize,
+    no_expectation: usize,
+    paths: BTreeMap<String, usize>,
+    passed: bool,
+}
+
+#[derive(Serialize)]
+struct JsonFaults<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    faults: &'a [FaultSpec],
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct JsonMatrix<'a, F: InteropFamily> {
+    version: u32,
+    protocol: &'a str,
+    expected_matrix: String,
+    faults: JsonFaults<'a>,
+    seed: u64,
+    #[serde(flatten)]
+    setup: &'a F::Setup,
+    initiators: Vec<JsonPeer<'a>>,
+    responders: Vec<JsonPeer<'a>>,
+    cells: Vec<JsonCell<'a, F>>,
+    summary: JsonSummary,
+}
+
+fn json_peer(p: &Peer) -> JsonPeer<'_> {
+    match &p.side {
+        Side::Reference(profile) => JsonPeer {
+            name: &p.name,
+            kind: "reference",
+            profile: Some(profile),
+            command: None,
+            expected_as: None,
+        },
+        Side::Command { line, like } => JsonPeer {
+            name: &p.name,
+            kind: "command",
+            profile: None,
+            command: Some(line),
+            expected_as: like.as_deref(),
+        },
+    }
+}
+
+fn summary<F: InteropFamily>(outcome: &Outcome<F>) -> JsonSummary {
+    let mut paths = BTreeMap::new();
+    for c in &outcome.cells {
+        *paths.entry(F::path(&c.seen)).or_default() += 1;
+    }
+    let count = |s: &str| outcome.cells.iter().filter(|c| c.status() == s).count();
+    JsonSummary {
+        cells: outcome.cells.len(),
+        as_expected: count("as_expected"),
+        differ: count("differs"),
+        no_expectation: count("no_expectation"),
+        paths,
+        passed: outcome.passed(),
+    }
+}
+
+/// `matrix.json`: the run's peers, fault profile, setup, and per cell what it showed, the judge's
+/// verdict, the expectation and how it differs. Version [`MATRIX_JSON_VERSION`].
+pub fn matrix_json<F: InteropFamily>(outcome: &Outcome<F>) -> String {
+    let plan = &outcome.plan;
+    let doc = JsonMatrix::<F> {
+        version: MATRIX_JSON_VERSION,
+        protocol: &plan.expected.protocol,
+        expected_matrix: plan.expected_path.display().to_string(),
+        faults: JsonFaults {
+            name: &plan.faults.name,
+            description: plan.faults.description.as_deref(),
+            faults: &plan.faults.faults,
+        },
+        seed: plan.seed,
+        setup: &plan.expected.setup,
+        initiators: plan.initiators.iter().map(json_peer).collect(),
+        responders: plan.responders.iter().map(json_peer).collect(),
+        cells: outcome
+            .cells
+            .iter()
+            .map(|c| JsonCell {
+                initiator: name(&plan.initiators, c.initiator),
+                responder: name(&plan.responders, c.responder),
+                status: c.status(),
+                seen: &c.seen,
+                checker: JsonChecker {
+                    path: c.checker_path.as_deref(),
+                    rules_fired: &c.rules_fired,
+                    violations: c
+                        .violations
+                        .iter()
+                        .map(|v| JsonViolation {
+                            packet: v.packet,
+                            time_ns: v.time_ns,
+                            rule: v.rule,
+                            detail: &v.detail,
+                        })
+                        .collect(),
+                },
+                expected: c.expected.as_ref(),
+                mismatch: c.mismatch.as_deref(),
+                real_time: c.real_time,
+                capture: outcome.capture_file(c),
+                capture_viewpoint: c.viewpoint,
+                notes: &c.notes,
+            })
+            .collect(),
+        summary: summary(outcome),
+    };
+    let mut text =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r'], " ")
+}
+
+fn setup_line<F: InteropFamily>(outcome: &Outcome<F>) -> String {
+    F::setup_facts(&crate::run::cell_scenario(
+        &outcome.plan,
+        "",
+        "",
+        handshake_scenario::Role::Responder,
+        None,
+    ))
+    .into_iter()
+    .map(|(k, v)| format!("{k} {v}"))
+    .collect::<Vec<_>>()
+    .join("; ")
+}
+
+/// `matrix.md`: a verdict line, the matrix (each cell path · what it delivered, linked to its
+/// pcapng, ❌ when it differs), what differs, and a legend.
+pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
+    let plan = &outcome.plan;
+    let s = summary(outcome);
+    let mut md = String::new();
+    let verdict = if s.passed {
+        "✅ every cell as expected".to_owned()
+    } else {
+        format!("❌ {} of {} cells differ", s.differ, s.cells)
+    };
+    let _ = writeln!(md, "# handshake-harness interop matrix: {verdict}\n");
+    let _ = writeln!(
+        md,
+        "Fault profile `{}`{}; seed {}; expected matrix `{}`; {}.\n",
+        md_cell(&plan.faults.name),
+        plan.faults
+            .description
+            .as_ref()
+            .map(|d| format!(" ({})", md_cell(d)))
+            .unwrap_or_default(),
+        plan.seed,
+        md_cell(&plan.expected_path.display().to_string()),
+        md_cell(&setup_line(outcome))
+    );
+    let _ = writeln!(
+        md,
+        "| {} \\\\ {} | {} |\n|---|{}",
+        F::ROLE_NAMES.0,
+        F::ROLE_NAMES.1,
+        plan.responders
+            .iter()
+            .map(|p| format!("`{}`", md_cell(&p.name)))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        ":---:|".repeat(plan.responders.len())
+    );
+    for (i, p) in plan.initiators.iter().enumerate() {
+        let cells: Vec<String> = (0..plan.responders.len())
+            .map(|r| {
+                let Some(c) = outcome
+                    .cells
+                    .iter()
+                    .find(|c| c.initiator == i && c.responder == r)
+                else {
+                    return String::new();
+                };
+                let text = format!("{} · {}", F::path(&c.seen), F::value(&c.seen));
+                let text = match outcome.capture_file(c) {
+                    Some(f) => format!("[{}]({f})", md_cell(&text)),
+                    None => md_cell(&text),
+                };
+                match c.status() {
+                    "differs" => format!("❌ {text}"),
+                    "no_expectation" => format!("{text} (no expectation)"),
+                    _ => text,
+                }
+            })
+            .collect();
+        let _ = writeln!(md, "| `{}` | {} |", md_cell(&p.name), cells.join(" | "));
+    }
+    md.push('\n');
+    let differing: Vec<&Cell<F>> = outcome.differing().collect();
+    if !differing.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Differing cells\n\n| {} | {} | Expected | Difference |\n|---|---|---|---|",
+            capitalized(F::ROLE_NAMES.0),
+            capitalized(F::ROLE_NAMES.1)
+        );
+        for c in differing {
+            let expected = c
+                .expected
+                .as_ref()
+                .map(|e| F::expect_short(&e.fields))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| `{}` | `{}` | {} | {} |",
+                md_cell(name(&plan.initiators, c.initiator)),
+                md_cell(name(&plan.responders, c.responder)),
+                md_cell(&expected),
+                md_cell(c.mismatch.as_deref().unwrap_or_default())
+            );
+        }
+        md.push('\n');
+    }
+    for p in plan.initiators.iter().chain(&plan.responders) {
+        if let Side::Command { line, like } = &p.side {
+            let _ = writeln!(
+                md,
+                "- `{}` = `{}`{}",
+                p.name,
+                md_cell(line).replace('`', "'"),
+                like.as_ref()
+                    .map(|l| format!(" (expected to behave like `{l}`)"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nEach cell: the path taken · what it delivered, linked to the cell's capture (pcapng). Paths: {}. See `matrix.json` for every figure and the checker's verdicts, `index.html` for ladder diagrams.",
+        F::PATHS
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md
+}
+
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn ms_since_epoch(ns: u64) -> f64 {
+    let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
+    if ns >= epoch {
+        (ns - epoch) as f64 / 1e6
+    } else {
+        ns as f64 / 1e6
+    }
+}
+
+fn checker_short<F: InteropFamily>(c: &Cell<F>) -> String {
+    match c.violations.len() {
+        0 if c.capture.is_empty() => "no capture".into(),
+        0 => "clean".into(),
+        1 => format!("1 violation ({})", c.rules_fired.join(", ")),
+        n => format!("{n} violations ({})", c.rules_fired.join(", ")),
+    }
+}
+
+/// The inputs of the HTML page for an interop run.
+pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
+    let plan = &outcome.plan;
+    let s = summary(outcome);
+    let verdict = if s.passed {
+        format!("every cell as expected ({} cells)", s.cells)
+    } else {
+        format!(
+            "{} of {} cells differ from the expected matrix",
+            s.differ, s.cells
+        )
+    };
+    let mut facts = vec![
+        (
+            "fault profile".to_owned(),
+            match &plan.faults.description {
+                Some(d) => format!("{} — {d}", plan.faults.name),
+                None => plan.faults.name.clone(),
+            },
+        ),
+        ("seed".to_owned(), plan.seed.to_string()),
+        (
+            "expected matrix".to_owned(),
+            plan.expected_path.display().to_string(),
+        ),
+    ];
+    facts.extend(F::setup_facts(&crate::run::cell_scenario(
+        plan,
+        "",
+        "",
+        handshake_scenario::Role::Responder,
+        None,
+    )));
+    if s.no_expectation > 0 {
+        facts.push((
+            "without expectation".to_owned(),
+            format!("{} cells (cmd: peers without @PROFILE)", s.no_expectation),
+        ));
+    }
+    // Counts per initiator.
+    let mut rows = Vec::new();
+    let mut totals = [0usize; 3];
+    for (i, p) in plan.initiators.iter().enumerate() {
+        let mut n = [0usize; 3];
+        for c in outcome.cells.iter().filter(|c| c.initiator == i) {
+            let k = match c.status() {
+                "as_expected" => 0,
+                "differs" => 1,
+                _ => 2,
+            };
+            n[k] += 1;
+            totals[k] += 1;
+        }
+        rows.push((
+            p.name.clone(),
+            n.iter()
+                .map(ToString::to_string)
+                .chain([n.iter().sum::<usize>().to_string()])
+                .collect(),
+        ));
+    }
+    let counts = CountsTable {
+        caption: format!("cells per {}", F::ROLE_NAMES.0),
+        corner: F::ROLE_NAMES.0.into(),
+        columns: ["as expected", "differ", "no expectation", "total"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        total: Some((
+            "total".into(),
+            totals
+                .iter()
+                .map(ToString::to_string)
+                .chain([totals.iter().sum::<usize>().to_string()])
+                .collect(),
+        )),
+    };
+    let paths = CountsTable {
+        caption: "paths taken".into(),
+        corner: "path".into(),
+        columns: vec!["cells".into()],
+        rows: s
+            .paths
+            .iter()
+            .map(|(p, n)| (p.clone(), vec![n.to_string()]))
+            .collect(),
+        total: None,
+    };
+    let anchor = |c: &Cell<F>| format!("c{}-{}", c.initiator + 1, c.responder + 1);
+    let peers: Vec<&Peer> = plan.initiators.iter().chain(&plan.responders).collect();
+    let matrix = MatrixView {
+        caption: format!(
+            "rows: {}s, columns: {}s; faults `{}`, seed {}",
+            F::ROLE_NAMES.0,
+            F::ROLE_NAMES.1,
+            plan.faults.name,
+            plan.seed
+        ),
+        initiators: plan.initiators.iter().map(|p| p.name.clone()).collect(),
+        responders: plan.responders.iter().map(|p| p.name.clone()).collect(),
+        cells: outcome
+            .cells
+            .iter()
+            .map(|c| MatrixCell {
+                initiator: name(&plan.initiators, c.initiator).to_owned(),
+                responder: name(&plan.responders, c.responder).to_owned(),
+                path: F::path(&c.seen),
+                summary: F::summary(&c.seen),
+                detail: F::detail(&c.seen),
+                expected: c.expected.as_ref().map(|e| F::expect_short(&e.fields)),
+                differs: c.mismatch.is_some(),
+                mismatch: c.mismatch.clone(),
+                checker: checker_short(c),
+                capture: outcome.capture_file(c),
+                anchor: Some(anchor(c)),
+            })
+            .collect(),
+        notes: command_notes(&peers, str::to_owned)
+            .into_iter()
+            .map(|n| n.replace(" (no expectation: give cmd@PROFILE:… to compare)", ""))
+            .collect(),
+        paths: F::PATHS.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    let sections = outcome
+        .cells
+        .iter()
+        .map(|c| {
+            let (i, r) = (
+                name(&plan.initiators, c.initiator),
+                name(&plan.responders, c.responder),
+            );
+            let mut facts = F::facts(&c.seen);
+            facts.insert(
+                facts.len().min(3),
+                (
+                    "checker".to_owned(),
+                    format!(
+                        "{} (wire path {})",
+                        checker_short(c),
+                        c.checker_path.as_deref().unwrap_or("—")
+                    ),
+                ),
+            );
+            match &c.expected {
+                Some(e) => facts.push(("expected".to_owned(), F::expect_long(&e.fields))),
+                None => facts.push(("expected".to_owned(), "no expectation".to_owned())),
+            }
+            facts.push((
+                "capture".to_owned(),
+                format!(
+                    "as the {} saw it{}",
+                    c.viewpoint,
+                    if c.real_time {
+                        ", real time"
+                    } else {
+                        ", virtual time"
+                    }
+                ),
+            ));
+            let mut reasons = Vec::new();
+            if let Some(m) = &c.mismatch {
+                reasons.push(format!("differs: {m}"));
+            }
+            reasons.extend(c.notes.iter().cloned());
+            let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            for v in &c.violations {
+                let rules = marks.entry(v.packet).or_default();
+                if !rules.iter().any(|x| x == v.rule) {
+                    rules.push(v.rule.to_owned());
+                }
+            }
+            let path = F::path(&c.seen);
+            Section {
+                anchor: anchor(c),
+                heading: format!("{i} × {r}"),
+                context: match c.status() {
+                    "differs" => "differs from the expected matrix".into(),
+                    "no_expectation" => "no expectation".into(),
+                    _ => "as expected".into(),
+                },
+                subtitle: c
+                    .expected
+                    .as_ref()
+                    .map(|e| e.why.clone())
+                    .unwrap_or_default(),
+                badge_class: if F::PATHS.contains(&path.as_str()) {
+                    html::path_class(&path)
+                } else {
+                    "p-other".to_owned()
+                },
+                badge: path,
+                open: c.mismatch.is_some(),
+                facts,
+                reasons,
+                capture: c.capture.clone(),
+                ladder: LadderOptions {
+                    role_names: Some((
+                        format!("{} {i}", F::ROLE_NAMES.0),
+                        format!("{} {r}", F::ROLE_NAMES.1),
+                    )),
+                    violations: marks,
+                    describe: Some(F::describe_datagram),
+                    ..LadderOptions::default()
+                },
+                violations: c
+                    .violations
+                    .iter()
+                    .map(|v| ViolationRow {
+                        packet: Some(v.packet),
+                        at_ms: Some(ms_since_epoch(v.time_ns)),
+                        rule: v.rule.to_owned(),
+                        count: None,
+                        detail: v.detail.clone(),
+                        statement: v.statement.to_owned(),
+                    })
+                    .collect(),
+                links: outcome
+                    .capture_file(c)
+                    .map(|f| vec![Link::new("pcapng", f)])
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    IndexInputs {
+        title: "handshake-harness interop matrix".into(),
+        passed: s.passed,
+        verdict,
+        facts,
+        counts: vec![counts, paths],
+        matrix: Some(matrix),
+        grid: None,
+        sections_heading: "Cells".into(),
+        sections,
+        files: vec![
+            Link::new("matrix.json", "matrix.json"),
+            Link::new("matrix.md", "matrix.md"),
+        ],
+    }
+}
+
+/// Writes `matrix.json`, `matrix.md`, `index.html` and `cells/<initiator>__<responder>.pcapng`
+/// into `dir` (replacing an earlier report there; a directory of anything else is refused); returns
+/// every path written.
+pub fn write_report<F: InteropFamily>(
+    dir: &Path,
+    outcome: &Outcome<F>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let io = |p: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+    };
+    // A directory an earlier report left is replaced, never mixed into.
+    handshake_report::prepare_report_dir(dir)?;
+    let cells = dir.join("cells");
+    std::fs::create_dir_all(&cells).map_err(|e| io(&cells, e))?;
+    let mut written = Vec::new();
+    for c in &outcome.cells {
+        if let Some(f) = outcome.capture_file(c) {
+            let path = f.split('/').fold(dir.to_path_buf(), |p, part| p.join(part));
+            std::fs::write(&path, &c.capture).map_err(|e| io(&path, e))?;
+            written.push(path);
+        }
+    }
+    for (file, text) in [
+        ("matrix.json", matrix_json(outcome)),
+        ("matrix.md", matrix_markdown(outcome)),
+        (html::INDEX_FILE, html::render(&html_index(outcome))),
+    ] {
+        let path = dir.join(file);
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,145 @@
+//! The sides of a matrix: a family's reference profile (`ref:PROFILE`, in-process, virtual time) or
+//! an external program (`cmd:COMMAND`, real time; `cmd@PROFILE:COMMAND` compares its cells with
+//! PROFILE's expected ones).
+
+use handshake_report::slug;
+use handshake_scenario::{Family, Role};
+
+/// One side of a cell.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Name in the matrix (`ref:3way`, `cmd-1`).
+    pub name: String,
+    /// File-name part (`3way`, `cmd-1`).
+    pub slug: String,
+    /// What it is.
+    pub side: Side,
+}
+
+/// A reference profile or an external program.
+#[derive(Debug, Clone)]
+pub enum Side {
+    /// In-process, virtual time: the profile as given.
+    Reference(String),
+    /// An external program, real time; optionally the profile whose expected cells it must show.
+    Command {
+        /// The command template.
+        line: String,
+        /// `cmd@PROFILE:`.
+        like: Option<String>,
+    },
+}
+
+impl Peer {
+    /// The profile its cells are expected to behave like: its own (a mutant, `3way!NAME`, must
+    /// behave like its base profile: a cell that differs has caught it), or `cmd@PROFILE`.
+    pub fn expected_as(&self) -> Option<String> {
+        match &self.side {
+            Side::Reference(p) => Some(p.split('!').next().unwrap_or(p).to_owned()),
+            Side::Command { like, .. } => like.clone(),
+        }
+    }
+
+    /// Whether it is an external program.
+    pub fn is_command(&self) -> bool {
+        matches!(self.side, Side::Command { .. })
+    }
+}
+
+fn starts_peer<F: Family>(text: &str) -> bool {
+    let t = text.trim_start();
+    t.starts_with("ref:")
+        || t.starts_with("cmd:")
+        || t.starts_with("cmd@")
+        || F::parse_profile(t.trim()).is_ok()
+}
+
+/// Splits `--initiators`/`--responders` values into peer specs: commas separate peers, but a comma
+/// inside a `cmd:` command line stays when what follows is not a new peer (`ref:`, `cmd:`, a profile).
+pub fn split_peers<F: Family>(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        let mut in_cmd = false;
+        let mut first = true;
+        for part in value.split(',') {
+            let new_peer = first || !in_cmd || starts_peer::<F>(part);
+            match out.last_mut() {
+                Some(last) if !new_peer => {
+                    last.push(',');
+                    last.push_str(part);
+                }
+                _ => {
+                    let t = part.trim();
+                    in_cmd = t.starts_with("cmd:") || t.starts_with("cmd@");
+                    out.push(if in_cmd {
+                        part.trim_start().to_owned()
+                    } else {
+                        t.to_owned()
+                    });
+                }
+            }
+            first = false;
+        }
+    }
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
+/// Parses one peer spec for `role`; `commands` numbers the `cmd:` peers (`cmd-1`, `cmd-2` …).
+pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Result<Peer, String> {
+    let side = match role {
+        Role::Initiator => F::ROLE_NAMES.0,
+        Role::Responder => F::ROLE_NAMES.1,
+    };
+    if let Some(rest) = text.strip_prefix("cmd") {
+        let (like, line) = if let Some(line) = rest.strip_prefix(':') {
+            (None, line)
+        } else if let Some(rest) = rest.strip_prefix('@') {
+            let (profile, line) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("{side} `{text}`: expected cmd@PROFILE:COMMAND"))?;
+            let p = F::parse_profile(profile).map_err(|e| format!("{side} `{text}`: {e}"))?;
+            (Some(p.to_string()), line)
+        } else {
+            return Err(format!(
+                "{side} `{text}`: expected ref:PROFILE, cmd:COMMAND or cmd@PROFILE:COMMAND"
+            ));
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            return Err(format!("{side} `{text}`: the command is empty"));
+        }
+        // The template must serve this side: `{target}` for an initiator, `{listen}` for a
+        // responder (`{address}` serves both).
+        let manifest = handshake_scenario::external::Manifest::from_command(line, F::PLACEHOLDERS)
+            .map_err(|e| format!("{side} `{text}`: {e}"))?;
+        if manifest.template(role).is_none() {
+            let want = match role {
+                Role::Initiator => "{target}",
+                Role::Responder => "{listen}",
+            };
+            return Err(format!(
+                "{side} `{text}`: the command serves the other side; an {side} command names {want}"
+            ));
+        }
+        *commands += 1;
+        let name = format!("cmd-{commands}");
+        return Ok(Peer {
+            slug: name.clone(),
+            name,
+            side: Side::Command {
+                line: line.to_owned(),
+                like,
+            },
+        });
+    }
+    let profile_text = text.strip_prefix("ref:").unwrap_or(text).trim();
+    F::parse_profile(profile_text).map_err(|e| {
+        format!("{side} `{text}`: {e} (a peer is ref:PROFILE, cmd:COMMAND or cmd@PROFILE:COMMAND)")
+    })?;
+    Ok(Peer {
+        name: format!("ref:{profile_text}"),
+        slug: slug(profile_text),
+        side: Side::Reference(profile_text.to_owned()),
+    })
+}
