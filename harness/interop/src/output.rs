@@ -14,7 +14,7 @@ use handshake_scenario::format::FaultSpec;
 use serde::Serialize;
 
 use crate::matrix::ExpectedCell;
-use crate::peer::{Peer, Side};
+use crate::peer::Peer;
 use crate::run::{Cell, Outcome};
 use crate::InteropFamily;
 
@@ -43,9 +43,10 @@ fn name(peers: &[Peer], k: usize) -> &str {
 fn command_notes(peers: &[&Peer], quote: fn(&str) -> String) -> Vec<String> {
     peers
         .iter()
-        .filter_map(|p| match &p.side {
-            Side::Command { line, like } => Some((p.name.as_str(), line.as_str(), like.as_deref())),
-            Side::Reference(_) => None,
+        .filter_map(|p| {
+            p.line
+                .as_deref()
+                .map(|line| (p.name.as_str(), line, p.like.as_deref()))
         })
         .map(|(name, line, like)| {
             format!(
@@ -222,20 +223,23 @@ struct JsonMatrix<'a, F: InteropFamily> {
 }
 
 fn json_peer(p: &Peer) -> JsonPeer<'_> {
-    match &p.side {
-        Side::Reference(profile) => JsonPeer {
+    match &p.line {
+        None => JsonPeer {
             name: &p.name,
             kind: "reference",
-            profile: Some(profile),
+            profile: match &p.iut {
+                handshake_scenario::Iut::Reference { profile, .. } => Some(profile),
+                handshake_scenario::Iut::External(_) => None,
+            },
             command: None,
             expected_as: None,
         },
-        Side::Command { line, like } => JsonPeer {
+        Some(line) => JsonPeer {
             name: &p.name,
             kind: "command",
             profile: None,
             command: Some(line),
-            expected_as: like.as_deref(),
+            expected_as: p.like.as_deref(),
         },
     }
 }
@@ -421,13 +425,14 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
         md.push('\n');
     }
     for p in plan.initiators.iter().chain(&plan.responders) {
-        if let Side::Command { line, like } = &p.side {
+        if let Some(line) = &p.line {
             let _ = writeln!(
                 md,
                 "- `{}` = `{}`{}",
                 p.name,
                 md_cell(line).replace('`', "'"),
-                like.as_ref()
+                p.like
+                    .as_ref()
                     .map(|l| format!(" (expected to behave like `{l}`)"))
                     .unwrap_or_default()
             );

@@ -1,9 +1,10 @@
-//! The sides of a matrix: a family's reference profile (`ref:PROFILE`, in-process, virtual time) or
-//! an external program (`cmd:COMMAND`, real time; `cmd@PROFILE:COMMAND` compares its cells with
-//! PROFILE's expected ones).
+//! The sides of a matrix, each an implementation (the one IUT model, [`Iut`]): a family's reference
+//! profile (`ref:PROFILE`, in-process, virtual time) or an external program (`cmd:COMMAND`, real
+//! time; `cmd@PROFILE:COMMAND` compares its cells with PROFILE's expected ones).
 
 use handshake_report::slug;
-use handshake_scenario::{Family, Role};
+use handshake_scenario::external::ExternalIut;
+use handshake_scenario::{Family, Iut, Role};
 
 /// One side of a cell.
 #[derive(Debug, Clone)]
@@ -12,37 +13,29 @@ pub struct Peer {
     pub name: String,
     /// File-name part (`3way`, `cmd-1`).
     pub slug: String,
-    /// What it is.
-    pub side: Side,
-}
-
-/// A reference profile or an external program.
-#[derive(Debug, Clone)]
-pub enum Side {
-    /// In-process, virtual time: the profile as given.
-    Reference(String),
-    /// An external program, real time; optionally the profile whose expected cells it must show.
-    Command {
-        /// The command template.
-        line: String,
-        /// `cmd@PROFILE:`.
-        like: Option<String>,
-    },
+    /// The implementation.
+    pub iut: Iut,
+    /// The command line of an external program.
+    pub line: Option<String>,
+    /// `cmd@PROFILE:`: the profile an external program's cells are expected to behave like.
+    pub like: Option<String>,
 }
 
 impl Peer {
     /// The profile its cells are expected to behave like: its own (a mutant, `3way!NAME`, must
     /// behave like its base profile: a cell that differs has caught it), or `cmd@PROFILE`.
     pub fn expected_as(&self) -> Option<String> {
-        match &self.side {
-            Side::Reference(p) => Some(p.split('!').next().unwrap_or(p).to_owned()),
-            Side::Command { like, .. } => like.clone(),
+        match &self.iut {
+            Iut::Reference { profile, .. } => {
+                Some(profile.split('!').next().unwrap_or(profile).to_owned())
+            }
+            Iut::External(_) => self.like.clone(),
         }
     }
 
     /// Whether it is an external program.
     pub fn is_command(&self) -> bool {
-        matches!(self.side, Side::Command { .. })
+        self.iut.is_real_time()
     }
 }
 
@@ -124,22 +117,28 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         }
         *commands += 1;
         let name = format!("cmd-{commands}");
+        let iut = ExternalIut::from_manifest(manifest, std::path::PathBuf::from("."));
         return Ok(Peer {
             slug: name.clone(),
             name,
-            side: Side::Command {
-                line: line.to_owned(),
-                like,
-            },
+            iut: Iut::External(Box::new(iut)),
+            line: Some(line.to_owned()),
+            like,
         });
     }
     let profile_text = text.strip_prefix("ref:").unwrap_or(text).trim();
-    F::parse_profile(profile_text).map_err(|e| {
+    let profile = F::parse_profile(profile_text).map_err(|e| {
         format!("{side} `{text}`: {e} (a peer is ref:PROFILE, cmd:COMMAND or cmd@PROFILE:COMMAND)")
     })?;
     Ok(Peer {
         name: format!("ref:{profile_text}"),
         slug: slug(profile_text),
-        side: Side::Reference(profile_text.to_owned()),
+        iut: Iut::Reference {
+            name: format!("ref:{profile}"),
+            family: F::NAME,
+            profile: profile.to_string(),
+        },
+        line: None,
+        like: None,
     })
 }

@@ -15,15 +15,14 @@ use std::time::Duration;
 use handshake_check::Violation;
 use handshake_net::{LinkConfig, VirtualLink};
 use handshake_scenario::engine::{fault_rule, run_pair, INITIATOR, RESPONDER};
-use handshake_scenario::external::ExternalIut;
 use handshake_scenario::format::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec,
 };
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::{JudgeCtx, Role, Scenario};
+use handshake_scenario::{Iut, JudgeCtx, Role, Scenario};
 
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile};
-use crate::peer::{parse_peer, split_peers, Peer, Side};
+use crate::peer::{parse_peer, split_peers, Peer};
 use crate::InteropFamily;
 
 /// What the user asked for (the CLI's arguments, family-free).
@@ -292,18 +291,20 @@ pub fn run_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize) -> Cell<F>
         (Some(a), Some(b)) => plan.expected.expected(&a, &b).cloned(),
         _ => None,
     };
-    let mut cell = match (&ip.side, &rp.side) {
-        (Side::Reference(a), Side::Reference(b)) => match reference_cell(plan, a, b) {
-            Ok(c) => c,
-            Err(e) => failed_cell(plan, i, r, e),
-        },
-        (Side::Command { line, like }, Side::Reference(b)) => {
-            external_cell(plan, i, r, line, Role::Initiator, b, like.as_deref())
+    let mut cell = match (&ip.iut, &rp.iut) {
+        (Iut::Reference { profile: a, .. }, Iut::Reference { profile: b, .. }) => {
+            match reference_cell(plan, a, b) {
+                Ok(c) => c,
+                Err(e) => failed_cell(plan, i, r, e),
+            }
         }
-        (Side::Reference(a), Side::Command { line, like }) => {
-            external_cell(plan, i, r, line, Role::Responder, a, like.as_deref())
+        (Iut::External(program), Iut::Reference { profile: b, .. }) => {
+            external_cell(plan, i, r, program, Role::Initiator, b, ip.like.as_deref())
         }
-        (Side::Command { .. }, Side::Command { .. }) => failed_cell(
+        (Iut::Reference { profile: a, .. }, Iut::External(program)) => {
+            external_cell(plan, i, r, program, Role::Responder, a, rp.like.as_deref())
+        }
+        (Iut::External(_), Iut::External(_)) => failed_cell(
             plan,
             i,
             r,
@@ -446,7 +447,7 @@ fn external_cell<F: InteropFamily>(
     plan: &Plan<F>,
     i: usize,
     r: usize,
-    line: &str,
+    program: &handshake_scenario::external::ExternalIut,
     role: Role,
     reference: &str,
     like: Option<&str>,
@@ -454,10 +455,7 @@ fn external_cell<F: InteropFamily>(
     let (Some(ip), Some(rp)) = (plan.initiators.get(i), plan.responders.get(r)) else {
         return failed_cell(plan, i, r, "no such cell".into());
     };
-    let mut iut = match ExternalIut::from_command(line, F::PLACEHOLDERS) {
-        Ok(x) => x,
-        Err(e) => return failed_cell(plan, i, r, e),
-    };
+    let mut iut = program.clone();
     iut.set_tolerance(plan.tolerance);
     let scenario = cell_scenario(plan, &ip.slug, &rp.slug, role, Some(reference));
     let outcome = iut.run(&scenario, plan.seed);

@@ -68,27 +68,27 @@ use handshake_core::{Endpoint, Instant, Transmit};
 
 /// Either endpoint, so one driver can hold initiators and responders together.
 #[derive(Debug)]
-pub enum Peer {
+pub enum RoleEndpoint {
     /// An initiator.
     Initiator(Initiator),
     /// A responder.
     Responder(Responder),
 }
 
-impl Peer {
+impl RoleEndpoint {
     /// The initiator, if this is one.
     pub fn as_initiator(&self) -> Option<&Initiator> {
         match self {
-            Peer::Initiator(i) => Some(i),
-            Peer::Responder(_) => None,
+            RoleEndpoint::Initiator(i) => Some(i),
+            RoleEndpoint::Responder(_) => None,
         }
     }
 
     /// The responder, if this is one.
     pub fn as_responder(&self) -> Option<&Responder> {
         match self {
-            Peer::Responder(r) => Some(r),
-            Peer::Initiator(_) => None,
+            RoleEndpoint::Responder(r) => Some(r),
+            RoleEndpoint::Initiator(_) => None,
         }
     }
 }
@@ -96,13 +96,13 @@ impl Peer {
 macro_rules! delegate {
     ($self:ident, $e:ident => $call:expr) => {
         match $self {
-            Peer::Initiator($e) => $call,
-            Peer::Responder($e) => $call,
+            RoleEndpoint::Initiator($e) => $call,
+            RoleEndpoint::Responder($e) => $call,
         }
     };
 }
 
-impl Endpoint for Peer {
+impl Endpoint for RoleEndpoint {
     type Event = Event;
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {

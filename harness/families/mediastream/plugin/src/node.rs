@@ -1,18 +1,20 @@
 //! The media stream's endpoints as the generic drivers run them: a reference initiator or responder
-//! ([`Peer`]), or a silent sink standing at the peer's address for a scripted peer (what it receives
+//! ([`RoleEndpoint`]), or a silent sink standing at the peer's address for a scripted peer (what it receives
 //! is read from the link trace).
 
 use std::net::SocketAddr;
 
 use handshake_core::{Endpoint, Instant, Transmit};
-use handshake_mediastream_endpoint::{Event, Initiator, Peer, Profile, Responder, StreamConfig};
+use handshake_mediastream_endpoint::{
+    Event, Initiator, Profile, Responder, RoleEndpoint, StreamConfig,
+};
 use handshake_scenario::Role;
 
 /// A node of a run.
 #[derive(Debug)]
 pub enum Node {
     /// A reference endpoint (the IUT, or the reference peer).
-    Media(Box<Peer>),
+    Media(Box<RoleEndpoint>),
     /// Stands for a scripted peer.
     Sink,
 }
@@ -33,16 +35,16 @@ impl Node {
             Role::Initiator => {
                 let mut i = Initiator::new(profile, config, remote).map_err(|e| e.to_string())?;
                 i.connect(now);
-                Peer::Initiator(i)
+                RoleEndpoint::Initiator(i)
             }
-            Role::Responder => {
-                Peer::Responder(Responder::new(profile, config, seed).map_err(|e| e.to_string())?)
-            }
+            Role::Responder => RoleEndpoint::Responder(
+                Responder::new(profile, config, seed).map_err(|e| e.to_string())?,
+            ),
         })))
     }
 
     /// The reference endpoint, if this is one.
-    pub fn peer(&self) -> Option<&Peer> {
+    pub fn endpoint(&self) -> Option<&RoleEndpoint> {
         match self {
             Node::Media(p) => Some(p),
             Node::Sink => None,

@@ -112,7 +112,7 @@ pub fn observe(ctx: &ObserveCtx<'_, MediaStream>, report: &Report) -> MediaObser
             .map(|s| s.negotiated_mode.to_owned()),
         ..MediaObservations::default()
     };
-    let peer = ctx.peer.and_then(Node::peer);
+    let peer = ctx.peer.and_then(Node::endpoint);
     if ctx.real_time {
         // The receiver's metrics are known when the reference peer receives: a reference initiator
         // in pull, a reference responder in push. An initiator IUT's completion is its exit code 0
@@ -146,7 +146,7 @@ pub fn observe(ctx: &ObserveCtx<'_, MediaStream>, report: &Report) -> MediaObser
     };
     // The responder first, as the simulation holds them.
     let mut nodes = [
-        (ctx.iut_addr, ctx.iut.and_then(Node::peer)),
+        (ctx.iut_addr, ctx.iut.and_then(Node::endpoint)),
         (ctx.peer_addr, peer),
     ];
     if ctx.role == Role::Initiator {

@@ -130,7 +130,7 @@ pub fn run_pair(
 /// The initiator's final metrics in a pair run.
 pub fn initiator_metrics(run: &Simulated<MediaStream>) -> Metrics {
     run.node(INITIATOR)
-        .and_then(|n| n.peer())
+        .and_then(|n| n.endpoint())
         .and_then(|p| p.as_initiator())
         .map(|i| i.metrics().clone())
         .unwrap_or_default()
@@ -150,7 +150,7 @@ pub fn responder_sessions(run: &Simulated<MediaStream>) -> Vec<Metrics> {
         .collect();
     if let Some(m) = run
         .node(RESPONDER)
-        .and_then(|n| n.peer())
+        .and_then(|n| n.endpoint())
         .and_then(|p| p.as_responder())
         .and_then(|r| r.session_metrics(INITIATOR))
     {
