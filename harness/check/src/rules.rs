@@ -57,3 +57,12 @@ macro_rules! rules {
 pub fn find<'a>(catalogue: &'a [Rule], id: &str) -> Option<&'a Rule> {
     catalogue.iter().find(|r| r.id == id)
 }
+
+/// The rule `id` names in the catalogue of family `family`: its whole id (`mediastream.3way.order`)
+/// or the id within the family (`3way.order`, as a family's own files may write it).
+pub fn find_in<'a>(catalogue: &'a [Rule], family: &str, id: &str) -> Option<&'a Rule> {
+    find(catalogue, id).or_else(|| {
+        let whole = format!("{family}.{id}");
+        find(catalogue, &whole)
+    })
+}

@@ -65,8 +65,8 @@ fn coverage_has_no_gaps() {
     for id in [
         "D1",
         "D14",
-        "3way.no_media_before_ack",
-        "media.fragmentation",
+        "mediastream.3way.no_media_before_ack",
+        "mediastream.media.fragmentation",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(id)),

@@ -318,7 +318,12 @@ pub fn run_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize) -> Cell<F>
             // An external initiator's failure is its exit status: only whether it failed compares.
             let text = !(cell.real_time && ip.is_command());
             let mut differences = F::mismatch(&e.fields, &cell.seen, text);
-            differences.extend(matrix::rules_mismatch(&e.rules_fire, &cell.rules_fired));
+            let want: Vec<String> = e
+                .rules_fire
+                .iter()
+                .map(|r| handshake_scenario::family::rule_id::<F>(r))
+                .collect();
+            differences.extend(matrix::rules_mismatch(&want, &cell.rules_fired));
             (!differences.is_empty()).then(|| differences.join("; "))
         });
     }

@@ -333,3 +333,10 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// The reference endpoints' mutants.
     fn mutants() -> Vec<ReferenceMutant>;
 }
+
+/// The whole id of a rule of family `F` (`mediastream.3way.order`) from what a file of that family
+/// may write (the whole id, or `3way.order`); an id the catalogue lacks stays as it is.
+pub fn rule_id<F: Family>(id: &str) -> String {
+    handshake_check::rules::find_in(F::rules(), F::NAME, id)
+        .map_or_else(|| id.to_owned(), |r| r.id.to_owned())
+}

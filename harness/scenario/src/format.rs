@@ -854,8 +854,12 @@ impl<'de, X: Fields> Deserialize<'de> for OutcomeExpectation<X> {
 /// Every id a scenario cites: its decisions, rules and profile decision, and the basis of each
 /// expectation (for `harness coverage`).
 pub fn cited<F: Family>(s: &Scenario<F>) -> std::collections::BTreeSet<String> {
-    let mut ids: std::collections::BTreeSet<String> =
-        s.decisions.iter().chain(&s.rules).cloned().collect();
+    let mut ids: std::collections::BTreeSet<String> = s
+        .decisions
+        .iter()
+        .cloned()
+        .chain(s.rules.iter().map(|r| crate::family::rule_id::<F>(r)))
+        .collect();
     let mut add = |basis: Option<&str>| {
         if let Some(b) = basis {
             ids.extend(crate::citations::ids(b).map(str::to_owned));

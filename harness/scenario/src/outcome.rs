@@ -325,17 +325,28 @@ pub fn judge<F: Family>(
         &mut unobservable,
     );
     let catalogue = F::rules();
-    let hold: Vec<&str> = if expect.rules_hold.iter().any(|r| r == "all") {
+    // Files may name a rule within its family (`3way.order`); reports name it whole.
+    let fire: Vec<String> = expect
+        .rules_fire
+        .iter()
+        .map(|r| crate::family::rule_id::<F>(r))
+        .collect();
+    let hold: Vec<String> = if expect.rules_hold.iter().any(|r| r == "all") {
         catalogue
             .iter()
-            .map(|r| r.id)
-            .filter(|id| !expect.rules_fire.iter().any(|f| f == id))
+            .map(|r| r.id.to_owned())
+            .filter(|id| !fire.contains(id))
             .collect()
     } else {
-        expect.rules_hold.iter().map(String::as_str).collect()
+        expect
+            .rules_hold
+            .iter()
+            .map(|r| crate::family::rule_id::<F>(r))
+            .collect()
     };
     let mut deviations = Vec::new();
-    for rule in hold {
+    for rule in &hold {
+        let rule = rule.as_str();
         if let Some(n) = fired.get(rule) {
             let first = observed
                 .violations
@@ -350,7 +361,7 @@ pub fn judge<F: Family>(
             }
         }
     }
-    for rule in &expect.rules_fire {
+    for rule in &fire {
         if !fired.contains_key(rule) {
             reasons.push(format!("rule {rule} did not fire"));
         }

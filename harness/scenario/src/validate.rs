@@ -315,7 +315,7 @@ impl Validator<'_> {
 
     fn rule<F: Family>(&mut self, at: Vec<Seg>, rule: &str, all_allowed: bool) {
         if (all_allowed && rule == "all")
-            || handshake_check::rules::find(F::rules(), rule).is_some()
+            || handshake_check::rules::find_in(F::rules(), F::NAME, rule).is_some()
         {
             return;
         }

@@ -1,46 +1,46 @@
 //! The media stream's rule catalogue: every rule the checker enforces, with a stable id, a one-line
-//! statement, and the fact or decision it rests on (rules named `3way.*` apply to sessions opened
-//! with SYN). Ids never change meaning; retired ids are
+//! statement, and the fact or decision it rests on. Ids are namespaced by the family
+//! (`mediastream.3way.order`); rules named `mediastream.3way.*` apply to sessions opened with SYN. Ids never change meaning; retired ids are
 //! not reused.
 
 pub use handshake_check::{Basis, Rule};
 
 handshake_check::rules! {
-    MALFORMED = ("wire.well_formed", Fact, "Wire facts; D11",
+    MALFORMED = ("mediastream.wire.well_formed", Fact, "Wire facts; D11",
         "Every datagram is well formed: a known kind, long enough, version 1, valid TLV options.");
-    CONTROL_ZERO_FIELDS = ("3way.control_zero_fields", Fact, "Wire facts (SYN, SYN-ACK, ACK)",
+    CONTROL_ZERO_FIELDS = ("mediastream.3way.control_zero_fields", Fact, "Wire facts (SYN, SYN-ACK, ACK)",
         "Control frames carry seq, QPC, QPF and Reserved = 0, and SYN and ACK carry Flags = 0.");
-    ORDER = ("3way.order", Fact, "D1, D3, D5",
+    ORDER = ("mediastream.3way.order", Fact, "D1, D3, D5",
         "SYN, then SYN-ACK, then ACK: a SYN-ACK answers a received SYN, an ACK answers a received accepting SYN-ACK, each in its own direction.");
-    NO_MEDIA_BEFORE_ACK = ("3way.no_media_before_ack", Fact, "D6, D8, D15",
+    NO_MEDIA_BEFORE_ACK = ("mediastream.3way.no_media_before_ack", Fact, "D6, D8, D15",
         "No media before the handshake allows it: pull, before the responder has received an ACK echoing the assigned id (optimistic: after a CONNECTION_ID carrying it); push, before the initiator has sent that ACK.");
-    ACK_ECHOES_ID = ("3way.ack_echoes_id", Fact, "D5, D6",
+    ACK_ECHOES_ID = ("mediastream.3way.ack_echoes_id", Fact, "D5, D6",
         "Every ACK confirms the id the SYN-ACK assigned.");
-    CONNECTION_ID_MATCHES = ("3way.connection_id_matches", Fact, "D6, D8",
+    CONNECTION_ID_MATCHES = ("mediastream.3way.connection_id_matches", Fact, "D6, D8",
         "In a 3-way session the CONNECTION_ID carries the id the SYN-ACK assigned.");
-    CONNECTION_ID_ONCE = ("3way.connection_id_once", Profile, "project profile: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
+    CONNECTION_ID_ONCE = ("mediastream.3way.connection_id_once", Profile, "project profile: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
         "In a 3-way session the responder sends CONNECTION_ID once.");
-    PUSH_NO_CONNECTION_ID = ("3way.push_no_connection_id", Fact, "D15",
+    PUSH_NO_CONNECTION_ID = ("mediastream.3way.push_no_connection_id", Fact, "D15",
         "In a 3-way push session the responder sends no CONNECTION_ID.");
-    SYN_BACKOFF = ("3way.syn_backoff", Fact, "D2",
+    SYN_BACKOFF = ("mediastream.3way.syn_backoff", Fact, "D2",
         "SYN re-sends follow D2: 500 ms, doubling, capped at 2000 ms, at most 4 SYNs; a re-send may come late (by up to half its interval) but not early.");
-    SYN_ACK_IDEMPOTENT = ("3way.syn_ack_idempotent", Fact, "D3, D7",
+    SYN_ACK_IDEMPOTENT = ("mediastream.3way.syn_ack_idempotent", Fact, "D3, D7",
         "Repeated SYN-ACKs to one initiator carry the same id and the same Accept.");
-    NO_CONTROL_TO_LEGACY = ("legacy.no_control_frames", Fact, "D9; legacy behaviour as coded",
+    NO_CONTROL_TO_LEGACY = ("mediastream.legacy.no_control_frames", Fact, "D9; legacy behaviour as coded",
         "Never a control frame towards a peer that opened with legacy START.");
-    CONNECTION_ID_FIRST_ONCE = ("media.connection_id_first_once", Fact, "Legacy behaviour as coded; push branch as coded; D6",
+    CONNECTION_ID_FIRST_ONCE = ("mediastream.media.connection_id_first_once", Fact, "Legacy behaviour as coded; push branch as coded; D6",
         "The responder sends CONNECTION_ID before any media, and in a legacy pull session only once.");
-    ONE_DIRECTION = ("media.one_direction", Fact, "Roles; the push branch as coded; D15",
+    ONE_DIRECTION = ("mediastream.media.one_direction", Fact, "Roles; the push branch as coded; D15",
         "Media flows one way: from the responder in a pull session, from the initiator in a push session.");
-    SEQ_FROM_ONE = ("media.seq_from_1", Fact, "Frames and fragmentation as coded",
+    SEQ_FROM_ONE = ("mediastream.media.seq_from_1", Fact, "Frames and fragmentation as coded",
         "Sequence numbers start at 1 and rise by one per frame; all datagrams of a frame are sent together.");
-    FRAGMENTATION = ("media.fragmentation", Fact, "Frames and fragmentation as coded",
+    FRAGMENTATION = ("mediastream.media.fragmentation", Fact, "Frames and fragmentation as coded",
         "A frame is cut into datagrams of M bytes, and when the remainder would be 1..26 bytes the previous datagram is shortened so the last is 27.");
-    PAYLOAD_PATTERN = ("media.payload_pattern", Fact, "Payload fill pattern (-verify:data)",
+    PAYLOAD_PATTERN = ("mediastream.media.payload_pattern", Fact, "Payload fill pattern (-verify:data)",
         "Every media payload equals the fill pattern from offset 0.");
-    MAX_DATAGRAM = ("media.max_datagram_size", Fact, "Frames and fragmentation as coded (-DatagramByteSize); D14",
+    MAX_DATAGRAM = ("mediastream.media.max_datagram_size", Fact, "Frames and fragmentation as coded (-DatagramByteSize); D14",
         "No media or CONNECTION_ID datagram is larger than the maximum datagram size (the configured one, or the one the SYN-ACK accepted).");
-    AFTER_LAST_FRAME = ("media.nothing_after_last_frame", Fact, "Frames: StreamLength x FrameRate, no end marker; D14",
+    AFTER_LAST_FRAME = ("mediastream.media.nothing_after_last_frame", Fact, "Frames: StreamLength x FrameRate, no end marker; D14",
         "No media follows the stream's last frame (StreamLength x FrameRate, with the frame rate the SYN-ACK accepted).");
 }
 
@@ -62,7 +62,7 @@ mod tests {
         assert!(ALL
             .iter()
             .all(|r| !r.statement.contains('\n') && r.statement.ends_with('.')));
-        assert_eq!(by_id("3way.order"), Some(&ORDER));
+        assert_eq!(by_id("mediastream.3way.order"), Some(&ORDER));
     }
 
     /// The README's rule table is the catalogue: every id with its statement and source.

@@ -47,7 +47,7 @@ fn rules_fired(first_syn_truncated: bool) -> Vec<&'static str> {
 
 #[rstest]
 #[case::after_a_truncated_first_syn(true, vec![])]
-#[case::without_the_first_the_schedule_is_wrong(false, vec!["3way.syn_backoff"])]
+#[case::without_the_first_the_schedule_is_wrong(false, vec!["mediastream.3way.syn_backoff"])]
 fn a_changed_first_syn_keeps_its_place(#[case] truncated: bool, #[case] expected: Vec<&str>) {
     let mut fired = rules_fired(truncated);
     fired.dedup();

@@ -201,7 +201,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_wire_well_formed",
         "The responder sends a 3-byte datagram with the unknown flag 0x0002 between frames.",
         "3way",
-        Some("wire.well_formed"),
+        Some("mediastream.wire.well_formed"),
         &s,
     ));
 
@@ -213,7 +213,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_control_zero_fields",
         "The SYN carries sequence number 7 in its header.",
         "3way",
-        Some("3way.control_zero_fields"),
+        Some("mediastream.3way.control_zero_fields"),
         &s,
     ));
 
@@ -223,7 +223,7 @@ pub fn rule_captures() -> Vec<Golden> {
     s.packets.retain(|p| p.0 != 400 || !p.1);
     s.push(250, true, control(ControlRepr::ack(id_a())));
     s.push(400, true, control(ControlRepr::ack(id_a())));
-    out.push(golden("rule_3way_order", "The first SYN-ACK is lost, yet the initiator sends an ACK before the re-sent SYN-ACK arrives.", "3way", Some("3way.order"), &s));
+    out.push(golden("rule_3way_order", "The first SYN-ACK is lost, yet the initiator sends an ACK before the re-sent SYN-ACK arrives.", "3way", Some("mediastream.3way.order"), &s));
 
     let mut s = Script::default();
     s.push(0, true, syn())
@@ -235,7 +235,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_no_media_before_ack",
         "A non-optimistic responder streams right after its SYN-ACK; the ACK comes later.",
         "3way",
-        Some("3way.no_media_before_ack"),
+        Some("mediastream.3way.no_media_before_ack"),
         &s,
     ));
 
@@ -245,7 +245,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_ack_echoes_id",
         "The initiator first ACKs an id the SYN-ACK never assigned, then the right one.",
         "3way",
-        Some("3way.ack_echoes_id"),
+        Some("mediastream.3way.ack_echoes_id"),
         &s,
     ));
 
@@ -258,7 +258,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_syn_backoff",
         "SYNs at 0, 500 and 1000 ms: no doubling (D2 wants 0, 500, 1500).",
         "3way",
-        Some("3way.syn_backoff"),
+        Some("mediastream.3way.syn_backoff"),
         &s,
     ));
 
@@ -269,7 +269,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_syn_ack_idempotent",
         "A repeated SYN gets a SYN-ACK with a new id.",
         "3way",
-        Some("3way.syn_ack_idempotent"),
+        Some("mediastream.3way.syn_ack_idempotent"),
         &s,
     ));
 
@@ -279,7 +279,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_legacy_no_control_frames",
         "A responder answers a legacy START with a SYN-ACK before serving it.",
         "3way+allow_legacy_start",
-        Some("legacy.no_control_frames"),
+        Some("mediastream.legacy.no_control_frames"),
         &s,
     ));
 
@@ -289,7 +289,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_connection_id_first_once",
         "The legacy responder repeats CONNECTION_ID between frames.",
         "legacy",
-        Some("media.connection_id_first_once"),
+        Some("mediastream.media.connection_id_first_once"),
         &s,
     ));
 
@@ -299,7 +299,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_one_direction",
         "In a pull session the initiator sends a DATA datagram between the responder's frames.",
         "3way",
-        Some("media.one_direction"),
+        Some("mediastream.media.one_direction"),
         &s,
     ));
 
@@ -309,7 +309,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_connection_id_once",
         "A 3-way responder repeats its CONNECTION_ID mid-stream (a profile rule: a deviation, not a failure).",
         "3way",
-        Some("3way.connection_id_once"),
+        Some("mediastream.3way.connection_id_once"),
         &s,
     ));
 
@@ -323,7 +323,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_push_no_connection_id",
         "A 3-way push responder sends a CONNECTION_ID after the ACK (D15: none in 3-way push).",
         "3way",
-        Some("3way.push_no_connection_id"),
+        Some("mediastream.3way.push_no_connection_id"),
         &s,
     );
     g.check_args
@@ -336,7 +336,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_3way_connection_id_matches",
         "The CONNECTION_ID after the ACK carries an id other than the assigned one.",
         "3way",
-        Some("3way.connection_id_matches"),
+        Some("mediastream.3way.connection_id_matches"),
         &s,
     ));
 
@@ -348,7 +348,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_seq_from_1",
         "Sequence numbers start at 0.",
         "legacy",
-        Some("media.seq_from_1"),
+        Some("mediastream.media.seq_from_1"),
         &s,
     ));
 
@@ -360,7 +360,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_fragmentation",
         "2801-byte frames cut as 1400 + 1375 + 26: a header-only tail instead of the 27-byte rule.",
         "legacy",
-        Some("media.fragmentation"),
+        Some("mediastream.media.fragmentation"),
         &s,
     ));
 
@@ -375,7 +375,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_payload_pattern",
         "One payload byte differs from the fill pattern.",
         "legacy",
-        Some("media.payload_pattern"),
+        Some("mediastream.media.payload_pattern"),
         &s,
     ));
 
@@ -387,7 +387,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_max_datagram_size",
         "A 1500-byte CONNECTION_ID (trailing bytes are legal, the size is not).",
         "legacy",
-        Some("media.max_datagram_size"),
+        Some("mediastream.media.max_datagram_size"),
         &s,
     ));
 
@@ -404,7 +404,7 @@ pub fn rule_captures() -> Vec<Golden> {
         "rule_media_nothing_after_last_frame",
         "A stream declared as 1 s at 20 frames/s (20 frames) sends a 21st frame.",
         "legacy",
-        Some("media.nothing_after_last_frame"),
+        Some("mediastream.media.nothing_after_last_frame"),
         &s,
     );
     g.check_args

@@ -300,7 +300,7 @@ fn a_mutant_is_compared_with_its_base_profile_and_caught_by_path_or_checker() {
     assert!(!outcome.passed(), "{text}");
     // Same path and frames as 3way, but the checker's verdict on the capture differs.
     assert!(
-        text.contains("✗ ref:3way × ref:3way!media-before-ack: checker rules fired: 3way.no_media_before_ack, expected none"),
+        text.contains("✗ ref:3way × ref:3way!media-before-ack: checker rules fired: mediastream.3way.no_media_before_ack, expected none"),
         "{text}"
     );
     // Without SYN-ACK re-sends the lost SYN-ACK is never replaced: another path.
