@@ -354,7 +354,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
             Ok(Iut::Reference { .. }) => Err(format!(
                 "--iut {text}: the reference endpoints' mutants are the default: leave --iut out (or give `--mutant NAME`)"
             )),
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         },
     };
     let subject = match subject {

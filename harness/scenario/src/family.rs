@@ -18,6 +18,11 @@
 //! stream, where one datagram is one message), and the events of the harness's own endpoint
 //! ([`Family::unit_of_event`]: QUIC families, where the harness's endpoint decrypts the packets and
 //! reports stream data, resets, datagrams and closes).
+//!
+//! **Errors.** Where a hook returns `Err(String)` the text is a *reason*: it becomes a line of the
+//! run's outcome (a step that could not act, a judge that could not read the capture, why an
+//! external IUT cannot run a scenario). Inputs the user got wrong are typed ([`crate::Error`],
+//! [`crate::LoadError`], [`crate::json::FileError`]).
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -49,7 +49,43 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     })
 }
 
-/// A scenario file that cannot be used.
+/// A scenario file that cannot be used: every problem, each with file:line:column.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct LoadError(pub String);
+
+/// What the harness's inputs can be wrong about (beyond a scenario file): each carries the message
+/// a user needs to fix it. Why a *run* failed is never an error: it is the outcome's reasons.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An IUT manifest cannot be used.
+    #[error("{0}")]
+    Manifest(String),
+    /// An implementation under test named on the command line (`ref:`, `cmd:`, `addr:`, a
+    /// manifest, `MANIFEST!MUTANT`) cannot be used.
+    #[error("{0}")]
+    Iut(String),
+    /// A protocol family the registry lacks.
+    #[error("unknown protocol `{name}`: expected one of {known}")]
+    UnknownProtocol {
+        /// The name given.
+        name: String,
+        /// The families known.
+        known: String,
+    },
+    /// A bad `--partition`.
+    #[error("partition `{text}`: {why}")]
+    Partition {
+        /// What was given.
+        text: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+/// Command lines print errors: an [`Error`] becomes its message.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}

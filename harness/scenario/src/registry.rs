@@ -16,7 +16,7 @@ use crate::external::{ExternalIut, Manifest};
 use crate::family::{Citations, DatagramLabel, Family, ReferenceMutant};
 use crate::format::{Role, Scenario};
 use crate::outcome::{Observations, ScenarioOutcome, Verdict};
-use crate::LoadError;
+use crate::{Error, LoadError};
 
 /// The family of files that do not say (they predate the families).
 pub const DEFAULT_PROTOCOL: &str = "mediastream";
@@ -307,12 +307,10 @@ impl Families {
     }
 
     /// The family of this name, or an error listing the known ones.
-    pub fn require(&self, name: &str) -> Result<&'static dyn DynFamily, String> {
-        self.get(name).ok_or_else(|| {
-            format!(
-                "unknown protocol `{name}`: expected one of {}",
-                crate::format::quoted(&self.names())
-            )
+    pub fn require(&self, name: &str) -> Result<&'static dyn DynFamily, Error> {
+        self.get(name).ok_or_else(|| Error::UnknownProtocol {
+            name: name.to_owned(),
+            known: crate::format::quoted(&self.names()),
         })
     }
 
@@ -378,7 +376,7 @@ impl Families {
 
     /// Reads and validates an IUT manifest (its `protocol` picks the family; `mediastream` when
     /// absent).
-    pub fn load_manifest(&self, path: &Path) -> Result<Manifest, String> {
+    pub fn load_manifest(&self, path: &Path) -> Result<Manifest, Error> {
         let mut manifest = Manifest::read(path)?;
         let name = manifest
             .protocol
@@ -386,16 +384,16 @@ impl Families {
             .clone();
         let family = self
             .require(&name)
-            .map_err(|e| format!("{}: protocol: {e}", path.display()))?;
+            .map_err(|e| Error::Manifest(format!("{}: protocol: {e}", path.display())))?;
         family
             .validate_manifest(&manifest)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Error::Manifest(format!("{}: {e}", path.display())))?;
         Ok(manifest)
     }
 
     /// A reference profile of some family: `PROFILE` (the first family that knows it) or
     /// `FAMILY/PROFILE`.
-    pub fn reference(&self, text: &str) -> Result<Iut, String> {
+    pub fn reference(&self, text: &str) -> Result<Iut, Error> {
         let (families, profile): (Vec<&'static dyn DynFamily>, &str) = match text.split_once('/') {
             Some((family, profile)) => (vec![self.require(family)?], profile),
             None => (self.0.to_vec(), text),
@@ -413,13 +411,13 @@ impl Families {
                 Err(e) => errors.push(format!("{}: {e}", f.name())),
             }
         }
-        Err(errors.join("; "))
+        Err(Error::Iut(errors.join("; ")))
     }
 
     /// Parses `ref:PROFILE` (or `ref:FAMILY/PROFILE`), a manifest file (`*.json`), `MANIFEST!MUTANT`,
     /// `cmd:COMMAND LINE` (what `--iut-cmd` gives) or `addr:HOST:PORT[@PROFILE]` (what `--iut-addr`
     /// gives).
-    pub fn parse_iut(&self, text: &str) -> Result<Iut, String> {
+    pub fn parse_iut(&self, text: &str) -> Result<Iut, Error> {
         match text.split_once(':') {
             Some(("ref", profile)) => self.reference(profile),
             Some(("cmd", line)) => {
@@ -433,7 +431,8 @@ impl Families {
             Some(("addr", addr)) => {
                 let iut = ExternalIut::running(addr)?;
                 if let Some(p) = iut.running_profile() {
-                    self.reference(p).map_err(|e| format!("--iut-addr {addr}: {e}"))?;
+                    self.reference(p)
+                        .map_err(|e| Error::Iut(format!("--iut-addr {addr}: {e}")))?;
                 }
                 Ok(Iut::External(Box::new(iut)))
             }
@@ -452,9 +451,9 @@ impl Families {
                 let base = ExternalIut::from_manifest_file(manifest, path);
                 Ok(Iut::External(Box::new(base.with_mutant(mutant)?)))
             }
-            _ => Err(format!(
+            _ => Err(Error::Iut(format!(
                 "unknown IUT `{text}`: expected ref:PROFILE (a reference profile, e.g. ref:3way), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"
-            )),
+            ))),
         }
     }
 

@@ -64,20 +64,20 @@ pub struct Plan {
 }
 
 /// Parses `K/N`.
-pub fn parse_partition(text: &str) -> Result<(usize, usize), String> {
+pub fn parse_partition(text: &str) -> Result<(usize, usize), crate::Error> {
+    let bad = |why| crate::Error::Partition {
+        text: text.to_owned(),
+        why,
+    };
     let (k, n) = text
         .split_once('/')
-        .ok_or_else(|| format!("partition `{text}`: expected K/N, e.g. 2/4"))?;
+        .ok_or_else(|| bad("expected K/N, e.g. 2/4"))?;
     let (k, n): (usize, usize) = (
-        k.trim()
-            .parse()
-            .map_err(|_| format!("partition `{text}`: K is not a number"))?,
-        n.trim()
-            .parse()
-            .map_err(|_| format!("partition `{text}`: N is not a number"))?,
+        k.trim().parse().map_err(|_| bad("K is not a number"))?,
+        n.trim().parse().map_err(|_| bad("N is not a number"))?,
     );
     if n == 0 || k == 0 || k > n {
-        return Err(format!("partition `{text}`: need 1 <= K <= N"));
+        return Err(bad("need 1 <= K <= N"));
     }
     Ok((k, n))
 }

@@ -325,16 +325,24 @@ fn placeholders_in(word: &str) -> Result<Vec<String>, String> {
 impl Manifest {
     /// Reads a manifest file (JSON; errors carry file:line:column). The family's checks come after
     /// ([`crate::registry::Families::load_manifest`]).
-    pub fn read(path: &Path) -> Result<Manifest, String> {
-        let text = crate::read_text(path)?;
-        crate::json::from_str(&text).map_err(|e| format!("{}:{e}", path.display()))
+    pub fn read(path: &Path) -> Result<Manifest, crate::Error> {
+        let text = crate::read_text(path).map_err(crate::Error::Manifest)?;
+        crate::json::from_str(&text)
+            .map_err(|e| crate::Error::Manifest(format!("{}:{e}", path.display())))
     }
 
     /// The one-line shorthand (`--iut-cmd`): the same template for both roles, defaults otherwise,
     /// for any family (`family_placeholders`: those of every family it may serve). A template
     /// naming `{listen…}` serves only as responder, one naming `{target…}` only as initiator
     /// (`{address}` and `{role}` serve both); naming both is an error.
-    pub fn from_command(line: &str, family_placeholders: &[&str]) -> Result<Manifest, String> {
+    pub fn from_command(
+        line: &str,
+        family_placeholders: &[&str],
+    ) -> Result<Manifest, crate::Error> {
+        Manifest::command_line(line, family_placeholders).map_err(crate::Error::Iut)
+    }
+
+    fn command_line(line: &str, family_placeholders: &[&str]) -> Result<Manifest, String> {
         let template = CommandTemplate::Line(line.to_owned());
         let mut names = Vec::new();
         for word in template.words()? {

@@ -80,13 +80,13 @@ impl ExternalIut {
     }
 
     /// The same program run as one of its manifest's `mutants`; named `NAME!MUTANT`.
-    pub fn with_mutant(&self, mutant: &str) -> Result<ExternalIut, String> {
+    pub fn with_mutant(&self, mutant: &str) -> Result<ExternalIut, crate::Error> {
         let known = self.manifest().map(|m| &m.mutants);
         if !known.is_some_and(|k| k.contains_key(mutant)) {
             let names: Vec<&str> = known
                 .map(|k| k.keys().map(String::as_str).collect())
                 .unwrap_or_default();
-            return Err(format!(
+            return Err(crate::Error::Iut(format!(
                 "{} has no mutant `{mutant}`{}",
                 self.name,
                 if names.is_empty() {
@@ -94,7 +94,7 @@ impl ExternalIut {
                 } else {
                     format!(": it has {}", names.join(", "))
                 }
-            ));
+            )));
         }
         let mut iut = self.clone();
         iut.name = format!("{}!{mutant}", self.name);
@@ -104,7 +104,10 @@ impl ExternalIut {
 
     /// `--iut-cmd`: the same one-line template for both roles (`family_placeholders`: those of
     /// every family it may serve).
-    pub fn from_command(line: &str, family_placeholders: &[&str]) -> Result<ExternalIut, String> {
+    pub fn from_command(
+        line: &str,
+        family_placeholders: &[&str],
+    ) -> Result<ExternalIut, crate::Error> {
         let manifest = Manifest::from_command(line, family_placeholders)?;
         Ok(ExternalIut::from_manifest(manifest, PathBuf::from(".")))
     }
@@ -112,22 +115,23 @@ impl ExternalIut {
     /// `--iut-addr HOST:PORT[@PROFILE]`: a responder already running there, with the reference
     /// profile it behaves like (default: the family's, e.g. `3way`; `@3way+allow_legacy_start`),
     /// which decides the features it has and how its traffic is judged.
-    pub fn running(text: &str) -> Result<ExternalIut, String> {
+    pub fn running(text: &str) -> Result<ExternalIut, crate::Error> {
+        let iut = |message: String| crate::Error::Iut(message);
         let (addr, profile) = match text.rsplit_once('@') {
             Some((a, p)) => (a, Some(p.to_owned())),
             None => (text, None),
         };
         let resolved = addr
             .to_socket_addrs()
-            .map_err(|e| format!("--iut-addr {text}: {e}"))?
+            .map_err(|e| iut(format!("--iut-addr {text}: {e}")))?
             .next()
-            .ok_or_else(|| format!("--iut-addr {text}: no address"))?;
+            .ok_or_else(|| iut(format!("--iut-addr {text}: no address")))?;
         // On this host the kernel can say at once whether anything listens there.
         if resolved.ip().is_loopback() && realtime::port_bound(resolved.port()) == Some(false) {
-            return Err(format!(
+            return Err(iut(format!(
                 "--iut-addr {text}: nothing is listening on UDP port {} of this host: start the responder first (with the scenarios' parameters)",
                 resolved.port()
-            ));
+            )));
         }
         Ok(ExternalIut {
             name: format!("addr:{text}"),

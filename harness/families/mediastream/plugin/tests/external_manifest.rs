@@ -140,7 +140,10 @@ fn a_running_responder_that_is_not_there_is_refused_at_once() {
         .expect("a free port")
         .port();
     let err = ExternalIut::running(&format!("127.0.0.1:{port}")).expect_err("nothing listens");
-    assert!(err.contains("nothing is listening on UDP port"), "{err}");
+    assert!(
+        err.to_string().contains("nothing is listening on UDP port"),
+        "{err}"
+    );
 }
 
 #[test]
