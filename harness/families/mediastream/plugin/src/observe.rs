@@ -32,6 +32,31 @@ pub struct MediaObservations {
     pub drops_observable: bool,
 }
 
+/// `frames_successful ok, … error of frames_expected`: the frame counts both renderings start with.
+fn frame_counts(m: &Metrics) -> String {
+    format!(
+        "{} ok, {} dropped, {} duplicate, {} error of {}",
+        m.frames_successful,
+        m.frames_dropped,
+        m.frames_duplicate,
+        m.frames_error,
+        m.frames_expected
+    )
+}
+
+impl MediaObservations {
+    /// `reason=count, …`, when the IUT dropped anything.
+    fn drops(&self) -> Option<String> {
+        (!self.iut_drops.is_empty()).then(|| {
+            self.iut_drops
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+}
+
 impl Observations for MediaObservations {
     fn render(&self, s: &mut String) {
         if let Some(mode) = &self.negotiated_mode {
@@ -39,23 +64,17 @@ impl Observations for MediaObservations {
         }
         if let Some(m) = &self.metrics {
             s.push_str(&format!(
-                "initiator frames: {} ok, {} dropped, {} duplicate, {} error of {}; {} duplicate datagrams{}\n",
-                m.frames_successful,
-                m.frames_dropped,
-                m.frames_duplicate,
-                m.frames_error,
-                m.frames_expected,
+                "initiator frames: {}; {} duplicate datagrams{}\n",
+                frame_counts(m),
                 m.duplicate_datagrams,
-                m.failure.as_ref().map(|f| format!("; failed: {f}")).unwrap_or_default()
+                m.failure
+                    .as_ref()
+                    .map(|f| format!("; failed: {f}"))
+                    .unwrap_or_default()
             ));
         }
-        if !self.iut_drops.is_empty() {
-            let drops: Vec<String> = self
-                .iut_drops
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            s.push_str(&format!("iut dropped: {}\n", drops.join(", ")));
+        if let Some(drops) = self.drops() {
+            s.push_str(&format!("iut dropped: {drops}\n"));
         }
     }
     fn facts(&self) -> Vec<(String, String)> {
@@ -64,14 +83,7 @@ impl Observations for MediaObservations {
             facts.push(("negotiated mode".to_owned(), mode.clone()));
         }
         if let Some(m) = &self.metrics {
-            let mut text = format!(
-                "{} ok, {} dropped, {} duplicate, {} error of {}",
-                m.frames_successful,
-                m.frames_dropped,
-                m.frames_duplicate,
-                m.frames_error,
-                m.frames_expected
-            );
+            let mut text = frame_counts(m);
             if let Some(t) = m.time_to_first_media {
                 text.push_str(&format!(
                     "; first media after {:.3} ms",
@@ -83,13 +95,8 @@ impl Observations for MediaObservations {
             }
             facts.push(("initiator frames".to_owned(), text));
         }
-        if !self.iut_drops.is_empty() {
-            let drops: Vec<String> = self
-                .iut_drops
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            facts.push(("IUT dropped".to_owned(), drops.join(", ")));
+        if let Some(drops) = self.drops() {
+            facts.push(("IUT dropped".to_owned(), drops));
         }
         facts
     }
