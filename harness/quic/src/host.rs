@@ -1,0 +1,465 @@
+//! [`QuicHost`]: one quinn-proto endpoint and its connections, on the harness's clock.
+//!
+//! Sans-I/O like quinn-proto itself: the caller passes every datagram and every instant. A host
+//! is driven in three moves: input ([`QuicHost::handle_datagram`], [`QuicHost::handle_timeout`],
+//! or the application acting on a [`Connection`]), then [`QuicHost::poll_event`] until empty (the
+//! application reacts, possibly acting again), then [`QuicHost::drive`], which hands quinn's
+//! endpoint events around and queues every datagram to send — so an answer leaves in the same
+//! packet as the ACK of its request, as it would with an async quinn task.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use handshake_core::Instant;
+use quinn_proto::{
+    ClientConfig, Connection, ConnectionError, ConnectionHandle, DatagramEvent, Endpoint,
+    StreamEvent, VarInt,
+};
+
+use crate::tls::{self, KeyLog, Seed, Transport};
+use crate::QuicError;
+
+/// A connection of a host, numbered 0, 1, 2 … in the order it was made or accepted.
+pub type ConnId = u32;
+
+/// What a server host does with a new connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Accept it.
+    Accept,
+    /// Accept it only while no other connection is live; refuse it otherwise.
+    AcceptOne,
+    /// Refuse it: a transport CONNECTION_CLOSE with CONNECTION_REFUSED (0x2).
+    Refuse,
+}
+
+/// How a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// An application CONNECTION_CLOSE (frame 0x1d).
+    Application {
+        /// Its error code.
+        code: u64,
+        /// Its reason phrase (lossy UTF-8).
+        reason: String,
+    },
+    /// A transport CONNECTION_CLOSE (frame 0x1c).
+    Transport {
+        /// Its error code (0x2 CONNECTION_REFUSED …).
+        code: u64,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// The idle timeout expired.
+    TimedOut,
+    /// A stateless reset.
+    Reset,
+    /// Anything else quinn reports (version mismatch, local error).
+    Other(String),
+}
+
+impl std::fmt::Display for Close {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Close::Application { code, reason } => write!(f, "application code {code} {reason:?}"),
+            Close::Transport { code, reason } => write!(f, "transport code {code:#x} {reason:?}"),
+            Close::TimedOut => f.write_str("idle timeout"),
+            Close::Reset => f.write_str("stateless reset"),
+            Close::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Close {
+    fn of(error: &ConnectionError) -> Close {
+        match error {
+            ConnectionError::ApplicationClosed(c) => Close::Application {
+                code: c.error_code.into_inner(),
+                reason: String::from_utf8_lossy(&c.reason).into_owned(),
+            },
+            ConnectionError::ConnectionClosed(c) => Close::Transport {
+                code: u64::from(c.error_code),
+                reason: String::from_utf8_lossy(&c.reason).into_owned(),
+            },
+            ConnectionError::TimedOut => Close::TimedOut,
+            ConnectionError::Reset => Close::Reset,
+            other => Close::Other(other.to_string()),
+        }
+    }
+}
+
+/// What happened on a host, in order.
+#[derive(Debug)]
+pub enum QuicEvent {
+    /// A server accepted a new connection (its handshake goes on).
+    Accepted {
+        /// The connection.
+        conn: ConnId,
+        /// The client's address.
+        remote: SocketAddr,
+    },
+    /// A server refused a new connection (CONNECTION_REFUSED).
+    Refused {
+        /// The client's address.
+        remote: SocketAddr,
+    },
+    /// The handshake completed.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The negotiated ALPN protocol.
+        alpn: Option<Vec<u8>>,
+    },
+    /// A stream event (opened, readable, writable, finished, stopped, available).
+    Stream {
+        /// The connection.
+        conn: ConnId,
+        /// quinn's stream event.
+        event: StreamEvent,
+    },
+    /// The connection ended.
+    Ended {
+        /// The connection.
+        conn: ConnId,
+        /// How.
+        close: Close,
+        /// The peer ended it (else this host closed it).
+        by_peer: bool,
+    },
+}
+
+struct Slot {
+    handle: ConnectionHandle,
+    conn: Connection,
+    ended: bool,
+}
+
+/// Everything a host is made of.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Its seed (see [`Seed::derive`]).
+    pub seed: Seed,
+    /// ALPN protocols it offers (client) or accepts (server).
+    pub alpn: Vec<Vec<u8>>,
+    /// Its transport parameters.
+    pub transport: Transport,
+    /// A server (accepts connections) or a client only.
+    pub server: bool,
+    /// Where its TLS secrets go.
+    pub key_log: Arc<KeyLog>,
+}
+
+/// One QUIC endpoint and its connections (see the module docs).
+pub struct QuicHost {
+    endpoint: Endpoint,
+    client: Option<ClientConfig>,
+    slots: BTreeMap<ConnId, Slot>,
+    next_id: ConnId,
+    admission: Admission,
+    /// The std instant the harness's zero maps to (quinn-proto takes only std instants; only
+    /// differences matter, so the base leaks into nothing it emits).
+    base: std::time::Instant,
+    events: VecDeque<QuicEvent>,
+    out: VecDeque<(SocketAddr, Vec<u8>)>,
+    key_log: Arc<KeyLog>,
+    timeout: Option<Instant>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for QuicHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicHost")
+            .field("connections", &self.slots.keys().collect::<Vec<_>>())
+            .field("admission", &self.admission)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuicHost {
+    /// A host; a server starts with [`Admission::Accept`].
+    pub fn new(config: &HostConfig) -> Result<QuicHost, QuicError> {
+        let server = if config.server {
+            Some(Arc::new(tls::server_config(
+                &config.seed,
+                config.key_log.clone(),
+                &config.alpn,
+                &config.transport,
+            )?))
+        } else {
+            None
+        };
+        let client = tls::client_config(
+            &config.seed,
+            config.key_log.clone(),
+            &config.alpn,
+            &config.transport,
+        )?;
+        Ok(QuicHost {
+            // allow_mtud = false: no "don't fragment" promise, so quinn never probes the MTU.
+            endpoint: Endpoint::new(tls::endpoint_config(&config.seed), server, false, None),
+            client: Some(client),
+            slots: BTreeMap::new(),
+            next_id: 0,
+            admission: if config.server {
+                Admission::Accept
+            } else {
+                Admission::Refuse
+            },
+            base: std::time::Instant::now(),
+            events: VecDeque::new(),
+            out: VecDeque::new(),
+            key_log: config.key_log.clone(),
+            timeout: None,
+            buf: Vec::new(),
+        })
+    }
+
+    fn at(&self, now: Instant) -> std::time::Instant {
+        self.base + now.since_start()
+    }
+
+    fn from_std(&self, t: std::time::Instant) -> Instant {
+        Instant::ZERO + t.saturating_duration_since(self.base)
+    }
+
+    /// What the server does with the next new connections.
+    pub fn set_admission(&mut self, admission: Admission) {
+        self.admission = admission;
+    }
+
+    /// Opens a connection to `remote` (server name `localhost`).
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) -> Result<ConnId, QuicError> {
+        let config = self
+            .client
+            .clone()
+            .ok_or_else(|| QuicError::Config("no client configuration".into()))?;
+        let (handle, conn) = self
+            .endpoint
+            .connect(self.at(now), config, remote, "localhost")
+            .map_err(|e| QuicError::Connect(e.to_string()))?;
+        let id = self.insert(handle, conn);
+        self.collect(now);
+        Ok(id)
+    }
+
+    fn insert(&mut self, handle: ConnectionHandle, conn: Connection) -> ConnId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.insert(
+            id,
+            Slot {
+                handle,
+                conn,
+                ended: false,
+            },
+        );
+        id
+    }
+
+    /// The connection `id`, while quinn keeps it (until it has drained).
+    pub fn connection(&mut self, id: ConnId) -> Option<&mut Connection> {
+        self.slots.get_mut(&id).map(|s| &mut s.conn)
+    }
+
+    /// The connections that have not ended.
+    pub fn live(&self) -> Vec<ConnId> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| !s.ended)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Closes connection `id` with an application code; reported as [`QuicEvent::Ended`] with
+    /// `by_peer: false` (quinn reports nothing to the closing side).
+    pub fn close(&mut self, now: Instant, id: ConnId, code: u64, reason: &str) {
+        let at = self.at(now);
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        if slot.ended {
+            return;
+        }
+        slot.ended = true;
+        slot.conn.close(
+            at,
+            VarInt::from_u64(code).unwrap_or(VarInt::MAX),
+            Bytes::copy_from_slice(reason.as_bytes()),
+        );
+        self.events.push_back(QuicEvent::Ended {
+            conn: id,
+            close: Close::Application {
+                code,
+                reason: reason.to_owned(),
+            },
+            by_peer: false,
+        });
+    }
+
+    /// Takes one received datagram.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        let at = self.at(now);
+        let mut buf = Vec::new();
+        match self
+            .endpoint
+            .handle(at, source, None, None, BytesMut::from(payload), &mut buf)
+        {
+            Some(DatagramEvent::NewConnection(incoming)) => {
+                let live = self.slots.values().any(|s| !s.ended);
+                let admit = match self.admission {
+                    Admission::Accept => true,
+                    Admission::AcceptOne => !live,
+                    Admission::Refuse => false,
+                };
+                if admit {
+                    match self.endpoint.accept(incoming, at, &mut buf, None) {
+                        Ok((handle, conn)) => {
+                            let id = self.insert(handle, conn);
+                            self.events.push_back(QuicEvent::Accepted {
+                                conn: id,
+                                remote: source,
+                            });
+                        }
+                        Err(e) => {
+                            if let Some(t) = e.response {
+                                self.out.push_back((t.destination, buf[..t.size].to_vec()));
+                            }
+                        }
+                    }
+                } else {
+                    let t = self.endpoint.refuse(incoming, &mut buf);
+                    self.out.push_back((t.destination, buf[..t.size].to_vec()));
+                    self.events.push_back(QuicEvent::Refused { remote: source });
+                }
+            }
+            Some(DatagramEvent::ConnectionEvent(handle, event)) => {
+                if let Some(slot) = self.slots.values_mut().find(|s| s.handle == handle) {
+                    slot.conn.handle_event(event);
+                }
+            }
+            Some(DatagramEvent::Response(t)) => {
+                self.out.push_back((t.destination, buf[..t.size].to_vec()));
+            }
+            None => {}
+        }
+        self.collect(now);
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let at = self.at(now);
+        for slot in self.slots.values_mut() {
+            if slot.conn.poll_timeout().is_some_and(|t| t <= at) {
+                slot.conn.handle_timeout(at);
+            }
+        }
+        self.collect(now);
+    }
+
+    /// Moves quinn's application events into the host's queue.
+    fn collect(&mut self, _now: Instant) {
+        for (id, slot) in &mut self.slots {
+            while let Some(event) = slot.conn.poll() {
+                match event {
+                    quinn_proto::Event::Connected => {
+                        let alpn = slot
+                            .conn
+                            .crypto_session()
+                            .handshake_data()
+                            .and_then(|d| {
+                                d.downcast::<quinn_proto::crypto::rustls::HandshakeData>().ok()
+                            })
+                            .and_then(|d| d.protocol);
+                        self.events
+                            .push_back(QuicEvent::Connected { conn: *id, alpn });
+                    }
+                    quinn_proto::Event::ConnectionLost { reason } => {
+                        if !slot.ended {
+                            slot.ended = true;
+                            self.events.push_back(QuicEvent::Ended {
+                                conn: *id,
+                                close: Close::of(&reason),
+                                by_peer: true,
+                            });
+                        }
+                    }
+                    quinn_proto::Event::Stream(event) => {
+                        self.events.push_back(QuicEvent::Stream { conn: *id, event });
+                    }
+                    // Handshake data, datagrams: nothing a stream protocol reacts to here.
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<QuicEvent> {
+        self.events.pop_front()
+    }
+
+    /// After input and the application's reaction: exchanges quinn's endpoint events, queues every
+    /// datagram to send, drops drained connections, and computes the next timer.
+    pub fn drive(&mut self, now: Instant) {
+        let at = self.at(now);
+        let mut drained = Vec::new();
+        for (id, slot) in &mut self.slots {
+            loop {
+                let mut progressed = false;
+                while let Some(event) = slot.conn.poll_endpoint_events() {
+                    progressed = true;
+                    if event.is_drained() {
+                        drained.push(*id);
+                    }
+                    if let Some(back) = self.endpoint.handle_event(slot.handle, event) {
+                        slot.conn.handle_event(back);
+                    }
+                }
+                self.buf.clear();
+                // max_datagrams = 1: one UDP datagram per transmit.
+                while let Some(t) = slot.conn.poll_transmit(at, 1, &mut self.buf) {
+                    progressed = true;
+                    let size = t.size.min(self.buf.len());
+                    self.out.push_back((t.destination, self.buf[..size].to_vec()));
+                    self.buf.clear();
+                }
+                if !progressed {
+                    break;
+                }
+            }
+        }
+        self.collect(now);
+        for id in drained {
+            self.slots.remove(&id);
+        }
+        let mut next: Option<std::time::Instant> = None;
+        for slot in self.slots.values_mut() {
+            if let Some(t) = slot.conn.poll_timeout() {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        self.timeout = next.map(|t| self.from_std(t));
+    }
+
+    /// The next datagram to send: (destination, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// When [`QuicHost::handle_timeout`] is next due (as of the last [`QuicHost::drive`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timeout
+    }
+
+    /// Whether no connection is left (none made, or all drained).
+    pub fn is_idle(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The TLS secrets so far, NSS key-log format.
+    pub fn key_log(&self) -> String {
+        self.key_log.text()
+    }
+}

@@ -1,0 +1,466 @@
+//! TLS for QUIC under test: seeded randomness, an in-memory key log, a fixed Ed25519 identity, a
+//! client that skips certificate validation, and the quinn-proto configs built from them.
+//!
+//! Everything random in a QUIC handshake is pinned to the run's seed (see the crate docs for the
+//! list): the same seed gives byte-identical encrypted datagrams and key logs. Not secure, by design.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn_proto::{
+    ClientConfig, ConnectionId, ConnectionIdGenerator, EndpointConfig, IdleTimeout, ServerConfig,
+    TransportConfig, VarInt,
+};
+use ring::digest;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{
+    ActiveKeyExchange, CryptoProvider, GetRandomFailed, SecureRandom, SharedSecret,
+    SupportedKxGroup,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
+
+use crate::QuicError;
+
+/// A deterministic byte stream: SHA-256(seed ‖ label ‖ counter), block after block.
+pub struct DetStream {
+    seed: [u8; 32],
+    label: &'static str,
+    /// (block counter, the unused bytes of the current block, reversed).
+    state: Mutex<(u64, Vec<u8>)>,
+}
+
+impl DetStream {
+    /// A stream for `label` under `seed`.
+    pub fn new(seed: [u8; 32], label: &'static str) -> Self {
+        Self {
+            seed,
+            label,
+            state: Mutex::new((0, Vec::new())),
+        }
+    }
+
+    /// Fills `out` with the next bytes.
+    pub fn fill(&self, out: &mut [u8]) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for byte in out.iter_mut() {
+            let next = match state.1.pop() {
+                Some(b) => b,
+                None => {
+                    let mut ctx = digest::Context::new(&digest::SHA256);
+                    ctx.update(&self.seed);
+                    ctx.update(self.label.as_bytes());
+                    ctx.update(&state.0.to_be_bytes());
+                    state.0 += 1;
+                    let mut block = ctx.finish().as_ref().to_vec();
+                    block.reverse();
+                    let first = block.pop().unwrap_or(0);
+                    state.1 = block;
+                    first
+                }
+            };
+            *byte = next;
+        }
+    }
+
+    /// The next `N` bytes.
+    pub fn array<const N: usize>(&self) -> [u8; N] {
+        let mut a = [0u8; N];
+        self.fill(&mut a);
+        a
+    }
+}
+
+impl fmt::Debug for DetStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DetStream({})", self.label)
+    }
+}
+
+/// rustls randomness (ClientHello/ServerHello randoms, ticket ids) from a [`DetStream`].
+#[derive(Debug)]
+struct DetRandom(DetStream);
+
+impl SecureRandom for DetRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        self.0.fill(buf);
+        Ok(())
+    }
+}
+
+/// X25519 key shares from a [`DetStream`]: rustls' ring groups draw from ring's `SystemRandom`,
+/// not from the provider's `secure_random`, so a group of our own is the only way to pin them.
+#[derive(Debug)]
+struct DetX25519(DetStream);
+
+struct DetX25519Active {
+    private: ring::agreement::EphemeralPrivateKey,
+    public: Vec<u8>,
+}
+
+impl SupportedKxGroup for DetX25519 {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
+        let seed: [u8; 32] = self.0.array();
+        // ring's `SecureRandom` is sealed; its public (deprecated) test source feeds our bytes.
+        #[allow(deprecated)]
+        let rng = ring::test::rand::FixedSliceRandom { bytes: &seed };
+        let private =
+            ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &rng)
+                .map_err(|_| rustls::Error::FailedToGetRandomBytes)?;
+        let public = private
+            .compute_public_key()
+            .map_err(|_| rustls::Error::General("x25519 public key".into()))?
+            .as_ref()
+            .to_vec();
+        Ok(Box::new(DetX25519Active { private, public }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+impl ActiveKeyExchange for DetX25519Active {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        let peer = ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer_pub_key);
+        ring::agreement::agree_ephemeral(self.private, &peer, |s| SharedSecret::from(s))
+            .map_err(|_| rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::InvalidKeyShare))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+/// The seed of every random choice of one QUIC host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seed(pub [u8; 32]);
+
+impl Seed {
+    /// The seed of a run's host: the run's seed and the host's name (`client`, `server`).
+    pub fn derive(run_seed: u64, who: &str) -> Seed {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&run_seed.to_be_bytes());
+        ctx.update(who.as_bytes());
+        Seed(to_array(ctx.finish().as_ref()))
+    }
+
+    fn sub(&self, what: &str) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(&self.0);
+        ctx.update(what.as_bytes());
+        to_array(ctx.finish().as_ref())
+    }
+}
+
+fn to_array(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = *b;
+    }
+    out
+}
+
+/// A ring provider whose randomness and key shares come from `seed`. `CryptoProvider`'s fields
+/// are `&'static`, so the seeded parts are leaked: a few bytes per host, fine in a harness.
+fn provider(seed: &Seed) -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    p.secure_random = Box::leak(Box::new(DetRandom(DetStream::new(
+        seed.sub("tls"),
+        "tls-random",
+    ))));
+    p.kx_groups = vec![Box::leak(Box::new(DetX25519(DetStream::new(
+        seed.sub("kx"),
+        "x25519",
+    ))))];
+    Arc::new(p)
+}
+
+/// rustls reads the wall clock only through its `TimeProvider`: pinned.
+#[derive(Debug)]
+struct FixedTime;
+
+impl rustls::time_provider::TimeProvider for FixedTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(Duration::from_secs(FIXED_UNIX_SECONDS)))
+    }
+}
+
+const FIXED_UNIX_SECONDS: u64 = 1_700_000_000;
+
+/// quinn's token clock, pinned the same way.
+struct FixedSystemTime;
+
+impl quinn_proto::TimeSource for FixedSystemTime {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(FIXED_UNIX_SECONDS)
+    }
+}
+
+/// TLS secrets in NSS key-log format, kept in memory (and optionally appended to a file).
+#[derive(Debug, Default)]
+pub struct KeyLog {
+    lines: Mutex<Vec<String>>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl KeyLog {
+    /// A key log that also appends every new line to `path` (best effort: a write error is ignored,
+    /// the in-memory log stays whole).
+    pub fn with_file(path: std::path::PathBuf) -> KeyLog {
+        KeyLog {
+            lines: Mutex::default(),
+            file: Some(path),
+        }
+    }
+
+    /// Every line, each ending in `\n`.
+    pub fn text(&self) -> String {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+}
+
+impl rustls::KeyLog for KeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let line = format!("{label} {} {}", hex(client_random), hex(secret));
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        // Both sides of an in-process run may share one log: each secret once.
+        if lines.contains(&line) {
+            return;
+        }
+        if let Some(path) = &self.file {
+            use std::io::Write as _;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        lines.push(line);
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        true
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A self-signed certificate for `localhost` from a fixed Ed25519 key: Ed25519 signatures are
+/// deterministic (ring's ECDSA draws a nonce), so the certificate and CertificateVerify repeat.
+struct Identity {
+    cert: CertificateDer<'static>,
+    key_pkcs8: Vec<u8>,
+}
+
+fn identity(seed: &Seed) -> Result<Identity, QuicError> {
+    // PKCS#8 v1 wrapping of a raw Ed25519 seed (RFC 8410).
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&seed.sub("identity"));
+    let key =
+        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), &rcgen::PKCS_ED25519)
+            .map_err(|e| QuicError::Config(format!("server key: {e}")))?;
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .map_err(|e| QuicError::Config(format!("certificate: {e}")))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| QuicError::Config(format!("certificate: {e}")))?;
+    Ok(Identity {
+        cert: cert.der().clone(),
+        key_pkcs8: key.serialize_der(),
+    })
+}
+
+/// Accepts any server certificate (the facts: the client does not verify it) but still checks
+/// the handshake signature.
+#[derive(Debug)]
+struct SkipServerVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for SkipServerVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Connection ids from the seed (quinn's own draw from the thread RNG, which `rng_seed` does
+/// not cover).
+struct DetCidGenerator(DetStream);
+
+impl ConnectionIdGenerator for DetCidGenerator {
+    fn generate_cid(&mut self) -> ConnectionId {
+        ConnectionId::new(&self.0.array::<8>())
+    }
+
+    fn cid_len(&self) -> usize {
+        8
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The transport parameters a host announces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    /// Idle timeout (`None`: none).
+    pub idle_timeout: Option<Duration>,
+    /// Keep-alive PINGs while nothing else is sent (`None`: none).
+    pub keep_alive: Option<Duration>,
+    /// Bidirectional streams the peer may open at once.
+    pub max_bidi: u32,
+    /// Unidirectional streams the peer may open at once.
+    pub max_uni: u32,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport {
+            idle_timeout: Some(Duration::from_secs(5)),
+            keep_alive: None,
+            max_bidi: 100,
+            max_uni: 100,
+        }
+    }
+}
+
+fn transport_config(t: &Transport) -> Result<Arc<TransportConfig>, QuicError> {
+    let idle = match t.idle_timeout {
+        Some(d) => Some(
+            IdleTimeout::try_from(d)
+                .map_err(|_| QuicError::Config(format!("idle timeout {d:?} out of range")))?,
+        ),
+        None => None,
+    };
+    let mut tc = TransportConfig::default();
+    tc.max_concurrent_bidi_streams(VarInt::from_u32(t.max_bidi))
+        .max_concurrent_uni_streams(VarInt::from_u32(t.max_uni))
+        .max_idle_timeout(idle)
+        .keep_alive_interval(t.keep_alive)
+        // One datagram per transmit, so every UDP datagram passes the link (and its faults) alone.
+        .enable_segmentation_offload(false)
+        // No path-MTU probes: legal, but they make traces longer and timing-dependent.
+        .mtu_discovery_config(None);
+    Ok(Arc::new(tc))
+}
+
+pub(crate) fn endpoint_config(seed: &Seed) -> Arc<EndpointConfig> {
+    let reset_key: [u8; 64] = DetStream::new(seed.sub("reset"), "reset-key").array();
+    let mut cfg = EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        &reset_key,
+    )));
+    cfg.rng_seed(Some(seed.sub("endpoint")));
+    let cid_seed = seed.sub("cid");
+    cfg.cid_generator(move || Box::new(DetCidGenerator(DetStream::new(cid_seed, "cid"))));
+    Arc::new(cfg)
+}
+
+pub(crate) fn client_config(
+    seed: &Seed,
+    key_log: Arc<KeyLog>,
+    alpn: &[Vec<u8>],
+    t: &Transport,
+) -> Result<ClientConfig, QuicError> {
+    let provider = provider(seed);
+    let mut tls = rustls::ClientConfig::builder_with_details(provider.clone(), Arc::new(FixedTime))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| QuicError::Config(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SkipServerVerification(provider)))
+        .with_no_client_auth();
+    tls.alpn_protocols = alpn.to_vec();
+    tls.key_log = key_log;
+    let quic = QuicClientConfig::try_from(tls)
+        .map_err(|e| QuicError::Config(format!("QUIC client: {e}")))?;
+    let mut cfg = ClientConfig::new(Arc::new(quic));
+    cfg.transport_config(transport_config(t)?);
+    let dcids = Arc::new(DetStream::new(seed.sub("dcid"), "initial-dcid"));
+    cfg.initial_dst_cid_provider(Arc::new(move || ConnectionId::new(&dcids.array::<16>())));
+    Ok(cfg)
+}
+
+pub(crate) fn server_config(
+    seed: &Seed,
+    key_log: Arc<KeyLog>,
+    alpn: &[Vec<u8>],
+    t: &Transport,
+) -> Result<ServerConfig, QuicError> {
+    let id = identity(seed)?;
+    let provider = provider(seed);
+    let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(FixedTime))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| QuicError::Config(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(vec![id.cert], PrivateKeyDer::Pkcs8(id.key_pkcs8.into()))
+        .map_err(|e| QuicError::Config(format!("TLS: {e}")))?;
+    tls.alpn_protocols = alpn.to_vec();
+    tls.key_log = key_log;
+    let quic = QuicServerConfig::try_from(tls)
+        .map_err(|e| QuicError::Config(format!("QUIC server: {e}")))?;
+    let master: [u8; 32] = DetStream::new(seed.sub("token"), "token-key").array();
+    let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &[]).extract(&master);
+    let mut cfg = ServerConfig::new(Arc::new(quic), Arc::new(prk));
+    cfg.transport_config(transport_config(t)?);
+    cfg.time_source(Arc::new(FixedSystemTime));
+    Ok(cfg)
+}
