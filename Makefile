@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options
+FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader
 HARNESS := target/release/harness
 
 .PHONY: all build test independent demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
@@ -111,6 +111,7 @@ fuzz-seed:
 # Replay the committed corpora through the targets' checks on stable (part of `make test`).
 fuzz-check:
 	$(CARGO) test -p handshake-mediastream-wire --all-features --test fuzz_corpus_replay
+	$(CARGO) test -p handshake-proton-wire --all-features --test fuzz_corpus_replay
 
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream

@@ -39,6 +39,35 @@ pub enum CaptureError {
         reason: String,
     },
 
+    /// [`CaptureWriter::write_secrets`](crate::CaptureWriter::write_secrets) on a classic pcap
+    /// writer: only pcapng has a place for decryption secrets (the Decryption Secrets Block).
+    #[error(
+        "decryption secrets need a pcapng capture (Decryption Secrets Block); classic pcap has \
+         no place for them: write pcapng, or keep the key log in a separate SSLKEYLOGFILE"
+    )]
+    SecretsNeedPcapNg,
+
+    /// [`CaptureWriter::write_secrets`](crate::CaptureWriter::write_secrets) after a packet was
+    /// written: the secrets must precede the packets (tshark 4.0 decrypts a packet only with
+    /// the secrets read before it). Nothing is written.
+    #[error(
+        "decryption secrets must be written before the first packet (tshark 4.0 only uses \
+         secrets that precede the packets), but {packets_written} packet record(s) are already \
+         written"
+    )]
+    SecretsAfterPackets {
+        /// Packet records written before the call.
+        packets_written: u64,
+    },
+
+    /// [`CaptureWriter::write_secrets`](crate::CaptureWriter::write_secrets) was given a key log
+    /// too large for one pcapng block (4 GiB). Nothing is written.
+    #[error("decryption secrets of {len} bytes do not fit in one pcapng block (4 GiB)")]
+    SecretsTooLarge {
+        /// Length of the key log in bytes.
+        len: usize,
+    },
+
     /// The underlying writer failed.
     #[error("I/O error while writing the capture: {0}")]
     Io(#[from] std::io::Error),

@@ -50,6 +50,14 @@
 //! [`CaptureWriter::with_mtu`], which splits them into IP fragments.
 //! [`CaptureWriter::write_frame`] writes an already-built Ethernet frame as is.
 //!
+//! # TLS decryption secrets
+//!
+//! [`CaptureWriter::write_secrets`] stores a TLS key log (NSS key log format) in a pcapng
+//! Decryption Secrets Block, so Wireshark and tshark decrypt the capture on their own. It must
+//! come before the first packet: tshark 4.0 decrypts a packet only with the secrets read before
+//! it. Reading, [`CaptureReader::secrets`] collects them as the packets are read, and
+//! [`decryption_secrets`] gets them by walking the block headers only.
+//!
 //! # Virtual-link traces
 //!
 //! [`trace::write_trace`] writes the trace of a [`handshake_net::VirtualLink`] as the capture
@@ -70,11 +78,13 @@ mod defrag;
 mod error;
 pub mod live;
 mod reader;
+mod secrets;
 pub mod trace;
 mod writer;
 
 pub use error::CaptureError;
 pub use live::{LiveCapture, LiveLimits, LiveStats};
 pub use reader::{open, CaptureReader, SkipCounts, UdpDatagram};
+pub use secrets::decryption_secrets;
 pub use trace::{write_trace, TraceOptions, ALTERED_IN_TRANSIT, NOT_DELIVERED, RECEIVED_CHANGED};
 pub use writer::{CaptureFormat, CaptureWriter, USER_APPLICATION};

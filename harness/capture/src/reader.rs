@@ -16,6 +16,7 @@ use pcap_file::{Endianness, PcapError, TsResolution};
 
 use crate::decode::{decode, decode_fast, reassembled_udp, Decoded, Link, Skip};
 use crate::defrag::Reassembler;
+use crate::secrets::{SecretsLog, DECRYPTION_SECRETS_BLOCK};
 use crate::{CaptureError, CaptureFormat};
 
 /// One UDP datagram found in a capture.
@@ -221,6 +222,7 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         finished: false,
         fast,
         general_records: 0,
+        secrets: SecretsLog::default(),
     })
 }
 
@@ -252,6 +254,8 @@ pub struct CaptureReader<'a> {
     fast: FastPath,
     /// Packet records read by the general path.
     general_records: u64,
+    /// Decryption secrets read from pcapng Decryption Secrets Blocks so far.
+    secrets: SecretsLog,
 }
 
 /// The fast path: the common case read by hand, without pcap-file or etherparse.
@@ -400,6 +404,28 @@ impl<'a> CaptureReader<'a> {
         self.packets
     }
 
+    /// The TLS key log read so far from pcapng Decryption Secrets Blocks (DSB) with secrets
+    /// type `TLSK` (NSS key log format): each block's text in file order, concatenated, each
+    /// ending in `'\n'` (invalid UTF-8 replaced). Empty for classic pcap and for captures
+    /// without such blocks.
+    ///
+    /// Blocks are read as the iterator advances: the text is complete once the iterator has
+    /// ended, and holds the blocks that precede the first packet (where writers put them, see
+    /// [`CaptureWriter::write_secrets`](crate::CaptureWriter::write_secrets)) as soon as
+    /// `next` has returned once. [`decryption_secrets`](crate::decryption_secrets) reads the
+    /// same text without decoding packets.
+    #[must_use]
+    pub fn secrets(&self) -> &str {
+        &self.secrets.text
+    }
+
+    /// Decryption Secrets Blocks read so far whose secrets type is not `TLSK`: ignored, only
+    /// counted. (They are not packet records, so they are not in [`SkipCounts`].)
+    #[must_use]
+    pub fn skipped_secrets(&self) -> u64 {
+        self.secrets.other_blocks
+    }
+
     fn offset(&self) -> usize {
         self.file.len().saturating_sub(self.rest.len())
     }
@@ -425,7 +451,7 @@ impl<'a> CaptureReader<'a> {
                 pcap_record(parser, rest, format).map(|(rem, record)| (rem, Some(record)))
             }
             Container::PcapNg { parser, interfaces } => {
-                pcapng_block(parser, interfaces, rest, fast)
+                pcapng_block(parser, interfaces, &mut self.secrets, rest, fast)
             }
         };
         match step {
@@ -598,6 +624,7 @@ impl fmt::Debug for CaptureReader<'_> {
             .field("packets", &self.packets)
             .field("skipped", &self.skipped)
             .field("finished", &self.finished)
+            .field("secrets_len", &self.secrets.text.len())
             .finish()
     }
 }
@@ -698,11 +725,12 @@ fn pcap_record<'a>(
     ))
 }
 
-/// Reads one pcapng block; returns a record for packet blocks, `None` for the others.
-/// `Err` carries the damage description.
+/// Reads one pcapng block; returns a record for packet blocks, `None` for the others
+/// (decryption secrets blocks go to `secrets`). `Err` carries the damage description.
 fn pcapng_block<'a>(
     parser: &mut PcapNgParser,
     interfaces: &mut Vec<Interface>,
+    secrets: &mut SecretsLog,
     rest: &'a [u8],
     fast: bool,
 ) -> Result<(&'a [u8], Option<Record<'a>>), String> {
@@ -791,6 +819,10 @@ fn pcapng_block<'a>(
                 data,
                 comment: None,
             })
+        }
+        DECRYPTION_SECRETS_BLOCK => {
+            secrets.add(body, endianness)?;
+            None
         }
         _ => None,
     };
@@ -1004,7 +1036,7 @@ pub(crate) fn to_nanos(raw: u64, tsresol: u8, tsoffset_s: i64) -> u64 {
     ns.saturating_add_signed(tsoffset_s.saturating_mul(1_000_000_000))
 }
 
-fn read_u32(bytes: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
+pub(crate) fn read_u32(bytes: &[u8], at: usize, endianness: Endianness) -> Option<u32> {
     let four: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
     Some(match endianness {
         Endianness::Big => u32::from_be_bytes(four),

@@ -16,9 +16,11 @@ use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
-use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::unknown::UnknownBlock;
+use pcap_file::pcapng::{Block, PcapNgWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
+use crate::secrets::{tls_key_log_body, DECRYPTION_SECRETS_BLOCK};
 use crate::CaptureError;
 
 /// Capture container format.
@@ -63,10 +65,14 @@ const MAX_UDP_PAYLOAD_V6: usize = 65_527;
 ///   records with the same timestamp.
 /// - Comments become the pcapng `opt_comment` of the datagram's record (its last fragment
 ///   when fragmented). Classic pcap has no place for comments: they are silently dropped.
+/// - TLS key logs go into pcapng Decryption Secrets Blocks with
+///   [`write_secrets`](CaptureWriter::write_secrets), before the first packet.
 pub struct CaptureWriter<W: Write> {
     sink: Sink<W>,
     mtu: Option<u16>,
     next_identification: u32,
+    /// Packet records written so far.
+    records: u64,
 }
 
 enum Sink<W: Write> {
@@ -135,6 +141,7 @@ impl<W: Write> CaptureWriter<W> {
             sink,
             mtu: None,
             next_identification: 1,
+            records: 0,
         })
     }
 
@@ -212,6 +219,46 @@ impl<W: Write> CaptureWriter<W> {
         self.write_record(timestamp_ns, frame, comment)
     }
 
+    /// Writes a TLS key log (NSS key log format, as in an `SSLKEYLOGFILE`) into the capture as
+    /// one pcapng Decryption Secrets Block (secrets type `TLSK`), so that Wireshark and tshark
+    /// decrypt the capture without a separate key log file. The text is stored byte for byte,
+    /// zero-padded to 32 bits; each call writes one block.
+    ///
+    /// Call it before writing any packet: tshark 4.0 decrypts a packet only with the secrets
+    /// read before it, so secrets written after the packets would be useless to it. An empty
+    /// key log writes nothing and always succeeds.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is written when an error is returned.
+    /// [`CaptureError::SecretsNeedPcapNg`] on a classic pcap writer, which has no place for
+    /// secrets; [`CaptureError::SecretsAfterPackets`] once a packet has been written;
+    /// [`CaptureError::SecretsTooLarge`] if the block would exceed 4 GiB;
+    /// [`CaptureError::Io`] if the underlying writer fails.
+    pub fn write_secrets(&mut self, nss_key_log: &str) -> Result<(), CaptureError> {
+        if nss_key_log.is_empty() {
+            return Ok(());
+        }
+        let Sink::PcapNg(ng) = &mut self.sink else {
+            return Err(CaptureError::SecretsNeedPcapNg);
+        };
+        if self.records > 0 {
+            return Err(CaptureError::SecretsAfterPackets {
+                packets_written: self.records,
+            });
+        }
+        let (body, total) = tls_key_log_body(nss_key_log.as_bytes(), ng.section().endianness)
+            .ok_or(CaptureError::SecretsTooLarge {
+                len: nss_key_log.len(),
+            })?;
+        // pcap-file 2.0 has no DSB type: an unknown block with the finished body is written
+        // as is (type, length, body, length), in the section's byte order.
+        let block = Block::Unknown(UnknownBlock::new(DECRYPTION_SECRETS_BLOCK, total, &body));
+        ng.write_block(&block)
+            .map_err(CaptureError::from_pcap_write)?;
+        Ok(())
+    }
+
     /// The checks shared by every record: comment length and (classic pcap) timestamp range.
     fn check_record(&self, timestamp_ns: u64, comment: Option<&str>) -> Result<(), CaptureError> {
         if comment.is_some_and(|c| c.len() > usize::from(u16::MAX)) {
@@ -270,6 +317,7 @@ impl<W: Write> CaptureWriter<W> {
                     .map_err(CaptureError::from_pcap_write)?;
             }
         }
+        self.records += 1;
         Ok(())
     }
 
@@ -356,6 +404,7 @@ impl<W: Write> fmt::Debug for CaptureWriter<W> {
         f.debug_struct("CaptureWriter")
             .field("format", &self.format())
             .field("mtu", &self.mtu)
+            .field("records", &self.records)
             .finish_non_exhaustive()
     }
 }

@@ -7,6 +7,7 @@ mod link_types;
 mod live;
 mod props;
 mod roundtrip;
+mod secrets;
 mod skips;
 mod trace;
 mod util;

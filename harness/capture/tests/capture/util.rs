@@ -266,6 +266,14 @@ impl Ng {
         self.block(2, &body)
     }
 
+    /// Decryption secrets block: secrets type, then the secrets (padded), no options.
+    pub fn dsb(&mut self, secrets_type: u32, secrets: &[u8]) -> &mut Self {
+        let mut body = self.u32(secrets_type).to_vec();
+        body.extend_from_slice(&self.u32(u32::try_from(secrets.len()).expect("len")));
+        body.extend_from_slice(secrets);
+        self.block(0x0a, &body)
+    }
+
     /// Simple packet block (interface 0, no timestamp).
     pub fn spb(&mut self, data: &[u8]) -> &mut Self {
         let mut body = self.u32(u32::try_from(data.len()).expect("len")).to_vec();

@@ -1,0 +1,7 @@
+//! `proton_stream_reader`: see `handshake_proton_wire::fuzzing::check_stream_reader` for the law
+//! it checks (the stable-toolchain corpus replay test runs the same function).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    handshake_proton_wire::fuzzing::check_stream_reader(data);
+});
