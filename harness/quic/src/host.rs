@@ -164,6 +164,7 @@ pub struct QuicHost {
     events: VecDeque<QuicEvent>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     key_log: Arc<KeyLog>,
+    config: HostConfig,
     timeout: Option<Instant>,
     buf: Vec<u8>,
 }
@@ -211,6 +212,7 @@ impl QuicHost {
             events: VecDeque::new(),
             out: VecDeque::new(),
             key_log: config.key_log.clone(),
+            config: config.clone(),
             timeout: None,
             buf: Vec::new(),
         })
@@ -220,7 +222,7 @@ impl QuicHost {
         self.base + now.since_start()
     }
 
-    fn from_std(&self, t: std::time::Instant) -> Instant {
+    fn harness_instant(&self, t: std::time::Instant) -> Instant {
         Instant::ZERO + t.saturating_duration_since(self.base)
     }
 
@@ -235,6 +237,28 @@ impl QuicHost {
             .client
             .clone()
             .ok_or_else(|| QuicError::Config("no client configuration".into()))?;
+        let (handle, conn) = self
+            .endpoint
+            .connect(self.at(now), config, remote, "localhost")
+            .map_err(|e| QuicError::Connect(e.to_string()))?;
+        let id = self.insert(handle, conn);
+        self.collect(now);
+        Ok(id)
+    }
+
+    /// Opens a connection offering other ALPN protocols than the host's.
+    pub fn connect_alpn(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        alpn: &[Vec<u8>],
+    ) -> Result<ConnId, QuicError> {
+        let config = tls::client_config(
+            &self.config.seed,
+            self.key_log.clone(),
+            alpn,
+            &self.config.transport,
+        )?;
         let (handle, conn) = self
             .endpoint
             .connect(self.at(now), config, remote, "localhost")
@@ -375,15 +399,13 @@ impl QuicHost {
                         self.events
                             .push_back(QuicEvent::Connected { conn: *id, alpn });
                     }
-                    quinn_proto::Event::ConnectionLost { reason } => {
-                        if !slot.ended {
-                            slot.ended = true;
-                            self.events.push_back(QuicEvent::Ended {
-                                conn: *id,
-                                close: Close::of(&reason),
-                                by_peer: true,
-                            });
-                        }
+                    quinn_proto::Event::ConnectionLost { reason } if !slot.ended => {
+                        slot.ended = true;
+                        self.events.push_back(QuicEvent::Ended {
+                            conn: *id,
+                            close: Close::of(&reason),
+                            by_peer: true,
+                        });
                     }
                     quinn_proto::Event::Stream(event) => {
                         self.events.push_back(QuicEvent::Stream { conn: *id, event });
@@ -393,6 +415,11 @@ impl QuicHost {
                 }
             }
         }
+    }
+
+    /// Whether events wait to be polled.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// The next event, if any.
@@ -440,7 +467,7 @@ impl QuicHost {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         }
-        self.timeout = next.map(|t| self.from_std(t));
+        self.timeout = next.map(|t| self.harness_instant(t));
     }
 
     /// The next datagram to send: (destination, bytes).

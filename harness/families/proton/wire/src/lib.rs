@@ -193,6 +193,8 @@ pub const fn encode_u32(value: u32) -> [u8; 4] {
 /// Reads a stream's messages from chunks as they arrive (see the crate docs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamReader {
+    /// A stream of values only (the server's side of a stream: no discriminator).
+    headless: bool,
     discriminator: Option<Discriminator>,
     failed: Option<StreamError>,
     pending: [u8; 4],
@@ -204,6 +206,7 @@ impl StreamReader {
     /// A reader at the start of a stream.
     pub const fn new() -> StreamReader {
         StreamReader {
+            headless: false,
             discriminator: None,
             failed: None,
             pending: [0; 4],
@@ -212,13 +215,20 @@ impl StreamReader {
         }
     }
 
+    /// A reader of a stream that carries u32 values only (what a server sends back).
+    pub const fn values_only() -> StreamReader {
+        let mut r = StreamReader::new();
+        r.headless = true;
+        r
+    }
+
     /// The next message from `input`, consuming the bytes it used; `None` when `input` holds no
     /// whole message (its bytes are kept). After an error the reader reads nothing more.
     pub fn next(&mut self, input: &mut &[u8]) -> Option<Result<Message, StreamError>> {
         if self.failed.is_some() {
             return None;
         }
-        if self.discriminator.is_none() {
+        if self.discriminator.is_none() && !self.headless {
             let (&first, rest) = input.split_first()?;
             *input = rest;
             return Some(match Discriminator::from_byte(first) {
@@ -248,7 +258,7 @@ impl StreamReader {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        if self.discriminator.is_none() {
+        if self.discriminator.is_none() && !self.headless {
             return Err(StreamError::EarlyFin);
         }
         match self.pending_len {

@@ -1,0 +1,91 @@
+//! Any Proton endpoint as one [`handshake_core::Endpoint`], for the drivers.
+
+use std::net::SocketAddr;
+
+use handshake_core::{Endpoint, Instant, Transmit};
+
+use crate::{Client, ProtonEvent, ScriptPeer, Server};
+
+/// A reference server, a reference client, or the scripted peer.
+#[derive(Debug)]
+pub enum ProtonNode {
+    /// The reference server.
+    Server(Server),
+    /// The reference client.
+    Client(Client),
+    /// The scripted peer.
+    Script(ScriptPeer),
+}
+
+impl ProtonNode {
+    /// The TLS secrets of its connections (NSS key-log format).
+    pub fn key_log(&self) -> String {
+        match self {
+            ProtonNode::Server(s) => s.host().key_log(),
+            ProtonNode::Client(c) => c.host().key_log(),
+            ProtonNode::Script(p) => p.host().key_log(),
+        }
+    }
+
+    /// The scripted peer, if it is one.
+    pub fn script(&mut self) -> Option<&mut ScriptPeer> {
+        match self {
+            ProtonNode::Script(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl Endpoint for ProtonNode {
+    type Event = ProtonEvent;
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        match self {
+            ProtonNode::Server(s) => s.handle_datagram(now, source, payload),
+            ProtonNode::Client(c) => c.handle_datagram(now, source, payload),
+            ProtonNode::Script(p) => p.handle_datagram(now, source, payload),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            ProtonNode::Server(s) => s.handle_timeout(now),
+            ProtonNode::Client(c) => c.handle_timeout(now),
+            ProtonNode::Script(p) => p.handle_timeout(now),
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let (destination, payload) = match self {
+            ProtonNode::Server(s) => s.poll_transmit(),
+            ProtonNode::Client(c) => c.poll_transmit(),
+            ProtonNode::Script(p) => p.poll_transmit(),
+        }?;
+        Some(Transmit { destination, payload })
+    }
+
+    fn poll_event(&mut self) -> Option<ProtonEvent> {
+        match self {
+            ProtonNode::Server(s) => s.poll_event(),
+            ProtonNode::Client(c) => c.poll_event(),
+            ProtonNode::Script(p) => p.poll_event(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            ProtonNode::Server(s) => s.poll_timeout(),
+            ProtonNode::Client(c) => c.poll_timeout(),
+            ProtonNode::Script(p) => p.poll_timeout(),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        match self {
+            // A server serves forever.
+            ProtonNode::Server(_) => false,
+            ProtonNode::Client(c) => c.is_finished(),
+            ProtonNode::Script(p) => p.is_finished(),
+        }
+    }
+}
