@@ -56,4 +56,5 @@ macro_rules! families {
 
 families! {
     handshake_mediastream,
+    handshake_proton,
 }

@@ -217,10 +217,26 @@ impl<F: Family> Simulated<F> {
         };
         let mut writer =
             handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+        let secrets = merged_secrets(self.nodes.iter().map(|(_, n)| F::secrets(n)));
+        writer.write_secrets(&secrets).map_err(|e| e.to_string())?;
         handshake_capture::write_trace(self.link.trace(), viewpoint, &options, &mut writer)
             .map_err(|e| e.to_string())?;
         writer.finish().map_err(|e| e.to_string())
     }
+}
+
+/// Key-log texts of several endpoints as one, each line once (both sides of a connection log
+/// the same secrets), in first-seen order.
+pub fn merged_secrets(texts: impl IntoIterator<Item = String>) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for text in texts {
+        for line in text.lines() {
+            if !line.is_empty() && !lines.iter().any(|l| l == line) {
+                lines.push(line.to_owned());
+            }
+        }
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// The pair runner: the IUT's endpoint and the peer's (a reference profile, or the family's

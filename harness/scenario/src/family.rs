@@ -278,6 +278,11 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn is_ending(_event: &Event<Self>) -> bool {
         false
     }
+    /// TLS secrets of an endpoint's connections (NSS key-log text; QUIC families): every capture
+    /// the harness writes carries them in a Decryption Secrets Block before its first packet.
+    fn secrets(_node: &Self::Node) -> String {
+        String::new()
+    }
     /// What the run waits for after the steps.
     fn settle(s: &Scenario<Self>, real_time: bool) -> Settle;
     /// Roughly how long the reference peer's part lasts, ms (to start the longest real-time runs

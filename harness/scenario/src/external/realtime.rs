@@ -589,7 +589,8 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             .saturating_mul(1_000_000),
         ..handshake_capture::TraceOptions::default()
     };
-    let capture = match write_capture(&trace, viewpoint, &options) {
+    let secrets = net.link.endpoint_mut().map(|n| F::secrets(n)).unwrap_or_default();
+    let capture = match write_capture(&trace, viewpoint, &secrets, &options) {
         Ok(c) => c,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
     };
@@ -732,10 +733,13 @@ async fn wait_ready(
 fn write_capture(
     trace: &[LinkEvent],
     viewpoint: SocketAddr,
+    secrets: &str,
     options: &handshake_capture::TraceOptions<'_>,
 ) -> Result<Vec<u8>, String> {
     let mut writer =
         handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+    // Before the first packet: tshark 4.0 decrypts only then.
+    writer.write_secrets(secrets).map_err(|e| e.to_string())?;
     handshake_capture::write_trace(trace, viewpoint, options, &mut writer)
         .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())

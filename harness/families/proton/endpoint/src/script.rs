@@ -25,6 +25,24 @@ pub struct ScriptPeer {
     events: VecDeque<ProtonEvent>,
     made: bool,
     server: bool,
+    /// Streams asked for but not yet allowed (before the handshake, or beyond the IUT's
+    /// MAX_STREAMS), per connection, in order: (bidi, the id they will get).
+    pending_opens: BTreeMap<ConnId, VecDeque<(bool, u64)>>,
+    /// What the script did on a stream not yet open, done when it opens.
+    deferred: BTreeMap<(ConnId, u64), Vec<Deferred>>,
+    /// The next stream id per (connection, bidi).
+    next_id: BTreeMap<(ConnId, bool), u64>,
+    connected: BTreeMap<ConnId, bool>,
+    blocked_reported: BTreeMap<ConnId, bool>,
+}
+
+/// A stream operation waiting for its stream to open.
+#[derive(Debug, Clone)]
+enum Deferred {
+    Write(Vec<u8>),
+    Fin,
+    Reset(u64),
+    Stop(u64),
 }
 
 impl ScriptPeer {
@@ -41,6 +59,11 @@ impl ScriptPeer {
             events: VecDeque::new(),
             made: false,
             server,
+            pending_opens: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            next_id: BTreeMap::new(),
+            connected: BTreeMap::new(),
+            blocked_reported: BTreeMap::new(),
         };
         p.step(now);
         p
@@ -63,23 +86,64 @@ impl ScriptPeer {
         Ok(conn)
     }
 
-    /// Opens a stream; `Ok(None)`: QUIC flow control does not allow it now (reported as a
-    /// `blocked` event).
-    pub fn open(&mut self, now: Instant, conn: ConnId, bidi: bool) -> Result<Option<u64>, String> {
-        let c = self.host.connection(conn).ok_or_else(|| format!("connection {conn} is gone"))?;
-        let id = c.streams().open(if bidi { Dir::Bi } else { Dir::Uni });
-        let id = id.map(u64::from);
-        match id {
-            Some(id) => {
-                self.readers.insert((conn, id), self.reader());
-            }
-            None => self.events.push_back(ProtonEvent::Blocked {
-                conn,
-                what: format!("open_{} (the IUT's MAX_STREAMS)", if bidi { "bi" } else { "uni" }),
-            }),
-        }
+    /// Opens a stream and returns the id it gets. Like an async QUIC client it waits for the
+    /// IUT's credit: until the handshake is done, or beyond the IUT's MAX_STREAMS (reported as a
+    /// `blocked` event), the stream opens later and what the script does on it waits too.
+    pub fn open(&mut self, now: Instant, conn: ConnId, bidi: bool) -> Result<u64, String> {
+        self.host.connection(conn).ok_or_else(|| format!("connection {conn} is gone"))?;
+        let base = match (self.server, bidi) {
+            (false, true) => 0,
+            (true, true) => 1,
+            (false, false) => 2,
+            (true, false) => 3,
+        };
+        let next = self.next_id.entry((conn, bidi)).or_insert(base);
+        let id = *next;
+        *next += 4;
+        self.pending_opens.entry(conn).or_default().push_back((bidi, id));
         self.step(now);
         Ok(id)
+    }
+
+    fn open_pending(&mut self) {
+        let conns: Vec<ConnId> = self.pending_opens.keys().copied().collect();
+        for conn in conns {
+            loop {
+                let Some(&(bidi, want)) = self.pending_opens.get(&conn).and_then(VecDeque::front) else {
+                    break;
+                };
+                let Some(c) = self.host.connection(conn) else {
+                    self.pending_opens.remove(&conn);
+                    break;
+                };
+                let Some(id) = c.streams().open(if bidi { Dir::Bi } else { Dir::Uni }) else {
+                    if self.connected.get(&conn).copied().unwrap_or(false)
+                        && !self.blocked_reported.get(&conn).copied().unwrap_or(false)
+                    {
+                        self.blocked_reported.insert(conn, true);
+                        self.events.push_back(ProtonEvent::Blocked {
+                            conn,
+                            what: format!(
+                                "open_{} stream {want} (the IUT's MAX_STREAMS)",
+                                if bidi { "bi" } else { "uni" }
+                            ),
+                        });
+                    }
+                    break;
+                };
+                let id = u64::from(id);
+                if let Some(q) = self.pending_opens.get_mut(&conn) {
+                    q.pop_front();
+                }
+                self.blocked_reported.insert(conn, false);
+                self.readers.insert((conn, id), self.reader());
+                for op in self.deferred.remove(&(conn, id)).unwrap_or_default() {
+                    if let Err(e) = self.apply(conn, id, op) {
+                        self.events.push_back(ProtonEvent::Blocked { conn, what: e });
+                    }
+                }
+            }
+        }
     }
 
     fn reader(&self) -> StreamReader {
@@ -94,44 +158,79 @@ impl ScriptPeer {
         self.host.connection(conn).ok_or_else(|| format!("connection {conn} is gone"))
     }
 
-    /// Writes bytes on a stream.
-    pub fn write(&mut self, now: Instant, conn: ConnId, stream: u64, bytes: &[u8]) -> Result<(), String> {
-        let mut outbox = self.outbox.remove(&conn).unwrap_or_default();
-        let c = self.conn(conn)?;
-        outbox.write(c, streams::stream_id(stream), bytes);
-        self.outbox.insert(conn, outbox);
+    fn is_pending(&self, conn: ConnId, stream: u64) -> bool {
+        self.pending_opens
+            .get(&conn)
+            .is_some_and(|q| q.iter().any(|(_, id)| *id == stream))
+    }
+
+    /// Does `op` now, or when the stream opens.
+    fn operate(&mut self, now: Instant, conn: ConnId, stream: u64, op: Deferred) -> Result<(), String> {
+        if self.is_pending(conn, stream) {
+            self.deferred.entry((conn, stream)).or_default().push(op);
+            return Ok(());
+        }
+        self.apply(conn, stream, op)?;
         self.step(now);
         Ok(())
+    }
+
+    fn apply(&mut self, conn: ConnId, stream: u64, op: Deferred) -> Result<(), String> {
+        let id = streams::stream_id(stream);
+        match op {
+            Deferred::Write(bytes) => {
+                let mut outbox = self.outbox.remove(&conn).unwrap_or_default();
+                let c = self.conn(conn)?;
+                outbox.write(c, id, &bytes);
+                self.outbox.insert(conn, outbox);
+            }
+            Deferred::Fin => {
+                self.flush_outbox(conn);
+                self.conn(conn)?
+                    .send_stream(id)
+                    .finish()
+                    .map_err(|e| format!("fin on stream {stream}: {e}"))?;
+            }
+            Deferred::Reset(code) => {
+                self.conn(conn)?
+                    .send_stream(id)
+                    .reset(streams::varint(code))
+                    .map_err(|e| format!("reset on stream {stream}: {e}"))?;
+            }
+            Deferred::Stop(code) => {
+                self.conn(conn)?
+                    .recv_stream(id)
+                    .stop(streams::varint(code))
+                    .map_err(|e| format!("stop_sending on stream {stream}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_outbox(&mut self, conn: ConnId) {
+        if let (Some(outbox), Some(c)) = (self.outbox.get_mut(&conn), self.host.connection(conn)) {
+            outbox.flush(c);
+        }
+    }
+
+    /// Writes bytes on a stream.
+    pub fn write(&mut self, now: Instant, conn: ConnId, stream: u64, bytes: &[u8]) -> Result<(), String> {
+        self.operate(now, conn, stream, Deferred::Write(bytes.to_vec()))
     }
 
     /// Ends a stream (FIN) after what was written.
     pub fn fin(&mut self, now: Instant, conn: ConnId, stream: u64) -> Result<(), String> {
-        let c = self.conn(conn)?;
-        c.send_stream(streams::stream_id(stream))
-            .finish()
-            .map_err(|e| format!("fin on stream {stream}: {e}"))?;
-        self.step(now);
-        Ok(())
+        self.operate(now, conn, stream, Deferred::Fin)
     }
 
     /// Resets a stream (RESET_STREAM).
     pub fn reset(&mut self, now: Instant, conn: ConnId, stream: u64, code: u64) -> Result<(), String> {
-        let c = self.conn(conn)?;
-        c.send_stream(streams::stream_id(stream))
-            .reset(streams::varint(code))
-            .map_err(|e| format!("reset on stream {stream}: {e}"))?;
-        self.step(now);
-        Ok(())
+        self.operate(now, conn, stream, Deferred::Reset(code))
     }
 
     /// Asks the IUT to stop sending on a stream (STOP_SENDING).
     pub fn stop_sending(&mut self, now: Instant, conn: ConnId, stream: u64, code: u64) -> Result<(), String> {
-        let c = self.conn(conn)?;
-        c.recv_stream(streams::stream_id(stream))
-            .stop(streams::varint(code))
-            .map_err(|e| format!("stop_sending on stream {stream}: {e}"))?;
-        self.step(now);
-        Ok(())
+        self.operate(now, conn, stream, Deferred::Stop(code))
     }
 
     /// Closes a connection with an application code.
@@ -177,6 +276,7 @@ impl ScriptPeer {
             while let Some(event) = self.host.poll_event() {
                 self.on_quic(event);
             }
+            self.open_pending();
             self.read_all();
             self.host.drive(now);
             if !self.host.has_events() {
@@ -189,11 +289,15 @@ impl ScriptPeer {
         match event {
             QuicEvent::Accepted { .. } => {}
             QuicEvent::Refused { .. } => self.events.push_back(ProtonEvent::RefusedIncoming),
-            QuicEvent::Connected { conn, alpn } => self.events.push_back(ProtonEvent::Connected {
-                conn,
-                alpn: alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
-            }),
+            QuicEvent::Connected { conn, alpn } => {
+                self.connected.insert(conn, true);
+                self.events.push_back(ProtonEvent::Connected {
+                    conn,
+                    alpn: alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
+                });
+            }
             QuicEvent::Ended { conn, close, by_peer } => {
+                self.pending_opens.remove(&conn);
                 self.events.push_back(ProtonEvent::Ended { conn, close, by_peer });
             }
             QuicEvent::Stream { conn, event } => match event {

@@ -1,0 +1,117 @@
+//! How an external Proton IUT is started for a scenario: the profile it must run (from its
+//! manifest's `profiles`), the option flags (`action_push`, `reset_discriminator`), and the values
+//! of the family's placeholders (timers, the client's plan, a key-log file).
+
+use handshake_proton_endpoint::Profile;
+use handshake_scenario::external::manifest::{Launch, Manifest};
+use handshake_scenario::Role;
+
+use crate::{required_features, ProtonScenario};
+
+/// The profiles a manifest may list.
+pub const PROFILES: [&str; 2] = ["project", "as_coded"];
+/// The family's flags.
+pub const FLAGS: &[&str] = &["action_push", "reset_discriminator"];
+/// The family's placeholders.
+pub const PLACEHOLDERS: &[&str] = &[
+    "keylog",
+    "idle_ms",
+    "keepalive_ms",
+    "accept_ms",
+    "op_ms",
+    "startup_ms",
+    "disc_ms",
+    "events",
+    "commits",
+    "actions",
+];
+
+/// Checks the manifest's profiles.
+pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+    for p in manifest.profiles.iter().flatten() {
+        if !PROFILES.contains(&p.as_str()) {
+            return Err(format!("profiles: unknown Proton profile `{p}`: expected one of {}", PROFILES.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+fn fits(profile: &str, feature: &str, manifest: Option<&Manifest>) -> bool {
+    let project = profile == "project";
+    let flag = |f: &str| manifest.is_none_or(|m| m.has_flag(f));
+    match feature {
+        "restart" | "action_pull" => true,
+        "wrapping_commits" => !project,
+        "checked_commits" | "discriminator_timeout" => project,
+        "action_push" => project && flag("action_push"),
+        "reset_discriminator" => project && flag("reset_discriminator"),
+        _ => false,
+    }
+}
+
+fn complete(s: &ProtonScenario, profile: &str) -> Launch {
+    let p = s.setup.session.apply(Profile::parse(profile).unwrap_or(Profile::new(handshake_proton_endpoint::Base::Project)));
+    let t = &p.timers;
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let plan = s.setup.session.plan();
+    let mut flags = Vec::new();
+    let mut options = Vec::new();
+    for (on, name) in [(s.iut.fields.action_push, "action_push"), (s.iut.fields.reset_discriminator, "reset_discriminator")] {
+        if on {
+            flags.push((name.to_owned(), None));
+            options.push(name.to_owned());
+        }
+    }
+    let keylog = std::env::temp_dir().join(format!("harness-proton-{}-{}.keys", std::process::id(), s.id));
+    Launch {
+        profile: profile.to_owned(),
+        options,
+        flags,
+        values: vec![
+            ("keylog", keylog.display().to_string()),
+            ("idle_ms", ms(t.idle)),
+            ("keepalive_ms", t.keep_alive.map_or("0".into(), ms)),
+            ("accept_ms", ms(t.accept)),
+            ("op_ms", ms(t.op)),
+            ("startup_ms", ms(t.startup)),
+            ("disc_ms", t.discriminator.map_or("0".into(), ms)),
+            ("events", plan.events.to_string()),
+            ("commits", plan.commits.to_string()),
+            ("actions", plan.actions.to_string()),
+        ],
+        mutant: None,
+    }
+}
+
+/// What the IUT must be started with for `s`, or why it cannot run it.
+pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String> {
+    let profiles = manifest.profiles.clone().unwrap_or_else(|| vec!["project".to_owned()]);
+    let required = required_features(s);
+    for p in &profiles {
+        if required.iter().all(|f| fits(p, f, Some(manifest))) {
+            return Ok(complete(s, p));
+        }
+    }
+    let labels: Vec<String> = required.iter().map(|f| handshake_scenario::engine::feature_label(f)).collect();
+    Err(format!("no profile of the IUT has all of [{}]", labels.join(", ")))
+}
+
+/// The same for a server already running that behaves like `profile`.
+pub fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, String> {
+    if s.iut.role != Role::Responder {
+        return Err("a running IUT is a server".into());
+    }
+    let name = profile.base.name();
+    if let Some(f) = required_features(s).iter().find(|f| !fits(name, f, None)) {
+        return Err(format!("the running server lacks {}", handshake_scenario::engine::feature_label(f)));
+    }
+    Ok(complete(s, name))
+}
+
+/// The profile an external IUT's traffic is judged against.
+pub fn launched_profile(launch: &Launch) -> Option<Profile> {
+    let mut p = Profile::parse(&launch.profile).ok()?;
+    p.action_push = launch.has("action_push");
+    p.reset_discriminator = launch.has("reset_discriminator");
+    Some(p)
+}

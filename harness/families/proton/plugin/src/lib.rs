@@ -1,0 +1,413 @@
+//! The Proton family: a single-client QUIC control protocol on three streams (Event,
+//! StateCommit, Action) as a plug-in of the generic harness. Its wire codec, endpoints and judge
+//! are the sibling crates (`handshake-proton-wire`, `-endpoint`, `-judge`); QUIC itself is
+//! `handshake-quic`. This crate is what the core asks of a family:
+//!
+//! - the scenario vocabulary ([`format`]): `session` (timers, the client's plan), the IUT's
+//!   `action_push`/`reset_discriminator`, the steps `connect`, `open_bi`, `open_uni`, `write`,
+//!   `fin`, `reset`, `stop_sending`, `close`, and the outcome keys;
+//! - units from the harness's own QUIC endpoint ([`observe::unit`]): QUIC is encrypted, so what
+//!   the IUT did is read where it is decrypted;
+//! - the reference server and client per profile, the scripted peer, the judge, the launch rules.
+#![forbid(unsafe_code)]
+
+pub mod citations;
+pub mod cli;
+pub mod interop;
+mod judge;
+pub mod format;
+pub mod launch;
+pub mod observe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use handshake_check::{Rule, Violation};
+use handshake_core::Instant;
+use handshake_net::SimEvent;
+use handshake_proton_endpoint::{host, Client, Mutant, Profile, ProtonNode, ScriptPeer, Server, ALPN};
+use handshake_quic::KeyLog;
+use handshake_scenario::external::manifest::{Launch, Manifest};
+use handshake_scenario::json::Seg;
+use handshake_scenario::outcome::TranscriptLine;
+use handshake_scenario::validate::Validator;
+use handshake_scenario::{
+    ActCtx, Citations, DatagramLabel, Event, Family, JudgeCtx, NoFields, ObserveCtx, Registered,
+    Role, Scenario, Settle,
+};
+use serde_json::Value;
+
+use crate::format::{ExpectFields, IutFields, ProtonStep, Setup};
+use crate::observe::ProtonObservations;
+
+/// The Proton family.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Proton;
+
+/// Its entry in a registry of families.
+pub static FAMILY: Registered<Proton> = Registered::new();
+
+/// A Proton scenario.
+pub type ProtonScenario = Scenario<Proton>;
+
+/// What the judge reports on a run.
+#[derive(Debug, Default)]
+pub struct ProtonReport {
+    /// Broken rules.
+    pub violations: Vec<Violation>,
+    /// What the judge could not see (undecrypted packets …).
+    pub notes: Vec<String>,
+}
+
+/// The features a reference profile has (in either role).
+pub fn profile_features(profile: &Profile) -> Vec<String> {
+    let mut f = vec!["restart", "action_pull"];
+    match profile.base {
+        handshake_proton_endpoint::Base::AsCoded => f.push("wrapping_commits"),
+        handshake_proton_endpoint::Base::Project => {
+            f.extend(["checked_commits", "action_push", "discriminator_timeout", "reset_discriminator"]);
+        }
+    }
+    f.into_iter().map(str::to_owned).collect()
+}
+
+/// The features a scenario requires: `iut.requires` plus what its IUT keys imply.
+pub fn required_features(s: &ProtonScenario) -> Vec<String> {
+    let mut f = s.iut.requires.clone();
+    for (on, name) in [
+        (s.iut.fields.action_push, "action_push"),
+        (s.iut.fields.reset_discriminator, "reset_discriminator"),
+    ] {
+        if on && !f.iter().any(|x| x == name) {
+            f.push(name.into());
+        }
+    }
+    f
+}
+
+/// The harness's scripted peer stays out of the timing: no keep-alive, a long idle timeout (the
+/// effective idle timeout is the smaller of the two sides', so the IUT's decides).
+fn script_timers() -> handshake_proton_endpoint::Timers {
+    let mut t = handshake_proton_endpoint::Timers::of(handshake_proton_endpoint::Base::Project);
+    t.idle = Duration::from_secs(3_600);
+    t.keep_alive = None;
+    t
+}
+
+fn classify_quic(payload: &[u8]) -> &'static str {
+    match payload.first() {
+        None => "other",
+        Some(b) if b & 0x80 == 0 => "1rtt",
+        Some(b) => {
+            if payload.get(1..5) == Some(&[0, 0, 0, 0]) {
+                return "version_negotiation";
+            }
+            match (b >> 4) & 3 {
+                0 => "initial",
+                1 => "0rtt",
+                2 => "handshake",
+                _ => "retry",
+            }
+        }
+    }
+}
+
+fn peer<'a>(ctx: &'a mut ActCtx<'_, Proton>) -> Result<&'a mut ScriptPeer, String> {
+    ctx.peer
+        .as_deref_mut()
+        .and_then(ProtonNode::script)
+        .ok_or_else(|| "Proton steps need the harness's scripted peer (no reference peer)".to_owned())
+}
+
+fn write_bytes(w: &format::WriteStep, vars: &handshake_scenario::script::Vars) -> Result<Vec<u8>, String> {
+    let mut bytes = match &w.hex {
+        Some(h) => handshake_scenario::script::hex_bytes(h)?,
+        None => Vec::new(),
+    };
+    for v in w.u32.iter().flatten() {
+        let n = match v {
+            Value::String(s) => {
+                let text = vars.resolve(s)?;
+                text.parse::<u64>().map_err(|_| format!("`{s}` = `{text}` is not a number"))?
+            }
+            other => other.as_u64().ok_or_else(|| format!("`{other}` is not a u32"))?,
+        };
+        let n = u32::try_from(n).map_err(|_| format!("{n} does not fit a u32"))?;
+        bytes.extend_from_slice(&n.to_le_bytes());
+    }
+    Ok(bytes)
+}
+
+impl Family for Proton {
+    const NAME: &'static str = "proton";
+    const ROLE_NAMES: (&'static str, &'static str) = ("client", "server");
+
+    type Setup = Setup;
+    type IutFields = IutFields;
+    type PeerFields = NoFields;
+    type ExpectFields = ExpectFields;
+    type Action = ProtonStep;
+
+    fn rules() -> &'static [Rule] {
+        &[]
+    }
+    fn citations() -> &'static Citations {
+        &citations::CITATIONS
+    }
+    fn features() -> &'static [(&'static str, &'static str)] {
+        format::FEATURES
+    }
+    fn unit_kinds() -> Vec<&'static str> {
+        observe::UNIT_KINDS.iter().map(|(k, _)| *k).collect()
+    }
+    fn unit_fields(kind: &str) -> Vec<&'static str> {
+        observe::UNIT_KINDS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, f)| f.to_vec())
+            .unwrap_or_default()
+    }
+    fn link_classes() -> Vec<&'static str> {
+        vec!["initial", "0rtt", "handshake", "retry", "version_negotiation", "1rtt", "other"]
+    }
+    fn validate(s: &ProtonScenario, v: &mut Validator<'_>) {
+        if s.peer.reference.is_some() && !s.peer.steps.is_empty() {
+            v.problem(
+                handshake_scenario::validate::path(&[Seg::key("peer"), Seg::key("steps")]),
+                "Proton steps drive the harness's scripted peer: a scenario has a reference peer or steps, not both",
+            );
+        }
+    }
+    fn validate_action(_: &ProtonScenario, action: &ProtonStep, at: &[Seg], v: &mut Validator<'_>) {
+        if let ProtonStep::Write(w) = action {
+            if w.hex.is_some() == w.u32.is_some() {
+                v.problem(at.to_vec(), "`write` takes either `hex` or `u32`");
+            }
+            if let Some(h) = &w.hex {
+                v.hex(handshake_scenario::validate::sub(at, &[Seg::key("write"), Seg::key("hex")]), h);
+            }
+            for (i, value) in w.u32.iter().flatten().enumerate() {
+                let here = handshake_scenario::validate::sub(at, &[Seg::key("write"), Seg::key("u32"), Seg::Index(i)]);
+                match value {
+                    Value::String(text) => {
+                        v.variable(here, text);
+                    }
+                    other if other.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)) => {}
+                    other => v.problem(here, format!("`{other}` is not a u32")),
+                }
+            }
+        }
+    }
+    fn required_features(s: &ProtonScenario) -> Vec<String> {
+        required_features(s)
+    }
+
+    type Profile = Profile;
+    type Node = ProtonNode;
+
+    fn parse_profile(text: &str) -> Result<Profile, String> {
+        Profile::parse(text)
+    }
+    fn profile_features(profile: &Profile, _: Role) -> Vec<String> {
+        profile_features(profile)
+    }
+    fn node(
+        profile: &Profile,
+        role: Role,
+        s: &ProtonScenario,
+        iut: bool,
+        remote: SocketAddr,
+        seed: u64,
+        now: Instant,
+    ) -> Result<ProtonNode, String> {
+        let mut profile = s.setup.session.apply(profile.clone());
+        if iut && profile.base == handshake_proton_endpoint::Base::Project {
+            profile.action_push |= s.iut.fields.action_push;
+            profile.reset_discriminator |= s.iut.fields.reset_discriminator;
+        }
+        let keys = Arc::new(KeyLog::default());
+        let alpn = vec![ALPN.to_vec()];
+        Ok(match role {
+            Role::Responder => {
+                let h = host(seed, "server", true, &profile.timers, profile.max_bidi(), alpn, keys).map_err(|e| e.to_string())?;
+                ProtonNode::Server(Server::new(h, profile, now))
+            }
+            Role::Initiator => {
+                let h = host(seed, "client", false, &profile.timers, 0, alpn, keys).map_err(|e| e.to_string())?;
+                let mut plan = s.setup.session.plan();
+                if !iut {
+                    // A reference client waits out the server's startup delay, as coded (H11).
+                    plan.connect_after = profile.timers.startup;
+                }
+                ProtonNode::Client(Client::new(h, profile, plan, remote, now))
+            }
+        })
+    }
+    fn script_node(
+        s: &ProtonScenario,
+        remote: SocketAddr,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Option<ProtonNode>, String> {
+        let server = s.iut.role == Role::Initiator;
+        let h = host(
+            seed,
+            if server { "script-server" } else { "script-client" },
+            server,
+            &script_timers(),
+            16,
+            vec![ALPN.to_vec()],
+            Arc::new(KeyLog::default()),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Some(ProtonNode::Script(ScriptPeer::new(h, remote, server, now))))
+    }
+    fn classify(payload: &[u8]) -> &'static str {
+        classify_quic(payload)
+    }
+    fn act(action: &ProtonStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
+        let now = ctx.now;
+        match action {
+            ProtonStep::Connect(c) => {
+                let alpn: Option<Vec<Vec<u8>>> = c.alpn.as_ref().map(|a| a.iter().map(|s| s.as_bytes().to_vec()).collect());
+                peer(ctx)?.connect(now, alpn.as_deref())?;
+            }
+            ProtonStep::OpenBi(o) | ProtonStep::OpenUni(o) => {
+                let bidi = matches!(action, ProtonStep::OpenBi(_));
+                let p = peer(ctx)?;
+                for _ in 0..o.count {
+                    p.open(now, o.conn, bidi)?;
+                }
+            }
+            ProtonStep::Write(w) => {
+                let bytes = write_bytes(w, ctx.vars)?;
+                let p = peer(ctx)?;
+                let mut rest = bytes.as_slice();
+                for size in &w.chunks {
+                    let (chunk, tail) = rest.split_at((*size).min(rest.len()));
+                    p.write(now, w.at.conn, w.at.stream, chunk)?;
+                    rest = tail;
+                }
+                if !rest.is_empty() {
+                    p.write(now, w.at.conn, w.at.stream, rest)?;
+                }
+                if w.fin {
+                    p.fin(now, w.at.conn, w.at.stream)?;
+                }
+            }
+            ProtonStep::Fin(s) => peer(ctx)?.fin(now, s.conn, s.stream)?,
+            ProtonStep::Reset(c) => peer(ctx)?.reset(now, c.at.conn, c.at.stream, c.code)?,
+            ProtonStep::StopSending(c) => peer(ctx)?.stop_sending(now, c.at.conn, c.at.stream, c.code)?,
+            ProtonStep::Close(c) => peer(ctx)?.close(now, c.conn, c.code, &c.reason),
+        }
+        Ok(())
+    }
+    fn unit_of_event(event: &Event<Self>) -> Option<Value> {
+        observe::unit(event)
+    }
+    fn is_ending(event: &Event<Self>) -> bool {
+        matches!(event, handshake_proton_endpoint::ProtonEvent::Ended { .. })
+    }
+    fn settle(s: &ProtonScenario, _real_time: bool) -> Settle {
+        // A client (IUT or reference) finishes; a server serves forever; the scripted client
+        // finishes when its connections have drained.
+        let client_iut = s.iut.role == Role::Initiator;
+        Settle {
+            iut: client_iut,
+            peer: !client_iut,
+            peer_tail: None,
+        }
+    }
+    fn expected_ms(s: &ProtonScenario) -> u64 {
+        s.setup.session.startup_ms.unwrap_or(10_000) + 1_000
+    }
+    fn secrets(node: &ProtonNode) -> String {
+        node.key_log()
+    }
+
+    type Report = ProtonReport;
+    fn judge(_capture: &[u8], _ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, String> {
+        Ok(ProtonReport::default())
+    }
+    fn violations(report: &ProtonReport) -> Vec<Violation> {
+        report.violations.clone()
+    }
+    type Observations = ProtonObservations;
+    fn observe(ctx: &ObserveCtx<'_, Self>, report: &ProtonReport) -> ProtonObservations {
+        let mut o = observe::observe(ctx, report.notes.clone());
+        if let (Some(ProtonNode::Client(c)), true) = (ctx.iut, o.client_ok.is_none()) {
+            o.client_ok = c.verdict().map(|v| v.0);
+        }
+        o
+    }
+    fn check_expect(
+        expect: &ExpectFields,
+        observed: &ProtonObservations,
+        reasons: &mut Vec<String>,
+        _unobservable: &mut Vec<String>,
+    ) {
+        observe::check_expect(expect, observed, reasons);
+    }
+    fn describe_datagram(payload: &[u8]) -> DatagramLabel {
+        let text = format!("QUIC {} {} B", classify_quic(payload), payload.len());
+        DatagramLabel {
+            short: text.clone(),
+            full: text,
+            opens: false,
+            run: None,
+        }
+    }
+    fn transcript(
+        _capture: &[u8],
+        events: &[SimEvent<Event<Self>>],
+        iut: SocketAddr,
+        markers: &[(Instant, String)],
+    ) -> Vec<TranscriptLine> {
+        let mut lines: Vec<(Instant, String)> = events
+            .iter()
+            .map(|e| {
+                let who = if e.endpoint == iut { "IUT" } else { "harness" };
+                (e.at, format!("{who}: {}", e.event))
+            })
+            .collect();
+        lines.extend(markers.iter().cloned());
+        lines.sort_by_key(|(t, _)| *t);
+        lines
+            .into_iter()
+            .map(|(t, text)| TranscriptLine {
+                at_ms: t.as_nanos() as f64 / 1e6,
+                text,
+            })
+            .collect()
+    }
+
+    const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
+    const FLAGS: &'static [&'static str] = launch::FLAGS;
+    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+        launch::validate_manifest(manifest)
+    }
+    fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String> {
+        launch::launch(manifest, s)
+    }
+    fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, String> {
+        launch::launch_running(profile, s)
+    }
+    fn launched_profile(launch: &Launch) -> Option<Profile> {
+        launch::launched_profile(launch)
+    }
+    fn default_running_profile() -> Profile {
+        Profile::new(handshake_proton_endpoint::Base::Project)
+    }
+
+    fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {
+        Mutant::ALL
+            .into_iter()
+            .map(|m| handshake_scenario::ReferenceMutant {
+                name: m.name(),
+                base: m.base(),
+                breaks: m.breaks(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,252 @@
+//! Units (what the IUT did, as the harness's endpoint saw it) and the run's observations.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use handshake_proton_endpoint::ProtonEvent;
+use handshake_proton_wire::Discriminator;
+use handshake_quic::Close;
+use handshake_scenario::{Observations, ObserveCtx, Role};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::format::ExpectFields;
+use crate::Proton;
+
+/// The unit kinds `expect` matches, with their fields.
+pub const UNIT_KINDS: &[(&str, &[&str])] = &[
+    ("connected", &["conn", "alpn"]),
+    ("stream", &["conn", "stream"]),
+    ("discriminator", &["conn", "stream", "byte", "name"]),
+    ("u32", &["conn", "stream", "value"]),
+    ("fin", &["conn", "stream", "pending"]),
+    ("reset", &["conn", "stream", "code"]),
+    ("stop_sending", &["conn", "stream", "code"]),
+    ("close", &["conn", "by", "space", "code", "reason"]),
+    ("refused", &["conn"]),
+    ("blocked", &["conn", "what"]),
+];
+
+/// `(space, code, reason)` of a close.
+pub fn close_parts(close: &Close) -> (&'static str, Option<u64>, String) {
+    match close {
+        Close::Application { code, reason } => ("application", Some(*code), reason.clone()),
+        Close::Transport { code, reason } => ("transport", Some(*code), reason.clone()),
+        Close::TimedOut => ("idle", None, String::new()),
+        Close::Reset => ("reset", None, String::new()),
+        Close::Other(text) => ("other", None, text.clone()),
+    }
+}
+
+/// The unit an event of the harness's endpoint stands for.
+pub fn unit(event: &ProtonEvent) -> Option<Value> {
+    Some(match event {
+        ProtonEvent::Connected { conn, alpn } => json!({"kind": "connected", "conn": conn, "alpn": alpn}),
+        ProtonEvent::StreamOpened { conn, stream } => json!({"kind": "stream", "conn": conn, "stream": stream}),
+        ProtonEvent::Discriminator { conn, stream, byte } => json!({
+            "kind": "discriminator", "conn": conn, "stream": stream, "byte": byte,
+            "name": Discriminator::from_byte(*byte).map_or("unknown", |d| d.name()),
+        }),
+        ProtonEvent::Value { conn, stream, value } => json!({"kind": "u32", "conn": conn, "stream": stream, "value": value}),
+        ProtonEvent::Fin { conn, stream, pending } => json!({"kind": "fin", "conn": conn, "stream": stream, "pending": pending}),
+        ProtonEvent::Reset { conn, stream, code } => json!({"kind": "reset", "conn": conn, "stream": stream, "code": code}),
+        ProtonEvent::StopSending { conn, stream, code } => json!({"kind": "stop_sending", "conn": conn, "stream": stream, "code": code}),
+        ProtonEvent::Ended { conn, close: Close::Transport { code: 2, .. }, by_peer: true } => {
+            json!({"kind": "refused", "conn": conn})
+        }
+        ProtonEvent::Ended { conn, close, by_peer } => {
+            let (space, code, reason) = close_parts(close);
+            json!({
+                "kind": "close", "conn": conn, "by": if *by_peer { "iut" } else { "harness" },
+                "space": space, "code": code, "reason": reason,
+            })
+        }
+        ProtonEvent::Blocked { conn, what } => json!({"kind": "blocked", "conn": conn, "what": what}),
+        ProtonEvent::Listening | ProtonEvent::RefusedIncoming | ProtonEvent::ClientDone { .. } => return None,
+    })
+}
+
+/// How connection 0 ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ending {
+    /// `application`, `transport`, `idle`, `reset`, `other`.
+    pub space: String,
+    /// Its code.
+    pub code: Option<u64>,
+    /// Its reason.
+    pub reason: String,
+    /// `iut` or `harness`.
+    pub by: String,
+    /// When, ms after the start.
+    pub at_ms: u64,
+}
+
+/// What a Proton run observed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProtonObservations {
+    /// How connection 0 ended (`None`: it did not, or there was none).
+    pub close: Option<Ending>,
+    /// Some connection was refused.
+    pub refused: bool,
+    /// Units the IUT produced, by kind.
+    pub units: BTreeMap<String, u64>,
+    /// A client IUT's verdict (in-process: the reference client's; external: exit 0).
+    pub client_ok: Option<bool>,
+    /// The judge's notes (undecrypted packets …).
+    pub notes: Vec<String>,
+}
+
+impl Observations for ProtonObservations {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match &self.close {
+            Some(e) => {
+                let _ = writeln!(
+                    out,
+                    "connection 0: closed by {} at {} ms ({} {}{})",
+                    e.by,
+                    e.at_ms,
+                    e.space,
+                    e.code.map_or_else(String::new, |c| format!("code {c}")),
+                    if e.reason.is_empty() { String::new() } else { format!(" {:?}", e.reason) }
+                );
+            }
+            None => out.push_str("connection 0: not closed\n"),
+        }
+        if self.refused {
+            out.push_str("a connection was refused (CONNECTION_REFUSED)\n");
+        }
+        if !self.units.is_empty() {
+            let list: Vec<String> = self.units.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "units from the IUT: {}", list.join(", "));
+        }
+        if let Some(ok) = self.client_ok {
+            let _ = writeln!(out, "client verdict: {}", if ok { "ok" } else { "fail" });
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+    }
+
+    fn facts(&self) -> Vec<(String, String)> {
+        let mut f = Vec::new();
+        if let Some(e) = &self.close {
+            f.push((
+                "close".into(),
+                format!("{} by {} at {} ms, code {}", e.space, e.by, e.at_ms, e.code.map_or("-".into(), |c| c.to_string())),
+            ));
+        }
+        f.push(("refused".into(), self.refused.to_string()));
+        for (k, n) in &self.units {
+            f.push((format!("units {k}"), n.to_string()));
+        }
+        if let Some(ok) = self.client_ok {
+            f.push(("client ok".into(), ok.to_string()));
+        }
+        f
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Collects the observations from the harness's endpoint's events.
+pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObservations {
+    let mut o = ProtonObservations {
+        notes,
+        ..ProtonObservations::default()
+    };
+    for e in ctx.events {
+        if e.endpoint == ctx.iut_addr {
+            if let ProtonEvent::ClientDone { ok, .. } = &e.event {
+                o.client_ok = Some(*ok);
+            }
+            continue;
+        }
+        if e.endpoint != ctx.peer_addr {
+            continue;
+        }
+        if let Some(u) = unit(&e.event) {
+            if let Some(kind) = u.get("kind").and_then(Value::as_str) {
+                *o.units.entry(kind.to_owned()).or_default() += 1;
+                if kind == "refused" {
+                    o.refused = true;
+                }
+            }
+        }
+        if let ProtonEvent::Ended { conn: 0, close, by_peer } = &e.event {
+            if o.close.is_none() {
+                let (space, code, reason) = close_parts(close);
+                o.close = Some(Ending {
+                    space: space.into(),
+                    code,
+                    reason,
+                    by: if *by_peer { "iut" } else { "harness" }.into(),
+                    at_ms: e.at.since_start().as_millis().try_into().unwrap_or(u64::MAX),
+                });
+            }
+        }
+    }
+    // The harness's own closes are units of the harness, not of the IUT.
+    if let Some(n) = o.units.get_mut("close") {
+        let by_harness = ctx
+            .events
+            .iter()
+            .filter(|e| e.endpoint == ctx.peer_addr)
+            .filter(|e| matches!(e.event, ProtonEvent::Ended { by_peer: false, .. }))
+            .count() as u64;
+        *n = n.saturating_sub(by_harness);
+    }
+    o.units.retain(|_, n| *n > 0);
+    if ctx.role == Role::Initiator && ctx.iut.is_none() {
+        o.client_ok = ctx.iut_exit.map(|x| x.code == Some(0));
+    }
+    o
+}
+
+/// Compares the expectations with the observations.
+pub fn check_expect(e: &ExpectFields, o: &ProtonObservations, reasons: &mut Vec<String>) {
+    let close = o.close.as_ref();
+    if let Some(space) = &e.close_space {
+        let got = close.map_or("none", |c| c.space.as_str());
+        if got != space {
+            reasons.push(format!("connection 0 ended `{got}`, expected `{space}`"));
+        }
+    }
+    if let Some(code) = e.close_code {
+        let got = close.and_then(|c| c.code);
+        if got != Some(code) {
+            reasons.push(format!("connection 0 close code {got:?}, expected {code}"));
+        }
+    }
+    if let Some(by) = &e.closed_by {
+        let got = close.map_or("nobody", |c| c.by.as_str());
+        if got != by {
+            reasons.push(format!("connection 0 closed by {got}, expected {by}"));
+        }
+    }
+    if let Some(bound) = &e.closed_at_ms {
+        match close {
+            Some(c) if bound.contains(c.at_ms) => {}
+            Some(c) => reasons.push(format!("connection 0 ended at {} ms, expected {bound}", c.at_ms)),
+            None => reasons.push(format!("connection 0 did not end, expected at {bound} ms")),
+        }
+    }
+    if let Some(refused) = e.refused {
+        if refused != o.refused {
+            reasons.push(format!("refused = {}, expected {refused}", o.refused));
+        }
+    }
+    for (kind, bound) in &e.units {
+        let n = o.units.get(kind).copied().unwrap_or(0);
+        if !bound.contains(n) {
+            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+        }
+    }
+    if let Some(ok) = e.client_ok {
+        if o.client_ok != Some(ok) {
+            reasons.push(format!("client verdict {:?}, expected ok = {ok}", o.client_ok));
+        }
+    }
+}
