@@ -393,7 +393,8 @@ impl QuicHost {
                             .crypto_session()
                             .handshake_data()
                             .and_then(|d| {
-                                d.downcast::<quinn_proto::crypto::rustls::HandshakeData>().ok()
+                                d.downcast::<quinn_proto::crypto::rustls::HandshakeData>()
+                                    .ok()
                             })
                             .and_then(|d| d.protocol);
                         self.events
@@ -408,7 +409,8 @@ impl QuicHost {
                         });
                     }
                     quinn_proto::Event::Stream(event) => {
-                        self.events.push_back(QuicEvent::Stream { conn: *id, event });
+                        self.events
+                            .push_back(QuicEvent::Stream { conn: *id, event });
                     }
                     // Handshake data, datagrams: nothing a stream protocol reacts to here.
                     _ => {}
@@ -449,7 +451,8 @@ impl QuicHost {
                 while let Some(t) = slot.conn.poll_transmit(at, 1, &mut self.buf) {
                     progressed = true;
                     let size = t.size.min(self.buf.len());
-                    self.out.push_back((t.destination, self.buf[..size].to_vec()));
+                    self.out
+                        .push_back((t.destination, self.buf[..size].to_vec()));
                     self.buf.clear();
                 }
                 if !progressed {

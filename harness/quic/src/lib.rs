@@ -35,3 +35,11 @@ pub enum QuicError {
     #[error("QUIC connect: {0}")]
     Connect(String),
 }
+
+pub mod decrypt;
+pub mod frame;
+
+pub use decrypt::{
+    classify, CipherSuite, ConnectionInfo, DecryptError, Decryptor, Direction, Packet, Space,
+};
+pub use frame::{parse_frames, Frame, FrameError};

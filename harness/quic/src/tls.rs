@@ -188,7 +188,9 @@ struct FixedTime;
 
 impl rustls::time_provider::TimeProvider for FixedTime {
     fn current_time(&self) -> Option<UnixTime> {
-        Some(UnixTime::since_unix_epoch(Duration::from_secs(FIXED_UNIX_SECONDS)))
+        Some(UnixTime::since_unix_epoch(Duration::from_secs(
+            FIXED_UNIX_SECONDS,
+        )))
     }
 }
 
@@ -277,9 +279,11 @@ fn identity(seed: &Seed) -> Result<Identity, QuicError> {
         0x20,
     ];
     der.extend_from_slice(&seed.sub("identity"));
-    let key =
-        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), &rcgen::PKCS_ED25519)
-            .map_err(|e| QuicError::Config(format!("server key: {e}")))?;
+    let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &PrivatePkcs8KeyDer::from(der),
+        &rcgen::PKCS_ED25519,
+    )
+    .map_err(|e| QuicError::Config(format!("server key: {e}")))?;
     let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
         .map_err(|e| QuicError::Config(format!("certificate: {e}")))?;
     let cert = params
