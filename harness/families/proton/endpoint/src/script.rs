@@ -108,10 +108,7 @@ impl ScriptPeer {
     fn open_pending(&mut self) {
         let conns: Vec<ConnId> = self.pending_opens.keys().copied().collect();
         for conn in conns {
-            loop {
-                let Some(&(bidi, want)) = self.pending_opens.get(&conn).and_then(VecDeque::front) else {
-                    break;
-                };
+            while let Some(&(bidi, want)) = self.pending_opens.get(&conn).and_then(VecDeque::front) {
                 let Some(c) = self.host.connection(conn) else {
                     self.pending_opens.remove(&conn);
                     break;

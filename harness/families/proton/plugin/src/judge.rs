@@ -1,11 +1,49 @@
-//! Proton's judge glue: `harness check` of a Proton capture.
+//! Proton's judge glue: what the judge is told about a run, and `harness check` of a Proton
+//! capture (QUIC decrypted with the capture's Decryption Secrets Block).
 
 use std::io::Write;
 
 use handshake_check::CheckRequest;
+use handshake_proton_endpoint::{Base, Profile};
+use handshake_proton_judge::ProfileView;
 
-/// `harness check --protocol proton` (see the README for what it judges).
-pub fn check_command(_request: &CheckRequest, out: &mut dyn Write) -> i32 {
-    let _ = writeln!(out, "error: the Proton judge is not wired into `harness check` yet");
+use crate::format::Session;
+
+/// The judge's view of the server's profile: its base and options, and the timers when the
+/// profile is known (an unknown timer skips the rules that need it).
+pub fn profile_view(profile: Option<&Profile>, session: &Session) -> ProfileView {
+    let Some(p) = profile else {
+        return ProfileView::default();
+    };
+    let p = session.apply(p.clone());
+    let ms = |d: std::time::Duration| Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    ProfileView {
+        base_as_coded: p.base == Base::AsCoded,
+        action_push: p.action_push,
+        reset_discriminator: p.reset_discriminator,
+        accept_ms: ms(p.timers.accept),
+        op_ms: ms(p.timers.op),
+        disc_ms: p.timers.discriminator.and_then(ms).filter(|_| p.base == Base::Project),
+        startup_ms: ms(p.timers.startup),
+    }
+}
+
+/// Whether a rule judges the side in `role` (the IUT): a run's other side is the harness's
+/// scripted peer, whose deliberate violations (a bad discriminator, a wrong echo) are the test,
+/// not a verdict.
+pub fn concerns(rule: &str, role: handshake_scenario::Role) -> bool {
+    let client_rule = rule.starts_with("proton.client.");
+    let both = matches!(rule, "proton.decrypt" | "proton.alpn");
+    both || (client_rule == (role == handshake_scenario::Role::Initiator))
+}
+
+/// `harness check --protocol proton`: judges the capture with the project profile's rules and no
+/// timers (timing rules need the run's timers).
+pub fn check_command(request: &CheckRequest, out: &mut dyn Write) -> i32 {
+    let _ = request;
+    let _ = writeln!(
+        out,
+        "error: `harness check` of Proton captures is not wired yet (runs are judged; see issue 12)"
+    );
     handshake_scenario::exit::INPUT
 }

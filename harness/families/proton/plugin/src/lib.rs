@@ -150,7 +150,7 @@ impl Family for Proton {
     type Action = ProtonStep;
 
     fn rules() -> &'static [Rule] {
-        &[]
+        handshake_proton_judge::rules::ALL
     }
     fn citations() -> &'static Citations {
         &citations::CITATIONS
@@ -327,8 +327,37 @@ impl Family for Proton {
     }
 
     type Report = ProtonReport;
-    fn judge(_capture: &[u8], _ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, String> {
-        Ok(ProtonReport::default())
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, String> {
+        let server = match ctx.role {
+            Role::Responder => ctx.iut,
+            Role::Initiator => ctx.peer,
+        };
+        let mut profile = match ctx.role {
+            Role::Responder => ctx.iut_profile.clone(),
+            Role::Initiator => ctx.peer_profile.clone(),
+        };
+        // The scenario's IUT keys switch the server's P2/P4 options on (as `node` does).
+        if let (Role::Responder, Some(p)) = (ctx.role, profile.as_mut()) {
+            if p.base == handshake_proton_endpoint::Base::Project {
+                p.action_push |= ctx.scenario.iut.fields.action_push;
+                p.reset_discriminator |= ctx.scenario.iut.fields.reset_discriminator;
+            }
+        }
+        let options = handshake_proton_judge::Options {
+            server: Some(server),
+            profile: judge::profile_view(profile.as_ref(), &ctx.scenario.setup.session),
+            key_log: None,
+            tolerance_ms: ctx.tolerance.map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX)).max(100),
+        };
+        let report = handshake_proton_judge::judge(capture, &options)?;
+        Ok(ProtonReport {
+            violations: report
+                .violations
+                .into_iter()
+                .filter(|v| judge::concerns(v.rule, ctx.role))
+                .collect(),
+            notes: report.notes,
+        })
     }
     fn violations(report: &ProtonReport) -> Vec<Violation> {
         report.violations.clone()

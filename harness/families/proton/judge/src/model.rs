@@ -1,0 +1,1349 @@
+//! The exchange of each connection modelled from what both sides sent, and the rules checked
+//! against it (see the crate docs for what is and is not asserted).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use handshake_proton_wire::{
+    commit_answer, CloseCode, Discriminator, EventOrder, Message, StreamError, StreamReader,
+};
+
+use crate::rebuild::{At, Capture, CloseRec, Conn, Flow, StreamRec};
+use crate::rules::{self, Rule};
+use crate::{
+    ConnectionView, Options, ProfileView, Report, Side, StreamView, Violation,
+    MAX_VIOLATIONS_PER_RULE, REPORT_VERSION,
+};
+
+const MS: u64 = 1_000_000;
+/// CONNECTION_REFUSED (RFC 9000 §20.1).
+const CONNECTION_REFUSED: u64 = 0x2;
+const ALPN: &[u8] = b"proton";
+
+/// Violations, at most [`MAX_VIOLATIONS_PER_RULE`] kept per rule.
+#[derive(Default)]
+struct Log {
+    violations: Vec<Violation>,
+    per_rule: BTreeMap<&'static str, usize>,
+}
+
+impl Log {
+    fn record(&mut self, rule: &Rule, at: At, detail: String) {
+        let kept = self.per_rule.entry(rule.id).or_default();
+        if *kept < MAX_VIOLATIONS_PER_RULE {
+            *kept += 1;
+            self.violations.push(Violation {
+                packet: at.packet,
+                time_ns: at.time_ns,
+                rule: rule.id,
+                statement: rule.statement,
+                detail,
+            });
+        }
+    }
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.1} ms", ns as f64 / MS as f64)
+}
+
+fn same_addr(given: SocketAddr, seen: SocketAddr) -> bool {
+    given == seen || (given.ip().is_unspecified() && given.port() == seen.port())
+}
+
+fn is_refused(conn: &Conn) -> bool {
+    conn.close_of(Side::Server)
+        .is_some_and(|c| !c.view.application && c.view.code == CONNECTION_REFUSED)
+}
+
+/// The CONNECTION_CLOSE `side` sent first, unless it only answered the other side's (RFC 9000
+/// §10.2.2 lets an endpoint answer a close with one of its own).
+fn initiated(conn: &Conn, side: Side) -> Option<&CloseRec> {
+    let mine = conn.close_of(side)?;
+    let other = match side {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
+    };
+    match conn.close_of(other) {
+        Some(o) if o.at < mine.at => None,
+        _ => Some(mine),
+    }
+}
+
+/// Whether `conn` (last seen at `last`) is visibly live at `t`: begun before, not closed by
+/// then, and seen after.
+fn live_at(conn: &Conn, last: u64, t: u64) -> bool {
+    let begun = conn.first().is_some_and(|f| f.time_ns < t);
+    let closed = conn.first_close().is_some_and(|c| c.at.time_ns <= t);
+    begun && !closed && last >= t && !is_refused(conn)
+}
+
+/// Messages read from a flow, each with where its last byte arrived.
+type Messages = Vec<(Result<Message, StreamError>, At)>;
+
+/// The messages of a flow, and the reader after them.
+fn read(flow: &Flow, mut reader: StreamReader) -> (Messages, StreamReader) {
+    let mut input: &[u8] = &flow.data;
+    let total = flow.data.len();
+    let mut out = Vec::new();
+    while let Some(m) = reader.next(&mut input) {
+        let end = total - input.len();
+        let at = end
+            .checked_sub(1)
+            .and_then(|i| flow.at(i))
+            .unwrap_or_default();
+        let stop = m.is_err();
+        out.push((m, at));
+        if stop {
+            break;
+        }
+    }
+    (out, reader)
+}
+
+fn values(msgs: &[(Result<Message, StreamError>, At)]) -> Vec<(u32, At)> {
+    msgs.iter()
+        .filter_map(|(m, at)| match m {
+            Ok(Message::Value(v)) => Some((*v, *at)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Judges everything rebuilt from the capture.
+pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
+    let mut log = Log::default();
+    let mut notes = cap.notes;
+    let tol = options.tolerance_ms.saturating_mul(MS);
+    let in_scope: Vec<bool> = cap
+        .conns
+        .iter()
+        .map(|c| {
+            options
+                .server
+                .is_none_or(|s| c.server.is_some_and(|cs| same_addr(s, cs)))
+        })
+        .collect();
+    let listen = listen_bounds(&cap.conns, &in_scope, &options.profile);
+    let mut views = Vec::new();
+    for (conn, &scope) in cap.conns.iter().zip(&in_scope) {
+        let refused = is_refused(conn);
+        let mut judged = false;
+        let i = conn.index;
+        if !scope {
+            notes.push(format!(
+                "connection {i} ({} -> {}) is not to the server judged: not judged",
+                opt_addr(conn.client),
+                opt_addr(conn.server)
+            ));
+        } else if refused {
+            // Judged with the other connections (proton.second_connection.refused).
+        } else if conn.undecrypted_1rtt > 0 {
+            let detail = format!(
+                "{} 1-RTT packets of connection {i} do not decrypt: its exchange is not judged",
+                conn.undecrypted_1rtt
+            );
+            match (cap.secrets, conn.first_undecrypted_1rtt) {
+                (true, Some(at)) => log.record(&rules::DECRYPT, at, detail),
+                _ => notes.push(detail),
+            }
+        } else if conn.first().is_some() {
+            judged = true;
+            let listen_upper = conn.server.and_then(|s| listen.get(&s).copied());
+            let mut j = ConnJudge::new(
+                conn,
+                &options.profile,
+                tol,
+                listen_upper,
+                &mut log,
+                &mut notes,
+            );
+            j.run();
+        }
+        if scope {
+            if let Some(alpn) = &conn.alpn {
+                if alpn.as_slice() != ALPN {
+                    let at = conn
+                        .first_of(Side::Server)
+                        .or(conn.first())
+                        .unwrap_or_default();
+                    log.record(
+                        &rules::ALPN,
+                        at,
+                        format!(
+                            "connection {i}: the server selected ALPN {:?}",
+                            String::from_utf8_lossy(alpn)
+                        ),
+                    );
+                }
+            }
+            if conn.bad_frames > 0 {
+                notes.push(format!(
+                    "connection {i}: {} packets held frames that could not be parsed",
+                    conn.bad_frames
+                ));
+            }
+            if let Some(close) =
+                initiated(conn, Side::Server).filter(|c| !c.view.application && !refused)
+            {
+                notes.push(format!(
+                    "connection {i}: the server's QUIC closed it with transport error {:#x} {:?} (not judged)",
+                    close.view.code, close.view.reason
+                ));
+            }
+        }
+        views.push(view(conn, refused, judged));
+    }
+    second_connections(&cap.conns, &in_scope, tol, &mut log, &mut notes);
+    log.violations.sort_by_key(|v| v.packet);
+    Report {
+        version: REPORT_VERSION,
+        datagrams: cap.datagrams,
+        connections: views,
+        violations: log.violations,
+        undecrypted: cap.undecrypted,
+        notes,
+    }
+}
+
+fn opt_addr(a: Option<SocketAddr>) -> String {
+    a.map_or_else(|| "?".to_owned(), |a| a.to_string())
+}
+
+/// H1: by when each server surely listens: when it first sent stream data, or `startup_ms` after
+/// its first packet (it existed then).
+fn listen_bounds(conns: &[Conn], in_scope: &[bool], p: &ProfileView) -> BTreeMap<SocketAddr, u64> {
+    let mut out: BTreeMap<SocketAddr, u64> = BTreeMap::new();
+    let mut bound = |server: SocketAddr, t: u64| {
+        let e = out.entry(server).or_insert(t);
+        *e = (*e).min(t);
+    };
+    for (c, _) in conns.iter().zip(in_scope).filter(|(_, s)| **s) {
+        let Some(server) = c.server else { continue };
+        if let (Some(first), Some(startup)) = (c.first_of(Side::Server), p.startup_ms) {
+            bound(
+                server,
+                first.time_ns.saturating_add(startup.saturating_mul(MS)),
+            );
+        }
+        let data = c.streams.values().filter_map(|s| s.flows[1].at(0)).min();
+        if let Some(d) = data {
+            bound(server, d.time_ns);
+        }
+    }
+    out
+}
+
+fn view(conn: &Conn, refused: bool, judged: bool) -> ConnectionView {
+    ConnectionView {
+        index: conn.index,
+        client: conn.client,
+        server: conn.server,
+        alpn: conn
+            .alpn
+            .as_ref()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        first_packet: conn.first().map_or(0, |a| a.packet),
+        streams: conn
+            .streams
+            .iter()
+            .map(|(id, s)| StreamView {
+                id: *id,
+                client_bytes: s.flows[0].data.clone(),
+                server_bytes: s.flows[1].data.clone(),
+                client_fin: s.flows[0].fin_complete().is_some(),
+                server_fin: s.flows[1].fin_complete().is_some(),
+                resets: s.resets.iter().map(|r| r.0.clone()).collect(),
+                stop_sendings: s.stops.iter().map(|r| r.0.clone()).collect(),
+            })
+            .collect(),
+        close: conn.first_close().map(|c| c.view.clone()),
+        refused,
+        judged,
+    }
+}
+
+/// H10: a connection that begins while another to the same server is live is refused.
+fn second_connections(
+    conns: &[Conn],
+    in_scope: &[bool],
+    tol: u64,
+    log: &mut Log,
+    notes: &mut Vec<String>,
+) {
+    let last: Vec<u64> = conns
+        .iter()
+        .map(|c| c.packets.iter().map(|(a, _)| a.time_ns).max().unwrap_or(0))
+        .collect();
+    for (n, next) in conns.iter().enumerate() {
+        if !in_scope.get(n).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some(start) = next.first() else { continue };
+        let live = conns
+            .iter()
+            .take(n)
+            .zip(in_scope.iter().zip(&last))
+            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start.time_ns))
+            .map(|(c, _)| c);
+        match (live, is_refused(next)) {
+            (Some(prev), false) => {
+                let p = prev.index;
+                if let Some(close) = next.close_of(Side::Server) {
+                    let kind = if close.view.application { "application" } else { "transport" };
+                    log.record(
+                        &rules::SECOND_CONNECTION_REFUSED,
+                        close.at,
+                        format!(
+                            "connection {n} began while connection {p} was live; the server closed it with {kind} code {:#x}",
+                            close.view.code
+                        ),
+                    );
+                } else if let Some(first) = next.first_of(Side::Server) {
+                    log.record(
+                        &rules::SECOND_CONNECTION_REFUSED,
+                        first,
+                        format!("connection {n} began while connection {p} was live; the server answered it without refusing"),
+                    );
+                } else if let Some(later) = prev
+                    .packets
+                    .iter()
+                    .find(|(a, s)| *s == Side::Server && a.time_ns > start.time_ns.saturating_add(tol))
+                {
+                    log.record(
+                        &rules::SECOND_CONNECTION_REFUSED,
+                        later.0,
+                        format!("connection {n} began while connection {p} was live; the server never answered it"),
+                    );
+                }
+            }
+            (None, true) => notes.push(format!(
+                "connection {n} was refused (CONNECTION_REFUSED) though no other connection to its server was seen live"
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// A stream the client set up.
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    id: u64,
+    disc: Discriminator,
+    /// Where its discriminator arrived.
+    at: At,
+    /// Bounds of when the server set it up (H2: in order, after the previous one).
+    lower: u64,
+    upper: Option<u64>,
+}
+
+/// Something the client did that calls for one close code.
+#[derive(Clone, Debug)]
+struct Provocation {
+    code: u64,
+    rule: &'static Rule,
+    /// The offending byte's (frame's) place in the capture.
+    at: At,
+    /// By when the server surely had it (unknown: the server may not be listening yet).
+    effective: Option<u64>,
+    /// The server must close for it (else it only explains a close).
+    obligatory: bool,
+    what: String,
+}
+
+/// Requests and answers on one stream, for `proton.client.close`.
+#[derive(Clone, Debug, Default)]
+struct Owed {
+    requests: Vec<At>,
+    answers: Vec<At>,
+}
+
+struct ConnJudge<'a> {
+    conn: &'a Conn,
+    p: &'a ProfileView,
+    tol: u64,
+    start: At,
+    /// By when the server's application surely had the connection (H1).
+    accept_upper: Option<u64>,
+    set: Vec<Setup>,
+    /// Client values per set-up stream.
+    client_values: BTreeMap<u64, Vec<(u32, At)>>,
+    provocations: Vec<Provocation>,
+    /// Streams the server must not serve, with the rule that says so.
+    bad_streams: Vec<(u64, &'static Rule)>,
+    owed: Vec<Owed>,
+    /// A wrong answer from the server was seen.
+    wrong_answer: bool,
+    /// All three streams are set up (value-phase provocations oblige the server only then).
+    complete: bool,
+    log: &'a mut Log,
+    notes: &'a mut Vec<String>,
+}
+
+fn stream(conn: &Conn, id: u64) -> Option<&StreamRec> {
+    conn.streams.get(&id)
+}
+
+impl<'a> ConnJudge<'a> {
+    fn new(
+        conn: &'a Conn,
+        p: &'a ProfileView,
+        tol: u64,
+        listen_upper: Option<u64>,
+        log: &'a mut Log,
+        notes: &'a mut Vec<String>,
+    ) -> ConnJudge<'a> {
+        let start = conn.first().unwrap_or_default();
+        let accept_upper = match (conn.handshake_done, listen_upper) {
+            (Some(h), Some(l)) => Some(h.time_ns.max(l)),
+            _ => None,
+        };
+        ConnJudge {
+            conn,
+            p,
+            tol,
+            start,
+            accept_upper,
+            set: Vec::new(),
+            client_values: BTreeMap::new(),
+            provocations: Vec::new(),
+            bad_streams: Vec::new(),
+            owed: Vec::new(),
+            wrong_answer: false,
+            complete: false,
+            log,
+            notes,
+        }
+    }
+
+    fn run(&mut self) {
+        self.setup();
+        self.resets_and_stops();
+        self.serve();
+        self.bad_streams_served();
+        self.client_discriminators();
+        self.server_close();
+        self.missed_timers();
+        self.client_close();
+    }
+
+    fn provoke(
+        &mut self,
+        code: CloseCode,
+        rule: &'static Rule,
+        at: At,
+        effective: Option<u64>,
+        obligatory: bool,
+        what: String,
+    ) {
+        self.provocations.push(Provocation {
+            code: code.code(),
+            rule,
+            at,
+            effective,
+            obligatory,
+            what,
+        });
+    }
+
+    /// Where the client first showed stream `4k` (a frame on it or on a later one).
+    fn opened(&self, k: u64) -> Option<At> {
+        self.conn
+            .streams
+            .range(4 * k..)
+            .filter(|(id, _)| *id % 4 == 0)
+            .filter_map(|(_, s)| s.client_open())
+            .min()
+    }
+
+    /// H2, H8: the discriminators, one stream at a time.
+    fn setup(&mut self) {
+        let conn = self.conn;
+        let mut lower = self.start.time_ns;
+        let mut upper = self.accept_upper;
+        let mut used = BTreeSet::new();
+        for k in 0..3u64 {
+            let id = 4 * k;
+            let Some(s) = stream(conn, id) else { break };
+            let flow = &s.flows[0];
+            let Some(&byte) = flow.data.first() else {
+                if let Some((0, at)) = flow.fin_complete() {
+                    let eff = upper.map(|u| u.max(at.time_ns));
+                    self.provoke(
+                        CloseCode::StreamError,
+                        &rules::CLOSE_STREAM_ERROR,
+                        at,
+                        eff,
+                        true,
+                        format!("FIN before the discriminator on stream {id}"),
+                    );
+                }
+                break;
+            };
+            let at = flow.at(0).unwrap_or(self.start);
+            let eff = upper.map(|u| u.max(at.time_ns));
+            match Discriminator::from_byte(byte)
+                .ok()
+                .filter(|d| *d != Discriminator::Reset)
+            {
+                Some(d) if used.insert(d) => {
+                    lower = lower.max(at.time_ns);
+                    upper = eff;
+                    self.set.push(Setup {
+                        id,
+                        disc: d,
+                        at,
+                        lower,
+                        upper,
+                    });
+                }
+                Some(_) => {
+                    let what = format!("discriminator {byte} repeated on stream {id}");
+                    self.provoke(
+                        CloseCode::StreamSetupError,
+                        &rules::CLOSE_BAD_DISCRIMINATOR,
+                        at,
+                        eff,
+                        true,
+                        what,
+                    );
+                    self.bad_streams.push((id, &rules::DISCRIMINATOR_UNIQUE));
+                    break;
+                }
+                None => {
+                    let what = format!("discriminator {byte:#04x} on stream {id}");
+                    self.provoke(
+                        CloseCode::StreamSetupError,
+                        &rules::CLOSE_BAD_DISCRIMINATOR,
+                        at,
+                        eff,
+                        true,
+                        what,
+                    );
+                    self.bad_streams.push((id, &rules::DISCRIMINATOR_KNOWN));
+                    break;
+                }
+            }
+        }
+        // Streams the server had not reached yet (H2 sets them up in order): what is wrong on
+        // them explains a close, but obliges none.
+        let reached = self.set.len() as u64 + 1;
+        let mut firsts: Vec<u8> = Vec::new();
+        for k in 0..3u64 {
+            let id = 4 * k;
+            let Some(s) = stream(conn, id) else { continue };
+            let flow = &s.flows[0];
+            match flow.data.first() {
+                Some(&b) => {
+                    let bad = !(1..=3).contains(&b) || firsts.contains(&b);
+                    firsts.push(b);
+                    if k >= reached && bad {
+                        let at = flow.at(0).unwrap_or(self.start);
+                        let what = format!("discriminator {b:#04x} on stream {id}");
+                        self.provoke(
+                            CloseCode::StreamSetupError,
+                            &rules::CLOSE_BAD_DISCRIMINATOR,
+                            at,
+                            None,
+                            false,
+                            what,
+                        );
+                    }
+                }
+                None => {
+                    if let Some((0, at)) = flow.fin_complete().filter(|_| k >= reached) {
+                        let what = format!("FIN before the discriminator on stream {id}");
+                        self.provoke(
+                            CloseCode::StreamError,
+                            &rules::CLOSE_STREAM_ERROR,
+                            at,
+                            None,
+                            false,
+                            what,
+                        );
+                    }
+                }
+            }
+        }
+        // H8: a 4th stream.
+        let Some(third) = self.set.get(2).copied() else {
+            return;
+        };
+        let Some(s) = stream(conn, 12) else { return };
+        let reset = self.p.reset_discriminator;
+        if !reset {
+            self.notes.push(format!(
+                "connection {}: the client opened a 4th bidirectional stream (12), beyond MAX_STREAMS 3",
+                conn.index
+            ));
+        }
+        let flow = &s.flows[0];
+        match flow.data.first() {
+            Some(&byte) => {
+                let at = flow.at(0).unwrap_or(self.start);
+                let eff = third.upper.map(|u| u.max(at.time_ns));
+                if reset && byte == Discriminator::Reset.byte() {
+                    let what = "reset discriminator 0xFF on stream 12".to_owned();
+                    self.provoke(CloseCode::Normal, &rules::CLOSE_RESET, at, eff, true, what);
+                } else {
+                    let what = format!("discriminator {byte:#04x} on stream 12");
+                    self.provoke(
+                        CloseCode::StreamSetupError,
+                        &rules::CLOSE_BAD_DISCRIMINATOR,
+                        at,
+                        eff,
+                        reset,
+                        what,
+                    );
+                    self.bad_streams.push((12, &rules::DISCRIMINATOR_KNOWN));
+                }
+            }
+            None => {
+                if let Some((0, at)) = flow.fin_complete() {
+                    let eff = third.upper.map(|u| u.max(at.time_ns));
+                    let what = "FIN before the discriminator on stream 12".to_owned();
+                    self.provoke(
+                        CloseCode::StreamError,
+                        &rules::CLOSE_STREAM_ERROR,
+                        at,
+                        eff,
+                        reset,
+                        what,
+                    );
+                }
+            }
+        }
+    }
+
+    /// H7: RESET_STREAM and STOP_SENDING from the client, on any stream, at any time.
+    fn resets_and_stops(&mut self) {
+        let conn = self.conn;
+        for (id, s) in &conn.streams {
+            for (r, at) in s.resets.iter().filter(|(r, _)| r.by == Side::Client) {
+                let eff = self.accept_upper.map(|u| u.max(at.time_ns));
+                let what = format!("RESET_STREAM (code {:#x}) on stream {id}", r.code);
+                self.provoke(
+                    CloseCode::StreamError,
+                    &rules::CLOSE_STREAM_ERROR,
+                    *at,
+                    eff,
+                    true,
+                    what,
+                );
+            }
+            for (r, at) in s.stops.iter().filter(|(r, _)| r.by == Side::Client) {
+                let eff = self.accept_upper.map(|u| u.max(at.time_ns));
+                let what = format!("STOP_SENDING (code {:#x}) on stream {id}", r.code);
+                self.provoke(
+                    CloseCode::StreamError,
+                    &rules::CLOSE_STREAM_ERROR,
+                    *at,
+                    eff,
+                    true,
+                    what,
+                );
+            }
+        }
+    }
+
+    /// H3–H5, H7: the three streams served once all are set up.
+    ///
+    /// Before all three are set up a conforming server serves none (H2): the set-up streams
+    /// are still checked, and what the client did on them explains a close, but obliges none.
+    fn serve(&mut self) {
+        let conn = self.conn;
+        let complete = self.set.len() == 3;
+        let all_upper = self.set.get(2).and_then(|s| s.upper);
+        for st in self.set.clone() {
+            let Some(s) = stream(conn, st.id) else {
+                continue;
+            };
+            let (msgs, reader) = read(&s.flows[0], StreamReader::new());
+            let cvals = values(&msgs);
+            let svals = values(&read(&s.flows[1], StreamReader::values_only()).0);
+            let eff = |at: At| all_upper.map(|u| u.max(at.time_ns));
+            if let Some((_, fat)) = s.flows[0].fin_complete() {
+                match reader.finish() {
+                    Ok(()) => {
+                        let what = format!("FIN at a u32 boundary on stream {}", st.id);
+                        self.provoke(
+                            CloseCode::Normal,
+                            &rules::CLOSE_FIN,
+                            fat,
+                            eff(fat),
+                            complete,
+                            what,
+                        );
+                    }
+                    Err(e) => {
+                        let what = format!("{e} on stream {}", st.id);
+                        self.provoke(
+                            CloseCode::StreamError,
+                            &rules::CLOSE_STREAM_ERROR,
+                            fat,
+                            eff(fat),
+                            complete,
+                            what,
+                        );
+                    }
+                }
+            }
+            self.complete = complete;
+            match st.disc {
+                Discriminator::Event => self.events(st.id, &cvals, &svals, eff),
+                Discriminator::StateCommit => self.commits(st.id, &cvals, &svals, eff),
+                Discriminator::Action => self.actions(st.id, &cvals, &svals),
+                Discriminator::Reset => {}
+            }
+            self.client_values.insert(st.id, cvals);
+        }
+    }
+
+    fn events(
+        &mut self,
+        id: u64,
+        cvals: &[(u32, At)],
+        svals: &[(u32, At)],
+        eff: impl Fn(At) -> Option<u64>,
+    ) {
+        let mut order = EventOrder::default();
+        let mut expected = Vec::new();
+        let mut owed = Owed::default();
+        let mut broke = None;
+        for (i, (v, at)) in cvals.iter().enumerate() {
+            match order.accept(*v) {
+                Ok(()) => {
+                    expected.push(*v);
+                    owed.requests.push(*at);
+                }
+                Err(e) => {
+                    let what = format!("{e} on stream {id}");
+                    self.provoke(
+                        CloseCode::StreamError,
+                        &rules::EVENT_ORDER,
+                        *at,
+                        eff(*at),
+                        self.complete,
+                        what,
+                    );
+                    let ci = self.conn.index;
+                    self.log.record(
+                        &rules::CLIENT_EVENT_IDS,
+                        *at,
+                        format!("connection {ci}: {e} on stream {id}"),
+                    );
+                    broke = Some((i, *v));
+                    break;
+                }
+            }
+        }
+        for (i, (v, at)) in svals.iter().enumerate() {
+            match expected.get(i) {
+                Some(x) if x == v => owed.answers.push(*at),
+                Some(x) => {
+                    let d = format!("echo #{} on stream {id} is {v}, the id was {x}", i + 1);
+                    self.wrong(&rules::EVENT_ECHO, *at, d);
+                    break;
+                }
+                None => {
+                    match broke {
+                        Some((b, bad)) if cvals.get(i).is_some() => {
+                            let d = if i == b {
+                                format!("echoed {v} on stream {id}: id {bad} breaks the order")
+                            } else {
+                                format!("echoed {v} on stream {id} after id {bad} broke the order")
+                            };
+                            self.wrong(&rules::EVENT_ORDER, *at, d);
+                        }
+                        _ => {
+                            let d = format!(
+                                "echoed {v} on stream {id} with no id left to echo ({} sent)",
+                                cvals.len()
+                            );
+                            self.wrong(&rules::EVENT_ECHO, *at, d);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        self.owed.push(owed);
+    }
+
+    fn commits(
+        &mut self,
+        id: u64,
+        cvals: &[(u32, At)],
+        svals: &[(u32, At)],
+        eff: impl Fn(At) -> Option<u64>,
+    ) {
+        let arithmetic = self.p.arithmetic();
+        let mut expected = Vec::new();
+        let mut owed = Owed::default();
+        let mut broke = None;
+        for (i, (r, at)) in cvals.iter().enumerate() {
+            match commit_answer(*r, arithmetic) {
+                Some(a) => {
+                    expected.push((*r, a));
+                    owed.requests.push(*at);
+                }
+                None => {
+                    let what = format!("StateCommit request {r:#x} overflows on stream {id} (P1)");
+                    self.provoke(
+                        CloseCode::StreamError,
+                        &rules::COMMIT_OVERFLOW,
+                        *at,
+                        eff(*at),
+                        self.complete,
+                        what,
+                    );
+                    broke = Some((i, *r));
+                    break;
+                }
+            }
+        }
+        for (i, (v, at)) in svals.iter().enumerate() {
+            match expected.get(i) {
+                Some((_, a)) if a == v => owed.answers.push(*at),
+                Some((r, a)) => {
+                    let d = format!(
+                        "answer #{} on stream {id} to request {r} is {v}, expected {a}",
+                        i + 1
+                    );
+                    self.wrong(&rules::COMMIT_ANSWER, *at, d);
+                    break;
+                }
+                None => {
+                    match broke {
+                        Some((b, r)) if cvals.get(i).is_some() => {
+                            let d = if i == b {
+                                format!("answered the overflowing request {r:#x} on stream {id} with {v}")
+                            } else {
+                                format!("answered {v} on stream {id} after the overflowing request {r:#x}")
+                            };
+                            self.wrong(&rules::COMMIT_OVERFLOW, *at, d);
+                        }
+                        _ => {
+                            let d = format!(
+                                "answer {v} on stream {id} with no request left ({} sent)",
+                                cvals.len()
+                            );
+                            self.wrong(&rules::COMMIT_ANSWER, *at, d);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        self.owed.push(owed);
+    }
+
+    fn actions(&mut self, id: u64, cvals: &[(u32, At)], svals: &[(u32, At)]) {
+        let pull = !self.p.action_push;
+        let mut owed = Owed::default();
+        if pull {
+            owed.requests = cvals.iter().map(|c| c.1).collect();
+        }
+        let (mut counter_ok, mut pull_ok) = (true, true);
+        for (i, (v, at)) in svals.iter().enumerate() {
+            let want = i as u32; // the counter wraps with u32 as coded
+            if counter_ok && *v != want {
+                let d = format!("action #{} on stream {id} is {v}, expected {want}", i + 1);
+                self.wrong(&rules::ACTION_COUNTER, *at, d);
+                counter_ok = false;
+            }
+            if pull && pull_ok {
+                match cvals.get(i) {
+                    Some((_, req)) if req.packet < at.packet => {}
+                    _ => {
+                        let d = format!(
+                            "action #{} on stream {id} came before the client's request #{}",
+                            i + 1,
+                            i + 1
+                        );
+                        self.wrong(&rules::ACTION_PULL, *at, d);
+                        pull_ok = false;
+                    }
+                }
+            }
+            if counter_ok && pull_ok {
+                owed.answers.push(*at);
+            }
+        }
+        self.owed.push(owed);
+    }
+
+    fn wrong(&mut self, rule: &'static Rule, at: At, detail: String) {
+        self.wrong_answer = true;
+        self.log.record(
+            rule,
+            at,
+            format!("connection {}: {detail}", self.conn.index),
+        );
+    }
+
+    /// H2, H8: nothing from the server on a stream with a bad or repeated discriminator.
+    fn bad_streams_served(&mut self) {
+        let conn = self.conn;
+        for (id, rule) in self.bad_streams.clone() {
+            let Some(s) = stream(conn, id) else { continue };
+            if let Some(at) = s.flows[1].at(0) {
+                let n = s.flows[1].data.len();
+                self.wrong(
+                    rule,
+                    at,
+                    format!("the server wrote {n} bytes on stream {id}"),
+                );
+            }
+        }
+    }
+
+    /// H11: the client's streams and discriminators.
+    fn client_discriminators(&mut self) {
+        let conn = self.conn;
+        let rule = &rules::CLIENT_DISCRIMINATORS;
+        for (id, s) in &conn.streams {
+            let flow = &s.flows[0];
+            let Some(opened) = s.client_open() else {
+                continue;
+            };
+            let first = flow
+                .data
+                .first()
+                .copied()
+                .map(|b| (b, flow.at(0).unwrap_or(opened)));
+            let i = conn.index;
+            match id {
+                0 | 4 | 8 => {
+                    let want = u8::try_from(id / 4 + 1).unwrap_or(0);
+                    match first {
+                        Some((b, _)) if b == want => {}
+                        Some((b, at)) => self.log.record(
+                            rule,
+                            at,
+                            format!(
+                                "connection {i}: stream {id} begins with {b:#04x}, expected {want}"
+                            ),
+                        ),
+                        None => {
+                            if let Some((0, at)) = flow.fin_complete() {
+                                self.log.record(rule, at, format!("connection {i}: stream {id} ended before its discriminator"));
+                            }
+                        }
+                    }
+                }
+                12 if self.p.reset_discriminator => {
+                    if let Some((b, at)) = first.filter(|(b, _)| *b != Discriminator::Reset.byte())
+                    {
+                        self.log.record(rule, at, format!("connection {i}: a 4th stream (12) that begins with {b:#04x}, not 0xFF"));
+                    }
+                }
+                id if id % 2 == 0 => {
+                    let kind = if id % 4 == 0 {
+                        "bidirectional"
+                    } else {
+                        "unidirectional"
+                    };
+                    self.log.record(
+                        rule,
+                        opened,
+                        format!("connection {i}: the client opened {kind} stream {id}"),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Could the server close with `code` at `tc` for a reason the capture cannot show? `Err`:
+    /// no, with the rule that says so.
+    fn hidden_reason(&self, code: u64, tc: u64) -> Result<(), (&'static Rule, String)> {
+        let p = self.p;
+        match code {
+            0 | 2 => Ok(()),
+            1 => {
+                if p.base_as_coded {
+                    return Err((
+                        &rules::CLOSE_UNPROVOKED,
+                        "no bad or repeated discriminator before it".to_owned(),
+                    ));
+                }
+                let d = p.disc_ms.map(|d| d.saturating_mul(MS));
+                if self.disc_possible(tc, d) {
+                    Ok(())
+                } else if let Some(d) = p.disc_ms {
+                    Err((
+                        &rules::TIMER_DISCRIMINATOR,
+                        format!("no discriminator could have waited {d} ms"),
+                    ))
+                } else {
+                    Err((
+                        &rules::CLOSE_UNPROVOKED,
+                        "no bad or repeated discriminator, nor a late one, before it".to_owned(),
+                    ))
+                }
+            }
+            3 => match p.accept_ms {
+                Some(a) if !self.accept_possible(tc, a.saturating_mul(MS)) => Err((
+                    &rules::TIMER_ACCEPT,
+                    format!("every stream was opened within {a} ms"),
+                )),
+                _ => Ok(()),
+            },
+            4 => match p.op_ms {
+                Some(o) if !self.op_possible(tc, o.saturating_mul(MS)) => {
+                    Err((&rules::TIMER_OP, format!("no read had waited {o} ms")))
+                }
+                _ => Ok(()),
+            },
+            5 => Err((
+                &rules::CLOSE_UNPROVOKED,
+                "no stream error or protocol violation before it".to_owned(),
+            )),
+            _ => Err((&rules::CLOSE_CODE, "not a Proton close code".to_owned())),
+        }
+    }
+
+    /// H2: could the wait for stream `j` (after the setup of `j − 1`) reach `a` by `tc`?
+    fn accept_possible(&self, tc: u64, a: u64) -> bool {
+        let mut lower = self.start.time_ns;
+        for j in 0..3u64 {
+            let end = self.opened(j).map_or(tc, |o| o.time_ns.min(tc));
+            if end.saturating_sub(lower).saturating_add(self.tol) >= a {
+                return true;
+            }
+            match self.set.get(j as usize) {
+                Some(s) if s.at.time_ns <= tc => lower = s.lower,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// H6: could a read (or a write) have waited `o` by `tc`?
+    fn op_possible(&self, tc: u64, o: u64) -> bool {
+        if self.conn.server_blocked {
+            return true;
+        }
+        let waited = |from: u64, to: u64| to.saturating_sub(from).saturating_add(self.tol) >= o;
+        if self.p.base_as_coded {
+            // As coded, the discriminator read is an ordinary read.
+            let mut lower = self.start.time_ns;
+            for j in 0..3u64 {
+                let Some(opened) = self.opened(j).filter(|o| o.time_ns <= tc) else {
+                    break;
+                };
+                let disc = self.set.get(j as usize).map(|s| s.at.time_ns);
+                if waited(opened.time_ns.max(lower), disc.map_or(tc, |d| d.min(tc))) {
+                    return true;
+                }
+                match self.set.get(j as usize) {
+                    Some(s) => lower = s.lower,
+                    None => break,
+                }
+            }
+        }
+        let Some(third) = self.set.get(2).filter(|s| s.at.time_ns <= tc) else {
+            return false;
+        };
+        for st in &self.set {
+            if st.disc == Discriminator::Action && self.p.action_push {
+                continue;
+            }
+            if self.ended(st.id).is_some_and(|e| e <= tc) {
+                continue;
+            }
+            let last = self
+                .client_values
+                .get(&st.id)
+                .and_then(|v| v.iter().map(|(_, a)| a.time_ns).filter(|t| *t <= tc).max())
+                .unwrap_or(0)
+                .max(third.lower);
+            if waited(last, tc) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// When the client ended stream `id` (a FIN with every byte before it, or a RESET_STREAM).
+    fn ended(&self, id: u64) -> Option<u64> {
+        let s = stream(self.conn, id)?;
+        let fin = s.flows[0].fin_complete().map(|f| f.1.time_ns);
+        let reset = s
+            .resets
+            .iter()
+            .filter(|(r, _)| r.by == Side::Client)
+            .map(|(_, a)| a.time_ns)
+            .min();
+        [fin, reset].into_iter().flatten().min()
+    }
+
+    /// P3: could a discriminator have waited `d` (unknown: any time at all) by `tc`?
+    fn disc_possible(&self, tc: u64, d: Option<u64>) -> bool {
+        let streams = if self.p.reset_discriminator { 4u64 } else { 3 };
+        let mut lower = self.start.time_ns;
+        for j in 0..streams {
+            if j > 0 {
+                match self.set.get(j as usize - 1) {
+                    Some(s) if s.at.time_ns <= tc => lower = s.lower,
+                    _ => return false,
+                }
+            }
+            let Some(opened) = self.opened(j).filter(|o| o.time_ns <= tc) else {
+                return false;
+            };
+            let from = opened.time_ns.max(lower);
+            let disc = stream(self.conn, 4 * j)
+                .and_then(|s| s.flows[0].at(0))
+                .map(|a| a.time_ns);
+            let to = disc.map_or(tc, |x| x.min(tc));
+            let possible = match d {
+                Some(d) => to.saturating_sub(from).saturating_add(self.tol) >= d,
+                None => to > from,
+            };
+            if possible {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The server's close against what the client did before it.
+    fn server_close(&mut self) {
+        let conn = self.conn;
+        let i = conn.index;
+        let close = initiated(conn, Side::Server).cloned();
+        let before: Vec<Provocation> = self
+            .provocations
+            .iter()
+            .filter(|p| close.as_ref().is_none_or(|c| p.at < c.at))
+            .cloned()
+            .collect();
+        let first = before
+            .iter()
+            .filter(|p| p.obligatory)
+            .min_by_key(|p| p.at)
+            .cloned();
+        match close {
+            Some(c) if c.view.application => {
+                let code = c.view.code;
+                if code > CloseCode::StreamError.code() {
+                    self.log.record(
+                        &rules::CLOSE_CODE,
+                        c.at,
+                        format!("connection {i}: the server closed with code {code}"),
+                    );
+                }
+                if before.iter().any(|p| p.code == code) {
+                    return;
+                }
+                match (first, self.hidden_reason(code, c.at.time_ns)) {
+                    (Some(f), Err(_)) => self.log.record(
+                        f.rule,
+                        c.at,
+                        format!(
+                            "connection {i}: after {} (packet {}) the server closed with code {code}, expected {}",
+                            f.what, f.at.packet, f.code
+                        ),
+                    ),
+                    (Some(f), Ok(())) if code == 0 => self.log.record(
+                        f.rule,
+                        c.at,
+                        format!(
+                            "connection {i}: after {} (packet {}) the server closed with code 0, expected {}",
+                            f.what, f.at.packet, f.code
+                        ),
+                    ),
+                    (None, Err((rule, why))) if code <= CloseCode::StreamError.code() => {
+                        self.log.record(rule, c.at, format!("connection {i}: the server closed with code {code}: {why}"));
+                    }
+                    _ => {}
+                }
+            }
+            Some(_) => {} // a transport close: the QUIC stack's (noted)
+            None => {
+                let Some(f) = first else { return };
+                let Some(eff) = f.effective else { return };
+                let deadline = eff.saturating_add(self.tol);
+                let expected = f.code;
+                if let Some(cc) = initiated(conn, Side::Client) {
+                    if cc.at.time_ns > deadline {
+                        let d = format!(
+                            "connection {i}: after {} (packet {}) the server did not close with code {expected}; the client closed {} later",
+                            f.what,
+                            f.at.packet,
+                            ms(cc.at.time_ns.saturating_sub(f.at.time_ns))
+                        );
+                        self.log.record(f.rule, cc.at, d);
+                    }
+                } else if let Some(last) =
+                    conn.last_of(Side::Server).filter(|l| l.time_ns > deadline)
+                {
+                    let d = format!(
+                        "connection {i}: after {} (packet {}) the server did not close with code {expected}, yet it still sent packets {} later",
+                        f.what,
+                        f.at.packet,
+                        ms(last.time_ns.saturating_sub(f.at.time_ns))
+                    );
+                    self.log.record(f.rule, last, d);
+                }
+            }
+        }
+    }
+
+    /// Timers that must have fired (only with the profile's timers, and certain bounds).
+    fn missed_timers(&mut self) {
+        let mut due: Vec<(u64, &'static Rule, CloseCode, String)> = Vec::new();
+        let tol = self.tol;
+        if let Some(a) = self.p.accept_ms {
+            let mut upper = self.accept_upper;
+            for j in 0..3u64 {
+                let Some(u) = upper else { break };
+                let deadline = u.saturating_add(a.saturating_mul(MS)).saturating_add(tol);
+                if self.opened(j).is_none_or(|o| o.time_ns > deadline) {
+                    let what = format!(
+                        "stream {} was not opened within {a} ms of the previous setup",
+                        4 * j
+                    );
+                    due.push((
+                        deadline,
+                        &rules::TIMER_ACCEPT,
+                        CloseCode::StreamSetupTimeout,
+                        what,
+                    ));
+                    break;
+                }
+                match self.set.get(j as usize) {
+                    Some(s) => upper = s.upper,
+                    None => break,
+                }
+            }
+        }
+        if let (Some(d), false) = (self.p.disc_ms, self.p.base_as_coded) {
+            let mut upper = self.accept_upper;
+            for j in 0..3u64 {
+                let (Some(u), Some(opened)) = (upper, self.opened(j)) else {
+                    break;
+                };
+                let deadline = opened
+                    .time_ns
+                    .max(u)
+                    .saturating_add(d.saturating_mul(MS))
+                    .saturating_add(tol);
+                let disc = stream(self.conn, 4 * j).and_then(|s| s.flows[0].at(0));
+                if disc.is_none_or(|x| x.time_ns > deadline) {
+                    let what = format!(
+                        "stream {}'s discriminator did not arrive within {d} ms",
+                        4 * j
+                    );
+                    due.push((
+                        deadline,
+                        &rules::TIMER_DISCRIMINATOR,
+                        CloseCode::StreamSetupError,
+                        what,
+                    ));
+                    break;
+                }
+                match self.set.get(j as usize) {
+                    Some(s) => upper = s.upper,
+                    None => break,
+                }
+            }
+        }
+        if let (Some(o), Some(all)) = (self.p.op_ms, self.set.get(2).and_then(|s| s.upper)) {
+            let wait = o.saturating_mul(MS).saturating_add(tol);
+            for st in &self.set {
+                if st.disc == Discriminator::Action && self.p.action_push {
+                    continue;
+                }
+                let ended = self.ended(st.id);
+                let mut from = all;
+                let mut late = None;
+                for (_, at) in self
+                    .client_values
+                    .get(&st.id)
+                    .map_or(&[][..], |v| v.as_slice())
+                {
+                    if at.time_ns > from.saturating_add(wait) {
+                        late = Some(from.saturating_add(wait));
+                        break;
+                    }
+                    from = from.max(at.time_ns);
+                }
+                let late = late.or_else(|| {
+                    let deadline = from.saturating_add(wait);
+                    ended.is_none_or(|e| e > deadline).then_some(deadline)
+                });
+                if let Some(deadline) = late {
+                    let what = format!("no whole u32 arrived on stream {} within {o} ms", st.id);
+                    due.push((
+                        deadline,
+                        &rules::TIMER_OP,
+                        CloseCode::StreamOperationTimeout,
+                        what,
+                    ));
+                }
+            }
+        }
+        let Some((deadline, rule, code, what)) = due.into_iter().min_by_key(|d| d.0) else {
+            return;
+        };
+        if self.provocations.iter().any(|p| p.at.time_ns <= deadline) {
+            return;
+        }
+        let conn = self.conn;
+        let i = conn.index;
+        let code = code.code();
+        match conn.first_close() {
+            Some(c) if c.at.time_ns <= deadline => {}
+            Some(c) if c.view.by == Side::Server && c.view.application && c.view.code == code => {
+                let late = ms(c.at.time_ns.saturating_sub(deadline));
+                self.log.record(rule, c.at, format!("connection {i}: {what}; the server closed with {code} only {late} after the deadline"));
+            }
+            _ => {
+                if let Some((at, _)) = conn.packets.iter().find(|(a, _)| a.time_ns > deadline) {
+                    self.log.record(
+                        rule,
+                        *at,
+                        format!(
+                            "connection {i}: {what}; the server had not closed with {code} by then"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// H11: a client that got every answer right closes with application code 0.
+    fn client_close(&mut self) {
+        let conn = self.conn;
+        let Some(cc) = initiated(conn, Side::Client) else {
+            return;
+        };
+        if self.wrong_answer || self.set.len() < 3 || self.provocations.iter().any(|p| p.at < cc.at)
+        {
+            return;
+        }
+        let all_answered = self.owed.iter().all(|o| {
+            let asked = o.requests.iter().filter(|a| **a < cc.at).count();
+            let answered = o.answers.iter().filter(|a| **a < cc.at).count();
+            answered >= asked
+        });
+        if all_answered && !(cc.view.application && cc.view.code == 0) {
+            let kind = if cc.view.application {
+                "application"
+            } else {
+                "transport"
+            };
+            self.log.record(
+                &rules::CLIENT_CLOSE,
+                cc.at,
+                format!(
+                    "connection {}: every answer was right, yet the client closed with {kind} code {:#x} {:?}",
+                    conn.index, cc.view.code, cc.view.reason
+                ),
+            );
+        }
+    }
+}

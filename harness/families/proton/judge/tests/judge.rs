@@ -1,0 +1,799 @@
+//! The judge on captures made here: two QUIC hosts on a virtual wire, a minimal Proton server and
+//! a scripted client written in this test (not the reference endpoints: the judge must stay
+//! independent of them), written as pcapng with the client's key log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use handshake_capture::{CaptureFormat, CaptureWriter};
+use handshake_core::Instant;
+use handshake_proton_judge::{judge, rules, Options, ProfileView, Report, Side};
+use handshake_quic::quinn_proto::{Dir, StreamEvent, StreamId};
+use handshake_quic::{Admission, ConnId, HostConfig, KeyLog, QuicEvent, QuicHost, Seed, Transport};
+
+const CLIENT: &str = "192.0.2.1:50000";
+const SERVER: &str = "192.0.2.2:5000";
+const LATENCY: Duration = Duration::from_millis(5);
+/// Capture times start here (ns since the epoch).
+const EPOCH_NS: u64 = 1_700_000_000_000_000_000;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+fn host(seed: u64, server: bool) -> QuicHost {
+    QuicHost::new(&HostConfig {
+        seed: Seed::derive(seed, if server { "server" } else { "client" }),
+        alpn: vec![b"proton".to_vec()],
+        transport: Transport {
+            max_bidi: 3,
+            ..Transport::default()
+        },
+        server,
+        key_log: Arc::new(KeyLog::default()),
+    })
+    .expect("host")
+}
+
+/// How the test server goes wrong.
+#[derive(Clone, Copy, Debug, Default)]
+struct Flaws {
+    /// StateCommit answers r × 2 (the README's example) instead of r + 2.
+    commit_times_two: bool,
+    /// Echoes every event id, in order or not.
+    no_order_check: bool,
+    /// The close code after a FIN at a u32 boundary (right: 0).
+    fin_code: Option<u64>,
+    /// The close code after a bad discriminator (right: 1).
+    bad_disc_code: Option<u64>,
+    /// Closes with this code as soon as the three streams are set up.
+    close_after_setup: Option<u64>,
+}
+
+struct ServedStream {
+    id: StreamId,
+    buf: Vec<u8>,
+    disc: Option<u8>,
+    fin: bool,
+}
+
+/// A minimal Proton server (facts + H2–H7), for one connection.
+#[derive(Default)]
+struct Proto {
+    flaws: Flaws,
+    conn: Option<ConnId>,
+    streams: Vec<ServedStream>,
+    used: Vec<u8>,
+    last_event: Option<u32>,
+    actions: u32,
+    done: bool,
+}
+
+fn read_all(c: &mut handshake_quic::quinn_proto::Connection, id: StreamId) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    let mut fin = false;
+    if let Ok(mut chunks) = c.recv_stream(id).read(true) {
+        loop {
+            match chunks.next(usize::MAX) {
+                Ok(Some(chunk)) => data.extend_from_slice(&chunk.bytes),
+                Ok(None) => {
+                    fin = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = chunks.finalize();
+    }
+    (data, fin)
+}
+
+impl Proto {
+    fn step(&mut self, host: &mut QuicHost, now: Instant) {
+        if let Some(code) = self.serve(host) {
+            if let Some(conn) = self.conn {
+                host.close(now, conn, code, "test server");
+            }
+            self.done = true;
+        }
+    }
+
+    /// `Some(code)`: close.
+    fn serve(&mut self, host: &mut QuicHost) -> Option<u64> {
+        if self.done {
+            return None;
+        }
+        let c = host.connection(self.conn?)?;
+        for s in &mut self.streams {
+            let (data, fin) = read_all(c, s.id);
+            s.buf.extend_from_slice(&data);
+            s.fin |= fin;
+        }
+        for s in self.streams.iter_mut().take(3) {
+            if s.disc.is_some() {
+                continue;
+            }
+            let Some(&b) = s.buf.first() else {
+                return s.fin.then_some(5);
+            };
+            s.buf.remove(0);
+            if !(1..=3).contains(&b) || self.used.contains(&b) {
+                return Some(self.flaws.bad_disc_code.unwrap_or(1));
+            }
+            self.used.push(b);
+            s.disc = Some(b);
+        }
+        if self.used.len() < 3 {
+            return None;
+        }
+        if let Some(code) = self.flaws.close_after_setup {
+            return Some(code);
+        }
+        for s in self.streams.iter_mut().take(3) {
+            let mut out = Vec::new();
+            while s.buf.len() >= 4 {
+                let v = u32::from_le_bytes([s.buf[0], s.buf[1], s.buf[2], s.buf[3]]);
+                s.buf.drain(..4);
+                let answer = match s.disc {
+                    Some(1) => {
+                        if !self.flaws.no_order_check && self.last_event.is_some_and(|l| v <= l)
+                            || v == 0
+                        {
+                            return Some(5);
+                        }
+                        self.last_event = Some(v);
+                        v
+                    }
+                    Some(2) if self.flaws.commit_times_two => v.wrapping_mul(2),
+                    Some(2) => v.checked_add(2)?,
+                    _ => {
+                        self.actions += 1;
+                        self.actions - 1
+                    }
+                };
+                out.extend_from_slice(&answer.to_le_bytes());
+            }
+            if !out.is_empty() {
+                let _ = c.send_stream(s.id).write(&out);
+            }
+            if s.fin {
+                return Some(if s.buf.is_empty() {
+                    self.flaws.fin_code.unwrap_or(0)
+                } else {
+                    5
+                });
+            }
+        }
+        None
+    }
+}
+
+/// Both hosts on a lossless wire; every datagram recorded with its time and addresses.
+struct World {
+    client: QuicHost,
+    server: QuicHost,
+    proto: Proto,
+    now: Instant,
+    in_flight: Vec<(Instant, bool, Vec<u8>)>,
+    /// Every datagram sent, and whether it was lost.
+    wire: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>, bool)>,
+    /// Positions in `wire` of the datagrams to lose.
+    lose: Vec<usize>,
+    client_ended: Vec<String>,
+}
+
+impl World {
+    fn new(seed: u64, flaws: Flaws) -> World {
+        let mut server = host(seed, true);
+        server.set_admission(Admission::AcceptOne);
+        World {
+            client: host(seed, false),
+            server,
+            proto: Proto {
+                flaws,
+                ..Proto::default()
+            },
+            now: Instant::ZERO,
+            in_flight: Vec::new(),
+            wire: Vec::new(),
+            lose: Vec::new(),
+            client_ended: Vec::new(),
+        }
+    }
+
+    fn settle(&mut self) {
+        loop {
+            let mut any = false;
+            while let Some(e) = self.client.poll_event() {
+                any = true;
+                if let QuicEvent::Ended { conn, close, .. } = e {
+                    self.client_ended.push(format!("{conn} {close}"));
+                }
+            }
+            self.client.drive(self.now);
+            while let Some(e) = self.server.poll_event() {
+                any = true;
+                match e {
+                    QuicEvent::Accepted { conn, .. } if self.proto.conn.is_none() => {
+                        self.proto.conn = Some(conn)
+                    }
+                    QuicEvent::Stream {
+                        conn,
+                        event: StreamEvent::Opened { dir: Dir::Bi },
+                    } if Some(conn) == self.proto.conn => {
+                        if let Some(c) = self.server.connection(conn) {
+                            while let Some(id) = c.streams().accept(Dir::Bi) {
+                                self.proto.streams.push(ServedStream {
+                                    id,
+                                    buf: Vec::new(),
+                                    disc: None,
+                                    fin: false,
+                                });
+                            }
+                        }
+                    }
+                    QuicEvent::Ended { conn, .. } if Some(conn) == self.proto.conn => {
+                        self.proto.done = true
+                    }
+                    _ => {}
+                }
+            }
+            self.proto.step(&mut self.server, self.now);
+            self.server.drive(self.now);
+            if !any && !self.client.has_events() && !self.server.has_events() {
+                break;
+            }
+        }
+        for to_server in [true, false] {
+            let (h, from) = if to_server {
+                (&mut self.client, CLIENT)
+            } else {
+                (&mut self.server, SERVER)
+            };
+            while let Some((to, bytes)) = h.poll_transmit() {
+                let lost = self.lose.contains(&self.wire.len());
+                self.wire
+                    .push((self.now, addr(from), to, bytes.clone(), lost));
+                if !lost {
+                    self.in_flight.push((self.now + LATENCY, to_server, bytes));
+                }
+            }
+        }
+    }
+
+    fn run_until(&mut self, until_ms: u64) {
+        let until = Instant::from_millis(until_ms);
+        loop {
+            self.settle();
+            let next_arrival = self.in_flight.iter().map(|f| f.0).min();
+            let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = [next_arrival, next_timer].into_iter().flatten().min() else {
+                self.now = until;
+                return;
+            };
+            if next > until {
+                self.now = until;
+                return;
+            }
+            self.now = next;
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.in_flight.drain(..).partition(|f| f.0 <= next);
+            self.in_flight = later;
+            for (_, to_server, bytes) in due {
+                if to_server {
+                    self.server.handle_datagram(next, addr(CLIENT), &bytes);
+                } else {
+                    self.client.handle_datagram(next, addr(SERVER), &bytes);
+                }
+            }
+            self.client.handle_timeout(next);
+            self.server.handle_timeout(next);
+        }
+    }
+
+    fn connect(&mut self) -> ConnId {
+        let conn = self
+            .client
+            .connect(self.now, addr(SERVER))
+            .expect("connect");
+        self.settle();
+        conn
+    }
+
+    /// Opens the three streams and writes `discs` as their first bytes.
+    fn open(&mut self, conn: ConnId, discs: [u8; 3]) -> Vec<StreamId> {
+        let c = self.client.connection(conn).expect("connection");
+        let ids: Vec<StreamId> = discs
+            .iter()
+            .map(|d| {
+                let id = c.streams().open(Dir::Bi).expect("stream");
+                c.send_stream(id).write(&[*d]).expect("write");
+                id
+            })
+            .collect();
+        self.settle();
+        ids
+    }
+
+    /// Writes u32 values (nothing once the connection is gone: the server may have closed it).
+    fn write(&mut self, conn: ConnId, id: StreamId, values: &[u32]) {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if let Some(c) = self.client.connection(conn) {
+            let _ = c.send_stream(id).write(&bytes);
+        }
+        self.settle();
+    }
+
+    fn fin(&mut self, conn: ConnId, id: StreamId) {
+        if let Some(c) = self.client.connection(conn) {
+            let _ = c.send_stream(id).finish();
+        }
+        self.settle();
+    }
+
+    fn close(&mut self, conn: ConnId, code: u64) {
+        self.client.close(self.now, conn, code, "done");
+        self.settle();
+    }
+
+    /// The capture: pcapng with the client's key log (or pcap without, or pcapng without).
+    fn capture(&self, format: CaptureFormat, secrets: bool) -> Vec<u8> {
+        let mut w = CaptureWriter::with_format(Vec::new(), format).expect("writer");
+        if secrets {
+            w.write_secrets(&self.client.key_log()).expect("secrets");
+        }
+        for (t, src, dst, bytes, lost) in &self.wire {
+            let comment =
+                lost.then(|| format!("{}lost by the test", handshake_capture::NOT_DELIVERED));
+            w.write_datagram(
+                EPOCH_NS + t.as_nanos(),
+                *src,
+                *dst,
+                bytes,
+                comment.as_deref(),
+            )
+            .expect("datagram");
+        }
+        w.finish().expect("finish")
+    }
+
+    fn pcapng(&self) -> Vec<u8> {
+        self.capture(CaptureFormat::PcapNg, true)
+    }
+}
+
+/// The whole exchange of H11: 3 events, 3 commits, 3 pulled actions, then `end`.
+fn exchange(w: &mut World, discs: [u8; 3], events: &[u32]) -> (ConnId, Vec<StreamId>) {
+    let conn = w.connect();
+    w.run_until(100);
+    let ids = w.open(conn, discs);
+    w.run_until(150);
+    if let [e, c, a] = ids[..] {
+        w.write(conn, e, events);
+        w.write(conn, c, &[1, 2, 3]);
+        for _ in 0..3 {
+            w.write(conn, a, &[42]);
+            w.run_until(w.now.as_nanos() / 1_000_000 + 20);
+        }
+    }
+    w.run_until(400);
+    (conn, ids)
+}
+
+fn options() -> Options {
+    Options {
+        profile: ProfileView::project(),
+        ..Options::default()
+    }
+}
+
+fn fired(report: &Report) -> Vec<&'static str> {
+    let mut ids: Vec<_> = report.violations.iter().map(|v| v.rule).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn a_correct_exchange_breaks_no_rule() {
+    let mut w = World::new(1, Flaws::default());
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 0);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(
+        report.violations.is_empty(),
+        "{:#?}\n{:?}",
+        report.violations,
+        report.notes
+    );
+    assert_eq!(report.undecrypted, 0);
+    assert_eq!(report.connections.len(), 1);
+    let c = &report.connections[0];
+    assert!(c.judged && !c.refused);
+    assert_eq!(c.alpn.as_deref(), Some("proton"));
+    assert_eq!(c.client, Some(addr(CLIENT)));
+    assert_eq!(c.server, Some(addr(SERVER)));
+    let ids: Vec<u64> = c.streams.iter().map(|s| s.id).collect();
+    assert_eq!(ids, vec![0, 4, 8]);
+    let ev = &c.streams[0];
+    assert_eq!(
+        ev.client_bytes,
+        [
+            &[1u8][..],
+            &1u32.to_le_bytes(),
+            &2u32.to_le_bytes(),
+            &3u32.to_le_bytes()
+        ]
+        .concat()
+    );
+    assert_eq!(
+        ev.server_bytes,
+        [1u32, 2, 3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<_>>()
+    );
+    let commits: Vec<u8> = [3u32, 4, 5].iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(c.streams[1].server_bytes, commits);
+    let actions: Vec<u8> = [0u32, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(c.streams[2].server_bytes, actions);
+    let close = c.close.as_ref().expect("close");
+    assert_eq!(
+        (close.by, close.application, close.code),
+        (Side::Client, true, 0)
+    );
+}
+
+/// Lost datagrams (marked `not delivered`) are sent again: the judge reassembles the streams
+/// from what arrived, and finds nothing wrong.
+#[test]
+fn lost_and_resent_datagrams_break_no_rule() {
+    let mut w = World::new(16, Flaws::default());
+    w.lose = vec![7, 9, 10, 12, 15, 18, 21];
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.run_until(2_000);
+    w.close(conn, 0);
+    w.run_until(3_000);
+    assert_eq!(w.wire.iter().filter(|d| d.4).count(), 7);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    let c = &report.connections[0];
+    let actions: Vec<u8> = [0u32, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(c.streams[2].server_bytes, actions);
+    assert_eq!(c.streams[0].client_bytes.len(), 13);
+}
+
+#[test]
+fn the_same_capture_as_classic_pcap_with_a_separate_key_log() {
+    let mut w = World::new(2, Flaws::default());
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 0);
+    w.run_until(1_000);
+    let pcap = w.capture(CaptureFormat::Pcap, false);
+    let opts = Options {
+        key_log: Some(w.client.key_log()),
+        server: Some(addr(SERVER)),
+        ..options()
+    };
+    let report = judge(&pcap, &opts).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert!(report.connections[0].judged);
+}
+
+#[test]
+fn commit_times_two_breaks_commit_answer() {
+    let mut w = World::new(
+        3,
+        Flaws {
+            commit_times_two: true,
+            ..Flaws::default()
+        },
+    );
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 1);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::COMMIT_ANSWER.id],
+        "{:#?}",
+        report.violations
+    );
+    let v = &report.violations[0];
+    assert!(v.packet > 0 && v.time_ns >= EPOCH_NS, "{v:?}");
+    assert!(v.detail.contains("is 2, expected 3"), "{}", v.detail);
+}
+
+#[test]
+fn an_echoed_repeated_event_id_breaks_event_order() {
+    let mut w = World::new(
+        4,
+        Flaws {
+            no_order_check: true,
+            ..Flaws::default()
+        },
+    );
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 2]);
+    w.close(conn, 1);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    let rules_fired = fired(&report);
+    assert!(
+        rules_fired.contains(&rules::EVENT_ORDER.id),
+        "{:#?}",
+        report.violations
+    );
+    // The client broke the order too.
+    assert!(rules_fired.contains(&rules::CLIENT_EVENT_IDS.id));
+    assert!(report
+        .violations
+        .iter()
+        .any(|v| v.rule == rules::EVENT_ORDER.id
+            && v.detail.contains("echoed 2")
+            && v.detail.contains("breaks the order")));
+}
+
+#[test]
+fn a_server_that_checks_the_order_and_closes_with_5_is_right() {
+    let mut w = World::new(5, Flaws::default());
+    exchange(&mut w, [1, 2, 3], &[1, 2, 2]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLIENT_EVENT_IDS.id],
+        "{:#?}",
+        report.violations
+    );
+    let close = report.connections[0].close.as_ref().expect("close");
+    assert_eq!((close.by, close.code), (Side::Server, 5));
+}
+
+#[test]
+fn closing_with_5_after_a_clean_fin_breaks_close_fin() {
+    let mut w = World::new(
+        6,
+        Flaws {
+            fin_code: Some(5),
+            ..Flaws::default()
+        },
+    );
+    let (conn, ids) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.fin(conn, ids[0]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLOSE_FIN.id],
+        "{:#?}",
+        report.violations
+    );
+    assert!(report.connections[0].streams[0].client_fin);
+}
+
+#[test]
+fn closing_with_0_after_a_clean_fin_is_right() {
+    let mut w = World::new(7, Flaws::default());
+    let (conn, ids) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.fin(conn, ids[1]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_bad_discriminator_closed_with_5_breaks_close_bad_discriminator() {
+    let mut w = World::new(
+        8,
+        Flaws {
+            bad_disc_code: Some(5),
+            ..Flaws::default()
+        },
+    );
+    exchange(&mut w, [7, 2, 3], &[1]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![
+            rules::CLIENT_DISCRIMINATORS.id,
+            rules::CLOSE_BAD_DISCRIMINATOR.id
+        ],
+        "{:#?}",
+        report.violations
+    );
+}
+
+#[test]
+fn a_bad_discriminator_closed_with_1_is_right() {
+    let mut w = World::new(9, Flaws::default());
+    exchange(&mut w, [1, 1, 3], &[1]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLIENT_DISCRIMINATORS.id],
+        "{:#?}",
+        report.violations
+    );
+}
+
+#[test]
+fn an_unprovoked_close_with_5_breaks_close_unprovoked() {
+    let mut w = World::new(
+        10,
+        Flaws {
+            close_after_setup: Some(5),
+            ..Flaws::default()
+        },
+    );
+    exchange(&mut w, [1, 2, 3], &[1]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLOSE_UNPROVOKED.id],
+        "{:#?}",
+        report.violations
+    );
+}
+
+/// An op timeout (4) long before op_ms is a violation only when op_ms is known.
+#[test]
+fn an_early_op_timeout_is_judged_only_with_the_timer() {
+    let mut w = World::new(
+        11,
+        Flaws {
+            close_after_setup: Some(4),
+            ..Flaws::default()
+        },
+    );
+    exchange(&mut w, [1, 2, 3], &[1]);
+    w.run_until(1_000);
+    let cap = w.pcapng();
+    let report = judge(&cap, &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::TIMER_OP.id],
+        "{:#?}",
+        report.violations
+    );
+    let unknown = Options {
+        profile: ProfileView {
+            op_ms: None,
+            ..ProfileView::project()
+        },
+        ..options()
+    };
+    let report = judge(&cap, &unknown).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}
+
+#[test]
+fn a_client_that_closes_with_1_after_right_answers_breaks_client_close() {
+    let mut w = World::new(12, Flaws::default());
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 1);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLIENT_CLOSE.id],
+        "{:#?}",
+        report.violations
+    );
+}
+
+#[test]
+fn a_second_connection_is_refused() {
+    let mut w = World::new(13, Flaws::default());
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    let second = w.connect();
+    w.run_until(600);
+    w.close(conn, 0);
+    w.run_until(1_500);
+    assert!(
+        w.client_ended
+            .iter()
+            .any(|e| e.starts_with(&format!("{second} transport code 0x2"))),
+        "{:?}",
+        w.client_ended
+    );
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert_eq!(report.connections.len(), 2);
+    assert!(report.connections[1].refused);
+
+    // The same with a server that accepts it.
+    let mut w = World::new(13, Flaws::default());
+    w.server.set_admission(Admission::Accept);
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.connect();
+    w.run_until(600);
+    w.close(conn, 0);
+    w.run_until(1_500);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(
+        fired(&report).contains(&rules::SECOND_CONNECTION_REFUSED.id),
+        "{:#?}",
+        report.violations
+    );
+}
+
+#[test]
+fn missing_secrets_are_a_note_not_a_violation() {
+    let mut w = World::new(
+        14,
+        Flaws {
+            commit_times_two: true,
+            ..Flaws::default()
+        },
+    );
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 0);
+    w.run_until(1_000);
+    let report = judge(&w.capture(CaptureFormat::PcapNg, false), &options()).expect("judged");
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+    assert!(report.undecrypted > 0);
+    assert!(
+        report.notes.iter().any(|n| n.contains("no TLS secrets")),
+        "{:?}",
+        report.notes
+    );
+    assert!(!report.connections[0].judged);
+
+    // Wrong secrets: the capture cannot be judged, and says so.
+    let mut w2 = World::new(14, Flaws::default());
+    let (conn, _) = exchange(&mut w2, [1, 2, 3], &[1, 2, 3]);
+    w2.close(conn, 0);
+    w2.run_until(1_000);
+    let opts = Options {
+        key_log: Some(format!(
+            "CLIENT_TRAFFIC_SECRET_0 {} {}\n",
+            "ab".repeat(32),
+            "cd".repeat(32)
+        )),
+        ..options()
+    };
+    let report = judge(&w2.capture(CaptureFormat::Pcap, false), &opts).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::DECRYPT.id],
+        "{:#?}",
+        report.violations
+    );
+}
+
+#[test]
+fn garbage_is_an_error_never_a_panic() {
+    for bytes in [
+        &b""[..],
+        b"garbage",
+        &[0u8; 64],
+        &[0x0a, 0x0d, 0x0d, 0x0a, 1, 2, 3],
+    ] {
+        let _ = judge(bytes, &options());
+    }
+    assert!(judge(b"this is not a capture", &options()).is_err());
+    assert!(judge(b"", &options()).is_err());
+
+    // Every prefix and a few corruptions of a real capture: never a panic.
+    let mut w = World::new(15, Flaws::default());
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 0);
+    w.run_until(1_000);
+    let cap = w.pcapng();
+    for cut in (0..cap.len()).step_by(97) {
+        let _ = judge(&cap[..cut], &options());
+    }
+    for i in (0..cap.len()).step_by(131) {
+        let mut bad = cap.clone();
+        bad[i] ^= 0x5a;
+        let _ = judge(&bad, &options());
+    }
+}
