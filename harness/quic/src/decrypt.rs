@@ -1529,11 +1529,16 @@ impl Decryptor {
 
     /// Every packet of one UDP datagram (`src` → `dst`), coalesced packets included, in order.
     /// A part that cannot be read as a packet becomes a last packet with
-    /// `frames: Err(Malformed(..))` covering the rest of the datagram.
+    /// `frames: Err(Malformed(..))` covering the rest of the datagram. Zero bytes after the last
+    /// packet are datagram padding, not a packet (aioquic pads its Initial datagrams so; RFC 9000
+    /// §12.2 lets a receiver ignore what follows the coalesced packets).
     pub fn datagram(&mut self, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<Packet> {
         let mut out = Vec::new();
         let mut rest = payload;
         while let Some(&first) = rest.first() {
+            if !out.is_empty() && rest.iter().all(|b| *b == 0) {
+                break;
+            }
             let p = if first & 0x80 != 0 {
                 self.long_packet(src, dst, rest)
             } else {

@@ -57,19 +57,35 @@ impl World {
 
     fn settle(&mut self) {
         for to_server in [false, true] {
-            let h = if to_server { &mut self.client } else { &mut self.server };
+            let h = if to_server {
+                &mut self.client
+            } else {
+                &mut self.server
+            };
             loop {
                 let mut any = false;
                 while let Some(e) = h.poll_event() {
                     any = true;
-                    let log = if to_server { &mut self.client_events } else { &mut self.server_events };
+                    let log = if to_server {
+                        &mut self.client_events
+                    } else {
+                        &mut self.server_events
+                    };
                     log.push(describe(&e));
-                    if let QuicEvent::Stream { conn, event: StreamEvent::Readable { id } } = e {
+                    if let QuicEvent::Stream {
+                        conn,
+                        event: StreamEvent::Readable { id },
+                    } = e
+                    {
                         if !to_server {
                             echo(h, conn, id);
                         }
                     }
-                    if let QuicEvent::Stream { conn, event: StreamEvent::Opened { dir: Dir::Bi } } = e {
+                    if let QuicEvent::Stream {
+                        conn,
+                        event: StreamEvent::Opened { dir: Dir::Bi },
+                    } = e
+                    {
                         if let Some(c) = h.connection(conn) {
                             while let Some(id) = c.streams().accept(Dir::Bi) {
                                 if !to_server {
@@ -141,18 +157,27 @@ fn echo(h: &mut QuicHost, conn: ConnId, id: handshake_quic::quinn_proto::StreamI
 fn describe(e: &QuicEvent) -> String {
     match e {
         QuicEvent::Stream { conn, event } => format!("{conn} {event:?}"),
-        QuicEvent::Ended { conn, close, by_peer } => format!("{conn} ended {close} by_peer={by_peer}"),
+        QuicEvent::Ended {
+            conn,
+            close,
+            by_peer,
+        } => format!("{conn} ended {close} by_peer={by_peer}"),
         other => format!("{other:?}"),
     }
 }
 
 fn exchange(seed: u64) -> (Vec<Vec<u8>>, String, World) {
     let mut w = World::new(seed, Transport::default());
-    let conn = w.client.connect(Instant::ZERO, addr(SERVER)).expect("connect");
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER))
+        .expect("connect");
     w.run_until(Instant::from_millis(100));
     let c = w.client.connection(conn).expect("connection");
     let id = c.streams().open(Dir::Bi).expect("stream");
-    c.send_stream(id).write(b"\x01\x07\x00\x00\x00").expect("write");
+    c.send_stream(id)
+        .write(b"\x01\x07\x00\x00\x00")
+        .expect("write");
     w.run_until(Instant::from_millis(200));
     let mut got = Vec::new();
     let c = w.client.connection(conn).expect("connection");
@@ -172,9 +197,15 @@ fn exchange(seed: u64) -> (Vec<Vec<u8>>, String, World) {
 #[test]
 fn handshake_stream_and_close() {
     let (wire, keys, w) = exchange(1);
-    assert!(w.client_events.iter().any(|e| e.contains("Connected")), "{:?}", w.client_events);
     assert!(
-        w.server_events.iter().any(|e| e.contains("ended application code 0") && e.contains("by_peer=true")),
+        w.client_events.iter().any(|e| e.contains("Connected")),
+        "{:?}",
+        w.client_events
+    );
+    assert!(
+        w.server_events
+            .iter()
+            .any(|e| e.contains("ended application code 0") && e.contains("by_peer=true")),
         "{:?}",
         w.server_events
     );
@@ -196,11 +227,18 @@ fn same_seed_gives_identical_datagrams_other_seed_does_not() {
 fn second_connection_is_refused_with_connection_refused() {
     let mut w = World::new(3, Transport::default());
     w.server.set_admission(Admission::AcceptOne);
-    let first = w.client.connect(Instant::ZERO, addr(SERVER)).expect("connect");
+    let first = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER))
+        .expect("connect");
     w.run_until(Instant::from_millis(100));
     let second = w.client.connect(w.now, addr(SERVER)).expect("connect");
     w.run_until(Instant::from_millis(300));
-    assert!(w.server_events.iter().any(|e| e.starts_with("Refused")), "{:?}", w.server_events);
+    assert!(
+        w.server_events.iter().any(|e| e.starts_with("Refused")),
+        "{:?}",
+        w.server_events
+    );
     assert!(
         w.client_events
             .iter()
@@ -218,10 +256,14 @@ fn idle_timeout_in_virtual_time() {
         ..Transport::default()
     };
     let mut w = World::new(4, transport);
-    w.client.connect(Instant::ZERO, addr(SERVER)).expect("connect");
+    w.client
+        .connect(Instant::ZERO, addr(SERVER))
+        .expect("connect");
     w.run_until(Instant::from_millis(60_000));
     assert!(
-        w.client_events.iter().any(|e| e.contains(&Close::TimedOut.to_string())),
+        w.client_events
+            .iter()
+            .any(|e| e.contains(&Close::TimedOut.to_string())),
         "{:?}",
         w.client_events
     );
