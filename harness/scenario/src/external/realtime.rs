@@ -589,7 +589,11 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             .saturating_mul(1_000_000),
         ..handshake_capture::TraceOptions::default()
     };
-    let secrets = net.link.endpoint_mut().map(|n| F::secrets(n)).unwrap_or_default();
+    let secrets = net
+        .link
+        .endpoint_mut()
+        .map(|n| F::secrets(n))
+        .unwrap_or_default();
     let capture = match write_capture(&trace, viewpoint, &secrets, &options) {
         Ok(c) => c,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use handshake_core::Instant;
-use handshake_proton_wire::{commit_answer, encode_u32, CloseCode, Discriminator, Message, StreamReader};
+use handshake_proton_wire::{
+    commit_answer, encode_u32, CloseCode, Discriminator, Message, StreamReader,
+};
 use handshake_quic::quinn_proto::Dir;
 use handshake_quic::{ConnId, QuicEvent, QuicHost};
 
@@ -160,7 +162,9 @@ impl Client {
                 break;
             }
         }
-        let op_deadline = self.in_flight.map(|(_, since)| since + self.profile.timers.op);
+        let op_deadline = self
+            .in_flight
+            .map(|(_, since)| since + self.profile.timers.op);
         self.timeout = [self.host.poll_timeout(), op_deadline, self.connect_at]
             .into_iter()
             .flatten()
@@ -177,7 +181,12 @@ impl Client {
             } else {
                 code
             };
-            self.host.close(now, conn, code.code(), if ok { "done" } else { "client error" });
+            self.host.close(
+                now,
+                conn,
+                code.code(),
+                if ok { "done" } else { "client error" },
+            );
         }
         self.events.push_back(ProtonEvent::ClientDone {
             ok,
@@ -195,10 +204,23 @@ impl Client {
                 });
                 self.open_streams(now, conn);
             }
-            QuicEvent::Ended { conn, close, by_peer } => {
-                self.events.push_back(ProtonEvent::Ended { conn, close: close.clone(), by_peer });
+            QuicEvent::Ended {
+                conn,
+                close,
+                by_peer,
+            } => {
+                self.events.push_back(ProtonEvent::Ended {
+                    conn,
+                    close: close.clone(),
+                    by_peer,
+                });
                 if by_peer {
-                    self.finish(now, false, format!("the server ended the connection: {close}"), None);
+                    self.finish(
+                        now,
+                        false,
+                        format!("the server ended the connection: {close}"),
+                        None,
+                    );
                 }
             }
             QuicEvent::Stream { conn, event } => {
@@ -214,7 +236,11 @@ impl Client {
 
     fn open_streams(&mut self, now: Instant, conn: ConnId) {
         let order = if self.profile.is(Mutant::ClientDiscriminatorsOutOfOrder) {
-            [Discriminator::Event, Discriminator::Action, Discriminator::StateCommit]
+            [
+                Discriminator::Event,
+                Discriminator::Action,
+                Discriminator::StateCommit,
+            ]
         } else {
             Discriminator::DATA
         };
@@ -223,12 +249,18 @@ impl Client {
         };
         for d in order {
             let Some(id) = c.streams().open(Dir::Bi) else {
-                self.finish(now, false, "the server allows fewer than 3 streams".into(), Some(CloseCode::StreamError));
+                self.finish(
+                    now,
+                    false,
+                    "the server allows fewer than 3 streams".into(),
+                    Some(CloseCode::StreamError),
+                );
                 return;
             };
             self.outbox.write(c, id, &[d.byte()]);
             self.streams.insert(d, u64::from(id));
-            self.readers.insert(u64::from(id), StreamReader::values_only());
+            self.readers
+                .insert(u64::from(id), StreamReader::values_only());
         }
     }
 
@@ -237,13 +269,19 @@ impl Client {
         if self.verdict.is_some() || self.streams.len() < 3 {
             return;
         }
-        let Some(c) = self.host.connection(conn) else { return };
+        let Some(c) = self.host.connection(conn) else {
+            return;
+        };
         for (id, reader) in &mut self.readers {
             let r = streams::read(c, streams::stream_id(*id));
             let mut input = r.data.as_slice();
             while let Some(Ok(Message::Value(v))) = reader.next(&mut input) {
                 self.received.entry(*id).or_default().push_back(v);
-                self.events.push_back(ProtonEvent::Value { conn, stream: *id, value: v });
+                self.events.push_back(ProtonEvent::Value {
+                    conn,
+                    stream: *id,
+                    value: v,
+                });
             }
         }
         loop {
@@ -251,12 +289,22 @@ impl Client {
                 let (stream, expected) = self.expectation(op);
                 let Some(got) = self.received.get_mut(&stream).and_then(VecDeque::pop_front) else {
                     if now >= since + self.profile.timers.op {
-                        self.finish(now, false, format!("no answer to {op:?}"), Some(CloseCode::StreamOperationTimeout));
+                        self.finish(
+                            now,
+                            false,
+                            format!("no answer to {op:?}"),
+                            Some(CloseCode::StreamOperationTimeout),
+                        );
                     }
                     return;
                 };
                 if Some(got) != expected {
-                    self.finish(now, false, format!("{op:?} answered {got}, expected {expected:?}"), Some(CloseCode::StreamError));
+                    self.finish(
+                        now,
+                        false,
+                        format!("{op:?} answered {got}, expected {expected:?}"),
+                        Some(CloseCode::StreamError),
+                    );
                     return;
                 }
                 self.in_flight = None;
@@ -273,7 +321,8 @@ impl Client {
                 Op::Action(_) => Some(42),
             };
             if let (Some(v), Some(c)) = (request, self.host.connection(conn)) {
-                self.outbox.write(c, streams::stream_id(stream), &encode_u32(v));
+                self.outbox
+                    .write(c, streams::stream_id(stream), &encode_u32(v));
             }
             self.in_flight = Some((op, now));
         }
@@ -284,7 +333,10 @@ impl Client {
         let on = |d: Discriminator| self.streams.get(&d).copied().unwrap_or(0);
         match op {
             Op::Event(id) => (on(Discriminator::Event), Some(id)),
-            Op::Commit(r) => (on(Discriminator::StateCommit), commit_answer(r, self.profile.arithmetic())),
+            Op::Commit(r) => (
+                on(Discriminator::StateCommit),
+                commit_answer(r, self.profile.arithmetic()),
+            ),
             Op::Action(k) => (on(Discriminator::Action), Some(k)),
         }
     }

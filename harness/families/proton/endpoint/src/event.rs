@@ -100,29 +100,55 @@ impl fmt::Display for ProtonEvent {
         match self {
             ProtonEvent::Listening => f.write_str("Server listening"),
             ProtonEvent::Connected { conn, alpn } => {
-                write!(f, "conn {conn}: connected alpn={}", alpn.as_deref().unwrap_or("-"))
+                write!(
+                    f,
+                    "conn {conn}: connected alpn={}",
+                    alpn.as_deref().unwrap_or("-")
+                )
             }
-            ProtonEvent::RefusedIncoming => f.write_str("refused a connection (CONNECTION_REFUSED)"),
-            ProtonEvent::StreamOpened { conn, stream } => write!(f, "conn {conn}: stream {stream} opened"),
+            ProtonEvent::RefusedIncoming => {
+                f.write_str("refused a connection (CONNECTION_REFUSED)")
+            }
+            ProtonEvent::StreamOpened { conn, stream } => {
+                write!(f, "conn {conn}: stream {stream} opened")
+            }
             ProtonEvent::Discriminator { conn, stream, byte } => {
                 write!(f, "conn {conn}: stream {stream} discriminator {byte:#04x}")
             }
-            ProtonEvent::Value { conn, stream, value } => write!(f, "conn {conn}: stream {stream} u32 {value}"),
-            ProtonEvent::Fin { conn, stream, pending } => {
+            ProtonEvent::Value {
+                conn,
+                stream,
+                value,
+            } => write!(f, "conn {conn}: stream {stream} u32 {value}"),
+            ProtonEvent::Fin {
+                conn,
+                stream,
+                pending,
+            } => {
                 write!(f, "conn {conn}: stream {stream} FIN")?;
                 if *pending > 0 {
                     write!(f, " inside a u32 ({pending} bytes)")?;
                 }
                 Ok(())
             }
-            ProtonEvent::Reset { conn, stream, code } => write!(f, "conn {conn}: stream {stream} RESET_STREAM code {code}"),
+            ProtonEvent::Reset { conn, stream, code } => {
+                write!(f, "conn {conn}: stream {stream} RESET_STREAM code {code}")
+            }
             ProtonEvent::StopSending { conn, stream, code } => {
                 write!(f, "conn {conn}: stream {stream} STOP_SENDING code {code}")
             }
-            ProtonEvent::Ended { conn, close, by_peer } => write!(
+            ProtonEvent::Ended {
+                conn,
+                close,
+                by_peer,
+            } => write!(
                 f,
                 "conn {conn}: closed by {} ({close})",
-                if *by_peer { "the other side" } else { "this side" }
+                if *by_peer {
+                    "the other side"
+                } else {
+                    "this side"
+                }
             ),
             ProtonEvent::Blocked { conn, what } => write!(f, "conn {conn}: blocked: {what}"),
             ProtonEvent::ClientDone { ok, reason } => {

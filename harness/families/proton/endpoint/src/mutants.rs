@@ -111,23 +111,51 @@ impl Mutant {
     /// What it breaks, in one line.
     pub const fn breaks(self) -> &'static str {
         match self {
-            Mutant::CommitTimesTwo => "server, breaks wire.commit: answers request × 2 instead of + 2",
-            Mutant::EqualEventIdAccepted => "server, breaks wire.event (H3): an event id equal to the last is echoed",
-            Mutant::EventIdZeroAccepted => "server, breaks wire.event (H3): a first event id 0 is echoed",
-            Mutant::WrongCloseCodeBadDiscriminator => "server, breaks wire.close_codes: a bad discriminator closes with 5, not 1",
-            Mutant::SecondConnectionAccepted => "server, breaks wire.second_connection (H10): a second live connection is accepted",
-            Mutant::ActionCounterFromOne => "server, breaks wire.action: the action counter starts at 1",
-            Mutant::NoAcceptTimeout => "server, breaks timeouts.accept (H2): no stream accept timeout (code 3)",
-            Mutant::FinIgnored => "server, breaks P5: a FIN at a message boundary does not close with code 0",
-            Mutant::DiscriminatorTwiceAccepted => "server, breaks wire.discriminator: a repeated discriminator is accepted",
-            Mutant::CommitUnchecked => "server, breaks P1: an overflowing StateCommit wraps instead of closing with code 5",
+            Mutant::CommitTimesTwo => {
+                "server, breaks wire.commit: answers request × 2 instead of + 2"
+            }
+            Mutant::EqualEventIdAccepted => {
+                "server, breaks wire.event (H3): an event id equal to the last is echoed"
+            }
+            Mutant::EventIdZeroAccepted => {
+                "server, breaks wire.event (H3): a first event id 0 is echoed"
+            }
+            Mutant::WrongCloseCodeBadDiscriminator => {
+                "server, breaks wire.close_codes: a bad discriminator closes with 5, not 1"
+            }
+            Mutant::SecondConnectionAccepted => {
+                "server, breaks wire.second_connection (H10): a second live connection is accepted"
+            }
+            Mutant::ActionCounterFromOne => {
+                "server, breaks wire.action: the action counter starts at 1"
+            }
+            Mutant::NoAcceptTimeout => {
+                "server, breaks timeouts.accept (H2): no stream accept timeout (code 3)"
+            }
+            Mutant::FinIgnored => {
+                "server, breaks P5: a FIN at a message boundary does not close with code 0"
+            }
+            Mutant::DiscriminatorTwiceAccepted => {
+                "server, breaks wire.discriminator: a repeated discriminator is accepted"
+            }
+            Mutant::CommitUnchecked => {
+                "server, breaks P1: an overflowing StateCommit wraps instead of closing with code 5"
+            }
             Mutant::NoDiscriminatorTimeout => "server, breaks P3: no discriminator timeout",
-            Mutant::FinInsideU32Normal => "server, breaks H7: a FIN inside a u32 closes with 0, not 5",
-            Mutant::ResetStreamIgnored => "server, breaks H7: a RESET_STREAM from the client does not close with 5",
+            Mutant::FinInsideU32Normal => {
+                "server, breaks H7: a FIN inside a u32 closes with 0, not 5"
+            }
+            Mutant::ResetStreamIgnored => {
+                "server, breaks H7: a RESET_STREAM from the client does not close with 5"
+            }
             Mutant::NoStartupDelay => "server, breaks H1: serves before the startup delay is over",
             Mutant::ClientEventIdsFromZero => "client, breaks wire.event: the first event id is 0",
-            Mutant::ClientClosesWithFive => "client, breaks H11: ends with application code 5, not 0",
-            Mutant::ClientDiscriminatorsOutOfOrder => "client, breaks H11: writes discriminators 1, 3, 2",
+            Mutant::ClientClosesWithFive => {
+                "client, breaks H11: ends with application code 5, not 0"
+            }
+            Mutant::ClientDiscriminatorsOutOfOrder => {
+                "client, breaks H11: writes discriminators 1, 3, 2"
+            }
         }
     }
 }

@@ -61,7 +61,10 @@ impl Endpoint for ProtonNode {
             ProtonNode::Client(c) => c.poll_transmit(),
             ProtonNode::Script(p) => p.poll_transmit(),
         }?;
-        Some(Transmit { destination, payload })
+        Some(Transmit {
+            destination,
+            payload,
+        })
     }
 
     fn poll_event(&mut self) -> Option<ProtonEvent> {

@@ -140,7 +140,9 @@ impl Profile {
                 }
             }
             if base == Base::AsCoded {
-                return Err(format!("`{option}` is a project option (P2, P4); as_coded has none"));
+                return Err(format!(
+                    "`{option}` is a project option (P2, P4); as_coded has none"
+                ));
             }
         }
         Ok(p)

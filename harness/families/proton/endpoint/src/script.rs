@@ -49,7 +49,11 @@ impl ScriptPeer {
     /// A scripted client of `remote` (the IUT is a server), or a scripted server that accepts
     /// every connection (the IUT is a client).
     pub fn new(mut host: QuicHost, remote: SocketAddr, server: bool, now: Instant) -> ScriptPeer {
-        host.set_admission(if server { Admission::Accept } else { Admission::Refuse });
+        host.set_admission(if server {
+            Admission::Accept
+        } else {
+            Admission::Refuse
+        });
         let mut p = ScriptPeer {
             host,
             remote,
@@ -90,7 +94,9 @@ impl ScriptPeer {
     /// IUT's credit: until the handshake is done, or beyond the IUT's MAX_STREAMS (reported as a
     /// `blocked` event), the stream opens later and what the script does on it waits too.
     pub fn open(&mut self, now: Instant, conn: ConnId, bidi: bool) -> Result<u64, String> {
-        self.host.connection(conn).ok_or_else(|| format!("connection {conn} is gone"))?;
+        self.host
+            .connection(conn)
+            .ok_or_else(|| format!("connection {conn} is gone"))?;
         let base = match (self.server, bidi) {
             (false, true) => 0,
             (true, true) => 1,
@@ -100,7 +106,10 @@ impl ScriptPeer {
         let next = self.next_id.entry((conn, bidi)).or_insert(base);
         let id = *next;
         *next += 4;
-        self.pending_opens.entry(conn).or_default().push_back((bidi, id));
+        self.pending_opens
+            .entry(conn)
+            .or_default()
+            .push_back((bidi, id));
         self.step(now);
         Ok(id)
     }
@@ -108,7 +117,8 @@ impl ScriptPeer {
     fn open_pending(&mut self) {
         let conns: Vec<ConnId> = self.pending_opens.keys().copied().collect();
         for conn in conns {
-            while let Some(&(bidi, want)) = self.pending_opens.get(&conn).and_then(VecDeque::front) {
+            while let Some(&(bidi, want)) = self.pending_opens.get(&conn).and_then(VecDeque::front)
+            {
                 let Some(c) = self.host.connection(conn) else {
                     self.pending_opens.remove(&conn);
                     break;
@@ -136,7 +146,8 @@ impl ScriptPeer {
                 self.readers.insert((conn, id), self.reader());
                 for op in self.deferred.remove(&(conn, id)).unwrap_or_default() {
                     if let Err(e) = self.apply(conn, id, op) {
-                        self.events.push_back(ProtonEvent::Blocked { conn, what: e });
+                        self.events
+                            .push_back(ProtonEvent::Blocked { conn, what: e });
                     }
                 }
             }
@@ -151,8 +162,13 @@ impl ScriptPeer {
         }
     }
 
-    fn conn(&mut self, conn: ConnId) -> Result<&mut handshake_quic::quinn_proto::Connection, String> {
-        self.host.connection(conn).ok_or_else(|| format!("connection {conn} is gone"))
+    fn conn(
+        &mut self,
+        conn: ConnId,
+    ) -> Result<&mut handshake_quic::quinn_proto::Connection, String> {
+        self.host
+            .connection(conn)
+            .ok_or_else(|| format!("connection {conn} is gone"))
     }
 
     fn is_pending(&self, conn: ConnId, stream: u64) -> bool {
@@ -162,7 +178,13 @@ impl ScriptPeer {
     }
 
     /// Does `op` now, or when the stream opens.
-    fn operate(&mut self, now: Instant, conn: ConnId, stream: u64, op: Deferred) -> Result<(), String> {
+    fn operate(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: u64,
+        op: Deferred,
+    ) -> Result<(), String> {
         if self.is_pending(conn, stream) {
             self.deferred.entry((conn, stream)).or_default().push(op);
             return Ok(());
@@ -211,7 +233,13 @@ impl ScriptPeer {
     }
 
     /// Writes bytes on a stream.
-    pub fn write(&mut self, now: Instant, conn: ConnId, stream: u64, bytes: &[u8]) -> Result<(), String> {
+    pub fn write(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: u64,
+        bytes: &[u8],
+    ) -> Result<(), String> {
         self.operate(now, conn, stream, Deferred::Write(bytes.to_vec()))
     }
 
@@ -221,12 +249,24 @@ impl ScriptPeer {
     }
 
     /// Resets a stream (RESET_STREAM).
-    pub fn reset(&mut self, now: Instant, conn: ConnId, stream: u64, code: u64) -> Result<(), String> {
+    pub fn reset(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: u64,
+        code: u64,
+    ) -> Result<(), String> {
         self.operate(now, conn, stream, Deferred::Reset(code))
     }
 
     /// Asks the IUT to stop sending on a stream (STOP_SENDING).
-    pub fn stop_sending(&mut self, now: Instant, conn: ConnId, stream: u64, code: u64) -> Result<(), String> {
+    pub fn stop_sending(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        stream: u64,
+        code: u64,
+    ) -> Result<(), String> {
         self.operate(now, conn, stream, Deferred::Stop(code))
     }
 
@@ -293,16 +333,29 @@ impl ScriptPeer {
                     alpn: alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
                 });
             }
-            QuicEvent::Ended { conn, close, by_peer } => {
+            QuicEvent::Ended {
+                conn,
+                close,
+                by_peer,
+            } => {
                 self.pending_opens.remove(&conn);
-                self.events.push_back(ProtonEvent::Ended { conn, close, by_peer });
+                self.events.push_back(ProtonEvent::Ended {
+                    conn,
+                    close,
+                    by_peer,
+                });
             }
             QuicEvent::Stream { conn, event } => match event {
                 StreamEvent::Opened { dir } => {
-                    while let Some(id) = self.host.connection(conn).and_then(|c| c.streams().accept(dir)) {
+                    while let Some(id) = self
+                        .host
+                        .connection(conn)
+                        .and_then(|c| c.streams().accept(dir))
+                    {
                         let id = u64::from(id);
                         self.readers.insert((conn, id), self.reader());
-                        self.events.push_back(ProtonEvent::StreamOpened { conn, stream: id });
+                        self.events
+                            .push_back(ProtonEvent::StreamOpened { conn, stream: id });
                     }
                 }
                 StreamEvent::Stopped { id, error_code } => {
@@ -313,7 +366,9 @@ impl ScriptPeer {
                     });
                 }
                 StreamEvent::Writable { .. } => {
-                    if let (Some(outbox), Some(c)) = (self.outbox.get_mut(&conn), self.host.connection(conn)) {
+                    if let (Some(outbox), Some(c)) =
+                        (self.outbox.get_mut(&conn), self.host.connection(conn))
+                    {
                         outbox.flush(c);
                     }
                 }
@@ -331,16 +386,30 @@ impl ScriptPeer {
             if id & 2 != 0 && (id & 1 == 0) != self.server {
                 continue;
             }
-            let Some(c) = self.host.connection(*conn) else { continue };
+            let Some(c) = self.host.connection(*conn) else {
+                continue;
+            };
             let r = streams::read(c, streams::stream_id(*id));
             let mut input = r.data.as_slice();
             while let Some(m) = reader.next(&mut input) {
                 let event = match m {
-                    Ok(Message::Discriminator(d)) => ProtonEvent::Discriminator { conn: *conn, stream: *id, byte: d.byte() },
+                    Ok(Message::Discriminator(d)) => ProtonEvent::Discriminator {
+                        conn: *conn,
+                        stream: *id,
+                        byte: d.byte(),
+                    },
                     Err(handshake_proton_wire::StreamError::UnknownDiscriminator(byte)) => {
-                        ProtonEvent::Discriminator { conn: *conn, stream: *id, byte }
+                        ProtonEvent::Discriminator {
+                            conn: *conn,
+                            stream: *id,
+                            byte,
+                        }
                     }
-                    Ok(Message::Value(value)) => ProtonEvent::Value { conn: *conn, stream: *id, value },
+                    Ok(Message::Value(value)) => ProtonEvent::Value {
+                        conn: *conn,
+                        stream: *id,
+                        value,
+                    },
                     Err(_) => continue,
                 };
                 self.events.push_back(event);
@@ -351,11 +420,19 @@ impl ScriptPeer {
             }
             if r.fin {
                 self.ended.insert((*conn, *id), true);
-                self.events.push_back(ProtonEvent::Fin { conn: *conn, stream: *id, pending: reader.pending() });
+                self.events.push_back(ProtonEvent::Fin {
+                    conn: *conn,
+                    stream: *id,
+                    pending: reader.pending(),
+                });
             }
             if let Some(code) = r.reset {
                 self.ended.insert((*conn, *id), true);
-                self.events.push_back(ProtonEvent::Reset { conn: *conn, stream: *id, code });
+                self.events.push_back(ProtonEvent::Reset {
+                    conn: *conn,
+                    stream: *id,
+                    code,
+                });
             }
         }
     }

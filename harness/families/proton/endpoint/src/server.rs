@@ -149,9 +149,16 @@ impl Server {
                 break;
             }
         }
-        let app = self.sessions.values().filter_map(|s| self.deadline(s)).min();
+        let app = self
+            .sessions
+            .values()
+            .filter_map(|s| self.deadline(s))
+            .min();
         let listen = (!self.listening).then_some(self.listening_at);
-        self.timeout = [self.host.poll_timeout(), app, listen].into_iter().flatten().min();
+        self.timeout = [self.host.poll_timeout(), app, listen]
+            .into_iter()
+            .flatten()
+            .min();
     }
 
     fn on_quic(&mut self, now: Instant, event: QuicEvent) {
@@ -215,7 +222,8 @@ impl Server {
                         reader: StreamReader::new(),
                         waiting_since: now,
                     });
-                    self.events.push_back(ProtonEvent::StreamOpened { conn, stream: id });
+                    self.events
+                        .push_back(ProtonEvent::StreamOpened { conn, stream: id });
                 }
             }
             StreamEvent::Writable { .. } => {
@@ -268,7 +276,8 @@ impl Server {
 
     /// Sets up and serves; `Some`: the connection must end.
     fn serve(&mut self, now: Instant, conn: ConnId) -> Option<Ending> {
-        self.serve_streams(now, conn).map(|r| r.map_or_else(|()| Ending::Reset, Ending::Close))
+        self.serve_streams(now, conn)
+            .map(|r| r.map_or_else(|()| Ending::Reset, Ending::Close))
     }
 
     /// [`Server::serve`]: `Some(Ok(code))` close with `code`, `Some(Err(()))` the P4 reset.
@@ -279,7 +288,11 @@ impl Server {
         // H7: a RESET_STREAM on any stream.
         for s in &mut session.streams {
             if let Some(code) = s.reset.take() {
-                self.events.push_back(ProtonEvent::Reset { conn, stream: s.id, code });
+                self.events.push_back(ProtonEvent::Reset {
+                    conn,
+                    stream: s.id,
+                    code,
+                });
                 if !profile.is(Mutant::ResetStreamIgnored) {
                     return Some(Ok(CloseCode::StreamError));
                 }
@@ -292,7 +305,11 @@ impl Server {
             let Some(&byte) = s.buf.first() else {
                 return s.fin.then_some(Ok(CloseCode::StreamError)); // early FIN
             };
-            self.events.push_back(ProtonEvent::Discriminator { conn, stream: s.id, byte });
+            self.events.push_back(ProtonEvent::Discriminator {
+                conn,
+                stream: s.id,
+                byte,
+            });
             let mut one = &s.buf[..1];
             let d = match s.reader.next(&mut one) {
                 Some(Ok(Message::Discriminator(d))) if d != Discriminator::Reset => d,
@@ -312,12 +329,18 @@ impl Server {
         // P4: a 4th stream may only say "reset".
         if let Some(fourth) = session.streams.get_mut(3) {
             if let Some(&byte) = fourth.buf.first() {
-                self.events.push_back(ProtonEvent::Discriminator { conn, stream: fourth.id, byte });
-                return Some(if profile.reset_discriminator && byte == Discriminator::Reset.byte() {
-                    Err(())
-                } else {
-                    Ok(bad_discriminator(&profile))
+                self.events.push_back(ProtonEvent::Discriminator {
+                    conn,
+                    stream: fourth.id,
+                    byte,
                 });
+                return Some(
+                    if profile.reset_discriminator && byte == Discriminator::Reset.byte() {
+                        Err(())
+                    } else {
+                        Ok(bad_discriminator(&profile))
+                    },
+                );
             }
             if fourth.fin {
                 return Some(Ok(CloseCode::StreamError));
@@ -332,14 +355,20 @@ impl Server {
             while let Some(m) = s.reader.next(&mut rest) {
                 let Ok(Message::Value(v)) = m else { continue };
                 s.waiting_since = now;
-                self.events.push_back(ProtonEvent::Value { conn, stream: s.id, value: v });
+                self.events.push_back(ProtonEvent::Value {
+                    conn,
+                    stream: s.id,
+                    value: v,
+                });
                 let answer = match kind {
                     Discriminator::Event => {
                         let ok = match session.events.accept(v) {
                             Ok(()) => true,
                             Err(e) => {
                                 (profile.is(Mutant::EqualEventIdAccepted) && e.previous == Some(v))
-                                    || (profile.is(Mutant::EventIdZeroAccepted) && v == 0 && e.previous.is_none())
+                                    || (profile.is(Mutant::EventIdZeroAccepted)
+                                        && v == 0
+                                        && e.previous.is_none())
                             }
                         };
                         if !ok {
@@ -364,13 +393,19 @@ impl Server {
                         a
                     }
                 };
-                session.outbox.write(c, streams::stream_id(s.id), &encode_u32(answer));
+                session
+                    .outbox
+                    .write(c, streams::stream_id(s.id), &encode_u32(answer));
             }
             let used = input.len() - rest.len();
             input.drain(..used);
             s.buf = input;
             if s.fin {
-                self.events.push_back(ProtonEvent::Fin { conn, stream: s.id, pending: s.reader.pending() });
+                self.events.push_back(ProtonEvent::Fin {
+                    conn,
+                    stream: s.id,
+                    pending: s.reader.pending(),
+                });
                 s.fin = false;
                 match s.reader.finish() {
                     Ok(()) if profile.is(Mutant::FinIgnored) => {}
@@ -387,7 +422,9 @@ impl Server {
             let a = session.actions;
             session.actions = session.actions.wrapping_add(1);
             let id = session.streams.get(2)?.id;
-            session.outbox.write(c, streams::stream_id(id), &encode_u32(a));
+            session
+                .outbox
+                .write(c, streams::stream_id(id), &encode_u32(a));
             session.next_push = Some(at + profile.timers.action_interval);
         }
         if session.outbox.is_empty() {
@@ -414,7 +451,10 @@ impl Server {
         if k < 3 {
             match session.streams.get(k) {
                 None if !p.is(Mutant::NoAcceptTimeout) => {
-                    out.push((session.last_setup_at + p.timers.accept, CloseCode::StreamSetupTimeout));
+                    out.push((
+                        session.last_setup_at + p.timers.accept,
+                        CloseCode::StreamSetupTimeout,
+                    ));
                 }
                 None => {}
                 Some(s) => {
@@ -433,7 +473,10 @@ impl Server {
             for (i, s) in session.streams.iter().take(3).enumerate() {
                 let pushed = i == 2 && p.action_push;
                 if !pushed {
-                    out.push((s.waiting_since + p.timers.op, CloseCode::StreamOperationTimeout));
+                    out.push((
+                        s.waiting_since + p.timers.op,
+                        CloseCode::StreamOperationTimeout,
+                    ));
                 }
             }
         }

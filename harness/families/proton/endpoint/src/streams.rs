@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use handshake_quic::quinn_proto::{Connection, ReadError, ReadableError, StreamId, VarInt, WriteError};
+use handshake_quic::quinn_proto::{
+    Connection, ReadError, ReadableError, StreamId, VarInt, WriteError,
+};
 
 /// What could be read from a stream now.
 #[derive(Debug, Default)]

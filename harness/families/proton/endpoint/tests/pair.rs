@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use handshake_core::{Endpoint, Instant};
-use handshake_proton_endpoint::{host, Client, ClientPlan, Profile, ProtonEvent, ProtonNode, Server, ALPN};
+use handshake_proton_endpoint::{
+    host, Client, ClientPlan, Profile, ProtonEvent, ProtonNode, Server, ALPN,
+};
 use handshake_quic::KeyLog;
 use rstest::rstest;
 
@@ -17,14 +19,31 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 /// Runs server and client with 10 ms latency until the client finishes or `limit_ms`.
-fn run(server: &str, client: &str, plan: ClientPlan, limit_ms: u64) -> (Vec<String>, Vec<String>, Option<(bool, String)>) {
+fn run(
+    server: &str,
+    client: &str,
+    plan: ClientPlan,
+    limit_ms: u64,
+) -> (Vec<String>, Vec<String>, Option<(bool, String)>) {
     let sp = Profile::parse(server).expect("profile");
     let cp = Profile::parse(client).expect("profile");
     let keys = Arc::new(KeyLog::default());
-    let sh = host(1, "server", true, &sp.timers, sp.max_bidi(), vec![ALPN.to_vec()], keys.clone()).expect("host");
+    let sh = host(
+        1,
+        "server",
+        true,
+        &sp.timers,
+        sp.max_bidi(),
+        vec![ALPN.to_vec()],
+        keys.clone(),
+    )
+    .expect("host");
     let ch = host(1, "client", false, &cp.timers, 0, vec![ALPN.to_vec()], keys).expect("host");
     let mut s = ProtonNode::Server(Server::new(sh, sp, Instant::ZERO));
-    let plan = ClientPlan { connect_after: cp.timers.startup, ..plan };
+    let plan = ClientPlan {
+        connect_after: cp.timers.startup,
+        ..plan
+    };
     let mut c = ProtonNode::Client(Client::new(ch, cp, plan, addr(SERVER), Instant::ZERO));
     let latency = std::time::Duration::from_millis(10);
     let mut flight: Vec<(Instant, bool, Vec<u8>)> = Vec::new();
@@ -53,7 +72,9 @@ fn run(server: &str, client: &str, plan: ClientPlan, limit_ms: u64) -> (Vec<Stri
             .chain(s.poll_timeout())
             .chain(c.poll_timeout())
             .min();
-        let Some(next) = next.filter(|n| *n <= limit) else { break };
+        let Some(next) = next.filter(|n| *n <= limit) else {
+            break;
+        };
         now = next.max(now);
         let (due, later): (Vec<_>, Vec<_>) = flight.drain(..).partition(|f| f.0 <= now);
         flight = later;
@@ -84,9 +105,27 @@ fn run(server: &str, client: &str, plan: ClientPlan, limit_ms: u64) -> (Vec<Stri
 #[case("project+action_push", "project+action_push")]
 #[case("project+reset_discriminator", "project")]
 fn happy_path(#[case] server: &str, #[case] client: &str) {
-    let (se, ce, verdict) = run(server, client, ClientPlan { events: 5, commits: 5, actions: 5, ..ClientPlan::default() }, 60_000);
-    assert_eq!(verdict, Some((true, String::new())), "server: {se:#?}\nclient: {ce:#?}");
-    assert!(se.iter().any(|e| e.contains("closed by the other side (application code 0")), "{se:#?}");
+    let (se, ce, verdict) = run(
+        server,
+        client,
+        ClientPlan {
+            events: 5,
+            commits: 5,
+            actions: 5,
+            ..ClientPlan::default()
+        },
+        60_000,
+    );
+    assert_eq!(
+        verdict,
+        Some((true, String::new())),
+        "server: {se:#?}\nclient: {ce:#?}"
+    );
+    assert!(
+        se.iter()
+            .any(|e| e.contains("closed by the other side (application code 0")),
+        "{se:#?}"
+    );
     assert!(se.iter().any(|e| e == "Server listening"));
 }
 
@@ -97,15 +136,30 @@ fn happy_path(#[case] server: &str, #[case] client: &str) {
 fn wrong_answers_fail_the_client(#[case] server: &str) {
     let base = server.split('!').next().expect("base");
     let (se, ce, verdict) = run(server, base, ClientPlan::default(), 60_000);
-    assert!(matches!(verdict, Some((false, _))), "server: {se:#?}\nclient: {ce:#?}");
-    assert!(se.iter().any(|e| e.contains("application code 5")), "{se:#?}");
+    assert!(
+        matches!(verdict, Some((false, _))),
+        "server: {se:#?}\nclient: {ce:#?}"
+    );
+    assert!(
+        se.iter().any(|e| e.contains("application code 5")),
+        "{se:#?}"
+    );
 }
 
 #[test]
 fn a_client_with_event_ids_from_zero_is_closed_with_code_5() {
-    let (se, ce, verdict) = run("as_coded", "as_coded!client-event-ids-from-zero", ClientPlan::default(), 60_000);
+    let (se, ce, verdict) = run(
+        "as_coded",
+        "as_coded!client-event-ids-from-zero",
+        ClientPlan::default(),
+        60_000,
+    );
     assert!(matches!(verdict, Some((false, _))), "{ce:#?}");
-    assert!(se.iter().any(|e| e.contains("closed by this side (application code 5")), "{se:#?}");
+    assert!(
+        se.iter()
+            .any(|e| e.contains("closed by this side (application code 5")),
+        "{se:#?}"
+    );
 }
 
 #[test]
@@ -113,6 +167,10 @@ fn startup_delay_then_serve() {
     let (se, ce, verdict) = run("as_coded", "as_coded", ClientPlan::default(), 60_000);
     assert_eq!(verdict.map(|v| v.0), Some(true), "{se:#?} {ce:#?}");
     // The as-coded client sleeps the startup delay too (H11): the server is listening first.
-    assert_eq!(se.first().map(String::as_str), Some("Server listening"), "{se:#?}");
+    assert_eq!(
+        se.first().map(String::as_str),
+        Some("Server listening"),
+        "{se:#?}"
+    );
     let _ = ProtonEvent::Listening;
 }

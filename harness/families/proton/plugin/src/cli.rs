@@ -10,7 +10,9 @@ use std::sync::Arc;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use handshake_check::CheckRequest;
 use handshake_core::{Endpoint, Instant};
-use handshake_proton_endpoint::{host, Client, ClientPlan, Profile, ProtonEvent, ProtonNode, Server, ALPN};
+use handshake_proton_endpoint::{
+    host, Client, ClientPlan, Profile, ProtonEvent, ProtonNode, Server, ALPN,
+};
 use handshake_quic::KeyLog;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
@@ -151,7 +153,10 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 }
 
 fn run_tool(command: PeerCommand) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -165,24 +170,67 @@ fn run_tool(command: PeerCommand) -> i32 {
                     Ok(p) => p,
                     Err(e) => return usage(&e),
                 };
-                let h = match host(profile.seed, "server", true, &p.timers, p.max_bidi(), vec![ALPN.to_vec()], profile.key_log()) {
+                let h = match host(
+                    profile.seed,
+                    "server",
+                    true,
+                    &p.timers,
+                    p.max_bidi(),
+                    vec![ALPN.to_vec()],
+                    profile.key_log(),
+                ) {
                     Ok(h) => h,
                     Err(e) => return usage(&e.to_string()),
                 };
-                drive(listen, |now| ProtonNode::Server(Server::new(h, p, now)), false).await
+                drive(
+                    listen,
+                    |now| ProtonNode::Server(Server::new(h, p, now)),
+                    false,
+                )
+                .await
             }
-            PeerCommand::ProtonClient { target, events, commits, actions, profile } => {
+            PeerCommand::ProtonClient {
+                target,
+                events,
+                commits,
+                actions,
+                profile,
+            } => {
                 let p = match profile.profile() {
                     Ok(p) => p,
                     Err(e) => return usage(&e),
                 };
-                let h = match host(profile.seed, "client", false, &p.timers, 0, vec![ALPN.to_vec()], profile.key_log()) {
+                let h = match host(
+                    profile.seed,
+                    "client",
+                    false,
+                    &p.timers,
+                    0,
+                    vec![ALPN.to_vec()],
+                    profile.key_log(),
+                ) {
                     Ok(h) => h,
                     Err(e) => return usage(&e.to_string()),
                 };
-                let plan = ClientPlan { events, commits, actions, ..ClientPlan::default() };
-                let bind: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().unwrap_or(target);
-                drive(bind, |now| ProtonNode::Client(Client::new(h, p, plan, target, now)), true).await
+                let plan = ClientPlan {
+                    events,
+                    commits,
+                    actions,
+                    ..ClientPlan::default()
+                };
+                let bind: SocketAddr = if target.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                }
+                .parse()
+                .unwrap_or(target);
+                drive(
+                    bind,
+                    |now| ProtonNode::Client(Client::new(h, p, plan, target, now)),
+                    true,
+                )
+                .await
             }
         }
     })
@@ -216,13 +264,18 @@ async fn drive(bind: SocketAddr, make: impl FnOnce(Instant) -> ProtonNode, clien
                     let _ = std::io::stdout().flush();
                 }
                 ProtonEvent::ClientDone { ok, reason } => verdict = Some((*ok, reason.clone())),
-                other => eprintln!("{:>10.3} ms  {other}", start.elapsed().as_secs_f64() * 1000.0),
+                other => eprintln!(
+                    "{:>10.3} ms  {other}",
+                    start.elapsed().as_secs_f64() * 1000.0
+                ),
             }
         }
         if client && node.is_finished() {
             break;
         }
-        let sleep = node.poll_timeout().map(|t| t.saturating_duration_since(now()));
+        let sleep = node
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now()));
         tokio::select! {
             r = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {

@@ -12,11 +12,26 @@ use serde::{Deserialize, Serialize};
 /// The features a scenario may require of the IUT (`iut.requires`).
 pub const FEATURES: &[(&str, &str)] = &[
     ("wrapping_commits", "StateCommit answers wrap (as coded)."),
-    ("checked_commits", "P1: an overflowing StateCommit closes with code 5."),
-    ("action_pull", "Actions pulled: one counter per client u32 (as coded)."),
-    ("action_push", "P2: actions pushed every action_interval_ms (the `action_push` option)."),
-    ("discriminator_timeout", "P3: no discriminator within disc_ms closes with code 1."),
-    ("reset_discriminator", "P4: 0xFF on a 4th stream resets (the `reset_discriminator` option)."),
+    (
+        "checked_commits",
+        "P1: an overflowing StateCommit closes with code 5.",
+    ),
+    (
+        "action_pull",
+        "Actions pulled: one counter per client u32 (as coded).",
+    ),
+    (
+        "action_push",
+        "P2: actions pushed every action_interval_ms (the `action_push` option).",
+    ),
+    (
+        "discriminator_timeout",
+        "P3: no discriminator within disc_ms closes with code 1.",
+    ),
+    (
+        "reset_discriminator",
+        "P4: 0xFF on a 4th stream resets (the `reset_discriminator` option).",
+    ),
 ];
 
 /// Timers and the client's plan; a missing timer takes the IUT profile's default.
@@ -179,14 +194,22 @@ impl handshake_scenario::Action for ProtonStep {
             ProtonStep::Write(w) => {
                 let what = match (&w.hex, &w.u32) {
                     (Some(h), _) => format!("{} bytes", h.len() / 2),
-                    (None, Some(v)) => format!("u32 {}", v.iter().map(|x| x.to_string().trim_matches('"').to_owned()).collect::<Vec<_>>().join(",")),
+                    (None, Some(v)) => format!(
+                        "u32 {}",
+                        v.iter()
+                            .map(|x| x.to_string().trim_matches('"').to_owned())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
                     (None, None) => "nothing".into(),
                 };
                 format!("write {what} on {}/{}", w.at.conn, w.at.stream)
             }
             ProtonStep::Fin(s) => format!("fin {}/{}", s.conn, s.stream),
             ProtonStep::Reset(c) => format!("reset {}/{} code {}", c.at.conn, c.at.stream, c.code),
-            ProtonStep::StopSending(c) => format!("stop_sending {}/{} code {}", c.at.conn, c.at.stream, c.code),
+            ProtonStep::StopSending(c) => {
+                format!("stop_sending {}/{} code {}", c.at.conn, c.at.stream, c.code)
+            }
             ProtonStep::Close(c) => format!("close {} code {}", c.conn, c.code),
         }
     }

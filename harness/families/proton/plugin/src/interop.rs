@@ -39,15 +39,32 @@ impl InteropFamily for Proton {
     fn seen_pair(run: &Simulated<Self>, _: &ProtonReport, _: &ProtonScenario) -> CellSeen {
         match run.node(INITIATOR) {
             Some(ProtonNode::Client(c)) => match c.verdict() {
-                Some((true, _)) => CellSeen { path: "ok".into(), failure: None },
-                Some((false, why)) => CellSeen { path: "failed".into(), failure: Some(why.clone()) },
-                None => CellSeen { path: "failed".into(), failure: Some("the client did not finish".into()) },
+                Some((true, _)) => CellSeen {
+                    path: "ok".into(),
+                    failure: None,
+                },
+                Some((false, why)) => CellSeen {
+                    path: "failed".into(),
+                    failure: Some(why.clone()),
+                },
+                None => CellSeen {
+                    path: "failed".into(),
+                    failure: Some("the client did not finish".into()),
+                },
             },
-            _ => CellSeen { path: "failed".into(), failure: Some("no client".into()) },
+            _ => CellSeen {
+                path: "failed".into(),
+                failure: Some("no client".into()),
+            },
         }
     }
 
-    fn seen_external(outcome: &ScenarioOutcome, role: Role, _: &ProtonReport, _: &ProtonScenario) -> Result<CellSeen, String> {
+    fn seen_external(
+        outcome: &ScenarioOutcome,
+        role: Role,
+        _: &ProtonReport,
+        _: &ProtonScenario,
+    ) -> Result<CellSeen, String> {
         let ok = match role {
             Role::Initiator => outcome.verdict == Verdict::Pass,
             Role::Responder => outcome
@@ -64,7 +81,10 @@ impl InteropFamily for Proton {
     }
 
     fn seen_failed(why: &str, _: &ProtonScenario) -> CellSeen {
-        CellSeen { path: "failed".into(), failure: Some(why.to_owned()) }
+        CellSeen {
+            path: "failed".into(),
+            failure: Some(why.to_owned()),
+        }
     }
     fn path(seen: &CellSeen) -> String {
         seen.path.clone()
@@ -73,7 +93,9 @@ impl InteropFamily for Proton {
         seen.path.clone()
     }
     fn summary(seen: &CellSeen) -> String {
-        seen.failure.clone().unwrap_or_else(|| "every answer right, closed with 0".into())
+        seen.failure
+            .clone()
+            .unwrap_or_else(|| "every answer right, closed with 0".into())
     }
     fn detail(_: &CellSeen) -> Option<String> {
         None
@@ -110,7 +132,13 @@ impl InteropFamily for Proton {
     }
     fn setup_facts(s: &ProtonScenario) -> Vec<(String, String)> {
         let plan = s.setup.session.plan();
-        vec![("plan".into(), format!("{} events, {} commits, {} actions", plan.events, plan.commits, plan.actions))]
+        vec![(
+            "plan".into(),
+            format!(
+                "{} events, {} commits, {} actions",
+                plan.events, plan.commits, plan.actions
+            ),
+        )]
     }
     fn cell_expect(role: Role) -> ExpectFields {
         ExpectFields {

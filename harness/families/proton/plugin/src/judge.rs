@@ -23,7 +23,11 @@ pub fn profile_view(profile: Option<&Profile>, session: &Session) -> ProfileView
         reset_discriminator: p.reset_discriminator,
         accept_ms: ms(p.timers.accept),
         op_ms: ms(p.timers.op),
-        disc_ms: p.timers.discriminator.and_then(ms).filter(|_| p.base == Base::Project),
+        disc_ms: p
+            .timers
+            .discriminator
+            .and_then(ms)
+            .filter(|_| p.base == Base::Project),
         startup_ms: ms(p.timers.startup),
     }
 }

@@ -30,7 +30,10 @@ pub const PLACEHOLDERS: &[&str] = &[
 pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
     for p in manifest.profiles.iter().flatten() {
         if !PROFILES.contains(&p.as_str()) {
-            return Err(format!("profiles: unknown Proton profile `{p}`: expected one of {}", PROFILES.join(", ")));
+            return Err(format!(
+                "profiles: unknown Proton profile `{p}`: expected one of {}",
+                PROFILES.join(", ")
+            ));
         }
     }
     Ok(())
@@ -50,19 +53,28 @@ fn fits(profile: &str, feature: &str, manifest: Option<&Manifest>) -> bool {
 }
 
 fn complete(s: &ProtonScenario, profile: &str) -> Launch {
-    let p = s.setup.session.apply(Profile::parse(profile).unwrap_or(Profile::new(handshake_proton_endpoint::Base::Project)));
+    let p = s.setup.session.apply(
+        Profile::parse(profile).unwrap_or(Profile::new(handshake_proton_endpoint::Base::Project)),
+    );
     let t = &p.timers;
     let ms = |d: std::time::Duration| d.as_millis().to_string();
     let plan = s.setup.session.plan();
     let mut flags = Vec::new();
     let mut options = Vec::new();
-    for (on, name) in [(s.iut.fields.action_push, "action_push"), (s.iut.fields.reset_discriminator, "reset_discriminator")] {
+    for (on, name) in [
+        (s.iut.fields.action_push, "action_push"),
+        (s.iut.fields.reset_discriminator, "reset_discriminator"),
+    ] {
         if on {
             flags.push((name.to_owned(), None));
             options.push(name.to_owned());
         }
     }
-    let keylog = std::env::temp_dir().join(format!("harness-proton-{}-{}.keys", std::process::id(), s.id));
+    let keylog = std::env::temp_dir().join(format!(
+        "harness-proton-{}-{}.keys",
+        std::process::id(),
+        s.id
+    ));
     Launch {
         profile: profile.to_owned(),
         options,
@@ -85,15 +97,24 @@ fn complete(s: &ProtonScenario, profile: &str) -> Launch {
 
 /// What the IUT must be started with for `s`, or why it cannot run it.
 pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String> {
-    let profiles = manifest.profiles.clone().unwrap_or_else(|| vec!["project".to_owned()]);
+    let profiles = manifest
+        .profiles
+        .clone()
+        .unwrap_or_else(|| vec!["project".to_owned()]);
     let required = required_features(s);
     for p in &profiles {
         if required.iter().all(|f| fits(p, f, Some(manifest))) {
             return Ok(complete(s, p));
         }
     }
-    let labels: Vec<String> = required.iter().map(|f| handshake_scenario::engine::feature_label(f)).collect();
-    Err(format!("no profile of the IUT has all of [{}]", labels.join(", ")))
+    let labels: Vec<String> = required
+        .iter()
+        .map(|f| handshake_scenario::engine::feature_label(f))
+        .collect();
+    Err(format!(
+        "no profile of the IUT has all of [{}]",
+        labels.join(", ")
+    ))
 }
 
 /// The same for a server already running that behaves like `profile`.
@@ -103,7 +124,10 @@ pub fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, S
     }
     let name = profile.base.name();
     if let Some(f) = required_features(s).iter().find(|f| !fits(name, f, None)) {
-        return Err(format!("the running server lacks {}", handshake_scenario::engine::feature_label(f)));
+        return Err(format!(
+            "the running server lacks {}",
+            handshake_scenario::engine::feature_label(f)
+        ));
     }
     Ok(complete(s, name))
 }

@@ -13,9 +13,9 @@
 
 pub mod citations;
 pub mod cli;
+pub mod format;
 pub mod interop;
 mod judge;
-pub mod format;
 pub mod launch;
 pub mod observe;
 
@@ -26,7 +26,9 @@ use std::time::Duration;
 use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_net::SimEvent;
-use handshake_proton_endpoint::{host, Client, Mutant, Profile, ProtonNode, ScriptPeer, Server, ALPN};
+use handshake_proton_endpoint::{
+    host, Client, Mutant, Profile, ProtonNode, ScriptPeer, Server, ALPN,
+};
 use handshake_quic::KeyLog;
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
@@ -66,7 +68,12 @@ pub fn profile_features(profile: &Profile) -> Vec<String> {
     match profile.base {
         handshake_proton_endpoint::Base::AsCoded => f.push("wrapping_commits"),
         handshake_proton_endpoint::Base::Project => {
-            f.extend(["checked_commits", "action_push", "discriminator_timeout", "reset_discriminator"]);
+            f.extend([
+                "checked_commits",
+                "action_push",
+                "discriminator_timeout",
+                "reset_discriminator",
+            ]);
         }
     }
     f.into_iter().map(str::to_owned).collect()
@@ -117,10 +124,15 @@ fn peer<'a>(ctx: &'a mut ActCtx<'_, Proton>) -> Result<&'a mut ScriptPeer, Strin
     ctx.peer
         .as_deref_mut()
         .and_then(ProtonNode::script)
-        .ok_or_else(|| "Proton steps need the harness's scripted peer (no reference peer)".to_owned())
+        .ok_or_else(|| {
+            "Proton steps need the harness's scripted peer (no reference peer)".to_owned()
+        })
 }
 
-fn write_bytes(w: &format::WriteStep, vars: &handshake_scenario::script::Vars) -> Result<Vec<u8>, String> {
+fn write_bytes(
+    w: &format::WriteStep,
+    vars: &handshake_scenario::script::Vars,
+) -> Result<Vec<u8>, String> {
     let mut bytes = match &w.hex {
         Some(h) => handshake_scenario::script::hex_bytes(h)?,
         None => Vec::new(),
@@ -129,9 +141,12 @@ fn write_bytes(w: &format::WriteStep, vars: &handshake_scenario::script::Vars) -
         let n = match v {
             Value::String(s) => {
                 let text = vars.resolve(s)?;
-                text.parse::<u64>().map_err(|_| format!("`{s}` = `{text}` is not a number"))?
+                text.parse::<u64>()
+                    .map_err(|_| format!("`{s}` = `{text}` is not a number"))?
             }
-            other => other.as_u64().ok_or_else(|| format!("`{other}` is not a u32"))?,
+            other => other
+                .as_u64()
+                .ok_or_else(|| format!("`{other}` is not a u32"))?,
         };
         let n = u32::try_from(n).map_err(|_| format!("{n} does not fit a u32"))?;
         bytes.extend_from_slice(&n.to_le_bytes());
@@ -169,7 +184,15 @@ impl Family for Proton {
             .unwrap_or_default()
     }
     fn link_classes() -> Vec<&'static str> {
-        vec!["initial", "0rtt", "handshake", "retry", "version_negotiation", "1rtt", "other"]
+        vec![
+            "initial",
+            "0rtt",
+            "handshake",
+            "retry",
+            "version_negotiation",
+            "1rtt",
+            "other",
+        ]
     }
     fn validate(s: &ProtonScenario, v: &mut Validator<'_>) {
         if s.peer.reference.is_some() && !s.peer.steps.is_empty() {
@@ -185,10 +208,16 @@ impl Family for Proton {
                 v.problem(at.to_vec(), "`write` takes either `hex` or `u32`");
             }
             if let Some(h) = &w.hex {
-                v.hex(handshake_scenario::validate::sub(at, &[Seg::key("write"), Seg::key("hex")]), h);
+                v.hex(
+                    handshake_scenario::validate::sub(at, &[Seg::key("write"), Seg::key("hex")]),
+                    h,
+                );
             }
             for (i, value) in w.u32.iter().flatten().enumerate() {
-                let here = handshake_scenario::validate::sub(at, &[Seg::key("write"), Seg::key("u32"), Seg::Index(i)]);
+                let here = handshake_scenario::validate::sub(
+                    at,
+                    &[Seg::key("write"), Seg::key("u32"), Seg::Index(i)],
+                );
                 match value {
                     Value::String(text) => {
                         v.variable(here, text);
@@ -230,11 +259,21 @@ impl Family for Proton {
         let alpn = vec![ALPN.to_vec()];
         Ok(match role {
             Role::Responder => {
-                let h = host(seed, "server", true, &profile.timers, profile.max_bidi(), alpn, keys).map_err(|e| e.to_string())?;
+                let h = host(
+                    seed,
+                    "server",
+                    true,
+                    &profile.timers,
+                    profile.max_bidi(),
+                    alpn,
+                    keys,
+                )
+                .map_err(|e| e.to_string())?;
                 ProtonNode::Server(Server::new(h, profile, now))
             }
             Role::Initiator => {
-                let h = host(seed, "client", false, &profile.timers, 0, alpn, keys).map_err(|e| e.to_string())?;
+                let h = host(seed, "client", false, &profile.timers, 0, alpn, keys)
+                    .map_err(|e| e.to_string())?;
                 let mut plan = s.setup.session.plan();
                 if !iut {
                     // A reference client waits out the server's startup delay, as coded (H11).
@@ -253,7 +292,11 @@ impl Family for Proton {
         let server = s.iut.role == Role::Initiator;
         let h = host(
             seed,
-            if server { "script-server" } else { "script-client" },
+            if server {
+                "script-server"
+            } else {
+                "script-client"
+            },
             server,
             &script_timers(),
             16,
@@ -261,7 +304,9 @@ impl Family for Proton {
             Arc::new(KeyLog::default()),
         )
         .map_err(|e| e.to_string())?;
-        Ok(Some(ProtonNode::Script(ScriptPeer::new(h, remote, server, now))))
+        Ok(Some(ProtonNode::Script(ScriptPeer::new(
+            h, remote, server, now,
+        ))))
     }
     fn classify(payload: &[u8]) -> &'static str {
         classify_quic(payload)
@@ -270,7 +315,10 @@ impl Family for Proton {
         let now = ctx.now;
         match action {
             ProtonStep::Connect(c) => {
-                let alpn: Option<Vec<Vec<u8>>> = c.alpn.as_ref().map(|a| a.iter().map(|s| s.as_bytes().to_vec()).collect());
+                let alpn: Option<Vec<Vec<u8>>> = c
+                    .alpn
+                    .as_ref()
+                    .map(|a| a.iter().map(|s| s.as_bytes().to_vec()).collect());
                 peer(ctx)?.connect(now, alpn.as_deref())?;
             }
             ProtonStep::OpenBi(o) | ProtonStep::OpenUni(o) => {
@@ -298,7 +346,9 @@ impl Family for Proton {
             }
             ProtonStep::Fin(s) => peer(ctx)?.fin(now, s.conn, s.stream)?,
             ProtonStep::Reset(c) => peer(ctx)?.reset(now, c.at.conn, c.at.stream, c.code)?,
-            ProtonStep::StopSending(c) => peer(ctx)?.stop_sending(now, c.at.conn, c.at.stream, c.code)?,
+            ProtonStep::StopSending(c) => {
+                peer(ctx)?.stop_sending(now, c.at.conn, c.at.stream, c.code)?
+            }
             ProtonStep::Close(c) => peer(ctx)?.close(now, c.conn, c.code, &c.reason),
         }
         Ok(())
@@ -347,7 +397,10 @@ impl Family for Proton {
             server: Some(server),
             profile: judge::profile_view(profile.as_ref(), &ctx.scenario.setup.session),
             key_log: None,
-            tolerance_ms: ctx.tolerance.map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX)).max(100),
+            tolerance_ms: ctx
+                .tolerance
+                .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
+                .max(100),
         };
         let report = handshake_proton_judge::judge(capture, &options)?;
         Ok(ProtonReport {

@@ -41,28 +41,56 @@ pub fn close_parts(close: &Close) -> (&'static str, Option<u64>, String) {
 /// The unit an event of the harness's endpoint stands for.
 pub fn unit(event: &ProtonEvent) -> Option<Value> {
     Some(match event {
-        ProtonEvent::Connected { conn, alpn } => json!({"kind": "connected", "conn": conn, "alpn": alpn}),
-        ProtonEvent::StreamOpened { conn, stream } => json!({"kind": "stream", "conn": conn, "stream": stream}),
+        ProtonEvent::Connected { conn, alpn } => {
+            json!({"kind": "connected", "conn": conn, "alpn": alpn})
+        }
+        ProtonEvent::StreamOpened { conn, stream } => {
+            json!({"kind": "stream", "conn": conn, "stream": stream})
+        }
         ProtonEvent::Discriminator { conn, stream, byte } => json!({
             "kind": "discriminator", "conn": conn, "stream": stream, "byte": byte,
             "name": Discriminator::from_byte(*byte).map_or("unknown", |d| d.name()),
         }),
-        ProtonEvent::Value { conn, stream, value } => json!({"kind": "u32", "conn": conn, "stream": stream, "value": value}),
-        ProtonEvent::Fin { conn, stream, pending } => json!({"kind": "fin", "conn": conn, "stream": stream, "pending": pending}),
-        ProtonEvent::Reset { conn, stream, code } => json!({"kind": "reset", "conn": conn, "stream": stream, "code": code}),
-        ProtonEvent::StopSending { conn, stream, code } => json!({"kind": "stop_sending", "conn": conn, "stream": stream, "code": code}),
-        ProtonEvent::Ended { conn, close: Close::Transport { code: 2, .. }, by_peer: true } => {
+        ProtonEvent::Value {
+            conn,
+            stream,
+            value,
+        } => json!({"kind": "u32", "conn": conn, "stream": stream, "value": value}),
+        ProtonEvent::Fin {
+            conn,
+            stream,
+            pending,
+        } => json!({"kind": "fin", "conn": conn, "stream": stream, "pending": pending}),
+        ProtonEvent::Reset { conn, stream, code } => {
+            json!({"kind": "reset", "conn": conn, "stream": stream, "code": code})
+        }
+        ProtonEvent::StopSending { conn, stream, code } => {
+            json!({"kind": "stop_sending", "conn": conn, "stream": stream, "code": code})
+        }
+        ProtonEvent::Ended {
+            conn,
+            close: Close::Transport { code: 2, .. },
+            by_peer: true,
+        } => {
             json!({"kind": "refused", "conn": conn})
         }
-        ProtonEvent::Ended { conn, close, by_peer } => {
+        ProtonEvent::Ended {
+            conn,
+            close,
+            by_peer,
+        } => {
             let (space, code, reason) = close_parts(close);
             json!({
                 "kind": "close", "conn": conn, "by": if *by_peer { "iut" } else { "harness" },
                 "space": space, "code": code, "reason": reason,
             })
         }
-        ProtonEvent::Blocked { conn, what } => json!({"kind": "blocked", "conn": conn, "what": what}),
-        ProtonEvent::Listening | ProtonEvent::RefusedIncoming | ProtonEvent::ClientDone { .. } => return None,
+        ProtonEvent::Blocked { conn, what } => {
+            json!({"kind": "blocked", "conn": conn, "what": what})
+        }
+        ProtonEvent::Listening | ProtonEvent::RefusedIncoming | ProtonEvent::ClientDone { .. } => {
+            return None
+        }
     })
 }
 
@@ -108,7 +136,11 @@ impl Observations for ProtonObservations {
                     e.at_ms,
                     e.space,
                     e.code.map_or_else(String::new, |c| format!("code {c}")),
-                    if e.reason.is_empty() { String::new() } else { format!(" {:?}", e.reason) }
+                    if e.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {:?}", e.reason)
+                    }
                 );
             }
             None => out.push_str("connection 0: not closed\n"),
@@ -133,7 +165,13 @@ impl Observations for ProtonObservations {
         if let Some(e) = &self.close {
             f.push((
                 "close".into(),
-                format!("{} by {} at {} ms, code {}", e.space, e.by, e.at_ms, e.code.map_or("-".into(), |c| c.to_string())),
+                format!(
+                    "{} by {} at {} ms, code {}",
+                    e.space,
+                    e.by,
+                    e.at_ms,
+                    e.code.map_or("-".into(), |c| c.to_string())
+                ),
             ));
         }
         f.push(("refused".into(), self.refused.to_string()));
@@ -175,7 +213,12 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
                 }
             }
         }
-        if let ProtonEvent::Ended { conn: 0, close, by_peer } = &e.event {
+        if let ProtonEvent::Ended {
+            conn: 0,
+            close,
+            by_peer,
+        } = &e.event
+        {
             if o.close.is_none() {
                 let (space, code, reason) = close_parts(close);
                 o.close = Some(Ending {
@@ -183,7 +226,12 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
                     code,
                     reason,
                     by: if *by_peer { "iut" } else { "harness" }.into(),
-                    at_ms: e.at.since_start().as_millis().try_into().unwrap_or(u64::MAX),
+                    at_ms: e
+                        .at
+                        .since_start()
+                        .as_millis()
+                        .try_into()
+                        .unwrap_or(u64::MAX),
                 });
             }
         }
@@ -229,7 +277,10 @@ pub fn check_expect(e: &ExpectFields, o: &ProtonObservations, reasons: &mut Vec<
     if let Some(bound) = &e.closed_at_ms {
         match close {
             Some(c) if bound.contains(c.at_ms) => {}
-            Some(c) => reasons.push(format!("connection 0 ended at {} ms, expected {bound}", c.at_ms)),
+            Some(c) => reasons.push(format!(
+                "connection 0 ended at {} ms, expected {bound}",
+                c.at_ms
+            )),
             None => reasons.push(format!("connection 0 did not end, expected at {bound} ms")),
         }
     }
@@ -246,7 +297,10 @@ pub fn check_expect(e: &ExpectFields, o: &ProtonObservations, reasons: &mut Vec<
     }
     if let Some(ok) = e.client_ok {
         if o.client_ok != Some(ok) {
-            reasons.push(format!("client verdict {:?}, expected ok = {ok}", o.client_ok));
+            reasons.push(format!(
+                "client verdict {:?}, expected ok = {ok}",
+                o.client_ok
+            ));
         }
     }
 }

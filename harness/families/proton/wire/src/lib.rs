@@ -369,7 +369,13 @@ pub mod fuzzing {
         assert_eq!(read(&chunks), whole, "chunking changed what was read");
     }
 
-    fn read(chunks: &[&[u8]]) -> (Vec<Result<Message, super::StreamError>>, Result<(), super::StreamError>, u8) {
+    fn read(
+        chunks: &[&[u8]],
+    ) -> (
+        Vec<Result<Message, super::StreamError>>,
+        Result<(), super::StreamError>,
+        u8,
+    ) {
         let mut reader = StreamReader::new();
         let mut out = Vec::new();
         for chunk in chunks {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 #[test]
 fn proton_stream_reader_corpus() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../fuzz/corpus/proton_stream_reader");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../../fuzz/corpus/proton_stream_reader");
     let files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
         .map(|e| e.expect("entry").path())

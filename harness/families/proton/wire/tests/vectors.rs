@@ -9,10 +9,15 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn vectors(file: &str) -> Vec<Value> {
-    let path = format!("{}/../../../../vectors/proton/{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../../../vectors/proton/{file}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let cases = doc[file].as_array().unwrap_or_else(|| panic!("{path}: no {file} array"));
+    let cases = doc[file]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: no {file} array"));
     assert!(!cases.is_empty(), "{path}: no cases");
     cases.clone()
 }
@@ -34,7 +39,9 @@ fn discriminators() {
         let byte = unhex(case["hex"].as_str().expect("hex"))[0];
         let got = match Discriminator::from_byte(byte) {
             Ok(d) => json!({"kind": d.name()}),
-            Err(StreamError::UnknownDiscriminator(b)) => json!({"error": {"unknown_discriminator": b}}),
+            Err(StreamError::UnknownDiscriminator(b)) => {
+                json!({"error": {"unknown_discriminator": b}})
+            }
             Err(e) => panic!("{e}"),
         };
         assert_eq!(got, case["expect"], "{}", case["name"]);
@@ -45,7 +52,12 @@ fn discriminators() {
 fn values() {
     for case in vectors("values") {
         let value = u32_of(&case["value"]);
-        assert_eq!(encode_u32(value).to_vec(), unhex(case["hex"].as_str().expect("hex")), "{}", case["name"]);
+        assert_eq!(
+            encode_u32(value).to_vec(),
+            unhex(case["hex"].as_str().expect("hex")),
+            "{}",
+            case["name"]
+        );
     }
 }
 
@@ -64,7 +76,9 @@ fn read_stream(chunks: &[Vec<u8>], fin: bool) -> Value {
         }
     }
     let end = match (error, fin) {
-        (Some(StreamError::UnknownDiscriminator(b)), _) => json!({"error": {"unknown_discriminator": b}}),
+        (Some(StreamError::UnknownDiscriminator(b)), _) => {
+            json!({"error": {"unknown_discriminator": b}})
+        }
         (Some(e), _) => panic!("unexpected {e}"),
         (None, false) if reader.pending() == 0 => json!("open"),
         (None, false) => json!({"pending": reader.pending()}),
@@ -88,7 +102,12 @@ fn streams_in_chunks() {
             .map(|c| unhex(c.as_str().expect("hex")))
             .collect();
         let fin = case["fin"].as_bool().expect("fin");
-        assert_eq!(read_stream(&chunks, fin), case["expect"], "{}", case["name"]);
+        assert_eq!(
+            read_stream(&chunks, fin),
+            case["expect"],
+            "{}",
+            case["name"]
+        );
     }
 }
 
@@ -96,9 +115,21 @@ fn streams_in_chunks() {
 fn commits() {
     for case in vectors("commits") {
         let request = u32_of(&case["request"]);
-        assert_eq!(commit_answer(request, Arithmetic::Wrapping), Some(u32_of(&case["as_coded"])), "{}", case["name"]);
-        let checked = case["project"].as_u64().map(|v| u32::try_from(v).expect("u32"));
-        assert_eq!(commit_answer(request, Arithmetic::Checked), checked, "{}", case["name"]);
+        assert_eq!(
+            commit_answer(request, Arithmetic::Wrapping),
+            Some(u32_of(&case["as_coded"])),
+            "{}",
+            case["name"]
+        );
+        let checked = case["project"]
+            .as_u64()
+            .map(|v| u32::try_from(v).expect("u32"));
+        assert_eq!(
+            commit_answer(request, Arithmetic::Checked),
+            checked,
+            "{}",
+            case["name"]
+        );
     }
 }
 
@@ -108,7 +139,13 @@ fn event_orders() {
         let mut order = EventOrder::default();
         let mut echoed = Vec::new();
         let mut violation = None;
-        for (i, id) in case["ids"].as_array().expect("ids").iter().map(u32_of).enumerate() {
+        for (i, id) in case["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(u32_of)
+            .enumerate()
+        {
             match order.accept(id) {
                 Ok(()) => echoed.push(id),
                 Err(_) => {
@@ -132,7 +169,11 @@ fn close_codes() {
         let code = case["code"].as_u64().expect("code");
         let known = CloseCode::from_code(code).expect("a Proton code");
         assert_eq!(known.code(), code);
-        assert_eq!(known.name(), case["name"].as_str().expect("name"), "code {code}");
+        assert_eq!(
+            known.name(),
+            case["name"].as_str().expect("name"),
+            "code {code}"
+        );
     }
     assert_eq!(CloseCode::from_code(6), None);
 }
