@@ -77,12 +77,24 @@ const CRYPTO_CAP: usize = 256 * 1024;
 /// Long-header types are read as QUIC v1 or v2 (RFC 9369 numbers them differently). A long
 /// header must hold its version and both connection IDs to be classified. Note that an endpoint
 /// that negotiated grease_quic_bit (RFC 9287; quinn does by default) may clear the fixed bit of
-/// real packets: those are `"other"` here, but [`Decryptor`] still decrypts them.
+/// real packets: those are `"other"` here, but [`Decryptor`] still decrypts them (and
+/// [`link_class`] classifies them).
 pub fn classify(payload: &[u8]) -> &'static str {
+    classify_header(payload, true)
+}
+
+/// The same classes for a link's fault rules, which must find every packet of a kind whatever its
+/// fixed bit: a peer that negotiated grease_quic_bit (RFC 9287) clears it on real packets.
+pub fn link_class(payload: &[u8]) -> &'static str {
+    classify_header(payload, false)
+}
+
+fn classify_header(payload: &[u8], fixed_bit: bool) -> &'static str {
+    let fixed = |first: u8| !fixed_bit || first & 0x40 != 0;
     let mut r = Reader::new(payload);
     let Some(first) = r.u8() else { return "other" };
     if first & 0x80 == 0 {
-        return if first & 0x40 != 0 && payload.len() >= 21 {
+        return if fixed(first) && payload.len() >= 21 {
             "1rtt"
         } else {
             "other"
@@ -104,7 +116,7 @@ pub fn classify(payload: &[u8]) -> &'static str {
     if version == 0 {
         return "version_negotiation";
     }
-    if first & 0x40 == 0 {
+    if !fixed(first) {
         return "other";
     }
     let bits = (first >> 4) & 0x03;

@@ -40,6 +40,7 @@ pub mod decrypt;
 pub mod frame;
 
 pub use decrypt::{
-    classify, CipherSuite, ConnectionInfo, DecryptError, Decryptor, Direction, Packet, Space,
+    classify, link_class, CipherSuite, ConnectionInfo, DecryptError, Decryptor, Direction, Packet,
+    Space,
 };
 pub use frame::{parse_frames, Frame, FrameError};

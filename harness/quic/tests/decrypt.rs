@@ -1154,3 +1154,11 @@ fn zero_padding_after_the_packets_is_not_a_packet() {
     assert_eq!(packets.len(), 1, "{packets:?}");
     assert!(covers(&packets, &datagram));
 }
+
+#[test]
+fn link_class_reads_the_type_bits_of_a_greased_header() {
+    // Long header, fixed bit cleared (RFC 9287), QUIC v1, Handshake type, empty CIDs.
+    let greased = [0xa0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(handshake_quic::classify(&greased), "other");
+    assert_eq!(handshake_quic::link_class(&greased), "handshake");
+}

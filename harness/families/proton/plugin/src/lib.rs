@@ -102,24 +102,6 @@ fn script_timers() -> handshake_proton_endpoint::Timers {
     t
 }
 
-fn classify_quic(payload: &[u8]) -> &'static str {
-    match payload.first() {
-        None => "other",
-        Some(b) if b & 0x80 == 0 => "1rtt",
-        Some(b) => {
-            if payload.get(1..5) == Some(&[0, 0, 0, 0]) {
-                return "version_negotiation";
-            }
-            match (b >> 4) & 3 {
-                0 => "initial",
-                1 => "0rtt",
-                2 => "handshake",
-                _ => "retry",
-            }
-        }
-    }
-}
-
 fn peer<'a>(ctx: &'a mut ActCtx<'_, Proton>) -> Result<&'a mut ScriptPeer, String> {
     ctx.peer
         .as_deref_mut()
@@ -309,7 +291,7 @@ impl Family for Proton {
         ))))
     }
     fn classify(payload: &[u8]) -> &'static str {
-        classify_quic(payload)
+        handshake_quic::link_class(payload)
     }
     fn act(action: &ProtonStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
         let now = ctx.now;
@@ -432,7 +414,11 @@ impl Family for Proton {
         observe::check_expect(expect, observed, reasons);
     }
     fn describe_datagram(payload: &[u8]) -> DatagramLabel {
-        let text = format!("QUIC {} {} B", classify_quic(payload), payload.len());
+        let text = format!(
+            "QUIC {} {} B",
+            handshake_quic::link_class(payload),
+            payload.len()
+        );
         DatagramLabel {
             short: text.clone(),
             full: text,
