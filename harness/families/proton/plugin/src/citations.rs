@@ -32,9 +32,7 @@ pub const PROFILE_DECISIONS: &[(&str, &str)] = &[
     ("P5", "A FIN from the client at a message boundary ends the connection with code 0"),
     ("H1", "Startup: no application data before startup_ms; `Server listening` when the wait is over"),
     ("H7", "A RESET_STREAM or STOP_SENDING from the client on any stream closes with 5"),
-    ("H8", "A 4th bidi stream is blocked by MAX_STREAMS 3 (4 with the reset option)"),
     ("H11", "The client opens 3 streams with discriminators 1, 2, 3, checks every answer, closes with 0"),
-    ("H12", "Either side may write its TLS secrets to a key-log file"),
 ];
 
 /// Proton's citations.
