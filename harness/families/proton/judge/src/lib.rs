@@ -116,6 +116,8 @@ pub struct Options {
     pub profile: ProfileView,
     /// An NSS key log (`--keylog FILE`) added to the capture's Decryption Secrets Blocks.
     pub key_log: Option<String>,
+    /// Only UDP datagrams to or from this port (`None`: all).
+    pub port: Option<u16>,
     /// Allowed timing deviation, ms.
     pub tolerance_ms: u64,
 }
@@ -126,6 +128,7 @@ impl Default for Options {
             server: None,
             profile: ProfileView::default(),
             key_log: None,
+            port: None,
             tolerance_ms: 100,
         }
     }
@@ -232,6 +235,8 @@ pub struct Report {
     /// QUIC packets of known connections that could not be decrypted (harness-changed ones not
     /// counted).
     pub undecrypted: u64,
+    /// Where the capture file is damaged: the verdict covers the datagrams before it.
+    pub damage: Option<String>,
     /// What could not be judged, and why; anything else worth knowing.
     pub notes: Vec<String>,
 }
@@ -240,6 +245,6 @@ pub struct Report {
 /// readable capture; everything else (no secrets, no QUIC, damage after some packets) is a
 /// note. Never panics.
 pub fn judge(capture: &[u8], options: &Options) -> Result<Report, String> {
-    let cap = rebuild::rebuild(capture, options.key_log.as_deref())?;
+    let cap = rebuild::rebuild(capture, options.key_log.as_deref(), options.port)?;
     Ok(model::judge(cap, options))
 }

@@ -72,10 +72,12 @@ fn initiated(conn: &Conn, side: Side) -> Option<&CloseRec> {
 
 /// Whether `conn` (last seen at `last`) is visibly live at `t`: begun before, not closed by
 /// then, and seen after.
-fn live_at(conn: &Conn, last: u64, t: u64) -> bool {
-    let begun = conn.first().is_some_and(|f| f.time_ns < t);
-    let closed = conn.first_close().is_some_and(|c| c.at.time_ns <= t);
-    begun && !closed && last >= t && !is_refused(conn)
+/// Whether `conn` was live when the capture shows `at`: begun before it and not yet closed, in
+/// capture order (datagrams of one virtual or coarse clock tick share a timestamp).
+fn live_at(conn: &Conn, last: u64, at: At) -> bool {
+    let begun = conn.first().is_some_and(|f| f.packet < at.packet);
+    let closed = conn.first_close().is_some_and(|c| c.at.packet <= at.packet);
+    begun && !closed && last >= at.time_ns && !is_refused(conn)
 }
 
 /// Messages read from a flow, each with where its last byte arrived.
@@ -202,6 +204,7 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         connections: views,
         violations: log.violations,
         undecrypted: cap.undecrypted,
+        damage: cap.damage,
         notes,
     }
 }
@@ -284,7 +287,7 @@ fn second_connections(
             .iter()
             .take(n)
             .zip(in_scope.iter().zip(&last))
-            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start.time_ns))
+            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start))
             .map(|(c, _)| c);
         match (live, is_refused(next)) {
             (Some(prev), false) => {

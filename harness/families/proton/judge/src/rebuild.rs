@@ -176,6 +176,8 @@ pub(crate) struct Capture {
     pub undecrypted: u64,
     /// Whether any TLS secret was given (capture or --keylog).
     pub secrets: bool,
+    /// Where the capture file is damaged (the datagrams before it are judged).
+    pub damage: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -189,18 +191,24 @@ impl Side {
 }
 
 /// Reads and decrypts the capture.
-pub(crate) fn rebuild(bytes: &[u8], extra_key_log: Option<&str>) -> Result<Capture, String> {
+pub(crate) fn rebuild(
+    bytes: &[u8],
+    extra_key_log: Option<&str>,
+    port: Option<u16>,
+) -> Result<Capture, String> {
     let mut reader =
         handshake_capture::open(bytes).map_err(|e| format!("not a readable capture: {e}"))?;
     let mut datagrams = Vec::new();
     let mut out = Capture::default();
     for item in reader.by_ref() {
         match item {
-            Ok(d) => datagrams.push(d),
+            Ok(d) => {
+                if port.is_none_or(|p| d.src.port() == p || d.dst.port() == p) {
+                    datagrams.push(d);
+                }
+            }
             Err(e) => {
-                out.notes.push(format!(
-                    "the capture is damaged; judged up to the damage: {e}"
-                ));
+                out.damage = Some(e.to_string());
                 break;
             }
         }

@@ -137,14 +137,14 @@ pub fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
     })
 }
 
-/// Adds nothing to `harness check`.
+/// Adds Proton's options (`--keylog`, timers) to `harness check`.
 pub fn check_args(command: clap::Command) -> clap::Command {
-    command
+    <crate::check::ProtonCheckArgs as clap::Args>::augment_args(command)
 }
 
 /// Judges a Proton capture.
-pub fn check(request: &CheckRequest, _: &ArgMatches, out: &mut dyn Write) -> i32 {
-    crate::judge::check_command(request, out)
+pub fn check(request: &CheckRequest, matches: &ArgMatches, out: &mut dyn Write) -> i32 {
+    crate::check::check(request, matches, out)
 }
 
 /// Proton's JSON Schemas (none of its own besides scenarios).

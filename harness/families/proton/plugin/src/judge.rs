@@ -1,9 +1,6 @@
-//! Proton's judge glue: what the judge is told about a run, and `harness check` of a Proton
-//! capture (QUIC decrypted with the capture's Decryption Secrets Block).
+//! Proton's judge glue: what the judge is told about a run (and about a capture in `harness
+//! check`).
 
-use std::io::Write;
-
-use handshake_check::CheckRequest;
 use handshake_proton_endpoint::{Base, Profile};
 use handshake_proton_judge::ProfileView;
 
@@ -39,15 +36,4 @@ pub fn concerns(rule: &str, role: handshake_scenario::Role) -> bool {
     let client_rule = rule.starts_with("proton.client.");
     let both = matches!(rule, "proton.decrypt" | "proton.alpn");
     both || (client_rule == (role == handshake_scenario::Role::Initiator))
-}
-
-/// `harness check --protocol proton`: judges the capture with the project profile's rules and no
-/// timers (timing rules need the run's timers).
-pub fn check_command(request: &CheckRequest, out: &mut dyn Write) -> i32 {
-    let _ = request;
-    let _ = writeln!(
-        out,
-        "error: `harness check` of Proton captures is not wired yet (runs are judged; see issue 12)"
-    );
-    handshake_scenario::exit::INPUT
 }

@@ -11,6 +11,7 @@
 //! - the reference server and client per profile, the scripted peer, the judge, the launch rules.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod citations;
 pub mod cli;
 pub mod format;
@@ -379,6 +380,7 @@ impl Family for Proton {
             server: Some(server),
             profile: judge::profile_view(profile.as_ref(), &ctx.scenario.setup.session),
             key_log: None,
+            port: None,
             tolerance_ms: ctx
                 .tolerance
                 .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
@@ -391,7 +393,12 @@ impl Family for Proton {
                 .into_iter()
                 .filter(|v| judge::concerns(v.rule, ctx.role))
                 .collect(),
-            notes: report.notes,
+            notes: report
+                .damage
+                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
+                .into_iter()
+                .chain(report.notes)
+                .collect(),
         })
     }
     fn violations(report: &ProtonReport) -> Vec<Violation> {

@@ -1,0 +1,348 @@
+//! `harness check FILE --protocol proton`: judges a Proton capture (the harness's own, or a real
+//! one with its TLS secrets) and prints the verdict per connection.
+//!
+//! Secrets come from the capture's Decryption Secrets Block and/or `--keylog FILE` (an NSS key
+//! log, what `SSLKEYLOGFILE` writes). Timer rules need the server's timers: none are assumed
+//! unless `--profile-timers` (the profile's defaults) or a `--*-ms` option gives them.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::FromArgMatches;
+use handshake_check::CheckRequest;
+use handshake_proton_endpoint::Profile;
+use handshake_proton_judge::rules::{self, Basis};
+use handshake_proton_judge::{ConnectionView, Options, Report};
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+
+use crate::format::Session;
+
+/// Proton's options of `harness check`.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Proton")]
+pub struct ProtonCheckArgs {
+    /// An NSS key log (SSLKEYLOGFILE format) to decrypt with, besides the capture's own
+    /// Decryption Secrets Block.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Judge the timer rules with the profile's default timers (as_coded: accept 5 s, op 300 s,
+    /// startup 10 s; project adds the 1 s discriminator timeout). Without it only the timers given
+    /// by the options below are judged.
+    #[arg(long)]
+    pub profile_timers: bool,
+    /// The server's stream-accept timeout, ms (close code 3).
+    #[arg(long, value_name = "MS")]
+    pub accept_ms: Option<u64>,
+    /// The server's read timeout, ms (close code 4).
+    #[arg(long, value_name = "MS")]
+    pub op_ms: Option<u64>,
+    /// The server's discriminator timeout, ms (P3, close code 1; project profile only).
+    #[arg(long, value_name = "MS")]
+    pub disc_ms: Option<u64>,
+    /// The server's startup delay before it serves its first connection, ms.
+    #[arg(long, value_name = "MS")]
+    pub startup_ms: Option<u64>,
+}
+
+/// Judges the capture of `request` as Proton traffic (profile default: `project`) with Proton's
+/// options in `matches`; prints the verdict and returns the exit code (0 clean or deviations
+/// only, 1 violations, 2 unusable input or nothing judged).
+pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn Write) -> i32 {
+    let args = match ProtonCheckArgs::from_arg_matches(matches) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_INPUT;
+        }
+    };
+    run(request, &args, out)
+}
+
+/// The judge's options for `request` and `args`.
+pub fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options, String> {
+    let profile = Profile::parse(request.profile.as_deref().unwrap_or("project"))?;
+    if profile.mutant.is_some() {
+        return Err(
+            "--profile: a mutant is a reference endpoint, not a profile to judge by".into(),
+        );
+    }
+    let session = Session {
+        accept_ms: args.accept_ms,
+        op_ms: args.op_ms,
+        disc_ms: args.disc_ms,
+        startup_ms: args.startup_ms,
+        ..Session::default()
+    };
+    let mut view = crate::judge::profile_view(Some(&profile), &session);
+    if !args.profile_timers {
+        // Only the timers the user gave are known.
+        view.accept_ms = args.accept_ms.and(view.accept_ms);
+        view.op_ms = args.op_ms.and(view.op_ms);
+        view.disc_ms = args.disc_ms.and(view.disc_ms);
+        view.startup_ms = args.startup_ms.and(view.startup_ms);
+    }
+    let key_log = match &args.keylog {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--keylog {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Options {
+        server: request.responder,
+        profile: view,
+        key_log,
+        port: request.port,
+        tolerance_ms: request.tolerance_ms,
+    })
+}
+
+fn is_profile_rule(id: &str) -> bool {
+    rules::by_id(id).is_some_and(|r| r.basis == Basis::Profile)
+}
+
+fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i32 {
+    let options = match options(request, args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let report = match handshake_proton_judge::judge(&request.bytes, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", request.file.display());
+            return EXIT_INPUT;
+        }
+    };
+    let judged = report.connections.iter().any(|c| c.judged || c.refused);
+    let deviations = report
+        .violations
+        .iter()
+        .filter(|v| is_profile_rule(v.rule))
+        .count() as u64;
+    let total = report.violations.len() as u64;
+    let failing = if request.strict_profile {
+        total
+    } else {
+        total - deviations
+    };
+    // The verdict word never says "clean" about a capture that could not be judged whole.
+    let unusable = match (&report.damage, report.datagrams, judged) {
+        (Some(damage), _, _) => Some(format!(
+            "{damage} (the verdict covers the {} datagrams before it)",
+            report.datagrams
+        )),
+        (None, 0, _) => Some(format!(
+            "no UDP datagrams to judge{}",
+            request
+                .port
+                .map(|p| format!(" on port {p}"))
+                .unwrap_or_default()
+        )),
+        (None, _, false) => Some(
+            "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let word = match (&unusable, &report.damage, failing, deviations) {
+        (Some(_), Some(_), _, _) => "incomplete",
+        (Some(_), None, _, _) => "nothing to judge",
+        (None, _, 0, 0) => "clean",
+        (None, _, 0, _) => "deviations",
+        _ => "violations",
+    };
+    let written = if request.json {
+        let doc = serde_json::json!({
+            "file": request.file.display().to_string(),
+            "profile": request.profile.as_deref().unwrap_or("project"),
+            "timers": &options.profile,
+            "verdict": word,
+            "deviations": deviations,
+            "report": report,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(out, request, &options, &report, word)
+    };
+    if let Err(e) = written {
+        eprintln!("error: writing output: {e}");
+        return EXIT_INPUT;
+    }
+    if let Some(why) = unusable {
+        eprintln!("error: {}: {why}", request.file.display());
+        return EXIT_INPUT;
+    }
+    if failing == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn seconds(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
+}
+
+fn addr(a: Option<std::net::SocketAddr>) -> String {
+    a.map_or_else(|| "?".to_owned(), |a| a.to_string())
+}
+
+fn side(s: handshake_proton_judge::Side) -> &'static str {
+    match s {
+        handshake_proton_judge::Side::Client => "client",
+        handshake_proton_judge::Side::Server => "server",
+    }
+}
+
+fn timer(ms: Option<u64>) -> String {
+    ms.map_or_else(|| "unknown".to_owned(), |v| format!("{v} ms"))
+}
+
+fn write_connection(out: &mut dyn Write, c: &ConnectionView) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "connection {}: {} (client) -> {} (server), from packet #{}{}",
+        c.index,
+        addr(c.client),
+        addr(c.server),
+        c.first_packet,
+        match (c.judged, c.refused) {
+            (_, true) => ", refused",
+            (true, _) => "",
+            (false, _) => ", not judged",
+        }
+    )?;
+    if let Some(alpn) = &c.alpn {
+        writeln!(out, "  alpn: {alpn}")?;
+    }
+    for s in &c.streams {
+        let first = |b: &[u8]| {
+            b.first()
+                .map_or_else(|| "-".to_owned(), |d| format!("{d:#04x}"))
+        };
+        writeln!(
+            out,
+            "  stream {}: client {} B (first {}){}, server {} B{}{}{}",
+            s.id,
+            s.client_bytes.len(),
+            first(&s.client_bytes),
+            if s.client_fin { " FIN" } else { "" },
+            s.server_bytes.len(),
+            if s.server_fin { " FIN" } else { "" },
+            s.resets
+                .iter()
+                .map(|r| format!(", RESET_STREAM {} by the {}", r.code, side(r.by)))
+                .collect::<String>(),
+            s.stop_sendings
+                .iter()
+                .map(|r| format!(", STOP_SENDING {} by the {}", r.code, side(r.by)))
+                .collect::<String>(),
+        )?;
+    }
+    match &c.close {
+        Some(close) => {
+            let what = if close.application {
+                handshake_proton_wire::CloseCode::from_code(close.code).map_or_else(
+                    || format!("application code {} (not a Proton code)", close.code),
+                    |c| format!("application code {c}"),
+                )
+            } else {
+                format!("transport error {:#x}", close.code)
+            };
+            writeln!(
+                out,
+                "  close: {what} {:?} by the {} at #{} ({})",
+                close.reason,
+                side(close.by),
+                close.packet,
+                seconds(close.time_ns)
+            )
+        }
+        None => writeln!(out, "  close: none seen"),
+    }
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    request: &CheckRequest,
+    options: &Options,
+    report: &Report,
+    word: &str,
+) -> std::io::Result<()> {
+    let p = &options.profile;
+    writeln!(
+        out,
+        "{}: {} datagrams, {} connection{}, judged as {}",
+        request.file.display(),
+        report.datagrams,
+        report.connections.len(),
+        if report.connections.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        request.profile.as_deref().unwrap_or("project"),
+    )?;
+    writeln!(
+        out,
+        "timers: accept {}, op {}, discriminator {}, startup {}; tolerance {} ms",
+        timer(p.accept_ms),
+        timer(p.op_ms),
+        timer(p.disc_ms),
+        timer(p.startup_ms),
+        options.tolerance_ms
+    )?;
+    for c in &report.connections {
+        write_connection(out, c)?;
+    }
+    if report.violations.is_empty() {
+        writeln!(out, "violations: none")?;
+    } else {
+        writeln!(out, "violations: {}", report.violations.len())?;
+    }
+    for v in &report.violations {
+        writeln!(
+            out,
+            "  #{} {} {}{}: {} -- {}",
+            v.packet,
+            seconds(v.time_ns),
+            v.rule,
+            if is_profile_rule(v.rule) {
+                " (profile decision)"
+            } else {
+                ""
+            },
+            v.detail,
+            v.statement
+        )?;
+    }
+    if report.undecrypted > 0 {
+        writeln!(
+            out,
+            "undecrypted: {} QUIC packets of known connections",
+            report.undecrypted
+        )?;
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    match word {
+        "violations" => writeln!(out, "verdict: {} violations", report.violations.len()),
+        "deviations" => writeln!(
+            out,
+            "verdict: clean by the facts; {} deviations from this project's profile decisions (--strict-profile fails on them)",
+            report.violations.len()
+        ),
+        "incomplete" => writeln!(
+            out,
+            "verdict: incomplete (the capture is damaged; {} violations before the damage)",
+            report.violations.len()
+        ),
+        word => writeln!(out, "verdict: {word}"),
+    }
+}
