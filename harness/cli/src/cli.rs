@@ -49,8 +49,10 @@ pub enum Command {
     ///
     /// By default the reference endpoints' mutants (in-process); with --iut MANIFEST the mutants the
     /// manifest lists (an external program, over real UDP). Prints which scenarios (and checker
-    /// rules) caught each mutant and the mutation score. Exit 0 when every mutant is caught, 1 when
-    /// one is not, 2 on input errors.
+    /// rules) caught each mutant and the mutation score. A mutant is caught by a scenario that passes
+    /// on its base and fails on it; deviations from this project's profile decisions count as
+    /// failures here (the base keeps them, the mutant breaks one). Exit 0 when every mutant is
+    /// caught, 1 when one is not, 2 on input errors.
     Mutants(crate::mutants_cmd::MutantsArgs),
     /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
     ///

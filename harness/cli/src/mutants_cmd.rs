@@ -102,6 +102,14 @@ fn families_of(scenarios: &[LoadedScenario]) -> Vec<&'static dyn handshake_scena
         .collect()
 }
 
+/// The verdict with this project's profile decisions counted (see `run_libraries`).
+fn strict(outcome: &handshake_scenario::ScenarioOutcome) -> Verdict {
+    match (outcome.verdict, outcome.deviations.is_empty()) {
+        (Verdict::Pass, false) => Verdict::Fail,
+        (v, _) => v,
+    }
+}
+
 type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
 
 /// Runs the library against every IUT at once (one pool of workers: real-time runs mostly wait),
@@ -122,7 +130,11 @@ fn run_libraries(
         partition: None,
         jobs,
         expectations: BTreeMap::new(),
-        strict_profile: false,
+        // A mutant is compared with its own base, not with the facts alone: where the base keeps
+        // this project's profile decisions (P1-P5, D1-D14) and the mutant breaks one, the suite
+        // has noticed the difference, so it counts (a scenario that is only a deviation on the
+        // base is not `pass` there and catches nothing).
+        strict_profile: true,
         shortest_first: catching.is_some(),
     };
     let caught =
@@ -132,7 +144,7 @@ fn run_libraries(
             let Some((passing, c)) = catching else {
                 return;
             };
-            let fails = matches!(entry.outcome.verdict, Verdict::Fail | Verdict::Error);
+            let fails = matches!(strict(&entry.outcome), Verdict::Fail | Verdict::Error);
             if fails && passing.contains(&entry.outcome.scenario) {
                 if let Ok(mut c) = c.lock() {
                     c.insert(entry.outcome.iut.clone());
@@ -146,7 +158,7 @@ fn run_libraries(
         out.entry(r.outcome.iut.clone()).or_default().insert(
             r.outcome.scenario.clone(),
             (
-                r.outcome.verdict,
+                strict(&r.outcome),
                 r.outcome.rules_fired.keys().cloned().collect(),
             ),
         );
