@@ -196,6 +196,20 @@ impl ScriptPeer {
 
     fn apply(&mut self, conn: ConnId, stream: u64, op: Deferred) -> Result<(), String> {
         let id = streams::stream_id(stream);
+        // A unidirectional stream has one side only: quinn asserts (panics) when asked for the
+        // side a stream does not have, and a scenario may name any stream.
+        let uni = stream & 2 != 0;
+        let ours = (stream & 1 == 1) == self.server;
+        let missing = match op {
+            Deferred::Stop(_) if uni && ours => Some("no receiving side here"),
+            Deferred::Write(_) | Deferred::Fin | Deferred::Reset(_) if uni && !ours => {
+                Some("no sending side here")
+            }
+            _ => None,
+        };
+        if let Some(why) = missing {
+            return Err(format!("unidirectional stream {stream} has {why}"));
+        }
         match op {
             Deferred::Write(bytes) => {
                 let mut outbox = self.outbox.remove(&conn).unwrap_or_default();
