@@ -210,6 +210,14 @@ impl ScriptPeer {
         if let Some(why) = missing {
             return Err(format!("unidirectional stream {stream} has {why}"));
         }
+        // quinn keeps state for the other side's streams before that side opens them; acting on
+        // one then (a FIN on stream 5 the IUT never opened) corrupts its stream counts (an
+        // overflow on the ACK). Only streams the other side opened are acted on.
+        if !ours && !self.readers.contains_key(&(conn, stream)) {
+            return Err(format!(
+                "stream {stream} is the other side's, and it has not opened it"
+            ));
+        }
         match op {
             Deferred::Write(bytes) => {
                 let mut outbox = self.outbox.remove(&conn).unwrap_or_default();

@@ -56,8 +56,8 @@ fn run(server: &mut Server, client: &mut ScriptPeer, from_ms: u64, until_ms: u64
     }
 }
 
-#[test]
-fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
+/// A client connected to a `project` server without startup delay, 50 ms in.
+fn connected() -> (Server, ScriptPeer, u32) {
     let mut p = Profile::parse("project").expect("profile");
     p.timers.startup = std::time::Duration::ZERO;
     let keys = Arc::new(KeyLog::default());
@@ -76,6 +76,12 @@ fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
     let mut client = ScriptPeer::new(ch, addr(SERVER), false, Instant::ZERO);
     let conn = client.connect(Instant::ZERO, None).expect("connect");
     run(&mut server, &mut client, 0, 50);
+    (server, client, conn)
+}
+
+#[test]
+fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
+    let (mut server, mut client, conn) = connected();
     let now = Instant::from_millis(50);
     // Stream 2 is the client's own unidirectional stream (send only), 3 the server's (receive
     // only); neither is open, so each is done at once.
@@ -91,4 +97,17 @@ fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
     client.close(now, conn, 0, "done");
     assert!(client.stop_sending(now, conn, uni, 0).is_err());
     run(&mut server, &mut client, 50, 5_000);
+}
+
+/// quinn keeps state for the server's streams before the server opens them: a FIN on stream 5
+/// went out, and the ACK of it underflowed quinn's stream count (a panic with overflow checks).
+#[test]
+fn a_stream_the_other_side_never_opened_is_not_acted_on() {
+    let (mut server, mut client, conn) = connected();
+    let now = Instant::from_millis(50);
+    let fin = client.fin(now, conn, 5);
+    let write = client.write(now, conn, 1, &[1]);
+    let stop = client.stop_sending(now, conn, 1, 0);
+    run(&mut server, &mut client, 50, 5_000);
+    assert!(fin.is_err() && write.is_err() && stop.is_err());
 }
