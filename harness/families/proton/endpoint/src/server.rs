@@ -322,9 +322,12 @@ impl Server {
             }
             session.setup += 1;
             session.last_setup_at = now;
-            if d == Discriminator::Action && profile.action_push {
-                session.next_push = Some(now);
-            }
+        }
+        // P2: pushing starts when serving does, all three set up (H2, H5). Armed earlier, at the
+        // Action stream's own setup, a push that cannot be served before the other two are set
+        // up left a wake-up in the past: the server spun on it.
+        if profile.action_push && session.next_push.is_none() {
+            session.next_push = Some(now);
         }
         // P4: a 4th stream may only say "reset".
         if let Some(fourth) = session.streams.get_mut(3) {
@@ -417,11 +420,11 @@ impl Server {
                 }
             }
         }
-        // P2: pushed actions.
+        // P2: pushed actions, on the Action stream (whichever of the three it is).
         while let Some(at) = session.next_push.filter(|t| *t <= now) {
             let a = session.actions;
             session.actions = session.actions.wrapping_add(1);
-            let id = session.streams.get(2)?.id;
+            let id = action_stream(session)?;
             session
                 .outbox
                 .write(c, streams::stream_id(id), &encode_u32(a));
@@ -470,8 +473,9 @@ impl Server {
                 }
             }
         } else {
-            for (i, s) in session.streams.iter().take(3).enumerate() {
-                let pushed = i == 2 && p.action_push;
+            for s in session.streams.iter().take(3) {
+                let pushed =
+                    p.action_push && s.reader.discriminator() == Some(Discriminator::Action);
                 if !pushed {
                     out.push((
                         s.waiting_since + p.timers.op,
@@ -516,6 +520,17 @@ enum Ending {
     Close(CloseCode),
     /// P4: the client asked for a reset (code 0, reason `reset`).
     Reset,
+}
+
+/// The Action stream's id, once set up (H2 sets streams up in the order opened: the Action
+/// stream is whichever said 3, not always the third).
+fn action_stream(session: &Session) -> Option<u64> {
+    session
+        .streams
+        .iter()
+        .take(3)
+        .find(|s| s.reader.discriminator() == Some(Discriminator::Action))
+        .map(|s| s.id)
 }
 
 /// The close code for a bad discriminator (1; a mutant says 5).
