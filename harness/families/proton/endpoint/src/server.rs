@@ -322,6 +322,13 @@ impl Server {
             }
             session.setup += 1;
             session.last_setup_at = now;
+            if session.setup == 3 {
+                // H6: the value reads begin when serving does (H2), on all three streams: a
+                // stream set up earlier does not get a shorter wait.
+                for s in session.streams.iter_mut().take(3) {
+                    s.waiting_since = now;
+                }
+            }
         }
         // P2: pushing starts when serving does, all three set up (H2, H5). Armed earlier, at the
         // Action stream's own setup, a push that cannot be served before the other two are set
