@@ -5,7 +5,7 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader
 HARNESS := target/release/harness
 
-.PHONY: all build test independent demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: all build test independent proton proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -19,6 +19,7 @@ test: tools
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 	$(MAKE) --no-print-directory independent HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
 
 # The library against an implementation written independently of our Rust code (vectors/iut/python/,
 # from the facts alone), over real UDP: its own tests, the whole library three times under load with
@@ -29,6 +30,42 @@ independent:
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/iut/python
 	$(HARNESS) run --iut $(INDEPENDENT) --repeat 3 --jobs 6 --report reports/independent
 	$(HARNESS) mutants --iut $(INDEPENDENT) --stop-at-first --report reports/independent/mutants
+
+# Proton (the QUIC three-stream control protocol): the byte vectors; the library against every
+# reference profile in virtual time; the interop matrices, clean and lossy; the reference mutants;
+# then over real UDP the harness's own `harness peer proton-server|proton-client` through a manifest
+# and the independent Python implementation (vectors/iut/python-proton/, aioquic) with its mutants.
+# Real-time runs leave out the `slow` scenarios (4 and 5 minutes of real timers: `make
+# proton-slow`); in virtual time they run in milliseconds.
+PROTON := vectors/scenarios/proton
+PROTON_REFS := ref:project ref:as_coded
+PROTON_PEER := vectors/iut/harness-peer-proton.json
+PYTHON_PROTON := vectors/iut/python-proton.json
+PYENV := target/pyenv
+proton: pyenv
+	python3 vectors/tools/generate_proton.py --check
+	$(HARNESS) run $(PROTON) $(addprefix --iut ,$(PROTON_REFS)) --report reports/proton/library
+	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --report reports/proton/interop
+	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --faults lossy-handshake --report reports/proton/interop-lossy-handshake
+	$(HARNESS) mutants $(PROTON) --report reports/proton/mutants
+	$(HARNESS) run $(PROTON) --iut $(PROTON_PEER) --skip-tag slow --report reports/proton/harness-peer
+	PYTHONDONTWRITEBYTECODE=1 $(PYENV)/bin/python3 -m unittest discover -s vectors/iut/python-proton
+	$(HARNESS) run $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --report reports/proton/python
+	$(HARNESS) mutants $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --stop-at-first --report reports/proton/python/mutants
+
+# The slow scenarios (real 300 s and 240 s timers) against both external Proton implementations.
+proton-slow: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) run $(PROTON) --tag slow --iut $(PROTON_PEER) --iut $(PYTHON_PROTON) --report reports/proton/slow
+
+# The Python venv of the independent implementations (aioquic), made once per requirements file.
+pyenv: $(PYENV)/.installed
+$(PYENV)/.installed: vectors/iut/python-proton/requirements.txt
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
+	  || (apt-get update -q && $(APT_INSTALL) python3-venv python3-pip) >/dev/null
+	python3 -m venv $(PYENV)
+	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r vectors/iut/python-proton/requirements.txt
+	touch $@
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
 # every reference profile (each with its expectations file) and write reports/demo/.
@@ -53,7 +90,13 @@ demo:
 	$(HARNESS) interop --faults lossy-handshake --report reports/demo/interop-lossy-handshake
 	$(HARNESS) interop --matrix vectors/interop/mediastream-matrix.push.json --report reports/demo/interop-push
 	@echo
-	@echo "== harness mutants: the suite against deliberately wrong reference endpoints =="
+	@echo
+	@echo "== Proton: the library against ref:project and ref:as_coded (virtual time), its interop matrix, a golden capture checked =="
+	$(HARNESS) run vectors/scenarios/proton --iut ref:project --iut ref:as_coded --report reports/demo/proton
+	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --report reports/demo/proton/interop
+	$(HARNESS) check --protocol proton --profile-timers pcaps/proton/server_happy_path.pcapng
+	@echo
+	@echo "== harness mutants: the suite against deliberately wrong reference endpoints (both families) =="
 	$(HARNESS) mutants --report reports/demo/mutants
 	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario)"
 

@@ -42,6 +42,9 @@ pub struct MutantsArgs {
     /// the first catching scenario, not all).
     #[arg(long)]
     pub stop_at_first: bool,
+    /// Leave out scenarios with this tag (repeatable), e.g. `slow` against an external IUT.
+    #[arg(long, value_name = "TAG")]
+    pub skip_tag: Vec<String>,
 }
 
 /// `harness coverage` arguments.
@@ -84,10 +87,11 @@ pub struct MutantsReport {
     pub scenarios: usize,
 }
 
-fn load(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, String> {
+fn load(paths: &[PathBuf], skip_tags: &[String]) -> Result<Vec<LoadedScenario>, String> {
     let mut scenarios = FAMILIES
         .load_all(&scenario_files(paths)?)
         .map_err(|e| e.0)?;
+    scenarios.retain(|s| !s.tags().iter().any(|t| skip_tags.contains(t)));
     scenarios.sort_by(|a, b| a.id().cmp(b.id()));
     Ok(scenarios)
 }
@@ -349,7 +353,7 @@ fn markdown(report: &MutantsReport) -> String {
 
 /// Runs `harness mutants`.
 pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
-    let scenarios = match load(&args.scenarios) {
+    let scenarios = match load(&args.scenarios, &args.skip_tag) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -467,7 +471,7 @@ pub struct CoverageEntry {
 
 /// Runs `harness coverage`: ids with the scenarios that exercise them and the mutants they kill.
 pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
-    let scenarios = match load(&args.scenarios) {
+    let scenarios = match load(&args.scenarios, &[]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

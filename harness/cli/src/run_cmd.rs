@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// Only scenarios with this tag (repeatable: any of them).
     #[arg(long)]
     pub tag: Vec<String>,
+    /// Leave out scenarios with this tag (repeatable), e.g. `slow`: minutes of real time against
+    /// an external IUT.
+    #[arg(long, value_name = "TAG")]
+    pub skip_tag: Vec<String>,
     /// Only scenarios whose id contains this text.
     #[arg(long)]
     pub filter: Option<String>,
@@ -106,6 +110,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .load_all(&scenario_files(&args.scenarios)?)
         .map_err(|e| e.0)?;
     scenarios.retain(|s| args.tag.is_empty() || s.tags().iter().any(|t| args.tag.contains(t)));
+    scenarios.retain(|s| !s.tags().iter().any(|t| args.skip_tag.contains(t)));
     scenarios.retain(|s| {
         args.filter
             .as_ref()
@@ -119,6 +124,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         for id in e.known_failures.keys() {
             if !scenarios.iter().any(|s| s.id() == id)
                 && args.tag.is_empty()
+                && args.skip_tag.is_empty()
                 && args.filter.is_none()
             {
                 return Err(format!(
@@ -154,7 +160,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
 fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     let selected = plan.selected().len();
     if selected == 0 {
-        eprintln!("error: no scenario selected (check the paths, --tag, --filter and --partition)");
+        eprintln!("error: no scenario selected (check the paths, --tag, --skip-tag, --filter and --partition)");
         return EXIT_NOTHING;
     }
     let total = selected * plan.iuts.len() * plan.repeat as usize;

@@ -283,6 +283,13 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn secrets(_node: &Self::Node) -> String {
         String::new()
     }
+    /// Whether an external responder's steps start once its port is bound rather than when the
+    /// manifest's `ready` says it is ready: a scenario about what it does before it is ready
+    /// (Proton's connection during the startup delay, whose readiness line is printed after the
+    /// delay).
+    fn steps_before_ready(_s: &Scenario<Self>) -> bool {
+        false
+    }
     /// What the run waits for after the steps.
     fn settle(s: &Scenario<Self>, real_time: bool) -> Settle;
     /// Roughly how long the reference peer's part lasts, ms (to start the longest real-time runs

@@ -723,6 +723,8 @@ class Session:
 
     async def write_u32(self, sid: int, v: int) -> None:
         link = self.link
+        if self.o.m("stop-sending-ignored") and any(s == sid for s, _ in link.stops):
+            return  # the mutant drops what the client asked not to get, and serves on
         off = link.send(sid, U32.pack(v & MASK32))
         if not await link.wait_until(lambda: link.sent_through(sid, off), self.op_deadline()):
             raise self.op_close(f"write on stream {sid}")

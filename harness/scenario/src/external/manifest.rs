@@ -72,6 +72,11 @@ pub struct Manifest {
     /// The exit code by which it says it does not support what it was asked (default 89).
     #[serde(default = "default_unsupported")]
     pub unsupported_exit_code: i32,
+    /// A fixed address the responder always serves on, for a program that cannot be told where
+    /// to listen (the original Proton server binds 127.0.0.1:5000): `{listen}` is this address,
+    /// and this IUT's scenarios run one at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
     /// When a responder is ready for the first datagram (default: once `{listen}`'s port is bound).
     #[serde(default)]
     pub ready: Ready,
@@ -364,6 +369,7 @@ impl Manifest {
             profiles: None,
             options: None,
             unsupported_exit_code: DEFAULT_UNSUPPORTED_EXIT_CODE,
+            listen: None,
             ready: Ready::default(),
             startup_timeout_ms: default_startup_timeout_ms(),
             kill_grace_ms: default_kill_grace_ms(),
@@ -587,7 +593,25 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
 
 /// The JSON Schema of IUT manifests (committed as `vectors/schema/iut-manifest.schema.json`).
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(Manifest);
+    let mut schema = schemars::schema_for!(Manifest);
+    // `server` and `client` are the QUIC families' names of `responder` and `initiator` (serde
+    // aliases, which schemars does not list): the same schema under each name.
+    if let Some(props) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for (alias, name) in [("server", "responder"), ("client", "initiator")] {
+            if let Some(mut p) = props.get(name).cloned() {
+                if let Some(o) = p.as_object_mut() {
+                    o.insert(
+                        "description".into(),
+                        format!("The same as `{name}` (the name the QUIC families use).").into(),
+                    );
+                }
+                props.insert(alias.into(), p);
+            }
+        }
+    }
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

@@ -267,6 +267,16 @@ impl ExternalIut {
         };
         let budget = self.budget(scenario);
         let role = scenario.iut.role;
+        // A responder on a fixed address serves one scenario at a time: the others wait here,
+        // before their clock starts.
+        let fixed = match &self.kind {
+            Kind::Spawn { manifest, .. } if role == Role::Responder => manifest.listen,
+            _ => None,
+        };
+        let lock = fixed.map(fixed_address_lock);
+        let _serving = lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let outcome = runtime.block_on(async {
             let argv_for = |addr: SocketAddr| -> Result<Vec<String>, String> {
                 let Kind::Spawn { manifest, dir } = &self.kind else {
@@ -355,4 +365,16 @@ fn running_executable() -> Result<PathBuf, String> {
         Some(path) if Path::new(path).is_file() => Ok(PathBuf::from(path)),
         _ => Ok(exe),
     }
+}
+
+/// The lock that serialises the scenarios of responders on one fixed address (process-wide).
+fn fixed_address_lock(addr: SocketAddr) -> std::sync::Arc<std::sync::Mutex<()>> {
+    static LOCKS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeMap<SocketAddr, std::sync::Arc<std::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let locks = LOCKS.get_or_init(Default::default);
+    let mut map = locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(addr).or_default().clone()
 }

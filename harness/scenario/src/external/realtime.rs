@@ -336,12 +336,13 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             } => {
                 unsupported_code = Some(manifest.unsupported_exit_code);
                 grace = ms(manifest.kill_grace_ms);
-                let addr = match role {
-                    Role::Responder => match free_port(bind_ip) {
+                let addr = match (role, manifest.listen) {
+                    (Role::Responder, Some(fixed)) => fixed,
+                    (Role::Responder, None) => match free_port(bind_ip) {
                         Ok(port) => SocketAddr::new(bind_ip, port),
                         Err(e) => return Ending::Error(format!("cannot find a free port: {e}")),
                     },
-                    Role::Initiator => primary,
+                    (Role::Initiator, _) => primary,
                 };
                 let words = match argv(addr) {
                     Ok(w) => w,
@@ -360,7 +361,12 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                 match role {
                     Role::Responder => {
                         net.link.set_iut(addr, true);
-                        match wait_ready(manifest, p, addr, clock, &mut markers).await {
+                        let ready = if F::steps_before_ready(scenario) {
+                            &Ready::ListenPort
+                        } else {
+                            &manifest.ready
+                        };
+                        match wait_ready(manifest, ready, p, addr, clock, &mut markers).await {
                             Ok(()) => clock.now(),
                             Err(ending) => return ending,
                         }
@@ -683,16 +689,18 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     outcome
 }
 
-/// Waits until a responder IUT is ready (the manifest's `ready`), at most its startup timeout.
+/// Waits until a responder IUT is `ready` (the manifest's, unless the scenario starts before it),
+/// at most its startup timeout.
 async fn wait_ready(
     manifest: &Manifest,
+    ready: &Ready,
     p: &Process,
     addr: SocketAddr,
     clock: Clock,
     markers: &mut Vec<(Instant, String)>,
 ) -> Result<(), Ending> {
     let started = clock.now();
-    let (wait, what) = match &manifest.ready {
+    let (wait, what) = match ready {
         Ready::ListenPort => (
             ms(manifest.startup_timeout_ms),
             format!("listening on {addr}"),
@@ -715,7 +723,7 @@ async fn wait_ready(
             )));
         }
         let elapsed = clock.now().saturating_duration_since(started);
-        let ready = match &manifest.ready {
+        let ready = match ready {
             Ready::ListenPort => port_bound(addr.port()).unwrap_or(elapsed >= ms(200)),
             Ready::Output(text) => p.printed(text),
             Ready::DelayMs(d) => elapsed >= ms(*d),

@@ -48,6 +48,15 @@ pub struct ProfileArgs {
     /// Seed of the QUIC randomness.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// P2: the server pushes its actions (the same as `+action_push` in --profile).
+    #[arg(long)]
+    pub action_push: bool,
+    /// P4: a 4th stream with 0xFF resets (the same as `+reset_discriminator` in --profile).
+    #[arg(long)]
+    pub reset_discriminator: bool,
+    /// Run a deliberately wrong variant (`harness mutants` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub mutant: Option<String>,
 }
 
 impl ProfileArgs {
@@ -61,7 +70,19 @@ impl ProfileArgs {
             disc_ms: self.disc_ms,
             ..Session::default()
         };
-        Ok(session.apply(Profile::parse(&self.profile)?))
+        let mut text = self.profile.clone();
+        for (on, option) in [
+            (self.action_push, "+action_push"),
+            (self.reset_discriminator, "+reset_discriminator"),
+        ] {
+            if on && !text.contains(option) {
+                text.push_str(option);
+            }
+        }
+        if let Some(m) = &self.mutant {
+            text = format!("{text}!{m}");
+        }
+        Ok(session.apply(Profile::parse(&text)?))
     }
 
     fn key_log(&self) -> Arc<KeyLog> {

@@ -342,6 +342,11 @@ impl Family for Proton {
     fn is_ending(event: &Event<Self>) -> bool {
         matches!(event, handshake_proton_endpoint::ProtonEvent::Ended { .. })
     }
+    /// H1: a scenario that connects during the server's startup delay starts its steps once the
+    /// server's port is bound: the readiness line of an as-coded server comes after the delay.
+    fn steps_before_ready(s: &ProtonScenario) -> bool {
+        s.iut.role == Role::Responder && s.setup.session.startup_ms.is_some_and(|ms| ms > 0)
+    }
     fn settle(s: &ProtonScenario, _real_time: bool) -> Settle {
         // A client (IUT or reference) finishes; a server serves forever; the scripted client
         // finishes when its connections have drained.
