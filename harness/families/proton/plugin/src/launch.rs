@@ -52,6 +52,10 @@ fn fits(profile: &str, feature: &str, manifest: Option<&Manifest>) -> bool {
     }
 }
 
+fn complete_values(s: &ProtonScenario, profile: &str) -> Vec<(&'static str, String)> {
+    complete(s, profile).values
+}
+
 fn complete(s: &ProtonScenario, profile: &str) -> Launch {
     let p = s.setup.session.apply(
         Profile::parse(profile).unwrap_or(Profile::new(handshake_proton_endpoint::Base::Project)),
@@ -102,10 +106,17 @@ pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String>
         .clone()
         .unwrap_or_else(|| vec!["project".to_owned()]);
     let required = required_features(s);
+    let mut untellable = None;
     for p in &profiles {
         if required.iter().all(|f| fits(p, f, Some(manifest))) {
-            return Ok(complete(s, p));
+            match untold(manifest, s, p) {
+                Ok(()) => return Ok(complete(s, p)),
+                Err(why) => untellable = untellable.or(Some(why)),
+            }
         }
+    }
+    if let Some(why) = untellable {
+        return Err(why);
     }
     let labels: Vec<String> = required
         .iter()
@@ -115,6 +126,36 @@ pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String>
         "no profile of the IUT has all of [{}]",
         labels.join(", ")
     ))
+}
+
+/// Why the IUT cannot run `s` as `profile`: a timer or plan value the scenario sets differently
+/// from the profile's default whose placeholder the IUT's command does not take (the original
+/// program hard-codes them). The startup delay matters only to a scenario that connects during
+/// it; otherwise the readiness line comes after it anyway.
+fn untold(manifest: &Manifest, s: &ProtonScenario, profile: &str) -> Result<(), String> {
+    let Some(template) = manifest.template(s.iut.role) else {
+        return Ok(());
+    };
+    let words = template.words().unwrap_or_default();
+    let takes = |name: &str| words.iter().any(|w| w.contains(&format!("{{{name}}}")));
+    let mut plain = s.clone();
+    plain.setup.session = crate::format::Session::default();
+    let default = complete_values(&plain, profile);
+    let wanted = complete_values(s, profile);
+    for ((name, value), (_, base)) in wanted.iter().zip(&default) {
+        let relevant = match *name {
+            "keylog" => false,
+            "startup_ms" => <crate::Proton as handshake_scenario::Family>::steps_before_ready(s),
+            "events" | "commits" | "actions" => s.iut.role == Role::Initiator,
+            _ => true,
+        };
+        if relevant && value != base && !takes(name) {
+            return Err(format!(
+                "the IUT's command takes no {{{name}}}: it cannot be run with {name} {value} (its default is taken to be {base})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The same for a server already running that behaves like `profile`.
