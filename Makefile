@@ -49,6 +49,7 @@ proton: pyenv
 	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --faults lossy-handshake --report reports/proton/interop-lossy-handshake
 	$(HARNESS) mutants $(PROTON) --report reports/proton/mutants
 	$(HARNESS) run $(PROTON) --iut $(PROTON_PEER) --skip-tag slow --report reports/proton/harness-peer
+	$(HARNESS) run $(PROTON) --iut vectors/iut/harness-peer-proton-fixed.json --skip-tag slow --report reports/proton/harness-peer-fixed
 	PYTHONDONTWRITEBYTECODE=1 $(PYENV)/bin/python3 -m unittest discover -s vectors/iut/python-proton
 	$(HARNESS) run $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --report reports/proton/python
 	$(HARNESS) mutants $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --stop-at-first --report reports/proton/python/mutants
