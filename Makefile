@@ -50,6 +50,7 @@ proton: pyenv
 	$(HARNESS) mutants $(PROTON) --report reports/proton/mutants
 	$(HARNESS) run $(PROTON) --iut $(PROTON_PEER) --skip-tag slow --report reports/proton/harness-peer
 	$(HARNESS) run $(PROTON) --iut vectors/iut/harness-peer-proton-fixed.json --skip-tag slow --report reports/proton/harness-peer-fixed
+	$(HARNESS) run $(PROTON) --tag client --iut vectors/iut/harness-repl-proton.json --report reports/proton/repl-client
 	PYTHONDONTWRITEBYTECODE=1 $(PYENV)/bin/python3 -m unittest discover -s vectors/iut/python-proton
 	$(HARNESS) run $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --report reports/proton/python
 	$(HARNESS) mutants $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --stop-at-first --report reports/proton/python/mutants

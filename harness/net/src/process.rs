@@ -144,18 +144,24 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `argv` in a new process group, stdin closed, stdout and stderr read line by line.
+    /// Starts `argv` in a new process group, stdout and stderr read line by line; stdin gets
+    /// `stdin` and is then closed (closed at once when `None`).
     pub fn spawn(
         argv: &[String],
         cwd: Option<&PathBuf>,
         env: &std::collections::BTreeMap<String, String>,
+        stdin: Option<String>,
         clock: Clock,
     ) -> Result<Process, String> {
         let (program, args) = argv.split_first().ok_or("empty command")?;
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -171,6 +177,15 @@ impl Process {
         let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| "pid out of range")?);
         if let Ok(mut live) = LIVE.lock() {
             live.insert(pgid.as_raw());
+        }
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            // Written in the background, then closed: a program that reads commands until EOF
+            // (a REPL) sees the whole script; one that exits early just breaks the pipe.
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = pipe.write_all(text.as_bytes()).await;
+                let _ = pipe.shutdown().await;
+            });
         }
         let output = Arc::new(Mutex::new(Output::default()));
         let line_read = Arc::new(tokio::sync::Notify::new());

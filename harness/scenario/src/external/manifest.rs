@@ -72,6 +72,11 @@ pub struct Manifest {
     /// The exit code by which it says it does not support what it was asked (default 89).
     #[serde(default = "default_unsupported")]
     pub unsupported_exit_code: i32,
+    /// Text written to the IUT's standard input when it starts, then closed (placeholders
+    /// substituted; default: stdin closed at once). A client driven through a REPL on its stdin,
+    /// e.g. Proton's `{repl}`: the scenario's plan in the REPL language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
     /// A fixed address the responder always serves on, for a program that cannot be told where
     /// to listen (the original Proton server binds 127.0.0.1:5000): `{listen}` is this address,
     /// and this IUT's scenarios run one at a time.
@@ -369,6 +374,7 @@ impl Manifest {
             profiles: None,
             options: None,
             unsupported_exit_code: DEFAULT_UNSUPPORTED_EXIT_CODE,
+            stdin: None,
             listen: None,
             ready: Ready::default(),
             startup_timeout_ms: default_startup_timeout_ms(),
@@ -432,6 +438,16 @@ impl Manifest {
         if let Some(t) = &self.initiator {
             check("initiator", t, &RESPONDER_ONLY)?;
         }
+        if let Some(text) = &self.stdin {
+            for name in placeholders_in(text).map_err(|e| format!("stdin: {e}"))? {
+                if name.is_empty() || !known_names.contains(&name.as_str()) || name == "flags" {
+                    return Err(format!(
+                        "stdin: unknown placeholder {{{name}}} (known: {})",
+                        known(&known_names)
+                    ));
+                }
+            }
+        }
         let flag_forbidden: Vec<&str> = INITIATOR_ONLY
             .iter()
             .chain(&RESPONDER_ONLY)
@@ -469,6 +485,14 @@ impl Manifest {
     /// Whether it has a flag of this name.
     pub fn has_flag(&self, name: &str) -> bool {
         self.flags.contains_key(name)
+    }
+
+    /// The text for the IUT's stdin, placeholders substituted (`None`: stdin closed at once).
+    pub fn stdin_text(&self, values: &Values) -> Result<Option<String>, String> {
+        self.stdin
+            .as_deref()
+            .map(|t| substitute(t, values).map_err(|e| format!("stdin: {e}")))
+            .transpose()
     }
 
     /// The command template of `role`.

@@ -278,7 +278,7 @@ impl ExternalIut {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let outcome = runtime.block_on(async {
-            let argv_for = |addr: SocketAddr| -> Result<Vec<String>, String> {
+            let argv_for = |addr: SocketAddr| -> Result<(Vec<String>, Option<String>), String> {
                 let Kind::Spawn { manifest, dir } = &self.kind else {
                     return Err("no command".into());
                 };
@@ -286,7 +286,10 @@ impl ExternalIut {
                 let values =
                     Values::new(role, role_name::<F>(role), addr, &launch, F::PLACEHOLDERS)
                         .with_run(seed, &harness, dir);
-                manifest.command(role, role_name::<F>(role), &launch, &values)
+                Ok((
+                    manifest.command(role, role_name::<F>(role), &launch, &values)?,
+                    manifest.stdin_text(&values)?,
+                ))
             };
             let target = match &self.kind {
                 Kind::Spawn { manifest, dir } => realtime::Target::Spawn {
@@ -370,7 +373,9 @@ fn running_executable() -> Result<PathBuf, String> {
 /// The lock that serialises the scenarios of responders on one fixed address (process-wide).
 fn fixed_address_lock(addr: SocketAddr) -> std::sync::Arc<std::sync::Mutex<()>> {
     static LOCKS: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::BTreeMap<SocketAddr, std::sync::Arc<std::sync::Mutex<()>>>>,
+        std::sync::Mutex<
+            std::collections::BTreeMap<SocketAddr, std::sync::Arc<std::sync::Mutex<()>>>,
+        >,
     > = std::sync::OnceLock::new();
     let locks = LOCKS.get_or_init(Default::default);
     let mut map = locks

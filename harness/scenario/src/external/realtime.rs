@@ -38,7 +38,8 @@ pub(super) enum Target<'a> {
         /// The manifest.
         manifest: &'a Manifest,
         /// Its argv for this run, given the IUT's address (`{listen}`) or the harness's (`{target}`).
-        argv: &'a dyn Fn(SocketAddr) -> Result<Vec<String>, String>,
+        /// The command line and the text for its stdin, for the IUT's address.
+        argv: &'a dyn Fn(SocketAddr) -> Result<(Vec<String>, Option<String>), String>,
         /// Working directory.
         cwd: Option<std::path::PathBuf>,
     },
@@ -344,11 +345,11 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                     },
                     (Role::Initiator, _) => primary,
                 };
-                let words = match argv(addr) {
+                let (words, stdin) = match argv(addr) {
                     Ok(w) => w,
                     Err(e) => return Ending::Error(format!("IUT command: {e}")),
                 };
-                let p = match Process::spawn(&words, cwd.as_ref(), &manifest.env, clock) {
+                let p = match Process::spawn(&words, cwd.as_ref(), &manifest.env, stdin, clock) {
                     Ok(p) => p,
                     Err(e) => return Ending::Error(e),
                 };

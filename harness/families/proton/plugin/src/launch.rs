@@ -24,6 +24,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "events",
     "commits",
     "actions",
+    "repl",
 ];
 
 /// Checks the manifest's profiles.
@@ -94,9 +95,22 @@ fn complete(s: &ProtonScenario, profile: &str) -> Launch {
             ("events", plan.events.to_string()),
             ("commits", plan.commits.to_string()),
             ("actions", plan.actions.to_string()),
+            ("repl", repl_script(&plan)),
         ],
         mutant: None,
     }
+}
+
+/// A client's plan in the REPL language (the original's `client_repl` and `harness proton repl`),
+/// for a client IUT driven on its stdin: connect, the events, the commits 1..n, the actions,
+/// close, exit — one command a line.
+pub fn repl_script(plan: &handshake_proton_endpoint::ClientPlan) -> String {
+    let mut lines = vec!["connect".to_owned()];
+    lines.extend((0..plan.events).map(|_| "send_event".to_owned()));
+    lines.extend((1..=plan.commits).map(|r| format!("commit {r}")));
+    lines.extend((0..plan.actions).map(|_| "read_action".to_owned()));
+    lines.extend(["close".to_owned(), "exit".to_owned()]);
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// What the IUT must be started with for `s`, or why it cannot run it.
@@ -137,14 +151,22 @@ fn untold(manifest: &Manifest, s: &ProtonScenario, profile: &str) -> Result<(), 
         return Ok(());
     };
     let words = template.words().unwrap_or_default();
-    let takes = |name: &str| words.iter().any(|w| w.contains(&format!("{{{name}}}")));
+    let stdin = manifest.stdin.as_deref().unwrap_or("");
+    let mentions = |name: &str| {
+        let p = format!("{{{name}}}");
+        words.iter().any(|w| w.contains(&p)) || stdin.contains(&p)
+    };
+    // A plan given through the REPL script is told too.
+    let takes = |name: &str| {
+        mentions(name) || (matches!(name, "events" | "commits" | "actions") && mentions("repl"))
+    };
     let mut plain = s.clone();
     plain.setup.session = crate::format::Session::default();
     let default = complete_values(&plain, profile);
     let wanted = complete_values(s, profile);
     for ((name, value), (_, base)) in wanted.iter().zip(&default) {
         let relevant = match *name {
-            "keylog" => false,
+            "keylog" | "repl" => false,
             "startup_ms" => <crate::Proton as handshake_scenario::Family>::steps_before_ready(s),
             "events" | "commits" | "actions" => s.iut.role == Role::Initiator,
             _ => true,
