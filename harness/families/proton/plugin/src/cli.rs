@@ -125,9 +125,9 @@ pub enum PeerCommand {
     },
 }
 
-/// Proton's top-level commands (none besides the shared ones).
+/// Proton's top-level commands: `harness proton repl`.
 pub fn commands() -> Vec<clap::Command> {
-    Vec::new()
+    vec![crate::repl::cli::command()]
 }
 
 /// Proton's `harness peer` tools.
@@ -138,9 +138,9 @@ pub fn peer_commands() -> Vec<clap::Command> {
         .collect()
 }
 
-/// Runs a top-level command of the family (none).
-pub fn run(_: &str, _: &ArgMatches, _: &mut dyn Write) -> Option<i32> {
-    None
+/// Runs a top-level command of the family (`harness proton …`).
+pub fn run(name: &str, matches: &ArgMatches, out: &mut dyn Write) -> Option<i32> {
+    crate::repl::cli::run(name, matches, out)
 }
 
 /// Runs `harness peer proton-…`.

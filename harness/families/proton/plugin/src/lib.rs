@@ -19,6 +19,7 @@ pub mod interop;
 mod judge;
 pub mod launch;
 pub mod observe;
+pub mod repl;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
