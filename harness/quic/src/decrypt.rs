@@ -720,6 +720,10 @@ pub struct ConnectionInfo {
     pub offered_alpn: Vec<Vec<u8>>,
     /// server_name of the ClientHello.
     pub server_name: Option<String>,
+    /// The max_idle_timeout transport parameter (ms) the client (index 0, ClientHello) and the
+    /// server (index 1, EncryptedExtensions; needs the handshake keys) sent, 0 when absent (no
+    /// idle timeout on that side); `None`: not seen. See [`ConnectionInfo::idle_timeout_ms`].
+    pub max_idle_timeout_ms: [Option<u64>; 2],
     /// A valid Retry was seen.
     pub retry: bool,
     /// Connection IDs issued by the client / by the server (as seen in the capture).
@@ -727,6 +731,19 @@ pub struct ConnectionInfo {
     pub server_cids: Vec<Vec<u8>>,
     /// Key updates followed, per direction (client to server, server to client).
     pub key_updates: [u64; 2],
+}
+
+impl ConnectionInfo {
+    /// The connection's idle timeout (RFC 9000 §10.1): the smaller of the two sides'
+    /// max_idle_timeout, either one when the other has none (0); `None` when a side's is not
+    /// known or neither side has one. (An endpoint waits at least three PTOs, so a connection
+    /// may live a little longer.)
+    pub fn idle_timeout_ms(&self) -> Option<u64> {
+        let [Some(client), Some(server)] = self.max_idle_timeout_ms else {
+            return None;
+        };
+        [client, server].into_iter().filter(|ms| *ms > 0).min()
+    }
 }
 
 /// How the key-log lines were used.
@@ -913,6 +930,23 @@ struct ClientHello {
     random: [u8; 32],
     alpn: Vec<Vec<u8>>,
     server_name: Option<String>,
+    max_idle_timeout_ms: Option<u64>,
+}
+
+/// max_idle_timeout (0x01) from a quic_transport_parameters extension's body (0: absent, no
+/// idle timeout).
+fn max_idle_timeout(data: &[u8]) -> u64 {
+    let mut p = Reader::new(data);
+    while p.left() > 0 {
+        let (Some(id), Some(len)) = (p.varint(), p.varint()) else {
+            break;
+        };
+        let Some(v) = p.bytes_u64(len) else { break };
+        if id == 0x01 {
+            return Reader::new(v).varint().unwrap_or(0);
+        }
+    }
+    0
 }
 
 fn client_hello(body: &[u8]) -> Option<ClientHello> {
@@ -923,6 +957,7 @@ fn client_hello(body: &[u8]) -> Option<ClientHello> {
         random,
         alpn: Vec::new(),
         server_name: None,
+        max_idle_timeout_ms: None,
     };
     let sid = r.u8()?;
     r.bytes(usize::from(sid))?;
@@ -934,6 +969,7 @@ fn client_hello(body: &[u8]) -> Option<ClientHello> {
         match ty {
             0 => hello.server_name = server_name(data),
             16 => hello.alpn = alpn_list(data),
+            0x39 => hello.max_idle_timeout_ms = Some(max_idle_timeout(data)),
             _ => {}
         }
     }
@@ -951,6 +987,7 @@ fn server_hello_suite(body: &[u8]) -> Option<u16> {
 
 struct EncryptedExtensions {
     alpn: Option<Vec<u8>>,
+    max_idle_timeout_ms: Option<u64>,
     /// (CID, reset token) from the transport parameters: stateless_reset_token has no CID
     /// (it belongs to the server's handshake CID), preferred_address has both.
     reset_tokens: Vec<(Option<Vec<u8>>, [u8; 16])>,
@@ -959,6 +996,7 @@ struct EncryptedExtensions {
 fn encrypted_extensions(body: &[u8]) -> EncryptedExtensions {
     let mut ee = EncryptedExtensions {
         alpn: None,
+        max_idle_timeout_ms: None,
         reset_tokens: Vec::new(),
     };
     let mut r = Reader::new(body);
@@ -966,6 +1004,7 @@ fn encrypted_extensions(body: &[u8]) -> EncryptedExtensions {
         match ty {
             16 => ee.alpn = alpn_list(data).into_iter().next(),
             0x39 => {
+                ee.max_idle_timeout_ms = Some(max_idle_timeout(data));
                 let mut p = Reader::new(data);
                 while p.left() > 0 {
                     let (Some(id), Some(len)) = (p.varint(), p.varint()) else {
@@ -1147,6 +1186,7 @@ struct Conn {
     offered_alpn: Vec<Vec<u8>>,
     alpn: Option<Vec<u8>>,
     server_name: Option<String>,
+    max_idle_timeout_ms: [Option<u64>; 2],
     retry: bool,
 }
 
@@ -1169,6 +1209,7 @@ impl Conn {
             offered_alpn: Vec::new(),
             alpn: None,
             server_name: None,
+            max_idle_timeout_ms: [None, None],
             retry: false,
         }
     }
@@ -1377,6 +1418,9 @@ impl Conn {
                     if self.server_name.is_none() {
                         self.server_name = h.server_name;
                     }
+                    if self.max_idle_timeout_ms[CLIENT].is_none() {
+                        self.max_idle_timeout_ms[CLIENT] = h.max_idle_timeout_ms;
+                    }
                 }
             }
             (0, SERVER, 2) => {
@@ -1393,6 +1437,9 @@ impl Conn {
                 let ee = encrypted_extensions(body);
                 if ee.alpn.is_some() {
                     self.alpn = ee.alpn;
+                }
+                if ee.max_idle_timeout_ms.is_some() {
+                    self.max_idle_timeout_ms[SERVER] = ee.max_idle_timeout_ms;
                 }
                 for (cid, token) in ee.reset_tokens {
                     if let Some(cid) = cid {
@@ -1416,6 +1463,7 @@ impl Conn {
             alpn: self.alpn.clone(),
             offered_alpn: self.offered_alpn.clone(),
             server_name: self.server_name.clone(),
+            max_idle_timeout_ms: self.max_idle_timeout_ms,
             retry: self.retry,
             client_cids: self.cids[CLIENT].clone(),
             server_cids: self.cids[SERVER].clone(),

@@ -378,6 +378,9 @@ fn demo_capture_decrypts_like_the_prototype() {
     );
     assert_eq!(c.alpn.as_deref(), Some(&b"proton"[..]));
     assert_eq!(c.offered_alpn, vec![b"proton".to_vec()]);
+    // The prototype's idle timeout (5 s), both sides.
+    assert_eq!(c.max_idle_timeout_ms, [Some(5_000), Some(5_000)]);
+    assert_eq!(c.idle_timeout_ms(), Some(5_000));
     assert_eq!((c.client, c.server), (datagrams[0].0, datagrams[0].1));
     assert_eq!(c.key_updates, [1, 1]);
     assert!(c.server_cids.contains(&unhex("937acbc904067cbc")));
@@ -460,6 +463,9 @@ fn demo_capture_without_keys_decrypts_only_initials() {
     let c = &d.connections()[0];
     assert_eq!(c.suite, Some(CipherSuite::Aes256GcmSha384)); // from the ServerHello
     assert_eq!(c.alpn, None); // EncryptedExtensions needs the handshake keys
+                              // The ClientHello's transport parameters are readable, the server's are not.
+    assert_eq!(c.max_idle_timeout_ms, [Some(5_000), None]);
+    assert_eq!(c.idle_timeout_ms(), None);
 }
 
 #[test]
@@ -968,6 +974,19 @@ fn three_interleaved_quinn_connections_one_per_suite_with_retry_and_key_update()
         assert!(conn.retry, "client {i}");
         assert_eq!(conn.server, srv);
         assert_eq!(conn.alpn.as_deref(), Some(&b"hq-test"[..]));
+        // quinn's default max_idle_timeout, both sides.
+        assert_eq!(conn.max_idle_timeout_ms, [Some(30_000), Some(30_000)]);
+        assert_eq!(conn.idle_timeout_ms(), Some(30_000));
+        let mut other = conn.clone();
+        for (sides, idle) in [
+            ([Some(0), Some(700)], Some(700)),
+            ([Some(900), Some(700)], Some(700)),
+            ([Some(0), Some(0)], None),
+            ([None, Some(700)], None),
+        ] {
+            other.max_idle_timeout_ms = sides;
+            assert_eq!(other.idle_timeout_ms(), idle, "{sides:?}");
+        }
         let hello = format!("hello from client {i}").into_bytes();
         assert_eq!(
             s[&(ci, 0, Direction::ClientToServer)],
