@@ -23,6 +23,11 @@
 //!   only where the bounds are certain: the lower bound of when a timer started is when its
 //!   trigger was captured, the upper bound needs the server to be listening (H1: a server
 //!   that answered stream data, or `startup_ms` after its first packet).
+//! - An idle timeout ends a connection silently (RFC 9000 §10.1): a connection silent for its
+//!   idle timeout (the smaller of both sides' max_idle_timeout transport parameters), less the
+//!   tolerance, may have ended there. It is then no live connection a new one must be refused
+//!   for, and it owes no close the client's later packets (they may reach nothing) would show
+//!   missing; the server's own later packets still show it live.
 //! - A connection with 1-RTT packets that do not decrypt is not judged (`proton.decrypt`; only a
 //!   note when there are no secrets at all).
 #![forbid(unsafe_code)]

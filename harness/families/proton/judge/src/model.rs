@@ -70,14 +70,15 @@ fn initiated(conn: &Conn, side: Side) -> Option<&CloseRec> {
     }
 }
 
-/// Whether `conn` (last seen at `last`) is visibly live at `t`: begun before, not closed by
-/// then, and seen after.
-/// Whether `conn` was live when the capture shows `at`: begun before it and not yet closed, in
-/// capture order (datagrams of one virtual or coarse clock tick share a timestamp).
-fn live_at(conn: &Conn, last: u64, at: At) -> bool {
+/// Whether `conn` (last seen at `last`) was live when the capture shows `at`: begun before it,
+/// not yet closed, in capture order (datagrams of one virtual or coarse clock tick share a
+/// timestamp), not silent for its idle timeout (an idle timeout closes silently: a packet the
+/// client sends later, its close say, reaches a connection the server has forgotten), and seen
+/// at or after `at`.
+fn live_at(conn: &Conn, last: u64, at: At, tol: u64) -> bool {
     let begun = conn.first().is_some_and(|f| f.packet < at.packet);
     let closed = conn.first_close().is_some_and(|c| c.at.packet <= at.packet);
-    begun && !closed && last >= at.time_ns && !is_refused(conn)
+    begun && !closed && !conn.idle_by(at, tol) && last >= at.time_ns && !is_refused(conn)
 }
 
 /// Messages read from a flow, each with where its last byte arrived.
@@ -287,7 +288,7 @@ fn second_connections(
             .iter()
             .take(n)
             .zip(in_scope.iter().zip(&last))
-            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start))
+            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start, tol))
             .map(|(c, _)| c);
         match (live, is_refused(next)) {
             (Some(prev), false) => {
@@ -1170,8 +1171,17 @@ impl<'a> ConnJudge<'a> {
                 let Some(eff) = f.effective else { return };
                 let deadline = eff.saturating_add(self.tol);
                 let expected = f.code;
+                // A connection that may have ended by its idle timeout before the deadline
+                // owes no close; a server packet after the deadline still shows it was live.
+                let idle = conn.idle_by(
+                    At {
+                        packet: u64::MAX,
+                        time_ns: deadline,
+                    },
+                    self.tol,
+                );
                 if let Some(cc) = initiated(conn, Side::Client) {
-                    if cc.at.time_ns > deadline {
+                    if cc.at.time_ns > deadline && !idle {
                         let d = format!(
                             "connection {i}: after {} (packet {}) the server did not close with code {expected}; the client closed {} later",
                             f.what,
@@ -1305,7 +1315,20 @@ impl<'a> ConnJudge<'a> {
                 self.log.record(rule, c.at, format!("connection {i}: {what}; the server closed with {code} only {late} after the deadline"));
             }
             _ => {
-                if let Some((at, _)) = conn.packets.iter().find(|(a, _)| a.time_ns > deadline) {
+                // After a silence of the idle timeout only the server's own packets show the
+                // connection still live (the client's may reach a connection that has ended).
+                let idle = conn.idle_by(
+                    At {
+                        packet: u64::MAX,
+                        time_ns: deadline,
+                    },
+                    self.tol,
+                );
+                if let Some((at, _)) = conn
+                    .packets
+                    .iter()
+                    .find(|(a, s)| a.time_ns > deadline && (!idle || *s == Side::Server))
+                {
                     self.log.record(
                         rule,
                         *at,

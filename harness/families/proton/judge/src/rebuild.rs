@@ -132,6 +132,12 @@ pub(crate) struct Conn {
     pub alpn: Option<Vec<u8>>,
     /// Every packet of the connection, in capture order, with its sender.
     pub packets: Vec<(At, Side)>,
+    /// The packets that keep the server's idle timer going: all but the client's that the
+    /// harness marked as never delivered.
+    pub activity: Vec<At>,
+    /// The connection's idle timeout (RFC 9000 §10.1, from both sides' transport parameters),
+    /// ms; `None`: not known, or none.
+    pub idle_ms: Option<u64>,
     pub handshake_done: Option<At>,
     pub streams: BTreeMap<u64, StreamRec>,
     /// The first CONNECTION_CLOSE of each side.
@@ -165,6 +171,25 @@ impl Conn {
     /// The first close of either side.
     pub fn first_close(&self) -> Option<&CloseRec> {
         self.closes.iter().flatten().min_by_key(|c| c.at)
+    }
+    /// Whether the connection may have ended by its idle timeout before `until` (in capture
+    /// order and time; `packet: u64::MAX` for a time alone): a silence of the idle timeout, less the tolerance, between two packets that keep
+    /// it going or from the last of them to `until`. An idle timeout closes silently, so the
+    /// capture shows the connection ended only by such a silence.
+    pub fn idle_by(&self, until: At, tol_ns: u64) -> bool {
+        let Some(idle) = self.idle_ms.map(|ms| ms.saturating_mul(1_000_000)) else {
+            return false;
+        };
+        let silent = |from: u64, to: u64| to.saturating_sub(from).saturating_add(tol_ns) >= idle;
+        let mut last: Option<u64> = None;
+        let before = |a: &&At| a.packet < until.packet && a.time_ns <= until.time_ns;
+        for at in self.activity.iter().filter(before) {
+            if last.is_some_and(|l| silent(l, at.time_ns)) {
+                return true;
+            }
+            last = Some(last.map_or(at.time_ns, |l| l.max(at.time_ns)));
+        }
+        last.is_some_and(|l| silent(l, until.time_ns))
     }
 }
 
@@ -271,6 +296,9 @@ pub(crate) fn rebuild(
                 continue;
             };
             conn.packets.push((at, side));
+            if !(side == Side::Client && mark.undelivered) {
+                conn.activity.push(at);
+            }
             let frames = match p.frames {
                 Ok(frames) => frames,
                 Err(DecryptError::Frames { parsed, .. }) => {
@@ -314,6 +342,7 @@ pub(crate) fn rebuild(
         if let Some(conn) = out.conns.get_mut(info.index) {
             conn.client = Some(info.client);
             conn.server = Some(info.server);
+            conn.idle_ms = info.idle_timeout_ms();
             conn.alpn = info.alpn;
         }
     }

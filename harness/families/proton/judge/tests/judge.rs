@@ -725,6 +725,79 @@ fn a_second_connection_is_refused() {
     );
 }
 
+/// A host with its own idle timeout.
+fn host_with_idle(seed: u64, server: bool, idle: Duration) -> QuicHost {
+    QuicHost::new(&HostConfig {
+        seed: Seed::derive(seed, if server { "server" } else { "client" }),
+        alpn: vec![b"proton".to_vec()],
+        transport: Transport {
+            idle_timeout: Some(idle),
+            max_bidi: 3,
+            ..Transport::default()
+        },
+        server,
+        key_log: Arc::new(KeyLog::default()),
+    })
+    .expect("host")
+}
+
+/// An idle timeout ends a connection silently (RFC 9000 §10.1): the server forgets it after a
+/// silence of the idle timeout (600 ms here, the smaller of the two sides'), so a connection
+/// begun later is no second connection, even though the client, which has not timed out yet
+/// (what it sent at 300 ms was lost: its own idle timer started again), closes the first one
+/// afterwards (its close reaches nothing). The capture shows the idle timeout only in the
+/// transport parameters and the silence.
+#[test]
+fn a_connection_silent_for_its_idle_timeout_is_over() {
+    let mut w = World::new(15, Flaws::default());
+    w.server = host_with_idle(15, true, Duration::from_millis(600));
+    w.server.set_admission(Admission::AcceptOne);
+    w.client = host_with_idle(15, false, Duration::from_secs(3_600));
+    let first = w.connect();
+    w.run_until(300);
+    let lost_from = w.wire.len();
+    w.lose = (lost_from..lost_from + 1_000).collect();
+    let c = w.client.connection(first).expect("connection");
+    let id = c.streams().open(Dir::Bi).expect("stream");
+    c.send_stream(id).write(&[1]).expect("write");
+    w.run_until(700);
+    w.lose = (lost_from..w.wire.len()).collect();
+    let second = w.connect();
+    w.close(first, 0);
+    w.run_until(1_500);
+    assert!(
+        !w.client_ended
+            .iter()
+            .any(|e| e.starts_with(&format!("{second} transport code 0x2"))),
+        "{:?}",
+        w.client_ended
+    );
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(
+        !fired(&report).contains(&rules::SECOND_CONNECTION_REFUSED.id),
+        "{:#?}",
+        report.violations
+    );
+    assert!(!report.connections[1].refused);
+
+    // Within the idle timeout the first is still live: the second must be refused.
+    let mut w = World::new(15, Flaws::default());
+    w.server = host_with_idle(15, true, Duration::from_millis(600));
+    w.server.set_admission(Admission::Accept);
+    w.client = host_with_idle(15, false, Duration::from_secs(3_600));
+    let first = w.connect();
+    w.run_until(300);
+    w.connect();
+    w.close(first, 0);
+    w.run_until(800);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert!(
+        fired(&report).contains(&rules::SECOND_CONNECTION_REFUSED.id),
+        "{:#?}",
+        report.violations
+    );
+}
+
 #[test]
 fn missing_secrets_are_a_note_not_a_violation() {
     let mut w = World::new(
