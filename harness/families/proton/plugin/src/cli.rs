@@ -96,7 +96,7 @@ impl ProfileArgs {
 /// `harness peer proton-…`.
 #[derive(Debug, Subcommand)]
 pub enum PeerCommand {
-    /// The reference Proton server over UDP: prints `Server listening` when its startup delay is
+    /// The reference Proton server over UDP: prints `Server listening on ADDR` when its startup delay is
     /// over, serves one connection at a time until Ctrl-C.
     ProtonServer {
         /// Where to listen.
@@ -269,6 +269,8 @@ async fn drive(bind: SocketAddr, make: impl FnOnce(Instant) -> ProtonNode, clien
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot bind {bind}: {e}")),
     };
+    // What `--listen 127.0.0.1:0` really bound, for the readiness line.
+    let bound = socket.local_addr().map_or(bind, |a| a);
     let start = std::time::Instant::now();
     let now = || Instant::ZERO + start.elapsed();
     let mut node = make(now());
@@ -281,7 +283,7 @@ async fn drive(bind: SocketAddr, make: impl FnOnce(Instant) -> ProtonNode, clien
         while let Some(e) = node.poll_event() {
             match &e {
                 ProtonEvent::Listening => {
-                    println!("Server listening");
+                    println!("Server listening on {bound}");
                     let _ = std::io::stdout().flush();
                 }
                 ProtonEvent::ClientDone { ok, reason } => verdict = Some((*ok, reason.clone())),
