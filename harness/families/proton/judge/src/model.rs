@@ -623,15 +623,20 @@ impl<'a> ConnJudge<'a> {
     fn resets_and_stops(&mut self) {
         let conn = self.conn;
         for (id, s) in &conn.streams {
+            // RFC 9000 §3.2: once a stream's data and FIN are all in, a RESET_STREAM after them
+            // may go unseen (a server that already read to the FIN has nothing left to reset):
+            // it explains a close with 5 but obliges none; the FIN's own rules apply.
+            let fin = s.flows[0].fin_complete().map(|(_, at)| at);
             for (r, at) in s.resets.iter().filter(|(r, _)| r.by == Side::Client) {
                 let eff = self.accept_upper.map(|u| u.max(at.time_ns));
                 let what = format!("RESET_STREAM (code {:#x}) on stream {id}", r.code);
+                let after_fin = fin.is_some_and(|f| f <= *at);
                 self.provoke(
                     CloseCode::StreamError,
                     &rules::CLOSE_STREAM_ERROR,
                     *at,
                     eff,
-                    true,
+                    !after_fin,
                     what,
                 );
             }

@@ -798,6 +798,51 @@ fn a_connection_silent_for_its_idle_timeout_is_over() {
     );
 }
 
+/// RFC 9000 §3.2: a RESET_STREAM after a stream's FIN and all its data may go unseen (a server
+/// that read to the FIN has nothing left to reset). Here stream 8 ends before its
+/// discriminator (an early FIN the server reaches only after stream 4's setup, H2) and is then
+/// reset: neither obliges a close while stream 4 says nothing.
+#[test]
+fn a_reset_after_a_whole_fin_obliges_no_close() {
+    let mut w = World::new(16, Flaws::default());
+    let conn = w.connect();
+    w.run_until(100);
+    let c = w.client.connection(conn).expect("connection");
+    let ids: Vec<StreamId> = (0..3)
+        .map(|_| c.streams().open(Dir::Bi).expect("stream"))
+        .collect();
+    c.send_stream(ids[0]).write(&[1]).expect("write");
+    c.send_stream(ids[2]).finish().expect("fin");
+    w.settle();
+    // Reset before the FIN is acknowledged (later quinn has nothing to reset either).
+    let c = w.client.connection(conn).expect("connection");
+    c.send_stream(ids[2])
+        .reset(handshake_quic::quinn_proto::VarInt::from_u32(1))
+        .expect("reset");
+    w.settle();
+    w.run_until(500);
+    w.close(conn, 0);
+    w.run_until(1_000);
+    // The test server has no startup delay: it surely listens from its first packet.
+    let opts = Options {
+        profile: ProfileView {
+            startup_ms: Some(0),
+            ..ProfileView::project()
+        },
+        ..Options::default()
+    };
+    let report = judge(&w.pcapng(), &opts).expect("judged");
+    let c = &report.connections[0];
+    let eight = c.streams.iter().find(|s| s.id == 8).expect("stream 8");
+    assert_eq!(eight.resets.len(), 1, "{c:#?}");
+    assert!(eight.client_fin, "{c:#?}");
+    assert!(
+        !fired(&report).contains(&rules::CLOSE_STREAM_ERROR.id),
+        "{:#?}",
+        report.violations
+    );
+}
+
 #[test]
 fn missing_secrets_are_a_note_not_a_violation() {
     let mut w = World::new(
