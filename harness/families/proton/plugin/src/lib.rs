@@ -15,6 +15,8 @@ pub mod check;
 pub mod citations;
 pub mod cli;
 pub mod format;
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 pub mod interop;
 mod judge;
 pub mod launch;
