@@ -966,7 +966,10 @@ impl<'a> ConnJudge<'a> {
 
     /// Could the server close with `code` at `tc` for a reason the capture cannot show? `Err`:
     /// no, with the rule that says so.
-    fn hidden_reason(&self, code: u64, tc: u64) -> Result<(), (&'static Rule, String)> {
+    ///
+    /// `tc` is where the close is in the capture: what came after it in capture order did not
+    /// happen before it, even at the same timestamp (one clock tick, or one virtual instant).
+    fn hidden_reason(&self, code: u64, tc: At) -> Result<(), (&'static Rule, String)> {
         let p = self.p;
         match code {
             0 | 2 => Ok(()),
@@ -1014,15 +1017,18 @@ impl<'a> ConnJudge<'a> {
     }
 
     /// H2: could the wait for stream `j` (after the setup of `j − 1`) reach `a` by `tc`?
-    fn accept_possible(&self, tc: u64, a: u64) -> bool {
+    fn accept_possible(&self, tc: At, a: u64) -> bool {
         let mut lower = self.start.time_ns;
         for j in 0..3u64 {
-            let end = self.opened(j).map_or(tc, |o| o.time_ns.min(tc));
+            let end = self
+                .opened(j)
+                .filter(|o| o.packet < tc.packet)
+                .map_or(tc.time_ns, |o| o.time_ns.min(tc.time_ns));
             if end.saturating_sub(lower).saturating_add(self.tol) >= a {
                 return true;
             }
             match self.set.get(j as usize) {
-                Some(s) if s.at.time_ns <= tc => lower = s.lower,
+                Some(s) if s.at.packet < tc.packet => lower = s.lower,
                 _ => return false,
             }
         }
@@ -1030,20 +1036,26 @@ impl<'a> ConnJudge<'a> {
     }
 
     /// H6: could a read (or a write) have waited `o` by `tc`?
-    fn op_possible(&self, tc: u64, o: u64) -> bool {
+    fn op_possible(&self, tc: At, o: u64) -> bool {
         if self.conn.server_blocked {
             return true;
         }
         let waited = |from: u64, to: u64| to.saturating_sub(from).saturating_add(self.tol) >= o;
+        let before = |a: &At| a.packet < tc.packet;
+        // When `a` came, or the close when it came after it.
+        let until = |a: Option<At>| {
+            a.filter(before)
+                .map_or(tc.time_ns, |a| a.time_ns.min(tc.time_ns))
+        };
         if self.p.base_as_coded {
             // As coded, the discriminator read is an ordinary read.
             let mut lower = self.start.time_ns;
             for j in 0..3u64 {
-                let Some(opened) = self.opened(j).filter(|o| o.time_ns <= tc) else {
+                let Some(opened) = self.opened(j).filter(before) else {
                     break;
                 };
-                let disc = self.set.get(j as usize).map(|s| s.at.time_ns);
-                if waited(opened.time_ns.max(lower), disc.map_or(tc, |d| d.min(tc))) {
+                let disc = self.set.get(j as usize).map(|s| s.at);
+                if waited(opened.time_ns.max(lower), until(disc)) {
                     return true;
                 }
                 match self.set.get(j as usize) {
@@ -1052,23 +1064,28 @@ impl<'a> ConnJudge<'a> {
                 }
             }
         }
-        let Some(third) = self.set.get(2).filter(|s| s.at.time_ns <= tc) else {
+        let Some(third) = self.set.get(2).filter(|s| before(&s.at)) else {
             return false;
         };
         for st in &self.set {
             if st.disc == Discriminator::Action && self.p.action_push {
                 continue;
             }
-            if self.ended(st.id).is_some_and(|e| e <= tc) {
+            if self.ended_at(st.id).is_some_and(|e| before(&e)) {
                 continue;
             }
             let last = self
                 .client_values
                 .get(&st.id)
-                .and_then(|v| v.iter().map(|(_, a)| a.time_ns).filter(|t| *t <= tc).max())
+                .and_then(|v| {
+                    v.iter()
+                        .filter(|(_, a)| before(a))
+                        .map(|(_, a)| a.time_ns)
+                        .max()
+                })
                 .unwrap_or(0)
                 .max(third.lower);
-            if waited(last, tc) {
+            if waited(last, tc.time_ns) {
                 return true;
             }
         }
@@ -1077,36 +1094,42 @@ impl<'a> ConnJudge<'a> {
 
     /// When the client ended stream `id` (a FIN with every byte before it, or a RESET_STREAM).
     fn ended(&self, id: u64) -> Option<u64> {
+        self.ended_at(id).map(|a| a.time_ns)
+    }
+
+    /// [`ConnJudge::ended`], where in the capture.
+    fn ended_at(&self, id: u64) -> Option<At> {
         let s = stream(self.conn, id)?;
-        let fin = s.flows[0].fin_complete().map(|f| f.1.time_ns);
+        let fin = s.flows[0].fin_complete().map(|f| f.1);
         let reset = s
             .resets
             .iter()
             .filter(|(r, _)| r.by == Side::Client)
-            .map(|(_, a)| a.time_ns)
+            .map(|(_, a)| *a)
             .min();
         [fin, reset].into_iter().flatten().min()
     }
 
     /// P3: could a discriminator have waited `d` (unknown: any time at all) by `tc`?
-    fn disc_possible(&self, tc: u64, d: Option<u64>) -> bool {
+    fn disc_possible(&self, tc: At, d: Option<u64>) -> bool {
         let streams = if self.p.reset_discriminator { 4u64 } else { 3 };
+        let before = |a: &At| a.packet < tc.packet;
         let mut lower = self.start.time_ns;
         for j in 0..streams {
             if j > 0 {
                 match self.set.get(j as usize - 1) {
-                    Some(s) if s.at.time_ns <= tc => lower = s.lower,
+                    Some(s) if before(&s.at) => lower = s.lower,
                     _ => return false,
                 }
             }
-            let Some(opened) = self.opened(j).filter(|o| o.time_ns <= tc) else {
+            let Some(opened) = self.opened(j).filter(before) else {
                 return false;
             };
             let from = opened.time_ns.max(lower);
-            let disc = stream(self.conn, 4 * j)
-                .and_then(|s| s.flows[0].at(0))
-                .map(|a| a.time_ns);
-            let to = disc.map_or(tc, |x| x.min(tc));
+            let disc = stream(self.conn, 4 * j).and_then(|s| s.flows[0].at(0));
+            let to = disc
+                .filter(before)
+                .map_or(tc.time_ns, |x| x.time_ns.min(tc.time_ns));
             let possible = match d {
                 Some(d) => to.saturating_sub(from).saturating_add(self.tol) >= d,
                 None => to > from,
@@ -1147,7 +1170,7 @@ impl<'a> ConnJudge<'a> {
                 if before.iter().any(|p| p.code == code) {
                     return;
                 }
-                match (first, self.hidden_reason(code, c.at.time_ns)) {
+                match (first, self.hidden_reason(code, c.at)) {
                     (Some(f), Err(_)) => self.log.record(
                         f.rule,
                         c.at,

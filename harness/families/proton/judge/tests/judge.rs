@@ -843,6 +843,43 @@ fn a_reset_after_a_whole_fin_obliges_no_close() {
     );
 }
 
+/// A close is judged on what came before it in capture order: a u32 captured at the very
+/// instant of an op-timeout close, but after it, did not reset the timer (one virtual instant,
+/// or one tick of a coarse clock, holds both).
+#[test]
+fn a_close_is_judged_on_what_came_before_it_in_capture_order() {
+    let mut w = World::new(17, Flaws::default());
+    let conn = w.connect();
+    w.run_until(100);
+    let ids = w.open(conn, [1, 2, 3]);
+    w.run_until(150);
+    // The op timer (300 ms) runs from the setup (about 105 ms) on the StateCommit stream (4),
+    // which gets nothing; the other two get a u32 at 300 ms.
+    w.run_until(300);
+    w.write(conn, ids[0], &[1]);
+    w.write(conn, ids[2], &[42]);
+    w.run_until(405);
+    let sconn = w.proto.conn.expect("served");
+    w.server.close(w.now, sconn, 4, "stream operation timeout");
+    w.proto.done = true;
+    w.settle();
+    w.write(conn, ids[1], &[7]);
+    w.run_until(1_000);
+    let opts = Options {
+        profile: ProfileView {
+            op_ms: Some(300),
+            ..ProfileView::project()
+        },
+        ..Options::default()
+    };
+    let report = judge(&w.pcapng(), &opts).expect("judged");
+    assert_eq!(
+        report.connections[0].close.as_ref().map(|c| c.code),
+        Some(4)
+    );
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}
+
 #[test]
 fn missing_secrets_are_a_note_not_a_violation() {
     let mut w = World::new(
