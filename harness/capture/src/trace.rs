@@ -335,10 +335,54 @@ pub fn trace_packets<'t>(
             comment: comment_for(event, role, injected, annotation.as_deref()),
         });
     }
+    place_not_delivered(trace, &mut packets);
     // Ties in time go in send order (datagram ids are given at send), so a datagram placed at its
     // would-be arrival time stays behind what was sent before it.
     packets.sort_by_key(|p| (p.at, p.id));
     packets
+}
+
+/// A datagram the link dropped arrives nowhere; it is shown when it would have arrived. In real
+/// time the harness delivers late under load (a burst is delivered milliseconds after it was
+/// sent), so "sent + latency" could put it before datagrams sent earlier on its path. It gets the
+/// lag of the last datagram before it on the same path that the link carried untouched.
+fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
+    // Send time, whether any rule touched it, and whether the link dropped it, per datagram.
+    let mut sent: BTreeMap<DatagramId, (Instant, bool, bool)> = BTreeMap::new();
+    for event in trace {
+        if let LinkEvent::Sent {
+            id,
+            at,
+            applied,
+            dropped,
+            ..
+        } = event
+        {
+            sent.insert(*id, (*at, applied.is_empty(), dropped.is_some()));
+        }
+    }
+    let mut order: Vec<usize> = (0..packets.len()).collect();
+    order.sort_by_key(|&i| packets[i].id);
+    let mut lag: BTreeMap<(SocketAddr, SocketAddr), std::time::Duration> = BTreeMap::new();
+    for i in order {
+        let p = &mut packets[i];
+        let Some(&(sent_at, untouched, dropped)) = sent.get(&p.id) else {
+            continue;
+        };
+        let path = (p.src, p.dst);
+        match p.role {
+            PacketRole::Received if untouched => {
+                lag.insert(path, p.at.saturating_duration_since(sent_at));
+            }
+            // Undeliverable and in-flight datagrams keep their own (real) times.
+            PacketRole::NotDelivered if dropped => {
+                if let Some(l) = lag.get(&path) {
+                    p.at = p.at.max(sent_at + *l);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Writes `trace` as the capture `viewpoint` would have made (see the [module docs](self)) to

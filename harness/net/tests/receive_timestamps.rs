@@ -27,11 +27,13 @@ async fn a_datagram_read_late_keeps_its_arrival_time() {
         assert!(stamped, "SO_TIMESTAMPNS is available on Linux");
         let delay = arrival.read_delay.expect("a kernel stamp");
         assert!(delay >= Duration::from_millis(70), "read delay {delay:?}");
-        // Arrival is near the send, not near the read.
+        // Arrival is near the send, not near the read: in the first half of the wait (a bound
+        // relative to the wait, so a loaded machine that also reads later does not fail it).
         let after_send = arrival.at.saturating_duration_since(sent_at);
+        let waited = read_at.saturating_duration_since(sent_at);
         assert!(
-            after_send < Duration::from_millis(30),
-            "arrived {after_send:?} after the send"
+            after_send < waited / 2,
+            "arrived {after_send:?} after the send, read {waited:?} after it"
         );
         assert!(read_at.saturating_duration_since(arrival.at) >= Duration::from_millis(70));
     }

@@ -520,6 +520,43 @@ fn epoch_is_configurable_and_roles_are_reported() {
     assert_eq!(ids, vec![0, 1, 2, 3, 4, 7, 8, 9, 11, 13]);
 }
 
+/// A dropped datagram is never shown before one sent earlier on its path: in real time the
+/// harness may deliver a burst late, and "sent + latency" alone put a dropped datagram of the
+/// burst ahead of its delivered predecessors (a false `seq` order violation under load).
+#[test]
+fn a_dropped_datagram_keeps_its_place_behind_a_late_delivered_burst() {
+    let (a, b) = (peer(), me());
+    let mut link = VirtualLink::new(LinkConfig::with_seed(1))
+        .with_rules([FaultRule::new(
+            2,
+            Predicate::any().to(b).nth(Nth::Exactly(3)),
+            FaultAction::Drop,
+        )])
+        .expect("rules");
+    // Three datagrams sent at 0 ms, delivered 8 ms late (the harness was busy).
+    for i in 0..3u8 {
+        link.send(ms(0), a, b, vec![i], false);
+    }
+    while link.pop_due(ms(9), |_| true).is_some() {}
+    let packets = trace_packets(
+        link.trace(),
+        b,
+        &TraceOptions {
+            not_delivered_delay_ns: 1_000_000,
+            ..TraceOptions::default()
+        },
+    );
+    let order: Vec<(u8, PacketRole)> = packets.iter().map(|p| (p.payload[0], p.role)).collect();
+    assert_eq!(
+        order,
+        vec![
+            (0, PacketRole::Received),
+            (1, PacketRole::Received),
+            (2, PacketRole::NotDelivered)
+        ]
+    );
+}
+
 /// The same through a real link: the comments are the link's own.
 #[test]
 fn trace_of_a_virtual_link() {
@@ -547,8 +584,10 @@ fn trace_of_a_virtual_link() {
         summary,
         vec![
             (1, PacketRole::Received, None),
+            // Dropped at 10 ms, shown when it would have arrived: with the 1 ms lag of the
+            // datagram before it on its path (the default not-delivered delay is 0).
             (
-                10,
+                11,
                 PacketRole::NotDelivered,
                 Some("not delivered: dropped by harness: rule 2")
             ),
