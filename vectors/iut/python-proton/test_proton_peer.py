@@ -568,7 +568,7 @@ class Manifest(unittest.TestCase):
         for name, text in m["mutants"].items():
             role, rule, _ = pp.MUTANTS[name]
             self.assertTrue(text.startswith(f"{role}, breaks {rule}: "), name)
-        self.assertEqual(m["family"], "proton")
+        self.assertEqual(m["protocol"], "proton")
         self.assertEqual(m["unsupported_exit_code"], pp.EXIT_UNSUPPORTED)
 
     def test_templates_run(self):
