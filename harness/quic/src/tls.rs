@@ -5,7 +5,7 @@
 //! list): the same seed gives byte-identical encrypted datagrams and key logs. Not secure, by design.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -26,38 +26,41 @@ use crate::QuicError;
 
 /// A deterministic byte stream: SHA-256(seed ‖ label ‖ counter), block after block.
 pub struct DetStream {
-    seed: [u8; 32],
     label: &'static str,
-    /// (block counter, the unused bytes of the current block, reversed).
-    state: Mutex<(u64, Vec<u8>)>,
+    /// (seed, block counter, the unused bytes of the current block, reversed).
+    state: Mutex<([u8; 32], u64, Vec<u8>)>,
 }
 
 impl DetStream {
     /// A stream for `label` under `seed`.
     pub fn new(seed: [u8; 32], label: &'static str) -> Self {
         Self {
-            seed,
             label,
-            state: Mutex::new((0, Vec::new())),
+            state: Mutex::new((seed, 0, Vec::new())),
         }
+    }
+
+    /// Starts the stream again under `seed`, as if new.
+    fn reseed(&self, seed: [u8; 32]) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (seed, 0, Vec::new());
     }
 
     /// Fills `out` with the next bytes.
     pub fn fill(&self, out: &mut [u8]) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         for byte in out.iter_mut() {
-            let next = match state.1.pop() {
+            let next = match state.2.pop() {
                 Some(b) => b,
                 None => {
                     let mut ctx = digest::Context::new(&digest::SHA256);
-                    ctx.update(&self.seed);
+                    ctx.update(&state.0);
                     ctx.update(self.label.as_bytes());
-                    ctx.update(&state.0.to_be_bytes());
-                    state.0 += 1;
+                    ctx.update(&state.1.to_be_bytes());
+                    state.1 += 1;
                     let mut block = ctx.finish().as_ref().to_vec();
                     block.reverse();
                     let first = block.pop().unwrap_or(0);
-                    state.1 = block;
+                    state.2 = block;
                     first
                 }
             };
@@ -167,19 +170,49 @@ fn to_array(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
-/// A ring provider whose randomness and key shares come from `seed`. `CryptoProvider`'s fields
-/// are `&'static`, so the seeded parts are leaked: a few bytes per host, fine in a harness.
+/// The seeded parts of one provider. `CryptoProvider`'s fields are `&'static`, so they are
+/// leaked; a pair is reseeded for a new provider once the provider that had it is gone.
+struct Seeded {
+    random: &'static DetRandom,
+    kx: &'static DetX25519,
+    user: Weak<CryptoProvider>,
+}
+
+/// Every pair leaked so far: as many as providers ever alive at once, not one per host (a fuzz
+/// target makes hosts by the million).
+static SEEDED: Mutex<Vec<Seeded>> = Mutex::new(Vec::new());
+
+/// A ring provider whose randomness and key shares come from `seed`.
 fn provider(seed: &Seed) -> Arc<CryptoProvider> {
+    let mut pool = SEEDED.lock().unwrap_or_else(PoisonError::into_inner);
+    let (random, kx) = match pool.iter().position(|s| s.user.strong_count() == 0) {
+        Some(i) => {
+            let s = pool.swap_remove(i);
+            s.random.0.reseed(seed.sub("tls"));
+            s.kx.0.reseed(seed.sub("kx"));
+            (s.random, s.kx)
+        }
+        None => (
+            &*Box::leak(Box::new(DetRandom(DetStream::new(
+                seed.sub("tls"),
+                "tls-random",
+            )))),
+            &*Box::leak(Box::new(DetX25519(DetStream::new(
+                seed.sub("kx"),
+                "x25519",
+            )))),
+        ),
+    };
     let mut p = rustls::crypto::ring::default_provider();
-    p.secure_random = Box::leak(Box::new(DetRandom(DetStream::new(
-        seed.sub("tls"),
-        "tls-random",
-    ))));
-    p.kx_groups = vec![Box::leak(Box::new(DetX25519(DetStream::new(
-        seed.sub("kx"),
-        "x25519",
-    ))))];
-    Arc::new(p)
+    p.secure_random = random;
+    p.kx_groups = vec![kx];
+    let p = Arc::new(p);
+    pool.push(Seeded {
+        random,
+        kx,
+        user: Arc::downgrade(&p),
+    });
+    p
 }
 
 /// rustls reads the wall clock only through its `TimeProvider`: pinned.
@@ -467,4 +500,31 @@ pub(crate) fn server_config(
     cfg.transport_config(transport_config(t)?);
     cfg.time_source(Arc::new(FixedSystemTime));
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Providers made one after another reuse their leaked parts: the pool holds what was
+    /// ever alive at once (other tests of this crate run alongside), not one pair per provider,
+    /// and a reused pair gives what a new one gives.
+    #[test]
+    fn seeded_parts_are_reused_and_reseeded() {
+        let seed = Seed::derive(3, "pool");
+        let first = {
+            let p = provider(&seed);
+            let mut a = [0u8; 48];
+            p.secure_random.fill(&mut a).expect("random");
+            a
+        };
+        for _ in 0..500 {
+            let p = provider(&seed);
+            let mut a = [0u8; 48];
+            p.secure_random.fill(&mut a).expect("random");
+            assert_eq!(a, first);
+        }
+        let leaked = SEEDED.lock().unwrap_or_else(PoisonError::into_inner).len();
+        assert!(leaked < 100, "{leaked} pairs leaked for 501 providers");
+    }
 }
