@@ -162,8 +162,10 @@ impl Client {
                 break;
             }
         }
+        // Once the verdict is in, a past op deadline is no timer: it would be due forever.
         let op_deadline = self
             .in_flight
+            .filter(|_| self.verdict.is_none())
             .map(|(_, since)| since + self.profile.timers.op);
         self.timeout = [self.host.poll_timeout(), op_deadline, self.connect_at]
             .into_iter()

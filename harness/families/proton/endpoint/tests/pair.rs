@@ -85,11 +85,14 @@ fn run(
                 c.handle_datagram(now, addr(SERVER), &bytes);
             }
         }
+        // A handled timer is not due again at the same instant (else a driver spins forever).
         if s.poll_timeout().is_some_and(|t| t <= now) {
             s.handle_timeout(now);
+            assert!(s.poll_timeout().is_none_or(|t| t > now), "server timer stuck at {now:?}");
         }
         if c.poll_timeout().is_some_and(|t| t <= now) {
             c.handle_timeout(now);
+            assert!(c.poll_timeout().is_none_or(|t| t > now), "client timer stuck at {now:?}");
         }
     }
     let verdict = match &c {
@@ -144,6 +147,21 @@ fn wrong_answers_fail_the_client(#[case] server: &str) {
         se.iter().any(|e| e.contains("application code 5")),
         "{se:#?}"
     );
+}
+
+/// A push client against a pull server waits for pushes that never come; the server's read
+/// timeout (or the client's own) ends it, and neither timer stays due once it has fired.
+#[test]
+fn a_push_client_against_a_pull_server_times_out_once() {
+    let plan = ClientPlan {
+        events: 1,
+        commits: 1,
+        actions: 1,
+        ..ClientPlan::default()
+    };
+    let (_, _, verdict) = run("project", "project+action_push", plan, 400_000);
+    let (ok, why) = verdict.expect("the client finished");
+    assert!(!ok, "{why}");
 }
 
 #[test]
