@@ -693,7 +693,7 @@ pub fn encode(script: &Script) -> Vec<u8> {
 }
 
 fn tag(out: &mut Vec<u8>, index: u64, count: u64) {
-    let t = ((index << 32) + count - 1) / count;
+    let t = (index << 32).div_ceil(count);
     out.extend_from_slice(&u32::try_from(t).unwrap_or(u32::MAX).to_le_bytes());
 }
 

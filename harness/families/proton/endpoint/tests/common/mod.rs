@@ -1,4 +1,6 @@
 //! A scripted client and a reference server on a lossless virtual link (5 ms latency).
+// Shared by several test crates, each using a part.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
