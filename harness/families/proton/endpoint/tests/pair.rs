@@ -88,11 +88,17 @@ fn run(
         // A handled timer is not due again at the same instant (else a driver spins forever).
         if s.poll_timeout().is_some_and(|t| t <= now) {
             s.handle_timeout(now);
-            assert!(s.poll_timeout().is_none_or(|t| t > now), "server timer stuck at {now:?}");
+            assert!(
+                s.poll_timeout().is_none_or(|t| t > now),
+                "server timer stuck at {now:?}"
+            );
         }
         if c.poll_timeout().is_some_and(|t| t <= now) {
             c.handle_timeout(now);
-            assert!(c.poll_timeout().is_none_or(|t| t > now), "client timer stuck at {now:?}");
+            assert!(
+                c.poll_timeout().is_none_or(|t| t > now),
+                "client timer stuck at {now:?}"
+            );
         }
     }
     let verdict = match &c {
