@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader
+FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader proton_server
 HARNESS := target/release/harness
 
 .PHONY: all build test independent proton proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
@@ -152,11 +152,13 @@ fuzz:
 # Seed the corpora from the byte vectors (idempotent).
 fuzz-seed:
 	python3 fuzz/seed_corpora.py
+	PROTON_FUZZ_SEED=1 $(CARGO) test -p handshake-proton --features arbitrary --test fuzz_corpus_replay seed_scripts
 
 # Replay the committed corpora through the targets' checks on stable (part of `make test`).
 fuzz-check:
 	$(CARGO) test -p handshake-mediastream-wire --all-features --test fuzz_corpus_replay
 	$(CARGO) test -p handshake-proton-wire --all-features --test fuzz_corpus_replay
+	$(CARGO) test -p handshake-proton --features arbitrary --test fuzz_corpus_replay
 
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
