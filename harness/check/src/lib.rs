@@ -201,3 +201,43 @@ pub struct CheckRequest {
     /// Rules resting on this project's profile decisions fail too.
     pub strict_profile: bool,
 }
+
+/// The one-word verdict of `harness check`, the same for every family: `incomplete` (the
+/// capture is damaged), `nothing to judge`, `clean`, `deviations` (only rules resting on this
+/// project's profile decisions fired) or `violations`. It never says `clean` about a capture
+/// that could not be judged whole.
+pub fn verdict_word(
+    damaged: bool,
+    judged_nothing: bool,
+    failing: u64,
+    deviations: u64,
+) -> &'static str {
+    match (damaged, judged_nothing, failing, deviations) {
+        (true, _, _, _) => "incomplete",
+        (false, true, _, _) => "nothing to judge",
+        (false, false, 0, 0) => "clean",
+        (false, false, 0, _) => "deviations",
+        _ => "violations",
+    }
+}
+
+/// The last line of `harness check`'s text verdict, for `word` ([`verdict_word`]) and the number
+/// of violations shown.
+pub fn write_verdict_line(
+    out: &mut dyn std::io::Write,
+    word: &str,
+    violations: usize,
+) -> std::io::Result<()> {
+    match word {
+        "violations" => writeln!(out, "verdict: {violations} violations"),
+        "deviations" => writeln!(
+            out,
+            "verdict: clean by the facts; {violations} deviations from this project's profile decisions (--strict-profile fails on them)"
+        ),
+        "incomplete" => writeln!(
+            out,
+            "verdict: incomplete (the capture is damaged; {violations} violations before the damage)"
+        ),
+        word => writeln!(out, "verdict: {word}"),
+    }
+}

@@ -147,13 +147,12 @@ fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i
         ),
         _ => None,
     };
-    let word = match (&unusable, &report.damage, failing, deviations) {
-        (Some(_), Some(_), _, _) => "incomplete",
-        (Some(_), None, _, _) => "nothing to judge",
-        (None, _, 0, 0) => "clean",
-        (None, _, 0, _) => "deviations",
-        _ => "violations",
-    };
+    let word = handshake_check::verdict_word(
+        report.damage.is_some(),
+        unusable.is_some(),
+        failing,
+        deviations,
+    );
     let written = if request.json {
         let doc = serde_json::json!({
             "file": request.file.display().to_string(),
@@ -331,18 +330,5 @@ fn write_text(
     for n in &report.notes {
         writeln!(out, "note: {n}")?;
     }
-    match word {
-        "violations" => writeln!(out, "verdict: {} violations", report.violations.len()),
-        "deviations" => writeln!(
-            out,
-            "verdict: clean by the facts; {} deviations from this project's profile decisions (--strict-profile fails on them)",
-            report.violations.len()
-        ),
-        "incomplete" => writeln!(
-            out,
-            "verdict: incomplete (the capture is damaged; {} violations before the damage)",
-            report.violations.len()
-        ),
-        word => writeln!(out, "verdict: {word}"),
-    }
+    handshake_check::write_verdict_line(out, word, report.violations.len())
 }

@@ -18,13 +18,11 @@ use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as
 
 use crate::format::Session;
 
-/// Profile and timers of a tool.
-#[derive(Debug, Clone, Args)]
-pub struct ProfileArgs {
-    /// `as_coded` or `project` (options: `project+action_push`, `+reset_discriminator`).
-    #[arg(long, default_value = "project")]
-    pub profile: String,
-    /// QUIC idle timeout, ms (default: the profile's).
+/// A Proton server's timers as options (unset: the profile's). One set for every tool that
+/// starts or talks to a server (`peer proton-server|proton-client`, `proton repl`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TimerArgs {
+    /// QUIC idle timeout, ms (default: the profile's; as coded 5000).
     #[arg(long)]
     pub idle_ms: Option<u64>,
     /// Keep-alive, ms (0: none).
@@ -42,6 +40,32 @@ pub struct ProfileArgs {
     /// Discriminator timeout, ms (0: none).
     #[arg(long)]
     pub disc_ms: Option<u64>,
+}
+
+impl TimerArgs {
+    /// The timers as a scenario's `session` says them.
+    pub fn session(&self) -> Session {
+        Session {
+            idle_ms: self.idle_ms,
+            keepalive_ms: self.keepalive_ms,
+            accept_ms: self.accept_ms,
+            op_ms: self.op_ms,
+            startup_ms: self.startup_ms,
+            disc_ms: self.disc_ms,
+            ..Session::default()
+        }
+    }
+}
+
+/// Profile and timers of a tool.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// `as_coded` or `project` (options: `project+action_push`, `+reset_discriminator`).
+    #[arg(long, default_value = "project")]
+    pub profile: String,
+    /// The server's timers.
+    #[command(flatten)]
+    pub timers: TimerArgs,
     /// Append TLS secrets (NSS key log) to this file.
     #[arg(long)]
     pub keylog: Option<PathBuf>,
@@ -61,15 +85,7 @@ pub struct ProfileArgs {
 
 impl ProfileArgs {
     fn profile(&self) -> Result<Profile, String> {
-        let session = Session {
-            idle_ms: self.idle_ms,
-            keepalive_ms: self.keepalive_ms,
-            accept_ms: self.accept_ms,
-            op_ms: self.op_ms,
-            startup_ms: self.startup_ms,
-            disc_ms: self.disc_ms,
-            ..Session::default()
-        };
+        let session = self.timers.session();
         let mut text = self.profile.clone();
         for (on, option) in [
             (self.action_push, "+action_push"),

@@ -138,18 +138,12 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
     } else {
         verdict.report.violation_count().saturating_sub(deviations)
     };
-    let word = match (
-        &verdict.damage,
-        verdict.report.datagrams,
+    let word = handshake_check::verdict_word(
+        verdict.damage.is_some(),
+        verdict.report.datagrams == 0,
         failing,
         deviations,
-    ) {
-        (Some(_), _, _, _) => "incomplete",
-        (None, 0, _, _) => "nothing to judge",
-        (None, _, 0, 0) => "clean",
-        (None, _, 0, _) => "deviations",
-        (None, _, _, _) => "violations",
-    };
+    );
     let written = if request.json {
         let doc = serde_json::json!({
             "file": request.file.display().to_string(),
@@ -262,16 +256,5 @@ fn write_text(
     for (rule, why) in &report.not_checked {
         writeln!(out, "not checked: {rule}: {why}")?;
     }
-    match (word, report.violation_count()) {
-        ("violations", n) => writeln!(out, "verdict: {n} violations"),
-        ("deviations", n) => writeln!(
-            out,
-            "verdict: clean by the facts; {n} deviations from this project's profile decisions (--strict-profile fails on them)"
-        ),
-        ("incomplete", n) => writeln!(
-            out,
-            "verdict: incomplete (the capture is damaged; {n} violations before the damage)"
-        ),
-        (word, _) => writeln!(out, "verdict: {word}"),
-    }
+    handshake_check::write_verdict_line(out, word, report.violation_count() as usize)
 }

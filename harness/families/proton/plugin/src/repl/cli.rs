@@ -48,25 +48,11 @@ pub struct ReplArgs {
     /// The longest any exchange, reset_stream or wait_close waits, in seconds.
     #[arg(long, default_value = "10", value_parser = parse_timeout)]
     pub op_timeout: Duration,
-    /// The server's idle timeout, ms (default 5000, as coded): `reset` waits twice this.
-    #[arg(long)]
-    pub idle_ms: Option<u64>,
-    /// The server's keep-alive, ms (0: none).
-    #[arg(long)]
-    pub keepalive_ms: Option<u64>,
-    /// The server's stream accept timeout, ms.
-    #[arg(long)]
-    pub accept_ms: Option<u64>,
-    /// The server's read/write timeout, ms.
-    #[arg(long)]
-    pub op_ms: Option<u64>,
-    /// The server's startup delay, ms (saved scenarios assume 0 unless given: the REPL talks to
-    /// a server that is already listening).
-    #[arg(long)]
-    pub startup_ms: Option<u64>,
-    /// The server's discriminator timeout, ms (0: none).
-    #[arg(long)]
-    pub disc_ms: Option<u64>,
+    /// The server's timers (`reset` waits twice the idle timeout; saved scenarios record them
+    /// and assume a startup delay of 0 unless given: the REPL talks to a server already
+    /// listening).
+    #[command(flatten)]
+    pub timers: crate::cli::TimerArgs,
     /// The history file (default ~/.proton_history).
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -94,15 +80,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 impl ReplArgs {
     /// The server's timers as given (what saved scenarios record).
     pub fn session(&self) -> Session {
-        Session {
-            idle_ms: self.idle_ms,
-            keepalive_ms: self.keepalive_ms,
-            accept_ms: self.accept_ms,
-            op_ms: self.op_ms,
-            startup_ms: self.startup_ms,
-            disc_ms: self.disc_ms,
-            ..Session::default()
-        }
+        self.timers.session()
     }
 
     /// The session options.
@@ -110,7 +88,7 @@ impl ReplArgs {
         Options {
             target,
             op_timeout: self.op_timeout,
-            idle: Duration::from_millis(self.idle_ms.unwrap_or(5_000)),
+            idle: Duration::from_millis(self.timers.idle_ms.unwrap_or(5_000)),
             session: self.session(),
             ..Options::default()
         }
