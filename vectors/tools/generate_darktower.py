@@ -1347,6 +1347,226 @@ def file_reset_codes():
     return f
 
 
+# ---------------------------------------------------------------- JSON Schema
+
+SCHEMA_FILE = "darktower-vectors.schema.json"
+
+
+def _obj(props, required, **extra):
+    o = {"type": "object", "properties": props, "required": sorted(required),
+         "additionalProperties": False}
+    o.update(extra)
+    return o
+
+
+def _ref(name):
+    return {"$ref": "#/$defs/%s" % name}
+
+
+def _field_schema(ftype):
+    if ftype == "string":
+        return {"type": "string"}
+    if ftype == "bytes":
+        return _ref("Hex")
+    if ftype == "bool":
+        return {"type": "boolean"}
+    if ftype == "uint32":
+        return _ref("U32")
+    if ftype == "uint64":
+        return _ref("U64")
+    if ftype == "float":
+        return {"type": "number"}
+    if ftype == "map":
+        return {"type": "object", "additionalProperties": {"type": "string"}}
+    if ftype[0] == "enum":
+        names = [ENUMS[ftype[1]][k] for k in sorted(ENUMS[ftype[1]])]
+        return {"description": "enum %s by name; a number only for a value outside the enum"
+                % ftype[1], "anyOf": [{"enum": names}, _ref("U32")]}
+    return _ref("pb_" + ftype[1])
+
+
+def build_schema():
+    defs = {
+        "Id": {"type": "string", "pattern": "^[a-z0-9_]+$",
+               "description": "Case id, unique within its file."},
+        "Hex": {"type": "string", "pattern": "^([0-9a-f]{2})*$",
+                "description": "Bytes as lowercase hex."},
+        "U8": {"type": "integer", "minimum": 0, "maximum": 255},
+        "U16": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "U32": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+        "U64": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615},
+        "Uuid": {"type": "string",
+                 "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
+        "ResetError": _obj({
+            "kind": {"enum": ["truncated", "bad_magic", "unsupported_version",
+                              "unknown_stream_type", "truncated_header", "unknown_frame_type",
+                              "stream_id_mismatch", "truncated_payload"]},
+            "action": {"const": "reset"}, "reset_code": {"const": 1},
+            "reset_name": {"const": "invalid_stream_format"},
+            "received": _ref("U32"), "needed": _ref("U32"), "magic_hex": _ref("Hex"),
+            "version": _ref("U8"), "stream_type": _ref("U8"), "frame_type": _ref("U8"),
+            "stream_id": _ref("Uuid"), "header_stream_id": _ref("Uuid"),
+            "payload_length": _ref("U32"), "available": _ref("U32")},
+            ["kind", "action", "reset_code", "reset_name"],
+            description="The media stream is reset with code 0x01."),
+        "DropError": _obj({
+            "kind": {"enum": ["truncated_header", "unsupported_version", "unknown_frame_type",
+                              "truncated_payload"]},
+            "action": {"const": "drop"},
+            "received": _ref("U32"), "needed": _ref("U32"), "version": _ref("U8"),
+            "frame_type": _ref("U8"), "payload_length": _ref("U32"),
+            "available": _ref("U32")},
+            ["kind", "action"], description="The datagram is dropped and counted (DT11)."),
+        "HeaderOk": _obj({
+            "magic": {"const": "DART"}, "version": {"const": 1},
+            "stream_type": {"enum": [0, 1]}, "stream_type_name": {"enum": ["audio", "video"]},
+            "stream_id": _ref("Uuid"),
+            "codec_hex": {"type": "string", "pattern": "^[0-9a-f]{8}$"},
+            "codec": {"type": ["string", "null"], "minLength": 4, "maxLength": 4},
+            "codec_known": {"type": "boolean"},
+            "reserved_hex": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+            "header_length": {"const": 32}},
+            ["magic", "version", "stream_type", "stream_type_name", "stream_id", "codec_hex",
+             "codec", "codec_known", "reserved_hex", "header_length"]),
+    }
+    flag_props = {"flags": _ref("U16"), "end_of_frame": {"type": "boolean"},
+                  "discardable": {"type": "boolean"}, "reserved_flag_bits": _ref("U16")}
+    common_frame = {"version": {"const": 1}, "frame_type": {"enum": [0, 1, 2]},
+                    "frame_type_name": {"enum": ["audio", "video_key", "video_delta"]},
+                    "timestamp_us": _ref("U64"), "sequence": _ref("U64"),
+                    "payload_length": _ref("U32"),
+                    "reserved_hex": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+                    "payload_hex": _ref("Hex"), "frame_length": _ref("U64")}
+    common_frame.update(flag_props)
+    v1 = dict(common_frame, stream_id=_ref("Uuid"))
+    v2 = dict(common_frame, stream_id=_ref("U32"), user_id=_ref("U64"),
+              trailing_bytes=_ref("U32"))
+    defs["FrameV1Ok"] = _obj(v1, list(v1))
+    defs["FrameV2Ok"] = _obj(v2, list(v2))
+    for name, okdef, err in (("HeaderExpect", "HeaderOk", "ResetError"),
+                             ("FrameV1Expect", "FrameV1Ok", "ResetError"),
+                             ("FrameV2Expect", "FrameV2Ok", "DropError")):
+        defs[name] = {"oneOf": [_obj({"ok": _ref(okdef)}, ["ok"]),
+                                _obj({"error": _ref(err)}, ["error"])]}
+    base = {"id": _ref("Id"), "description": {"type": "string", "minLength": 1},
+            "basis": {"type": "string", "minLength": 1,
+                      "description": "The fact or decision the case rests on (DTn, a section "
+                                     "of darktower.md, or 'decision: ...' explained in the "
+                                     "README)."}}
+    defs["HeaderCase"] = _obj(dict(base, hex=_ref("Hex"), expect=_ref("HeaderExpect")),
+                              ["id", "description", "hex", "expect"])
+    defs["FrameV1Case"] = _obj(dict(base, hex=_ref("Hex"), expect=_ref("FrameV1Expect"),
+                                    header_stream_id=_ref("Uuid")),
+                               ["id", "description", "hex", "expect"])
+    defs["FrameV2Case"] = _obj(dict(base, hex=_ref("Hex"), expect=_ref("FrameV2Expect")),
+                               ["id", "description", "hex", "expect"])
+    # protobuf messages
+    for mname, fields in MESSAGES.items():
+        if mname.startswith("_"):
+            continue
+        props = {}
+        for num, fname, ftype, rep, oneof in fields:
+            fs = _field_schema(ftype)
+            props[fname] = {"type": "array", "items": fs} if rep else fs
+        extra = {"description": "proto3 message %s (absent key = field not set or default)"
+                 % mname}
+        if all(f[4] for f in fields):
+            extra["maxProperties"] = 1
+            extra["description"] = "oneof wrapper %s: at most one member" % mname
+        defs["pb_" + mname] = _obj(props, [], **extra)
+    mtypes = ["ClientMessage", "ServerMessage", "MediaClientMessage", "MediaServerMessage"]
+    msg_by_type = {"allOf": [
+        {"if": {"properties": {"message_type": {"const": t}}},
+         "then": {"properties": {"message": _ref("pb_" + t)}}} for t in mtypes]}
+    mbase = dict(base, direction={"enum": ["client", "server"]},
+                 message_type={"enum": mtypes}, protobuf_hex=_ref("Hex"),
+                 message={"type": "object"})
+    defs["MessageCase"] = _obj(dict(mbase, framed_hex=_ref("Hex"), length=_ref("U32")),
+                               ["id", "description", "direction", "message_type", "message",
+                                "protobuf_hex", "framed_hex", "length"],
+                               description="A canonical encoding: message -> protobuf_hex, "
+                                           "framed_hex = u32 BE length + protobuf_hex.",
+                               **msg_by_type)
+    defs["DecodeOnlyCase"] = _obj(dict(mbase, decode_only={"const": True},
+                                       canonical_hex=_ref("Hex")),
+                                  ["id", "description", "direction", "message_type", "message",
+                                   "protobuf_hex", "decode_only", "canonical_hex"],
+                                  description="Non-canonical bytes: protobuf_hex decodes to "
+                                              "message; encoding message gives canonical_hex.",
+                                  **msg_by_type)
+    defs["DecodeErrorCase"] = _obj(dict(base, direction={"enum": ["client", "server"]},
+                                        message_type={"enum": mtypes},
+                                        protobuf_hex=_ref("Hex"),
+                                        decode_error={"enum": [
+                                            "truncated_varint", "varint_too_long",
+                                            "varint_overflow", "truncated_length_delimited",
+                                            "truncated_fixed32", "truncated_fixed64",
+                                            "wrong_wire_type", "invalid_utf8",
+                                            "unsupported_wire_type", "field_number_zero"]}),
+                                   ["id", "description", "direction", "message_type",
+                                    "protobuf_hex", "decode_error"])
+    end = {"oneOf": [
+        {"enum": ["open", "fin"]},
+        _obj({"pending": {"type": "integer", "minimum": 1}}, ["pending"]),
+        _obj({"fin_inside_message": {"type": "integer", "minimum": 1}},
+             ["fin_inside_message"]),
+        _obj({"error": {"oneOf": [
+            _obj({"kind": {"enum": ["zero_length", "too_long"]}, "length": _ref("U32"),
+                  "close": {"const": "STREAM_ERROR"}}, ["kind", "length", "close"]),
+            _obj({"kind": {"const": "invalid_protobuf"}, "length": _ref("U32"),
+                  "detail": {"type": "string"}}, ["kind", "length", "detail"])]}},
+             ["error"])]}
+    defs["FramingCase"] = _obj(dict(
+        base, message_type={"enum": mtypes},
+        chunks={"type": "array", "items": _ref("Hex")}, fin={"type": "boolean"},
+        expect=_obj({"messages": {"type": "array", "items": _obj(
+            {"length": _ref("U32"), "message": {"type": "object"}}, ["length", "message"])},
+            "end": end}, ["messages", "end"])),
+        ["id", "description", "message_type", "chunks", "fin", "expect"])
+    defs["SignalingCase"] = {"oneOf": [_ref("MessageCase"), _ref("DecodeOnlyCase"),
+                                       _ref("DecodeErrorCase"), _ref("FramingCase")]}
+    h3 = {"http3": {"type": "integer", "minimum": 0, "maximum": 4611686018427387903},
+          "http3_hex": {"type": "string", "pattern": "^0x[0-9a-f]+$"}}
+    defs["ResetCase"] = {"oneOf": [
+        _obj(dict(base, code={"enum": [0, 1, 2, 3, 4]},
+                  name={"enum": [n for _, n, _ in RESET_CODES]}, raw=_ref("U32"), **h3),
+             ["id", "description", "code", "name", "raw", "http3", "http3_hex"]),
+        _obj(dict(base, code=_ref("U32"), **h3),
+             ["id", "description", "code", "http3", "http3_hex"]),
+        _obj(dict(base, webtransport_code={"anyOf": [_ref("U32"), {"type": "null"}]},
+                  is_webtransport={"type": "boolean"}, **h3),
+             ["id", "description", "http3", "http3_hex", "webtransport_code",
+              "is_webtransport"])]}
+    per_file = (("stream_headers", "HeaderCase"), ("frames_v1", "FrameV1Case"),
+                ("frames_v2", "FrameV2Case"), ("signaling", "SignalingCase"),
+                ("media_auth", "SignalingCase"), ("reset_codes", "ResetCase"))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_FILE,
+        "title": "DarkTowerVectorFile",
+        "description": "A file of Dark Tower byte test vectors (vectors/darktower/*.json), "
+                       "written with this schema by vectors/tools/generate_darktower.py. "
+                       "Unknown keys are errors.",
+        "type": "object",
+        "properties": {
+            "$schema": {"const": SCHEMA_REF}, "protocol": {"const": PROTOCOL},
+            "file": {"enum": [n for n, _ in per_file]},
+            "title": {"type": "string", "minLength": 1},
+            "source": {"type": "string", "minLength": 1},
+            "cases": {"type": "array", "minItems": 1}},
+        "required": ["$schema", "protocol", "file", "title", "source", "cases"],
+        "additionalProperties": False,
+        "allOf": [{"if": {"properties": {"file": {"const": n}}},
+                   "then": {"properties": {"cases": {"items": _ref(d)}}}}
+                  for n, d in per_file],
+        "$defs": defs,
+    }
+
+
+def render_schema():
+    return json.dumps(build_schema(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
 FILES = (file_stream_headers, file_frames_v1, file_frames_v2, file_signaling,
          file_media_auth, file_reset_codes)
 
@@ -1361,20 +1581,27 @@ def default_out():
                         "darktower")
 
 
+def default_schema_dir():
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schema")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true",
                     help="exit 1 if any file on disk differs from what would be written")
     ap.add_argument("--out", default=None,
                     help="output directory (default: vectors/darktower next to this tool)")
+    ap.add_argument("--schema-dir", default=None,
+                    help="schema directory (default: vectors/schema next to this tool)")
     ap.add_argument("--summary", action="store_true", help="print case counts per file")
     args = ap.parse_args(argv)
     out = args.out or default_out()
     files = build_all()
+    outputs = [(os.path.join(out, vf.filename), vf.render()) for vf in files]
+    outputs.append((os.path.join(args.schema_dir or default_schema_dir(), SCHEMA_FILE),
+                    render_schema()))
     stale = []
-    for vf in files:
-        path = os.path.join(out, vf.filename)
-        text = vf.render()
+    for path, text in outputs:
         try:
             with open(path, "r", encoding="utf-8", newline="") as fh:
                 current = fh.read()
@@ -1385,7 +1612,7 @@ def main(argv=None):
         if args.check:
             stale.append(path if current is not None else path + " (missing)")
         else:
-            os.makedirs(out, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
             print("wrote %s" % path)
