@@ -1,0 +1,1 @@
+//! Replays the committed Dark Tower fuzz corpora (filled in below).

@@ -1,0 +1,1 @@
+//! Property laws (filled in below).
