@@ -426,9 +426,9 @@ def decode_message(name, b):
     message seen twice is merged; for a oneof the last member seen wins."""
     b = bytes(b)
     by_num = {f[0]: f for f in MESSAGES[name]}
+    by_name = {f[1]: f for f in MESSAGES[name]}
     out = {}
     msg_raw = {}  # fname -> accumulated bytes of a singular message (merge)
-    order = []
     o = 0
     while o < len(b):
         tag, o = dec_varint(b, o)
@@ -478,10 +478,8 @@ def decode_message(name, b):
                 out.setdefault(fname, []).append(v)
             else:
                 out[fname] = v
-        order.append(fname)
     for fname, raw in msg_raw.items():
-        ftype = by_num[[f[0] for f in MESSAGES[name] if f[1] == fname][0]][2]
-        out[fname] = decode_message(ftype[1], raw)
+        out[fname] = decode_message(by_name[fname][2][1], raw)
     # proto3: a singular scalar equal to its default reads as absent
     for num, fname, ftype, rep, oneof in MESSAGES[name]:
         if fname in out and not rep and not oneof and ftype != "map" and _is_default(ftype, out[fname]):
