@@ -482,7 +482,8 @@ def decode_message(name, b):
         out[fname] = decode_message(by_name[fname][2][1], raw)
     # proto3: a singular scalar equal to its default reads as absent
     for num, fname, ftype, rep, oneof in MESSAGES[name]:
-        if fname in out and not rep and not oneof and ftype != "map" and _is_default(ftype, out[fname]):
+        if (fname in out and not rep and not oneof and ftype != "map"
+                and _is_default(ftype, out[fname])):
             del out[fname]
     return out
 
@@ -973,7 +974,8 @@ CLIENT_CASES = (
      "length varint)", "DT6", {"join_request": {"meeting_id": "m", "join_token": "t",
                                                  "participant_name": "n" * 256}}),
     ("join_request_utf8_name", "participant name with non-ASCII UTF-8 ('Zoë 日本')",
-     "proto3 string", {"join_request": {"meeting_id": "m", "participant_name": "Zo\u00eb \u65e5\u672c"}}),
+     "proto3 string",
+     {"join_request": {"meeting_id": "m", "participant_name": "Zo\u00eb \u65e5\u672c"}}),
     ("publish_stream_video", "PublishStream of a camera stream with simulcast metadata", "wire",
      {"publish_stream": {"stream_id": EX_UUID, "stream_type": "VIDEO_CAMERA",
                          "metadata": STREAM_META}}),
