@@ -284,6 +284,7 @@ impl FrameHeaderRepr {
 
 /// A v1 frame's meaning, borrowing its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FrameRepr<'a> {
     /// Audio, video key or video delta.
     pub frame_type: FrameType,

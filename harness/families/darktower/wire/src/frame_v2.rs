@@ -157,6 +157,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> FrameV2<T> {
 
 /// A v2 frame's meaning, borrowing its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FrameV2Repr<'a> {
     /// Audio, video key or video delta.
     pub frame_type: FrameType,

@@ -31,6 +31,9 @@ pub mod reader;
 pub mod reset;
 pub mod signaling;
 
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
+
 /// The protobuf messages, generated at build time from `proto/*.proto` (prost-build over a
 /// descriptor set made by protox).
 #[allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used)]
