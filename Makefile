@@ -15,6 +15,8 @@ build:
 # The CI gate (.ci/run calls this). Every step can fail; none passes on zero tests.
 test: tools
 	python3 vectors/tools/generate_mediastream.py --check
+	python3 vectors/tools/generate_darktower.py --check
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
