@@ -105,7 +105,15 @@ pub enum RunOutcome {
     TimeLimit,
     /// [`RunLimits::max_steps`] steps were taken.
     StepLimit,
+    /// [`MAX_STEPS_AT_ONE_INSTANT`] steps in a row without the clock moving: an endpoint's timer
+    /// stays due after it was handled (or two endpoints ping-pong in zero time), and no amount
+    /// of steps would end the run.
+    Livelock,
 }
+
+/// Steps in a row at one instant after which a run is a livelock ([`RunOutcome::Livelock`]):
+/// far more than any burst of real work at one instant needs.
+pub const MAX_STEPS_AT_ONE_INSTANT: u64 = 100_000;
 
 /// Errors from building a simulation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +141,8 @@ pub struct Simulation<E: Endpoint> {
     link: VirtualLink,
     now: Instant,
     steps: u64,
+    /// Steps in a row taken without the clock moving.
+    steps_at_now: u64,
     events: Vec<SimEvent<E::Event>>,
 }
 
@@ -157,6 +167,7 @@ impl<E: Endpoint> Simulation<E> {
             link,
             now: Instant::ZERO,
             steps: 0,
+            steps_at_now: 0,
             events: Vec::new(),
         }
     }
@@ -231,6 +242,11 @@ impl<E: Endpoint> Simulation<E> {
         core::mem::take(&mut self.events)
     }
 
+    /// Whether the last [`MAX_STEPS_AT_ONE_INSTANT`] steps left the clock where it was.
+    pub fn livelocked(&self) -> bool {
+        self.steps_at_now >= MAX_STEPS_AT_ONE_INSTANT
+    }
+
     /// Consumes the simulation, returning the link and the endpoints (insertion order).
     pub fn into_parts(self) -> (VirtualLink, Vec<(SocketAddr, E)>) {
         (self.link, self.endpoints)
@@ -293,6 +309,11 @@ impl<E: Endpoint> Simulation<E> {
     }
 
     fn advance(&mut self, to: Instant) {
+        if to > self.now {
+            self.steps_at_now = 0;
+        } else {
+            self.steps_at_now = self.steps_at_now.saturating_add(1);
+        }
         self.now = self.now.max(to);
         self.steps = self.steps.saturating_add(1);
         let now = self.now;
@@ -342,6 +363,9 @@ impl<E: Endpoint> Simulation<E> {
             }
             if taken >= limits.max_steps {
                 return RunOutcome::StepLimit;
+            }
+            if self.livelocked() {
+                return RunOutcome::Livelock;
             }
             self.advance(next);
             taken += 1;

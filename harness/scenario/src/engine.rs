@@ -70,7 +70,7 @@ struct VirtualDriver<F: Family> {
 
 impl<F: Family> VirtualDriver<F> {
     fn livelocked(&self) -> bool {
-        self.steps_left == 0
+        self.steps_left == 0 || self.sim.livelocked()
     }
 }
 
@@ -104,7 +104,10 @@ impl<F: Family> Driver<F> for VirtualDriver<F> {
     }
     fn iut_gone(&self) -> Option<String> {
         self.livelocked().then(|| {
-            format!("the simulation did not settle within {STEP_LIMIT} steps (a livelock)")
+            format!(
+                "the simulation did not settle: {STEP_LIMIT} steps, or {} in a row without time moving (a livelock: a timer that stays due)",
+                handshake_net::sim::MAX_STEPS_AT_ONE_INSTANT
+            )
         })
     }
     fn fault_rule(&self, id: u32, spec: &FaultSpec) -> FaultRule {
@@ -290,6 +293,14 @@ pub fn simulate<F: Family>(
         .max_time(end)
         .max_steps(STEP_LIMIT);
     let outcome = sim.run(&limits);
+    if matches!(outcome, RunOutcome::Livelock | RunOutcome::StepLimit) {
+        // Judged as it stands (the capture is kept), and failed: a run that cannot end is a bug
+        // of one of its endpoints, never a pass.
+        script.failures.push(format!(
+            "the run did not settle after the steps ({outcome:?} at {:.3} ms): an endpoint's timer stays due",
+            sim.now().as_nanos() as f64 / 1e6
+        ));
+    }
     sim.drain_endpoints();
     // What the link still holds never arrived: record it, so the capture loses nothing.
     let end = sim.now();

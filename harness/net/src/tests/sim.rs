@@ -276,6 +276,18 @@ fn ping_pong(latency_ms: u64) -> Simulation<Toy> {
         .expect("free address")
 }
 
+/// Zero-time ping-pong never moves the clock: the run ends as a livelock, not after the step
+/// limit; with 1 ms latency time moves, so it is no livelock.
+#[rstest]
+#[case::zero_latency(0, RunOutcome::Livelock)]
+#[case::one_ms(1, RunOutcome::StepLimit)]
+fn a_run_without_time_moving_is_a_livelock(#[case] latency_ms: u64, #[case] outcome: RunOutcome) {
+    let mut sim = ping_pong(latency_ms);
+    let limits = RunLimits::until_idle().max_steps(crate::sim::MAX_STEPS_AT_ONE_INSTANT + 10);
+    assert_eq!(sim.run(&limits), outcome);
+    assert_eq!(sim.livelocked(), outcome == RunOutcome::Livelock);
+}
+
 #[rstest]
 #[case::zero_latency(0, ms(0))]
 #[case::one_ms(1, ms(499))]
