@@ -19,6 +19,25 @@
 //! with `parse`, `emit` and `buffer_len`. Every multi-byte field is big-endian (DT4); reserved
 //! bytes and flag bits are ignored on receipt and emitted as zero.
 //!
+//! ```
+//! use handshake_darktower_wire::{FourCc, MediaEvent, MediaStreamReader, StreamHeaderRepr, StreamId, StreamType};
+//!
+//! let header = StreamHeaderRepr {
+//!     stream_type: StreamType::Video,
+//!     stream_id: StreamId([0x55; 16]),
+//!     codec: FourCc::VP09,
+//! };
+//! let bytes = header.to_bytes();
+//! assert_eq!(StreamHeaderRepr::parse(&bytes), Ok(header));
+//!
+//! // The same bytes in two chunks: the reader reports the header once both have arrived.
+//! let mut reader = MediaStreamReader::new();
+//! let (first, second) = bytes.split_at(10);
+//! assert_eq!(reader.next(&mut &first[..]), None);
+//! assert_eq!(reader.next(&mut &second[..]), Some(Ok(MediaEvent::Header(header))));
+//! assert_eq!(reader.finish(), Ok(())); // a FIN here ends the stream cleanly
+//! ```
+//!
 //! Facts and decisions: `shared/protocols/darktower.md`.
 #![forbid(unsafe_code)]
 
