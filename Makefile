@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 FUZZ_SECS ?= 60
-FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader proton_server
+FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader proton_server darktower_header darktower_frame_v1 darktower_frame_v2 darktower_signaling darktower_media_stream
 HARNESS := target/release/harness
 
 .PHONY: all build test independent proton proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
@@ -161,6 +161,7 @@ fuzz-check:
 	$(CARGO) test -p handshake-mediastream-wire --all-features --test fuzz_corpus_replay
 	$(CARGO) test -p handshake-proton-wire --all-features --test fuzz_corpus_replay
 	$(CARGO) test -p handshake-proton --features arbitrary --test fuzz_corpus_replay
+	$(CARGO) test -p handshake-darktower-wire --all-features --test fuzz_corpus_replay
 
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
