@@ -1119,8 +1119,9 @@ DECODE_ONLY = (
 )
 
 DECODE_ERRORS = (
-    ("client", "truncated_varint", "tag then a varint with its continuation bit set at the "
-     "end", "0880", "truncated_varint"),
+    ("client", "truncated_varint", "stream_quality_update (field 5) whose available_bitrate "
+     "varint (field 2, a varint field) has its continuation bit set at the end: one error only",
+     "2a021080", "truncated_varint"),
     ("client", "length_beyond_end", "length-delimited field 1 of length 5 with 1 byte",
      "0a0500", "truncated_length_delimited"),
     ("client", "wrong_wire_type", "field 1 (join_request, a message) with wire type 0",
@@ -1130,8 +1131,9 @@ DECODE_ERRORS = (
     ("client", "group_wire_type", "field 1 with wire type 3 (group start)", "0b",
      "unsupported_wire_type"),
     ("client", "field_number_zero", "tag 00", "0000", "field_number_zero"),
-    ("server", "varint_too_long", "an 11-byte varint", "08" + "80" * 10 + "01",
-     "varint_too_long"),
+    ("server", "varint_too_long", "stream_quality_update (field 5) whose available_bitrate "
+     "(field 2, a varint field) is an 11-byte varint: one error only",
+     "2a0c10" + "80" * 10 + "01", "varint_too_long"),
 )
 
 

@@ -46,20 +46,6 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str, &str, &str)] = &[
          but MediaStreamReader ends cleanly (a stream of zero frames); darktower.md (DT5, Decisions) \
          does not say whether a media stream may carry no frame",
     ),
-    (
-        "signaling",
-        "decode_error_truncated_varint",
-        "prost error",
-        "both reject 0880, but the case also sends varint wire type on field 1 (a message): prost \
-         reports wrong_wire_type first; darktower.md (DT6, proto3) does not order the two errors",
-    ),
-    (
-        "signaling",
-        "decode_error_varint_too_long",
-        "prost error",
-        "both reject, but the 11-byte varint sits on ServerMessage field 1 (a message): prost \
-         reports wrong_wire_type first; darktower.md (DT6, proto3) does not order the two errors",
-    ),
 ];
 
 /// Where an error was seen: the crate's names are shared by several formats, the vectors' kinds
