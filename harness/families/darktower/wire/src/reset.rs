@@ -73,34 +73,11 @@ impl fmt::Display for ResetCode {
     }
 }
 
-/// The first HTTP/3 error code of the WebTransport application error space.
-pub const HTTP3_ERROR_FIRST: u64 = 0x52e4_a40f_a8db;
-/// The last one (`to_http3(u32::MAX)`).
-pub const HTTP3_ERROR_LAST: u64 = to_http3(u32::MAX);
-
-/// DT9: an application error code as an HTTP/3 error code, skipping the reserved points
-/// (`first + code + code / 0x1e`).
-pub const fn to_http3(code: u32) -> u64 {
-    let code = code as u64;
-    HTTP3_ERROR_FIRST + code + code / 0x1e
-}
-
-/// The inverse of [`to_http3`]: `None` outside `HTTP3_ERROR_FIRST..=HTTP3_ERROR_LAST` and on the
-/// reserved points (`(h - first) % 0x1f == 0x1e`).
-pub const fn from_http3(h: u64) -> Option<u32> {
-    if h < HTTP3_ERROR_FIRST || h > HTTP3_ERROR_LAST {
-        return None;
-    }
-    let shifted = h - HTTP3_ERROR_FIRST;
-    if shifted % 0x1f == 0x1e {
-        return None;
-    }
-    let code = shifted - shifted / 0x1f;
-    if code > u32::MAX as u64 {
-        return None;
-    }
-    Some(code as u32)
-}
+// DT9's mapping is WebTransport's own (the HTTP/3 application error space); one copy, in the
+// generic WebTransport codec.
+pub use handshake_webtransport_wire::error_code::{
+    from_http3, to_http3, WT_FIRST as HTTP3_ERROR_FIRST, WT_LAST as HTTP3_ERROR_LAST,
+};
 
 #[cfg(test)]
 mod tests {
