@@ -17,12 +17,14 @@ Usage (from the repository root):
     python3 vectors/tools/generate_mediastream.py --check  # exit 1 if any file on disk differs
 """
 
-import argparse
 import json
 import os
 import re
 import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vectorfiles  # noqa: E402  (the shared command line)
 
 # --------------------------------------------------------------------------
 # Wire facts (all integers little-endian)
@@ -1179,44 +1181,7 @@ def build_all():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="exit 1 if any file on disk differs from what would be written")
-    ap.add_argument("--out", default=None,
-                    help="output directory (default: vectors/mediastream next to this tool)")
-    ap.add_argument("--summary", action="store_true", help="print vector counts per file")
-    args = ap.parse_args()
-    out = args.out or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                   "mediastream")
-    files = build_all()
-    stale = []
-    for vf in files:
-        path = os.path.join(out, vf.filename)
-        text = vf.render()
-        try:
-            with open(path, "r", encoding="utf-8", newline="") as fh:
-                current = fh.read()
-        except FileNotFoundError:
-            current = None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path if current is not None else path + " (missing)")
-        else:
-            os.makedirs(out, exist_ok=True)
-            with open(path, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            print("wrote %s" % path)
-    if args.summary:
-        for vf in files:
-            print("%-22s %s" % (vf.filename, ", ".join(
-                "%s=%d" % (k, len(v)) for k, v in vf.sections.items())))
-    if stale:
-        for p in stale:
-            print("stale: %s" % p, file=sys.stderr)
-        print("run: python3 vectors/tools/generate_mediastream.py", file=sys.stderr)
-        return 1
-    return 0
+    return vectorfiles.main(__doc__, "mediastream", build_all)
 
 
 if __name__ == "__main__":
