@@ -119,6 +119,13 @@ pub enum QuicEvent {
         /// quinn's stream event.
         event: StreamEvent,
     },
+    /// A QUIC DATAGRAM frame arrived (RFC 9221).
+    Datagram {
+        /// The connection.
+        conn: ConnId,
+        /// Its payload.
+        payload: Bytes,
+    },
     /// The connection ended.
     Ended {
         /// The connection.
@@ -412,7 +419,12 @@ impl QuicHost {
                         self.events
                             .push_back(QuicEvent::Stream { conn: *id, event });
                     }
-                    // Handshake data, datagrams: nothing a stream protocol reacts to here.
+                    quinn_proto::Event::DatagramReceived => {
+                        while let Some(payload) = slot.conn.datagrams().recv() {
+                            self.events.push_back(QuicEvent::Datagram { conn: *id, payload });
+                        }
+                    }
+                    // Handshake data, datagram send credit: nothing reacts to them here.
                     _ => {}
                 }
             }

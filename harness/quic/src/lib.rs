@@ -19,11 +19,13 @@
 #![forbid(unsafe_code)]
 
 pub mod host;
+pub mod session;
+pub mod streams;
 pub mod tls;
 
 pub use host::{Admission, Close, ConnId, HostConfig, QuicEvent, QuicHost};
 pub use quinn_proto;
-pub use tls::{KeyLog, Seed, Transport};
+pub use tls::{KeyLog, Seed, Transport, Windows};
 
 /// What can go wrong setting QUIC up.
 #[derive(Debug, thiserror::Error)]

@@ -407,6 +407,18 @@ pub struct Transport {
     pub max_bidi: u32,
     /// Unidirectional streams the peer may open at once.
     pub max_uni: u32,
+    /// Flow-control windows the peer gets: per stream and per connection, bytes (`None`: quinn's
+    /// defaults).
+    pub windows: Option<Windows>,
+}
+
+/// Flow-control windows (`initial_max_stream_data_*` and `initial_max_data`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Windows {
+    /// Per stream.
+    pub stream: u32,
+    /// Per connection.
+    pub connection: u32,
 }
 
 impl Default for Transport {
@@ -416,6 +428,7 @@ impl Default for Transport {
             keep_alive: None,
             max_bidi: 100,
             max_uni: 100,
+            windows: None,
         }
     }
 }
@@ -436,7 +449,12 @@ fn transport_config(t: &Transport) -> Result<Arc<TransportConfig>, QuicError> {
         // One datagram per transmit, so every UDP datagram passes the link (and its faults) alone.
         .enable_segmentation_offload(false)
         // No path-MTU probes: legal, but they make traces longer and timing-dependent.
+        // quinn's default keeps QUIC DATAGRAM frames on (max_datagram_frame_size 65535).
         .mtu_discovery_config(None);
+    if let Some(w) = t.windows {
+        tc.stream_receive_window(VarInt::from_u32(w.stream))
+            .receive_window(VarInt::from_u32(w.connection));
+    }
     Ok(Arc::new(tc))
 }
 

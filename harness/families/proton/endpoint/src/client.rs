@@ -232,7 +232,8 @@ impl Client {
                     }
                 }
             }
-            QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } => {}
+            // Proton has no datagrams.
+            QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } | QuicEvent::Datagram { .. } => {}
         }
     }
 

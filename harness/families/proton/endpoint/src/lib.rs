@@ -11,7 +11,7 @@ pub mod node;
 pub mod profile;
 pub mod script;
 pub mod server;
-pub mod streams;
+pub use handshake_quic::streams;
 
 use std::sync::Arc;
 
@@ -47,6 +47,7 @@ pub fn host(
             keep_alive: timers.keep_alive,
             max_bidi,
             max_uni: 0,
+            windows: None,
         },
         server,
         key_log,

@@ -346,7 +346,8 @@ impl ScriptPeer {
 
     fn on_quic(&mut self, event: QuicEvent) {
         match event {
-            QuicEvent::Accepted { .. } => {}
+            // Proton has no datagrams.
+            QuicEvent::Accepted { .. } | QuicEvent::Datagram { .. } => {}
             QuicEvent::Refused { .. } => self.events.push_back(ProtonEvent::RefusedIncoming),
             QuicEvent::Connected { conn, alpn } => {
                 self.connected.insert(conn, true);

@@ -181,6 +181,8 @@ impl Server {
                 );
             }
             QuicEvent::Refused { .. } => self.events.push_back(ProtonEvent::RefusedIncoming),
+            // Proton has no datagrams.
+            QuicEvent::Datagram { .. } => {}
             QuicEvent::Connected { conn, alpn } => self.events.push_back(ProtonEvent::Connected {
                 conn,
                 alpn: alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use handshake_quic::quinn_proto::{
+use quinn_proto::{
     Connection, ReadError, ReadableError, StreamId, VarInt, WriteError,
 };
 
@@ -44,45 +44,67 @@ pub fn read(conn: &mut Connection, id: StreamId) -> Readout {
     out
 }
 
-/// Bytes waiting to be written per stream, because flow control blocked them.
+/// Bytes waiting to be written per stream, because flow control blocked them, and FINs that
+/// go out after them.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    pending: BTreeMap<u64, Vec<u8>>,
+    pending: BTreeMap<u64, Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    fin: bool,
 }
 
 impl Outbox {
     /// Writes `bytes` on `id` after what is already waiting; keeps what does not fit.
     pub fn write(&mut self, conn: &mut Connection, id: StreamId, bytes: &[u8]) {
         let entry = self.pending.entry(u64::from(id)).or_default();
-        entry.extend_from_slice(bytes);
-        Self::flush_one(conn, id, entry);
-        if entry.is_empty() {
+        entry.bytes.extend_from_slice(bytes);
+        let done = Self::flush_one(conn, id, entry);
+        if done {
+            self.pending.remove(&u64::from(id));
+        }
+    }
+
+    /// Ends `id` with a FIN once everything waiting on it is written.
+    pub fn finish(&mut self, conn: &mut Connection, id: StreamId) {
+        let entry = self.pending.entry(u64::from(id)).or_default();
+        entry.fin = true;
+        if Self::flush_one(conn, id, entry) {
             self.pending.remove(&u64::from(id));
         }
     }
 
     /// Retries every waiting stream.
     pub fn flush(&mut self, conn: &mut Connection) {
-        for (id, bytes) in &mut self.pending {
-            Self::flush_one(conn, stream_id(*id), bytes);
-        }
-        self.pending.retain(|_, b| !b.is_empty());
+        self.pending
+            .retain(|id, pending| !Self::flush_one(conn, stream_id(*id), pending));
     }
 
-    fn flush_one(conn: &mut Connection, id: StreamId, bytes: &mut Vec<u8>) {
-        while !bytes.is_empty() {
-            match conn.send_stream(id).write(bytes) {
+    /// Drops what waits on `id` (it was reset).
+    pub fn forget(&mut self, id: StreamId) {
+        self.pending.remove(&u64::from(id));
+    }
+
+    /// Writes what it can; whether nothing is left to do for the stream.
+    fn flush_one(conn: &mut Connection, id: StreamId, pending: &mut Pending) -> bool {
+        while !pending.bytes.is_empty() {
+            match conn.send_stream(id).write(&pending.bytes) {
                 Ok(n) if n > 0 => {
-                    bytes.drain(..n);
+                    pending.bytes.drain(..n);
                 }
-                Ok(_) | Err(WriteError::Blocked) => return,
+                Ok(_) | Err(WriteError::Blocked) => return false,
                 // Stopped or closed: nothing more can go out on it.
-                Err(_) => {
-                    bytes.clear();
-                    return;
-                }
+                Err(_) => return true,
             }
         }
+        if pending.fin {
+            // Already finished or reset: nothing more to do either way.
+            let _ = conn.send_stream(id).finish();
+        }
+        true
     }
 
     /// Whether bytes wait on any stream.
@@ -99,14 +121,14 @@ impl Outbox {
 /// quinn's stream id from its number (its field is private; the numbering is RFC 9000's).
 pub fn stream_id(id: u64) -> StreamId {
     let dir = if id & 2 == 0 {
-        handshake_quic::quinn_proto::Dir::Bi
+        quinn_proto::Dir::Bi
     } else {
-        handshake_quic::quinn_proto::Dir::Uni
+        quinn_proto::Dir::Uni
     };
     let side = if id & 1 == 0 {
-        handshake_quic::quinn_proto::Side::Client
+        quinn_proto::Side::Client
     } else {
-        handshake_quic::quinn_proto::Side::Server
+        quinn_proto::Side::Server
     };
     StreamId::new(side, dir, id >> 2)
 }
