@@ -1,0 +1,485 @@
+//! WtSessions client ↔ WtSessions server in virtual time: session, streams both ways, FIN,
+//! datagrams, reset and stop codes in both `ResetCodes` modes, the close capsule, HTTP/3 error
+//! checks, determinism.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{addr, datagrams, stream_bytes, streams, World, SERVER};
+use handshake_core::Instant;
+use handshake_quic::session::{ResetCodes, SessionEvent, Sessions};
+use handshake_quic::{Close, Seed, Transport};
+use handshake_webtransport::{WtConfig, WtSessions};
+use handshake_webtransport_wire::error_code::{self, h3};
+use handshake_webtransport_wire::frame::Settings;
+use handshake_webtransport_wire::qpack::Field;
+use handshake_webtransport_wire::Frame;
+
+fn pair(seed: u64, client: WtConfig, server: WtConfig) -> World<WtSessions, WtSessions> {
+    let c = WtSessions::build(
+        Seed::derive(seed, "client"),
+        Transport::default(),
+        false,
+        client,
+    )
+    .expect("client");
+    let s = WtSessions::build(
+        Seed::derive(seed, "server"),
+        Transport::default(),
+        true,
+        server,
+    )
+    .expect("server");
+    World::new(c, s)
+}
+
+fn opened(events: &[SessionEvent]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        SessionEvent::Opened { path, .. } => Some(path.clone()),
+        _ => None,
+    })
+}
+
+fn closed(events: &[SessionEvent]) -> Option<(Close, bool)> {
+    events.iter().find_map(|e| match e {
+        SessionEvent::Closed { close, by_peer, .. } => Some((close.clone(), *by_peer)),
+        _ => None,
+    })
+}
+
+/// Opens a session on `/media`; returns the world and the client's session (= connection) id.
+fn open_session(seed: u64, codes: ResetCodes) -> (World<WtSessions, WtSessions>, u32) {
+    let mut w = pair(
+        seed,
+        WtConfig::with_reset_codes(codes),
+        WtConfig::with_reset_codes(codes),
+    );
+    w.server_echo = true;
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/media")
+        .expect("connect");
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(
+        opened(&w.client_events).as_deref(),
+        Some("/media"),
+        "{:?}",
+        w.client_events
+    );
+    assert_eq!(
+        opened(&w.server_events).as_deref(),
+        Some("/media"),
+        "{:?}",
+        w.server_events
+    );
+    assert_eq!(w.client.session_id(conn), Some(0));
+    assert_eq!(w.server.session_id(0), Some(0));
+    assert_eq!(
+        w.client
+            .peer_settings(conn)
+            .map(Settings::webtransport_sessions),
+        Some(1)
+    );
+    (w, conn)
+}
+
+/// The whole exchange; returns every datagram on the wire.
+fn exchange(seed: u64) -> Vec<(bool, Vec<u8>)> {
+    let (mut w, conn) = open_session(seed, ResetCodes::Mapped);
+
+    // Client → server: a uni stream and a bidi stream (echoed), with FIN.
+    let uni = w.client.open(conn, false).expect("uni");
+    let bidi = w.client.open(conn, true).expect("bidi");
+    assert_eq!(
+        (uni, bidi),
+        (6, 4),
+        "client streams after the control stream 2 and CONNECT 0"
+    );
+    w.client.write(conn, uni, b"hello over uni");
+    w.client.finish(conn, uni);
+    w.client.write(conn, bidi, b"ping ");
+    w.run_for(Duration::from_millis(50));
+    w.client.write(conn, bidi, b"pong");
+    w.client.finish(conn, bidi);
+    // Server → client: uni and bidi.
+    let s_uni = w.server.open(0, false).expect("server uni");
+    let s_bidi = w.server.open(0, true).expect("server bidi");
+    w.server.write(0, s_uni, b"from the server");
+    w.server.finish(0, s_uni);
+    w.server.write(0, s_bidi, b"server bidi");
+    w.server.finish(0, s_bidi);
+    // Datagrams both ways.
+    assert!(w.client.send_datagram(conn, b"dgram up"));
+    assert!(w.server.send_datagram(0, b"dgram down"));
+    w.run_for(Duration::from_millis(100));
+
+    assert_eq!(
+        stream_bytes(&w.server_events, uni),
+        (b"hello over uni".to_vec(), true)
+    );
+    assert_eq!(
+        stream_bytes(&w.server_events, bidi),
+        (b"ping pong".to_vec(), true)
+    );
+    assert_eq!(
+        stream_bytes(&w.client_events, bidi),
+        (b"ping pong".to_vec(), true),
+        "echo"
+    );
+    assert_eq!(
+        stream_bytes(&w.client_events, s_uni),
+        (b"from the server".to_vec(), true)
+    );
+    assert_eq!(
+        stream_bytes(&w.client_events, s_bidi),
+        (b"server bidi".to_vec(), true)
+    );
+    // No HTTP/3 stream (control 2/3, CONNECT 0) ever reaches the application.
+    let sorted = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(streams(&w.server_events)), vec![bidi, uni]);
+    assert_eq!(
+        sorted(streams(&w.client_events)),
+        sorted(vec![bidi, s_bidi, s_uni])
+    );
+    assert_eq!(datagrams(&w.server_events), vec![b"dgram up".to_vec()]);
+    assert_eq!(datagrams(&w.client_events), vec![b"dgram down".to_vec()]);
+
+    // Close: the capsule reaches the server, then the connection ends quietly.
+    w.client.close(w.now, conn, 42, "bye");
+    w.run_for(Duration::from_millis(2_000));
+    assert_eq!(
+        closed(&w.client_events),
+        Some((
+            Close::Application {
+                code: 42,
+                reason: "bye".into()
+            },
+            false
+        ))
+    );
+    assert_eq!(
+        closed(&w.server_events),
+        Some((
+            Close::Application {
+                code: 42,
+                reason: "bye".into()
+            },
+            true
+        )),
+        "{:?}",
+        w.server_events
+    );
+    let closes = w
+        .server_events
+        .iter()
+        .chain(&w.client_events)
+        .filter(|e| matches!(e, SessionEvent::Closed { .. }))
+        .count();
+    assert_eq!(closes, 2, "one Closed per side");
+    assert!(w.client.host_mut().live().is_empty());
+    assert!(w.server.host_mut().live().is_empty());
+    w.wire
+}
+
+#[test]
+fn session_streams_datagrams_and_close() {
+    exchange(1);
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let a = exchange(5);
+    let b = exchange(5);
+    assert_eq!(a.len(), b.len());
+    assert!(a == b, "same seed, same inputs: identical datagrams");
+    let c = exchange(6);
+    assert!(a != c);
+}
+
+fn resets_and_stops(codes: ResetCodes) {
+    let (mut w, conn) = open_session(3, codes);
+    let wire = |c: u32| match codes {
+        ResetCodes::Mapped => error_code::to_http3(c),
+        ResetCodes::Raw => u64::from(c),
+    };
+    // Client resets a uni stream it sends on (after its prefix went out).
+    let uni = w.client.open(conn, false).expect("uni");
+    w.client.write(conn, uni, b"x");
+    // Server resets a stream it sends on.
+    let s_uni = w.server.open(0, false).expect("uni");
+    w.server.write(0, s_uni, b"y");
+    // Client asks the server to stop sending on a server bidi; server asks the client to stop.
+    let s_bidi = w.server.open(0, true).expect("bidi");
+    w.server.write(0, s_bidi, b"z");
+    let bidi = w.client.open(conn, true).expect("bidi");
+    w.client.write(conn, bidi, b"w");
+    w.server_echo = false;
+    w.run_for(Duration::from_millis(50));
+    w.client.reset(conn, uni, 7);
+    w.server.reset(0, s_uni, 0x1e);
+    w.client.stop(conn, s_bidi, 9);
+    w.server.stop(0, bidi, 1_000_000);
+    w.run_for(Duration::from_millis(100));
+
+    let find = |events: &[SessionEvent], reset: bool, stream: u64| {
+        events.iter().find_map(|e| match e {
+            SessionEvent::Reset {
+                stream: s,
+                code,
+                wire,
+                ..
+            } if reset && *s == stream => Some((*code, *wire)),
+            SessionEvent::Stopped {
+                stream: s,
+                code,
+                wire,
+                ..
+            } if !reset && *s == stream => Some((*code, *wire)),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        find(&w.server_events, true, uni),
+        Some((Some(7), wire(7))),
+        "{:?}",
+        w.server_events
+    );
+    assert_eq!(
+        find(&w.client_events, true, s_uni),
+        Some((Some(0x1e), wire(0x1e)))
+    );
+    assert_eq!(
+        find(&w.server_events, false, s_bidi),
+        Some((Some(9), wire(9)))
+    );
+    assert_eq!(
+        find(&w.client_events, false, bidi),
+        Some((Some(1_000_000), wire(1_000_000)))
+    );
+}
+
+#[test]
+fn reset_and_stop_codes_mapped() {
+    resets_and_stops(ResetCodes::Mapped);
+}
+
+#[test]
+fn reset_and_stop_codes_raw() {
+    resets_and_stops(ResetCodes::Raw);
+}
+
+#[test]
+fn mapped_side_reads_a_raw_code_as_none() {
+    let mut w = pair(
+        4,
+        WtConfig::with_reset_codes(ResetCodes::Raw),
+        WtConfig::with_reset_codes(ResetCodes::Mapped),
+    );
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(100));
+    let uni = w.client.open(conn, false).expect("uni");
+    w.client.write(conn, uni, b"x");
+    w.run_for(Duration::from_millis(50));
+    w.client.reset(conn, uni, 5);
+    w.run_for(Duration::from_millis(50));
+    assert!(w.server_events.iter().any(|e| matches!(
+        e,
+        SessionEvent::Reset {
+            code: None,
+            wire: 5,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn server_closes_and_client_sees_capsule() {
+    let (mut w, _) = open_session(8, ResetCodes::Mapped);
+    w.server.close(w.now, 0, 0, "replaced");
+    w.run_for(Duration::from_millis(2_000));
+    assert_eq!(
+        closed(&w.client_events),
+        Some((
+            Close::Application {
+                code: 0,
+                reason: "replaced".into()
+            },
+            true
+        ))
+    );
+}
+
+/// A server that never sends SETTINGS first: the client closes with H3_MISSING_SETTINGS.
+#[test]
+fn control_stream_without_settings_is_missing_settings() {
+    let mut w = pair(
+        9,
+        WtConfig::default(),
+        WtConfig {
+            control_stream: false,
+            ..WtConfig::default()
+        },
+    );
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(100));
+    // The server's own control stream, written by hand: type 0x00, then a GOAWAY first.
+    let host = w.server.host_mut();
+    let c = host.connection(0).expect("connection");
+    let id = c
+        .streams()
+        .open(handshake_quic::quinn_proto::Dir::Uni)
+        .expect("uni");
+    let mut bytes = vec![0x00];
+    Frame::Goaway(0u32.into()).emit(&mut bytes);
+    c.send_stream(id).write(&bytes).expect("write");
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(
+        closed(&w.client_events),
+        Some((
+            Close::Application {
+                code: h3::MISSING_SETTINGS,
+                reason: "first control frame is not SETTINGS".into()
+            },
+            false
+        ))
+    );
+    let _ = conn;
+}
+
+#[test]
+fn reserved_setting_is_settings_error() {
+    let mut settings = Settings::webtransport(1);
+    settings.push(0x02, 1).expect("push");
+    let mut w = pair(
+        10,
+        WtConfig::default(),
+        WtConfig {
+            settings,
+            ..WtConfig::default()
+        },
+    );
+    w.client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(200));
+    assert!(matches!(
+        closed(&w.client_events),
+        Some((
+            Close::Application {
+                code: h3::SETTINGS_ERROR,
+                ..
+            },
+            false
+        ))
+    ));
+    assert!(matches!(
+        closed(&w.server_events),
+        Some((
+            Close::Application {
+                code: h3::SETTINGS_ERROR,
+                ..
+            },
+            true
+        ))
+    ));
+}
+
+#[test]
+fn second_settings_is_frame_unexpected() {
+    let extra = Frame::Settings(Settings::webtransport(1)).to_vec();
+    let mut w = pair(
+        11,
+        WtConfig {
+            control_extra: vec![extra],
+            ..WtConfig::default()
+        },
+        WtConfig::default(),
+    );
+    w.client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(200));
+    assert!(
+        matches!(
+            closed(&w.server_events),
+            Some((
+                Close::Application {
+                    code: h3::FRAME_UNEXPECTED,
+                    ..
+                },
+                false
+            ))
+        ),
+        "{:?}",
+        w.server_events
+    );
+}
+
+#[test]
+fn non_webtransport_connect_gets_501_and_no_session() {
+    let mut w = pair(
+        12,
+        WtConfig {
+            connect_headers: Some(vec![
+                Field::new(":method", "CONNECT"),
+                Field::new(":authority", "localhost"),
+            ]),
+            ..WtConfig::default()
+        },
+        WtConfig::default(),
+    );
+    w.client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(200));
+    assert_eq!(opened(&w.server_events), None);
+    assert_eq!(
+        closed(&w.client_events),
+        Some((Close::Other("CONNECT answered \"501\"".into()), true))
+    );
+}
+
+#[test]
+fn huffman_headers_and_fin_of_connect_stream_close_the_session() {
+    let mut w = pair(
+        13,
+        WtConfig {
+            huffman: true,
+            ..WtConfig::default()
+        },
+        WtConfig {
+            huffman: true,
+            ..WtConfig::default()
+        },
+    );
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/huffman/path")
+        .expect("connect");
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(opened(&w.server_events).as_deref(), Some("/huffman/path"));
+    assert!(opened(&w.client_events).is_some());
+    // FIN on the CONNECT stream with no capsule: a clean close with code 0.
+    w.client.finish(conn, 0);
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(
+        closed(&w.server_events),
+        Some((
+            Close::Application {
+                code: 0,
+                reason: String::new()
+            },
+            true
+        ))
+    );
+}
