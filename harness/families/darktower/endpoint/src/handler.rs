@@ -1,0 +1,458 @@
+//! The reference Media Handler: authentication (DT7, DH11), media streams (DT1–DT5, DH12),
+//! forwarding (DH13), v2 datagrams (DT11).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use handshake_core::Instant;
+use handshake_darktower_wire::proto::media::{
+    media_client_message, media_server_message, ConnectResponse, MediaServerMessage,
+};
+use handshake_darktower_wire::proto::signaling::{ErrorCode, ErrorMessage};
+use handshake_darktower_wire::{
+    decode_media_client_message, encode_message, FrameV2Repr, MediaEvent, MediaStreamReader,
+    ResetCode, SignalingReader,
+};
+use handshake_quic::session::{SessionEvent, Sessions};
+
+use crate::token::{Secret, UsedTokens};
+use crate::{is_client_bidi, is_client_uni, pump, Clock, DarkTowerEvent};
+
+/// The per-stream flow-control window of the flow document (1 MiB): a frame whose payload is
+/// larger could never arrive (DH12 → 0x03).
+pub const STREAM_WINDOW: u32 = 1 << 20;
+/// The per-connection window (10 MiB).
+pub const CONNECTION_WINDOW: u32 = 10 << 20;
+
+/// How the handler is set up.
+#[derive(Clone, Debug)]
+pub struct HandlerConfig {
+    /// The token secret (shared with the controller).
+    pub secret: Secret,
+    /// Unix time.
+    pub clock: Clock,
+}
+
+#[derive(Debug, Clone)]
+struct Auth {
+    meeting: String,
+}
+
+#[derive(Debug, Default)]
+struct MediaSession {
+    auth_stream: Option<u64>,
+    reader: SignalingReader,
+    /// Set once ConnectResponse was sent.
+    auth: Option<Auth>,
+    /// The authentication stream was answered (either way).
+    answered: bool,
+}
+
+#[derive(Debug)]
+struct Source {
+    reader: MediaStreamReader,
+    /// Bytes consumed by the reader and not yet forwarded (forwarding is byte for byte).
+    pending: Vec<u8>,
+    /// Forwarded copies: (receiving session, its stream).
+    forwards: Vec<(u32, u64)>,
+    /// The stream header's bytes, for receivers that join while the stream runs.
+    header: Vec<u8>,
+    ended: bool,
+}
+
+#[derive(Debug)]
+struct Core {
+    config: HandlerConfig,
+    sessions: BTreeMap<u32, MediaSession>,
+    sources: BTreeMap<(u32, u64), Source>,
+    used: UsedTokens,
+    events: VecDeque<DarkTowerEvent>,
+    /// v2 datagrams forwarded and dropped; v1 frames forwarded; unknown FourCCs seen.
+    counters: Counters,
+}
+
+/// What the handler counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// v1 frames read from sources.
+    pub frames: u64,
+    /// v2 datagrams forwarded (each counted once, however many receivers).
+    pub datagrams_forwarded: u64,
+    /// v2 datagrams dropped (DT11).
+    pub datagrams_dropped: u64,
+    /// Stream headers with a FourCC outside the table (accepted, DH12).
+    pub unknown_fourcc: u64,
+}
+
+/// The reference Media Handler.
+#[derive(Debug)]
+pub struct Handler {
+    transport: Box<dyn Sessions>,
+    core: Core,
+}
+
+impl Handler {
+    /// A handler serving on `transport` (a server host with the flow-control windows of
+    /// [`STREAM_WINDOW`] and [`CONNECTION_WINDOW`]).
+    pub fn new(transport: Box<dyn Sessions>, config: HandlerConfig) -> Handler {
+        Handler {
+            transport,
+            core: Core {
+                config,
+                sessions: BTreeMap::new(),
+                sources: BTreeMap::new(),
+                used: UsedTokens::default(),
+                events: VecDeque::new(),
+                counters: Counters::default(),
+            },
+        }
+    }
+
+    /// Takes one UDP datagram.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        self.transport.handle_datagram(now, source, payload);
+        self.step(now);
+    }
+
+    /// Fires what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.transport.handle_timeout(now);
+        self.step(now);
+    }
+
+    fn step(&mut self, now: Instant) {
+        let core = &mut self.core;
+        pump(&mut *self.transport, now, |t, e| core.on(now, t, e));
+    }
+
+    /// The next UDP datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.transport.poll_transmit()
+    }
+
+    /// When to call [`Handler::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.transport.poll_timeout()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.core.events.pop_front()
+    }
+
+    /// TLS secrets.
+    pub fn key_log(&self) -> String {
+        self.transport.key_log()
+    }
+
+    /// What it counted.
+    pub fn counters(&self) -> Counters {
+        self.core.counters
+    }
+}
+
+impl Core {
+    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+        match event {
+            SessionEvent::Opened { session, path } => {
+                self.sessions.insert(session, MediaSession::default());
+                self.events
+                    .push_back(DarkTowerEvent::SessionOpened { session, path });
+            }
+            SessionEvent::Data {
+                session,
+                stream,
+                bytes,
+                fin,
+            } => {
+                if is_client_uni(stream) {
+                    self.on_media(t, session, stream, &bytes, fin);
+                } else if is_client_bidi(stream) {
+                    self.on_auth(now, t, session, stream, &bytes);
+                }
+            }
+            SessionEvent::Reset {
+                session, stream, ..
+            } => self.end_source(t, session, stream),
+            SessionEvent::Stopped {
+                session,
+                stream,
+                code,
+                ..
+            } => {
+                // DH3: a STOP_SENDING is answered with RESET_STREAM of its code.
+                t.reset(session, stream, code.unwrap_or(0));
+                for source in self.sources.values_mut() {
+                    source.forwards.retain(|f| *f != (session, stream));
+                }
+            }
+            SessionEvent::Datagram { session, payload } => self.on_datagram(t, session, &payload),
+            SessionEvent::Closed { session, close, .. } => {
+                let mine: Vec<(u32, u64)> = self
+                    .sources
+                    .keys()
+                    .filter(|(s, _)| *s == session)
+                    .copied()
+                    .collect();
+                for (s, stream) in mine {
+                    self.end_source(t, s, stream);
+                }
+                for source in self.sources.values_mut() {
+                    source.forwards.retain(|(s, _)| *s != session);
+                }
+                self.sources.retain(|(s, _), _| *s != session);
+                self.sessions.remove(&session);
+                self.events.push_back(DarkTowerEvent::SessionClosed {
+                    session,
+                    close: close.to_string(),
+                });
+            }
+        }
+    }
+
+    fn on_auth(&mut self, now: Instant, t: &mut dyn Sessions, session: u32, stream: u64, bytes: &[u8]) {
+        let Some(media) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        match media.auth_stream {
+            None => media.auth_stream = Some(stream),
+            Some(s) if s == stream => {}
+            _ => return,
+        }
+        if media.answered {
+            return;
+        }
+        let mut input = bytes;
+        let first = match media.reader.next(&mut input) {
+            None => return,
+            Some(Ok(message)) => Ok(message.to_vec()),
+            Some(Err(e)) => Err(e.to_string()),
+        };
+        media.answered = true;
+        let unix = self.config.clock.unix_s(now);
+        let verdict = first.and_then(|bytes| {
+            match decode_media_client_message(&bytes).map_err(|e| e.to_string())?.message {
+                Some(media_client_message::Message::ConnectRequest(r)) => {
+                    let claims = self
+                        .config
+                        .secret
+                        .verify_media(&r.join_token, unix)
+                        .map_err(|e| e.to_string())?;
+                    self.used.take(&claims, unix).map_err(|e| e.to_string())?;
+                    Ok(claims)
+                }
+                None => Err("no ConnectRequest".to_owned()),
+            }
+        });
+        let answer = match verdict {
+            Ok(claims) => {
+                self.events.push_back(DarkTowerEvent::Authenticated {
+                    participant: claims.participant_id.clone(),
+                });
+                let answer = media_server_message::Message::ConnectResponse(ConnectResponse {
+                    participant_id: claims.participant_id.clone(),
+                });
+                if let Some(media) = self.sessions.get_mut(&session) {
+                    media.auth = Some(Auth {
+                        meeting: claims.meeting_id,
+                    });
+                }
+                answer
+            }
+            Err(text) => {
+                self.events.push_back(DarkTowerEvent::Error {
+                    code: ErrorCode::Unauthorized as i32,
+                    sent: true,
+                });
+                media_server_message::Message::Error(ErrorMessage {
+                    code: ErrorCode::Unauthorized as i32,
+                    message: text,
+                    details: Default::default(),
+                })
+            }
+        };
+        let failed = matches!(answer, media_server_message::Message::Error(_));
+        if let Ok(frame) = encode_message(&MediaServerMessage {
+            message: Some(answer),
+        }) {
+            t.write(session, stream, &frame);
+        }
+        if failed {
+            t.finish(session, stream);
+        }
+    }
+
+    /// The receivers of `session`'s media: the other authenticated participants of its meeting.
+    fn receivers(&self, session: u32) -> Vec<u32> {
+        let Some(meeting) = self
+            .sessions
+            .get(&session)
+            .and_then(|m| m.auth.as_ref())
+            .map(|a| a.meeting.clone())
+        else {
+            return Vec::new();
+        };
+        self.sessions
+            .iter()
+            .filter(|(s, m)| {
+                **s != session && m.auth.as_ref().is_some_and(|a| a.meeting == meeting)
+            })
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
+    fn on_media(&mut self, t: &mut dyn Sessions, session: u32, stream: u64, bytes: &[u8], fin: bool) {
+        let authenticated = self
+            .sessions
+            .get(&session)
+            .is_some_and(|m| m.auth.is_some());
+        if !self.sources.contains_key(&(session, stream)) {
+            if !authenticated {
+                // DT7: media before a successful ConnectResponse.
+                self.stop(t, session, stream, ResetCode::AuthenticationFailed);
+                return;
+            }
+            self.sources.insert(
+                (session, stream),
+                Source {
+                    reader: MediaStreamReader::new(),
+                    pending: Vec::new(),
+                    forwards: Vec::new(),
+                    header: Vec::new(),
+                    ended: false,
+                },
+            );
+        }
+        let receivers = self.receivers(session);
+        let Some(source) = self.sources.get_mut(&(session, stream)) else {
+            return;
+        };
+        if source.ended {
+            return;
+        }
+        let mut input = bytes;
+        let mut failure = None;
+        loop {
+            let before = input;
+            let next = source.reader.next(&mut input);
+            let used = before.len() - input.len();
+            match next {
+                None => {
+                    source.pending.extend_from_slice(&before[..used]);
+                    break;
+                }
+                Some(Err(e)) => {
+                    failure = Some(e.reset_code());
+                    break;
+                }
+                Some(Ok(event)) => {
+                    source.pending.extend_from_slice(&before[..used]);
+                    match event {
+                        MediaEvent::Header(header) => {
+                            if !header.codec.is_known() {
+                                self.counters.unknown_fourcc += 1;
+                            }
+                            source.header = source.pending.clone();
+                            for r in &receivers {
+                                if let Some(s) = t.open(*r, false) {
+                                    source.forwards.push((*r, s));
+                                }
+                            }
+                        }
+                        MediaEvent::FrameStart(frame) => {
+                            if frame.payload_len > STREAM_WINDOW {
+                                failure = Some(ResetCode::QuotaExceeded);
+                                break;
+                            }
+                            self.counters.frames += 1;
+                            // Receivers that authenticated since the header join at this frame
+                            // boundary: the header first, then frames from here on (DH13).
+                            for r in &receivers {
+                                if source.forwards.iter().any(|(s, _)| s == r) {
+                                    continue;
+                                }
+                                if let Some(s) = t.open(*r, false) {
+                                    t.write(*r, s, &source.header);
+                                    source.forwards.push((*r, s));
+                                }
+                            }
+                        }
+                        MediaEvent::Payload(_) | MediaEvent::FrameEnd => {}
+                    }
+                    for (r, s) in &source.forwards {
+                        t.write(*r, *s, &source.pending);
+                    }
+                    source.pending.clear();
+                }
+            }
+        }
+        if let Some(code) = failure {
+            self.stop(t, session, stream, code);
+            self.end_source(t, session, stream);
+            return;
+        }
+        if fin {
+            match source.reader.finish() {
+                Ok(()) => {
+                    source.ended = true;
+                    for (r, s) in std::mem::take(&mut source.forwards) {
+                        t.finish(r, s);
+                    }
+                }
+                Err(e) => {
+                    // After a FIN every byte has arrived: STOP_SENDING would come too late to mean
+                    // anything (RFC 9000 §3.5), so the stream is only dropped and recorded.
+                    self.events.push_back(DarkTowerEvent::StreamEnded {
+                        stream,
+                        code: e.reset_code().code(),
+                    });
+                    self.end_source(t, session, stream);
+                }
+            }
+        }
+    }
+
+    /// A source ended abnormally (reset, stopped, invalid, its session gone): its forwards are
+    /// reset with 0x00 (DH13).
+    fn end_source(&mut self, t: &mut dyn Sessions, session: u32, stream: u64) {
+        if let Some(source) = self.sources.get_mut(&(session, stream)) {
+            source.ended = true;
+            for (r, s) in std::mem::take(&mut source.forwards) {
+                t.reset(r, s, ResetCode::Graceful.code());
+            }
+        }
+    }
+
+    fn stop(&mut self, t: &mut dyn Sessions, session: u32, stream: u64, code: ResetCode) {
+        t.stop(session, stream, code.code());
+        self.events.push_back(DarkTowerEvent::StreamEnded {
+            stream,
+            code: code.code(),
+        });
+    }
+
+    fn on_datagram(&mut self, t: &mut dyn Sessions, session: u32, payload: &[u8]) {
+        let authenticated = self
+            .sessions
+            .get(&session)
+            .is_some_and(|m| m.auth.is_some());
+        let verdict = if authenticated {
+            FrameV2Repr::parse(payload).map(|_| ()).map_err(|e| e.to_string())
+        } else {
+            Err("before authentication".to_owned())
+        };
+        match verdict {
+            Ok(()) => {
+                self.counters.datagrams_forwarded += 1;
+                for r in self.receivers(session) {
+                    t.send_datagram(r, payload);
+                }
+            }
+            Err(reason) => {
+                self.counters.datagrams_dropped += 1;
+                self.events
+                    .push_back(DarkTowerEvent::DatagramDropped { reason });
+            }
+        }
+    }
+}

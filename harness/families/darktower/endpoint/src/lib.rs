@@ -1,0 +1,240 @@
+//! Layer 2 of the Dark Tower family: the reference Meeting Controller, Media Handler and client,
+//! sans-I/O, over any [`Sessions`] transport — WebTransport over HTTP/3
+//! (`handshake-webtransport`) or bare QUIC ([`handshake_quic::session::BareSessions`]).
+//!
+//! Every instant comes from the caller ([`Instant`]); the Unix time that tokens and frame
+//! timestamps need is the caller's too ([`Clock`]), so a 30 s idle timeout and a 5-minute token
+//! expiry run in microseconds of virtual time.
+//!
+//! Facts and decisions: `shared/protocols/darktower.md` (DT1–DT11) and the harness's DH1–DH16
+//! (README, "Dark Tower decisions").
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use handshake_core::Instant;
+use handshake_quic::session::{SessionEvent, Sessions};
+
+pub mod client;
+pub mod controller;
+pub mod handler;
+pub mod node;
+pub mod token;
+
+pub use client::{Client, ClientConfig, ClientReport, MediaVersion, Source};
+pub use controller::{Controller, ControllerConfig};
+pub use handler::{Handler, HandlerConfig};
+pub use node::DarkTowerNode;
+pub use token::{JoinClaims, MediaClaims, Secret, TokenError};
+
+/// The ALPN of bare-QUIC Dark Tower (DH1).
+pub const ALPN_BARE: &[u8] = b"darktower";
+
+/// Which transport carries the sessions (DH1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransportKind {
+    /// WebTransport over HTTP/3 (ALPN `h3`).
+    #[default]
+    WebTransport,
+    /// Bare QUIC (ALPN `darktower`).
+    Quic,
+}
+
+/// The QUIC transport parameters of a Dark Tower host: servers get the idle timeout and (the
+/// handler) the flow document's windows; clients send keep-alives.
+pub fn quic_transport(liveness: Liveness, server: bool, handler: bool) -> handshake_quic::Transport {
+    handshake_quic::Transport {
+        idle_timeout: Some(liveness.idle),
+        keep_alive: (!server).then_some(liveness.keep_alive),
+        max_bidi: 100,
+        max_uni: 100,
+        windows: handler.then_some(handshake_quic::Windows {
+            stream: handler::STREAM_WINDOW,
+            connection: handler::CONNECTION_WINDOW,
+        }),
+    }
+}
+
+/// Unix time for the endpoints: the epoch time of the harness's instant zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// µs since the Unix epoch at [`Instant::ZERO`].
+    pub epoch_us_at_zero: u64,
+}
+
+impl Clock {
+    /// The virtual-time default: 2023-11-14T22:13:20Z (1,700,000,000 s), the example frame's time.
+    pub const VIRTUAL: Clock = Clock {
+        epoch_us_at_zero: 1_700_000_000_000_000,
+    };
+
+    /// µs since the epoch at `now`.
+    pub fn unix_us(&self, now: Instant) -> u64 {
+        let since = u64::try_from(now.since_start().as_micros()).unwrap_or(u64::MAX);
+        self.epoch_us_at_zero.saturating_add(since)
+    }
+
+    /// Seconds since the epoch at `now`.
+    pub fn unix_s(&self, now: Instant) -> u64 {
+        self.unix_us(now) / 1_000_000
+    }
+}
+
+/// The liveness of DT10 / the flow document: keep-alive 15 s, idle 30 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// QUIC `max_idle_timeout`.
+    pub idle: Duration,
+    /// The client's keep-alive PING interval.
+    pub keep_alive: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            idle: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What a reference endpoint did that a scenario may look at, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DarkTowerEvent {
+    /// A session opened (server: a client's; client: ours).
+    SessionOpened {
+        /// The session.
+        session: u32,
+        /// Its path (WebTransport).
+        path: String,
+    },
+    /// A session ended.
+    SessionClosed {
+        /// The session.
+        session: u32,
+        /// How.
+        close: String,
+    },
+    /// Controller: a participant joined (or resumed, DH9).
+    Joined {
+        /// Its id.
+        participant: String,
+        /// A resumption of an earlier participant.
+        resumed: bool,
+    },
+    /// Controller: a participant left.
+    Left {
+        /// Its id.
+        participant: String,
+        /// The LeaveReason sent to the others.
+        reason: i32,
+    },
+    /// An ErrorMessage sent (controller, handler) or received (client).
+    Error {
+        /// Its ErrorCode.
+        code: i32,
+        /// Sent (else received).
+        sent: bool,
+    },
+    /// Handler: a participant authenticated (DT7).
+    Authenticated {
+        /// Its id.
+        participant: String,
+    },
+    /// A media stream ended by this endpoint with a code (handler: STOP_SENDING of a source or
+    /// RESET_STREAM of a forward).
+    StreamEnded {
+        /// The QUIC stream.
+        stream: u64,
+        /// The application code.
+        code: u32,
+    },
+    /// Handler: a v2 datagram dropped (DT11).
+    DatagramDropped {
+        /// Why.
+        reason: String,
+    },
+    /// Client: done.
+    Finished {
+        /// It completed (exit 0).
+        ok: bool,
+        /// Why not, or "completed".
+        reason: String,
+    },
+}
+
+/// The pump every endpoint runs after input: session events to the endpoint, then the transport
+/// driven, until nothing new happens.
+fn pump<S: ?Sized + Sessions>(
+    sessions: &mut S,
+    now: Instant,
+    mut on: impl FnMut(&mut S, SessionEvent),
+) {
+    loop {
+        let mut seen = 0usize;
+        while let Some(event) = sessions.poll_event() {
+            seen += 1;
+            on(sessions, event);
+        }
+        sessions.drive(now);
+        if seen == 0 {
+            break;
+        }
+    }
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Whether a QUIC stream id is a client-initiated bidirectional one.
+pub fn is_client_bidi(stream: u64) -> bool {
+    stream & 3 == 0
+}
+
+/// Whether a QUIC stream id is a client-initiated unidirectional one.
+pub fn is_client_uni(stream: u64) -> bool {
+    stream & 3 == 2
+}
+
+/// The socket address in a `https://HOST:PORT/…` or `quic://HOST:PORT` URL (DH1).
+pub fn url_address(url: &str) -> Option<SocketAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    authority.parse().ok()
+}
+
+/// The path of a URL (`/` when none).
+pub fn url_path(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/')
+        .map_or_else(|| "/".to_owned(), |i| rest[i..].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            url_address("https://127.0.0.1:4433/media"),
+            Some("127.0.0.1:4433".parse().expect("addr"))
+        );
+        assert_eq!(url_path("https://127.0.0.1:4433/media"), "/media");
+        assert_eq!(url_path("quic://127.0.0.1:4433"), "/");
+        assert_eq!(url_address("https://localhost/x"), None);
+    }
+
+    #[test]
+    fn clock() {
+        let c = Clock::VIRTUAL;
+        assert_eq!(c.unix_s(Instant::from_millis(1500)), 1_700_000_001);
+    }
+}

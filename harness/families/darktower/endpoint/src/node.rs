@@ -1,0 +1,95 @@
+//! Any Dark Tower endpoint as one [`handshake_core::Endpoint`], for the drivers.
+
+use std::net::SocketAddr;
+
+use handshake_core::{Endpoint, Instant, Transmit};
+
+use crate::{Client, Controller, DarkTowerEvent, Handler};
+
+/// A reference controller, handler or client (one per simulated address: the size difference
+/// between variants does not matter).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum DarkTowerNode {
+    /// The Meeting Controller.
+    Controller(Controller),
+    /// The Media Handler.
+    Handler(Handler),
+    /// A client.
+    Client(Client),
+}
+
+impl DarkTowerNode {
+    /// The TLS secrets of its connections (NSS key-log format).
+    pub fn key_log(&self) -> String {
+        match self {
+            DarkTowerNode::Controller(c) => c.key_log(),
+            DarkTowerNode::Handler(h) => h.key_log(),
+            DarkTowerNode::Client(c) => c.key_log(),
+        }
+    }
+
+    /// The client, if it is one.
+    pub fn client(&self) -> Option<&Client> {
+        match self {
+            DarkTowerNode::Client(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl Endpoint for DarkTowerNode {
+    type Event = DarkTowerEvent;
+
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        match self {
+            DarkTowerNode::Controller(c) => c.handle_datagram(now, source, payload),
+            DarkTowerNode::Handler(h) => h.handle_datagram(now, source, payload),
+            DarkTowerNode::Client(c) => c.handle_datagram(now, source, payload),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            DarkTowerNode::Controller(c) => c.handle_timeout(now),
+            DarkTowerNode::Handler(h) => h.handle_timeout(now),
+            DarkTowerNode::Client(c) => c.handle_timeout(now),
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let (destination, payload) = match self {
+            DarkTowerNode::Controller(c) => c.poll_transmit(),
+            DarkTowerNode::Handler(h) => h.poll_transmit(),
+            DarkTowerNode::Client(c) => c.poll_transmit(),
+        }?;
+        Some(Transmit {
+            destination,
+            payload,
+        })
+    }
+
+    fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        match self {
+            DarkTowerNode::Controller(c) => c.poll_event(),
+            DarkTowerNode::Handler(h) => h.poll_event(),
+            DarkTowerNode::Client(c) => c.poll_event(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            DarkTowerNode::Controller(c) => c.poll_timeout(),
+            DarkTowerNode::Handler(h) => h.poll_timeout(),
+            DarkTowerNode::Client(c) => c.poll_timeout(),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        match self {
+            // Servers serve forever.
+            DarkTowerNode::Controller(_) | DarkTowerNode::Handler(_) => false,
+            DarkTowerNode::Client(c) => c.is_finished(),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! DT8 / DH4–DH5: join and media tokens, HS256 JWTs. Expiry is judged against the caller's clock
+//! (virtual time in the library), never the wall clock.
+
+use std::collections::{BTreeMap, HashSet};
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// A media token's lifetime (DT8: 5 minutes).
+pub const MEDIA_TOKEN_LIFETIME_S: u64 = 300;
+
+/// The claims of a join token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinClaims {
+    /// The meeting it admits to.
+    pub meeting_id: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+}
+
+/// The claims of a media connection token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaClaims {
+    /// The meeting.
+    pub meeting_id: String,
+    /// The participant it authenticates.
+    pub participant_id: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Its unique id (single use, DH5).
+    pub jti: String,
+}
+
+/// Why a token is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, a bad signature, another algorithm, a missing or mistyped claim.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// `exp` is not after now.
+    #[error("token expired at {exp} (now {now})")]
+    Expired {
+        /// Its expiry.
+        exp: u64,
+        /// Now.
+        now: u64,
+    },
+    /// A single-use token seen before.
+    #[error("token already used")]
+    Reused,
+}
+
+/// The HS256 secret shared by the controller (which signs media tokens) and the handler.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    /// The secret's UTF-8 bytes are the key (DH4).
+    pub fn new(text: &str) -> Secret {
+        Secret(text.as_bytes().to_vec())
+    }
+
+    /// Signs claims.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> String {
+        // HMAC signing of serializable claims cannot fail; an empty token would be refused anyway.
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&self.0),
+        )
+        .unwrap_or_default()
+    }
+
+    /// A join token.
+    pub fn join_token(&self, meeting_id: &str, exp: u64) -> String {
+        self.sign(&JoinClaims {
+            meeting_id: meeting_id.to_owned(),
+            exp,
+        })
+    }
+
+    fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        // Expiry against the harness's clock below, not jsonwebtoken's wall clock.
+        v.validate_exp = false;
+        v.required_spec_claims = HashSet::new();
+        v.leeway = 0;
+        decode::<C>(token, &DecodingKey::from_secret(&self.0), &v)
+            .map(|d| d.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    /// Checks a join token at `now` (seconds since the epoch).
+    pub fn verify_join(&self, token: &str, now: u64) -> Result<JoinClaims, TokenError> {
+        let claims: JoinClaims = self.verify(token)?;
+        live(claims.exp, now)?;
+        Ok(claims)
+    }
+
+    /// Checks a media token at `now` (not whether it was used: see [`UsedTokens`]).
+    pub fn verify_media(&self, token: &str, now: u64) -> Result<MediaClaims, TokenError> {
+        let claims: MediaClaims = self.verify(token)?;
+        live(claims.exp, now)?;
+        Ok(claims)
+    }
+}
+
+fn live(exp: u64, now: u64) -> Result<(), TokenError> {
+    if exp <= now {
+        Err(TokenError::Expired { exp, now })
+    } else {
+        Ok(())
+    }
+}
+
+/// The media tokens used so far (DH5), remembered until they expire.
+#[derive(Debug, Default)]
+pub struct UsedTokens {
+    used: BTreeMap<String, u64>,
+}
+
+impl UsedTokens {
+    /// Marks a token used; `Err(Reused)` if it was.
+    pub fn take(&mut self, claims: &MediaClaims, now: u64) -> Result<(), TokenError> {
+        self.used.retain(|_, exp| *exp > now);
+        if self.used.contains_key(&claims.jti) {
+            return Err(TokenError::Reused);
+        }
+        self.used.insert(claims.jti.clone(), claims.exp);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_token_round_trip_and_expiry() {
+        let s = Secret::new("s3cret");
+        let t = s.join_token("standup", 1000);
+        assert!(t.starts_with("eyJ"), "{t}");
+        assert_eq!(
+            s.verify_join(&t, 999),
+            Ok(JoinClaims {
+                meeting_id: "standup".into(),
+                exp: 1000
+            })
+        );
+        assert_eq!(
+            s.verify_join(&t, 1000),
+            Err(TokenError::Expired {
+                exp: 1000,
+                now: 1000
+            })
+        );
+    }
+
+    #[test]
+    fn forged_and_malformed_tokens_are_invalid() {
+        let t = Secret::new("other").join_token("standup", 1000);
+        let s = Secret::new("s3cret");
+        assert!(matches!(s.verify_join(&t, 1), Err(TokenError::Invalid(_))));
+        assert!(matches!(s.verify_join("abc", 1), Err(TokenError::Invalid(_))));
+        // A join token is not a media token: claims missing.
+        let join = s.join_token("standup", 1000);
+        assert!(matches!(s.verify_media(&join, 1), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn media_tokens_are_single_use() {
+        let s = Secret::new("k");
+        let claims = MediaClaims {
+            meeting_id: "m".into(),
+            participant_id: "p1".into(),
+            exp: 500,
+            jti: "j1".into(),
+        };
+        let token = s.sign(&claims);
+        let mut used = UsedTokens::default();
+        let c = s.verify_media(&token, 10).expect("valid");
+        assert_eq!(used.take(&c, 10), Ok(()));
+        assert_eq!(used.take(&c, 11), Err(TokenError::Reused));
+    }
+}
