@@ -1,6 +1,8 @@
 //! Shared test helpers: two `WtSessions` (or any `Sessions`) on a lossless virtual wire.
 #![allow(dead_code)]
 
+pub mod udp;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
