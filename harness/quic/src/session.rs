@@ -239,6 +239,9 @@ pub struct BareSessions {
     host: QuicHost,
     book: StreamBook,
     events: VecDeque<SessionEvent>,
+    /// Paths and the ALPN each stands for (bare QUIC has no `:path`: an application that serves
+    /// several session kinds on one port tells them apart by ALPN).
+    routes: Vec<(String, Vec<u8>)>,
 }
 
 impl BareSessions {
@@ -248,7 +251,18 @@ impl BareSessions {
             host,
             book: StreamBook::default(),
             events: VecDeque::new(),
+            routes: Vec::new(),
         }
+    }
+
+    /// Maps paths to ALPNs: [`Sessions::connect`] to a path offers its ALPN, and a session opened
+    /// with an ALPN reports its path (the host must offer or accept every ALPN listed).
+    pub fn with_routes(mut self, routes: &[(&str, &[u8])]) -> BareSessions {
+        self.routes = routes
+            .iter()
+            .map(|(p, a)| ((*p).to_owned(), a.to_vec()))
+            .collect();
+        self
     }
 
     /// Turns the host's events into session events.
@@ -256,10 +270,18 @@ impl BareSessions {
         while let Some(event) = self.host.poll_event() {
             match event {
                 QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } => {}
-                QuicEvent::Connected { conn, .. } => self.events.push_back(SessionEvent::Opened {
-                    session: conn,
-                    path: String::new(),
-                }),
+                QuicEvent::Connected { conn, alpn } => {
+                    let path = self
+                        .routes
+                        .iter()
+                        .find(|(_, a)| Some(a) == alpn.as_ref())
+                        .map(|(p, _)| p.clone())
+                        .unwrap_or_default();
+                    self.events.push_back(SessionEvent::Opened {
+                        session: conn,
+                        path,
+                    })
+                }
                 QuicEvent::Stream { conn, event } => self.on_stream(conn, event),
                 QuicEvent::Datagram { conn, payload } => {
                     self.events.push_back(SessionEvent::Datagram {
@@ -368,9 +390,12 @@ impl Sessions for BareSessions {
         &mut self,
         now: Instant,
         remote: SocketAddr,
-        _path: &str,
+        path: &str,
     ) -> Result<ConnId, QuicError> {
-        self.host.connect(now, remote)
+        match self.routes.iter().find(|(p, _)| p == path) {
+            Some((_, alpn)) => self.host.connect_alpn(now, remote, &[alpn.clone()]),
+            None => self.host.connect(now, remote),
+        }
     }
 
     fn open(&mut self, session: ConnId, bidi: bool) -> Option<u64> {

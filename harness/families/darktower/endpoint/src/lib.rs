@@ -28,8 +28,26 @@ pub use handler::{Handler, HandlerConfig};
 pub use node::DarkTowerNode;
 pub use token::{JoinClaims, MediaClaims, Secret, TokenError};
 
-/// The ALPN of bare-QUIC Dark Tower (DH1).
-pub const ALPN_BARE: &[u8] = b"darktower";
+/// The ALPN of bare-QUIC Dark Tower signaling sessions (DH1).
+pub const ALPN_SIGNALING: &[u8] = b"darktower";
+/// The ALPN of bare-QUIC Dark Tower media sessions (DH1): one port can serve both.
+pub const ALPN_MEDIA: &[u8] = b"darktower-media";
+/// The controller's path (WebTransport `:path`; bare QUIC: [`ALPN_SIGNALING`]).
+pub const PATH_SIGNALING: &str = "/signaling";
+/// The handler's path (bare QUIC: [`ALPN_MEDIA`]).
+pub const PATH_MEDIA: &str = "/media";
+
+/// Bare-QUIC sessions for Dark Tower: the paths mapped to their ALPNs (the host must offer or
+/// accept both, [`bare_alpns`]).
+pub fn bare_sessions(host: handshake_quic::QuicHost) -> handshake_quic::session::BareSessions {
+    handshake_quic::session::BareSessions::new(host)
+        .with_routes(&[(PATH_SIGNALING, ALPN_SIGNALING), (PATH_MEDIA, ALPN_MEDIA)])
+}
+
+/// The ALPNs of a bare-QUIC Dark Tower host.
+pub fn bare_alpns() -> Vec<Vec<u8>> {
+    vec![ALPN_SIGNALING.to_vec(), ALPN_MEDIA.to_vec()]
+}
 
 /// Which transport carries the sessions (DH1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

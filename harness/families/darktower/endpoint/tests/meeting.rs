@@ -7,11 +7,11 @@ use std::time::Duration;
 use handshake_core::Instant;
 use handshake_darktower_endpoint::{
     quic_transport, Client, ClientConfig, Clock, Controller, ControllerConfig, DarkTowerEvent,
-    DarkTowerNode, Handler, HandlerConfig, Liveness, MediaVersion, Secret, Source, ALPN_BARE,
+    DarkTowerNode, Handler, HandlerConfig, Liveness, MediaVersion, Secret, Source,
 };
 use handshake_darktower_wire::proto::signaling::ErrorCode;
 use handshake_net::{LinkConfig, RunLimits, RunOutcome, Simulation, VirtualLink};
-use handshake_quic::session::{BareSessions, Sessions};
+use handshake_quic::session::Sessions;
 use handshake_quic::{HostConfig, KeyLog, QuicHost, Seed};
 use rstest::rstest;
 
@@ -26,13 +26,13 @@ fn addr(s: &str) -> SocketAddr {
 fn sessions(who: &str, server: bool, handler: bool) -> Box<dyn Sessions> {
     let host = QuicHost::new(&HostConfig {
         seed: Seed::derive(7, who),
-        alpn: vec![ALPN_BARE.to_vec()],
+        alpn: handshake_darktower_endpoint::bare_alpns(),
         transport: quic_transport(Liveness::default(), server, handler),
         server,
         key_log: Arc::new(KeyLog::default()),
     })
     .expect("host");
-    Box::new(BareSessions::new(host))
+    Box::new(handshake_darktower_endpoint::bare_sessions(host))
 }
 
 struct Meeting {
@@ -68,7 +68,7 @@ fn meeting(capacity: u32, clients: Vec<ClientConfig>, stagger_ms: u64) -> Meetin
                 meetings: vec!["standup".into()],
                 ended: vec!["retro".into()],
                 capacity,
-                handler_url: format!("quic://{HANDLER}"),
+                handler_url: format!("quic://{HANDLER}/media"),
                 secret: secret.clone(),
                 clock: Clock::VIRTUAL,
             },
@@ -165,6 +165,13 @@ fn two_participants_exchange_media(#[case] version: MediaVersion) {
         participant: "p2".into(),
         reason: 0
     }));
+    // Bare QUIC: the media session was told apart by its ALPN (DH1).
+    assert!(m.sim.events().iter().any(|e| e.endpoint == addr(HANDLER)
+        && e.event
+            == DarkTowerEvent::SessionOpened {
+                session: 0,
+                path: "/media".into()
+            }));
 }
 
 #[rstest]
