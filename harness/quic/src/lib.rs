@@ -6,7 +6,8 @@
 //! - [`tls`]: everything random in QUIC and TLS pinned to the run's seed, an in-memory (and
 //!   optionally file) key log, a fixed Ed25519 `localhost` identity, a client that does not verify
 //!   the certificate.
-//! - A native decryptor of captured QUIC from a key log (`decrypt`) and its frame parser (`frame`).
+//! - A native decryptor of captured QUIC from a key log (`decrypt`) and its frame parser (`frame`);
+//!   [`rebuild`]: captured datagrams to connections, streams reassembled, resets, closes, datagrams.
 //!
 //! **What is deterministic.** With the same seed and the same inputs at the same instants, a host
 //! emits byte-identical encrypted datagrams and the same key log: quinn's endpoint RNG
@@ -40,6 +41,7 @@ pub enum QuicError {
 
 pub mod decrypt;
 pub mod frame;
+pub mod rebuild;
 
 pub use decrypt::{
     classify, link_class, CipherSuite, ConnectionInfo, DecryptError, Decryptor, Direction, Packet,

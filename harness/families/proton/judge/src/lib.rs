@@ -43,19 +43,11 @@ use handshake_proton_wire::Arithmetic;
 use serde::Serialize;
 
 pub use handshake_check::{Violation, MAX_VIOLATIONS_PER_RULE};
+/// Sides, resets, stop-sendings and closes as `handshake_quic::rebuild` sees them.
+pub use handshake_quic::rebuild::{CloseView, ResetView, Side, StopSendingView};
 
 /// Version of the JSON report format.
 pub const REPORT_VERSION: u32 = 1;
-
-/// Which side of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// The side that sent the first Initial.
-    Client,
-    /// The other.
-    Server,
-}
 
 /// What the judge must know of the profile the traffic follows. Timers in milliseconds; `None`:
 /// unknown, and the rules that need it are skipped. `Default`: `project`, pull, no reset option,
@@ -137,51 +129,6 @@ impl Default for Options {
             tolerance_ms: 100,
         }
     }
-}
-
-/// A RESET_STREAM.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ResetView {
-    /// Who sent it.
-    pub by: Side,
-    /// Its application error code.
-    pub code: u64,
-    /// Its final size.
-    pub final_size: u64,
-    /// Packet number (1-based in the capture) where it was first seen.
-    pub packet: u64,
-    /// Capture time, ns since the epoch.
-    pub time_ns: u64,
-}
-
-/// A STOP_SENDING.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StopSendingView {
-    /// Who sent it.
-    pub by: Side,
-    /// Its application error code.
-    pub code: u64,
-    /// Packet number where it was first seen.
-    pub packet: u64,
-    /// Capture time, ns since the epoch.
-    pub time_ns: u64,
-}
-
-/// A CONNECTION_CLOSE (the first one of the connection).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CloseView {
-    /// Who sent it.
-    pub by: Side,
-    /// Application close (frame 0x1d) rather than transport (0x1c).
-    pub application: bool,
-    /// Its error code.
-    pub code: u64,
-    /// Its reason phrase (lossy UTF-8).
-    pub reason: String,
-    /// Packet number where it was first seen.
-    pub packet: u64,
-    /// Capture time, ns since the epoch.
-    pub time_ns: u64,
 }
 
 /// One stream as both sides sent it.
