@@ -141,6 +141,9 @@ struct Slot {
     handle: ConnectionHandle,
     conn: Connection,
     ended: bool,
+    /// Vanished: nothing it sends leaves, nothing for it is taken, none of its timers fire (a
+    /// peer that disappeared without a word, for idle-timeout scenarios).
+    muted: bool,
 }
 
 /// Everything a host is made of.
@@ -284,6 +287,7 @@ impl QuicHost {
                 handle,
                 conn,
                 ended: false,
+                muted: false,
             },
         );
         id
@@ -329,6 +333,14 @@ impl QuicHost {
         });
     }
 
+    /// Makes connection `id` vanish: from now on it neither sends nor receives anything and its
+    /// timers never fire, as if its host had lost power; the peer sees only silence.
+    pub fn mute(&mut self, id: ConnId) {
+        if let Some(slot) = self.slots.get_mut(&id) {
+            slot.muted = true;
+        }
+    }
+
     /// Takes one received datagram.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
         let at = self.at(now);
@@ -366,7 +378,11 @@ impl QuicHost {
                 }
             }
             Some(DatagramEvent::ConnectionEvent(handle, event)) => {
-                if let Some(slot) = self.slots.values_mut().find(|s| s.handle == handle) {
+                if let Some(slot) = self
+                    .slots
+                    .values_mut()
+                    .find(|s| s.handle == handle && !s.muted)
+                {
                     slot.conn.handle_event(event);
                 }
             }
@@ -381,7 +397,7 @@ impl QuicHost {
     /// Fires the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let at = self.at(now);
-        for slot in self.slots.values_mut() {
+        for slot in self.slots.values_mut().filter(|s| !s.muted) {
             if slot.conn.poll_timeout().is_some_and(|t| t <= at) {
                 slot.conn.handle_timeout(at);
             }
@@ -446,7 +462,7 @@ impl QuicHost {
     pub fn drive(&mut self, now: Instant) {
         let at = self.at(now);
         let mut drained = Vec::new();
-        for (id, slot) in &mut self.slots {
+        for (id, slot) in self.slots.iter_mut().filter(|(_, s)| !s.muted) {
             loop {
                 let mut progressed = false;
                 while let Some(event) = slot.conn.poll_endpoint_events() {
@@ -477,7 +493,7 @@ impl QuicHost {
             self.slots.remove(&id);
         }
         let mut next: Option<std::time::Instant> = None;
-        for slot in self.slots.values_mut() {
+        for slot in self.slots.values_mut().filter(|s| !s.muted) {
             if let Some(t) = slot.conn.poll_timeout() {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }

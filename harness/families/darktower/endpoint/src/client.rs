@@ -21,7 +21,7 @@ use handshake_darktower_wire::{
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 
-use crate::{earliest, pump, url_address, url_path, Clock, DarkTowerEvent};
+use crate::{earliest, pump, url_address, url_path, Clock, DarkTowerEvent, Mutant};
 
 /// v1 (streams, the default) or v2 (datagrams) media.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,6 +82,14 @@ pub struct ClientConfig {
     pub version: MediaVersion,
     /// Unix time (frame timestamps).
     pub clock: Clock,
+    /// A deliberately wrong variant.
+    pub mutant: Option<Mutant>,
+}
+
+impl ClientConfig {
+    fn is(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
 }
 
 /// What the client measured (the seed's metrics, DH15).
@@ -173,6 +181,7 @@ fn hyphenated(id: StreamId) -> String {
 impl Client {
     /// A client starting at `now` on `transport` (a client host).
     pub fn new(mut transport: Box<dyn Sessions>, config: ClientConfig, now: Instant) -> Client {
+        let first_sequence = u64::from(config.is(Mutant::SequenceFromOne));
         let published = config
             .sources
             .iter()
@@ -181,7 +190,7 @@ impl Client {
                 source: *s,
                 id: derive_stream_id(&config.name, i),
                 stream: None,
-                sequence: 0,
+                sequence: first_sequence,
             })
             .collect();
         let mut core = Core {
@@ -297,6 +306,9 @@ impl Core {
                     if let (Some(stream), Ok(frame)) = (self.auth, encode_message(&request)) {
                         t.write(session, stream, &frame);
                     }
+                    if self.config.is(Mutant::MediaBeforeAuth) {
+                        self.start_media(now, t);
+                    }
                 }
             }
             SessionEvent::Data {
@@ -328,7 +340,9 @@ impl Core {
             } => {
                 let code = code.unwrap_or(u32::try_from(wire).unwrap_or(u32::MAX));
                 *self.report.resets.entry(code).or_default() += 1;
-                t.reset(session, stream, code);
+                if !self.config.is(Mutant::StopSendingIgnored) {
+                    t.reset(session, stream, code);
+                }
                 self.fail(t, now, &format!("the handler stopped media stream {stream} with {code:#04x}"));
             }
             SessionEvent::Datagram { payload, .. } => {
@@ -459,7 +473,9 @@ impl Core {
         match first.map(|m| m.message) {
             Ok(Some(media_server_message::Message::ConnectResponse(_))) => {
                 self.report.setup = Some(now.saturating_duration_since(self.started));
-                self.start_media(now, t);
+                if !self.config.is(Mutant::MediaBeforeAuth) {
+                    self.start_media(now, t);
+                }
             }
             Ok(Some(media_server_message::Message::Error(e))) => {
                 self.events.push_back(DarkTowerEvent::Error {

@@ -16,7 +16,7 @@ use handshake_quic::session::{SessionEvent, Sessions};
 use handshake_quic::Close;
 
 use crate::token::{MediaClaims, Secret, MEDIA_TOKEN_LIFETIME_S};
-use crate::{earliest, is_client_bidi, pump, Clock, DarkTowerEvent};
+use crate::{earliest, is_client_bidi, pump, Clock, DarkTowerEvent, Mutant};
 
 /// How the controller is set up (DH6, DH8).
 #[derive(Clone, Debug)]
@@ -33,6 +33,17 @@ pub struct ControllerConfig {
     pub secret: Secret,
     /// Unix time.
     pub clock: Clock,
+    /// A scripted twist (scenarios with a client IUT): every JoinRequest is refused with this
+    /// ErrorCode.
+    pub refuse_join: Option<i32>,
+    /// A deliberately wrong variant.
+    pub mutant: Option<Mutant>,
+}
+
+impl ControllerConfig {
+    fn is(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
 }
 
 #[derive(Debug)]
@@ -58,7 +69,7 @@ struct Signaling {
 
 /// The controller's state, apart from its transport.
 #[derive(Debug)]
-struct Core {
+pub(crate) struct Core {
     config: ControllerConfig,
     sessions: BTreeMap<u32, Signaling>,
     members: BTreeMap<String, Member>,
@@ -79,14 +90,7 @@ impl Controller {
     pub fn new(transport: Box<dyn Sessions>, config: ControllerConfig) -> Controller {
         Controller {
             transport,
-            core: Core {
-                config,
-                sessions: BTreeMap::new(),
-                members: BTreeMap::new(),
-                next_participant: 1,
-                next_jti: 1,
-                events: VecDeque::new(),
-            },
+            core: Core::new(config),
         }
     }
 
@@ -139,7 +143,22 @@ impl Controller {
 }
 
 impl Core {
-    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+    pub(crate) fn new(config: ControllerConfig) -> Core {
+        Core {
+            config,
+            sessions: BTreeMap::new(),
+            members: BTreeMap::new(),
+            next_participant: 1,
+            next_jti: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
         match event {
             SessionEvent::Opened { session, path } => {
                 self.sessions.insert(session, Signaling::default());
@@ -167,7 +186,7 @@ impl Core {
             } => t.reset(session, stream, code.unwrap_or(0)),
             SessionEvent::Datagram { .. } => {}
             SessionEvent::Closed { session, close, .. } => {
-                let reason = if close == Close::TimedOut {
+                let reason = if close == Close::TimedOut && !self.config.is(Mutant::IdleLeftVoluntary) {
                     LeaveReason::ConnectionLost
                 } else {
                     LeaveReason::Voluntary
@@ -213,6 +232,11 @@ impl Core {
         while let Some(next) = sig.reader.next(&mut input) {
             match next {
                 Ok(message) => messages.push(message.to_vec()),
+                Err(handshake_darktower_wire::FramingError::EmptyMessage)
+                    if self.config.is(Mutant::EmptyMessageIgnored) =>
+                {
+                    sig.reader = SignalingReader::new();
+                }
                 Err(e) => {
                     framing_error = Some(e);
                     break;
@@ -273,6 +297,7 @@ impl Core {
                 ErrorCode::Conflict,
                 "already joined",
             ),
+            (_, None) if self.config.is(Mutant::JoinNotFirst) => {}
             (_, None) => self.fatal(
                 t,
                 session,
@@ -320,7 +345,13 @@ impl Core {
         request: JoinRequest,
     ) {
         let unix = self.config.clock.unix_s(now);
-        if request.participant_name.len() > MAX_PARTICIPANT_NAME_LEN {
+        if let Some(code) = self.config.refuse_join {
+            let code = ErrorCode::try_from(code).unwrap_or(ErrorCode::Unknown);
+            return self.fatal(t, session, stream, code, "refused by the scenario");
+        }
+        if request.participant_name.len() > MAX_PARTICIPANT_NAME_LEN
+            && !self.config.is(Mutant::LongNameAccepted)
+        {
             return self.fatal(
                 t,
                 session,
@@ -329,7 +360,12 @@ impl Core {
                 "participant name over 256 bytes",
             );
         }
-        let claims = match self.config.secret.verify_join(&request.join_token, unix) {
+        let token_time = if self.config.is(Mutant::ExpiredJoinAccepted) {
+            0
+        } else {
+            unix
+        };
+        let claims = match self.config.secret.verify_join(&request.join_token, token_time) {
             Ok(c) => c,
             Err(e) => {
                 return self.fatal(t, session, stream, ErrorCode::Unauthorized, &e.to_string())
@@ -364,7 +400,10 @@ impl Core {
             .count();
         let is_resume = resumed.is_some();
         let counts_again = !matches!(resumed, Some((_, Some(_))));
-        if counts_again && present >= usize::try_from(self.config.capacity).unwrap_or(usize::MAX) {
+        if counts_again
+            && present >= usize::try_from(self.config.capacity).unwrap_or(usize::MAX)
+            && !self.config.is(Mutant::NoCapacityCheck)
+        {
             return self.fatal(
                 t,
                 session,
@@ -438,7 +477,7 @@ impl Core {
             participant: pid.clone(),
             resumed: is_resume,
         });
-        if announce {
+        if announce && !self.config.is(Mutant::NoParticipantJoined) {
             let joined = self
                 .members
                 .get(&pid)
@@ -476,10 +515,15 @@ impl Core {
         };
         member.streams.push(published.clone());
         let meeting = member.meeting.clone();
+        let except = if self.config.is(Mutant::PublishedToPublisher) {
+            ""
+        } else {
+            pid
+        };
         self.broadcast(
             t,
             &meeting,
-            pid,
+            except,
             server_message::Message::StreamPublished(StreamPublished {
                 participant_id: pid.to_owned(),
                 stream: Some(published),

@@ -16,7 +16,7 @@ use handshake_darktower_wire::{
 use handshake_quic::session::{SessionEvent, Sessions};
 
 use crate::token::{Secret, UsedTokens};
-use crate::{is_client_bidi, is_client_uni, pump, Clock, DarkTowerEvent};
+use crate::{is_client_bidi, is_client_uni, pump, Clock, DarkTowerEvent, Mutant};
 
 /// The per-stream flow-control window of the flow document (1 MiB): a frame whose payload is
 /// larger could never arrive (DH12 → 0x03).
@@ -31,6 +31,18 @@ pub struct HandlerConfig {
     pub secret: Secret,
     /// Unix time.
     pub clock: Clock,
+    /// A scripted twist (scenarios with a client IUT): every ConnectRequest is refused.
+    pub refuse_auth: bool,
+    /// A scripted twist: every media stream is stopped with this code once its header arrived.
+    pub stop_media: Option<u32>,
+    /// A deliberately wrong variant.
+    pub mutant: Option<Mutant>,
+}
+
+impl HandlerConfig {
+    fn is(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,10 +70,12 @@ struct Source {
     /// The stream header's bytes, for receivers that join while the stream runs.
     header: Vec<u8>,
     ended: bool,
+    /// Bytes of the stream seen so far.
+    offset: u64,
 }
 
 #[derive(Debug)]
-struct Core {
+pub(crate) struct Core {
     config: HandlerConfig,
     sessions: BTreeMap<u32, MediaSession>,
     sources: BTreeMap<(u32, u64), Source>,
@@ -97,14 +111,7 @@ impl Handler {
     pub fn new(transport: Box<dyn Sessions>, config: HandlerConfig) -> Handler {
         Handler {
             transport,
-            core: Core {
-                config,
-                sessions: BTreeMap::new(),
-                sources: BTreeMap::new(),
-                used: UsedTokens::default(),
-                events: VecDeque::new(),
-                counters: Counters::default(),
-            },
+            core: Core::new(config),
         }
     }
 
@@ -152,7 +159,22 @@ impl Handler {
 }
 
 impl Core {
-    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+    pub(crate) fn new(config: HandlerConfig) -> Core {
+        Core {
+            config,
+            sessions: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            used: UsedTokens::default(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
         match event {
             SessionEvent::Opened { session, path } => {
                 self.sessions.insert(session, MediaSession::default());
@@ -232,13 +254,18 @@ impl Core {
         let unix = self.config.clock.unix_s(now);
         let verdict = first.and_then(|bytes| {
             match decode_media_client_message(&bytes).map_err(|e| e.to_string())?.message {
+                Some(media_client_message::Message::ConnectRequest(_)) if self.config.refuse_auth => {
+                    Err("refused by the scenario".to_owned())
+                }
                 Some(media_client_message::Message::ConnectRequest(r)) => {
                     let claims = self
                         .config
                         .secret
                         .verify_media(&r.join_token, unix)
                         .map_err(|e| e.to_string())?;
-                    self.used.take(&claims, unix).map_err(|e| e.to_string())?;
+                    if !self.config.is(Mutant::MediaTokenReusable) {
+                        self.used.take(&claims, unix).map_err(|e| e.to_string())?;
+                    }
                     Ok(claims)
                 }
                 None => Err("no ConnectRequest".to_owned()),
@@ -305,11 +332,17 @@ impl Core {
         let authenticated = self
             .sessions
             .get(&session)
-            .is_some_and(|m| m.auth.is_some());
+            .is_some_and(|m| m.auth.is_some())
+            || self.config.is(Mutant::MediaBeforeAuthAccepted);
         if !self.sources.contains_key(&(session, stream)) {
             if !authenticated {
                 // DT7: media before a successful ConnectResponse.
-                self.stop(t, session, stream, ResetCode::AuthenticationFailed);
+                let code = if self.config.is(Mutant::AuthFailureCode1) {
+                    ResetCode::InvalidStreamFormat
+                } else {
+                    ResetCode::AuthenticationFailed
+                };
+                self.stop(t, session, stream, code);
                 return;
             }
             self.sources.insert(
@@ -320,6 +353,7 @@ impl Core {
                     forwards: Vec::new(),
                     header: Vec::new(),
                     ended: false,
+                    offset: 0,
                 },
             );
         }
@@ -330,7 +364,19 @@ impl Core {
         if source.ended {
             return;
         }
+        let patched;
         let mut input = bytes;
+        if self.config.is(Mutant::BadMagicAccepted) && source.offset < 4 {
+            // The mutant reads any magic as `DART`.
+            let mut copy = bytes.to_vec();
+            let start = usize::try_from(source.offset).unwrap_or(4);
+            for (i, b) in copy.iter_mut().enumerate().take(4usize.saturating_sub(start)) {
+                *b = handshake_darktower_wire::MAGIC[start + i];
+            }
+            patched = copy;
+            input = &patched;
+        }
+        source.offset += bytes.len() as u64;
         let mut failure = None;
         loop {
             let before = input;
@@ -340,6 +386,13 @@ impl Core {
                 None => {
                     source.pending.extend_from_slice(&before[..used]);
                     break;
+                }
+                Some(Err(handshake_darktower_wire::Error::StreamIdMismatch { .. }))
+                    if self.config.is(Mutant::StreamIdMismatchAccepted) =>
+                {
+                    // The mutant drops the stream silently instead of resetting it.
+                    source.ended = true;
+                    return;
                 }
                 Some(Err(e)) => {
                     failure = Some(e.reset_code());
@@ -353,6 +406,12 @@ impl Core {
                                 self.counters.unknown_fourcc += 1;
                             }
                             source.header = source.pending.clone();
+                            if let Some(code) = self.config.stop_media {
+                                t.stop(session, stream, code);
+                                source.ended = true;
+                                self.events.push_back(DarkTowerEvent::StreamEnded { stream, code });
+                                return;
+                            }
                             for r in &receivers {
                                 if let Some(s) = t.open(*r, false) {
                                     source.forwards.push((*r, s));
@@ -365,6 +424,11 @@ impl Core {
                                 break;
                             }
                             self.counters.frames += 1;
+                            if self.config.is(Mutant::ForwardAltered) {
+                                if let Some(b) = source.pending.get_mut(33) {
+                                    *b ^= 1;
+                                }
+                            }
                             // Receivers that authenticated since the header join at this frame
                             // boundary: the header first, then frames from here on (DH13).
                             for r in &receivers {
@@ -437,7 +501,14 @@ impl Core {
             .get(&session)
             .is_some_and(|m| m.auth.is_some());
         let verdict = if authenticated {
-            FrameV2Repr::parse(payload).map(|_| ()).map_err(|e| e.to_string())
+            match FrameV2Repr::parse(payload) {
+                Err(handshake_darktower_wire::Error::BadVersion(_))
+                    if self.config.is(Mutant::BadDatagramForwarded) =>
+                {
+                    Ok(())
+                }
+                other => other.map(|_| ()).map_err(|e| e.to_string()),
+            }
         } else {
             Err("before authentication".to_owned())
         };

@@ -19,13 +19,19 @@ use handshake_quic::session::{SessionEvent, Sessions};
 pub mod client;
 pub mod controller;
 pub mod handler;
+pub mod mutants;
 pub mod node;
+pub mod script;
+pub mod server;
 pub mod token;
 
 pub use client::{Client, ClientConfig, ClientReport, MediaVersion, Source};
 pub use controller::{Controller, ControllerConfig};
 pub use handler::{Handler, HandlerConfig};
+pub use mutants::Mutant;
 pub use node::DarkTowerNode;
+pub use script::{ScriptClient, Target, Which};
+pub use server::MeetingServer;
 pub use token::{JoinClaims, MediaClaims, Secret, TokenError};
 
 /// The ALPN of bare-QUIC Dark Tower signaling sessions (DH1).
@@ -172,6 +178,68 @@ pub enum DarkTowerEvent {
     DatagramDropped {
         /// Why.
         reason: String,
+    },
+    /// Scripted peer: a message arrived from the IUT on a participant's signaling or
+    /// authentication stream.
+    Message {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: &'static str,
+        /// `join_response`, `participant_joined`, `participant_left`, `stream_published`,
+        /// `stream_quality_update`, `error`, `connect_response`, or `undecodable`.
+        kind: &'static str,
+        /// An ErrorMessage's code.
+        code: Option<i32>,
+        /// The participant id it is about (JoinResponse, ParticipantJoined/Left, StreamPublished,
+        /// ConnectResponse).
+        about: Option<String>,
+        /// A ParticipantLeft's reason.
+        reason: Option<i32>,
+    },
+    /// Scripted peer: the IUT ended its side of a participant's signaling or authentication
+    /// stream (FIN).
+    Fin {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: &'static str,
+    },
+    /// Scripted peer: the IUT sent STOP_SENDING (`stopped`) or RESET_STREAM (`reset`) on a
+    /// participant's stream.
+    StreamCode {
+        /// The scripted participant.
+        participant: u32,
+        /// `stopped` or `reset`.
+        how: &'static str,
+        /// The QUIC stream.
+        stream: u64,
+        /// The application code, if the transport could read it.
+        code: Option<u32>,
+        /// The code on the wire.
+        wire: u64,
+    },
+    /// Scripted peer: a frame forwarded to a participant (v1 stream or v2 datagram).
+    Frame {
+        /// The scripted participant.
+        participant: u32,
+        /// The QUIC stream (v1) or `None` (datagram).
+        stream: Option<u64>,
+        /// Its sequence number.
+        sequence: u64,
+        /// The stream header's id (v1, hyphenated) or the v2 user id.
+        source: String,
+    },
+    /// Scripted peer: a participant's session ended.
+    ParticipantClosed {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: &'static str,
+        /// How.
+        close: String,
+        /// The IUT ended it.
+        by_iut: bool,
     },
     /// Client: done.
     Finished {

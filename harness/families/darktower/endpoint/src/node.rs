@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use handshake_core::{Endpoint, Instant, Transmit};
 
-use crate::{Client, Controller, DarkTowerEvent, Handler};
+use crate::{Client, Controller, DarkTowerEvent, Handler, MeetingServer, ScriptClient};
 
 /// A reference controller, handler or client (one per simulated address: the size difference
 /// between variants does not matter).
@@ -17,6 +17,10 @@ pub enum DarkTowerNode {
     Handler(Handler),
     /// A client.
     Client(Client),
+    /// A controller and a handler on one port (the peer of a client IUT).
+    Server(MeetingServer),
+    /// The scripted participants (the peer of a controller or handler IUT).
+    Script(ScriptClient),
 }
 
 impl DarkTowerNode {
@@ -26,6 +30,24 @@ impl DarkTowerNode {
             DarkTowerNode::Controller(c) => c.key_log(),
             DarkTowerNode::Handler(h) => h.key_log(),
             DarkTowerNode::Client(c) => c.key_log(),
+            DarkTowerNode::Server(s) => s.key_log(),
+            DarkTowerNode::Script(s) => s.key_log(),
+        }
+    }
+
+    /// The scripted participants, if it is them.
+    pub fn script(&mut self) -> Option<&mut ScriptClient> {
+        match self {
+            DarkTowerNode::Script(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The meeting server, if it is one.
+    pub fn server(&mut self) -> Option<&mut MeetingServer> {
+        match self {
+            DarkTowerNode::Server(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -46,6 +68,8 @@ impl Endpoint for DarkTowerNode {
             DarkTowerNode::Controller(c) => c.handle_datagram(now, source, payload),
             DarkTowerNode::Handler(h) => h.handle_datagram(now, source, payload),
             DarkTowerNode::Client(c) => c.handle_datagram(now, source, payload),
+            DarkTowerNode::Server(s) => s.handle_datagram(now, source, payload),
+            DarkTowerNode::Script(s) => s.handle_datagram(now, source, payload),
         }
     }
 
@@ -54,6 +78,8 @@ impl Endpoint for DarkTowerNode {
             DarkTowerNode::Controller(c) => c.handle_timeout(now),
             DarkTowerNode::Handler(h) => h.handle_timeout(now),
             DarkTowerNode::Client(c) => c.handle_timeout(now),
+            DarkTowerNode::Server(s) => s.handle_timeout(now),
+            DarkTowerNode::Script(s) => s.handle_timeout(now),
         }
     }
 
@@ -62,6 +88,8 @@ impl Endpoint for DarkTowerNode {
             DarkTowerNode::Controller(c) => c.poll_transmit(),
             DarkTowerNode::Handler(h) => h.poll_transmit(),
             DarkTowerNode::Client(c) => c.poll_transmit(),
+            DarkTowerNode::Server(s) => s.poll_transmit(),
+            DarkTowerNode::Script(s) => s.poll_transmit(),
         }?;
         Some(Transmit {
             destination,
@@ -74,6 +102,8 @@ impl Endpoint for DarkTowerNode {
             DarkTowerNode::Controller(c) => c.poll_event(),
             DarkTowerNode::Handler(h) => h.poll_event(),
             DarkTowerNode::Client(c) => c.poll_event(),
+            DarkTowerNode::Server(s) => s.poll_event(),
+            DarkTowerNode::Script(s) => s.poll_event(),
         }
     }
 
@@ -82,13 +112,19 @@ impl Endpoint for DarkTowerNode {
             DarkTowerNode::Controller(c) => c.poll_timeout(),
             DarkTowerNode::Handler(h) => h.poll_timeout(),
             DarkTowerNode::Client(c) => c.poll_timeout(),
+            DarkTowerNode::Server(s) => s.poll_timeout(),
+            DarkTowerNode::Script(s) => s.poll_timeout(),
         }
     }
 
     fn is_finished(&self) -> bool {
         match self {
             // Servers serve forever.
-            DarkTowerNode::Controller(_) | DarkTowerNode::Handler(_) => false,
+            DarkTowerNode::Controller(_) | DarkTowerNode::Handler(_) | DarkTowerNode::Server(_) => {
+                false
+            }
+            // The scripted participants end when the scenario's steps end.
+            DarkTowerNode::Script(_) => false,
             DarkTowerNode::Client(c) => c.is_finished(),
         }
     }

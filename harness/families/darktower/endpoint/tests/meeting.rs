@@ -54,6 +54,7 @@ fn client_config(name: &str, token: String, version: MediaVersion) -> ClientConf
         linger: Duration::from_millis(500),
         version,
         clock: Clock::VIRTUAL,
+        mutant: None,
     }
 }
 
@@ -71,6 +72,8 @@ fn meeting(capacity: u32, clients: Vec<ClientConfig>, stagger_ms: u64) -> Meetin
                 handler_url: format!("quic://{HANDLER}/media"),
                 secret: secret.clone(),
                 clock: Clock::VIRTUAL,
+                refuse_join: None,
+                mutant: None,
             },
         )),
     )
@@ -82,6 +85,9 @@ fn meeting(capacity: u32, clients: Vec<ClientConfig>, stagger_ms: u64) -> Meetin
             HandlerConfig {
                 secret,
                 clock: Clock::VIRTUAL,
+                refuse_auth: false,
+                stop_media: None,
+                mutant: None,
             },
         )),
     )

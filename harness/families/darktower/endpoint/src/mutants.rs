@@ -1,0 +1,108 @@
+//! Deliberately wrong variants of the reference endpoints, each breaking one fact or decision: the
+//! library must catch every one (`harness mutants`).
+
+macro_rules! mutants {
+    ($($variant:ident = ($name:literal, $role:literal, $breaks:literal);)*) => {
+        /// A mutant of the reference controller, handler or client.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Mutant {
+            $(
+                #[doc = $breaks]
+                $variant,
+            )*
+        }
+
+        impl Mutant {
+            /// Every mutant.
+            pub const ALL: &'static [Mutant] = &[$(Mutant::$variant),*];
+
+            /// Its name (`profile+mutant=NAME`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Mutant::$variant => $name,)*
+                }
+            }
+
+            /// The role it changes: `controller`, `handler` or `client`.
+            pub const fn role(self) -> &'static str {
+                match self {
+                    $(Mutant::$variant => $role,)*
+                }
+            }
+
+            /// What it breaks.
+            pub const fn breaks(self) -> &'static str {
+                match self {
+                    $(Mutant::$variant => $breaks,)*
+                }
+            }
+        }
+    };
+}
+
+mutants! {
+    NoCapacityCheck = ("no-capacity-check", "controller",
+        "DH10 / documented errors: a full meeting admits one more instead of CAPACITY_EXCEEDED");
+    ExpiredJoinAccepted = ("expired-join-accepted", "controller",
+        "DT8: an expired join token is accepted instead of UNAUTHORIZED");
+    NoParticipantJoined = ("no-participant-joined", "controller",
+        "DH8: the others are not told ParticipantJoined");
+    PublishedToPublisher = ("published-to-publisher", "controller",
+        "DH8: StreamPublished goes to the publisher too");
+    IdleLeftVoluntary = ("idle-left-voluntary", "controller",
+        "DT10: a participant that idled out leaves with VOLUNTARY instead of CONNECTION_LOST");
+    EmptyMessageIgnored = ("empty-message-ignored", "controller",
+        "DT6: a signaling length of 0 is skipped instead of STREAM_ERROR");
+    LongNameAccepted = ("long-name-accepted", "controller",
+        "DT6: a 257-byte participant name is accepted instead of INVALID_REQUEST");
+    JoinNotFirst = ("join-not-first", "controller",
+        "DT6: a first message other than JoinRequest is ignored instead of INVALID_REQUEST");
+    BadMagicAccepted = ("bad-magic-accepted", "handler",
+        "DT5: a media stream header with bad magic is accepted instead of reset 0x01");
+    MediaBeforeAuthAccepted = ("media-before-auth-accepted", "handler",
+        "DT7: a media stream before ConnectResponse is read instead of reset 0x02");
+    AuthFailureCode1 = ("auth-failure-code-1", "handler",
+        "DT7: media before authentication is reset with 0x01 instead of 0x02");
+    MediaTokenReusable = ("media-token-reusable", "handler",
+        "DT8: a media token is accepted a second time instead of UNAUTHORIZED");
+    StreamIdMismatchAccepted = ("stream-id-mismatch-accepted", "handler",
+        "DT3: a frame whose stream id differs from the header's is dropped silently instead of reset 0x01");
+    BadDatagramForwarded = ("bad-datagram-forwarded", "handler",
+        "DT11: a v2 datagram with version != 1 is forwarded instead of dropped");
+    ForwardAltered = ("forward-altered", "handler",
+        "DH13: forwarded frames carry a different sequence number than the source's");
+    ResetCodesUnmapped = ("reset-codes-unmapped", "handler",
+        "DT9: reset codes go raw over WebTransport where the mapped profile wants them mapped");
+    SequenceFromOne = ("sequence-from-one", "client",
+        "DT10: the client's frame sequence numbers start at 1 instead of 0");
+    MediaBeforeAuth = ("media-before-auth", "client",
+        "DT7: the client opens its media streams before the ConnectResponse");
+    NoKeepAlive = ("no-keep-alive", "client",
+        "DT10: the client sends no keep-alive, so a quiet session idles out");
+    StopSendingIgnored = ("stop-sending-ignored", "client",
+        "DH3: a STOP_SENDING is not answered with RESET_STREAM of its code");
+}
+
+impl Mutant {
+    /// The mutant a name names.
+    pub fn parse(name: &str) -> Option<Mutant> {
+        Mutant::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        for m in Mutant::ALL {
+            assert_eq!(Mutant::parse(m.name()), Some(*m));
+            assert!(["controller", "handler", "client"].contains(&m.role()));
+        }
+        let mut names: Vec<_> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Mutant::ALL.len());
+    }
+}
