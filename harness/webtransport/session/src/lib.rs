@@ -15,9 +15,13 @@
 //!   H3_DATAGRAM under both ids, ENABLE_WEBTRANSPORT (draft), WT_MAX_SESSIONS; no
 //!   QPACK_MAX_TABLE_CAPACITY, so no peer ever uses the QPACK dynamic table on us).
 //! - Client: the CONNECT request on bidi stream 0 (HEADERS: `:method CONNECT`, `:scheme https`,
-//!   `:authority`, `:path`, `:protocol webtransport`, static-table QPACK); [`SessionEvent::Opened`]
-//!   when a 2xx arrives. A non-2xx answer ends the session: [`SessionEvent::Closed`] with
-//!   [`Close::Other`]`("CONNECT answered <status>")` and the connection is closed with H3_NO_ERROR.
+//!   `:authority`, `:path`, `:protocol webtransport`, static-table QPACK), sent once the server's
+//!   SETTINGS arrived with ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 §3; [`WtConfig::wait_for_settings`]
+//!   turns the wait off, as aioquic's client does not wait). SETTINGS without it end the session
+//!   unopened: [`SessionEvent::Closed`] with [`Close::Other`], connection closed with H3_NO_ERROR.
+//!   [`SessionEvent::Opened`] when a 2xx arrives. A non-2xx answer ends the session:
+//!   [`SessionEvent::Closed`] with [`Close::Other`]`("CONNECT answered \"<status>\"")` and the
+//!   connection is closed with H3_NO_ERROR.
 //! - Server: accepts the first request stream whose HEADERS say `:method CONNECT` and `:protocol
 //!   webtransport` (and carry `:scheme`, `:authority`, `:path`, RFC 9220 §3) with `:status 200` +
 //!   `sec-webtransport-http3-draft: draft02` and reports [`SessionEvent::Opened`] with its `:path`.
@@ -74,6 +78,12 @@
 //! WebTransport at all (see [`WtSessions::peer_settings`]). A WebTransport stream naming another
 //! session id than this connection's is refused: STOP_SENDING (and, bidi, RESET_STREAM) with
 //! WT_BUFFERED_STREAM_REJECTED (0x3994bd84).
+//!
+//! Streams of this host that this layer did not open (a scripted peer's, opened through
+//! [`Sessions::host_mut`]) are left alone: their incoming bytes stay in quinn for the script to
+//! read. Events that arrive before the session is open (a WebTransport stream or datagram that
+//! overtook the CONNECT or its answer) are held and reported after [`SessionEvent::Opened`]; those
+//! naming another session are then refused as above.
 //!
 //! **Deterministic**: every map is a `BTreeMap`; with the same seed and inputs a host emits the
 //! same datagrams (as `handshake-quic` promises for the host).
@@ -132,6 +142,11 @@ pub struct WtConfig {
     pub response_headers: Option<Vec<Field>>,
     /// Huffman-code every QPACK string literal this side sends (default `false`: plain literals).
     pub huffman: bool,
+    /// Client: send the CONNECT only once the server's SETTINGS arrived with
+    /// ENABLE_CONNECT_PROTOCOL = 1, as RFC 9220 §3 (RFC 8441 §4) requires (default `true`, as
+    /// web-transport-quinn does); `false`: at once when the handshake completes, as aioquic's
+    /// client does.
+    pub wait_for_settings: bool,
     /// How long after [`Sessions::close`] (or after the peer's close capsule) this side waits for
     /// the CONNECT stream to be acknowledged before closing the QUIC connection (default 1 s).
     pub close_linger: Duration,
@@ -148,6 +163,7 @@ impl Default for WtConfig {
             authority: "localhost".to_owned(),
             response_headers: None,
             huffman: false,
+            wait_for_settings: true,
             close_linger: Duration::from_secs(1),
         }
     }
@@ -230,6 +246,8 @@ struct Conn {
     close_at: Option<Instant>,
     /// Our FIN on the CONNECT stream is out (close sent or answered).
     connect_finished: bool,
+    /// Client: the CONNECT waits for the server's SETTINGS.
+    awaiting_settings: bool,
 }
 
 impl Conn {
@@ -245,6 +263,7 @@ impl Conn {
             held: Vec::new(),
             close_at: None,
             connect_finished: false,
+            awaiting_settings: false,
         }
     }
 }
@@ -256,8 +275,6 @@ pub struct WtSessions {
     book: StreamBook,
     config: WtConfig,
     conns: BTreeMap<ConnId, Conn>,
-    /// Client side: the path each connection's CONNECT asks for.
-    pending_paths: BTreeMap<ConnId, String>,
     events: VecDeque<SessionEvent>,
     now: Instant,
     server: bool,
@@ -290,7 +307,6 @@ impl WtSessions {
             book: StreamBook::default(),
             config,
             conns: BTreeMap::new(),
-            pending_paths: BTreeMap::new(),
             events: VecDeque::new(),
             now: Instant::ZERO,
             server,
@@ -395,7 +411,6 @@ impl WtSessions {
                     by_peer,
                 } => {
                     self.book.drop_connection(conn);
-                    self.pending_paths.remove(&conn);
                     let c = self.conns.entry(conn).or_insert_with(Conn::new);
                     c.close_at = None;
                     if c.phase != Phase::Closed {
@@ -427,7 +442,48 @@ impl WtSessions {
         if self.server {
             return;
         }
-        let path = self.pending_paths.remove(&conn).unwrap_or_default();
+        let wait = self.config.wait_for_settings
+            && self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| c.peer_settings.is_none());
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.awaiting_settings = wait;
+        }
+        if !wait {
+            self.send_connect(conn);
+        }
+    }
+
+    /// Client: the CONNECT request on a new bidi stream (stream 0 on a fresh connection). With
+    /// [`WtConfig::wait_for_settings`], only when the server's SETTINGS enable extended CONNECT
+    /// (RFC 9220 §3 via RFC 8441 §4); otherwise the session ends unopened.
+    fn send_connect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.awaiting_settings = false;
+        if c.session.is_some() || c.phase != Phase::Pending {
+            return;
+        }
+        let enabled = c
+            .peer_settings
+            .as_ref()
+            .is_some_and(|s| s.get(setting::ENABLE_CONNECT_PROTOCOL) == Some(1));
+        if self.config.wait_for_settings && !enabled {
+            c.phase = Phase::Closed;
+            c.held.clear();
+            self.events.push_back(SessionEvent::Closed {
+                session: conn,
+                close: Close::Other(
+                    "the server's SETTINGS do not enable extended CONNECT (0x08 = 1)".to_owned(),
+                ),
+                by_peer: true,
+            });
+            self.host.close(self.now, conn, h3::NO_ERROR, "");
+            return;
+        }
+        let path = c.path.clone();
         let Some(stream) = StreamBook::open(&mut self.host, conn, true) else {
             self.fail(conn, h3::INTERNAL_ERROR, "no bidi stream for CONNECT");
             return;
@@ -440,7 +496,6 @@ impl WtSessions {
         self.book.write(&mut self.host, conn, stream, &headers);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session = Some(stream);
-            c.path = path;
             let mut st = RequestState::new();
             st.session = true;
             c.inbound.insert(stream, Inbound::Request(st));
@@ -500,10 +555,19 @@ impl WtSessions {
     }
 
     fn read(&mut self, conn: ConnId, stream: u64) {
+        let peer = self.is_peer_stream(stream);
+        let known = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.inbound.contains_key(&stream));
+        if !peer && !known {
+            // A stream of ours this layer did not open (a scripted peer's, through
+            // `host_mut`): its bytes are the script's to read.
+            return;
+        }
         let Some(out) = self.book.read(&mut self.host, conn, stream) else {
             return;
         };
-        let peer = self.is_peer_stream(stream);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -756,6 +820,9 @@ impl WtSessions {
                         }
                     }
                     c.peer_settings = Some(s);
+                    if c.awaiting_settings {
+                        self.send_connect(conn);
+                    }
                 }
                 _ if first => {
                     self.fail(
@@ -1167,8 +1234,9 @@ impl Sessions for WtSessions {
     ) -> Result<ConnId, QuicError> {
         self.now = now;
         let conn = self.host.connect(now, remote)?;
-        self.conns.insert(conn, Conn::new());
-        self.pending_paths.insert(conn, path.to_owned());
+        let mut c = Conn::new();
+        c.path = path.to_owned();
+        self.conns.insert(conn, c);
         self.collect();
         Ok(conn)
     }

@@ -483,3 +483,216 @@ fn huffman_headers_and_fin_of_connect_stream_close_the_session() {
         ))
     );
 }
+
+#[test]
+fn client_waits_for_settings_that_enable_extended_connect() {
+    let no_connect = Settings(
+        Settings::webtransport(1)
+            .0
+            .into_iter()
+            .filter(|(id, _)| id.get() != 0x08)
+            .collect(),
+    );
+    let server = WtConfig {
+        settings: no_connect,
+        ..WtConfig::default()
+    };
+    let mut w = pair(14, WtConfig::default(), server.clone());
+    w.client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(200));
+    assert_eq!(opened(&w.server_events), None);
+    assert!(
+        matches!(closed(&w.client_events), Some((Close::Other(_), true))),
+        "{:?}",
+        w.client_events
+    );
+    // A client that does not wait (as aioquic's) opens the session all the same.
+    let mut w = pair(
+        14,
+        WtConfig {
+            wait_for_settings: false,
+            ..WtConfig::default()
+        },
+        server,
+    );
+    w.client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(200));
+    assert!(opened(&w.server_events).is_some());
+    assert!(opened(&w.client_events).is_some());
+}
+
+#[test]
+fn stream_for_another_session_is_refused() {
+    use handshake_quic::quinn_proto::{Dir, WriteError};
+    let (mut w, conn) = open_session(15, ResetCodes::Mapped);
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    let id = c.streams().open(Dir::Uni).expect("uni");
+    // 0x54 (two-byte varint), session id 4 (no such session), then bytes.
+    c.send_stream(id)
+        .write(&[0x40, 0x54, 0x04, b'x'])
+        .expect("write");
+    w.run_for(Duration::from_millis(100));
+    assert!(!streams(&w.server_events).contains(&u64::from(id)));
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    match c.send_stream(id).write(b"more") {
+        Err(WriteError::Stopped(code)) => {
+            assert_eq!(
+                code.into_inner(),
+                handshake_webtransport::WT_BUFFERED_STREAM_REJECTED
+            )
+        }
+        other => panic!("expected STOP_SENDING, got {other:?}"),
+    }
+}
+
+#[test]
+fn datagram_for_another_session_is_dropped_malformed_one_is_datagram_error() {
+    let (mut w, conn) = open_session(16, ResetCodes::Mapped);
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    // Quarter id 1 = session 4: not ours. Then ours, to show delivery still works.
+    c.datagrams()
+        .send(vec![0x01, b'n', b'o'].into(), true)
+        .expect("datagram");
+    c.datagrams()
+        .send(vec![0x00, b'o', b'k'].into(), true)
+        .expect("datagram");
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(datagrams(&w.server_events), vec![b"ok".to_vec()]);
+    // A datagram with no complete varint.
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    c.datagrams()
+        .send(vec![0x40].into(), true)
+        .expect("datagram");
+    w.run_for(Duration::from_millis(100));
+    assert!(
+        matches!(
+            closed(&w.server_events),
+            Some((
+                Close::Application {
+                    code: h3::DATAGRAM_ERROR,
+                    ..
+                },
+                false
+            ))
+        ),
+        "{:?}",
+        w.server_events
+    );
+    assert!(matches!(
+        closed(&w.client_events),
+        Some((
+            Close::Application {
+                code: h3::DATAGRAM_ERROR,
+                ..
+            },
+            true
+        ))
+    ));
+}
+
+#[test]
+fn dynamic_table_reference_is_qpack_decompression_failed() {
+    use handshake_quic::quinn_proto::Dir;
+    let (mut w, conn) = open_session(17, ResetCodes::Mapped);
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    let id = c.streams().open(Dir::Bi).expect("bidi");
+    // HEADERS whose field section claims Required Insert Count 1.
+    c.send_stream(id)
+        .write(&Frame::Headers(&[0x02, 0x00, 0xc0 | 17]).to_vec())
+        .expect("write");
+    w.run_for(Duration::from_millis(100));
+    assert!(
+        matches!(
+            closed(&w.server_events),
+            Some((
+                Close::Application {
+                    code: h3::QPACK_DECOMPRESSION_FAILED,
+                    ..
+                },
+                false
+            ))
+        ),
+        "{:?}",
+        w.server_events
+    );
+}
+
+#[test]
+fn control_stream_fin_is_closed_critical_stream() {
+    use handshake_quic::quinn_proto::Dir;
+    let mut w = pair(
+        18,
+        WtConfig {
+            control_stream: false,
+            ..WtConfig::default()
+        },
+        WtConfig::default(),
+    );
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/")
+        .expect("connect");
+    w.run_for(Duration::from_millis(100));
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    let id = c.streams().open(Dir::Uni).expect("uni");
+    let mut bytes = vec![0x00];
+    Frame::Settings(Settings::webtransport(1)).emit(&mut bytes);
+    c.send_stream(id).write(&bytes).expect("write");
+    c.send_stream(id).finish().expect("finish");
+    w.run_for(Duration::from_millis(100));
+    assert!(
+        matches!(
+            closed(&w.server_events),
+            Some((
+                Close::Application {
+                    code: h3::CLOSED_CRITICAL_STREAM,
+                    ..
+                },
+                false
+            ))
+        ),
+        "{:?}",
+        w.server_events
+    );
+}
+
+#[test]
+fn second_connect_on_a_connection_gets_429() {
+    use handshake_quic::quinn_proto::Dir;
+    use handshake_webtransport_wire::qpack::{webtransport_connect, FieldSection};
+    let (mut w, conn) = open_session(19, ResetCodes::Mapped);
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    let id = c.streams().open(Dir::Bi).expect("bidi");
+    let section = FieldSection::encode(&webtransport_connect("localhost", "/again")).to_vec();
+    c.send_stream(id)
+        .write(&Frame::Headers(&section).to_vec())
+        .expect("write");
+    w.run_for(Duration::from_millis(100));
+    // The answer arrives on the client's QUIC stream, which the client reads as its own
+    // (not a WebTransport stream): read it from the host.
+    let c = w.client.host_mut().connection(conn).expect("connection");
+    let out = handshake_quic::streams::read(c, handshake_quic::streams::stream_id(u64::from(id)));
+    let answer = handshake_webtransport_wire::Frame::parse(&out.data, 1 << 16)
+        .expect("frame")
+        .0;
+    let Frame::Headers(section) = answer else {
+        panic!("{answer:?}")
+    };
+    let fields = FieldSection::parse(section)
+        .expect("qpack")
+        .fields()
+        .expect("fields");
+    assert_eq!(fields, vec![Field::new(":status", "429")]);
+    assert!(out.fin);
+    assert_eq!(
+        w.server_events
+            .iter()
+            .filter(|e| matches!(e, SessionEvent::Opened { .. }))
+            .count(),
+        1
+    );
+}
