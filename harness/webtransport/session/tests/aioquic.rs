@@ -129,6 +129,7 @@ async fn exchange(
     session: u32,
     peer_uni: u64,
     peer_bidi: u64,
+    close: bool,
 ) {
     // Streams and datagrams to the peer.
     let u1 = p.open(session, false);
@@ -232,6 +233,9 @@ async fn exchange(
         peer.lines()
     );
 
+    if !close {
+        return;
+    }
     // Close with the capsule.
     let now = p.now();
     p.sessions.close(now, session, 42, "bye");
@@ -293,7 +297,7 @@ async fn our_client_with_aioquic_server() {
     assert_eq!(p.sessions.session_id(session), Some(0));
     // aioquic's server: uni streams 3 control, 7 and 11 QPACK, so its first WebTransport uni is 15;
     // its first bidi is 1.
-    exchange(&mut p, &peer, session, 15, 1).await;
+    exchange(&mut p, &peer, session, 15, 1, true).await;
     drop(peer.child);
 }
 
@@ -328,6 +332,40 @@ async fn aioquic_client_with_our_server() {
         .is_some());
     // aioquic's client: uni 2 control, 6 and 10 QPACK, first WebTransport uni 14; bidi 0 is the
     // CONNECT, first WebTransport bidi 4.
-    exchange(&mut p, &peer, 0, 14, 4).await;
+    exchange(&mut p, &peer, 0, 14, 4, false).await;
+    // aioquic closes: its capsule's code as is, then our FIN and our QUIC close (H3_NO_ERROR).
+    assert!(p.sessions.send_datagram(0, b"close"));
+    let closed = p
+        .run_until_event(Duration::from_secs(3), |ev| {
+            ev.iter().any(|e| matches!(e, SessionEvent::Closed { .. }))
+        })
+        .await;
+    assert!(closed, "{:#?}", p.events);
+    p.run_for(Duration::from_millis(1_500)).await;
+    let closes: Vec<_> = p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Closed { close, by_peer, .. } => Some((close.clone(), *by_peer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closes,
+        vec![(
+            Close::Application {
+                code: 77,
+                reason: "done from aioquic".into()
+            },
+            true
+        )]
+    );
+    assert!(peer.has("fin"), "our FIN answers: {:?}", peer.lines());
+    assert!(
+        peer.has(&format!("terminated {}", 0x100)),
+        "{:?}",
+        peer.lines()
+    );
+    assert!(p.sessions.host_mut().live().is_empty());
     drop(peer.child);
 }

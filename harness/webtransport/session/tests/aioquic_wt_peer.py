@@ -9,7 +9,8 @@ Once the session is open, each side:
   datagram is echoed;
 - commands (a uni stream whose whole content is): b"reset N" -> opens a uni stream, writes b"r",
   then resets it with WebTransport code N mapped into HTTP/3; b"stop S N" -> STOP_SENDING on the
-  peer's stream S with N mapped;
+  peer's stream S with N mapped; the datagram b"close" -> a CLOSE_WEBTRANSPORT_SESSION capsule
+  (77, "done from aioquic") and FIN on the CONNECT stream;
 - reads the answers on its own bidi streams at the QUIC level (aioquic 1.2's H3 layer parses them
   as HTTP/3 frames and loses them);
 - reports on stdout, one line each, flushed:
@@ -31,7 +32,7 @@ import sys
 import tempfile
 
 from aioquic.asyncio import QuicConnectionProtocol, connect, serve
-from aioquic.buffer import Buffer
+from aioquic.buffer import Buffer, encode_uint_var
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import (
     DataReceived,
@@ -118,6 +119,13 @@ class Peer(QuicConnectionProtocol):
             if event.stream_ended:
                 say("fin")
         elif isinstance(event, DatagramReceived):
+            if event.data == b"close":
+                # aioquic 1.2 has no capsule code: CLOSE_WEBTRANSPORT_SESSION by hand, then FIN.
+                say("closing")
+                value = (77).to_bytes(4, "big") + b"done from aioquic"
+                capsule = encode_uint_var(0x2843) + encode_uint_var(len(value)) + value
+                self.h3.send_data(self.session, capsule, end_stream=True)
+                return
             say("datagram", event.data.hex())
             self.h3.send_datagram(self.session, event.data)
         elif isinstance(event, WebTransportStreamDataReceived):

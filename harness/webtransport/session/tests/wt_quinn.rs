@@ -63,7 +63,8 @@ impl Report {
 
 /// The wt-quinn echo peer: greets (uni, bidi, datagram), echoes uni streams on new uni streams,
 /// bidi streams on themselves, datagrams; `reset N` on a uni stream → a uni stream reset with N;
-/// a bidi stream starting with `stop N` → STOP_SENDING N on it; reports what it sees.
+/// a bidi stream starting with `stop N` → STOP_SENDING N on it; the datagram `close` → it closes
+/// the session (77, "done from wt-quinn"); reports what it sees.
 async fn wt_peer(session: Session, tx: UnboundedSender<String>) {
     {
         let (s, tx) = (session.clone(), tx.clone());
@@ -159,6 +160,10 @@ async fn wt_peer(session: Session, tx: UnboundedSender<String>) {
             }
             dgram = session.read_datagram() => {
                 match dgram {
+                    Ok(d) if &d[..] == b"close" => {
+                        let _ = tx.send("closing".to_owned());
+                        session.close(77, b"done from wt-quinn");
+                    }
                     Ok(d) => {
                         let _ = tx.send(format!("datagram {}", hex(&d)));
                         let _ = session.send_datagram(d);
@@ -302,6 +307,42 @@ async fn close_by_us(p: &mut Pump<WtSessions>, report: &mut Report, session: u32
     assert!(p.sessions.host_mut().live().is_empty());
 }
 
+/// Asks the peer (by the datagram `close`) to close the session with 77 and `reason`; we must
+/// report the capsule's code as is and the QUIC connection must end.
+async fn close_by_peer(p: &mut Pump<WtSessions>, report: &mut Report, session: u32, reason: &str) {
+    assert!(p.sessions.send_datagram(session, b"close"));
+    let closed = p
+        .run_until_event(Duration::from_secs(3), |ev| {
+            ev.iter().any(|e| matches!(e, SessionEvent::Closed { .. }))
+        })
+        .await;
+    assert!(closed, "{:#?}", p.events);
+    p.run_for(Duration::from_millis(1_500)).await;
+    let closes: Vec<_> = p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Closed { close, by_peer, .. } => Some((close.clone(), *by_peer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closes,
+        vec![(
+            Close::Application {
+                code: 77,
+                reason: reason.into()
+            },
+            true
+        )]
+    );
+    assert!(report.has("closing"), "{:?}", report.lines);
+    assert!(
+        p.sessions.host_mut().live().is_empty(),
+        "the QUIC connection ended"
+    );
+}
+
 fn certificate() -> (
     rustls::pki_types::CertificateDer<'static>,
     rustls::pki_types::PrivateKeyDer<'static>,
@@ -387,7 +428,7 @@ async fn wt_quinn_client_with_our_server() {
         |e| matches!(e, SessionEvent::Opened { session: 0, path } if path == "/from-wt-quinn")
     ));
     exchange(&mut p, &mut report, 0).await;
-    close_by_us(&mut p, &mut report, 0).await;
+    close_by_peer(&mut p, &mut report, 0, "done from wt-quinn").await;
     let _ = closer.await;
 }
 
