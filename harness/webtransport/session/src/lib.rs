@@ -1205,9 +1205,20 @@ impl Sessions for WtSessions {
     fn drive(&mut self, now: Instant) {
         self.now = now;
         self.linger();
-        self.book.flush(&mut self.host);
-        self.host.drive(now);
-        self.collect();
+        // What this layer answers by itself while collecting (SETTINGS, the CONNECT's answer, a
+        // FIN after a close) goes out in this same call.
+        for _ in 0..8 {
+            self.book.flush(&mut self.host);
+            self.host.drive(now);
+            if !self.host.has_events() {
+                break;
+            }
+            self.collect();
+        }
+        // Forget connections the host has drained.
+        let host = &mut self.host;
+        self.conns
+            .retain(|id, c| c.phase != Phase::Closed || host.connection(*id).is_some());
     }
 
     fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
