@@ -696,3 +696,64 @@ fn second_connect_on_a_connection_gets_429() {
         1
     );
 }
+
+/// A WebTransport stream and a datagram that overtake the CONNECT's answer are held and reported
+/// after `Opened`; a stream naming another session is refused once the session is known.
+#[test]
+fn early_streams_and_datagrams_are_held_until_the_session_opens() {
+    use handshake_quic::quinn_proto::{Dir, WriteError};
+    let mut w = pair(20, WtConfig::default(), WtConfig::default());
+    let conn = w
+        .client
+        .connect(Instant::ZERO, addr(SERVER), "/early")
+        .expect("connect");
+    // The server's handshake completes at 30 ms; the client's CONNECT waits for the server's
+    // SETTINGS (40 ms), the 200 reaches the client at 60 ms.
+    w.run_until(Instant::from_millis(32));
+    assert_eq!(opened(&w.server_events), None);
+    let c = w.server.host_mut().connection(0).expect("connection");
+    let early = c.streams().open(Dir::Uni).expect("uni");
+    c.send_stream(early)
+        .write(&[0x40, 0x54, 0x00, b'e', b'a', b'r', b'l', b'y'])
+        .expect("write");
+    c.send_stream(early).finish().expect("finish");
+    let foreign = c.streams().open(Dir::Uni).expect("uni");
+    c.send_stream(foreign)
+        .write(&[0x40, 0x54, 0x04, b'x'])
+        .expect("write");
+    c.datagrams()
+        .send(vec![0x00, b'd'].into(), true)
+        .expect("datagram");
+    w.run_until(Instant::from_millis(45));
+    assert_eq!(opened(&w.client_events), None, "{:?}", w.client_events);
+    assert!(w.client_events.is_empty(), "held: {:?}", w.client_events);
+    w.run_for(Duration::from_millis(100));
+    let early = u64::from(early);
+    let position = |pred: &dyn Fn(&SessionEvent) -> bool| w.client_events.iter().position(pred);
+    let open_at = position(&|e| matches!(e, SessionEvent::Opened { .. })).expect("opened");
+    let data_at = position(&|e| matches!(e, SessionEvent::Data { stream, .. } if *stream == early))
+        .expect("data");
+    let dgram_at = position(&|e| matches!(e, SessionEvent::Datagram { .. })).expect("datagram");
+    assert!(
+        open_at < data_at && open_at < dgram_at,
+        "{:?}",
+        w.client_events
+    );
+    assert_eq!(
+        stream_bytes(&w.client_events, early),
+        (b"early".to_vec(), true)
+    );
+    assert_eq!(datagrams(&w.client_events), vec![b"d".to_vec()]);
+    assert!(!streams(&w.client_events).contains(&u64::from(foreign)));
+    let c = w.server.host_mut().connection(0).expect("connection");
+    match c.send_stream(foreign).write(b"more") {
+        Err(WriteError::Stopped(code)) => {
+            assert_eq!(
+                code.into_inner(),
+                handshake_webtransport::WT_BUFFERED_STREAM_REJECTED
+            )
+        }
+        other => panic!("expected STOP_SENDING, got {other:?}"),
+    }
+    let _ = conn;
+}
