@@ -87,6 +87,46 @@
 //!
 //! **Deterministic**: every map is a `BTreeMap`; with the same seed and inputs a host emits the
 //! same datagrams (as `handshake-quic` promises for the host).
+//!
+//! # Example: a session in virtual time
+//! ```
+//! use std::time::Duration;
+//! use handshake_core::Instant;
+//! use handshake_quic::session::{ResetCodes, SessionEvent, Sessions};
+//! use handshake_quic::{Seed, Transport};
+//! use handshake_webtransport::{WtConfig, WtSessions};
+//!
+//! let config = WtConfig::with_reset_codes(ResetCodes::Mapped);
+//! let mut client =
+//!     WtSessions::build(Seed::derive(1, "client"), Transport::default(), false, config.clone())?;
+//! let mut server = WtSessions::build(Seed::derive(1, "server"), Transport::default(), true, config)?;
+//! let (c_addr, s_addr) = ("192.0.2.1:5000".parse()?, "192.0.2.2:4433".parse()?);
+//! let session = client.connect(Instant::ZERO, s_addr, "/media")?;
+//! let (mut now, mut opened) = (Instant::ZERO, Vec::new());
+//! for _ in 0..20 {
+//!     now += Duration::from_millis(5);
+//!     for sessions in [&mut client, &mut server] {
+//!         while let Some(event) = sessions.poll_event() {
+//!             if let SessionEvent::Opened { path, .. } = event {
+//!                 opened.push(path);
+//!             }
+//!         }
+//!         sessions.drive(now);
+//!     }
+//!     // A lossless wire with no delay.
+//!     while let Some((_, d)) = client.poll_transmit() {
+//!         server.handle_datagram(now, c_addr, &d);
+//!     }
+//!     while let Some((_, d)) = server.poll_transmit() {
+//!         client.handle_datagram(now, s_addr, &d);
+//!     }
+//! }
+//! assert_eq!(opened, ["/media", "/media"]);
+//! assert_eq!(client.session_id(session), Some(0));
+//! let stream = client.open(session, false).expect("a WebTransport uni stream");
+//! client.write(session, stream, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
