@@ -26,9 +26,12 @@
 //!   webtransport` (and carry `:scheme`, `:authority`, `:path`, RFC 9220 §3) with `:status 200` +
 //!   `sec-webtransport-http3-draft: draft02` and reports [`SessionEvent::Opened`] with its `:path`.
 //!   Other requests are answered and ended (FIN), never fatal to the connection:
-//!   a method other than CONNECT → 404; CONNECT without `:protocol webtransport` → 501; a
-//!   WebTransport CONNECT missing `:scheme`, `:authority` or `:path` → 400; a second WebTransport
-//!   CONNECT on the same connection → 429.
+//!   a method other than CONNECT → 404; CONNECT without `:protocol webtransport` → 501 (RFC 9220
+//!   §3: an unknown or unsupported `:protocol` SHOULD get 501; a plain CONNECT is treated alike: no
+//!   tunnels here); a WebTransport CONNECT missing `:scheme`, `:authority` or `:path` (malformed,
+//!   RFC 9114 §4.1.2, which allows a response before the stream ends) → 400; a second WebTransport
+//!   CONNECT on the same connection → 429. Each answer is followed by FIN and STOP_SENDING
+//!   H3_NO_ERROR.
 //! - Streams: [`Sessions::open`] writes `0x54` + session id (uni) or `40 41` + session id (bidi)
 //!   before anything else; the peer's WebTransport streams have that prefix stripped (it may arrive
 //!   in any number of pieces) and only application bytes are reported.
