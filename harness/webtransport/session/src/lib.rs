@@ -69,8 +69,8 @@
 //! | first frame on the control stream is not SETTINGS | H3_MISSING_SETTINGS 0x10a |
 //! | a second SETTINGS; DATA, HEADERS, PUSH_PROMISE or an HTTP/2-reserved type (0x02, 0x06, 0x08, 0x09) on the control stream; MAX_PUSH_ID from a server | H3_FRAME_UNEXPECTED 0x105 |
 //! | SETTINGS with an HTTP/2 id (0x00, 0x02–0x05) or a duplicate id; ENABLE_CONNECT_PROTOCOL, H3_DATAGRAM or ENABLE_WEBTRANSPORT (draft) other than 0 or 1 | H3_SETTINGS_ERROR 0x109 |
-//! | a frame on the control or CONNECT stream that does not parse (truncated SETTINGS pair, GOAWAY with trailing bytes) or declares more than 64 KiB | H3_FRAME_ERROR 0x106 |
-//! | DATA before HEADERS on a request stream; a HEADERS frame after the CONNECT response (client) | H3_FRAME_UNEXPECTED 0x105 |
+//! | a frame on the control stream or a request stream that does not parse (truncated SETTINGS pair, GOAWAY with trailing bytes) or declares more than 64 KiB | H3_FRAME_ERROR 0x106 |
+//! | DATA before HEADERS on a request stream; a HEADERS frame after the CONNECT response (client); SETTINGS, GOAWAY, CANCEL_PUSH, MAX_PUSH_ID or an HTTP/2-reserved type on a request stream | H3_FRAME_UNEXPECTED 0x105 |
 //! | a HEADERS field section that does not decode (dynamic table reference, bad Huffman, …) | QPACK_DECOMPRESSION_FAILED 0x200 |
 //! | a datagram without a complete quarter-stream-id varint, or one naming no valid stream | H3_DATAGRAM_ERROR 0x33 |
 //! | a malformed capsule on the CONNECT stream (CLOSE_WEBTRANSPORT_SESSION shorter than 4 bytes) | H3_GENERAL_PROTOCOL_ERROR 0x101 |
