@@ -703,9 +703,9 @@ class DTQuic(QuicConnection):
         self._assert_stream_can_send(frame_type, stream_id)
         try:
             stream = self._get_or_create_stream(frame_type, stream_id)
-        except Exception:  # noqa: BLE001 -- a stream already discarded
-            return
-        if stream.sender._reset_error_code is None and not stream.sender.is_finished:
+        except Exception:  # noqa: BLE001 -- a stream already finished and discarded: nothing to reset
+            stream = None
+        if stream is not None and stream.sender._reset_error_code is None and not stream.sender.is_finished:
             stream.sender.reset(error_code)
         self._events.append(qe.StopSendingReceived(error_code=error_code, stream_id=stream_id))
 
@@ -749,6 +749,8 @@ class Conn:
         self._last_ping = float("-inf")
         self._ping_uid = 0
         self.connect_status: Optional[int] = None
+        self.wire_resets: Dict[int, int] = {}   # codes as received (before the DT9 unmapping)
+        self.wire_stops: Dict[int, int] = {}
 
     # ---------------- input ----------------
     def receive(self, data: bytes, addr) -> None:
@@ -813,11 +815,13 @@ class Conn:
             else:
                 self.app.on_datagram(self, ev.data)
         elif isinstance(ev, qe.StreamReset):
+            self.wire_resets[ev.stream_id] = ev.error_code
             if self.wt and ev.stream_id == self.session_id:
                 self._session_end(dict(kind="connect-reset", code=ev.error_code, reason=""))
             elif not self.wt or ev.stream_id in self.app_streams:
                 self.app.on_reset(self, ev.stream_id, self.unmap(ev.error_code))
         elif isinstance(ev, qe.StopSendingReceived):
+            self.wire_stops[ev.stream_id] = ev.error_code
             if not self.wt or ev.stream_id in self.app_streams:
                 self.app.on_stop(self, ev.stream_id, self.unmap(ev.error_code))
         elif isinstance(ev, qe.ConnectionIdIssued):
@@ -1007,9 +1011,14 @@ class Conn:
         self.transmit()
 
     def stop(self, sid: int, code: int, wire: Optional[int] = None) -> None:
+        """STOP_SENDING(code), also on a stream whose FIN already arrived (aioquic would discard such a
+        stream before writing the frame, so it is kept until the frame is out)."""
         if self.terminated:
             return
-        self._safe(lambda: self.quic.stop_stream(sid, self.wire_code(code) if wire is None else wire))
+        if self._safe(lambda: self.quic.stop_stream(sid, self.wire_code(code) if wire is None else wire)):
+            st = getattr(self.quic, "_streams", {}).get(sid)
+            if st is not None and st.receiver.is_finished:
+                st.receiver.is_finished = False
         self.transmit()
 
     def send_datagram(self, data: bytes) -> bool:
@@ -2188,6 +2197,11 @@ async def client_main(o: ClientOptions) -> int:
 # command line
 # ============================================================================================
 
+def _int_or_empty(text: str):
+    """An empty value (a placeholder the harness left empty for this role) means the default."""
+    return None if text.strip() == "" else int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
@@ -2213,7 +2227,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--meeting", action="append", default=None,
                     help="controller: a meeting id served (repeatable); client: the meeting to join")
     ap.add_argument("--ended", action="append", default=None)
-    ap.add_argument("--capacity", type=int, default=10)
+    ap.add_argument("--capacity", type=_int_or_empty, default=10)
     ap.add_argument("--handler-url")
     # client
     ap.add_argument("--target")
@@ -2233,10 +2247,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     ap = build_parser()
     ns = ap.parse_args(argv)
-    ns.role_ = ns.role
-    for name in ("keylog", "cert", "key", "cert_hash", "handler_url"):
+    for name in ("keylog", "cert", "key", "cert_hash", "handler_url", "token_secret", "join_token"):
         if getattr(ns, name, None) == "":
             setattr(ns, name, None)
+    if ns.capacity is None:
+        ns.capacity = 10
+    # --meeting / --ended: repeatable, and a value may list several ids separated by commas
+    for name in ("meeting", "ended"):
+        vals = getattr(ns, name)
+        if vals is not None:
+            ids = [x.strip() for v in vals for x in v.split(",") if x.strip()]
+            setattr(ns, name, ids or None)
     try:
         if ns.role in ("controller", "handler"):
             if not ns.listen:
