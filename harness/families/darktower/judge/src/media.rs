@@ -1,0 +1,929 @@
+//! The media sessions: the handler's rules (DT2–DT5, DT7, DT8, DT11, DH11–DH14) and the
+//! client's on its media streams and datagrams.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use handshake_darktower_wire::proto::media::{
+    media_client_message::Message as Mc, media_server_message::Message as Ms,
+};
+use handshake_darktower_wire::proto::signaling::ErrorCode;
+use handshake_darktower_wire::{
+    decode_media_client_message, decode_media_server_message, Error, Frame, FrameV2, FrameV2Repr,
+    MediaEvent, MediaStreamReader, StreamHeader, StreamHeaderRepr, HEADER_LEN,
+};
+use handshake_quic::rebuild::{At, Side};
+
+use crate::app::{read_framed, AppStream, Ctx, Framed, Sess};
+use crate::signaling::error_name;
+use crate::{rules, MediaStreamView, Role};
+
+/// DH12: the per-stream flow-control window; a longer payload could never arrive.
+const MAX_PAYLOAD: u32 = 1 << 20;
+
+/// One v1 media stream, read.
+#[derive(Debug, Default)]
+struct Parsed {
+    header: Option<StreamHeaderRepr>,
+    /// (start offset, length, sequence) of each whole frame.
+    frames: Vec<(usize, usize, u64)>,
+    /// The format error, where its bytes end (offset), whether in the header, where the frame
+    /// it is in starts.
+    error: Option<(Error, usize, bool, usize)>,
+    /// A frame announcing more than 1 MiB: its start and its payload length.
+    quota: Option<(usize, u32)>,
+    /// The first offset that is not valid media (the bad frame's start), else the length.
+    valid_end: usize,
+}
+
+fn parse(data: &[u8], fin: bool) -> Parsed {
+    let mut p = Parsed::default();
+    let mut reader = MediaStreamReader::new();
+    let mut input: &[u8] = data;
+    let mut frame_start = 0usize;
+    let mut current: Option<(usize, u64, usize)> = None;
+    loop {
+        let consumed_before = data.len() - input.len();
+        match reader.next(&mut input) {
+            None => break,
+            Some(Ok(MediaEvent::Header(h))) => {
+                p.header = Some(h);
+                frame_start = HEADER_LEN;
+            }
+            Some(Ok(MediaEvent::FrameStart(f))) => {
+                if f.payload_len > MAX_PAYLOAD {
+                    p.quota = Some((frame_start, f.payload_len));
+                    p.valid_end = frame_start;
+                    return p;
+                }
+                current = Some((frame_start, f.sequence, f.frame_len()));
+            }
+            Some(Ok(MediaEvent::Payload(_))) => {}
+            Some(Ok(MediaEvent::FrameEnd)) => {
+                if let Some((start, seq, len)) = current.take() {
+                    p.frames.push((start, len, seq));
+                    frame_start = start.saturating_add(len);
+                }
+            }
+            Some(Err(e)) => {
+                let end = data.len() - input.len();
+                let _ = consumed_before;
+                let in_header = p.header.is_none();
+                p.error = Some((e, end, in_header, if in_header { 0 } else { frame_start }));
+                p.valid_end = if in_header { 0 } else { frame_start };
+                return p;
+            }
+        }
+    }
+    if fin {
+        if let Err(e) = reader.finish() {
+            let in_header = p.header.is_none();
+            p.error = Some((
+                e,
+                data.len(),
+                in_header,
+                if in_header { 0 } else { frame_start },
+            ));
+            p.valid_end = if in_header { 0 } else { frame_start };
+            return p;
+        }
+    }
+    p.valid_end = data.len();
+    p
+}
+
+/// One media session, read.
+struct MediaSess {
+    sess: usize,
+    auth_stream: Option<u64>,
+    client: Vec<(Option<Mc>, Framed)>,
+    client_err: Option<(handshake_darktower_wire::FramingError, At)>,
+    server: Vec<(Option<Ms>, Framed)>,
+    server_err: Option<(handshake_darktower_wire::FramingError, At)>,
+    server_fin: Option<At>,
+    /// The ConnectResponse: where, and its participant.
+    auth: Option<(At, String)>,
+    token: Option<String>,
+    meeting: Option<String>,
+}
+
+fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
+    let sess = sessions.get(i)?;
+    let mut m = MediaSess {
+        sess: i,
+        auth_stream: None,
+        client: Vec::new(),
+        client_err: None,
+        server: Vec::new(),
+        server_err: None,
+        server_fin: None,
+        auth: None,
+        token: None,
+        meeting: None,
+    };
+    if let Some(st) = sess.first_client_bidi() {
+        m.auth_stream = Some(st.quic_id);
+        let (cf, ce) = read_framed(sess, st, Side::Client);
+        let (sf, se) = read_framed(sess, st, Side::Server);
+        m.client = cf
+            .into_iter()
+            .map(|f| {
+                (
+                    decode_media_client_message(&f.bytes)
+                        .ok()
+                        .and_then(|x| x.message),
+                    f,
+                )
+            })
+            .collect();
+        m.server = sf
+            .into_iter()
+            .map(|f| {
+                (
+                    decode_media_server_message(&f.bytes)
+                        .ok()
+                        .and_then(|x| x.message),
+                    f,
+                )
+            })
+            .collect();
+        m.client_err = ce;
+        m.server_err = se;
+        m.server_fin = st.fin[1];
+        if let Some((Some(Ms::ConnectResponse(r)), f)) = m.server.first() {
+            m.auth = Some((f.at, r.participant_id.clone()));
+        }
+        if let Some((Some(Mc::ConnectRequest(r)), _)) = m.client.first() {
+            m.token = Some(r.join_token.clone());
+            m.meeting = crate::token::peek(&r.join_token).map(|c| c.meeting_id);
+        }
+    }
+    Some(m)
+}
+
+fn ms_name(m: &Option<Ms>) -> String {
+    match m {
+        Some(Ms::ConnectResponse(_)) => "connect_response".to_owned(),
+        Some(Ms::Error(e)) => format!("error({})", error_name(e.code)),
+        None => "undecodable".to_owned(),
+    }
+}
+
+pub(crate) fn judge(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
+    let indices: Vec<usize> = (0..sessions.len())
+        .filter(|&i| sessions[i].judged && sessions[i].role == Role::Handler)
+        .collect();
+    let medias: Vec<MediaSess> = indices
+        .iter()
+        .filter_map(|&i| read_media(sessions, i))
+        .collect();
+    // Every stream parsed once.
+    let mut parsed: BTreeMap<(usize, u64), Parsed> = BTreeMap::new();
+    for m in &medias {
+        let Some(sess) = sessions.get(m.sess) else {
+            continue;
+        };
+        for st in sess.streams.iter().filter(|s| !s.bidi) {
+            let side = st.opener;
+            let fin = st.fin[side.index()].is_some();
+            parsed.insert((m.sess, st.quic_id), parse(&st.data[side.index()], fin));
+        }
+    }
+    for m in &medias {
+        let Some(sess) = sessions.get_mut(m.sess) else {
+            continue;
+        };
+        sess.client_messages = m
+            .client
+            .iter()
+            .map(|(x, _)| match x {
+                Some(Mc::ConnectRequest(_)) => "connect_request".to_owned(),
+                None => "undecodable".to_owned(),
+            })
+            .collect();
+        sess.server_messages = m.server.iter().map(|(x, _)| ms_name(x)).collect();
+        sess.participant = m.auth.as_ref().map(|a| a.1.clone());
+        sess.meeting = m.meeting.clone();
+        let mut views = Vec::new();
+        for st in sess.streams.iter().filter(|s| !s.bidi) {
+            let Some(p) = parsed.get(&(m.sess, st.quic_id)) else {
+                continue;
+            };
+            let side = st.opener;
+            views.push(MediaStreamView {
+                stream: st.quic_id,
+                by: side,
+                header: p.header.map(|h| format!("{} {}", h.stream_id, h.codec)),
+                frames: u64::try_from(p.frames.len()).unwrap_or(u64::MAX),
+                bytes: u64::try_from(st.data[side.index()].len()).unwrap_or(u64::MAX),
+                fin: st.fin[side.index()].is_some(),
+                error: p.error.map(|e| e.0.to_string()).or_else(|| {
+                    p.quota
+                        .map(|q| format!("payload length {} over 1 MiB", q.1))
+                }),
+                gaps: gaps(p),
+            });
+        }
+        sess.media_views = views;
+    }
+    let sessions: &[Sess<'_>] = sessions;
+    if ctx.options.judge.handler {
+        let mut used_jti: BTreeMap<(Option<std::net::SocketAddr>, String), At> = BTreeMap::new();
+        for m in &medias {
+            handler_auth(ctx, sessions, m, &mut used_jti);
+            handler_streams(ctx, sessions, m, &parsed);
+        }
+        forward(ctx, sessions, &medias, &parsed);
+        datagram_forward(ctx, sessions, &medias);
+    }
+    if ctx.options.judge.client {
+        for m in &medias {
+            client_media(ctx, sessions, m, &parsed);
+        }
+    }
+}
+
+fn gaps(p: &Parsed) -> u64 {
+    let mut n = 0;
+    for w in p.frames.windows(2) {
+        if let [(_, _, a), (_, _, b)] = w {
+            if *b > a.saturating_add(1) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn handler_auth(
+    ctx: &mut Ctx<'_>,
+    sessions: &[Sess<'_>],
+    m: &MediaSess,
+    used: &mut BTreeMap<(Option<std::net::SocketAddr>, String), At>,
+) {
+    let Some(sess) = sessions.get(m.sess) else {
+        return;
+    };
+    let c = sess.conn.index;
+    let sid = m.auth_stream.unwrap_or_default();
+    if let Some((e, at)) = &m.server_err {
+        ctx.log.violation(
+            *at,
+            &rules::HANDLER_FRAME,
+            format!("connection {c} stream {sid}: the handler's framing: {e}"),
+        );
+    }
+    for (x, f) in &m.server {
+        if x.is_none() {
+            ctx.log.violation(
+                f.at,
+                &rules::HANDLER_FRAME,
+                format!(
+                    "connection {c} stream {sid}: a {}-byte message that does not decode as a MediaServerMessage",
+                    f.bytes.len()
+                ),
+            );
+        }
+    }
+    if let Some((first, f)) = m.server.first() {
+        match first {
+            Some(Ms::ConnectResponse(_)) => {
+                if let Some((x, g)) = m.server.get(1) {
+                    ctx.log.violation(
+                        g.at,
+                        &rules::HANDLER_AUTH_ANSWER,
+                        format!("connection {c} stream {sid}: {} after the ConnectResponse", ms_name(x)),
+                    );
+                }
+            }
+            Some(Ms::Error(e)) if e.code == ErrorCode::Unauthorized as i32 => {
+                if let Some((x, g)) = m.server.get(1) {
+                    ctx.log.violation(
+                        g.at,
+                        &rules::HANDLER_AUTH_ANSWER,
+                        format!("connection {c} stream {sid}: {} after the ErrorMessage", ms_name(x)),
+                    );
+                } else if m.server_fin.is_none()
+                    && sess
+                        .streams
+                        .iter()
+                        .find(|s| s.quic_id == sid)
+                        .and_then(|s| s.reset_by(Side::Server))
+                        .is_none()
+                    && sess.alive_after(Side::Server, f.at, ctx.tol_ns)
+                {
+                    ctx.log.violation(
+                        f.at,
+                        &rules::HANDLER_AUTH_ANSWER,
+                        format!("connection {c} stream {sid}: no FIN after the ErrorMessage UNAUTHORIZED while the connection went on"),
+                    );
+                }
+            }
+            Some(Ms::Error(e)) => ctx.log.violation(
+                f.at,
+                &rules::HANDLER_AUTH_ANSWER,
+                format!(
+                    "connection {c} stream {sid}: the first answer is ErrorMessage {}, not UNAUTHORIZED",
+                    error_name(e.code)
+                ),
+            ),
+            None => {}
+        }
+    }
+    // Tokens.
+    let Some(secret) = ctx.options.token_secret.clone() else {
+        return;
+    };
+    let Some((Some(Mc::ConnectRequest(req)), rf)) = m.client.first() else {
+        return;
+    };
+    let now_s = rf.at.time_ns / 1_000_000_000;
+    let verdict = crate::token::verify(&secret, &req.join_token, now_s, true);
+    let verdict = match verdict {
+        Ok(claims) => {
+            let key = (sess.server(), claims.jti.clone().unwrap_or_default());
+            match used.get(&key) {
+                Some(first) if *first < rf.at => Err("already used".to_owned()),
+                _ => Ok(claims),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    let answer = m
+        .server
+        .first()
+        .and_then(|(x, f)| x.as_ref().map(|x| (x, f.at)));
+    match (&verdict, answer) {
+        (Err(why), Some((Ms::ConnectResponse(_), at))) => ctx.log.violation(
+            at,
+            &rules::HANDLER_TOKEN,
+            format!("connection {c} stream {sid}: a media token that is {why} was accepted"),
+        ),
+        (Ok(claims), Some((Ms::ConnectResponse(r), at))) => {
+            if claims.participant_id.as_deref() != Some(r.participant_id.as_str()) {
+                ctx.log.violation(
+                    at,
+                    &rules::HANDLER_TOKEN,
+                    format!(
+                        "connection {c} stream {sid}: ConnectResponse names {:?}, the token {:?}",
+                        r.participant_id, claims.participant_id
+                    ),
+                );
+            }
+            used.insert(
+                (sess.server(), claims.jti.clone().unwrap_or_default()),
+                rf.at,
+            );
+        }
+        (Ok(_), Some((Ms::Error(e), at))) => ctx.log.violation(
+            at,
+            &rules::HANDLER_TOKEN,
+            format!(
+                "connection {c} stream {sid}: a valid unused media token was refused with {}",
+                error_name(e.code)
+            ),
+        ),
+        _ => {}
+    }
+}
+
+/// What the handler must do with a client media stream.
+fn handler_streams(
+    ctx: &mut Ctx<'_>,
+    sessions: &[Sess<'_>],
+    m: &MediaSess,
+    parsed: &BTreeMap<(usize, u64), Parsed>,
+) {
+    let Some(sess) = sessions.get(m.sess) else {
+        return;
+    };
+    let c = sess.conn.index;
+    let tol = ctx.tol_ns;
+    for st in &sess.streams {
+        for code in st
+            .resets
+            .iter()
+            .chain(&st.stops)
+            .filter(|x| x.by == Side::Server)
+        {
+            if code.code == Some(4) {
+                ctx.log.violation(
+                    code.at,
+                    &rules::HANDLER_NO_INTERNAL_ERROR,
+                    format!(
+                        "connection {c} stream {}: the handler used code 0x04",
+                        st.quic_id
+                    ),
+                );
+            }
+        }
+        if st.bidi || st.opener != Side::Client {
+            continue;
+        }
+        let Some(p) = parsed.get(&(m.sess, st.quic_id)) else {
+            continue;
+        };
+        let Some(opened) = sess.opened(st, Side::Client) else {
+            continue;
+        };
+        let auth = m.auth.as_ref().map(|a| a.0);
+        let early = auth.is_none_or(|a| opened.time_ns.saturating_add(tol) < a.time_ns);
+        let late = auth.is_some_and(|a| opened.time_ns > a.time_ns.saturating_add(tol));
+        let stop = st.stop_by(Side::Server);
+        let client_reset = st.reset_by(Side::Client).map(|r| r.at);
+        let ended_before = |t: At| {
+            st.fin[0].is_some_and(|f| f.time_ns <= t.time_ns.saturating_add(tol) && f <= t.max(f))
+                && st.fin[0].is_some_and(|f| f <= t)
+                || client_reset.is_some_and(|r| r <= t)
+        };
+        let sid = st.quic_id;
+        // DT7: before the ConnectResponse → 0x02.
+        if early {
+            match stop {
+                Some(s) if s.code == Some(2) => {}
+                Some(s) if s.code == Some(4) => {}
+                Some(s) => ctx.log.violation(
+                    s.at,
+                    &rules::HANDLER_EARLY_MEDIA,
+                    format!(
+                        "connection {c} stream {sid}: a media stream opened before the ConnectResponse was stopped with {:?}, not 0x02",
+                        s.code
+                    ),
+                ),
+                None if !ended_before(opened) && sess.alive_after(Side::Server, opened, tol) => {
+                    ctx.log.violation(
+                        opened,
+                        &rules::HANDLER_EARLY_MEDIA,
+                        format!(
+                            "connection {c} stream {sid}: a media stream opened before the ConnectResponse got no STOP_SENDING 0x02"
+                        ),
+                    )
+                }
+                None => {}
+            }
+            continue;
+        }
+        if late {
+            if let Some(s) = stop.filter(|s| s.code == Some(2)) {
+                ctx.log.violation(
+                    s.at,
+                    &rules::HANDLER_EARLY_MEDIA,
+                    format!("connection {c} stream {sid}: a media stream opened after the ConnectResponse was stopped with 0x02"),
+                );
+                continue;
+            }
+        }
+        let stop = stop.filter(|s| s.code != Some(2) && s.code != Some(4) && s.code != Some(0));
+        // DH12: over 1 MiB → 0x03.
+        if let Some((start, len)) = p.quota {
+            let at = sess.at(st, Side::Client, start.saturating_add(45));
+            match stop {
+                Some(s) if s.code == Some(3) => {}
+                Some(s) => ctx.log.violation(
+                    s.at,
+                    &rules::HANDLER_QUOTA,
+                    format!("connection {c} stream {sid}: a frame of {len} payload bytes was stopped with {:?}, not 0x03", s.code),
+                ),
+                None if !ended_before(at) && sess.alive_after(Side::Server, at, tol) => ctx.log.violation(
+                    at,
+                    &rules::HANDLER_QUOTA,
+                    format!("connection {c} stream {sid}: a frame of {len} payload bytes got no STOP_SENDING 0x03"),
+                ),
+                None => {}
+            }
+            continue;
+        }
+        // DT2, DT3, DT5, DH12: format errors → 0x01.
+        if let Some((e, end, _, _)) = p.error {
+            let at = sess.at(st, Side::Client, end.saturating_sub(1));
+            let by_fin = matches!(e, Error::FinInHeader { .. } | Error::FinInFrame { .. });
+            match stop {
+                Some(s) if s.code == Some(1) => {}
+                Some(s) => ctx.log.violation(
+                    s.at,
+                    &rules::HANDLER_BAD_MEDIA,
+                    format!("connection {c} stream {sid}: a media stream with {e} was stopped with {:?}, not 0x01", s.code),
+                ),
+                None if !by_fin && !ended_before(at) && sess.alive_after(Side::Server, at, tol) => {
+                    ctx.log.violation(
+                        at,
+                        &rules::HANDLER_BAD_MEDIA,
+                        format!("connection {c} stream {sid}: a media stream with {e} got no STOP_SENDING 0x01"),
+                    )
+                }
+                None => {}
+            }
+            continue;
+        }
+        if let Some(s) = stop {
+            let rule = if s.code == Some(3) {
+                &rules::HANDLER_QUOTA
+            } else {
+                &rules::HANDLER_BAD_MEDIA
+            };
+            ctx.log.violation(
+                s.at,
+                rule,
+                format!(
+                    "connection {c} stream {sid}: a valid media stream was stopped with {:?}",
+                    s.code
+                ),
+            );
+        }
+    }
+}
+
+/// DH13: what the handler forwards on the streams it opens.
+fn forward(
+    ctx: &mut Ctx<'_>,
+    sessions: &[Sess<'_>],
+    medias: &[MediaSess],
+    parsed: &BTreeMap<(usize, u64), Parsed>,
+) {
+    // Sources: every client media stream with a valid header, per handler address.
+    struct Source<'a> {
+        server: Option<std::net::SocketAddr>,
+        participant: Option<&'a str>,
+        conn: usize,
+        data: &'a [u8],
+        boundaries: Vec<usize>,
+        valid_end: usize,
+    }
+    let mut sources = Vec::new();
+    for m in medias {
+        let Some(sess) = sessions.get(m.sess) else {
+            continue;
+        };
+        for st in sess
+            .streams
+            .iter()
+            .filter(|s| !s.bidi && s.opener == Side::Client)
+        {
+            let Some(p) = parsed.get(&(m.sess, st.quic_id)) else {
+                continue;
+            };
+            if p.header.is_none() {
+                continue;
+            }
+            let mut boundaries = vec![HEADER_LEN];
+            boundaries.extend(p.frames.iter().map(|(s, l, _)| s.saturating_add(*l)));
+            sources.push(Source {
+                server: sess.server(),
+                participant: m.auth.as_ref().map(|a| a.1.as_str()),
+                conn: sess.conn.index,
+                data: &st.data[0],
+                boundaries,
+                valid_end: p.valid_end,
+            });
+        }
+    }
+    for m in medias {
+        let Some(sess) = sessions.get(m.sess) else {
+            continue;
+        };
+        let c = sess.conn.index;
+        let me = m.auth.as_ref().map(|a| a.1.as_str());
+        for st in sess
+            .streams
+            .iter()
+            .filter(|s| !s.bidi && s.opener == Side::Server)
+        {
+            let data = &st.data[1];
+            let sid = st.quic_id;
+            let fin = st.fin[1].is_some();
+            for r in st.resets.iter().filter(|r| r.by == Side::Server) {
+                if r.code != Some(0) && r.code != Some(4) {
+                    ctx.log.violation(
+                        r.at,
+                        &rules::HANDLER_FORWARD,
+                        format!("connection {c} stream {sid}: a forwarded stream reset with {:?}, not 0x00", r.code),
+                    );
+                }
+            }
+            if data.len() < HEADER_LEN {
+                if fin {
+                    ctx.log.violation(
+                        sess.at(st, Side::Server, data.len().saturating_sub(1)),
+                        &rules::HANDLER_FORWARD,
+                        format!("connection {c} stream {sid}: a forwarded stream ends after {} bytes, inside its header", data.len()),
+                    );
+                }
+                continue;
+            }
+            let header = data.get(..HEADER_LEN).unwrap_or(&[]);
+            let rest = data.get(HEADER_LEN..).unwrap_or(&[]);
+            let head_at = sess.at(st, Side::Server, HEADER_LEN - 1);
+            if let Err(e) = StreamHeaderRepr::parse(header) {
+                ctx.log.violation(
+                    head_at,
+                    &rules::HANDLER_FORWARD,
+                    format!(
+                        "connection {c} stream {sid}: a forwarded stream's header is invalid: {e}"
+                    ),
+                );
+                continue;
+            }
+            let candidates: Vec<&Source<'_>> = sources
+                .iter()
+                .filter(|s| s.server == sess.server() && s.data.get(..HEADER_LEN) == Some(header))
+                .collect();
+            if candidates.is_empty() {
+                ctx.log.violation(
+                    head_at,
+                    &rules::HANDLER_FORWARD,
+                    format!("connection {c} stream {sid}: a forwarded stream's header is no client stream's"),
+                );
+                continue;
+            }
+            let matches = |s: &Source<'_>| {
+                s.boundaries.iter().any(|&b| {
+                    let end = b.saturating_add(rest.len());
+                    end <= s.valid_end
+                        && s.data.get(b..end) == Some(rest)
+                        && (!fin || s.boundaries.contains(&end))
+                })
+            };
+            let matching: Vec<&&Source<'_>> = candidates.iter().filter(|s| matches(s)).collect();
+            if matching.is_empty() {
+                // Where it first differs from the best candidate: the longest matching prefix.
+                let longest = candidates
+                    .iter()
+                    .flat_map(|s| {
+                        s.boundaries.iter().map(|&b| {
+                            let src = s.data.get(b..s.valid_end).unwrap_or(&[]);
+                            src.iter().zip(rest).take_while(|(a, b)| a == b).count()
+                        })
+                    })
+                    .max()
+                    .unwrap_or(0);
+                ctx.log.violation(
+                    sess.at(st, Side::Server, HEADER_LEN.saturating_add(longest)),
+                    &rules::HANDLER_FORWARD,
+                    format!(
+                        "connection {c} stream {sid}: forwarded bytes differ from every client stream with its header from byte {} on (of {})",
+                        HEADER_LEN + longest,
+                        data.len()
+                    ),
+                );
+                continue;
+            }
+            let own = |s: &&&Source<'_>| (me.is_some() && s.participant == me) || s.conn == c;
+            if matching.iter().all(own) {
+                ctx.log.violation(
+                    head_at,
+                    &rules::HANDLER_FORWARD,
+                    format!("connection {c} stream {sid}: a stream forwarded back to its own participant {me:?}"),
+                );
+            }
+        }
+    }
+}
+
+/// DT11, DH13: the handler's datagrams.
+fn datagram_forward(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], medias: &[MediaSess]) {
+    let mut sent: BTreeMap<Option<std::net::SocketAddr>, Vec<(&[u8], At)>> = BTreeMap::new();
+    for m in medias {
+        let Some(sess) = sessions.get(m.sess) else {
+            continue;
+        };
+        for d in sess
+            .datagrams
+            .iter()
+            .filter(|d| d.by == Side::Client && d.session_ok)
+        {
+            sent.entry(sess.server())
+                .or_default()
+                .push((&d.payload, d.at));
+        }
+    }
+    let mut dropped = 0u64;
+    for m in medias {
+        let Some(sess) = sessions.get(m.sess) else {
+            continue;
+        };
+        let c = sess.conn.index;
+        for d in sess.datagrams.iter().filter(|d| d.by == Side::Server) {
+            if let Err(e) = FrameV2Repr::parse(&d.payload) {
+                ctx.log.violation(
+                    d.at,
+                    &rules::HANDLER_DATAGRAM_FORWARD,
+                    format!("connection {c}: the handler sent a datagram that is no valid v2 frame: {e}"),
+                );
+                continue;
+            }
+            let known = sent.get(&sess.server()).is_some_and(|v| {
+                v.iter()
+                    .any(|(p, at)| *p == d.payload.as_slice() && *at <= d.at)
+            });
+            if !known {
+                ctx.log.violation(
+                    d.at,
+                    &rules::HANDLER_DATAGRAM_FORWARD,
+                    format!("connection {c}: the handler sent a datagram no client sent it"),
+                );
+            }
+        }
+        dropped += sess
+            .datagrams
+            .iter()
+            .filter(|d| d.by == Side::Client && FrameV2Repr::parse(&d.payload).is_err())
+            .count() as u64;
+    }
+    if dropped > 0 {
+        ctx.log.note(format!(
+            "{dropped} invalid v2 datagrams from clients (to be dropped, DT11)"
+        ));
+    }
+}
+
+fn client_media(
+    ctx: &mut Ctx<'_>,
+    sessions: &[Sess<'_>],
+    m: &MediaSess,
+    parsed: &BTreeMap<(usize, u64), Parsed>,
+) {
+    let Some(sess) = sessions.get(m.sess) else {
+        return;
+    };
+    let c = sess.conn.index;
+    // The authentication stream's framing.
+    if let Some((e, at)) = &m.client_err {
+        ctx.log.violation(
+            *at,
+            &rules::CLIENT_SIGNALING_FRAME,
+            format!("connection {c}: the client's authentication stream framing: {e}"),
+        );
+    }
+    for (x, f) in &m.client {
+        if x.is_none() {
+            ctx.log.violation(
+                f.at,
+                &rules::CLIENT_SIGNALING_FRAME,
+                format!(
+                    "connection {c}: a client message that does not decode as a MediaClientMessage"
+                ),
+            );
+        }
+    }
+    // DT7: nothing before the ConnectResponse (capture order).
+    let auth = m.auth.as_ref().map(|a| a.0);
+    let before = |at: At| auth.is_none_or(|a| at.packet < a.packet);
+    let mut gaps_total = 0u64;
+    for st in sess
+        .streams
+        .iter()
+        .filter(|s| !s.bidi && s.opener == Side::Client)
+    {
+        let sid = st.quic_id;
+        if let Some(opened) = sess.opened(st, Side::Client) {
+            if before(opened) {
+                ctx.log.violation(
+                    opened,
+                    &rules::CLIENT_MEDIA_AFTER_AUTH,
+                    format!("connection {c} stream {sid}: a media stream opened before the ConnectResponse"),
+                );
+            }
+        }
+        let Some(p) = parsed.get(&(m.sess, sid)) else {
+            continue;
+        };
+        let data = &st.data[0];
+        if let Some((e, end, in_header, _)) = p.error {
+            let rule = if in_header {
+                &rules::CLIENT_MEDIA_HEADER
+            } else {
+                &rules::CLIENT_MEDIA_FRAME
+            };
+            ctx.log.violation(
+                sess.at(st, Side::Client, end.saturating_sub(1)),
+                rule,
+                format!("connection {c} stream {sid}: {e}"),
+            );
+        }
+        // DT4: reserved bytes.
+        if let Ok(view) = StreamHeader::new_checked(data.get(..HEADER_LEN).unwrap_or(&[])) {
+            if p.header.is_some() && view.reserved() != [0; 6] {
+                ctx.log.violation(
+                    sess.at(st, Side::Client, HEADER_LEN - 1),
+                    &rules::CLIENT_RESERVED,
+                    format!(
+                        "connection {c} stream {sid}: stream header reserved bytes {:02x?}",
+                        view.reserved()
+                    ),
+                );
+            }
+        }
+        for (start, len, _) in &p.frames {
+            let bytes = data.get(*start..start.saturating_add(*len)).unwrap_or(&[]);
+            if let Ok(f) = Frame::new_checked(bytes) {
+                if f.reserved() != [0; 6] || f.flags() & !0x0003 != 0 {
+                    ctx.log.violation(
+                        sess.at(st, Side::Client, *start),
+                        &rules::CLIENT_RESERVED,
+                        format!(
+                            "connection {c} stream {sid}: frame at byte {start}: flags {:#06x}, reserved {:02x?}",
+                            f.flags(),
+                            f.reserved()
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+        // DT10: sequence numbers.
+        let mut prev: Option<u64> = None;
+        for (start, _, seq) in &p.frames {
+            let problem = match prev {
+                None if *seq != 0 => Some(format!("the first frame has sequence {seq}, not 0")),
+                Some(q) if *seq <= q => Some(format!("sequence {seq} after {q}")),
+                Some(q) if *seq > q.saturating_add(1) => {
+                    gaps_total += 1;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                ctx.log.violation(
+                    sess.at(st, Side::Client, *start),
+                    &rules::CLIENT_SEQUENCE,
+                    format!("connection {c} stream {sid}: {problem}"),
+                );
+                break;
+            }
+            prev = Some(*seq);
+        }
+    }
+    // Datagrams (DT11).
+    let mut last: BTreeMap<(u64, u32), BTreeSet<u64>> = BTreeMap::new();
+    let mut decreases = 0u64;
+    for d in sess.datagrams.iter().filter(|d| d.by == Side::Client) {
+        if before(d.at) {
+            ctx.log.violation(
+                d.at,
+                &rules::CLIENT_MEDIA_AFTER_AUTH,
+                format!("connection {c}: a datagram before the ConnectResponse"),
+            );
+        }
+        if !d.session_ok {
+            ctx.log.violation(
+                d.at,
+                &rules::CLIENT_DATAGRAM,
+                format!("connection {c}: a datagram that names no session 0 (quarter stream id)"),
+            );
+            continue;
+        }
+        let f = match FrameV2Repr::parse(&d.payload) {
+            Ok(f) => f,
+            Err(e) => {
+                ctx.log.violation(
+                    d.at,
+                    &rules::CLIENT_DATAGRAM,
+                    format!("connection {c}: a datagram that is no valid v2 frame: {e}"),
+                );
+                continue;
+            }
+        };
+        if let Ok(view) = FrameV2::new_checked(d.payload.as_slice()) {
+            if view.reserved() != [0; 6] || view.flags() & !0x0003 != 0 {
+                ctx.log.violation(
+                    d.at,
+                    &rules::CLIENT_RESERVED,
+                    format!(
+                        "connection {c}: v2 frame flags {:#06x}, reserved {:02x?}",
+                        view.flags(),
+                        view.reserved()
+                    ),
+                );
+            }
+        }
+        let seen = last.entry((f.user_id, f.stream_id)).or_default();
+        if seen.contains(&f.sequence) {
+            ctx.log.violation(
+                d.at,
+                &rules::CLIENT_SEQUENCE,
+                format!(
+                    "connection {c}: v2 user {} stream {}: sequence {} repeated",
+                    f.user_id, f.stream_id, f.sequence
+                ),
+            );
+        } else if seen.last().is_some_and(|l| *l > f.sequence) {
+            decreases += 1;
+        } else if seen
+            .last()
+            .is_some_and(|l| f.sequence > l.saturating_add(1))
+        {
+            gaps_total += 1;
+        }
+        seen.insert(f.sequence);
+    }
+    if gaps_total > 0 {
+        ctx.log.note(format!(
+            "connection {c}: {gaps_total} sequence gaps (DT10: counted, no violation)"
+        ));
+    }
+    if decreases > 0 {
+        ctx.log.note(format!(
+            "connection {c}: {decreases} v2 datagrams with a lower sequence than an earlier one (reordering on the way cannot be told apart)"
+        ));
+    }
+    let _ = AppStream::reset_by;
+}
