@@ -57,4 +57,5 @@ macro_rules! families {
 families! {
     handshake_mediastream,
     handshake_proton,
+    handshake_darktower,
 }

@@ -165,6 +165,9 @@ pub struct HostConfig {
 pub struct QuicHost {
     endpoint: Endpoint,
     client: Option<ClientConfig>,
+    /// Client configurations for other ALPN lists, made once each: their own seeds, so their
+    /// connections' first DCIDs and TLS randoms differ from every other connection's.
+    alpn_clients: BTreeMap<Vec<Vec<u8>>, ClientConfig>,
     slots: BTreeMap<ConnId, Slot>,
     next_id: ConnId,
     admission: Admission,
@@ -211,6 +214,7 @@ impl QuicHost {
             // allow_mtud = false: no "don't fragment" promise, so quinn never probes the MTU.
             endpoint: Endpoint::new(tls::endpoint_config(&config.seed), server, false, None),
             client: Some(client),
+            alpn_clients: BTreeMap::new(),
             slots: BTreeMap::new(),
             next_id: 0,
             admission: if config.server {
@@ -263,12 +267,24 @@ impl QuicHost {
         remote: SocketAddr,
         alpn: &[Vec<u8>],
     ) -> Result<ConnId, QuicError> {
-        let config = tls::client_config(
-            &self.config.seed,
-            self.key_log.clone(),
-            alpn,
-            &self.config.transport,
-        )?;
+        let config = match self.alpn_clients.get(alpn) {
+            Some(c) => c.clone(),
+            None => {
+                let label: Vec<String> = alpn
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                let seed = Seed(self.config.seed.sub(&format!("alpn {}", label.join(","))));
+                let c = tls::client_config(
+                    &seed,
+                    self.key_log.clone(),
+                    alpn,
+                    &self.config.transport,
+                )?;
+                self.alpn_clients.insert(alpn.to_vec(), c.clone());
+                c
+            }
+        };
         let (handle, conn) = self
             .endpoint
             .connect(self.at(now), config, remote, "localhost")

@@ -154,7 +154,7 @@ impl Seed {
         Seed(to_array(ctx.finish().as_ref()))
     }
 
-    fn sub(&self, what: &str) -> [u8; 32] {
+    pub(crate) fn sub(&self, what: &str) -> [u8; 32] {
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(&self.0);
         ctx.update(what.as_bytes());

@@ -369,7 +369,8 @@ fn run_virtual<F: Family>(
         .as_deref()
         .map(F::parse_profile)
         .transpose()
-        .map_err(|e| format!("peer: {e}"))?;
+        .map_err(|e| format!("peer: {e}"))?
+        .map(|p| F::peer_profile(&p, profile));
     let rules: Vec<FaultRule> = scenario
         .faults
         .iter()
@@ -399,7 +400,7 @@ fn run_virtual<F: Family>(
             seed ^ 0x5eed,
             Instant::ZERO,
         )?),
-        None => F::script_node(scenario, iut_addr, seed ^ 0x5eed, Instant::ZERO)?,
+        None => F::script_node(scenario, Some(profile), iut_addr, seed ^ 0x5eed, Instant::ZERO)?,
     };
     let mut script = Script::default();
     let run = simulate(scenario, iut_node, peer_node, link, &mut script)?;

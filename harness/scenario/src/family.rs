@@ -255,13 +255,26 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         now: Instant,
     ) -> Result<Self::Node, String>;
     /// What stands at the peer's address when the scenario has no reference peer, started at `now`
-    /// (`None`: nothing; the script's datagrams come from the harness itself).
+    /// (`None`: nothing; the script's datagrams come from the harness itself). `iut_profile` is the
+    /// profile the IUT runs, when known (a reference, or what an external IUT was launched as): a
+    /// scripted peer speaks its transport.
     fn script_node(
         s: &Scenario<Self>,
+        iut_profile: Option<&Self::Profile>,
         remote: SocketAddr,
         seed: u64,
         now: Instant,
     ) -> Result<Option<Self::Node>, String>;
+    /// The profile a scenario's reference peer runs, given the IUT's (default: as the scenario
+    /// names it). A family whose profiles carry settings both sides must share — a transport —
+    /// takes them from the IUT's here (interop pairs are not adapted: a mismatch is their result).
+    fn peer_profile(peer: &Self::Profile, _iut: &Self::Profile) -> Self::Profile {
+        peer.clone()
+    }
+    /// Real time only: the harness's endpoint `node`, made at `now`, runs against the wall clock
+    /// (a family whose endpoints need Unix time — tokens, timestamps — switches it here; in
+    /// virtual time every node keeps the family's fixed epoch, so runs stay byte-identical).
+    fn use_wall_clock(_node: &mut Self::Node, _now: Instant) {}
     /// The link class of a datagram (for fault `kind`s).
     fn classify(payload: &[u8]) -> &'static str;
     /// Performs one of the family's steps.

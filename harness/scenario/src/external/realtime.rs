@@ -292,7 +292,10 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         .map(F::parse_profile)
         .transpose()
     {
-        Ok(p) => p,
+        Ok(p) => match F::launched_profile(&r.launch) {
+            Some(iut) => p.map(|p| F::peer_profile(&p, &iut)),
+            None => p,
+        },
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
     };
     // A peer that listens (a reference responder, or the family's scripted endpoint) waits for the
@@ -310,10 +313,19 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                 clock.now(),
             )
             .map(Some),
-            None => F::script_node(scenario, primary, r.seed ^ 0x5eed, clock.now()),
+            None => F::script_node(
+                scenario,
+                F::launched_profile(&r.launch).as_ref(),
+                primary,
+                r.seed ^ 0x5eed,
+                clock.now(),
+            ),
         };
         match node {
-            Ok(Some(n)) => net.link.set_endpoint(n),
+            Ok(Some(mut n)) => {
+                F::use_wall_clock(&mut n, clock.now());
+                net.link.set_endpoint(n)
+            }
             Ok(None) => {}
             Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
         }
@@ -430,10 +442,19 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             };
             let node = match &peer_profile {
                 Some(p) => F::node(p, role.other(), scenario, false, iut, r.seed ^ 0x5eed, clock.now()).map(Some),
-                None => F::script_node(scenario, iut, r.seed ^ 0x5eed, clock.now()),
+                None => F::script_node(
+                    scenario,
+                    F::launched_profile(&r.launch).as_ref(),
+                    iut,
+                    r.seed ^ 0x5eed,
+                    clock.now(),
+                ),
             };
             match node {
-                Ok(Some(n)) => net.link.set_endpoint(n),
+                Ok(Some(mut n)) => {
+                    F::use_wall_clock(&mut n, clock.now());
+                    net.link.set_endpoint(n)
+                }
                 Ok(None) => {}
                 Err(e) => return Ending::Error(format!("peer: {e}")),
             }

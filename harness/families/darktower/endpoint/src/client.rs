@@ -64,8 +64,10 @@ pub struct ClientConfig {
     pub controller_path: String,
     /// The meeting to join.
     pub meeting: String,
-    /// The join token.
+    /// The join token (used when `mint` is `None`).
     pub join_token: String,
+    /// Mint the join token when joining instead.
+    pub mint: Option<crate::token::JoinMint>,
     /// The participant name.
     pub name: String,
     /// What it publishes.
@@ -263,6 +265,11 @@ impl Client {
         self.transport.key_log()
     }
 
+    /// Switches its Unix time (real-time runs).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.core.config.clock = clock;
+    }
+
     /// What it measured so far.
     pub fn report(&self) -> &ClientReport {
         &self.core.report
@@ -284,7 +291,10 @@ impl Core {
                     self.signaling = t.open(session, true);
                     let join = client_message::Message::JoinRequest(JoinRequest {
                         meeting_id: self.config.meeting.clone(),
-                        join_token: self.config.join_token.clone(),
+                        join_token: match &self.config.mint {
+                            Some(m) => m.token(self.config.clock.unix_s(now)),
+                            None => self.config.join_token.clone(),
+                        },
                         participant_name: self.config.name.clone(),
                         capabilities: Some(ParticipantCapabilities {
                             video_codecs: vec!["VP09".into()],

@@ -70,7 +70,7 @@ struct Signaling {
 /// The controller's state, apart from its transport.
 #[derive(Debug)]
 pub(crate) struct Core {
-    config: ControllerConfig,
+    pub(crate) config: ControllerConfig,
     sessions: BTreeMap<u32, Signaling>,
     members: BTreeMap<String, Member>,
     next_participant: u32,
@@ -129,6 +129,11 @@ impl Controller {
     /// TLS secrets.
     pub fn key_log(&self) -> String {
         self.transport.key_log()
+    }
+
+    /// Switches its Unix time (real-time runs).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.core.config.clock = clock;
     }
 
     /// The participants present, by meeting (id, name).

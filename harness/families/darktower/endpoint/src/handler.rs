@@ -76,7 +76,7 @@ struct Source {
 
 #[derive(Debug)]
 pub(crate) struct Core {
-    config: HandlerConfig,
+    pub(crate) config: HandlerConfig,
     sessions: BTreeMap<u32, MediaSession>,
     sources: BTreeMap<(u32, u64), Source>,
     used: UsedTokens,
@@ -152,6 +152,11 @@ impl Handler {
         self.transport.key_log()
     }
 
+    /// Switches its Unix time (real-time runs).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.core.config.clock = clock;
+    }
+
     /// What it counted.
     pub fn counters(&self) -> Counters {
         self.core.counters
@@ -194,8 +199,20 @@ impl Core {
                 }
             }
             SessionEvent::Reset {
-                session, stream, ..
-            } => self.end_source(t, session, stream),
+                session,
+                stream,
+                code,
+                wire,
+            } => {
+                self.events.push_back(DarkTowerEvent::StreamCode {
+                    participant: session,
+                    how: "reset",
+                    stream,
+                    code,
+                    wire,
+                });
+                self.end_source(t, session, stream);
+            }
             SessionEvent::Stopped {
                 session,
                 stream,
@@ -419,6 +436,12 @@ impl Core {
                             }
                         }
                         MediaEvent::FrameStart(frame) => {
+                            self.events.push_back(DarkTowerEvent::Frame {
+                                participant: session,
+                                stream: Some(stream),
+                                sequence: frame.sequence,
+                                source: frame.stream_id.to_string(),
+                            });
                             if frame.payload_len > STREAM_WINDOW {
                                 failure = Some(ResetCode::QuotaExceeded);
                                 break;
@@ -514,6 +537,14 @@ impl Core {
         };
         match verdict {
             Ok(()) => {
+                if let Ok(f) = FrameV2Repr::parse(payload) {
+                    self.events.push_back(DarkTowerEvent::Frame {
+                        participant: session,
+                        stream: None,
+                        sequence: f.sequence,
+                        source: f.user_id.to_string(),
+                    });
+                }
                 self.counters.datagrams_forwarded += 1;
                 for r in self.receivers(session) {
                     t.send_datagram(r, payload);

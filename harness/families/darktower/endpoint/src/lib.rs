@@ -32,7 +32,7 @@ pub use mutants::Mutant;
 pub use node::DarkTowerNode;
 pub use script::{ScriptClient, Target, Which};
 pub use server::MeetingServer;
-pub use token::{JoinClaims, MediaClaims, Secret, TokenError};
+pub use token::{JoinClaims, JoinMint, JoinTokenKind, MediaClaims, Secret, TokenError};
 
 /// The ALPN of bare-QUIC Dark Tower signaling sessions (DH1).
 pub const ALPN_SIGNALING: &[u8] = b"darktower";
@@ -92,6 +92,17 @@ impl Clock {
     pub const VIRTUAL: Clock = Clock {
         epoch_us_at_zero: 1_700_000_000_000_000,
     };
+
+    /// The wall clock, for a run whose instant `now` is the present (real time).
+    pub fn wall(now: Instant) -> Clock {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let since = u64::try_from(now.since_start().as_micros()).unwrap_or(u64::MAX);
+        Clock {
+            epoch_us_at_zero: wall.saturating_sub(since),
+        }
+    }
 
     /// µs since the epoch at `now`.
     pub fn unix_us(&self, now: Instant) -> u64 {
@@ -248,6 +259,99 @@ pub enum DarkTowerEvent {
         /// Why not, or "completed".
         reason: String,
     },
+}
+
+impl std::fmt::Display for DarkTowerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DarkTowerEvent::SessionOpened { session, path } => {
+                write!(f, "session {session} opened {path}")
+            }
+            DarkTowerEvent::SessionClosed { session, close } => {
+                write!(f, "session {session} closed: {close}")
+            }
+            DarkTowerEvent::Joined {
+                participant,
+                resumed,
+            } => write!(
+                f,
+                "{participant} joined{}",
+                if *resumed { " (resumed)" } else { "" }
+            ),
+            DarkTowerEvent::Left {
+                participant,
+                reason,
+            } => write!(f, "{participant} left (reason {reason})"),
+            DarkTowerEvent::Error { code, sent } => write!(
+                f,
+                "ErrorMessage {code} {}",
+                if *sent { "sent" } else { "received" }
+            ),
+            DarkTowerEvent::Authenticated { participant } => {
+                write!(f, "{participant} authenticated")
+            }
+            DarkTowerEvent::StreamEnded { stream, code } => {
+                write!(f, "stream {stream} ended with {code:#04x}")
+            }
+            DarkTowerEvent::DatagramDropped { reason } => write!(f, "datagram dropped: {reason}"),
+            DarkTowerEvent::Message {
+                participant,
+                from,
+                kind,
+                code,
+                about,
+                reason,
+            } => {
+                write!(f, "#{participant} got {kind} from the {from}")?;
+                if let Some(c) = code {
+                    write!(f, " code {c}")?;
+                }
+                if let Some(a) = about {
+                    write!(f, " about {a}")?;
+                }
+                if let Some(r) = reason {
+                    write!(f, " reason {r}")?;
+                }
+                Ok(())
+            }
+            DarkTowerEvent::Fin { participant, from } => {
+                write!(f, "#{participant}: the {from} ended its stream (FIN)")
+            }
+            DarkTowerEvent::StreamCode {
+                participant,
+                how,
+                stream,
+                code,
+                wire,
+            } => write!(
+                f,
+                "#{participant}: stream {stream} {how} with {} (wire {wire:#x})",
+                code.map_or_else(|| "an unmapped code".to_owned(), |c| format!("{c:#04x}"))
+            ),
+            DarkTowerEvent::Frame {
+                participant,
+                stream,
+                sequence,
+                source,
+            } => match stream {
+                Some(s) => write!(f, "#{participant}: frame {sequence} of {source} on stream {s}"),
+                None => write!(f, "#{participant}: datagram frame {sequence} of user {source}"),
+            },
+            DarkTowerEvent::ParticipantClosed {
+                participant,
+                from,
+                close,
+                by_iut,
+            } => write!(
+                f,
+                "#{participant}: {from} session closed by {}: {close}",
+                if *by_iut { "the IUT" } else { "the harness" }
+            ),
+            DarkTowerEvent::Finished { ok, reason } => {
+                write!(f, "client {}: {reason}", if *ok { "done" } else { "failed" })
+            }
+        }
+    }
 }
 
 /// The pump every endpoint runs after input: session events to the endpoint, then the transport

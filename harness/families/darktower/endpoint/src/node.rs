@@ -35,6 +35,17 @@ impl DarkTowerNode {
         }
     }
 
+    /// Switches its Unix time (real-time runs: [`crate::Clock::wall`]).
+    pub fn set_clock(&mut self, clock: crate::Clock) {
+        match self {
+            DarkTowerNode::Controller(c) => c.set_clock(clock),
+            DarkTowerNode::Handler(h) => h.set_clock(clock),
+            DarkTowerNode::Client(c) => c.set_clock(clock),
+            DarkTowerNode::Server(s) => s.set_clock(clock),
+            DarkTowerNode::Script(s) => s.clock = clock,
+        }
+    }
+
     /// The scripted participants, if it is them.
     pub fn script(&mut self) -> Option<&mut ScriptClient> {
         match self {

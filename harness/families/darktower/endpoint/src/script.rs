@@ -75,6 +75,8 @@ pub enum Target {
 /// The scripted participants.
 #[derive(Debug)]
 pub struct ScriptClient {
+    /// Unix time for the tokens the script mints.
+    pub clock: crate::Clock,
     transport: Box<dyn Sessions>,
     target: SocketAddr,
     legs: BTreeMap<(u32, Which), Leg>,
@@ -88,6 +90,7 @@ impl ScriptClient {
     /// Participants that will connect to the IUT at `target`.
     pub fn new(transport: Box<dyn Sessions>, target: SocketAddr) -> ScriptClient {
         ScriptClient {
+            clock: crate::Clock::VIRTUAL,
             transport,
             target,
             legs: BTreeMap::new(),
@@ -369,16 +372,18 @@ fn on_event(
             code,
             wire,
         }),
-        SessionEvent::Datagram { payload, .. } => {
-            if let Ok(f) = FrameV2Repr::parse(&payload) {
-                events.push_back(DarkTowerEvent::Frame {
-                    participant: p,
-                    stream: None,
-                    sequence: f.sequence,
-                    source: f.user_id.to_string(),
-                });
-            }
-        }
+        SessionEvent::Datagram { payload, .. } => match FrameV2Repr::parse(&payload) {
+            Ok(f) => events.push_back(DarkTowerEvent::Frame {
+                participant: p,
+                stream: None,
+                sequence: f.sequence,
+                source: f.user_id.to_string(),
+            }),
+            // The IUT forwarded (or sent) what is no v2 frame.
+            Err(e) => events.push_back(DarkTowerEvent::DatagramDropped {
+                reason: e.to_string(),
+            }),
+        },
         SessionEvent::Closed { close, by_peer, .. } => {
             leg.open = false;
             events.push_back(DarkTowerEvent::ParticipantClosed {

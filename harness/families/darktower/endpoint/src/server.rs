@@ -104,6 +104,12 @@ impl MeetingServer {
             .or_else(|| self.handler.poll_event())
     }
 
+    /// Switches its Unix time (real-time runs).
+    pub fn set_clock(&mut self, clock: crate::Clock) {
+        self.controller.config.clock = clock;
+        self.handler.config.clock = clock;
+    }
+
     /// TLS secrets.
     pub fn key_log(&self) -> String {
         self.transport.key_log()

@@ -119,6 +119,65 @@ fn live(exp: u64, now: u64) -> Result<(), TokenError> {
     }
 }
 
+/// The join tokens a scenario can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinTokenKind {
+    /// Signed with the secret, for the meeting, expiring in 5 minutes.
+    Valid,
+    /// Expired a second ago.
+    Expired,
+    /// Signed with another secret.
+    Forged,
+    /// Valid, for another meeting.
+    WrongMeeting,
+    /// Not a JWT.
+    Garbage,
+}
+
+impl JoinTokenKind {
+    /// From a scenario's word.
+    pub fn parse(word: &str) -> Option<JoinTokenKind> {
+        Some(match word {
+            "valid" => JoinTokenKind::Valid,
+            "expired" => JoinTokenKind::Expired,
+            "forged" => JoinTokenKind::Forged,
+            "wrong_meeting" => JoinTokenKind::WrongMeeting,
+            "garbage" => JoinTokenKind::Garbage,
+            _ => return None,
+        })
+    }
+}
+
+/// How a client gets its join token: minted at the moment it joins, on its own clock (so a run
+/// in real time gets a token valid on the wall clock, one in virtual time a deterministic one).
+#[derive(Clone, Debug)]
+pub struct JoinMint {
+    /// The secret.
+    pub secret: Secret,
+    /// The meeting it names.
+    pub meeting: String,
+    /// What kind.
+    pub kind: JoinTokenKind,
+}
+
+impl JoinMint {
+    /// The token at `now_s` (seconds since the epoch).
+    pub fn token(&self, now_s: u64) -> String {
+        match self.kind {
+            JoinTokenKind::Valid => self
+                .secret
+                .join_token(&self.meeting, now_s + MEDIA_TOKEN_LIFETIME_S),
+            JoinTokenKind::Expired => self.secret.join_token(&self.meeting, now_s.saturating_sub(1)),
+            JoinTokenKind::Forged => Secret::new("not-the-secret")
+                .join_token(&self.meeting, now_s + MEDIA_TOKEN_LIFETIME_S),
+            JoinTokenKind::WrongMeeting => self
+                .secret
+                .join_token("another-meeting", now_s + MEDIA_TOKEN_LIFETIME_S),
+            JoinTokenKind::Garbage => "not.a.token".to_owned(),
+        }
+    }
+}
+
 /// The media tokens used so far (DH5), remembered until they expire.
 #[derive(Debug, Default)]
 pub struct UsedTokens {

@@ -46,6 +46,7 @@ fn client_config(name: &str, token: String, version: MediaVersion) -> ClientConf
         controller_path: "/signaling".into(),
         meeting: "standup".into(),
         join_token: token,
+        mint: None,
         name: name.into(),
         sources: vec![Source::VIDEO],
         frames: 5,
@@ -219,4 +220,49 @@ fn a_full_meeting_refuses_the_next_participant() {
         matches!(&bob.result, Some(Err(r)) if r.starts_with(&format!("ErrorMessage {}", ErrorCode::CapacityExceeded as i32))),
         "{bob:?}"
     );
+}
+
+#[rstest]
+#[case::webtransport_free_bare_quic(MediaVersion::V1)]
+fn a_client_against_the_meeting_server_on_one_port(#[case] version: MediaVersion) {
+    let secret = Secret::new(SECRET);
+    let mut sim = Simulation::new(VirtualLink::new(LinkConfig::with_seed(1)));
+    let server = addr(CONTROLLER);
+    sim.add_endpoint(
+        server,
+        DarkTowerNode::Server(handshake_darktower_endpoint::MeetingServer::new(
+            sessions("server", true, true),
+            ControllerConfig {
+                meetings: vec!["standup".into()],
+                ended: vec![],
+                capacity: 10,
+                handler_url: format!("quic://{CONTROLLER}/media"),
+                secret: secret.clone(),
+                clock: Clock::VIRTUAL,
+                refuse_join: None,
+                mutant: None,
+            },
+            HandlerConfig {
+                secret,
+                clock: Clock::VIRTUAL,
+                refuse_auth: false,
+                stop_media: None,
+                mutant: None,
+            },
+        )),
+    )
+    .expect("server");
+    let at = addr("10.0.1.1:5000");
+    let client = Client::new(
+        sessions("client", false, false),
+        client_config("alice", token("standup", 300), version),
+        Instant::ZERO,
+    );
+    sim.add_endpoint(at, DarkTowerNode::Client(client)).expect("client");
+    let mut m = Meeting {
+        sim,
+        clients: vec![at],
+    };
+    run(&mut m);
+    assert_eq!(report(&m, 0).result, Some(Ok(())), "{:?}", report(&m, 0));
 }

@@ -186,6 +186,7 @@ impl Family for MediaStream {
     }
     fn script_node(
         _: &MediaScenario,
+        _: Option<&Profile>,
         _: SocketAddr,
         _: u64,
         _: Instant,

@@ -271,6 +271,7 @@ impl Family for Proton {
     }
     fn script_node(
         s: &ProtonScenario,
+        _: Option<&Profile>,
         remote: SocketAddr,
         seed: u64,
         now: Instant,

@@ -1,0 +1,46 @@
+//! Dark Tower's commands: `harness peer darktower-controller|darktower-handler|darktower-client`
+//! (the reference endpoints as real tools over UDP) and its part of `harness check`.
+
+use std::io::Write;
+
+use clap::ArgMatches;
+use handshake_check::CheckRequest;
+
+/// Dark Tower's top-level commands (none).
+pub fn commands() -> Vec<clap::Command> {
+    Vec::new()
+}
+
+/// Dark Tower's `harness peer` tools.
+pub fn peer_commands() -> Vec<clap::Command> {
+    crate::peer::commands()
+}
+
+/// Runs a top-level command of the family (none).
+pub fn run(_name: &str, _matches: &ArgMatches, _out: &mut dyn Write) -> Option<i32> {
+    None
+}
+
+/// Runs `harness peer darktower-…`.
+pub fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
+    crate::peer::run(peer_matches)
+}
+
+/// Adds Dark Tower's options to `harness check`.
+pub fn check_args(command: clap::Command) -> clap::Command {
+    command
+}
+
+/// Judges a Dark Tower capture.
+pub fn check(_request: &CheckRequest, _matches: &ArgMatches, out: &mut dyn Write) -> i32 {
+    let _ = writeln!(
+        out,
+        "error: `harness check --protocol darktower` needs the Dark Tower judge, which is not built yet"
+    );
+    handshake_scenario::exit::INPUT
+}
+
+/// Dark Tower's JSON Schemas (none of its own besides scenarios).
+pub fn schemas() -> Vec<(&'static str, String)> {
+    Vec::new()
+}

@@ -1,0 +1,211 @@
+//! How an external Dark Tower IUT is started for a scenario: its role word (`controller`,
+//! `handler`, `client`), the media profile (`v1`/`v2` from its manifest's `profiles`), and the
+//! family's placeholders: transport, reset codes, the certificate and key the harness generated
+//! (and the hash a WebTransport client can pin), the key log, the token secret, liveness, the
+//! meeting, and a client's join token and plan.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use handshake_darktower_endpoint::{JoinMint, JoinTokenKind, Secret, TransportKind};
+use handshake_quic::session::ResetCodes;
+use handshake_scenario::external::manifest::{Launch, Manifest};
+use handshake_scenario::Role;
+
+use crate::profile::{Profile, PROFILES};
+use crate::{effective, serves, DarkTowerScenario, TOKEN_SECRET};
+
+/// The family's flags (besides the generic `mutant`).
+pub const FLAGS: &[&str] = &[];
+/// The family's placeholders.
+pub const PLACEHOLDERS: &[&str] = &[
+    "transport",
+    "reset_codes",
+    "cert",
+    "key",
+    "cert_hash",
+    "keylog",
+    "token_secret",
+    "idle_ms",
+    "keepalive_ms",
+    "meeting",
+    "ended",
+    "capacity",
+    "handler_url",
+    "join_token",
+    "name",
+    "publish",
+    "frames",
+    "fps",
+    "payload_bytes",
+    "linger_ms",
+];
+
+/// Checks the manifest's profiles.
+pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+    for p in manifest.profiles.iter().flatten() {
+        if !PROFILES.contains(&p.as_str()) {
+            return Err(format!(
+                "profiles: unknown Dark Tower profile `{p}`: expected v1 or v2"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A certificate and key for external servers, made once per harness process: ECDSA P-256,
+/// valid 13 days (what a browser's `serverCertificateHashes` accepts), for `localhost` and
+/// 127.0.0.1.
+pub struct Identity {
+    /// The certificate, PEM.
+    pub cert: PathBuf,
+    /// The private key, PEM (PKCS #8).
+    pub key: PathBuf,
+    /// SHA-256 of the certificate's DER, lowercase hex.
+    pub hash: String,
+}
+
+/// The harness's identity for external servers (files in the temporary directory).
+pub fn identity() -> Result<&'static Identity, String> {
+    static IDENTITY: OnceLock<Result<Identity, String>> = OnceLock::new();
+    IDENTITY
+        .get_or_init(make_identity)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn make_identity() -> Result<Identity, String> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| format!("certificate key: {e}"))?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(|e| format!("certificate: {e}"))?;
+    let now = std::time::SystemTime::now();
+    params.not_before = (now - std::time::Duration::from_secs(3600)).into();
+    params.not_after = (now + std::time::Duration::from_secs(13 * 86_400)).into();
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| format!("certificate: {e}"))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert.der());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("harness-darktower-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.pem()).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    std::fs::write(&key_path, key.serialize_pem())
+        .map_err(|e| format!("{}: {e}", key_path.display()))?;
+    Ok(Identity {
+        cert: cert_path,
+        key: key_path,
+        hash,
+    })
+}
+
+fn wall_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
+    let p = effective(
+        &Profile::parse(base).unwrap_or_default(),
+        s,
+    );
+    let m = &s.setup.meeting;
+    let id = identity()?;
+    let keylog = std::env::temp_dir().join(format!(
+        "harness-darktower-{}-{}.keys",
+        std::process::id(),
+        s.id.replace(['/', '.'], "_")
+    ));
+    let join_token = JoinMint {
+        secret: Secret::new(TOKEN_SECRET),
+        meeting: m.id.clone(),
+        kind: JoinTokenKind::parse(&m.join_token).unwrap_or(JoinTokenKind::Valid),
+    }
+    .token(wall_s());
+    let role = match s.iut.role {
+        Role::Initiator => "client",
+        Role::Responder => serves(s),
+    };
+    let transport = match p.transport {
+        TransportKind::WebTransport => "webtransport",
+        TransportKind::Quic => "quic",
+    };
+    let codes = match p.wire_codes() {
+        ResetCodes::Mapped => "mapped",
+        ResetCodes::Raw => "raw",
+    };
+    let mut options = Vec::new();
+    if p.transport == TransportKind::Quic {
+        options.push("quic".to_owned());
+    }
+    if p.reset_codes == ResetCodes::Raw {
+        options.push("raw".to_owned());
+    }
+    Ok(Launch {
+        profile: base.to_owned(),
+        options,
+        flags: Vec::new(),
+        values: vec![
+            ("role", role.to_owned()),
+            ("transport", transport.to_owned()),
+            ("reset_codes", codes.to_owned()),
+            ("cert", id.cert.display().to_string()),
+            ("key", id.key.display().to_string()),
+            ("cert_hash", id.hash.clone()),
+            ("keylog", keylog.display().to_string()),
+            ("token_secret", TOKEN_SECRET.to_owned()),
+            ("idle_ms", m.idle_ms.to_string()),
+            ("keepalive_ms", m.keepalive_ms.to_string()),
+            ("meeting", m.id.clone()),
+            ("ended", m.ended.join(",")),
+            ("capacity", m.capacity.to_string()),
+            ("handler_url", crate::IUT_CONTROLLER_HANDLER_URL.to_owned()),
+            ("join_token", join_token),
+            ("name", m.name.clone()),
+            ("publish", if m.publish.is_empty() { "none".into() } else { m.publish.join(",") }),
+            ("frames", m.frames.to_string()),
+            ("fps", m.fps.to_string()),
+            ("payload_bytes", m.payload_bytes.to_string()),
+            ("linger_ms", m.linger_ms.to_string()),
+        ],
+        mutant: None,
+    })
+}
+
+fn fits(profile: &str, feature: &str) -> bool {
+    feature == profile
+}
+
+/// The launch of `s` for the manifest's IUT: the first of its profiles with the features `s`
+/// requires.
+pub fn launch(manifest: &Manifest, s: &DarkTowerScenario) -> Result<Launch, String> {
+    let profiles = manifest
+        .profiles
+        .clone()
+        .unwrap_or_else(|| vec!["v1".to_owned()]);
+    let required = &s.iut.requires;
+    for p in &profiles {
+        if required.iter().all(|f| fits(p, f)) {
+            return complete(s, p);
+        }
+    }
+    Err(format!(
+        "no profile of the IUT has all of [{}]",
+        required.join(", ")
+    ))
+}
+
+/// The same for a server already running that behaves like `profile`.
+pub fn launch_running(profile: &Profile, s: &DarkTowerScenario) -> Result<Launch, String> {
+    if s.iut.role != Role::Responder {
+        return Err("a running IUT is a server".into());
+    }
+    if let Some(f) = s.iut.requires.iter().find(|f| !fits(profile.base(), f)) {
+        return Err(format!("the running server lacks {f}"));
+    }
+    complete(s, profile.base())
+}

@@ -1,0 +1,198 @@
+//! Units (what the IUT did, as the harness's endpoint saw it) and the run's observations.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use handshake_darktower_endpoint::DarkTowerEvent;
+use handshake_scenario::{Observations, ObserveCtx, Role};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::format::ExpectFields;
+use crate::DarkTower;
+
+/// The unit kinds `expect` matches, with their fields.
+pub const UNIT_KINDS: &[(&str, &[&str])] = &[
+    (
+        "message",
+        &["participant", "from", "type", "code", "about", "reason"],
+    ),
+    ("fin", &["participant", "from"]),
+    ("stopped", &["participant", "stream", "code", "wire"]),
+    ("reset", &["participant", "stream", "code", "wire"]),
+    ("frame", &["participant", "stream", "sequence", "source"]),
+    ("closed", &["participant", "from", "close"]),
+    ("joined", &["participant", "resumed"]),
+    ("left", &["participant", "reason"]),
+    ("authenticated", &["participant"]),
+    ("bad_datagram", &["reason"]),
+];
+
+/// The unit an event of the harness's endpoint stands for (`None`: the harness's own doing).
+pub fn unit(event: &DarkTowerEvent) -> Option<Value> {
+    Some(match event {
+        DarkTowerEvent::Message {
+            participant,
+            from,
+            kind,
+            code,
+            about,
+            reason,
+        } => json!({
+            "kind": "message", "participant": participant, "from": from, "type": kind,
+            "code": code, "about": about, "reason": reason,
+        }),
+        DarkTowerEvent::Fin { participant, from } => {
+            json!({"kind": "fin", "participant": participant, "from": from})
+        }
+        DarkTowerEvent::StreamCode {
+            participant,
+            how,
+            stream,
+            code,
+            wire,
+        } => json!({
+            "kind": how, "participant": participant, "stream": stream, "code": code, "wire": wire,
+        }),
+        DarkTowerEvent::Frame {
+            participant,
+            stream,
+            sequence,
+            source,
+        } => json!({
+            "kind": "frame", "participant": participant, "stream": stream,
+            "sequence": sequence, "source": source,
+        }),
+        DarkTowerEvent::ParticipantClosed {
+            participant,
+            from,
+            close,
+            by_iut: true,
+        } => json!({"kind": "closed", "participant": participant, "from": from, "close": close}),
+        // The harness's meeting server facing a client IUT: what the client achieved.
+        DarkTowerEvent::Joined {
+            participant,
+            resumed,
+        } => json!({"kind": "joined", "participant": participant, "resumed": resumed}),
+        DarkTowerEvent::Left {
+            participant,
+            reason,
+        } => json!({"kind": "left", "participant": participant, "reason": reason}),
+        DarkTowerEvent::Authenticated { participant } => {
+            json!({"kind": "authenticated", "participant": participant})
+        }
+        DarkTowerEvent::DatagramDropped { reason } => {
+            json!({"kind": "bad_datagram", "reason": reason})
+        }
+        DarkTowerEvent::ParticipantClosed { by_iut: false, .. }
+        | DarkTowerEvent::SessionOpened { .. }
+        | DarkTowerEvent::SessionClosed { .. }
+        | DarkTowerEvent::Error { .. }
+        | DarkTowerEvent::StreamEnded { .. }
+        | DarkTowerEvent::Finished { .. } => return None,
+    })
+}
+
+/// What a Dark Tower run observed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DarkTowerObservations {
+    /// Units the IUT produced, by kind.
+    pub units: BTreeMap<String, u64>,
+    /// A client IUT's verdict (in-process: the reference client's; external: exit 0).
+    pub client_ok: Option<bool>,
+    /// Why the in-process client failed.
+    pub client_failure: Option<String>,
+    /// The judge's notes.
+    pub notes: Vec<String>,
+}
+
+impl Observations for DarkTowerObservations {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        if !self.units.is_empty() {
+            let list: Vec<String> = self.units.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(out, "units from the IUT: {}", list.join(", "));
+        }
+        if let Some(ok) = self.client_ok {
+            let _ = writeln!(
+                out,
+                "client verdict: {}{}",
+                if ok { "ok" } else { "fail" },
+                self.client_failure
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(" ({f})"))
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+    }
+
+    fn facts(&self) -> Vec<(String, String)> {
+        let mut f: Vec<(String, String)> = self
+            .units
+            .iter()
+            .map(|(k, n)| (format!("units {k}"), n.to_string()))
+            .collect();
+        if let Some(ok) = self.client_ok {
+            f.push(("client ok".into(), ok.to_string()));
+        }
+        f
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Collects the observations from the harness's endpoint's events.
+pub fn observe(ctx: &ObserveCtx<'_, DarkTower>, notes: Vec<String>) -> DarkTowerObservations {
+    let mut o = DarkTowerObservations {
+        notes,
+        ..DarkTowerObservations::default()
+    };
+    for e in ctx.events {
+        if e.endpoint == ctx.iut_addr {
+            if let DarkTowerEvent::Finished { ok, reason } = &e.event {
+                o.client_ok = Some(*ok);
+                o.client_failure = (!ok).then(|| reason.clone());
+            }
+            continue;
+        }
+        if e.endpoint != ctx.peer_addr {
+            continue;
+        }
+        if let Some(kind) = unit(&e.event)
+            .as_ref()
+            .and_then(|u| u.get("kind"))
+            .and_then(Value::as_str)
+        {
+            *o.units.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+    if ctx.role == Role::Initiator && ctx.iut.is_none() {
+        o.client_ok = ctx.iut_exit.map(|x| x.code == Some(0));
+    }
+    o
+}
+
+/// Compares the expectations with the observations.
+pub fn check_expect(e: &ExpectFields, o: &DarkTowerObservations, reasons: &mut Vec<String>) {
+    for (kind, bound) in &e.units {
+        let n = o.units.get(kind).copied().unwrap_or(0);
+        if !bound.contains(n) {
+            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+        }
+    }
+    if let Some(ok) = e.client_ok {
+        if o.client_ok != Some(ok) {
+            reasons.push(format!(
+                "client verdict {:?}{}, expected ok = {ok}",
+                o.client_ok,
+                o.client_failure
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(" ({f})"))
+            ));
+        }
+    }
+}
