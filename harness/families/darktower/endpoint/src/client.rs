@@ -86,6 +86,8 @@ pub struct ClientConfig {
     pub clock: Clock,
     /// A deliberately wrong variant.
     pub mutant: Option<Mutant>,
+    /// Publishing starts no earlier than this (load mode: once every participant is in).
+    pub media_not_before: Option<Instant>,
 }
 
 impl ClientConfig {
@@ -149,6 +151,8 @@ struct Core {
     published: Vec<Published>,
     next_frame: Option<Instant>,
     leave_at: Option<Instant>,
+    /// Publishing waits for this (`media_not_before`).
+    media_at: Option<Instant>,
     received: BTreeMap<u64, Received>,
     v2_next: BTreeMap<(u64, u32), u64>,
     report: ClientReport,
@@ -208,6 +212,7 @@ impl Client {
             published,
             next_frame: None,
             leave_at: None,
+            media_at: None,
             received: BTreeMap::new(),
             v2_next: BTreeMap::new(),
             report: ClientReport::default(),
@@ -250,7 +255,10 @@ impl Client {
         let app = if self.core.report.result.is_some() {
             None
         } else {
-            earliest(self.core.next_frame, self.core.leave_at)
+            earliest(
+                earliest(self.core.next_frame, self.core.leave_at),
+                self.core.media_at,
+            )
         };
         earliest(self.transport.poll_timeout(), app)
     }
@@ -484,7 +492,10 @@ impl Core {
             Ok(Some(media_server_message::Message::ConnectResponse(_))) => {
                 self.report.setup = Some(now.saturating_duration_since(self.started));
                 if !self.config.is(Mutant::MediaBeforeAuth) {
-                    self.start_media(now, t);
+                    match self.config.media_not_before {
+                        Some(at) if at > now => self.media_at = Some(at),
+                        _ => self.start_media(now, t),
+                    }
                 }
             }
             Ok(Some(media_server_message::Message::Error(e))) => {
@@ -541,6 +552,10 @@ impl Core {
     fn on_timer(&mut self, t: &mut dyn Sessions, now: Instant) {
         if self.report.result.is_some() {
             return;
+        }
+        if self.media_at.is_some_and(|at| at <= now) {
+            self.media_at = None;
+            self.start_media(now, t);
         }
         if self.next_frame.is_some_and(|at| at <= now) {
             self.send_frames(t, now);

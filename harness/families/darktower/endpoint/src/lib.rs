@@ -88,9 +88,11 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// The virtual-time default: 2023-11-14T22:13:20Z (1,700,000,000 s), the example frame's time.
+    /// The virtual-time default: 2026-01-01T00:00:00Z, the instant zero of every capture the
+    /// harness writes in virtual time (so a judge reading token expiries against capture time
+    /// agrees with the endpoints; the plug-in's tests check the two constants agree).
     pub const VIRTUAL: Clock = Clock {
-        epoch_us_at_zero: 1_700_000_000_000_000,
+        epoch_us_at_zero: 1_767_225_600_000_000,
     };
 
     /// The wall clock, for a run whose instant `now` is the present (real time).
@@ -425,6 +427,6 @@ mod tests {
     #[test]
     fn clock() {
         let c = Clock::VIRTUAL;
-        assert_eq!(c.unix_s(Instant::from_millis(1500)), 1_700_000_001);
+        assert_eq!(c.unix_s(Instant::from_millis(1500)), 1_767_225_601);
     }
 }

@@ -56,6 +56,7 @@ fn client_config(name: &str, token: String, version: MediaVersion) -> ClientConf
         version,
         clock: Clock::VIRTUAL,
         mutant: None,
+        media_not_before: None,
     }
 }
 

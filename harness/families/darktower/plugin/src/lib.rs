@@ -21,6 +21,7 @@ pub mod launch;
 pub mod observe;
 mod peer;
 pub mod profile;
+pub use peer::LoadMetrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -103,7 +104,7 @@ fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-/// A transport for one host of a run.
+/// A transport for one host of a run (`key_log`: where its TLS secrets go).
 #[allow(clippy::too_many_arguments)]
 pub fn transport(
     profile: &Profile,
@@ -114,6 +115,7 @@ pub fn transport(
     handler: bool,
     keep_alive: bool,
     reset_codes: ResetCodes,
+    key_log: Arc<KeyLog>,
 ) -> Result<Box<dyn Sessions>, String> {
     let liveness = Liveness {
         idle: ms(meeting.idle_ms),
@@ -125,17 +127,23 @@ pub fn transport(
     }
     let seed = Seed::derive(seed, who);
     Ok(match profile.transport {
-        TransportKind::WebTransport => Box::new(
-            WtSessions::build(seed, t, server, WtConfig::with_reset_codes(reset_codes))
-                .map_err(|e| e.to_string())?,
-        ),
+        TransportKind::WebTransport => {
+            let mut config = handshake_webtransport::host_config(seed, t, server);
+            config.key_log = key_log;
+            let host = QuicHost::new(&config).map_err(|e| e.to_string())?;
+            Box::new(WtSessions::with_config(
+                host,
+                server,
+                WtConfig::with_reset_codes(reset_codes),
+            ))
+        }
         TransportKind::Quic => {
             let host = QuicHost::new(&HostConfig {
                 seed,
                 alpn: bare_alpns(),
                 transport: t,
                 server,
-                key_log: Arc::new(KeyLog::default()),
+                key_log,
             })
             .map_err(|e| e.to_string())?;
             Box::new(bare_sessions(host))
@@ -157,7 +165,16 @@ pub fn client_config(
     profile: &Profile,
     controller: SocketAddr,
 ) -> Result<ClientConfig, String> {
-    let m = &s.setup.meeting;
+    client_config_for(&s.setup.meeting, &s.setup.meeting.name, profile, controller)
+}
+
+/// The reference client of a meeting plan, named `name`.
+pub fn client_config_for(
+    m: &format::Meeting,
+    name: &str,
+    profile: &Profile,
+    controller: SocketAddr,
+) -> Result<ClientConfig, String> {
     let kind = JoinTokenKind::parse(&m.join_token)
         .ok_or_else(|| format!("meeting.join_token `{}`", m.join_token))?;
     let sources = m
@@ -179,7 +196,7 @@ pub fn client_config(
             meeting: m.id.clone(),
             kind,
         }),
-        name: m.name.clone(),
+        name: name.to_owned(),
         sources,
         frames: m.frames,
         frame_interval: Duration::from_micros(1_000_000 / u64::from(m.fps.max(1))),
@@ -188,6 +205,7 @@ pub fn client_config(
         version: profile.version,
         clock: Clock::VIRTUAL,
         mutant: profile.mutant,
+        media_not_before: None,
     })
 }
 
@@ -345,11 +363,11 @@ impl Family for DarkTower {
                 } else {
                     codes
                 };
-                let t = transport(&p, m, "handler", seed, true, true, false, codes)?;
+                let t = transport(&p, m, "handler", seed, true, true, false, codes, Arc::new(KeyLog::default()))?;
                 DarkTowerNode::Handler(Handler::new(t, handler_config(&p)))
             }
             (Role::Responder, true) => {
-                let t = transport(&p, m, "controller", seed, true, false, false, codes)?;
+                let t = transport(&p, m, "controller", seed, true, false, false, codes, Arc::new(KeyLog::default()))?;
                 DarkTowerNode::Controller(Controller::new(
                     t,
                     controller_config(s, &p, IUT_CONTROLLER_HANDLER_URL.into()),
@@ -364,7 +382,7 @@ impl Family for DarkTower {
                 } else {
                     remote
                 };
-                let t = transport(&p, m, "meeting-server", seed, true, true, false, codes)?;
+                let t = transport(&p, m, "meeting-server", seed, true, true, false, codes, Arc::new(KeyLog::default()))?;
                 let mut controller =
                     controller_config(s, &p, format!("{}://{own}/media", scheme(&p)));
                 let twists: &PeerFields = &s.peer.fields;
@@ -378,7 +396,7 @@ impl Family for DarkTower {
             }
             (Role::Initiator, _) => {
                 let keep_alive = p.mutant != Some(Mutant::NoKeepAlive);
-                let t = transport(&p, m, "client", seed, false, false, keep_alive, codes)?;
+                let t = transport(&p, m, "client", seed, false, false, keep_alive, codes, Arc::new(KeyLog::default()))?;
                 DarkTowerNode::Client(Client::new(t, client_config(s, &p, remote)?, now))
             }
         })
@@ -406,6 +424,7 @@ impl Family for DarkTower {
             false,
             true,
             p.wire_codes(),
+            Arc::new(KeyLog::default()),
         )?;
         Ok(Some(DarkTowerNode::Script(ScriptClient::new(t, remote))))
     }
@@ -554,18 +573,73 @@ pub fn error_name(code: i32) -> &'static str {
 }
 
 mod judge {
-    //! The judge's face for runs (until `handshake-darktower-judge` lands: no rules, and a note
-    //! saying so — never a silent pass: the scenarios' own expectations still decide).
+    //! The judge's face for runs: `handshake-darktower-judge` over the run's capture, judging only
+    //! the IUT's side.
     use super::*;
+    use handshake_darktower_judge::{Judged, Options, Transport};
 
     pub fn rules() -> &'static [Rule] {
-        &[]
+        handshake_darktower_judge::rules::ALL
     }
 
-    pub fn judge(_capture: &[u8], _ctx: &JudgeCtx<'_, DarkTower>) -> Result<DarkTowerReport, String> {
+    pub fn judge(capture: &[u8], ctx: &JudgeCtx<'_, DarkTower>) -> Result<DarkTowerReport, String> {
+        let s = ctx.scenario;
+        let profile = effective(&ctx.iut_profile.unwrap_or_default(), s);
+        let judged = match (ctx.role, serves(s)) {
+            (Role::Initiator, _) => Judged {
+                client: true,
+                ..Judged::NONE
+            },
+            (Role::Responder, "handler") => Judged {
+                handler: true,
+                ..Judged::NONE
+            },
+            (Role::Responder, _) => Judged {
+                controller: true,
+                ..Judged::NONE
+            },
+        };
+        let options = Options {
+            transport: Some(match profile.transport {
+                TransportKind::WebTransport => Transport::WebTransport,
+                TransportKind::Quic => Transport::Quic,
+            }),
+            reset_codes: profile.reset_codes,
+            key_log: None,
+            token_secret: Some(TOKEN_SECRET.to_owned()),
+            idle_timeout_ms: s.setup.meeting.idle_ms,
+            tolerance_ms: ctx
+                .tolerance
+                .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
+                .max(100),
+            judge: judged,
+            controller: None,
+            handler: None,
+            port: None,
+        };
+        let report = handshake_darktower_judge::judge(capture, &options)?;
         Ok(DarkTowerReport {
-            violations: Vec::new(),
-            notes: vec!["no Dark Tower judge yet: only the scenario's expectations were checked".into()],
+            violations: report.violations,
+            notes: report
+                .damage
+                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
+                .into_iter()
+                .chain(report.notes)
+                .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens minted in virtual time expire against the capture's clock: the two epochs agree.
+    #[test]
+    fn virtual_clock_is_the_capture_epoch() {
+        assert_eq!(
+            Clock::VIRTUAL.epoch_us_at_zero * 1_000,
+            handshake_capture::trace::DEFAULT_EPOCH_NS
+        );
     }
 }

@@ -1,13 +1,670 @@
-//! `harness peer darktower-*`: the reference endpoints as real tools over UDP (not yet).
+//! `harness peer darktower-controller|darktower-handler|darktower-server|darktower-client`: the
+//! reference endpoints as real tools over UDP (the same sans-I/O state machines as in virtual
+//! time, driven by a socket and the wall clock). The client has a load mode: N participants
+//! publishing and subscribing at a frame rate, reporting the seed's metrics.
 
-use clap::ArgMatches;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+use handshake_core::{Endpoint, Instant};
+use handshake_darktower_endpoint::{
+    Client, ClientReport, Clock, Controller, DarkTowerEvent, DarkTowerNode, Handler, JoinMint,
+    JoinTokenKind, MeetingServer, Mutant, Secret,
+};
+use handshake_quic::session::ResetCodes;
+use handshake_quic::KeyLog;
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+use serde::Serialize;
+
+use crate::format::Meeting;
+use crate::{client_config_for, profile::Profile, transport, TOKEN_SECRET};
+
+/// What every Dark Tower tool takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// `webtransport` (HTTP/3) or `quic` (bare QUIC, ALPN darktower / darktower-media).
+    #[arg(long, default_value = "webtransport")]
+    pub transport: String,
+    /// `mapped` (the WebTransport error space) or `raw` reset codes (DT9).
+    #[arg(long, default_value = "mapped")]
+    pub reset_codes: String,
+    /// The HS256 token secret (DT8).
+    #[arg(long, default_value = TOKEN_SECRET)]
+    pub token_secret: String,
+    /// QUIC idle timeout, ms (DT10).
+    #[arg(long, default_value_t = 30_000)]
+    pub idle_ms: u64,
+    /// Client keep-alive, ms (DT10; 0: none).
+    #[arg(long, default_value_t = 15_000)]
+    pub keepalive_ms: u64,
+    /// Append TLS secrets (NSS key log) to this file.
+    #[arg(long)]
+    pub keylog: Option<PathBuf>,
+    /// Seed of the QUIC randomness.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run a deliberately wrong variant (`harness mutants` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub mutant: Option<String>,
+}
+
+impl CommonArgs {
+    fn profile(&self, version: &str) -> Result<Profile, String> {
+        let mut text = version.to_owned();
+        match self.transport.as_str() {
+            "webtransport" => {}
+            "quic" => text.push_str("+quic"),
+            other => return Err(format!("--transport {other}: expected webtransport or quic")),
+        }
+        match self.reset_codes.as_str() {
+            "mapped" => {}
+            "raw" => text.push_str("+raw"),
+            other => return Err(format!("--reset-codes {other}: expected mapped or raw")),
+        }
+        if let Some(m) = &self.mutant {
+            text = format!("{text}!{m}");
+        }
+        Profile::parse(&text)
+    }
+
+    fn meeting(&self) -> Meeting {
+        Meeting {
+            idle_ms: self.idle_ms,
+            keepalive_ms: self.keepalive_ms,
+            ..Meeting::default()
+        }
+    }
+
+    fn key_log(&self) -> Arc<KeyLog> {
+        Arc::new(match &self.keylog {
+            Some(path) => KeyLog::with_file(path.clone()),
+            None => KeyLog::default(),
+        })
+    }
+}
+
+/// The meetings a controller serves.
+#[derive(Debug, Clone, Args)]
+pub struct MeetingArgs {
+    /// A meeting it serves (repeatable).
+    #[arg(long = "meeting", default_value = "standup")]
+    pub meetings: Vec<String>,
+    /// A meeting that ended (NOT_FOUND; repeatable).
+    #[arg(long = "ended")]
+    pub ended: Vec<String>,
+    /// Participants per meeting.
+    #[arg(long, default_value_t = 10)]
+    pub capacity: u32,
+}
+
+/// What a client does.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// `v1` (streams) or `v2` (datagrams) media.
+    #[arg(long, default_value = "v1")]
+    pub profile: String,
+    /// The meeting.
+    #[arg(long, default_value = "standup")]
+    pub meeting: String,
+    /// The join token (default: one minted with --token-secret, valid 5 minutes).
+    #[arg(long)]
+    pub join_token: Option<String>,
+    /// Participant name (load mode: NAME-1, NAME-2, …).
+    #[arg(long, default_value = "participant")]
+    pub name: String,
+    /// Sources: `video`, `audio`, `video,audio`, or `none`.
+    #[arg(long, default_value = "video")]
+    pub publish: String,
+    /// Frames per source.
+    #[arg(long, default_value_t = 150)]
+    pub frames: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// Payload bytes per frame.
+    #[arg(long, default_value_t = 1000)]
+    pub payload_bytes: u32,
+    /// How long to stay after the last frame, ms.
+    #[arg(long, default_value_t = 1000)]
+    pub linger_ms: u64,
+}
+
+/// `harness peer darktower-…`.
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// The reference Meeting Controller over UDP: prints `listening on ADDR`, serves until Ctrl-C.
+    DarktowerController {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:4433")]
+        listen: SocketAddr,
+        /// The Media Handler URL it hands out.
+        #[arg(long, default_value = "https://127.0.0.1:4434/media")]
+        handler_url: String,
+        #[command(flatten)]
+        meeting: MeetingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// The reference Media Handler over UDP: prints `listening on ADDR`, serves until Ctrl-C.
+    DarktowerHandler {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:4434")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Controller and handler on one port (sessions told apart by path or ALPN): prints
+    /// `listening on ADDR`, serves until Ctrl-C.
+    DarktowerServer {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:4433")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        meeting: MeetingArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// The reference client: joins through the controller at --target, authenticates with the
+    /// handler, publishes, subscribes, leaves; prints `RESULT=ok` or `RESULT=fail reason=…`.
+    /// With --participants N (load mode) N clients run at once and the seed's metrics are
+    /// printed (--json: as JSON).
+    DarktowerClient {
+        /// The controller.
+        #[arg(long, default_value = "127.0.0.1:4433")]
+        target: SocketAddr,
+        /// Participants (load mode when > 1).
+        #[arg(long, default_value_t = 1)]
+        participants: u32,
+        /// Metrics as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
 
 /// The tools.
 pub fn commands() -> Vec<clap::Command> {
-    Vec::new()
+    PeerCommand::augment_subcommands(clap::Command::new("peer"))
+        .get_subcommands()
+        .cloned()
+        .collect()
 }
 
 /// Runs one (`None`: not Dark Tower's).
-pub fn run(_matches: &ArgMatches) -> Option<i32> {
-    None
+pub fn run(peer_matches: &ArgMatches) -> Option<i32> {
+    let name = peer_matches.subcommand_name()?;
+    if !commands().iter().any(|c| c.get_name() == name) {
+        return None;
+    }
+    Some(match PeerCommand::from_arg_matches(peer_matches) {
+        Ok(command) => run_tool(command),
+        Err(e) => {
+            let _ = e.print();
+            EXIT_INPUT
+        }
+    })
+}
+
+fn usage(message: &str) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_INPUT
+}
+
+fn run_tool(command: PeerCommand) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        match command {
+            PeerCommand::DarktowerController {
+                listen,
+                handler_url,
+                meeting,
+                common,
+            } => {
+                let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
+                    let t = server_transport(&common, p, "controller", false)?;
+                    Ok(DarkTowerNode::Controller(Controller::new(
+                        t,
+                        controller_config(&meeting, &common, p, handler_url.clone()),
+                    )))
+                };
+                serve(listen, &common, make).await
+            }
+            PeerCommand::DarktowerHandler { listen, common } => {
+                let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
+                    let t = server_transport(&common, p, "handler", true)?;
+                    Ok(DarkTowerNode::Handler(Handler::new(t, handler_config(&common, p))))
+                };
+                serve(listen, &common, make).await
+            }
+            PeerCommand::DarktowerServer {
+                listen,
+                meeting,
+                common,
+            } => {
+                let make = |p: &Profile, bound: SocketAddr| -> Result<DarkTowerNode, String> {
+                    let t = server_transport(&common, p, "server", true)?;
+                    let scheme = crate::scheme(p);
+                    // The handler is this very port.
+                    Ok(DarkTowerNode::Server(MeetingServer::new(
+                        t,
+                        controller_config(&meeting, &common, p, format!("{scheme}://{bound}/media")),
+                        handler_config(&common, p),
+                    )))
+                };
+                serve(listen, &common, make).await
+            }
+            PeerCommand::DarktowerClient {
+                target,
+                participants,
+                json,
+                client,
+                common,
+            } => run_clients(target, participants.max(1), json, &client, &common).await,
+        }
+    })
+}
+
+fn server_transport(
+    common: &CommonArgs,
+    p: &Profile,
+    who: &str,
+    handler: bool,
+) -> Result<Box<dyn handshake_quic::session::Sessions>, String> {
+    let codes = if p.mutant == Some(Mutant::ResetCodesUnmapped) {
+        ResetCodes::Raw
+    } else {
+        p.wire_codes()
+    };
+    transport(
+        p,
+        &common.meeting(),
+        who,
+        common.seed,
+        true,
+        handler,
+        false,
+        codes,
+        common.key_log(),
+    )
+}
+
+fn controller_config(
+    meeting: &MeetingArgs,
+    common: &CommonArgs,
+    p: &Profile,
+    handler_url: String,
+) -> handshake_darktower_endpoint::ControllerConfig {
+    handshake_darktower_endpoint::ControllerConfig {
+        meetings: meeting.meetings.clone(),
+        ended: meeting.ended.clone(),
+        capacity: meeting.capacity,
+        handler_url,
+        secret: Secret::new(&common.token_secret),
+        clock: Clock::VIRTUAL,
+        refuse_join: None,
+        mutant: p.mutant,
+    }
+}
+
+fn handler_config(common: &CommonArgs, p: &Profile) -> handshake_darktower_endpoint::HandlerConfig {
+    handshake_darktower_endpoint::HandlerConfig {
+        secret: Secret::new(&common.token_secret),
+        clock: Clock::VIRTUAL,
+        refuse_auth: false,
+        stop_media: None,
+        mutant: p.mutant,
+    }
+}
+
+/// Binds `listen`, prints `listening on ADDR`, serves until Ctrl-C.
+async fn serve(
+    listen: SocketAddr,
+    common: &CommonArgs,
+    make: impl FnOnce(&Profile, SocketAddr) -> Result<DarkTowerNode, String>,
+) -> i32 {
+    let profile = match common.profile("v1") {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
+    let socket = match tokio::net::UdpSocket::bind(listen).await {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot bind {listen}: {e}")),
+    };
+    let bound = socket.local_addr().map_or(listen, |a| a);
+    let start = std::time::Instant::now();
+    let mut node = match make(&profile, bound) {
+        Ok(n) => n,
+        Err(e) => return usage(&e),
+    };
+    node.set_clock(Clock::wall(Instant::ZERO));
+    println!("listening on {bound}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    drive(&socket, &mut node, start, false).await;
+    EXIT_OK
+}
+
+/// Runs `node` on `socket` in wall-clock time until it finishes (`until_finished`) or Ctrl-C.
+async fn drive(
+    socket: &tokio::net::UdpSocket,
+    node: &mut DarkTowerNode,
+    start: std::time::Instant,
+    until_finished: bool,
+) {
+    let now = || Instant::ZERO + start.elapsed();
+    let mut buf = vec![0u8; 65_535];
+    let quiet = until_finished;
+    loop {
+        while let Some(t) = node.poll_transmit() {
+            let _ = socket.send_to(&t.payload, t.destination).await;
+        }
+        while let Some(e) = node.poll_event() {
+            if !quiet || matches!(e, DarkTowerEvent::Finished { .. }) {
+                eprintln!("{:>10.3} ms  {e}", start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        if until_finished && node.is_finished() {
+            // Let the closes leave.
+            while let Some(t) = node.poll_transmit() {
+                let _ = socket.send_to(&t.payload, t.destination).await;
+            }
+            return;
+        }
+        let sleep = node
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now()));
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    node.handle_datagram(now(), from, &buf[..n]);
+                }
+            }
+            () = async {
+                match sleep {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            } => node.handle_timeout(now()),
+            _ = tokio::signal::ctrl_c() => return,
+        }
+    }
+}
+
+/// The seed's metrics over a load run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadMetrics {
+    /// Participants started.
+    pub participants: u32,
+    /// Participants that completed.
+    pub completed: u32,
+    /// Why the others failed (first few).
+    pub failures: Vec<String>,
+    /// Connection set-up (controller connect to the handler's ConnectResponse), ms: mean, max.
+    pub setup_ms_mean: f64,
+    /// The maximum.
+    pub setup_ms_max: f64,
+    /// Streams each participant opened (mean) and received (mean).
+    pub streams_opened_per_participant: f64,
+    /// Streams received per participant (mean).
+    pub streams_received_per_participant: f64,
+    /// Frames sent in all.
+    pub frames_sent: u64,
+    /// Frames received in all.
+    pub frames_received: u64,
+    /// Frames that should have arrived: each participant's frames × the others.
+    pub frames_expected: u64,
+    /// 1 − received / expected, percent.
+    pub loss_percent: f64,
+    /// Delivery latency (receive time − frame timestamp), ms: mean, max.
+    pub latency_ms_mean: f64,
+    /// The maximum.
+    pub latency_ms_max: f64,
+    /// Sequence gaps seen.
+    pub gaps: u64,
+    /// Resets and stops seen, by code.
+    pub resets: std::collections::BTreeMap<u32, u64>,
+    /// Wall time of the run, ms.
+    pub wall_ms: f64,
+}
+
+async fn run_clients(
+    target: SocketAddr,
+    n: u32,
+    json: bool,
+    args: &ClientArgs,
+    common: &CommonArgs,
+) -> i32 {
+    let profile = match common.profile(&args.profile) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
+    let sources: Vec<String> = match args.publish.as_str() {
+        "none" | "" => Vec::new(),
+        list => list.split(',').map(str::to_owned).collect(),
+    };
+    let meeting = Meeting {
+        id: args.meeting.clone(),
+        idle_ms: common.idle_ms,
+        keepalive_ms: common.keepalive_ms,
+        publish: sources.clone(),
+        frames: args.frames,
+        fps: args.fps,
+        payload_bytes: args.payload_bytes,
+        linger_ms: args.linger_ms,
+        ..Meeting::default()
+    };
+    let start = std::time::Instant::now();
+    let wall = Clock::wall(Instant::ZERO);
+    // Everyone joins first; media starts together (load mode), so every frame has every other
+    // participant as a receiver.
+    let media_at = (n > 1).then(|| Instant::ZERO + Duration::from_millis(500 + 20 * u64::from(n)));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let name = if n > 1 {
+            format!("{}-{}", args.name, i + 1)
+        } else {
+            args.name.clone()
+        };
+        let mut config = match client_config_for(&meeting, &name, &profile, target) {
+            Ok(c) => c,
+            Err(e) => return usage(&e),
+        };
+        config.clock = wall;
+        config.media_not_before = media_at;
+        match &args.join_token {
+            Some(t) => {
+                config.mint = None;
+                config.join_token = t.clone();
+            }
+            None => {
+                config.mint = Some(JoinMint {
+                    secret: Secret::new(&common.token_secret),
+                    meeting: args.meeting.clone(),
+                    kind: JoinTokenKind::Valid,
+                });
+            }
+        }
+        let keep_alive = profile.mutant != Some(Mutant::NoKeepAlive);
+        let t = match transport(
+            &profile,
+            &meeting,
+            &format!("client-{i}"),
+            common.seed.wrapping_add(u64::from(i)),
+            false,
+            false,
+            keep_alive,
+            profile.wire_codes(),
+            common.key_log(),
+        ) {
+            Ok(t) => t,
+            Err(e) => return usage(&e),
+        };
+        let bind: SocketAddr = if target.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        }
+        .parse()
+        .unwrap_or(target);
+        let socket = match tokio::net::UdpSocket::bind(bind).await {
+            Ok(s) => s,
+            Err(e) => return usage(&format!("cannot bind {bind}: {e}")),
+        };
+        let mut node = DarkTowerNode::Client(Client::new(
+            t,
+            config,
+            Instant::ZERO + start.elapsed(),
+        ));
+        tasks.push(async move {
+            drive(&socket, &mut node, start, true).await;
+            node.client().map(|c| c.report().clone()).unwrap_or_default()
+        });
+    }
+    let reports: Vec<ClientReport> = futures_join(tasks).await;
+    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if n == 1 {
+        return match reports.first().and_then(|r| r.result.clone()) {
+            Some(Ok(())) => {
+                println!("RESULT=ok");
+                EXIT_OK
+            }
+            Some(Err(why)) => {
+                println!("RESULT=fail reason={why:?}");
+                EXIT_FAILED
+            }
+            None => {
+                println!("RESULT=fail reason=\"interrupted\"");
+                EXIT_FAILED
+            }
+        };
+    }
+    let m = metrics(&reports, n, sources.len() as u64 * u64::from(args.frames), wall_ms);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+    } else {
+        print_metrics(&m);
+    }
+    if m.completed == m.participants {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Awaits every future, concurrently (one task each on the current-thread runtime).
+async fn futures_join<F>(tasks: Vec<F>) -> Vec<ClientReport>
+where
+    F: std::future::Future<Output = ClientReport> + 'static,
+{
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let handles: Vec<_> = tasks.into_iter().map(tokio::task::spawn_local).collect();
+            let mut out = Vec::new();
+            for h in handles {
+                out.push(h.await.unwrap_or_default());
+            }
+            out
+        })
+        .await
+}
+
+fn metrics(reports: &[ClientReport], n: u32, frames_each: u64, wall_ms: f64) -> LoadMetrics {
+    let mut m = LoadMetrics {
+        participants: n,
+        wall_ms,
+        ..LoadMetrics::default()
+    };
+    let mut setups = Vec::new();
+    let mut latency_sum = 0u64;
+    for r in reports {
+        match &r.result {
+            Some(Ok(())) => m.completed += 1,
+            Some(Err(why)) if m.failures.len() < 5 => m.failures.push(why.clone()),
+            _ => {}
+        }
+        if let Some(s) = r.setup {
+            setups.push(s.as_secs_f64() * 1000.0);
+        }
+        m.frames_sent += r.frames_sent;
+        m.frames_received += r.frames_received;
+        latency_sum += r.latency_sum_us;
+        m.latency_ms_max = m.latency_ms_max.max(r.latency_max_us as f64 / 1000.0);
+        m.gaps += r.gaps;
+        m.streams_opened_per_participant += r.streams_opened as f64;
+        m.streams_received_per_participant += r.streams_received as f64;
+        for (code, count) in &r.resets {
+            *m.resets.entry(*code).or_default() += count;
+        }
+    }
+    let count = f64::from(n.max(1));
+    m.streams_opened_per_participant /= count;
+    m.streams_received_per_participant /= count;
+    if !setups.is_empty() {
+        m.setup_ms_mean = setups.iter().sum::<f64>() / setups.len() as f64;
+        m.setup_ms_max = setups.iter().copied().fold(0.0, f64::max);
+    }
+    m.frames_expected = frames_each * u64::from(n) * u64::from(n.saturating_sub(1));
+    if m.frames_expected > 0 {
+        m.loss_percent =
+            100.0 * (1.0 - m.frames_received as f64 / m.frames_expected as f64).max(0.0);
+    }
+    if m.frames_received > 0 {
+        m.latency_ms_mean = latency_sum as f64 / m.frames_received as f64 / 1000.0;
+    }
+    m
+}
+
+fn print_metrics(m: &LoadMetrics) {
+    println!(
+        "participants: {} ({} completed, {} failed)",
+        m.participants,
+        m.completed,
+        m.participants - m.completed
+    );
+    for f in &m.failures {
+        println!("  failure: {f}");
+    }
+    println!(
+        "connection set-up: mean {:.1} ms, max {:.1} ms",
+        m.setup_ms_mean, m.setup_ms_max
+    );
+    println!(
+        "streams per participant: {:.1} opened, {:.1} received",
+        m.streams_opened_per_participant, m.streams_received_per_participant
+    );
+    println!(
+        "frames: {} sent, {} received of {} expected (loss {:.2} %), {} sequence gaps",
+        m.frames_sent, m.frames_received, m.frames_expected, m.loss_percent, m.gaps
+    );
+    println!(
+        "delivery latency: mean {:.2} ms, max {:.2} ms",
+        m.latency_ms_mean, m.latency_ms_max
+    );
+    let resets: Vec<String> = m
+        .resets
+        .iter()
+        .map(|(c, n)| format!("{c:#04x}: {n}"))
+        .collect();
+    println!(
+        "resets by code: {}",
+        if resets.is_empty() {
+            "none".to_owned()
+        } else {
+            resets.join(", ")
+        }
+    );
+    println!("wall time: {:.0} ms", m.wall_ms);
 }
