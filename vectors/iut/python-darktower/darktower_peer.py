@@ -141,13 +141,13 @@ MUTANTS: Dict[str, Tuple[str, str, str]] = {
     # client
     "sequence-from-1": ("client", "DT10",
                         "frame sequence numbers start at 1 instead of 0"),
-    "magic-reversed": ("client", "DT4",
+    "magic-reversed": ("client", "DT5",
                        "the stream header magic is written byte-reversed (TRAD) instead of DART"),
     "no-publish-stream": ("client", "DH15",
                           "media is sent without a PublishStream to the controller first"),
     "exit-0-after-error": ("client", "DH15",
                            "an ErrorMessage (or a rejected token) still ends with exit 0"),
-    "length-prefix-little-endian": ("client", "DT6",
+    "length-prefix-little-endian": ("client", "DT4",
                                     "the signaling u32 length prefix is written little-endian"),
 }
 
@@ -686,7 +686,7 @@ def write_certificate(cert_path: str, key_path: str) -> str:
 def open_keylog(path: Optional[str]):
     if not path:
         return None
-    return open(path, "a", encoding="ascii")
+    return open(path, "a", encoding="ascii", buffering=1)  # line-buffered: every secret is on disk at once
 
 
 # ============================================================================================
@@ -780,6 +780,14 @@ class Conn:
                 self._event(ev)
             except Exception as e:  # noqa: BLE001 -- never let one event stop the endpoint
                 log(f"internal error handling {type(ev).__name__}: {type(e).__name__}: {e}")
+        # aioquic reports a close (the peer's CONNECTION_CLOSE, or ours) only at the end of the
+        # closing/draining period: the session ends as soon as the close is known
+        ce = getattr(q, "_close_event", None)
+        if ce is not None and self.session_closed is None:
+            st = getattr(getattr(q, "_state", None), "name", "")
+            if st in ("CLOSING", "DRAINING"):
+                self._session_end(dict(kind="peer" if st == "DRAINING" else "local", code=ce.error_code,
+                                       reason=ce.reason_phrase, transport=ce.frame_type is not None))
 
     def _event(self, ev) -> None:
         if isinstance(ev, qe.ProtocolNegotiated):

@@ -35,16 +35,25 @@ TMP = None
 CERT = KEY = CERT_HASH = None
 
 
+_MODULE_DEPTH = 0  # the mutant sweep runs suites of this module's tests inside the module's run
+
+
 def setUpModule():
-    global TMP, CERT, KEY, CERT_HASH
-    TMP = tempfile.TemporaryDirectory()
-    CERT = os.path.join(TMP.name, "cert.pem")
-    KEY = os.path.join(TMP.name, "key.pem")
-    CERT_HASH = dp.write_certificate(CERT, KEY)
+    global TMP, CERT, KEY, CERT_HASH, _MODULE_DEPTH
+    _MODULE_DEPTH += 1
+    if TMP is None:
+        TMP = tempfile.TemporaryDirectory()
+        CERT = os.path.join(TMP.name, "cert.pem")
+        KEY = os.path.join(TMP.name, "key.pem")
+        CERT_HASH = dp.write_certificate(CERT, KEY)
 
 
 def tearDownModule():
-    TMP.cleanup()
+    global TMP, _MODULE_DEPTH
+    _MODULE_DEPTH -= 1
+    if _MODULE_DEPTH == 0 and TMP is not None:
+        TMP.cleanup()
+        TMP = None
 
 
 def join_token(meeting="standup", exp_in=600, sub="x", secret=SECRET):
@@ -478,11 +487,14 @@ class ControllerErrors(unittest.TestCase):
                     stream_id="cam", stream_type=dp.VIDEO_CAMERA, metadata=dict(codec="VP09"))}))
                 b, sb, mb = await join(self.url, join_token(sub="pb"), name="ben")
                 jr = mb["join_response"]
+                # the publisher gets no StreamPublished of its own: the next thing it hears is ben joining
+                first = await next_msg(a, sa)
+                self.assertEqual(first and first["_which"], "participant_joined")
                 (ex,) = jr["existing_participants"]
                 self.assertEqual((ex["participant_id"], ex["name"], [s["stream_id"] for s in ex["streams"]]),
                                  (pa, "ann", ["cam"]))
-                pj = await next_msg(a, sa, which="participant_joined")
-                self.assertEqual(pj["participant_joined"]["participant"]["participant_id"], jr["participant_id"])
+                self.assertEqual(first["participant_joined"]["participant"]["participant_id"], jr["participant_id"])
+                self.assertEqual(first["participant_joined"]["participant"]["name"], "ben")
                 b.send(sb, dp.frame_msg("ClientMessage", {"publish_stream": dict(stream_id="mic")}))
                 sp = await next_msg(a, sa)
                 self.assertEqual(sp["_which"], "stream_published")
@@ -553,8 +565,10 @@ class ControllerQuicErrors(ControllerErrors):
 
 
 class Idle(unittest.TestCase):
+    server_args = ()
+
     def test_idle_participant_leaves_connection_lost(self):
-        ctl = ServerProc("controller", "--handler-url", "https://127.0.0.1:9/media", idle_ms=1500)
+        ctl = ServerProc("controller", "--handler-url", "https://127.0.0.1:9/media", *self.server_args, idle_ms=1500)
         try:
             async def go():
                 url = ctl.url("/signaling")
@@ -565,7 +579,7 @@ class Idle(unittest.TestCase):
                     await next_msg(a, sa, which="participant_joined")
                     b.dispose()  # vanishes without a close: only the idle timeout can tell
                     t0 = time.monotonic()
-                    pl = await next_msg(a, sa, 15, which="participant_left")
+                    pl = await next_msg(a, sa, max(WAIT, 5.0), which="participant_left")
                     self.assertIsNotNone(pl)
                     self.assertEqual((pl["participant_left"]["participant_id"], pl["participant_left"]["reason"]),
                                      (pid, dp.CONNECTION_LOST))
@@ -585,11 +599,13 @@ class Idle(unittest.TestCase):
 class HandlerCase(unittest.TestCase):
     transport = "webtransport"
     reset_codes = "mapped"
+    profile = "v1"
     server_args = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.h = ServerProc("handler", *cls.server_args, transport=cls.transport, reset_codes=cls.reset_codes)
+        cls.h = ServerProc("handler", *cls.server_args, transport=cls.transport, reset_codes=cls.reset_codes,
+                           profile=cls.profile)
         cls.url = cls.h.url("/media")
 
     @classmethod
@@ -633,7 +649,7 @@ class HandlerCase(unittest.TestCase):
                 self.assertEqual(msg["connect_response"]["participant_id"], "p9")
                 u = bytes(range(16))
                 cases = [
-                    (b"DARX" + bytes(28), dp.RC_FORMAT),                                   # bad magic
+                    (b"DARX" + dp.build_header(u, 1, b"VP09")[4:], dp.RC_FORMAT),          # bad magic
                     (dp.build_header(u, 1, b"VP09")[:4] + b"\x02" + bytes(27), dp.RC_FORMAT),  # version 2
                     (dp.build_header(u, 2, b"VP09"), dp.RC_FORMAT),                        # VIDEO_SCREEN
                     (dp.build_header(u, 1, b"VP09") + dp.build_frame(1, bytes(16), 1, 0, b"x"), dp.RC_FORMAT),
@@ -699,6 +715,56 @@ class HandlerCase(unittest.TestCase):
                 await a.close()
                 await b.close()
         arun(go())
+
+
+class HandlerV2(unittest.TestCase):
+    """v2: datagrams between authenticated participants (DT11, DH13)."""
+    transport = "webtransport"
+    server_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = ServerProc("handler", *cls.server_args, transport=cls.transport, profile="v2")
+        cls.url = cls.h.url("/media")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.stop()
+
+    async def auth(self, token):
+        cc = await connect(self.url)
+        a = cc.open(uni=False)
+        cc.send(a, dp.frame_msg("MediaClientMessage", {"connect_request": dict(join_token=token)}))
+        msg = await cc.read_msg(a, "MediaServerMessage", WAIT)
+        self.assertEqual(msg and msg["_which"], "connect_response")
+        return cc
+
+    def test_datagrams_valid_forwarded_invalid_dropped(self):
+        async def go():
+            tag = self.transport
+            a = await self.auth(media_token("p1", jti=f"{tag}-a"))
+            b = await self.auth(media_token("p2", jti=f"{tag}-b"))
+            try:
+                good = [dp.build_v2(1, 7, 9, 100 + i, i, b"hi") for i in range(3)]
+                bad = [b"\x02" + good[0][1:],                 # version 2
+                       good[0][:1] + b"\x03" + good[0][2:],   # frame type 3
+                       good[0][:-1],                          # shorter than 42 + payload length
+                       good[0][:30]]                          # shorter than 42
+                for d in (good[0], bad[0], bad[1], good[1], bad[2], bad[3], good[2]):
+                    a.conn.send_datagram(d)
+                    await asyncio.sleep(0.01)
+                self.assertTrue(await b.wait(lambda: len(b.datagrams) >= 3, WAIT))
+                await asyncio.sleep(0.3)
+                self.assertEqual(sorted(b.datagrams), sorted(good))
+                self.assertEqual(a.datagrams, [])  # not echoed to the sender
+            finally:
+                await a.close()
+                await b.close()
+        arun(go())
+
+
+class HandlerV2Quic(HandlerV2):
+    transport = "quic"
 
 
 class HandlerRaw(HandlerCase):
@@ -816,17 +882,29 @@ SWEEP = {
     "media-before-auth-accepted": (HandlerCase, "test_media_before_auth_reset_0x02"),
     "mapped-codes-sent-raw": (HandlerCase, "test_media_before_auth_reset_0x02"),
     "stream-id-mismatch-accepted": (HandlerCase, "test_forwarding_and_graceful_reset"),
+    "forwarded-header-altered": (HandlerCase, "test_forwarding_and_graceful_reset"),
+    "bad-magic-accepted": (HandlerCase, "test_auth_then_bad_streams"),
+    "no-payload-quota": (HandlerCase, "test_auth_then_bad_streams"),
+    "media-token-reuse-accepted": (HandlerCase, "test_token_reuse_and_bad_token"),
+    "v2-bad-version-forwarded": (HandlerV2, "test_datagrams_valid_forwarded_invalid_dropped"),
+    "bad-signature-accepted": (ControllerErrors, "test_bad_token_unauthorized"),
+    "ended-meeting-joinable": (ControllerErrors, "test_ended_and_unknown_meeting_not_found"),
+    "stream-published-to-publisher": (ControllerErrors, "test_join_publish_subscribe_leave"),
+    "idle-leave-voluntary": (Idle, "test_idle_participant_leaves_connection_lost"),
 }
 
 
 class MutantSweep(unittest.TestCase):
-    def test_some_server_mutants_are_caught(self):
+    def test_sweep_covers_every_server_mutant(self):
+        self.assertEqual(set(SWEEP), {n for n, (role, _, _) in dp.MUTANTS.items() if role != "client"})
+
+    def test_every_server_mutant_is_caught(self):
         global WAIT
         survived = []
         saved, WAIT = WAIT, 1.5  # a mutant is caught by a wrong answer or by no answer in time
         self.addCleanup(lambda: globals().__setitem__("WAIT", saved))
         for mutant, (base, method) in sorted(SWEEP.items()):
-            self.assertEqual(dp.MUTANTS[mutant][0], "controller" if base is ControllerErrors else "handler")
+            self.assertEqual(dp.MUTANTS[mutant][0], "controller" if base in (ControllerErrors, Idle) else "handler")
             cls = type(f"{base.__name__}_{mutant}", (base,),
                        {"server_args": tuple(base.server_args) + ("--mutant", mutant)})
             suite = unittest.TestSuite([cls(method)])
