@@ -200,6 +200,8 @@ pub struct CheckRequest {
     pub json: bool,
     /// Rules resting on this project's profile decisions fail too.
     pub strict_profile: bool,
+    /// QUIC families: an NSS key log to decrypt with (besides the capture's own secrets).
+    pub keylog: Option<std::path::PathBuf>,
 }
 
 /// The one-word verdict of `harness check`, the same for every family: `incomplete` (the

@@ -108,6 +108,10 @@ pub struct CheckArgs {
     /// facts (by default they are reported as deviations and do not fail).
     #[arg(long)]
     pub strict_profile: bool,
+    /// QUIC families: an NSS key log (SSLKEYLOGFILE format) to decrypt with, besides the
+    /// capture's own Decryption Secrets Block.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 /// The whole command line: the generic commands with every family's mounted.
@@ -217,6 +221,7 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
         tolerance_ms: args.tolerance_ms,
         json: args.json,
         strict_profile: args.strict_profile,
+        keylog: args.keylog,
     };
     (family.check)(&request, matches, out)
 }

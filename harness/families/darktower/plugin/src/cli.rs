@@ -28,16 +28,12 @@ pub fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
 
 /// Adds Dark Tower's options to `harness check`.
 pub fn check_args(command: clap::Command) -> clap::Command {
-    command
+    <crate::check::DarkTowerCheckArgs as clap::Args>::augment_args(command)
 }
 
 /// Judges a Dark Tower capture.
-pub fn check(_request: &CheckRequest, _matches: &ArgMatches, out: &mut dyn Write) -> i32 {
-    let _ = writeln!(
-        out,
-        "error: `harness check --protocol darktower` needs the Dark Tower judge, which is not built yet"
-    );
-    handshake_scenario::exit::INPUT
+pub fn check(request: &CheckRequest, matches: &ArgMatches, out: &mut dyn Write) -> i32 {
+    crate::check::check(request, matches, out)
 }
 
 /// Dark Tower's JSON Schemas (none of its own besides scenarios).

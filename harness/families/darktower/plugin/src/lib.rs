@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod act;
+pub mod check;
 pub mod citations;
 pub mod cli;
 pub mod format;

@@ -29,6 +29,7 @@ fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
         tolerance_ms: 50,
         json,
         strict_profile: false,
+        keylog: None,
     };
     let mut out = Vec::new();
     let code = handshake_mediastream::cli::check(&request, &matches, &mut out);

@@ -6,7 +6,6 @@
 //! unless `--profile-timers` (the profile's defaults) or a `--*-ms` option gives them.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use clap::FromArgMatches;
 use handshake_check::CheckRequest;
@@ -21,10 +20,6 @@ use crate::format::Session;
 #[derive(Debug, Default, clap::Args)]
 #[command(next_help_heading = "Proton")]
 pub struct ProtonCheckArgs {
-    /// An NSS key log (SSLKEYLOGFILE format) to decrypt with, besides the capture's own
-    /// Decryption Secrets Block.
-    #[arg(long, value_name = "FILE")]
-    pub keylog: Option<PathBuf>,
     /// Judge the timer rules with the profile's default timers (as_coded: accept 5 s, op 300 s,
     /// startup 10 s; project adds the 1 s discriminator timeout). Without it only the timers given
     /// by the options below are judged.
@@ -81,7 +76,7 @@ pub fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options
         view.disc_ms = args.disc_ms.and(view.disc_ms);
         view.startup_ms = args.startup_ms.and(view.startup_ms);
     }
-    let key_log = match &args.keylog {
+    let key_log = match &request.keylog {
         Some(path) => Some(
             std::fs::read_to_string(path)
                 .map_err(|e| format!("--keylog {}: {e}", path.display()))?,

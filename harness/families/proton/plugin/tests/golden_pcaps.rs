@@ -37,6 +37,7 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
         tolerance_ms: 100,
         json,
         strict_profile: true,
+        keylog: None,
     };
     let mut out = Vec::new();
     let code = handshake_proton::cli::check(&request, &matches, &mut out);

@@ -1,0 +1,304 @@
+//! `harness check FILE --protocol darktower`: judges a Dark Tower capture (the harness's own, or a
+//! real one with its TLS secrets) and prints the verdict per session.
+//!
+//! Secrets come from the capture's Decryption Secrets Block and/or `--keylog FILE`. Sessions are
+//! told apart by WebTransport `:path` or bare-QUIC ALPN, or by `--controller ADDR` /
+//! `--handler ADDR`. Token rules need `--token-secret`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use clap::FromArgMatches;
+use handshake_check::CheckRequest;
+use handshake_darktower_judge::rules::{self, Basis};
+use handshake_darktower_judge::{Judged, Options, Report, SessionView, Transport};
+use handshake_quic::session::ResetCodes;
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+
+use crate::profile::Profile;
+
+/// Dark Tower's options of `harness check`.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Dark Tower")]
+pub struct DarkTowerCheckArgs {
+    /// The HS256 token secret: with it the token rules (expired, forged, reused) are judged.
+    #[arg(long, value_name = "SECRET")]
+    pub token_secret: Option<String>,
+    /// Whose rules to judge: `all`, or a list of `controller`, `handler`, `client`.
+    #[arg(long, value_name = "ROLES", default_value = "all")]
+    pub judge: String,
+    /// The controller's address (sessions to it are signaling).
+    #[arg(long, value_name = "ADDR")]
+    pub controller: Option<SocketAddr>,
+    /// The handler's address (sessions to it are media).
+    #[arg(long, value_name = "ADDR")]
+    pub handler: Option<SocketAddr>,
+    /// The idle timeout of DT10, ms.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub idle_ms: u64,
+}
+
+/// Judges the capture of `request` as Dark Tower traffic (`--profile v1`, `v2+raw`, `v1+quic` …:
+/// the transport and the reset codes; default: each connection's transport from its ALPN, mapped
+/// codes); prints the verdict; returns the exit code (0 clean or deviations only, 1 violations,
+/// 2 unusable input or nothing judged).
+pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn Write) -> i32 {
+    let args = match DarkTowerCheckArgs::from_arg_matches(matches) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_INPUT;
+        }
+    };
+    let options = match options(request, &args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let report = match handshake_darktower_judge::judge(&request.bytes, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", request.file.display());
+            return EXIT_INPUT;
+        }
+    };
+    verdict(request, &options, &report, out)
+}
+
+/// The judge's options for `request` and `args`.
+pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Options, String> {
+    let (transport, reset_codes) = match request.profile.as_deref() {
+        None => (None, ResetCodes::Mapped),
+        Some(text) => {
+            let p = Profile::parse(text)?;
+            if p.mutant.is_some() {
+                return Err(
+                    "--profile: a mutant is a reference endpoint, not a profile to judge by".into(),
+                );
+            }
+            let transport = match p.transport {
+                handshake_darktower_endpoint::TransportKind::WebTransport => Transport::WebTransport,
+                handshake_darktower_endpoint::TransportKind::Quic => Transport::Quic,
+            };
+            (Some(transport), p.reset_codes)
+        }
+    };
+    let judge = Judged::parse(&args.judge).ok_or_else(|| {
+        format!(
+            "--judge {}: expected all, or a list of controller, handler, client",
+            args.judge
+        )
+    })?;
+    let key_log = match &request.keylog {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--keylog {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Options {
+        transport,
+        reset_codes,
+        key_log,
+        token_secret: args.token_secret.clone(),
+        idle_timeout_ms: args.idle_ms,
+        tolerance_ms: request.tolerance_ms,
+        judge,
+        controller: args.controller.or(request.responder),
+        handler: args.handler,
+        port: request.port,
+    })
+}
+
+fn is_profile_rule(id: &str) -> bool {
+    rules::by_id(id).is_some_and(|r| r.basis == Basis::Profile)
+}
+
+fn verdict(request: &CheckRequest, options: &Options, report: &Report, out: &mut dyn Write) -> i32 {
+    let judged = report.sessions.iter().any(|s| s.judged);
+    let deviations = report
+        .violations
+        .iter()
+        .filter(|v| is_profile_rule(v.rule))
+        .count() as u64;
+    let total = report.violations.len() as u64;
+    let failing = if request.strict_profile {
+        total
+    } else {
+        total - deviations
+    };
+    let unusable = match (&report.damage, report.datagrams, judged) {
+        (Some(damage), _, _) => Some(format!(
+            "{damage} (the verdict covers the {} datagrams before it)",
+            report.datagrams
+        )),
+        (None, 0, _) => Some("no UDP datagrams to judge".to_owned()),
+        (None, _, false) => Some(
+            "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let word = handshake_check::verdict_word(
+        report.damage.is_some(),
+        unusable.is_some(),
+        failing,
+        deviations,
+    );
+    let written = if request.json {
+        let doc = serde_json::json!({
+            "file": request.file.display().to_string(),
+            "profile": request.profile.as_deref().unwrap_or("any"),
+            "verdict": word,
+            "deviations": deviations,
+            "report": report,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(out, request, options, report, word)
+    };
+    if let Err(e) = written {
+        eprintln!("error: writing output: {e}");
+        return EXIT_INPUT;
+    }
+    if let Some(why) = unusable {
+        eprintln!("error: {}: {why}", request.file.display());
+        return EXIT_INPUT;
+    }
+    if failing == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn seconds(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
+}
+
+fn write_session(out: &mut dyn Write, s: &SessionView) -> std::io::Result<()> {
+    let addr = |a: Option<SocketAddr>| a.map_or_else(|| "?".to_owned(), |a| a.to_string());
+    writeln!(
+        out,
+        "session {}: {} -> {} {:?}{}{}{}",
+        s.connection,
+        addr(s.client),
+        addr(s.server),
+        s.role,
+        s.alpn
+            .as_ref()
+            .map(|a| format!(", alpn {a}"))
+            .unwrap_or_default(),
+        s.path
+            .as_ref()
+            .map(|p| format!(", path {p}"))
+            .unwrap_or_default(),
+        if s.judged { "" } else { ", not judged" }
+    )?;
+    if let Some(p) = &s.participant {
+        writeln!(out, "  participant: {p}")?;
+    }
+    if !s.client_messages.is_empty() {
+        writeln!(out, "  client: {}", s.client_messages.join(", "))?;
+    }
+    if !s.server_messages.is_empty() {
+        writeln!(out, "  server: {}", s.server_messages.join(", "))?;
+    }
+    for m in &s.media_streams {
+        writeln!(
+            out,
+            "  media stream {} by the {:?}: {} frames, {} B{}{}{}",
+            m.stream,
+            m.by,
+            m.frames,
+            m.bytes,
+            m.header
+                .as_ref()
+                .map(|h| format!(", {h}"))
+                .unwrap_or_default(),
+            if m.fin { ", FIN" } else { "" },
+            m.error
+                .as_ref()
+                .map(|e| format!(", malformed: {e}"))
+                .unwrap_or_default()
+        )?;
+    }
+    if s.client_datagrams + s.server_datagrams > 0 {
+        writeln!(
+            out,
+            "  datagrams: {} from the client, {} from the server",
+            s.client_datagrams, s.server_datagrams
+        )?;
+    }
+    for (what, list) in [("RESET_STREAM", &s.resets), ("STOP_SENDING", &s.stop_sendings)] {
+        for c in list {
+            writeln!(
+                out,
+                "  {what} on stream {} by the {:?}: wire {:#x}{}",
+                c.stream,
+                c.by,
+                c.wire_code,
+                c.code.map(|c| format!(" = {c:#04x}")).unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    request: &CheckRequest,
+    options: &Options,
+    report: &Report,
+    word: &str,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} datagrams, {} session{}, judged as {}; tolerance {} ms",
+        request.file.display(),
+        report.datagrams,
+        report.sessions.len(),
+        if report.sessions.len() == 1 { "" } else { "s" },
+        request.profile.as_deref().unwrap_or("any transport, mapped codes"),
+        options.tolerance_ms
+    )?;
+    for s in &report.sessions {
+        write_session(out, s)?;
+    }
+    if report.violations.is_empty() {
+        writeln!(out, "violations: none")?;
+    } else {
+        writeln!(out, "violations: {}", report.violations.len())?;
+    }
+    for v in &report.violations {
+        writeln!(
+            out,
+            "  #{} {} {}{}: {} -- {}",
+            v.packet,
+            seconds(v.time_ns),
+            v.rule,
+            if is_profile_rule(v.rule) {
+                " (profile decision)"
+            } else {
+                ""
+            },
+            v.detail,
+            v.statement
+        )?;
+    }
+    if report.undecrypted > 0 {
+        writeln!(
+            out,
+            "undecrypted: {} QUIC packets of known connections",
+            report.undecrypted
+        )?;
+    }
+    for n in &report.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    handshake_check::write_verdict_line(out, word, report.violations.len())
+}
