@@ -2157,7 +2157,13 @@ async def client_main(o: ClientOptions) -> int:
                         med.conn.send_datagram(build_v2(ftype, user, sid32, ts, first + i, payload))
                     st["sent"] = int(st["sent"]) + 1
 
-            await asyncio.gather(*(send_source(*x) for x in sources))
+            senders = [asyncio.ensure_future(send_source(*x)) for x in sources]
+            try:
+                await asyncio.gather(*senders)
+            finally:
+                for t in senders:
+                    t.cancel()
+                await asyncio.gather(*senders, return_exceptions=True)
             t_end = loop.time() + o.linger_ms / 1000.0
             while loop.time() < t_end:
                 check_alive()
