@@ -217,13 +217,28 @@ impl<'c> Sess<'c> {
         self.conn.first_close().map(|c| c.at)
     }
 
-    /// Whether `side` sent a packet on the connection more than `tol_ns` after `t`: the capture
-    /// shows the connection going on past `t`.
-    pub fn alive_after(&self, side: Side, t: At, tol_ns: u64) -> bool {
+    /// Whether the capture shows the connection going on more than `tol_ns` after `t`: a
+    /// packet of either side then (the client's own close included: the server had the time to
+    /// send what was due before it).
+    pub fn alive_after(&self, t: At, tol_ns: u64) -> bool {
         self.conn
             .packets
             .iter()
-            .any(|(at, s)| *s == side && at.time_ns > t.time_ns.saturating_add(tol_ns))
+            .any(|(at, _)| at.time_ns > t.time_ns.saturating_add(tol_ns))
+    }
+
+    /// The round trip from the capture point to the server and back, as the handshake shows it
+    /// (the server's first packet after the client's first): what separates "passed the
+    /// capture point before" from "reached the server before" for a client packet against a
+    /// server packet.
+    pub fn server_rtt_ns(&self) -> u64 {
+        match (
+            self.conn.first_of(Side::Client),
+            self.conn.first_of(Side::Server),
+        ) {
+            (Some(c), Some(s)) => s.time_ns.saturating_sub(c.time_ns),
+            _ => 0,
+        }
     }
 
     pub fn server(&self) -> Option<SocketAddr> {
@@ -528,6 +543,8 @@ pub(crate) struct Ctx<'o> {
     pub tol_ns: u64,
     pub idle_ns: u64,
     pub end: At,
+    /// Any TLS secret was given: without, undecrypted packets are only a note.
+    pub secrets: bool,
     pub log: Log,
 }
 
@@ -537,6 +554,7 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         tol_ns: options.tolerance_ms.saturating_mul(1_000_000),
         idle_ns: options.idle_timeout_ms.saturating_mul(1_000_000),
         end: cap.end,
+        secrets: cap.secrets,
         log: Log::default(),
     };
     for n in &cap.notes {
@@ -643,7 +661,7 @@ fn transport_rules(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
     let options = ctx.options;
     for s in sessions.iter() {
         let conn = s.conn;
-        if conn.undecrypted_1rtt > 0 {
+        if conn.undecrypted_1rtt > 0 && ctx.secrets {
             ctx.log.violation(
                 conn.first_undecrypted_1rtt.unwrap_or_default(),
                 &rules::DECRYPT,
@@ -834,7 +852,7 @@ fn client_rules(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>]) {
                 ),
                 Some(_) => {}
                 None if !fin_before
-                    && s.alive_after(Side::Client, stop.at, ctx.tol_ns)
+                    && s.alive_after(stop.at, ctx.tol_ns)
                     && s.closed().is_none_or(|c| c.time_ns > stop.at.time_ns + ctx.tol_ns) =>
                 {
                     ctx.log.violation(
@@ -938,4 +956,131 @@ pub(crate) fn read_framed(
         }
     }
     (out, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handshake_quic::rebuild::{DatagramRec, ResetView, StopSendingView};
+    use proptest::prelude::*;
+
+    fn at(packet: u64) -> At {
+        At {
+            packet,
+            time_ns: packet * 7_000_000_000,
+        }
+    }
+
+    prop_compose! {
+        fn stream()(id in 0u64..24, client in proptest::collection::vec(any::<u8>(), 0..300),
+                    server in proptest::collection::vec(any::<u8>(), 0..300),
+                    fins in any::<[bool; 2]>(), reset in proptest::option::of(any::<u64>()),
+                    stop in proptest::option::of(any::<u64>()), prefix in any::<bool>())
+                    -> StreamCase {
+            (id, client, server, fins, reset, stop, prefix)
+        }
+    }
+
+    type StreamCase = (
+        u64,
+        Vec<u8>,
+        Vec<u8>,
+        [bool; 2],
+        Option<u64>,
+        Option<u64>,
+        bool,
+    );
+
+    fn build(streams: &[StreamCase], datagrams: &[Vec<u8>], alpn: usize) -> (Conn, At) {
+        let alpns = [
+            None,
+            Some(b"h3".to_vec()),
+            Some(b"darktower".to_vec()),
+            Some(b"darktower-media".to_vec()),
+        ];
+        let mut conn = Conn {
+            alpn: alpns.get(alpn).cloned().flatten(),
+            ..Conn::default()
+        };
+        let mut packet = 1;
+        for (id, client, server, fins, reset, stop, prefix) in streams.iter().cloned() {
+            let rec = conn.streams.entry(id).or_default();
+            // Sometimes a well-formed start (a WebTransport prefix, a signaling length).
+            let mut c = if prefix {
+                vec![0x54, 0x00, 0, 0, 0, 3]
+            } else {
+                Vec::new()
+            };
+            c.extend(client);
+            let split = c.len() / 2;
+            rec.flows[0].push(0, &c[..split], false, at(packet));
+            rec.flows[0].push(split as u64, &c[split..], fins[0], at(packet + 1));
+            rec.flows[1].push(0, &server, fins[1], at(packet + 2));
+            if let Some(code) = reset {
+                let view = ResetView {
+                    by: Side::Client,
+                    code,
+                    final_size: 0,
+                    packet,
+                    time_ns: 0,
+                };
+                rec.resets.push((view, at(packet + 3)));
+            }
+            if let Some(code) = stop {
+                let view = StopSendingView {
+                    by: Side::Server,
+                    code,
+                    packet,
+                    time_ns: 0,
+                };
+                rec.stops.push((view, at(packet + 1)));
+            }
+            conn.packets.push((at(packet), Side::Client));
+            conn.packets.push((at(packet + 2), Side::Server));
+            packet += 4;
+        }
+        for (i, d) in datagrams.iter().enumerate() {
+            let by = if i % 2 == 0 {
+                Side::Client
+            } else {
+                Side::Server
+            };
+            conn.datagrams.push(DatagramRec {
+                by,
+                data: d.clone(),
+                at: at(packet),
+            });
+            packet += 1;
+        }
+        (conn, at(packet + 10))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any application bytes in any transport, role and option: a report, no panic.
+        #[test]
+        fn any_plaintext_is_judged_without_panic(
+            streams in proptest::collection::vec(stream(), 0..8),
+            datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..6),
+            alpn in 0usize..4, secret in any::<bool>(),
+        ) {
+            for transport in [None, Some(Transport::WebTransport), Some(Transport::Quic)] {
+                let (conn, end) = build(&streams, &datagrams, alpn);
+                let options = Options {
+                    transport,
+                    token_secret: secret.then(|| "s".to_owned()),
+                    ..Options::default()
+                };
+                let cap = Capture {
+                    conns: vec![conn, Conn { index: 1, ..Conn::default() }],
+                    end,
+                    secrets: true,
+                    ..Capture::default()
+                };
+                let report = judge(cap, &options);
+                prop_assert_eq!(report.sessions.len(), 2);
+            }
+        }
+    }
 }

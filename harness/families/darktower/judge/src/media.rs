@@ -102,6 +102,8 @@ struct MediaSess {
     server_fin: Option<At>,
     /// The ConnectResponse: where, and its participant.
     auth: Option<(At, String)>,
+    /// Where the ConnectRequest arrived.
+    request_at: Option<At>,
     token: Option<String>,
     meeting: Option<String>,
 }
@@ -117,6 +119,7 @@ fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
         server_err: None,
         server_fin: None,
         auth: None,
+        request_at: None,
         token: None,
         meeting: None,
     };
@@ -152,7 +155,8 @@ fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
         if let Some((Some(Ms::ConnectResponse(r)), f)) = m.server.first() {
             m.auth = Some((f.at, r.participant_id.clone()));
         }
-        if let Some((Some(Mc::ConnectRequest(r)), _)) = m.client.first() {
+        if let Some((Some(Mc::ConnectRequest(r)), f)) = m.client.first() {
+            m.request_at = Some(f.at);
             m.token = Some(r.join_token.clone());
             m.meeting = crate::token::peek(&r.join_token).map(|c| c.meeting_id);
         }
@@ -309,7 +313,7 @@ fn handler_auth(
                         .find(|s| s.quic_id == sid)
                         .and_then(|s| s.reset_by(Side::Server))
                         .is_none()
-                    && sess.alive_after(Side::Server, f.at, ctx.tol_ns)
+                    && sess.alive_after(f.at, ctx.tol_ns)
                 {
                     ctx.log.violation(
                         f.at,
@@ -426,8 +430,15 @@ fn handler_streams(
             continue;
         };
         let auth = m.auth.as_ref().map(|a| a.0);
-        let early = auth.is_none_or(|a| opened.time_ns.saturating_add(tol) < a.time_ns);
-        let late = auth.is_some_and(|a| opened.time_ns > a.time_ns.saturating_add(tol));
+        // Before: it reached the handler no later than the ConnectRequest, or passed the capture
+        // point more than the server round trip before the ConnectResponse did. After: it passed
+        // the capture point after the ConnectResponse (the handler had sent it then).
+        let rtt = sess.server_rtt_ns();
+        let early = auth.is_none_or(|a| {
+            m.request_at.is_some_and(|r| opened <= r)
+                || opened.time_ns.saturating_add(rtt) < a.time_ns
+        });
+        let late = auth.is_some_and(|a| opened.packet > a.packet);
         let stop = st.stop_by(Side::Server);
         let client_reset = st.reset_by(Side::Client).map(|r| r.at);
         let ended_before = |t: At| {
@@ -449,7 +460,7 @@ fn handler_streams(
                         s.code
                     ),
                 ),
-                None if !ended_before(opened) && sess.alive_after(Side::Server, opened, tol) => {
+                None if !ended_before(opened) && sess.alive_after(opened, tol) => {
                     ctx.log.violation(
                         opened,
                         &rules::HANDLER_EARLY_MEDIA,
@@ -483,7 +494,7 @@ fn handler_streams(
                     &rules::HANDLER_QUOTA,
                     format!("connection {c} stream {sid}: a frame of {len} payload bytes was stopped with {:?}, not 0x03", s.code),
                 ),
-                None if !ended_before(at) && sess.alive_after(Side::Server, at, tol) => ctx.log.violation(
+                None if !ended_before(at) && sess.alive_after(at, tol) => ctx.log.violation(
                     at,
                     &rules::HANDLER_QUOTA,
                     format!("connection {c} stream {sid}: a frame of {len} payload bytes got no STOP_SENDING 0x03"),
@@ -503,7 +514,7 @@ fn handler_streams(
                     &rules::HANDLER_BAD_MEDIA,
                     format!("connection {c} stream {sid}: a media stream with {e} was stopped with {:?}, not 0x01", s.code),
                 ),
-                None if !by_fin && !ended_before(at) && sess.alive_after(Side::Server, at, tol) => {
+                None if !by_fin && !ended_before(at) && sess.alive_after(at, tol) => {
                     ctx.log.violation(
                         at,
                         &rules::HANDLER_BAD_MEDIA,

@@ -357,7 +357,7 @@ fn end_after_error(
     if sig.server_fin.is_none() && sig.server_reset.is_none() {
         let alive = sessions
             .get(sig.sess)
-            .is_some_and(|s| s.alive_after(Side::Server, at, ctx.tol_ns));
+            .is_some_and(|s| s.alive_after(at, ctx.tol_ns));
         if alive {
             ctx.log.violation(
                 at,
@@ -580,11 +580,14 @@ fn controller_stream(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
                 ),
             )
         }
-        (Ok(_), Some((Sm::Error(e), at))) if e.code == ErrorCode::Unauthorized as i32 => {
+        (Ok(claims), Some((Sm::Error(e), at))) if e.code == ErrorCode::Unauthorized as i32 => {
             ctx.log.violation(
                 at,
                 &rules::CONTROLLER_TOKEN,
-                format!("connection {c} stream {sid}: a valid join token was refused with UNAUTHORIZED"),
+                format!(
+                    "connection {c} stream {sid}: a valid join token (expiring at {}, capture time {now_s}) was refused with UNAUTHORIZED",
+                    claims.exp
+                ),
             )
         }
         (_, Some((Sm::JoinResponse(r), at))) => {
@@ -672,7 +675,7 @@ fn answer(ctx: &mut Ctx<'_>, sess: &Sess<'_>, sig: &Signal, cause: &Cause) {
             ),
         ),
         None => {
-            if sess.alive_after(Side::Server, cause.at, ctx.tol_ns) {
+            if sess.alive_after(cause.at, ctx.tol_ns) {
                 ctx.log.violation(
                     cause.at,
                     cause.rule,
@@ -792,7 +795,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
             let listening = |t: At| {
                 p.leave
                     .is_none_or(|(l, _)| l.time_ns > t.time_ns.saturating_add(tol))
-                    && psess.alive_after(Side::Server, t, tol)
+                    && psess.alive_after(t, tol)
             };
             // ParticipantJoined (DH8).
             if !x.resumed_present

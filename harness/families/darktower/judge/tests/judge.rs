@@ -26,8 +26,16 @@ fn a_clean_meeting_has_no_violation(#[case] tr: Tr, #[case] version: MediaVersio
     let r = w.judge(Judged::ALL);
     assert!(r.violations.is_empty(), "violations:\n{}", show(&r));
     let roles: Vec<Role> = r.sessions.iter().map(|s| s.role).collect();
-    assert_eq!(roles.iter().filter(|r| **r == Role::Controller).count(), 2, "{roles:?}");
-    assert_eq!(roles.iter().filter(|r| **r == Role::Handler).count(), 2, "{roles:?}");
+    assert_eq!(
+        roles.iter().filter(|r| **r == Role::Controller).count(),
+        2,
+        "{roles:?}"
+    );
+    assert_eq!(
+        roles.iter().filter(|r| **r == Role::Handler).count(),
+        2,
+        "{roles:?}"
+    );
     assert!(r.sessions.iter().all(|s| s.judged));
     let participants: Vec<_> = r
         .sessions
@@ -49,18 +57,4 @@ fn a_clean_meeting_has_no_violation(#[case] tr: Tr, #[case] version: MediaVersio
         })
         .sum();
     assert!(forwarded > 0, "nothing forwarded:\n{:#?}", r.sessions);
-}
-
-#[test]
-#[ignore]
-fn dump() {
-    let w = meeting(Setup::new(
-        Tr::Wt(ResetCodes::Mapped),
-        vec![
-            client_config("alice", MediaVersion::V1),
-            client_config("bob", MediaVersion::V1),
-        ],
-    ));
-    let r = w.judge(Judged::ALL);
-    println!("{}", serde_json::to_string_pretty(&r).unwrap());
 }

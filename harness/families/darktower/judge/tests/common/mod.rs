@@ -1,7 +1,7 @@
 //! Captures made here: the reference Dark Tower endpoints (and the scripted participants) on a
 //! virtual wire, every delivered datagram written once as pcapng with every endpoint's key log
-//! in a Decryption Secrets Block. Virtual time 0 is Unix time 1_700_000_000 s (the endpoints'
-//! `Clock::VIRTUAL`), so tokens are judged against the capture's own time.
+//! in a Decryption Secrets Block. Virtual time 0 is the endpoints' `Clock::VIRTUAL` Unix time, so
+//! tokens are judged against the capture's own time.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -25,8 +25,11 @@ pub const CONTROLLER: &str = "10.0.0.1:4433";
 pub const HANDLER: &str = "10.0.0.2:4434";
 pub const SCRIPT: &str = "10.0.2.1:6000";
 pub const SECRET: &str = "harness-secret";
-/// Capture time of virtual time 0 (`Clock::VIRTUAL`).
-pub const EPOCH_NS: u64 = 1_700_000_000_000_000_000;
+/// Capture time of virtual time 0: the endpoints' `Clock::VIRTUAL`, so tokens are judged
+/// against the capture's own time.
+pub fn epoch_ns() -> u64 {
+    Clock::VIRTUAL.unix_us(Instant::ZERO) * 1_000
+}
 
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address")
@@ -61,7 +64,20 @@ impl Tr {
 }
 
 pub fn sessions(who: &str, server: bool, handler: bool, tr: Tr) -> Box<dyn Sessions> {
-    let transport = quic_transport(Liveness::default(), server, handler);
+    sessions_with(
+        who,
+        quic_transport(Liveness::default(), server, handler),
+        server,
+        tr,
+    )
+}
+
+pub fn sessions_with(
+    who: &str,
+    transport: handshake_quic::Transport,
+    server: bool,
+    tr: Tr,
+) -> Box<dyn Sessions> {
     match tr {
         Tr::Quic => {
             let host = QuicHost::new(&HostConfig {
@@ -107,6 +123,7 @@ pub fn client_config(name: &str, version: MediaVersion) -> ClientConfig {
         version,
         clock: Clock::VIRTUAL,
         mutant: None,
+        media_not_before: None,
     }
 }
 
@@ -117,6 +134,8 @@ pub struct Setup {
     pub controller_mutant: Option<Mutant>,
     pub handler_mutant: Option<Mutant>,
     pub stop_media: Option<u32>,
+    /// The handler's WebTransport reset codes when they differ from the run's.
+    pub handler_codes: Option<ResetCodes>,
     pub clients: Vec<ClientConfig>,
     pub stagger_ms: u64,
 }
@@ -129,6 +148,7 @@ impl Setup {
             controller_mutant: None,
             handler_mutant: None,
             stop_media: None,
+            handler_codes: None,
             clients,
             stagger_ms: 20,
         }
@@ -164,7 +184,15 @@ pub fn servers(setup: &Setup) -> Simulation<DarkTowerNode> {
     sim.add_endpoint(
         addr(HANDLER),
         DarkTowerNode::Handler(Handler::new(
-            sessions("handler", true, true, setup.tr),
+            sessions(
+                "handler",
+                true,
+                true,
+                match (setup.tr, setup.handler_codes) {
+                    (Tr::Wt(_), Some(c)) => Tr::Wt(c),
+                    (tr, _) => tr,
+                },
+            ),
             HandlerConfig {
                 secret,
                 clock: Clock::VIRTUAL,
@@ -186,8 +214,13 @@ pub fn meeting(setup: Setup) -> World {
         let at = addr(&format!("10.0.1.{}:5000", i + 1));
         sim.run_until(Instant::from_millis(setup.stagger_ms * i as u64), 1_000_000);
         let now = sim.now();
+        let mut transport = quic_transport(Liveness::default(), false, false);
+        if config.mutant == Some(Mutant::NoKeepAlive) {
+            // The mutant is the transport's: no keep-alive PINGs.
+            transport.keep_alive = None;
+        }
         let client = Client::new(
-            sessions(&format!("client{i}"), false, false, setup.tr),
+            sessions_with(&format!("client{i}"), transport, false, setup.tr),
             config,
             now,
         );
@@ -200,9 +233,9 @@ pub fn meeting(setup: Setup) -> World {
         clients,
         tr: setup.tr,
     };
-    let _ = w.sim.run(
-        &RunLimits::until_finished(w.clients.clone()).max_time(Instant::from_millis(200_000)),
-    );
+    let _ = w
+        .sim
+        .run(&RunLimits::until_finished(w.clients.clone()).max_time(Instant::from_millis(200_000)));
     w.settle(1_000);
     w
 }
@@ -229,7 +262,7 @@ impl World {
                 ..
             } = e
             {
-                w.write_datagram(EPOCH_NS + at.as_nanos(), *from, *to, payload, None)
+                w.write_datagram(epoch_ns() + at.as_nanos(), *from, *to, payload, None)
                     .expect("datagram");
             }
         }
@@ -259,11 +292,17 @@ impl World {
 }
 
 /// The servers and scripted participants aimed at `target` (controller or handler).
-pub fn scripted(tr: Tr, target: &str, handler_mutant: Option<Mutant>) -> World {
-    let setup = Setup {
-        handler_mutant,
+pub fn scripted(tr: Tr, target: &str, mutant: Option<Mutant>) -> World {
+    let mut setup = Setup {
+        handler_mutant: mutant.filter(|m| m.role() == "handler"),
+        controller_mutant: mutant.filter(|m| m.role() == "controller"),
         ..Setup::new(tr, Vec::new())
     };
+    if mutant == Some(Mutant::ResetCodesUnmapped) {
+        // The plug-in's way: the handler's stack sends raw codes in a `mapped` run.
+        setup.handler_mutant = None;
+        setup.handler_codes = Some(ResetCodes::Raw);
+    }
     let mut sim = servers(&setup);
     sim.add_endpoint(
         addr(SCRIPT),
