@@ -618,7 +618,7 @@ class HandlerCase(unittest.TestCase):
         return code
 
     async def auth(self, token):
-        cc = await connect(self.url)
+        cc = await connect(self.url, mapped=self.reset_codes == "mapped")
         a = cc.open(uni=False)
         cc.send(a, dp.frame_msg("MediaClientMessage", {"connect_request": dict(join_token=token)}))
         msg = await cc.read_msg(a, "MediaServerMessage", WAIT)
@@ -711,6 +711,29 @@ class HandlerCase(unittest.TestCase):
                 self.assertEqual(await self.stopped(a, m), self.expected_wire(dp.RC_FORMAT))
                 self.assertTrue(await b.wait(lambda: fsid in b.conn.wire_resets, WAIT))
                 self.assertEqual(b.conn.wire_resets[fsid], self.expected_wire(dp.RC_GRACEFUL))
+            finally:
+                await a.close()
+                await b.close()
+        arun(go())
+
+
+    def test_stop_sending_answered_with_the_same_code(self):
+        async def go():
+            a, aa, ma = await self.auth(media_token("p1", jti=f"ss-a-{self.reset_codes}"))
+            b, ab, mb = await self.auth(media_token("p2", jti=f"ss-b-{self.reset_codes}"))
+            try:
+                u = bytes(range(1, 17))
+                m = a.open(uni=True)
+                a.send(m, dp.build_header(u, 0, b"Opus"))
+                self.assertTrue(await b.wait(lambda: any(k % 4 == 3 and len(v) >= 32 for k, v in b.rx.items()),
+                                             WAIT))
+                (fsid,) = [k for k in b.rx if k % 4 == 3]
+                b.conn.stop(fsid, 7)  # DH3: answered with RESET_STREAM(7) (in b's code space)
+                self.assertTrue(await b.wait(lambda: fsid in b.conn.wire_resets, WAIT))
+                self.assertEqual(b.conn.wire_resets[fsid], self.expected_wire(7))
+                a.send(m, dp.build_frame(0, u, 1, 0, b"after"))  # the source goes on; nothing breaks
+                a.send(m, b"", fin=True)
+                self.h.log(r"source \d+ of p1 finished after 1 frames")
             finally:
                 await a.close()
                 await b.close()
