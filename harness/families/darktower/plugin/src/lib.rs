@@ -607,7 +607,9 @@ mod judge {
             }),
             reset_codes: profile.reset_codes,
             key_log: None,
-            token_secret: Some(TOKEN_SECRET.to_owned()),
+            // Token expiry is judged against capture time, which is the endpoints' clock only in
+            // virtual time (real-time captures are stamped from the same fixed epoch).
+            token_secret: ctx.tolerance.is_none().then(|| TOKEN_SECRET.to_owned()),
             idle_timeout_ms: s.setup.meeting.idle_ms,
             tolerance_ms: ctx
                 .tolerance

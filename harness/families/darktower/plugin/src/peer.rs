@@ -153,6 +153,12 @@ pub enum PeerCommand {
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:4434")]
         listen: SocketAddr,
+        /// Taken and ignored (one command line serves both server roles).
+        #[arg(long, hide = true)]
+        handler_url: Option<String>,
+        /// Taken and ignored, as `--handler-url`.
+        #[command(flatten)]
+        meeting: MeetingArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -241,7 +247,7 @@ fn run_tool(command: PeerCommand) -> i32 {
                 };
                 serve(listen, &common, make).await
             }
-            PeerCommand::DarktowerHandler { listen, common } => {
+            PeerCommand::DarktowerHandler { listen, common, .. } => {
                 let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
                     let t = server_transport(&common, p, "handler", true)?;
                     Ok(DarkTowerNode::Handler(Handler::new(t, handler_config(&common, p))))
