@@ -2198,7 +2198,7 @@ async def client_main(o: ClientOptions) -> int:
             log(f"client {o.name}: failed: {exc}")
             for c in (med, ctl):
                 if c is not None and c.conn is not None and not c.conn.terminated:
-                    await c.close(0 if o.m("exit-0-after-error") else 0, "failed", grace_s=0.3)
+                    await c.close(0, "failed", grace_s=0.3)
             return result(False, str(exc)[:80])
         raise exc
     finally:
