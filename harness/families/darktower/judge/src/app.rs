@@ -252,13 +252,17 @@ fn alpn_text(alpn: Option<&Vec<u8>>) -> Option<String> {
 
 /// The Dark Tower code a wire code stands for.
 pub(crate) fn dt_code(transport: Option<Transport>, wire: u64) -> Option<u32> {
+    // Leniently: a mapped code reads as its Dark Tower code in any transport and a small raw
+    // one as itself, so that a code sent in the wrong encoding is blamed once, by
+    // `darktower.reset.mapping`, not again by the rule about its meaning.
+    let raw = |limit: u64| {
+        (wire <= limit)
+            .then_some(wire)
+            .and_then(|w| u32::try_from(w).ok())
+    };
     match transport {
-        Some(Transport::WebTransport) => error_code::from_http3(wire).or_else(|| {
-            (wire <= 0xff)
-                .then_some(wire)
-                .and_then(|w| u32::try_from(w).ok())
-        }),
-        _ => u32::try_from(wire).ok(),
+        Some(Transport::WebTransport) => error_code::from_http3(wire).or_else(|| raw(0xff)),
+        _ => error_code::from_http3(wire).or_else(|| raw(u64::from(u32::MAX))),
     }
 }
 

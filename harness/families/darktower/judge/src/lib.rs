@@ -42,6 +42,8 @@ mod app;
 mod log;
 mod media;
 mod signaling;
+#[cfg(test)]
+mod synthetic;
 mod token;
 
 use std::net::SocketAddr;
