@@ -107,12 +107,20 @@ impl Signal {
     /// The participant X this session's client learned of: in its JoinResponse or a
     /// ParticipantJoined.
     fn knows(&self, id: &str) -> bool {
-        self.join.as_ref().is_some_and(|(r, _)| {
-            r.existing_participants
-                .iter()
-                .any(|p| p.participant_id == id)
-        }) || self.server_msgs().any(|(m, _)| {
-            matches!(m, Sm::ParticipantJoined(j)
+        self.learned_since(id, At::default())
+    }
+
+    /// Whether it learned of `id` at `since` or later (a participant that left and resumes is
+    /// announced again, DH9).
+    fn learned_since(&self, id: &str, since: At) -> bool {
+        self.join.as_ref().is_some_and(|(r, at)| {
+            *at >= since
+                && r.existing_participants
+                    .iter()
+                    .any(|p| p.participant_id == id)
+        }) || self.server_msgs().any(|(m, at)| {
+            at >= since
+                && matches!(m, Sm::ParticipantJoined(j)
                 if j.participant.as_ref().is_some_and(|p| p.participant_id == id))
         })
     }
@@ -802,7 +810,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                 && p.joined < x.joined
                 && p.present(x.joined)
                 && listening(x.joined)
-                && !ps.knows(&x.id)
+                && !ps.learned_since(&x.id, xs.request.as_ref().map_or(x.joined, |r| r.1))
             {
                 ctx.log.violation(
                     x.joined,
