@@ -58,3 +58,52 @@ fn a_clean_meeting_has_no_violation(#[case] tr: Tr, #[case] version: MediaVersio
         .sum();
     assert!(forwarded > 0, "nothing forwarded:\n{:#?}", r.sessions);
 }
+
+/// Three participants, video and audio each, joining 120 ms apart (late joiners get the
+/// others' streams from a frame boundary on, DH13), 30 frames: still clean.
+#[rstest]
+#[case::quic_v1(Tr::Quic, MediaVersion::V1)]
+#[case::wt_v1(Tr::Wt(ResetCodes::Mapped), MediaVersion::V1)]
+#[case::wt_raw_v2(Tr::Wt(ResetCodes::Raw), MediaVersion::V2)]
+fn a_bigger_meeting_is_clean(#[case] tr: Tr, #[case] version: MediaVersion) {
+    let clients = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| handshake_darktower_endpoint::ClientConfig {
+            sources: vec![
+                handshake_darktower_endpoint::Source::VIDEO,
+                handshake_darktower_endpoint::Source::AUDIO,
+            ],
+            frames: 30,
+            ..client_config(n, version)
+        })
+        .collect();
+    let w = meeting(Setup {
+        stagger_ms: 120,
+        ..Setup::new(tr, clients)
+    });
+    let r = w.judge(Judged::ALL);
+    assert!(r.violations.is_empty(), "violations:\n{}", show(&r));
+    let joined: Vec<_> = r
+        .sessions
+        .iter()
+        .filter(|s| s.role == Role::Controller)
+        .map(|s| {
+            s.server_messages
+                .iter()
+                .filter(|m| *m == "participant_joined")
+                .count()
+        })
+        .collect();
+    assert_eq!(joined, [2, 1, 0], "{:#?}", r.sessions);
+    if version == MediaVersion::V1 {
+        // Every participant receives the 2 × 2 streams of the others.
+        for s in r.sessions.iter().filter(|s| s.role == Role::Handler) {
+            let forwarded = s
+                .media_streams
+                .iter()
+                .filter(|m| m.by == handshake_darktower_judge::Side::Server)
+                .count();
+            assert_eq!(forwarded, 4, "{:#?}", s.media_streams);
+        }
+    }
+}

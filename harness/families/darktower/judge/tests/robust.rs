@@ -41,10 +41,14 @@ fn the_whole_capture_is_judged_without_transport_hint() {
     assert_eq!(r.sessions.len(), 4);
 }
 
-#[test]
-fn without_secrets_nothing_is_blamed() {
+/// The same datagrams as classic pcap, without the secrets block; and the key log they lacked.
+fn classic() -> (Vec<u8>, String) {
     let mut bytes = Vec::new();
-    let mut w = handshake_capture::CaptureWriter::new(&mut bytes).expect("writer");
+    let mut w = handshake_capture::CaptureWriter::with_format(
+        &mut bytes,
+        handshake_capture::CaptureFormat::Pcap,
+    )
+    .expect("writer");
     let mut reader = handshake_capture::open(capture()).expect("open");
     for d in reader.by_ref() {
         let d = d.expect("datagram");
@@ -52,6 +56,12 @@ fn without_secrets_nothing_is_blamed() {
             .expect("write");
     }
     w.finish().expect("finish");
+    (bytes, reader.secrets().to_owned())
+}
+
+#[test]
+fn without_secrets_nothing_is_blamed() {
+    let (bytes, _) = classic();
     let r = judge(&bytes, &options()).expect("judge");
     assert!(r.violations.is_empty(), "{}", show(&r));
     assert!(
@@ -59,6 +69,20 @@ fn without_secrets_nothing_is_blamed() {
         "{}",
         show(&r)
     );
+    assert!(r.sessions.iter().all(|s| s.participant.is_none()));
+}
+
+#[test]
+fn pcap_with_a_key_log_is_judged_like_pcapng_with_its_secrets() {
+    let (bytes, keys) = classic();
+    let with_keys = Options {
+        key_log: Some(keys),
+        ..options()
+    };
+    let r = judge(&bytes, &with_keys).expect("judge");
+    let reference = judge(capture(), &options()).expect("judge");
+    assert!(r.violations.is_empty(), "{}", show(&r));
+    assert_eq!(r.sessions, reference.sessions);
 }
 
 proptest! {
