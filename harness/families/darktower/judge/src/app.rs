@@ -857,7 +857,7 @@ fn client_rules(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>]) {
                 Some(_) => {}
                 None if !fin_before
                     && s.alive_after(stop.at, ctx.tol_ns)
-                    && s.closed().is_none_or(|c| c.time_ns > stop.at.time_ns + ctx.tol_ns) =>
+                    && s.closed().is_none_or(|c| c.time_ns > stop.at.time_ns.saturating_add(ctx.tol_ns)) =>
                 {
                     ctx.log.violation(
                         stop.at,

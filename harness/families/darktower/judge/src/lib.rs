@@ -29,9 +29,9 @@
 //!   time is Unix time). Without it, which meeting a media session belongs to is read from its
 //!   token unverified.
 //! - Not judged: subscriptions (DH13 forwards to everyone), whether every frame reached every
-//!   other participant (only that what was forwarded is right), capacity and meeting lists
-//!   (command-line settings the capture does not show), timing of keep-alives other than the
-//!   idle rule.
+//!   other participant (only that what was forwarded is right), which meetings are served or
+//!   ended (command-line settings the capture does not show; the capacity is judged only with
+//!   [`Options::capacity`]), keep-alive timing beyond the idle rule.
 //! - A connection with 1-RTT packets that do not decrypt is not judged (`darktower.decrypt`; only
 //!   a note when there are no secrets at all).
 #![forbid(unsafe_code)]
@@ -148,6 +148,9 @@ pub struct Options {
     pub tolerance_ms: u64,
     /// Whose rules are checked.
     pub judge: Judged,
+    /// The controller's meeting capacity (DH6 `--capacity`): with it `darktower.controller.capacity`
+    /// is judged.
+    pub capacity: Option<u32>,
     /// The controller's address: sessions to it are controller sessions.
     pub controller: Option<SocketAddr>,
     /// The handler's address: sessions to it are handler sessions.
@@ -166,6 +169,7 @@ impl Default for Options {
             idle_timeout_ms: 30_000,
             tolerance_ms: 1_000,
             judge: Judged::ALL,
+            capacity: None,
             controller: None,
             handler: None,
             port: None,

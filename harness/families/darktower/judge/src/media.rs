@@ -42,7 +42,6 @@ fn parse(data: &[u8], fin: bool) -> Parsed {
     let mut frame_start = 0usize;
     let mut current: Option<(usize, u64, usize)> = None;
     loop {
-        let consumed_before = data.len() - input.len();
         match reader.next(&mut input) {
             None => break,
             Some(Ok(MediaEvent::Header(h))) => {
@@ -66,7 +65,6 @@ fn parse(data: &[u8], fin: bool) -> Parsed {
             }
             Some(Err(e)) => {
                 let end = data.len() - input.len();
-                let _ = consumed_before;
                 let in_header = p.header.is_none();
                 p.error = Some((e, end, in_header, if in_header { 0 } else { frame_start }));
                 p.valid_end = if in_header { 0 } else { frame_start };
@@ -430,12 +428,13 @@ fn handler_streams(
             continue;
         };
         let auth = m.auth.as_ref().map(|a| a.0);
-        // Before: it reached the handler no later than the ConnectRequest, or passed the capture
-        // point more than the server round trip before the ConnectResponse did. After: it passed
-        // the capture point after the ConnectResponse (the handler had sent it then).
+        // Before: it reached the handler in a datagram before the ConnectRequest's, or passed
+        // the capture point more than the server round trip before the ConnectResponse did.
+        // After: it passed the capture point after the ConnectResponse (the handler had sent it
+        // then). In between (the same flight as the request): either answer.
         let rtt = sess.server_rtt_ns();
         let early = auth.is_none_or(|a| {
-            m.request_at.is_some_and(|r| opened <= r)
+            m.request_at.is_some_and(|r| opened < r)
                 || opened.time_ns.saturating_add(rtt) < a.time_ns
         });
         let late = auth.is_some_and(|a| opened.packet > a.packet);
@@ -673,7 +672,7 @@ fn forward(
                     &rules::HANDLER_FORWARD,
                     format!(
                         "connection {c} stream {sid}: forwarded bytes differ from every client stream with its header from byte {} on (of {})",
-                        HEADER_LEN + longest,
+                        HEADER_LEN.saturating_add(longest),
                         data.len()
                     ),
                 );

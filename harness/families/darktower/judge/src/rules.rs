@@ -45,6 +45,8 @@ handshake_check::rules! {
         "When a participant leaves, every other participant present gets ParticipantLeft with reason CONNECTION_LOST when its connection went silent for the idle timeout and VOLUNTARY otherwise.");
     CONTROLLER_PARTICIPANT_IDS = ("darktower.controller.participant_ids", Fact, "DH8, DH9",
         "Participant ids are unique in a meeting: the same id is given again only to a resume (same join token, same name).");
+    CONTROLLER_CAPACITY = ("darktower.controller.capacity", Fact, "Documented errors (meeting full: CAPACITY_EXCEEDED); DH6, DH10",
+        "With the meeting capacity known: a join that would make more participants present than the capacity is refused with CAPACITY_EXCEEDED, and no join is refused so while there is room (a resume never counts twice).");
     CONTROLLER_TOKEN = ("darktower.controller.token", Fact, "DT8, DH4, DH6",
         "With the token secret known: a JoinRequest whose join token is invalid, expired (at the capture's time) or for another meeting is refused with UNAUTHORIZED (or NOT_FOUND), a valid one is not refused with UNAUTHORIZED, and a JoinResponse's media token is valid for its participant and meeting.");
     HANDLER_FRAME = ("darktower.handler.frame", Fact, "DT7",

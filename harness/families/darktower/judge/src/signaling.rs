@@ -746,7 +746,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
         }
         for p in same {
             if p.leave
-                .is_none_or(|(l, _)| l.time_ns + ctx.tol_ns >= x.joined.time_ns)
+                .is_none_or(|(l, _)| l.time_ns.saturating_add(ctx.tol_ns) >= x.joined.time_ns)
             {
                 p.replaced = true;
                 x.resumed_present = true;
@@ -754,6 +754,9 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
         }
     }
     let tol = ctx.tol_ns;
+    if let Some(capacity) = ctx.options.capacity {
+        capacity_rule(ctx, sessions, signals, &parts, capacity);
+    }
     for x in &parts {
         let Some(xs) = signals.get(x.sig) else {
             continue;
@@ -909,6 +912,94 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                     ),
                 );
             }
+        }
+    }
+}
+
+/// DH10 / documented errors: admissions and CAPACITY_EXCEEDED against the capacity. Presence
+/// within the tolerance of a leave counts both ways (either reading is accepted).
+fn capacity_rule(
+    ctx: &mut Ctx<'_>,
+    sessions: &[Sess<'_>],
+    signals: &[Signal],
+    parts: &[Part],
+    capacity: u32,
+) {
+    let tol = ctx.tol_ns;
+    let cap = usize::try_from(capacity).unwrap_or(usize::MAX);
+    // Others surely present at `t` (joined before, leaving well after), and possibly present.
+    let counts = |meeting: &(Option<SocketAddr>, String), t: At, except: Option<usize>| {
+        let others = parts
+            .iter()
+            .enumerate()
+            .filter(|(k, p)| Some(*k) != except && &p.meeting == meeting && !p.replaced)
+            .map(|(_, p)| p);
+        let mut sure = 0usize;
+        let mut maybe = 0usize;
+        for p in others {
+            if p.joined >= t {
+                continue;
+            }
+            let leaves_after = |slack_before: u64, slack_after: u64| {
+                p.leave.is_none_or(|(l, _)| {
+                    l.time_ns.saturating_add(slack_before) > t.time_ns.saturating_add(slack_after)
+                })
+            };
+            if leaves_after(0, tol) {
+                sure += 1;
+            }
+            if leaves_after(tol, 0) {
+                maybe += 1;
+            }
+        }
+        (sure, maybe)
+    };
+    for (k, x) in parts.iter().enumerate() {
+        if x.resumed_present {
+            continue;
+        }
+        let (sure, _) = counts(&x.meeting, x.joined, Some(k));
+        if sure >= cap {
+            let c = signals.get(x.sig).map_or(0, |s| conn_index(sessions, s));
+            ctx.log.violation(
+                x.joined,
+                &rules::CONTROLLER_CAPACITY,
+                format!(
+                    "connection {c}: {:?} admitted to meeting {:?} with {sure} others present (capacity {capacity})",
+                    x.id, x.meeting.1
+                ),
+            );
+        }
+    }
+    for sig in signals {
+        let Some((
+            Some(ServerMessage {
+                message: Some(Sm::Error(e)),
+            }),
+            f,
+        )) = sig.server.first()
+        else {
+            continue;
+        };
+        if e.code != ErrorCode::CapacityExceeded as i32 {
+            continue;
+        }
+        let Some((req, _)) = &sig.request else {
+            continue;
+        };
+        let server = sessions.get(sig.sess).and_then(Sess::server);
+        let meeting = (server, req.meeting_id.clone());
+        // A resume (same token and name as a participant present) never counts twice.
+        let (_, maybe) = counts(&meeting, f.at, None);
+        if maybe < cap {
+            ctx.log.violation(
+                f.at,
+                &rules::CONTROLLER_CAPACITY,
+                format!(
+                    "connection {}: refused with CAPACITY_EXCEEDED with at most {maybe} present (capacity {capacity})",
+                    conn_index(sessions, sig)
+                ),
+            );
         }
     }
 }

@@ -62,6 +62,8 @@ enum Scene {
     Stopped,
     /// Alice sends no keep-alive and lingers 40 s; Bob stays 45 s.
     Quiet,
+    /// Capacity 1: Alice, then Bob.
+    Full,
 }
 
 /// `role`: the side under test (its mutant, if any, is `mutant`).
@@ -75,7 +77,7 @@ fn scene(tr: Tr, scene: Scene, role: &str, mutant: Option<Mutant>) -> World {
     };
     let mut setup = Setup::new(tr, vec![]);
     setup.clients = match scene {
-        Scene::Two | Scene::Stopped => {
+        Scene::Two | Scene::Stopped | Scene::Full => {
             vec![
                 client("alice", MediaVersion::V1),
                 client("bob", MediaVersion::V1),
@@ -109,13 +111,15 @@ fn scene(tr: Tr, scene: Scene, role: &str, mutant: Option<Mutant>) -> World {
     if matches!(scene, Scene::Stopped) {
         setup.stop_media = Some(0);
     }
+    if matches!(scene, Scene::Full) {
+        setup.capacity = 1;
+    }
     if role == "controller" {
         setup.controller_mutant = mutant;
     }
     if role == "handler" {
         setup.handler_mutant = mutant;
     }
-    let _ = Scene::EarlyMedia;
     meeting(setup)
 }
 
@@ -125,6 +129,7 @@ fn scene(tr: Tr, scene: Scene, role: &str, mutant: Option<Mutant>) -> World {
     Scene::Expired,
     "darktower.controller.token"
 )]
+#[case::no_capacity_check(Mutant::NoCapacityCheck, Scene::Full, "darktower.controller.capacity")]
 #[case::no_participant_joined(
     Mutant::NoParticipantJoined,
     Scene::Two,
@@ -500,5 +505,46 @@ fn a_sequence_gap_is_counted_not_blamed(#[values(Tr::Quic, WT)] tr: Tr) {
         r.notes.iter().any(|n| n.contains("1 sequence gaps")),
         "{}",
         show(&r)
+    );
+}
+
+/// DT9: the handler's stack sends raw codes in a `mapped` WebTransport run (the plug-in's
+/// `reset-codes-unmapped`); a `raw` run wants exactly that.
+#[test]
+fn reset_codes_unmapped_breaks_the_mapping() {
+    for (tr, m, expected) in [
+        (WT, None, None),
+        (
+            WT,
+            Some(Mutant::ResetCodesUnmapped),
+            Some("darktower.reset.mapping"),
+        ),
+        (Tr::Wt(ResetCodes::Raw), None, None),
+    ] {
+        let mut w = scripted(tr, HANDLER, m);
+        play(&mut w, handler_steps("early-stream"));
+        let r = w.judge(judged("handler"));
+        check(&r, expected);
+        assert!(
+            r.sessions.iter().any(|s| !s.stop_sendings.is_empty()),
+            "{}",
+            show(&r)
+        );
+    }
+}
+
+/// The reference client's early media (mutant `media-before-auth`) reaches the handler in the
+/// same flight as its ConnectRequest: which the handler read first cannot be told from the
+/// capture, so neither answer is blamed on the handler — the client is.
+#[rstest]
+fn early_media_in_the_request_flight_is_the_clients_fault(
+    #[values(None, Some(Mutant::MediaBeforeAuthAccepted))] handler: Option<Mutant>,
+    #[values(Tr::Quic, WT)] tr: Tr,
+) {
+    let w = scene(tr, Scene::EarlyMedia, "handler", handler);
+    check(&w.judge(judged("handler")), None);
+    check(
+        &w.judge(judged("client")),
+        Some("darktower.client.media_after_auth"),
     );
 }

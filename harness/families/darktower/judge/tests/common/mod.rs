@@ -159,6 +159,8 @@ pub struct World {
     pub sim: Simulation<DarkTowerNode>,
     pub clients: Vec<SocketAddr>,
     pub tr: Tr,
+    /// The controller's capacity (judged).
+    pub capacity: u32,
 }
 
 pub fn servers(setup: &Setup) -> Simulation<DarkTowerNode> {
@@ -232,6 +234,7 @@ pub fn meeting(setup: Setup) -> World {
         sim,
         clients,
         tr: setup.tr,
+        capacity: setup.capacity,
     };
     let _ = w
         .sim
@@ -275,6 +278,7 @@ impl World {
             reset_codes: self.tr.codes(),
             token_secret: Some(SECRET.into()),
             judge: judged,
+            capacity: Some(self.capacity),
             ..Options::default()
         }
     }
@@ -316,6 +320,7 @@ pub fn scripted(tr: Tr, target: &str, mutant: Option<Mutant>) -> World {
         sim,
         clients: Vec::new(),
         tr,
+        capacity: setup.capacity,
     }
 }
 
