@@ -288,15 +288,8 @@ fn handler_auth(
     }
     if let Some((first, f)) = m.server.first() {
         match first {
-            Some(Ms::ConnectResponse(_)) => {
-                if let Some((x, g)) = m.server.get(1) {
-                    ctx.log.violation(
-                        g.at,
-                        &rules::HANDLER_AUTH_ANSWER,
-                        format!("connection {c} stream {sid}: {} after the ConnectResponse", ms_name(x)),
-                    );
-                }
-            }
+            // What may follow a ConnectResponse is not decided (DT7): nothing is judged.
+            Some(Ms::ConnectResponse(_)) => {}
             Some(Ms::Error(e)) if e.code == ErrorCode::Unauthorized as i32 => {
                 if let Some((x, g)) = m.server.get(1) {
                     ctx.log.violation(
@@ -440,11 +433,10 @@ fn handler_streams(
         let late = auth.is_some_and(|a| opened.packet > a.packet);
         let stop = st.stop_by(Side::Server);
         let client_reset = st.reset_by(Side::Client).map(|r| r.at);
-        let ended_before = |t: At| {
-            st.fin[0].is_some_and(|f| f.time_ns <= t.time_ns.saturating_add(tol) && f <= t.max(f))
-                && st.fin[0].is_some_and(|f| f <= t)
-                || client_reset.is_some_and(|r| r <= t)
-        };
+        // The stream had ended when `t`'s bytes came (its FIN with them: every byte arrived, no
+        // STOP_SENDING is possible any more, RFC 9000 §3.5; or the client reset it).
+        let ended_before =
+            |t: At| st.fin[0].is_some_and(|f| f <= t) || client_reset.is_some_and(|r| r <= t);
         let sid = st.quic_id;
         // DT7: before the ConnectResponse → 0x02.
         if early {
