@@ -690,3 +690,35 @@ fn a_resume(#[case] left_first: bool, #[case] announced: bool, #[case] rule: Opt
         rule.into_iter().collect::<Vec<_>>()
     );
 }
+
+/// Bare-QUIC peers that use ALPN `darktower` for both sessions: the media session is told by
+/// the address its JoinResponse named (or by its media).
+#[test]
+fn one_alpn_for_both_sessions() {
+    let mut sig = Syn::new(0, "darktower", "10.0.1.1:5000", CTRL);
+    let answer = smsg(Sm::JoinResponse(JoinResponse {
+        participant_id: "p1".into(),
+        media_server: Some(
+            handshake_darktower_wire::proto::signaling::MediaServerInfo {
+                media_handler_url: format!("quic://{HAND}"),
+                connection_token: String::new(),
+            },
+        ),
+        ..JoinResponse::default()
+    }));
+    sig.send(C, 0, &join("alice", "t"), false, 0)
+        .send(S, 0, &answer, false, 1);
+    let mut m = media(1, "p1", 10);
+    m.conn.alpn = Some(b"darktower".to_vec());
+    let end = at(99_999_999, 100);
+    let cap = Capture {
+        conns: vec![sig.done(), m.done()],
+        end,
+        secrets: true,
+        ..Capture::default()
+    };
+    let r = judge(cap, &Options::default());
+    let roles: Vec<_> = r.sessions.iter().map(|s| s.role).collect();
+    assert_eq!(roles, [crate::Role::Controller, crate::Role::Handler]);
+    assert_eq!(r.sessions[1].participant.as_deref(), Some("p1"));
+}
