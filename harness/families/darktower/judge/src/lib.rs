@@ -19,9 +19,14 @@
 //!
 //! - An answer that is missing (a STOP_SENDING, an ErrorMessage, a FIN, a ParticipantJoined…) is
 //!   blamed only when the capture shows the connection it should have come on going on — a
-//!   packet from its sender — more than [`Options::tolerance_ms`] after the moment it was due.
-//! - "Before" and "after" across the two directions (a media stream vs the ConnectResponse) are
-//!   decided with the tolerance too; within it either order is accepted.
+//!   packet of either side, the peer's own close included — more than [`Options::tolerance_ms`]
+//!   after the moment it was due.
+//! - "Before" and "after" across the two directions (a client's media stream against the
+//!   handler's ConnectResponse) hold for any capture point: a client packet that passed after
+//!   the server's reached the server after it was sent; one that reached the server in a
+//!   datagram before the ConnectRequest's, or passed more than the server round trip (from the
+//!   handshake) before the ConnectResponse, reached it before. In between either is accepted.
+//!   The client's own order (nothing before the ConnectResponse) is the capture order.
 //! - Leaving: a participant leaves at the first of its signaling stream's FIN or reset, its
 //!   CONNECT stream's end or CLOSE capsule, a CONNECTION_CLOSE, or a silence of the idle
 //!   timeout from the client (then CONNECTION_LOST is due; within the tolerance either reason).
