@@ -80,7 +80,7 @@ handshake_check::rules! {
     CLIENT_RESERVED = ("darktower.client.reserved", Profile, "DT4",
         "The client sends reserved bytes and reserved flag bits as zero (stream header, v1 and v2 frames).");
     CLIENT_SEQUENCE = ("darktower.client.sequence", Fact, "DT10",
-        "Sequence numbers start at 0 on each v1 media stream and rise by one per frame; a repeat or decrease (v1 or v2) is a violation, a gap is counted.");
+        "Sequence numbers start at 0 on each v1 media stream and rise by one per frame: a repeat or decrease there, or a repeated v2 sequence of one user and stream, is a violation; a gap (and a v2 decrease, which reordering on the way can cause) is counted.");
     CLIENT_STOP_ANSWER = ("darktower.client.stop_answer", Fact, "DH3",
         "A STOP_SENDING the client receives on a stream it sends is answered with RESET_STREAM of the same code.");
     CLIENT_LIVENESS = ("darktower.client.liveness", Fact, "DT10, DH15",
