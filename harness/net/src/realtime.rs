@@ -392,10 +392,12 @@ impl<E: Endpoint> RealTimeLink<E> {
                 }
             }
             loop {
+                // To the IUT: any of its host's ports (an implementation may open each of its
+                // connections from a socket of its own).
                 let (sockets, iut) = (&self.sockets, self.iut);
-                let Some(d) = self
-                    .link
-                    .pop_due(now, |to| sockets.contains_key(&to) || Some(to) == iut)
+                let Some(d) = self.link.pop_due(now, |to| {
+                    sockets.contains_key(&to) || iut.is_some_and(|i| i.ip() == to.ip())
+                })
                 else {
                     break;
                 };

@@ -240,6 +240,20 @@ impl QuicHost {
         Instant::ZERO + t.saturating_duration_since(self.base)
     }
 
+    /// From now on the server presents `identity` (e.g. a certificate an external client pins)
+    /// instead of its seeded one; existing connections keep theirs.
+    pub fn set_server_identity(&mut self, identity: tls::Identity) -> Result<(), QuicError> {
+        let config = tls::server_config_with(
+            &self.config.seed,
+            self.key_log.clone(),
+            &self.config.alpn,
+            &self.config.transport,
+            identity,
+        )?;
+        self.endpoint.set_server_config(Some(Arc::new(config)));
+        Ok(())
+    }
+
     /// What the server does with the next new connections.
     pub fn set_admission(&mut self, admission: Admission) {
         self.admission = admission;

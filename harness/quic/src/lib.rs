@@ -26,7 +26,7 @@ pub mod tls;
 
 pub use host::{Admission, Close, ConnId, HostConfig, QuicEvent, QuicHost};
 pub use quinn_proto;
-pub use tls::{KeyLog, Seed, Transport, Windows};
+pub use tls::{Identity, KeyLog, Seed, Transport, Windows};
 
 /// What can go wrong setting QUIC up.
 #[derive(Debug, thiserror::Error)]

@@ -300,9 +300,11 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A self-signed certificate for `localhost` from a fixed Ed25519 key: Ed25519 signatures are
 /// deterministic (ring's ECDSA draws a nonce), so the certificate and CertificateVerify repeat.
-struct Identity {
-    cert: CertificateDer<'static>,
-    key_pkcs8: Vec<u8>,
+pub struct Identity {
+    /// The certificate (DER).
+    pub cert: CertificateDer<'static>,
+    /// Its private key (PKCS #8 DER).
+    pub key_pkcs8: Vec<u8>,
 }
 
 fn identity(seed: &Seed) -> Result<Identity, QuicError> {
@@ -500,7 +502,17 @@ pub(crate) fn server_config(
     alpn: &[Vec<u8>],
     t: &Transport,
 ) -> Result<ServerConfig, QuicError> {
-    let id = identity(seed)?;
+    server_config_with(seed, key_log, alpn, t, identity(seed)?)
+}
+
+/// A server configuration presenting `id` instead of the seeded identity.
+pub(crate) fn server_config_with(
+    seed: &Seed,
+    key_log: Arc<KeyLog>,
+    alpn: &[Vec<u8>],
+    t: &Transport,
+    id: Identity,
+) -> Result<ServerConfig, QuicError> {
     let provider = provider(seed);
     let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(FixedTime))
         .with_protocol_versions(&[&rustls::version::TLS13])

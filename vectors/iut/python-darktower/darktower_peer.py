@@ -63,6 +63,8 @@ except ImportError as _exc:  # pragma: no cover
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNSUPPORTED = 0, 1, 2, 89
 
 ALPN_QUIC = "darktower"
+# DH1 (as amended): bare-QUIC media sessions use their own ALPN, so one port can serve both.
+ALPN_QUIC_MEDIA = "darktower-media"
 ALPN_H3 = "h3"
 WT_ERROR_BASE = 0x52E4A40FA8DB          # first HTTP/3 code of the WebTransport application error space
 H3_NO_ERROR = 0x100
@@ -1161,7 +1163,7 @@ class Endpoint(asyncio.DatagramProtocol):
         wt = o.transport == "webtransport"
         cfg = QuicConfiguration(
             is_client=False,
-            alpn_protocols=[ALPN_H3 if wt else ALPN_QUIC],
+            alpn_protocols=[ALPN_H3 if wt else (ALPN_QUIC_MEDIA if o.role == "handler" else ALPN_QUIC)],
             idle_timeout=o.idle_ms / 1000.0 if o.idle_ms > 0 else 86400.0,
             secrets_log_file=self.keylog,
             connection_id_length=CID_LEN,
@@ -1794,7 +1796,8 @@ class ClientConn(NullApp):
         family, _, _, _, sockaddr = infos[0]
         self.keylog = open_keylog(keylog)
         wt = transport == "webtransport"
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN_H3 if wt else ALPN_QUIC],
+        bare_alpn = ALPN_QUIC_MEDIA if path.rstrip("/").endswith("media") else ALPN_QUIC
+        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN_H3 if wt else bare_alpn],
                                 idle_timeout=idle_ms / 1000.0 if idle_ms > 0 else 86400.0,
                                 server_name=host if not _is_ip(host) else "localhost",
                                 verify_mode=ssl.CERT_NONE, secrets_log_file=self.keylog,
@@ -1938,7 +1941,7 @@ class ClientOptions:
                 raise Usage("--target port must not be 0")
             h = f"[{host}]" if ":" in host else host
             self.controller_url = f"https://{h}:{port}/signaling" if self.transport == "webtransport" \
-                else f"quic://{h}:{port}"
+                else f"quic://{h}:{port}/signaling"
         else:
             raise Usage("--target or --controller-url is required")
         parse_url(self.controller_url)

@@ -109,7 +109,7 @@ class ServerProc:
     def url(self, path):
         if self.transport == "webtransport":
             return f"https://{HOST}:{self.port}{path}"
-        return f"quic://{HOST}:{self.port}"
+        return f"quic://{HOST}:{self.port}{path}"
 
     def stop(self):
         if self.p.poll() is None:
@@ -551,7 +551,7 @@ class ControllerQuicErrors(ControllerErrors):
 
     @classmethod
     def setUpClass(cls):
-        cls.ctl = ServerProc("controller", "--handler-url", "quic://127.0.0.1:9", "--capacity", "2",
+        cls.ctl = ServerProc("controller", "--handler-url", "quic://127.0.0.1:9/media", "--capacity", "2",
                              "--meeting", "standup,small", "--ended", "old", transport="quic")
         cls.url = cls.ctl.url("/signaling")
 
@@ -865,7 +865,7 @@ class Manifest(unittest.TestCase):
             v = dict(manifest_dir=os.path.dirname(MANIFEST), listen=f"{HOST}:0", transport="quic", profile="v1",
                      reset_codes="raw", cert=CERT, key=KEY, keylog=os.path.join(d, "server.keys"),
                      token_secret=SECRET, idle_ms=30000, keepalive_ms=15000, meeting="standup", capacity=10,
-                     handler_url="", flags="", cert_hash=CERT_HASH, join_token=join_token(), name="tpl",
+                     handler_url="", ended="retro", flags="", cert_hash=CERT_HASH, join_token=join_token(), name="tpl",
                      frames=5, fps=50, payload_bytes=10, linger_ms=200, publish="video")
             procs = []
             try:
@@ -876,8 +876,8 @@ class Manifest(unittest.TestCase):
                     line = p.stdout.readline()
                     self.assertIn(m["ready"]["output"], line)
                     port = int(re.search(r":(\d+) ", line).group(1))
-                    v["handler_url"] = f"quic://{HOST}:{port}"
-                v.update(controller_url=f"quic://{HOST}:{port}", keylog=os.path.join(d, "client.keys"),
+                    v["handler_url"] = f"quic://{HOST}:{port}/media"
+                v.update(target=f"{HOST}:{port}", keylog=os.path.join(d, "client.keys"),
                          flags=m["flags"]["mutant"].format(mutant="sequence-from-1"))
                 words = expand(m["client"], **v)
                 r = subprocess.run(words, capture_output=True, text=True, timeout=30, env=env)

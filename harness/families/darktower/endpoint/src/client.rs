@@ -153,6 +153,8 @@ struct Core {
     leave_at: Option<Instant>,
     /// Publishing waits for this (`media_not_before`).
     media_at: Option<Instant>,
+    /// Why the run fails at its end (a media stream the handler stopped).
+    stopped: Option<String>,
     received: BTreeMap<u64, Received>,
     v2_next: BTreeMap<(u64, u32), u64>,
     report: ClientReport,
@@ -213,6 +215,7 @@ impl Client {
             next_frame: None,
             leave_at: None,
             media_at: None,
+            stopped: None,
             received: BTreeMap::new(),
             v2_next: BTreeMap::new(),
             report: ClientReport::default(),
@@ -361,7 +364,16 @@ impl Core {
                 if !self.config.is(Mutant::StopSendingIgnored) {
                     t.reset(session, stream, code);
                 }
-                self.fail(t, now, &format!("the handler stopped media stream {stream} with {code:#04x}"));
+                // The stream carries nothing more; the client goes on (other sources, receiving)
+                // and fails at its end (DH15): its answer stays visible on the wire.
+                for p in &mut self.published {
+                    if p.stream == Some(stream) {
+                        p.stream = None;
+                    }
+                }
+                self.stopped.get_or_insert_with(|| {
+                    format!("the handler stopped media stream {stream} with {code:#04x}")
+                });
             }
             SessionEvent::Datagram { payload, .. } => {
                 if let Ok(frame) = FrameV2Repr::parse(&payload) {
@@ -570,7 +582,6 @@ impl Core {
         let Some(session) = self.handler else { return };
         let payload = vec![0x5a; self.config.payload_bytes];
         let timestamp_us = self.config.clock.unix_us(now);
-        let mut last = false;
         for (index, p) in self.published.iter_mut().enumerate() {
             let frame_type = match (p.source.kind, p.sequence) {
                 (StreamType::Audio, _) => FrameType::Audio,
@@ -612,8 +623,14 @@ impl Core {
             }
             p.sequence += 1;
             self.report.frames_sent += 1;
-            last = p.sequence >= u64::from(self.config.frames);
         }
+        // Done when every source sent its frames or can send no more (its stream was stopped).
+        let frames = u64::from(self.config.frames);
+        let v1 = self.config.version == MediaVersion::V1;
+        let last = self
+            .published
+            .iter()
+            .all(|p| p.sequence >= frames || (v1 && p.stream.is_none()));
         if last {
             self.next_frame = None;
             for p in &self.published {
@@ -659,6 +676,9 @@ impl Core {
 
     /// Done: both sessions closed with code 0.
     fn finish(&mut self, t: &mut dyn Sessions, now: Instant) {
+        if let Some(reason) = self.stopped.take() {
+            return self.fail(t, now, &reason);
+        }
         self.report.result = Some(Ok(()));
         for session in [self.handler, self.controller].into_iter().flatten() {
             t.close(now, session, 0, "done");

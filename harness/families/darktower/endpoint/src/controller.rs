@@ -131,6 +131,11 @@ impl Controller {
         self.transport.key_log()
     }
 
+    /// The transport (to present another certificate).
+    pub fn transport_mut(&mut self) -> &mut dyn Sessions {
+        &mut *self.transport
+    }
+
     /// Switches its Unix time (real-time runs).
     pub fn set_clock(&mut self, clock: Clock) {
         self.core.config.clock = clock;

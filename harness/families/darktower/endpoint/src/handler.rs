@@ -152,6 +152,11 @@ impl Handler {
         self.transport.key_log()
     }
 
+    /// The transport (to present another certificate).
+    pub fn transport_mut(&mut self) -> &mut dyn Sessions {
+        &mut *self.transport
+    }
+
     /// Switches its Unix time (real-time runs).
     pub fn set_clock(&mut self, clock: Clock) {
         self.core.config.clock = clock;

@@ -46,6 +46,16 @@ impl DarkTowerNode {
         }
     }
 
+    /// A server's transport (controller, handler, meeting server).
+    pub fn server_transport(&mut self) -> Option<&mut dyn handshake_quic::session::Sessions> {
+        match self {
+            DarkTowerNode::Controller(c) => Some(c.transport_mut()),
+            DarkTowerNode::Handler(h) => Some(h.transport_mut()),
+            DarkTowerNode::Server(s) => Some(s.transport_mut()),
+            DarkTowerNode::Client(_) | DarkTowerNode::Script(_) => None,
+        }
+    }
+
     /// The scripted participants, if it is them.
     pub fn script(&mut self) -> Option<&mut ScriptClient> {
         match self {

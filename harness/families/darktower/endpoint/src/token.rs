@@ -16,6 +16,10 @@ pub struct JoinClaims {
     pub meeting_id: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
+    /// Whom it was issued to (DH4: optional, ignored; the harness sets it so that two
+    /// participants never share a token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
 }
 
 /// The claims of a media connection token.
@@ -82,6 +86,16 @@ impl Secret {
         self.sign(&JoinClaims {
             meeting_id: meeting_id.to_owned(),
             exp,
+            sub: None,
+        })
+    }
+
+    /// A join token issued to `subject`.
+    pub fn join_token_for(&self, meeting_id: &str, exp: u64, subject: &str) -> String {
+        self.sign(&JoinClaims {
+            meeting_id: meeting_id.to_owned(),
+            exp,
+            sub: Some(subject.to_owned()),
         })
     }
 
@@ -158,21 +172,26 @@ pub struct JoinMint {
     pub meeting: String,
     /// What kind.
     pub kind: JoinTokenKind,
+    /// Whom it is issued to (`sub`).
+    pub subject: Option<String>,
 }
 
 impl JoinMint {
     /// The token at `now_s` (seconds since the epoch).
     pub fn token(&self, now_s: u64) -> String {
+        let sign = |secret: &Secret, meeting: &str, exp: u64| {
+            secret.sign(&JoinClaims {
+                meeting_id: meeting.to_owned(),
+                exp,
+                sub: self.subject.clone(),
+            })
+        };
+        let valid = now_s + MEDIA_TOKEN_LIFETIME_S;
         match self.kind {
-            JoinTokenKind::Valid => self
-                .secret
-                .join_token(&self.meeting, now_s + MEDIA_TOKEN_LIFETIME_S),
-            JoinTokenKind::Expired => self.secret.join_token(&self.meeting, now_s.saturating_sub(1)),
-            JoinTokenKind::Forged => Secret::new("not-the-secret")
-                .join_token(&self.meeting, now_s + MEDIA_TOKEN_LIFETIME_S),
-            JoinTokenKind::WrongMeeting => self
-                .secret
-                .join_token("another-meeting", now_s + MEDIA_TOKEN_LIFETIME_S),
+            JoinTokenKind::Valid => sign(&self.secret, &self.meeting, valid),
+            JoinTokenKind::Expired => sign(&self.secret, &self.meeting, now_s.saturating_sub(1)),
+            JoinTokenKind::Forged => sign(&Secret::new("not-the-secret"), &self.meeting, valid),
+            JoinTokenKind::WrongMeeting => sign(&self.secret, "another-meeting", valid),
             JoinTokenKind::Garbage => "not.a.token".to_owned(),
         }
     }
@@ -209,7 +228,8 @@ mod tests {
             s.verify_join(&t, 999),
             Ok(JoinClaims {
                 meeting_id: "standup".into(),
-                exp: 1000
+                exp: 1000,
+                sub: None,
             })
         );
         assert_eq!(

@@ -569,9 +569,15 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         s.role = role_guess(s, options);
     }
     // Bare QUIC with one ALPN for both: a `darktower` session to a handler a JoinResponse named.
+    // Only when the capture's peers do not use the media ALPN at all: with it, ALPN decides (and a
+    // controller and handler on one port share the address a JoinResponse names).
+    let media_alpn = sessions
+        .iter()
+        .any(|s| s.alpn.as_deref() == Some("darktower-media"));
     let handlers = crate::signaling::handler_addresses(&sessions);
     for s in &mut sessions {
         if s.role == Role::Controller
+            && !media_alpn
             && s.transport == Some(Transport::Quic)
             && options.controller.is_none()
             && s.server().is_some_and(|a| handlers.contains(&a))

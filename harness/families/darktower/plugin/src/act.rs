@@ -133,6 +133,7 @@ fn join_bytes(j: &JoinStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result
                 secret: secret(),
                 meeting: meeting_id.clone(),
                 kind,
+                subject: Some(format!("participant-{}", j.participant)),
             }
             .token(unix)
         }

@@ -33,6 +33,9 @@ pub struct DarkTowerCheckArgs {
     /// The handler's address (sessions to it are media).
     #[arg(long, value_name = "ADDR")]
     pub handler: Option<SocketAddr>,
+    /// The controller's meeting capacity (DH6): with it the capacity rule is judged.
+    #[arg(long, value_name = "N")]
+    pub capacity: Option<u32>,
     /// The idle timeout of DT10, ms.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     pub idle_ms: u64,
@@ -106,6 +109,7 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
         idle_timeout_ms: args.idle_ms,
         tolerance_ms: request.tolerance_ms,
         judge,
+        capacity: args.capacity,
         controller: args.controller.or(request.responder),
         handler: args.handler,
         port: request.port,

@@ -57,6 +57,8 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
 /// valid 13 days (what a browser's `serverCertificateHashes` accepts), for `localhost` and
 /// 127.0.0.1.
 pub struct Identity {
+    /// The certificate and key, for the harness's own servers.
+    pub der: (Vec<u8>, Vec<u8>),
     /// The certificate, PEM.
     pub cert: PathBuf,
     /// The private key, PEM (PKCS #8).
@@ -96,6 +98,7 @@ fn make_identity() -> Result<Identity, String> {
     std::fs::write(&key_path, key.serialize_pem())
         .map_err(|e| format!("{}: {e}", key_path.display()))?;
     Ok(Identity {
+        der: (cert.der().to_vec(), key.serialize_der()),
         cert: cert_path,
         key: key_path,
         hash,
@@ -124,6 +127,7 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
         secret: Secret::new(TOKEN_SECRET),
         meeting: m.id.clone(),
         kind: JoinTokenKind::parse(&m.join_token).unwrap_or(JoinTokenKind::Valid),
+        subject: Some(m.name.clone()),
     }
     .token(wall_s());
     let role = match s.iut.role {

@@ -196,6 +196,7 @@ pub fn client_config_for(
             secret: Secret::new(TOKEN_SECRET),
             meeting: m.id.clone(),
             kind,
+            subject: Some(name.to_owned()),
         }),
         name: name.to_owned(),
         sources,
@@ -436,8 +437,18 @@ impl Family for DarkTower {
             ..*peer
         }
     }
+    /// Real time: the wall clock, and the harness's servers present the certificate whose hash
+    /// an external client got as `{cert_hash}`.
     fn use_wall_clock(node: &mut DarkTowerNode, now: Instant) {
         node.set_clock(Clock::wall(now));
+        if let (Some(t), Ok(id)) = (node.server_transport(), launch::identity()) {
+            let identity = handshake_quic::Identity {
+                cert: id.der.0.clone().into(),
+                key_pkcs8: id.der.1.clone(),
+            };
+            // A failure leaves the seeded certificate: a pinning client then says why it stopped.
+            let _ = t.host_mut().set_server_identity(identity);
+        }
     }
     fn classify(payload: &[u8]) -> &'static str {
         handshake_quic::link_class(payload)
@@ -616,6 +627,7 @@ mod judge {
                 .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
                 .max(100),
             judge: judged,
+            capacity: Some(s.setup.meeting.capacity),
             controller: None,
             handler: None,
             port: None,

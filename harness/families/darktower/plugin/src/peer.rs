@@ -499,6 +499,7 @@ async fn run_clients(
                     secret: Secret::new(&common.token_secret),
                     meeting: args.meeting.clone(),
                     kind: JoinTokenKind::Valid,
+                    subject: Some(name.clone()),
                 });
             }
         }
