@@ -23,7 +23,9 @@ fn dir() -> PathBuf {
 /// `harness check PATH ARGS --json?` as the binary runs it.
 fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, String) {
     let command = handshake_proton::cli::check_args(
-        clap::Command::new("check").arg(clap::Arg::new("profile").long("profile")),
+        clap::Command::new("check")
+            .arg(clap::Arg::new("profile").long("profile"))
+            .arg(clap::Arg::new("keylog").long("keylog")),
     );
     let matches = command
         .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
@@ -37,7 +39,7 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
         tolerance_ms: 100,
         json,
         strict_profile: true,
-        keylog: None,
+        keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
     };
     let mut out = Vec::new();
     let code = handshake_proton::cli::check(&request, &matches, &mut out);
