@@ -130,9 +130,10 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
         subject: Some(m.name.clone()),
     }
     .token(wall_s());
-    let role = match s.iut.role {
-        Role::Initiator => "client",
-        Role::Responder => serves(s),
+    let role = match (s.iut.role, serves(s)) {
+        (Role::Initiator, _) => "client",
+        (Role::Responder, "both") => "server",
+        (Role::Responder, one) => one,
     };
     let transport = match p.transport {
         TransportKind::WebTransport => "webtransport",

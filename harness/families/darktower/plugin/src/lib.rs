@@ -96,9 +96,15 @@ pub fn effective(profile: &Profile, s: &DarkTowerScenario) -> Profile {
     p
 }
 
-/// Which server a responder IUT of `s` is.
+/// Which server a responder IUT of `s` is: `controller`, `handler`, or `both` on one port. The
+/// default: `both` when no scripted participant drives it (a reference client does, as in interop
+/// cells), else `controller`.
 pub fn serves(s: &DarkTowerScenario) -> &str {
-    s.iut.fields.serves.as_deref().unwrap_or("controller")
+    s.iut.fields.serves.as_deref().unwrap_or(if s.peer.steps.is_empty() {
+        "both"
+    } else {
+        "controller"
+    })
 }
 
 fn ms(v: u64) -> Duration {
@@ -278,10 +284,10 @@ impl Family for DarkTower {
     fn validate(s: &DarkTowerScenario, v: &mut Validator<'_>) {
         let at = |k: &str| handshake_scenario::validate::path(&[Seg::key("iut"), Seg::key(k)]);
         match (s.iut.role, s.iut.fields.serves.as_deref()) {
-            (Role::Responder, None | Some("controller" | "handler")) => {}
+            (Role::Responder, None | Some("controller" | "handler" | "both")) => {}
             (Role::Responder, Some(other)) => v.problem(
                 at("serves"),
-                format!("`{other}`: a server IUT serves `controller` or `handler`"),
+                format!("`{other}`: a server IUT serves `controller`, `handler` or `both`"),
             ),
             (Role::Initiator, Some(_)) => {
                 v.problem(at("serves"), "a client IUT serves nothing: drop `serves`")
@@ -367,6 +373,29 @@ impl Family for DarkTower {
                 };
                 let t = transport(&p, m, "handler", seed, true, true, false, codes, Arc::new(KeyLog::default()))?;
                 DarkTowerNode::Handler(Handler::new(t, handler_config(&p)))
+            }
+            (Role::Responder, true) if serves(s) == "both" => {
+                let t = transport(
+                    &p,
+                    m,
+                    "meeting-server",
+                    seed,
+                    true,
+                    true,
+                    false,
+                    codes,
+                    Arc::new(KeyLog::default()),
+                )?;
+                let own = if remote == handshake_scenario::engine::INITIATOR {
+                    handshake_scenario::engine::RESPONDER
+                } else {
+                    remote
+                };
+                DarkTowerNode::Server(MeetingServer::new(
+                    t,
+                    controller_config(s, &p, format!("{}://{own}/media", scheme(&p))),
+                    handler_config(&p),
+                ))
             }
             (Role::Responder, true) => {
                 let t = transport(&p, m, "controller", seed, true, false, false, codes, Arc::new(KeyLog::default()))?;
@@ -473,10 +502,11 @@ impl Family for DarkTower {
     }
     fn settle(s: &DarkTowerScenario, _real_time: bool) -> Settle {
         // A client IUT finishes; servers serve forever; the scripted participants end with the
-        // steps.
+        // steps, a reference client when its meeting is done.
         Settle {
             iut: s.iut.role == Role::Initiator,
-            peer: false,
+            // A server IUT facing a reference client (interop): until the client is done.
+            peer: s.iut.role == Role::Responder && s.peer.steps.is_empty(),
             peer_tail: None,
         }
     }
@@ -603,6 +633,11 @@ mod judge {
                 ..Judged::NONE
             },
             (Role::Responder, "handler") => Judged {
+                handler: true,
+                ..Judged::NONE
+            },
+            (Role::Responder, "both") => Judged {
+                controller: true,
                 handler: true,
                 ..Judged::NONE
             },
