@@ -5,15 +5,16 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader proton_server darktower_header darktower_frame_v1 darktower_frame_v2 darktower_signaling darktower_media_stream
 HARNESS := target/release/harness
 
-.PHONY: all build test independent proton proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
 build:
 	$(CARGO) build --workspace --all-features --release
 
-# The CI gate (.ci/run calls this). Every step can fail; none passes on zero tests.
-test: tools
+# The CI gate (.ci/run calls this). Every step can fail; none passes on zero tests. The Python venv
+# comes first: the WebTransport crate's interop tests talk to aioquic through it.
+test: tools pyenv
 	python3 vectors/tools/generate_mediastream.py --check
 	python3 vectors/tools/generate_darktower.py --check
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'
@@ -22,6 +23,7 @@ test: tools
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 	$(MAKE) --no-print-directory independent HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 
 # The library against an implementation written independently of our Rust code (vectors/iut/python/,
 # from the facts alone), over real UDP: its own tests, the whole library three times under load with
@@ -57,6 +59,39 @@ proton: pyenv
 	$(HARNESS) run $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --report reports/proton/python
 	$(HARNESS) mutants $(PROTON) --iut $(PYTHON_PROTON) --skip-tag slow --stop-at-first --report reports/proton/python/mutants
 
+# Dark Tower (WebTransport/QUIC signaling and media): the library against every reference profile in
+# virtual time (v1/v2 × WebTransport/bare QUIC × mapped/raw reset codes, decisions enforced with
+# --strict-profile), the interop matrix, the reference mutants; then over real UDP the harness's own
+# `harness peer darktower-*` tools through a manifest, and the independent Python implementation
+# (vectors/iut/python-darktower/, aioquic) with its self-tests and its mutants. Real-time runs leave
+# out the `slow` scenarios (DT10's real 30 s idle and 15 s keep-alive: `make darktower-slow`).
+DARKTOWER := vectors/scenarios/darktower
+DARKTOWER_REFS := ref:v1 ref:v2 ref:v1+quic ref:v2+quic ref:v1+raw ref:v2+raw
+DARKTOWER_PEER := vectors/iut/harness-peer-darktower.json
+PYTHON_DARKTOWER := vectors/iut/python-darktower.json
+darktower: pyenv
+	$(HARNESS) run $(DARKTOWER) $(addprefix --iut ,$(DARKTOWER_REFS)) --strict-profile --report reports/darktower/library
+	$(HARNESS) interop --matrix vectors/interop/darktower/darktower-matrix.json --report reports/darktower/interop
+	$(HARNESS) mutants $(DARKTOWER) --report reports/darktower/mutants
+	$(HARNESS) run $(DARKTOWER) --iut $(DARKTOWER_PEER) --skip-tag slow --strict-profile --report reports/darktower/harness-peer
+	PYTHONDONTWRITEBYTECODE=1 $(PYENV)/bin/python3 -m unittest discover -s vectors/iut/python-darktower
+	$(HARNESS) run $(DARKTOWER) --iut $(PYTHON_DARKTOWER) --skip-tag slow --strict-profile --report reports/darktower/python
+	$(HARNESS) mutants $(DARKTOWER) --iut $(PYTHON_DARKTOWER) --skip-tag slow --stop-at-first --report reports/darktower/python/mutants
+
+# The slow Dark Tower scenarios (real DT10 timers) against both external implementations.
+darktower-slow: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) run $(DARKTOWER) --tag slow --iut $(DARKTOWER_PEER) --iut $(PYTHON_DARKTOWER) --strict-profile --report reports/darktower/slow
+
+# Dark Tower load: a meeting server and N participants publishing 30 fps video and receiving everyone
+# else's (the seed's metrics: set-up time, streams, delivery latency, loss, resets). N=… to change.
+N ?= 10
+darktower-load:
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) peer darktower-server --listen 127.0.0.1:4480 --capacity $(N) & server=$$!; \
+	  sleep 1; $(HARNESS) peer darktower-client --target 127.0.0.1:4480 --participants $(N) --frames 300 --fps 30; \
+	  status=$$?; kill $$server; exit $$status
+
 # The slow scenarios (real 300 s and 240 s timers) against both external Proton implementations.
 proton-slow: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
@@ -64,11 +99,11 @@ proton-slow: pyenv
 
 # The Python venv of the independent implementations (aioquic), made once per requirements file.
 pyenv: $(PYENV)/.installed
-$(PYENV)/.installed: vectors/iut/python-proton/requirements.txt
+$(PYENV)/.installed: vectors/iut/python-proton/requirements.txt vectors/iut/python-darktower/requirements.txt
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
 	  || (apt-get update -q && $(APT_INSTALL) python3-venv python3-pip) >/dev/null
 	python3 -m venv $(PYENV)
-	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r vectors/iut/python-proton/requirements.txt
+	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r vectors/iut/python-proton/requirements.txt -r vectors/iut/python-darktower/requirements.txt
 	touch $@
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
@@ -100,7 +135,14 @@ demo:
 	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --report reports/demo/proton/interop
 	$(HARNESS) check --protocol proton --profile-timers pcaps/proton/server_happy_path.pcapng
 	@echo
-	@echo "== harness mutants: the suite against deliberately wrong reference endpoints (both families) =="
+	@echo "== Dark Tower: the library against v1, v2 and bare QUIC (virtual time), its interop matrix, a load run =="
+	$(HARNESS) run vectors/scenarios/darktower --iut ref:v1 --iut ref:v2 --iut ref:v1+quic --report reports/demo/darktower
+	$(HARNESS) interop --matrix vectors/interop/darktower/darktower-matrix.json --report reports/demo/darktower/interop
+	$(HARNESS) peer darktower-server --listen 127.0.0.1:4481 --capacity 8 & server=$$!; \
+	  sleep 1; $(HARNESS) peer darktower-client --target 127.0.0.1:4481 --participants 8 --frames 60 --fps 30; \
+	  status=$$?; kill $$server; exit $$status
+	@echo
+	@echo "== harness mutants: the suite against deliberately wrong reference endpoints (every family) =="
 	$(HARNESS) mutants --report reports/demo/mutants
 	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario)"
 

@@ -4,7 +4,7 @@
 //! (or bare QUIC), then Dark Tower's signaling and media, and checks every [`rules`] rule.
 //!
 //! Facts: `shared/protocols/darktower.md` (DT1–DT11); the harness's decisions DH1–DH16 in
-//! `notes/darktower-contract.md`. The judge knows the protocol only through
+//! the README's "Dark Tower: the harness's decisions DH1–DH16". The judge knows the protocol only through
 //! `handshake-darktower-wire` and `handshake-webtransport-wire`, never through the reference
 //! endpoints.
 //!

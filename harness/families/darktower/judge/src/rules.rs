@@ -1,6 +1,6 @@
 //! Dark Tower's rule catalogue: every rule the judge enforces, with a stable id, a one-line
 //! statement, and the fact or decision it rests on (`shared/protocols/darktower.md`: the wire
-//! facts and the profile decisions DT1–DT11; `notes/darktower-contract.md`: the harness's
+//! facts and the profile decisions DT1–DT11; the README's "Dark Tower: the harness's decisions DH1–DH16": the harness's
 //! decisions DH1–DH16). Ids are namespaced: `darktower.controller.*` judge the Meeting Controller,
 //! `darktower.handler.*` the Media Handler, `darktower.client.*` the client; `darktower.decrypt`
 //! the capture; `darktower.alpn`, `darktower.h3.*` and `darktower.reset.mapping` the side that
