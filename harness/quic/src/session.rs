@@ -393,7 +393,7 @@ impl Sessions for BareSessions {
         path: &str,
     ) -> Result<ConnId, QuicError> {
         match self.routes.iter().find(|(p, _)| p == path) {
-            Some((_, alpn)) => self.host.connect_alpn(now, remote, &[alpn.clone()]),
+            Some((_, alpn)) => self.host.connect_alpn(now, remote, std::slice::from_ref(alpn)),
             None => self.host.connect(now, remote),
         }
     }

@@ -132,8 +132,9 @@ pub struct ClientArgs {
     pub linger_ms: u64,
 }
 
-/// `harness peer darktower-…`.
+/// `harness peer darktower-…` (the prefix is the family's, as the command names show).
 #[derive(Debug, Subcommand)]
+#[allow(clippy::enum_variant_names)]
 pub enum PeerCommand {
     /// The reference Meeting Controller over UDP: prints `listening on ADDR`, serves until Ctrl-C.
     DarktowerController {

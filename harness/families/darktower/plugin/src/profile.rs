@@ -105,6 +105,12 @@ impl Profile {
     }
 }
 
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,11 +123,5 @@ mod tests {
         assert!(Profile::parse("v3").is_err());
         assert!(Profile::parse("v1+fast").is_err());
         assert!(Profile::parse("v1!nope").is_err());
-    }
-}
-
-impl std::fmt::Display for Profile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name())
     }
 }
