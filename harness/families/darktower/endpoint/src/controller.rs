@@ -525,6 +525,10 @@ impl Core {
         };
         member.streams.push(published.clone());
         let meeting = member.meeting.clone();
+        self.events.push_back(DarkTowerEvent::Published {
+            participant: pid.to_owned(),
+            stream_id: published.stream_id.clone(),
+        });
         let except = if self.config.is(Mutant::PublishedToPublisher) {
             ""
         } else {

@@ -160,6 +160,13 @@ pub enum DarkTowerEvent {
         /// A resumption of an earlier participant.
         resumed: bool,
     },
+    /// Controller: a participant published a stream (PublishStream accepted).
+    Published {
+        /// Its id.
+        participant: String,
+        /// The stream id it announced.
+        stream_id: String,
+    },
     /// Controller: a participant left.
     Left {
         /// Its id.
@@ -284,6 +291,10 @@ impl std::fmt::Display for DarkTowerEvent {
                 participant,
                 reason,
             } => write!(f, "{participant} left (reason {reason})"),
+            DarkTowerEvent::Published {
+                participant,
+                stream_id,
+            } => write!(f, "{participant} published {stream_id}"),
             DarkTowerEvent::Error { code, sent } => write!(
                 f,
                 "ErrorMessage {code} {}",

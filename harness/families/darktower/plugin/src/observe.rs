@@ -24,6 +24,7 @@ pub const UNIT_KINDS: &[(&str, &[&str])] = &[
     ("closed", &["participant", "from", "close"]),
     ("joined", &["participant", "resumed"]),
     ("left", &["participant", "reason"]),
+    ("published", &["participant", "stream_id"]),
     ("authenticated", &["participant"]),
     ("bad_datagram", &["reason"]),
 ];
@@ -78,6 +79,10 @@ pub fn unit(event: &DarkTowerEvent) -> Option<Value> {
             participant,
             reason,
         } => json!({"kind": "left", "participant": participant, "reason": reason}),
+        DarkTowerEvent::Published {
+            participant,
+            stream_id,
+        } => json!({"kind": "published", "participant": participant, "stream_id": stream_id}),
         DarkTowerEvent::Authenticated { participant } => {
             json!({"kind": "authenticated", "participant": participant})
         }
