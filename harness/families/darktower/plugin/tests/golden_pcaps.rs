@@ -206,7 +206,7 @@ fn reference_server_captures_break_none_of_its_rules() {
         }
     }
     assert!(stale.is_empty(), "golden captures differ from their runs (run `UPDATE_GOLDEN=1 cargo nextest run -p handshake-darktower --test golden_pcaps` after checking why): {stale:?}");
-    assert!(judged >= 49, "only {judged} captures judged");
+    assert!(judged >= 50, "only {judged} captures judged");
     assert!(quic >= 2, "only {quic} bare-QUIC captures");
     assert!(v2 >= 4, "only {v2} v2 captures");
 }
@@ -251,7 +251,10 @@ fn a_capture_without_secrets_is_nothing_to_judge() {
         .to_vec();
         let (code, text) = check(&path, bytes.clone(), &args, false);
         assert_eq!(code, 2, "{golden}: {text}");
-        assert!(text.contains("verdict: nothing to judge"), "{golden}: {text}");
+        assert!(
+            text.contains("verdict: nothing to judge"),
+            "{golden}: {text}"
+        );
         assert!(text.contains("no TLS secrets"), "{golden}: {text}");
         // With the secrets as a key log, the same classic pcap is judged clean.
         let keylog = std::env::temp_dir().join(format!(
@@ -292,7 +295,12 @@ fn a_capture_whose_secrets_block_is_stripped_is_nothing_to_judge() {
     let (code, text) = check(
         &path,
         stripped,
-        &["--profile".into(), "v1".into(), "--judge".into(), "controller".into()],
+        &[
+            "--profile".into(),
+            "v1".into(),
+            "--judge".into(),
+            "controller".into(),
+        ],
         false,
     );
     assert_eq!(code, 2, "{text}");
@@ -310,7 +318,12 @@ fn damaged_and_foreign_input_is_an_input_error() {
     assert!(text.contains("verdict: incomplete"), "{text}");
     let (code, _) = check(&path, b"not a capture".to_vec(), &[], false);
     assert_eq!(code, 2);
-    let (code, text) = check(&path, full.clone(), &["--profile".into(), "v3".into()], false);
+    let (code, text) = check(
+        &path,
+        full.clone(),
+        &["--profile".into(), "v3".into()],
+        false,
+    );
     assert_eq!((code, text.as_str()), (2, ""));
     let (code, text) = check(&path, full, &["--judge".into(), "everyone".into()], false);
     assert_eq!((code, text.as_str()), (2, ""));
