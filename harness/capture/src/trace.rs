@@ -86,6 +86,9 @@ pub struct TraceOptions<'a> {
     /// Where a datagram the link dropped on its way to the viewpoint is placed: its send time plus
     /// this (the link's latency), so it sits where it would have arrived, in order with what did.
     pub not_delivered_delay_ns: u64,
+    /// Other addresses that are the viewpoint too (an implementation under test that opens each
+    /// of its connections from a socket of its own); `None`: only `viewpoint`.
+    pub viewpoint_also: Option<&'a dyn Fn(SocketAddr) -> bool>,
 }
 
 impl Default for TraceOptions<'_> {
@@ -94,6 +97,7 @@ impl Default for TraceOptions<'_> {
             epoch_ns: DEFAULT_EPOCH_NS,
             annotate: None,
             not_delivered_delay_ns: 0,
+            viewpoint_also: None,
         }
     }
 }
@@ -250,6 +254,8 @@ pub fn trace_packets<'t>(
         }
     }
     let injected_of = |id: &DatagramId| injected.get(id).copied().unwrap_or(false);
+    let also = options.viewpoint_also;
+    let is_viewpoint = |a: &SocketAddr| *a == viewpoint || also.is_some_and(|f| f(*a));
 
     let mut packets: Vec<TracePacket<'t>> = Vec::new();
     for event in trace {
@@ -264,9 +270,9 @@ pub fn trace_packets<'t>(
                 dropped,
                 ..
             } => {
-                let role = if *from == viewpoint && !injected {
+                let role = if is_viewpoint(from) && !injected {
                     Some(PacketRole::Sent)
-                } else if *to == viewpoint && dropped.is_some() {
+                } else if is_viewpoint(to) && dropped.is_some() {
                     Some(PacketRole::NotDelivered)
                 } else {
                     None
@@ -286,7 +292,7 @@ pub fn trace_packets<'t>(
                 to,
                 payload,
                 ..
-            } if *to == viewpoint => Some((
+            } if is_viewpoint(to) => Some((
                 PacketRole::Received,
                 *id,
                 *at,
@@ -310,7 +316,7 @@ pub fn trace_packets<'t>(
                 to,
                 payload,
                 ..
-            } if *to == viewpoint => Some((
+            } if is_viewpoint(to) => Some((
                 PacketRole::NotDelivered,
                 *id,
                 *at,

@@ -224,7 +224,12 @@ impl<E: Endpoint> RealTimeLink<E> {
         self.primary_port
     }
 
-    /// The IUT's address, once known.
+    /// The harness's own sockets' addresses.
+    pub fn harness_addresses(&self) -> Vec<SocketAddr> {
+        self.sockets.keys().copied().collect()
+    }
+
+    /// The IUT's address: the source of its first datagram.
     pub fn iut(&self) -> Option<SocketAddr> {
         self.iut
     }

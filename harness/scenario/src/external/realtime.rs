@@ -607,8 +607,13 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         .collect();
     let annotations = script.annotations.clone();
     let annotate = move |id: handshake_net::DatagramId| annotations.get(&id).cloned();
+    // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
+    // socket per connection).
+    let harness_sockets = net.link.harness_addresses();
+    let also = move |a: SocketAddr| a.ip() == viewpoint.ip() && !harness_sockets.contains(&a);
     let options = handshake_capture::TraceOptions {
         annotate: Some(&annotate),
+        viewpoint_also: Some(&also),
         not_delivered_delay_ns: net
             .link
             .link()
