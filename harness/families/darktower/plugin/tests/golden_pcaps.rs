@@ -32,6 +32,18 @@ fn dir() -> PathBuf {
 /// `harness check PATH --protocol darktower ARGS --json?` as the binary runs it (tolerance 100 ms,
 /// as the runs judge in virtual time; `--strict-profile`: profile decisions fail too).
 fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, String) {
+    check_as(path, bytes, args, json, 100, true)
+}
+
+/// The same with another `--tolerance-ms` and with or without `--strict-profile`.
+fn check_as(
+    path: &Path,
+    bytes: Vec<u8>,
+    args: &[String],
+    json: bool,
+    tolerance_ms: u64,
+    strict_profile: bool,
+) -> (i32, String) {
     let command = handshake_darktower::cli::check_args(
         clap::Command::new("check")
             .arg(clap::Arg::new("profile").long("profile"))
@@ -46,9 +58,9 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),
-        tolerance_ms: 100,
+        tolerance_ms,
         json,
-        strict_profile: true,
+        strict_profile,
         keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
     };
     let mut out = Vec::new();
@@ -167,6 +179,14 @@ fn reference_server_captures_break_none_of_its_rules() {
             "{stem}: the reference {role} breaks {rules:?} (judged with {args:?})"
         );
         assert_eq!(code, 0, "{stem}: exit code");
+        // The same with `harness check`'s defaults (50 ms tolerance, profile decisions as
+        // deviations).
+        let (code, json) = check_as(&path, outcome.capture.clone(), &args, true, 50, false);
+        let rules = rules_of(&json);
+        assert!(
+            rules.is_empty() && code == 0,
+            "{stem}: with --tolerance-ms 50 the reference {role} breaks {rules:?} (exit {code})"
+        );
 
         // Every role judged: the scripted participants' rules may fire, and only theirs.
         let all = check_args(&scenario, "all");
