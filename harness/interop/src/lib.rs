@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod output;
 pub mod peer;
 pub mod run;
+pub mod verdict;
 
 use std::fmt;
 use std::marker::PhantomData;
