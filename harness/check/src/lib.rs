@@ -223,6 +223,42 @@ pub fn verdict_word(
     }
 }
 
+/// `seconds.micros` of a capture timestamp in nanoseconds.
+pub fn seconds(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
+}
+
+/// The violations part of `harness check`'s text verdict (QUIC families): a count, then one line
+/// each — packet, time, rule (marked when it rests on a profile decision), detail, statement.
+pub fn write_violations(
+    out: &mut dyn std::io::Write,
+    violations: &[Violation],
+    is_profile_rule: impl Fn(&str) -> bool,
+) -> std::io::Result<()> {
+    if violations.is_empty() {
+        writeln!(out, "violations: none")?;
+    } else {
+        writeln!(out, "violations: {}", violations.len())?;
+    }
+    for v in violations {
+        writeln!(
+            out,
+            "  #{} {} {}{}: {} -- {}",
+            v.packet,
+            seconds(v.time_ns),
+            v.rule,
+            if is_profile_rule(v.rule) {
+                " (profile decision)"
+            } else {
+                ""
+            },
+            v.detail,
+            v.statement
+        )?;
+    }
+    Ok(())
+}
+
 /// The last line of `harness check`'s text verdict, for `word` ([`verdict_word`]) and the number
 /// of violations shown.
 pub fn write_verdict_line(

@@ -91,7 +91,11 @@ pub struct DatagramLabel {
 impl DatagramLabel {
     /// A datagram a family cannot describe: its length.
     pub fn opaque(payload: &[u8]) -> DatagramLabel {
-        let text = format!("{} bytes", payload.len());
+        DatagramLabel::text(format!("{} bytes", payload.len()))
+    }
+
+    /// One text for both the arrow and its tooltip (an encrypted datagram's class and size).
+    pub fn text(text: String) -> DatagramLabel {
         DatagramLabel {
             short: text.clone(),
             full: text,

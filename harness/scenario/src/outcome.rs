@@ -46,6 +46,31 @@ pub struct TranscriptLine {
     pub text: String,
 }
 
+/// A transcript from the events of the endpoints the harness ran and the script's markers, in
+/// time order: each event as `IUT: …` or `harness: …` (families whose events say it all).
+pub fn event_transcript<E: std::fmt::Display>(
+    events: &[handshake_net::SimEvent<E>],
+    iut: std::net::SocketAddr,
+    markers: &[(handshake_core::Instant, String)],
+) -> Vec<TranscriptLine> {
+    let mut lines: Vec<(handshake_core::Instant, String)> = events
+        .iter()
+        .map(|e| {
+            let who = if e.endpoint == iut { "IUT" } else { "harness" };
+            (e.at, format!("{who}: {}", e.event))
+        })
+        .collect();
+    lines.extend(markers.iter().cloned());
+    lines.sort_by_key(|(t, _)| *t);
+    lines
+        .into_iter()
+        .map(|(t, text)| TranscriptLine {
+            at_ms: t.as_nanos() as f64 / 1e6,
+            text,
+        })
+        .collect()
+}
+
 impl std::fmt::Display for TranscriptLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:>10.3} ms  {}", self.at_ms, self.text)

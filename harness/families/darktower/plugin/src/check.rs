@@ -180,9 +180,6 @@ fn verdict(request: &CheckRequest, options: &Options, report: &Report, out: &mut
     }
 }
 
-fn seconds(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
-}
 
 fn write_session(out: &mut dyn Write, s: &SessionView) -> std::io::Result<()> {
     let addr = |a: Option<SocketAddr>| a.map_or_else(|| "?".to_owned(), |a| a.to_string());
@@ -273,27 +270,7 @@ fn write_text(
     for s in &report.sessions {
         write_session(out, s)?;
     }
-    if report.violations.is_empty() {
-        writeln!(out, "violations: none")?;
-    } else {
-        writeln!(out, "violations: {}", report.violations.len())?;
-    }
-    for v in &report.violations {
-        writeln!(
-            out,
-            "  #{} {} {}{}: {} -- {}",
-            v.packet,
-            seconds(v.time_ns),
-            v.rule,
-            if is_profile_rule(v.rule) {
-                " (profile decision)"
-            } else {
-                ""
-            },
-            v.detail,
-            v.statement
-        )?;
-    }
+    handshake_check::write_violations(out, &report.violations, is_profile_rule)?;
     if report.undecrypted > 0 {
         writeln!(
             out,

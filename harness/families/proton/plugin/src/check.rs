@@ -178,9 +178,6 @@ fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i
     }
 }
 
-fn seconds(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
-}
 
 fn addr(a: Option<std::net::SocketAddr>) -> String {
     a.map_or_else(|| "?".to_owned(), |a| a.to_string())
@@ -254,7 +251,7 @@ fn write_connection(out: &mut dyn Write, c: &ConnectionView) -> std::io::Result<
                 close.reason,
                 side(close.by),
                 close.packet,
-                seconds(close.time_ns)
+                handshake_check::seconds(close.time_ns)
             )
         }
         None => writeln!(out, "  close: none seen"),
@@ -294,27 +291,7 @@ fn write_text(
     for c in &report.connections {
         write_connection(out, c)?;
     }
-    if report.violations.is_empty() {
-        writeln!(out, "violations: none")?;
-    } else {
-        writeln!(out, "violations: {}", report.violations.len())?;
-    }
-    for v in &report.violations {
-        writeln!(
-            out,
-            "  #{} {} {}{}: {} -- {}",
-            v.packet,
-            seconds(v.time_ns),
-            v.rule,
-            if is_profile_rule(v.rule) {
-                " (profile decision)"
-            } else {
-                ""
-            },
-            v.detail,
-            v.statement
-        )?;
-    }
+    handshake_check::write_violations(out, &report.violations, is_profile_rule)?;
     if report.undecrypted > 0 {
         writeln!(
             out,

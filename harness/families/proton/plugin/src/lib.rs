@@ -430,17 +430,11 @@ impl Family for Proton {
         observe::check_expect(expect, observed, reasons);
     }
     fn describe_datagram(payload: &[u8]) -> DatagramLabel {
-        let text = format!(
+        DatagramLabel::text(format!(
             "QUIC {} {} B",
             handshake_quic::link_class(payload),
             payload.len()
-        );
-        DatagramLabel {
-            short: text.clone(),
-            full: text,
-            opens: false,
-            run: None,
-        }
+        ))
     }
     fn transcript(
         _capture: &[u8],
@@ -448,22 +442,7 @@ impl Family for Proton {
         iut: SocketAddr,
         markers: &[(Instant, String)],
     ) -> Vec<TranscriptLine> {
-        let mut lines: Vec<(Instant, String)> = events
-            .iter()
-            .map(|e| {
-                let who = if e.endpoint == iut { "IUT" } else { "harness" };
-                (e.at, format!("{who}: {}", e.event))
-            })
-            .collect();
-        lines.extend(markers.iter().cloned());
-        lines.sort_by_key(|(t, _)| *t);
-        lines
-            .into_iter()
-            .map(|(t, text)| TranscriptLine {
-                at_ms: t.as_nanos() as f64 / 1e6,
-                text,
-            })
-            .collect()
+        handshake_scenario::outcome::event_transcript(events, iut, markers)
     }
 
     const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
