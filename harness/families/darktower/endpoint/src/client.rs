@@ -21,7 +21,8 @@ use handshake_darktower_wire::{
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 
-use crate::{earliest, pump, url_address, url_path, Clock, DarkTowerEvent, Mutant};
+use crate::driven::{App, Driven};
+use crate::{earliest, url_address, url_path, Clock, DarkTowerEvent, Mutant};
 
 /// v1 (streams, the default) or v2 (datagrams) media.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,8 +138,9 @@ struct Received {
     next_sequence: Option<u64>,
 }
 
+/// The client's state, apart from its transport.
 #[derive(Debug)]
-struct Core {
+pub struct ClientCore {
     config: ClientConfig,
     started: Instant,
     controller: Option<u32>,
@@ -162,11 +164,7 @@ struct Core {
 }
 
 /// The reference client.
-#[derive(Debug)]
-pub struct Client {
-    transport: Box<dyn Sessions>,
-    core: Core,
-}
+pub type Client = Driven<ClientCore>;
 
 /// A stable 16-byte stream id from a name and an index (DH16).
 pub fn derive_stream_id(name: &str, index: usize) -> StreamId {
@@ -201,7 +199,7 @@ impl Client {
                 sequence: first_sequence,
             })
             .collect();
-        let mut core = Core {
+        let mut core = ClientCore {
             config,
             started: now,
             controller: None,
@@ -225,74 +223,46 @@ impl Client {
             Ok(session) => core.controller = Some(session),
             Err(e) => core.fail(&mut *transport, now, &format!("connect to the controller: {e}")),
         }
-        let mut client = Client { transport, core };
+        let mut client = Driven::with(transport, core);
         client.step(now);
         client
     }
 
-    /// Takes one UDP datagram.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
-        self.transport.handle_datagram(now, source, payload);
-        self.step(now);
-    }
-
-    /// Fires what is due (QUIC timers, the next frame, the leave time).
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.transport.handle_timeout(now);
-        self.core.on_timer(&mut *self.transport, now);
-        self.step(now);
-    }
-
-    fn step(&mut self, now: Instant) {
-        let core = &mut self.core;
-        pump(&mut *self.transport, now, |t, e| core.on(now, t, e));
-    }
-
-    /// The next UDP datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.transport.poll_transmit()
-    }
-
-    /// When to call [`Client::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let app = if self.core.report.result.is_some() {
-            None
-        } else {
-            earliest(
-                earliest(self.core.next_frame, self.core.leave_at),
-                self.core.media_at,
-            )
-        };
-        earliest(self.transport.poll_timeout(), app)
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.core.events.pop_front()
-    }
-
-    /// TLS secrets.
-    pub fn key_log(&self) -> String {
-        self.transport.key_log()
-    }
-
-    /// Switches its Unix time (real-time runs).
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.core.config.clock = clock;
-    }
-
     /// What it measured so far.
     pub fn report(&self) -> &ClientReport {
-        &self.core.report
+        &self.app().report
     }
 
     /// Whether it finished (completed or failed).
     pub fn is_finished(&self) -> bool {
-        self.core.report.result.is_some()
+        self.app().report.result.is_some()
     }
 }
 
-impl Core {
+impl App for ClientCore {
+    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+        ClientCore::on(self, now, t, event);
+    }
+    fn on_timer(&mut self, t: &mut dyn Sessions, now: Instant) {
+        ClientCore::on_timer(self, t, now);
+    }
+    /// The next frame, the media start, the leave time (none once it finished).
+    fn timer(&self) -> Option<Instant> {
+        if self.report.result.is_some() {
+            None
+        } else {
+            earliest(earliest(self.next_frame, self.leave_at), self.media_at)
+        }
+    }
+    fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.events.pop_front()
+    }
+    fn set_clock(&mut self, clock: Clock) {
+        self.config.clock = clock;
+    }
+}
+
+impl ClientCore {
     fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
         match event {
             SessionEvent::Opened { session, path } => {

@@ -1,7 +1,6 @@
 //! The reference Meeting Controller: signaling (DT6, DH6–DH10).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 
 use handshake_core::Instant;
 use handshake_darktower_wire::proto::signaling::{
@@ -16,7 +15,8 @@ use handshake_quic::session::{SessionEvent, Sessions};
 use handshake_quic::Close;
 
 use crate::token::{MediaClaims, Secret, MEDIA_TOKEN_LIFETIME_S};
-use crate::{earliest, is_client_bidi, pump, Clock, DarkTowerEvent, Mutant};
+use crate::driven::{App, Driven};
+use crate::{is_client_bidi, Clock, DarkTowerEvent, Mutant};
 
 /// How the controller is set up (DH6, DH8).
 #[derive(Clone, Debug)]
@@ -69,7 +69,7 @@ struct Signaling {
 
 /// The controller's state, apart from its transport.
 #[derive(Debug)]
-pub(crate) struct Core {
+pub struct ControllerCore {
     pub(crate) config: ControllerConfig,
     sessions: BTreeMap<u32, Signaling>,
     members: BTreeMap<String, Member>,
@@ -79,71 +79,17 @@ pub(crate) struct Core {
 }
 
 /// The reference Meeting Controller.
-#[derive(Debug)]
-pub struct Controller {
-    transport: Box<dyn Sessions>,
-    core: Core,
-}
+pub type Controller = Driven<ControllerCore>;
 
 impl Controller {
     /// A controller serving on `transport` (a server host).
     pub fn new(transport: Box<dyn Sessions>, config: ControllerConfig) -> Controller {
-        Controller {
-            transport,
-            core: Core::new(config),
-        }
+        Driven::with(transport, ControllerCore::new(config))
     }
 
-    /// Takes one UDP datagram.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
-        self.transport.handle_datagram(now, source, payload);
-        self.step(now);
-    }
-
-    /// Fires what is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.transport.handle_timeout(now);
-        self.step(now);
-    }
-
-    fn step(&mut self, now: Instant) {
-        let core = &mut self.core;
-        pump(&mut *self.transport, now, |t, e| core.on(now, t, e));
-    }
-
-    /// The next UDP datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.transport.poll_transmit()
-    }
-
-    /// When to call [`Controller::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        earliest(self.transport.poll_timeout(), None)
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.core.events.pop_front()
-    }
-
-    /// TLS secrets.
-    pub fn key_log(&self) -> String {
-        self.transport.key_log()
-    }
-
-    /// The transport (to present another certificate).
-    pub fn transport_mut(&mut self) -> &mut dyn Sessions {
-        &mut *self.transport
-    }
-
-    /// Switches its Unix time (real-time runs).
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.core.config.clock = clock;
-    }
-
-    /// The participants present, by meeting (id, name).
+    /// The participants present (id, name).
     pub fn present(&self) -> Vec<(String, String)> {
-        self.core
+        self.app()
             .members
             .iter()
             .filter(|(_, m)| m.session.is_some())
@@ -152,9 +98,21 @@ impl Controller {
     }
 }
 
-impl Core {
-    pub(crate) fn new(config: ControllerConfig) -> Core {
-        Core {
+impl App for ControllerCore {
+    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+        ControllerCore::on(self, now, t, event);
+    }
+    fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.events.pop_front()
+    }
+    fn set_clock(&mut self, clock: Clock) {
+        self.config.clock = clock;
+    }
+}
+
+impl ControllerCore {
+    pub(crate) fn new(config: ControllerConfig) -> ControllerCore {
+        ControllerCore {
             config,
             sessions: BTreeMap::new(),
             members: BTreeMap::new(),
@@ -162,10 +120,6 @@ impl Core {
             next_jti: 1,
             events: VecDeque::new(),
         }
-    }
-
-    pub(crate) fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.events.pop_front()
     }
 
     pub(crate) fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {

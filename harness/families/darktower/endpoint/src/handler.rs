@@ -2,7 +2,6 @@
 //! forwarding (DH13), v2 datagrams (DT11).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 
 use handshake_core::Instant;
 use handshake_darktower_wire::proto::media::{
@@ -16,7 +15,8 @@ use handshake_darktower_wire::{
 use handshake_quic::session::{SessionEvent, Sessions};
 
 use crate::token::{Secret, UsedTokens};
-use crate::{is_client_bidi, is_client_uni, pump, Clock, DarkTowerEvent, Mutant};
+use crate::driven::{App, Driven};
+use crate::{is_client_bidi, is_client_uni, Clock, DarkTowerEvent, Mutant};
 
 /// The per-stream flow-control window of the flow document (1 MiB): a frame whose payload is
 /// larger could never arrive (DH12 → 0x03).
@@ -74,8 +74,9 @@ struct Source {
     offset: u64,
 }
 
+/// The handler's state, apart from its transport.
 #[derive(Debug)]
-pub(crate) struct Core {
+pub struct HandlerCore {
     pub(crate) config: HandlerConfig,
     sessions: BTreeMap<u32, MediaSession>,
     sources: BTreeMap<(u32, u64), Source>,
@@ -99,78 +100,36 @@ pub struct Counters {
 }
 
 /// The reference Media Handler.
-#[derive(Debug)]
-pub struct Handler {
-    transport: Box<dyn Sessions>,
-    core: Core,
-}
+pub type Handler = Driven<HandlerCore>;
 
 impl Handler {
     /// A handler serving on `transport` (a server host with the flow-control windows of
     /// [`STREAM_WINDOW`] and [`CONNECTION_WINDOW`]).
     pub fn new(transport: Box<dyn Sessions>, config: HandlerConfig) -> Handler {
-        Handler {
-            transport,
-            core: Core::new(config),
-        }
-    }
-
-    /// Takes one UDP datagram.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
-        self.transport.handle_datagram(now, source, payload);
-        self.step(now);
-    }
-
-    /// Fires what is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.transport.handle_timeout(now);
-        self.step(now);
-    }
-
-    fn step(&mut self, now: Instant) {
-        let core = &mut self.core;
-        pump(&mut *self.transport, now, |t, e| core.on(now, t, e));
-    }
-
-    /// The next UDP datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.transport.poll_transmit()
-    }
-
-    /// When to call [`Handler::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transport.poll_timeout()
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.core.events.pop_front()
-    }
-
-    /// TLS secrets.
-    pub fn key_log(&self) -> String {
-        self.transport.key_log()
-    }
-
-    /// The transport (to present another certificate).
-    pub fn transport_mut(&mut self) -> &mut dyn Sessions {
-        &mut *self.transport
-    }
-
-    /// Switches its Unix time (real-time runs).
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.core.config.clock = clock;
+        Driven::with(transport, HandlerCore::new(config))
     }
 
     /// What it counted.
     pub fn counters(&self) -> Counters {
-        self.core.counters
+        self.app().counters
     }
 }
 
-impl Core {
-    pub(crate) fn new(config: HandlerConfig) -> Core {
-        Core {
+impl App for HandlerCore {
+    fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {
+        HandlerCore::on(self, now, t, event);
+    }
+    fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+        self.events.pop_front()
+    }
+    fn set_clock(&mut self, clock: Clock) {
+        self.config.clock = clock;
+    }
+}
+
+impl HandlerCore {
+    pub(crate) fn new(config: HandlerConfig) -> HandlerCore {
+        HandlerCore {
             config,
             sessions: BTreeMap::new(),
             sources: BTreeMap::new(),
@@ -178,10 +137,6 @@ impl Core {
             events: VecDeque::new(),
             counters: Counters::default(),
         }
-    }
-
-    pub(crate) fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.events.pop_front()
     }
 
     pub(crate) fn on(&mut self, now: Instant, t: &mut dyn Sessions, event: SessionEvent) {

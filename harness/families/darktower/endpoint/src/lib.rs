@@ -18,6 +18,7 @@ use handshake_quic::session::{SessionEvent, Sessions};
 
 pub mod client;
 pub mod controller;
+pub mod driven;
 pub mod handler;
 pub mod mutants;
 pub mod node;
@@ -27,6 +28,7 @@ pub mod token;
 
 pub use client::{Client, ClientConfig, ClientReport, MediaVersion, Source};
 pub use controller::{Controller, ControllerConfig};
+pub use driven::{App, Driven};
 pub use handler::{Handler, HandlerConfig};
 pub use mutants::Mutant;
 pub use node::DarkTowerNode;

@@ -4,12 +4,14 @@
 //! else the controller's.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use handshake_core::Instant;
 use handshake_quic::session::{SessionEvent, Sessions};
 
-use crate::{controller, handler, pump, ControllerConfig, DarkTowerEvent, HandlerConfig, PATH_MEDIA};
+use crate::controller::ControllerCore;
+use crate::driven::{App, Driven};
+use crate::handler::HandlerCore;
+use crate::{Clock, ControllerConfig, DarkTowerEvent, HandlerConfig, PATH_MEDIA};
 
 /// Which server a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,14 +20,16 @@ enum Part {
     Handler,
 }
 
-/// The reference controller and handler behind one transport.
+/// Both servers' state, apart from their transport.
 #[derive(Debug)]
-pub struct MeetingServer {
-    transport: Box<dyn Sessions>,
-    controller: controller::Core,
-    handler: handler::Core,
+pub struct MeetingCore {
+    controller: ControllerCore,
+    handler: HandlerCore,
     parts: BTreeMap<u32, Part>,
 }
+
+/// The reference controller and handler behind one transport.
+pub type MeetingServer = Driven<MeetingCore>;
 
 impl MeetingServer {
     /// Both servers on `transport` (the controller's handler URL should be this server's own
@@ -35,88 +39,56 @@ impl MeetingServer {
         controller: ControllerConfig,
         handler: HandlerConfig,
     ) -> MeetingServer {
-        MeetingServer {
+        Driven::with(
             transport,
-            controller: controller::Core::new(controller),
-            handler: handler::Core::new(handler),
-            parts: BTreeMap::new(),
+            MeetingCore {
+                controller: ControllerCore::new(controller),
+                handler: HandlerCore::new(handler),
+                parts: BTreeMap::new(),
+            },
+        )
+    }
+}
+
+impl App for MeetingCore {
+    fn on(&mut self, now: Instant, t: &mut dyn Sessions, e: SessionEvent) {
+        let session = match &e {
+            SessionEvent::Opened { session, path } => {
+                let part = if path == PATH_MEDIA {
+                    Part::Handler
+                } else {
+                    Part::Controller
+                };
+                self.parts.insert(*session, part);
+                *session
+            }
+            SessionEvent::Data { session, .. }
+            | SessionEvent::Reset { session, .. }
+            | SessionEvent::Stopped { session, .. }
+            | SessionEvent::Datagram { session, .. }
+            | SessionEvent::Closed { session, .. } => *session,
+        };
+        let closed = matches!(e, SessionEvent::Closed { .. });
+        match self.parts.get(&session) {
+            Some(Part::Handler) => self.handler.on(now, t, e),
+            Some(Part::Controller) => self.controller.on(now, t, e),
+            // Nothing of a session that never opened concerns either server.
+            None => {}
+        }
+        if closed {
+            self.parts.remove(&session);
         }
     }
 
-    /// Takes one UDP datagram.
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
-        self.transport.handle_datagram(now, source, payload);
-        self.step(now);
-    }
-
-    /// Fires what is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.transport.handle_timeout(now);
-        self.step(now);
-    }
-
-    fn step(&mut self, now: Instant) {
-        let (controller, handler, parts) = (&mut self.controller, &mut self.handler, &mut self.parts);
-        pump(&mut *self.transport, now, |t, e| {
-            let session = match &e {
-                SessionEvent::Opened { session, path } => {
-                    let part = if path == PATH_MEDIA {
-                        Part::Handler
-                    } else {
-                        Part::Controller
-                    };
-                    parts.insert(*session, part);
-                    *session
-                }
-                SessionEvent::Data { session, .. }
-                | SessionEvent::Reset { session, .. }
-                | SessionEvent::Stopped { session, .. }
-                | SessionEvent::Datagram { session, .. }
-                | SessionEvent::Closed { session, .. } => *session,
-            };
-            let closed = matches!(e, SessionEvent::Closed { .. });
-            match parts.get(&session) {
-                Some(Part::Handler) => handler.on(now, t, e),
-                Some(Part::Controller) => controller.on(now, t, e),
-                // Nothing of a session that never opened concerns either server.
-                None => {}
-            }
-            if closed {
-                parts.remove(&session);
-            }
-        });
-    }
-
-    /// The next UDP datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.transport.poll_transmit()
-    }
-
-    /// When to call [`MeetingServer::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transport.poll_timeout()
-    }
-
-    /// The next event (the controller's first).
-    pub fn poll_event(&mut self) -> Option<DarkTowerEvent> {
+    /// The controller's events first.
+    fn poll_event(&mut self) -> Option<DarkTowerEvent> {
         self.controller
             .poll_event()
             .or_else(|| self.handler.poll_event())
     }
 
-    /// Switches its Unix time (real-time runs).
-    pub fn set_clock(&mut self, clock: crate::Clock) {
-        self.controller.config.clock = clock;
-        self.handler.config.clock = clock;
-    }
-
-    /// TLS secrets.
-    pub fn key_log(&self) -> String {
-        self.transport.key_log()
-    }
-
-    /// The transport (scripted twists: close, vanish).
-    pub fn transport_mut(&mut self) -> &mut dyn Sessions {
-        &mut *self.transport
+    fn set_clock(&mut self, clock: Clock) {
+        self.controller.set_clock(clock);
+        self.handler.set_clock(clock);
     }
 }
