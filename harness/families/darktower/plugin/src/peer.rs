@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
-use handshake_core::{Endpoint, Instant};
+use handshake_core::Instant;
+use handshake_net::udp::Clock as UdpClock;
 use handshake_darktower_endpoint::{
     Client, ClientReport, Clock, Controller, DarkTowerEvent, DarkTowerNode, Handler, JoinMint,
     JoinTokenKind, MeetingServer, Mutant, Secret,
@@ -350,62 +351,47 @@ async fn serve(
         Err(e) => return usage(&format!("cannot bind {listen}: {e}")),
     };
     let bound = socket.local_addr().map_or(listen, |a| a);
-    let start = std::time::Instant::now();
+    let clock = UdpClock::start();
     let mut node = match make(&profile, bound) {
         Ok(n) => n,
         Err(e) => return usage(&e),
     };
-    node.set_clock(Clock::wall(Instant::ZERO));
+    node.set_clock(Clock::wall(clock.now()));
     println!("listening on {bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    drive(&socket, &mut node, start, false).await;
+    drive(&socket, &mut node, clock, false).await;
     EXIT_OK
 }
 
-/// Runs `node` on `socket` in wall-clock time until it finishes (`until_finished`) or Ctrl-C.
-async fn drive(
-    socket: &tokio::net::UdpSocket,
-    node: &mut DarkTowerNode,
-    start: std::time::Instant,
-    until_finished: bool,
-) {
-    let now = || Instant::ZERO + start.elapsed();
-    let mut buf = vec![0u8; 65_535];
-    let quiet = until_finished;
-    loop {
-        while let Some(t) = node.poll_transmit() {
-            let _ = socket.send_to(&t.payload, t.destination).await;
-        }
-        while let Some(e) = node.poll_event() {
+/// Runs `node` on `socket` in wall-clock time (`handshake_net::udp::drive`) until it finishes (a
+/// client) or Ctrl-C; prints its events on stderr (`quiet`: only a client's end).
+async fn drive(socket: &tokio::net::UdpSocket, node: &mut DarkTowerNode, clock: UdpClock, quiet: bool) {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let ctrl_c = async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(true);
+    };
+    let run = handshake_net::udp::drive(
+        socket,
+        node,
+        clock,
+        None,
+        stop,
+        |at, e| {
             if !quiet || matches!(e, DarkTowerEvent::Finished { .. }) {
-                eprintln!("{:>10.3} ms  {e}", start.elapsed().as_secs_f64() * 1000.0);
+                eprintln!("{:>10.3} ms  {e}", at.as_nanos() as f64 / 1e6);
+            }
+        },
+        |_| {},
+    );
+    tokio::select! {
+        r = run => {
+            if let Err(e) = r {
+                eprintln!("error: the socket failed: {e}");
             }
         }
-        if until_finished && node.is_finished() {
-            // Let the closes leave.
-            while let Some(t) = node.poll_transmit() {
-                let _ = socket.send_to(&t.payload, t.destination).await;
-            }
-            return;
-        }
-        let sleep = node
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(now()));
-        tokio::select! {
-            r = socket.recv_from(&mut buf) => {
-                if let Ok((n, from)) = r {
-                    node.handle_datagram(now(), from, &buf[..n]);
-                }
-            }
-            () = async {
-                match sleep {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            } => node.handle_timeout(now()),
-            _ = tokio::signal::ctrl_c() => return,
-        }
+        () = ctrl_c => {}
     }
 }
 
@@ -472,8 +458,8 @@ async fn run_clients(
         linger_ms: args.linger_ms,
         ..Meeting::default()
     };
-    let start = std::time::Instant::now();
-    let wall = Clock::wall(Instant::ZERO);
+    let clock = UdpClock::start();
+    let wall = Clock::wall(clock.now());
     // Everyone joins first; media starts together (load mode), so every frame has every other
     // participant as a receiver.
     let media_at = (n > 1).then(|| Instant::ZERO + Duration::from_millis(500 + 20 * u64::from(n)));
@@ -530,18 +516,14 @@ async fn run_clients(
             Ok(s) => s,
             Err(e) => return usage(&format!("cannot bind {bind}: {e}")),
         };
-        let mut node = DarkTowerNode::Client(Client::new(
-            t,
-            config,
-            Instant::ZERO + start.elapsed(),
-        ));
+        let mut node = DarkTowerNode::Client(Client::new(t, config, clock.now()));
         tasks.push(async move {
-            drive(&socket, &mut node, start, true).await;
+            drive(&socket, &mut node, clock, true).await;
             node.client().map(|c| c.report().clone()).unwrap_or_default()
         });
     }
     let reports: Vec<ClientReport> = futures_join(tasks).await;
-    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let wall_ms = clock.now().as_nanos() as f64 / 1e6;
     if n == 1 {
         return match reports.first().and_then(|r| r.result.clone()) {
             Some(Ok(())) => {
