@@ -529,6 +529,12 @@ pub(crate) fn server_config_with(
     let mut cfg = ServerConfig::new(Arc::new(quic), Arc::new(prk));
     cfg.transport_config(transport_config(t)?);
     cfg.time_source(Arc::new(FixedSystemTime));
+    // No NEW_TOKEN frames, whatever features quinn-proto was built with: its `bloom` feature
+    // (which a dev-dependency may switch on for a whole workspace build) sends two, with a
+    // random token-log key, and the same run would no longer give the same bytes.
+    let mut tokens = quinn_proto::ValidationTokenConfig::default();
+    tokens.sent(0);
+    cfg.validation_token_config(tokens);
     Ok(cfg)
 }
 
