@@ -37,6 +37,20 @@ fn var(vars: &Vars, name: &str) -> Result<String, String> {
     }
 }
 
+/// Bounds on what one step may build: a scenario (or a fuzzer's mutation of one) must not make the
+/// harness allocate without limit.
+const MAX_FRAMES: u32 = 10_000;
+const MAX_PAYLOAD: u32 = 1 << 20;
+const MAX_NAME: usize = 1 << 16;
+
+fn bounded(what: &str, value: u64, max: u64) -> Result<(), String> {
+    if value > max {
+        Err(format!("`{what}` {value} is above {max}"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Performs one step with the scripted participants.
 pub fn act(
     step: &DarkTowerStep,
@@ -119,6 +133,7 @@ fn write_target(w: &WriteStep) -> Result<(Which, Target), String> {
 }
 
 fn join_bytes(j: &JoinStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result<Vec<u8>, String> {
+    bounded("name_len", j.name_len.unwrap_or(0) as u64, MAX_NAME as u64)?;
     let meeting_id = j.meeting.clone().unwrap_or_else(|| meeting.to_owned());
     let token = match j.token.strip_prefix("same_as:") {
         Some(n) => var(vars, &format!("join_token.{n}"))?,
@@ -187,7 +202,7 @@ fn auth_bytes(a: &AuthStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result
     let participant_id = a
         .participant_id
         .clone()
-        .unwrap_or_else(|| format!("p{}", a.participant + 1));
+        .unwrap_or_else(|| format!("p{}", u64::from(a.participant) + 1));
     let jti = format!("script-{}-{}", a.participant, vars.fresh());
     let claims = |exp: u64| MediaClaims {
         meeting_id: meeting.to_owned(),
@@ -197,10 +212,10 @@ fn auth_bytes(a: &AuthStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result
     };
     let life = handshake_darktower_endpoint::token::MEDIA_TOKEN_LIFETIME_S;
     let token = match a.token.as_str() {
-        "valid" => secret().sign(&claims(unix + life)),
+        "valid" => secret().sign(&claims(unix.saturating_add(life))),
         "expired" => secret().sign(&claims(unix.saturating_sub(1))),
-        "forged" => Secret::new("not-the-secret").sign(&claims(unix + life)),
-        "join" => secret().join_token(meeting, unix + life),
+        "forged" => Secret::new("not-the-secret").sign(&claims(unix.saturating_add(life))),
+        "join" => secret().join_token(meeting, unix.saturating_add(life)),
         "garbage" => "not.a.token".to_owned(),
         other => match other.strip_prefix("reuse:") {
             Some(n) => var(vars, &format!("media_token.{n}"))?,
@@ -228,6 +243,14 @@ fn four_cc(text: &str) -> Result<[u8; 4], String> {
 
 /// The bytes of a `media` step: the header, then frames, then the changes the step asks for.
 pub fn media_bytes(m: &MediaStep, timestamp_us: u64) -> Result<Vec<u8>, String> {
+    bounded("frames", u64::from(m.frames), u64::from(MAX_FRAMES))?;
+    bounded("payload_bytes", u64::from(m.payload_bytes), u64::from(MAX_PAYLOAD))?;
+    // Frames × payload is bounded too (10,000 frames of 1 MiB would be 10 GB).
+    bounded(
+        "frames × payload_bytes",
+        u64::from(m.frames) * u64::from(m.payload_bytes),
+        64 << 20,
+    )?;
     let audio = match m.kind.as_deref() {
         None | Some("video") => false,
         Some("audio") => true,
@@ -268,7 +291,7 @@ pub fn media_bytes(m: &MediaStep, timestamp_us: u64) -> Result<Vec<u8>, String> 
             Some(list) => *list
                 .get(i as usize)
                 .ok_or("`sequences` is shorter than `frames`")?,
-            None => m.first_sequence + u64::from(i),
+            None => m.first_sequence.wrapping_add(u64::from(i)),
         };
         let frame_type = match (audio, i) {
             (true, _) => FrameType::Audio,
@@ -308,6 +331,7 @@ pub fn media_bytes(m: &MediaStep, timestamp_us: u64) -> Result<Vec<u8>, String> 
 
 /// The bytes of a `datagram` step.
 pub fn datagram_bytes(d: &DatagramStep, timestamp_us: u64) -> Result<Vec<u8>, String> {
+    bounded("payload_bytes", u64::from(d.payload_bytes), 65_535)?;
     let payload = vec![0x3c; d.payload_bytes as usize];
     let mut bytes = FrameV2Repr {
         frame_type: FrameType::VideoKey,
