@@ -54,6 +54,9 @@ pub enum Command {
     /// failures here (the base keeps them, the mutant breaks one). Exit 0 when every mutant is
     /// caught, 1 when one is not, 2 on input errors.
     Mutants(crate::mutants_cmd::MutantsArgs),
+    /// Fuzz an implementation over the network (first slice): mutated library scenarios, findings
+    /// minimised into scenarios `harness run` replays.
+    Fuzz(crate::fuzz_cmd::FuzzArgs),
     /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
     ///
     /// Runs the library against the reference endpoints' mutants to know what each scenario kills.
@@ -233,6 +236,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Check(args) => run_args(check_argv(args), out),
         Command::Run(args) => crate::run_cmd::run(args, out),
         Command::Mutants(args) => crate::mutants_cmd::run(args, out),
+        Command::Fuzz(args) => crate::fuzz_cmd::run(args, out),
         Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),

@@ -7,6 +7,7 @@
 pub mod capture_cmd;
 pub mod cli;
 pub mod families;
+pub mod fuzz_cmd;
 
 pub mod interop_cmd;
 pub mod mutants_cmd;

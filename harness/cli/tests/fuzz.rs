@@ -1,0 +1,94 @@
+//! `harness fuzz` end to end in virtual time: against a reference mutant it finds the mutant's bug
+//! from mutated library scenarios, minimises it, and writes a scenario that `harness run` replays —
+//! failing on the mutant, passing on the reference. Against the reference itself nothing is found.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(HARNESS)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {HARNESS}: {e}"))
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("handshake-fuzz-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_mutant_is_found_minimised_and_replayed() {
+    let out = scratch("mutant");
+    let o = harness(&[
+        "fuzz",
+        "--iut",
+        "ref:darktower/v1!no-capacity-check",
+        "--execs",
+        "300",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"),
+    )
+    .expect("JSON");
+    let finding = &summary["findings"][0];
+    assert_eq!(finding["kind"], "rule:darktower.controller.capacity", "{summary}");
+    assert!(finding["steps_after"].as_u64() <= Some(5), "{finding}");
+    let scenario = finding["scenario"].as_str().expect("scenario path");
+    let replay = harness(&["run", scenario, "--iut", "ref:darktower/v1!no-capacity-check"]);
+    assert_eq!(replay.status.code(), Some(1), "the finding replays on the mutant");
+    let clean = harness(&["run", scenario, "--iut", "ref:darktower/v1"]);
+    assert_eq!(clean.status.code(), Some(0), "the reference passes it");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_reference_gives_no_finding_and_the_corpus_resumes() {
+    let out = scratch("reference");
+    let corpus = out.join("corpus");
+    let run = || {
+        harness(&[
+            "fuzz",
+            "--iut",
+            "ref:darktower/v1",
+            "--execs",
+            "120",
+            "--seed",
+            "5",
+            "--corpus",
+            corpus.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ])
+    };
+    let first = run();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let kept = std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
+    assert!(kept > 0, "new paths are kept");
+    // A broken corpus file is skipped with a warning, not fatal.
+    std::fs::write(corpus.join("broken.json"), "{ nope").expect("write");
+    let second = run();
+    assert_eq!(second.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("not JSON"));
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -1,0 +1,30 @@
+//! Network fuzzing of implementations under test (issue: fuzzing implementations over the
+//! network, findings that become scenarios) — the family-agnostic core. What runs an input
+//! (a scenario, in virtual time or against an external process) is the scenario engine's; this
+//! crate decides *what* to run and *what to keep*:
+//!
+//! - [`mutate`]: inputs are scenarios (their steps as JSON), so every input — and every finding —
+//!   is a scenario `harness run` can replay. Step-level mutations (drop, duplicate, swap, delay)
+//!   and value-level ones (numbers to boundaries and bit flips, hex payloads through byte havoc,
+//!   booleans flipped), all driven by `arbitrary` from a seeded stream: the same seed gives the
+//!   same inputs. A family refines the value mutations through the seam (its layouts: TLV types
+//!   and lengths, protobuf fields, DART headers …).
+//! - [`novelty`]: AFLNet's idea — the sequence of response kinds an input provokes is its state
+//!   path; an input that reaches a path never seen stays in the corpus.
+//! - [`minimize`]: delta debugging (ddmin) over steps, then over the bytes of each payload.
+//! - [`corpus`]: inputs on disk, one JSON file each, named by content, so a second run resumes.
+#![forbid(unsafe_code)]
+
+pub mod corpus;
+pub mod minimize;
+pub mod mutate;
+pub mod novelty;
+
+/// A deterministic stream of bytes for `arbitrary`, from a seed.
+pub fn seeded_bytes(seed: u64, len: usize) -> Vec<u8> {
+    use rand_core::{RngCore, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = vec![0u8; len];
+    rng.fill_bytes(&mut out);
+    out
+}

@@ -1,0 +1,304 @@
+//! Mutations of a scenario's steps (the JSON of `peer.steps`), driven by `arbitrary`.
+//!
+//! A *skeleton* is a library scenario's steps with its oracle taken out: every `expect` becomes a
+//! short `wait` (the scenario's timing stays, its judgement goes — the fuzzer's oracle is a crash,
+//! a hang, a memory bound or a broken judge rule). Mutations then change the family steps only:
+//! step-level (drop, duplicate, swap with the next, a delay before) or value-level (one leaf of a
+//! step: numbers to boundaries or a flipped bit, hex payloads through byte havoc, booleans flipped,
+//! and whatever the family's [`Mutator`] knows of its layouts).
+
+use arbitrary::Unstructured;
+use serde_json::Value;
+
+/// The steps that are no family step.
+const GENERIC: [&str; 4] = ["expect", "expect_none", "wait", "fault"];
+
+/// What a family adds to value mutation (its layouts: TLV types and lengths, flags, protobuf
+/// fields, DART header fields …). The default knows only JSON.
+pub trait Mutator {
+    /// Mutates the leaf at `path` (object keys) of a step named `step`; `false`: not handled, the
+    /// generic mutation applies.
+    fn mutate_value(
+        &self,
+        _step: &str,
+        _path: &[String],
+        _value: &mut Value,
+        _u: &mut Unstructured<'_>,
+    ) -> arbitrary::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Only the generic mutations.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GenericOnly;
+
+impl Mutator for GenericOnly {}
+
+/// The name of a step (`{"join": {…}}` → `join`).
+pub fn step_name(step: &Value) -> Option<&str> {
+    step.as_object()
+        .and_then(|o| o.keys().next())
+        .map(String::as_str)
+}
+
+fn is_family_step(step: &Value) -> bool {
+    step_name(step).is_some_and(|n| !GENERIC.contains(&n))
+}
+
+/// The skeleton of a scenario's steps: each `expect` becomes a `wait` of at most `max_wait_ms`
+/// (of its window), `expect_none` a `wait` of its window up to the same bound; the rest stays.
+pub fn skeleton(steps: &[Value], max_wait_ms: u64) -> Vec<Value> {
+    steps
+        .iter()
+        .map(|s| {
+            let window = match step_name(s) {
+                Some("expect") => s["expect"]["within_ms"].as_u64(),
+                Some("expect_none") => s["expect_none"]["for_ms"].as_u64(),
+                _ => return s.clone(),
+            };
+            let ms = window.unwrap_or(max_wait_ms).min(max_wait_ms);
+            serde_json::json!({ "wait": { "ms": ms } })
+        })
+        .collect()
+}
+
+/// Applies one mutation to `steps`; whether anything changed.
+pub fn mutate(
+    steps: &mut Vec<Value>,
+    mutator: &dyn Mutator,
+    u: &mut Unstructured<'_>,
+) -> arbitrary::Result<bool> {
+    let family: Vec<usize> = (0..steps.len())
+        .filter(|i| is_family_step(&steps[*i]))
+        .collect();
+    if family.is_empty() {
+        return Ok(false);
+    }
+    let at = family[u.choose_index(family.len())?];
+    Ok(match u.int_in_range(0u8..=9)? {
+        0 => {
+            steps.remove(at);
+            true
+        }
+        1 => {
+            let copy = steps[at].clone();
+            steps.insert(at + 1, copy);
+            true
+        }
+        2 if at + 1 < steps.len() => {
+            steps.swap(at, at + 1);
+            true
+        }
+        3 => {
+            let ms = *u.choose(&[1u64, 10, 100, 500, 1500, 5000])?;
+            steps.insert(at, serde_json::json!({ "wait": { "ms": ms } }));
+            true
+        }
+        _ => {
+            let name = step_name(&steps[at]).unwrap_or_default().to_owned();
+            let body = &mut steps[at][&name];
+            mutate_leaf(&name, body, mutator, u)?
+        }
+    })
+}
+
+/// Mutates one leaf of `value` (an object or array tree).
+fn mutate_leaf(
+    step: &str,
+    value: &mut Value,
+    mutator: &dyn Mutator,
+    u: &mut Unstructured<'_>,
+) -> arbitrary::Result<bool> {
+    let mut leaves = Vec::new();
+    collect_leaves(value, &mut Vec::new(), &mut leaves);
+    if leaves.is_empty() {
+        return Ok(false);
+    }
+    let path = leaves.swap_remove(u.choose_index(leaves.len())?);
+    let Some(leaf) = leaf_mut(value, &path) else {
+        return Ok(false);
+    };
+    if mutator.mutate_value(step, &path, leaf, u)? {
+        return Ok(true);
+    }
+    generic_leaf(leaf, u)
+}
+
+fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o {
+                path.push(k.clone());
+                collect_leaves(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                path.push(i.to_string());
+                collect_leaves(child, path, out);
+                path.pop();
+            }
+        }
+        Value::Null => {}
+        _ => out.push(path.clone()),
+    }
+}
+
+fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    let mut here = v;
+    for key in path {
+        here = match here {
+            Value::Object(o) => o.get_mut(key)?,
+            Value::Array(a) => a.get_mut(key.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(here)
+}
+
+/// Boundary values a length, count, code or sequence number is often wrong at.
+const INTERESTING: [u64; 14] = [
+    0,
+    1,
+    2,
+    0x7f,
+    0x80,
+    0xff,
+    0x100,
+    0x3fff,
+    0x4000,
+    0xffff,
+    0x1_0000,
+    0x7fff_ffff,
+    0xffff_ffff,
+    0x1_0000_0000,
+];
+
+fn generic_leaf(leaf: &mut Value, u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
+    match leaf {
+        Value::Bool(b) => {
+            *b = !*b;
+            Ok(true)
+        }
+        Value::Number(n) => {
+            let v = n.as_u64().unwrap_or(0);
+            let new = match u.int_in_range(0u8..=3)? {
+                0 => *u.choose(&INTERESTING)?,
+                1 => v.wrapping_add(1),
+                2 => v.wrapping_sub(1),
+                _ => v ^ (1u64 << u.int_in_range(0u32..=31)?),
+            };
+            *leaf = Value::from(new);
+            Ok(true)
+        }
+        Value::String(s) if is_hex(s) => {
+            let mut bytes = hex_decode(s);
+            havoc(&mut bytes, u)?;
+            *s = hex_encode(&bytes);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One byte-level change (AFL's havoc stages, one at a time).
+pub fn havoc(bytes: &mut Vec<u8>, u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
+    if bytes.is_empty() {
+        bytes.push(u.arbitrary()?);
+        return Ok(());
+    }
+    let at = u.choose_index(bytes.len())?;
+    match u.int_in_range(0u8..=5)? {
+        0 => bytes[at] ^= 1 << u.int_in_range(0u8..=7)?,
+        1 => bytes[at] = *u.choose(&[0u8, 1, 0x7f, 0x80, 0xff])?,
+        2 => bytes.insert(at, u.arbitrary()?),
+        3 => {
+            bytes.remove(at);
+        }
+        4 => {
+            let end = (at + u.int_in_range(1usize..=8)?).min(bytes.len());
+            let chunk = bytes[at..end].to_vec();
+            bytes.splice(at..at, chunk);
+        }
+        _ => bytes.truncate(at),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn steps() -> Vec<Value> {
+        vec![
+            json!({"join": {"participant": 0, "token": "valid"}}),
+            json!({"expect": {"kind": "message", "within_ms": 1000}}),
+            json!({"write": {"participant": 0, "on": "signaling", "hex": "0000000a", "fin": false}}),
+            json!({"expect_none": {"kind": "fin", "for_ms": 300}}),
+        ]
+    }
+
+    #[test]
+    fn the_skeleton_keeps_the_timing_and_drops_the_oracle() {
+        let s = skeleton(&steps(), 200);
+        assert_eq!(s[1], json!({"wait": {"ms": 200}}));
+        assert_eq!(s[3], json!({"wait": {"ms": 200}}));
+        assert_eq!(s[0], steps()[0]);
+    }
+
+    #[test]
+    fn mutations_are_deterministic_and_touch_only_family_steps() {
+        let run = |seed: u64| {
+            let data = crate::seeded_bytes(seed, 4096);
+            let mut u = Unstructured::new(&data);
+            let mut s = skeleton(&steps(), 200);
+            let mut changed = 0;
+            for _ in 0..50 {
+                if mutate(&mut s, &GenericOnly, &mut u).unwrap_or(false) {
+                    changed += 1;
+                }
+            }
+            (s, changed)
+        };
+        let (a, changed) = run(7);
+        assert_eq!(a, run(7).0);
+        assert_ne!(a, run(8).0);
+        assert!(changed > 10, "{changed}");
+        // The waits the skeleton made are still there, unchanged.
+        assert!(a.iter().filter(|s| step_name(s) == Some("wait")).count() >= 2);
+    }
+
+    #[test]
+    fn havoc_changes_hex_payloads_and_numbers_hit_boundaries() {
+        let data = crate::seeded_bytes(3, 1024);
+        let mut u = Unstructured::new(&data);
+        let mut seen_boundary = false;
+        for _ in 0..40 {
+            let mut v = json!(5);
+            generic_leaf(&mut v, &mut u).expect("enough bytes");
+            seen_boundary |= INTERESTING.contains(&v.as_u64().unwrap_or(5));
+            let mut h = json!("00010203");
+            generic_leaf(&mut h, &mut u).expect("enough bytes");
+            assert!(is_hex(h.as_str().unwrap_or("")) || h == json!(""));
+        }
+        assert!(seen_boundary);
+    }
+}
