@@ -18,6 +18,8 @@ Usage
         [--reset-codes ...] [--cert-hash HEX] [--keylog FILE] --join-token JWT [--name NAME] [--meeting ID]
         [--frames N] [--fps N] [--payload-bytes N] [--linger-ms N] [--publish video,audio|none]
         [--idle-ms N] [--keepalive-ms N] [--op-ms N] [--mutant NAME]
+  controller and handler also take [--plant crash|hang] (planted bugs for the network-fuzzing
+  evaluation, see ../PLANTED.md).
 
 Exit codes: 0 ok (servers: SIGTERM/SIGINT), 1 failure, 2 usage error, 89 unsupported.
 The choices made where the documents are silent are listed in README.md ("Choices").
@@ -90,6 +92,7 @@ RC_GRACEFUL, RC_FORMAT, RC_AUTH, RC_QUOTA, RC_INTERNAL = 0x00, 0x01, 0x02, 0x03,
 
 # enums
 AUDIO, VIDEO_CAMERA, VIDEO_SCREEN = 0, 1, 2
+PLANTS = ("crash", "hang")  # planted bugs (see PLANTED.md)
 VOLUNTARY, KICKED, CONNECTION_LOST, MEETING_ENDED = 0, 1, 2, 3
 (E_UNKNOWN, E_INVALID_REQUEST, E_UNAUTHORIZED, E_FORBIDDEN, E_NOT_FOUND, E_CONFLICT, E_INTERNAL,
  E_CAPACITY_EXCEEDED, E_STREAM_ERROR) = range(9)
@@ -152,6 +155,19 @@ MUTANTS: Dict[str, Tuple[str, str, str]] = {
     "length-prefix-little-endian": ("client", "DT4",
                                     "the signaling u32 length prefix is written little-endian"),
 }
+
+
+def planted(kind: str) -> None:
+    """planted bug (see PLANTED.md)"""
+    if kind == "crash":
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except Exception:  # noqa: BLE001
+            pass
+        os.abort()
+    while True:
+        time.sleep(3600)
 
 
 class Usage(Exception):
@@ -1142,6 +1158,7 @@ class ServerOptions:
         self.capacity = ns.capacity
         self.handler_url = ns.handler_url
         self.mutant = ns.mutant
+        self.plant = ns.plant
         if self.capacity < 0 or self.idle_ms < 0:
             raise Usage("--capacity and --idle-ms must be >= 0")
         if bool(self.cert) != bool(self.key):
@@ -1388,6 +1405,8 @@ class Controller(NullApp):
             if ps["stream_id"] in p.streams:
                 self.error(s, E_CONFLICT, f"stream {ps['stream_id']} already published")
                 return
+            if self.o.plant == "crash" and ps["stream_type"] == VIDEO_SCREEN and self.others(p):
+                planted("crash")  # planted bug (see PLANTED.md)
             ms = dict(stream_id=ps["stream_id"], stream_type=ps["stream_type"], metadata=ps["metadata"])
             p.streams[ps["stream_id"]] = ms
             log(f"controller: {p.pid} publishes {ps['stream_id']}")
@@ -1706,6 +1725,8 @@ class Handler(NullApp):
             (plen,) = struct.unpack_from(">I", b, 34)
             if plen > MAX_PAYLOAD and not o.m("no-payload-quota"):
                 return self.kill_source(src, RC_QUOTA)
+            if o.plant == "hang" and b[1] == 1 and b[39] & 2:  # planted bug (see PLANTED.md)
+                planted("hang")
             if n < FRAME_HDR_LEN + plen:
                 break
             frame = bytes(b[:FRAME_HDR_LEN + plen])
@@ -2236,6 +2257,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--idle-ms", type=int, default=30000)
     ap.add_argument("--keepalive-ms", type=int, default=15000)
     ap.add_argument("--mutant", choices=sorted(MUTANTS), default=None)
+    ap.add_argument("--plant", choices=PLANTS, default=None)
     # servers
     ap.add_argument("--listen")
     ap.add_argument("--cert")

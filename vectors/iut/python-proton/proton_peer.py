@@ -11,6 +11,7 @@ Usage
   proton_peer.py server --listen HOST:PORT --profile as_coded|project [--idle-ms N] [--keepalive-ms N]
                  [--accept-ms N] [--op-ms N] [--startup-ms N] [--disc-ms N] [--action-interval-ms N]
                  [--action-push] [--reset-discriminator] [--keylog FILE] [--mutant NAME]
+                 [--plant crash|hang]   (planted bug for the network-fuzzing evaluation, see ../PLANTED.md)
   proton_peer.py client --target HOST:PORT --profile as_coded|project [--idle-ms N] [--keepalive-ms N]
                  [--op-ms N] --events N --commits N --actions N [--action-push] [--keylog FILE]
                  [--mutant NAME]
@@ -105,6 +106,7 @@ EXIT_UNSUPPORTED = 89
 ALPN = "proton"
 U32 = struct.Struct("<I")
 MASK32 = 0xFFFFFFFF
+PLANTS = ("crash", "hang")  # planted bugs (see PLANTED.md)
 CID_LEN = 8
 MIN_INITIAL = 1200
 
@@ -187,6 +189,20 @@ DEFAULTS = {
     "project": (5000, 1000, 5000, 300000, 10000, 1000),
 }
 NO_IDLE_S = 86400.0
+
+
+def planted(kind: str) -> None:
+    """planted bug (see PLANTED.md)"""
+    if kind == "crash":
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except Exception:  # noqa: BLE001
+            pass
+        os.abort()
+    import time
+    while True:
+        time.sleep(3600)
 
 
 class Usage(Exception):
@@ -564,6 +580,7 @@ class ServerOptions:
         self.action_push = ns.action_push
         self.reset_discriminator = ns.reset_discriminator
         self.mutant = ns.mutant
+        self.plant = ns.plant
         self.keylog = ns.keylog
         for name in ("idle_ms", "keepalive_ms", "accept_ms", "op_ms", "startup_ms", "disc_ms"):
             if getattr(self, name) < 0:
@@ -741,6 +758,8 @@ class Session:
                 raise ProtonClose(5, f"event id {v} repeated")
             if v < last and not o.m("decreasing-event-id-accepted"):
                 raise ProtonClose(5, f"event id {v} after {last}")
+            if o.plant == "crash" and v == 0x80000000:  # planted bug (see PLANTED.md)
+                planted("crash")
             self.last_event = v
             await self.write_u32(sid, v)
 
@@ -748,6 +767,8 @@ class Session:
         o = self.o
         while True:
             r = await self.read_u32(sid)
+            if o.plant == "hang" and r == 0x7FFFFFFF:  # planted bug (see PLANTED.md)
+                planted("hang")
             if o.m("commit-times-two"):
                 ans = (r * 2) & MASK32
             elif o.project and not o.m("commit-no-overflow-check"):
@@ -1388,6 +1409,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--action-push", action="store_true")
         p.add_argument("--keylog", default=None)
         p.add_argument("--mutant", choices=sorted(MUTANTS), default=None)
+        p.add_argument("--plant", choices=PLANTS, default=None)
 
     s = sub.add_parser("server")
     s.add_argument("--listen", required=True)

@@ -38,6 +38,7 @@ Options (both roles accept all of them; options that do not apply to a role or p
     --buffer-depth SECONDS (1) --datagram-byte-size N (1400) --verify data|connection (data)
     --request-options                initiator, 3way: D14 TLVs 1,2,3,5 in every SYN
     --mutant NAME                    deliberately break one rule (see MUTANTS below / README.md)
+    --plant crash|hang              planted bug for the network-fuzzing evaluation (see ../PLANTED.md, sealed)
 
 Exit codes: initiator 0 = stream completed, 1 = stream failed (also on SIGTERM/SIGINT);
 2 = bad command line; 89 = unsupported combination (udp_push + push; responder --optimistic-start
@@ -177,6 +178,7 @@ from __future__ import annotations
 import argparse
 import collections
 import heapq
+import os
 import selectors
 import signal
 import socket
@@ -226,6 +228,8 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_UNSUPPORTED = 89
+
+PLANTS = ("crash", "hang")  # planted bugs (see PLANTED.md)
 
 REASON_VERSION = "unsupported version"
 REASON_LIMIT = "session limit reached"
@@ -471,6 +475,19 @@ def classify(data: bytes, accept_start: bool = False) -> Parsed:
         p.cid = bytes(data[HEADER_LEN + 4:HEADER_LEN + 4 + ID_LEN])
         p.options = bytes(data[CONTROL_LEN:])
     return p
+
+
+def planted(kind: str) -> None:
+    """planted bug (see PLANTED.md)"""
+    if kind == "crash":
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        except Exception:  # noqa: BLE001
+            pass
+        os.abort()
+    while True:
+        time.sleep(3600)
 
 
 def qpc_now() -> int:
@@ -725,6 +742,7 @@ class Config:
         self.request_options = ns.request_options
         self.verify_data = ns.verify == "data"
         self.mutant = ns.mutant
+        self.plant = ns.plant
         self.params = StreamParams(ns.frame_rate, ns.bits_per_second, int(round(ns.buffer_depth * 1000)),
                                    ns.datagram_byte_size, ns.stream_length)
 
@@ -1289,6 +1307,12 @@ class Responder:
         if items is None:
             bucket["bad_options"] += 1
             return
+        if self.cfg.plant:  # planted bug (see PLANTED.md)
+            o = known_options(items)
+            if self.cfg.plant == "crash" and o.get(OPT_BUFFER_DEPTH_MS) == 1 and OPT_MAX_DATAGRAM in o:
+                planted("crash")
+            if self.cfg.plant == "hang" and o.get(OPT_FRAME_RATE) == 100000 and OPT_CODEC_HINT in o:
+                planted("hang")
         if s is not None:
             if s.kind == "3way" and s.state == "pending":
                 s.events["repeated_syn_answered"] += 1
@@ -1484,6 +1508,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--verify", choices=("data", "connection"), default="data")
     ap.add_argument("--request-options", action="store_true")
     ap.add_argument("--mutant", choices=sorted(MUTANTS), default=None)
+    ap.add_argument("--plant", choices=PLANTS, default=None)
     return ap
 
 
