@@ -310,6 +310,11 @@ impl Family for Proton {
             }
             ProtonStep::OpenBi(o) | ProtonStep::OpenUni(o) => {
                 let bidi = matches!(action, ProtonStep::OpenBi(_));
+                // Far more than any QUIC peer allows at once; a bound keeps a mutated count from
+                // queueing billions of opens.
+                if o.count > 1024 {
+                    return Err(format!("`count` {} is above 1024", o.count));
+                }
                 let p = peer(ctx)?;
                 for _ in 0..o.count {
                     p.open(now, o.conn, bidi)?;
