@@ -79,20 +79,29 @@ struct Summary {
     broken_corpus_files: Vec<String>,
 }
 
-/// What an outcome says is wrong with the IUT (`None`: nothing): the finding's kind.
-fn finding_of(o: &ScenarioOutcome) -> Option<(String, String)> {
+/// What an outcome says is wrong with the IUT (`None`: nothing): the finding's kind. `baseline`
+/// gives the rules the family's reference breaks on the same input: those the input itself causes
+/// (a judge that also looks at what the scripted peer sent), never the IUT's finding.
+fn finding_of(o: &ScenarioOutcome, baseline: impl FnOnce() -> Vec<String>) -> Option<(String, String)> {
     if !o.rules_fired.is_empty() {
-        let ids: Vec<&String> = o.rules_fired.keys().collect();
-        return Some((
-            format!(
-                "rule:{}",
-                ids.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+")
-            ),
-            o.reasons.join("; "),
-        ));
+        let reference = baseline();
+        let ids: Vec<&String> = o
+            .rules_fired
+            .keys()
+            .filter(|r| !reference.contains(r))
+            .collect();
+        if !ids.is_empty() {
+            return Some((
+                format!(
+                    "rule:{}",
+                    ids.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+")
+                ),
+                o.reasons.join("; "),
+            ));
+        }
     }
     let text = o.reasons.join("; ");
     if text.contains("did not settle") {
@@ -120,17 +129,61 @@ fn path_of(o: &ScenarioOutcome) -> Vec<String> {
 struct Runner<'a> {
     family: &'static dyn handshake_scenario::DynFamily,
     iut: &'a Iut,
+    /// The reference the IUT is compared with (`None`: the IUT is the reference).
+    baseline: Option<Iut>,
     seed: u64,
 }
 
 impl Runner<'_> {
-    fn run(&self, scenario: &Value) -> Option<ScenarioOutcome> {
+    fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
         let text = scenario.to_string();
         let loaded = self
             .family
             .load(Path::new("fuzz-input.json"), &text)
             .ok()?;
-        Some(loaded.run(self.iut, self.seed))
+        Some(loaded.run(iut, self.seed))
+    }
+
+    fn run(&self, scenario: &Value) -> Option<ScenarioOutcome> {
+        self.run_on(self.iut, scenario)
+    }
+
+    /// The rules the baseline reference breaks on `scenario`.
+    fn baseline_rules(&self, scenario: &Value) -> Vec<String> {
+        self.baseline
+            .as_ref()
+            .and_then(|b| self.run_on(b, scenario))
+            .map(|o| o.rules_fired.into_keys().collect())
+            .unwrap_or_default()
+    }
+
+    /// The finding `scenario` gives, if any.
+    fn finding(&self, scenario: &Value) -> Option<(String, String)> {
+        let o = self.run(scenario)?;
+        finding_of(&o, || self.baseline_rules(scenario))
+    }
+}
+
+/// The reference a finding must not also show: a reference mutant's base, or for an external IUT
+/// the family's reference (the base of its first mutant). A reference is its own baseline: against
+/// it only hangs and exits count (a rule it breaks on an input could be the input's doing).
+fn baseline_of(iut: &Iut, family: &'static dyn handshake_scenario::DynFamily) -> Option<Iut> {
+    match iut {
+        Iut::Reference {
+            family: f, profile, ..
+        } => {
+            let base = profile.split_once('!').map_or(profile.as_str(), |(b, _)| b);
+            Some(Iut::Reference {
+                name: format!("ref:{base}"),
+                family: f,
+                profile: base.to_owned(),
+            })
+        }
+        Iut::External(_) => family.mutants().first().map(|m| Iut::Reference {
+            name: format!("ref:{}", m.base),
+            family: family.name(),
+            profile: m.base.to_owned(),
+        }),
     }
 }
 
@@ -227,6 +280,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let runner = Runner {
         family,
         iut: &iut,
+        baseline: baseline_of(&iut, family),
         seed: args.seed,
     };
     let limit = args.time.or(if args.execs.is_none() { Some(60) } else { None });
@@ -234,6 +288,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let started = Instant::now();
     let mut novelty = Novelty::default();
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    let mut shapes: std::collections::BTreeSet<Vec<String>> = std::collections::BTreeSet::new();
+    let mut seen_kinds: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut execs: u64 = 0;
     let findings_dir = args.out.join("findings");
     loop {
@@ -262,19 +318,28 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 let _ = corpus::save(dir, &candidate);
             }
         }
-        let Some((kind, detail)) = finding_of(&outcome) else {
+        let Some((kind, detail)) = finding_of(&outcome, || runner.baseline_rules(&candidate)) else {
             continue;
         };
-        if findings.contains_key(&kind) {
+        if findings.contains_key(&kind) || seen_kinds.contains(&kind) {
             continue;
         }
         // Minimise over steps: the same kind of finding must remain.
         let minimal = minimize::ddmin(&steps, |s| {
             runner
-                .run(&with_steps(&base, s))
-                .and_then(|o| finding_of(&o))
+                .finding(&with_steps(&base, s))
                 .is_some_and(|(k, _)| k == kind)
         });
+        // The same bug: a finding whose minimised input has the same shape (its step names in
+        // order) is reported once, whatever rules the run broke beside it.
+        let shape: Vec<String> = minimal
+            .iter()
+            .filter_map(|s| handshake_netfuzz::mutate::step_name(s).map(str::to_owned))
+            .collect();
+        if !shapes.insert(shape) {
+            seen_kinds.insert(kind.clone());
+            continue;
+        }
         let mut scenario = with_steps(&base, &minimal);
         let n = findings.len() + 1;
         let stem = format!(
