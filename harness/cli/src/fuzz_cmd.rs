@@ -82,7 +82,10 @@ struct Summary {
 /// What an outcome says is wrong with the IUT (`None`: nothing): the finding's kind. `baseline`
 /// gives the rules the family's reference breaks on the same input: those the input itself causes
 /// (a judge that also looks at what the scripted peer sent), never the IUT's finding.
-fn finding_of(o: &ScenarioOutcome, baseline: impl FnOnce() -> Vec<String>) -> Option<(String, String)> {
+fn finding_of(
+    o: &ScenarioOutcome,
+    baseline: impl FnOnce() -> Vec<String>,
+) -> Option<(String, String)> {
     if !o.rules_fired.is_empty() {
         let reference = baseline();
         let ids: Vec<&String> = o
@@ -94,10 +97,7 @@ fn finding_of(o: &ScenarioOutcome, baseline: impl FnOnce() -> Vec<String>) -> Op
             return Some((
                 format!(
                     "rule:{}",
-                    ids.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join("+")
+                    ids.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("+")
                 ),
                 o.reasons.join("; "),
             ));
@@ -137,10 +137,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
         let text = scenario.to_string();
-        let loaded = self
-            .family
-            .load(Path::new("fuzz-input.json"), &text)
-            .ok()?;
+        let loaded = self.family.load(Path::new("fuzz-input.json"), &text).ok()?;
         Some(loaded.run(iut, self.seed))
     }
 
@@ -283,7 +280,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         baseline: baseline_of(&iut, family),
         seed: args.seed,
     };
-    let limit = args.time.or(if args.execs.is_none() { Some(60) } else { None });
+    let limit = args
+        .time
+        .or(if args.execs.is_none() { Some(60) } else { None });
     let deadline = limit.map(|s| Instant::now() + Duration::from_secs(s));
     let started = Instant::now();
     let mut novelty = Novelty::default();
@@ -302,7 +301,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             break;
         };
         let base = inputs[pick].clone();
-        let mut steps = base["peer"]["steps"].as_array().cloned().unwrap_or_default();
+        let mut steps = base["peer"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let stack = u.int_in_range(1u8..=4).unwrap_or(1);
         for _ in 0..stack {
             let _ = mutate(&mut steps, &GenericOnly, &mut u);
@@ -318,7 +320,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 let _ = corpus::save(dir, &candidate);
             }
         }
-        let Some((kind, detail)) = finding_of(&outcome, || runner.baseline_rules(&candidate)) else {
+        let Some((kind, detail)) = finding_of(&outcome, || runner.baseline_rules(&candidate))
+        else {
             continue;
         };
         if findings.contains_key(&kind) || seen_kinds.contains(&kind) {
@@ -342,10 +345,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         }
         let mut scenario = with_steps(&base, &minimal);
         let n = findings.len() + 1;
-        let stem = format!(
-            "finding-{n}-{}",
-            kind.replace([':', '+', '.'], "_")
-        );
+        let stem = format!("finding-{n}-{}", kind.replace([':', '+', '.'], "_"));
         scenario["id"] = Value::from(format!("fuzz.{family_name}.{stem}"));
         scenario["title"] = Value::from(format!("harness fuzz finding {n}: {kind}"));
         scenario["tags"] = serde_json::json!(["fuzz"]);

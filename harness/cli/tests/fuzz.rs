@@ -42,16 +42,27 @@ fn a_mutant_is_found_minimised_and_replayed() {
     ]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"),
-    )
-    .expect("JSON");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"))
+            .expect("JSON");
     let finding = &summary["findings"][0];
-    assert_eq!(finding["kind"], "rule:darktower.controller.capacity", "{summary}");
+    assert_eq!(
+        finding["kind"], "rule:darktower.controller.capacity",
+        "{summary}"
+    );
     assert!(finding["steps_after"].as_u64() <= Some(5), "{finding}");
     let scenario = finding["scenario"].as_str().expect("scenario path");
-    let replay = harness(&["run", scenario, "--iut", "ref:darktower/v1!no-capacity-check"]);
-    assert_eq!(replay.status.code(), Some(1), "the finding replays on the mutant");
+    let replay = harness(&[
+        "run",
+        scenario,
+        "--iut",
+        "ref:darktower/v1!no-capacity-check",
+    ]);
+    assert_eq!(
+        replay.status.code(),
+        Some(1),
+        "the finding replays on the mutant"
+    );
     let clean = harness(&["run", scenario, "--iut", "ref:darktower/v1"]);
     assert_eq!(clean.status.code(), Some(0), "the reference passes it");
     let _ = std::fs::remove_dir_all(&out);

@@ -137,7 +137,11 @@ macro_rules! verdict_cells {
         fn expect_long(e: &Self::CellExpect) -> String {
             $crate::verdict::expect_long(e)
         }
-        fn mismatch(e: &Self::CellExpect, seen: &Self::CellSeen, failure_text: bool) -> Vec<String> {
+        fn mismatch(
+            e: &Self::CellExpect,
+            seen: &Self::CellSeen,
+            failure_text: bool,
+        ) -> Vec<String> {
             $crate::verdict::mismatch(e, seen, failure_text)
         }
     };

@@ -402,8 +402,7 @@ impl<E: Endpoint> RealTimeLink<E> {
                 let (sockets, iut) = (&self.sockets, self.iut);
                 let Some(d) = self.link.pop_due(now, |to| {
                     sockets.contains_key(&to) || iut.is_some_and(|i| i.ip() == to.ip())
-                })
-                else {
+                }) else {
                     break;
                 };
                 progress = true;

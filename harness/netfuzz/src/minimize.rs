@@ -30,11 +30,8 @@ pub fn ddmin<T: Clone>(items: &[T], mut fails: impl FnMut(&[T]) -> bool) -> Vec<
         if !reduced {
             // Its complement fails: drop the chunk.
             for &(a, b) in &chunks {
-                let complement: Vec<T> = current[..a]
-                    .iter()
-                    .chain(&current[b..])
-                    .cloned()
-                    .collect();
+                let complement: Vec<T> =
+                    current[..a].iter().chain(&current[b..]).cloned().collect();
                 if !complement.is_empty() && fails(&complement) {
                     current = complement;
                     n = (n - 1).max(2);
@@ -75,7 +72,9 @@ mod tests {
         assert_eq!(ddmin(&items, |s| s.contains(&b'q')), b"q".to_vec());
         let min = ddmin(&items, |s| {
             let text = String::from_utf8_lossy(s);
-            text.find('b').zip(text.find('x')).is_some_and(|(b, x)| b < x)
+            text.find('b')
+                .zip(text.find('x'))
+                .is_some_and(|(b, x)| b < x)
         });
         assert_eq!(min, b"bx".to_vec());
     }

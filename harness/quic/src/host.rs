@@ -289,12 +289,8 @@ impl QuicHost {
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect();
                 let seed = Seed(self.config.seed.sub(&format!("alpn {}", label.join(","))));
-                let c = tls::client_config(
-                    &seed,
-                    self.key_log.clone(),
-                    alpn,
-                    &self.config.transport,
-                )?;
+                let c =
+                    tls::client_config(&seed, self.key_log.clone(), alpn, &self.config.transport)?;
                 self.alpn_clients.insert(alpn.to_vec(), c.clone());
                 c
             }
@@ -467,7 +463,8 @@ impl QuicHost {
                     }
                     quinn_proto::Event::DatagramReceived => {
                         while let Some(payload) = slot.conn.datagrams().recv() {
-                            self.events.push_back(QuicEvent::Datagram { conn: *id, payload });
+                            self.events
+                                .push_back(QuicEvent::Datagram { conn: *id, payload });
                         }
                     }
                     // Handshake data, datagram send credit: nothing reacts to them here.

@@ -108,8 +108,12 @@ pub trait Sessions: fmt::Debug + Send {
     /// The TLS secrets so far (NSS key-log format).
     fn key_log(&self) -> String;
     /// Opens a session to `remote` (`path`: WebTransport's `:path`).
-    fn connect(&mut self, now: Instant, remote: SocketAddr, path: &str)
-        -> Result<ConnId, QuicError>;
+    fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        path: &str,
+    ) -> Result<ConnId, QuicError>;
     /// Opens a stream of ours (`None`: the session is gone or the peer's stream limit is reached).
     fn open(&mut self, session: ConnId, bidi: bool) -> Option<u64>;
     /// Writes bytes on a stream (queued while flow control blocks them).
@@ -393,7 +397,9 @@ impl Sessions for BareSessions {
         path: &str,
     ) -> Result<ConnId, QuicError> {
         match self.routes.iter().find(|(p, _)| p == path) {
-            Some((_, alpn)) => self.host.connect_alpn(now, remote, std::slice::from_ref(alpn)),
+            Some((_, alpn)) => self
+                .host
+                .connect_alpn(now, remote, std::slice::from_ref(alpn)),
             None => self.host.connect(now, remote),
         }
     }
@@ -416,13 +422,16 @@ impl Sessions for BareSessions {
     }
 
     fn stop(&mut self, session: ConnId, stream: u64, code: u32) {
-        self.book.stop(&mut self.host, session, stream, u64::from(code));
+        self.book
+            .stop(&mut self.host, session, stream, u64::from(code));
     }
 
     fn send_datagram(&mut self, session: ConnId, payload: &[u8]) -> bool {
-        self.host
-            .connection(session)
-            .is_some_and(|c| c.datagrams().send(Bytes::copy_from_slice(payload), true).is_ok())
+        self.host.connection(session).is_some_and(|c| {
+            c.datagrams()
+                .send(Bytes::copy_from_slice(payload), true)
+                .is_ok()
+        })
     }
 
     fn close(&mut self, now: Instant, session: ConnId, code: u32, reason: &str) {

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use quinn_proto::{
-    Connection, ReadError, ReadableError, StreamId, VarInt, WriteError,
-};
+use quinn_proto::{Connection, ReadError, ReadableError, StreamId, VarInt, WriteError};
 
 /// What could be read from a stream now.
 #[derive(Debug, Default)]

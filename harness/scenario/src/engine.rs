@@ -400,7 +400,13 @@ fn run_virtual<F: Family>(
             seed ^ 0x5eed,
             Instant::ZERO,
         )?),
-        None => F::script_node(scenario, Some(profile), iut_addr, seed ^ 0x5eed, Instant::ZERO)?,
+        None => F::script_node(
+            scenario,
+            Some(profile),
+            iut_addr,
+            seed ^ 0x5eed,
+            Instant::ZERO,
+        )?,
     };
     let mut script = Script::default();
     let run = simulate(scenario, iut_node, peer_node, link, &mut script)?;

@@ -15,9 +15,9 @@ use handshake_darktower_wire::proto::signaling::{
     PublishStream, StreamType as ProtoStreamType, SubscribeStream,
 };
 use handshake_darktower_wire::{
-    decode_media_server_message, decode_server_message, encode_message, Flags, FourCc,
-    FrameRepr, FrameType, FrameV2Repr, MediaEvent, MediaStreamReader, SignalingReader, StreamId,
-    StreamHeaderRepr, StreamType,
+    decode_media_server_message, decode_server_message, encode_message, Flags, FourCc, FrameRepr,
+    FrameType, FrameV2Repr, MediaEvent, MediaStreamReader, SignalingReader, StreamHeaderRepr,
+    StreamId, StreamType,
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 
@@ -169,7 +169,10 @@ pub type Client = Driven<ClientCore>;
 /// A stable 16-byte stream id from a name and an index (DH16).
 pub fn derive_stream_id(name: &str, index: usize) -> StreamId {
     let mut out = [0u8; 16];
-    for (half, salt) in out.chunks_mut(8).zip([0x9e37_79b9_7f4a_7c15_u64, 0xc2b2_ae3d_27d4_eb4f]) {
+    for (half, salt) in out
+        .chunks_mut(8)
+        .zip([0x9e37_79b9_7f4a_7c15_u64, 0xc2b2_ae3d_27d4_eb4f])
+    {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
         for b in name.bytes().chain(index.to_be_bytes()) {
             h ^= u64::from(b);
@@ -221,7 +224,11 @@ impl Client {
         };
         match transport.connect(now, core.config.controller, &core.config.controller_path) {
             Ok(session) => core.controller = Some(session),
-            Err(e) => core.fail(&mut *transport, now, &format!("connect to the controller: {e}")),
+            Err(e) => core.fail(
+                &mut *transport,
+                now,
+                &format!("connect to the controller: {e}"),
+            ),
         }
         let mut client = Driven::with(transport, core);
         client.step(now);
@@ -359,13 +366,21 @@ impl ClientCore {
                     *next = frame.sequence.max(*next).saturating_add(1);
                 }
             }
-            SessionEvent::Closed { session, close, by_peer } => {
+            SessionEvent::Closed {
+                session,
+                close,
+                by_peer,
+            } => {
                 self.events.push_back(DarkTowerEvent::SessionClosed {
                     session,
                     close: close.to_string(),
                 });
                 if by_peer && self.report.result.is_none() {
-                    self.fail(t, now, &format!("session {session} closed by the peer: {close}"));
+                    self.fail(
+                        t,
+                        now,
+                        &format!("session {session} closed by the peer: {close}"),
+                    );
                 }
             }
         }
@@ -421,7 +436,9 @@ impl ClientCore {
                     };
                     match t.connect(now, address, &url_path(&media.media_handler_url)) {
                         Ok(session) => self.handler = Some(session),
-                        Err(e) => return self.fail(t, now, &format!("connect to the handler: {e}")),
+                        Err(e) => {
+                            return self.fail(t, now, &format!("connect to the handler: {e}"))
+                        }
                     }
                 }
                 Some(server_message::Message::StreamPublished(p)) => {
@@ -434,11 +451,7 @@ impl ClientCore {
                         code: e.code,
                         sent: false,
                     });
-                    return self.fail(
-                        t,
-                        now,
-                        &format!("ErrorMessage {} {:?}", e.code, e.message),
-                    );
+                    return self.fail(t, now, &format!("ErrorMessage {} {:?}", e.code, e.message));
                 }
                 Some(
                     server_message::Message::ParticipantJoined(_)
@@ -485,7 +498,11 @@ impl ClientCore {
                     code: e.code,
                     sent: false,
                 });
-                self.fail(t, now, &format!("media ErrorMessage {} {:?}", e.code, e.message));
+                self.fail(
+                    t,
+                    now,
+                    &format!("media ErrorMessage {} {:?}", e.code, e.message),
+                );
             }
             Ok(None) => self.fail(t, now, "empty MediaServerMessage"),
             Err(e) => self.fail(t, now, &format!("media authentication: {e}")),

@@ -14,8 +14,8 @@ use handshake_darktower_wire::{
 use handshake_quic::session::{SessionEvent, Sessions};
 use handshake_quic::Close;
 
-use crate::token::{MediaClaims, Secret, MEDIA_TOKEN_LIFETIME_S};
 use crate::driven::{App, Driven};
+use crate::token::{MediaClaims, Secret, MEDIA_TOKEN_LIFETIME_S};
 use crate::{is_client_bidi, Clock, DarkTowerEvent, Mutant};
 
 /// How the controller is set up (DH6, DH8).
@@ -150,11 +150,12 @@ impl ControllerCore {
             } => t.reset(session, stream, code.unwrap_or(0)),
             SessionEvent::Datagram { .. } => {}
             SessionEvent::Closed { session, close, .. } => {
-                let reason = if close == Close::TimedOut && !self.config.is(Mutant::IdleLeftVoluntary) {
-                    LeaveReason::ConnectionLost
-                } else {
-                    LeaveReason::Voluntary
-                };
+                let reason =
+                    if close == Close::TimedOut && !self.config.is(Mutant::IdleLeftVoluntary) {
+                        LeaveReason::ConnectionLost
+                    } else {
+                        LeaveReason::Voluntary
+                    };
                 self.leave_session(t, session, reason);
                 self.sessions.remove(&session);
                 self.events.push_back(DarkTowerEvent::SessionClosed {
@@ -244,23 +245,31 @@ impl ControllerCore {
                 message: Some(m), ..
             }) => m,
             Ok(_) => {
-                return self.fatal(t, session, stream, ErrorCode::InvalidRequest, "empty message")
+                return self.fatal(
+                    t,
+                    session,
+                    stream,
+                    ErrorCode::InvalidRequest,
+                    "empty message",
+                )
             }
             Err(e) => {
-                return self.fatal(t, session, stream, ErrorCode::InvalidRequest, &e.to_string())
+                return self.fatal(
+                    t,
+                    session,
+                    stream,
+                    ErrorCode::InvalidRequest,
+                    &e.to_string(),
+                )
             }
         };
         match (message, joined) {
             (client_message::Message::JoinRequest(request), None) => {
                 self.join(now, t, session, stream, request)
             }
-            (client_message::Message::JoinRequest(_), Some(_)) => self.error(
-                t,
-                session,
-                stream,
-                ErrorCode::Conflict,
-                "already joined",
-            ),
+            (client_message::Message::JoinRequest(_), Some(_)) => {
+                self.error(t, session, stream, ErrorCode::Conflict, "already joined")
+            }
             (_, None) if self.config.is(Mutant::JoinNotFirst) => {}
             (_, None) => self.fatal(
                 t,
@@ -329,7 +338,11 @@ impl ControllerCore {
         } else {
             unix
         };
-        let claims = match self.config.secret.verify_join(&request.join_token, token_time) {
+        let claims = match self
+            .config
+            .secret
+            .verify_join(&request.join_token, token_time)
+        {
             Ok(c) => c,
             Err(e) => {
                 return self.fatal(t, session, stream, ErrorCode::Unauthorized, &e.to_string())
@@ -470,7 +483,13 @@ impl ControllerCore {
             return;
         };
         if member.streams.iter().any(|s| s.stream_id == p.stream_id) {
-            return self.error(t, session, stream, ErrorCode::Conflict, "stream id published before");
+            return self.error(
+                t,
+                session,
+                stream,
+                ErrorCode::Conflict,
+                "stream id published before",
+            );
         }
         let published = MediaStream {
             stream_id: p.stream_id,
@@ -552,7 +571,14 @@ impl ControllerCore {
         });
     }
 
-    fn error(&mut self, t: &mut dyn Sessions, session: u32, stream: u64, code: ErrorCode, text: &str) {
+    fn error(
+        &mut self,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        code: ErrorCode,
+        text: &str,
+    ) {
         send(
             t,
             session,
@@ -570,7 +596,14 @@ impl ControllerCore {
     }
 
     /// DH7: one ErrorMessage, then FIN; nothing more is read.
-    fn fatal(&mut self, t: &mut dyn Sessions, session: u32, stream: u64, code: ErrorCode, text: &str) {
+    fn fatal(
+        &mut self,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        code: ErrorCode,
+        text: &str,
+    ) {
         self.error(t, session, stream, code, text);
         t.finish(session, stream);
         if let Some(sig) = self.sessions.get_mut(&session) {

@@ -14,8 +14,8 @@ use handshake_darktower_wire::{
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 
-use crate::token::{Secret, UsedTokens};
 use crate::driven::{App, Driven};
+use crate::token::{Secret, UsedTokens};
 use crate::{is_client_bidi, is_client_uni, Clock, DarkTowerEvent, Mutant};
 
 /// The per-stream flow-control window of the flow document (1 MiB): a frame whose payload is
@@ -209,7 +209,14 @@ impl HandlerCore {
         }
     }
 
-    fn on_auth(&mut self, now: Instant, t: &mut dyn Sessions, session: u32, stream: u64, bytes: &[u8]) {
+    fn on_auth(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        bytes: &[u8],
+    ) {
         let Some(media) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -230,8 +237,13 @@ impl HandlerCore {
         media.answered = true;
         let unix = self.config.clock.unix_s(now);
         let verdict = first.and_then(|bytes| {
-            match decode_media_client_message(&bytes).map_err(|e| e.to_string())?.message {
-                Some(media_client_message::Message::ConnectRequest(_)) if self.config.refuse_auth => {
+            match decode_media_client_message(&bytes)
+                .map_err(|e| e.to_string())?
+                .message
+            {
+                Some(media_client_message::Message::ConnectRequest(_))
+                    if self.config.refuse_auth =>
+                {
                     Err("refused by the scenario".to_owned())
                 }
                 Some(media_client_message::Message::ConnectRequest(r)) => {
@@ -305,7 +317,14 @@ impl HandlerCore {
             .collect()
     }
 
-    fn on_media(&mut self, t: &mut dyn Sessions, session: u32, stream: u64, bytes: &[u8], fin: bool) {
+    fn on_media(
+        &mut self,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        bytes: &[u8],
+        fin: bool,
+    ) {
         let authenticated = self
             .sessions
             .get(&session)
@@ -347,7 +366,11 @@ impl HandlerCore {
             // The mutant reads any magic as `DART`.
             let mut copy = bytes.to_vec();
             let start = usize::try_from(source.offset).unwrap_or(4);
-            for (i, b) in copy.iter_mut().enumerate().take(4usize.saturating_sub(start)) {
+            for (i, b) in copy
+                .iter_mut()
+                .enumerate()
+                .take(4usize.saturating_sub(start))
+            {
                 *b = handshake_darktower_wire::MAGIC[start + i];
             }
             patched = copy;
@@ -386,7 +409,8 @@ impl HandlerCore {
                             if let Some(code) = self.config.stop_media {
                                 t.stop(session, stream, code);
                                 source.ended = true;
-                                self.events.push_back(DarkTowerEvent::StreamEnded { stream, code });
+                                self.events
+                                    .push_back(DarkTowerEvent::StreamEnded { stream, code });
                                 return;
                             }
                             for r in &receivers {

@@ -69,7 +69,11 @@ pub enum TransportKind {
 
 /// The QUIC transport parameters of a Dark Tower host: servers get the idle timeout and (the
 /// handler) the flow document's windows; clients send keep-alives.
-pub fn quic_transport(liveness: Liveness, server: bool, handler: bool) -> handshake_quic::Transport {
+pub fn quic_transport(
+    liveness: Liveness,
+    server: bool,
+    handler: bool,
+) -> handshake_quic::Transport {
     handshake_quic::Transport {
         idle_timeout: Some(liveness.idle),
         keep_alive: (!server).then_some(liveness.keep_alive),
@@ -349,8 +353,14 @@ impl std::fmt::Display for DarkTowerEvent {
                 sequence,
                 source,
             } => match stream {
-                Some(s) => write!(f, "#{participant}: frame {sequence} of {source} on stream {s}"),
-                None => write!(f, "#{participant}: datagram frame {sequence} of user {source}"),
+                Some(s) => write!(
+                    f,
+                    "#{participant}: frame {sequence} of {source} on stream {s}"
+                ),
+                None => write!(
+                    f,
+                    "#{participant}: datagram frame {sequence} of user {source}"
+                ),
             },
             DarkTowerEvent::ParticipantClosed {
                 participant,
@@ -363,7 +373,11 @@ impl std::fmt::Display for DarkTowerEvent {
                 if *by_iut { "the IUT" } else { "the harness" }
             ),
             DarkTowerEvent::Finished { ok, reason } => {
-                write!(f, "client {}: {reason}", if *ok { "done" } else { "failed" })
+                write!(
+                    f,
+                    "client {}: {reason}",
+                    if *ok { "done" } else { "failed" }
+                )
             }
         }
     }

@@ -10,8 +10,8 @@ use handshake_core::Instant;
 use handshake_darktower_wire::proto::media::media_server_message;
 use handshake_darktower_wire::proto::signaling::server_message;
 use handshake_darktower_wire::{
-    decode_media_server_message, decode_server_message, FrameV2Repr, MediaEvent,
-    MediaStreamReader, SignalingReader,
+    decode_media_server_message, decode_server_message, FrameV2Repr, MediaEvent, MediaStreamReader,
+    SignalingReader,
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 use handshake_quic::ConnId;
@@ -250,10 +250,8 @@ impl ScriptClient {
                 }
                 // A queued write that cannot go (no credit) is lost with a note.
                 if let Err(reason) = self.flush(p, which) {
-                    self.events.push_back(DarkTowerEvent::Finished {
-                        ok: false,
-                        reason,
-                    });
+                    self.events
+                        .push_back(DarkTowerEvent::Finished { ok: false, reason });
                 }
             }
             self.step(now);

@@ -246,10 +246,16 @@ mod tests {
         let t = Secret::new("other").join_token("standup", 1000);
         let s = Secret::new("s3cret");
         assert!(matches!(s.verify_join(&t, 1), Err(TokenError::Invalid(_))));
-        assert!(matches!(s.verify_join("abc", 1), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            s.verify_join("abc", 1),
+            Err(TokenError::Invalid(_))
+        ));
         // A join token is not a media token: claims missing.
         let join = s.join_token("standup", 1000);
-        assert!(matches!(s.verify_media(&join, 1), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            s.verify_media(&join, 1),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -101,7 +101,8 @@ fn meeting(capacity: u32, clients: Vec<ClientConfig>, stagger_ms: u64) -> Meetin
         sim.run_until(Instant::from_millis(stagger_ms * i as u64), 1_000_000);
         let now = sim.now();
         let client = Client::new(sessions(&format!("client{i}"), false, false), config, now);
-        sim.add_endpoint(at, DarkTowerNode::Client(client)).expect("client");
+        sim.add_endpoint(at, DarkTowerNode::Client(client))
+            .expect("client");
         addresses.push(at);
     }
     Meeting {
@@ -116,9 +117,9 @@ fn token(meeting: &str, exp_offset_s: i64) -> String {
 }
 
 fn run(m: &mut Meeting) {
-    let outcome = m.sim.run(
-        &RunLimits::until_finished(m.clients.clone()).max_time(Instant::from_millis(120_000)),
-    );
+    let outcome = m
+        .sim
+        .run(&RunLimits::until_finished(m.clients.clone()).max_time(Instant::from_millis(120_000)));
     assert_eq!(outcome, RunOutcome::Finished);
     // The servers see the last closes.
     let later = m.sim.now() + Duration::from_secs(1);
@@ -259,7 +260,8 @@ fn a_client_against_the_meeting_server_on_one_port(#[case] version: MediaVersion
         client_config("alice", token("standup", 300), version),
         Instant::ZERO,
     );
-    sim.add_endpoint(at, DarkTowerNode::Client(client)).expect("client");
+    sim.add_endpoint(at, DarkTowerNode::Client(client))
+        .expect("client");
     let mut m = Meeting {
         sim,
         clients: vec![at],

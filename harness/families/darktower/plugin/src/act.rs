@@ -11,8 +11,7 @@ use handshake_darktower_wire::proto::signaling::{
     SubscribeStream, UnsubscribeStream,
 };
 use handshake_darktower_wire::{
-    encode_message, Flags, FourCc, FrameRepr, FrameType, FrameV2Repr, StreamHeaderRepr,
-    StreamType,
+    encode_message, Flags, FourCc, FrameRepr, FrameType, FrameV2Repr, StreamHeaderRepr, StreamType,
 };
 use handshake_scenario::script::Vars;
 use serde_json::Value;
@@ -63,23 +62,58 @@ pub fn act(
     match step {
         DarkTowerStep::Join(j) => {
             let bytes = join_bytes(j, meeting, unix, vars)?;
-            script.write(now, j.participant, Which::Signaling, Target::Control, &bytes, false)
+            script.write(
+                now,
+                j.participant,
+                Which::Signaling,
+                Target::Control,
+                &bytes,
+                false,
+            )
         }
         DarkTowerStep::Signal(s) => {
             let bytes = signal_bytes(s)?;
-            script.write(now, s.participant, Which::Signaling, Target::Control, &bytes, false)
+            script.write(
+                now,
+                s.participant,
+                Which::Signaling,
+                Target::Control,
+                &bytes,
+                false,
+            )
         }
         DarkTowerStep::Authenticate(a) => {
             let bytes = auth_bytes(a, meeting, unix, vars)?;
-            script.write(now, a.participant, Which::Media, Target::Control, &bytes, false)
+            script.write(
+                now,
+                a.participant,
+                Which::Media,
+                Target::Control,
+                &bytes,
+                false,
+            )
         }
         DarkTowerStep::Media(m) => {
             let bytes = media_bytes(m, script.clock.unix_us(now))?;
-            script.write(now, m.participant, Which::Media, Target::NewUni, &bytes, m.fin)
+            script.write(
+                now,
+                m.participant,
+                Which::Media,
+                Target::NewUni,
+                &bytes,
+                m.fin,
+            )
         }
         DarkTowerStep::Datagram(d) => {
             let bytes = datagram_bytes(d, script.clock.unix_us(now))?;
-            script.write(now, d.participant, Which::Media, Target::Datagram, &bytes, false)
+            script.write(
+                now,
+                d.participant,
+                Which::Media,
+                Target::Datagram,
+                &bytes,
+                false,
+            )
         }
         DarkTowerStep::Write(w) => {
             let (which, target) = write_target(w)?;
@@ -91,7 +125,11 @@ pub fn act(
                 "signaling" => (Which::Signaling, Target::Control),
                 "auth" => (Which::Media, Target::Control),
                 "media" => (Which::Media, Target::Uni(f.index)),
-                other => return Err(format!("fin on `{other}`: expected signaling, auth or media")),
+                other => {
+                    return Err(format!(
+                        "fin on `{other}`: expected signaling, auth or media"
+                    ))
+                }
             };
             script.write(now, f.participant, which, target, &[], true)
         }
@@ -101,7 +139,11 @@ pub fn act(
                 "signaling" => &[Which::Signaling],
                 "media" => &[Which::Media],
                 "both" => &[Which::Signaling, Which::Media],
-                other => return Err(format!("close `{other}`: expected signaling, media or both")),
+                other => {
+                    return Err(format!(
+                        "close `{other}`: expected signaling, media or both"
+                    ))
+                }
             };
             let mut closed = false;
             for w in which {
@@ -110,7 +152,10 @@ pub fn act(
             if closed {
                 Ok(())
             } else {
-                Err(format!("participant {} has no session to close", c.participant))
+                Err(format!(
+                    "participant {} has no session to close",
+                    c.participant
+                ))
             }
         }
         DarkTowerStep::Vanish(p) => script.vanish(p.participant),
@@ -221,8 +266,8 @@ fn auth_bytes(a: &AuthStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result
             Some(n) => var(vars, &format!("media_token.{n}"))?,
             None => {
                 return Err(format!(
-                    "media token `{other}`: expected valid, expired, forged, join, garbage or reuse:N"
-                ))
+                "media token `{other}`: expected valid, expired, forged, join, garbage or reuse:N"
+            ))
             }
         },
     };
@@ -231,9 +276,9 @@ fn auth_bytes(a: &AuthStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result
         Value::String(token.clone()),
     );
     encode(&MediaClientMessage {
-        message: Some(media_client_message::Message::ConnectRequest(ConnectRequest {
-            join_token: token,
-        })),
+        message: Some(media_client_message::Message::ConnectRequest(
+            ConnectRequest { join_token: token },
+        )),
     })
 }
 
@@ -244,7 +289,11 @@ fn four_cc(text: &str) -> Result<[u8; 4], String> {
 /// The bytes of a `media` step: the header, then frames, then the changes the step asks for.
 pub fn media_bytes(m: &MediaStep, timestamp_us: u64) -> Result<Vec<u8>, String> {
     bounded("frames", u64::from(m.frames), u64::from(MAX_FRAMES))?;
-    bounded("payload_bytes", u64::from(m.payload_bytes), u64::from(MAX_PAYLOAD))?;
+    bounded(
+        "payload_bytes",
+        u64::from(m.payload_bytes),
+        u64::from(MAX_PAYLOAD),
+    )?;
     // Frames × payload is bounded too (10,000 frames of 1 MiB would be 10 GB).
     bounded(
         "frames × payload_bytes",
@@ -335,7 +384,10 @@ pub fn datagram_bytes(d: &DatagramStep, timestamp_us: u64) -> Result<Vec<u8>, St
     let payload = vec![0x3c; d.payload_bytes as usize];
     let mut bytes = FrameV2Repr {
         frame_type: FrameType::VideoKey,
-        user_id: handshake_darktower_endpoint::client::user_id(&format!("script-{}", d.participant)),
+        user_id: handshake_darktower_endpoint::client::user_id(&format!(
+            "script-{}",
+            d.participant
+        )),
         stream_id: 0,
         timestamp_us,
         sequence: d.sequence,

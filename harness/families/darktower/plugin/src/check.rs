@@ -82,7 +82,9 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
                 );
             }
             let transport = match p.transport {
-                handshake_darktower_endpoint::TransportKind::WebTransport => Transport::WebTransport,
+                handshake_darktower_endpoint::TransportKind::WebTransport => {
+                    Transport::WebTransport
+                }
                 handshake_darktower_endpoint::TransportKind::Quic => Transport::Quic,
             };
             (Some(transport), p.reset_codes)
@@ -180,7 +182,6 @@ fn verdict(request: &CheckRequest, options: &Options, report: &Report, out: &mut
     }
 }
 
-
 fn write_session(out: &mut dyn Write, s: &SessionView) -> std::io::Result<()> {
     let addr = |a: Option<SocketAddr>| a.map_or_else(|| "?".to_owned(), |a| a.to_string());
     writeln!(
@@ -235,7 +236,10 @@ fn write_session(out: &mut dyn Write, s: &SessionView) -> std::io::Result<()> {
             s.client_datagrams, s.server_datagrams
         )?;
     }
-    for (what, list) in [("RESET_STREAM", &s.resets), ("STOP_SENDING", &s.stop_sendings)] {
+    for (what, list) in [
+        ("RESET_STREAM", &s.resets),
+        ("STOP_SENDING", &s.stop_sendings),
+    ] {
         for c in list {
             writeln!(
                 out,
@@ -264,7 +268,10 @@ fn write_text(
         report.datagrams,
         report.sessions.len(),
         if report.sessions.len() == 1 { "" } else { "s" },
-        request.profile.as_deref().unwrap_or("any transport, mapped codes"),
+        request
+            .profile
+            .as_deref()
+            .unwrap_or("any transport, mapped codes"),
         options.tolerance_ms
     )?;
     for s in &report.sessions {

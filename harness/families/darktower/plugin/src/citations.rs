@@ -40,8 +40,14 @@ pub const FACTS: &[(&str, &str)] = &[
 
 /// The choices only this profile asks for.
 pub const PROFILE_DECISIONS: &[(&str, &str)] = &[
-    ("DT4", "Big-endian; reserved bytes and bits sent as zero, ignored on receipt"),
-    ("DH14", "The handler never resets with 0x04 (no internal error is modelled)"),
+    (
+        "DT4",
+        "Big-endian; reserved bytes and bits sent as zero, ignored on receipt",
+    ),
+    (
+        "DH14",
+        "The handler never resets with 0x04 (no internal error is modelled)",
+    ),
 ];
 
 /// Dark Tower's citations.

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 /// The features a scenario may require of the IUT (`iut.requires`).
 pub const FEATURES: &[(&str, &str)] = &[
-    ("v1", "v1 media: 32-byte stream header and 46-byte frames on unidirectional streams."),
+    (
+        "v1",
+        "v1 media: 32-byte stream header and 46-byte frames on unidirectional streams.",
+    ),
     ("v2", "v2 media: 42-byte frames in datagrams (DT11)."),
 ];
 
@@ -204,7 +207,12 @@ impl handshake_scenario::Action for DarkTowerStep {
             DarkTowerStep::Media(m) => format!("#{} media {} frames", m.participant, m.frames),
             DarkTowerStep::Datagram(d) => format!("#{} datagram seq {}", d.participant, d.sequence),
             DarkTowerStep::Write(w) => {
-                format!("#{} write {} bytes on {}", w.participant, w.hex.len() / 2, w.on)
+                format!(
+                    "#{} write {} bytes on {}",
+                    w.participant,
+                    w.hex.len() / 2,
+                    w.on
+                )
             }
             DarkTowerStep::Fin(f) => format!("#{} fin {}", f.participant, f.on),
             DarkTowerStep::Reset(r) => {

@@ -112,10 +112,7 @@ fn wall_s() -> u64 {
 }
 
 fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
-    let p = effective(
-        &Profile::parse(base).unwrap_or_default(),
-        s,
-    );
+    let p = effective(&Profile::parse(base).unwrap_or_default(), s);
     let m = &s.setup.meeting;
     let id = identity()?;
     let keylog = std::env::temp_dir().join(format!(
@@ -171,7 +168,14 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
             ("handler_url", crate::IUT_CONTROLLER_HANDLER_URL.to_owned()),
             ("join_token", join_token),
             ("name", m.name.clone()),
-            ("publish", if m.publish.is_empty() { "none".into() } else { m.publish.join(",") }),
+            (
+                "publish",
+                if m.publish.is_empty() {
+                    "none".into()
+                } else {
+                    m.publish.join(",")
+                },
+            ),
             ("frames", m.frames.to_string()),
             ("fps", m.fps.to_string()),
             ("payload_bytes", m.payload_bytes.to_string()),

@@ -100,11 +100,15 @@ pub fn effective(profile: &Profile, s: &DarkTowerScenario) -> Profile {
 /// default: `both` when no scripted participant drives it (a reference client does, as in interop
 /// cells), else `controller`.
 pub fn serves(s: &DarkTowerScenario) -> &str {
-    s.iut.fields.serves.as_deref().unwrap_or(if s.peer.steps.is_empty() {
-        "both"
-    } else {
-        "controller"
-    })
+    s.iut
+        .fields
+        .serves
+        .as_deref()
+        .unwrap_or(if s.peer.steps.is_empty() {
+            "both"
+        } else {
+            "controller"
+        })
 }
 
 fn ms(v: u64) -> Duration {
@@ -190,7 +194,9 @@ pub fn client_config_for(
         .map(|p| match p.as_str() {
             "video" => Ok(Source::VIDEO),
             "audio" => Ok(Source::AUDIO),
-            other => Err(format!("meeting.publish `{other}`: expected video or audio")),
+            other => Err(format!(
+                "meeting.publish `{other}`: expected video or audio"
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ClientConfig {
@@ -217,7 +223,11 @@ pub fn client_config_for(
     })
 }
 
-fn controller_config(s: &DarkTowerScenario, profile: &Profile, handler_url: String) -> ControllerConfig {
+fn controller_config(
+    s: &DarkTowerScenario,
+    profile: &Profile,
+    handler_url: String,
+) -> ControllerConfig {
     let m = &s.setup.meeting;
     ControllerConfig {
         meetings: vec![m.id.clone()],
@@ -295,8 +305,7 @@ impl Family for DarkTower {
             (Role::Initiator, None) => {}
         }
         if s.iut.role == Role::Initiator
-            && s
-                .peer
+            && s.peer
                 .steps
                 .iter()
                 .any(|st| matches!(st, handshake_scenario::format::Step::Action(_)))
@@ -307,7 +316,11 @@ impl Family for DarkTower {
             );
         }
         for (key, value, allowed) in [
-            ("transport", &s.setup.transport, &["webtransport", "quic"][..]),
+            (
+                "transport",
+                &s.setup.transport,
+                &["webtransport", "quic"][..],
+            ),
             ("reset_codes", &s.setup.reset_codes, &["mapped", "raw"][..]),
         ] {
             if let Some(value) = value {
@@ -371,7 +384,17 @@ impl Family for DarkTower {
                 } else {
                     codes
                 };
-                let t = transport(&p, m, "handler", seed, true, true, false, codes, Arc::new(KeyLog::default()))?;
+                let t = transport(
+                    &p,
+                    m,
+                    "handler",
+                    seed,
+                    true,
+                    true,
+                    false,
+                    codes,
+                    Arc::new(KeyLog::default()),
+                )?;
                 DarkTowerNode::Handler(Handler::new(t, handler_config(&p)))
             }
             (Role::Responder, true) if serves(s) == "both" => {
@@ -398,7 +421,17 @@ impl Family for DarkTower {
                 ))
             }
             (Role::Responder, true) => {
-                let t = transport(&p, m, "controller", seed, true, false, false, codes, Arc::new(KeyLog::default()))?;
+                let t = transport(
+                    &p,
+                    m,
+                    "controller",
+                    seed,
+                    true,
+                    false,
+                    false,
+                    codes,
+                    Arc::new(KeyLog::default()),
+                )?;
                 DarkTowerNode::Controller(Controller::new(
                     t,
                     controller_config(s, &p, IUT_CONTROLLER_HANDLER_URL.into()),
@@ -413,7 +446,17 @@ impl Family for DarkTower {
                 } else {
                     remote
                 };
-                let t = transport(&p, m, "meeting-server", seed, true, true, false, codes, Arc::new(KeyLog::default()))?;
+                let t = transport(
+                    &p,
+                    m,
+                    "meeting-server",
+                    seed,
+                    true,
+                    true,
+                    false,
+                    codes,
+                    Arc::new(KeyLog::default()),
+                )?;
                 let mut controller =
                     controller_config(s, &p, format!("{}://{own}/media", scheme(&p)));
                 let twists: &PeerFields = &s.peer.fields;
@@ -427,7 +470,17 @@ impl Family for DarkTower {
             }
             (Role::Initiator, _) => {
                 let keep_alive = p.mutant != Some(Mutant::NoKeepAlive);
-                let t = transport(&p, m, "client", seed, false, false, keep_alive, codes, Arc::new(KeyLog::default()))?;
+                let t = transport(
+                    &p,
+                    m,
+                    "client",
+                    seed,
+                    false,
+                    false,
+                    keep_alive,
+                    codes,
+                    Arc::new(KeyLog::default()),
+                )?;
                 DarkTowerNode::Client(Client::new(t, client_config(s, &p, remote)?, now))
             }
         })
@@ -444,7 +497,10 @@ impl Family for DarkTower {
         }
         // The scripted participants speak the IUT's transport and reset codes (as the scenario
         // sets them); they write what the steps say, so no mutant of the IUT's applies.
-        let mut p = effective(iut_profile.copied().as_ref().unwrap_or(&Profile::default()), s);
+        let mut p = effective(
+            iut_profile.copied().as_ref().unwrap_or(&Profile::default()),
+            s,
+        );
         p.mutant = None;
         let t = transport(
             &p,

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use handshake_core::Instant;
-use handshake_net::udp::Clock as UdpClock;
 use handshake_darktower_endpoint::{
     Client, ClientReport, Clock, Controller, DarkTowerEvent, DarkTowerNode, Handler, JoinMint,
     JoinTokenKind, MeetingServer, Mutant, Secret,
 };
+use handshake_net::udp::Clock as UdpClock;
 use handshake_quic::session::ResetCodes;
 use handshake_quic::KeyLog;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
@@ -58,7 +58,11 @@ impl CommonArgs {
         match self.transport.as_str() {
             "webtransport" => {}
             "quic" => text.push_str("+quic"),
-            other => return Err(format!("--transport {other}: expected webtransport or quic")),
+            other => {
+                return Err(format!(
+                    "--transport {other}: expected webtransport or quic"
+                ))
+            }
         }
         match self.reset_codes.as_str() {
             "mapped" => {}
@@ -252,7 +256,10 @@ fn run_tool(command: PeerCommand) -> i32 {
             PeerCommand::DarktowerHandler { listen, common, .. } => {
                 let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
                     let t = server_transport(&common, p, "handler", true)?;
-                    Ok(DarkTowerNode::Handler(Handler::new(t, handler_config(&common, p))))
+                    Ok(DarkTowerNode::Handler(Handler::new(
+                        t,
+                        handler_config(&common, p),
+                    )))
                 };
                 serve(listen, &common, make).await
             }
@@ -267,7 +274,12 @@ fn run_tool(command: PeerCommand) -> i32 {
                     // The handler is this very port.
                     Ok(DarkTowerNode::Server(MeetingServer::new(
                         t,
-                        controller_config(&meeting, &common, p, format!("{scheme}://{bound}/media")),
+                        controller_config(
+                            &meeting,
+                            &common,
+                            p,
+                            format!("{scheme}://{bound}/media"),
+                        ),
                         handler_config(&common, p),
                     )))
                 };
@@ -366,7 +378,12 @@ async fn serve(
 
 /// Runs `node` on `socket` in wall-clock time (`handshake_net::udp::drive`) until it finishes (a
 /// client) or Ctrl-C; prints its events on stderr (`quiet`: only a client's end).
-async fn drive(socket: &tokio::net::UdpSocket, node: &mut DarkTowerNode, clock: UdpClock, quiet: bool) {
+async fn drive(
+    socket: &tokio::net::UdpSocket,
+    node: &mut DarkTowerNode,
+    clock: UdpClock,
+    quiet: bool,
+) {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let ctrl_c = async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -519,7 +536,9 @@ async fn run_clients(
         let mut node = DarkTowerNode::Client(Client::new(t, config, clock.now()));
         tasks.push(async move {
             drive(&socket, &mut node, clock, true).await;
-            node.client().map(|c| c.report().clone()).unwrap_or_default()
+            node.client()
+                .map(|c| c.report().clone())
+                .unwrap_or_default()
         });
     }
     let reports: Vec<ClientReport> = futures_join(tasks).await;
@@ -540,7 +559,12 @@ async fn run_clients(
             }
         };
     }
-    let m = metrics(&reports, n, sources.len() as u64 * u64::from(args.frames), wall_ms);
+    let m = metrics(
+        &reports,
+        n,
+        sources.len() as u64 * u64::from(args.frames),
+        wall_ms,
+    );
     if json {
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
     } else {

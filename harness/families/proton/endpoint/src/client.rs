@@ -233,7 +233,8 @@ impl Client {
                 }
             }
             // Proton has no datagrams.
-            QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } | QuicEvent::Datagram { .. } => {}
+            QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } | QuicEvent::Datagram { .. } => {
+            }
         }
     }
 

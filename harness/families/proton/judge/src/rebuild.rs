@@ -95,4 +95,3 @@ pub(crate) fn rebuild(
     }
     Ok(out)
 }
-

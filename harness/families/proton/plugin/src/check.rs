@@ -178,7 +178,6 @@ fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i
     }
 }
 
-
 fn addr(a: Option<std::net::SocketAddr>) -> String {
     a.map_or_else(|| "?".to_owned(), |a| a.to_string())
 }
