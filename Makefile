@@ -15,6 +15,7 @@ build:
 # The CI gate (.ci/run calls this). Every step can fail; none passes on zero tests. The Python venv
 # comes first: the WebTransport crate's interop tests talk to aioquic through it.
 test: tools pyenv
+	$(CARGO) fmt --all -- --check
 	python3 vectors/tools/generate_mediastream.py --check
 	python3 vectors/tools/generate_darktower.py --check
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'

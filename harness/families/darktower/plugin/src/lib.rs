@@ -251,6 +251,33 @@ fn handler_config(profile: &Profile) -> HandlerConfig {
     }
 }
 
+/// A controller and a handler on one port. The JoinResponse points back at it: in virtual time
+/// the responder's fixed address, in real time `remote` (the harness's own socket until the IUT
+/// speaks). `twists`: the harness facing a client IUT (the scenario's twists, no mutant).
+fn meeting_server(
+    t: Box<dyn Sessions>,
+    s: &DarkTowerScenario,
+    p: &Profile,
+    remote: SocketAddr,
+    twists: Option<&PeerFields>,
+) -> DarkTowerNode {
+    let own = if remote == handshake_scenario::engine::INITIATOR {
+        handshake_scenario::engine::RESPONDER
+    } else {
+        remote
+    };
+    let mut controller = controller_config(s, p, format!("{}://{own}/media", scheme(p)));
+    let mut handler = handler_config(p);
+    if let Some(twists) = twists {
+        controller.refuse_join = twists.refuse_join;
+        controller.mutant = None;
+        handler.refuse_auth = twists.refuse_auth;
+        handler.stop_media = twists.stop_media;
+        handler.mutant = None;
+    }
+    DarkTowerNode::Server(MeetingServer::new(t, controller, handler))
+}
+
 impl Family for DarkTower {
     const NAME: &'static str = "darktower";
     const ROLE_NAMES: (&'static str, &'static str) = ("client", "server");
@@ -375,7 +402,21 @@ impl Family for DarkTower {
         now: Instant,
     ) -> Result<DarkTowerNode, String> {
         let p = effective(profile, s);
-        let m = &s.setup.meeting;
+        // A host of this run: its name (the seed's), whether it is the handler (flow-control
+        // windows), whether a client keeps alive, its reset codes.
+        let host = |who: &str, server: bool, handler: bool, keep_alive: bool, codes: ResetCodes| {
+            transport(
+                &p,
+                &s.setup.meeting,
+                who,
+                seed,
+                server,
+                handler,
+                keep_alive,
+                codes,
+                Arc::new(KeyLog::default()),
+            )
+        };
         let codes = p.wire_codes();
         Ok(match (role, iut) {
             (Role::Responder, true) if serves(s) == "handler" => {
@@ -384,103 +425,29 @@ impl Family for DarkTower {
                 } else {
                     codes
                 };
-                let t = transport(
-                    &p,
-                    m,
-                    "handler",
-                    seed,
-                    true,
-                    true,
-                    false,
-                    codes,
-                    Arc::new(KeyLog::default()),
-                )?;
+                let t = host("handler", true, true, false, codes)?;
                 DarkTowerNode::Handler(Handler::new(t, handler_config(&p)))
             }
             (Role::Responder, true) if serves(s) == "both" => {
-                let t = transport(
-                    &p,
-                    m,
-                    "meeting-server",
-                    seed,
-                    true,
-                    true,
-                    false,
-                    codes,
-                    Arc::new(KeyLog::default()),
-                )?;
-                let own = if remote == handshake_scenario::engine::INITIATOR {
-                    handshake_scenario::engine::RESPONDER
-                } else {
-                    remote
-                };
-                DarkTowerNode::Server(MeetingServer::new(
-                    t,
-                    controller_config(s, &p, format!("{}://{own}/media", scheme(&p))),
-                    handler_config(&p),
-                ))
+                let t = host("meeting-server", true, true, false, codes)?;
+                meeting_server(t, s, &p, remote, None)
             }
             (Role::Responder, true) => {
-                let t = transport(
-                    &p,
-                    m,
-                    "controller",
-                    seed,
-                    true,
-                    false,
-                    false,
-                    codes,
-                    Arc::new(KeyLog::default()),
-                )?;
+                let t = host("controller", true, false, false, codes)?;
                 DarkTowerNode::Controller(Controller::new(
                     t,
                     controller_config(s, &p, IUT_CONTROLLER_HANDLER_URL.into()),
                 ))
             }
             (Role::Responder, false) => {
-                // The harness plays both servers on one port for a client IUT: the JoinResponse
-                // points back at it (in virtual time the responder's fixed address; in real time
-                // `remote` is the harness's own socket until the IUT speaks).
-                let own = if remote == handshake_scenario::engine::INITIATOR {
-                    handshake_scenario::engine::RESPONDER
-                } else {
-                    remote
-                };
-                let t = transport(
-                    &p,
-                    m,
-                    "meeting-server",
-                    seed,
-                    true,
-                    true,
-                    false,
-                    codes,
-                    Arc::new(KeyLog::default()),
-                )?;
-                let mut controller =
-                    controller_config(s, &p, format!("{}://{own}/media", scheme(&p)));
-                let twists: &PeerFields = &s.peer.fields;
-                controller.refuse_join = twists.refuse_join;
-                controller.mutant = None;
-                let mut handler = handler_config(&p);
-                handler.refuse_auth = twists.refuse_auth;
-                handler.stop_media = twists.stop_media;
-                handler.mutant = None;
-                DarkTowerNode::Server(MeetingServer::new(t, controller, handler))
+                // The harness plays both servers on one port for a client IUT, with the scenario's
+                // twists and none of the profile's mutants.
+                let t = host("meeting-server", true, true, false, codes)?;
+                meeting_server(t, s, &p, remote, Some(&s.peer.fields))
             }
             (Role::Initiator, _) => {
                 let keep_alive = p.mutant != Some(Mutant::NoKeepAlive);
-                let t = transport(
-                    &p,
-                    m,
-                    "client",
-                    seed,
-                    false,
-                    false,
-                    keep_alive,
-                    codes,
-                    Arc::new(KeyLog::default()),
-                )?;
+                let t = host("client", false, false, keep_alive, codes)?;
                 DarkTowerNode::Client(Client::new(t, client_config(s, &p, remote)?, now))
             }
         })
