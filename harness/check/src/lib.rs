@@ -19,6 +19,9 @@ use serde::Serialize;
 
 pub use rules::{Basis, Rule};
 
+#[cfg(feature = "quic")]
+pub mod quic;
+
 /// Most violations kept per rule and session (the count goes on).
 pub const MAX_VIOLATIONS_PER_RULE: usize = 100;
 

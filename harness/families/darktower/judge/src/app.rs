@@ -6,8 +6,7 @@
 
 use std::net::SocketAddr;
 
-use handshake_check::Mark;
-use handshake_quic::rebuild::{At, Captured, Conn, Rebuilder, Side};
+use handshake_quic::rebuild::{At, Conn, Side};
 use handshake_quic::session::ResetCodes;
 use handshake_webtransport_wire::error_code;
 use handshake_webtransport_wire::frame::setting;
@@ -20,94 +19,16 @@ use crate::rules;
 use crate::{CodeView, Options, Report, Role, SessionView, Transport, REPORT_VERSION};
 
 /// Everything read from a capture.
-#[derive(Debug, Default)]
-pub(crate) struct Capture {
-    pub conns: Vec<Conn>,
-    pub datagrams: u64,
-    pub undecrypted: u64,
-    pub secrets: bool,
-    pub damage: Option<String>,
-    pub notes: Vec<String>,
-    /// The last datagram of the capture.
-    pub end: At,
-}
+pub(crate) type Capture = handshake_check::quic::QuicCapture;
 
 /// Reads and decrypts the capture.
 pub(crate) fn read(bytes: &[u8], options: &Options) -> Result<Capture, String> {
-    let mut reader =
-        handshake_capture::open(bytes).map_err(|e| format!("not a readable capture: {e}"))?;
-    let mut datagrams = Vec::new();
-    let mut out = Capture::default();
-    for item in reader.by_ref() {
-        match item {
-            Ok(d) => {
-                if options
-                    .port
-                    .is_none_or(|p| d.src.port() == p || d.dst.port() == p)
-                {
-                    datagrams.push(d);
-                }
-            }
-            Err(e) => {
-                out.damage = Some(e.to_string());
-                break;
-            }
-        }
-    }
-    let mut key_log = reader.secrets().to_owned();
-    if let Some(extra) = &options.key_log {
-        key_log.push('\n');
-        key_log.push_str(extra);
-    }
-    let mut rebuilder = Rebuilder::new(&key_log);
-    let stats = rebuilder.decryptor().key_log_stats();
-    out.secrets = stats.used > 0;
-    if !out.secrets {
-        out.notes.push(
-            "no TLS secrets (no Decryption Secrets Block in the capture, no key log): 1-RTT packets cannot be \
-             decrypted; nothing above QUIC is judged"
-                .to_owned(),
-        );
-    }
-    if stats.garbled > 0 {
-        out.notes.push(format!(
-            "{} key-log lines are not NSS key-log lines",
-            stats.garbled
-        ));
-    }
-    for d in &datagrams {
-        let mark = Mark::from_comment(d.comment.as_deref());
-        let at = At {
-            packet: d.packet_number,
-            time_ns: d.timestamp_ns,
-        };
-        out.end = out.end.max(at);
-        rebuilder.push(Captured {
-            src: d.src,
-            dst: d.dst,
-            payload: &d.payload,
-            at,
-            undelivered: mark.undelivered,
-            harness_changed: mark.modified || mark.altered_in_transit,
-        });
-    }
-    let rebuilt = rebuilder.finish();
-    out.conns = rebuilt.conns;
-    out.datagrams = rebuilt.datagrams;
-    out.undecrypted = rebuilt.undecrypted;
-    if rebuilt.unknown > 0 {
-        out.notes.push(format!(
-            "{} datagrams belong to no QUIC connection of the capture (not QUIC, or their connection began before it)",
-            rebuilt.unknown
-        ));
-    }
-    if rebuilt.unattributed > 0 {
-        out.notes.push(format!(
-            "{} QUIC packets could not be attributed to a connection",
-            rebuilt.unattributed
-        ));
-    }
-    Ok(out)
+    handshake_check::quic::read_capture(
+        bytes,
+        options.key_log.as_deref(),
+        options.port,
+        "nothing above QUIC is judged",
+    )
 }
 
 /// A RESET_STREAM or STOP_SENDING on an application stream.
