@@ -101,13 +101,18 @@ pub struct ViolationLog {
 impl ViolationLog {
     /// Records that `packet` broke `rule`.
     pub fn record(&mut self, packet: &Packet<'_>, rule: &'static Rule, detail: String) {
+        self.record_at(packet.number, packet.time_ns, rule, detail);
+    }
+
+    /// Records that the packet numbered `packet` (captured at `time_ns`) broke `rule`.
+    pub fn record_at(&mut self, packet: u64, time_ns: u64, rule: &'static Rule, detail: String) {
         self.count += 1;
         let kept = self.per_rule.entry(rule.id).or_default();
         if *kept < MAX_VIOLATIONS_PER_RULE {
             *kept += 1;
             self.violations.push(Violation {
-                packet: packet.number,
-                time_ns: packet.time_ns,
+                packet,
+                time_ns,
                 rule: rule.id,
                 statement: rule.statement,
                 detail,

@@ -1,41 +1,29 @@
-//! The verdict being built: violations (at most [`MAX_VIOLATIONS_PER_RULE`] kept per rule, all
-//! counted) and notes.
+//! The verdict being built: violations (at most `MAX_VIOLATIONS_PER_RULE` kept per rule, all
+//! counted: `handshake_check::ViolationLog`) and notes.
 
-use std::collections::BTreeMap;
-
-use handshake_check::{Rule, Violation, MAX_VIOLATIONS_PER_RULE};
+use handshake_check::{Rule, Violation, ViolationLog};
 use handshake_quic::rebuild::At;
 
 #[derive(Debug, Default)]
 pub(crate) struct Log {
-    violations: Vec<Violation>,
-    per_rule: BTreeMap<&'static str, usize>,
-    count: u64,
+    violations: ViolationLog,
     pub notes: Vec<String>,
 }
 
 impl Log {
     pub fn violation(&mut self, at: At, rule: &'static Rule, detail: String) {
-        self.count += 1;
-        let kept = self.per_rule.entry(rule.id).or_default();
-        if *kept < MAX_VIOLATIONS_PER_RULE {
-            *kept += 1;
-            self.violations.push(Violation {
-                packet: at.packet,
-                time_ns: at.time_ns,
-                rule: rule.id,
-                statement: rule.statement,
-                detail,
-            });
-        }
+        self.violations
+            .record_at(at.packet, at.time_ns, rule, detail);
     }
 
     pub fn note(&mut self, note: String) {
         self.notes.push(note);
     }
 
-    pub fn into_parts(mut self) -> (Vec<Violation>, u64, Vec<String>) {
-        self.violations.sort_by_key(|v| (v.packet, v.rule));
-        (self.violations, self.count, self.notes)
+    /// Violations in packet order (then by rule), their count, the notes.
+    pub fn into_parts(self) -> (Vec<Violation>, u64, Vec<String>) {
+        let (mut violations, count) = self.violations.into_parts();
+        violations.sort_by_key(|v| (v.packet, v.rule));
+        (violations, count, self.notes)
     }
 }

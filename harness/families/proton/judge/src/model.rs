@@ -10,36 +10,21 @@ use handshake_proton_wire::{
 
 use crate::rebuild::{At, Capture, CloseRec, Conn, Flow, StreamRec};
 use crate::rules::{self, Rule};
-use crate::{
-    ConnectionView, Options, ProfileView, Report, Side, StreamView, Violation,
-    MAX_VIOLATIONS_PER_RULE, REPORT_VERSION,
-};
+use crate::{ConnectionView, Options, ProfileView, Report, Side, StreamView, REPORT_VERSION};
 
 const MS: u64 = 1_000_000;
 /// CONNECTION_REFUSED (RFC 9000 §20.1).
 const CONNECTION_REFUSED: u64 = 0x2;
 const ALPN: &[u8] = b"proton";
 
-/// Violations, at most [`MAX_VIOLATIONS_PER_RULE`] kept per rule.
+/// Violations, at most `MAX_VIOLATIONS_PER_RULE` kept per rule (`handshake_check::ViolationLog`,
+/// placed by capture position).
 #[derive(Default)]
-struct Log {
-    violations: Vec<Violation>,
-    per_rule: BTreeMap<&'static str, usize>,
-}
+struct Log(handshake_check::ViolationLog);
 
 impl Log {
-    fn record(&mut self, rule: &Rule, at: At, detail: String) {
-        let kept = self.per_rule.entry(rule.id).or_default();
-        if *kept < MAX_VIOLATIONS_PER_RULE {
-            *kept += 1;
-            self.violations.push(Violation {
-                packet: at.packet,
-                time_ns: at.time_ns,
-                rule: rule.id,
-                statement: rule.statement,
-                detail,
-            });
-        }
+    fn record(&mut self, rule: &'static Rule, at: At, detail: String) {
+        self.0.record_at(at.packet, at.time_ns, rule, detail);
     }
 }
 
@@ -198,12 +183,12 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         views.push(view(conn, refused, judged));
     }
     second_connections(&cap.conns, &in_scope, tol, &mut log, &mut notes);
-    log.violations.sort_by_key(|v| v.packet);
+    let (violations, _) = log.0.into_parts();
     Report {
         version: REPORT_VERSION,
         datagrams: cap.datagrams,
         connections: views,
-        violations: log.violations,
+        violations,
         undecrypted: cap.undecrypted,
         damage: cap.damage,
         notes,
