@@ -189,8 +189,22 @@ fn source_ip_towards(remote: SocketAddr) -> IpAddr {
         .map_or(unspecified, |a| a.ip())
 }
 
-/// A UDP port on `ip` that was free a moment ago.
+/// A UDP port on `ip` that was free a moment ago, for an IUT to listen on. Taken below Linux's
+/// ephemeral range (32768–60999 by default), so no socket of another run — which binds port 0 —
+/// can be given it between this check and the IUT's bind (that race failed a CI run: `Address
+/// already in use`). Falls back to a kernel-chosen port when the whole range is busy.
 fn free_port(ip: IpAddr) -> std::io::Result<u16> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const COUNT: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % u32::from(COUNT)) as u16;
+    for _ in 0..COUNT {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) % COUNT;
+        if std::net::UdpSocket::bind(SocketAddr::new(ip, FIRST + offset)).is_ok() {
+            return Ok(FIRST + offset);
+        }
+    }
     Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?
         .local_addr()?
         .port())
