@@ -100,6 +100,6 @@ fn the_reference_gives_no_finding_and_the_corpus_resumes() {
     std::fs::write(corpus.join("broken.json"), "{ nope").expect("write");
     let second = run();
     assert_eq!(second.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&second.stderr).contains("not JSON"));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("is not a JSON scenario"));
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -9,16 +9,24 @@
 //!   booleans flipped), all driven by `arbitrary` from a seeded stream: the same seed gives the
 //!   same inputs. A family refines the value mutations through the seam (its layouts: TLV types
 //!   and lengths, protobuf fields, DART headers …).
+//! - [`schema`]: the shapes of a family's steps, read from its scenario schema, so a mutation can
+//!   set a field the library never set; [`layout`]: length prefixes, TLVs, protobuf fields and
+//!   boundary integers for the families' own mutators.
 //! - [`novelty`]: AFLNet's idea — the sequence of response kinds an input provokes is its state
 //!   path; an input that reaches a path never seen stays in the corpus.
 //! - [`minimize`]: delta debugging (ddmin) over steps, then over the bytes of each payload.
 //! - [`corpus`]: inputs on disk, one JSON file each, named by content, so a second run resumes.
 #![forbid(unsafe_code)]
 
+/// The `arbitrary` the mutators are written against (a family's mutator uses this one).
+pub use arbitrary;
+
 pub mod corpus;
+pub mod layout;
 pub mod minimize;
 pub mod mutate;
 pub mod novelty;
+pub mod schema;
 
 /// A deterministic stream of bytes for `arbitrary`, from a seed.
 pub fn seeded_bytes(seed: u64, len: usize) -> Vec<u8> {

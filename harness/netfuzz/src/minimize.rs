@@ -4,7 +4,25 @@
 
 /// A 1-minimal subsequence of `items` for which `fails` holds (`fails(items)` must hold; if it
 /// does not, `items` is returned unchanged). Order is kept.
-pub fn ddmin<T: Clone>(items: &[T], mut fails: impl FnMut(&[T]) -> bool) -> Vec<T> {
+pub fn ddmin<T: Clone>(items: &[T], fails: impl FnMut(&[T]) -> bool) -> Vec<T> {
+    ddmin_within(items, usize::MAX, fails)
+}
+
+/// [`ddmin`] with at most `budget` test runs (each run of an external implementation costs real
+/// time): when the budget is spent, the smallest failing subsequence found so far.
+pub fn ddmin_within<T: Clone>(
+    items: &[T],
+    budget: usize,
+    mut fails: impl FnMut(&[T]) -> bool,
+) -> Vec<T> {
+    let mut runs = 0usize;
+    let mut fails = move |s: &[T]| {
+        if runs >= budget {
+            return false;
+        }
+        runs += 1;
+        fails(s)
+    };
     let mut current: Vec<T> = items.to_vec();
     if !fails(&current) {
         return current;
@@ -77,6 +95,18 @@ mod tests {
                 .is_some_and(|(b, x)| b < x)
         });
         assert_eq!(min, b"bx".to_vec());
+    }
+
+    #[test]
+    fn a_spent_budget_keeps_the_smallest_failing_input_so_far() {
+        let items: Vec<u32> = (0..64).collect();
+        let mut runs = 0;
+        let min = ddmin_within(&items, 6, |s| {
+            runs += 1;
+            s.contains(&5)
+        });
+        assert_eq!(runs, 6);
+        assert!(min.contains(&5) && min.len() < 64, "{min:?}");
     }
 
     #[test]

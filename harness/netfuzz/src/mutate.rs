@@ -10,22 +10,37 @@
 use arbitrary::Unstructured;
 use serde_json::Value;
 
+use crate::layout::{self, hex_of, hex_value, leaf_mut};
+use crate::schema::Steps;
+
 /// The steps that are no family step.
 const GENERIC: [&str; 4] = ["expect", "expect_none", "wait", "fault"];
 
-/// What a family adds to value mutation (its layouts: TLV types and lengths, flags, protobuf
-/// fields, DART header fields …). The default knows only JSON.
+/// What a family adds to mutation: its step shapes (from its schema: fields the skeleton left out
+/// can be set) and its layouts (TLV types and lengths, flags, protobuf fields, DART header fields
+/// …). The default knows only JSON.
 pub trait Mutator {
-    /// Mutates the leaf at `path` (object keys) of a step named `step`; `false`: not handled, the
-    /// generic mutation applies.
+    /// Mutates the leaf at `path` (object keys) of `body`, the body of a step named `step`;
+    /// `false`: not handled, the generic mutation applies.
     fn mutate_value(
         &self,
         _step: &str,
         _path: &[String],
-        _value: &mut Value,
+        _body: &mut Value,
         _u: &mut Unstructured<'_>,
     ) -> arbitrary::Result<bool> {
         Ok(false)
+    }
+
+    /// The values a string field at `path` of step `step` may take (tokens, FourCCs, stream names
+    /// …); empty: unknown, never set.
+    fn text_values(&self, _step: &str, _path: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The shapes of the family's steps, when known.
+    fn shapes(&self) -> Option<&Steps> {
+        None
     }
 }
 
@@ -76,7 +91,7 @@ pub fn mutate(
         return Ok(false);
     }
     let at = family[u.choose_index(family.len())?];
-    Ok(match u.int_in_range(0u8..=9)? {
+    Ok(match u.int_in_range(0u8..=11)? {
         0 => {
             steps.remove(at);
             true
@@ -94,6 +109,21 @@ pub fn mutate(
             let ms = *u.choose(&[1u64, 10, 100, 500, 1500, 5000])?;
             steps.insert(at, serde_json::json!({ "wait": { "ms": ms } }));
             true
+        }
+        4..=6 => {
+            let name = step_name(&steps[at]).unwrap_or_default().to_owned();
+            let body = &mut steps[at][&name];
+            match mutator.shapes() {
+                Some(shapes) => shapes
+                    .set_field(
+                        &name,
+                        body,
+                        &|step: &str, path: &[String]| mutator.text_values(step, path),
+                        u,
+                    )?
+                    .is_some(),
+                None => mutate_leaf(&name, body, mutator, u)?,
+            }
         }
         _ => {
             let name = step_name(&steps[at]).unwrap_or_default().to_owned();
@@ -116,13 +146,13 @@ fn mutate_leaf(
         return Ok(false);
     }
     let path = leaves.swap_remove(u.choose_index(leaves.len())?);
-    let Some(leaf) = leaf_mut(value, &path) else {
-        return Ok(false);
-    };
-    if mutator.mutate_value(step, &path, leaf, u)? {
+    if mutator.mutate_value(step, &path, value, u)? {
         return Ok(true);
     }
-    generic_leaf(leaf, u)
+    match leaf_mut(value, &path) {
+        Some(leaf) => generic_leaf(leaf, u),
+        None => Ok(false),
+    }
 }
 
 fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
@@ -146,36 +176,6 @@ fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>)
     }
 }
 
-fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
-    let mut here = v;
-    for key in path {
-        here = match here {
-            Value::Object(o) => o.get_mut(key)?,
-            Value::Array(a) => a.get_mut(key.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(here)
-}
-
-/// Boundary values a length, count, code or sequence number is often wrong at.
-const INTERESTING: [u64; 14] = [
-    0,
-    1,
-    2,
-    0x7f,
-    0x80,
-    0xff,
-    0x100,
-    0x3fff,
-    0x4000,
-    0xffff,
-    0x1_0000,
-    0x7fff_ffff,
-    0xffff_ffff,
-    0x1_0000_0000,
-];
-
 fn generic_leaf(leaf: &mut Value, u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
     match leaf {
         Value::Bool(b) => {
@@ -183,39 +183,18 @@ fn generic_leaf(leaf: &mut Value, u: &mut Unstructured<'_>) -> arbitrary::Result
             Ok(true)
         }
         Value::Number(n) => {
-            let v = n.as_u64().unwrap_or(0);
-            let new = match u.int_in_range(0u8..=3)? {
-                0 => *u.choose(&INTERESTING)?,
-                1 => v.wrapping_add(1),
-                2 => v.wrapping_sub(1),
-                _ => v ^ (1u64 << u.int_in_range(0u32..=31)?),
-            };
+            let new = layout::interesting_int(u, n.as_u64())?;
             *leaf = Value::from(new);
             Ok(true)
         }
-        Value::String(s) if is_hex(s) => {
-            let mut bytes = hex_decode(s);
+        Value::String(s) if layout::is_hex(s) => {
+            let mut bytes = hex_of(leaf).unwrap_or_default();
             havoc(&mut bytes, u)?;
-            *s = hex_encode(&bytes);
+            *leaf = hex_value(&bytes);
             Ok(true)
         }
         _ => Ok(false),
     }
-}
-
-fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One byte-level change (AFL's havoc stages, one at a time).
@@ -294,10 +273,10 @@ mod tests {
         for _ in 0..40 {
             let mut v = json!(5);
             generic_leaf(&mut v, &mut u).expect("enough bytes");
-            seen_boundary |= INTERESTING.contains(&v.as_u64().unwrap_or(5));
+            seen_boundary |= layout::INTERESTING.contains(&v.as_u64().unwrap_or(5));
             let mut h = json!("00010203");
             generic_leaf(&mut h, &mut u).expect("enough bytes");
-            assert!(is_hex(h.as_str().unwrap_or("")) || h == json!(""));
+            assert!(layout::is_hex(h.as_str().unwrap_or("")) || h == json!(""));
         }
         assert!(seen_boundary);
     }

@@ -366,6 +366,35 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     /// The reference endpoints' mutants.
     fn mutants() -> Vec<ReferenceMutant>;
+
+    // ---- Network fuzzing (`harness fuzz`) ------------------------------------------------------
+
+    /// A liveness probe for a fuzz input (`scenario`: its JSON, steps included): steps to append
+    /// that open a fresh, valid session and end in an `expect` of the IUT's answer to it, whatever
+    /// the answer (a refusal is one). An IUT that answers nothing there is hung. `None`: no probe
+    /// (the IUT initiates).
+    fn liveness_probe(_scenario: &Value) -> Option<Vec<Value>> {
+        None
+    }
+
+    /// What the family knows of its layouts beyond its step schema: mutates the leaf at `path`
+    /// (object keys) of `body`, the body of a step named `step` — a hex payload's TLV type or
+    /// length, a length prefix, a protobuf field, a header field … `false`: not handled, the
+    /// generic mutations apply.
+    fn fuzz_value(
+        _step: &str,
+        _path: &[String],
+        _body: &mut Value,
+        _u: &mut arbitrary::Unstructured<'_>,
+    ) -> arbitrary::Result<bool> {
+        Ok(false)
+    }
+
+    /// The values a string field at `path` of a step named `step` may take in a fuzz input
+    /// (tokens, FourCCs, stream names …; wrong ones included); empty: the fuzzer leaves it.
+    fn fuzz_text(_step: &str, _path: &[String]) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The whole id of a rule of family `F` (`mediastream.3way.order`) from what a file of that family

@@ -49,6 +49,18 @@ pub trait DynFamily: Send + Sync {
     fn mutants(&self) -> Vec<ReferenceMutant>;
     /// How a ladder diagram shows its datagrams.
     fn describer(&self) -> fn(&[u8]) -> DatagramLabel;
+    /// Its liveness probe for a fuzz input ([`Family::liveness_probe`]).
+    fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>>;
+    /// Its structure-aware value mutation ([`Family::fuzz_value`]).
+    fn fuzz_value(
+        &self,
+        step: &str,
+        path: &[String],
+        body: &mut serde_json::Value,
+        u: &mut arbitrary::Unstructured<'_>,
+    ) -> arbitrary::Result<bool>;
+    /// The values it gives a string field in a fuzz input ([`Family::fuzz_text`]).
+    fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String>;
 }
 
 /// A [`Family`] behind the object-safe face.
@@ -135,6 +147,21 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn describer(&self) -> fn(&[u8]) -> DatagramLabel {
         F::describe_datagram
+    }
+    fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+        F::liveness_probe(scenario)
+    }
+    fn fuzz_value(
+        &self,
+        step: &str,
+        path: &[String],
+        body: &mut serde_json::Value,
+        u: &mut arbitrary::Unstructured<'_>,
+    ) -> arbitrary::Result<bool> {
+        F::fuzz_value(step, path, body, u)
+    }
+    fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String> {
+        F::fuzz_text(step, path)
     }
 }
 
@@ -443,13 +470,13 @@ impl Families {
                     manifest, path,
                 ))))
             }
-            // `manifest.json!MUTANT`: one of the manifest's mutants.
+            // `manifest.json!NAME`: one of the manifest's mutants or planted bugs.
             _ if text.contains(".json!") => {
                 let (file, mutant) = text.rsplit_once('!').unwrap_or((text, ""));
                 let path = Path::new(file);
                 let manifest = self.load_manifest(path)?;
                 let base = ExternalIut::from_manifest_file(manifest, path);
-                Ok(Iut::External(Box::new(base.with_mutant(mutant)?)))
+                Ok(Iut::External(Box::new(base.with_variant(mutant)?)))
             }
             _ => Err(Error::Iut(format!(
                 "unknown IUT `{text}`: expected ref:PROFILE (a reference profile, e.g. ref:3way), a manifest file (*.json), cmd:COMMAND (--iut-cmd) or addr:HOST:PORT (--iut-addr)"

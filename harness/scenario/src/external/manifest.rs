@@ -17,6 +17,7 @@
 //! | `{harness}` | the running harness executable |
 //! | `{manifest_dir}` | the manifest's directory |
 //! | `{mutant}` | the mutant run (with the `mutant` flag) |
+//! | `{plant}` | the planted bug run (with the `plant` flag) |
 //! | `{flags}` | (a whole word) the option flags the scenario needs; appended at the end when absent |
 //!
 //! and the family's own (the media stream's `{bits_per_second}`, `{frame_rate}`, …), listed by
@@ -103,6 +104,11 @@ pub struct Manifest {
     /// each and reports whether it was caught.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mutants: BTreeMap<String, String>,
+    /// Bugs planted for evaluating a fuzzer (name → a description that need not give it away),
+    /// selected with the `plant` flag as `MANIFEST!NAME`. Unlike `mutants`, the curated library is
+    /// not expected to catch them: `harness mutants` never runs them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub planted: BTreeMap<String, String>,
 }
 
 fn default_unsupported() -> i32 {
@@ -166,6 +172,8 @@ pub struct Launch {
     pub values: Vec<(&'static str, String)>,
     /// The mutant run, if any.
     pub mutant: Option<String>,
+    /// The planted bug run, if any.
+    pub plant: Option<String>,
 }
 
 impl Launch {
@@ -175,11 +183,14 @@ impl Launch {
     }
 }
 
+/// Flags every manifest may have besides its family's: those that select a variant of the program.
+const VARIANT_FLAGS: [&str; 2] = ["mutant", "plant"];
+
 const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
 const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
 
 /// The generic placeholders (a family adds its own, [`crate::Family::PLACEHOLDERS`]).
-pub const PLACEHOLDERS: [&str; 16] = [
+pub const PLACEHOLDERS: [&str; 17] = [
     "role",
     "address",
     "address_host",
@@ -195,6 +206,7 @@ pub const PLACEHOLDERS: [&str; 16] = [
     "harness",
     "manifest_dir",
     "mutant",
+    "plant",
     "flags",
 ];
 
@@ -235,6 +247,9 @@ impl Values {
         }
         if let Some(m) = &launch.mutant {
             v.insert("mutant", m.clone());
+        }
+        if let Some(p) = &launch.plant {
+            v.insert("plant", p.clone());
         }
         Values {
             values: v,
@@ -382,6 +397,7 @@ impl Manifest {
             cwd: None,
             env: BTreeMap::new(),
             mutants: BTreeMap::new(),
+            planted: BTreeMap::new(),
         };
         manifest.validate(family_placeholders, &[])?;
         Ok(manifest)
@@ -389,7 +405,7 @@ impl Manifest {
 
     /// Checks what the schema cannot: templates split and name known placeholders (the generic
     /// ones and `family_placeholders`), the roles' addresses are used where they belong, flags are
-    /// the family's (`family_flags`, and `mutant`), there is something to run.
+    /// the family's (`family_flags`, `mutant` and `plant`), there is something to run.
     pub fn validate(
         &self,
         family_placeholders: &[&str],
@@ -455,9 +471,9 @@ impl Manifest {
             .copied()
             .collect();
         for (name, t) in &self.flags {
-            if name != "mutant" && !family_flags.contains(&name.as_str()) {
+            if !VARIANT_FLAGS.contains(&name.as_str()) && !family_flags.contains(&name.as_str()) {
                 let mut names: Vec<&str> = family_flags.to_vec();
-                names.push("mutant");
+                names.extend(VARIANT_FLAGS);
                 return Err(format!(
                     "flags: unknown flag `{name}`: expected one of {}",
                     crate::format::quoted(&names)
@@ -469,15 +485,25 @@ impl Manifest {
             }
             check(&format!("flags.{name}"), t, &flag_forbidden)?;
         }
-        if !self.mutants.is_empty() && !self.flags.contains_key("mutant") {
-            return Err("mutants: listed without a `mutant` flag to select them (e.g. \"mutant\": \"--mutant {mutant}\")".into());
-        }
-        for name in self.mutants.keys() {
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '!') {
-                return Err(format!(
-                    "mutants: `{name}` is not a usable name (no spaces or `!`)"
-                ));
+        for (key, flag, variants) in [
+            ("mutants", "mutant", &self.mutants),
+            ("planted", "plant", &self.planted),
+        ] {
+            if !variants.is_empty() && !self.flags.contains_key(flag) {
+                return Err(format!("{key}: listed without a `{flag}` flag to select them (e.g. \"{flag}\": \"--{flag} {{{flag}}}\")"));
             }
+            for name in variants.keys() {
+                if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '!') {
+                    return Err(format!(
+                        "{key}: `{name}` is not a usable name (no spaces or `!`)"
+                    ));
+                }
+            }
+        }
+        if let Some(both) = self.mutants.keys().find(|m| self.planted.contains_key(*m)) {
+            return Err(format!(
+                "planted: `{both}` is also a mutant's name (`MANIFEST!{both}` must name one)"
+            ));
         }
         Ok(())
     }
@@ -534,6 +560,9 @@ impl Manifest {
         }
         if let Some(m) = &launch.mutant {
             add("mutant", Some(m.clone()))?;
+        }
+        if let Some(p) = &launch.plant {
+            add("plant", Some(p.clone()))?;
         }
         let mut out = Vec::new();
         let mut placed = false;
@@ -673,5 +702,59 @@ mod tests {
         assert_eq!(substitute("{{x}}", &v).ok().as_deref(), Some("{x}"));
         assert!(substitute("{nope}", &v).is_err());
         assert!(substitute("{target}", &v).is_err());
+    }
+
+    fn manifest(extra: serde_json::Value) -> Manifest {
+        let mut m = serde_json::json!({
+            "name": "x",
+            "responder": "prog --listen {listen} {flags}",
+        });
+        if let (Some(o), Some(e)) = (m.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        serde_json::from_value(m).expect("a manifest")
+    }
+
+    #[test]
+    fn planted_bugs_need_the_plant_flag_and_names_of_their_own() {
+        let ok = manifest(serde_json::json!({
+            "flags": { "plant": "--plant {plant}", "mutant": "--mutant {mutant}" },
+            "mutants": { "m": "breaks D1" },
+            "planted": { "crash": "sealed" }
+        }));
+        assert_eq!(ok.validate(&[], &[]), Ok(()));
+        let no_flag = manifest(serde_json::json!({ "planted": { "crash": "sealed" } }));
+        let why = no_flag.validate(&[], &[]).expect_err("no plant flag");
+        assert!(why.contains("`plant` flag"), "{why}");
+        let clash = manifest(serde_json::json!({
+            "flags": { "plant": "--plant {plant}", "mutant": "--mutant {mutant}" },
+            "mutants": { "crash": "breaks D1" },
+            "planted": { "crash": "sealed" }
+        }));
+        assert!(clash.validate(&[], &[]).is_err());
+    }
+
+    #[test]
+    fn the_planted_bug_is_passed_with_its_flag() {
+        let m = manifest(serde_json::json!({
+            "flags": { "plant": "--plant {plant}" },
+            "planted": { "hang": "sealed" }
+        }));
+        let launch = Launch {
+            plant: Some("hang".into()),
+            ..Launch::default()
+        };
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let values = Values::new(
+            crate::format::Role::Responder,
+            "responder",
+            addr,
+            &launch,
+            &[],
+        );
+        let argv = m
+            .command(crate::format::Role::Responder, "responder", &launch, &values)
+            .expect("a command");
+        assert_eq!(argv, ["prog", "--listen", "127.0.0.1:9", "--plant", "hang"]);
     }
 }

@@ -40,6 +40,7 @@ pub struct ExternalIut {
     tolerance: Duration,
     harness: Option<PathBuf>,
     mutant: Option<String>,
+    plant: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,7 @@ impl ExternalIut {
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
             mutant: None,
+            plant: None,
         }
     }
 
@@ -100,6 +102,19 @@ impl ExternalIut {
         iut.name = format!("{}!{mutant}", self.name);
         iut.mutant = Some(mutant.to_owned());
         Ok(iut)
+    }
+
+    /// `MANIFEST!NAME`: one of the manifest's mutants, or one of its planted bugs.
+    pub fn with_variant(&self, name: &str) -> Result<ExternalIut, crate::Error> {
+        match self.manifest() {
+            Some(m) if m.planted.contains_key(name) => {
+                let mut iut = self.clone();
+                iut.name = format!("{}!{name}", self.name);
+                iut.plant = Some(name.to_owned());
+                Ok(iut)
+            }
+            _ => self.with_mutant(name),
+        }
     }
 
     /// `--iut-cmd`: the same one-line template for both roles (`family_placeholders`: those of
@@ -139,6 +154,7 @@ impl ExternalIut {
             tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
             harness: None,
             mutant: None,
+            plant: None,
         })
     }
 
@@ -186,6 +202,7 @@ impl ExternalIut {
                 }
                 F::launch(manifest, scenario).map(|mut l| {
                     l.mutant.clone_from(&self.mutant);
+                    l.plant.clone_from(&self.plant);
                     l
                 })
             }

@@ -182,6 +182,7 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
             ("linger_ms", m.linger_ms.to_string()),
         ],
         mutant: None,
+        plant: None,
     })
 }
 

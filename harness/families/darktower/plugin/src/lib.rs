@@ -19,6 +19,7 @@ pub mod cli;
 pub mod format;
 pub mod interop;
 pub mod launch;
+pub mod netfuzz;
 pub mod observe;
 mod peer;
 pub mod profile;
@@ -608,6 +609,23 @@ impl Family for DarkTower {
                 breaks: m.breaks(),
             })
             .collect()
+    }
+
+    fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
+        netfuzz::liveness_probe(scenario)
+    }
+
+    fn fuzz_value(
+        step: &str,
+        path: &[String],
+        body: &mut Value,
+        u: &mut handshake_netfuzz::arbitrary::Unstructured<'_>,
+    ) -> handshake_netfuzz::arbitrary::Result<bool> {
+        netfuzz::fuzz_value(step, path, body, u)
+    }
+
+    fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
+        netfuzz::fuzz_text(step, path)
     }
 }
 

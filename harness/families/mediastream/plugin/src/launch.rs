@@ -143,6 +143,7 @@ fn complete(s: &Scenario<MediaStream>, profile: &str, mut options: Vec<&'static 
         flags,
         values,
         mutant: None,
+        plant: None,
     }
 }
 

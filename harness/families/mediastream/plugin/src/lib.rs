@@ -20,6 +20,7 @@ pub mod interop;
 pub mod ladder;
 pub mod launch;
 pub mod mutants;
+pub mod netfuzz;
 pub mod node;
 pub mod observe;
 pub mod pair;
@@ -318,5 +319,22 @@ impl Family for MediaStream {
 
     fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {
         mutants::all()
+    }
+
+    fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
+        netfuzz::liveness_probe(scenario)
+    }
+
+    fn fuzz_value(
+        step: &str,
+        path: &[String],
+        body: &mut Value,
+        u: &mut handshake_netfuzz::arbitrary::Unstructured<'_>,
+    ) -> handshake_netfuzz::arbitrary::Result<bool> {
+        netfuzz::fuzz_value(step, path, body, u)
+    }
+
+    fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
+        netfuzz::fuzz_text(step, path)
     }
 }

@@ -98,6 +98,7 @@ fn complete(s: &ProtonScenario, profile: &str) -> Launch {
             ("repl", repl_script(&plan)),
         ],
         mutant: None,
+        plant: None,
     }
 }
 

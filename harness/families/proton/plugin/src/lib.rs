@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod interop;
 mod judge;
 pub mod launch;
+pub mod netfuzz;
 pub mod observe;
 pub mod repl;
 
@@ -477,5 +478,22 @@ impl Family for Proton {
                 breaks: m.breaks(),
             })
             .collect()
+    }
+
+    fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
+        netfuzz::liveness_probe(scenario)
+    }
+
+    fn fuzz_value(
+        step: &str,
+        path: &[String],
+        body: &mut Value,
+        u: &mut handshake_netfuzz::arbitrary::Unstructured<'_>,
+    ) -> handshake_netfuzz::arbitrary::Result<bool> {
+        netfuzz::fuzz_value(step, path, body, u)
+    }
+
+    fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
+        netfuzz::fuzz_text(step, path)
     }
 }

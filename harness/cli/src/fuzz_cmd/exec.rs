@@ -1,0 +1,236 @@
+//! Running one fuzz input and judging what it did to the IUT.
+//!
+//! An input is a scenario whose steps were mutated. Before it runs, the family's liveness probe
+//! (a fresh, valid session that must get an answer) is appended, so one run tells both what the
+//! input did and whether the IUT still serves afterwards; external IUTs are started afresh for
+//! every input (their manifest's command), which is the restart between inputs. What counts:
+//!
+//! - **crash**: the IUT's process ended on its own with a failure (a non-zero exit code or a
+//!   signal) before the run did;
+//! - **hang**: the run did not settle (virtual time), or the probe got no answer while the
+//!   family's reference, given the same input, answers it;
+//! - **rule**: the judge found a rule broken that the family's reference does not break on the
+//!   same input (a judge also looks at what the mutated scripted peer sent).
+
+use std::path::Path;
+
+use handshake_netfuzz::arbitrary::{self, Unstructured};
+use handshake_netfuzz::mutate::Mutator;
+use handshake_netfuzz::schema::Steps;
+use handshake_scenario::{DynFamily, Iut, ScenarioOutcome};
+use serde_json::Value;
+
+/// The family's mutator: its step shapes (read from its scenario schema) and its layouts.
+pub(super) struct FamilyMutator {
+    family: &'static dyn DynFamily,
+    shapes: Steps,
+}
+
+impl FamilyMutator {
+    pub(super) fn new(family: &'static dyn DynFamily) -> FamilyMutator {
+        let schema = serde_json::to_value(family.scenario_schema()).unwrap_or_default();
+        FamilyMutator {
+            family,
+            shapes: Steps::from_schema(&schema),
+        }
+    }
+}
+
+impl Mutator for FamilyMutator {
+    fn mutate_value(
+        &self,
+        step: &str,
+        path: &[String],
+        body: &mut Value,
+        u: &mut Unstructured<'_>,
+    ) -> arbitrary::Result<bool> {
+        self.family.fuzz_value(step, path, body, u)
+    }
+
+    fn text_values(&self, step: &str, path: &[String]) -> Vec<String> {
+        self.family.fuzz_text(step, path)
+    }
+
+    fn shapes(&self) -> Option<&Steps> {
+        Some(&self.shapes)
+    }
+}
+
+/// What an input did to the IUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Verdict {
+    /// `crash`, `hang` or `rule:ID[+ID…]`.
+    pub kind: String,
+    /// The run's reasons, for the report.
+    pub detail: String,
+    /// The rules broken (for a rule finding).
+    pub rules: Vec<String>,
+}
+
+/// Runs inputs against the IUT and, when needed, against the reference it is compared with.
+pub(super) struct Runner<'a> {
+    pub family: &'static dyn DynFamily,
+    pub iut: &'a Iut,
+    /// The reference the IUT is compared with (`None`: none).
+    pub baseline: Option<Iut>,
+    pub seed: u64,
+}
+
+/// Rules about whether the capture can be judged rather than about what the IUT did: a QUIC
+/// family's "every 1-RTT packet decrypts" fires when a handshake whose packets a skeleton's fault
+/// dropped never completed before the run ended (the harness never derived those keys). Not a
+/// finding.
+fn about_the_capture(rule: &str) -> bool {
+    rule.ends_with(".decrypt")
+}
+
+/// The step number (1-based) a reason is about (`step 7: …`).
+fn failed_step(reason: &str) -> Option<usize> {
+    let rest = reason.strip_prefix("step ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Whether the probe (steps after the first `input_len`) failed in `o`.
+fn probe_failed(o: &ScenarioOutcome, input_len: usize) -> bool {
+    o.reasons
+        .iter()
+        .filter_map(|r| failed_step(r))
+        .any(|n| n > input_len)
+}
+
+fn crashed(o: &ScenarioOutcome) -> Option<String> {
+    o.reasons
+        .iter()
+        .find(|r| r.contains("the IUT ended (") && !r.contains("(exit code 0)"))
+        .cloned()
+}
+
+impl Runner<'_> {
+    /// `scenario` with the family's probe after its steps; and how many steps were the input's.
+    pub(super) fn probed(&self, scenario: &Value) -> (Value, usize) {
+        let mut s = scenario.clone();
+        let mut steps = s["peer"]["steps"].as_array().cloned().unwrap_or_default();
+        let input_len = steps.len();
+        if let Some(probe) = self.family.liveness_probe(&s) {
+            steps.extend(probe);
+        }
+        s["peer"]["steps"] = Value::Array(steps);
+        (s, input_len)
+    }
+
+    fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
+        let text = scenario.to_string();
+        let loaded = self.family.load(Path::new("fuzz-input.json"), &text).ok()?;
+        Some(loaded.run(iut, self.seed))
+    }
+
+    /// Runs an input (probe appended) on the IUT: its outcome and the input's step count;
+    /// `None` when the mutation made a scenario the family refuses (not run).
+    pub(super) fn exec(&self, input: &Value) -> Option<(ScenarioOutcome, usize)> {
+        let (probed, input_len) = self.probed(input);
+        self.run_on(self.iut, &probed).map(|o| (o, input_len))
+    }
+
+    /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on
+    /// the same input when the verdict depends on it.
+    pub(super) fn verdict(
+        &self,
+        input: &Value,
+        outcome: &ScenarioOutcome,
+        input_len: usize,
+    ) -> Option<Verdict> {
+        let detail = outcome.reasons.join("; ");
+        if let Some(why) = crashed(outcome) {
+            return Some(Verdict {
+                kind: "crash".into(),
+                detail: why,
+                rules: Vec::new(),
+            });
+        }
+        if detail.contains("did not settle") {
+            return Some(Verdict {
+                kind: "hang".into(),
+                detail,
+                rules: Vec::new(),
+            });
+        }
+        let probe = probe_failed(outcome, input_len);
+        if !probe && outcome.rules_fired.is_empty() {
+            return None;
+        }
+        let baseline = self
+            .baseline
+            .as_ref()
+            .and_then(|b| self.run_on(b, &self.probed(input).0));
+        if probe
+            && baseline
+                .as_ref()
+                .is_some_and(|b| !probe_failed(b, input_len))
+        {
+            return Some(Verdict {
+                kind: "hang".into(),
+                detail,
+                rules: Vec::new(),
+            });
+        }
+        let reference: Vec<String> = baseline
+            .map(|b| b.rules_fired.into_keys().collect())
+            .unwrap_or_default();
+        let rules: Vec<String> = outcome
+            .rules_fired
+            .keys()
+            .filter(|r| !reference.contains(r) && !about_the_capture(r))
+            .cloned()
+            .collect();
+        // Against a reference without a baseline every rule could be the input's doing.
+        if rules.is_empty() || self.baseline.is_none() {
+            return None;
+        }
+        Some(Verdict {
+            kind: format!("rule:{}", rules.join("+")),
+            detail,
+            rules,
+        })
+    }
+
+    /// The verdict of `input` run afresh.
+    pub(super) fn verdict_of(&self, input: &Value) -> Option<Verdict> {
+        let (o, input_len) = self.exec(input)?;
+        self.verdict(input, &o, input_len)
+    }
+}
+
+/// The reference a finding must not also show: a reference mutant's base, or for an external IUT
+/// the family's reference (the base of its first mutant). A reference has none: against it only
+/// crashes and hangs of its own count.
+pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Option<Iut> {
+    match iut {
+        Iut::Reference {
+            family: f, profile, ..
+        } => {
+            let (base, _) = profile.split_once('!')?;
+            Some(Iut::Reference {
+                name: format!("ref:{base}"),
+                family: f,
+                profile: base.to_owned(),
+            })
+        }
+        Iut::External(_) => family.mutants().first().map(|m| Iut::Reference {
+            name: format!("ref:{}", m.base),
+            family: family.name(),
+            profile: m.base.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_name_their_step() {
+        assert_eq!(failed_step("step 12: expected a message"), Some(12));
+        assert_eq!(failed_step("the IUT ended (exit code 1)"), None);
+    }
+}

@@ -1,0 +1,557 @@
+//! `harness fuzz`: network fuzzing of an implementation under test, of any family.
+//!
+//! Inputs are the family's library scenarios with their oracle taken out (skeletons,
+//! [`handshake_netfuzz::mutate::skeleton`]), mutated step by step (drop, duplicate, swap, delay),
+//! field by field (the family's step shapes from its schema: a field the library never set can be
+//! set) and value by value (the family's layouts through the seam — TLVs, length prefixes,
+//! protobuf fields, header fields — then numbers, hex havoc, booleans). Each runs through the
+//! normal engine, so every input and every finding is a scenario: in-process references and their
+//! mutants in virtual time, external processes over real UDP (QUIC families: the harness is the
+//! QUIC peer, the mutations are of the plaintext it writes). Verdicts ([`exec`]): crash, hang (the
+//! family's liveness probe after the input gets no answer), or a rule the family's reference does
+//! not break on the same input. Findings are minimised (ddmin over steps, then over the bytes of
+//! each hex payload), deduplicated by kind and minimised shape, and written as replayable scenarios
+//! with their captures; inputs that reach a new path of response kinds stay in the corpus.
+
+mod exec;
+mod report;
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use handshake_netfuzz::arbitrary::Unstructured;
+use handshake_netfuzz::layout::{hex_of, hex_value, leaf_mut};
+use handshake_netfuzz::mutate::{mutate, skeleton, step_name};
+use handshake_netfuzz::novelty::Novelty;
+use handshake_netfuzz::{corpus, minimize, seeded_bytes};
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+use handshake_scenario::{interrupt, Iut, ScenarioOutcome};
+use serde_json::Value;
+
+use crate::families::FAMILIES;
+use exec::{baseline_of, FamilyMutator, Runner, Verdict};
+use report::{Finding, Summary};
+
+/// `harness fuzz` arguments.
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// The implementation: `ref:PROFILE` (a reference or `ref:PROFILE!MUTANT`, virtual time) or an
+    /// IUT manifest, `MANIFEST!MUTANT` or `MANIFEST!PLANTED` (real UDP, one process per input).
+    #[arg(long)]
+    pub iut: String,
+    /// The family (default: the IUT's).
+    #[arg(long)]
+    pub family: Option<String>,
+    /// Skeleton scenarios (files or folders; default `vectors/scenarios/FAMILY`).
+    #[arg(long = "scenarios")]
+    pub scenarios: Vec<PathBuf>,
+    /// Only skeletons whose IUT plays this role (the family's name for it, e.g. `server`).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Stop after this many executions.
+    #[arg(long)]
+    pub execs: Option<u64>,
+    /// Stop after this many seconds (default 60 when --execs is not given).
+    #[arg(long)]
+    pub time: Option<u64>,
+    /// Seed of the mutations (same seed, same inputs).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Inputs run at once (default: 1 in virtual time; the cores, at least 2, for an external IUT,
+    /// whose runs mostly wait).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Corpus folder: read at the start (broken files are skipped with a warning), new inputs
+    /// written to it, so a second run resumes where the first stopped.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Where findings (scenarios and captures) and the report (fuzz.json, fuzz.md, fuzz.html) go.
+    #[arg(long, default_value = "reports/fuzz")]
+    pub out: PathBuf,
+    /// Stop at the first finding (after minimising it).
+    #[arg(long)]
+    pub stop_at_first: bool,
+}
+
+/// A scenario with `steps` in place of its own.
+fn with_steps(base: &Value, steps: &[Value]) -> Value {
+    let mut s = base.clone();
+    s["peer"]["steps"] = Value::Array(steps.to_vec());
+    s
+}
+
+/// How long a fuzz input's run waits after its steps (the probe already waited for an answer).
+const SETTLE_MS: u64 = 300;
+
+fn load_skeletons(
+    paths: &[PathBuf],
+    family: &str,
+    role: Option<&str>,
+    real_time: bool,
+) -> Result<Vec<Value>, String> {
+    let files = handshake_scenario::runner::scenario_files(paths).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let protocol = v["protocol"].as_str().unwrap_or("mediastream");
+        let slow = v["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "slow"));
+        let steps = v["peer"]["steps"].as_array().cloned().unwrap_or_default();
+        let wrong_role = role.is_some_and(|r| v["iut"]["role"] != r);
+        if protocol != family
+            || slow
+            || wrong_role
+            || steps.is_empty()
+            || v["peer"].get("reference").is_some()
+        {
+            continue;
+        }
+        v["peer"]["steps"] = Value::Array(skeleton(&steps, 300));
+        v["expect"] = serde_json::json!({"rules_hold": ["all"]});
+        v["settle_ms"] = Value::from(SETTLE_MS);
+        // Random loss in real time is not reproducible (it would also take the probe's packets):
+        // over real UDP only the faults that pick their datagrams stay.
+        if real_time {
+            if let Some(faults) = v["faults"].as_array_mut() {
+                faults.retain(|f| f.get("probability").is_none());
+            }
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.remove("$schema");
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The paths (JSON keys) of every hex string in `v`.
+fn hex_paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(o) => {
+            for (k, c) in o {
+                path.push(k.clone());
+                hex_paths(c, path, out);
+                path.pop();
+            }
+        }
+        Value::String(s) if s.len() >= 4 && handshake_netfuzz::layout::is_hex(s) => {
+            out.push(path.clone());
+        }
+        _ => {}
+    }
+}
+
+fn hex_bytes(steps: &[Value]) -> usize {
+    steps
+        .iter()
+        .map(|s| {
+            let mut paths = Vec::new();
+            hex_paths(s, &mut Vec::new(), &mut paths);
+            paths
+                .iter()
+                .filter_map(|p| {
+                    let mut s = s.clone();
+                    leaf_mut(&mut s, p).and_then(|l| hex_of(l)).map(|b| b.len())
+                })
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+/// Runs a minimised finding must show again in.
+const REPEATS: usize = 2;
+
+/// Test runs allowed to minimise one finding: over steps, then over bytes.
+const STEP_BUDGET: usize = 80;
+const BYTE_BUDGET: usize = 40;
+
+/// Minimises `steps` of `base` while `kind` stays the verdict: ddmin over steps, then over the
+/// bytes of each hex payload left.
+fn minimise(runner: &Runner<'_>, base: &Value, steps: &[Value], kind: &str) -> Vec<Value> {
+    let same = |s: &[Value]| {
+        runner
+            .verdict_of(&with_steps(base, s))
+            .is_some_and(|v| v.kind == kind)
+    };
+    let mut minimal = minimize::ddmin_within(steps, STEP_BUDGET, same);
+    let mut budget = BYTE_BUDGET;
+    for i in 0..minimal.len() {
+        let mut paths = Vec::new();
+        hex_paths(&minimal[i], &mut Vec::new(), &mut paths);
+        for path in paths {
+            if budget == 0 {
+                return minimal;
+            }
+            let Some(bytes) = leaf_mut(&mut minimal[i], &path).and_then(|l| hex_of(l)) else {
+                continue;
+            };
+            let mut used = 0;
+            let smaller = minimize::ddmin_within(&bytes, budget, |b: &[u8]| {
+                used += 1;
+                let mut trial = minimal.clone();
+                if let Some(leaf) = leaf_mut(&mut trial[i], &path) {
+                    *leaf = hex_value(b);
+                }
+                same(&trial)
+            });
+            budget = budget.saturating_sub(used);
+            if smaller.len() < bytes.len() {
+                if let Some(leaf) = leaf_mut(&mut minimal[i], &path) {
+                    *leaf = hex_value(&smaller);
+                }
+            }
+        }
+    }
+    minimal
+}
+
+fn input_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    EXIT_INPUT
+}
+
+/// Runs `harness fuzz`.
+pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
+    let iut = match FAMILIES.parse_iut(&args.iut) {
+        Ok(i) => i,
+        Err(e) => return input_error(format!("--iut {}: {e}", args.iut)),
+    };
+    let family_name = match (&args.family, &iut) {
+        (Some(f), _) => f.clone(),
+        (None, Iut::Reference { family, .. }) => (*family).to_owned(),
+        (None, Iut::External(_)) => {
+            return input_error("--family is needed with an external IUT");
+        }
+    };
+    let family = match FAMILIES.require(&family_name) {
+        Ok(f) => f,
+        Err(e) => return input_error(e),
+    };
+    let paths = if args.scenarios.is_empty() {
+        vec![PathBuf::from(format!("vectors/scenarios/{family_name}"))]
+    } else {
+        args.scenarios.clone()
+    };
+    let skeletons = match load_skeletons(
+        &paths,
+        &family_name,
+        args.role.as_deref(),
+        matches!(iut, Iut::External(_)),
+    ) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => {
+            return input_error(format!(
+                "no {family_name} scenario with scripted steps to start from in {paths:?}"
+            ))
+        }
+        Err(e) => return input_error(e),
+    };
+    let (mut pool, broken) = match &args.corpus {
+        Some(dir) => match corpus::load(dir) {
+            Ok(loaded) => loaded,
+            Err(e) => return input_error(e),
+        },
+        None => (Vec::new(), Vec::new()),
+    };
+    for b in &broken {
+        eprintln!("warning: corpus file {b} is not a JSON scenario; skipped");
+    }
+    // Corpus entries are whole scenarios of the family; the skeletons come first.
+    pool.retain(|v| v["protocol"].as_str().unwrap_or("mediastream") == family_name);
+    let mut inputs: Vec<Value> = skeletons;
+    inputs.append(&mut pool);
+    let external = matches!(iut, Iut::External(_));
+    let jobs = args.jobs.unwrap_or(if external {
+        std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+    } else {
+        1
+    });
+    let runner = Runner {
+        family,
+        iut: &iut,
+        baseline: baseline_of(&iut, family),
+        seed: args.seed,
+    };
+    let mutator = FamilyMutator::new(family);
+    let probe = inputs.iter().any(|s| family.liveness_probe(s).is_some());
+    interrupt::install(interrupt::OnSignal::Stop);
+    let limit = args
+        .time
+        .or(if args.execs.is_none() { Some(60) } else { None });
+    let started = Instant::now();
+    let deadline = limit.map(|s| started + Duration::from_secs(s));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let mut novelty = Novelty::default();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut shapes: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
+    let mut minimised_per_kind: std::collections::BTreeMap<String, usize> = Default::default();
+    let (mut execs, mut refused): (u64, u64) = (0, 0);
+    let mut draws: u64 = 0;
+    let findings_dir = args.out.join("findings");
+    'fuzz: loop {
+        let out_of_time = deadline.is_some_and(|d| Instant::now() >= d);
+        if args.execs.is_some_and(|n| execs >= n)
+            || out_of_time
+            || interrupt::interrupted().is_some()
+        {
+            break;
+        }
+        // A batch of inputs, drawn in order from the seed, run at once, judged in order.
+        let batch: Vec<Value> = (0..jobs)
+            .filter_map(|_| {
+                let data = seeded_bytes(
+                    args.seed.wrapping_mul(0x9e37_79b9).wrapping_add(draws),
+                    1024,
+                );
+                draws += 1;
+                let mut u = Unstructured::new(&data);
+                let base = &inputs[u.choose_index(inputs.len()).ok()?];
+                let mut steps = base["peer"]["steps"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let stack = u.int_in_range(1u8..=4).unwrap_or(1);
+                for _ in 0..stack {
+                    let _ = mutate(&mut steps, &mutator, &mut u);
+                }
+                Some(with_steps(base, &steps))
+            })
+            .collect();
+        let results: Vec<Option<(ScenarioOutcome, usize)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|input| scope.spawn(|| runner.exec(input)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        for (candidate, result) in batch.iter().zip(results) {
+            let Some((outcome, input_len)) = result else {
+                refused += 1;
+                continue;
+            };
+            execs += 1;
+            if novelty.observe(&path_of(&outcome)) {
+                inputs.push(candidate.clone());
+                if let Some(dir) = &args.corpus {
+                    if let Err(e) = corpus::save(dir, candidate) {
+                        eprintln!("warning: corpus: {e}");
+                    }
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.set_message(format!(
+                    "{execs} execs ({:.0}/s), {} paths, corpus {}, {} findings",
+                    execs as f64 / started.elapsed().as_secs_f64().max(1e-3),
+                    novelty.len(),
+                    inputs.len(),
+                    findings.len()
+                ));
+            }
+            let Some(Verdict { kind, detail, .. }) = runner.verdict(candidate, &outcome, input_len)
+            else {
+                continue;
+            };
+            // Each kind is minimised a few times at most: most repeats are the same bug.
+            let tries = minimised_per_kind.entry(kind.clone()).or_default();
+            if *tries >= 3 {
+                continue;
+            }
+            *tries += 1;
+            let first_at_seconds = started.elapsed().as_secs_f64();
+            let steps = candidate["peer"]["steps"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let minimal = minimise(&runner, candidate, &steps, &kind);
+            // A finding must show again, twice, from its minimised input: real-time runs vary.
+            let again = (0..REPEATS)
+                .filter(|_| {
+                    runner
+                        .verdict_of(&with_steps(candidate, &minimal))
+                        .is_some_and(|v| v.kind == kind)
+                })
+                .count();
+            if again < REPEATS {
+                let line = format!(
+                    "not reproducible ({again}/{REPEATS}), dropped: {kind} from exec {execs}"
+                );
+                match &bar {
+                    Some(bar) => bar.println(&line),
+                    None => eprintln!("{line}"),
+                }
+                continue;
+            }
+            // The same bug: the same kind and the same minimised shape (step names in order).
+            let shape: Vec<String> = minimal
+                .iter()
+                .filter_map(|s| step_name(s).map(str::to_owned))
+                .collect();
+            if !shapes.insert((kind.clone(), shape)) {
+                continue;
+            }
+            let n = findings.len() + 1;
+            let finding = write_finding(
+                &runner,
+                &findings_dir,
+                &family_name,
+                n,
+                candidate,
+                &minimal,
+                &kind,
+            );
+            let line = format!(
+                "finding {n}: {kind} after {execs} execs ({first_at_seconds:.1} s), minimised from {} to {} steps: {}",
+                steps.len(),
+                minimal.len(),
+                finding.0
+            );
+            match &bar {
+                Some(bar) => bar.println(&line),
+                None => {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            findings.push(Finding {
+                kind,
+                scenario: finding.0,
+                capture: finding.1,
+                steps_before: steps.len(),
+                steps_after: minimal.len(),
+                bytes_before: hex_bytes(&steps),
+                bytes_after: hex_bytes(&minimal),
+                first_at_exec: execs,
+                first_at_seconds,
+                steps: minimal,
+                detail,
+            });
+            if args.stop_at_first {
+                break 'fuzz;
+            }
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    interrupt::runs_stopped();
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        iut: args.iut.clone(),
+        family: family_name,
+        seed: args.seed,
+        jobs,
+        execs,
+        refused,
+        seconds,
+        execs_per_second: if seconds > 0.0 {
+            execs as f64 / seconds
+        } else {
+            0.0
+        },
+        corpus: inputs.len(),
+        paths: novelty.len(),
+        probe,
+        interrupted: interrupt::interrupted().is_some(),
+        findings,
+        broken_corpus_files: broken,
+    };
+    if let Err(e) = summary.write(&args.out) {
+        eprintln!(
+            "error: cannot write the report in {}: {e}",
+            args.out.display()
+        );
+    }
+    let _ = writeln!(out, "{}", summary.line(&args.out));
+    if let Some(code) = interrupt::interrupted() {
+        return code;
+    }
+    if summary.findings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// Writes a finding's scenario (the minimised input with the probe, as `harness run` replays it)
+/// and the capture of running it: their paths.
+fn write_finding(
+    runner: &Runner<'_>,
+    dir: &Path,
+    family: &str,
+    n: usize,
+    base: &Value,
+    minimal: &[Value],
+    kind: &str,
+) -> (String, String) {
+    let (mut scenario, _) = runner.probed(&with_steps(base, minimal));
+    let stem = format!("finding-{n}-{}", kind.replace([':', '+', '.'], "_"));
+    scenario["id"] = Value::from(format!("fuzz.{family}.{stem}"));
+    scenario["title"] = Value::from(format!("harness fuzz finding {n}: {kind}"));
+    scenario["tags"] = serde_json::json!(["fuzz"]);
+    // The oracle: the rules the finding broke (not every rule: the reference may break some on
+    // this input too), the probe's answer, and the IUT still running at the end.
+    scenario["expect"] = match kind.strip_prefix("rule:") {
+        Some(rules) => serde_json::json!({ "rules_hold": rules.split('+').collect::<Vec<_>>() }),
+        None => serde_json::json!({ "rules_hold": [] }),
+    };
+    let _ = std::fs::create_dir_all(dir);
+    let scenario_path = dir.join(format!("{stem}.json"));
+    let capture_path = dir.join(format!("{stem}.pcapng"));
+    let text = serde_json::to_string_pretty(&scenario).unwrap_or_default() + "\n";
+    if let Err(e) = std::fs::write(&scenario_path, text) {
+        eprintln!("error: cannot write {}: {e}", scenario_path.display());
+    }
+    let capture = runner
+        .family
+        .load(Path::new("finding.json"), &scenario.to_string())
+        .ok()
+        .map(|l| l.run(runner.iut, runner.seed).capture);
+    if let Some(bytes) = capture {
+        if let Err(e) = std::fs::write(&capture_path, bytes) {
+            eprintln!("error: cannot write {}: {e}", capture_path.display());
+        }
+    }
+    (
+        scenario_path.display().to_string(),
+        capture_path.display().to_string(),
+    )
+}
+
+/// The path of response kinds of a run: what the IUT sent (the media stream's datagrams, `IUT ->`),
+/// what the harness's endpoint got (QUIC families' events, `harness:`) and an in-process IUT's
+/// state changes (`IUT event:`), with numbers, quoted ids and step notes taken out.
+fn path_of(o: &ScenarioOutcome) -> Vec<String> {
+    o.transcript
+        .iter()
+        .filter_map(|l| {
+            ["harness: ", "IUT -> ", "IUT event: "]
+                .iter()
+                .find_map(|p| l.text.strip_prefix(p).map(|rest| (p, rest)))
+        })
+        .map(|(prefix, rest)| {
+            let rest = rest.split(" [").next().unwrap_or_default();
+            let mut kind = String::from(*prefix);
+            let mut quoted = false;
+            for c in rest.chars() {
+                if c == '"' {
+                    quoted = !quoted;
+                } else if !quoted && !c.is_ascii_digit() {
+                    kind.push(c);
+                }
+            }
+            kind
+        })
+        .collect()
+}

@@ -1,0 +1,161 @@
+//! The fuzz run's report: `fuzz.json` (what a CI reads), `fuzz.md` and `fuzz.html` (what a person
+//! reads), findings by kind with their minimised steps.
+
+use std::io;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// One finding (one bug: one kind and one minimised shape).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Finding {
+    pub kind: String,
+    /// The scenario that replays it (`harness run SCENARIO --iut …`).
+    pub scenario: String,
+    /// The capture of its last run.
+    pub capture: String,
+    pub steps_before: usize,
+    pub steps_after: usize,
+    /// Hex payload bytes before and after the byte-level minimisation.
+    pub bytes_before: usize,
+    pub bytes_after: usize,
+    /// The execution that first showed it, and the seconds into the run.
+    pub first_at_exec: u64,
+    pub first_at_seconds: f64,
+    /// The minimised steps (the input's, without the liveness probe).
+    pub steps: Vec<serde_json::Value>,
+    pub detail: String,
+}
+
+/// The whole run.
+#[derive(Debug, Serialize)]
+pub(super) struct Summary {
+    pub iut: String,
+    pub family: String,
+    pub seed: u64,
+    pub jobs: usize,
+    pub execs: u64,
+    /// Inputs the family refused (a mutation made an invalid scenario): not run, not counted.
+    pub refused: u64,
+    pub seconds: f64,
+    pub execs_per_second: f64,
+    pub corpus: usize,
+    pub paths: usize,
+    pub probe: bool,
+    pub interrupted: bool,
+    pub findings: Vec<Finding>,
+    pub broken_corpus_files: Vec<String>,
+}
+
+impl Summary {
+    /// Writes `fuzz.json`, `fuzz.md` and `fuzz.html` into `dir`.
+    pub(super) fn write(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        std::fs::write(dir.join("fuzz.json"), json + "\n")?;
+        std::fs::write(dir.join("fuzz.md"), self.markdown())?;
+        std::fs::write(dir.join("fuzz.html"), self.html())?;
+        Ok(())
+    }
+
+    fn headline(&self) -> String {
+        format!(
+            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}, {} finding{}{}",
+            self.execs,
+            self.seconds,
+            self.execs_per_second,
+            self.paths,
+            self.corpus,
+            self.findings.len(),
+            if self.findings.len() == 1 { "" } else { "s" },
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn markdown(&self) -> String {
+        let mut md = format!(
+            "# harness fuzz: {} ({})\n\n{}; seed {}, {} job{}, liveness probe {}.\n",
+            self.iut,
+            self.family,
+            self.headline(),
+            self.seed,
+            self.jobs,
+            if self.jobs == 1 { "" } else { "s" },
+            if self.probe {
+                "on"
+            } else {
+                "off (the IUT initiates)"
+            }
+        );
+        if self.findings.is_empty() {
+            md.push_str("\nNo finding.\n");
+        }
+        for (i, f) in self.findings.iter().enumerate() {
+            md.push_str(&format!(
+                "\n## {}. {}\n\nFirst at exec {} ({:.1} s); minimised from {} to {} steps, payload bytes {} → {}.\n\n- replay: `harness run {} --iut {}`\n- capture: `{}`\n- why: {}\n\n```json\n{}\n```\n",
+                i + 1,
+                f.kind,
+                f.first_at_exec,
+                f.first_at_seconds,
+                f.steps_before,
+                f.steps_after,
+                f.bytes_before,
+                f.bytes_after,
+                f.scenario,
+                self.iut,
+                f.capture,
+                f.detail,
+                serde_json::to_string_pretty(&f.steps).unwrap_or_default()
+            ));
+        }
+        md
+    }
+
+    fn html(&self) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut rows = String::new();
+        for f in &self.findings {
+            rows.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td><code>{}</code></td><td>{}</td><td><pre>{}</pre></td></tr>\n",
+                esc(&f.kind),
+                f.first_at_exec,
+                f.steps_before,
+                f.steps_after,
+                f.bytes_before,
+                f.bytes_after,
+                esc(&f.scenario),
+                esc(&f.detail),
+                esc(&serde_json::to_string_pretty(&f.steps).unwrap_or_default())
+            ));
+        }
+        let body = if self.findings.is_empty() {
+            "<p>No finding.</p>".to_owned()
+        } else {
+            format!("<table><thead><tr><th>kind</th><th>first at exec</th><th>steps</th><th>payload bytes</th><th>scenario</th><th>why</th><th>minimised steps</th></tr></thead><tbody>\n{rows}</tbody></table>")
+        };
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness fuzz: {iut}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}}pre{{margin:0;font-size:.85em}}</style></head>\n<body><h1>harness fuzz: {iut} ({family})</h1>\n<p>{headline}; seed {seed}.</p>\n{body}\n</body></html>\n",
+            iut = esc(&self.iut),
+            family = esc(&self.family),
+            headline = esc(&self.headline()),
+            seed = self.seed,
+        )
+    }
+
+    /// The one line printed at the end.
+    pub(super) fn line(&self, dir: &Path) -> String {
+        format!(
+            "{}; report {}",
+            self.headline(),
+            dir.join("fuzz.json").display()
+        )
+    }
+}

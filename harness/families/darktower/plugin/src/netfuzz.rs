@@ -1,0 +1,133 @@
+//! Network fuzzing (`harness fuzz`): Dark Tower's liveness probe and what its mutator knows of the
+//! layouts (darktower.md: u32 big-endian length + protobuf on signaling, the 32-byte stream header
+//! and 46-byte frame header of v1 media, the 42-byte v2 datagram).
+
+use handshake_netfuzz::arbitrary::{self, Unstructured};
+use handshake_netfuzz::layout::{self, hex_of, hex_value, leaf_mut};
+use serde_json::{json, Value};
+
+/// A server is alive when a fresh participant gets any answer on its new connection: a
+/// JoinResponse or an ErrorMessage from a controller, a ConnectResponse or an error from a media
+/// handler. A client IUT opens its own sessions: no probe.
+pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
+    if scenario["iut"]["role"] != "server" {
+        return None;
+    }
+    let steps = scenario["peer"]["steps"].as_array()?;
+    let highest = steps
+        .iter()
+        .filter_map(|s| s.as_object()?.values().next()?.get("participant")?.as_u64())
+        .max();
+    let fresh = match highest {
+        None => 0,
+        Some(p) if p < 1000 => p + 1,
+        // A participant number the input made huge: a probe would be one more huge number.
+        Some(_) => return None,
+    };
+    let handler = scenario["iut"]["serves"] == "handler";
+    let open = if handler {
+        json!({ "authenticate": { "participant": fresh } })
+    } else {
+        json!({ "join": { "participant": fresh } })
+    };
+    Some(vec![
+        open,
+        json!({ "expect": { "kind": "message", "where": { "participant": fresh }, "within_ms": 2000 } }),
+    ])
+}
+
+/// v1 media stream bytes: header magic, version, stream type, codec, reserved; then the first
+/// frame's version, type, timestamp, sequence, payload length, flags (offsets from 32).
+const MEDIA_FIELDS: [(usize, usize); 11] = [
+    (0, 4),
+    (4, 1),
+    (5, 1),
+    (22, 4),
+    (26, 2),
+    (32, 1),
+    (33, 1),
+    (50, 8),
+    (58, 8),
+    (66, 4),
+    (70, 2),
+];
+
+/// v2 datagram: version, frame type, user id, stream id, timestamp, sequence, payload length, flags.
+const DATAGRAM_FIELDS: [(usize, usize); 8] = [
+    (0, 1),
+    (1, 1),
+    (2, 8),
+    (10, 4),
+    (14, 8),
+    (22, 8),
+    (30, 4),
+    (34, 2),
+];
+
+/// Layout-aware mutations of raw `write` bytes, by the stream they go on.
+pub fn fuzz_value(
+    step: &str,
+    path: &[String],
+    body: &mut Value,
+    u: &mut Unstructured<'_>,
+) -> arbitrary::Result<bool> {
+    if step != "write" || path.first().map(String::as_str) != Some("hex") {
+        return Ok(false);
+    }
+    let on = body["on"].as_str().unwrap_or_default().to_owned();
+    let Some(leaf) = leaf_mut(body, path) else {
+        return Ok(false);
+    };
+    let Some(mut bytes) = hex_of(leaf) else {
+        return Ok(false);
+    };
+    let changed = match on.as_str() {
+        // Length-prefixed protobuf messages (DT6: 0 and above 65,536 are errors).
+        "signaling" | "auth" => {
+            if bytes.len() > 4 && u.ratio(1u8, 2u8)? {
+                let mut message = bytes.split_off(4);
+                let changed = layout::mutate_protobuf(&mut message, u)?;
+                bytes.extend_from_slice(&message);
+                changed
+            } else {
+                layout::mutate_length_prefix(&mut bytes, 0, 4, true, &[65_536], u)?
+            }
+        }
+        "new_media" | "media" => layout::mutate_header_field(&mut bytes, &MEDIA_FIELDS, true, u)?,
+        "datagram" => layout::mutate_header_field(&mut bytes, &DATAGRAM_FIELDS, true, u)?,
+        _ => false,
+    };
+    if changed {
+        *leaf = hex_value(&bytes);
+    }
+    Ok(changed)
+}
+
+/// The values of string fields: tokens of each kind, FourCCs of the table and beside it, magics,
+/// stream names, meetings, names at DT6's limit.
+pub fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
+    let key = path.last().map(String::as_str).unwrap_or_default();
+    let list: &[&str] = match (step, key) {
+        ("join", "token") => &[
+            "valid",
+            "expired",
+            "forged",
+            "wrong_meeting",
+            "garbage",
+            "same_as:0",
+        ],
+        ("authenticate", "token") => &["valid", "expired", "forged", "join", "garbage", "reuse:0"],
+        ("join", "meeting") => &["standup", "retro", "unknown", ""],
+        ("join", "name") => &["", "a", "participant-0"],
+        ("authenticate", "participant_id") => &["p1", "p2", "p0", ""],
+        (_, "codec") => &["VP09", "VP08", "AV01", "H264", "Opus", "XXXX"],
+        (_, "magic") => &["DART", "TRAD", "DARU", "dart"],
+        (_, "kind") => &["video", "audio"],
+        ("write", "on") => &["signaling", "auth", "new_media", "media", "datagram"],
+        ("fin", "on") => &["signaling", "auth", "media"],
+        ("close", "on") => &["signaling", "media", "both"],
+        (_, "stream_id" | "subscribe" | "unsubscribe") => &["s0", "s1", "unknown", ""],
+        _ => &[],
+    };
+    list.iter().map(|s| (*s).to_owned()).collect()
+}

@@ -1,0 +1,111 @@
+//! Network fuzzing (`harness fuzz`): the media stream's liveness probe and what its mutator knows
+//! of the datagram layouts (mediastream.md "Wire facts", D14's TLV options).
+
+use handshake_netfuzz::arbitrary::{self, Unstructured};
+use handshake_netfuzz::layout::{self, hex_of, hex_value, leaf_mut};
+use serde_json::{json, Value};
+
+/// The peer port the probe's fresh session comes from (no library scenario uses it).
+const PROBE_PORT: u16 = 50_999;
+
+/// A responder is alive when a fresh initiator on another port gets any answer to its opening
+/// datagram (a SYN; a START where the scenario is about legacy discovery): a SYN-ACK, a refusal,
+/// a CONNECTION_ID or media. An initiator IUT opens its own session: no probe.
+pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
+    if scenario["iut"]["role"] != "responder" {
+        return None;
+    }
+    let legacy = scenario["iut"]["requires"].as_array().is_some_and(|r| {
+        r.iter()
+            .any(|f| f == "legacy_start" || f == "allow_legacy_start")
+    });
+    let opening = if legacy {
+        json!({ "start": {} })
+    } else {
+        json!({ "syn": {} })
+    };
+    Some(vec![
+        json!({ "send": { "datagram": opening, "from_port": PROBE_PORT } }),
+        json!({ "expect": { "kind": "any", "to_port": PROBE_PORT, "within_ms": 1000 } }),
+    ])
+}
+
+/// D14's option types, known and not.
+const OPTION_TYPES: [u64; 9] = [0, 1, 2, 3, 4, 5, 6, 0x7f, 0xff];
+
+/// The flag values of the wire facts (and a START read as a flag).
+const FLAGS: [u64; 8] = [
+    0x0000, 0x0001, 0x0100, 0x0101, 0x0102, 0x1000, 0x5453, 0xffff,
+];
+
+/// Lengths at the parsers' boundaries: below a flag, a START, a header, a CONNECTION_ID, a
+/// DATA+FRAG header, a control body.
+const LENGTHS: [usize; 13] = [1, 2, 5, 25, 26, 27, 38, 39, 41, 42, 66, 67, 68];
+
+/// Layout-aware mutations: TLV options (type u8, length u16 LE), and raw datagrams by their
+/// fields (flag, control version/flags/reserved, sequence, fragment fields, length boundaries).
+pub fn fuzz_value(
+    _step: &str,
+    path: &[String],
+    body: &mut Value,
+    u: &mut Unstructured<'_>,
+) -> arbitrary::Result<bool> {
+    let Some(key) = path.last().map(String::as_str) else {
+        return Ok(false);
+    };
+    let Some(leaf) = leaf_mut(body, path) else {
+        return Ok(false);
+    };
+    let Some(mut bytes) = hex_of(leaf) else {
+        return Ok(false);
+    };
+    match key {
+        "options_hex" => layout::mutate_tlvs(&mut bytes, 1, 2, false, &OPTION_TYPES, u)?,
+        "raw" => match u.int_in_range(0u8..=3)? {
+            0 if bytes.len() >= 2 => {
+                layout::put_uint(&mut bytes, 0, 2, false, *u.choose(&FLAGS)?);
+            }
+            1 => {
+                let len = *u.choose(&LENGTHS)?;
+                bytes.resize(len, 0);
+            }
+            2 if bytes.len() > 67 => {
+                let mut options = bytes.split_off(67);
+                layout::mutate_tlvs(&mut options, 1, 2, false, &OPTION_TYPES, u)?;
+                bytes.extend_from_slice(&options);
+            }
+            _ => {
+                // seq @2, QPC @10, QPF @18 (u64); control version @26, flags @27, reserved @28;
+                // DATA+FRAG offset @26, total @34.
+                let fields = [(2, 8), (10, 8), (18, 8), (26, 1), (27, 1), (28, 2), (34, 8)];
+                if !layout::mutate_header_field(&mut bytes, &fields, false, u)? {
+                    return Ok(false);
+                }
+            }
+        },
+        _ => return Ok(false),
+    }
+    *leaf = hex_value(&bytes);
+    Ok(true)
+}
+
+/// Connection ids a fuzz input may name (a fresh one each time), and D14 options to start from:
+/// each type once with a typical value (frame rate 30, 1 Mbit/s, buffer 100 ms, codec `H264`,
+/// 1400-byte datagrams), which the layout mutations then change.
+pub fn fuzz_text(_step: &str, path: &[String]) -> Vec<String> {
+    match path.last().map(String::as_str) {
+        Some("id") => vec!["$fresh".into()],
+        Some("options_hex") => [
+            "0104001e000000",
+            "02080040420f0000000000",
+            "03040064000000",
+            "04040048323634",
+            "05040078050000",
+            "0104001e00000005040078050000",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        _ => Vec::new(),
+    }
+}
