@@ -250,6 +250,46 @@ impl Process {
             .is_ok_and(|o| o.lines.iter().any(|(_, _, l)| l.contains(text)))
     }
 
+    /// The peak resident memory of its process group so far, in kB: the sum of each live member's
+    /// high-water mark (`VmHWM` in `/proc/PID/status`; Linux only, `None` elsewhere or when
+    /// nothing of the group is left).
+    pub fn peak_memory_kb(&self) -> Option<u64> {
+        let pgid = self.pgid.as_raw();
+        let mut total = None;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses.
+            let pgrp = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+                .and_then(|g| g.parse::<i32>().ok());
+            if pgrp != Some(pgid) {
+                continue;
+            }
+            let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|status| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                });
+            if let Some(kb) = hwm {
+                total = Some(total.unwrap_or(0) + kb);
+            }
+        }
+        total
+    }
+
     /// Waits up to `limit` for it to exit.
     pub async fn wait_exit(&mut self, limit: Duration) -> Option<Exit> {
         let mut rx = self.exit.clone();
@@ -324,6 +364,49 @@ async fn read_lines(
                 }
                 notify.notify_waiters();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn peak_memory_covers_the_group_and_grows_with_it() {
+        let clock = Clock::start();
+        let argv =
+            |script: &str| -> Vec<String> { vec!["python3".into(), "-c".into(), script.into()] };
+        let env = std::collections::BTreeMap::new();
+        let small = Process::spawn(
+            &argv("import time; print('ready', flush=True); time.sleep(5)"),
+            None,
+            &env,
+            None,
+            clock,
+        )
+        .expect("python3 starts");
+        let big = Process::spawn(
+            &argv("import time; b = bytearray(200 * 1024 * 1024); print('ready', flush=True); time.sleep(5)"),
+            None,
+            &env,
+            None,
+            clock,
+        )
+        .expect("python3 starts");
+        for p in [&small, &big] {
+            for _ in 0..100 {
+                if p.printed("ready") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        let (s, b) = (small.peak_memory_kb(), big.peak_memory_kb());
+        assert!(s.is_some_and(|kb| kb > 1000), "{s:?}");
+        assert!(b.is_some_and(|kb| kb > 200 * 1024), "{b:?}");
+        for mut p in [small, big] {
+            p.shut_down(Duration::from_millis(100), clock).await;
         }
     }
 }

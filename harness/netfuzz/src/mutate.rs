@@ -91,7 +91,7 @@ pub fn mutate(
         return Ok(false);
     }
     let at = family[u.choose_index(family.len())?];
-    Ok(match u.int_in_range(0u8..=11)? {
+    Ok(match u.int_in_range(0u8..=12)? {
         0 => {
             steps.remove(at);
             true
@@ -110,7 +110,7 @@ pub fn mutate(
             steps.insert(at, serde_json::json!({ "wait": { "ms": ms } }));
             true
         }
-        4..=6 => {
+        4..=8 => {
             let name = step_name(&steps[at]).unwrap_or_default().to_owned();
             let body = &mut steps[at][&name];
             match mutator.shapes() {

@@ -7,6 +7,8 @@
 //!
 //! - **crash**: the IUT's process ended on its own with a failure (a non-zero exit code or a
 //!   signal) before the run did;
+//! - **memory**: the IUT's process group grew past the memory bound (its peak resident memory,
+//!   read before the harness ends it);
 //! - **hang**: the run did not settle (virtual time), or the probe got no answer while the
 //!   family's reference, given the same input, answers it;
 //! - **rule**: the judge found a rule broken that the family's reference does not break on the
@@ -17,6 +19,7 @@ use std::path::Path;
 use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
+use handshake_scenario::external::PEAK_MEMORY;
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome};
 use serde_json::Value;
 
@@ -74,6 +77,8 @@ pub(super) struct Runner<'a> {
     /// The reference the IUT is compared with (`None`: none).
     pub baseline: Option<Iut>,
     pub seed: u64,
+    /// An external IUT whose process group's peak memory passes this many kB is a finding.
+    pub max_memory_kb: u64,
 }
 
 /// Rules about whether the capture can be judged rather than about what the IUT did: a QUIC
@@ -97,6 +102,18 @@ fn probe_failed(o: &ScenarioOutcome, input_len: usize) -> bool {
         .iter()
         .filter_map(|r| failed_step(r))
         .any(|n| n > input_len)
+}
+
+/// An external IUT's peak memory in the run, kB (its transcript says).
+fn peak_memory_kb(o: &ScenarioOutcome) -> Option<u64> {
+    o.transcript.iter().find_map(|l| {
+        l.text
+            .strip_prefix(PEAK_MEMORY)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 fn crashed(o: &ScenarioOutcome) -> Option<String> {
@@ -145,6 +162,17 @@ impl Runner<'_> {
             return Some(Verdict {
                 kind: "crash".into(),
                 detail: why,
+                rules: Vec::new(),
+            });
+        }
+        if let Some(kb) = peak_memory_kb(outcome).filter(|kb| *kb > self.max_memory_kb) {
+            return Some(Verdict {
+                kind: "memory".into(),
+                detail: format!(
+                    "the IUT's processes reached {} MB of resident memory (bound {} MB)",
+                    kb / 1024,
+                    self.max_memory_kb / 1024
+                ),
                 rules: Vec::new(),
             });
         }

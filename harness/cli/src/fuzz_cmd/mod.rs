@@ -16,7 +16,7 @@
 mod exec;
 mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,8 +59,8 @@ pub struct FuzzArgs {
     /// Seed of the mutations (same seed, same inputs).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Inputs run at once (default: 1 in virtual time; the cores, at least 2, for an external IUT,
-    /// whose runs mostly wait).
+    /// Inputs run at once (default: 1 in virtual time; twice the cores, at least 4, for an
+    /// external IUT, whose runs mostly wait).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Corpus folder: read at the start (broken files are skipped with a warning), new inputs
@@ -70,6 +70,9 @@ pub struct FuzzArgs {
     /// Where findings (scenarios and captures) and the report (fuzz.json, fuzz.md, fuzz.html) go.
     #[arg(long, default_value = "reports/fuzz")]
     pub out: PathBuf,
+    /// An external IUT whose processes reach this much resident memory (MB) in a run is a finding.
+    #[arg(long, default_value_t = 1024)]
+    pub max_memory_mb: u64,
     /// Stop at the first finding (after minimising it).
     #[arg(long)]
     pub stop_at_first: bool,
@@ -82,8 +85,12 @@ fn with_steps(base: &Value, steps: &[Value]) -> Value {
     s
 }
 
+/// The longest wait an `expect` of a library scenario becomes in a skeleton: long enough for an
+/// answer on loopback, short enough for many inputs a second.
+const MAX_WAIT_MS: u64 = 150;
+
 /// How long a fuzz input's run waits after its steps (the probe already waited for an answer).
-const SETTLE_MS: u64 = 300;
+const SETTLE_MS: u64 = 100;
 
 fn load_skeletons(
     paths: &[PathBuf],
@@ -112,7 +119,7 @@ fn load_skeletons(
         {
             continue;
         }
-        v["peer"]["steps"] = Value::Array(skeleton(&steps, 300));
+        v["peer"]["steps"] = Value::Array(skeleton(&steps, MAX_WAIT_MS));
         v["expect"] = serde_json::json!({"rules_hold": ["all"]});
         v["settle_ms"] = Value::from(SETTLE_MS);
         // Random loss in real time is not reproducible (it would also take the probe's packets):
@@ -128,6 +135,21 @@ fn load_skeletons(
         out.push(v);
     }
     Ok(out)
+}
+
+/// `f`'s result and how long it took, s.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed().as_secs_f64())
+}
+
+/// Whether a step is one of the generic ones (`expect`, `wait` …), not the family's.
+fn is_generic(step: &Value) -> bool {
+    matches!(
+        step_name(step),
+        Some("expect" | "expect_none" | "wait" | "fault") | None
+    )
 }
 
 /// The paths (JSON keys) of every hex string in `v`.
@@ -162,6 +184,227 @@ fn hex_bytes(steps: &[Value]) -> usize {
                 .sum::<usize>()
         })
         .sum()
+}
+
+/// Minimisations of one kind of finding (kept or not reproducible) before its repeats are ignored.
+const MAX_TRIES_PER_KIND: usize = 6;
+
+/// The capture sizes of the runs so far: a run's cost grows with its datagrams, and its capture
+/// with them (a deterministic measure, unlike time: the corpus stays the same for the same seed).
+#[derive(Debug, Default)]
+struct CaptureSizes(Vec<usize>);
+
+impl CaptureSizes {
+    /// Whether a capture of `size` bytes is at most four times the median so far.
+    fn cheap(&self, size: usize) -> bool {
+        if self.0.len() < 16 {
+            return size <= 4 << 20;
+        }
+        size <= self.0[self.0.len() / 2].saturating_mul(4)
+    }
+
+    fn add(&mut self, size: usize) {
+        let at = self.0.partition_point(|s| *s < size);
+        self.0.insert(at, size);
+    }
+}
+
+/// One input's run: its outcome and input step count (`None`: refused), and its seconds.
+type Exec = (Option<(ScenarioOutcome, usize)>, f64);
+
+/// Input `k` of the run: an input of `pool` drawn with the seed, spliced and mutated.
+fn draw(pool: &[Value], mutator: &FamilyMutator, seed: u64, k: u64) -> Value {
+    let data = seeded_bytes(seed.wrapping_mul(0x9e37_79b9).wrapping_add(k), 1024);
+    let mut u = Unstructured::new(&data);
+    let Some(base) = u.choose_index(pool.len()).ok().and_then(|i| pool.get(i)) else {
+        return Value::Null;
+    };
+    let mut steps = base["peer"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // Splice: a family step of another input of the same IUT (a handler skeleton without media
+    // gets a media step …), then one to four mutations.
+    if u.ratio(1u8, 6u8).unwrap_or(false) {
+        let other = &pool[u.choose_index(pool.len()).unwrap_or(0)];
+        if other["iut"] == base["iut"] {
+            let donor = other["peer"]["steps"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let family_steps: Vec<&Value> = donor.iter().filter(|s| !is_generic(s)).collect();
+            if let (Ok(i), Ok(at)) = (
+                u.choose_index(family_steps.len().max(1)),
+                u.int_in_range(0..=steps.len()),
+            ) {
+                if let Some(step) = family_steps.get(i) {
+                    steps.insert(at, (*step).clone());
+                }
+            }
+        }
+    }
+    let stack = u.int_in_range(1u8..=4).unwrap_or(1);
+    for _ in 0..stack {
+        let _ = mutate(&mut steps, mutator, &mut u);
+    }
+    with_steps(base, &steps)
+}
+
+/// What the run has learnt so far; results are taken in draw order.
+struct State<'a> {
+    runner: &'a Runner<'a>,
+    bar: Option<&'a indicatif::ProgressBar>,
+    out: &'a mut dyn Write,
+    external: bool,
+    started: Instant,
+    family: &'a str,
+    findings_dir: PathBuf,
+    corpus_dir: Option<&'a Path>,
+    inputs: Vec<Value>,
+    novelty: Novelty,
+    findings: Vec<Finding>,
+    shapes: BTreeSet<(String, Vec<String>)>,
+    /// Minimisations tried per kind of finding.
+    tries: BTreeMap<String, usize>,
+    execs: u64,
+    refused: u64,
+    sizes: CaptureSizes,
+    run_seconds: Vec<f64>,
+    /// The corpus size after each result was taken in.
+    corpus_len_after: Vec<usize>,
+}
+
+impl State<'_> {
+    fn say(&mut self, line: &str) {
+        match self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+    }
+
+    /// Takes in one result: corpus, progress, and a finding if it shows one (minimised, checked
+    /// and written). Whether it was a new finding.
+    fn take(&mut self, candidate: &Value, (result, seconds): Exec) -> bool {
+        let found = self.judge(candidate, result, seconds);
+        self.corpus_len_after.push(self.inputs.len());
+        if let Some(bar) = self.bar {
+            bar.set_message(format!(
+                "{} execs ({:.0}/s), {} paths, corpus {}, {} findings",
+                self.execs,
+                self.execs as f64 / self.started.elapsed().as_secs_f64().max(1e-3),
+                self.novelty.len(),
+                self.inputs.len(),
+                self.findings.len()
+            ));
+        }
+        found
+    }
+
+    fn judge(
+        &mut self,
+        candidate: &Value,
+        result: Option<(ScenarioOutcome, usize)>,
+        seconds: f64,
+    ) -> bool {
+        let Some((outcome, input_len)) = result else {
+            self.refused += 1;
+            return false;
+        };
+        self.execs += 1;
+        self.run_seconds.push(seconds);
+        let size = outcome.capture.len();
+        let cheap = self.sizes.cheap(size);
+        self.sizes.add(size);
+        // A new path stays in the corpus unless it is much dearer than the usual input (a count
+        // mutated to thousands): mutations of it would all be slow.
+        if self.novelty.observe(&path_of(&outcome)) && cheap {
+            self.inputs.push(candidate.clone());
+            if let Some(dir) = self.corpus_dir {
+                if let Err(e) = corpus::save(dir, candidate) {
+                    eprintln!("warning: corpus: {e}");
+                }
+            }
+        }
+        let runner = self.runner;
+        let Some(Verdict { kind, detail, .. }) = runner.verdict(candidate, &outcome, input_len)
+        else {
+            return false;
+        };
+        // Each kind is minimised a few times at most: most repeats are the same bug, and a kind
+        // that did not reproduce a few times is flaky.
+        let tries = self.tries.entry(kind.clone()).or_default();
+        if *tries >= MAX_TRIES_PER_KIND {
+            return false;
+        }
+        *tries += 1;
+        let execs = self.execs;
+        // Real-time verdicts vary: one more run before the (costly) minimisation.
+        if self.external && runner.verdict_of(candidate).is_none_or(|v| v.kind != kind) {
+            self.say(&format!(
+                "not reproducible, dropped: {kind} at exec {execs}: {detail}"
+            ));
+            return false;
+        }
+        let first_at_seconds = self.started.elapsed().as_secs_f64();
+        let steps = candidate["peer"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let minimal = minimise(runner, candidate, &steps, &kind);
+        // A finding must show again, twice, from its minimised input.
+        let again = (0..REPEATS)
+            .filter(|_| {
+                runner
+                    .verdict_of(&with_steps(candidate, &minimal))
+                    .is_some_and(|v| v.kind == kind)
+            })
+            .count();
+        if again < REPEATS {
+            self.say(&format!(
+                "not reproducible once minimised ({again}/{REPEATS}), dropped: {kind} at exec {execs}: {detail}"
+            ));
+            return false;
+        }
+        // The same bug: the same kind and the same minimised shape (step names in order).
+        let shape: Vec<String> = minimal
+            .iter()
+            .filter_map(|s| step_name(s).map(str::to_owned))
+            .collect();
+        if !self.shapes.insert((kind.clone(), shape)) {
+            return false;
+        }
+        let n = self.findings.len() + 1;
+        let (scenario, capture) = write_finding(
+            runner,
+            &self.findings_dir,
+            self.family,
+            n,
+            candidate,
+            &minimal,
+            &kind,
+        );
+        self.say(&format!(
+            "finding {n}: {kind} after {execs} execs ({first_at_seconds:.1} s), minimised from {} to {} steps: {scenario}",
+            steps.len(),
+            minimal.len(),
+        ));
+        self.findings.push(Finding {
+            kind,
+            scenario,
+            capture,
+            steps_before: steps.len(),
+            steps_after: minimal.len(),
+            bytes_before: hex_bytes(&steps),
+            bytes_after: hex_bytes(&minimal),
+            first_at_exec: execs,
+            first_at_seconds,
+            steps: minimal,
+            detail,
+        });
+        true
+    }
 }
 
 /// Runs a minimised finding must show again in.
@@ -266,9 +509,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     pool.retain(|v| v["protocol"].as_str().unwrap_or("mediastream") == family_name);
     let mut inputs: Vec<Value> = skeletons;
     inputs.append(&mut pool);
+    let initial_inputs = inputs.len();
     let external = matches!(iut, Iut::External(_));
     let jobs = args.jobs.unwrap_or(if external {
-        std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+        std::thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
     } else {
         1
     });
@@ -277,6 +521,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         iut: &iut,
         baseline: baseline_of(&iut, family),
         seed: args.seed,
+        max_memory_kb: args.max_memory_mb.saturating_mul(1024),
     };
     let mutator = FamilyMutator::new(family);
     let probe = inputs.iter().any(|s| family.liveness_probe(s).is_some());
@@ -291,157 +536,76 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let mut novelty = Novelty::default();
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut shapes: BTreeSet<(String, Vec<String>)> = BTreeSet::new();
-    let mut minimised_per_kind: std::collections::BTreeMap<String, usize> = Default::default();
-    let (mut execs, mut refused): (u64, u64) = (0, 0);
-    let mut draws: u64 = 0;
-    let findings_dir = args.out.join("findings");
-    'fuzz: loop {
-        let out_of_time = deadline.is_some_and(|d| Instant::now() >= d);
-        if args.execs.is_some_and(|n| execs >= n)
-            || out_of_time
-            || interrupt::interrupted().is_some()
-        {
-            break;
-        }
-        // A batch of inputs, drawn in order from the seed, run at once, judged in order.
-        let batch: Vec<Value> = (0..jobs)
-            .filter_map(|_| {
-                let data = seeded_bytes(
-                    args.seed.wrapping_mul(0x9e37_79b9).wrapping_add(draws),
-                    1024,
-                );
-                draws += 1;
-                let mut u = Unstructured::new(&data);
-                let base = &inputs[u.choose_index(inputs.len()).ok()?];
-                let mut steps = base["peer"]["steps"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let stack = u.int_in_range(1u8..=4).unwrap_or(1);
-                for _ in 0..stack {
-                    let _ = mutate(&mut steps, &mutator, &mut u);
-                }
-                Some(with_steps(base, &steps))
-            })
-            .collect();
-        let results: Vec<Option<(ScenarioOutcome, usize)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|input| scope.spawn(|| runner.exec(input)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().ok().flatten())
-                .collect()
-        });
-        for (candidate, result) in batch.iter().zip(results) {
-            let Some((outcome, input_len)) = result else {
-                refused += 1;
-                continue;
+    let mut state = State {
+        runner: &runner,
+        bar: bar.as_ref(),
+        out,
+        external,
+        started,
+        family: &family_name,
+        findings_dir: args.out.join("findings"),
+        corpus_dir: args.corpus.as_deref(),
+        inputs,
+        novelty: Novelty::default(),
+        findings: Vec::new(),
+        shapes: BTreeSet::new(),
+        tries: BTreeMap::new(),
+        execs: 0,
+        refused: 0,
+        sizes: CaptureSizes::default(),
+        run_seconds: Vec::new(),
+        corpus_len_after: Vec::new(),
+    };
+    // A sliding window of `jobs` runs: input k is drawn from the corpus as it stood after result
+    // k − jobs was taken in (results are taken in draw order), so the same seed draws the same
+    // inputs whatever the timing, and no run waits for a slower neighbour.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Value, Exec)>();
+        let mut waiting: BTreeMap<u64, (Value, Exec)> = BTreeMap::new();
+        let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
+        loop {
+            stop = stop
+                || args.execs.is_some_and(|n| drawn >= n + state.refused)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+                || interrupt::interrupted().is_some();
+            while !stop && drawn < taken + jobs as u64 {
+                let visible = match drawn.checked_sub(jobs as u64) {
+                    Some(k) => state.corpus_len_after[k as usize],
+                    None => initial_inputs,
+                };
+                let candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
+                let (tx, runner) = (tx.clone(), &runner);
+                let k = drawn;
+                scope.spawn(move || {
+                    let result = timed(|| runner.exec(&candidate));
+                    let _ = tx.send((k, candidate, result));
+                });
+                drawn += 1;
+            }
+            if taken == drawn {
+                break;
+            }
+            let Ok((k, candidate, result)) = rx.recv() else {
+                break;
             };
-            execs += 1;
-            if novelty.observe(&path_of(&outcome)) {
-                inputs.push(candidate.clone());
-                if let Some(dir) = &args.corpus {
-                    if let Err(e) = corpus::save(dir, candidate) {
-                        eprintln!("warning: corpus: {e}");
-                    }
+            waiting.insert(k, (candidate, result));
+            while let Some((candidate, result)) = waiting.remove(&taken) {
+                if state.take(&candidate, result) && args.stop_at_first {
+                    stop = true;
                 }
-            }
-            if let Some(bar) = &bar {
-                bar.set_message(format!(
-                    "{execs} execs ({:.0}/s), {} paths, corpus {}, {} findings",
-                    execs as f64 / started.elapsed().as_secs_f64().max(1e-3),
-                    novelty.len(),
-                    inputs.len(),
-                    findings.len()
-                ));
-            }
-            let Some(Verdict { kind, detail, .. }) = runner.verdict(candidate, &outcome, input_len)
-            else {
-                continue;
-            };
-            // Each kind is minimised a few times at most: most repeats are the same bug.
-            let tries = minimised_per_kind.entry(kind.clone()).or_default();
-            if *tries >= 3 {
-                continue;
-            }
-            *tries += 1;
-            let first_at_seconds = started.elapsed().as_secs_f64();
-            let steps = candidate["peer"]["steps"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let minimal = minimise(&runner, candidate, &steps, &kind);
-            // A finding must show again, twice, from its minimised input: real-time runs vary.
-            let again = (0..REPEATS)
-                .filter(|_| {
-                    runner
-                        .verdict_of(&with_steps(candidate, &minimal))
-                        .is_some_and(|v| v.kind == kind)
-                })
-                .count();
-            if again < REPEATS {
-                let line = format!(
-                    "not reproducible ({again}/{REPEATS}), dropped: {kind} from exec {execs}"
-                );
-                match &bar {
-                    Some(bar) => bar.println(&line),
-                    None => eprintln!("{line}"),
-                }
-                continue;
-            }
-            // The same bug: the same kind and the same minimised shape (step names in order).
-            let shape: Vec<String> = minimal
-                .iter()
-                .filter_map(|s| step_name(s).map(str::to_owned))
-                .collect();
-            if !shapes.insert((kind.clone(), shape)) {
-                continue;
-            }
-            let n = findings.len() + 1;
-            let finding = write_finding(
-                &runner,
-                &findings_dir,
-                &family_name,
-                n,
-                candidate,
-                &minimal,
-                &kind,
-            );
-            let line = format!(
-                "finding {n}: {kind} after {execs} execs ({first_at_seconds:.1} s), minimised from {} to {} steps: {}",
-                steps.len(),
-                minimal.len(),
-                finding.0
-            );
-            match &bar {
-                Some(bar) => bar.println(&line),
-                None => {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-            findings.push(Finding {
-                kind,
-                scenario: finding.0,
-                capture: finding.1,
-                steps_before: steps.len(),
-                steps_after: minimal.len(),
-                bytes_before: hex_bytes(&steps),
-                bytes_after: hex_bytes(&minimal),
-                first_at_exec: execs,
-                first_at_seconds,
-                steps: minimal,
-                detail,
-            });
-            if args.stop_at_first {
-                break 'fuzz;
+                taken += 1;
             }
         }
-    }
+    });
+    let State {
+        inputs,
+        novelty,
+        findings,
+        execs,
+        refused,
+        mut run_seconds,
+        ..
+    } = state;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -460,6 +624,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         } else {
             0.0
         },
+        run_seconds: report::Spread::of(&mut run_seconds),
         corpus: inputs.len(),
         paths: novelty.len(),
         probe,

@@ -27,6 +27,29 @@ pub(super) struct Finding {
     pub detail: String,
 }
 
+/// Median, 90th percentile and largest of some durations, s.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(super) struct Spread {
+    pub median: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub(super) fn of(values: &mut [f64]) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        Spread {
+            median: at(0.5),
+            p90: at(0.9),
+            max: at(1.0),
+        }
+    }
+}
+
 /// The whole run.
 #[derive(Debug, Serialize)]
 pub(super) struct Summary {
@@ -39,6 +62,8 @@ pub(super) struct Summary {
     pub refused: u64,
     pub seconds: f64,
     pub execs_per_second: f64,
+    /// How long one input's run took (without the minimisation runs).
+    pub run_seconds: Spread,
     pub corpus: usize,
     pub paths: usize,
     pub probe: bool,
@@ -78,7 +103,7 @@ impl Summary {
 
     fn markdown(&self) -> String {
         let mut md = format!(
-            "# harness fuzz: {} ({})\n\n{}; seed {}, {} job{}, liveness probe {}.\n",
+            "# harness fuzz: {} ({})\n\n{}; seed {}, {} job{}, liveness probe {}; one run took {:.3} s (median), {:.3} s (90th percentile), {:.3} s (longest).\n",
             self.iut,
             self.family,
             self.headline(),
@@ -89,7 +114,10 @@ impl Summary {
                 "on"
             } else {
                 "off (the IUT initiates)"
-            }
+            },
+            self.run_seconds.median,
+            self.run_seconds.p90,
+            self.run_seconds.max
         );
         if self.findings.is_empty() {
             md.push_str("\nNo finding.\n");

@@ -753,7 +753,12 @@ mod tests {
             &[],
         );
         let argv = m
-            .command(crate::format::Role::Responder, "responder", &launch, &values)
+            .command(
+                crate::format::Role::Responder,
+                "responder",
+                &launch,
+                &values,
+            )
             .expect("a command");
         assert_eq!(argv, ["prog", "--listen", "127.0.0.1:9", "--plant", "hang"]);
     }

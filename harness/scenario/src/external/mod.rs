@@ -17,6 +17,7 @@
 
 pub mod manifest;
 mod realtime;
+pub use realtime::PEAK_MEMORY;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};

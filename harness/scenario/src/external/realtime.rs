@@ -57,6 +57,10 @@ pub(super) struct Run<'a, F: Family> {
     pub target: Target<'a>,
 }
 
+/// How the transcript says the IUT's peak memory (its process group's, before the harness ended
+/// it): this prefix, then kB.
+pub const PEAK_MEMORY: &str = "IUT peak memory: ";
+
 fn ms(d: u64) -> Duration {
     Duration::from_millis(d)
 }
@@ -518,6 +522,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
 
     // The initiator's verdict is its exit status within the deadline, read before the harness ends it.
     let exit_in_time = process.as_ref().and_then(Process::exited);
+    let peak_memory = process.as_ref().and_then(Process::peak_memory_kb);
     if let Some(p) = &mut process {
         p.shut_down(grace, clock).await;
     }
@@ -528,6 +533,9 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     drop(process);
 
     // The process's part of the transcript.
+    if let Some(kb) = peak_memory {
+        markers.push((clock.now(), format!("{PEAK_MEMORY}{kb} kB")));
+    }
     if let Some(e) = exit {
         markers.push((e.at, format!("IUT ended: {}", e.describe())));
     }
