@@ -5,7 +5,9 @@ FUZZ_SECS ?= 60
 FUZZ_TARGETS := mediastream_parse mediastream_roundtrip tlv_options proton_stream_reader proton_server darktower_header darktower_frame_v1 darktower_frame_v2 darktower_signaling darktower_media_stream
 HARNESS := target/release/harness
 
-.PHONY: all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+FUZZ_PLANTED_SECS ?= 600
+
+.PHONY: fuzz-planted bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -208,6 +210,31 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
+
+# Network fuzzing against the planted bugs of the three independent Python implementations
+# (vectors/iut/PLANTED.md, sealed): each campaign must find its bug within FUZZ_PLANTED_SECS,
+# minimise it to at most 5 steps, and its scenario must fail the planted and pass the unplanted
+# implementation. Not in `make test` yet (see README, "harness fuzz").
+fuzz-planted: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	@ok=0; for spec in "mediastream python-mediastream" "proton python-proton" "darktower python-darktower"; do \
+	  set -- $$spec; for bug in crash hang; do \
+	    python3 vectors/iut/fuzz_planted.py --harness target/release/harness --family $$1 \
+	      --manifest vectors/iut/$$2.json --bug $$bug --seconds $(FUZZ_PLANTED_SECS) --out reports/fuzz/planted || ok=1; \
+	  done; done; exit $$ok
+
+# Network fuzzing speed: exec/s in virtual time against reference mutants (one core) and over real
+# UDP against the Python implementations (60 s each); figures from each run's fuzz.json.
+bench-netfuzz: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	@for iut in 'ref:mediastream/3way!media-before-ack' 'ref:proton/project' 'ref:darktower/v1!no-capacity-check'; do \
+	  target/release/harness fuzz --iut "$$iut" --execs 5000 --jobs 1 --out reports/fuzz/bench >/dev/null; \
+	  python3 -c "import json; s=json.load(open('reports/fuzz/bench/fuzz.json')); print(f\"{s['iut']:45} {s['execs_per_second']:8.0f} exec/s in-process, median run {s['run_seconds']['median']*1e3:.2f} ms\")"; \
+	done
+	@for fam in mediastream proton darktower; do \
+	  target/release/harness fuzz --iut vectors/iut/python-$$fam.json --family $$fam --time 60 --out reports/fuzz/bench >/dev/null; \
+	  python3 -c "import json; s=json.load(open('reports/fuzz/bench/fuzz.json')); print(f\"{s['iut']:45} {s['execs_per_second']:8.1f} exec/s external ({s['jobs']} jobs), median run {s['run_seconds']['median']:.2f} s\")"; \
+	done
 
 # harness check on a generated 1,000,000-datagram capture vs tshark, tcpdump and the bare read loop.
 # BENCH_FRAME=40 uses the smallest frames the frame-size rule allows (smaller file).

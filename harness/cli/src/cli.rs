@@ -54,8 +54,9 @@ pub enum Command {
     /// failures here (the base keeps them, the mutant breaks one). Exit 0 when every mutant is
     /// caught, 1 when one is not, 2 on input errors.
     Mutants(crate::mutants_cmd::MutantsArgs),
-    /// Fuzz an implementation over the network (first slice): mutated library scenarios, findings
-    /// minimised into scenarios `harness run` replays.
+    /// Fuzz an implementation over the network: mutated library scenarios (structure-aware, per
+    /// family), a liveness probe after each, findings (crash, hang, memory, broken rule) minimised
+    /// into scenarios `harness run` replays. Exit 1 on a finding, 0 on none, 2 on bad input.
     Fuzz(crate::fuzz_cmd::FuzzArgs),
     /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
     ///
