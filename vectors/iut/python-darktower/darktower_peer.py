@@ -1304,7 +1304,8 @@ class Controller(NullApp):
     def __init__(self, o: ServerOptions):
         self.o = o
         self.present: Dict[str, Dict[str, Participant]] = {m: {} for m in o.meetings}  # meeting -> pid -> p
-        self.by_token: Dict[str, Participant] = {}
+        # DH9: a join resumes when both its token and its participant_name joined before.
+        self.by_token: Dict[tuple, Participant] = {}
         self.count = 0
 
     def sess(self, conn: Conn) -> CtlSession:
@@ -1444,7 +1445,7 @@ class Controller(NullApp):
             self.fatal(s, E_NOT_FOUND, f"meeting {mid} not found or ended")
             return
         room = self.present[mid]
-        p = self.by_token.get(token)
+        p = self.by_token.get((token, req["participant_name"]))
         if p is not None and p.session is not None and p.pid in room:
             # DH9: resume while present: the old session is closed, the others see nothing
             old = p.session
@@ -1464,7 +1465,7 @@ class Controller(NullApp):
         if p is None:
             self.count += 1
             p = Participant(f"p{self.count}", req["participant_name"], mid)
-            self.by_token[token] = p
+            self.by_token[(token, req["participant_name"])] = p
         else:
             p.name = req["participant_name"]
             p.joined_at = int(time.time())
