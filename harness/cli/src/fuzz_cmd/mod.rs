@@ -125,7 +125,8 @@ fn load_skeletons(
         // Random loss in real time is not reproducible (it would also take the probe's packets):
         // over real UDP only the faults that pick their datagrams stay.
         if real_time {
-            if let Some(faults) = v["faults"].as_array_mut() {
+            // (`get_mut`: indexing would add `"faults": null` to a scenario without faults.)
+            if let Some(faults) = v.get_mut("faults").and_then(Value::as_array_mut) {
                 faults.retain(|f| f.get("probability").is_none());
             }
         }
@@ -556,20 +557,24 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         run_seconds: Vec::new(),
         corpus_len_after: Vec::new(),
     };
-    // A sliding window of `jobs` runs: input k is drawn from the corpus as it stood after result
-    // k − jobs was taken in (results are taken in draw order), so the same seed draws the same
-    // inputs whatever the timing, and no run waits for a slower neighbour.
+    // `jobs` runs at once in a sliding window of 4 × jobs draws: input k is drawn from the corpus
+    // as it stood after result k − window was taken in (results are taken in draw order), so the
+    // same seed draws the same inputs whatever the timing, and a slow run holds no one back.
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Value, Exec)>();
         let mut waiting: BTreeMap<u64, (Value, Exec)> = BTreeMap::new();
         let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
+        let mut in_flight = 0usize;
+        // Draws may run ahead of the results taken in by this much, so that a slow run does not
+        // hold the other jobs back.
+        let window = 4 * jobs as u64;
         loop {
             stop = stop
                 || args.execs.is_some_and(|n| drawn >= n + state.refused)
                 || deadline.is_some_and(|d| Instant::now() >= d)
                 || interrupt::interrupted().is_some();
-            while !stop && drawn < taken + jobs as u64 {
-                let visible = match drawn.checked_sub(jobs as u64) {
+            while !stop && in_flight < jobs && drawn < taken + window {
+                let visible = match drawn.checked_sub(window) {
                     Some(k) => state.corpus_len_after[k as usize],
                     None => initial_inputs,
                 };
@@ -581,6 +586,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     let _ = tx.send((k, candidate, result));
                 });
                 drawn += 1;
+                in_flight += 1;
             }
             if taken == drawn {
                 break;
@@ -588,6 +594,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             let Ok((k, candidate, result)) = rx.recv() else {
                 break;
             };
+            in_flight -= 1;
             waiting.insert(k, (candidate, result));
             while let Some((candidate, result)) = waiting.remove(&taken) {
                 if state.take(&candidate, result) && args.stop_at_first {
