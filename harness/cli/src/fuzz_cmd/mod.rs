@@ -171,20 +171,15 @@ fn hex_paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
 }
 
 fn hex_bytes(steps: &[Value]) -> usize {
-    steps
-        .iter()
-        .map(|s| {
-            let mut paths = Vec::new();
-            hex_paths(s, &mut Vec::new(), &mut paths);
-            paths
-                .iter()
-                .filter_map(|p| {
-                    let mut s = s.clone();
-                    leaf_mut(&mut s, p).and_then(|l| hex_of(l)).map(|b| b.len())
-                })
-                .sum::<usize>()
-        })
-        .sum()
+    /// The bytes of the hex strings `hex_paths` finds in `v`.
+    fn of(v: &Value) -> usize {
+        match v {
+            Value::Object(o) => o.values().map(of).sum(),
+            Value::String(s) if s.len() >= 4 && handshake_netfuzz::layout::is_hex(s) => s.len() / 2,
+            _ => 0,
+        }
+    }
+    steps.iter().map(of).sum()
 }
 
 /// Minimisations of one kind of finding (kept or not reproducible) before its repeats are ignored.
