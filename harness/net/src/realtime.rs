@@ -145,12 +145,18 @@ impl<E: Endpoint> RealTimeLink<E> {
         let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
         self.tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DATAGRAM];
+            // One socket's datagrams arrive in order: an arrival time computed from the kernel's
+            // wall-clock stamp (which can step) never goes before the one read before it.
+            let mut last_at = Instant::ZERO;
             loop {
                 let message = match recv_timestamped(&s, &mut buf, clock).await {
                     Ok(a) => Received::Datagram {
                         local,
                         from: a.from,
-                        at: a.at,
+                        at: {
+                            last_at = last_at.max(a.at);
+                            last_at
+                        },
                         read_delay: a.read_delay,
                         payload: buf.get(..a.len).unwrap_or_default().to_vec(),
                     },

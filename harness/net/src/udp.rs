@@ -208,10 +208,12 @@ pub async fn recv_timestamped(
                 Ok((msg.bytes, from, stamp))
             })
             .await?;
+        // The wall clock first: a preemption between the two readings then makes the arrival
+        // look later (harmless), never earlier than a datagram read before it.
+        let real = std::time::SystemTime::now();
         let now = clock.now();
         let read_delay = stamp.and_then(|s| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
+            real.duration_since(std::time::UNIX_EPOCH)
                 .ok()
                 .and_then(|real| real.checked_sub(s))
         });
