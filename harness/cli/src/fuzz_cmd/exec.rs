@@ -20,7 +20,7 @@ use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
 use handshake_scenario::external::PEAK_MEMORY;
-use handshake_scenario::{DynFamily, Iut, ScenarioOutcome};
+use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
 
 /// The family's mutator: its step shapes (read from its scenario schema) and its layouts.
@@ -74,8 +74,9 @@ pub(super) struct Verdict {
 pub(super) struct Runner<'a> {
     pub family: &'static dyn DynFamily,
     pub iut: &'a Iut,
-    /// The reference the IUT is compared with (`None`: none).
-    pub baseline: Option<Iut>,
+    /// The references the IUT is compared with, in preference order: an input is compared with
+    /// the first that can run it (empty: none).
+    pub baseline: Vec<Iut>,
     pub seed: u64,
     /// An external IUT whose process group's peak memory passes this many kB is a finding.
     pub max_memory_kb: u64,
@@ -187,10 +188,7 @@ impl Runner<'_> {
         if !probe && outcome.rules_fired.is_empty() {
             return None;
         }
-        let baseline = self
-            .baseline
-            .as_ref()
-            .and_then(|b| self.run_on(b, &self.probed(input).0));
+        let baseline = self.run_baseline(input);
         if probe
             && baseline
                 .as_ref()
@@ -202,6 +200,7 @@ impl Runner<'_> {
                 rules: Vec::new(),
             });
         }
+        let compared = baseline.is_some();
         let reference: Vec<String> = baseline
             .map(|b| b.rules_fired.into_keys().collect())
             .unwrap_or_default();
@@ -211,14 +210,29 @@ impl Runner<'_> {
             .filter(|r| !reference.contains(r) && !about_the_capture(r))
             .cloned()
             .collect();
-        // Against a reference without a baseline every rule could be the input's doing.
-        if rules.is_empty() || self.baseline.is_none() {
+        // Without a reference that runs the input every rule could be the input's doing (a rule
+        // about what the harness itself sent).
+        if rules.is_empty() || !compared {
             return None;
         }
         Some(Verdict {
             kind: format!("rule:{}", rules.join("+")),
             detail,
             rules,
+        })
+    }
+
+    /// `input` (probe appended) on the first baseline reference that can run it: one lacking a
+    /// feature the input needs says `unsupported`, and its silence proves nothing.
+    fn run_baseline(&self, input: &Value) -> Option<ScenarioOutcome> {
+        let probed = self.probed(input).0;
+        self.baseline.iter().find_map(|b| {
+            self.run_on(b, &probed).filter(|o| {
+                !matches!(
+                    o.verdict,
+                    OutcomeVerdict::Unsupported | OutcomeVerdict::Error
+                )
+            })
         })
     }
 
@@ -229,26 +243,36 @@ impl Runner<'_> {
     }
 }
 
-/// The reference a finding must not also show: a reference mutant's base, or for an external IUT
-/// the family's reference (the base of its first mutant). A reference has none: against it only
-/// crashes and hangs of its own count.
-pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Option<Iut> {
+/// The references a finding must not also show: a reference mutant's base, or for an external
+/// IUT the family's references (the bases of its mutants, in their order: an input only a legacy
+/// endpoint runs is compared with the legacy one). A reference has none: against it only crashes
+/// and hangs of its own count.
+pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Vec<Iut> {
+    let reference = |f: &'static str, base: &str| Iut::Reference {
+        name: format!("ref:{base}"),
+        family: f,
+        profile: base.to_owned(),
+    };
     match iut {
         Iut::Reference {
             family: f, profile, ..
-        } => {
-            let (base, _) = profile.split_once('!')?;
-            Some(Iut::Reference {
-                name: format!("ref:{base}"),
-                family: f,
-                profile: base.to_owned(),
-            })
+        } => profile
+            .split_once('!')
+            .map(|(base, _)| reference(f, base))
+            .into_iter()
+            .collect(),
+        Iut::External(_) => {
+            let mut bases: Vec<&'static str> = Vec::new();
+            for m in family.mutants() {
+                if !bases.contains(&m.base) {
+                    bases.push(m.base);
+                }
+            }
+            bases
+                .into_iter()
+                .map(|b| reference(family.name(), b))
+                .collect()
         }
-        Iut::External(_) => family.mutants().first().map(|m| Iut::Reference {
-            name: format!("ref:{}", m.base),
-            family: family.name(),
-            profile: m.base.to_owned(),
-        }),
     }
 }
 

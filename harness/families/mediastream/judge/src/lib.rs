@@ -50,7 +50,8 @@ pub struct CheckOptions {
     /// The profile the traffic should follow (3way options matter: optimistic start allows media
     /// after CONNECTION_ID; the D2 backoff is taken from it).
     pub profile: Profile,
-    /// The responder's address, when roles cannot be inferred.
+    /// The responder's address, when roles cannot be inferred (tuples without it are inferred
+    /// from the datagrams).
     pub responder: Option<SocketAddr>,
     /// The configured maximum datagram size M.
     pub max_datagram: u64,
@@ -329,12 +330,15 @@ impl Checker {
         packet: &Packet<'_>,
         parsed: &Result<Datagram<'_>, handshake_mediastream_wire::Error>,
     ) -> (SocketAddr, SocketAddr) {
+        // A known responder decides only its own tuples: the harness may speak from another port
+        // (a scenario's `from_port`), and in real time every address is on the same loopback IP.
         if let Some(r) = self.options.responder {
-            return if packet.src == r {
-                (packet.dst, r)
-            } else {
-                (packet.src, packet.dst)
-            };
+            if packet.src == r {
+                return (packet.dst, r);
+            }
+            if packet.dst == r {
+                return (packet.src, r);
+            }
         }
         let push = self.options.direction == Some(Direction::Push);
         let from_responder = match parsed {
