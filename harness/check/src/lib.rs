@@ -81,6 +81,10 @@ pub struct Violation {
     pub packet: u64,
     /// Capture time, ns since the epoch.
     pub time_ns: u64,
+    /// The sender of the datagram the violation is about (`None`: not one datagram's, or a
+    /// checker that does not say). Not in reports: the packet number says it.
+    #[serde(skip)]
+    pub src: Option<SocketAddr>,
     /// Rule id.
     pub rule: &'static str,
     /// Rule statement.
@@ -101,11 +105,28 @@ pub struct ViolationLog {
 impl ViolationLog {
     /// Records that `packet` broke `rule`.
     pub fn record(&mut self, packet: &Packet<'_>, rule: &'static Rule, detail: String) {
-        self.record_at(packet.number, packet.time_ns, rule, detail);
+        self.push(
+            packet.number,
+            packet.time_ns,
+            Some(packet.src),
+            rule,
+            detail,
+        );
     }
 
     /// Records that the packet numbered `packet` (captured at `time_ns`) broke `rule`.
     pub fn record_at(&mut self, packet: u64, time_ns: u64, rule: &'static Rule, detail: String) {
+        self.push(packet, time_ns, None, rule, detail);
+    }
+
+    fn push(
+        &mut self,
+        packet: u64,
+        time_ns: u64,
+        src: Option<SocketAddr>,
+        rule: &'static Rule,
+        detail: String,
+    ) {
         self.count += 1;
         let kept = self.per_rule.entry(rule.id).or_default();
         if *kept < MAX_VIOLATIONS_PER_RULE {
@@ -113,6 +134,7 @@ impl ViolationLog {
             self.violations.push(Violation {
                 packet,
                 time_ns,
+                src,
                 rule: rule.id,
                 statement: rule.statement,
                 detail,

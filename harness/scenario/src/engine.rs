@@ -39,6 +39,10 @@ pub fn address(role: Role) -> SocketAddr {
 /// Bound on simulation steps in one run (a livelocked IUT cannot hang the engine).
 pub const STEP_LIMIT: u64 = 20_000_000;
 
+/// How a run that outgrew a budget smaller than [`STEP_LIMIT`] ends (an error outcome, not a
+/// verdict on the IUT): `harness fuzz` bounds the cost of one input so.
+pub const OVER_BUDGET: &str = "the run outgrew its budget of";
+
 /// Turns a scenario fault into a link rule between the IUT and the peer.
 pub fn fault_rule(id: u32, spec: &FaultSpec, iut: SocketAddr, peer: SocketAddr) -> FaultRule {
     let mut when = Predicate::any();
@@ -126,6 +130,11 @@ impl<F: Family> Driver<F> for VirtualDriver<F> {
         ))
     }
     async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
+        // An injected datagram costs a step: a script sending thousands counts against the budget.
+        if self.steps_left == 0 {
+            return Err(self.iut_gone().unwrap_or_default());
+        }
+        self.steps_left -= 1;
         Ok(self.sim.inject(from, self.iut, payload))
     }
     async fn collect(&mut self) {
@@ -156,6 +165,19 @@ pub fn run_reference<F: Family>(
     profile: &F::Profile,
     seed: u64,
 ) -> ScenarioOutcome {
+    run_reference_within(scenario, iut_name, profile, seed, STEP_LIMIT)
+}
+
+/// As [`run_reference`], in at most `max_steps` simulation steps (an injected datagram counts as
+/// one): a run that needs more ends as an error whose reason starts with [`OVER_BUDGET`] (when
+/// `max_steps` is below [`STEP_LIMIT`]; at the limit it fails as not settling).
+pub fn run_reference_within<F: Family>(
+    scenario: &Scenario<F>,
+    iut_name: &str,
+    profile: &F::Profile,
+    seed: u64,
+    max_steps: u64,
+) -> ScenarioOutcome {
     let role = scenario.iut.role;
     let features = F::profile_features(profile, role);
     if let Some(missing) = F::required_features(scenario)
@@ -168,7 +190,7 @@ pub fn run_reference<F: Family>(
             format!("the IUT lacks {}", feature_label(missing)),
         );
     }
-    match run_virtual(scenario, iut_name, profile, seed) {
+    match run_virtual(scenario, iut_name, profile, seed, max_steps) {
         Ok(outcome) => outcome,
         Err(e) => ScenarioOutcome::error(scenario, iut_name, e),
     }
@@ -252,6 +274,7 @@ pub fn simulate<F: Family>(
     peer: Option<F::Node>,
     link: VirtualLink,
     script: &mut Script,
+    max_steps: u64,
 ) -> Result<Simulated<F>, String> {
     let role = scenario.iut.role;
     let (iut_addr, peer_addr) = (address(role), address(role.other()));
@@ -270,15 +293,29 @@ pub fn simulate<F: Family>(
         sim,
         iut: iut_addr,
         peer: peer_addr,
-        steps_left: STEP_LIMIT,
+        steps_left: max_steps,
     };
     let origin = driver.now();
     block_on_ready(run_steps(&mut driver, script, scenario, origin))?;
+    let mut left = driver.steps_left;
     let mut sim = driver.sim;
+    let over_budget = |sim: &Simulation<F::Node>| {
+        // A livelock (the clock stuck) is the IUT's fault whatever the budget.
+        (max_steps < STEP_LIMIT && !sim.livelocked()).then(|| {
+            format!("{OVER_BUDGET} {max_steps} simulation steps (an input too large to judge)")
+        })
+    };
+    if left == 0 {
+        if let Some(why) = over_budget(&sim) {
+            return Err(why);
+        }
+    }
     // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
     let last_step = sim.now();
     let latency = Duration::from_millis(sim.link().config().latency_ms);
-    sim.run_until(last_step + latency, STEP_LIMIT);
+    let before = sim.steps();
+    sim.run_until(last_step + latency, left);
+    left = left.saturating_sub(sim.steps().saturating_sub(before));
     // Let the run come to its end (the family says which sides must finish).
     let end = sim.now() + Duration::from_millis(scenario.settle_ms);
     let settle = F::settle(scenario, false);
@@ -291,8 +328,13 @@ pub fn simulate<F: Family>(
     }
     let limits = RunLimits::until_finished(until)
         .max_time(end)
-        .max_steps(STEP_LIMIT);
+        .max_steps(left);
     let outcome = sim.run(&limits);
+    if outcome == RunOutcome::StepLimit {
+        if let Some(why) = over_budget(&sim) {
+            return Err(why);
+        }
+    }
     if matches!(outcome, RunOutcome::Livelock | RunOutcome::StepLimit) {
         // Judged as it stands (the capture is kept), and failed: a run that cannot end is a bug
         // of one of its endpoints, never a pass.
@@ -352,6 +394,7 @@ pub fn run_pair<F: Family>(
         Some(peer),
         link.with_classifier(F::classify),
         &mut Script::default(),
+        STEP_LIMIT,
     )
 }
 
@@ -360,6 +403,7 @@ fn run_virtual<F: Family>(
     iut_name: &str,
     profile: &F::Profile,
     seed: u64,
+    max_steps: u64,
 ) -> Result<ScenarioOutcome, String> {
     let role = scenario.iut.role;
     let (iut_addr, peer_addr) = (address(role), address(role.other()));
@@ -409,7 +453,7 @@ fn run_virtual<F: Family>(
         )?,
     };
     let mut script = Script::default();
-    let run = simulate(scenario, iut_node, peer_node, link, &mut script)?;
+    let run = simulate(scenario, iut_node, peer_node, link, &mut script, max_steps)?;
     let annotations = script.annotations.clone();
     let annotate = move |id: DatagramId| annotations.get(&id).cloned();
     let capture = run.capture(iut_addr, Some(&annotate))?;
@@ -443,6 +487,7 @@ fn run_virtual<F: Family>(
     let observed = Observed {
         family,
         violations: F::violations(&report),
+        iut_addr,
         step_failures: std::mem::take(&mut script.failures),
     };
     Ok(judge(scenario, iut_name, observed, transcript, capture))

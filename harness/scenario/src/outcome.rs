@@ -1,8 +1,9 @@
 //! A scenario's outcome: what was observed, judged against the scenario's expectations.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use handshake_check::{Basis, Violation};
@@ -153,12 +154,14 @@ impl Observations for Nothing {
 }
 
 /// What a run observed (the engine fills it; [`judge`] compares it with the expectations).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Observed<O> {
     /// The family's observations.
     pub family: O,
     /// The checker's violations on the capture.
     pub violations: Vec<Violation>,
+    /// The IUT's address in the capture.
+    pub iut_addr: SocketAddr,
     /// Failed steps.
     pub step_failures: Vec<String>,
 }
@@ -185,6 +188,10 @@ pub struct ScenarioOutcome {
     pub observed: Arc<dyn Observations>,
     /// Checker rule ids that fired, with counts.
     pub rules_fired: BTreeMap<String, usize>,
+    /// Rules of `rules_fired` whose every kept violation was on a datagram the harness sent: what
+    /// the scenario made the harness send, not the IUT's doing (`harness fuzz` ignores them).
+    #[serde(skip)]
+    pub rules_on_harness_datagrams: BTreeSet<String>,
     /// Expectations not judged because this IUT cannot show them (e.g. an external IUT's drop counters).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_observable: Vec<String>,
@@ -228,6 +235,7 @@ impl ScenarioOutcome {
             observed,
             protocol,
             rules_fired: BTreeMap::new(),
+            rules_on_harness_datagrams: BTreeSet::new(),
             not_observable: Vec::new(),
             timing: None,
             iut_unreachable: false,
@@ -340,9 +348,18 @@ pub fn judge<F: Family>(
     // listed, so a report says what was not checked.
     let mut unobservable: Vec<String> = Vec::new();
     let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_iut: BTreeSet<&str> = BTreeSet::new();
     for v in &observed.violations {
         *fired.entry(v.rule.to_owned()).or_default() += 1;
+        if v.src.is_none_or(|s| s == observed.iut_addr) {
+            by_iut.insert(v.rule);
+        }
     }
+    let rules_on_harness_datagrams = fired
+        .keys()
+        .filter(|r| !by_iut.contains(r.as_str()))
+        .cloned()
+        .collect();
     F::check_expect(
         &expect.fields,
         &observed.family,
@@ -427,6 +444,7 @@ pub fn judge<F: Family>(
         deviations,
         observed: Arc::new(observed.family),
         rules_fired: fired,
+        rules_on_harness_datagrams,
         not_observable: unobservable,
         timing: None,
         protocol: F::NAME,

@@ -185,7 +185,12 @@ pub trait AnyScenario: fmt::Debug + Send + Sync {
     /// Every fact, decision and rule id it cites.
     fn cited(&self) -> BTreeSet<String>;
     /// Runs it against `iut` with `seed`.
-    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome;
+    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
+        self.run_within(iut, seed, crate::engine::STEP_LIMIT)
+    }
+    /// As [`run`](Self::run); a run in virtual time takes at most `max_steps` simulation steps
+    /// (see [`run_reference_within`](crate::engine::run_reference_within)).
+    fn run_within(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome;
     /// Roughly how long a run against `iut` takes, ms (zero in virtual time).
     fn expected_ms(&self, iut: &Iut) -> u64;
     /// An outcome of a run that did not happen.
@@ -216,7 +221,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
     fn cited(&self) -> BTreeSet<String> {
         crate::format::cited(self)
     }
-    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
+    fn run_within(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome {
         match iut {
             Iut::Reference {
                 name,
@@ -231,7 +236,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
                     );
                 }
                 match F::parse_profile(profile) {
-                    Ok(p) => crate::engine::run_reference(self, name, &p, seed),
+                    Ok(p) => crate::engine::run_reference_within(self, name, &p, seed, max_steps),
                     Err(e) => ScenarioOutcome::error(self, name, e),
                 }
             }

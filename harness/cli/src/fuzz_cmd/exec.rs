@@ -19,6 +19,7 @@ use std::path::Path;
 use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
+use handshake_scenario::engine::OVER_BUDGET;
 use handshake_scenario::external::PEAK_MEMORY;
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
@@ -82,6 +83,16 @@ pub(super) struct Runner<'a> {
     pub max_memory_kb: u64,
 }
 
+/// Simulation steps one input may take in virtual time (an injected datagram counts as one): a
+/// hundred times what the library's scenarios need, so that a count mutated to thousands costs
+/// no more than a hundred ordinary inputs. A run that needs more is not judged (`over_budget`).
+pub(super) const RUN_BUDGET_STEPS: u64 = 20_000;
+
+/// Whether `o` is a run stopped by [`RUN_BUDGET_STEPS`].
+pub(super) fn over_budget(o: &ScenarioOutcome) -> bool {
+    o.verdict == OutcomeVerdict::Error && o.reasons.iter().any(|r| r.starts_with(OVER_BUDGET))
+}
+
 /// Rules about whether the capture can be judged rather than about what the IUT did: a QUIC
 /// family's "every 1-RTT packet decrypts" fires when a handshake whose packets a skeleton's fault
 /// dropped never completed before the run ended (the harness never derived those keys). Not a
@@ -140,7 +151,7 @@ impl Runner<'_> {
     fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
         let text = scenario.to_string();
         let loaded = self.family.load(Path::new("fuzz-input.json"), &text).ok()?;
-        Some(loaded.run(iut, self.seed))
+        Some(loaded.run_within(iut, self.seed, RUN_BUDGET_STEPS))
     }
 
     /// Runs an input (probe appended) on the IUT: its outcome and the input's step count;
@@ -185,7 +196,9 @@ impl Runner<'_> {
             });
         }
         let probe = probe_failed(outcome, input_len);
-        if !probe && outcome.rules_fired.is_empty() {
+        let the_iuts =
+            |r: &&String| !about_the_capture(r) && !outcome.rules_on_harness_datagrams.contains(*r);
+        if !probe && !outcome.rules_fired.keys().any(|r| the_iuts(&r)) {
             return None;
         }
         let baseline = self.run_baseline(input);
@@ -207,7 +220,7 @@ impl Runner<'_> {
         let rules: Vec<String> = outcome
             .rules_fired
             .keys()
-            .filter(|r| !reference.contains(r) && !about_the_capture(r))
+            .filter(|r| the_iuts(r) && !reference.contains(r))
             .cloned()
             .collect();
         // Without a reference that runs the input every rule could be the input's doing (a rule

@@ -264,6 +264,7 @@ struct State<'a> {
     tries: BTreeMap<String, usize>,
     execs: u64,
     refused: u64,
+    over_budget: u64,
     sizes: CaptureSizes,
     run_seconds: Vec<f64>,
     /// The corpus size after each result was taken in.
@@ -308,6 +309,10 @@ impl State<'_> {
             self.refused += 1;
             return false;
         };
+        if exec::over_budget(&outcome) {
+            self.over_budget += 1;
+            return false;
+        }
         self.execs += 1;
         self.run_seconds.push(seconds);
         let size = outcome.capture.len();
@@ -548,6 +553,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         tries: BTreeMap::new(),
         execs: 0,
         refused: 0,
+        over_budget: 0,
         sizes: CaptureSizes::default(),
         run_seconds: Vec::new(),
         corpus_len_after: Vec::new(),
@@ -555,8 +561,25 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     // `jobs` runs at once in a sliding window of 4 × jobs draws: input k is drawn from the corpus
     // as it stood after result k − window was taken in (results are taken in draw order), so the
     // same seed draws the same inputs whatever the timing, and a slow run holds no one back.
+    // `jobs` workers that live as long as the run: a thread per input cost more than a run.
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<(u64, Value)>();
+    let work_rx = std::sync::Mutex::new(work_rx);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Value, Exec)>();
+        for _ in 0..jobs {
+            let (tx, runner, work_rx) = (tx.clone(), &runner, &work_rx);
+            scope.spawn(move || loop {
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((k, candidate))) = next else {
+                    return;
+                };
+                let result = timed(|| runner.exec(&candidate));
+                if tx.send((k, candidate, result)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
         let mut waiting: BTreeMap<u64, (Value, Exec)> = BTreeMap::new();
         let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
         let mut in_flight = 0usize;
@@ -565,7 +588,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         let window = 4 * jobs as u64;
         loop {
             stop = stop
-                || args.execs.is_some_and(|n| drawn >= n + state.refused)
+                || args
+                    .execs
+                    .is_some_and(|n| drawn >= n + state.refused + state.over_budget)
                 || deadline.is_some_and(|d| Instant::now() >= d)
                 || interrupt::interrupted().is_some();
             while !stop && in_flight < jobs && drawn < taken + window {
@@ -574,12 +599,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     None => initial_inputs,
                 };
                 let candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
-                let (tx, runner) = (tx.clone(), &runner);
-                let k = drawn;
-                scope.spawn(move || {
-                    let result = timed(|| runner.exec(&candidate));
-                    let _ = tx.send((k, candidate, result));
-                });
+                if work_tx.send((drawn, candidate)).is_err() {
+                    break;
+                }
                 drawn += 1;
                 in_flight += 1;
             }
@@ -598,6 +620,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 taken += 1;
             }
         }
+        // The workers end when the work channel closes.
+        drop(work_tx);
     });
     let State {
         inputs,
@@ -605,6 +629,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         findings,
         execs,
         refused,
+        over_budget,
         mut run_seconds,
         ..
     } = state;
@@ -620,6 +645,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         jobs,
         execs,
         refused,
+        over_budget,
         seconds,
         execs_per_second: if seconds > 0.0 {
             execs as f64 / seconds

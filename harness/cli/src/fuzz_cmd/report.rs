@@ -60,6 +60,8 @@ pub(super) struct Summary {
     pub execs: u64,
     /// Inputs the family refused (a mutation made an invalid scenario): not run, not counted.
     pub refused: u64,
+    /// Inputs whose run outgrew the step budget in virtual time: stopped, not judged, not counted.
+    pub over_budget: u64,
     pub seconds: f64,
     pub execs_per_second: f64,
     /// How long one input's run took (without the minimisation runs).

@@ -702,6 +702,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     let observed = Observed {
         family,
         violations: F::violations(&report),
+        iut_addr: viewpoint,
         step_failures,
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
