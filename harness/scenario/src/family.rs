@@ -395,6 +395,13 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn fuzz_text(_step: &str, _path: &[String]) -> Vec<String> {
         Vec::new()
     }
+
+    /// The same steps spelt with fewer (a minimised finding is shown folded when it still shows
+    /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
+    /// nothing to fold.
+    fn fuzz_fold(_steps: &[Value]) -> Option<Vec<Value>> {
+        None
+    }
 }
 
 /// The whole id of a rule of family `F` (`mediastream.3way.order`) from what a file of that family

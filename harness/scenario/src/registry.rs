@@ -61,6 +61,8 @@ pub trait DynFamily: Send + Sync {
     ) -> arbitrary::Result<bool>;
     /// The values it gives a string field in a fuzz input ([`Family::fuzz_text`]).
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String>;
+    /// Its shorter spelling of the same steps ([`Family::fuzz_fold`]).
+    fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>>;
 }
 
 /// A [`Family`] behind the object-safe face.
@@ -162,6 +164,9 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String> {
         F::fuzz_text(step, path)
+    }
+    fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
+        F::fuzz_fold(steps)
     }
 }
 

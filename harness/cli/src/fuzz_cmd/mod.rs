@@ -415,8 +415,8 @@ const REPEATS: usize = 2;
 const STEP_BUDGET: usize = 80;
 const BYTE_BUDGET: usize = 40;
 
-/// Minimises `steps` of `base` while `kind` stays the verdict: ddmin over steps, then over the
-/// bytes of each hex payload left.
+/// Minimises `steps` of `base` while `kind` stays the verdict: ddmin over steps (folded by the
+/// family when that still shows it), then over the bytes of each hex payload left.
 fn minimise(runner: &Runner<'_>, base: &Value, steps: &[Value], kind: &str) -> Vec<Value> {
     let same = |s: &[Value]| {
         runner
@@ -424,6 +424,10 @@ fn minimise(runner: &Runner<'_>, base: &Value, steps: &[Value], kind: &str) -> V
             .is_some_and(|v| v.kind == kind)
     };
     let mut minimal = minimize::ddmin_within(steps, STEP_BUDGET, same);
+    // The family's shorter spelling, if the finding still shows in it (then minimised again).
+    if let Some(folded) = runner.family.fuzz_fold(&minimal).filter(|f| same(f)) {
+        minimal = minimize::ddmin_within(&folded, STEP_BUDGET / 4, same);
+    }
     let mut budget = BYTE_BUDGET;
     for i in 0..minimal.len() {
         let mut paths = Vec::new();

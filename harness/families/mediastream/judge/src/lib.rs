@@ -212,7 +212,8 @@ struct Session {
     media_started: bool,
     current_seq: u64,
     frame_sizes: Vec<u64>,
-    frame_start_packet: (u64, u64),
+    /// Number, time and sender of the current frame's first datagram.
+    frame_start_packet: (u64, u64, Option<SocketAddr>),
     frame_totals: BTreeMap<u64, u64>,
     /// The last frame judged as planned (its datagram sizes), to skip re-planning identical frames.
     last_good_frame: Vec<u64>,
@@ -457,7 +458,7 @@ impl Session {
             media_started: false,
             current_seq: 0,
             frame_sizes: Vec::new(),
-            frame_start_packet: (0, 0),
+            frame_start_packet: (0, 0, None),
             frame_totals: BTreeMap::new(),
             kind_counts: [0; 8],
             last_good_frame: Vec::new(),
@@ -1092,7 +1093,7 @@ impl Session {
         self.current_seq = self.current_seq.max(seq);
         self.stats.last_seq = self.stats.last_seq.max(seq);
         self.frame_sizes.push(packet.payload.len() as u64);
-        self.frame_start_packet = (packet.number, packet.time_ns);
+        self.frame_start_packet = (packet.number, packet.time_ns, Some(packet.src));
         if self.frames.is_some_and(|n| seq == n) {
             self.last_frame_pending = true;
         }
@@ -1122,10 +1123,11 @@ impl Session {
         if as_planned {
             self.last_good_frame.clone_from(&self.frame_sizes);
         } else {
-            let (number, time_ns) = self.frame_start_packet;
+            let (number, time_ns, src) = self.frame_start_packet;
             let at = Packet {
                 number,
                 time_ns,
+                src: src.unwrap_or(packet.src),
                 ..*packet
             };
             let sizes = self.frame_sizes.clone();

@@ -189,8 +189,8 @@ impl handshake_scenario::Action for ProtonStep {
                 Some(a) => format!("connect alpn={}", a.join(",")),
                 None => "connect".into(),
             },
-            ProtonStep::OpenBi(o) => format!("open_bi x{}", o.count),
-            ProtonStep::OpenUni(o) => format!("open_uni x{}", o.count),
+            ProtonStep::OpenBi(o) => format!("open_bi x{}{}", o.count, writes_label(&o.write)),
+            ProtonStep::OpenUni(o) => format!("open_uni x{}{}", o.count, writes_label(&o.write)),
             ProtonStep::Write(w) => {
                 let what = match (&w.hex, &w.u32) {
                     (Some(h), _) => format!("{} bytes", h.len() / 2),
@@ -234,10 +234,23 @@ pub struct OpenStep {
     /// How many streams.
     #[serde(default = "one")]
     pub count: u32,
+    /// Bytes (hex) written on the streams opened, one entry per stream in the order opened, right
+    /// after opening: `["01", "02", "03"]` gives the three control streams their discriminators.
+    /// Fewer entries than streams leave the rest unwritten.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write: Vec<String>,
 }
 
 fn one() -> u32 {
     1
+}
+
+fn writes_label(write: &[String]) -> String {
+    if write.is_empty() {
+        String::new()
+    } else {
+        format!(" writing {}", write.join(","))
+    }
 }
 
 /// A stream of a connection.

@@ -316,9 +316,24 @@ impl Family for Proton {
                 if o.count > 1024 {
                     return Err(format!("`count` {} is above 1024", o.count));
                 }
+                if o.write.len() > o.count as usize {
+                    return Err(format!(
+                        "`write` has {} entries for {} streams",
+                        o.write.len(),
+                        o.count
+                    ));
+                }
+                let writes = o
+                    .write
+                    .iter()
+                    .map(|h| handshake_scenario::script::hex_bytes(h))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let p = peer(ctx)?;
-                for _ in 0..o.count {
-                    p.open(now, o.conn, bidi)?;
+                for i in 0..o.count as usize {
+                    let stream = p.open(now, o.conn, bidi)?;
+                    if let Some(bytes) = writes.get(i) {
+                        p.write(now, o.conn, stream, bytes)?;
+                    }
                 }
             }
             ProtonStep::Write(w) => {
@@ -495,5 +510,9 @@ impl Family for Proton {
 
     fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
         netfuzz::fuzz_text(step, path)
+    }
+
+    fn fuzz_fold(steps: &[Value]) -> Option<Vec<Value>> {
+        netfuzz::fold(steps)
     }
 }

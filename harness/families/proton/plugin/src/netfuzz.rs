@@ -93,3 +93,99 @@ pub fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// The first `open_bi` of a connection followed by plain writes on the streams it opened, in
+/// order (client bidirectional streams 0, 4, 8, …), as one `open_bi` with `write`: the three
+/// control streams and their discriminators in one step instead of four.
+pub fn fold(steps: &[Value]) -> Option<Vec<Value>> {
+    let plain_write = |step: &Value, conn: &Value, stream: u64| -> Option<Value> {
+        let w = step.get("write")?.as_object()?;
+        let same_conn = w.get("conn").unwrap_or(&json!(0)) == conn;
+        let only = w
+            .keys()
+            .all(|k| matches!(k.as_str(), "conn" | "stream" | "hex"));
+        (same_conn && only && w.get("stream")?.as_u64()? == stream)
+            .then(|| w.get("hex").cloned())
+            .flatten()
+    };
+    let mut out: Vec<Value> = Vec::with_capacity(steps.len());
+    let mut opened: Vec<Value> = Vec::new();
+    let mut folded = false;
+    let mut i = 0;
+    while let Some(step) = steps.get(i) {
+        i += 1;
+        let Some(open) = step.get("open_bi").and_then(Value::as_object) else {
+            out.push(step.clone());
+            continue;
+        };
+        let conn = open.get("conn").cloned().unwrap_or(json!(0));
+        let count = open.get("count").and_then(Value::as_u64).unwrap_or(1);
+        let first = !opened.contains(&conn);
+        opened.push(conn.clone());
+        let mut writes = Vec::new();
+        if first && !open.contains_key("write") {
+            while let Some(hex) = steps
+                .get(i)
+                .filter(|_| (writes.len() as u64) < count)
+                .and_then(|s| plain_write(s, &conn, 4 * writes.len() as u64))
+            {
+                writes.push(hex);
+                i += 1;
+            }
+        }
+        if writes.is_empty() {
+            out.push(step.clone());
+        } else {
+            let mut open = open.clone();
+            open.insert("write".into(), Value::Array(writes));
+            out.push(json!({ "open_bi": open }));
+            folded = true;
+        }
+    }
+    folded.then_some(out)
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    #[test]
+    fn the_control_streams_fold_into_their_open() {
+        let steps = vec![
+            json!({"connect": {}}),
+            json!({"open_bi": {"count": 3}}),
+            json!({"write": {"stream": 0, "hex": "01"}}),
+            json!({"write": {"stream": 4, "hex": "02"}}),
+            json!({"write": {"stream": 8, "hex": "03"}}),
+            json!({"write": {"stream": 0, "u32": [7]}}),
+        ];
+        assert_eq!(
+            fold(&steps),
+            Some(vec![
+                json!({"connect": {}}),
+                json!({"open_bi": {"count": 3, "write": ["01", "02", "03"]}}),
+                json!({"write": {"stream": 0, "u32": [7]}}),
+            ])
+        );
+    }
+
+    #[test]
+    fn writes_elsewhere_or_after_a_second_open_stay() {
+        let other_stream = vec![
+            json!({"open_bi": {"count": 3}}),
+            json!({"write": {"stream": 4, "hex": "02"}}),
+        ];
+        assert_eq!(fold(&other_stream), None);
+        let with_fin = vec![
+            json!({"open_bi": {"count": 1}}),
+            json!({"write": {"stream": 0, "hex": "01", "fin": true}}),
+        ];
+        assert_eq!(fold(&with_fin), None);
+        let second_open = vec![
+            json!({"open_bi": {"count": 1}}),
+            json!({"open_bi": {"count": 1}}),
+            json!({"write": {"stream": 0, "hex": "01"}}),
+        ];
+        assert_eq!(fold(&second_open), None);
+    }
+}

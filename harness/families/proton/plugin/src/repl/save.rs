@@ -185,7 +185,7 @@ enum StepOut<'a> {
 fn step_out(record: &Record) -> Result<StepOut<'_>, String> {
     Ok(match record {
         Record::Step(ProtonStep::Connect(c)) if c.alpn.is_none() => StepOut::Connect {},
-        Record::Step(ProtonStep::OpenBi(o)) => StepOut::OpenBi {
+        Record::Step(ProtonStep::OpenBi(o)) if o.write.is_empty() => StepOut::OpenBi {
             conn: o.conn,
             count: o.count,
         },

@@ -837,7 +837,14 @@ impl Repl {
             let disc = [u8::try_from(i + 1).unwrap_or(1)];
             peer.write(now, conn, *id, &disc)?;
         }
-        self.record_step(ProtonStep::OpenBi(OpenStep { conn, count: 3 }), now);
+        self.record_step(
+            ProtonStep::OpenBi(OpenStep {
+                conn,
+                count: 3,
+                write: Vec::new(),
+            }),
+            now,
+        );
         for (i, id) in ids.iter().enumerate() {
             self.record_step(
                 ProtonStep::Write(WriteStep {
@@ -1125,7 +1132,14 @@ impl Repl {
         let peer = d.peer()?;
         let id = peer.open(now, conn, true)?;
         peer.write(now, conn, id, &[0xFF])?;
-        self.record_step(ProtonStep::OpenBi(OpenStep { conn, count: 1 }), now);
+        self.record_step(
+            ProtonStep::OpenBi(OpenStep {
+                conn,
+                count: 1,
+                write: Vec::new(),
+            }),
+            now,
+        );
         self.record_step(
             ProtonStep::Write(WriteStep {
                 at: StreamRef { conn, stream: id },
