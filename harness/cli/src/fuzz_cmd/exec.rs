@@ -86,7 +86,7 @@ pub(super) struct Runner<'a> {
 /// Simulation steps one input may take in virtual time (an injected datagram counts as one): a
 /// hundred times what the library's scenarios need, so that a count mutated to thousands costs
 /// no more than a hundred ordinary inputs. A run that needs more is not judged (`over_budget`).
-pub(super) const RUN_BUDGET_STEPS: u64 = 20_000;
+pub(super) const RUN_BUDGET_STEPS: u64 = 2_000;
 
 /// Whether `o` is a run stopped by [`RUN_BUDGET_STEPS`].
 pub(super) fn over_budget(o: &ScenarioOutcome) -> bool {
