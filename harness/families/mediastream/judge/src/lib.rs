@@ -203,6 +203,9 @@ struct Session {
     start_received: bool,
     legacy_served: bool,
     first_syn_ack: Option<(ConnectionId, bool)>,
+    /// The initiator sent a malformed datagram (a SYN of another version …) not yet answered: a
+    /// rejecting SYN-ACK may answer it rather than the session's SYN.
+    malformed_request_pending: bool,
     accepting_syn_ack_received: bool,
     ack_ok_received: bool,
     rejected: bool,
@@ -449,6 +452,7 @@ impl Session {
             start_received: false,
             legacy_served: false,
             first_syn_ack: None,
+            malformed_request_pending: false,
             accepting_syn_ack_received: false,
             ack_ok_received: false,
             rejected: false,
@@ -578,6 +582,7 @@ impl Session {
                     let who = if packet.src == self.responder {
                         "responder"
                     } else {
+                        self.malformed_request_pending = true;
                         "initiator"
                     };
                     self.violate(
@@ -770,9 +775,14 @@ impl Session {
                 }
                 // Sent as shown but changed on the way: the initiator was told an id we cannot know.
                 self.id_told_unknown |= packet.mark.altered_in_transit;
+                let answers_malformed =
+                    !accept && std::mem::take(&mut self.malformed_request_pending);
                 match self.first_syn_ack {
                     // A SYN-ACK the harness changed says nothing about what the responder assigned.
                     None if !self.judging => {}
+                    // A rejection of a malformed request (a SYN of version 2) is not the answer to
+                    // the session's SYN: a well-formed SYN after it may be accepted.
+                    _ if answers_malformed => {}
                     None => {
                         self.first_syn_ack = Some((id, accept));
                         if accept {
