@@ -27,14 +27,17 @@ def main() -> int:
     ap.add_argument("--role", default=None, help="only skeletons whose IUT plays this role")
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="runs at once (default: harness fuzz's, twice the cores and at least 4)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
     out = Path(a.out) / f"{a.family}-{a.bug}"
     planted = f"{a.manifest}!{a.bug}"
     cmd = [a.harness, "fuzz", "--iut", planted, "--family", a.family, "--time", str(a.seconds),
-           "--seed", str(a.seed), "--jobs", str(a.jobs), "--stop-at-first", "--out", str(out)]
+           "--seed", str(a.seed), "--stop-at-first", "--out", str(out)]
+    if a.jobs:
+        cmd += ["--jobs", str(a.jobs)]
     if a.role:
         cmd += ["--role", a.role]
     started = time.monotonic()

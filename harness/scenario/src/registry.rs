@@ -29,6 +29,9 @@ pub trait DynFamily: Send + Sync {
     fn role_names(&self) -> (&'static str, &'static str);
     /// Reads a scenario of this family from `text` (the file at `path`), validated.
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError>;
+    /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
+    /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
+    fn load_value(&self, value: serde_json::Value) -> Result<LoadedScenario, LoadError>;
     /// The judge's rules.
     fn rules(&self) -> &'static [Rule];
     /// What expectations may cite.
@@ -87,6 +90,18 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn role_names(&self) -> (&'static str, &'static str) {
         F::ROLE_NAMES
+    }
+    fn load_value(&self, value: serde_json::Value) -> Result<LoadedScenario, LoadError> {
+        let scenario: Scenario<F> = serde_path_to_error::deserialize(value)
+            .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?;
+        match crate::validate::problems(&scenario).first() {
+            None => Ok(Arc::new(scenario)),
+            Some(p) => Err(LoadError(format!(
+                "{} (at {})",
+                p.message,
+                crate::json::path_text(&p.path)
+            ))),
+        }
     }
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         let scenario: Scenario<F> = crate::json::from_str(text)

@@ -14,8 +14,6 @@
 //! - **rule**: the judge found a rule broken that the family's reference does not break on the
 //!   same input (a judge also looks at what the mutated scripted peer sent).
 
-use std::path::Path;
-
 use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
@@ -138,19 +136,19 @@ fn crashed(o: &ScenarioOutcome) -> Option<String> {
 impl Runner<'_> {
     /// `scenario` with the family's probe after its steps; and how many steps were the input's.
     pub(super) fn probed(&self, scenario: &Value) -> (Value, usize) {
-        let mut s = scenario.clone();
-        let mut steps = s["peer"]["steps"].as_array().cloned().unwrap_or_default();
+        let mut steps = scenario["peer"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let input_len = steps.len();
-        if let Some(probe) = self.family.liveness_probe(&s) {
+        if let Some(probe) = self.family.liveness_probe(scenario) {
             steps.extend(probe);
         }
-        s["peer"]["steps"] = Value::Array(steps);
-        (s, input_len)
+        (super::with_steps(scenario, steps), input_len)
     }
 
-    fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
-        let text = scenario.to_string();
-        let loaded = self.family.load(Path::new("fuzz-input.json"), &text).ok()?;
+    fn run_on(&self, iut: &Iut, scenario: Value) -> Option<ScenarioOutcome> {
+        let loaded = self.family.load_value(scenario).ok()?;
         Some(loaded.run_within(iut, self.seed, RUN_BUDGET_STEPS))
     }
 
@@ -158,7 +156,7 @@ impl Runner<'_> {
     /// `None` when the mutation made a scenario the family refuses (not run).
     pub(super) fn exec(&self, input: &Value) -> Option<(ScenarioOutcome, usize)> {
         let (probed, input_len) = self.probed(input);
-        self.run_on(self.iut, &probed).map(|o| (o, input_len))
+        self.run_on(self.iut, probed).map(|o| (o, input_len))
     }
 
     /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on
@@ -240,7 +238,7 @@ impl Runner<'_> {
     fn run_baseline(&self, input: &Value) -> Option<ScenarioOutcome> {
         let probed = self.probed(input).0;
         self.baseline.iter().find_map(|b| {
-            self.run_on(b, &probed).filter(|o| {
+            self.run_on(b, probed.clone()).filter(|o| {
                 !matches!(
                     o.verdict,
                     OutcomeVerdict::Unsupported | OutcomeVerdict::Error

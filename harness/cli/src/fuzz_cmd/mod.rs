@@ -78,11 +78,28 @@ pub struct FuzzArgs {
     pub stop_at_first: bool,
 }
 
-/// A scenario with `steps` in place of its own.
-fn with_steps(base: &Value, steps: &[Value]) -> Value {
-    let mut s = base.clone();
-    s["peer"]["steps"] = Value::Array(steps.to_vec());
-    s
+/// A scenario with `steps` in place of its own (its own are not copied: they are most of it).
+fn with_steps(base: &Value, steps: Vec<Value>) -> Value {
+    let Value::Object(fields) = base else {
+        return base.clone();
+    };
+    let mut out = serde_json::Map::new();
+    let mut peer = serde_json::Map::new();
+    for (k, v) in fields {
+        match v {
+            Value::Object(fields) if k == "peer" => {
+                for (pk, pv) in fields.iter().filter(|(pk, _)| *pk != "steps") {
+                    peer.insert(pk.clone(), pv.clone());
+                }
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    peer.insert("steps".into(), Value::Array(steps));
+    out.insert("peer".into(), Value::Object(peer));
+    Value::Object(out)
 }
 
 /// The longest wait an `expect` of a library scenario becomes in a skeleton: long enough for an
@@ -243,7 +260,7 @@ fn draw(pool: &[Value], mutator: &FamilyMutator, seed: u64, k: u64) -> Value {
     for _ in 0..stack {
         let _ = mutate(&mut steps, mutator, &mut u);
     }
-    with_steps(base, &steps)
+    with_steps(base, steps)
 }
 
 /// What the run has learnt so far; results are taken in draw order.
@@ -358,7 +375,7 @@ impl State<'_> {
         let again = (0..REPEATS)
             .filter(|_| {
                 runner
-                    .verdict_of(&with_steps(candidate, &minimal))
+                    .verdict_of(&with_steps(candidate, minimal.clone()))
                     .is_some_and(|v| v.kind == kind)
             })
             .count();
@@ -420,7 +437,7 @@ const BYTE_BUDGET: usize = 40;
 fn minimise(runner: &Runner<'_>, base: &Value, steps: &[Value], kind: &str) -> Vec<Value> {
     let same = |s: &[Value]| {
         runner
-            .verdict_of(&with_steps(base, s))
+            .verdict_of(&with_steps(base, s.to_vec()))
             .is_some_and(|v| v.kind == kind)
     };
     let mut minimal = minimize::ddmin_within(steps, STEP_BUDGET, same);
@@ -702,7 +719,7 @@ fn write_finding(
     minimal: &[Value],
     kind: &str,
 ) -> (String, String) {
-    let (mut scenario, _) = runner.probed(&with_steps(base, minimal));
+    let (mut scenario, _) = runner.probed(&with_steps(base, minimal.to_vec()));
     let stem = format!("finding-{n}-{}", kind.replace([':', '+', '.'], "_"));
     scenario["id"] = Value::from(format!("fuzz.{family}.{stem}"));
     scenario["title"] = Value::from(format!("harness fuzz finding {n}: {kind}"));
