@@ -227,8 +227,8 @@ fuzz-planted: pyenv
 # UDP against the Python implementations (60 s each); figures from each run's fuzz.json.
 bench-netfuzz: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
-	@for iut in 'ref:mediastream/3way!media-before-ack' 'ref:proton/project' 'ref:darktower/v1!no-capacity-check'; do \
-	  target/release/harness fuzz --iut "$$iut" --execs 5000 --jobs 1 --out reports/fuzz/bench >/dev/null; \
+	@for spec in 'ref:mediastream/3way 50000' 'ref:mediastream/3way!media-before-ack 50000' 'ref:proton/project 5000' 'ref:proton/project!equal-event-id-accepted 5000' 'ref:darktower/v1 5000' 'ref:darktower/v1!no-capacity-check 5000'; do \
+	  set -- $$spec; target/release/harness fuzz --iut "$$1" --execs $$2 --jobs 1 --out reports/fuzz/bench >/dev/null; \
 	  python3 -c "import json; s=json.load(open('reports/fuzz/bench/fuzz.json')); print(f\"{s['iut']:45} {s['execs_per_second']:8.0f} exec/s in-process, median run {s['run_seconds']['median']*1e3:.2f} ms\")"; \
 	done
 	@for fam in mediastream proton darktower; do \
