@@ -474,6 +474,11 @@ fn handler_streams(
                 continue;
             }
         }
+        // In between (the same flight as the request), 0x02 says the handler took the stream as
+        // early: DH11 decides before DH12's format checks, which then have nothing to judge.
+        if !late && stop.is_some_and(|s| s.code == Some(2)) {
+            continue;
+        }
         // Only the codes of the format rules are theirs to judge (0x00 graceful is allowed, 0x04
         // has its own rule, a code that is no Dark Tower code is the mapping rule's).
         let stop = stop.filter(|s| matches!(s.code, Some(1 | 3)));
