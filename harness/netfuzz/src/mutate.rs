@@ -4,9 +4,8 @@
 //! short `wait` (the scenario's timing stays, its judgement goes — the fuzzer's oracle is a crash,
 //! a hang, a memory bound or a broken judge rule). Mutations then change the family steps only:
 //! step-level (drop, duplicate, swap with the next, a delay before) or value-level (one leaf of a
-//! step, or two to four fields of one step at once: numbers to boundaries or a flipped bit, hex
-//! payloads through byte havoc, booleans flipped, and whatever the family's [`Mutator`] knows of
-//! its layouts).
+//! step: numbers to boundaries or a flipped bit, hex payloads through byte havoc, booleans flipped,
+//! and whatever the family's [`Mutator`] knows of its layouts).
 
 use arbitrary::Unstructured;
 use serde_json::Value;
@@ -92,7 +91,7 @@ pub fn mutate(
         return Ok(false);
     }
     let at = family[u.choose_index(family.len())?];
-    Ok(match u.int_in_range(0u8..=15)? {
+    Ok(match u.int_in_range(0u8..=12)? {
         0 => {
             steps.remove(at);
             true
@@ -111,21 +110,20 @@ pub fn mutate(
             steps.insert(at, serde_json::json!({ "wait": { "ms": ms } }));
             true
         }
-        4..=8 => set_field(&mut steps[at], mutator, u)?,
-        // Two to four fields of one step at once: a combination of unusual values in one
-        // datagram or message (a codec with a stream type, an option with a flag) is seldom
-        // reached by single changes spread over the steps.
-        13..=15 => {
-            let mut changed = false;
-            for _ in 0..u.int_in_range(2u8..=4)? {
-                changed |= if u.ratio(2u8, 3u8)? {
-                    set_field(&mut steps[at], mutator, u)?
-                } else {
-                    let name = step_name(&steps[at]).unwrap_or_default().to_owned();
-                    mutate_leaf(&name, &mut steps[at][&name], mutator, u)?
-                };
+        4..=8 => {
+            let name = step_name(&steps[at]).unwrap_or_default().to_owned();
+            let body = &mut steps[at][&name];
+            match mutator.shapes() {
+                Some(shapes) => shapes
+                    .set_field(
+                        &name,
+                        body,
+                        &|step: &str, path: &[String]| mutator.text_values(step, path),
+                        u,
+                    )?
+                    .is_some(),
+                None => mutate_leaf(&name, body, mutator, u)?,
             }
-            changed
         }
         _ => {
             let name = step_name(&steps[at]).unwrap_or_default().to_owned();
@@ -133,27 +131,6 @@ pub fn mutate(
             mutate_leaf(&name, body, mutator, u)?
         }
     })
-}
-
-/// Sets one field of `step` its schema gives (also one the step leaves out), or mutates a leaf.
-fn set_field(
-    step: &mut Value,
-    mutator: &dyn Mutator,
-    u: &mut Unstructured<'_>,
-) -> arbitrary::Result<bool> {
-    let name = step_name(step).unwrap_or_default().to_owned();
-    let body = &mut step[&name];
-    match mutator.shapes() {
-        Some(shapes) => Ok(shapes
-            .set_field(
-                &name,
-                body,
-                &|step: &str, path: &[String]| mutator.text_values(step, path),
-                u,
-            )?
-            .is_some()),
-        None => mutate_leaf(&name, body, mutator, u),
-    }
 }
 
 /// Mutates one leaf of `value` (an object or array tree).
