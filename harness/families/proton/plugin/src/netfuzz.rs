@@ -21,10 +21,7 @@ pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
     probe.push(json!({ "wait": { "ms": 200 } }));
     probe.extend([
         json!({ "connect": {} }),
-        json!({ "open_bi": { "conn": conns, "count": 3 } }),
-        json!({ "write": { "conn": conns, "stream": 0, "hex": "01" } }),
-        json!({ "write": { "conn": conns, "stream": 4, "hex": "02" } }),
-        json!({ "write": { "conn": conns, "stream": 8, "hex": "03" } }),
+        json!({ "open_bi": { "conn": conns, "count": 3, "write": ["01", "02", "03"] } }),
         json!({ "write": { "conn": conns, "stream": 0, "u32": [1] } }),
         json!({ "expect": { "kind": "u32", "where": { "conn": conns, "stream": 0 }, "within_ms": 2000 } }),
     ]);
