@@ -59,6 +59,7 @@ fn entry(
             }),
             protocol: "demo",
             rules_fired: BTreeMap::new(),
+            rules_on_harness_datagrams: Default::default(),
             not_observable: Vec::new(),
             timing: None,
             iut_unreachable: false,
