@@ -585,12 +585,25 @@ fn forward(
             });
         }
     }
+    // Media sessions authenticated as each participant: with two (two media tokens of one
+    // participant, which a client may hold), forwarding one's media to the other is forwarding to
+    // another session, which DH13 does not decide: only a session's own media sent back to it is.
+    let mut sessions_of: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in medias.iter() {
+        if let Some(a) = &m.auth {
+            *sessions_of.entry(a.1.as_str()).or_default() += 1;
+        }
+    }
     for m in medias {
         let Some(sess) = sessions.get(m.sess) else {
             continue;
         };
         let c = sess.conn.index;
-        let me = m.auth.as_ref().map(|a| a.1.as_str());
+        let me = m
+            .auth
+            .as_ref()
+            .map(|a| a.1.as_str())
+            .filter(|p| sessions_of.get(p).copied().unwrap_or(0) < 2);
         for st in sess
             .streams
             .iter()
