@@ -52,23 +52,32 @@ pub fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> 
     Some(here)
 }
 
-/// Whether `s` is an even-length hex string.
+/// Whether `s` is hex: an even number of hex digits, with whitespace between them allowed (the
+/// library spells fields apart, `"0200 0100000000000000 …"`, as the scenario format accepts).
 pub fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    let digits = s.bytes().filter(|b| !b.is_ascii_whitespace());
+    let mut count = 0usize;
+    for b in digits {
+        if !b.is_ascii_hexdigit() {
+            return false;
+        }
+        count += 1;
+    }
+    count > 0 && count % 2 == 0
 }
 
-/// The bytes of a hex string value (`None`: not hex).
+/// The bytes of a hex string value, whitespace ignored (`None`: not hex).
 pub fn hex_of(v: &Value) -> Option<Vec<u8>> {
     let s = v.as_str()?;
     if !(s.is_empty() || is_hex(s)) {
         return None;
     }
-    Some(
-        (0..s.len())
-            .step_by(2)
-            .filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-            .collect(),
-    )
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .filter_map(|b| (b as char).to_digit(16).map(|d| d as u8))
+        .collect();
+    Some(digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect())
 }
 
 /// Bytes as a hex string value.
@@ -412,6 +421,20 @@ mod tests {
             changed += usize::from(b != [0x11u8; 6]);
         }
         assert!(changed > 20, "{changed}");
+    }
+
+    #[test]
+    fn hex_spelled_apart_is_hex() {
+        assert!(is_hex("0200 0100\n ff"));
+        assert_eq!(
+            hex_of(&Value::from("0200 01  ff")),
+            Some(vec![2, 0, 1, 0xff])
+        );
+        assert!(!is_hex("020"));
+        assert!(!is_hex("02 0"));
+        assert!(!is_hex("   "));
+        assert!(!is_hex("0g"));
+        assert_eq!(hex_of(&Value::from("")), Some(vec![]));
     }
 
     #[test]

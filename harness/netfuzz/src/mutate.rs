@@ -1,8 +1,10 @@
 //! Mutations of a scenario's steps (the JSON of `peer.steps`), driven by `arbitrary`.
 //!
-//! A *skeleton* is a library scenario's steps with its oracle taken out: every `expect` becomes a
-//! short `wait` (the scenario's timing stays, its judgement goes — the fuzzer's oracle is a crash,
-//! a hang, a memory bound or a broken judge rule). Mutations then change the family steps only:
+//! A *skeleton* is a library scenario's steps with its oracle taken out: every `expect` becomes
+//! an *optional* one with a short window (it still waits for its answer and captures the ids later
+//! steps send, but nothing failing to come is a failure) and every `expect_none` a short `wait`
+//! (the scenario's timing stays, its judgement goes — the fuzzer's oracle is a crash, a hang, a
+//! memory bound or a broken judge rule). Mutations then change the family steps only:
 //! step-level (drop, duplicate, swap with the next, a delay before) or value-level (one leaf of a
 //! step: numbers to boundaries or a flipped bit, hex payloads through byte havoc, booleans flipped,
 //! and whatever the family's [`Mutator`] knows of its layouts).
@@ -11,7 +13,7 @@ use arbitrary::Unstructured;
 use serde_json::Value;
 
 use crate::layout::{self, hex_of, hex_value, leaf_mut};
-use crate::schema::Steps;
+use crate::schema::{FieldKind, Steps};
 
 /// The steps that are no family step.
 const GENERIC: [&str; 4] = ["expect", "expect_none", "wait", "fault"];
@@ -61,19 +63,30 @@ fn is_family_step(step: &Value) -> bool {
     step_name(step).is_some_and(|n| !GENERIC.contains(&n))
 }
 
-/// The skeleton of a scenario's steps: each `expect` becomes a `wait` of at most `max_wait_ms`
-/// (of its window), `expect_none` a `wait` of its window up to the same bound; the rest stays.
+/// The skeleton of a scenario's steps: each `expect` becomes an optional `expect` (its kind,
+/// fields, captures and port kept, its basis dropped) whose window is at most `max_wait_ms`, each
+/// `expect_none` a `wait` of its window up to the same bound; the rest stays. (A `wait` in place
+/// of an `expect` would lose its captures: every later step sending a captured id, a media-stream
+/// ACK of `$assigned_id`, would be refused.)
 pub fn skeleton(steps: &[Value], max_wait_ms: u64) -> Vec<Value> {
     steps
         .iter()
-        .map(|s| {
-            let window = match step_name(s) {
-                Some("expect") => s["expect"]["within_ms"].as_u64(),
-                Some("expect_none") => s["expect_none"]["for_ms"].as_u64(),
-                _ => return s.clone(),
-            };
-            let ms = window.unwrap_or(max_wait_ms).min(max_wait_ms);
-            serde_json::json!({ "wait": { "ms": ms } })
+        .map(|s| match step_name(s) {
+            Some("expect") => {
+                let mut e = s["expect"].clone();
+                let window = e["within_ms"].as_u64().unwrap_or(max_wait_ms);
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("basis");
+                    o.insert("within_ms".into(), Value::from(window.min(max_wait_ms)));
+                    o.insert("optional".into(), Value::Bool(true));
+                }
+                serde_json::json!({ "expect": e })
+            }
+            Some("expect_none") => {
+                let window = s["expect_none"]["for_ms"].as_u64().unwrap_or(max_wait_ms);
+                serde_json::json!({ "wait": { "ms": window.min(max_wait_ms) } })
+            }
+            _ => s.clone(),
         })
         .collect()
 }
@@ -149,10 +162,19 @@ fn mutate_leaf(
     if mutator.mutate_value(step, &path, value, u)? {
         return Ok(true);
     }
-    match leaf_mut(value, &path) {
-        Some(leaf) => generic_leaf(leaf, u),
-        None => Ok(false),
+    let range = match mutator.shapes().and_then(|s| s.kind_at(step, &path)) {
+        Some(FieldKind::Integer { min, max }) => Some((*min, *max)),
+        _ => None,
+    };
+    let Some(leaf) = leaf_mut(value, &path) else {
+        return Ok(false);
+    };
+    let changed = generic_leaf(leaf, u)?;
+    // A number out of the field's range would only make an input the family refuses.
+    if let (Some((min, max)), Some(n)) = (range, leaf.as_u64()) {
+        *leaf = Value::from(n.clamp(min, max));
     }
+    Ok(changed)
 }
 
 fn collect_leaves(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
@@ -229,16 +251,19 @@ mod tests {
     fn steps() -> Vec<Value> {
         vec![
             json!({"join": {"participant": 0, "token": "valid"}}),
-            json!({"expect": {"kind": "message", "within_ms": 1000}}),
+            json!({"expect": {"kind": "message", "within_ms": 1000, "where": {"id": "$id"}, "capture": {"x": "token"}, "basis": "DT7"}}),
             json!({"write": {"participant": 0, "on": "signaling", "hex": "0000000a", "fin": false}}),
             json!({"expect_none": {"kind": "fin", "for_ms": 300}}),
         ]
     }
 
     #[test]
-    fn the_skeleton_keeps_the_timing_and_drops_the_oracle() {
+    fn the_skeleton_keeps_the_timing_and_captures_and_drops_the_oracle() {
         let s = skeleton(&steps(), 200);
-        assert_eq!(s[1], json!({"wait": {"ms": 200}}));
+        assert_eq!(
+            s[1],
+            json!({"expect": {"kind": "message", "within_ms": 200, "where": {"id": "$id"}, "capture": {"x": "token"}, "optional": true}})
+        );
         assert_eq!(s[3], json!({"wait": {"ms": 200}}));
         assert_eq!(s[0], steps()[0]);
     }
@@ -261,8 +286,9 @@ mod tests {
         assert_eq!(a, run(7).0);
         assert_ne!(a, run(8).0);
         assert!(changed > 10, "{changed}");
-        // The waits the skeleton made are still there, unchanged.
-        assert!(a.iter().filter(|s| step_name(s) == Some("wait")).count() >= 2);
+        // The expect and the wait the skeleton made are still there, unchanged.
+        assert!(a.iter().any(|s| step_name(s) == Some("expect")));
+        assert!(a.iter().any(|s| step_name(s) == Some("wait")));
     }
 
     #[test]

@@ -66,6 +66,18 @@ impl Steps {
         self.steps.get(name)
     }
 
+    /// The kind of the field at `path` (object keys) of step `step`'s body, when the shape says.
+    pub fn kind_at(&self, step: &str, path: &[String]) -> Option<&FieldKind> {
+        let mut here = self.steps.get(step)?;
+        for key in path {
+            here = match here {
+                FieldKind::Object(fields) | FieldKind::Tagged(fields) => fields.get(key)?,
+                _ => return None,
+            };
+        }
+        Some(here)
+    }
+
     /// Sets one field of a step's `body` (present or not, at any depth the shape knows) to a value
     /// of its kind; `text` gives a string field's values (`None`: not known, the field is left).
     /// Returns the path set, if any.

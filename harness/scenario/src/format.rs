@@ -474,6 +474,11 @@ pub struct ExpectStep {
     /// The fact or decision this expectation rests on (see `harness coverage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// No failure when nothing matches: the step then ends with its window. Fuzz inputs keep
+    /// their skeleton's captures this way (a later step that uses a variable never captured
+    /// fails there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 fn default_window_ms() -> u64 {

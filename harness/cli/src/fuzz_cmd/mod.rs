@@ -27,7 +27,7 @@ use handshake_netfuzz::mutate::{mutate, skeleton, step_name};
 use handshake_netfuzz::novelty::Novelty;
 use handshake_netfuzz::{corpus, minimize, seeded_bytes};
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
-use handshake_scenario::{interrupt, Iut, ScenarioOutcome};
+use handshake_scenario::{interrupt, DynFamily, Iut, ScenarioOutcome};
 use serde_json::Value;
 
 use crate::families::FAMILIES;
@@ -153,6 +153,24 @@ fn load_skeletons(
         out.push(v);
     }
     Ok(out)
+}
+
+/// The skeletons the family loads; each it refuses is named in a warning (every input drawn from
+/// it would be refused too).
+fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>) -> Vec<Value> {
+    skeletons
+        .into_iter()
+        .filter(|s| match family.load_value(s.clone()) {
+            Ok(_) => true,
+            Err(e) => {
+                eprintln!(
+                    "warning: the skeleton of {} is refused ({e}); skipped",
+                    s["id"].as_str().unwrap_or("a scenario")
+                );
+                false
+            }
+        })
+        .collect()
 }
 
 /// `f`'s result and how long it took, s.
@@ -509,14 +527,14 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         args.role.as_deref(),
         matches!(iut, Iut::External(_)),
     ) {
-        Ok(s) if !s.is_empty() => s,
-        Ok(_) => {
-            return input_error(format!(
-                "no {family_name} scenario with scripted steps to start from in {paths:?}"
-            ))
-        }
+        Ok(s) => usable_skeletons(family, s),
         Err(e) => return input_error(e),
     };
+    if skeletons.is_empty() {
+        return input_error(format!(
+            "no {family_name} scenario with scripted steps to start from in {paths:?}"
+        ));
+    }
     let (mut pool, broken) = match &args.corpus {
         Some(dir) => match corpus::load(dir) {
             Ok(loaded) => loaded,
@@ -778,4 +796,29 @@ fn path_of(o: &ScenarioOutcome) -> Vec<String> {
             kind
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every scripted library scenario of every family makes a skeleton its family loads, in
+    /// virtual time and over real UDP: a refused skeleton is a part of the library never fuzzed.
+    #[test]
+    fn every_library_skeleton_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for name in FAMILIES.names() {
+            let family = FAMILIES.require(name).expect("registered");
+            for real_time in [false, true] {
+                let dir = root.join("vectors/scenarios").join(name);
+                let skeletons = load_skeletons(&[dir], name, None, real_time).expect("library");
+                assert!(skeletons.len() >= 20, "{name}: {}", skeletons.len());
+                for s in &skeletons {
+                    if let Err(e) = family.load_value(s.clone()) {
+                        panic!("{name}: the skeleton of {} is refused: {e}", s["id"]);
+                    }
+                }
+            }
+        }
+    }
 }

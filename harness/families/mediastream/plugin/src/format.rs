@@ -131,9 +131,11 @@ pub struct SendStep {
     pub datagram: DatagramSpec,
     /// Send only the first this-many bytes.
     #[serde(default)]
+    #[schemars(range(max = handshake_scenario::format::MAX_PAYLOAD))]
     pub truncate_to: Option<usize>,
     /// Send it this many times (back to back).
     #[serde(default = "one")]
+    #[schemars(range(min = 1, max = handshake_scenario::format::MAX_TIMES))]
     pub times: u32,
     /// Send from another UDP port of the peer's host (a second tuple, e.g. a second initiator).
     #[serde(default)]

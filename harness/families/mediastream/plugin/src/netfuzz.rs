@@ -50,8 +50,11 @@ pub fn fuzz_value(
     body: &mut Value,
     u: &mut Unstructured<'_>,
 ) -> arbitrary::Result<bool> {
-    let Some(key) = path.last().map(String::as_str) else {
-        return Ok(false);
+    // `{"raw": {"hex": …}}` is a raw datagram; `options_hex` a control datagram's options.
+    let key = match path {
+        [.., parent, leaf] if parent == "raw" && leaf == "hex" => "raw",
+        [.., leaf] => leaf.as_str(),
+        [] => return Ok(false),
     };
     let Some(leaf) = leaf_mut(body, path) else {
         return Ok(false);
@@ -107,5 +110,46 @@ pub fn fuzz_text(_step: &str, path: &[String]) -> Vec<String> {
         .map(|s| (*s).to_owned())
         .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every raw datagram and every options field the library's send steps carry (the skeletons'
+    /// bytes) is one the layout mutations change: a spelling the mutator does not recognise
+    /// would leave those bytes as the library wrote them for every input.
+    #[test]
+    fn the_layouts_reach_every_raw_and_options_field_of_the_library() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../../vectors/scenarios/mediastream");
+        let mut leaves = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("library") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("scenario");
+            let scenario: Value = serde_json::from_str(&text).expect("json");
+            for step in scenario["peer"]["steps"].as_array().into_iter().flatten() {
+                let datagram = &step["send"]["datagram"];
+                if datagram["raw"]["hex"].is_string() {
+                    leaves.push((step["send"].clone(), vec!["datagram", "raw", "hex"]));
+                }
+                for kind in ["syn", "syn_ack", "ack"] {
+                    if datagram[kind]["options_hex"].is_string() {
+                        leaves.push((step["send"].clone(), vec!["datagram", kind, "options_hex"]));
+                    }
+                }
+            }
+        }
+        assert!(leaves.len() >= 10, "{}", leaves.len());
+        for (body, path) in leaves {
+            let path: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+            let changed = (0..20).any(|seed| {
+                let data = handshake_netfuzz::seeded_bytes(seed, 256);
+                let mut u = Unstructured::new(&data);
+                let mut b = body.clone();
+                fuzz_value("send", &path, &mut b, &mut u).unwrap_or(false) && b != body
+            });
+            assert!(changed, "{path:?} of {body} is never mutated");
+        }
     }
 }
