@@ -957,7 +957,9 @@ impl Session {
                 format!("CONNECTION_ID number {}", self.connection_ids),
             );
         }
-        if !self.three_way() && !self.media_started {
+        // Only a START seen makes it legacy: a CONNECTION_ID answering a SYN this decoder calls
+        // malformed (a known option of another length, which D14 leaves open) is no legacy serving.
+        if !self.three_way() && !self.media_started && self.start_received {
             self.legacy_served = true;
         }
         match self.first_syn_ack {
