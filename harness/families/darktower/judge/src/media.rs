@@ -8,8 +8,9 @@ use handshake_darktower_wire::proto::media::{
 };
 use handshake_darktower_wire::proto::signaling::ErrorCode;
 use handshake_darktower_wire::{
-    decode_media_client_message, decode_media_server_message, Error, Frame, FrameV2, FrameV2Repr,
-    MediaEvent, MediaStreamReader, StreamHeader, StreamHeaderRepr, HEADER_LEN,
+    decode_media_client_message, decode_media_server_message, Error, Flags, FourCc, Frame,
+    FrameHeaderRepr, FrameRepr, FrameType, FrameV2, FrameV2Repr, MediaEvent, MediaStreamReader,
+    StreamHeader, StreamHeaderRepr, StreamId, StreamType, FRAME_HEADER_LEN, HEADER_LEN,
 };
 use handshake_quic::rebuild::{At, Side};
 
@@ -87,6 +88,56 @@ fn parse(data: &[u8], fin: bool) -> Parsed {
     }
     p.valid_end = data.len();
     p
+}
+
+/// Whether the bytes after the last whole unit (a stream header or frame header not yet complete)
+/// already make it invalid: completed with valid bytes, it would still fail. DH12 says what is
+/// 0x01, not when, so a handler may stop at the first bad byte (a magic `DARU` after 4 bytes)
+/// where the reference waits for the whole header.
+fn prefix_decides(data: &[u8], p: &Parsed) -> bool {
+    match &p.header {
+        None => {
+            if data.is_empty() || data.len() >= HEADER_LEN {
+                return false;
+            }
+            let valid = StreamHeaderRepr {
+                stream_type: StreamType::Audio,
+                stream_id: StreamId([0; 16]),
+                codec: FourCc(*b"Opus"),
+            };
+            let mut buf = [0u8; HEADER_LEN];
+            if valid.emit(&mut buf).is_err() {
+                return false;
+            }
+            buf[..data.len()].copy_from_slice(data);
+            StreamHeaderRepr::parse(&buf).is_err()
+        }
+        Some(header) => {
+            let start = p
+                .frames
+                .last()
+                .map_or(HEADER_LEN, |(s, l, _)| s.saturating_add(*l));
+            let rest = data.get(start..).unwrap_or(&[]);
+            if rest.is_empty() || rest.len() >= FRAME_HEADER_LEN {
+                return false;
+            }
+            let valid = FrameRepr {
+                frame_type: FrameType::Audio,
+                stream_id: header.stream_id,
+                timestamp_us: 0,
+                sequence: 0,
+                flags: Flags::default(),
+                payload: &[],
+            };
+            let Ok(mut buf) = valid.to_vec() else {
+                return false;
+            };
+            buf[..rest.len()].copy_from_slice(rest);
+            FrameHeaderRepr::parse(&buf)
+                .ok()
+                .is_none_or(|f| f.stream_id != header.stream_id)
+        }
+    }
 }
 
 /// One media session, read.
@@ -524,6 +575,9 @@ fn handler_streams(
             continue;
         }
         if let Some(s) = stop {
+            if s.code == Some(1) && prefix_decides(&st.data[0], &p) {
+                continue;
+            }
             let rule = if s.code == Some(3) {
                 &rules::HANDLER_QUOTA
             } else {
