@@ -82,7 +82,148 @@ pub enum Command {
         /// Which schema.
         which: String,
     },
+    /// Print a shell completion script for `harness` (every subcommand and option).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of `harness`; with --dir, write one page per subcommand there.
+    Man {
+        /// Write `harness.1`, `harness-run.1` … into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
+
+/// Examples at the end of each command's `--help`: (command, text). Every line is a command a
+/// user can copy from the repository's root (the `help_examples_run` test runs the offline ones).
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "run",
+        "\
+Examples:
+  # The whole library against the in-process references (virtual time, a second or two):
+  harness run --iut ref:3way
+  # A reference profile with its known as-coded failures explained:
+  harness run --iut ref:udp_push --expectations vectors/expectations/ref-udp_push.json
+  # Your responder over real UDP ({listen_port}: the port it must serve), with CI reports:
+  harness run vectors/scenarios/mediastream --tag 3way \\
+      --iut-cmd './my-responder --port {listen_port}' --report reports/run",
+    ),
+    (
+        "interop",
+        "\
+Examples:
+  # Legacy versus 3-way media-stream peers, every pair, with the expected matrix:
+  harness interop
+  # The same through a lossy link, with pcaps and an HTML page per cell:
+  harness interop --faults lossy-handshake --report reports/interop
+  # Proton's matrix:
+  harness interop --matrix vectors/interop/proton/proton-matrix.json",
+    ),
+    (
+        "mutants",
+        "\
+Examples:
+  # Does the library catch every reference mutant (mutation score)?
+  harness mutants
+  # One family's scenarios against one mutant:
+  harness mutants vectors/scenarios/darktower --mutant no-capacity-check
+  # The mutants an external implementation's manifest lists:
+  harness mutants vectors/scenarios/mediastream --iut vectors/iut/python-mediastream.json",
+    ),
+    (
+        "fuzz",
+        "\
+Examples:
+  # A reference mutant in virtual time: finds, minimises and writes a replayable scenario:
+  harness fuzz --iut 'ref:darktower/v1!no-capacity-check' --execs 300 --seed 3
+  harness run reports/fuzz/findings/finding-1-*.json --iut ref:darktower/v1
+  # Your server over real UDP for ten minutes, keeping the corpus for the next run:
+  harness fuzz --iut my-server.json --family darktower --role server --time 600 --corpus corpus/",
+    ),
+    (
+        "coverage",
+        "\
+Examples:
+  # Which scenarios cite each decision and rule, and the mutants each kills:
+  harness coverage --report reports/coverage",
+    ),
+    (
+        "check",
+        "\
+Examples:
+  # A golden capture of the media stream (exit 0: clean):
+  harness check pcaps/mediastream/clean_3way_scripted.pcapng
+  # A capture of your own, legacy profile, only the responder's port, as JSON:
+  harness check traffic.pcapng --profile legacy --port 4444 --json
+  # Dark Tower over QUIC, decrypted with a key log:
+  harness check dt.pcapng --protocol darktower --keylog keys.log --token-secret SECRET",
+    ),
+    (
+        "capture",
+        "\
+Examples:
+  # Loopback traffic to or from port 4444 for ten seconds (root or CAP_NET_RAW):
+  harness capture -i lo --port 4444 --duration 10 -w live.pcapng
+  # then judge it:
+  harness check live.pcapng --port 4444",
+    ),
+    (
+        "schema",
+        "\
+Examples:
+  harness schema scenario > scenario.schema.json
+  harness schema iut-manifest",
+    ),
+    (
+        "completions",
+        "\
+Examples:
+  harness completions bash > ~/.local/share/bash-completion/completions/harness
+  harness completions zsh > ~/.zfunc/_harness
+  harness completions fish > ~/.config/fish/completions/harness.fish",
+    ),
+    (
+        "man",
+        "\
+Examples:
+  harness man | man -l -
+  harness man --dir target/man   # harness.1, harness-run.1, …",
+    ),
+    (
+        "decode",
+        "\
+Examples:
+  harness decode --hex '5354415254'   # a legacy START
+  harness decode pcaps/mediastream/clean_3way_scripted.pcapng --json",
+    ),
+    (
+        "proton",
+        "\
+Examples:
+  # An interactive Proton client against the in-process reference server, then against yours:
+  harness proton repl --target ref:project
+  harness proton repl --target 127.0.0.1:5000",
+    ),
+    (
+        "vectors",
+        "\
+Examples:
+  # Every byte test vector against the wire layer:
+  harness vectors
+  harness vectors vectors/mediastream -v",
+    ),
+    (
+        "peer",
+        "\
+Examples:
+  # A ctsTraffic-like responder on loopback, and an initiator against it:
+  harness peer responder --listen 127.0.0.1:4444 --profile 3way &
+  harness peer initiator --target 127.0.0.1:4444 --profile 3way",
+    ),
+];
 
 /// `harness check` arguments every family shares.
 #[derive(Debug, clap::Args)]
@@ -141,7 +282,11 @@ pub fn command() -> clap::Command {
         });
         peer = peer.subcommands((f.peer_commands)());
     }
-    cmd.subcommand(peer)
+    cmd = cmd.subcommand(peer);
+    for (name, examples) in EXAMPLES {
+        cmd = cmd.mut_subcommand(name, |c| c.after_help(*examples));
+    }
+    cmd
 }
 
 /// Parses the process arguments and runs; returns the exit code.
@@ -242,6 +387,34 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => schema(&which, out),
+        Command::Completions { shell } => {
+            // Into memory first: the generator panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "harness", &mut script);
+            write_or_fail(out, &String::from_utf8_lossy(&script))
+        }
+        Command::Man { dir } => man(dir, out),
+    }
+}
+
+/// `harness man [--dir DIR]`.
+fn man(dir: Option<PathBuf>, out: &mut dyn Write) -> i32 {
+    let cmd = command();
+    let written = match &dir {
+        Some(d) => std::fs::create_dir_all(d).and_then(|()| clap_mangen::generate_to(cmd, d)),
+        None => clap_mangen::Man::new(cmd).render(out),
+    };
+    match written {
+        Ok(()) => {
+            if let Some(d) = dir {
+                let _ = writeln!(out, "man pages written to {}", d.display());
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: writing the man page: {e}");
+            EXIT_INPUT
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use handshake_report::{ReportDir, ResultKey};
 use handshake_scenario::interrupt;
-use handshake_scenario::results::{Expectations, Status};
+use handshake_scenario::results::{Expectations, RunReport, Status};
 use handshake_scenario::runner::{parse_partition, scenario_files, Plan};
 use handshake_scenario::Iut;
 
@@ -157,6 +157,52 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
     })
 }
 
+/// Where the library keeps the known failures of its reference profiles.
+const EXPECTATIONS_DIR: &str = "vectors/expectations";
+
+/// For each IUT with failures and no `--expectations` given: the expectations file of the
+/// library that names it, and how many of the failures it lists.
+fn expectations_hints(given: &[PathBuf], report: &RunReport) -> Vec<String> {
+    if !given.is_empty() {
+        return Vec::new();
+    }
+    let mut failed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in report.results.iter().filter(|r| r.status == Status::Fail) {
+        failed
+            .entry(r.outcome.iut.as_str())
+            .or_default()
+            .push(r.outcome.scenario.as_str());
+    }
+    let Ok(entries) = std::fs::read_dir(EXPECTATIONS_DIR) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    files.sort();
+    let mut hints = Vec::new();
+    for path in files {
+        let Ok(e) = handshake_scenario::json::load_file::<Expectations>(&path) else {
+            continue;
+        };
+        let Some(scenarios) = failed.get(e.iut.as_str()) else {
+            continue;
+        };
+        let known = scenarios
+            .iter()
+            .filter(|s| e.known_failures.contains_key(**s))
+            .count();
+        if known > 0 {
+            hints.push(format!(
+                "hint: {known} of the {} failures of {} are known and explained in {}: add --expectations {}",
+                scenarios.len(),
+                e.iut,
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    hints
+}
+
 fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     let selected = plan.selected().len();
     if selected == 0 {
@@ -269,10 +315,21 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         summary.join(", ")
     );
     let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
-    let passed = count(Status::Pass) + count(Status::Xfail);
     let failed = count(Status::Fail) + count(Status::Xpass) + count(Status::Error);
-    // The closing line CI tools read.
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    // The closing line CI tools read; an expected failure is not a pass.
+    let expected = match count(Status::Xfail) {
+        0 => String::new(),
+        n => format!(", {n} failed as expected"),
+    };
+    let _ = writeln!(
+        out,
+        "{} passed{expected}, {failed} failed",
+        count(Status::Pass)
+    );
+    // On stderr: the closing line stays the last of stdout.
+    for hint in expectations_hints(&args.expectations, &report) {
+        eprintln!("{hint}");
+    }
     if let Some(dir) = &args.report {
         let mut errors = write_errors.into_inner().unwrap_or_default();
         if let Err(e) = handshake_report::write_reports(dir, &report)

@@ -274,13 +274,15 @@ table.matrix td.differs .path::after { content: " \2260"; }
 table.matrix th.row { white-space: nowrap; }
 .p-other { background: var(--pother); }
 .legend span { display: inline-block; color: #fff; border-radius: 3px; padding: 1px 7px; margin-right: 6px; font-size: 12px; }
+ul.failures { list-style: none; padding-left: 0; } ul.failures li { margin: 6px 0; } ul.failures .ctx { color: var(--muted); margin-left: 6px; } ul.failures .sub { color: var(--muted); font-size: 12.5px; margin-left: 78px; }
+details.grid > summary h2 { display: inline; font-size: 1.1em; margin: 0; }
 .legend .differs { background: #fff; color: var(--fg); outline: 3px solid #b5007a; outline-offset: -3px; }
 .badge { display: inline-block; min-width: 64px; text-align: center; color: #fff; border-radius: 3px; padding: 1px 7px; font-size: 12px; font-weight: 600; }
 .st-pass { background: var(--good); } .st-fail { background: var(--bad); } .st-xfail { background: #8a6d3b; }
 .st-xpass { background: #b5007a; } .st-unsupported { background: #9aa1a9; } .st-error { background: #6b1d16; }
 .st-deviation { background: #c28a00; } .st-interrupted { background: #4b5563; }
 .chip { display: inline-block; width: 16px; height: 16px; border-radius: 3px; margin: 1px; vertical-align: middle; }
-table.grid td { padding: 2px 8px; } table.grid td.chips { text-align: center; } table.grid th.iut { font-size: 12px; text-align: center; max-width: 130px; overflow-wrap: anywhere; }
+table.grid td { padding: 2px 8px; } table.grid td.chips { text-align: center; } table.grid th.iut { font-size: 12px; text-align: center; max-width: 130px; overflow-wrap: normal; word-break: keep-all; }
 table.grid tr:hover td { background: var(--soft); }
 .scroll { overflow-x: auto; } .tables { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
 details { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; background: #fff; }
@@ -436,7 +438,15 @@ pub fn render_matrix(m: &MatrixView) -> String {
 fn grid_html(g: &GridView) -> String {
     let mut s = String::from("<div class=\"scroll\"><table class=\"grid\"><tr><th>scenario</th>");
     for c in &g.columns {
-        let _ = write!(s, "<th class=\"iut\">{}</th>", esc(c));
+        // Break only after a separator (`python-<wbr>mediastream`), never inside a word.
+        let mut name = String::new();
+        for ch in c.chars() {
+            name.push_str(&esc(&ch.to_string()));
+            if matches!(ch, '-' | '+' | '/' | '!' | '_' | ':' | '.') {
+                name.push_str("<wbr>");
+            }
+        }
+        let _ = write!(s, "<th class=\"iut\">{name}</th>");
     }
     s.push_str("</tr>");
     for (id, title, cells) in &g.rows {
@@ -465,16 +475,7 @@ fn grid_html(g: &GridView) -> String {
         }
         s.push_str("</tr>");
     }
-    s.push_str("</table></div><p class=\"legend\">");
-    for st in Status::ALL {
-        let _ = write!(
-            s,
-            "<span class=\"{}\">{}</span>",
-            status_class(st),
-            st.name()
-        );
-    }
-    s.push_str("</p>");
+    s.push_str("</table></div>");
     s
 }
 
@@ -553,6 +554,34 @@ pub fn render(index: &IndexInputs) -> String {
     );
     s.push_str(&facts_html(&index.facts));
     s.push_str(&links_html(&index.files));
+    // What failed comes first: one line each, linking to its section.
+    let failing: Vec<&Section> = index.sections.iter().filter(|sec| sec.open).collect();
+    if !failing.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Failures ({})</h2>\n<ul class=\"failures\">",
+            failing.len()
+        );
+        for sec in &failing {
+            let _ = write!(
+                s,
+                "<li><span class=\"badge {}\">{}</span> <a href=\"#{}\"><code>{}</code></a><span class=\"ctx\">{}</span>",
+                esc(&sec.badge_class),
+                esc(&sec.badge),
+                esc(&sec.anchor),
+                esc(&sec.heading),
+                esc(&sec.context)
+            );
+            if let Some(first) = sec.reasons.first() {
+                let _ = write!(s, "<div class=\"sub\">{}</div>", esc(first));
+            }
+            s.push_str("</li>");
+        }
+        s.push_str("</ul>\n");
+    }
+    if !index.sections.is_empty() {
+        s.push_str(LEGEND);
+    }
     if !index.counts.is_empty() {
         s.push_str("<h2>Summary</h2>\n<div class=\"tables\">");
         for t in &index.counts {
@@ -566,20 +595,35 @@ pub fn render(index: &IndexInputs) -> String {
         s.push('\n');
     }
     if let Some(g) = &index.grid {
-        s.push_str("<h2>Results</h2>\n");
+        // Every result at a glance; folded when something failed (the failures are above).
+        let _ = write!(
+            s,
+            "<details class=\"grid\"{}><summary><h2>All results ({} scenarios × {} IUTs)</h2></summary>\n",
+            if failing.is_empty() { " open" } else { "" },
+            g.rows.len(),
+            g.columns.len()
+        );
         s.push_str(&grid_html(g));
-        s.push('\n');
+        s.push_str("</details>\n");
     }
     if !index.sections.is_empty() {
         let _ = writeln!(s, "<h2>{}</h2>", esc(&index.sections_heading));
-        for sec in &index.sections {
+        // Failures first, then the rest, each in its own order.
+        for sec in failing
+            .iter()
+            .copied()
+            .chain(index.sections.iter().filter(|sec| !sec.open))
+        {
             s.push_str(&section_html(sec));
             s.push('\n');
         }
     }
-    s.push_str("<footer>handshake-harness report. Ladder diagrams are drawn from each capture as the implementation under test saw it: dashed red = not delivered (dropped by the harness), orange = changed, delayed or copied by the harness; runs of DATA are folded into one arrow. Hover over an arrow for the whole datagram.</footer>\n</body>\n</html>\n");
+    s.push_str("<footer>handshake-harness report.</footer>\n</body>\n</html>\n");
     s
 }
+
+/// How to read the statuses and the ladder diagrams: above the results.
+const LEGEND: &str = "<p class=\"legend\">Statuses: <span class=\"st-pass\">pass</span><span class=\"st-fail\">fail</span><span class=\"st-xfail\">xfail</span> (failed as the IUT's expectations file says) <span class=\"st-xpass\">xpass</span> (an expected failure passed: fails the run) <span class=\"st-deviation\">deviation</span> (a project decision beyond the facts, not failing) <span class=\"st-unsupported\">unsupported</span> <span class=\"st-error\">error</span> <span class=\"st-interrupted\">interrupted</span>. Ladder diagrams are drawn from each capture as the implementation under test saw it: dashed red = not delivered (dropped by the harness), orange = changed, delayed or copied by the harness; runs of DATA are folded into one arrow. Hover over an arrow for the whole datagram.</p>\n";
 
 /// The packet number of a reason `… (first at packet #N: …)` about `rule`, if it names one.
 fn first_packet_of(reasons: &[String], rule: &str) -> Option<(u64, String)> {
@@ -829,6 +873,39 @@ mod tests {
             Some((3, "ACK without an accepting SYN-ACK".to_owned()))
         );
         assert_eq!(first_packet_of(&reasons, "3way.syn_backoff"), None);
+    }
+
+    #[test]
+    fn failures_come_first_and_the_grid_folds_and_headers_break_at_separators() {
+        let section = |anchor: &str, open: bool| Section {
+            anchor: anchor.to_owned(),
+            heading: format!("scenario-{anchor}"),
+            badge: if open { "fail" } else { "pass" }.to_owned(),
+            open,
+            reasons: vec![format!("why {anchor}")],
+            ..Section::default()
+        };
+        let mut index = IndexInputs {
+            sections: vec![section("r1", false), section("r2", true)],
+            grid: Some(GridView {
+                columns: vec!["python-mediastream".to_owned()],
+                rows: Vec::new(),
+            }),
+            ..IndexInputs::default()
+        };
+        let page = render(&index);
+        let failures = page.find("<h2>Failures (1)</h2>").expect("failures listed");
+        let legend = page.find("Statuses:").expect("legend");
+        let grid = page.find("<details class=\"grid\">").expect("grid folded");
+        let first = page.find("id=\"r2\"").expect("failing section");
+        let second = page.find("id=\"r1\"").expect("passing section");
+        assert!(failures < legend && legend < grid && grid < first && first < second);
+        assert!(page.contains("python-<wbr>mediastream"));
+        // Nothing failed: no failures list, the grid open.
+        index.sections = vec![section("r1", false)];
+        let page = render(&index);
+        assert!(!page.contains("Failures ("));
+        assert!(page.contains("<details class=\"grid\" open>"));
     }
 
     #[test]
