@@ -86,6 +86,17 @@ pub(super) struct Runner<'a> {
 /// no more than a hundred ordinary inputs. A run that needs more is not judged (`over_budget`).
 pub(super) const RUN_BUDGET_STEPS: u64 = 2_000;
 
+/// How many datagrams a scenario's steps send at least: each step once, or its `times`.
+fn requested_sends(scenario: &Value) -> u64 {
+    scenario["peer"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_object()?.values().next())
+        .map(|body| body["times"].as_u64().unwrap_or(1))
+        .fold(0, u64::saturating_add)
+}
+
 /// Whether `o` is a run stopped by [`RUN_BUDGET_STEPS`].
 pub(super) fn over_budget(o: &ScenarioOutcome) -> bool {
     o.verdict == OutcomeVerdict::Error && o.reasons.iter().any(|r| r.starts_with(OVER_BUDGET))
@@ -148,7 +159,17 @@ impl Runner<'_> {
     }
 
     fn run_on(&self, iut: &Iut, scenario: Value) -> Option<ScenarioOutcome> {
+        let sends = requested_sends(&scenario);
         let loaded = self.family.load_value(scenario).ok()?;
+        // A step repeated past the budget (`times` mutated to 10,000) would only be run up to it:
+        // not run at all, it costs nothing.
+        if sends > RUN_BUDGET_STEPS && matches!(iut, Iut::Reference { .. }) {
+            return Some(loaded.outcome_without_run(
+                iut.name(),
+                OutcomeVerdict::Error,
+                format!("{OVER_BUDGET} {RUN_BUDGET_STEPS} simulation steps (its steps ask for {sends} sends)"),
+            ));
+        }
         Some(loaded.run_within(iut, self.seed, RUN_BUDGET_STEPS))
     }
 
