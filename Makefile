@@ -7,7 +7,7 @@ HARNESS := target/release/harness
 
 FUZZ_PLANTED_SECS ?= 600
 
-.PHONY: fuzz-planted fuzz-planted-short bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: wireshark fuzz-planted fuzz-planted-short bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -28,6 +28,13 @@ test: tools pyenv
 	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory fuzz-planted-short HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory wireshark HARNESS=target/debug/harness
+
+# The media stream's Wireshark dissector (harness/families/mediastream/wireshark/) against our own
+# decoder: every field of every golden capture, hand-made datagrams, both modes, the heuristic.
+# Skipped with a message where tshark is missing.
+wireshark:
+	python3 harness/families/mediastream/wireshark/test_dissector.py --harness $(HARNESS)
 
 # The library against an implementation written independently of our Rust code (vectors/iut/python/,
 # from the facts alone), over real UDP: its own tests, the whole library three times under load with

@@ -596,9 +596,9 @@ pub fn render(index: &IndexInputs) -> String {
     }
     if let Some(g) = &index.grid {
         // Every result at a glance; folded when something failed (the failures are above).
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<details class=\"grid\"{}><summary><h2>All results ({} scenarios × {} IUTs)</h2></summary>\n",
+            "<details class=\"grid\"{}><summary><h2>All results ({} scenarios × {} IUTs)</h2></summary>",
             if failing.is_empty() { " open" } else { "" },
             g.rows.len(),
             g.columns.len()

@@ -575,7 +575,7 @@ fn handler_streams(
             continue;
         }
         if let Some(s) = stop {
-            if s.code == Some(1) && prefix_decides(&st.data[0], &p) {
+            if s.code == Some(1) && prefix_decides(&st.data[0], p) {
                 continue;
             }
             let rule = if s.code == Some(3) {
