@@ -52,32 +52,25 @@ pub fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> 
     Some(here)
 }
 
-/// Whether `s` is hex: an even number of hex digits, with whitespace between them allowed (the
-/// library spells fields apart, `"0200 0100000000000000 …"`, as the scenario format accepts).
-pub fn is_hex(s: &str) -> bool {
-    let digits = s.bytes().filter(|b| !b.is_ascii_whitespace());
-    let mut count = 0usize;
-    for b in digits {
-        if !b.is_ascii_hexdigit() {
-            return false;
-        }
-        count += 1;
-    }
-    count > 0 && count % 2 == 0
-}
-
-/// The bytes of a hex string value, whitespace ignored (`None`: not hex).
-pub fn hex_of(v: &Value) -> Option<Vec<u8>> {
-    let s = v.as_str()?;
-    if !(s.is_empty() || is_hex(s)) {
-        return None;
-    }
-    let digits: Vec<u8> = s
+/// The bytes `s` spells in hex, whitespace between digits allowed (the library spells fields
+/// apart, `"0200 0100000000000000 …"`, as the scenario format accepts); `None`: not hex.
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let digits = s
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())
-        .filter_map(|b| (b as char).to_digit(16).map(|d| d as u8))
-        .collect();
-    Some(digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect())
+        .map(|b| (b as char).to_digit(16).map(|d| d as u8))
+        .collect::<Option<Vec<u8>>>()?;
+    (digits.len() % 2 == 0).then(|| digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect())
+}
+
+/// Whether `s` is non-empty hex (see [`hex_of`]).
+pub fn is_hex(s: &str) -> bool {
+    hex_bytes(s).is_some_and(|b| !b.is_empty())
+}
+
+/// The bytes of a hex string value, whitespace between digits ignored (`None`: not hex).
+pub fn hex_of(v: &Value) -> Option<Vec<u8>> {
+    hex_bytes(v.as_str()?)
 }
 
 /// Bytes as a hex string value.
