@@ -21,6 +21,9 @@
 //!   yields one [`CaptureError::Damaged`] with the byte offset, and ends.
 //! - The reader never panics, whatever the input bytes.
 //!
+//! [`read_stream`] reads a capture of any size from a file (any `Read`) through a few reused
+//! buffers, in bounded memory, and gives exactly what [`open`] gives for the same bytes.
+//!
 //! ```
 //! # fn main() -> Result<(), handshake_capture::CaptureError> {
 //! use handshake_capture::{open, CaptureWriter};
@@ -79,6 +82,7 @@ mod error;
 pub mod live;
 mod reader;
 mod secrets;
+pub mod stream;
 pub mod trace;
 mod writer;
 
@@ -86,5 +90,6 @@ pub use error::CaptureError;
 pub use live::{LiveCapture, LiveLimits, LiveStats};
 pub use reader::{open, CaptureReader, SkipCounts, UdpDatagram};
 pub use secrets::decryption_secrets;
+pub use stream::{read_stream, StreamEnd, StreamOptions};
 pub use trace::{write_trace, TraceOptions, ALTERED_IN_TRANSIT, NOT_DELIVERED, RECEIVED_CHANGED};
 pub use writer::{CaptureFormat, CaptureWriter, USER_APPLICATION};

@@ -223,6 +223,8 @@ pub fn open(bytes: &[u8]) -> Result<CaptureReader<'_>, CaptureError> {
         fast,
         general_records: 0,
         secrets: SecretsLog::default(),
+        base: 0,
+        more_follows: false,
     })
 }
 
@@ -256,6 +258,10 @@ pub struct CaptureReader<'a> {
     general_records: u64,
     /// Decryption secrets read from pcapng Decryption Secrets Blocks so far.
     secrets: SecretsLog,
+    /// Offset in the file of `file[0]` (not 0 when the reader reads a file piece by piece).
+    base: usize,
+    /// More of the file follows `file` ([`crate::stream`]): its end is a pause, not the end.
+    more_follows: bool,
 }
 
 /// The fast path: the common case read by hand, without pcap-file or etherparse.
@@ -345,6 +351,8 @@ enum Block<'a> {
     Other,
     /// The clean end of the file.
     End,
+    /// The end of the piece in hand; more of the file follows.
+    Pause,
 }
 
 /// One packet record pulled out of the container.
@@ -427,7 +435,41 @@ impl<'a> CaptureReader<'a> {
     }
 
     fn offset(&self) -> usize {
-        self.file.len().saturating_sub(self.rest.len())
+        self.base + self.file.len().saturating_sub(self.rest.len())
+    }
+
+    /// The same reader (format, interfaces, counts, reassembly, secrets) continued over the
+    /// next piece of the file, which starts at offset `base` and holds whole records only unless
+    /// it is the last (`more_follows` false). What is left unread of the current piece is
+    /// dropped: the caller hands over a piece only once this one is read to its end.
+    pub(crate) fn continue_on<'b>(
+        self,
+        piece: &'b [u8],
+        base: usize,
+        more_follows: bool,
+    ) -> CaptureReader<'b> {
+        CaptureReader {
+            file: piece,
+            rest: piece,
+            container: self.container,
+            port: self.port,
+            packets: self.packets,
+            skipped: self.skipped,
+            reassembler: self.reassembler,
+            finished: self.finished,
+            fast: self.fast,
+            general_records: self.general_records,
+            secrets: self.secrets,
+            base,
+            more_follows,
+        }
+    }
+
+    /// Whether the end of the bytes in hand is a pause (more of the file follows) rather than the
+    /// end of the file.
+    pub(crate) fn pausing_at_end(mut self, more_follows: bool) -> Self {
+        self.more_follows = more_follows;
+        self
     }
 
     fn damaged(&self, offset: usize, reason: String) -> CaptureError {
@@ -441,7 +483,11 @@ impl<'a> CaptureReader<'a> {
     /// Reads the next record or block (general path).
     fn next_block(&mut self) -> Result<Block<'a>, CaptureError> {
         if self.rest.is_empty() {
-            return Ok(Block::End);
+            return Ok(if self.more_follows {
+                Block::Pause
+            } else {
+                Block::End
+            });
         }
         let fast = self.fast != FastPath::Off;
         let offset = self.offset();
@@ -537,6 +583,7 @@ impl<'a> CaptureReader<'a> {
             Ok(Block::Record(record)) => record,
             // A pcapng block other than a packet: back to the fast path.
             Ok(Block::Other) => return ControlFlow::Continue(()),
+            Ok(Block::Pause) => return ControlFlow::Break(None),
             Ok(Block::End) => {
                 self.finish();
                 return ControlFlow::Break(None);

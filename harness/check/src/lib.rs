@@ -177,8 +177,20 @@ pub struct CaptureVerdict<R> {
     pub damage: Option<handshake_capture::CaptureError>,
 }
 
-/// Reads a pcap or pcapng capture (only UDP to or from `port`, when given) and judges it with
-/// `judge`. `Err` only when the bytes are not a capture at all.
+/// The packet a reader's datagram is for a judge.
+fn packet<'a>(udp: &'a handshake_capture::UdpDatagram<'_>) -> Packet<'a> {
+    Packet {
+        number: udp.packet_number,
+        time_ns: udp.timestamp_ns,
+        src: udp.src,
+        dst: udp.dst,
+        payload: &udp.payload,
+        mark: Mark::from_comment(udp.comment.as_deref()),
+    }
+}
+
+/// Reads a pcap or pcapng capture held in memory (only UDP to or from `port`, when given) and
+/// judges it with `judge`. `Err` only when the bytes are not a capture at all.
 pub fn check_capture<J: Judge>(
     bytes: &[u8],
     port: Option<u16>,
@@ -188,14 +200,7 @@ pub fn check_capture<J: Judge>(
     let mut damage = None;
     for item in reader.by_ref() {
         match item {
-            Ok(udp) => judge.push(&Packet {
-                number: udp.packet_number,
-                time_ns: udp.timestamp_ns,
-                src: udp.src,
-                dst: udp.dst,
-                payload: &udp.payload,
-                mark: Mark::from_comment(udp.comment.as_deref()),
-            }),
+            Ok(udp) => judge.push(&packet(&udp)),
             Err(e) => {
                 damage = Some(e);
                 break;
@@ -210,14 +215,138 @@ pub fn check_capture<J: Judge>(
     })
 }
 
+/// [`check_capture`] of a capture read from `source` piece by piece, in memory bounded whatever
+/// its size ([`handshake_capture::read_stream`]); the same verdict for the same bytes. A read
+/// error after the start is damage.
+///
+/// With `threads` ≥ 2 a second thread reads and decodes the capture while this one judges
+/// ([`pipeline`]): the judge sees the same packets in the same order, so the verdict is the same
+/// byte for byte.
+pub fn check_stream<J: Judge, R: std::io::Read + Send>(
+    source: R,
+    port: Option<u16>,
+    threads: usize,
+    mut judge: J,
+) -> Result<CaptureVerdict<J::Report>, handshake_capture::CaptureError> {
+    let options = handshake_capture::StreamOptions::default();
+    let end = if threads >= 2 {
+        pipeline::judge_while_reading(source, port, options, &mut judge)?
+    } else {
+        handshake_capture::read_stream(source, port, options, |udp| judge.push(&packet(&udp)))?
+    };
+    Ok(CaptureVerdict {
+        report: judge.finish(),
+        skipped: end.skipped.total(),
+        skips: end.skipped,
+        damage: end.damage,
+    })
+}
+
+/// Reading and judging on two threads.
+///
+/// The reading thread copies each datagram's payload into a batch (a few hundred KiB, so that
+/// it crosses between the cores' caches whole) with what the judge needs of it; the judging
+/// thread takes the batches in order and gives them back emptied, so a handful are ever alive.
+pub mod pipeline {
+    use std::net::SocketAddr;
+    use std::sync::mpsc;
+
+    use handshake_capture::{read_stream, CaptureError, StreamEnd, StreamOptions};
+
+    use super::{Judge, Mark, Packet};
+
+    /// Payload bytes a batch gathers before it is handed over.
+    const BATCH_BYTES: usize = 256 << 10;
+    /// Batches handed over and not yet judged, at most.
+    const IN_FLIGHT: usize = 4;
+
+    /// A datagram in a batch: its payload ends where the next one's begins.
+    struct Item {
+        number: u64,
+        time_ns: u64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload_end: u32,
+        mark: Mark,
+    }
+
+    #[derive(Default)]
+    struct Batch {
+        payloads: Vec<u8>,
+        items: Vec<Item>,
+    }
+
+    /// Reads `source` on a second thread and pushes every datagram to `judge` on this one.
+    pub fn judge_while_reading<J: Judge, R: std::io::Read + Send>(
+        source: R,
+        port: Option<u16>,
+        options: StreamOptions,
+        judge: &mut J,
+    ) -> Result<StreamEnd, CaptureError> {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
+        let (free_tx, free_rx) = mpsc::channel::<Batch>();
+        std::thread::scope(|scope| {
+            let reading = scope.spawn(move || {
+                let mut batch = Batch::default();
+                let end = read_stream(source, port, options, |udp| {
+                    if batch.payloads.len() + udp.payload.len() > BATCH_BYTES
+                        && !batch.items.is_empty()
+                    {
+                        let next = free_rx.try_recv().unwrap_or_default();
+                        // The judge is gone only if it panicked: its panic is what matters.
+                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
+                    }
+                    batch.payloads.extend_from_slice(&udp.payload);
+                    batch.items.push(Item {
+                        number: udp.packet_number,
+                        time_ns: udp.timestamp_ns,
+                        // A batch holds at most BATCH_BYTES plus one datagram (≤ 64 KiB).
+                        payload_end: u32::try_from(batch.payloads.len()).unwrap_or(u32::MAX),
+                        src: udp.src,
+                        dst: udp.dst,
+                        mark: Mark::from_comment(udp.comment.as_deref()),
+                    });
+                });
+                if !batch.items.is_empty() {
+                    let _ = full_tx.send(batch);
+                }
+                end
+            });
+            for mut batch in full_rx {
+                let mut start = 0;
+                for item in &batch.items {
+                    let end = item.payload_end as usize;
+                    judge.push(&Packet {
+                        number: item.number,
+                        time_ns: item.time_ns,
+                        src: item.src,
+                        dst: item.dst,
+                        payload: &batch.payloads[start..end],
+                        mark: item.mark,
+                    });
+                    start = end;
+                }
+                batch.payloads.clear();
+                batch.items.clear();
+                let _ = free_tx.send(batch);
+            }
+            match reading.join() {
+                Ok(end) => end,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+}
+
 /// What `harness check` was asked: the capture and the options every family shares (a family adds
 /// its own).
 #[derive(Debug, Clone)]
 pub struct CheckRequest {
-    /// The capture file's name (for messages).
+    /// The capture file.
     pub file: std::path::PathBuf,
-    /// Its bytes.
-    pub bytes: Vec<u8>,
+    /// Threads a judge may use: 1 reads and judges on one thread; more lets a judge that reads
+    /// the file as a stream read ahead on a second (the verdict is the same).
+    pub threads: usize,
     /// Only UDP datagrams to or from this port.
     pub port: Option<u16>,
     /// The responder's (server's) address, when roles cannot be inferred.
@@ -232,6 +361,18 @@ pub struct CheckRequest {
     pub strict_profile: bool,
     /// QUIC families: an NSS key log to decrypt with (besides the capture's own secrets).
     pub keylog: Option<std::path::PathBuf>,
+}
+
+impl CheckRequest {
+    /// The whole capture, for judges that need all of it at once (`file: reason` on error).
+    pub fn read_capture(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.file).map_err(|e| format!("{}: {e}", self.file.display()))
+    }
+
+    /// The capture file opened for reading as a stream (`file: reason` on error).
+    pub fn open_capture(&self) -> Result<std::fs::File, String> {
+        std::fs::File::open(&self.file).map_err(|e| format!("{}: {e}", self.file.display()))
+    }
 }
 
 /// The one-word verdict of `harness check`, the same for every family: `incomplete` (the
@@ -307,5 +448,52 @@ pub fn write_verdict_line(
             "verdict: incomplete (the capture is damaged; {violations} violations before the damage)"
         ),
         word => writeln!(out, "verdict: {word}"),
+    }
+}
+
+/// For the families' tests of `harness check`, which reads a file.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::{Path, PathBuf};
+
+    /// A file holding a capture's bytes: `golden` itself when it holds them (so that messages name
+    /// it), else a scratch copy, removed on drop.
+    pub struct CaptureFile {
+        pub path: PathBuf,
+        scratch: bool,
+    }
+
+    impl CaptureFile {
+        pub fn new(golden: &Path, bytes: &[u8]) -> CaptureFile {
+            if std::fs::read(golden).ok().as_deref() == Some(bytes) {
+                return CaptureFile {
+                    path: golden.to_owned(),
+                    scratch: false,
+                };
+            }
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = golden
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("capture");
+            let path =
+                std::env::temp_dir().join(format!("check-{}-{n}-{name}", std::process::id()));
+            if let Err(e) = std::fs::write(&path, bytes) {
+                panic!("scratch capture {}: {e}", path.display());
+            }
+            CaptureFile {
+                path,
+                scratch: true,
+            }
+        }
+    }
+
+    impl Drop for CaptureFile {
+        fn drop(&mut self) {
+            if self.scratch {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
     }
 }

@@ -257,6 +257,11 @@ pub struct CheckArgs {
     /// capture's own Decryption Secrets Block.
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
+    /// 1: read and judge on one thread; 2: a second thread reads the file ahead while the first
+    /// judges (the media stream's check, which reads any size in bounded memory; the verdict is
+    /// the same byte for byte).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=2))]
+    pub threads: u16,
 }
 
 /// The whole command line: the generic commands with every family's mounted.
@@ -354,16 +359,13 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
         );
         return EXIT_INPUT;
     };
-    let bytes = match std::fs::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.file.display());
-            return EXIT_INPUT;
-        }
-    };
+    if let Err(e) = std::fs::File::open(&args.file) {
+        eprintln!("error: {}: {e}", args.file.display());
+        return EXIT_INPUT;
+    }
     let request = CheckRequest {
         file: args.file,
-        bytes,
+        threads: usize::from(args.threads),
         port: args.port,
         responder: args.responder,
         profile: args.profile,
@@ -441,6 +443,7 @@ fn check_argv(args: CheckArgs) -> Vec<OsString> {
     if args.strict_profile {
         argv.push("--strict-profile".into());
     }
+    argv.extend(["--threads".into(), args.threads.to_string().into()]);
     argv
 }
 

@@ -9,5 +9,6 @@ mod props;
 mod roundtrip;
 mod secrets;
 mod skips;
+mod stream;
 mod trace;
 mod util;

@@ -60,7 +60,14 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn W
             return EXIT_INPUT;
         }
     };
-    let report = match handshake_darktower_judge::judge(&request.bytes, &options) {
+    let bytes = match request.read_capture() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let report = match handshake_darktower_judge::judge(&bytes, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", request.file.display());

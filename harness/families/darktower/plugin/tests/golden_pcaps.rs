@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use handshake_check::testing::CaptureFile;
 use handshake_check::CheckRequest;
 use handshake_darktower::{effective, serves, DarkTower, Profile, TOKEN_SECRET};
 use handshake_scenario::{Role, Scenario};
@@ -52,9 +53,10 @@ fn check_as(
     let matches = command
         .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
         .expect("valid arguments");
+    let file = CaptureFile::new(path, &bytes);
     let request = CheckRequest {
-        file: path.to_owned(),
-        bytes,
+        file: file.path.clone(),
+        threads: 2,
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),

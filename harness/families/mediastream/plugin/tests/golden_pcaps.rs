@@ -22,7 +22,7 @@ fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
         .expect("valid arguments");
     let request = CheckRequest {
         file: path.to_owned(),
-        bytes: std::fs::read(path).expect("golden"),
+        threads: 2,
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),

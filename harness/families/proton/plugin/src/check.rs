@@ -104,7 +104,14 @@ fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i
             return EXIT_INPUT;
         }
     };
-    let report = match handshake_proton_judge::judge(&request.bytes, &options) {
+    let bytes = match request.read_capture() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let report = match handshake_proton_judge::judge(&bytes, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", request.file.display());

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use handshake_check::testing::CaptureFile;
 use handshake_check::CheckRequest;
 use handshake_proton::format::Setup;
 use handshake_proton::Proton;
@@ -30,9 +31,10 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
     let matches = command
         .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
         .expect("valid arguments");
+    let file = CaptureFile::new(path, &bytes);
     let request = CheckRequest {
-        file: path.to_owned(),
-        bytes,
+        file: file.path.clone(),
+        threads: 2,
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),

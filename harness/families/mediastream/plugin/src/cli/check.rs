@@ -8,7 +8,7 @@ use clap::FromArgMatches;
 use handshake_check::CheckRequest;
 
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
-use handshake_mediastream_judge::{check_capture, CheckOptions, Report};
+use handshake_mediastream_judge::{CheckOptions, Checker, Report};
 
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
@@ -96,7 +96,16 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
     };
-    let verdict = match check_capture(&request.bytes, request.port, options) {
+    let file = match request.open_capture() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INPUT;
+        }
+    };
+    let judged =
+        handshake_check::check_stream(file, request.port, request.threads, Checker::new(options));
+    let verdict = match judged {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {}: {e}", request.file.display());
