@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pnet_datalink::{Channel, Config, DataLinkReceiver, NetworkInterface};
 
-use crate::decode::{decode, Decoded, Link};
+use crate::decode::{decode, decode_fast, Decoded, Link};
 use crate::defrag::FragKey;
 use crate::{CaptureError, CaptureWriter};
 
@@ -352,6 +352,12 @@ impl Filter {
     }
 
     fn keep(&mut self, frame: &[u8]) -> bool {
+        // The reader's fast path first: a plain UDP datagram, decided without etherparse.
+        if let Some((src, dst, _)) = decode_fast(Link::Ethernet, frame) {
+            return self
+                .port
+                .is_none_or(|p| src.port() == p || dst.port() == p);
+        }
         let (key, frag) = match decode(Link::Ethernet, frame) {
             Err(_) => return false,
             Ok(_) if self.port.is_none() => return true,
