@@ -354,9 +354,7 @@ impl Filter {
     fn keep(&mut self, frame: &[u8]) -> bool {
         // The reader's fast path first: a plain UDP datagram, decided without etherparse.
         if let Some((src, dst, _)) = decode_fast(Link::Ethernet, frame) {
-            return self
-                .port
-                .is_none_or(|p| src.port() == p || dst.port() == p);
+            return self.port.is_none_or(|p| src.port() == p || dst.port() == p);
         }
         let (key, frag) = match decode(Link::Ethernet, frame) {
             Err(_) => return false,
