@@ -220,7 +220,7 @@ pub fn check_capture<J: Judge>(
 /// error after the start is damage.
 ///
 /// With `threads` ≥ 2 a second thread reads and decodes the capture while this one judges
-/// ([`pipeline`]): the judge sees the same packets in the same order, so the verdict is the same
+/// (`pipeline`): the judge sees the same packets in the same order, so the verdict is the same
 /// byte for byte.
 pub fn check_stream<J: Judge, R: std::io::Read + Send>(
     source: R,
@@ -247,7 +247,7 @@ pub fn check_stream<J: Judge, R: std::io::Read + Send>(
 /// The reading thread copies each datagram's payload into a batch (a few hundred KiB, so that
 /// it crosses between the cores' caches whole) with what the judge needs of it; the judging
 /// thread takes the batches in order and gives them back emptied, so a handful are ever alive.
-pub mod pipeline {
+mod pipeline {
     use std::net::SocketAddr;
     use std::sync::mpsc;
 
@@ -364,14 +364,21 @@ pub struct CheckRequest {
 }
 
 impl CheckRequest {
-    /// The whole capture, for judges that need all of it at once (`file: reason` on error).
-    pub fn read_capture(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.file).map_err(|e| format!("{}: {e}", self.file.display()))
+    /// The whole capture, for judges that need all of it at once; `None` after saying on stderr
+    /// why it cannot be read.
+    pub fn read_capture(&self) -> Option<Vec<u8>> {
+        self.reported(std::fs::read(&self.file))
     }
 
-    /// The capture file opened for reading as a stream (`file: reason` on error).
-    pub fn open_capture(&self) -> Result<std::fs::File, String> {
-        std::fs::File::open(&self.file).map_err(|e| format!("{}: {e}", self.file.display()))
+    /// The capture file opened for reading as a stream; `None` after saying why it cannot be.
+    pub fn open_capture(&self) -> Option<std::fs::File> {
+        self.reported(std::fs::File::open(&self.file))
+    }
+
+    fn reported<T>(&self, result: std::io::Result<T>) -> Option<T> {
+        result
+            .map_err(|e| eprintln!("error: {}: {e}", self.file.display()))
+            .ok()
     }
 }
 

@@ -60,12 +60,8 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn W
             return EXIT_INPUT;
         }
     };
-    let bytes = match request.read_capture() {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
+    let Some(bytes) = request.read_capture() else {
+        return EXIT_INPUT;
     };
     let report = match handshake_darktower_judge::judge(&bytes, &options) {
         Ok(r) => r,

@@ -104,12 +104,8 @@ fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i
             return EXIT_INPUT;
         }
     };
-    let bytes = match request.read_capture() {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
+    let Some(bytes) = request.read_capture() else {
+        return EXIT_INPUT;
     };
     let report = match handshake_proton_judge::judge(&bytes, &options) {
         Ok(r) => r,

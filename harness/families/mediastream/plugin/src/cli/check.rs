@@ -96,12 +96,8 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
     };
-    let file = match request.open_capture() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
+    let Some(file) = request.open_capture() else {
+        return EXIT_INPUT;
     };
     let judged =
         handshake_check::check_stream(file, request.port, request.threads, Checker::new(options));
