@@ -26,9 +26,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use handshake_mediastream_endpoint::{Backoff, Direction, Profile, ProfileKind, StreamConfig};
+use handshake_mediastream_wire::field::CONTROL_LEN;
 use handshake_mediastream_wire::{
-    verify_pattern, ConnectionId, ControlKind, ControlPacket, Datagram, FragmentPlan, Kind, Mode,
-    Options, TlvOption,
+    verify_pattern, ConnectionId, ControlKind, ControlPacket, Datagram, Error as WireError,
+    FragmentPlan, Kind, Mode, Options, TlvOption,
 };
 use serde::Serialize;
 
@@ -591,6 +592,9 @@ impl Session {
                         format!("{who} sent a malformed datagram: {e}"),
                     );
                 }
+                if matches!(e, WireError::TlvBadLength { .. }) {
+                    self.permit_lenient_reading(packet);
+                }
                 return;
             }
         };
@@ -713,6 +717,37 @@ impl Session {
             Opened::Start => {}
         }
         self.start_received |= received;
+    }
+
+    /// D14 gives the known option types' value sizes and calls only a TLV running past the end
+    /// invalid: a control frame whose known-type option has another length is malformed to this
+    /// decoder (the reference drops it), while an implementation may as well skip that option and
+    /// take the frame. Its receiver may therefore act on it: it permits what the frame would (a
+    /// SYN-ACK after such a SYN, an ACK after such a SYN-ACK, media after such an ACK echoing the
+    /// assigned id) and requires nothing.
+    fn permit_lenient_reading(&mut self, packet: &Packet<'_>) {
+        let Some(body) = packet.payload.get(..CONTROL_LEN) else {
+            return;
+        };
+        let Ok(Datagram::Control(c)) = Datagram::parse(body, Mode::LegacyAccepting) else {
+            return;
+        };
+        let received = !packet.mark.undelivered;
+        match (c.kind, packet.src == self.initiator) {
+            (ControlKind::Syn, true) => self.syn_received |= received,
+            (ControlKind::SynAck, false) if c.accept() => {
+                self.ids_told.push(c.connection_id);
+                self.accepting_syn_ack_received |= received;
+            }
+            (ControlKind::Ack, true) => {
+                let assigned =
+                    matches!(self.first_syn_ack, Some((id, true)) if id == c.connection_id);
+                if assigned || self.ids_told.contains(&c.connection_id) {
+                    self.ack_ok_received |= received;
+                }
+            }
+            _ => {}
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,100 @@
+//! D14 gives the known option types' sizes but calls only a TLV running past the end invalid. A
+//! control frame whose known-type option has another length is malformed to this decoder, yet an
+//! independent implementation may skip the option and take the frame: its receiver may act on it
+//! and the checker must not call that a violation (found fuzzing the independent Python responder,
+//! which streamed after an ACK carrying a 16-byte max-datagram option). Nothing is required of a
+//! receiver that drops it, and a frame D14 does call invalid still permits nothing.
+
+use std::net::SocketAddr;
+
+use handshake_mediastream_judge::{CheckOptions, Checker, Mark, Packet};
+use handshake_mediastream_wire::{ConnectionId, ControlRepr, DataRepr, Datagram};
+use rstest::rstest;
+
+/// What a control frame carries after its 67 bytes.
+#[derive(Clone, Copy, Debug)]
+enum Options {
+    None,
+    /// Type 5 (max datagram bytes, u32) with a 16-byte value.
+    BadLength,
+    /// A TLV whose length runs past the end (invalid by D14).
+    Overrun,
+}
+
+fn control(c: ControlRepr<'_>, options: Options) -> Vec<u8> {
+    let mut bytes = Datagram::Control(c).to_vec();
+    match options {
+        Options::None => {}
+        Options::BadLength => {
+            bytes.extend_from_slice(&[5, 16, 0]);
+            bytes.extend_from_slice(&[0x44; 16]);
+        }
+        Options::Overrun => bytes.extend_from_slice(&[5, 16, 0, 1, 2]),
+    }
+    bytes
+}
+
+/// The rules fired by a 3-way session whose SYN, SYN-ACK and ACK carry `syn`, `syn_ack` and
+/// `ack` options, and in which the responder then streams (ACK absent when `ack` is `None`).
+fn rules_fired(syn: Options, syn_ack: Options, ack: Option<Options>) -> Vec<&'static str> {
+    let (i, r): (SocketAddr, SocketAddr) = (
+        "192.0.2.1:50000".parse().expect("addr"),
+        "192.0.2.2:4444".parse().expect("addr"),
+    );
+    let id = ConnectionId::from_text("7887efe9-2f22-4082-b78a-62421b8fdd9e").expect("id");
+    let mut checker = Checker::new(CheckOptions::default());
+    let mut number = 0;
+    let mut push = |ms: u64, from_initiator: bool, bytes: &[u8]| {
+        number += 1;
+        let (src, dst) = if from_initiator { (i, r) } else { (r, i) };
+        checker.push(&Packet {
+            number,
+            time_ns: ms * 1_000_000,
+            src,
+            dst,
+            payload: bytes,
+            mark: Mark::default(),
+        });
+    };
+    push(0, true, &control(ControlRepr::syn(ConnectionId::ZERO), syn));
+    push(1, false, &control(ControlRepr::syn_ack_accept(id), syn_ack));
+    if let Some(ack) = ack {
+        push(2, true, &control(ControlRepr::ack(id), ack));
+    }
+    push(3, false, &Datagram::ConnectionId(id).to_vec());
+    // The fill pattern: the little-endian counter 0, 1, 2, …
+    let payload: Vec<u8> = (0..50u16).flat_map(u16::to_le_bytes).collect();
+    let data = DataRepr {
+        seq: 1,
+        qpc: 4_000,
+        qpf: 10_000_000,
+        payload: &payload,
+    };
+    push(4, false, &Datagram::Data(data).to_vec());
+    let mut fired: Vec<&str> = checker.finish().violations().map(|v| v.rule).collect();
+    fired.sort_unstable();
+    fired.dedup();
+    fired
+}
+
+#[rstest]
+#[case::media_after_an_ack_with_a_bad_length_option(Options::None, Options::None, Some(Options::BadLength), &[], &["mediastream.3way.no_media_before_ack"])]
+#[case::a_syn_ack_to_a_syn_with_a_bad_length_option(Options::BadLength, Options::None, Some(Options::None), &[], &["mediastream.3way.order"])]
+#[case::an_ack_to_a_syn_ack_with_a_bad_length_option(Options::None, Options::BadLength, Some(Options::None), &[], &["mediastream.3way.order"])]
+#[case::media_without_an_ack(Options::None, Options::None, None, &["mediastream.3way.no_media_before_ack"], &[])]
+#[case::media_after_an_ack_whose_option_overruns(Options::None, Options::None, Some(Options::Overrun), &["mediastream.3way.no_media_before_ack"], &[])]
+fn a_frame_d14_leaves_open_may_be_taken(
+    #[case] syn: Options,
+    #[case] syn_ack: Options,
+    #[case] ack: Option<Options>,
+    #[case] fires: &[&str],
+    #[case] holds: &[&str],
+) {
+    let fired = rules_fired(syn, syn_ack, ack);
+    for rule in fires {
+        assert!(fired.contains(rule), "{rule} should fire: {fired:?}");
+    }
+    for rule in holds {
+        assert!(!fired.contains(rule), "{rule} should hold: {fired:?}");
+    }
+}
