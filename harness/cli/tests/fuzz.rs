@@ -103,3 +103,91 @@ fn the_reference_gives_no_finding_and_the_corpus_resumes() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("is not a JSON scenario"));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A copy of the Python media-stream manifest whose responder first appends a line to `log` (one
+/// line per process started); responder skeletons only.
+fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
+    let original = root().join("vectors/iut/python-mediastream.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&original).expect("manifest")).expect("JSON");
+    let iut_dir = root().join("vectors/iut");
+    let iut_dir = iut_dir.canonicalize().expect("vectors/iut");
+    let command = m["responder"]
+        .as_str()
+        .expect("responder command")
+        .replace("{manifest_dir}", iut_dir.to_str().expect("path"));
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("echo started >> '{}' && exec \"$@\"", log.display()),
+        "sh".to_owned(),
+    ];
+    argv.extend(command.split_whitespace().map(str::to_owned));
+    m["responder"] = serde_json::json!(argv);
+    m.as_object_mut().expect("object").remove("initiator");
+    m.as_object_mut().expect("object").remove("$schema");
+    std::fs::create_dir_all(dir).expect("scratch dir");
+    let path = dir.join("logging.json");
+    std::fs::write(&path, m.to_string()).expect("write manifest");
+    path
+}
+
+/// Against an external responder the search keeps the process running from input to input
+/// (fewer starts than inputs), `--fresh-iut` starts one per input, and neither finds anything
+/// in the correct implementation (a kept process must not cause false findings).
+#[test]
+fn an_external_responder_serves_input_after_input() {
+    let out = scratch("kept");
+    let starts = |fresh: bool| -> (usize, u64) {
+        let log = out.join(format!("starts-{fresh}.log"));
+        let manifest = logging_manifest(&out, &log);
+        let report = out.join(format!("report-{fresh}"));
+        let mut args = vec![
+            "fuzz",
+            "--iut",
+            manifest.to_str().expect("path"),
+            "--family",
+            "mediastream",
+            "--role",
+            "responder",
+            "--execs",
+            "12",
+            "--jobs",
+            "2",
+            "--seed",
+            "2",
+            "--out",
+            report.to_str().expect("path"),
+        ];
+        if fresh {
+            args.push("--fresh-iut");
+        }
+        let o = harness(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "no finding in the correct implementation: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
+        )
+        .expect("JSON");
+        let started = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let runs = summary["execs"].as_u64().unwrap_or(0);
+        (started, runs)
+    };
+    let (kept, runs) = starts(false);
+    assert!(runs >= 12, "{runs} inputs ran");
+    assert!(kept < 12, "{kept} processes started for {runs} inputs");
+    let (fresh, runs) = starts(true);
+    assert!(
+        fresh as u64 >= runs,
+        "{fresh} processes started for {runs} inputs"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

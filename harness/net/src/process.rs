@@ -141,6 +141,8 @@ pub struct Process {
     pub line_read: Arc<tokio::sync::Notify>,
     /// Signals the harness sent, with times.
     pub signals_sent: Vec<(Instant, Signal)>,
+    /// The clock its output and exit are stamped with (a kept process changes it per run).
+    clock: Arc<Mutex<Clock>>,
 }
 
 impl Process {
@@ -188,6 +190,7 @@ impl Process {
             });
         }
         let output = Arc::new(Mutex::new(Output::default()));
+        let shared_clock = Arc::new(Mutex::new(clock));
         let line_read = Arc::new(tokio::sync::Notify::new());
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -196,7 +199,7 @@ impl Process {
                 Stream::Stdout,
                 Arc::clone(&output),
                 Arc::clone(&line_read),
-                clock,
+                Arc::clone(&shared_clock),
             )));
         }
         if let Some(err) = child.stderr.take() {
@@ -205,14 +208,15 @@ impl Process {
                 Stream::Stderr,
                 Arc::clone(&output),
                 Arc::clone(&line_read),
-                clock,
+                Arc::clone(&shared_clock),
             )));
         }
         let (tx, exit) = watch::channel(None);
+        let exit_clock = Arc::clone(&shared_clock);
         tokio::spawn(async move {
             // Dropping the child when the run ends kills it (kill_on_drop); normally it is reaped here.
             if let Ok(status) = child.wait().await {
-                let _ = tx.send(Some(Exit::of(clock.now(), status)));
+                let _ = tx.send(Some(Exit::of(now(&exit_clock), status)));
             }
             // Keep the sender alive until the run drops its receiver, so "exited" stays readable.
             tx.closed().await;
@@ -225,7 +229,20 @@ impl Process {
             readers,
             line_read,
             signals_sent: Vec::new(),
+            clock: shared_clock,
         })
+    }
+
+    /// Makes a process kept running between runs ready for the next one: what it printed and the
+    /// signals it got are forgotten, and from now on its output and exit are stamped on `clock`.
+    pub fn begin_run(&mut self, clock: Clock) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = clock;
+        }
+        if let Ok(mut o) = self.output.lock() {
+            *o = Output::default();
+        }
+        self.signals_sent.clear();
     }
 
     /// How it ended, if it has.
@@ -340,12 +357,20 @@ impl Drop for Process {
     }
 }
 
+/// The time now on a shared clock.
+fn now(clock: &Mutex<Clock>) -> Instant {
+    clock
+        .lock()
+        .map(|c| c.now())
+        .unwrap_or_else(|e| e.into_inner().now())
+}
+
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
     which: Stream,
     output: Arc<Mutex<Output>>,
     notify: Arc<tokio::sync::Notify>,
-    clock: Clock,
+    clock: Arc<Mutex<Clock>>,
 ) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
@@ -360,7 +385,7 @@ async fn read_lines(
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 if let Ok(mut o) = output.lock() {
-                    o.push(clock.now(), which, &line);
+                    o.push(now(&clock), which, &line);
                 }
                 notify.notify_waiters();
             }

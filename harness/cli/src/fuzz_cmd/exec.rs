@@ -18,6 +18,7 @@ use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
 use handshake_scenario::engine::OVER_BUDGET;
+use handshake_scenario::external::ExternalIut;
 use handshake_scenario::external::PEAK_MEMORY;
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
@@ -73,6 +74,10 @@ pub(super) struct Verdict {
 pub(super) struct Runner<'a> {
     pub family: &'static dyn DynFamily,
     pub iut: &'a Iut,
+    /// The IUT as the search runs it: an external responder kept running from one input to the
+    /// next (restarted when an input left it dead or not serving). Verdicts are confirmed, and
+    /// findings minimised, on `iut`, started afresh for every run as `harness run` does.
+    pub search_iut: Iut,
     /// The references the IUT is compared with, in preference order: an input is compared with
     /// the first that can run it (empty: none).
     pub baseline: Vec<Iut>,
@@ -178,6 +183,19 @@ impl Runner<'_> {
     pub(super) fn exec(&self, input: &Value) -> Option<(ScenarioOutcome, usize)> {
         let (probed, input_len) = self.probed(input);
         self.run_on(self.iut, probed).map(|o| (o, input_len))
+    }
+
+    /// As [`exec`](Self::exec), on the IUT as the search runs it (`search_iut`): a kept
+    /// responder that died or no longer serves is ended, so the next input starts it afresh.
+    pub(super) fn search(&self, input: &Value) -> Option<(ScenarioOutcome, usize)> {
+        let (probed, input_len) = self.probed(input);
+        let outcome = self.run_on(&self.search_iut, probed)?;
+        if matches!(self.search_iut, Iut::External(_))
+            && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some())
+        {
+            ExternalIut::forget_kept();
+        }
+        Some((outcome, input_len))
     }
 
     /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on

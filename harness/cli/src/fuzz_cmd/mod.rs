@@ -76,6 +76,11 @@ pub struct FuzzArgs {
     /// Stop at the first finding (after minimising it).
     #[arg(long)]
     pub stop_at_first: bool,
+    /// Start an external responder afresh for every input. By default one started with the same
+    /// command line serves input after input (per job) until an input leaves it dead or not
+    /// answering the probe; findings are always confirmed and minimised on fresh processes.
+    #[arg(long)]
+    pub fresh_iut: bool,
 }
 
 /// A scenario with `steps` in place of its own (its own are not copied: they are most of it).
@@ -220,6 +225,10 @@ fn hex_bytes(steps: &[Value]) -> usize {
 /// Minimisations of one kind of finding (kept or not reproducible) before its repeats are ignored.
 const MAX_TRIES_PER_KIND: usize = 6;
 
+/// Real-time findings of one kind that did not show again on a fresh process (one run each) before
+/// its repeats are ignored: a kept responder slowed by earlier inputs misses a probe now and then.
+const MAX_UNCONFIRMED_PER_KIND: usize = 40;
+
 /// The capture sizes of the runs so far: a run's cost grows with its datagrams, and its capture
 /// with them (a deterministic measure, unlike time: the corpus stays the same for the same seed).
 #[derive(Debug, Default)]
@@ -297,6 +306,8 @@ struct State<'a> {
     shapes: BTreeSet<(String, Vec<String>)>,
     /// Minimisations tried per kind of finding.
     tries: BTreeMap<String, usize>,
+    /// Real-time findings per kind that did not show again on a fresh process.
+    unconfirmed: BTreeMap<String, usize>,
     execs: u64,
     refused: u64,
     over_budget: u64,
@@ -370,19 +381,22 @@ impl State<'_> {
         };
         // Each kind is minimised a few times at most: most repeats are the same bug, and a kind
         // that did not reproduce a few times is flaky.
-        let tries = self.tries.entry(kind.clone()).or_default();
-        if *tries >= MAX_TRIES_PER_KIND {
+        if self.tries.get(&kind).copied().unwrap_or(0) >= MAX_TRIES_PER_KIND
+            || self.unconfirmed.get(&kind).copied().unwrap_or(0) >= MAX_UNCONFIRMED_PER_KIND
+        {
             return false;
         }
-        *tries += 1;
         let execs = self.execs;
-        // Real-time verdicts vary: one more run before the (costly) minimisation.
+        // Real-time verdicts vary, and a kept process carries what earlier inputs left in it: one
+        // more run, on a fresh process, before the (costly) minimisation.
         if self.external && runner.verdict_of(candidate).is_none_or(|v| v.kind != kind) {
+            *self.unconfirmed.entry(kind.clone()).or_default() += 1;
             self.say(&format!(
                 "not reproducible, dropped: {kind} at exec {execs}: {detail}"
             ));
             return false;
         }
+        *self.tries.entry(kind.clone()).or_default() += 1;
         let first_at_seconds = self.started.elapsed().as_secs_f64();
         let steps = candidate["peer"]["steps"]
             .as_array()
@@ -556,9 +570,14 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     } else {
         1
     });
+    let mut search_iut = iut.clone();
+    if let Iut::External(e) = &mut search_iut {
+        e.keep_running(!args.fresh_iut);
+    }
     let runner = Runner {
         family,
         iut: &iut,
+        search_iut,
         baseline: baseline_of(&iut, family),
         seed: args.seed,
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
@@ -590,6 +609,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         findings: Vec::new(),
         shapes: BTreeSet::new(),
         tries: BTreeMap::new(),
+        unconfirmed: BTreeMap::new(),
         execs: 0,
         refused: 0,
         over_budget: 0,
@@ -597,7 +617,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         run_seconds: Vec::new(),
         corpus_len_after: Vec::new(),
     };
-    // `jobs` runs at once in a sliding window of 4 × jobs draws: input k is drawn from the corpus
+    // `jobs` runs at once in a sliding window of 4 × jobs draws (64 × for an external IUT): input k is drawn from the corpus
     // as it stood after result k − window was taken in (results are taken in draw order), so the
     // same seed draws the same inputs whatever the timing, and a slow run holds no one back.
     // `jobs` workers that live as long as the run (a thread per input cost more than a run); one
@@ -614,7 +634,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 let Ok(Ok((k, candidate))) = next else {
                     return;
                 };
-                let result = timed(|| runner.exec(&candidate));
+                let result = timed(|| runner.search(&candidate));
                 if tx.send((k, candidate, result)).is_err() {
                     return;
                 }
@@ -625,8 +645,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
         let mut in_flight = 0usize;
         // Draws may run ahead of the results taken in by this much, so that a slow run does not
-        // hold the other jobs back.
-        let window = 4 * jobs as u64;
+        // hold the other jobs back: in real time one input may wait out a 5 s timer while a kept
+        // responder serves a hundred others.
+        let window = if external { 64 } else { 4 } * jobs as u64;
         loop {
             stop = stop
                 || args
@@ -641,7 +662,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 };
                 let candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
                 if inline {
-                    let result = timed(|| runner.exec(&candidate));
+                    let result = timed(|| runner.search(&candidate));
                     waiting.insert(drawn, (candidate, result));
                     drawn += 1;
                     break;

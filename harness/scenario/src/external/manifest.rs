@@ -581,6 +581,19 @@ impl Manifest {
     }
 }
 
+/// The `{keylog}` file of a QUIC family's IUT: one per harness process and thread, not per
+/// scenario, so that scenarios started with otherwise equal command lines get equal ones (a fuzzer
+/// keeps such a responder running between inputs) and runs leave a bounded number of files. Runs on
+/// one thread are sequential; the IUTs append (NSS key log lines).
+pub fn keylog_path(family: &str) -> PathBuf {
+    let thread = format!("{:?}", std::thread::current().id());
+    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+    std::env::temp_dir().join(format!(
+        "harness-{family}-{}-{thread}.keys",
+        std::process::id()
+    ))
+}
+
 /// Splits a command line into words like a POSIX shell (without expansions): blanks separate words;
 /// `'…'` is literal; inside `"…"` a backslash escapes `"`, `\`, `$` and `` ` ``; elsewhere a
 /// backslash escapes the next character.

@@ -15,6 +15,7 @@
 //! stdout and stderr (64 KiB each) and its exit status are lines of the transcript; a failed verdict
 //! also names the exit status and the last line of stderr among its reasons.
 
+mod kept;
 pub mod manifest;
 mod realtime;
 pub use realtime::PEAK_MEMORY;
@@ -42,6 +43,7 @@ pub struct ExternalIut {
     harness: Option<PathBuf>,
     mutant: Option<String>,
     plant: Option<String>,
+    keep: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -79,6 +81,7 @@ impl ExternalIut {
             harness: None,
             mutant: None,
             plant: None,
+            keep: false,
         }
     }
 
@@ -156,6 +159,7 @@ impl ExternalIut {
             harness: None,
             mutant: None,
             plant: None,
+            keep: false,
         })
     }
 
@@ -183,6 +187,18 @@ impl ExternalIut {
     /// Widens every window by `tolerance` (default [`DEFAULT_TOLERANCE_MS`]).
     pub fn set_tolerance(&mut self, tolerance: Duration) {
         self.tolerance = tolerance;
+    }
+
+    /// Keeps a responder process running after a run, for the next run with the same command line
+    /// on the same thread (see the `kept` module): for a fuzzer's many short inputs. A process that
+    /// ended is started afresh; [`ExternalIut::forget_kept`] ends the kept ones.
+    pub fn keep_running(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+
+    /// Ends the responder processes this thread keeps (see [`ExternalIut::keep_running`]).
+    pub fn forget_kept() {
+        kept::forget();
     }
 
     /// The program `{harness}` stands for (default: the running executable).
@@ -266,19 +282,6 @@ impl ExternalIut {
             Ok(l) => l,
             Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
         };
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                return ScenarioOutcome::error(
-                    scenario,
-                    &self.name,
-                    format!("cannot start the async runtime: {e}"),
-                )
-            }
-        };
         let harness = match &self.harness {
             Some(p) => Ok(p.clone()),
             None => running_executable(),
@@ -295,7 +298,7 @@ impl ExternalIut {
         let _serving = lock
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let outcome = runtime.block_on(async {
+        let run = async {
             let argv_for = |addr: SocketAddr| -> Result<(Vec<String>, Option<String>), String> {
                 let Kind::Spawn { manifest, dir } = &self.kind else {
                     return Err("no command".into());
@@ -314,6 +317,7 @@ impl ExternalIut {
                     manifest,
                     argv: &argv_for,
                     cwd: manifest.cwd.as_ref().map(|c| dir.join(c)),
+                    keep: self.keep && role == Role::Responder && fixed.is_none(),
                 },
                 Kind::Running(addr, _) => realtime::Target::Running(*addr),
             };
@@ -326,10 +330,21 @@ impl ExternalIut {
                 target,
             });
             tokio::time::timeout(budget, run).await
-        });
+        };
+        // A kept process's tasks live on this thread's runtime; otherwise each run has its own.
+        let outcome = if self.keep {
+            kept::block_on(run)
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))
+                .map(|rt| rt.block_on(run))
+        };
         match outcome {
-            Ok(o) => o,
-            Err(_) => {
+            Err(why) => ScenarioOutcome::error(scenario, &self.name, why),
+            Ok(Ok(o)) => o,
+            Ok(Err(_)) => {
                 // The run (and with it the IUT's process group) was dropped: the group got SIGKILL.
                 let mut o = ScenarioOutcome::error(
                     scenario,

@@ -20,6 +20,7 @@ use handshake_net::realtime::RealTimeLink;
 use handshake_net::udp::Clock;
 use handshake_net::{DatagramId, FaultRule, LinkConfig, LinkEvent, SimEvent, VirtualLink};
 
+use super::kept::{self, Kept};
 use super::manifest::{Launch, Manifest, Ready};
 use crate::engine::{address, fault_rule};
 use crate::family::{Event, Family, IutExit, JudgeCtx, ObserveCtx};
@@ -42,6 +43,9 @@ pub(super) enum Target<'a> {
         argv: &'a dyn Fn(SocketAddr) -> Result<(Vec<String>, Option<String>), String>,
         /// Working directory.
         cwd: Option<std::path::PathBuf>,
+        /// Take a responder kept running by an earlier run with the same command line, and keep
+        /// this one running afterwards (see the `kept` module).
+        keep: bool,
     },
     /// A responder already running there.
     Running(SocketAddr),
@@ -350,12 +354,22 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     }
 
     let mut process: Option<Process> = None;
+    // A kept responder taken for this run; and where, and how, this run's process was started
+    // (to keep it afterwards).
+    let mut runs_served = 1;
+    let mut started_as: Option<(
+        SocketAddr,
+        Vec<String>,
+        Option<String>,
+        Option<std::path::PathBuf>,
+    )> = None;
     let mut unsupported_code = None;
     let mut grace = ms(500);
     let ending = async {
         // Start the IUT (or take the running one) and wait until it is ready; the script clock
         // starts then (responder) or at the initiator's first datagram.
-        let origin = match &r.target {
+        let origin = 'start: {
+            match &r.target {
             Target::Running(a) => {
                 net.link.set_iut(*a, true);
                 clock.now()
@@ -364,9 +378,32 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                 manifest,
                 argv,
                 cwd,
+                keep,
             } => {
                 unsupported_code = Some(manifest.unsupported_exit_code);
                 grace = ms(manifest.kill_grace_ms);
+                let same_command = |k: &Kept| {
+                    k.cwd == *cwd
+                        && argv(k.addr).is_ok_and(|(words, stdin)| words == k.words && stdin == k.stdin)
+                };
+                if let Some(mut k) = keep.then(|| kept::take(same_command)).flatten() {
+                    k.process.begin_run(clock);
+                    markers.push((
+                        clock.now(),
+                        format!(
+                            "IUT kept running (pid {}, its run {}): {}",
+                            k.process.pid,
+                            k.runs + 1,
+                            quote(&k.words)
+                        ),
+                    ));
+                    net.link.watch_exit(k.process.exit_watch());
+                    net.link.set_iut(k.addr, true);
+                    runs_served = k.runs + 1;
+                    started_as = Some((k.addr, k.words, k.stdin, k.cwd));
+                    process = Some(k.process);
+                    break 'start clock.now();
+                }
                 let addr = match (role, manifest.listen) {
                     (Role::Responder, Some(fixed)) => fixed,
                     (Role::Responder, None) => match free_port(bind_ip) {
@@ -379,6 +416,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                     Ok(w) => w,
                     Err(e) => return Ending::Error(format!("IUT command: {e}")),
                 };
+                let stdin_text = stdin.clone();
                 let p = match Process::spawn(&words, cwd.as_ref(), &manifest.env, stdin, clock) {
                     Ok(p) => p,
                     Err(e) => return Ending::Error(e),
@@ -388,6 +426,9 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                     format!("IUT started (pid {}): {}", p.pid, quote(&words)),
                 ));
                 net.link.watch_exit(p.exit_watch());
+                if *keep {
+                    started_as = Some((addr, words.clone(), stdin_text.clone(), cwd.clone()));
+                }
                 let p = process.insert(p);
                 match role {
                     Role::Responder => {
@@ -449,6 +490,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                         }
                     }
                 }
+            }
             }
         };
 
@@ -523,12 +565,28 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     // The initiator's verdict is its exit status within the deadline, read before the harness ends it.
     let exit_in_time = process.as_ref().and_then(Process::exited);
     let peak_memory = process.as_ref().and_then(Process::peak_memory_kb);
+    // A responder that is still serving after a run that ran is kept for the next one.
+    let keep = matches!(ending, Ending::Ran) && !net.link.interrupted() && exit_in_time.is_none();
+    let mut kept_output = None;
+    if let (true, Some((addr, words, stdin, cwd))) = (keep, started_as) {
+        if let Some(p) = process.take() {
+            kept_output = Some(p.output());
+            kept::put(Kept {
+                process: p,
+                addr,
+                words,
+                stdin,
+                cwd,
+                runs: runs_served,
+            });
+        }
+    }
     if let Some(p) = &mut process {
         p.shut_down(grace, clock).await;
     }
     let (exit, output, signals) = match &process {
         Some(p) => (p.exited(), Some(p.output()), p.signals_sent.clone()),
-        None => (None, None, Vec::new()),
+        None => (None, kept_output, Vec::new()),
     };
     drop(process);
 

@@ -115,11 +115,7 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
     let p = effective(&Profile::parse(base).unwrap_or_default(), s);
     let m = &s.setup.meeting;
     let id = identity()?;
-    let keylog = std::env::temp_dir().join(format!(
-        "harness-darktower-{}-{}.keys",
-        std::process::id(),
-        s.id.replace(['/', '.'], "_")
-    ));
+    let keylog = handshake_scenario::external::manifest::keylog_path("darktower");
     let join_token = JoinMint {
         secret: Secret::new(TOKEN_SECRET),
         meeting: m.id.clone(),

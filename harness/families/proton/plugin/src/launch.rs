@@ -75,11 +75,7 @@ fn complete(s: &ProtonScenario, profile: &str) -> Launch {
             options.push(name.to_owned());
         }
     }
-    let keylog = std::env::temp_dir().join(format!(
-        "harness-proton-{}-{}.keys",
-        std::process::id(),
-        s.id
-    ));
+    let keylog = handshake_scenario::external::manifest::keylog_path("proton");
     Launch {
         profile: profile.to_owned(),
         options,
