@@ -132,9 +132,9 @@ fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
     path
 }
 
-/// Against an external responder the search keeps the process running from input to input
-/// (fewer starts than inputs), `--fresh-iut` starts one per input, and neither finds anything
-/// in the correct implementation (a kept process must not cause false findings).
+/// With `--keep-iut` the search keeps an external responder running from input to input (fewer
+/// starts than inputs), by default it starts one per input, and neither finds anything in the
+/// correct implementation (a kept process must not cause false findings).
 #[test]
 fn an_external_responder_serves_input_after_input() {
     let out = scratch("kept");
@@ -159,8 +159,8 @@ fn an_external_responder_serves_input_after_input() {
             "--out",
             report.to_str().expect("path"),
         ];
-        if fresh {
-            args.push("--fresh-iut");
+        if !fresh {
+            args.push("--keep-iut");
         }
         let o = harness(&args);
         assert_eq!(

@@ -32,6 +32,15 @@ use crate::script::{run_steps, Driver, Script};
 /// anything more), to take in what the IUT had already sent.
 const COLLECT: Duration = Duration::from_millis(5);
 
+/// Where a responder listens, its command line, its stdin text and its working directory: what a
+/// kept process is matched by.
+type StartedAs = (
+    SocketAddr,
+    Vec<String>,
+    Option<String>,
+    Option<std::path::PathBuf>,
+);
+
 /// What to run against.
 pub(super) enum Target<'a> {
     /// Start the manifest's program.
@@ -357,12 +366,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     // A kept responder taken for this run; and where, and how, this run's process was started
     // (to keep it afterwards).
     let mut runs_served = 1;
-    let mut started_as: Option<(
-        SocketAddr,
-        Vec<String>,
-        Option<String>,
-        Option<std::path::PathBuf>,
-    )> = None;
+    let mut started_as: Option<StartedAs> = None;
     let mut unsupported_code = None;
     let mut grace = ms(500);
     let ending = async {
