@@ -5,9 +5,9 @@
 //! which streamed after an ACK carrying a 16-byte max-datagram option). Nothing is required of a
 //! receiver that drops it, and a frame D14 does call invalid still permits nothing.
 
-use std::net::SocketAddr;
+mod common;
 
-use handshake_mediastream_judge::{CheckOptions, Checker, Mark, Packet};
+use common::Session;
 use handshake_mediastream_wire::{ConnectionId, ControlRepr, DataRepr, Datagram};
 use rstest::rstest;
 
@@ -37,31 +37,14 @@ fn control(c: ControlRepr<'_>, options: Options) -> Vec<u8> {
 /// The rules fired by a 3-way session whose SYN, SYN-ACK and ACK carry `syn`, `syn_ack` and
 /// `ack` options, and in which the responder then streams (ACK absent when `ack` is `None`).
 fn rules_fired(syn: Options, syn_ack: Options, ack: Option<Options>) -> Vec<&'static str> {
-    let (i, r): (SocketAddr, SocketAddr) = (
-        "192.0.2.1:50000".parse().expect("addr"),
-        "192.0.2.2:4444".parse().expect("addr"),
-    );
-    let id = ConnectionId::from_text("7887efe9-2f22-4082-b78a-62421b8fdd9e").expect("id");
-    let mut checker = Checker::new(CheckOptions::default());
-    let mut number = 0;
-    let mut push = |ms: u64, from_initiator: bool, bytes: &[u8]| {
-        number += 1;
-        let (src, dst) = if from_initiator { (i, r) } else { (r, i) };
-        checker.push(&Packet {
-            number,
-            time_ns: ms * 1_000_000,
-            src,
-            dst,
-            payload: bytes,
-            mark: Mark::default(),
-        });
-    };
-    push(0, true, &control(ControlRepr::syn(ConnectionId::ZERO), syn));
-    push(1, false, &control(ControlRepr::syn_ack_accept(id), syn_ack));
+    let id = common::assigned_id();
+    let mut session = Session::new();
+    session.push(0, true, &control(ControlRepr::syn(ConnectionId::ZERO), syn));
+    session.push(1, false, &control(ControlRepr::syn_ack_accept(id), syn_ack));
     if let Some(ack) = ack {
-        push(2, true, &control(ControlRepr::ack(id), ack));
+        session.push(2, true, &control(ControlRepr::ack(id), ack));
     }
-    push(3, false, &Datagram::ConnectionId(id).to_vec());
+    session.push(3, false, &Datagram::ConnectionId(id).to_vec());
     // The fill pattern: the little-endian counter 0, 1, 2, …
     let payload: Vec<u8> = (0..50u16).flat_map(u16::to_le_bytes).collect();
     let data = DataRepr {
@@ -70,11 +53,8 @@ fn rules_fired(syn: Options, syn_ack: Options, ack: Option<Options>) -> Vec<&'st
         qpf: 10_000_000,
         payload: &payload,
     };
-    push(4, false, &Datagram::Data(data).to_vec());
-    let mut fired: Vec<&str> = checker.finish().violations().map(|v| v.rule).collect();
-    fired.sort_unstable();
-    fired.dedup();
-    fired
+    session.push(4, false, &Datagram::Data(data).to_vec());
+    session.rules_fired()
 }
 
 #[rstest]

@@ -3,49 +3,30 @@
 //! D14 leaves open) and served anyway is no legacy session (found fuzzing an independent responder
 //! that accepts such a SYN).
 
-use std::net::SocketAddr;
+mod common;
 
-use handshake_mediastream_judge::{CheckOptions, Checker, Mark, Packet};
+use common::Session;
 use handshake_mediastream_wire::{ConnectionId, ControlRepr, Datagram};
 use rstest::rstest;
 
 fn rules_fired(opening: &[u8]) -> Vec<&'static str> {
-    let (i, r): (SocketAddr, SocketAddr) = (
-        "192.0.2.1:50000".parse().expect("addr"),
-        "192.0.2.2:4444".parse().expect("addr"),
-    );
-    let id = ConnectionId::from_text("7887efe9-2f22-4082-b78a-62421b8fdd9e").expect("id");
-    let mut checker = Checker::new(CheckOptions::default());
-    let mut number = 0;
-    let mut push = |ms: u64, from_initiator: bool, bytes: &[u8]| {
-        number += 1;
-        let (src, dst) = if from_initiator { (i, r) } else { (r, i) };
-        checker.push(&Packet {
-            number,
-            time_ns: ms * 1_000_000,
-            src,
-            dst,
-            payload: bytes,
-            mark: Mark::default(),
-        });
-    };
+    let id = common::assigned_id();
+    let mut session = Session::new();
     let control = |c: ControlRepr<'_>| Datagram::Control(c).to_vec();
-    push(0, true, opening);
-    push(1, false, &control(ControlRepr::syn_ack_accept(id)));
-    push(2, true, &control(ControlRepr::ack(id)));
-    push(3, false, &Datagram::ConnectionId(id).to_vec());
+    session.push(0, true, opening);
+    session.push(1, false, &control(ControlRepr::syn_ack_accept(id)));
+    session.push(2, true, &control(ControlRepr::ack(id)));
+    session.push(3, false, &Datagram::ConnectionId(id).to_vec());
     // A SYN of version 255 from the same tuple, rejected.
     let mut bad_version = control(ControlRepr::syn(ConnectionId::ZERO));
     bad_version[26] = 255;
-    push(4, true, &bad_version);
-    push(
+    session.push(4, true, &bad_version);
+    session.push(
         5,
         false,
         &control(ControlRepr::syn_ack_reject("unsupported version")),
     );
-    let mut fired: Vec<&str> = checker.finish().violations().map(|v| v.rule).collect();
-    fired.dedup();
-    fired
+    session.rules_fired()
 }
 
 #[rstest]
