@@ -363,8 +363,8 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     }
 
     let mut process: Option<Process> = None;
-    // A kept responder taken for this run; and where, and how, this run's process was started
-    // (to keep it afterwards).
+    // With `keep`: the runs this process has served (this one included) and how it was started,
+    // to keep it afterwards.
     let mut runs_served = 1;
     let mut started_as: Option<StartedAs> = None;
     let mut unsupported_code = None;
@@ -372,42 +372,56 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     let ending = async {
         // Start the IUT (or take the running one) and wait until it is ready; the script clock
         // starts then (responder) or at the initiator's first datagram.
-        let origin = 'start: {
-            match &r.target {
-            Target::Running(a) => {
+        let reused = match &r.target {
+            Target::Spawn {
+                argv,
+                cwd,
+                keep: true,
+                ..
+            } => kept::take(|k| {
+                let same = |(words, stdin): (Vec<String>, Option<String>)| {
+                    words == k.words && stdin == k.stdin
+                };
+                k.cwd == *cwd && argv(k.addr).is_ok_and(same)
+            }),
+            _ => None,
+        };
+        let origin = match (&r.target, reused) {
+            (Target::Spawn { manifest, .. }, Some(mut k)) => {
+                unsupported_code = Some(manifest.unsupported_exit_code);
+                grace = ms(manifest.kill_grace_ms);
+                k.process.begin_run(clock);
+                markers.push((
+                    clock.now(),
+                    format!(
+                        "IUT kept running (pid {}, its run {}): {}",
+                        k.process.pid,
+                        k.runs + 1,
+                        quote(&k.words)
+                    ),
+                ));
+                net.link.watch_exit(k.process.exit_watch());
+                net.link.set_iut(k.addr, true);
+                runs_served = k.runs + 1;
+                started_as = Some((k.addr, k.words, k.stdin, k.cwd));
+                process = Some(k.process);
+                clock.now()
+            }
+            (Target::Running(a), _) => {
                 net.link.set_iut(*a, true);
                 clock.now()
             }
-            Target::Spawn {
-                manifest,
-                argv,
-                cwd,
-                keep,
-            } => {
+            (
+                Target::Spawn {
+                    manifest,
+                    argv,
+                    cwd,
+                    keep,
+                },
+                _,
+            ) => {
                 unsupported_code = Some(manifest.unsupported_exit_code);
                 grace = ms(manifest.kill_grace_ms);
-                let same_command = |k: &Kept| {
-                    k.cwd == *cwd
-                        && argv(k.addr).is_ok_and(|(words, stdin)| words == k.words && stdin == k.stdin)
-                };
-                if let Some(mut k) = keep.then(|| kept::take(same_command)).flatten() {
-                    k.process.begin_run(clock);
-                    markers.push((
-                        clock.now(),
-                        format!(
-                            "IUT kept running (pid {}, its run {}): {}",
-                            k.process.pid,
-                            k.runs + 1,
-                            quote(&k.words)
-                        ),
-                    ));
-                    net.link.watch_exit(k.process.exit_watch());
-                    net.link.set_iut(k.addr, true);
-                    runs_served = k.runs + 1;
-                    started_as = Some((k.addr, k.words, k.stdin, k.cwd));
-                    process = Some(k.process);
-                    break 'start clock.now();
-                }
                 let addr = match (role, manifest.listen) {
                     (Role::Responder, Some(fixed)) => fixed,
                     (Role::Responder, None) => match free_port(bind_ip) {
@@ -494,7 +508,6 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
                         }
                     }
                 }
-            }
             }
         };
 
