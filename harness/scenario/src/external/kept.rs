@@ -72,14 +72,18 @@ pub fn forget() {
 pub(super) fn block_on<T>(future: impl Future<Output = T>) -> Result<T, String> {
     RUNTIME.with(|cell| {
         if cell.get().is_none() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-            let _ = cell.set(runtime);
+            let _ = cell.set(runtime()?);
         }
         cell.get()
             .map(|rt| rt.block_on(future))
             .ok_or_else(|| "no async runtime".to_owned())
     })
+}
+
+/// A single-threaded async runtime for one run (or, kept, for a thread's runs).
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }

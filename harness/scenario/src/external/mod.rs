@@ -335,11 +335,7 @@ impl ExternalIut {
         let outcome = if self.keep {
             kept::block_on(run)
         } else {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))
-                .map(|rt| rt.block_on(run))
+            kept::runtime().map(|rt| rt.block_on(run))
         };
         match outcome {
             Err(why) => ScenarioOutcome::error(scenario, &self.name, why),
