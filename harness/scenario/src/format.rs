@@ -267,14 +267,23 @@ pub enum Step<A> {
 /// The generic step names.
 const GENERIC_STEPS: [&str; 4] = ["expect", "expect_none", "wait", "fault"];
 
+/// The name of `value`'s variant (an externally tagged enum: `{"send": …}` → `send`), without
+/// serialising what it holds; else the first key of its JSON object.
+pub fn variant_name<T: Serialize>(value: &T) -> String {
+    match serde_variant::to_variant_name(value) {
+        Ok(name) => name.to_owned(),
+        Err(_) => serde_json::to_value(value)
+            .ok()
+            .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
+            .unwrap_or_default(),
+    }
+}
+
 impl<A: Action> Step<A> {
     /// The step's name (`send`, `expect`, …).
     pub fn name(&self) -> String {
         match self {
-            Step::Action(a) => serde_json::to_value(a)
-                .ok()
-                .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
-                .unwrap_or_default(),
+            Step::Action(a) => variant_name(a),
             Step::Expect(_) => "expect".into(),
             Step::ExpectNone(_) => "expect_none".into(),
             Step::Wait(_) => "wait".into(),

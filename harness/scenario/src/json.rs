@@ -1,6 +1,7 @@
 //! JSON input with exact error positions: line, column, the path inside the document and what was
 //! expected there. Every file a user writes (scenarios, manifests, expectations, vectors) goes through it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -59,17 +60,17 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
 /// One step of a path into a JSON document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
-    /// An object member's value.
-    Key(String),
+    /// An object member's value (most keys are the format's own names: not copied).
+    Key(Cow<'static, str>),
     /// An object member's key itself (only as the last step: points at the name).
-    KeyName(String),
+    KeyName(Cow<'static, str>),
     /// An array element.
     Index(usize),
 }
 
 impl Seg {
     /// `Seg::Key` from anything string-like.
-    pub fn key(k: impl Into<String>) -> Seg {
+    pub fn key(k: impl Into<Cow<'static, str>>) -> Seg {
         Seg::Key(k.into())
     }
 }

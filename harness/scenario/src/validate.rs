@@ -54,7 +54,7 @@ pub fn path(parts: &[Seg]) -> Vec<Seg> {
 }
 
 /// A key of a path.
-pub fn key(k: &str) -> Seg {
+pub fn key(k: impl Into<std::borrow::Cow<'static, str>>) -> Seg {
     Seg::key(k)
 }
 
@@ -245,7 +245,7 @@ impl Validator<'_> {
             match step {
                 Step::Action(a) => {
                     let name = step.name();
-                    F::validate_action(s, a, &at(&[key(&name)]), self);
+                    F::validate_action(s, a, &at(&[key(name)]), self);
                 }
                 Step::Expect(e) => {
                     if let Some(b) = &e.basis {
@@ -267,7 +267,7 @@ impl Validator<'_> {
                         if !known_field::<F>(&e.kind, field) {
                             let known = kind_fields::<F>(&e.kind).join(", ");
                             self.problem(
-                                at(&[key("expect"), key("capture"), key(var)]),
+                                at(&[key("expect"), key("capture"), key(var.clone())]),
                                 format!("`{field}` is not a field of a decoded {}: expected one of {known}", e.kind),
                             );
                         }
@@ -354,7 +354,7 @@ impl Validator<'_> {
             if known_kind && !known_field::<F>(kind, field) {
                 let known = kind_fields::<F>(kind).join(", ");
                 self.problem(
-                    sub(at, &[Seg::KeyName(field.clone())]),
+                    sub(at, &[Seg::KeyName(field.clone().into())]),
                     format!(
                         "`{field}` is not a field of a decoded {kind}: expected one of {known}"
                     ),
@@ -368,7 +368,7 @@ impl Validator<'_> {
     }
 
     fn fault<F: Family>(&mut self, at: Vec<Seg>, f: &FaultSpec) {
-        let field = |k: &str| sub(&at, &[key(k)]);
+        let field = |k: &'static str| sub(&at, &[key(k)]);
         if let Some(kind) = &f.kind {
             let names = F::link_classes();
             if !names.contains(&kind.as_str()) {

@@ -320,7 +320,8 @@ impl Family for DarkTower {
         ]
     }
     fn validate(s: &DarkTowerScenario, v: &mut Validator<'_>) {
-        let at = |k: &str| handshake_scenario::validate::path(&[Seg::key("iut"), Seg::key(k)]);
+        let at =
+            |k: &'static str| handshake_scenario::validate::path(&[Seg::key("iut"), Seg::key(k)]);
         match (s.iut.role, s.iut.fields.serves.as_deref()) {
             (Role::Responder, None | Some("controller" | "handler" | "both")) => {}
             (Role::Responder, Some(other)) => v.problem(

@@ -106,11 +106,7 @@ impl handshake_scenario::Action for MediaStep {
     fn label(&self) -> String {
         match self {
             MediaStep::Send(s) => {
-                let v = serde_json::to_value(&s.datagram).unwrap_or(serde_json::Value::Null);
-                let mut label = v
-                    .as_object()
-                    .and_then(|o| o.keys().next().cloned())
-                    .unwrap_or_default();
+                let mut label = handshake_scenario::format::variant_name(&s.datagram);
                 if let Some(len) = s.truncate_to {
                     label.push_str(&format!(" cut to {len} bytes"));
                 }

@@ -40,7 +40,11 @@ pub fn scenario(s: &Scenario<MediaStream>, v: &mut Validator<'_>) {
     for name in expect.metrics.keys() {
         if !METRIC_NAMES.contains(&name.as_str()) {
             v.problem(
-                path(&[key("expect"), key("metrics"), Seg::KeyName(name.clone())]),
+                path(&[
+                    key("expect"),
+                    key("metrics"),
+                    Seg::KeyName(name.clone().into()),
+                ]),
                 format!(
                     "unknown metric `{name}`: expected one of {}",
                     METRIC_NAMES.join(", ")
@@ -55,7 +59,7 @@ pub fn scenario(s: &Scenario<MediaStream>, v: &mut Validator<'_>) {
                 path(&[
                     key("expect"),
                     key("validation_errors"),
-                    Seg::KeyName(name.clone()),
+                    Seg::KeyName(name.clone().into()),
                 ]),
                 format!(
                     "unknown drop reason `{name}`: expected one of {}",
