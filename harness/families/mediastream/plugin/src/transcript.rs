@@ -1,6 +1,7 @@
 //! The transcript of a media-stream run: every datagram as the IUT saw it, decoded, with the IUT's
 //! events and the step markers; runs of DATA in one direction fold into one line.
 
+use std::fmt::Write;
 use std::net::SocketAddr;
 
 use handshake_core::Instant;
@@ -17,36 +18,62 @@ pub fn transcript(
     markers: &[(Instant, String)],
 ) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
-    let mut lines: Vec<(u64, u8, String)> = Vec::new();
+    let mut lines: Vec<(u64, u8, Line)> = Vec::new();
     if let Ok(reader) = handshake_capture::open(capture) {
         for udp in reader.flatten() {
             let t = udp.timestamp_ns.saturating_sub(epoch);
             let arrow = if udp.src == iut { "IUT ->" } else { "IUT <-" };
-            let text = match Datagram::parse(&udp.payload, Mode::LegacyAccepting) {
-                Ok(d) => d.to_string(),
-                Err(e) => format!("MALFORMED ({} bytes): {e}", udp.payload.len()),
+            let parsed = Datagram::parse(&udp.payload, Mode::LegacyAccepting);
+            // A DATA datagram without a comment is only ever shown by its sequence number (in a
+            // folded run or alone): not formatted at all (most of a run's datagrams).
+            if let (Ok(Datagram::Data(d)), None) = (&parsed, &udp.comment) {
+                lines.push((t, 0, Line::Data { arrow, seq: d.seq }));
+                continue;
+            }
+            // One string written in place (a transcript formats most of a fuzz run's datagrams).
+            let mut text = String::with_capacity(96);
+            text.push_str(arrow);
+            text.push(' ');
+            let _ = match parsed {
+                Ok(d) => write!(text, "{d}"),
+                Err(e) => write!(text, "MALFORMED ({} bytes): {e}", udp.payload.len()),
             };
-            let comment = udp.comment.map(|c| format!("  [{c}]")).unwrap_or_default();
-            lines.push((t, 0, format!("{arrow} {text}{comment}")));
+            if let Some(c) = udp.comment {
+                let _ = write!(text, "  [{c}]");
+            }
+            lines.push((t, 0, Line::Text(text)));
         }
     }
     for e in events.iter().filter(|e| e.endpoint == iut) {
         if !matches!(e.event, Event::Ended { .. }) {
-            lines.push((e.at.as_nanos(), 1, format!("IUT event: {}", e.event)));
+            let mut text = String::from("IUT event: ");
+            let _ = write!(text, "{}", e.event);
+            lines.push((e.at.as_nanos(), 1, Line::Text(text)));
         }
     }
     for (at, text) in markers {
-        lines.push((at.as_nanos(), 2, text.clone()));
+        lines.push((at.as_nanos(), 2, Line::Text(text.clone())));
     }
     lines.sort_by_key(|(t, order, _)| (*t, *order));
     fold_data(lines)
 }
 
-fn fold_data(lines: Vec<(u64, u8, String)>) -> Vec<TranscriptLine> {
+/// A transcript line before DATA runs are folded.
+enum Line {
+    /// A DATA datagram (no comment on it) in one direction.
+    Data {
+        arrow: &'static str,
+        seq: u64,
+    },
+    Text(String),
+}
+
+fn fold_data(lines: Vec<(u64, u8, Line)>) -> Vec<TranscriptLine> {
+    // (t0, t1, arrow, first seq, last seq, count)
+    type Run = (u64, u64, &'static str, u64, u64, usize);
     let mut out: Vec<TranscriptLine> = Vec::new();
-    let mut run: Option<(u64, u64, String, u64, u64, usize)> = None; // (t0, t1, arrow, first seq, last seq, count)
-    let flush = |run: &mut Option<(u64, u64, String, u64, u64, usize)>,
-                 out: &mut Vec<TranscriptLine>| {
+    let mut run: Option<Run> = None;
+    let flush = |run: &mut Option<Run>, out: &mut Vec<TranscriptLine>| {
         if let Some((t0, t1, arrow, a, b, n)) = run.take() {
             let text = if n == 1 {
                 format!("{arrow} DATA seq={a}")
@@ -62,37 +89,29 @@ fn fold_data(lines: Vec<(u64, u8, String)>) -> Vec<TranscriptLine> {
             });
         }
     };
-    for (t, _, text) in lines {
-        let data = text
-            .split_once(" DATA seq=")
-            .filter(|(_, rest)| !rest.contains('['));
-        if let Some((arrow, rest)) = data {
-            let seq: u64 = rest
-                .split_whitespace()
-                .next()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            match &mut run {
+    for (t, _, line) in lines {
+        match line {
+            Line::Data { arrow, seq } => match &mut run {
                 Some((_, t1, a, _, last, n))
-                    if a == arrow && (seq == *last || seq == *last + 1) =>
+                    if *a == arrow && (seq == *last || seq == *last + 1) =>
                 {
                     *t1 = t;
                     *last = seq;
                     *n += 1;
-                    continue;
                 }
                 _ => {
                     flush(&mut run, &mut out);
-                    run = Some((t, t, arrow.to_owned(), seq, seq, 1));
-                    continue;
+                    run = Some((t, t, arrow, seq, seq, 1));
                 }
+            },
+            Line::Text(text) => {
+                flush(&mut run, &mut out);
+                out.push(TranscriptLine {
+                    at_ms: t as f64 / 1e6,
+                    text,
+                });
             }
         }
-        flush(&mut run, &mut out);
-        out.push(TranscriptLine {
-            at_ms: t as f64 / 1e6,
-            text,
-        });
     }
     flush(&mut run, &mut out);
     out

@@ -135,11 +135,31 @@ pub struct EscapedId<'a>(pub &'a [u8]);
 
 impl fmt::Display for EscapedId<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for &b in self.0 {
-            match b {
-                b'\\' => f.write_str("\\\\")?,
-                0x20..=0x7e => fmt::Write::write_char(f, char::from(b))?,
-                _ => write!(f, "\\x{b:02x}")?,
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // Printable runs are written whole (ids are mostly printable; a transcript shows many).
+        for run in self
+            .0
+            .split_inclusive(|b| *b == b'\\' || !(0x20..=0x7e).contains(b))
+        {
+            let (last, printable) = match run.split_last() {
+                Some((&last, rest)) if last == b'\\' || !(0x20..=0x7e).contains(&last) => {
+                    (Some(last), rest)
+                }
+                _ => (None, run),
+            };
+            f.write_str(core::str::from_utf8(printable).map_err(|_| fmt::Error)?)?;
+            match last {
+                Some(b'\\') => f.write_str("\\\\")?,
+                Some(b) => {
+                    let escaped = [
+                        b'\\',
+                        b'x',
+                        HEX[usize::from(b >> 4)],
+                        HEX[usize::from(b & 0xf)],
+                    ];
+                    f.write_str(core::str::from_utf8(&escaped).map_err(|_| fmt::Error)?)?;
+                }
+                None => {}
             }
         }
         Ok(())
@@ -237,6 +257,14 @@ mod tests {
         assert_eq!(&id.0[..3], b"a\0b");
         assert_eq!(id.escaped().to_string(), "a\\x00b");
         assert!(!id.is_uuid_form());
+    }
+
+    #[test]
+    fn escaping_writes_printable_runs_and_escapes_between_them() {
+        let text = EscapedId(b"ab\\c\xff~ \x1f\x7f").to_string();
+        assert_eq!(text, "ab\\\\c\\xff~ \\x1f\\x7f");
+        assert_eq!(EscapedId(b"").to_string(), "");
+        assert_eq!(EscapedId(b"\x00").to_string(), "\\x00");
     }
 
     #[test]
