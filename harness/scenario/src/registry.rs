@@ -92,8 +92,13 @@ impl<F: Family> DynFamily for Registered<F> {
         F::ROLE_NAMES
     }
     fn load_value(&self, value: serde_json::Value) -> Result<LoadedScenario, LoadError> {
-        let scenario: Scenario<F> = serde_path_to_error::deserialize(value)
-            .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?;
+        // Tracking the path costs as much as the deserialisation itself: only a value that
+        // fails is deserialised again with it, for the error's path.
+        let scenario: Scenario<F> = match Scenario::<F>::deserialize(&value) {
+            Ok(s) => s,
+            Err(_) => serde_path_to_error::deserialize(value)
+                .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?,
+        };
         match crate::validate::problems(&scenario).first() {
             None => Ok(Arc::new(scenario)),
             Some(p) => Err(LoadError(format!(

@@ -802,23 +802,44 @@ fn write_finding(
 /// what the harness's endpoint got (QUIC families' events, `harness:`) and an in-process IUT's
 /// state changes (`IUT event:`), with numbers, quoted ids and step notes taken out.
 fn path_of(o: &ScenarioOutcome) -> Vec<String> {
-    o.transcript
-        .iter()
-        .filter_map(|l| {
+    path_of_lines(o.transcript.iter().map(|l| l.text.as_str()))
+}
+
+fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    lines
+        .filter_map(|text| {
             ["harness: ", "IUT -> ", "IUT event: "]
                 .iter()
-                .find_map(|p| l.text.strip_prefix(p).map(|rest| (p, rest)))
+                .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
         })
         .map(|(prefix, rest)| {
-            let rest = rest.split(" [").next().unwrap_or_default();
-            let mut kind = String::from(*prefix);
+            // Up to the harness's note (` [dropped]`); a byte search, as this runs for every line.
+            let note = rest
+                .as_bytes()
+                .windows(2)
+                .position(|w| w == b" [")
+                .unwrap_or(rest.len());
+            let rest = &rest[..note];
+            let mut kind = String::with_capacity(prefix.len() + rest.len());
+            kind.push_str(prefix);
+            // Kept: the runs of text outside quotes between digits (quotes and digits are ASCII:
+            // the offsets next to them are char boundaries).
             let mut quoted = false;
-            for c in rest.chars() {
-                if c == '"' {
+            let mut kept_from = 0;
+            for (i, b) in rest.bytes().enumerate() {
+                if b == b'"' {
+                    if !quoted {
+                        kind.push_str(&rest[kept_from..i]);
+                    }
                     quoted = !quoted;
-                } else if !quoted && !c.is_ascii_digit() {
-                    kind.push(c);
+                    kept_from = i + 1;
+                } else if !quoted && b.is_ascii_digit() {
+                    kind.push_str(&rest[kept_from..i]);
+                    kept_from = i + 1;
                 }
+            }
+            if !quoted {
+                kind.push_str(&rest[kept_from..]);
             }
             kind
         })
@@ -845,5 +866,26 @@ mod tests {
                 assert_eq!(usable.len(), skeletons.len(), "{name}: skeletons refused");
             }
         }
+    }
+
+    #[test]
+    fn a_path_keeps_the_kinds_of_the_lines_without_numbers_quotes_or_notes() {
+        let lines = [
+            "IUT -> SYN-ACK version=1 id=\"ab 12\" options=[max_datagram=1400]  [dropped]",
+            "IUT <- SYN version=1",
+            "step 3: send syn",
+            "IUT event: Streaming { frames: 50 }",
+            "harness: stream 4 opened, 12 bytes, \"ünï\" é9",
+            "IUT -> DATA seq 1..50 (50 datagrams, until 12.500 ms)",
+        ];
+        assert_eq!(
+            path_of_lines(lines.iter().copied()),
+            [
+                "IUT -> SYN-ACK version= id= options=[max_datagram=] ",
+                "IUT event: Streaming { frames:  }",
+                "harness: stream  opened,  bytes,  é",
+                "IUT -> DATA seq .. ( datagrams, until . ms)",
+            ]
+        );
     }
 }
