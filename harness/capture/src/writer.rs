@@ -41,6 +41,7 @@ pub const USER_APPLICATION: &str = "handshake-harness";
 const SNAPLEN: u32 = 262_144;
 const TTL: u8 = 64;
 const UDP_HEADER_LEN: usize = 8;
+const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
 const IPV6_HEADER_LEN: usize = 40;
 const IPV6_FRAG_HEADER_LEN: usize = 8;
@@ -349,7 +350,8 @@ impl<W: Write> CaptureWriter<W> {
                         )
                     }
                     _ => {
-                        let mut frame = Vec::new();
+                        // Sized up front: the builder would grow it once per header.
+                        let mut frame = Vec::with_capacity(ETHERNET_HEADER_LEN + ip_len);
                         base.ipv4(s.octets(), d.octets(), TTL)
                             .udp(src.port(), dst.port())
                             .write_to_vec(&mut frame, payload)
@@ -376,7 +378,7 @@ impl<W: Write> CaptureWriter<W> {
                         )
                     }
                     _ => {
-                        let mut frame = Vec::new();
+                        let mut frame = Vec::with_capacity(ETHERNET_HEADER_LEN + ip_len);
                         base.ipv6(s.octets(), d.octets(), TTL)
                             .udp(src.port(), dst.port())
                             .write_to_vec(&mut frame, payload)
