@@ -31,7 +31,7 @@ pub trait DynFamily: Send + Sync {
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError>;
     /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
     /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
-    fn load_value(&self, value: serde_json::Value) -> Result<LoadedScenario, LoadError>;
+    fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError>;
     /// The judge's rules.
     fn rules(&self) -> &'static [Rule];
     /// What expectations may cite.
@@ -91,10 +91,10 @@ impl<F: Family> DynFamily for Registered<F> {
     fn role_names(&self) -> (&'static str, &'static str) {
         F::ROLE_NAMES
     }
-    fn load_value(&self, value: serde_json::Value) -> Result<LoadedScenario, LoadError> {
+    fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError> {
         // Tracking the path costs as much as the deserialisation itself: only a value that
         // fails is deserialised again with it, for the error's path.
-        let scenario: Scenario<F> = match Scenario::<F>::deserialize(&value) {
+        let scenario: Scenario<F> = match Scenario::<F>::deserialize(value) {
             Ok(s) => s,
             Err(_) => serde_path_to_error::deserialize(value)
                 .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?,

@@ -60,7 +60,8 @@ pub fn key(k: impl Into<std::borrow::Cow<'static, str>>) -> Seg {
 
 /// `at` followed by `more`.
 pub fn sub(at: &[Seg], more: &[Seg]) -> Vec<Seg> {
-    let mut p = at.to_vec();
+    let mut p = Vec::with_capacity(at.len() + more.len());
+    p.extend_from_slice(at);
     p.extend_from_slice(more);
     p
 }

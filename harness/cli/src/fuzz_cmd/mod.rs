@@ -167,7 +167,7 @@ fn load_skeletons(
 fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>) -> Vec<Value> {
     skeletons
         .into_iter()
-        .filter(|s| match family.load_value(s.clone()) {
+        .filter(|s| match family.load_value(s) {
             Ok(_) => true,
             Err(e) => {
                 eprintln!(
@@ -633,10 +633,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             let (tx, runner, work_rx) = (tx.clone(), &runner, &work_rx);
             scope.spawn(move || loop {
                 let next = work_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((k, candidate))) = next else {
+                let Ok(Ok((k, mut candidate))) = next else {
                     return;
                 };
-                let result = timed(|| runner.search(&candidate));
+                let result = timed(|| runner.search(&mut candidate));
                 if tx.send((k, candidate, result)).is_err() {
                     return;
                 }
@@ -666,9 +666,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     Some(k) => state.corpus_len_after[k as usize],
                     None => initial_inputs,
                 };
-                let candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
+                let mut candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
                 if inline {
-                    let result = timed(|| runner.search(&candidate));
+                    let result = timed(|| runner.search(&mut candidate));
                     waiting.insert(drawn, (candidate, result));
                     drawn += 1;
                     break;
