@@ -29,6 +29,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=None,
                     help="runs at once (default: harness fuzz's, twice the cores and at least 4)")
+    ap.add_argument("--keep-iut", action="store_true",
+                    help="harness fuzz --keep-iut: a responder serves input after input (results as they come)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -40,6 +42,8 @@ def main() -> int:
         cmd += ["--jobs", str(a.jobs)]
     if a.role:
         cmd += ["--role", a.role]
+    if a.keep_iut:
+        cmd += ["--keep-iut"]
     started = time.monotonic()
     fuzz = subprocess.run(cmd, capture_output=True, text=True)
     took = time.monotonic() - started

@@ -724,7 +724,9 @@ impl Session {
     /// decoder (the reference drops it), while an implementation may as well skip that option and
     /// take the frame. Its receiver may therefore act on it: it permits what the frame would (a
     /// SYN-ACK after such a SYN, an ACK after such a SYN-ACK, media after such an ACK echoing the
-    /// assigned id) and requires nothing.
+    /// assigned id) and requires nothing. Such a SYN opens a 3-way session as any SYN does (else an
+    /// ACK after it would be ignored, and a well-formed SYN repeated later would open the session
+    /// with that ACK unseen).
     fn permit_lenient_reading(&mut self, packet: &Packet<'_>) {
         let Some(body) = packet.payload.get(..CONTROL_LEN) else {
             return;
@@ -734,7 +736,12 @@ impl Session {
         };
         let received = !packet.mark.undelivered;
         match (c.kind, packet.src == self.initiator) {
-            (ControlKind::Syn, true) => self.syn_received |= received,
+            (ControlKind::Syn, true) => {
+                if self.opened == Opened::Unknown && !packet.mark.copy {
+                    self.opened = Opened::Syn;
+                }
+                self.syn_received |= received;
+            }
             (ControlKind::SynAck, false) if c.accept() => {
                 self.ids_told.push(c.connection_id);
                 self.accepting_syn_ack_received |= received;
