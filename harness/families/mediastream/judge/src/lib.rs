@@ -204,9 +204,11 @@ struct Session {
     start_received: bool,
     legacy_served: bool,
     first_syn_ack: Option<(ConnectionId, bool)>,
-    /// The initiator sent a malformed datagram (a SYN of another version …) not yet answered: a
-    /// rejecting SYN-ACK may answer it rather than the session's SYN.
-    malformed_request_pending: bool,
+    /// Malformed datagrams (a SYN of another version …) the initiator sent and no rejecting
+    /// SYN-ACK has answered yet: each may get its own rejection, which is no answer to the
+    /// session's SYN. (An accepting SYN-ACK consumes none: it may answer a well-formed SYN or one
+    /// whose options this decoder calls malformed, and which it was cannot be told apart.)
+    malformed_requests_pending: u32,
     accepting_syn_ack_received: bool,
     ack_ok_received: bool,
     rejected: bool,
@@ -453,7 +455,7 @@ impl Session {
             start_received: false,
             legacy_served: false,
             first_syn_ack: None,
-            malformed_request_pending: false,
+            malformed_requests_pending: 0,
             accepting_syn_ack_received: false,
             ack_ok_received: false,
             rejected: false,
@@ -583,7 +585,8 @@ impl Session {
                     let who = if packet.src == self.responder {
                         "responder"
                     } else {
-                        self.malformed_request_pending = true;
+                        self.malformed_requests_pending =
+                            self.malformed_requests_pending.saturating_add(1);
                         "initiator"
                     };
                     self.violate(
@@ -817,8 +820,10 @@ impl Session {
                 }
                 // Sent as shown but changed on the way: the initiator was told an id we cannot know.
                 self.id_told_unknown |= packet.mark.altered_in_transit;
-                let answers_malformed =
-                    !accept && std::mem::take(&mut self.malformed_request_pending);
+                let answers_malformed = !accept && self.malformed_requests_pending > 0;
+                if answers_malformed {
+                    self.malformed_requests_pending -= 1;
+                }
                 match self.first_syn_ack {
                     // A SYN-ACK the harness changed says nothing about what the responder assigned.
                     None if !self.judging => {}

@@ -51,7 +51,11 @@ fn rules_fired(
         session.push(2, true, &control(ControlRepr::ack(id), ack));
     }
     if syn_again {
-        session.push(2, true, &control(ControlRepr::syn(ConnectionId::ZERO), Options::None));
+        session.push(
+            2,
+            true,
+            &control(ControlRepr::syn(ConnectionId::ZERO), Options::None),
+        );
     }
     session.push(3, false, &Datagram::ConnectionId(id).to_vec());
     // The fill pattern: the little-endian counter 0, 1, 2, …

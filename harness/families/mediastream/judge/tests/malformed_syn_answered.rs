@@ -47,3 +47,47 @@ fn a_control_frame_to_legacy_needs_a_start(#[case] start: bool, #[case] fires: b
         "{fired:?}"
     );
 }
+
+/// Each malformed request the initiator sent may get its own rejection, whatever answered the
+/// session's SYN (found fuzzing the independent responder: a SYN with a frame-rate option of
+/// length 0, accepted, then two SYNs of version 3, each rejected). A rejection no malformed
+/// request explains still breaks D3.
+#[rstest]
+#[case::the_finding(true, 2, 2, false)]
+#[case::more_rejections_than_malformed_requests(true, 1, 3, true)]
+#[case::a_rejection_after_an_accept(false, 0, 1, true)]
+#[case::two_bad_versions_rejected(false, 2, 2, false)]
+fn each_malformed_request_may_be_rejected(
+    #[case] bad_length_opening: bool,
+    #[case] bad_versions: usize,
+    #[case] rejections: usize,
+    #[case] fires: bool,
+) {
+    let id = common::assigned_id();
+    let control = |c: ControlRepr<'_>| Datagram::Control(c).to_vec();
+    let mut session = Session::new();
+    let mut opening = control(ControlRepr::syn(ConnectionId::ZERO));
+    if bad_length_opening {
+        opening.extend_from_slice(&[1, 0, 0]);
+    }
+    session.push(0, true, &opening);
+    let mut bad_version = control(ControlRepr::syn(ConnectionId::ZERO));
+    bad_version[26] = 3;
+    for _ in 0..bad_versions {
+        session.push(0, true, &bad_version);
+    }
+    session.push(1, false, &control(ControlRepr::syn_ack_accept(id)));
+    for _ in 0..rejections {
+        session.push(
+            1,
+            false,
+            &control(ControlRepr::syn_ack_reject("unsupported version")),
+        );
+    }
+    let fired = session.rules_fired();
+    assert_eq!(
+        fired.contains(&"mediastream.3way.syn_ack_idempotent"),
+        fires,
+        "{fired:?}"
+    );
+}
