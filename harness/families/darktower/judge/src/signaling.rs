@@ -243,6 +243,9 @@ struct Part {
     token: String,
     joined: At,
     leave: Option<(At, Expect)>,
+    /// When the controller ended the participant's signaling stream (FIN or reset, as after a
+    /// fatal ErrorMessage): from then on it may count the participant as gone.
+    ended_by_controller: Option<At>,
     /// A later session took this id over while this one was present.
     replaced: bool,
     /// This session took the id over from one still present (the others see nothing).
@@ -714,6 +717,10 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                 token: req.join_token.clone(),
                 joined: *at,
                 leave: sig.leave,
+                ended_by_controller: [sig.server_fin, sig.server_reset]
+                    .into_iter()
+                    .flatten()
+                    .min(),
                 replaced: false,
                 resumed_present: false,
             })
@@ -917,7 +924,10 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
 }
 
 /// DH10 / documented errors: admissions and CAPACITY_EXCEEDED against the capacity. Presence
-/// within the tolerance of a leave counts both ways (either reading is accepted).
+/// within the tolerance of a leave counts both ways (either reading is accepted), and so does a
+/// participant whose signaling stream the controller ended (DT6's STREAM_ERROR closes the stream;
+/// whether the participant is then gone the facts do not say: an independent controller drops it
+/// at once, ours when its connection goes).
 fn capacity_rule(
     ctx: &mut Ctx<'_>,
     sessions: &[Sess<'_>],
@@ -945,7 +955,10 @@ fn capacity_rule(
                     l.time_ns.saturating_add(slack_before) > t.time_ns.saturating_add(slack_after)
                 })
             };
-            if leaves_after(0, tol) {
+            let ended_by_controller = p
+                .ended_by_controller
+                .is_some_and(|e| e.time_ns <= t.time_ns.saturating_add(tol));
+            if leaves_after(0, tol) && !ended_by_controller {
                 sure += 1;
             }
             if leaves_after(tol, 0) {

@@ -350,3 +350,40 @@ fn damaged_and_foreign_input_is_an_input_error() {
     let (code, text) = check(&path, full, &["--judge".into(), "everyone".into()], false);
     assert_eq!((code, text.as_str()), (2, ""));
 }
+
+/// A capture of the independent Python controller (capacity 1, found by `harness fuzz`): the
+/// first participant's over-long message gets a fatal STREAM_ERROR and the controller ends its
+/// signaling stream but not its connection, then admits the second participant. DT6 does not say
+/// whether the first is still present then: admitting the second is no capacity violation, and
+/// the client's over-long message still is one of its own.
+#[test]
+fn a_participant_whose_stream_the_controller_ended_may_be_gone() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/captures/independent_controller_fatal_error_then_join.pcapng");
+    let bytes = std::fs::read(&path).expect("capture");
+    let args: Vec<String> = [
+        "--profile",
+        "v1",
+        "--token-secret",
+        "dark-tower-harness-secret",
+        "--judge",
+        "all",
+        "--capacity",
+        "1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let (_, json) = check_as(&path, bytes, &args, true, 50, false);
+    let rules = rules_of(&json);
+    assert!(
+        !rules.iter().any(|r| r == "darktower.controller.capacity"),
+        "{json}"
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r == "darktower.client.signaling_frame"),
+        "{json}"
+    );
+}
