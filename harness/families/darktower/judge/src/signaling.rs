@@ -927,7 +927,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
 /// within the tolerance of a leave counts both ways (either reading is accepted), and so does a
 /// participant whose signaling stream the controller ended (DT6's STREAM_ERROR closes the stream;
 /// whether the participant is then gone the facts do not say: an independent controller drops it
-/// at once, ours when its connection goes).
+/// at once, the reference keeps it until its session ends, as DH7 keeps the session).
 fn capacity_rule(
     ctx: &mut Ctx<'_>,
     sessions: &[Sess<'_>],
