@@ -147,7 +147,19 @@ pub struct Unit {
     /// The datagram's place in the link trace, for the capture's step comments.
     pub trace_index: Option<usize>,
     /// The decoded unit (`kind` and fields).
-    pub value: Value,
+    value: UnitValue,
+}
+
+/// A unit's decoded value. A datagram is decoded when a step first looks at it: most never are (a
+/// stream's media, which an expectation skips by port or after its match), and decoding every one
+/// cost a twentieth of a fuzz input's run.
+#[derive(Debug, Clone)]
+enum UnitValue {
+    /// A datagram not decoded yet (its payload is at `trace_index` in the link trace).
+    Undecoded,
+    Decoded(Value),
+    /// A datagram that stands for no unit in its family.
+    NotAUnit,
 }
 
 /// Script state: variables, the units seen, the step annotations for the capture, failures and
@@ -180,21 +192,18 @@ impl Script {
                 from,
                 to,
                 injected: false,
-                payload,
                 ..
             } = e
             {
                 if *from != iut {
                     continue;
                 }
-                if let Some(value) = F::unit_of_datagram(payload) {
-                    self.units.push(Unit {
-                        at: *at,
-                        port: driver.scenario_port(*to),
-                        trace_index: Some(i),
-                        value,
-                    });
-                }
+                self.units.push(Unit {
+                    at: *at,
+                    port: driver.scenario_port(*to),
+                    trace_index: Some(i),
+                    value: UnitValue::Undecoded,
+                });
             }
         }
         self.trace_read = trace.len();
@@ -209,11 +218,45 @@ impl Script {
                     at: e.at,
                     port: driver.scenario_port(peer),
                     trace_index: None,
-                    value,
+                    value: UnitValue::Decoded(value),
                 });
             }
         }
         self.events_read = events.len();
+    }
+
+    /// Decodes unit `i` if it was not yet.
+    fn decode<F: Family, D: Driver<F>>(&mut self, driver: &D, i: usize) {
+        let Some(unit) = self.units.get_mut(i) else {
+            return;
+        };
+        if let UnitValue::Undecoded = unit.value {
+            let payload = unit
+                .trace_index
+                .and_then(|t| driver.trace().get(t))
+                .and_then(|e| match e {
+                    LinkEvent::Sent { payload, .. } => Some(payload),
+                    _ => None,
+                });
+            unit.value = match payload.and_then(|p| F::unit_of_datagram(p)) {
+                Some(v) => UnitValue::Decoded(v),
+                None => UnitValue::NotAUnit,
+            };
+        }
+    }
+
+    /// Whether unit `i` (decoded) matches `kind` and `fields`, capturing as [`Vars::matches`].
+    fn unit_matches(
+        &mut self,
+        i: usize,
+        kind: &str,
+        fields: &BTreeMap<String, Value>,
+        capture: &BTreeMap<String, String>,
+    ) -> bool {
+        match self.units.get(i).map(|u| &u.value) {
+            Some(UnitValue::Decoded(value)) => self.vars.matches(kind, fields, value, capture),
+            _ => false,
+        }
     }
 }
 
@@ -386,8 +429,9 @@ async fn expect<F: Family, D: Driver<F>>(
         while let Some(unit) = script.units.get(scan) {
             scan += 1;
             if at_port(driver, unit, Some(e.to_port)) && unit.at <= deadline {
-                let (at, index, value) = (unit.at, unit.trace_index, unit.value.clone());
-                if script.vars.matches(&e.kind, &e.fields, &value, &e.capture) {
+                let (at, index, i) = (unit.at, unit.trace_index, scan - 1);
+                script.decode(driver, i);
+                if script.unit_matches(i, &e.kind, &e.fields, &e.capture) {
                     found = Some((at, index));
                     break;
                 }
@@ -452,8 +496,13 @@ async fn expect_none<F: Family, D: Driver<F>>(
         if !at_port(driver, unit, port) || unit.at < start || unit.at > counted_until {
             continue;
         }
-        let (at, value) = (unit.at, unit.value.clone());
-        if script.vars.matches(&e.kind, &e.fields, &value, &none) {
+        let at = unit.at;
+        script.decode(driver, i);
+        if script.unit_matches(i, &e.kind, &e.fields, &none) {
+            let value = match script.units.get(i).map(|u| &u.value) {
+                Some(UnitValue::Decoded(v)) => v.to_string(),
+                _ => String::new(),
+            };
             found = Some(format!(
                 "step {n}: the IUT sent {value} at {:.3} ms{}",
                 at_ms(at),
