@@ -70,6 +70,17 @@ pub(super) struct Verdict {
     pub rules: Vec<String>,
 }
 
+/// What one input did in the search.
+pub(super) struct Searched {
+    pub outcome: ScenarioOutcome,
+    /// What the outcome shows is wrong with the IUT.
+    pub verdict: Option<Verdict>,
+    /// For a verdict over real UDP, the input's verdict run again on a fresh process: real-time
+    /// verdicts vary, and a kept process carries what earlier inputs left in it (a responder slowed
+    /// by them misses a probe now and then).
+    pub fresh: Option<Option<Verdict>>,
+}
+
 /// Runs inputs against the IUT and, when needed, against the reference it is compared with.
 pub(super) struct Runner<'a> {
     pub family: &'static dyn DynFamily,
@@ -84,6 +95,8 @@ pub(super) struct Runner<'a> {
     pub seed: u64,
     /// An external IUT whose process group's peak memory passes this many kB is a finding.
     pub max_memory_kb: u64,
+    /// Kinds of verdict the run no longer minimises (enough tries): not confirmed either.
+    pub done_kinds: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Simulation steps one input may take in virtual time (an injected datagram counts as one): a
@@ -210,17 +223,35 @@ impl Runner<'_> {
     }
 
     /// As [`exec`](Self::exec), on the IUT as the search runs it (`search_iut`): a kept
-    /// responder that died or no longer serves is ended, so the next input starts it afresh.
-    pub(super) fn search(&self, input: &mut Value) -> Option<(ScenarioOutcome, usize)> {
+    /// responder that died or no longer serves is ended, so the next input starts it afresh. The
+    /// verdict is reached here, on the job's thread, and a real-time one is confirmed here too, so
+    /// that the other jobs go on meanwhile.
+    pub(super) fn search(&self, input: &mut Value) -> Option<Searched> {
         let (outcome, input_len) =
             self.with_probe(input, |probed| self.run_on(&self.search_iut, probed));
         let outcome = outcome?;
-        if matches!(self.search_iut, Iut::External(_))
-            && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some())
-        {
+        let external = matches!(self.search_iut, Iut::External(_));
+        if external && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some()) {
             ExternalIut::forget_kept();
         }
-        Some((outcome, input_len))
+        let verdict = self.verdict(input, &outcome, input_len);
+        let done = |v: &Verdict| self.done_kinds.lock().is_ok_and(|d| d.contains(&v.kind));
+        let fresh = verdict
+            .as_ref()
+            .filter(|v| external && !done(v))
+            .map(|_| self.verdict_of(input));
+        Some(Searched {
+            outcome,
+            verdict,
+            fresh,
+        })
+    }
+
+    /// Verdicts of `kind` are no longer confirmed (the search ignores them from now on).
+    pub(super) fn kind_done(&self, kind: &str) {
+        if let Ok(mut done) = self.done_kinds.lock() {
+            done.insert(kind.to_owned());
+        }
     }
 
     /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on
