@@ -33,6 +33,7 @@
 //! (its comment says it was dropped). Datagrams injected with the viewpoint as source are not
 //! written as sent: the endpoint did not send them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
@@ -42,7 +43,7 @@ use handshake_core::Instant;
 use handshake_net::FaultEffect;
 use handshake_net::{DatagramId, LinkEvent};
 
-use crate::{CaptureError, CaptureWriter};
+use crate::{CaptureError, CaptureWriter, UdpDatagram};
 
 /// Default [`TraceOptions::epoch_ns`]: 2026-01-01T00:00:00Z in nanoseconds since the Unix epoch.
 pub const DEFAULT_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
@@ -389,6 +390,29 @@ fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
             _ => {}
         }
     }
+}
+
+/// The datagrams of the capture [`write_trace`] would write, as a reader of it yields them
+/// (numbered from 1, times with [`TraceOptions::epoch_ns`], the same comments), without the
+/// capture: for a judge of a run that needs no capture written.
+#[must_use]
+pub fn trace_datagrams<'t>(
+    trace: &'t [LinkEvent],
+    viewpoint: SocketAddr,
+    options: &TraceOptions<'_>,
+) -> Vec<UdpDatagram<'t>> {
+    trace_packets(trace, viewpoint, options)
+        .into_iter()
+        .zip(1..)
+        .map(|(p, packet_number)| UdpDatagram {
+            packet_number,
+            timestamp_ns: options.epoch_ns.saturating_add(p.at.as_nanos()),
+            src: p.src,
+            dst: p.dst,
+            payload: Cow::Borrowed(p.payload),
+            comment: p.comment.map(Cow::Owned),
+        })
+        .collect()
 }
 
 /// Writes `trace` as the capture `viewpoint` would have made (see the [module docs](self)) to

@@ -189,6 +189,18 @@ fn packet<'a>(udp: &'a handshake_capture::UdpDatagram<'_>) -> Packet<'a> {
     }
 }
 
+/// Judges datagrams a capture would hold, in its order, with `judge`: what [`check_capture`] of
+/// that capture reports, without the capture (a run in virtual time judged from its trace).
+pub fn judge_datagrams<J: Judge>(
+    datagrams: &[handshake_capture::UdpDatagram<'_>],
+    mut judge: J,
+) -> J::Report {
+    for udp in datagrams {
+        judge.push(&packet(udp));
+    }
+    judge.finish()
+}
+
 /// Reads a pcap or pcapng capture held in memory (only UDP to or from `port`, when given) and
 /// judges it with `judge`. `Err` only when the bytes are not a capture at all.
 pub fn check_capture<J: Judge>(

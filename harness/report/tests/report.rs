@@ -79,6 +79,7 @@ fn entry(
             } else {
                 format!("pcapng:{scenario}:{iut}:{repetition}").into_bytes()
             },
+            traffic_bytes: 0,
         },
         status,
         expected_failure: expected_failure.map(String::from),

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use handshake_core::Instant;
+use handshake_core::{Endpoint, Instant};
 use handshake_net::{
     DatagramId, FaultRule, LinkConfig, LinkEvent, Predicate, RunLimits, RunOutcome, SimEvent,
     Simulation, VirtualLink,
@@ -63,13 +63,55 @@ pub fn fault_rule(id: u32, spec: &FaultSpec, iut: SocketAddr, peer: SocketAddr) 
     FaultRule::new(id, when, spec.action.clone())
 }
 
+/// What a run has cost so far against its budget: its simulation steps and, in a budgeted run
+/// (below [`STEP_LIMIT`]), the link's trace events too (a datagram sent and delivered is two): one
+/// step can carry thousands of datagrams (a fuzz input asking the reference for 2 Gbit/s of
+/// media made 280 MB in one run, 0.7 s), so steps alone bound nothing.
+fn work<N: Endpoint>(sim: &Simulation<N>, counts_datagrams: bool) -> u64 {
+    let events = if counts_datagrams {
+        sim.trace().len() as u64
+    } else {
+        0
+    };
+    sim.steps().saturating_add(events)
+}
+
+/// Steps a budgeted run takes between looks at its budget.
+const BUDGET_CHUNK: u64 = 16;
+
+/// Runs `call(sim, max_steps)` (a [`Simulation::run`] with that step limit) until it stops for
+/// another reason than its step limit or `left` is spent, taking what it cost from `left`. An
+/// unbudgeted run is one call (its steps are its cost).
+fn spend<N: Endpoint>(
+    sim: &mut Simulation<N>,
+    left: &mut u64,
+    counts_datagrams: bool,
+    mut call: impl FnMut(&mut Simulation<N>, u64) -> RunOutcome,
+) -> RunOutcome {
+    let chunk = if counts_datagrams {
+        BUDGET_CHUNK
+    } else {
+        u64::MAX
+    };
+    loop {
+        let before = work(sim, counts_datagrams);
+        let outcome = call(sim, (*left).min(chunk));
+        *left = left.saturating_sub(work(sim, counts_datagrams).saturating_sub(before));
+        if outcome != RunOutcome::StepLimit || *left == 0 {
+            return outcome;
+        }
+    }
+}
+
 /// The virtual-time driver of the step interpreter.
 struct VirtualDriver<F: Family> {
     sim: Simulation<F::Node>,
     iut: SocketAddr,
     peer: SocketAddr,
-    /// Steps left before the run is declared livelocked.
+    /// Steps left before the run is declared livelocked (or over budget).
     steps_left: u64,
+    /// Whether datagrams count against `steps_left` ([`work`]).
+    counts_datagrams: bool,
 }
 
 impl<F: Family> VirtualDriver<F> {
@@ -146,14 +188,19 @@ impl<F: Family> Driver<F> for VirtualDriver<F> {
         }
         let next = self.sim.next_work_time();
         if !wake_on_iut || next.is_none_or(|t| t > deadline) {
-            let before = self.sim.steps();
-            self.sim.run_until(deadline, self.steps_left);
-            let taken = self.sim.steps().saturating_sub(before);
-            self.steps_left = self.steps_left.saturating_sub(taken);
+            spend(
+                &mut self.sim,
+                &mut self.steps_left,
+                self.counts_datagrams,
+                |sim, max| sim.run_until(deadline, max),
+            );
             return false;
         }
-        self.steps_left = self.steps_left.saturating_sub(1);
-        self.sim.step()
+        let before = work(&self.sim, self.counts_datagrams);
+        let stepped = self.sim.step();
+        let cost = work(&self.sim, self.counts_datagrams).saturating_sub(before);
+        self.steps_left = self.steps_left.saturating_sub(cost.max(1));
+        stepped
     }
 }
 
@@ -165,11 +212,23 @@ pub fn run_reference<F: Family>(
     profile: &F::Profile,
     seed: u64,
 ) -> ScenarioOutcome {
-    run_reference_within(scenario, iut_name, profile, seed, STEP_LIMIT)
+    run_reference_within(scenario, iut_name, profile, seed, STEP_LIMIT, Keep::Capture)
+}
+
+/// What a run in virtual time leaves besides its verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Its capture (pcapng), from which it is judged.
+    Capture,
+    /// Only what the judge found, the transcript and the traffic's size, where the family judges
+    /// a run's datagrams without a capture ([`Family::judge_datagrams`]); the capture otherwise.
+    /// A fuzz input's run: writing and reading back its capture was a fifth of its time.
+    Judgement,
 }
 
 /// As [`run_reference`], in at most `max_steps` simulation steps (an injected datagram counts as
-/// one): a run that needs more ends as an error whose reason starts with [`OVER_BUDGET`] (when
+/// one; below [`STEP_LIMIT`] every event of the link's trace counts as one too, see [`work`]): a
+/// run that needs more ends as an error whose reason starts with [`OVER_BUDGET`] (when
 /// `max_steps` is below [`STEP_LIMIT`]; at the limit it fails as not settling).
 pub fn run_reference_within<F: Family>(
     scenario: &Scenario<F>,
@@ -177,6 +236,7 @@ pub fn run_reference_within<F: Family>(
     profile: &F::Profile,
     seed: u64,
     max_steps: u64,
+    keep: Keep,
 ) -> ScenarioOutcome {
     let role = scenario.iut.role;
     let features = F::profile_features(profile, role);
@@ -190,7 +250,7 @@ pub fn run_reference_within<F: Family>(
             format!("the IUT lacks {}", feature_label(missing)),
         );
     }
-    match run_virtual(scenario, iut_name, profile, seed, max_steps) {
+    match run_virtual(scenario, iut_name, profile, seed, max_steps, keep) {
         Ok(outcome) => outcome,
         Err(e) => ScenarioOutcome::error(scenario, iut_name, e),
     }
@@ -235,11 +295,7 @@ impl<F: Family> Simulated<F> {
         viewpoint: SocketAddr,
         annotate: Option<&dyn Fn(DatagramId) -> Option<String>>,
     ) -> Result<Vec<u8>, String> {
-        let options = handshake_capture::TraceOptions {
-            annotate,
-            not_delivered_delay_ns: self.link.config().latency_ms.saturating_mul(1_000_000),
-            ..handshake_capture::TraceOptions::default()
-        };
+        let options = self.trace_options(annotate);
         let mut writer =
             handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
         let secrets = merged_secrets(self.nodes.iter().map(|(_, n)| F::secrets(n)));
@@ -247,6 +303,30 @@ impl<F: Family> Simulated<F> {
         handshake_capture::write_trace(self.link.trace(), viewpoint, &options, &mut writer)
             .map_err(|e| e.to_string())?;
         writer.finish().map_err(|e| e.to_string())
+    }
+
+    /// The datagrams of [`capture`](Self::capture), as a reader of it yields them.
+    pub fn datagrams<'s>(
+        &'s self,
+        viewpoint: SocketAddr,
+        annotate: Option<&dyn Fn(DatagramId) -> Option<String>>,
+    ) -> Vec<handshake_capture::UdpDatagram<'s>> {
+        handshake_capture::trace::trace_datagrams(
+            self.link.trace(),
+            viewpoint,
+            &self.trace_options(annotate),
+        )
+    }
+
+    fn trace_options<'a>(
+        &self,
+        annotate: Option<&'a dyn Fn(DatagramId) -> Option<String>>,
+    ) -> handshake_capture::TraceOptions<'a> {
+        handshake_capture::TraceOptions {
+            annotate,
+            not_delivered_delay_ns: self.link.config().latency_ms.saturating_mul(1_000_000),
+            ..handshake_capture::TraceOptions::default()
+        }
     }
 }
 
@@ -289,11 +369,13 @@ pub fn simulate<F: Family>(
             sim.add_endpoint(addr, node).map_err(|e| format!("{e:?}"))?;
         }
     }
+    let counts_datagrams = max_steps < STEP_LIMIT;
     let mut driver = VirtualDriver::<F> {
         sim,
         iut: iut_addr,
         peer: peer_addr,
         steps_left: max_steps,
+        counts_datagrams,
     };
     let origin = driver.now();
     block_on_ready(run_steps(&mut driver, script, scenario, origin))?;
@@ -302,7 +384,7 @@ pub fn simulate<F: Family>(
     let over_budget = |sim: &Simulation<F::Node>| {
         // A livelock (the clock stuck) is the IUT's fault whatever the budget.
         (max_steps < STEP_LIMIT && !sim.livelocked()).then(|| {
-            format!("{OVER_BUDGET} {max_steps} simulation steps (an input too large to judge)")
+            format!("{OVER_BUDGET} {max_steps} simulation steps and link events (an input too large to judge)")
         })
     };
     if left == 0 {
@@ -313,9 +395,9 @@ pub fn simulate<F: Family>(
     // What the last step sent reaches the IUT (one link latency) whatever else ends the run.
     let last_step = sim.now();
     let latency = Duration::from_millis(sim.link().config().latency_ms);
-    let before = sim.steps();
-    sim.run_until(last_step + latency, left);
-    left = left.saturating_sub(sim.steps().saturating_sub(before));
+    spend(&mut sim, &mut left, counts_datagrams, |sim, max| {
+        sim.run_until(last_step + latency, max)
+    });
     // Let the run come to its end (the family says which sides must finish).
     let end = sim.now() + Duration::from_millis(scenario.settle_ms);
     let settle = F::settle(scenario, false);
@@ -326,10 +408,10 @@ pub fn simulate<F: Family>(
     if settle.peer {
         until.push(peer_addr);
     }
-    let limits = RunLimits::until_finished(until)
-        .max_time(end)
-        .max_steps(left);
-    let outcome = sim.run(&limits);
+    let limits = RunLimits::until_finished(until).max_time(end);
+    let outcome = spend(&mut sim, &mut left, counts_datagrams, |sim, max| {
+        sim.run(&limits.clone().max_steps(max))
+    });
     if outcome == RunOutcome::StepLimit {
         if let Some(why) = over_budget(&sim) {
             return Err(why);
@@ -404,6 +486,7 @@ fn run_virtual<F: Family>(
     profile: &F::Profile,
     seed: u64,
     max_steps: u64,
+    keep: Keep,
 ) -> Result<ScenarioOutcome, String> {
     let role = scenario.iut.role;
     let (iut_addr, peer_addr) = (address(role), address(role.other()));
@@ -454,22 +537,42 @@ fn run_virtual<F: Family>(
     };
     let mut script = Script::default();
     let run = simulate(scenario, iut_node, peer_node, link, &mut script, max_steps)?;
-    let annotations = script.annotations.clone();
-    let annotate = move |id: DatagramId| annotations.get(&id).cloned();
-    let capture = run.capture(iut_addr, Some(&annotate))?;
-    let report = F::judge(
-        &capture,
-        &JudgeCtx {
-            scenario,
-            role,
-            iut: iut_addr,
-            peer: peer_addr,
-            iut_profile: Some(profile.clone()),
-            peer_profile,
-            tolerance: None,
-        },
-    )?;
-    let transcript = F::transcript(&capture, &run.events, iut_addr, &script.markers);
+    let annotations = &script.annotations;
+    let annotate = |id: DatagramId| annotations.get(&id).cloned();
+    let ctx = JudgeCtx {
+        scenario,
+        role,
+        iut: iut_addr,
+        peer: peer_addr,
+        iut_profile: Some(profile.clone()),
+        peer_profile,
+        tolerance: None,
+    };
+    let judged = match keep {
+        Keep::Judgement => {
+            let datagrams = run.datagrams(iut_addr, Some(&annotate));
+            F::judge_datagrams(&datagrams, &run.events, &script.markers, &ctx).map(|judged| {
+                // Roughly what the capture's records would take: the payloads, the comments and
+                // their framing.
+                let size = datagrams
+                    .iter()
+                    .map(|d| d.payload.len() + d.comment.as_ref().map_or(0, |c| c.len()) + 64)
+                    .sum();
+                judged.map(|(report, transcript)| (report, transcript, Vec::new(), size))
+            })
+        }
+        Keep::Capture => None,
+    };
+    let (report, transcript, capture, traffic_bytes) = match judged {
+        Some(judged) => judged?,
+        None => {
+            let capture = run.capture(iut_addr, Some(&annotate))?;
+            let report = F::judge(&capture, &ctx)?;
+            let transcript = F::transcript(&capture, &run.events, iut_addr, &script.markers);
+            let size = capture.len();
+            (report, transcript, capture, size)
+        }
+    };
     let family = F::observe(
         &ObserveCtx {
             scenario,
@@ -490,5 +593,7 @@ fn run_virtual<F: Family>(
         iut_addr,
         step_failures: std::mem::take(&mut script.failures),
     };
-    Ok(judge(scenario, iut_name, observed, transcript, capture))
+    let mut outcome = judge(scenario, iut_name, observed, transcript, capture);
+    outcome.traffic_bytes = traffic_bytes;
+    Ok(outcome)
 }

@@ -28,6 +28,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use handshake_capture::UdpDatagram;
 use handshake_check::{Rule, Violation};
 use handshake_core::{Endpoint, Instant};
 use handshake_net::SimEvent;
@@ -132,6 +133,10 @@ pub struct ActCtx<'a, F: Family> {
     /// its own), in order; the interpreter marks them with the step.
     pub send: Vec<(Option<u16>, Vec<u8>)>,
 }
+
+/// A run's judgement without its capture ([`Family::judge_datagrams`]): the judge's report and
+/// the transcript.
+pub type Judged<F> = (<F as Family>::Report, Vec<TranscriptLine>);
 
 /// What a family's judge is told about the run it judges.
 #[derive(Debug, Clone)]
@@ -343,6 +348,19 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         iut: SocketAddr,
         markers: &[(Instant, String)],
     ) -> Vec<TranscriptLine>;
+    /// [`judge`](Self::judge) and [`transcript`](Self::transcript) of a run in virtual time from
+    /// the datagrams its capture would hold (in its order, numbered and commented as there),
+    /// without the capture being written and read back: the same report and lines. `harness
+    /// fuzz` judges every input so, and writes a capture only for a finding. `None` (the default):
+    /// the family reads captures only (the QUIC families take their key log from one).
+    fn judge_datagrams(
+        _datagrams: &[UdpDatagram<'_>],
+        _events: &[SimEvent<Event<Self>>],
+        _markers: &[(Instant, String)],
+        _ctx: &JudgeCtx<'_, Self>,
+    ) -> Option<Result<Judged<Self>, String>> {
+        None
+    }
 
     // ---- External implementations ---------------------------------------------------------------
 

@@ -22,7 +22,7 @@ pub mod validate;
 use std::path::Path;
 
 pub use family::{
-    ActCtx, Citations, DatagramLabel, Event, Family, IutExit, JudgeCtx, ObserveCtx,
+    ActCtx, Citations, DatagramLabel, Event, Family, IutExit, JudgeCtx, Judged, ObserveCtx,
     ReferenceMutant, Settle,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};

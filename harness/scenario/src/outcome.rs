@@ -209,9 +209,13 @@ pub struct ScenarioOutcome {
     pub interrupted: bool,
     /// The decoded exchange with virtual (or real) times.
     pub transcript: Vec<TranscriptLine>,
-    /// The capture as the IUT saw it (pcapng).
+    /// The capture as the IUT saw it (pcapng); empty after a run that kept only its judgement
+    /// ([`Keep::Judgement`](crate::engine::Keep)).
     #[serde(skip)]
     pub capture: Vec<u8>,
+    /// The capture's size, bytes (without one, roughly what it would take): what the run cost.
+    #[serde(skip)]
+    pub traffic_bytes: usize,
 }
 
 impl ScenarioOutcome {
@@ -242,6 +246,7 @@ impl ScenarioOutcome {
             interrupted: false,
             transcript: Vec::new(),
             capture: Vec::new(),
+            traffic_bytes: 0,
         }
     }
 
@@ -451,6 +456,7 @@ pub fn judge<F: Family>(
         iut_unreachable: false,
         interrupted: false,
         transcript,
+        traffic_bytes: capture.len(),
         capture,
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use handshake_check::Rule;
 use serde::Deserialize;
 
+use crate::engine::Keep;
 use crate::external::{ExternalIut, Manifest};
 use crate::family::{Citations, DatagramLabel, Family, ReferenceMutant};
 use crate::format::{Role, Scenario};
@@ -211,11 +212,16 @@ pub trait AnyScenario: fmt::Debug + Send + Sync {
     fn cited(&self) -> BTreeSet<String>;
     /// Runs it against `iut` with `seed`.
     fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
-        self.run_within(iut, seed, crate::engine::STEP_LIMIT)
+        self.run_keeping(iut, seed, crate::engine::STEP_LIMIT, Keep::Capture)
     }
-    /// As [`run`](Self::run); a run in virtual time takes at most `max_steps` simulation steps
-    /// (see [`run_reference_within`](crate::engine::run_reference_within)).
-    fn run_within(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome;
+    /// As [`run`](Self::run) for a fuzz input: a run in virtual time takes at most `max_steps`
+    /// simulation steps (see [`run_reference_within`](crate::engine::run_reference_within)) and
+    /// keeps only its judgement ([`Keep::Judgement`]).
+    fn search_run(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome {
+        self.run_keeping(iut, seed, max_steps, Keep::Judgement)
+    }
+    /// As [`run`](Self::run), within `max_steps` in virtual time, keeping what `keep` says.
+    fn run_keeping(&self, iut: &Iut, seed: u64, max_steps: u64, keep: Keep) -> ScenarioOutcome;
     /// Roughly how long a run against `iut` takes, ms (zero in virtual time).
     fn expected_ms(&self, iut: &Iut) -> u64;
     /// An outcome of a run that did not happen.
@@ -246,7 +252,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
     fn cited(&self) -> BTreeSet<String> {
         crate::format::cited(self)
     }
-    fn run_within(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome {
+    fn run_keeping(&self, iut: &Iut, seed: u64, max_steps: u64, keep: Keep) -> ScenarioOutcome {
         match iut {
             Iut::Reference {
                 name,
@@ -261,7 +267,9 @@ impl<F: Family> AnyScenario for Scenario<F> {
                     );
                 }
                 match F::parse_profile(profile) {
-                    Ok(p) => crate::engine::run_reference_within(self, name, &p, seed, max_steps),
+                    Ok(p) => {
+                        crate::engine::run_reference_within(self, name, &p, seed, max_steps, keep)
+                    }
                     Err(e) => ScenarioOutcome::error(self, name, e),
                 }
             }

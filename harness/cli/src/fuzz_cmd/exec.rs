@@ -99,9 +99,11 @@ pub(super) struct Runner<'a> {
     pub done_kinds: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
-/// Simulation steps one input may take in virtual time (an injected datagram counts as one): a
-/// hundred times what the library's scenarios need, so that a count mutated to thousands costs
-/// no more than a hundred ordinary inputs. A run that needs more is not judged (`over_budget`).
+/// Simulation steps and link events (a datagram sent and delivered is two) one input may take
+/// in virtual time (an injected datagram counts as one): over six times what the library's
+/// largest skeleton needs with its probe (under 300; a test checks each fits), so that a count
+/// mutated to thousands, or an option asking the reference for gigabits of media, costs no
+/// more than a few dozen ordinary inputs. A run that needs more is not judged (`over_budget`).
 pub(super) const RUN_BUDGET_STEPS: u64 = 2_000;
 
 /// How many datagrams a scenario's steps send at least: each step once, or its `times`.
@@ -212,7 +214,7 @@ impl Runner<'_> {
                 format!("{OVER_BUDGET} {RUN_BUDGET_STEPS} simulation steps (its steps ask for {sends} sends)"),
             ));
         }
-        Some(loaded.run_within(iut, self.seed, RUN_BUDGET_STEPS))
+        Some(loaded.search_run(iut, self.seed, RUN_BUDGET_STEPS))
     }
 
     /// Runs an input (probe appended) on the IUT: its outcome and the input's step count;

@@ -27,9 +27,11 @@ pub(super) struct Finding {
     pub detail: String,
 }
 
-/// Median, 90th percentile and largest of some durations, s.
+/// Mean, median, 90th percentile and largest of some durations, s.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub(super) struct Spread {
+    /// Against the median, what the slow tail costs.
+    pub mean: f64,
     pub median: f64,
     pub p90: f64,
     pub max: f64,
@@ -43,6 +45,7 @@ impl Spread {
         values.sort_by(f64::total_cmp);
         let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
         Spread {
+            mean: values.iter().sum::<f64>() / values.len() as f64,
             median: at(0.5),
             p90: at(0.9),
             max: at(1.0),

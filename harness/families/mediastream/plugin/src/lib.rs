@@ -30,6 +30,7 @@ mod validate;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use handshake_capture::UdpDatagram;
 use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_mediastream_endpoint::{Direction, Profile, ProfileKind};
@@ -41,7 +42,8 @@ use handshake_scenario::json::Seg;
 use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Citations, Event, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle,
+    ActCtx, Citations, Event, Family, JudgeCtx, Judged, ObserveCtx, Registered, Role, Scenario,
+    Settle,
 };
 use serde_json::Value;
 
@@ -107,6 +109,27 @@ pub fn required_features(s: &MediaScenario) -> Vec<String> {
         f.push("push".into());
     }
     f
+}
+
+/// What the judge is told of a run: the responder's profile (the IUT's, or its peer's when the
+/// IUT initiates) and, in real time, the roles and the harness's tolerance.
+fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
+    let responder_profile = match ctx.role {
+        Role::Responder => ctx.iut_profile,
+        Role::Initiator => ctx.peer_profile,
+    }
+    .unwrap_or(Profile::new(ProfileKind::ThreeWay));
+    let mut options = CheckOptions::for_stream(responder_profile, &ctx.scenario.setup.stream);
+    if let Some(tolerance) = ctx.tolerance {
+        // Real time: the roles are told (a running IUT may speak first), and the SYN schedule
+        // allows the harness's tolerance.
+        options.responder = Some(match ctx.role {
+            Role::Responder => ctx.iut,
+            Role::Initiator => ctx.peer,
+        });
+        options.tolerance = options.tolerance.max(tolerance);
+    }
+    options
 }
 
 impl Family for MediaStream {
@@ -253,22 +276,7 @@ impl Family for MediaStream {
 
     type Report = Report;
     fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Report, String> {
-        let responder_profile = match ctx.role {
-            Role::Responder => ctx.iut_profile,
-            Role::Initiator => ctx.peer_profile,
-        }
-        .unwrap_or(Profile::new(ProfileKind::ThreeWay));
-        let mut options = CheckOptions::for_stream(responder_profile, &ctx.scenario.setup.stream);
-        if let Some(tolerance) = ctx.tolerance {
-            // Real time: the roles are told (a running IUT may speak first), and the SYN schedule
-            // allows the harness's tolerance.
-            options.responder = Some(match ctx.role {
-                Role::Responder => ctx.iut,
-                Role::Initiator => ctx.peer,
-            });
-            options.tolerance = options.tolerance.max(tolerance);
-        }
-        handshake_mediastream_judge::check_capture(capture, None, options)
+        handshake_mediastream_judge::check_capture(capture, None, check_options(ctx))
             .map(|v| v.report)
             .map_err(|e| e.to_string())
     }
@@ -297,6 +305,17 @@ impl Family for MediaStream {
         markers: &[(Instant, String)],
     ) -> Vec<TranscriptLine> {
         transcript::transcript(capture, events, iut, markers)
+    }
+    fn judge_datagrams(
+        datagrams: &[UdpDatagram<'_>],
+        events: &[SimEvent<Event<Self>>],
+        markers: &[(Instant, String)],
+        ctx: &JudgeCtx<'_, Self>,
+    ) -> Option<Result<Judged<Self>, String>> {
+        let checker = handshake_mediastream_judge::Checker::new(check_options(ctx));
+        let report = handshake_check::judge_datagrams(datagrams, checker);
+        let transcript = transcript::transcript_of(datagrams, events, ctx.iut, markers);
+        Some(Ok((report, transcript)))
     }
 
     const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;

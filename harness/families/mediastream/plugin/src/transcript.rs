@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
+use handshake_capture::UdpDatagram;
 use handshake_core::Instant;
 use handshake_mediastream_endpoint::Event;
 use handshake_mediastream_wire::{Datagram, Mode};
@@ -17,32 +18,43 @@ pub fn transcript(
     iut: SocketAddr,
     markers: &[(Instant, String)],
 ) -> Vec<TranscriptLine> {
+    let datagrams: Vec<UdpDatagram<'_>> = handshake_capture::open(capture)
+        .map(|reader| reader.flatten().collect())
+        .unwrap_or_default();
+    transcript_of(&datagrams, events, iut, markers)
+}
+
+/// [`transcript`] of the datagrams a capture holds.
+pub fn transcript_of(
+    datagrams: &[UdpDatagram<'_>],
+    events: &[handshake_net::SimEvent<Event>],
+    iut: SocketAddr,
+    markers: &[(Instant, String)],
+) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
     let mut lines: Vec<(u64, u8, Line)> = Vec::new();
-    if let Ok(reader) = handshake_capture::open(capture) {
-        for udp in reader.flatten() {
-            let t = udp.timestamp_ns.saturating_sub(epoch);
-            let arrow = if udp.src == iut { "IUT ->" } else { "IUT <-" };
-            let parsed = Datagram::parse(&udp.payload, Mode::LegacyAccepting);
-            // A DATA datagram without a comment is only ever shown by its sequence number (in a
-            // folded run or alone): not formatted at all (most of a run's datagrams).
-            if let (Ok(Datagram::Data(d)), None) = (&parsed, &udp.comment) {
-                lines.push((t, 0, Line::Data { arrow, seq: d.seq }));
-                continue;
-            }
-            // One string written in place (a transcript formats most of a fuzz run's datagrams).
-            let mut text = String::with_capacity(96);
-            text.push_str(arrow);
-            text.push(' ');
-            let _ = match parsed {
-                Ok(d) => write!(text, "{d}"),
-                Err(e) => write!(text, "MALFORMED ({} bytes): {e}", udp.payload.len()),
-            };
-            if let Some(c) = udp.comment {
-                let _ = write!(text, "  [{c}]");
-            }
-            lines.push((t, 0, Line::Text(text)));
+    for udp in datagrams {
+        let t = udp.timestamp_ns.saturating_sub(epoch);
+        let arrow = if udp.src == iut { "IUT ->" } else { "IUT <-" };
+        let parsed = Datagram::parse(&udp.payload, Mode::LegacyAccepting);
+        // A DATA datagram without a comment is only ever shown by its sequence number (in a
+        // folded run or alone): not formatted at all (most of a run's datagrams).
+        if let (Ok(Datagram::Data(d)), None) = (&parsed, &udp.comment) {
+            lines.push((t, 0, Line::Data { arrow, seq: d.seq }));
+            continue;
         }
+        // One string written in place (a transcript formats most of a fuzz run's datagrams).
+        let mut text = String::with_capacity(96);
+        text.push_str(arrow);
+        text.push(' ');
+        let _ = match parsed {
+            Ok(d) => write!(text, "{d}"),
+            Err(e) => write!(text, "MALFORMED ({} bytes): {e}", udp.payload.len()),
+        };
+        if let Some(c) = &udp.comment {
+            let _ = write!(text, "  [{c}]");
+        }
+        lines.push((t, 0, Line::Text(text)));
     }
     for e in events.iter().filter(|e| e.endpoint == iut) {
         if !matches!(e.event, Event::Ended { .. }) {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use handshake_mediastream_endpoint::Profile;
-use handshake_scenario::engine::run_reference;
+use handshake_scenario::engine::{run_reference, run_reference_within, Keep, STEP_LIMIT};
 use rstest::rstest;
 
 const PROFILES: [&str; 6] = [
@@ -38,6 +38,25 @@ fn scenario_outcomes(#[files("../../../../vectors/scenarios/mediastream/*.json")
             "{} against {name}: capture differs between runs",
             scenario.id
         );
+        // Judged from the run's datagrams without a capture (how `harness fuzz` runs its
+        // inputs): the same judgement and transcript.
+        let judged = run_reference_within(
+            &scenario,
+            &format!("ref:{name}"),
+            &profile,
+            seed,
+            STEP_LIMIT,
+            Keep::Judgement,
+        );
+        assert_eq!(
+            (outcome.render(), &outcome.rules_on_harness_datagrams),
+            (judged.render(), &judged.rules_on_harness_datagrams),
+            "{} against {name}: judged without its capture, another outcome",
+            scenario.id
+        );
+        // No capture, but its size (a run that did not happen has neither).
+        assert!(judged.capture.is_empty());
+        assert_eq!(judged.traffic_bytes > 0, !outcome.capture.is_empty());
         text.push_str(&outcome.render());
         text.push('\n');
     }
