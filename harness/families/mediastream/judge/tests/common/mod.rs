@@ -19,9 +19,16 @@ pub struct Session {
 }
 
 impl Session {
+    #[allow(dead_code)] // not every test file uses it
     pub fn new() -> Session {
+        Session::with_options(CheckOptions::default())
+    }
+
+    /// As [`new`](Session::new), judged with `options`.
+    #[allow(dead_code)] // not every test file uses it
+    pub fn with_options(options: CheckOptions) -> Session {
         Session {
-            checker: Checker::new(CheckOptions::default()),
+            checker: Checker::new(options),
             number: 0,
             initiator: "192.0.2.1:50000".parse().expect("addr"),
             responder: "192.0.2.2:4444".parse().expect("addr"),
