@@ -27,30 +27,17 @@ use serde_json::Value;
 pub(super) struct FamilyMutator {
     family: &'static dyn DynFamily,
     shapes: Steps,
-    max_delay_ms: u64,
 }
 
 impl FamilyMutator {
-    /// The family's mutator; over real UDP its delays are at most [`REAL_TIME_MAX_WAIT_MS`].
-    pub(super) fn new(family: &'static dyn DynFamily, real_time: bool) -> FamilyMutator {
+    pub(super) fn new(family: &'static dyn DynFamily) -> FamilyMutator {
         let schema = serde_json::to_value(family.scenario_schema()).unwrap_or_default();
         FamilyMutator {
             family,
             shapes: Steps::from_schema(&schema),
-            max_delay_ms: if real_time {
-                REAL_TIME_MAX_WAIT_MS
-            } else {
-                u64::MAX
-            },
         }
     }
 }
-
-/// The longest delay a mutation puts before a step over real UDP, ms (the library's own waits
-/// are at most 300 ms): long enough for a retransmission timer, while a job waiting five seconds
-/// runs no other input (16 jobs against the Python media-stream responder spent a mean 1.1 s
-/// per input).
-pub(super) const REAL_TIME_MAX_WAIT_MS: u64 = 1_500;
 
 impl Mutator for FamilyMutator {
     fn mutate_value(
@@ -69,10 +56,6 @@ impl Mutator for FamilyMutator {
 
     fn shapes(&self) -> Option<&Steps> {
         Some(&self.shapes)
-    }
-
-    fn max_delay_ms(&self) -> u64 {
-        self.max_delay_ms
     }
 }
 

@@ -620,7 +620,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
         done_kinds: Default::default(),
     };
-    let mutator = FamilyMutator::new(family, external);
+    let mutator = FamilyMutator::new(family);
     let probe = inputs.iter().any(|s| family.liveness_probe(s).is_some());
     interrupt::install(interrupt::OnSignal::Stop);
     let limit = args
