@@ -158,8 +158,15 @@ impl ViolationLog {
 pub trait Judge {
     /// The family's verdict.
     type Report;
+    /// What a judge works out from one datagram's bytes alone (a payload check, say): with two
+    /// threads the reading thread does it ahead of the judge, which is the slower of the two.
+    type Prepared: Send;
+    /// The bytes-only work on `payload`.
+    fn prepare(payload: &[u8]) -> Self::Prepared;
     /// The next packet, in capture order.
     fn push(&mut self, packet: &Packet<'_>);
+    /// As [`push`](Self::push), with what [`prepare`](Self::prepare) made of its payload.
+    fn push_prepared(&mut self, packet: &Packet<'_>, prepared: Self::Prepared);
     /// The verdict on everything pushed.
     fn finish(self) -> Self::Report;
 }
@@ -273,7 +280,8 @@ mod pipeline {
     const IN_FLIGHT: usize = 4;
 
     /// A datagram in a batch: its payload ends where the next one's begins.
-    struct Item {
+    struct Item<P> {
+        prepared: P,
         number: u64,
         time_ns: u64,
         src: SocketAddr,
@@ -282,10 +290,18 @@ mod pipeline {
         mark: Mark,
     }
 
-    #[derive(Default)]
-    struct Batch {
+    struct Batch<P> {
         payloads: Vec<u8>,
-        items: Vec<Item>,
+        items: Vec<Item<P>>,
+    }
+
+    impl<P> Default for Batch<P> {
+        fn default() -> Self {
+            Batch {
+                payloads: Vec::new(),
+                items: Vec::new(),
+            }
+        }
     }
 
     /// Reads `source` on a second thread and pushes every datagram to `judge` on this one.
@@ -295,8 +311,8 @@ mod pipeline {
         options: StreamOptions,
         judge: &mut J,
     ) -> Result<StreamEnd, CaptureError> {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(IN_FLIGHT);
-        let (free_tx, free_rx) = mpsc::channel::<Batch>();
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch<J::Prepared>>(IN_FLIGHT);
+        let (free_tx, free_rx) = mpsc::channel::<Batch<J::Prepared>>();
         std::thread::scope(|scope| {
             let reading = scope.spawn(move || {
                 let mut batch = Batch::default();
@@ -310,6 +326,7 @@ mod pipeline {
                     }
                     batch.payloads.extend_from_slice(&udp.payload);
                     batch.items.push(Item {
+                        prepared: J::prepare(&udp.payload),
                         number: udp.packet_number,
                         time_ns: udp.timestamp_ns,
                         // A batch holds at most BATCH_BYTES plus one datagram (≤ 64 KiB).
@@ -326,20 +343,20 @@ mod pipeline {
             });
             for mut batch in full_rx {
                 let mut start = 0;
-                for item in &batch.items {
+                for item in batch.items.drain(..) {
                     let end = item.payload_end as usize;
-                    judge.push(&Packet {
+                    let packet = Packet {
                         number: item.number,
                         time_ns: item.time_ns,
                         src: item.src,
                         dst: item.dst,
                         payload: &batch.payloads[start..end],
                         mark: item.mark,
-                    });
+                    };
+                    judge.push_prepared(&packet, item.prepared);
                     start = end;
                 }
                 batch.payloads.clear();
-                batch.items.clear();
                 let _ = free_tx.send(batch);
             }
             match reading.join() {
