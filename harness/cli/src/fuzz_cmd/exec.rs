@@ -22,6 +22,7 @@ use handshake_scenario::external::ExternalIut;
 use handshake_scenario::external::PEAK_MEMORY;
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// The family's mutator: its step shapes (read from its scenario schema) and its layouts.
 pub(super) struct FamilyMutator {
@@ -96,7 +97,7 @@ pub(super) struct Runner<'a> {
     /// An external IUT whose process group's peak memory passes this many kB is a finding.
     pub max_memory_kb: u64,
     /// Kinds of verdict the run no longer minimises (enough tries): not confirmed either.
-    pub done_kinds: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    pub done_kinds: std::sync::Mutex<BTreeSet<String>>,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -162,6 +163,26 @@ fn crashed(o: &ScenarioOutcome) -> Option<String> {
         .iter()
         .find(|r| r.contains("the IUT ended (") && !r.contains("(exit code 0)"))
         .cloned()
+}
+
+/// Whether every verdict the baseline could leave for an outcome is of a kind in `done` (kinds
+/// the search no longer takes in): a `hang` when the probe failed, else `rule:` and any non-empty
+/// subset of the IUT's `rules` (the baseline takes away those it breaks too; `rules` in the
+/// verdict's order). Then the baseline's run — half of a rule-breaking mutant's time — decides
+/// nothing.
+fn only_done_kinds(done: &BTreeSet<String>, probe: bool, rules: &[&String]) -> bool {
+    // 2^n − 1 subsets: beyond a few rules the baseline's run is the cheaper look.
+    const MAX_RULES: usize = 4;
+    if done.is_empty() || rules.len() > MAX_RULES || (probe && !done.contains("hang")) {
+        return false;
+    }
+    (1u32..1 << rules.len()).all(|mask| {
+        let kept: Vec<&str> = (0..rules.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| rules[i].as_str())
+            .collect();
+        done.contains(&format!("rule:{}", kept.join("+")))
+    })
 }
 
 impl Runner<'_> {
@@ -236,7 +257,7 @@ impl Runner<'_> {
         if external && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some()) {
             ExternalIut::forget_kept();
         }
-        let verdict = self.verdict(input, &outcome, input_len);
+        let verdict = self.verdict_within(input, &outcome, input_len, true);
         let done = |v: &Verdict| self.done_kinds.lock().is_ok_and(|d| d.contains(&v.kind));
         let fresh = verdict
             .as_ref()
@@ -263,6 +284,18 @@ impl Runner<'_> {
         input: &Value,
         outcome: &ScenarioOutcome,
         input_len: usize,
+    ) -> Option<Verdict> {
+        self.verdict_within(input, outcome, input_len, false)
+    }
+
+    /// [`verdict`](Self::verdict); `in_search`: a verdict of a kind the search no longer takes in
+    /// may come back as none (its baseline run skipped).
+    fn verdict_within(
+        &self,
+        input: &Value,
+        outcome: &ScenarioOutcome,
+        input_len: usize,
+        in_search: bool,
     ) -> Option<Verdict> {
         let detail = outcome.reasons.join("; ");
         if let Some(why) = crashed(outcome) {
@@ -295,6 +328,16 @@ impl Runner<'_> {
             |r: &&String| !about_the_capture(r) && !outcome.rules_on_harness_datagrams.contains(*r);
         if !probe && !outcome.rules_fired.keys().any(|r| the_iuts(&r)) {
             return None;
+        }
+        if in_search {
+            let fired: Vec<&String> = outcome.rules_fired.keys().filter(the_iuts).collect();
+            if self
+                .done_kinds
+                .lock()
+                .is_ok_and(|done| only_done_kinds(&done, probe, &fired))
+            {
+                return None;
+            }
         }
         let baseline = self.run_baseline(input);
         if probe
@@ -387,6 +430,28 @@ pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Vec<Iut>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_baseline_is_skipped_only_when_every_verdict_it_could_leave_is_done() {
+        let done: BTreeSet<String> = ["rule:a", "rule:b", "hang"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let (a, b, c) = ("a".to_owned(), "b".to_owned(), "c".to_owned());
+        assert!(only_done_kinds(&done, false, &[&a]));
+        assert!(only_done_kinds(&done, true, &[&a]));
+        // The baseline could leave `rule:a+b`, not done yet; or `rule:c`.
+        assert!(!only_done_kinds(&done, false, &[&a, &b]));
+        assert!(!only_done_kinds(&done, false, &[&c]));
+        let mut with_pair = done.clone();
+        with_pair.insert("rule:a+b".into());
+        assert!(only_done_kinds(&with_pair, false, &[&a, &b]));
+        // A failed probe with no rule broken: only a hang is possible.
+        assert!(only_done_kinds(&done, true, &[]));
+        with_pair.remove("hang");
+        assert!(!only_done_kinds(&with_pair, true, &[&a]));
+        assert!(!only_done_kinds(&BTreeSet::new(), false, &[&a]));
+    }
 
     #[test]
     fn reasons_name_their_step() {
