@@ -144,6 +144,8 @@ pub struct Simulation<E: Endpoint> {
     /// Steps in a row taken without the clock moving.
     steps_at_now: u64,
     events: Vec<SimEvent<E::Event>>,
+    /// The link's trace stops growing here ([`limit_link_events`](Self::limit_link_events)).
+    link_event_limit: usize,
 }
 
 impl<E: Endpoint> fmt::Debug for Simulation<E> {
@@ -169,6 +171,7 @@ impl<E: Endpoint> Simulation<E> {
             steps: 0,
             steps_at_now: 0,
             events: Vec::new(),
+            link_event_limit: usize::MAX,
         }
     }
 
@@ -187,6 +190,20 @@ impl<E: Endpoint> Simulation<E> {
     pub fn with_endpoint(mut self, addr: SocketAddr, endpoint: E) -> Result<Self, SimError> {
         self.add_endpoint(addr, endpoint)?;
         Ok(self)
+    }
+
+    /// Stops the run once the link's trace holds `max` events: transmits are no longer taken
+    /// into the link (they wait in their endpoint), due datagrams no longer delivered, and
+    /// [`run`](Self::run) returns [`RunOutcome::StepLimit`]. For a run on a budget: one step can
+    /// carry a burst of tens of thousands of datagrams (an endpoint asked for gigabits of media),
+    /// which a look at the budget between steps only sees once they were all carried.
+    pub fn limit_link_events(&mut self, max: usize) {
+        self.link_event_limit = max;
+    }
+
+    /// Whether the link's trace reached the [limit](Self::limit_link_events).
+    pub fn at_link_limit(&self) -> bool {
+        self.link.trace().len() >= self.link_event_limit
     }
 
     /// The virtual time.
@@ -267,6 +284,9 @@ impl<E: Endpoint> Simulation<E> {
         let now = self.now;
         for (addr, endpoint) in &mut self.endpoints {
             for _ in 0..MAX_POLLS_PER_DRAIN {
+                if self.link.trace().len() >= self.link_event_limit {
+                    break;
+                }
                 let Some(transmit) = endpoint.poll_transmit() else {
                     break;
                 };
@@ -318,7 +338,10 @@ impl<E: Endpoint> Simulation<E> {
         self.steps = self.steps.saturating_add(1);
         let now = self.now;
         let index = &self.index;
-        while let Some(delivery) = self.link.pop_due(now, |to| index.contains_key(&to)) {
+        while self.link.trace().len() < self.link_event_limit {
+            let Some(delivery) = self.link.pop_due(now, |to| index.contains_key(&to)) else {
+                break;
+            };
             let endpoint = index
                 .get(&delivery.to)
                 .and_then(|&i| self.endpoints.get_mut(i));
@@ -361,7 +384,7 @@ impl<E: Endpoint> Simulation<E> {
                 self.now = self.now.max(limit);
                 return RunOutcome::TimeLimit;
             }
-            if taken >= limits.max_steps {
+            if taken >= limits.max_steps || self.at_link_limit() {
                 return RunOutcome::StepLimit;
             }
             if self.livelocked() {

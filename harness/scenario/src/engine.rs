@@ -97,6 +97,11 @@ fn spend<N: Endpoint>(
         let before = work(sim, counts_datagrams);
         let outcome = call(sim, (*left).min(chunk));
         *left = left.saturating_sub(work(sim, counts_datagrams).saturating_sub(before));
+        // Work outside these calls (the script's own sends and collections) is not counted in
+        // `left`, but it fills the link's trace all the same.
+        if sim.at_link_limit() {
+            *left = 0;
+        }
         if outcome != RunOutcome::StepLimit || *left == 0 {
             return outcome;
         }
@@ -200,6 +205,9 @@ impl<F: Family> Driver<F> for VirtualDriver<F> {
         let stepped = self.sim.step();
         let cost = work(&self.sim, self.counts_datagrams).saturating_sub(before);
         self.steps_left = self.steps_left.saturating_sub(cost.max(1));
+        if self.sim.at_link_limit() {
+            self.steps_left = 0;
+        }
         stepped
     }
 }
@@ -370,6 +378,10 @@ pub fn simulate<F: Family>(
         }
     }
     let counts_datagrams = max_steps < STEP_LIMIT;
+    if counts_datagrams {
+        // Past this, the run is over its budget whatever else it does.
+        sim.limit_link_events(usize::try_from(max_steps).unwrap_or(usize::MAX));
+    }
     let mut driver = VirtualDriver::<F> {
         sim,
         iut: iut_addr,

@@ -923,6 +923,36 @@ mod tests {
     /// Every library skeleton, its probe appended, runs within the fuzz budget against the
     /// family's first reference: a budget too small would leave a skeleton, and every input made
     /// from it, never judged.
+    /// An input asking the media-stream reference for 2^47 bit/s: each frame is a burst of
+    /// thousands of datagrams in one simulation step (60 MB in 0.2 s unbudgeted). It is over the
+    /// budget (the link's trace stops at it: `Simulation::limit_link_events`).
+    #[test]
+    fn a_burst_of_media_is_over_the_budget() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let family = FAMILIES.require("mediastream").expect("registered");
+        let mut s: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                root.join("vectors/scenarios/mediastream/responder_syn_options.json"),
+            )
+            .expect("library scenario"),
+        )
+        .expect("JSON");
+        s["peer"]["steps"] = serde_json::json!([
+            { "send": { "datagram": { "syn": { "options_hex": "02 0800 0000008000000000" } } } },
+            { "expect": { "kind": "syn_ack", "within_ms": 10, "optional": true, "capture": { "assigned_id": "connection_id" } } },
+            { "send": { "datagram": { "ack": {} } } },
+            { "wait": { "ms": 200 } }
+        ]);
+        let iut = Iut::Reference {
+            name: "ref:3way".into(),
+            family: "mediastream",
+            profile: "3way".into(),
+        };
+        let loaded = family.load_value(&s).expect("loads");
+        let o = loaded.search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
+        assert!(exec::over_budget(&o), "{:?}", o.reasons);
+    }
+
     #[test]
     fn every_library_skeleton_runs_within_the_fuzz_budget() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -437,3 +437,19 @@ fn an_endless_poll_transmit_cannot_hang_the_driver() {
     );
     assert_eq!(sim.link().in_flight(), crate::MAX_POLLS_PER_DRAIN);
 }
+
+#[test]
+fn a_burst_stops_at_the_link_event_limit() {
+    let mut sim = Simulation::new(VirtualLink::default())
+        .with_endpoint(addr(A), Flood)
+        .expect("free address");
+    sim.limit_link_events(100);
+    assert_eq!(sim.run(&RunLimits::default()), RunOutcome::StepLimit);
+    // The rest of the burst waits in its endpoint: no step was taken past the limit.
+    assert_eq!(sim.trace().len(), 100);
+    assert!(sim.at_link_limit());
+    assert_eq!(sim.steps(), 0);
+    // Deliveries stop there too: a step delivers nothing once the trace is full.
+    assert!(sim.step());
+    assert_eq!(sim.trace().len(), 100);
+}
