@@ -228,14 +228,17 @@ impl Family for MediaStream {
                     &ctx.scenario.setup.stream,
                     ctx.now,
                 )?;
-                for _ in 0..send.times.max(1) {
-                    for mut bytes in datagrams.iter().cloned() {
-                        if let Some(len) = send.truncate_to {
-                            bytes.truncate(len);
-                        }
-                        ctx.send.push((send.from_port, bytes));
+                let truncated = |mut bytes: Vec<u8>| {
+                    if let Some(len) = send.truncate_to {
+                        bytes.truncate(len);
                     }
+                    (send.from_port, bytes)
+                };
+                // Copies for all but the last time; the last takes the built datagrams.
+                for _ in 1..send.times.max(1) {
+                    ctx.send.extend(datagrams.iter().cloned().map(truncated));
                 }
+                ctx.send.extend(datagrams.into_iter().map(truncated));
                 Ok(())
             }
         }
