@@ -20,6 +20,7 @@ use rustls::crypto::{
     SupportedKxGroup,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
 
 use crate::QuicError;
@@ -502,7 +503,46 @@ pub(crate) fn server_config(
     alpn: &[Vec<u8>],
     t: &Transport,
 ) -> Result<ServerConfig, QuicError> {
-    server_config_with(seed, key_log, alpn, t, identity(seed)?)
+    server_config_keyed(seed, key_log, alpn, t, seeded_key(seed)?)
+}
+
+/// The seeded identities loaded so far (seed, certificate and signing key), the newest last: a
+/// fuzz campaign builds its hosts from one seed thousands of times, and making the certificate
+/// and loading its key was a tenth of each Proton run. Ed25519 signs deterministically, so a
+/// shared key signs as a fresh one would.
+static SEEDED_KEYS: Mutex<Vec<([u8; 32], Arc<CertifiedKey>)>> = Mutex::new(Vec::new());
+
+/// Seeds whose keys stay loaded.
+const SEEDED_KEYS_KEPT: usize = 16;
+
+/// The seeded identity, loaded for signing.
+fn seeded_key(seed: &Seed) -> Result<Arc<CertifiedKey>, QuicError> {
+    let cached = |keys: &[([u8; 32], Arc<CertifiedKey>)]| {
+        keys.iter()
+            .find(|(s, _)| *s == seed.0)
+            .map(|(_, k)| Arc::clone(k))
+    };
+    if let Some(key) = cached(&SEEDED_KEYS.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return Ok(key);
+    }
+    let key = certified(identity(seed)?)?;
+    let mut keys = SEEDED_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+    if keys.len() >= SEEDED_KEYS_KEPT {
+        keys.remove(0);
+    }
+    keys.push((seed.0, Arc::clone(&key)));
+    Ok(key)
+}
+
+/// `id` loaded for signing (its key checked against its certificate).
+fn certified(id: Identity) -> Result<Arc<CertifiedKey>, QuicError> {
+    CertifiedKey::from_der(
+        vec![id.cert],
+        PrivateKeyDer::Pkcs8(id.key_pkcs8.into()),
+        &rustls::crypto::ring::default_provider(),
+    )
+    .map(Arc::new)
+    .map_err(|e| QuicError::Config(format!("TLS: {e}")))
 }
 
 /// A server configuration presenting `id` instead of the seeded identity.
@@ -513,13 +553,22 @@ pub(crate) fn server_config_with(
     t: &Transport,
     id: Identity,
 ) -> Result<ServerConfig, QuicError> {
+    server_config_keyed(seed, key_log, alpn, t, certified(id)?)
+}
+
+fn server_config_keyed(
+    seed: &Seed,
+    key_log: Arc<KeyLog>,
+    alpn: &[Vec<u8>],
+    t: &Transport,
+    key: Arc<CertifiedKey>,
+) -> Result<ServerConfig, QuicError> {
     let provider = provider(seed);
     let mut tls = rustls::ServerConfig::builder_with_details(provider, Arc::new(FixedTime))
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| QuicError::Config(format!("TLS: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(vec![id.cert], PrivateKeyDer::Pkcs8(id.key_pkcs8.into()))
-        .map_err(|e| QuicError::Config(format!("TLS: {e}")))?;
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
     tls.alpn_protocols = alpn.to_vec();
     tls.key_log = key_log;
     let quic = QuicServerConfig::try_from(tls)
@@ -541,6 +590,27 @@ pub(crate) fn server_config_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A seed's key is loaded once, and it is the identity a fresh load gives: the same
+    /// certificate and the same signature.
+    #[test]
+    fn a_seeded_key_is_loaded_once_and_signs_as_a_fresh_one() {
+        let seed = Seed::derive(11, "cached-key");
+        let first = seeded_key(&seed).expect("key");
+        assert!(Arc::ptr_eq(&first, &seeded_key(&seed).expect("key")));
+        let fresh = certified(identity(&seed).expect("identity")).expect("key");
+        assert_eq!(first.cert, fresh.cert);
+        let sign = |k: &CertifiedKey| {
+            k.key
+                .choose_scheme(&[SignatureScheme::ED25519])
+                .expect("Ed25519")
+                .sign(b"transcript")
+                .expect("signature")
+        };
+        assert_eq!(sign(&first), sign(&fresh));
+        let other = seeded_key(&Seed::derive(12, "cached-key")).expect("key");
+        assert_ne!(first.cert, other.cert);
+    }
 
     /// Providers made one after another reuse their leaked parts: the pool holds what was
     /// ever alive at once (other tests of this crate run alongside), not one pair per provider,
