@@ -130,11 +130,12 @@ static VERIFIED: Mutex<Vec<VerifiedSignature>> = Mutex::new(Vec::new());
 /// Results each list of [`X25519_MEMO`] (and [`VERIFIED`]) keeps.
 const X25519_KEPT: usize = 64;
 
-fn remember<K: PartialEq, V: Clone>(list: &mut Vec<(K, V)>, key: K, value: &V) {
-    if list.len() >= X25519_KEPT {
+/// Appends `item` to a memo of at most `max` entries, forgetting the oldest.
+fn keep_newest<T>(list: &mut Vec<T>, item: T, max: usize) {
+    if list.len() >= max {
         list.remove(0);
     }
-    list.push((key, value.clone()));
+    list.push(item);
 }
 
 fn x25519_private(seed: &[u8; 32]) -> Result<ring::agreement::EphemeralPrivateKey, rustls::Error> {
@@ -164,7 +165,7 @@ impl SupportedKxGroup for DetX25519 {
                     .as_ref()
                     .to_vec();
                 let mut m = X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-                remember(&mut m.public, seed, &public);
+                keep_newest(&mut m.public, (seed, public.clone()), X25519_KEPT);
                 public
             }
         };
@@ -194,7 +195,11 @@ impl ActiveKeyExchange for DetX25519Active {
                     rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::InvalidKeyShare)
                 })?;
         let mut m = X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-        remember(&mut m.agreed, (self.seed, peer_pub_key.to_vec()), &shared);
+        keep_newest(
+            &mut m.agreed,
+            ((self.seed, peer_pub_key.to_vec()), shared.clone()),
+            X25519_KEPT,
+        );
         Ok(SharedSecret::from(&shared[..]))
     }
 
@@ -453,10 +458,7 @@ impl ServerCertVerifier for SkipServerVerification {
             &self.0.signature_verification_algorithms,
         )?;
         verified = VERIFIED.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified.len() >= X25519_KEPT {
-            verified.remove(0);
-        }
-        verified.push(key);
+        keep_newest(&mut verified, key, X25519_KEPT);
         Ok(valid)
     }
 
@@ -611,10 +613,7 @@ fn seeded_key(seed: &Seed) -> Result<Arc<CertifiedKey>, QuicError> {
     }
     let key = certified(identity(seed)?)?;
     let mut keys = SEEDED_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
-    if keys.len() >= SEEDED_KEYS_KEPT {
-        keys.remove(0);
-    }
-    keys.push((seed.0, Arc::clone(&key)));
+    keep_newest(&mut keys, (seed.0, Arc::clone(&key)), SEEDED_KEYS_KEPT);
     Ok(key)
 }
 
