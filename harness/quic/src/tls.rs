@@ -3,6 +3,9 @@
 //!
 //! Everything random in a QUIC handshake is pinned to the run's seed (see the crate docs for the
 //! list): the same seed gives byte-identical encrypted datagrams and key logs. Not secure, by design.
+//! Since a seed's handshakes repeat (a fuzz campaign runs thousands under one), its identity is
+//! loaded once and the X25519 results and verified signatures are remembered (bounded memos of
+//! pure functions: a remembered result is the computed one).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
