@@ -20,6 +20,12 @@ pub const DEFAULT_MAX_STEPS: u64 = 100_000;
 /// taken at the next drain.
 pub const MAX_POLLS_PER_DRAIN: usize = 65_536;
 
+/// Whether `link`'s trace holds `limit` events ([`Simulation::limit_link_events`]; a free
+/// function: the drain and the deliveries look while they hold the endpoints).
+fn link_full(link: &VirtualLink, limit: usize) -> bool {
+    link.trace().len() >= limit
+}
+
 /// An event an endpoint reported, with when and who.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimEvent<Ev> {
@@ -203,7 +209,7 @@ impl<E: Endpoint> Simulation<E> {
 
     /// Whether the link's trace reached the [limit](Self::limit_link_events).
     pub fn at_link_limit(&self) -> bool {
-        self.link.trace().len() >= self.link_event_limit
+        link_full(&self.link, self.link_event_limit)
     }
 
     /// The virtual time.
@@ -284,7 +290,7 @@ impl<E: Endpoint> Simulation<E> {
         let now = self.now;
         for (addr, endpoint) in &mut self.endpoints {
             for _ in 0..MAX_POLLS_PER_DRAIN {
-                if self.link.trace().len() >= self.link_event_limit {
+                if link_full(&self.link, self.link_event_limit) {
                     break;
                 }
                 let Some(transmit) = endpoint.poll_transmit() else {
@@ -338,7 +344,7 @@ impl<E: Endpoint> Simulation<E> {
         self.steps = self.steps.saturating_add(1);
         let now = self.now;
         let index = &self.index;
-        while self.link.trace().len() < self.link_event_limit {
+        while !link_full(&self.link, self.link_event_limit) {
             let Some(delivery) = self.link.pop_due(now, |to| index.contains_key(&to)) else {
                 break;
             };

@@ -109,37 +109,51 @@ struct DetX25519Active {
     public: Vec<u8>,
 }
 
-/// X25519 results remembered, the newest last: a fuzz campaign runs its inputs under one seed, so
-/// each run's hosts draw the same private keys and agree the same secrets, and the two scalar
-/// multiplications of every handshake were a fifth of a Proton run. (public key: private key →
-/// public key; agreement: private key and peer's public key → shared secret.)
-struct X25519Memo {
-    public: Vec<([u8; 32], Vec<u8>)>,
-    agreed: Vec<Agreed>,
+/// A bounded memo of a pure function's results, the newest last: a fuzz campaign runs its inputs
+/// under one seed, so a seed's handshake repeats run after run. A failure is never remembered.
+struct Memo<K, V> {
+    entries: Mutex<Vec<(K, V)>>,
+    kept: usize,
 }
 
-/// (private key's bytes, peer's public key) → shared secret.
-type Agreed = (([u8; 32], Vec<u8>), Vec<u8>);
-
-static X25519_MEMO: Mutex<X25519Memo> = Mutex::new(X25519Memo {
-    public: Vec::new(),
-    agreed: Vec::new(),
-});
-
-/// Handshake signatures verified (message, certificate, scheme, signature), the newest last.
-type VerifiedSignature = (Vec<u8>, Vec<u8>, SignatureScheme, Vec<u8>);
-static VERIFIED: Mutex<Vec<VerifiedSignature>> = Mutex::new(Vec::new());
-
-/// Results each list of [`X25519_MEMO`] (and [`VERIFIED`]) keeps.
-const X25519_KEPT: usize = 64;
-
-/// Appends `item` to a memo of at most `max` entries, forgetting the oldest.
-fn keep_newest<T>(list: &mut Vec<T>, item: T, max: usize) {
-    if list.len() >= max {
-        list.remove(0);
+impl<K: PartialEq, V: Clone> Memo<K, V> {
+    const fn new(kept: usize) -> Self {
+        Memo {
+            entries: Mutex::new(Vec::new()),
+            kept,
+        }
     }
-    list.push(item);
+
+    /// The result for `key`: remembered, or `compute`d (without the lock held) and remembered,
+    /// forgetting the oldest past `kept`.
+    fn get_or_try<E>(&self, key: K, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, v)) = lock().iter().find(|(k, _)| *k == key) {
+            return Ok(v.clone());
+        }
+        let value = compute()?;
+        let mut entries = lock();
+        if entries.len() >= self.kept {
+            entries.remove(0);
+        }
+        entries.push((key, value.clone()));
+        Ok(value)
+    }
 }
+
+/// X25519 public keys by private key: one scalar multiplication per handshake side, with the
+/// agreement below a fifth of a Proton run.
+static X25519_PUBLIC: Memo<[u8; 32], Vec<u8>> = Memo::new(64);
+
+/// X25519 shared secrets by (private key, peer's public key).
+static X25519_AGREED: Memo<([u8; 32], Vec<u8>), Vec<u8>> = Memo::new(64);
+
+/// Handshake signatures verified, by (message, certificate, scheme, signature): a tenth of a
+/// Proton run.
+static VERIFIED: Memo<SignedBytes, ()> = Memo::new(64);
+
+/// (message, certificate, scheme, signature).
+type SignedBytes = (Vec<u8>, Vec<u8>, SignatureScheme, Vec<u8>);
 
 fn x25519_private(seed: &[u8; 32]) -> Result<ring::agreement::EphemeralPrivateKey, rustls::Error> {
     // ring's `SecureRandom` is sealed; its public (deprecated) test source feeds our bytes.
@@ -152,26 +166,15 @@ fn x25519_private(seed: &[u8; 32]) -> Result<ring::agreement::EphemeralPrivateKe
 impl SupportedKxGroup for DetX25519 {
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
         let seed: [u8; 32] = self.0.array();
-        let memo = |m: &X25519Memo| {
-            m.public
-                .iter()
-                .find(|(s, _)| *s == seed)
-                .map(|(_, p)| p.clone())
-        };
-        let remembered = memo(&X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner));
-        let public = match remembered {
-            Some(public) => public,
-            None => {
-                let public = x25519_private(&seed)?
+        let public = X25519_PUBLIC.get_or_try(seed, || {
+            Ok::<_, rustls::Error>(
+                x25519_private(&seed)?
                     .compute_public_key()
                     .map_err(|_| rustls::Error::General("x25519 public key".into()))?
                     .as_ref()
-                    .to_vec();
-                let mut m = X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-                keep_newest(&mut m.public, (seed, public.clone()), X25519_KEPT);
-                public
-            }
-        };
+                    .to_vec(),
+            )
+        })?;
         Ok(Box::new(DetX25519Active { seed, public }))
     }
 
@@ -182,27 +185,12 @@ impl SupportedKxGroup for DetX25519 {
 
 impl ActiveKeyExchange for DetX25519Active {
     fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, rustls::Error> {
-        let memo = |m: &X25519Memo| {
-            m.agreed
-                .iter()
-                .find(|((s, p), _)| *s == self.seed && p == peer_pub_key)
-                .map(|(_, shared)| shared.clone())
-        };
-        if let Some(shared) = memo(&X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner)) {
-            return Ok(SharedSecret::from(&shared[..]));
-        }
-        let peer = ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer_pub_key);
-        let shared =
+        let shared = X25519_AGREED.get_or_try((self.seed, peer_pub_key.to_vec()), || {
+            let peer =
+                ring::agreement::UnparsedPublicKey::new(&ring::agreement::X25519, peer_pub_key);
             ring::agreement::agree_ephemeral(x25519_private(&self.seed)?, &peer, |s| s.to_vec())
-                .map_err(|_| {
-                    rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::InvalidKeyShare)
-                })?;
-        let mut m = X25519_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
-        keep_newest(
-            &mut m.agreed,
-            ((self.seed, peer_pub_key.to_vec()), shared.clone()),
-            X25519_KEPT,
-        );
+                .map_err(|_| rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::InvalidKeyShare))
+        })?;
         Ok(SharedSecret::from(&shared[..]))
     }
 
@@ -441,28 +429,23 @@ impl ServerCertVerifier for SkipServerVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // A signature verified before is valid again (the same handshake repeats from run to run
-        // under one seed, and verifying was a tenth of a Proton run); a failure is not remembered.
+        // A signature verified before is valid again (a failure is not remembered).
         let key = (
             message.to_vec(),
             cert.to_vec(),
             dss.scheme,
             dss.signature().to_vec(),
         );
-        let mut verified = VERIFIED.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified.contains(&key) {
-            return Ok(HandshakeSignatureValid::assertion());
-        }
-        drop(verified);
-        let valid = rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )?;
-        verified = VERIFIED.lock().unwrap_or_else(PoisonError::into_inner);
-        keep_newest(&mut verified, key, X25519_KEPT);
-        Ok(valid)
+        VERIFIED.get_or_try(key, || {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+            .map(|_| ())
+        })?;
+        Ok(HandshakeSignatureValid::assertion())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -595,29 +578,14 @@ pub(crate) fn server_config(
     server_config_keyed(seed, key_log, alpn, t, seeded_key(seed)?)
 }
 
-/// The seeded identities loaded so far (seed, certificate and signing key), the newest last: a
-/// fuzz campaign builds its hosts from one seed thousands of times, and making the certificate
-/// and loading its key was a tenth of each Proton run. Ed25519 signs deterministically, so a
-/// shared key signs as a fresh one would.
-static SEEDED_KEYS: Mutex<Vec<([u8; 32], Arc<CertifiedKey>)>> = Mutex::new(Vec::new());
-
-/// Seeds whose keys stay loaded.
-const SEEDED_KEYS_KEPT: usize = 16;
+/// The seeded identities loaded (certificate and signing key) by seed: making the certificate and
+/// loading its key was a tenth of each Proton run. Ed25519 signs deterministically, so a shared
+/// key signs as a fresh one would.
+static SEEDED_KEYS: Memo<[u8; 32], Arc<CertifiedKey>> = Memo::new(16);
 
 /// The seeded identity, loaded for signing.
 fn seeded_key(seed: &Seed) -> Result<Arc<CertifiedKey>, QuicError> {
-    let cached = |keys: &[([u8; 32], Arc<CertifiedKey>)]| {
-        keys.iter()
-            .find(|(s, _)| *s == seed.0)
-            .map(|(_, k)| Arc::clone(k))
-    };
-    if let Some(key) = cached(&SEEDED_KEYS.lock().unwrap_or_else(PoisonError::into_inner)) {
-        return Ok(key);
-    }
-    let key = certified(identity(seed)?)?;
-    let mut keys = SEEDED_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
-    keep_newest(&mut keys, (seed.0, Arc::clone(&key)), SEEDED_KEYS_KEPT);
-    Ok(key)
+    SEEDED_KEYS.get_or_try(seed.0, || certified(identity(seed)?))
 }
 
 /// `id` loaded for signing (its key checked against its certificate).

@@ -76,6 +76,16 @@ fn work<N: Endpoint>(sim: &Simulation<N>, counts_datagrams: bool) -> u64 {
     sim.steps().saturating_add(events)
 }
 
+/// Takes `cost` from the budget `left`; all of it once the link's trace is full (work outside the
+/// counted calls — the script's own sends and collections — fills it too).
+fn charge<N: Endpoint>(sim: &Simulation<N>, left: &mut u64, cost: u64) {
+    *left = if sim.at_link_limit() {
+        0
+    } else {
+        left.saturating_sub(cost)
+    };
+}
+
 /// Steps a budgeted run takes between looks at its budget.
 const BUDGET_CHUNK: u64 = 16;
 
@@ -96,12 +106,11 @@ fn spend<N: Endpoint>(
     loop {
         let before = work(sim, counts_datagrams);
         let outcome = call(sim, (*left).min(chunk));
-        *left = left.saturating_sub(work(sim, counts_datagrams).saturating_sub(before));
-        // Work outside these calls (the script's own sends and collections) is not counted in
-        // `left`, but it fills the link's trace all the same.
-        if sim.at_link_limit() {
-            *left = 0;
-        }
+        charge(
+            sim,
+            left,
+            work(sim, counts_datagrams).saturating_sub(before),
+        );
         if outcome != RunOutcome::StepLimit || *left == 0 {
             return outcome;
         }
@@ -204,10 +213,7 @@ impl<F: Family> Driver<F> for VirtualDriver<F> {
         let before = work(&self.sim, self.counts_datagrams);
         let stepped = self.sim.step();
         let cost = work(&self.sim, self.counts_datagrams).saturating_sub(before);
-        self.steps_left = self.steps_left.saturating_sub(cost.max(1));
-        if self.sim.at_link_limit() {
-            self.steps_left = 0;
-        }
+        charge(&self.sim, &mut self.steps_left, cost.max(1));
         stepped
     }
 }
