@@ -239,22 +239,20 @@ pub fn trace_packets<'t>(
 ) -> Vec<TracePacket<'t>> {
     let (annotate, not_delivered_delay_ns) = (options.annotate, options.not_delivered_delay_ns);
     // Whether each datagram entered the link injected; a copy inherits its original's flag.
-    let mut injected: BTreeMap<DatagramId, bool> = BTreeMap::new();
+    let mut injected: IdTable<bool> = IdTable::default();
     for event in trace {
         match event {
             LinkEvent::Sent {
                 id, injected: i, ..
-            } => {
-                injected.insert(*id, *i);
-            }
+            } => injected.insert(*id, *i),
             LinkEvent::Duplicated { id, copy_of, .. } => {
-                let original = injected.get(copy_of).copied().unwrap_or(false);
+                let original = injected.get(*copy_of).copied().unwrap_or(false);
                 injected.insert(*id, original);
             }
             _ => {}
         }
     }
-    let injected_of = |id: &DatagramId| injected.get(id).copied().unwrap_or(false);
+    let injected_of = |id: &DatagramId| injected.get(*id).copied().unwrap_or(false);
     let also = options.viewpoint_also;
     let is_viewpoint = |a: &SocketAddr| *a == viewpoint || also.is_some_and(|f| f(*a));
 
@@ -349,13 +347,41 @@ pub fn trace_packets<'t>(
     packets
 }
 
+/// Something per datagram id. A link gives ids in the order it records them, so entries come in
+/// ascending order and a sorted list serves (a map was a tenth of a fuzz run's trace work); an
+/// id out of order still goes in its place.
+struct IdTable<T>(Vec<(DatagramId, T)>);
+
+impl<T> Default for IdTable<T> {
+    fn default() -> Self {
+        IdTable(Vec::new())
+    }
+}
+
+impl<T> IdTable<T> {
+    fn insert(&mut self, id: DatagramId, value: T) {
+        match self.0.last() {
+            Some((last, _)) if *last >= id => match self.0.binary_search_by_key(&id, |(i, _)| *i) {
+                Ok(at) => self.0[at].1 = value,
+                Err(at) => self.0.insert(at, (id, value)),
+            },
+            _ => self.0.push((id, value)),
+        }
+    }
+
+    fn get(&self, id: DatagramId) -> Option<&T> {
+        let at = self.0.binary_search_by_key(&id, |(i, _)| *i).ok()?;
+        Some(&self.0[at].1)
+    }
+}
+
 /// A datagram the link dropped arrives nowhere; it is shown when it would have arrived. In real
 /// time the harness delivers late under load (a burst is delivered milliseconds after it was
 /// sent), so "sent + latency" could put it before datagrams sent earlier on its path. It gets the
 /// lag of the last datagram before it on the same path that the link carried untouched.
 fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
     // Send time, whether any rule touched it, and whether the link dropped it, per datagram.
-    let mut sent: BTreeMap<DatagramId, (Instant, bool, bool)> = BTreeMap::new();
+    let mut sent: IdTable<(Instant, bool, bool)> = IdTable::default();
     for event in trace {
         if let LinkEvent::Sent {
             id,
@@ -373,7 +399,7 @@ fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
     let mut lag: BTreeMap<(SocketAddr, SocketAddr), std::time::Duration> = BTreeMap::new();
     for i in order {
         let p = &mut packets[i];
-        let Some(&(sent_at, untouched, dropped)) = sent.get(&p.id) else {
+        let Some(&(sent_at, untouched, dropped)) = sent.get(p.id) else {
             continue;
         };
         let path = (p.src, p.dst);
@@ -448,4 +474,22 @@ pub fn write_trace<W: Write>(
         }
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_table_keeps_ids_in_order_whatever_order_they_come_in() {
+        let mut t = IdTable::default();
+        for (id, v) in [(0, 'a'), (2, 'c'), (1, 'b'), (5, 'f'), (2, 'C')] {
+            t.insert(DatagramId(id), v);
+        }
+        let got: Vec<Option<char>> = (0..7).map(|i| t.get(DatagramId(i)).copied()).collect();
+        assert_eq!(
+            got,
+            [Some('a'), Some('b'), Some('C'), None, None, Some('f'), None]
+        );
+    }
 }

@@ -51,19 +51,21 @@ fn fingerprint(transition: (&str, &str)) -> u64 {
 impl Novelty {
     /// Records the transitions of the path of `kinds`; whether one was new.
     pub fn observe<S: AsRef<str>>(&mut self, kinds: &[S]) -> bool {
-        let path = path_of(kinds);
-        let states = std::iter::once(EDGE)
-            .chain(path.iter().map(String::as_str))
-            .chain(std::iter::once(EDGE));
+        // The transitions of `path_of(kinds)` between its edges, without copying it.
         let mut new = false;
         let mut previous: Option<&str> = None;
-        for state in states {
-            if let Some(from) = previous {
-                new |= self.seen.insert(fingerprint((from, state)));
+        for kind in kinds.iter().map(AsRef::as_ref) {
+            if previous == Some(kind) {
+                continue;
             }
-            previous = Some(state);
+            new |= self
+                .seen
+                .insert(fingerprint((previous.unwrap_or(EDGE), kind)));
+            previous = Some(kind);
         }
-        new
+        new | self
+            .seen
+            .insert(fingerprint((previous.unwrap_or(EDGE), EDGE)))
     }
 
     /// Transitions seen.

@@ -234,9 +234,10 @@ pub fn run_reference<F: Family>(
 pub enum Keep {
     /// Its capture (pcapng), from which it is judged.
     Capture,
-    /// Only what the judge found, the transcript and the traffic's size, where the family judges
-    /// a run's datagrams without a capture ([`Family::judge_datagrams`]); the capture otherwise.
-    /// A fuzz input's run: writing and reading back its capture was a fifth of its time.
+    /// Only what the judge found, the transcript's lines of what the IUT did (a search reads no
+    /// other: step markers keep no text) and the traffic's size, where the family judges a run's
+    /// datagrams without a capture ([`Family::judge_datagrams`]); the capture otherwise. A fuzz
+    /// input's run: writing and reading back its capture was a fifth of its time.
     Judgement,
 }
 
@@ -554,6 +555,7 @@ fn run_virtual<F: Family>(
         )?,
     };
     let mut script = Script::default();
+    script.unmarked = keep == Keep::Judgement;
     let run = simulate(scenario, iut_node, peer_node, link, &mut script, max_steps)?;
     let annotations = &script.annotations;
     let annotate = |id: DatagramId| annotations.get(&id).cloned();

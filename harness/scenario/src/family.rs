@@ -350,7 +350,8 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     ) -> Vec<TranscriptLine>;
     /// [`judge`](Self::judge) and [`transcript`](Self::transcript) of a run in virtual time from
     /// the datagrams its capture would hold (in its order, numbered and commented as there),
-    /// without the capture being written and read back: the same report and lines. `harness
+    /// without the capture being written and read back: the same report, and of the transcript
+    /// the lines of what the IUT sent and did (the step markers come without text). `harness
     /// fuzz` judges every input so, and writes a capture only for a finding. `None` (the default):
     /// the family reads captures only (the QUIC families take their key log from one).
     fn judge_datagrams(

@@ -174,12 +174,22 @@ pub struct Script {
     pub failures: Vec<String>,
     /// Step markers for the transcript: (time, text).
     pub markers: Vec<(Instant, String)>,
+    /// Step markers keep their time but no text: a run judged for a fuzz search never shows
+    /// them (formatting one per step was a twentieth of its time), and where they stand still
+    /// ends a run of folded lines as it would.
+    pub unmarked: bool,
     units: Vec<Unit>,
     trace_read: usize,
     events_read: usize,
 }
 
 impl Script {
+    /// A step marker at `at` (without its text when [`unmarked`](Self::unmarked)).
+    fn mark(&mut self, at: Instant, text: impl FnOnce() -> String) {
+        let text = if self.unmarked { String::new() } else { text() };
+        self.markers.push((at, text));
+    }
+
     /// Takes in the units the driver has seen since the last call.
     fn refresh<F: Family, D: Driver<F>>(&mut self, driver: &D) {
         let Some(iut) = driver.iut() else {
@@ -315,39 +325,31 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
         let start = cursor;
         let result = match step {
             Step::Action(action) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: {}", action.label())));
+                script.mark(start, || format!("step {n}: {}", action.label()));
                 act(driver, script, scenario, action, n).await
             }
             Step::Wait(w) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: wait {} ms", w.ms)));
+                script.mark(start, || format!("step {n}: wait {} ms", w.ms));
                 let end = start + ms(w.ms);
                 while driver.advance(end, false).await {}
                 Ok(end)
             }
             Step::Fault(spec) => {
-                script
-                    .markers
-                    .push((start, format!("step {n}: fault {}", fault_label(spec))));
+                script.mark(start, || format!("step {n}: fault {}", fault_label(spec)));
                 let rule = driver.fault_rule(next_rule, spec);
                 next_rule += 1;
                 driver.add_rule(rule).map(|()| start)
             }
             Step::Expect(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms),
-                ));
+                script.mark(start, || {
+                    format!("step {n}: expect {} within {} ms", e.kind, e.within_ms)
+                });
                 expect(driver, script, &mut seen, start, e, n).await
             }
             Step::ExpectNone(e) => {
-                script.markers.push((
-                    start,
-                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms),
-                ));
+                script.mark(start, || {
+                    format!("step {n}: expect no {} for {} ms", e.kind, e.for_ms)
+                });
                 expect_none(driver, script, seen, start, e, n).await
             }
         };

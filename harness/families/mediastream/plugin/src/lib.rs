@@ -317,7 +317,13 @@ impl Family for MediaStream {
     ) -> Option<Result<Judged<Self>, String>> {
         let checker = handshake_mediastream_judge::Checker::new(check_options(ctx));
         let report = handshake_check::judge_datagrams(datagrams, checker);
-        let transcript = transcript::transcript_of(datagrams, events, ctx.iut, markers);
+        let transcript = transcript::transcript_of(
+            datagrams,
+            events,
+            ctx.iut,
+            markers,
+            transcript::Lines::OfTheIut,
+        );
         Some(Ok((report, transcript)))
     }
 

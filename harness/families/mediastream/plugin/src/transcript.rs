@@ -21,7 +21,18 @@ pub fn transcript(
     let datagrams: Vec<UdpDatagram<'_>> = handshake_capture::open(capture)
         .map(|reader| reader.flatten().collect())
         .unwrap_or_default();
-    transcript_of(&datagrams, events, iut, markers)
+    transcript_of(&datagrams, events, iut, markers, Lines::All)
+}
+
+/// Which lines a transcript keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// Every line.
+    All,
+    /// Only what the IUT sent and its events, as [`Lines::All`] shows them (runs of DATA fold as
+    /// they would there): all a fuzz search reads of a transcript, and half the cost of one is
+    /// formatting what the harness sent.
+    OfTheIut,
 }
 
 /// [`transcript`] of the datagrams a capture holds.
@@ -30,12 +41,17 @@ pub fn transcript_of(
     events: &[handshake_net::SimEvent<Event>],
     iut: SocketAddr,
     markers: &[(Instant, String)],
+    keep: Lines,
 ) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
     let mut lines: Vec<(u64, u8, Line)> = Vec::new();
     for udp in datagrams {
         let t = udp.timestamp_ns.saturating_sub(epoch);
         let arrow = if udp.src == iut { "IUT ->" } else { "IUT <-" };
+        if keep == Lines::OfTheIut && udp.src != iut {
+            lines.push((t, 0, Line::Gap));
+            continue;
+        }
         let parsed = Datagram::parse(&udp.payload, Mode::LegacyAccepting);
         // A DATA datagram without a comment is only ever shown by its sequence number (in a
         // folded run or alone): not formatted at all (most of a run's datagrams).
@@ -64,7 +80,11 @@ pub fn transcript_of(
         }
     }
     for (at, text) in markers {
-        lines.push((at.as_nanos(), 2, Line::Text(text.clone())));
+        let line = match keep {
+            Lines::All => Line::Text(text.clone()),
+            Lines::OfTheIut => Line::Gap,
+        };
+        lines.push((at.as_nanos(), 2, line));
     }
     lines.sort_by_key(|(t, order, _)| (*t, *order));
     fold_data(lines)
@@ -78,6 +98,8 @@ enum Line {
         seq: u64,
     },
     Text(String),
+    /// A line [`Lines::OfTheIut`] leaves out: it only ends a run of DATA.
+    Gap,
 }
 
 fn fold_data(lines: Vec<(u64, u8, Line)>) -> Vec<TranscriptLine> {
@@ -123,6 +145,7 @@ fn fold_data(lines: Vec<(u64, u8, Line)>) -> Vec<TranscriptLine> {
                     text,
                 });
             }
+            Line::Gap => flush(&mut run, &mut out),
         }
     }
     flush(&mut run, &mut out);
