@@ -358,12 +358,13 @@ pub struct VirtualLink {
     config: LinkConfig,
     rules: Vec<ArmedRule>,
     classifier: Box<dyn Classifier + Send>,
-    /// In flight, by (delivery time — or reorder deadline when held —, sequence number).
-    queue: BTreeMap<(Instant, u64), InFlight>,
+    /// In flight, by (delivery time — or reorder deadline when held —, sequence number). Boxed:
+    /// taking the head shifts the entries of its node, some 150 bytes each unboxed.
+    queue: BTreeMap<(Instant, u64), Box<InFlight>>,
     /// Keys in `queue` of the held datagrams.
     held: BTreeMap<u64, Instant>,
     /// Released by overtaking, due at the given time, before anything in `queue`.
-    released: VecDeque<(Instant, InFlight)>,
+    released: VecDeque<(Instant, Box<InFlight>)>,
     next_id: u64,
     next_seq: u64,
     trace: Vec<LinkEvent>,
@@ -487,7 +488,7 @@ impl VirtualLink {
         seq
     }
 
-    fn enqueue(&mut self, due: Instant, seq: u64, datagram: InFlight) {
+    fn enqueue(&mut self, due: Instant, seq: u64, datagram: Box<InFlight>) {
         let key = match &datagram.hold {
             Some(hold) => {
                 let deadline = hold.not_before + ms(self.config.reorder_timeout_ms);
@@ -678,10 +679,10 @@ impl VirtualLink {
                 to,
                 reason,
             }),
-            None => self.enqueue(due, seq, current),
+            None => self.enqueue(due, seq, Box::new(current)),
         }
         for (at, copy_seq, copy) in copies {
-            self.enqueue(at, copy_seq, copy);
+            self.enqueue(at, copy_seq, Box::new(copy));
         }
         id
     }
@@ -700,7 +701,7 @@ impl VirtualLink {
         loop {
             let mut datagram = self.take_next(now)?;
             self.overtake(now, &datagram);
-            let InFlight { id, from, to, .. } = datagram;
+            let InFlight { id, from, to, .. } = *datagram;
             let applied = core::mem::take(&mut datagram.applied);
             if reachable(to) {
                 self.trace.push(LinkEvent::Delivered {
@@ -734,7 +735,7 @@ impl VirtualLink {
     /// [`LinkEvent::InFlightAtEnd`] (in delivery order) and forgotten, so a capture written from the
     /// trace loses nothing. Returns how many there were.
     pub fn end_run(&mut self, now: Instant) -> usize {
-        let mut left: Vec<InFlight> = self.released.drain(..).map(|(_, d)| d).collect();
+        let mut left: Vec<Box<InFlight>> = self.released.drain(..).map(|(_, d)| d).collect();
         left.extend(std::mem::take(&mut self.queue).into_values());
         self.held.clear();
         let n = left.len();
@@ -752,7 +753,7 @@ impl VirtualLink {
     }
 
     /// The next due datagram: released ones first, then the queue head.
-    fn take_next(&mut self, now: Instant) -> Option<InFlight> {
+    fn take_next(&mut self, now: Instant) -> Option<Box<InFlight>> {
         if self.released.front().is_some_and(|(at, _)| *at <= now) {
             return self.released.pop_front().map(|(_, d)| d);
         }
