@@ -848,12 +848,8 @@ fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
                 .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
         })
         .map(|(prefix, rest)| {
-            // Up to the harness's note (` [dropped]`); a byte search, as this runs for every line.
-            let note = rest
-                .as_bytes()
-                .windows(2)
-                .position(|w| w == b" [")
-                .unwrap_or(rest.len());
+            // Up to the harness's note (` [dropped]`).
+            let note = rest.find(" [").unwrap_or(rest.len());
             let rest = &rest[..note];
             let mut kind = String::with_capacity(prefix.len() + rest.len());
             kind.push_str(prefix);
