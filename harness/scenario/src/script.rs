@@ -272,19 +272,35 @@ impl Script {
 
 /// Bytes from hex (whitespace between digits ignored).
 pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(format!("hex `{hex}` has an odd number of digits"));
+    // Decoded in one pass (every fuzz input's datagrams and options come as hex).
+    let nibble = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let odd = || format!("hex `{hex}` has an odd number of digits");
+    let mut bytes = Vec::with_capacity(hex.len() / 2);
+    let mut high: Option<u8> = None;
+    for b in hex.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        let Some(n) = nibble(b) else {
+            // An odd count is the first thing said, as it always was.
+            let digits = hex.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+            return Err(if digits % 2 != 0 {
+                odd()
+            } else {
+                format!("`{hex}` is not hex")
+            });
+        };
+        match high.take() {
+            Some(h) => bytes.push(h << 4 | n),
+            None => high = Some(n),
+        }
     }
-    digits
-        .chunks(2)
-        .map(|p| {
-            std::str::from_utf8(p)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-                .ok_or_else(|| format!("`{hex}` is not hex"))
-        })
-        .collect()
+    match high {
+        Some(_) => Err(odd()),
+        None => Ok(bytes),
+    }
 }
 
 pub(crate) fn fault_label(f: &FaultSpec) -> String {
@@ -526,5 +542,24 @@ pub(crate) fn block_on_ready<F: Future>(future: F) -> Result<F::Output, String> 
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(v) => Ok(v),
         std::task::Poll::Pending => Err("a virtual-time step waited for real time".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_bytes;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("", Ok(vec![]))]
+    #[case("0aFF", Ok(vec![0x0a, 0xff]))]
+    #[case(" 0a f\tf\n", Ok(vec![0x0a, 0xff]))]
+    #[case("abc", Err("hex `abc` has an odd number of digits"))]
+    #[case("zzz", Err("hex `zzz` has an odd number of digits"))]
+    #[case("zz", Err("`zz` is not hex"))]
+    // A sign is not a digit (it once read as the pair `+f` = 0x0f).
+    #[case("+f", Err("`+f` is not hex"))]
+    fn hex_is_read_in_pairs_of_digits(#[case] hex: &str, #[case] want: Result<Vec<u8>, &str>) {
+        assert_eq!(hex_bytes(hex), want.map_err(str::to_owned));
     }
 }

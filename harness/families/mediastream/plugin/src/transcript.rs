@@ -72,10 +72,21 @@ pub fn transcript_of(
         }
         lines.push((t, 0, Line::Text(text)));
     }
+    // Each peer's address written once.
+    let mut peers: Vec<(SocketAddr, String)> = Vec::new();
     for e in events.iter().filter(|e| e.endpoint == iut) {
         if !matches!(e.event, Event::Ended { .. }) {
-            let mut text = String::from("IUT event: ");
-            let _ = write!(text, "{}", e.event);
+            let peer = e.event.peer();
+            let at = match peers.iter().position(|(p, _)| *p == peer) {
+                Some(at) => at,
+                None => {
+                    peers.push((peer, peer.to_string()));
+                    peers.len() - 1
+                }
+            };
+            let mut text = String::with_capacity(64);
+            text.push_str("IUT event: ");
+            let _ = e.event.write_with_peer(&mut text, &peers[at].1);
             lines.push((e.at.as_nanos(), 1, Line::Text(text)));
         }
     }
