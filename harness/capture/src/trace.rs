@@ -177,24 +177,38 @@ pub fn comment_for(
     injected: bool,
     annotation: Option<&str>,
 ) -> Option<String> {
-    let mut parts: Vec<String> = Vec::with_capacity(3);
+    // Joined by "; " as they come (no part is empty).
+    fn add(text: &mut String, part: &str) {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(part);
+    }
+    let mut text = String::new();
     match event {
         // The link's own text already says "injected by harness" for a Sent event.
         LinkEvent::Sent { applied, .. }
             if role == PacketRole::Sent && applied.iter().any(|a| alters_bytes(&a.effect)) =>
         {
             // The receiver got other bytes than these: say so in a form a checker can recognise.
-            parts.extend(event.comment().map(|c| match c.strip_prefix("harness: ") {
-                Some(rest) => format!("{ALTERED_IN_TRANSIT}{rest}"),
-                None => c,
-            }));
+            if let Some(c) = event.comment() {
+                match c.strip_prefix("harness: ") {
+                    Some(rest) => {
+                        add(&mut text, ALTERED_IN_TRANSIT);
+                        text.push_str(rest);
+                    }
+                    None => add(&mut text, &c),
+                }
+            }
         }
         LinkEvent::Sent { .. } | LinkEvent::Dropped { .. } | LinkEvent::Duplicated { .. } => {
-            parts.extend(event.comment());
+            if let Some(c) = event.comment() {
+                add(&mut text, &c);
+            }
         }
         LinkEvent::Delivered { applied, .. } => {
             if injected {
-                parts.push(INJECTED.to_owned());
+                add(&mut text, INJECTED);
             }
             // When what arrived differs from what was sent (bytes, timing, or a copy), say so in a
             // form a checker can tell from the sender-side note of the same faults.
@@ -208,20 +222,28 @@ pub fn comment_for(
                             | FaultEffect::CopyOf { .. }
                     )
             });
-            parts.extend(event.comment().map(|c| match c.strip_prefix("harness: ") {
-                Some(rest) if changed => format!("{RECEIVED_CHANGED}{rest}"),
-                _ => c,
-            }));
+            if let Some(c) = event.comment() {
+                match c.strip_prefix("harness: ") {
+                    Some(rest) if changed => {
+                        add(&mut text, RECEIVED_CHANGED);
+                        text.push_str(rest);
+                    }
+                    _ => add(&mut text, &c),
+                }
+            }
         }
         LinkEvent::Undeliverable { .. } | LinkEvent::InFlightAtEnd { .. } => {
-            parts.extend(event.comment());
+            if let Some(c) = event.comment() {
+                add(&mut text, &c);
+            }
             if injected {
-                parts.push(INJECTED.to_owned());
+                add(&mut text, INJECTED);
             }
         }
     }
-    parts.extend(annotation.filter(|a| !a.is_empty()).map(str::to_owned));
-    let text = parts.join("; ");
+    if let Some(a) = annotation.filter(|a| !a.is_empty()) {
+        add(&mut text, a);
+    }
     match role {
         PacketRole::NotDelivered => Some(format!("{NOT_DELIVERED}{text}")),
         PacketRole::Sent | PacketRole::Received => (!text.is_empty()).then_some(text),
@@ -256,7 +278,7 @@ pub fn trace_packets<'t>(
     let also = options.viewpoint_also;
     let is_viewpoint = |a: &SocketAddr| *a == viewpoint || also.is_some_and(|f| f(*a));
 
-    let mut packets: Vec<TracePacket<'t>> = Vec::new();
+    let mut packets: Vec<TracePacket<'t>> = Vec::with_capacity(trace.len());
     for event in trace {
         let chosen = match event {
             LinkEvent::Sent {

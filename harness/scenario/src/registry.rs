@@ -33,6 +33,16 @@ pub trait DynFamily: Send + Sync {
     /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
     /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
     fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError>;
+    /// The outcome of a run of the scenario `value` that did not happen, without loading it
+    /// (its `id` and `title` as they are): a fuzz input asking for more than its budget is not
+    /// run, and loading it only to say so was a fiftieth of a search.
+    fn outcome_without_run(
+        &self,
+        value: &serde_json::Value,
+        iut: &str,
+        verdict: Verdict,
+        why: String,
+    ) -> ScenarioOutcome;
     /// The judge's rules.
     fn rules(&self) -> &'static [Rule];
     /// What expectations may cite.
@@ -108,6 +118,16 @@ impl<F: Family> DynFamily for Registered<F> {
                 crate::json::path_text(&p.path)
             ))),
         }
+    }
+    fn outcome_without_run(
+        &self,
+        value: &serde_json::Value,
+        iut: &str,
+        verdict: Verdict,
+        why: String,
+    ) -> ScenarioOutcome {
+        let text = |key: &str| value[key].as_str().unwrap_or_default();
+        empty_outcome::<F>(text("id"), text("title"), iut, verdict, why)
     }
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         let scenario: Scenario<F> = crate::json::from_str(text)
@@ -189,6 +209,25 @@ impl<F: Family> DynFamily for Registered<F> {
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
         F::fuzz_fold(steps)
     }
+}
+
+/// The outcome of a run of scenario `id` that did not happen.
+fn empty_outcome<F: Family>(
+    id: &str,
+    title: &str,
+    iut: &str,
+    verdict: Verdict,
+    why: String,
+) -> ScenarioOutcome {
+    ScenarioOutcome::empty(
+        F::NAME,
+        id,
+        title,
+        iut,
+        verdict,
+        why,
+        Arc::new(F::Observations::default()) as Arc<dyn Observations>,
+    )
 }
 
 /// A loaded scenario of any family.
@@ -283,15 +322,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
         }
     }
     fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome {
-        ScenarioOutcome::empty(
-            F::NAME,
-            &self.id,
-            &self.title,
-            iut,
-            verdict,
-            why,
-            Arc::new(F::Observations::default()) as Arc<dyn Observations>,
-        )
+        empty_outcome::<F>(&self.id, &self.title, iut, verdict, why)
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -225,16 +225,18 @@ impl Runner<'_> {
 
     fn run_on(&self, iut: &Iut, scenario: &Value) -> Option<ScenarioOutcome> {
         let sends = requested_sends(scenario);
-        let loaded = self.family.load_value(scenario).ok()?;
         // A step repeated past the budget (`times` mutated to 10,000) would only be run up to it:
-        // not run at all, it costs nothing.
+        // not run (nor loaded: a scenario the family would refuse is over budget too), it costs
+        // nothing.
         if sends > RUN_BUDGET_STEPS && matches!(iut, Iut::Reference { .. }) {
-            return Some(loaded.outcome_without_run(
+            return Some(self.family.outcome_without_run(
+                scenario,
                 iut.name(),
                 OutcomeVerdict::Error,
                 format!("{OVER_BUDGET} {RUN_BUDGET_STEPS} simulation steps (its steps ask for {sends} sends)"),
             ));
         }
+        let loaded = self.family.load_value(scenario).ok()?;
         Some(loaded.search_run(iut, self.seed, RUN_BUDGET_STEPS))
     }
 

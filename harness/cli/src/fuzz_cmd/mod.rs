@@ -395,7 +395,7 @@ impl State<'_> {
         self.sizes.add(size);
         // A new path stays in the corpus unless it is much dearer than the usual input (a count
         // mutated to thousands): mutations of it would all be slow.
-        if self.novelty.observe(&path_of(&outcome)) && cheap {
+        if self.novelty.observe(&path_of(&outcome).kinds()) && cheap {
             self.inputs.push(candidate.clone());
             if let Some(dir) = self.corpus_dir {
                 if let Err(e) = corpus::save(dir, candidate) {
@@ -836,45 +836,66 @@ fn write_finding(
 /// The path of response kinds of a run: what the IUT sent (the media stream's datagrams, `IUT ->`),
 /// what the harness's endpoint got (QUIC families' events, `harness:`) and an in-process IUT's
 /// state changes (`IUT event:`), with numbers, quoted ids and step notes taken out.
-fn path_of(o: &ScenarioOutcome) -> Vec<String> {
+fn path_of(o: &ScenarioOutcome) -> Kinds {
     path_of_lines(o.transcript.iter().map(|l| l.text.as_str()))
 }
 
-fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
-    lines
-        .filter_map(|text| {
-            ["harness: ", "IUT -> ", "IUT event: "]
-                .iter()
-                .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
-        })
-        .map(|(prefix, rest)| {
-            // Up to the harness's note (` [dropped]`).
-            let note = rest.find(" [").unwrap_or(rest.len());
-            let rest = &rest[..note];
-            let mut kind = String::with_capacity(prefix.len() + rest.len());
-            kind.push_str(prefix);
-            // Kept: the runs of text outside quotes between digits (quotes and digits are ASCII:
-            // the offsets next to them are char boundaries).
-            let mut quoted = false;
-            let mut kept_from = 0;
-            for (i, b) in rest.bytes().enumerate() {
-                if b == b'"' {
-                    if !quoted {
-                        kind.push_str(&rest[kept_from..i]);
-                    }
-                    quoted = !quoted;
-                    kept_from = i + 1;
-                } else if !quoted && b.is_ascii_digit() {
+/// Kinds written one after the other into one string (a string per kind was a thirtieth of a
+/// search).
+#[derive(Default)]
+struct Kinds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Kinds {
+    fn kinds(&self) -> Vec<&str> {
+        let mut from = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let kind = self.text.get(from..end).unwrap_or_default();
+                from = end;
+                kind
+            })
+            .collect()
+    }
+}
+
+fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Kinds {
+    let mut path = Kinds::default();
+    for (prefix, rest) in lines.filter_map(|text| {
+        ["harness: ", "IUT -> ", "IUT event: "]
+            .iter()
+            .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
+    }) {
+        // Up to the harness's note (` [dropped]`).
+        let note = rest.find(" [").unwrap_or(rest.len());
+        let rest = &rest[..note];
+        let kind = &mut path.text;
+        kind.push_str(prefix);
+        // Kept: the runs of text outside quotes between digits (quotes and digits are ASCII:
+        // the offsets next to them are char boundaries).
+        let mut quoted = false;
+        let mut kept_from = 0;
+        for (i, b) in rest.bytes().enumerate() {
+            if b == b'"' {
+                if !quoted {
                     kind.push_str(&rest[kept_from..i]);
-                    kept_from = i + 1;
                 }
+                quoted = !quoted;
+                kept_from = i + 1;
+            } else if !quoted && b.is_ascii_digit() {
+                kind.push_str(&rest[kept_from..i]);
+                kept_from = i + 1;
             }
-            if !quoted {
-                kind.push_str(&rest[kept_from..]);
-            }
-            kind
-        })
-        .collect()
+        }
+        if !quoted {
+            kind.push_str(&rest[kept_from..]);
+        }
+        path.ends.push(path.text.len());
+    }
+    path
 }
 
 #[cfg(test)]
@@ -982,7 +1003,7 @@ mod tests {
             "IUT -> DATA seq 1..50 (50 datagrams, until 12.500 ms)",
         ];
         assert_eq!(
-            path_of_lines(lines.iter().copied()),
+            path_of_lines(lines.iter().copied()).kinds(),
             [
                 "IUT -> SYN-ACK version= id= options=[max_datagram=] ",
                 "IUT event: Streaming { frames:  }",
