@@ -179,7 +179,10 @@ pub fn comment_for(
 ) -> Option<String> {
     // Joined by "; " as they come (no part is empty).
     fn add(text: &mut String, part: &str) {
-        if !text.is_empty() {
+        if text.is_empty() {
+            // Most comments are a part or two, both short: one allocation.
+            text.reserve(64);
+        } else {
             text.push_str("; ");
         }
         text.push_str(part);

@@ -399,7 +399,9 @@ impl VirtualLink {
             released: VecDeque::new(),
             next_id: 0,
             next_seq: 0,
-            trace: Vec::new(),
+            // Room for a short run's events: growing the trace copied each (some 170 bytes)
+            // again and again, a thirtieth of a fuzz input's run.
+            trace: Vec::with_capacity(TRACE_START_CAPACITY),
         }
     }
 
@@ -813,6 +815,9 @@ impl VirtualLink {
         }
     }
 }
+
+/// Trace events a link has room for from the start (a fuzz input's run has a few hundred).
+const TRACE_START_CAPACITY: usize = 256;
 
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)

@@ -44,7 +44,8 @@ pub fn transcript_of(
     keep: Lines,
 ) -> Vec<TranscriptLine> {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
-    let mut lines: Vec<(u64, u8, Line)> = Vec::new();
+    let mut lines: Vec<(u64, u8, Line)> =
+        Vec::with_capacity(datagrams.len() + events.len() + markers.len());
     for udp in datagrams {
         let t = udp.timestamp_ns.saturating_sub(epoch);
         let arrow = if udp.src == iut { "IUT ->" } else { "IUT <-" };
