@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 
 use handshake_core::Instant;
 use handshake_net::FaultEffect;
-use handshake_net::{DatagramId, LinkEvent};
+use handshake_net::{DatagramId, IdTable, LinkEvent};
 
 use crate::{CaptureError, CaptureWriter, UdpDatagram};
 
@@ -72,7 +72,7 @@ fn alters_bytes(effect: &FaultEffect) -> bool {
 const INJECTED: &str = "injected by harness";
 
 /// Annotation callback: extra comment text for a datagram, e.g. `step 3`.
-pub type Annotate<'a> = &'a dyn Fn(DatagramId) -> Option<String>;
+pub type Annotate<'a> = &'a dyn Fn(DatagramId) -> Option<&'a str>;
 
 /// Options of [`write_trace`].
 #[derive(Clone, Copy)]
@@ -372,34 +372,6 @@ pub fn trace_packets<'t>(
     packets
 }
 
-/// Something per datagram id. A link gives ids in the order it records them, so entries come in
-/// ascending order and a sorted list serves (a map was a tenth of a fuzz run's trace work); an
-/// id out of order still goes in its place.
-struct IdTable<T>(Vec<(DatagramId, T)>);
-
-impl<T> Default for IdTable<T> {
-    fn default() -> Self {
-        IdTable(Vec::new())
-    }
-}
-
-impl<T> IdTable<T> {
-    fn insert(&mut self, id: DatagramId, value: T) {
-        match self.0.last() {
-            Some((last, _)) if *last >= id => match self.0.binary_search_by_key(&id, |(i, _)| *i) {
-                Ok(at) => self.0[at].1 = value,
-                Err(at) => self.0.insert(at, (id, value)),
-            },
-            _ => self.0.push((id, value)),
-        }
-    }
-
-    fn get(&self, id: DatagramId) -> Option<&T> {
-        let at = self.0.binary_search_by_key(&id, |(i, _)| *i).ok()?;
-        Some(&self.0[at].1)
-    }
-}
-
 /// A datagram the link dropped arrives nowhere; it is shown when it would have arrived. In real
 /// time the harness delivers late under load (a burst is delivered milliseconds after it was
 /// sent), so "sent + latency" could put it before datagrams sent earlier on its path. It gets the
@@ -499,22 +471,4 @@ pub fn write_trace<W: Write>(
         }
     }
     Ok(stats)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_id_table_keeps_ids_in_order_whatever_order_they_come_in() {
-        let mut t = IdTable::default();
-        for (id, v) in [(0, 'a'), (2, 'c'), (1, 'b'), (5, 'f'), (2, 'C')] {
-            t.insert(DatagramId(id), v);
-        }
-        let got: Vec<Option<char>> = (0..7).map(|i| t.get(DatagramId(i)).copied()).collect();
-        assert_eq!(
-            got,
-            [Some('a'), Some('b'), Some('C'), None, None, Some('f'), None]
-        );
-    }
 }

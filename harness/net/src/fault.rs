@@ -253,6 +253,54 @@ impl fmt::Display for DatagramId {
     }
 }
 
+/// Something per datagram id. A link gives ids in the order it records them, so entries mostly
+/// come in ascending order and a sorted list serves (a map was a tenth of a fuzz run's trace
+/// work); an id out of order still goes in its place.
+#[derive(Clone, Debug)]
+pub struct IdTable<T>(Vec<(DatagramId, T)>);
+
+impl<T> Default for IdTable<T> {
+    fn default() -> Self {
+        IdTable(Vec::new())
+    }
+}
+
+impl<T> IdTable<T> {
+    /// Sets `id`'s value.
+    pub fn insert(&mut self, id: DatagramId, value: T) {
+        match self.place(id) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (id, value)),
+        }
+    }
+
+    /// `id`'s value, set to `value()` first if it had none.
+    pub fn get_or_insert_with(&mut self, id: DatagramId, value: impl FnOnce() -> T) -> &T {
+        let at = match self.place(id) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (id, value()));
+                at
+            }
+        };
+        &self.0[at].1
+    }
+
+    /// `id`'s value.
+    pub fn get(&self, id: DatagramId) -> Option<&T> {
+        let at = self.place(id).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    /// Where `id` is (`Ok`) or goes (`Err`); the end at once for the next id in order.
+    fn place(&self, id: DatagramId) -> Result<usize, usize> {
+        match self.0.last() {
+            Some((last, _)) if *last >= id => self.0.binary_search_by_key(&id, |(i, _)| *i),
+            _ => Err(self.0.len()),
+        }
+    }
+}
+
 /// What one rule did to one datagram.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AppliedFault {
@@ -467,6 +515,29 @@ impl ArmedRule {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn an_id_table_keeps_ids_in_order_whatever_order_they_come_in() {
+        let mut t = IdTable::default();
+        for (id, v) in [(0, 'a'), (2, 'c'), (1, 'b'), (5, 'f'), (2, 'C')] {
+            t.insert(DatagramId(id), v);
+        }
+        assert_eq!(t.get_or_insert_with(DatagramId(3), || 'd'), &'d');
+        assert_eq!(t.get_or_insert_with(DatagramId(3), || 'x'), &'d');
+        let got: Vec<Option<char>> = (0..7).map(|i| t.get(DatagramId(i)).copied()).collect();
+        assert_eq!(
+            got,
+            [
+                Some('a'),
+                Some('b'),
+                Some('C'),
+                Some('d'),
+                None,
+                Some('f'),
+                None
+            ]
+        );
+    }
 
     #[rstest]
     #[case::exactly_hit(Nth::Exactly(3), 3, true)]

@@ -70,8 +70,8 @@ pub mod udp;
 mod tests;
 
 pub use fault::{
-    AppliedFault, Classifier, DatagramId, FaultAction, FaultEffect, FaultRule, Nth, Predicate,
-    Unclassified, MAX_COPIES,
+    AppliedFault, Classifier, DatagramId, FaultAction, FaultEffect, FaultRule, IdTable, Nth,
+    Predicate, Unclassified, MAX_COPIES,
 };
 pub use link::{Delivery, DropReason, LinkConfig, LinkError, LinkEvent, VirtualLink};
 pub use sim::{

@@ -308,7 +308,7 @@ impl<F: Family> Simulated<F> {
     pub fn capture(
         &self,
         viewpoint: SocketAddr,
-        annotate: Option<&dyn Fn(DatagramId) -> Option<String>>,
+        annotate: Option<handshake_capture::trace::Annotate<'_>>,
     ) -> Result<Vec<u8>, String> {
         let options = self.trace_options(annotate);
         let mut writer =
@@ -324,7 +324,7 @@ impl<F: Family> Simulated<F> {
     pub fn datagrams<'s>(
         &'s self,
         viewpoint: SocketAddr,
-        annotate: Option<&dyn Fn(DatagramId) -> Option<String>>,
+        annotate: Option<handshake_capture::trace::Annotate<'_>>,
     ) -> Vec<handshake_capture::UdpDatagram<'s>> {
         handshake_capture::trace::trace_datagrams(
             self.link.trace(),
@@ -335,7 +335,7 @@ impl<F: Family> Simulated<F> {
 
     fn trace_options<'a>(
         &self,
-        annotate: Option<&'a dyn Fn(DatagramId) -> Option<String>>,
+        annotate: Option<handshake_capture::trace::Annotate<'a>>,
     ) -> handshake_capture::TraceOptions<'a> {
         handshake_capture::TraceOptions {
             annotate,
@@ -558,7 +558,7 @@ fn run_virtual<F: Family>(
     script.unmarked = keep == Keep::Judgement;
     let run = simulate(scenario, iut_node, peer_node, link, &mut script, max_steps)?;
     let annotations = &script.annotations;
-    let annotate = |id: DatagramId| annotations.get(&id).cloned();
+    let annotate = |id: DatagramId| annotations.get(id);
     let ctx = JudgeCtx {
         scenario,
         role,

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use handshake_core::Instant;
-use handshake_net::{DatagramId, FaultRule, LinkEvent, SimEvent};
+use handshake_net::{DatagramId, FaultRule, IdTable, LinkEvent, SimEvent};
 use serde_json::Value;
 
 use crate::family::{ActCtx, Event, Family};
@@ -162,6 +162,41 @@ enum UnitValue {
     NotAUnit,
 }
 
+/// The step each datagram belongs to, for the capture's comments (`step N`, written once per
+/// step: a step that sends a datagram 500 times formatted it 500 times).
+#[derive(Debug, Default, Clone)]
+pub struct Annotations {
+    steps: IdTable<usize>,
+    /// `step N` at N − 1.
+    labels: Vec<String>,
+}
+
+impl Annotations {
+    /// `id` belongs to step `n` (1-based).
+    pub fn insert(&mut self, id: DatagramId, n: usize) {
+        self.label(n);
+        self.steps.insert(id, n);
+    }
+
+    /// `id` belongs to step `n` unless it already belongs to one.
+    pub fn insert_if_absent(&mut self, id: DatagramId, n: usize) {
+        self.label(n);
+        self.steps.get_or_insert_with(id, || n);
+    }
+
+    /// `step N` of `id`'s step.
+    pub fn get(&self, id: DatagramId) -> Option<&str> {
+        let n = *self.steps.get(id)?;
+        self.labels.get(n.checked_sub(1)?).map(String::as_str)
+    }
+
+    fn label(&mut self, n: usize) {
+        while self.labels.len() < n {
+            self.labels.push(format!("step {}", self.labels.len() + 1));
+        }
+    }
+}
+
 /// Script state: variables, the units seen, the step annotations for the capture, failures and
 /// transcript markers.
 #[derive(Debug, Default)]
@@ -169,7 +204,7 @@ pub struct Script {
     /// Captured and set variables.
     pub vars: Vars,
     /// Datagram → "step N" for capture comments.
-    pub annotations: BTreeMap<DatagramId, String>,
+    pub annotations: Annotations,
     /// Failures of steps.
     pub failures: Vec<String>,
     /// Step markers for the transcript: (time, text).
@@ -410,7 +445,7 @@ async fn act<F: Family, D: Driver<F>>(
     for (port, bytes) in datagrams {
         let from = driver.peer_address(port).await?;
         let id = driver.inject(from, bytes).await?;
-        script.annotations.insert(id, format!("step {n}"));
+        script.annotations.insert(id, n);
     }
     driver.collect().await;
     Ok(driver.now())
@@ -458,10 +493,7 @@ async fn expect<F: Family, D: Driver<F>>(
         if let Some((at, index)) = found {
             *seen = scan;
             if let Some(event) = index.and_then(|i| driver.trace().get(i)) {
-                script
-                    .annotations
-                    .entry(event.id())
-                    .or_insert_with(|| format!("step {n}"));
+                script.annotations.insert_if_absent(event.id(), n);
             }
             return Ok(at);
         }

@@ -403,10 +403,10 @@ fn expected() -> Vec<Packet> {
     ]
 }
 
-fn steps(id: DatagramId) -> Option<String> {
+fn steps(id: DatagramId) -> Option<&'static str> {
     match id.0 {
-        2 => Some("step 2".to_owned()),
-        4 => Some("step 3".to_owned()),
+        2 => Some("step 2"),
+        4 => Some("step 3"),
         _ => None,
     }
 }

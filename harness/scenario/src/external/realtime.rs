@@ -703,7 +703,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         .cloned()
         .collect();
     let annotations = script.annotations.clone();
-    let annotate = move |id: handshake_net::DatagramId| annotations.get(&id).cloned();
+    let annotate = |id: handshake_net::DatagramId| annotations.get(id);
     // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
     // socket per connection).
     let harness_sockets = net.link.harness_addresses();
