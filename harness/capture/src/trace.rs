@@ -34,7 +34,6 @@
 //! written as sent: the endpoint did not send them.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -393,7 +392,8 @@ fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
     }
     let mut order: Vec<usize> = (0..packets.len()).collect();
     order.sort_by_key(|&i| packets[i].id);
-    let mut lag: BTreeMap<(SocketAddr, SocketAddr), std::time::Duration> = BTreeMap::new();
+    // Per path (a run has a handful: a list).
+    let mut lag: Vec<((SocketAddr, SocketAddr), std::time::Duration)> = Vec::new();
     for i in order {
         let p = &mut packets[i];
         let Some(&(sent_at, untouched, dropped)) = sent.get(p.id) else {
@@ -402,11 +402,15 @@ fn place_not_delivered(trace: &[LinkEvent], packets: &mut [TracePacket<'_>]) {
         let path = (p.src, p.dst);
         match p.role {
             PacketRole::Received if untouched => {
-                lag.insert(path, p.at.saturating_duration_since(sent_at));
+                let l = p.at.saturating_duration_since(sent_at);
+                match lag.iter_mut().find(|(q, _)| *q == path) {
+                    Some((_, known)) => *known = l,
+                    None => lag.push((path, l)),
+                }
             }
             // Undeliverable and in-flight datagrams keep their own (real) times.
             PacketRole::NotDelivered if dropped => {
-                if let Some(l) = lag.get(&path) {
+                if let Some((_, l)) = lag.iter().find(|(q, _)| *q == path) {
                     p.at = p.at.max(sent_at + *l);
                 }
             }

@@ -869,8 +869,13 @@ fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Kinds {
             .iter()
             .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
     }) {
-        // Up to the harness's note (` [dropped]`).
-        let note = rest.find(" [").unwrap_or(rest.len());
+        // Up to the harness's note (` [dropped]`); a byte search (`str::find` sets up a
+        // two-way search per line, a thirtieth of a search's time).
+        let note = rest
+            .as_bytes()
+            .windows(2)
+            .position(|w| w == b" [")
+            .unwrap_or(rest.len());
         let rest = &rest[..note];
         let kind = &mut path.text;
         kind.push_str(prefix);
