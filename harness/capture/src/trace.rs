@@ -361,7 +361,7 @@ pub fn trace_packets<'t>(
             src,
             dst,
             payload,
-            comment: comment_for(event, role, injected, annotation.as_deref()),
+            comment: comment_for(event, role, injected, annotation),
         });
     }
     place_not_delivered(trace, &mut packets);

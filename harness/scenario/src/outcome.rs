@@ -270,10 +270,21 @@ impl ScenarioOutcome {
         verdict: Verdict,
         why: String,
     ) -> ScenarioOutcome {
+        ScenarioOutcome::not_run::<F>(&scenario.id, &scenario.title, iut, verdict, why)
+    }
+
+    /// A run of the family's scenario `id` that did not happen, and why.
+    pub fn not_run<F: Family>(
+        id: &str,
+        title: &str,
+        iut: &str,
+        verdict: Verdict,
+        why: String,
+    ) -> ScenarioOutcome {
         ScenarioOutcome::empty(
             F::NAME,
-            &scenario.id,
-            &scenario.title,
+            id,
+            title,
             iut,
             verdict,
             why,

@@ -16,7 +16,7 @@ use crate::engine::Keep;
 use crate::external::{ExternalIut, Manifest};
 use crate::family::{Citations, DatagramLabel, Family, ReferenceMutant};
 use crate::format::{Role, Scenario};
-use crate::outcome::{Observations, ScenarioOutcome, Verdict};
+use crate::outcome::{ScenarioOutcome, Verdict};
 use crate::{Error, LoadError};
 
 /// The family of files that do not say (they predate the families).
@@ -127,7 +127,7 @@ impl<F: Family> DynFamily for Registered<F> {
         why: String,
     ) -> ScenarioOutcome {
         let text = |key: &str| value[key].as_str().unwrap_or_default();
-        empty_outcome::<F>(text("id"), text("title"), iut, verdict, why)
+        ScenarioOutcome::not_run::<F>(text("id"), text("title"), iut, verdict, why)
     }
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         let scenario: Scenario<F> = crate::json::from_str(text)
@@ -209,25 +209,6 @@ impl<F: Family> DynFamily for Registered<F> {
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
         F::fuzz_fold(steps)
     }
-}
-
-/// The outcome of a run of scenario `id` that did not happen.
-fn empty_outcome<F: Family>(
-    id: &str,
-    title: &str,
-    iut: &str,
-    verdict: Verdict,
-    why: String,
-) -> ScenarioOutcome {
-    ScenarioOutcome::empty(
-        F::NAME,
-        id,
-        title,
-        iut,
-        verdict,
-        why,
-        Arc::new(F::Observations::default()) as Arc<dyn Observations>,
-    )
 }
 
 /// A loaded scenario of any family.
@@ -322,7 +303,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
         }
     }
     fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome {
-        empty_outcome::<F>(&self.id, &self.title, iut, verdict, why)
+        ScenarioOutcome::not_run::<F>(&self.id, &self.title, iut, verdict, why)
     }
     fn as_any(&self) -> &dyn Any {
         self
