@@ -274,16 +274,11 @@ impl<T> IdTable<T> {
         }
     }
 
-    /// `id`'s value, set to `value()` first if it had none.
-    pub fn get_or_insert_with(&mut self, id: DatagramId, value: impl FnOnce() -> T) -> &T {
-        let at = match self.place(id) {
-            Ok(at) => at,
-            Err(at) => {
-                self.0.insert(at, (id, value()));
-                at
-            }
-        };
-        &self.0[at].1
+    /// Sets `id`'s value unless it has one.
+    pub fn insert_if_absent(&mut self, id: DatagramId, value: T) {
+        if let Err(at) = self.place(id) {
+            self.0.insert(at, (id, value));
+        }
     }
 
     /// `id`'s value.
@@ -522,8 +517,8 @@ mod tests {
         for (id, v) in [(0, 'a'), (2, 'c'), (1, 'b'), (5, 'f'), (2, 'C')] {
             t.insert(DatagramId(id), v);
         }
-        assert_eq!(t.get_or_insert_with(DatagramId(3), || 'd'), &'d');
-        assert_eq!(t.get_or_insert_with(DatagramId(3), || 'x'), &'d');
+        t.insert_if_absent(DatagramId(3), 'd');
+        t.insert_if_absent(DatagramId(3), 'x');
         let got: Vec<Option<char>> = (0..7).map(|i| t.get(DatagramId(i)).copied()).collect();
         assert_eq!(
             got,

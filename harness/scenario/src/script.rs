@@ -181,7 +181,7 @@ impl Annotations {
     /// `id` belongs to step `n` unless it already belongs to one.
     pub fn insert_if_absent(&mut self, id: DatagramId, n: usize) {
         self.label(n);
-        self.steps.get_or_insert_with(id, || n);
+        self.steps.insert_if_absent(id, n);
     }
 
     /// `step N` of `id`'s step.

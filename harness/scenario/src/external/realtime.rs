@@ -702,7 +702,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         .filter(|e| cut.is_none_or(|c| e.at() <= c))
         .cloned()
         .collect();
-    let annotations = script.annotations.clone();
+    let annotations = &script.annotations;
     let annotate = |id: handshake_net::DatagramId| annotations.get(id);
     // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
     // socket per connection).
