@@ -23,8 +23,8 @@ use rustls::crypto::{
     SupportedKxGroup,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
+use rustls::sign::{CertifiedKey, Signer, SigningKey, SingleCertAndKey};
+use rustls::{DigitallySignedStruct, NamedGroup, SignatureAlgorithm, SignatureScheme};
 
 use crate::QuicError;
 
@@ -593,15 +593,83 @@ fn seeded_key(seed: &Seed) -> Result<Arc<CertifiedKey>, QuicError> {
     SEEDED_KEYS.get_or_try(seed.0, || certified(identity(seed)?))
 }
 
-/// `id` loaded for signing (its key checked against its certificate).
+/// `id` loaded for signing (its key checked against its certificate); an Ed25519 key remembers
+/// its signatures.
 fn certified(id: Identity) -> Result<Arc<CertifiedKey>, QuicError> {
-    CertifiedKey::from_der(
+    let mut certified = CertifiedKey::from_der(
         vec![id.cert],
         PrivateKeyDer::Pkcs8(id.key_pkcs8.into()),
         &rustls::crypto::ring::default_provider(),
     )
-    .map(Arc::new)
-    .map_err(|e| QuicError::Config(format!("TLS: {e}")))
+    .map_err(|e| QuicError::Config(format!("TLS: {e}")))?;
+    if certified.key.algorithm() == SignatureAlgorithm::ED25519 {
+        certified.key = Arc::new(RememberedSignatures {
+            key: certified.key,
+            signed: Arc::new(Memo::new(16)),
+        });
+    }
+    Ok(Arc::new(certified))
+}
+
+/// A signing key whose signatures are remembered by (scheme, message): Ed25519 signs
+/// deterministically, so a remembered signature is the one signing again would make, and a
+/// seed's CertificateVerify repeats run after run (signing it was a twelfth of a Proton run).
+struct RememberedSignatures {
+    key: Arc<dyn SigningKey>,
+    signed: Arc<Signatures>,
+}
+
+type Signatures = Memo<(SignatureScheme, Vec<u8>), Vec<u8>>;
+
+impl fmt::Debug for RememberedSignatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RememberedSignatures")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey for RememberedSignatures {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        Some(Box::new(RememberedSigner {
+            signer: self.key.choose_scheme(offered)?,
+            signed: self.signed.clone(),
+        }))
+    }
+
+    fn public_key(&self) -> Option<rustls::pki_types::SubjectPublicKeyInfoDer<'_>> {
+        self.key.public_key()
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.key.algorithm()
+    }
+}
+
+struct RememberedSigner {
+    signer: Box<dyn Signer>,
+    signed: Arc<Signatures>,
+}
+
+impl fmt::Debug for RememberedSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RememberedSigner")
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer for RememberedSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        self.signed
+            .get_or_try((self.signer.scheme(), message.to_vec()), || {
+                self.signer.sign(message)
+            })
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.signer.scheme()
+    }
 }
 
 /// A server configuration presenting `id` instead of the seeded identity.
