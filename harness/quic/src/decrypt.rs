@@ -317,10 +317,13 @@ struct PacketKey {
 
 impl PacketKey {
     fn new(suite: CipherSuite, secret: &[u8]) -> Option<Self> {
-        let m = KeyMaterial::derive(suite, secret)?;
-        let key = aead::LessSafeKey::new(aead::UnboundKey::new(suite.aead(), &m.key).ok()?);
+        Self::with(&KeyMaterial::derive(suite, secret)?, secret)
+    }
+    /// The key of `secret`, whose material `m` is.
+    fn with(m: &KeyMaterial, secret: &[u8]) -> Option<Self> {
+        let key = aead::LessSafeKey::new(aead::UnboundKey::new(m.suite.aead(), &m.key).ok()?);
         Some(Self {
-            suite,
+            suite: m.suite,
             secret: secret.to_vec(),
             key,
             iv: m.iv,
@@ -361,7 +364,7 @@ impl DirKeys {
         let m = KeyMaterial::derive(suite, secret)?;
         Some(Self {
             hp: hp::HeaderProtectionKey::new(suite.hp(), &m.hp).ok()?,
-            packet: PacketKey::new(suite, secret)?,
+            packet: PacketKey::with(&m, secret)?,
         })
     }
 }

@@ -214,14 +214,7 @@ impl Frame {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub(crate) use crate::tls::hex;
 
 fn bidi(b: bool) -> &'static str {
     if b {
