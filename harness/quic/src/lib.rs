@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod host;
+mod memo;
 pub mod session;
 pub mod streams;
 pub mod tls;

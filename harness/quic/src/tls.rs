@@ -26,6 +26,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::sign::{CertifiedKey, Signer, SigningKey, SingleCertAndKey};
 use rustls::{DigitallySignedStruct, NamedGroup, SignatureAlgorithm, SignatureScheme};
 
+use crate::memo::Memo;
 use crate::QuicError;
 
 /// A deterministic byte stream: SHA-256(seed ‖ label ‖ counter), block after block.
@@ -107,38 +108,6 @@ struct DetX25519Active {
     /// remembered).
     seed: [u8; 32],
     public: Vec<u8>,
-}
-
-/// A bounded memo of a pure function's results, the newest last: a fuzz campaign runs its inputs
-/// under one seed, so a seed's handshake repeats run after run. A failure is never remembered.
-struct Memo<K, V> {
-    entries: Mutex<Vec<(K, V)>>,
-    kept: usize,
-}
-
-impl<K: PartialEq, V: Clone> Memo<K, V> {
-    const fn new(kept: usize) -> Self {
-        Memo {
-            entries: Mutex::new(Vec::new()),
-            kept,
-        }
-    }
-
-    /// The result for `key`: remembered, or `compute`d (without the lock held) and remembered,
-    /// forgetting the oldest past `kept`.
-    fn get_or_try<E>(&self, key: K, compute: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, v)) = lock().iter().find(|(k, _)| *k == key) {
-            return Ok(v.clone());
-        }
-        let value = compute()?;
-        let mut entries = lock();
-        if entries.len() >= self.kept {
-            entries.remove(0);
-        }
-        entries.push((key, value.clone()));
-        Ok(value)
-    }
 }
 
 /// X25519 public keys by private key: one scalar multiplication per handshake side, with the
