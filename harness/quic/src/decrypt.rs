@@ -2030,6 +2030,14 @@ mod tests {
         assert_eq!(hex(&sk.key), "cf3a5331653c364c88f0f379b6067e37");
         assert_eq!(hex(&sk.iv), "0ac1493ca1905853b0bba03e");
         assert_eq!(hex(&sk.hp), "c206b8d9b9f0f37644430b490eeaa314");
+        // Remembered: the same material again, and the other suite's is its own.
+        assert_eq!(
+            KeyMaterial::derive(CipherSuite::Aes128GcmSha256, &c),
+            Some(ck)
+        );
+        let chacha = KeyMaterial::derive(CipherSuite::Chacha20Poly1305Sha256, &c).expect("derive");
+        assert_eq!(chacha.suite, CipherSuite::Chacha20Poly1305Sha256);
+        assert_ne!(chacha.key.len(), 16);
     }
 
     /// RFC 9001 Appendix A.5: ChaCha20 keys and the key update secret.

@@ -757,6 +757,26 @@ mod tests {
         assert_ne!(first.cert, other.cert);
     }
 
+    /// A remembered signature is the one the raw key makes, for each message.
+    #[test]
+    fn remembered_signatures_are_the_keys_own() {
+        let id = identity(&Seed::derive(13, "remembered")).expect("identity");
+        let raw = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&id.key_pkcs8)
+            .expect("Ed25519 key");
+        let key = certified(id).expect("key");
+        let signer = key
+            .key
+            .choose_scheme(&[SignatureScheme::ED25519])
+            .expect("Ed25519");
+        for message in [&b"transcript"[..], b"another transcript", b"transcript"] {
+            assert_eq!(
+                signer.sign(message).expect("signature"),
+                raw.sign(message).as_ref(),
+                "{message:?}"
+            );
+        }
+    }
+
     /// Providers made one after another reuse their leaked parts: the pool holds what was
     /// ever alive at once (other tests of this crate run alongside), not one pair per provider,
     /// and a reused pair gives what a new one gives.
