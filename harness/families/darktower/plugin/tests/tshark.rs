@@ -8,6 +8,7 @@
 //! frame's bytes in capture order without looking at offsets, so it equals our reassembly
 //! wherever stream data came once and in order (every stream direction but two server streams of
 //! `handler_forward_with_loss`, where it shows retransmitted bytes twice; the test prints which).
+//! One packet tshark 4.0 misreads is left out of what it reads (`TSHARK_MISREADS`, with why).
 //! An independent check of the capture writer, the secrets block and the decryptor. Skipped (with
 //! a message) when tshark is not installed; `make test` installs it.
 //!
@@ -141,6 +142,36 @@ fn find<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         Value::Array(items) => items.iter().find_map(|c| find(c, key)),
         _ => None,
     }
+}
+
+/// Packets tshark 4.0 misreads, by capture: (file name, editcap's packet list) left out of the
+/// copy tshark reads; everything else is compared. `controller_join_with_lossy_setup` frame 15 is
+/// a late 1-RTT packet of the first connection, sent after the second connection's first Initial
+/// (which the link dropped) from the same address. Wireshark reads it as the second connection's,
+/// before that connection's ServerHello names its cipher suite; with TLS_AES_128_GCM_SHA256's
+/// 32-byte secrets (which ChaCha20 has too) that fails, and from then on so does every client
+/// 1-RTT packet of the second connection — without frame 15 all of them decrypt, and with
+/// TLS_AES_256_GCM_SHA384 (48-byte secrets) they did. Our decryptor and quinn read them all.
+const TSHARK_MISREADS: &[(&str, &str)] = &[("controller_join_with_lossy_setup.pcapng", "15")];
+
+/// The capture tshark reads: `file`, or a copy without the packets it misreads.
+fn for_tshark(file: &Path, name: &str) -> PathBuf {
+    let Some((_, packets)) = TSHARK_MISREADS.iter().find(|(n, _)| *n == name) else {
+        return file.to_path_buf();
+    };
+    let copy = std::env::temp_dir().join(format!("tshark-{}-{name}", std::process::id()));
+    let out = Command::new("editcap")
+        .arg(file)
+        .arg(&copy)
+        .arg(packets)
+        .output()
+        .expect("editcap (installed with tshark)");
+    assert!(
+        out.status.success(),
+        "editcap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    copy
 }
 
 /// tshark's decryption of a capture (`-T json`): per connection number what it saw, and the STREAM
@@ -331,7 +362,8 @@ fn tshark_decrypts_every_golden_capture_as_our_judge_does() {
 
         // The same connections (tshark numbers them in order of their first packet, we in order
         // of their first Initial), ALPN, streams, datagrams, resets and stops.
-        let (seen, frames) = theirs(file, &servers);
+        let read = for_tshark(file, &name);
+        let (seen, frames) = theirs(&read, &servers);
         let mine: BTreeMap<usize, Seen> = rebuilt
             .conns
             .iter()
@@ -389,7 +421,10 @@ fn tshark_decrypts_every_golden_capture_as_our_judge_does() {
             .iter()
             .flat_map(|(c, s)| s.streams.iter().map(move |id| (*c, *id)))
             .collect();
-        let followed = follow(file, &ids, &client_of);
+        let followed = follow(&read, &ids, &client_of);
+        if read != *file {
+            let _ = std::fs::remove_file(&read);
+        }
         assert_eq!(
             followed.keys().copied().collect::<Vec<_>>(),
             ids,
