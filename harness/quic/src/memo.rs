@@ -37,3 +37,11 @@ impl<K: PartialEq, V: Clone> Memo<K, V> {
         Ok(value)
     }
 }
+
+impl<K, V> std::fmt::Debug for Memo<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("kept", &self.kept)
+            .finish_non_exhaustive()
+    }
+}

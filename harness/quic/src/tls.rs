@@ -585,20 +585,13 @@ fn certified(id: Identity) -> Result<Arc<CertifiedKey>, QuicError> {
 /// A signing key whose signatures are remembered by (scheme, message): Ed25519 signs
 /// deterministically, so a remembered signature is the one signing again would make, and a
 /// seed's CertificateVerify repeats run after run (signing it was a twelfth of a Proton run).
+#[derive(Debug)]
 struct RememberedSignatures {
     key: Arc<dyn SigningKey>,
     signed: Arc<Signatures>,
 }
 
 type Signatures = Memo<(SignatureScheme, Vec<u8>), Vec<u8>>;
-
-impl fmt::Debug for RememberedSignatures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RememberedSignatures")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
 
 impl SigningKey for RememberedSignatures {
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
@@ -617,17 +610,10 @@ impl SigningKey for RememberedSignatures {
     }
 }
 
+#[derive(Debug)]
 struct RememberedSigner {
     signer: Box<dyn Signer>,
     signed: Arc<Signatures>,
-}
-
-impl fmt::Debug for RememberedSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RememberedSigner")
-            .field("signer", &self.signer)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Signer for RememberedSigner {
