@@ -299,8 +299,6 @@ impl KeyMaterial {
 /// Proton run).
 static DERIVED: Memo<(CipherSuite, Vec<u8>), KeyMaterial> = Memo::new(64);
 
-impl KeyMaterial {}
-
 /// RFC 9000 Appendix A.3: the full packet number from its truncated encoding (`pn_len` bytes,
 /// 1..=4) and the largest packet number received so far in the same space and direction.
 pub fn decode_packet_number(largest: Option<u64>, truncated: u64, pn_len: usize) -> u64 {
