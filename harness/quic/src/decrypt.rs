@@ -35,8 +35,9 @@ use std::net::SocketAddr;
 use ring::aead::{self, quic as hp};
 use ring::hkdf;
 
-use crate::frame::{hex, parse_frames_partial, Frame, FrameError, Reader, MAX_CID_LEN};
+use crate::frame::{parse_frames_partial, Frame, FrameError, Reader, MAX_CID_LEN};
 use crate::memo::Memo;
+use crate::tls::hex;
 
 /// QUIC version 1 (RFC 9000).
 pub const QUIC_V1: u32 = 0x0000_0001;

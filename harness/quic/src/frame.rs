@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use crate::tls::hex;
+
 /// Largest value of a QUIC variable-length integer, and of stream offsets (2^62 − 1).
 pub const VARINT_MAX: u64 = (1 << 62) - 1;
 /// Largest stream count a MAX_STREAMS / STREAMS_BLOCKED frame may carry (2^60).
@@ -213,8 +215,6 @@ impl Frame {
         )
     }
 }
-
-pub(crate) use crate::tls::hex;
 
 fn bidi(b: bool) -> &'static str {
     if b {
