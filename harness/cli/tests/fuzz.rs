@@ -104,9 +104,9 @@ fn the_reference_gives_no_finding_and_the_corpus_resumes() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// A copy of the Python media-stream manifest whose responder first appends a line to `log` (one
-/// line per process started); responder skeletons only.
-fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
+/// A copy of the Python media-stream manifest whose responder command is run by `prefix` (its
+/// arguments follow); responder skeletons only.
+fn wrapped_manifest(dir: &Path, name: &str, prefix: Vec<String>) -> PathBuf {
     let original = root().join("vectors/iut/python-mediastream.json");
     let mut m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&original).expect("manifest")).expect("JSON");
@@ -116,20 +116,77 @@ fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
         .as_str()
         .expect("responder command")
         .replace("{manifest_dir}", iut_dir.to_str().expect("path"));
-    let mut argv = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        format!("echo started >> '{}' && exec \"$@\"", log.display()),
-        "sh".to_owned(),
-    ];
+    let mut argv = prefix;
     argv.extend(command.split_whitespace().map(str::to_owned));
     m["responder"] = serde_json::json!(argv);
     m.as_object_mut().expect("object").remove("initiator");
     m.as_object_mut().expect("object").remove("$schema");
     std::fs::create_dir_all(dir).expect("scratch dir");
-    let path = dir.join("logging.json");
+    let path = dir.join(name);
     std::fs::write(&path, m.to_string()).expect("write manifest");
     path
+}
+
+/// The manifest whose responder first appends a line to `log` (one line per process started).
+fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
+    let prefix = [
+        "sh",
+        "-c",
+        &format!("echo started >> '{}' && exec \"$@\"", log.display()),
+        "sh",
+    ];
+    wrapped_manifest(dir, "logging.json", prefix.map(str::to_owned).to_vec())
+}
+
+/// An IUT whose command stops starting during the search (a script that deletes itself when first
+/// run) ends it with an error and the report, not with "0 findings" over inputs never judged; one
+/// that never starts is refused before the search.
+#[test]
+fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
+    let out = scratch("vanishing");
+    std::fs::create_dir_all(&out).expect("scratch dir");
+    let script = out.join("once.sh");
+    std::fs::write(&script, "#!/bin/sh\nrm -f \"$0\"\nexec \"$@\"\n").expect("script");
+    let chmod = Command::new("chmod").arg("+x").arg(&script).status();
+    assert!(chmod.is_ok_and(|s| s.success()));
+    let fuzz = |manifest: &Path| {
+        let report = out.join("report");
+        let o = harness(&[
+            "fuzz",
+            "--iut",
+            manifest.to_str().expect("path"),
+            "--family",
+            "mediastream",
+            "--role",
+            "responder",
+            "--time",
+            "120",
+            "--out",
+            report.to_str().expect("path"),
+        ]);
+        (o, report)
+    };
+    let once = wrapped_manifest(&out, "once.json", vec![script.display().to_string()]);
+    let (o, report) = fuzz(&once);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stopped: the last ")
+            && stderr.contains(" inputs could not be run")
+            && stderr.contains("cannot start"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
+    )
+    .expect("JSON");
+    assert!(summary["errors"].as_u64() >= Some(20), "{summary}");
+    // The script is gone now: the IUT cannot start at all.
+    let (o, _) = fuzz(&once);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot run the skeleton of"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 /// With `--keep-iut` the search keeps an external responder running from input to input (fewer

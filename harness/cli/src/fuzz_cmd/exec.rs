@@ -123,6 +123,12 @@ pub(super) fn over_budget(o: &ScenarioOutcome) -> bool {
     o.verdict == OutcomeVerdict::Error && o.reasons.iter().any(|r| r.starts_with(OVER_BUDGET))
 }
 
+/// Whether `o` is a run that could not be run at all (the IUT would not start, a socket could not
+/// be opened …), not one the budget stopped: nothing to judge, and no pass either.
+pub(super) fn could_not_run(o: &ScenarioOutcome) -> bool {
+    o.verdict == OutcomeVerdict::Error && !over_budget(o)
+}
+
 /// Rules about whether the capture can be judged rather than about what the IUT did: a QUIC
 /// family's "every 1-RTT packet decrypts" fires when a handshake whose packets a skeleton's fault
 /// dropped never completed before the run ended (the harness never derived those keys). Not a

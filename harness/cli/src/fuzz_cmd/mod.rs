@@ -26,7 +26,9 @@ use handshake_netfuzz::layout::{hex_of, hex_value, leaf_mut};
 use handshake_netfuzz::mutate::{mutate, skeleton, step_name};
 use handshake_netfuzz::novelty::Novelty;
 use handshake_netfuzz::{corpus, minimize, seeded_bytes};
-use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+use handshake_scenario::exit::{
+    FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, NOTHING as EXIT_NOTHING, OK as EXIT_OK,
+};
 use handshake_scenario::{interrupt, DynFamily, Iut, ScenarioOutcome};
 use serde_json::Value;
 
@@ -340,6 +342,10 @@ struct State<'a> {
     execs: u64,
     refused: u64,
     over_budget: u64,
+    /// Runs that could not be run, in all and since the last one that could; the first one's why.
+    errors: u64,
+    errors_in_a_row: u64,
+    first_error: Option<String>,
     sizes: CaptureSizes,
     run_seconds: Vec<f64>,
     /// The corpus size after each result was taken in.
@@ -388,6 +394,14 @@ impl State<'_> {
             self.over_budget += 1;
             return false;
         }
+        if exec::could_not_run(&outcome) {
+            self.errors += 1;
+            self.errors_in_a_row += 1;
+            self.first_error
+                .get_or_insert_with(|| outcome.reasons.join("; "));
+            return false;
+        }
+        self.errors_in_a_row = 0;
         self.execs += 1;
         self.run_seconds.push(seconds);
         let size = outcome.traffic_bytes;
@@ -620,6 +634,18 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
         done_kinds: Default::default(),
     };
+    // An IUT that cannot run even an unmutated skeleton (its command does not start, …) would make
+    // every input an error: said now, not after a search that judged nothing.
+    if let Some((o, _)) = runner.exec(&inputs[0]) {
+        if exec::could_not_run(&o) {
+            return input_error(format!(
+                "--iut {}: cannot run the skeleton of {}: {}",
+                args.iut,
+                inputs[0]["id"].as_str().unwrap_or("the first scenario"),
+                o.reasons.join("; ")
+            ));
+        }
+    }
     let mutator = FamilyMutator::new(family);
     let probe = inputs.iter().any(|s| family.liveness_probe(s).is_some());
     interrupt::install(interrupt::OnSignal::Stop);
@@ -650,6 +676,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         execs: 0,
         refused: 0,
         over_budget: 0,
+        errors: 0,
+        errors_in_a_row: 0,
+        first_error: None,
         sizes: CaptureSizes::default(),
         run_seconds: Vec::new(),
         corpus_len_after: Vec::new(),
@@ -694,6 +723,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     .execs
                     .is_some_and(|n| drawn >= n + state.refused + state.over_budget)
                 || deadline.is_some_and(|d| Instant::now() >= d)
+                || state.errors_in_a_row >= MAX_ERRORS_IN_A_ROW
                 || interrupt::interrupted().is_some();
             while !stop && in_flight < jobs && (!in_order || drawn < taken + window) {
                 let visible = match drawn.checked_sub(window) {
@@ -741,6 +771,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         execs,
         refused,
         over_budget,
+        errors,
+        errors_in_a_row,
+        first_error,
         mut run_seconds,
         ..
     } = state;
@@ -757,6 +790,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         execs,
         refused,
         over_budget,
+        errors,
+        first_error,
         seconds,
         execs_per_second: if seconds > 0.0 {
             execs as f64 / seconds
@@ -781,12 +816,31 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     if let Some(code) = interrupt::interrupted() {
         return code;
     }
-    if summary.findings.is_empty() {
-        EXIT_OK
-    } else {
+    let why = summary.first_error.as_deref().unwrap_or_default();
+    if !summary.findings.is_empty() {
         EXIT_FAILED
+    } else if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
+        input_error(format!(
+            "stopped: the last {errors_in_a_row} inputs could not be run (the first: {why})"
+        ))
+    } else if execs == 0 {
+        eprintln!(
+            "error: no input was run and judged{}",
+            if errors > 0 {
+                format!(" ({errors} could not be run; the first: {why})")
+            } else {
+                String::new()
+            }
+        );
+        EXIT_NOTHING
+    } else {
+        EXIT_OK
     }
 }
+
+/// Inputs in a row that could not be run (the IUT no longer starts, …) after which the search
+/// stops: it would judge nothing more.
+const MAX_ERRORS_IN_A_ROW: u64 = 20;
 
 /// Writes a finding's scenario (the minimised input with the probe, as `harness run` replays it)
 /// and the capture of running it: their paths.

@@ -65,6 +65,10 @@ pub(super) struct Summary {
     pub refused: u64,
     /// Inputs whose run outgrew the step budget in virtual time: stopped, not judged, not counted.
     pub over_budget: u64,
+    /// Inputs that could not be run (the IUT would not start, …): not judged, not counted.
+    pub errors: u64,
+    /// Why the first of them could not.
+    pub first_error: Option<String>,
     pub seconds: f64,
     pub execs_per_second: f64,
     /// How long one input's run took (without the minimisation runs).
@@ -90,7 +94,7 @@ impl Summary {
 
     fn headline(&self) -> String {
         format!(
-            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}, {} finding{}{}",
+            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}, {} finding{}{}{}",
             self.execs,
             self.seconds,
             self.execs_per_second,
@@ -98,6 +102,10 @@ impl Summary {
             self.corpus,
             self.findings.len(),
             if self.findings.len() == 1 { "" } else { "s" },
+            match self.errors {
+                0 => String::new(),
+                n => format!(", {n} could not be run"),
+            },
             if self.interrupted {
                 " (interrupted)"
             } else {
