@@ -85,6 +85,10 @@ pub struct MutantsReport {
     pub score: f64,
     /// Scenario ids run.
     pub scenarios: usize,
+    /// Unmutated IUTs that passed none of the scenarios (they failed, or could not run: a command
+    /// that does not start): their mutants cannot be caught, and the score means nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bases_passing_nothing: Vec<String>,
 }
 
 fn load(paths: &[PathBuf], skip_tags: &[String]) -> Result<Vec<LoadedScenario>, String> {
@@ -308,10 +312,19 @@ fn mutants(
         });
     }
     let caught = out.iter().filter(|r| !r.caught_by.is_empty()).count();
+    let bases_passing_nothing = base_names
+        .into_iter()
+        .filter(|b| {
+            !results
+                .get(b)
+                .is_some_and(|r| r.values().any(|(v, _)| *v == Verdict::Pass))
+        })
+        .collect();
     Ok(MutantsReport {
         score: caught as f64 / out.len().max(1) as f64,
         mutants: out,
         scenarios: scenarios.len(),
+        bases_passing_nothing,
     })
 }
 
@@ -440,7 +453,13 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         }
         let _ = writeln!(out, "reports written to {}", dir.display());
     }
-    if caught == report.mutants.len() {
+    if !report.bases_passing_nothing.is_empty() {
+        eprintln!(
+            "error: the unmutated {} passed none of the scenarios (each failed or could not run): no mutant could be caught; `harness run` with it shows why",
+            report.bases_passing_nothing.join(", ")
+        );
+        EXIT_INPUT
+    } else if caught == report.mutants.len() {
         EXIT_OK
     } else {
         EXIT_FAILED

@@ -74,3 +74,33 @@ fn coverage_has_no_gaps() {
         );
     }
 }
+
+/// An external IUT whose command does not start passes no scenario, so none of its mutants can be
+/// caught: an input error that says so, not a mutation score of 0.
+#[test]
+fn an_iut_that_cannot_start_is_an_input_error_not_a_score() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let original = root.join("vectors/iut/python-mediastream.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(original).expect("manifest")).expect("JSON");
+    m["responder"] = "/nonexistent/iut {listen_port}".into();
+    m["initiator"] = "/nonexistent/iut {target_port}".into();
+    m.as_object_mut().expect("object").remove("$schema");
+    let dir = std::env::temp_dir().join(format!("handshake-mutants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let manifest = dir.join("absent.json");
+    std::fs::write(&manifest, m.to_string()).expect("write manifest");
+    let mut out = Vec::new();
+    let argv = [
+        "harness",
+        "mutants",
+        &library(),
+        "--iut",
+        manifest.to_str().expect("path"),
+        "--mutant",
+        "media-before-ack",
+    ];
+    let code = cli::run(Cli::try_parse_from(argv).expect("args"), &mut out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 2, "{}", String::from_utf8_lossy(&out));
+}
