@@ -158,6 +158,13 @@ fn load_skeletons(
         }
         if let Some(o) = v.as_object_mut() {
             o.remove("$schema");
+            // A scenario about one of the project's decisions turns every reason of its outcome
+            // into a deviation, the probe's and the IUT's ending too: with the oracle gone, an
+            // input from it must fail as any other does, or its crashes and hangs go unseen. (Its
+            // citations of decisions go with it: they are allowed only in such a scenario.)
+            if o.remove("profile").is_some() {
+                o.remove("decisions");
+            }
         }
         out.push(v);
     }
@@ -996,9 +1003,6 @@ mod tests {
         }
     }
 
-    /// Every library skeleton, its probe appended, runs within the fuzz budget against the
-    /// family's first reference: a budget too small would leave a skeleton, and every input made
-    /// from it, never judged.
     /// An input asking the media-stream reference for 2^47 bit/s: each frame is a burst of
     /// thousands of datagrams in one simulation step (60 MB in 0.2 s unbudgeted). It is over the
     /// budget (the link's trace stops at it: `Simulation::limit_link_events`).
@@ -1029,6 +1033,45 @@ mod tests {
         assert!(exec::over_budget(&o), "{:?}", o.reasons);
     }
 
+    /// A skeleton of a scenario about one of the project's decisions fails as any other input
+    /// does: a step that gets no answer is a reason, not a deviation (the probe's failure, a hang,
+    /// was unseen in such inputs).
+    #[test]
+    fn a_skeleton_about_a_decision_fails_like_any_other() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let family = FAMILIES.require("mediastream").expect("registered");
+        let file = root.join("vectors/scenarios/mediastream/responder_syn_while_streaming.json");
+        let original: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("library")).expect("JSON");
+        assert!(
+            original["profile"].is_string(),
+            "a scenario about a decision"
+        );
+        let mut s = load_skeletons(&[file], "mediastream", None, false)
+            .expect("library")
+            .remove(0);
+        let steps = s["peer"]["steps"].as_array_mut().expect("steps");
+        steps.push(serde_json::json!({ "expect": { "kind": "syn_ack", "to_port": 50999, "within_ms": 5 } }));
+        let iut = Iut::Reference {
+            name: "ref:3way".into(),
+            family: "mediastream",
+            profile: "3way".into(),
+        };
+        let o = family
+            .load_value(&s)
+            .expect("loads")
+            .search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
+        assert!(
+            o.reasons.iter().any(|r| r.starts_with("step ")),
+            "{:?} / {:?}",
+            o.reasons,
+            o.deviations
+        );
+    }
+
+    /// Every library skeleton, its probe appended, runs within the fuzz budget against the
+    /// family's first reference: a budget too small would leave a skeleton, and every input made
+    /// from it, never judged.
     #[test]
     fn every_library_skeleton_runs_within_the_fuzz_budget() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
