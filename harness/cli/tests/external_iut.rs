@@ -370,3 +370,56 @@ fn a_profile_deviation_fails_only_when_strict() {
         "{out}"
     );
 }
+
+/// An IUT that floods the harness (here: as fast as it can, from its first datagram on) fails the
+/// run as soon as it has sent more than the run takes in, with the reason; the harness's memory does
+/// not grow with the flood, and the run does not wait out its steps.
+#[test]
+fn a_flooding_iut_fails_its_run_at_the_receive_limit() {
+    let dir = scratch("flood");
+    let flooder = dir.join("flood.py");
+    std::fs::write(
+        &flooder,
+        "import socket, sys\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+         _, peer = s.recvfrom(65536)\n\
+         while True:\n    \
+             try:\n        s.sendto(bytes(1400), peer)\n    \
+             except OSError:\n        pass\n",
+    )
+    .expect("flooder");
+    let waits = dir.join("waits.json");
+    std::fs::write(
+        &waits,
+        r#"{
+  "id": "flood.waits",
+  "title": "A SYN, then a long wait",
+  "protocol": "mediastream",
+  "decisions": ["wire"],
+  "iut": { "role": "responder", "requires": ["three_way"] },
+  "peer": { "steps": [ { "send": { "datagram": { "syn": {} } } }, { "wait": { "ms": 60000 } } ] },
+  "expect": { "rules_hold": [] }
+}"#,
+    )
+    .expect("scenario");
+    let started = Instant::now();
+    let o = harness(&[
+        "run",
+        waits.to_str().expect("path"),
+        "--iut-cmd",
+        &format!("python3 {} {{listen_port}}", flooder.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("the IUT flooded the harness: it sent more than 64 MiB in one run"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "the run stopped at the flood, not after its wait"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,19 @@ enum Received {
     },
     /// The system reported the IUT's port unreachable (ICMP) on a connected socket.
     Refused,
+    /// The run's [`MAX_RECEIVED_BYTES`] were used up: the sockets are no longer read.
+    Flooded,
 }
+
+/// What one run takes in from the IUT at most, each datagram charged its length plus
+/// [`DATAGRAM_CHARGE`]: every datagram is kept (it becomes the capture), so an IUT that floods
+/// the harness would otherwise grow its memory without bound. Over a thousand times what the
+/// largest library scenario receives (64 KB).
+pub const MAX_RECEIVED_BYTES: u64 = 64 << 20;
+
+/// What a datagram costs besides its payload (its capture record, its place in the queues): a
+/// flood of empty datagrams uses the budget up too.
+pub const DATAGRAM_CHARGE: u64 = 64;
 
 enum Wake {
     Received(Option<Received>),
@@ -77,6 +90,12 @@ pub struct RealTimeLink<E: Endpoint> {
     refused: bool,
     /// The run was interrupted (Ctrl-C): stop where it is.
     interrupted: bool,
+    /// What the run takes in at most ([`MAX_RECEIVED_BYTES`] unless set), and what is left of it,
+    /// shared by the sockets' readers.
+    receive_limit: u64,
+    receive_budget: Arc<AtomicU64>,
+    /// The budget ran out: the IUT flooded the harness, and the run stops.
+    flooded: bool,
     send_errors: u64,
     /// Whether every receive so far carried a kernel stamp.
     stamped: bool,
@@ -124,6 +143,9 @@ impl<E: Endpoint> RealTimeLink<E> {
             exit: None,
             refused: false,
             interrupted: false,
+            receive_limit: MAX_RECEIVED_BYTES,
+            receive_budget: Arc::new(AtomicU64::new(MAX_RECEIVED_BYTES)),
+            flooded: false,
             send_errors: 0,
             stamped: true,
             read_delays: Vec::new(),
@@ -143,6 +165,7 @@ impl<E: Endpoint> RealTimeLink<E> {
         let socket = Arc::new(socket);
         let local = socket.local_addr()?;
         let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
+        let budget = Arc::clone(&self.receive_budget);
         self.tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DATAGRAM];
             // One socket's datagrams arrive in order: an arrival time computed from the kernel's
@@ -150,6 +173,11 @@ impl<E: Endpoint> RealTimeLink<E> {
             let mut last_at = Instant::ZERO;
             loop {
                 let message = match recv_timestamped(&s, &mut buf, clock).await {
+                    Ok(a) if !take_from(&budget, a.len as u64 + DATAGRAM_CHARGE) => {
+                        // Told once; this socket is read no more.
+                        let _ = tx.send(Received::Flooded);
+                        break;
+                    }
                     Ok(a) => Received::Datagram {
                         local,
                         from: a.from,
@@ -296,6 +324,23 @@ impl<E: Endpoint> RealTimeLink<E> {
         self.interrupted
     }
 
+    /// The IUT sent more than the run takes in: the rest was not read, the run stops.
+    pub fn flooded(&self) -> bool {
+        self.flooded
+    }
+
+    /// Takes in at most `bytes` from the IUT (each datagram charged its length plus
+    /// [`DATAGRAM_CHARGE`]); to be set before anything arrives.
+    pub fn limit_received(&mut self, bytes: u64) {
+        self.receive_limit = bytes;
+        self.receive_budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// What the run takes in from the IUT at most.
+    pub fn receive_limit(&self) -> u64 {
+        self.receive_limit
+    }
+
     /// Whether every datagram from the IUT carried a kernel receive stamp.
     pub fn kernel_stamps(&self) -> bool {
         self.stamped
@@ -328,6 +373,7 @@ impl<E: Endpoint> RealTimeLink<E> {
     fn accept(&mut self, r: Received) {
         match r {
             Received::Refused => self.refused = true,
+            Received::Flooded => self.flooded = true,
             Received::Datagram {
                 local,
                 from,
@@ -451,7 +497,7 @@ impl<E: Endpoint> RealTimeLink<E> {
     pub async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Self) -> bool) {
         loop {
             self.pump().await;
-            if stop(self) || self.refused || self.interrupted {
+            if stop(self) || self.refused || self.interrupted || self.flooded {
                 return;
             }
             let now = self.clock.now();
@@ -494,4 +540,13 @@ impl<E: Endpoint> RealTimeLink<E> {
             }
         }
     }
+}
+
+/// Takes `charge` from `budget`; `false` (and nothing taken) when not that much is left.
+fn take_from(budget: &AtomicU64, charge: u64) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(charge)
+        })
+        .is_ok()
 }

@@ -9,6 +9,8 @@
 //!   signal) before the run did;
 //! - **memory**: the IUT's process group grew past the memory bound (its peak resident memory,
 //!   read before the harness ends it);
+//! - **flood**: the IUT sent more in one run than the harness takes in (`MAX_RECEIVED_BYTES`)
+//!   where the family's reference, given the same input, stays within the run budget;
 //! - **hang**: the run did not settle (virtual time), or the probe got no answer while the
 //!   family's reference, given the same input, answers it;
 //! - **rule**: the judge found a rule broken that the family's reference does not break on the
@@ -19,7 +21,7 @@ use handshake_netfuzz::mutate::Mutator;
 use handshake_netfuzz::schema::Steps;
 use handshake_scenario::engine::OVER_BUDGET;
 use handshake_scenario::external::ExternalIut;
-use handshake_scenario::external::PEAK_MEMORY;
+use handshake_scenario::external::{FLOODED, PEAK_MEMORY};
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -321,6 +323,15 @@ impl Runner<'_> {
                     kb / 1024,
                     self.max_memory_kb / 1024
                 ),
+                rules: Vec::new(),
+            });
+        }
+        // A flood stopped the run (and with it the probe): a finding when a reference ran the same
+        // input within its budget, so that the input did not ask for that much.
+        if detail.contains(FLOODED) {
+            return self.run_baseline(input).map(|_| Verdict {
+                kind: "flood".into(),
+                detail,
                 rules: Vec::new(),
             });
         }

@@ -115,6 +115,11 @@ fn with_steps(base: &Value, steps: Vec<Value>) -> Value {
 /// answer on loopback, short enough for many inputs a second.
 const MAX_WAIT_MS: u64 = 150;
 
+/// What one input's run over real UDP takes in from the IUT at most: over a hundred times what
+/// the largest library scenario receives, and with many jobs at once a flooding IUT (each of
+/// them flooding) still costs the harness a few hundred MB, not gigabytes.
+const FUZZ_MAX_RECEIVED_BYTES: u64 = 8 << 20;
+
 /// How long a fuzz input's run waits after its steps (the probe already waited for an answer).
 const SETTLE_MS: u64 = 100;
 
@@ -628,6 +633,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     } else {
         1
     });
+    let mut iut = iut;
+    if let Iut::External(e) = &mut iut {
+        e.limit_received(FUZZ_MAX_RECEIVED_BYTES);
+    }
     let mut search_iut = iut.clone();
     if let Iut::External(e) = &mut search_iut {
         e.keep_running(args.keep_iut);

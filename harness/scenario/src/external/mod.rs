@@ -18,7 +18,7 @@
 mod kept;
 pub mod manifest;
 mod realtime;
-pub use realtime::PEAK_MEMORY;
+pub use realtime::{FLOODED, PEAK_MEMORY};
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,8 @@ pub struct ExternalIut {
     mutant: Option<String>,
     plant: Option<String>,
     keep: bool,
+    /// What one run takes in from the IUT at most (a flood beyond it stops the run).
+    max_received_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
+            max_received_bytes: handshake_net::realtime::MAX_RECEIVED_BYTES,
         }
     }
 
@@ -160,6 +163,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
+            max_received_bytes: handshake_net::realtime::MAX_RECEIVED_BYTES,
         })
     }
 
@@ -194,6 +198,13 @@ impl ExternalIut {
     /// ended is started afresh; [`ExternalIut::forget_kept`] ends the kept ones.
     pub fn keep_running(&mut self, keep: bool) {
         self.keep = keep;
+    }
+
+    /// Takes in at most `bytes` from the IUT in one run (default
+    /// [`MAX_RECEIVED_BYTES`](handshake_net::realtime::MAX_RECEIVED_BYTES)): more is a flood,
+    /// which stops the run.
+    pub fn limit_received(&mut self, bytes: u64) {
+        self.max_received_bytes = bytes;
     }
 
     /// Ends the responder processes this thread keeps (see [`ExternalIut::keep_running`]).
@@ -327,6 +338,7 @@ impl ExternalIut {
                 launch: launch.clone(),
                 seed,
                 tolerance: self.tolerance,
+                max_received_bytes: self.max_received_bytes,
                 target,
             });
             tokio::time::timeout(budget, run).await

@@ -67,12 +67,29 @@ pub(super) struct Run<'a, F: Family> {
     pub launch: Launch,
     pub seed: u64,
     pub tolerance: Duration,
+    /// What the run takes in from the IUT at most.
+    pub max_received_bytes: u64,
     pub target: Target<'a>,
 }
 
 /// How the transcript says the IUT's peak memory (its process group's, before the harness ended
 /// it): this prefix, then kB.
 pub const PEAK_MEMORY: &str = "IUT peak memory: ";
+
+/// How the reason of a run stopped by a flood from the IUT begins.
+pub const FLOODED: &str = "the IUT flooded the harness";
+
+fn flood_reason<E: Endpoint>(link: &RealTimeLink<E>) -> String {
+    let limit = link.receive_limit();
+    let size = if limit % (1 << 20) == 0 {
+        format!("{} MiB", limit >> 20)
+    } else {
+        format!("{} KiB", limit >> 10)
+    };
+    format!(
+        "{FLOODED}: it sent more than {size} in one run; the rest was not read and the run stopped there"
+    )
+}
 
 fn ms(d: u64) -> Duration {
     Duration::from_millis(d)
@@ -136,6 +153,9 @@ impl<F: Family> Driver<F> for Net<F> {
         if self.link.refused() {
             return Some(unreachable_reason(self.link.iut()));
         }
+        if self.link.flooded() {
+            return Some(flood_reason(&self.link));
+        }
         self.link
             .listener_gone()
             .map(|e| format!("the IUT ended ({}) at {:.3} ms", e.describe(), at_ms(e.at)))
@@ -159,7 +179,11 @@ impl<F: Family> Driver<F> for Net<F> {
         self.link.pump().await;
     }
     async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool {
-        if self.link.clock().now() >= deadline || self.link.refused() || self.link.interrupted() {
+        if self.link.clock().now() >= deadline
+            || self.link.refused()
+            || self.link.interrupted()
+            || self.link.flooded()
+        {
             return false;
         }
         let len = self.link.link().trace().len();
@@ -306,6 +330,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         tolerance: r.tolerance,
         family: PhantomData,
     };
+    net.link.limit_received(r.max_received_bytes);
     let primary = net.link.primary();
     for (i, f) in scenario.faults.iter().enumerate() {
         if let Err(e) = net
@@ -583,7 +608,10 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     let exit_in_time = process.as_ref().and_then(Process::exited);
     let peak_memory = process.as_ref().and_then(Process::peak_memory_kb);
     // A responder that is still serving after a run that ran is kept for the next one.
-    let keep = matches!(ending, Ending::Ran) && !net.link.interrupted() && exit_in_time.is_none();
+    let keep = matches!(ending, Ending::Ran)
+        && !net.link.interrupted()
+        && !net.link.flooded()
+        && exit_in_time.is_none();
     let mut kept_output = None;
     if let (true, Some((addr, words, stdin, cwd))) = (keep, started_as) {
         if let Some(p) = process.take() {
@@ -766,6 +794,9 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     let mut step_failures = std::mem::take(&mut script.failures);
     if let Some(why) = &not_ready {
         step_failures.insert(0, why.clone());
+    }
+    if net.link.flooded() {
+        step_failures.insert(0, flood_reason(&net.link));
     }
     if let (Role::Responder, Some(e)) = (role, exit_in_time.filter(|e| e.code != Some(0))) {
         step_failures.push(format!(
