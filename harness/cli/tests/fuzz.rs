@@ -248,3 +248,54 @@ fn an_external_responder_serves_input_after_input() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Ctrl-C during a search: what was found so far stays — the finding's scenario and capture, the
+/// report with the finding, marked interrupted — and the exit code says interrupted (130).
+#[test]
+fn ctrl_c_keeps_the_findings_so_far() {
+    use std::io::{BufRead, BufReader};
+    let out = scratch("sigint");
+    let mut child = Command::new(HARNESS)
+        .args([
+            "fuzz",
+            "--iut",
+            "ref:darktower/v1!no-capacity-check",
+            "--time",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().expect("path"),
+        ])
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let found = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("finding 1:"));
+    assert!(found.is_some(), "a finding before the interrupt");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"))
+            .expect("JSON");
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let finding = &summary["findings"][0];
+    for key in ["scenario", "capture"] {
+        let path = finding[key].as_str().expect("a path");
+        assert!(
+            Path::new(path).is_file() || root().join(path).is_file(),
+            "{key}: {path}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
