@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// timing rules allow it too.
     #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
     pub tolerance_ms: u64,
+    /// Real-time runs: what one run takes in from the IUT at most (every datagram is kept for the
+    /// capture); an IUT that sends more floods the harness, and its run fails there.
+    #[arg(long, default_value_t = handshake_net::realtime::MAX_RECEIVED_BYTES >> 20, value_name = "MB")]
+    pub max_received_mb: u64,
     /// Count deviations from this project's own profile decisions (checks beyond the facts) as
     /// failures instead of showing them as `deviation`.
     #[arg(long)]
@@ -105,6 +109,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .collect::<Result<Vec<_>, _>>()?;
     for iut in &mut iuts {
         iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
+        iut.limit_received(args.max_received_mb.saturating_mul(1 << 20));
     }
     let mut scenarios = FAMILIES
         .load_all(&scenario_files(&args.scenarios)?)

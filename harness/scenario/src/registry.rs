@@ -347,6 +347,14 @@ impl Iut {
             e.set_tolerance(tolerance);
         }
     }
+
+    /// Takes in at most `bytes` from a real-time IUT in one run (more is a flood, which stops
+    /// the run; no effect on reference IUTs).
+    pub fn limit_received(&mut self, bytes: u64) {
+        if let Iut::External(e) = self {
+            e.limit_received(bytes);
+        }
+    }
 }
 
 /// The families a harness knows (see the module docs).
