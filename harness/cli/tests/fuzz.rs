@@ -138,6 +138,23 @@ fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
     wrapped_manifest(dir, "logging.json", prefix.map(str::to_owned).to_vec())
 }
 
+/// `harness fuzz` of the media-stream responder a manifest starts, with `extra` arguments.
+fn fuzz_responder(manifest: &Path, report: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "fuzz",
+        "--iut",
+        manifest.to_str().expect("path"),
+        "--family",
+        "mediastream",
+        "--role",
+        "responder",
+        "--out",
+        report.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    harness(&args)
+}
+
 /// An IUT whose command stops starting during the search (a script that deletes itself when first
 /// run) ends it with an error and the report, not with "0 findings" over inputs never judged; one
 /// that never starts is refused before the search.
@@ -151,20 +168,10 @@ fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
     assert!(chmod.is_ok_and(|s| s.success()));
     let fuzz = |manifest: &Path| {
         let report = out.join("report");
-        let o = harness(&[
-            "fuzz",
-            "--iut",
-            manifest.to_str().expect("path"),
-            "--family",
-            "mediastream",
-            "--role",
-            "responder",
-            "--time",
-            "120",
-            "--out",
-            report.to_str().expect("path"),
-        ]);
-        (o, report)
+        (
+            fuzz_responder(manifest, &report, &["--time", "120"]),
+            report,
+        )
     };
     let once = wrapped_manifest(&out, "once.json", vec![script.display().to_string()]);
     let (o, report) = fuzz(&once);
@@ -199,27 +206,11 @@ fn an_external_responder_serves_input_after_input() {
         let log = out.join(format!("starts-{fresh}.log"));
         let manifest = logging_manifest(&out, &log);
         let report = out.join(format!("report-{fresh}"));
-        let mut args = vec![
-            "fuzz",
-            "--iut",
-            manifest.to_str().expect("path"),
-            "--family",
-            "mediastream",
-            "--role",
-            "responder",
-            "--execs",
-            "12",
-            "--jobs",
-            "2",
-            "--seed",
-            "2",
-            "--out",
-            report.to_str().expect("path"),
-        ];
+        let mut args = vec!["--execs", "12", "--jobs", "2", "--seed", "2"];
         if !fresh {
             args.push("--keep-iut");
         }
-        let o = harness(&args);
+        let o = fuzz_responder(&manifest, &report, &args);
         assert_eq!(
             o.status.code(),
             Some(0),
