@@ -84,6 +84,12 @@ pub(super) struct Searched {
     pub fresh: Option<Option<Verdict>>,
 }
 
+/// How many times longer the probe waits over real UDP in the runs that confirm a finding, and in
+/// the scenario written for it: an IUT slowed by the search's own load (many jobs on few cores,
+/// each with its processes) can miss the probe's usual window — a responder behind a slow proxy
+/// missed it in 21 of 32 runs 16 at a time, and was reported hung — where a hung one misses any.
+const PATIENCE: u64 = 5;
+
 /// Runs inputs against the IUT and, when needed, against the reference it is compared with.
 pub(super) struct Runner<'a> {
     pub family: &'static dyn DynFamily,
@@ -194,16 +200,36 @@ fn only_done_kinds(done: &BTreeSet<String>, probe: bool, rules: &[&String]) -> b
 }
 
 impl Runner<'_> {
+    /// The family's probe for `scenario`; `patient`: over real UDP its windows [`PATIENCE`] times
+    /// as long.
+    fn probe(&self, scenario: &Value, patient: bool) -> Vec<Value> {
+        let mut probe = self.family.liveness_probe(scenario).unwrap_or_default();
+        if patient && matches!(self.iut, Iut::External(_)) {
+            for window in probe
+                .iter_mut()
+                .filter_map(|step| step.pointer_mut("/expect/within_ms"))
+            {
+                if let Some(ms) = window.as_u64() {
+                    *window = Value::from(ms.saturating_mul(PATIENCE));
+                }
+            }
+        }
+        probe
+    }
+
     /// `scenario` with the family's probe after its steps; and how many steps were the input's.
     pub(super) fn probed(&self, scenario: &Value) -> (Value, usize) {
+        self.probed_with(scenario, false)
+    }
+
+    /// [`probed`](Self::probed), the probe `patient` or not (see [`PATIENCE`]).
+    pub(super) fn probed_with(&self, scenario: &Value, patient: bool) -> (Value, usize) {
         let mut steps = scenario["peer"]["steps"]
             .as_array()
             .cloned()
             .unwrap_or_default();
         let input_len = steps.len();
-        if let Some(probe) = self.family.liveness_probe(scenario) {
-            steps.extend(probe);
-        }
+        steps.extend(self.probe(scenario, patient));
         (super::with_steps(scenario, steps), input_len)
     }
 
@@ -211,7 +237,7 @@ impl Runner<'_> {
     /// were after (a copy of every input cost a tenth of a run in virtual time); and how many
     /// steps were the input's.
     fn with_probe<T>(&self, input: &mut Value, run: impl FnOnce(&Value) -> T) -> (T, usize) {
-        let probe = self.family.liveness_probe(input).unwrap_or_default();
+        let probe = self.probe(input, false);
         let Some(steps) = input
             .pointer_mut("/peer/steps")
             .and_then(Value::as_array_mut)
@@ -248,10 +274,10 @@ impl Runner<'_> {
         Some(loaded.search_run(iut, self.seed, RUN_BUDGET_STEPS))
     }
 
-    /// Runs an input (probe appended) on the IUT: its outcome and the input's step count;
-    /// `None` when the mutation made a scenario the family refuses (not run).
-    pub(super) fn exec(&self, input: &Value) -> Option<(ScenarioOutcome, usize)> {
-        let (probed, input_len) = self.probed(input);
+    /// Runs an input (probe appended, `patient` or not) on the IUT: its outcome and the input's
+    /// step count; `None` when the mutation made a scenario the family refuses (not run).
+    pub(super) fn exec(&self, input: &Value, patient: bool) -> Option<(ScenarioOutcome, usize)> {
+        let (probed, input_len) = self.probed_with(input, patient);
         self.run_on(self.iut, &probed).map(|o| (o, input_len))
     }
 
@@ -272,7 +298,7 @@ impl Runner<'_> {
         let fresh = verdict
             .as_ref()
             .filter(|v| external && !done(v))
-            .map(|_| self.verdict_of(input));
+            .map(|_| self.verdict_of(input, true));
         Some(Searched {
             outcome,
             verdict,
@@ -406,9 +432,10 @@ impl Runner<'_> {
         })
     }
 
-    /// The verdict of `input` run afresh.
-    pub(super) fn verdict_of(&self, input: &Value) -> Option<Verdict> {
-        let (o, input_len) = self.exec(input)?;
+    /// The verdict of `input` run afresh; `patient`: as a finding is confirmed (see
+    /// [`PATIENCE`]).
+    pub(super) fn verdict_of(&self, input: &Value, patient: bool) -> Option<Verdict> {
+        let (o, input_len) = self.exec(input, patient)?;
         self.verdict(input, &o, input_len)
     }
 }

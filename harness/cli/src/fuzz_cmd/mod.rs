@@ -470,7 +470,7 @@ impl State<'_> {
         let again = (0..REPEATS)
             .filter(|_| {
                 runner
-                    .verdict_of(&with_steps(candidate, minimal.clone()))
+                    .verdict_of(&with_steps(candidate, minimal.clone()), true)
                     .is_some_and(|v| v.kind == kind)
             })
             .count();
@@ -532,7 +532,7 @@ const BYTE_BUDGET: usize = 40;
 fn minimise(runner: &Runner<'_>, base: &Value, steps: &[Value], kind: &str) -> Vec<Value> {
     let same = |s: &[Value]| {
         runner
-            .verdict_of(&with_steps(base, s.to_vec()))
+            .verdict_of(&with_steps(base, s.to_vec()), false)
             .is_some_and(|v| v.kind == kind)
     };
     let mut minimal = minimize::ddmin_within(steps, STEP_BUDGET, same);
@@ -652,7 +652,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     };
     // An IUT that cannot run even an unmutated skeleton (its command does not start, …) would make
     // every input an error: said now, not after a search that judged nothing.
-    if let Some((o, _)) = runner.exec(&inputs[0]) {
+    if let Some((o, _)) = runner.exec(&inputs[0], false) {
         if exec::could_not_run(&o) {
             return input_error(format!(
                 "--iut {}: cannot run the skeleton of {}: {}",
@@ -869,7 +869,7 @@ fn write_finding(
     minimal: &[Value],
     kind: &str,
 ) -> (String, String) {
-    let (mut scenario, _) = runner.probed(&with_steps(base, minimal.to_vec()));
+    let (mut scenario, _) = runner.probed_with(&with_steps(base, minimal.to_vec()), true);
     let stem = format!("finding-{n}-{}", kind.replace([':', '+', '.'], "_"));
     scenario["id"] = Value::from(format!("fuzz.{family}.{stem}"));
     scenario["title"] = Value::from(format!("harness fuzz finding {n}: {kind}"));
