@@ -737,7 +737,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             stop = stop
                 || args
                     .execs
-                    .is_some_and(|n| drawn >= n + state.refused + state.over_budget)
+                    .is_some_and(|n| drawn >= n + state.refused + state.over_budget + state.errors)
                 || deadline.is_some_and(|d| Instant::now() >= d)
                 || state.errors_in_a_row >= MAX_ERRORS_IN_A_ROW
                 || interrupt::interrupted().is_some();
