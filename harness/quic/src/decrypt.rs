@@ -1882,8 +1882,13 @@ impl Decryptor {
 
     /// Candidates for a short-header packet: known CIDs that prefix the bytes after the first
     /// byte, longest first (the address pair breaks ties: both addresses fit, then one); then zero-length CIDs and the CID lengths
-    /// of connections whose addresses fit.
-    fn short_candidates(&self, src: SocketAddr, dst: SocketAddr, data: &[u8]) -> Vec<Candidate> {
+    /// of connections whose addresses fit. Also how many of them (the first) a CID names.
+    fn short_candidates(
+        &self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        data: &[u8],
+    ) -> (Vec<Candidate>, usize) {
         let body = data.get(1..).unwrap_or(&[]);
         // (CID length, address rank: 2 both addresses fit, 1 one does, 0 none, candidate)
         let mut v: Vec<(usize, u8, Candidate)> = Vec::new();
@@ -1910,6 +1915,7 @@ impl Decryptor {
                 out.push(c);
             }
         }
+        let named = out.len();
         // Fallback: connections whose addresses fit, with every CID length the receiver used.
         for (i, c) in self.conns.iter().enumerate() {
             for sender in [CLIENT, SERVER] {
@@ -1925,7 +1931,7 @@ impl Decryptor {
                 }
             }
         }
-        out
+        (out, named)
     }
 
     fn short_packet(&mut self, src: SocketAddr, dst: SocketAddr, data: &[u8]) -> Packet {
@@ -1935,9 +1941,12 @@ impl Decryptor {
             data.len(),
             Err(DecryptError::UnknownConnection),
         );
-        let candidates = self.short_candidates(src, dst, data);
+        let (candidates, named) = self.short_candidates(src, dst, data);
         let mut first_err: Option<(Candidate, DecryptError)> = None;
-        for cand in &candidates {
+        // Tried only because its addresses fit (no CID names it), and not opened for want of keys.
+        let mut keyless: Option<Candidate> = None;
+        let mut tried_by_address = false;
+        for (k, cand) in candidates.iter().enumerate() {
             let (ci, sender, cid_len) = *cand;
             let Some(conn) = self.conns.get_mut(ci) else {
                 continue;
@@ -1952,9 +1961,13 @@ impl Decryptor {
                     packet.frames = conn.commit(sender, Space::OneRtt, None, &opened);
                     return packet;
                 }
-                Err(e) => {
+                Err(e) if k < named => {
                     first_err.get_or_insert((*cand, e));
                 }
+                Err(DecryptError::NoKeys) => {
+                    keyless.get_or_insert(*cand);
+                }
+                Err(_) => tried_by_address = true,
             }
         }
         // Stateless reset: the last 16 bytes are a token one of the candidates announced.
@@ -1990,6 +2003,13 @@ impl Decryptor {
                 packet.frames = Err(DecryptError::StatelessReset);
                 return packet;
             }
+        }
+        // A packet no known CID names, which the keys of the connections on its addresses do not
+        // open, is none of theirs that the capture shows (a stateless reset answering one, say,
+        // whose token was never announced): not attributed, rather than blamed on the first of
+        // them. Where none of them had keys to try, it may still be theirs.
+        if first_err.is_none() && !tried_by_address {
+            first_err = keyless.map(|c| (c, DecryptError::NoKeys));
         }
         if let Some(((ci, sender, cid_len), e)) = first_err {
             packet.connection = Some(ci);
@@ -2177,11 +2197,12 @@ mod tests {
         let mut pkt = vec![0x40, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
         pkt.extend_from_slice(&[0u8; 24]);
         // From conn A's client address, yet the 8-byte CID of B matches first.
-        let c = d.short_candidates(addr(1), addr(443), &pkt);
+        let (c, named) = d.short_candidates(addr(1), addr(443), &pkt);
+        assert_eq!(named, 2);
         assert_eq!(c.first(), Some(&(1, CLIENT, 8)));
         assert_eq!(c.get(1), Some(&(0, CLIENT, 4)));
         // Server to B's client (zero-length CID): only through the address pair.
-        let c = d.short_candidates(addr(443), addr(2), &pkt);
+        let (c, _) = d.short_candidates(addr(443), addr(2), &pkt);
         assert!(c.contains(&(1, SERVER, 0)));
         assert!(!c.iter().any(|x| x.0 == 0 && x.1 == SERVER && x.2 == 0));
         // Server to A's client: its 8-byte CID.
@@ -2189,7 +2210,7 @@ mod tests {
         to_a.extend_from_slice(&[0x55; 8]);
         to_a.extend_from_slice(&[0u8; 24]);
         assert_eq!(
-            d.short_candidates(addr(443), addr(1), &to_a).first(),
+            d.short_candidates(addr(443), addr(1), &to_a).0.first(),
             Some(&(0, SERVER, 8))
         );
         // Nothing decrypts (no keys): the packet is attributed to the best candidate, NoKeys.
@@ -2201,6 +2222,17 @@ mod tests {
         // Unknown addresses and CIDs: unknown connection.
         let p = d.datagram(addr(9), addr(8), &[0x40; 40]);
         assert_eq!(p[0].frames, Err(DecryptError::UnknownConnection));
+        // From A's client with a CID no one announced (lost NEW_CONNECTION_ID): no CID names it,
+        // only A's addresses do; without keys to try it may be A's, and is attributed so. (With
+        // keys that do not open it, it is no one's: the proton_server corpus replays a capture
+        // with a chain of stateless resets answering each other.)
+        let mut stranger = vec![0x40];
+        stranger.extend_from_slice(&[0x99; 8]);
+        stranger.extend_from_slice(&[0u8; 24]);
+        assert_eq!(d.short_candidates(addr(1), addr(443), &stranger).1, 0);
+        let p = d.datagram(addr(1), addr(443), &stranger);
+        assert_eq!(p[0].connection, Some(0));
+        assert_eq!(p[0].frames, Err(DecryptError::NoKeys));
     }
 
     #[test]
