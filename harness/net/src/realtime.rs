@@ -329,6 +329,12 @@ impl<E: Endpoint> RealTimeLink<E> {
         self.flooded
     }
 
+    /// Whether the run cannot go on: the IUT is unreachable, flooded the harness, or the run was
+    /// interrupted.
+    pub fn stopped(&self) -> bool {
+        self.refused || self.interrupted || self.flooded
+    }
+
     /// Takes in at most `bytes` from the IUT (each datagram charged its length plus
     /// [`DATAGRAM_CHARGE`]); to be set before anything arrives.
     pub fn limit_received(&mut self, bytes: u64) {
@@ -497,7 +503,7 @@ impl<E: Endpoint> RealTimeLink<E> {
     pub async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Self) -> bool) {
         loop {
             self.pump().await;
-            if stop(self) || self.refused || self.interrupted || self.flooded {
+            if stop(self) || self.stopped() {
                 return;
             }
             let now = self.clock.now();

@@ -179,11 +179,7 @@ impl<F: Family> Driver<F> for Net<F> {
         self.link.pump().await;
     }
     async fn advance(&mut self, deadline: Instant, wake_on_iut: bool) -> bool {
-        if self.link.clock().now() >= deadline
-            || self.link.refused()
-            || self.link.interrupted()
-            || self.link.flooded()
-        {
+        if self.link.clock().now() >= deadline || self.link.stopped() {
             return false;
         }
         let len = self.link.link().trace().len();
