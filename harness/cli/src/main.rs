@@ -6,5 +6,8 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    std::process::exit(handshake_harness::cli::main());
+    let code = handshake_harness::cli::main();
+    // Key logs and certificates handed to IUTs: nothing stays in the temporary directory.
+    handshake_scenario::external::manifest::remove_scratch_dir();
+    std::process::exit(code);
 }

@@ -423,3 +423,43 @@ fn a_flooding_iut_fails_its_run_at_the_receive_limit() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The files the harness hands an IUT (a QUIC family's `{keylog}`) live in a directory of the
+/// harness process's own, which is gone when the process ends: runs leave nothing behind in the
+/// temporary directory (CI machines ran thousands of runs).
+#[test]
+fn files_handed_to_the_iut_are_removed_when_the_harness_ends() {
+    let dir = scratch("scratch-files");
+    let told = dir.join("keylog-path");
+    let manifest = dir.join("keylog.json");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"{{"name": "keylog", "protocol": "proton", "server": "sh -c 'echo {{keylog}} > {}; echo x >> {{keylog}}; sleep 600; : {{listen}}'", "ready": {{"delay_ms": 50}}}}"#,
+            told.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = harness(&[
+        "run",
+        &root()
+            .join("vectors/scenarios/proton/server_happy_path.json")
+            .display()
+            .to_string(),
+        "--iut",
+        &manifest.display().to_string(),
+        "--report",
+        &dir.join("report").display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let keylog = std::fs::read_to_string(&told).unwrap_or_else(|e| panic!("{e}\n{}", text(&o)));
+    let keylog = Path::new(keylog.trim());
+    let parent = keylog.parent().expect("a directory");
+    assert!(
+        parent.starts_with(std::env::temp_dir()) && parent != std::env::temp_dir(),
+        "{}",
+        keylog.display()
+    );
+    assert!(!parent.exists(), "{} is still there", parent.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}

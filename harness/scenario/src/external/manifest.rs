@@ -581,17 +581,32 @@ impl Manifest {
     }
 }
 
-/// The `{keylog}` file of a QUIC family's IUT: one per harness process and thread, not per
-/// scenario, so that scenarios started with otherwise equal command lines get equal ones (a fuzzer
-/// keeps such a responder running between inputs) and runs leave a bounded number of files. Runs on
-/// one thread are sequential; the IUTs append (NSS key log lines).
+/// The directory for the files this harness process hands to IUTs (key logs, certificates):
+/// one per process, created when first asked for, removed by [`remove_scratch_dir`] when the
+/// process ends (the `harness` binary does), so that runs leave nothing behind in the temporary
+/// directory.
+pub fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("harness-{}", std::process::id()))
+}
+
+/// Removes [`scratch_dir`] and what is in it (nothing to remove is no error: the process handed
+/// no files out).
+pub fn remove_scratch_dir() {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
+/// The `{keylog}` file of a QUIC family's IUT (in [`scratch_dir`]): one per harness thread, not
+/// per scenario, so that scenarios started with otherwise equal command lines get equal ones (a
+/// fuzzer keeps such a responder running between inputs). Runs on one thread are sequential; the
+/// IUTs append (NSS key log lines). The harness reads none of them (it decrypts with its own side's
+/// secrets); they are there for the IUT's own key logging.
 pub fn keylog_path(family: &str) -> PathBuf {
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    std::env::temp_dir().join(format!(
-        "harness-{family}-{}-{thread}.keys",
-        std::process::id()
-    ))
+    let dir = scratch_dir();
+    // An IUT that cannot open its key log reports that itself; the path is all the harness owes.
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("{family}-{thread}.keys"))
 }
 
 /// Splits a command line into words like a POSIX shell (without expansions): blanks separate words;

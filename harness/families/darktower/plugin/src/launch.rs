@@ -67,7 +67,7 @@ pub struct Identity {
     pub hash: String,
 }
 
-/// The harness's identity for external servers (files in the temporary directory).
+/// The harness's identity for external servers (files in the process's scratch directory).
 pub fn identity() -> Result<&'static Identity, String> {
     static IDENTITY: OnceLock<Result<Identity, String>> = OnceLock::new();
     IDENTITY
@@ -90,10 +90,10 @@ fn make_identity() -> Result<Identity, String> {
         .map_err(|e| format!("certificate: {e}"))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, cert.der());
     let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("harness-darktower-{}", std::process::id()));
+    let dir = handshake_scenario::external::manifest::scratch_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let cert_path = dir.join("cert.pem");
-    let key_path = dir.join("key.pem");
+    let cert_path = dir.join("darktower-cert.pem");
+    let key_path = dir.join("darktower-key.pem");
     std::fs::write(&cert_path, cert.pem()).map_err(|e| format!("{}: {e}", cert_path.display()))?;
     std::fs::write(&key_path, key.serialize_pem())
         .map_err(|e| format!("{}: {e}", key_path.display()))?;
