@@ -225,6 +225,7 @@ fuzz-check:
 
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
+	$(CARGO) bench -p handshake-quic --bench handshake
 
 # Network fuzzing against the planted bugs of the three independent Python implementations
 # (vectors/iut/PLANTED.md, sealed): each campaign must find its bug within FUZZ_PLANTED_SECS,
@@ -278,6 +279,8 @@ bench-netfuzz: pyenv
 	  target/release/harness fuzz --iut vectors/iut/python-$$fam.json --family $$fam --time 60 --out reports/fuzz/bench >/dev/null; \
 	  python3 -c "import json; s=json.load(open('reports/fuzz/bench/fuzz.json')); print(f\"{s['iut']:45} {s['execs_per_second']:8.1f} exec/s external ({s['jobs']} jobs), median run {s['run_seconds']['median']:.2f} s\")"; \
 	done
+	@# The floor under the QUIC families' in-process exec/s: one bare handshake between two hosts.
+	$(CARGO) bench -q -p handshake-quic --bench handshake -- --noplot quic/handshake 2>/dev/null | grep -E '^quic|time:'
 
 # harness check on a generated 1,000,000-datagram capture vs tshark, tcpdump and the bare read loop.
 # BENCH_FRAME=40 uses the smallest frames the frame-size rule allows (smaller file).
