@@ -296,11 +296,43 @@ impl CaptureSizes {
 /// One input's run (`None`: refused), and its seconds.
 type Exec = (Option<Searched>, f64);
 
-/// Input `k` of the run: an input of `pool` drawn with the seed, spliced and mutated.
-fn draw(pool: &[Value], mutator: &FamilyMutator, seed: u64, k: u64) -> Value {
+/// How many times more often a cheap input is drawn than a dear one (see [`draw`]).
+const CHEAP_WEIGHT: u64 = 4;
+
+/// Input `k` of the run: an input of `pool` drawn with the seed, spliced and mutated. With
+/// `cheap`, the inputs it accepts are drawn [`CHEAP_WEIGHT`] times as often as the others (AFL
+/// gives fast inputs more energy): with kept responders, an input for an initiator IUT starts a
+/// process (≈ 200 ms of Python start-up) where one for a kept responder takes none, and half of the
+/// media stream's skeletons are for initiators.
+fn draw(
+    pool: &[Value],
+    mutator: &FamilyMutator,
+    seed: u64,
+    k: u64,
+    cheap: Option<&dyn Fn(&Value) -> bool>,
+) -> Value {
     let data = seeded_bytes(seed.wrapping_mul(0x9e37_79b9).wrapping_add(k), 1024);
     let mut u = Unstructured::new(&data);
-    let Some(base) = u.choose_index(pool.len()).ok().and_then(|i| pool.get(i)) else {
+    let chosen = match cheap {
+        None => u.choose_index(pool.len()).ok(),
+        Some(cheap) => {
+            let weight = |v: &Value| if cheap(v) { CHEAP_WEIGHT } else { 1 };
+            let total: u64 = pool.iter().map(weight).sum();
+            u.int_in_range(0..=total.saturating_sub(1))
+                .ok()
+                .and_then(|mut r| {
+                    pool.iter().position(|v| {
+                        let w = weight(v);
+                        r = match r.checked_sub(w) {
+                            Some(rest) => rest,
+                            None => return true,
+                        };
+                        false
+                    })
+                })
+        }
+    };
+    let Some(base) = chosen.and_then(|i| pool.get(i)) else {
         return Value::Null;
     };
     let mut steps = base["peer"]["steps"]
@@ -733,6 +765,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         let window = 4 * jobs as u64;
         // `--keep-iut`: results taken as they come, each draw sees the corpus as it stands.
         let in_order = !(external && args.keep_iut);
+        // With kept responders, an input for the other role starts a process of its own.
+        let responder = family.role_names().1;
+        let kept = |v: &Value| v["iut"]["role"] == responder;
+        let cheap = (external && args.keep_iut).then_some(&kept as &dyn Fn(&Value) -> bool);
         loop {
             stop = stop
                 || args
@@ -747,7 +783,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     Some(k) => state.corpus_len_after[k as usize],
                     None => initial_inputs,
                 };
-                let mut candidate = draw(&state.inputs[..visible], &mutator, args.seed, drawn);
+                let mut candidate =
+                    draw(&state.inputs[..visible], &mutator, args.seed, drawn, cheap);
                 if inline {
                     let result = timed(|| runner.search(&mut candidate));
                     waiting.insert(drawn, (candidate, result));
@@ -992,6 +1029,28 @@ mod tests {
             assert_eq!(sizes.median(), sorted[sorted.len() / 2]);
         }
         assert!(!sizes.cheap(sorted[sorted.len() / 2] * 4 + 1));
+    }
+
+    /// With `cheap`, the inputs it accepts are drawn about [`CHEAP_WEIGHT`] times as often as the
+    /// others; without, every input as often; either way the same seed draws the same inputs.
+    #[test]
+    fn cheap_inputs_are_drawn_more_often() {
+        let family = FAMILIES.require("mediastream").expect("registered");
+        let mutator = FamilyMutator::new(family);
+        let input = |role: &str| serde_json::json!({"iut": {"role": role}, "peer": {"steps": [{"wait": {"ms": 1}}]}});
+        let pool = vec![input("initiator"), input("responder")];
+        let responder = |v: &Value| v["iut"]["role"] == "responder";
+        let count = |cheap: Option<&dyn Fn(&Value) -> bool>| {
+            (0..4_000)
+                .filter(|k| responder(&draw(&pool, &mutator, 3, *k, cheap)))
+                .count()
+        };
+        let uniform = count(None);
+        let weighted = count(Some(&responder));
+        assert!((1_800..=2_200).contains(&uniform), "{uniform}");
+        // 4 : 1 is 3,200 of 4,000.
+        assert!((3_000..=3_400).contains(&weighted), "{weighted}");
+        assert_eq!(weighted, count(Some(&responder)));
     }
 
     /// Every scripted library scenario of every family makes a skeleton its family loads, in
