@@ -15,12 +15,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn scratch(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("handshake-bad-input-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir
+/// A fresh directory for one test, removed with the returned guard.
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("scratch directory: {e}"))
 }
 
 fn harness(args: &[&str]) -> Output {
@@ -94,7 +91,8 @@ fn a_scenario_mistake_is_located_and_refused(
     #[case] to: &str,
     #[case] message: &str,
 ) {
-    let dir = scratch(&format!("scenario-{}", message.len()));
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let path = scenario_with(&dir, "bad.json", from, to);
     let started = Instant::now();
     let o = run_one(&path);
@@ -124,7 +122,8 @@ fn a_scenario_mistake_is_located_and_refused(
 
 #[test]
 fn every_bad_file_is_reported_and_duplicate_ids_name_both_files() {
-    let dir = scratch("many");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let a = scenario_with(
         &dir,
         "a.json",
@@ -164,7 +163,8 @@ fn every_bad_file_is_reported_and_duplicate_ids_name_both_files() {
 
 #[test]
 fn a_file_that_is_not_utf8_says_so_with_its_path() {
-    let dir = scratch("utf8");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let path = dir.join("latin1.json");
     std::fs::write(&path, b"{ \"id\": \"caf\xe9\" }").expect("write");
     let o = run_one(path.to_str().expect("utf-8 path"));
@@ -208,7 +208,8 @@ fn a_running_responder_that_is_not_there_is_reported_at_once() {
 
 #[test]
 fn check_never_calls_a_damaged_or_empty_capture_clean() {
-    let dir = scratch("check");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     // A capture cut in the middle of a packet.
     let whole =
         std::fs::read(root().join("pcaps/mediastream/clean_3way_scripted.pcapng")).expect("golden");
@@ -249,7 +250,8 @@ fn check_never_calls_a_damaged_or_empty_capture_clean() {
 
 #[test]
 fn coverage_report_writes_its_files() {
-    let dir = scratch("coverage").join("report");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().join("report");
     let o = harness(&["coverage", "--report", dir.to_str().expect("path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     for f in ["coverage.json", "coverage.md"] {
@@ -260,7 +262,8 @@ fn coverage_report_writes_its_files() {
 
 #[test]
 fn a_report_directory_is_replaced_and_a_foreign_one_refused() {
-    let dir = scratch("report");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let report = dir.join("report");
     let library = root().join("vectors/scenarios/mediastream");
     let lib = library.to_str().expect("path");
@@ -319,7 +322,8 @@ fn a_report_directory_is_replaced_and_a_foreign_one_refused() {
 /// IUT process is left.
 #[test]
 fn ctrl_c_keeps_what_finished() {
-    let dir = scratch("sigint");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let report = dir.join("report");
     let library = root().join("vectors/scenarios/mediastream");
     // The manifest of `harness peer`, with an environment mark to find exactly these IUTs later.

@@ -20,12 +20,12 @@ fn harness(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hh-decode-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
+/// A file `name` holding `bytes`, in a fresh directory removed with the returned guard.
+fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("scratch directory");
+    let path = dir.path().join(name);
     std::fs::write(&path, bytes).expect("write");
-    path
+    (dir, path)
 }
 
 /// A 3-way exchange plus one malformed datagram, as a capture.
@@ -88,7 +88,7 @@ fn handshake_capture() -> Vec<u8> {
 
 #[test]
 fn decodes_a_capture_one_line_per_datagram() {
-    let path = temp_file("handshake.pcapng", &handshake_capture());
+    let (_scratch, path) = temp_file("handshake.pcapng", &handshake_capture());
     let (code, stdout, stderr) =
         harness(&["decode", "--port", "4444", path.to_str().expect("utf8")]);
     assert_eq!(code, 1, "one malformed datagram: {stderr}");
@@ -123,7 +123,7 @@ fn decodes_a_capture_one_line_per_datagram() {
 
 #[test]
 fn json_lines_carry_the_decoded_objects() {
-    let path = temp_file("handshake-json.pcapng", &handshake_capture());
+    let (_scratch, path) = temp_file("handshake-json.pcapng", &handshake_capture());
     let (_, stdout, _) = harness(&[
         "decode",
         "--json",
@@ -161,7 +161,7 @@ fn a_raw_file_is_one_datagram() {
         ConnectionId::from_text("abc").expect("short"),
     ))
     .to_vec();
-    let path = temp_file("ack.bin", &bytes);
+    let (_scratch, path) = temp_file("ack.bin", &bytes);
     let (code, stdout, _) = harness(&["decode", path.to_str().expect("utf8")]);
     assert_eq!(code, 0);
     assert_eq!(stdout.trim(), "len=67 ACK id=\"abc\"");
@@ -183,7 +183,7 @@ fn unusable_input_exits_2_with_a_clear_message(#[case] args: &[&str], #[case] ne
 fn a_damaged_capture_prints_what_precedes_the_damage_then_exits_2() {
     let mut bytes = handshake_capture();
     bytes.truncate(bytes.len() - 20);
-    let path = temp_file("damaged.pcapng", &bytes);
+    let (_scratch, path) = temp_file("damaged.pcapng", &bytes);
     let (code, stdout, stderr) = harness(&["decode", path.to_str().expect("utf8")]);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(

@@ -9,12 +9,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A fresh directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("handshake-interop-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir
+/// A fresh directory for one test, removed with the returned guard.
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("scratch directory: {e}"))
 }
 
 /// `harness interop ARGS`: exit code and stdout (stderr appended).
@@ -48,7 +45,8 @@ fn external_programs_take_part_as_initiator_and_responder() {
     let initiator =
         format!("cmd@3way:'{harness}' peer initiator --target {{target}} --profile 3way {stream}");
     let started = std::time::Instant::now();
-    let dir = scratch("cmd");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let r1 = dir.join("r1");
     let (code, text) = interop(&[
         "--faults",
@@ -107,7 +105,8 @@ fn external_programs_take_part_as_initiator_and_responder() {
 /// The command line itself.
 #[test]
 fn the_binary_runs_interop_and_exits_with_the_matrix_verdict() {
-    let dir = scratch("binary");
+    let scratch_dir = scratch();
+    let dir = scratch_dir.path().to_path_buf();
     let o = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["interop", "--faults", "lossy-handshake", "--report"])
         .arg(&dir)

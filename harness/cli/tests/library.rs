@@ -84,8 +84,8 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
 
 #[test]
 fn malformed_scenarios_are_located_and_exit_2() {
-    let dir = std::env::temp_dir().join(format!("hh-scn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let dir = scratch.path();
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\n  \"id\": \"x\",\n  \"title\": \"t\",\n  \"protocol\": \"mediastream\",\n  \"iut\": {\"role\": \"responder\"},\n  \"peer\": {\"steps\": [{\"sned\": {}}]}\n}\n").expect("write");
     let err = handshake_harness::families::FAMILIES

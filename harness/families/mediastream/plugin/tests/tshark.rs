@@ -59,8 +59,8 @@ fn tshark_reads_our_captures_without_warnings() {
         3,
     )
     .expect("run");
-    let dir = std::env::temp_dir().join(format!("hh-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let dir = scratch.path();
     let path = dir.join("run.pcapng");
     std::fs::write(&path, run.capture(initiator_addr()).expect("capture")).expect("write");
     let file = path.to_str().expect("utf8");

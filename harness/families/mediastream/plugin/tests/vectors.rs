@@ -95,8 +95,8 @@ fn every_section_and_required_kind_is_covered() {
 #[case::bad_hex("{\"protocol\":\"mediastream\",\"title\":\"t\",\"datagrams\":[{\"name\":\"a\",\"hex\":\"0g\",\"expect\":{\"error\":{}}}]}", "not a hex digit")]
 #[case::empty("{\"protocol\":\"mediastream\",\"title\":\"t\"}", "no vectors")]
 fn malformed_vector_files_are_clear_errors(#[case] text: &str, #[case] needle: &str) {
-    let dir = std::env::temp_dir().join(format!("hh-vectors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let dir = scratch.path();
     let path = dir.join(format!("{}.json", needle.len()));
     std::fs::write(&path, text).expect("write");
     let err = vectors::load(&path)

@@ -57,10 +57,11 @@ fn harness() -> &'static Path {
     })
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("handshake-repl-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir.join(name)
+/// A file `name` in a fresh directory, removed with the returned guard.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("scratch directory: {e}"));
+    let path = dir.path().join(name);
+    (dir, path)
 }
 
 fn text(o: &Output) -> String {
@@ -147,7 +148,7 @@ fn repl(args: &[&str], script: &str) -> Output {
 #[test]
 fn a_script_runs_against_a_real_server_and_its_save_replays() {
     let server = server(&[]);
-    let file = scratch("session.json");
+    let (_scratch_file, file) = scratch("session.json");
     let script = format!(
         "connect\n3 send_event; commit 40   # the answer is 42\n\n2 read_action\nstatus\nsave {}\nclose\n",
         file.display()
@@ -279,7 +280,7 @@ fn a_silent_target_fails_in_bounded_time() {
 
 #[test]
 fn the_reference_target_runs_in_virtual_time() {
-    let file = scratch("virtual.json");
+    let (_scratch_file, file) = scratch("virtual.json");
     let started = std::time::Instant::now();
     let o = repl(
         &["--target", "ref:project+reset_discriminator"],
@@ -305,7 +306,7 @@ fn interactive_mode_completes_and_keeps_history_without_home() {
         eprintln!("skipped: util-linux `script` is not installed (it gives the REPL a terminal)");
         return;
     }
-    let history = scratch("history");
+    let (_scratch_history, history) = scratch("history");
     let _ = std::fs::remove_file(&history);
     let command = format!(
         "{} proton repl --target ref:project --history {}",

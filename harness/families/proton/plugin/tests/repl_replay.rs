@@ -25,10 +25,11 @@ use serde_json::Value;
 
 static ONLY: Families = Families(&[&handshake_proton::FAMILY]);
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("handshake-repl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir.join(format!("{name}.json"))
+/// A file `name`.json in a fresh directory, removed with the returned guard.
+fn scratch(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("scratch directory: {e}"));
+    let path = dir.path().join(format!("{name}.json"));
+    (dir, path)
 }
 
 /// Runs `script` (REPL lines) on `d`; returns the session, its output and the outcomes.
@@ -186,7 +187,7 @@ fn a_saved_session_replays(
         .unwrap_or_else(|e| panic!("{e}"));
     let (repl, out, _) = run_script(&mut d, &format!("ref:{server}"), session, script);
     assert_eq!(repl.failures(), failures, "{name}:\n{}", out.join("\n"));
-    let path = scratch(name);
+    let (_scratch, path) = scratch(name);
     let saved = save(&repl, &d, &path.display().to_string())
         .unwrap_or_else(|e| panic!("{name}: save: {e}\n{}", out.join("\n")));
     assert_eq!(saved.id, format!("proton.repl.{name}"));
@@ -213,7 +214,7 @@ fn the_saved_file_says_what_was_done_and_seen() {
         "connect; 2 send_event; commit 40; read_action; close",
     );
     assert!(outcomes.iter().all(|o| *o == Outcome::Done), "{out:?}");
-    let path = scratch("anatomy");
+    let (_scratch, path) = scratch("anatomy");
     save(&repl, &d, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     let v = json(&path);
     assert_eq!(v["$schema"], "../../schema/scenario.schema.json");
@@ -293,7 +294,7 @@ fn a_saved_session_catches_a_broken_server(
     let mut d = VirtualDriver::new(&profile, &effective_session(&Session::default()), 1)
         .unwrap_or_else(|e| panic!("{e}"));
     let (repl, out, _) = run_script(&mut d, "ref:project", Session::default(), script);
-    let path = scratch(&name);
+    let (_scratch, path) = scratch(&name);
     save(&repl, &d, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(replay(&path, "project").verdict, Verdict::Pass, "{out:?}");
     let outcome = replay(&path, broken);
@@ -316,7 +317,7 @@ fn wrapping_commits_are_required_of_the_replay() {
         Session::default(),
         "connect; commit 4294967295",
     );
-    let path = scratch("requires_wrapping");
+    let (_scratch, path) = scratch("requires_wrapping");
     save(&repl, &d, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(json(&path)["iut"]["requires"][0], "wrapping_commits");
     assert_eq!(replay(&path, "project").verdict, Verdict::Unsupported);
@@ -459,7 +460,7 @@ fn a_session_over_loopback_udp_replays() {
         session,
         "connect; 3 send_event; commit 40; 2 read_action; sleep 0.2\nreset\nconnect; send_event 9; send_event 4; wait_close 5",
     );
-    let path = scratch("loopback_udp");
+    let (_scratch, path) = scratch("loopback_udp");
     let saved = save(&repl, &d, &path.display().to_string());
     repl.shutdown(&mut d, &mut Vec::new());
     stop.store(true, Ordering::Relaxed);
