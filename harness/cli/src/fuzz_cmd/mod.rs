@@ -318,18 +318,17 @@ fn draw(
         Some(cheap) => {
             let weight = |v: &Value| if cheap(v) { CHEAP_WEIGHT } else { 1 };
             let total: u64 = pool.iter().map(weight).sum();
-            u.int_in_range(0..=total.saturating_sub(1))
-                .ok()
-                .and_then(|mut r| {
-                    pool.iter().position(|v| {
-                        let w = weight(v);
-                        r = match r.checked_sub(w) {
-                            Some(rest) => rest,
-                            None => return true,
-                        };
+            let drawn = u.int_in_range(0..=total.saturating_sub(1)).ok();
+            drawn.and_then(|mut r| {
+                // The input whose share of `0..total` holds `r`.
+                pool.iter().position(|v| match r.checked_sub(weight(v)) {
+                    Some(rest) => {
+                        r = rest;
                         false
-                    })
+                    }
+                    None => true,
                 })
+            })
         }
     };
     let Some(base) = chosen.and_then(|i| pool.get(i)) else {

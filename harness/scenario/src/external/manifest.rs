@@ -581,18 +581,27 @@ impl Manifest {
     }
 }
 
-/// The directory for the files this harness process hands to IUTs (key logs, certificates):
-/// one per process, created when first asked for, removed by [`remove_scratch_dir`] when the
-/// process ends (the `harness` binary does), so that runs leave nothing behind in the temporary
-/// directory.
-pub fn scratch_dir() -> PathBuf {
+fn scratch_path() -> PathBuf {
     std::env::temp_dir().join(format!("harness-{}", std::process::id()))
+}
+
+/// The directory for the files this harness process hands to IUTs (key logs, certificates):
+/// one per process, created on first use, removed by [`remove_scratch_dir`] when the process ends
+/// (the `harness` binary does), so that runs leave nothing behind in the temporary directory.
+pub fn scratch_dir() -> PathBuf {
+    static MADE: std::sync::Once = std::sync::Once::new();
+    let dir = scratch_path();
+    // Where it cannot be made, writing into it fails with the path, or the IUT reports it.
+    MADE.call_once(|| {
+        let _ = std::fs::create_dir_all(&dir);
+    });
+    dir
 }
 
 /// Removes [`scratch_dir`] and what is in it (nothing to remove is no error: the process handed
 /// no files out).
 pub fn remove_scratch_dir() {
-    let _ = std::fs::remove_dir_all(scratch_dir());
+    let _ = std::fs::remove_dir_all(scratch_path());
 }
 
 /// The `{keylog}` file of a QUIC family's IUT (in [`scratch_dir`]): one per harness thread, not
@@ -603,10 +612,7 @@ pub fn remove_scratch_dir() {
 pub fn keylog_path(family: &str) -> PathBuf {
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    let dir = scratch_dir();
-    // An IUT that cannot open its key log reports that itself; the path is all the harness owes.
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{family}-{thread}.keys"))
+    scratch_dir().join(format!("{family}-{thread}.keys"))
 }
 
 /// Splits a command line into words like a POSIX shell (without expansions): blanks separate words;

@@ -91,7 +91,6 @@ fn make_identity() -> Result<Identity, String> {
     let digest = ring::digest::digest(&ring::digest::SHA256, cert.der());
     let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     let dir = handshake_scenario::external::manifest::scratch_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let cert_path = dir.join("darktower-cert.pem");
     let key_path = dir.join("darktower-key.pem");
     std::fs::write(&cert_path, cert.pem()).map_err(|e| format!("{}: {e}", cert_path.display()))?;
