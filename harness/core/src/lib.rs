@@ -50,4 +50,12 @@ pub trait Endpoint {
     /// Whether the endpoint has nothing more to do (a finished stream; a responder never finishes
     /// by itself).
     fn is_finished(&self) -> bool;
+
+    /// How much later than the protocol's own timer values this endpoint may notice what its peer
+    /// did (or stopped doing), by the rules of the transport beneath it — a QUIC idle timer runs
+    /// for at least three probe timeouts. A real-time driver widens its windows by it. Zero for
+    /// endpoints whose timers are the protocol's.
+    fn transport_lateness(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }

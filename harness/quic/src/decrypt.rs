@@ -949,7 +949,7 @@ struct ClientHello {
 
 /// max_idle_timeout (0x01) from a quic_transport_parameters extension's body (0: absent, no
 /// idle timeout).
-fn max_idle_timeout(data: &[u8]) -> u64 {
+pub(crate) fn max_idle_timeout(data: &[u8]) -> u64 {
     let mut p = Reader::new(data);
     while p.left() > 0 {
         let (Some(id), Some(len)) = (p.varint(), p.varint()) else {

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use handshake_core::Instant;
@@ -144,6 +145,55 @@ struct Slot {
     /// Vanished: nothing it sends leaves, nothing for it is taken, none of its timers fire (a
     /// peer that disappeared without a word, for idle-timeout scenarios).
     muted: bool,
+    /// quinn's RTT estimate, followed for its probe timeout.
+    rtt: RttMirror,
+    /// The idle timeout in force (`Some(None)`: none), once the peer's parameters are read.
+    idle: Option<Option<Duration>>,
+}
+
+/// quinn-proto's RTT estimator (RFC 9002 §5.3) followed from outside: the smoothed RTT is public,
+/// the variance a probe timeout needs is not. Each change of the smoothed RTT is one sample, read
+/// back from the average (`smoothed' = (7·smoothed + sample) / 8`; the first sample replaces the
+/// initial RTT and sets the variance to half of itself).
+#[derive(Clone, Copy, Debug)]
+struct RttMirror {
+    smoothed: Duration,
+    var: Duration,
+    sampled: bool,
+}
+
+/// RFC 9000's default max_ack_delay (quinn's, aioquic's): what a probe timeout adds for the
+/// peer's delayed ACKs.
+const DEFAULT_MAX_ACK_DELAY: Duration = Duration::from_millis(25);
+
+impl RttMirror {
+    fn new(initial: Duration) -> RttMirror {
+        RttMirror {
+            smoothed: initial,
+            var: initial / 2,
+            sampled: false,
+        }
+    }
+
+    /// Takes quinn's smoothed RTT after input.
+    fn follow(&mut self, smoothed: Duration) {
+        if smoothed == self.smoothed {
+            return;
+        }
+        if self.sampled {
+            let sample = (8 * smoothed).saturating_sub(7 * self.smoothed);
+            self.var = (3 * self.var + self.smoothed.abs_diff(sample)) / 4;
+        } else {
+            self.var = smoothed / 2;
+            self.sampled = true;
+        }
+        self.smoothed = smoothed;
+    }
+
+    /// The probe timeout of the application space (RFC 9002 §6.2.1).
+    fn pto(&self) -> Duration {
+        self.smoothed + (4 * self.var).max(Duration::from_millis(1)) + DEFAULT_MAX_ACK_DELAY
+    }
 }
 
 /// Everything a host is made of.
@@ -180,6 +230,8 @@ pub struct QuicHost {
     config: HostConfig,
     timeout: Option<Instant>,
     buf: Vec<u8>,
+    /// See [`QuicHost::idle_notice_lateness`].
+    idle_lateness: Duration,
 }
 
 impl std::fmt::Debug for QuicHost {
@@ -229,6 +281,7 @@ impl QuicHost {
             config: config.clone(),
             timeout: None,
             buf: Vec::new(),
+            idle_lateness: Duration::ZERO,
         })
     }
 
@@ -311,6 +364,8 @@ impl QuicHost {
             id,
             Slot {
                 handle,
+                rtt: RttMirror::new(conn.rtt()),
+                idle: None,
                 conn,
                 ended: false,
                 muted: false,
@@ -433,7 +488,23 @@ impl QuicHost {
 
     /// Moves quinn's application events into the host's queue.
     fn collect(&mut self, _now: Instant) {
+        let own_idle = self.config.transport.idle_timeout;
         for (id, slot) in &mut self.slots {
+            slot.rtt.follow(slot.conn.rtt());
+            if slot.idle.is_none() {
+                // The idle timeout in force is the smaller of the two sides' (RFC 9000 §10.1),
+                // known once the peer's transport parameters are.
+                slot.idle = peer_idle_timeout(&slot.conn).map(|peer| match (own_idle, peer) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                });
+            }
+            // Before its first RTT sample quinn assumes 333 ms, which matters only to a
+            // connection idle in its handshake: not counted, or it would stick.
+            if let (Some(Some(idle)), true) = (slot.idle, slot.rtt.sampled) {
+                let late = (3 * slot.rtt.pto()).saturating_sub(idle);
+                self.idle_lateness = self.idle_lateness.max(late);
+            }
             while let Some(event) = slot.conn.poll() {
                 match event {
                     quinn_proto::Event::Connected => {
@@ -538,6 +609,17 @@ impl QuicHost {
         self.timeout
     }
 
+    /// How much later than its idle timeout this host can notice that a peer went silent, at most
+    /// so far: quinn keeps an idle connection for at least three probe timeouts (RFC 9000 §10.1),
+    /// and a probe timeout grows with the measured RTT — a handshake measured at 870 ms on a
+    /// loaded machine puts the notice ~3 s past a 5 s idle timeout. Real-time windows widen by it
+    /// (the harness's lateness, not the peer's); it stays after the connection has gone, since
+    /// the notice it delays is the connection's end. Zero without an idle timeout and on a quick
+    /// path.
+    pub fn idle_notice_lateness(&self) -> Duration {
+        self.idle_lateness
+    }
+
     /// Whether no connection is left (none made, or all drained).
     pub fn is_idle(&self) -> bool {
         self.slots.is_empty()
@@ -547,4 +629,15 @@ impl QuicHost {
     pub fn key_log(&self) -> String {
         self.key_log.text()
     }
+}
+
+/// The max_idle_timeout the peer announced (`Some(None)`: none), once its parameters are read.
+fn peer_idle_timeout(conn: &Connection) -> Option<Option<Duration>> {
+    let params = conn.crypto_session().transport_parameters().ok()??;
+    let mut bytes = Vec::new();
+    params.write(&mut bytes);
+    Some(match crate::decrypt::max_idle_timeout(&bytes) {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    })
 }

@@ -107,6 +107,8 @@ pub trait Sessions: fmt::Debug + Send {
     fn poll_timeout(&self) -> Option<Instant>;
     /// The TLS secrets so far (NSS key-log format).
     fn key_log(&self) -> String;
+    /// See [`QuicHost::idle_notice_lateness`].
+    fn idle_notice_lateness(&self) -> std::time::Duration;
     /// Opens a session to `remote` (`path`: WebTransport's `:path`).
     fn connect(
         &mut self,
@@ -388,6 +390,10 @@ impl Sessions for BareSessions {
 
     fn key_log(&self) -> String {
         self.host.key_log()
+    }
+
+    fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.host.idle_notice_lateness()
     }
 
     fn connect(

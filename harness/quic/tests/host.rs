@@ -37,6 +37,10 @@ struct World {
     server: QuicHost,
     now: Instant,
     in_flight: Vec<(Instant, bool, Vec<u8>)>,
+    /// One-way delay of every datagram.
+    latency: Duration,
+    /// When the client last sent or received a datagram.
+    client_active: Instant,
     wire: Vec<Vec<u8>>,
     client_events: Vec<String>,
     server_events: Vec<String>,
@@ -49,6 +53,8 @@ impl World {
             server: host(seed, true, transport),
             now: Instant::ZERO,
             in_flight: Vec::new(),
+            latency: LATENCY,
+            client_active: Instant::ZERO,
             wire: Vec::new(),
             client_events: Vec::new(),
             server_events: Vec::new(),
@@ -103,7 +109,11 @@ impl World {
             }
             while let Some((_, bytes)) = h.poll_transmit() {
                 self.wire.push(bytes.clone());
-                self.in_flight.push((self.now + LATENCY, to_server, bytes));
+                if to_server {
+                    self.client_active = self.now;
+                }
+                self.in_flight
+                    .push((self.now + self.latency, to_server, bytes));
             }
         }
     }
@@ -131,6 +141,7 @@ impl World {
                 if to_server {
                     self.server.handle_datagram(next, addr(CLIENT), &bytes);
                 } else {
+                    self.client_active = next;
                     self.client.handle_datagram(next, addr(SERVER), &bytes);
                 }
             }
@@ -268,4 +279,56 @@ fn idle_timeout_in_virtual_time() {
         w.client_events
     );
     assert!(w.client.is_idle() && w.server.is_idle());
+}
+
+/// quinn keeps an idle connection for at least three probe timeouts (RFC 9000 §10.1): over a slow
+/// path (400 ms each way, as a loaded machine's handshake measured) the client notices the silence
+/// seconds past the 5 s idle timeout, and `idle_notice_lateness` says by how much at most — so a
+/// real-time window widened by it still holds the notice. On a quick path it is zero.
+#[test]
+fn a_slow_path_makes_the_idle_notice_late_by_at_most_the_lateness_reported() {
+    let idle = Duration::from_secs(5);
+    let transport = Transport {
+        idle_timeout: Some(idle),
+        ..Transport::default()
+    };
+    let mut quick = World::new(5, transport.clone());
+    quick
+        .client
+        .connect(Instant::ZERO, addr(SERVER))
+        .expect("connect");
+    quick.run_until(Instant::from_millis(1_000));
+    assert_eq!(quick.client.idle_notice_lateness(), Duration::ZERO);
+
+    let mut slow = World::new(5, transport);
+    slow.latency = Duration::from_millis(400);
+    slow.client
+        .connect(Instant::ZERO, addr(SERVER))
+        .expect("connect");
+    slow.run_until(Instant::from_millis(4_000));
+    let lateness = slow.client.idle_notice_lateness();
+    assert!(lateness > Duration::ZERO);
+    let mut noticed = None;
+    let mut t = 4_000;
+    while noticed.is_none() && t < 60_000 {
+        t += 10;
+        slow.run_until(Instant::from_millis(t));
+        if slow
+            .client_events
+            .iter()
+            .any(|e| e.contains(&Close::TimedOut.to_string()))
+        {
+            noticed = Some(slow.now);
+        }
+    }
+    let noticed = noticed.expect("the client notices the idle timeout");
+    let silent_for = noticed.saturating_duration_since(slow.client_active);
+    assert!(
+        silent_for > idle,
+        "noticed after {silent_for:?}: no floor to cover"
+    );
+    assert!(
+        silent_for <= idle + lateness + Duration::from_millis(10),
+        "noticed after {silent_for:?}, idle {idle:?} + reported lateness {lateness:?}"
+    );
 }

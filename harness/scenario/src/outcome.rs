@@ -116,7 +116,7 @@ pub struct Timing {
     /// The configured tolerance (`--tolerance-ms`).
     pub tolerance_ms: f64,
     /// What `expect` windows were widened by at the end: the tolerance plus the largest harness
-    /// lateness seen.
+    /// lateness seen (its timers', and its QUIC stack's idle notice past the idle timeout).
     pub slack_ms: f64,
     /// Whether every datagram from the IUT was timed by the kernel (`SO_TIMESTAMPNS`).
     pub kernel_receive_stamps: bool,

@@ -110,7 +110,7 @@ impl<F: Family> Net<F> {
     fn timing(&self) -> Timing {
         Timing {
             tolerance_ms: self.tolerance.as_secs_f64() * 1e3,
-            slack_ms: (self.tolerance + self.link.worst_lateness()).as_secs_f64() * 1e3,
+            slack_ms: self.slack().as_secs_f64() * 1e3,
             kernel_receive_stamps: self.link.kernel_stamps(),
             harness_read_delay: Latency::of(self.link.read_delays()),
             harness_timer_lateness: Latency::of(self.link.timer_lateness()),
@@ -143,8 +143,14 @@ impl<F: Family> Driver<F> for Net<F> {
     fn iut(&self) -> Option<SocketAddr> {
         self.link.iut()
     }
+    /// The tolerance, the harness's own worst timer lateness so far, and how late its transport
+    /// can notice what the IUT did ([`Endpoint::transport_lateness`]: a QUIC idle timer's floor).
     fn slack(&self) -> Duration {
-        self.tolerance + self.link.worst_lateness()
+        let transport = self
+            .link
+            .endpoint()
+            .map_or(Duration::ZERO, Endpoint::transport_lateness);
+        self.tolerance + self.link.worst_lateness() + transport
     }
     fn iut_gone(&self) -> Option<String> {
         if self.link.interrupted() {

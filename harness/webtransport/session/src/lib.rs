@@ -1280,6 +1280,10 @@ impl Sessions for WtSessions {
         self.host.key_log()
     }
 
+    fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.host.idle_notice_lateness()
+    }
+
     fn connect(
         &mut self,
         now: Instant,

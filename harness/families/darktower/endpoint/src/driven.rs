@@ -75,6 +75,11 @@ impl<A: App> Driven<A> {
         self.transport.key_log()
     }
 
+    /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
+    pub fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.transport.idle_notice_lateness()
+    }
+
     /// The transport (to present another certificate, to make a session vanish).
     pub fn transport_mut(&mut self) -> &mut dyn Sessions {
         &mut *self.transport

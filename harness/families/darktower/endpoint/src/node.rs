@@ -138,6 +138,16 @@ impl Endpoint for DarkTowerNode {
         }
     }
 
+    fn transport_lateness(&self) -> std::time::Duration {
+        match self {
+            DarkTowerNode::Controller(c) => c.idle_notice_lateness(),
+            DarkTowerNode::Handler(h) => h.idle_notice_lateness(),
+            DarkTowerNode::Client(c) => c.idle_notice_lateness(),
+            DarkTowerNode::Server(s) => s.idle_notice_lateness(),
+            DarkTowerNode::Script(s) => s.idle_notice_lateness(),
+        }
+    }
+
     fn is_finished(&self) -> bool {
         match self {
             // Servers serve forever.

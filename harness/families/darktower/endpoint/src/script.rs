@@ -278,6 +278,11 @@ impl ScriptClient {
         self.transport.key_log()
     }
 
+    /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
+    pub fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.transport.idle_notice_lateness()
+    }
+
     /// The scripted uni streams of participant `p` (QUIC ids), in order.
     pub fn media_streams(&self, p: u32) -> Vec<u64> {
         self.legs

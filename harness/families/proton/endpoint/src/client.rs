@@ -134,6 +134,11 @@ impl Client {
     }
 
     /// When to call [`Client::handle_timeout`].
+    /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
+    pub fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.host.idle_notice_lateness()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timeout
     }

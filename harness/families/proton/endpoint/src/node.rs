@@ -83,6 +83,14 @@ impl Endpoint for ProtonNode {
         }
     }
 
+    fn transport_lateness(&self) -> std::time::Duration {
+        match self {
+            ProtonNode::Server(s) => s.idle_notice_lateness(),
+            ProtonNode::Client(c) => c.idle_notice_lateness(),
+            ProtonNode::Script(p) => p.idle_notice_lateness(),
+        }
+    }
+
     fn is_finished(&self) -> bool {
         match self {
             // A server serves forever.

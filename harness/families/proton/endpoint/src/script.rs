@@ -321,6 +321,11 @@ impl ScriptPeer {
     }
 
     /// When to call [`ScriptPeer::handle_timeout`].
+    /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
+    pub fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.host.idle_notice_lateness()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.host.poll_timeout()
     }

@@ -127,6 +127,11 @@ impl Server {
     }
 
     /// When to call [`Server::handle_timeout`].
+    /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
+    pub fn idle_notice_lateness(&self) -> std::time::Duration {
+        self.host.idle_notice_lateness()
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timeout
     }
