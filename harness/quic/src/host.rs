@@ -154,7 +154,8 @@ struct Slot {
 /// quinn-proto's RTT estimator (RFC 9002 §5.3) followed from outside: the smoothed RTT is public,
 /// the variance a probe timeout needs is not. Each change of the smoothed RTT is one sample, read
 /// back from the average (`smoothed' = (7·smoothed + sample) / 8`; the first sample replaces the
-/// initial RTT and sets the variance to half of itself).
+/// initial RTT and sets the variance to half of itself). A sample that leaves the average where
+/// it was goes unseen: the variance then stays above quinn's, so the lateness is never short.
 #[derive(Clone, Copy, Debug)]
 struct RttMirror {
     smoothed: Duration,
@@ -640,4 +641,60 @@ fn peer_idle_timeout(conn: &Connection) -> Option<Option<Duration>> {
         0 => None,
         ms => Some(Duration::from_millis(ms)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// RFC 9002 §5.3's estimator, as quinn-proto runs it (ACK delays left out: they change the
+    /// sample, not the arithmetic).
+    struct Rfc9002 {
+        smoothed: Option<Duration>,
+        var: Duration,
+    }
+
+    impl Rfc9002 {
+        fn sample(&mut self, rtt: Duration) {
+            match self.smoothed {
+                Some(s) => {
+                    self.var = (3 * self.var + s.abs_diff(rtt)) / 4;
+                    self.smoothed = Some((7 * s + rtt) / 8);
+                }
+                None => {
+                    self.smoothed = Some(rtt);
+                    self.var = rtt / 2;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Fed only the smoothed RTT after each sample, the mirror has the estimator's variance
+        /// (to within the nanoseconds the integer average drops), so its probe timeout is quinn's;
+        /// a sample that leaves the average where it was goes unseen, and then the mirror's
+        /// variance is the larger: the lateness it gives is never short.
+        #[test]
+        fn the_mirror_recovers_the_variance_from_the_smoothed_rtt(
+            samples in proptest::collection::vec(
+                prop_oneof![1u64..5_000_000, Just(100_000u64)], 1..40),
+        ) {
+            let initial = Duration::from_millis(333);
+            let mut rfc = Rfc9002 { smoothed: None, var: initial / 2 };
+            let mut mirror = RttMirror::new(initial);
+            let mut every_sample_seen = true;
+            for us in samples {
+                let before = rfc.smoothed;
+                rfc.sample(Duration::from_micros(us));
+                every_sample_seen &= rfc.smoothed != before && rfc.smoothed != Some(initial);
+                mirror.follow(rfc.smoothed.unwrap_or(initial));
+            }
+            let (a, b) = (mirror.var.as_nanos(), rfc.var.as_nanos());
+            prop_assert!(a + 16 >= b, "mirror {a} ns below the estimator's {b} ns");
+            if every_sample_seen {
+                prop_assert!(a.abs_diff(b) <= 16, "mirror {a} ns, estimator {b} ns");
+            }
+        }
+    }
 }
