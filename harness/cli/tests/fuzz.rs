@@ -72,33 +72,51 @@ fn a_mutant_is_found_minimised_and_replayed() {
 fn the_reference_gives_no_finding_and_the_corpus_resumes() {
     let out = scratch("reference");
     let corpus = out.join("corpus");
-    let run = || {
-        harness(&[
+    let run = |execs: usize| {
+        let o = harness(&[
             "fuzz",
             "--iut",
             "ref:darktower/v1",
             "--execs",
-            "120",
+            &execs.to_string(),
             "--seed",
             "5",
             "--corpus",
             corpus.to_str().expect("path"),
             "--out",
             out.to_str().expect("path"),
-        ])
+        ]);
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"),
+        )
+        .expect("JSON");
+        (o, summary)
     };
-    let first = run();
+    let corpus_files = || std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
+    let (first, first_summary) = run(120);
     assert_eq!(
         first.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&first.stdout)
     );
-    let kept = std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
+    let kept = corpus_files();
     assert!(kept > 0, "new paths are kept");
+    assert_eq!(first_summary["resumed"], 0, "{first_summary}");
+    // Resumed, the corpus is replayed first: after exactly those runs the search knows every path
+    // the first run knew (each path came with an input that joined the corpus), and none of the
+    // replayed inputs joins it again.
+    let (replay, replay_summary) = run(kept);
+    assert_eq!(replay.status.code(), Some(0));
+    assert_eq!(replay_summary["resumed"], kept as u64, "{replay_summary}");
+    assert_eq!(
+        replay_summary["paths"], first_summary["paths"],
+        "{replay_summary}"
+    );
+    assert_eq!(corpus_files(), kept, "replayed inputs are not added again");
     // A broken corpus file is skipped with a warning, not fatal.
     std::fs::write(corpus.join("broken.json"), "{ nope").expect("write");
-    let second = run();
+    let (second, _) = run(kept + 60);
     assert_eq!(second.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&second.stderr).contains("is not a JSON scenario"));
     let _ = std::fs::remove_dir_all(&out);

@@ -65,8 +65,9 @@ pub struct FuzzArgs {
     /// external IUT, whose runs mostly wait).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Corpus folder: read at the start (broken files are skipped with a warning), new inputs
-    /// written to it, so a second run resumes where the first stopped.
+    /// Corpus folder: read at the start (broken files are skipped with a warning) and its inputs
+    /// run unmutated first, so the paths they reach are known again; new inputs written to it,
+    /// so a second run resumes where the first stopped.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
     /// Where findings (scenarios and captures) and the report (fuzz.json, fuzz.md, fuzz.html) go.
@@ -407,8 +408,10 @@ impl State<'_> {
 
     /// Takes in one result: corpus, progress, and a finding if it shows one (minimised, checked
     /// and written). Whether it was a new finding.
-    fn take(&mut self, candidate: &Value, (result, seconds): Exec) -> bool {
-        let found = self.judge(candidate, result, seconds);
+    /// A `replayed` input is one of the corpus read at the start, run as it is: its path becomes
+    /// known again, and it is in the corpus already.
+    fn take(&mut self, candidate: &Value, (result, seconds): Exec, replayed: bool) -> bool {
+        let found = self.judge(candidate, result, seconds, replayed);
         self.corpus_len_after.push(self.inputs.len());
         if let Some(bar) = self.bar {
             bar.set_message(format!(
@@ -423,7 +426,13 @@ impl State<'_> {
         found
     }
 
-    fn judge(&mut self, candidate: &Value, result: Option<Searched>, seconds: f64) -> bool {
+    fn judge(
+        &mut self,
+        candidate: &Value,
+        result: Option<Searched>,
+        seconds: f64,
+        replayed: bool,
+    ) -> bool {
         let Some(Searched {
             outcome,
             verdict,
@@ -452,7 +461,7 @@ impl State<'_> {
         self.sizes.add(size);
         // A new path stays in the corpus unless it is much dearer than the usual input (a count
         // mutated to thousands): mutations of it would all be slow.
-        if self.novelty.observe(&path_of(&outcome).kinds()) && cheap {
+        if self.novelty.observe(&path_of(&outcome).kinds()) && cheap && !replayed {
             self.inputs.push(candidate.clone());
             if let Some(dir) = self.corpus_dir {
                 if let Err(e) = corpus::save(dir, candidate) {
@@ -654,8 +663,16 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         eprintln!("warning: corpus file {b} is not a JSON scenario; skipped");
     }
     // Corpus entries are whole scenarios of the family; the skeletons come first.
-    pool.retain(|v| v["protocol"].as_str().unwrap_or("mediastream") == family_name);
+    pool.retain(|v| {
+        v["protocol"].as_str().unwrap_or("mediastream") == family_name
+            && args.role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
+    });
     let mut inputs: Vec<Value> = skeletons;
+    // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
+    // resumed search starts from the paths it reaches, not from nothing (when it started from
+    // nothing, the first inputs of every resume joined the corpus again for paths it already had).
+    let resumed = pool.len() as u64;
+    let first_resumed = inputs.len();
     inputs.append(&mut pool);
     let initial_inputs = inputs.len();
     let external = matches!(iut, Iut::External(_));
@@ -754,7 +771,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             });
         }
         drop(tx);
-        let mut waiting: BTreeMap<u64, (Value, Exec)> = BTreeMap::new();
+        let mut waiting: BTreeMap<u64, (Value, Exec, bool)> = BTreeMap::new();
         let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
         let mut in_flight = 0usize;
         // Draws may run ahead of the results taken in by this much, so that a slow run does not
@@ -782,11 +799,13 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     Some(k) => state.corpus_len_after[k as usize],
                     None => initial_inputs,
                 };
-                let mut candidate =
-                    draw(&state.inputs[..visible], &mutator, args.seed, drawn, cheap);
+                let mut candidate = match drawn.checked_sub(resumed) {
+                    None => state.inputs[first_resumed + drawn as usize].clone(),
+                    Some(k) => draw(&state.inputs[..visible], &mutator, args.seed, k, cheap),
+                };
                 if inline {
                     let result = timed(|| runner.search(&mut candidate));
-                    waiting.insert(drawn, (candidate, result));
+                    waiting.insert(drawn, (candidate, result, drawn < resumed));
                     drawn += 1;
                     break;
                 }
@@ -804,10 +823,13 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     break;
                 };
                 in_flight -= 1;
-                waiting.insert(if in_order { k } else { taken }, (candidate, result));
+                waiting.insert(
+                    if in_order { k } else { taken },
+                    (candidate, result, k < resumed),
+                );
             }
-            while let Some((candidate, result)) = waiting.remove(&taken) {
-                if state.take(&candidate, result) && args.stop_at_first {
+            while let Some((candidate, result, replayed)) = waiting.remove(&taken) {
+                if state.take(&candidate, result, replayed) && args.stop_at_first {
                     stop = true;
                 }
                 taken += 1;
@@ -852,6 +874,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         },
         run_seconds: report::Spread::of(&mut run_seconds),
         corpus: inputs.len(),
+        resumed,
         paths: novelty.len(),
         probe,
         interrupted: interrupt::interrupted().is_some(),

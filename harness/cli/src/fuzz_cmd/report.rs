@@ -74,6 +74,8 @@ pub(super) struct Summary {
     /// How long one input's run took (without the minimisation runs).
     pub run_seconds: Spread,
     pub corpus: usize,
+    /// Inputs of the corpus folder read at the start, run unmutated before the search.
+    pub resumed: u64,
     pub paths: usize,
     pub probe: bool,
     pub interrupted: bool,
@@ -94,12 +96,16 @@ impl Summary {
 
     fn headline(&self) -> String {
         format!(
-            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}, {} finding{}{}{}",
+            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}{}, {} finding{}{}{}",
             self.execs,
             self.seconds,
             self.execs_per_second,
             self.paths,
             self.corpus,
+            match self.resumed {
+                0 => String::new(),
+                n => format!(" ({n} read and replayed first)"),
+            },
             self.findings.len(),
             if self.findings.len() == 1 { "" } else { "s" },
             match self.errors {
