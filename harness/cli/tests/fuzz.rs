@@ -51,6 +51,16 @@ fn a_mutant_is_found_minimised_and_replayed() {
         "{summary}"
     );
     assert!(finding["steps_after"].as_u64() <= Some(5), "{finding}");
+    // The input as drawn is kept beside the minimised scenario, whole.
+    let input: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(finding["input"].as_str().expect("input path")).expect("input"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        input["peer"]["steps"].as_array().map(Vec::len),
+        finding["steps_before"].as_u64().map(|n| n as usize),
+        "{input}"
+    );
     let scenario = finding["scenario"].as_str().expect("scenario path");
     let replay = harness(&[
         "run",

@@ -529,7 +529,7 @@ impl State<'_> {
             return false;
         }
         let n = self.findings.len() + 1;
-        let (scenario, capture) = write_finding(
+        let (scenario, capture, input) = write_finding(
             runner,
             &self.findings_dir,
             self.family,
@@ -547,6 +547,7 @@ impl State<'_> {
             kind,
             scenario,
             capture,
+            input,
             steps_before: steps.len(),
             steps_after: minimal.len(),
             bytes_before: hex_bytes(&steps),
@@ -927,7 +928,7 @@ fn write_finding(
     base: &Value,
     minimal: &[Value],
     kind: &str,
-) -> (String, String) {
+) -> (String, String, String) {
     let (mut scenario, _) = runner.probed_with(&with_steps(base, minimal.to_vec()), true);
     let stem = format!("finding-{n}-{}", kind.replace([':', '+', '.'], "_"));
     scenario["id"] = Value::from(format!("fuzz.{family}.{stem}"));
@@ -942,9 +943,14 @@ fn write_finding(
     let _ = std::fs::create_dir_all(dir);
     let scenario_path = dir.join(format!("{stem}.json"));
     let capture_path = dir.join(format!("{stem}.pcapng"));
-    let text = serde_json::to_string_pretty(&scenario).unwrap_or_default() + "\n";
-    if let Err(e) = std::fs::write(&scenario_path, text) {
-        eprintln!("error: cannot write {}: {e}", scenario_path.display());
+    // The input as the search drew it, before minimisation: its context, and a corpus entry (a
+    // fleet keeps its crashers in the corpus, so a bug that comes back is found by the replay).
+    let input_path = dir.join(format!("{stem}.input.json"));
+    for (path, value) in [(&scenario_path, &scenario), (&input_path, base)] {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+        }
     }
     let capture = runner
         .family
@@ -959,6 +965,7 @@ fn write_finding(
     (
         scenario_path.display().to_string(),
         capture_path.display().to_string(),
+        input_path.display().to_string(),
     )
 }
 

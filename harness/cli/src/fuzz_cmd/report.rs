@@ -14,6 +14,8 @@ pub(super) struct Finding {
     pub scenario: String,
     /// The capture of its last run.
     pub capture: String,
+    /// The input as the search drew it, before minimisation (a corpus entry).
+    pub input: String,
     pub steps_before: usize,
     pub steps_after: usize,
     /// Hex payload bytes before and after the byte-level minimisation.
