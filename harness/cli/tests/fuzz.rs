@@ -75,6 +75,43 @@ fn a_mutant_is_found_minimised_and_replayed() {
     );
     let clean = harness(&["run", scenario, "--iut", "ref:darktower/v1"]);
     assert_eq!(clean.status.code(), Some(0), "the reference passes it");
+    // In a corpus folder the input is a regression input: a resumed search finds the bug with
+    // its replay alone, before any mutation.
+    let corpus = out.join("regression-corpus");
+    std::fs::create_dir_all(&corpus).expect("corpus dir");
+    std::fs::copy(
+        finding["input"].as_str().expect("input path"),
+        corpus.join("crasher.json"),
+    )
+    .expect("copy the input");
+    let again_out = out.join("again");
+    let again = harness(&[
+        "fuzz",
+        "--iut",
+        "ref:darktower/v1!no-capacity-check",
+        "--execs",
+        "1",
+        "--corpus",
+        corpus.to_str().expect("path"),
+        "--out",
+        again_out.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let again: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(again_out.join("fuzz.json")).expect("fuzz.json"),
+    )
+    .expect("JSON");
+    assert_eq!(again["findings"][0]["kind"], finding["kind"], "{again}");
+    assert_eq!(again["findings"][0]["replayed"], true, "{again}");
+    assert_eq!(
+        finding["replayed"], false,
+        "the first was found by a mutation"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

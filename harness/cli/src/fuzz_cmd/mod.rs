@@ -554,6 +554,7 @@ impl State<'_> {
             bytes_after: hex_bytes(&minimal),
             first_at_exec: execs,
             first_at_seconds,
+            replayed,
             steps: minimal,
             detail,
         });

@@ -24,6 +24,9 @@ pub(super) struct Finding {
     /// The execution that first showed it, and the seconds into the run.
     pub first_at_exec: u64,
     pub first_at_seconds: f64,
+    /// First shown by an input of the corpus read at the start, run as it was (a regression
+    /// input), not by a mutation.
+    pub replayed: bool,
     /// The minimised steps (the input's, without the liveness probe).
     pub steps: Vec<serde_json::Value>,
     pub detail: String,
@@ -145,17 +148,23 @@ impl Summary {
         }
         for (i, f) in self.findings.iter().enumerate() {
             md.push_str(&format!(
-                "\n## {}. {}\n\nFirst at exec {} ({:.1} s); minimised from {} to {} steps, payload bytes {} → {}.\n\n- replay: `harness run {} --iut {}`\n- capture: `{}`\n- why: {}\n\n```json\n{}\n```\n",
+                "\n## {}. {}\n\nFirst at exec {} ({:.1} s){}; minimised from {} to {} steps, payload bytes {} → {}.\n\n- replay: `harness run {} --iut {}`\n- input as drawn: `{}`\n- capture: `{}`\n- why: {}\n\n```json\n{}\n```\n",
                 i + 1,
                 f.kind,
                 f.first_at_exec,
                 f.first_at_seconds,
+                if f.replayed {
+                    ", by an input of the corpus read, run as it was"
+                } else {
+                    ""
+                },
                 f.steps_before,
                 f.steps_after,
                 f.bytes_before,
                 f.bytes_after,
                 f.scenario,
                 self.iut,
+                f.input,
                 f.capture,
                 f.detail,
                 serde_json::to_string_pretty(&f.steps).unwrap_or_default()
@@ -175,7 +184,11 @@ impl Summary {
             rows.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td><code>{}</code></td><td>{}</td><td><pre>{}</pre></td></tr>\n",
                 esc(&f.kind),
-                f.first_at_exec,
+                if f.replayed {
+                    format!("{} (corpus input, as it was)", f.first_at_exec)
+                } else {
+                    f.first_at_exec.to_string()
+                },
                 f.steps_before,
                 f.steps_after,
                 f.bytes_before,
