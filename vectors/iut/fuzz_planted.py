@@ -10,6 +10,7 @@ implementation and pass the unplanted one. Prints one line of figures; exit 0 wh
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,9 @@ def main() -> int:
                     help="runs at once (default: harness fuzz's, twice the cores and at least 4)")
     ap.add_argument("--keep-iut", action="store_true",
                     help="harness fuzz --keep-iut: a responder serves input after input (results as they come)")
+    ap.add_argument("--corpus", default=None,
+                    help="resume from this corpus folder (copied, so the campaign's additions go to --out): "
+                         "its inputs are replayed first, a regression input among them finds the bug at once")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -44,6 +48,11 @@ def main() -> int:
         cmd += ["--role", a.role]
     if a.keep_iut:
         cmd += ["--keep-iut"]
+    if a.corpus:
+        corpus = Path(a.out) / f"{a.family}-{a.bug}-corpus"
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.copytree(a.corpus, corpus)
+        cmd += ["--corpus", str(corpus)]
     started = time.monotonic()
     fuzz = subprocess.run(cmd, capture_output=True, text=True)
     took = time.monotonic() - started
@@ -59,6 +68,7 @@ def main() -> int:
               f"(exit {fuzz.returncode}){fuzz.stderr[-2000:]}")
         return 1
     f = findings[0]
+    how = "replaying the corpus" if f.get("replayed") else "by the search"
     problems = []
     if f["steps_after"] > MAX_STEPS:
         problems.append(f"minimised to {f['steps_after']} steps (at most {MAX_STEPS})")
@@ -69,7 +79,7 @@ def main() -> int:
         problems.append(f"the scenario does not fail the planted implementation (exit {on_planted.returncode}):\n{on_planted.stdout}")
     if on_clean.returncode != 0:
         problems.append(f"the scenario fails the unplanted implementation (exit {on_clean.returncode}):\n{on_clean.stdout}")
-    line = (f"{name}: {f['kind']} found at exec {f['first_at_exec']} after {f['first_at_seconds']:.1f} s "
+    line = (f"{name}: {f['kind']} found {how} at exec {f['first_at_exec']} after {f['first_at_seconds']:.1f} s "
             f"({summary['execs_per_second']:.1f} exec/s, {summary['jobs']} jobs), minimised "
             f"{f['steps_before']} -> {f['steps_after']} steps, payload bytes {f['bytes_before']} -> "
             f"{f['bytes_after']}; replay fails planted, passes unplanted: {not problems}; {f['scenario']}")

@@ -284,10 +284,12 @@ impl Runner<'_> {
     /// As [`exec`](Self::exec), on the IUT as the search runs it (`search_iut`): a kept
     /// responder that died or no longer serves is ended, so the next input starts it afresh. The
     /// verdict is reached here, on the job's thread, and a real-time one is confirmed here too, so
-    /// that the other jobs go on meanwhile.
-    pub(super) fn search(&self, input: &mut Value) -> Option<Searched> {
-        let (outcome, input_len) =
-            self.with_probe(input, |probed| self.run_on(&self.search_iut, probed));
+    /// that the other jobs go on meanwhile. A `replay` (an input of the corpus read, as it was)
+    /// runs on fresh processes, as `harness run` would: what a kept process kept from earlier
+    /// inputs must not hide the bug a regression input shows.
+    pub(super) fn search(&self, input: &mut Value, replay: bool) -> Option<Searched> {
+        let iut = if replay { self.iut } else { &self.search_iut };
+        let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
         let outcome = outcome?;
         let external = matches!(self.search_iut, Iut::External(_));
         if external && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some()) {

@@ -766,7 +766,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 let Ok(Ok((k, mut candidate))) = next else {
                     return;
                 };
-                let result = timed(|| runner.search(&mut candidate));
+                let result = timed(|| runner.search(&mut candidate, k < resumed));
                 if tx.send((k, candidate, result)).is_err() {
                     return;
                 }
@@ -806,7 +806,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                     Some(k) => draw(&state.inputs[..visible], &mutator, args.seed, k, cheap),
                 };
                 if inline {
-                    let result = timed(|| runner.search(&mut candidate));
+                    let result = timed(|| runner.search(&mut candidate, drawn < resumed));
                     waiting.insert(drawn, (candidate, result, drawn < resumed));
                     drawn += 1;
                     break;
