@@ -267,13 +267,16 @@ fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
 #[test]
 fn an_external_responder_serves_input_after_input() {
     let out = scratch("kept");
-    let starts = |fresh: bool| -> (usize, u64) {
-        let log = out.join(format!("starts-{fresh}.log"));
+    let corpus = out.join("corpus");
+    let corpus_arg = corpus.to_str().expect("path").to_owned();
+    let starts = |fresh: bool, execs: usize| -> (usize, u64) {
+        let log = out.join(format!("starts-{fresh}-{execs}.log"));
         let manifest = logging_manifest(&out, &log);
-        let report = out.join(format!("report-{fresh}"));
-        let mut args = vec!["--execs", "12", "--jobs", "2", "--seed", "2"];
+        let report = out.join(format!("report-{fresh}-{execs}"));
+        let execs = execs.to_string();
+        let mut args = vec!["--execs", &execs, "--jobs", "2", "--seed", "2"];
         if !fresh {
-            args.push("--keep-iut");
+            args.extend(["--keep-iut", "--corpus", &corpus_arg]);
         }
         let o = fuzz_responder(&manifest, &report, &args);
         assert_eq!(
@@ -294,13 +297,23 @@ fn an_external_responder_serves_input_after_input() {
         let runs = summary["execs"].as_u64().unwrap_or(0);
         (started, runs)
     };
-    let (kept, runs) = starts(false);
+    let (kept, runs) = starts(false, 12);
     assert!(runs >= 12, "{runs} inputs ran");
     assert!(kept < 12, "{kept} processes started for {runs} inputs");
-    let (fresh, runs) = starts(true);
+    let (fresh, runs) = starts(true, 12);
     assert!(
         fresh as u64 >= runs,
         "{fresh} processes started for {runs} inputs"
+    );
+    // The corpus read is replayed on fresh processes even with --keep-iut, as `harness run` runs
+    // an input: what a kept process kept from earlier inputs must not hide a regression input's bug.
+    let inputs = std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
+    assert!(inputs >= 2, "the first run kept {inputs} inputs");
+    let (replays, runs) = starts(false, inputs);
+    assert_eq!(runs, inputs as u64);
+    assert!(
+        replays >= inputs,
+        "{replays} processes started to replay {inputs} inputs"
     );
     let _ = std::fs::remove_dir_all(&out);
 }
