@@ -318,6 +318,59 @@ fn an_external_responder_serves_input_after_input() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Over real UDP an input whose steps ask for more sends than the budget is not run, as in
+/// virtual time: it would cost the IUT's time for thousands of datagrams.
+#[test]
+fn an_input_asking_for_thousands_of_sends_is_over_budget_over_real_udp_too() {
+    let out = scratch("budget");
+    std::fs::create_dir_all(&out).expect("scratch dir");
+    let mut skeleton: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("vectors/scenarios/mediastream/responder_duplicate_start.json"),
+        )
+        .expect("scenario"),
+    )
+    .expect("JSON");
+    skeleton["peer"]["steps"][0]["send"]["times"] = serde_json::json!(3000);
+    skeleton.as_object_mut().expect("object").remove("$schema");
+    let skeleton_path = out.join("flood.json");
+    std::fs::write(&skeleton_path, skeleton.to_string()).expect("write skeleton");
+    let log = out.join("starts.log");
+    let manifest = logging_manifest(&out, &log);
+    let report = out.join("report");
+    let o = fuzz_responder(
+        &manifest,
+        &report,
+        &[
+            "--scenarios",
+            skeleton_path.to_str().expect("path"),
+            "--execs",
+            "3",
+            "--jobs",
+            "1",
+        ],
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
+    )
+    .expect("JSON");
+    assert_eq!(o.status.code(), Some(0), "{summary}");
+    assert!(
+        summary["over_budget"].as_u64() > Some(0),
+        "no input was over budget: {summary}"
+    );
+    let started = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count() as u64;
+    let runs = summary["execs"].as_u64().unwrap_or(0);
+    assert!(
+        started <= runs,
+        "{started} processes started for {runs} inputs run: {summary}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// Ctrl-C during a search: what was found so far stays — the finding's scenario and capture, the
 /// report with the finding, marked interrupted — and the exit code says interrupted (130).
 #[test]
