@@ -26,6 +26,12 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// The report `harness fuzz` wrote into `dir` (`fuzz.json`).
+fn report_in(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("fuzz.json")).expect("fuzz.json");
+    serde_json::from_str(&text).expect("JSON")
+}
+
 #[test]
 fn a_mutant_is_found_minimised_and_replayed() {
     let out = scratch("mutant");
@@ -42,9 +48,7 @@ fn a_mutant_is_found_minimised_and_replayed() {
     ]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"))
-            .expect("JSON");
+    let summary = report_in(&out);
     let finding = &summary["findings"][0];
     assert_eq!(
         finding["kind"], "rule:darktower.controller.capacity",
@@ -102,10 +106,7 @@ fn a_mutant_is_found_minimised_and_replayed() {
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
-    let again: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(again_out.join("fuzz.json")).expect("fuzz.json"),
-    )
-    .expect("JSON");
+    let again = report_in(&again_out);
     assert_eq!(again["findings"][0]["kind"], finding["kind"], "{again}");
     assert_eq!(again["findings"][0]["replayed"], true, "{again}");
     assert_eq!(
@@ -133,10 +134,7 @@ fn the_reference_gives_no_finding_and_the_corpus_resumes() {
             "--out",
             out.to_str().expect("path"),
         ]);
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"),
-        )
-        .expect("JSON");
+        let summary = report_in(&out);
         (o, summary)
     };
     let corpus_files = || std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
@@ -248,10 +246,7 @@ fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
             && stderr.contains("cannot start"),
         "{stderr}"
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
-    )
-    .expect("JSON");
+    let summary = report_in(&report);
     assert!(summary["errors"].as_u64() >= Some(20), "{summary}");
     // The script is gone now: the IUT cannot start at all.
     let (o, _) = fuzz(&once);
@@ -286,10 +281,7 @@ fn an_external_responder_serves_input_after_input() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
-        )
-        .expect("JSON");
+        let summary = report_in(&report);
         let started = std::fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()
@@ -350,10 +342,7 @@ fn an_input_asking_for_thousands_of_sends_is_over_budget_over_real_udp_too() {
             "1",
         ],
     );
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(report.join("fuzz.json")).expect("fuzz.json"),
-    )
-    .expect("JSON");
+    let summary = report_in(&report);
     assert_eq!(o.status.code(), Some(0), "{summary}");
     assert!(
         summary["over_budget"].as_u64() > Some(0),
@@ -407,9 +396,7 @@ fn ctrl_c_keeps_the_findings_so_far() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(130), "{rest:?}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("fuzz.json")).expect("fuzz.json"))
-            .expect("JSON");
+    let summary = report_in(&out);
     assert_eq!(summary["interrupted"], true, "{summary}");
     let finding = &summary["findings"][0];
     for key in ["scenario", "capture"] {
