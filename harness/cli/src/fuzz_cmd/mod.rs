@@ -851,6 +851,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         errors_in_a_row,
         first_error,
         mut run_seconds,
+        unconfirmed,
         ..
     } = state;
     if let Some(bar) = &bar {
@@ -881,6 +882,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         probe,
         interrupted: interrupt::interrupted().is_some(),
         findings,
+        unconfirmed,
         broken_corpus_files: broken,
     };
     if let Err(e) = summary.write(&args.out) {

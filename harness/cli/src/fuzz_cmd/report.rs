@@ -85,6 +85,9 @@ pub(super) struct Summary {
     pub probe: bool,
     pub interrupted: bool,
     pub findings: Vec<Finding>,
+    /// Real-time verdicts that did not show again on a fresh process, by kind (dropped; with
+    /// `--keep-iut`, mostly state a kept process carried, or a probe missed under load).
+    pub unconfirmed: std::collections::BTreeMap<String, usize>,
     pub broken_corpus_files: Vec<String>,
 }
 
@@ -143,6 +146,17 @@ impl Summary {
             self.run_seconds.p90,
             self.run_seconds.max
         );
+        if !self.unconfirmed.is_empty() {
+            let kinds: Vec<String> = self
+                .unconfirmed
+                .iter()
+                .map(|(kind, n)| format!("{kind} × {n}"))
+                .collect();
+            md.push_str(&format!(
+                "\nNot shown again on a fresh process, so dropped: {}.\n",
+                kinds.join(", ")
+            ));
+        }
         if self.findings.is_empty() {
             md.push_str("\nNo finding.\n");
         }
