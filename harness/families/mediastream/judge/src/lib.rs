@@ -812,7 +812,14 @@ impl Session {
     ) {
         self.check_zero_fields(packet, kind);
         // D9: a responder that served START (or answers only a START) never sends a control frame.
-        if !from_initiator && (self.legacy_served || (self.start_received && !self.syn_received)) {
+        // A START it dropped (no AllowLegacyStart) leaves it free to answer a later malformed SYN of
+        // the tuple (version 2) with the rejection D4 asks for.
+        let rejects_malformed = kind == ControlKind::SynAck
+            && !from_initiator
+            && !accept
+            && self.malformed_requests_pending > 0;
+        let answers_only_start = self.start_received && !self.syn_received && !rejects_malformed;
+        if !from_initiator && (self.legacy_served || answers_only_start) {
             let detail = format!(
                 "{} sent to a peer that opened with legacy START",
                 kind.kind()

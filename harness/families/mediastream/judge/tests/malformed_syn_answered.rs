@@ -91,3 +91,42 @@ fn each_malformed_request_may_be_rejected(
         "{fired:?}"
     );
 }
+
+/// A 3-way responder without AllowLegacyStart drops a START with no reply (D9); a SYN of version 2
+/// from the same tuple then gets the rejection D4 asks for, which is no control frame to a legacy
+/// peer (found fuzzing: a stray SYN-ACK, a START, a SYN of version 2, and the independent responder
+/// rejecting it as the reference does). A rejection nothing malformed asked for still breaks D9,
+/// and so does one after the START was served.
+#[rstest]
+#[case::a_bad_version_rejected_after_a_dropped_start(true, false, false)]
+#[case::a_rejection_of_nothing_malformed(false, false, true)]
+#[case::a_bad_version_rejected_after_a_served_start(true, true, true)]
+fn a_rejection_of_a_malformed_syn_after_a_start(
+    #[case] bad_version_sent: bool,
+    #[case] start_served: bool,
+    #[case] fires: bool,
+) {
+    let id = common::assigned_id();
+    let control = |c: ControlRepr<'_>| Datagram::Control(c).to_vec();
+    let mut session = Session::new();
+    session.push(0, true, &Datagram::Start.to_vec());
+    if start_served {
+        session.push(1, false, &Datagram::ConnectionId(id).to_vec());
+    }
+    if bad_version_sent {
+        let mut bad_version = control(ControlRepr::syn(ConnectionId::ZERO));
+        bad_version[26] = 2;
+        session.push(2, true, &bad_version);
+    }
+    session.push(
+        3,
+        false,
+        &control(ControlRepr::syn_ack_reject("unsupported version")),
+    );
+    let fired = session.rules_fired();
+    assert_eq!(
+        fired.contains(&"mediastream.legacy.no_control_frames"),
+        fires,
+        "{fired:?}"
+    );
+}

@@ -112,7 +112,7 @@ pub fn required_features(s: &MediaScenario) -> Vec<String> {
 }
 
 /// What the judge is told of a run: the responder's profile (the IUT's, or its peer's when the
-/// IUT initiates) and, in real time, the roles and the harness's tolerance.
+/// IUT initiates), the roles, and in real time the harness's tolerance.
 fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
     let responder_profile = match ctx.role {
         Role::Responder => ctx.iut_profile,
@@ -120,13 +120,15 @@ fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
     }
     .unwrap_or(Profile::new(ProfileKind::ThreeWay));
     let mut options = CheckOptions::for_stream(responder_profile, &ctx.scenario.setup.stream);
+    // The roles are told, in virtual time too: inferred from the datagrams, they come out reversed
+    // when the harness speaks first with a responder's datagram (a script opening with a SYN-ACK),
+    // and the run is judged as if the IUT were the other side.
+    options.responder = Some(match ctx.role {
+        Role::Responder => ctx.iut,
+        Role::Initiator => ctx.peer,
+    });
     if let Some(tolerance) = ctx.tolerance {
-        // Real time: the roles are told (a running IUT may speak first), and the SYN schedule
-        // allows the harness's tolerance.
-        options.responder = Some(match ctx.role {
-            Role::Responder => ctx.iut,
-            Role::Initiator => ctx.peer,
-        });
+        // Real time: the SYN schedule allows the harness's tolerance.
         options.tolerance = options.tolerance.max(tolerance);
     }
     options
