@@ -814,10 +814,8 @@ impl Session {
         // D9: a responder that served START (or answers only a START) never sends a control frame.
         // A START it dropped (no AllowLegacyStart) leaves it free to answer a later malformed SYN of
         // the tuple (version 2) with the rejection D4 asks for.
-        let rejects_malformed = kind == ControlKind::SynAck
-            && !from_initiator
-            && !accept
-            && self.malformed_requests_pending > 0;
+        let rejects_malformed =
+            kind == ControlKind::SynAck && !accept && self.malformed_requests_pending > 0;
         let answers_only_start = self.start_received && !self.syn_received && !rejects_malformed;
         if !from_initiator && (self.legacy_served || answers_only_start) {
             let detail = format!(
