@@ -190,12 +190,13 @@ fn wrapped_manifest(dir: &Path, name: &str, prefix: Vec<String>) -> PathBuf {
     path
 }
 
-/// The manifest whose responder first appends a line to `log` (one line per process started).
+/// The manifest whose responder first appends its process id to `log` (one line per process
+/// started).
 fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
     let prefix = [
         "sh",
         "-c",
-        &format!("echo started >> '{}' && exec \"$@\"", log.display()),
+        &format!("echo $$ >> '{}' && exec \"$@\"", log.display()),
         "sh",
     ];
     wrapped_manifest(dir, "logging.json", prefix.map(str::to_owned).to_vec())
@@ -309,6 +310,43 @@ fn an_external_responder_serves_input_after_input() {
     assert!(
         replays >= inputs,
         "{replays} processes started to replay {inputs} inputs"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Kept responders end with the search: every process it started is gone when `harness fuzz`
+/// has exited. (Ended by the thread-local cache's destructors alone, some outlived the harness:
+/// a scope's implicit join does not wait for them, and 13 responders of a 16-job campaign were
+/// left running.)
+#[test]
+fn kept_responders_end_with_the_search() {
+    let out = scratch("kept-end");
+    let log = out.join("pids.log");
+    let manifest = logging_manifest(&out, &log);
+    let report = out.join("report");
+    let o = fuzz_responder(
+        &manifest,
+        &report,
+        &["--keep-iut", "--jobs", "16", "--execs", "64", "--seed", "4"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", report_in(&report));
+    let pids: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(pids.len() >= 2, "{} processes started", pids.len());
+    // A process still running has its command line; one that ended and was reaped has none.
+    let alive: Vec<&String> = pids
+        .iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("mediastream_peer"))
+        })
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "still running after the search: {alive:?}"
     );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -316,6 +316,13 @@ impl Runner<'_> {
         })
     }
 
+    /// Ends the responders this thread keeps for the search (`--keep-iut`).
+    pub(super) fn forget_kept(&self) {
+        if matches!(self.search_iut, Iut::External(_)) {
+            ExternalIut::forget_kept();
+        }
+    }
+
     /// Verdicts of `kind` are no longer confirmed (the search ignores them from now on).
     pub(super) fn kind_done(&self, kind: &str) {
         if let Ok(mut done) = self.done_kinds.lock() {

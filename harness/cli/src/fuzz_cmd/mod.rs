@@ -761,15 +761,21 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Value, Exec)>();
         for _ in 0..if inline { 0 } else { jobs } {
             let (tx, runner, work_rx) = (tx.clone(), &runner, &work_rx);
-            scope.spawn(move || loop {
-                let next = work_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((k, mut candidate))) = next else {
-                    return;
-                };
-                let result = timed(|| runner.search(&mut candidate, k < resumed));
-                if tx.send((k, candidate, result)).is_err() {
-                    return;
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((k, mut candidate))) = next else {
+                        break;
+                    };
+                    let result = timed(|| runner.search(&mut candidate, k < resumed));
+                    if tx.send((k, candidate, result)).is_err() {
+                        break;
+                    }
                 }
+                // The responders this job kept end here, before the scope does: ended by the
+                // thread-local cache's destructor they could outlive the harness, since a scope's
+                // implicit join does not wait for thread-local destructors (rust-lang/rust#116179).
+                runner.forget_kept();
             });
         }
         drop(tx);
@@ -837,8 +843,9 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 taken += 1;
             }
         }
-        // The workers end when the work channel closes.
+        // The workers end when the work channel closes; the inline job's responders end now.
         drop(work_tx);
+        runner.forget_kept();
     });
     let State {
         inputs,
