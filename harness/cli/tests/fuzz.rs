@@ -202,6 +202,15 @@ fn logging_manifest(dir: &Path, log: &Path) -> PathBuf {
     wrapped_manifest(dir, "logging.json", prefix.map(str::to_owned).to_vec())
 }
 
+/// The process ids `logging_manifest`'s responders wrote to `log`, one per process started.
+fn started_pids(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `harness fuzz` of the media-stream responder a manifest starts, with `extra` arguments.
 fn fuzz_responder(manifest: &Path, report: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -283,10 +292,7 @@ fn an_external_responder_serves_input_after_input() {
             String::from_utf8_lossy(&o.stderr)
         );
         let summary = report_in(&report);
-        let started = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .count();
+        let started = started_pids(&log).len();
         let runs = summary["execs"].as_u64().unwrap_or(0);
         // Verdicts a fresh process did not show again are counted by kind (none expected here,
         // but the count is reported either way).
@@ -330,11 +336,7 @@ fn kept_responders_end_with_the_search() {
         &["--keep-iut", "--jobs", "16", "--execs", "64", "--seed", "4"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", report_in(&report));
-    let pids: Vec<String> = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let pids = started_pids(&log);
     assert!(pids.len() >= 2, "{} processes started", pids.len());
     // A process still running has its command line; one that ended and was reaped has none.
     let alive: Vec<&String> = pids
@@ -389,10 +391,7 @@ fn an_input_asking_for_thousands_of_sends_is_over_budget_over_real_udp_too() {
         summary["over_budget"].as_u64() > Some(0),
         "no input was over budget: {summary}"
     );
-    let started = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .count() as u64;
+    let started = started_pids(&log).len() as u64;
     let runs = summary["execs"].as_u64().unwrap_or(0);
     assert!(
         started <= runs,
