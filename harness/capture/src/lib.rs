@@ -90,6 +90,6 @@ pub use error::CaptureError;
 pub use live::{LiveCapture, LiveLimits, LiveStats};
 pub use reader::{open, CaptureReader, SkipCounts, UdpDatagram};
 pub use secrets::decryption_secrets;
-pub use stream::{read_stream, StreamEnd, StreamOptions};
+pub use stream::{read_stream, read_stream_threaded, StreamEnd, StreamOptions};
 pub use trace::{write_trace, TraceOptions, ALTERED_IN_TRANSIT, NOT_DELIVERED, RECEIVED_CHANGED};
 pub use writer::{CaptureFormat, CaptureWriter, USER_APPLICATION};

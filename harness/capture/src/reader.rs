@@ -642,6 +642,29 @@ impl<'a> CaptureReader<'a> {
     }
 }
 
+impl<'a> CaptureReader<'a> {
+    /// Calls `each` with every datagram left, in order: what iterating gives, without building
+    /// each item as an `Option<Result<…>>` (a tenth of the reading thread's time when the loop
+    /// called `next`). The damage that ended the reading, if any.
+    #[inline]
+    pub(crate) fn for_each_datagram(
+        &mut self,
+        mut each: impl FnMut(UdpDatagram<'a>),
+    ) -> Option<CaptureError> {
+        loop {
+            while let Some(datagram) = self.next_fast() {
+                each(datagram);
+            }
+            match self.next_general() {
+                ControlFlow::Continue(()) => {}
+                ControlFlow::Break(None) => return None,
+                ControlFlow::Break(Some(Ok(datagram))) => each(datagram),
+                ControlFlow::Break(Some(Err(damage))) => return Some(damage),
+            }
+        }
+    }
+}
+
 impl<'a> Iterator for CaptureReader<'a> {
     type Item = Result<UdpDatagram<'a>, CaptureError>;
 

@@ -9,6 +9,7 @@
 //! (the tests compare both over every golden capture, cut at every size).
 
 use std::io::Read;
+use std::sync::mpsc;
 
 use pcap_file::pcapng::blocks::SECTION_HEADER_BLOCK;
 
@@ -30,7 +31,12 @@ pub struct StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         // Measured on the 1,000,000-datagram bench capture: 64 KiB to 4 MiB are within 5 %.
-        StreamOptions { chunk: 1 << 20 }
+        StreamOptions {
+            chunk: std::env::var("HH_CHUNK")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1 << 20),
+        }
     }
 }
 
@@ -60,35 +66,196 @@ pub struct StreamEnd {
 /// start is [`CaptureError::Io`]. Damage (and a read error) later in the file is
 /// [`StreamEnd::damage`], after the datagrams before it.
 pub fn read_stream<R: Read>(
-    mut source: R,
+    source: R,
+    port: Option<u16>,
+    options: StreamOptions,
+    each: impl FnMut(UdpDatagram<'_>),
+) -> Result<StreamEnd, CaptureError> {
+    /// Decodes each piece as it is framed; two buffers in turn (the next takes the record the
+    /// last one cut).
+    struct Inline<F> {
+        decoder: Decoder,
+        each: F,
+        spare: Vec<u8>,
+        failed: Option<CaptureError>,
+    }
+    impl<F: FnMut(UdpDatagram<'_>)> PieceSink for Inline<F> {
+        fn fresh(&mut self) -> Vec<u8> {
+            std::mem::take(&mut self.spare)
+        }
+        fn piece(&mut self, buffer: Vec<u8>, len: usize, more_follows: bool) -> bool {
+            let decoded = self
+                .decoder
+                .decode(&buffer[..len], more_follows, &mut self.each);
+            self.spare = buffer;
+            match decoded {
+                Ok(()) => !self.decoder.done,
+                Err(e) => {
+                    self.failed = Some(e);
+                    false
+                }
+            }
+        }
+    }
+    let mut inline = Inline {
+        decoder: Decoder::new(port),
+        each,
+        spare: Vec::new(),
+        failed: None,
+    };
+    let framed = frame_stream(source, options, &mut inline);
+    match inline.failed {
+        Some(e) => Err(e),
+        None => inline.decoder.end(framed),
+    }
+}
+
+/// [`read_stream`] on two threads: a second thread reads the file and frames its records, and
+/// this one decodes them and calls `each`. The same datagrams in the same order, and the same
+/// end. Nothing is copied between the threads: the buffers go over whole and come back.
+///
+/// # Errors
+///
+/// As [`read_stream`].
+pub fn read_stream_threaded<R: Read + Send>(
+    source: R,
     port: Option<u16>,
     options: StreamOptions,
     mut each: impl FnMut(UdpDatagram<'_>),
 ) -> Result<StreamEnd, CaptureError> {
-    let chunk = options.chunk.max(1);
-    let mut pieces = Pieces::new(port);
-    let mut buf = Vec::with_capacity(chunk);
-    loop {
-        buf.clear();
-        match fill(&mut source, &mut buf, chunk) {
-            Ok(0) => break,
-            Ok(_) => {
-                if pieces.feed(&buf, &mut each)? {
-                    break;
-                }
-            }
-            Err(e) => {
-                pieces.read_failed(e)?;
-                break;
-            }
+    /// Pieces framed and not yet decoded, at most (each a buffer of about a chunk).
+    const IN_FLIGHT: usize = 4;
+    struct Piece {
+        buffer: Vec<u8>,
+        len: usize,
+        more_follows: bool,
+    }
+    /// The framing thread's side: pieces go to the decoder, buffers come back.
+    struct Handover {
+        pieces: mpsc::SyncSender<Piece>,
+        free: mpsc::Receiver<Vec<u8>>,
+    }
+    impl PieceSink for Handover {
+        fn fresh(&mut self) -> Vec<u8> {
+            self.free.try_recv().unwrap_or_default()
+        }
+        fn piece(&mut self, buffer: Vec<u8>, len: usize, more_follows: bool) -> bool {
+            let piece = Piece {
+                buffer,
+                len,
+                more_follows,
+            };
+            // An error: the decoder has seen the end and wants no more.
+            self.pieces.send(piece).is_ok()
         }
     }
-    pieces.end(&mut each)
+    let (pieces_tx, pieces_rx) = mpsc::sync_channel::<Piece>(IN_FLIGHT);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let framing = scope.spawn(move || {
+            let mut handover = Handover {
+                pieces: pieces_tx,
+                free: free_rx,
+            };
+            frame_stream(source, options, &mut handover)
+        });
+        let mut decoder = Decoder::new(port);
+        let mut failed = None;
+        for piece in pieces_rx.iter() {
+            let bytes = &piece.buffer[..piece.len];
+            if let Err(e) = decoder.decode(bytes, piece.more_follows, &mut each) {
+                failed = Some(e);
+                break;
+            }
+            if decoder.done {
+                break;
+            }
+            // The framing thread is gone only once it has framed its last piece.
+            let _ = free_tx.send(piece.buffer);
+        }
+        // The framing thread stops at its next piece.
+        drop(pieces_rx);
+        let framed = match framing.join() {
+            Ok(framed) => framed,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        match failed {
+            Some(e) => Err(e),
+            None => decoder.end(framed),
+        }
+    })
 }
 
-/// Reads into `buf` until it holds `chunk` bytes or the source ends: the bytes read.
-fn fill(source: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> std::io::Result<usize> {
-    let limit = u64::try_from(chunk).unwrap_or(u64::MAX);
+/// Where [`frame_stream`] puts the pieces it frames.
+trait PieceSink {
+    /// A buffer to read into (emptied by the framer; its capacity is reused).
+    fn fresh(&mut self) -> Vec<u8>;
+    /// The next piece: the first `len` bytes of `buffer` are whole records (all of them when
+    /// `more_follows` is false: the rest of the file). `false`: no more pieces are wanted.
+    fn piece(&mut self, buffer: Vec<u8>, len: usize, more_follows: bool) -> bool;
+}
+
+/// How [`frame_stream`] ended.
+struct Framed {
+    /// The read error that stopped it.
+    read_error: Option<std::io::Error>,
+}
+
+/// Reads `source` into buffers and gives them to `sink` in pieces of whole records: the start
+/// of a record a buffer's end cut is copied to the front of the next buffer.
+fn frame_stream<R: Read>(
+    mut source: R,
+    options: StreamOptions,
+    sink: &mut impl PieceSink,
+) -> Framed {
+    let chunk = options.chunk.max(1);
+    let mut framing = Framing::new();
+    let mut buf = sink.fresh();
+    buf.clear();
+    loop {
+        let want = framing.wanted(buf.len(), chunk);
+        match fill(&mut source, &mut buf, want) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                return Framed {
+                    read_error: Some(e),
+                }
+            }
+        }
+        if !framing.draining {
+            framing.frame_records(&buf);
+        }
+        if framing.draining {
+            // The decoder must see the rest of the file as its end to say what is wrong (and how
+            // much remains): it gets what the buffer holds once that is MAX_RECORD bytes.
+            if buf.len() < MAX_RECORD {
+                continue;
+            }
+            buf.truncate(MAX_RECORD);
+            let len = buf.len();
+            sink.piece(buf, len, false);
+            return Framed { read_error: None };
+        }
+        if framing.framed == 0 {
+            continue; // the first record is not whole yet: read on into this buffer
+        }
+        let mut next = sink.fresh();
+        next.clear();
+        next.extend_from_slice(&buf[framing.framed..]);
+        let len = std::mem::take(&mut framing.framed);
+        if !sink.piece(std::mem::replace(&mut buf, next), len, true) {
+            return Framed { read_error: None };
+        }
+    }
+    let len = buf.len();
+    sink.piece(buf, len, false);
+    Framed { read_error: None }
+}
+
+/// Appends to `buf` until `want` more bytes are read or the source ends: the bytes read.
+fn fill(source: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+    let limit = u64::try_from(want).unwrap_or(u64::MAX);
     source.by_ref().take(limit).read_to_end(buf)
 }
 
@@ -224,185 +391,121 @@ fn len_plus(n: usize, header: usize) -> Frame {
     }
 }
 
-/// The reading state between pieces: the reader (parked between pieces), the framer, the bytes
-/// of a record cut by a buffer's end.
-struct Pieces {
-    port: Option<u16>,
+/// The framing state of the buffer at hand: how far its records are framed.
+struct Framing {
     framer: Framer,
-    reader: Option<CaptureReader<'static>>,
-    /// The start of a record whose end is in a later buffer.
-    carry: Vec<u8>,
-    /// That record's length, once its header told it (the framer reads each header once).
-    carry_len: Option<usize>,
-    /// A broken header was met: the rest of the file is gathered in `carry` ([`Pieces::drain`]).
+    /// The bytes at the front of the buffer that are whole records.
+    framed: usize,
+    /// The length of the record after them, once its header told it (the framer reads each
+    /// header once).
+    pending: Option<usize>,
+    /// A broken header was met: the rest of the file is gathered, up to [`MAX_RECORD`] bytes,
+    /// for the decoder to see as the end.
     draining: bool,
-    /// Offset in the file of the first byte not yet handed to the reader.
-    handed: usize,
+}
+
+impl Framing {
+    fn new() -> Framing {
+        Framing {
+            framer: Framer::Start,
+            framed: 0,
+            pending: None,
+            draining: false,
+        }
+    }
+
+    /// How many bytes to read next into a buffer holding `held`: a chunk, or what the record
+    /// under way still lacks if that is more.
+    fn wanted(&self, held: usize, chunk: usize) -> usize {
+        let lacking = if self.draining {
+            MAX_RECORD.saturating_sub(held)
+        } else {
+            match self.pending {
+                Some(n) => (self.framed + n).saturating_sub(held),
+                None => 0,
+            }
+        };
+        chunk.max(lacking)
+    }
+
+    /// Frames the whole records of `buf` after those framed already.
+    fn frame_records(&mut self, buf: &[u8]) {
+        loop {
+            if let Some(n) = self.pending {
+                if buf.len() - self.framed < n {
+                    return;
+                }
+                self.framed += n;
+                self.pending = None;
+            }
+            self.framed += self.framer.pcap_records(&buf[self.framed..]);
+            if self.framed == buf.len() {
+                return;
+            }
+            match self.framer.frame(&buf[self.framed..]) {
+                Frame::Len(n) => self.pending = Some(n),
+                Frame::NeedHeader(_) => return,
+                Frame::Broken => {
+                    // Everything from the buffer's front goes to the decoder as the end.
+                    self.draining = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The decoding state between pieces: the reader, parked between them.
+struct Decoder {
+    port: Option<u16>,
+    reader: Option<CaptureReader<'static>>,
+    /// Offset in the file of the next piece.
+    base: usize,
     damage: Option<CaptureError>,
-    /// The reader has seen the end (damage, or a broken header given as the end).
+    /// The reader has seen the end (damage, or the last piece).
     done: bool,
 }
 
-impl Pieces {
-    fn new(port: Option<u16>) -> Pieces {
-        Pieces {
+impl Decoder {
+    fn new(port: Option<u16>) -> Decoder {
+        Decoder {
             port,
-            framer: Framer::Start,
             reader: None,
-            carry: Vec::new(),
-            carry_len: None,
-            draining: false,
-            handed: 0,
+            base: 0,
             damage: None,
             done: false,
         }
     }
 
-    /// Takes the next buffer of the file; `Ok(true)` when reading can stop (the reader has seen
-    /// the end).
-    fn feed(
-        &mut self,
-        buf: &[u8],
-        each: &mut impl FnMut(UdpDatagram<'_>),
-    ) -> Result<bool, CaptureError> {
-        if self.draining {
-            return self.drain(buf, each);
-        }
-        let mut at = 0;
-        // First the record the previous buffer cut, completed from this one.
-        while !self.carry.is_empty() {
-            let want = match self.carry_len {
-                Some(n) => n,
-                None => match self.framer.frame(&self.carry) {
-                    Frame::Len(n) => {
-                        self.carry_len = Some(n);
-                        n
-                    }
-                    Frame::NeedHeader(n) if n > self.carry.len() => n,
-                    Frame::NeedHeader(_) | Frame::Broken => {
-                        self.draining = true;
-                        return self.drain(&buf[at..], each);
-                    }
-                },
-            };
-            if self.carry.len() < want {
-                let take = (want - self.carry.len()).min(buf.len() - at);
-                self.carry.extend_from_slice(&buf[at..at + take]);
-                at += take;
-                if self.carry.len() < want {
-                    return Ok(false);
-                }
-                if self.carry_len.is_none() {
-                    continue; // the header is whole now: it tells the length
-                }
-            }
-            let carry = std::mem::take(&mut self.carry);
-            self.carry_len = None;
-            self.hand(&carry, true, each)?;
-            self.carry = carry;
-            self.carry.clear();
-            if self.done {
-                return Ok(true);
-            }
-        }
-        // Then every whole record of this buffer, in one piece.
-        let start = at;
-        let mut broken = false;
-        while at < buf.len() {
-            at += self.framer.pcap_records(&buf[at..]);
-            if at == buf.len() {
-                break;
-            }
-            match self.framer.frame(&buf[at..]) {
-                Frame::Len(n) if n <= buf.len() - at => at += n,
-                Frame::Len(n) => {
-                    self.carry_len = Some(n);
-                    break;
-                }
-                Frame::NeedHeader(_) => break,
-                Frame::Broken => {
-                    broken = true;
-                    break;
-                }
-            }
-        }
-        if broken {
-            self.draining = true;
-            self.carry.extend_from_slice(&buf[start..]);
-            return self.drain(&[], each);
-        }
-        if at > start {
-            self.hand(&buf[start..at], true, each)?;
-            if self.done {
-                return Ok(true);
-            }
-        }
-        self.carry.extend_from_slice(&buf[at..]);
-        Ok(false)
-    }
-
-    /// After a broken header, the reader must see the rest of the file as its end to say what is
-    /// wrong (and how much remains): the rest is gathered, up to [`MAX_RECORD`] bytes.
-    fn drain(
-        &mut self,
-        buf: &[u8],
-        each: &mut impl FnMut(UdpDatagram<'_>),
-    ) -> Result<bool, CaptureError> {
-        let take = MAX_RECORD.saturating_sub(self.carry.len()).min(buf.len());
-        self.carry.extend_from_slice(&buf[..take]);
-        if self.carry.len() < MAX_RECORD {
-            return Ok(false);
-        }
-        let carry = std::mem::take(&mut self.carry);
-        self.hand(&carry, false, each)?;
-        Ok(true)
-    }
-
-    /// Hands `piece` (whole records, unless it is the last: `more_follows` false) to the
-    /// reader, which is opened on the first piece.
-    fn hand(
+    /// Decodes `piece` (whole records, unless it is the last: `more_follows` false); the reader
+    /// is opened on the first piece. `Err` only when that is not a capture.
+    fn decode(
         &mut self,
         piece: &[u8],
         more_follows: bool,
         each: &mut impl FnMut(UdpDatagram<'_>),
     ) -> Result<(), CaptureError> {
         let mut reader = match self.reader.take() {
-            Some(parked) => parked.continue_on(piece, self.handed, more_follows),
+            Some(parked) => parked.continue_on(piece, self.base, more_follows),
             None => open(piece)?
                 .with_port(self.port)
                 .pausing_at_end(more_follows),
         };
-        for item in reader.by_ref() {
-            match item {
-                Ok(datagram) => each(datagram),
-                Err(e) => {
-                    self.damage = Some(e);
-                    break;
-                }
-            }
-        }
+        self.damage = reader.for_each_datagram(each);
         self.done = self.damage.is_some() || !more_follows;
-        self.handed += piece.len();
-        self.reader = Some(reader.continue_on(&[], self.handed, true));
+        self.base += piece.len();
+        self.reader = Some(reader.continue_on(&[], self.base, true));
         Ok(())
     }
 
-    /// The file could not be read on: damage after what was read (an error at the start).
-    fn read_failed(&mut self, e: std::io::Error) -> Result<(), CaptureError> {
-        if self.reader.is_none() {
-            return Err(CaptureError::Io(e));
-        }
-        self.damage = Some(CaptureError::Io(e));
-        self.done = true;
-        Ok(())
-    }
-
-    /// The end of the file: what is left (a record cut short, or nothing) goes to the reader as
-    /// the end.
-    fn end(mut self, each: &mut impl FnMut(UdpDatagram<'_>)) -> Result<StreamEnd, CaptureError> {
-        if !self.done {
-            let carry = std::mem::take(&mut self.carry);
-            self.hand(&carry, false, each)?;
+    /// What was found besides the datagrams, once the framer has stopped (a read error: damage
+    /// after what was read, or the error itself at the start).
+    fn end(mut self, framed: Framed) -> Result<StreamEnd, CaptureError> {
+        if let (Some(e), false) = (framed.read_error, self.done) {
+            if self.reader.is_none() {
+                return Err(CaptureError::Io(e));
+            }
+            self.damage = Some(CaptureError::Io(e));
         }
         let reader = self.reader.ok_or_else(|| CaptureError::NotACapture {
             first_bytes: Vec::new(),

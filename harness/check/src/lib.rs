@@ -158,15 +158,8 @@ impl ViolationLog {
 pub trait Judge {
     /// The family's verdict.
     type Report;
-    /// What a judge works out from one datagram's bytes alone (a payload check, say): with two
-    /// threads the reading thread does it ahead of the judge, which is the slower of the two.
-    type Prepared: Send;
-    /// The bytes-only work on `payload`.
-    fn prepare(payload: &[u8]) -> Self::Prepared;
     /// The next packet, in capture order.
     fn push(&mut self, packet: &Packet<'_>);
-    /// As [`push`](Self::push), with what [`prepare`](Self::prepare) made of its payload.
-    fn push_prepared(&mut self, packet: &Packet<'_>, prepared: Self::Prepared);
     /// The verdict on everything pushed.
     fn finish(self) -> Self::Report;
 }
@@ -238,9 +231,9 @@ pub fn check_capture<J: Judge>(
 /// its size ([`handshake_capture::read_stream`]); the same verdict for the same bytes. A read
 /// error after the start is damage.
 ///
-/// With `threads` ≥ 2 a second thread reads and decodes the capture while this one judges
-/// (`pipeline`): the judge sees the same packets in the same order, so the verdict is the same
-/// byte for byte.
+/// With `threads` ≥ 2 a second thread reads the file while this one decodes and judges
+/// ([`handshake_capture::read_stream_threaded`]): the judge sees the same packets in the same
+/// order, so the verdict is the same byte for byte.
 pub fn check_stream<J: Judge, R: std::io::Read + Send>(
     source: R,
     port: Option<u16>,
@@ -248,10 +241,11 @@ pub fn check_stream<J: Judge, R: std::io::Read + Send>(
     mut judge: J,
 ) -> Result<CaptureVerdict<J::Report>, handshake_capture::CaptureError> {
     let options = handshake_capture::StreamOptions::default();
+    let each = |udp: handshake_capture::UdpDatagram<'_>| judge.push(&packet(&udp));
     let end = if threads >= 2 {
-        pipeline::judge_while_reading(source, port, options, &mut judge)?
+        handshake_capture::read_stream_threaded(source, port, options, each)?
     } else {
-        handshake_capture::read_stream(source, port, options, |udp| judge.push(&packet(&udp)))?
+        handshake_capture::read_stream(source, port, options, each)?
     };
     Ok(CaptureVerdict {
         report: judge.finish(),
@@ -259,112 +253,6 @@ pub fn check_stream<J: Judge, R: std::io::Read + Send>(
         skips: end.skipped,
         damage: end.damage,
     })
-}
-
-/// Reading and judging on two threads.
-///
-/// The reading thread copies each datagram's payload into a batch (a few hundred KiB, so that
-/// it crosses between the cores' caches whole) with what the judge needs of it; the judging
-/// thread takes the batches in order and gives them back emptied, so a handful are ever alive.
-mod pipeline {
-    use std::net::SocketAddr;
-    use std::sync::mpsc;
-
-    use handshake_capture::{read_stream, CaptureError, StreamEnd, StreamOptions};
-
-    use super::{Judge, Mark, Packet};
-
-    /// Payload bytes a batch gathers before it is handed over.
-    const BATCH_BYTES: usize = 256 << 10;
-    /// Batches handed over and not yet judged, at most.
-    const IN_FLIGHT: usize = 4;
-
-    /// A datagram in a batch: its payload ends where the next one's begins.
-    struct Item<P> {
-        prepared: P,
-        number: u64,
-        time_ns: u64,
-        src: SocketAddr,
-        dst: SocketAddr,
-        payload_end: u32,
-        mark: Mark,
-    }
-
-    struct Batch<P> {
-        payloads: Vec<u8>,
-        items: Vec<Item<P>>,
-    }
-
-    impl<P> Default for Batch<P> {
-        fn default() -> Self {
-            Batch {
-                payloads: Vec::new(),
-                items: Vec::new(),
-            }
-        }
-    }
-
-    /// Reads `source` on a second thread and pushes every datagram to `judge` on this one.
-    pub fn judge_while_reading<J: Judge, R: std::io::Read + Send>(
-        source: R,
-        port: Option<u16>,
-        options: StreamOptions,
-        judge: &mut J,
-    ) -> Result<StreamEnd, CaptureError> {
-        let (full_tx, full_rx) = mpsc::sync_channel::<Batch<J::Prepared>>(IN_FLIGHT);
-        let (free_tx, free_rx) = mpsc::channel::<Batch<J::Prepared>>();
-        std::thread::scope(|scope| {
-            let reading = scope.spawn(move || {
-                let mut batch = Batch::default();
-                let end = read_stream(source, port, options, |udp| {
-                    if batch.payloads.len() + udp.payload.len() > BATCH_BYTES
-                        && !batch.items.is_empty()
-                    {
-                        let next = free_rx.try_recv().unwrap_or_default();
-                        // The judge is gone only if it panicked: its panic is what matters.
-                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
-                    }
-                    batch.payloads.extend_from_slice(&udp.payload);
-                    batch.items.push(Item {
-                        prepared: J::prepare(&udp.payload),
-                        number: udp.packet_number,
-                        time_ns: udp.timestamp_ns,
-                        // A batch holds at most BATCH_BYTES plus one datagram (≤ 64 KiB).
-                        payload_end: u32::try_from(batch.payloads.len()).unwrap_or(u32::MAX),
-                        src: udp.src,
-                        dst: udp.dst,
-                        mark: Mark::from_comment(udp.comment.as_deref()),
-                    });
-                });
-                if !batch.items.is_empty() {
-                    let _ = full_tx.send(batch);
-                }
-                end
-            });
-            for mut batch in full_rx {
-                let mut start = 0;
-                for item in batch.items.drain(..) {
-                    let end = item.payload_end as usize;
-                    let packet = Packet {
-                        number: item.number,
-                        time_ns: item.time_ns,
-                        src: item.src,
-                        dst: item.dst,
-                        payload: &batch.payloads[start..end],
-                        mark: item.mark,
-                    };
-                    judge.push_prepared(&packet, item.prepared);
-                    start = end;
-                }
-                batch.payloads.clear();
-                let _ = free_tx.send(batch);
-            }
-            match reading.join() {
-                Ok(end) => end,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })
-    }
 }
 
 /// What `harness check` was asked: the capture and the options every family shares (a family adds

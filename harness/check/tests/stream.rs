@@ -14,15 +14,6 @@ struct Recorder(Vec<(u64, u64, SocketAddr, SocketAddr, Vec<u8>, Mark)>);
 
 impl Judge for Recorder {
     type Report = Vec<(u64, u64, SocketAddr, SocketAddr, Vec<u8>, Mark)>;
-    // The payload's length, checked against the packet's in push_prepared.
-    type Prepared = usize;
-    fn prepare(payload: &[u8]) -> usize {
-        payload.len()
-    }
-    fn push_prepared(&mut self, p: &Packet<'_>, prepared: usize) {
-        assert_eq!(prepared, p.payload.len(), "prepared for another datagram");
-        self.push(p);
-    }
     fn push(&mut self, p: &Packet<'_>) {
         self.0.push((
             p.number,

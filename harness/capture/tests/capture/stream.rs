@@ -1,11 +1,13 @@
 //! The streaming reader says exactly what the in-memory reader says about the same bytes: the
 //! same datagrams in the same order, skips, records read, secrets and damage, whatever the
-//! buffer size (down to one byte, so that every record is cut by a buffer's end) and with or
-//! without the read-ahead thread. Over every golden capture, cut short and corrupted.
+//! buffer size (down to one byte, so that every record is cut by a buffer's end), on one thread
+//! and on two. Over every golden capture, cut short and corrupted.
 
 use std::path::{Path, PathBuf};
 
-use handshake_capture::{open, read_stream, SkipCounts, StreamOptions, UdpDatagram};
+use handshake_capture::{
+    open, read_stream, read_stream_threaded, SkipCounts, StreamOptions, UdpDatagram,
+};
 use proptest::prelude::*;
 
 /// Everything a reader says about a capture.
@@ -38,9 +40,29 @@ fn in_memory(bytes: &[u8], port: Option<u16>) -> Result<Outcome, String> {
 }
 
 fn streamed(bytes: &[u8], port: Option<u16>, options: StreamOptions) -> Result<Outcome, String> {
+    let one = streamed_on(bytes, port, options, false);
+    assert_eq!(
+        one,
+        streamed_on(bytes, port, options, true),
+        "one thread and two"
+    );
+    one
+}
+
+fn streamed_on(
+    bytes: &[u8],
+    port: Option<u16>,
+    options: StreamOptions,
+    threaded: bool,
+) -> Result<Outcome, String> {
     let mut datagrams = Vec::new();
-    let end = read_stream(bytes, port, options, |d| datagrams.push(d.into_owned()))
-        .map_err(|e| e.to_string())?;
+    let each = |d: UdpDatagram<'_>| datagrams.push(d.into_owned());
+    let end = if threaded {
+        read_stream_threaded(bytes, port, options, each)
+    } else {
+        read_stream(bytes, port, options, each)
+    }
+    .map_err(|e| e.to_string())?;
     Ok(Outcome {
         datagrams,
         damage: end.damage.map(|e| e.to_string()),
