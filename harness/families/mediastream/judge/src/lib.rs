@@ -279,6 +279,10 @@ pub struct Checker {
     sessions: Vec<Session>,
     /// Current session per IPv4 tuple ([`v4_tuple`]) and per other tuple.
     by_v4_tuple: FxHashMap<u128, usize>,
+    /// The same for recently seen IPv4 tuples, in a slot chosen by the tuple: one cache line to
+    /// read where the map's probe reads two (the lookup was a third of the judge's time on a
+    /// capture of 50 interleaved sessions).
+    recent_v4_tuples: Box<[(u128, usize); TUPLE_SLOTS]>,
     by_tuple: FxHashMap<(SocketAddr, SocketAddr), usize>,
     datagrams: u64,
 }
@@ -297,6 +301,16 @@ fn v4_tuple(a: SocketAddr, b: SocketAddr) -> Option<u128> {
     Some(u128::from(low) << 48 | u128::from(high))
 }
 
+/// Slots of [`Checker::recent_v4_tuples`].
+const TUPLE_SLOTS: usize = 256;
+
+/// The slot of an IPv4 tuple: the top bits of a multiplicative hash of its halves.
+#[inline]
+fn tuple_slot(key: u128) -> usize {
+    let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
+    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - TUPLE_SLOTS.trailing_zeros())) as usize
+}
+
 /// Any other tuple, the lower address first.
 fn tuple(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
     if a <= b {
@@ -313,6 +327,7 @@ impl Checker {
             options,
             sessions: Vec::new(),
             by_v4_tuple: FxHashMap::default(),
+            recent_v4_tuples: Box::new([(0, usize::MAX); TUPLE_SLOTS]),
             by_tuple: FxHashMap::default(),
             datagrams: 0,
         }
@@ -324,7 +339,16 @@ impl Checker {
         let parsed = Datagram::parse(packet.payload, Mode::LegacyAccepting);
         let v4 = v4_tuple(packet.src, packet.dst);
         let existing = match v4 {
-            Some(key) => self.by_v4_tuple.get(&key).copied(),
+            Some(key) => match self.recent_v4_tuples[tuple_slot(key)] {
+                (cached, session) if cached == key && session != usize::MAX => Some(session),
+                _ => {
+                    let session = self.by_v4_tuple.get(&key).copied();
+                    if let Some(session) = session {
+                        self.recent_v4_tuples[tuple_slot(key)] = (key, session);
+                    }
+                    session
+                }
+            },
             None => self.by_tuple.get(&tuple(packet.src, packet.dst)).copied(),
         };
         let index = match existing {
@@ -340,7 +364,10 @@ impl Checker {
                     packet.number,
                 ));
                 match v4 {
-                    Some(key) => self.by_v4_tuple.insert(key, i),
+                    Some(key) => {
+                        self.recent_v4_tuples[tuple_slot(key)] = (key, i);
+                        self.by_v4_tuple.insert(key, i)
+                    }
                     None => self.by_tuple.insert(tuple(packet.src, packet.dst), i),
                 };
                 i
@@ -388,18 +415,19 @@ impl Checker {
         packet: &Packet<'_>,
         parsed: &Result<Datagram<'_>, handshake_mediastream_wire::Error>,
     ) -> bool {
+        if index >= self.sessions.len() {
+            return true;
+        }
+        // What the harness copied, delayed or changed never opens a session, nor does media (the
+        // common case, told before the session's memory is read).
+        let Ok(d) = parsed else {
+            return false;
+        };
+        if packet.mark.modified || d.kind().is_media() {
+            return false;
+        }
         let Some(s) = self.sessions.get(index) else {
             return true;
-        };
-        // What the harness copied, delayed or changed never opens a session.
-        let Ok(d) = parsed.as_ref().map_err(|_| ()).and_then(|d| {
-            if packet.mark.modified {
-                Err(())
-            } else {
-                Ok(d)
-            }
-        }) else {
-            return false;
         };
         let from_initiator = packet.src == s.initiator;
         match d {
@@ -1229,7 +1257,10 @@ impl Session {
             self.total_run = (total, 1);
         }
         self.stats.frames_seen += 1;
-        if self.frame_sizes == self.last_good_frame {
+        // Compared element by element: a frame has a datagram or two, too few for a call to memcmp.
+        let same_as_last_good = self.frame_sizes.len() == self.last_good_frame.len()
+            && self.frame_sizes.iter().zip(&self.last_good_frame).all(|(a, b)| a == b);
+        if same_as_last_good {
             self.frame_sizes.clear();
             return self.end_of_last_frame();
         }
