@@ -1259,7 +1259,11 @@ impl Session {
         self.stats.frames_seen += 1;
         // Compared element by element: a frame has a datagram or two, too few for a call to memcmp.
         let same_as_last_good = self.frame_sizes.len() == self.last_good_frame.len()
-            && self.frame_sizes.iter().zip(&self.last_good_frame).all(|(a, b)| a == b);
+            && self
+                .frame_sizes
+                .iter()
+                .zip(&self.last_good_frame)
+                .all(|(a, b)| a == b);
         if same_as_last_good {
             self.frame_sizes.clear();
             return self.end_of_last_frame();
