@@ -1,7 +1,7 @@
 //! `check_stream` gives the judge the same packets, in the same order, on one thread and on two
-//! (the reading thread hands them over in batches), and the same as `check_capture` over the
-//! bytes in memory: over a capture big enough for many batches, with payloads of every size up
-//! to 64 KiB, IP fragments, comments (marks) and other traffic.
+//! (a second thread reads the file and hands its buffers over), and the same as `check_capture`
+//! over the bytes in memory: over a capture big enough for many buffers, with payloads of every
+//! size up to 64 KiB, IP fragments, comments (marks) and other traffic.
 
 use std::net::SocketAddr;
 
@@ -37,7 +37,7 @@ fn capture(format: CaptureFormat) -> Vec<u8> {
     for i in 0..40_000u64 {
         let peer = SocketAddr::from(([10, 0, (i % 7) as u8, 1], 40_000 + (i % 13) as u16));
         let len = match i % 1000 {
-            0 => 65_000, // fragmented, and more than a batch holds
+            0 => 65_000, // fragmented: the payload is reassembled, not in the buffer
             1 => 0,      // empty
             n => (n * 37 % 1400) as usize,
         };
