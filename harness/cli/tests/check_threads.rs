@@ -1,5 +1,5 @@
 //! `harness check --threads 1` and `--threads 2` print the same verdict, byte for byte, text and
-//! JSON, over every golden media-stream capture (the judge's inputs are compared batch by batch in
+//! JSON, over every golden media-stream capture (the judge's inputs are compared packet by packet in
 //! handshake-check's own tests).
 
 use std::process::Command;
