@@ -170,3 +170,64 @@ proptest! {
         prop_assert_eq!(streamed(&bytes, None, options), in_memory(&bytes, None));
     }
 }
+
+/// A source that gives these bytes, then fails.
+struct FailsAfter<'a>(&'a [u8]);
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_is_damage_after_the_datagrams_before_it() {
+    let path = golden_captures()
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a capture");
+    let bytes = std::fs::read(&path).expect("readable");
+    let whole = in_memory(&bytes, None).expect("a capture").datagrams;
+    let options = StreamOptions { chunk: 64 };
+    let read = |threaded: bool, good: &[u8]| {
+        let mut datagrams = Vec::new();
+        let each = |d: UdpDatagram<'_>| datagrams.push(d.into_owned());
+        let end = if threaded {
+            read_stream_threaded(FailsAfter(good), None, options, each)
+        } else {
+            read_stream(FailsAfter(good), None, options, each)
+        };
+        (
+            end.map(|e| e.damage.map(|d| d.to_string()))
+                .map_err(|e| e.to_string()),
+            datagrams,
+        )
+    };
+    for threaded in [false, true] {
+        // At the start it is the error itself.
+        let (end, datagrams) = read(threaded, &[]);
+        assert!(
+            end.is_err_and(|e| e.contains("the disk went away")),
+            "{threaded}"
+        );
+        assert!(datagrams.is_empty());
+        // Later it is damage, after a prefix of the datagrams.
+        let (end, datagrams) = read(threaded, &bytes[..bytes.len() / 2]);
+        let damage = end.expect("a capture").expect("damage");
+        assert!(
+            damage.contains("the disk went away"),
+            "{threaded}: {damage}"
+        );
+        assert!(
+            !datagrams.is_empty() && datagrams.len() < whole.len(),
+            "{threaded}"
+        );
+        assert_eq!(datagrams[..], whole[..datagrams.len()], "{threaded}");
+    }
+}
