@@ -73,37 +73,26 @@ pub fn read_stream<R: Read>(
         decoder: Decoder,
         each: F,
         spare: Vec<u8>,
-        failed: Option<CaptureError>,
     }
     impl<F: FnMut(UdpDatagram<'_>)> PieceSink for Inline<F> {
         fn fresh(&mut self) -> Vec<u8> {
             std::mem::take(&mut self.spare)
         }
         fn piece(&mut self, buffer: Vec<u8>, len: usize, more_follows: bool) -> bool {
-            let decoded = self
+            let wanted = self
                 .decoder
                 .decode(&buffer[..len], more_follows, &mut self.each);
             self.spare = buffer;
-            match decoded {
-                Ok(()) => !self.decoder.done,
-                Err(e) => {
-                    self.failed = Some(e);
-                    false
-                }
-            }
+            wanted
         }
     }
     let mut inline = Inline {
         decoder: Decoder::new(port),
         each,
         spare: Vec::new(),
-        failed: None,
     };
-    let framed = frame_stream(source, options, &mut inline);
-    match inline.failed {
-        Some(e) => Err(e),
-        None => inline.decoder.end(framed),
-    }
+    let read_error = frame_stream(source, options, &mut inline);
+    inline.decoder.end(read_error)
 }
 
 /// [`read_stream`] on two threads: a second thread reads the file and frames its records, and
@@ -157,14 +146,9 @@ pub fn read_stream_threaded<R: Read + Send>(
             frame_stream(source, options, &mut handover)
         });
         let mut decoder = Decoder::new(port);
-        let mut failed = None;
         for piece in pieces_rx.iter() {
             let bytes = &piece.buffer[..piece.len];
-            if let Err(e) = decoder.decode(bytes, piece.more_follows, &mut each) {
-                failed = Some(e);
-                break;
-            }
-            if decoder.done {
+            if !decoder.decode(bytes, piece.more_follows, &mut each) {
                 break;
             }
             // The framing thread is gone only once it has framed its last piece.
@@ -172,14 +156,11 @@ pub fn read_stream_threaded<R: Read + Send>(
         }
         // The framing thread stops at its next piece.
         drop(pieces_rx);
-        let framed = match framing.join() {
-            Ok(framed) => framed,
+        let read_error = match framing.join() {
+            Ok(read_error) => read_error,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        match failed {
-            Some(e) => Err(e),
-            None => decoder.end(framed),
-        }
+        decoder.end(read_error)
     })
 }
 
@@ -192,19 +173,14 @@ trait PieceSink {
     fn piece(&mut self, buffer: Vec<u8>, len: usize, more_follows: bool) -> bool;
 }
 
-/// How [`frame_stream`] ended.
-struct Framed {
-    /// The read error that stopped it.
-    read_error: Option<std::io::Error>,
-}
-
 /// Reads `source` into buffers and gives them to `sink` in pieces of whole records: the start
-/// of a record a buffer's end cut is copied to the front of the next buffer.
+/// of a record a buffer's end cut is copied to the front of the next buffer. The read error that
+/// stopped it, if one did.
 fn frame_stream<R: Read>(
     mut source: R,
     options: StreamOptions,
     sink: &mut impl PieceSink,
-) -> Framed {
+) -> Option<std::io::Error> {
     let chunk = options.chunk.max(1);
     let mut framing = Framing::new();
     let mut buf = sink.fresh();
@@ -217,11 +193,7 @@ fn frame_stream<R: Read>(
         match fill(&mut source, &mut buf, want) {
             Ok(0) => break,
             Ok(_) => {}
-            Err(e) => {
-                return Framed {
-                    read_error: Some(e),
-                }
-            }
+            Err(e) => return Some(e),
         }
         if !framing.draining {
             framing.frame_records(&buf);
@@ -235,7 +207,7 @@ fn frame_stream<R: Read>(
             buf.truncate(MAX_RECORD);
             let len = buf.len();
             sink.piece(buf, len, false);
-            return Framed { read_error: None };
+            return None;
         }
         if framing.framed == 0 {
             continue; // the first record is not whole yet: read on into this buffer
@@ -245,12 +217,12 @@ fn frame_stream<R: Read>(
         next.extend_from_slice(&buf[framing.framed..]);
         let len = std::mem::take(&mut framing.framed);
         if !sink.piece(std::mem::replace(&mut buf, next), len, true) {
-            return Framed { read_error: None };
+            return None;
         }
     }
     let len = buf.len();
     sink.piece(buf, len, false);
-    Framed { read_error: None }
+    None
 }
 
 /// Appends to `buf` until `want` more bytes are read or the source ends: the bytes read.
@@ -462,7 +434,9 @@ struct Decoder {
     /// Offset in the file of the next piece.
     base: usize,
     damage: Option<CaptureError>,
-    /// The reader has seen the end (damage, or the last piece).
+    /// The first piece was not a capture.
+    not_a_capture: Option<CaptureError>,
+    /// The reader has seen the end (damage, or the last piece), or there is none.
     done: bool,
 }
 
@@ -473,35 +447,45 @@ impl Decoder {
             reader: None,
             base: 0,
             damage: None,
+            not_a_capture: None,
             done: false,
         }
     }
 
     /// Decodes `piece` (whole records, unless it is the last: `more_follows` false); the reader
-    /// is opened on the first piece. `Err` only when that is not a capture.
+    /// is opened on the first piece. Whether more pieces are wanted: not after the end, damage, or
+    /// a first piece that is not a capture.
     fn decode(
         &mut self,
         piece: &[u8],
         more_follows: bool,
         each: &mut impl FnMut(UdpDatagram<'_>),
-    ) -> Result<(), CaptureError> {
+    ) -> bool {
         let mut reader = match self.reader.take() {
             Some(parked) => parked.continue_on(piece, self.base, more_follows),
-            None => open(piece)?
-                .with_port(self.port)
-                .pausing_at_end(more_follows),
+            None => match open(piece) {
+                Ok(reader) => reader.with_port(self.port).pausing_at_end(more_follows),
+                Err(e) => {
+                    self.not_a_capture = Some(e);
+                    self.done = true;
+                    return false;
+                }
+            },
         };
         self.damage = reader.for_each_datagram(each);
         self.done = self.damage.is_some() || !more_follows;
         self.base += piece.len();
         self.reader = Some(reader.continue_on(&[], self.base, true));
-        Ok(())
+        !self.done
     }
 
-    /// What was found besides the datagrams, once the framer has stopped (a read error: damage
-    /// after what was read, or the error itself at the start).
-    fn end(mut self, framed: Framed) -> Result<StreamEnd, CaptureError> {
-        if let (Some(e), false) = (framed.read_error, self.done) {
+    /// What was found besides the datagrams, once the framer has stopped with `read_error`
+    /// (damage after what was read, or the error itself at the start).
+    fn end(mut self, read_error: Option<std::io::Error>) -> Result<StreamEnd, CaptureError> {
+        if let Some(e) = self.not_a_capture {
+            return Err(e);
+        }
+        if let (Some(e), false) = (read_error, self.done) {
             if self.reader.is_none() {
                 return Err(CaptureError::Io(e));
             }
