@@ -64,6 +64,12 @@ pub enum Command {
     /// --report DIR writes coverage.json and coverage.md. Exit 0 when every id has a scenario, 1
     /// when there are gaps, 2 on input errors.
     Coverage(crate::mutants_cmd::CoverageArgs),
+    /// Print every family's decision table: each fact, contract and profile decision an
+    /// expectation may rest on, with its class (what a miss means) and why it has it.
+    ///
+    /// A fact's miss fails; a contract is adapted to and never judged; a profile decision's miss is
+    /// a deviation, failing only under --strict-profile. Exit 0, 2 for an unknown family.
+    Decisions(crate::decisions_cmd::DecisionsArgs),
     /// Judge a pcap/pcapng capture against a family's protocol rules.
     ///
     /// Prints per session what the family's judge saw and every violation (packet number, time,
@@ -149,6 +155,14 @@ Examples:
 Examples:
   # Which scenarios cite each decision and rule, and the mutants each kills:
   harness coverage --report reports/coverage",
+    ),
+    (
+        "decisions",
+        "\
+Examples:
+  # What each expectation may rest on, and what a miss means:
+  harness decisions
+  harness decisions --family darktower --class profile",
     ),
     (
         "check",
@@ -387,6 +401,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Fuzz(args) => crate::fuzz_cmd::run(args, out),
         Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
+        Command::Decisions(args) => crate::decisions_cmd::run(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => schema(&which, out),
         Command::Completions { shell } => {

@@ -6,6 +6,7 @@
 
 pub mod capture_cmd;
 pub mod cli;
+pub mod decisions_cmd;
 pub mod families;
 pub mod fuzz_cmd;
 

@@ -515,10 +515,9 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
     for f in families_of(&scenarios) {
         let c = f.citations();
         let known = c
-            .facts
+            .decisions
             .iter()
-            .chain(c.profile_decisions)
-            .map(|(id, _)| *id)
+            .map(|d| d.id)
             .chain(f.rules().iter().map(|r| r.id));
         for id in known {
             ids.entry(id.to_owned()).or_default();

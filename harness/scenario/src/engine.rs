@@ -616,6 +616,8 @@ fn run_virtual<F: Family>(
         violations: F::violations(&report),
         iut_addr,
         step_failures: std::mem::take(&mut script.failures),
+        step_deviations: std::mem::take(&mut script.deviations),
+        unmet_contracts: std::mem::take(&mut script.unmet_contracts),
     };
     let mut outcome = judge(scenario, iut_name, observed, transcript, capture);
     outcome.traffic_bytes = traffic_bytes;

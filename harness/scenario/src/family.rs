@@ -41,26 +41,127 @@ use crate::outcome::{Observations, TranscriptLine};
 use crate::script::Vars;
 use crate::validate::Validator;
 
-/// What a family's expectations may cite: facts (and the decisions the facts make normative), and
-/// this project's own profile decisions beyond the facts (a check resting on one reports a
-/// deviation, never a failure, unless `--strict-profile`).
+/// What a family's expectations may cite: one table of decisions, each with its class, which
+/// decides what a miss means (see [`Class`] and `docs/decisions.md`).
 #[derive(Debug, Clone, Copy)]
 pub struct Citations {
-    /// (id, what it says).
-    pub facts: &'static [(&'static str, &'static str)],
-    /// (id, the decision).
-    pub profile_decisions: &'static [(&'static str, &'static str)],
+    /// Every fact, contract and profile decision the family's scenarios and rules may cite.
+    pub decisions: &'static [Decision],
+}
+
+/// One entry of a family's decision table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Its id (`D6`, `wire.event`, `DH12`).
+    pub id: &'static str,
+    /// What a miss means.
+    pub class: Class,
+    /// What it says, in one line.
+    pub says: &'static str,
+    /// Why it has its class: where the sources say it, or why they are silent.
+    pub why: &'static str,
+}
+
+/// What a decision is, and so what an implementation that does otherwise gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// The sources say so: a miss fails.
+    Fact,
+    /// What both sides must agree on to talk at all (addresses, paths, ALPNs, certificates,
+    /// secrets, a client's plan): the harness adapts to it (offers, negotiates, or reads it from the
+    /// manifest) and never fails an implementation for choosing otherwise.
+    Contract,
+    /// This project's reading where the facts are silent: a miss is a deviation, failing only
+    /// under `--strict-profile`.
+    Profile,
+}
+
+impl Class {
+    /// Lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Fact => "fact",
+            Class::Contract => "contract",
+            Class::Profile => "profile",
+        }
+    }
+}
+
+impl Decision {
+    /// A fact.
+    pub const fn fact(id: &'static str, says: &'static str, why: &'static str) -> Decision {
+        Decision {
+            id,
+            class: Class::Fact,
+            says,
+            why,
+        }
+    }
+
+    /// A contract.
+    pub const fn contract(id: &'static str, says: &'static str, why: &'static str) -> Decision {
+        Decision {
+            id,
+            class: Class::Contract,
+            says,
+            why,
+        }
+    }
+
+    /// A profile decision.
+    pub const fn profile(id: &'static str, says: &'static str, why: &'static str) -> Decision {
+        Decision {
+            id,
+            class: Class::Profile,
+            says,
+            why,
+        }
+    }
 }
 
 impl Citations {
-    /// Whether `id` is a fact or decision id.
-    pub fn is_fact(&self, id: &str) -> bool {
-        self.facts.iter().any(|(f, _)| *f == id)
+    /// The decision `id`, if the family has it.
+    pub fn find(&self, id: &str) -> Option<&'static Decision> {
+        self.decisions.iter().find(|d| d.id == id)
     }
 
-    /// Whether `id` is a profile decision id.
+    /// The class of `id`, if the family has it.
+    pub fn class(&self, id: &str) -> Option<Class> {
+        self.find(id).map(|d| d.class)
+    }
+
+    /// Whether `id` is a fact.
+    pub fn is_fact(&self, id: &str) -> bool {
+        self.class(id) == Some(Class::Fact)
+    }
+
+    /// Whether `id` is a profile decision.
     pub fn is_profile_decision(&self, id: &str) -> bool {
-        self.profile_decisions.iter().any(|(p, _)| *p == id)
+        self.class(id) == Some(Class::Profile)
+    }
+
+    /// The decisions of one class, in table order.
+    pub fn of(&self, class: Class) -> impl Iterator<Item = &'static Decision> {
+        self.decisions.iter().filter(move |d| d.class == class)
+    }
+
+    /// What a miss of an expectation resting on `basis` (comma-separated ids) means: a failure
+    /// only when every id is a fact (or a contract that configures it); a deviation when any is a
+    /// profile decision (the expectation holds only under this project's reading); a contract
+    /// when every id is one (the two sides do not speak alike: the scenario cannot run, it is
+    /// `unsupported`, never failed). Unknown ids count as facts (validation refuses them).
+    pub fn verdict_class(&self, basis: &str) -> Class {
+        let classes: Vec<Class> = crate::citations::ids(basis)
+            .map(|id| self.class(id).unwrap_or(Class::Fact))
+            .collect();
+        if classes.contains(&Class::Profile) {
+            Class::Profile
+        } else if !classes.is_empty() && classes.iter().all(|c| *c == Class::Contract) {
+            Class::Contract
+        } else {
+            Class::Fact
+        }
     }
 }
 

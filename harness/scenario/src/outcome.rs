@@ -164,6 +164,10 @@ pub struct Observed<O> {
     pub iut_addr: SocketAddr,
     /// Failed steps.
     pub step_failures: Vec<String>,
+    /// Missed steps that rest on profile decisions only.
+    pub step_deviations: Vec<String>,
+    /// Missed steps that rest on contracts only (the scenario could not run).
+    pub unmet_contracts: Vec<String>,
 }
 
 /// The outcome of one scenario against one IUT.
@@ -402,7 +406,7 @@ pub fn judge<F: Family>(
             .map(|r| crate::family::rule_id::<F>(r))
             .collect()
     };
-    let mut deviations = Vec::new();
+    let mut deviations = observed.step_deviations.clone();
     for rule in &hold {
         let rule = rule.as_str();
         if let Some(n) = fired.get(rule) {
@@ -446,10 +450,15 @@ pub fn judge<F: Family>(
                 .map(|r| format!("profile decision `{}`: {r}", p.decision)),
         );
     }
-    let verdict = if reasons.is_empty() {
-        Verdict::Pass
-    } else {
+    // A contract the IUT does not speak means the scenario could not run, unless a fact broke
+    // before it.
+    let verdict = if !reasons.is_empty() {
         Verdict::Fail
+    } else if !observed.unmet_contracts.is_empty() {
+        reasons = observed.unmet_contracts.clone();
+        Verdict::Unsupported
+    } else {
+        Verdict::Pass
     };
     ScenarioOutcome {
         scenario: scenario.id.clone(),

@@ -26,7 +26,7 @@ use handshake_core::Instant;
 use handshake_net::{DatagramId, FaultRule, IdTable, LinkEvent, SimEvent};
 use serde_json::Value;
 
-use crate::family::{ActCtx, Event, Family};
+use crate::family::{ActCtx, Class, Event, Family};
 use crate::format::{Action, ExpectNoneStep, ExpectStep, FaultSpec, Scenario, Step};
 
 /// What the interpreter needs from a driver. Virtual-time drivers complete every future at once.
@@ -207,6 +207,11 @@ pub struct Script {
     pub annotations: Annotations,
     /// Failures of steps.
     pub failures: Vec<String>,
+    /// Misses of steps that rest on profile decisions only (deviations, not failures).
+    pub deviations: Vec<String>,
+    /// Misses of steps that rest on contracts only: the two sides do not speak alike, so the
+    /// scenario cannot run (`unsupported`).
+    pub unmet_contracts: Vec<String>,
     /// Step markers for the transcript: (time, text).
     pub markers: Vec<(Instant, String)>,
     /// Step markers keep their time but no text: a run judged for a fuzz search never shows
@@ -408,11 +413,22 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
             // In real time the driver's clock is past the step's protocol end; never go backwards.
             Ok(end) => cursor = end.max(start),
             Err(why) => {
-                script.failures.push(if why.starts_with("step ") {
+                let why = if why.starts_with("step ") {
                     why
                 } else {
                     format!("step {n}: {why}")
-                });
+                };
+                // A miss is what the step's basis makes it: a deviation when it rests on a
+                // profile decision (the steps after it cannot run: the scenario ends there).
+                match step_basis(step).map(|b| (b, F::citations().verdict_class(b))) {
+                    Some((basis, Class::Profile)) => script
+                        .deviations
+                        .push(format!("{why} (rests on {basis}: a profile decision)")),
+                    Some((basis, Class::Contract)) => script.unmet_contracts.push(format!(
+                        "{why} (rests on {basis}: a contract the IUT does not speak)"
+                    )),
+                    _ => script.failures.push(why),
+                }
                 break;
             }
         }
@@ -421,6 +437,15 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// The basis a step names (an `expect` or `expect_none`).
+fn step_basis<A>(step: &Step<A>) -> Option<&str> {
+    match step {
+        Step::Expect(e) => e.basis.as_deref(),
+        Step::ExpectNone(e) => e.basis.as_deref(),
+        _ => None,
+    }
 }
 
 /// One of the family's steps: the family acts (commands to the peer's endpoint, datagrams to send),

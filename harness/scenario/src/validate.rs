@@ -31,7 +31,6 @@ pub fn problems<F: Family>(s: &Scenario<F>) -> Vec<Problem> {
         problems: Vec::new(),
         bound: BTreeSet::new(),
         citations: F::citations(),
-        profile: s.profile.clone(),
     };
     v.scenario(s);
     v.problems
@@ -44,8 +43,6 @@ pub struct Validator<'a> {
     /// Variables set so far, in step order.
     bound: BTreeSet<String>,
     citations: &'a Citations,
-    /// The scenario's own profile decision.
-    profile: Option<String>,
 }
 
 /// `parts` as a path.
@@ -124,31 +121,23 @@ impl Validator<'_> {
         }
     }
 
-    /// Every id of a basis must be a fact or decision (or, in a profile scenario, a profile
-    /// decision).
+    /// Every id a scenario cites must be in its family's decision table (`harness decisions`).
     pub fn citation(&mut self, at: Vec<Seg>, basis: &str) {
         for id in crate::citations::ids(basis) {
-            if self.citations.is_fact(id)
-                || (self.profile.is_some() && self.citations.is_profile_decision(id))
-            {
+            if self.citations.find(id).is_some() {
                 continue;
             }
-            let hint = if self.citations.is_profile_decision(id) {
-                " (a profile decision: cite it in `profile` or an `expect.profile` block, where a miss is a deviation)"
-            } else {
-                ""
-            };
             let examples: Vec<&str> = self
                 .citations
-                .facts
+                .decisions
                 .iter()
                 .take(4)
-                .map(|(f, _)| *f)
+                .map(|d| d.id)
                 .collect();
             self.problem(
                 at.clone(),
                 format!(
-                    "`{id}` is not a fact or decision id ({}, …; see `harness coverage`){hint}",
+                    "`{id}` is not a fact or decision id ({}, …; see `harness decisions`)",
                     examples.join(", ")
                 ),
             );
@@ -161,9 +150,8 @@ impl Validator<'_> {
         }
         let known: Vec<&str> = self
             .citations
-            .profile_decisions
-            .iter()
-            .map(|(id, _)| *id)
+            .of(crate::Class::Profile)
+            .map(|d| d.id)
             .collect();
         self.problem(
             at,

@@ -812,6 +812,8 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         violations: F::violations(&report),
         iut_addr: viewpoint,
         step_failures,
+        step_deviations: std::mem::take(&mut script.deviations),
+        unmet_contracts: std::mem::take(&mut script.unmet_contracts),
     };
     let mut outcome = judge(scenario, r.name, observed, lines, capture);
     outcome.timing = Some(net.timing());

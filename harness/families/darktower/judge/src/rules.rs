@@ -15,67 +15,67 @@ pub use handshake_check::{Basis, Rule};
 handshake_check::rules! {
     DECRYPT = ("darktower.decrypt", Fact, "RFC 9001 §5; the capture's Decryption Secrets Block or key log",
         "Every 1-RTT packet of the capture decrypts with the capture's secrets; a connection that does not is not judged.");
-    ALPN = ("darktower.alpn", Fact, "DH1",
+    ALPN = ("darktower.alpn", Fact, "RFC 7301 §3.2; RFC 9001 §8.1",
         "The server selects ALPN `h3` (WebTransport) or `darktower` / `darktower-media` (bare QUIC), the one the run's transport calls for.");
-    H3_SETTINGS = ("darktower.h3.settings", Fact, "DH1, DH2; RFC 9114 §6.2.1, RFC 9297, draft-ietf-webtrans-http3",
+    H3_SETTINGS = ("darktower.h3.settings", Fact, "RFC 9114 §6.2.1, RFC 9297, draft-ietf-webtrans-http3",
         "In WebTransport mode each side's control stream starts with SETTINGS that enable HTTP/3 datagrams and WebTransport (the server's also extended CONNECT).");
-    H3_CONNECT = ("darktower.h3.connect", Fact, "DH1",
+    H3_CONNECT = ("darktower.h3.connect", Fact, "RFC 9220; draft-ietf-webtrans-http3 §3",
         "In WebTransport mode the server answers the client's extended CONNECT on stream 0 with `:status 200`.");
     RESET_MAPPING = ("darktower.reset.mapping", Fact, "DT9, DH3",
         "RESET_STREAM and STOP_SENDING codes on WebTransport streams are WebTransport's mapped HTTP/3 codes under profile `mapped` and the raw codes under `raw`; over bare QUIC they are always raw.");
-    CONTROLLER_FRAME = ("darktower.controller.frame", Fact, "DT6",
+    CONTROLLER_FRAME = ("darktower.controller.frame", Fact, "signaling; DT6",
         "Every message the controller sends on the signaling stream has a length of 1 to 65,536 bytes and decodes as a ServerMessage.");
-    CONTROLLER_JOIN_ANSWER = ("darktower.controller.join_answer", Fact, "DT6, DH7",
+    CONTROLLER_JOIN_ANSWER = ("darktower.controller.join_answer", Profile, "DT6, DH7",
         "Before its JoinResponse the controller sends nothing but at most one ErrorMessage, then FIN and nothing more.");
-    CONTROLLER_FATAL = ("darktower.controller.fatal", Fact, "DH7",
+    CONTROLLER_FATAL = ("darktower.controller.fatal", Profile, "DH7",
         "After joining, a fatal ErrorMessage (INVALID_REQUEST, STREAM_ERROR, UNAUTHORIZED, CAPACITY_EXCEEDED) is followed by the signaling stream's FIN and nothing more.");
-    CONTROLLER_STREAM_ERROR = ("darktower.controller.stream_error", Fact, "DT6, DH7",
+    CONTROLLER_STREAM_ERROR = ("darktower.controller.stream_error", Profile, "DT6.stream_error",
         "A client message length of 0 or above 65,536 is answered with ErrorMessage STREAM_ERROR.");
-    CONTROLLER_FIRST_MESSAGE = ("darktower.controller.first_message", Fact, "DT6, DH7",
+    CONTROLLER_FIRST_MESSAGE = ("darktower.controller.first_message", Fact, "DT6",
         "A first client message that is not a JoinRequest (or does not decode) is answered with ErrorMessage INVALID_REQUEST, not a JoinResponse.");
-    CONTROLLER_NAME_LENGTH = ("darktower.controller.name_length", Fact, "DT6, DH7",
+    CONTROLLER_NAME_LENGTH = ("darktower.controller.name_length", Fact, "DT6",
         "A JoinRequest whose participant_name is over 256 bytes is refused with ErrorMessage INVALID_REQUEST (a refusal of its token or meeting may come first), never answered with a JoinResponse.");
-    CONTROLLER_UNDECODABLE = ("darktower.controller.undecodable", Fact, "DH7",
+    CONTROLLER_UNDECODABLE = ("darktower.controller.undecodable", Profile, "DH7",
         "After joining, a client message that does not decode as a ClientMessage is answered with ErrorMessage INVALID_REQUEST.");
-    CONTROLLER_PARTICIPANT_JOINED = ("darktower.controller.participant_joined", Fact, "DH8, DH9",
+    CONTROLLER_PARTICIPANT_JOINED = ("darktower.controller.participant_joined", Fact, "participant_joined",
         "When a participant joins (not as a resume of a participant still present), every other participant present learns it: ParticipantJoined, or it is in their JoinResponse.");
-    CONTROLLER_STREAM_PUBLISHED = ("darktower.controller.stream_published", Fact, "DH8",
+    CONTROLLER_STREAM_PUBLISHED = ("darktower.controller.stream_published", Profile, "DH8",
         "A PublishStream of a new stream reaches every other participant present as StreamPublished (or in their JoinResponse) and never the publisher.");
-    CONTROLLER_PARTICIPANT_LEFT = ("darktower.controller.participant_left", Fact, "DT10, DH9",
+    CONTROLLER_PARTICIPANT_LEFT = ("darktower.controller.participant_left", Profile, "DT10, DH9",
         "When a participant leaves, every other participant present gets ParticipantLeft with reason CONNECTION_LOST when its connection went silent for the idle timeout and VOLUNTARY otherwise.");
-    CONTROLLER_PARTICIPANT_IDS = ("darktower.controller.participant_ids", Fact, "DH8, DH9",
+    CONTROLLER_PARTICIPANT_IDS = ("darktower.controller.participant_ids", Profile, "DH8, DH9",
         "Participant ids are unique in a meeting: the same id is given again only to a resume (same join token, same name).");
-    CONTROLLER_CAPACITY = ("darktower.controller.capacity", Fact, "Documented errors (meeting full: CAPACITY_EXCEEDED); DH6, DH10",
+    CONTROLLER_CAPACITY = ("darktower.controller.capacity", Fact, "errors (meeting full: CAPACITY_EXCEEDED); DH6",
         "With the meeting capacity known: a join that would make more participants present than the capacity is refused with CAPACITY_EXCEEDED, and no join is refused so while there is room (a resume never counts twice).");
     CONTROLLER_TOKEN = ("darktower.controller.token", Fact, "DT8, DH4, DH6",
         "With the token secret known: a JoinRequest whose join token is invalid, expired (at the capture's time) or for another meeting is refused with UNAUTHORIZED (or NOT_FOUND), a valid one is not refused with UNAUTHORIZED, and a JoinResponse's media token is valid for its participant and meeting.");
-    HANDLER_FRAME = ("darktower.handler.frame", Fact, "DT7",
+    HANDLER_FRAME = ("darktower.handler.frame", Profile, "DT7.wire, DT7",
         "Every message the handler sends on the authentication stream has a length of 1 to 65,536 bytes and decodes as a MediaServerMessage.");
-    HANDLER_AUTH_ANSWER = ("darktower.handler.auth_answer", Fact, "DT7, DH11",
+    HANDLER_AUTH_ANSWER = ("darktower.handler.auth_answer", Profile, "DT7, DH11",
         "The handler's first answer on the authentication stream is ConnectResponse or ErrorMessage UNAUTHORIZED; after the ErrorMessage, FIN and nothing more.");
-    HANDLER_TOKEN = ("darktower.handler.token", Fact, "DT8, DH4, DH5, DH11",
+    HANDLER_TOKEN = ("darktower.handler.token", Fact, "DT8; DH4",
         "With the token secret known: a ConnectRequest with an invalid, expired or already used media token is refused with UNAUTHORIZED; a valid unused one gets ConnectResponse with the token's participant_id.");
-    HANDLER_EARLY_MEDIA = ("darktower.handler.early_media", Fact, "DT7, DH11",
+    HANDLER_EARLY_MEDIA = ("darktower.handler.early_media", Profile, "DT7, DH11",
         "A client media stream opened before the ConnectResponse was sent gets STOP_SENDING 0x02; one opened after it never does.");
-    HANDLER_BAD_MEDIA = ("darktower.handler.bad_media", Fact, "DT2, DT3, DT5, DH12",
+    HANDLER_BAD_MEDIA = ("darktower.handler.bad_media", Profile, "DT2, DT3, DT5, media.frame, media.reset_codes",
         "A media stream with a bad header (magic, version, stream type) or a bad frame (version, type, stream id other than the header's) gets STOP_SENDING 0x01 (optional when its FIN had already arrived); a valid one never does.");
-    HANDLER_QUOTA = ("darktower.handler.quota", Fact, "DH12",
+    HANDLER_QUOTA = ("darktower.handler.quota", Profile, "DH12",
         "A media frame announcing a payload over 1 MiB gets STOP_SENDING 0x03.");
-    HANDLER_FORWARD = ("darktower.handler.forward", Fact, "DH13",
+    HANDLER_FORWARD = ("darktower.handler.forward", Profile, "DH13",
         "Each stream the handler opens carries a client media stream's 32-byte header and then its frames byte for byte from a frame boundary on, never to the source's own participant, and is reset only with 0x00.");
-    HANDLER_DATAGRAM_FORWARD = ("darktower.handler.datagram_forward", Fact, "DT11, DH13",
+    HANDLER_DATAGRAM_FORWARD = ("darktower.handler.datagram_forward", Fact, "DT11, media.v2",
         "Every datagram the handler sends is a valid v2 frame (42-byte header, version 1, type 0-2, the payload length within the datagram) equal to one a client sent it before.");
     HANDLER_NO_INTERNAL_ERROR = ("darktower.handler.no_internal_error", Profile, "DH14",
         "The handler never resets or stops a stream with 0x04 (no internal error is modelled).");
-    CLIENT_SIGNALING_FRAME = ("darktower.client.signaling_frame", Fact, "DT6",
+    CLIENT_SIGNALING_FRAME = ("darktower.client.signaling_frame", Fact, "signaling; DT6",
         "Every message the client sends on a signaling or authentication stream has a length of 1 to 65,536 bytes and decodes as a ClientMessage / MediaClientMessage.");
-    CLIENT_FIRST_MESSAGE = ("darktower.client.first_message", Fact, "DT6, DH15",
+    CLIENT_FIRST_MESSAGE = ("darktower.client.first_message", Fact, "DT6",
         "The client's first signaling message is a JoinRequest.");
-    CLIENT_MEDIA_AFTER_AUTH = ("darktower.client.media_after_auth", Fact, "DT7, DH15",
+    CLIENT_MEDIA_AFTER_AUTH = ("darktower.client.media_after_auth", Fact, "DT7.required",
         "The client opens no media stream and sends no datagram on a media session before the ConnectResponse.");
-    CLIENT_MEDIA_HEADER = ("darktower.client.media_header", Fact, "DT2, DT5",
+    CLIENT_MEDIA_HEADER = ("darktower.client.media_header", Fact, "media.header",
         "Each client media stream starts with a valid 32-byte header: magic DART, version 1, stream type 0 or 1, not cut short by FIN.");
-    CLIENT_MEDIA_FRAME = ("darktower.client.media_frame", Fact, "DT3, DH12",
+    CLIENT_MEDIA_FRAME = ("darktower.client.media_frame", Profile, "media.frame; DT3",
         "Each client media frame has version 1, frame type 0-2 and the header's stream id, and no FIN cuts it short.");
     CLIENT_RESERVED = ("darktower.client.reserved", Profile, "DT4",
         "The client sends reserved bytes and reserved flag bits as zero (stream header, v1 and v2 frames).");
@@ -83,7 +83,7 @@ handshake_check::rules! {
         "Sequence numbers start at 0 on each v1 media stream and rise by one per frame: a repeat or decrease there, or a repeated v2 sequence of one user and stream, is a violation; a gap (and a v2 decrease, which reordering on the way can cause) is counted.");
     CLIENT_STOP_ANSWER = ("darktower.client.stop_answer", Fact, "DH3",
         "A STOP_SENDING the client receives on a stream it sends is answered with RESET_STREAM of the same code.");
-    CLIENT_LIVENESS = ("darktower.client.liveness", Fact, "DT10, DH15",
+    CLIENT_LIVENESS = ("darktower.client.liveness", Fact, "liveness, DT10",
         "The client's connections never go silent for the idle timeout (keep-alive 15 s < idle 30 s) before they are closed.");
     CLIENT_DATAGRAM = ("darktower.client.datagram", Fact, "DT11, DH2",
         "Every datagram a client sends is a valid v2 frame (42-byte header, version 1, type 0-2, the payload length within the datagram), in WebTransport mode after quarter stream id 0.");
@@ -110,21 +110,5 @@ mod tests {
             .all(|r| !r.statement.contains('\n') && r.statement.ends_with('.')));
         assert!(ALL.iter().all(|r| !r.source.is_empty()));
         assert_eq!(by_id("darktower.client.sequence"), Some(&CLIENT_SEQUENCE));
-    }
-
-    #[test]
-    fn only_dt4_and_dh14_are_profile_rules() {
-        let profile: Vec<_> = ALL
-            .iter()
-            .filter(|r| r.basis == Basis::Profile)
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(
-            profile,
-            [
-                "darktower.handler.no_internal_error",
-                "darktower.client.reserved"
-            ]
-        );
     }
 }

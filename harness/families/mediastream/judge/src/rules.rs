@@ -18,7 +18,7 @@ handshake_check::rules! {
         "Every ACK confirms the id the SYN-ACK assigned.");
     CONNECTION_ID_MATCHES = ("mediastream.3way.connection_id_matches", Fact, "D6, D8",
         "In a 3-way session the CONNECTION_ID carries the id the SYN-ACK assigned.");
-    CONNECTION_ID_ONCE = ("mediastream.3way.connection_id_once", Profile, "project profile: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
+    CONNECTION_ID_ONCE = ("mediastream.3way.connection_id_once", Profile, "connection_id_once_3way: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
         "In a 3-way session the responder sends CONNECTION_ID once.");
     PUSH_NO_CONNECTION_ID = ("mediastream.3way.push_no_connection_id", Fact, "D15",
         "In a 3-way push session the responder sends no CONNECTION_ID.");
