@@ -70,6 +70,13 @@ pub enum Command {
     /// A fact's miss fails; a contract is adapted to and never judged; a profile decision's miss is
     /// a deviation, failing only under --strict-profile. Exit 0, 2 for an unknown family.
     Decisions(crate::decisions_cmd::DecisionsArgs),
+    /// Ask an external program a few short questions and print what it speaks (profiles and
+    /// options), as `harness run` finds out implicitly for `--iut-cmd`, `--iut-addr` and manifests
+    /// without `profiles`.
+    ///
+    /// Exit 0 when something was inferred, 1 when the program answered no question, 2 on usage
+    /// errors.
+    Probe(crate::probe_cmd::ProbeArgs),
     /// Judge a pcap/pcapng capture against a family's protocol rules.
     ///
     /// Prints per session what the family's judge saw and every violation (packet number, time,
@@ -155,6 +162,14 @@ Examples:
 Examples:
   # Which scenarios cite each decision and rule, and the mutants each kills:
   harness coverage --report reports/coverage",
+    ),
+    (
+        "probe",
+        "\
+Examples:
+  # What does this responder speak (3way, legacy, which options)?
+  harness probe --iut-cmd 'python3 my_responder.py --port {listen_port}'
+  harness probe --iut-addr 127.0.0.1:4444 --json",
     ),
     (
         "decisions",
@@ -402,6 +417,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Decisions(args) => crate::decisions_cmd::run(args, out),
+        Command::Probe(args) => crate::probe_cmd::run(args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
         Command::Schema { which } => schema(&which, out),
         Command::Completions { shell } => {

@@ -12,4 +12,5 @@ pub mod fuzz_cmd;
 
 pub mod interop_cmd;
 pub mod mutants_cmd;
+pub mod probe_cmd;
 pub mod run_cmd;

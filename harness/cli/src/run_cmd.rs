@@ -10,7 +10,7 @@ use handshake_report::{ReportDir, ResultKey};
 use handshake_scenario::interrupt;
 use handshake_scenario::results::{Expectations, RunReport, Status};
 use handshake_scenario::runner::{parse_partition, scenario_files, Plan};
-use handshake_scenario::Iut;
+use handshake_scenario::{Iut, LoadedScenario};
 
 use crate::families::FAMILIES;
 
@@ -122,6 +122,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
             .is_none_or(|f| s.id().contains(f.as_str()))
     });
     scenarios.sort_by(|a, b| a.id().cmp(b.id()));
+    probe_silent_iuts(&mut iuts, &scenarios, args.seed.unwrap_or(1));
     let mut expectations = BTreeMap::new();
     for path in &args.expectations {
         let e: Expectations =
@@ -160,6 +161,30 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         strict_profile: args.strict_profile,
         shortest_first: false,
     })
+}
+
+/// Finds out what each external program that says nothing of its profiles speaks (`--iut-cmd`,
+/// `--iut-addr` without `@PROFILE`, a manifest without `profiles`), for every family of the
+/// selected scenarios that can ask (`harness probe`), and takes the answer as its manifest.
+fn probe_silent_iuts(iuts: &mut [Iut], scenarios: &[LoadedScenario], seed: u64) {
+    let mut families: Vec<&'static str> = scenarios.iter().map(|s| s.family()).collect();
+    families.sort_unstable();
+    families.dedup();
+    for iut in iuts.iter_mut() {
+        let Iut::External(external) = iut else {
+            continue;
+        };
+        for name in &families {
+            let Some(family) = FAMILIES.get(name) else {
+                continue;
+            };
+            let (_, probed) =
+                handshake_scenario::external::probe::probed(family, external, seed, &mut |text| {
+                    eprint!("{text}")
+                });
+            **external = probed;
+        }
+    }
 }
 
 /// Where the library keeps the known failures of its reference profiles.

@@ -165,6 +165,30 @@ impl Citations {
     }
 }
 
+/// One question a probe asks an external program: a short scenario it passes or not.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    /// Its id (the family's [`Family::infer`] reads these).
+    pub id: &'static str,
+    /// What it asks, for the probe's report (`does it answer a SYN with a SYN-ACK?`).
+    pub asks: &'static str,
+    /// The profile the program is started with for it (its manifest's `{profile}`).
+    pub profile: &'static str,
+    /// The options it may need on (a program without flags has them on or not at all).
+    pub options: &'static [&'static str],
+    /// The scenario (JSON), of the family.
+    pub scenario: &'static str,
+}
+
+/// What a probe found a program speaks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Inferred {
+    /// The manifest's `profiles`, in order of preference.
+    pub profiles: Vec<String>,
+    /// The manifest's `options` (always on, for a program without flags).
+    pub options: Vec<String>,
+}
+
 /// A deliberately wrong variant of a family's reference endpoints, selected as
 /// `ref:BASE!NAME`: `harness mutants` runs the library against it and expects it caught.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +287,8 @@ pub struct JudgeCtx<'a, F: Family> {
 pub struct IutExit {
     /// Its exit code (`None`: killed by a signal).
     pub code: Option<i32>,
+    /// What the code says of its success, read with its manifest (`None`: it cannot be told).
+    pub succeeded: Option<bool>,
     /// It ended on its own before the run's deadline (not ended by the harness).
     pub in_time: bool,
 }
@@ -486,6 +512,21 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     /// The reference endpoints' mutants.
     fn mutants() -> Vec<ReferenceMutant>;
+
+    // ---- What an external IUT speaks (`harness probe`) ------------------------------------------
+
+    /// Short questions that find out what an external program speaks before it is judged: each a
+    /// scenario run against it (see [`Probe`]). None by default: the manifest is taken as it is.
+    fn probes() -> &'static [Probe] {
+        &[]
+    }
+
+    /// The profiles (in order of preference) and the options that are always on, inferred from
+    /// the ids of the probes the program passed (those it was asked: its roles'). `None`: nothing
+    /// can be inferred (the manifest is taken as it is).
+    fn infer(_passed: &[&str], _asked: &[&str]) -> Option<Inferred> {
+        None
+    }
 
     // ---- Network fuzzing (`harness fuzz`) ------------------------------------------------------
 

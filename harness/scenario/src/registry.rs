@@ -65,6 +65,10 @@ pub trait DynFamily: Send + Sync {
     fn describer(&self) -> fn(&[u8]) -> DatagramLabel;
     /// Its liveness probe for a fuzz input ([`Family::liveness_probe`]).
     fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>>;
+    /// What it asks an external program before judging it ([`Family::probes`]).
+    fn probes(&self) -> &'static [crate::Probe];
+    /// What the answers say it speaks ([`Family::infer`]).
+    fn infer(&self, passed: &[&str], asked: &[&str]) -> Option<crate::Inferred>;
     /// Its structure-aware value mutation ([`Family::fuzz_value`]).
     fn fuzz_value(
         &self,
@@ -193,6 +197,12 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
         F::liveness_probe(scenario)
+    }
+    fn probes(&self) -> &'static [crate::Probe] {
+        F::probes()
+    }
+    fn infer(&self, passed: &[&str], asked: &[&str]) -> Option<crate::Inferred> {
+        F::infer(passed, asked)
     }
     fn fuzz_value(
         &self,

@@ -73,6 +73,15 @@ pub struct Manifest {
     /// The exit code by which it says it does not support what it was asked (default 89).
     #[serde(default = "default_unsupported")]
     pub unsupported_exit_code: i32,
+    /// Exit codes by which a client or initiator says it did what it was asked (default `[0]`);
+    /// any other code says it failed. A contract: what a program means by its exit status is its
+    /// own.
+    #[serde(default = "default_success_codes")]
+    pub success_exit_codes: Vec<i32>,
+    /// Exit codes after which the program's success cannot be told (it uses one code for a
+    /// success of one kind and a failure of another): expectations on it are not judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unclear_exit_codes: Vec<i32>,
     /// Text written to the IUT's standard input when it starts, then closed (placeholders
     /// substituted; default: stdin closed at once). A client driven through a REPL on its stdin,
     /// e.g. Proton's `{repl}`: the scenario's plan in the REPL language.
@@ -113,6 +122,23 @@ pub struct Manifest {
 
 fn default_unsupported() -> i32 {
     DEFAULT_UNSUPPORTED_EXIT_CODE
+}
+
+fn default_success_codes() -> Vec<i32> {
+    vec![0]
+}
+
+impl Manifest {
+    /// What an exit code says of the program's success: `None` when it cannot be told (see
+    /// [`Manifest::unclear_exit_codes`]; a signal tells nothing either).
+    pub fn succeeded(&self, code: Option<i32>) -> Option<bool> {
+        let code = code?;
+        if self.unclear_exit_codes.contains(&code) {
+            None
+        } else {
+            Some(self.success_exit_codes.contains(&code))
+        }
+    }
 }
 
 fn default_startup_timeout_ms() -> u64 {
@@ -389,6 +415,8 @@ impl Manifest {
             profiles: None,
             options: None,
             unsupported_exit_code: DEFAULT_UNSUPPORTED_EXIT_CODE,
+            success_exit_codes: default_success_codes(),
+            unclear_exit_codes: Vec::new(),
             stdin: None,
             listen: None,
             ready: Ready::default(),

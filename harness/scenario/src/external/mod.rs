@@ -17,6 +17,7 @@
 
 mod kept;
 pub mod manifest;
+pub mod probe;
 mod realtime;
 pub use realtime::{FLOODED, PEAK_MEMORY};
 
@@ -172,6 +173,60 @@ impl ExternalIut {
         match &self.kind {
             Kind::Running(_, p) => p.as_deref(),
             Kind::Spawn { .. } => None,
+        }
+    }
+
+    /// The same program as a probe asks it: started with `profile` and `options` on (`None`
+    /// when the family cannot say so to it).
+    pub fn for_probe(&self, profile: &str, options: &[&str]) -> Option<ExternalIut> {
+        let mut iut = self.clone();
+        match &mut iut.kind {
+            Kind::Spawn { manifest, .. } => {
+                manifest.profiles = Some(vec![profile.to_owned()]);
+                manifest.options = Some(options.iter().map(|o| (*o).to_owned()).collect());
+            }
+            Kind::Running(_, p) => {
+                let mut name = vec![profile];
+                name.extend(options);
+                *p = Some(name.join("+"));
+            }
+        }
+        Some(iut)
+    }
+
+    /// Whether it has a command for `role` (a running program is a responder).
+    pub fn has_role(&self, role: Role) -> bool {
+        match &self.kind {
+            Kind::Spawn { manifest, .. } => manifest.template(role).is_some(),
+            Kind::Running(..) => role == Role::Responder,
+        }
+    }
+
+    /// Takes what a probe inferred: the manifest's profiles and options, or a running
+    /// responder's profile (the first inferred, with its options).
+    pub fn take_inferred(&mut self, inferred: &crate::Inferred, family: &str) {
+        match &mut self.kind {
+            Kind::Spawn { manifest, .. } => {
+                manifest.profiles = Some(inferred.profiles.clone());
+                manifest.options = Some(inferred.options.clone());
+                manifest.protocol.get_or_insert_with(|| family.to_owned());
+            }
+            Kind::Running(_, p) => {
+                if let Some(first) = inferred.profiles.first() {
+                    let mut name = vec![first.clone()];
+                    name.extend(inferred.options.iter().cloned());
+                    *p = Some(name.join("+"));
+                }
+            }
+        }
+    }
+
+    /// Whether it says nothing of what it speaks, so a run probes it first: `--iut-cmd`,
+    /// `--iut-addr` without `@PROFILE`, and manifests without `profiles`.
+    pub fn says_nothing(&self) -> bool {
+        match &self.kind {
+            Kind::Spawn { manifest, .. } => manifest.profiles.is_none(),
+            Kind::Running(_, p) => p.is_none(),
         }
     }
 

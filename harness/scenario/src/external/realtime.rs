@@ -787,6 +787,10 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             events: net.link.events(),
             iut_exit: exit_in_time.map(|e| IutExit {
                 code: e.code,
+                succeeded: match &r.target {
+                    Target::Spawn { manifest, .. } => manifest.succeeded(e.code),
+                    _ => e.code.map(|c| c == 0),
+                },
                 in_time: true,
             }),
             real_time: true,

@@ -176,7 +176,7 @@ pub fn observe(ctx: &ObserveCtx<'_, DarkTower>, notes: Vec<String>) -> DarkTower
         }
     }
     if ctx.role == Role::Initiator && ctx.iut.is_none() {
-        o.client_ok = ctx.iut_exit.map(|x| x.code == Some(0));
+        o.client_ok = ctx.iut_exit.and_then(|x| x.succeeded);
     }
     o
 }

@@ -79,6 +79,14 @@ fn supported_options(manifest: &Manifest) -> Vec<String> {
     }
 }
 
+/// The side a 3-way option belongs to.
+fn option_role(option: &str) -> Role {
+    match option {
+        "allow_legacy_start" | "optimistic_start" => Role::Responder,
+        _ => Role::Initiator,
+    }
+}
+
 /// Which option (if any) `profile` needs for feature `f` in `role`, or `None` when it cannot have
 /// `f` at all.
 fn fits(
@@ -167,8 +175,31 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
             handshake_scenario::engine::feature_label(f)
         ));
     }
+    // An option the manifest lists without a flag is always on (a program that cannot be told):
+    // it is part of every 3-way run, and a scenario that tests its absence cannot run.
+    let always_on: Vec<&'static str> = OPTIONS
+        .iter()
+        .copied()
+        .filter(|o| *o != "push" && options.iter().any(|x| x == o) && !manifest.has_flag(o))
+        .collect();
+    if always_on.contains(&"allow_legacy_start")
+        && s.decisions.iter().any(|d| d == "D9")
+        && !required
+            .iter()
+            .any(|f| f == "allow_legacy_start" || f == "legacy_start")
+    {
+        return Err("the IUT always serves a START (AllowLegacyStart has no flag to turn it off): the scenario tests a responder without it".into());
+    }
     for p in &profiles {
-        let mut chosen = Vec::new();
+        let mut chosen: Vec<&'static str> = if p == "3way" {
+            always_on
+                .iter()
+                .copied()
+                .filter(|o| option_role(o) == role)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let all = required
             .iter()
             .all(|f| match fits(p, f, role, &options, true) {

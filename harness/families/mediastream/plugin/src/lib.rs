@@ -24,6 +24,7 @@ pub mod netfuzz;
 pub mod node;
 pub mod observe;
 pub mod pair;
+pub mod probe;
 pub mod transcript;
 mod validate;
 
@@ -349,6 +350,14 @@ impl Family for MediaStream {
 
     fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {
         mutants::all()
+    }
+
+    fn probes() -> &'static [handshake_scenario::Probe] {
+        probe::PROBES
+    }
+
+    fn infer(passed: &[&str], asked: &[&str]) -> Option<handshake_scenario::Inferred> {
+        probe::infer(passed, asked)
     }
 
     fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {

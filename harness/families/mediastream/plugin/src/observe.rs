@@ -140,8 +140,13 @@ pub fn observe(ctx: &ObserveCtx<'_, MediaStream>, report: &Report) -> MediaObser
                         })
                     })
                     .flatten();
-                o.initiator_complete =
-                    Some(ctx.iut_exit.is_some_and(|e| e.in_time && e.code == Some(0)));
+                o.initiator_complete = ctx.iut_exit.map_or(Some(false), |e| {
+                    if e.in_time {
+                        e.succeeded
+                    } else {
+                        Some(false)
+                    }
+                });
             }
         }
         return o;

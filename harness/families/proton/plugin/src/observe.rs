@@ -248,7 +248,7 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
     }
     o.units.retain(|_, n| *n > 0);
     if ctx.role == Role::Initiator && ctx.iut.is_none() {
-        o.client_ok = ctx.iut_exit.map(|x| x.code == Some(0));
+        o.client_ok = ctx.iut_exit.and_then(|x| x.succeeded);
     }
     o
 }

@@ -1,0 +1,110 @@
+//! What an external media-stream program speaks, found with a few short exchanges before it is
+//! judged (`harness probe`; `--iut-cmd` and `--iut-addr` use it implicitly): does a responder
+//! answer a SYN, a START, and stream before the ACK; does an initiator open with a SYN or a START,
+//! and follow a START with SYNs (the udp_push build)?
+
+use handshake_scenario::{Inferred, Probe};
+
+/// The questions, in the order they are asked.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        id: "responder.syn",
+        asks: "does the responder answer a SYN with an accepting SYN-ACK?",
+        profile: "3way",
+        options: &[],
+        scenario: r#"{"id": "probe.responder.syn", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "responder", "requires": ["three_way"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"send": {"datagram": {"syn": {}}}},
+                {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}}]}}"#,
+    },
+    Probe {
+        id: "responder.start",
+        asks: "does the responder answer a START with a CONNECTION_ID?",
+        profile: "legacy",
+        options: &[],
+        scenario: r#"{"id": "probe.responder.start", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "responder", "requires": ["legacy_start"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"send": {"datagram": {"start": {}}}},
+                {"expect": {"kind": "connection_id", "within_ms": 1000, "basis": "legacy.responder"}}]}}"#,
+    },
+    Probe {
+        id: "responder.optimistic",
+        asks: "does the responder send its CONNECTION_ID right after its SYN-ACK, before any ACK?",
+        profile: "3way",
+        options: &["optimistic_start"],
+        scenario: r#"{"id": "probe.responder.optimistic", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "responder", "requires": ["optimistic_start"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"send": {"datagram": {"syn": {}}}},
+                {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}},
+                {"expect": {"kind": "connection_id", "within_ms": 300, "basis": "D8"}}]}}"#,
+    },
+    Probe {
+        id: "initiator.syn",
+        asks: "does the initiator open with a SYN?",
+        profile: "3way",
+        options: &[],
+        scenario: r#"{"id": "probe.initiator.syn", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "initiator", "requires": ["three_way"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"expect": {"kind": "syn", "within_ms": 50, "basis": "D1"}}]}}"#,
+    },
+    Probe {
+        id: "initiator.start",
+        asks: "does the initiator open with a START?",
+        profile: "legacy",
+        options: &[],
+        scenario: r#"{"id": "probe.initiator.start", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "initiator", "requires": ["legacy_start"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"expect": {"kind": "start", "within_ms": 50, "basis": "legacy.initiator"}}]}}"#,
+    },
+    Probe {
+        id: "initiator.start_then_syn",
+        asks: "does the initiator follow its START with a SYN (the udp_push build)?",
+        profile: "udp_push",
+        options: &[],
+        scenario: r#"{"id": "probe.initiator.start_then_syn", "title": "probe", "protocol": "mediastream",
+            "iut": {"role": "initiator", "requires": ["udp_push"]}, "settle_ms": 0,
+            "peer": {"steps": [
+                {"expect": {"kind": "start", "within_ms": 50, "basis": "udp_push.initiator"}},
+                {"expect": {"kind": "syn", "within_ms": 1600, "basis": "udp_push.initiator"}}]}}"#,
+    },
+];
+
+/// What the answers say: the responder's profile first (its options always on), then the
+/// initiator's.
+pub fn infer(passed: &[&str], asked: &[&str]) -> Option<Inferred> {
+    let yes = |id: &str| passed.contains(&id);
+    let mut profiles: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !profiles.iter().any(|x| x == p) {
+            profiles.push(p.to_owned());
+        }
+    };
+    if yes("responder.syn") {
+        add("3way");
+        if yes("responder.start") {
+            options.push("allow_legacy_start".into());
+        }
+        if yes("responder.optimistic") {
+            options.push("optimistic_start".into());
+        }
+    } else if yes("responder.start") {
+        // The udp_push build's responder is the legacy one.
+        add("legacy");
+        add("udp_push");
+    }
+    if yes("initiator.syn") {
+        add("3way");
+    } else if yes("initiator.start_then_syn") {
+        add("udp_push");
+    } else if yes("initiator.start") {
+        add("legacy");
+    }
+    let _ = asked;
+    (!profiles.is_empty()).then_some(Inferred { profiles, options })
+}
