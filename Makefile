@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -32,6 +32,8 @@ test: tools pyenv
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 	$(MAKE) --no-print-directory independent HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory strangers HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory chromium HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory fuzz-planted-short HARNESS=target/debug/harness
@@ -52,6 +54,18 @@ independent:
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/iut/python
 	$(HARNESS) run --iut $(INDEPENDENT) --repeat 3 --jobs 6 --report reports/independent
 	$(HARNESS) mutants --iut $(INDEPENDENT) --stop-at-first --report reports/independent/mutants
+
+# Strangers: implementations written by someone who had only the facts (shared/protocols/*.md: no
+# harness notes, code or scenarios), in vectors/iut/strangers/. Each runs its whole library three
+# times under load with no failure (a deviation from one of this project's profile decisions is
+# shown, not failed), and every one of its single-rule mutants is caught. A legacy-only responder
+# plugged in with --iut-cmd alone is probed, runs its legacy scenarios and fails none.
+STRANGER_MS := vectors/iut/strangers/mediastream.json
+STRANGER_MS_LEGACY := python3 vectors/iut/strangers/mediastream/mediastream.py responder --listen {listen} --profile legacy --bits-per-second {bits_per_second} --frame-rate {frame_rate} --stream-length {stream_length} --buffer-depth {buffer_depth} --datagram-byte-size {datagram_byte_size} --quiet
+strangers:
+	$(HARNESS) run vectors/scenarios/mediastream --iut $(STRANGER_MS) --repeat 3 --jobs 6 --report reports/strangers/mediastream
+	$(HARNESS) mutants vectors/scenarios/mediastream --iut $(STRANGER_MS) --stop-at-first --jobs 6 --report reports/strangers/mediastream/mutants
+	$(HARNESS) run vectors/scenarios/mediastream --iut-cmd '$(STRANGER_MS_LEGACY)' --report reports/strangers/mediastream-legacy-cmd
 
 # Proton (the QUIC three-stream control protocol): the byte vectors; the library against every
 # reference profile in virtual time; the interop matrices, clean and lossy; the reference mutants;
@@ -95,6 +109,21 @@ darktower: pyenv
 	PYTHONDONTWRITEBYTECODE=1 $(PYENV)/bin/python3 -m unittest discover -s vectors/iut/python-darktower
 	$(HARNESS) run $(DARKTOWER) --iut $(PYTHON_DARKTOWER) --skip-tag slow --strict-profile --report reports/darktower/python
 	$(HARNESS) mutants $(DARKTOWER) --iut $(PYTHON_DARKTOWER) --skip-tag slow --stop-at-first --report reports/darktower/python/mutants
+
+# Chromium as a Dark Tower client under test (vectors/iut/chromium/): headless Chromium's own
+# WebTransport (QUIC, HTTP/3, TLS) running a plain-JS client page, over real UDP, against the client
+# scenarios (bare QUIC is unsupported: a browser speaks WebTransport only). Chromium is installed when
+# missing; where it cannot be, the target says it skipped and passes. Two at a time: a dozen browsers
+# starting at once on a small loaded machine push the first frame past the scenarios' 2 s windows.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -q && $(APT_INSTALL) chromium) >/dev/null 2>&1 || true
+	@if ! command -v chromium >/dev/null; then \
+	  echo "skipped: Chromium is not installed and could not be installed (apt-get install -y chromium): the Chromium Dark Tower client was not tested"; \
+	else \
+	  echo "$(HARNESS) run vectors/scenarios/darktower --tag client --skip-tag slow --iut vectors/iut/chromium-darktower.json --jobs 2 --report reports/darktower/chromium"; \
+	  $(HARNESS) run vectors/scenarios/darktower --tag client --skip-tag slow --iut vectors/iut/chromium-darktower.json --jobs 2 --report reports/darktower/chromium; \
+	fi
 
 # The slow Dark Tower scenarios (real DT10 timers) against both external implementations.
 darktower-slow: pyenv

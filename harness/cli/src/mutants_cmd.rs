@@ -174,6 +174,33 @@ fn run_libraries(
     out
 }
 
+/// The catches of `candidates` that hold when each scenario runs again alone: it passes on `base`
+/// and fails on `mutant` (all of them, or the first that holds with `stop_at_first`).
+fn confirmed(
+    scenarios: &[LoadedScenario],
+    base: &Iut,
+    mutant: &Iut,
+    candidates: Vec<String>,
+    stop_at_first: bool,
+) -> Vec<String> {
+    let mut held = Vec::new();
+    for id in candidates {
+        let Some(s) = scenarios.iter().find(|s| s.id() == id) else {
+            continue;
+        };
+        let seed = s.seed().unwrap_or(1);
+        let base_passes = strict(&s.run(base, seed)) == Verdict::Pass;
+        let mutant_fails = matches!(strict(&s.run(mutant, seed)), Verdict::Fail | Verdict::Error);
+        if base_passes && mutant_fails {
+            held.push(id);
+            if stop_at_first {
+                break;
+            }
+        }
+    }
+    held
+}
+
 /// Whose mutants to run.
 enum Subject {
     /// The reference endpoints' mutants (of the families the scenarios belong to).
@@ -288,9 +315,9 @@ fn mutants(
         run_libraries(scenarios, iuts, jobs, None)
     };
     let mut out = Vec::new();
-    for (name, description, iut, base) in selected {
+    for (name, description, iut, base_name) in selected {
         let iut_name = iut.name().to_owned();
-        let base = results.get(&base).cloned().unwrap_or_default();
+        let base = results.get(&base_name).cloned().unwrap_or_default();
         let mutated = results.get(&iut_name).cloned().unwrap_or_default();
         let mut caught_by = Vec::new();
         let mut rules = BTreeSet::new();
@@ -301,6 +328,40 @@ fn mutants(
             if *base_verdict == Verdict::Pass && matches!(verdict, Verdict::Fail | Verdict::Error) {
                 caught_by.push(id.clone());
                 rules.extend(fired.difference(base_fired).cloned());
+            }
+        }
+        // In real time a loaded machine can fail a scenario by its timing alone: a catch counts
+        // only when the scenario, run again on its own, passes on the base and fails on the
+        // mutant once more.
+        if let Subject::External(b) = subject {
+            let base_iut = Iut::External(b.clone());
+            let mut tried: BTreeSet<String> = caught_by.iter().cloned().collect();
+            caught_by = confirmed(scenarios, &base_iut, &iut, caught_by, stop_at_first);
+            // With --stop-at-first the rest of the library was skipped for this mutant: when the
+            // first catches did not hold, every scenario not tried yet runs (half the workers,
+            // without stopping at a first failure, which may be load again), and their catches
+            // are confirmed the same way.
+            if caught_by.is_empty() && stop_at_first && !tried.is_empty() {
+                let passing: BTreeSet<String> = base
+                    .iter()
+                    .filter(|(id, (v, _))| *v == Verdict::Pass && !tried.contains(*id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let rest: Vec<LoadedScenario> = scenarios
+                    .iter()
+                    .filter(|s| passing.contains(s.id()))
+                    .cloned()
+                    .collect();
+                let again = run_libraries(&rest, vec![iut.clone()], (jobs / 2).max(1), None);
+                let candidates: Vec<String> = again
+                    .get(&iut_name)
+                    .into_iter()
+                    .flat_map(|r| r.iter())
+                    .filter(|(_, (v, _))| matches!(v, Verdict::Fail | Verdict::Error))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                tried.extend(candidates.iter().cloned());
+                caught_by = confirmed(scenarios, &base_iut, &iut, candidates, stop_at_first);
             }
         }
         out.push(MutantResult {

@@ -78,6 +78,11 @@ pub struct Manifest {
     /// own.
     #[serde(default = "default_success_codes")]
     pub success_exit_codes: Vec<i32>,
+    /// What the program calls the harness's values, per placeholder: `{"transport":
+    /// {"webtransport": "wt"}}` puts `wt` where `{transport}` would be `webtransport` (a contract:
+    /// the words are the program's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub value_names: BTreeMap<String, BTreeMap<String, String>>,
     /// Exit codes after which the program's success cannot be told (it uses one code for a
     /// success of one kind and a failure of another): expectations on it are not judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -318,9 +323,12 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
             let end = t
                 .find('}')
                 .ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
-            let name = &t[..end];
+            let (name, unit) = match t[..end].split_once(':') {
+                Some((n, u)) => (n, Some(u)),
+                None => (&t[..end], None),
+            };
             match values.get(name) {
-                Some(v) => out.push_str(v),
+                Some(v) => out.push_str(&in_unit(word, name, v, unit)?),
                 None if values.known.contains(&name) => {
                     return Err(format!("`{word}`: {{{name}}} has no value here"));
                 }
@@ -340,6 +348,24 @@ fn substitute(word: &str, values: &Values) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A placeholder's value in the unit a program wants: `{idle_ms:s}` is `idle_ms` in seconds
+/// (`500` → `0.5`), for programs whose command lines count in seconds.
+fn in_unit(word: &str, name: &str, value: &str, unit: Option<&str>) -> Result<String, String> {
+    match unit {
+        None => Ok(value.to_owned()),
+        Some("s") => {
+            let ms: u64 = value.parse().map_err(|_| {
+                format!("`{word}`: {{{name}:s}}: `{value}` is not a number of milliseconds")
+            })?;
+            let secs = format!("{}.{:03}", ms / 1000, ms % 1000);
+            Ok(secs.trim_end_matches('0').trim_end_matches('.').to_owned())
+        }
+        Some(other) => Err(format!(
+            "`{word}`: unknown unit `:{other}` in {{{name}:{other}}} (known: `:s`, milliseconds as seconds)"
+        )),
+    }
 }
 
 fn known(names: &[&str]) -> String {
@@ -362,7 +388,8 @@ fn placeholders_in(word: &str) -> Result<Vec<String>, String> {
             let end = t
                 .find('}')
                 .ok_or_else(|| format!("`{word}`: `{{` without `}}`"))?;
-            names.push(t[..end].to_owned());
+            let name = &t[..end];
+            names.push(name.split_once(':').map_or(name, |(n, _)| n).to_owned());
             rest = &t[end + 1..];
         } else {
             return Err(format!(
@@ -417,6 +444,7 @@ impl Manifest {
             unsupported_exit_code: DEFAULT_UNSUPPORTED_EXIT_CODE,
             success_exit_codes: default_success_codes(),
             unclear_exit_codes: Vec::new(),
+            value_names: BTreeMap::new(),
             stdin: None,
             listen: None,
             ready: Ready::default(),
@@ -543,6 +571,7 @@ impl Manifest {
 
     /// The text for the IUT's stdin, placeholders substituted (`None`: stdin closed at once).
     pub fn stdin_text(&self, values: &Values) -> Result<Option<String>, String> {
+        let values = &self.in_its_words(values);
         self.stdin
             .as_deref()
             .map(|t| substitute(t, values).map_err(|e| format!("stdin: {e}")))
@@ -557,6 +586,35 @@ impl Manifest {
         }
     }
 
+    /// `values` with the program's own words for them ([`Manifest::value_names`]).
+    pub fn in_its_words(&self, values: &Values) -> Values {
+        let mut out = values.clone();
+        for (name, value) in out.values.iter_mut() {
+            if let Some(word) = self
+                .value_names
+                .get(*name)
+                .and_then(|m| m.get(value.as_str()))
+            {
+                value.clone_from(word);
+            }
+        }
+        out
+    }
+
+    /// Whether the command for `role` (or the text written to its stdin) takes placeholder
+    /// `name`, in whatever unit (`{idle_ms}`, `{idle_ms:s}`).
+    pub fn takes(&self, role: crate::format::Role, name: &str) -> bool {
+        let words = self
+            .template(role)
+            .and_then(|t| t.words().ok())
+            .unwrap_or_default();
+        words
+            .iter()
+            .map(String::as_str)
+            .chain(self.stdin.as_deref())
+            .any(|w| placeholders_in(w).is_ok_and(|names| names.iter().any(|n| n == name)))
+    }
+
     /// The program and its arguments for one run of `role` (named `role_name` by the family).
     pub fn command(
         &self,
@@ -568,6 +626,7 @@ impl Manifest {
         let template = self
             .template(role)
             .ok_or_else(|| format!("the IUT has no {role_name} command"))?;
+        let values = &self.in_its_words(values);
         let mut flags: Vec<String> = Vec::new();
         let mut add = |name: &str, value: Option<String>| -> Result<(), String> {
             let Some(flag) = self.flags.get(name) else {
@@ -764,6 +823,46 @@ mod tests {
         assert_eq!(substitute("{{x}}", &v).ok().as_deref(), Some("{x}"));
         assert!(substitute("{nope}", &v).is_err());
         assert!(substitute("{target}", &v).is_err());
+    }
+
+    #[test]
+    fn values_in_the_programs_own_words() {
+        let mut m = manifest(serde_json::json!({
+            "value_names": {"transport": {"webtransport": "wt"}}
+        }));
+        m.responder = Some(CommandTemplate::Line("p --transport {transport}".into()));
+        let mut v = Values {
+            known: vec!["transport"],
+            ..Values::default()
+        };
+        v.values.insert("transport", "webtransport".into());
+        let launch = Launch::default();
+        let words = m.command(crate::format::Role::Responder, "server", &launch, &v);
+        assert_eq!(
+            words.ok(),
+            Some(vec!["p".into(), "--transport".into(), "wt".into()])
+        );
+        v.values.insert("transport", "quic".into());
+        let words = m.command(crate::format::Role::Responder, "server", &launch, &v);
+        assert_eq!(
+            words.ok(),
+            Some(vec!["p".into(), "--transport".into(), "quic".into()])
+        );
+    }
+
+    #[test]
+    fn milliseconds_as_seconds() {
+        let mut v = Values {
+            known: vec!["idle_ms"],
+            ..Values::default()
+        };
+        for (ms, secs) in [("5000", "5"), ("500", "0.5"), ("1250", "1.25"), ("0", "0")] {
+            v.values.insert("idle_ms", ms.into());
+            assert_eq!(substitute("{idle_ms:s}", &v).ok().as_deref(), Some(secs));
+        }
+        v.values.insert("idle_ms", "soon".into());
+        assert!(substitute("{idle_ms:s}", &v).is_err());
+        assert!(substitute("{idle_ms:h}", &v).is_err());
     }
 
     fn manifest(extra: serde_json::Value) -> Manifest {

@@ -108,3 +108,54 @@ pub fn infer(passed: &[&str], asked: &[&str]) -> Option<Inferred> {
     let _ = asked;
     (!profiles.is_empty()).then_some(Inferred { profiles, options })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inferred(passed: &[&str]) -> Option<(Vec<String>, Vec<String>)> {
+        infer(passed, &[]).map(|i| (i.profiles, i.options))
+    }
+
+    #[test]
+    fn a_responder_that_answers_only_start_is_legacy() {
+        let (profiles, options) = inferred(&["responder.start"]).expect("inferred");
+        assert_eq!(profiles, ["legacy", "udp_push"]);
+        assert!(options.is_empty());
+    }
+
+    #[test]
+    fn a_3way_responder_that_also_serves_start_has_allow_legacy_start_on() {
+        let (profiles, options) =
+            inferred(&["responder.syn", "responder.start", "responder.optimistic"])
+                .expect("inferred");
+        assert_eq!(profiles, ["3way"]);
+        assert_eq!(options, ["allow_legacy_start", "optimistic_start"]);
+    }
+
+    #[test]
+    fn initiators_by_what_they_send_first() {
+        assert_eq!(
+            inferred(&["initiator.syn"]).map(|i| i.0),
+            Some(vec!["3way".to_owned()])
+        );
+        assert_eq!(
+            inferred(&["initiator.start", "initiator.start_then_syn"]).map(|i| i.0),
+            Some(vec!["udp_push".to_owned()])
+        );
+        assert_eq!(
+            inferred(&["initiator.start"]).map(|i| i.0),
+            Some(vec!["legacy".to_owned()])
+        );
+        assert_eq!(inferred(&[]), None);
+    }
+
+    #[test]
+    fn every_probe_loads() {
+        use handshake_scenario::DynFamily;
+        for p in PROBES {
+            let s = crate::FAMILY.load(std::path::Path::new(p.id), p.scenario);
+            assert!(s.is_ok(), "{}: {:?}", p.id, s.err());
+        }
+    }
+}

@@ -144,15 +144,10 @@ pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String>
 /// program hard-codes them). The startup delay matters only to a scenario that connects during
 /// it; otherwise the readiness line comes after it anyway.
 fn untold(manifest: &Manifest, s: &ProtonScenario, profile: &str) -> Result<(), String> {
-    let Some(template) = manifest.template(s.iut.role) else {
+    if manifest.template(s.iut.role).is_none() {
         return Ok(());
-    };
-    let words = template.words().unwrap_or_default();
-    let stdin = manifest.stdin.as_deref().unwrap_or("");
-    let mentions = |name: &str| {
-        let p = format!("{{{name}}}");
-        words.iter().any(|w| w.contains(&p)) || stdin.contains(&p)
-    };
+    }
+    let mentions = |name: &str| manifest.takes(s.iut.role, name);
     // A plan given through the REPL script is told too.
     let takes = |name: &str| {
         mentions(name) || (matches!(name, "events" | "commits" | "actions") && mentions("repl"))
