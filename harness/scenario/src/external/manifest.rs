@@ -57,6 +57,11 @@ pub struct Manifest {
     /// 0 when it completed, nonzero otherwise. Without it, initiator scenarios are unsupported.
     #[serde(default, alias = "client", skip_serializing_if = "Option::is_none")]
     pub initiator: Option<CommandTemplate>,
+    /// Commands by the name the family gives the IUT's part in a run (the `{role}` value: Dark
+    /// Tower's `controller`, `handler`, `client`), for a program whose parts take different
+    /// options; one found here is used instead of `responder`/`initiator`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, CommandTemplate>,
     /// The command-line flag of each option a scenario may require, by the family's flag names
     /// (and `mutant`): e.g. `"allow_legacy_start": "--allow-legacy-start"`, `"verify": "--verify
     /// {verify}"`.
@@ -445,6 +450,7 @@ impl Manifest {
             success_exit_codes: default_success_codes(),
             unclear_exit_codes: Vec::new(),
             value_names: BTreeMap::new(),
+            roles: BTreeMap::new(),
             stdin: None,
             listen: None,
             ready: Ready::default(),
@@ -509,6 +515,9 @@ impl Manifest {
         }
         if let Some(t) = &self.initiator {
             check("initiator", t, &RESPONDER_ONLY)?;
+        }
+        for (part, t) in &self.roles {
+            check(&format!("roles.{part}"), t, &[])?;
         }
         if let Some(text) = &self.stdin {
             for name in placeholders_in(text).map_err(|e| format!("stdin: {e}"))? {
@@ -586,6 +595,24 @@ impl Manifest {
         }
     }
 
+    /// The role a mutant belongs to, read from the first word of its description
+    /// (`server, breaks …`): `None` when it does not say (it may show in either role).
+    pub fn mutant_role(&self, mutant: &str) -> Option<crate::format::Role> {
+        let first = self
+            .mutants
+            .get(mutant)?
+            .split([',', ' ', ':'])
+            .next()?
+            .to_ascii_lowercase();
+        match first.as_str() {
+            "initiator" | "client" => Some(crate::format::Role::Initiator),
+            "responder" | "server" | "controller" | "handler" => {
+                Some(crate::format::Role::Responder)
+            }
+            _ => None,
+        }
+    }
+
     /// `values` with the program's own words for them ([`Manifest::value_names`]).
     pub fn in_its_words(&self, values: &Values) -> Values {
         let mut out = values.clone();
@@ -623,8 +650,10 @@ impl Manifest {
         launch: &Launch,
         values: &Values,
     ) -> Result<Vec<String>, String> {
-        let template = self
-            .template(role)
+        let template = values
+            .get("role")
+            .and_then(|part| self.roles.get(part))
+            .or_else(|| self.template(role))
             .ok_or_else(|| format!("the IUT has no {role_name} command"))?;
         let values = &self.in_its_words(values);
         let mut flags: Vec<String> = Vec::new();
@@ -848,6 +877,19 @@ mod tests {
             words.ok(),
             Some(vec!["p".into(), "--transport".into(), "quic".into()])
         );
+    }
+
+    #[test]
+    fn a_mutant_says_its_role_first() {
+        let m = manifest(serde_json::json!({"mutants": {
+            "a": "server, breaks X", "b": "Client: breaks Y", "c": "handler, breaks Z", "d": "breaks W"
+        }}));
+        use crate::format::Role::{Initiator, Responder};
+        assert_eq!(m.mutant_role("a"), Some(Responder));
+        assert_eq!(m.mutant_role("b"), Some(Initiator));
+        assert_eq!(m.mutant_role("c"), Some(Responder));
+        assert_eq!(m.mutant_role("d"), None);
+        assert_eq!(m.mutant_role("e"), None);
     }
 
     #[test]

@@ -283,6 +283,16 @@ impl ExternalIut {
                 if manifest.template(role).is_none() {
                     return Err(format!("the IUT has no {} command", role_name::<F>(role)));
                 }
+                if let Some(theirs) = self.mutant.as_deref().and_then(|m| manifest.mutant_role(m)) {
+                    if theirs != role {
+                        return Err(format!(
+                            "the mutant {} is a {}'s: this scenario runs the {}",
+                            self.mutant.as_deref().unwrap_or_default(),
+                            role_name::<F>(theirs),
+                            role_name::<F>(role)
+                        ));
+                    }
+                }
                 F::launch(manifest, scenario).map(|mut l| {
                     l.mutant.clone_from(&self.mutant);
                     l.plant.clone_from(&self.plant);
