@@ -222,7 +222,10 @@ pub struct Conn {
     pub index: usize,
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
+    /// The ALPN the server selected.
     pub alpn: Option<Vec<u8>>,
+    /// The ALPNs the client offered (its ClientHello), in its order.
+    pub offered_alpn: Vec<Vec<u8>>,
     /// Every packet of the connection, in capture order, with its sender.
     pub packets: Vec<(At, Side)>,
     /// The packets that keep the server's idle timer going: all but the client's that the
@@ -425,6 +428,7 @@ impl Rebuilder {
                 conn.server = Some(info.server);
                 conn.idle_ms = info.idle_timeout_ms();
                 conn.alpn = info.alpn;
+                conn.offered_alpn = info.offered_alpn;
             }
         }
         self.out

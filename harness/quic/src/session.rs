@@ -245,9 +245,12 @@ pub struct BareSessions {
     host: QuicHost,
     book: StreamBook,
     events: VecDeque<SessionEvent>,
-    /// Paths and the ALPN each stands for (bare QUIC has no `:path`: an application that serves
-    /// several session kinds on one port tells them apart by ALPN).
-    routes: Vec<(String, Vec<u8>)>,
+    /// Paths and the ALPNs each stands for, most preferred first (bare QUIC has no `:path`: an
+    /// application that serves several session kinds on one port tells them apart by ALPN).
+    routes: Vec<(String, Vec<Vec<u8>>)>,
+    /// The path each connection of ours was opened for (reported back when it opens, whatever
+    /// ALPN the server selected).
+    connecting: BTreeMap<ConnId, String>,
 }
 
 impl BareSessions {
@@ -258,17 +261,53 @@ impl BareSessions {
             book: StreamBook::default(),
             events: VecDeque::new(),
             routes: Vec::new(),
+            connecting: BTreeMap::new(),
         }
     }
 
     /// Maps paths to ALPNs: [`Sessions::connect`] to a path offers its ALPN, and a session opened
     /// with an ALPN reports its path (the host must offer or accept every ALPN listed).
-    pub fn with_routes(mut self, routes: &[(&str, &[u8])]) -> BareSessions {
+    pub fn with_routes(self, routes: &[(&str, &[u8])]) -> BareSessions {
+        let routes: Vec<(&str, Vec<Vec<u8>>)> =
+            routes.iter().map(|(p, a)| (*p, vec![a.to_vec()])).collect();
+        self.with_offers(&routes)
+    }
+
+    /// Maps paths to the ALPN lists a client offers for them, most preferred first (RFC 7301:
+    /// the server selects one). A session we open reports the path it was opened for, whatever
+    /// the server selected; a session a client opened reports the path of the route whose first
+    /// ALPN is the selected one (none, an empty path, when that is several routes'), else of the
+    /// first route that lists it.
+    pub fn with_offers(mut self, routes: &[(&str, Vec<Vec<u8>>)]) -> BareSessions {
         self.routes = routes
             .iter()
-            .map(|(p, a)| ((*p).to_owned(), a.to_vec()))
+            .map(|(p, a)| ((*p).to_owned(), a.clone()))
             .collect();
         self
+    }
+
+    /// The path of a session a client opened with `alpn`.
+    fn path_of(&self, alpn: Option<&Vec<u8>>) -> String {
+        let Some(alpn) = alpn else {
+            return String::new();
+        };
+        let first: Vec<&String> = self
+            .routes
+            .iter()
+            .filter(|(_, a)| a.first() == Some(alpn))
+            .map(|(p, _)| p)
+            .collect();
+        match first.as_slice() {
+            [one] => (*one).clone(),
+            // The first choice of several routes: the ALPN does not tell them apart.
+            [_, _, ..] => String::new(),
+            [] => self
+                .routes
+                .iter()
+                .find(|(_, a)| a.contains(alpn))
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default(),
+        }
     }
 
     /// Turns the host's events into session events.
@@ -277,12 +316,10 @@ impl BareSessions {
             match event {
                 QuicEvent::Accepted { .. } | QuicEvent::Refused { .. } => {}
                 QuicEvent::Connected { conn, alpn } => {
-                    let path = self
-                        .routes
-                        .iter()
-                        .find(|(_, a)| Some(a) == alpn.as_ref())
-                        .map(|(p, _)| p.clone())
-                        .unwrap_or_default();
+                    let path = match self.connecting.remove(&conn) {
+                        Some(p) => p,
+                        None => self.path_of(alpn.as_ref()),
+                    };
                     self.events.push_back(SessionEvent::Opened {
                         session: conn,
                         path,
@@ -301,6 +338,7 @@ impl BareSessions {
                     by_peer,
                 } => {
                     self.book.drop_connection(conn);
+                    self.connecting.remove(&conn);
                     self.events.push_back(SessionEvent::Closed {
                         session: conn,
                         close,
@@ -402,12 +440,12 @@ impl Sessions for BareSessions {
         remote: SocketAddr,
         path: &str,
     ) -> Result<ConnId, QuicError> {
-        match self.routes.iter().find(|(p, _)| p == path) {
-            Some((_, alpn)) => self
-                .host
-                .connect_alpn(now, remote, std::slice::from_ref(alpn)),
-            None => self.host.connect(now, remote),
-        }
+        let conn = match self.routes.iter().find(|(p, _)| p == path) {
+            Some((_, alpns)) => self.host.connect_alpn(now, remote, alpns)?,
+            None => self.host.connect(now, remote)?,
+        };
+        self.connecting.insert(conn, path.to_owned());
+        Ok(conn)
     }
 
     fn open(&mut self, session: ConnId, bidi: bool) -> Option<u64> {

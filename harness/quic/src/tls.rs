@@ -345,6 +345,42 @@ pub struct Identity {
     pub key_pkcs8: Vec<u8>,
 }
 
+impl Identity {
+    /// An identity from PEM text: the first certificate of `cert_pem` and the PKCS #8 private key
+    /// of `key_pem` (`-----BEGIN PRIVATE KEY-----`), e.g. files made for a browser.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, QuicError> {
+        use rustls::pki_types::pem::PemObject;
+        let cert = CertificateDer::from_pem_slice(cert_pem)
+            .map_err(|e| QuicError::Config(format!("certificate PEM: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| QuicError::Config(format!("key PEM: {e}")))?;
+        let PrivateKeyDer::Pkcs8(key) = key else {
+            return Err(QuicError::Config(
+                "key PEM: not a PKCS #8 key (`BEGIN PRIVATE KEY`; convert with `openssl pkcs8 -topk8 -nocrypt`)".into(),
+            ));
+        };
+        let id = Identity {
+            cert,
+            key_pkcs8: key.secret_pkcs8_der().to_vec(),
+        };
+        // The key must sign for the certificate.
+        certified(Identity {
+            cert: id.cert.clone(),
+            key_pkcs8: id.key_pkcs8.clone(),
+        })?;
+        Ok(id)
+    }
+
+    /// SHA-256 of the certificate's DER (what a WebTransport client pins with
+    /// `serverCertificateHashes`).
+    pub fn cert_sha256(&self) -> [u8; 32] {
+        let d = digest::digest(&digest::SHA256, self.cert.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+}
+
 fn identity(seed: &Seed) -> Result<Identity, QuicError> {
     // PKCS#8 v1 wrapping of a raw Ed25519 seed (RFC 8410).
     let mut der = vec![

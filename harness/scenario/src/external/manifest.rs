@@ -246,6 +246,27 @@ pub const PLACEHOLDERS: [&str; 17] = [
     "flags",
 ];
 
+/// The words a mutant's description may start with to name the part it belongs to.
+const PARTS: [&str; 6] = [
+    "initiator",
+    "client",
+    "responder",
+    "server",
+    "controller",
+    "handler",
+];
+
+/// Whether a mutant of `part` (a word of [`PARTS`]) runs in a run of the part `here` (the
+/// family's `{role}` value) in `role`: the same part, or the generic word for its side.
+pub fn part_runs(part: &str, here: &str, role: crate::format::Role) -> bool {
+    use crate::format::Role;
+    part == here
+        || match role {
+            Role::Initiator => matches!(part, "initiator" | "client"),
+            Role::Responder => matches!(part, "responder" | "server"),
+        }
+}
+
 /// Values of the placeholders for one run.
 #[derive(Debug, Clone, Default)]
 pub struct Values {
@@ -595,22 +616,17 @@ impl Manifest {
         }
     }
 
-    /// The role a mutant belongs to, read from the first word of its description
-    /// (`server, breaks …`): `None` when it does not say (it may show in either role).
-    pub fn mutant_role(&self, mutant: &str) -> Option<crate::format::Role> {
+    /// The part a mutant belongs to, read from the first word of its description (`server,
+    /// breaks …` → `server`), when that word names a part ([`part_runs`]); `None` otherwise (it
+    /// may show anywhere).
+    pub fn mutant_part(&self, mutant: &str) -> Option<String> {
         let first = self
             .mutants
             .get(mutant)?
             .split([',', ' ', ':'])
             .next()?
             .to_ascii_lowercase();
-        match first.as_str() {
-            "initiator" | "client" => Some(crate::format::Role::Initiator),
-            "responder" | "server" | "controller" | "handler" => {
-                Some(crate::format::Role::Responder)
-            }
-            _ => None,
-        }
+        PARTS.contains(&first.as_str()).then_some(first)
     }
 
     /// `values` with the program's own words for them ([`Manifest::value_names`]).
@@ -880,16 +896,23 @@ mod tests {
     }
 
     #[test]
-    fn a_mutant_says_its_role_first() {
+    fn a_mutant_says_its_part_first() {
         let m = manifest(serde_json::json!({"mutants": {
             "a": "server, breaks X", "b": "Client: breaks Y", "c": "handler, breaks Z", "d": "breaks W"
         }}));
         use crate::format::Role::{Initiator, Responder};
-        assert_eq!(m.mutant_role("a"), Some(Responder));
-        assert_eq!(m.mutant_role("b"), Some(Initiator));
-        assert_eq!(m.mutant_role("c"), Some(Responder));
-        assert_eq!(m.mutant_role("d"), None);
-        assert_eq!(m.mutant_role("e"), None);
+        assert_eq!(m.mutant_part("a").as_deref(), Some("server"));
+        assert_eq!(m.mutant_part("b").as_deref(), Some("client"));
+        assert_eq!(m.mutant_part("d"), None);
+        assert_eq!(m.mutant_part("e"), None);
+        // A server's mutant runs wherever the IUT is the server, whatever the family calls it.
+        assert!(part_runs("server", "controller", Responder));
+        assert!(part_runs("handler", "handler", Responder));
+        assert!(!part_runs("handler", "controller", Responder));
+        assert!(!part_runs("client", "controller", Responder));
+        assert!(part_runs("initiator", "client", Initiator));
+        assert!(!part_runs("responder", "initiator", Initiator));
+        assert_eq!(m.mutant_part("c").as_deref(), Some("handler"));
     }
 
     #[test]

@@ -283,21 +283,29 @@ impl ExternalIut {
                 if manifest.template(role).is_none() {
                     return Err(format!("the IUT has no {} command", role_name::<F>(role)));
                 }
-                if let Some(theirs) = self.mutant.as_deref().and_then(|m| manifest.mutant_role(m)) {
-                    if theirs != role {
+                let mut launch = F::launch(manifest, scenario)?;
+                // A mutant whose description names its part (`server, breaks …`, `handler: …`)
+                // runs only where that part runs: another part may not know its flag at all.
+                if let Some((mutant, part)) = self
+                    .mutant
+                    .as_deref()
+                    .and_then(|m| Some((m, manifest.mutant_part(m)?)))
+                {
+                    let here = launch
+                        .values
+                        .iter()
+                        .find(|(name, _)| *name == "role")
+                        .map_or(role_name::<F>(role), |(_, v)| v.as_str())
+                        .to_owned();
+                    if !manifest::part_runs(&part, &here, role) {
                         return Err(format!(
-                            "the mutant {} is a {}'s: this scenario runs the {}",
-                            self.mutant.as_deref().unwrap_or_default(),
-                            role_name::<F>(theirs),
-                            role_name::<F>(role)
+                            "the mutant {mutant} is the {part}'s: this scenario runs the {here}"
                         ));
                     }
                 }
-                F::launch(manifest, scenario).map(|mut l| {
-                    l.mutant.clone_from(&self.mutant);
-                    l.plant.clone_from(&self.plant);
-                    l
-                })
+                launch.mutant.clone_from(&self.mutant);
+                launch.plant.clone_from(&self.plant);
+                Ok(launch)
             }
             Kind::Running(addr, profile) => {
                 if role == Role::Initiator {

@@ -168,6 +168,10 @@ pub const WT_BUFFERED_STREAM_REJECTED: u64 = 0x3994_bd84;
 pub struct WtConfig {
     /// How reset and stop codes go on the wire (default [`ResetCodes::Mapped`]).
     pub reset_codes: ResetCodes,
+    /// Read the peer's reset and stop codes in either form, whatever [`WtConfig::reset_codes`]
+    /// says (default `false`): a code of the mapped range is unmapped, any other value up to
+    /// `u32::MAX` taken as raw. For a side that adapts to whichever mapping its peer speaks.
+    pub read_either: bool,
     /// Open the control stream at all (default `true`; `false`: a peer that never sends one).
     pub control_stream: bool,
     /// The SETTINGS frame on the control stream (default [`Settings::webtransport`]`(1)`), sent as
@@ -199,6 +203,7 @@ impl Default for WtConfig {
     fn default() -> Self {
         WtConfig {
             reset_codes: ResetCodes::Mapped,
+            read_either: false,
             control_stream: true,
             settings: Settings::webtransport(1),
             control_extra: Vec::new(),
@@ -397,6 +402,13 @@ impl WtSessions {
     }
 
     fn app_code(&self, wire: u64) -> Option<u32> {
+        if self.config.read_either {
+            return error_code::from_http3(wire).or_else(|| {
+                (wire < error_code::WT_FIRST)
+                    .then(|| u32::try_from(wire).ok())
+                    .flatten()
+            });
+        }
         match self.config.reset_codes {
             ResetCodes::Mapped => error_code::from_http3(wire),
             ResetCodes::Raw => u32::try_from(wire).ok(),

@@ -45,16 +45,65 @@ pub const PATH_SIGNALING: &str = "/signaling";
 /// The handler's path (bare QUIC: [`ALPN_MEDIA`]).
 pub const PATH_MEDIA: &str = "/media";
 
-/// Bare-QUIC sessions for Dark Tower: the paths mapped to their ALPNs (the host must offer or
-/// accept both, [`bare_alpns`]).
-pub fn bare_sessions(host: handshake_quic::QuicHost) -> handshake_quic::session::BareSessions {
-    handshake_quic::session::BareSessions::new(host)
-        .with_routes(&[(PATH_SIGNALING, ALPN_SIGNALING), (PATH_MEDIA, ALPN_MEDIA)])
+/// The ALPNs a bare-QUIC client offers for each session, most preferred first. ALPNs are a
+/// contract (DH1): the harness offers what an IUT's manifest says, and by default every
+/// reasonable name, accepting whichever the server selects (RFC 7301 §3.2): `darktower` for a
+/// signaling session, `darktower-media` then `darktower` for a media session (a server that
+/// speaks `darktower` for every session gets its media session too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BareAlpns {
+    /// Offered for signaling sessions (the controller's).
+    pub signaling: Vec<Vec<u8>>,
+    /// Offered for media sessions (the handler's).
+    pub media: Vec<Vec<u8>>,
 }
 
-/// The ALPNs of a bare-QUIC Dark Tower host.
+impl Default for BareAlpns {
+    fn default() -> Self {
+        BareAlpns {
+            signaling: vec![ALPN_SIGNALING.to_vec()],
+            media: vec![ALPN_MEDIA.to_vec(), ALPN_SIGNALING.to_vec()],
+        }
+    }
+}
+
+impl BareAlpns {
+    /// Every ALPN a server accepts, in its order of preference (rustls and aioquic servers pick
+    /// the first of theirs the client offered): the media names first, so that a client offering
+    /// both for its media session gets the media one, while a signaling client offers only its own.
+    pub fn server_list(&self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for a in self.media.iter().chain(&self.signaling) {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Bare-QUIC sessions for Dark Tower with the default offers ([`BareAlpns`]).
+pub fn bare_sessions(host: handshake_quic::QuicHost) -> handshake_quic::session::BareSessions {
+    bare_sessions_with(host, &BareAlpns::default())
+}
+
+/// Bare-QUIC sessions for Dark Tower: a session to [`PATH_SIGNALING`] or [`PATH_MEDIA`] offers
+/// its ALPNs; a session a client opened reports `/media` for the media ALPN (the first offered
+/// for media) and `/signaling` otherwise (a server that serves both on one port looks further,
+/// [`MeetingServer`]).
+pub fn bare_sessions_with(
+    host: handshake_quic::QuicHost,
+    alpns: &BareAlpns,
+) -> handshake_quic::session::BareSessions {
+    handshake_quic::session::BareSessions::new(host).with_offers(&[
+        (PATH_MEDIA, alpns.media.clone()),
+        (PATH_SIGNALING, alpns.signaling.clone()),
+    ])
+}
+
+/// The ALPNs of a bare-QUIC Dark Tower host (a server's, in its order of preference).
 pub fn bare_alpns() -> Vec<Vec<u8>> {
-    vec![ALPN_SIGNALING.to_vec(), ALPN_MEDIA.to_vec()]
+    BareAlpns::default().server_list()
 }
 
 /// Which transport carries the sessions (DH1).

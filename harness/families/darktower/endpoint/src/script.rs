@@ -1,7 +1,9 @@
 //! The harness's scripted participants, for scenarios whose IUT is a controller or a handler: any
-//! number of participants, each with a signaling session (path `/signaling`) and a media session
-//! (`/media`) to the IUT, writing whatever bytes a scenario says — valid or not — and reporting
-//! everything the IUT sends back as [`DarkTowerEvent`]s.
+//! number of participants, each with a signaling session (path `/signaling` by default) and a
+//! media session (`/media`) to the IUT, writing whatever bytes a scenario says — valid or not —
+//! and reporting everything the IUT sends back as [`DarkTowerEvent`]s. Paths (WebTransport) and
+//! ALPNs (bare QUIC, the transport's offers) are a contract: [`ScriptClient::with_paths`] takes
+//! the IUT's.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -32,13 +34,6 @@ impl Which {
         match self {
             Which::Signaling => "controller",
             Which::Media => "handler",
-        }
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Which::Signaling => PATH_SIGNALING,
-            Which::Media => PATH_MEDIA,
         }
     }
 }
@@ -84,6 +79,10 @@ pub struct ScriptClient {
     events: VecDeque<DarkTowerEvent>,
     /// Sessions still live (the script is finished once all closed).
     started: bool,
+    /// The paths its signaling and media sessions ask for.
+    paths: [String; 2],
+    /// The participant id each participant's last JoinResponse gave (the controller's choice).
+    joined: BTreeMap<u32, String>,
 }
 
 impl ScriptClient {
@@ -97,6 +96,27 @@ impl ScriptClient {
             owner: BTreeMap::new(),
             events: VecDeque::new(),
             started: false,
+            paths: [PATH_SIGNALING.to_owned(), PATH_MEDIA.to_owned()],
+            joined: BTreeMap::new(),
+        }
+    }
+
+    /// The participant id participant `p`'s last JoinResponse gave, if it joined.
+    pub fn joined_id(&self, p: u32) -> Option<&str> {
+        self.joined.get(&p).map(String::as_str)
+    }
+
+    /// The paths its signaling and media sessions ask for (WebTransport `:path`; over bare QUIC
+    /// a path selects the ALPNs offered, so keep [`PATH_SIGNALING`] and [`PATH_MEDIA`] there).
+    pub fn with_paths(mut self, signaling: &str, media: &str) -> ScriptClient {
+        self.paths = [signaling.to_owned(), media.to_owned()];
+        self
+    }
+
+    fn path(&self, which: Which) -> String {
+        match which {
+            Which::Signaling => self.paths[0].clone(),
+            Which::Media => self.paths[1].clone(),
         }
     }
 
@@ -112,11 +132,12 @@ impl ScriptClient {
         fin: bool,
     ) -> Result<(), String> {
         self.started = true;
+        let path = self.path(which);
         let leg = self.legs.entry((p, which)).or_default();
         if leg.session.is_none() {
             let session = self
                 .transport
-                .connect(now, self.target, which.path())
+                .connect(now, self.target, &path)
                 .map_err(|e| e.to_string())?;
             leg.session = Some(session);
             self.owner.insert(session, (p, which));
@@ -235,6 +256,7 @@ impl ScriptClient {
     fn step(&mut self, now: Instant) {
         let mut opened = Vec::new();
         let (legs, owner, events) = (&mut self.legs, &self.owner, &mut self.events);
+        let before = events.len();
         pump(&mut *self.transport, now, |_, e| {
             if let SessionEvent::Opened { session, .. } = &e {
                 if let Some(key) = owner.get(session) {
@@ -243,6 +265,18 @@ impl ScriptClient {
             }
             on_event(legs, owner, events, e);
         });
+        for e in self.events.iter().skip(before) {
+            if let DarkTowerEvent::Message {
+                participant,
+                from: "controller",
+                kind: "join_response",
+                about: Some(id),
+                ..
+            } = e
+            {
+                self.joined.insert(*participant, id.clone());
+            }
+        }
         if !opened.is_empty() {
             for (p, which) in opened {
                 if let Some(leg) = self.legs.get_mut(&(p, which)) {

@@ -1,23 +1,59 @@
 //! A controller and a handler on one port (one transport): the harness's peer when the IUT is a
 //! client (the JoinResponse points the client back at the same address). Sessions are told apart
-//! by WebTransport `:path` or, over bare QUIC, by ALPN (DH1): `/media` is the handler's, anything
-//! else the controller's.
+//! by WebTransport `:path` or, over bare QUIC, by ALPN (DH1): `/media` (the media ALPN) is the
+//! handler's. Paths and ALPNs are a contract a client need not share with the harness (a client
+//! may speak `darktower` for both sessions, or use a path of its own), so any other session is
+//! told by what its client does first: a media authentication on its first bidirectional stream
+//! (DT7, [`is_media_auth`]), a media stream or a datagram make it the handler's, anything else
+//! the controller's. Its events wait until then.
 
 use std::collections::BTreeMap;
 
 use handshake_core::Instant;
+use handshake_darktower_wire::is_media_auth;
+use handshake_darktower_wire::signaling::{check_len, PREFIX_LEN};
 use handshake_quic::session::{SessionEvent, Sessions};
 
 use crate::controller::ControllerCore;
 use crate::driven::{App, Driven};
 use crate::handler::HandlerCore;
-use crate::{Clock, ControllerConfig, DarkTowerEvent, HandlerConfig, PATH_MEDIA};
+use crate::{
+    is_client_bidi, is_client_uni, Clock, ControllerConfig, DarkTowerEvent, HandlerConfig,
+    PATH_MEDIA,
+};
 
 /// Which server a session belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Controller,
     Handler,
+    /// Not told yet: its events so far, and the bytes of its first client bidi stream.
+    Undecided {
+        events: Vec<SessionEvent>,
+        first: Option<(u64, Vec<u8>)>,
+    },
+}
+
+/// Whether a WebTransport path names the handler (`/media`, a query or trailing slash aside).
+fn is_media_path(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.trim_end_matches('/') == PATH_MEDIA
+}
+
+/// What the first bytes of a session's first client bidi stream say: `Some(true)` media
+/// authentication, `Some(false)` signaling, `None` not enough bytes yet.
+fn sniff(bytes: &[u8], fin: bool) -> Option<bool> {
+    let Some(prefix) = bytes.first_chunk::<PREFIX_LEN>() else {
+        return fin.then_some(false);
+    };
+    let Ok(len) = check_len(u32::from_be_bytes(*prefix)) else {
+        return Some(false);
+    };
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    match bytes.get(PREFIX_LEN..PREFIX_LEN.saturating_add(len)) {
+        Some(message) => Some(is_media_auth(message)),
+        None => fin.then_some(false),
+    }
 }
 
 /// Both servers' state, apart from their transport.
@@ -54,10 +90,13 @@ impl App for MeetingCore {
     fn on(&mut self, now: Instant, t: &mut dyn Sessions, e: SessionEvent) {
         let session = match &e {
             SessionEvent::Opened { session, path } => {
-                let part = if path == PATH_MEDIA {
+                let part = if is_media_path(path) {
                     Part::Handler
                 } else {
-                    Part::Controller
+                    Part::Undecided {
+                        events: Vec::new(),
+                        first: None,
+                    }
                 };
                 self.parts.insert(*session, part);
                 *session
@@ -69,11 +108,49 @@ impl App for MeetingCore {
             | SessionEvent::Closed { session, .. } => *session,
         };
         let closed = matches!(e, SessionEvent::Closed { .. });
-        match self.parts.get(&session) {
-            Some(Part::Handler) => self.handler.on(now, t, e),
-            Some(Part::Controller) => self.controller.on(now, t, e),
-            // Nothing of a session that never opened concerns either server.
-            None => {}
+        // An undecided session: what this event says of it.
+        if let Some(Part::Undecided { events, first }) = self.parts.get_mut(&session) {
+            let decided = match &e {
+                SessionEvent::Data {
+                    stream, bytes, fin, ..
+                } if is_client_bidi(*stream) => {
+                    let buf = first.get_or_insert_with(|| (*stream, Vec::new()));
+                    if buf.0 == *stream {
+                        buf.1.extend_from_slice(bytes);
+                        sniff(&buf.1, *fin)
+                    } else {
+                        None
+                    }
+                }
+                SessionEvent::Data { stream, .. } if is_client_uni(*stream) => Some(true),
+                SessionEvent::Datagram { .. } => Some(true),
+                SessionEvent::Closed { .. } => Some(false),
+                _ => None,
+            };
+            events.push(e);
+            let Some(media) = decided else {
+                return;
+            };
+            let events = std::mem::take(events);
+            let part = if media {
+                Part::Handler
+            } else {
+                Part::Controller
+            };
+            self.parts.insert(session, part.clone());
+            for e in events {
+                match part {
+                    Part::Handler => self.handler.on(now, t, e),
+                    _ => self.controller.on(now, t, e),
+                }
+            }
+        } else {
+            match self.parts.get(&session) {
+                Some(Part::Handler) => self.handler.on(now, t, e),
+                Some(Part::Controller) => self.controller.on(now, t, e),
+                // Nothing of a session that never opened concerns either server.
+                Some(Part::Undecided { .. }) | None => {}
+            }
         }
         if closed {
             self.parts.remove(&session);

@@ -269,3 +269,87 @@ fn a_client_against_the_meeting_server_on_one_port(#[case] version: MediaVersion
     run(&mut m);
     assert_eq!(report(&m, 0).result, Some(Ok(())), "{:?}", report(&m, 0));
 }
+
+/// Bare-QUIC sessions with the host's ALPN list (`alpns`: what a server accepts, in its order)
+/// and the client's offers.
+fn sessions_with(
+    who: &str,
+    server: bool,
+    handler: bool,
+    alpns: Vec<Vec<u8>>,
+    offers: &handshake_darktower_endpoint::BareAlpns,
+) -> Box<dyn Sessions> {
+    let host = QuicHost::new(&HostConfig {
+        seed: Seed::derive(7, who),
+        alpn: alpns,
+        transport: quic_transport(Liveness::default(), server, handler),
+        server,
+        key_log: Arc::new(KeyLog::default()),
+    })
+    .expect("host");
+    Box::new(handshake_darktower_endpoint::bare_sessions_with(
+        host, offers,
+    ))
+}
+
+/// ALPNs are a contract (DH1): a server that speaks `darktower` for every session gets its media
+/// session from a client offering every reasonable name (RFC 7301: the server selects), and the
+/// one-port meeting server tells a client's `darktower` media session by its first message.
+#[rstest]
+#[case::server_speaks_one_alpn(vec![b"darktower".to_vec()], None)]
+#[case::client_offers_one_alpn(
+    handshake_darktower_endpoint::bare_alpns(),
+    Some(vec![b"darktower".to_vec()])
+)]
+#[case::both_speak_one_alpn(vec![b"darktower".to_vec()], Some(vec![b"darktower".to_vec()]))]
+fn one_alpn_for_both_sessions(
+    #[case] server_alpns: Vec<Vec<u8>>,
+    #[case] client_media: Option<Vec<Vec<u8>>>,
+) {
+    let secret = Secret::new(SECRET);
+    let mut sim = Simulation::new(VirtualLink::new(LinkConfig::with_seed(1)));
+    let server = addr(CONTROLLER);
+    let defaults = handshake_darktower_endpoint::BareAlpns::default();
+    sim.add_endpoint(
+        server,
+        DarkTowerNode::Server(handshake_darktower_endpoint::MeetingServer::new(
+            sessions_with("server", true, true, server_alpns, &defaults),
+            ControllerConfig {
+                meetings: vec!["standup".into()],
+                ended: vec![],
+                capacity: 10,
+                handler_url: format!("quic://{CONTROLLER}/media"),
+                secret: secret.clone(),
+                clock: Clock::VIRTUAL,
+                refuse_join: None,
+                mutant: None,
+            },
+            HandlerConfig {
+                secret,
+                clock: Clock::VIRTUAL,
+                refuse_auth: false,
+                stop_media: None,
+                mutant: None,
+            },
+        )),
+    )
+    .expect("server");
+    let offers = handshake_darktower_endpoint::BareAlpns {
+        media: client_media.unwrap_or(defaults.media.clone()),
+        ..defaults.clone()
+    };
+    let at = addr("10.0.1.1:5000");
+    let client = Client::new(
+        sessions_with("client", false, false, offers.server_list(), &offers),
+        client_config("alice", token("standup", 300), MediaVersion::V1),
+        Instant::ZERO,
+    );
+    sim.add_endpoint(at, DarkTowerNode::Client(client))
+        .expect("client");
+    let mut m = Meeting {
+        sim,
+        clients: vec![at],
+    };
+    run(&mut m);
+    assert_eq!(report(&m, 0).result, Some(Ok(())), "{:?}", report(&m, 0));
+}

@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 
 use handshake_quic::rebuild::{At, Conn, Side};
-use handshake_quic::session::ResetCodes;
 use handshake_webtransport_wire::error_code;
 use handshake_webtransport_wire::frame::setting;
 use handshake_webtransport_wire::{
@@ -173,9 +172,8 @@ fn alpn_text(alpn: Option<&Vec<u8>>) -> Option<String> {
 
 /// The Dark Tower code a wire code stands for.
 pub(crate) fn dt_code(transport: Option<Transport>, wire: u64) -> Option<u32> {
-    // Leniently: a mapped code reads as its Dark Tower code in any transport and a small raw
-    // one as itself, so that a code sent in the wrong encoding is blamed once, by
-    // `darktower.reset.mapping`, not again by the rule about its meaning.
+    // Either form (DT9 is a contract): a mapped code reads as its Dark Tower code in any
+    // transport and a small raw one as itself.
     let raw = |limit: u64| {
         (wire <= limit)
             .then_some(wire)
@@ -427,7 +425,29 @@ fn carries_media(s: &Sess<'_>) -> bool {
             .any(|st| !st.bidi && st.opener == Side::Client && st.data[0].starts_with(b"DART"))
 }
 
-/// The first guess of a session's role (before the JoinResponses are read).
+/// What the session's first client message says its role is: a media authentication (DT7) is
+/// the handler's, a signaling message the controller's (`None`: no whole first message, or one
+/// that could be either).
+fn sniff_role(s: &Sess<'_>) -> Option<Role> {
+    let st = s.first_client_bidi()?;
+    match handshake_darktower_wire::split_frame(&st.data[0]) {
+        Ok((message, _)) if handshake_darktower_wire::is_media_auth(message) => Some(Role::Handler),
+        Ok((message, _)) if handshake_darktower_wire::is_signaling(message) => {
+            Some(Role::Controller)
+        }
+        // Neither for sure (an empty or undecodable message): the names decide.
+        Ok(_) => None,
+        // A length DT6 refuses: signaling's framing error, the controller's to answer.
+        Err(handshake_darktower_wire::FramingError::EmptyMessage)
+        | Err(handshake_darktower_wire::FramingError::TooLong(_)) => Some(Role::Controller),
+        Err(_) => None,
+    }
+}
+
+/// The first guess of a session's role (before the JoinResponses are read). Paths and ALPNs are
+/// a contract (DH1) a client and server may settle as they like, so what the client did first
+/// decides where it shows: its first message, then media streams or datagrams; the path or ALPN
+/// only when the session shows neither.
 fn role_guess(s: &Sess<'_>, options: &Options) -> Role {
     let server = s.server();
     if server.is_some() && server == options.controller {
@@ -436,18 +456,24 @@ fn role_guess(s: &Sess<'_>, options: &Options) -> Role {
     if server.is_some() && server == options.handler {
         return Role::Handler;
     }
+    if s.transport.is_none() {
+        return Role::Unknown;
+    }
+    if let Some(role) = sniff_role(s) {
+        return role;
+    }
+    if carries_media(s) {
+        return Role::Handler;
+    }
     match s.transport {
         Some(Transport::WebTransport) => match s.path.as_deref() {
             Some(p) if p.contains("media") => Role::Handler,
-            Some(p) if p.contains("signaling") => Role::Controller,
-            _ if carries_media(s) => Role::Handler,
             Some(_) => Role::Controller,
             None => Role::Unknown,
         },
         Some(Transport::Quic) => match s.alpn.as_deref() {
-            Some("darktower-media") => Role::Handler,
-            _ if carries_media(s) => Role::Handler,
-            Some("darktower") => Role::Controller,
+            Some(a) if a.contains("media") => Role::Handler,
+            Some(_) => Role::Controller,
             _ if s.first_client_bidi().is_some() => Role::Controller,
             _ => Role::Unknown,
         },
@@ -489,9 +515,10 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
     for s in &mut sessions {
         s.role = role_guess(s, options);
     }
-    // Bare QUIC with one ALPN for both: a `darktower` session to a handler a JoinResponse named.
-    // Only when the capture's peers do not use the media ALPN at all: with it, ALPN decides (and a
-    // controller and handler on one port share the address a JoinResponse names).
+    // Bare QUIC with one ALPN for both and nothing said yet: a session to a handler a
+    // JoinResponse named. Only when the capture's peers do not use the media ALPN at all: with
+    // it, ALPN decides (and a controller and handler on one port share the address a
+    // JoinResponse names).
     let media_alpn = sessions
         .iter()
         .any(|s| s.alpn.as_deref() == Some("darktower-media"));
@@ -501,6 +528,7 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
             && !media_alpn
             && s.transport == Some(Transport::Quic)
             && options.controller.is_none()
+            && sniff_role(s).is_none()
             && s.server().is_some_and(|a| handlers.contains(&a))
         {
             s.role = Role::Handler;
@@ -579,14 +607,6 @@ fn code_view(stream: u64, c: &Code) -> CodeView {
     }
 }
 
-/// HTTP/3 and WebTransport session-level codes a WebTransport stack may reset streams with.
-fn session_level(wire: u64) -> bool {
-    (0x100..=0x110).contains(&wire)
-        || wire == 0x33
-        || wire == 0x170d_7b68 // WT_SESSION_GONE
-        || wire == 0x3994_bd84 // WT_BUFFERED_STREAM_REJECTED
-}
-
 /// `darktower.decrypt`, `darktower.alpn`, `darktower.h3.*`, `darktower.reset.mapping`.
 fn transport_rules(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
     let options = ctx.options;
@@ -613,19 +633,21 @@ fn transport_rules(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
             ));
         }
         if let Some(alpn) = &s.alpn {
-            let ok = match options.transport.or(s.transport) {
-                Some(Transport::WebTransport) => alpn == "h3",
-                Some(Transport::Quic) => alpn == "darktower" || alpn == "darktower-media",
-                None => false,
-            };
+            // RFC 7301 §3.2: one of the client's; which ones is a contract (DH1).
+            let offered = &conn.offered_alpn;
+            let ok = offered.is_empty() || offered.iter().any(|a| a == alpn.as_bytes());
             if !ok && judged_side(options, s.role, Side::Server) {
+                let list: Vec<String> = offered
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
                 ctx.log.violation(
                     conn.handshake_done.unwrap_or(first),
                     &rules::ALPN,
                     format!(
-                        "connection {}: the server selected ALPN {alpn:?} ({:?} run)",
+                        "connection {}: the server selected ALPN {alpn:?}, which the client did not offer ({})",
                         conn.index,
-                        options.transport.or(s.transport)
+                        list.join(", ")
                     ),
                 );
             }
@@ -695,12 +717,19 @@ fn transport_rules(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
                 }
             }
             if judged_side(options, s.role, Side::Server) {
+                // Another status than 2xx refuses the session (a path the server does not
+                // serve is a contract, DH1): blamed only when the server uses it anyway.
+                let used = s
+                    .streams
+                    .iter()
+                    .any(|st| st.opener == Side::Server || !st.data[1].is_empty())
+                    || s.datagrams.iter().any(|d| d.by == Side::Server);
                 match &s.status {
-                    Some((status, at)) if status != "200" => ctx.log.violation(
+                    Some((status, at)) if !status.starts_with('2') && used => ctx.log.violation(
                         *at,
                         &rules::H3_CONNECT,
                         format!(
-                            "connection {}: the CONNECT (:path {:?}) was answered with :status {status}",
+                            "connection {}: the CONNECT (:path {:?}) was answered with :status {status}, and the server used the session",
                             conn.index, s.path
                         ),
                     ),
@@ -725,16 +754,13 @@ fn transport_rules(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
                 if !judged_side(options, s.role, c.by) {
                     continue;
                 }
-                let mapped_value = error_code::from_http3(c.wire).is_some();
-                let problem = match (s.transport, options.reset_codes) {
-                    (Some(Transport::WebTransport), ResetCodes::Mapped) => (!mapped_value
-                        && !session_level(c.wire))
-                    .then_some("a raw code where profile `mapped` wants it mapped"),
-                    (Some(Transport::WebTransport), ResetCodes::Raw) => {
-                        mapped_value.then_some("a mapped code where profile `raw` wants it raw")
-                    }
-                    _ => mapped_value.then_some("a mapped code over bare QUIC (always raw)"),
-                };
+                // Mapped or raw is a contract (DT9): either is read. Only a reserved point of
+                // the mapped range is no code at all.
+                let problem = (s.transport == Some(Transport::WebTransport)
+                    && error_code::is_reserved_point(c.wire))
+                .then_some(
+                    "a reserved (GREASE) point of the mapped range, which stands for no code",
+                );
                 if let Some(problem) = problem {
                     let kind = if st.resets.iter().any(|r| std::ptr::eq(r, c)) {
                         "RESET_STREAM"

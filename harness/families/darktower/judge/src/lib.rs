@@ -9,11 +9,17 @@
 //! endpoints.
 //!
 //! **Sessions.** Every QUIC connection is one session (DH1). Its role is the server's: the
-//! Meeting Controller (WebTransport `:path` `/signaling`; bare QUIC ALPN `darktower`) or the Media
-//! Handler (`/media`; ALPN `darktower-media`). [`Options::controller`] / [`Options::handler`]
-//! override that by address; a bare-QUIC `darktower` session to an address some JoinResponse
-//! named as `media_handler_url`, or carrying media (`DART` streams, datagrams), is a handler
-//! session too (older peers use one ALPN for both).
+//! Meeting Controller or the Media Handler. [`Options::controller`] / [`Options::handler`] decide
+//! by address; else what the client did first: a media authentication (DT7) on its first
+//! bidirectional stream, or media (`DART` streams, datagrams), makes a handler session, a
+//! signaling message a controller one; else the names, which are a contract (DH1) and so decide
+//! only when the bytes do not: a WebTransport `:path` with `media` in it, a bare-QUIC ALPN with
+//! `media` in it (`darktower-media`), or a bare-QUIC session to an address some JoinResponse named
+//! as `media_handler_url` (peers with one ALPN for both) is a handler session.
+//!
+//! **Contracts are not judged.** Which ALPNs and paths, and whether reset codes are mapped into
+//! WebTransport's HTTP/3 space (DT9), is for the two sides to agree on: `darktower.alpn` asks only
+//! that the server select an ALPN the client offered (RFC 7301), codes are read in either form.
 //!
 //! **What is judged, and what is not.** The judge asserts only what the capture shows:
 //!
@@ -141,7 +147,8 @@ pub enum Role {
 pub struct Options {
     /// The run's transport; `None`: each connection's, from its ALPN.
     pub transport: Option<Transport>,
-    /// DT9 / DH3: how reset codes travel over WebTransport (bare QUIC is always raw).
+    /// DT9: how the run told the IUT to send reset codes over WebTransport. A contract: codes are
+    /// read in either form and neither is blamed (kept for reports and callers).
     pub reset_codes: ResetCodes,
     /// An NSS key log added to the capture's Decryption Secrets Blocks.
     pub key_log: Option<String>,

@@ -386,10 +386,20 @@ fn handler_auth(
     let verdict = crate::token::verify(&secret, &req.join_token, now_s, true);
     let verdict = match verdict {
         Ok(claims) => {
-            let key = (sess.server(), claims.jti.clone().unwrap_or_default());
-            match used.get(&key) {
-                Some(first) if *first < rf.at => Err("already used".to_owned()),
-                _ => Ok(claims),
+            // Single use (DT8): the same token, or (DH4) another with the same `jti`.
+            let used_before = |key: String| {
+                used.get(&(sess.server(), key))
+                    .is_some_and(|first| *first < rf.at)
+            };
+            if used_before(format!("token {}", req.join_token))
+                || claims
+                    .jti
+                    .as_ref()
+                    .is_some_and(|j| used_before(format!("jti {j}")))
+            {
+                Err("already used".to_owned())
+            } else {
+                Ok(claims)
             }
         }
         Err(e) => Err(e),
@@ -415,10 +425,10 @@ fn handler_auth(
                     ),
                 );
             }
-            used.insert(
-                (sess.server(), claims.jti.clone().unwrap_or_default()),
-                rf.at,
-            );
+            used.insert((sess.server(), format!("token {}", req.join_token)), rf.at);
+            if let Some(j) = &claims.jti {
+                used.insert((sess.server(), format!("jti {j}")), rf.at);
+            }
         }
         (Ok(_), Some((Ms::Error(e), at))) => ctx.log.violation(
             at,
@@ -793,7 +803,7 @@ fn datagram_forward(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], medias: &[MediaSes
             if !known {
                 ctx.log.violation(
                     d.at,
-                    &rules::HANDLER_DATAGRAM_FORWARD,
+                    &rules::HANDLER_DATAGRAM_UNCHANGED,
                     format!("connection {c}: the handler sent a datagram no client sent it"),
                 );
             }
@@ -866,6 +876,8 @@ fn client_media(
         if let Some((e, end, in_header, _)) = p.error {
             let rule = if in_header {
                 &rules::CLIENT_MEDIA_HEADER
+            } else if matches!(e, Error::StreamIdMismatch { .. }) {
+                &rules::CLIENT_FRAME_STREAM_ID
             } else {
                 &rules::CLIENT_MEDIA_FRAME
             };
@@ -886,6 +898,21 @@ fn client_media(
                         view.reserved()
                     ),
                 );
+            }
+        }
+        for (start, len, _) in &p.frames {
+            let bytes = data.get(*start..start.saturating_add(*len)).unwrap_or(&[]);
+            if let Some(ts) = Frame::new_checked(bytes)
+                .ok()
+                .map(|f| f.timestamp_us())
+                .filter(|ts| !plausible_unix_us(*ts))
+            {
+                ctx.log.violation(
+                    sess.at(st, Side::Client, *start),
+                    &rules::CLIENT_TIMESTAMP,
+                    format!("connection {c} stream {sid}: frame at byte {start}: timestamp {ts} µs is no time since the epoch between 2000 and 2100"),
+                );
+                break;
             }
         }
         for (start, len, _) in &p.frames {
@@ -958,6 +985,16 @@ fn client_media(
                 continue;
             }
         };
+        if !plausible_unix_us(f.timestamp_us) {
+            ctx.log.violation(
+                d.at,
+                &rules::CLIENT_TIMESTAMP,
+                format!(
+                    "connection {c}: v2 frame timestamp {} µs is no time since the epoch between 2000 and 2100",
+                    f.timestamp_us
+                ),
+            );
+        }
         if let Ok(view) = FrameV2::new_checked(d.payload.as_slice()) {
             if view.reserved() != [0; 6] || view.flags() & !0x0003 != 0 {
                 ctx.log.violation(
@@ -1002,4 +1039,12 @@ fn client_media(
         ));
     }
     let _ = AppStream::reset_by;
+}
+
+/// Whether `us` reads as a time since the Unix epoch a client could have now: between the years
+/// 2000 and 2100 (a timestamp written in the wrong byte order is thousands of years off).
+fn plausible_unix_us(us: u64) -> bool {
+    const Y2000_US: u64 = 946_684_800_000_000;
+    const Y2100_US: u64 = 4_102_444_800_000_000;
+    (Y2000_US..Y2100_US).contains(&us)
 }

@@ -6,9 +6,11 @@
 //! the capture; `darktower.alpn`, `darktower.h3.*` and `darktower.reset.mapping` the side that
 //! sent the offending bytes. Ids never change meaning; retired ids are not reused.
 //!
-//! Basis: rules resting on the facts or on a DT/DH decision that fixes what the design leaves
-//! open are [`Basis::Fact`]; the two that only this profile asks for (DT4's zero reserved bytes
-//! on the client's side, DH14's never-0x04) are [`Basis::Profile`].
+//! Basis: each rule is as strong as the weakest decision it cites (the decision table,
+//! `harness decisions`): a rule that rests on a profile decision is [`Basis::Profile`] (a
+//! violation is a deviation); one that rests on facts, or on an RFC that a contract only
+//! configures, is [`Basis::Fact`]. Contracts alone (DH1's ALPNs and paths, DT9's reset-code
+//! mapping) are never judged: the harness adapts to them.
 
 pub use handshake_check::{Basis, Rule};
 
@@ -16,13 +18,13 @@ handshake_check::rules! {
     DECRYPT = ("darktower.decrypt", Fact, "RFC 9001 §5; the capture's Decryption Secrets Block or key log",
         "Every 1-RTT packet of the capture decrypts with the capture's secrets; a connection that does not is not judged.");
     ALPN = ("darktower.alpn", Fact, "RFC 7301 §3.2; RFC 9001 §8.1",
-        "The server selects ALPN `h3` (WebTransport) or `darktower` / `darktower-media` (bare QUIC), the one the run's transport calls for.");
+        "The server selects one of the ALPNs the client offered (which ones is a contract, DH1: `h3` for WebTransport; over bare QUIC whatever the two sides speak).");
     H3_SETTINGS = ("darktower.h3.settings", Fact, "RFC 9114 §6.2.1, RFC 9297, draft-ietf-webtrans-http3",
         "In WebTransport mode each side's control stream starts with SETTINGS that enable HTTP/3 datagrams and WebTransport (the server's also extended CONNECT).");
     H3_CONNECT = ("darktower.h3.connect", Fact, "RFC 9220; draft-ietf-webtrans-http3 §3",
-        "In WebTransport mode the server answers the client's extended CONNECT on stream 0 with `:status 200`.");
-    RESET_MAPPING = ("darktower.reset.mapping", Fact, "DT9, DH3",
-        "RESET_STREAM and STOP_SENDING codes on WebTransport streams are WebTransport's mapped HTTP/3 codes under profile `mapped` and the raw codes under `raw`; over bare QUIC they are always raw.");
+        "In WebTransport mode the server uses a session only after answering its extended CONNECT on stream 0 with a 2xx `:status` (which paths it serves is a contract, DH1: another status refuses the session).");
+    RESET_MAPPING = ("darktower.reset.mapping", Fact, "RFC 9114 §8.1; draft-ietf-webtrans-http3 §4.4; DT9",
+        "A RESET_STREAM or STOP_SENDING code in WebTransport's mapped HTTP/3 range is a mapped code, never one of the range's reserved (GREASE) points. Mapped or raw is a contract (DT9): either is read, neither is blamed.");
     CONTROLLER_FRAME = ("darktower.controller.frame", Fact, "signaling; DT6",
         "Every message the controller sends on the signaling stream has a length of 1 to 65,536 bytes and decodes as a ServerMessage.");
     CONTROLLER_JOIN_ANSWER = ("darktower.controller.join_answer", Profile, "DT6, DH7",
@@ -41,8 +43,10 @@ handshake_check::rules! {
         "When a participant joins (not as a resume of a participant still present), every other participant present learns it: ParticipantJoined, or it is in their JoinResponse.");
     CONTROLLER_STREAM_PUBLISHED = ("darktower.controller.stream_published", Profile, "DH8",
         "A PublishStream of a new stream reaches every other participant present as StreamPublished (or in their JoinResponse) and never the publisher.");
-    CONTROLLER_PARTICIPANT_LEFT = ("darktower.controller.participant_left", Profile, "DT10, DH9",
-        "When a participant leaves, every other participant present gets ParticipantLeft with reason CONNECTION_LOST when its connection went silent for the idle timeout and VOLUNTARY otherwise.");
+    CONTROLLER_PARTICIPANT_LEFT = ("darktower.controller.participant_left", Fact, "DT10",
+        "When a participant's connection goes silent for the idle timeout, every other participant present (that knew of it) gets a ParticipantLeft for it.");
+    CONTROLLER_LEAVE = ("darktower.controller.leave", Profile, "DH9; DT10.reason",
+        "A participant that closes its session or ends its signaling stream leaves with ParticipantLeft(VOLUNTARY) to every other participant present; the reason is CONNECTION_LOST when it idled out.");
     CONTROLLER_PARTICIPANT_IDS = ("darktower.controller.participant_ids", Profile, "DH8, DH9",
         "Participant ids are unique in a meeting: the same id is given again only to a resume (same join token, same name).");
     CONTROLLER_CAPACITY = ("darktower.controller.capacity", Fact, "errors (meeting full: CAPACITY_EXCEEDED); DH6",
@@ -54,7 +58,7 @@ handshake_check::rules! {
     HANDLER_AUTH_ANSWER = ("darktower.handler.auth_answer", Profile, "DT7, DH11",
         "The handler's first answer on the authentication stream is ConnectResponse or ErrorMessage UNAUTHORIZED; after the ErrorMessage, FIN and nothing more.");
     HANDLER_TOKEN = ("darktower.handler.token", Fact, "DT8; DH4",
-        "With the token secret known: a ConnectRequest with an invalid, expired or already used media token is refused with UNAUTHORIZED; a valid unused one gets ConnectResponse with the token's participant_id.");
+        "With the token secret known: a ConnectRequest with an invalid, expired or already used media token is never accepted (no ConnectResponse); a valid unused one gets ConnectResponse with the token's participant_id.");
     HANDLER_EARLY_MEDIA = ("darktower.handler.early_media", Profile, "DT7, DH11",
         "A client media stream opened before the ConnectResponse was sent gets STOP_SENDING 0x02; one opened after it never does.");
     HANDLER_BAD_MEDIA = ("darktower.handler.bad_media", Profile, "DT2, DT3, DT5, media.frame, media.reset_codes",
@@ -64,7 +68,9 @@ handshake_check::rules! {
     HANDLER_FORWARD = ("darktower.handler.forward", Profile, "DH13",
         "Each stream the handler opens carries a client media stream's 32-byte header and then its frames byte for byte from a frame boundary on, never to the source's own participant, and is reset only with 0x00.");
     HANDLER_DATAGRAM_FORWARD = ("darktower.handler.datagram_forward", Fact, "DT11, media.v2",
-        "Every datagram the handler sends is a valid v2 frame (42-byte header, version 1, type 0-2, the payload length within the datagram) equal to one a client sent it before.");
+        "Every datagram the handler sends is a valid v2 frame (42-byte header, version 1, type 0-2, the payload length within the datagram): invalid ones are dropped, never forwarded.");
+    HANDLER_DATAGRAM_UNCHANGED = ("darktower.handler.datagram_unchanged", Profile, "DH13",
+        "Every datagram the handler sends is byte for byte one a client sent it before.");
     HANDLER_NO_INTERNAL_ERROR = ("darktower.handler.no_internal_error", Profile, "DH14",
         "The handler never resets or stops a stream with 0x04 (no internal error is modelled).");
     CLIENT_SIGNALING_FRAME = ("darktower.client.signaling_frame", Fact, "signaling; DT6",
@@ -75,11 +81,15 @@ handshake_check::rules! {
         "The client opens no media stream and sends no datagram on a media session before the ConnectResponse.");
     CLIENT_MEDIA_HEADER = ("darktower.client.media_header", Fact, "media.header",
         "Each client media stream starts with a valid 32-byte header: magic DART, version 1, stream type 0 or 1, not cut short by FIN.");
-    CLIENT_MEDIA_FRAME = ("darktower.client.media_frame", Profile, "media.frame; DT3",
-        "Each client media frame has version 1, frame type 0-2 and the header's stream id, and no FIN cuts it short.");
+    CLIENT_MEDIA_FRAME = ("darktower.client.media_frame", Fact, "media.frame",
+        "Each client media frame has version 1 and frame type 0-2, and no FIN cuts it short.");
+    CLIENT_FRAME_STREAM_ID = ("darktower.client.frame_stream_id", Profile, "DT3",
+        "Each client media frame carries its stream header's stream id.");
+    CLIENT_TIMESTAMP = ("darktower.client.timestamp", Profile, "media.frame, media.v2; DT4",
+        "Each client frame's timestamp, read big-endian, is microseconds since the Unix epoch: a time between the years 2000 and 2100.");
     CLIENT_RESERVED = ("darktower.client.reserved", Profile, "DT4",
         "The client sends reserved bytes and reserved flag bits as zero (stream header, v1 and v2 frames).");
-    CLIENT_SEQUENCE = ("darktower.client.sequence", Fact, "DT10",
+    CLIENT_SEQUENCE = ("darktower.client.sequence", Profile, "DT10.sequence",
         "Sequence numbers start at 0 on each v1 media stream and rise by one per frame: a repeat or decrease there, or a repeated v2 sequence of one user and stream, is a violation; a gap (and a v2 decrease, which reordering on the way can cause) is counted.");
     CLIENT_STOP_ANSWER = ("darktower.client.stop_answer", Fact, "DH3",
         "A STOP_SENDING the client receives on a stream it sends is answered with RESET_STREAM of the same code.");

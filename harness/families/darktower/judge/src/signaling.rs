@@ -855,7 +855,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                     }
                 }
             }
-            // ParticipantLeft (DT10, DH9).
+            // ParticipantLeft (DT10; its reason and voluntary leaves: DT10.reason, DH9).
             if x.replaced {
                 continue;
             }
@@ -887,7 +887,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                     };
                     ctx.log.violation(
                         *at,
-                        &rules::CONTROLLER_PARTICIPANT_LEFT,
+                        &rules::CONTROLLER_LEAVE,
                         format!(
                             "{:?} (connection {pc}) was told {:?} left with {}, but the capture shows {want}",
                             p.id,
@@ -910,9 +910,16 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                 && listening(due)
                 && ps.knows(&x.id)
             {
+                // An idle-out the others never learn of breaks DT10 (a fact); a voluntary
+                // leave they never learn of, DH9 (this project's reading).
+                let rule = if expect == Expect::Lost {
+                    &rules::CONTROLLER_PARTICIPANT_LEFT
+                } else {
+                    &rules::CONTROLLER_LEAVE
+                };
                 ctx.log.violation(
                     left_at,
-                    &rules::CONTROLLER_PARTICIPANT_LEFT,
+                    rule,
                     format!(
                         "{:?} (connection {xc}) left but {:?} (connection {pc}) got no ParticipantLeft",
                         x.id, p.id

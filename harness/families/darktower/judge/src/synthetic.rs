@@ -189,7 +189,7 @@ fn frame(id: u8, seq: u64) -> Vec<u8> {
     FrameRepr {
         frame_type: FrameType::VideoKey,
         stream_id: StreamId([id; 16]),
-        timestamp_us: 1,
+        timestamp_us: 1_700_000_000_000_000,
         sequence: seq,
         flags: Flags {
             end_of_frame: true,
@@ -205,7 +205,7 @@ fn v2(seq: u64) -> Vec<u8> {
         frame_type: FrameType::VideoKey,
         user_id: 1,
         stream_id: 1,
-        timestamp_us: 1,
+        timestamp_us: 1_700_000_000_000_000,
         sequence: seq,
         flags: Flags {
             end_of_frame: true,
@@ -313,7 +313,7 @@ fn two_present(bad: bool) -> Vec<Conn> {
 
 #[rstest]
 #[case::clean(false, None)]
-#[case::missing(true, Some("darktower.controller.participant_left"))]
+#[case::missing(true, Some("darktower.controller.leave"))]
 fn participant_left_is_due(#[case] bad: bool, #[case] rule: Option<&str>) {
     assert_eq!(
         quic(two_present(bad), "controller"),
@@ -321,12 +321,33 @@ fn participant_left_is_due(#[case] bad: bool, #[case] rule: Option<&str>) {
     );
 }
 
+/// A participant id is the controller's choice (the real Dark Tower uses UUIDs): nothing assumes
+/// the reference's `p1`, `p2`, …
+#[rstest]
+#[case::told(true, None)]
+#[case::not_told(false, Some("darktower.controller.participant_joined"))]
+fn participant_ids_are_the_controllers_choice(#[case] told: bool, #[case] rule: Option<&str>) {
+    let (x, y) = (
+        "550e8400-e29b-41d4-a716-446655440000",
+        "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    );
+    let mut a = signaling(0, "alice", x, &[], 0);
+    if told {
+        a.send(S, 0, &pj(y), false, 102);
+    }
+    a.send(C, 0, b"", true, 5_000);
+    let mut b = signaling(1, "bob", y, &[x], 100);
+    b.send(S, 0, &left(x, LeaveReason::Voluntary), false, 5_001)
+        .ping(C, 7_000);
+    assert_eq!(
+        quic(vec![a.done(), b.done()], "controller"),
+        rule.into_iter().collect::<Vec<_>>()
+    );
+}
+
 #[rstest]
 #[case::voluntary(LeaveReason::Voluntary, None)]
-#[case::lost(
-    LeaveReason::ConnectionLost,
-    Some("darktower.controller.participant_left")
-)]
+#[case::lost(LeaveReason::ConnectionLost, Some("darktower.controller.leave"))]
 fn participant_left_reason(#[case] reason: LeaveReason, #[case] rule: Option<&str>) {
     let mut a = signaling(0, "alice", "p1", &[], 0);
     a.send(S, 0, &pj("p2"), false, 102)
@@ -340,18 +361,22 @@ fn participant_left_reason(#[case] reason: LeaveReason, #[case] rule: Option<&st
     );
 }
 
+/// DT10 is a fact (the others learn of an idle-out: a controller that never tells them fails);
+/// its reason CONNECTION_LOST is DT10.reason, a profile decision (another reason deviates).
 #[rstest]
-#[case::idle_lost(LeaveReason::ConnectionLost, None)]
-#[case::idle_voluntary(LeaveReason::Voluntary, Some("darktower.controller.participant_left"))]
-fn an_idle_participant_is_lost(#[case] reason: LeaveReason, #[case] rule: Option<&str>) {
+#[case::idle_lost(Some(LeaveReason::ConnectionLost), None)]
+#[case::idle_voluntary(Some(LeaveReason::Voluntary), Some("darktower.controller.leave"))]
+#[case::never_told(None, Some("darktower.controller.participant_left"))]
+fn an_idle_participant_is_lost(#[case] reason: Option<LeaveReason>, #[case] rule: Option<&str>) {
     // Alice goes silent at 0.1 s; Bob (keep-alives every 15 s) hears of it at 30.1 s.
     let mut a = signaling(0, "alice", "p1", &[], 0);
     a.send(S, 0, &pj("p2"), false, 102);
     let mut b = signaling(1, "bob", "p2", &["p1"], 100);
-    b.ping(C, 15_000)
-        .send(S, 0, &left("p1", reason), false, 30_200)
-        .ping(C, 30_300)
-        .ping(C, 45_000);
+    b.ping(C, 15_000);
+    if let Some(reason) = reason {
+        b.send(S, 0, &left("p1", reason), false, 30_200);
+    }
+    b.ping(C, 30_300).ping(C, 45_000);
     assert_eq!(
         quic(vec![a.done(), b.done()], "controller"),
         rule.into_iter().collect::<Vec<_>>()
@@ -465,7 +490,7 @@ fn handler_answers(#[case] case: u8, #[case] rule: Option<&str>) {
             let big = FrameHeaderRepr {
                 frame_type: FrameType::VideoKey,
                 stream_id: StreamId([7; 16]),
-                timestamp_us: 1,
+                timestamp_us: 1_700_000_000_000_000,
                 sequence: 0,
                 payload_len: 2 << 20,
                 flags: Flags::default(),
@@ -522,6 +547,7 @@ fn handler_answers(#[case] case: u8, #[case] rule: Option<&str>) {
 #[case::bad_version({ let mut d = v2(0); d[0] = 2; d }, Some("darktower.client.datagram"))]
 #[case::cut_short(v2(0)[..43].to_vec(), Some("darktower.client.datagram"))]
 #[case::reserved({ let mut d = v2(0); d[41] = 1; d }, Some("darktower.client.reserved"))]
+#[case::timestamp_little_endian({ let mut d = v2(0); d[14..22].reverse(); d }, Some("darktower.client.timestamp"))]
 fn client_datagrams(#[case] d: Vec<u8>, #[case] rule: Option<&str>) {
     let mut a = media(0, "p1", 0);
     a.datagram(C, d, 100);
@@ -595,18 +621,19 @@ fn wt_session(settings: Settings, status: &str, stop: Option<u64>) -> Conn {
     ResetCodes::Mapped,
     None
 )]
-#[case::raw_in_mapped(
-    Settings::webtransport(1),
-    "200",
-    Some(0),
-    ResetCodes::Mapped,
-    Some("darktower.reset.mapping")
-)]
+#[case::raw_in_mapped(Settings::webtransport(1), "200", Some(0), ResetCodes::Mapped, None)]
 #[case::mapped_in_raw(
     Settings::webtransport(1),
     "200",
     Some(handshake_webtransport_wire::error_code::to_http3(0)),
     ResetCodes::Raw,
+    None
+)]
+#[case::reserved_point(
+    Settings::webtransport(1),
+    "200",
+    Some(handshake_webtransport_wire::error_code::WT_FIRST + 0x1e),
+    ResetCodes::Mapped,
     Some("darktower.reset.mapping")
 )]
 fn webtransport_layer(
@@ -625,8 +652,10 @@ fn webtransport_layer(
     assert_eq!(ids, rule.into_iter().collect::<Vec<_>>());
 }
 
+/// DT9 and DH1 are contracts: a mapped code over bare QUIC is read, not blamed; the ALPN the
+/// server selects must be one the client offered (RFC 7301), whatever its name.
 #[test]
-fn bare_quic_codes_are_raw_and_the_alpn_is_darktower() {
+fn codes_are_read_either_way_and_the_alpn_is_one_offered() {
     let mut a = media(0, "p1", 0);
     let mut bytes = header(7);
     bytes.extend(frame(7, 0));
@@ -636,9 +665,17 @@ fn bare_quic_codes_are_raw_and_the_alpn_is_darktower() {
         handshake_webtransport_wire::error_code::to_http3(0),
         101,
     );
-    assert_eq!(quic(vec![a.done()], "handler"), ["darktower.reset.mapping"]);
+    assert_eq!(quic(vec![a.done()], "handler"), Vec::<&str>::new());
+    let mut b = media(0, "p1", 0);
+    b.conn.alpn = Some(b"darktower".to_vec());
+    b.conn.offered_alpn = vec![b"darktower-media".to_vec(), b"darktower".to_vec()];
+    assert_eq!(
+        quic(vec![b.done()], "controller,handler"),
+        Vec::<&str>::new()
+    );
     let mut b = media(0, "p1", 0);
     b.conn.alpn = Some(b"h3".to_vec());
+    b.conn.offered_alpn = vec![b"darktower-media".to_vec()];
     assert_eq!(
         quic(vec![b.done()], "controller,handler"),
         ["darktower.alpn"]

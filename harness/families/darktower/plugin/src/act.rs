@@ -83,7 +83,8 @@ pub fn act(
             )
         }
         DarkTowerStep::Authenticate(a) => {
-            let bytes = auth_bytes(a, meeting, unix, vars)?;
+            let joined = script.joined_id(a.participant).map(str::to_owned);
+            let bytes = auth_bytes(a, meeting, unix, vars, joined)?;
             script.write(
                 now,
                 a.participant,
@@ -243,11 +244,20 @@ fn signal_bytes(s: &SignalStep) -> Result<Vec<u8>, String> {
     })
 }
 
-fn auth_bytes(a: &AuthStep, meeting: &str, unix: u64, vars: &mut Vars) -> Result<Vec<u8>, String> {
+/// A media token's `participant_id`: the step's, else the id the controller gave the participant
+/// (a participant id is the controller's choice: never assumed), else one of the harness's own.
+fn auth_bytes(
+    a: &AuthStep,
+    meeting: &str,
+    unix: u64,
+    vars: &mut Vars,
+    joined: Option<String>,
+) -> Result<Vec<u8>, String> {
     let participant_id = a
         .participant_id
         .clone()
-        .unwrap_or_else(|| format!("p{}", u64::from(a.participant) + 1));
+        .or(joined)
+        .unwrap_or_else(|| format!("participant-{}", a.participant));
     let jti = format!("script-{}-{}", a.participant, vars.fresh());
     let claims = |exp: u64| MediaClaims {
         meeting_id: meeting.to_owned(),

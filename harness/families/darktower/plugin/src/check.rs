@@ -2,8 +2,9 @@
 //! real one with its TLS secrets) and prints the verdict per session.
 //!
 //! Secrets come from the capture's Decryption Secrets Block and/or `--keylog FILE`. Sessions are
-//! told apart by WebTransport `:path` or bare-QUIC ALPN, or by `--controller ADDR` /
-//! `--handler ADDR`. Token rules need `--token-secret`.
+//! told apart by `--controller ADDR` / `--handler ADDR`, else by what their client did first, else
+//! by WebTransport `:path` or bare-QUIC ALPN (see the judge's crate docs). Token rules need
+//! `--token-secret`.
 
 use std::io::Write;
 use std::net::SocketAddr;

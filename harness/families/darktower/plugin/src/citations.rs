@@ -37,7 +37,7 @@ pub const DECISIONS: &[Decision] = &[
     Decision::profile("DT3", "A frame's stream id must equal its header's; a mismatch → reset 0x01", "both carry a stream id; no source links them"),
     Decision::profile("DT5", "Bad magic, version ≠ 1, or a header cut short by FIN → reset 0x01", "the reset codes are documented, not their triggers"),
     Decision::profile("DT6.stream_error", "A refused signaling length is answered with ErrorMessage STREAM_ERROR", "the later controller sends no ErrorMessage for it"),
-    Decision::profile("DT8.join_reuse", "A join token used again with another name is refused with UNAUTHORIZED", "only media tokens are single-use in the sources"),
+    Decision::profile("DT8.join_reuse", "A join token may be used again until it expires: with another participant name it joins another participant (with the same name it resumes, DH9)", "only media tokens are single-use in the sources"),
     Decision::profile("DT10.reason", "A participant that idled out leaves with reason CONNECTION_LOST", "the enum value exists; no source ties it to the timeout"),
     Decision::profile("DT10.sequence", "Sequence numbers per media stream start at 0 and rise by one per frame", SILENT),
     Decision::profile("DT1", "Media on client-opened unidirectional streams; the handler forwards on streams it opens", "the flow document says unidirectional, API_CONTRACTS bidirectional"),

@@ -2,7 +2,8 @@
 //! `handler`, `client`), the media profile (`v1`/`v2` from its manifest's `profiles`), and the
 //! family's placeholders: transport, reset codes, the certificate and key the harness generated
 //! (and the hash a WebTransport client can pin), the key log, the token secret, liveness, the
-//! meeting, and a client's join token and plan.
+//! meeting, and a client's join token and plan. What the manifest's `options` say of ALPNs, paths
+//! and transports (a [`Contract`]) goes with the launch, for the harness's side to adapt to.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -12,7 +13,7 @@ use handshake_quic::session::ResetCodes;
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::Role;
 
-use crate::profile::{Profile, PROFILES};
+use crate::profile::{Contract, Profile, PROFILES};
 use crate::{effective, serves, DarkTowerScenario, TOKEN_SECRET};
 
 /// The family's flags (besides the generic `mutant`).
@@ -41,7 +42,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "linger_ms",
 ];
 
-/// Checks the manifest's profiles.
+/// Checks the manifest's profiles and options (its [`Contract`]).
 pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
     for p in manifest.profiles.iter().flatten() {
         if !PROFILES.contains(&p.as_str()) {
@@ -50,7 +51,20 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    for o in manifest.options.iter().flatten() {
+        if !o.contains('=') {
+            return Err(format!(
+                "options: `{o}`: Dark Tower options are KEY=VALUE, KEY one of {}",
+                crate::profile::CONTRACT_KEYS.join(", ")
+            ));
+        }
+    }
+    Contract::from_options(manifest.options.as_deref().unwrap_or_default()).map(|_| ())
+}
+
+/// The contract a launch carries (see [`Contract`]).
+pub fn contract(launch: &Launch) -> Contract {
+    Contract::from_options(&launch.options).unwrap_or_default()
 }
 
 /// A certificate and key for external servers, made once per harness process: ECDSA P-256,
@@ -76,7 +90,19 @@ pub fn identity() -> Result<&'static Identity, String> {
         .map_err(Clone::clone)
 }
 
-fn make_identity() -> Result<Identity, String> {
+/// A certificate a browser's WebTransport takes with `serverCertificateHashes`: ECDSA P-256,
+/// self-signed, valid 13 days from an hour ago (at most 14 days), for `localhost` and 127.0.0.1.
+pub struct BrowserCert {
+    /// The certificate and its key (PKCS #8), DER.
+    pub der: (Vec<u8>, Vec<u8>),
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The key, PEM (PKCS #8).
+    pub key_pem: String,
+}
+
+/// Makes a [`BrowserCert`].
+pub fn browser_cert() -> Result<BrowserCert, String> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| format!("certificate key: {e}"))?;
     let mut params =
@@ -88,16 +114,34 @@ fn make_identity() -> Result<Identity, String> {
     let cert = params
         .self_signed(&key)
         .map_err(|e| format!("certificate: {e}"))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert.der());
-    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(BrowserCert {
+        der: (cert.der().to_vec(), key.serialize_der()),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// SHA-256 of a certificate's DER, lowercase hex.
+pub fn cert_hash(der: &[u8]) -> String {
+    cert_hash_hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
+}
+
+/// Bytes as lowercase hex.
+pub fn cert_hash_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn make_identity() -> Result<Identity, String> {
+    let made = browser_cert()?;
+    let hash = cert_hash(&made.der.0);
     let dir = handshake_scenario::external::manifest::scratch_dir();
     let cert_path = dir.join("darktower-cert.pem");
     let key_path = dir.join("darktower-key.pem");
-    std::fs::write(&cert_path, cert.pem()).map_err(|e| format!("{}: {e}", cert_path.display()))?;
-    std::fs::write(&key_path, key.serialize_pem())
-        .map_err(|e| format!("{}: {e}", key_path.display()))?;
+    std::fs::write(&cert_path, &made.cert_pem)
+        .map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    std::fs::write(&key_path, &made.key_pem).map_err(|e| format!("{}: {e}", key_path.display()))?;
     Ok(Identity {
-        der: (cert.der().to_vec(), key.serialize_der()),
+        der: made.der,
         cert: cert_path,
         key: key_path,
         hash,
@@ -110,8 +154,18 @@ fn wall_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
+fn complete(s: &DarkTowerScenario, base: &str, contract: Contract) -> Result<Launch, String> {
     let p = effective(&Profile::parse(base).unwrap_or_default(), s);
+    if !contract.speaks(p.transport) {
+        return Err(format!(
+            "the IUT speaks {} (its manifest's `transports`), not {}",
+            contract.transports.unwrap_or_default(),
+            match p.transport {
+                TransportKind::WebTransport => "webtransport",
+                TransportKind::Quic => "quic",
+            }
+        ));
+    }
     let m = &s.setup.meeting;
     let id = identity()?;
     let keylog = handshake_scenario::external::manifest::keylog_path("darktower");
@@ -142,6 +196,7 @@ fn complete(s: &DarkTowerScenario, base: &str) -> Result<Launch, String> {
     if p.reset_codes == ResetCodes::Raw {
         options.push("raw".to_owned());
     }
+    options.extend(contract.options());
     Ok(Launch {
         profile: base.to_owned(),
         options,
@@ -192,10 +247,11 @@ pub fn launch(manifest: &Manifest, s: &DarkTowerScenario) -> Result<Launch, Stri
         .profiles
         .clone()
         .unwrap_or_else(|| vec!["v1".to_owned()]);
+    let contract = Contract::from_options(manifest.options.as_deref().unwrap_or_default())?;
     let required = &s.iut.requires;
     for p in &profiles {
         if required.iter().all(|f| fits(p, f)) {
-            return complete(s, p);
+            return complete(s, p, contract);
         }
     }
     Err(format!(
@@ -212,5 +268,24 @@ pub fn launch_running(profile: &Profile, s: &DarkTowerScenario) -> Result<Launch
     if let Some(f) = s.iut.requires.iter().find(|f| !fits(profile.base(), f)) {
         return Err(format!("the running server lacks {f}"));
     }
-    complete(s, profile.base())
+    complete(s, profile.base(), profile.contract)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a browser pins: an ECDSA P-256 certificate (Chromium offers no Ed25519 scheme), which
+    /// loads back from its PEM files as the harness's servers and the peer tools load it.
+    #[test]
+    fn the_browser_certificate_is_ecdsa_p256_and_loads_from_pem() {
+        let made = browser_cert().expect("certificate");
+        let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        assert!(made.der.0.windows(p256.len()).any(|w| w == p256));
+        let id =
+            handshake_quic::Identity::from_pem(made.cert_pem.as_bytes(), made.key_pem.as_bytes())
+                .expect("loads");
+        assert_eq!(cert_hash_hex(&id.cert_sha256()), cert_hash(&made.der.0));
+        assert!(handshake_quic::Identity::from_pem(made.cert_pem.as_bytes(), b"junk").is_err());
+    }
 }

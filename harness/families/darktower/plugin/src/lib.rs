@@ -32,10 +32,9 @@ use std::time::Duration;
 use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_darktower_endpoint::{
-    bare_alpns, bare_sessions, quic_transport, Client, ClientConfig, Clock, Controller,
-    ControllerConfig, DarkTowerEvent, DarkTowerNode, Handler, HandlerConfig, JoinMint,
-    JoinTokenKind, Liveness, MeetingServer, Mutant, ScriptClient, Secret, Source, TransportKind,
-    PATH_SIGNALING,
+    bare_sessions_with, quic_transport, Client, ClientConfig, Clock, Controller, ControllerConfig,
+    DarkTowerEvent, DarkTowerNode, Handler, HandlerConfig, JoinMint, JoinTokenKind, Liveness,
+    MeetingServer, Mutant, ScriptClient, Secret, Source, TransportKind, PATH_SIGNALING,
 };
 use handshake_darktower_wire::proto::signaling::ErrorCode;
 use handshake_net::SimEvent;
@@ -143,22 +142,25 @@ pub fn transport(
             let mut config = handshake_webtransport::host_config(seed, t, server);
             config.key_log = key_log;
             let host = QuicHost::new(&config).map_err(|e| e.to_string())?;
-            Box::new(WtSessions::with_config(
-                host,
-                server,
-                WtConfig::with_reset_codes(reset_codes),
-            ))
+            // DT9 is a contract: codes are sent as the run says and read in either form.
+            let wt = WtConfig {
+                read_either: true,
+                ..WtConfig::with_reset_codes(reset_codes)
+            };
+            Box::new(WtSessions::with_config(host, server, wt))
         }
         TransportKind::Quic => {
+            // DH1's ALPNs are a contract: the IUT's, else every reasonable one.
+            let alpns = profile.contract.bare_alpns();
             let host = QuicHost::new(&HostConfig {
                 seed,
-                alpn: bare_alpns(),
+                alpn: alpns.server_list(),
                 transport: t,
                 server,
                 key_log,
             })
             .map_err(|e| e.to_string())?;
-            Box::new(bare_sessions(host))
+            Box::new(bare_sessions_with(host, &alpns))
         }
     })
 }
@@ -422,11 +424,6 @@ impl Family for DarkTower {
         let codes = p.wire_codes();
         Ok(match (role, iut) {
             (Role::Responder, true) if serves(s) == "handler" => {
-                let codes = if p.mutant == Some(Mutant::ResetCodesUnmapped) {
-                    ResetCodes::Raw
-                } else {
-                    codes
-                };
                 let t = host("handler", true, true, false, codes)?;
                 DarkTowerNode::Handler(Handler::new(t, handler_config(&p)))
             }
@@ -482,12 +479,20 @@ impl Family for DarkTower {
             p.wire_codes(),
             Arc::new(KeyLog::default()),
         )?;
-        Ok(Some(DarkTowerNode::Script(ScriptClient::new(t, remote))))
+        let mut script = ScriptClient::new(t, remote);
+        if p.transport == TransportKind::WebTransport {
+            // WebTransport paths are a contract: the IUT's, else `/signaling` and `/media`.
+            let (signaling, media) = p.contract.paths();
+            script = script.with_paths(signaling, media);
+        }
+        Ok(Some(DarkTowerNode::Script(script)))
     }
     fn peer_profile(peer: &Profile, iut: &Profile) -> Profile {
+        // The IUT's transport, codes and contract (the ALPNs its manifest says it speaks).
         Profile {
             transport: iut.transport,
             reset_codes: iut.reset_codes,
+            contract: iut.contract,
             ..*peer
         }
     }
@@ -591,7 +596,10 @@ impl Family for DarkTower {
         launch::launch_running(profile, s)
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
-        Profile::parse(&launch.profile).ok()
+        Profile::parse(&launch.profile).ok().map(|p| Profile {
+            contract: launch::contract(launch),
+            ..p
+        })
     }
     fn default_running_profile() -> Profile {
         Profile::default()
@@ -684,8 +692,11 @@ mod judge {
                 .max(100),
             judge: judged,
             capacity: Some(s.setup.meeting.capacity),
-            controller: None,
-            handler: None,
+            // A server IUT of one role: every session to it is that role's, whatever its path or
+            // ALPN (contracts, DH1).
+            controller: (ctx.role == Role::Responder && serves(s) == "controller")
+                .then_some(ctx.iut),
+            handler: (ctx.role == Role::Responder && serves(s) == "handler").then_some(ctx.iut),
             port: None,
         };
         let report = handshake_darktower_judge::judge(capture, &options)?;

@@ -119,7 +119,12 @@ pub fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
         ("authenticate", "token") => &["valid", "expired", "forged", "join", "garbage", "reuse:0"],
         ("join", "meeting") => &["standup", "retro", "unknown", ""],
         ("join", "name") => &["", "a", "participant-0"],
-        ("authenticate", "participant_id") => &["p1", "p2", "p0", ""],
+        ("authenticate", "participant_id") => &[
+            "participant-0",
+            "participant-1",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "",
+        ],
         (_, "codec") => &["VP09", "VP08", "AV01", "H264", "Opus", "XXXX"],
         (_, "magic") => &["DART", "TRAD", "DARU", "dart"],
         (_, "kind") => &["video", "audio"],

@@ -15,7 +15,6 @@ use handshake_darktower_endpoint::{
     JoinTokenKind, MeetingServer, Mutant, Secret,
 };
 use handshake_net::udp::Clock as UdpClock;
-use handshake_quic::session::ResetCodes;
 use handshake_quic::KeyLog;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 use serde::Serialize;
@@ -91,6 +90,63 @@ impl CommonArgs {
     }
 }
 
+/// The certificate a server presents.
+#[derive(Debug, Clone, Args)]
+pub struct CertArgs {
+    /// The certificate to present (PEM; with --key). Default: a fresh ECDSA P-256 certificate,
+    /// self-signed for localhost and 127.0.0.1, valid 13 days (what a browser's WebTransport
+    /// `serverCertificateHashes` accepts). Its SHA-256 is printed at startup as `cert_hash: HEX`.
+    #[arg(long, requires = "key", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM, PKCS #8: `BEGIN PRIVATE KEY`).
+    #[arg(long, requires = "cert", value_name = "PEM")]
+    pub key: Option<PathBuf>,
+}
+
+impl CertArgs {
+    /// The identity to present: the files, or a browser-acceptable fresh one.
+    fn identity(&self) -> Result<handshake_quic::Identity, String> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                let read = |p: &PathBuf| {
+                    std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+                };
+                handshake_quic::Identity::from_pem(&read(cert)?, &read(key)?)
+                    .map_err(|e| format!("--cert/--key: {e}"))
+            }
+            _ => {
+                let made = crate::launch::browser_cert()?;
+                Ok(handshake_quic::Identity {
+                    cert: made.der.0.into(),
+                    key_pkcs8: made.der.1,
+                })
+            }
+        }
+    }
+}
+
+/// Base64 (standard alphabet, padded).
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The meetings a controller serves.
 #[derive(Debug, Clone, Args)]
 pub struct MeetingArgs {
@@ -152,6 +208,8 @@ pub enum PeerCommand {
         #[command(flatten)]
         meeting: MeetingArgs,
         #[command(flatten)]
+        cert: CertArgs,
+        #[command(flatten)]
         common: CommonArgs,
     },
     /// The reference Media Handler over UDP: prints `listening on ADDR`, serves until Ctrl-C.
@@ -166,6 +224,8 @@ pub enum PeerCommand {
         #[command(flatten)]
         meeting: MeetingArgs,
         #[command(flatten)]
+        cert: CertArgs,
+        #[command(flatten)]
         common: CommonArgs,
     },
     /// Controller and handler on one port (sessions told apart by path or ALPN): prints
@@ -176,6 +236,8 @@ pub enum PeerCommand {
         listen: SocketAddr,
         #[command(flatten)]
         meeting: MeetingArgs,
+        #[command(flatten)]
+        cert: CertArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -242,6 +304,7 @@ fn run_tool(command: PeerCommand) -> i32 {
                 listen,
                 handler_url,
                 meeting,
+                cert,
                 common,
             } => {
                 let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
@@ -251,9 +314,14 @@ fn run_tool(command: PeerCommand) -> i32 {
                         controller_config(&meeting, &common, p, handler_url.clone()),
                     )))
                 };
-                serve(listen, &common, make).await
+                serve(listen, &common, &cert, make).await
             }
-            PeerCommand::DarktowerHandler { listen, common, .. } => {
+            PeerCommand::DarktowerHandler {
+                listen,
+                cert,
+                common,
+                ..
+            } => {
                 let make = |p: &Profile, _: SocketAddr| -> Result<DarkTowerNode, String> {
                     let t = server_transport(&common, p, "handler", true)?;
                     Ok(DarkTowerNode::Handler(Handler::new(
@@ -261,11 +329,12 @@ fn run_tool(command: PeerCommand) -> i32 {
                         handler_config(&common, p),
                     )))
                 };
-                serve(listen, &common, make).await
+                serve(listen, &common, &cert, make).await
             }
             PeerCommand::DarktowerServer {
                 listen,
                 meeting,
+                cert,
                 common,
             } => {
                 let make = |p: &Profile, bound: SocketAddr| -> Result<DarkTowerNode, String> {
@@ -283,7 +352,7 @@ fn run_tool(command: PeerCommand) -> i32 {
                         handler_config(&common, p),
                     )))
                 };
-                serve(listen, &common, make).await
+                serve(listen, &common, &cert, make).await
             }
             PeerCommand::DarktowerClient {
                 target,
@@ -302,11 +371,7 @@ fn server_transport(
     who: &str,
     handler: bool,
 ) -> Result<Box<dyn handshake_quic::session::Sessions>, String> {
-    let codes = if p.mutant == Some(Mutant::ResetCodesUnmapped) {
-        ResetCodes::Raw
-    } else {
-        p.wire_codes()
-    };
+    let codes = p.wire_codes();
     transport(
         p,
         &common.meeting(),
@@ -348,10 +413,12 @@ fn handler_config(common: &CommonArgs, p: &Profile) -> handshake_darktower_endpo
     }
 }
 
-/// Binds `listen`, prints `listening on ADDR`, serves until Ctrl-C.
+/// Binds `listen`, presents the certificate (printing its SHA-256 as `cert_hash: HEX` and
+/// `cert_hash_base64: B64`), prints `listening on ADDR`, serves until Ctrl-C.
 async fn serve(
     listen: SocketAddr,
     common: &CommonArgs,
+    cert: &CertArgs,
     make: impl FnOnce(&Profile, SocketAddr) -> Result<DarkTowerNode, String>,
 ) -> i32 {
     let profile = match common.profile("v1") {
@@ -369,6 +436,23 @@ async fn serve(
         Err(e) => return usage(&e),
     };
     node.set_clock(Clock::wall(clock.now()));
+    // Real time, for browsers too: not the seeded Ed25519 certificate of virtual-time runs
+    // (Chromium offers no Ed25519 signature scheme), but an ECDSA P-256 one it can pin.
+    let identity = match cert.identity() {
+        Ok(id) => id,
+        Err(e) => return usage(&e),
+    };
+    let hash = identity.cert_sha256();
+    let Some(t) = node.server_transport() else {
+        return usage("not a server");
+    };
+    if let Err(e) = t.host_mut().set_server_identity(identity) {
+        return usage(&format!("the certificate: {e}"));
+    }
+    // The hash as WebTransport's `serverCertificateHashes: [{algorithm: "sha-256", value}]`
+    // wants it: `value` is these 32 bytes (hex, or base64 for `Uint8Array.from(atob(…), …)`).
+    println!("cert_hash: {}", crate::launch::cert_hash_hex(&hash));
+    println!("cert_hash_base64: {}", base64(&hash));
     println!("listening on {bound}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();

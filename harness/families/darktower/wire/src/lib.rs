@@ -80,5 +80,6 @@ pub use reset::{from_http3, to_http3, ResetCode, HTTP3_ERROR_FIRST, HTTP3_ERROR_
 pub use signaling::{
     decode_client_frame, decode_client_message, decode_media_client_message,
     decode_media_server_message, decode_server_frame, decode_server_message, encode_frame,
-    encode_message, split_frame, DecodeError, FramingError, SignalingReader, MAX_MESSAGE_LEN,
+    encode_message, is_media_auth, is_signaling, split_frame, DecodeError, FramingError,
+    SignalingReader, MAX_MESSAGE_LEN,
 };

@@ -182,6 +182,49 @@ pub fn decode_media_server_message(message: &[u8]) -> Result<MediaServerMessage,
     Ok(m)
 }
 
+/// What a session's first client message says the session is, when nothing else does (bare QUIC
+/// with one ALPN for both servers, a WebTransport path that names neither): `true` for a media
+/// authentication (`MediaClientMessage{ConnectRequest}`, DT7), `false` for signaling. Both
+/// wrappers put their first message in field 1, so the bytes of a `ConnectRequest{join_token}`
+/// also decode as a `JoinRequest` whose `meeting_id` is the token: a message is taken as media
+/// authentication when, read as a `JoinRequest`, it carries nothing but that field (no token,
+/// name or capabilities), and it decodes as a `ConnectRequest` with a token.
+pub fn is_media_auth(message: &[u8]) -> bool {
+    use crate::proto::media::media_client_message;
+    use crate::proto::signaling::client_message;
+    let as_media = matches!(
+        decode_media_client_message(message),
+        Ok(MediaClientMessage {
+            message: Some(media_client_message::Message::ConnectRequest(ref r)),
+        }) if !r.join_token.is_empty()
+    );
+    if !as_media {
+        return false;
+    }
+    match decode_client_message(message) {
+        Ok(ClientMessage {
+            message: Some(client_message::Message::JoinRequest(j)),
+        }) => j.join_token.is_empty() && j.participant_name.is_empty() && j.capabilities.is_none(),
+        _ => true,
+    }
+}
+
+/// The other side of [`is_media_auth`]: a first message that can only be signaling (a
+/// `JoinRequest` with a token, name or capabilities, or another `ClientMessage`). A message that
+/// is neither (undecodable, or an empty `JoinRequest` / `ConnectRequest`) says nothing.
+pub fn is_signaling(message: &[u8]) -> bool {
+    use crate::proto::signaling::client_message;
+    match decode_client_message(message) {
+        Ok(ClientMessage {
+            message: Some(client_message::Message::JoinRequest(j)),
+        }) => {
+            !j.join_token.is_empty() || !j.participant_name.is_empty() || j.capabilities.is_some()
+        }
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 fn exactly_one(frame: &[u8]) -> Result<&[u8], DecodeError> {
     let (message, rest) = split_frame(frame)?;
     if !rest.is_empty() {

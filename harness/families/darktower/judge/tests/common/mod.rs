@@ -297,16 +297,22 @@ impl World {
 
 /// The servers and scripted participants aimed at `target` (controller or handler).
 pub fn scripted(tr: Tr, target: &str, mutant: Option<Mutant>) -> World {
-    let mut setup = Setup {
+    scripted_with_codes(tr, target, mutant, None)
+}
+
+/// The same, the handler's stack sending reset codes as `handler_codes` says whatever the run's.
+pub fn scripted_with_codes(
+    tr: Tr,
+    target: &str,
+    mutant: Option<Mutant>,
+    handler_codes: Option<ResetCodes>,
+) -> World {
+    let setup = Setup {
         handler_mutant: mutant.filter(|m| m.role() == "handler"),
         controller_mutant: mutant.filter(|m| m.role() == "controller"),
+        handler_codes,
         ..Setup::new(tr, Vec::new())
     };
-    if mutant == Some(Mutant::ResetCodesUnmapped) {
-        // The plug-in's way: the handler's stack sends raw codes in a `mapped` run.
-        setup.handler_mutant = None;
-        setup.handler_codes = Some(ResetCodes::Raw);
-    }
     let mut sim = servers(&setup);
     sim.add_endpoint(
         addr(SCRIPT),
