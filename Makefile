@@ -61,11 +61,17 @@ independent:
 # shown, not failed), and every one of its single-rule mutants is caught. A legacy-only responder
 # plugged in with --iut-cmd alone is probed, runs its legacy scenarios and fails none.
 STRANGER_MS := vectors/iut/strangers/mediastream.json
+STRANGER_PROTON := vectors/iut/strangers/proton.json
+STRANGER_DT := vectors/iut/strangers/darktower.json
 STRANGER_MS_LEGACY := python3 vectors/iut/strangers/mediastream/mediastream.py responder --listen {listen} --profile legacy --bits-per-second {bits_per_second} --frame-rate {frame_rate} --stream-length {stream_length} --buffer-depth {buffer_depth} --datagram-byte-size {datagram_byte_size} --quiet
-strangers:
+strangers: pyenv
 	$(HARNESS) run vectors/scenarios/mediastream --iut $(STRANGER_MS) --repeat 3 --jobs 6 --report reports/strangers/mediastream
 	$(HARNESS) mutants vectors/scenarios/mediastream --iut $(STRANGER_MS) --stop-at-first --jobs 6 --report reports/strangers/mediastream/mutants
 	$(HARNESS) run vectors/scenarios/mediastream --iut-cmd '$(STRANGER_MS_LEGACY)' --report reports/strangers/mediastream-legacy-cmd
+	$(HARNESS) run $(PROTON) --iut $(STRANGER_PROTON) --skip-tag slow --repeat 3 --jobs 6 --report reports/strangers/proton
+	$(HARNESS) mutants $(PROTON) --iut $(STRANGER_PROTON) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers/proton/mutants
+	$(HARNESS) run $(DARKTOWER) --iut $(STRANGER_DT) --skip-tag slow --repeat 3 --jobs 6 --report reports/strangers/darktower
+	$(HARNESS) mutants $(DARKTOWER) --iut $(STRANGER_DT) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers/darktower/mutants
 
 # Proton (the QUIC three-stream control protocol): the byte vectors; the library against every
 # reference profile in virtual time; the interop matrices, clean and lossy; the reference mutants;
