@@ -60,7 +60,7 @@ impl ProbeReport {
                 if i.options.is_empty() {
                     String::new()
                 } else {
-                    format!(", with {} always on", i.options.join(", "))
+                    format!("; options: {}", i.options.join(", "))
                 }
             )),
             None => s.push_str("  => nothing could be inferred: the manifest is taken as it is\n"),

@@ -22,6 +22,7 @@ pub mod launch;
 pub mod netfuzz;
 pub mod observe;
 mod peer;
+pub mod probe;
 pub mod profile;
 pub use peer::LoadMetrics;
 
@@ -618,6 +619,14 @@ impl Family for DarkTower {
                 breaks: m.breaks(),
             })
             .collect()
+    }
+
+    fn probes() -> &'static [handshake_scenario::Probe] {
+        probe::PROBES
+    }
+
+    fn infer(passed: &[&str], asked: &[&str]) -> Option<handshake_scenario::Inferred> {
+        probe::infer(passed, asked)
     }
 
     fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
