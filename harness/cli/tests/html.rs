@@ -59,14 +59,14 @@ fn run_report() -> RunReport {
         results: vec![
             entry("responder_scripted_handshake.json", "ref:3way", None),
             entry(
-                "responder_scripted_handshake.json",
-                "ref:3way+optimistic_start",
-                Some("D8 by design: media right after the SYN-ACK"),
+                "responder_legacy_start_not_served.json",
+                "ref:3way+allow_legacy_start",
+                Some("D9 by design: the option serves a START"),
             ),
-            // Fails: an optimistic responder sends media before the ACK this scenario waits for.
+            // Fails: a responder with AllowLegacyStart serves the START this scenario sends first.
             entry(
-                "responder_no_media_before_ack.json",
-                "ref:3way+optimistic_start",
+                "responder_bad_version_after_dropped_start.json",
+                "ref:3way+allow_legacy_start",
                 None,
             ),
             entry("initiator_lost_syn_ack.json", "ref:3way", None),
@@ -219,7 +219,7 @@ fn run_report_page_is_self_contained_with_ladders_links_and_violations() {
     assert_eq!(page.matches("<svg class=\"ladder\"").count(), with_capture);
     // Summary counts per status and IUT, a section per result, failures open.
     assert!(page.contains("results per status and IUT"));
-    assert!(page.contains("<td>ref:3way+optimistic_start</td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">1</td>"));
+    assert!(page.contains("<td>ref:3way+allow_legacy_start</td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">1</td>"));
     assert_eq!(page.matches("<details id=\"r").count(), 5);
     assert!(
         page.contains("<details id=\"r3\" open>"),

@@ -5,11 +5,11 @@
 named_enum! {
     /// One deliberate fault in the reference implementation.
     Mutant {
-        /// Responder: media right after SYN-ACK without being optimistic (breaks D6).
+        /// Responder: media right after SYN-ACK without being optimistic (breaks D6.no_media_before_ack).
         MediaBeforeAck = "media-before-ack",
-        /// Responder: a repeated SYN gets a SYN-ACK with a new id (breaks D3).
+        /// Responder: a repeated SYN gets a SYN-ACK with a new id (breaks D3.idempotent).
         NewIdPerSyn = "new-id-per-syn",
-        /// Responder: answers a legacy START with a SYN-ACK before serving it (breaks D9).
+        /// Responder: answers a legacy START with a SYN-ACK before serving it (breaks D9.as_legacy).
         SynAckToStart = "syn-ack-to-start",
         /// Responder: serves START without AllowLegacyStart (breaks D9).
         StartWithoutAllow = "start-without-allow",
@@ -29,17 +29,17 @@ named_enum! {
         PatternOffByOne = "pattern-off-by-one",
         /// Responder: no SYN-ACK re-sends while waiting for the ACK (breaks D7).
         NoSynAckRetransmit = "no-syn-ack-retransmit",
-        /// Responder: establishes on an ACK with any id (breaks D6).
+        /// Responder: establishes on an ACK with any id (breaks D6.no_media_before_ack).
         AcceptMismatchedAck = "accept-mismatched-ack",
-        /// Responder: accepts a SYN of another version (breaks D4).
+        /// Responder: accepts a SYN of another version (breaks D4.triggers).
         AcceptBadVersion = "accept-bad-version",
         /// Initiator: SYN re-sent every 500 ms, no doubling (breaks D2).
         NoSynBackoff = "no-syn-backoff",
-        /// Initiator: a fifth SYN (breaks D2's cap).
+        /// Initiator: a fifth SYN (breaks D2.values: at most 4 SYNs).
         FifthSyn = "fifth-syn",
         /// Initiator: the ACK does not echo the assigned id (breaks D5).
         AckNotEchoingId = "ack-not-echoing-id",
-        /// Initiator: answers a rejecting SYN-ACK with an ACK (breaks D5).
+        /// Initiator: answers a rejecting SYN-ACK with an ACK (breaks D5.repeat).
         AckOnReject = "ack-on-reject",
         /// Initiator: duplicate DATA counted into the frame (no D13 dedup).
         DuplicateCountedAsGood = "duplicate-counted-as-good",

@@ -210,6 +210,10 @@ struct Session {
     /// whose options this decoder calls malformed, and which it was cannot be told apart.)
     malformed_requests_pending: u32,
     accepting_syn_ack_received: bool,
+    /// A rejecting SYN-ACK reached the initiator.
+    rejecting_syn_ack_received: bool,
+    /// The responder sent an accepting SYN-ACK (whatever became of it).
+    accepting_syn_ack_sent: bool,
     ack_ok_received: bool,
     rejected: bool,
     connection_ids: u32,
@@ -243,6 +247,9 @@ struct Session {
     media_before_cid: Option<Packet<'static>>,
     /// Optimistic media came before the ACK and any CONNECTION_ID (judged at the end likewise).
     optimistic_media_early: Option<Packet<'static>>,
+    /// Pull media came before any accepting SYN-ACK (judged at the end: the harness may have
+    /// delayed the SYN-ACK).
+    media_before_syn_ack: Option<Packet<'static>>,
     /// The id of the first CONNECTION_ID seen before any media.
     cid_before_media: Option<ConnectionId>,
     /// Sequence numbers of media the harness delayed, held back or changed (left out of the rules).
@@ -264,6 +271,9 @@ struct Session {
     initiator_acked: bool,
     /// The options of the accepting SYN-ACK taken (a hash of their bytes; none: not yet).
     adopted_options: Option<u64>,
+    /// The session runs with parameters a SYN-ACK accepted (D14.tlv) that differ from the
+    /// configured ones: its sizes and frame count are judged as that profile decision.
+    accepted_parameters: bool,
     /// The first CONNECTION_ID of a 3-way session and the first repeated one, judged at the end
     /// when the direction is known (push: none at all, D15; pull: once, a profile rule).
     first_cid: Option<Packet<'static>>,
@@ -524,6 +534,8 @@ impl Session {
             first_syn_ack: None,
             malformed_requests_pending: 0,
             accepting_syn_ack_received: false,
+            rejecting_syn_ack_received: false,
+            accepting_syn_ack_sent: false,
             ack_ok_received: false,
             rejected: false,
             connection_ids: 0,
@@ -546,6 +558,7 @@ impl Session {
             cid_changed_seen: false,
             media_before_cid: None,
             optimistic_media_early: None,
+            media_before_syn_ack: None,
             cid_before_media: None,
             excluded_seqs: std::collections::BTreeSet::new(),
             unknown_excluded_media: 0,
@@ -557,6 +570,7 @@ impl Session {
             frames: options.frames,
             initiator_acked: false,
             adopted_options: None,
+            accepted_parameters: false,
             first_cid: None,
             repeated_cid: None,
             stats: SessionStats::default(),
@@ -564,9 +578,20 @@ impl Session {
         }
     }
 
-    fn violate(&mut self, packet: &Packet<'_>, rule: &'static Rule, detail: String) {
+    fn violate(&mut self, packet: &Packet<'_>, mut rule: &'static Rule, detail: String) {
         if !self.judging {
             return;
+        }
+        // Sizes and the frame count a SYN-ACK's options changed are D14.tlv's (a profile decision).
+        if self.accepted_parameters
+            && [
+                rules::MAX_DATAGRAM.id,
+                rules::FRAGMENTATION.id,
+                rules::AFTER_LAST_FRAME.id,
+            ]
+            .contains(&rule.id)
+        {
+            rule = &rules::ACCEPTED_PARAMETERS;
         }
         self.violations.record(packet, rule, detail);
     }
@@ -656,9 +681,16 @@ impl Session {
                             self.malformed_requests_pending.saturating_add(1);
                         "initiator"
                     };
+                    // D14.tlv (a profile decision) makes an option malformed; the wire facts the rest.
+                    let rule = match e {
+                        WireError::TlvOverrun { .. } | WireError::TlvBadLength { .. } => {
+                            &rules::TLV_OPTIONS
+                        }
+                        _ => &rules::MALFORMED,
+                    };
                     self.violate(
                         packet,
-                        &rules::MALFORMED,
+                        rule,
                         format!("{who} sent a malformed datagram: {e}"),
                     );
                 }
@@ -763,6 +795,7 @@ impl Session {
                         self.max_datagram = self.max_datagram.max(u64::from(max));
                     }
                 }
+                self.accepted_parameters |= self.max_datagram != options.max_datagram;
                 return;
             }
             None => self.adopted_options = Some(fingerprint),
@@ -807,6 +840,8 @@ impl Session {
                 }
             }
         }
+        self.accepted_parameters = (self.max_datagram, self.frame_size, self.frames)
+            != (options.max_datagram, options.frame_size, options.frames);
     }
 
     fn on_start(&mut self, packet: &Packet<'_>, from_initiator: bool, received: bool) {
@@ -847,6 +882,7 @@ impl Session {
             }
             (ControlKind::SynAck, false) if c.accept() => {
                 self.ids_told.push(c.connection_id);
+                self.accepting_syn_ack_sent = true;
                 self.accepting_syn_ack_received |= received;
             }
             (ControlKind::Ack, true) => {
@@ -922,6 +958,7 @@ impl Session {
                 if accept {
                     // What the initiator was told, changed by the harness or not: an ACK may echo it.
                     self.ids_told.push(id);
+                    self.accepting_syn_ack_sent = true;
                 }
                 // Sent as shown but changed on the way: the initiator was told an id we cannot know.
                 self.id_told_unknown |= packet.mark.altered_in_transit;
@@ -952,6 +989,7 @@ impl Session {
                     Some(_) => {}
                 }
                 self.accepting_syn_ack_received |= accept && received;
+                self.rejecting_syn_ack_received |= !accept && received;
                 self.accepted_before_fallback |= accept && received && !self.start_after_syn;
             }
             (ControlKind::Ack, true) => {
@@ -960,11 +998,21 @@ impl Session {
                     return;
                 }
                 if !self.accepting_syn_ack_received {
-                    self.violate(
-                        packet,
-                        &rules::ORDER,
-                        "ACK without an accepting SYN-ACK received".into(),
-                    );
+                    // An ACK after a rejection answers a SYN-ACK all the same: that it must not
+                    // is D5.repeat, a profile decision; with no SYN-ACK at all it answers nothing.
+                    if self.rejecting_syn_ack_received {
+                        self.violate(
+                            packet,
+                            &rules::NO_ACK_AFTER_REJECT,
+                            "ACK after a rejecting SYN-ACK, with no accepting one received".into(),
+                        );
+                    } else {
+                        self.violate(
+                            packet,
+                            &rules::ORDER,
+                            "ACK without a SYN-ACK received".into(),
+                        );
+                    }
                 }
                 match self.first_syn_ack {
                     Some((assigned, true))
@@ -1036,6 +1084,35 @@ impl Session {
     ) {
         self.syn_times.push(at);
         let n = self.syn_times.len();
+        let tolerance = u64::try_from(tolerance.as_nanos()).unwrap_or(0);
+        // D2 (a fact): the re-sends back off. A SYN that breaks it is not judged again by D2's
+        // values (a profile decision).
+        if let [.., Some(first), Some(second), Some(third)] = self.syn_times[..] {
+            let (before, last) = (second.saturating_sub(first), third.saturating_sub(second));
+            let ms = |ns: u64| ns as f64 / 1e6;
+            let detail = if last + tolerance + before / 10 < before {
+                Some(format!(
+                    "SYN {n} came {:.1} ms after SYN {}, sooner than the {:.1} ms before it",
+                    ms(last),
+                    n - 1,
+                    ms(before)
+                ))
+            } else if n == 3
+                && backoff.interval_after(2) > backoff.interval_after(1)
+                && last <= before + tolerance
+            {
+                Some(format!(
+                    "the second interval between SYNs ({:.1} ms) is not longer than the first ({:.1} ms): no back-off",
+                    ms(last),
+                    ms(before)
+                ))
+            } else {
+                None
+            };
+            if let Some(detail) = detail {
+                return self.violate(packet, &rules::SYN_RESENDS_BACK_OFF, detail);
+            }
+        }
         if n as u32 > backoff.sends {
             return self.violate(
                 packet,
@@ -1048,8 +1125,7 @@ impl Session {
             let expected =
                 u64::try_from(backoff.interval_after(n as u32 - 1).as_nanos()).unwrap_or(u64::MAX);
             // A timer fires late under load, never early: early by more than the tolerance (+10 %)
-            // breaks D2, late only beyond half an interval more.
-            let tolerance = u64::try_from(tolerance.as_nanos()).unwrap_or(0);
+            // breaks D2's values, late only beyond half an interval more.
             let early = tolerance + expected / 10;
             let late = tolerance + expected / 2;
             if actual + early < expected || actual > expected + late {
@@ -1153,7 +1229,14 @@ impl Session {
                 },
                 if push { "push" } else { "pull" }
             );
-            return self.violate(packet, &rules::ONE_DIRECTION, detail);
+            // Who sends in a 3-way push session is D15's (a profile decision); elsewhere the roles
+            // and the push branch as coded say it.
+            let rule = if push && self.three_way() && !self.start_after_syn {
+                &rules::PUSH_ONE_DIRECTION
+            } else {
+                &rules::ONE_DIRECTION
+            };
+            return self.violate(packet, rule, detail);
         }
         let seq = datagram.seq().unwrap_or(0);
         if !self.media_started {
@@ -1174,21 +1257,23 @@ impl Session {
             if !self.three_way() && self.start_received {
                 self.legacy_served = true;
             }
-            let optimistic_ok = options.profile.optimistic_start && self.cid_with_assigned_sent;
-            if !push
-                && self.three_way()
-                && !self.start_after_syn
-                && !self.ack_ok_received
-                && !optimistic_ok
-            {
+            if !push && self.three_way() && !self.start_after_syn && !self.ack_ok_received {
+                let at = Packet {
+                    payload: &[],
+                    ..*packet
+                };
                 if options.profile.optimistic_start {
+                    // D8 (a fact): media only after the SYN-ACK and a CONNECTION_ID with its id.
                     // Judged at the end: the harness may have delayed the CONNECTION_ID or the
                     // SYN-ACK it must match.
-                    self.optimistic_media_early = Some(Packet {
-                        payload: &[],
-                        ..*packet
-                    });
+                    if !self.cid_with_assigned_sent {
+                        self.optimistic_media_early = Some(at);
+                    }
+                } else if !self.accepting_syn_ack_sent {
+                    // D6, D8 (facts): no media before the responder has assigned the id.
+                    self.media_before_syn_ack = Some(at);
                 } else {
+                    // D6.no_media_before_ack (a profile decision): not before the ACK either.
                     let detail =
                         "media before an ACK echoing the assigned id reached the responder";
                     self.violate(packet, &rules::NO_MEDIA_BEFORE_ACK, detail.to_owned());
@@ -1383,8 +1468,17 @@ impl Session {
             .filter(|_| !self.cid_changed_seen && !cid_matched)
         {
             let detail =
-                "media before an ACK and before a CONNECTION_ID with the assigned id".to_owned();
-            self.violate(&at, &rules::NO_MEDIA_BEFORE_ACK, detail);
+                "optimistic media before a CONNECTION_ID with the assigned id (and before an ACK)"
+                    .to_owned();
+            self.violate(&at, &rules::NO_MEDIA_BEFORE_SYN_ACK, detail);
+        }
+        if let Some(at) = self
+            .media_before_syn_ack
+            .take()
+            .filter(|_| !self.cid_changed_seen)
+        {
+            let detail = "media before the responder's accepting SYN-ACK".to_owned();
+            self.violate(&at, &rules::NO_MEDIA_BEFORE_SYN_ACK, detail);
         }
         let mut unknown = self.unknown_excluded_media;
         for (from, to, at, detail) in std::mem::take(&mut self.gaps) {

@@ -7,41 +7,53 @@ pub use handshake_check::{Basis, Rule};
 
 handshake_check::rules! {
     MALFORMED = ("mediastream.wire.well_formed", Fact, "Wire facts; D11",
-        "Every datagram is well formed: a known kind, long enough, version 1, valid TLV options.");
+        "Every datagram is well formed: a known kind, long enough, version 1.");
+    TLV_OPTIONS = ("mediastream.wire.tlv_options", Profile, "D14.tlv",
+        "The options after a control frame's 41-byte body are TLVs: none runs past the end, and a known type has its value size.");
     CONTROL_ZERO_FIELDS = ("mediastream.3way.control_zero_fields", Fact, "Wire facts (SYN, SYN-ACK, ACK)",
         "Control frames carry seq, QPC, QPF and Reserved = 0, and SYN and ACK carry Flags = 0.");
     ORDER = ("mediastream.3way.order", Fact, "D1, D3, D5",
-        "SYN, then SYN-ACK, then ACK: a SYN-ACK answers a received SYN, an ACK answers a received accepting SYN-ACK, each in its own direction.");
-    NO_MEDIA_BEFORE_ACK = ("mediastream.3way.no_media_before_ack", Fact, "D6, D8, D15",
-        "No media before the handshake allows it: pull, before the responder has received an ACK echoing the assigned id (optimistic: after a CONNECTION_ID carrying it); push, before the initiator has sent that ACK.");
-    ACK_ECHOES_ID = ("mediastream.3way.ack_echoes_id", Fact, "D5, D6",
-        "Every ACK confirms the id the SYN-ACK assigned.");
+        "SYN, then SYN-ACK, then ACK: a SYN-ACK answers a received SYN, an ACK answers a received SYN-ACK, each in its own direction.");
+    NO_ACK_AFTER_REJECT = ("mediastream.3way.no_ack_after_reject", Profile, "D5.repeat",
+        "An initiator that received only rejecting SYN-ACKs (Accept=0) sends no ACK.");
+    NO_MEDIA_BEFORE_SYN_ACK = ("mediastream.3way.no_media_before_syn_ack", Fact, "D6, D8",
+        "In a 3-way pull session no media comes before the responder's accepting SYN-ACK, nor, from an optimistic responder, before a CONNECTION_ID carrying the id it assigned.");
+    NO_MEDIA_BEFORE_ACK = ("mediastream.3way.no_media_before_ack", Profile, "D6.no_media_before_ack; D15",
+        "No media before the handshake completes: pull (not optimistic), before the responder has received an ACK echoing the assigned id; push, before the initiator has sent that ACK.");
+    ACK_ECHOES_ID = ("mediastream.3way.ack_echoes_id", Fact, "D5, D6, D12",
+        "Every ACK confirms an id a SYN-ACK assigned: the first, or a later one the initiator adopted.");
     CONNECTION_ID_MATCHES = ("mediastream.3way.connection_id_matches", Fact, "D6, D8",
         "In a 3-way session the CONNECTION_ID carries the id the SYN-ACK assigned.");
     CONNECTION_ID_ONCE = ("mediastream.3way.connection_id_once", Profile, "connection_id_once_3way: D6 sends it on the establishing ACK; D6 with D8 leaves a repeat open",
         "In a 3-way session the responder sends CONNECTION_ID once.");
-    PUSH_NO_CONNECTION_ID = ("mediastream.3way.push_no_connection_id", Fact, "D15",
+    PUSH_NO_CONNECTION_ID = ("mediastream.3way.push_no_connection_id", Profile, "D15",
         "In a 3-way push session the responder sends no CONNECTION_ID.");
-    SYN_BACKOFF = ("mediastream.3way.syn_backoff", Fact, "D2",
-        "SYN re-sends follow D2: 500 ms, doubling, capped at 2000 ms, at most 4 SYNs; a re-send may come late (by up to half its interval) but not early.");
-    SYN_ACK_IDEMPOTENT = ("mediastream.3way.syn_ack_idempotent", Fact, "D3, D7",
+    SYN_RESENDS_BACK_OFF = ("mediastream.3way.syn_resends_back_off", Fact, "D2",
+        "SYN re-sends back off: the second interval between SYNs is longer than the first, and none is shorter than the one before it.");
+    SYN_BACKOFF = ("mediastream.3way.syn_backoff", Profile, "D2.values",
+        "SYN re-sends follow D2's values: 500 ms, doubling, capped at 2000 ms, at most 4 SYNs; a re-send may come late (by up to half its interval) but not early.");
+    SYN_ACK_IDEMPOTENT = ("mediastream.3way.syn_ack_idempotent", Profile, "D3.idempotent; D7",
         "Repeated SYN-ACKs to one initiator carry the same id and the same Accept.");
-    NO_CONTROL_TO_LEGACY = ("mediastream.legacy.no_control_frames", Fact, "D9; legacy behaviour as coded",
+    NO_CONTROL_TO_LEGACY = ("mediastream.legacy.no_control_frames", Profile, "D9.as_legacy; legacy behaviour as coded",
         "Never a control frame towards a peer that opened with legacy START.");
     CONNECTION_ID_FIRST_ONCE = ("mediastream.media.connection_id_first_once", Fact, "Legacy behaviour as coded; push branch as coded; D6",
         "The responder sends CONNECTION_ID before any media, and in a legacy pull session only once.");
-    ONE_DIRECTION = ("mediastream.media.one_direction", Fact, "Roles; the push branch as coded; D15",
-        "Media flows one way: from the responder in a pull session, from the initiator in a push session.");
+    ONE_DIRECTION = ("mediastream.media.one_direction", Fact, "Roles; the push branch as coded",
+        "Media flows one way: from the responder in a pull session, from the initiator in a legacy push session.");
+    PUSH_ONE_DIRECTION = ("mediastream.3way.push_one_direction", Profile, "D15",
+        "In a 3-way push session only the initiator sends media.");
     SEQ_FROM_ONE = ("mediastream.media.seq_from_1", Fact, "Frames and fragmentation as coded",
         "Sequence numbers start at 1 and rise by one per frame; all datagrams of a frame are sent together.");
     FRAGMENTATION = ("mediastream.media.fragmentation", Fact, "Frames and fragmentation as coded",
         "A frame is cut into datagrams of M bytes, and when the remainder would be 1..26 bytes the previous datagram is shortened so the last is 27.");
     PAYLOAD_PATTERN = ("mediastream.media.payload_pattern", Fact, "Payload fill pattern (-verify:data)",
         "Every media payload equals the fill pattern from offset 0.");
-    MAX_DATAGRAM = ("mediastream.media.max_datagram_size", Fact, "Frames and fragmentation as coded (-DatagramByteSize); D14",
-        "No media or CONNECTION_ID datagram is larger than the maximum datagram size (the configured one, or the one the SYN-ACK accepted).");
-    AFTER_LAST_FRAME = ("mediastream.media.nothing_after_last_frame", Fact, "Frames: StreamLength x FrameRate, no end marker; D14",
-        "No media follows the stream's last frame (StreamLength x FrameRate, with the frame rate the SYN-ACK accepted).");
+    MAX_DATAGRAM = ("mediastream.media.max_datagram_size", Fact, "Frames and fragmentation as coded (-DatagramByteSize)",
+        "No media or CONNECTION_ID datagram is larger than the configured maximum datagram size.");
+    AFTER_LAST_FRAME = ("mediastream.media.nothing_after_last_frame", Fact, "Frames: StreamLength x FrameRate, no end marker",
+        "No media follows the stream's last frame (StreamLength x FrameRate).");
+    ACCEPTED_PARAMETERS = ("mediastream.media.accepted_parameters", Profile, "D14.tlv",
+        "A session whose SYN-ACK accepted D14 options runs with them: no datagram above the accepted maximum, frames cut to it, none past the accepted frame count.");
 }
 
 /// The rule with this id.

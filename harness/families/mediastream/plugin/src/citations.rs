@@ -55,7 +55,7 @@ pub const DECISIONS: &[Decision] = &[
     Decision::profile("failed_stream_frames_dropped", "A stream that fails counts every frame not rendered yet as dropped (the facts say so only when nothing arrived by the first render).", "the facts allow more than one reading"),
     Decision::profile("d14_accepted_subset", "A SYN-ACK carries exactly the requested options the responder honours, with the requested values (a SYN without options gets none).", "the facts allow more than one reading"),
     Decision::profile("connection_id_once_3way", "A 3-way responder sends CONNECTION_ID once per session, also when an ACK repeats (D6 with D8 leaves a repeat open).", "the facts allow more than one reading"),
-    Decision::profile("mid_stream_connection_id_dropped", "A 3-way initiator drops a CONNECTION_ID with another id mid-stream and keeps its session and frames (D12's id change is read as a new handshake only).", "the facts allow more than one reading"),
+    Decision::profile("mid_stream_connection_id_dropped", "A 3-way initiator drops a CONNECTION_ID with an id other than its session's (mid-stream, or after the ACK before any media) and keeps its session and frames (D12's id change is read as a new handshake only).", "the facts allow more than one reading"),
 ];
 
 /// The media stream's citations.

@@ -129,6 +129,12 @@ fn syn() -> Vec<u8> {
     control(ControlRepr::syn(ConnectionId::ZERO))
 }
 
+/// A control frame with option bytes after its 67 bytes.
+fn with_options(mut control: Vec<u8>, options: &[u8]) -> Vec<u8> {
+    control.extend_from_slice(options);
+    control
+}
+
 fn cid(id: ConnectionId) -> Vec<u8> {
     Datagram::ConnectionId(id).to_vec()
 }
@@ -206,6 +212,20 @@ pub fn rule_captures() -> Vec<Golden> {
     ));
 
     let mut s = three_way();
+    s.push(
+        300,
+        true,
+        with_options(control(ControlRepr::ack(id_a())), &[5, 16, 0, 1, 2]),
+    );
+    out.push(golden(
+        "rule_wire_tlv_options",
+        "Before its ACK the initiator sends one whose option (type 5, length 16) runs past the end (D14.tlv, a profile decision: a deviation).",
+        "3way",
+        Some("mediastream.wire.tlv_options"),
+        &s,
+    ));
+
+    let mut s = three_way();
     let mut bad_syn = syn();
     bad_syn[2] = 7;
     s.packets[0].2 = bad_syn;
@@ -225,6 +245,35 @@ pub fn rule_captures() -> Vec<Golden> {
     s.push(400, true, control(ControlRepr::ack(id_a())));
     out.push(golden("rule_3way_order", "The first SYN-ACK is lost, yet the initiator sends an ACK before the re-sent SYN-ACK arrives.", "3way", Some("mediastream.3way.order"), &s));
 
+    let reason = ConnectionId::from_text_truncated("busy: try later");
+    let mut s = Script::default();
+    s.push(0, true, syn())
+        .push(
+            200,
+            false,
+            control(ControlRepr::syn_ack_reject("busy: try later")),
+        )
+        .push(400, true, control(ControlRepr::ack(reason)));
+    out.push(golden(
+        "rule_3way_no_ack_after_reject",
+        "The initiator answers a rejecting SYN-ACK with an ACK (D5.repeat, a profile decision: a deviation).",
+        "3way",
+        Some("mediastream.3way.no_ack_after_reject"),
+        &s,
+    ));
+
+    let mut s = Script::default();
+    s.push(0, true, syn())
+        .push(200, false, cid(id_a()))
+        .frames(200, 1, FRAMES, F, &plan, &same);
+    out.push(golden(
+        "rule_3way_no_media_before_syn_ack",
+        "A responder answers the SYN with CONNECTION_ID and media, never a SYN-ACK.",
+        "3way",
+        Some("mediastream.3way.no_media_before_syn_ack"),
+        &s,
+    ));
+
     let mut s = Script::default();
     s.push(0, true, syn())
         .push(200, false, control(ControlRepr::syn_ack_accept(id_a())))
@@ -233,7 +282,7 @@ pub fn rule_captures() -> Vec<Golden> {
         .push(400, true, control(ControlRepr::ack(id_a())));
     out.push(golden(
         "rule_3way_no_media_before_ack",
-        "A non-optimistic responder streams right after its SYN-ACK; the ACK comes later.",
+        "A non-optimistic responder streams right after its SYN-ACK; the ACK comes later (D6.no_media_before_ack, a profile decision: a deviation).",
         "3way",
         Some("mediastream.3way.no_media_before_ack"),
         &s,
@@ -255,8 +304,21 @@ pub fn rule_captures() -> Vec<Golden> {
     }
     s.push(0, true, syn()).push(500_000, true, syn());
     out.push(golden(
+        "rule_3way_syn_resends_back_off",
+        "SYNs at 0, 500 and 1000 ms: the re-sends do not back off (D2).",
+        "3way",
+        Some("mediastream.3way.syn_resends_back_off"),
+        &s,
+    ));
+
+    let mut s = three_way();
+    for p in &mut s.packets {
+        p.0 += 900_000;
+    }
+    s.push(0, true, syn()).push(300_000, true, syn());
+    out.push(golden(
         "rule_3way_syn_backoff",
-        "SYNs at 0, 500 and 1000 ms: no doubling (D2 wants 0, 500, 1500).",
+        "SYNs at 0, 300 and 900 ms: backing off, but not at D2's values (0, 500, 1500; a profile decision: a deviation).",
         "3way",
         Some("mediastream.3way.syn_backoff"),
         &s,
@@ -267,7 +329,7 @@ pub fn rule_captures() -> Vec<Golden> {
         .push(350, false, control(ControlRepr::syn_ack_accept(id_b())));
     out.push(golden(
         "rule_3way_syn_ack_idempotent",
-        "A repeated SYN gets a SYN-ACK with a new id.",
+        "A repeated SYN gets a SYN-ACK with a new id (D3.idempotent, a profile decision: a deviation).",
         "3way",
         Some("mediastream.3way.syn_ack_idempotent"),
         &s,
@@ -277,7 +339,7 @@ pub fn rule_captures() -> Vec<Golden> {
     s.push(100, false, control(ControlRepr::syn_ack_accept(id_a())));
     out.push(golden(
         "rule_legacy_no_control_frames",
-        "A responder answers a legacy START with a SYN-ACK before serving it.",
+        "A responder answers a legacy START with a SYN-ACK before serving it (D9.as_legacy, a profile decision: a deviation).",
         "3way+allow_legacy_start",
         Some("mediastream.legacy.no_control_frames"),
         &s,
@@ -303,6 +365,23 @@ pub fn rule_captures() -> Vec<Golden> {
         &s,
     ));
 
+    let mut s = Script::default();
+    s.push(0, true, syn())
+        .push(200, false, control(ControlRepr::syn_ack_accept(id_a())))
+        .push(400, true, control(ControlRepr::ack(id_a())))
+        .pushed_frames(600, 1, FRAMES)
+        .push(55_000, false, data(6, 9, 500));
+    let mut g = golden(
+        "rule_3way_push_one_direction",
+        "In a 3-way push session the receiving responder sends a DATA datagram between the initiator's frames (D15, a profile decision: a deviation).",
+        "3way",
+        Some("mediastream.3way.push_one_direction"),
+        &s,
+    );
+    g.check_args
+        .extend(["--direction", "push"].map(String::from));
+    out.push(g);
+
     let mut s = three_way();
     s.push(55_000, false, cid(id_a()));
     out.push(golden(
@@ -321,7 +400,7 @@ pub fn rule_captures() -> Vec<Golden> {
         .pushed_frames(600, 1, FRAMES);
     let mut g = golden(
         "rule_3way_push_no_connection_id",
-        "A 3-way push responder sends a CONNECTION_ID after the ACK (D15: none in 3-way push).",
+        "A 3-way push responder sends a CONNECTION_ID after the ACK (D15, a profile decision: none in 3-way push; a deviation).",
         "3way",
         Some("mediastream.3way.push_no_connection_id"),
         &s,
@@ -410,6 +489,21 @@ pub fn rule_captures() -> Vec<Golden> {
     g.check_args
         .extend(["--frame-rate", "20", "--stream-length", "1"].map(String::from));
     out.push(g);
+
+    // Type 5 (max datagram bytes) = 300, requested and accepted.
+    let max_300 = [5, 4, 0, 0x2c, 0x01, 0, 0];
+    let mut s = three_way();
+    // SYN, SYN-ACK, ACK, CONNECTION_ID and two frames of three datagrams.
+    s.packets.truncate(10);
+    s.packets[0].2 = with_options(syn(), &max_300);
+    s.packets[1].2 = with_options(control(ControlRepr::syn_ack_accept(id_a())), &max_300);
+    out.push(golden(
+        "rule_media_accepted_parameters",
+        "The SYN-ACK accepts 300-byte datagrams (D14 option type 5), yet two frames go out in 1400-byte datagrams (D14.tlv, a profile decision: a deviation).",
+        "3way",
+        Some("mediastream.media.accepted_parameters"),
+        &s,
+    ));
     out
 }
 

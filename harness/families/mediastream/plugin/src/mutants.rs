@@ -19,9 +19,11 @@ pub fn all() -> Vec<ReferenceMutant> {
 /// The doc line of a mutant (what it breaks).
 fn breaks(m: Mutant) -> &'static str {
     match m {
-        Mutant::MediaBeforeAck => "responder streams before the ACK without being optimistic (D6)",
-        Mutant::NewIdPerSyn => "a repeated SYN gets a new id (D3)",
-        Mutant::SynAckToStart => "a legacy START is answered with a SYN-ACK (D9)",
+        Mutant::MediaBeforeAck => {
+            "responder streams before the ACK without being optimistic (D6.no_media_before_ack)"
+        }
+        Mutant::NewIdPerSyn => "a repeated SYN gets a new id (D3.idempotent)",
+        Mutant::SynAckToStart => "a legacy START is answered with a SYN-ACK (D9.as_legacy)",
         Mutant::StartWithoutAllow => "START served without AllowLegacyStart (D9)",
         Mutant::ConnectionIdNotFirst => "CONNECTION_ID after the first frame",
         Mutant::ConnectionIdTwice => "CONNECTION_ID sent twice",
@@ -31,12 +33,14 @@ fn breaks(m: Mutant) -> &'static str {
         Mutant::ExtraFrame => "one frame after the last",
         Mutant::PatternOffByOne => "payload pattern from offset 1",
         Mutant::NoSynAckRetransmit => "no SYN-ACK re-sends (D7)",
-        Mutant::AcceptMismatchedAck => "establishes on an ACK with another id (D6)",
-        Mutant::AcceptBadVersion => "accepts a SYN of another version (D4)",
+        Mutant::AcceptMismatchedAck => {
+            "establishes on an ACK with another id (D6.no_media_before_ack)"
+        }
+        Mutant::AcceptBadVersion => "accepts a SYN of another version (D4.triggers)",
         Mutant::NoSynBackoff => "SYN every 500 ms, no doubling (D2)",
-        Mutant::FifthSyn => "a fifth SYN (D2)",
+        Mutant::FifthSyn => "a fifth SYN (D2.values)",
         Mutant::AckNotEchoingId => "ACK does not echo the assigned id (D5)",
-        Mutant::AckOnReject => "ACK answers a rejecting SYN-ACK (D5)",
+        Mutant::AckOnReject => "ACK answers a rejecting SYN-ACK (D5.repeat)",
         Mutant::DuplicateCountedAsGood => "duplicate DATA counted into the frame (D13)",
         Mutant::MediaBeforeSessionAccepted => "media taken before the session is known (D8)",
         Mutant::AbortOnMalformed => "a malformed datagram aborts a 3-way stream (D11)",
@@ -49,7 +53,7 @@ fn breaks(m: Mutant) -> &'static str {
         }
         Mutant::PushConnectionId => "push responder sends a CONNECTION_ID in 3-way push (D15)",
         Mutant::OptionsEchoedNotHonoured => {
-            "SYN-ACK accepts the requested D14 options, the stream ignores them"
+            "SYN-ACK accepts the requested D14 options, the stream ignores them (D14.tlv)"
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The audit, kept: every expectation of the scenario library cites the fact or decision it rests
 //! on (ids the loader validates), and what rests on one of this project's own profile decisions is
-//! marked so (a `profile` scenario or an `expect.profile` block): a miss there is a deviation.
+//! marked so (a `profile` scenario, an `expect.profile` block, a step whose basis cites it): a miss
+//! there is a deviation.
 
 use std::path::{Path, PathBuf};
 
@@ -53,4 +54,73 @@ fn every_expectation_cites_its_basis() {
         missing.is_empty(),
         "expectations without a basis: {missing:#?}"
     );
+}
+
+/// A step's miss is what its basis makes it, but the outcome fields at the top of `expect` fail on
+/// a miss whatever `expect.basis` says: they must rest on facts only. What rests on one of this
+/// project's profile decisions is in `expect.profile` (a deviation), unless the whole scenario is
+/// a `profile` one; a count of a kind only a profile decision names (D4.triggers, D6.no_media_before_ack,
+/// D8.option, D11.kinds, D14.tlv, a later SYN-ACK's id) is one of those.
+#[test]
+fn top_level_outcomes_rest_on_facts() {
+    use handshake_scenario::format::Bound;
+    use handshake_scenario::Class;
+    const KINDS_OF_PROFILE_DECISIONS: &[&str] = &[
+        "bad_version",
+        "unexpected_kind",
+        "mismatched_connection_id",
+        "session_limit",
+        "bad_options",
+        "media_before_session",
+        "unknown_session",
+    ];
+    let table = &handshake_mediastream::citations::CITATIONS;
+    let mut wrong = Vec::new();
+    for path in library() {
+        let s = handshake_mediastream::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(b) = s
+            .expect
+            .profile
+            .as_ref()
+            .and_then(|p| p.expect.basis.as_deref())
+        {
+            for id in handshake_scenario::citations::ids(b) {
+                if table.find(id).is_none() {
+                    wrong.push(format!(
+                        "{}: expect.profile basis cites unknown `{id}`",
+                        s.id
+                    ));
+                }
+            }
+        }
+        if s.profile.is_some() {
+            continue;
+        }
+        let f = &s.expect.fields;
+        let fields = f.negotiated_mode.is_some()
+            || !f.metrics.is_empty()
+            || !f.validation_errors.is_empty()
+            || f.stream_complete.is_some();
+        if let (true, Some(basis)) = (fields, s.expect.basis.as_deref()) {
+            for id in handshake_scenario::citations::ids(basis) {
+                if table.class(id) == Some(Class::Profile) {
+                    wrong.push(format!(
+                        "{}: expect.basis cites the profile decision `{id}` beside fields that fail on a miss",
+                        s.id
+                    ));
+                }
+            }
+        }
+        for (kind, bound) in &f.validation_errors {
+            if KINDS_OF_PROFILE_DECISIONS.contains(&kind.as_str())
+                && !matches!(bound, Bound::Exactly(0))
+            {
+                wrong.push(format!(
+                    "{}: a count of `{kind}` rests on a profile decision: put it in expect.profile",
+                    s.id
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
