@@ -78,15 +78,15 @@ U32_MOD = 1 << 32
 # Application close codes (facts: "Application close codes")
 CLOSE_CODES = (
     (0, "normal",
-     "normal end: the client closes after its work (H11); a FIN from the client at a u32 "
-     "boundary after the stream's discriminator (P5, H7); the reset discriminator 0xFF on a "
+     "normal end: the client closes after its work (H11); the reset discriminator 0xFF on a "
      "4th stream when the server allows it (P4, H8, reason 'reset'); the original's "
      "'already connected' close (dead code as coded: a second connection gets the transport "
      "error CONNECTION_REFUSED 0x2 instead)"),
     (1, "stream_setup_error",
      "stream setup error: an unknown discriminator, a discriminator already used on this "
      "connection, 0xFF on one of the first three streams or without the reset option (H2, "
-     "H8); project (P3): no discriminator within disc_ms of the stream being accepted"),
+     "H8); a FIN or a reset before the stream's discriminator (P5); project (P3): no "
+     "discriminator within disc_ms of the stream being accepted"),
     (2, "stream_accept_error",
      "stream accept error: accepting the next client-opened bidirectional stream failed"),
     (3, "stream_setup_timeout",
@@ -96,9 +96,9 @@ CLOSE_CODES = (
      "stream operation timeout: a read waited more than op_ms for a whole u32, or a write "
      "could not complete within op_ms (H6)"),
     (5, "stream_error",
-     "stream error or protocol violation: an early FIN (before the discriminator), a FIN "
-     "inside a u32 (1-3 bytes of it received), a RESET_STREAM or STOP_SENDING from the "
-     "client (H7); an Event id of 0 or not strictly increasing (H3); project (P1): a "
+     "stream error or protocol violation: after the stream's setup, a FIN at a u32 boundary "
+     "or inside a u32 (P5); a RESET_STREAM or STOP_SENDING from the client after setup "
+     "(H7); an Event id of 0 or not strictly increasing (H3); project (P1): a "
      "StateCommit request >= 0xFFFFFFFE whose answer would overflow (H4)"),
 )
 

@@ -575,9 +575,11 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
     let mut ids: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for f in families_of(&scenarios) {
         let c = f.citations();
+        // A contract is adapted to, never judged: no scenario tests it.
         let known = c
             .decisions
             .iter()
+            .filter(|d| d.class != handshake_scenario::Class::Contract)
             .map(|d| d.id)
             .chain(f.rules().iter().map(|r| r.id));
         for id in known {

@@ -498,6 +498,31 @@ impl<E: Endpoint> RealTimeLink<E> {
         }
     }
 
+    /// After the IUT's process has exited: every datagram it sent before reaches the endpoint,
+    /// not only the trace. Its last datagrams (a client's CONNECTION_CLOSE, sent just before it
+    /// exits) may still be in the harness's sockets when the exit is noticed, or held by the link
+    /// (a fault's delay): the sockets are read until they have been quiet for `quiet`, and what
+    /// the link holds is delivered as it falls due, until nothing is left or `deadline`. What the
+    /// endpoint sends back goes nowhere that answers.
+    pub async fn deliver_after_exit(&mut self, quiet: Duration, deadline: Instant) {
+        loop {
+            while let Ok(Some(r)) = tokio::time::timeout(quiet, self.rx.recv()).await {
+                self.accept(r);
+            }
+            self.pump().await;
+            let now = self.clock.now();
+            let Some(next) = self.link.next_time().filter(|t| *t <= deadline) else {
+                return;
+            };
+            if self.stopped() {
+                return;
+            }
+            if next > now {
+                tokio::time::sleep_until(self.clock.to_tokio(next)).await;
+            }
+        }
+    }
+
     /// Runs until `deadline`, until `stop` holds (checked after every wake-up), until the system
     /// says the IUT is unreachable, or until the run is interrupted.
     pub async fn run_until(&mut self, deadline: Instant, stop: &dyn Fn(&Self) -> bool) {

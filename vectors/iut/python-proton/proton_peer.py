@@ -41,8 +41,11 @@ Choices where the facts and notes are silent (see README.md as well)
  5. The discriminator read without P3 (as_coded, or project with --disc-ms 0) is a read operation:
     bounded by op-ms -> close 4.
  6. P3 also applies to the 4th (reset) stream: no discriminator within disc-ms -> close 1.
- 7. RESET_STREAM / STOP_SENDING on any stream (also one not yet set up) closes at once with 5.
-    FIN is judged where the reader reaches it (data before it is served first).
+ 7. Ends of streams (P5, corrected: the original's code): a FIN or RESET_STREAM on a stream
+    before its discriminator was read fails its setup: close 1, when the setup reaches that
+    stream. After the setup every FIN ends a read early: close 5, at a u32 boundary too (FIN is
+    judged where the reader reaches it: data before it is served first). A RESET_STREAM on a
+    set-up stream, or a STOP_SENDING on any stream, closes at once with 5 (H7).
  8. Push (H5): item k (counter k) is written at t0 + k * action-interval-ms, the first one at t0,
     the moment serving starts (all three streams set up, H2; with the normal order 1, 2, 3 that is
     the moment the Action stream is set up). A write "completes" when all its bytes have been put
@@ -138,14 +141,15 @@ MUTANTS: Dict[str, Tuple[str, str, str]] = {
     "accept-timeout-code-2": ("server", "H2",
                               "a stream accept timeout closes with code 2 instead of 3"),
     "fin-ignored": ("server", "P5",
-                    "a FIN at a u32 boundary does not close the connection (the stream is just no longer served)"),
+                    "a FIN at a u32 boundary after the setup does not close the connection with 5 (the stream "
+                    "is just no longer served)"),
     "discriminator-twice-accepted": ("server", "H2",
                                      "a discriminator already used on the connection is accepted instead of "
                                      "closing with 1"),
-    "fin-inside-u32-code-0": ("server", "H7",
+    "fin-inside-u32-code-0": ("server", "P5",
                               "a FIN inside a u32 closes with code 0 instead of 5"),
-    "early-fin-code-0": ("server", "H7",
-                         "a FIN before the discriminator closes with code 0 instead of 5"),
+    "early-fin-code-0": ("server", "P5",
+                         "a FIN before the discriminator closes with code 0 instead of 1"),
     "commit-no-overflow-check": ("server", "P1",
                                  "project: r >= 0xFFFFFFFE wraps (as coded) instead of closing with 5"),
     "no-discriminator-timeout": ("server", "P3",
@@ -609,6 +613,8 @@ class Session:
         self.peer = peer
         self.last_event = 0
         self.counter = 1 if self.o.m("action-counter-from-one") else 0
+        # Streams whose discriminator was read (H7 applies to them; P5 before).
+        self.set_up: set = set()
         self.loop = asyncio.get_running_loop()
 
     def log(self, text: str) -> None:
@@ -649,11 +655,18 @@ class Session:
             self.server.session_ended(self)
 
     async def watch_abort(self) -> None:
+        """H7: a RESET_STREAM on a set-up stream, or a STOP_SENDING, closes at once with 5 (a reset
+        before a stream's discriminator fails its setup instead: read_discriminator, P5)."""
         link = self.link
         stop_ignored = self.o.m("stop-sending-ignored")
-        await link.wait_until(lambda: bool(link.resets) or (bool(link.stops) and not stop_ignored))
-        if link.resets:
-            sid, code = link.resets[0]
+
+        def reset_after_setup():
+            return next(((sid, code) for sid, code in link.resets if sid in self.set_up), None)
+
+        await link.wait_until(lambda: reset_after_setup() is not None or (bool(link.stops) and not stop_ignored))
+        reset = reset_after_setup()
+        if reset is not None:
+            sid, code = reset
             raise ProtonClose(5, f"RESET_STREAM on stream {sid} (code {code})")
         sid, code = link.stops[0]
         raise ProtonClose(5, f"STOP_SENDING on stream {sid} (code {code})")
@@ -677,6 +690,7 @@ class Session:
                 raise ProtonClose(bad_code, f"discriminator {d} repeated on stream {sid}")
             used.add(d)
             roles.append((sid, d))
+            self.set_up.add(sid)
             self.log(f"stream {sid} discriminator {d} ({ROLE_NAMES[d]})")
             t_ref = self.now()
         tasks = []
@@ -707,10 +721,11 @@ class Session:
             d = r.buf[0]
             del r.buf[:1]
             return d
+        # P5: a stream that ended before its discriminator fails its setup
         if r.reset is not None:
-            raise ProtonClose(5, f"RESET_STREAM on stream {sid}")
+            raise ProtonClose(1, f"RESET_STREAM before the discriminator on stream {sid}")
         if r.fin:
-            raise ProtonClose(0 if o.m("early-fin-code-0") else 5, f"early FIN on stream {sid}")
+            raise ProtonClose(0 if o.m("early-fin-code-0") else 1, f"early FIN on stream {sid}")
         assert not ok
         if code is None:
             raise self.op_close(what)
@@ -732,7 +747,8 @@ class Session:
                 if self.o.m("fin-ignored"):
                     self.log(f"stream {sid} FIN ignored")
                     raise StreamDone()
-                raise ProtonClose(0, f"FIN on stream {sid}")
+                # P5: the read of the next u32 ends early
+                raise ProtonClose(5, f"FIN on stream {sid}")
             code = 0 if self.o.m("fin-inside-u32-code-0") else 5
             raise ProtonClose(code, f"FIN inside a u32 on stream {sid} ({len(r.buf)} bytes)")
         assert not ok

@@ -241,7 +241,8 @@ class AsCodedServer(ServerCase):
             return [await req(conn, A, v) for v in (42, 0, 7, 42)]
         self.assertEqual(self.scripted(body), [0, 1, 2, 3])
 
-    def test_fin_at_boundary_closes_0(self):
+    def test_fin_at_boundary_closes_5(self):
+        # P5 (corrected): after the setup a FIN ends the read of the next u32 early
         async def body(conn):
             conn.open_proton()
             echo = await req(conn, E, 1)
@@ -250,7 +251,7 @@ class AsCodedServer(ServerCase):
             return echo, echo2, await closed(conn)
         echo, echo2, info = self.scripted(body)
         self.assertEqual((echo, echo2), (1, 2))
-        self.assertAppClose(info, 0)
+        self.assertAppClose(info, 5)
 
     def test_fin_inside_u32_closes_5(self):
         async def body(conn):
@@ -259,12 +260,22 @@ class AsCodedServer(ServerCase):
             return await closed(conn)
         self.assertAppClose(self.scripted(body), 5)
 
-    def test_early_fin_closes_5(self):
+    def test_early_fin_closes_1(self):
+        # P5: a stream that ends before its discriminator fails its setup
         async def body(conn):
             sid = conn.link.quic.get_next_available_stream_id()
             conn.link.send(sid, b"", end=True)
             return await closed(conn)
-        self.assertAppClose(self.scripted(body), 5)
+        self.assertAppClose(self.scripted(body), 1)
+
+    def test_reset_before_discriminator_closes_1(self):
+        # P5: a stream reset before its discriminator fails its setup (when the setup reaches it)
+        async def body(conn):
+            conn.open_stream(bytes([E]))
+            sid = conn.link.quic.get_next_available_stream_id()
+            conn.link.reset_stream(sid, 9)
+            return await closed(conn)
+        self.assertAppClose(self.scripted(body), 1)
 
     def test_reset_stream_closes_5(self):
         async def body(conn):
@@ -482,12 +493,12 @@ class ProjectPushServer(ServerCase):
         self.assertEqual(got, [0, 1, 2, 3])
         self.assertGreater(span, 0.09)  # 3 intervals of 40 ms
 
-    def test_push_ignores_client_bytes_fin_closes_0(self):
+    def test_push_ignores_client_bytes_fin_closes_5(self):
         async def body(conn):
             conn.open_proton()
             conn.link.send(conn.streams[A], pp.U32.pack(42) * 2, end=True)
             return await closed(conn)
-        self.assertAppClose(self.scripted(body), 0)
+        self.assertAppClose(self.scripted(body), 5)
 
 
 class ProjectResetServer(ServerCase):
@@ -807,10 +818,10 @@ SWEEP = {
     "action-counter-from-one": (AsCodedServer, "test_action_pull_counter"),
     "no-accept-timeout": (AsCodedServer, "test_accept_timeout_closes_3"),
     "accept-timeout-code-2": (AsCodedServer, "test_accept_timeout_closes_3"),
-    "fin-ignored": (AsCodedServer, "test_fin_at_boundary_closes_0"),
+    "fin-ignored": (AsCodedServer, "test_fin_at_boundary_closes_5"),
     "discriminator-twice-accepted": (AsCodedServer, "test_repeated_discriminator"),
     "fin-inside-u32-code-0": (AsCodedServer, "test_fin_inside_u32_closes_5"),
-    "early-fin-code-0": (AsCodedServer, "test_early_fin_closes_5"),
+    "early-fin-code-0": (AsCodedServer, "test_early_fin_closes_1"),
     "commit-no-overflow-check": (ProjectServer, "test_commit_checked"),
     "no-discriminator-timeout": (ProjectServer, "test_discriminator_timeout_closes_1"),
     "reset-discriminator-ignored": (ProjectResetServer, "test_reset_then_reconnect_at_once"),

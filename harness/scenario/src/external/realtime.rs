@@ -587,6 +587,10 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             net.link
                 .run_until(end, &|n: &RealTimeLink<F::Node>| n.exited().is_some())
                 .await;
+            // What it sent before it exited reaches the endpoint before the tail is waited for.
+            if net.link.exited().is_some() {
+                net.link.deliver_after_exit(COLLECT, end).await;
+            }
             if let (Some(tail), true) = (settle.peer_tail, net.link.endpoint().is_some()) {
                 let until = clock.now() + tail;
                 net.link
@@ -597,8 +601,14 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             }
         }
         // As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
-        // is delivered.
-        net.link.drain_sockets(COLLECT).await;
+        // is delivered to it. An IUT that has exited sent all it will, and all of it reaches the
+        // harness's endpoint too (a client that closes and exits at once: its CONNECTION_CLOSE may
+        // still be in the harness's socket when its exit is noticed).
+        if net.link.exited().is_some() {
+            net.link.deliver_after_exit(COLLECT, end).await;
+        } else {
+            net.link.drain_sockets(COLLECT).await;
+        }
         if net.link.refused() {
             return Ending::Error(unreachable_reason(net.link.iut()));
         }

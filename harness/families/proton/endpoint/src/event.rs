@@ -79,6 +79,16 @@ pub enum ProtonEvent {
         /// The other side ended it.
         by_peer: bool,
     },
+    /// The other side acknowledged every byte this side sent on a stream before `offset` (the
+    /// scripted peer, when asked to track acknowledgements).
+    Acked {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// Every byte before it is acknowledged.
+        offset: u64,
+    },
     /// A step could not be done locally (a stream QUIC flow control does not allow yet …).
     Blocked {
         /// The connection.
@@ -149,6 +159,14 @@ impl fmt::Display for ProtonEvent {
                 } else {
                     "this side"
                 }
+            ),
+            ProtonEvent::Acked {
+                conn,
+                stream,
+                offset,
+            } => write!(
+                f,
+                "conn {conn}: stream {stream} acknowledged up to byte {offset}"
             ),
             ProtonEvent::Blocked { conn, what } => write!(f, "conn {conn}: blocked: {what}"),
             ProtonEvent::ClientDone { ok, reason } => {

@@ -4,6 +4,7 @@
 //! harness (README, "Proton decisions") fill in where the facts are silent.
 #![forbid(unsafe_code)]
 
+mod acks;
 pub mod client;
 pub mod event;
 pub mod mutants;

@@ -18,8 +18,15 @@ pub enum Mutant {
     ActionCounterFromOne,
     /// Server: no stream accept timeout (code 3 never comes).
     NoAcceptTimeout,
-    /// Server: a FIN at a message boundary is ignored.
+    /// Server: a FIN at a message boundary after the setup is ignored.
     FinIgnored,
+    /// Server: a FIN at a message boundary after the setup closes with 0 (the old reading of
+    /// P5), not 5.
+    FinAtBoundaryNormal,
+    /// Server: a FIN or RESET_STREAM before a stream's discriminator closes with 5, not 1.
+    SetupEndCodeFive,
+    /// Server: the action counter skips a value at the 4th action (0, 1, 2, 4, …).
+    ActionCounterSkips,
     /// Server: a repeated discriminator is accepted.
     DiscriminatorTwiceAccepted,
     /// Server (project): StateCommit wraps instead of closing with code 5 (breaks P1).
@@ -28,7 +35,7 @@ pub enum Mutant {
     NoDiscriminatorTimeout,
     /// Server: a FIN inside a u32 closes with code 0, not 5.
     FinInsideU32Normal,
-    /// Server: a RESET_STREAM from the client is ignored.
+    /// Server: a RESET_STREAM from the client on a set-up stream is ignored.
     ResetStreamIgnored,
     /// Server: serves during the startup delay.
     NoStartupDelay,
@@ -42,7 +49,7 @@ pub enum Mutant {
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 17] = [
+    pub const ALL: [Mutant; 20] = [
         Mutant::CommitTimesTwo,
         Mutant::EqualEventIdAccepted,
         Mutant::EventIdZeroAccepted,
@@ -51,6 +58,9 @@ impl Mutant {
         Mutant::ActionCounterFromOne,
         Mutant::NoAcceptTimeout,
         Mutant::FinIgnored,
+        Mutant::FinAtBoundaryNormal,
+        Mutant::SetupEndCodeFive,
+        Mutant::ActionCounterSkips,
         Mutant::DiscriminatorTwiceAccepted,
         Mutant::CommitUnchecked,
         Mutant::NoDiscriminatorTimeout,
@@ -73,6 +83,9 @@ impl Mutant {
             Mutant::ActionCounterFromOne => "action-counter-from-one",
             Mutant::NoAcceptTimeout => "no-accept-timeout",
             Mutant::FinIgnored => "fin-ignored",
+            Mutant::FinAtBoundaryNormal => "fin-at-boundary-normal",
+            Mutant::SetupEndCodeFive => "setup-end-code-five",
+            Mutant::ActionCounterSkips => "action-counter-skips",
             Mutant::DiscriminatorTwiceAccepted => "discriminator-twice-accepted",
             Mutant::CommitUnchecked => "commit-unchecked",
             Mutant::NoDiscriminatorTimeout => "no-discriminator-timeout",
@@ -130,10 +143,19 @@ impl Mutant {
                 "server, breaks wire.action: the action counter starts at 1"
             }
             Mutant::NoAcceptTimeout => {
-                "server, breaks timeouts.accept (H2): no stream accept timeout (code 3)"
+                "server, breaks timeouts (H2): no stream accept timeout (code 3)"
             }
             Mutant::FinIgnored => {
-                "server, breaks P5: a FIN at a message boundary does not close with code 0"
+                "server, breaks P5: a FIN at a u32 boundary after the setup does not close with code 5"
+            }
+            Mutant::FinAtBoundaryNormal => {
+                "server, breaks P5: a FIN at a u32 boundary after the setup closes with 0 (the old reading), not 5"
+            }
+            Mutant::SetupEndCodeFive => {
+                "server, breaks P5: a FIN or RESET_STREAM before a stream's discriminator closes with 5, not 1"
+            }
+            Mutant::ActionCounterSkips => {
+                "server, breaks wire.action: the action counter skips 3 (0, 1, 2, 4, …)"
             }
             Mutant::DiscriminatorTwiceAccepted => {
                 "server, breaks wire.discriminator: a repeated discriminator is accepted"
@@ -143,12 +165,14 @@ impl Mutant {
             }
             Mutant::NoDiscriminatorTimeout => "server, breaks P3: no discriminator timeout",
             Mutant::FinInsideU32Normal => {
-                "server, breaks H7: a FIN inside a u32 closes with 0, not 5"
+                "server, breaks wire.stream_error: a FIN inside a u32 closes with 0, not 5"
             }
             Mutant::ResetStreamIgnored => {
-                "server, breaks H7: a RESET_STREAM from the client does not close with 5"
+                "server, breaks H7: a RESET_STREAM on a set-up stream does not close with 5"
             }
-            Mutant::NoStartupDelay => "server, breaks H1: serves before the startup delay is over",
+            Mutant::NoStartupDelay => {
+                "server, breaks startup: serves before the startup delay is over"
+            }
             Mutant::ClientEventIdsFromZero => "client, breaks wire.event: the first event id is 0",
             Mutant::ClientClosesWithFive => {
                 "client, breaks H11: ends with application code 5, not 0"

@@ -1,4 +1,4 @@
-//! Profiles: `as_coded` (the original program's behaviour) and `project` (P1–P5), each with its
+//! Profiles: `as_coded` (the original program's behaviour) and `project` (P1–P4), each with its
 //! timers (every one a parameter) and options.
 
 use std::fmt;
@@ -14,7 +14,7 @@ pub enum Base {
     /// The original's behaviour as coded.
     AsCoded,
     /// The project's profile: P1 checked commits, P2 push or pull, P3 discriminator timeout,
-    /// P4 the 0xFF reset (option), P5 FIN ends with code 0.
+    /// P4 the 0xFF reset (option). (P5, the ends of streams, is a fact: both profiles.)
     Project,
 }
 

@@ -9,6 +9,7 @@ use handshake_proton_wire::{Message, StreamReader};
 use handshake_quic::quinn_proto::{Dir, StreamEvent};
 use handshake_quic::{Admission, ConnId, QuicEvent, QuicHost};
 
+use crate::acks::AckTracker;
 use crate::event::ProtonEvent;
 use crate::streams::{self, Outbox};
 
@@ -34,6 +35,8 @@ pub struct ScriptPeer {
     next_id: BTreeMap<(ConnId, bool), u64>,
     connected: BTreeMap<ConnId, bool>,
     blocked_reported: BTreeMap<ConnId, bool>,
+    /// What the other side acknowledged of the stream data sent (see [`ScriptPeer::track_acks`]).
+    acks: Option<AckTracker>,
 }
 
 /// A stream operation waiting for its stream to open.
@@ -68,6 +71,7 @@ impl ScriptPeer {
             next_id: BTreeMap::new(),
             connected: BTreeMap::new(),
             blocked_reported: BTreeMap::new(),
+            acks: None,
         };
         p.step(now);
         p
@@ -76,6 +80,15 @@ impl ScriptPeer {
     /// Its QUIC host.
     pub fn host(&self) -> &QuicHost {
         &self.host
+    }
+
+    /// From now on reports, as [`ProtonEvent::Acked`], how far the other side has acknowledged
+    /// the stream data sent: the point at which the implementation under test had those bytes
+    /// and could act on them (a step that would race its reading of them waits for it). It
+    /// decrypts every datagram a second time, so only scenarios that wait for it ask for it;
+    /// ask before the first connection.
+    pub fn track_acks(&mut self) {
+        self.acks.get_or_insert_with(AckTracker::new);
     }
 
     /// Opens a connection to the IUT (`alpn`: other protocols than `proton`).
@@ -301,6 +314,18 @@ impl ScriptPeer {
     /// Takes one datagram.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
         self.host.handle_datagram(now, source, payload);
+        if let Some(acks) = &mut self.acks {
+            for (conn, stream, offset) in acks.received(&self.host.key_log(), source, payload) {
+                let Ok(conn) = ConnId::try_from(conn) else {
+                    continue;
+                };
+                self.events.push_back(ProtonEvent::Acked {
+                    conn,
+                    stream,
+                    offset,
+                });
+            }
+        }
         self.step(now);
     }
 
@@ -312,7 +337,11 @@ impl ScriptPeer {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
-        self.host.poll_transmit()
+        let t = self.host.poll_transmit()?;
+        if let Some(acks) = &mut self.acks {
+            acks.sent(&self.host.key_log(), t.0, &t.1);
+        }
+        Some(t)
     }
 
     /// The next event.

@@ -1,4 +1,12 @@
 //! The reference Proton server (facts + H1–H10 of the harness's decisions, per profile).
+//!
+//! Ends of streams (P5, corrected: the original's code): a FIN or RESET_STREAM on a stream
+//! before its discriminator fails that stream's setup (close 1; quinn discards what a reset
+//! stream held, so a reset stream whose discriminator arrived but was not read yet fails its
+//! setup too); after the setup every FIN ends a read early (close 5, at a u32 boundary as inside
+//! one). A RESET_STREAM or STOP_SENDING after the setup closes with 5 (H7). The server never
+//! closes with 0 for a FIN: the original's "Streams completed" (0) is sent only after the
+//! connection has ended, so it never reaches the wire.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -26,6 +34,8 @@ struct Served {
     buf: Vec<u8>,
     fin: bool,
     reset: Option<u64>,
+    /// Reset before its setup: what it held is gone (as quinn discards it) and its setup fails.
+    reset_before_setup: bool,
     /// A FIN or reset was seen: nothing more is read.
     ended: bool,
     reader: StreamReader,
@@ -225,6 +235,7 @@ impl Server {
                         buf: Vec::new(),
                         fin: false,
                         reset: None,
+                        reset_before_setup: false,
                         ended: false,
                         reader: StreamReader::new(),
                         waiting_since: now,
@@ -292,15 +303,19 @@ impl Server {
         let profile = self.profile.clone();
         let session = self.sessions.get_mut(&conn)?;
         let c = self.host.connection(conn)?;
-        // H7: a RESET_STREAM on any stream.
-        for s in &mut session.streams {
+        // A RESET_STREAM: on a set-up stream H7 (close 5); on one not set up yet its setup fails
+        // when its turn comes (P5; what it held is discarded, as quinn does).
+        for (i, s) in session.streams.iter_mut().enumerate() {
             if let Some(code) = s.reset.take() {
                 self.events.push_back(ProtonEvent::Reset {
                     conn,
                     stream: s.id,
                     code,
                 });
-                if !profile.is(Mutant::ResetStreamIgnored) {
+                if i >= session.setup {
+                    s.reset_before_setup = true;
+                    s.buf.clear();
+                } else if !profile.is(Mutant::ResetStreamIgnored) {
                     return Some(Ok(CloseCode::StreamError));
                 }
             }
@@ -309,8 +324,12 @@ impl Server {
         while session.setup < 3 {
             let k = session.setup;
             let s = session.streams.get_mut(k)?;
+            // P5: a stream that ended before its discriminator fails its setup.
+            if s.reset_before_setup {
+                return Some(Ok(setup_ended(&profile)));
+            }
             let Some(&byte) = s.buf.first() else {
-                return s.fin.then_some(Ok(CloseCode::StreamError)); // early FIN
+                return s.fin.then(|| Ok(setup_ended(&profile)));
             };
             self.events.push_back(ProtonEvent::Discriminator {
                 conn,
@@ -345,6 +364,9 @@ impl Server {
         }
         // P4: a 4th stream may only say "reset".
         if let Some(fourth) = session.streams.get_mut(3) {
+            if fourth.reset_before_setup {
+                return Some(Ok(setup_ended(&profile)));
+            }
             if let Some(&byte) = fourth.buf.first() {
                 self.events.push_back(ProtonEvent::Discriminator {
                     conn,
@@ -360,7 +382,7 @@ impl Server {
                 );
             }
             if fourth.fin {
-                return Some(Ok(CloseCode::StreamError));
+                return Some(Ok(setup_ended(&profile)));
             }
         }
         // Serve the three concurrently.
@@ -405,9 +427,7 @@ impl Server {
                     }
                     Discriminator::Action if profile.action_push => continue,
                     Discriminator::Action | Discriminator::Reset => {
-                        let a = session.actions;
-                        session.actions = session.actions.wrapping_add(1);
-                        a
+                        next_action(&mut session.actions, &profile)
                     }
                 };
                 session
@@ -424,20 +444,22 @@ impl Server {
                     pending: s.reader.pending(),
                 });
                 s.fin = false;
+                // P5: after the setup every FIN ends a read early: 5.
                 match s.reader.finish() {
                     Ok(()) if profile.is(Mutant::FinIgnored) => {}
-                    Ok(()) => return Some(Ok(CloseCode::Normal)), // P5
+                    Ok(()) if profile.is(Mutant::FinAtBoundaryNormal) => {
+                        return Some(Ok(CloseCode::Normal))
+                    }
                     Err(StreamError::FinInsideU32(_)) if profile.is(Mutant::FinInsideU32Normal) => {
                         return Some(Ok(CloseCode::Normal))
                     }
-                    Err(e) => return Some(Ok(e.close_code())),
+                    _ => return Some(Ok(s.reader.fin_close_code())),
                 }
             }
         }
         // P2: pushed actions, on the Action stream (whichever of the three it is).
         while let Some(at) = session.next_push.filter(|t| *t <= now) {
-            let a = session.actions;
-            session.actions = session.actions.wrapping_add(1);
+            let a = next_action(&mut session.actions, &profile);
             let id = action_stream(session)?;
             session
                 .outbox
@@ -545,6 +567,26 @@ fn action_stream(session: &Session) -> Option<u64> {
         .take(3)
         .find(|s| s.reader.discriminator() == Some(Discriminator::Action))
         .map(|s| s.id)
+}
+
+/// The next value of the Action counter (0, 1, 2, …, wrapping as a u32; a mutant skips 3).
+fn next_action(actions: &mut u32, profile: &Profile) -> u32 {
+    if profile.is(Mutant::ActionCounterSkips) && *actions == 3 {
+        *actions = 4;
+    }
+    let a = *actions;
+    *actions = actions.wrapping_add(1);
+    a
+}
+
+/// The close code for a stream that ended (FIN or RESET_STREAM) before its discriminator
+/// (P5: 1, its setup failed; a mutant says 5, the old reading).
+fn setup_ended(profile: &Profile) -> CloseCode {
+    if profile.is(Mutant::SetupEndCodeFive) {
+        CloseCode::StreamError
+    } else {
+        CloseCode::StreamSetupError
+    }
 }
 
 /// The close code for a bad discriminator (1; a mutant says 5).

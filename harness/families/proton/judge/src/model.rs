@@ -373,6 +373,30 @@ fn stream(conn: &Conn, id: u64) -> Option<&StreamRec> {
     conn.streams.get(&id)
 }
 
+/// Where and how the client ended stream `s` before its first byte (P5): a FIN with no byte
+/// before it, or a RESET_STREAM before the first byte arrived (or with none at all).
+fn ended_before_discriminator(s: &StreamRec) -> Option<(At, &'static str)> {
+    let flow = &s.flows[0];
+    let first = flow.data.first().and_then(|_| flow.at(0));
+    let reset = s
+        .resets
+        .iter()
+        .filter(|(r, _)| r.by == Side::Client)
+        .map(|(_, at)| *at)
+        .min()
+        .filter(|r| first.is_none_or(|d| *r < d));
+    let fin = match (first, flow.fin_complete()) {
+        (None, Some((0, at))) => Some(at),
+        _ => None,
+    };
+    match (fin, reset) {
+        (Some(f), Some(r)) if r < f => Some((r, "RESET_STREAM")),
+        (Some(f), _) => Some((f, "FIN")),
+        (None, Some(r)) => Some((r, "RESET_STREAM")),
+        (None, None) => None,
+    }
+}
+
 impl<'a> ConnJudge<'a> {
     fn new(
         conn: &'a Conn,
@@ -455,18 +479,20 @@ impl<'a> ConnJudge<'a> {
             let id = 4 * k;
             let Some(s) = stream(conn, id) else { break };
             let flow = &s.flows[0];
+            // P5: a stream that ends (FIN, RESET_STREAM) before its discriminator fails its setup.
+            if let Some((at, what)) = ended_before_discriminator(s) {
+                let eff = upper.map(|u| u.max(at.time_ns));
+                self.provoke(
+                    CloseCode::StreamSetupError,
+                    &rules::CLOSE_SETUP_ENDED,
+                    at,
+                    eff,
+                    true,
+                    format!("{what} before the discriminator on stream {id}"),
+                );
+                break;
+            }
             let Some(&byte) = flow.data.first() else {
-                if let Some((0, at)) = flow.fin_complete() {
-                    let eff = upper.map(|u| u.max(at.time_ns));
-                    self.provoke(
-                        CloseCode::StreamError,
-                        &rules::CLOSE_STREAM_ERROR,
-                        at,
-                        eff,
-                        true,
-                        format!("FIN before the discriminator on stream {id}"),
-                    );
-                }
                 break;
             };
             let at = flow.at(0).unwrap_or(self.start);
@@ -522,35 +548,34 @@ impl<'a> ConnJudge<'a> {
             let id = 4 * k;
             let Some(s) = stream(conn, id) else { continue };
             let flow = &s.flows[0];
-            match flow.data.first() {
-                Some(&b) => {
-                    let bad = !(1..=3).contains(&b) || firsts.contains(&b);
-                    firsts.push(b);
-                    if k >= reached && bad {
-                        let at = flow.at(0).unwrap_or(self.start);
-                        let what = format!("discriminator {b:#04x} on stream {id}");
-                        self.provoke(
-                            CloseCode::StreamSetupError,
-                            &rules::CLOSE_BAD_DISCRIMINATOR,
-                            at,
-                            None,
-                            false,
-                            what,
-                        );
-                    }
+            if k >= reached {
+                if let Some((at, what)) = ended_before_discriminator(s) {
+                    let what = format!("{what} before the discriminator on stream {id}");
+                    self.provoke(
+                        CloseCode::StreamSetupError,
+                        &rules::CLOSE_SETUP_ENDED,
+                        at,
+                        None,
+                        false,
+                        what,
+                    );
+                    continue;
                 }
-                None => {
-                    if let Some((0, at)) = flow.fin_complete().filter(|_| k >= reached) {
-                        let what = format!("FIN before the discriminator on stream {id}");
-                        self.provoke(
-                            CloseCode::StreamError,
-                            &rules::CLOSE_STREAM_ERROR,
-                            at,
-                            None,
-                            false,
-                            what,
-                        );
-                    }
+            }
+            if let Some(&b) = flow.data.first() {
+                let bad = !(1..=3).contains(&b) || firsts.contains(&b);
+                firsts.push(b);
+                if k >= reached && bad {
+                    let at = flow.at(0).unwrap_or(self.start);
+                    let what = format!("discriminator {b:#04x} on stream {id}");
+                    self.provoke(
+                        CloseCode::StreamSetupError,
+                        &rules::CLOSE_BAD_DISCRIMINATOR,
+                        at,
+                        None,
+                        false,
+                        what,
+                    );
                 }
             }
         }
@@ -567,58 +592,80 @@ impl<'a> ConnJudge<'a> {
             ));
         }
         let flow = &s.flows[0];
-        match flow.data.first() {
-            Some(&byte) => {
-                let at = flow.at(0).unwrap_or(self.start);
-                let eff = third.upper.map(|u| u.max(at.time_ns));
-                if reset && byte == Discriminator::Reset.byte() {
-                    let what = "reset discriminator 0xFF on stream 12".to_owned();
-                    self.provoke(CloseCode::Normal, &rules::CLOSE_RESET, at, eff, true, what);
-                } else {
-                    let what = format!("discriminator {byte:#04x} on stream 12");
-                    self.provoke(
-                        CloseCode::StreamSetupError,
-                        &rules::CLOSE_BAD_DISCRIMINATOR,
-                        at,
-                        eff,
-                        reset,
-                        what,
-                    );
-                    self.bad_streams.push((12, &rules::DISCRIMINATOR_KNOWN));
-                }
-            }
-            None => {
-                if let Some((0, at)) = flow.fin_complete() {
-                    let eff = third.upper.map(|u| u.max(at.time_ns));
-                    let what = "FIN before the discriminator on stream 12".to_owned();
-                    self.provoke(
-                        CloseCode::StreamError,
-                        &rules::CLOSE_STREAM_ERROR,
-                        at,
-                        eff,
-                        reset,
-                        what,
-                    );
-                }
+        if let Some((at, what)) = ended_before_discriminator(s) {
+            let eff = third.upper.map(|u| u.max(at.time_ns));
+            let what = format!("{what} before the discriminator on stream 12");
+            self.provoke(
+                CloseCode::StreamSetupError,
+                &rules::CLOSE_SETUP_ENDED,
+                at,
+                eff,
+                reset,
+                what,
+            );
+            return;
+        }
+        if let Some(&byte) = flow.data.first() {
+            let at = flow.at(0).unwrap_or(self.start);
+            let eff = third.upper.map(|u| u.max(at.time_ns));
+            if reset && byte == Discriminator::Reset.byte() {
+                let what = "reset discriminator 0xFF on stream 12".to_owned();
+                self.provoke(CloseCode::Normal, &rules::CLOSE_RESET, at, eff, true, what);
+            } else {
+                let what = format!("discriminator {byte:#04x} on stream 12");
+                self.provoke(
+                    CloseCode::StreamSetupError,
+                    &rules::CLOSE_BAD_DISCRIMINATOR,
+                    at,
+                    eff,
+                    reset,
+                    what,
+                );
+                self.bad_streams.push((12, &rules::DISCRIMINATOR_KNOWN));
             }
         }
     }
 
-    /// H7: RESET_STREAM and STOP_SENDING from the client, on any stream, at any time.
+    /// H7: RESET_STREAM on a set-up stream, and STOP_SENDING on any stream, from the client.
+    /// (A reset before a stream's discriminator fails its setup: P5, in [`ConnJudge::setup`].)
     fn resets_and_stops(&mut self) {
         let conn = self.conn;
+        let tol = self.tol;
         for (id, s) in &conn.streams {
             // RFC 9000 §3.2: once a stream's data and FIN are all in, a RESET_STREAM after them
             // may go unseen (a server that already read to the FIN has nothing left to reset):
             // it explains a close with 5 but obliges none; the FIN's own rules apply.
             let fin = s.flows[0].fin_complete().map(|(_, at)| at);
+            let setup = self.set.iter().find(|st| st.id == *id).copied();
+            let own_stream = *id % 4 == 0 && *id <= 12;
             for (r, at) in s.resets.iter().filter(|(r, _)| r.by == Side::Client) {
-                let eff = self.accept_upper.map(|u| u.max(at.time_ns));
                 let what = format!("RESET_STREAM (code {:#x}) on stream {id}", r.code);
+                match setup {
+                    Some(st) => {
+                        // P5: quinn discards what a reset stream held, so a reset that may have
+                        // come before the server read the discriminator fails the setup (1).
+                        // Only once the server surely read it is the reset H7's (5).
+                        let racing = st.upper.is_none_or(|u| at.time_ns <= u.saturating_add(tol));
+                        if racing {
+                            self.provoke(
+                                CloseCode::StreamSetupError,
+                                &rules::CLOSE_SETUP_ENDED,
+                                *at,
+                                None,
+                                false,
+                                format!("{what}, perhaps before the server read its discriminator"),
+                            );
+                        }
+                    }
+                    // Before its discriminator: judged in `setup` (P5).
+                    None if own_stream => continue,
+                    None => {}
+                }
+                let eff = self.accept_upper.map(|u| u.max(at.time_ns));
                 let after_fin = fin.is_some_and(|f| f <= *at);
                 self.provoke(
                     CloseCode::StreamError,
-                    &rules::CLOSE_STREAM_ERROR,
+                    &rules::CLOSE_STREAM_RESET,
                     *at,
                     eff,
                     !after_fin,
@@ -630,7 +677,7 @@ impl<'a> ConnJudge<'a> {
                 let what = format!("STOP_SENDING (code {:#x}) on stream {id}", r.code);
                 self.provoke(
                     CloseCode::StreamError,
-                    &rules::CLOSE_STREAM_ERROR,
+                    &rules::CLOSE_STREAM_RESET,
                     *at,
                     eff,
                     true,
@@ -656,31 +703,20 @@ impl<'a> ConnJudge<'a> {
             let cvals = values(&msgs);
             let svals = values(&read(&s.flows[1], StreamReader::values_only()).0);
             let eff = |at: At| all_upper.map(|u| u.max(at.time_ns));
+            // P5: after the setup every FIN ends a read early: 5, at a u32 boundary as inside one.
             if let Some((_, fat)) = s.flows[0].fin_complete() {
-                match reader.finish() {
-                    Ok(()) => {
-                        let what = format!("FIN at a u32 boundary on stream {}", st.id);
-                        self.provoke(
-                            CloseCode::Normal,
-                            &rules::CLOSE_FIN,
-                            fat,
-                            eff(fat),
-                            complete,
-                            what,
-                        );
-                    }
-                    Err(e) => {
-                        let what = format!("{e} on stream {}", st.id);
-                        self.provoke(
-                            CloseCode::StreamError,
-                            &rules::CLOSE_STREAM_ERROR,
-                            fat,
-                            eff(fat),
-                            complete,
-                            what,
-                        );
-                    }
-                }
+                let what = match reader.finish() {
+                    Ok(()) => format!("FIN at a u32 boundary on stream {}", st.id),
+                    Err(e) => format!("{e} on stream {}", st.id),
+                };
+                self.provoke(
+                    reader.fin_close_code(),
+                    &rules::CLOSE_STREAM_ERROR,
+                    fat,
+                    eff(fat),
+                    complete,
+                    what,
+                );
             }
             self.complete = complete;
             match st.disc {
@@ -892,10 +928,12 @@ impl<'a> ConnJudge<'a> {
         }
     }
 
-    /// H11: the client's streams and discriminators.
+    /// The client's streams and discriminators: each of 1, 2, 3 once (the facts), on the streams
+    /// 0, 4, 8 in that order (H11).
     fn client_discriminators(&mut self) {
         let conn = self.conn;
         let rule = &rules::CLIENT_DISCRIMINATORS;
+        let mut seen: Vec<u8> = Vec::new();
         for (id, s) in &conn.streams {
             let flow = &s.flows[0];
             let Some(opened) = s.client_open() else {
@@ -911,17 +949,32 @@ impl<'a> ConnJudge<'a> {
                 0 | 4 | 8 => {
                     let want = u8::try_from(id / 4 + 1).unwrap_or(0);
                     match first {
-                        Some((b, _)) if b == want => {}
+                        Some((b, _)) if b == want => seen.push(b),
+                        Some((b, at)) if (1..=3).contains(&b) && !seen.contains(&b) => {
+                            seen.push(b);
+                            self.log.record(
+                                &rules::CLIENT_DISCRIMINATOR_ORDER,
+                                at,
+                                format!(
+                                    "connection {i}: stream {id} begins with {b}, expected {want}"
+                                ),
+                            );
+                        }
                         Some((b, at)) => self.log.record(
                             rule,
                             at,
                             format!(
-                                "connection {i}: stream {id} begins with {b:#04x}, expected {want}"
+                                "connection {i}: stream {id} begins with {b:#04x}: {}",
+                                if (1..=3).contains(&b) {
+                                    "a discriminator already used"
+                                } else {
+                                    "not a discriminator"
+                                }
                             ),
                         ),
                         None => {
-                            if let Some((0, at)) = flow.fin_complete() {
-                                self.log.record(rule, at, format!("connection {i}: stream {id} ended before its discriminator"));
+                            if let Some((at, what)) = ended_before_discriminator(s) {
+                                self.log.record(rule, at, format!("connection {i}: stream {id} ended ({what}) before its discriminator"));
                             }
                         }
                     }
@@ -957,12 +1010,19 @@ impl<'a> ConnJudge<'a> {
     fn hidden_reason(&self, code: u64, tc: At) -> Result<(), (&'static Rule, String)> {
         let p = self.p;
         match code {
-            0 | 2 => Ok(()),
+            // The original's code 0 ("Streams completed") is sent after the connection has
+            // ended: it never reaches the wire. Only P4's reset (a provocation) closes with 0.
+            0 => Err((
+                &rules::CLOSE_UNPROVOKED,
+                "no reset discriminator (P4) before it: the original never closes with 0"
+                    .to_owned(),
+            )),
+            2 => Ok(()),
             1 => {
                 if p.base_as_coded {
                     return Err((
                         &rules::CLOSE_UNPROVOKED,
-                        "no bad or repeated discriminator before it".to_owned(),
+                        "no bad or repeated discriminator, nor a stream that ended before its discriminator, before it".to_owned(),
                     ));
                 }
                 let d = p.disc_ms.map(|d| d.saturating_mul(MS));
@@ -976,7 +1036,7 @@ impl<'a> ConnJudge<'a> {
                 } else {
                     Err((
                         &rules::CLOSE_UNPROVOKED,
-                        "no bad or repeated discriminator, nor a late one, before it".to_owned(),
+                        "no bad, repeated or late discriminator, nor a stream that ended before its discriminator, before it".to_owned(),
                     ))
                 }
             }
@@ -1161,14 +1221,6 @@ impl<'a> ConnJudge<'a> {
                         c.at,
                         format!(
                             "connection {i}: after {} (packet {}) the server closed with code {code}, expected {}",
-                            f.what, f.at.packet, f.code
-                        ),
-                    ),
-                    (Some(f), Ok(())) if code == 0 => self.log.record(
-                        f.rule,
-                        c.at,
-                        format!(
-                            "connection {i}: after {} (packet {}) the server closed with code 0, expected {}",
                             f.what, f.at.packet, f.code
                         ),
                     ),

@@ -98,6 +98,16 @@ pub fn required_features(s: &ProtonScenario) -> Vec<String> {
     f
 }
 
+/// Whether a scenario waits for the IUT's acknowledgement of stream data (an `acked` unit): the
+/// scripted peer then tracks it (a second decryption of every datagram, so only then).
+fn waits_for_acks(s: &ProtonScenario) -> bool {
+    s.peer.steps.iter().any(|step| match step {
+        handshake_scenario::format::Step::Expect(e) => e.kind == "acked",
+        handshake_scenario::format::Step::ExpectNone(e) => e.kind == "acked",
+        _ => false,
+    })
+}
+
 /// The harness's scripted peer stays out of the timing: no keep-alive, a long idle timeout (the
 /// effective idle timeout is the smaller of the two sides', so the IUT's decides).
 fn script_timers() -> handshake_proton_endpoint::Timers {
@@ -292,9 +302,11 @@ impl Family for Proton {
             Arc::new(KeyLog::default()),
         )
         .map_err(|e| e.to_string())?;
-        Ok(Some(ProtonNode::Script(ScriptPeer::new(
-            h, remote, server, now,
-        ))))
+        let mut peer = ScriptPeer::new(h, remote, server, now);
+        if waits_for_acks(s) {
+            peer.track_acks();
+        }
+        Ok(Some(ProtonNode::Script(peer)))
     }
     fn classify(payload: &[u8]) -> &'static str {
         handshake_quic::link_class(payload)

@@ -25,6 +25,7 @@ pub const UNIT_KINDS: &[(&str, &[&str])] = &[
     ("close", &["conn", "by", "space", "code", "reason"]),
     ("refused", &["conn"]),
     ("blocked", &["conn", "what"]),
+    ("acked", &["conn", "stream", "offset"]),
 ];
 
 /// `(space, code, reason)` of a close.
@@ -88,6 +89,11 @@ pub fn unit(event: &ProtonEvent) -> Option<Value> {
         ProtonEvent::Blocked { conn, what } => {
             json!({"kind": "blocked", "conn": conn, "what": what})
         }
+        ProtonEvent::Acked {
+            conn,
+            stream,
+            offset,
+        } => json!({"kind": "acked", "conn": conn, "stream": stream, "offset": offset}),
         ProtonEvent::Listening | ProtonEvent::RefusedIncoming | ProtonEvent::ClientDone { .. } => {
             return None
         }

@@ -91,9 +91,11 @@ impl fmt::Display for Discriminator {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum CloseCode {
-    /// 0: normal end (the client's close, a FIN at a message boundary (P5), a reset (P4)).
+    /// 0: normal end: the client's close, the P4 reset (`reset`). The original's own code 0
+    /// ("Streams completed") never reaches the wire: it is sent after the connection has ended.
     Normal,
-    /// 1: stream setup error: a bad or repeated discriminator (P3: or none in time).
+    /// 1: stream setup error: a bad or repeated discriminator, a stream that ended (FIN or
+    /// RESET_STREAM) before its discriminator (P5), and under P3 none in time.
     StreamSetupError,
     /// 2: stream accept error.
     StreamAcceptError,
@@ -158,7 +160,7 @@ pub enum StreamError {
     /// Its first byte names no discriminator (→ close code 1).
     #[error("unknown discriminator {0:#04x}")]
     UnknownDiscriminator(u8),
-    /// It ended before its discriminator (→ close code 5).
+    /// It ended before its discriminator: the stream's setup fails (→ close code 1, P5).
     #[error("FIN before the discriminator")]
     EarlyFin,
     /// It ended with 1–3 bytes of a u32 (→ close code 5).
@@ -170,8 +172,10 @@ impl StreamError {
     /// The close code the server answers it with.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            StreamError::UnknownDiscriminator(_) => CloseCode::StreamSetupError,
-            StreamError::EarlyFin | StreamError::FinInsideU32(_) => CloseCode::StreamError,
+            StreamError::UnknownDiscriminator(_) | StreamError::EarlyFin => {
+                CloseCode::StreamSetupError
+            }
+            StreamError::FinInsideU32(_) => CloseCode::StreamError,
         }
     }
 }
@@ -254,6 +258,7 @@ impl StreamReader {
     }
 
     /// How the stream ends at a FIN here: `Ok` at a message boundary after the discriminator.
+    /// (A server still closes: see [`StreamReader::fin_close_code`].)
     pub fn finish(&self) -> Result<(), StreamError> {
         if let Some(e) = self.failed {
             return Err(e);
@@ -264,6 +269,17 @@ impl StreamReader {
         match self.pending_len {
             0 => Ok(()),
             n => Err(StreamError::FinInsideU32(n)),
+        }
+    }
+
+    /// The close code a server answers a FIN here with (P5, as coded): 1 before the
+    /// discriminator (the stream's setup fails) or after an unknown one; 5 after the
+    /// discriminator, at a u32 boundary too (the read of the next u32 ends early) as inside one.
+    /// The original has no clean end of a stream: code 0 never follows a FIN.
+    pub fn fin_close_code(&self) -> CloseCode {
+        match self.finish() {
+            Ok(()) => CloseCode::StreamError,
+            Err(e) => e.close_code(),
         }
     }
 

@@ -82,12 +82,23 @@ fn read_stream(chunks: &[Vec<u8>], fin: bool) -> Value {
         (Some(e), _) => panic!("unexpected {e}"),
         (None, false) if reader.pending() == 0 => json!("open"),
         (None, false) => json!({"pending": reader.pending()}),
-        (None, true) => match reader.finish() {
-            Ok(()) => json!("fin"),
-            Err(StreamError::EarlyFin) => json!("early_fin"),
-            Err(StreamError::FinInsideU32(n)) => json!({"fin_inside_u32": n}),
-            Err(e) => panic!("unexpected {e}"),
-        },
+        (None, true) => {
+            let end = match reader.finish() {
+                Ok(()) => json!("fin"),
+                Err(StreamError::EarlyFin) => json!("early_fin"),
+                Err(StreamError::FinInsideU32(n)) => json!({"fin_inside_u32": n}),
+                Err(e) => panic!("unexpected {e}"),
+            };
+            // P5 (corrected, as coded): a FIN before the discriminator fails the stream's setup
+            // (1); after it every FIN ends a read early (5), at a u32 boundary too.
+            let want = if end == json!("early_fin") {
+                CloseCode::StreamSetupError
+            } else {
+                CloseCode::StreamError
+            };
+            assert_eq!(reader.fin_close_code(), want, "{end}");
+            end
+        }
     };
     json!({"messages": messages, "end": end})
 }

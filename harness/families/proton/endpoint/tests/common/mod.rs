@@ -35,8 +35,17 @@ impl Pair {
         Pair::connected_with(profile, |_| {})
     }
 
+    /// [`Pair::connected`], the client tracking what the server acknowledges (or not).
+    pub fn connected_tracking(profile: &str, track: bool) -> (Pair, ConnId) {
+        Pair::connect(profile, |_| {}, track)
+    }
+
     /// [`Pair::connected`], the server's profile changed by `tune` first.
     pub fn connected_with(profile: &str, tune: impl FnOnce(&mut Profile)) -> (Pair, ConnId) {
+        Pair::connect(profile, tune, false)
+    }
+
+    fn connect(profile: &str, tune: impl FnOnce(&mut Profile), track: bool) -> (Pair, ConnId) {
         let mut p = Profile::parse(profile).expect("profile");
         p.timers.startup = Duration::ZERO;
         tune(&mut p);
@@ -60,6 +69,9 @@ impl Pair {
             server_events: Vec::new(),
             client_events: Vec::new(),
         };
+        if track {
+            pair.client.track_acks();
+        }
         let conn = pair.client.connect(Instant::ZERO, None).expect("connect");
         pair.run_until(50);
         (pair, conn)
