@@ -51,8 +51,10 @@ pub enum Command {
     /// manifest lists (an external program, over real UDP). Prints which scenarios (and checker
     /// rules) caught each mutant and the mutation score. A mutant is caught by a scenario that passes
     /// on its base and fails on it; deviations from this project's profile decisions count as
-    /// failures here (the base keeps them, the mutant breaks one). Exit 0 when every mutant is
-    /// caught, 1 when one is not, 2 on input errors.
+    /// failures here (the base keeps them, the mutant breaks one), and a scenario on which the base
+    /// only deviates catches a mutant that breaks a fact there. Over real UDP every catch is
+    /// confirmed by running the scenario again alone. Exit 0 when every mutant is caught, 1 when
+    /// one is not, 2 on input errors.
     Mutants(crate::mutants_cmd::MutantsArgs),
     /// Fuzz an implementation over the network: mutated library scenarios (structure-aware, per
     /// family), a liveness probe after each, findings (crash, hang, memory, broken rule) minimised

@@ -110,25 +110,55 @@ fn families_of(scenarios: &[LoadedScenario]) -> Vec<&'static dyn handshake_scena
         .collect()
 }
 
-/// The verdict with this project's profile decisions counted (see `run_libraries`).
-fn strict(outcome: &handshake_scenario::ScenarioOutcome) -> Verdict {
-    match (outcome.verdict, outcome.deviations.is_empty()) {
-        (Verdict::Pass, false) => Verdict::Fail,
-        (v, _) => v,
+/// A run's verdict in both readings: with this project's profile decisions counted (`strict`,
+/// see `run_libraries`) and on the facts alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Verdicts {
+    strict: Verdict,
+    facts: Verdict,
+}
+
+impl Verdicts {
+    fn of(outcome: &handshake_scenario::ScenarioOutcome) -> Verdicts {
+        let strict = match (outcome.verdict, outcome.deviations.is_empty()) {
+            (Verdict::Pass, false) => Verdict::Fail,
+            (v, _) => v,
+        };
+        Verdicts {
+            strict,
+            facts: outcome.verdict,
+        }
+    }
+
+    /// Whether a mutant with these verdicts is caught against its base's: it fails where the
+    /// base passes, with profile decisions counted (the base keeps them, the mutant breaks one)
+    /// or on the facts alone (the base only deviates there, the mutant breaks a fact).
+    fn caught_against(self, base: Verdicts) -> bool {
+        let failed = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
+        (base.strict == Verdict::Pass && failed(self.strict))
+            || (base.facts == Verdict::Pass && failed(self.facts))
+    }
+
+    /// Whether the base passes in either reading (so a mutant can be caught there).
+    fn passes(self) -> bool {
+        self.strict == Verdict::Pass || self.facts == Verdict::Pass
     }
 }
 
-type LibraryResult = BTreeMap<String, (Verdict, BTreeSet<String>)>;
+type LibraryResult = BTreeMap<String, (Verdicts, BTreeSet<String>)>;
 
 /// Runs the library against every IUT at once (one pool of workers: real-time runs mostly wait),
 /// and returns each IUT's results by name. With `catching`, a run of an IUT whose name is in the
-/// set is skipped, and a failure of a scenario that `catching` lists as passing on the base adds
-/// the IUT to the set.
+/// set is skipped, and a run that `catching`'s base verdicts say it is caught by adds the IUT to
+/// the set.
 fn run_libraries(
     scenarios: &[LoadedScenario],
     iuts: Vec<Iut>,
     jobs: usize,
-    catching: Option<(&BTreeSet<String>, &std::sync::Mutex<BTreeSet<String>>)>,
+    catching: Option<(
+        &BTreeMap<String, Verdicts>,
+        &std::sync::Mutex<BTreeSet<String>>,
+    )>,
 ) -> BTreeMap<String, LibraryResult> {
     let plan = Plan {
         scenarios: scenarios.to_vec(),
@@ -149,11 +179,13 @@ fn run_libraries(
         |name: &str| catching.is_some_and(|(_, c)| c.lock().is_ok_and(|c| c.contains(name)));
     let report = plan.run_skipping(
         |_, entry| {
-            let Some((passing, c)) = catching else {
+            let Some((base, c)) = catching else {
                 return;
             };
-            let fails = matches!(strict(&entry.outcome), Verdict::Fail | Verdict::Error);
-            if fails && passing.contains(&entry.outcome.scenario) {
+            let catches = base
+                .get(&entry.outcome.scenario)
+                .is_some_and(|b| Verdicts::of(&entry.outcome).caught_against(*b));
+            if catches {
                 if let Ok(mut c) = c.lock() {
                     c.insert(entry.outcome.iut.clone());
                 }
@@ -166,7 +198,7 @@ fn run_libraries(
         out.entry(r.outcome.iut.clone()).or_default().insert(
             r.outcome.scenario.clone(),
             (
-                strict(&r.outcome),
+                Verdicts::of(&r.outcome),
                 r.outcome.rules_fired.keys().cloned().collect(),
             ),
         );
@@ -174,8 +206,8 @@ fn run_libraries(
     out
 }
 
-/// The catches of `candidates` that hold when each scenario runs again alone: it passes on `base`
-/// and fails on `mutant` (all of them, or the first that holds with `stop_at_first`).
+/// The catches of `candidates` that hold when each scenario runs again alone: `mutant` is caught
+/// against `base` once more (all of them, or the first that holds with `stop_at_first`).
 fn confirmed(
     scenarios: &[LoadedScenario],
     base: &Iut,
@@ -189,9 +221,8 @@ fn confirmed(
             continue;
         };
         let seed = s.seed().unwrap_or(1);
-        let base_passes = strict(&s.run(base, seed)) == Verdict::Pass;
-        let mutant_fails = matches!(strict(&s.run(mutant, seed)), Verdict::Fail | Verdict::Error);
-        if base_passes && mutant_fails {
+        let base_verdicts = Verdicts::of(&s.run(base, seed));
+        if Verdicts::of(&s.run(mutant, seed)).caught_against(base_verdicts) {
             held.push(id);
             if stop_at_first {
                 break;
@@ -296,18 +327,18 @@ fn mutants(
     let results = if stop_at_first && base_names.len() == 1 {
         // The base first, then every mutant until a scenario that passed on the base fails on it.
         let mut results = run_libraries(scenarios, iuts, jobs, None);
-        let passing: BTreeSet<String> = results
+        let base: BTreeMap<String, Verdicts> = results
             .values()
             .flat_map(|r| r.iter())
-            .filter(|(_, (v, _))| *v == Verdict::Pass)
-            .map(|(id, _)| id.clone())
+            .filter(|(_, (v, _))| v.passes())
+            .map(|(id, (v, _))| (id.clone(), *v))
             .collect();
         let caught = std::sync::Mutex::new(BTreeSet::new());
         results.extend(run_libraries(
             scenarios,
             mutants,
             jobs,
-            Some((&passing, &caught)),
+            Some((&base, &caught)),
         ));
         results
     } else {
@@ -321,11 +352,11 @@ fn mutants(
         let mutated = results.get(&iut_name).cloned().unwrap_or_default();
         let mut caught_by = Vec::new();
         let mut rules = BTreeSet::new();
-        for (id, (verdict, fired)) in &mutated {
-            let Some((base_verdict, base_fired)) = base.get(id) else {
+        for (id, (verdicts, fired)) in &mutated {
+            let Some((base_verdicts, base_fired)) = base.get(id) else {
                 continue;
             };
-            if *base_verdict == Verdict::Pass && matches!(verdict, Verdict::Fail | Verdict::Error) {
+            if verdicts.caught_against(*base_verdicts) {
                 caught_by.push(id.clone());
                 rules.extend(fired.difference(base_fired).cloned());
             }
@@ -344,7 +375,7 @@ fn mutants(
             if caught_by.is_empty() && stop_at_first && !tried.is_empty() {
                 let passing: BTreeSet<String> = base
                     .iter()
-                    .filter(|(id, (v, _))| *v == Verdict::Pass && !tried.contains(*id))
+                    .filter(|(id, (v, _))| v.passes() && !tried.contains(*id))
                     .map(|(id, _)| id.clone())
                     .collect();
                 let rest: Vec<LoadedScenario> = scenarios
@@ -357,7 +388,7 @@ fn mutants(
                     .get(&iut_name)
                     .into_iter()
                     .flat_map(|r| r.iter())
-                    .filter(|(_, (v, _))| matches!(v, Verdict::Fail | Verdict::Error))
+                    .filter(|(id, (v, _))| base.get(*id).is_some_and(|(b, _)| v.caught_against(*b)))
                     .map(|(id, _)| id.clone())
                     .collect();
                 tried.extend(candidates.iter().cloned());
@@ -378,7 +409,7 @@ fn mutants(
         .filter(|b| {
             !results
                 .get(b)
-                .is_some_and(|r| r.values().any(|(v, _)| *v == Verdict::Pass))
+                .is_some_and(|r| r.values().any(|(v, _)| v.passes()))
         })
         .collect();
     Ok(MutantsReport {
