@@ -22,6 +22,7 @@ mod judge;
 pub mod launch;
 pub mod netfuzz;
 pub mod observe;
+pub mod probe;
 pub mod repl;
 
 use std::net::SocketAddr;
@@ -505,6 +506,14 @@ impl Family for Proton {
                 breaks: m.breaks(),
             })
             .collect()
+    }
+
+    fn probes() -> &'static [handshake_scenario::Probe] {
+        probe::PROBES
+    }
+
+    fn infer(passed: &[&str], asked: &[&str]) -> Option<handshake_scenario::Inferred> {
+        probe::infer(passed, asked)
     }
 
     fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
