@@ -844,9 +844,13 @@ class Manifest(unittest.TestCase):
         with open(MANIFEST) as f:
             return json.load(f)
 
+    # Mutants of the program the manifest does not list: they break only a contract (DT9's
+    # reset-code mapping), which the harness adapts to and never judges, so nothing can catch them.
+    UNLISTED = {"mapped-codes-sent-raw"}
+
     def test_mutants_match_program(self):
         m = self.load()
-        self.assertEqual(set(m["mutants"]), set(dp.MUTANTS))
+        self.assertEqual(set(m["mutants"]), set(dp.MUTANTS) - self.UNLISTED)
         roles = [r for r, _, _ in dp.MUTANTS.values()]
         self.assertGreaterEqual(roles.count("controller"), 5)
         self.assertGreaterEqual(roles.count("handler"), 5)
