@@ -5,73 +5,85 @@
 
 use handshake_scenario::{Inferred, Probe};
 
+/// A probe of the `role` side, started as `profile` with `options`: a scenario requiring
+/// `requires`, with `steps` (JSON).
+macro_rules! probe {
+    ($id:literal, $asks:literal, $profile:literal, [$($option:literal),*], $role:literal, $requires:literal, $steps:literal) => {
+        Probe {
+            id: $id,
+            asks: $asks,
+            profile: $profile,
+            options: &[$($option),*],
+            scenario: concat!(
+                r#"{"id": "probe."#, $id, r#"", "title": "probe", "protocol": "mediastream", "#,
+                r#""iut": {"role": ""#, $role, r#"", "requires": [""#, $requires, r#""]}, "settle_ms": 0, "#,
+                r#""peer": {"steps": ["#, $steps, "]}}"
+            ),
+        }
+    };
+}
+
 /// The questions, in the order they are asked.
 pub const PROBES: &[Probe] = &[
-    Probe {
-        id: "responder.syn",
-        asks: "does the responder answer a SYN with an accepting SYN-ACK?",
-        profile: "3way",
-        options: &[],
-        scenario: r#"{"id": "probe.responder.syn", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "responder", "requires": ["three_way"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"send": {"datagram": {"syn": {}}}},
-                {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}}]}}"#,
-    },
-    Probe {
-        id: "responder.start",
-        asks: "does the responder answer a START with a CONNECTION_ID?",
-        profile: "legacy",
-        options: &[],
-        scenario: r#"{"id": "probe.responder.start", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "responder", "requires": ["legacy_start"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"send": {"datagram": {"start": {}}}},
-                {"expect": {"kind": "connection_id", "within_ms": 1000, "basis": "legacy.responder"}}]}}"#,
-    },
-    Probe {
-        id: "responder.optimistic",
-        asks: "does the responder send its CONNECTION_ID right after its SYN-ACK, before any ACK?",
-        profile: "3way",
-        options: &["optimistic_start"],
-        scenario: r#"{"id": "probe.responder.optimistic", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "responder", "requires": ["optimistic_start"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"send": {"datagram": {"syn": {}}}},
-                {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}},
-                {"expect": {"kind": "connection_id", "within_ms": 300, "basis": "D8"}}]}}"#,
-    },
-    Probe {
-        id: "initiator.syn",
-        asks: "does the initiator open with a SYN?",
-        profile: "3way",
-        options: &[],
-        scenario: r#"{"id": "probe.initiator.syn", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "initiator", "requires": ["three_way"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"expect": {"kind": "syn", "within_ms": 50, "basis": "D1"}}]}}"#,
-    },
-    Probe {
-        id: "initiator.start",
-        asks: "does the initiator open with a START?",
-        profile: "legacy",
-        options: &[],
-        scenario: r#"{"id": "probe.initiator.start", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "initiator", "requires": ["legacy_start"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"expect": {"kind": "start", "within_ms": 50, "basis": "legacy.initiator"}}]}}"#,
-    },
-    Probe {
-        id: "initiator.start_then_syn",
-        asks: "does the initiator follow its START with a SYN (the udp_push build)?",
-        profile: "udp_push",
-        options: &[],
-        scenario: r#"{"id": "probe.initiator.start_then_syn", "title": "probe", "protocol": "mediastream",
-            "iut": {"role": "initiator", "requires": ["udp_push"]}, "settle_ms": 0,
-            "peer": {"steps": [
-                {"expect": {"kind": "start", "within_ms": 50, "basis": "udp_push.initiator"}},
-                {"expect": {"kind": "syn", "within_ms": 1600, "basis": "udp_push.initiator"}}]}}"#,
-    },
+    probe!(
+        "responder.syn",
+        "does the responder answer a SYN with an accepting SYN-ACK?",
+        "3way",
+        [],
+        "responder",
+        "three_way",
+        r#"{"send": {"datagram": {"syn": {}}}},
+           {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}}"#
+    ),
+    probe!(
+        "responder.start",
+        "does the responder answer a START with a CONNECTION_ID?",
+        "legacy",
+        [],
+        "responder",
+        "legacy_start",
+        r#"{"send": {"datagram": {"start": {}}}},
+           {"expect": {"kind": "connection_id", "within_ms": 1000, "basis": "legacy.responder"}}"#
+    ),
+    probe!(
+        "responder.optimistic",
+        "does the responder send its CONNECTION_ID right after its SYN-ACK, before any ACK?",
+        "3way",
+        ["optimistic_start"],
+        "responder",
+        "optimistic_start",
+        r#"{"send": {"datagram": {"syn": {}}}},
+           {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": 1000, "basis": "D3"}},
+           {"expect": {"kind": "connection_id", "within_ms": 300, "basis": "D8"}}"#
+    ),
+    probe!(
+        "initiator.syn",
+        "does the initiator open with a SYN?",
+        "3way",
+        [],
+        "initiator",
+        "three_way",
+        r#"{"expect": {"kind": "syn", "within_ms": 50, "basis": "D1"}}"#
+    ),
+    probe!(
+        "initiator.start",
+        "does the initiator open with a START?",
+        "legacy",
+        [],
+        "initiator",
+        "legacy_start",
+        r#"{"expect": {"kind": "start", "within_ms": 50, "basis": "legacy.initiator"}}"#
+    ),
+    probe!(
+        "initiator.start_then_syn",
+        "does the initiator follow its START with a SYN (the udp_push build)?",
+        "udp_push",
+        [],
+        "initiator",
+        "udp_push",
+        r#"{"expect": {"kind": "start", "within_ms": 50, "basis": "udp_push.initiator"}},
+           {"expect": {"kind": "syn", "within_ms": 1600, "basis": "udp_push.initiator"}}"#
+    ),
 ];
 
 /// What the answers say: the responder's profile first (its options always on), then the
