@@ -2,41 +2,17 @@
 //! `exit`): its exit may be noticed before the harness has read those datagrams. They must reach
 //! the harness's endpoint, not only the capture.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use handshake_core::{Endpoint, Instant, Transmit};
 use handshake_net::process::Exit;
 use handshake_net::realtime::RealTimeLink;
 use handshake_net::udp::Clock;
 use handshake_net::{LinkConfig, LinkEvent, VirtualLink};
 use tokio::sync::watch;
 
-/// Keeps what it is given.
-#[derive(Default)]
-struct Recorder {
-    got: Vec<Vec<u8>>,
-}
-
-impl Endpoint for Recorder {
-    type Event = ();
-    fn handle_datagram(&mut self, _: Instant, _: SocketAddr, payload: &[u8]) {
-        self.got.push(payload.to_vec());
-    }
-    fn handle_timeout(&mut self, _: Instant) {}
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        None
-    }
-    fn poll_event(&mut self) -> Option<()> {
-        None
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    fn is_finished(&self) -> bool {
-        false
-    }
-}
+mod common;
+use common::Recorder;
 
 #[tokio::test]
 async fn what_the_iut_sent_before_it_exited_reaches_the_endpoint() {

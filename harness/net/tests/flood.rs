@@ -2,36 +2,17 @@
 //! datagrams in, keeps what it took (the capture), and the run ends early instead of the harness's
 //! memory growing with the flood.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_core::{Endpoint, Instant, Transmit};
 use handshake_net::realtime::{RealTimeLink, DATAGRAM_CHARGE};
 use handshake_net::udp::Clock;
 use handshake_net::{LinkConfig, LinkEvent, VirtualLink};
 
-/// The harness side has no endpoint of its own here.
-struct Nobody;
-
-impl Endpoint for Nobody {
-    type Event = ();
-    fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
-    fn handle_timeout(&mut self, _: Instant) {}
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        None
-    }
-    fn poll_event(&mut self) -> Option<()> {
-        None
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-    fn is_finished(&self) -> bool {
-        false
-    }
-}
+mod common;
+use common::Recorder;
 
 #[tokio::test]
 async fn a_flood_is_cut_off_at_the_receive_limit() {
@@ -39,7 +20,7 @@ async fn a_flood_is_cut_off_at_the_receive_limit() {
     const SIZE: usize = 1000;
     let clock = Clock::start();
     let link = VirtualLink::new(LinkConfig::with_seed(1));
-    let mut net: RealTimeLink<Nobody> =
+    let mut net: RealTimeLink<Recorder> =
         RealTimeLink::new(clock, link, IpAddr::V4(Ipv4Addr::LOCALHOST), 4444, None)
             .await
             .expect("socket");
