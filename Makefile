@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: hostile strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -37,7 +37,18 @@ test: tools pyenv
 	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory fuzz-planted-short HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory hostile HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory wireshark HARNESS=target/debug/harness
+
+# Hostile implementations (vectors/iut/hostile/): floods tiny and large, Initials with random
+# connection ids and real ClientHellos with fresh ones, a stream flood after a real handshake, a
+# 4 GiB Dark Tower length prefix, one byte a second, children that keep sending after their parent
+# exited, a server answering each datagram with 50, for every family and both roles, and
+# `harness fuzz` against a flood. Each run must end in a clean fail within its scenario's time plus
+# a second, with the harness's peak RSS (measured from outside) at most 200 MB; four at once at most
+# 400 MB, sixteen at most 300 MB (docs/hostile.md).
+hostile: pyenv
+	python3 vectors/iut/hostile/run_hostile.py --harness $(HARNESS) --max-rss-16-mb 300
 
 # The media stream's Wireshark dissector (harness/families/mediastream/wireshark/) against our own
 # decoder: every field of every golden capture, hand-made datagrams, both modes, the heuristic.

@@ -44,9 +44,10 @@ pub struct RunArgs {
     /// timing rules allow it too.
     #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
     pub tolerance_ms: u64,
-    /// Real-time runs: what one run takes in from the IUT at most (every datagram is kept for the
-    /// capture); an IUT that sends more floods the harness, and its run fails there.
-    #[arg(long, default_value_t = handshake_net::realtime::MAX_RECEIVED_BYTES >> 20, value_name = "MB")]
+    /// Real-time runs: what one run keeps of what the IUT sends at most, each datagram counted at
+    /// what the harness really keeps for it (its capture, trace and checker); an IUT that sends
+    /// more floods the harness, and its run fails there.
+    #[arg(long, default_value_t = handshake_net::budget::RUN_BUDGET >> 20, value_name = "MB")]
     pub max_received_mb: u64,
     /// Count deviations from this project's own profile decisions (checks beyond the facts) as
     /// failures instead of showing them as `deviation`.

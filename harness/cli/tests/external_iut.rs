@@ -410,7 +410,7 @@ fn a_flooding_iut_fails_its_run_at_the_receive_limit() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout)
-            .contains("the IUT flooded the harness: it sent more than 64 MiB in one run"),
+            .contains("the IUT flooded the harness: it sent more than the 32 MiB one run keeps"),
         "{}",
         text(&o)
     );

@@ -754,6 +754,12 @@ impl VirtualLink {
         n
     }
 
+    /// Forgets the trace's events after `cut` (what happened after the run's end, which its
+    /// capture leaves out), in place: a flooded run's trace is not copied.
+    pub fn cut_trace_after(&mut self, cut: Instant) {
+        self.trace.retain(|e| e.at() <= cut);
+    }
+
     /// The next due datagram: released ones first, then the queue head.
     fn take_next(&mut self, now: Instant) -> Option<Box<InFlight>> {
         if self.released.front().is_some_and(|(at, _)| *at <= now) {

@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use handshake_core::{Endpoint, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
+use crate::budget::{datagram_cost, Exhausted, RunBudget, RUN_BUDGET};
 use crate::process::Exit;
 use crate::udp::{enable_receive_timestamps, is_transient, recv_timestamped, Clock, MAX_DATAGRAM};
 use crate::{DatagramId, SimEvent, VirtualLink};
@@ -42,19 +42,9 @@ enum Received {
     },
     /// The system reported the IUT's port unreachable (ICMP) on a connected socket.
     Refused,
-    /// The run's [`MAX_RECEIVED_BYTES`] were used up: the sockets are no longer read.
-    Flooded,
+    /// The run's [`RunBudget`] (or the process's) was used up: what arrives is counted, not kept.
+    Flooded(Exhausted),
 }
-
-/// What one run takes in from the IUT at most, each datagram charged its length plus
-/// [`DATAGRAM_CHARGE`]: every datagram is kept (it becomes the capture), so an IUT that floods
-/// the harness would otherwise grow its memory without bound. Over a thousand times what the
-/// largest library scenario receives (64 KB).
-pub const MAX_RECEIVED_BYTES: u64 = 64 << 20;
-
-/// What a datagram costs besides its payload (its capture record, its place in the queues): a
-/// flood of empty datagrams uses the budget up too.
-pub const DATAGRAM_CHARGE: u64 = 64;
 
 enum Wake {
     Received(Option<Received>),
@@ -90,12 +80,11 @@ pub struct RealTimeLink<E: Endpoint> {
     refused: bool,
     /// The run was interrupted (Ctrl-C): stop where it is.
     interrupted: bool,
-    /// What the run takes in at most ([`MAX_RECEIVED_BYTES`] unless set), and what is left of it,
-    /// shared by the sockets' readers.
-    receive_limit: u64,
-    receive_budget: Arc<AtomicU64>,
-    /// The budget ran out: the IUT flooded the harness, and the run stops.
-    flooded: bool,
+    /// What the run keeps of what the IUT sends ([`RUN_BUDGET`] unless set), shared by the
+    /// sockets' readers.
+    budget: Arc<RunBudget>,
+    /// The budget ran out (which one): the IUT flooded the harness, and the run stops.
+    flooded: Option<Exhausted>,
     send_errors: u64,
     /// Whether every receive so far carried a kernel stamp.
     stamped: bool,
@@ -143,9 +132,8 @@ impl<E: Endpoint> RealTimeLink<E> {
             exit: None,
             refused: false,
             interrupted: false,
-            receive_limit: MAX_RECEIVED_BYTES,
-            receive_budget: Arc::new(AtomicU64::new(MAX_RECEIVED_BYTES)),
-            flooded: false,
+            budget: RunBudget::new(RUN_BUDGET),
+            flooded: None,
             send_errors: 0,
             stamped: true,
             read_delays: Vec::new(),
@@ -165,28 +153,37 @@ impl<E: Endpoint> RealTimeLink<E> {
         let socket = Arc::new(socket);
         let local = socket.local_addr()?;
         let (tx, clock, s) = (self.tx.clone(), self.clock, Arc::clone(&socket));
-        let budget = Arc::clone(&self.receive_budget);
+        let budget = Arc::clone(&self.budget);
         self.tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; MAX_DATAGRAM];
             // One socket's datagrams arrive in order: an arrival time computed from the kernel's
             // wall-clock stamp (which can step) never goes before the one read before it.
             let mut last_at = Instant::ZERO;
+            let mut flooded = false;
             loop {
                 let message = match recv_timestamped(&s, &mut buf, clock).await {
-                    Ok(a) if !take_from(&budget, a.len as u64 + DATAGRAM_CHARGE) => {
-                        // Told once; this socket is read no more.
-                        let _ = tx.send(Received::Flooded);
-                        break;
+                    // Past the budget a datagram is counted and dropped: reading it costs less
+                    // than leaving the kernel to queue and drop it.
+                    Ok(_) if flooded => {
+                        budget.turn_away();
+                        continue;
                     }
-                    Ok(a) => Received::Datagram {
-                        local,
-                        from: a.from,
-                        at: {
-                            last_at = last_at.max(a.at);
-                            last_at
+                    Ok(a) => match budget.take(datagram_cost(a.len)) {
+                        Ok(()) => Received::Datagram {
+                            local,
+                            from: a.from,
+                            at: {
+                                last_at = last_at.max(a.at);
+                                last_at
+                            },
+                            read_delay: a.read_delay,
+                            payload: buf.get(..a.len).unwrap_or_default().to_vec(),
                         },
-                        read_delay: a.read_delay,
-                        payload: buf.get(..a.len).unwrap_or_default().to_vec(),
+                        Err(which) => {
+                            flooded = true;
+                            budget.turn_away();
+                            Received::Flooded(which)
+                        }
                     },
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                         Received::Refused
@@ -324,27 +321,37 @@ impl<E: Endpoint> RealTimeLink<E> {
         self.interrupted
     }
 
-    /// The IUT sent more than the run takes in: the rest was not read, the run stops.
+    /// The IUT sent more than the run keeps: the rest was counted, not kept, and the run stops.
     pub fn flooded(&self) -> bool {
+        self.flooded.is_some()
+    }
+
+    /// Which budget the flood used up: the run's own, or the process's (shared with the runs
+    /// beside it).
+    pub fn flood(&self) -> Option<Exhausted> {
         self.flooded
+    }
+
+    /// Datagrams that arrived after the budget ran out (counted, not kept).
+    pub fn turned_away(&self) -> u64 {
+        self.budget.turned_away()
     }
 
     /// Whether the run cannot go on: the IUT is unreachable, flooded the harness, or the run was
     /// interrupted.
     pub fn stopped(&self) -> bool {
-        self.refused || self.interrupted || self.flooded
+        self.refused || self.interrupted || self.flooded.is_some()
     }
 
-    /// Takes in at most `bytes` from the IUT (each datagram charged its length plus
-    /// [`DATAGRAM_CHARGE`]); to be set before anything arrives.
+    /// Keeps at most `bytes` of what the IUT sends (each datagram at its
+    /// [`datagram_cost`]); to be set before anything arrives.
     pub fn limit_received(&mut self, bytes: u64) {
-        self.receive_limit = bytes;
-        self.receive_budget.store(bytes, Ordering::Relaxed);
+        self.budget.set_limit(bytes);
     }
 
-    /// What the run takes in from the IUT at most.
+    /// What the run keeps of what the IUT sends at most.
     pub fn receive_limit(&self) -> u64 {
-        self.receive_limit
+        self.budget.limit()
     }
 
     /// Whether every datagram from the IUT carried a kernel receive stamp.
@@ -379,7 +386,9 @@ impl<E: Endpoint> RealTimeLink<E> {
     fn accept(&mut self, r: Received) {
         match r {
             Received::Refused => self.refused = true,
-            Received::Flooded => self.flooded = true,
+            Received::Flooded(which) => {
+                self.flooded.get_or_insert(which);
+            }
             Received::Datagram {
                 local,
                 from,
@@ -571,13 +580,4 @@ impl<E: Endpoint> RealTimeLink<E> {
             }
         }
     }
-}
-
-/// Takes `charge` from `budget`; `false` (and nothing taken) when not that much is left.
-fn take_from(budget: &AtomicU64, charge: u64) -> bool {
-    budget
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            left.checked_sub(charge)
-        })
-        .is_ok()
 }

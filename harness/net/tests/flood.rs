@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_net::realtime::{RealTimeLink, DATAGRAM_CHARGE};
+use handshake_net::budget::datagram_cost;
+use handshake_net::realtime::RealTimeLink;
 use handshake_net::udp::Clock;
 use handshake_net::{LinkConfig, LinkEvent, VirtualLink};
 
@@ -42,19 +43,20 @@ async fn a_flood_is_cut_off_at_the_receive_limit() {
     stop.store(true, Ordering::Relaxed);
     flooder.join().expect("flooder");
     assert!(net.flooded(), "the flood was noticed");
+    assert!(net.turned_away() > 0, "what came after was counted");
     assert!(stopped_at < deadline, "the run stopped at the flood");
     let taken: u64 = net
         .link()
         .trace()
         .iter()
         .filter_map(|e| match e {
-            LinkEvent::Sent { payload, .. } => Some(payload.len() as u64 + DATAGRAM_CHARGE),
+            LinkEvent::Sent { payload, .. } => Some(datagram_cost(payload.len())),
             _ => None,
         })
         .sum();
     assert!(taken <= LIMIT, "{taken} bytes taken in, limit {LIMIT}");
     assert!(
-        taken + 2 * (SIZE as u64 + DATAGRAM_CHARGE) > LIMIT,
+        taken + 2 * datagram_cost(SIZE) > LIMIT,
         "all but the last datagram's worth: {taken}"
     );
 }

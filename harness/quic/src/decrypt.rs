@@ -1510,6 +1510,9 @@ fn hello_random(frames: &[Frame]) -> Option<[u8; 32]> {
 // Decryptor
 // ------------------------------------------------------------------------------------------
 
+/// How many of the most recent connections a packet no CID names is tried with, by its addresses.
+const MAX_ADDRESS_GUESSES: usize = 8;
+
 /// Decrypts the QUIC v1 packets of a capture, for any number of connections, from an NSS
 /// key log. See the module documentation.
 pub struct Decryptor {
@@ -1648,6 +1651,13 @@ impl Decryptor {
 
     /// Candidates for a long-header packet, best first. Initial and 0-RTT packets to an
     /// original/Retry DCID must come from the connection's client address.
+    /// Connections below this index are not tried by address alone: a peer that opened
+    /// thousands from one address (valid Initials, fresh CIDs) would make every later packet
+    /// try them all.
+    fn guess_floor(&self) -> usize {
+        self.conns.len().saturating_sub(MAX_ADDRESS_GUESSES)
+    }
+
     fn long_candidates(
         &self,
         ty: Option<LongType>,
@@ -1669,7 +1679,7 @@ impl Decryptor {
                         && matches!(ty, Some(LongType::Initial | LongType::ZeroRtt)));
                 if cid_match && (fits || !needs_addr) {
                     if fits { &mut strong } else { &mut weak }.push((i, sender));
-                } else if fits {
+                } else if fits && i >= self.guess_floor() {
                     by_addr.push((i, sender));
                 }
             }
@@ -1917,7 +1927,7 @@ impl Decryptor {
         }
         let named = out.len();
         // Fallback: connections whose addresses fit, with every CID length the receiver used.
-        for (i, c) in self.conns.iter().enumerate() {
+        for (i, c) in self.conns.iter().enumerate().skip(self.guess_floor()) {
             for sender in [CLIENT, SERVER] {
                 if c.addr_fits(sender, src, dst) {
                     let mut lens: Vec<usize> = c.cids[1 - sender].iter().map(Vec::len).collect();

@@ -36,6 +36,16 @@ pub enum Admission {
     Refuse,
 }
 
+/// New connections a server host has in their handshakes at once. An Initial that would open one
+/// more is dropped unanswered (no connection state, no crypto) and counted: a peer sending valid
+/// Initials with fresh connection ids cannot make the harness keep state per datagram. A scenario
+/// opens a few at a time; a peer whose connection is dropped so retries it after its probe timeout.
+pub const MAX_HANDSHAKES: usize = 16;
+
+/// Connections a server host answers over its life (accepted or refused); past it new ones are
+/// dropped unanswered and counted. Library scenarios open at most a dozen.
+pub const MAX_CONNECTIONS: usize = 256;
+
 /// How a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Close {
@@ -222,6 +232,13 @@ pub struct QuicHost {
     slots: BTreeMap<ConnId, Slot>,
     next_id: ConnId,
     admission: Admission,
+    /// New connections answered so far (accepted or refused).
+    answered: usize,
+    /// New connections dropped unanswered: past [`MAX_HANDSHAKES`] or [`MAX_CONNECTIONS`].
+    turned_away: u64,
+    /// The two limits (raised by a load tool).
+    max_handshakes: usize,
+    max_connections: usize,
     /// The std instant the harness's zero maps to (quinn-proto takes only std instants; only
     /// differences matter, so the base leaks into nothing it emits).
     base: std::time::Instant,
@@ -275,6 +292,10 @@ impl QuicHost {
             } else {
                 Admission::Refuse
             },
+            answered: 0,
+            turned_away: 0,
+            max_handshakes: MAX_HANDSHAKES,
+            max_connections: MAX_CONNECTIONS,
             base: std::time::Instant::now(),
             events: VecDeque::new(),
             out: VecDeque::new(),
@@ -432,6 +453,17 @@ impl QuicHost {
             .handle(at, source, None, None, BytesMut::from(payload), &mut buf)
         {
             Some(DatagramEvent::NewConnection(incoming)) => {
+                let handshaking = self
+                    .slots
+                    .values()
+                    .filter(|s| !s.ended && s.conn.is_handshaking())
+                    .count();
+                if handshaking >= self.max_handshakes || self.answered >= self.max_connections {
+                    self.endpoint.ignore(incoming);
+                    self.turned_away += 1;
+                    return;
+                }
+                self.answered += 1;
                 let live = self.slots.values().any(|s| !s.ended);
                 let admit = match self.admission {
                     Admission::Accept => true,
@@ -629,6 +661,18 @@ impl QuicHost {
     /// The TLS secrets so far, NSS key-log format.
     pub fn key_log(&self) -> String {
         self.key_log.text()
+    }
+
+    /// New connections dropped unanswered (see [`MAX_HANDSHAKES`], [`MAX_CONNECTIONS`]).
+    pub fn turned_away(&self) -> u64 {
+        self.turned_away
+    }
+
+    /// Raises (or lowers) how many new connections a server host has in their handshakes at once
+    /// and answers over its life (a load tool's hundreds of participants).
+    pub fn limit_connections(&mut self, handshakes: usize, connections: usize) {
+        self.max_handshakes = handshakes;
+        self.max_connections = connections;
     }
 }
 

@@ -107,6 +107,8 @@ pub trait Sessions: fmt::Debug + Send {
     fn poll_timeout(&self) -> Option<Instant>;
     /// The TLS secrets so far (NSS key-log format).
     fn key_log(&self) -> String;
+    /// New connections its host dropped unanswered (see [`crate::host::MAX_HANDSHAKES`]).
+    fn turned_away(&self) -> u64;
     /// See [`QuicHost::idle_notice_lateness`].
     fn idle_notice_lateness(&self) -> std::time::Duration;
     /// Opens a session to `remote` (`path`: WebTransport's `:path`).
@@ -428,6 +430,10 @@ impl Sessions for BareSessions {
 
     fn key_log(&self) -> String {
         self.host.key_log()
+    }
+
+    fn turned_away(&self) -> u64 {
+        self.host.turned_away()
     }
 
     fn idle_notice_lateness(&self) -> std::time::Duration {

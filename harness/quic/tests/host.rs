@@ -332,3 +332,30 @@ fn a_slow_path_makes_the_idle_notice_late_by_at_most_the_lateness_reported() {
         "noticed after {silent_for:?}, idle {idle:?} + reported lateness {lateness:?}"
     );
 }
+
+/// A peer that opens connection after connection with valid Initials (fresh connection ids each)
+/// and never completes one: the server answers [`MAX_HANDSHAKES`] of them and drops the rest
+/// unanswered, keeping no state for them and counting them.
+#[test]
+fn new_connections_past_the_handshake_limit_are_dropped_and_counted() {
+    use handshake_quic::host::MAX_HANDSHAKES;
+    const EXTRA: usize = 5;
+    let mut client = host(5, false, Transport::default());
+    let mut server = host(5, true, Transport::default());
+    for _ in 0..MAX_HANDSHAKES + EXTRA {
+        client
+            .connect(Instant::ZERO, addr(SERVER))
+            .expect("connect");
+    }
+    client.drive(Instant::ZERO);
+    while let Some((_, datagram)) = client.poll_transmit() {
+        server.handle_datagram(Instant::ZERO, addr(CLIENT), &datagram);
+    }
+    let mut accepted = 0;
+    while let Some(e) = server.poll_event() {
+        accepted += usize::from(matches!(e, QuicEvent::Accepted { .. }));
+    }
+    assert_eq!(accepted, MAX_HANDSHAKES);
+    assert_eq!(server.live().len(), MAX_HANDSHAKES);
+    assert_eq!(server.turned_away(), EXTRA as u64);
+}

@@ -432,6 +432,11 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn secrets(_node: &Self::Node) -> String {
         String::new()
     }
+    /// New connections the harness's endpoint dropped unanswered in a run (a QUIC family's
+    /// server past its handshake limit), for the transcript.
+    fn turned_away(_node: &Self::Node) -> u64 {
+        0
+    }
     /// Whether an external responder's steps start once its port is bound rather than when the
     /// manifest's `ready` says it is ready: a scenario about what it does before it is ready
     /// (Proton's connection during the startup delay, whose readiness line is printed after the

@@ -9,7 +9,7 @@
 //!   signal) before the run did;
 //! - **memory**: the IUT's process group grew past the memory bound (its peak resident memory,
 //!   read before the harness ends it);
-//! - **flood**: the IUT sent more in one run than the harness takes in (`MAX_RECEIVED_BYTES`)
+//! - **flood**: the IUT sent more in one run than the harness keeps (its memory budget)
 //!   where the family's reference, given the same input, stays within the run budget;
 //! - **hang**: the run did not settle (virtual time), or the probe got no answer while the
 //!   family's reference, given the same input, answers it;

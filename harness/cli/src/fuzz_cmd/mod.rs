@@ -116,9 +116,9 @@ fn with_steps(base: &Value, steps: Vec<Value>) -> Value {
 /// answer on loopback, short enough for many inputs a second.
 const MAX_WAIT_MS: u64 = 150;
 
-/// What one input's run over real UDP takes in from the IUT at most: over a hundred times what
-/// the largest library scenario receives, and with many jobs at once a flooding IUT (each of
-/// them flooding) still costs the harness a few hundred MB, not gigabytes.
+/// What one input's run over real UDP keeps of what the IUT sends at most (at what the harness
+/// really keeps per datagram): several times what the largest library scenario needs; the
+/// process's budget bounds many jobs at once.
 const FUZZ_MAX_RECEIVED_BYTES: u64 = 8 << 20;
 
 /// How long a fuzz input's run waits after its steps (the probe already waited for an answer).

@@ -85,7 +85,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
-            max_received_bytes: handshake_net::realtime::MAX_RECEIVED_BYTES,
+            max_received_bytes: handshake_net::budget::RUN_BUDGET,
         }
     }
 
@@ -164,7 +164,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
-            max_received_bytes: handshake_net::realtime::MAX_RECEIVED_BYTES,
+            max_received_bytes: handshake_net::budget::RUN_BUDGET,
         })
     }
 
@@ -255,9 +255,9 @@ impl ExternalIut {
         self.keep = keep;
     }
 
-    /// Takes in at most `bytes` from the IUT in one run (default
-    /// [`MAX_RECEIVED_BYTES`](handshake_net::realtime::MAX_RECEIVED_BYTES)): more is a flood,
-    /// which stops the run.
+    /// Keeps at most `bytes` of what the IUT sends in one run, at what the harness really keeps
+    /// for each datagram (default [`RUN_BUDGET`](handshake_net::budget::RUN_BUDGET)): more is a
+    /// flood, which stops the run.
     pub fn limit_received(&mut self, bytes: u64) {
         self.max_received_bytes = bytes;
     }

@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use handshake_core::{Endpoint, Instant};
+use handshake_net::budget::Exhausted;
 use handshake_net::process::{Process, Stream, OUTPUT_LIMIT};
 use handshake_net::realtime::RealTimeLink;
 use handshake_net::udp::Clock;
@@ -25,7 +26,7 @@ use super::manifest::{Launch, Manifest, Ready};
 use crate::engine::{address, fault_rule};
 use crate::family::{Event, Family, IutExit, JudgeCtx, ObserveCtx};
 use crate::format::{FaultSpec, Role, Scenario};
-use crate::outcome::{judge, Latency, Observed, ScenarioOutcome, Timing, Verdict};
+use crate::outcome::{judge, Latency, Observed, ScenarioOutcome, Timing, TranscriptLine, Verdict};
 use crate::script::{run_steps, Driver, Script};
 
 /// How long the harness still reads its sockets after the scenario's end (without delivering
@@ -80,15 +81,50 @@ pub const PEAK_MEMORY: &str = "IUT peak memory: ";
 pub const FLOODED: &str = "the IUT flooded the harness";
 
 fn flood_reason<E: Endpoint>(link: &RealTimeLink<E>) -> String {
-    let limit = link.receive_limit();
-    let size = if limit % (1 << 20) == 0 {
-        format!("{} MiB", limit >> 20)
-    } else {
-        format!("{} KiB", limit >> 10)
+    let size = |bytes: u64| {
+        if bytes % (1 << 20) == 0 {
+            format!("{} MiB", bytes >> 20)
+        } else {
+            format!("{} KiB", bytes >> 10)
+        }
+    };
+    let budget = match link.flood() {
+        Some(Exhausted::Process) => format!(
+            "more than the {} all runs of this harness keep at once (the runs beside it used the rest)",
+            size(handshake_net::budget::PROCESS_BUDGET)
+        ),
+        _ => format!(
+            "more than the {} one run keeps",
+            size(link.receive_limit())
+        ),
     };
     format!(
-        "{FLOODED}: it sent more than {size} in one run; the rest was not read and the run stopped there"
+        "{FLOODED}: it sent {budget}; the run stopped there ({} datagrams after that were counted, not kept)",
+        link.turned_away()
     )
+}
+
+/// The most transcript lines a run's outcome keeps: a flood's first ones and its last ones (the
+/// capture keeps every datagram).
+pub const MAX_TRANSCRIPT_LINES: usize = 2000;
+
+/// `lines` with at most [`MAX_TRANSCRIPT_LINES`]: the middle is left out, and a line says how many.
+fn bounded_transcript(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
+    let (head, tail) = (MAX_TRANSCRIPT_LINES * 3 / 4, MAX_TRANSCRIPT_LINES / 4 - 1);
+    if lines.len() <= MAX_TRANSCRIPT_LINES {
+        return lines;
+    }
+    let left_out = lines.len() - head - tail;
+    let at_ms = lines.get(head).map_or(0.0, |l| l.at_ms);
+    let mut kept = lines.split_off(lines.len() - tail);
+    lines.truncate(head);
+    lines.push(TranscriptLine {
+        at_ms,
+        text: format!("… {left_out} lines left out (every datagram is in the capture)"),
+    });
+    lines.append(&mut kept);
+    lines.shrink_to_fit();
+    lines
 }
 
 fn ms(d: u64) -> Duration {
@@ -160,7 +196,8 @@ impl<F: Family> Driver<F> for Net<F> {
             return Some(unreachable_reason(self.link.iut()));
         }
         if self.link.flooded() {
-            return Some(flood_reason(&self.link));
+            // The run's first reason says how much.
+            return Some(FLOODED.into());
         }
         self.link
             .listener_gone()
@@ -648,6 +685,17 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
     drop(process);
 
     // The process's part of the transcript.
+    if let Some(n) = net
+        .link
+        .endpoint()
+        .map(|e| F::turned_away(e))
+        .filter(|n| *n > 0)
+    {
+        markers.push((
+            clock.now(),
+            format!("harness: {n} new connections dropped unanswered (past its limit of connections in their handshakes at once, or over the run)"),
+        ));
+    }
     if let Some(kb) = peak_memory {
         markers.push((clock.now(), format!("{PEAK_MEMORY}{kb} kB")));
     }
@@ -734,14 +782,15 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         .max()
         .unwrap_or_default();
     net.link.link_mut().end_run(end);
-    let trace: Vec<LinkEvent> = net
+    if let Some(cut) = cut {
+        net.link.link_mut().cut_trace_after(cut);
+    }
+    let secrets = net
         .link
-        .link()
-        .trace()
-        .iter()
-        .filter(|e| cut.is_none_or(|c| e.at() <= c))
-        .cloned()
-        .collect();
+        .endpoint_mut()
+        .map(|n| F::secrets(n))
+        .unwrap_or_default();
+    let trace = net.link.link().trace();
     let annotations = &script.annotations;
     let annotate = |id: handshake_net::DatagramId| annotations.get(id);
     // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
@@ -759,12 +808,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
             .saturating_mul(1_000_000),
         ..handshake_capture::TraceOptions::default()
     };
-    let secrets = net
-        .link
-        .endpoint_mut()
-        .map(|n| F::secrets(n))
-        .unwrap_or_default();
-    let capture = match write_capture(&trace, viewpoint, &secrets, &options) {
+    let capture = match write_capture(trace, viewpoint, &secrets, &options) {
         Ok(c) => c,
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
     };
@@ -784,7 +828,12 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("checker: {e}")),
     };
     markers.extend(std::mem::take(&mut script.markers));
-    let lines = F::transcript(&capture, net.link.events(), viewpoint, &markers);
+    let lines = bounded_transcript(F::transcript(
+        &capture,
+        net.link.events(),
+        viewpoint,
+        &markers,
+    ));
 
     let family = F::observe(
         &ObserveCtx {

@@ -1292,6 +1292,10 @@ impl Sessions for WtSessions {
         self.host.key_log()
     }
 
+    fn turned_away(&self) -> u64 {
+        self.host.turned_away()
+    }
+
     fn idle_notice_lateness(&self) -> std::time::Duration {
         self.host.idle_notice_lateness()
     }

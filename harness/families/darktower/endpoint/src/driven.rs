@@ -75,6 +75,11 @@ impl<A: App> Driven<A> {
         self.transport.key_log()
     }
 
+    /// New connections its host dropped unanswered.
+    pub fn turned_away(&self) -> u64 {
+        self.transport.turned_away()
+    }
+
     /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
     pub fn idle_notice_lateness(&self) -> std::time::Duration {
         self.transport.idle_notice_lateness()

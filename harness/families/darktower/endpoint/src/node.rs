@@ -35,6 +35,17 @@ impl DarkTowerNode {
         }
     }
 
+    /// New connections its hosts dropped unanswered (a flood of Initials with fresh CIDs).
+    pub fn turned_away(&self) -> u64 {
+        match self {
+            DarkTowerNode::Controller(c) => c.turned_away(),
+            DarkTowerNode::Handler(h) => h.turned_away(),
+            DarkTowerNode::Client(c) => c.turned_away(),
+            DarkTowerNode::Server(s) => s.turned_away(),
+            DarkTowerNode::Script(s) => s.turned_away(),
+        }
+    }
+
     /// Switches its Unix time (real-time runs: [`crate::Clock::wall`]).
     pub fn set_clock(&mut self, clock: crate::Clock) {
         match self {

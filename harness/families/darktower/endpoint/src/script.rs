@@ -312,6 +312,11 @@ impl ScriptClient {
         self.transport.key_log()
     }
 
+    /// New connections its host dropped unanswered.
+    pub fn turned_away(&self) -> u64 {
+        self.transport.turned_away()
+    }
+
     /// See [`handshake_quic::QuicHost::idle_notice_lateness`].
     pub fn idle_notice_lateness(&self) -> std::time::Duration {
         self.transport.idle_notice_lateness()

@@ -549,6 +549,9 @@ impl Family for DarkTower {
     fn secrets(node: &DarkTowerNode) -> String {
         node.key_log()
     }
+    fn turned_away(node: &DarkTowerNode) -> u64 {
+        node.turned_away()
+    }
 
     type Report = DarkTowerReport;
     fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<DarkTowerReport, String> {

@@ -27,6 +27,15 @@ impl ProtonNode {
         }
     }
 
+    /// New connections its host dropped unanswered (a flood of Initials with fresh CIDs).
+    pub fn turned_away(&self) -> u64 {
+        match self {
+            ProtonNode::Server(s) => s.host().turned_away(),
+            ProtonNode::Client(c) => c.host().turned_away(),
+            ProtonNode::Script(p) => p.host().turned_away(),
+        }
+    }
+
     /// The scripted peer, if it is one.
     pub fn script(&mut self) -> Option<&mut ScriptPeer> {
         match self {

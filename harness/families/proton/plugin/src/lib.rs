@@ -401,6 +401,9 @@ impl Family for Proton {
     fn secrets(node: &ProtonNode) -> String {
         node.key_log()
     }
+    fn turned_away(node: &ProtonNode) -> u64 {
+        node.turned_away()
+    }
 
     type Report = ProtonReport;
     fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, String> {
