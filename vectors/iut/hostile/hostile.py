@@ -13,6 +13,8 @@ Modes (the `make hostile` suite runs each against every family, in both roles):
   initials   QUIC v1 Initial-looking datagrams (1,200 bytes), each with fresh random connection ids
   hellos     real QUIC v1 Initials (aioquic ClientHellos the server can decrypt and accept), each
              from a new connection with fresh connection ids, as fast as they can be made
+  sessions   (media stream) a valid SYN from each of 800 fresh ports, each SYN-ACK answered with its
+             ACK: the harness's responder is asked to stream to all of them at once
   fork       forks 3 children that flood tiny datagrams, and exits at once (they go on)
   answer50   answers every datagram it receives with 50 random ones (a client says hello first)
   streams    a real QUIC handshake (aioquic), then thousands of streams with a few bytes each,
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 
-MODES = ("tiny", "large", "initials", "hellos", "fork", "answer50", "streams", "slowloris", "prefix4g")
+MODES = ("tiny", "large", "initials", "hellos", "sessions", "fork", "answer50", "streams", "slowloris", "prefix4g")
 
 
 def parse_addr(text):
@@ -123,6 +125,34 @@ def hellos(args, until):
                 s.sendto(data, peer)
             except OSError:
                 pass
+
+
+def sessions(args, until):
+    import selectors
+
+    syn = b"\x00\x01" + bytes(24) + b"\x01\x00\x00\x00" + bytes(37)
+    peer = (args.host, args.port)
+    sel = selectors.DefaultSelector()
+    for _ in range(800):
+        s = udp_socket(args)
+        s.setblocking(False)
+        try:
+            s.sendto(syn, peer)
+        except OSError:
+            pass
+        sel.register(s, selectors.EVENT_READ)
+    while time.time() < until:
+        for key, _ in sel.select(timeout=0.1):
+            try:
+                data, _ = key.fileobj.recvfrom(65536)
+            except OSError:
+                continue
+            if data[:2] == b"\x01\x01" and len(data) >= 67:
+                ack = b"\x02\x01" + bytes(24) + b"\x01\x00\x00\x00" + data[30:67]
+                try:
+                    key.fileobj.sendto(ack, peer)
+                except OSError:
+                    pass
 
 
 def answer50(args, until):
@@ -272,6 +302,8 @@ def main():
         fork(args, until)
     elif args.mode == "hellos" and args.role == "client" and not args.udp:
         hellos(args, until)
+    elif args.mode == "sessions":
+        sessions(args, until)
     elif args.mode == "answer50":
         answer50(args, until)
     elif args.udp:

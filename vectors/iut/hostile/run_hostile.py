@@ -47,7 +47,7 @@ FAMILIES = {
 UDP_MODES = ["tiny", "large", "initials", "fork", "answer50", "slowloris"]
 QUIC_MODES = UDP_MODES + ["streams", "hellos"]
 MODES = {
-    "mediastream": UDP_MODES,
+    "mediastream": UDP_MODES + ["sessions"],
     "proton": QUIC_MODES,
     "darktower": QUIC_MODES + ["prefix4g"],
 }
@@ -134,7 +134,7 @@ def main():
                 for mode in MODES[family]:
                     if mode == "answer50" and role_key in ("initiator", "client"):
                         continue  # a client answering the harness's server: the server mode covers it
-                    if mode == "hellos" and role_key == "server":
+                    if mode in ("hellos", "sessions") and role_key in ("server", "responder"):
                         continue  # new connections come from clients
                     cases.append((family, role_key, mode, scenario, addr, 1))
         # `harness fuzz` against a flooding responder: the same budget, 8 MiB per input.

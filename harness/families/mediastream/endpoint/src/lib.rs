@@ -59,7 +59,7 @@ pub use config::{
 pub use event::{DropReason, Event, Metrics, NegotiatedMode, Phase, Reason};
 pub use initiator::Initiator;
 pub use mutant::Mutant;
-pub use responder::Responder;
+pub use responder::{Responder, MAX_SESSIONS};
 pub use sender::QPF;
 
 use std::net::SocketAddr;

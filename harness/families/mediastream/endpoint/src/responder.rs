@@ -77,6 +77,11 @@ impl Session {
     }
 }
 
+/// Sessions a responder serves at once when its profile sets no limit: past it a new tuple's SYN
+/// is rejected as at a session limit (D4: one SYN-ACK, no state). A peer opening sessions from
+/// thousands of ports cannot make the harness keep thousands, and stream to them all.
+pub const MAX_SESSIONS: usize = 64;
+
 /// The media-stream responder, sans-I/O. Sessions are keyed by the initiator's address (the responder
 /// has one local address, so that is the tuple).
 #[derive(Debug)]
@@ -178,9 +183,7 @@ impl Responder {
     }
 
     fn at_limit(&self) -> bool {
-        self.profile
-            .session_limit
-            .is_some_and(|limit| self.sessions.len() >= limit)
+        self.sessions.len() >= self.profile.session_limit.unwrap_or(MAX_SESSIONS)
     }
 
     fn new_session(&mut self, now: Instant, mode: NegotiatedMode) -> Session {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use handshake_core::{Endpoint, Instant};
 use handshake_mediastream_endpoint::{
     DropReason, Event, Initiator, NegotiatedMode, Phase, Profile, Reason, Responder, StreamConfig,
+    MAX_SESSIONS,
 };
 use handshake_mediastream_wire::{
     pattern_slice, ConnectionId, ControlKind, ControlRepr, DataRepr, Datagram, Kind, Mode,
@@ -488,6 +489,25 @@ fn d4_rejects_keep_no_state(
     assert_eq!(sent, vec![control(ControlRepr::syn_ack_reject(reason))]);
     assert_eq!(r.session_count(), 0);
     assert_eq!(r.poll_timeout(), None);
+}
+
+/// Without a profile limit the responder still serves at most `MAX_SESSIONS` at once: SYNs from
+/// more tuples get D4's rejection and leave no state (a peer opening sessions from thousands of
+/// ports cannot make the harness keep them all).
+#[test]
+fn sessions_past_the_harness_s_cap_are_rejected_without_state() {
+    let mut r = responder("3way");
+    let syn = control(ControlRepr::syn(ConnectionId::ZERO));
+    for port in 0..MAX_SESSIONS + 3 {
+        let from = SocketAddr::new(addr(INITIATOR).ip(), 40_000 + port as u16);
+        r.handle_datagram(ms(0), from, &syn);
+    }
+    assert_eq!(r.session_count(), MAX_SESSIONS);
+    let rejects = transmits(&mut r)
+        .into_iter()
+        .filter(|t| *t == control(ControlRepr::syn_ack_reject("session limit reached")))
+        .count();
+    assert_eq!(rejects, 3);
 }
 
 /// D6: no media before an ACK with the assigned id; a mismatched ACK is counted and does not establish;
