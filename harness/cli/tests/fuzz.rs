@@ -349,10 +349,10 @@ fn kept_responders_end_with_the_search() {
             })
             .collect()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let mut alive = running();
     while !alive.is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(50));
         alive = running();
     }
     assert!(
