@@ -10,6 +10,7 @@
 //! comments are taken as they are: every packet sent and received.
 #![forbid(unsafe_code)]
 
+pub mod command;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+pub use command::{conclude, finish, CheckError, Checked, Conclusion};
 pub use rules::{Basis, Rule};
 
 #[cfg(feature = "quic")]

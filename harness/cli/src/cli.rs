@@ -405,7 +405,7 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
         strict_profile: args.strict_profile,
         keylog: args.keylog,
     };
-    (family.check)(&request, matches, out)
+    handshake_check::finish(&request, (family.check)(&request, matches), out)
 }
 
 /// Runs a parsed generic command line, writing results to `out` and diagnostics to stderr.

@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use clap::ArgMatches;
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_interop::DynInterop;
 use handshake_scenario::{DynFamily, Families};
 
@@ -29,7 +29,7 @@ pub struct FamilyCli {
     /// Adds its options to `harness check`.
     pub check_args: fn(clap::Command) -> clap::Command,
     /// Judges a capture as its traffic.
-    pub check: fn(&CheckRequest, &ArgMatches, &mut dyn Write) -> i32,
+    pub check: fn(&CheckRequest, &ArgMatches) -> Result<Checked, CheckError>,
     /// Its JSON Schemas for `harness schema NAME`: (name, text).
     pub schemas: fn() -> Vec<(&'static str, String)>,
 }

@@ -10,11 +10,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use clap::FromArgMatches;
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_darktower_judge::rules::{self, Basis};
 use handshake_darktower_judge::{Judged, Options, Report, SessionView, Transport};
 use handshake_quic::session::ResetCodes;
-use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 use crate::profile::Profile;
 
@@ -44,34 +43,41 @@ pub struct DarkTowerCheckArgs {
 
 /// Judges the capture of `request` as Dark Tower traffic (`--profile v1`, `v2+raw`, `v1+quic` …:
 /// the transport and the reset codes; default: each connection's transport from its ALPN, mapped
-/// codes); prints the verdict; returns the exit code (0 clean or deviations only, 1 violations,
-/// 2 unusable input or nothing judged).
-pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn Write) -> i32 {
-    let args = match DarkTowerCheckArgs::from_arg_matches(matches) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_INPUT;
-        }
-    };
-    let options = match options(request, &args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
-    };
-    let Some(bytes) = request.read_capture() else {
-        return EXIT_INPUT;
-    };
-    let report = match handshake_darktower_judge::judge(&bytes, &options) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", request.file.display());
-            return EXIT_INPUT;
-        }
-    };
-    verdict(request, &options, &report, out)
+/// codes), for the one `harness check` command.
+pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Checked, CheckError> {
+    let args = DarkTowerCheckArgs::from_arg_matches(matches)
+        .map_err(|e| CheckError::Usage(e.to_string()))?;
+    let options = options(request, &args).map_err(CheckError::Input)?;
+    let bytes = request.read_capture().ok_or(CheckError::Said)?;
+    let report = handshake_darktower_judge::judge(&bytes, &options)
+        .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
+    let judged = report.sessions.iter().any(|s| s.judged);
+    let deviations = report
+        .violations
+        .iter()
+        .filter(|v| is_profile_rule(v.rule))
+        .count() as u64;
+    let mut json = serde_json::Map::new();
+    json.insert("file".into(), request.file.display().to_string().into());
+    json.insert(
+        "profile".into(),
+        request.profile.as_deref().unwrap_or("any").into(),
+    );
+    json.insert("report".into(), serde_json::json!(&report));
+    let request = request.clone();
+    Ok(Checked {
+        datagrams: report.datagrams,
+        damage: report.damage.clone(),
+        nothing_judged: (!judged).then(|| {
+            "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)"
+                .to_owned()
+        }),
+        no_datagrams_detail: String::new(),
+        violations: report.violations.len() as u64,
+        deviations,
+        json,
+        text: Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
+    })
 }
 
 /// The judge's options for `request` and `args`.
@@ -124,66 +130,6 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
 
 fn is_profile_rule(id: &str) -> bool {
     rules::by_id(id).is_some_and(|r| r.basis == Basis::Profile)
-}
-
-fn verdict(request: &CheckRequest, options: &Options, report: &Report, out: &mut dyn Write) -> i32 {
-    let judged = report.sessions.iter().any(|s| s.judged);
-    let deviations = report
-        .violations
-        .iter()
-        .filter(|v| is_profile_rule(v.rule))
-        .count() as u64;
-    let total = report.violations.len() as u64;
-    let failing = if request.strict_profile {
-        total
-    } else {
-        total - deviations
-    };
-    let unusable = match (&report.damage, report.datagrams, judged) {
-        (Some(damage), _, _) => Some(format!(
-            "{damage} (the verdict covers the {} datagrams before it)",
-            report.datagrams
-        )),
-        (None, 0, _) => Some("no UDP datagrams to judge".to_owned()),
-        (None, _, false) => Some(
-            "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)"
-                .to_owned(),
-        ),
-        _ => None,
-    };
-    let word = handshake_check::verdict_word(
-        report.damage.is_some(),
-        unusable.is_some(),
-        failing,
-        deviations,
-    );
-    let written = if request.json {
-        let doc = serde_json::json!({
-            "file": request.file.display().to_string(),
-            "profile": request.profile.as_deref().unwrap_or("any"),
-            "verdict": word,
-            "deviations": deviations,
-            "report": report,
-        });
-        serde_json::to_writer_pretty(&mut *out, &doc)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_text(out, request, options, report, word)
-    };
-    if let Err(e) = written {
-        eprintln!("error: writing output: {e}");
-        return EXIT_INPUT;
-    }
-    if let Some(why) = unusable {
-        eprintln!("error: {}: {why}", request.file.display());
-        return EXIT_INPUT;
-    }
-    if failing == 0 {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    }
 }
 
 fn write_session(out: &mut dyn Write, s: &SessionView) -> std::io::Result<()> {

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use clap::ArgMatches;
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 
 /// Dark Tower's top-level commands (none).
 pub fn commands() -> Vec<clap::Command> {
@@ -32,8 +32,8 @@ pub fn check_args(command: clap::Command) -> clap::Command {
 }
 
 /// Judges a Dark Tower capture.
-pub fn check(request: &CheckRequest, matches: &ArgMatches, out: &mut dyn Write) -> i32 {
-    crate::check::check(request, matches, out)
+pub fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
+    crate::check::check(request, matches)
 }
 
 /// Dark Tower's JSON Schemas (none of its own besides scenarios).

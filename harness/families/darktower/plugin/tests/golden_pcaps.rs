@@ -66,7 +66,11 @@ fn check_as(
         keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
     };
     let mut out = Vec::new();
-    let code = handshake_darktower::cli::check(&request, &matches, &mut out);
+    let code = handshake_check::finish(
+        &request,
+        handshake_darktower::cli::check(&request, &matches),
+        &mut out,
+    );
     (code, String::from_utf8_lossy(&out).into_owned())
 }
 

@@ -32,7 +32,11 @@ fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
         keylog: None,
     };
     let mut out = Vec::new();
-    let code = handshake_mediastream::cli::check(&request, &matches, &mut out);
+    let code = handshake_check::finish(
+        &request,
+        handshake_mediastream::cli::check(&request, &matches),
+        &mut out,
+    );
     (code, String::from_utf8_lossy(&out).into_owned())
 }
 

@@ -8,11 +8,10 @@
 use std::io::Write;
 
 use clap::FromArgMatches;
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_proton_endpoint::Profile;
 use handshake_proton_judge::rules::{self, Basis};
 use handshake_proton_judge::{ConnectionView, Options, Report};
-use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 use crate::format::Session;
 
@@ -40,17 +39,40 @@ pub struct ProtonCheckArgs {
 }
 
 /// Judges the capture of `request` as Proton traffic (profile default: `project`) with Proton's
-/// options in `matches`; prints the verdict and returns the exit code (0 clean or deviations
-/// only, 1 violations, 2 unusable input or nothing judged).
-pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn Write) -> i32 {
-    let args = match ProtonCheckArgs::from_arg_matches(matches) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_INPUT;
-        }
-    };
-    run(request, &args, out)
+/// options in `matches`, for the one `harness check` command.
+pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Checked, CheckError> {
+    let args =
+        ProtonCheckArgs::from_arg_matches(matches).map_err(|e| CheckError::Usage(e.to_string()))?;
+    let options = options(request, &args).map_err(CheckError::Input)?;
+    let bytes = request.read_capture().ok_or(CheckError::Said)?;
+    let report = handshake_proton_judge::judge(&bytes, &options)
+        .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
+    let judged = report.connections.iter().any(|c| c.judged || c.refused);
+    let deviations = report
+        .violations
+        .iter()
+        .filter(|v| is_profile_rule(v.rule))
+        .count() as u64;
+    let profile = request.profile.as_deref().unwrap_or("project");
+    let mut json = serde_json::Map::new();
+    json.insert("file".into(), request.file.display().to_string().into());
+    json.insert("profile".into(), profile.into());
+    json.insert("timers".into(), serde_json::json!(&options.profile));
+    json.insert("report".into(), serde_json::json!(&report));
+    let request = request.clone();
+    Ok(Checked {
+        datagrams: report.datagrams,
+        damage: report.damage.clone(),
+        nothing_judged: (!judged).then(|| {
+            "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)"
+                .to_owned()
+        }),
+        no_datagrams_detail: String::new(),
+        violations: report.violations.len() as u64,
+        deviations,
+        json,
+        text: Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
+    })
 }
 
 /// The judge's options for `request` and `args`.
@@ -94,91 +116,6 @@ pub fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options
 
 fn is_profile_rule(id: &str) -> bool {
     rules::by_id(id).is_some_and(|r| r.basis == Basis::Profile)
-}
-
-fn run(request: &CheckRequest, args: &ProtonCheckArgs, out: &mut dyn Write) -> i32 {
-    let options = match options(request, args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
-    };
-    let Some(bytes) = request.read_capture() else {
-        return EXIT_INPUT;
-    };
-    let report = match handshake_proton_judge::judge(&bytes, &options) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", request.file.display());
-            return EXIT_INPUT;
-        }
-    };
-    let judged = report.connections.iter().any(|c| c.judged || c.refused);
-    let deviations = report
-        .violations
-        .iter()
-        .filter(|v| is_profile_rule(v.rule))
-        .count() as u64;
-    let total = report.violations.len() as u64;
-    let failing = if request.strict_profile {
-        total
-    } else {
-        total - deviations
-    };
-    // The verdict word never says "clean" about a capture that could not be judged whole.
-    let unusable = match (&report.damage, report.datagrams, judged) {
-        (Some(damage), _, _) => Some(format!(
-            "{damage} (the verdict covers the {} datagrams before it)",
-            report.datagrams
-        )),
-        (None, 0, _) => Some(format!(
-            "no UDP datagrams to judge{}",
-            request
-                .port
-                .map(|p| format!(" on port {p}"))
-                .unwrap_or_default()
-        )),
-        (None, _, false) => Some(
-            "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)"
-                .to_owned(),
-        ),
-        _ => None,
-    };
-    let word = handshake_check::verdict_word(
-        report.damage.is_some(),
-        unusable.is_some(),
-        failing,
-        deviations,
-    );
-    let written = if request.json {
-        let doc = serde_json::json!({
-            "file": request.file.display().to_string(),
-            "profile": request.profile.as_deref().unwrap_or("project"),
-            "timers": &options.profile,
-            "verdict": word,
-            "deviations": deviations,
-            "report": report,
-        });
-        serde_json::to_writer_pretty(&mut *out, &doc)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_text(out, request, &options, &report, word)
-    };
-    if let Err(e) = written {
-        eprintln!("error: writing output: {e}");
-        return EXIT_INPUT;
-    }
-    if let Some(why) = unusable {
-        eprintln!("error: {}: {why}", request.file.display());
-        return EXIT_INPUT;
-    }
-    if failing == 0 {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    }
 }
 
 fn addr(a: Option<std::net::SocketAddr>) -> String {

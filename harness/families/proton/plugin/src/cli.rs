@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_core::{Endpoint, Instant};
 use handshake_proton_endpoint::{
     host, Client, ClientPlan, Profile, ProtonEvent, ProtonNode, Server, ALPN,
@@ -180,8 +180,8 @@ pub fn check_args(command: clap::Command) -> clap::Command {
 }
 
 /// Judges a Proton capture.
-pub fn check(request: &CheckRequest, matches: &ArgMatches, out: &mut dyn Write) -> i32 {
-    crate::check::check(request, matches, out)
+pub fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
+    crate::check::check(request, matches)
 }
 
 /// Proton's JSON Schemas (none of its own besides scenarios).

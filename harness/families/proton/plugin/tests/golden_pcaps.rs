@@ -44,7 +44,11 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
         keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
     };
     let mut out = Vec::new();
-    let code = handshake_proton::cli::check(&request, &matches, &mut out);
+    let code = handshake_check::finish(
+        &request,
+        handshake_proton::cli::check(&request, &matches),
+        &mut out,
+    );
     (code, String::from_utf8_lossy(&out).into_owned())
 }
 

@@ -5,12 +5,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::FromArgMatches;
-use handshake_check::CheckRequest;
+use handshake_check::{CheckError, CheckRequest, Checked};
 
 use handshake_mediastream_endpoint::{Profile, StreamConfig};
 use handshake_mediastream_judge::{CheckOptions, Checker, Report};
-
-use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// The media stream's options of `harness check`.
 #[derive(Debug, clap::Args)]
@@ -37,30 +35,14 @@ pub struct MediaCheckArgs {
 }
 
 /// Judges the capture of `request` as media-stream traffic (the profile default: `3way`), with the
-/// media stream's options in `matches`; prints the verdict and returns the exit code (0 clean, 1
-/// violations, 2 unusable input).
-pub fn check(request: &CheckRequest, matches: &clap::ArgMatches, out: &mut dyn Write) -> i32 {
-    let args = match MediaCheckArgs::from_arg_matches(matches) {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_INPUT;
-        }
-    };
-    run(request, args, out)
-}
-
-fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32 {
-    let profile = match Profile::parse(request.profile.as_deref().unwrap_or("3way")) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INPUT;
-        }
-    };
+/// media stream's options in `matches`, for the one `harness check` command.
+pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Checked, CheckError> {
+    let args =
+        MediaCheckArgs::from_arg_matches(matches).map_err(|e| CheckError::Usage(e.to_string()))?;
+    let profile = Profile::parse(request.profile.as_deref().unwrap_or("3way"))
+        .map_err(|e| CheckError::Input(e.to_string()))?;
     if args.frame_rate.is_some() && args.bits_per_second.is_none() && args.stream_length.is_none() {
-        eprintln!("error: --frame-rate alone changes nothing: give --bits-per-second (the frame size F) and/or --stream-length (the last frame)");
-        return EXIT_INPUT;
+        return Err(CheckError::Input("--frame-rate alone changes nothing: give --bits-per-second (the frame size F) and/or --stream-length (the last frame)".into()));
     }
     let stream = match (args.bits_per_second, args.frame_rate) {
         (Some(bps), Some(rate)) => {
@@ -71,10 +53,9 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
                 datagram_byte_size: u32::try_from(args.datagram_byte_size).unwrap_or(u32::MAX),
                 ..StreamConfig::default()
             };
-            if let Err(e) = config.validate() {
-                eprintln!("error: {e}");
-                return EXIT_INPUT;
-            }
+            config
+                .validate()
+                .map_err(|e| CheckError::Input(e.to_string()))?;
             Some(config)
         }
         _ => None,
@@ -96,39 +77,11 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
     };
-    let Some(file) = request.open_capture() else {
-        return EXIT_INPUT;
-    };
-    let judged =
-        handshake_check::check_stream(file, request.port, request.threads, Checker::new(options));
-    let verdict = match judged {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {}: {e}", request.file.display());
-            return EXIT_INPUT;
-        }
-    };
-    // The verdict word never says "clean" about a capture that could not be judged whole.
+    let file = request.open_capture().ok_or(CheckError::Said)?;
+    let verdict =
+        handshake_check::check_stream(file, request.port, request.threads, Checker::new(options))
+            .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
     let skips = verdict.skips.describe();
-    let unusable = match (&verdict.damage, verdict.report.datagrams) {
-        (Some(damage), _) => Some(format!(
-            "{damage} (the verdict covers the {} datagrams before it)",
-            verdict.report.datagrams
-        )),
-        (None, 0) => Some(format!(
-            "no UDP datagrams to judge{}{}",
-            request
-                .port
-                .map(|p| format!(" on port {p}"))
-                .unwrap_or_default(),
-            if skips.is_empty() {
-                String::new()
-            } else {
-                format!(": packets skipped: {}", skips.join(", "))
-            }
-        )),
-        (None, _) => None,
-    };
     // Rules that rest on a profile decision are deviations unless --strict-profile.
     let deviations = verdict
         .report
@@ -138,46 +91,30 @@ fn run(request: &CheckRequest, args: MediaCheckArgs, out: &mut dyn Write) -> i32
                 .is_some_and(|r| r.basis == handshake_mediastream_judge::rules::Basis::Profile)
         })
         .count() as u64;
-    let failing = if request.strict_profile {
-        verdict.report.violation_count()
-    } else {
-        verdict.report.violation_count().saturating_sub(deviations)
-    };
-    let word = handshake_check::verdict_word(
-        verdict.damage.is_some(),
-        verdict.report.datagrams == 0,
-        failing,
+    let damage = verdict.damage.as_ref().map(ToString::to_string);
+    let mut json = serde_json::Map::new();
+    json.insert("file".into(), request.file.display().to_string().into());
+    json.insert("skipped_packets".into(), verdict.skipped.into());
+    json.insert("skipped_by_reason".into(), serde_json::json!(&skips));
+    json.insert("damage".into(), serde_json::json!(&damage));
+    json.insert("report".into(), serde_json::json!(&verdict.report));
+    let file = request.file.clone();
+    Ok(Checked {
+        datagrams: verdict.report.datagrams,
+        damage,
+        nothing_judged: None,
+        no_datagrams_detail: if skips.is_empty() {
+            String::new()
+        } else {
+            format!(": packets skipped: {}", skips.join(", "))
+        },
+        violations: verdict.report.violation_count(),
         deviations,
-    );
-    let written = if request.json {
-        let doc = serde_json::json!({
-            "file": request.file.display().to_string(),
-            "skipped_packets": verdict.skipped,
-            "skipped_by_reason": skips,
-            "damage": verdict.damage.as_ref().map(|e| e.to_string()),
-            "verdict": word,
-            "deviations": deviations,
-            "report": verdict.report,
-        });
-        serde_json::to_writer_pretty(&mut *out, &doc)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_text(out, &request.file, &verdict.report, verdict.skipped, word)
-    };
-    if let Err(e) = written {
-        eprintln!("error: writing output: {e}");
-        return EXIT_INPUT;
-    }
-    if let Some(why) = unusable {
-        eprintln!("error: {}: {why}", request.file.display());
-        return EXIT_INPUT;
-    }
-    if failing == 0 {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    }
+        json,
+        text: Box::new(move |out, word| {
+            write_text(out, &file, &verdict.report, verdict.skipped, word)
+        }),
+    })
 }
 
 fn seconds(ns: u64) -> String {
