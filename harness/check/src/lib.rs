@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod rules;
+pub mod tolerance;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 pub use command::{conclude, finish, CheckError, Checked, Conclusion};
 pub use rules::{Basis, Rule};
+pub use tolerance::Tolerance;
 
 #[cfg(feature = "quic")]
 pub mod quic;
@@ -272,8 +274,8 @@ pub struct CheckRequest {
     pub responder: Option<SocketAddr>,
     /// The profile the traffic must follow (the family's default when absent).
     pub profile: Option<String>,
-    /// Allowed timing deviation, ms.
-    pub tolerance_ms: u64,
+    /// Allowed timing deviation.
+    pub tolerance: Tolerance,
     /// The verdict as one JSON document.
     pub json: bool,
     /// Rules resting on this project's profile decisions fail too.

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
-use handshake_check::CheckRequest;
+use handshake_check::{CheckRequest, Tolerance};
 
 use crate::families::{CLIS, FAMILIES};
 
@@ -275,7 +275,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub responder: Option<SocketAddr>,
     /// Allowed timing deviation, ms (SYN re-sends: plus 10 % of the interval early, half of it late).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = Tolerance::DEFAULT.ms())]
     pub tolerance_ms: u64,
     /// The verdict as one JSON document.
     #[arg(long)]
@@ -400,7 +400,7 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
         port: args.port,
         responder: args.responder,
         profile: args.profile,
-        tolerance_ms: args.tolerance_ms,
+        tolerance: Tolerance::from_ms(args.tolerance_ms),
         json: args.json,
         strict_profile: args.strict_profile,
         keylog: args.keylog,

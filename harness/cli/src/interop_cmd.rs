@@ -4,10 +4,9 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use handshake_check::Tolerance;
 use handshake_interop::Request;
-use handshake_scenario::external::DEFAULT_TOLERANCE_MS;
 
 use crate::families::INTEROP;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
@@ -48,7 +47,7 @@ pub struct InteropArgs {
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
     /// Real-time cells: widen every window by this many milliseconds.
-    #[arg(long, default_value_t = DEFAULT_TOLERANCE_MS, value_name = "MS")]
+    #[arg(long, default_value_t = Tolerance::DEFAULT.ms(), value_name = "MS")]
     pub tolerance_ms: u64,
 }
 
@@ -62,7 +61,7 @@ impl InteropArgs {
             expected: self.expected.clone(),
             seed: self.seed,
             jobs: self.jobs,
-            tolerance: Duration::from_millis(self.tolerance_ms),
+            tolerance: Tolerance::from_ms(self.tolerance_ms),
         }
     }
 }

@@ -33,7 +33,7 @@ pub struct MutantsArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
     /// External IUTs: timing tolerance, ms (as `harness run --tolerance-ms`).
-    #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
+    #[arg(long, default_value_t = handshake_check::Tolerance::DEFAULT.ms(), value_name = "MS")]
     pub tolerance_ms: u64,
     /// Also write mutants.json and mutants.md here.
     #[arg(long)]
@@ -469,7 +469,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         None => Ok(Subject::Reference(families_of(&scenarios))),
         Some(text) => match FAMILIES.parse_iut(text) {
             Ok(Iut::External(mut e)) => {
-                e.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
+                e.set_tolerance(handshake_check::Tolerance::from_ms(args.tolerance_ms));
                 Ok(Subject::External(e))
             }
             Ok(Iut::Reference { .. }) => Err(format!(

@@ -42,7 +42,7 @@ pub struct RunArgs {
     /// Real-time runs (external IUTs): timing tolerance. An `expect` window is widened by it (plus
     /// the harness's own measured lateness), an `expect_none` window shortened by it; the checker's
     /// timing rules allow it too.
-    #[arg(long, default_value_t = handshake_scenario::external::DEFAULT_TOLERANCE_MS, value_name = "MS")]
+    #[arg(long, default_value_t = handshake_check::Tolerance::DEFAULT.ms(), value_name = "MS")]
     pub tolerance_ms: u64,
     /// Real-time runs: what one run keeps of what the IUT sends at most, each datagram counted at
     /// what the harness really keeps for it (its capture, trace and checker); an IUT that sends
@@ -109,7 +109,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .map(|s| FAMILIES.parse_iut(&s))
         .collect::<Result<Vec<_>, _>>()?;
     for iut in &mut iuts {
-        iut.set_tolerance(std::time::Duration::from_millis(args.tolerance_ms));
+        iut.set_tolerance(handshake_check::Tolerance::from_ms(args.tolerance_ms));
         iut.limit_received(args.max_received_mb.saturating_mul(1 << 20));
     }
     let mut scenarios = FAMILIES

@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use handshake_check::Violation;
 use handshake_net::{LinkConfig, VirtualLink};
@@ -43,7 +42,7 @@ pub struct Request {
     /// Parallel workers.
     pub jobs: usize,
     /// Real-time cells: timing tolerance.
-    pub tolerance: Duration,
+    pub tolerance: handshake_check::Tolerance,
 }
 
 /// Everything a run needs, checked.
@@ -64,7 +63,7 @@ pub struct Plan<F: InteropFamily> {
     /// Workers.
     pub jobs: usize,
     /// Real-time tolerance.
-    pub tolerance: Duration,
+    pub tolerance: handshake_check::Tolerance,
 }
 
 /// Reads the request and the files it names.

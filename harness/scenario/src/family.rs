@@ -278,8 +278,8 @@ pub struct JudgeCtx<'a, F: Family> {
     pub iut_profile: Option<F::Profile>,
     /// The reference peer's profile, when there is one.
     pub peer_profile: Option<F::Profile>,
-    /// Real time: the timing tolerance the judge must allow.
-    pub tolerance: Option<Duration>,
+    /// Real time: the timing tolerance the judge must allow (`None`: virtual time, exact).
+    pub tolerance: Option<handshake_check::Tolerance>,
 }
 
 /// How an external IUT's process ended, as far as the run saw it.

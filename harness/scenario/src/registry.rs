@@ -352,7 +352,7 @@ impl Iut {
 
     /// Widens the scenario windows of a real-time IUT by `tolerance` (no effect on reference IUTs,
     /// which run in virtual time).
-    pub fn set_tolerance(&mut self, tolerance: std::time::Duration) {
+    pub fn set_tolerance(&mut self, tolerance: handshake_check::Tolerance) {
         if let Iut::External(e) = self {
             e.set_tolerance(tolerance);
         }

@@ -30,17 +30,15 @@ pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 use crate::family::Family;
 use crate::format::{Role, Scenario, Step};
 use crate::outcome::{ScenarioOutcome, Verdict};
+use handshake_check::Tolerance;
 use manifest::{Launch, Values};
-
-/// Default widening of every scenario window in real time, ms (`--tolerance-ms`).
-pub const DEFAULT_TOLERANCE_MS: u64 = 50;
 
 /// An external IUT: a program to start per scenario, or a responder already running.
 #[derive(Debug, Clone)]
 pub struct ExternalIut {
     name: String,
     kind: Kind,
-    tolerance: Duration,
+    tolerance: Tolerance,
     harness: Option<PathBuf>,
     mutant: Option<String>,
     plant: Option<String>,
@@ -80,7 +78,7 @@ impl ExternalIut {
                 manifest: Box::new(manifest),
                 dir,
             },
-            tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
+            tolerance: Tolerance::DEFAULT,
             harness: None,
             mutant: None,
             plant: None,
@@ -159,7 +157,7 @@ impl ExternalIut {
         Ok(ExternalIut {
             name: format!("addr:{text}"),
             kind: Kind::Running(resolved, profile),
-            tolerance: Duration::from_millis(DEFAULT_TOLERANCE_MS),
+            tolerance: Tolerance::DEFAULT,
             harness: None,
             mutant: None,
             plant: None,
@@ -243,8 +241,8 @@ impl ExternalIut {
         }
     }
 
-    /// Widens every window by `tolerance` (default [`DEFAULT_TOLERANCE_MS`]).
-    pub fn set_tolerance(&mut self, tolerance: Duration) {
+    /// Widens every window by `tolerance` (default [`Tolerance::DEFAULT`]).
+    pub fn set_tolerance(&mut self, tolerance: Tolerance) {
         self.tolerance = tolerance;
     }
 
@@ -333,7 +331,7 @@ impl ExternalIut {
     /// The longest a run of `scenario` can take before the harness gives up on it (every wait in it
     /// is bounded; this is the backstop).
     pub fn budget<F: Family>(&self, scenario: &Scenario<F>) -> Duration {
-        let tol = self.tolerance.as_millis() as u64;
+        let tol = self.tolerance.ms();
         let steps: u64 = scenario
             .peer
             .steps

@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use handshake_check::Tolerance;
 use handshake_core::{Endpoint, Instant};
 use handshake_net::budget::Exhausted;
 use handshake_net::process::{Process, Stream, OUTPUT_LIMIT};
@@ -67,7 +68,7 @@ pub(super) struct Run<'a, F: Family> {
     pub name: &'a str,
     pub launch: Launch,
     pub seed: u64,
-    pub tolerance: Duration,
+    pub tolerance: Tolerance,
     /// What the run takes in from the IUT at most.
     pub max_received_bytes: u64,
     pub target: Target<'a>,
@@ -138,14 +139,14 @@ fn at_ms(t: Instant) -> f64 {
 /// The harness's side of the network for family `F`, as the interpreter's driver.
 struct Net<F: Family> {
     link: RealTimeLink<F::Node>,
-    tolerance: Duration,
+    tolerance: Tolerance,
     family: PhantomData<F>,
 }
 
 impl<F: Family> Net<F> {
     fn timing(&self) -> Timing {
         Timing {
-            tolerance_ms: self.tolerance.as_secs_f64() * 1e3,
+            tolerance_ms: self.tolerance.duration().as_secs_f64() * 1e3,
             slack_ms: self.slack().as_secs_f64() * 1e3,
             kernel_receive_stamps: self.link.kernel_stamps(),
             harness_read_delay: Latency::of(self.link.read_delays()),
@@ -186,7 +187,7 @@ impl<F: Family> Driver<F> for Net<F> {
             .link
             .endpoint()
             .map_or(Duration::ZERO, Endpoint::transport_lateness);
-        self.tolerance + self.link.worst_lateness() + transport
+        self.tolerance.duration() + self.link.worst_lateness() + transport
     }
     fn iut_gone(&self) -> Option<String> {
         if self.link.interrupted() {
@@ -612,7 +613,7 @@ pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
         // Let the run come to its end: the sides the family names finish (an external IUT:
         // its process exits).
         let settle = F::settle(scenario, true);
-        let end = clock.now() + ms(scenario.settle_ms) + r.tolerance;
+        let end = clock.now() + ms(scenario.settle_ms) + r.tolerance.duration();
         if settle.peer && net.link.endpoint().is_some() {
             net.link
                 .run_until(end, &|n: &RealTimeLink<F::Node>| {

@@ -502,7 +502,7 @@ pub(crate) struct Ctx<'o> {
 pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
     let mut ctx = Ctx {
         options,
-        tol_ns: options.tolerance_ms.saturating_mul(1_000_000),
+        tol_ns: options.tolerance.ns(),
         idle_ns: options.idle_timeout_ms.saturating_mul(1_000_000),
         end: cap.end,
         secrets: cap.secrets,

@@ -25,7 +25,7 @@
 //!
 //! - An answer that is missing (a STOP_SENDING, an ErrorMessage, a FIN, a ParticipantJoined…) is
 //!   blamed only when the capture shows the connection it should have come on going on — a
-//!   packet of either side, the peer's own close included — more than [`Options::tolerance_ms`]
+//!   packet of either side, the peer's own close included — more than [`Options::tolerance`]
 //!   after the moment it was due.
 //! - "Before" and "after" across the two directions (a client's media stream against the
 //!   handler's ConnectResponse) hold for any capture point: a client packet that passed after
@@ -156,8 +156,8 @@ pub struct Options {
     pub token_secret: Option<String>,
     /// The idle timeout of DT10 / DH3, ms.
     pub idle_timeout_ms: u64,
-    /// Allowed timing deviation, ms (see the crate docs).
-    pub tolerance_ms: u64,
+    /// Allowed timing deviation (see the crate docs).
+    pub tolerance: handshake_check::Tolerance,
     /// Whose rules are checked.
     pub judge: Judged,
     /// The controller's meeting capacity (DH6 `--capacity`): with it `darktower.controller.capacity`
@@ -179,7 +179,7 @@ impl Default for Options {
             key_log: None,
             token_secret: None,
             idle_timeout_ms: 30_000,
-            tolerance_ms: 1_000,
+            tolerance: handshake_check::Tolerance::from_ms(1_000),
             judge: Judged::ALL,
             capacity: None,
             controller: None,

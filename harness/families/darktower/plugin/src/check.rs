@@ -119,7 +119,7 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
         key_log,
         token_secret: args.token_secret.clone(),
         idle_timeout_ms: args.idle_ms,
-        tolerance_ms: request.tolerance_ms,
+        tolerance: request.tolerance,
         judge,
         capacity: args.capacity,
         controller: args.controller.or(request.responder),
@@ -222,7 +222,7 @@ fn write_text(
             .profile
             .as_deref()
             .unwrap_or("any transport, mapped codes"),
-        options.tolerance_ms
+        options.tolerance.ms()
     )?;
     for s in &report.sessions {
         write_session(out, s)?;

@@ -26,6 +26,7 @@ pub mod probe;
 pub mod profile;
 pub use peer::LoadMetrics;
 
+use handshake_check::Tolerance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -698,10 +699,10 @@ mod judge {
             // virtual time (real-time captures are stamped from the same fixed epoch).
             token_secret: ctx.tolerance.is_none().then(|| TOKEN_SECRET.to_owned()),
             idle_timeout_ms: s.setup.meeting.idle_ms,
-            tolerance_ms: ctx
+            tolerance: ctx
                 .tolerance
-                .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
-                .max(100),
+                .unwrap_or(Tolerance::QUIC_FLOOR)
+                .at_least(Tolerance::QUIC_FLOOR),
             judge: judged,
             capacity: Some(s.setup.meeting.capacity),
             // A server IUT of one role: every session to it is that role's, whatever its path or

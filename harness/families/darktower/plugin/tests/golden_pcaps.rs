@@ -60,7 +60,7 @@ fn check_as(
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),
-        tolerance_ms,
+        tolerance: handshake_check::Tolerance::from_ms(tolerance_ms),
         json,
         strict_profile,
         keylog: matches.get_one::<String>("keylog").map(PathBuf::from),

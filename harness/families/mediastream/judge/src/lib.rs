@@ -23,7 +23,6 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use handshake_mediastream_endpoint::{Backoff, Direction, Profile, ProfileKind, StreamConfig};
 use handshake_mediastream_wire::field::CONTROL_LEN;
@@ -64,7 +63,7 @@ pub struct CheckOptions {
     pub verify_payload: bool,
     /// Allowed deviation of a SYN re-send interval: this much plus 10 % of the expected interval
     /// early, plus half the interval late.
-    pub tolerance: Duration,
+    pub tolerance: handshake_check::Tolerance,
     /// Who sends the media, when known; `None`: each session's first media datagram tells.
     pub direction: Option<Direction>,
     /// The whole stream configuration, when known: a SYN-ACK that accepts D14 options then changes
@@ -97,7 +96,7 @@ impl Default for CheckOptions {
             frame_size: None,
             frames: None,
             verify_payload: true,
-            tolerance: Duration::from_millis(50),
+            tolerance: handshake_check::Tolerance::DEFAULT,
             direction: None,
             stream: None,
         }
@@ -1078,13 +1077,13 @@ impl Session {
     fn check_syn_backoff(
         &mut self,
         backoff: &Backoff,
-        tolerance: Duration,
+        tolerance: handshake_check::Tolerance,
         packet: &Packet<'_>,
         at: Option<u64>,
     ) {
         self.syn_times.push(at);
         let n = self.syn_times.len();
-        let tolerance = u64::try_from(tolerance.as_nanos()).unwrap_or(0);
+        let tolerance = tolerance.ns();
         // D2 (a fact): the re-sends back off. A SYN that breaks it is not judged again by D2's
         // values (a profile decision).
         if let [.., Some(first), Some(second), Some(third)] = self.syn_times[..] {

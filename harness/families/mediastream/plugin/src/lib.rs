@@ -130,7 +130,7 @@ fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
     });
     if let Some(tolerance) = ctx.tolerance {
         // Real time: the SYN schedule allows the harness's tolerance.
-        options.tolerance = options.tolerance.max(tolerance);
+        options.tolerance = options.tolerance.at_least(tolerance);
     }
     options
 }

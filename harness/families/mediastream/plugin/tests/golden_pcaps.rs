@@ -26,7 +26,7 @@ fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),
-        tolerance_ms: 50,
+        tolerance: handshake_check::Tolerance::from_ms(50),
         json,
         strict_profile: false,
         keylog: None,

@@ -5,7 +5,6 @@
 //! tested in the cli crate.)
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use handshake_interop::output::{terminal, write_report};
 use handshake_interop::peer::split_peers;
@@ -27,7 +26,7 @@ fn args(faults: &str) -> Request {
         expected: None,
         seed: 1,
         jobs: 2,
-        tolerance: Duration::from_millis(50),
+        tolerance: handshake_check::Tolerance::from_ms(50),
     }
 }
 

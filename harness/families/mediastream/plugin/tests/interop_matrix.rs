@@ -2,7 +2,6 @@
 //! outcome the committed data files (vectors/interop/mediastream-matrix*.json) say, and why.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use handshake_interop::{execute, prepare, Outcome, Request};
 use handshake_mediastream::MediaStream;
@@ -22,7 +21,7 @@ fn run(file: &str, faults: &str, seed: u64) -> Outcome<MediaStream> {
         expected: None,
         seed,
         jobs: 2,
-        tolerance: Duration::from_millis(50),
+        tolerance: handshake_check::Tolerance::from_ms(50),
     })
     .unwrap_or_else(|e| panic!("{e}"));
     execute(plan)

@@ -116,7 +116,7 @@ pub struct Options {
     /// Only UDP datagrams to or from this port (`None`: all).
     pub port: Option<u16>,
     /// Allowed timing deviation, ms.
-    pub tolerance_ms: u64,
+    pub tolerance: handshake_check::Tolerance,
 }
 
 impl Default for Options {
@@ -126,7 +126,7 @@ impl Default for Options {
             profile: ProfileView::default(),
             key_log: None,
             port: None,
-            tolerance_ms: 100,
+            tolerance: handshake_check::Tolerance::QUIC_FLOOR,
         }
     }
 }

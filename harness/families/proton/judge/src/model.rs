@@ -102,7 +102,7 @@ fn values(msgs: &[(Result<Message, StreamError>, At)]) -> Vec<(u32, At)> {
 pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
     let mut log = Log::default();
     let mut notes = cap.notes;
-    let tol = options.tolerance_ms.saturating_mul(MS);
+    let tol = options.tolerance.ns();
     let in_scope: Vec<bool> = cap
         .conns
         .iter()

@@ -110,7 +110,7 @@ pub fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options
         profile: view,
         key_log,
         port: request.port,
-        tolerance_ms: request.tolerance_ms,
+        tolerance: request.tolerance,
     })
 }
 
@@ -225,7 +225,7 @@ fn write_text(
         timer(p.op_ms),
         timer(p.disc_ms),
         timer(p.startup_ms),
-        options.tolerance_ms
+        options.tolerance.ms()
     )?;
     for c in &report.connections {
         write_connection(out, c)?;

@@ -39,8 +39,6 @@ pub const MAX_CONNECTIONS: usize = 4;
 const STEP_LIMIT: usize = 200_000;
 /// After the last operation, everything must be over within this much virtual time.
 const QUIESCENCE: Duration = Duration::from_secs(120);
-/// Allowed timing deviation the judge is given (the harness's default for runs).
-const TOLERANCE_MS: u64 = 100;
 /// Capture times: virtual zero is 2026-01-01T00:00:00Z (as the scenario engine's captures).
 const EPOCH_NS: u64 = 1_767_225_600_000_000_000;
 
@@ -659,7 +657,8 @@ pub fn run(script: &Script) -> Outcome {
         profile: crate::judge::profile_view(Some(&profile), &Session::default()),
         key_log: None,
         port: None,
-        tolerance_ms: TOLERANCE_MS,
+        // What a scenario run's QUIC judge allows at least.
+        tolerance: handshake_check::Tolerance::QUIC_FLOOR,
     };
     let report = handshake_proton_judge::judge(&capture, &options)
         .unwrap_or_else(|e| panic!("the judge could not read the capture: {e}"));

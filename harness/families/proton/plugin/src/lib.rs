@@ -25,6 +25,7 @@ pub mod observe;
 pub mod probe;
 pub mod repl;
 
+use handshake_check::Tolerance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -427,10 +428,10 @@ impl Family for Proton {
             profile: judge::profile_view(profile.as_ref(), &ctx.scenario.setup.session),
             key_log: None,
             port: None,
-            tolerance_ms: ctx
+            tolerance: ctx
                 .tolerance
-                .map_or(100, |t| t.as_millis().try_into().unwrap_or(u64::MAX))
-                .max(100),
+                .unwrap_or(Tolerance::QUIC_FLOOR)
+                .at_least(Tolerance::QUIC_FLOOR),
         };
         let report = handshake_proton_judge::judge(capture, &options)?;
         Ok(ProtonReport {

@@ -38,7 +38,7 @@ fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, Stri
         port: None,
         responder: None,
         profile: matches.get_one::<String>("profile").cloned(),
-        tolerance_ms: 100,
+        tolerance: handshake_check::Tolerance::from_ms(100),
         json,
         strict_profile: true,
         keylog: matches.get_one::<String>("keylog").map(PathBuf::from),

@@ -2,7 +2,6 @@
 //! rules and prints the verdict per session.
 
 use std::io::Write;
-use std::time::Duration;
 
 use clap::FromArgMatches;
 use handshake_check::{CheckError, CheckRequest, Checked};
@@ -72,7 +71,7 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
         frame_size,
         frames,
         verify_payload: args.verify == super::peer::VerifyArg::Data,
-        tolerance: Duration::from_millis(request.tolerance_ms),
+        tolerance: request.tolerance,
         direction: args.direction.map(Into::into),
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
