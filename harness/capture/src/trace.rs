@@ -45,7 +45,7 @@ use handshake_net::{DatagramId, IdTable, LinkEvent};
 use crate::{CaptureError, CaptureWriter, UdpDatagram};
 
 /// Default [`TraceOptions::epoch_ns`]: 2026-01-01T00:00:00Z in nanoseconds since the Unix epoch.
-pub const DEFAULT_EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+pub const DEFAULT_EPOCH_NS: u64 = handshake_core::EPOCH_NS;
 
 /// How the comment of a packet the viewpoint never saw starts.
 pub const NOT_DELIVERED: &str = "not delivered: ";

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ids: Vec<ConnectionId> = (0..sessions)
         .map(|i| ConnectionId::from_uuid_bytes([i as u8; 16]))
         .collect();
-    let epoch = 1_767_225_600_000_000_000u64;
+    let epoch = handshake_core::EPOCH_NS;
     let mut written = 0u64;
     for (i, (peer, id)) in peers.iter().zip(&ids).enumerate() {
         let t = epoch + i as u64 * 10_000;

@@ -16,7 +16,7 @@ pub mod time;
 
 use std::net::SocketAddr;
 
-pub use time::Instant;
+pub use time::{Instant, EPOCH_NS};
 
 /// A datagram an endpoint wants sent.
 #[derive(Clone, Debug, PartialEq, Eq)]

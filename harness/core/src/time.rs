@@ -4,6 +4,11 @@ use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 use core::time::Duration;
 
+/// The wall-clock moment [`Instant::ZERO`] stands for in captures and reference clocks:
+/// 2026-01-01T00:00:00Z, in nanoseconds since the Unix epoch (the same in every family, so
+/// captures of virtual-time runs are byte-identical on any machine).
+pub const EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+
 /// A point in time, in nanoseconds since the run started. Totally ordered, `Copy`, never read from a
 /// clock here: virtual-time drivers advance it, real-time drivers map their monotonic clock onto it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,6 +12,7 @@
 //! Frame types encoded in more bytes than needed (RFC 9000 §12.4 lets a receiver treat that as
 //! a PROTOCOL_VIOLATION, it does not require it) are accepted here.
 
+use handshake_webtransport_wire::VarInt;
 use std::fmt;
 
 use crate::tls::hex;
@@ -338,14 +339,9 @@ impl<'a> Reader<'a> {
     }
     /// QUIC variable-length integer (RFC 9000 §16).
     pub(crate) fn varint(&mut self) -> Option<u64> {
-        let first = self.peek()?;
-        let len = 1usize << (first >> 6);
-        let raw = self.bytes(len)?;
-        let mut v = u64::from(first & 0x3f);
-        for b in raw.iter().skip(1) {
-            v = (v << 8) | u64::from(*b);
-        }
-        Some(v)
+        let (v, len) = VarInt::decode(self.buf.get(self.pos..)?).ok()?;
+        self.bytes(len)?;
+        Some(v.get())
     }
 }
 

@@ -147,7 +147,7 @@ impl Clock {
     /// harness writes in virtual time (so a judge reading token expiries against capture time
     /// agrees with the endpoints; the plug-in's tests check the two constants agree).
     pub const VIRTUAL: Clock = Clock {
-        epoch_us_at_zero: 1_767_225_600_000_000,
+        epoch_us_at_zero: handshake_core::EPOCH_NS / 1_000,
     };
 
     /// The wall clock, for a run whose instant `now` is the present (real time).

@@ -37,7 +37,7 @@ struct Syn {
 fn at(packet: u64, ms: u64) -> At {
     At {
         packet,
-        time_ns: 1_767_225_600_000_000_000 + ms * 1_000_000,
+        time_ns: handshake_core::EPOCH_NS + ms * 1_000_000,
     }
 }
 

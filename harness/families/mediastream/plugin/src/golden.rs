@@ -12,7 +12,7 @@ use handshake_mediastream_wire::{
 use crate::pair::{initiator_addr, responder_addr};
 
 /// Capture time of virtual time zero: 2026-01-01T00:00:00Z.
-pub const EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+pub const EPOCH_NS: u64 = handshake_core::EPOCH_NS;
 
 /// One golden capture.
 #[derive(Debug, Clone)]

@@ -40,7 +40,7 @@ const STEP_LIMIT: usize = 200_000;
 /// After the last operation, everything must be over within this much virtual time.
 const QUIESCENCE: Duration = Duration::from_secs(120);
 /// Capture times: virtual zero is 2026-01-01T00:00:00Z (as the scenario engine's captures).
-const EPOCH_NS: u64 = 1_767_225_600_000_000_000;
+const EPOCH_NS: u64 = handshake_core::EPOCH_NS;
 
 /// A stream pick from here up is a raw stream id (see [`Op`]).
 pub const RAW_STREAM: u8 = 0xF0;
