@@ -262,7 +262,7 @@ pub struct CheckArgs {
     /// A pcap or pcapng capture (tcpdump, Wireshark, or the harness's own).
     pub file: PathBuf,
     /// The protocol family of the traffic.
-    #[arg(long, default_value = handshake_scenario::registry::DEFAULT_PROTOCOL)]
+    #[arg(long, default_value = crate::families::DEFAULT_PROTOCOL)]
     pub protocol: String,
     /// The profile the traffic must follow (the family's; the media stream's: legacy, udp_push,
     /// 3way[+allow_legacy_start][+optimistic_start], default 3way).

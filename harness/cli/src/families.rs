@@ -54,8 +54,20 @@ macro_rules! families {
     };
 }
 
+/// `harness check --protocol`'s default: the family of files that do not say
+/// ([`Families::default_name`], the first registered; a test keeps the two equal).
+pub const DEFAULT_PROTOCOL: &str = "mediastream";
+
 families! {
     handshake_mediastream,
     handshake_proton,
     handshake_darktower,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_s_default_protocol_is_the_registry_s_default_family() {
+        assert_eq!(super::DEFAULT_PROTOCOL, super::FAMILIES.default_name());
+    }
 }

@@ -19,9 +19,6 @@ use crate::format::{Role, Scenario};
 use crate::outcome::{ScenarioOutcome, Verdict};
 use crate::{Error, LoadError};
 
-/// The family of files that do not say (they predate the families).
-pub const DEFAULT_PROTOCOL: &str = "mediastream";
-
 /// One family, as the generic parts of the harness see it.
 pub trait DynFamily: Send + Sync {
     /// Its name (`mediastream`).
@@ -384,6 +381,12 @@ struct ProtocolOnly {
 }
 
 impl Families {
+    /// The family of files that do not say: the first registered (the media stream, whose
+    /// scenarios and manifests predate the others).
+    pub fn default_name(&self) -> &'static str {
+        self.0.first().map_or("", |f| f.name())
+    }
+
     /// Their names, in registry order.
     pub fn names(&self) -> Vec<&'static str> {
         self.0.iter().map(|f| f.name()).collect()
@@ -409,8 +412,8 @@ impl Families {
         })
     }
 
-    /// Loads and validates a scenario file of any family (`protocol` picks it; `mediastream` when
-    /// absent). The error lists every problem found, each as `file:line:column: what was wrong and
+    /// Loads and validates a scenario file of any family (`protocol` picks it; the
+    /// [`default_name`](Families::default_name) when absent). The error lists every problem found, each as `file:line:column: what was wrong and
     /// what was expected (at path)`.
     pub fn load(&self, path: &Path) -> Result<LoadedScenario, LoadError> {
         let text = crate::read_text(path).map_err(LoadError)?;
@@ -419,7 +422,7 @@ impl Families {
             // Not even JSON (or `protocol` not a string): the family's parser says where.
             Err(_) => ProtocolOnly { protocol: None },
         };
-        let name = protocol.protocol.as_deref().unwrap_or(DEFAULT_PROTOCOL);
+        let name = protocol.protocol.as_deref().unwrap_or(self.default_name());
         let family = match self.get(name) {
             Some(f) => f,
             None => {
@@ -469,13 +472,13 @@ impl Families {
         }
     }
 
-    /// Reads and validates an IUT manifest (its `protocol` picks the family; `mediastream` when
-    /// absent).
+    /// Reads and validates an IUT manifest (its `protocol` picks the family; the
+    /// [`default_name`](Families::default_name) when absent).
     pub fn load_manifest(&self, path: &Path) -> Result<Manifest, Error> {
         let mut manifest = Manifest::read(path)?;
         let name = manifest
             .protocol
-            .get_or_insert_with(|| DEFAULT_PROTOCOL.to_owned())
+            .get_or_insert_with(|| self.default_name().to_owned())
             .clone();
         let family = self
             .require(&name)

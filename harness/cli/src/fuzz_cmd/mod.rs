@@ -137,7 +137,7 @@ fn load_skeletons(
         let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
-        let protocol = v["protocol"].as_str().unwrap_or("mediastream");
+        let protocol = v["protocol"].as_str().unwrap_or(FAMILIES.default_name());
         let slow = v["tags"]
             .as_array()
             .is_some_and(|t| t.iter().any(|x| x == "slow"));
@@ -666,7 +666,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     }
     // Corpus entries are whole scenarios of the family; the skeletons come first.
     pool.retain(|v| {
-        v["protocol"].as_str().unwrap_or("mediastream") == family_name
+        v["protocol"].as_str().unwrap_or(FAMILIES.default_name()) == family_name
             && args.role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
     });
     let mut inputs: Vec<Value> = skeletons;
