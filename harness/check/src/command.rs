@@ -26,6 +26,35 @@ pub struct Checked {
     pub text: Box<dyn FnOnce(&mut dyn Write, &str) -> std::io::Result<()>>,
 }
 
+impl Checked {
+    /// The verdict of a judge that reports its `violations` as a list (`is_profile_rule` names
+    /// the rules that rest on a profile decision); `nothing_judged` when no part of the capture
+    /// could be judged.
+    pub fn of_violations(
+        datagrams: u64,
+        damage: Option<String>,
+        nothing_judged: Option<String>,
+        violations: &[crate::Violation],
+        is_profile_rule: impl Fn(&str) -> bool,
+        json: serde_json::Map<String, serde_json::Value>,
+        text: Box<dyn FnOnce(&mut dyn Write, &str) -> std::io::Result<()>>,
+    ) -> Checked {
+        Checked {
+            datagrams,
+            damage,
+            nothing_judged,
+            no_datagrams_detail: String::new(),
+            violations: violations.len() as u64,
+            deviations: violations
+                .iter()
+                .filter(|v| is_profile_rule(v.rule))
+                .count() as u64,
+            json,
+            text,
+        }
+    }
+}
+
 /// Why a family could not judge the capture.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {

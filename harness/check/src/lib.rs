@@ -291,6 +291,17 @@ impl CheckRequest {
         self.reported(std::fs::read(&self.file))
     }
 
+    /// The `--keylog` file's text (QUIC families), if one was given.
+    pub fn key_log(&self) -> Result<Option<String>, String> {
+        self.keylog
+            .as_ref()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--keylog {}: {e}", path.display()))
+            })
+            .transpose()
+    }
+
     /// The capture file opened for reading as a stream; `None` after saying why it cannot be.
     pub fn open_capture(&self) -> Option<std::fs::File> {
         self.reported(std::fs::File::open(&self.file))

@@ -52,11 +52,6 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
     let report = handshake_darktower_judge::judge(&bytes, &options)
         .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
     let judged = report.sessions.iter().any(|s| s.judged);
-    let deviations = report
-        .violations
-        .iter()
-        .filter(|v| is_profile_rule(v.rule))
-        .count() as u64;
     let mut json = serde_json::Map::new();
     json.insert("file".into(), request.file.display().to_string().into());
     json.insert(
@@ -65,19 +60,19 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
     );
     json.insert("report".into(), serde_json::json!(&report));
     let request = request.clone();
-    Ok(Checked {
-        datagrams: report.datagrams,
-        damage: report.damage.clone(),
-        nothing_judged: (!judged).then(|| {
-            "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)"
-                .to_owned()
-        }),
-        no_datagrams_detail: String::new(),
-        violations: report.violations.len() as u64,
-        deviations,
+    let nothing_judged = (!judged).then(|| {
+        "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)"
+            .to_owned()
+    });
+    Ok(Checked::of_violations(
+        report.datagrams,
+        report.damage.clone(),
+        nothing_judged,
+        &report.violations.clone(),
+        is_profile_rule,
         json,
-        text: Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
-    })
+        Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
+    ))
 }
 
 /// The judge's options for `request` and `args`.
@@ -106,13 +101,7 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
             args.judge
         )
     })?;
-    let key_log = match &request.keylog {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("--keylog {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+    let key_log = request.key_log()?;
     Ok(Options {
         transport,
         reset_codes,

@@ -48,11 +48,6 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
     let report = handshake_proton_judge::judge(&bytes, &options)
         .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
     let judged = report.connections.iter().any(|c| c.judged || c.refused);
-    let deviations = report
-        .violations
-        .iter()
-        .filter(|v| is_profile_rule(v.rule))
-        .count() as u64;
     let profile = request.profile.as_deref().unwrap_or("project");
     let mut json = serde_json::Map::new();
     json.insert("file".into(), request.file.display().to_string().into());
@@ -60,19 +55,16 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
     json.insert("timers".into(), serde_json::json!(&options.profile));
     json.insert("report".into(), serde_json::json!(&report));
     let request = request.clone();
-    Ok(Checked {
-        datagrams: report.datagrams,
-        damage: report.damage.clone(),
-        nothing_judged: (!judged).then(|| {
-            "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)"
-                .to_owned()
-        }),
-        no_datagrams_detail: String::new(),
-        violations: report.violations.len() as u64,
-        deviations,
+    let nothing_judged = (!judged).then(|| "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)".to_owned());
+    Ok(Checked::of_violations(
+        report.datagrams,
+        report.damage.clone(),
+        nothing_judged,
+        &report.violations.clone(),
+        is_profile_rule,
         json,
-        text: Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
-    })
+        Box::new(move |out, word| write_text(out, &request, &options, &report, word)),
+    ))
 }
 
 /// The judge's options for `request` and `args`.
@@ -98,13 +90,7 @@ pub fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options
         view.disc_ms = args.disc_ms.and(view.disc_ms);
         view.startup_ms = args.startup_ms.and(view.startup_ms);
     }
-    let key_log = match &request.keylog {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("--keylog {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+    let key_log = request.key_log()?;
     Ok(Options {
         server: request.responder,
         profile: view,
