@@ -53,6 +53,24 @@ macro_rules! rules {
     };
 }
 
+/// Panics unless `catalogue` is well formed: unique ids, each starting with `prefix`, each with a
+/// source, statements of one line ending with a full stop. For every family's catalogue test.
+pub fn assert_well_formed(catalogue: &[Rule], prefix: &str) {
+    let mut ids: Vec<_> = catalogue.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), catalogue.len(), "rule ids are unique");
+    for r in catalogue {
+        assert!(r.id.starts_with(prefix), "{} starts with {prefix}", r.id);
+        assert!(!r.source.is_empty(), "{} has a source", r.id);
+        assert!(
+            !r.statement.contains('\n') && r.statement.ends_with('.'),
+            "{}'s statement is one line ending with a full stop",
+            r.id
+        );
+    }
+}
+
 /// The rule with this id in `catalogue`.
 pub fn find<'a>(catalogue: &'a [Rule], id: &str) -> Option<&'a Rule> {
     catalogue.iter().find(|r| r.id == id)

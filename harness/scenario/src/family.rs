@@ -473,13 +473,16 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// How a ladder diagram shows a datagram of this family.
     fn describe_datagram(payload: &[u8]) -> DatagramLabel;
     /// The run's transcript: the capture decoded (as `iut` saw it), the endpoints' events of the
-    /// IUT, and the generic `markers` (steps, process output), in time order.
+    /// IUT, and the generic `markers` (steps, process output), in time order. The default: the
+    /// endpoints' events and the markers (families whose events say it all: the QUIC ones).
     fn transcript(
-        capture: &[u8],
+        _capture: &[u8],
         events: &[SimEvent<Event<Self>>],
         iut: SocketAddr,
         markers: &[(Instant, String)],
-    ) -> Vec<TranscriptLine>;
+    ) -> Vec<TranscriptLine> {
+        crate::outcome::event_transcript(events, iut, markers)
+    }
     /// [`judge`](Self::judge) and [`transcript`](Self::transcript) of a run in virtual time from
     /// the datagrams its capture would hold (in its order, numbered and commented as there),
     /// without the capture being written and read back: the same report, and of the transcript

@@ -39,12 +39,10 @@ use handshake_darktower_endpoint::{
     MeetingServer, Mutant, ScriptClient, Secret, Source, TransportKind, PATH_SIGNALING,
 };
 use handshake_darktower_wire::proto::signaling::ErrorCode;
-use handshake_net::SimEvent;
 use handshake_quic::session::{ResetCodes, Sessions};
 use handshake_quic::{HostConfig, KeyLog, QuicHost, Seed};
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
-use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
     ActCtx, Citations, DatagramLabel, Event, Family, JudgeCtx, ObserveCtx, Registered, Role,
@@ -579,14 +577,6 @@ impl Family for DarkTower {
             handshake_quic::link_class(payload),
             payload.len()
         ))
-    }
-    fn transcript(
-        _capture: &[u8],
-        events: &[SimEvent<Event<Self>>],
-        iut: SocketAddr,
-        markers: &[(Instant, String)],
-    ) -> Vec<TranscriptLine> {
-        handshake_scenario::outcome::event_transcript(events, iut, markers)
     }
 
     const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;

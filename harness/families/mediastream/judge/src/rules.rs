@@ -67,13 +67,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_statements_are_one_line() {
-        let mut ids: Vec<_> = ALL.iter().map(|r| r.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), ALL.len());
-        assert!(ALL
-            .iter()
-            .all(|r| !r.statement.contains('\n') && r.statement.ends_with('.')));
+        handshake_check::rules::assert_well_formed(ALL, "mediastream.");
         assert_eq!(by_id("mediastream.3way.order"), Some(&ORDER));
     }
 

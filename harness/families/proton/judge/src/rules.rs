@@ -79,15 +79,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_prefixed_and_statements_are_one_line() {
-        let mut ids: Vec<_> = ALL.iter().map(|r| r.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), ALL.len());
-        assert!(ALL.iter().all(|r| r.id.starts_with("proton.")));
-        assert!(ALL
-            .iter()
-            .all(|r| !r.statement.contains('\n') && r.statement.ends_with('.')));
-        assert!(ALL.iter().all(|r| !r.source.is_empty()));
+        handshake_check::rules::assert_well_formed(ALL, "proton.");
         assert_eq!(by_id("proton.event.order"), Some(&EVENT_ORDER));
     }
 

@@ -32,14 +32,12 @@ use std::time::Duration;
 
 use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
-use handshake_net::SimEvent;
 use handshake_proton_endpoint::{
     host, Client, Mutant, Profile, ProtonNode, ScriptPeer, Server, ALPN,
 };
 use handshake_quic::KeyLog;
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
-use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
     ActCtx, Citations, DatagramLabel, Event, Family, JudgeCtx, NoFields, ObserveCtx, Registered,
@@ -473,14 +471,6 @@ impl Family for Proton {
             handshake_quic::link_class(payload),
             payload.len()
         ))
-    }
-    fn transcript(
-        _capture: &[u8],
-        events: &[SimEvent<Event<Self>>],
-        iut: SocketAddr,
-        markers: &[(Instant, String)],
-    ) -> Vec<TranscriptLine> {
-        handshake_scenario::outcome::event_transcript(events, iut, markers)
     }
 
     const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
