@@ -21,8 +21,9 @@ Modes (the `make hostile` suite runs each against every family, in both roles):
              past the peer's stream limits
   slowloris  a real QUIC handshake, then one byte a second on a stream (UDP families: one datagram
              a second)
-  prefix4g   a real QUIC handshake, then a Dark Tower signaling stream whose first message claims a
-             length of 4 GiB, followed by bytes that never end it
+  prefix4g   a real QUIC handshake, then a Dark Tower signaling message that claims a length of
+             4 GiB, followed by bytes that never end it (a client on a stream of its own; a server
+             as its answer on each stream the client opens)
 """
 import argparse
 import asyncio
@@ -264,7 +265,7 @@ async def quic_client(args, until):
 async def quic_server(args, until):
     from aioquic.asyncio import QuicConnectionProtocol, serve
     from aioquic.quic.configuration import QuicConfiguration
-    from aioquic.quic.events import HandshakeCompleted
+    from aioquic.quic.events import HandshakeCompleted, StreamDataReceived
 
     config = QuicConfiguration(is_client=False, alpn_protocols=args.alpn)
     with tempfile.TemporaryDirectory() as d:
@@ -273,7 +274,16 @@ async def quic_server(args, until):
     tasks = []
 
     class Hostile(QuicConnectionProtocol):
+        answered = set()
+
         def quic_event_received(self, event):
+            if args.mode == "prefix4g":
+                # The answer on the client's own signaling stream claims 4 GiB, then never ends.
+                if isinstance(event, StreamDataReceived) and event.stream_id not in self.answered:
+                    self.answered.add(event.stream_id)
+                    self._quic.send_stream_data(event.stream_id, b"\xff\xff\xff\xff" + os.urandom(1000))
+                    self.transmit()
+                return
             if isinstance(event, HandshakeCompleted):
                 tasks.append(asyncio.ensure_future(attack(self._quic, self.transmit, args.mode, until)))
 
