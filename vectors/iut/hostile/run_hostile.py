@@ -3,7 +3,8 @@
 family and both roles, with its memory and time measured from outside the harness's process.
 
 Each case must end in a clean `fail` (exit status 1, a reason printed), with the harness's peak
-resident set at most --max-rss-mb and its wall time at most the scenario's time plus a second. Four
+resident set at most --max-rss-mb and its wall time at most the scenario's time plus a second (plus
+a second for the harness and the IUT to start). Four
 runs of a flood at once (--jobs 4) must stay within --max-rss-4-mb, and sixteen within
 --max-rss-16-mb (the process budget the README states).
 
