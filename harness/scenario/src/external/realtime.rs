@@ -980,3 +980,35 @@ fn write_capture(
         .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(n: usize) -> Vec<TranscriptLine> {
+        (0..n)
+            .map(|i| TranscriptLine {
+                at_ms: i as f64,
+                text: format!("line {i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_s_transcript_keeps_its_head_and_tail_and_says_what_it_left_out() {
+        assert_eq!(bounded_transcript(lines(10)), lines(10));
+        let kept = bounded_transcript(lines(10_000));
+        assert_eq!(kept.len(), MAX_TRANSCRIPT_LINES);
+        let (head, tail) = (MAX_TRANSCRIPT_LINES * 3 / 4, MAX_TRANSCRIPT_LINES / 4 - 1);
+        assert_eq!(kept[head - 1].text, format!("line {}", head - 1));
+        assert_eq!(
+            kept[head].text,
+            format!(
+                "… {} lines left out (every datagram is in the capture)",
+                10_000 - head - tail
+            )
+        );
+        assert_eq!(kept[head].at_ms, head as f64);
+        assert_eq!(kept.last().map(|l| l.text.as_str()), Some("line 9999"));
+    }
+}
