@@ -369,6 +369,29 @@ pub fn write_violations(
     Ok(())
 }
 
+/// The end of a QUIC family's text verdict: the violations, the packets of known connections that
+/// could not be decrypted, the judge's notes, the verdict line.
+pub fn write_quic_verdict(
+    out: &mut dyn std::io::Write,
+    violations: &[Violation],
+    is_profile_rule: impl Fn(&str) -> bool,
+    undecrypted: u64,
+    notes: &[String],
+    word: &str,
+) -> std::io::Result<()> {
+    write_violations(out, violations, is_profile_rule)?;
+    if undecrypted > 0 {
+        writeln!(
+            out,
+            "undecrypted: {undecrypted} QUIC packets of known connections"
+        )?;
+    }
+    for n in notes {
+        writeln!(out, "note: {n}")?;
+    }
+    write_verdict_line(out, word, violations.len())
+}
+
 /// The last line of `harness check`'s text verdict, for `word` ([`verdict_word`]) and the number
 /// of violations shown.
 pub fn write_verdict_line(

@@ -216,16 +216,12 @@ fn write_text(
     for s in &report.sessions {
         write_session(out, s)?;
     }
-    handshake_check::write_violations(out, &report.violations, is_profile_rule)?;
-    if report.undecrypted > 0 {
-        writeln!(
-            out,
-            "undecrypted: {} QUIC packets of known connections",
-            report.undecrypted
-        )?;
-    }
-    for n in &report.notes {
-        writeln!(out, "note: {n}")?;
-    }
-    handshake_check::write_verdict_line(out, word, report.violations.len())
+    handshake_check::write_quic_verdict(
+        out,
+        &report.violations,
+        is_profile_rule,
+        report.undecrypted,
+        &report.notes,
+        word,
+    )
 }
