@@ -85,6 +85,22 @@ pub fn classify(payload: &[u8]) -> &'static str {
     classify_header(payload, true)
 }
 
+/// A datagram in a report's words, without keys: `QUIC initial 1200 B`.
+pub fn describe_datagram(payload: &[u8]) -> String {
+    format!("QUIC {} {} B", link_class(payload), payload.len())
+}
+
+/// Every class [`link_class`] gives, for fault rules' `kind` (a QUIC family's link classes).
+pub const LINK_CLASSES: [&str; 7] = [
+    "initial",
+    "0rtt",
+    "handshake",
+    "retry",
+    "version_negotiation",
+    "1rtt",
+    "other",
+];
+
 /// The same classes for a link's fault rules, which must find every packet of a kind whatever its
 /// fixed bit: a peer that negotiated grease_quic_bit (RFC 9287) clears it on real packets.
 pub fn link_class(payload: &[u8]) -> &'static str {
@@ -2037,6 +2053,23 @@ mod tests {
 
     fn unhex_t(s: &str) -> Vec<u8> {
         unhex(s).expect("test hex")
+    }
+
+    /// Fault rules may name every class a datagram can get, and only those.
+    #[test]
+    fn link_classes_lists_every_class_link_class_gives() {
+        let mut seen = std::collections::BTreeSet::new();
+        for first in 0..=255u8 {
+            for version in [[0, 0, 0, 1], [0, 0, 0, 0], [0xff, 0, 0, 0x1d]] {
+                let mut d = vec![first];
+                d.extend(version);
+                d.extend([8; 40]);
+                seen.insert(link_class(&d));
+            }
+        }
+        seen.insert(link_class(&[]));
+        let listed: std::collections::BTreeSet<_> = LINK_CLASSES.into_iter().collect();
+        assert_eq!(seen, listed);
     }
 
     /// RFC 9001 Appendix A.1.

@@ -45,7 +45,7 @@ pub mod frame;
 pub mod rebuild;
 
 pub use decrypt::{
-    classify, link_class, CipherSuite, ConnectionInfo, DecryptError, Decryptor, Direction, Packet,
-    Space,
+    classify, describe_datagram, link_class, CipherSuite, ConnectionInfo, DecryptError, Decryptor,
+    Direction, Packet, Space, LINK_CLASSES,
 };
 pub use frame::{parse_frames, Frame, FrameError};

@@ -311,15 +311,7 @@ impl Family for DarkTower {
             .unwrap_or_default()
     }
     fn link_classes() -> Vec<&'static str> {
-        vec![
-            "initial",
-            "0rtt",
-            "handshake",
-            "retry",
-            "version_negotiation",
-            "1rtt",
-            "other",
-        ]
+        handshake_quic::LINK_CLASSES.to_vec()
     }
     fn validate(s: &DarkTowerScenario, v: &mut Validator<'_>) {
         let at =
@@ -572,11 +564,7 @@ impl Family for DarkTower {
         observe::check_expect(expect, observed, reasons);
     }
     fn describe_datagram(payload: &[u8]) -> DatagramLabel {
-        DatagramLabel::text(format!(
-            "QUIC {} {} B",
-            handshake_quic::link_class(payload),
-            payload.len()
-        ))
+        DatagramLabel::text(handshake_quic::describe_datagram(payload))
     }
 
     const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
