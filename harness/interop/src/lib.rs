@@ -72,8 +72,10 @@ pub trait InteropFamily: Family {
     /// false only whether it failed is compared, not the text (an external program's failure is
     /// its exit status).
     fn mismatch(e: &Self::CellExpect, seen: &Self::CellSeen, failure_text: bool) -> Vec<String>;
-    /// The path the judge saw on the capture.
-    fn checker_path(report: &Self::Report) -> Option<String>;
+    /// The path the judge saw on the capture (`None`, the default: the judge names none).
+    fn checker_path(_report: &Self::Report) -> Option<String> {
+        None
+    }
     /// The setup every cell runs, as labelled facts (`stream`: …).
     fn setup_facts(s: &Scenario<Self>) -> Vec<(String, String)>;
     /// The cell scenario's expectations for an external program in `role` (so that an

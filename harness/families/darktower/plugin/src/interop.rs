@@ -46,9 +46,6 @@ impl InteropFamily for DarkTower {
         Ok(CellSeen::of(ok, &outcome.reasons))
     }
 
-    fn checker_path(_: &DarkTowerReport) -> Option<String> {
-        None
-    }
     fn setup_facts(s: &DarkTowerScenario) -> Vec<(String, String)> {
         let m = &s.setup.meeting;
         vec![(

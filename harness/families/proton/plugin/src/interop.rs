@@ -45,9 +45,6 @@ impl InteropFamily for Proton {
         Ok(CellSeen::of(ok, &outcome.reasons))
     }
 
-    fn checker_path(_: &ProtonReport) -> Option<String> {
-        None
-    }
     fn setup_facts(s: &ProtonScenario) -> Vec<(String, String)> {
         let plan = s.setup.session.plan();
         vec![(
