@@ -26,7 +26,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 PYENV_PYTHON = os.path.join(ROOT, "target", "pyenv", "bin", "python3")
 SCENARIOS = os.path.join(ROOT, "vectors", "scenarios")
 FUZZ_SECS = 8
-FUZZ_GRACE_SECS = 20  # minimising a finding runs it again, a few times
+FUZZ_GRACE_SECS = 45  # minimising and confirming a finding runs it again, a few times
 HOSTILE_SECS = 20  # every hostile process ends by itself after this, children included
 
 # family -> (the IUT's role, the scenario it plays, its command's address placeholder)
