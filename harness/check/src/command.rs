@@ -6,6 +6,9 @@ use std::io::Write;
 
 use crate::{verdict_word, CheckRequest};
 
+/// Writes a text verdict, given the verdict word.
+pub type TextVerdict = Box<dyn FnOnce(&mut dyn Write, &str) -> std::io::Result<()>>;
+
 /// What a family's judge made of one capture.
 pub struct Checked {
     /// UDP datagrams judged.
@@ -23,7 +26,7 @@ pub struct Checked {
     /// The JSON verdict's fields besides `verdict` and `deviations`.
     pub json: serde_json::Map<String, serde_json::Value>,
     /// Writes the text verdict for the verdict word, ending with [`crate::write_verdict_line`].
-    pub text: Box<dyn FnOnce(&mut dyn Write, &str) -> std::io::Result<()>>,
+    pub text: TextVerdict,
 }
 
 impl Checked {
@@ -37,7 +40,7 @@ impl Checked {
         violations: &[crate::Violation],
         is_profile_rule: impl Fn(&str) -> bool,
         json: serde_json::Map<String, serde_json::Value>,
-        text: Box<dyn FnOnce(&mut dyn Write, &str) -> std::io::Result<()>>,
+        text: TextVerdict,
     ) -> Checked {
         Checked {
             datagrams,
