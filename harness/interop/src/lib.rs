@@ -26,6 +26,15 @@ use serde::Serialize;
 pub use run::{execute, prepare, Cell, Outcome, Plan, Request};
 
 /// What a family adds to be run in interop matrices.
+/// A QUIC family's cell against an external program: a client IUT's cell is its run's verdict;
+/// a server IUT's is whether the harness's client got every answer right.
+pub fn client_cell_ok(outcome: &handshake_scenario::ScenarioOutcome, role: Role) -> bool {
+    match role {
+        Role::Initiator => outcome.verdict == handshake_scenario::Verdict::Pass,
+        Role::Responder => outcome.observed.client_ok().unwrap_or(false),
+    }
+}
+
 pub trait InteropFamily: Family {
     /// The family's keys of an expected cell (the media stream's `negotiated_mode`,
     /// `frames_successful`, `failure_contains`).

@@ -7,11 +7,9 @@ use handshake_darktower_endpoint::DarkTowerNode;
 use handshake_interop::verdict::CellSeen;
 use handshake_interop::InteropFamily;
 use handshake_scenario::engine::{Simulated, INITIATOR};
-use handshake_scenario::outcome::Verdict;
 use handshake_scenario::{Role, ScenarioOutcome};
 
 use crate::format::ExpectFields;
-use crate::observe::DarkTowerObservations;
 use crate::{DarkTower, DarkTowerReport, DarkTowerScenario};
 
 impl InteropFamily for DarkTower {
@@ -34,16 +32,10 @@ impl InteropFamily for DarkTower {
         _: &DarkTowerReport,
         _: &DarkTowerScenario,
     ) -> Result<CellSeen, String> {
-        let ok = match role {
-            Role::Initiator => outcome.verdict == Verdict::Pass,
-            Role::Responder => outcome
-                .observed
-                .as_any()
-                .downcast_ref::<DarkTowerObservations>()
-                .and_then(|o| o.client_ok)
-                .unwrap_or(false),
-        };
-        Ok(CellSeen::of(ok, &outcome.reasons))
+        Ok(CellSeen::of(
+            handshake_interop::client_cell_ok(outcome, role),
+            &outcome.reasons,
+        ))
     }
 
     fn setup_facts(s: &DarkTowerScenario) -> Vec<(String, String)> {

@@ -148,6 +148,10 @@ impl Observations for DarkTowerObservations {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn client_ok(&self) -> Option<bool> {
+        self.client_ok
+    }
 }
 
 /// Collects the observations from the harness's endpoint's events.

@@ -6,11 +6,9 @@ use handshake_interop::verdict::CellSeen;
 use handshake_interop::InteropFamily;
 use handshake_proton_endpoint::ProtonNode;
 use handshake_scenario::engine::{Simulated, INITIATOR};
-use handshake_scenario::outcome::Verdict;
 use handshake_scenario::{Role, ScenarioOutcome};
 
 use crate::format::ExpectFields;
-use crate::observe::ProtonObservations;
 use crate::{Proton, ProtonReport, ProtonScenario};
 
 impl InteropFamily for Proton {
@@ -33,16 +31,10 @@ impl InteropFamily for Proton {
         _: &ProtonReport,
         _: &ProtonScenario,
     ) -> Result<CellSeen, String> {
-        let ok = match role {
-            Role::Initiator => outcome.verdict == Verdict::Pass,
-            Role::Responder => outcome
-                .observed
-                .as_any()
-                .downcast_ref::<ProtonObservations>()
-                .and_then(|o| o.client_ok)
-                .unwrap_or(false),
-        };
-        Ok(CellSeen::of(ok, &outcome.reasons))
+        Ok(CellSeen::of(
+            handshake_interop::client_cell_ok(outcome, role),
+            &outcome.reasons,
+        ))
     }
 
     fn setup_facts(s: &ProtonScenario) -> Vec<(String, String)> {

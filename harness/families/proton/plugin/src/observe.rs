@@ -193,6 +193,10 @@ impl Observations for ProtonObservations {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn client_ok(&self) -> Option<bool> {
+        self.client_ok
+    }
 }
 
 /// Collects the observations from the harness's endpoint's events.
