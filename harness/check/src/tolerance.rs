@@ -17,17 +17,9 @@ impl Tolerance {
     /// timeouts, which a loaded machine stretches by tens of milliseconds.
     pub const QUIC_FLOOR: Tolerance = Tolerance::from_ms(100);
 
-    /// None: exact (virtual time).
-    pub const ZERO: Tolerance = Tolerance(Duration::ZERO);
-
     /// `ms` milliseconds.
     pub const fn from_ms(ms: u64) -> Tolerance {
         Tolerance(Duration::from_millis(ms))
-    }
-
-    /// `d`.
-    pub const fn from_duration(d: Duration) -> Tolerance {
-        Tolerance(d)
     }
 
     /// As a duration.

@@ -236,9 +236,6 @@ pub struct QuicHost {
     answered: usize,
     /// New connections dropped unanswered: past [`MAX_HANDSHAKES`] or [`MAX_CONNECTIONS`].
     turned_away: u64,
-    /// The two limits (raised by a load tool).
-    max_handshakes: usize,
-    max_connections: usize,
     /// The std instant the harness's zero maps to (quinn-proto takes only std instants; only
     /// differences matter, so the base leaks into nothing it emits).
     base: std::time::Instant,
@@ -294,8 +291,6 @@ impl QuicHost {
             },
             answered: 0,
             turned_away: 0,
-            max_handshakes: MAX_HANDSHAKES,
-            max_connections: MAX_CONNECTIONS,
             base: std::time::Instant::now(),
             events: VecDeque::new(),
             out: VecDeque::new(),
@@ -458,7 +453,7 @@ impl QuicHost {
                     .values()
                     .filter(|s| !s.ended && s.conn.is_handshaking())
                     .count();
-                if handshaking >= self.max_handshakes || self.answered >= self.max_connections {
+                if handshaking >= MAX_HANDSHAKES || self.answered >= MAX_CONNECTIONS {
                     self.endpoint.ignore(incoming);
                     self.turned_away += 1;
                     return;
@@ -666,13 +661,6 @@ impl QuicHost {
     /// New connections dropped unanswered (see [`MAX_HANDSHAKES`], [`MAX_CONNECTIONS`]).
     pub fn turned_away(&self) -> u64 {
         self.turned_away
-    }
-
-    /// Raises (or lowers) how many new connections a server host has in their handshakes at once
-    /// and answers over its life (a load tool's hundreds of participants).
-    pub fn limit_connections(&mut self, handshakes: usize, connections: usize) {
-        self.max_handshakes = handshakes;
-        self.max_connections = connections;
     }
 }
 
