@@ -158,6 +158,13 @@ impl ViolationLog {
     }
 }
 
+/// What every judge's report answers, whichever way it judged (packet by packet through a
+/// [`Judge`], or over whole QUIC connections rebuilt from a capture): the rules the judged side broke.
+pub trait Judgement {
+    /// Every violation, in the report's order.
+    fn violations(&self) -> Vec<Violation>;
+}
+
 /// A family's judge: fed the packets of a capture in order, it reports at the end.
 pub trait Judge {
     /// The family's verdict.

@@ -25,7 +25,6 @@ use serde::Serialize;
 
 pub use run::{execute, prepare, Cell, Outcome, Plan, Request};
 
-/// What a family adds to be run in interop matrices.
 /// A QUIC family's cell against an external program: a client IUT's cell is its run's verdict;
 /// a server IUT's is whether the harness's client got every answer right.
 pub fn client_cell_ok(outcome: &handshake_scenario::ScenarioOutcome, role: Role) -> bool {
@@ -35,12 +34,49 @@ pub fn client_cell_ok(outcome: &handshake_scenario::ScenarioOutcome, role: Role)
     }
 }
 
+/// What one cell of a matrix showed (`matrix.json` gives its fields) and how reports present it.
+pub trait CellSeen: Serialize + Clone + fmt::Debug + Send + Sync {
+    /// A cell that could not run, and why.
+    fn failed(why: &str) -> Self;
+    /// The path it took (one of the family's [`InteropFamily::PATHS`], or another word).
+    fn path(&self) -> String;
+    /// What it delivered, in a word (`100`: frames). Default: its path.
+    fn value(&self) -> String {
+        self.path()
+    }
+    /// What it delivered against what it could (`100 / 100 frames`).
+    fn summary(&self) -> String;
+    /// A further figure for the matrix cell (` · 12.5 ms` to first media), if any.
+    fn detail(&self) -> Option<String> {
+        None
+    }
+    /// Labelled facts for the cell's section of the HTML page. Default: its path.
+    fn facts(&self) -> Vec<(String, String)> {
+        vec![("path".into(), self.path())]
+    }
+    /// Why it failed, when it did.
+    fn failure(&self) -> Option<&str>;
+}
+
+/// An expected cell of a matrix file: the family's keys, and how a cell that showed `S` compares.
+pub trait CellExpect<S>: Fields {
+    /// In short (`3way · 100`).
+    fn short(&self) -> String;
+    /// In full (`3way · 100 frames · failure containing “…”`).
+    fn long(&self) -> String;
+    /// How `seen` differs from it (empty: as expected); with `failure_text` false only whether
+    /// it failed is compared, not the text (an external program's failure is its exit status).
+    fn mismatch(&self, seen: &S, failure_text: bool) -> Vec<String>;
+}
+
+/// What a family adds to be run in interop matrices: what a cell shows and expects (two types
+/// that present and compare themselves), its paths, and how a cell's run is read.
 pub trait InteropFamily: Family {
     /// The family's keys of an expected cell (the media stream's `negotiated_mode`,
     /// `frames_successful`, `failure_contains`).
-    type CellExpect: Fields;
-    /// What a cell showed, as `matrix.json` gives it (its fields are the cell's).
-    type CellSeen: Serialize + Clone + fmt::Debug + Send + Sync;
+    type CellExpect: CellExpect<Self::CellSeen>;
+    /// What a cell showed.
+    type CellSeen: CellSeen;
     /// The paths a cell may take, in legend order (the media stream's `3way`, `legacy`, …).
     const PATHS: &'static [&'static str];
 
@@ -59,37 +95,22 @@ pub trait InteropFamily: Family {
         report: &Self::Report,
         s: &Scenario<Self>,
     ) -> Result<Self::CellSeen, String>;
-    /// A cell that could not run.
-    fn seen_failed(why: &str, s: &Scenario<Self>) -> Self::CellSeen;
-    /// The path it took.
-    fn path(seen: &Self::CellSeen) -> String;
-    /// What it delivered, in a word (`100`: frames).
-    fn value(seen: &Self::CellSeen) -> String;
-    /// What it delivered against what it could (`100 / 100 frames`).
-    fn summary(seen: &Self::CellSeen) -> String;
-    /// A further figure for the matrix cell (` · 12.5 ms` to first media), if any.
-    fn detail(seen: &Self::CellSeen) -> Option<String>;
-    /// Labelled facts for the cell's section of the HTML page.
-    fn facts(seen: &Self::CellSeen) -> Vec<(String, String)>;
-    /// Whether it failed (its failure text).
-    fn failure(seen: &Self::CellSeen) -> Option<&str>;
-    /// An expectation in short (`3way · 100`).
-    fn expect_short(e: &Self::CellExpect) -> String;
-    /// An expectation in full (`3way · 100 frames · failure containing “…”`).
-    fn expect_long(e: &Self::CellExpect) -> String;
-    /// How what was seen differs from the expectation (empty: as expected); with `failure_text`
-    /// false only whether it failed is compared, not the text (an external program's failure is
-    /// its exit status).
-    fn mismatch(e: &Self::CellExpect, seen: &Self::CellSeen, failure_text: bool) -> Vec<String>;
+    /// The cell scenario's expectations for an external program in `role` (so that an
+    /// initiator's exit status is observed).
+    fn cell_expect(role: Role) -> Self::ExpectFields;
+    /// A cell that could not run (default: [`CellSeen::failed`]; a family may say what it
+    /// would have delivered).
+    fn seen_failed(why: &str, _s: &Scenario<Self>) -> Self::CellSeen {
+        Self::CellSeen::failed(why)
+    }
+    /// The setup every cell runs, as labelled facts (`stream`: …). Default: none.
+    fn setup_facts(_s: &Scenario<Self>) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The path the judge saw on the capture (`None`, the default: the judge names none).
     fn checker_path(_report: &Self::Report) -> Option<String> {
         None
     }
-    /// The setup every cell runs, as labelled facts (`stream`: …).
-    fn setup_facts(s: &Scenario<Self>) -> Vec<(String, String)>;
-    /// The cell scenario's expectations for an external program in `role` (so that an
-    /// initiator's exit status is observed).
-    fn cell_expect(role: Role) -> Self::ExpectFields;
 }
 
 /// A family's interop matrices behind one object-safe face, for the registry.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::matrix::ExpectedCell;
 use crate::peer::Peer;
 use crate::run::{Cell, Outcome};
-use crate::InteropFamily;
+use crate::{CellExpect as _, CellSeen as _, InteropFamily};
 
 /// Version of `matrix.json`.
 pub const MATRIX_JSON_VERSION: u32 = 1;
@@ -27,7 +27,7 @@ fn cell_text<F: InteropFamily>(c: &Cell<F>) -> String {
         "no_expectation" => " ?",
         _ => "",
     };
-    format!("{} {}{mark}", F::path(&c.seen), F::value(&c.seen))
+    format!("{} {}{mark}", c.seen.path(), c.seen.value())
 }
 
 fn pad(text: &str, width: usize) -> String {
@@ -247,7 +247,7 @@ fn json_peer(p: &Peer) -> JsonPeer<'_> {
 fn summary<F: InteropFamily>(outcome: &Outcome<F>) -> JsonSummary {
     let mut paths = BTreeMap::new();
     for c in &outcome.cells {
-        *paths.entry(F::path(&c.seen)).or_default() += 1;
+        *paths.entry(c.seen.path()).or_default() += 1;
     }
     let count = |s: &str| outcome.cells.iter().filter(|c| c.status() == s).count();
     JsonSummary {
@@ -384,7 +384,7 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
                 else {
                     return String::new();
                 };
-                let text = format!("{} · {}", F::path(&c.seen), F::value(&c.seen));
+                let text = format!("{} · {}", c.seen.path(), c.seen.value());
                 let text = match outcome.capture_file(c) {
                     Some(f) => format!("[{}]({f})", md_cell(&text)),
                     None => md_cell(&text),
@@ -411,7 +411,7 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
             let expected = c
                 .expected
                 .as_ref()
-                .map(|e| F::expect_short(&e.fields))
+                .map(|e| e.fields.short())
                 .unwrap_or_default();
             let _ = writeln!(
                 md,
@@ -581,10 +581,10 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
             .map(|c| MatrixCell {
                 initiator: name(&plan.initiators, c.initiator).to_owned(),
                 responder: name(&plan.responders, c.responder).to_owned(),
-                path: F::path(&c.seen),
-                summary: F::summary(&c.seen),
-                detail: F::detail(&c.seen),
-                expected: c.expected.as_ref().map(|e| F::expect_short(&e.fields)),
+                path: c.seen.path(),
+                summary: c.seen.summary(),
+                detail: c.seen.detail(),
+                expected: c.expected.as_ref().map(|e| e.fields.short()),
                 differs: c.mismatch.is_some(),
                 mismatch: c.mismatch.clone(),
                 checker: checker_short(c),
@@ -606,7 +606,7 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                 name(&plan.initiators, c.initiator),
                 name(&plan.responders, c.responder),
             );
-            let mut facts = F::facts(&c.seen);
+            let mut facts = c.seen.facts();
             facts.insert(
                 facts.len().min(3),
                 (
@@ -619,7 +619,7 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                 ),
             );
             match &c.expected {
-                Some(e) => facts.push(("expected".to_owned(), F::expect_long(&e.fields))),
+                Some(e) => facts.push(("expected".to_owned(), e.fields.long())),
                 None => facts.push(("expected".to_owned(), "no expectation".to_owned())),
             }
             facts.push((
@@ -646,7 +646,7 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                     rules.push(v.rule.to_owned());
                 }
             }
-            let path = F::path(&c.seen);
+            let path = c.seen.path();
             Section {
                 anchor: anchor(c),
                 heading: format!("{i} × {r}"),

@@ -22,7 +22,7 @@ use handshake_scenario::{Iut, JudgeCtx, Role, Scenario};
 
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile};
 use crate::peer::{parse_peer, split_peers, Peer};
-use crate::InteropFamily;
+use crate::{CellExpect as _, InteropFamily};
 
 /// What the user asked for (the CLI's arguments, family-free).
 #[derive(Debug, Clone)]
@@ -316,7 +316,7 @@ pub fn run_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize) -> Cell<F>
         cell.mismatch = expected.as_ref().and_then(|e| {
             // An external initiator's failure is its exit status: only whether it failed compares.
             let text = !(cell.real_time && ip.is_command());
-            let mut differences = F::mismatch(&e.fields, &cell.seen, text);
+            let mut differences = e.fields.mismatch(&cell.seen, text);
             let want: Vec<String> = e
                 .rules_fire
                 .iter()

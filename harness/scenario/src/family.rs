@@ -318,12 +318,65 @@ pub struct ObserveCtx<'a, F: Family> {
 /// The event type of a family's endpoints.
 pub type Event<F> = <<F as Family>::Node as Endpoint>::Event;
 
-/// A protocol family (see the module docs).
+/// What a family's files may say and cite, in one table: the scenario format's vocabulary (roles,
+/// features, unit kinds), the judge's rule catalogue, the decision table, and the manifest's
+/// placeholders and flags. A family writes it once as a constant ([`Family::VOCABULARY`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Vocabulary {
+    /// What the family calls the two roles: (initiator, responder), e.g. `("client", "server")`.
+    pub role_names: (&'static str, &'static str),
+    /// The judge's rule catalogue.
+    pub rules: &'static [Rule],
+    /// What expectations may cite.
+    pub citations: Citations,
+    /// The features a scenario may require (`iut.requires`), with what each means; `restart` is
+    /// generic and not listed.
+    pub features: &'static [(&'static str, &'static str)],
+    /// The unit kinds `expect` and `expect_none` match (besides `any`), each with its decoded
+    /// fields.
+    pub units: &'static [(&'static str, &'static [&'static str])],
+    /// The manifest placeholders (beyond the generic `{listen}`, `{target}`, `{seed}` …).
+    pub placeholders: &'static [&'static str],
+    /// The manifest flags (beyond the generic `mutant`).
+    pub flags: &'static [&'static str],
+}
+
+/// How a family reads one datagram off the link without any state: the fault link's classes, a
+/// ladder's label, and the unit an IUT's datagram stands for. The QUIC families share one
+/// (`handshake-quic-family`); a datagram-per-message protocol writes its own.
+pub trait Datagrams {
+    /// The classes [`classify`](Self::classify) names (what a fault's `kind` may select).
+    const CLASSES: &'static [&'static str];
+    /// The link class of a datagram.
+    fn classify(payload: &[u8]) -> &'static str;
+    /// How a ladder diagram shows it.
+    fn describe(payload: &[u8]) -> DatagramLabel;
+    /// The unit a datagram the IUT sent stands for, if any (`None`, the default: units come from
+    /// the harness's endpoint's events, as for QUIC, where datagrams are encrypted).
+    fn unit(_payload: &[u8]) -> Option<Value> {
+        None
+    }
+}
+
+/// A family's `expect` keys, compared with what a run observed (`O`: the family's observations).
+pub trait Expectations<O>: Fields {
+    /// Misses go to `reasons`, what this run cannot show to `unobservable`.
+    fn check(&self, observed: &O, reasons: &mut Vec<String>, unobservable: &mut Vec<String>);
+}
+
+/// No `expect` keys: nothing to compare.
+impl<O> Expectations<O> for crate::format::NoFields {
+    fn check(&self, _: &O, _: &mut Vec<String>, _: &mut Vec<String>) {}
+}
+
+/// A protocol family (see the module docs). A family writes its vocabulary, the types of its
+/// scenario format, its reference endpoints (`node`, `act`), its judge (`judge`, `observe`) and
+/// how its programs are started (`launch`); everything else has a default it may override.
 pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// `"mediastream"`: the scenarios' `protocol`, the folder names, the prefix of rule ids.
     const NAME: &'static str;
-    /// What the family calls the two roles: (initiator, responder), e.g. `("client", "server")`.
-    const ROLE_NAMES: (&'static str, &'static str);
+    /// What its files may say and cite.
+    const VOCABULARY: &'static Vocabulary;
 
     // ---- The scenario format -------------------------------------------------------------------
 
@@ -333,34 +386,61 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     type IutFields: Fields;
     /// Family keys in `peer`.
     type PeerFields: Fields;
-    /// Family keys in `expect`.
-    type ExpectFields: Fields;
+    /// Family keys in `expect`, and how they compare with the observations.
+    type ExpectFields: Expectations<Self::Observations>;
     /// The family's own steps.
     type Action: Action;
+    /// How it reads a datagram.
+    type Datagrams: Datagrams;
+
+    /// What the family calls the two roles: (initiator, responder).
+    const ROLE_NAMES: (&'static str, &'static str) = Self::VOCABULARY.role_names;
+    /// The family's manifest placeholders.
+    const PLACEHOLDERS: &'static [&'static str] = Self::VOCABULARY.placeholders;
+    /// The family's manifest flags.
+    const FLAGS: &'static [&'static str] = Self::VOCABULARY.flags;
 
     /// The judge's rule catalogue.
-    fn rules() -> &'static [Rule];
+    fn rules() -> &'static [Rule] {
+        Self::VOCABULARY.rules
+    }
     /// What expectations may cite.
-    fn citations() -> &'static Citations;
-    /// The features a scenario may require (`iut.requires`), with what each means; `restart` is
-    /// generic and not listed.
-    fn features() -> &'static [(&'static str, &'static str)];
+    fn citations() -> &'static Citations {
+        &Self::VOCABULARY.citations
+    }
+    /// The features a scenario may require, with what each means.
+    fn features() -> &'static [(&'static str, &'static str)] {
+        Self::VOCABULARY.features
+    }
     /// The unit kinds `expect` and `expect_none` match (besides `any`).
-    fn unit_kinds() -> Vec<&'static str>;
+    fn unit_kinds() -> Vec<&'static str> {
+        Self::VOCABULARY.units.iter().map(|(k, _)| *k).collect()
+    }
     /// The decoded fields of a unit kind.
-    fn unit_fields(kind: &str) -> Vec<&'static str>;
-    /// The classes of datagrams a fault's `kind` selects (the link classifier's names).
-    fn link_classes() -> Vec<&'static str>;
+    fn unit_fields(kind: &str) -> Vec<&'static str> {
+        Self::VOCABULARY
+            .units
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, f)| f.to_vec())
+            .unwrap_or_default()
+    }
+    /// The classes of datagrams a fault's `kind` selects.
+    fn link_classes() -> Vec<&'static str> {
+        <Self::Datagrams as Datagrams>::CLASSES.to_vec()
+    }
     /// Reports what the schema cannot say about the family's parts of `s` (its setup, IUT, peer and
-    /// expectation keys).
-    fn validate(s: &Scenario<Self>, v: &mut Validator<'_>);
+    /// expectation keys). Default: nothing.
+    fn validate(_s: &Scenario<Self>, _v: &mut Validator<'_>) {}
     /// The same for one of its steps at `at`, in step order (variables captured so far are in `v`).
+    /// Default: nothing.
     fn validate_action(
-        s: &Scenario<Self>,
-        action: &Self::Action,
-        at: &[Seg],
-        v: &mut Validator<'_>,
-    );
+        _s: &Scenario<Self>,
+        _action: &Self::Action,
+        _at: &[Seg],
+        _v: &mut Validator<'_>,
+    ) {
+    }
     /// The features `s` requires of the IUT: `iut.requires`, plus any its parameters imply.
     fn required_features(s: &Scenario<Self>) -> Vec<String> {
         s.iut.requires.clone()
@@ -368,8 +448,9 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     // ---- Endpoints and runs --------------------------------------------------------------------
 
-    /// A reference profile.
-    type Profile: Clone + fmt::Debug + fmt::Display + Send + Sync;
+    /// A reference profile. Its `Default` is what a running responder (`--iut-addr`) is taken to
+    /// behave like when the command line names no profile.
+    type Profile: Clone + Default + fmt::Debug + fmt::Display + Send + Sync;
     /// The family's sans-I/O endpoints (reference IUTs and peers, the scripted endpoint, a sink).
     type Node: Endpoint<Event: fmt::Display + fmt::Debug + Clone + Send> + fmt::Debug + Send;
 
@@ -391,16 +472,18 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         now: Instant,
     ) -> Result<Self::Node, String>;
     /// What stands at the peer's address when the scenario has no reference peer, started at `now`
-    /// (`None`: nothing; the script's datagrams come from the harness itself). `iut_profile` is the
-    /// profile the IUT runs, when known (a reference, or what an external IUT was launched as): a
-    /// scripted peer speaks its transport.
+    /// (`None`, the default: nothing; the script's datagrams come from the harness itself).
+    /// `iut_profile` is the profile the IUT runs, when known (a reference, or what an external IUT
+    /// was launched as): a scripted peer speaks its transport.
     fn script_node(
-        s: &Scenario<Self>,
-        iut_profile: Option<&Self::Profile>,
-        remote: SocketAddr,
-        seed: u64,
-        now: Instant,
-    ) -> Result<Option<Self::Node>, String>;
+        _s: &Scenario<Self>,
+        _iut_profile: Option<&Self::Profile>,
+        _remote: SocketAddr,
+        _seed: u64,
+        _now: Instant,
+    ) -> Result<Option<Self::Node>, String> {
+        Ok(None)
+    }
     /// The profile a scenario's reference peer runs, given the IUT's (default: as the scenario
     /// names it). A family whose profiles carry settings both sides must share — a transport —
     /// takes them from the IUT's here (interop pairs are not adapted: a mismatch is their result).
@@ -412,12 +495,14 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// virtual time every node keeps the family's fixed epoch, so runs stay byte-identical).
     fn use_wall_clock(_node: &mut Self::Node, _now: Instant) {}
     /// The link class of a datagram (for fault `kind`s).
-    fn classify(payload: &[u8]) -> &'static str;
+    fn classify(payload: &[u8]) -> &'static str {
+        <Self::Datagrams as Datagrams>::classify(payload)
+    }
     /// Performs one of the family's steps.
     fn act(action: &Self::Action, ctx: &mut ActCtx<'_, Self>) -> Result<(), String>;
     /// The unit a datagram the IUT sent stands for, if any.
-    fn unit_of_datagram(_payload: &[u8]) -> Option<Value> {
-        None
+    fn unit_of_datagram(payload: &[u8]) -> Option<Value> {
+        <Self::Datagrams as Datagrams>::unit(payload)
     }
     /// The unit an event of the peer's endpoint stands for, if any.
     fn unit_of_event(_event: &Event<Self>) -> Option<Value> {
@@ -444,20 +529,32 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn steps_before_ready(_s: &Scenario<Self>) -> bool {
         false
     }
-    /// What the run waits for after the steps.
-    fn settle(s: &Scenario<Self>, real_time: bool) -> Settle;
+    /// What the run waits for after the steps. Default: the initiator finishes (an initiator IUT,
+    /// or the reference initiator facing a responder IUT); a responder serves on.
+    fn settle(s: &Scenario<Self>, _real_time: bool) -> Settle {
+        let initiator_iut = s.iut.role == Role::Initiator;
+        Settle {
+            iut: initiator_iut,
+            peer: !initiator_iut,
+            peer_tail: None,
+        }
+    }
     /// Roughly how long the reference peer's part lasts, ms (to start the longest real-time runs
-    /// first).
-    fn expected_ms(s: &Scenario<Self>) -> u64;
+    /// first). Default: a second.
+    fn expected_ms(_s: &Scenario<Self>) -> u64 {
+        1_000
+    }
 
     // ---- Judging -------------------------------------------------------------------------------
 
     /// The judge's report on a capture.
-    type Report: fmt::Debug;
+    type Report: handshake_check::Judgement + fmt::Debug;
     /// Judges a run's capture (pcapng, as the IUT saw it).
     fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Self::Report, String>;
     /// Every violation in a report.
-    fn violations(report: &Self::Report) -> Vec<Violation>;
+    fn violations(report: &Self::Report) -> Vec<Violation> {
+        handshake_check::Judgement::violations(report)
+    }
     /// What the family observes of a run (beyond rules and steps).
     type Observations: Observations + Default;
     /// Collects the observations.
@@ -469,9 +566,13 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         observed: &Self::Observations,
         reasons: &mut Vec<String>,
         unobservable: &mut Vec<String>,
-    );
+    ) {
+        expect.check(observed, reasons, unobservable);
+    }
     /// How a ladder diagram shows a datagram of this family.
-    fn describe_datagram(payload: &[u8]) -> DatagramLabel;
+    fn describe_datagram(payload: &[u8]) -> DatagramLabel {
+        <Self::Datagrams as Datagrams>::describe(payload)
+    }
     /// The run's transcript: the capture decoded (as `iut` saw it), the endpoints' events of the
     /// IUT, and the generic `markers` (steps, process output), in time order. The default: the
     /// endpoints' events and the markers (families whose events say it all: the QUIC ones).
@@ -500,26 +601,40 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
 
     // ---- External implementations ---------------------------------------------------------------
 
-    /// The family's manifest placeholders (beyond the generic `{listen}`, `{target}`, `{seed}` …).
-    const PLACEHOLDERS: &'static [&'static str];
-    /// The family's manifest flags (beyond the generic `mutant`).
-    const FLAGS: &'static [&'static str];
-    /// Checks the family's parts of a manifest (profiles, options).
-    fn validate_manifest(manifest: &Manifest) -> Result<(), String>;
+    /// Checks the family's parts of a manifest. Default: every profile it lists parses.
+    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+        for p in manifest.profiles.iter().flatten() {
+            Self::parse_profile(p).map_err(|e| format!("profiles: `{p}`: {e}"))?;
+        }
+        Ok(())
+    }
     /// What an external IUT described by `manifest` must be started with to run `s`, or why it
     /// cannot (the `unsupported` reason).
     fn launch(manifest: &Manifest, s: &Scenario<Self>) -> Result<Launch, String>;
     /// The same for a responder already running (`--iut-addr`), which behaves like `profile`.
-    fn launch_running(profile: &Self::Profile, s: &Scenario<Self>) -> Result<Launch, String>;
-    /// The profile an external IUT's traffic is judged against.
-    fn launched_profile(launch: &Launch) -> Option<Self::Profile>;
+    /// Default: the family cannot judge a running program.
+    fn launch_running(_profile: &Self::Profile, _s: &Scenario<Self>) -> Result<Launch, String> {
+        Err(format!(
+            "{} cannot judge a program that is already running: give a manifest",
+            Self::NAME
+        ))
+    }
+    /// The profile an external IUT's traffic is judged against. Default: the profile it was
+    /// launched as.
+    fn launched_profile(launch: &Launch) -> Option<Self::Profile> {
+        Self::parse_profile(&launch.profile).ok()
+    }
     /// The profile a running responder behaves like when `--iut-addr` names none.
-    fn default_running_profile() -> Self::Profile;
+    fn default_running_profile() -> Self::Profile {
+        Self::Profile::default()
+    }
 
     // ---- The suite's power ---------------------------------------------------------------------
 
-    /// The reference endpoints' mutants.
-    fn mutants() -> Vec<ReferenceMutant>;
+    /// The reference endpoints' mutants (none by default).
+    fn mutants() -> Vec<ReferenceMutant> {
+        Vec::new()
+    }
 
     // ---- What an external IUT speaks (`harness probe`) ------------------------------------------
 

@@ -22,8 +22,8 @@ pub mod validate;
 use std::path::Path;
 
 pub use family::{
-    ActCtx, Citations, Class, DatagramLabel, Decision, Event, Family, Inferred, IutExit, JudgeCtx,
-    Judged, ObserveCtx, Probe, ReferenceMutant, Settle,
+    ActCtx, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations, Family,
+    Inferred, IutExit, JudgeCtx, Judged, ObserveCtx, Probe, ReferenceMutant, Settle, Vocabulary,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

@@ -12,18 +12,21 @@ use handshake_scenario::{Role, ScenarioOutcome};
 use crate::format::ExpectFields;
 use crate::{DarkTower, DarkTowerReport, DarkTowerScenario};
 
+/// What a completed cell did.
+const DONE: &str = "joined, authenticated, published, closed with 0";
+
 impl InteropFamily for DarkTower {
-    handshake_interop::verdict_cells!("joined, authenticated, published, closed with 0");
+    type CellExpect = handshake_interop::verdict::CellExpect;
+    type CellSeen = CellSeen;
+    const PATHS: &'static [&'static str] = handshake_interop::verdict::PATHS;
 
     fn seen_pair(run: &Simulated<Self>, _: &DarkTowerReport, _: &DarkTowerScenario) -> CellSeen {
-        match run.node(INITIATOR) {
-            Some(DarkTowerNode::Client(c)) => match &c.report().result {
-                Some(Ok(())) => CellSeen::ok(),
-                Some(Err(why)) => CellSeen::failed(why.clone()),
-                None => CellSeen::failed("the client did not finish"),
-            },
-            _ => CellSeen::failed("no client"),
-        }
+        let client = match run.node(INITIATOR) {
+            Some(DarkTowerNode::Client(c)) => Some(c),
+            _ => None,
+        };
+        let verdict = client.and_then(|c| c.report().result.clone());
+        CellSeen::of_client(client.is_some(), verdict, DONE)
     }
 
     fn seen_external(
@@ -35,6 +38,7 @@ impl InteropFamily for DarkTower {
         Ok(CellSeen::of(
             handshake_interop::client_cell_ok(outcome, role),
             &outcome.reasons,
+            DONE,
         ))
     }
 

@@ -26,12 +26,10 @@ pub mod probe;
 pub mod profile;
 pub use peer::LoadMetrics;
 
-use handshake_check::Tolerance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_darktower_endpoint::{
     bare_sessions_with, quic_transport, Client, ClientConfig, Clock, Controller, ControllerConfig,
@@ -45,8 +43,7 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Citations, DatagramLabel, Event, Family, JudgeCtx, ObserveCtx, Registered, Role,
-    Scenario, Settle,
+    ActCtx, Event, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle, Vocabulary,
 };
 use handshake_webtransport::{WtConfig, WtSessions};
 use serde_json::Value;
@@ -72,13 +69,7 @@ pub static FAMILY: Registered<DarkTower> = Registered::new();
 pub type DarkTowerScenario = Scenario<DarkTower>;
 
 /// What the judge reports on a run.
-#[derive(Debug, Default)]
-pub struct DarkTowerReport {
-    /// Broken rules.
-    pub violations: Vec<Violation>,
-    /// What the judge could not see.
-    pub notes: Vec<String>,
-}
+pub type DarkTowerReport = handshake_quic_family::QuicReport;
 
 /// The profile a scenario runs: the IUT's, with the scenario's `transport` and `reset_codes`.
 pub fn effective(profile: &Profile, s: &DarkTowerScenario) -> Profile {
@@ -281,38 +272,28 @@ fn meeting_server(
     DarkTowerNode::Server(MeetingServer::new(t, controller, handler))
 }
 
+/// What Dark Tower's files may say and cite.
+pub const VOCABULARY: Vocabulary = Vocabulary {
+    role_names: ("client", "server"),
+    rules: handshake_darktower_judge::rules::ALL,
+    citations: citations::CITATIONS,
+    features: format::FEATURES,
+    units: observe::UNIT_KINDS,
+    placeholders: launch::PLACEHOLDERS,
+    flags: launch::FLAGS,
+};
+
 impl Family for DarkTower {
     const NAME: &'static str = "darktower";
-    const ROLE_NAMES: (&'static str, &'static str) = ("client", "server");
+    const VOCABULARY: &'static Vocabulary = &VOCABULARY;
 
     type Setup = Setup;
     type IutFields = IutFields;
     type PeerFields = PeerFields;
     type ExpectFields = ExpectFields;
     type Action = DarkTowerStep;
+    type Datagrams = handshake_quic_family::QuicDatagrams;
 
-    fn rules() -> &'static [Rule] {
-        judge::rules()
-    }
-    fn citations() -> &'static Citations {
-        &citations::CITATIONS
-    }
-    fn features() -> &'static [(&'static str, &'static str)] {
-        format::FEATURES
-    }
-    fn unit_kinds() -> Vec<&'static str> {
-        observe::UNIT_KINDS.iter().map(|(k, _)| *k).collect()
-    }
-    fn unit_fields(kind: &str) -> Vec<&'static str> {
-        observe::UNIT_KINDS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, f)| f.to_vec())
-            .unwrap_or_default()
-    }
-    fn link_classes() -> Vec<&'static str> {
-        handshake_quic::LINK_CLASSES.to_vec()
-    }
     fn validate(s: &DarkTowerScenario, v: &mut Validator<'_>) {
         let at =
             |k: &'static str| handshake_scenario::validate::path(&[Seg::key("iut"), Seg::key(k)]);
@@ -374,9 +355,6 @@ impl Family for DarkTower {
                 &w.hex,
             );
         }
-    }
-    fn required_features(s: &DarkTowerScenario) -> Vec<String> {
-        s.iut.requires.clone()
     }
 
     type Profile = Profile;
@@ -501,9 +479,6 @@ impl Family for DarkTower {
             let _ = t.host_mut().set_server_identity(identity);
         }
     }
-    fn classify(payload: &[u8]) -> &'static str {
-        handshake_quic::link_class(payload)
-    }
     fn act(action: &DarkTowerStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
         let now = ctx.now;
         let meeting = ctx.scenario.setup.meeting.id.clone();
@@ -548,27 +523,11 @@ impl Family for DarkTower {
     fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<DarkTowerReport, String> {
         judge::judge(capture, ctx)
     }
-    fn violations(report: &DarkTowerReport) -> Vec<Violation> {
-        report.violations.clone()
-    }
     type Observations = DarkTowerObservations;
     fn observe(ctx: &ObserveCtx<'_, Self>, report: &DarkTowerReport) -> DarkTowerObservations {
         observe::observe(ctx, report.notes.clone())
     }
-    fn check_expect(
-        expect: &ExpectFields,
-        observed: &DarkTowerObservations,
-        reasons: &mut Vec<String>,
-        _unobservable: &mut Vec<String>,
-    ) {
-        observe::check_expect(expect, observed, reasons);
-    }
-    fn describe_datagram(payload: &[u8]) -> DatagramLabel {
-        DatagramLabel::text(handshake_quic::describe_datagram(payload))
-    }
 
-    const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
-    const FLAGS: &'static [&'static str] = launch::FLAGS;
     fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
         launch::validate_manifest(manifest)
     }
@@ -583,9 +542,6 @@ impl Family for DarkTower {
             contract: launch::contract(launch),
             ..p
         })
-    }
-    fn default_running_profile() -> Profile {
-        Profile::default()
     }
 
     fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {
@@ -640,10 +596,6 @@ mod judge {
     use super::*;
     use handshake_darktower_judge::{Judged, Options, Transport};
 
-    pub fn rules() -> &'static [Rule] {
-        handshake_darktower_judge::rules::ALL
-    }
-
     pub fn judge(capture: &[u8], ctx: &JudgeCtx<'_, DarkTower>) -> Result<DarkTowerReport, String> {
         let s = ctx.scenario;
         let profile = effective(&ctx.iut_profile.unwrap_or_default(), s);
@@ -677,10 +629,7 @@ mod judge {
             // virtual time (real-time captures are stamped from the same fixed epoch).
             token_secret: ctx.tolerance.is_none().then(|| TOKEN_SECRET.to_owned()),
             idle_timeout_ms: s.setup.meeting.idle_ms,
-            tolerance: ctx
-                .tolerance
-                .unwrap_or(Tolerance::QUIC_FLOOR)
-                .at_least(Tolerance::QUIC_FLOOR),
+            tolerance: handshake_quic_family::tolerance(ctx.tolerance),
             judge: judged,
             capacity: Some(s.setup.meeting.capacity),
             // A server IUT of one role: every session to it is that role's, whatever its path or
@@ -691,15 +640,11 @@ mod judge {
             port: None,
         };
         let report = handshake_darktower_judge::judge(capture, &options)?;
-        Ok(DarkTowerReport {
-            violations: report.violations,
-            notes: report
-                .damage
-                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
-                .into_iter()
-                .chain(report.notes)
-                .collect(),
-        })
+        Ok(DarkTowerReport::new(
+            report.violations,
+            report.damage,
+            report.notes,
+        ))
     }
 }
 

@@ -186,22 +186,29 @@ pub fn observe(ctx: &ObserveCtx<'_, DarkTower>, notes: Vec<String>) -> DarkTower
 }
 
 /// Compares the expectations with the observations.
-pub fn check_expect(e: &ExpectFields, o: &DarkTowerObservations, reasons: &mut Vec<String>) {
-    for (kind, bound) in &e.units {
-        let n = o.units.get(kind).copied().unwrap_or(0);
-        if !bound.contains(n) {
-            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+impl handshake_scenario::Expectations<DarkTowerObservations> for ExpectFields {
+    fn check(
+        &self,
+        o: &DarkTowerObservations,
+        reasons: &mut Vec<String>,
+        _unobservable: &mut Vec<String>,
+    ) {
+        for (kind, bound) in &self.units {
+            let n = o.units.get(kind).copied().unwrap_or(0);
+            if !bound.contains(n) {
+                reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+            }
         }
-    }
-    if let Some(ok) = e.client_ok {
-        if o.client_ok != Some(ok) {
-            reasons.push(format!(
-                "client verdict {:?}{}, expected ok = {ok}",
-                o.client_ok,
-                o.client_failure
-                    .as_ref()
-                    .map_or_else(String::new, |f| format!(" ({f})"))
-            ));
+        if let Some(ok) = self.client_ok {
+            if o.client_ok != Some(ok) {
+                reasons.push(format!(
+                    "client verdict {:?}{}, expected ok = {ok}",
+                    o.client_ok,
+                    o.client_failure
+                        .as_ref()
+                        .map_or_else(String::new, |f| format!(" ({f})"))
+                ));
+            }
         }
     }
 }

@@ -313,6 +313,14 @@ pub struct Profile {
     pub mutant: Option<super::Mutant>,
 }
 
+/// The 3-way profile: what a responder is taken to speak when nothing says otherwise (a running
+/// responder given by address only).
+impl Default for Profile {
+    fn default() -> Self {
+        Profile::new(ProfileKind::ThreeWay)
+    }
+}
+
 /// A profile name that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileError(pub String);

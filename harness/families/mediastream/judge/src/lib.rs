@@ -180,6 +180,12 @@ impl Report {
     }
 }
 
+impl handshake_check::Judgement for Report {
+    fn violations(&self) -> Vec<Violation> {
+        Report::violations(self).cloned().collect()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Opened {
     Unknown,

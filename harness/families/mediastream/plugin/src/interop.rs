@@ -77,6 +77,97 @@ fn first_media_ms(capture: &[u8]) -> Option<f64> {
     None
 }
 
+impl handshake_interop::CellSeen for CellSeen {
+    fn failed(why: &str) -> CellSeen {
+        CellSeen {
+            negotiated_mode: "failed".into(),
+            frames_successful: 0,
+            frames_expected: 0,
+            time_to_first_media_ms: None,
+            failure: Some(why.to_owned()),
+        }
+    }
+    fn path(&self) -> String {
+        self.negotiated_mode.clone()
+    }
+    fn value(&self) -> String {
+        self.frames_successful.to_string()
+    }
+    fn summary(&self) -> String {
+        format!(
+            "{} / {} frames",
+            self.frames_successful, self.frames_expected
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        self.time_to_first_media_ms.map(|t| format!(" · {t:.1} ms"))
+    }
+    fn facts(&self) -> Vec<(String, String)> {
+        let mut facts = vec![
+            ("path".to_owned(), self.negotiated_mode.clone()),
+            (
+                "frames delivered".to_owned(),
+                format!("{} of {}", self.frames_successful, self.frames_expected),
+            ),
+            (
+                "time to first media".to_owned(),
+                self.time_to_first_media_ms
+                    .map_or("—".into(), |t| format!("{t:.3} ms")),
+            ),
+        ];
+        if let Some(f) = &self.failure {
+            facts.push(("failure".to_owned(), f.clone()));
+        }
+        facts
+    }
+    fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+}
+
+impl handshake_interop::CellExpect<CellSeen> for CellExpect {
+    fn short(&self) -> String {
+        format!("{} · {}", self.negotiated_mode, self.frames_successful)
+    }
+    fn long(&self) -> String {
+        format!(
+            "{} · {} frames{}",
+            self.negotiated_mode,
+            self.frames_successful,
+            self.failure_contains
+                .as_ref()
+                .map(|f| format!(" · failure containing “{f}”"))
+                .unwrap_or_default()
+        )
+    }
+    fn mismatch(&self, seen: &CellSeen, failure_text: bool) -> Vec<String> {
+        let mut mismatch = Vec::new();
+        if seen.negotiated_mode != self.negotiated_mode {
+            mismatch.push(format!(
+                "mode {}, expected {}",
+                seen.negotiated_mode, self.negotiated_mode
+            ));
+        }
+        if seen.frames_successful != self.frames_successful {
+            mismatch.push(format!(
+                "{} frames delivered, expected {}",
+                seen.frames_successful, self.frames_successful
+            ));
+        }
+        match (&self.failure_contains, &seen.failure) {
+            (Some(want), Some(got)) if failure_text && !got.contains(want.as_str()) => {
+                mismatch.push(format!("failure `{got}`, expected it to contain `{want}`"))
+            }
+            (Some(want), None) => {
+                mismatch.push(format!("no failure, expected one containing `{want}`"))
+            }
+            (None, Some(got)) => mismatch.push(format!("unexpected failure `{got}`")),
+            _ => {}
+        }
+        mismatch
+    }
+}
+
 impl InteropFamily for MediaStream {
     type CellExpect = CellExpect;
     type CellSeen = CellSeen;
@@ -142,92 +233,14 @@ impl InteropFamily for MediaStream {
         }
     }
 
+    /// A cell that could not run delivered none of the stream's frames.
     fn seen_failed(why: &str, s: &MediaScenario) -> CellSeen {
         CellSeen {
-            negotiated_mode: "failed".into(),
-            frames_successful: 0,
             frames_expected: s.setup.stream.frames(),
-            time_to_first_media_ms: None,
-            failure: Some(why.to_owned()),
+            ..handshake_interop::CellSeen::failed(why)
         }
     }
 
-    fn path(seen: &CellSeen) -> String {
-        seen.negotiated_mode.clone()
-    }
-    fn value(seen: &CellSeen) -> String {
-        seen.frames_successful.to_string()
-    }
-    fn summary(seen: &CellSeen) -> String {
-        format!(
-            "{} / {} frames",
-            seen.frames_successful, seen.frames_expected
-        )
-    }
-    fn detail(seen: &CellSeen) -> Option<String> {
-        seen.time_to_first_media_ms.map(|t| format!(" · {t:.1} ms"))
-    }
-    fn facts(seen: &CellSeen) -> Vec<(String, String)> {
-        let mut facts = vec![
-            ("path".to_owned(), seen.negotiated_mode.clone()),
-            (
-                "frames delivered".to_owned(),
-                format!("{} of {}", seen.frames_successful, seen.frames_expected),
-            ),
-            (
-                "time to first media".to_owned(),
-                seen.time_to_first_media_ms
-                    .map_or("—".into(), |t| format!("{t:.3} ms")),
-            ),
-        ];
-        if let Some(f) = &seen.failure {
-            facts.push(("failure".to_owned(), f.clone()));
-        }
-        facts
-    }
-    fn failure(seen: &CellSeen) -> Option<&str> {
-        seen.failure.as_deref()
-    }
-    fn expect_short(e: &CellExpect) -> String {
-        format!("{} · {}", e.negotiated_mode, e.frames_successful)
-    }
-    fn expect_long(e: &CellExpect) -> String {
-        format!(
-            "{} · {} frames{}",
-            e.negotiated_mode,
-            e.frames_successful,
-            e.failure_contains
-                .as_ref()
-                .map(|f| format!(" · failure containing “{f}”"))
-                .unwrap_or_default()
-        )
-    }
-    fn mismatch(e: &CellExpect, seen: &CellSeen, failure_text: bool) -> Vec<String> {
-        let mut mismatch = Vec::new();
-        if seen.negotiated_mode != e.negotiated_mode {
-            mismatch.push(format!(
-                "mode {}, expected {}",
-                seen.negotiated_mode, e.negotiated_mode
-            ));
-        }
-        if seen.frames_successful != e.frames_successful {
-            mismatch.push(format!(
-                "{} frames delivered, expected {}",
-                seen.frames_successful, e.frames_successful
-            ));
-        }
-        match (&e.failure_contains, &seen.failure) {
-            (Some(want), Some(got)) if failure_text && !got.contains(want.as_str()) => {
-                mismatch.push(format!("failure `{got}`, expected it to contain `{want}`"))
-            }
-            (Some(want), None) => {
-                mismatch.push(format!("no failure, expected one containing `{want}`"))
-            }
-            (None, Some(got)) => mismatch.push(format!("unexpected failure `{got}`")),
-            _ => {}
-        }
-        mismatch
-    }
     fn checker_path(report: &Report) -> Option<String> {
         report
             .sessions

@@ -32,7 +32,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use handshake_capture::UdpDatagram;
-use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_mediastream_endpoint::{Direction, Profile, ProfileKind};
 use handshake_mediastream_judge::{CheckOptions, Report};
@@ -43,8 +42,8 @@ use handshake_scenario::json::Seg;
 use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Citations, Event, Family, JudgeCtx, Judged, ObserveCtx, Registered, Role, Scenario,
-    Settle,
+    ActCtx, Datagrams, Event, Family, JudgeCtx, Judged, ObserveCtx, Registered, Role, Scenario,
+    Settle, Vocabulary,
 };
 use serde_json::Value;
 
@@ -135,43 +134,65 @@ fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
     options
 }
 
+/// The unit kinds (every datagram kind, and `malformed`), each with its decoded fields: what the
+/// wire's serialization writes.
+const UNITS: &[(&str, &[&str])] = &[
+    (Kind::Start.name(), decoded_fields(Some(Kind::Start))),
+    (
+        Kind::ConnectionId.name(),
+        decoded_fields(Some(Kind::ConnectionId)),
+    ),
+    (Kind::Data.name(), decoded_fields(Some(Kind::Data))),
+    (Kind::DataFrag.name(), decoded_fields(Some(Kind::DataFrag))),
+    (Kind::Syn.name(), decoded_fields(Some(Kind::Syn))),
+    (Kind::SynAck.name(), decoded_fields(Some(Kind::SynAck))),
+    (Kind::Ack.name(), decoded_fields(Some(Kind::Ack))),
+    ("malformed", decoded_fields(None)),
+];
+
+/// What the media stream's files may say and cite.
+pub const VOCABULARY: Vocabulary = Vocabulary {
+    role_names: ("initiator", "responder"),
+    rules: handshake_mediastream_judge::rules::ALL,
+    citations: citations::CITATIONS,
+    features: format::FEATURES,
+    units: UNITS,
+    placeholders: launch::PLACEHOLDERS,
+    flags: launch::FLAGS,
+};
+
+/// Media-stream datagrams: one datagram is one message, read without state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MediaDatagrams;
+
+impl Datagrams for MediaDatagrams {
+    /// A fault's `kind` selects datagrams by their unit kind.
+    const CLASSES: &'static [&'static str] = &[
+        UNITS[0].0, UNITS[1].0, UNITS[2].0, UNITS[3].0, UNITS[4].0, UNITS[5].0, UNITS[6].0,
+        UNITS[7].0,
+    ];
+    fn classify(payload: &[u8]) -> &'static str {
+        kind_name(payload)
+    }
+    fn describe(payload: &[u8]) -> handshake_scenario::DatagramLabel {
+        ladder::describe(payload)
+    }
+    fn unit(payload: &[u8]) -> Option<Value> {
+        Some(build::decoded(payload))
+    }
+}
+
 impl Family for MediaStream {
     const NAME: &'static str = "mediastream";
-    const ROLE_NAMES: (&'static str, &'static str) = ("initiator", "responder");
+    const VOCABULARY: &'static Vocabulary = &VOCABULARY;
 
     type Setup = Setup;
     type IutFields = IutFields;
     type PeerFields = PeerFields;
     type ExpectFields = ExpectFields;
     type Action = MediaStep;
+    type Datagrams = MediaDatagrams;
 
-    fn rules() -> &'static [Rule] {
-        handshake_mediastream_judge::rules::ALL
-    }
-    fn citations() -> &'static Citations {
-        &citations::CITATIONS
-    }
-    fn features() -> &'static [(&'static str, &'static str)] {
-        format::FEATURES
-    }
-    fn unit_kinds() -> Vec<&'static str> {
-        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-        names.push("malformed");
-        names
-    }
-    fn unit_fields(kind: &str) -> Vec<&'static str> {
-        match kind {
-            "malformed" => decoded_fields(None).to_vec(),
-            name => Kind::ALL
-                .iter()
-                .find(|k| k.name() == name)
-                .map(|k| decoded_fields(Some(*k)).to_vec())
-                .unwrap_or_default(),
-        }
-    }
-    fn link_classes() -> Vec<&'static str> {
-        Self::unit_kinds()
-    }
     fn validate(s: &MediaScenario, v: &mut Validator<'_>) {
         validate::scenario(s, v);
     }
@@ -211,6 +232,7 @@ impl Family for MediaStream {
         };
         Node::reference(profile, role, config, remote, seed, now)
     }
+    /// No reference peer: a sink takes the IUT's datagrams (the script's come from the harness).
     fn script_node(
         _: &MediaScenario,
         _: Option<&Profile>,
@@ -219,9 +241,6 @@ impl Family for MediaStream {
         _: Instant,
     ) -> Result<Option<Node>, String> {
         Ok(Some(Node::Sink))
-    }
-    fn classify(payload: &[u8]) -> &'static str {
-        kind_name(payload)
     }
     fn act(action: &MediaStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
         match action {
@@ -245,9 +264,6 @@ impl Family for MediaStream {
                 Ok(())
             }
         }
-    }
-    fn unit_of_datagram(payload: &[u8]) -> Option<Value> {
-        Some(build::decoded(payload))
     }
     fn is_ending(event: &Event<Self>) -> bool {
         matches!(event, handshake_mediastream_endpoint::Event::Ended { .. })
@@ -286,23 +302,9 @@ impl Family for MediaStream {
             .map(|v| v.report)
             .map_err(|e| e.to_string())
     }
-    fn violations(report: &Report) -> Vec<Violation> {
-        report.violations().cloned().collect()
-    }
     type Observations = MediaObservations;
     fn observe(ctx: &ObserveCtx<'_, Self>, report: &Report) -> MediaObservations {
         observe::observe(ctx, report)
-    }
-    fn check_expect(
-        expect: &ExpectFields,
-        observed: &MediaObservations,
-        reasons: &mut Vec<String>,
-        unobservable: &mut Vec<String>,
-    ) {
-        observe::check_expect(expect, observed, reasons, unobservable);
-    }
-    fn describe_datagram(payload: &[u8]) -> handshake_scenario::DatagramLabel {
-        ladder::describe(payload)
     }
     fn transcript(
         capture: &[u8],
@@ -330,8 +332,6 @@ impl Family for MediaStream {
         Some(Ok((report, transcript)))
     }
 
-    const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
-    const FLAGS: &'static [&'static str] = launch::FLAGS;
     fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
         launch::validate_manifest(manifest)
     }
@@ -343,9 +343,6 @@ impl Family for MediaStream {
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
         launch::launched_profile(launch)
-    }
-    fn default_running_profile() -> Profile {
-        Profile::new(ProfileKind::ThreeWay)
     }
 
     fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {

@@ -227,50 +227,51 @@ fn metric(m: &Metrics, name: &str) -> Option<u64> {
 
 /// Checks the observable outcome expectations (mode, metrics, drops, completion); what fails goes to
 /// `reasons`, what this IUT cannot show to `unobservable`.
-pub fn check_expect(
-    expect: &ExpectFields,
-    observed: &MediaObservations,
-    reasons: &mut Vec<String>,
-    unobservable: &mut Vec<String>,
-) {
-    if let Some(want) = &expect.negotiated_mode {
-        match &observed.negotiated_mode {
-            Some(got) if got == want => {}
-            got => reasons.push(format!(
-                "negotiated mode {}, expected {want}",
-                got.as_deref().unwrap_or("(no session)")
-            )),
-        }
-    }
-    for (name, bound) in &expect.metrics {
-        match observed.metrics.as_ref().and_then(|m| metric(m, name)) {
-            Some(v) if bound.contains(v) => {}
-            Some(v) => reasons.push(format!("{name} = {v}, expected {bound}")),
-            None => unobservable.push(name.clone()),
-        }
-    }
-    if observed.drops_observable {
-        for (reason, bound) in &expect.validation_errors {
-            let v = observed.iut_drops.get(reason).copied().unwrap_or(0);
-            if !bound.contains(v) {
-                reasons.push(format!(
-                    "IUT dropped {v} datagrams as {reason}, expected {bound}"
-                ));
+impl handshake_scenario::Expectations<MediaObservations> for ExpectFields {
+    fn check(
+        &self,
+        observed: &MediaObservations,
+        reasons: &mut Vec<String>,
+        unobservable: &mut Vec<String>,
+    ) {
+        if let Some(want) = &self.negotiated_mode {
+            match &observed.negotiated_mode {
+                Some(got) if got == want => {}
+                got => reasons.push(format!(
+                    "negotiated mode {}, expected {want}",
+                    got.as_deref().unwrap_or("(no session)")
+                )),
             }
         }
-    } else {
-        unobservable.extend(
-            expect
-                .validation_errors
-                .keys()
-                .map(|k| format!("validation_errors.{k}")),
-        );
-    }
-    if let Some(want) = expect.stream_complete {
-        match observed.initiator_complete {
-            Some(got) if got == want => {}
-            Some(got) => reasons.push(format!("stream complete = {got}, expected {want}")),
-            None => unobservable.push("stream_complete".into()),
+        for (name, bound) in &self.metrics {
+            match observed.metrics.as_ref().and_then(|m| metric(m, name)) {
+                Some(v) if bound.contains(v) => {}
+                Some(v) => reasons.push(format!("{name} = {v}, expected {bound}")),
+                None => unobservable.push(name.clone()),
+            }
+        }
+        if observed.drops_observable {
+            for (reason, bound) in &self.validation_errors {
+                let v = observed.iut_drops.get(reason).copied().unwrap_or(0);
+                if !bound.contains(v) {
+                    reasons.push(format!(
+                        "IUT dropped {v} datagrams as {reason}, expected {bound}"
+                    ));
+                }
+            }
+        } else {
+            unobservable.extend(
+                self.validation_errors
+                    .keys()
+                    .map(|k| format!("validation_errors.{k}")),
+            );
+        }
+        if let Some(want) = self.stream_complete {
+            match observed.initiator_complete {
+                Some(got) if got == want => {}
+                Some(got) => reasons.push(format!("stream complete = {got}, expected {want}")),
+                None => unobservable.push("stream_complete".into()),
+            }
         }
     }
 }

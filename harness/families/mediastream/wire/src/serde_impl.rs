@@ -62,7 +62,7 @@ impl Serialize for Options<'_> {
 
 /// The members of the JSON object a datagram of `kind` serializes to, as scenarios match on them
 /// (`None`: a malformed datagram, `{"kind": "malformed", "error": …}`).
-pub fn decoded_fields(kind: Option<Kind>) -> &'static [&'static str] {
+pub const fn decoded_fields(kind: Option<Kind>) -> &'static [&'static str] {
     match kind {
         None => &["kind", "error"],
         Some(Kind::Start) => &["kind"],

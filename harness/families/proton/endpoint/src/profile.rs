@@ -89,6 +89,14 @@ pub struct Profile {
     pub mutant: Option<Mutant>,
 }
 
+/// `project`: what a server is taken to behave like when nothing says otherwise (a running server
+/// given by address only).
+impl Default for Profile {
+    fn default() -> Self {
+        Profile::new(Base::Project)
+    }
+}
+
 impl Profile {
     /// The base profile with its default timers.
     pub const fn new(base: Base) -> Profile {

@@ -11,18 +11,24 @@ use handshake_scenario::{Role, ScenarioOutcome};
 use crate::format::ExpectFields;
 use crate::{Proton, ProtonReport, ProtonScenario};
 
+/// What a completed cell did.
+const DONE: &str = "every answer right, closed with 0";
+
 impl InteropFamily for Proton {
-    handshake_interop::verdict_cells!("every answer right, closed with 0");
+    type CellExpect = handshake_interop::verdict::CellExpect;
+    type CellSeen = CellSeen;
+    const PATHS: &'static [&'static str] = handshake_interop::verdict::PATHS;
 
     fn seen_pair(run: &Simulated<Self>, _: &ProtonReport, _: &ProtonScenario) -> CellSeen {
-        match run.node(INITIATOR) {
-            Some(ProtonNode::Client(c)) => match c.verdict() {
-                Some((true, _)) => CellSeen::ok(),
-                Some((false, why)) => CellSeen::failed(why.clone()),
-                None => CellSeen::failed("the client did not finish"),
-            },
-            _ => CellSeen::failed("no client"),
-        }
+        let client = match run.node(INITIATOR) {
+            Some(ProtonNode::Client(c)) => Some(c),
+            _ => None,
+        };
+        let verdict =
+            client
+                .and_then(|c| c.verdict())
+                .map(|(ok, why)| if *ok { Ok(()) } else { Err(why.clone()) });
+        CellSeen::of_client(client.is_some(), verdict, DONE)
     }
 
     fn seen_external(
@@ -34,6 +40,7 @@ impl InteropFamily for Proton {
         Ok(CellSeen::of(
             handshake_interop::client_cell_ok(outcome, role),
             &outcome.reasons,
+            DONE,
         ))
     }
 

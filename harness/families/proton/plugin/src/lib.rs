@@ -25,12 +25,10 @@ pub mod observe;
 pub mod probe;
 pub mod repl;
 
-use handshake_check::Tolerance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use handshake_check::{Rule, Violation};
 use handshake_core::Instant;
 use handshake_proton_endpoint::{
     host, Client, Mutant, Profile, ProtonNode, ScriptPeer, Server, ALPN,
@@ -40,8 +38,7 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Citations, DatagramLabel, Event, Family, JudgeCtx, NoFields, ObserveCtx, Registered,
-    Role, Scenario, Settle,
+    ActCtx, Event, Family, JudgeCtx, NoFields, ObserveCtx, Registered, Role, Scenario, Vocabulary,
 };
 use serde_json::Value;
 
@@ -59,13 +56,7 @@ pub static FAMILY: Registered<Proton> = Registered::new();
 pub type ProtonScenario = Scenario<Proton>;
 
 /// What the judge reports on a run.
-#[derive(Debug, Default)]
-pub struct ProtonReport {
-    /// Broken rules.
-    pub violations: Vec<Violation>,
-    /// What the judge could not see (undecrypted packets …).
-    pub notes: Vec<String>,
-}
+pub type ProtonReport = handshake_quic_family::QuicReport;
 
 /// The features a reference profile has (in either role).
 pub fn profile_features(profile: &Profile) -> Vec<String> {
@@ -151,38 +142,28 @@ fn write_bytes(
     Ok(bytes)
 }
 
+/// What Proton's files may say and cite.
+pub const VOCABULARY: Vocabulary = Vocabulary {
+    role_names: ("client", "server"),
+    rules: handshake_proton_judge::rules::ALL,
+    citations: citations::CITATIONS,
+    features: format::FEATURES,
+    units: observe::UNIT_KINDS,
+    placeholders: launch::PLACEHOLDERS,
+    flags: launch::FLAGS,
+};
+
 impl Family for Proton {
     const NAME: &'static str = "proton";
-    const ROLE_NAMES: (&'static str, &'static str) = ("client", "server");
+    const VOCABULARY: &'static Vocabulary = &VOCABULARY;
 
     type Setup = Setup;
     type IutFields = IutFields;
     type PeerFields = NoFields;
     type ExpectFields = ExpectFields;
     type Action = ProtonStep;
+    type Datagrams = handshake_quic_family::QuicDatagrams;
 
-    fn rules() -> &'static [Rule] {
-        handshake_proton_judge::rules::ALL
-    }
-    fn citations() -> &'static Citations {
-        &citations::CITATIONS
-    }
-    fn features() -> &'static [(&'static str, &'static str)] {
-        format::FEATURES
-    }
-    fn unit_kinds() -> Vec<&'static str> {
-        observe::UNIT_KINDS.iter().map(|(k, _)| *k).collect()
-    }
-    fn unit_fields(kind: &str) -> Vec<&'static str> {
-        observe::UNIT_KINDS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, f)| f.to_vec())
-            .unwrap_or_default()
-    }
-    fn link_classes() -> Vec<&'static str> {
-        handshake_quic::LINK_CLASSES.to_vec()
-    }
     fn validate(s: &ProtonScenario, v: &mut Validator<'_>) {
         if s.peer.reference.is_some() && !s.peer.steps.is_empty() {
             v.problem(
@@ -300,9 +281,6 @@ impl Family for Proton {
         }
         Ok(Some(ProtonNode::Script(peer)))
     }
-    fn classify(payload: &[u8]) -> &'static str {
-        handshake_quic::link_class(payload)
-    }
     fn act(action: &ProtonStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
         let now = ctx.now;
         match action {
@@ -376,16 +354,6 @@ impl Family for Proton {
     fn steps_before_ready(s: &ProtonScenario) -> bool {
         s.iut.role == Role::Responder && s.setup.session.startup_ms.is_some_and(|ms| ms > 0)
     }
-    fn settle(s: &ProtonScenario, _real_time: bool) -> Settle {
-        // A client (IUT or reference) finishes; a server serves forever; the scripted client
-        // finishes when its connections have drained.
-        let client_iut = s.iut.role == Role::Initiator;
-        Settle {
-            iut: client_iut,
-            peer: !client_iut,
-            peer_tail: None,
-        }
-    }
     fn expected_ms(s: &ProtonScenario) -> u64 {
         s.setup.session.startup_ms.unwrap_or(10_000) + 1_000
     }
@@ -418,28 +386,15 @@ impl Family for Proton {
             profile: judge::profile_view(profile.as_ref(), &ctx.scenario.setup.session),
             key_log: None,
             port: None,
-            tolerance: ctx
-                .tolerance
-                .unwrap_or(Tolerance::QUIC_FLOOR)
-                .at_least(Tolerance::QUIC_FLOOR),
+            tolerance: handshake_quic_family::tolerance(ctx.tolerance),
         };
         let report = handshake_proton_judge::judge(capture, &options)?;
-        Ok(ProtonReport {
-            violations: report
-                .violations
-                .into_iter()
-                .filter(|v| judge::concerns(v.rule, ctx.role))
-                .collect(),
-            notes: report
-                .damage
-                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
-                .into_iter()
-                .chain(report.notes)
-                .collect(),
-        })
-    }
-    fn violations(report: &ProtonReport) -> Vec<Violation> {
-        report.violations.clone()
+        let violations = report
+            .violations
+            .into_iter()
+            .filter(|v| judge::concerns(v.rule, ctx.role))
+            .collect();
+        Ok(ProtonReport::new(violations, report.damage, report.notes))
     }
     type Observations = ProtonObservations;
     fn observe(ctx: &ObserveCtx<'_, Self>, report: &ProtonReport) -> ProtonObservations {
@@ -449,20 +404,7 @@ impl Family for Proton {
         }
         o
     }
-    fn check_expect(
-        expect: &ExpectFields,
-        observed: &ProtonObservations,
-        reasons: &mut Vec<String>,
-        _unobservable: &mut Vec<String>,
-    ) {
-        observe::check_expect(expect, observed, reasons);
-    }
-    fn describe_datagram(payload: &[u8]) -> DatagramLabel {
-        DatagramLabel::text(handshake_quic::describe_datagram(payload))
-    }
 
-    const PLACEHOLDERS: &'static [&'static str] = launch::PLACEHOLDERS;
-    const FLAGS: &'static [&'static str] = launch::FLAGS;
     fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
         launch::validate_manifest(manifest)
     }
@@ -474,9 +416,6 @@ impl Family for Proton {
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
         launch::launched_profile(launch)
-    }
-    fn default_running_profile() -> Profile {
-        Profile::new(handshake_proton_endpoint::Base::Project)
     }
 
     fn mutants() -> Vec<handshake_scenario::ReferenceMutant> {

@@ -264,53 +264,60 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
 }
 
 /// Compares the expectations with the observations.
-pub fn check_expect(e: &ExpectFields, o: &ProtonObservations, reasons: &mut Vec<String>) {
-    let close = o.close.as_ref();
-    if let Some(space) = &e.close_space {
-        let got = close.map_or("none", |c| c.space.as_str());
-        if got != space {
-            reasons.push(format!("connection 0 ended `{got}`, expected `{space}`"));
+impl handshake_scenario::Expectations<ProtonObservations> for ExpectFields {
+    fn check(
+        &self,
+        o: &ProtonObservations,
+        reasons: &mut Vec<String>,
+        _unobservable: &mut Vec<String>,
+    ) {
+        let close = o.close.as_ref();
+        if let Some(space) = &self.close_space {
+            let got = close.map_or("none", |c| c.space.as_str());
+            if got != space {
+                reasons.push(format!("connection 0 ended `{got}`, expected `{space}`"));
+            }
         }
-    }
-    if let Some(code) = e.close_code {
-        let got = close.and_then(|c| c.code);
-        if got != Some(code) {
-            reasons.push(format!("connection 0 close code {got:?}, expected {code}"));
+        if let Some(code) = self.close_code {
+            let got = close.and_then(|c| c.code);
+            if got != Some(code) {
+                reasons.push(format!("connection 0 close code {got:?}, expected {code}"));
+            }
         }
-    }
-    if let Some(by) = &e.closed_by {
-        let got = close.map_or("nobody", |c| c.by.as_str());
-        if got != by {
-            reasons.push(format!("connection 0 closed by {got}, expected {by}"));
+        if let Some(by) = &self.closed_by {
+            let got = close.map_or("nobody", |c| c.by.as_str());
+            if got != by {
+                reasons.push(format!("connection 0 closed by {got}, expected {by}"));
+            }
         }
-    }
-    if let Some(bound) = &e.closed_at_ms {
-        match close {
-            Some(c) if bound.contains(c.at_ms) => {}
-            Some(c) => reasons.push(format!(
-                "connection 0 ended at {} ms, expected {bound}",
-                c.at_ms
-            )),
-            None => reasons.push(format!("connection 0 did not end, expected at {bound} ms")),
+        if let Some(bound) = &self.closed_at_ms {
+            match close {
+                Some(c) if bound.contains(c.at_ms) => {}
+                Some(c) => reasons.push(format!(
+                    "connection 0 ended at {} ms, expected {bound}",
+                    c.at_ms
+                )),
+                None => reasons.push(format!("connection 0 did not end, expected at {bound} ms")),
+            }
         }
-    }
-    if let Some(refused) = e.refused {
-        if refused != o.refused {
-            reasons.push(format!("refused = {}, expected {refused}", o.refused));
+        if let Some(refused) = self.refused {
+            if refused != o.refused {
+                reasons.push(format!("refused = {}, expected {refused}", o.refused));
+            }
         }
-    }
-    for (kind, bound) in &e.units {
-        let n = o.units.get(kind).copied().unwrap_or(0);
-        if !bound.contains(n) {
-            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+        for (kind, bound) in &self.units {
+            let n = o.units.get(kind).copied().unwrap_or(0);
+            if !bound.contains(n) {
+                reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+            }
         }
-    }
-    if let Some(ok) = e.client_ok {
-        if o.client_ok != Some(ok) {
-            reasons.push(format!(
-                "client verdict {:?}, expected ok = {ok}",
-                o.client_ok
-            ));
+        if let Some(ok) = self.client_ok {
+            if o.client_ok != Some(ok) {
+                reasons.push(format!(
+                    "client verdict {:?}, expected ok = {ok}",
+                    o.client_ok
+                ));
+            }
         }
     }
 }

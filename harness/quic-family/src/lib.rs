@@ -1,0 +1,96 @@
+//! The QUIC family layer: what Proton and Dark Tower share, so that a third protocol over QUIC
+//! writes only its messages, endpoints and rules.
+//!
+//! - [`QuicDatagrams`]: a datagram's link class and ladder label, read from its QUIC header alone
+//!   (the payload is encrypted; units come from the harness's endpoint's events instead).
+//! - [`QuicReport`]: a QUIC judge's report on a run (the violations of the judged side, and what
+//!   the judge could not see), with the one way a damaged capture is noted.
+//! - [`tolerance`]: the timing tolerance a QUIC judge allows (never below
+//!   [`Tolerance::QUIC_FLOOR`]: QUIC timers are coarser than a datagram's scheduling).
+#![forbid(unsafe_code)]
+
+use handshake_check::{Tolerance, Violation};
+use handshake_scenario::{DatagramLabel, Datagrams};
+
+/// QUIC datagrams as the link and the ladder see them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuicDatagrams;
+
+impl Datagrams for QuicDatagrams {
+    const CLASSES: &'static [&'static str] = &handshake_quic::LINK_CLASSES;
+
+    fn classify(payload: &[u8]) -> &'static str {
+        handshake_quic::link_class(payload)
+    }
+
+    fn describe(payload: &[u8]) -> DatagramLabel {
+        DatagramLabel::text(handshake_quic::describe_datagram(payload))
+    }
+}
+
+/// What a QUIC family's judge reports on a run.
+#[derive(Debug, Default)]
+pub struct QuicReport {
+    /// Broken rules (of the judged side).
+    pub violations: Vec<Violation>,
+    /// What the judge could not see (undecrypted packets, a damaged capture …).
+    pub notes: Vec<String>,
+}
+
+impl QuicReport {
+    /// A report from the judge's violations, the capture's damage (judged up to it) and its notes.
+    pub fn new(
+        violations: Vec<Violation>,
+        damage: Option<String>,
+        notes: Vec<String>,
+    ) -> QuicReport {
+        QuicReport {
+            violations,
+            notes: damage
+                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
+                .into_iter()
+                .chain(notes)
+                .collect(),
+        }
+    }
+}
+
+impl handshake_check::Judgement for QuicReport {
+    fn violations(&self) -> Vec<Violation> {
+        self.violations.clone()
+    }
+}
+
+/// The tolerance a QUIC judge allows for a run: the run's (real time), never below the QUIC floor;
+/// in virtual time the floor.
+pub fn tolerance(run: Option<Tolerance>) -> Tolerance {
+    run.unwrap_or(Tolerance::QUIC_FLOOR)
+        .at_least(Tolerance::QUIC_FLOOR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_capture_is_noted_first() {
+        let r = QuicReport::new(Vec::new(), Some("cut".into()), vec!["later".into()]);
+        assert_eq!(
+            r.notes,
+            [
+                "the capture is damaged; judged up to the damage: cut",
+                "later"
+            ]
+        );
+    }
+
+    #[test]
+    fn tolerance_never_goes_below_the_quic_floor() {
+        assert_eq!(tolerance(None), Tolerance::QUIC_FLOOR);
+        assert_eq!(
+            tolerance(Some(Tolerance::DEFAULT)),
+            Tolerance::QUIC_FLOOR.at_least(Tolerance::DEFAULT)
+        );
+        assert!(tolerance(Some(Tolerance::DEFAULT)) >= Tolerance::QUIC_FLOOR);
+    }
+}
