@@ -465,4 +465,44 @@ pub mod testing {
             }
         }
     }
+
+    /// The rule ids of a JSON verdict (`harness check --json`), in its order.
+    pub fn rules_of(json: &str) -> Vec<String> {
+        let doc: serde_json::Value = match serde_json::from_str(json) {
+            Ok(doc) => doc,
+            Err(e) => panic!("not a JSON verdict ({e}): {json}"),
+        };
+        doc["report"]["violations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["rule"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Asserts that of the rules a verdict names only those starting with `prefix` fired (the
+    /// harness's own scripted side's, misbehaving on purpose), and that its exit code says
+    /// whether any did. `what` names the verdict in messages.
+    pub fn assert_only_rules_of(prefix: &str, rules: &[String], code: i32, what: &str) {
+        let others: Vec<&String> = rules.iter().filter(|r| !r.starts_with(prefix)).collect();
+        assert!(
+            others.is_empty(),
+            "{what}: rules beyond {prefix}* fire: {others:?}"
+        );
+        assert_eq!(code, i32::from(!rules.is_empty()), "{what}: exit code");
+    }
+
+    /// Whether a run's capture is the golden file `dir/STEM.pcapng`; with `UPDATE_GOLDEN` set in
+    /// the environment the file is rewritten first (and so matches).
+    pub fn golden_matches(dir: &Path, stem: &str, capture: &[u8]) -> bool {
+        let path = dir.join(format!("{stem}.pcapng"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            if let Err(e) =
+                std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, capture))
+            {
+                panic!("{}: {e}", path.display());
+            }
+        }
+        std::fs::read(&path).ok().as_deref() == Some(capture)
+    }
 }

@@ -68,6 +68,65 @@ pub fn tolerance(run: Option<Tolerance>) -> Tolerance {
         .at_least(Tolerance::QUIC_FLOOR)
 }
 
+/// For the QUIC families' tests of `harness check` on their golden captures.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::{Path, PathBuf};
+
+    use handshake_check::testing::CaptureFile;
+    use handshake_check::{CheckError, CheckRequest, Checked, Tolerance};
+
+    /// A family's part of `harness check`: its options and its judge (the registry's
+    /// `cli::check_args` and `cli::check`).
+    #[derive(Clone, Copy)]
+    pub struct CheckCli {
+        /// Adds the family's options.
+        pub args: fn(clap::Command) -> clap::Command,
+        /// Judges a capture.
+        pub check: fn(&CheckRequest, &clap::ArgMatches) -> Result<Checked, CheckError>,
+    }
+
+    /// `harness check PATH ARGS [--json]` on `bytes` (as the file at `path` when it holds them)
+    /// as the binary runs it, with `--tolerance-ms` and `--strict-profile` as given: its exit
+    /// code and output.
+    pub fn check(
+        cli: CheckCli,
+        path: &Path,
+        bytes: &[u8],
+        args: &[String],
+        json: bool,
+        tolerance_ms: u64,
+        strict_profile: bool,
+    ) -> (i32, String) {
+        let command = (cli.args)(
+            clap::Command::new("check")
+                .arg(clap::Arg::new("profile").long("profile"))
+                .arg(clap::Arg::new("keylog").long("keylog")),
+        );
+        let matches = match command
+            .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
+        {
+            Ok(m) => m,
+            Err(e) => panic!("{args:?}: {e}"),
+        };
+        let file = CaptureFile::new(path, bytes);
+        let request = CheckRequest {
+            file: file.path.clone(),
+            threads: 2,
+            port: None,
+            responder: None,
+            profile: matches.get_one::<String>("profile").cloned(),
+            tolerance: Tolerance::from_ms(tolerance_ms),
+            json,
+            strict_profile,
+            keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
+        };
+        let mut out = Vec::new();
+        let code = handshake_check::finish(&request, (cli.check)(&request, &matches), &mut out);
+        (code, String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

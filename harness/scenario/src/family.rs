@@ -636,56 +636,68 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         Vec::new()
     }
 
-    // ---- What an external IUT speaks (`harness probe`) ------------------------------------------
+    // ---- What an external IUT speaks (`harness probe`), network fuzzing (`harness fuzz`) ------
 
-    /// Short questions that find out what an external program speaks before it is judged: each a
-    /// scenario run against it (see [`Probe`]). None by default: the manifest is taken as it is.
-    fn probes() -> &'static [Probe] {
-        &[]
-    }
+    /// How to find out what an external program speaks (none by default: the manifest is taken
+    /// as it is).
+    const PROBING: Probing = Probing::NONE;
+    /// What `harness fuzz` knows of the family beyond its step schema (nothing by default).
+    const FUZZ: FuzzHooks = FuzzHooks::NONE;
+}
 
+/// How `harness probe` finds out what an external program of a family speaks.
+#[derive(Debug, Clone, Copy)]
+pub struct Probing {
+    /// Short questions asked before the program is judged: each a scenario run against it.
+    pub probes: &'static [Probe],
     /// The profiles (in order of preference) and the options that are always on, inferred from
-    /// the ids of the probes the program passed (those it was asked: its roles'). `None`: nothing
-    /// can be inferred (the manifest is taken as it is).
-    fn infer(_passed: &[&str], _asked: &[&str]) -> Option<Inferred> {
-        None
-    }
+    /// the ids of the probes the program passed (of those it was asked: its roles'). `None`:
+    /// nothing can be inferred (the manifest is taken as it is).
+    pub infer: fn(passed: &[&str], asked: &[&str]) -> Option<Inferred>,
+}
 
-    // ---- Network fuzzing (`harness fuzz`) ------------------------------------------------------
+impl Probing {
+    /// No probes.
+    pub const NONE: Probing = Probing {
+        probes: &[],
+        infer: |_, _| None,
+    };
+}
 
-    /// A liveness probe for a fuzz input (`scenario`: its JSON, steps included): steps to append
-    /// that open a fresh, valid session and end in an `expect` of the IUT's answer to it, whatever
-    /// the answer (a refusal is one). An IUT that answers nothing there is hung. `None`: no probe
-    /// (the IUT initiates).
-    fn liveness_probe(_scenario: &Value) -> Option<Vec<Value>> {
-        None
-    }
-
-    /// What the family knows of its layouts beyond its step schema: mutates the leaf at `path`
-    /// (object keys) of `body`, the body of a step named `step` — a hex payload's TLV type or
-    /// length, a length prefix, a protobuf field, a header field … `false`: not handled, the
-    /// generic mutations apply.
-    fn fuzz_value(
-        _step: &str,
-        _path: &[String],
-        _body: &mut Value,
-        _u: &mut arbitrary::Unstructured<'_>,
-    ) -> arbitrary::Result<bool> {
-        Ok(false)
-    }
-
-    /// The values a string field at `path` of a step named `step` may take in a fuzz input
-    /// (tokens, FourCCs, stream names …; wrong ones included); empty: the fuzzer leaves it.
-    fn fuzz_text(_step: &str, _path: &[String]) -> Vec<String> {
-        Vec::new()
-    }
-
+/// A family's layout knowledge for the network fuzzer.
+#[derive(Debug, Clone, Copy)]
+pub struct FuzzHooks {
+    /// A liveness probe for a fuzz input (its JSON, steps included): steps to append that open a
+    /// fresh, valid session and end in an `expect` of the IUT's answer to it, whatever the answer
+    /// (a refusal is one). An IUT that answers nothing there is hung. `None`: no probe (the IUT
+    /// initiates).
+    pub liveness_probe: fn(scenario: &Value) -> Option<Vec<Value>>,
+    /// Mutates the leaf at `path` (object keys) of `body`, the body of a step named `step` — a hex
+    /// payload's TLV type or length, a length prefix, a protobuf field, a header field …
+    /// `false`: not handled, the generic mutations apply.
+    pub value: for<'a> fn(
+        step: &str,
+        path: &[String],
+        body: &mut Value,
+        u: &mut arbitrary::Unstructured<'a>,
+    ) -> arbitrary::Result<bool>,
+    /// The values a string field at `path` of a step named `step` may take (tokens, FourCCs,
+    /// stream names …; wrong ones included); empty: the fuzzer leaves it.
+    pub text: fn(step: &str, path: &[String]) -> Vec<String>,
     /// The same steps spelt with fewer (a minimised finding is shown folded when it still shows
     /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
     /// nothing to fold.
-    fn fuzz_fold(_steps: &[Value]) -> Option<Vec<Value>> {
-        None
-    }
+    pub fold: fn(steps: &[Value]) -> Option<Vec<Value>>,
+}
+
+impl FuzzHooks {
+    /// No layout knowledge: the generic mutations of the step schema only.
+    pub const NONE: FuzzHooks = FuzzHooks {
+        liveness_probe: |_| None,
+        value: |_, _, _, _| Ok(false),
+        text: |_, _| Vec::new(),
+        fold: |_| None,
+    };
 }
 
 /// The whole id of a rule of family `F` (`mediastream.3way.order`) from what a file of that family

@@ -17,13 +17,16 @@ pub mod registry;
 pub mod results;
 pub mod runner;
 pub mod script;
+#[doc(hidden)]
+pub mod testing;
 pub mod validate;
 
 use std::path::Path;
 
 pub use family::{
     ActCtx, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations, Family,
-    Inferred, IutExit, JudgeCtx, Judged, ObserveCtx, Probe, ReferenceMutant, Settle, Vocabulary,
+    FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, ObserveCtx, Probe, Probing, ReferenceMutant,
+    Settle, Vocabulary,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

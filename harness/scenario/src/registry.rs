@@ -193,13 +193,13 @@ impl<F: Family> DynFamily for Registered<F> {
         F::describe_datagram
     }
     fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
-        F::liveness_probe(scenario)
+        (F::FUZZ.liveness_probe)(scenario)
     }
     fn probes(&self) -> &'static [crate::Probe] {
-        F::probes()
+        F::PROBING.probes
     }
     fn infer(&self, passed: &[&str], asked: &[&str]) -> Option<crate::Inferred> {
-        F::infer(passed, asked)
+        (F::PROBING.infer)(passed, asked)
     }
     fn fuzz_value(
         &self,
@@ -208,13 +208,13 @@ impl<F: Family> DynFamily for Registered<F> {
         body: &mut serde_json::Value,
         u: &mut arbitrary::Unstructured<'_>,
     ) -> arbitrary::Result<bool> {
-        F::fuzz_value(step, path, body, u)
+        (F::FUZZ.value)(step, path, body, u)
     }
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String> {
-        F::fuzz_text(step, path)
+        (F::FUZZ.text)(step, path)
     }
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
-        F::fuzz_fold(steps)
+        (F::FUZZ.fold)(steps)
     }
 }
 

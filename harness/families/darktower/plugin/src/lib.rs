@@ -559,30 +559,8 @@ impl Family for DarkTower {
             .collect()
     }
 
-    fn probes() -> &'static [handshake_scenario::Probe] {
-        probe::PROBES
-    }
-
-    fn infer(passed: &[&str], asked: &[&str]) -> Option<handshake_scenario::Inferred> {
-        probe::infer(passed, asked)
-    }
-
-    fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
-        netfuzz::liveness_probe(scenario)
-    }
-
-    fn fuzz_value(
-        step: &str,
-        path: &[String],
-        body: &mut Value,
-        u: &mut handshake_netfuzz::arbitrary::Unstructured<'_>,
-    ) -> handshake_netfuzz::arbitrary::Result<bool> {
-        netfuzz::fuzz_value(step, path, body, u)
-    }
-
-    fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
-        netfuzz::fuzz_text(step, path)
-    }
+    const PROBING: handshake_scenario::Probing = probe::PROBING;
+    const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
 }
 
 /// Error codes by name, for messages.

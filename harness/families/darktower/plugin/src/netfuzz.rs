@@ -136,3 +136,11 @@ pub fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
     };
     list.iter().map(|s| (*s).to_owned()).collect()
 }
+
+/// What `harness fuzz` knows of the family's layouts.
+pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
+    liveness_probe,
+    value: fuzz_value,
+    text: fuzz_text,
+    fold: handshake_scenario::FuzzHooks::NONE.fold,
+};

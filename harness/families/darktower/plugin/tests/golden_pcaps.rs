@@ -17,9 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
-use handshake_check::testing::CaptureFile;
-use handshake_check::CheckRequest;
+use handshake_check::testing::{assert_only_rules_of, golden_matches, rules_of};
 use handshake_darktower::{effective, serves, DarkTower, Profile, TOKEN_SECRET};
+use handshake_quic_family::testing::CheckCli;
 use handshake_scenario::{Role, Scenario};
 
 fn root() -> PathBuf {
@@ -45,33 +45,19 @@ fn check_as(
     tolerance_ms: u64,
     strict_profile: bool,
 ) -> (i32, String) {
-    let command = handshake_darktower::cli::check_args(
-        clap::Command::new("check")
-            .arg(clap::Arg::new("profile").long("profile"))
-            .arg(clap::Arg::new("keylog").long("keylog")),
-    );
-    let matches = command
-        .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
-        .expect("valid arguments");
-    let file = CaptureFile::new(path, &bytes);
-    let request = CheckRequest {
-        file: file.path.clone(),
-        threads: 2,
-        port: None,
-        responder: None,
-        profile: matches.get_one::<String>("profile").cloned(),
-        tolerance: handshake_check::Tolerance::from_ms(tolerance_ms),
-        json,
-        strict_profile,
-        keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
+    let cli = CheckCli {
+        args: handshake_darktower::cli::check_args,
+        check: handshake_darktower::cli::check,
     };
-    let mut out = Vec::new();
-    let code = handshake_check::finish(
-        &request,
-        handshake_darktower::cli::check(&request, &matches),
-        &mut out,
-    );
-    (code, String::from_utf8_lossy(&out).into_owned())
+    handshake_quic_family::testing::check(
+        cli,
+        path,
+        &bytes,
+        args,
+        json,
+        tolerance_ms,
+        strict_profile,
+    )
 }
 
 /// The reference profile a scenario runs against: `v2` where it requires v2, else `v1`.
@@ -115,38 +101,14 @@ fn check_args(scenario: &Scenario<DarkTower>, judge: &str) -> Vec<String> {
 }
 
 fn server_scenarios() -> Vec<(String, Scenario<DarkTower>)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("vectors/scenarios/darktower"))
-        .expect("scenario folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(&path).expect("scenario");
-            let scenario: Scenario<DarkTower> = handshake_scenario::json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let stem = path.file_stem()?.to_string_lossy().into_owned();
-            (scenario.iut.role == Role::Responder).then_some((stem, scenario))
-        })
-        .collect()
-}
-
-/// The rule ids of a JSON verdict.
-fn rules_of(json: &str) -> Vec<String> {
-    let doc: serde_json::Value = serde_json::from_str(json).expect("JSON verdict");
-    doc["report"]["violations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["rule"].as_str().map(str::to_owned))
-        .collect()
+    handshake_scenario::testing::scenarios_of(
+        &root().join("vectors/scenarios/darktower"),
+        Role::Responder,
+    )
 }
 
 #[test]
 fn reference_server_captures_break_none_of_its_rules() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut stale = Vec::new();
     let mut judged = 0;
     let mut quic = 0;
@@ -167,10 +129,7 @@ fn reference_server_captures_break_none_of_its_rules() {
             outcome.reasons
         );
         let path = dir().join(format!("{stem}.pcapng"));
-        if update {
-            std::fs::create_dir_all(dir()).expect("pcaps/darktower");
-            std::fs::write(&path, &outcome.capture).expect("write golden");
-        } else if std::fs::read(&path).ok().as_deref() != Some(&outcome.capture[..]) {
+        if !golden_matches(&dir(), &stem, &outcome.capture) {
             stale.push(stem.clone());
             continue;
         }
@@ -197,19 +156,11 @@ fn reference_server_captures_break_none_of_its_rules() {
         // Every role judged: the scripted participants' rules may fire, and only theirs.
         let all = check_args(&scenario, "all");
         let (code, json) = check(&path, outcome.capture.clone(), &all, true);
-        let rules = rules_of(&json);
-        let not_client: Vec<&String> = rules
-            .iter()
-            .filter(|r| !r.starts_with("darktower.client."))
-            .collect();
-        assert!(
-            not_client.is_empty(),
-            "{stem}: with --judge all, rules of the reference {role} fire: {not_client:?}"
-        );
-        assert_eq!(
+        assert_only_rules_of(
+            "darktower.client.",
+            &rules_of(&json),
             code,
-            if rules.is_empty() { 0 } else { 1 },
-            "{stem}: exit code with --judge all"
+            &format!("{stem} with --judge all"),
         );
 
         let (code, text) = check(&path, outcome.capture, &args, false);

@@ -153,3 +153,11 @@ mod tests {
         }
     }
 }
+
+/// What `harness fuzz` knows of the family's layouts.
+pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
+    liveness_probe,
+    value: fuzz_value,
+    text: fuzz_text,
+    fold: handshake_scenario::FuzzHooks::NONE.fold,
+};

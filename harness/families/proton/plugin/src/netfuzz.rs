@@ -186,3 +186,11 @@ mod fold_tests {
         assert_eq!(fold(&second_open), None);
     }
 }
+
+/// What `harness fuzz` knows of the family's layouts.
+pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
+    liveness_probe,
+    value: fuzz_value,
+    text: fuzz_text,
+    fold: fold,
+};

@@ -86,3 +86,9 @@ mod tests {
         }
     }
 }
+
+/// How `harness probe` finds out what a program speaks.
+pub const PROBING: handshake_scenario::Probing = handshake_scenario::Probing {
+    probes: PROBES,
+    infer,
+};
