@@ -192,5 +192,5 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     liveness_probe,
     value: fuzz_value,
     text: fuzz_text,
-    fold: fold,
+    fold,
 };
