@@ -84,6 +84,12 @@ pub fn infer(passed: &[&str], _asked: &[&str]) -> Option<Inferred> {
     })
 }
 
+/// How `harness probe` finds out what a program speaks.
+pub const PROBING: handshake_scenario::Probing = handshake_scenario::Probing {
+    probes: PROBES,
+    infer,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,9 +112,3 @@ mod tests {
         }
     }
 }
-
-/// How `harness probe` finds out what a program speaks.
-pub const PROBING: handshake_scenario::Probing = handshake_scenario::Probing {
-    probes: PROBES,
-    infer,
-};

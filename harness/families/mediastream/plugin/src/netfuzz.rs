@@ -113,6 +113,14 @@ pub fn fuzz_text(_step: &str, path: &[String]) -> Vec<String> {
     }
 }
 
+/// What `harness fuzz` knows of the family's layouts.
+pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
+    liveness_probe,
+    value: fuzz_value,
+    text: fuzz_text,
+    fold: handshake_scenario::FuzzHooks::NONE.fold,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,11 +161,3 @@ mod tests {
         }
     }
 }
-
-/// What `harness fuzz` knows of the family's layouts.
-pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
-    liveness_probe,
-    value: fuzz_value,
-    text: fuzz_text,
-    fold: handshake_scenario::FuzzHooks::NONE.fold,
-};

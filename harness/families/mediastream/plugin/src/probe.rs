@@ -121,6 +121,12 @@ pub fn infer(passed: &[&str], asked: &[&str]) -> Option<Inferred> {
     (!profiles.is_empty()).then_some(Inferred { profiles, options })
 }
 
+/// How `harness probe` finds out what a program speaks.
+pub const PROBING: handshake_scenario::Probing = handshake_scenario::Probing {
+    probes: PROBES,
+    infer,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,9 +177,3 @@ mod tests {
         }
     }
 }
-
-/// How `harness probe` finds out what a program speaks.
-pub const PROBING: handshake_scenario::Probing = handshake_scenario::Probing {
-    probes: PROBES,
-    infer,
-};
