@@ -142,6 +142,14 @@ pub fn fold(steps: &[Value]) -> Option<Vec<Value>> {
     folded.then_some(out)
 }
 
+/// What `harness fuzz` knows of the family's layouts.
+pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
+    liveness_probe,
+    value: fuzz_value,
+    text: fuzz_text,
+    fold,
+};
+
 #[cfg(test)]
 mod fold_tests {
     use super::*;
@@ -186,11 +194,3 @@ mod fold_tests {
         assert_eq!(fold(&second_open), None);
     }
 }
-
-/// What `harness fuzz` knows of the family's layouts.
-pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
-    liveness_probe,
-    value: fuzz_value,
-    text: fuzz_text,
-    fold,
-};
