@@ -1,6 +1,6 @@
 //! The registry: every protocol family this harness knows. A new family is one line of the
-//! `families!` list below (and its own folder under `harness/families/`); see
-//! `docs/adding-a-family.md`. Each family's plug-in crate exports, by convention:
+//! `families!` list below, its own folder under `harness/families/` and its dependency in this
+//! crate's `Cargo.toml`; see `docs/adding-a-family.md`. Each family's plug-in crate exports, by convention:
 //!
 //! - `FAMILY`: its scenarios, judge and external-IUT rules ([`handshake_scenario::DynFamily`]);
 //! - `interop::INTEROP`: its interop matrices ([`handshake_interop::DynInterop`]);
