@@ -243,26 +243,9 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     let total = selected * plan.iuts.len() * plan.repeat as usize;
     // Ctrl-C stops the runs in progress; what finished is reported (exit 130).
     interrupt::install(interrupt::OnSignal::Stop);
-    let work = plan.work();
-    let sink = match &args.report {
-        Some(dir) => {
-            let keys: Vec<ResultKey<'_>> = work
-                .iter()
-                .map(|w| ResultKey {
-                    iut: w.iut.name(),
-                    scenario: w.scenario.id(),
-                    repetition: w.repetition,
-                })
-                .collect();
-            match ReportDir::create(dir, &keys) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    eprintln!("error: --report: {e}");
-                    return EXIT_INPUT;
-                }
-            }
-        }
-        None => None,
+    let sink = match report_sink(args, &plan) {
+        Ok(sink) => sink,
+        Err(code) => return code,
     };
     let write_errors = std::sync::Mutex::new(Vec::new());
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -302,7 +285,66 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    // Failures, then deviations (shown, not failing unless --strict-profile), with why.
+    print_results(&report, out);
+    // On stderr: the closing line stays the last of stdout.
+    for hint in expectations_hints(&args.expectations, &report) {
+        eprintln!("{hint}");
+    }
+    if let Some(dir) = &args.report {
+        let errors = write_errors.into_inner().unwrap_or_default();
+        if let Err(code) = write_report_files(dir, &report, errors, out) {
+            return code;
+        }
+    }
+    if let Some(code) = interrupt::interrupted() {
+        eprintln!(
+            "interrupted: {} of {} results are complete; the report says which were cut short",
+            report
+                .results
+                .iter()
+                .filter(|r| r.status != Status::Interrupted)
+                .count(),
+            report.results.len()
+        );
+        return code;
+    }
+    if report.failed() {
+        EXIT_FAILED
+    } else if !report.ran_any() {
+        eprintln!("error: every selected scenario was unsupported by the IUT: nothing was tested");
+        EXIT_NOTHING
+    } else {
+        EXIT_OK
+    }
+}
+
+/// With `--report`: the report directory, made ready for every result the plan runs (`Err`: the
+/// exit code, the error said).
+fn report_sink(args: &RunArgs, plan: &Plan) -> Result<Option<ReportDir>, i32> {
+    let Some(dir) = &args.report else {
+        return Ok(None);
+    };
+    let work = plan.work();
+    let keys: Vec<ResultKey<'_>> = work
+        .iter()
+        .map(|w| ResultKey {
+            iut: w.iut.name(),
+            scenario: w.scenario.id(),
+            repetition: w.repetition,
+        })
+        .collect();
+    match ReportDir::create(dir, &keys) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) => {
+            eprintln!("error: --report: {e}");
+            Err(EXIT_INPUT)
+        }
+    }
+}
+
+/// Failures, then deviations (shown, not failing unless --strict-profile), with why; then the
+/// counts, and the closing line CI tools read.
+fn print_results(report: &RunReport, out: &mut dyn Write) {
     let shown = report
         .results
         .iter()
@@ -357,44 +399,28 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
         "{} passed{expected}, {failed} failed",
         count(Status::Pass)
     );
-    // On stderr: the closing line stays the last of stdout.
-    for hint in expectations_hints(&args.expectations, &report) {
-        eprintln!("{hint}");
+}
+
+/// Writes the run's reports into `dir`, beside the results already written there (`errors`: what
+/// failed of those); `Err`: the exit code, every error said.
+fn write_report_files(
+    dir: &std::path::Path,
+    report: &RunReport,
+    mut errors: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<(), i32> {
+    if let Err(e) = handshake_report::write_reports(dir, report)
+        .and_then(|_| handshake_report::html::write_run_index(dir, report, &FAMILIES))
+    {
+        errors.push(e.to_string());
     }
-    if let Some(dir) = &args.report {
-        let mut errors = write_errors.into_inner().unwrap_or_default();
-        if let Err(e) = handshake_report::write_reports(dir, &report)
-            .and_then(|_| handshake_report::html::write_run_index(dir, &report, &FAMILIES))
-        {
-            errors.push(e.to_string());
-        }
-        if errors.is_empty() {
-            let _ = writeln!(out, "reports written to {}", dir.display());
-        } else {
-            for e in &errors {
-                eprintln!("error: writing reports to {}: {e}", dir.display());
-            }
-            return EXIT_INPUT;
-        }
-    }
-    if let Some(code) = interrupt::interrupted() {
-        eprintln!(
-            "interrupted: {} of {} results are complete; the report says which were cut short",
-            report
-                .results
-                .iter()
-                .filter(|r| r.status != Status::Interrupted)
-                .count(),
-            report.results.len()
-        );
-        return code;
-    }
-    if report.failed() {
-        EXIT_FAILED
-    } else if !report.ran_any() {
-        eprintln!("error: every selected scenario was unsupported by the IUT: nothing was tested");
-        EXIT_NOTHING
+    if errors.is_empty() {
+        let _ = writeln!(out, "reports written to {}", dir.display());
+        Ok(())
     } else {
-        EXIT_OK
+        for e in &errors {
+            eprintln!("error: writing reports to {}: {e}", dir.display());
+        }
+        Err(EXIT_INPUT)
     }
 }

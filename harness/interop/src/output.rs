@@ -477,7 +477,6 @@ fn checker_short<F: InteropFamily>(c: &Cell<F>) -> String {
 
 /// The inputs of the HTML page for an interop run.
 pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
-    let plan = &outcome.plan;
     let s = summary(outcome);
     let verdict = if s.passed {
         format!("every cell as expected ({} cells)", s.cells)
@@ -487,6 +486,46 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
             s.differ, s.cells
         )
     };
+    let facts = index_facts(outcome, &s);
+    let counts = counts_per_initiator(outcome);
+    let paths = CountsTable {
+        caption: "paths taken".into(),
+        corner: "path".into(),
+        columns: vec!["cells".into()],
+        rows: s
+            .paths
+            .iter()
+            .map(|(p, n)| (p.clone(), vec![n.to_string()]))
+            .collect(),
+        total: None,
+    };
+    let matrix = matrix_view(outcome);
+    let sections = outcome
+        .cells
+        .iter()
+        .map(|c| cell_section(outcome, c))
+        .collect();
+    IndexInputs {
+        title: "handshake-harness interop matrix".into(),
+        passed: s.passed,
+        verdict,
+        facts,
+        counts: vec![counts, paths],
+        matrix: Some(matrix),
+        grid: None,
+        sections_heading: "Cells".into(),
+        sections,
+        files: vec![
+            Link::new("matrix.json", "matrix.json"),
+            Link::new("matrix.md", "matrix.md"),
+        ],
+    }
+}
+
+/// The run's facts at the top of the page: the faults, the seed, the expectations, the family's
+/// setup.
+fn index_facts<F: InteropFamily>(outcome: &Outcome<F>, s: &JsonSummary) -> Vec<(String, String)> {
+    let plan = &outcome.plan;
     let mut facts = vec![
         (
             "fault profile".to_owned(),
@@ -514,7 +553,12 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
             format!("{} cells (cmd: peers without @PROFILE)", s.no_expectation),
         ));
     }
-    // Counts per initiator.
+    facts
+}
+
+/// Counts per initiator: as expected, differ, without expectation.
+fn counts_per_initiator<F: InteropFamily>(outcome: &Outcome<F>) -> CountsTable {
+    let plan = &outcome.plan;
     let mut rows = Vec::new();
     let mut totals = [0usize; 3];
     for (i, p) in plan.initiators.iter().enumerate() {
@@ -536,7 +580,7 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                 .collect(),
         ));
     }
-    let counts = CountsTable {
+    CountsTable {
         caption: format!("cells per {}", F::ROLE_NAMES.0),
         corner: F::ROLE_NAMES.0.into(),
         columns: ["as expected", "differ", "no expectation", "total"]
@@ -551,21 +595,19 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                 .chain([totals.iter().sum::<usize>().to_string()])
                 .collect(),
         )),
-    };
-    let paths = CountsTable {
-        caption: "paths taken".into(),
-        corner: "path".into(),
-        columns: vec!["cells".into()],
-        rows: s
-            .paths
-            .iter()
-            .map(|(p, n)| (p.clone(), vec![n.to_string()]))
-            .collect(),
-        total: None,
-    };
-    let anchor = |c: &Cell<F>| format!("c{}-{}", c.initiator + 1, c.responder + 1);
+    }
+}
+
+/// The anchor of a cell's section.
+fn cell_anchor<F: InteropFamily>(c: &Cell<F>) -> String {
+    format!("c{}-{}", c.initiator + 1, c.responder + 1)
+}
+
+/// The matrix of cells, each linking to its section.
+fn matrix_view<F: InteropFamily>(outcome: &Outcome<F>) -> MatrixView {
+    let plan = &outcome.plan;
     let peers: Vec<&Peer> = plan.initiators.iter().chain(&plan.responders).collect();
-    let matrix = MatrixView {
+    MatrixView {
         caption: format!(
             "rows: {}s, columns: {}s; faults `{}`, seed {}",
             F::ROLE_NAMES.0,
@@ -589,7 +631,7 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
                 mismatch: c.mismatch.clone(),
                 checker: checker_short(c),
                 capture: outcome.capture_file(c),
-                anchor: Some(anchor(c)),
+                anchor: Some(cell_anchor(c)),
             })
             .collect(),
         notes: command_notes(&peers, str::to_owned)
@@ -597,122 +639,112 @@ pub fn html_index<F: InteropFamily>(outcome: &Outcome<F>) -> IndexInputs {
             .map(|n| n.replace(" (no expectation: give cmd@PROFILE:… to compare)", ""))
             .collect(),
         paths: F::PATHS.iter().map(|p| (*p).to_owned()).collect(),
-    };
-    let sections = outcome
-        .cells
-        .iter()
-        .map(|c| {
-            let (i, r) = (
-                name(&plan.initiators, c.initiator),
-                name(&plan.responders, c.responder),
-            );
-            let mut facts = c.seen.facts();
-            facts.insert(
-                facts.len().min(3),
-                (
-                    "checker".to_owned(),
-                    format!(
-                        "{} (wire path {})",
-                        checker_short(c),
-                        c.checker_path.as_deref().unwrap_or("—")
-                    ),
-                ),
-            );
-            match &c.expected {
-                Some(e) => facts.push(("expected".to_owned(), e.fields.long())),
-                None => facts.push(("expected".to_owned(), "no expectation".to_owned())),
-            }
-            facts.push((
-                "capture".to_owned(),
-                format!(
-                    "as the {} saw it{}",
-                    c.viewpoint,
-                    if c.real_time {
-                        ", real time"
-                    } else {
-                        ", virtual time"
-                    }
-                ),
-            ));
-            let mut reasons = Vec::new();
-            if let Some(m) = &c.mismatch {
-                reasons.push(format!("differs: {m}"));
-            }
-            reasons.extend(c.notes.iter().cloned());
-            let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-            for v in &c.violations {
-                let rules = marks.entry(v.packet).or_default();
-                if !rules.iter().any(|x| x == v.rule) {
-                    rules.push(v.rule.to_owned());
-                }
-            }
-            let path = c.seen.path();
-            Section {
-                anchor: anchor(c),
-                heading: format!("{i} × {r}"),
-                context: match c.status() {
-                    "differs" => "differs from the expected matrix".into(),
-                    "no_expectation" => "no expectation".into(),
-                    _ => "as expected".into(),
-                },
-                subtitle: c
-                    .expected
-                    .as_ref()
-                    .map(|e| e.why.clone())
-                    .unwrap_or_default(),
-                badge_class: if F::PATHS.contains(&path.as_str()) {
-                    html::path_class(&path)
-                } else {
-                    "p-other".to_owned()
-                },
-                badge: path,
-                open: c.mismatch.is_some(),
-                facts,
-                reasons,
-                capture: c.capture.clone(),
-                ladder: LadderOptions {
-                    role_names: Some((
-                        format!("{} {i}", F::ROLE_NAMES.0),
-                        format!("{} {r}", F::ROLE_NAMES.1),
-                    )),
-                    violations: marks,
-                    describe: Some(F::describe_datagram),
-                    ..LadderOptions::default()
-                },
-                violations: c
-                    .violations
-                    .iter()
-                    .map(|v| ViolationRow {
-                        packet: Some(v.packet),
-                        at_ms: Some(ms_since_epoch(v.time_ns)),
-                        rule: v.rule.to_owned(),
-                        count: None,
-                        detail: v.detail.clone(),
-                        statement: v.statement.to_owned(),
-                    })
-                    .collect(),
-                links: outcome
-                    .capture_file(c)
-                    .map(|f| vec![Link::new("pcapng", f)])
-                    .unwrap_or_default(),
-            }
-        })
-        .collect();
-    IndexInputs {
-        title: "handshake-harness interop matrix".into(),
-        passed: s.passed,
-        verdict,
-        facts,
-        counts: vec![counts, paths],
-        matrix: Some(matrix),
-        grid: None,
-        sections_heading: "Cells".into(),
-        sections,
-        files: vec![
-            Link::new("matrix.json", "matrix.json"),
-            Link::new("matrix.md", "matrix.md"),
-        ],
     }
+}
+
+/// A cell's section: its facts, why it differs, its ladder and its violations.
+fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section {
+    let plan = &outcome.plan;
+    let (i, r) = (
+        name(&plan.initiators, c.initiator),
+        name(&plan.responders, c.responder),
+    );
+    let facts = cell_facts(c);
+    let mut reasons = Vec::new();
+    if let Some(m) = &c.mismatch {
+        reasons.push(format!("differs: {m}"));
+    }
+    reasons.extend(c.notes.iter().cloned());
+    let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for v in &c.violations {
+        let rules = marks.entry(v.packet).or_default();
+        if !rules.iter().any(|x| x == v.rule) {
+            rules.push(v.rule.to_owned());
+        }
+    }
+    let path = c.seen.path();
+    Section {
+        anchor: cell_anchor(c),
+        heading: format!("{i} × {r}"),
+        context: match c.status() {
+            "differs" => "differs from the expected matrix".into(),
+            "no_expectation" => "no expectation".into(),
+            _ => "as expected".into(),
+        },
+        subtitle: c
+            .expected
+            .as_ref()
+            .map(|e| e.why.clone())
+            .unwrap_or_default(),
+        badge_class: if F::PATHS.contains(&path.as_str()) {
+            html::path_class(&path)
+        } else {
+            "p-other".to_owned()
+        },
+        badge: path,
+        open: c.mismatch.is_some(),
+        facts,
+        reasons,
+        capture: c.capture.clone(),
+        ladder: LadderOptions {
+            role_names: Some((
+                format!("{} {i}", F::ROLE_NAMES.0),
+                format!("{} {r}", F::ROLE_NAMES.1),
+            )),
+            violations: marks,
+            describe: Some(F::describe_datagram),
+            ..LadderOptions::default()
+        },
+        violations: c
+            .violations
+            .iter()
+            .map(|v| ViolationRow {
+                packet: Some(v.packet),
+                at_ms: Some(ms_since_epoch(v.time_ns)),
+                rule: v.rule.to_owned(),
+                count: None,
+                detail: v.detail.clone(),
+                statement: v.statement.to_owned(),
+            })
+            .collect(),
+        links: outcome
+            .capture_file(c)
+            .map(|f| vec![Link::new("pcapng", f)])
+            .unwrap_or_default(),
+    }
+}
+
+/// A cell's facts: the family's, the checker's, the expectation and the capture's viewpoint.
+fn cell_facts<F: InteropFamily>(c: &Cell<F>) -> Vec<(String, String)> {
+    let mut facts = c.seen.facts();
+    facts.insert(
+        facts.len().min(3),
+        (
+            "checker".to_owned(),
+            format!(
+                "{} (wire path {})",
+                checker_short(c),
+                c.checker_path.as_deref().unwrap_or("—")
+            ),
+        ),
+    );
+    match &c.expected {
+        Some(e) => facts.push(("expected".to_owned(), e.fields.long())),
+        None => facts.push(("expected".to_owned(), "no expectation".to_owned())),
+    }
+    facts.push((
+        "capture".to_owned(),
+        format!(
+            "as the {} saw it{}",
+            c.viewpoint,
+            if c.real_time {
+                ", real time"
+            } else {
+                ", virtual time"
+            }
+        ),
+    ));
+    facts
 }
 
 /// Writes `matrix.json`, `matrix.md`, `index.html` and `cells/<initiator>__<responder>.pcapng`

@@ -559,98 +559,7 @@ impl VirtualLink {
             hold: None,
         };
         let mut due = now + ms(self.config.latency_ms);
-        let mut copies: Vec<(Instant, u64, InFlight)> = Vec::new();
-        let mut dropped = None;
-
-        for index in matching {
-            let Some(rule) = self.rules.get_mut(index) else {
-                continue;
-            };
-            let rule_id = rule.rule.id;
-            let effect = match rule.rule.action.clone() {
-                FaultAction::Drop => {
-                    dropped = Some(DropReason::Rule { rule: rule_id });
-                    current.applied.push(AppliedFault {
-                        rule: rule_id,
-                        effect: FaultEffect::Dropped,
-                    });
-                    break;
-                }
-                FaultAction::Duplicate {
-                    copies: n,
-                    spacing_ms,
-                } => {
-                    let mut ids = Vec::new();
-                    for k in 1..=n.min(MAX_COPIES) {
-                        let copy_id = DatagramId(self.next_id);
-                        self.next_id = self.next_id.saturating_add(1);
-                        let copy_seq = self.next_seq;
-                        self.next_seq = self.next_seq.saturating_add(1);
-                        let mut applied = current.applied.clone();
-                        applied.push(AppliedFault {
-                            rule: rule_id,
-                            effect: FaultEffect::CopyOf { original: id },
-                        });
-                        let copy = InFlight {
-                            id: copy_id,
-                            from,
-                            to,
-                            payload: current.payload.clone(),
-                            applied,
-                            hold: current.hold.clone(),
-                        };
-                        let at = due + ms(spacing_ms.saturating_mul(u64::from(k)));
-                        copies.push((at, copy_seq, copy));
-                        ids.push(copy_id);
-                    }
-                    FaultEffect::Duplicated {
-                        copies: ids,
-                        spacing_ms,
-                    }
-                }
-                FaultAction::Delay { ms: extra } => {
-                    due += ms(extra);
-                    // A hold taken earlier waits for the delayed time too.
-                    if let Some(hold) = &mut current.hold {
-                        hold.not_before = due;
-                    }
-                    FaultEffect::Delayed { ms: extra }
-                }
-                FaultAction::Reorder { hold } => {
-                    current.hold = (hold > 0).then_some(Hold {
-                        rule: rule_id,
-                        remaining: hold,
-                        not_before: due,
-                    });
-                    FaultEffect::Held { hold }
-                }
-                FaultAction::Truncate { len } => {
-                    let from_len = current.payload.len();
-                    current.payload.truncate(len);
-                    FaultEffect::Truncated {
-                        from_len,
-                        to_len: current.payload.len(),
-                    }
-                }
-                FaultAction::Corrupt { offset, xor } => match current.payload.get_mut(offset) {
-                    Some(byte) => {
-                        *byte ^= xor;
-                        FaultEffect::Corrupted { offset, xor }
-                    }
-                    None => FaultEffect::CorruptOutOfRange {
-                        offset,
-                        len: current.payload.len(),
-                    },
-                },
-                FaultAction::CorruptRandom { bytes } => FaultEffect::CorruptedRandom {
-                    changes: rule.corrupt_random(&mut current.payload, bytes),
-                },
-            };
-            current.applied.push(AppliedFault {
-                rule: rule_id,
-                effect,
-            });
-        }
+        let (copies, dropped) = self.apply_rules(matching, &mut current, &mut due);
 
         self.trace.push(LinkEvent::Sent {
             id,
@@ -687,6 +596,124 @@ impl VirtualLink {
             self.enqueue(at, copy_seq, Box::new(copy));
         }
         id
+    }
+
+    /// Applies the `matching` rules, in rule order, to the datagram in flight (`due`: when it is
+    /// to be delivered); returns the copies they made (when due, their sequence numbers) and why
+    /// it was dropped, if it was.
+    fn apply_rules(
+        &mut self,
+        matching: Vec<usize>,
+        current: &mut InFlight,
+        due: &mut Instant,
+    ) -> (Vec<(Instant, u64, InFlight)>, Option<DropReason>) {
+        let mut copies: Vec<(Instant, u64, InFlight)> = Vec::new();
+        let mut dropped = None;
+
+        for index in matching {
+            let Some(rule) = self.rules.get_mut(index) else {
+                continue;
+            };
+            let rule_id = rule.rule.id;
+            let effect = match rule.rule.action.clone() {
+                FaultAction::Drop => {
+                    dropped = Some(DropReason::Rule { rule: rule_id });
+                    current.applied.push(AppliedFault {
+                        rule: rule_id,
+                        effect: FaultEffect::Dropped,
+                    });
+                    break;
+                }
+                FaultAction::Duplicate {
+                    copies: n,
+                    spacing_ms,
+                } => self.duplicate(current, rule_id, n, spacing_ms, *due, &mut copies),
+                FaultAction::Delay { ms: extra } => {
+                    *due += ms(extra);
+                    // A hold taken earlier waits for the delayed time too.
+                    if let Some(hold) = &mut current.hold {
+                        hold.not_before = *due;
+                    }
+                    FaultEffect::Delayed { ms: extra }
+                }
+                FaultAction::Reorder { hold } => {
+                    current.hold = (hold > 0).then_some(Hold {
+                        rule: rule_id,
+                        remaining: hold,
+                        not_before: *due,
+                    });
+                    FaultEffect::Held { hold }
+                }
+                FaultAction::Truncate { len } => {
+                    let from_len = current.payload.len();
+                    current.payload.truncate(len);
+                    FaultEffect::Truncated {
+                        from_len,
+                        to_len: current.payload.len(),
+                    }
+                }
+                FaultAction::Corrupt { offset, xor } => match current.payload.get_mut(offset) {
+                    Some(byte) => {
+                        *byte ^= xor;
+                        FaultEffect::Corrupted { offset, xor }
+                    }
+                    None => FaultEffect::CorruptOutOfRange {
+                        offset,
+                        len: current.payload.len(),
+                    },
+                },
+                FaultAction::CorruptRandom { bytes } => FaultEffect::CorruptedRandom {
+                    changes: rule.corrupt_random(&mut current.payload, bytes),
+                },
+            };
+            current.applied.push(AppliedFault {
+                rule: rule_id,
+                effect,
+            });
+        }
+        (copies, dropped)
+    }
+
+    /// Rule `rule_id` copies the datagram in flight `n` times (at most [`MAX_COPIES`]), the k-th
+    /// copy due `k × spacing_ms` after `due`; the copies are added to `copies`.
+    fn duplicate(
+        &mut self,
+        current: &InFlight,
+        rule_id: u32,
+        n: u32,
+        spacing_ms: u64,
+        due: Instant,
+        copies: &mut Vec<(Instant, u64, InFlight)>,
+    ) -> FaultEffect {
+        let mut ids = Vec::new();
+        for k in 1..=n.min(MAX_COPIES) {
+            let copy_id = DatagramId(self.next_id);
+            self.next_id = self.next_id.saturating_add(1);
+            let copy_seq = self.next_seq;
+            self.next_seq = self.next_seq.saturating_add(1);
+            let mut applied = current.applied.clone();
+            applied.push(AppliedFault {
+                rule: rule_id,
+                effect: FaultEffect::CopyOf {
+                    original: current.id,
+                },
+            });
+            let copy = InFlight {
+                id: copy_id,
+                from: current.from,
+                to: current.to,
+                payload: current.payload.clone(),
+                applied,
+                hold: current.hold.clone(),
+            };
+            let at = due + ms(spacing_ms.saturating_mul(u64::from(k)));
+            copies.push((at, copy_seq, copy));
+            ids.push(copy_id);
+        }
+        FaultEffect::Duplicated {
+            copies: ids,
+            spacing_ms,
+        }
     }
 
     /// Takes the next datagram due at or before `now`, if any, and records its fate.

@@ -444,47 +444,7 @@ fn parse_one(r: &mut Reader<'_>) -> Result<Frame, FrameError> {
 fn body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
     use Body::{Frame as F, Invalid};
     Some(match t {
-        0x02 | 0x03 => {
-            let largest = r.varint()?;
-            let delay = r.varint()?;
-            let count = r.varint()?;
-            let first = r.varint()?;
-            let Some(mut lo) = largest.checked_sub(first) else {
-                return Some(Invalid("first ACK range below packet number 0"));
-            };
-            let mut ranges = vec![(lo, largest)];
-            // Each further range takes at least two bytes: `count` cannot exceed what is left.
-            if count > (r.left() as u64) / 2 {
-                return None;
-            }
-            for _ in 0..count {
-                let gap = r.varint()?;
-                let len = r.varint()?;
-                let Some(hi) = lo.checked_sub(gap).and_then(|v| v.checked_sub(2)) else {
-                    return Some(Invalid("ACK gap below packet number 0"));
-                };
-                let Some(l) = hi.checked_sub(len) else {
-                    return Some(Invalid("ACK range below packet number 0"));
-                };
-                lo = l;
-                ranges.push((lo, hi));
-            }
-            let ecn = if t == 0x03 {
-                Some(EcnCounts {
-                    ect0: r.varint()?,
-                    ect1: r.varint()?,
-                    ce: r.varint()?,
-                })
-            } else {
-                None
-            };
-            F(Frame::Ack {
-                largest,
-                delay,
-                ranges,
-                ecn,
-            })
-        }
+        0x02 | 0x03 => return ack_body(t, r),
         0x04 => F(Frame::ResetStream {
             id: r.varint()?,
             code: r.varint()?,
@@ -511,27 +471,7 @@ fn body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
             }
             F(Frame::NewToken { token })
         }
-        0x08..=0x0f => {
-            let id = r.varint()?;
-            let offset = if t & 0x04 != 0 { r.varint()? } else { 0 };
-            let data = if t & 0x02 != 0 {
-                let len = r.varint()?;
-                r.bytes_u64(len)?
-            } else {
-                let n = r.left();
-                r.bytes(n)?
-            };
-            let len = data.len() as u64;
-            if offset.checked_add(len).is_none_or(|end| end > VARINT_MAX) {
-                return Some(Invalid("offset + length beyond 2^62-1"));
-            }
-            F(Frame::Stream {
-                id,
-                offset,
-                fin: t & 0x01 != 0,
-                data: data.to_vec(),
-            })
-        }
+        0x08..=0x0f => return stream_body(t, r),
         0x10 => F(Frame::MaxData { max: r.varint()? }),
         0x11 => F(Frame::MaxStreamData {
             id: r.varint()?,
@@ -562,25 +502,7 @@ fn body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
                 limit,
             })
         }
-        0x18 => {
-            let seq = r.varint()?;
-            let retire_prior_to = r.varint()?;
-            let len = usize::from(r.u8()?);
-            let cid = r.bytes(len)?.to_vec();
-            let reset_token = r.array::<16>()?;
-            if cid.is_empty() || cid.len() > MAX_CID_LEN {
-                return Some(Invalid("connection id length not in 1..=20"));
-            }
-            if retire_prior_to > seq {
-                return Some(Invalid("retire_prior_to greater than the sequence number"));
-            }
-            F(Frame::NewConnectionId {
-                seq,
-                retire_prior_to,
-                cid,
-                reset_token,
-            })
-        }
+        0x18 => return new_connection_id_body(r),
         0x19 => F(Frame::RetireConnectionId { seq: r.varint()? }),
         0x1a => F(Frame::PathChallenge { data: r.array()? }),
         0x1b => F(Frame::PathResponse { data: r.array()? }),
@@ -616,6 +538,96 @@ fn body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
         }),
         _ => return None,
     })
+}
+
+/// An ACK frame (type 0x02, or 0x03 with ECN counts).
+fn ack_body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
+    use Body::{Frame as F, Invalid};
+    let largest = r.varint()?;
+    let delay = r.varint()?;
+    let count = r.varint()?;
+    let first = r.varint()?;
+    let Some(mut lo) = largest.checked_sub(first) else {
+        return Some(Invalid("first ACK range below packet number 0"));
+    };
+    let mut ranges = vec![(lo, largest)];
+    // Each further range takes at least two bytes: `count` cannot exceed what is left.
+    if count > (r.left() as u64) / 2 {
+        return None;
+    }
+    for _ in 0..count {
+        let gap = r.varint()?;
+        let len = r.varint()?;
+        let Some(hi) = lo.checked_sub(gap).and_then(|v| v.checked_sub(2)) else {
+            return Some(Invalid("ACK gap below packet number 0"));
+        };
+        let Some(l) = hi.checked_sub(len) else {
+            return Some(Invalid("ACK range below packet number 0"));
+        };
+        lo = l;
+        ranges.push((lo, hi));
+    }
+    let ecn = if t == 0x03 {
+        Some(EcnCounts {
+            ect0: r.varint()?,
+            ect1: r.varint()?,
+            ce: r.varint()?,
+        })
+    } else {
+        None
+    };
+    Some(F(Frame::Ack {
+        largest,
+        delay,
+        ranges,
+        ecn,
+    }))
+}
+
+/// A STREAM frame (types 0x08..=0x0f: the low bits say OFF, LEN and FIN).
+fn stream_body(t: u64, r: &mut Reader<'_>) -> Option<Body> {
+    use Body::{Frame as F, Invalid};
+    let id = r.varint()?;
+    let offset = if t & 0x04 != 0 { r.varint()? } else { 0 };
+    let data = if t & 0x02 != 0 {
+        let len = r.varint()?;
+        r.bytes_u64(len)?
+    } else {
+        let n = r.left();
+        r.bytes(n)?
+    };
+    let len = data.len() as u64;
+    if offset.checked_add(len).is_none_or(|end| end > VARINT_MAX) {
+        return Some(Invalid("offset + length beyond 2^62-1"));
+    }
+    Some(F(Frame::Stream {
+        id,
+        offset,
+        fin: t & 0x01 != 0,
+        data: data.to_vec(),
+    }))
+}
+
+/// A NEW_CONNECTION_ID frame (type 0x18).
+fn new_connection_id_body(r: &mut Reader<'_>) -> Option<Body> {
+    use Body::{Frame as F, Invalid};
+    let seq = r.varint()?;
+    let retire_prior_to = r.varint()?;
+    let len = usize::from(r.u8()?);
+    let cid = r.bytes(len)?.to_vec();
+    let reset_token = r.array::<16>()?;
+    if cid.is_empty() || cid.len() > MAX_CID_LEN {
+        return Some(Invalid("connection id length not in 1..=20"));
+    }
+    if retire_prior_to > seq {
+        return Some(Invalid("retire_prior_to greater than the sequence number"));
+    }
+    Some(F(Frame::NewConnectionId {
+        seq,
+        retire_prior_to,
+        cid,
+        reset_token,
+    }))
 }
 
 #[cfg(test)]

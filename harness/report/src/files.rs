@@ -566,6 +566,15 @@ fn links(f: &ResultFiles) -> String {
 fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
     let summary = report.summary();
     let mut md = String::new();
+    push_verdict(&mut md, report, &summary);
+    let per_iut = push_counts_per_iut(&mut md, report, &summary);
+    push_not_passing(&mut md, report, layout);
+    push_scenarios(&mut md, report, layout, &per_iut);
+    md
+}
+
+/// The title with the verdict, and the counts per status, the seed and the partition.
+fn push_verdict(md: &mut String, report: &RunReport, summary: &Summary) {
     let verdict = if summary.passed {
         format!("{} passed", Status::Pass.mark())
     } else if report.interrupted() {
@@ -593,8 +602,14 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
         md.push_str(&format!("; partition {}", md_text(partition, MAX_CELL)));
     }
     md.push_str(".\n\n");
+}
 
-    // Counts per IUT.
+/// The counts per IUT; returns them (the IUTs are the scenario matrix's columns).
+fn push_counts_per_iut<'a>(
+    md: &mut String,
+    report: &'a RunReport,
+    summary: &Summary,
+) -> BTreeMap<&'a str, Summary> {
     let mut per_iut: BTreeMap<&str, Summary> = BTreeMap::new();
     for r in &report.results {
         per_iut
@@ -622,10 +637,13 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
     for (iut, s) in &per_iut {
         md.push_str(&row(md_code(iut), s));
     }
-    md.push_str(&row("**total**".into(), &summary));
+    md.push_str(&row("**total**".into(), summary));
     md.push('\n');
+    per_iut
+}
 
-    // Results that did not pass.
+/// The results that did not pass, with their first reason and files.
+fn push_not_passing(md: &mut String, report: &RunReport, layout: &[ResultFiles]) {
     md.push_str("## Not passing\n\n");
     let not_passing: Vec<(&ResultEntry, &ResultFiles)> = report
         .results
@@ -655,8 +673,15 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
         }
         md.push('\n');
     }
+}
 
-    // Scenario × IUT matrix.
+/// The scenario × IUT matrix (the IUTs of `per_iut` are its columns) and its legend.
+fn push_scenarios(
+    md: &mut String,
+    report: &RunReport,
+    layout: &[ResultFiles],
+    per_iut: &BTreeMap<&str, Summary>,
+) {
     type Cells<'a> = BTreeMap<&'a str, Vec<(&'a ResultEntry, &'a ResultFiles)>>;
     let mut rows: BTreeMap<&str, (&str, Cells<'_>)> = BTreeMap::new();
     for (r, f) in report.results.iter().zip(layout) {
@@ -671,7 +696,7 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
     md.push_str("## Scenarios\n\n");
     if rows.is_empty() {
         md.push_str("No results.\n");
-        return md;
+        return;
     }
     md.push_str(&format!(
         "| Scenario | Title | {} |\n|---|---|{}\n",
@@ -729,5 +754,4 @@ fn summary_markdown_with(report: &RunReport, layout: &[ResultFiles]) -> String {
         "Legend: {}. Each mark links to the transcript, `pcap` to the capture; one mark per repetition; a blank cell was not run.\n",
         legend.join(" \u{b7} ")
     ));
-    md
 }

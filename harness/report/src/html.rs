@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use handshake_scenario::results::{RunReport, Status};
-use handshake_scenario::Families;
+use handshake_scenario::results::{ResultEntry, RunReport, Status};
+use handshake_scenario::{Families, ScenarioOutcome};
 
 use crate::files::{result_files, ResultFiles};
 
@@ -685,7 +685,50 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles], families: &Families
     if let Some(p) = &report.partition {
         facts.push(("partition".to_owned(), p.clone()));
     }
-    // Counts per IUT.
+    let (iuts, counts) = counts_per_iut(report);
+
+    // Sections and the grid.
+    type Chips = Vec<Vec<(String, String)>>;
+    let mut grid_rows: BTreeMap<&str, (&str, Chips)> = BTreeMap::new();
+    let mut sections = Vec::new();
+    for (i, (r, f)) in report.results.iter().zip(layout).enumerate() {
+        let anchor = format!("r{}", i + 1);
+        let column = iuts.iter().position(|x| x == &r.outcome.iut).unwrap_or(0);
+        let (_, chips) = grid_rows
+            .entry(r.outcome.scenario.as_str())
+            .or_insert_with(|| (r.outcome.title.as_str(), vec![Vec::new(); iuts.len()]));
+        if let Some(c) = chips.get_mut(column) {
+            c.push((r.status.name().to_owned(), anchor.clone()));
+        }
+        sections.push(result_section(r, f, anchor, families));
+    }
+    let grid = GridView {
+        columns: iuts,
+        rows: grid_rows
+            .into_iter()
+            .map(|(id, (title, chips))| (id.to_owned(), title.to_owned(), chips))
+            .collect(),
+    };
+    IndexInputs {
+        title: "handshake-harness scenarios".to_owned(),
+        passed: summary.passed,
+        verdict,
+        facts,
+        counts: vec![counts],
+        matrix: None,
+        grid: Some(grid),
+        sections_heading: "Scenario results".to_owned(),
+        sections,
+        files: vec![
+            Link::new("summary.md", crate::files::SUMMARY_FILE),
+            Link::new("junit.xml", crate::files::JUNIT_FILE),
+            Link::new("results.json", crate::files::RESULTS_FILE),
+        ],
+    }
+}
+
+/// The IUTs of a run report, in order, and its counts of results per status and IUT.
+fn counts_per_iut(report: &RunReport) -> (Vec<String>, CountsTable) {
     let mut per_iut: BTreeMap<&str, BTreeMap<Status, usize>> = BTreeMap::new();
     for r in &report.results {
         *per_iut
@@ -720,122 +763,103 @@ pub fn run_index(report: &RunReport, layout: &[ResultFiles], families: &Families
             .collect(),
         total: Some(("total".to_owned(), row(&total))),
     };
-
-    // Sections and the grid.
     let iuts: Vec<String> = per_iut.keys().map(|s| (*s).to_owned()).collect();
-    type Chips = Vec<Vec<(String, String)>>;
-    let mut grid_rows: BTreeMap<&str, (&str, Chips)> = BTreeMap::new();
-    let mut sections = Vec::new();
-    for (i, (r, f)) in report.results.iter().zip(layout).enumerate() {
-        let anchor = format!("r{}", i + 1);
-        let column = iuts.iter().position(|x| x == &r.outcome.iut).unwrap_or(0);
-        let (_, chips) = grid_rows
-            .entry(r.outcome.scenario.as_str())
-            .or_insert_with(|| (r.outcome.title.as_str(), vec![Vec::new(); iuts.len()]));
-        if let Some(c) = chips.get_mut(column) {
-            c.push((r.status.name().to_owned(), anchor.clone()));
+    (iuts, counts)
+}
+
+/// One result's section (`f`: its files, linked).
+fn result_section(
+    r: &ResultEntry,
+    f: &ResultFiles,
+    anchor: String,
+    families: &Families,
+) -> Section {
+    let o = &r.outcome;
+    let mut sec_facts = vec![("status".to_owned(), r.status.name().to_owned())];
+    sec_facts.extend(o.observed.facts());
+    if let Some(why) = &r.expected_failure {
+        sec_facts.push(("expected failure".to_owned(), why.clone()));
+    }
+    let mut seed = r.seed.to_string();
+    if r.repetition > 1 {
+        seed.push_str(&format!(" (repetition {})", r.repetition));
+    }
+    sec_facts.push(("seed".to_owned(), seed));
+    let (violations, marks) = result_violations(o, families);
+    let mut links = Vec::new();
+    if let Some(c) = &f.capture {
+        links.push(Link::new("pcapng", c.clone()));
+    }
+    links.push(Link::new("transcript", f.transcript.clone()));
+    let ladder = LadderOptions {
+        iut: iut_of(&o.capture, &o.transcript),
+        violations: marks,
+        describe: families.get(o.protocol).map(|f| f.describer()),
+        ..LadderOptions::default()
+    };
+    Section {
+        anchor,
+        heading: o.scenario.clone(),
+        context: if r.repetition > 1 {
+            format!("{} · r{}", o.iut, r.repetition)
+        } else {
+            o.iut.clone()
+        },
+        subtitle: o.title.clone(),
+        badge: r.status.name().to_owned(),
+        badge_class: status_class(r.status).to_owned(),
+        open: r.status.fails_run(),
+        facts: sec_facts,
+        // Deviations from this project's profile decisions are shown like reasons, marked.
+        reasons: o
+            .reasons
+            .iter()
+            .cloned()
+            .chain(
+                o.deviations
+                    .iter()
+                    .map(|d| format!("deviation (a profile decision, not a fact): {d}")),
+            )
+            .collect(),
+        capture: o.capture.clone(),
+        ladder,
+        violations,
+        links,
+    }
+}
+
+/// A result's rows of fired rules, and the rules to mark on the ladder by packet.
+fn result_violations(
+    o: &ScenarioOutcome,
+    families: &Families,
+) -> (Vec<ViolationRow>, BTreeMap<u64, Vec<String>>) {
+    let mut violations = Vec::new();
+    let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for (rule, n) in &o.rules_fired {
+        let statement = families
+            .of_rule(rule)
+            .map(|x| x.statement.to_owned())
+            .unwrap_or_default();
+        let first = first_packet_of(&o.reasons, rule);
+        if let Some((p, _)) = &first {
+            marks.entry(*p).or_default().push(rule.clone());
         }
-        let o = &r.outcome;
-        let mut sec_facts = vec![("status".to_owned(), r.status.name().to_owned())];
-        sec_facts.extend(o.observed.facts());
-        if let Some(why) = &r.expected_failure {
-            sec_facts.push(("expected failure".to_owned(), why.clone()));
-        }
-        let mut seed = r.seed.to_string();
-        if r.repetition > 1 {
-            seed.push_str(&format!(" (repetition {})", r.repetition));
-        }
-        sec_facts.push(("seed".to_owned(), seed));
-        let mut violations = Vec::new();
-        let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-        for (rule, n) in &o.rules_fired {
-            let statement = families
-                .of_rule(rule)
-                .map(|x| x.statement.to_owned())
-                .unwrap_or_default();
-            let first = first_packet_of(&o.reasons, rule);
-            if let Some((p, _)) = &first {
-                marks.entry(*p).or_default().push(rule.clone());
-            }
-            violations.push(ViolationRow {
-                packet: first.as_ref().map(|(p, _)| *p),
-                at_ms: None,
-                rule: rule.clone(),
-                count: Some(*n),
-                detail: first.map(|(_, d)| d).unwrap_or_else(|| {
-                    if *n == 1 {
-                        "fired once".to_owned()
-                    } else {
-                        format!("fired {n} times")
-                    }
-                }),
-                statement,
-            });
-        }
-        let mut links = Vec::new();
-        if let Some(c) = &f.capture {
-            links.push(Link::new("pcapng", c.clone()));
-        }
-        links.push(Link::new("transcript", f.transcript.clone()));
-        let ladder = LadderOptions {
-            iut: iut_of(&o.capture, &o.transcript),
-            violations: marks,
-            describe: families.get(o.protocol).map(|f| f.describer()),
-            ..LadderOptions::default()
-        };
-        sections.push(Section {
-            anchor,
-            heading: o.scenario.clone(),
-            context: if r.repetition > 1 {
-                format!("{} · r{}", o.iut, r.repetition)
-            } else {
-                o.iut.clone()
-            },
-            subtitle: o.title.clone(),
-            badge: r.status.name().to_owned(),
-            badge_class: status_class(r.status).to_owned(),
-            open: r.status.fails_run(),
-            facts: sec_facts,
-            // Deviations from this project's profile decisions are shown like reasons, marked.
-            reasons: o
-                .reasons
-                .iter()
-                .cloned()
-                .chain(
-                    o.deviations
-                        .iter()
-                        .map(|d| format!("deviation (a profile decision, not a fact): {d}")),
-                )
-                .collect(),
-            capture: o.capture.clone(),
-            ladder,
-            violations,
-            links,
+        violations.push(ViolationRow {
+            packet: first.as_ref().map(|(p, _)| *p),
+            at_ms: None,
+            rule: rule.clone(),
+            count: Some(*n),
+            detail: first.map(|(_, d)| d).unwrap_or_else(|| {
+                if *n == 1 {
+                    "fired once".to_owned()
+                } else {
+                    format!("fired {n} times")
+                }
+            }),
+            statement,
         });
     }
-    let grid = GridView {
-        columns: iuts,
-        rows: grid_rows
-            .into_iter()
-            .map(|(id, (title, chips))| (id.to_owned(), title.to_owned(), chips))
-            .collect(),
-    };
-    IndexInputs {
-        title: "handshake-harness scenarios".to_owned(),
-        passed: summary.passed,
-        verdict,
-        facts,
-        counts: vec![counts],
-        matrix: None,
-        grid: Some(grid),
-        sections_heading: "Scenario results".to_owned(),
-        sections,
-        files: vec![
-            Link::new("summary.md", crate::files::SUMMARY_FILE),
-            Link::new("junit.xml", crate::files::JUNIT_FILE),
-            Link::new("results.json", crate::files::RESULTS_FILE),
-        ],
-    }
+    (violations, marks)
 }
 
 /// Writes `index.html` for a `harness run` report into `dir` (beside what

@@ -97,9 +97,21 @@ fn duplicated(id: u64, at: u64, copy_of: u64, rule: u32, deliver_at: u64) -> Lin
 /// A hand-built trace covering every case, seen from `me()`. Not in time order everywhere:
 /// the writer sorts.
 fn trace() -> Vec<LinkEvent> {
-    let (me, peer, other) = (me(), peer(), other());
+    [
+        trace_delays_and_drops(),
+        trace_duplicates(),
+        trace_injections(),
+        trace_losses_and_corruption(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Part of [`trace`]: #0 to #3: untouched, delayed and truncated, dropped by a rule.
+fn trace_delays_and_drops() -> Vec<LinkEvent> {
+    let (me, peer) = (me(), peer());
     let rule2 = DropReason::Rule { rule: 2 };
-    let big = vec![0xee; 1600];
     vec![
         // #0: sent by me, untouched, delivered to the peer (not mine).
         sent(0, 0, me, peer, false, b"b0", vec![], None),
@@ -148,6 +160,13 @@ fn trace() -> Vec<LinkEvent> {
             Some(rule2),
         ),
         dropped(3, 4, me, peer, rule2),
+    ]
+}
+
+/// Part of [`trace`]: #4 and its copy #5, #10 at the same time, and #1's late delivery.
+fn trace_duplicates() -> Vec<LinkEvent> {
+    let (me, peer) = (me(), peer());
+    vec![
         // #4: to me, duplicated into #5.
         sent(
             4,
@@ -213,6 +232,13 @@ fn trace() -> Vec<LinkEvent> {
                 ),
             ],
         ),
+    ]
+}
+
+/// Part of [`trace`]: #6 injected towards me and its copy #12, #7 injected with my address.
+fn trace_injections() -> Vec<LinkEvent> {
+    let (me, peer, other) = (me(), peer(), other());
+    vec![
         // #6: injected towards me (from another address), duplicated into #12.
         sent(
             6,
@@ -261,6 +287,15 @@ fn trace() -> Vec<LinkEvent> {
         // #7: injected with my address as source: I did not send it.
         sent(7, 12, me, peer, true, b"spoof", vec![], None),
         delivered(7, 13, me, peer, b"spoof", vec![]),
+    ]
+}
+
+/// Part of [`trace`]: #8 over the MTU, #9 undeliverable, #11 corrupted, and traffic between two
+/// other endpoints.
+fn trace_losses_and_corruption() -> Vec<LinkEvent> {
+    let (me, peer, other) = (me(), peer(), other());
+    let big = vec![0xee; 1600];
+    vec![
         // #8: to me, over the MTU.
         sent(
             8,

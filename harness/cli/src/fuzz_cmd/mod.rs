@@ -620,62 +620,18 @@ fn input_error(message: impl std::fmt::Display) -> i32 {
 
 /// Runs `harness fuzz`.
 pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
-    let iut = match FAMILIES.parse_iut(&args.iut) {
-        Ok(i) => i,
-        Err(e) => return input_error(format!("--iut {}: {e}", args.iut)),
+    let Start {
+        iut,
+        family_name,
+        family,
+        inputs,
+        resumed,
+        first_resumed,
+        broken,
+    } = match start(&args) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    let family_name = match (&args.family, &iut) {
-        (Some(f), _) => f.clone(),
-        (None, Iut::Reference { family, .. }) => (*family).to_owned(),
-        (None, Iut::External(_)) => {
-            return input_error("--family is needed with an external IUT");
-        }
-    };
-    let family = match FAMILIES.require(&family_name) {
-        Ok(f) => f,
-        Err(e) => return input_error(e),
-    };
-    let paths = if args.scenarios.is_empty() {
-        vec![PathBuf::from(format!("vectors/scenarios/{family_name}"))]
-    } else {
-        args.scenarios.clone()
-    };
-    let skeletons = match load_skeletons(
-        &paths,
-        &family_name,
-        args.role.as_deref(),
-        matches!(iut, Iut::External(_)),
-    ) {
-        Ok(s) => usable_skeletons(family, s),
-        Err(e) => return input_error(e),
-    };
-    if skeletons.is_empty() {
-        return input_error(format!(
-            "no {family_name} scenario with scripted steps to start from in {paths:?}"
-        ));
-    }
-    let (mut pool, broken) = match &args.corpus {
-        Some(dir) => match corpus::load(dir) {
-            Ok(loaded) => loaded,
-            Err(e) => return input_error(e),
-        },
-        None => (Vec::new(), Vec::new()),
-    };
-    for b in &broken {
-        eprintln!("warning: corpus file {b} is not a JSON scenario; skipped");
-    }
-    // Corpus entries are whole scenarios of the family; the skeletons come first.
-    pool.retain(|v| {
-        v["protocol"].as_str().unwrap_or(FAMILIES.default_name()) == family_name
-            && args.role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
-    });
-    let mut inputs: Vec<Value> = skeletons;
-    // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
-    // resumed search starts from the paths it reaches, not from nothing (when it started from
-    // nothing, the first inputs of every resume joined the corpus again for paths it already had).
-    let resumed = pool.len() as u64;
-    let first_resumed = inputs.len();
-    inputs.append(&mut pool);
     let initial_inputs = inputs.len();
     let external = matches!(iut, Iut::External(_));
     let jobs = args.jobs.unwrap_or(if external {
@@ -700,17 +656,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
         done_kinds: Default::default(),
     };
-    // An IUT that cannot run even an unmutated skeleton (its command does not start, …) would make
-    // every input an error: said now, not after a search that judged nothing.
-    if let Some((o, _)) = runner.exec(&inputs[0], false) {
-        if exec::could_not_run(&o) {
-            return input_error(format!(
-                "--iut {}: cannot run the skeleton of {}: {}",
-                args.iut,
-                inputs[0]["id"].as_str().unwrap_or("the first scenario"),
-                o.reasons.join("; ")
-            ));
-        }
+    if let Err(code) = run_first_skeleton(&runner, &args.iut, &inputs[0]) {
+        return code;
     }
     let mutator = FamilyMutator::new(family);
     let probe = inputs.iter().any(|s| family.liveness_probe(s).is_some());
@@ -725,60 +672,257 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
-    let mut state = State {
-        runner: &runner,
-        bar: bar.as_ref(),
+    let mut state = State::new(
+        &runner,
+        bar.as_ref(),
         out,
         started,
-        family: &family_name,
-        findings_dir: args.out.join("findings"),
-        corpus_dir: args.corpus.as_deref(),
+        &family_name,
+        &args,
         inputs,
-        novelty: Novelty::default(),
-        findings: Vec::new(),
-        shapes: BTreeSet::new(),
-        tries: BTreeMap::new(),
-        unconfirmed: BTreeMap::new(),
-        execs: 0,
-        refused: 0,
-        over_budget: 0,
-        errors: 0,
-        errors_in_a_row: 0,
-        first_error: None,
-        sizes: CaptureSizes::default(),
-        run_seconds: Vec::new(),
-        corpus_len_after: Vec::new(),
+    );
+    search(
+        &mut state,
+        &Schedule {
+            runner: &runner,
+            mutator: &mutator,
+            jobs,
+            seed: args.seed,
+            execs: args.execs,
+            deadline,
+            stop_at_first: args.stop_at_first,
+            resumed,
+            first_resumed,
+            initial_inputs,
+            keep_iut: external && args.keep_iut,
+            responder: family.role_names().1,
+        },
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    interrupt::runs_stopped();
+    let (summary, errors_in_a_row) = summarize(state, &args, jobs, resumed, probe, broken);
+    finish(&summary, &args.out, errors_in_a_row, out)
+}
+
+/// What a fuzz run starts from.
+struct Start {
+    iut: Iut,
+    family_name: String,
+    family: &'static dyn DynFamily,
+    /// The skeletons, then the corpus read (from `first_resumed` on).
+    inputs: Vec<Value>,
+    /// How many inputs were read from the corpus.
+    resumed: u64,
+    first_resumed: usize,
+    /// The corpus files that are not JSON scenarios.
+    broken: Vec<String>,
+}
+
+/// The IUT, its family and the inputs the run starts from: the family's skeletons, then the
+/// corpus; `Err` is the exit code (the error is said).
+fn start(args: &FuzzArgs) -> Result<Start, i32> {
+    let iut = match FAMILIES.parse_iut(&args.iut) {
+        Ok(i) => i,
+        Err(e) => return Err(input_error(format!("--iut {}: {e}", args.iut))),
     };
-    // `jobs` runs at once in a sliding window of 4 × jobs draws: input k is drawn from the corpus
-    // as it stood after result k − window was taken in (results are taken in draw order), so the
-    // same seed draws the same inputs whatever the timing, and a slow run holds no one back.
-    // `jobs` workers that live as long as the run (a thread per input cost more than a run); one
-    // job runs on this thread (handing each input to a worker cost a fifth of the time).
-    let inline = jobs == 1;
+    let family_name = match (&args.family, &iut) {
+        (Some(f), _) => f.clone(),
+        (None, Iut::Reference { family, .. }) => (*family).to_owned(),
+        (None, Iut::External(_)) => {
+            return Err(input_error("--family is needed with an external IUT"));
+        }
+    };
+    let family = match FAMILIES.require(&family_name) {
+        Ok(f) => f,
+        Err(e) => return Err(input_error(e)),
+    };
+    let paths = if args.scenarios.is_empty() {
+        vec![PathBuf::from(format!("vectors/scenarios/{family_name}"))]
+    } else {
+        args.scenarios.clone()
+    };
+    let skeletons = match load_skeletons(
+        &paths,
+        &family_name,
+        args.role.as_deref(),
+        matches!(iut, Iut::External(_)),
+    ) {
+        Ok(s) => usable_skeletons(family, s),
+        Err(e) => return Err(input_error(e)),
+    };
+    if skeletons.is_empty() {
+        return Err(input_error(format!(
+            "no {family_name} scenario with scripted steps to start from in {paths:?}"
+        )));
+    }
+    let (mut pool, broken) = match &args.corpus {
+        Some(dir) => match corpus::load(dir) {
+            Ok(loaded) => loaded,
+            Err(e) => return Err(input_error(e)),
+        },
+        None => (Vec::new(), Vec::new()),
+    };
+    for b in &broken {
+        eprintln!("warning: corpus file {b} is not a JSON scenario; skipped");
+    }
+    // Corpus entries are whole scenarios of the family; the skeletons come first.
+    pool.retain(|v| {
+        v["protocol"].as_str().unwrap_or(FAMILIES.default_name()) == family_name
+            && args.role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
+    });
+    let mut inputs: Vec<Value> = skeletons;
+    // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
+    // resumed search starts from the paths it reaches, not from nothing (when it started from
+    // nothing, the first inputs of every resume joined the corpus again for paths it already had).
+    let resumed = pool.len() as u64;
+    let first_resumed = inputs.len();
+    inputs.append(&mut pool);
+    Ok(Start {
+        iut,
+        family_name,
+        family,
+        inputs,
+        resumed,
+        first_resumed,
+        broken,
+    })
+}
+
+/// An IUT that cannot run even an unmutated skeleton (its command does not start, …) would make
+/// every input an error: said now (`Err`: the exit code), not after a search that judged nothing.
+fn run_first_skeleton(runner: &Runner<'_>, iut: &str, skeleton: &Value) -> Result<(), i32> {
+    if let Some((o, _)) = runner.exec(skeleton, false) {
+        if exec::could_not_run(&o) {
+            return Err(input_error(format!(
+                "--iut {}: cannot run the skeleton of {}: {}",
+                iut,
+                skeleton["id"].as_str().unwrap_or("the first scenario"),
+                o.reasons.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> State<'a> {
+    /// A search that has learnt nothing yet, starting from `inputs`.
+    fn new(
+        runner: &'a Runner<'a>,
+        bar: Option<&'a indicatif::ProgressBar>,
+        out: &'a mut dyn Write,
+        started: Instant,
+        family: &'a str,
+        args: &'a FuzzArgs,
+        inputs: Vec<Value>,
+    ) -> Self {
+        State {
+            runner,
+            bar,
+            out,
+            started,
+            family,
+            findings_dir: args.out.join("findings"),
+            corpus_dir: args.corpus.as_deref(),
+            inputs,
+            novelty: Novelty::default(),
+            findings: Vec::new(),
+            shapes: BTreeSet::new(),
+            tries: BTreeMap::new(),
+            unconfirmed: BTreeMap::new(),
+            execs: 0,
+            refused: 0,
+            over_budget: 0,
+            errors: 0,
+            errors_in_a_row: 0,
+            first_error: None,
+            sizes: CaptureSizes::default(),
+            run_seconds: Vec::new(),
+            corpus_len_after: Vec::new(),
+        }
+    }
+}
+
+/// How the search draws its inputs and when it stops.
+struct Schedule<'a> {
+    runner: &'a Runner<'a>,
+    mutator: &'a FamilyMutator,
+    jobs: usize,
+    seed: u64,
+    execs: Option<u64>,
+    deadline: Option<Instant>,
+    stop_at_first: bool,
+    /// The inputs read from the corpus, run unmutated first (from `first_resumed` on).
+    resumed: u64,
+    first_resumed: usize,
+    initial_inputs: usize,
+    /// `--keep-iut` with an external IUT: results taken as they come.
+    keep_iut: bool,
+    /// The family's name of the responder role.
+    responder: &'a str,
+}
+
+/// The search: draws inputs, runs them (`jobs` at once) and takes their results in.
+///
+/// `jobs` runs at once in a sliding window of 4 × jobs draws: input k is drawn from the corpus as
+/// it stood after result k − window was taken in (results are taken in draw order), so the same
+/// seed draws the same inputs whatever the timing, and a slow run holds no one back. `jobs`
+/// workers that live as long as the run (a thread per input cost more than a run); one job runs on
+/// this thread (handing each input to a worker cost a fifth of the time).
+fn search(state: &mut State<'_>, schedule: &Schedule<'_>) {
+    let inline = schedule.jobs == 1;
     let (work_tx, work_rx) = std::sync::mpsc::channel::<(u64, Value)>();
     let work_rx = std::sync::Mutex::new(work_rx);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Value, Exec)>();
-        for _ in 0..if inline { 0 } else { jobs } {
-            let (tx, runner, work_rx) = (tx.clone(), &runner, &work_rx);
-            scope.spawn(move || {
-                loop {
-                    let next = work_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((k, mut candidate))) = next else {
-                        break;
-                    };
-                    let result = timed(|| runner.search(&mut candidate, k < resumed));
-                    if tx.send((k, candidate, result)).is_err() {
-                        break;
-                    }
-                }
-                // The responders this job kept end here, before the scope does: ended by the
-                // thread-local cache's destructor they could outlive the harness, since a scope's
-                // implicit join does not wait for thread-local destructors (rust-lang/rust#116179).
-                runner.forget_kept();
-            });
+        for _ in 0..if inline { 0 } else { schedule.jobs } {
+            let (tx, runner, work_rx) = (tx.clone(), schedule.runner, &work_rx);
+            let resumed = schedule.resumed;
+            scope.spawn(move || worker(runner, work_rx, tx, resumed));
         }
         drop(tx);
+        schedule.draw_and_take(state, inline, &work_tx, &rx);
+        // The workers end when the work channel closes; the inline job's responders end now.
+        drop(work_tx);
+        schedule.runner.forget_kept();
+    });
+}
+
+/// A job: runs the inputs it is handed until the work channel closes.
+fn worker(
+    runner: &Runner<'_>,
+    work_rx: &std::sync::Mutex<std::sync::mpsc::Receiver<(u64, Value)>>,
+    tx: std::sync::mpsc::Sender<(u64, Value, Exec)>,
+    resumed: u64,
+) {
+    loop {
+        let next = work_rx.lock().map(|rx| rx.recv());
+        let Ok(Ok((k, mut candidate))) = next else {
+            break;
+        };
+        let result = timed(|| runner.search(&mut candidate, k < resumed));
+        if tx.send((k, candidate, result)).is_err() {
+            break;
+        }
+    }
+    // The responders this job kept end here, before the scope does: ended by the thread-local
+    // cache's destructor they could outlive the harness, since a scope's implicit join does not
+    // wait for thread-local destructors (rust-lang/rust#116179).
+    runner.forget_kept();
+}
+
+impl Schedule<'_> {
+    /// Draws inputs (running them here when `inline`, else handing them to the workers) and takes
+    /// their results in, until the search stops and every input drawn has been taken in.
+    fn draw_and_take(
+        &self,
+        state: &mut State<'_>,
+        inline: bool,
+        work_tx: &std::sync::mpsc::Sender<(u64, Value)>,
+        rx: &std::sync::mpsc::Receiver<(u64, Value, Exec)>,
+    ) {
+        let (runner, jobs, resumed) = (self.runner, self.jobs, self.resumed);
         let mut waiting: BTreeMap<u64, (Value, Exec, bool)> = BTreeMap::new();
         let (mut drawn, mut taken, mut stop) = (0u64, 0u64, false);
         let mut in_flight = 0usize;
@@ -788,28 +932,28 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         // exec 74 with this window, was then not found in 700–980 execs.)
         let window = 4 * jobs as u64;
         // `--keep-iut`: results taken as they come, each draw sees the corpus as it stands.
-        let in_order = !(external && args.keep_iut);
+        let in_order = !self.keep_iut;
         // With kept responders, an input for the other role starts a process of its own.
-        let responder = family.role_names().1;
+        let responder = self.responder;
         let kept = |v: &Value| v["iut"]["role"] == responder;
-        let cheap = (external && args.keep_iut).then_some(&kept as &dyn Fn(&Value) -> bool);
+        let cheap = self.keep_iut.then_some(&kept as &dyn Fn(&Value) -> bool);
         loop {
             stop = stop
-                || args
+                || self
                     .execs
                     .is_some_and(|n| drawn >= n + state.refused + state.over_budget + state.errors)
-                || deadline.is_some_and(|d| Instant::now() >= d)
+                || self.deadline.is_some_and(|d| Instant::now() >= d)
                 || state.errors_in_a_row >= MAX_ERRORS_IN_A_ROW
                 || interrupt::interrupted().is_some();
             while !stop && in_flight < jobs && (!in_order || drawn < taken + window) {
                 let visible = match drawn.checked_sub(window) {
                     _ if !in_order => state.inputs.len(),
                     Some(k) => state.corpus_len_after[k as usize],
-                    None => initial_inputs,
+                    None => self.initial_inputs,
                 };
                 let mut candidate = match drawn.checked_sub(resumed) {
-                    None => state.inputs[first_resumed + drawn as usize].clone(),
-                    Some(k) => draw(&state.inputs[..visible], &mutator, args.seed, k, cheap),
+                    None => state.inputs[self.first_resumed + drawn as usize].clone(),
+                    Some(k) => draw(&state.inputs[..visible], self.mutator, self.seed, k, cheap),
                 };
                 if inline {
                     let result = timed(|| runner.search(&mut candidate, drawn < resumed));
@@ -837,17 +981,28 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
                 );
             }
             while let Some((candidate, result, replayed)) = waiting.remove(&taken) {
-                if state.take(&candidate, result, replayed) && args.stop_at_first {
+                if state.take(&candidate, result, replayed) && self.stop_at_first {
                     stop = true;
                 }
                 taken += 1;
             }
         }
-        // The workers end when the work channel closes; the inline job's responders end now.
-        drop(work_tx);
-        runner.forget_kept();
-    });
+    }
+}
+
+/// The run's summary, from what the search learnt; and how many inputs in a row at its end could
+/// not be run.
+fn summarize(
+    state: State<'_>,
+    args: &FuzzArgs,
+    jobs: usize,
+    resumed: u64,
+    probe: bool,
+    broken: Vec<String>,
+) -> (Summary, u64) {
     let State {
+        family,
+        started,
         inputs,
         novelty,
         findings,
@@ -861,14 +1016,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         unconfirmed,
         ..
     } = state;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    interrupt::runs_stopped();
     let seconds = started.elapsed().as_secs_f64();
     let summary = Summary {
         iut: args.iut.clone(),
-        family: family_name,
+        family: family.to_owned(),
         seed: args.seed,
         jobs,
         execs,
@@ -892,24 +1043,27 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         unconfirmed,
         broken_corpus_files: broken,
     };
-    if let Err(e) = summary.write(&args.out) {
-        eprintln!(
-            "error: cannot write the report in {}: {e}",
-            args.out.display()
-        );
+    (summary, errors_in_a_row)
+}
+
+/// Writes the report in `dir`, says the summary's line, and returns the exit code.
+fn finish(summary: &Summary, dir: &Path, errors_in_a_row: u64, out: &mut dyn Write) -> i32 {
+    if let Err(e) = summary.write(dir) {
+        eprintln!("error: cannot write the report in {}: {e}", dir.display());
     }
-    let _ = writeln!(out, "{}", summary.line(&args.out));
+    let _ = writeln!(out, "{}", summary.line(dir));
     if let Some(code) = interrupt::interrupted() {
         return code;
     }
     let why = summary.first_error.as_deref().unwrap_or_default();
+    let errors = summary.errors;
     if !summary.findings.is_empty() {
         EXIT_FAILED
     } else if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
         input_error(format!(
             "stopped: the last {errors_in_a_row} inputs could not be run (the first: {why})"
         ))
-    } else if execs == 0 {
+    } else if summary.execs == 0 {
         eprintln!(
             "error: no input was run and judged{}",
             if errors > 0 {

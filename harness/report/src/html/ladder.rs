@@ -223,9 +223,56 @@ pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
         return "<p class=\"note\">The capture holds no datagrams.</p>".to_owned();
     }
     let t0 = origin(&items);
+    let (initiator, lifelines, extra) = lifelines(&items);
+    let (drawn, skipped): (Vec<Item>, Vec<Item>) = items
+        .into_iter()
+        .partition(|i| lifelines.contains(&i.src) && lifelines.contains(&i.dst));
 
-    // Lifelines: the initiator (whoever sent START or SYN first, else the first sender) first, then
-    // every other endpoint in order of appearance.
+    let mut rows = fold(drawn, &options.violations);
+    let max_rows = if options.max_rows == 0 {
+        MAX_ROWS
+    } else {
+        options.max_rows
+    };
+    let hidden = rows.len().saturating_sub(max_rows);
+    rows.truncate(max_rows);
+    let notes = notes(hidden, skipped.len(), extra, damage);
+    let height = HEAD + ROW * (rows.len() as u32 + notes.len() as u32) + 24;
+    let layout = Layout::new(initiator, lifelines, t0, height);
+
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"ladder\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"ladder diagram\">"
+    );
+    write_lifelines(&mut svg, &layout, options);
+    let _ = write!(
+        svg,
+        "<text x=\"8\" y=\"{}\" class=\"axis\">time (ms)</text>",
+        HEAD - 6
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let y = f64::from(HEAD + ROW * i as u32) + 16.0;
+        let violated = options.violations.get(&row.first.number);
+        write_row(&mut svg, &layout, row, y, violated);
+    }
+    let mut y = HEAD + ROW * rows.len() as u32 + 16;
+    for text in notes {
+        let _ = write!(
+            svg,
+            "<text x=\"{LEFT}\" y=\"{y}\" class=\"more\">{}</text>",
+            esc(&text)
+        );
+        y += ROW;
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Lifelines: the initiator (whoever sent START or SYN first, else the first sender) first, then
+/// every other endpoint in order of appearance, at most [`MAX_LIFELINES`]; and how many more there
+/// were.
+fn lifelines(items: &[Item]) -> (Option<SocketAddr>, Vec<SocketAddr>, usize) {
     let initiator = items
         .iter()
         .find(|i| i.opens)
@@ -242,242 +289,280 @@ pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
     }
     let extra = lifelines.len().saturating_sub(MAX_LIFELINES);
     lifelines.truncate(MAX_LIFELINES);
-    let (drawn, skipped): (Vec<Item>, Vec<Item>) = items
-        .into_iter()
-        .partition(|i| lifelines.contains(&i.src) && lifelines.contains(&i.dst));
-    let n = lifelines.len().max(2);
-    let x_of = |a: &SocketAddr| -> f64 {
-        let k = lifelines.iter().position(|l| l == a).unwrap_or(0);
+    (initiator, lifelines, extra)
+}
+
+/// The lines under the rows: what was not drawn, and where the capture is damaged.
+fn notes(hidden: usize, skipped: usize, extra: usize, damage: Option<String>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if hidden > 0 {
+        notes.push(format!(
+            "… {hidden} more rows not drawn (see the pcapng and the transcript)"
+        ));
+    }
+    if skipped > 0 || extra > 0 {
+        notes.push(format!(
+            "… {skipped} datagrams between {extra} further endpoints not drawn"
+        ));
+    }
+    if let Some(d) = damage {
+        notes.push(format!("the capture is damaged here: {d}"));
+    }
+    notes
+}
+
+/// Where the lifelines stand, and the diagram's time origin and height.
+struct Layout {
+    initiator: Option<SocketAddr>,
+    lifelines: Vec<SocketAddr>,
+    /// Between two lifelines, px.
+    spacing: f64,
+    /// The longest arrow label, in characters.
+    max_label: usize,
+    t0: u64,
+    height: u32,
+}
+
+impl Layout {
+    fn new(
+        initiator: Option<SocketAddr>,
+        lifelines: Vec<SocketAddr>,
+        t0: u64,
+        height: u32,
+    ) -> Self {
+        let n = lifelines.len().max(2);
+        let spacing = f64::from(RIGHT - LEFT) / (n - 1) as f64;
+        let max_label = ((spacing - 16.0) / CHAR_PX).max(12.0) as usize;
+        Layout {
+            initiator,
+            lifelines,
+            spacing,
+            max_label,
+            t0,
+            height,
+        }
+    }
+
+    /// The x of `a`'s lifeline.
+    fn x_of(&self, a: &SocketAddr) -> f64 {
+        let n = self.lifelines.len().max(2);
+        let k = self.lifelines.iter().position(|l| l == a).unwrap_or(0);
         f64::from(LEFT) + (f64::from(RIGHT - LEFT)) * k as f64 / (n - 1) as f64
-    };
-    let spacing = f64::from(RIGHT - LEFT) / (n - 1) as f64;
-    let max_label = ((spacing - 16.0) / CHAR_PX).max(12.0) as usize;
+    }
+}
 
-    let mut rows = fold(drawn, &options.violations);
-    let max_rows = if options.max_rows == 0 {
-        MAX_ROWS
-    } else {
-        options.max_rows
-    };
-    let hidden = rows.len().saturating_sub(max_rows);
-    rows.truncate(max_rows);
-    let notes = usize::from(hidden > 0)
-        + usize::from(damage.is_some())
-        + usize::from(!skipped.is_empty() || extra > 0);
-    let height = HEAD + ROW * (rows.len() as u32 + notes as u32) + 24;
-
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg class=\"ladder\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"ladder diagram\">"
-    );
-    // Lifelines and their heads.
-    for (k, a) in lifelines.iter().enumerate() {
-        let x = x_of(a);
-        let role = if Some(*a) == initiator {
-            "initiator"
-        } else if k == 1 {
-            "responder"
-        } else {
-            "peer"
-        };
-        let by_role = options.role_names.as_ref().and_then(|(i, r)| match k {
-            0 => Some(i.clone()),
-            1 => Some(r.clone()),
-            _ => None,
-        });
-        let name = options
-            .names
-            .get(a)
-            .cloned()
-            .or(by_role)
-            .unwrap_or_else(|| {
-                if Some(*a) == options.iut {
-                    format!("IUT ({role})")
-                } else if options.iut.is_some() {
-                    format!("peer ({role})")
-                } else {
-                    role.to_owned()
-                }
-            });
+/// Lifelines and their heads.
+fn write_lifelines(svg: &mut String, layout: &Layout, options: &LadderOptions) {
+    for (k, a) in layout.lifelines.iter().enumerate() {
+        let x = layout.x_of(a);
+        let name = lifeline_name(k, a, layout.initiator, options);
         let class = if Some(*a) == options.iut {
             "head iut"
         } else {
             "head"
         };
-        let box_w = (spacing - 12.0).min(240.0);
+        let box_w = (layout.spacing - 12.0).min(240.0);
         let _ = write!(
             svg,
             "<g class=\"{class}\"><rect x=\"{:.1}\" y=\"6\" width=\"{box_w:.1}\" height=\"38\" rx=\"5\"/><text x=\"{x:.1}\" y=\"22\" text-anchor=\"middle\" class=\"name\">{}</text><text x=\"{x:.1}\" y=\"37\" text-anchor=\"middle\" class=\"addr\">{}</text></g><line class=\"life\" x1=\"{x:.1}\" y1=\"44\" x2=\"{x:.1}\" y2=\"{}\"/>",
             x - box_w / 2.0,
             esc(&clip(&name, ((box_w - 10.0) / CHAR_PX) as usize)),
             esc(&a.to_string()),
-            height - 6
+            layout.height - 6
         );
     }
+}
+
+/// The name on the head of lifeline `k`, at `a`: as `options` names it, else by its role.
+fn lifeline_name(
+    k: usize,
+    a: &SocketAddr,
+    initiator: Option<SocketAddr>,
+    options: &LadderOptions,
+) -> String {
+    let role = if Some(*a) == initiator {
+        "initiator"
+    } else if k == 1 {
+        "responder"
+    } else {
+        "peer"
+    };
+    let by_role = options.role_names.as_ref().and_then(|(i, r)| match k {
+        0 => Some(i.clone()),
+        1 => Some(r.clone()),
+        _ => None,
+    });
+    options
+        .names
+        .get(a)
+        .cloned()
+        .or(by_role)
+        .unwrap_or_else(|| {
+            if Some(*a) == options.iut {
+                format!("IUT ({role})")
+            } else if options.iut.is_some() {
+                format!("peer ({role})")
+            } else {
+                role.to_owned()
+            }
+        })
+}
+
+/// One row at height `y`: its time, number, arrow, label and the rules it violated.
+fn write_row(svg: &mut String, layout: &Layout, row: &Row, y: f64, violated: Option<&Vec<String>>) {
+    let it = &row.first;
+    let (x1, x2) = (layout.x_of(&it.src), layout.x_of(&it.dst));
+    let (class, suffix) = row_class(row, violated.is_some());
+    let (label, title, time) = row_texts(row, &suffix, layout.t0);
     let _ = write!(
         svg,
-        "<text x=\"8\" y=\"{}\" class=\"axis\">time (ms)</text>",
-        HEAD - 6
+        "<g class=\"{}\"><title>{}</title><text x=\"{}\" y=\"{:.1}\" class=\"time\">{}</text>",
+        class.join(" "),
+        esc(&title),
+        TIME_W - 4,
+        y + 4.0,
+        esc(&time)
     );
-    for (i, row) in rows.iter().enumerate() {
-        let y = f64::from(HEAD + ROW * i as u32) + 16.0;
-        let it = &row.first;
-        let (x1, x2) = (x_of(&it.src), x_of(&it.dst));
-        let dir = if x2 >= x1 { 1.0 } else { -1.0 };
-        let mut class = vec!["dg"];
-        let mut suffix = String::new();
-        match harness_mark(it) {
-            Some(HarnessMark::Dropped) => {
-                class.push("dropped");
-                suffix.push_str(" · dropped");
-            }
-            Some(HarnessMark::Copy) => {
-                class.push("changed");
-                suffix.push_str(" · copy");
-            }
-            Some(HarnessMark::Changed) => {
-                class.push("changed");
-                suffix.push_str(" · changed");
-            }
-            Some(HarnessMark::Injected) => {
-                class.push("injected");
-            }
-            None => {}
-        }
-        if let Some(step) = step_of(it) {
-            suffix.push_str(&format!(" [{step}]"));
-        }
-        if row.run.is_some() {
-            class.push("run");
-        }
-        let violated = options.violations.get(&it.number);
-        if violated.is_some() {
-            class.push("violation");
-        }
-        let (label, title, time) = match row.run {
-            Some((t1, a, b, count)) => (
-                format!(
-                    "DATA seq {a}..{b} ×{count} · until {} ms{suffix}",
-                    ms(t1.saturating_sub(t0))
-                ),
-                format!(
-                    "#{}.. {} → {}: {count} DATA datagrams, seq {a}..{b}, {} to {} ms",
-                    it.number,
-                    it.src,
-                    it.dst,
-                    ms(it.time_ns.saturating_sub(t0)),
-                    ms(t1.saturating_sub(t0))
-                ),
-                ms(it.time_ns.saturating_sub(t0)),
-            ),
-            None => (
-                format!("{}{suffix}", it.label),
-                format!(
-                    "#{} {} ms {} → {}: {}{}",
-                    it.number,
-                    ms(it.time_ns.saturating_sub(t0)),
-                    it.src,
-                    it.dst,
-                    it.full,
-                    it.comment
-                        .as_ref()
-                        .map(|c| format!(" [{c}]"))
-                        .unwrap_or_default()
-                ),
-                ms(it.time_ns.saturating_sub(t0)),
-            ),
-        };
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" class=\"num\">#{}</text>",
+        f64::from(TIME_W) + 4.0,
+        y + 4.0,
+        it.number
+    );
+    write_arrow(
+        svg,
+        x1,
+        x2,
+        y,
+        harness_mark(it) == Some(HarnessMark::Dropped),
+    );
+    let mid = (x1 + x2) / 2.0;
+    let _ = write!(
+        svg,
+        "<text x=\"{mid:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"label\">{}</text>",
+        y - 7.0,
+        esc(&clip(&label, layout.max_label))
+    );
+    if let Some(rules) = violated {
         let _ = write!(
             svg,
-            "<g class=\"{}\"><title>{}</title><text x=\"{}\" y=\"{:.1}\" class=\"time\">{}</text>",
-            class.join(" "),
-            esc(&title),
-            TIME_W - 4,
+            "<text x=\"{}\" y=\"{:.1}\" class=\"vmark\">⚠ {}</text>",
+            RIGHT + 14,
             y + 4.0,
-            esc(&time)
+            esc(&clip(&rules.join(", "), 24))
         );
+    }
+    svg.push_str("</g>");
+}
+
+/// A row's classes, and what its label says after the datagram: what the harness did, the step.
+fn row_class(row: &Row, violated: bool) -> (Vec<&'static str>, String) {
+    let it = &row.first;
+    let mut class = vec!["dg"];
+    let mut suffix = String::new();
+    match harness_mark(it) {
+        Some(HarnessMark::Dropped) => {
+            class.push("dropped");
+            suffix.push_str(" · dropped");
+        }
+        Some(HarnessMark::Copy) => {
+            class.push("changed");
+            suffix.push_str(" · copy");
+        }
+        Some(HarnessMark::Changed) => {
+            class.push("changed");
+            suffix.push_str(" · changed");
+        }
+        Some(HarnessMark::Injected) => {
+            class.push("injected");
+        }
+        None => {}
+    }
+    if let Some(step) = step_of(it) {
+        suffix.push_str(&format!(" [{step}]"));
+    }
+    if row.run.is_some() {
+        class.push("run");
+    }
+    if violated {
+        class.push("violation");
+    }
+    (class, suffix)
+}
+
+/// A row's label, its title (the tooltip) and its time, from `t0`.
+fn row_texts(row: &Row, suffix: &str, t0: u64) -> (String, String, String) {
+    let it = &row.first;
+    match row.run {
+        Some((t1, a, b, count)) => (
+            format!(
+                "DATA seq {a}..{b} ×{count} · until {} ms{suffix}",
+                ms(t1.saturating_sub(t0))
+            ),
+            format!(
+                "#{}.. {} → {}: {count} DATA datagrams, seq {a}..{b}, {} to {} ms",
+                it.number,
+                it.src,
+                it.dst,
+                ms(it.time_ns.saturating_sub(t0)),
+                ms(t1.saturating_sub(t0))
+            ),
+            ms(it.time_ns.saturating_sub(t0)),
+        ),
+        None => (
+            format!("{}{suffix}", it.label),
+            format!(
+                "#{} {} ms {} → {}: {}{}",
+                it.number,
+                ms(it.time_ns.saturating_sub(t0)),
+                it.src,
+                it.dst,
+                it.full,
+                it.comment
+                    .as_ref()
+                    .map(|c| format!(" [{c}]"))
+                    .unwrap_or_default()
+            ),
+            ms(it.time_ns.saturating_sub(t0)),
+        ),
+    }
+}
+
+/// The arrow from `x1` to `x2` at height `y`; a `dropped` one stops on the way.
+fn write_arrow(svg: &mut String, x1: f64, x2: f64, y: f64, dropped: bool) {
+    let dir = if x2 >= x1 { 1.0 } else { -1.0 };
+    if x1 == x2 {
+        // To itself (should not happen on the wire): a small loop.
         let _ = write!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"num\">#{}</text>",
-            f64::from(TIME_W) + 4.0,
+            "<path class=\"arrow\" d=\"M{x1:.1},{:.1} h30 v10 h-26\" fill=\"none\"/>",
+            y - 5.0
+        );
+    } else if dropped {
+        // Lost on the way: the arrow stops two thirds across, with a cross.
+        let xe = x1 + (x2 - x1) * 0.66;
+        let ye = y - 4.0 + 8.0 * 0.66;
+        let _ = write!(
+            svg,
+            "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{xe:.1}\" y2=\"{ye:.1}\"/><path class=\"cross\" d=\"M{:.1},{:.1} l10,10 M{:.1},{:.1} l-10,10\"/>",
+            y - 4.0,
+            xe - 5.0,
+            ye - 5.0,
+            xe + 5.0,
+            ye - 5.0
+        );
+    } else {
+        let tip = x2 - dir * 1.0;
+        let _ = write!(
+            svg,
+            "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{tip:.1}\" y2=\"{:.1}\"/><path class=\"tip\" d=\"M{tip:.1},{:.1} l{:.1},-4.5 l0,9 z\"/>",
+            y - 4.0,
             y + 4.0,
-            it.number
+            y + 4.0,
+            -dir * 9.0
         );
-        if x1 == x2 {
-            // To itself (should not happen on the wire): a small loop.
-            let _ = write!(
-                svg,
-                "<path class=\"arrow\" d=\"M{x1:.1},{:.1} h30 v10 h-26\" fill=\"none\"/>",
-                y - 5.0
-            );
-        } else if harness_mark(it) == Some(HarnessMark::Dropped) {
-            // Lost on the way: the arrow stops two thirds across, with a cross.
-            let xe = x1 + (x2 - x1) * 0.66;
-            let ye = y - 4.0 + 8.0 * 0.66;
-            let _ = write!(
-                svg,
-                "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{xe:.1}\" y2=\"{ye:.1}\"/><path class=\"cross\" d=\"M{:.1},{:.1} l10,10 M{:.1},{:.1} l-10,10\"/>",
-                y - 4.0,
-                xe - 5.0,
-                ye - 5.0,
-                xe + 5.0,
-                ye - 5.0
-            );
-        } else {
-            let tip = x2 - dir * 1.0;
-            let _ = write!(
-                svg,
-                "<line class=\"arrow\" x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{tip:.1}\" y2=\"{:.1}\"/><path class=\"tip\" d=\"M{tip:.1},{:.1} l{:.1},-4.5 l0,9 z\"/>",
-                y - 4.0,
-                y + 4.0,
-                y + 4.0,
-                -dir * 9.0
-            );
-        }
-        let mid = (x1 + x2) / 2.0;
-        let _ = write!(
-            svg,
-            "<text x=\"{mid:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"label\">{}</text>",
-            y - 7.0,
-            esc(&clip(&label, max_label))
-        );
-        if let Some(rules) = violated {
-            let _ = write!(
-                svg,
-                "<text x=\"{}\" y=\"{:.1}\" class=\"vmark\">⚠ {}</text>",
-                RIGHT + 14,
-                y + 4.0,
-                esc(&clip(&rules.join(", "), 24))
-            );
-        }
-        svg.push_str("</g>");
     }
-    let mut y = HEAD + ROW * rows.len() as u32 + 16;
-    let mut note = |text: String| {
-        let _ = write!(
-            svg,
-            "<text x=\"{LEFT}\" y=\"{y}\" class=\"more\">{}</text>",
-            esc(&text)
-        );
-        y += ROW;
-    };
-    if hidden > 0 {
-        note(format!(
-            "… {hidden} more rows not drawn (see the pcapng and the transcript)"
-        ));
-    }
-    if !skipped.is_empty() || extra > 0 {
-        note(format!(
-            "… {} datagrams between {extra} further endpoints not drawn",
-            skipped.len()
-        ));
-    }
-    if let Some(d) = damage {
-        note(format!("the capture is damaged here: {d}"));
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 #[cfg(test)]

@@ -17,10 +17,11 @@ use std::time::Duration;
 use handshake_check::Tolerance;
 use handshake_core::{Endpoint, Instant};
 use handshake_net::budget::Exhausted;
-use handshake_net::process::{Process, Stream, OUTPUT_LIMIT};
+use handshake_net::process::{Exit, Output, Process, Stream, OUTPUT_LIMIT};
 use handshake_net::realtime::RealTimeLink;
 use handshake_net::udp::Clock;
 use handshake_net::{DatagramId, FaultRule, LinkConfig, LinkEvent, SimEvent, VirtualLink};
+use nix::sys::signal::Signal;
 
 use super::kept::{self, Kept};
 use super::manifest::{Launch, Manifest, Ready};
@@ -342,575 +343,706 @@ enum Ending {
 
 /// Runs one scenario in real time; never waits without a deadline.
 pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
-    let scenario = r.scenario;
-    let role = scenario.iut.role;
-    let clock = Clock::start();
-    let mut markers: Vec<(Instant, String)> = Vec::new();
-    let mut script = Script::default();
+    let mut run = match RealTimeRun::open(&r).await {
+        Ok(run) => run,
+        Err(why) => return ScenarioOutcome::error(r.scenario, r.name, why),
+    };
+    let ending = run.drive().await;
+    let iut = run.end_iut(&ending).await;
+    run.transcribe_iut(&iut);
+    run.outcome(ending, &iut)
+}
 
-    let (bind_ip, connect_to) = match &r.target {
-        Target::Running(a) if !a.ip().is_loopback() => (source_ip_towards(*a), Some(*a)),
-        Target::Running(a) => (a.ip(), Some(*a)),
-        Target::Spawn { .. } => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
-    };
-    let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(F::classify);
-    let peer_port = address(role.other()).port();
-    let link = match RealTimeLink::new(clock, link, bind_ip, peer_port, connect_to).await {
-        Ok(n) => n,
-        Err(e) => {
-            return ScenarioOutcome::error(
-                scenario,
-                r.name,
-                format!("cannot open a UDP socket on {bind_ip}: {e}"),
-            )
+/// The command line of a [`Target::Spawn`], given the IUT's address.
+type Argv<'a> = dyn Fn(SocketAddr) -> Result<(Vec<String>, Option<String>), String> + 'a;
+
+/// One real-time run in progress: what its phases share.
+struct RealTimeRun<'r, F: Family> {
+    r: &'r Run<'r, F>,
+    clock: Clock,
+    /// The address the harness's sockets are bound to.
+    bind_ip: IpAddr,
+    /// The harness's peer socket.
+    primary: SocketAddr,
+    net: Net<F>,
+    peer_profile: Option<F::Profile>,
+    markers: Vec<(Instant, String)>,
+    script: Script,
+    process: Option<Process>,
+    /// With `keep`: the runs this process has served (this one included) and how it was started,
+    /// to keep it afterwards.
+    runs_served: u64,
+    started_as: Option<StartedAs>,
+    unsupported_code: Option<i32>,
+    grace: Duration,
+}
+
+/// What the IUT's process left once the harness ended it (or kept it running).
+struct IutEnd {
+    /// Its exit within the run, read before the harness ended it: an initiator's verdict.
+    exit_in_time: Option<Exit>,
+    /// Its exit, after the harness ended it.
+    exit: Option<Exit>,
+    output: Option<Output>,
+    signals: Vec<(Instant, Signal)>,
+    peak_memory: Option<u64>,
+    /// Its last non-blank line on stderr.
+    stderr_tail: Option<String>,
+}
+
+impl<'r, F: Family> RealTimeRun<'r, F> {
+    /// Opens the harness's sockets with the scenario's faults, and starts a peer that listens.
+    async fn open(r: &'r Run<'r, F>) -> Result<Self, String> {
+        let clock = Clock::start();
+        let (bind_ip, connect_to) = match &r.target {
+            Target::Running(a) if !a.ip().is_loopback() => (source_ip_towards(*a), Some(*a)),
+            Target::Running(a) => (a.ip(), Some(*a)),
+            Target::Spawn { .. } => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
+        };
+        let link = VirtualLink::new(LinkConfig::with_seed(r.seed)).with_classifier(F::classify);
+        let peer_port = address(r.scenario.iut.role.other()).port();
+        let link = RealTimeLink::new(clock, link, bind_ip, peer_port, connect_to)
+            .await
+            .map_err(|e| format!("cannot open a UDP socket on {bind_ip}: {e}"))?;
+        let mut net = Net::<F> {
+            link,
+            tolerance: r.tolerance,
+            family: PhantomData,
+        };
+        net.link.limit_received(r.max_received_bytes);
+        let primary = net.link.primary();
+        for (i, f) in r.scenario.faults.iter().enumerate() {
+            net.link
+                .link_mut()
+                .add_rule(fault_rule_rt(i as u32 + 1, f, primary))
+                .map_err(|e| format!("faults: {e:?}"))?;
         }
-    };
-    let mut net = Net::<F> {
-        link,
-        tolerance: r.tolerance,
-        family: PhantomData,
-    };
-    net.link.limit_received(r.max_received_bytes);
-    let primary = net.link.primary();
-    for (i, f) in scenario.faults.iter().enumerate() {
-        if let Err(e) = net
-            .link
-            .link_mut()
-            .add_rule(fault_rule_rt(i as u32 + 1, f, primary))
-        {
-            return ScenarioOutcome::error(scenario, r.name, format!("faults: {e:?}"));
+        let mut run = RealTimeRun {
+            r,
+            clock,
+            bind_ip,
+            primary,
+            net,
+            peer_profile: peer_profile(r)?,
+            markers: Vec::new(),
+            script: Script::default(),
+            process: None,
+            runs_served: 1,
+            started_as: None,
+            unsupported_code: None,
+            grace: ms(500),
+        };
+        // A peer that listens (a reference responder, or the family's scripted endpoint) waits for
+        // the initiator IUT's first datagram, so it exists first; its address stands in for the
+        // IUT's until then.
+        if run.role() == Role::Initiator {
+            run.start_peer(primary)?;
         }
+        Ok(run)
     }
-    let peer_profile = match scenario
-        .peer
-        .reference
-        .as_deref()
-        .map(F::parse_profile)
-        .transpose()
-    {
-        Ok(p) => match F::launched_profile(&r.launch) {
-            Some(iut) => p.map(|p| F::peer_profile(&p, &iut)),
-            None => p,
-        },
-        Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
-    };
-    // A peer that listens (a reference responder, or the family's scripted endpoint) waits for the
-    // initiator IUT's first datagram, so it exists first; its address stands in for the IUT's
-    // until then.
-    if role == Role::Initiator {
-        let node = match &peer_profile {
+
+    fn role(&self) -> Role {
+        self.r.scenario.iut.role
+    }
+
+    /// Starts the harness's endpoint towards `remote`: the reference peer, or else the family's
+    /// scripted endpoint (if it has one).
+    fn start_peer(&mut self, remote: SocketAddr) -> Result<(), String> {
+        let (r, clock) = (self.r, self.clock);
+        let node = match &self.peer_profile {
             Some(p) => F::node(
                 p,
-                role.other(),
-                scenario,
+                self.role().other(),
+                r.scenario,
                 false,
-                primary,
+                remote,
                 r.seed ^ 0x5eed,
                 clock.now(),
             )
             .map(Some),
             None => F::script_node(
-                scenario,
+                r.scenario,
                 F::launched_profile(&r.launch).as_ref(),
-                primary,
+                remote,
                 r.seed ^ 0x5eed,
                 clock.now(),
             ),
         };
-        match node {
-            Ok(Some(mut n)) => {
-                F::use_wall_clock(&mut n, clock.now());
-                net.link.set_endpoint(n)
-            }
-            Ok(None) => {}
-            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("peer: {e}")),
+        if let Some(mut n) = node.map_err(|e| format!("peer: {e}"))? {
+            F::use_wall_clock(&mut n, clock.now());
+            self.net.link.set_endpoint(n);
         }
+        Ok(())
     }
 
-    let mut process: Option<Process> = None;
-    // With `keep`: the runs this process has served (this one included) and how it was started,
-    // to keep it afterwards.
-    let mut runs_served = 1;
-    let mut started_as: Option<StartedAs> = None;
-    let mut unsupported_code = None;
-    let mut grace = ms(500);
-    let ending = async {
-        // Start the IUT (or take the running one) and wait until it is ready; the script clock
-        // starts then (responder) or at the initiator's first datagram.
-        let reused = match &r.target {
-            Target::Spawn {
-                argv,
-                cwd,
-                keep: true,
-                ..
-            } => kept::take(|k| {
-                let same = |(words, stdin): (Vec<String>, Option<String>)| {
-                    words == k.words && stdin == k.stdin
-                };
-                k.cwd == *cwd && argv(k.addr).is_ok_and(same)
-            }),
-            _ => None,
+    /// Starts the IUT, runs the steps, lets the run settle and takes in what the IUT sent last.
+    async fn drive(&mut self) -> Ending {
+        let origin = match self.start_iut().await {
+            Ok(origin) => origin,
+            Err(ending) => return ending,
         };
-        let origin = match (&r.target, reused) {
-            (Target::Spawn { manifest, .. }, Some(mut k)) => {
-                unsupported_code = Some(manifest.unsupported_exit_code);
-                grace = ms(manifest.kill_grace_ms);
-                k.process.begin_run(clock);
-                markers.push((
-                    clock.now(),
-                    format!(
-                        "IUT kept running (pid {}, its run {}): {}",
-                        k.process.pid,
-                        k.runs + 1,
-                        quote(&k.words)
-                    ),
-                ));
-                net.link.watch_exit(k.process.exit_watch());
-                net.link.set_iut(k.addr, true);
-                runs_served = k.runs + 1;
-                started_as = Some((k.addr, k.words, k.stdin, k.cwd));
-                process = Some(k.process);
-                clock.now()
-            }
-            (Target::Running(a), _) => {
-                net.link.set_iut(*a, true);
-                clock.now()
-            }
-            (
-                Target::Spawn {
-                    manifest,
-                    argv,
-                    cwd,
-                    keep,
-                },
-                _,
-            ) => {
-                unsupported_code = Some(manifest.unsupported_exit_code);
-                grace = ms(manifest.kill_grace_ms);
-                let addr = match (role, manifest.listen) {
-                    (Role::Responder, Some(fixed)) => fixed,
-                    (Role::Responder, None) => match free_port(bind_ip) {
-                        Ok(port) => SocketAddr::new(bind_ip, port),
-                        Err(e) => return Ending::Error(format!("cannot find a free port: {e}")),
-                    },
-                    (Role::Initiator, _) => primary,
-                };
-                let (words, stdin) = match argv(addr) {
-                    Ok(w) => w,
-                    Err(e) => return Ending::Error(format!("IUT command: {e}")),
-                };
-                let stdin_text = stdin.clone();
-                let p = match Process::spawn(&words, cwd.as_ref(), &manifest.env, stdin, clock) {
-                    Ok(p) => p,
-                    Err(e) => return Ending::Error(e),
-                };
-                markers.push((
-                    clock.now(),
-                    format!("IUT started (pid {}): {}", p.pid, quote(&words)),
-                ));
-                net.link.watch_exit(p.exit_watch());
-                if *keep {
-                    started_as = Some((addr, words.clone(), stdin_text.clone(), cwd.clone()));
-                }
-                let p = process.insert(p);
-                match role {
-                    Role::Responder => {
-                        net.link.set_iut(addr, true);
-                        let ready = if F::steps_before_ready(scenario) {
-                            &Ready::ListenPort
-                        } else {
-                            &manifest.ready
-                        };
-                        match wait_ready(manifest, ready, p, addr, clock, &mut markers).await {
-                            Ok(()) => clock.now(),
-                            Err(ending) => return ending,
-                        }
-                    }
-                    Role::Initiator => {
-                        let started = clock.now();
-                        let wait = ms(manifest.startup_timeout_ms);
-                        net.link
-                            .run_until(started + wait, &|n: &RealTimeLink<F::Node>| {
-                                n.iut().is_some() || n.exited().is_some()
-                            })
-                            .await;
-                        let iut = net.link.iut();
-                        let first = net.link.link().trace().iter().find_map(|e| match e {
-                            LinkEvent::Sent {
-                                at,
-                                from,
-                                injected: false,
-                                ..
-                            } if Some(*from) == iut => Some(*at),
-                            _ => None,
-                        });
-                        match (first, net.link.exited()) {
-                            (Some(at), _) => {
-                                markers.push((
-                                    at,
-                                    format!(
-                                        "script clock starts: the IUT's first datagram, {:.3} ms after its start",
-                                        at_ms(at) - at_ms(started)
-                                    ),
-                                ));
-                                at
-                            }
-                            (None, Some(exit)) if exit.code == Some(manifest.unsupported_exit_code) => {
-                                return Ending::Ran
-                            }
-                            (None, Some(exit)) => {
-                                return Ending::NotReady(format!(
-                                    "the IUT ended ({}) before it sent anything",
-                                    exit.describe()
-                                ))
-                            }
-                            (None, None) => {
-                                return Ending::NotReady(format!(
-                                    "the IUT sent nothing within startup_timeout_ms = {} ms of its start",
-                                    wait.as_millis()
-                                ))
-                            }
-                        }
-                    }
-                }
-            }
-        };
-
         // A peer that opens (a reference initiator, or the family's scripted endpoint) starts once
         // the responder IUT is ready.
-        if role == Role::Responder {
-            let Some(iut) = net.link.iut() else {
+        if self.role() == Role::Responder {
+            let Some(iut) = self.net.link.iut() else {
                 return Ending::Error("no IUT address".into());
             };
-            let node = match &peer_profile {
-                Some(p) => F::node(p, role.other(), scenario, false, iut, r.seed ^ 0x5eed, clock.now()).map(Some),
-                None => F::script_node(
-                    scenario,
-                    F::launched_profile(&r.launch).as_ref(),
-                    iut,
-                    r.seed ^ 0x5eed,
-                    clock.now(),
-                ),
-            };
-            match node {
-                Ok(Some(mut n)) => {
-                    F::use_wall_clock(&mut n, clock.now());
-                    net.link.set_endpoint(n)
-                }
-                Ok(None) => {}
-                Err(e) => return Ending::Error(format!("peer: {e}")),
+            if let Err(e) = self.start_peer(iut) {
+                return Ending::Error(e);
             }
         }
 
-        run_steps(&mut net, &mut script, scenario, origin).await;
-        if net.link.refused() {
-            return Ending::Error(unreachable_reason(net.link.iut()));
+        run_steps(&mut self.net, &mut self.script, self.r.scenario, origin).await;
+        if self.net.link.refused() {
+            return Ending::Error(unreachable_reason(self.net.link.iut()));
         }
-        if net.link.interrupted() {
+        if self.net.link.interrupted() {
             return Ending::Ran;
         }
 
-        // Let the run come to its end: the sides the family names finish (an external IUT:
-        // its process exits).
-        let settle = F::settle(scenario, true);
-        let end = clock.now() + ms(scenario.settle_ms) + r.tolerance.duration();
-        if settle.peer && net.link.endpoint().is_some() {
-            net.link
-                .run_until(end, &|n: &RealTimeLink<F::Node>| {
-                    n.endpoint().is_some_and(|e| e.is_finished()) || n.listener_gone().is_some()
-                })
-                .await;
-        }
-        if settle.iut && net.link.has_process() {
-            net.link
-                .run_until(end, &|n: &RealTimeLink<F::Node>| n.exited().is_some())
-                .await;
-            // What it sent before it exited reaches the endpoint before the tail is waited for.
-            if net.link.exited().is_some() {
-                net.link.deliver_after_exit(COLLECT, end).await;
-            }
-            if let (Some(tail), true) = (settle.peer_tail, net.link.endpoint().is_some()) {
-                let until = clock.now() + tail;
-                net.link
-                    .run_until(until, &|n: &RealTimeLink<F::Node>| {
-                        n.events().iter().any(|e| F::is_ending(&e.event))
-                    })
-                    .await;
-            }
-        }
-        // As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
-        // is delivered to it. An IUT that has exited sent all it will, and all of it reaches the
-        // harness's endpoint too (a client that closes and exits at once: its CONNECTION_CLOSE may
-        // still be in the harness's socket when its exit is noticed).
-        if net.link.exited().is_some() {
-            net.link.deliver_after_exit(COLLECT, end).await;
-        } else {
-            net.link.drain_sockets(COLLECT).await;
-        }
-        if net.link.refused() {
-            return Ending::Error(unreachable_reason(net.link.iut()));
+        let end = self.clock.now() + ms(self.r.scenario.settle_ms) + self.r.tolerance.duration();
+        self.settle(end).await;
+        self.take_in_last_datagrams(end).await;
+        if self.net.link.refused() {
+            return Ending::Error(unreachable_reason(self.net.link.iut()));
         }
         Ending::Ran
     }
-    .await;
 
-    // The initiator's verdict is its exit status within the deadline, read before the harness ends it.
-    let exit_in_time = process.as_ref().and_then(Process::exited);
-    let peak_memory = process.as_ref().and_then(Process::peak_memory_kb);
-    // A responder that is still serving after a run that ran is kept for the next one.
-    let keep = matches!(ending, Ending::Ran)
-        && !net.link.interrupted()
-        && !net.link.flooded()
-        && exit_in_time.is_none();
-    let mut kept_output = None;
-    if let (true, Some((addr, words, stdin, cwd))) = (keep, started_as) {
-        if let Some(p) = process.take() {
-            kept_output = Some(p.output());
-            kept::put(Kept {
-                process: p,
-                addr,
-                words,
-                stdin,
+    /// Starts the IUT (or takes the running one) and waits until it is ready; returns when the
+    /// script clock starts: then (responder) or at the initiator's first datagram.
+    async fn start_iut(&mut self) -> Result<Instant, Ending> {
+        let r = self.r;
+        match &r.target {
+            Target::Running(a) => {
+                self.net.link.set_iut(*a, true);
+                Ok(self.clock.now())
+            }
+            Target::Spawn {
+                manifest,
+                argv,
                 cwd,
-                runs: runs_served,
-            });
-        }
-    }
-    if let Some(p) = &mut process {
-        p.shut_down(grace, clock).await;
-    }
-    let (exit, output, signals) = match &process {
-        Some(p) => (p.exited(), Some(p.output()), p.signals_sent.clone()),
-        None => (None, kept_output, Vec::new()),
-    };
-    drop(process);
-
-    // The process's part of the transcript.
-    if let Some(n) = net
-        .link
-        .endpoint()
-        .map(|e| F::turned_away(e))
-        .filter(|n| *n > 0)
-    {
-        markers.push((
-            clock.now(),
-            format!("harness: {n} new connections dropped unanswered (past its limit of connections in their handshakes at once, or over the run)"),
-        ));
-    }
-    if let Some(kb) = peak_memory {
-        markers.push((clock.now(), format!("{PEAK_MEMORY}{kb} kB")));
-    }
-    if let Some(e) = exit {
-        markers.push((e.at, format!("IUT ended: {}", e.describe())));
-    }
-    for (at, s) in &signals {
-        markers.push((*at, format!("harness sent {s} to the IUT's process group")));
-    }
-    if let Some(o) = &output {
-        for (at, stream, line) in &o.lines {
-            markers.push((*at, format!("IUT {}: {line}", stream.name())));
-        }
-        for (i, s) in [Stream::Stdout, Stream::Stderr].iter().enumerate() {
-            if o.dropped[i] > 0 {
-                markers.push((
-                    clock.now(),
-                    format!(
-                        "IUT {}: {} more bytes not kept (limit {} KiB)",
-                        s.name(),
-                        o.dropped[i],
-                        OUTPUT_LIMIT / 1024
-                    ),
-                ));
+                keep,
+            } => {
+                let reused = if *keep { take_kept(*argv, cwd) } else { None };
+                self.unsupported_code = Some(manifest.unsupported_exit_code);
+                self.grace = ms(manifest.kill_grace_ms);
+                match reused {
+                    Some(k) => Ok(self.reuse_kept(k)),
+                    None => self.spawn_iut(manifest, *argv, cwd.as_ref(), *keep).await,
+                }
             }
         }
     }
-    let unsupported =
-        exit.filter(|e| e.code.is_some() && e.code == unsupported_code && signals.is_empty());
-    let stderr_tail = output.as_ref().and_then(|o| {
-        o.text(Stream::Stderr)
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(str::to_owned)
-    });
 
-    if let Some(e) = unsupported {
+    /// Takes over a responder an earlier run kept running: the script clock starts now.
+    fn reuse_kept(&mut self, mut k: Kept) -> Instant {
+        let clock = self.clock;
+        k.process.begin_run(clock);
+        self.markers.push((
+            clock.now(),
+            format!(
+                "IUT kept running (pid {}, its run {}): {}",
+                k.process.pid,
+                k.runs + 1,
+                quote(&k.words)
+            ),
+        ));
+        self.net.link.watch_exit(k.process.exit_watch());
+        self.net.link.set_iut(k.addr, true);
+        self.runs_served = k.runs + 1;
+        self.started_as = Some((k.addr, k.words, k.stdin, k.cwd));
+        self.process = Some(k.process);
+        clock.now()
+    }
+
+    /// Starts the manifest's program and waits until it is ready (a responder) or has sent its
+    /// first datagram (an initiator).
+    async fn spawn_iut(
+        &mut self,
+        manifest: &Manifest,
+        argv: &Argv<'_>,
+        cwd: Option<&std::path::PathBuf>,
+        keep: bool,
+    ) -> Result<Instant, Ending> {
+        let (clock, role) = (self.clock, self.role());
+        let addr = match (role, manifest.listen) {
+            (Role::Responder, Some(fixed)) => fixed,
+            (Role::Responder, None) => match free_port(self.bind_ip) {
+                Ok(port) => SocketAddr::new(self.bind_ip, port),
+                Err(e) => return Err(Ending::Error(format!("cannot find a free port: {e}"))),
+            },
+            (Role::Initiator, _) => self.primary,
+        };
+        let (words, stdin) = argv(addr).map_err(|e| Ending::Error(format!("IUT command: {e}")))?;
+        let stdin_text = stdin.clone();
+        let p = Process::spawn(&words, cwd, &manifest.env, stdin, clock).map_err(Ending::Error)?;
+        self.markers.push((
+            clock.now(),
+            format!("IUT started (pid {}): {}", p.pid, quote(&words)),
+        ));
+        self.net.link.watch_exit(p.exit_watch());
+        if keep {
+            self.started_as = Some((addr, words.clone(), stdin_text.clone(), cwd.cloned()));
+        }
+        let p = self.process.insert(p);
+        match role {
+            Role::Responder => {
+                self.net.link.set_iut(addr, true);
+                let ready = if F::steps_before_ready(self.r.scenario) {
+                    &Ready::ListenPort
+                } else {
+                    &manifest.ready
+                };
+                wait_ready(manifest, ready, p, addr, clock, &mut self.markers).await?;
+                Ok(clock.now())
+            }
+            Role::Initiator => self.first_datagram(manifest).await,
+        }
+    }
+
+    /// Waits (at most the startup timeout) for an initiator IUT's first datagram: the script clock
+    /// starts then.
+    async fn first_datagram(&mut self, manifest: &Manifest) -> Result<Instant, Ending> {
+        let started = self.clock.now();
+        let wait = ms(manifest.startup_timeout_ms);
+        self.net
+            .link
+            .run_until(started + wait, &|n: &RealTimeLink<F::Node>| {
+                n.iut().is_some() || n.exited().is_some()
+            })
+            .await;
+        let iut = self.net.link.iut();
+        let first = self.net.link.link().trace().iter().find_map(|e| match e {
+            LinkEvent::Sent {
+                at,
+                from,
+                injected: false,
+                ..
+            } if Some(*from) == iut => Some(*at),
+            _ => None,
+        });
+        match (first, self.net.link.exited()) {
+            (Some(at), _) => {
+                self.markers.push((
+                    at,
+                    format!(
+                        "script clock starts: the IUT's first datagram, {:.3} ms after its start",
+                        at_ms(at) - at_ms(started)
+                    ),
+                ));
+                Ok(at)
+            }
+            (None, Some(exit)) if exit.code == Some(manifest.unsupported_exit_code) => {
+                Err(Ending::Ran)
+            }
+            (None, Some(exit)) => Err(Ending::NotReady(format!(
+                "the IUT ended ({}) before it sent anything",
+                exit.describe()
+            ))),
+            (None, None) => Err(Ending::NotReady(format!(
+                "the IUT sent nothing within startup_timeout_ms = {} ms of its start",
+                wait.as_millis()
+            ))),
+        }
+    }
+
+    /// Lets the run come to its end (at most until `end`): the sides the family names finish (an
+    /// external IUT: its process exits).
+    async fn settle(&mut self, end: Instant) {
+        let settle = F::settle(self.r.scenario, true);
+        let link = &mut self.net.link;
+        if settle.peer && link.endpoint().is_some() {
+            link.run_until(end, &|n: &RealTimeLink<F::Node>| {
+                n.endpoint().is_some_and(|e| e.is_finished()) || n.listener_gone().is_some()
+            })
+            .await;
+        }
+        if settle.iut && link.has_process() {
+            link.run_until(end, &|n: &RealTimeLink<F::Node>| n.exited().is_some())
+                .await;
+            // What it sent before it exited reaches the endpoint before the tail is waited for.
+            if link.exited().is_some() {
+                link.deliver_after_exit(COLLECT, end).await;
+            }
+            if let (Some(tail), true) = (settle.peer_tail, link.endpoint().is_some()) {
+                let until = self.clock.now() + tail;
+                link.run_until(until, &|n: &RealTimeLink<F::Node>| {
+                    n.events().iter().any(|e| F::is_ending(&e.event))
+                })
+                .await;
+            }
+        }
+    }
+
+    /// As in virtual time, the run ends here: what the IUT already sent is taken in, nothing more
+    /// is delivered to it. An IUT that has exited sent all it will, and all of it reaches the
+    /// harness's endpoint too (a client that closes and exits at once: its CONNECTION_CLOSE may
+    /// still be in the harness's socket when its exit is noticed).
+    async fn take_in_last_datagrams(&mut self, end: Instant) {
+        if self.net.link.exited().is_some() {
+            self.net.link.deliver_after_exit(COLLECT, end).await;
+        } else {
+            self.net.link.drain_sockets(COLLECT).await;
+        }
+    }
+
+    /// Keeps a responder that is still serving for the next run, or else ends the IUT's process;
+    /// either way reads what it left.
+    async fn end_iut(&mut self, ending: &Ending) -> IutEnd {
+        // The initiator's verdict is its exit status within the deadline, read before the harness
+        // ends it.
+        let exit_in_time = self.process.as_ref().and_then(Process::exited);
+        let peak_memory = self.process.as_ref().and_then(Process::peak_memory_kb);
+        // A responder that is still serving after a run that ran is kept for the next one.
+        let keep = matches!(ending, Ending::Ran)
+            && !self.net.link.interrupted()
+            && !self.net.link.flooded()
+            && exit_in_time.is_none();
+        let mut kept_output = None;
+        if let (true, Some((addr, words, stdin, cwd))) = (keep, self.started_as.take()) {
+            if let Some(p) = self.process.take() {
+                kept_output = Some(p.output());
+                kept::put(Kept {
+                    process: p,
+                    addr,
+                    words,
+                    stdin,
+                    cwd,
+                    runs: self.runs_served,
+                });
+            }
+        }
+        if let Some(p) = &mut self.process {
+            p.shut_down(self.grace, self.clock).await;
+        }
+        let (exit, output, signals) = match &self.process {
+            Some(p) => (p.exited(), Some(p.output()), p.signals_sent.clone()),
+            None => (None, kept_output, Vec::new()),
+        };
+        drop(self.process.take());
+        let stderr_tail = output.as_ref().and_then(|o| {
+            o.text(Stream::Stderr)
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        });
+        IutEnd {
+            exit_in_time,
+            exit,
+            output,
+            signals,
+            peak_memory,
+            stderr_tail,
+        }
+    }
+
+    /// The process's part of the transcript.
+    fn transcribe_iut(&mut self, iut: &IutEnd) {
+        let markers = &mut self.markers;
+        if let Some(n) = self
+            .net
+            .link
+            .endpoint()
+            .map(|e| F::turned_away(e))
+            .filter(|n| *n > 0)
+        {
+            markers.push((
+                self.clock.now(),
+                format!("harness: {n} new connections dropped unanswered (past its limit of connections in their handshakes at once, or over the run)"),
+            ));
+        }
+        if let Some(kb) = iut.peak_memory {
+            markers.push((self.clock.now(), format!("{PEAK_MEMORY}{kb} kB")));
+        }
+        if let Some(e) = iut.exit {
+            markers.push((e.at, format!("IUT ended: {}", e.describe())));
+        }
+        for (at, s) in &iut.signals {
+            markers.push((*at, format!("harness sent {s} to the IUT's process group")));
+        }
+        if let Some(o) = &iut.output {
+            for (at, stream, line) in &o.lines {
+                markers.push((*at, format!("IUT {}: {line}", stream.name())));
+            }
+            for (i, s) in [Stream::Stdout, Stream::Stderr].iter().enumerate() {
+                if o.dropped[i] > 0 {
+                    markers.push((
+                        self.clock.now(),
+                        format!(
+                            "IUT {}: {} more bytes not kept (limit {} KiB)",
+                            s.name(),
+                            o.dropped[i],
+                            OUTPUT_LIMIT / 1024
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The run's outcome: unsupported (the IUT said so by its exit code), an error, or what the
+    /// capture and the steps show.
+    fn outcome(&mut self, ending: Ending, iut: &IutEnd) -> ScenarioOutcome {
+        let unsupported = iut.exit.filter(|e| {
+            e.code.is_some() && e.code == self.unsupported_code && iut.signals.is_empty()
+        });
+        if let Some(e) = unsupported {
+            return self.unsupported_outcome(e, iut);
+        }
+        match ending {
+            Ending::Error(why) => self.error_outcome(why, iut),
+            Ending::NotReady(why) => self.judge_capture(Some(why), iut),
+            Ending::Ran => self.judge_capture(None, iut),
+        }
+    }
+
+    fn unsupported_outcome(&self, e: Exit, iut: &IutEnd) -> ScenarioOutcome {
         let mut o = ScenarioOutcome::unsupported(
-            scenario,
-            r.name,
+            self.r.scenario,
+            self.r.name,
             format!(
                 "the IUT exited with {} (unsupported){}",
                 e.code.unwrap_or_default(),
-                stderr_tail
+                iut.stderr_tail
                     .as_ref()
                     .map(|t| format!(": {t}"))
                     .unwrap_or_default()
             ),
         );
-        o.transcript = F::transcript(&[], &[], primary, &markers);
-        return o;
+        o.transcript = F::transcript(&[], &[], self.primary, &self.markers);
+        o
     }
 
-    let not_ready = match ending {
-        Ending::Error(why) => {
-            let mut o = ScenarioOutcome::error(scenario, r.name, why);
-            o.iut_unreachable = net.link.refused();
-            if let Some(t) = &stderr_tail {
-                o.reasons.push(format!("IUT stderr: {t}"));
-            }
-            o.transcript = F::transcript(&[], &[], primary, &markers);
-            return o;
+    fn error_outcome(&self, why: String, iut: &IutEnd) -> ScenarioOutcome {
+        let mut o = ScenarioOutcome::error(self.r.scenario, self.r.name, why);
+        o.iut_unreachable = self.net.link.refused();
+        if let Some(t) = &iut.stderr_tail {
+            o.reasons.push(format!("IUT stderr: {t}"));
         }
-        Ending::NotReady(why) => Some(why),
-        Ending::Ran => None,
-    };
-
-    // The capture as the IUT saw it, judged as in virtual time.
-    let viewpoint = net.link.iut().unwrap_or(SocketAddr::new(bind_ip, 0));
-    // An initiator IUT that exited saw nothing after that: its capture ends there (as a virtual run
-    // ends when the initiator finishes).
-    let cut = match role {
-        Role::Initiator => exit_in_time.map(|e| e.at),
-        Role::Responder => None,
-    };
-    // What the link still holds never arrived: record it (at the last moment seen), so no traffic is lost.
-    let end = net
-        .link
-        .link()
-        .trace()
-        .iter()
-        .map(LinkEvent::at)
-        .max()
-        .unwrap_or_default();
-    net.link.link_mut().end_run(end);
-    if let Some(cut) = cut {
-        net.link.link_mut().cut_trace_after(cut);
+        o.transcript = F::transcript(&[], &[], self.primary, &self.markers);
+        o
     }
-    let secrets = net
-        .link
-        .endpoint_mut()
-        .map(|n| F::secrets(n))
-        .unwrap_or_default();
-    let trace = net.link.link().trace();
-    let annotations = &script.annotations;
-    let annotate = |id: handshake_net::DatagramId| annotations.get(id);
-    // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
-    // socket per connection).
-    let harness_sockets = net.link.harness_addresses();
-    let also = move |a: SocketAddr| a.ip() == viewpoint.ip() && !harness_sockets.contains(&a);
-    let options = handshake_capture::TraceOptions {
-        annotate: Some(&annotate),
-        viewpoint_also: Some(&also),
-        not_delivered_delay_ns: net
+
+    /// The capture as the IUT saw it, judged as in virtual time, with what the steps found.
+    fn judge_capture(&mut self, not_ready: Option<String>, iut: &IutEnd) -> ScenarioOutcome {
+        let r = self.r;
+        let (scenario, role) = (r.scenario, self.role());
+        let viewpoint = self
+            .net
+            .link
+            .iut()
+            .unwrap_or(SocketAddr::new(self.bind_ip, 0));
+        // An initiator IUT that exited saw nothing after that: its capture ends there (as a virtual
+        // run ends when the initiator finishes).
+        let cut = match role {
+            Role::Initiator => iut.exit_in_time.map(|e| e.at),
+            Role::Responder => None,
+        };
+        let capture = match self.capture(viewpoint, cut) {
+            Ok(c) => c,
+            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
+        };
+        let report = match F::judge(
+            &capture,
+            &JudgeCtx {
+                scenario,
+                role,
+                iut: viewpoint,
+                peer: self.primary,
+                iut_profile: F::launched_profile(&r.launch),
+                peer_profile: self.peer_profile.clone(),
+                tolerance: Some(r.tolerance),
+            },
+        ) {
+            Ok(v) => v,
+            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("checker: {e}")),
+        };
+        self.markers
+            .extend(std::mem::take(&mut self.script.markers));
+        let lines = bounded_transcript(F::transcript(
+            &capture,
+            self.net.link.events(),
+            viewpoint,
+            &self.markers,
+        ));
+        let observed = self.observed(&report, viewpoint, not_ready.as_ref(), iut.exit_in_time);
+        let mut outcome = judge(scenario, r.name, observed, lines, capture);
+        outcome.timing = Some(self.net.timing());
+        outcome.interrupted = self.net.link.interrupted();
+        self.explain_failure(&mut outcome, not_ready, iut);
+        outcome
+    }
+
+    /// Ends the link's trace (cut after `cut`) and writes it as the capture seen from `viewpoint`.
+    fn capture(&mut self, viewpoint: SocketAddr, cut: Option<Instant>) -> Result<Vec<u8>, String> {
+        // What the link still holds never arrived: record it (at the last moment seen), so no
+        // traffic is lost.
+        let end = self
+            .net
             .link
             .link()
-            .config()
-            .latency_ms
-            .saturating_mul(1_000_000),
-        ..handshake_capture::TraceOptions::default()
-    };
-    let capture = match write_capture(trace, viewpoint, &secrets, &options) {
-        Ok(c) => c,
-        Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
-    };
-    let report = match F::judge(
-        &capture,
-        &JudgeCtx {
-            scenario,
-            role,
-            iut: viewpoint,
-            peer: primary,
-            iut_profile: F::launched_profile(&r.launch),
-            peer_profile: peer_profile.clone(),
-            tolerance: Some(r.tolerance),
-        },
-    ) {
-        Ok(v) => v,
-        Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("checker: {e}")),
-    };
-    markers.extend(std::mem::take(&mut script.markers));
-    let lines = bounded_transcript(F::transcript(
-        &capture,
-        net.link.events(),
-        viewpoint,
-        &markers,
-    ));
+            .trace()
+            .iter()
+            .map(LinkEvent::at)
+            .max()
+            .unwrap_or_default();
+        self.net.link.link_mut().end_run(end);
+        if let Some(cut) = cut {
+            self.net.link.link_mut().cut_trace_after(cut);
+        }
+        let secrets = self
+            .net
+            .link
+            .endpoint_mut()
+            .map(|n| F::secrets(n))
+            .unwrap_or_default();
+        let trace = self.net.link.link().trace();
+        let annotations = &self.script.annotations;
+        let annotate = |id: handshake_net::DatagramId| annotations.get(id);
+        // Every port of the IUT's host that is not the harness's is the IUT (a client may open a
+        // socket per connection).
+        let harness_sockets = self.net.link.harness_addresses();
+        let also = move |a: SocketAddr| a.ip() == viewpoint.ip() && !harness_sockets.contains(&a);
+        let options = handshake_capture::TraceOptions {
+            annotate: Some(&annotate),
+            viewpoint_also: Some(&also),
+            not_delivered_delay_ns: self
+                .net
+                .link
+                .link()
+                .config()
+                .latency_ms
+                .saturating_mul(1_000_000),
+            ..handshake_capture::TraceOptions::default()
+        };
+        write_capture(trace, viewpoint, &secrets, &options)
+    }
 
-    let family = F::observe(
-        &ObserveCtx {
-            scenario,
-            role,
+    /// What the run showed: the family's observations, the checker's violations and the steps'
+    /// failures (a startup failure and a flood first).
+    fn observed(
+        &mut self,
+        report: &F::Report,
+        viewpoint: SocketAddr,
+        not_ready: Option<&String>,
+        exit_in_time: Option<Exit>,
+    ) -> Observed<F::Observations> {
+        let r = self.r;
+        let role = self.role();
+        let family = F::observe(
+            &ObserveCtx {
+                scenario: r.scenario,
+                role,
+                iut_addr: viewpoint,
+                peer_addr: self.primary,
+                iut: None,
+                peer: self.net.link.endpoint(),
+                events: self.net.link.events(),
+                iut_exit: exit_in_time.map(|e| IutExit {
+                    code: e.code,
+                    succeeded: match &r.target {
+                        Target::Spawn { manifest, .. } => manifest.succeeded(e.code),
+                        _ => e.code.map(|c| c == 0),
+                    },
+                    in_time: true,
+                }),
+                real_time: true,
+            },
+            report,
+        );
+        let mut step_failures = std::mem::take(&mut self.script.failures);
+        if let Some(why) = not_ready {
+            step_failures.insert(0, why.clone());
+        }
+        if self.net.link.flooded() {
+            step_failures.insert(0, flood_reason(&self.net.link));
+        }
+        if let (Role::Responder, Some(e)) = (role, exit_in_time.filter(|e| e.code != Some(0))) {
+            step_failures.push(format!(
+                "the IUT ended ({}) at {:.3} ms, before the scenario did",
+                e.describe(),
+                at_ms(e.at)
+            ));
+        }
+        Observed {
+            family,
+            violations: F::violations(report),
             iut_addr: viewpoint,
-            peer_addr: primary,
-            iut: None,
-            peer: net.link.endpoint(),
-            events: net.link.events(),
-            iut_exit: exit_in_time.map(|e| IutExit {
-                code: e.code,
-                succeeded: match &r.target {
-                    Target::Spawn { manifest, .. } => manifest.succeeded(e.code),
-                    _ => e.code.map(|c| c == 0),
-                },
-                in_time: true,
-            }),
-            real_time: true,
-        },
-        &report,
-    );
-    let mut step_failures = std::mem::take(&mut script.failures);
-    if let Some(why) = &not_ready {
-        step_failures.insert(0, why.clone());
-    }
-    if net.link.flooded() {
-        step_failures.insert(0, flood_reason(&net.link));
-    }
-    if let (Role::Responder, Some(e)) = (role, exit_in_time.filter(|e| e.code != Some(0))) {
-        step_failures.push(format!(
-            "the IUT ended ({}) at {:.3} ms, before the scenario did",
-            e.describe(),
-            at_ms(e.at)
-        ));
-    }
-    let observed = Observed {
-        family,
-        violations: F::violations(&report),
-        iut_addr: viewpoint,
-        step_failures,
-        step_deviations: std::mem::take(&mut script.deviations),
-        unmet_contracts: std::mem::take(&mut script.unmet_contracts),
-    };
-    let mut outcome = judge(scenario, r.name, observed, lines, capture);
-    outcome.timing = Some(net.timing());
-    outcome.interrupted = net.link.interrupted();
-    // A running responder that failed a scenario without sending a single datagram is not there
-    // (or not reachable): say so once, and the other scenarios against it are not tried.
-    let iut = net.link.iut();
-    let heard =
-        net.link.link().trace().iter().any(
-            |e| matches!(e, LinkEvent::Sent { from, injected: false, .. } if Some(*from) == iut),
-        );
-    if let (Target::Running(addr), Verdict::Fail, false) = (&r.target, outcome.verdict, heard) {
-        outcome.iut_unreachable = true;
-        outcome.reasons.insert(
-            0,
-            format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' parameters?"),
-        );
-    }
-    if let Some(why) = not_ready {
-        // Only the startup failure matters: the rest follows from it.
-        outcome.verdict = Verdict::Fail;
-        outcome.reasons = vec![why];
-    }
-    // A process that ended on its own may say why.
-    if let (Verdict::Fail, Some(e), true) = (outcome.verdict, exit, signals.is_empty()) {
-        outcome
-            .reasons
-            .push(format!("IUT: {} at {:.3} ms", e.describe(), at_ms(e.at)));
-        if let (Some(t), false) = (&stderr_tail, e.code == Some(0)) {
-            outcome.reasons.push(format!("IUT stderr (last line): {t}"));
+            step_failures,
+            step_deviations: std::mem::take(&mut self.script.deviations),
+            unmet_contracts: std::mem::take(&mut self.script.unmet_contracts),
         }
     }
-    outcome
+
+    /// Says why a run failed where the judging alone cannot: a running responder that never
+    /// answered, an IUT that was not ready, a process that ended on its own.
+    fn explain_failure(
+        &self,
+        outcome: &mut ScenarioOutcome,
+        not_ready: Option<String>,
+        iut: &IutEnd,
+    ) {
+        // A running responder that failed a scenario without sending a single datagram is not there
+        // (or not reachable): say so once, and the other scenarios against it are not tried.
+        let iut_addr = self.net.link.iut();
+        let heard =
+            self.net.link.link().trace().iter().any(
+                |e| matches!(e, LinkEvent::Sent { from, injected: false, .. } if Some(*from) == iut_addr),
+            );
+        if let (Target::Running(addr), Verdict::Fail, false) =
+            (&self.r.target, outcome.verdict, heard)
+        {
+            outcome.iut_unreachable = true;
+            outcome.reasons.insert(
+                0,
+                format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' parameters?"),
+            );
+        }
+        if let Some(why) = not_ready {
+            // Only the startup failure matters: the rest follows from it.
+            outcome.verdict = Verdict::Fail;
+            outcome.reasons = vec![why];
+        }
+        // A process that ended on its own may say why.
+        if let (Verdict::Fail, Some(e), true) = (outcome.verdict, iut.exit, iut.signals.is_empty())
+        {
+            outcome
+                .reasons
+                .push(format!("IUT: {} at {:.3} ms", e.describe(), at_ms(e.at)));
+            if let (Some(t), false) = (&iut.stderr_tail, e.code == Some(0)) {
+                outcome.reasons.push(format!("IUT stderr (last line): {t}"));
+            }
+        }
+    }
+}
+
+/// The reference peer's profile, when the scenario names one (adapted to the profile the IUT was
+/// launched as, when known).
+fn peer_profile<F: Family>(r: &Run<'_, F>) -> Result<Option<F::Profile>, String> {
+    let named = r
+        .scenario
+        .peer
+        .reference
+        .as_deref()
+        .map(F::parse_profile)
+        .transpose()
+        .map_err(|e| format!("peer: {e}"))?;
+    Ok(match F::launched_profile(&r.launch) {
+        Some(iut) => named.map(|p| F::peer_profile(&p, &iut)),
+        None => named,
+    })
+}
+
+/// A responder an earlier run kept running with the same command line, stdin text and working
+/// directory.
+fn take_kept(argv: &Argv<'_>, cwd: &Option<std::path::PathBuf>) -> Option<Kept> {
+    kept::take(|k| {
+        let same =
+            |(words, stdin): (Vec<String>, Option<String>)| words == k.words && stdin == k.stdin;
+        k.cwd == *cwd && argv(k.addr).is_ok_and(same)
+    })
 }
 
 /// Waits until a responder IUT is `ready` (the manifest's, unless the scenario starts before it),
