@@ -16,11 +16,17 @@
 //!   path; an input that reaches a path never seen stays in the corpus.
 //! - [`minimize`]: delta debugging (ddmin) over steps, then over the bytes of each payload.
 //! - [`corpus`]: inputs on disk, one JSON file each, named by content, so a second run resumes.
+//! - [`campaign`]: the campaign that puts these together — the search loop (seeded draws in a
+//!   sliding window, `jobs` workers), the corpus kept by novelty, findings confirmed, minimised
+//!   and deduplicated — against an [`campaign::Executor`] that runs and judges one input (the
+//!   harness's is the scenario engine's, in `harness fuzz`), telling an [`campaign::Observer`]
+//!   as it goes and returning a [`campaign::CampaignResult`].
 #![forbid(unsafe_code)]
 
 /// The `arbitrary` the mutators are written against (a family's mutator uses this one).
 pub use arbitrary;
 
+pub mod campaign;
 pub mod corpus;
 pub mod layout;
 pub mod minimize;

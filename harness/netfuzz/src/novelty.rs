@@ -79,6 +79,39 @@ impl Novelty {
     }
 }
 
+/// The kinds of response of one run, written one after the other into one string (a string per
+/// kind was a thirtieth of a search): what [`Novelty::observe`] takes, through [`kinds`](Self::kinds).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Kinds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Kinds {
+    /// Appends `part` to the kind being written.
+    pub fn push_str(&mut self, part: &str) {
+        self.text.push_str(part);
+    }
+
+    /// Ends the kind being written (the next `push_str` starts another).
+    pub fn end_kind(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    /// The kinds, in order.
+    pub fn kinds(&self) -> Vec<&str> {
+        let mut from = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let kind = self.text.get(from..end).unwrap_or_default();
+                from = end;
+                kind
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
