@@ -17,7 +17,9 @@
 //!   same input (a judge also looks at what the mutated scripted peer sent).
 
 use handshake_netfuzz::arbitrary::{self, Unstructured};
+use handshake_netfuzz::campaign::{with_steps, Executed, Executor, Judged, Verdict};
 use handshake_netfuzz::mutate::Mutator;
+use handshake_netfuzz::novelty::Kinds;
 use handshake_netfuzz::schema::Steps;
 use handshake_scenario::engine::OVER_BUDGET;
 use handshake_scenario::external::ExternalIut;
@@ -62,19 +64,8 @@ impl Mutator for FamilyMutator {
     }
 }
 
-/// What an input did to the IUT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Verdict {
-    /// `crash`, `hang` or `rule:ID[+ID…]`.
-    pub kind: String,
-    /// The run's reasons, for the report.
-    pub detail: String,
-    /// The rules broken (for a rule finding).
-    pub rules: Vec<String>,
-}
-
 /// What one input did in the search.
-pub(super) struct Searched {
+struct Searched {
     pub outcome: ScenarioOutcome,
     /// What the outcome shows is wrong with the IUT.
     pub verdict: Option<Verdict>,
@@ -231,7 +222,7 @@ impl Runner<'_> {
             .unwrap_or_default();
         let input_len = steps.len();
         steps.extend(self.probe(scenario, patient));
-        (super::with_steps(scenario, steps), input_len)
+        (with_steps(scenario, steps), input_len)
     }
 
     /// Runs `run` on `input` with the family's probe after its steps, which are put back as they
@@ -295,7 +286,7 @@ impl Runner<'_> {
     /// that the other jobs go on meanwhile. A `replay` (an input of the corpus read, as it was)
     /// runs on fresh processes, as `harness run` would: what a kept process kept from earlier
     /// inputs must not hide the bug a regression input shows.
-    pub(super) fn search(&self, input: &mut Value, replay: bool) -> Option<Searched> {
+    fn searched(&self, input: &mut Value, replay: bool) -> Option<Searched> {
         let iut = if replay { self.iut } else { &self.search_iut };
         let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
         let outcome = outcome?;
@@ -316,23 +307,9 @@ impl Runner<'_> {
         })
     }
 
-    /// Ends the responders this thread keeps for the search (`--keep-iut`).
-    pub(super) fn forget_kept(&self) {
-        if matches!(self.search_iut, Iut::External(_)) {
-            ExternalIut::forget_kept();
-        }
-    }
-
-    /// Verdicts of `kind` are no longer confirmed (the search ignores them from now on).
-    pub(super) fn kind_done(&self, kind: &str) {
-        if let Ok(mut done) = self.done_kinds.lock() {
-            done.insert(kind.to_owned());
-        }
-    }
-
     /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on
     /// the same input when the verdict depends on it.
-    pub(super) fn verdict(
+    fn verdict(
         &self,
         input: &Value,
         outcome: &ScenarioOutcome,
@@ -448,12 +425,58 @@ impl Runner<'_> {
             })
         })
     }
+}
+
+/// The scenario engine as the campaign's executor.
+impl Executor for Runner<'_> {
+    fn search(&self, input: &mut Value, replay: bool) -> Executed {
+        let Some(Searched {
+            outcome,
+            verdict,
+            fresh,
+        }) = self.searched(input, replay)
+        else {
+            return Executed::Refused;
+        };
+        if over_budget(&outcome) {
+            return Executed::OverBudget;
+        }
+        if could_not_run(&outcome) {
+            return Executed::CouldNotRun {
+                why: outcome.reasons.join("; "),
+            };
+        }
+        Executed::Judged(Judged {
+            cost: outcome.traffic_bytes,
+            path: path_of(&outcome),
+            verdict,
+            fresh,
+        })
+    }
 
     /// The verdict of `input` run afresh; `patient`: as a finding is confirmed (see
     /// [`PATIENCE`]).
-    pub(super) fn verdict_of(&self, input: &Value, patient: bool) -> Option<Verdict> {
+    fn verdict_of(&self, input: &Value, patient: bool) -> Option<Verdict> {
         let (o, input_len) = self.exec(input, patient)?;
         self.verdict(input, &o, input_len)
+    }
+
+    fn fold(&self, steps: &[Value]) -> Option<Vec<Value>> {
+        self.family.fuzz_fold(steps)
+    }
+
+    /// Verdicts of `kind` are no longer confirmed (the search ignores them from now on).
+    fn kind_done(&self, kind: &str) {
+        if let Ok(mut done) = self.done_kinds.lock() {
+            done.insert(kind.to_owned());
+        }
+    }
+
+    /// Ends the responders this thread keeps for the search (`--keep-iut`).
+    fn forget_kept(&self) {
+        if matches!(self.search_iut, Iut::External(_)) {
+            ExternalIut::forget_kept();
+        }
     }
 }
 
@@ -490,6 +513,53 @@ pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Vec<Iut>
     }
 }
 
+/// The path of response kinds of a run: what the IUT sent (the media stream's datagrams, `IUT ->`),
+/// what the harness's endpoint got (QUIC families' events, `harness:`) and an in-process IUT's
+/// state changes (`IUT event:`), with numbers, quoted ids and step notes taken out.
+fn path_of(o: &ScenarioOutcome) -> Kinds {
+    path_of_lines(o.transcript.iter().map(|l| l.text.as_str()))
+}
+
+fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Kinds {
+    let mut path = Kinds::default();
+    for (prefix, rest) in lines.filter_map(|text| {
+        ["harness: ", "IUT -> ", "IUT event: "]
+            .iter()
+            .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
+    }) {
+        // Up to the harness's note (` [dropped]`); a byte search (`str::find` sets up a
+        // two-way search per line, a thirtieth of a search's time).
+        let note = rest
+            .as_bytes()
+            .windows(2)
+            .position(|w| w == b" [")
+            .unwrap_or(rest.len());
+        let rest = &rest[..note];
+        path.push_str(prefix);
+        // Kept: the runs of text outside quotes between digits (quotes and digits are ASCII:
+        // the offsets next to them are char boundaries).
+        let mut quoted = false;
+        let mut kept_from = 0;
+        for (i, b) in rest.bytes().enumerate() {
+            if b == b'"' {
+                if !quoted {
+                    path.push_str(&rest[kept_from..i]);
+                }
+                quoted = !quoted;
+                kept_from = i + 1;
+            } else if !quoted && b.is_ascii_digit() {
+                path.push_str(&rest[kept_from..i]);
+                kept_from = i + 1;
+            }
+        }
+        if !quoted {
+            path.push_str(&rest[kept_from..]);
+        }
+        path.end_kind();
+    }
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +590,26 @@ mod tests {
     fn reasons_name_their_step() {
         assert_eq!(failed_step("step 12: expected a message"), Some(12));
         assert_eq!(failed_step("the IUT ended (exit code 1)"), None);
+    }
+
+    #[test]
+    fn a_path_keeps_the_kinds_of_the_lines_without_numbers_quotes_or_notes() {
+        let lines = [
+            "IUT -> SYN-ACK version=1 id=\"ab 12\" options=[max_datagram=1400]  [dropped]",
+            "IUT <- SYN version=1",
+            "step 3: send syn",
+            "IUT event: Streaming { frames: 50 }",
+            "harness: stream 4 opened, 12 bytes, \"ünï\" é9",
+            "IUT -> DATA seq 1..50 (50 datagrams, until 12.500 ms)",
+        ];
+        assert_eq!(
+            path_of_lines(lines.iter().copied()).kinds(),
+            [
+                "IUT -> SYN-ACK version= id= options=[max_datagram=] ",
+                "IUT event: Streaming { frames:  }",
+                "harness: stream  opened,  bytes,  é",
+                "IUT -> DATA seq .. ( datagrams, until . ms)",
+            ]
+        );
     }
 }
