@@ -147,6 +147,12 @@ impl Verdicts {
 
 type LibraryResult = BTreeMap<String, (Verdicts, BTreeSet<String>)>;
 
+/// The base verdicts by scenario and the set of IUTs caught so far (see [`run_libraries`]).
+type Catching<'a> = (
+    &'a BTreeMap<String, Verdicts>,
+    &'a std::sync::Mutex<BTreeSet<String>>,
+);
+
 /// Runs the library against every IUT at once (one pool of workers: real-time runs mostly wait),
 /// and returns each IUT's results by name. With `catching`, a run of an IUT whose name is in the
 /// set is skipped, and a run that `catching`'s base verdicts say it is caught by adds the IUT to
@@ -155,10 +161,7 @@ fn run_libraries(
     scenarios: &[LoadedScenario],
     iuts: Vec<Iut>,
     jobs: usize,
-    catching: Option<(
-        &BTreeMap<String, Verdicts>,
-        &std::sync::Mutex<BTreeSet<String>>,
-    )>,
+    catching: Option<Catching<'_>>,
 ) -> BTreeMap<String, LibraryResult> {
     let plan = Plan {
         scenarios: scenarios.to_vec(),
