@@ -49,6 +49,10 @@ pub struct InteropArgs {
     /// Real-time cells: widen every window by this many milliseconds.
     #[arg(long, default_value_t = Tolerance::DEFAULT.ms(), value_name = "MS")]
     pub tolerance_ms: u64,
+    /// A cell that differs from an expectation resting on a profile decision (the matrix cell's
+    /// `basis`) fails instead of being shown as a deviation.
+    #[arg(long)]
+    pub strict_profile: bool,
 }
 
 impl InteropArgs {
@@ -62,6 +66,7 @@ impl InteropArgs {
             seed: self.seed,
             jobs: self.jobs,
             tolerance: Tolerance::from_ms(self.tolerance_ms),
+            strict_profile: self.strict_profile,
         }
     }
 }

@@ -287,6 +287,7 @@ fn interop_page_has_the_coloured_matrix_with_links_and_a_ladder_per_cell() {
         json: false,
         jobs: 2,
         tolerance_ms: 50,
+        strict_profile: false,
     };
     assert_eq!(
         interop_cmd::run(args, &mut Vec::new()),

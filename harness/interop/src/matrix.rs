@@ -55,6 +55,11 @@ pub struct ExpectedCell<F: InteropFamily> {
     /// Checker rules that fire on the cell's capture (default: none, the capture is clean).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules_fire: Vec<String>,
+    /// The decisions the expectation rests on (comma-separated ids of the family's table): when
+    /// any is a profile decision, a cell that differs only deviates from this project's reading
+    /// (it fails only under `--strict-profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
     /// Why this is the right outcome (facts and decisions).
     pub why: String,
 }
@@ -119,16 +124,18 @@ impl<'de, F: InteropFamily> Visitor<'de> for ObjectVisitor<ExpectedCell<F>> {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<ExpectedCell<F>, M::Error> {
         let (mut initiator, mut responder, mut rules_fire, mut why) = (None, None, None, None);
+        let mut basis = None;
         let mut fields = F::CellExpect::default();
         read_object(
             &mut map,
-            &["initiator", "responder", "rules_fire", "why"],
+            &["initiator", "responder", "rules_fire", "basis", "why"],
             &mut fields,
             |key, map| {
                 match key {
                     "initiator" => initiator = Some(map.next_value()?),
                     "responder" => responder = Some(map.next_value()?),
                     "rules_fire" => rules_fire = Some(map.next_value()?),
+                    "basis" => basis = Some(map.next_value()?),
                     "why" => why = Some(map.next_value()?),
                     _ => return Ok(false),
                 }
@@ -140,6 +147,7 @@ impl<'de, F: InteropFamily> Visitor<'de> for ObjectVisitor<ExpectedCell<F>> {
             responder: missing(responder, "responder")?,
             fields,
             rules_fire: rules_fire.unwrap_or_default(),
+            basis,
             why: missing(why, "why")?,
         })
     }
@@ -188,6 +196,16 @@ pub fn load<F: InteropFamily>(path: &Path) -> Result<MatrixFile<F>, FileError> {
     }
     for name in file.initiators.iter().chain(&file.responders) {
         F::parse_profile(name).map_err(invalid)?;
+    }
+    for c in &file.cells {
+        for id in handshake_scenario::citations::ids(c.basis.as_deref().unwrap_or_default()) {
+            if F::citations().find(id).is_none() {
+                return Err(invalid(format!(
+                    "cell {} × {}: basis `{id}` is not one of the family's decisions",
+                    c.initiator, c.responder
+                )));
+            }
+        }
     }
     for i in &file.initiators {
         for r in &file.responders {

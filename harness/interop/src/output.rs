@@ -24,6 +24,7 @@ pub const MATRIX_JSON_VERSION: u32 = 1;
 fn cell_text<F: InteropFamily>(c: &Cell<F>) -> String {
     let mark = match c.status() {
         "differs" => " ✗",
+        "deviates" => " ~",
         "no_expectation" => " ?",
         _ => "",
     };
@@ -127,17 +128,34 @@ pub fn terminal<F: InteropFamily>(outcome: &Outcome<F>) -> String {
             c.mismatch.as_deref().unwrap_or_default()
         );
     }
+    for c in outcome.cells.iter().filter(|c| c.status() == "deviates") {
+        let _ = writeln!(
+            s,
+            "~ {} × {}: deviates from this project's reading: {}",
+            name(&plan.initiators, c.initiator),
+            name(&plan.responders, c.responder),
+            c.deviation.as_deref().unwrap_or_default()
+        );
+    }
     let differ = outcome.differing().count();
-    let unexpected = outcome
-        .cells
-        .iter()
-        .filter(|c| c.status() == "no_expectation")
-        .count();
+    let count = |status: &str| {
+        outcome
+            .cells
+            .iter()
+            .filter(|c| c.status() == status)
+            .count()
+    };
+    let (unexpected, deviate) = (count("no_expectation"), count("deviates"));
     let mut close = format!(
         "{} cells: {} as expected, {differ} differ",
         outcome.cells.len(),
-        outcome.cells.len() - differ - unexpected
+        outcome.cells.len() - differ - unexpected - deviate
     );
+    if deviate > 0 {
+        close.push_str(&format!(
+            ", {deviate} deviate (from profile decisions: they fail only with --strict-profile)"
+        ));
+    }
     if unexpected > 0 {
         close.push_str(&format!(", {unexpected} without expectation"));
     }
@@ -176,6 +194,8 @@ struct JsonCell<'a, F: InteropFamily> {
     checker: JsonChecker<'a>,
     expected: Option<&'a ExpectedCell<F>>,
     mismatch: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deviation: Option<&'a str>,
     real_time: bool,
     capture: Option<String>,
     capture_viewpoint: &'static str,
@@ -194,6 +214,8 @@ struct JsonSummary {
     cells: usize,
     as_expected: usize,
     differ: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    deviate: usize,
     no_expectation: usize,
     paths: BTreeMap<String, usize>,
     passed: bool,
@@ -254,6 +276,7 @@ fn summary<F: InteropFamily>(outcome: &Outcome<F>) -> JsonSummary {
         cells: outcome.cells.len(),
         as_expected: count("as_expected"),
         differ: count("differs"),
+        deviate: count("deviates"),
         no_expectation: count("no_expectation"),
         paths,
         passed: outcome.passed(),
@@ -301,6 +324,7 @@ pub fn matrix_json<F: InteropFamily>(outcome: &Outcome<F>) -> String {
                 },
                 expected: c.expected.as_ref(),
                 mismatch: c.mismatch.as_deref(),
+                deviation: c.deviation.as_deref(),
                 real_time: c.real_time,
                 capture: outcome.capture_file(c),
                 capture_viewpoint: c.viewpoint,
@@ -391,6 +415,7 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
                 };
                 match c.status() {
                     "differs" => format!("❌ {text}"),
+                    "deviates" => format!("〰 {text} (deviates from a profile decision)"),
                     "no_expectation" => format!("{text} (no expectation)"),
                     _ => text,
                 }
@@ -559,42 +584,47 @@ fn index_facts<F: InteropFamily>(outcome: &Outcome<F>, s: &JsonSummary) -> Vec<(
 /// Counts per initiator: as expected, differ, without expectation.
 fn counts_per_initiator<F: InteropFamily>(outcome: &Outcome<F>) -> CountsTable {
     let plan = &outcome.plan;
-    let mut rows = Vec::new();
-    let mut totals = [0usize; 3];
-    for (i, p) in plan.initiators.iter().enumerate() {
-        let mut n = [0usize; 3];
-        for c in outcome.cells.iter().filter(|c| c.initiator == i) {
-            let k = match c.status() {
-                "as_expected" => 0,
-                "differs" => 1,
-                _ => 2,
-            };
-            n[k] += 1;
-            totals[k] += 1;
-        }
-        rows.push((
-            p.name.clone(),
-            n.iter()
-                .map(ToString::to_string)
-                .chain([n.iter().sum::<usize>().to_string()])
-                .collect(),
-        ));
-    }
+    const STATUSES: [(&str, &str); 4] = [
+        ("as_expected", "as expected"),
+        ("differs", "differ"),
+        ("no_expectation", "no expectation"),
+        ("deviates", "deviate"),
+    ];
+    let per = |i: Option<usize>| -> [usize; 4] {
+        STATUSES.map(|(status, _)| {
+            outcome
+                .cells
+                .iter()
+                .filter(|c| i.is_none_or(|i| c.initiator == i) && c.status() == status)
+                .count()
+        })
+    };
+    // The deviations' column only where a cell deviates.
+    let shown = if per(None)[3] > 0 { 4 } else { 3 };
+    let row = |n: [usize; 4]| -> Vec<String> {
+        n.iter()
+            .take(shown)
+            .map(ToString::to_string)
+            .chain([n.iter().sum::<usize>().to_string()])
+            .collect()
+    };
+    let rows = plan
+        .initiators
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.clone(), row(per(Some(i)))))
+        .collect();
     CountsTable {
         caption: format!("cells per {}", F::ROLE_NAMES.0),
         corner: F::ROLE_NAMES.0.into(),
-        columns: ["as expected", "differ", "no expectation", "total"]
-            .map(String::from)
-            .to_vec(),
+        columns: STATUSES
+            .iter()
+            .take(shown)
+            .map(|(_, label)| (*label).to_owned())
+            .chain(["total".to_owned()])
+            .collect(),
         rows,
-        total: Some((
-            "total".into(),
-            totals
-                .iter()
-                .map(ToString::to_string)
-                .chain([totals.iter().sum::<usize>().to_string()])
-                .collect(),
-        )),
+        total: Some(("total".into(), row(per(None)))),
     }
 }
 
@@ -654,6 +684,9 @@ fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section 
     if let Some(m) = &c.mismatch {
         reasons.push(format!("differs: {m}"));
     }
+    if let Some(d) = &c.deviation {
+        reasons.push(format!("deviates from this project's reading: {d}"));
+    }
     reasons.extend(c.notes.iter().cloned());
     let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for v in &c.violations {
@@ -668,6 +701,7 @@ fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section 
         heading: format!("{i} × {r}"),
         context: match c.status() {
             "differs" => "differs from the expected matrix".into(),
+            "deviates" => "deviates from a profile decision of the expected matrix".into(),
             "no_expectation" => "no expectation".into(),
             _ => "as expected".into(),
         },
@@ -766,6 +800,12 @@ pub fn write_report<F: InteropFamily>(
         if let Some(f) = outcome.capture_file(c) {
             let path = f.split('/').fold(dir.to_path_buf(), |p, part| p.join(part));
             std::fs::write(&path, &c.capture).map_err(|e| io(&path, e))?;
+            if !c.responder_capture.is_empty() {
+                // Two programs: the responder's view too, beside the initiator's.
+                let other = path.with_extension("responder.pcapng");
+                std::fs::write(&other, &c.responder_capture).map_err(|e| io(&other, e))?;
+                written.push(other);
+            }
             written.push(path);
         }
     }
@@ -779,4 +819,8 @@ pub fn write_report<F: InteropFamily>(
         written.push(path);
     }
     Ok(written)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -1,6 +1,7 @@
 //! The sides of a matrix, each an implementation (the one IUT model, [`Iut`]): a family's reference
 //! profile (`ref:PROFILE`, in-process, virtual time) or an external program (`cmd:COMMAND`, real
-//! time; `cmd@PROFILE:COMMAND` compares its cells with PROFILE's expected ones).
+//! time; `cmd@PROFILE:COMMAND` compares its cells with PROFILE's expected ones), or a manifest
+//! (`FILE.json`, `FILE.json@PROFILE`: the program run as PROFILE, its cells compared with its).
 
 use handshake_report::slug;
 use handshake_scenario::external::ExternalIut;
@@ -17,8 +18,12 @@ pub struct Peer {
     pub iut: Iut,
     /// The command line of an external program.
     pub line: Option<String>,
-    /// `cmd@PROFILE:`: the profile an external program's cells are expected to behave like.
+    /// `cmd@PROFILE:` or `MANIFEST@PROFILE`: the profile an external program's cells are expected
+    /// to behave like.
     pub like: Option<String>,
+    /// `MANIFEST@PROFILE`: the features of that profile, which its cells require (so the program
+    /// is started with the flags that make it that profile).
+    pub requires: Vec<String>,
 }
 
 impl Peer {
@@ -44,7 +49,78 @@ fn starts_peer<F: Family>(text: &str) -> bool {
     t.starts_with("ref:")
         || t.starts_with("cmd:")
         || t.starts_with("cmd@")
+        || manifest_spec(t.trim()).is_some()
         || F::parse_profile(t.trim()).is_ok()
+}
+
+/// `FILE.json` or `FILE.json@PROFILE`: a manifest, and the profile it is run as.
+fn manifest_spec(text: &str) -> Option<(&str, Option<&str>)> {
+    if text.ends_with(".json") {
+        return Some((text, None));
+    }
+    let (path, profile) = text.rsplit_once('@')?;
+    path.ends_with(".json").then_some((path, Some(profile)))
+}
+
+/// A manifest peer: the program it describes, run as `profile` (its manifest profile and options,
+/// `3way+allow_legacy_start`) when given.
+fn manifest_peer<F: Family>(
+    side: &str,
+    text: &str,
+    path: &str,
+    profile: Option<&str>,
+    role: Role,
+) -> Result<Peer, String> {
+    let file = std::path::Path::new(path);
+    let manifest = handshake_scenario::external::Manifest::read(file)
+        .map_err(|e| format!("{side} `{text}`: {e}"))?;
+    if let Some(p) = manifest.protocol.as_deref().filter(|p| *p != F::NAME) {
+        return Err(format!(
+            "{side} `{text}`: the manifest's protocol is {p}, the matrix's {}",
+            F::NAME
+        ));
+    }
+    F::validate_manifest(&manifest).map_err(|e| format!("{side} `{text}`: {e}"))?;
+    if manifest.template(role).is_none() {
+        return Err(format!(
+            "{side} `{text}`: the manifest has no {side} command"
+        ));
+    }
+    let name = manifest.name.clone();
+    let iut = ExternalIut::from_manifest_file(manifest, file);
+    let (iut, like, requires) = match profile {
+        None => (iut, None, Vec::new()),
+        Some(text_profile) => {
+            let p = F::parse_profile(text_profile).map_err(|e| format!("{side} `{text}`: {e}"))?;
+            // The manifest's profile is the first part; the rest are its options.
+            let mut parts = text_profile.split('+');
+            let base = parts.next().unwrap_or(text_profile);
+            let options: Vec<&str> = parts.collect();
+            let iut = iut
+                .for_probe(base, &options)
+                .ok_or_else(|| format!("{side} `{text}`: it cannot be told to run as {p}"))?;
+            // Its options are required of every cell, so the program is started with them on.
+            let features = F::profile_features(&p, role);
+            let requires = options
+                .iter()
+                .filter(|o| features.iter().any(|f| f == *o))
+                .map(|o| (*o).to_owned())
+                .collect();
+            (iut, Some(p.to_string()), requires)
+        }
+    };
+    let label = match &like {
+        Some(p) => format!("{name}@{p}"),
+        None => name,
+    };
+    Ok(Peer {
+        slug: slug(&label),
+        name: label,
+        iut: Iut::External(Box::new(iut)),
+        line: Some(text.to_owned()),
+        like,
+        requires,
+    })
 }
 
 /// Splits `--initiators`/`--responders` values into peer specs: commas separate peers, but a comma
@@ -84,6 +160,9 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         Role::Initiator => F::ROLE_NAMES.0,
         Role::Responder => F::ROLE_NAMES.1,
     };
+    if let Some((path, profile)) = manifest_spec(text) {
+        return manifest_peer::<F>(side, text, path, profile, role);
+    }
     if let Some(rest) = text.strip_prefix("cmd") {
         let (like, line) = if let Some(line) = rest.strip_prefix(':') {
             (None, line)
@@ -106,13 +185,19 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         // responder (`{address}` serves both).
         let manifest = handshake_scenario::external::Manifest::from_command(line, F::PLACEHOLDERS)
             .map_err(|e| format!("{side} `{text}`: {e}"))?;
+        let (want, names) = match role {
+            Role::Initiator => ("{target}", ["{target", "{address"]),
+            Role::Responder => ("{listen}", ["{listen", "{address"]),
+        };
         if manifest.template(role).is_none() {
-            let want = match role {
-                Role::Initiator => "{target}",
-                Role::Responder => "{listen}",
-            };
             return Err(format!(
                 "{side} `{text}`: the command serves the other side; an {side} command names {want}"
+            ));
+        }
+        // Without its address the program cannot meet the other side through the harness.
+        if !names.iter().any(|n| line.contains(n)) {
+            return Err(format!(
+                "{side} `{text}`: the command names no address: an {side} command takes {want} (the address the harness gives it)"
             ));
         }
         *commands += 1;
@@ -124,6 +209,7 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
             iut: Iut::External(Box::new(iut)),
             line: Some(line.to_owned()),
             like,
+            requires: Vec::new(),
         });
     }
     let profile_text = text.strip_prefix("ref:").unwrap_or(text).trim();
@@ -140,5 +226,6 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         },
         line: None,
         like: None,
+        requires: Vec::new(),
     })
 }

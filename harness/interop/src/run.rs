@@ -18,11 +18,13 @@ use handshake_scenario::format::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec,
 };
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::{Iut, JudgeCtx, Role, Scenario};
+use handshake_scenario::{Class, Iut, JudgeCtx, Role, Scenario};
 
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile};
 use crate::peer::{parse_peer, split_peers, Peer};
 use crate::{CellExpect as _, InteropFamily};
+use handshake_scenario::external::pair::{run_programs, PairOutcome};
+use handshake_scenario::external::ExternalIut;
 
 /// What the user asked for (the CLI's arguments, family-free).
 #[derive(Debug, Clone)]
@@ -43,6 +45,9 @@ pub struct Request {
     pub jobs: usize,
     /// Real-time cells: timing tolerance.
     pub tolerance: handshake_check::Tolerance,
+    /// `--strict-profile`: a cell that deviates from an expectation resting on a profile decision
+    /// fails.
+    pub strict_profile: bool,
 }
 
 /// Everything a run needs, checked.
@@ -64,6 +69,8 @@ pub struct Plan<F: InteropFamily> {
     pub jobs: usize,
     /// Real-time tolerance.
     pub tolerance: handshake_check::Tolerance,
+    /// A cell that deviates from an expectation resting on a profile decision fails.
+    pub strict_profile: bool,
 }
 
 /// Reads the request and the files it names.
@@ -127,14 +134,6 @@ pub fn prepare<F: InteropFamily>(request: &Request) -> Result<Plan<F>, String> {
     };
     let initiators = side(&request.initiators, &expected.initiators, Role::Initiator)?;
     let responders = side(&request.responders, &expected.responders, Role::Responder)?;
-    for i in initiators.iter().filter(|p| p.is_command()) {
-        if let Some(r) = responders.iter().find(|p| p.is_command()) {
-            return Err(format!(
-                "cell {} × {}: both sides are external programs; a cell needs a reference side (cmd × cmd is not supported)",
-                i.name, r.name
-            ));
-        }
-    }
     Ok(Plan {
         initiators,
         responders,
@@ -144,6 +143,7 @@ pub fn prepare<F: InteropFamily>(request: &Request) -> Result<Plan<F>, String> {
         seed: request.seed,
         jobs: request.jobs.max(1),
         tolerance: request.tolerance,
+        strict_profile: request.strict_profile,
     })
 }
 
@@ -182,12 +182,17 @@ pub struct Cell<F: InteropFamily> {
     pub violations: Vec<Violation>,
     /// The capture (pcapng).
     pub capture: Vec<u8>,
+    /// Two programs: the capture as the responder saw it (the other is the initiator's).
+    pub responder_capture: Vec<u8>,
     /// Whose view the capture is (`initiator`, `responder`).
     pub viewpoint: &'static str,
     /// The expectation, when the expected matrix has one for these profiles.
     pub expected: Option<ExpectedCell<F>>,
     /// How it differs from the expectation, or why it could not run.
     pub mismatch: Option<String>,
+    /// How it differs from an expectation that rests on a profile decision (this project's
+    /// reading where the facts are silent): shown, not failing (unless `--strict-profile`).
+    pub deviation: Option<String>,
     /// Other things to know (an external program's exit, stderr).
     pub notes: Vec<String>,
     /// Whether it ran in real time.
@@ -195,10 +200,11 @@ pub struct Cell<F: InteropFamily> {
 }
 
 impl<F: InteropFamily> Cell<F> {
-    /// `as_expected`, `differs` or `no_expectation`.
+    /// `as_expected`, `differs`, `deviates` or `no_expectation`.
     pub fn status(&self) -> &'static str {
         match (&self.mismatch, &self.expected) {
             (Some(_), _) => "differs",
+            (None, _) if self.deviation.is_some() => "deviates",
             (None, Some(_)) => "as_expected",
             (None, None) => "no_expectation",
         }
@@ -273,9 +279,11 @@ fn failed_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize, why: String
         checker_path: None,
         violations: Vec::new(),
         capture: Vec::new(),
+        responder_capture: Vec::new(),
         viewpoint: "initiator",
         expected: None,
         mismatch: Some(format!("could not run: {why}")),
+        deviation: None,
         notes: Vec::new(),
         real_time: false,
     }
@@ -303,28 +311,38 @@ pub fn run_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize) -> Cell<F>
         (Iut::Reference { profile: a, .. }, Iut::External(program)) => {
             external_cell(plan, i, r, program, Role::Responder, a, rp.like.as_deref())
         }
-        (Iut::External(_), Iut::External(_)) => failed_cell(
-            plan,
-            i,
-            r,
-            "cmd × cmd is not supported: a cell needs a reference side".into(),
-        ),
+        (Iut::External(a), Iut::External(b)) => pair_cell(plan, i, r, a, b),
     };
     cell.initiator = i;
     cell.responder = r;
-    if cell.mismatch.is_none() {
-        cell.mismatch = expected.as_ref().and_then(|e| {
-            // An external initiator's failure is its exit status: only whether it failed compares.
-            let text = !(cell.real_time && ip.is_command());
-            let mut differences = e.fields.mismatch(&cell.seen, text);
-            let want: Vec<String> = e
-                .rules_fire
-                .iter()
-                .map(|r| handshake_scenario::family::rule_id::<F>(r))
-                .collect();
-            differences.extend(matrix::rules_mismatch(&want, &cell.rules_fired));
-            (!differences.is_empty()).then(|| differences.join("; "))
-        });
+    if let (None, Some(e)) = (&cell.mismatch, &expected) {
+        // An external initiator's failure is its exit status: only whether it failed compares.
+        let text = !(cell.real_time && ip.is_command());
+        let outcome = e.fields.mismatch(&cell.seen, text);
+        let want: Vec<String> = e
+            .rules_fire
+            .iter()
+            .map(|r| handshake_scenario::family::rule_id::<F>(r))
+            .collect();
+        let rules: Vec<String> = matrix::rules_mismatch(&want, &cell.rules_fired)
+            .into_iter()
+            .collect();
+        // A program (not our reference, whose readings these are) that differs from an outcome
+        // resting on this project's reading deviates; the rules it breaks are judged apart.
+        let reading = e
+            .basis
+            .as_deref()
+            .filter(|b| F::citations().verdict_class(b) == Class::Profile)
+            .filter(|_| cell.real_time && !plan.strict_profile);
+        let joined = |d: Vec<String>| (!d.is_empty()).then(|| d.join("; "));
+        match reading {
+            Some(basis) => {
+                cell.deviation = joined(outcome)
+                    .map(|d| format!("{d} (the expectation rests on {basis}: a profile decision)"));
+                cell.mismatch = joined(rules);
+            }
+            None => cell.mismatch = joined([outcome, rules].concat()),
+        }
     }
     cell.expected = expected;
     cell
@@ -439,9 +457,11 @@ fn reference_cell<F: InteropFamily>(
         checker_path: F::checker_path(&report),
         violations,
         capture,
+        responder_capture: Vec::new(),
         viewpoint: "initiator",
         expected: None,
         mismatch: None,
+        deviation: None,
         notes: Vec::new(),
         real_time: false,
     })
@@ -461,7 +481,11 @@ fn external_cell<F: InteropFamily>(
     };
     let mut iut = program.clone();
     iut.set_tolerance(plan.tolerance);
-    let scenario = cell_scenario(plan, &ip.slug, &rp.slug, role, Some(reference));
+    let mut scenario = cell_scenario(plan, &ip.slug, &rp.slug, role, Some(reference));
+    scenario.iut.requires = match role {
+        Role::Initiator => ip.requires.clone(),
+        Role::Responder => rp.requires.clone(),
+    };
     let outcome = iut.run(&scenario, plan.seed);
     let viewpoint = match role {
         Role::Initiator => "initiator",
@@ -524,10 +548,101 @@ fn external_cell<F: InteropFamily>(
         checker_path: F::checker_path(&report),
         violations,
         capture: outcome.capture.clone(),
+        responder_capture: Vec::new(),
         viewpoint,
         expected: None,
         mismatch: None,
+        deviation: None,
         notes: notes(&["IUT ended", "IUT stderr"]),
+        real_time: true,
+    }
+}
+
+/// A cell of two programs: the harness relays between them ([`handshake_scenario::external::pair`]);
+/// the cell is what the initiator's run showed, its rules those either side broke. A broken rule
+/// that rests on a profile decision (the facts leave it open) is noted as an allowed difference,
+/// not held against either program.
+fn pair_cell<F: InteropFamily>(
+    plan: &Plan<F>,
+    i: usize,
+    r: usize,
+    initiator: &ExternalIut,
+    responder: &ExternalIut,
+) -> Cell<F> {
+    let (Some(ip), Some(rp)) = (plan.initiators.get(i), plan.responders.get(r)) else {
+        return failed_cell(plan, i, r, "no such cell".into());
+    };
+    let (mut a, mut b) = (initiator.clone(), responder.clone());
+    a.set_tolerance(plan.tolerance);
+    b.set_tolerance(plan.tolerance);
+    let mut si = cell_scenario(plan, &ip.slug, &rp.slug, Role::Initiator, None);
+    let mut sr = cell_scenario(plan, &ip.slug, &rp.slug, Role::Responder, None);
+    si.iut.requires.clone_from(&ip.requires);
+    sr.iut.requires.clone_from(&rp.requires);
+    let (initiator, responder, notes) = match run_programs(&a, &b, &si, &sr, plan.seed) {
+        PairOutcome::NotRun { why, capture, .. } => {
+            let mut c = failed_cell(plan, i, r, why);
+            c.capture = capture;
+            c.real_time = true;
+            return c;
+        }
+        PairOutcome::Ran {
+            initiator,
+            responder,
+            notes,
+        } => (initiator, responder, notes),
+    };
+    let Some(report) = initiator.report.as_ref() else {
+        return failed_cell(plan, i, r, initiator.outcome.reasons.join("; "));
+    };
+    let seen = match F::seen_external(&initiator.outcome, Role::Initiator, report, &si) {
+        Ok(s) => s,
+        Err(why) => return failed_cell(plan, i, r, why),
+    };
+    let mut violations = F::violations(report);
+    if let Some(rr) = &responder.report {
+        violations.extend(F::violations(rr));
+    }
+    // Rules resting on this project's reading are the programs' choice where the facts are
+    // silent: shown, never a difference.
+    let (facts, readings): (Vec<Violation>, Vec<Violation>) =
+        violations.into_iter().partition(|v| {
+            handshake_check::rules::find(F::rules(), v.rule)
+                .is_none_or(|rule| rule.basis == handshake_check::Basis::Fact)
+        });
+    let mut cell_notes = notes;
+    for v in &readings {
+        cell_notes.push(format!(
+            "allowed difference (a profile decision, not a fact): {} — {}",
+            v.rule, v.detail
+        ));
+    }
+    for (side, o) in [
+        (F::ROLE_NAMES.0, &initiator.outcome),
+        (F::ROLE_NAMES.1, &responder.outcome),
+    ] {
+        cell_notes.extend(
+            o.transcript
+                .iter()
+                .filter(|l| l.text.starts_with("IUT ended") || l.text.starts_with("IUT stderr"))
+                .take(10)
+                .map(|l| format!("{side}: {l}")),
+        );
+    }
+    Cell {
+        initiator: i,
+        responder: r,
+        seen,
+        rules_fired: matrix::fired(&facts),
+        checker_path: F::checker_path(report),
+        violations: facts,
+        capture: initiator.outcome.capture.clone(),
+        responder_capture: responder.outcome.capture.clone(),
+        viewpoint: "initiator",
+        expected: None,
+        mismatch: None,
+        deviation: None,
+        notes: cell_notes,
         real_time: true,
     }
 }

@@ -92,6 +92,26 @@ pub struct RealTimeLink<E: Endpoint> {
     timer_lateness: Vec<Duration>,
     /// The largest of the two so far.
     worst_lateness: Duration,
+    /// Two programs talking through the harness (see [`RealTimeLink::relay_to`]).
+    relay: Option<Relay>,
+}
+
+/// Programs talking through the link: an initiator, and a responder of one or more parts (each
+/// its own program at its own address). The initiator reaches part `k` at harness socket
+/// `routes[k].socket` (the first is the primary socket); the harness passes what it sends there on
+/// to the part from the same socket, and the part's answers back to where the initiator sent from
+/// (an initiator may talk to each part from a socket of its own).
+#[derive(Debug, Clone, Default)]
+struct Relay {
+    routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    socket: SocketAddr,
+    part: SocketAddr,
+    /// The initiator's address towards this part: the source of its latest datagram here.
+    initiator: Option<SocketAddr>,
 }
 
 impl<E: Endpoint> Drop for RealTimeLink<E> {
@@ -139,6 +159,7 @@ impl<E: Endpoint> RealTimeLink<E> {
             read_delays: Vec::new(),
             timer_lateness: Vec::new(),
             worst_lateness: Duration::ZERO,
+            relay: None,
         };
         net.primary = net.add_socket().await?;
         Ok(net)
@@ -271,6 +292,53 @@ impl<E: Endpoint> RealTimeLink<E> {
         self.iut_listens = listens;
     }
 
+    /// Makes the link a relay between programs: an initiator, and a responder whose parts listen
+    /// at `parts` (one program, or several: a meeting's controller and handler). The initiator
+    /// reaches part `k` at the harness socket returned at `k` (the first is the primary socket),
+    /// and each part hears it from that socket. Every datagram crosses the link, its faults and
+    /// its trace as `initiator ↔ part`; the first part is the IUT of the link.
+    pub async fn relay_to(&mut self, parts: &[SocketAddr]) -> std::io::Result<Vec<SocketAddr>> {
+        let mut relay = Relay::default();
+        for (k, part) in parts.iter().enumerate() {
+            let socket = if k == 0 {
+                self.primary
+            } else {
+                self.add_socket().await?
+            };
+            relay.routes.push(Route {
+                socket,
+                part: *part,
+                initiator: None,
+            });
+        }
+        self.iut = parts.first().copied();
+        let fronts = relay.routes.iter().map(|r| r.socket).collect();
+        self.relay = Some(relay);
+        Ok(fronts)
+    }
+
+    /// A relay's initiator: the address it sent its latest datagram to the first part from.
+    pub fn relayed_initiator(&self) -> Option<SocketAddr> {
+        self.relayed_initiators().first().copied()
+    }
+
+    /// Every address a relay's initiator has sent from (one per part it talked to), the first
+    /// part's first.
+    pub fn relayed_initiators(&self) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = Vec::new();
+        for a in self
+            .relay
+            .iter()
+            .flat_map(|r| &r.routes)
+            .filter_map(|r| r.initiator)
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+
     /// Puts `endpoint` at the primary socket (it gets what arrives there and sends from there).
     pub fn set_endpoint(&mut self, endpoint: E) {
         self.endpoint = Some(endpoint);
@@ -400,6 +468,20 @@ impl<E: Endpoint> RealTimeLink<E> {
                     Some(d) => self.note_lateness(d, true),
                     None => self.stamped = false,
                 }
+                if let Some(relay) = &mut self.relay {
+                    // Between the programs: from a part to the initiator (to the part's socket,
+                    // which keeps it, before the initiator has spoken), and the other way.
+                    if let Some(route) = relay.routes.iter_mut().find(|r| r.socket == local) {
+                        let to = if from == route.part {
+                            route.initiator.unwrap_or(local)
+                        } else {
+                            route.initiator = Some(from);
+                            route.part
+                        };
+                        self.link.send(at, from, to, payload, false);
+                        return;
+                    }
+                }
                 if self.iut.is_none() {
                     self.iut = Some(from);
                 }
@@ -466,14 +548,27 @@ impl<E: Endpoint> RealTimeLink<E> {
             loop {
                 // To the IUT: any of its host's ports (an implementation may open each of its
                 // connections from a socket of its own).
-                let (sockets, iut) = (&self.sockets, self.iut);
+                let (sockets, iut, relay) = (&self.sockets, self.iut, self.relay.as_ref());
                 let Some(d) = self.link.pop_due(now, |to| {
-                    sockets.contains_key(&to) || iut.is_some_and(|i| i.ip() == to.ip())
+                    sockets.contains_key(&to)
+                        || iut.is_some_and(|i| i.ip() == to.ip())
+                        || relay.is_some_and(|r| r.routes.iter().any(|x| x.initiator == Some(to)))
                 }) else {
                     break;
                 };
                 progress = true;
-                if self.sockets.contains_key(&d.to) {
+                // A relay's datagram goes on from the socket of the part it is from or for.
+                let relayed = relay.and_then(|r| {
+                    r.routes
+                        .iter()
+                        .find(|x| x.part == d.to || x.part == d.from)
+                        .map(|x| x.socket)
+                });
+                if let Some(socket) = relayed.and_then(|via| self.sockets.get(&via)) {
+                    if socket.send_to(&d.payload, d.to).await.is_err() {
+                        self.send_errors += 1;
+                    }
+                } else if self.sockets.contains_key(&d.to) {
                     if d.to == self.primary {
                         if let Some(e) = &mut self.endpoint {
                             e.handle_datagram(now, d.from, &d.payload);

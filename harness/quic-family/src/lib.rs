@@ -9,8 +9,21 @@
 //!   [`Tolerance::QUIC_FLOOR`]: QUIC timers are coarser than a datagram's scheduling).
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
+
 use handshake_check::{Tolerance, Violation};
+use handshake_scenario::external::manifest::Launch;
 use handshake_scenario::{DatagramLabel, Datagrams};
+
+/// Where a program of a QUIC family writes its TLS secrets: the file its `{keylog}` placeholder
+/// names (what [`handshake_scenario::Family::key_log_file`] answers for Proton and Dark Tower).
+pub fn key_log_file(launch: &Launch) -> Option<PathBuf> {
+    launch
+        .values
+        .iter()
+        .find(|(name, _)| *name == "keylog")
+        .map(|(_, path)| PathBuf::from(path))
+}
 
 /// QUIC datagrams as the link and the ladder see them.
 #[derive(Debug, Clone, Copy, Default)]

@@ -529,6 +529,23 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn steps_before_ready(_s: &Scenario<Self>) -> bool {
         false
     }
+    /// How long a responder started with `launch` for `s` is told to wait before it serves (a
+    /// startup delay its readiness line comes after): the harness waits that much longer for it to
+    /// be ready. Default: none.
+    fn startup_delay(_s: &Scenario<Self>, _launch: &Launch) -> Duration {
+        Duration::ZERO
+    }
+    /// The programs a responder of `s` is when it is more than one (Dark Tower's meeting server: a
+    /// controller and a handler, each a program of its own), each with the scenario it runs; the
+    /// first is the one an initiator reaches first. Default: none (the responder is one program).
+    /// Used when two programs meet through the harness.
+    fn responder_parts(_s: &Scenario<Self>) -> Vec<(&'static str, Scenario<Self>)> {
+        Vec::new()
+    }
+    /// Tells part `part`'s launch where the initiator reaches the other parts (`fronts`: each
+    /// part's name and the harness address standing for it): Dark Tower's controller hands out
+    /// its handler's URL. Default: nothing to tell.
+    fn connect_parts(_part: &str, _launch: &mut Launch, _fronts: &[(&'static str, SocketAddr)]) {}
     /// What the run waits for after the steps. Default: the initiator finishes (an initiator IUT,
     /// or the reference initiator facing a responder IUT); a responder serves on.
     fn settle(s: &Scenario<Self>, _real_time: bool) -> Settle {
@@ -623,6 +640,12 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// launched as.
     fn launched_profile(launch: &Launch) -> Option<Self::Profile> {
         Self::parse_profile(&launch.profile).ok()
+    }
+    /// Where a program started with `launch` writes its TLS secrets (NSS key log), when the family
+    /// tells it one (the QUIC families' `{keylog}`): two programs talking through the harness are
+    /// judged by their own secrets. Default: none.
+    fn key_log_file(_launch: &Launch) -> Option<std::path::PathBuf> {
+        None
     }
     /// The profile a running responder behaves like when `--iut-addr` names none.
     fn default_running_profile() -> Self::Profile {

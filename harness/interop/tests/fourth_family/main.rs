@@ -95,6 +95,7 @@ fn its_references_meet_in_an_interop_matrix() {
         seed: 1,
         jobs: 1,
         tolerance: handshake_check::Tolerance::DEFAULT,
+        strict_profile: false,
     };
     let outcome = Interop::<echo::Echo>::new()
         .run(&request)

@@ -17,6 +17,7 @@
 
 mod kept;
 pub mod manifest;
+pub mod pair;
 pub mod probe;
 mod realtime;
 pub use realtime::{FLOODED, PEAK_MEMORY};
@@ -328,6 +329,28 @@ impl ExternalIut {
         }
     }
 
+    /// The command line and the text for its stdin that start the program in `role` for `launch`,
+    /// given its address (`{listen}`) or the harness's (`{target}`), with `{harness}` standing for
+    /// `harness`.
+    fn argv<F: Family>(
+        &self,
+        role: Role,
+        addr: SocketAddr,
+        launch: &Launch,
+        seed: u64,
+        harness: &Path,
+    ) -> Result<(Vec<String>, Option<String>), String> {
+        let Kind::Spawn { manifest, dir } = &self.kind else {
+            return Err("no command".into());
+        };
+        let values = Values::new(role, role_name::<F>(role), addr, launch, F::PLACEHOLDERS)
+            .with_run(seed, harness, dir);
+        Ok((
+            manifest.command(role, role_name::<F>(role), launch, &values)?,
+            manifest.stdin_text(&values)?,
+        ))
+    }
+
     /// The longest a run of `scenario` can take before the harness gives up on it (every wait in it
     /// is bounded; this is the backstop).
     pub fn budget<F: Family>(&self, scenario: &Scenario<F>) -> Duration {
@@ -381,18 +404,8 @@ impl ExternalIut {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let run = async {
-            let argv_for = |addr: SocketAddr| -> Result<(Vec<String>, Option<String>), String> {
-                let Kind::Spawn { manifest, dir } = &self.kind else {
-                    return Err("no command".into());
-                };
-                let harness = harness.clone()?;
-                let values =
-                    Values::new(role, role_name::<F>(role), addr, &launch, F::PLACEHOLDERS)
-                        .with_run(seed, &harness, dir);
-                Ok((
-                    manifest.command(role, role_name::<F>(role), &launch, &values)?,
-                    manifest.stdin_text(&values)?,
-                ))
+            let argv_for = |addr: SocketAddr| {
+                self.argv::<F>(role, addr, &launch, seed, harness.clone()?.as_path())
             };
             let target = match &self.kind {
                 Kind::Spawn { manifest, dir } => realtime::Target::Spawn {

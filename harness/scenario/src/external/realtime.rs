@@ -33,7 +33,7 @@ use crate::script::{run_steps, Driver, Script};
 
 /// How long the harness still reads its sockets after the scenario's end (without delivering
 /// anything more), to take in what the IUT had already sent.
-const COLLECT: Duration = Duration::from_millis(5);
+pub(super) const COLLECT: Duration = Duration::from_millis(5);
 
 /// Where a responder listens, its command line, its stdin text and its working directory: what a
 /// kept process is matched by.
@@ -82,7 +82,7 @@ pub const PEAK_MEMORY: &str = "IUT peak memory: ";
 /// How the reason of a run stopped by a flood from the IUT begins.
 pub const FLOODED: &str = "the IUT flooded the harness";
 
-fn flood_reason<E: Endpoint>(link: &RealTimeLink<E>) -> String {
+pub(super) fn flood_reason<E: Endpoint>(link: &RealTimeLink<E>) -> String {
     let size = |bytes: u64| {
         if bytes % (1 << 20) == 0 {
             format!("{} MiB", bytes >> 20)
@@ -111,7 +111,7 @@ fn flood_reason<E: Endpoint>(link: &RealTimeLink<E>) -> String {
 pub const MAX_TRANSCRIPT_LINES: usize = 2000;
 
 /// `lines` with at most [`MAX_TRANSCRIPT_LINES`]: the middle is left out, and a line says how many.
-fn bounded_transcript(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
+pub(super) fn bounded_transcript(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
     let (head, tail) = (MAX_TRANSCRIPT_LINES * 3 / 4, MAX_TRANSCRIPT_LINES / 4 - 1);
     if lines.len() <= MAX_TRANSCRIPT_LINES {
         return lines;
@@ -129,11 +129,11 @@ fn bounded_transcript(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
     lines
 }
 
-fn ms(d: u64) -> Duration {
+pub(super) fn ms(d: u64) -> Duration {
     Duration::from_millis(d)
 }
 
-fn at_ms(t: Instant) -> f64 {
+pub(super) fn at_ms(t: Instant) -> f64 {
     t.as_nanos() as f64 / 1e6
 }
 
@@ -248,7 +248,7 @@ fn unreachable_reason(iut: Option<SocketAddr>) -> String {
 /// stand-in is then removed: every datagram on this link is between the IUT and a harness socket,
 /// so "to the IUT" is "from the peer's socket" and "from the IUT" is "to the peer's socket" — the
 /// same datagrams as in virtual time — and the rule holds before an initiator's address is known.
-fn fault_rule_rt(id: u32, spec: &FaultSpec, peer: SocketAddr) -> FaultRule {
+pub(super) fn fault_rule_rt(id: u32, spec: &FaultSpec, peer: SocketAddr) -> FaultRule {
     const STAND_IN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 254)), 9);
     let mut rule = fault_rule(id, spec, STAND_IN, peer);
     rule.when.from = rule.when.from.filter(|a| *a != STAND_IN);
@@ -275,7 +275,7 @@ fn source_ip_towards(remote: SocketAddr) -> IpAddr {
 /// ephemeral range (32768–60999 by default), so no socket of another run — which binds port 0 —
 /// can be given it between this check and the IUT's bind (that race failed a CI run: `Address
 /// already in use`). Falls back to a kernel-chosen port when the whole range is busy.
-fn free_port(ip: IpAddr) -> std::io::Result<u16> {
+pub(super) fn free_port(ip: IpAddr) -> std::io::Result<u16> {
     use std::sync::atomic::{AtomicU16, Ordering};
     const FIRST: u16 = 20_000;
     const COUNT: u16 = 12_000;
@@ -315,7 +315,7 @@ pub(crate) fn port_bound(port: u16) -> Option<bool> {
     readable.then_some(false)
 }
 
-fn quote(argv: &[String]) -> String {
+pub(super) fn quote(argv: &[String]) -> String {
     argv.iter()
         .map(|w| {
             if !w.is_empty()
@@ -332,7 +332,7 @@ fn quote(argv: &[String]) -> String {
 }
 
 /// How the run ended before judging.
-enum Ending {
+pub(super) enum Ending {
     /// The steps and the settle phase ran: judge.
     Ran,
     /// The IUT never became ready: fail with this reason.
@@ -594,7 +594,8 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 } else {
                     &manifest.ready
                 };
-                wait_ready(manifest, ready, p, addr, clock, &mut self.markers).await?;
+                let delay = F::startup_delay(self.r.scenario, &self.r.launch);
+                wait_ready(manifest, ready, delay, p, addr, clock, &mut self.markers).await?;
                 Ok(clock.now())
             }
             Role::Initiator => self.first_datagram(manifest).await,
@@ -1047,25 +1048,21 @@ fn take_kept(argv: &Argv<'_>, cwd: &Option<std::path::PathBuf>) -> Option<Kept> 
 
 /// Waits until a responder IUT is `ready` (the manifest's, unless the scenario starts before it),
 /// at most its startup timeout.
-async fn wait_ready(
+pub(super) async fn wait_ready(
     manifest: &Manifest,
     ready: &Ready,
+    startup_delay: Duration,
     p: &Process,
     addr: SocketAddr,
     clock: Clock,
     markers: &mut Vec<(Instant, String)>,
 ) -> Result<(), Ending> {
     let started = clock.now();
+    let startup = ms(manifest.startup_timeout_ms) + startup_delay;
     let (wait, what) = match ready {
-        Ready::ListenPort => (
-            ms(manifest.startup_timeout_ms),
-            format!("listening on {addr}"),
-        ),
-        Ready::Output(text) => (ms(manifest.startup_timeout_ms), format!("printed {text:?}")),
-        Ready::DelayMs(d) => (
-            ms(manifest.startup_timeout_ms.max(d + 100)),
-            format!("{d} ms after the start"),
-        ),
+        Ready::ListenPort => (startup, format!("listening on {addr}")),
+        Ready::Output(text) => (startup, format!("printed {text:?}")),
+        Ready::DelayMs(d) => (startup.max(ms(d + 100)), format!("{d} ms after the start")),
     };
     loop {
         if let Some(exit) = p.exited() {
@@ -1098,7 +1095,7 @@ async fn wait_ready(
     }
 }
 
-fn write_capture(
+pub(super) fn write_capture(
     trace: &[LinkEvent],
     viewpoint: SocketAddr,
     secrets: &str,

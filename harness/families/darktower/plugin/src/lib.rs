@@ -559,6 +559,39 @@ impl Family for DarkTower {
             .collect()
     }
 
+    /// A meeting server is a controller and a handler: two programs of a manifest (its `{role}`).
+    fn responder_parts(s: &DarkTowerScenario) -> Vec<(&'static str, DarkTowerScenario)> {
+        if s.iut.role != Role::Responder || serves(s) != "both" {
+            return Vec::new();
+        }
+        ["controller", "handler"]
+            .map(|part| {
+                let mut p = s.clone();
+                p.iut.fields.serves = Some(part.to_owned());
+                (part, p)
+            })
+            .to_vec()
+    }
+    /// The controller hands out the URL at which the initiator reaches the handler.
+    fn connect_parts(part: &str, launch: &mut Launch, fronts: &[(&'static str, SocketAddr)]) {
+        let (Some((_, handler)), "controller") =
+            (fronts.iter().find(|(p, _)| *p == "handler"), part)
+        else {
+            return;
+        };
+        let profile = Self::launched_profile(launch).unwrap_or_default();
+        let (_, media) = profile.contract.paths();
+        // As the harness's own meeting server hands it out.
+        let url = format!("{}://{handler}{media}", scheme(&profile));
+        for (name, value) in &mut launch.values {
+            if *name == "handler_url" {
+                value.clone_from(&url);
+            }
+        }
+    }
+    fn key_log_file(launch: &Launch) -> Option<std::path::PathBuf> {
+        handshake_quic_family::key_log_file(launch)
+    }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
 }

@@ -171,6 +171,11 @@ pub fn observe(ctx: &ObserveCtx<'_, DarkTower>, notes: Vec<String>) -> DarkTower
         if e.endpoint != ctx.peer_addr {
             continue;
         }
+        // A reference client facing a server IUT (interop): how its meeting ended.
+        if let DarkTowerEvent::Finished { ok, reason } = &e.event {
+            o.client_ok = Some(*ok);
+            o.client_failure = (!ok).then(|| reason.clone());
+        }
         if let Some(kind) = unit(&e.event)
             .as_ref()
             .and_then(|u| u.get("kind"))

@@ -27,6 +27,7 @@ fn args(faults: &str) -> Request {
         seed: 1,
         jobs: 2,
         tolerance: handshake_check::Tolerance::from_ms(50),
+        strict_profile: false,
     }
 }
 
@@ -322,11 +323,17 @@ fn usage_and_input_errors_exit_2() {
         ),
         (
             Request {
-                initiators: vec!["cmd:prog --target {target}".into()],
-                responders: vec!["cmd:prog --listen {listen}".into()],
+                initiators: vec!["cmd:prog --profile 3way".into()],
                 ..args("none")
             },
-            "cmd × cmd is not supported",
+            "names no address: an initiator command takes {target}",
+        ),
+        (
+            Request {
+                responders: vec!["vectors/no-such-manifest.json@3way".into()],
+                ..args("none")
+            },
+            "no-such-manifest.json",
         ),
         (
             Request {
@@ -417,4 +424,67 @@ fn the_push_lossy_handshake_matrix_matches_a_run() {
         .expected_path
         .ends_with("mediastream-matrix.push.lossy-handshake.json"));
     assert!(lossy.passed(), "{}", differences(&lossy));
+}
+
+/// The manifests of the two independent media-stream programs: ours (written from the facts and
+/// our notes) and the stranger's (from the facts alone).
+fn programs() -> (String, String) {
+    let m = |p: &str| root().join(p).display().to_string();
+    (
+        m("vectors/iut/python-mediastream.json"),
+        m("vectors/iut/strangers/mediastream.json"),
+    )
+}
+
+/// Two programs meet through the harness: one row and one column of each kind of peer, every
+/// cell as the profiles they are declared as predict, one capture per side of a program pair.
+#[test]
+fn two_programs_meet_through_the_harness() {
+    let (ours, theirs) = programs();
+    let a = Request {
+        initiators: vec![format!("{ours}@3way+fallback_to_legacy,ref:legacy")],
+        responders: vec![format!("{theirs}@legacy,{theirs}@3way+allow_legacy_start")],
+        ..args("none")
+    };
+    let dir = scratch("programs");
+    let (code, text) = run_cli(&a, Some(&dir));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("legacy-fallback 100"), "{text}");
+    assert!(text.contains("4 cells: 4 as expected"), "{text}");
+    let cells = dir.join("cells");
+    let name = "python-mediastream_3way_fallback_to_legacy__stranger-mediastream_legacy";
+    for f in [format!("{name}.pcapng"), format!("{name}.responder.pcapng")] {
+        let bytes = std::fs::read(cells.join(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(bytes.len() > 1000, "{f}: {} bytes", bytes.len());
+    }
+}
+
+/// A responder that never listens, and an initiator that never speaks, are named as such.
+#[test]
+fn a_pair_that_cannot_meet_says_why() {
+    let (ours, _) = programs();
+    let wait = "python3 -c 'import time; time.sleep(30)'";
+    let a = Request {
+        initiators: vec![format!("cmd@3way:{wait} {{target}}")],
+        responders: vec![format!("{ours}@3way")],
+        ..args("none")
+    };
+    let (code, text) = run_cli(&a, None);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("the initiator: it sent nothing within")
+            && text.contains("wait for the other"),
+        "{text}"
+    );
+    let a = Request {
+        initiators: vec![format!("{ours}@3way")],
+        responders: vec![format!("cmd@3way:{wait} {{listen}}")],
+        ..args("none")
+    };
+    let (code, text) = run_cli(&a, None);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("the responder: it was not ready (listening on"),
+        "{text}"
+    );
 }

@@ -22,6 +22,7 @@ fn run(file: &str, faults: &str, seed: u64) -> Outcome<MediaStream> {
         seed,
         jobs: 2,
         tolerance: handshake_check::Tolerance::from_ms(50),
+        strict_profile: false,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     execute(plan)

@@ -354,6 +354,11 @@ impl Family for Proton {
     fn steps_before_ready(s: &ProtonScenario) -> bool {
         s.iut.role == Role::Responder && s.setup.session.startup_ms.is_some_and(|ms| ms > 0)
     }
+    /// H1: a server serves (and prints its readiness line) after its startup delay.
+    fn startup_delay(s: &ProtonScenario, launch: &Launch) -> Duration {
+        let profile = Profile::parse(&launch.profile).unwrap_or_default();
+        s.setup.session.apply(profile).timers.startup
+    }
     fn expected_ms(s: &ProtonScenario) -> u64 {
         s.setup.session.startup_ms.unwrap_or(10_000) + 1_000
     }
@@ -429,6 +434,9 @@ impl Family for Proton {
             .collect()
     }
 
+    fn key_log_file(launch: &Launch) -> Option<std::path::PathBuf> {
+        handshake_quic_family::key_log_file(launch)
+    }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
 }

@@ -215,6 +215,10 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
         if e.endpoint != ctx.peer_addr {
             continue;
         }
+        // A reference client facing a server IUT (interop): how it ended its plan.
+        if let ProtonEvent::ClientDone { ok, .. } = &e.event {
+            o.client_ok = Some(*ok);
+        }
         if let Some(u) = unit(&e.event) {
             if let Some(kind) = u.get("kind").and_then(Value::as_str) {
                 *o.units.entry(kind.to_owned()).or_default() += 1;
