@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: hostile independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: hostile interop-programs independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -38,6 +38,7 @@ test: tools pyenv
 	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory fuzz-planted-short HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory hostile HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory interop-programs HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory wireshark HARNESS=target/debug/harness
 
 # Hostile implementations (vectors/iut/hostile/): floods tiny and large, Initials with random
@@ -49,6 +50,27 @@ test: tools pyenv
 # 400 MB, sixteen at most 300 MB (docs/hostile.md).
 hostile: pyenv
 	python3 vectors/iut/hostile/run_hostile.py --harness $(HARNESS) --max-rss-16-mb 300
+
+# Interop of two real programs, the harness relaying between them: the media stream's legacy,
+# 3-way and fallback initiators of one independent implementation against the legacy, 3-way and
+# AllowLegacyStart responders of another (clean and lossy-handshake), Proton's Python client
+# against the Python and the stranger's servers, and Dark Tower's clients (Chromium's WebTransport,
+# skipped where it cannot be installed, and Python's) against the Python controller and handler
+# (docs/interop.md).
+PROGRAM_INITIATORS = $(INDEPENDENT)@legacy,$(INDEPENDENT)@3way,$(INDEPENDENT)@3way+fallback_to_legacy
+PROGRAM_RESPONDERS = $(STRANGER_MS)@legacy,$(STRANGER_MS)@3way,$(STRANGER_MS)@3way+allow_legacy_start
+interop-programs: pyenv
+	$(HARNESS) interop --initiators '$(PROGRAM_INITIATORS)' --responders '$(PROGRAM_RESPONDERS)' --jobs 3 --report reports/interop-programs/mediastream
+	$(HARNESS) interop --faults lossy-handshake --initiators '$(PROGRAM_INITIATORS)' --responders '$(PROGRAM_RESPONDERS)' --jobs 3 --report reports/interop-programs/mediastream-lossy-handshake
+	$(HARNESS) interop --matrix vectors/interop/proton/proton-matrix.json --initiators '$(PYTHON_PROTON)@project' --responders '$(PYTHON_PROTON)@project,$(STRANGER_PROTON)@project' --jobs 2 --report reports/interop-programs/proton
+	@command -v chromium >/dev/null || (apt-get update -q && $(APT_INSTALL) chromium) >/dev/null 2>&1 || true
+	@if command -v chromium >/dev/null; then \
+	  echo "$(HARNESS) interop --matrix vectors/interop/darktower/darktower-matrix.json --initiators vectors/iut/chromium-darktower.json@v1,vectors/iut/chromium-darktower.json@v2,$(PYTHON_DARKTOWER)@v1 --responders $(PYTHON_DARKTOWER)@v1,$(PYTHON_DARKTOWER)@v2 --jobs 2 --report reports/interop-programs/darktower"; \
+	  $(HARNESS) interop --matrix vectors/interop/darktower/darktower-matrix.json --initiators 'vectors/iut/chromium-darktower.json@v1,vectors/iut/chromium-darktower.json@v2,$(PYTHON_DARKTOWER)@v1' --responders '$(PYTHON_DARKTOWER)@v1,$(PYTHON_DARKTOWER)@v2' --jobs 2 --report reports/interop-programs/darktower; \
+	else \
+	  echo "skipped: Chromium is not installed and could not be installed (apt-get install -y chromium): Dark Tower's pair of programs runs the Python client only"; \
+	  $(HARNESS) interop --matrix vectors/interop/darktower/darktower-matrix.json --initiators '$(PYTHON_DARKTOWER)@v1' --responders '$(PYTHON_DARKTOWER)@v1,$(PYTHON_DARKTOWER)@v2' --jobs 2 --report reports/interop-programs/darktower; \
+	fi
 
 # The media stream's Wireshark dissector (harness/families/mediastream/wireshark/) against our own
 # decoder: every field of every golden capture, hand-made datagrams, both modes, the heuristic.
