@@ -40,6 +40,7 @@ test: tools pyenv
 	$(MAKE) --no-print-directory hostile HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory interop-programs HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory wireshark HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory manual
 
 # Hostile implementations (vectors/iut/hostile/): floods tiny and large, Initials with random
 # connection ids and real ClientHellos with fresh ones, a stream flood after a real handshake, a
@@ -268,13 +269,26 @@ conformance:
 # Tools the targets need, installed only when missing (idempotent). tshark is optional for the tests
 # (its test is skipped with a message when it cannot be installed).
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+# mdBook (the manual, `make manual`): Debian's package where there is one, else from crates.io
+# without the `serve`/`watch` features (`mdbook build` needs neither; `search` keeps the book's search).
+MDBOOK_INSTALL = command -v mdbook >/dev/null || (apt-get update -q && $(APT_INSTALL) mdbook) >/dev/null 2>&1 \
+	  || $(CARGO) install mdbook --locked --version '^0.5' --no-default-features --features search
 tools:
 	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
+	@$(MDBOOK_INSTALL)
 	@command -v python3 >/dev/null || (apt-get update -q && $(APT_INSTALL) python3)
 	@command -v tshark >/dev/null || (apt-get update -q && $(APT_INSTALL) tshark) >/dev/null 2>&1 \
 	  || echo "note: tshark could not be installed; the tshark test will be skipped"
 	@command -v chromium >/dev/null || (apt-get update -q && $(APT_INSTALL) chromium) >/dev/null 2>&1 \
 	  || echo "note: chromium could not be installed; the HTML screenshot test will be skipped"
+
+# The manual (docs/book.toml, chapters in docs/src/): built into target/manual/, then every relative
+# href/src of the HTML (and #anchors within the book) and every relative link of README.md checked.
+.PHONY: manual
+manual:
+	@$(MDBOOK_INSTALL)
+	mdbook build docs
+	python3 docs/check_links.py target/manual README.md
 
 tools-bench: tools
 	@command -v hyperfine >/dev/null && command -v tcpdump >/dev/null || (apt-get update -q && $(APT_INSTALL) hyperfine tcpdump tshark)

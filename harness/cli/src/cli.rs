@@ -26,6 +26,11 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Take the scenario libraries, expectations, interop matrices and schemas from DIR (as
+    /// `harness scenarios export DIR` writes them) instead of the built-in ones (a checkout's
+    /// `vectors/` is used where the working directory has it).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub library: Option<PathBuf>,
 }
 
 /// The generic subcommands (the families add theirs).
@@ -79,6 +84,9 @@ pub enum Command {
     /// Exit 0 when something was inferred, 1 when the program answered no question, 2 on usage
     /// errors.
     Probe(crate::probe_cmd::ProbeArgs),
+    /// The scenario libraries built in (or --library's): list them, show one, export them to edit.
+    #[command(subcommand)]
+    Scenarios(crate::scenarios_cmd::ScenariosCommand),
     /// Judge a pcap/pcapng capture against a family's protocol rules.
     ///
     /// Prints per session what the family's judge saw and every violation (packet number, time,
@@ -172,6 +180,17 @@ Examples:
   # What does this responder speak (3way, legacy, which options)?
   harness probe --iut-cmd 'python3 my_responder.py --port {listen_port}'
   harness probe --iut-addr 127.0.0.1:4444 --json",
+    ),
+    (
+        "scenarios",
+        "\
+Examples:
+  # The scenario libraries built into the binary:
+  harness scenarios list --family proton
+  harness scenarios show ms.responder.happy_3way
+  # A copy to edit, then the defaults of every command:
+  harness scenarios export my-library
+  harness run --library my-library --iut ref:3way",
     ),
     (
         "decisions",
@@ -346,6 +365,14 @@ where
             return if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
         }
     };
+    let library = matches.get_one::<PathBuf>("library").or_else(|| {
+        matches
+            .subcommand()
+            .and_then(|(_, m)| m.get_one::<PathBuf>("library"))
+    });
+    if let Some(dir) = library {
+        crate::library::set_library(dir.clone());
+    }
     match matches.subcommand() {
         Some(("peer", m)) => {
             for f in CLIS {
@@ -429,6 +456,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
             write_or_fail(out, &String::from_utf8_lossy(&script))
         }
         Command::Man { dir } => man(dir, out),
+        Command::Scenarios(command) => crate::scenarios_cmd::run(command, out),
     }
 }
 

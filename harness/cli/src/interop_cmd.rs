@@ -72,7 +72,16 @@ impl InteropArgs {
 }
 
 /// Runs `harness interop`.
-pub fn run(args: InteropArgs, out: &mut dyn Write) -> i32 {
+pub fn run(mut args: InteropArgs, out: &mut dyn Write) -> i32 {
+    for path in std::iter::once(&mut args.matrix).chain(args.expected.as_mut()) {
+        match crate::library::resolve(path) {
+            Ok(p) => *path = p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_INPUT;
+            }
+        }
+    }
     let matrix = args.expected.clone().unwrap_or_else(|| args.matrix.clone());
     let family = match handshake_interop::matrix::protocol_of(&matrix) {
         Ok(p) => match INTEROP.iter().find(|f| f.name() == p) {

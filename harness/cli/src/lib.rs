@@ -11,6 +11,8 @@ pub mod families;
 pub mod fuzz_cmd;
 
 pub mod interop_cmd;
+pub mod library;
 pub mod mutants_cmd;
 pub mod probe_cmd;
 pub mod run_cmd;
+pub mod scenarios_cmd;

@@ -92,8 +92,9 @@ pub struct MutantsReport {
 }
 
 fn load(paths: &[PathBuf], skip_tags: &[String]) -> Result<Vec<LoadedScenario>, String> {
+    let paths = crate::library::resolve_all(paths)?;
     let mut scenarios = FAMILIES
-        .load_all(&scenario_files(paths)?)
+        .load_all(&scenario_files(&paths)?)
         .map_err(|e| e.0)?;
     scenarios.retain(|s| !s.tags().iter().any(|t| skip_tags.contains(t)));
     scenarios.sort_by(|a, b| a.id().cmp(b.id()));

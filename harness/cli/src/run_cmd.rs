@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use handshake_report::{ReportDir, ResultKey};
 use handshake_scenario::interrupt;
@@ -112,8 +112,9 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         iut.set_tolerance(handshake_check::Tolerance::from_ms(args.tolerance_ms));
         iut.limit_received(args.max_received_mb.saturating_mul(1 << 20));
     }
+    let paths = crate::library::resolve_all(&args.scenarios)?;
     let mut scenarios = FAMILIES
-        .load_all(&scenario_files(&args.scenarios)?)
+        .load_all(&scenario_files(&paths)?)
         .map_err(|e| e.0)?;
     scenarios.retain(|s| args.tag.is_empty() || s.tags().iter().any(|t| args.tag.contains(t)));
     scenarios.retain(|s| !s.tags().iter().any(|t| args.skip_tag.contains(t)));
@@ -204,7 +205,10 @@ fn expectations_hints(given: &[PathBuf], report: &RunReport) -> Vec<String> {
             .or_default()
             .push(r.outcome.scenario.as_str());
     }
-    let Ok(entries) = std::fs::read_dir(EXPECTATIONS_DIR) else {
+    let Ok(dir) = crate::library::resolve(Path::new(EXPECTATIONS_DIR)) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();

@@ -285,9 +285,14 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
     let family_name = match (&args.family, &iut) {
         (Some(f), _) => f.clone(),
         (None, Iut::Reference { family, .. }) => (*family).to_owned(),
-        (None, Iut::External(_)) => {
-            return Err(input_error("--family is needed with an external IUT"));
-        }
+        (None, Iut::External(e)) => match e.manifest().and_then(|m| m.protocol.clone()) {
+            Some(p) => p,
+            None => {
+                return Err(input_error(
+                    "the IUT's manifest names no `protocol`: give --family",
+                ))
+            }
+        },
     };
     let family = match FAMILIES.require(&family_name) {
         Ok(f) => f,
@@ -298,10 +303,26 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
     } else {
         args.scenarios.clone()
     };
+    let paths = crate::library::resolve_all(&paths).map_err(input_error)?;
+    // A program with one role's command plays that role (the manifest says so).
+    let role: Option<String> = args.role.clone().or_else(|| match &iut {
+        Iut::External(e) => {
+            let (initiator, responder) = family.role_names();
+            match (
+                e.has_role(handshake_scenario::Role::Initiator),
+                e.has_role(handshake_scenario::Role::Responder),
+            ) {
+                (true, false) => Some(initiator.to_owned()),
+                (false, true) => Some(responder.to_owned()),
+                _ => None,
+            }
+        }
+        Iut::Reference { .. } => None,
+    });
     let skeletons = match load_skeletons(
         &paths,
         &family_name,
-        args.role.as_deref(),
+        role.as_deref(),
         matches!(iut, Iut::External(_)),
     ) {
         Ok(s) => usable_skeletons(family, s),
@@ -325,7 +346,7 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
     // Corpus entries are whole scenarios of the family; the skeletons come first.
     pool.retain(|v| {
         v["protocol"].as_str().unwrap_or(FAMILIES.default_name()) == family_name
-            && args.role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
+            && role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
     });
     // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
     // resumed search starts from the paths it reaches, not from nothing (when it started from

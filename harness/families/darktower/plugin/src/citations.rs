@@ -1,5 +1,5 @@
 //! Dark Tower's decision table: what an expectation may rest on, each with its class. The design
-//! documents' facts (`docs/protocols/darktower.md`) may fail an implementation; DT1–DT11 and the
+//! documents' facts (`docs/src/protocols/darktower.md`) may fail an implementation; DT1–DT11 and the
 //! harness's DH1–DH16 fill what the documents leave open, so most are profile decisions (a miss is
 //! a deviation unless `--strict-profile`), and those that only say how two sides find each other
 //! (transports, ALPNs, paths, secrets, meetings, a client's plan) are contracts the harness adapts

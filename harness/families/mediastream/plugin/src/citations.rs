@@ -1,5 +1,5 @@
 //! The media stream's decision table: what an expectation may rest on, each with its class (the
-//! facts of `docs/protocols/mediastream.md`, its decisions D1…D14, this project's D15, and this
+//! facts of `docs/src/protocols/mediastream.md`, its decisions D1…D14, this project's D15, and this
 //! project's own profile decisions beyond them). The table is `docs/decisions.md`'s media-stream
 //! part.
 

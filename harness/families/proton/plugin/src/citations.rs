@@ -1,5 +1,5 @@
 //! Proton's decision table: what an expectation may rest on, each with its class (facts of
-//! `docs/protocols/proton.md` as the original codes them, contracts the harness adapts to, and the
+//! `docs/src/protocols/proton.md` as the original codes them, contracts the harness adapts to, and the
 //! project's profile decisions P1–P4 and H-decisions where the facts are silent). The table is
 //! `docs/decisions.md`'s Proton part.
 
