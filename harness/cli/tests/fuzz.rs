@@ -41,8 +41,10 @@ fn a_mutant_is_found_minimised_and_replayed() {
         "ref:darktower/v1!no-capacity-check",
         "--execs",
         "300",
+        // Four seeds in five find it within 400 executions (3 did before inputs the reference
+        // cannot run stopped counting as executions).
         "--seed",
-        "3",
+        "1",
         "--out",
         out.to_str().expect("path"),
     ]);

@@ -255,6 +255,15 @@ pub trait AnyScenario: fmt::Debug + Send + Sync {
     fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome;
     /// The typed scenario, for family code (`Scenario<F>`).
     fn as_any(&self) -> &dyn Any;
+    /// Why an external program cannot run it (it needs what the program lacks), if it cannot.
+    fn unsupported_by(&self, iut: &Iut) -> Option<String> {
+        match iut {
+            Iut::External(e) => self.launch_reason(e),
+            Iut::Reference { .. } => None,
+        }
+    }
+    /// Why `program` cannot run it, if it cannot (its launch's `unsupported` reason).
+    fn launch_reason(&self, program: &crate::external::ExternalIut) -> Option<String>;
 }
 
 impl<F: Family> AnyScenario for Scenario<F> {
@@ -311,6 +320,9 @@ impl<F: Family> AnyScenario for Scenario<F> {
     }
     fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome {
         ScenarioOutcome::not_run::<F>(&self.id, &self.title, iut, verdict, why)
+    }
+    fn launch_reason(&self, program: &crate::external::ExternalIut) -> Option<String> {
+        program.launch_for(self).err()
     }
     fn as_any(&self) -> &dyn Any {
         self

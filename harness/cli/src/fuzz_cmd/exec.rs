@@ -438,6 +438,11 @@ impl Executor for Runner<'_> {
         else {
             return Executed::Refused;
         };
+        // An input the IUT cannot run (it needs what the IUT lacks: a 3-way input for a legacy
+        // responder) is no execution of it: counted apart, never as one.
+        if outcome.verdict == OutcomeVerdict::Unsupported {
+            return Executed::Refused;
+        }
         if over_budget(&outcome) {
             return Executed::OverBudget;
         }

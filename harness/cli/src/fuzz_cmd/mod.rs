@@ -159,11 +159,22 @@ fn load_skeletons(
 
 /// The skeletons the family loads; each it refuses is named in a warning (every input drawn from
 /// it would be refused too).
-fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>) -> Vec<Value> {
-    skeletons
+fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>, iut: &Iut) -> Vec<Value> {
+    let total = skeletons.len();
+    let mut lacking: Vec<String> = Vec::new();
+    let usable: Vec<Value> = skeletons
         .into_iter()
         .filter(|s| match family.load_value(s) {
-            Ok(_) => true,
+            // What the IUT cannot run would only be refused, input after input.
+            Ok(loaded) => match loaded.unsupported_by(iut) {
+                Some(why) => {
+                    if !lacking.contains(&why) {
+                        lacking.push(why);
+                    }
+                    false
+                }
+                None => true,
+            },
             Err(e) => {
                 eprintln!(
                     "warning: the skeleton of {} is refused ({e}); skipped",
@@ -172,7 +183,15 @@ fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>) -> Vec<Value>
                 false
             }
         })
-        .collect()
+        .collect();
+    if !lacking.is_empty() {
+        eprintln!(
+            "{} of {total} skeletons left out: the IUT cannot run them ({})",
+            total - usable.len(),
+            lacking.join("; ")
+        );
+    }
+    usable
 }
 
 fn input_error(message: impl std::fmt::Display) -> i32 {
@@ -325,7 +344,7 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
         role.as_deref(),
         matches!(iut, Iut::External(_)),
     ) {
-        Ok(s) => usable_skeletons(family, s),
+        Ok(s) => usable_skeletons(family, s, &iut),
         Err(e) => return Err(input_error(e)),
     };
     if skeletons.is_empty() {
@@ -471,6 +490,13 @@ mod tests {
     /// virtual time and over real UDP: a refused skeleton is a part of the library never fuzzed.
     #[test]
     fn every_library_skeleton_loads() {
+        fn default_profile(family: &str) -> &'static str {
+            match family {
+                "proton" => "project",
+                "darktower" => "v1",
+                _ => "3way",
+            }
+        }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         for name in FAMILIES.names() {
             let family = FAMILIES.require(name).expect("registered");
@@ -479,7 +505,9 @@ mod tests {
                 let skeletons = load_skeletons(&[dir], name, None, real_time).expect("library");
                 assert!(skeletons.len() >= 20, "{name}: {}", skeletons.len());
                 // The refused ones are named in warnings on stderr.
-                let usable = usable_skeletons(family, skeletons.clone());
+                let reference = FAMILIES.reference(&format!("{name}/{}", default_profile(name)));
+                let iut = reference.expect("a reference");
+                let usable = usable_skeletons(family, skeletons.clone(), &iut);
                 assert_eq!(usable.len(), skeletons.len(), "{name}: skeletons refused");
             }
         }

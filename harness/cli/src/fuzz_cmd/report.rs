@@ -66,7 +66,8 @@ pub(super) struct Summary {
     pub seed: u64,
     pub jobs: usize,
     pub execs: u64,
-    /// Inputs the family refused (a mutation made an invalid scenario): not run, not counted.
+    /// Inputs not run: the family refused them (a mutation made an invalid scenario), or the IUT
+    /// cannot run them (they need what it lacks). Not counted as executions.
     pub refused: u64,
     /// Inputs whose run outgrew the step budget in virtual time: stopped, not judged, not counted.
     pub over_budget: u64,
@@ -104,10 +105,14 @@ impl Summary {
 
     fn headline(&self) -> String {
         format!(
-            "{} execs in {:.1} s ({:.0}/s), {} paths, corpus {}{}, {} finding{}{}{}",
+            "{} execs in {:.1} s ({:.0}/s){}, {} paths, corpus {}{}, {} finding{}{}{}",
             self.execs,
             self.seconds,
             self.execs_per_second,
+            match self.refused {
+                0 => String::new(),
+                n => format!(" and {n} inputs not run (invalid, or needing what the IUT lacks)"),
+            },
             self.paths,
             self.corpus,
             match self.resumed {
