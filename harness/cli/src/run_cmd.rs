@@ -363,8 +363,9 @@ fn print_results(report: &RunReport, out: &mut dyn Write) {
             r.outcome.scenario,
             r.outcome.iut
         );
-        for reason in &r.outcome.reasons {
-            let _ = writeln!(out, "    {reason}");
+        // Cause first: the rules that broke, then what followed from them.
+        for line in r.outcome.reason_lines("    ") {
+            let _ = writeln!(out, "{line}");
         }
         for deviation in &r.outcome.deviations {
             let _ = writeln!(
