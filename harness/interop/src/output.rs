@@ -719,6 +719,8 @@ fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section 
         open: c.mismatch.is_some(),
         facts,
         reasons,
+        consequences: Vec::new(),
+        deviations: Vec::new(),
         capture: c.capture.clone(),
         ladder: LadderOptions {
             role_names: Some((
