@@ -115,6 +115,9 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
     let mut scenarios = FAMILIES
         .load_all(&scenario_files(&args.scenarios)?)
         .map_err(|e| e.0)?;
+    for warning in unknown_tags(&args.tag, &args.skip_tag, &scenarios) {
+        eprintln!("warning: {warning}");
+    }
     scenarios.retain(|s| args.tag.is_empty() || s.tags().iter().any(|t| args.tag.contains(t)));
     scenarios.retain(|s| !s.tags().iter().any(|t| args.skip_tag.contains(t)));
     scenarios.retain(|s| {
@@ -162,6 +165,30 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         strict_profile: args.strict_profile,
         shortest_first: false,
     })
+}
+
+/// The `--tag` and `--skip-tag` values no scenario of `scenarios` has, each said with the tag
+/// closest to it, if one is.
+fn unknown_tags(
+    tags: &[String],
+    skip_tags: &[String],
+    scenarios: &[LoadedScenario],
+) -> Vec<String> {
+    let known: std::collections::BTreeSet<&str> = scenarios
+        .iter()
+        .flat_map(|s| s.tags().iter().map(String::as_str))
+        .collect();
+    tags.iter()
+        .map(|t| ("--tag", t))
+        .chain(skip_tags.iter().map(|t| ("--skip-tag", t)))
+        .filter(|(_, t)| !known.contains(t.as_str()))
+        .map(|(option, t)| {
+            format!(
+                "{option} {t}: no scenario has this tag{}",
+                handshake_core::words::did_you_mean(t, known.iter().copied())
+            )
+        })
+        .collect()
 }
 
 /// Finds out what each external program that says nothing of its profiles speaks (`--iut-cmd`,
