@@ -411,8 +411,8 @@ fn print_results(report: &RunReport, out: &mut dyn Write) {
         .collect();
     let _ = writeln!(
         out,
-        "{} results: {}",
-        report.results.len(),
+        "{}: {}",
+        handshake_core::words::count(report.results.len() as u64, "result"),
         summary.join(", ")
     );
     let count = |s: Status| counts.get(&s).copied().unwrap_or(0);

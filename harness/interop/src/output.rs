@@ -496,7 +496,11 @@ fn checker_short<F: InteropFamily>(c: &Cell<F>) -> String {
         0 if c.capture.is_empty() => "no capture".into(),
         0 => "clean".into(),
         1 => format!("1 violation ({})", c.rules_fired.join(", ")),
-        n => format!("{n} violations ({})", c.rules_fired.join(", ")),
+        n => format!(
+            "{} ({})",
+            handshake_core::words::count(n as u64, "violation"),
+            c.rules_fired.join(", ")
+        ),
     }
 }
 

@@ -613,10 +613,10 @@ pub fn render(index: &IndexInputs) -> String {
         // Every result at a glance; folded when something failed (the failures are above).
         let _ = writeln!(
             s,
-            "<details class=\"grid\"{}><summary><h2>All results ({} scenarios × {} IUTs)</h2></summary>",
+            "<details class=\"grid\"{}><summary><h2>All results ({} × {})</h2></summary>",
             if failing.is_empty() { " open" } else { "" },
-            g.rows.len(),
-            g.columns.len()
+            handshake_core::words::count(g.rows.len() as u64, "scenario"),
+            handshake_core::words::count(g.columns.len() as u64, "IUT")
         );
         s.push_str(&grid_html(g));
         s.push_str("</details>\n");
