@@ -335,6 +335,8 @@ impl std::error::Error for ProfileError {}
 
 /// The profile names [`Profile::parse`] takes (for suggestions).
 const PROFILE_NAMES: [&str; 3] = ["legacy", "udp_push", "3way"];
+/// Short names [`Profile::parse`] also takes for 3-way options (for suggestions).
+const THREE_WAY_OPTION_ALIASES: [&str; 2] = ["fallback", "optimistic"];
 /// The options of a 3-way profile (for suggestions).
 const THREE_WAY_OPTIONS: [&str; 4] = [
     "allow_legacy_start",
@@ -425,7 +427,10 @@ impl Profile {
                 other => {
                     return Err(ProfileError(format!(
                         "unknown 3way option `{other}`{}: expected allow_legacy_start, fallback_to_legacy, optimistic_start or request_options",
-                        handshake_core::words::did_you_mean(other, THREE_WAY_OPTIONS.iter().copied())
+                        handshake_core::words::did_you_mean(
+                            other,
+                            THREE_WAY_OPTIONS.iter().chain(&THREE_WAY_OPTION_ALIASES).copied()
+                        )
                     )))
                 }
             }
@@ -483,6 +488,7 @@ mod tests {
     #[case("3wya", "unknown profile `3wya` (did you mean `3way`?)")]
     #[case("udp-psh", "(did you mean `udp_push`?)")]
     #[case("3way+optimstic_start", "(did you mean `optimistic_start`?)")]
+    #[case("3way+optimstic", "(did you mean `optimistic`?)")]
     #[case(
         "3way!seq-from-O",
         "unknown mutant `seq-from-O` (did you mean `seq-from-0`?)"
