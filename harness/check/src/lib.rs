@@ -399,6 +399,11 @@ pub fn write_quic_verdict(
     write_verdict_line(out, word, violations.len())
 }
 
+/// `n` of `noun`, with the plural when `n` is not one.
+fn count(n: usize, noun: &str) -> String {
+    handshake_core::words::count(n as u64, noun)
+}
+
 /// The last line of `harness check`'s text verdict, for `word` ([`verdict_word`]) and the number
 /// of violations shown.
 pub fn write_verdict_line(
@@ -407,14 +412,16 @@ pub fn write_verdict_line(
     violations: usize,
 ) -> std::io::Result<()> {
     match word {
-        "violations" => writeln!(out, "verdict: {violations} violations"),
+        "violations" => writeln!(out, "verdict: {}", count(violations, "violation")),
         "deviations" => writeln!(
             out,
-            "verdict: clean by the facts; {violations} deviations from this project's profile decisions (--strict-profile fails on them)"
+            "verdict: clean by the facts; {} from this project's profile decisions (--strict-profile fails on them)",
+            count(violations, "deviation")
         ),
         "incomplete" => writeln!(
             out,
-            "verdict: incomplete (the capture is damaged; {violations} violations before the damage)"
+            "verdict: incomplete (the capture is damaged; {} before the damage)",
+            count(violations, "violation")
         ),
         word => writeln!(out, "verdict: {word}"),
     }

@@ -116,6 +116,9 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
     let mut scenarios = FAMILIES
         .load_all(&scenario_files(&paths)?)
         .map_err(|e| e.0)?;
+    for warning in unknown_tags(&args.tag, &args.skip_tag, &scenarios) {
+        eprintln!("warning: {warning}");
+    }
     scenarios.retain(|s| args.tag.is_empty() || s.tags().iter().any(|t| args.tag.contains(t)));
     scenarios.retain(|s| !s.tags().iter().any(|t| args.skip_tag.contains(t)));
     scenarios.retain(|s| {
@@ -163,6 +166,30 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         strict_profile: args.strict_profile,
         shortest_first: false,
     })
+}
+
+/// The `--tag` and `--skip-tag` values no scenario of `scenarios` has, each said with the tag
+/// closest to it, if one is.
+fn unknown_tags(
+    tags: &[String],
+    skip_tags: &[String],
+    scenarios: &[LoadedScenario],
+) -> Vec<String> {
+    let known: std::collections::BTreeSet<&str> = scenarios
+        .iter()
+        .flat_map(|s| s.tags().iter().map(String::as_str))
+        .collect();
+    tags.iter()
+        .map(|t| ("--tag", t))
+        .chain(skip_tags.iter().map(|t| ("--skip-tag", t)))
+        .filter(|(_, t)| !known.contains(t.as_str()))
+        .map(|(option, t)| {
+            format!(
+                "{option} {t}: no scenario has this tag{}",
+                handshake_core::words::did_you_mean(t, known.iter().copied())
+            )
+        })
+        .collect()
 }
 
 /// Finds out what each external program that says nothing of its profiles speaks (`--iut-cmd`,
@@ -367,8 +394,9 @@ fn print_results(report: &RunReport, out: &mut dyn Write) {
             r.outcome.scenario,
             r.outcome.iut
         );
-        for reason in &r.outcome.reasons {
-            let _ = writeln!(out, "    {reason}");
+        // Cause first: the rules that broke, then what followed from them.
+        for line in r.outcome.reason_lines("    ") {
+            let _ = writeln!(out, "{line}");
         }
         for deviation in &r.outcome.deviations {
             let _ = writeln!(
@@ -387,8 +415,8 @@ fn print_results(report: &RunReport, out: &mut dyn Write) {
         .collect();
     let _ = writeln!(
         out,
-        "{} results: {}",
-        report.results.len(),
+        "{}: {}",
+        handshake_core::words::count(report.results.len() as u64, "result"),
         summary.join(", ")
     );
     let count = |s: Status| counts.get(&s).copied().unwrap_or(0);

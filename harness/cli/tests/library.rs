@@ -93,7 +93,10 @@ fn malformed_scenarios_are_located_and_exit_2() {
         .expect_err("refused")
         .to_string();
     assert!(err.contains("bad.json:6:"), "{err}");
-    assert!(err.contains("unknown variant `sned`"), "{err}");
+    assert!(
+        err.contains("unknown variant `sned` (did you mean `send`?)"),
+        "{err}"
+    );
     let argv = [
         "harness",
         "run",

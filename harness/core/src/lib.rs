@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod time;
+pub mod words;
 
 use std::net::SocketAddr;
 

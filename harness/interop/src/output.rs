@@ -496,7 +496,11 @@ fn checker_short<F: InteropFamily>(c: &Cell<F>) -> String {
         0 if c.capture.is_empty() => "no capture".into(),
         0 => "clean".into(),
         1 => format!("1 violation ({})", c.rules_fired.join(", ")),
-        n => format!("{n} violations ({})", c.rules_fired.join(", ")),
+        n => format!(
+            "{} ({})",
+            handshake_core::words::count(n as u64, "violation"),
+            c.rules_fired.join(", ")
+        ),
     }
 }
 
@@ -719,6 +723,8 @@ fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section 
         open: c.mismatch.is_some(),
         facts,
         reasons,
+        consequences: Vec::new(),
+        deviations: Vec::new(),
         capture: c.capture.clone(),
         ladder: LadderOptions {
             role_names: Some((

@@ -329,15 +329,26 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// The reasons on one line, cause first: `CAUSE; then: CONSEQUENCE; CONSEQUENCE`.
 fn joined_reasons(r: &ResultEntry) -> Option<String> {
-    let reasons: Vec<String> = r
-        .outcome
-        .reasons
-        .iter()
-        .map(|s| one_line(s))
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!reasons.is_empty()).then(|| reasons.join("; "))
+    let one_lines = |reasons: &[String]| -> Vec<String> {
+        reasons
+            .iter()
+            .map(|s| one_line(s))
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let (causes, consequences) = r.outcome.causes_and_consequences();
+    let mut joined = one_lines(causes).join("; ");
+    let consequences = one_lines(consequences);
+    if !consequences.is_empty() {
+        if !joined.is_empty() {
+            joined.push_str("; ");
+        }
+        joined.push_str("then: ");
+        joined.push_str(&consequences.join("; "));
+    }
+    (!joined.is_empty()).then_some(joined)
 }
 
 fn junit_time(ms: f64) -> Option<Duration> {
@@ -346,7 +357,7 @@ fn junit_time(ms: f64) -> Option<Duration> {
 
 fn junit_case(r: &ResultEntry, f: &ResultFiles) -> TestCase {
     let reasons = joined_reasons(r);
-    let description = r.outcome.reasons.join("\n");
+    let description = r.outcome.reason_lines("").join("\n");
     let (mut status, message, ty) = match r.status {
         Status::Pass => (TestCaseStatus::success(), None, None),
         Status::Fail => (

@@ -166,8 +166,12 @@ pub struct Section {
     pub open: bool,
     /// Key facts (name, value).
     pub facts: Vec<(String, String)>,
-    /// Why it failed (or anything the reader should know first).
+    /// Why it failed (or anything the reader should know first): the causes.
     pub reasons: Vec<String>,
+    /// What followed from the causes (failed steps, missed expectations), shown under them.
+    pub consequences: Vec<String>,
+    /// Deviations from this project's profile decisions, shown after the reasons.
+    pub deviations: Vec<String>,
     /// The capture (pcapng) the ladder is drawn from.
     pub capture: Vec<u8>,
     /// How to draw it.
@@ -292,6 +296,7 @@ details > summary .ctx { color: var(--muted); margin-left: 6px; }
 details > summary .sub { display: block; color: var(--muted); font-size: 12.5px; margin-left: 18px; }
 details .body { padding: 8px 14px 12px; overflow-x: auto; }
 ul.reasons { margin: 4px 0 10px; padding-left: 20px; } ul.reasons li { color: #8f2117; }
+ul.reasons li.then { color: var(--muted); list-style: none; margin-left: -20px; } ul.reasons li.then ul { padding-left: 22px; } ul.reasons li.then li { color: var(--fg); }
 .links a { margin-right: 14px; }
 .note { color: var(--muted); font-style: italic; }
 svg.ladder { display: block; margin: 6px 0 10px; background: #fcfcfd; border: 1px solid var(--line); border-radius: 4px; }
@@ -496,10 +501,20 @@ fn section_html(sec: &Section) -> String {
     }
     s.push_str("</summary><div class=\"body\">");
     s.push_str(&facts_html(&sec.facts));
-    if !sec.reasons.is_empty() {
+    if !sec.reasons.is_empty() || !sec.consequences.is_empty() || !sec.deviations.is_empty() {
         s.push_str("<ul class=\"reasons\">");
         for r in &sec.reasons {
             let _ = write!(s, "<li>{}</li>", esc(r));
+        }
+        if !sec.consequences.is_empty() {
+            s.push_str("<li class=\"then\">then:<ul>");
+            for c in &sec.consequences {
+                let _ = write!(s, "<li>{}</li>", esc(c));
+            }
+            s.push_str("</ul></li>");
+        }
+        for d in &sec.deviations {
+            let _ = write!(s, "<li class=\"deviation\">{}</li>", esc(d));
         }
         s.push_str("</ul>");
     }
@@ -572,7 +587,7 @@ pub fn render(index: &IndexInputs) -> String {
                 esc(&sec.heading),
                 esc(&sec.context)
             );
-            if let Some(first) = sec.reasons.first() {
+            if let Some(first) = sec.reasons.first().or(sec.deviations.first()) {
                 let _ = write!(s, "<div class=\"sub\">{}</div>", esc(first));
             }
             s.push_str("</li>");
@@ -598,10 +613,10 @@ pub fn render(index: &IndexInputs) -> String {
         // Every result at a glance; folded when something failed (the failures are above).
         let _ = writeln!(
             s,
-            "<details class=\"grid\"{}><summary><h2>All results ({} scenarios × {} IUTs)</h2></summary>",
+            "<details class=\"grid\"{}><summary><h2>All results ({} × {})</h2></summary>",
             if failing.is_empty() { " open" } else { "" },
-            g.rows.len(),
-            g.columns.len()
+            handshake_core::words::count(g.rows.len() as u64, "scenario"),
+            handshake_core::words::count(g.columns.len() as u64, "IUT")
         );
         s.push_str(&grid_html(g));
         s.push_str("</details>\n");
@@ -624,20 +639,6 @@ pub fn render(index: &IndexInputs) -> String {
 
 /// How to read the statuses and the ladder diagrams: above the results.
 const LEGEND: &str = "<p class=\"legend\">Statuses: <span class=\"st-pass\">pass</span><span class=\"st-fail\">fail</span><span class=\"st-xfail\">xfail</span> (failed as the IUT's expectations file says) <span class=\"st-xpass\">xpass</span> (an expected failure passed: fails the run) <span class=\"st-deviation\">deviation</span> (a project decision beyond the facts, not failing) <span class=\"st-unsupported\">unsupported</span> <span class=\"st-error\">error</span> <span class=\"st-interrupted\">interrupted</span>. Ladder diagrams are drawn from each capture as the implementation under test saw it: dashed red = not delivered (dropped by the harness), orange = changed, delayed or copied by the harness; runs of DATA are folded into one arrow. Hover over an arrow for the whole datagram.</p>\n";
-
-/// The packet number of a reason `… (first at packet #N: …)` about `rule`, if it names one.
-fn first_packet_of(reasons: &[String], rule: &str) -> Option<(u64, String)> {
-    reasons.iter().find_map(|r| {
-        let rest = r.strip_prefix(&format!("rule {rule} fired "))?;
-        let after = rest.split_once("first at packet #")?.1;
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        let detail = after
-            .split_once(": ")
-            .map(|(_, d)| d.trim_end_matches(')').to_owned())
-            .unwrap_or_default();
-        Some((digits.parse().ok()?, detail))
-    })
-}
 
 /// The IUT's address in a scenario capture: the transcript's first datagram line (`IUT -> …` or
 /// `IUT <- …`) is the capture's first packet.
@@ -810,16 +811,14 @@ fn result_section(
         badge_class: status_class(r.status).to_owned(),
         open: r.status.fails_run(),
         facts: sec_facts,
+        // Cause first: the rules that broke, then what followed from them.
+        reasons: o.causes_and_consequences().0.to_vec(),
+        consequences: o.causes_and_consequences().1.to_vec(),
         // Deviations from this project's profile decisions are shown like reasons, marked.
-        reasons: o
-            .reasons
+        deviations: o
+            .deviations
             .iter()
-            .cloned()
-            .chain(
-                o.deviations
-                    .iter()
-                    .map(|d| format!("deviation (a profile decision, not a fact): {d}")),
-            )
+            .map(|d| format!("deviation (a profile decision, not a fact): {d}"))
             .collect(),
         capture: o.capture.clone(),
         ladder,
@@ -828,11 +827,13 @@ fn result_section(
     }
 }
 
-/// A result's rows of fired rules, and the rules to mark on the ladder by packet.
+/// A result's rows of fired rules (each with where and when it first broke), and the rules to
+/// mark on the ladder by packet.
 fn result_violations(
     o: &ScenarioOutcome,
     families: &Families,
 ) -> (Vec<ViolationRow>, BTreeMap<u64, Vec<String>>) {
+    let origin = ladder::time_origin_ns(&o.capture);
     let mut violations = Vec::new();
     let mut marks: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (rule, n) in &o.rules_fired {
@@ -840,22 +841,22 @@ fn result_violations(
             .of_rule(rule)
             .map(|x| x.statement.to_owned())
             .unwrap_or_default();
-        let first = first_packet_of(&o.reasons, rule);
-        if let Some((p, _)) = &first {
-            marks.entry(*p).or_default().push(rule.clone());
+        let first = o.first_violations.iter().find(|v| v.rule == rule);
+        if let Some(v) = first {
+            marks.entry(v.packet).or_default().push(rule.clone());
         }
         violations.push(ViolationRow {
-            packet: first.as_ref().map(|(p, _)| *p),
-            at_ms: None,
+            packet: first.map(|v| v.packet),
+            at_ms: first.and_then(|v| {
+                let origin = origin?;
+                (v.time_ns >= origin).then(|| (v.time_ns - origin) as f64 / 1e6)
+            }),
             rule: rule.clone(),
             count: Some(*n),
-            detail: first.map(|(_, d)| d).unwrap_or_else(|| {
-                if *n == 1 {
-                    "fired once".to_owned()
-                } else {
-                    format!("fired {n} times")
-                }
-            }),
+            detail: first.map_or_else(
+                || format!("fired {}", handshake_core::words::times(*n as u64)),
+                |v| v.detail.clone(),
+            ),
             statement,
         });
     }
@@ -883,20 +884,6 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-    }
-
-    #[test]
-    fn finds_the_first_packet_of_a_rule_in_the_reasons() {
-        let reasons = vec![
-            "negotiated mode legacy, expected 3way".to_owned(),
-            "rule 3way.order fired 2 times (first at packet #3: ACK without an accepting SYN-ACK)"
-                .to_owned(),
-        ];
-        assert_eq!(
-            first_packet_of(&reasons, "3way.order"),
-            Some((3, "ACK without an accepting SYN-ACK".to_owned()))
-        );
-        assert_eq!(first_packet_of(&reasons, "3way.syn_backoff"), None);
     }
 
     #[test]
@@ -930,6 +917,22 @@ mod tests {
         let page = render(&index);
         assert!(!page.contains("Failures ("));
         assert!(page.contains("<details class=\"grid\" open>"));
+    }
+
+    #[test]
+    fn a_section_shows_the_cause_then_what_followed() {
+        let html = section_html(&Section {
+            reasons: vec!["rule r broke at packet #5: seq 0 (rests on F1)".to_owned()],
+            consequences: vec!["frames_dropped = 1, expected 0".to_owned()],
+            deviations: vec!["deviation (a profile decision, not a fact): d".to_owned()],
+            ..Section::default()
+        });
+        let cause = html.find("rule r broke").expect("cause");
+        let then = html
+            .find("<li class=\"then\">then:<ul><li>frames_dropped = 1, expected 0</li></ul></li>")
+            .expect("consequences folded under the cause");
+        let deviation = html.find("<li class=\"deviation\">").expect("deviation");
+        assert!(cause < then && then < deviation, "{html}");
     }
 
     #[test]

@@ -52,6 +52,12 @@ fn entry(
             iut: iut.into(),
             verdict,
             reasons: reasons.iter().map(|s| s.to_string()).collect(),
+            // The leading reasons that name a broken rule are the causes.
+            causes: reasons
+                .iter()
+                .take_while(|r| r.starts_with("rule ") && r.contains(" broke"))
+                .count(),
+            first_violations: Vec::new(),
             deviations: Vec::new(),
             observed: std::sync::Arc::new(Seen {
                 negotiated_mode: Some("three_way".into()),
@@ -104,7 +110,10 @@ fn sample() -> RunReport {
                 "loss",
                 REF,
                 Status::Fail,
-                &["frames_dropped = 7, expected 0", "rule R3 fired 2 times"],
+                &[
+                    "rule R3 broke twice, first at packet #4: seq 0 (rests on F3)",
+                    "frames_dropped = 7, expected 0",
+                ],
                 None,
                 1,
             ),
@@ -345,7 +354,7 @@ fn junit_elements() {
     ));
     assert_eq!(
         message(&fail.status).as_deref(),
-        Some("frames_dropped = 7, expected 0; rule R3 fired 2 times")
+        Some("rule R3 broke twice, first at packet #4: seq 0 (rests on F3); then: frames_dropped = 7, expected 0")
     );
     let out = fail
         .system_out
@@ -354,6 +363,11 @@ fn junit_elements() {
         .unwrap_or_default();
     assert!(
         out.contains("<- SYN-ACK") && out.contains("verdict: fail"),
+        "{out}"
+    );
+    // Cause first, then what followed, folded under it.
+    assert!(
+        out.contains("  because: rule R3 broke twice, first at packet #4: seq 0 (rests on F3)\n  then:\n    frames_dropped = 7, expected 0\n"),
         "{out}"
     );
 
@@ -447,7 +461,16 @@ fn results_json_round_trips() {
     assert_eq!(results[2]["scenario"], "loss");
     assert_eq!(results[2]["iut"], REF);
     assert_eq!(results[2]["status"], "fail");
-    assert_eq!(results[2]["reasons"][1], "rule R3 fired 2 times");
+    assert_eq!(
+        results[2]["reasons"][0],
+        "rule R3 broke twice, first at packet #4: seq 0 (rests on F3)"
+    );
+    assert_eq!(results[2]["reasons"][1], "frames_dropped = 7, expected 0");
+    assert_eq!(results[2]["causes"], 1);
+    assert!(
+        results[0].get("causes").is_none(),
+        "no rule broke: no count"
+    );
     assert_eq!(
         results[2]["files"]["transcript"],
         "ref_3way/loss.transcript.txt"
@@ -519,7 +542,7 @@ fn summary_markdown_tables() {
         "{md}"
     );
     // Not passing, with the first reason and links.
-    assert!(md.contains("| `loss` | `ref:3way` | \u{274c} fail | frames_dropped = 7, expected 0 | [transcript](ref_3way/loss.transcript.txt) \u{b7} [pcapng](ref_3way/loss.pcapng) |\n"), "{md}");
+    assert!(md.contains("| `loss` | `ref:3way` | \u{274c} fail | rule R3 broke twice, first at packet #4: seq 0 (rests on F3) | [transcript](ref_3way/loss.transcript.txt) \u{b7} [pcapng](ref_3way/loss.pcapng) |\n"), "{md}");
     assert!(md.contains("| `loss` | `ref:3way+optimistic start` | \u{2796} xfail | stream complete = false, expected true | [transcript](ref_3way_optimistic_start/loss.transcript.txt)"), "{md}");
     assert!(md.contains("| `reorder` | `ref:3way` | \u{26a0}\u{fe0f} xpass | passed but expected to fail: reordering bug #12 |"), "{md}");
     assert!(md.contains("| `reorder` | `ref:3way+optimistic start` | \u{23ed}\u{fe0f} unsupported | IUT lacks feature `reorder` | [transcript](ref_3way_optimistic_start/reorder.transcript.txt) |\n"), "{md}");

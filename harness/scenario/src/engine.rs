@@ -266,7 +266,7 @@ pub fn run_reference_within<F: Family>(
         return ScenarioOutcome::unsupported(
             scenario,
             iut_name,
-            format!("the IUT lacks {}", feature_label(missing)),
+            format!("the IUT lacks the feature {}", feature_label(missing)),
         );
     }
     match run_virtual(scenario, iut_name, profile, seed, max_steps, keep) {
@@ -275,16 +275,10 @@ pub fn run_reference_within<F: Family>(
     }
 }
 
-/// A feature as unsupported reasons name it (`ThreeWay` for `three_way`).
+/// A feature as messages name it: as a scenario's `iut.requires` spells it, quoted
+/// (`` `three_way` ``).
 pub fn feature_label(name: &str) -> String {
-    name.split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect()
+    format!("`{name}`")
 }
 
 /// What a virtual run leaves: the link with its whole trace, the endpoints as they ended, their

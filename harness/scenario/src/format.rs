@@ -334,10 +334,12 @@ impl<'de, A: Action> Deserialize<'de> for Step<A> {
                         map: &mut map,
                     })?),
                     other => {
+                        let names = step_names::<A>();
                         return Err(de::Error::custom(format!(
-                            "unknown variant `{other}`, expected one of {}",
-                            quoted(&step_names::<A>())
-                        )))
+                            "unknown variant `{other}`{}, expected one of {}",
+                            handshake_core::words::did_you_mean(other, names.iter().copied()),
+                            quoted(&names)
+                        )));
                     }
                 };
                 if let Some(more) = map.next_key::<String>()? {

@@ -186,8 +186,18 @@ pub struct ScenarioOutcome {
     pub iut: String,
     /// The verdict.
     pub verdict: Verdict,
-    /// Why it failed, was unsupported, or errored (empty on pass).
+    /// Why it failed, was unsupported, or errored (empty on pass): cause first. The first
+    /// [`causes`](Self::causes) name the rules that broke; the rest is what followed from them
+    /// (failed steps, missed expectations), or, when no rule broke, every reason.
     pub reasons: Vec<String>,
+    /// How many of the leading `reasons` name a rule that broke (0: none did, and the reasons are
+    /// not split).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub causes: usize,
+    /// The first violation of each rule that fired, in rule id order: where and when it first
+    /// broke, for the HTML report.
+    #[serde(skip)]
+    pub first_violations: Vec<Violation>,
     /// Checks of this project's own profile decisions (beyond the facts) that did not hold: a
     /// `deviation`, not a failure, unless `--strict-profile`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -244,6 +254,8 @@ impl ScenarioOutcome {
             iut: iut.to_owned(),
             verdict,
             reasons: vec![reason],
+            causes: 0,
+            first_violations: Vec::new(),
             deviations: Vec::new(),
             observed,
             protocol,
@@ -301,6 +313,40 @@ impl ScenarioOutcome {
         )
     }
 
+    /// The reasons split in two: the rules that broke (the causes), and what followed from them.
+    /// When no rule broke, every reason is a cause and nothing follows.
+    pub fn causes_and_consequences(&self) -> (&[String], &[String]) {
+        if self.causes == 0 {
+            (&self.reasons, &[])
+        } else {
+            self.reasons.split_at(self.causes.min(self.reasons.len()))
+        }
+    }
+
+    /// Puts `reason` before every other, as the first cause (what the others follow from).
+    pub fn insert_cause(&mut self, reason: String) {
+        self.reasons.insert(0, reason);
+        self.causes += 1;
+    }
+
+    /// Replaces every reason by `reason`.
+    pub fn set_reason(&mut self, reason: String) {
+        self.reasons = vec![reason];
+        self.causes = 0;
+    }
+
+    /// The reasons as lines, cause first: each cause, then `then:` and the consequences indented
+    /// under it (`indent` before every line).
+    pub fn reason_lines(&self, indent: &str) -> Vec<String> {
+        let (causes, consequences) = self.causes_and_consequences();
+        let mut lines: Vec<String> = causes.iter().map(|c| format!("{indent}{c}")).collect();
+        if !consequences.is_empty() {
+            lines.push(format!("{indent}then:"));
+            lines.extend(consequences.iter().map(|c| format!("{indent}  {c}")));
+        }
+        lines
+    }
+
     /// A stable text rendering for snapshots and reports.
     pub fn render(&self) -> String {
         let mut s = format!(
@@ -310,8 +356,15 @@ impl ScenarioOutcome {
             self.iut,
             self.verdict.name()
         );
-        for r in &self.reasons {
+        let (causes, consequences) = self.causes_and_consequences();
+        for r in causes {
             s.push_str(&format!("  because: {r}\n"));
+        }
+        if !consequences.is_empty() {
+            s.push_str("  then:\n");
+            for r in consequences {
+                s.push_str(&format!("    {r}\n"));
+            }
         }
         for d in &self.deviations {
             s.push_str(&format!(
@@ -357,40 +410,55 @@ impl ScenarioOutcome {
     }
 }
 
-/// Judges the observations against the scenario's expectations. Expectations that rest on this
-/// project's own profile decisions (a `profile` scenario, an `expect.profile` block, a rule whose
-/// basis is a profile decision) yield deviations, not failures.
-pub fn judge<F: Family>(
-    scenario: &Scenario<F>,
-    iut: &str,
-    observed: Observed<F::Observations>,
-    transcript: Vec<TranscriptLine>,
-    capture: Vec<u8>,
-) -> ScenarioOutcome {
-    let expect = &scenario.expect;
-    let mut reasons = observed.step_failures.clone();
-    // Expectations this IUT cannot show (an external IUT's internal counters) are not judged: they are
-    // listed, so a report says what was not checked.
-    let mut unobservable: Vec<String> = Vec::new();
-    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_iut: BTreeSet<&str> = BTreeSet::new();
-    for v in &observed.violations {
-        *fired.entry(v.rule.to_owned()).or_default() += 1;
-        if v.src.is_none_or(|s| s == observed.iut_addr) {
-            by_iut.insert(v.rule);
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A rule that broke, as the first line of a failure: the rule, the packet it first broke at and
+/// what was seen there, how often, and the fact or decision it rests on (from `catalogue`).
+fn broken_rule(
+    rule: &str,
+    count: usize,
+    first: Option<&Violation>,
+    catalogue: &[handshake_check::Rule],
+) -> String {
+    let mut line = format!("rule {rule} broke");
+    match (first, count) {
+        (Some(v), 1) => line.push_str(&format!(" at packet #{}: {}", v.packet, v.detail)),
+        (Some(v), n) => line.push_str(&format!(
+            " {}, first at packet #{}: {}",
+            handshake_core::words::times(n as u64),
+            v.packet,
+            v.detail
+        )),
+        (None, n) => line.push_str(&format!(" {}", handshake_core::words::times(n as u64))),
+    }
+    if let Some(r) = handshake_check::rules::find(catalogue, rule) {
+        match r.basis {
+            Basis::Fact => line.push_str(&format!(" (rests on {})", r.source)),
+            Basis::Profile => {
+                line.push_str(&format!(" (rests on {}: a profile decision)", r.source))
+            }
         }
     }
-    let rules_on_harness_datagrams = fired
-        .keys()
-        .filter(|r| !by_iut.contains(r.as_str()))
-        .cloned()
-        .collect();
-    F::check_expect(
-        &expect.fields,
-        &observed.family,
-        &mut reasons,
-        &mut unobservable,
-    );
+    line
+}
+
+/// What the rules said of a run: the held rules that broke (facts: causes of a failure; profile
+/// decisions: deviations) and the rules expected to fire that did not.
+struct RuleFindings {
+    broken_facts: Vec<String>,
+    broken_decisions: Vec<String>,
+    did_not_fire: Vec<String>,
+}
+
+/// Compares the rules that `fired` with those the scenario expects to hold and to fire.
+fn judge_rules<F: Family>(
+    scenario: &Scenario<F>,
+    fired: &BTreeMap<String, usize>,
+    first_violations: &[Violation],
+) -> RuleFindings {
+    let expect = &scenario.expect;
     let catalogue = F::rules();
     // Files may name a rule within its family (`3way.order`); reports name it whole.
     let fire: Vec<String> = expect
@@ -411,30 +479,81 @@ pub fn judge<F: Family>(
             .map(|r| crate::family::rule_id::<F>(r))
             .collect()
     };
-    let mut deviations = observed.step_deviations.clone();
+    let mut findings = RuleFindings {
+        broken_facts: Vec::new(),
+        broken_decisions: Vec::new(),
+        did_not_fire: Vec::new(),
+    };
     for rule in &hold {
         let rule = rule.as_str();
         if let Some(n) = fired.get(rule) {
-            let first = observed
-                .violations
-                .iter()
-                .find(|v| v.rule == rule)
-                .map(|v| format!(" (first at packet #{}: {})", v.packet, v.detail))
-                .unwrap_or_default();
-            let text = format!("rule {rule} fired {n} times{first}");
+            let first = first_violations.iter().find(|v| v.rule == rule);
+            let text = broken_rule(rule, *n, first, catalogue);
             match handshake_check::rules::find(catalogue, rule).map(|r| r.basis) {
-                Some(Basis::Profile) => deviations.push(text),
-                _ => reasons.push(text),
+                Some(Basis::Profile) => findings.broken_decisions.push(text),
+                _ => findings.broken_facts.push(text),
             }
         }
     }
     for rule in &fire {
         if !fired.contains_key(rule) {
-            reasons.push(format!("rule {rule} did not fire"));
+            findings
+                .did_not_fire
+                .push(format!("rule {rule} did not fire"));
         }
     }
+    findings
+}
+
+/// Judges the observations against the scenario's expectations. Expectations that rest on this
+/// project's own profile decisions (a `profile` scenario, an `expect.profile` block, a rule whose
+/// basis is a profile decision) yield deviations, not failures.
+///
+/// The reasons come cause first: the rules that broke (each with its first packet and what it
+/// rests on), then what followed (failed steps, missed expectations, rules that did not fire).
+pub fn judge<F: Family>(
+    scenario: &Scenario<F>,
+    iut: &str,
+    observed: Observed<F::Observations>,
+    transcript: Vec<TranscriptLine>,
+    capture: Vec<u8>,
+) -> ScenarioOutcome {
+    let expect = &scenario.expect;
+    // Expectations this IUT cannot show (an external IUT's internal counters) are not judged: they are
+    // listed, so a report says what was not checked.
+    let mut unobservable: Vec<String> = Vec::new();
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_violations: BTreeMap<&str, &Violation> = BTreeMap::new();
+    let mut by_iut: BTreeSet<&str> = BTreeSet::new();
+    for v in &observed.violations {
+        *fired.entry(v.rule.to_owned()).or_default() += 1;
+        first_violations.entry(v.rule).or_insert(v);
+        if v.src.is_none_or(|s| s == observed.iut_addr) {
+            by_iut.insert(v.rule);
+        }
+    }
+    let first_violations: Vec<Violation> = first_violations.into_values().cloned().collect();
+    let rules_on_harness_datagrams = fired
+        .keys()
+        .filter(|r| !by_iut.contains(r.as_str()))
+        .cloned()
+        .collect();
+    let findings = judge_rules(scenario, &fired, &first_violations);
+    let mut causes = findings.broken_facts.len();
+    let mut reasons = findings.broken_facts;
+    reasons.extend(observed.step_failures.iter().cloned());
+    F::check_expect(
+        &expect.fields,
+        &observed.family,
+        &mut reasons,
+        &mut unobservable,
+    );
+    reasons.extend(findings.did_not_fire);
+    let mut deviations = findings.broken_decisions;
+    deviations.extend(observed.step_deviations.iter().cloned());
     // A scenario that tests one of this project's own decisions beyond the facts only deviates.
     if let Some(choice) = &scenario.profile {
+        causes = 0;
         deviations.extend(
             reasons
                 .drain(..)
@@ -461,6 +580,7 @@ pub fn judge<F: Family>(
         Verdict::Fail
     } else if !observed.unmet_contracts.is_empty() {
         reasons = observed.unmet_contracts.clone();
+        causes = 0;
         Verdict::Unsupported
     } else {
         Verdict::Pass
@@ -471,6 +591,8 @@ pub fn judge<F: Family>(
         iut: iut.to_owned(),
         verdict,
         reasons,
+        causes,
+        first_violations,
         deviations,
         observed: Arc::new(observed.family),
         rules_fired: fired,

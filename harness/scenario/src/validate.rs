@@ -153,15 +153,16 @@ impl Validator<'_> {
             .of(crate::Class::Profile)
             .map(|d| d.id)
             .collect();
+        let hint = handshake_core::words::did_you_mean(id, known.iter().copied());
         self.problem(
             at,
             if list {
                 format!(
-                    "unknown profile decision `{id}`: expected one of {}",
+                    "unknown profile decision `{id}`{hint}: expected one of {}",
                     known.join(", ")
                 )
             } else {
-                format!("unknown profile decision `{id}`")
+                format!("unknown profile decision `{id}`{hint}")
             },
         );
     }
@@ -195,7 +196,11 @@ impl Validator<'_> {
                 names.push("restart");
                 self.problem(
                     path(&[key("iut"), key("requires"), Seg::Index(i)]),
-                    format!("unknown variant `{f}`, expected one of {}", quoted(&names)),
+                    format!(
+                        "unknown feature `{f}`{}, expected one of {}",
+                        handshake_core::words::did_you_mean(f, names.iter().copied()),
+                        quoted(&names)
+                    ),
                 );
             }
         }

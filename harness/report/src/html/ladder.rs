@@ -42,6 +42,8 @@ const LEFT: u32 = 200;
 const RIGHT: u32 = 820;
 const HEAD: u32 = 58;
 const ROW: u32 = 26;
+/// Where the violation marks start, right of the last lifeline.
+const VMARK_X: u32 = RIGHT + 14;
 /// Monospace 11 px: about this many pixels per character.
 const CHAR_PX: f64 = 6.7;
 
@@ -107,13 +109,24 @@ fn read(
 /// The time origin: the harness's virtual epoch when the capture uses it (so times match the
 /// transcript), else the first packet.
 fn origin(items: &[Item]) -> u64 {
+    origin_for_first(items.first().map_or(0, |i| i.time_ns))
+}
+
+/// The time origin of a capture whose first packet was captured at `first` ns.
+fn origin_for_first(first: u64) -> u64 {
     let epoch = handshake_capture::trace::DEFAULT_EPOCH_NS;
-    let first = items.first().map_or(0, |i| i.time_ns);
     if first >= epoch && first - epoch < 86_400_000_000_000 {
         epoch
     } else {
         first
     }
+}
+
+/// The time origin of the ladder of `capture` (ns, the capture's clock), when it holds a packet:
+/// times measured from it match the ladder's time column.
+pub fn time_origin_ns(capture: &[u8]) -> Option<u64> {
+    let first = handshake_capture::open(capture).ok()?.flatten().next()?;
+    Some(origin_for_first(first.timestamp_ns))
 }
 
 fn fold(items: Vec<Item>, violations: &BTreeMap<u64, Vec<String>>) -> Vec<Row> {
@@ -239,11 +252,19 @@ pub fn ladder_svg(capture: &[u8], options: &LadderOptions) -> String {
     let notes = notes(hidden, skipped.len(), extra, damage);
     let height = HEAD + ROW * (rows.len() as u32 + notes.len() as u32) + 24;
     let layout = Layout::new(initiator, lifelines, t0, height);
+    // Wide enough for every violation mark, whole.
+    let widest_mark = rows
+        .iter()
+        .filter_map(|r| options.violations.get(&r.first.number))
+        .map(|rules| violation_mark(rules).chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = WIDTH.max(VMARK_X + (widest_mark as f64 * CHAR_PX).ceil() as u32 + 12);
 
     let mut svg = String::new();
     let _ = write!(
         svg,
-        "<svg class=\"ladder\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"ladder diagram\">"
+        "<svg class=\"ladder\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"ladder diagram\">"
     );
     write_lifelines(&mut svg, &layout, options);
     let _ = write!(
@@ -447,13 +468,17 @@ fn write_row(svg: &mut String, layout: &Layout, row: &Row, y: f64, violated: Opt
     if let Some(rules) = violated {
         let _ = write!(
             svg,
-            "<text x=\"{}\" y=\"{:.1}\" class=\"vmark\">⚠ {}</text>",
-            RIGHT + 14,
+            "<text x=\"{VMARK_X}\" y=\"{:.1}\" class=\"vmark\">{}</text>",
             y + 4.0,
-            esc(&clip(&rules.join(", "), 24))
+            esc(&violation_mark(rules))
         );
     }
     svg.push_str("</g>");
+}
+
+/// The mark beside a datagram that broke `rules`: every rule id, whole.
+fn violation_mark(rules: &[String]) -> String {
+    format!("⚠ {}", rules.join(", "))
 }
 
 /// A row's classes, and what its label says after the datagram: what the harness did, the step.

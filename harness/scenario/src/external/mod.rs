@@ -318,7 +318,7 @@ impl ExternalIut {
                     .iter()
                     .any(|f| f == "restart")
                 {
-                    return Err(format!("the IUT lacks Restart (a {} already running at {addr} cannot be restarted)", role_name::<F>(Role::Responder)));
+                    return Err(format!("the IUT lacks the feature `restart` (a {} already running at {addr} cannot be restarted)", role_name::<F>(Role::Responder)));
                 }
                 let profile = match profile {
                     Some(p) => F::parse_profile(p).map_err(|e| format!("--iut-addr: {e}"))?,

@@ -996,15 +996,14 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             (&self.r.target, outcome.verdict, heard)
         {
             outcome.iut_unreachable = true;
-            outcome.reasons.insert(
-                0,
+            outcome.insert_cause(
                 format!("{addr} never answered: is the responder running there, reachable, and started with the scenarios' parameters?"),
             );
         }
         if let Some(why) = not_ready {
             // Only the startup failure matters: the rest follows from it.
             outcome.verdict = Verdict::Fail;
-            outcome.reasons = vec![why];
+            outcome.set_reason(why);
         }
         // A process that ended on its own may say why.
         if let (Verdict::Fail, Some(e), true) = (outcome.verdict, iut.exit, iut.signals.is_empty())

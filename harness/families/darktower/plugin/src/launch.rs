@@ -266,7 +266,10 @@ pub fn launch_running(profile: &Profile, s: &DarkTowerScenario) -> Result<Launch
         return Err("a running IUT is a server".into());
     }
     if let Some(f) = s.iut.requires.iter().find(|f| !fits(profile.base(), f)) {
-        return Err(format!("the running server lacks {f}"));
+        return Err(format!(
+            "the running server lacks the feature {}",
+            handshake_scenario::engine::feature_label(f)
+        ));
     }
     complete(s, profile.base(), profile.contract)
 }

@@ -333,6 +333,18 @@ impl fmt::Display for ProfileError {
 
 impl std::error::Error for ProfileError {}
 
+/// The profile names [`Profile::parse`] takes (for suggestions).
+const PROFILE_NAMES: [&str; 3] = ["legacy", "udp_push", "3way"];
+/// Short names [`Profile::parse`] also takes for 3-way options (for suggestions).
+const THREE_WAY_OPTION_ALIASES: [&str; 2] = ["fallback", "optimistic"];
+/// The options of a 3-way profile (for suggestions).
+const THREE_WAY_OPTIONS: [&str; 4] = [
+    "allow_legacy_start",
+    "fallback_to_legacy",
+    "optimistic_start",
+    "request_options",
+];
+
 impl Profile {
     /// A profile with no options and default timers.
     pub const fn new(kind: ProfileKind) -> Profile {
@@ -372,7 +384,8 @@ impl Profile {
                 let mutant = super::Mutant::from_name(name).ok_or_else(|| {
                     let known: Vec<&str> = super::Mutant::ALL.iter().map(|m| m.name()).collect();
                     ProfileError(format!(
-                        "unknown mutant `{name}`: expected one of {}",
+                        "unknown mutant `{name}`{}: expected one of {}",
+                        handshake_core::words::did_you_mean(name, known.iter().copied()),
                         known.join(", ")
                     ))
                 })?;
@@ -394,7 +407,8 @@ impl Profile {
             "3way" | "three_way" => ProfileKind::ThreeWay,
             other => {
                 return Err(ProfileError(format!(
-                    "unknown profile `{other}`: expected legacy, udp_push or 3way[+option…]"
+                    "unknown profile `{other}`{}: expected legacy, udp_push or 3way[+option…]",
+                    handshake_core::words::did_you_mean(other, PROFILE_NAMES.iter().copied())
                 )))
             }
         };
@@ -412,7 +426,11 @@ impl Profile {
                 "request_options" => profile.request_options = true,
                 other => {
                     return Err(ProfileError(format!(
-                        "unknown 3way option `{other}`: expected allow_legacy_start, fallback_to_legacy, optimistic_start or request_options"
+                        "unknown 3way option `{other}`{}: expected allow_legacy_start, fallback_to_legacy, optimistic_start or request_options",
+                        handshake_core::words::did_you_mean(
+                            other,
+                            THREE_WAY_OPTIONS.iter().chain(&THREE_WAY_OPTION_ALIASES).copied()
+                        )
                     )))
                 }
             }
@@ -467,6 +485,14 @@ mod tests {
     #[case("quic", "unknown profile")]
     #[case("legacy+fallback", "takes no options")]
     #[case("3way+turbo", "unknown 3way option")]
+    #[case("3wya", "unknown profile `3wya` (did you mean `3way`?)")]
+    #[case("udp-psh", "(did you mean `udp_push`?)")]
+    #[case("3way+optimstic_start", "(did you mean `optimistic_start`?)")]
+    #[case("3way+optimstic", "(did you mean `optimistic`?)")]
+    #[case(
+        "3way!seq-from-O",
+        "unknown mutant `seq-from-O` (did you mean `seq-from-0`?)"
+    )]
     fn bad_profiles_say_why(#[case] text: &str, #[case] needle: &str) {
         let err = Profile::parse(text).expect_err("refused");
         assert!(err.0.contains(needle), "{err}");

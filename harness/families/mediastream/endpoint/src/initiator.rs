@@ -659,7 +659,10 @@ impl Endpoint for Initiator {
                         now,
                         Phase::Failed,
                         Reason::HandshakeTimedOut,
-                        Some(format!("no SYN-ACK after {sent} SYNs")),
+                        Some(format!(
+                            "no SYN-ACK after {}",
+                            handshake_core::words::count(sent, "SYN")
+                        )),
                     );
                 }
             }

@@ -171,7 +171,7 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
             .any(|p| fits(p, f, role, &options, true).is_some())
     }) {
         return Err(format!(
-            "the IUT lacks {}",
+            "the IUT lacks the feature {}",
             handshake_scenario::engine::feature_label(f)
         ));
     }
@@ -188,7 +188,7 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
             .iter()
             .any(|f| f == "allow_legacy_start" || f == "legacy_start")
     {
-        return Err("the IUT always serves a START (AllowLegacyStart has no flag to turn it off): the scenario tests a responder without it".into());
+        return Err("the IUT always serves a START (its option `allow_legacy_start` has no flag to turn it off): the scenario tests a responder without it".into());
     }
     for p in &profiles {
         let mut chosen: Vec<&'static str> = if p == "3way" {
@@ -224,7 +224,7 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
         .map(|f| handshake_scenario::engine::feature_label(f))
         .collect();
     Err(format!(
-        "no one profile of the IUT has all of [{}]",
+        "no one profile of the IUT has all of the features [{}]",
         labels.join(", ")
     ))
 }
@@ -244,7 +244,7 @@ pub fn launch_running(profile: &Profile, s: &Scenario<MediaStream>) -> Result<La
         .find(|f| !features.contains(f))
     {
         return Err(format!(
-            "the IUT lacks {} (it runs as {profile}, pull)",
+            "the IUT lacks the feature {} (it runs as {profile}, pull)",
             handshake_scenario::engine::feature_label(missing)
         ));
     }

@@ -255,7 +255,8 @@ impl handshake_scenario::Expectations<MediaObservations> for ExpectFields {
                 let v = observed.iut_drops.get(reason).copied().unwrap_or(0);
                 if !bound.contains(v) {
                     reasons.push(format!(
-                        "IUT dropped {v} datagrams as {reason}, expected {bound}"
+                        "IUT dropped {} as {reason}, expected {bound}",
+                        handshake_core::words::count(v, "datagram")
                     ));
                 }
             }

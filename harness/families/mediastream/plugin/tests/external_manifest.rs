@@ -174,7 +174,7 @@ fn features_decide_unsupported() {
     )
     .err()
     .unwrap_or_default()
-    .contains("LegacyStart"));
+    .contains("lacks the feature `legacy_start`"));
     let l = choose(
         &three_way,
         &["allow_legacy_start"],
@@ -220,7 +220,7 @@ fn features_decide_unsupported() {
         .launch_for(&scenario(Role::Responder, &["restart"]))
         .err()
         .unwrap_or_default()
-        .contains("Restart"));
+        .contains("lacks the feature `restart`"));
     assert!(running.launch_for(&scenario(Role::Initiator, &[])).is_err());
     assert!(running
         .launch_for(&scenario(Role::Responder, &["optimistic_start"]))

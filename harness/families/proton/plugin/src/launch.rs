@@ -134,7 +134,7 @@ pub fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String>
         .map(|f| handshake_scenario::engine::feature_label(f))
         .collect();
     Err(format!(
-        "no profile of the IUT has all of [{}]",
+        "no profile of the IUT has all of the features [{}]",
         labels.join(", ")
     ))
 }
@@ -180,7 +180,7 @@ pub fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, S
     let name = profile.base.name();
     if let Some(f) = required_features(s).iter().find(|f| !fits(name, f, None)) {
         return Err(format!(
-            "the running server lacks {}",
+            "the running server lacks the feature {}",
             handshake_scenario::engine::feature_label(f)
         ));
     }
