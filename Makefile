@@ -28,6 +28,7 @@ test: tools pyenv
 	python3 vectors/tools/generate_mediastream.py --check
 	python3 vectors/tools/generate_darktower.py --check
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'
+	python3 .ci/action/annotate.py --self-test
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins

@@ -452,10 +452,14 @@ struct RuleFindings {
     did_not_fire: Vec<String>,
 }
 
-/// Compares the rules that `fired` with those the scenario expects to hold and to fire.
+/// Compares the rules that fired with those the scenario expects to hold and to fire. Rules hold
+/// of the IUT's side (`by_iut`: what fired on datagrams the IUT sent, or on no single datagram):
+/// the harness's deliberately malformed datagrams are the scripted peer's, not the IUT's. A rule
+/// expected to fire may fire on either side (`fired`).
 fn judge_rules<F: Family>(
     scenario: &Scenario<F>,
     fired: &BTreeMap<String, usize>,
+    by_iut: &BTreeMap<String, usize>,
     first_violations: &[Violation],
 ) -> RuleFindings {
     let expect = &scenario.expect;
@@ -486,7 +490,7 @@ fn judge_rules<F: Family>(
     };
     for rule in &hold {
         let rule = rule.as_str();
-        if let Some(n) = fired.get(rule) {
+        if let Some(n) = by_iut.get(rule) {
             let first = first_violations.iter().find(|v| v.rule == rule);
             let text = broken_rule(rule, *n, first, catalogue);
             match handshake_check::rules::find(catalogue, rule).map(|r| r.basis) {
@@ -524,21 +528,27 @@ pub fn judge<F: Family>(
     let mut unobservable: Vec<String> = Vec::new();
     let mut fired: BTreeMap<String, usize> = BTreeMap::new();
     let mut first_violations: BTreeMap<&str, &Violation> = BTreeMap::new();
-    let mut by_iut: BTreeSet<&str> = BTreeSet::new();
+    let mut by_iut: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_by_iut: BTreeMap<&str, &Violation> = BTreeMap::new();
     for v in &observed.violations {
         *fired.entry(v.rule.to_owned()).or_default() += 1;
         first_violations.entry(v.rule).or_insert(v);
         if v.src.is_none_or(|s| s == observed.iut_addr) {
-            by_iut.insert(v.rule);
+            *by_iut.entry(v.rule.to_owned()).or_default() += 1;
+            first_by_iut.entry(v.rule).or_insert(v);
         }
     }
-    let first_violations: Vec<Violation> = first_violations.into_values().cloned().collect();
     let rules_on_harness_datagrams = fired
         .keys()
-        .filter(|r| !by_iut.contains(r.as_str()))
+        .filter(|r| !by_iut.contains_key(r.as_str()))
         .cloned()
         .collect();
-    let findings = judge_rules(scenario, &fired, &first_violations);
+    // The first of each rule's violations, the IUT's first where it has one (what a failure cites).
+    for (rule, v) in first_by_iut {
+        first_violations.insert(rule, v);
+    }
+    let first_violations: Vec<Violation> = first_violations.into_values().cloned().collect();
+    let findings = judge_rules(scenario, &fired, &by_iut, &first_violations);
     let mut causes = findings.broken_facts.len();
     let mut reasons = findings.broken_facts;
     reasons.extend(observed.step_failures.iter().cloned());
