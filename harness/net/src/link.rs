@@ -760,6 +760,13 @@ impl VirtualLink {
         }
     }
 
+    /// [`end_run`](Self::end_run) at the last moment the trace has seen: what the link still
+    /// holds never arrived, and is recorded so, with no traffic lost.
+    pub fn end_run_at_last_event(&mut self) -> usize {
+        let last = self.trace.iter().map(LinkEvent::at).max().unwrap_or_default();
+        self.end_run(last)
+    }
+
     /// Ends the run at `now`: every datagram still in flight or held back is recorded as
     /// [`LinkEvent::InFlightAtEnd`] (in delivery order) and forgotten, so a capture written from the
     /// trace loses nothing. Returns how many there were.

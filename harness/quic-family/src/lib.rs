@@ -9,10 +9,12 @@
 //!   [`Tolerance::QUIC_FLOOR`]: QUIC timers are coarser than a datagram's scheduling).
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use handshake_check::{Tolerance, Violation};
 use handshake_scenario::external::manifest::Launch;
+use handshake_scenario::format::Bound;
 use handshake_scenario::{DatagramLabel, Datagrams};
 
 /// Where a program of a QUIC family writes its TLS secrets: the file its `{keylog}` placeholder
@@ -71,6 +73,31 @@ impl QuicReport {
 impl handshake_check::Judgement for QuicReport {
     fn violations(&self) -> Vec<Violation> {
         self.violations.clone()
+    }
+}
+
+/// Compares the units the harness's QUIC endpoint saw of each kind with the expected counts, and
+/// the harness client's verdict (with why it failed, when it says) with the expected one.
+pub fn check_units_and_client(
+    expected: (&BTreeMap<String, Bound>, Option<bool>),
+    seen: (&BTreeMap<String, u64>, Option<bool>, Option<&str>),
+    reasons: &mut Vec<String>,
+) {
+    let (units, client_ok) = expected;
+    let (seen_units, seen_ok, failure) = seen;
+    for (kind, bound) in units {
+        let n = seen_units.get(kind).copied().unwrap_or(0);
+        if !bound.contains(n) {
+            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
+        }
+    }
+    if let Some(ok) = client_ok {
+        if seen_ok != Some(ok) {
+            reasons.push(format!(
+                "client verdict {seen_ok:?}{}, expected ok = {ok}",
+                failure.map_or_else(String::new, |f| format!(" ({f})"))
+            ));
+        }
     }
 }
 

@@ -397,14 +397,7 @@ impl<F: Family> Pair<'_, F> {
     ) -> PairOutcome<F> {
         let initiator_addr = link.relayed_initiator().unwrap_or(link.primary());
         let responder_addr = parts.first().copied().unwrap_or(link.primary());
-        let end = link
-            .link()
-            .trace()
-            .iter()
-            .map(LinkEvent::at)
-            .max()
-            .unwrap_or_default();
-        link.link_mut().end_run(end);
+        link.link_mut().end_run_at_last_event();
         let mut initiator_own = link.relayed_initiators();
         if initiator_own.is_empty() {
             initiator_own.push(initiator_addr);

@@ -880,16 +880,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
     fn capture(&mut self, viewpoint: SocketAddr, cut: Option<Instant>) -> Result<Vec<u8>, String> {
         // What the link still holds never arrived: record it (at the last moment seen), so no
         // traffic is lost.
-        let end = self
-            .net
-            .link
-            .link()
-            .trace()
-            .iter()
-            .map(LinkEvent::at)
-            .max()
-            .unwrap_or_default();
-        self.net.link.link_mut().end_run(end);
+        self.net.link.link_mut().end_run_at_last_event();
         if let Some(cut) = cut {
             self.net.link.link_mut().cut_trace_after(cut);
         }

@@ -198,22 +198,10 @@ impl handshake_scenario::Expectations<DarkTowerObservations> for ExpectFields {
         reasons: &mut Vec<String>,
         _unobservable: &mut Vec<String>,
     ) {
-        for (kind, bound) in &self.units {
-            let n = o.units.get(kind).copied().unwrap_or(0);
-            if !bound.contains(n) {
-                reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
-            }
-        }
-        if let Some(ok) = self.client_ok {
-            if o.client_ok != Some(ok) {
-                reasons.push(format!(
-                    "client verdict {:?}{}, expected ok = {ok}",
-                    o.client_ok,
-                    o.client_failure
-                        .as_ref()
-                        .map_or_else(String::new, |f| format!(" ({f})"))
-                ));
-            }
-        }
+        handshake_quic_family::check_units_and_client(
+            (&self.units, self.client_ok),
+            (&o.units, o.client_ok, o.client_failure.as_deref()),
+            reasons,
+        );
     }
 }

@@ -309,19 +309,10 @@ impl handshake_scenario::Expectations<ProtonObservations> for ExpectFields {
                 reasons.push(format!("refused = {}, expected {refused}", o.refused));
             }
         }
-        for (kind, bound) in &self.units {
-            let n = o.units.get(kind).copied().unwrap_or(0);
-            if !bound.contains(n) {
-                reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
-            }
-        }
-        if let Some(ok) = self.client_ok {
-            if o.client_ok != Some(ok) {
-                reasons.push(format!(
-                    "client verdict {:?}, expected ok = {ok}",
-                    o.client_ok
-                ));
-            }
-        }
+        handshake_quic_family::check_units_and_client(
+            (&self.units, self.client_ok),
+            (&o.units, o.client_ok, None),
+            reasons,
+        );
     }
 }
