@@ -65,6 +65,13 @@ pub enum Command {
     /// family), a liveness probe after each, findings (crash, hang, memory, broken rule) minimised
     /// into scenarios `harness run` replays. Exit 1 on a finding, 0 on none, 2 on bad input.
     Fuzz(crate::fuzz_cmd::FuzzArgs),
+    /// Learn an implementation's state machine over its family's abstract alphabet (L#) and diff
+    /// it against a reference's: each shortest difference is replayed as a scenario and judged.
+    ///
+    /// Writes OUT/model.dot, OUT/reference.dot, OUT/learn.json and, for each difference on which
+    /// the implementation breaks a fact the reference keeps, a scenario in OUT/differences/.
+    /// Exit 0 with no violation, 1 with one, 2 on bad input.
+    Learn(crate::learn_cmd::LearnArgs),
     /// Requirement traceability: each decision and rule id with its scenarios and the mutants it kills.
     ///
     /// Runs the library against the reference endpoints' mutants to know what each scenario kills.
@@ -180,6 +187,16 @@ Examples:
   # What does this responder speak (3way, legacy, which options)?
   harness probe --iut-cmd 'python3 my_responder.py --port {listen_port}'
   harness probe --iut-addr 127.0.0.1:4444 --json",
+    ),
+    (
+        "learn",
+        "\
+Examples:
+  # The 3-way reference's model, and a mutant's diffed against it:
+  harness learn --iut ref:3way --out reports/learn/3way
+  harness learn --iut 'ref:3way!new-id-per-syn' --diff ref:3way --out reports/learn/mutant
+  # Your responder's model against the reference's:
+  harness learn --iut my-responder.json --diff ref:3way --out reports/learn/mine",
     ),
     (
         "scenarios",
@@ -443,6 +460,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Run(args) => crate::run_cmd::run(args, out),
         Command::Mutants(args) => crate::mutants_cmd::run(args, out),
         Command::Fuzz(args) => crate::fuzz_cmd::run(args, out),
+        Command::Learn(args) => crate::learn_cmd::run(args, out),
         Command::Interop(args) => crate::interop_cmd::run(args, out),
         Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
         Command::Decisions(args) => crate::decisions_cmd::run(args, out),

@@ -11,6 +11,7 @@ pub mod families;
 pub mod fuzz_cmd;
 
 pub mod interop_cmd;
+pub mod learn_cmd;
 pub mod library;
 pub mod mutants_cmd;
 pub mod probe_cmd;

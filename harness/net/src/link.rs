@@ -763,7 +763,12 @@ impl VirtualLink {
     /// [`end_run`](Self::end_run) at the last moment the trace has seen: what the link still
     /// holds never arrived, and is recorded so, with no traffic lost.
     pub fn end_run_at_last_event(&mut self) -> usize {
-        let last = self.trace.iter().map(LinkEvent::at).max().unwrap_or_default();
+        let last = self
+            .trace
+            .iter()
+            .map(LinkEvent::at)
+            .max()
+            .unwrap_or_default();
         self.end_run(last)
     }
 

@@ -666,6 +666,36 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     const PROBING: Probing = Probing::NONE;
     /// What `harness fuzz` knows of the family beyond its step schema (nothing by default).
     const FUZZ: FuzzHooks = FuzzHooks::NONE;
+    /// What `harness learn` may do to an IUT and how it reads what the IUT did (nothing by
+    /// default: the family's implementations cannot be learned yet).
+    const LEARNING: Learning = Learning::NONE;
+}
+
+/// A family's abstract alphabet for model learning (`harness learn`): each input is a peer action
+/// written as scenario steps, each output the abstraction of what the IUT sent in the window
+/// after an input.
+#[derive(Debug, Clone, Copy)]
+pub struct Learning {
+    /// The inputs facing a responder IUT: (name, its steps as a JSON array, where `WINDOW_MS`
+    /// stands for the window of an action, which `harness learn` sets). An input's window lasts
+    /// its `wait`s.
+    pub responder: &'static [(&'static str, &'static str)],
+    /// The same facing an initiator IUT (empty: not learned).
+    pub initiator: &'static [(&'static str, &'static str)],
+    /// Scenario keys every learning query has (a JSON object's members, the family's setup).
+    pub setup: &'static str,
+    /// The output letter of one unit the IUT sent (`syn_ack(accept)`), `None` to leave it out.
+    pub output: fn(&Value) -> Option<String>,
+}
+
+impl Learning {
+    /// Nothing to learn.
+    pub const NONE: Learning = Learning {
+        responder: &[],
+        initiator: &[],
+        setup: "",
+        output: |_| None,
+    };
 }
 
 /// How `harness probe` finds out what an external program of a family speaks.

@@ -25,8 +25,8 @@ use std::path::Path;
 
 pub use family::{
     ActCtx, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations, Family,
-    FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, ObserveCtx, Probe, Probing, ReferenceMutant,
-    Settle, Vocabulary,
+    FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
+    ReferenceMutant, Settle, Vocabulary,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

@@ -24,6 +24,10 @@ pub trait DynFamily: Send + Sync {
     /// Its name (`mediastream`).
     fn name(&self) -> &'static str;
     /// What it calls the two roles: (initiator, responder).
+    /// The unit a datagram the IUT sent stands for, if the family reads units off datagrams.
+    fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value>;
+    /// Its alphabet for model learning.
+    fn learning(&self) -> crate::family::Learning;
     fn role_names(&self) -> (&'static str, &'static str);
     /// Reads a scenario of this family from `text` (the file at `path`), validated.
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError>;
@@ -99,6 +103,12 @@ impl<F> Default for Registered<F> {
 impl<F: Family> DynFamily for Registered<F> {
     fn name(&self) -> &'static str {
         F::NAME
+    }
+    fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value> {
+        F::unit_of_datagram(payload)
+    }
+    fn learning(&self) -> crate::family::Learning {
+        F::LEARNING
     }
     fn role_names(&self) -> (&'static str, &'static str) {
         F::ROLE_NAMES

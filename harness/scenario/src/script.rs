@@ -83,16 +83,24 @@ impl Vars {
         self.fresh
     }
 
-    /// `text`, or the value of the variable `$name` it names.
+    /// `text`, or the value of the variable `$name` it names (`$name|DEFAULT`: DEFAULT while
+    /// `$name` is not set, as after an `optional` expect that matched nothing).
     pub fn resolve(&self, text: &str) -> Result<String, String> {
         match text.strip_prefix('$') {
-            Some(var) => match self.values.get(var) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Ok(other.to_string()),
-                None => Err(format!(
-                    "variable `${var}` is not set (capture it in an earlier expect)"
-                )),
-            },
+            Some(var) => {
+                let (var, default) = match var.split_once('|') {
+                    Some((v, d)) => (v, Some(d)),
+                    None => (var, None),
+                };
+                match (self.values.get(var), default) {
+                    (Some(Value::String(s)), _) => Ok(s.clone()),
+                    (Some(other), _) => Ok(other.to_string()),
+                    (None, Some(d)) => Ok(d.to_owned()),
+                    (None, None) => Err(format!(
+                        "variable `${var}` is not set (capture it in an earlier expect)"
+                    )),
+                }
+            }
             None => Ok(text.to_owned()),
         }
     }

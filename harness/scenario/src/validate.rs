@@ -93,6 +93,8 @@ impl Validator<'_> {
     /// Returns whether `text` is a variable.
     pub fn variable(&mut self, at: Vec<Seg>, text: &str) -> bool {
         match text.strip_prefix('$') {
+            // `$name|DEFAULT` needs no capture.
+            Some(var) if var.contains('|') => true,
             Some(var) => {
                 if var != "fresh" && !self.bound.contains(var) {
                     self.problem(

@@ -19,6 +19,7 @@ pub mod golden;
 pub mod interop;
 pub mod ladder;
 pub mod launch;
+pub mod learning;
 pub mod mutants;
 pub mod netfuzz;
 pub mod node;
@@ -350,5 +351,6 @@ impl Family for MediaStream {
     }
 
     const PROBING: handshake_scenario::Probing = probe::PROBING;
+    const LEARNING: handshake_scenario::Learning = learning::LEARNING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
 }
