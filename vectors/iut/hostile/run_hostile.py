@@ -183,7 +183,7 @@ def main():
                 if secs > FUZZ_SECS + FUZZ_GRACE_SECS:
                     failures.append(f"{name}: {secs:.2f} s > --time {FUZZ_SECS} s + {FUZZ_GRACE_SECS} s")
                 continue
-            summary = re.search(r"(\d+) results: (\d+) pass, (\d+) fail, \d+ xfail, \d+ xpass, (\d+) deviation, \d+ unsupported, (\d+) error", out)
+            summary = re.search(r"(\d+) results?: (\d+) pass, (\d+) fail, \d+ xfail, \d+ xpass, (\d+) deviation, \d+ unsupported, (\d+) error", out)
             if summary is None:
                 failures.append(f"{name}: no summary line (exit {code})\n{out[-3000:]}")
             else:
