@@ -271,9 +271,10 @@ conformance:
 # (its test is skipped with a message when it cannot be installed).
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 # mdBook (the manual, `make manual`): Debian's package where there is one, else from crates.io
-# without the `serve`/`watch` features (`mdbook build` needs neither; `search` keeps the book's search).
+# without its default features (`mdbook build` needs neither `serve` nor `watch`; leaving out
+# `search` too keeps the build short on a fresh CI machine).
 MDBOOK_INSTALL = command -v mdbook >/dev/null || (apt-get update -q && $(APT_INSTALL) mdbook) >/dev/null 2>&1 \
-	  || $(CARGO) install mdbook --locked --version '^0.5' --no-default-features --features search
+	  || $(CARGO) install mdbook --locked --version '^0.5' --no-default-features
 tools:
 	@command -v cargo-nextest >/dev/null || $(CARGO) install cargo-nextest --locked
 	@$(MDBOOK_INSTALL)

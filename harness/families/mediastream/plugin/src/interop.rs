@@ -150,8 +150,9 @@ impl handshake_interop::CellExpect<CellSeen> for CellExpect {
         }
         if seen.frames_successful != self.frames_successful {
             mismatch.push(format!(
-                "{} frames delivered, expected {}",
-                seen.frames_successful, self.frames_successful
+                "{} delivered, expected {}",
+                handshake_core::words::count(seen.frames_successful, "frame"),
+                self.frames_successful
             ));
         }
         match (&self.failure_contains, &seen.failure) {
