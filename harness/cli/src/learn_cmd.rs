@@ -86,7 +86,28 @@ struct ScenarioSul<'a> {
     runs: u64,
 }
 
-impl ScenarioSul<'_> {
+impl<'a> ScenarioSul<'a> {
+    /// `iut` in `role` over `inputs`, its time running from now.
+    fn new(
+        args: &LearnArgs,
+        family: &'static dyn DynFamily,
+        iut: &'a Iut,
+        role: &'a str,
+        inputs: &BTreeMap<String, Vec<Value>>,
+    ) -> ScenarioSul<'a> {
+        ScenarioSul {
+            family,
+            iut,
+            role,
+            learning: family.learning(),
+            inputs: inputs.clone(),
+            seed: args.seed,
+            deadline: Instant::now() + Duration::from_secs(args.time),
+            unstable: Vec::new(),
+            runs: 0,
+        }
+    }
+
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
         let mut steps = Vec::new();
@@ -255,17 +276,7 @@ fn learn_model(
     inputs: &BTreeMap<String, Vec<Value>>,
 ) -> Result<Model, String> {
     let started = Instant::now();
-    let mut sul = ScenarioSul {
-        family,
-        iut,
-        role,
-        learning: family.learning(),
-        inputs: inputs.clone(),
-        seed: args.seed,
-        deadline: started + Duration::from_secs(args.time),
-        unstable: Vec::new(),
-        runs: 0,
-    };
+    let mut sul = ScenarioSul::new(args, family, iut, role, inputs);
     let alphabet: Vec<String> = inputs.keys().cloned().collect();
     // Random walks first (cheap), then a bounded Wp-method suite.
     let mut oracle = handshake_learn::ChainOracle::new()
@@ -458,17 +469,7 @@ fn diff(
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
     let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, 20);
-    let sul = ScenarioSul {
-        family,
-        iut,
-        role,
-        learning: family.learning(),
-        inputs: inputs.clone(),
-        seed: args.seed,
-        deadline: Instant::now() + Duration::from_secs(args.time),
-        unstable: Vec::new(),
-        runs: 0,
-    };
+    let sul = ScenarioSul::new(args, family, iut, role, inputs);
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
