@@ -63,9 +63,9 @@ pub struct LearnArgs {
     /// it with --states).
     #[arg(long, value_delimiter = ',')]
     pub inputs: Vec<String>,
-    /// Random walks of the equivalence check.
-    #[arg(long, default_value_t = 300)]
-    pub walks: usize,
+    /// Random walks of the equivalence check (default: 300 in virtual time, 60 over real UDP).
+    #[arg(long)]
+    pub walks: Option<usize>,
     /// Seed of the walks and the runs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -282,7 +282,10 @@ fn learn_model(
     let mut oracle = handshake_learn::ChainOracle::new()
         .then(
             handshake_learn::RandomWalkOracle::new(args.seed)
-                .with_walks(args.walks)
+                .with_walks(
+                    args.walks
+                        .unwrap_or(if iut.is_real_time() { 60 } else { 300 }),
+                )
                 .with_mean_length(6),
         )
         .then(handshake_learn::WpOracle::new(1));
@@ -353,9 +356,14 @@ pub fn run(args: LearnArgs, out: &mut dyn Write) -> i32 {
 }
 
 fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
-    let iut = FAMILIES
+    let mut iut = FAMILIES
         .parse_iut(&args.iut)
         .map_err(|e| format!("--iut: {e}"))?;
+    // A responder program serves query after query, each from a fresh tuple of the harness (a
+    // fresh session): it is started once, not per query.
+    if let Iut::External(e) = &mut iut {
+        e.keep_running(true);
+    }
     let family_name = match (&args.family, &iut) {
         (Some(f), _) => f.clone(),
         (None, Iut::Reference { family, .. }) => (*family).to_owned(),
