@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use handshake_learn::{Mealy, QueryError, Sul};
+use handshake_scenario::engine::{Keep, STEP_LIMIT};
 use handshake_scenario::{DynFamily, Iut, Learning, Verdict};
 use serde_json::{json, Value};
 
@@ -144,7 +145,7 @@ impl<'a> ScenarioSul<'a> {
             .family
             .load_value(&json)
             .map_err(|e| QueryError::new(e.0))?;
-        let outcome = loaded.run(self.iut, self.seed);
+        let outcome = loaded.run_keeping(self.iut, self.seed, STEP_LIMIT, Keep::Units);
         if matches!(outcome.verdict, Verdict::Error | Verdict::Unsupported) {
             return Err(QueryError::new(outcome.reasons.join("; ")));
         }
@@ -157,38 +158,22 @@ impl<'a> ScenarioSul<'a> {
             windows.push((start, start + waited_ms(steps)));
             first += steps.len();
         }
-        Ok(self.outputs(&outcome.capture, &windows))
+        Ok(self.outputs(&outcome.iut_units, &windows))
     }
 
-    /// What the IUT sent in each window, abstracted. A window lasts its input's waits from the
-    /// input's start, whatever comes after it, so a word's answer begins with its prefixes'.
-    fn outputs(&self, capture: &[u8], windows: &[(f64, f64)]) -> Vec<String> {
+    /// What the IUT sent in each window, abstracted: the letters of its units, sorted and joined
+    /// with `+`, `-` for none. A window lasts its input's waits from the input's start, whatever
+    /// comes after it, so a word's answer begins with its prefixes'.
+    fn outputs(&self, units: &[(f64, Value)], windows: &[(f64, f64)]) -> Vec<String> {
         let mut letters: Vec<Vec<String>> = vec![Vec::new(); windows.len()];
-        let Ok(reader) = handshake_capture::open(capture) else {
-            return vec!["unreadable".into(); windows.len()];
-        };
-        let datagrams: Vec<_> = reader.flatten().collect();
-        // The harness's datagrams carry their step in a comment; the IUT is where they went.
-        let iut = datagrams
-            .iter()
-            .find(|d| d.comment.as_deref().is_some_and(|c| c.contains("step ")))
-            .map(|d| d.dst);
-        for d in &datagrams {
-            if iut.is_some_and(|i| d.src != i) {
-                continue;
-            }
-            let at = d.timestamp_ns.saturating_sub(handshake_core::EPOCH_NS) as f64 / 1e6;
+        for (at, unit) in units {
             let Some(k) = windows
                 .iter()
-                .position(|(from, to)| *from <= at && at < *to)
+                .position(|(from, to)| from <= at && at < to)
             else {
                 continue;
             };
-            let letter = self
-                .family
-                .unit_of_datagram(&d.payload)
-                .and_then(|u| (self.learning.output)(&u));
-            if let (Some(l), Some(slot)) = (letter, letters.get_mut(k)) {
+            if let (Some(l), Some(slot)) = ((self.learning.output)(unit), letters.get_mut(k)) {
                 if !slot.contains(&l) {
                     slot.push(l);
                 }

@@ -243,6 +243,10 @@ pub enum Keep {
     /// datagrams without a capture ([`Family::judge_datagrams`]); the capture otherwise. A fuzz
     /// input's run: writing and reading back its capture was a fifth of its time.
     Judgement,
+    /// Its capture, and every unit the IUT sent, decoded, in
+    /// [`ScenarioOutcome::iut_units`] (a learning query's answer). Runs of external programs
+    /// honour this one only.
+    Units,
 }
 
 /// As [`run_reference`], in at most `max_steps` simulation steps (an injected datagram counts as
@@ -554,6 +558,7 @@ fn run_virtual<F: Family>(
     };
     let mut script = Script::default();
     script.unmarked = keep == Keep::Judgement;
+    script.keep_units = keep == Keep::Units;
     let run = simulate(scenario, iut_node, peer_node, link, &mut script, max_steps)?;
     let annotations = &script.annotations;
     let annotate = |id: DatagramId| annotations.get(id);
@@ -579,7 +584,7 @@ fn run_virtual<F: Family>(
                 judged.map(|(report, transcript)| (report, transcript, Vec::new(), size))
             })
         }
-        Keep::Capture => None,
+        Keep::Capture | Keep::Units => None,
     };
     let (report, transcript, capture, traffic_bytes) = match judged {
         Some(judged) => judged?,
@@ -615,5 +620,16 @@ fn run_virtual<F: Family>(
     };
     let mut outcome = judge(scenario, iut_name, observed, transcript, capture);
     outcome.traffic_bytes = traffic_bytes;
+    outcome.iut_units = units_at_ms(std::mem::take(&mut script.iut_units));
     Ok(outcome)
+}
+
+/// The IUT's units with their times in ms from the run's start (as the transcript's).
+pub(crate) fn units_at_ms(
+    units: Vec<(Instant, serde_json::Value)>,
+) -> Vec<(f64, serde_json::Value)> {
+    units
+        .into_iter()
+        .map(|(at, v)| (at.as_nanos() as f64 / 1e6, v))
+        .collect()
 }

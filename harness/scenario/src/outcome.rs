@@ -235,6 +235,10 @@ pub struct ScenarioOutcome {
     /// The capture's size, bytes (without one, roughly what it would take): what the run cost.
     #[serde(skip)]
     pub traffic_bytes: usize,
+    /// Every unit the IUT sent while the steps ran, decoded, with its time in ms (as the
+    /// transcript's): only after a run asked for them ([`Keep::Units`](crate::engine::Keep)).
+    #[serde(skip)]
+    pub iut_units: Vec<(f64, serde_json::Value)>,
 }
 
 impl ScenarioOutcome {
@@ -268,6 +272,7 @@ impl ScenarioOutcome {
             transcript: Vec::new(),
             capture: Vec::new(),
             traffic_bytes: 0,
+            iut_units: Vec::new(),
         }
     }
 
@@ -615,5 +620,6 @@ pub fn judge<F: Family>(
         transcript,
         traffic_bytes: capture.len(),
         capture,
+        iut_units: Vec::new(),
     }
 }

@@ -319,7 +319,7 @@ impl<F: Family> AnyScenario for Scenario<F> {
                     Err(e) => ScenarioOutcome::error(self, name, e),
                 }
             }
-            Iut::External(e) => e.run(self, seed),
+            Iut::External(e) => e.run_keeping_units(self, seed, keep == Keep::Units),
         }
     }
     fn expected_ms(&self, iut: &Iut) -> u64 {

@@ -226,6 +226,13 @@ pub struct Script {
     /// them (formatting one per step was a twentieth of its time), and where they stand still
     /// ends a run of folded lines as it would.
     pub unmarked: bool,
+    /// Whether the run ends by decoding every unit the IUT sent into
+    /// [`iut_units`](Self::iut_units) (a learning query's answer; a run's steps decode only the
+    /// units they look at).
+    pub keep_units: bool,
+    /// Every unit the IUT sent while the steps ran, decoded, with its time (when
+    /// [`keep_units`](Self::keep_units)).
+    pub iut_units: Vec<(Instant, Value)>,
     units: Vec<Unit>,
     trace_read: usize,
     events_read: usize,
@@ -440,6 +447,20 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
                 break;
             }
         }
+    }
+    if script.keep_units {
+        script.refresh(driver);
+        for i in 0..script.units.len() {
+            script.decode(driver, i);
+        }
+        script.iut_units = script
+            .units
+            .iter()
+            .filter_map(|u| match &u.value {
+                UnitValue::Decoded(v) => Some((u.at, v.clone())),
+                _ => None,
+            })
+            .collect();
     }
 }
 

@@ -383,6 +383,17 @@ impl ExternalIut {
 
     /// Runs `scenario` in real time on a runtime of its own (so runs can go in parallel threads).
     pub fn run<F: Family>(&self, scenario: &Scenario<F>, seed: u64) -> ScenarioOutcome {
+        self.run_keeping_units(scenario, seed, false)
+    }
+
+    /// As [`run`](Self::run); with `keep_units`, the outcome lists every unit the IUT sent
+    /// ([`ScenarioOutcome::iut_units`]).
+    pub fn run_keeping_units<F: Family>(
+        &self,
+        scenario: &Scenario<F>,
+        seed: u64,
+        keep_units: bool,
+    ) -> ScenarioOutcome {
         let launch = match self.launch_for(scenario) {
             Ok(l) => l,
             Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
@@ -424,6 +435,7 @@ impl ExternalIut {
                 tolerance: self.tolerance,
                 max_received_bytes: self.max_received_bytes,
                 target,
+                keep_units,
             });
             tokio::time::timeout(budget, run).await
         };

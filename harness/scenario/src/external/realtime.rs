@@ -73,6 +73,8 @@ pub(super) struct Run<'a, F: Family> {
     /// What the run takes in from the IUT at most.
     pub max_received_bytes: u64,
     pub target: Target<'a>,
+    /// List every unit the IUT sent in the outcome ([`ScenarioOutcome::iut_units`]).
+    pub keep_units: bool,
 }
 
 /// How the transcript says the IUT's peak memory (its process group's, before the harness ended
@@ -432,6 +434,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             unsupported_code: None,
             grace: ms(500),
         };
+        run.script.keep_units = r.keep_units;
         // A peer that listens (a reference responder, or the family's scripted endpoint) waits for
         // the initiator IUT's first datagram, so it exists first; its address stands in for the
         // IUT's until then.
@@ -872,6 +875,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         let mut outcome = judge(scenario, r.name, observed, lines, capture);
         outcome.timing = Some(self.net.timing());
         outcome.interrupted = self.net.link.interrupted();
+        outcome.iut_units = crate::engine::units_at_ms(std::mem::take(&mut self.script.iut_units));
         self.explain_failure(&mut outcome, not_ready, iut);
         outcome
     }
