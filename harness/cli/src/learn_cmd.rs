@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use handshake_learn::{Mealy, QueryError, Sul};
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
-use handshake_scenario::{DynFamily, Iut, Learning, Verdict};
+use handshake_scenario::{Alphabet, DynFamily, Iut, Learning, Role, Verdict};
 use serde_json::{json, Value};
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
@@ -39,6 +39,10 @@ pub struct LearnArgs {
     /// The IUT's role (the family's name for it; default: the responder's).
     #[arg(long)]
     pub role: Option<String>,
+    /// The part of the role to learn, where the family splits it (Dark Tower's server:
+    /// `controller` or `handler`); default: the role's first.
+    #[arg(long)]
+    pub part: Option<String>,
     /// The reference to diff the model with (`ref:3way`); none: the model only.
     #[arg(long)]
     pub diff: Option<String>,
@@ -72,13 +76,20 @@ pub struct LearnArgs {
     pub seed: u64,
 }
 
+/// What is learned: the family, the IUT's role, the alphabet and the inputs chosen of it (their
+/// steps with the window set).
+struct Subject {
+    family: &'static dyn DynFamily,
+    role: String,
+    learning: Learning,
+    alphabet: Alphabet,
+    inputs: BTreeMap<String, Vec<Value>>,
+}
+
 /// The IUT as a system under learning: each query a scenario run.
 struct ScenarioSul<'a> {
-    family: &'static dyn DynFamily,
+    subject: &'a Subject,
     iut: &'a Iut,
-    role: &'a str,
-    learning: Learning,
-    inputs: BTreeMap<String, Vec<Value>>,
     seed: u64,
     deadline: Instant,
     /// Queries whose answers differed between asks (over real UDP).
@@ -89,19 +100,10 @@ struct ScenarioSul<'a> {
 
 impl<'a> ScenarioSul<'a> {
     /// `iut` in `role` over `inputs`, its time running from now.
-    fn new(
-        args: &LearnArgs,
-        family: &'static dyn DynFamily,
-        iut: &'a Iut,
-        role: &'a str,
-        inputs: &BTreeMap<String, Vec<Value>>,
-    ) -> ScenarioSul<'a> {
+    fn new(args: &LearnArgs, subject: &'a Subject, iut: &'a Iut) -> ScenarioSul<'a> {
         ScenarioSul {
-            family,
+            subject,
             iut,
-            role,
-            learning: family.learning(),
-            inputs: inputs.clone(),
             seed: args.seed,
             deadline: Instant::now() + Duration::from_secs(args.time),
             unstable: Vec::new(),
@@ -112,22 +114,21 @@ impl<'a> ScenarioSul<'a> {
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
         let mut steps = Vec::new();
-        let mut first_steps = Vec::new();
         for input in word {
             let s = self
+                .subject
                 .inputs
                 .get(input)
                 .ok_or_else(|| QueryError::new(format!("no input `{input}`")))?;
-            first_steps.push(steps.len() + 1);
             steps.extend(s.iter().cloned());
         }
-        let setup: Value = serde_json::from_str(&format!("{{{}}}", self.learning.setup))
+        let setup: Value = serde_json::from_str(&format!("{{{}}}", self.subject.alphabet.setup))
             .map_err(|e| QueryError::new(format!("the family's learning setup: {e}")))?;
         let mut s = json!({
             "id": "learn.query",
             "title": format!("learning query: {}", word.join(" ")),
-            "protocol": self.family.name(),
-            "iut": { "role": self.role },
+            "protocol": self.subject.family.name(),
+            "iut": {},
             "peer": { "steps": steps },
             "expect": {},
             "settle_ms": 0,
@@ -135,6 +136,7 @@ impl<'a> ScenarioSul<'a> {
         if let (Some(s), Some(setup)) = (s.as_object_mut(), setup.as_object()) {
             s.extend(setup.clone());
         }
+        s["iut"]["role"] = json!(self.subject.role);
         Ok(s)
     }
 
@@ -142,6 +144,7 @@ impl<'a> ScenarioSul<'a> {
     fn ask(&self, word: &[String]) -> Result<Vec<String>, QueryError> {
         let json = self.scenario(word)?;
         let loaded = self
+            .subject
             .family
             .load_value(&json)
             .map_err(|e| QueryError::new(e.0))?;
@@ -153,7 +156,11 @@ impl<'a> ScenarioSul<'a> {
         let mut first = 1;
         let mut windows = Vec::new();
         for input in word {
-            let steps = self.inputs.get(input).map_or(&[][..], Vec::as_slice);
+            let steps = self
+                .subject
+                .inputs
+                .get(input)
+                .map_or(&[][..], Vec::as_slice);
             let start = starts.get(&first).copied().unwrap_or(f64::MAX);
             windows.push((start, start + waited_ms(steps)));
             first += steps.len();
@@ -167,13 +174,12 @@ impl<'a> ScenarioSul<'a> {
     fn outputs(&self, units: &[(f64, Value)], windows: &[(f64, f64)]) -> Vec<String> {
         let mut letters: Vec<Vec<String>> = vec![Vec::new(); windows.len()];
         for (at, unit) in units {
-            let Some(k) = windows
-                .iter()
-                .position(|(from, to)| from <= at && at < to)
-            else {
+            let Some(k) = windows.iter().position(|(from, to)| from <= at && at < to) else {
                 continue;
             };
-            if let (Some(l), Some(slot)) = ((self.learning.output)(unit), letters.get_mut(k)) {
+            if let (Some(l), Some(slot)) =
+                ((self.subject.learning.output)(unit), letters.get_mut(k))
+            {
                 if !slot.contains(&l) {
                     slot.push(l);
                 }
@@ -252,17 +258,11 @@ struct Model {
     summary: Value,
 }
 
-/// Learns `iut`'s model over the family's inputs for `role`.
-fn learn_model(
-    args: &LearnArgs,
-    family: &'static dyn DynFamily,
-    iut: &Iut,
-    role: &str,
-    inputs: &BTreeMap<String, Vec<Value>>,
-) -> Result<Model, String> {
+/// Learns `iut`'s model over the subject's inputs.
+fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, String> {
     let started = Instant::now();
-    let mut sul = ScenarioSul::new(args, family, iut, role, inputs);
-    let alphabet: Vec<String> = inputs.keys().cloned().collect();
+    let mut sul = ScenarioSul::new(args, subject, iut);
+    let alphabet: Vec<String> = subject.inputs.keys().cloned().collect();
     // Random walks first (cheap), then a bounded Wp-method suite.
     let mut oracle = handshake_learn::ChainOracle::new()
         .then(
@@ -358,51 +358,8 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
             .ok_or("the IUT names no protocol: give --family")?,
     };
     let family = FAMILIES.require(&family_name).map_err(|e| e.to_string())?;
-    let (initiator, responder) = family.role_names();
-    let role = args.role.clone().unwrap_or_else(|| responder.to_owned());
-    let learning = family.learning();
-    let table = if role == responder || role == "responder" {
-        learning.responder
-    } else if role == initiator || role == "initiator" {
-        learning.initiator
-    } else {
-        return Err(format!(
-            "--role {role}: expected {initiator} or {responder}"
-        ));
-    };
-    if table.is_empty() {
-        return Err(format!(
-            "{family_name} has no learning alphabet for the {role} yet"
-        ));
-    }
-    let window = args
-        .window_ms
-        .unwrap_or(if iut.is_real_time() { 50 } else { 5 })
-        .to_string();
-    if let Some(unknown) = args
-        .inputs
-        .iter()
-        .find(|i| !table.iter().any(|(name, _)| name == i))
-    {
-        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-        return Err(format!(
-            "--inputs: no input `{unknown}` (the {role}'s are {})",
-            names.join(", ")
-        ));
-    }
-    let inputs: BTreeMap<String, Vec<Value>> = table
-        .iter()
-        .filter(|(name, _)| match args.inputs.is_empty() {
-            true => *name != "wait",
-            false => args.inputs.iter().any(|i| i == name),
-        })
-        .map(|(name, steps)| {
-            serde_json::from_str::<Vec<Value>>(&steps.replace("WINDOW_MS", &window))
-                .map(|s| ((*name).to_owned(), s))
-                .map_err(|e| format!("input {name}: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    let model = learn_model(args, family, &iut, &role, &inputs)?;
+    let subject = subject(args, family, iut.is_real_time())?;
+    let model = learn_model(args, &subject, &iut)?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     write(
         &args.out.join("model.dot"),
@@ -413,7 +370,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         "{}: {} states over {} inputs ({} queries); model written to {}",
         model.name,
         model.mealy.state_count(),
-        inputs.len(),
+        subject.inputs.len(),
         model.summary["membership_queries"],
         args.out.join("model.dot").display()
     )
@@ -424,18 +381,16 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         let reference = FAMILIES
             .parse_iut(reference)
             .map_err(|e| format!("--diff: {e}"))?;
-        let ref_model = learn_model(args, family, &reference, &role, &inputs)?;
+        let ref_model = learn_model(args, &subject, &reference)?;
         write(
             &args.out.join("reference.dot"),
             &ref_model.mealy.to_dot(String::clone, String::clone),
         )?;
         let (differences, violations) = diff(
             args,
-            family,
+            &subject,
             (&iut, &model),
             (&reference, &ref_model),
-            &role,
-            &inputs,
             out,
         )?;
         summary["reference"] = ref_model.summary;
@@ -454,22 +409,20 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
 /// violations.
 fn diff(
     args: &LearnArgs,
-    family: &'static dyn DynFamily,
+    subject: &Subject,
     (iut, model): (&Iut, &Model),
     (reference, ref_model): (&Iut, &Model),
-    role: &str,
-    inputs: &BTreeMap<String, Vec<Value>>,
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
     let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, 20);
-    let sul = ScenarioSul::new(args, family, iut, role, inputs);
+    let sul = ScenarioSul::new(args, subject, iut);
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
     for (k, word) in words.iter().enumerate() {
         let scenario = sul.scenario(word).map_err(|e| e.to_string())?;
         let (scenario, violation, reasons) =
-            judge_difference(family, scenario, iut, reference, args.seed)?;
+            judge_difference(subject.family, scenario, iut, reference, args.seed)?;
         let what = if violation {
             violations += 1;
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -512,6 +465,89 @@ fn diff(
     )
     .map_err(|e| e.to_string())?;
     Ok((listed, violations))
+}
+
+/// The role, alphabet and inputs `args` choose of `family`'s; in real time an action's window is
+/// longer.
+fn subject(
+    args: &LearnArgs,
+    family: &'static dyn DynFamily,
+    real_time: bool,
+) -> Result<Subject, String> {
+    let (initiator, responder) = family.role_names();
+    let role_name = args.role.clone().unwrap_or_else(|| responder.to_owned());
+    let role = if role_name == responder || role_name == "responder" {
+        Role::Responder
+    } else if role_name == initiator || role_name == "initiator" {
+        Role::Initiator
+    } else {
+        return Err(format!(
+            "--role {role_name}: expected {initiator} or {responder}"
+        ));
+    };
+    let learning = family.learning();
+    let of_role: Vec<&Alphabet> = learning
+        .alphabets
+        .iter()
+        .filter(|a| a.role == role)
+        .collect();
+    let alphabet = match &args.part {
+        None => of_role.first().copied(),
+        Some(part) => of_role
+            .iter()
+            .copied()
+            .find(|a| a.part == Some(part.as_str())),
+    };
+    let Some(alphabet) = alphabet.copied() else {
+        let parts: Vec<&str> = of_role.iter().filter_map(|a| a.part).collect();
+        return Err(match (&args.part, parts.is_empty()) {
+            (_, true) if of_role.is_empty() => format!(
+                "{} has no learning alphabet for the {role_name} yet",
+                family.name()
+            ),
+            (Some(part), true) => format!("--part {part}: the {role_name} has no parts"),
+            (Some(part), false) => format!("--part {part}: expected one of {}", parts.join(", ")),
+            (None, _) => format!(
+                "{} has no learning alphabet for the {role_name} yet",
+                family.name()
+            ),
+        });
+    };
+    let table = alphabet.inputs;
+    let window = args
+        .window_ms
+        .unwrap_or(if real_time { 50 } else { 5 })
+        .to_string();
+    if let Some(unknown) = args
+        .inputs
+        .iter()
+        .find(|i| !table.iter().any(|(name, _)| name == i))
+    {
+        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "--inputs: no input `{unknown}` (the {role_name}'s are {})",
+            names.join(", ")
+        ));
+    }
+    let inputs: BTreeMap<String, Vec<Value>> = table
+        .iter()
+        .filter(|(name, _)| match args.inputs.is_empty() {
+            true => *name != "wait",
+            false => args.inputs.iter().any(|i| i == name),
+        })
+        .map(|(name, steps)| {
+            serde_json::from_str::<Vec<Value>>(&steps.replace("WINDOW_MS", &window))
+                .map(|s| ((*name).to_owned(), s))
+                .map_err(|e| format!("input {name}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Subject {
+        family,
+        role: role_name,
+        learning,
+        alphabet,
+        inputs,
+    })
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), String> {

@@ -676,24 +676,33 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
 /// after an input.
 #[derive(Debug, Clone, Copy)]
 pub struct Learning {
-    /// The inputs facing a responder IUT: (name, its steps as a JSON array, where `WINDOW_MS`
-    /// stands for the window of an action, which `harness learn` sets). An input's window lasts
-    /// its `wait`s.
-    pub responder: &'static [(&'static str, &'static str)],
-    /// The same facing an initiator IUT (empty: not learned).
-    pub initiator: &'static [(&'static str, &'static str)],
-    /// Scenario keys every learning query has (a JSON object's members, the family's setup).
-    pub setup: &'static str,
+    /// The alphabets, one per role (and part of a role) the family's implementations can be
+    /// learned in.
+    pub alphabets: &'static [Alphabet],
     /// The output letter of one unit the IUT sent (`syn_ack(accept)`), `None` to leave it out.
     pub output: fn(&Value) -> Option<String>,
+}
+
+/// The inputs facing one role (or one part of it: Dark Tower's server is a controller and a
+/// handler) of an IUT.
+#[derive(Debug, Clone, Copy)]
+pub struct Alphabet {
+    /// The IUT's role.
+    pub role: Role,
+    /// The part of the role (`harness learn --part`), `None` for the whole role.
+    pub part: Option<&'static str>,
+    /// Scenario keys every query has (a JSON object's members, the family's setup). An `iut`
+    /// object here is kept, with the role set in it.
+    pub setup: &'static str,
+    /// (name, its steps as a JSON array, where `WINDOW_MS` stands for the window of an action,
+    /// which `harness learn` sets). An input's window lasts its `wait`s.
+    pub inputs: &'static [(&'static str, &'static str)],
 }
 
 impl Learning {
     /// Nothing to learn.
     pub const NONE: Learning = Learning {
-        responder: &[],
-        initiator: &[],
-        setup: "",
+        alphabets: &[],
         output: |_| None,
     };
 }

@@ -24,8 +24,8 @@ pub mod validate;
 use std::path::Path;
 
 pub use family::{
-    ActCtx, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations, Family,
-    FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
+    ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,
+    Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
     ReferenceMutant, Settle, Vocabulary,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};

@@ -58,9 +58,12 @@ pub fn output(unit: &Value) -> Option<String> {
 
 /// The media stream's alphabet.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
-    responder: RESPONDER,
-    initiator: &[],
-    setup: SETUP,
+    alphabets: &[handshake_scenario::Alphabet {
+        role: handshake_scenario::Role::Responder,
+        part: None,
+        setup: SETUP,
+        inputs: RESPONDER,
+    }],
     output,
 };
 
