@@ -63,9 +63,9 @@ pub struct LearnArgs {
     /// time, 50 over real UDP. The family's `wait` input is what lets timers fire.
     #[arg(long)]
     pub window_ms: Option<u64>,
-    /// Only these of the family's inputs (comma-separated). Default: all but `wait`, which lets
-    /// timers fire: a model with it counts time in waits and grows with the timers' schedule (bound
-    /// it with --states).
+    /// Only these of the family's inputs (comma-separated; default: all). Without `wait`, which
+    /// lets timers fire, the model is the untimed protocol; with it the model counts time in
+    /// waits.
     #[arg(long, value_delimiter = ',')]
     pub inputs: Vec<String>,
     /// Random walks of the equivalence check (default: 300 in virtual time, 60 over real UDP).
@@ -74,6 +74,11 @@ pub struct LearnArgs {
     /// Seed of the walks and the runs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Count a difference where the IUT only deviates from this project's reading (a profile
+    /// decision) as a violation. Always on for a reference mutant (`ref:3way!NAME`), which is held
+    /// to the whole reading.
+    #[arg(long)]
+    pub strict_profile: bool,
 }
 
 /// What is learned: the family, the IUT's role, the alphabet and the inputs chosen of it (their
@@ -84,6 +89,8 @@ struct Subject {
     learning: Learning,
     alphabet: Alphabet,
     inputs: BTreeMap<String, Vec<Value>>,
+    /// An action's window, ms.
+    window_ms: u64,
 }
 
 /// The IUT as a system under learning: each query a scenario run.
@@ -263,8 +270,17 @@ fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, 
     let started = Instant::now();
     let mut sul = ScenarioSul::new(args, subject, iut);
     let alphabet: Vec<String> = subject.inputs.keys().cloned().collect();
-    // Random walks first (cheap), then a bounded Wp-method suite.
+    // The family's seed words (those whose inputs are all chosen), random walks (cheap), then a
+    // bounded Wp-method suite.
+    let seeds: Vec<Vec<String>> = subject
+        .alphabet
+        .seeds
+        .iter()
+        .map(|w| w.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|w| w.iter().all(|i| subject.inputs.contains_key(i)))
+        .collect();
     let mut oracle = handshake_learn::ChainOracle::new()
+        .then(handshake_learn::SeededOracle::new(seeds))
         .then(
             handshake_learn::RandomWalkOracle::new(args.seed)
                 .with_walks(
@@ -304,29 +320,131 @@ fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, 
     })
 }
 
-/// What a distinguishing word shows: the scenario that plays it (with every rule held), judged
-/// on the IUT and on the reference.
+/// What a difference's replay showed.
+enum Judged {
+    /// The IUT broke a fact there and the reference did not: the scenario that shows it.
+    Violation(Value, Vec<String>),
+    /// The IUT only deviates from this project's reading there, or does not speak a contract the
+    /// check rests on.
+    Allowed(Vec<String>),
+    /// Nothing judges it: no rule broke and the facts say nothing of that state.
+    NotJudged,
+}
+
+/// The scenarios that replay a difference: the word up to its first differing input, with every
+/// rule held, and a check of one letter the two answered differently there (an `expect` of a
+/// letter only the reference sent, an `expect_none` of one only the IUT sent, right after the
+/// input's action) resting on what the family says decides that letter after that word.
+fn replays(
+    subject: &Subject,
+    sul: &ScenarioSul,
+    word: &[String],
+    (iut_out, ref_out): (&[String], &[String]),
+) -> Result<Vec<Value>, String> {
+    let Some(i) = (0..word.len()).find(|&i| iut_out.get(i) != ref_out.get(i)) else {
+        return Ok(Vec::new());
+    };
+    let prefix = &word[..=i];
+    let mut plain = sul.scenario(prefix).map_err(|e| e.to_string())?;
+    plain["expect"] = json!({ "rules_hold": ["all"] });
+    plain["id"] = json!("learn.difference");
+    let letters = |o: Option<&String>| -> Vec<String> {
+        o.map(|o| {
+            o.split('+')
+                .filter(|l| *l != "-")
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let (iut_letters, ref_letters) = (letters(iut_out.get(i)), letters(ref_out.get(i)));
+    let names: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    // Where input i's steps begin: after the steps of the inputs before it, and its action.
+    let at: usize = prefix[..i]
+        .iter()
+        .map(|w| subject.inputs.get(w).map_or(0, Vec::len))
+        .sum::<usize>()
+        + 1;
+    let mut scenarios = Vec::new();
+    let candidates = ref_letters
+        .iter()
+        .filter(|l| !iut_letters.contains(l))
+        .map(|l| (l, true))
+        .chain(
+            iut_letters
+                .iter()
+                .filter(|l| !ref_letters.contains(l))
+                .map(|l| (l, false)),
+        );
+    for (letter, expected) in candidates {
+        let (Some(pattern), Some(basis)) = (
+            (subject.learning.pattern)(letter),
+            (subject.learning.basis)(&names, letter),
+        ) else {
+            continue;
+        };
+        let mut check = json!({ "kind": pattern["kind"], "basis": basis });
+        if let Some(fields) = pattern.get("where") {
+            check["where"] = fields.clone();
+        }
+        let step = if expected {
+            check["within_ms"] = json!(subject.window_ms);
+            json!({ "expect": check })
+        } else {
+            check["for_ms"] = json!(subject.window_ms);
+            json!({ "expect_none": check })
+        };
+        let mut scenario = plain.clone();
+        if let Some(steps) = scenario["peer"]["steps"].as_array_mut() {
+            steps.insert(at.min(steps.len()), step);
+        }
+        scenario["title"] = json!(format!(
+            "learned difference: after {}, {} {letter} ({basis})",
+            prefix.join(" "),
+            if expected { "expect" } else { "no" }
+        ));
+        scenarios.push(scenario);
+    }
+    scenarios.push(plain);
+    Ok(scenarios)
+}
+
+/// Replays a difference ([`replays`]) on the IUT and on the reference: the first replay that
+/// shows a violation, else what the others allow. `strict`: a deviation from this project's
+/// reading is a violation (reference mutants are held to the whole reading).
 fn judge_difference(
     family: &'static dyn DynFamily,
-    sul_json: Value,
-    iut: &Iut,
-    reference: &Iut,
+    replays: Vec<Value>,
+    (iut, reference): (&Iut, &Iut),
     seed: u64,
-) -> Result<(Value, bool, Vec<String>), String> {
-    let mut scenario = sul_json;
-    scenario["expect"] = json!({ "rules_hold": ["all"] });
-    scenario["id"] = json!("learn.difference");
-    let loaded = family.load_value(&scenario).map_err(|e| e.0)?;
-    let on_iut = loaded.run(iut, seed);
-    let on_reference = loaded.run(reference, seed);
-    let violation = on_iut.verdict == Verdict::Fail && on_reference.verdict == Verdict::Pass;
-    // What the run says of it: the facts broken, else the readings it does not share.
-    let said = if violation {
-        on_iut.reasons
+    strict: bool,
+) -> Result<Judged, String> {
+    let mut allowed = Vec::new();
+    for scenario in replays {
+        let loaded = family.load_value(&scenario).map_err(|e| e.0)?;
+        let on_reference = loaded.run(reference, seed);
+        if on_reference.verdict != Verdict::Pass || !on_reference.deviations.is_empty() {
+            // The reference does not keep this check: it judges nothing.
+            continue;
+        }
+        let on_iut = loaded.run(iut, seed);
+        match on_iut.verdict {
+            Verdict::Fail => return Ok(Judged::Violation(scenario, on_iut.reasons)),
+            Verdict::Pass if !on_iut.deviations.is_empty() => {
+                if strict {
+                    return Ok(Judged::Violation(scenario, on_iut.deviations));
+                }
+                allowed.extend(on_iut.deviations);
+            }
+            Verdict::Unsupported => allowed.extend(on_iut.reasons),
+            _ => {}
+        }
+    }
+    Ok(if allowed.is_empty() {
+        Judged::NotJudged
     } else {
-        on_iut.deviations
-    };
-    Ok((scenario, violation, said))
+        Judged::Allowed(allowed)
+    })
 }
 
 /// Runs `harness learn`.
@@ -419,52 +537,125 @@ fn diff(
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
+    let strict = args.strict_profile || iut.name().contains('!');
     for (k, word) in words.iter().enumerate() {
-        let scenario = sul.scenario(word).map_err(|e| e.to_string())?;
-        let (scenario, violation, reasons) =
-            judge_difference(subject.family, scenario, iut, reference, args.seed)?;
-        let what = if violation {
-            violations += 1;
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let path = dir.join(format!("difference-{}.json", k + 1));
-            let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-            write(&path, &(text + "\n"))?;
-            format!("violation (scenario {})", path.display())
-        } else if reasons.is_empty() {
-            "no rule broken (an allowed difference, or a fact no rule judges: see the scenario)"
-                .to_owned()
-        } else {
-            format!(
-                "allowed difference (it deviates from this project's reading: {})",
-                reasons.join("; ")
-            )
+        let (iut_out, ref_out) = (model.mealy.run(word), ref_model.mealy.run(word));
+        let replays = replays(subject, &sul, word, (&iut_out, &ref_out))?;
+        let judged =
+            judge_difference(subject.family, replays, (iut, reference), args.seed, strict)?;
+        let (violation, reasons) = match &judged {
+            Judged::Violation(_, r) | Judged::Allowed(r) => {
+                (matches!(judged, Judged::Violation(..)), r.clone())
+            }
+            Judged::NotJudged => (false, Vec::new()),
+        };
+        let what = match judged {
+            Judged::Violation(scenario, _) => {
+                violations += 1;
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let path = dir.join(format!("difference-{}.json", k + 1));
+                let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
+                write(&path, &(text + "\n"))?;
+                format!("violation: {} (scenario {})", reasons.join("; "), path.display())
+            }
+            Judged::Allowed(r) => format!(
+                "allowed difference (it deviates from this project's reading, or does not speak a contract: {})",
+                r.join("; ")
+            ),
+            Judged::NotJudged => {
+                "not judged (no rule broke, and the facts say nothing of that state)".to_owned()
+            }
         };
         writeln!(
             out,
             "{}: after {}: the IUT {} / the reference {}: {what}",
             k + 1,
             word.join(" "),
-            model.mealy.run(word).join(" "),
-            ref_model.mealy.run(word).join(" "),
+            iut_out.join(" "),
+            ref_out.join(" "),
         )
         .map_err(|e| e.to_string())?;
         listed.push(json!({
             "word": word,
-            "iut": model.mealy.run(word),
-            "reference": ref_model.mealy.run(word),
+            "iut": iut_out,
+            "reference": ref_out,
             "violation": violation,
             "reasons": reasons,
         }));
     }
+    let (on_transitions, cover) = cover(args, subject, &sul, model, (iut, reference), strict, out)?;
+    listed.extend(cover);
     writeln!(
         out,
-        "{} from {}: {}",
+        "{} from {}: {}; rules broken on {on_transitions} of the IUT's {} learned transitions",
         handshake_core::words::count(words.len() as u64, "difference"),
         ref_model.name,
-        handshake_core::words::count(violations as u64, "violation")
+        handshake_core::words::count(violations as u64, "violation"),
+        model.mealy.transitions().count(),
     )
     .map_err(|e| e.to_string())?;
-    Ok((listed, violations))
+    Ok((listed, violations + on_transitions))
+}
+
+/// Every transition of the IUT's model replayed with every rule held and run on to its end (the
+/// alphabet's `settle_ms`): a rule the IUT breaks there and the reference does not is a violation
+/// whether or not the models differ, in what the abstraction leaves out (media, timing within a
+/// window). Returns the violations and what each showed.
+fn cover(
+    args: &LearnArgs,
+    subject: &Subject,
+    sul: &ScenarioSul,
+    model: &Model,
+    (iut, reference): (&Iut, &Iut),
+    strict: bool,
+    out: &mut dyn Write,
+) -> Result<(usize, Vec<Value>), String> {
+    let access = model.mealy.access_words();
+    let dir = args.out.join("differences");
+    let mut violations = 0;
+    let mut listed = Vec::new();
+    for (state, input, _, _) in model.mealy.transitions() {
+        let Some(Some(mut word)) = access.get(state).cloned() else {
+            continue;
+        };
+        word.push(input.clone());
+        let mut scenario = sul.scenario(&word).map_err(|e| e.to_string())?;
+        scenario["expect"] = json!({ "rules_hold": ["all"] });
+        scenario["id"] = json!("learn.transition");
+        scenario["settle_ms"] = json!(subject.alphabet.settle_ms);
+        match judge_difference(
+            subject.family,
+            vec![scenario],
+            (iut, reference),
+            args.seed,
+            strict,
+        )? {
+            Judged::Violation(scenario, reasons) => {
+                violations += 1;
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let path = dir.join(format!("transition-{violations}.json"));
+                let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
+                write(&path, &(text + "\n"))?;
+                // The first few: a wrong stream breaks the same rule on every transition.
+                if violations <= 3 {
+                    writeln!(
+                        out,
+                        "transition after {}: violation: {} (scenario {})",
+                        word.join(" "),
+                        reasons.join("; "),
+                        path.display()
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                listed.push(json!({ "transition": word, "violation": true, "reasons": reasons }));
+            }
+            Judged::Allowed(reasons) => {
+                listed.push(json!({ "transition": word, "violation": false, "reasons": reasons }));
+            }
+            Judged::NotJudged => {}
+        }
+    }
+    Ok((violations, listed))
 }
 
 /// The role, alphabet and inputs `args` choose of `family`'s; in real time an action's window is
@@ -514,10 +705,8 @@ fn subject(
         });
     };
     let table = alphabet.inputs;
-    let window = args
-        .window_ms
-        .unwrap_or(if real_time { 50 } else { 5 })
-        .to_string();
+    let window_ms = args.window_ms.unwrap_or(if real_time { 50 } else { 5 });
+    let window = window_ms.to_string();
     if let Some(unknown) = args
         .inputs
         .iter()
@@ -531,10 +720,7 @@ fn subject(
     }
     let inputs: BTreeMap<String, Vec<Value>> = table
         .iter()
-        .filter(|(name, _)| match args.inputs.is_empty() {
-            true => *name != "wait",
-            false => args.inputs.iter().any(|i| i == name),
-        })
+        .filter(|(name, _)| args.inputs.is_empty() || args.inputs.iter().any(|i| i == name))
         .map(|(name, steps)| {
             serde_json::from_str::<Vec<Value>>(&steps.replace("WINDOW_MS", &window))
                 .map(|s| ((*name).to_owned(), s))
@@ -547,6 +733,7 @@ fn subject(
         learning,
         alphabet,
         inputs,
+        window_ms,
     })
 }
 

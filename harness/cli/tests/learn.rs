@@ -1,5 +1,6 @@
-//! `harness learn`: the 3-way reference's model is learned exactly, a profile's differences from it
-//! are found and judged, and bad input is named.
+//! `harness learn`: the 3-way reference's model is learned exactly (untimed and timed), a
+//! profile's difference from it is found and allowed, every responder mutant the alphabet can
+//! reach is found as a violation, and bad input is named.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -33,6 +34,8 @@ fn the_3way_reference_has_three_states() {
         "learn",
         "--iut",
         "ref:3way",
+        "--inputs",
+        "syn,syn_v2,ack,ack_other,start,stray_syn_ack",
         "--out",
         out.to_str().unwrap_or("."),
     ]);
@@ -52,13 +55,36 @@ fn the_3way_reference_has_three_states() {
     assert!(summary["model"]["stopped_by"].is_null(), "{summary}");
 }
 
+/// With `wait`, the SYN-ACK's re-sends are states: pending, after the re-sends at 500 and 1,500 ms,
+/// the quiet second before the one at 3,500 ms, after it, then the pending session dropped (back
+/// to the start); and the established session, whose 1-s stream ends in a wait.
 #[test]
-fn a_profile_s_difference_is_found_and_judged() {
+fn the_3way_reference_with_its_timers_has_seven_states() {
+    let out = out_dir("timed");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--out",
+        out.to_str().unwrap_or("."),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("ref:3way: 7 states over 7 inputs"),
+        "{}",
+        text(&o)
+    );
+    let dot = std::fs::read_to_string(out.join("model.dot")).unwrap_or_default();
+    assert!(dot.contains("wait / syn_ack"), "{dot}");
+}
+
+#[test]
+fn a_profile_s_difference_is_found_and_allowed() {
     let out = out_dir("diff");
     let o = harness(&[
         "learn",
         "--iut",
-        "ref:3way+allow_legacy_start",
+        "ref:3way+optimistic_start",
         "--diff",
         "ref:3way",
         "--out",
@@ -67,9 +93,12 @@ fn a_profile_s_difference_is_found_and_judged() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(
-        t.contains("after start: the IUT connection_id / the reference -"),
+        t.contains(
+            "after syn: the IUT connection_id+syn_ack / the reference syn_ack: allowed difference"
+        ),
         "{t}"
     );
+    assert!(t.contains("D6.no_media_before_ack"), "{t}");
     assert!(
         t.contains("1 difference from ref:3way: 0 violations"),
         "{t}"
@@ -77,15 +106,79 @@ fn a_profile_s_difference_is_found_and_judged() {
     assert!(out.join("reference.dot").is_file());
 }
 
+/// Every responder mutant of the media stream's reference that the responder alphabet reaches
+/// (not the push ones, nor the D14 options') is found by `learn --diff` alone: as a difference
+/// between the models, or as a rule broken on a learned transition; and the scenario it writes
+/// fails the mutant and passes the reference.
+#[test]
+fn every_reachable_responder_mutant_is_found() {
+    let mutants = [
+        ("3way", "media-before-ack"),
+        ("3way", "new-id-per-syn"),
+        ("3way+allow_legacy_start", "syn-ack-to-start"),
+        ("3way", "start-without-allow"),
+        ("3way", "connection-id-not-first"),
+        ("legacy", "connection-id-twice"),
+        ("3way", "seq-from-0"),
+        ("3way", "wrong-fragmentation-tail"),
+        ("3way", "oversize-datagrams"),
+        ("3way", "extra-frame"),
+        ("3way", "pattern-off-by-one"),
+        ("3way", "no-syn-ack-retransmit"),
+        ("3way", "accept-mismatched-ack"),
+        ("3way", "accept-bad-version"),
+    ];
+    let missed: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = mutants
+            .iter()
+            .map(|(base, mutant)| {
+                scope.spawn(move || {
+                    let out = out_dir(mutant);
+                    let iut = format!("ref:{base}!{mutant}");
+                    let reference = format!("ref:{base}");
+                    let o = harness(&[
+                        "learn",
+                        "--iut",
+                        &iut,
+                        "--diff",
+                        &reference,
+                        "--out",
+                        out.to_str().unwrap_or("."),
+                    ]);
+                    if o.status.code() != Some(1) {
+                        return Some(format!("{iut}: exit {:?}\n{}", o.status.code(), text(&o)));
+                    }
+                    // The first scenario it wrote fails the mutant and passes the reference.
+                    let Some(written) = std::fs::read_dir(out.join("differences"))
+                        .ok()
+                        .and_then(|d| d.flatten().map(|e| e.path()).min())
+                    else {
+                        return Some(format!("{iut}: no scenario written"));
+                    };
+                    let written = written.to_str().unwrap_or(".");
+                    let on_mutant = harness(&["run", "--strict-profile", "--iut", &iut, written]);
+                    let on_reference = harness(&["run", "--iut", &reference, written]);
+                    (on_mutant.status.code() != Some(1) || on_reference.status.code() != Some(0))
+                        .then(|| format!("{iut}: {written} does not replay: {}", text(&on_mutant)))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|r| r.join().ok().flatten())
+            .collect()
+    });
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
 #[test]
 fn bad_input_is_named() {
     let o = harness(&["learn", "--iut", "ref:3way", "--inputs", "syn,synn"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no input `synn`"), "{}", text(&o));
-    let o = harness(&["learn", "--iut", "ref:project"]);
+    let o = harness(&["learn", "--iut", "ref:3way", "--role", "initiator"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("proton has no learning alphabet"),
+        text(&o).contains("mediastream has no learning alphabet for the initiator"),
         "{}",
         text(&o)
     );

@@ -681,6 +681,15 @@ pub struct Learning {
     pub alphabets: &'static [Alphabet],
     /// The output letter of one unit the IUT sent (`syn_ack(accept)`), `None` to leave it out.
     pub output: fn(&Value) -> Option<String>,
+    /// The unit a letter stands for, as an `expect` step's `kind` and `where`
+    /// (`{"kind": "syn_ack", "where": {"accept": false}}`): how a difference is checked when it is
+    /// replayed.
+    pub pattern: fn(letter: &str) -> Option<Value>,
+    /// The fact or decision that says whether the IUT sends `letter` in answer to the last of
+    /// `word`'s inputs (after the ones before it, from a fresh session): what a difference there
+    /// rests on. `None` where the facts say nothing of that state: a difference there is shown,
+    /// not judged.
+    pub basis: fn(word: &[&str], letter: &str) -> Option<&'static str>,
 }
 
 /// The inputs facing one role (or one part of it: Dark Tower's server is a controller and a
@@ -697,6 +706,14 @@ pub struct Alphabet {
     /// (name, its steps as a JSON array, where `WINDOW_MS` stands for the window of an action,
     /// which `harness learn` sets). An input's window lasts its `wait`s.
     pub inputs: &'static [(&'static str, &'static str)],
+    /// Words (inputs separated by spaces) the equivalence check always tries first: the
+    /// sequences the family's scenario library plays (a timer's whole schedule, a repeat at
+    /// each stage), which random walks rarely reach. Words with an input left out are skipped.
+    pub seeds: &'static [&'static str],
+    /// How long a replayed transition runs on after its last input, ms, so that what it started
+    /// ends (a session's stream): what the abstraction leaves out (media) is then judged by the
+    /// rules.
+    pub settle_ms: u64,
 }
 
 impl Learning {
@@ -704,6 +721,8 @@ impl Learning {
     pub const NONE: Learning = Learning {
         alphabets: &[],
         output: |_| None,
+        pattern: |_| None,
+        basis: |_, _| None,
     };
 }
 

@@ -490,6 +490,12 @@ pub struct ExpectStep {
     /// fails there).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// Only units the IUT sent since the step started. By default an `expect` also matches an
+    /// earlier unit no `expect` has matched yet (an answer that came while the steps before it
+    /// ran); a learning query's SYN-ACK must be the answer to its own SYN, not a re-send of an
+    /// earlier one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub since_step: bool,
 }
 
 fn default_window_ms() -> u64 {

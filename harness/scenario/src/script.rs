@@ -535,7 +535,8 @@ async fn expect<F: Family, D: Driver<F>>(
         let mut found = None;
         while let Some(unit) = script.units.get(scan) {
             scan += 1;
-            if at_port(driver, unit, Some(e.to_port)) && unit.at <= deadline {
+            let in_time = unit.at <= deadline && (!e.since_step || unit.at >= start);
+            if at_port(driver, unit, Some(e.to_port)) && in_time {
                 let (at, index, i) = (unit.at, unit.trace_index, scan - 1);
                 script.decode(driver, i);
                 if script.unit_matches(i, &e.kind, &e.fields, &e.capture) {

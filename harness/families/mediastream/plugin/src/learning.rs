@@ -12,7 +12,7 @@ pub const RESPONDER: &[(&str, &str)] = &[
     (
         "syn",
         r#"[{"send": {"datagram": {"syn": {}}}},
-            {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": WINDOW_MS, "capture": {"assigned_id": "connection_id"}, "optional": true}},
+            {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": WINDOW_MS, "capture": {"assigned_id": "connection_id"}, "optional": true, "since_step": true}},
             {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
@@ -38,8 +38,22 @@ pub const RESPONDER: &[(&str, &str)] = &[
     ("wait", r#"[{"wait": {"ms": 1100}}]"#),
 ];
 
+/// The library's sequences: the SYN-ACK re-sends to their end (D7's schedule at 500, 1500 and
+/// 3500 ms, then the pending session dropped), a repeated SYN and an ACK at each stage, a
+/// session's end.
+pub const SEEDS: &[&str] = &[
+    "syn wait wait wait wait wait ack",
+    "syn wait wait wait wait wait syn ack",
+    "syn syn wait wait wait wait wait",
+    "syn wait syn wait syn wait ack",
+    "syn ack wait wait syn ack",
+    "start wait start",
+    "syn ack_other wait ack",
+    "syn_v2 syn wait ack",
+];
+
 /// A short stream, so that a session's media ends within a few windows.
-pub const SETUP: &str = r#""stream": {"bits_per_second": 40000, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400}"#;
+pub const SETUP: &str = r#""stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400}"#;
 
 /// A datagram's output letter: its kind, a SYN-ACK's with its accept flag. Media is left out:
 /// how far a stream has got is time, not the handshake's state, and would multiply the states by
@@ -56,6 +70,46 @@ pub fn output(unit: &Value) -> Option<String> {
     }
 }
 
+/// The unit a letter stands for.
+pub fn pattern(letter: &str) -> Option<Value> {
+    Some(match letter {
+        "syn_ack" => serde_json::json!({"kind": "syn_ack", "where": {"accept": true}}),
+        "syn_ack(reject)" => serde_json::json!({"kind": "syn_ack", "where": {"accept": false}}),
+        "-" => return None,
+        kind => serde_json::json!({ "kind": kind }),
+    })
+}
+
+/// What says whether a responder sends `letter` after `word`'s last input (see
+/// [`handshake_scenario::Learning::basis`]). Each query is a fresh tuple; a fact is named only
+/// in the states it speaks of (a SYN from a new tuple, an ACK to a pending handshake, a START
+/// first), elsewhere the decision of this project's reading, or none.
+pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
+    let (last, before) = word.split_last()?;
+    // A handshake is pending: a SYN was accepted, no ACK, START or wait since.
+    let pending = before.contains(&"syn")
+        && before
+            .iter()
+            .all(|i| matches!(*i, "syn" | "syn_v2" | "ack_other" | "stray_syn_ack"));
+    match (*last, letter) {
+        (_, "connection_id") if matches!(*last, "syn" | "syn_v2" | "ack_other") => {
+            Some("D6.no_media_before_ack")
+        }
+        ("syn", "syn_ack") if before.is_empty() => Some("D3"),
+        ("syn", "syn_ack") if before.iter().all(|i| *i == "syn") => Some("D3.idempotent"),
+        ("syn" | "syn_v2", "syn_ack" | "syn_ack(reject)") if before.is_empty() => {
+            Some("D4.triggers")
+        }
+        ("syn_v2", _) => Some("D4.triggers"),
+        ("ack", "connection_id") if pending => Some("D6"),
+        ("start", "connection_id") if before.is_empty() => Some("D9"),
+        ("start", "syn_ack") if before.is_empty() => Some("D9.as_legacy"),
+        ("stray_syn_ack", _) => Some("D11.kinds"),
+        ("wait", "syn_ack") if pending => Some("D7"),
+        _ => None,
+    }
+}
+
 /// The media stream's alphabet.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
     alphabets: &[handshake_scenario::Alphabet {
@@ -63,8 +117,13 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         part: None,
         setup: SETUP,
         inputs: RESPONDER,
+        seeds: SEEDS,
+        // The setup's stream lasts 1 s.
+        settle_ms: 1500,
     }],
     output,
+    pattern,
+    basis,
 };
 
 #[cfg(test)]
