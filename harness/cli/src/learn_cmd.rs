@@ -328,7 +328,7 @@ enum Judged {
     /// check rests on.
     Allowed(Vec<String>),
     /// Nothing judges it: no rule broke and the facts say nothing of that state.
-    NotJudged,
+    Unjudged,
 }
 
 /// The scenarios that replay a difference: the word up to its first differing input, with every
@@ -441,7 +441,7 @@ fn judge_difference(
         }
     }
     Ok(if allowed.is_empty() {
-        Judged::NotJudged
+        Judged::Unjudged
     } else {
         Judged::Allowed(allowed)
     })
@@ -547,7 +547,7 @@ fn diff(
             Judged::Violation(_, r) | Judged::Allowed(r) => {
                 (matches!(judged, Judged::Violation(..)), r.clone())
             }
-            Judged::NotJudged => (false, Vec::new()),
+            Judged::Unjudged => (false, Vec::new()),
         };
         let what = match judged {
             Judged::Violation(scenario, _) => {
@@ -562,7 +562,7 @@ fn diff(
                 "allowed difference (it deviates from this project's reading, or does not speak a contract: {})",
                 r.join("; ")
             ),
-            Judged::NotJudged => {
+            Judged::Unjudged => {
                 "not judged (no rule broke, and the facts say nothing of that state)".to_owned()
             }
         };
@@ -652,7 +652,7 @@ fn cover(
             Judged::Allowed(reasons) => {
                 listed.push(json!({ "transition": word, "violation": false, "reasons": reasons }));
             }
-            Judged::NotJudged => {}
+            Judged::Unjudged => {}
         }
     }
     Ok((violations, listed))
