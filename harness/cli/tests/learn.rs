@@ -183,3 +183,65 @@ fn bad_input_is_named() {
         text(&o)
     );
 }
+
+/// `--check`: a kept model is a regression gate: the same IUT passes it, a changed one fails it
+/// with the first word on which they differ; and every output file is written.
+#[test]
+fn a_kept_model_gates_a_changed_state_machine() {
+    let kept = out_dir("kept");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--out",
+        kept.to_str().unwrap_or("."),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for file in [
+        "model.json",
+        "model.dot",
+        "states.md",
+        "index.html",
+        "learn.json",
+    ] {
+        assert!(kept.join(file).is_file(), "{file}");
+    }
+    let model = kept.join("model.json");
+    let model = model.to_str().unwrap_or(".");
+    let again = out_dir("again");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--check",
+        model,
+        "--out",
+        again.to_str().unwrap_or("."),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("the state machine is the one kept in"),
+        "{}",
+        text(&o)
+    );
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way!no-syn-ack-retransmit",
+        "--check",
+        model,
+        "--out",
+        again.to_str().unwrap_or("."),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the state machine changed: after syn wait"),
+        "{}",
+        text(&o)
+    );
+    let html = std::fs::read_to_string(kept.join("index.html")).unwrap_or_default();
+    assert!(
+        html.contains("<svg") && html.contains("reached by"),
+        "{html}"
+    );
+}

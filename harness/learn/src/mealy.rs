@@ -1,6 +1,6 @@
 //! Deterministic, complete Mealy machines: the hypotheses L# builds and the models the harness diffs.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::{Debug, Write as _};
 use std::hash::Hash;
 use std::ops::Range;
@@ -318,24 +318,46 @@ impl<I: Symbol, O: Symbol> Mealy<I, O> {
         input_label: impl Fn(&I) -> String,
         output_label: impl Fn(&O) -> String,
     ) -> String {
+        self.to_dot_highlighting(input_label, output_label, |_, _| false)
+    }
+
+    /// As [`to_dot`](Self::to_dot), with the edges that carry a transition `highlight` picks
+    /// (by source state and input) drawn red and bold, and those transitions' lines marked `!`.
+    pub fn to_dot_highlighting(
+        &self,
+        input_label: impl Fn(&I) -> String,
+        output_label: impl Fn(&O) -> String,
+        highlight: impl Fn(usize, &I) -> bool,
+    ) -> String {
         let mut edges: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+        let mut marked: BTreeSet<(usize, usize)> = BTreeSet::new();
         for (source, input, output, target) in self.transitions() {
+            let mark = highlight(source, input);
+            if mark {
+                marked.insert((source, target));
+            }
             edges.entry((source, target)).or_default().push(format!(
-                "{} / {}",
+                "{}{} / {}",
+                if mark { "! " } else { "" },
                 input_label(input),
                 output_label(output)
             ));
         }
         let mut dot = String::from("digraph mealy {\n    rankdir=LR;\n");
-        dot.push_str("    __start [shape=point, label=\"\"];\n    __start -> s0;\n");
+        dot.push_str("    start [shape=point, label=\"\"];\n    start -> s0;\n");
         for state in self.states() {
             let _ = writeln!(dot, "    s{state} [shape=circle, label=\"{state}\"];");
         }
         for ((source, target), labels) in edges {
             let label: Vec<String> = labels.iter().map(|label| escape_dot(label)).collect();
+            let style = if marked.contains(&(source, target)) {
+                ", color=\"red\", fontcolor=\"red\", penwidth=2"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 dot,
-                "    s{source} -> s{target} [label=\"{}\"];",
+                "    s{source} -> s{target} [label=\"{}\"{style}];",
                 label.join("\\n")
             );
         }

@@ -13,7 +13,10 @@
 //! difference** when it only deviates from one of this project's readings; else no rule breaks
 //! on it (the facts allow both, or the fact is one the family judges by steps, not by a rule).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+mod model_file;
+mod present;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -79,6 +82,10 @@ pub struct LearnArgs {
     /// to the whole reading.
     #[arg(long)]
     pub strict_profile: bool,
+    /// A model kept from an earlier run (its `model.json`): exit 1 when the IUT's state machine
+    /// is no longer that one, with the first word on which they differ (a regression gate).
+    #[arg(long, value_name = "MODEL_JSON")]
+    pub check: Option<PathBuf>,
 }
 
 /// What is learned: the family, the IUT's role, the alphabet and the inputs chosen of it (their
@@ -89,8 +96,6 @@ struct Subject {
     learning: Learning,
     alphabet: Alphabet,
     inputs: BTreeMap<String, Vec<Value>>,
-    /// An action's window, ms.
-    window_ms: u64,
 }
 
 /// The IUT as a system under learning: each query a scenario run.
@@ -359,12 +364,16 @@ fn replays(
     };
     let (iut_letters, ref_letters) = (letters(iut_out.get(i)), letters(ref_out.get(i)));
     let names: Vec<&str> = prefix.iter().map(String::as_str).collect();
-    // Where input i's steps begin: after the steps of the inputs before it, and its action.
+    // The check goes right after input i's action (at its start when it only waits), and
+    // watches the input's window.
+    let steps_i = subject.inputs.get(&word[i]).map_or(&[][..], Vec::as_slice);
+    let acts = steps_i.first().is_some_and(|s| s.get("wait").is_none());
     let at: usize = prefix[..i]
         .iter()
         .map(|w| subject.inputs.get(w).map_or(0, Vec::len))
         .sum::<usize>()
-        + 1;
+        + usize::from(acts);
+    let window = waited_ms(steps_i) as u64;
     let mut scenarios = Vec::new();
     let candidates = ref_letters
         .iter()
@@ -388,10 +397,10 @@ fn replays(
             check["where"] = fields.clone();
         }
         let step = if expected {
-            check["within_ms"] = json!(subject.window_ms);
+            check["within_ms"] = json!(window);
             json!({ "expect": check })
         } else {
-            check["for_ms"] = json!(subject.window_ms);
+            check["for_ms"] = json!(window);
             json!({ "expect_none": check })
         };
         let mut scenario = plain.clone();
@@ -479,22 +488,26 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     let subject = subject(args, family, iut.is_real_time())?;
     let model = learn_model(args, &subject, &iut)?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    write(
-        &args.out.join("model.dot"),
-        &model.mealy.to_dot(String::clone, String::clone),
-    )?;
-    writeln!(
-        out,
-        "{}: {} states over {} inputs ({} queries); model written to {}",
+    let headline = format!(
+        "{}: {} states over {} inputs ({} queries, {:.1} s)",
         model.name,
         model.mealy.state_count(),
         subject.inputs.len(),
         model.summary["membership_queries"],
-        args.out.join("model.dot").display()
-    )
-    .map_err(|e| e.to_string())?;
+        model.summary["seconds"].as_f64().unwrap_or_default(),
+    );
+    let table = present::state_table(&model.mealy);
+    writeln!(out, "{headline}\n\n{table}").map_err(|e| e.to_string())?;
     let mut summary = json!({ "model": model.summary });
     let mut code = EXIT_OK;
+    if let Some(kept) = &args.check {
+        if !check(kept, &model, &subject, out)? {
+            code = EXIT_FAILED;
+        }
+    }
+    // The IUT's transitions that answer otherwise than the reference's model, by state and input.
+    let mut differing: BTreeSet<(usize, String)> = BTreeSet::new();
+    let mut findings = Vec::new();
     if let Some(reference) = &args.diff {
         let reference = FAMILIES
             .parse_iut(reference)
@@ -504,22 +517,117 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
             &args.out.join("reference.dot"),
             &ref_model.mealy.to_dot(String::clone, String::clone),
         )?;
+        let access = model.mealy.access_words();
+        for (state, input, output, _) in model.mealy.transitions() {
+            if let Some(Some(mut word)) = access.get(state).cloned() {
+                word.push(input.clone());
+                if ref_model.mealy.run(&word).last() != Some(output) {
+                    differing.insert((state, input.clone()));
+                }
+            }
+        }
+        let mut said = Vec::new();
         let (differences, violations) = diff(
             args,
             &subject,
             (&iut, &model),
             (&reference, &ref_model),
-            out,
+            &mut said,
         )?;
+        out.write_all(&said).map_err(|e| e.to_string())?;
+        findings = String::from_utf8_lossy(&said)
+            .lines()
+            .map(str::to_owned)
+            .collect();
         summary["reference"] = ref_model.summary;
         summary["differences"] = Value::Array(differences);
         if violations > 0 {
             code = EXIT_FAILED;
         }
     }
+    let dot = model
+        .mealy
+        .to_dot_highlighting(String::clone, String::clone, |s, i| {
+            differing.contains(&(s, i.clone()))
+        });
+    write(&args.out.join("model.dot"), &dot)?;
+    let file = model_file::ModelFile::of(&model.mealy, summary["model"].clone());
+    let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+    write(&args.out.join("model.json"), &(text + "\n"))?;
+    write(&args.out.join("states.md"), &table)?;
+    let page = present::Page {
+        iut: &model.name,
+        headline: &headline,
+        dot: &dot,
+        findings: &findings,
+    };
+    write(
+        &args.out.join("index.html"),
+        &present::html(&model.mealy, &page),
+    )?;
     let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     write(&args.out.join("learn.json"), &(text + "\n"))?;
+    writeln!(
+        out,
+        "model: {} (model.json, model.dot, states.md, index.html)",
+        args.out.display()
+    )
+    .map_err(|e| e.to_string())?;
     Ok(code)
+}
+
+/// `--check KEPT`: whether the IUT's learned model is the kept one (the same answers to every
+/// word), saying where it first differs when not.
+fn check(
+    kept: &std::path::Path,
+    model: &Model,
+    subject: &Subject,
+    out: &mut dyn Write,
+) -> Result<bool, String> {
+    let file = model_file::read(kept)?;
+    let inputs: Vec<&String> = subject.inputs.keys().collect();
+    if file.inputs.iter().collect::<Vec<_>>() != inputs {
+        return Err(format!(
+            "--check {}: it was learned over the inputs {}, this run's are {}",
+            kept.display(),
+            file.inputs.join(","),
+            inputs
+                .iter()
+                .map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    let kept_mealy = file
+        .mealy()
+        .map_err(|e| format!("{}: {e}", kept.display()))?;
+    let same = match handshake_learn::distinguish(&kept_mealy, &model.mealy) {
+        None => {
+            writeln!(
+                out,
+                "the state machine is the one kept in {} ({} states)",
+                kept.display(),
+                kept_mealy.state_count()
+            )
+            .map_err(|e| e.to_string())?;
+            true
+        }
+        Some(word) => {
+            writeln!(
+                out,
+                "the state machine changed: after {}, the kept model ({}, {} states) answers {}, the IUT now {} ({} states)",
+                word.join(" "),
+                kept.display(),
+                kept_mealy.state_count(),
+                kept_mealy.run(&word).join(" "),
+                model.mealy.run(&word).join(" "),
+                model.mealy.state_count(),
+            )
+            .map_err(|e| e.to_string())?;
+            false
+        }
+    };
+    Ok(same)
 }
 
 /// Every shortest difference between the two models, replayed and judged; the violations are
@@ -733,7 +841,6 @@ fn subject(
         learning,
         alphabet,
         inputs,
-        window_ms,
     })
 }
 
