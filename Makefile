@@ -195,13 +195,15 @@ proton-slow: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
 	$(HARNESS) run $(PROTON) --tag slow --iut $(PROTON_PEER) --iut $(PYTHON_PROTON) --report reports/proton/slow
 
-# The Python venv of the independent implementations (aioquic), made once per requirements file.
+# The Python venv of the independent implementations (aioquic) and of the learner's comparison with
+# AALpy (harness/learn/tests/aalpy.rs), made once per requirements file.
+PYENV_REQUIREMENTS := vectors/iut/python-proton/requirements.txt vectors/iut/python-darktower/requirements.txt harness/learn/tests/aalpy/requirements.txt
 pyenv: $(PYENV)/.installed
-$(PYENV)/.installed: vectors/iut/python-proton/requirements.txt vectors/iut/python-darktower/requirements.txt
+$(PYENV)/.installed: $(PYENV_REQUIREMENTS)
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
 	  || (apt-get update -q && $(APT_INSTALL) python3-venv python3-pip) >/dev/null
 	python3 -m venv $(PYENV)
-	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check -r vectors/iut/python-proton/requirements.txt -r vectors/iut/python-darktower/requirements.txt
+	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PYENV_REQUIREMENTS))
 	touch $@
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
