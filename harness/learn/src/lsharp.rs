@@ -39,6 +39,10 @@ pub enum Limit {
     Symbols,
     /// The model needs more than [`Limits::max_states`] states.
     States,
+    /// The time for learning was up (the system said so: [`QueryError::stopping`]).
+    Time,
+    /// The user interrupted the run (the system said so: [`QueryError::stopping`]).
+    Interrupted,
 }
 
 impl fmt::Display for Limit {
@@ -48,6 +52,8 @@ impl fmt::Display for Limit {
             Self::Queries => "query",
             Self::Symbols => "symbol",
             Self::States => "state",
+            Self::Time => "time",
+            Self::Interrupted => "interruption",
         })
     }
 }
@@ -233,9 +239,12 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O> + ?Sized> Learner<'_, I, O, S> {
                     })
                 }
                 Ok(Progress::Stopped(limit)) => limit,
-                Err(error) => match self.sul.budget_exhausted() {
-                    Some(limit) => limit,
-                    None => return Err(error),
+                Err(error) => match (self.sul.budget_exhausted(), &error) {
+                    (Some(limit), _) => limit,
+                    (None, LearnError::Query(e)) if e.stop().is_some() => {
+                        e.stop().unwrap_or(Limit::Time)
+                    }
+                    (None, _) => return Err(error),
                 },
             };
             let stats = self.final_stats();

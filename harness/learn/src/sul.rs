@@ -14,6 +14,7 @@ use crate::tree::ObservationTree;
 #[error("membership query failed: {message}")]
 pub struct QueryError {
     message: String,
+    stop: Option<Limit>,
 }
 
 impl QueryError {
@@ -21,7 +22,22 @@ impl QueryError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            stop: None,
         }
+    }
+
+    /// Not an error of the system: the run must stop (its time is up, or the user interrupted
+    /// it). Learning then returns the last hypothesis, stopped by `limit`.
+    pub fn stopping(limit: Limit, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            stop: Some(limit),
+        }
+    }
+
+    /// The limit that stops the run, for an error made by [`stopping`](Self::stopping).
+    pub fn stop(&self) -> Option<Limit> {
+        self.stop
     }
 
     /// The explanation.

@@ -22,8 +22,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use handshake_learn::{Mealy, QueryError, Sul};
+use handshake_learn::{Limit, Mealy, QueryError, Sul};
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
+use handshake_scenario::interrupt;
 use handshake_scenario::{Alphabet, DynFamily, Iut, Learning, Role, Verdict};
 use serde_json::{json, Value};
 
@@ -82,6 +83,10 @@ pub struct LearnArgs {
     /// to the whole reading.
     #[arg(long)]
     pub strict_profile: bool,
+    /// Queries at once, each on a session of its own (default: 16 over real UDP, where a query
+    /// mostly waits; 1 in virtual time).
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// A model kept from an earlier run (its `model.json`): exit 1 when the IUT's state machine
     /// is no longer that one, with the first word on which they differ (a regression gate).
     #[arg(long, value_name = "MODEL_JSON")]
@@ -100,9 +105,9 @@ struct Subject {
 
 /// The IUT as a system under learning: each query a scenario run.
 struct ScenarioSul<'a> {
-    subject: &'a Subject,
-    iut: &'a Iut,
-    seed: u64,
+    asker: Asker<'a>,
+    /// Where batches of queries run concurrently (none: one after another here).
+    workers: Option<Workers>,
     deadline: Instant,
     /// Queries whose answers differed between asks (over real UDP).
     unstable: Vec<(Vec<String>, Vec<Vec<String>>)>,
@@ -110,19 +115,42 @@ struct ScenarioSul<'a> {
     runs: u64,
 }
 
+/// What asks the IUT a query: a scenario run.
+#[derive(Clone, Copy)]
+struct Asker<'a> {
+    subject: &'a Subject,
+    iut: &'a Iut,
+    seed: u64,
+}
+
 impl<'a> ScenarioSul<'a> {
-    /// `iut` in `role` over `inputs`, its time running from now.
-    fn new(args: &LearnArgs, subject: &'a Subject, iut: &'a Iut) -> ScenarioSul<'a> {
+    /// `iut` over the subject's inputs, its time running from now, `workers` answering batches.
+    fn new(
+        args: &LearnArgs,
+        subject: &'a Subject,
+        iut: &'a Iut,
+        workers: Option<Workers>,
+    ) -> ScenarioSul<'a> {
         ScenarioSul {
-            subject,
-            iut,
-            seed: args.seed,
+            asker: Asker {
+                subject,
+                iut,
+                seed: args.seed,
+            },
+            workers,
             deadline: Instant::now() + Duration::from_secs(args.time),
             unstable: Vec::new(),
             runs: 0,
         }
     }
 
+    /// The scenario that plays `word`.
+    fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
+        self.asker.scenario(word)
+    }
+}
+
+impl Asker<'_> {
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
         let mut steps = Vec::new();
@@ -161,6 +189,10 @@ impl<'a> ScenarioSul<'a> {
             .load_value(&json)
             .map_err(|e| QueryError::new(e.0))?;
         let outcome = loaded.run_keeping(self.iut, self.seed, STEP_LIMIT, Keep::Units);
+        if outcome.interrupted || interrupt::interrupted().is_some() {
+            // Cut short: its answer is partial, and must not be learned from.
+            return Err(QueryError::stopping(Limit::Interrupted, "interrupted"));
+        }
         if matches!(outcome.verdict, Verdict::Error | Verdict::Unsupported) {
             return Err(QueryError::new(outcome.reasons.join("; ")));
         }
@@ -231,35 +263,146 @@ fn step_starts(transcript: &[handshake_scenario::outcome::TranscriptLine]) -> BT
     starts
 }
 
-impl Sul<String, String> for ScenarioSul<'_> {
-    fn query(&mut self, word: &[String]) -> Result<Vec<String>, QueryError> {
-        if Instant::now() > self.deadline {
-            return Err(QueryError::new("the time for learning is up".to_owned()));
-        }
-        self.runs += 1;
-        if self.runs % 200 == 0 {
-            eprintln!(
-                "learning {}: {} queries, the last {} inputs long",
-                self.iut.name(),
-                self.runs,
-                word.len()
-            );
-        }
+/// A stable answer to a query, and the answers of every ask when they differed.
+type Answer = (Vec<String>, Option<Vec<Vec<String>>>);
+
+impl Asker<'_> {
+    /// The answer to `word`: one run in virtual time; over real UDP the same answer twice, or the
+    /// majority of three (all three kept: non-determinism is reported, not averaged away).
+    fn answer(&self, word: &[String]) -> Result<Answer, QueryError> {
         let first = self.ask(word)?;
         if !self.iut.is_real_time() {
-            return Ok(first);
+            return Ok((first, None));
         }
-        // Over real UDP: the same answer twice, or the majority of three.
         let second = self.ask(word)?;
         if first == second {
-            return Ok(first);
+            return Ok((first, None));
         }
         let third = self.ask(word)?;
-        self.unstable.push((
-            word.to_vec(),
-            vec![first.clone(), second.clone(), third.clone()],
-        ));
-        Ok(if third == second { second } else { first })
+        let stable = if third == second {
+            second.clone()
+        } else {
+            first.clone()
+        };
+        Ok((stable, Some(vec![first, second, third])))
+    }
+}
+
+impl ScenarioSul<'_> {
+    /// Counts `n` runs, says how far learning has got, and stops it when its time is up.
+    fn start(&mut self, n: usize, longest: usize) -> Result<(), QueryError> {
+        if interrupt::interrupted().is_some() {
+            return Err(QueryError::stopping(Limit::Interrupted, "interrupted"));
+        }
+        if Instant::now() > self.deadline {
+            return Err(QueryError::stopping(
+                Limit::Time,
+                "the time for learning is up",
+            ));
+        }
+        let before = self.runs / 200;
+        self.runs += n as u64;
+        if self.runs / 200 > before {
+            eprintln!(
+                "learning {}: {} queries so far (the last batch's longest: {longest} inputs)",
+                self.asker.iut.name(),
+                self.runs
+            );
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self, word: &[String], (answer, unstable): Answer) -> Vec<String> {
+        if let Some(answers) = unstable {
+            self.unstable.push((word.to_vec(), answers));
+        }
+        answer
+    }
+}
+
+impl Sul<String, String> for ScenarioSul<'_> {
+    fn query(&mut self, word: &[String]) -> Result<Vec<String>, QueryError> {
+        self.start(1, word.len())?;
+        let answer = self.asker.answer(word)?;
+        Ok(self.keep(word, answer))
+    }
+
+    /// The words on `jobs` threads at once (each a distinct session: a fresh tuple or
+    /// connection, or a process of its own where the IUT is started per query).
+    fn query_batch(&mut self, words: &[Vec<String>]) -> Result<Vec<Vec<String>>, QueryError> {
+        self.start(words.len(), words.iter().map(Vec::len).max().unwrap_or(0))?;
+        let answers = match &self.workers {
+            Some(workers) if words.len() > 1 => workers.answer_all(words),
+            _ => words.iter().map(|w| self.asker.answer(w)).collect(),
+        };
+        let mut kept = Vec::with_capacity(words.len());
+        for (word, answer) in words.iter().zip(answers) {
+            kept.push(self.keep(word, answer?));
+        }
+        Ok(kept)
+    }
+}
+
+/// Threads that answer queries concurrently, each keeping its own IUT process (a responder kept
+/// running serves its thread's queries one after another).
+struct Workers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// A query for a worker: its place in the batch, the word, where the answer goes.
+type Job = (
+    usize,
+    Vec<String>,
+    std::sync::mpsc::Sender<(usize, Result<Answer, QueryError>)>,
+);
+
+impl Workers {
+    /// `n` threads in `scope` answering with `answer`; they end when the workers are dropped.
+    fn start<'scope, 'env, F>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        n: usize,
+        answer: F,
+    ) -> Workers
+    where
+        F: Fn(&[String]) -> Result<Answer, QueryError> + Send + Sync + 'env,
+    {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let answer = std::sync::Arc::new(answer);
+        for _ in 0..n {
+            let (queue, answer) = (queue.clone(), answer.clone());
+            scope.spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(_) => return,
+                };
+                let Ok((i, word, reply)) = job else {
+                    return;
+                };
+                let _ = reply.send((i, answer(&word)));
+            });
+        }
+        Workers { jobs }
+    }
+
+    /// The answers to `words`, in their order.
+    fn answer_all(&self, words: &[Vec<String>]) -> Vec<Result<Answer, QueryError>> {
+        let (reply, answers) = std::sync::mpsc::channel();
+        for (i, word) in words.iter().enumerate() {
+            if self.jobs.send((i, word.clone(), reply.clone())).is_err() {
+                break;
+            }
+        }
+        drop(reply);
+        let mut ordered: Vec<Result<Answer, QueryError>> = (0..words.len())
+            .map(|_| Err(QueryError::new("a worker ended".to_owned())))
+            .collect();
+        for (i, answer) in answers {
+            if let Some(slot) = ordered.get_mut(i) {
+                *slot = answer;
+            }
+        }
+        ordered
     }
 }
 
@@ -272,8 +415,34 @@ struct Model {
 
 /// Learns `iut`'s model over the subject's inputs.
 fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, String> {
+    let jobs = args
+        .jobs
+        .unwrap_or(if iut.is_real_time() { 16 } else { 1 })
+        .max(1);
+    std::thread::scope(|scope| {
+        let asker = Asker {
+            subject,
+            iut,
+            seed: args.seed,
+        };
+        let workers = (jobs > 1).then(|| Workers::start(scope, jobs, move |w| asker.answer(w)));
+        // The workers end with the SUL, before the scope waits for them.
+        learn_with(
+            args,
+            subject,
+            iut,
+            ScenarioSul::new(args, subject, iut, workers),
+        )
+    })
+}
+
+fn learn_with(
+    args: &LearnArgs,
+    subject: &Subject,
+    iut: &Iut,
+    mut sul: ScenarioSul,
+) -> Result<Model, String> {
     let started = Instant::now();
-    let mut sul = ScenarioSul::new(args, subject, iut);
     let alphabet: Vec<String> = subject.inputs.keys().cloned().collect();
     // The family's seed words (those whose inputs are all chosen), random walks (cheap), then a
     // bounded Wp-method suite.
@@ -468,6 +637,8 @@ pub fn run(args: LearnArgs, out: &mut dyn Write) -> i32 {
 }
 
 fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
+    // Ctrl-C stops learning where it is: the model so far is written (exit 130).
+    interrupt::install(interrupt::OnSignal::Stop);
     let mut iut = FAMILIES
         .parse_iut(&args.iut)
         .map_err(|e| format!("--iut: {e}"))?;
@@ -486,7 +657,12 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     };
     let family = FAMILIES.require(&family_name).map_err(|e| e.to_string())?;
     let subject = subject(args, family, iut.is_real_time())?;
-    let model = learn_model(args, &subject, &iut)?;
+    let model = learn_model(args, &subject, &iut);
+    if interrupt::interrupted().is_some() {
+        // Learning has stopped: the grace timer must not kill the harness while it writes.
+        interrupt::runs_stopped();
+    }
+    let model = model?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let headline = format!(
         "{}: {} states over {} inputs ({} queries, {:.1} s)",
@@ -496,6 +672,13 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         model.summary["membership_queries"],
         model.summary["seconds"].as_f64().unwrap_or_default(),
     );
+    let headline = match model.summary["stopped_by"].as_str() {
+        Some("Interrupted") => format!("{headline}; interrupted: the model so far"),
+        Some("Time") => format!("{headline}; its time (--time) was up: the model so far"),
+        Some("States") => format!("{headline}; it needs more than --states: the model so far"),
+        Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
+        None => headline,
+    };
     let table = present::state_table(&model.mealy);
     writeln!(out, "{headline}\n\n{table}").map_err(|e| e.to_string())?;
     let mut summary = json!({ "model": model.summary });
@@ -508,7 +691,11 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     // The IUT's transitions that answer otherwise than the reference's model, by state and input.
     let mut differing: BTreeSet<(usize, String)> = BTreeSet::new();
     let mut findings = Vec::new();
-    if let Some(reference) = &args.diff {
+    let diff_with = args
+        .diff
+        .as_ref()
+        .filter(|_| interrupt::interrupted().is_none());
+    if let Some(reference) = diff_with {
         let reference = FAMILIES
             .parse_iut(reference)
             .map_err(|e| format!("--diff: {e}"))?;
@@ -573,6 +760,10 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         args.out.display()
     )
     .map_err(|e| e.to_string())?;
+    if let Some(code) = interrupt::interrupted() {
+        eprintln!("interrupted: the model so far is written");
+        return Ok(code);
+    }
     Ok(code)
 }
 
@@ -641,7 +832,7 @@ fn diff(
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
     let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, 20);
-    let sul = ScenarioSul::new(args, subject, iut);
+    let sul = ScenarioSul::new(args, subject, iut, None);
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
