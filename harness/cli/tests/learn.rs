@@ -245,3 +245,47 @@ fn a_kept_model_gates_a_changed_state_machine() {
         "{html}"
     );
 }
+
+/// Over real UDP, an implementation written by someone else from the facts alone (the Python
+/// responder) shows no violating difference from the reference's untimed model, and its mutant
+/// that streams before the ACK is found.
+#[test]
+fn an_independent_responder_passes_and_its_mutant_is_found() {
+    let inputs = "syn,syn_v2,ack,ack_other,start";
+    let out = out_dir("python");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "vectors/iut/python-mediastream.json",
+        "--inputs",
+        inputs,
+        "--diff",
+        "ref:3way",
+        "--out",
+        out.to_str().unwrap_or("."),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("python-mediastream: 3 states over 5 inputs"),
+        "{t}"
+    );
+    let out = out_dir("python-mutant");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "vectors/iut/python-mediastream.json!media-before-ack",
+        "--inputs",
+        inputs,
+        "--diff",
+        "ref:3way",
+        "--out",
+        out.to_str().unwrap_or("."),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after syn: the IUT connection_id+syn_ack / the reference syn_ack: violation"),
+        "{t}"
+    );
+}

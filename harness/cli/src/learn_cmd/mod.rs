@@ -64,7 +64,7 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = 64)]
     pub states: usize,
     /// The window of an action (how long the IUT's answer may take), ms: default 5 in virtual
-    /// time, 50 over real UDP. The family's `wait` input is what lets timers fire.
+    /// time, 25 over real UDP. The family's `wait` input is what lets timers fire.
     #[arg(long)]
     pub window_ms: Option<u64>,
     /// Only these of the family's inputs (comma-separated; default: all). Without `wait`, which
@@ -455,14 +455,7 @@ fn learn_with(
         .collect();
     let mut oracle = handshake_learn::ChainOracle::new()
         .then(handshake_learn::SeededOracle::new(seeds))
-        .then(
-            handshake_learn::RandomWalkOracle::new(args.seed)
-                .with_walks(
-                    args.walks
-                        .unwrap_or(if iut.is_real_time() { 60 } else { 300 }),
-                )
-                .with_mean_length(6),
-        )
+        .then(walks(args, iut.is_real_time()))
         .then(handshake_learn::WpOracle::new(1));
     let learned = handshake_learn::learn(
         &mut sul,
@@ -492,6 +485,19 @@ fn learn_with(
         mealy: learned.hypothesis,
         summary,
     })
+}
+
+/// The random walks of the equivalence check. Over real UDP, time passes with every input (its
+/// window): walks stay short (at most 10 inputs: 250 ms of 25-ms windows, short of the first
+/// timer of a family's), so a model counts the IUT's states, not how long a walk took.
+fn walks(args: &LearnArgs, real_time: bool) -> handshake_learn::RandomWalkOracle {
+    let walks = handshake_learn::RandomWalkOracle::new(args.seed)
+        .with_walks(args.walks.unwrap_or(if real_time { 100 } else { 300 }));
+    if real_time {
+        walks.with_mean_length(4).with_max_length(10)
+    } else {
+        walks.with_mean_length(6)
+    }
 }
 
 /// What a difference's replay showed.
@@ -1004,7 +1010,7 @@ fn subject(
         });
     };
     let table = alphabet.inputs;
-    let window_ms = args.window_ms.unwrap_or(if real_time { 50 } else { 5 });
+    let window_ms = args.window_ms.unwrap_or(if real_time { 25 } else { 5 });
     let window = window_ms.to_string();
     if let Some(unknown) = args
         .inputs
