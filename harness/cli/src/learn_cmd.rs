@@ -1,7 +1,8 @@
 //! `harness learn`: infers an implementation's state machine over its family's abstract alphabet
 //! (L#, `handshake-learn`) and diffs it against a reference's.
 //!
-//! A membership query is a scenario: the inputs' steps one after the other, against the IUT (in
+//! A membership query is a scenario: the alphabet's preamble (its setup's `peer.steps`, a QUIC
+//! family's connection), then the inputs' steps one after the other, against the IUT (in
 //! virtual time for a reference, over real UDP for a program). Its answer is, per input, the
 //! abstraction of what the IUT sent in that input's window, read from the run's capture. Over
 //! real UDP each query is asked twice and a third time when the two differ; an answer that still
@@ -83,6 +84,9 @@ struct Subject {
     role: String,
     learning: Learning,
     alphabet: Alphabet,
+    /// The setup's `peer.steps`: what every query does before its first input (a QUIC family's
+    /// connection), outside every input's window.
+    preamble: Vec<Value>,
     inputs: BTreeMap<String, Vec<Value>>,
 }
 
@@ -113,7 +117,7 @@ impl<'a> ScenarioSul<'a> {
 
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
-        let mut steps = Vec::new();
+        let mut steps = self.subject.preamble.clone();
         for input in word {
             let s = self
                 .subject
@@ -134,7 +138,13 @@ impl<'a> ScenarioSul<'a> {
             "settle_ms": 0,
         });
         if let (Some(s), Some(setup)) = (s.as_object_mut(), setup.as_object()) {
-            s.extend(setup.clone());
+            // The setup's `peer` keys are kept, its steps come first (the preamble, above).
+            s.extend(setup.clone().into_iter().filter(|(k, _)| k != "peer"));
+        }
+        if let Some(peer) = setup["peer"].as_object() {
+            for (k, v) in peer.iter().filter(|(k, _)| *k != "steps") {
+                s["peer"][k] = v.clone();
+            }
         }
         s["iut"]["role"] = json!(self.subject.role);
         Ok(s)
@@ -153,7 +163,7 @@ impl<'a> ScenarioSul<'a> {
             return Err(QueryError::new(outcome.reasons.join("; ")));
         }
         let starts = step_starts(&outcome.transcript);
-        let mut first = 1;
+        let mut first = 1 + self.subject.preamble.len();
         let mut windows = Vec::new();
         for input in word {
             let steps = self
@@ -529,6 +539,11 @@ fn subject(
             names.join(", ")
         ));
     }
+    let preamble = serde_json::from_str::<Value>(&format!("{{{}}}", alphabet.setup))
+        .map_err(|e| format!("the family's learning setup: {e}"))?["peer"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let inputs: BTreeMap<String, Vec<Value>> = table
         .iter()
         .filter(|(name, _)| match args.inputs.is_empty() {
@@ -546,6 +561,7 @@ fn subject(
         role: role_name,
         learning,
         alphabet,
+        preamble,
         inputs,
     })
 }
