@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod interop;
 mod judge;
 pub mod launch;
+pub mod learning;
 pub mod netfuzz;
 pub mod observe;
 pub mod probe;
@@ -445,4 +446,5 @@ impl Family for Proton {
     }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }
