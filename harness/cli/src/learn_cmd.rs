@@ -164,6 +164,14 @@ impl<'a> ScenarioSul<'a> {
         }
         let starts = step_starts(&outcome.transcript);
         let mut first = 1 + self.subject.preamble.len();
+        // A preamble that did not complete (no connection, a participant not let in) leaves the
+        // inputs nothing to act on: their answers would be the preamble's failure, not the IUT's.
+        if !word.is_empty() && !starts.contains_key(&first) {
+            return Err(QueryError::new(format!(
+                "the preamble did not complete: {}",
+                outcome.reasons.join("; ")
+            )));
+        }
         let mut windows = Vec::new();
         for input in word {
             let steps = self
