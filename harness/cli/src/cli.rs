@@ -196,7 +196,10 @@ Examples:
   harness learn --iut ref:3way --out reports/learn/3way
   harness learn --iut 'ref:3way!new-id-per-syn' --diff ref:3way --out reports/learn/mutant
   # Your responder's model against the reference's:
-  harness learn --iut my-responder.json --diff ref:3way --out reports/learn/mine",
+  harness learn --iut my-responder.json --diff ref:3way --out reports/learn/mine
+  # Proton's server, and Dark Tower's handler (a part of its server):
+  harness learn --iut ref:as_coded --out reports/learn/proton
+  harness learn --iut ref:v1 --part handler --out reports/learn/handler",
     ),
     (
         "scenarios",

@@ -70,6 +70,9 @@ pub struct Limits {
     pub max_symbols: u64,
     /// At most this many states in the model.
     pub max_states: usize,
+    /// How many times a query whose answer contradicts an earlier one is asked again before the
+    /// contradiction stops learning ([`CachedSul::with_retries`]).
+    pub retries: u32,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             max_queries: 10_000_000,
             max_symbols: 1_000_000_000,
             max_states: 1_000,
+            retries: 0,
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct LearnStats {
     pub cache_hits: u64,
     /// Nodes of the observation tree at the end.
     pub tree_nodes: usize,
+    /// Answers that contradicted an earlier one and were asked again until one agreed.
+    pub contradictions: u64,
 }
 
 /// The result of a run.
@@ -179,7 +185,9 @@ pub fn learn<I: Symbol, O: Symbol, S: Sul<I, O> + ?Sized>(
         max_symbols: limits.max_symbols,
     };
     let learner = Learner {
-        sul: CachedSul::new(sul).with_budget(budget),
+        sul: CachedSul::new(sul)
+            .with_budget(budget)
+            .with_retries(limits.retries),
         inputs,
         limits,
         basis: vec![ROOT],
@@ -567,6 +575,7 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O> + ?Sized> Learner<'_, I, O, S> {
             test_queries: self.test_cost.queries_sent,
             test_symbols: self.test_cost.symbols_sent,
             cache_hits: total.cache_hits,
+            contradictions: total.contradictions,
             tree_nodes: self.sul.tree().len(),
             ..self.stats
         }

@@ -104,6 +104,9 @@ pub struct CacheStats {
     pub symbols_sent: u64,
     /// Queries answered from the cache without asking the system.
     pub cache_hits: u64,
+    /// Answers that contradicted an earlier one, whose query was asked again until an answer
+    /// agreed (see [`CachedSul::with_retries`]): the system's non-determinism.
+    pub contradictions: u64,
 }
 
 /// How many queries and symbols a [`CachedSul`] may send before it refuses: how a run against a
@@ -137,6 +140,7 @@ pub struct CachedSul<I, O, S> {
     stats: CacheStats,
     budget: QueryBudget,
     exhausted: Option<Limit>,
+    retries: u32,
 }
 
 impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
@@ -146,9 +150,19 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
             inner,
             tree: ObservationTree::new(),
             stats: CacheStats::default(),
+            retries: 0,
             budget: QueryBudget::default(),
             exhausted: None,
         }
+    }
+
+    /// The same cache asking a query again, at most `retries` times, when its answer contradicts
+    /// an earlier one (a system over a real network: a late answer looks like none); the first
+    /// answer that agrees is kept and the contradiction counted. With none agreeing (or no
+    /// retries) the contradiction is an error.
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
     }
 
     /// The same cache with a budget on what it sends.
@@ -207,8 +221,29 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
         Err(QueryError::new(format!("the {limit} budget is exhausted")))
     }
 
-    /// Stores one answer, checking it is complete and consistent with earlier answers.
+    /// Stores one answer; one that contradicts an earlier answer is asked again (at most
+    /// `retries` times) until one agrees.
     fn record(&mut self, word: &[I], outputs: &[O]) -> Result<(), QueryError> {
+        let mut error = match self.record_once(word, outputs) {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        for _ in 0..self.retries {
+            self.charge(1, word.len() as u64)?;
+            let again = self.inner.query(word)?;
+            match self.record_once(word, &again) {
+                Ok(()) => {
+                    self.stats.contradictions += 1;
+                    return Ok(());
+                }
+                Err(e) => error = e,
+            }
+        }
+        Err(error)
+    }
+
+    /// Stores one answer, checking it is complete and consistent with earlier answers.
+    fn record_once(&mut self, word: &[I], outputs: &[O]) -> Result<(), QueryError> {
         if outputs.len() != word.len() {
             return Err(QueryError::new(format!(
                 "the system gave {} outputs for the {} inputs of {word:?}",
@@ -239,7 +274,8 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> Sul<I, O> for CachedSul<I, O, S> {
         self.charge(1, word.len() as u64)?;
         let outputs = self.inner.query(word)?;
         self.record(word, &outputs)?;
-        Ok(outputs)
+        // What was kept: a retried answer when the first contradicted the tree.
+        Ok(self.tree.outputs(word).unwrap_or(outputs))
     }
 
     /// Sends only the words the cache cannot answer, and of those only the ones that are not a
@@ -398,5 +434,34 @@ mod tests {
         let mut machine = Mealy::from_fn(vec!['a'], 1, |_, _| (0, 7u8)).expect("valid");
         assert_eq!(machine.query(&['a', 'a']), Ok(vec![7, 7]));
         assert!(machine.query(&['z']).is_err());
+    }
+
+    /// Answers `late` to its first query (the first output missing, as a late answer over a
+    /// network looks), correctly after.
+    struct LateOnce {
+        asked: usize,
+    }
+
+    impl Sul<char, u8> for LateOnce {
+        fn query(&mut self, word: &[char]) -> Result<Vec<u8>, QueryError> {
+            self.asked += 1;
+            Ok(word
+                .iter()
+                .enumerate()
+                .map(|(i, _)| u8::from(!(self.asked == 2 && i == 0)))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_contradiction_is_asked_again_and_counted() {
+        let mut cached = CachedSul::new(LateOnce { asked: 0 }).with_retries(2);
+        assert_eq!(cached.query(&['a']), Ok(vec![1]));
+        // The second ask contradicts the first; the third agrees.
+        assert_eq!(cached.query(&['a', 'b']), Ok(vec![1, 1]));
+        assert_eq!(cached.stats().contradictions, 1);
+        let mut strict = CachedSul::new(LateOnce { asked: 0 });
+        assert_eq!(strict.query(&['a']), Ok(vec![1]));
+        assert!(strict.query(&['a', 'b']).is_err());
     }
 }

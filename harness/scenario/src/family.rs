@@ -701,7 +701,9 @@ pub struct Alphabet {
     /// The part of the role (`harness learn --part`), `None` for the whole role.
     pub part: Option<&'static str>,
     /// Scenario keys every query has (a JSON object's members, the family's setup). An `iut`
-    /// object here is kept, with the role set in it.
+    /// object here is kept, with the role set in it; a `peer` object's `steps` are a preamble
+    /// every query begins with, before the first input's window (a connection the inputs act on),
+    /// its other keys are kept.
     pub setup: &'static str,
     /// (name, its steps as a JSON array, where `WINDOW_MS` stands for the window of an action,
     /// which `harness learn` sets). An input's window lasts its `wait`s.

@@ -1,7 +1,8 @@
 //! `harness learn`: infers an implementation's state machine over its family's abstract alphabet
 //! (L#, `handshake-learn`) and diffs it against a reference's.
 //!
-//! A membership query is a scenario: the inputs' steps one after the other, against the IUT (in
+//! A membership query is a scenario: the alphabet's preamble (its setup's `peer.steps`, a QUIC
+//! family's connection), then the inputs' steps one after the other, against the IUT (in
 //! virtual time for a reference, over real UDP for a program). Its answer is, per input, the
 //! abstraction of what the IUT sent in that input's window, read from the run's capture. Over
 //! real UDP each query is asked twice and a third time when the two differ; an answer that still
@@ -100,6 +101,9 @@ struct Subject {
     role: String,
     learning: Learning,
     alphabet: Alphabet,
+    /// The setup's `peer.steps`: what every query does before its first input (a QUIC family's
+    /// connection), outside every input's window.
+    preamble: Vec<Value>,
     inputs: BTreeMap<String, Vec<Value>>,
 }
 
@@ -153,7 +157,7 @@ impl<'a> ScenarioSul<'a> {
 impl Asker<'_> {
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
-        let mut steps = Vec::new();
+        let mut steps = self.subject.preamble.clone();
         for input in word {
             let s = self
                 .subject
@@ -174,7 +178,13 @@ impl Asker<'_> {
             "settle_ms": 0,
         });
         if let (Some(s), Some(setup)) = (s.as_object_mut(), setup.as_object()) {
-            s.extend(setup.clone());
+            // The setup's `peer` keys are kept, its steps come first (the preamble, above).
+            s.extend(setup.clone().into_iter().filter(|(k, _)| k != "peer"));
+        }
+        if let Some(peer) = setup["peer"].as_object() {
+            for (k, v) in peer.iter().filter(|(k, _)| *k != "steps") {
+                s["peer"][k] = v.clone();
+            }
         }
         s["iut"]["role"] = json!(self.subject.role);
         Ok(s)
@@ -197,7 +207,15 @@ impl Asker<'_> {
             return Err(QueryError::new(outcome.reasons.join("; ")));
         }
         let starts = step_starts(&outcome.transcript);
-        let mut first = 1;
+        let mut first = 1 + self.subject.preamble.len();
+        // A preamble that did not complete (no connection, a participant not let in) leaves the
+        // inputs nothing to act on: their answers would be the preamble's failure, not the IUT's.
+        if !word.is_empty() && !starts.contains_key(&first) {
+            return Err(QueryError::new(format!(
+                "the preamble did not complete: {}",
+                outcome.reasons.join("; ")
+            )));
+        }
         let mut windows = Vec::new();
         for input in word {
             let steps = self
@@ -464,6 +482,9 @@ fn learn_with(
         handshake_learn::Limits {
             max_queries: args.queries,
             max_states: args.states,
+            // Over real UDP a late answer looks like none: a query contradicting an earlier
+            // answer is asked again (counted as non-determinism).
+            retries: if iut.is_real_time() { 3 } else { 0 },
             ..handshake_learn::Limits::default()
         },
     )
@@ -478,6 +499,7 @@ fn learn_with(
         "equivalence_queries": learned.stats.equivalence_queries,
         "seconds": started.elapsed().as_secs_f64(),
         "stopped_by": learned.stopped_by.map(|l| format!("{l:?}")),
+        "contradictions_asked_again": learned.stats.contradictions,
         "non_deterministic": sul.unstable.iter().map(|(w, answers)| json!({"word": w, "answers": answers})).collect::<Vec<_>>(),
     });
     Ok(Model {
@@ -543,10 +565,11 @@ fn replays(
     // watches the input's window.
     let steps_i = subject.inputs.get(&word[i]).map_or(&[][..], Vec::as_slice);
     let acts = steps_i.first().is_some_and(|s| s.get("wait").is_none());
-    let at: usize = prefix[..i]
-        .iter()
-        .map(|w| subject.inputs.get(w).map_or(0, Vec::len))
-        .sum::<usize>()
+    let at: usize = subject.preamble.len()
+        + prefix[..i]
+            .iter()
+            .map(|w| subject.inputs.get(w).map_or(0, Vec::len))
+            .sum::<usize>()
         + usize::from(acts);
     let window = waited_ms(steps_i) as u64;
     let mut scenarios = Vec::new();
@@ -684,6 +707,20 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         Some("States") => format!("{headline}; it needs more than --states: the model so far"),
         Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
         None => headline,
+    };
+    let unstable = model.summary["non_deterministic"]
+        .as_array()
+        .map_or(0, Vec::len) as u64
+        + model.summary["contradictions_asked_again"]
+            .as_u64()
+            .unwrap_or(0);
+    let headline = if unstable > 0 {
+        format!(
+            "{headline}; non-deterministic: {} answered two ways (learn.json lists them)",
+            handshake_core::words::count(unstable, "query")
+        )
+    } else {
+        headline
     };
     let table = present::state_table(&model.mealy);
     writeln!(out, "{headline}\n\n{table}").map_err(|e| e.to_string())?;
@@ -1023,6 +1060,11 @@ fn subject(
             names.join(", ")
         ));
     }
+    let preamble = serde_json::from_str::<Value>(&format!("{{{}}}", alphabet.setup))
+        .map_err(|e| format!("the family's learning setup: {e}"))?["peer"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let inputs: BTreeMap<String, Vec<Value>> = table
         .iter()
         .filter(|(name, _)| args.inputs.is_empty() || args.inputs.iter().any(|i| i == name))
@@ -1037,6 +1079,7 @@ fn subject(
         role: role_name,
         learning,
         alphabet,
+        preamble,
         inputs,
     })
 }

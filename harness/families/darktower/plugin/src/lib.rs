@@ -19,6 +19,7 @@ pub mod cli;
 pub mod format;
 pub mod interop;
 pub mod launch;
+pub mod learning;
 pub mod netfuzz;
 pub mod observe;
 mod peer;
@@ -594,6 +595,7 @@ impl Family for DarkTower {
     }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }
 
 /// Error codes by name, for messages.

@@ -5,9 +5,13 @@ use serde_json::Value;
 
 /// A responder's inputs: each a peer action and its window. An action's window (`WINDOW_MS`, set
 /// by `harness learn`: a few ms in virtual time, more over real UDP) is long enough for the answer
-/// and short against the timers (D7's re-sends at 500 ms and after), so a timer fires in a `wait`
-/// (1,100 ms: past the next re-send of any schedule step up to 1 s), not between actions: the
-/// model's time is counted in waits.
+/// and short against the timers (D7's re-sends at 500 ms and after), so a timer fires in a `wait`,
+/// not between actions: the model's time is counted in waits. A wait is 1 s: D7's re-sends (500,
+/// 1,500 and 3,500 ms after the SYN) and the pending session's end each fall in the middle of
+/// one, half a second from either edge, so the actions between waits (25 ms each over real UDP)
+/// cannot push a timer into the next window; a model of real time then counts waits, not how
+/// many actions fit before a timer (with 1.1-s waits, the 3,500-ms re-send came 200 ms into the
+/// fourth: over real UDP, eight actions moved it, and the model counted them).
 pub const RESPONDER: &[(&str, &str)] = &[
     (
         "syn",
@@ -35,7 +39,7 @@ pub const RESPONDER: &[(&str, &str)] = &[
         "stray_syn_ack",
         r#"[{"send": {"datagram": {"syn_ack": {"id": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
-    ("wait", r#"[{"wait": {"ms": 1100}}]"#),
+    ("wait", r#"[{"wait": {"ms": 1000}}]"#),
 ];
 
 /// The library's sequences: the SYN-ACK re-sends to their end (D7's schedule at 500, 1500 and

@@ -1,12 +1,12 @@
 //! The scripted peer: a QUIC client (or server) that does exactly what the scenario's steps say
 //! and reports, as events, everything the implementation under test does at stream level.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 use handshake_core::Instant;
 use handshake_proton_wire::{Message, StreamReader};
-use handshake_quic::quinn_proto::{Dir, StreamEvent};
+use handshake_quic::quinn_proto::{Dir, FinishError, StreamEvent};
 use handshake_quic::{Admission, ConnId, QuicEvent, QuicHost};
 
 use crate::acks::AckTracker;
@@ -34,6 +34,15 @@ pub struct ScriptPeer {
     /// The next stream id per (connection, bidi).
     next_id: BTreeMap<(ConnId, bool), u64>,
     connected: BTreeMap<ConnId, bool>,
+    /// Connections that ended: nothing more goes out on them, so a stream operation on one does
+    /// nothing (however long quinn still keeps it while it drains).
+    closed: BTreeSet<ConnId>,
+    /// Streams the script wrote on, ended or reset (at once or deferred).
+    used: BTreeSet<(ConnId, u64)>,
+    /// Streams the script ended (FIN): another FIN does nothing.
+    finished: BTreeSet<(ConnId, u64)>,
+    /// Streams the script reset: another FIN or reset does nothing.
+    was_reset: BTreeSet<(ConnId, u64)>,
     blocked_reported: BTreeMap<ConnId, bool>,
     /// What the other side acknowledged of the stream data sent (see [`ScriptPeer::track_acks`]).
     acks: Option<AckTracker>,
@@ -70,6 +79,10 @@ impl ScriptPeer {
             deferred: BTreeMap::new(),
             next_id: BTreeMap::new(),
             connected: BTreeMap::new(),
+            closed: BTreeSet::new(),
+            used: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            was_reset: BTreeSet::new(),
             blocked_reported: BTreeMap::new(),
             acks: None,
         };
@@ -198,6 +211,9 @@ impl ScriptPeer {
         stream: u64,
         op: Deferred,
     ) -> Result<(), String> {
+        if !matches!(op, Deferred::Stop(_)) {
+            self.used.insert((conn, stream));
+        }
         if self.is_pending(conn, stream) {
             self.deferred.entry((conn, stream)).or_default().push(op);
             return Ok(());
@@ -231,6 +247,16 @@ impl ScriptPeer {
                 "stream {stream} is the other side's, and it has not opened it"
             ));
         }
+        // Nothing more goes out on a connection that ended, nor a second FIN or reset.
+        let key = (conn, stream);
+        let moot = match op {
+            Deferred::Fin => self.finished.contains(&key) || self.was_reset.contains(&key),
+            Deferred::Reset(_) => self.was_reset.contains(&key),
+            Deferred::Write(_) | Deferred::Stop(_) => false,
+        };
+        if self.closed.contains(&conn) || moot {
+            return Ok(());
+        }
         match op {
             Deferred::Write(bytes) => {
                 let mut outbox = self.outbox.remove(&conn).unwrap_or_default();
@@ -240,16 +266,25 @@ impl ScriptPeer {
             }
             Deferred::Fin => {
                 self.flush_outbox(conn);
-                self.conn(conn)?
-                    .send_stream(id)
-                    .finish()
-                    .map_err(|e| format!("fin on stream {stream}: {e}"))?;
+                match self.conn(conn)?.send_stream(id).finish() {
+                    // The IUT asked for no more (STOP_SENDING): there is nothing to end.
+                    Ok(()) | Err(FinishError::Stopped(_)) => {}
+                    Err(e) => return Err(format!("fin on stream {stream}: {e}")),
+                }
+                self.finished.insert(key);
             }
             Deferred::Reset(code) => {
-                self.conn(conn)?
+                match self
+                    .conn(conn)?
                     .send_stream(id)
                     .reset(streams::varint(code))
-                    .map_err(|e| format!("reset on stream {stream}: {e}"))?;
+                {
+                    Ok(()) => {}
+                    // quinn forgets a stream once its FIN is acknowledged: nothing to reset.
+                    Err(_) if self.finished.contains(&key) => {}
+                    Err(e) => return Err(format!("reset on stream {stream}: {e}")),
+                }
+                self.was_reset.insert(key);
             }
             Deferred::Stop(code) => {
                 self.conn(conn)?
@@ -278,12 +313,18 @@ impl ScriptPeer {
         self.operate(now, conn, stream, Deferred::Write(bytes.to_vec()))
     }
 
-    /// Ends a stream (FIN) after what was written.
+    /// Whether the script wrote on a stream, ended or reset it (or asked to, the stream not open
+    /// yet).
+    pub fn used(&self, conn: ConnId, stream: u64) -> bool {
+        self.used.contains(&(conn, stream))
+    }
+
+    /// Ends a stream (FIN) after what was written; nothing when it was ended or reset before.
     pub fn fin(&mut self, now: Instant, conn: ConnId, stream: u64) -> Result<(), String> {
         self.operate(now, conn, stream, Deferred::Fin)
     }
 
-    /// Resets a stream (RESET_STREAM).
+    /// Resets a stream (RESET_STREAM); nothing when it was reset before, or its FIN acknowledged.
     pub fn reset(
         &mut self,
         now: Instant,
@@ -396,6 +437,7 @@ impl ScriptPeer {
                 by_peer,
             } => {
                 self.pending_opens.remove(&conn);
+                self.closed.insert(conn);
                 self.events.push_back(ProtonEvent::Ended {
                     conn,
                     close,

@@ -4,6 +4,7 @@
 mod common;
 
 use common::Pair;
+use handshake_proton_endpoint::ProtonEvent;
 
 #[test]
 fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
@@ -37,4 +38,41 @@ fn a_stream_the_other_side_never_opened_is_not_acted_on() {
     let stop = pair.client.stop_sending(now, conn, 1, 0);
     pair.run_until(5_000);
     assert!(fin.is_err() && write.is_err() && stop.is_err());
+}
+
+/// A second FIN or reset, and anything on a connection that ended, send nothing and are no
+/// error: nothing more can go out there (a learner's queries may ask for them in any order).
+#[test]
+fn what_can_no_longer_go_out_is_nothing_not_an_error() {
+    let (mut pair, conn) = Pair::connected("as_coded");
+    let now = pair.now;
+    let client = &mut pair.client;
+    let stream = client.open(now, conn, true).expect("open");
+    assert!(!client.used(conn, stream));
+    client.write(now, conn, stream, &[1]).expect("write");
+    assert!(client.used(conn, stream));
+    client.fin(now, conn, stream).expect("fin");
+    client.fin(now, conn, stream).expect("a second fin");
+    let other = client.open(now, conn, true).expect("open");
+    client.reset(now, conn, other, 0).expect("reset");
+    client.reset(now, conn, other, 0).expect("a second reset");
+    client.fin(now, conn, other).expect("a fin after the reset");
+    // The server closes (the second stream was reset before its discriminator: 1, P5); long
+    // after, the connection has drained and is gone.
+    pair.run_until(20_000);
+    assert!(pair
+        .client_events
+        .iter()
+        .any(|(_, e)| matches!(e, ProtonEvent::Ended { by_peer: true, .. })));
+    let now = pair.now;
+    let client = &mut pair.client;
+    client
+        .write(now, conn, stream, &[1])
+        .expect("a write after the end");
+    client.fin(now, conn, other).expect("a fin after the end");
+    client
+        .reset(now, conn, stream, 0)
+        .expect("a reset after the end");
+    // A connection never made is still an error.
+    assert!(client.write(now, conn + 1, 0, &[1]).is_err());
 }

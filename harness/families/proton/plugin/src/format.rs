@@ -203,7 +203,8 @@ impl handshake_scenario::Action for ProtonStep {
                     ),
                     (None, None) => "nothing".into(),
                 };
-                format!("write {what} on {}/{}", w.at.conn, w.at.stream)
+                let first = if w.first { " (first)" } else { "" };
+                format!("write {what} on {}/{}{first}", w.at.conn, w.at.stream)
             }
             ProtonStep::Fin(s) => format!("fin {}/{}", s.conn, s.stream),
             ProtonStep::Reset(c) => format!("reset {}/{} code {}", c.at.conn, c.at.stream, c.code),
@@ -275,7 +276,8 @@ pub struct WriteStep {
     /// Bytes as hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hex: Option<String>,
-    /// u32 values, little-endian: numbers or `"$variable"`.
+    /// u32 values, little-endian: numbers, `"$variable"`, or `"$fresh"` (1, 2, 3, … in a run,
+    /// wrapping after 255).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub u32: Option<Vec<serde_json::Value>>,
     /// Chunk sizes in bytes (the rest goes as one more chunk).
@@ -284,6 +286,10 @@ pub struct WriteStep {
     /// FIN after the bytes.
     #[serde(default)]
     pub fin: bool,
+    /// Only as the stream's first bytes: the step does nothing when an earlier step wrote on the
+    /// stream, ended or reset it (a discriminator is said once, whatever came before).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first: bool,
 }
 
 /// `reset`, `stop_sending`.

@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod interop;
 mod judge;
 pub mod launch;
+pub mod learning;
 pub mod netfuzz;
 pub mod observe;
 pub mod probe;
@@ -117,9 +118,11 @@ fn peer<'a>(ctx: &'a mut ActCtx<'_, Proton>) -> Result<&'a mut ScriptPeer, Strin
         })
 }
 
+/// A `write`'s bytes: its hex, or its u32 values (numbers, `$variables`, and `$fresh`: 1, 2, 3, …
+/// in a run, wrapping after 255).
 fn write_bytes(
     w: &format::WriteStep,
-    vars: &handshake_scenario::script::Vars,
+    vars: &mut handshake_scenario::script::Vars,
 ) -> Result<Vec<u8>, String> {
     let mut bytes = match &w.hex {
         Some(h) => handshake_scenario::script::hex_bytes(h)?,
@@ -127,6 +130,7 @@ fn write_bytes(
     };
     for v in w.u32.iter().flatten() {
         let n = match v {
+            Value::String(s) if s == "$fresh" => u64::from(vars.fresh()),
             Value::String(s) => {
                 let text = vars.resolve(s)?;
                 text.parse::<u64>()
@@ -319,6 +323,9 @@ impl Family for Proton {
                 }
             }
             ProtonStep::Write(w) => {
+                if w.first && peer(ctx)?.used(w.at.conn, w.at.stream) {
+                    return Ok(());
+                }
                 let bytes = write_bytes(w, ctx.vars)?;
                 let p = peer(ctx)?;
                 let mut rest = bytes.as_slice();
@@ -439,4 +446,5 @@ impl Family for Proton {
     }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }

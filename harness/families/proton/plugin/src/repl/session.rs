@@ -859,6 +859,7 @@ impl Repl {
                     u32: None,
                     chunks: Vec::new(),
                     fin: false,
+                    first: false,
                 }),
                 now,
             );
@@ -920,6 +921,7 @@ impl Repl {
                 u32: Some(vec![value.into()]),
                 chunks: Vec::new(),
                 fin: false,
+                first: false,
             }),
             now,
         );
@@ -1153,6 +1155,7 @@ impl Repl {
                 u32: None,
                 chunks: Vec::new(),
                 fin: false,
+                first: false,
             }),
             now,
         );

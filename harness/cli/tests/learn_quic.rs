@@ -1,0 +1,299 @@
+//! `harness learn` on the QUIC families: Proton's server and Dark Tower's controller and handler
+//! are learned exactly in virtual time, and a mutant's or a profile's difference is found.
+//!
+//! A query is a QUIC (Dark Tower: WebTransport) connection or two from scratch, some 5–10 ms in a
+//! debug build: Proton's whole alphabet takes about 40 s to learn there (27 states; 3 s in a
+//! release build), Dark Tower's controller 8 s. These tests narrow the alphabets with `--inputs`
+//! to the part each looks at.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn out_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("harness-learn-quic-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `harness learn ARGS --out OUT`: its output, `learn.json` and `model.dot`.
+fn learn(test: &str, args: &[&str]) -> (Output, Value, String) {
+    let out = out_dir(test);
+    let mut all = vec!["learn"];
+    all.extend_from_slice(args);
+    all.extend(["--out", out.to_str().unwrap_or(".")]);
+    let o = harness(&all);
+    let summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("learn.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let dot = std::fs::read_to_string(out.join("model.dot")).unwrap_or_default();
+    (o, summary, dot)
+}
+
+/// Learning finished (no bound stopped it) with `states` states and no query answered two ways.
+fn learned(summary: &Value, which: &str, states: u64) {
+    let m = &summary[which];
+    assert_eq!(m["states"], states, "{summary}");
+    assert!(m["stopped_by"].is_null(), "{summary}");
+    assert_eq!(m["non_deterministic"], serde_json::json!([]), "{summary}");
+}
+
+/// The Event stream against the others' setup (H2: the server serves once all three streams are
+/// set up). `event` says the Event stream's discriminator first (once), so the Event stream's own
+/// setup shows nothing apart; what counts is which of the StateCommit and Action streams are set up
+/// (none, StateCommit, Action: 3) and whether an event waits to be echoed (×2), and both set up
+/// (1 state: the next event is echoed at once): 7.
+#[test]
+fn proton_events_wait_for_the_three_streams() {
+    let (o, summary, dot) = learn(
+        "events",
+        &[
+            "--iut",
+            "ref:as_coded",
+            "--inputs",
+            "event_stream,commit_stream,action_stream,event",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    learned(&summary, "model", 7);
+    // The event waiting is echoed when the third stream is set up.
+    assert!(dot.contains("action_stream / event"), "{dot}");
+    assert!(dot.contains("event / event"), "{dot}");
+}
+
+/// A RESET_STREAM on the StateCommit stream: before its discriminator its setup fails when its
+/// turn comes (P5: close 1), after it the connection closes at once (H7: 5), whether or not the
+/// Action stream is set up. States: nothing yet, the Event stream set up, the StateCommit stream
+/// set up alone, both set up, reset before the setup (waiting for the Event stream), closed: 6
+/// (the Action stream's setup changes nothing here).
+#[test]
+fn proton_a_reset_closes_with_1_before_the_setup_and_5_after() {
+    let (o, summary, dot) = learn(
+        "reset",
+        &[
+            "--iut",
+            "ref:as_coded",
+            "--inputs",
+            "event_stream,commit_stream,action_stream,reset",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    learned(&summary, "model", 6);
+    assert!(dot.contains("reset / close(1)"), "{dot}");
+    assert!(dot.contains("reset / close(5)"), "{dot}");
+}
+
+/// `setup-end-code-five` closes with 5 for a FIN before the Event stream's discriminator: P5 is a
+/// fact, so the replayed difference is a violation (exit 1).
+#[test]
+fn proton_a_mutant_s_close_code_is_a_violation() {
+    let (o, summary, _) = learn(
+        "mutant",
+        &[
+            "--iut",
+            "ref:as_coded!setup-end-code-five",
+            "--diff",
+            "ref:as_coded",
+            "--inputs",
+            "event_stream,fin",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after fin: the IUT close(5) / the reference close(1): violation"),
+        "{t}"
+    );
+    // Nothing yet, and the rest: once the Event stream is set up nothing shows over these two
+    // inputs (a FIN after the setup is read when the server serves, all three streams set up), as
+    // after the close.
+    learned(&summary, "model", 2);
+    learned(&summary, "reference", 2);
+}
+
+/// With `wait` (5.1 s: past every timer but the 300 s operation timeout) the profiles differ. The
+/// StateCommit stream's discriminator opens stream 0 too (QUIC opens lower ids implicitly), which
+/// says nothing: the project's P3 closes it after 1 s (code 1); as coded nothing times a
+/// discriminator out but the 300 s read, so the 5 s idle timeout ends the connection (the keep-alive
+/// is 5 s too). A profile difference, not a violation. Each: nothing yet (the 5 s accept timeout,
+/// code 3), stream 0 waiting for its discriminator, closed: 3.
+#[test]
+fn proton_the_profiles_differ_in_their_timers() {
+    let (o, summary, _) = learn(
+        "profiles",
+        &[
+            "--iut",
+            "ref:project",
+            "--diff",
+            "ref:as_coded",
+            "--inputs",
+            "commit_stream,wait",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("after commit_stream wait: the IUT - close(1) / the reference - close(idle)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("1 difference from ref:as_coded: 0 violations"),
+        "{t}"
+    );
+    learned(&summary, "model", 3);
+    learned(&summary, "reference", 3);
+}
+
+/// The controller, participant 1 joined and publishing before every query: before a join (any
+/// other message is fatal: an error, then FIN), joined, joined and published (a second publish of
+/// the same stream is CONFLICT), signaling over, and signaling ended by an undecodable message
+/// while still present (a `leave` then tells participant 1): 5, as over the whole alphabet (FIN,
+/// an expired token and `subscribe` add no state; narrowed here, the two models take 8 s instead of
+/// 16 in a debug build). v1 and v2 differ in media only.
+#[test]
+fn darktower_controller_v1_and_v2() {
+    let (o, summary, dot) = learn(
+        "controller",
+        &[
+            "--iut",
+            "ref:v2",
+            "--part",
+            "controller",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "join,join_forged,publish,garbage,leave",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("0 differences from ref:v1"), "{t}");
+    learned(&summary, "model", 5);
+    learned(&summary, "reference", 5);
+    assert!(
+        dot.contains("join / join_response+p1:participant_joined"),
+        "{dot}"
+    );
+    assert!(dot.contains("publish / p1:stream_published"), "{dot}");
+    assert!(
+        dot.contains("join_forged / error(UNAUTHORIZED)+fin"),
+        "{dot}"
+    );
+    assert!(dot.contains("leave / p1:participant_left"), "{dot}");
+}
+
+/// The handler, participant 1 authenticated before every query: not authenticated yet (media is
+/// stopped with 0x02), authenticated (media is forwarded to participant 1; a bad header is stopped
+/// with 0x01), refused (it never will be): 3, as over the whole alphabet (a datagram is forwarded
+/// once authenticated and dropped silently before; a FIN on the authentication stream before it
+/// leads where a refusal does).
+#[test]
+fn darktower_handler_v1_and_v2() {
+    let (o, summary, dot) = learn(
+        "handler",
+        &[
+            "--iut",
+            "ref:v2",
+            "--part",
+            "handler",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "auth,auth_forged,media,bad_media",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("0 differences from ref:v1"), "{t}");
+    learned(&summary, "model", 3);
+    learned(&summary, "reference", 3);
+    assert!(dot.contains("media / stopped(2)"), "{dot}");
+    assert!(dot.contains("media / p1:frame"), "{dot}");
+    assert!(dot.contains("bad_media / stopped(1)"), "{dot}");
+}
+
+/// `expired-join-accepted` lets an expired join token in: DT8 is a fact, a violation (exit 1).
+#[test]
+fn darktower_an_expired_token_accepted_is_a_violation() {
+    let (o, _, _) = learn(
+        "controller-mutant",
+        &[
+            "--iut",
+            "ref:v1!expired-join-accepted",
+            "--part",
+            "controller",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "join,join_expired",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after join_expired: the IUT join_response+p1:participant_joined / the reference error(UNAUTHORIZED)+fin: violation"),
+        "{t}"
+    );
+}
+
+/// `auth-failure-code-1` stops media before authentication with 0x01, not DT7's 0x02 (a profile
+/// decision): found, and a violation, as a reference mutant is held to the whole reading (a
+/// program would deviate).
+#[test]
+fn darktower_a_handler_mutant_s_stop_code_is_found() {
+    let (o, _, _) = learn(
+        "handler-mutant",
+        &[
+            "--iut",
+            "ref:v1!auth-failure-code-1",
+            "--part",
+            "handler",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "auth,media",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after media: the IUT stopped(1) / the reference stopped(2): violation"),
+        "{t}"
+    );
+    assert!(t.contains("a profile decision"), "{t}");
+}
+
+#[test]
+fn parts_are_named() {
+    let o = harness(&["learn", "--iut", "ref:v1", "--part", "mixer"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--part mixer: expected one of controller, handler"),
+        "{}",
+        text(&o)
+    );
+    let o = harness(&["learn", "--iut", "ref:as_coded", "--part", "controller"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--part controller: the server has no parts"),
+        "{}",
+        text(&o)
+    );
+}

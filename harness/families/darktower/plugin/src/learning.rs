@@ -1,0 +1,281 @@
+//! Dark Tower's alphabets for model learning (`harness learn`): what a participant can do to a
+//! Meeting Controller or a Media Handler, and what the server sent, abstractly.
+//!
+//! The learned participant is participant 0. Participant 1 is there before every query (the
+//! preamble): joined and publishing `p1-camera` (controller), authenticated (handler), so what
+//! the server tells the others (ParticipantJoined, StreamPublished, ParticipantLeft, forwarded
+//! media) is part of the answers, prefixed `p1:`. Participant 0's session is made in the
+//! preamble too (a write of nothing), so that a `leave` has a session to close.
+
+use serde_json::Value;
+
+/// Every controller query starts with participant 0's signaling session made and participant 1
+/// joined, its camera published.
+pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
+    "peer": {"steps": [
+        {"write": {"participant": 0, "on": "signaling", "hex": ""}},
+        {"join": {"participant": 1}},
+        {"expect": {"kind": "message", "where": {"participant": 1, "type": "join_response"}, "within_ms": 2000}},
+        {"signal": {"participant": 1, "publish": {"stream_id": "p1-camera"}}},
+        {"wait": {"ms": 50}}
+    ]}"#;
+
+/// A controller's inputs (participant 0's), each with its window (`WINDOW_MS`): a JoinRequest
+/// with a valid, an expired or a forged token; a PublishStream (`p0-camera`); a SubscribeStream of
+/// participant 1's camera; a length-prefixed message that is no protobuf (`garbage`); a FIN of the
+/// signaling stream; closing the signaling session (`leave`). `wait` (31 s) passes DT10's
+/// keep-alive (15 s) and idle (30 s) timers: the participants keep their sessions alive.
+pub const CONTROLLER: &[(&str, &str)] = &[
+    (
+        "join",
+        r#"[{"join": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "join_expired",
+        r#"[{"join": {"participant": 0, "token": "expired"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "join_forged",
+        r#"[{"join": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "publish",
+        r#"[{"signal": {"participant": 0, "publish": {"stream_id": "p0-camera"}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "subscribe",
+        r#"[{"signal": {"participant": 0, "subscribe": "p1-camera"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "garbage",
+        r#"[{"write": {"participant": 0, "on": "signaling", "hex": "00000003ffffff"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "fin",
+        r#"[{"fin": {"participant": 0, "on": "signaling"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "leave",
+        r#"[{"close": {"participant": 0, "on": "signaling"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    ("wait", r#"[{"wait": {"ms": 31000}}]"#),
+];
+
+/// Every handler query starts with participant 0's media session made and participant 1
+/// authenticated (a receiver of what participant 0 sends).
+pub const HANDLER_SETUP: &str = r#""iut": {"serves": "handler"},
+    "peer": {"steps": [
+        {"write": {"participant": 0, "on": "auth", "hex": ""}},
+        {"authenticate": {"participant": 1}},
+        {"expect": {"kind": "message", "where": {"participant": 1, "type": "connect_response"}, "within_ms": 2000}},
+        {"wait": {"ms": 50}}
+    ]}"#;
+
+/// A handler's inputs (participant 0's): a ConnectRequest with a valid or a forged media token; a
+/// new media stream, its header and one frame (valid, or with the bad magic `DARX`), left open (a
+/// FIN with them would leave the handler nothing to stop: every byte has arrived); a v2 datagram; a
+/// FIN of the authentication stream; `wait` (31 s) as the controller's.
+pub const HANDLER: &[(&str, &str)] = &[
+    (
+        "auth",
+        r#"[{"authenticate": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "auth_forged",
+        r#"[{"authenticate": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "media",
+        r#"[{"media": {"participant": 0, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "bad_media",
+        r#"[{"media": {"participant": 0, "magic": "DARX", "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "datagram",
+        r#"[{"datagram": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "fin",
+        r#"[{"fin": {"participant": 0, "on": "auth"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    ("wait", r#"[{"wait": {"ms": 31000}}]"#),
+];
+
+/// A unit's output letter: a message's type (an error's with its code's name), a FIN, a stream
+/// stopped or reset with its code, a session closed, a forwarded frame; `p1:` before what went to
+/// participant 1. Ids, names and sequence numbers are left out.
+pub fn output(unit: &Value) -> Option<String> {
+    let kind = unit.get("kind")?.as_str()?;
+    let code = unit.get("code").and_then(Value::as_i64);
+    let letter = match kind {
+        "message" => {
+            let what = unit
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("message");
+            match (what, code.and_then(|c| i32::try_from(c).ok())) {
+                ("error", Some(c)) => format!("error({})", crate::error_name(c)),
+                (other, _) => other.to_owned(),
+            }
+        }
+        "stopped" | "reset" => match code {
+            Some(c) => format!("{kind}({c})"),
+            None => kind.to_owned(),
+        },
+        "fin" | "closed" | "frame" | "bad_datagram" => kind.to_owned(),
+        _ => return None,
+    };
+    Some(match unit.get("participant").and_then(Value::as_u64) {
+        Some(0) | None => letter,
+        Some(p) => format!("p{p}:{letter}"),
+    })
+}
+
+/// Dark Tower's alphabets: the server's two parts.
+/// The unit a letter stands for (see [`output`]): a message by its type (an error by its type
+/// alone), a stream's end by its code, each for its participant.
+pub fn pattern(letter: &str) -> Option<Value> {
+    if letter == "-" {
+        return None;
+    }
+    let (participant, letter) = match letter.split_once(':') {
+        Some((p, rest)) => (p.trim_start_matches('p').parse::<u64>().ok()?, rest),
+        None => (0, letter),
+    };
+    let (kind, arg) = match letter.split_once('(') {
+        Some((kind, rest)) => (kind, Some(rest.trim_end_matches(')'))),
+        None => (letter, None),
+    };
+    Some(match (kind, arg) {
+        ("stopped" | "reset", Some(code)) => {
+            serde_json::json!({"kind": kind, "where": {"participant": participant, "code": code.parse::<u64>().ok()?}})
+        }
+        ("error", _) => {
+            serde_json::json!({"kind": "message", "where": {"participant": participant, "type": "error"}})
+        }
+        ("fin" | "closed" | "frame" | "bad_datagram" | "stopped" | "reset", None) => {
+            serde_json::json!({"kind": kind, "where": {"participant": participant}})
+        }
+        (message, None) => {
+            serde_json::json!({"kind": "message", "where": {"participant": participant, "type": message}})
+        }
+        _ => return None,
+    })
+}
+
+/// What says how a server answers the last of `word`'s inputs (see
+/// [`handshake_scenario::Learning::basis`]): the facts of a first message (a join with a valid,
+/// expired or forged token; anything else first is refused), and of a media session's first
+/// act (authentication with a valid or forged token; media before it). Later states: none.
+pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
+    let (last, before) = word.split_last()?;
+    if !before.is_empty() {
+        return None;
+    }
+    match *last {
+        "join" => Some("participant_joined"),
+        "join_expired" | "join_forged" => Some("DT8"),
+        "publish" | "subscribe" => Some("DT6"),
+        "auth_forged" => Some("DT8"),
+        // Media before authentication is the client's fault (a fact); how the handler stops
+        // it, this project's reading.
+        "media" => Some("DT7.required, DH11"),
+        _ => None,
+    }
+}
+
+pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
+    alphabets: &[
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("controller"),
+            setup: CONTROLLER_SETUP,
+            inputs: CONTROLLER,
+            seeds: &[
+                "join publish subscribe leave",
+                "join wait wait",
+                "publish join",
+            ],
+            settle_ms: 0,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("handler"),
+            setup: HANDLER_SETUP,
+            inputs: HANDLER,
+            seeds: &["auth media datagram fin", "media auth", "auth auth"],
+            settle_ms: 0,
+        },
+    ],
+    output,
+    pattern,
+    basis,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn every_input_is_a_json_array_of_steps() {
+        for (name, steps) in super::CONTROLLER.iter().chain(super::HANDLER) {
+            let steps = steps.replace("WINDOW_MS", "5");
+            let v: serde_json::Value =
+                serde_json::from_str(&steps).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{name}");
+        }
+    }
+
+    #[test]
+    fn each_part_has_its_setup_and_a_wait() {
+        for (setup, part, inputs) in [
+            (super::CONTROLLER_SETUP, "controller", super::CONTROLLER),
+            (super::HANDLER_SETUP, "handler", super::HANDLER),
+        ] {
+            let setup: serde_json::Value =
+                serde_json::from_str(&format!("{{{setup}}}")).unwrap_or_default();
+            assert_eq!(setup["iut"]["serves"], part);
+            assert!(setup["peer"]["steps"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty()));
+            assert!(inputs.iter().any(|(name, _)| *name == "wait"), "{part}");
+        }
+    }
+
+    #[test]
+    fn letters_say_what_and_to_whom() {
+        let out = super::output;
+        let message = |p: u32, kind: &str, code: Option<i32>| {
+            json!({"kind": "message", "participant": p, "from": "controller", "type": kind,
+                   "code": code, "about": "p7", "reason": null})
+        };
+        assert_eq!(
+            out(&message(0, "join_response", None)).as_deref(),
+            Some("join_response")
+        );
+        assert_eq!(
+            out(&message(0, "error", Some(2))).as_deref(),
+            Some("error(UNAUTHORIZED)")
+        );
+        assert_eq!(
+            out(&message(1, "participant_joined", None)).as_deref(),
+            Some("p1:participant_joined")
+        );
+        assert_eq!(
+            out(&json!({"kind": "stopped", "participant": 0, "stream": 6, "code": 2, "wire": 2}))
+                .as_deref(),
+            Some("stopped(2)")
+        );
+        assert_eq!(
+            out(&json!({"kind": "frame", "participant": 1, "stream": 3, "sequence": 0, "source": "x"}))
+                .as_deref(),
+            Some("p1:frame")
+        );
+        assert_eq!(
+            out(&json!({"kind": "joined", "participant": "p1", "resumed": false})),
+            None
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Proton's alphabet for model learning (`harness learn`): what a client can do to a server, and
+//! what the server did, abstractly.
+//!
+//! The streams have fixed places: the Event stream is stream 0, StateCommit 4, Action 8 (the
+//! client's first three bidirectional streams). A stream's discriminator is written once (a
+//! `write` with `first`): an input that sets a stream up does nothing the second time, and a value
+//! input says its stream's discriminator first if nothing did, so every byte after a
+//! discriminator is a whole u32 (a discriminator written twice would shift the values, and the
+//! model would count bytes). Event ids are `$fresh` (1, 2, 3, …: strictly increasing, H3).
+
+use serde_json::Value;
+
+/// Every query starts connected, with the three bidirectional streams 0, 4 and 8 opened on the
+/// client's side (which sends nothing until something is written on one): the Event, StateCommit
+/// and Action stream's places.
+pub const SETUP: &str = r#""session": {"startup_ms": 0},
+    "peer": {"steps": [
+        {"connect": {}},
+        {"expect": {"kind": "connected", "within_ms": 2000}},
+        {"open_bi": {"count": 3}}
+    ]}"#;
+
+/// A server's inputs, each an action and its window (`WINDOW_MS`, set by `harness learn`):
+/// `event_stream`, `commit_stream`, `action_stream` set a stream up (its discriminator);
+/// `bad_stream` gives the Action stream's place the unknown discriminator 0x04; `event` (a fresh
+/// id), `commit` (request 40) and `action` (a pull) write one u32 on their stream; `fin` ends the
+/// Event stream, `reset` resets the StateCommit stream (code 0); `close` closes the connection
+/// with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout fire (P3's 1 s
+/// discriminator timeout, the 5 s accept and idle timeouts): the untimed model is what happens
+/// within the windows, all short against them.
+pub const SERVER: &[(&str, &str)] = &[
+    (
+        "event_stream",
+        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "commit_stream",
+        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "action_stream",
+        r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "bad_stream",
+        r#"[{"write": {"stream": 8, "hex": "04", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "event",
+        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": ["$fresh"]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "commit",
+        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [40]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "action",
+        r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"write": {"stream": 8, "u32": [42]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "fin",
+        r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "reset",
+        r#"[{"reset": {"stream": 4, "code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "close",
+        r#"[{"close": {"code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    ("wait", r#"[{"wait": {"ms": 5100}}]"#),
+];
+
+/// A unit's output letter: what the server answered on which stream (`event`, `commit`,
+/// `action`: the values are left out, as they are the IUT's or the input's), how it ended a
+/// stream (`fin`, `reset`, `stop_sending`) or the connection (`close(CODE)`, `close(idle)`,
+/// `close(transport CODE)`, `refused`). The harness's own doings (its close, `connected`, a
+/// stream `blocked` by the IUT's MAX_STREAMS) are left out.
+pub fn output(unit: &Value) -> Option<String> {
+    let kind = unit.get("kind")?.as_str()?;
+    let stream = unit.get("stream").and_then(Value::as_u64);
+    Some(match kind {
+        "u32" => match stream {
+            Some(0) => "event".to_owned(),
+            Some(4) => "commit".to_owned(),
+            Some(8) => "action".to_owned(),
+            _ => "u32".to_owned(),
+        },
+        "close" => {
+            if unit.get("by").and_then(Value::as_str) != Some("iut") {
+                return None;
+            }
+            match (
+                unit.get("space").and_then(Value::as_str),
+                unit.get("code").and_then(Value::as_u64),
+            ) {
+                (Some("application"), Some(code)) => format!("close({code})"),
+                (Some(space), Some(code)) => format!("close({space} {code})"),
+                (Some(space), None) => format!("close({space})"),
+                _ => "close".to_owned(),
+            }
+        }
+        "fin" | "reset" | "stop_sending" | "stream" | "refused" => kind.to_owned(),
+        _ => return None,
+    })
+}
+
+/// The unit a letter stands for (see [`output`]).
+pub fn pattern(letter: &str) -> Option<Value> {
+    let on = |stream: u64| serde_json::json!({"kind": "u32", "where": {"stream": stream}});
+    Some(match letter {
+        "event" => on(0),
+        "commit" => on(4),
+        "action" => on(8),
+        "-" => return None,
+        close if close.starts_with("close(") => {
+            let code = close
+                .trim_start_matches("close(")
+                .trim_end_matches(')')
+                .parse::<u64>();
+            match code {
+                Ok(code) => {
+                    serde_json::json!({"kind": "close", "where": {"by": "iut", "space": "application", "code": code}})
+                }
+                Err(_) => serde_json::json!({"kind": "close", "where": {"by": "iut"}}),
+            }
+        }
+        kind => serde_json::json!({ "kind": kind }),
+    })
+}
+
+/// What says how a server answers the last of `word`'s inputs (see
+/// [`handshake_scenario::Learning::basis`]): the wire facts, only while the connection is clean
+/// (streams set up and values sent, in order, nothing ended, no timer run) and the streams the
+/// input needs are set up in the order the original reads them (0, then 4, then 8: `setup.order`).
+pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
+    let (last, before) = word.split_last()?;
+    let clean = before.iter().all(|i| {
+        matches!(
+            *i,
+            "event_stream" | "commit_stream" | "action_stream" | "event" | "commit" | "action"
+        )
+    });
+    if !clean {
+        return None;
+    }
+    let set_up = |setup: &str, value: &str| before.iter().any(|i| *i == setup || *i == value);
+    let events = set_up("event_stream", "event");
+    let commits = events && set_up("commit_stream", "commit");
+    let actions = commits && set_up("action_stream", "action");
+    match *last {
+        "event" => Some("wire.event"),
+        "commit" if events => Some("wire.commit"),
+        "action" if commits => Some("wire.action"),
+        "bad_stream" if commits && !actions => Some("wire.discriminator"),
+        "fin" => Some("P5"),
+        "reset" if commits => Some("H7"),
+        _ => None,
+    }
+}
+
+/// Proton's alphabet.
+pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
+    alphabets: &[handshake_scenario::Alphabet {
+        role: handshake_scenario::Role::Responder,
+        part: None,
+        setup: SETUP,
+        inputs: SERVER,
+        seeds: &[
+            "event_stream commit_stream action_stream event commit action close",
+            "event commit action fin",
+            "event commit bad_stream",
+            "event_stream wait",
+            "event commit action wait",
+        ],
+        // The server's answers come within the window; nothing runs on after it.
+        settle_ms: 0,
+    }],
+    output,
+    pattern,
+    basis,
+};
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn every_input_is_a_json_array_of_steps() {
+        for (name, steps) in super::SERVER {
+            let steps = steps.replace("WINDOW_MS", "5");
+            let v: serde_json::Value =
+                serde_json::from_str(&steps).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{name}");
+        }
+        assert!(super::SERVER.iter().any(|(name, _)| *name == "wait"));
+    }
+
+    #[test]
+    fn the_setup_is_an_object_whose_preamble_connects() {
+        let setup: serde_json::Value =
+            serde_json::from_str(&format!("{{{}}}", super::SETUP)).unwrap_or_default();
+        assert_eq!(setup["peer"]["steps"][0], json!({"connect": {}}));
+    }
+
+    #[test]
+    fn letters_name_the_stream_and_the_iut_s_closes_only() {
+        let out = super::output;
+        let u32_on = |stream: u64| json!({"kind": "u32", "conn": 0, "stream": stream, "value": 7});
+        assert_eq!(out(&u32_on(0)).as_deref(), Some("event"));
+        assert_eq!(out(&u32_on(4)).as_deref(), Some("commit"));
+        assert_eq!(out(&u32_on(8)).as_deref(), Some("action"));
+        let close = |by: &str| json!({"kind": "close", "conn": 0, "by": by, "space": "application", "code": 5, "reason": ""});
+        assert_eq!(out(&close("iut")).as_deref(), Some("close(5)"));
+        assert_eq!(out(&close("harness")), None);
+        assert_eq!(
+            out(&json!({"kind": "close", "by": "iut", "space": "idle", "code": null})).as_deref(),
+            Some("close(idle)")
+        );
+        assert_eq!(out(&json!({"kind": "connected", "conn": 0})), None);
+        assert_eq!(
+            out(&json!({"kind": "blocked", "conn": 0, "what": "x"})),
+            None
+        );
+    }
+}
