@@ -244,7 +244,11 @@ demo:
 	@echo
 	@echo "== harness mutants: the suite against deliberately wrong reference endpoints (every family) =="
 	$(HARNESS) mutants --report reports/demo/mutants
-	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario)"
+	@echo
+	@echo "== harness learn: the 3-way responder's state machine, then a wrong one's, diffed with it =="
+	$(HARNESS) learn --iut ref:3way --out reports/demo/learn/3way
+	-$(HARNESS) learn --iut 'ref:3way!no-syn-ack-retransmit' --diff ref:3way --out reports/demo/learn/no-syn-ack-retransmit
+	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario, learn/*/index.html)"
 
 # The interop matrix on a clean link and under the lossy-handshake fault profile (index.html, matrix.md/json,
 # one pcapng per cell).

@@ -84,10 +84,15 @@ pub struct LearnArgs {
     /// to the whole reading.
     #[arg(long)]
     pub strict_profile: bool,
-    /// Queries at once, each on a session of its own (default: 16 over real UDP, where a query
+    /// Queries at once, each on a session of its own (default: 32 over real UDP, where a query
     /// mostly waits; 1 in virtual time).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Over real UDP, ask every query this many times (2: the same answer twice, else the
+    /// majority of three, all listed). With 1, an answer is asked again only when it contradicts
+    /// an earlier one.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
     /// A model kept from an earlier run (its `model.json`): exit 1 when the IUT's state machine
     /// is no longer that one, with the first word on which they differ (a regression gate).
     #[arg(long, value_name = "MODEL_JSON")]
@@ -105,6 +110,8 @@ struct Subject {
     /// connection), outside every input's window.
     preamble: Vec<Value>,
     inputs: BTreeMap<String, Vec<Value>>,
+    /// An action's window, ms.
+    window_ms: u64,
 }
 
 /// The IUT as a system under learning: each query a scenario run.
@@ -125,6 +132,8 @@ struct Asker<'a> {
     subject: &'a Subject,
     iut: &'a Iut,
     seed: u64,
+    /// How many times a query is asked over real UDP.
+    repeat: u32,
 }
 
 impl<'a> ScenarioSul<'a> {
@@ -140,6 +149,7 @@ impl<'a> ScenarioSul<'a> {
                 subject,
                 iut,
                 seed: args.seed,
+                repeat: args.repeat,
             },
             workers,
             deadline: Instant::now() + Duration::from_secs(args.time),
@@ -289,7 +299,7 @@ impl Asker<'_> {
     /// majority of three (all three kept: non-determinism is reported, not averaged away).
     fn answer(&self, word: &[String]) -> Result<Answer, QueryError> {
         let first = self.ask(word)?;
-        if !self.iut.is_real_time() {
+        if !self.iut.is_real_time() || self.repeat < 2 {
             return Ok((first, None));
         }
         let second = self.ask(word)?;
@@ -435,13 +445,14 @@ struct Model {
 fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, String> {
     let jobs = args
         .jobs
-        .unwrap_or(if iut.is_real_time() { 16 } else { 1 })
+        .unwrap_or(if iut.is_real_time() { 32 } else { 1 })
         .max(1);
     std::thread::scope(|scope| {
         let asker = Asker {
             subject,
             iut,
             seed: args.seed,
+            repeat: args.repeat,
         };
         let workers = (jobs > 1).then(|| Workers::start(scope, jobs, move |w| asker.answer(w)));
         // The workers end with the SUL, before the scope waits for them.
@@ -473,8 +484,13 @@ fn learn_with(
         .collect();
     let mut oracle = handshake_learn::ChainOracle::new()
         .then(handshake_learn::SeededOracle::new(seeds))
-        .then(walks(args, iut.is_real_time()))
-        .then(handshake_learn::WpOracle::new(1));
+        .then(walks(args, subject.window_ms, iut.is_real_time()))
+        .then(handshake_learn::WpOracle::new(1).with_max_tests(if iut.is_real_time() {
+            // Over real UDP a test costs its waits in real time.
+            300
+        } else {
+            usize::MAX
+        }));
     let learned = handshake_learn::learn(
         &mut sul,
         &alphabet,
@@ -509,17 +525,18 @@ fn learn_with(
     })
 }
 
-/// The random walks of the equivalence check. Over real UDP, time passes with every input (its
-/// window): walks stay short (at most 10 inputs: 250 ms of 25-ms windows, short of the first
-/// timer of a family's), so a model counts the IUT's states, not how long a walk took.
-fn walks(args: &LearnArgs, real_time: bool) -> handshake_learn::RandomWalkOracle {
-    let walks = handshake_learn::RandomWalkOracle::new(args.seed)
-        .with_walks(args.walks.unwrap_or(if real_time { 100 } else { 300 }));
-    if real_time {
-        walks.with_mean_length(4).with_max_length(10)
-    } else {
-        walks.with_mean_length(6)
-    }
+/// The random walks of the equivalence check. Time passes with every input (its window): a walk
+/// stays within 250 ms of windows (10 inputs of 25 ms over real UDP, 50 of 5 ms in virtual time),
+/// short of a family's first timer, so a model counts the IUT's states, not how long a walk took.
+/// A reference diffed with a program is learned with the program's windows, and walks alike.
+fn walks(args: &LearnArgs, window_ms: u64, real_time: bool) -> handshake_learn::RandomWalkOracle {
+    let max_length = usize::try_from(250 / window_ms.max(1))
+        .unwrap_or(usize::MAX)
+        .clamp(4, 50);
+    handshake_learn::RandomWalkOracle::new(args.seed)
+        .with_walks(args.walks.unwrap_or(if real_time { 100 } else { 300 }))
+        .with_mean_length(6.min(max_length / 2))
+        .with_max_length(max_length)
 }
 
 /// What a difference's replay showed.
@@ -1081,6 +1098,7 @@ fn subject(
         alphabet,
         preamble,
         inputs,
+        window_ms,
     })
 }
 

@@ -47,7 +47,8 @@ pub const RESPONDER: &[(&str, &str)] = &[
 /// session's end.
 pub const SEEDS: &[&str] = &[
     "syn wait wait wait wait wait ack",
-    "syn wait wait wait wait wait syn ack",
+    "syn wait wait wait wait wait wait ack",
+    "syn wait wait wait wait wait wait wait syn ack",
     "syn syn wait wait wait wait wait",
     "syn wait syn wait syn wait ack",
     "syn ack wait wait syn ack",
