@@ -716,6 +716,10 @@ pub struct Alphabet {
     /// ends (a session's stream): what the abstraction leaves out (media) is then judged by the
     /// rules.
     pub settle_ms: u64,
+    /// Whether a program needs a fresh process for every query: a server that remembers what
+    /// earlier sessions did (Dark Tower's: the participants of a meeting, single-use media
+    /// tokens) cannot give a query a fresh start on a kept process.
+    pub fresh_process: bool,
 }
 
 impl Learning {

@@ -688,11 +688,9 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     let mut iut = FAMILIES
         .parse_iut(&args.iut)
         .map_err(|e| format!("--iut: {e}"))?;
-    // A responder program serves query after query, each from a fresh tuple of the harness (a
-    // fresh session): it is started once, not per query.
-    if let Iut::External(e) = &mut iut {
-        e.keep_running(true);
-    }
+    // A responder program serves query after query, each from a fresh tuple or connection of
+    // the harness (a fresh session): it is started once per worker, not per query, unless the
+    // family's alphabet says a session does not start afresh on a kept process.
     let family_name = match (&args.family, &iut) {
         (Some(f), _) => f.clone(),
         (None, Iut::Reference { family, .. }) => (*family).to_owned(),
@@ -703,6 +701,9 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     };
     let family = FAMILIES.require(&family_name).map_err(|e| e.to_string())?;
     let subject = subject(args, family, iut.is_real_time())?;
+    if let Iut::External(e) = &mut iut {
+        e.keep_running(!subject.alphabet.fresh_process);
+    }
     let model = learn_model(args, &subject, &iut);
     if interrupt::interrupted().is_some() {
         // Learning has stopped: the grace timer must not kill the harness while it writes.

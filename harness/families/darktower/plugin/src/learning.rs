@@ -199,6 +199,8 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
                 "publish join",
             ],
             settle_ms: 0,
+            // A kept server keeps earlier queries' participants and used media tokens.
+            fresh_process: true,
         },
         handshake_scenario::Alphabet {
             role: handshake_scenario::Role::Responder,
@@ -207,6 +209,8 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             inputs: HANDLER,
             seeds: &["auth media datagram fin", "media auth", "auth auth"],
             settle_ms: 0,
+            // A kept server keeps earlier queries' participants and used media tokens.
+            fresh_process: true,
         },
     ],
     output,

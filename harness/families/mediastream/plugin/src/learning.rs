@@ -125,6 +125,8 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         seeds: SEEDS,
         // The setup's stream lasts 1 s.
         settle_ms: 1500,
+        // A tuple is a session of its own.
+        fresh_process: false,
     }],
     output,
     pattern,

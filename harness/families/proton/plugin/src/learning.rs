@@ -176,6 +176,8 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         ],
         // The server's answers come within the window; nothing runs on after it.
         settle_ms: 0,
+        // A connection is a session of its own (one at a time: each worker keeps its process).
+        fresh_process: false,
     }],
     output,
     pattern,
