@@ -40,5 +40,5 @@ pub use oracle::{
     first_counterexample, identification_sets, wp_test_suite, ChainOracle, EquivalenceOracle,
     RandomWalkOracle, SeededOracle, WpOracle, DEFAULT_BATCH_SIZE,
 };
-pub use sul::{CacheStats, CachedSul, QueryBudget, QueryError, Sul};
+pub use sul::{Answered, CacheStats, CachedSul, QueryBudget, QueryError, Sul};
 pub use tree::{Contradiction, NodeId, ObservationTree};

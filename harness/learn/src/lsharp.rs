@@ -123,6 +123,9 @@ pub struct Learned<I, O> {
     pub stats: LearnStats,
     /// The limit that stopped the run before the oracle accepted a hypothesis.
     pub stopped_by: Option<Limit>,
+    /// Words the system answered two ways even when asked again (see
+    /// [`Limits::retries`]): each with the answer learned from and the one that contradicted it.
+    pub nondeterministic: Vec<crate::sul::Answered<I, O>>,
 }
 
 impl<I, O> Learned<I, O> {
@@ -244,6 +247,7 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O> + ?Sized> Learner<'_, I, O, S> {
                         hypothesis,
                         stats: self.final_stats(),
                         stopped_by: None,
+                        nondeterministic: self.sul.nondeterministic().to_vec(),
                     })
                 }
                 Ok(Progress::Stopped(limit)) => limit,
@@ -261,6 +265,7 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O> + ?Sized> Learner<'_, I, O, S> {
                     hypothesis,
                     stats,
                     stopped_by: Some(outcome),
+                    nondeterministic: self.sul.nondeterministic().to_vec(),
                 }),
                 None => Err(LearnError::LimitBeforeHypothesis {
                     limit: outcome,

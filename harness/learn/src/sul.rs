@@ -141,7 +141,13 @@ pub struct CachedSul<I, O, S> {
     budget: QueryBudget,
     exhausted: Option<Limit>,
     retries: u32,
+    /// Words whose answers still contradicted an earlier one after every retry, with the
+    /// earlier answer (kept) and the last one.
+    nondeterministic: Vec<Answered<I, O>>,
 }
+
+/// A word, the answer kept for it, and one that contradicted it.
+pub type Answered<I, O> = (Vec<I>, Vec<O>, Vec<O>);
 
 impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
     /// A cache in front of `inner`, empty and without a budget.
@@ -151,6 +157,7 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
             tree: ObservationTree::new(),
             stats: CacheStats::default(),
             retries: 0,
+            nondeterministic: Vec::new(),
             budget: QueryBudget::default(),
             exhausted: None,
         }
@@ -158,8 +165,10 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
 
     /// The same cache asking a query again, at most `retries` times, when its answer contradicts
     /// an earlier one (a system over a real network: a late answer looks like none); the first
-    /// answer that agrees is kept and the contradiction counted. With none agreeing (or no
-    /// retries) the contradiction is an error.
+    /// answer that agrees is kept and the contradiction counted. With none agreeing the earlier
+    /// answer stands (the later one's outputs after the contradiction are taken as if it had
+    /// been given) and the word is listed ([`nondeterministic`](Self::nondeterministic)): the
+    /// system races. Without retries a contradiction is an error.
     pub fn with_retries(mut self, retries: u32) -> Self {
         self.retries = retries;
         self
@@ -169,6 +178,12 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
     pub fn with_budget(mut self, budget: QueryBudget) -> Self {
         self.budget = budget;
         self
+    }
+
+    /// The words whose answers kept contradicting an earlier one (see
+    /// [`with_retries`](Self::with_retries)).
+    pub fn nondeterministic(&self) -> &[Answered<I, O>] {
+        &self.nondeterministic
     }
 
     /// Counters so far.
@@ -228,6 +243,7 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
+        let mut last = outputs.to_vec();
         for _ in 0..self.retries {
             self.charge(1, word.len() as u64)?;
             let again = self.inner.query(word)?;
@@ -236,10 +252,26 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
                     self.stats.contradictions += 1;
                     return Ok(());
                 }
-                Err(e) => error = e,
+                Err(e) => {
+                    error = e;
+                    last = again;
+                }
             }
         }
-        Err(error)
+        if self.retries == 0 {
+            return Err(error);
+        }
+        // It races: the earlier answer stands for the prefix it covers.
+        let known = (1..=word.len())
+            .rev()
+            .find_map(|n| word.get(..n).and_then(|p| self.tree.outputs(p)))
+            .unwrap_or_default();
+        let mut kept = known.clone();
+        kept.extend(last.iter().skip(known.len()).cloned());
+        self.stats.contradictions += 1;
+        self.nondeterministic
+            .push((word.to_vec(), kept.clone(), last));
+        self.record_once(word, &kept)
     }
 
     /// Stores one answer, checking it is complete and consistent with earlier answers.

@@ -485,12 +485,14 @@ fn learn_with(
     let mut oracle = handshake_learn::ChainOracle::new()
         .then(handshake_learn::SeededOracle::new(seeds))
         .then(walks(args, subject.window_ms, iut.is_real_time()))
-        .then(handshake_learn::WpOracle::new(1).with_max_tests(if iut.is_real_time() {
-            // Over real UDP a test costs its waits in real time.
-            300
-        } else {
-            usize::MAX
-        }));
+        .then(
+            handshake_learn::WpOracle::new(1).with_max_tests(if iut.is_real_time() {
+                // Over real UDP a test costs its waits in real time.
+                300
+            } else {
+                usize::MAX
+            }),
+        );
     let learned = handshake_learn::learn(
         &mut sul,
         &alphabet,
@@ -515,8 +517,16 @@ fn learn_with(
         "equivalence_queries": learned.stats.equivalence_queries,
         "seconds": started.elapsed().as_secs_f64(),
         "stopped_by": learned.stopped_by.map(|l| format!("{l:?}")),
-        "contradictions_asked_again": learned.stats.contradictions,
-        "non_deterministic": sul.unstable.iter().map(|(w, answers)| json!({"word": w, "answers": answers})).collect::<Vec<_>>(),
+        // Queries whose asks differed, and answers that contradicted an earlier one.
+        "answered_two_ways": sul.unstable.len() as u64 + learned.stats.contradictions,
+        "non_deterministic": sul
+            .unstable
+            .iter()
+            .map(|(w, answers)| json!({"word": w, "answers": answers}))
+            .chain(learned.nondeterministic.iter().map(|(w, kept, other)| {
+                json!({"word": w, "answers": [kept, other], "kept": kept})
+            }))
+            .collect::<Vec<_>>(),
     });
     Ok(Model {
         name: iut.name().to_owned(),
@@ -726,12 +736,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
         None => headline,
     };
-    let unstable = model.summary["non_deterministic"]
-        .as_array()
-        .map_or(0, Vec::len) as u64
-        + model.summary["contradictions_asked_again"]
-            .as_u64()
-            .unwrap_or(0);
+    let unstable = model.summary["answered_two_ways"].as_u64().unwrap_or(0);
     let headline = if unstable > 0 {
         format!(
             "{headline}; non-deterministic: {} answered two ways (learn.json lists them)",

@@ -176,8 +176,9 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         ],
         // The server's answers come within the window; nothing runs on after it.
         settle_ms: 0,
-        // A connection is a session of its own (one at a time: each worker keeps its process).
-        fresh_process: false,
+        // The original serves one connection at a time (H10), and a kept server still holds the
+        // last query's connection until it idles out: the next would be refused.
+        fresh_process: true,
     }],
     output,
     pattern,
