@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: hostile interop-programs independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: learn hostile interop-programs independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -52,6 +52,16 @@ test: tools pyenv
 # 400 MB, sixteen at most 300 MB (docs/hostile.md).
 hostile: pyenv
 	python3 vectors/iut/hostile/run_hostile.py --harness $(HARNESS) --max-rss-16-mb 300
+
+# Model learning over real UDP against the independent Python implementations (minutes each, so
+# not in `make test`, which learns in virtual time and one Python responder's untimed model): each
+# server's state machine learned and diffed with its reference's (docs/src/learning.md).
+learn: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	$(HARNESS) learn --iut vectors/iut/python-mediastream.json --diff ref:3way --out reports/learn/python-mediastream
+	$(HARNESS) learn --iut vectors/iut/python-proton.json --diff ref:project --out reports/learn/python-proton
+	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part controller --diff ref:v1 --out reports/learn/python-darktower-controller
+	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
 
 # Interop of two real programs, the harness relaying between them: the media stream's legacy,
 # 3-way and fallback initiators of one independent implementation against the legacy, 3-way and

@@ -109,6 +109,10 @@ struct Subject {
     /// The setup's `peer.steps`: what every query does before its first input (a QUIC family's
     /// connection), outside every input's window.
     preamble: Vec<Value>,
+    /// The setup's `peer.finally`: what every query does after its last input, outside every
+    /// window (a QUIC family closes its connection, so a kept server that serves one at a time
+    /// is free for the next query).
+    postamble: Vec<Value>,
     inputs: BTreeMap<String, Vec<Value>>,
     /// An action's window, ms.
     window_ms: u64,
@@ -176,6 +180,7 @@ impl Asker<'_> {
                 .ok_or_else(|| QueryError::new(format!("no input `{input}`")))?;
             steps.extend(s.iter().cloned());
         }
+        steps.extend(self.subject.postamble.iter().cloned());
         let setup: Value = serde_json::from_str(&format!("{{{}}}", self.subject.alphabet.setup))
             .map_err(|e| QueryError::new(format!("the family's learning setup: {e}")))?;
         let mut s = json!({
@@ -192,7 +197,10 @@ impl Asker<'_> {
             s.extend(setup.clone().into_iter().filter(|(k, _)| k != "peer"));
         }
         if let Some(peer) = setup["peer"].as_object() {
-            for (k, v) in peer.iter().filter(|(k, _)| *k != "steps") {
+            for (k, v) in peer
+                .iter()
+                .filter(|(k, _)| *k != "steps" && *k != "finally")
+            {
                 s["peer"][k] = v.clone();
             }
         }
@@ -1083,11 +1091,10 @@ fn subject(
             names.join(", ")
         ));
     }
-    let preamble = serde_json::from_str::<Value>(&format!("{{{}}}", alphabet.setup))
-        .map_err(|e| format!("the family's learning setup: {e}"))?["peer"]["steps"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let setup = serde_json::from_str::<Value>(&format!("{{{}}}", alphabet.setup))
+        .map_err(|e| format!("the family's learning setup: {e}"))?;
+    let steps_of = |key: &str| setup["peer"][key].as_array().cloned().unwrap_or_default();
+    let (preamble, postamble) = (steps_of("steps"), steps_of("finally"));
     let inputs: BTreeMap<String, Vec<Value>> = table
         .iter()
         .filter(|(name, _)| args.inputs.is_empty() || args.inputs.iter().any(|i| i == name))
@@ -1103,6 +1110,7 @@ fn subject(
         learning,
         alphabet,
         preamble,
+        postamble,
         inputs,
         window_ms,
     })

@@ -12,13 +12,15 @@ use serde_json::Value;
 
 /// Every query starts connected, with the three bidirectional streams 0, 4 and 8 opened on the
 /// client's side (which sends nothing until something is written on one): the Event, StateCommit
-/// and Action stream's places.
+/// and Action stream's places; every query ends closing its connection (`finally`, outside every
+/// window).
 pub const SETUP: &str = r#""session": {"startup_ms": 0},
     "peer": {"steps": [
         {"connect": {}},
         {"expect": {"kind": "connected", "within_ms": 2000}},
         {"open_bi": {"count": 3}}
-    ]}"#;
+    ],
+    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#;
 
 /// A server's inputs, each an action and its window (`WINDOW_MS`, set by `harness learn`):
 /// `event_stream`, `commit_stream`, `action_stream` set a stream up (its discriminator);
@@ -176,9 +178,9 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         ],
         // The server's answers come within the window; nothing runs on after it.
         settle_ms: 0,
-        // The original serves one connection at a time (H10), and a kept server still holds the
-        // last query's connection until it idles out: the next would be refused.
-        fresh_process: true,
+        // The original serves one connection at a time (H10): every query ends closing its
+        // connection (the setup's `finally`), so a kept server is free for the next.
+        fresh_process: false,
     }],
     output,
     pattern,
