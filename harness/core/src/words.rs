@@ -2,13 +2,21 @@
 //! name that is close to a known one.
 
 /// `count` of `noun`, with the plural when it is not one: `1 violation`, `2 violations`
-/// (`noun` is the singular; the plural adds an `s`).
+/// (`noun` is the singular; the plural adds an `s`, or turns a consonant's `y` into `ies`:
+/// `2 queries`).
 pub fn count(count: impl Into<u64>, noun: &str) -> String {
     let count = count.into();
     if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
+        return format!("1 {noun}");
+    }
+    let consonant_y = noun.strip_suffix('y').filter(|stem| {
+        stem.chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphabetic() && !"aeiou".contains(c))
+    });
+    match consonant_y {
+        Some(stem) => format!("{count} {stem}ies"),
+        None => format!("{count} {noun}s"),
     }
 }
 
@@ -58,6 +66,8 @@ mod tests {
         assert_eq!(count(1u64, "violation"), "1 violation");
         assert_eq!(count(0u64, "violation"), "0 violations");
         assert_eq!(count(3usize as u64, "deviation"), "3 deviations");
+        assert_eq!(count(2u64, "query"), "2 queries");
+        assert_eq!(count(2u64, "day"), "2 days");
         assert_eq!(times(1u64), "once");
         assert_eq!(times(2u64), "twice");
         assert_eq!(times(5u64), "5 times");
