@@ -31,3 +31,35 @@ pub fn scenarios_of<F: Family>(folder: &Path, role: Role) -> Vec<(String, Scenar
         })
         .collect()
 }
+
+/// Asserts a family's learning alphabets are well formed: each setup a JSON object's members,
+/// each input's steps a non-empty JSON array (with the window set), each seed word made of the
+/// alphabet's inputs, and a `wait` input that lets timers fire.
+pub fn assert_alphabets_parse(learning: &crate::Learning) {
+    for alphabet in learning.alphabets {
+        let part = alphabet.part.unwrap_or("(whole role)");
+        let setup: Result<serde_json::Value, _> =
+            serde_json::from_str(&format!("{{{}}}", alphabet.setup));
+        assert!(setup.is_ok_and(|s| s.is_object()), "{part}: setup");
+        for (name, steps) in alphabet.inputs {
+            let steps: serde_json::Value = serde_json::from_str(&steps.replace("WINDOW_MS", "5"))
+                .unwrap_or_else(|e| panic!("{part}: {name}: {e}"));
+            assert!(
+                steps.as_array().is_some_and(|a| !a.is_empty()),
+                "{part}: {name}"
+            );
+        }
+        for word in alphabet.seeds {
+            for input in word.split_whitespace() {
+                assert!(
+                    alphabet.inputs.iter().any(|(name, _)| *name == input),
+                    "{part}: seed `{word}`: no input `{input}`"
+                );
+            }
+        }
+        assert!(
+            alphabet.inputs.iter().any(|(name, _)| *name == "wait"),
+            "{part}: no wait"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use handshake_learn::Mealy;
+use handshake_report::html::esc as escape;
 
 /// One row per state: the shortest word that reaches it, and its transitions grouped by what
 /// they answer and where they go (`syn → syn_ack, to 1`; a group that stays says nothing of
@@ -122,13 +123,6 @@ pub fn html(mealy: &Mealy<String, String>, page: &Page) -> String {
     }
     html.push_str("\n</body></html>\n");
     html
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

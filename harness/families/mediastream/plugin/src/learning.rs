@@ -136,12 +136,7 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_input_is_a_json_array_of_steps() {
-        for (name, steps) in super::RESPONDER {
-            let steps = steps.replace("WINDOW_MS", "5");
-            let v: serde_json::Value =
-                serde_json::from_str(&steps).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{name}");
-        }
+    fn the_alphabets_are_well_formed() {
+        handshake_scenario::testing::assert_alphabets_parse(&super::LEARNING);
     }
 }

@@ -192,14 +192,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn every_input_is_a_json_array_of_steps() {
-        for (name, steps) in super::SERVER {
-            let steps = steps.replace("WINDOW_MS", "5");
-            let v: serde_json::Value =
-                serde_json::from_str(&steps).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{name}");
-        }
-        assert!(super::SERVER.iter().any(|(name, _)| *name == "wait"));
+    fn the_alphabets_are_well_formed() {
+        handshake_scenario::testing::assert_alphabets_parse(&super::LEARNING);
     }
 
     #[test]
