@@ -86,6 +86,7 @@ fn entry(
                 format!("pcapng:{scenario}:{iut}:{repetition}").into_bytes()
             },
             traffic_bytes: 0,
+            iut_units: Vec::new(),
         },
         status,
         expected_failure: expected_failure.map(String::from),
