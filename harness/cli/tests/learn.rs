@@ -2,30 +2,8 @@
 //! profile's difference from it is found and allowed, every responder mutant the alphabet can
 //! reach is found as a violation, and bad input is named.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn out_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("harness-learn-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod learning_common;
+use learning_common::{harness, out_dir, text};
 
 #[test]
 fn the_3way_reference_has_three_states() {

@@ -6,32 +6,12 @@
 //! release build), Dark Tower's controller 8 s. These tests narrow the alphabets with `--inputs`
 //! to the part each looks at.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn out_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("harness-learn-quic-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod learning_common;
+use learning_common::{harness, out_dir, text};
 
 /// `harness learn ARGS --out OUT`: its output, `learn.json` and `model.dot`.
 fn learn(test: &str, args: &[&str]) -> (Output, Value, String) {

@@ -1,0 +1,30 @@
+//! What the `harness learn` tests share: running the binary from the workspace root, a fresh
+//! output folder per test, and what a run said.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// `harness ARGS`, from the workspace root.
+pub fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An empty output folder for `test` (this process's own).
+pub fn out_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("harness-learn-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A run's stdout and stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
