@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: learn hostile interop-programs independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
 
 all: build
 
@@ -62,6 +62,16 @@ learn: pyenv
 	$(HARNESS) learn --iut vectors/iut/python-proton.json --diff ref:project --out reports/learn/python-proton
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part controller --diff ref:v1 --out reports/learn/python-darktower-controller
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
+
+# Every server-side mutant of the independent and the strangers' implementations, found (or not)
+# by `harness learn --diff` alone over real UDP: the media stream's untimed first (seconds), then
+# with `wait`; Proton's and Dark Tower's with their whole alphabets (minutes each: about two hours
+# for the media stream's 28, more for the QUIC families' 76; a fleet's job, not a session's).
+# Writes reports/learn/mutants/summary.md. LEARN_MUTANTS picks the manifests, LEARN_ONLY a name.
+LEARN_MUTANTS ?= vectors/iut/python-mediastream.json vectors/iut/strangers/mediastream.json
+learn-mutants: pyenv
+	$(CARGO) build --release --quiet -p handshake-harness
+	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
 
 # Interop of two real programs, the harness relaying between them: the media stream's legacy,
 # 3-way and fallback initiators of one independent implementation against the legacy, 3-way and

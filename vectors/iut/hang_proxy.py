@@ -1,6 +1,8 @@
-"""A synthetic "stops serving anyone" hang, for checking that `harness fuzz` finds hangs in a kept
-responder: a UDP proxy in front of a responder that forwards both ways (one upstream socket per
-client) until a datagram of TRIGGER_LEN bytes arrives, then forwards nothing more, ever.
+"""A synthetic "stops serving anyone" hang, for checking that `harness fuzz` and `harness learn`
+find hangs in a kept responder: a UDP proxy in front of a responder that forwards both ways (one
+upstream socket per client) until a datagram of TRIGGER_LEN bytes arrives, then forwards nothing
+more, ever. With a negative TRIGGER_LEN, a datagram of -TRIGGER_LEN bytes is a crash instead: the
+proxy ends at once with exit code 3 (its responder with it).
 
     hang_proxy.py LISTEN_PORT TRIGGER_LEN COMMAND…
 
@@ -25,6 +27,8 @@ def bound(port):
 
 def main():
     outer_port, trigger_len = int(sys.argv[1]), int(sys.argv[2])
+    crash = trigger_len < 0
+    trigger_len = abs(trigger_len)
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     inner_port = probe.getsockname()[1]
@@ -48,6 +52,9 @@ def main():
                 if s is not outer:
                     outer.sendto(data, client_of[s])
                 elif len(data) == trigger_len:
+                    if crash:
+                        child.terminate()
+                        sys.exit(3)
                     hung = True
                 else:
                     u = upstream.get(addr)

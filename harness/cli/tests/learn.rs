@@ -265,3 +265,31 @@ fn an_independent_responder_passes_and_its_mutant_is_found() {
         "{t}"
     );
 }
+
+/// A program that crashes, or stops serving anyone, on a START (the Python responder behind
+/// `vectors/iut/hang_proxy.py`): a finding, kept as the shortest word's scenario (with the
+/// family's liveness probe after it), and exit 1. `harness run` replays it: it fails that
+/// program and passes the Python responder alone.
+#[test]
+fn a_crash_and_a_hang_are_findings_kept_as_scenarios() {
+    for kind in ["crash", "hang"] {
+        let manifest = format!("harness/cli/tests/learning_common/{kind}-on-start.json");
+        let out = out_dir(&format!("{kind}-on-start"));
+        let dir = out.to_str().unwrap_or(".");
+        let o = harness(&[
+            "learn", "--iut", &manifest, "--inputs", "syn,start", "--jobs", "2", "--out", dir,
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains(&format!("{kind}: after start: ")), "{t}");
+        let scenario = out.join("findings").join(format!("{kind}-1.json"));
+        let scenario = scenario.to_str().unwrap_or(".");
+        let replay = out.join("replay");
+        let replay = replay.to_str().unwrap_or(".");
+        let run = |iut: &str| harness(&["run", scenario, "--iut", iut, "--report", replay]);
+        let r = run(&manifest);
+        assert_eq!(r.status.code(), Some(1), "{}", text(&r));
+        let r = run("vectors/iut/python-mediastream.json");
+        assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    }
+}

@@ -37,8 +37,8 @@ pub use compare::{differences, distinguish};
 pub use lsharp::{learn, LearnError, LearnStats, Learned, Limit, Limits};
 pub use mealy::{Mealy, MealyError, Symbol};
 pub use oracle::{
-    first_counterexample, identification_sets, wp_test_suite, ChainOracle, EquivalenceOracle,
-    RandomWalkOracle, SeededOracle, WpOracle, DEFAULT_BATCH_SIZE,
+    first_counterexample, identification_sets, wp_test_suite, ChainOracle, DifferenceOracle,
+    EquivalenceOracle, RandomWalkOracle, SeededOracle, WpOracle, DEFAULT_BATCH_SIZE,
 };
 pub use sul::{Answered, CacheStats, CachedSul, QueryBudget, QueryError, Sul};
 pub use tree::{Contradiction, NodeId, ObservationTree};

@@ -261,7 +261,12 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> CachedSul<I, O, S> {
         if self.retries == 0 {
             return Err(error);
         }
-        // It races: the earlier answer stands for the prefix it covers.
+        self.keep_racing(word, last)
+    }
+
+    /// `word` kept answering against an earlier answer (`last` its last answer): it races. The
+    /// earlier answer stands for the prefix it covers, the last for the rest; both are listed.
+    fn keep_racing(&mut self, word: &[I], last: Vec<O>) -> Result<(), QueryError> {
         let known = (1..=word.len())
             .rev()
             .find_map(|n| word.get(..n).and_then(|p| self.tree.outputs(p)))
@@ -343,8 +348,36 @@ impl<I: Symbol, O: Symbol, S: Sul<I, O>> Sul<I, O> for CachedSul<I, O, S> {
                     to_send.len()
                 )));
             }
-            for (word, outputs) in to_send.iter().zip(&answers) {
-                self.record(word, outputs)?;
+            // Answers that contradict earlier ones are asked again together, as a batch.
+            let mut contradicting = Vec::new();
+            for (word, outputs) in to_send.iter().zip(answers) {
+                if let Err(error) = self.record_once(word, &outputs) {
+                    if self.retries == 0 {
+                        return Err(error);
+                    }
+                    contradicting.push((word.clone(), outputs));
+                }
+            }
+            for _ in 0..self.retries {
+                if contradicting.is_empty() {
+                    break;
+                }
+                let again: Vec<Vec<I>> = contradicting.iter().map(|(w, _)| w.clone()).collect();
+                let symbols = again.iter().map(|word| word.len() as u64).sum();
+                self.charge(again.len() as u64, symbols)?;
+                let answers = self.inner.query_batch(&again)?;
+                let mut still = Vec::new();
+                for (word, outputs) in again.into_iter().zip(answers) {
+                    if self.record_once(&word, &outputs).is_ok() {
+                        self.stats.contradictions += 1;
+                    } else {
+                        still.push((word, outputs));
+                    }
+                }
+                contradicting = still;
+            }
+            for (word, last) in contradicting {
+                self.keep_racing(&word, last)?;
             }
         }
         self.stats.cache_hits += (words.len() - to_send.len()) as u64;
@@ -495,5 +528,37 @@ mod tests {
         let mut strict = CachedSul::new(LateOnce { asked: 0 });
         assert_eq!(strict.query(&['a']), Ok(vec![1]));
         assert!(strict.query(&['a', 'b']).is_err());
+    }
+
+    /// Counts its batches; answers as [`LateOnce`] does, query by query.
+    struct Batches {
+        late: LateOnce,
+        batches: usize,
+    }
+
+    impl Sul<char, u8> for Batches {
+        fn query(&mut self, word: &[char]) -> Result<Vec<u8>, QueryError> {
+            self.late.query(word)
+        }
+
+        fn query_batch(&mut self, words: &[Vec<char>]) -> Result<Vec<Vec<u8>>, QueryError> {
+            self.batches += 1;
+            words.iter().map(|word| self.late.query(word)).collect()
+        }
+    }
+
+    #[test]
+    fn contradictions_in_a_batch_are_asked_again_as_a_batch() {
+        let system = Batches {
+            late: LateOnce { asked: 0 },
+            batches: 0,
+        };
+        let mut cached = CachedSul::new(system).with_retries(2);
+        assert_eq!(cached.query(&['a']), Ok(vec![1]));
+        let words = vec![vec!['a', 'b'], vec!['b']];
+        // `a b` is asked second and contradicts `a`; asked again, in a second batch, it agrees.
+        assert_eq!(cached.query_batch(&words), Ok(vec![vec![1, 1], vec![1]]));
+        assert_eq!(cached.stats().contradictions, 1);
+        assert_eq!(cached.inner_mut().batches, 2);
     }
 }

@@ -690,6 +690,11 @@ pub struct Learning {
     /// rests on. `None` where the facts say nothing of that state: a difference there is shown,
     /// not judged.
     pub basis: fn(word: &[&str], letter: &str) -> Option<&'static str>,
+    /// One window's letters (distinct, sorted) as the family words its answer: where what the IUT
+    /// sent in a window races with how it ended it, the family keeps only what does not race (a
+    /// QUIC server's close, whatever it wrote just before closing), so that a real program's
+    /// answers are the same every time. [`Learning::every_letter`] keeps them all.
+    pub window: fn(letters: Vec<String>) -> Vec<String>,
 }
 
 /// The inputs facing one role (or one part of it: Dark Tower's server is a controller and a
@@ -716,6 +721,10 @@ pub struct Alphabet {
     /// ends (a session's stream): what the abstraction leaves out (media) is then judged by the
     /// rules.
     pub settle_ms: u64,
+    /// An action's window over real UDP, ms (`harness learn --window-ms`; 5 ms in virtual time):
+    /// long enough for a program's answer on a loaded machine, short against the family's timers,
+    /// which fire in `wait`. Answers that come later race with the next input's.
+    pub real_time_window_ms: u64,
     /// Whether a program needs a fresh process for every query: a server that remembers what
     /// earlier sessions did (Dark Tower's: the participants of a meeting, single-use media
     /// tokens) cannot give a query a fresh start on a kept process.
@@ -729,7 +738,13 @@ impl Learning {
         output: |_| None,
         pattern: |_| None,
         basis: |_, _| None,
+        window: Learning::every_letter,
     };
+
+    /// A window's answer is every letter in it.
+    pub fn every_letter(letters: Vec<String>) -> Vec<String> {
+        letters
+    }
 }
 
 /// How `harness probe` finds out what an external program of a family speaks.

@@ -241,7 +241,32 @@ pub struct ScenarioOutcome {
     pub iut_units: Vec<(f64, serde_json::Value)>,
 }
 
+/// The step (1-based) a reason is about: `step 7: …`.
+pub fn failed_step(reason: &str) -> Option<usize> {
+    let rest = reason.strip_prefix("step ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 impl ScenarioOutcome {
+    /// The reason saying an external IUT ended during the run other than with exit code 0 (it
+    /// crashed), if one does.
+    pub fn iut_crash(&self) -> Option<&str> {
+        self.reasons
+            .iter()
+            .find(|r| r.contains("the IUT ended (") && !r.contains("(exit code 0)"))
+            .map(String::as_str)
+    }
+
+    /// Whether a step after the first `steps` failed: what a liveness probe appended after them
+    /// shows (an IUT that no longer answers).
+    pub fn failed_after(&self, steps: usize) -> bool {
+        self.reasons
+            .iter()
+            .filter_map(|r| failed_step(r))
+            .any(|n| n > steps)
+    }
+
     /// An outcome with nothing observed (the run did not happen, or not far).
     pub fn empty(
         protocol: &'static str,
@@ -621,5 +646,16 @@ pub fn judge<F: Family>(
         traffic_bytes: capture.len(),
         capture,
         iut_units: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failed_step;
+
+    #[test]
+    fn reasons_name_their_step() {
+        assert_eq!(failed_step("step 12: expected a message"), Some(12));
+        assert_eq!(failed_step("the IUT ended (exit code 1)"), None);
     }
 }

@@ -137,21 +137,6 @@ fn about_the_capture(rule: &str) -> bool {
     rule.ends_with(".decrypt")
 }
 
-/// The step number (1-based) a reason is about (`step 7: …`).
-fn failed_step(reason: &str) -> Option<usize> {
-    let rest = reason.strip_prefix("step ")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Whether the probe (steps after the first `input_len`) failed in `o`.
-fn probe_failed(o: &ScenarioOutcome, input_len: usize) -> bool {
-    o.reasons
-        .iter()
-        .filter_map(|r| failed_step(r))
-        .any(|n| n > input_len)
-}
-
 /// An external IUT's peak memory in the run, kB (its transcript says).
 fn peak_memory_kb(o: &ScenarioOutcome) -> Option<u64> {
     o.transcript.iter().find_map(|l| {
@@ -162,13 +147,6 @@ fn peak_memory_kb(o: &ScenarioOutcome) -> Option<u64> {
             .parse()
             .ok()
     })
-}
-
-fn crashed(o: &ScenarioOutcome) -> Option<String> {
-    o.reasons
-        .iter()
-        .find(|r| r.contains("the IUT ended (") && !r.contains("(exit code 0)"))
-        .cloned()
 }
 
 /// Whether every verdict the baseline could leave for an outcome is of a kind in `done` (kinds
@@ -291,7 +269,7 @@ impl Runner<'_> {
         let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
         let outcome = outcome?;
         let external = matches!(self.search_iut, Iut::External(_));
-        if external && (probe_failed(&outcome, input_len) || crashed(&outcome).is_some()) {
+        if external && (outcome.failed_after(input_len) || outcome.iut_crash().is_some()) {
             ExternalIut::forget_kept();
         }
         let verdict = self.verdict_within(input, &outcome, input_len, true);
@@ -328,7 +306,7 @@ impl Runner<'_> {
         in_search: bool,
     ) -> Option<Verdict> {
         let detail = outcome.reasons.join("; ");
-        if let Some(why) = crashed(outcome) {
+        if let Some(why) = outcome.iut_crash().map(str::to_owned) {
             return Some(Verdict {
                 kind: "crash".into(),
                 detail: why,
@@ -362,7 +340,7 @@ impl Runner<'_> {
                 rules: Vec::new(),
             });
         }
-        let probe = probe_failed(outcome, input_len);
+        let probe = outcome.failed_after(input_len);
         let the_iuts =
             |r: &&String| !about_the_capture(r) && !outcome.rules_on_harness_datagrams.contains(*r);
         if !probe && !outcome.rules_fired.keys().any(|r| the_iuts(&r)) {
@@ -382,7 +360,7 @@ impl Runner<'_> {
         if probe
             && baseline
                 .as_ref()
-                .is_some_and(|b| !probe_failed(b, input_len))
+                .is_some_and(|b| !b.failed_after(input_len))
         {
             return Some(Verdict {
                 kind: "hang".into(),
@@ -589,12 +567,6 @@ mod tests {
         with_pair.remove("hang");
         assert!(!only_done_kinds(&with_pair, true, &[&a]));
         assert!(!only_done_kinds(&BTreeSet::new(), false, &[&a]));
-    }
-
-    #[test]
-    fn reasons_name_their_step() {
-        assert_eq!(failed_step("step 12: expected a message"), Some(12));
-        assert_eq!(failed_step("the IUT ended (exit code 1)"), None);
     }
 
     #[test]

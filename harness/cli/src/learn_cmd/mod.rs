@@ -5,8 +5,9 @@
 //! family's connection), then the inputs' steps one after the other, against the IUT (in
 //! virtual time for a reference, over real UDP for a program). Its answer is, per input, the
 //! abstraction of what the IUT sent in that input's window, read from the run's capture. Over
-//! real UDP each query is asked twice and a third time when the two differ; an answer that still
-//! differs is reported as non-determinism, not averaged away.
+//! real UDP an answer that contradicts an earlier one is asked again; one that still differs is
+//! reported as non-determinism, not averaged away. A program that crashes or stops serving is a
+//! finding, kept as a scenario, as `harness fuzz` keeps one.
 //!
 //! The diff replays every shortest sequence on which the IUT's model and the reference's differ as
 //! a scenario judged by the family's rules: a **violation** when the IUT breaks a fact there and
@@ -25,7 +26,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use handshake_learn::{Limit, Mealy, QueryError, Sul};
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
+use handshake_scenario::external::ExternalIut;
 use handshake_scenario::interrupt;
+use handshake_scenario::outcome::failed_step;
 use handshake_scenario::{Alphabet, DynFamily, Iut, Learning, Role, Verdict};
 use serde_json::{json, Value};
 
@@ -65,7 +68,8 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = 64)]
     pub states: usize,
     /// The window of an action (how long the IUT's answer may take), ms: default 5 in virtual
-    /// time, 25 over real UDP. The family's `wait` input is what lets timers fire.
+    /// time; over real UDP the family's (the media stream 25, Proton and Dark Tower 80). The
+    /// family's `wait` input is what lets timers fire.
     #[arg(long)]
     pub window_ms: Option<u64>,
     /// Only these of the family's inputs (comma-separated; default: all). Without `wait`, which
@@ -138,33 +142,60 @@ struct Asker<'a> {
     seed: u64,
     /// How many times a query is asked over real UDP.
     repeat: u32,
+    /// The crashes and hangs found so far.
+    stops: &'a std::sync::Mutex<Vec<Stop>>,
+}
+
+/// A program that crashed or stopped serving while it was learned: a finding, as `harness fuzz`
+/// reports one.
+#[derive(Debug, Clone)]
+struct Stop {
+    /// `crash` or `hang`.
+    kind: &'static str,
+    /// The word that did it.
+    word: Vec<String>,
+    /// What showed it.
+    reason: String,
+    /// The scenario that shows it again: the word's, with the family's liveness probe after it
+    /// for a hang.
+    scenario: Value,
+}
+
+/// How a program stopped serving.
+#[derive(Debug, Clone, Copy)]
+enum Stopped {
+    /// It ended.
+    Crash,
+    /// It runs, but answers no new session.
+    Hang,
+}
+
+impl Stopped {
+    fn name(self) -> &'static str {
+        match self {
+            Stopped::Crash => "crash",
+            Stopped::Hang => "hang",
+        }
+    }
+}
+
+thread_local! {
+    /// The word this thread's kept process served last: what a hang found by the next query may
+    /// be blamed on.
+    static LAST_WORD: std::cell::RefCell<Option<Vec<String>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl<'a> ScenarioSul<'a> {
     /// `iut` over the subject's inputs, its time running from now, `workers` answering batches.
-    fn new(
-        args: &LearnArgs,
-        subject: &'a Subject,
-        iut: &'a Iut,
-        workers: Option<Workers>,
-    ) -> ScenarioSul<'a> {
+    fn new(args: &LearnArgs, asker: Asker<'a>, workers: Option<Workers>) -> ScenarioSul<'a> {
         ScenarioSul {
-            asker: Asker {
-                subject,
-                iut,
-                seed: args.seed,
-                repeat: args.repeat,
-            },
+            asker,
             workers,
             deadline: Instant::now() + Duration::from_secs(args.time),
             unstable: Vec::new(),
             runs: 0,
         }
-    }
-
-    /// The scenario that plays `word`.
-    fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
-        self.asker.scenario(word)
     }
 }
 
@@ -208,15 +239,31 @@ impl Asker<'_> {
         Ok(s)
     }
 
-    /// One run of `word`: its outputs, one letter per input.
+    /// One run of `word`: its outputs, one letter per input. Over real UDP a program that ended
+    /// (crashed) is a finding, and the window it ended in answers `crash`; one that no longer
+    /// serves (a preamble that did not complete, or a silent answer and a liveness probe not
+    /// answered) is a hang, blamed by replay on fresh processes, and the word is asked again on a
+    /// fresh process.
     fn ask(&self, word: &[String]) -> Result<Vec<String>, QueryError> {
-        let json = self.scenario(word)?;
+        self.ask_watching(word, self.iut.is_real_time())
+    }
+
+    /// The run of `json` on the IUT (a kept process, where it is kept). A program that was not
+    /// ready in time (a machine busy starting others) is started again, twice at most.
+    fn run(&self, json: &Value) -> Result<handshake_scenario::ScenarioOutcome, QueryError> {
         let loaded = self
             .subject
             .family
-            .load_value(&json)
+            .load_value(json)
             .map_err(|e| QueryError::new(e.0))?;
-        let outcome = loaded.run_keeping(self.iut, self.seed, STEP_LIMIT, Keep::Units);
+        let mut outcome = loaded.run_keeping(self.iut, self.seed, STEP_LIMIT, Keep::Units);
+        for _ in 0..2 {
+            if !outcome.reasons.iter().any(|r| r.contains(NOT_READY)) {
+                break;
+            }
+            ExternalIut::forget_kept();
+            outcome = loaded.run_keeping(self.iut, self.seed, STEP_LIMIT, Keep::Units);
+        }
         if outcome.interrupted || interrupt::interrupted().is_some() {
             // Cut short: its answer is partial, and must not be learned from.
             return Err(QueryError::stopping(Limit::Interrupted, "interrupted"));
@@ -224,11 +271,35 @@ impl Asker<'_> {
         if matches!(outcome.verdict, Verdict::Error | Verdict::Unsupported) {
             return Err(QueryError::new(outcome.reasons.join("; ")));
         }
+        Ok(outcome)
+    }
+
+    /// [`ask`](Self::ask); `watching`: crashes and hangs are looked for (not on a word asked
+    /// again after one).
+    fn ask_watching(&self, word: &[String], watching: bool) -> Result<Vec<String>, QueryError> {
+        let json = self.scenario(word)?;
+        let outcome = self.run(&json)?;
+        let crash = if watching {
+            outcome.iut_crash().map(str::to_owned)
+        } else {
+            None
+        };
+        if crash.is_some() {
+            // The process is gone; the next query starts a fresh one. The word's answers stand
+            // (what it sent before it ended, then nothing): the crash is a finding, not a letter,
+            // since when a program's end is seen lags behind the input that ended it.
+            ExternalIut::forget_kept();
+            LAST_WORD.with(|w| w.borrow_mut().take());
+            self.blame(word, Stopped::Crash)?;
+        }
         let starts = step_starts(&outcome.transcript);
         let mut first = 1 + self.subject.preamble.len();
         // A preamble that did not complete (no connection, a participant not let in) leaves the
         // inputs nothing to act on: their answers would be the preamble's failure, not the IUT's.
         if !word.is_empty() && !starts.contains_key(&first) {
+            if watching && crash.is_none() {
+                return self.no_longer_served(word);
+            }
             return Err(QueryError::new(format!(
                 "the preamble did not complete: {}",
                 outcome.reasons.join("; ")
@@ -245,7 +316,111 @@ impl Asker<'_> {
             windows.push((start, start + waited_ms(steps)));
             first += steps.len();
         }
-        Ok(self.outputs(&outcome.iut_units, &windows))
+        let answers = self.outputs(&outcome.iut_units, &windows);
+        if watching && crash.is_none() {
+            if answers.iter().all(|a| a == "-") && !self.still_serves()? {
+                return self.no_longer_served(word);
+            }
+            LAST_WORD.with(|w| *w.borrow_mut() = Some(word.to_vec()));
+        }
+        Ok(answers)
+    }
+
+    /// Finds the shortest prefix of `word` that crashes a fresh process, or leaves it not
+    /// serving (its liveness probe after it not answered), and keeps it as a finding; whether
+    /// one did. A word in which the last input of a kept finding of that kind comes is taken to
+    /// show that finding again (not replayed).
+    fn blame(&self, word: &[String], kind: Stopped) -> Result<bool, QueryError> {
+        let known = self.stops.lock().is_ok_and(|stops| {
+            stops
+                .iter()
+                .filter(|s| s.kind == kind.name())
+                .any(|s| s.word.last().is_some_and(|last| word.contains(last)))
+        });
+        if known {
+            return Ok(true);
+        }
+        for n in 1..=word.len() {
+            let prefix = word.get(..n).unwrap_or(word);
+            let (json, probe_at) = match self.probed(prefix)? {
+                Some(probed) => probed,
+                None => {
+                    let json = self.scenario(prefix)?;
+                    let steps = json["peer"]["steps"].as_array().map_or(0, Vec::len);
+                    (json, steps)
+                }
+            };
+            ExternalIut::forget_kept();
+            let outcome = self.run(&json)?;
+            ExternalIut::forget_kept();
+            let reason = match kind {
+                Stopped::Crash => outcome.iut_crash().map(str::to_owned),
+                Stopped::Hang if outcome.iut_crash().is_none() => outcome
+                    .reasons
+                    .iter()
+                    .find(|r| failed_step(r).is_some_and(|n| n > probe_at))
+                    .map(|r| format!("after it the IUT no longer served a new session: {r}")),
+                Stopped::Hang => None,
+            };
+            if let Some(reason) = reason {
+                if let Ok(mut stops) = self.stops.lock() {
+                    // Another worker may have found it meanwhile.
+                    let same = |s: &Stop| s.kind == kind.name() && s.word.last() == prefix.last();
+                    if stops.iter().any(same) {
+                        return Ok(true);
+                    }
+                    stops.push(Stop {
+                        kind: kind.name(),
+                        word: prefix.to_vec(),
+                        reason,
+                        scenario: json,
+                    });
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `word`'s scenario with the family's liveness probe after it, and where the probe starts
+    /// (`None`: the family has no probe).
+    fn probed(&self, word: &[String]) -> Result<Option<(Value, usize)>, QueryError> {
+        let mut json = self.scenario(word)?;
+        let Some(probe) = self.subject.family.liveness_probe(&json) else {
+            return Ok(None);
+        };
+        let Some(steps) = json
+            .pointer_mut("/peer/steps")
+            .and_then(Value::as_array_mut)
+        else {
+            return Ok(None);
+        };
+        let before = steps.len();
+        steps.extend(probe);
+        Ok(Some((json, before)))
+    }
+
+    /// Whether the kept process still answers the family's liveness probe (a fresh session).
+    fn still_serves(&self) -> Result<bool, QueryError> {
+        let Some((json, before)) = self.probed(&[])? else {
+            return Ok(true);
+        };
+        let outcome = self.run(&json)?;
+        Ok(outcome.iut_crash().is_none() && !outcome.failed_after(before))
+    }
+
+    /// The kept process no longer serves: the word it served last, or `word`, is blamed (the
+    /// first that leaves a fresh process not answering the probe after it), and `word` is asked
+    /// again on a fresh process.
+    fn no_longer_served(&self, word: &[String]) -> Result<Vec<String>, QueryError> {
+        ExternalIut::forget_kept();
+        let before = LAST_WORD.with(|w| w.borrow_mut().take());
+        for suspect in before.iter().map(Vec::as_slice).chain([word]) {
+            if self.blame(suspect, Stopped::Hang)? {
+                break;
+            }
+        }
+        self.ask_watching(word, false)
     }
 
     /// What the IUT sent in each window, abstracted: the letters of its units, sorted and joined
@@ -269,6 +444,7 @@ impl Asker<'_> {
             .into_iter()
             .map(|mut l| {
                 l.sort();
+                let l = (self.subject.learning.window)(l);
                 if l.is_empty() {
                     "-".to_owned()
                 } else {
@@ -278,6 +454,13 @@ impl Asker<'_> {
             .collect()
     }
 }
+
+/// At most this many shortest differences between two models are replayed and reported (and
+/// asked of the IUT while it is learned).
+const DIFFERENCES_SHOWN: usize = 20;
+
+/// What a run says of a program that did not get ready in time.
+const NOT_READY: &str = "the IUT was not ready";
 
 /// How long an input's steps wait, ms (its `wait` steps; an `optional` expect may end early, so
 /// it does not count).
@@ -447,35 +630,46 @@ struct Model {
     name: String,
     mealy: Mealy<String, String>,
     summary: Value,
+    /// The crashes and hangs found while learning.
+    stops: Vec<Stop>,
 }
 
 /// Learns `iut`'s model over the subject's inputs.
-fn learn_model(args: &LearnArgs, subject: &Subject, iut: &Iut) -> Result<Model, String> {
+fn learn_model(
+    args: &LearnArgs,
+    subject: &Subject,
+    iut: &Iut,
+    reference: Option<&Mealy<String, String>>,
+) -> Result<Model, String> {
     let jobs = args
         .jobs
         .unwrap_or(if iut.is_real_time() { 32 } else { 1 })
         .max(1);
-    std::thread::scope(|scope| {
+    let stops = std::sync::Mutex::new(Vec::new());
+    let model = std::thread::scope(|scope| {
         let asker = Asker {
             subject,
             iut,
             seed: args.seed,
             repeat: args.repeat,
+            stops: &stops,
         };
         let workers = (jobs > 1).then(|| Workers::start(scope, jobs, move |w| asker.answer(w)));
         // The workers end with the SUL, before the scope waits for them.
-        learn_with(
-            args,
-            subject,
-            iut,
-            ScenarioSul::new(args, subject, iut, workers),
-        )
+        let sul = ScenarioSul::new(args, asker, workers);
+        learn_with(args, (subject, reference), iut, sul)
+    });
+    model.map(|mut m| {
+        m.stops = stops.into_inner().unwrap_or_default();
+        m
     })
 }
 
+/// Learns with the family's seed words, the differences from `reference` (when one is given),
+/// random walks and a bounded Wp-method suite as the equivalence check.
 fn learn_with(
     args: &LearnArgs,
-    subject: &Subject,
+    (subject, reference): (&Subject, Option<&Mealy<String, String>>),
     iut: &Iut,
     mut sul: ScenarioSul,
 ) -> Result<Model, String> {
@@ -490,8 +684,15 @@ fn learn_with(
         .map(|w| w.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .filter(|w| w.iter().all(|i| subject.inputs.contains_key(i)))
         .collect();
-    let mut oracle = handshake_learn::ChainOracle::new()
-        .then(handshake_learn::SeededOracle::new(seeds))
+    let mut oracle =
+        handshake_learn::ChainOracle::new().then(handshake_learn::SeededOracle::new(seeds));
+    if let Some(reference) = reference {
+        oracle = oracle.then(handshake_learn::DifferenceOracle::new(
+            reference.clone(),
+            DIFFERENCES_SHOWN,
+        ));
+    }
+    let mut oracle = oracle
         .then(walks(args, subject.window_ms, iut.is_real_time()))
         .then(
             handshake_learn::WpOracle::new(1).with_max_tests(if iut.is_real_time() {
@@ -540,11 +741,13 @@ fn learn_with(
         name: iut.name().to_owned(),
         mealy: learned.hypothesis,
         summary,
+        stops: Vec::new(),
     })
 }
 
 /// The random walks of the equivalence check. Time passes with every input (its window): a walk
-/// stays within 250 ms of windows (10 inputs of 25 ms over real UDP, 50 of 5 ms in virtual time),
+/// stays within 250 ms of windows (10 inputs of 25 ms or 3 of 80 ms over real UDP, 50 of 5 ms in
+/// virtual time),
 /// short of a family's first timer, so a model counts the IUT's states, not how long a walk took.
 /// A reference diffed with a program is learned with the program's windows, and walks alike.
 fn walks(args: &LearnArgs, window_ms: u64, real_time: bool) -> handshake_learn::RandomWalkOracle {
@@ -574,7 +777,7 @@ enum Judged {
 /// input's action) resting on what the family says decides that letter after that word.
 fn replays(
     subject: &Subject,
-    sul: &ScenarioSul,
+    sul: &Asker,
     word: &[String],
     (iut_out, ref_out): (&[String], &[String]),
 ) -> Result<Vec<Value>, String> {
@@ -722,7 +925,17 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     if let Iut::External(e) = &mut iut {
         e.keep_running(!subject.alphabet.fresh_process);
     }
-    let model = learn_model(args, &subject, &iut);
+    // The reference first (in virtual time, in milliseconds): the IUT's model is then tested on
+    // every shortest difference from it before that difference is reported.
+    let reference = match &args.diff {
+        Some(r) => Some(FAMILIES.parse_iut(r).map_err(|e| format!("--diff: {e}"))?),
+        None => None,
+    };
+    let ref_model = match &reference {
+        Some(r) => Some(learn_model(args, &subject, r, None)?),
+        None => None,
+    };
+    let model = learn_model(args, &subject, &iut, ref_model.as_ref().map(|m| &m.mealy));
     if interrupt::interrupted().is_some() {
         // Learning has stopped: the grace timer must not kill the harness while it writes.
         interrupt::runs_stopped();
@@ -757,6 +970,11 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     writeln!(out, "{headline}\n\n{table}").map_err(|e| e.to_string())?;
     let mut summary = json!({ "model": model.summary });
     let mut code = EXIT_OK;
+    let stops = write_stops(&args.out, &model.stops, out)?;
+    if !model.stops.is_empty() {
+        code = EXIT_FAILED;
+    }
+    summary["findings"] = Value::Array(stops.0);
     if let Some(kept) = &args.check {
         if !check(kept, &model, &subject, out)? {
             code = EXIT_FAILED;
@@ -764,16 +982,11 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     }
     // The IUT's transitions that answer otherwise than the reference's model, by state and input.
     let mut differing: BTreeSet<(usize, String)> = BTreeSet::new();
-    let mut findings = Vec::new();
-    let diff_with = args
-        .diff
-        .as_ref()
+    let mut findings = stops.1;
+    let diff_with = reference
+        .zip(ref_model)
         .filter(|_| interrupt::interrupted().is_none());
-    if let Some(reference) = diff_with {
-        let reference = FAMILIES
-            .parse_iut(reference)
-            .map_err(|e| format!("--diff: {e}"))?;
-        let ref_model = learn_model(args, &subject, &reference)?;
+    if let Some((reference, ref_model)) = diff_with {
         write(
             &args.out.join("reference.dot"),
             &ref_model.mealy.to_dot(String::clone, String::clone),
@@ -796,12 +1009,11 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
             &mut said,
         )?;
         out.write_all(&said).map_err(|e| e.to_string())?;
-        findings = String::from_utf8_lossy(&said)
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        findings.extend(String::from_utf8_lossy(&said).lines().map(str::to_owned));
         summary["reference"] = ref_model.summary;
         summary["differences"] = Value::Array(differences);
+        // Violating differences and transitions on which a rule broke: what exit 1 means.
+        summary["violations"] = json!(violations);
         if violations > 0 {
             code = EXIT_FAILED;
         }
@@ -839,6 +1051,47 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         return Ok(code);
     }
     Ok(code)
+}
+
+/// Writes each crash and hang found while learning to `OUT/findings/KIND-N.json` and says it:
+/// their entries in `learn.json`, and the lines said.
+fn write_stops(
+    dir: &std::path::Path,
+    stops: &[Stop],
+    out: &mut dyn Write,
+) -> Result<(Vec<Value>, Vec<String>), String> {
+    let mut entries = Vec::new();
+    let mut lines = Vec::new();
+    for (k, stop) in stops.iter().enumerate() {
+        let folder = dir.join("findings");
+        std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+        let path = folder.join(format!("{}-{}.json", stop.kind, k + 1));
+        let mut scenario = stop.scenario.clone();
+        scenario["id"] = json!(format!("learn.{}-{}", stop.kind, k + 1));
+        scenario["title"] = json!(format!(
+            "harness learn: a {} after {}",
+            stop.kind,
+            stop.word.join(" ")
+        ));
+        let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
+        write(&path, &(text + "\n"))?;
+        let line = format!(
+            "{}: after {}: {} (scenario {})",
+            stop.kind,
+            stop.word.join(" "),
+            stop.reason,
+            path.display()
+        );
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        lines.push(line);
+        entries.push(json!({
+            "kind": stop.kind,
+            "word": stop.word,
+            "reason": stop.reason,
+            "scenario": path.display().to_string(),
+        }));
+    }
+    Ok((entries, lines))
 }
 
 /// `--check KEPT`: whether the IUT's learned model is the kept one (the same answers to every
@@ -905,8 +1158,16 @@ fn diff(
     (reference, ref_model): (&Iut, &Model),
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
-    let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, 20);
-    let sul = ScenarioSul::new(args, subject, iut, None);
+    let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, DIFFERENCES_SHOWN);
+    // Only the scenarios of words are wanted of it: nothing is run through it.
+    let no_stops = std::sync::Mutex::new(Vec::new());
+    let sul = Asker {
+        subject,
+        iut,
+        seed: args.seed,
+        repeat: args.repeat,
+        stops: &no_stops,
+    };
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
@@ -977,7 +1238,7 @@ fn diff(
 fn cover(
     args: &LearnArgs,
     subject: &Subject,
-    sul: &ScenarioSul,
+    sul: &Asker,
     model: &Model,
     (iut, reference): (&Iut, &Iut),
     strict: bool,
@@ -1078,7 +1339,11 @@ fn subject(
         });
     };
     let table = alphabet.inputs;
-    let window_ms = args.window_ms.unwrap_or(if real_time { 25 } else { 5 });
+    let window_ms = args.window_ms.unwrap_or(if real_time {
+        alphabet.real_time_window_ms
+    } else {
+        5
+    });
     let window = window_ms.to_string();
     if let Some(unknown) = args
         .inputs

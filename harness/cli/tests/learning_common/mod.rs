@@ -1,7 +1,7 @@
 //! What the `harness learn` tests share: running the binary from the workspace root, a fresh
 //! output folder per test, and what a run said.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `harness ARGS`, from the workspace root.
@@ -13,11 +13,27 @@ pub fn harness(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// An output folder of one test, removed when the test ends.
+pub struct OutDir(PathBuf);
+
+impl std::ops::Deref for OutDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// An empty output folder for `test` (this process's own).
-pub fn out_dir(test: &str) -> PathBuf {
+pub fn out_dir(test: &str) -> OutDir {
     let d = std::env::temp_dir().join(format!("harness-learn-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    d
+    OutDir(d)
 }
 
 /// A run's stdout and stderr.

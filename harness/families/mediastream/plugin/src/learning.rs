@@ -125,12 +125,15 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         seeds: SEEDS,
         // The setup's stream lasts 1 s.
         settle_ms: 1500,
+        // A datagram's answer comes within milliseconds; D7's 500 ms re-send must stay in the waits.
+        real_time_window_ms: 25,
         // A tuple is a session of its own.
         fresh_process: false,
     }],
     output,
     pattern,
     basis,
+    window: handshake_scenario::Learning::every_letter,
 };
 
 #[cfg(test)]
