@@ -3,10 +3,10 @@
 alone: no scenario library, only the model learned over real UDP and the rules.
 
 For each manifest given, each mutant whose description says it is the responder's or the
-server's is learned and diffed with the reference of the manifest's first profile (Dark Tower's
-server: its controller and its handler, one after the other). A media-stream mutant is learned
-untimed first (no `wait`: seconds), then with the whole alphabet only if that found nothing. A
-mutant is *found* when a run exits 1 (a violating difference, or a rule broken on a learned
+server's is learned and diffed with the reference of the manifest's first profile, over each of
+the family's alphabets in turn until one finds it: the media stream's handshake untimed first (no
+`wait`: seconds), then whole, then its push direction and its session limit; Dark Tower's
+controller, then its handler. A mutant is *found* when a run exits 1 (a violating difference, or a rule broken on a learned
 transition) and its scenarios in `differences/` replay; it is listed with how, the states and
 the time. Writes OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not),
 2 on bad input or a run that could not learn.
@@ -27,9 +27,13 @@ REFERENCES = {
     "proton": lambda profile: f"ref:{profile}",
     "darktower": lambda profile: f"ref:{profile}",
 }
-PARTS = {"darktower": ["controller", "handler"]}
-# The media stream's untimed alphabet: what finds most mutants in seconds.
-UNTIMED = {"mediastream": "syn,syn_v2,ack,ack_other,start,stray_syn_ack"}
+# Each family's (part, inputs) to try in turn (inputs None: the part's whole alphabet).
+ATTEMPTS = {
+    "mediastream": [("handshake", "syn,syn_v2,ack,ack_other,start,stray_syn_ack"),
+                    ("handshake", None), ("push", None), ("limit", None)],
+    "proton": [(None, None)],
+    "darktower": [("controller", None), ("handler", None)],
+}
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
 
 
@@ -83,35 +87,33 @@ def main():
         for name, description in sorted(m.get("mutants", {}).items()):
             if not description.startswith(SERVER_SIDE) or (a.only and a.only not in name):
                 continue
-            for part in PARTS.get(family, [None]):
-                iut = f"{manifest}!{name}"
-                label = f"{m['name']}!{name}" + (f" ({part})" if part else "")
-                attempts = ([UNTIMED[family]] if family in UNTIMED else []) + [None]
-                row = {"mutant": label, "description": description, "found": False}
-                total = 0.0
-                for inputs in attempts:
-                    out = a.out / m["name"] / (name + (f"-{part}" if part else ""))
-                    run, seconds, summary = learn(a.harness, iut, reference, out, part, inputs)
-                    total += seconds
-                    row.update(
-                        seconds=round(total, 1),
-                        states=summary.get("model", {}).get("states"),
-                        queries=summary.get("model", {}).get("membership_queries"),
-                        alphabet="untimed" if inputs else "whole",
-                        exit=run.returncode,
-                    )
-                    if run.returncode == 2 or not summary:
-                        row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
-                        break
-                    if run.returncode == 1:
-                        ok, n = replays(a.harness, iut, out)
-                        row.update(found=True, scenarios=n, replays=ok,
-                                   differences=len(summary.get("differences", [])))
-                        break
-                    row["differences"] = len(summary.get("differences", []))
-                rows.append(row)
-                status = "found" if row["found"] else ("error" if "error" in row else "not found")
-                print(f"{label}: {status} ({row['seconds']} s, {row.get('alphabet')})", flush=True)
+            iut = f"{manifest}!{name}"
+            label = f"{m['name']}!{name}"
+            row = {"mutant": label, "description": description, "found": False}
+            total = 0.0
+            for k, (part, inputs) in enumerate(ATTEMPTS[family]):
+                out = a.out / m["name"] / f"{name}-{k + 1}"
+                run, seconds, summary = learn(a.harness, iut, reference, out, part, inputs)
+                total += seconds
+                row.update(
+                    seconds=round(total, 1),
+                    states=summary.get("model", {}).get("states"),
+                    queries=summary.get("model", {}).get("membership_queries"),
+                    alphabet=(part or "whole") + (" untimed" if inputs else ""),
+                    exit=run.returncode,
+                )
+                if run.returncode == 2 or not summary:
+                    row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
+                    break
+                if run.returncode == 1:
+                    ok, n = replays(a.harness, iut, out)
+                    row.update(found=True, scenarios=n, replays=ok,
+                               differences=len(summary.get("differences", [])))
+                    break
+                row["differences"] = len(summary.get("differences", []))
+            rows.append(row)
+            status = "found" if row["found"] else ("error" if "error" in row else "not found")
+            print(f"{label}: {status} ({row['seconds']} s, {row.get('alphabet')})", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
     found = sum(r["found"] for r in rows)

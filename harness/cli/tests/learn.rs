@@ -85,32 +85,35 @@ fn a_profile_s_difference_is_found_and_allowed() {
     assert!(out.join("reference.dot").is_file());
 }
 
-/// Every responder mutant of the media stream's reference that the responder alphabet reaches
-/// (not the push ones, nor the D14 options') is found by `learn --diff` alone: as a difference
-/// between the models, or as a rule broken on a learned transition; and the scenario it writes
-/// fails the mutant and passes the reference.
+/// Every responder mutant of the media stream's reference that the responder's alphabets reach
+/// (the handshake's and the push direction's; not the D14 options' one) is found by `learn
+/// --diff` alone: as a difference between the models, or as a rule broken on a learned
+/// transition; and the scenario it writes fails the mutant and passes the reference.
 #[test]
 fn every_reachable_responder_mutant_is_found() {
     let mutants = [
-        ("3way", "media-before-ack"),
-        ("3way", "new-id-per-syn"),
-        ("3way+allow_legacy_start", "syn-ack-to-start"),
-        ("3way", "start-without-allow"),
-        ("3way", "connection-id-not-first"),
-        ("legacy", "connection-id-twice"),
-        ("3way", "seq-from-0"),
-        ("3way", "wrong-fragmentation-tail"),
-        ("3way", "oversize-datagrams"),
-        ("3way", "extra-frame"),
-        ("3way", "pattern-off-by-one"),
-        ("3way", "no-syn-ack-retransmit"),
-        ("3way", "accept-mismatched-ack"),
-        ("3way", "accept-bad-version"),
+        ("3way", "media-before-ack", "handshake"),
+        ("3way", "new-id-per-syn", "handshake"),
+        ("3way+allow_legacy_start", "syn-ack-to-start", "handshake"),
+        ("3way", "start-without-allow", "handshake"),
+        ("3way", "connection-id-not-first", "handshake"),
+        ("legacy", "connection-id-twice", "handshake"),
+        ("3way", "seq-from-0", "handshake"),
+        ("3way", "wrong-fragmentation-tail", "handshake"),
+        ("3way", "oversize-datagrams", "handshake"),
+        ("3way", "extra-frame", "handshake"),
+        ("3way", "pattern-off-by-one", "handshake"),
+        ("3way", "no-syn-ack-retransmit", "handshake"),
+        ("3way", "accept-mismatched-ack", "handshake"),
+        ("3way", "accept-bad-version", "handshake"),
+        ("3way", "push-responder-streams", "push"),
+        ("3way", "push-connection-id", "push"),
+        ("3way", "push-media-not-establishing", "push"),
     ];
     let missed: Vec<String> = std::thread::scope(|scope| {
         let runs: Vec<_> = mutants
             .iter()
-            .map(|(base, mutant)| {
+            .map(|(base, mutant, part)| {
                 scope.spawn(move || {
                     let out = out_dir(mutant);
                     let iut = format!("ref:{base}!{mutant}");
@@ -121,6 +124,8 @@ fn every_reachable_responder_mutant_is_found() {
                         &iut,
                         "--diff",
                         &reference,
+                        "--part",
+                        part,
                         "--out",
                         out.to_str().unwrap_or("."),
                     ]);
@@ -277,7 +282,15 @@ fn a_crash_and_a_hang_are_findings_kept_as_scenarios() {
         let out = out_dir(&format!("{kind}-on-start"));
         let dir = out.to_str().unwrap_or(".");
         let o = harness(&[
-            "learn", "--iut", &manifest, "--inputs", "syn,start", "--jobs", "2", "--out", dir,
+            "learn",
+            "--iut",
+            &manifest,
+            "--inputs",
+            "syn,start",
+            "--jobs",
+            "2",
+            "--out",
+            dir,
         ]);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{t}");

@@ -96,6 +96,11 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         && before
             .iter()
             .all(|i| matches!(*i, "syn" | "syn_v2" | "ack_other" | "stray_syn_ack"));
+    // A push session's media after its SYN, no SYN since: D15 establishes the pending session.
+    let established_by_media = before
+        .iter()
+        .rposition(|i| *i == "syn")
+        .is_some_and(|s| before.iter().skip(s).any(|i| *i == "media"));
     match (*last, letter) {
         (_, "connection_id") if matches!(*last, "syn" | "syn_v2" | "ack_other") => {
             Some("D6.no_media_before_ack")
@@ -110,26 +115,98 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         ("start", "connection_id") if before.is_empty() => Some("D9"),
         ("start", "syn_ack") if before.is_empty() => Some("D9.as_legacy"),
         ("stray_syn_ack", _) => Some("D11.kinds"),
+        // A SYN from a second tuple, at a session limit of one: rejected, or accepted once the
+        // first session ended.
+        ("syn_other", _) => Some("D4.triggers"),
+        // Media from the peer of a push session (D15: it establishes a pending one).
+        ("media", _) => Some("D15"),
         ("wait", "syn_ack") if pending => Some("D7"),
+        ("wait", "syn_ack") if established_by_media => Some("D15"),
         _ => None,
     }
 }
 
-/// The media stream's alphabet.
+/// A push session (the peer sends the media, the responder receives), the stream short.
+pub const PUSH_SETUP: &str = r#""stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400, "direction": "push"}"#;
+
+/// A push responder's inputs: the handshake's, and media from the peer (D15: media on a pending
+/// push session establishes it).
+pub const PUSH: &[(&str, &str)] = &[
+    RESPONDER[0], // syn
+    RESPONDER[2], // ack
+    RESPONDER[4], // start
+    (
+        "media",
+        r#"[{"send": {"datagram": {"frames": {"from": 1, "to": 2}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    RESPONDER[6], // wait
+];
+
+/// A session limit of one (D4: a SYN past it is rejected).
+pub const LIMIT_SETUP: &str = r#""iut": {"session_limit": 1},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400}"#;
+
+/// A limited responder's inputs: the handshake's on one tuple, and a SYN from a second tuple.
+pub const LIMIT: &[(&str, &str)] = &[
+    RESPONDER[0], // syn
+    RESPONDER[2], // ack
+    (
+        "syn_other",
+        r#"[{"send": {"datagram": {"syn": {}}, "from_port": 50001}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    RESPONDER[6], // wait
+];
+
+/// The media stream's alphabets: the responder's handshake (the default part), its push
+/// direction, and its session limit.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
-    alphabets: &[handshake_scenario::Alphabet {
-        role: handshake_scenario::Role::Responder,
-        part: None,
-        setup: SETUP,
-        inputs: RESPONDER,
-        seeds: SEEDS,
-        // The setup's stream lasts 1 s.
-        settle_ms: 1500,
-        // A datagram's answer comes within milliseconds; D7's 500 ms re-send must stay in the waits.
-        real_time_window_ms: 25,
-        // A tuple is a session of its own.
-        fresh_process: false,
-    }],
+    alphabets: &[
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("handshake"),
+            setup: SETUP,
+            inputs: RESPONDER,
+            seeds: SEEDS,
+            // The setup's stream lasts 1 s.
+            settle_ms: 1500,
+            // A datagram's answer comes within milliseconds; D7's 500 ms re-send must stay in the
+            // waits.
+            real_time_window_ms: 25,
+            // A tuple is a session of its own.
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("push"),
+            setup: PUSH_SETUP,
+            inputs: PUSH,
+            seeds: &[
+                "syn ack",
+                "syn media wait",
+                "start",
+                "start wait start",
+                "syn wait wait wait wait wait media",
+            ],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("limit"),
+            setup: LIMIT_SETUP,
+            inputs: LIMIT,
+            seeds: &[
+                "syn syn_other",
+                "syn ack syn_other",
+                "syn wait wait wait wait wait syn_other",
+            ],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            // The sessions of earlier queries would count against the limit.
+            fresh_process: true,
+        },
+    ],
     output,
     pattern,
     basis,
