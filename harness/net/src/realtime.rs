@@ -166,7 +166,7 @@ impl<E: Endpoint> RealTimeLink<E> {
     }
 
     async fn add_socket(&mut self) -> std::io::Result<SocketAddr> {
-        let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, 0)).await?;
+        let socket = bind_rotating(self.bind_ip).await?;
         if let Some(iut) = self.connect_to {
             socket.connect(iut).await?;
         }
@@ -673,6 +673,58 @@ impl<E: Endpoint> RealTimeLink<E> {
                 Wake::Exit(false) => self.exit = None,
                 Wake::Exit(true) => {}
             }
+        }
+    }
+}
+
+/// Binds a UDP socket on `ip` at the next port of a rotation through Linux's ephemeral range
+/// (32768–60999), shared by every run of this process: a port one run had is handed out again
+/// only when the rotation comes round, tens of thousands of binds later. The kernel's own choice
+/// (port 0) may hand out a port closed a moment ago, and an implementation kept running, still
+/// streaming or re-sending to the session that had it, then talks into the next run: a learning
+/// replay over real UDP saw another session's frame 3 as its first datagram, and failed. A port
+/// in use is skipped; after 64 the kernel chooses.
+async fn bind_rotating(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 32_768;
+    const COUNT: u32 = 28_232;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Runs of other harness processes (tests in parallel) start elsewhere in the range.
+    let start = std::process::id().wrapping_mul(7_919) % COUNT;
+    for _ in 0..64 {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) % COUNT;
+        let Ok(port) = u16::try_from(FIRST + offset) else {
+            continue;
+        };
+        if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+            return Ok(socket);
+        }
+    }
+    UdpSocket::bind(SocketAddr::new(ip, 0)).await
+}
+
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[tokio::test]
+    async fn a_port_closed_a_moment_ago_is_not_handed_out_again() {
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let first = super::bind_rotating(ip)
+            .await
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_default();
+        assert!(first >= 32_768, "{first}");
+        // The first socket is closed; the next hundred binds take other ports.
+        for _ in 0..100 {
+            let port = super::bind_rotating(ip)
+                .await
+                .and_then(|s| s.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_default();
+            assert_ne!(port, first);
         }
     }
 }
