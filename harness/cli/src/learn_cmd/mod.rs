@@ -1264,25 +1264,52 @@ fn cover(
     out: &mut dyn Write,
 ) -> Result<(usize, Vec<Value>), String> {
     let access = model.mealy.access_words();
-    let dir = args.out.join("differences");
-    let mut violations = 0;
-    let mut listed = Vec::new();
-    for (state, input, _, _) in model.mealy.transitions() {
-        let Some(Some(mut word)) = access.get(state).cloned() else {
-            continue;
-        };
-        word.push(input.clone());
-        let mut scenario = sul.scenario(&word).map_err(|e| e.to_string())?;
+    let words: Vec<Vec<String>> = model
+        .mealy
+        .transitions()
+        .filter_map(|(state, input, _, _)| {
+            let mut word = access.get(state).cloned().flatten()?;
+            word.push(input.clone());
+            Some(word)
+        })
+        .collect();
+    let judge = |word: &Vec<String>| -> Result<Judged, String> {
+        let mut scenario = sul.scenario(word).map_err(|e| e.to_string())?;
         scenario["expect"] = json!({ "rules_hold": ["all"] });
         scenario["id"] = json!("learn.transition");
         scenario["settle_ms"] = json!(subject.alphabet.settle_ms);
-        match judge_difference(
+        judge_difference(
             subject.family,
             vec![scenario],
             (iut, reference),
             args.seed,
             strict,
-        )? {
+        )
+    };
+    // Over real UDP the replays run on the learner's workers (each keeping its own process).
+    let jobs = if iut.is_real_time() {
+        args.jobs.unwrap_or(32).max(1)
+    } else {
+        1
+    };
+    let chunk = words.len().div_ceil(jobs).max(1);
+    let judged: Vec<Result<Judged, String>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = words
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(judge).collect::<Vec<_>>()))
+            .collect();
+        runs.into_iter()
+            .flat_map(|run| {
+                run.join()
+                    .unwrap_or_else(|_| vec![Err("a replay worker panicked".to_owned())])
+            })
+            .collect()
+    });
+    let dir = args.out.join("differences");
+    let mut violations = 0;
+    let mut listed = Vec::new();
+    for (word, judged) in words.iter().zip(judged) {
+        match judged? {
             Judged::Violation(scenario, reasons) => {
                 violations += 1;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
