@@ -154,6 +154,67 @@ fn every_reachable_responder_mutant_is_found() {
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
 
+/// `--alphabet` adds inputs (a SYN with a D14 option) and seed words to the family's; a file that
+/// is no JSON, or whose steps the family does not read, is named with its place (exit 2).
+#[test]
+fn an_alphabet_is_extended_from_a_file() {
+    let out = out_dir("alphabet");
+    let dir = out.to_str().unwrap_or(".");
+    let file = "harness/cli/tests/learning_common/alphabet-syn-options.json";
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--alphabet",
+        file,
+        "--inputs",
+        "syn,ack,syn_options",
+        "--out",
+        dir,
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("3 states over 3 inputs"), "{t}");
+    let dot = std::fs::read_to_string(out.join("model.dot")).unwrap_or_default();
+    assert!(dot.contains("syn_options / "), "{dot}");
+    let bad = out.join("bad.json");
+    let _ = std::fs::write(&bad, "{\"inputs\": {\n  \"x\": [1,]}}");
+    let bad = bad.to_str().unwrap_or(".");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--alphabet",
+        bad,
+        "--out",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("bad.json:2:11: trailing comma"),
+        "{}",
+        text(&o)
+    );
+    let wrong = out.join("wrong.json");
+    let _ = std::fs::write(&wrong, r#"{"inputs": {"x": [{"sendd": {}}]}}"#);
+    let wrong = wrong.to_str().unwrap_or(".");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way",
+        "--alphabet",
+        wrong,
+        "--out",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("input `x` makes no valid scenario"),
+        "{}",
+        text(&o)
+    );
+}
+
 #[test]
 fn bad_input_is_named() {
     let o = harness(&["learn", "--iut", "ref:3way", "--inputs", "syn,synn"]);

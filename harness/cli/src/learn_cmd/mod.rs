@@ -101,6 +101,30 @@ pub struct LearnArgs {
     /// is no longer that one, with the first word on which they differ (a regression gate).
     #[arg(long, value_name = "MODEL_JSON")]
     pub check: Option<PathBuf>,
+    /// Inputs and seed words added to the family's alphabet, from a JSON file:
+    /// `{"inputs": {"NAME": [STEP, ...]}, "seeds": ["NAME NAME ..."]}`. A step's `"WINDOW_MS"` is
+    /// the window; an input named as one of the family's replaces it.
+    #[arg(long, value_name = "FILE")]
+    pub alphabet: Option<PathBuf>,
+}
+
+/// An `--alphabet` file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlphabetFile {
+    /// Inputs by name, each its scenario steps.
+    #[serde(default)]
+    inputs: BTreeMap<String, Vec<Value>>,
+    /// Words the equivalence check tries first.
+    #[serde(default)]
+    seeds: Vec<String>,
+}
+
+impl AlphabetFile {
+    fn read(path: &std::path::Path) -> Result<AlphabetFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        handshake_scenario::json::from_str(&text).map_err(|e| format!("{}:{e}", path.display()))
+    }
 }
 
 /// What is learned: the family, the IUT's role, the alphabet and the inputs chosen of it (their
@@ -120,6 +144,8 @@ struct Subject {
     inputs: BTreeMap<String, Vec<Value>>,
     /// An action's window, ms.
     window_ms: u64,
+    /// Seed words of an `--alphabet` file.
+    extra_seeds: Vec<String>,
 }
 
 /// The IUT as a system under learning: each query a scenario run.
@@ -685,6 +711,8 @@ fn learn_with(
         .alphabet
         .seeds
         .iter()
+        .copied()
+        .chain(subject.extra_seeds.iter().map(String::as_str))
         .map(|w| w.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .filter(|w| w.iter().all(|i| subject.inputs.contains_key(i)))
         .collect();
@@ -941,6 +969,24 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     };
     let family = FAMILIES.require(&family_name).map_err(|e| e.to_string())?;
     let subject = subject(args, family, iut.is_real_time())?;
+    // Every input makes a scenario the family reads (an `--alphabet` file's too), before any
+    // query is asked.
+    let no_stops = std::sync::Mutex::new(Vec::new());
+    let asker = Asker {
+        subject: &subject,
+        iut: &iut,
+        seed: args.seed,
+        repeat: args.repeat,
+        stops: &no_stops,
+    };
+    for name in subject.inputs.keys() {
+        let json = asker
+            .scenario(std::slice::from_ref(name))
+            .map_err(|e| e.to_string())?;
+        family
+            .load_value(&json)
+            .map_err(|e| format!("input `{name}` makes no valid scenario: {}", e.0))?;
+    }
     if let Iut::External(e) = &mut iut {
         e.keep_running(!subject.alphabet.fresh_process);
     }
@@ -1391,12 +1437,18 @@ fn subject(
         5
     });
     let window = window_ms.to_string();
-    if let Some(unknown) = args
-        .inputs
-        .iter()
-        .find(|i| !table.iter().any(|(name, _)| name == i))
-    {
-        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    let added = match &args.alphabet {
+        Some(path) => AlphabetFile::read(path)?,
+        None => AlphabetFile::default(),
+    };
+    if let Some(unknown) = args.inputs.iter().find(|i| {
+        !table.iter().any(|(name, _)| name == i) && !added.inputs.contains_key(i.as_str())
+    }) {
+        let names: Vec<&str> = table
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(added.inputs.keys().map(String::as_str))
+            .collect();
         return Err(format!(
             "--inputs: no input `{unknown}` (the {role_name}'s are {})",
             names.join(", ")
@@ -1406,15 +1458,24 @@ fn subject(
         .map_err(|e| format!("the family's learning setup: {e}"))?;
     let steps_of = |key: &str| setup["peer"][key].as_array().cloned().unwrap_or_default();
     let (preamble, postamble) = (steps_of("steps"), steps_of("finally"));
-    let inputs: BTreeMap<String, Vec<Value>> = table
+    let chosen = |name: &str| args.inputs.is_empty() || args.inputs.iter().any(|i| i == name);
+    let mut inputs: BTreeMap<String, Vec<Value>> = table
         .iter()
-        .filter(|(name, _)| args.inputs.is_empty() || args.inputs.iter().any(|i| i == name))
+        .filter(|(name, _)| chosen(name))
         .map(|(name, steps)| {
             serde_json::from_str::<Vec<Value>>(&steps.replace("WINDOW_MS", &window))
                 .map(|s| ((*name).to_owned(), s))
                 .map_err(|e| format!("input {name}: {e}"))
         })
         .collect::<Result<_, _>>()?;
+    for (name, steps) in added.inputs.iter().filter(|(name, _)| chosen(name)) {
+        let text = Value::Array(steps.clone())
+            .to_string()
+            .replace("\"WINDOW_MS\"", &window);
+        let steps = serde_json::from_str::<Vec<Value>>(&text)
+            .map_err(|e| format!("--alphabet: input {name}: {e}"))?;
+        inputs.insert(name.clone(), steps);
+    }
     Ok(Subject {
         family,
         role: role_name,
@@ -1424,6 +1485,7 @@ fn subject(
         postamble,
         inputs,
         window_ms,
+        extra_seeds: added.seeds,
     })
 }
 
