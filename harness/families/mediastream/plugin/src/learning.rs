@@ -122,6 +122,25 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         ("media", _) => Some("D15"),
         ("wait", "syn_ack") if pending => Some("D7"),
         ("wait", "syn_ack") if established_by_media => Some("D15"),
+        // The initiator's side: SYN re-sends while no SYN-ACK came (D2), an ACK echoing an
+        // accepting SYN-ACK (D5), none for a rejecting one and another for a repeat (D5.repeat).
+        ("wait", "syn")
+            if !before
+                .iter()
+                .any(|i| i.starts_with("syn_ack") || *i == "reject") =>
+        {
+            Some("D2")
+        }
+        ("syn_ack", "ack")
+            if !before
+                .iter()
+                .any(|i| i.starts_with("syn_ack") || *i == "reject") =>
+        {
+            Some("D5")
+        }
+        ("syn_ack" | "syn_ack_other", "ack") if before.contains(&"syn_ack") => Some("D5.repeat"),
+        ("syn_ack", "ack") if before.contains(&"reject") => Some("D5.repeat"),
+        ("malformed", _) => Some("D11"),
         _ => None,
     }
 }
@@ -157,8 +176,48 @@ pub const LIMIT: &[(&str, &str)] = &[
     RESPONDER[6], // wait
 ];
 
+/// A 3-way initiator's query: the program starts (a fresh process each time: it opens its
+/// session when it starts) and its first SYN is taken before the first input's window (a
+/// millisecond after it: in virtual time the first window would start the instant the SYN came).
+pub const INITIATOR_SETUP: &str = r#""iut": {"requires": ["three_way"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400},
+    "peer": {"steps": [{"expect": {"kind": "syn", "within_ms": 1000}}, {"wait": {"ms": 1}}]}"#;
+
+/// A 3-way initiator's inputs, the responder's doings: an accepting SYN-ACK (`syn_ack`, id
+/// `aaaa…`), one with another id (`syn_ack_other`), a rejecting one (`reject`), a CONNECTION_ID
+/// of the accepted id, two media frames (`frames`; again: duplicates), a datagram with an
+/// unknown flag (`malformed`, D11), and `wait` (1 s: D2's SYN re-sends at 500, 1,500 and
+/// 3,500 ms fall mid-wait).
+pub const INITIATOR: &[(&str, &str)] = &[
+    (
+        "syn_ack",
+        r#"[{"send": {"datagram": {"syn_ack": {"id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "syn_ack_other",
+        r#"[{"send": {"datagram": {"syn_ack": {"id": "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "reject",
+        r#"[{"send": {"datagram": {"syn_ack": {"accept": false, "id": "busy: try later"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "connection_id",
+        r#"[{"send": {"datagram": {"connection_id": {"id": "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "frames",
+        r#"[{"send": {"datagram": {"frames": {"from": 1, "to": 2}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "malformed",
+        r#"[{"send": {"datagram": {"raw": {"hex": "ffff0b000000000000000000000000000000"}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    ("wait", r#"[{"wait": {"ms": 1000}}]"#),
+];
+
 /// The media stream's alphabets: the responder's handshake (the default part), its push
-/// direction, and its session limit.
+/// direction, and its session limit; the 3-way initiator's handshake.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
     alphabets: &[
         handshake_scenario::Alphabet {
@@ -204,6 +263,25 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             settle_ms: 1500,
             real_time_window_ms: 25,
             // The sessions of earlier queries would count against the limit.
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: None,
+            setup: INITIATOR_SETUP,
+            inputs: INITIATOR,
+            seeds: &[
+                "wait wait wait wait wait wait wait wait",
+                "syn_ack connection_id frames frames wait",
+                "syn_ack connection_id malformed frames wait",
+                "syn_ack syn_ack connection_id frames",
+                "reject wait wait",
+                "syn_ack syn_ack_other",
+                "wait syn_ack wait syn_ack",
+            ],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            // An initiator starts its session when it starts.
             fresh_process: true,
         },
     ],
