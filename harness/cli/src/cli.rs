@@ -197,6 +197,9 @@ Examples:
   harness learn --iut 'ref:3way!new-id-per-syn' --diff ref:3way --out reports/learn/mutant
   # Your responder's model against the reference's:
   harness learn --iut my-responder.json --diff ref:3way --out reports/learn/mine
+  # Its push direction, and your 3-way initiator's model:
+  harness learn --iut my-responder.json --part push --diff ref:3way --out reports/learn/push
+  harness learn --iut my-initiator.json --role initiator --diff ref:3way --out reports/learn/init
   # Proton's server, and Dark Tower's handler (a part of its server):
   harness learn --iut ref:as_coded --out reports/learn/proton
   harness learn --iut ref:v1 --part handler --out reports/learn/handler",
