@@ -125,20 +125,29 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         // The initiator's side: SYN re-sends while no SYN-ACK came (D2), an ACK echoing an
         // accepting SYN-ACK (D5), none for a rejecting one and another for a repeat (D5.repeat).
         ("wait", "syn")
-            if !before
+            if before
                 .iter()
-                .any(|i| i.starts_with("syn_ack") || *i == "reject") =>
+                .all(|i| matches!(*i, "wait" | "malformed" | "frames")) =>
         {
             Some("D2")
         }
+        // D5 speaks of a handshake (media of an unknown session is dropped: D8), not of a SYN-ACK
+        // after a CONNECTION_ID began a session, nor after one that may have ended.
         ("syn_ack", "ack")
-            if !before
+            if before
                 .iter()
-                .any(|i| i.starts_with("syn_ack") || *i == "reject") =>
+                .all(|i| matches!(*i, "wait" | "malformed" | "frames")) =>
         {
             Some("D5")
         }
-        ("syn_ack" | "syn_ack_other", "ack") if before.contains(&"syn_ack") => Some("D5.repeat"),
+        ("syn_ack" | "syn_ack_other", "ack")
+            if before.contains(&"syn_ack")
+                && !before
+                    .iter()
+                    .any(|i| *i == "connection_id" || *i == "frames") =>
+        {
+            Some("D5.repeat")
+        }
         ("syn_ack", "ack") if before.contains(&"reject") => Some("D5.repeat"),
         ("malformed", _) => Some("D11"),
         _ => None,
