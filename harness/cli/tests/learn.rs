@@ -192,42 +192,34 @@ fn an_alphabet_is_extended_from_a_file() {
     assert!(t.contains("3 states over 3 inputs"), "{t}");
     let dot = std::fs::read_to_string(out.join("model.dot")).unwrap_or_default();
     assert!(dot.contains("syn_options / "), "{dot}");
-    let bad = out.join("bad.json");
-    let _ = std::fs::write(&bad, "{\"inputs\": {\n  \"x\": [1,]}}");
-    let bad = bad.to_str().unwrap_or(".");
-    let o = harness(&[
-        "learn",
-        "--iut",
-        "ref:3way",
-        "--alphabet",
-        bad,
-        "--out",
-        dir,
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("bad.json:2:11: trailing comma"),
-        "{}",
-        text(&o)
-    );
-    let wrong = out.join("wrong.json");
-    let _ = std::fs::write(&wrong, r#"{"inputs": {"x": [{"sendd": {}}]}}"#);
-    let wrong = wrong.to_str().unwrap_or(".");
-    let o = harness(&[
-        "learn",
-        "--iut",
-        "ref:3way",
-        "--alphabet",
-        wrong,
-        "--out",
-        dir,
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("input `x` makes no valid scenario"),
-        "{}",
-        text(&o)
-    );
+    let bad_files = [
+        (
+            "bad.json",
+            "{\"inputs\": {\n  \"x\": [1,]}}",
+            "bad.json:2:11: trailing comma",
+        ),
+        (
+            "wrong.json",
+            r#"{"inputs": {"x": [{"sendd": {}}]}}"#,
+            "input `x` makes no valid scenario",
+        ),
+    ];
+    for (name, content, said) in bad_files {
+        let file = out.join(name);
+        let _ = std::fs::write(&file, content);
+        let file = file.to_str().unwrap_or(".");
+        let o = harness(&[
+            "learn",
+            "--iut",
+            "ref:3way",
+            "--alphabet",
+            file,
+            "--out",
+            dir,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(said), "{}", text(&o));
+    }
 }
 
 #[test]
