@@ -225,7 +225,23 @@ impl<'a> ScenarioSul<'a> {
     }
 }
 
-impl Asker<'_> {
+impl<'a> Asker<'a> {
+    /// Asks `iut` over `subject`'s inputs, as `args` say, keeping crashes and hangs in `stops`.
+    fn new(
+        args: &LearnArgs,
+        subject: &'a Subject,
+        iut: &'a Iut,
+        stops: &'a std::sync::Mutex<Vec<Stop>>,
+    ) -> Asker<'a> {
+        Asker {
+            subject,
+            iut,
+            seed: args.seed,
+            repeat: args.repeat,
+            stops,
+        }
+    }
+
     /// The scenario that plays `word`: each input's steps in turn.
     fn scenario(&self, word: &[String]) -> Result<Value, QueryError> {
         let mut steps = self.subject.preamble.clone();
@@ -677,13 +693,7 @@ fn learn_model(
         .max(1);
     let stops = std::sync::Mutex::new(Vec::new());
     let model = std::thread::scope(|scope| {
-        let asker = Asker {
-            subject,
-            iut,
-            seed: args.seed,
-            repeat: args.repeat,
-            stops: &stops,
-        };
+        let asker = Asker::new(args, subject, iut, &stops);
         let workers = (jobs > 1).then(|| Workers::start(scope, jobs, move |w| asker.answer(w)));
         // The workers end with the SUL, before the scope waits for them.
         let sul = ScenarioSul::new(args, asker, workers);
@@ -980,13 +990,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     // Every input makes a scenario the family reads (an `--alphabet` file's too), before any
     // query is asked.
     let no_stops = std::sync::Mutex::new(Vec::new());
-    let asker = Asker {
-        subject: &subject,
-        iut: &iut,
-        seed: args.seed,
-        repeat: args.repeat,
-        stops: &no_stops,
-    };
+    let asker = Asker::new(args, &subject, &iut, &no_stops);
     for name in subject.inputs.keys() {
         let json = asker
             .scenario(std::slice::from_ref(name))
@@ -1234,13 +1238,7 @@ fn diff(
     let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, DIFFERENCES_SHOWN);
     // Only the scenarios of words are wanted of it: nothing is run through it.
     let no_stops = std::sync::Mutex::new(Vec::new());
-    let sul = Asker {
-        subject,
-        iut,
-        seed: args.seed,
-        repeat: args.repeat,
-        stops: &no_stops,
-    };
+    let sul = Asker::new(args, subject, iut, &no_stops);
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
