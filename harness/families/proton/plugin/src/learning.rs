@@ -146,32 +146,48 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
     }
 }
 
-/// What says how a server answers the last of `word`'s inputs (see
+/// What says how a server answers the last of `word`'s inputs with `letter` (see
 /// [`handshake_scenario::Learning::basis`]): the wire facts, only while the connection is clean
-/// (streams set up and values sent, in order, nothing ended, no timer run) and the streams the
-/// input needs are set up in the order the original reads them (0, then 4, then 8: `setup.order`).
-pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
+/// (streams set up and values sent, nothing ended, no timer run) and the streams are set up in the
+/// order the original reads them (0, then 4, then 8: `setup.order`). A value answered (an echo, a
+/// commit's or an action's answer) is the facts' only once all three streams are set up: whether a
+/// server answers on a stream while a later one still waits for its discriminator, the facts do
+/// not say (the reference waits; a stranger's server from the facts alone answers at once).
+pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
-    let clean = before.iter().all(|i| {
-        matches!(
-            *i,
-            "event_stream" | "commit_stream" | "action_stream" | "event" | "commit" | "action"
-        )
-    });
-    if !clean {
+    let stream_of = |input: &str| match input {
+        "event_stream" | "event" => Some(1),
+        "commit_stream" | "commit" => Some(2),
+        "action_stream" | "action" => Some(3),
+        _ => None,
+    };
+    if before.iter().any(|i| stream_of(i).is_none()) {
         return None;
     }
-    let set_up = |setup: &str, value: &str| before.iter().any(|i| *i == setup || *i == value);
-    let events = set_up("event_stream", "event");
-    let commits = events && set_up("commit_stream", "commit");
-    let actions = commits && set_up("action_stream", "action");
-    match *last {
+    // How many streams are set up after `inputs`, and whether each came after those before it.
+    let set_up = |inputs: &[&str]| {
+        inputs.iter().try_fold(0, |level, i| match stream_of(i) {
+            Some(s) if s <= level + 1 => Some(level.max(s)),
+            Some(_) => None,
+            None => Some(level),
+        })
+    };
+    let before_last = set_up(before)?;
+    let after_last = set_up(word);
+    let value = |input: &str| match input {
         "event" => Some("wire.event"),
-        "commit" if events => Some("wire.commit"),
-        "action" if commits => Some("wire.action"),
-        "bad_stream" if commits && !actions => Some("wire.discriminator"),
+        "commit" => Some("wire.commit"),
+        "action" => Some("wire.action"),
+        _ => None,
+    };
+    if let Some(fact) = value(letter) {
+        return (after_last == Some(3)).then_some(fact);
+    }
+    match *last {
+        "event" | "commit" | "action" if after_last == Some(3) => value(last),
+        "bad_stream" if before_last == 2 => Some("wire.discriminator"),
         "fin" => Some("P5"),
-        "reset" if commits => Some("H7"),
+        "reset" if before_last >= 2 => Some("H7"),
         _ => None,
     }
 }
@@ -215,6 +231,33 @@ mod tests {
         assert_eq!(w(&["action", "close(5)", "event"]), ["close(5)"]);
         assert_eq!(w(&["action", "event"]), ["action", "event"]);
         assert_eq!(w(&["refused"]), ["refused"]);
+    }
+
+    #[test]
+    fn a_value_is_the_facts_only_once_the_three_streams_are_set_up_in_order() {
+        let basis = |word: &str, letter| super::basis(&word.split(' ').collect::<Vec<_>>(), letter);
+        assert_eq!(
+            basis("event_stream commit_stream action_stream event", "event"),
+            Some("wire.event")
+        );
+        assert_eq!(basis("event commit action", "action"), Some("wire.action"));
+        // A stream's answer while a later stream has no discriminator yet: the facts are silent.
+        assert_eq!(basis("event_stream commit", "commit"), None);
+        // Set up out of order (the commit stream's discriminator before the event stream's).
+        assert_eq!(basis("commit event", "commit"), None);
+        assert_eq!(basis("commit event action", "event"), None);
+        // A close: by the input that caused it.
+        assert_eq!(
+            basis("event commit action event", "close(5)"),
+            Some("wire.event")
+        );
+        assert_eq!(
+            basis("event commit bad_stream", "close(1)"),
+            Some("wire.discriminator")
+        );
+        assert_eq!(basis("event fin", "close(5)"), Some("P5"));
+        assert_eq!(basis("event commit reset", "close(5)"), Some("H7"));
+        assert_eq!(basis("event wait event", "event"), None);
     }
 
     #[test]
