@@ -44,7 +44,24 @@ pub trait Mutator {
     fn shapes(&self) -> Option<&Steps> {
         None
     }
+
+    /// The delays a mutation puts before a step, ms, each as often as it is listed.
+    fn delays_ms(&self) -> &'static [u64] {
+        &DELAYS_MS
+    }
 }
+
+/// The delays a mutation puts before a step (timers at their bounds: a SYN-ACK's re-send at 1 s,
+/// an idle timer at 5 s), each as likely.
+pub const DELAYS_MS: [u64; 6] = [1, 10, 100, 500, 1500, 5000];
+
+/// [`DELAYS_MS`] over real UDP, where a delay costs its length: the long ones drawn less often,
+/// 500, 1,500 and 5,000 ms about as much of a campaign's time each. Drawn as likely, delays of a
+/// second or more were a ninth of a media-stream campaign's inputs and two thirds of its time.
+pub const REAL_TIME_DELAYS_MS: [u64; 38] = [
+    1, 1, 1, 1, 1, 1, 1, 1, 10, 10, 10, 10, 10, 10, 10, 10, 100, 100, 100, 100, 100, 100, 100, 100,
+    500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 1500, 1500, 1500, 5000,
+];
 
 /// Only the generic mutations.
 #[derive(Debug, Default, Clone, Copy)]
@@ -119,7 +136,7 @@ pub fn mutate(
             true
         }
         3 => {
-            let ms = *u.choose(&[1u64, 10, 100, 500, 1500, 5000])?;
+            let ms = *u.choose(mutator.delays_ms())?;
             steps.insert(at, serde_json::json!({ "wait": { "ms": ms } }));
             true
         }
@@ -305,5 +322,24 @@ mod tests {
             assert!(layout::is_hex(h.as_str().unwrap_or("")) || h == json!(""));
         }
         assert!(seen_boundary);
+    }
+
+    /// Over real UDP the long delays are rarer: each of 500, 1,500 and 5,000 ms takes about as
+    /// much of a campaign's time (within a factor of two), and every delay is still drawn.
+    #[test]
+    fn real_time_delays_share_the_time() {
+        let time = |ms: u64| {
+            REAL_TIME_DELAYS_MS
+                .iter()
+                .filter(|d| **d == ms)
+                .sum::<u64>()
+        };
+        let shares = [time(500), time(1500), time(5000)];
+        let (min, max) = (
+            shares.iter().min().copied().unwrap_or(0),
+            shares.iter().max().copied().unwrap_or(0),
+        );
+        assert!(max <= 2 * min, "{shares:?}");
+        assert!(DELAYS_MS.iter().all(|d| REAL_TIME_DELAYS_MS.contains(d)));
     }
 }

@@ -6,14 +6,41 @@
 //! first: every input that reordered two known steps was new, and the corpus grew by a third of
 //! the inputs run.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
-/// The transitions seen so far.
+/// The transitions seen so far, each with how many runs took it.
 #[derive(Debug, Default, Clone)]
 pub struct Novelty {
-    seen: BTreeSet<u64>,
+    seen: BTreeMap<u64, Seen>,
 }
+
+/// A transition seen: its ends (named once, when first seen) and the runs that took it.
+#[derive(Debug, Clone)]
+struct Seen {
+    from: String,
+    to: String,
+    runs: u64,
+}
+
+/// A campaign's state coverage (AFLNet's state and transition coverage, over the kinds of
+/// response): what it reached, and how often.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Coverage {
+    /// Kinds of response seen (the states).
+    pub states: usize,
+    /// Transitions seen, from one kind to the next (a path's start and end counted as `start`
+    /// and `end`).
+    pub transitions: usize,
+    /// Transitions taken by one run only.
+    pub taken_once: usize,
+    /// The least taken transitions (at most [`RAREST_SHOWN`]), fewest runs first: where the
+    /// search has barely been.
+    pub rarest: Vec<(String, String, u64)>,
+}
+
+/// The rarest transitions a [`Coverage`] lists.
+pub const RAREST_SHOWN: usize = 10;
 
 /// Where a path starts and ends, as a kind.
 const EDGE: &str = "";
@@ -58,14 +85,55 @@ impl Novelty {
             if previous == Some(kind) {
                 continue;
             }
-            new |= self
-                .seen
-                .insert(fingerprint((previous.unwrap_or(EDGE), kind)));
+            new |= self.take((previous.unwrap_or(EDGE), kind));
             previous = Some(kind);
         }
-        new | self
+        new | self.take((previous.unwrap_or(EDGE), EDGE))
+    }
+
+    /// Counts a run taking `transition`; whether it is new.
+    fn take(&mut self, transition: (&str, &str)) -> bool {
+        match self.seen.entry(fingerprint(transition)) {
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                e.get_mut().runs += 1;
+                false
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let name = |k: &str, edge: &str| if k == EDGE { edge } else { k }.to_owned();
+                e.insert(Seen {
+                    from: name(transition.0, "start"),
+                    to: name(transition.1, "end"),
+                    runs: 1,
+                });
+                true
+            }
+        }
+    }
+
+    /// The state and transition coverage so far.
+    pub fn coverage(&self) -> Coverage {
+        let mut states = std::collections::BTreeSet::new();
+        for s in self.seen.values() {
+            for (kind, edge) in [(&s.from, "start"), (&s.to, "end")] {
+                if kind != edge {
+                    states.insert(kind.as_str());
+                }
+            }
+        }
+        let mut rarest: Vec<(String, String, u64)> = self
             .seen
-            .insert(fingerprint((previous.unwrap_or(EDGE), EDGE)))
+            .values()
+            .map(|s| (s.from.clone(), s.to.clone(), s.runs))
+            .collect();
+        rarest.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        let taken_once = rarest.iter().filter(|t| t.2 == 1).count();
+        rarest.truncate(RAREST_SHOWN);
+        Coverage {
+            states: states.len(),
+            transitions: self.seen.len(),
+            taken_once,
+            rarest,
+        }
     }
 
     /// Transitions seen.
@@ -130,5 +198,19 @@ mod tests {
         // error(2)→end, start→frame, frame→join_response, join_response→end.
         assert_eq!(n.len(), 8);
         assert_eq!(path_of(&["a", "a", "b", "a"]), vec!["a", "b", "a"]);
+        let c = n.coverage();
+        assert_eq!((c.states, c.transitions), (3, 8));
+        // Only join_response→end was taken by one run; start→join_response by three.
+        assert_eq!(c.taken_once, 1);
+        let first = c.rarest.first().map(|t| (t.0.as_str(), t.1.as_str(), t.2));
+        assert_eq!(first, Some(("join_response", "end", 1)));
+        let runs = |from: &str, to: &str| {
+            c.rarest
+                .iter()
+                .find(|t| t.0 == from && t.1 == to)
+                .map(|t| t.2)
+        };
+        assert_eq!(runs("start", "join_response"), Some(3));
+        assert_eq!(runs("error(2)", "end"), Some(2));
     }
 }

@@ -18,7 +18,7 @@
 
 use handshake_netfuzz::arbitrary::{self, Unstructured};
 use handshake_netfuzz::campaign::{with_steps, Executed, Executor, Judged, Verdict};
-use handshake_netfuzz::mutate::Mutator;
+use handshake_netfuzz::mutate::{self, Mutator};
 use handshake_netfuzz::novelty::Kinds;
 use handshake_netfuzz::schema::Steps;
 use handshake_scenario::engine::OVER_BUDGET;
@@ -32,14 +32,17 @@ use std::collections::BTreeSet;
 pub(super) struct FamilyMutator {
     family: &'static dyn DynFamily,
     shapes: Steps,
+    /// Inputs run over real UDP, where a delay costs its length.
+    real_time: bool,
 }
 
 impl FamilyMutator {
-    pub(super) fn new(family: &'static dyn DynFamily) -> FamilyMutator {
+    pub(super) fn new(family: &'static dyn DynFamily, real_time: bool) -> FamilyMutator {
         let schema = serde_json::to_value(family.scenario_schema()).unwrap_or_default();
         FamilyMutator {
             family,
             shapes: Steps::from_schema(&schema),
+            real_time,
         }
     }
 }
@@ -61,6 +64,14 @@ impl Mutator for FamilyMutator {
 
     fn shapes(&self) -> Option<&Steps> {
         Some(&self.shapes)
+    }
+
+    fn delays_ms(&self) -> &'static [u64] {
+        if self.real_time {
+            &mutate::REAL_TIME_DELAYS_MS
+        } else {
+            &mutate::DELAYS_MS
+        }
     }
 }
 

@@ -92,9 +92,26 @@ pub struct FuzzArgs {
     pub keep_iut: bool,
 }
 
-/// The longest wait an `expect` of a library scenario becomes in a skeleton: long enough for an
-/// answer on loopback, short enough for many inputs a second.
+/// The longest wait an `expect` of a library scenario becomes in a skeleton in virtual time: long
+/// enough for an answer on loopback, short enough for many inputs a second. Over real UDP, where
+/// each wait costs its length, the family's own answer window (measured for `harness learn`: 25
+/// ms for the media stream, 80 for the QUIC families): with 150 ms, the skeletons' waits were
+/// half of a media-stream input's median run.
 const MAX_WAIT_MS: u64 = 150;
+
+/// The longest wait of a skeleton's `expect` for `family`'s inputs (see [`MAX_WAIT_MS`]).
+fn max_wait_ms(family: &dyn DynFamily, real_time: bool) -> u64 {
+    let window = family
+        .learning()
+        .alphabets
+        .iter()
+        .map(|a| a.real_time_window_ms)
+        .max();
+    match (real_time, window) {
+        (true, Some(ms)) => ms.min(MAX_WAIT_MS),
+        _ => MAX_WAIT_MS,
+    }
+}
 
 /// What one input's run over real UDP keeps of what the IUT sends at most (at what the harness
 /// really keeps per datagram): several times what the largest library scenario needs; the
@@ -110,6 +127,9 @@ fn load_skeletons(
     role: Option<&str>,
     real_time: bool,
 ) -> Result<Vec<Value>, String> {
+    let max_wait = FAMILIES
+        .require(family)
+        .map_or(MAX_WAIT_MS, |f| max_wait_ms(f, real_time));
     let files = handshake_scenario::runner::scenario_files(paths).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for f in files {
@@ -131,7 +151,7 @@ fn load_skeletons(
         {
             continue;
         }
-        v["peer"]["steps"] = Value::Array(skeleton(&steps, MAX_WAIT_MS));
+        v["peer"]["steps"] = Value::Array(skeleton(&steps, max_wait));
         v["expect"] = serde_json::json!({"rules_hold": ["all"]});
         v["settle_ms"] = Value::from(SETTLE_MS);
         // Random loss in real time is not reproducible (it would also take the probe's packets):
@@ -240,7 +260,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
             return code;
         }
     }
-    let mutator = FamilyMutator::new(family);
+    let mutator = FamilyMutator::new(family, external);
     let probe = skeletons
         .iter()
         .chain(&resumed)
@@ -416,6 +436,7 @@ fn summarize(
         resumed,
         corpus,
         paths,
+        coverage,
         unconfirmed,
         mut run_seconds,
         ..
@@ -441,6 +462,7 @@ fn summarize(
         corpus: corpus.len(),
         resumed,
         paths,
+        coverage,
         probe,
         interrupted: interrupt::interrupted().is_some(),
         findings,
@@ -485,6 +507,19 @@ fn finish(summary: &Summary, dir: &Path, errors_in_a_row: u64, out: &mut dyn Wri
 mod tests {
     use super::*;
     use handshake_netfuzz::campaign::with_steps;
+
+    /// Over real UDP a skeleton's expects wait at most the family's answer window; in virtual
+    /// time (where waiting costs nothing) the longer bound, so in-process campaigns are unchanged.
+    #[test]
+    fn real_time_skeletons_wait_the_family_s_answer_window() {
+        let cap = |name: &str, real_time| {
+            max_wait_ms(FAMILIES.require(name).expect("registered"), real_time)
+        };
+        assert_eq!(cap("mediastream", true), 25);
+        assert_eq!(cap("proton", true), 80);
+        assert_eq!(cap("darktower", true), 80);
+        assert_eq!(cap("mediastream", false), MAX_WAIT_MS);
+    }
 
     /// Every scripted library scenario of every family makes a skeleton its family loads, in
     /// virtual time and over real UDP: a refused skeleton is a part of the library never fuzzed.

@@ -83,6 +83,8 @@ pub(super) struct Summary {
     /// Inputs of the corpus folder read at the start, run unmutated before the search.
     pub resumed: u64,
     pub paths: usize,
+    /// The states (kinds of response) and transitions the campaign reached, and the rarest.
+    pub coverage: handshake_netfuzz::novelty::Coverage,
     pub probe: bool,
     pub interrupted: bool,
     pub findings: Vec<Finding>,
@@ -151,6 +153,7 @@ impl Summary {
             self.run_seconds.p90,
             self.run_seconds.max
         );
+        md.push_str(&self.coverage_text());
         if !self.unconfirmed.is_empty() {
             let kinds: Vec<String> = self
                 .unconfirmed
@@ -192,6 +195,24 @@ impl Summary {
         md
     }
 
+    /// The state coverage, and the transitions the search has barely taken.
+    fn coverage_text(&self) -> String {
+        let c = &self.coverage;
+        let mut text = format!(
+            "\nState coverage: {} kinds of response (states), {} transitions between them, {} taken by one run only.\n",
+            c.states, c.transitions, c.taken_once
+        );
+        if !c.rarest.is_empty() {
+            let rarest: Vec<String> = c
+                .rarest
+                .iter()
+                .map(|(from, to, runs)| format!("`{from}` → `{to}` ({runs})"))
+                .collect();
+            text.push_str(&format!("Least taken: {}.\n", rarest.join(", ")));
+        }
+        text
+    }
+
     fn html(&self) -> String {
         let esc = |s: &str| {
             s.replace('&', "&amp;")
@@ -223,7 +244,8 @@ impl Summary {
             format!("<table><thead><tr><th>kind</th><th>first at exec</th><th>steps</th><th>payload bytes</th><th>scenario</th><th>why</th><th>minimised steps</th></tr></thead><tbody>\n{rows}</tbody></table>")
         };
         format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness fuzz: {iut}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}}pre{{margin:0;font-size:.85em}}</style></head>\n<body><h1>harness fuzz: {iut} ({family})</h1>\n<p>{headline}; seed {seed}.</p>\n{body}\n</body></html>\n",
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>harness fuzz: {iut}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}}pre{{margin:0;font-size:.85em}}</style></head>\n<body><h1>harness fuzz: {iut} ({family})</h1>\n<p>{headline}; seed {seed}.</p>\n<p>{coverage}</p>\n{body}\n</body></html>\n",
+            coverage = esc(self.coverage_text().trim()).replace('\n', "<br>"),
             iut = esc(&self.iut),
             family = esc(&self.family),
             headline = esc(&self.headline()),

@@ -266,6 +266,8 @@ pub struct CampaignResult {
     pub corpus: Vec<Value>,
     /// State transitions seen.
     pub paths: usize,
+    /// The states and transitions reached, and the rarest.
+    pub coverage: crate::novelty::Coverage,
     /// Verdicts the executor's fresh run did not show again, by kind.
     pub unconfirmed: BTreeMap<String, usize>,
     /// How long each input's run took, s (without the minimisation runs).

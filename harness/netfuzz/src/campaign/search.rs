@@ -22,6 +22,20 @@ use crate::novelty::Novelty;
 /// Minimisations of one kind of finding (kept or not reproducible) before its repeats are ignored.
 const MAX_TRIES_PER_KIND: usize = 6;
 
+/// The most an input's `wait` steps may wait in all, ms, for it to be cheap with kept
+/// responders (over real UDP, where waits cost their length).
+const CHEAP_WAIT_MS: u64 = 1_000;
+
+/// How long `input`'s `wait` steps wait in all, ms.
+fn waited_ms(input: &Value) -> u64 {
+    input["peer"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("wait")?.get("ms")?.as_u64())
+        .fold(0, u64::saturating_add)
+}
+
 /// Runs a minimised finding must show again in.
 const REPEATS: usize = 2;
 
@@ -246,6 +260,7 @@ impl<'a> State<'a> {
             resumed,
             corpus: self.inputs,
             paths: self.novelty.len(),
+            coverage: self.novelty.coverage(),
             unconfirmed: self.unconfirmed,
             run_seconds: self.run_seconds,
         }
@@ -374,9 +389,10 @@ impl Schedule<'_> {
         let window = 4 * jobs as u64;
         // `--keep-iut`: results taken as they come, each draw sees the corpus as it stands.
         let in_order = !self.keep_iut;
-        // With kept responders, an input for the other role starts a process of its own.
+        // With kept responders, an input for the other role starts a process of its own, and an
+        // input that waits seconds (a mutated delay) costs seconds.
         let responder = self.responder;
-        let kept = |v: &Value| v["iut"]["role"] == responder;
+        let kept = |v: &Value| v["iut"]["role"] == responder && waited_ms(v) <= CHEAP_WAIT_MS;
         let cheap = self.keep_iut.then_some(&kept as &dyn Fn(&Value) -> bool);
         loop {
             stop = stop
@@ -428,5 +444,17 @@ impl Schedule<'_> {
                 taken += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_input_waits_the_sum_of_its_waits() {
+        let input = serde_json::json!({"peer": {"steps": [
+            {"wait": {"ms": 5000}}, {"send": {}}, {"expect": {"within_ms": 80}}, {"wait": {"ms": 25}}
+        ]}});
+        assert_eq!(super::waited_ms(&input), 5025);
+        assert_eq!(super::waited_ms(&serde_json::json!({})), 0);
     }
 }
