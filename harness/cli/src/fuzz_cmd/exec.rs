@@ -108,6 +108,9 @@ pub(super) struct Runner<'a> {
     pub max_memory_kb: u64,
     /// Kinds of verdict the run no longer minimises (enough tries): not confirmed either.
     pub done_kinds: std::sync::Mutex<BTreeSet<String>>,
+    /// Whether a rule resting on a profile decision makes a finding (else only the facts' do: a
+    /// program that reads a silence of the facts otherwise is not wrong).
+    pub strict_profile: bool,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -352,8 +355,15 @@ impl Runner<'_> {
             });
         }
         let probe = outcome.failed_after(input_len);
-        let the_iuts =
-            |r: &&String| !about_the_capture(r) && !outcome.rules_on_harness_datagrams.contains(*r);
+        let catalogue = self.family.rules();
+        let judged = |rule: &str| {
+            self.strict_profile
+                || handshake_check::rules::find(catalogue, rule)
+                    .is_none_or(|r| r.basis == handshake_check::Basis::Fact)
+        };
+        let the_iuts = |r: &&String| {
+            !about_the_capture(r) && !outcome.rules_on_harness_datagrams.contains(*r) && judged(r)
+        };
         if !probe && !outcome.rules_fired.keys().any(|r| the_iuts(&r)) {
             return None;
         }

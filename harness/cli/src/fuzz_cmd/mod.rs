@@ -90,6 +90,10 @@ pub struct FuzzArgs {
     /// minimised on fresh processes.
     #[arg(long)]
     pub keep_iut: bool,
+    /// Rules resting on this project's profile decisions (not on the facts) make findings too;
+    /// without it they do only against a reference mutant (held to the whole reading).
+    #[arg(long)]
+    pub strict_profile: bool,
 }
 
 /// The longest wait an `expect` of a library scenario becomes in a skeleton in virtual time: long
@@ -254,6 +258,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         seed: args.seed,
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
         done_kinds: Default::default(),
+        strict_profile: args.strict_profile || !external,
     };
     if let Some(first) = skeletons.first() {
         if let Err(code) = run_first_skeleton(&runner, &args.iut, first) {
