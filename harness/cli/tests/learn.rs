@@ -171,17 +171,20 @@ fn an_alphabet_is_extended_from_a_file() {
     let out = out_dir("alphabet");
     let dir = out.to_str().unwrap_or(".");
     let file = "harness/cli/tests/learning_common/alphabet-syn-options.json";
-    let o = harness(&[
-        "learn",
-        "--iut",
-        "ref:3way",
-        "--alphabet",
-        file,
-        "--inputs",
-        "syn,ack,syn_options",
-        "--out",
-        dir,
-    ]);
+    let learn = |file: &str, more: &[&str]| {
+        let mut args = vec![
+            "learn",
+            "--iut",
+            "ref:3way",
+            "--alphabet",
+            file,
+            "--out",
+            dir,
+        ];
+        args.extend_from_slice(more);
+        harness(&args)
+    };
+    let o = learn(file, &["--inputs", "syn,ack,syn_options"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("3 states over 3 inputs"), "{t}");
@@ -203,15 +206,7 @@ fn an_alphabet_is_extended_from_a_file() {
         let file = out.join(name);
         let _ = std::fs::write(&file, content);
         let file = file.to_str().unwrap_or(".");
-        let o = harness(&[
-            "learn",
-            "--iut",
-            "ref:3way",
-            "--alphabet",
-            file,
-            "--out",
-            dir,
-        ]);
+        let o = learn(file, &[]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(text(&o).contains(said), "{}", text(&o));
     }

@@ -69,6 +69,12 @@ pub struct GenericOnly;
 
 impl Mutator for GenericOnly {}
 
+/// How long `steps`' `wait` steps wait in all, ms (an optional `expect` may end early, so it does
+/// not count).
+pub fn waited_ms(steps: &[Value]) -> f64 {
+    steps.iter().filter_map(|s| s["wait"]["ms"].as_f64()).sum()
+}
+
 /// The name of a step (`{"join": {…}}` → `join`).
 pub fn step_name(step: &Value) -> Option<&str> {
     step.as_object()

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use handshake_learn::{Limit, Mealy, QueryError, Sul};
+use handshake_netfuzz::mutate::waited_ms;
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
 use handshake_scenario::external::ExternalIut;
 use handshake_scenario::interrupt;
@@ -507,12 +508,6 @@ const DIFFERENCES_SHOWN: usize = 20;
 
 /// What a run says of a program that did not get ready in time.
 const NOT_READY: &str = "the IUT was not ready";
-
-/// How long an input's steps wait, ms (its `wait` steps; an `optional` expect may end early, so
-/// it does not count).
-fn waited_ms(steps: &[Value]) -> f64 {
-    steps.iter().filter_map(|s| s["wait"]["ms"].as_f64()).sum()
-}
 
 /// When each step started, ms, from the transcript's step markers (`step N: …`).
 fn step_starts(transcript: &[handshake_scenario::outcome::TranscriptLine]) -> BTreeMap<usize, f64> {

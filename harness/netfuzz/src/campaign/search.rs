@@ -24,16 +24,13 @@ const MAX_TRIES_PER_KIND: usize = 6;
 
 /// The most an input's `wait` steps may wait in all, ms, for it to be cheap with kept
 /// responders (over real UDP, where waits cost their length).
-const CHEAP_WAIT_MS: u64 = 1_000;
+const CHEAP_WAIT_MS: f64 = 1_000.0;
 
 /// How long `input`'s `wait` steps wait in all, ms.
-fn waited_ms(input: &Value) -> u64 {
+fn waited_ms(input: &Value) -> f64 {
     input["peer"]["steps"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.get("wait")?.get("ms")?.as_u64())
-        .fold(0, u64::saturating_add)
+        .map_or(0.0, |steps| crate::mutate::waited_ms(steps))
 }
 
 /// Runs a minimised finding must show again in.
@@ -454,7 +451,7 @@ mod tests {
         let input = serde_json::json!({"peer": {"steps": [
             {"wait": {"ms": 5000}}, {"send": {}}, {"expect": {"within_ms": 80}}, {"wait": {"ms": 25}}
         ]}});
-        assert_eq!(super::waited_ms(&input), 5025);
-        assert_eq!(super::waited_ms(&serde_json::json!({})), 0);
+        assert_eq!(super::waited_ms(&input), 5025.0);
+        assert_eq!(super::waited_ms(&serde_json::json!({})), 0.0);
     }
 }
