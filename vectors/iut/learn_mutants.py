@@ -5,7 +5,7 @@ alone: no scenario library, only the model learned over real UDP and the rules.
 For each manifest given, each mutant whose description says it is the responder's or the
 server's is learned and diffed with the reference of the manifest's first profile, over each of
 the family's alphabets in turn until one finds it: the media stream's handshake untimed first (no
-`wait`: seconds), then whole, then its push direction and its session limit; Dark Tower's
+`wait`: seconds), then whole, then its push direction, its D14 options and its session limit; Dark Tower's
 controller, then its handler. A mutant is *found* when a run exits 1 (a violating difference, or a rule broken on a learned
 transition) and its scenarios in `differences/` replay; it is listed with how, the states and
 the time. Writes OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not),
@@ -30,7 +30,7 @@ REFERENCES = {
 # Each family's (part, inputs) to try in turn (inputs None: the part's whole alphabet).
 ATTEMPTS = {
     "mediastream": [("handshake", "syn,syn_v2,ack,ack_other,start,stray_syn_ack"),
-                    ("handshake", None), ("push", None), ("limit", None)],
+                    ("handshake", None), ("push", None), ("options", None), ("limit", None)],
     "proton": [(None, None)],
     "darktower": [("controller", None), ("handler", None)],
 }

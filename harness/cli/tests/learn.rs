@@ -94,6 +94,7 @@ fn a_profile_s_difference_is_found_and_allowed() {
 fn every_reachable_mutant_is_found() {
     const HANDSHAKE: [&str; 2] = ["--part", "handshake"];
     const PUSH: [&str; 2] = ["--part", "push"];
+    const OPTIONS: [&str; 2] = ["--part", "options"];
     const INITIATOR: [&str; 2] = ["--role", "initiator"];
     let mutants = [
         ("3way", "media-before-ack", HANDSHAKE),
@@ -113,6 +114,7 @@ fn every_reachable_mutant_is_found() {
         ("3way", "push-responder-streams", PUSH),
         ("3way", "push-connection-id", PUSH),
         ("3way", "push-media-not-establishing", PUSH),
+        ("3way", "options-echoed-not-honoured", OPTIONS),
         ("3way", "no-syn-backoff", INITIATOR),
         ("3way", "fifth-syn", INITIATOR),
         ("3way", "ack-not-echoing-id", INITIATOR),

@@ -185,6 +185,20 @@ pub const LIMIT: &[(&str, &str)] = &[
     RESPONDER[6], // wait
 ];
 
+/// A SYN requesting D14 options (25 frames/s, 300-byte datagrams; the responder may accept
+/// any of them), so that the stream that follows is judged against what its SYN-ACK accepted
+/// (`media.accepted_parameters`, D14.tlv: a profile decision).
+pub const OPTIONS: &[(&str, &str)] = &[
+    (
+        "syn_options",
+        r#"[{"send": {"datagram": {"syn": {"options_hex": "01 0400 19000000  05 0400 2c010000"}}}},
+            {"expect": {"kind": "syn_ack", "where": {"accept": true}, "within_ms": WINDOW_MS, "capture": {"assigned_id": "connection_id"}, "optional": true, "since_step": true}},
+            {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    RESPONDER[2], // ack
+    RESPONDER[6], // wait
+];
+
 /// A 3-way initiator's query: the program starts (a fresh process each time: it opens its
 /// session when it starts) and its first SYN is taken before the first input's window (a
 /// millisecond after it: in virtual time the first window would start the instant the SYN came).
@@ -273,6 +287,16 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             real_time_window_ms: 25,
             // The sessions of earlier queries would count against the limit.
             fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("options"),
+            setup: SETUP,
+            inputs: OPTIONS,
+            seeds: &["syn_options ack wait", "syn_options syn_options ack wait wait"],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            fresh_process: false,
         },
         handshake_scenario::Alphabet {
             role: handshake_scenario::Role::Initiator,
