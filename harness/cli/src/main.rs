@@ -6,8 +6,14 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let code = handshake_harness::cli::main();
+    let code = std::panic::catch_unwind(handshake_harness::cli::main);
+    // Responders kept running between runs end with the harness, even after a panic (they are
+    // one pool for all threads: no thread's end takes them along).
+    handshake_scenario::external::ExternalIut::forget_all_kept();
     // Key logs and certificates handed to IUTs: nothing stays in the temporary directory.
     handshake_scenario::external::manifest::remove_scratch_dir();
-    std::process::exit(code);
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }

@@ -4,7 +4,7 @@
 //! so no path leaves it running). Process groups are signalled with `nix::sys::signal::killpg`: the
 //! workspace forbids `unsafe`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -91,6 +91,71 @@ impl Output {
     }
 }
 
+/// Bytes of output a process kept running for many runs holds back, its oldest lines going first
+/// (each run reads what came after its own start).
+const ROLLING_LIMIT: usize = 4 * OUTPUT_LIMIT;
+
+/// Everything read from a process, oldest first, stamped on the monotonic clock. A run's
+/// [`Output`] is cut from it; until the process is kept for many runs ([`Process::keep_rolling`])
+/// a stream's lines past [`OUTPUT_LIMIT`] are counted, not kept (its head says most).
+#[derive(Debug, Default)]
+struct Log {
+    lines: VecDeque<(tokio::time::Instant, Stream, Vec<u8>)>,
+    /// Lines read before `lines[0]` (dropped to stay within [`ROLLING_LIMIT`]).
+    first: u64,
+    /// Bytes kept in all, and per stream (stdout, stderr).
+    bytes: usize,
+    kept: [usize; 2],
+    /// Bytes read but not kept per stream (not rolling).
+    dropped: [usize; 2],
+    rolling: bool,
+}
+
+impl Log {
+    fn push(&mut self, stream: Stream, line: &[u8]) {
+        let i = stream as usize;
+        if !self.rolling && self.kept[i] >= OUTPUT_LIMIT {
+            self.dropped[i] += line.len();
+            return;
+        }
+        self.bytes += line.len();
+        self.kept[i] += line.len();
+        self.lines
+            .push_back((tokio::time::Instant::now(), stream, line.to_vec()));
+        while self.rolling && self.bytes > ROLLING_LIMIT && self.lines.len() > 1 {
+            if let Some((_, _, old)) = self.lines.pop_front() {
+                self.bytes -= old.len();
+                self.first += 1;
+            }
+        }
+    }
+
+    /// The index the next line read will have.
+    fn next(&self) -> u64 {
+        self.first + self.lines.len() as u64
+    }
+
+    /// The lines from index `from` on.
+    fn since(&self, from: u64) -> impl Iterator<Item = &(tokio::time::Instant, Stream, Vec<u8>)> {
+        let skip = usize::try_from(from.saturating_sub(self.first)).unwrap_or(usize::MAX);
+        self.lines.iter().skip(skip)
+    }
+}
+
+/// The process group, killed (SIGKILL) when the last handle on it goes: a process kept for many
+/// runs at once lives as long as one of them, or the pool, holds it.
+#[derive(Debug)]
+struct Group(Pid);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+        if let Ok(mut live) = LIVE.lock() {
+            live.remove(&self.0.as_raw());
+        }
+    }
+}
+
 /// How the process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exit {
@@ -128,21 +193,24 @@ fn signal_name(s: i32) -> String {
         .unwrap_or_default()
 }
 
-/// A running IUT.
+/// A running IUT, or (a [`view`](Process::view)) one run's handle on a process other runs use too.
 #[derive(Debug)]
 pub struct Process {
-    pgid: Pid,
+    group: Arc<Group>,
     /// Its process id (= process group id).
     pub pid: u32,
-    output: Arc<Mutex<Output>>,
+    log: Arc<Mutex<Log>>,
     exit: watch::Receiver<Option<Exit>>,
     readers: Vec<tokio::task::JoinHandle<()>>,
     /// Notified on every line read (for `ready: output`).
     pub line_read: Arc<tokio::sync::Notify>,
     /// Signals the harness sent, with times.
     pub signals_sent: Vec<(Instant, Signal)>,
-    /// The clock its output and exit are stamped with (a kept process changes it per run).
-    clock: Arc<Mutex<Clock>>,
+    /// The clock its exit is stamped with (the one it was started on).
+    started_on: Clock,
+    /// The clock of the run this handle serves, and the first line that run reads.
+    run_clock: Clock,
+    first_line: u64,
 }
 
 impl Process {
@@ -180,6 +248,7 @@ impl Process {
         if let Ok(mut live) = LIVE.lock() {
             live.insert(pgid.as_raw());
         }
+        let group = Arc::new(Group(pgid));
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             // Written in the background, then closed: a program that reads commands until EOF
             // (a REPL) sees the whole script; one that exits early just breaks the pipe.
@@ -189,65 +258,101 @@ impl Process {
                 let _ = pipe.shutdown().await;
             });
         }
-        let output = Arc::new(Mutex::new(Output::default()));
-        let shared_clock = Arc::new(Mutex::new(clock));
+        let log = Arc::new(Mutex::new(Log::default()));
         let line_read = Arc::new(tokio::sync::Notify::new());
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
             readers.push(tokio::spawn(read_lines(
                 out,
                 Stream::Stdout,
-                Arc::clone(&output),
+                Arc::clone(&log),
                 Arc::clone(&line_read),
-                Arc::clone(&shared_clock),
             )));
         }
         if let Some(err) = child.stderr.take() {
             readers.push(tokio::spawn(read_lines(
                 err,
                 Stream::Stderr,
-                Arc::clone(&output),
+                Arc::clone(&log),
                 Arc::clone(&line_read),
-                Arc::clone(&shared_clock),
             )));
         }
         let (tx, exit) = watch::channel(None);
-        let exit_clock = Arc::clone(&shared_clock);
         tokio::spawn(async move {
             // Dropping the child when the run ends kills it (kill_on_drop); normally it is reaped here.
             if let Ok(status) = child.wait().await {
-                let _ = tx.send(Some(Exit::of(now(&exit_clock), status)));
+                let _ = tx.send(Some(Exit::of(clock.now(), status)));
             }
             // Keep the sender alive until the run drops its receiver, so "exited" stays readable.
             tx.closed().await;
         });
         Ok(Process {
-            pgid,
+            group,
             pid,
-            output,
+            log,
             exit,
             readers,
             line_read,
             signals_sent: Vec::new(),
-            clock: shared_clock,
+            started_on: clock,
+            run_clock: clock,
+            first_line: 0,
         })
     }
 
-    /// Makes a process kept running between runs ready for the next one: what it printed and the
-    /// signals it got are forgotten, and from now on its output and exit are stamped on `clock`.
+    /// Another handle on this process, for a run served at the same time as others: it reads the
+    /// output from [`begin_run`](Self::begin_run) on, and the process ends when the last handle
+    /// goes (only the first reads its output to the end when shut down).
+    pub fn view(&self) -> Process {
+        Process {
+            group: Arc::clone(&self.group),
+            pid: self.pid,
+            log: Arc::clone(&self.log),
+            exit: self.exit.clone(),
+            readers: Vec::new(),
+            line_read: Arc::clone(&self.line_read),
+            signals_sent: Vec::new(),
+            started_on: self.started_on,
+            run_clock: self.run_clock,
+            first_line: self.first_line,
+        }
+    }
+
+    /// From now on its output is held back as a rolling window (its newest lines), as a process
+    /// kept running for many runs needs: each run reads what came after its start.
+    pub fn keep_rolling(&self) {
+        if let Ok(mut log) = self.log.lock() {
+            log.rolling = true;
+        }
+    }
+
+    /// Whether other handles (runs, or a pool keeping it) hold this process too.
+    pub fn shared(&self) -> bool {
+        Arc::strong_count(&self.group) > 1
+    }
+
+    /// Makes a process kept running between runs ready for the next one: what it printed before
+    /// and the signals it got are left out, and from now on its output and exit are told on
+    /// `clock`.
     pub fn begin_run(&mut self, clock: Clock) {
-        if let Ok(mut c) = self.clock.lock() {
-            *c = clock;
-        }
-        if let Ok(mut o) = self.output.lock() {
-            *o = Output::default();
-        }
+        self.first_line = self.log.lock().map_or(0, |l| l.next());
+        self.run_clock = clock;
         self.signals_sent.clear();
+    }
+
+    /// A time of the run's clock.
+    fn on_run_clock(&self, t: tokio::time::Instant) -> Instant {
+        let since = t.saturating_duration_since(self.run_clock.to_tokio(Instant::ZERO));
+        Instant::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// How it ended, if it has.
     pub fn exited(&self) -> Option<Exit> {
-        *self.exit.borrow()
+        let exit = (*self.exit.borrow())?;
+        Some(Exit {
+            at: self.on_run_clock(self.started_on.to_tokio(exit.at)),
+            ..exit
+        })
     }
 
     /// A receiver that changes when it exits.
@@ -255,23 +360,33 @@ impl Process {
         self.exit.clone()
     }
 
-    /// A copy of the output so far.
+    /// What it printed in this run so far (at most [`OUTPUT_LIMIT`] bytes per stream).
     pub fn output(&self) -> Output {
-        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+        let mut output = Output::default();
+        if let Ok(log) = self.log.lock() {
+            for (at, stream, line) in log.since(self.first_line) {
+                output.push(self.on_run_clock(*at), *stream, line);
+            }
+            for (d, more) in output.dropped.iter_mut().zip(log.dropped) {
+                *d += more;
+            }
+        }
+        output
     }
 
-    /// Whether a kept output line contains `text`.
+    /// Whether a line it printed in this run contains `text`.
     pub fn printed(&self, text: &str) -> bool {
-        self.output
-            .lock()
-            .is_ok_and(|o| o.lines.iter().any(|(_, _, l)| l.contains(text)))
+        self.log.lock().is_ok_and(|log| {
+            log.since(self.first_line)
+                .any(|(_, _, l)| String::from_utf8_lossy(l).contains(text))
+        })
     }
 
     /// The peak resident memory of its process group so far, in kB: the sum of each live member's
     /// high-water mark (`VmHWM` in `/proc/PID/status`; Linux only, `None` elsewhere or when
     /// nothing of the group is left).
     pub fn peak_memory_kb(&self) -> Option<u64> {
-        let pgid = self.pgid.as_raw();
+        let pgid = self.group.0.as_raw();
         let mut total = None;
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {
             let name = entry.file_name();
@@ -316,7 +431,7 @@ impl Process {
 
     fn signal(&mut self, signal: Signal, clock: Clock) {
         // ESRCH: nothing left in the group.
-        if killpg(self.pgid, signal).is_ok() {
+        if killpg(self.group.0, signal).is_ok() {
             self.signals_sent.push((clock.now(), signal));
         }
     }
@@ -333,7 +448,7 @@ impl Process {
             }
         }
         // Children it left behind in its group.
-        let _ = killpg(self.pgid, Signal::SIGKILL);
+        let _ = killpg(self.group.0, Signal::SIGKILL);
         for reader in std::mem::take(&mut self.readers) {
             // A grandchild outside the group may hold the pipe open: do not wait for it forever.
             let abort = reader.abort_handle();
@@ -348,29 +463,11 @@ impl Process {
     }
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = killpg(self.pgid, Signal::SIGKILL);
-        if let Ok(mut live) = LIVE.lock() {
-            live.remove(&self.pgid.as_raw());
-        }
-    }
-}
-
-/// The time now on a shared clock.
-fn now(clock: &Mutex<Clock>) -> Instant {
-    clock
-        .lock()
-        .map(|c| c.now())
-        .unwrap_or_else(|e| e.into_inner().now())
-}
-
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
     which: Stream,
-    output: Arc<Mutex<Output>>,
+    log: Arc<Mutex<Log>>,
     notify: Arc<tokio::sync::Notify>,
-    clock: Arc<Mutex<Clock>>,
 ) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
@@ -384,8 +481,8 @@ async fn read_lines(
         {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                if let Ok(mut o) = output.lock() {
-                    o.push(now(&clock), which, &line);
+                if let Ok(mut l) = log.lock() {
+                    l.push(which, &line);
                 }
                 notify.notify_waiters();
             }

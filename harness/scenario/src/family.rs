@@ -529,6 +529,12 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     fn steps_before_ready(_s: &Scenario<Self>) -> bool {
         false
     }
+    /// How many runs of `s` one kept responder process may serve at once (`harness fuzz
+    /// --keep-iut`), each on sessions of its own: more than one where a responder serves many
+    /// peers independently and nothing of one run counts against another. Default: one.
+    fn sessions_per_process(_s: &Scenario<Self>) -> usize {
+        1
+    }
     /// How long a responder started with `launch` for `s` is told to wait before it serves (a
     /// startup delay its readiness line comes after): the harness waits that much longer for it to
     /// be ready. Default: none.

@@ -249,6 +249,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let mut search_iut = iut.clone();
     if let Iut::External(e) = &mut search_iut {
         e.keep_running(args.keep_iut);
+        e.share_kept(args.keep_iut);
     }
     let runner = Runner {
         family,
@@ -296,6 +297,8 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let findings_dir = args.out.join("findings");
     let mut terminal = Terminal::new(&runner, bar.as_ref(), out, &family_name, findings_dir);
     let result = campaign.run(&runner, &mutator, &mut terminal);
+    // The responders the search kept (shared by its jobs) end with it.
+    handshake_scenario::external::ExternalIut::forget_all_kept();
     let findings = terminal.into_findings();
     if let Some(bar) = &bar {
         bar.finish_and_clear();

@@ -736,15 +736,13 @@ pub fn remove_scratch_dir() {
     let _ = std::fs::remove_dir_all(scratch_path());
 }
 
-/// The `{keylog}` file of a QUIC family's IUT (in [`scratch_dir`]): one per harness thread, not
-/// per scenario, so that scenarios started with otherwise equal command lines get equal ones (a
-/// fuzzer keeps such a responder running between inputs). Runs on one thread are sequential; the
-/// IUTs append (NSS key log lines). The harness reads none of them (it decrypts with its own side's
-/// secrets); they are there for the IUT's own key logging.
+/// The `{keylog}` file of a QUIC family's IUT (in [`scratch_dir`]): one per family, not per
+/// scenario or thread, so that scenarios started with otherwise equal command lines get equal ones
+/// (a fuzzer keeps such a responder running between inputs, for any thread's runs). The IUTs
+/// append NSS key log lines; the harness reads none of them (it decrypts with its own side's
+/// secrets): they are there for the IUT's own key logging.
 pub fn keylog_path(family: &str) -> PathBuf {
-    let thread = format!("{:?}", std::thread::current().id());
-    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    scratch_dir().join(format!("{family}-{thread}.keys"))
+    scratch_dir().join(format!("{family}.keys"))
 }
 
 /// Splits a command line into words like a POSIX shell (without expansions): blanks separate words;

@@ -44,6 +44,8 @@ pub struct ExternalIut {
     mutant: Option<String>,
     plant: Option<String>,
     keep: bool,
+    /// Kept processes serve runs of any thread, several at once where the family allows.
+    share_kept: bool,
     /// What one run takes in from the IUT at most (a flood beyond it stops the run).
     max_received_bytes: u64,
 }
@@ -84,6 +86,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
+            share_kept: false,
             max_received_bytes: handshake_net::budget::RUN_BUDGET,
         }
     }
@@ -163,6 +166,7 @@ impl ExternalIut {
             mutant: None,
             plant: None,
             keep: false,
+            share_kept: false,
             max_received_bytes: handshake_net::budget::RUN_BUDGET,
         })
     }
@@ -254,6 +258,14 @@ impl ExternalIut {
         self.keep = keep;
     }
 
+    /// With [`keep_running`](Self::keep_running): a kept responder serves the runs of every
+    /// thread, as many at once as the family says one process serves sessions
+    /// ([`Family::sessions_per_process`]), instead of one thread's runs one at a time. For a
+    /// fuzzer; not for `harness learn`, which blames the word a thread's process served last.
+    pub fn share_kept(&mut self, share: bool) {
+        self.share_kept = share;
+    }
+
     /// Keeps at most `bytes` of what the IUT sends in one run, at what the harness really keeps
     /// for each datagram (default [`RUN_BUDGET`](handshake_net::budget::RUN_BUDGET)): more is a
     /// flood, which stops the run.
@@ -261,9 +273,15 @@ impl ExternalIut {
         self.max_received_bytes = bytes;
     }
 
-    /// Ends the responder processes this thread keeps (see [`ExternalIut::keep_running`]).
+    /// Ends the responder processes this thread keeps, and lets go of the shared ones its runs
+    /// used (see [`ExternalIut::keep_running`]).
     pub fn forget_kept() {
         kept::forget();
+    }
+
+    /// Ends every kept responder process (before the harness exits).
+    pub fn forget_all_kept() {
+        kept::forget_all();
     }
 
     /// The program `{harness}` stands for (default: the running executable).
@@ -423,7 +441,13 @@ impl ExternalIut {
                     manifest,
                     argv: &argv_for,
                     cwd: manifest.cwd.as_ref().map(|c| dir.join(c)),
-                    keep: self.keep && role == Role::Responder && fixed.is_none(),
+                    keep: (self.keep && role == Role::Responder && fixed.is_none()).then(|| {
+                        if self.share_kept {
+                            kept::Sharing::Sessions(F::sessions_per_process(scenario).max(1))
+                        } else {
+                            kept::Sharing::PerThread
+                        }
+                    }),
                 },
                 Kind::Running(addr, _) => realtime::Target::Running(*addr),
             };
@@ -439,7 +463,7 @@ impl ExternalIut {
             });
             tokio::time::timeout(budget, run).await
         };
-        // A kept process's tasks live on this thread's runtime; otherwise each run has its own.
+        // A thread that keeps processes keeps its runtime too; otherwise each run has its own.
         let outcome = if self.keep {
             kept::block_on(run)
         } else {

@@ -56,8 +56,8 @@ pub(super) enum Target<'a> {
         /// Working directory.
         cwd: Option<std::path::PathBuf>,
         /// Take a responder kept running by an earlier run with the same command line, and keep
-        /// this one running afterwards (see the `kept` module).
-        keep: bool,
+        /// this one running afterwards, shared so (see the `kept` module).
+        keep: Option<kept::Sharing>,
     },
     /// A responder already running there.
     Running(SocketAddr),
@@ -239,6 +239,27 @@ impl<F: Family> Driver<F> for Net<F> {
     }
 }
 
+/// What makes each real-time run's endpoint draw values of its own (QUIC connection ids, tokens):
+/// a server that serves run after run (kept running, or already running) routes a packet whose
+/// connection id an earlier run used to that run's connection. Seeded alike, two runs' clients
+/// drew the same ids, and a kept Dark Tower server dropped the second's handshake ("Packet
+/// contains no CRYPTO frame"): 30 % of kept inputs failed the probe. Virtual time keeps the seed
+/// alone (its runs are repeatable; real time's are not anyway).
+fn run_nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    // splitmix64 of the time, the process and the count: distinct per run and per harness.
+    let mut z =
+        started ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn unreachable_reason(iut: Option<SocketAddr>) -> String {
     format!(
         "nothing is listening at {}: the system answered with ICMP port unreachable",
@@ -371,10 +392,11 @@ struct RealTimeRun<'r, F: Family> {
     markers: Vec<(Instant, String)>,
     script: Script,
     process: Option<Process>,
-    /// With `keep`: the runs this process has served (this one included) and how it was started,
-    /// to keep it afterwards.
-    runs_served: u64,
+    /// With `keep`: how this process was started and may be shared, to keep it afterwards.
     started_as: Option<StartedAs>,
+    sharing: kept::Sharing,
+    /// Leave to start a process to keep, held until it is ready.
+    starting: Option<kept::Starting>,
     unsupported_code: Option<i32>,
     grace: Duration,
 }
@@ -429,7 +451,8 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             markers: Vec::new(),
             script: Script::default(),
             process: None,
-            runs_served: 1,
+            sharing: kept::Sharing::PerThread,
+            starting: None,
             started_as: None,
             unsupported_code: None,
             grace: ms(500),
@@ -452,6 +475,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
     /// scripted endpoint (if it has one).
     fn start_peer(&mut self, remote: SocketAddr) -> Result<(), String> {
         let (r, clock) = (self.r, self.clock);
+        let seed = r.seed ^ 0x5eed ^ run_nonce();
         let node = match &self.peer_profile {
             Some(p) => F::node(
                 p,
@@ -459,7 +483,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 r.scenario,
                 false,
                 remote,
-                r.seed ^ 0x5eed,
+                seed,
                 clock.now(),
             )
             .map(Some),
@@ -467,7 +491,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 r.scenario,
                 F::launched_profile(&r.launch).as_ref(),
                 remote,
-                r.seed ^ 0x5eed,
+                seed,
                 clock.now(),
             ),
         };
@@ -527,9 +551,12 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 cwd,
                 keep,
             } => {
-                let reused = if *keep { take_kept(*argv, cwd) } else { None };
                 self.unsupported_code = Some(manifest.unsupported_exit_code);
                 self.grace = ms(manifest.kill_grace_ms);
+                let reused = match keep {
+                    Some(_) => self.take_or_start(manifest, *argv, cwd).await,
+                    None => None,
+                };
                 match reused {
                     Some(k) => Ok(self.reuse_kept(k)),
                     None => self.spawn_iut(manifest, *argv, cwd.as_ref(), *keep).await,
@@ -538,22 +565,50 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         }
     }
 
+    /// A kept responder with room for this run; else `None` once this run may start one (few
+    /// start at once: until then it waits for one to share, at most the start-up timeout).
+    async fn take_or_start(
+        &mut self,
+        manifest: &Manifest,
+        argv: &Argv<'_>,
+        cwd: &Option<std::path::PathBuf>,
+    ) -> Option<Kept> {
+        let give_up = self.clock.now() + ms(manifest.startup_timeout_ms);
+        loop {
+            if let Some(k) = take_kept(argv, cwd) {
+                return Some(k);
+            }
+            if let Some(leave) = kept::may_start() {
+                self.starting = Some(leave);
+                return None;
+            }
+            if self.clock.now() >= give_up {
+                return None;
+            }
+            tokio::time::sleep(ms(10)).await;
+        }
+    }
+
     /// Takes over a responder an earlier run kept running: the script clock starts now.
     fn reuse_kept(&mut self, mut k: Kept) -> Instant {
         let clock = self.clock;
         k.process.begin_run(clock);
+        let shared = match k.sharing {
+            kept::Sharing::Sessions(n) if n > 1 => format!(", shared by up to {n} runs at once"),
+            _ => String::new(),
+        };
         self.markers.push((
             clock.now(),
             format!(
-                "IUT kept running (pid {}, its run {}): {}",
+                "IUT kept running (pid {}, its run {}{shared}): {}",
                 k.process.pid,
-                k.runs + 1,
+                k.runs,
                 quote(&k.words)
             ),
         ));
         self.net.link.watch_exit(k.process.exit_watch());
         self.net.link.set_iut(k.addr, true);
-        self.runs_served = k.runs + 1;
+        self.sharing = k.sharing;
         self.started_as = Some((k.addr, k.words, k.stdin, k.cwd));
         self.process = Some(k.process);
         clock.now()
@@ -566,7 +621,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         manifest: &Manifest,
         argv: &Argv<'_>,
         cwd: Option<&std::path::PathBuf>,
-        keep: bool,
+        keep: Option<kept::Sharing>,
     ) -> Result<Instant, Ending> {
         let (clock, role) = (self.clock, self.role());
         let addr = match (role, manifest.listen) {
@@ -579,14 +634,20 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         };
         let (words, stdin) = argv(addr).map_err(|e| Ending::Error(format!("IUT command: {e}")))?;
         let stdin_text = stdin.clone();
-        let p = Process::spawn(&words, cwd, &manifest.env, stdin, clock).map_err(Ending::Error)?;
+        let spawn = || Process::spawn(&words, cwd, &manifest.env, stdin, clock);
+        let p = match keep {
+            Some(_) => kept::spawn_keepable(spawn).and_then(|p| p),
+            None => spawn(),
+        }
+        .map_err(Ending::Error)?;
         self.markers.push((
             clock.now(),
             format!("IUT started (pid {}): {}", p.pid, quote(&words)),
         ));
         self.net.link.watch_exit(p.exit_watch());
-        if keep {
+        if let Some(sharing) = keep {
             self.started_as = Some((addr, words.clone(), stdin_text.clone(), cwd.cloned()));
+            self.sharing = sharing;
         }
         let p = self.process.insert(p);
         match role {
@@ -599,6 +660,18 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 };
                 let delay = F::startup_delay(self.r.scenario, &self.r.launch);
                 wait_ready(manifest, ready, delay, p, addr, clock, &mut self.markers).await?;
+                self.starting = None;
+                if let (Some(sharing), Some((addr, words, stdin, cwd))) = (keep, &self.started_as) {
+                    kept::add(Kept {
+                        process: p.view(),
+                        addr: *addr,
+                        words: words.clone(),
+                        stdin: stdin.clone(),
+                        cwd: cwd.clone(),
+                        runs: 1,
+                        sharing,
+                    });
+                }
                 Ok(clock.now())
             }
             Role::Initiator => self.first_datagram(manifest).await,
@@ -704,18 +777,14 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             && !self.net.link.flooded()
             && exit_in_time.is_none();
         let mut kept_output = None;
-        if let (true, Some((addr, words, stdin, cwd))) = (keep, self.started_as.take()) {
+        if let (true, Some(_)) = (keep, self.started_as.take()) {
             if let Some(p) = self.process.take() {
                 kept_output = Some(p.output());
-                kept::put(Kept {
-                    process: p,
-                    addr,
-                    words,
-                    stdin,
-                    cwd,
-                    runs: self.runs_served,
-                });
+                kept::put(p.pid);
             }
+        } else if self.process.as_ref().is_some_and(|p| kept::retire(p.pid)) {
+            // Other runs are on this process now: it ends when the last of them does.
+            kept_output = self.process.take().map(|p| p.output());
         }
         if let Some(p) = &mut self.process {
             p.shut_down(self.grace, self.clock).await;

@@ -84,7 +84,7 @@ pub fn act(
         }
         DarkTowerStep::Authenticate(a) => {
             let joined = script.joined_id(a.participant).map(str::to_owned);
-            let bytes = auth_bytes(a, meeting, unix, vars, joined)?;
+            let bytes = auth_bytes(a, meeting, script.clock.unix_us(now), vars, joined)?;
             script.write(
                 now,
                 a.participant,
@@ -139,10 +139,10 @@ pub fn act(
             let which: &[Which] = match c.on.as_str() {
                 "signaling" => &[Which::Signaling],
                 "media" => &[Which::Media],
-                "both" => &[Which::Signaling, Which::Media],
+                "both" | "open" => &[Which::Signaling, Which::Media],
                 other => {
                     return Err(format!(
-                        "close `{other}`: expected signaling, media or both"
+                        "close `{other}`: expected signaling, media, both or open"
                     ))
                 }
             };
@@ -150,7 +150,7 @@ pub fn act(
             for w in which {
                 closed |= script.close(now, c.participant, *w, c.code).is_ok();
             }
-            if closed {
+            if closed || c.on == "open" {
                 Ok(())
             } else {
                 Err(format!(
@@ -249,16 +249,19 @@ fn signal_bytes(s: &SignalStep) -> Result<Vec<u8>, String> {
 fn auth_bytes(
     a: &AuthStep,
     meeting: &str,
-    unix: u64,
+    unix_us: u64,
     vars: &mut Vars,
     joined: Option<String>,
 ) -> Result<Vec<u8>, String> {
+    let unix = unix_us / 1_000_000;
     let participant_id = a
         .participant_id
         .clone()
         .or(joined)
         .unwrap_or_else(|| format!("participant-{}", a.participant));
-    let jti = format!("script-{}-{}", a.participant, vars.fresh());
+    // Media tokens are single-use (darktower.md): the time in its id keeps a token of this run
+    // from being one an earlier run against the same handler used (a kept process).
+    let jti = format!("script-{}-{unix_us}-{}", a.participant, vars.fresh());
     let claims = |exp: u64| MediaClaims {
         meeting_id: meeting.to_owned(),
         participant_id: participant_id.clone(),

@@ -460,7 +460,7 @@ pub struct CloseStep {
     /// The participant.
     #[serde(default)]
     pub participant: u32,
-    /// `signaling`, `media` or `both`.
+    /// `signaling`, `media` or `both`; `open`: whichever of them is open (none is no error).
     #[serde(default = "both")]
     pub on: String,
     /// The application code.

@@ -293,7 +293,10 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             part: Some("options"),
             setup: SETUP,
             inputs: OPTIONS,
-            seeds: &["syn_options ack wait", "syn_options syn_options ack wait wait"],
+            seeds: &[
+                "syn_options ack wait",
+                "syn_options syn_options ack wait wait",
+            ],
             settle_ms: 1500,
             real_time_window_ms: 25,
             fresh_process: false,

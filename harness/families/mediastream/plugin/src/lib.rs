@@ -183,6 +183,10 @@ impl Datagrams for MediaDatagrams {
     }
 }
 
+/// Runs one kept responder serves at once (`harness fuzz --keep-iut`): measured with
+/// `make bench-netfuzz` (docs/src/benchmarks.md).
+const SESSIONS_PER_RESPONDER: usize = 8;
+
 impl Family for MediaStream {
     const NAME: &'static str = "mediastream";
     const VOCABULARY: &'static Vocabulary = &VOCABULARY;
@@ -335,6 +339,15 @@ impl Family for MediaStream {
 
     fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
         launch::validate_manifest(manifest)
+    }
+    /// A responder serves each tuple as a session of its own (D3); a run's sessions count against
+    /// another's only under a session limit (D4).
+    fn sessions_per_process(s: &MediaScenario) -> usize {
+        if s.iut.fields.session_limit.is_some() {
+            1
+        } else {
+            SESSIONS_PER_RESPONDER
+        }
     }
     fn launch(manifest: &Manifest, s: &MediaScenario) -> Result<Launch, String> {
         launch::launch(manifest, s)

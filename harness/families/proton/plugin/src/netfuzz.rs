@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 /// A server is alive when, its earlier connections closed, a fresh connection with its three
 /// streams gets the first event of a session answered (an echo of event id 1 on stream 0, or
-/// any other u32 there). A client IUT opens its own connection: no probe.
+/// any other u32 there). The probe's connection is closed too, so that a server kept running
+/// for the next input (`--keep-iut`) is free to take that input's connection: left open, it was
+/// refused until the server's idle timeout, and each kept server served two inputs, not
+/// hundreds. A client IUT opens its own connection: no probe.
 pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
     if scenario["iut"]["role"] != "server" {
         return None;
@@ -24,6 +27,11 @@ pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
         json!({ "open_bi": { "conn": conns, "count": 3, "write": ["01", "02", "03"] } }),
         json!({ "write": { "conn": conns, "stream": 0, "u32": [1] } }),
         json!({ "expect": { "kind": "u32", "where": { "conn": conns, "stream": 0 }, "within_ms": 2000 } }),
+        json!({ "close": { "conn": conns, "code": 0 } }),
+        // Its close must go out, and the server be done with the connection (draining: three
+        // PTOs), before the run ends and the next input connects: with 50 ms a fifth of kept
+        // inputs were refused as a second connection.
+        json!({ "wait": { "ms": 200 } }),
     ]);
     Some(probe)
 }
