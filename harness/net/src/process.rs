@@ -326,11 +326,6 @@ impl Process {
         }
     }
 
-    /// Whether other handles (runs, or a pool keeping it) hold this process too.
-    pub fn shared(&self) -> bool {
-        Arc::strong_count(&self.group) > 1
-    }
-
     /// Makes a process kept running between runs ready for the next one: what it printed before
     /// and the signals it got are left out, and from now on its output and exit are told on
     /// `clock`.
