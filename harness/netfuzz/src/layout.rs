@@ -39,6 +39,18 @@ pub fn interesting_int(u: &mut Unstructured<'_>, current: Option<u64>) -> arbitr
     })
 }
 
+/// One of a field's edge values (a family's dictionary: where the facts or the reference put a
+/// field's bounds, the values of its enum or flag bits), or one beside it: range checks are off by
+/// one at their edges, and a value no library scenario sends is often one of them.
+pub fn edge_value(u: &mut Unstructured<'_>, edges: &[u64]) -> arbitrary::Result<u64> {
+    let e = *u.choose(edges)?;
+    Ok(match u.int_in_range(0u8..=3)? {
+        0 => e.wrapping_sub(1),
+        1 => e.wrapping_add(1),
+        _ => e,
+    })
+}
+
 /// The leaf of `v` at `path` (object keys; array indices as numbers).
 pub fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
     let mut here = v;
@@ -127,13 +139,14 @@ pub fn mutate_length_prefix(
 /// One change to TLV options (`type` of `type_width` bytes, `length` of `len_width` bytes,
 /// little- or big-endian, then the value): a type becomes one of `types` (known and unknown
 /// ones), a length goes to a boundary, a TLV is duplicated, dropped or appended, or the last one
-/// is cut short.
+/// is cut short; a value becomes a boundary of its width, or one of its type's `edges`.
 pub fn mutate_tlvs(
     bytes: &mut Vec<u8>,
     type_width: usize,
     len_width: usize,
     big_endian: bool,
     types: &[u64],
+    edges: &dyn Fn(u64) -> &'static [u64],
     u: &mut Unstructured<'_>,
 ) -> arbitrary::Result<()> {
     let head = type_width + len_width;
@@ -176,16 +189,17 @@ pub fn mutate_tlvs(
             let mut tlv = vec![0u8; head + len];
             put_uint(&mut tlv, 0, type_width, big_endian, t);
             put_uint(&mut tlv, type_width, len_width, big_endian, len as u64);
-            fill_value(&mut tlv[head..], big_endian, u)?;
+            fill_value(&mut tlv[head..], big_endian, edges(t), u)?;
             bytes.extend_from_slice(&tlv);
         }
         6 => {
             // An option's value: a boundary integer of its width, or other bytes.
             let s = pick(u)?;
+            let t = read_uint(bytes, s, type_width, big_endian);
             let len = read_uint(bytes, s + type_width, len_width, big_endian) as usize;
             let end = (s + head + len).min(bytes.len());
             if s + head <= end {
-                fill_value(&mut bytes[s + head..end], big_endian, u)?;
+                fill_value(&mut bytes[s + head..end], big_endian, edges(t), u)?;
             }
         }
         4 => {
@@ -204,13 +218,18 @@ pub fn mutate_tlvs(
     Ok(())
 }
 
-/// Fills a value: a boundary integer of its width (widths up to 8), or printable bytes.
+/// Fills a value: one of its `edges` or a boundary integer of its width (widths up to 8), or
+/// printable bytes.
 fn fill_value(
     value: &mut [u8],
     big_endian: bool,
+    edges: &[u64],
     u: &mut Unstructured<'_>,
 ) -> arbitrary::Result<()> {
-    if value.len() <= 8 && u.ratio(3u8, 4u8)? {
+    if value.len() <= 8 && !edges.is_empty() && u.ratio(1u8, 2u8)? {
+        let v = edge_value(u, edges)?;
+        put_uint(value, 0, value.len(), big_endian, v);
+    } else if value.len() <= 8 && u.ratio(3u8, 4u8)? {
         let v = interesting_int(u, None)?;
         put_uint(value, 0, value.len(), big_endian, v);
     } else {
@@ -450,13 +469,43 @@ mod tests {
             let data = crate::seeded_bytes(seed, 64);
             let mut u = Unstructured::new(&data);
             let mut b = base.clone();
-            mutate_tlvs(&mut b, 1, 2, false, &[1, 2, 3, 4, 5, 0, 0xff], &mut u)
-                .expect("enough bytes");
+            mutate_tlvs(
+                &mut b,
+                1,
+                2,
+                false,
+                &[1, 2, 3, 4, 5, 0, 0xff],
+                &|_| &[],
+                &mut u,
+            )
+            .expect("enough bytes");
             if b != base {
                 changed += 1;
             }
         }
         assert!(changed > 30, "{changed}");
+    }
+
+    #[test]
+    fn tlv_values_reach_their_types_edges() {
+        // Frame rate (type 1) 30; its edge 100,000 is no boundary of a u32.
+        let base = vec![1, 4, 0, 30, 0, 0, 0];
+        let edge = 100_000u32.to_le_bytes();
+        let reached = (0..400).any(|seed| {
+            let data = crate::seeded_bytes(seed, 64);
+            let mut u = Unstructured::new(&data);
+            let mut b = base.clone();
+            let edges = |t: u64| -> &'static [u64] {
+                if t == 1 {
+                    &[100_000]
+                } else {
+                    &[]
+                }
+            };
+            mutate_tlvs(&mut b, 1, 2, false, &[1, 4], &edges, &mut u).expect("enough bytes");
+            b.get(3..7) == Some(&edge[..])
+        });
+        assert!(reached);
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub trait Mutator {
         Vec::new()
     }
 
+    /// The family's dictionary for the integer field at `path` of step `step`: its edge values
+    /// (bounds, enum values, flag bits), drawn instead of generic boundaries half the time.
+    fn edges(&self, _step: &str, _path: &[String]) -> &'static [u64] {
+        &[]
+    }
+
     /// The shapes of the family's steps, when known.
     fn shapes(&self) -> Option<&Steps> {
         None
@@ -155,6 +161,7 @@ pub fn mutate(
                         &name,
                         body,
                         &|step: &str, path: &[String]| mutator.text_values(step, path),
+                        &|step: &str, path: &[String]| mutator.edges(step, path),
                         u,
                     )?
                     .is_some(),
@@ -192,7 +199,13 @@ fn mutate_leaf(
     let Some(leaf) = leaf_mut(value, &path) else {
         return Ok(false);
     };
-    let changed = generic_leaf(leaf, u)?;
+    let edges = mutator.edges(step, &path);
+    let changed = if leaf.is_number() && !edges.is_empty() && u.ratio(1u8, 2u8)? {
+        *leaf = Value::from(layout::edge_value(u, edges)?);
+        true
+    } else {
+        generic_leaf(leaf, u)?
+    };
     // A number out of the field's range would only make an input the family refuses.
     if let (Some((min, max)), Some(n)) = (range, leaf.as_u64()) {
         *leaf = Value::from(n.clamp(min, max));

@@ -79,20 +79,23 @@ impl Steps {
     }
 
     /// Sets one field of a step's `body` (present or not, at any depth the shape knows) to a value
-    /// of its kind; `text` gives a string field's values (`None`: not known, the field is left).
+    /// of its kind; `text` gives a string field's values (`None`: not known, the field is left),
+    /// `edges` an integer field's edge values (half the time one of them, when there are any).
     /// Returns the path set, if any.
     pub fn set_field(
         &self,
         step: &str,
         body: &mut Value,
         text: &dyn Fn(&str, &[String]) -> Vec<String>,
+        edges: &dyn Fn(&str, &[String]) -> &'static [u64],
         u: &mut Unstructured<'_>,
     ) -> arbitrary::Result<Option<Vec<String>>> {
         let Some(shape) = self.steps.get(step) else {
             return Ok(None);
         };
         let mut path = Vec::new();
-        set_in(shape, body, &mut path, step, text, u)
+        let dictionary = Dictionary { text, edges };
+        set_in(shape, body, &mut path, step, &dictionary, u)
     }
 }
 
@@ -212,12 +215,18 @@ fn kind_of(node: &Value, defs: &Value, depth: usize) -> FieldKind {
     FieldKind::Other
 }
 
+/// What a family knows of its fields' values.
+struct Dictionary<'d> {
+    text: &'d dyn Fn(&str, &[String]) -> Vec<String>,
+    edges: &'d dyn Fn(&str, &[String]) -> &'static [u64],
+}
+
 fn set_in(
     shape: &FieldKind,
     value: &mut Value,
     path: &mut Vec<String>,
     step: &str,
-    text: &dyn Fn(&str, &[String]) -> Vec<String>,
+    dictionary: &Dictionary<'_>,
     u: &mut Unstructured<'_>,
 ) -> arbitrary::Result<Option<Vec<String>>> {
     match shape {
@@ -238,7 +247,7 @@ fn set_in(
                 return Ok(None);
             };
             let child = obj.entry(name.clone()).or_insert(Value::Null);
-            let set = set_in(kind, child, path, step, text, u)?;
+            let set = set_in(kind, child, path, step, dictionary, u)?;
             if child.is_null() {
                 obj.remove(name);
             }
@@ -266,10 +275,16 @@ fn set_in(
             let Some(child) = value.get_mut(&tag) else {
                 return Ok(None);
             };
-            set_in(kind, child, path, step, text, u)
+            set_in(kind, child, path, step, dictionary, u)
         }
         FieldKind::Integer { min, max } => {
-            let v = layout::interesting_int(u, value.as_u64())?.clamp(*min, *max);
+            let edges = (dictionary.edges)(step, path);
+            let v = if !edges.is_empty() && u.ratio(1u8, 2u8)? {
+                layout::edge_value(u, edges)?
+            } else {
+                layout::interesting_int(u, value.as_u64())?
+            };
+            let v = v.clamp(*min, *max);
             *value = Value::from(v);
             Ok(Some(path.clone()))
         }
@@ -282,7 +297,7 @@ fn set_in(
             Ok(Some(path.clone()))
         }
         FieldKind::Text => {
-            let choices = text(step, path);
+            let choices = (dictionary.text)(step, path);
             if choices.is_empty() {
                 return Ok(None);
             }
@@ -353,7 +368,9 @@ mod tests {
             let data = crate::seeded_bytes(seed, 256);
             let mut u = Unstructured::new(&data);
             let mut body = json!({});
-            if let Ok(Some(path)) = steps.set_field("media", &mut body, &codecs, &mut u) {
+            if let Ok(Some(path)) =
+                steps.set_field("media", &mut body, &codecs, &|_, _| &[], &mut u)
+            {
                 seen.insert(path.join("."));
                 if let Some(v) = body.get("version") {
                     assert!(v.as_u64().is_some_and(|v| v <= 255), "{body}");
@@ -363,7 +380,8 @@ mod tests {
                 }
             }
             let mut send = json!({"datagram": {"syn": {}}});
-            if let Ok(Some(path)) = steps.set_field("send", &mut send, &codecs, &mut u) {
+            if let Ok(Some(path)) = steps.set_field("send", &mut send, &codecs, &|_, _| &[], &mut u)
+            {
                 seen.insert(path.join("."));
             }
         }

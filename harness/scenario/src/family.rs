@@ -792,6 +792,10 @@ pub struct FuzzHooks {
     /// The values a string field at `path` of a step named `step` may take (tokens, FourCCs,
     /// stream names …; wrong ones included); empty: the fuzzer leaves it.
     pub text: fn(step: &str, path: &[String]) -> Vec<String>,
+    /// The family's dictionary of an integer field at `path` of a step named `step`: its edge
+    /// values (bounds the facts or the reference's limits give, enum values, flag bits), which
+    /// the fuzzer draws (or one beside them) half the time; empty: generic boundaries only.
+    pub edges: fn(step: &str, path: &[String]) -> &'static [u64],
     /// The same steps spelt with fewer (a minimised finding is shown folded when it still shows
     /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
     /// nothing to fold.
@@ -804,6 +808,7 @@ impl FuzzHooks {
         liveness_probe: |_| None,
         value: |_, _, _, _| Ok(false),
         text: |_, _| Vec::new(),
+        edges: |_, _| &[],
         fold: |_| None,
     };
 }

@@ -80,6 +80,8 @@ pub trait DynFamily: Send + Sync {
     ) -> arbitrary::Result<bool>;
     /// The values it gives a string field in a fuzz input ([`Family::fuzz_text`]).
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String>;
+    /// The edge values of an integer field in a fuzz input ([`FuzzHooks::edges`]).
+    fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64];
     /// Its shorter spelling of the same steps ([`Family::fuzz_fold`]).
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>>;
 }
@@ -222,6 +224,9 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String> {
         (F::FUZZ.text)(step, path)
+    }
+    fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64] {
+        (F::FUZZ.edges)(step, path)
     }
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
         (F::FUZZ.fold)(steps)

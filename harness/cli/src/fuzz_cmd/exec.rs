@@ -62,6 +62,10 @@ impl Mutator for FamilyMutator {
         self.family.fuzz_text(step, path)
     }
 
+    fn edges(&self, step: &str, path: &[String]) -> &'static [u64] {
+        self.family.fuzz_edges(step, path)
+    }
+
     fn shapes(&self) -> Option<&Steps> {
         Some(&self.shapes)
     }

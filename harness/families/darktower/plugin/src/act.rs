@@ -379,6 +379,9 @@ pub fn media_bytes(m: &MediaStep, timestamp_us: u64) -> Result<Vec<u8>, String> 
         if let Some(t) = m.frame_type {
             frame[1] = t;
         }
+        if let Some(f) = m.flags {
+            frame[38..40].copy_from_slice(&f.to_be_bytes());
+        }
         if i + 1 == m.frames && m.payload_len_excess > 0 {
             let len = m.payload_bytes.saturating_add(m.payload_len_excess);
             frame[34..38].copy_from_slice(&len.to_be_bytes());
@@ -417,6 +420,9 @@ pub fn datagram_bytes(d: &DatagramStep, timestamp_us: u64) -> Result<Vec<u8>, St
     }
     if let Some(t) = d.frame_type {
         bytes[1] = t;
+    }
+    if let Some(f) = d.flags {
+        bytes[34..36].copy_from_slice(&f.to_be_bytes());
     }
     if let Some(n) = d.truncate {
         bytes.truncate(n);

@@ -368,6 +368,10 @@ pub struct MediaStep {
     /// The frames' type byte (default 1 key then 2 delta for video, 0 for audio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_type: Option<u8>,
+    /// The frames' flags, all 16 bits (default 0x0001, end of frame; 0x0002 is discardable, the
+    /// other bits are reserved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u16>,
     /// Only the first this-many bytes go out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncate: Option<usize>,
@@ -396,6 +400,9 @@ pub struct DatagramStep {
     /// Frame type byte (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_type: Option<u8>,
+    /// Its flags, all 16 bits (default 0x0001, end of frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u16>,
     /// Payload bytes.
     #[serde(default = "payload")]
     pub payload_bytes: u32,

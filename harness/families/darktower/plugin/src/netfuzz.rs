@@ -62,6 +62,9 @@ const MEDIA_FIELDS: [(usize, usize); 11] = [
     (70, 2),
 ];
 
+/// The same frame fields on a stream already open, where the bytes start with a frame.
+const FRAME_FIELDS: [(usize, usize); 6] = [(0, 1), (1, 1), (18, 8), (26, 8), (34, 4), (38, 2)];
+
 /// v2 datagram: version, frame type, user id, stream id, timestamp, sequence, payload length, flags.
 const DATAGRAM_FIELDS: [(usize, usize); 8] = [
     (0, 1),
@@ -73,6 +76,23 @@ const DATAGRAM_FIELDS: [(usize, usize); 8] = [
     (30, 4),
     (34, 2),
 ];
+
+/// The edge values of the steps' integer fields (darktower.md's wire facts): a frame's flag bits
+/// (end of frame, discardable, a reserved one) alone and together, the frame types, stream types
+/// and versions beside the valid ones, StreamType's values.
+pub fn fuzz_edges(step: &str, path: &[String]) -> &'static [u64] {
+    const FLAGS: [u64; 6] = [0x0000, 0x0001, 0x0002, 0x0003, 0x8000, 0xffff];
+    const FRAME_TYPES: [u64; 5] = [0, 1, 2, 3, 0xff];
+    const VERSIONS: [u64; 4] = [0, 1, 2, 0xff];
+    const STREAM_TYPES: [u64; 4] = [0, 1, 2, 3];
+    match (step, path.last().map(String::as_str)) {
+        ("media" | "datagram", Some("flags")) => &FLAGS,
+        ("media" | "datagram", Some("frame_type")) => &FRAME_TYPES,
+        ("media" | "datagram", Some("version" | "frame_version")) => &VERSIONS,
+        (_, Some("stream_type")) => &STREAM_TYPES,
+        _ => &[],
+    }
+}
 
 /// Layout-aware mutations of raw `write` bytes, by the stream they go on.
 pub fn fuzz_value(
@@ -103,7 +123,9 @@ pub fn fuzz_value(
                 layout::mutate_length_prefix(&mut bytes, 0, 4, true, &[65_536], u)?
             }
         }
-        "new_media" | "media" => layout::mutate_header_field(&mut bytes, &MEDIA_FIELDS, true, u)?,
+        "new_media" => layout::mutate_header_field(&mut bytes, &MEDIA_FIELDS, true, u)?,
+        // More bytes on a stream already open: frames from the first byte.
+        "media" => layout::mutate_header_field(&mut bytes, &FRAME_FIELDS, true, u)?,
         "datagram" => layout::mutate_header_field(&mut bytes, &DATAGRAM_FIELDS, true, u)?,
         _ => false,
     };
@@ -152,5 +174,6 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     liveness_probe,
     value: fuzz_value,
     text: fuzz_text,
+    edges: fuzz_edges,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
 };

@@ -33,6 +33,26 @@ pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
 /// D14's option types, known and not.
 const OPTION_TYPES: [u64; 9] = [0, 1, 2, 3, 4, 5, 6, 0x7f, 0xff];
 
+/// D14's option values at their edges, by option type: the reference's limits (a frame rate of
+/// 1 to 100,000 frames/s, a buffer of up to an hour, a datagram from a bare header up to UDP's
+/// 65,507 bytes), the defaults and the values beside them.
+pub fn option_edges(option_type: u64) -> &'static [u64] {
+    use handshake_mediastream_endpoint::{
+        MAX_BUFFER_DEPTH_SECS, MAX_DATAGRAM_BYTE_SIZE, MAX_FRAME_RATE,
+    };
+    const FRAME_RATE: [u64; 4] = [1, 25, 30, MAX_FRAME_RATE as u64];
+    const BITS_PER_SECOND: [u64; 4] = [1, 8, 1_000_000, u32::MAX as u64];
+    const BUFFER_DEPTH_MS: [u64; 3] = [1, 1000, MAX_BUFFER_DEPTH_SECS as u64 * 1000];
+    const DATAGRAM_BYTES: [u64; 5] = [26, 27, 42, 1400, MAX_DATAGRAM_BYTE_SIZE as u64];
+    match option_type {
+        1 => &FRAME_RATE,
+        2 => &BITS_PER_SECOND,
+        3 => &BUFFER_DEPTH_MS,
+        5 => &DATAGRAM_BYTES,
+        _ => &[],
+    }
+}
+
 /// The flag values of the wire facts (and a START read as a flag).
 const FLAGS: [u64; 8] = [
     0x0000, 0x0001, 0x0100, 0x0101, 0x0102, 0x1000, 0x5453, 0xffff,
@@ -63,7 +83,9 @@ pub fn fuzz_value(
         return Ok(false);
     };
     match key {
-        "options_hex" => layout::mutate_tlvs(&mut bytes, 1, 2, false, &OPTION_TYPES, u)?,
+        "options_hex" => {
+            layout::mutate_tlvs(&mut bytes, 1, 2, false, &OPTION_TYPES, &option_edges, u)?
+        }
         "raw" => match u.int_in_range(0u8..=3)? {
             0 if bytes.len() >= 2 => {
                 layout::put_uint(&mut bytes, 0, 2, false, *u.choose(&FLAGS)?);
@@ -74,7 +96,7 @@ pub fn fuzz_value(
             }
             2 if bytes.len() > 67 => {
                 let mut options = bytes.split_off(67);
-                layout::mutate_tlvs(&mut options, 1, 2, false, &OPTION_TYPES, u)?;
+                layout::mutate_tlvs(&mut options, 1, 2, false, &OPTION_TYPES, &option_edges, u)?;
                 bytes.extend_from_slice(&options);
             }
             _ => {
@@ -118,6 +140,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     liveness_probe,
     value: fuzz_value,
     text: fuzz_text,
+    edges: handshake_scenario::FuzzHooks::NONE.edges,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
 };
 

@@ -155,6 +155,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     liveness_probe,
     value: fuzz_value,
     text: fuzz_text,
+    edges: handshake_scenario::FuzzHooks::NONE.edges,
     fold,
 };
 
