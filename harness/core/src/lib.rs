@@ -52,6 +52,13 @@ pub trait Endpoint {
     /// by itself).
     fn is_finished(&self) -> bool;
 
+    /// Closes every session it still has open, as a peer that goes away does (a QUIC endpoint
+    /// sends CONNECTION_CLOSE); whether there was any. The real-time driver calls it at the end
+    /// of a run whose IUT is kept for the next one. Nothing by default.
+    fn close_all(&mut self, _now: Instant) -> bool {
+        false
+    }
+
     /// How much later than the protocol's own timer values this endpoint may notice what its peer
     /// did (or stopped doing), by the rules of the transport beneath it — a QUIC idle timer runs
     /// for at least three probe timeouts. A real-time driver widens its windows by it. Zero for

@@ -205,25 +205,6 @@ impl Runner<'_> {
         probe
     }
 
-    /// Whether the run ended inside the input (a step failed) although the family's probe closes
-    /// what an input leaves open (a QUIC server serving one connection at a time; participants
-    /// whose names come again): the kept process may still hold the input's sessions. A third of
-    /// Proton's kept inputs (a step the harness could not take: a stream of the wrong
-    /// direction, a count above the limit) left a connection open, and the next input on that
-    /// server was refused as a second connection.
-    fn cleanup_skipped(&self, input: &Value, outcome: &ScenarioOutcome, input_len: usize) -> bool {
-        let ended_inside = outcome
-            .reasons
-            .iter()
-            .filter_map(|r| handshake_scenario::outcome::failed_step(r))
-            .any(|n| n <= input_len);
-        ended_inside
-            && self
-                .probe(input, false)
-                .iter()
-                .any(|s| s.get("close").is_some())
-    }
-
     /// `scenario` with the family's probe after its steps; and how many steps were the input's.
     pub(super) fn probed(&self, scenario: &Value) -> (Value, usize) {
         self.probed_with(scenario, false)
@@ -306,11 +287,7 @@ impl Runner<'_> {
         let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
         let outcome = outcome?;
         let external = matches!(self.search_iut, Iut::External(_));
-        if external
-            && (outcome.failed_after(input_len)
-                || outcome.iut_crash().is_some()
-                || self.cleanup_skipped(input, &outcome, input_len))
-        {
+        if external && (outcome.failed_after(input_len) || outcome.iut_crash().is_some()) {
             ExternalIut::forget_kept();
         }
         let verdict = self.verdict_within(input, &outcome, input_len, true);

@@ -35,6 +35,11 @@ use crate::script::{run_steps, Driver, Script};
 /// anything more), to take in what the IUT had already sent.
 pub(super) const COLLECT: Duration = Duration::from_millis(5);
 
+/// How long a kept IUT is given to take in the harness's closing of what a run left open before
+/// the next run (a QUIC server drains a closed connection for three PTOs: with 50 ms, a fifth of
+/// Proton's next connections were refused as a second one).
+const RELEASE: Duration = Duration::from_millis(200);
+
 /// Where a responder listens, its command line, its stdin text and its working directory: what a
 /// kept process is matched by.
 type StartedAs = (
@@ -392,6 +397,8 @@ struct RealTimeRun<'r, F: Family> {
     starting: Option<kept::Starting>,
     unsupported_code: Option<i32>,
     grace: Duration,
+    /// When the harness closed what the run left open, for a kept process ([`Self::release`]).
+    released_at: Option<Instant>,
 }
 
 /// What the IUT's process left once the harness ended it (or kept it running).
@@ -449,6 +456,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             started_as: None,
             unsupported_code: None,
             grace: ms(500),
+            released_at: None,
         };
         run.script.keep_units = r.keep_units;
         // A peer that listens (a reference responder, or the family's scripted endpoint) waits for
@@ -757,6 +765,28 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         }
     }
 
+    /// Before a kept process serves the next run: the harness's endpoint closes what the run
+    /// left open (a run that ended at a failed step never reached the steps that close it: a
+    /// third of Proton's fuzz inputs, whose server then refused the next input's connection as a
+    /// second one, so that its process was started again) and lets the IUT take the close in (a
+    /// QUIC server is done with the connection three PTOs later). The run ended before: the
+    /// capture is cut there.
+    async fn release(&mut self) {
+        let now = self.clock.now();
+        let closed = self
+            .net
+            .link
+            .endpoint_mut()
+            .is_some_and(|e| e.close_all(now));
+        if closed {
+            self.released_at = Some(now);
+            self.net
+                .link
+                .run_until(now + RELEASE, &|_: &RealTimeLink<F::Node>| false)
+                .await;
+        }
+    }
+
     /// Keeps a responder that is still serving for the next run, or else ends the IUT's process;
     /// either way reads what it left.
     async fn end_iut(&mut self, ending: &Ending) -> IutEnd {
@@ -770,6 +800,9 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             && !self.net.link.flooded()
             && exit_in_time.is_none();
         let mut kept_output = None;
+        if keep && self.started_as.is_some() {
+            self.release().await;
+        }
         if let (true, Some(_)) = (keep, self.started_as.take()) {
             if let Some(p) = self.process.take() {
                 kept_output = Some(p.output());
@@ -904,7 +937,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         // run ends when the initiator finishes).
         let cut = match role {
             Role::Initiator => iut.exit_in_time.map(|e| e.at),
-            Role::Responder => None,
+            Role::Responder => self.released_at,
         };
         let capture = match self.capture(viewpoint, cut) {
             Ok(c) => c,

@@ -149,6 +149,13 @@ impl Endpoint for DarkTowerNode {
         }
     }
 
+    fn close_all(&mut self, now: Instant) -> bool {
+        match self {
+            DarkTowerNode::Script(s) => s.close_all(now),
+            _ => false,
+        }
+    }
+
     fn transport_lateness(&self) -> std::time::Duration {
         match self {
             DarkTowerNode::Controller(c) => c.idle_notice_lateness(),

@@ -156,6 +156,22 @@ impl ScriptClient {
         Ok(())
     }
 
+    /// Ends every session still open (code 0); whether there was any.
+    pub fn close_all(&mut self, now: Instant) -> bool {
+        let live = self.transport.host_mut().live();
+        let open: Vec<ConnId> = self
+            .owner
+            .keys()
+            .copied()
+            .filter(|s| live.contains(s))
+            .collect();
+        for session in &open {
+            self.transport.close(now, *session, 0, "scripted close");
+        }
+        self.step(now);
+        !open.is_empty()
+    }
+
     /// Resets the n-th scripted uni stream of `p`'s media session.
     pub fn reset(&mut self, now: Instant, p: u32, index: usize, code: u32) -> Result<(), String> {
         let session = self.session(p, Which::Media)?;

@@ -92,6 +92,13 @@ impl Endpoint for ProtonNode {
         }
     }
 
+    fn close_all(&mut self, now: Instant) -> bool {
+        match self {
+            ProtonNode::Script(p) => p.close_all(now),
+            ProtonNode::Server(_) | ProtonNode::Client(_) => false,
+        }
+    }
+
     fn transport_lateness(&self) -> std::time::Duration {
         match self {
             ProtonNode::Server(s) => s.idle_notice_lateness(),

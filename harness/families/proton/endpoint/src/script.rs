@@ -352,6 +352,16 @@ impl ScriptPeer {
         self.step(now);
     }
 
+    /// Closes every connection still open (code 0); whether there was any.
+    pub fn close_all(&mut self, now: Instant) -> bool {
+        let live = self.host.live();
+        for conn in &live {
+            self.host.close(now, *conn, 0, "");
+        }
+        self.step(now);
+        !live.is_empty()
+    }
+
     /// Takes one datagram.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
         self.host.handle_datagram(now, source, payload);
