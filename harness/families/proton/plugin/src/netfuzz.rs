@@ -99,18 +99,22 @@ pub fn fuzz_text(step: &str, path: &[String]) -> Vec<String> {
     }
 }
 
-/// The first `open_bi` of a connection followed by plain writes on the streams it opened, in
-/// order (client bidirectional streams 0, 4, 8, …), as one `open_bi` with `write`: the three
-/// control streams and their discriminators in one step instead of four.
+/// The first `open_bi` of a connection followed by plain writes on the streams it opened (client
+/// bidirectional streams 0, 4, 8, …; those its own `write` list left), as one `open_bi` with
+/// `write`: the three control streams and their discriminators in one step instead of four. The
+/// writes may come in any order as long as together they continue the list (a minimised hang
+/// wrote stream 8's discriminator before stream 4's); the fold is a shorter spelling the caller
+/// keeps only if the finding still shows in it.
 pub fn fold(steps: &[Value]) -> Option<Vec<Value>> {
-    let plain_write = |step: &Value, conn: &Value, stream: u64| -> Option<Value> {
+    // The stream and bytes of a write with nothing but them, on `conn`.
+    let plain_write = |step: &Value, conn: &Value| -> Option<(u64, Value)> {
         let w = step.get("write")?.as_object()?;
         let same_conn = w.get("conn").unwrap_or(&json!(0)) == conn;
         let only = w
             .keys()
             .all(|k| matches!(k.as_str(), "conn" | "stream" | "hex"));
-        (same_conn && only && w.get("stream")?.as_u64()? == stream)
-            .then(|| w.get("hex").cloned())
+        (same_conn && only)
+            .then(|| Some((w.get("stream")?.as_u64()?, w.get("hex")?.clone())))
             .flatten()
     };
     let mut out: Vec<Value> = Vec::with_capacity(steps.len());
@@ -127,25 +131,43 @@ pub fn fold(steps: &[Value]) -> Option<Vec<Value>> {
         let count = open.get("count").and_then(Value::as_u64).unwrap_or(1);
         let first = !opened.contains(&conn);
         opened.push(conn.clone());
-        let mut writes = Vec::new();
-        if first && !open.contains_key("write") {
-            while let Some(hex) = steps
-                .get(i)
-                .filter(|_| (writes.len() as u64) < count)
-                .and_then(|s| plain_write(s, &conn, 4 * writes.len() as u64))
-            {
-                writes.push(hex);
-                i += 1;
+        let mut writes: Vec<Value> = match open.get("write") {
+            None => Vec::new(),
+            Some(Value::Array(w)) => w.clone(),
+            Some(_) => {
+                out.push(step.clone());
+                continue;
             }
+        };
+        let written = writes.len() as u64;
+        // The writes that follow, each on a stream of this open not yet written.
+        let mut next: std::collections::BTreeMap<u64, Value> = Default::default();
+        while let Some((stream, hex)) = steps
+            .get(i + next.len())
+            .filter(|_| first)
+            .and_then(|s| plain_write(s, &conn))
+        {
+            let index = stream / 4;
+            if stream % 4 != 0 || index < written || index >= count || next.contains_key(&index) {
+                break;
+            }
+            next.insert(index, hex);
         }
-        if writes.is_empty() {
+        // Only writes that continue the list fold: indices written, written + 1, ….
+        let continues = next
+            .keys()
+            .copied()
+            .eq(written..written + next.len() as u64);
+        if next.is_empty() || !continues {
             out.push(step.clone());
-        } else {
-            let mut open = open.clone();
-            open.insert("write".into(), Value::Array(writes));
-            out.push(json!({ "open_bi": open }));
-            folded = true;
+            continue;
         }
+        i += next.len();
+        writes.extend(next.into_values());
+        let mut open = open.clone();
+        open.insert("write".into(), Value::Array(writes));
+        out.push(json!({ "open_bi": open }));
+        folded = true;
     }
     folded.then_some(out)
 }
@@ -179,6 +201,23 @@ mod fold_tests {
                 json!({"connect": {}}),
                 json!({"open_bi": {"count": 3, "write": ["01", "02", "03"]}}),
                 json!({"write": {"stream": 0, "u32": [7]}}),
+            ])
+        );
+    }
+
+    #[test]
+    fn writes_out_of_order_that_continue_the_list_fold_too() {
+        let steps = vec![
+            json!({"open_bi": {"count": 3, "write": ["01"]}}),
+            json!({"write": {"stream": 8, "hex": "03"}}),
+            json!({"write": {"stream": 4, "hex": "02"}}),
+            json!({"write": {"stream": 4, "u32": [7]}}),
+        ];
+        assert_eq!(
+            fold(&steps),
+            Some(vec![
+                json!({"open_bi": {"count": 3, "write": ["01", "02", "03"]}}),
+                json!({"write": {"stream": 4, "u32": [7]}}),
             ])
         );
     }
