@@ -396,17 +396,18 @@ fuzz-hang-check: pyenv
 	  test $$? -eq 1 && grep -q '"kind": "hang"' reports/fuzz/hang-check/fuzz.json
 
 # Network fuzzing speed: exec/s in virtual time against reference mutants (one core) and over real
-# UDP against the Python implementations (30 s each, fresh processes and kept responders with the
-# jobs each family measured best at: 64, 16, 32); figures and state coverage from each run's fuzz.json.
+# UDP against the Python implementations (30 s each: fresh processes, the defaults (kept processes,
+# 16 jobs per core), and the jobs each family measured best at: 64, 32, 32); figures and state
+# coverage from each run's fuzz.json.
 bench-netfuzz: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
 	@for spec in 'ref:mediastream/3way 50000' 'ref:mediastream/3way!media-before-ack 50000' 'ref:proton/project 5000' 'ref:proton/project!equal-event-id-accepted 5000' 'ref:darktower/v1 5000' 'ref:darktower/v1!no-capacity-check 5000'; do \
 	  set -- $$spec; target/release/harness fuzz --iut "$$1" --execs $$2 --jobs 1 --out reports/fuzz/bench >/dev/null; \
 	  python3 -c "import json; s=json.load(open('reports/fuzz/bench/fuzz.json')); print(f\"{s['iut']:45} {s['execs_per_second']:8.0f} exec/s in-process, median run {s['run_seconds']['median']*1e3:.2f} ms\")"; \
 	done
-	@for spec in mediastream:64 proton:16 darktower:32; do fam=$${spec%%:*}; for kept in "" "--keep-iut --jobs $${spec##*:}"; do \
-	  target/release/harness fuzz --iut vectors/iut/python-$$fam.json --family $$fam --time 30 $$kept --out reports/fuzz/bench >/dev/null; \
-	  python3 -c "import json,sys; s=json.load(open('reports/fuzz/bench/fuzz.json')); c=s['coverage']; print(f\"{s['iut']:45} {s['execs_per_second']:8.1f} exec/s external ({s['jobs']} jobs{sys.argv[1]}), median run {s['run_seconds']['median']:.2f} s, {c['states']} states, {c['transitions']} transitions\")" "$${kept:+, kept}"; \
+	@for spec in mediastream:64 proton:32 darktower:32; do fam=$${spec%%:*}; for how in "--fresh-iut" "" "--jobs $${spec##*:}"; do \
+	  target/release/harness fuzz --iut vectors/iut/python-$$fam.json --family $$fam --time 30 $$how --out reports/fuzz/bench >/dev/null; \
+	  python3 -c "import json,sys; s=json.load(open('reports/fuzz/bench/fuzz.json')); c=s['coverage']; print(f\"{s['iut']:45} {s['execs_per_second']:8.1f} exec/s external ({s['jobs']} jobs, {sys.argv[1]}), median run {s['run_seconds']['median']:.2f} s, {c['states']} states, {c['transitions']} transitions\")" "$${how:-default}"; \
 	done; done
 	@# The floor under the QUIC families' in-process exec/s: one bare handshake between two hosts.
 	$(CARGO) bench -q -p handshake-quic --bench handshake -- --noplot quic/handshake 2>/dev/null | grep -E '^quic|time:'

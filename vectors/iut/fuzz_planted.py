@@ -31,7 +31,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=None,
                     help="runs at once (default: harness fuzz's, twice the cores and at least 4)")
     ap.add_argument("--keep-iut", action="store_true",
-                    help="harness fuzz --keep-iut: a responder serves input after input (results as they come)")
+                    help="kept processes (harness fuzz's default): a responder serves input after input (results as they come); without it --fresh-iut")
     ap.add_argument("--corpus", default=None,
                     help="resume from this corpus folder (copied, so the campaign's additions go to --out): "
                          "its inputs are replayed first, a regression input among them finds the bug at once")
@@ -46,8 +46,9 @@ def main() -> int:
         cmd += ["--jobs", str(a.jobs)]
     if a.role:
         cmd += ["--role", a.role]
-    if a.keep_iut:
-        cmd += ["--keep-iut"]
+    # Kept processes are harness fuzz's default; without --keep-iut here, every input gets a fresh
+    # one, in the seed's draw order.
+    cmd += ["--keep-iut"] if a.keep_iut else ["--fresh-iut"]
     if a.corpus:
         corpus = Path(a.out) / f"{a.family}-{a.bug}-corpus"
         shutil.rmtree(corpus, ignore_errors=True)

@@ -244,7 +244,7 @@ fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
     let fuzz = |manifest: &Path| {
         let report = out.join("report");
         (
-            fuzz_responder(manifest, &report, &["--time", "120"]),
+            fuzz_responder(manifest, &report, &["--time", "120", "--fresh-iut"]),
             report,
         )
     };
@@ -268,8 +268,8 @@ fn an_iut_that_cannot_be_started_is_an_error_not_a_pass() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// With `--keep-iut` the search keeps an external responder running from input to input (fewer
-/// starts than inputs), by default it starts one per input, and neither finds anything in the
+/// By default the search keeps an external responder running from input to input (fewer starts
+/// than inputs), with `--fresh-iut` it starts one per input, and neither finds anything in the
 /// correct implementation (a kept process must not cause false findings).
 #[test]
 fn an_external_responder_serves_input_after_input() {
@@ -282,8 +282,10 @@ fn an_external_responder_serves_input_after_input() {
         let report = out.join(format!("report-{fresh}-{execs}"));
         let execs = execs.to_string();
         let mut args = vec!["--execs", &execs, "--jobs", "2", "--seed", "2"];
-        if !fresh {
-            args.extend(["--keep-iut", "--corpus", &corpus_arg]);
+        if fresh {
+            args.push("--fresh-iut");
+        } else {
+            args.extend(["--corpus", &corpus_arg]);
         }
         let o = fuzz_responder(&manifest, &report, &args);
         assert_eq!(
@@ -309,7 +311,7 @@ fn an_external_responder_serves_input_after_input() {
         fresh as u64 >= runs,
         "{fresh} processes started for {runs} inputs"
     );
-    // The corpus read is replayed on fresh processes even with --keep-iut, as `harness run` runs
+    // The corpus read is replayed on fresh processes even with kept ones, as `harness run` runs
     // an input: what a kept process kept from earlier inputs must not hide a regression input's bug.
     let inputs = std::fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0);
     assert!(inputs >= 2, "the first run kept {inputs} inputs");
