@@ -218,7 +218,8 @@ pub fn mutate_tlvs(
     Ok(())
 }
 
-/// Fills a value: one of its `edges` or a boundary integer of its width (widths up to 8), or
+/// Fills a value: one of its `edges` (three times in four, when it has any: a TLV type's own
+/// bounds say more than its width's), or a boundary integer of its width (widths up to 8), or
 /// printable bytes.
 fn fill_value(
     value: &mut [u8],
@@ -226,7 +227,7 @@ fn fill_value(
     edges: &[u64],
     u: &mut Unstructured<'_>,
 ) -> arbitrary::Result<()> {
-    if value.len() <= 8 && !edges.is_empty() && u.ratio(1u8, 2u8)? {
+    if value.len() <= 8 && !edges.is_empty() && u.ratio(3u8, 4u8)? {
         let v = edge_value(u, edges)?;
         put_uint(value, 0, value.len(), big_endian, v);
     } else if value.len() <= 8 && u.ratio(3u8, 4u8)? {

@@ -796,6 +796,10 @@ pub struct FuzzHooks {
     /// values (bounds the facts or the reference's limits give, enum values, flag bits), which
     /// the fuzzer draws (or one beside them) half the time; empty: generic boundaries only.
     pub edges: fn(step: &str, path: &[String]) -> &'static [u64],
+    /// Inputs run at once per core against kept processes by default (`harness fuzz --jobs`): a
+    /// kept run mostly waits on the network, and a family whose processes serve several runs at
+    /// once keeps more of them busy.
+    pub kept_jobs_per_core: usize,
     /// The same steps spelt with fewer (a minimised finding is shown folded when it still shows
     /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
     /// nothing to fold.
@@ -809,6 +813,7 @@ impl FuzzHooks {
         value: |_, _, _, _| Ok(false),
         text: |_, _| Vec::new(),
         edges: |_, _| &[],
+        kept_jobs_per_core: 16,
         fold: |_| None,
     };
 }

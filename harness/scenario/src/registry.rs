@@ -82,6 +82,8 @@ pub trait DynFamily: Send + Sync {
     fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String>;
     /// The edge values of an integer field in a fuzz input ([`FuzzHooks::edges`]).
     fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64];
+    /// Its default jobs per core against kept processes ([`FuzzHooks::kept_jobs_per_core`]).
+    fn fuzz_kept_jobs_per_core(&self) -> usize;
     /// Its shorter spelling of the same steps ([`Family::fuzz_fold`]).
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>>;
 }
@@ -227,6 +229,9 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64] {
         (F::FUZZ.edges)(step, path)
+    }
+    fn fuzz_kept_jobs_per_core(&self) -> usize {
+        F::FUZZ.kept_jobs_per_core
     }
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
         (F::FUZZ.fold)(steps)

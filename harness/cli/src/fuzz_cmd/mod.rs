@@ -66,7 +66,8 @@ pub struct FuzzArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Inputs run at once (default: 1 in virtual time; for an external IUT, whose runs mostly
-    /// wait, 16 per core with kept processes, twice the cores, at least 4, with --fresh-iut).
+    /// wait, 16 per core with kept processes (the media stream 32: a responder serves 8 runs at
+    /// once), twice the cores, at least 4, with --fresh-iut).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Corpus folder: read at the start (broken files are skipped with a warning) and its inputs
@@ -245,11 +246,11 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let keep = external && !args.fresh_iut;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     // A kept process's run mostly waits on the network (0.1-0.5 s, a few ms of CPU): against the
-    // Python programs on 2 cores 32 jobs ran Proton 3x and Dark Tower 2x the inputs 16 did, and
-    // more helped only the media-stream responder (64 jobs; Proton and Dark Tower fewer).
+    // Python programs on 2 cores 32 jobs ran Proton 3x and Dark Tower 2x the inputs 16 did (48
+    // and 64 fewer); the family says how many per core.
     let jobs = args.jobs.unwrap_or(match (external, keep) {
         (false, _) => 1,
-        (true, true) => 16 * cores,
+        (true, true) => family.fuzz_kept_jobs_per_core() * cores,
         (true, false) => (2 * cores).max(4),
     });
     let mut iut = iut;

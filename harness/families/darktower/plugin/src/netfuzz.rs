@@ -175,5 +175,6 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     value: fuzz_value,
     text: fuzz_text,
     edges: fuzz_edges,
+    kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
 };

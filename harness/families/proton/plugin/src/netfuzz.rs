@@ -178,6 +178,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     value: fuzz_value,
     text: fuzz_text,
     edges: handshake_scenario::FuzzHooks::NONE.edges,
+    kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
     fold,
 };
 
