@@ -251,11 +251,18 @@ impl<F: Family> Driver<F> for Net<F> {
 /// contains no CRYPTO frame"): 30 % of kept inputs failed the probe. Virtual time keeps the seed
 /// alone (its runs are repeatable; real time's are not anyway).
 fn run_nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // Each `RandomState` has keys of its own (random per process, then counted per thread).
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    // splitmix64 of the time, the process and the count: distinct per run and per harness.
+    let mut z =
+        started ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn unreachable_reason(iut: Option<SocketAddr>) -> String {
