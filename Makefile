@@ -64,14 +64,15 @@ learn: pyenv
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
 
 # Every server-side mutant of the independent and the strangers' implementations, found (or not)
-# by `harness learn --diff` alone over real UDP: the media stream's untimed first (seconds), then
-# with `wait`; Proton's and Dark Tower's with their whole alphabets (minutes each: about two hours
-# for the media stream's 28, more for the QUIC families' 76; a fleet's job, not a session's).
-# Writes reports/learn/mutants/summary.md. LEARN_MUTANTS picks the manifests, LEARN_ONLY a name.
-LEARN_MUTANTS ?= vectors/iut/python-mediastream.json vectors/iut/strangers/mediastream.json
+# by `harness learn --diff --fail-fast` alone over real UDP, each alphabet untimed first (seconds to
+# a minute), then with `wait` (minutes). Writes reports/learn/mutants/summary.md as it goes.
+# LEARN_MUTANTS picks the manifests (default: all six), LEARN_ONLY a name, LEARN_PARALLEL how many
+# mutants at once.
+LEARN_MUTANTS ?= vectors/iut/python-mediastream.json vectors/iut/strangers/mediastream.json vectors/iut/python-proton.json vectors/iut/strangers/proton.json vectors/iut/python-darktower.json vectors/iut/strangers/darktower.json
+LEARN_PARALLEL ?= 2
 learn-mutants: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
-	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
+	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants --parallel $(LEARN_PARALLEL) $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
 
 # Interop of two real programs, the harness relaying between them: the media stream's legacy,
 # 3-way and fallback initiators of one independent implementation against the legacy, 3-way and

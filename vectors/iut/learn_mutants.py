@@ -3,18 +3,21 @@
 alone: no scenario library, only the model learned over real UDP and the rules.
 
 For each manifest given, each mutant whose description says it is the responder's or the
-server's is learned and diffed with the reference of the manifest's first profile, over each of
-the family's alphabets in turn until one finds it: the media stream's handshake untimed first (no
-`wait`: seconds), then whole, then its push direction, its D14 options and its session limit; Dark Tower's
-controller, then its handler. A mutant is *found* when a run exits 1 (a violating difference, or a rule broken on a learned
-transition) and its scenarios in `differences/` replay; it is listed with how, the states and
-the time. Writes OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not),
-2 on bad input or a run that could not learn.
+server's is learned with `--fail-fast` and diffed with the reference of the manifest's first
+profile, over each of the family's alphabets in turn until one finds it, untimed first
+(`--untimed`: no `wait`, seconds to a minute), then whole: the media stream's handshake, then its
+push direction, its D14 options and its session limit; Proton's server; Dark Tower's part the
+description names (`controller, ...` or `handler, ...`). A mutant is *found* when a run exits 1 (a
+violating difference, or a rule broken on a learned transition) and its scenarios in
+`differences/` replay; it is listed with how, the states and the time. Writes OUT/summary.md and
+OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or a run that could
+not learn. `--parallel N` learns N mutants at once (a learner mostly waits on its windows).
 
     learn_mutants.py --harness target/release/harness --out reports/learn/mutants MANIFEST...
 """
 
 import argparse
+import concurrent.futures
 import json
 import pathlib
 import subprocess
@@ -27,22 +30,26 @@ REFERENCES = {
     "proton": lambda profile: f"ref:{profile}",
     "darktower": lambda profile: f"ref:{profile}",
 }
-# Each family's (part, inputs) to try in turn (inputs None: the part's whole alphabet).
+# Each family's (part, untimed) to try in turn; a part of None is the one the mutant's
+# description names (Dark Tower's), or the role's only one.
 ATTEMPTS = {
-    "mediastream": [("handshake", "syn,syn_v2,ack,ack_other,start,stray_syn_ack"),
-                    ("handshake", None), ("push", None), ("options", None), ("limit", None)],
-    "proton": [(None, None)],
-    "darktower": [("controller", None), ("handler", None)],
+    "mediastream": [("handshake", True), ("handshake", False), ("push", False), ("options", False),
+                    ("limit", False)],
+    "proton": [(None, True), (None, False)],
+    "darktower": [(None, True), (None, False)],
 }
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
+PARTS = {"controller,": "controller", "handler,": "handler"}
 
 
-def learn(harness, iut, reference, out, part=None, inputs=None):
-    args = [harness, "learn", "--iut", iut, "--diff", reference, "--out", str(out)]
+def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
+    args = [harness, "learn", "--iut", iut, "--diff", reference, "--out", str(out), "--fail-fast"]
     if part:
         args += ["--part", part]
-    if inputs:
-        args += ["--inputs", inputs]
+    if untimed:
+        args.append("--untimed")
+    if jobs:
+        args += ["--jobs", str(jobs)]
     started = time.monotonic()
     run = subprocess.run(args, capture_output=True, text=True)
     seconds = time.monotonic() - started
@@ -65,14 +72,49 @@ def replays(harness, iut, out):
     return True, len(found)
 
 
+def sweep(a, manifest, m, family, reference, name, description):
+    """Learns one mutant over each alphabet in turn until one finds it: its summary row."""
+    iut = f"{manifest}!{name}"
+    label = f"{m['name']}!{name}"
+    row = {"mutant": label, "description": description, "found": False}
+    total = 0.0
+    named = next((part for prefix, part in PARTS.items() if description.startswith(prefix)), None)
+    for k, (part, untimed) in enumerate(ATTEMPTS[family]):
+        part = part or named
+        out = a.out / m["name"] / f"{name}-{k + 1}"
+        run, seconds, summary = learn(a.harness, iut, reference, out, part, untimed, a.jobs)
+        total += seconds
+        row.update(
+            seconds=round(total, 1),
+            states=summary.get("model", {}).get("states"),
+            queries=summary.get("model", {}).get("membership_queries"),
+            alphabet=(part or "whole") + (" untimed" if untimed else ""),
+            exit=run.returncode,
+        )
+        if run.returncode == 2 or not summary:
+            row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
+            break
+        if run.returncode == 1:
+            ok, n = replays(a.harness, iut, out)
+            row.update(found=True, scenarios=n, replays=ok,
+                       differences=len(summary.get("differences", [])))
+            break
+        row["differences"] = len(summary.get("differences", []))
+    status = "found" if row["found"] else ("error" if "error" in row else "not found")
+    print(f"{label}: {status} ({row['seconds']} s, {row.get('alphabet')})", flush=True)
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--harness", required=True)
     parser.add_argument("--out", required=True, type=pathlib.Path)
     parser.add_argument("--only", help="only mutants whose name contains this")
+    parser.add_argument("--parallel", type=int, default=1, help="mutants learned at once")
+    parser.add_argument("--jobs", type=int, help="each learner's queries at once (harness learn --jobs)")
     parser.add_argument("manifests", nargs="+", type=pathlib.Path)
     a = parser.parse_args()
-    rows = []
+    tasks = []
     for manifest in a.manifests:
         try:
             m = json.loads(manifest.read_text())
@@ -85,40 +127,25 @@ def main():
             return 2
         reference = REFERENCES[family]((m.get("profiles") or ["v1"])[0])
         for name, description in sorted(m.get("mutants", {}).items()):
-            if not description.startswith(SERVER_SIDE) or (a.only and a.only not in name):
-                continue
-            iut = f"{manifest}!{name}"
-            label = f"{m['name']}!{name}"
-            row = {"mutant": label, "description": description, "found": False}
-            total = 0.0
-            for k, (part, inputs) in enumerate(ATTEMPTS[family]):
-                out = a.out / m["name"] / f"{name}-{k + 1}"
-                run, seconds, summary = learn(a.harness, iut, reference, out, part, inputs)
-                total += seconds
-                row.update(
-                    seconds=round(total, 1),
-                    states=summary.get("model", {}).get("states"),
-                    queries=summary.get("model", {}).get("membership_queries"),
-                    alphabet=(part or "whole") + (" untimed" if inputs else ""),
-                    exit=run.returncode,
-                )
-                if run.returncode == 2 or not summary:
-                    row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
-                    break
-                if run.returncode == 1:
-                    ok, n = replays(a.harness, iut, out)
-                    row.update(found=True, scenarios=n, replays=ok,
-                               differences=len(summary.get("differences", [])))
-                    break
-                row["differences"] = len(summary.get("differences", []))
-            rows.append(row)
-            status = "found" if row["found"] else ("error" if "error" in row else "not found")
-            print(f"{label}: {status} ({row['seconds']} s, {row.get('alphabet')})", flush=True)
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
+            if description.startswith(SERVER_SIDE) and not (a.only and a.only not in name):
+                tasks.append((a, manifest, m, family, reference, name, description))
+    rows = []
+    # The summary is rewritten as each mutant ends: an interrupted sweep keeps what it found.
+    with concurrent.futures.ThreadPoolExecutor(max(1, a.parallel)) as pool:
+        for row in concurrent.futures.as_completed([pool.submit(sweep, *t) for t in tasks]):
+            rows.append(row.result())
+            write_summary(a.out, sorted(rows, key=lambda r: r["mutant"]), len(tasks))
+    print((a.out / "summary.md").read_text() if rows else "no mutant to learn")
+    return 2 if any("error" in r for r in rows) else 0
+
+
+def write_summary(out, rows, planned):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
     found = sum(r["found"] for r in rows)
     lines = [
-        f"# Mutants found by `harness learn --diff` alone: {found} of {len(rows)}",
+        f"# Mutants found by `harness learn --diff` alone: {found} of {len(rows)}"
+        + ("" if len(rows) == planned else f" (of {planned} planned)"),
         "",
         "| mutant | found | alphabet | states | seconds | scenarios replay |",
         "|---|---|---|---:|---:|---|",
@@ -126,12 +153,10 @@ def main():
     for r in rows:
         replay = "" if not r["found"] else ("yes" if r.get("replays") else "no")
         what = "yes" if r["found"] else ("error" if "error" in r else
-                                         f"no ({r.get('differences', 0)} allowed differences)")
+                                         f"no ({r.get('differences', 0)} differences, no violation)")
         lines.append(f"| {r['mutant']} | {what} | {r.get('alphabet', '')} | {r.get('states') or ''} "
                      f"| {r['seconds']} | {replay} |")
-    (a.out / "summary.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 2 if any("error" in r for r in rows) else 0
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ fn every_reachable_mutant_is_found() {
                         &iut,
                         "--diff",
                         &reference,
+                        "--fail-fast",
                         alphabet[0],
                         alphabet[1],
                         "--out",
@@ -164,6 +165,41 @@ fn every_reachable_mutant_is_found() {
             .collect()
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+/// `--fail-fast` ends learning at the first violating difference the IUT has answered: the
+/// model so far is written, saying so, with the difference's scenario; `--untimed` leaves out
+/// `wait`.
+#[test]
+fn fail_fast_stops_at_the_first_violation() {
+    let out = out_dir("fail-fast");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "ref:3way!accept-bad-version",
+        "--diff",
+        "ref:3way",
+        "--fail-fast",
+        "--untimed",
+        "--out",
+        out.to_str().unwrap_or("."),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("over 6 inputs"), "{}", text(&o));
+    assert!(
+        text(&o).contains("stopped at its first violation (--fail-fast)"),
+        "{}",
+        text(&o)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("learn.json")).unwrap_or_default())
+            .unwrap_or_default();
+    assert_eq!(summary["model"]["stopped_by"], "Found", "{summary}");
+    assert!(summary["violations"].as_u64() >= Some(1), "{summary}");
+    assert!(out.join("differences").is_dir(), "{}", text(&o));
+    // Without --diff there is nothing to fail fast on.
+    let o = harness(&["learn", "--iut", "ref:3way", "--fail-fast"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 /// `--alphabet` adds inputs (a SYN with a D14 option) and seed words to the family's; a file that

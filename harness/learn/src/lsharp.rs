@@ -43,6 +43,9 @@ pub enum Limit {
     Time,
     /// The user interrupted the run (the system said so: [`QueryError::stopping`]).
     Interrupted,
+    /// What the caller looked for was found, and it wants no more (an oracle said so:
+    /// [`QueryError::stopping`]; `harness learn --fail-fast` stops at its first violation).
+    Found,
 }
 
 impl fmt::Display for Limit {
@@ -54,6 +57,7 @@ impl fmt::Display for Limit {
             Self::States => "state",
             Self::Time => "time",
             Self::Interrupted => "interruption",
+            Self::Found => "finding",
         })
     }
 }

@@ -78,6 +78,10 @@ pub struct LearnArgs {
     /// waits.
     #[arg(long, value_delimiter = ',')]
     pub inputs: Vec<String>,
+    /// Leave out the inputs that only wait (the family's `wait`, which lets timers fire): the
+    /// untimed protocol, learned over real UDP in a fraction of the time.
+    #[arg(long)]
+    pub untimed: bool,
     /// Random walks of the equivalence check (default: 300 in virtual time, 60 over real UDP).
     #[arg(long)]
     pub walks: Option<usize>,
@@ -107,6 +111,12 @@ pub struct LearnArgs {
     /// the window; an input named as one of the family's replaces it.
     #[arg(long, value_name = "FILE")]
     pub alphabet: Option<PathBuf>,
+    /// Stop at the first violation: each difference from `--diff` the IUT has answered is judged
+    /// while learning goes on, and the first violation ends it (the model so far is written, exit
+    /// 1). Without one, the whole model is learned and every transition replayed, as without it.
+    /// For a mutant sweep or a gate that wants the verdict, not the model.
+    #[arg(long, requires = "diff")]
+    pub fail_fast: bool,
 }
 
 /// An `--alphabet` file.
@@ -680,7 +690,7 @@ fn learn_model(
     args: &LearnArgs,
     subject: &Subject,
     iut: &Iut,
-    reference: Option<&Mealy<String, String>>,
+    reference: Option<Against>,
 ) -> Result<Model, String> {
     let jobs = args
         .jobs
@@ -704,7 +714,7 @@ fn learn_model(
 /// random walks and a bounded Wp-method suite as the equivalence check.
 fn learn_with(
     args: &LearnArgs,
-    (subject, reference): (&Subject, Option<&Mealy<String, String>>),
+    (subject, reference): (&Subject, Option<Against>),
     iut: &Iut,
     mut sul: ScenarioSul,
 ) -> Result<Model, String> {
@@ -723,11 +733,19 @@ fn learn_with(
         .collect();
     let mut oracle =
         handshake_learn::ChainOracle::new().then(handshake_learn::SeededOracle::new(seeds));
-    if let Some(reference) = reference {
+    if let Some(against) = reference {
         oracle = oracle.then(handshake_learn::DifferenceOracle::new(
-            reference.clone(),
+            against.mealy.clone(),
             DIFFERENCES_SHOWN,
         ));
+        if args.fail_fast {
+            oracle = oracle.then(ViolationWatch {
+                args,
+                subject,
+                iut,
+                against,
+            });
+        }
     }
     let mut oracle = oracle
         .then(walks(args, subject.window_ms, iut.is_real_time()))
@@ -782,6 +800,114 @@ fn learn_with(
     })
 }
 
+/// What an IUT's model is learned against: the reference's model, the reference (which a
+/// difference's replay must pass to judge anything), and the differences judged so far.
+#[derive(Clone, Copy)]
+struct Against<'a> {
+    mealy: &'a Mealy<String, String>,
+    iut: &'a Iut,
+    judged: &'a Judgements,
+}
+
+/// Differences from the reference judged while learning (`--fail-fast`), by word, with the IUT's
+/// answer they were judged on: the diff reuses them.
+type Judgements = std::sync::Mutex<BTreeMap<Vec<String>, (Vec<String>, Judged)>>;
+
+/// `--fail-fast`: judges the differences from the reference once the IUT has answered them (it
+/// follows the [`handshake_learn::DifferenceOracle`] in the chain, which found no counterexample
+/// among them: the IUT answers each as the hypothesis does), each once; the first violation
+/// stops learning ([`Limit::Found`]).
+struct ViolationWatch<'a> {
+    args: &'a LearnArgs,
+    subject: &'a Subject,
+    iut: &'a Iut,
+    against: Against<'a>,
+}
+
+impl handshake_learn::EquivalenceOracle<String, String> for ViolationWatch<'_> {
+    fn find_counterexample(
+        &mut self,
+        hypothesis: &Mealy<String, String>,
+        _: &mut dyn Sul<String, String>,
+    ) -> Result<Option<Vec<String>>, QueryError> {
+        let words = handshake_learn::differences(hypothesis, self.against.mealy, DIFFERENCES_SHOWN);
+        let fresh: Vec<Vec<String>> = {
+            let judged = lock(self.against.judged);
+            words
+                .into_iter()
+                .filter(|w| !judged.contains_key(w))
+                .collect()
+        };
+        let no_stops = std::sync::Mutex::new(Vec::new());
+        let asker = Asker::new(self.args, self.subject, self.iut, &no_stops);
+        let strict = strict(self.args, self.iut);
+        let judge = |word: &Vec<String>| -> Result<Judged, String> {
+            let (iut_out, ref_out) = (hypothesis.run(word), self.against.mealy.run(word));
+            let replays = replays(self.subject, &asker, word, (&iut_out, &ref_out))?;
+            judge_difference(
+                self.subject.family,
+                replays,
+                (self.iut, self.against.iut),
+                self.args.seed,
+                strict,
+            )
+        };
+        let judged = in_parallel(&fresh, replay_jobs(self.args, self.iut), judge);
+        let mut found = false;
+        let mut kept = lock(self.against.judged);
+        for (word, judged) in fresh.into_iter().zip(judged) {
+            let judged = judged.map_err(QueryError::new)?;
+            found |= matches!(judged, Judged::Violation(..));
+            kept.insert(word.clone(), (hypothesis.run(&word), judged));
+        }
+        if found {
+            return Err(QueryError::stopping(
+                Limit::Found,
+                "a violation was found (--fail-fast)",
+            ));
+        }
+        Ok(None)
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether a deviation from this project's reading is a violation: with `--strict-profile`, and
+/// always for a reference mutant, held to the whole reading (as in `harness mutants`).
+fn strict(args: &LearnArgs, iut: &Iut) -> bool {
+    args.strict_profile || iut.name().contains('!')
+}
+
+/// How many replays run at once: over real UDP as many as the learner's workers (each keeping its
+/// own process), one in virtual time.
+fn replay_jobs(args: &LearnArgs, iut: &Iut) -> usize {
+    if iut.is_real_time() {
+        args.jobs.unwrap_or(32).max(1)
+    } else {
+        1
+    }
+}
+
+/// `f` of each of `items`, in their order, on at most `jobs` threads.
+fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if jobs <= 1 || items.len() <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(jobs).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        runs.into_iter()
+            .flat_map(|run| run.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// The random walks of the equivalence check. Time passes with every input (its window): a walk
 /// stays within 250 ms of windows (10 inputs of 25 ms or 3 of 80 ms over real UDP, 50 of 5 ms in
 /// virtual time),
@@ -798,6 +924,7 @@ fn walks(args: &LearnArgs, window_ms: u64, real_time: bool) -> handshake_learn::
 }
 
 /// What a difference's replay showed.
+#[derive(Clone)]
 enum Judged {
     /// The IUT broke a fact there and the reference did not: the scenario that shows it.
     Violation(Value, Vec<String>),
@@ -1007,7 +1134,16 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         Some(r) => Some(learn_model(args, &subject, r, None)?),
         None => None,
     };
-    let model = learn_model(args, &subject, &iut, ref_model.as_ref().map(|m| &m.mealy));
+    let judged = Judgements::default();
+    let against = reference
+        .as_ref()
+        .zip(ref_model.as_ref())
+        .map(|(r, m)| Against {
+            mealy: &m.mealy,
+            iut: r,
+            judged: &judged,
+        });
+    let model = learn_model(args, &subject, &iut, against);
     if interrupt::interrupted().is_some() {
         // Learning has stopped: the grace timer must not kill the harness while it writes.
         interrupt::runs_stopped();
@@ -1026,6 +1162,9 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         Some("Interrupted") => format!("{headline}; interrupted: the model so far"),
         Some("Time") => format!("{headline}; its time (--time) was up: the model so far"),
         Some("States") => format!("{headline}; it needs more than --states: the model so far"),
+        Some("Found") => {
+            format!("{headline}; stopped at its first violation (--fail-fast): the model so far")
+        }
         Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
         None => headline,
     };
@@ -1078,6 +1217,9 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
             &subject,
             (&iut, &model),
             (&reference, &ref_model),
+            judged
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
             &mut said,
         )?;
         out.write_all(&said).map_err(|e| e.to_string())?;
@@ -1228,6 +1370,7 @@ fn diff(
     subject: &Subject,
     (iut, model): (&Iut, &Model),
     (reference, ref_model): (&Iut, &Model),
+    mut judged: BTreeMap<Vec<String>, (Vec<String>, Judged)>,
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
     let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, DIFFERENCES_SHOWN);
@@ -1237,12 +1380,17 @@ fn diff(
     let dir = args.out.join("differences");
     let mut listed = Vec::new();
     let mut violations = 0;
-    let strict = args.strict_profile || iut.name().contains('!');
+    let strict = strict(args, iut);
     for (k, word) in words.iter().enumerate() {
         let (iut_out, ref_out) = (model.mealy.run(word), ref_model.mealy.run(word));
-        let replays = replays(subject, &sul, word, (&iut_out, &ref_out))?;
-        let judged =
-            judge_difference(subject.family, replays, (iut, reference), args.seed, strict)?;
+        // Judged while learning (`--fail-fast`), on the same answers.
+        let judged = match judged.remove(word) {
+            Some((answer, judged)) if answer == iut_out => judged,
+            _ => {
+                let replays = replays(subject, &sul, word, (&iut_out, &ref_out))?;
+                judge_difference(subject.family, replays, (iut, reference), args.seed, strict)?
+            }
+        };
         let (violation, reasons) = match &judged {
             Judged::Violation(_, r) | Judged::Allowed(r) => {
                 (matches!(judged, Judged::Violation(..)), r.clone())
@@ -1283,7 +1431,12 @@ fn diff(
             "reasons": reasons,
         }));
     }
-    let (on_transitions, cover) = cover(args, subject, &sul, model, (iut, reference), strict, out)?;
+    // Failing fast, a violation is verdict enough.
+    let (on_transitions, cover) = if args.fail_fast && violations > 0 {
+        (0, Vec::new())
+    } else {
+        cover(args, subject, &sul, model, (iut, reference), strict, out)?
+    };
     listed.extend(cover);
     writeln!(
         out,
@@ -1333,25 +1486,8 @@ fn cover(
             strict,
         )
     };
-    // Over real UDP the replays run on the learner's workers (each keeping its own process).
-    let jobs = if iut.is_real_time() {
-        args.jobs.unwrap_or(32).max(1)
-    } else {
-        1
-    };
-    let chunk = words.len().div_ceil(jobs).max(1);
-    let judged: Vec<Result<Judged, String>> = std::thread::scope(|scope| {
-        let runs: Vec<_> = words
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(judge).collect::<Vec<_>>()))
-            .collect();
-        runs.into_iter()
-            .flat_map(|run| {
-                run.join()
-                    .unwrap_or_else(|_| vec![Err("a replay worker panicked".to_owned())])
-            })
-            .collect()
-    });
+    // Over real UDP the replays run on as many threads as the learner's workers.
+    let judged = in_parallel(&words, replay_jobs(args, iut), judge);
     let dir = args.out.join("differences");
     let mut violations = 0;
     let mut listed = Vec::new();
@@ -1476,6 +1612,12 @@ fn subject(
         let steps = serde_json::from_str::<Vec<Value>>(&text)
             .map_err(|e| format!("--alphabet: input {name}: {e}"))?;
         inputs.insert(name.clone(), steps);
+    }
+    if args.untimed {
+        inputs.retain(|_, steps| !steps.iter().all(|s| s.get("wait").is_some()));
+    }
+    if inputs.is_empty() {
+        return Err("no inputs are left to learn over (--inputs, --untimed)".to_owned());
     }
     Ok(Subject {
         family,
