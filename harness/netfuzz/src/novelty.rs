@@ -56,6 +56,20 @@ pub fn path_of<S: AsRef<str>>(kinds: &[S]) -> Vec<String> {
     path
 }
 
+/// Calls `f` with each transition of the path of `kinds` (repeats in a row folded), its start and
+/// end included, without copying it.
+fn each_transition<S: AsRef<str>>(kinds: &[S], mut f: impl FnMut((&str, &str))) {
+    let mut previous: Option<&str> = None;
+    for kind in kinds.iter().map(AsRef::as_ref) {
+        if previous == Some(kind) {
+            continue;
+        }
+        f((previous.unwrap_or(EDGE), kind));
+        previous = Some(kind);
+    }
+    f((previous.unwrap_or(EDGE), EDGE));
+}
+
 fn fingerprint(transition: (&str, &str)) -> u64 {
     // FNV-1a over the path: stable across runs and builds (std's hasher is not).
     struct Fnv(u64);
@@ -78,17 +92,25 @@ fn fingerprint(transition: (&str, &str)) -> u64 {
 impl Novelty {
     /// Records the transitions of the path of `kinds`; whether one was new.
     pub fn observe<S: AsRef<str>>(&mut self, kinds: &[S]) -> bool {
-        // The transitions of `path_of(kinds)` between its edges, without copying it.
         let mut new = false;
-        let mut previous: Option<&str> = None;
-        for kind in kinds.iter().map(AsRef::as_ref) {
-            if previous == Some(kind) {
-                continue;
-            }
-            new |= self.take((previous.unwrap_or(EDGE), kind));
-            previous = Some(kind);
-        }
-        new | self.take((previous.unwrap_or(EDGE), EDGE))
+        each_transition(kinds, |t| new |= self.take(t));
+        new
+    }
+
+    /// The fingerprints of the transitions of the path of `kinds`, for [`fewest_runs`](Self::fewest_runs).
+    pub fn transitions<S: AsRef<str>>(kinds: &[S]) -> Vec<u64> {
+        let mut out = Vec::new();
+        each_transition(kinds, |t| out.push(fingerprint(t)));
+        out
+    }
+
+    /// How many runs took the least taken of `transitions` (fingerprints from
+    /// [`transitions`](Self::transitions)); `None` when none of them was seen.
+    pub fn fewest_runs(&self, transitions: &[u64]) -> Option<u64> {
+        transitions
+            .iter()
+            .filter_map(|t| self.seen.get(t).map(|s| s.runs))
+            .min()
     }
 
     /// Counts a run taking `transition`; whether it is new.
@@ -198,6 +220,11 @@ mod tests {
         // error(2)→end, start→frame, frame→join_response, join_response→end.
         assert_eq!(n.len(), 8);
         assert_eq!(path_of(&["a", "a", "b", "a"]), vec!["a", "b", "a"]);
+        // start→join_response (5 runs), join_response→error(2) (2), error(2)→end (2).
+        let rare = Novelty::transitions(&["join_response", "error(2)"]);
+        assert_eq!(rare.len(), 3);
+        assert_eq!(n.fewest_runs(&rare), Some(2));
+        assert_eq!(n.fewest_runs(&Novelty::transitions(&["unseen"])), None);
         let c = n.coverage();
         assert_eq!((c.states, c.transitions), (3, 8));
         // Only join_response→end was taken by one run; start→join_response by three.

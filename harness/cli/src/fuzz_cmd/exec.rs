@@ -17,7 +17,7 @@
 //!   same input (a judge also looks at what the mutated scripted peer sent).
 
 use handshake_netfuzz::arbitrary::{self, Unstructured};
-use handshake_netfuzz::campaign::{with_steps, Executed, Executor, Judged, Verdict};
+use handshake_netfuzz::campaign::{with_steps, Blamed, Executed, Executor, Judged, Verdict};
 use handshake_netfuzz::mutate::{self, Mutator};
 use handshake_netfuzz::novelty::Kinds;
 use handshake_netfuzz::schema::Steps;
@@ -26,7 +26,7 @@ use handshake_scenario::external::ExternalIut;
 use handshake_scenario::external::{FLOODED, PEAK_MEMORY};
 use handshake_scenario::{DynFamily, Iut, ScenarioOutcome, Verdict as OutcomeVerdict};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 /// The family's mutator: its step shapes (read from its scenario schema) and its layouts.
 pub(super) struct FamilyMutator {
@@ -88,6 +88,57 @@ struct Searched {
     /// verdicts vary, and a kept process carries what earlier inputs left in it (a responder slowed
     /// by them misses a probe now and then).
     pub fresh: Option<Option<Verdict>>,
+    /// A crash or hang the fresh run did not show, traced to another input the kept process
+    /// served lately.
+    pub blamed: Option<Box<Blamed>>,
+}
+
+/// How many of the inputs a kept process served lately are kept, per process, to find the one to
+/// blame when it dies or stops serving: the media stream's responder serves 8 at once, and a hang
+/// shows only in the runs after the one that did it.
+const RECENT_PER_PROCESS: usize = 24;
+
+/// Kept processes whose recent inputs are remembered (the least recently used is forgotten): more
+/// than a search keeps at once.
+const PROCESSES_REMEMBERED: usize = 64;
+
+/// The inputs each kept process served lately (newest last), by process id, the process that
+/// served last at the end.
+#[derive(Default)]
+pub(super) struct Recent(std::sync::Mutex<Vec<(u32, VecDeque<Value>)>>);
+
+impl Recent {
+    fn served(&self, pid: u32, input: &Value) {
+        let mut recent = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inputs = match recent.iter().position(|(p, _)| *p == pid) {
+            Some(i) => recent.remove(i).1,
+            None => VecDeque::new(),
+        };
+        if inputs.len() == RECENT_PER_PROCESS {
+            inputs.pop_front();
+        }
+        inputs.push_back(input.clone());
+        if recent.len() == PROCESSES_REMEMBERED {
+            recent.remove(0);
+        }
+        recent.push((pid, inputs));
+    }
+
+    /// The inputs `pid` served, newest first, taken out: of the runs that saw it end, the first
+    /// to ask replays them, the others find none.
+    fn take(&self, pid: u32) -> Vec<Value> {
+        let mut recent = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match recent.iter().position(|(p, _)| *p == pid) {
+            Some(i) => recent.remove(i).1.into_iter().rev().collect(),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// How many times longer the probe waits over real UDP in the runs that confirm a finding, and in
@@ -115,6 +166,8 @@ pub(super) struct Runner<'a> {
     /// Whether a rule resting on a profile decision makes a finding (else only the facts' do: a
     /// program that reads a silence of the facts otherwise is not wrong).
     pub strict_profile: bool,
+    /// The inputs each kept process served lately, to blame one when it dies or stops serving.
+    pub recent: Recent,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -287,6 +340,12 @@ impl Runner<'_> {
         let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
         let outcome = outcome?;
         let external = matches!(self.search_iut, Iut::External(_));
+        let kept = (external && !replay)
+            .then(ExternalIut::last_kept_process)
+            .flatten();
+        if let Some(pid) = kept {
+            self.recent.served(pid, input);
+        }
         if external && (outcome.failed_after(input_len) || outcome.iut_crash().is_some()) {
             ExternalIut::forget_kept();
         }
@@ -296,11 +355,40 @@ impl Runner<'_> {
             .as_ref()
             .filter(|v| external && !done(v))
             .map(|_| self.verdict_of(input, true));
+        let blamed = match (&verdict, &fresh, kept) {
+            (Some(v), Some(f), Some(pid))
+                if matches!(v.kind.as_str(), "crash" | "hang")
+                    && f.as_ref().is_none_or(|f| f.kind != v.kind) =>
+            {
+                self.blame(pid, input, &v.kind)
+            }
+            _ => None,
+        };
         Some(Searched {
             outcome,
             verdict,
             fresh,
+            blamed,
         })
+    }
+
+    /// The input of those kept process `pid` served lately (newest first, `shown_in` left out)
+    /// whose run on a fresh process shows a verdict of `kind`.
+    fn blame(&self, pid: u32, shown_in: &Value, kind: &str) -> Option<Box<Blamed>> {
+        let suspects = self.recent.take(pid);
+        let others = suspects.iter().filter(|s| *s != shown_in);
+        for (n, suspect) in others.enumerate() {
+            if self
+                .verdict_of(suspect, true)
+                .is_some_and(|v| v.kind == kind)
+            {
+                return Some(Box::new(Blamed {
+                    input: suspect.clone(),
+                    replayed: n + 1,
+                }));
+            }
+        }
+        None
     }
 
     /// What `outcome` (of `input`) shows is wrong with the IUT, if anything; runs the baseline on
@@ -437,6 +525,7 @@ impl Executor for Runner<'_> {
             outcome,
             verdict,
             fresh,
+            blamed,
         }) = self.searched(input, replay)
         else {
             return Executed::Refused;
@@ -459,6 +548,7 @@ impl Executor for Runner<'_> {
             path: path_of(&outcome),
             verdict,
             fresh,
+            blamed,
         })
     }
 
@@ -571,6 +661,31 @@ fn path_of_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Kinds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_s_recent_inputs_are_its_last_newest_first_and_taken_once() {
+        let recent = Recent::default();
+        let input = |n: usize| serde_json::json!({ "n": n });
+        for n in 0..RECENT_PER_PROCESS + 2 {
+            recent.served(7, &input(n));
+            recent.served(8, &input(1000 + n));
+        }
+        let taken = recent.take(7);
+        assert_eq!(taken.len(), RECENT_PER_PROCESS);
+        assert_eq!(taken.first(), Some(&input(RECENT_PER_PROCESS + 1)));
+        assert_eq!(taken.last(), Some(&input(2)));
+        assert!(recent.take(7).is_empty());
+        assert_eq!(
+            recent.take(8).first(),
+            Some(&input(1000 + RECENT_PER_PROCESS + 1))
+        );
+        // Only so many processes are remembered: the least recently used is forgotten.
+        for pid in 0..PROCESSES_REMEMBERED as u32 + 1 {
+            recent.served(100 + pid, &input(0));
+        }
+        assert!(recent.take(100).is_empty());
+        assert_eq!(recent.take(101).len(), 1);
+    }
 
     #[test]
     fn the_baseline_is_skipped_only_when_every_verdict_it_could_leave_is_done() {

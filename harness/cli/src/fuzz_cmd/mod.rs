@@ -271,6 +271,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         max_memory_kb: args.max_memory_mb.saturating_mul(1024),
         done_kinds: Default::default(),
         strict_profile: args.strict_profile || !external,
+        recent: exec::Recent::default(),
     };
     if let Some(first) = skeletons.first() {
         if let Err(code) = run_first_skeleton(&runner, &args.iut, first) {

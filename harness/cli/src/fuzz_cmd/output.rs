@@ -118,11 +118,7 @@ impl Observer for Terminal<'_> {
             &f.steps,
             &f.kind,
         );
-        self.say(&format!(
-            "finding {n}: {} after {} execs ({:.1} s), minimised from {} to {} steps: {scenario}",
-            f.kind, f.first_at_exec, f.first_at_seconds, f.steps_before, f.steps_after,
-        ));
-        self.findings.push(Finding {
+        let found = Finding {
             kind: f.kind.clone(),
             scenario,
             capture,
@@ -134,9 +130,21 @@ impl Observer for Terminal<'_> {
             first_at_exec: f.first_at_exec,
             first_at_seconds: f.first_at_seconds,
             replayed: f.replayed,
+            blamed_among: f.blamed_among,
             steps: f.steps.clone(),
             detail: f.detail.clone(),
-        });
+        };
+        self.say(&format!(
+            "finding {n}: {} after {} execs ({:.1} s){}, minimised from {} to {} steps: {}",
+            f.kind,
+            f.first_at_exec,
+            f.first_at_seconds,
+            found.how_found(),
+            f.steps_before,
+            f.steps_after,
+            found.scenario,
+        ));
+        self.findings.push(found);
     }
 
     fn corpus_error(&mut self, error: &CorpusError) {

@@ -27,9 +27,26 @@ pub(super) struct Finding {
     /// First shown by an input of the corpus read at the start, run as it was (a regression
     /// input), not by a mutation.
     pub replayed: bool,
+    /// Traced to its input by replaying this many of the inputs a kept process served lately
+    /// (the crash or hang showed in another input's run on it).
+    pub blamed_among: Option<usize>,
     /// The minimised steps (the input's, without the liveness probe).
     pub steps: Vec<serde_json::Value>,
     pub detail: String,
+}
+
+impl Finding {
+    /// How its input was found, where that is not the usual way (a mutation, its own run).
+    pub fn how_found(&self) -> String {
+        match (self.replayed, self.blamed_among) {
+            (true, _) => ", by an input of the corpus read, run as it was".to_owned(),
+            (false, Some(n)) => format!(
+                ", traced to its input by replaying on fresh processes {} its kept process served lately",
+                handshake_core::words::count(n as u64, "input")
+            ),
+            (false, None) => String::new(),
+        }
+    }
 }
 
 /// Mean, median, 90th percentile and largest of some durations, s.
@@ -175,11 +192,7 @@ impl Summary {
                 f.kind,
                 f.first_at_exec,
                 f.first_at_seconds,
-                if f.replayed {
-                    ", by an input of the corpus read, run as it was"
-                } else {
-                    ""
-                },
+                f.how_found(),
                 f.steps_before,
                 f.steps_after,
                 f.bytes_before,
@@ -224,11 +237,7 @@ impl Summary {
             rows.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td><code>{}</code></td><td>{}</td><td><pre>{}</pre></td></tr>\n",
                 esc(&f.kind),
-                if f.replayed {
-                    format!("{} (corpus input, as it was)", f.first_at_exec)
-                } else {
-                    f.first_at_exec.to_string()
-                },
+                esc(&format!("{}{}", f.first_at_exec, f.how_found())),
                 f.steps_before,
                 f.steps_after,
                 f.bytes_before,

@@ -62,31 +62,42 @@ fn is_generic(step: &Value) -> bool {
 }
 
 /// How many times more often a cheap input is drawn than a dear one (see [`draw`]).
-const CHEAP_WEIGHT: u64 = 4;
+pub(super) const CHEAP_WEIGHT: u64 = 4;
+
+/// How many times more often an input whose path takes a transition no other run took is drawn
+/// than one whose every transition [`RARITY`] runs or more took (AFLNet's state selection by
+/// rarity): in between, `RARITY / runs`.
+pub(super) const RARITY: u64 = 8;
+
+/// An input's weight for its path's rarest transition, taken by `runs` runs (`None`: not known).
+pub(super) fn rarity_weight(runs: Option<u64>) -> u64 {
+    runs.map_or(1, |r| (RARITY / r.max(1)).clamp(1, RARITY))
+}
+
+/// An input's weight in the draw, by its place in the pool.
+pub(super) type Weight<'a> = &'a dyn Fn(usize, &Value) -> u64;
 
 /// Input `k` of the run: an input of `pool` drawn with the seed, spliced and mutated. With
-/// `cheap`, the inputs it accepts are drawn [`CHEAP_WEIGHT`] times as often as the others (AFL
-/// gives fast inputs more energy): with kept responders, an input for an initiator IUT starts a
-/// process (≈ 200 ms of Python start-up) where one for a kept responder takes none, and half of the
-/// media stream's skeletons are for initiators.
+/// `weight` (of an input and its place in the pool), an input is drawn in proportion to it (AFL
+/// gives fast inputs more energy, AFLNet inputs that reach rare states); without, uniformly.
 pub(super) fn draw(
     pool: &[Value],
     mutator: &dyn Mutator,
     seed: u64,
     k: u64,
-    cheap: Option<&dyn Fn(&Value) -> bool>,
+    weight: Option<Weight<'_>>,
 ) -> Value {
     let data = seeded_bytes(seed.wrapping_mul(0x9e37_79b9).wrapping_add(k), 1024);
     let mut u = Unstructured::new(&data);
-    let chosen = match cheap {
+    let chosen = match weight {
         None => u.choose_index(pool.len()).ok(),
-        Some(cheap) => {
-            let weight = |v: &Value| if cheap(v) { CHEAP_WEIGHT } else { 1 };
-            let total: u64 = pool.iter().map(weight).sum();
+        Some(weight) => {
+            let weights: Vec<u64> = pool.iter().enumerate().map(|(i, v)| weight(i, v)).collect();
+            let total: u64 = weights.iter().sum();
             let drawn = u.int_in_range(0..=total.saturating_sub(1)).ok();
             drawn.and_then(|mut r| {
                 // The input whose share of `0..total` holds `r`.
-                pool.iter().position(|v| match r.checked_sub(weight(v)) {
+                weights.iter().position(|w| match r.checked_sub(*w) {
                     Some(rest) => {
                         r = rest;
                         false
@@ -161,16 +172,27 @@ mod tests {
         let input = |role: &str| serde_json::json!({"iut": {"role": role}, "peer": {"steps": [{"wait": {"ms": 1}}]}});
         let pool = vec![input("initiator"), input("responder")];
         let responder = |v: &Value| v["iut"]["role"] == "responder";
-        let count = |cheap: Option<&dyn Fn(&Value) -> bool>| {
+        let count = |weight: Option<Weight<'_>>| {
             (0..4_000)
-                .filter(|k| responder(&draw(&pool, &mutator, 3, *k, cheap)))
+                .filter(|k| responder(&draw(&pool, &mutator, 3, *k, weight)))
                 .count()
         };
         let uniform = count(None);
-        let weighted = count(Some(&responder));
+        let cheap = |_: usize, v: &Value| if responder(v) { CHEAP_WEIGHT } else { 1 };
+        let weighted = count(Some(&cheap));
         assert!((1_800..=2_200).contains(&uniform), "{uniform}");
         // 4 : 1 is 3,200 of 4,000.
         assert!((3_000..=3_400).contains(&weighted), "{weighted}");
-        assert_eq!(weighted, count(Some(&responder)));
+        assert_eq!(weighted, count(Some(&cheap)));
+    }
+
+    #[test]
+    fn a_rarer_path_weighs_more() {
+        assert_eq!(rarity_weight(None), 1);
+        assert_eq!(rarity_weight(Some(0)), RARITY);
+        assert_eq!(rarity_weight(Some(1)), RARITY);
+        assert_eq!(rarity_weight(Some(2)), RARITY / 2);
+        assert_eq!(rarity_weight(Some(RARITY)), 1);
+        assert_eq!(rarity_weight(Some(10 * RARITY)), 1);
     }
 }

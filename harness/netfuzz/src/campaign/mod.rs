@@ -10,13 +10,16 @@
 //! - **draws**: input `k` is drawn with the seed from the corpus as it stood a fixed window of
 //!   results earlier (results are taken in draw order), spliced and mutated ([`crate::mutate`]):
 //!   the same seed draws the same inputs whatever the timing. With [`CampaignConfig::keep_iut`],
-//!   results are taken as they come and inputs for the kept role are drawn more often.
+//!   results are taken as they come, inputs for the kept role are drawn more often, and so are
+//!   inputs whose path takes a transition few runs took (AFLNet's selection by rarity).
 //! - **the corpus**: an input whose state path is new ([`crate::novelty`]) stays, unless its
 //!   run was much dearer than the usual one; it is written to the corpus folder, if any.
-//! - **findings**: a verdict not confirmed by the executor's fresh run is dropped; each kind is
-//!   minimised a few times at most ([`crate::minimize`]: over steps, the family's fold, then over
-//!   the bytes of each hex payload), must show again twice from its minimised input, and is one
-//!   finding per kind and minimised shape (its step names in order).
+//! - **findings**: a verdict not confirmed by the executor's fresh run is dropped, unless the
+//!   executor traced it to another input a kept process served lately ([`Judged::blamed`]: that
+//!   input is the finding's); each kind is minimised a few times at most ([`crate::minimize`]:
+//!   over steps, the family's fold, then over the bytes of each hex payload), must show again
+//!   twice from its minimised input, and is one finding per kind and minimised shape (its step
+//!   names in order).
 //!
 //! What happens along the way (progress, dropped verdicts, each new finding) is told to an
 //! [`Observer`]; the [`CampaignResult`] holds the counts, the corpus and the findings.
@@ -90,6 +93,20 @@ pub struct Judged {
     /// For a verdict that needs confirming (real time), the verdict of the same input run again
     /// on a fresh process; `None`: nothing to confirm.
     pub fresh: Option<Option<Verdict>>,
+    /// Where the input's own fresh run did not show its verdict, another input the same kept
+    /// process served lately that a fresh run traced it to: a process serving several inputs at
+    /// once crashes or hangs in whichever runs are on it, not only in the one that did it.
+    pub blamed: Option<Box<Blamed>>,
+}
+
+/// An input a verdict was traced to by replaying, on fresh processes, the inputs the kept process
+/// that showed it served lately.
+#[derive(Debug, Clone)]
+pub struct Blamed {
+    /// The input whose fresh run showed the verdict.
+    pub input: Value,
+    /// How many of the process's recent inputs were replayed to find it (it included).
+    pub replayed: usize,
 }
 
 /// How one input is run and judged. Shared by the campaign's jobs (hence `Sync`).
@@ -195,6 +212,9 @@ pub struct Finding {
     /// First shown by an input of the corpus read at the start, run as it was (a regression
     /// input), not by a mutation.
     pub replayed: bool,
+    /// Traced to its input by replaying this many of the inputs a kept process served lately
+    /// (the verdict showed in another input's run on it); `None`: its own run showed it.
+    pub blamed_among: Option<usize>,
 }
 
 /// How the campaign runs (a plain struct: build it with `..Default::default()`).
@@ -213,8 +233,9 @@ pub struct CampaignConfig {
     /// Where new corpus inputs are written, one file each ([`crate::corpus::save`]).
     pub corpus: Option<PathBuf>,
     /// Throughput over repeatability: results are taken as they come (each draw sees the corpus
-    /// as it stands), and inputs whose `iut.role` is [`responder_role`](Self::responder_role)
-    /// are drawn more often (with processes kept between inputs, they start none).
+    /// as it stands), inputs whose `iut.role` is [`responder_role`](Self::responder_role) are
+    /// drawn more often (with processes kept between inputs, they start none), and so are inputs
+    /// whose path takes a transition few runs took.
     pub keep_iut: bool,
     /// The family's name of the responder role (see [`keep_iut`](Self::keep_iut)).
     pub responder_role: String,

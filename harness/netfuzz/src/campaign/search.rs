@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::draw::{draw, CaptureSizes};
+use super::draw::{draw, rarity_weight, CaptureSizes, Weight, CHEAP_WEIGHT};
 use super::minimise::{hex_bytes, minimise};
 use super::{
     with_steps, Campaign, CampaignResult, Dropped, Executed, Executor, Finding, Judged, Observer,
@@ -53,6 +53,9 @@ struct State<'a> {
     started: Instant,
     corpus_dir: Option<&'a Path>,
     inputs: Vec<Value>,
+    /// The transitions of each input's path, where it is known (an input the search kept):
+    /// how rare they are weighs its draws.
+    input_paths: Vec<Vec<u64>>,
     novelty: Novelty,
     findings: Vec<Finding>,
     shapes: BTreeSet<(String, Vec<String>)>,
@@ -86,6 +89,7 @@ impl<'a> State<'a> {
             observer,
             started: Instant::now(),
             corpus_dir,
+            input_paths: vec![Vec::new(); inputs.len()],
             inputs,
             novelty: Novelty::default(),
             findings: Vec::new(),
@@ -128,6 +132,7 @@ impl<'a> State<'a> {
             path,
             verdict,
             fresh,
+            blamed,
         } = match result {
             Executed::Refused => {
                 self.refused += 1;
@@ -152,17 +157,25 @@ impl<'a> State<'a> {
         self.sizes.add(cost);
         // A new path stays in the corpus unless it is much dearer than the usual input (a count
         // mutated to thousands): mutations of it would all be slow.
-        if self.novelty.observe(&path.kinds()) && cheap && !replayed {
+        let kinds = path.kinds();
+        if self.novelty.observe(&kinds) && cheap && !replayed {
             self.inputs.push(candidate.clone());
+            self.input_paths.push(Novelty::transitions(&kinds));
             if let Some(dir) = self.corpus_dir {
                 if let Err(e) = corpus::save(dir, candidate) {
                     self.observer.corpus_error(&e);
                 }
             }
         }
-        match verdict {
-            Some(verdict) => self.finding(candidate, verdict, fresh, replayed),
-            None => false,
+        match (verdict, blamed) {
+            // Traced to another input, whose fresh run showed it: that input is the finding's.
+            (Some(verdict), Some(blamed)) => {
+                let shown = Some(Some(verdict.clone()));
+                let among = Some(blamed.replayed);
+                self.finding(&blamed.input, verdict, shown, (replayed, among))
+            }
+            (Some(verdict), None) => self.finding(candidate, verdict, fresh, (replayed, None)),
+            (None, _) => false,
         }
     }
 
@@ -173,7 +186,7 @@ impl<'a> State<'a> {
         candidate: &Value,
         Verdict { kind, detail, .. }: Verdict,
         fresh: Option<Option<Verdict>>,
-        replayed: bool,
+        (replayed, blamed_among): (bool, Option<usize>),
     ) -> bool {
         // Each kind is minimised a few times at most: most repeats are the same bug.
         if self.tries.get(&kind).copied().unwrap_or(0) >= MAX_TRIES_PER_KIND {
@@ -237,6 +250,7 @@ impl<'a> State<'a> {
             first_at_exec: execs,
             first_at_seconds,
             replayed,
+            blamed_among,
         };
         self.observer.finding(self.findings.len() + 1, &finding);
         self.findings.push(finding);
@@ -390,7 +404,6 @@ impl Schedule<'_> {
         // input that waits seconds (a mutated delay) costs seconds.
         let responder = self.responder;
         let kept = |v: &Value| v["iut"]["role"] == responder && waited_ms(v) <= CHEAP_WAIT_MS;
-        let cheap = self.keep_iut.then_some(&kept as &dyn Fn(&Value) -> bool);
         loop {
             stop = stop
                 || self
@@ -405,9 +418,17 @@ impl Schedule<'_> {
                     Some(k) => state.corpus_len_after[k as usize],
                     None => self.initial_inputs,
                 };
+                // Kept responders: cheap inputs and rare paths are drawn more often. (In order,
+                // the weights would depend on when results came in: the draws must not.)
+                let weight = |i: usize, v: &Value| {
+                    let rarity = state.input_paths.get(i).filter(|p| !p.is_empty());
+                    let cheapness = if kept(v) { CHEAP_WEIGHT } else { 1 };
+                    cheapness * rarity_weight(rarity.and_then(|p| state.novelty.fewest_runs(p)))
+                };
+                let weight = self.keep_iut.then_some(&weight as Weight<'_>);
                 let mut candidate = match drawn.checked_sub(resumed) {
                     None => state.inputs[self.first_resumed + drawn as usize].clone(),
-                    Some(k) => draw(&state.inputs[..visible], self.mutator, self.seed, k, cheap),
+                    Some(k) => draw(&state.inputs[..visible], self.mutator, self.seed, k, weight),
                 };
                 if inline {
                     let result = timed(|| executor.search(&mut candidate, drawn < resumed));
@@ -446,6 +467,79 @@ impl Schedule<'_> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
+    use crate::campaign::{
+        Blamed, Campaign, CampaignConfig, Executed, Executor, Judged, NoObserver, Verdict,
+    };
+    use crate::mutate::GenericOnly;
+    use crate::novelty::Kinds;
+
+    /// A kept process serving every input crashes in every run; only the input holding the
+    /// culprit step crashes a fresh one. `blame`: the executor traced the crash to that input.
+    struct SharedCrash {
+        blame: bool,
+    }
+
+    fn culprit() -> Value {
+        json!({"iut": {"role": "responder"}, "peer": {"steps": [{"send": {"hex": "dead"}}, {"wait": {"ms": 1}}]}})
+    }
+
+    fn crash() -> Verdict {
+        Verdict {
+            kind: "crash".into(),
+            detail: "the IUT ended".into(),
+            rules: Vec::new(),
+        }
+    }
+
+    impl Executor for SharedCrash {
+        fn search(&self, _input: &mut Value, _replay: bool) -> Executed {
+            Executed::Judged(Judged {
+                cost: 1,
+                path: Kinds::default(),
+                verdict: Some(crash()),
+                fresh: Some(None),
+                blamed: self.blame.then(|| {
+                    Box::new(Blamed {
+                        input: culprit(),
+                        replayed: 3,
+                    })
+                }),
+            })
+        }
+
+        fn verdict_of(&self, input: &Value, _patient: bool) -> Option<Verdict> {
+            let steps = input["peer"]["steps"].as_array()?;
+            steps.iter().any(|s| s["send"]["hex"] == "dead").then(crash)
+        }
+    }
+
+    #[test]
+    fn a_crash_traced_to_another_input_is_that_input_s_finding() {
+        let skeleton =
+            json!({"iut": {"role": "responder"}, "peer": {"steps": [{"wait": {"ms": 1}}]}});
+        let run = |blame: bool| {
+            let config = CampaignConfig {
+                execs: Some(3),
+                ..CampaignConfig::default()
+            };
+            let campaign = Campaign::new(config, vec![skeleton.clone()], Vec::new());
+            let campaign = campaign.unwrap_or_else(|e| panic!("{e}"));
+            campaign.run(&SharedCrash { blame }, &GenericOnly, &mut NoObserver)
+        };
+        let traced = run(true);
+        assert_eq!(traced.findings.len(), 1, "{:?}", traced.findings);
+        let finding = &traced.findings[0];
+        assert_eq!(finding.input, culprit());
+        assert_eq!(finding.blamed_among, Some(3));
+        assert!(finding.steps.iter().any(|s| s["send"]["hex"] == "dead"));
+        // Not traced: the crash its own fresh run did not show is dropped.
+        let untraced = run(false);
+        assert!(untraced.findings.is_empty(), "{:?}", untraced.findings);
+        assert_eq!(untraced.unconfirmed.get("crash"), Some(&3));
+    }
+
     #[test]
     fn an_input_waits_the_sum_of_its_waits() {
         let input = serde_json::json!({"peer": {"steps": [

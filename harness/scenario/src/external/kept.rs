@@ -226,6 +226,11 @@ pub(super) fn retire(pid: u32) -> bool {
     others
 }
 
+/// The process the calling thread's last run on a kept process used (until [`forget`]).
+pub fn last_used() -> Option<u32> {
+    USED.with(Cell::get)
+}
+
 /// Ends every process this thread keeps, and takes out of the pool the shared one its last run
 /// used (it ends when the last run on it does): the next run starts its IUT afresh.
 pub fn forget() {

@@ -279,6 +279,12 @@ impl ExternalIut {
         kept::forget();
     }
 
+    /// The process id of the kept responder the calling thread's last run used (until
+    /// [`forget_kept`](Self::forget_kept)): which inputs one process served.
+    pub fn last_kept_process() -> Option<u32> {
+        kept::last_used()
+    }
+
     /// Ends every kept responder process (before the harness exits).
     pub fn forget_all_kept() {
         kept::forget_all();
