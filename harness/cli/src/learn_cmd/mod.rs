@@ -1432,19 +1432,25 @@ fn diff(
         }));
     }
     // Failing fast, a violation is verdict enough.
-    let (on_transitions, cover) = if args.fail_fast && violations > 0 {
+    let failed_fast = args.fail_fast && violations > 0;
+    let (on_transitions, cover) = if failed_fast {
         (0, Vec::new())
     } else {
         cover(args, subject, &sul, model, (iut, reference), strict, out)?
     };
     listed.extend(cover);
+    let transitions = model.mealy.transitions().count();
+    let on_transitions_said = if failed_fast {
+        format!("the IUT's {transitions} learned transitions not replayed (--fail-fast)")
+    } else {
+        format!("rules broken on {on_transitions} of the IUT's {transitions} learned transitions")
+    };
     writeln!(
         out,
-        "{} from {}: {}; rules broken on {on_transitions} of the IUT's {} learned transitions",
+        "{} from {}: {}; {on_transitions_said}",
         handshake_core::words::count(words.len() as u64, "difference"),
         ref_model.name,
         handshake_core::words::count(violations as u64, "violation"),
-        model.mealy.transitions().count(),
     )
     .map_err(|e| e.to_string())?;
     Ok((listed, violations + on_transitions))

@@ -304,13 +304,17 @@ fn source_ip_towards(remote: SocketAddr) -> IpAddr {
 /// A UDP port on `ip` that was free a moment ago, for an IUT to listen on. Taken below Linux's
 /// ephemeral range (32768–60999 by default), so no socket of another run — which binds port 0 —
 /// can be given it between this check and the IUT's bind (that race failed a CI run: `Address
-/// already in use`). Falls back to a kernel-chosen port when the whole range is busy.
+/// already in use`). Each harness process walks the range from its own place, spread by its pid
+/// (harnesses started together have consecutive pids: walking from `pid % COUNT`, three learners
+/// started at once handed their IUTs the same ports). Falls back to a kernel-chosen port when the
+/// whole range is busy. A port lost anyway (another harness's IUT bound it first) is retried:
+/// [`lost_port_race`].
 pub(super) fn free_port(ip: IpAddr) -> std::io::Result<u16> {
     use std::sync::atomic::{AtomicU16, Ordering};
     const FIRST: u16 = 20_000;
     const COUNT: u16 = 12_000;
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = (std::process::id() % u32::from(COUNT)) as u16;
+    let start = walk_start(std::process::id(), COUNT);
     for _ in 0..COUNT {
         let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed) % COUNT) % COUNT;
         if std::net::UdpSocket::bind(SocketAddr::new(ip, FIRST + offset)).is_ok() {
@@ -320,6 +324,19 @@ pub(super) fn free_port(ip: IpAddr) -> std::io::Result<u16> {
     Ok(std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?
         .local_addr()?
         .port())
+}
+
+/// Where a harness process with `pid` starts its walk over `count` ports: Knuth's multiplicative
+/// hash, so that consecutive pids land far apart.
+fn walk_start(pid: u32, count: u16) -> u16 {
+    ((pid.wrapping_mul(2_654_435_761) >> 16) % u32::from(count)) as u16
+}
+
+/// Whether an IUT that ended before it was ready lost its port to another program (another
+/// harness's IUT bound it between [`free_port`]'s check and its own bind): then it is started
+/// again on another port.
+fn lost_port_race(p: &Process, addr: SocketAddr) -> bool {
+    p.exited().is_some() && port_bound(addr.port()) == Some(true)
 }
 
 /// Whether a UDP socket is bound to `port` (Linux `/proc/net/udp*`); `None` where that cannot be
@@ -634,14 +651,53 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         keep: Option<kept::Sharing>,
     ) -> Result<Instant, Ending> {
         let (clock, role) = (self.clock, self.role());
-        let addr = match (role, manifest.listen) {
-            (Role::Responder, Some(fixed)) => fixed,
-            (Role::Responder, None) => match free_port(self.bind_ip) {
-                Ok(port) => SocketAddr::new(self.bind_ip, port),
-                Err(e) => return Err(Ending::Error(format!("cannot find a free port: {e}"))),
-            },
-            (Role::Initiator, _) => self.primary,
-        };
+        for attempt in 0.. {
+            let addr = match (role, manifest.listen) {
+                (Role::Responder, Some(fixed)) => fixed,
+                (Role::Responder, None) => match free_port(self.bind_ip) {
+                    Ok(port) => SocketAddr::new(self.bind_ip, port),
+                    Err(e) => return Err(Ending::Error(format!("cannot find a free port: {e}"))),
+                },
+                (Role::Initiator, _) => self.primary,
+            };
+            match self.spawn_iut_on(addr, manifest, argv, cwd, keep).await {
+                Err(ending)
+                    if manifest.listen.is_none()
+                        && attempt < 2
+                        && self
+                            .process
+                            .as_ref()
+                            .is_some_and(|p| lost_port_race(p, addr)) =>
+                {
+                    self.markers.push((
+                        clock.now(),
+                        format!(
+                            "IUT could not listen on {addr}, taken meanwhile by another program: started again on another port ({})",
+                            match ending {
+                                Ending::NotReady(why) | Ending::Error(why) => why,
+                                Ending::Ran => String::new(),
+                            }
+                        ),
+                    ));
+                    self.process = None;
+                    self.started_as = None;
+                }
+                done => return done,
+            }
+        }
+        Err(Ending::Error("the IUT could not be started".to_owned()))
+    }
+
+    /// [`spawn_iut`](Self::spawn_iut) with the IUT listening on `addr` (a responder).
+    async fn spawn_iut_on(
+        &mut self,
+        addr: SocketAddr,
+        manifest: &Manifest,
+        argv: &Argv<'_>,
+        cwd: Option<&std::path::PathBuf>,
+        keep: Option<kept::Sharing>,
+    ) -> Result<Instant, Ending> {
+        let (clock, role) = (self.clock, self.role());
         let (words, stdin) = argv(addr).map_err(|e| Ending::Error(format!("IUT command: {e}")))?;
         let stdin_text = stdin.clone();
         let spawn = || Process::spawn(&words, cwd, &manifest.env, stdin, clock);
@@ -1211,6 +1267,22 @@ pub(super) fn write_capture(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Harnesses started together (consecutive pids) walk the port range from places at least
+    /// 300 ports apart, so their IUTs' ports do not race each other.
+    #[test]
+    fn consecutive_pids_walk_ports_from_far_apart() {
+        const COUNT: u16 = 12_000;
+        for first in [1_u32, 4_000, 77_777, 4_194_000] {
+            let starts: Vec<u16> = (first..first + 8).map(|p| walk_start(p, COUNT)).collect();
+            for (i, a) in starts.iter().enumerate() {
+                for b in &starts[i + 1..] {
+                    let d = a.abs_diff(*b);
+                    assert!(d.min(COUNT - d) >= 300, "{starts:?}");
+                }
+            }
+        }
+    }
 
     fn lines(n: usize) -> Vec<TranscriptLine> {
         (0..n)
