@@ -281,8 +281,15 @@ pub(crate) fn judge(ctx: &mut Ctx<'_>, sessions: &mut [Sess<'_>]) {
     let sessions: &[Sess<'_>] = sessions;
     if ctx.options.judge.handler {
         let mut used_jti: BTreeMap<(Option<std::net::SocketAddr>, String), At> = BTreeMap::new();
-        for m in &medias {
+        // Tokens are used up in the order their ConnectRequests arrived (DT8), whatever the
+        // connections' order: a token a later connection used first is used when an earlier
+        // connection presents it.
+        let mut by_arrival: Vec<&MediaSess> = medias.iter().collect();
+        by_arrival.sort_by_key(|m| m.request_at);
+        for m in by_arrival {
             handler_auth(ctx, sessions, m, &mut used_jti);
+        }
+        for m in &medias {
             handler_streams(ctx, sessions, m, &parsed);
         }
         forward(ctx, sessions, &medias, &parsed);
