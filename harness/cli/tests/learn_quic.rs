@@ -277,3 +277,48 @@ fn parts_are_named() {
         text(&o)
     );
 }
+
+/// The inputs that reach DT6's, DT8's, DT3's and DT11's limits (a 257-byte name, a message of
+/// length 0, a reused media token, a frame naming another stream, a v2 datagram of version 2)
+/// find the reference mutants that break them, each as a violation.
+#[test]
+fn darktower_the_edge_inputs_find_their_mutants() {
+    const CONTROLLER: &str = "join,join_long_name,empty_message";
+    const HANDLER: &str = "auth,auth_reused,media_wrong_id,datagram,datagram_bad_version";
+    let mutants = [
+        ("long-name-accepted", "controller", CONTROLLER),
+        ("empty-message-ignored", "controller", CONTROLLER),
+        ("media-token-reusable", "handler", HANDLER),
+        ("stream-id-mismatch-accepted", "handler", HANDLER),
+        ("bad-datagram-forwarded", "handler", HANDLER),
+    ];
+    let missed: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = mutants
+            .iter()
+            .map(|(mutant, part, inputs)| {
+                scope.spawn(move || {
+                    let iut = format!("ref:v2!{mutant}");
+                    let (o, _, _) = learn(
+                        mutant,
+                        &[
+                            "--iut",
+                            &iut,
+                            "--part",
+                            part,
+                            "--diff",
+                            "ref:v2",
+                            "--inputs",
+                            inputs,
+                            "--fail-fast",
+                        ],
+                    );
+                    (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|r| r.join().ok().flatten())
+            .collect()
+    });
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}

@@ -22,8 +22,9 @@ pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
     ]}"#;
 
 /// A controller's inputs (participant 0's), each with its window (`WINDOW_MS`): a JoinRequest
-/// with a valid, an expired or a forged token; a PublishStream (`p0-camera`); a SubscribeStream of
-/// participant 1's camera; a length-prefixed message that is no protobuf (`garbage`); a FIN of the
+/// with a valid, an expired or a forged token, or with a 257-byte name (DT6: at most 256); a
+/// PublishStream (`p0-camera`); a SubscribeStream of participant 1's camera; a length-prefixed
+/// message that is no protobuf (`garbage`), or of length 0 (`empty_message`, DT6); a FIN of the
 /// signaling stream; closing the signaling session (`leave`). `wait` (3.1 s) passes the keep-alive
 /// and idle timers, which every query sets to 1 s and 3 s (DT10's 15 s and 30 s are the
 /// manifest's `{keepalive_ms}` and `{idle_ms}`, a contract: a program over real UDP would
@@ -42,6 +43,10 @@ pub const CONTROLLER: &[(&str, &str)] = &[
         r#"[{"join": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
+        "join_long_name",
+        r#"[{"join": {"participant": 0, "name_len": 257}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
         "publish",
         r#"[{"signal": {"participant": 0, "publish": {"stream_id": "p0-camera"}}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
@@ -52,6 +57,10 @@ pub const CONTROLLER: &[(&str, &str)] = &[
     (
         "garbage",
         r#"[{"write": {"participant": 0, "on": "signaling", "hex": "00000003ffffff"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "empty_message",
+        r#"[{"write": {"participant": 0, "on": "signaling", "hex": "00000000"}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "fin",
@@ -75,10 +84,12 @@ pub const HANDLER_SETUP: &str = r#""iut": {"serves": "handler"},
         {"wait": {"ms": 50}}
     ]}"#;
 
-/// A handler's inputs (participant 0's): a ConnectRequest with a valid or a forged media token; a
-/// new media stream, its header and one frame (valid, or with the bad magic `DARX`), left open (a
-/// FIN with them would leave the handler nothing to stop: every byte has arrived); a v2 datagram; a
-/// FIN of the authentication stream; `wait` (3.1 s) as the controller's.
+/// A handler's inputs (participant 0's): a ConnectRequest with a valid, a forged or a reused media
+/// token (participant 1's, DT8: single-use); a new media stream, its header and one frame (valid,
+/// with the bad magic `DARX` (DT5), with stream type 2 (DT2), or with a frame naming another
+/// stream (DT3)), left open (a FIN with them would leave the handler nothing to stop: every byte
+/// has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
+/// `wait` (3.1 s) as the controller's.
 pub const HANDLER: &[(&str, &str)] = &[
     (
         "auth",
@@ -89,6 +100,10 @@ pub const HANDLER: &[(&str, &str)] = &[
         r#"[{"authenticate": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
+        "auth_reused",
+        r#"[{"authenticate": {"participant": 0, "token": "reuse:1"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
         "media",
         r#"[{"media": {"participant": 0, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
@@ -97,8 +112,20 @@ pub const HANDLER: &[(&str, &str)] = &[
         r#"[{"media": {"participant": 0, "magic": "DARX", "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
+        "media_screen",
+        r#"[{"media": {"participant": 0, "stream_type": 2, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "media_wrong_id",
+        r#"[{"media": {"participant": 0, "frames": 1, "wrong_stream_id": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
         "datagram",
         r#"[{"datagram": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "datagram_bad_version",
+        r#"[{"datagram": {"participant": 0, "version": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "fin",
@@ -159,7 +186,9 @@ pub fn pattern(letter: &str) -> Option<Value> {
         ("error", _) => {
             serde_json::json!({"kind": "message", "where": {"participant": participant, "type": "error"}})
         }
-        ("fin" | "closed" | "frame" | "bad_datagram" | "stopped" | "reset", None) => {
+        // A datagram the harness could not read names no participant.
+        ("bad_datagram", None) => serde_json::json!({"kind": kind}),
+        ("fin" | "closed" | "frame" | "stopped" | "reset", None) => {
             serde_json::json!({"kind": kind, "where": {"participant": participant}})
         }
         (message, None) => {
@@ -171,18 +200,28 @@ pub fn pattern(letter: &str) -> Option<Value> {
 
 /// What says how a server answers the last of `word`'s inputs (see
 /// [`handshake_scenario::Learning::basis`]): the facts of a first message (a join with a valid,
-/// expired or forged token; anything else first is refused), and of a media session's first
-/// act (authentication with a valid or forged token; media before it). Later states: none.
+/// expired or forged token, or a name too long; a message of length 0; anything else first is
+/// refused), of a media session's first act (authentication with a valid, forged or reused token;
+/// media before it), and of what is sent right after a successful authentication (a header's
+/// magic and stream type, a frame's stream id, a datagram's version). Later states: none.
 pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
+    if before == ["auth"] {
+        return match *last {
+            "bad_media" => Some("DT5"),
+            "media_screen" => Some("DT2"),
+            "media_wrong_id" => Some("DT3"),
+            "datagram_bad_version" => Some("DT11"),
+            _ => None,
+        };
+    }
     if !before.is_empty() {
         return None;
     }
     match *last {
         "join" => Some("participant_joined"),
-        "join_expired" | "join_forged" => Some("DT8"),
-        "publish" | "subscribe" => Some("DT6"),
-        "auth_forged" => Some("DT8"),
+        "join_expired" | "join_forged" | "auth_forged" | "auth_reused" => Some("DT8"),
+        "publish" | "subscribe" | "join_long_name" | "empty_message" => Some("DT6"),
         // Media before authentication is the client's fault (a fact); how the handler stops
         // it, this project's reading.
         "media" => Some("DT7.required, DH11"),
