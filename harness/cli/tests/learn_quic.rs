@@ -322,3 +322,45 @@ fn darktower_the_edge_inputs_find_their_mutants() {
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
+
+/// The inputs at H3's, P1's and H10's edges (an event id 0, an id 200 then smaller or equal ones,
+/// an overflowing commit request, a second connection) find the reference mutants that break
+/// them, each as a violation.
+#[test]
+fn proton_the_edge_inputs_find_their_mutants() {
+    const INPUTS: &str = "event,commit,action,event_zero,event_high,commit_max,second_connection";
+    let mutants = [
+        ("as_coded", "equal-event-id-accepted"),
+        ("as_coded", "event-id-zero-accepted"),
+        ("as_coded", "second-connection-accepted"),
+        ("project", "commit-unchecked"),
+    ];
+    let missed: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = mutants
+            .iter()
+            .map(|(profile, mutant)| {
+                scope.spawn(move || {
+                    let iut = format!("ref:{profile}!{mutant}");
+                    let reference = format!("ref:{profile}");
+                    let (o, _, _) = learn(
+                        mutant,
+                        &[
+                            "--iut",
+                            &iut,
+                            "--diff",
+                            &reference,
+                            "--inputs",
+                            INPUTS,
+                            "--fail-fast",
+                        ],
+                    );
+                    (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|r| r.join().ok().flatten())
+            .collect()
+    });
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}

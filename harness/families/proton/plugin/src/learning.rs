@@ -25,9 +25,12 @@ pub const SETUP: &str = r#""session": {"startup_ms": 0},
 /// A server's inputs, each an action and its window (`WINDOW_MS`, set by `harness learn`):
 /// `event_stream`, `commit_stream`, `action_stream` set a stream up (its discriminator);
 /// `bad_stream` gives the Action stream's place the unknown discriminator 0x04; `event` (a fresh
-/// id), `commit` (request 40) and `action` (a pull) write one u32 on their stream; `fin` ends the
-/// Event stream, `reset` resets the StateCommit stream (code 0); `close` closes the connection
-/// with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout fire (P3's 1 s
+/// id), `commit` (request 40) and `action` (a pull) write one u32 on their stream; the edges of
+/// H3 and P1: `event_zero` (id 0), `event_high` (id 200: every fresh id after it is smaller, and
+/// a second one is equal), `commit_max` (request 0xFFFFFFFE, whose answer would overflow);
+/// `fin` ends the Event stream, `reset` resets the StateCommit stream (code 0), `stop_sending`
+/// stops the server's sending on the Event stream (H7); `second_connection` connects again while
+/// the first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout fire (P3's 1 s
 /// discriminator timeout, the 5 s accept and idle timeouts): the untimed model is what happens
 /// within the windows, all short against them.
 pub const SERVER: &[(&str, &str)] = &[
@@ -60,8 +63,28 @@ pub const SERVER: &[(&str, &str)] = &[
         r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"write": {"stream": 8, "u32": [42]}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
+        "event_zero",
+        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [0]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "event_high",
+        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [200]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "commit_max",
+        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [4294967294]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
         "fin",
         r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "stop_sending",
+        r#"[{"stop_sending": {"stream": 0, "code": 9}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "second_connection",
+        r#"[{"connect": {}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "reset",
@@ -156,8 +179,8 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
 pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
     let stream_of = |input: &str| match input {
-        "event_stream" | "event" => Some(1),
-        "commit_stream" | "commit" => Some(2),
+        "event_stream" | "event" | "event_zero" | "event_high" => Some(1),
+        "commit_stream" | "commit" | "commit_max" => Some(2),
         "action_stream" | "action" => Some(3),
         _ => None,
     };
@@ -175,8 +198,9 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     let before_last = set_up(before)?;
     let after_last = set_up(word);
     let value = |input: &str| match input {
-        "event" => Some("wire.event"),
+        "event" | "event_zero" | "event_high" => Some("wire.event"),
         "commit" => Some("wire.commit"),
+        "commit_max" => Some("P1"),
         "action" => Some("wire.action"),
         _ => None,
     };
@@ -184,10 +208,16 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         return (after_last == Some(3)).then_some(fact);
     }
     match *last {
-        "event" | "commit" | "action" if after_last == Some(3) => value(last),
+        "event" | "event_zero" | "event_high" | "commit" | "commit_max" | "action"
+            if after_last == Some(3) =>
+        {
+            value(last)
+        }
         "bad_stream" if before_last == 2 => Some("wire.discriminator"),
         "fin" => Some("P5"),
         "reset" if before_last >= 2 => Some("H7"),
+        "stop_sending" if before_last >= 1 => Some("H7"),
+        "second_connection" => Some("wire.second_connection"),
         _ => None,
     }
 }
@@ -205,6 +235,8 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             "event commit bad_stream",
             "event_stream wait",
             "event commit action wait",
+            "event commit action event_high event_high",
+            "event commit action second_connection event",
         ],
         // The server's answers come within the window; nothing runs on after it.
         settle_ms: 0,
@@ -258,6 +290,20 @@ mod tests {
         assert_eq!(basis("event fin", "close(5)"), Some("P5"));
         assert_eq!(basis("event commit reset", "close(5)"), Some("H7"));
         assert_eq!(basis("event wait event", "event"), None);
+        // The edges: an id not above the last, an overflowing request, a second connection.
+        assert_eq!(
+            basis("event commit action event_high event", "close(5)"),
+            Some("wire.event")
+        );
+        assert_eq!(
+            basis("event commit action commit_max", "close(5)"),
+            Some("P1")
+        );
+        assert_eq!(basis("event_stream", "refused"), None);
+        assert_eq!(
+            basis("event_stream second_connection", "refused"),
+            Some("wire.second_connection")
+        );
     }
 
     #[test]
