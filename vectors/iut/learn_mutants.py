@@ -80,6 +80,8 @@ def sweep(a, manifest, m, family, reference, name, description):
     total = 0.0
     named = next((part for prefix, part in PARTS.items() if description.startswith(prefix)), None)
     for k, (part, untimed) in enumerate(ATTEMPTS[family]):
+        if a.untimed_only and not untimed:
+            continue
         part = part or named
         out = a.out / m["name"] / f"{name}-{k + 1}"
         run, seconds, summary = learn(a.harness, iut, reference, out, part, untimed, a.jobs)
@@ -112,6 +114,8 @@ def main():
     parser.add_argument("--only", help="only mutants whose name contains this")
     parser.add_argument("--parallel", type=int, default=1, help="mutants learned at once")
     parser.add_argument("--jobs", type=int, help="each learner's queries at once (harness learn --jobs)")
+    parser.add_argument("--untimed-only", action="store_true",
+                        help="only the untimed alphabets (a quick pass: timer mutants are not sought)")
     parser.add_argument("manifests", nargs="+", type=pathlib.Path)
     a = parser.parse_args()
     tasks = []

@@ -63,7 +63,7 @@ pub struct LearnArgs {
     pub time: u64,
     /// At most this many queries per model (learning and equivalence checks together; the model so
     /// far is reported when they run out).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub queries: u64,
     /// At most this many states per model.
     #[arg(long, default_value_t = 64)]
