@@ -8,8 +8,8 @@ profile, over each of the family's alphabets in turn until one finds it, untimed
 (`--untimed`: no `wait`, seconds to a minute), then whole: the media stream's handshake, then its
 push direction, its D14 options and its session limit; Proton's server; Dark Tower's part the
 description names (`controller, ...` or `handler, ...`). A mutant is *found* when a run exits 1 (a
-violating difference, or a rule broken on a learned transition) and its scenarios in
-`differences/` replay; it is listed with how, the states and the time. Writes OUT/summary.md and
+violating difference, or a rule broken on a learned transition) and a scenario it wrote to
+`differences/` fails the mutant and passes the unmutated program; it is listed with how, the states and the time. Writes OUT/summary.md and
 OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or a run that could
 not learn. `--parallel N` learns N mutants at once (a learner mostly waits on its windows).
 
@@ -61,15 +61,17 @@ def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
     return run, seconds, summary
 
 
-def replays(harness, iut, out):
-    """Each written difference fails the mutant when replayed with `harness run`."""
+def replays(harness, iut, program, out):
+    """Whether a scenario written to `differences/` fails the mutant and passes the unmutated
+    program (both held to the whole reading, as `harness learn` holds a mutant): the mutant's
+    doing, not the program's own reading. Returns that and how many were written."""
     found = sorted((out / "differences").glob("*.json")) if (out / "differences").is_dir() else []
-    for scenario in found:
-        run = subprocess.run([harness, "run", str(scenario), "--iut", iut, "--report", str(out / "replay")],
-                             capture_output=True)
-        if run.returncode != 1:
-            return False, len(found)
-    return True, len(found)
+
+    def run(scenario, who):
+        return subprocess.run([harness, "run", str(scenario), "--iut", who, "--strict-profile",
+                               "--report", str(out / "replay")], capture_output=True).returncode
+
+    return any(run(s, iut) == 1 and run(s, program) == 0 for s in found), len(found)
 
 
 def sweep(a, manifest, m, family, reference, name, description):
@@ -97,10 +99,11 @@ def sweep(a, manifest, m, family, reference, name, description):
             row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
             break
         if run.returncode == 1:
-            ok, n = replays(a.harness, iut, out)
-            row.update(found=True, scenarios=n, replays=ok,
+            ok, n = replays(a.harness, iut, str(manifest), out)
+            row.update(found=ok, scenarios=n, replays=ok,
                        differences=len(summary.get("differences", [])))
-            break
+            if ok:
+                break
         row["differences"] = len(summary.get("differences", []))
     status = "found" if row["found"] else ("error" if "error" in row else "not found")
     print(f"{label}: {status} ({row['seconds']} s, {row.get('alphabet')})", flush=True)

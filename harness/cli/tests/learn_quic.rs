@@ -323,13 +323,16 @@ fn darktower_the_edge_inputs_find_their_mutants() {
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
 
-/// The inputs at H3's, P1's and H10's edges (an event id 0, an id 200 then smaller or equal ones,
-/// an overflowing commit request, a second connection) find the reference mutants that break
-/// them, each as a violation.
+/// The inputs at H3's, P1's, H10's and the discriminators' edges (an event id 0, an id 200 then
+/// smaller or equal ones, an overflowing commit request, a second connection, a repeated
+/// discriminator, a FIN inside a u32) find the reference mutants that break them, each as a violation.
 #[test]
 fn proton_the_edge_inputs_find_their_mutants() {
-    const INPUTS: &str = "event,commit,action,event_zero,event_high,commit_max,second_connection";
+    const INPUTS: &str =
+        "event,commit,action,event_zero,event_high,commit_max,second_connection,dup_stream,fin_mid_u32";
     let mutants = [
+        ("as_coded", "discriminator-twice-accepted"),
+        ("as_coded", "fin-inside-u32-normal"),
         ("as_coded", "equal-event-id-accepted"),
         ("as_coded", "event-id-zero-accepted"),
         ("as_coded", "second-connection-accepted"),

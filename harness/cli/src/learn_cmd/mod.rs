@@ -157,6 +157,9 @@ struct Subject {
     window_ms: u64,
     /// Seed words of an `--alphabet` file.
     extra_seeds: Vec<String>,
+    /// For a program's mutant (`FILE.json!NAME`), the program unmutated: a violation it shows too
+    /// is the program's own reading, not the mutant's doing.
+    unmutated: Option<Iut>,
 }
 
 /// The IUT as a system under learning: each query a scenario run.
@@ -845,7 +848,7 @@ impl handshake_learn::EquivalenceOracle<String, String> for ViolationWatch<'_> {
             let (iut_out, ref_out) = (hypothesis.run(word), self.against.mealy.run(word));
             let replays = replays(self.subject, &asker, word, (&iut_out, &ref_out))?;
             judge_difference(
-                self.subject.family,
+                self.subject,
                 replays,
                 (self.iut, self.against.iut),
                 self.args.seed,
@@ -1022,7 +1025,7 @@ fn replays(
 /// shows a violation, else what the others allow. `strict`: a deviation from this project's
 /// reading is a violation (reference mutants are held to the whole reading).
 fn judge_difference(
-    family: &'static dyn DynFamily,
+    subject: &Subject,
     replays: Vec<Value>,
     (iut, reference): (&Iut, &Iut),
     seed: u64,
@@ -1030,7 +1033,7 @@ fn judge_difference(
 ) -> Result<Judged, String> {
     let mut allowed = Vec::new();
     for scenario in replays {
-        let loaded = family.load_value(&scenario).map_err(|e| e.0)?;
+        let loaded = subject.family.load_value(&scenario).map_err(|e| e.0)?;
         let on_reference = loaded.run(reference, seed);
         if on_reference.verdict != Verdict::Pass || !on_reference.deviations.is_empty() {
             // The reference does not keep this check: it judges nothing.
@@ -1059,6 +1062,20 @@ fn judge_difference(
             && on_iut.reasons.iter().all(|r| !r.starts_with("rule "));
         if initiator_ended {
             continue;
+        }
+        // A program's mutant: what the unmutated program breaks too is the program's reading.
+        if let Some(unmutated) = subject.unmutated.as_ref().filter(|_| failed(&on_iut)) {
+            let on_unmutated = loaded.run(unmutated, seed);
+            if failed(&on_unmutated) {
+                allowed.extend(
+                    on_iut
+                        .reasons
+                        .iter()
+                        .chain(&on_iut.deviations)
+                        .map(|r| format!("{r} (the unmutated program too)")),
+                );
+                continue;
+            }
         }
         match on_iut.verdict {
             Verdict::Fail => return Ok(Judged::Violation(scenario, on_iut.reasons)),
@@ -1388,7 +1405,7 @@ fn diff(
             Some((answer, judged)) if answer == iut_out => judged,
             _ => {
                 let replays = replays(subject, &sul, word, (&iut_out, &ref_out))?;
-                judge_difference(subject.family, replays, (iut, reference), args.seed, strict)?
+                judge_difference(subject, replays, (iut, reference), args.seed, strict)?
             }
         };
         let (violation, reasons) = match &judged {
@@ -1484,13 +1501,7 @@ fn cover(
         scenario["expect"] = json!({ "rules_hold": ["all"] });
         scenario["id"] = json!("learn.transition");
         scenario["settle_ms"] = json!(subject.alphabet.settle_ms);
-        judge_difference(
-            subject.family,
-            vec![scenario],
-            (iut, reference),
-            args.seed,
-            strict,
-        )
+        judge_difference(subject, vec![scenario], (iut, reference), args.seed, strict)
     };
     // Over real UDP the replays run on as many threads as the learner's workers.
     let judged = in_parallel(&words, replay_jobs(args, iut), judge);
@@ -1625,6 +1636,15 @@ fn subject(
     if inputs.is_empty() {
         return Err("no inputs are left to learn over (--inputs, --untimed)".to_owned());
     }
+    // A program's mutant is told apart from the program by the unmutated program's runs.
+    let unmutated = match args.iut.rsplit_once('!') {
+        Some((program, _)) if program.ends_with(".json") => Some(
+            FAMILIES
+                .parse_iut(program)
+                .map_err(|e| format!("--iut: {program}: {e}"))?,
+        ),
+        _ => None,
+    };
     Ok(Subject {
         family,
         role: role_name,
@@ -1635,6 +1655,7 @@ fn subject(
         inputs,
         window_ms,
         extra_seeds: added.seeds,
+        unmutated,
     })
 }
 

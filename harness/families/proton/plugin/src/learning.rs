@@ -24,11 +24,13 @@ pub const SETUP: &str = r#""session": {"startup_ms": 0},
 
 /// A server's inputs, each an action and its window (`WINDOW_MS`, set by `harness learn`):
 /// `event_stream`, `commit_stream`, `action_stream` set a stream up (its discriminator);
-/// `bad_stream` gives the Action stream's place the unknown discriminator 0x04; `event` (a fresh
+/// `bad_stream` gives the Action stream's place the unknown discriminator 0x04, `dup_stream` the
+/// Event stream's 0x01 (a repeated discriminator); `event` (a fresh
 /// id), `commit` (request 40) and `action` (a pull) write one u32 on their stream; the edges of
 /// H3 and P1: `event_zero` (id 0), `event_high` (id 200: every fresh id after it is smaller, and
 /// a second one is equal), `commit_max` (request 0xFFFFFFFE, whose answer would overflow);
-/// `fin` ends the Event stream, `reset` resets the StateCommit stream (code 0), `stop_sending`
+/// `fin` ends the Event stream, `fin_mid_u32` ends it two bytes into a u32 (P5), `reset` resets
+/// the StateCommit stream (code 0), `stop_sending`
 /// stops the server's sending on the Event stream (H7); `second_connection` connects again while
 /// the first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout fire (P3's 1 s
 /// discriminator timeout, the 5 s accept and idle timeouts): the untimed model is what happens
@@ -49,6 +51,10 @@ pub const SERVER: &[(&str, &str)] = &[
     (
         "bad_stream",
         r#"[{"write": {"stream": 8, "hex": "04", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "dup_stream",
+        r#"[{"write": {"stream": 8, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "event",
@@ -77,6 +83,10 @@ pub const SERVER: &[(&str, &str)] = &[
     (
         "fin",
         r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "fin_mid_u32",
+        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "hex": "0100"}}, {"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "stop_sending",
@@ -213,8 +223,8 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         {
             value(last)
         }
-        "bad_stream" if before_last == 2 => Some("wire.discriminator"),
-        "fin" => Some("P5"),
+        "bad_stream" | "dup_stream" if before_last == 2 => Some("wire.discriminator"),
+        "fin" | "fin_mid_u32" => Some("P5"),
         "reset" if before_last >= 2 => Some("H7"),
         "stop_sending" if before_last >= 1 => Some("H7"),
         "second_connection" => Some("wire.second_connection"),
