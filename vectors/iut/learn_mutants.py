@@ -114,7 +114,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--harness", required=True)
     parser.add_argument("--out", required=True, type=pathlib.Path)
-    parser.add_argument("--only", help="only mutants whose name contains this")
+    parser.add_argument("--only", help="only mutants whose name contains one of these (comma-separated)")
     parser.add_argument("--parallel", type=int, default=1, help="mutants learned at once")
     parser.add_argument("--jobs", type=int, help="each learner's queries at once (harness learn --jobs)")
     parser.add_argument("--untimed-only", action="store_true",
@@ -134,7 +134,8 @@ def main():
             return 2
         reference = REFERENCES[family]((m.get("profiles") or ["v1"])[0])
         for name, description in sorted(m.get("mutants", {}).items()):
-            if description.startswith(SERVER_SIDE) and not (a.only and a.only not in name):
+            wanted = not a.only or any(part in name for part in a.only.split(","))
+            if description.startswith(SERVER_SIDE) and wanted:
                 tasks.append((a, manifest, m, family, reference, name, description))
     rows = []
     # The summary is rewritten as each mutant ends: an interrupted sweep keeps what it found.
