@@ -3,7 +3,7 @@
 //! reach is found as a violation, and bad input is named.
 
 mod learning_common;
-use learning_common::{harness, out_dir, text};
+use learning_common::{harness, misses, out_dir, text};
 
 #[test]
 fn the_3way_reference_has_three_states() {
@@ -122,47 +122,37 @@ fn every_reachable_mutant_is_found() {
         ("3way", "media-before-session-accepted", INITIATOR),
         ("3way", "abort-on-malformed", INITIATOR),
     ];
-    let missed: Vec<String> = std::thread::scope(|scope| {
-        let runs: Vec<_> = mutants
-            .iter()
-            .map(|(base, mutant, alphabet)| {
-                scope.spawn(move || {
-                    let out = out_dir(mutant);
-                    let iut = format!("ref:{base}!{mutant}");
-                    let reference = format!("ref:{base}");
-                    let o = harness(&[
-                        "learn",
-                        "--iut",
-                        &iut,
-                        "--diff",
-                        &reference,
-                        "--fail-fast",
-                        alphabet[0],
-                        alphabet[1],
-                        "--out",
-                        out.to_str().unwrap_or("."),
-                    ]);
-                    if o.status.code() != Some(1) {
-                        return Some(format!("{iut}: exit {:?}\n{}", o.status.code(), text(&o)));
-                    }
-                    // The first scenario it wrote fails the mutant and passes the reference.
-                    let Some(written) = std::fs::read_dir(out.join("differences"))
-                        .ok()
-                        .and_then(|d| d.flatten().map(|e| e.path()).min())
-                    else {
-                        return Some(format!("{iut}: no scenario written"));
-                    };
-                    let written = written.to_str().unwrap_or(".");
-                    let on_mutant = harness(&["run", "--strict-profile", "--iut", &iut, written]);
-                    let on_reference = harness(&["run", "--iut", &reference, written]);
-                    (on_mutant.status.code() != Some(1) || on_reference.status.code() != Some(0))
-                        .then(|| format!("{iut}: {written} does not replay: {}", text(&on_mutant)))
-                })
-            })
-            .collect();
-        runs.into_iter()
-            .filter_map(|r| r.join().ok().flatten())
-            .collect()
+    let missed = misses(&mutants, |(base, mutant, alphabet)| {
+        let out = out_dir(mutant);
+        let iut = format!("ref:{base}!{mutant}");
+        let reference = format!("ref:{base}");
+        let o = harness(&[
+            "learn",
+            "--iut",
+            &iut,
+            "--diff",
+            &reference,
+            "--fail-fast",
+            alphabet[0],
+            alphabet[1],
+            "--out",
+            out.to_str().unwrap_or("."),
+        ]);
+        if o.status.code() != Some(1) {
+            return Some(format!("{iut}: exit {:?}\n{}", o.status.code(), text(&o)));
+        }
+        // The first scenario it wrote fails the mutant and passes the reference.
+        let Some(written) = std::fs::read_dir(out.join("differences"))
+            .ok()
+            .and_then(|d| d.flatten().map(|e| e.path()).min())
+        else {
+            return Some(format!("{iut}: no scenario written"));
+        };
+        let written = written.to_str().unwrap_or(".");
+        let on_mutant = harness(&["run", "--strict-profile", "--iut", &iut, written]);
+        let on_reference = harness(&["run", "--iut", &reference, written]);
+        (on_mutant.status.code() != Some(1) || on_reference.status.code() != Some(0))
+            .then(|| format!("{iut}: {written} does not replay: {}", text(&on_mutant)))
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }

@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 
 mod learning_common;
-use learning_common::{harness, out_dir, text};
+use learning_common::{harness, misses, out_dir, text};
 
 /// `harness learn ARGS --out OUT`: its output, `learn.json` and `model.dot`.
 fn learn(test: &str, args: &[&str]) -> (Output, Value, String) {
@@ -292,33 +292,23 @@ fn darktower_the_edge_inputs_find_their_mutants() {
         ("stream-id-mismatch-accepted", "handler", HANDLER),
         ("bad-datagram-forwarded", "handler", HANDLER),
     ];
-    let missed: Vec<String> = std::thread::scope(|scope| {
-        let runs: Vec<_> = mutants
-            .iter()
-            .map(|(mutant, part, inputs)| {
-                scope.spawn(move || {
-                    let iut = format!("ref:v2!{mutant}");
-                    let (o, _, _) = learn(
-                        mutant,
-                        &[
-                            "--iut",
-                            &iut,
-                            "--part",
-                            part,
-                            "--diff",
-                            "ref:v2",
-                            "--inputs",
-                            inputs,
-                            "--fail-fast",
-                        ],
-                    );
-                    (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
-                })
-            })
-            .collect();
-        runs.into_iter()
-            .filter_map(|r| r.join().ok().flatten())
-            .collect()
+    let missed = misses(&mutants, |(mutant, part, inputs)| {
+        let iut = format!("ref:v2!{mutant}");
+        let (o, _, _) = learn(
+            mutant,
+            &[
+                "--iut",
+                &iut,
+                "--part",
+                part,
+                "--diff",
+                "ref:v2",
+                "--inputs",
+                inputs,
+                "--fail-fast",
+            ],
+        );
+        (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
@@ -338,32 +328,22 @@ fn proton_the_edge_inputs_find_their_mutants() {
         ("as_coded", "second-connection-accepted"),
         ("project", "commit-unchecked"),
     ];
-    let missed: Vec<String> = std::thread::scope(|scope| {
-        let runs: Vec<_> = mutants
-            .iter()
-            .map(|(profile, mutant)| {
-                scope.spawn(move || {
-                    let iut = format!("ref:{profile}!{mutant}");
-                    let reference = format!("ref:{profile}");
-                    let (o, _, _) = learn(
-                        mutant,
-                        &[
-                            "--iut",
-                            &iut,
-                            "--diff",
-                            &reference,
-                            "--inputs",
-                            INPUTS,
-                            "--fail-fast",
-                        ],
-                    );
-                    (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
-                })
-            })
-            .collect();
-        runs.into_iter()
-            .filter_map(|r| r.join().ok().flatten())
-            .collect()
+    let missed = misses(&mutants, |(profile, mutant)| {
+        let iut = format!("ref:{profile}!{mutant}");
+        let reference = format!("ref:{profile}");
+        let (o, _, _) = learn(
+            mutant,
+            &[
+                "--iut",
+                &iut,
+                "--diff",
+                &reference,
+                "--inputs",
+                INPUTS,
+                "--fail-fast",
+            ],
+        );
+        (o.status.code() != Some(1)).then(|| format!("{iut}: {}", text(&o)))
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }

@@ -44,3 +44,22 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// `check` of each item, all at once (each learns on its own), and what the checks that failed
+/// said: empty when every one passed. A check that panicked says so.
+#[allow(dead_code)] // Not every test binary that shares this module uses it.
+pub fn misses<T: Sync>(items: &[T], check: impl Fn(&T) -> Option<String> + Sync) -> Vec<String> {
+    let check = &check;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || check(item)))
+            .collect();
+        runs.into_iter()
+            .filter_map(|r| {
+                r.join()
+                    .unwrap_or_else(|_| Some("a check panicked".to_owned()))
+            })
+            .collect()
+    })
+}
