@@ -9,7 +9,7 @@ profile, over each of the family's alphabets in turn until one finds it, untimed
 push direction, its D14 options and its session limit; Proton's server; Dark Tower's part the
 description names (`controller, ...` or `handler, ...`). A mutant is *found* when a run exits 1 (a
 violating difference, or a rule broken on a learned transition) and a scenario it wrote to
-`differences/` fails the mutant and passes the unmutated program; it is listed with how, the states and the time. Writes OUT/summary.md and
+`differences/` breaks a check on the mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes OUT/summary.md and
 OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or a run that could
 not learn. `--parallel N` learns N mutants at once (a learner mostly waits on its windows).
 
@@ -61,17 +61,44 @@ def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
     return run, seconds, summary
 
 
+def broken_checks(results):
+    """The checks a `harness run --strict-profile` broke, from its results.json: `rule ID`, `step
+    N`, or the reason itself (as `ScenarioOutcome::broken_checks` keys them)."""
+    checks = set()
+    for r in results.get("results", []):
+        reasons = r.get("reasons", [])
+        failing = (reasons[:r["causes"]] if r.get("causes") else reasons) if r.get("status") == "fail" else []
+        for reason in failing + r.get("deviations", []):
+            if reason.startswith("rule "):
+                checks.add(" ".join(reason.split()[:2]))
+            elif reason.startswith("step ") and reason.split()[1].rstrip(":").isdigit():
+                checks.add("step " + reason.split()[1].rstrip(":"))
+            else:
+                checks.add(reason)
+    return checks
+
+
 def replays(harness, iut, program, out):
-    """Whether a scenario written to `differences/` fails the mutant and passes the unmutated
-    program (both held to the whole reading, as `harness learn` holds a mutant): the mutant's
-    doing, not the program's own reading. Returns that and how many were written."""
+    """Whether a scenario written to `differences/` breaks a check on the mutant that the
+    unmutated program keeps (both held to the whole reading, as `harness learn` holds a mutant):
+    the mutant's doing, not the program's own reading (a program deviating from a decision
+    everywhere would hide every mutant if whole verdicts were compared). Returns that and how
+    many were written."""
     found = sorted((out / "differences").glob("*.json")) if (out / "differences").is_dir() else []
 
-    def run(scenario, who):
-        return subprocess.run([harness, "run", str(scenario), "--iut", who, "--strict-profile",
-                               "--report", str(out / "replay")], capture_output=True).returncode
+    def broke(scenario, who, name):
+        report = out / "replay" / name
+        subprocess.run([harness, "run", str(scenario), "--iut", who, "--strict-profile",
+                        "--report", str(report)], capture_output=True)
+        try:
+            return broken_checks(json.loads((report / "results.json").read_text()))
+        except (OSError, ValueError):
+            return set()
 
-    return any(run(s, iut) == 1 and run(s, program) == 0 for s in found), len(found)
+    def mutants_own(scenario):
+        return bool(broke(scenario, iut, "mutant") - broke(scenario, program, "program"))
+
+    return any(mutants_own(s) for s in found), len(found)
 
 
 def sweep(a, manifest, m, family, reference, name, description):
@@ -90,8 +117,8 @@ def sweep(a, manifest, m, family, reference, name, description):
         total += seconds
         row.update(
             seconds=round(total, 1),
-            states=summary.get("model", {}).get("states"),
-            queries=summary.get("model", {}).get("membership_queries"),
+            states=(summary.get("model") or {}).get("states"),
+            queries=(summary.get("model") or {}).get("membership_queries"),
             alphabet=(part or "whole") + (" untimed" if untimed else ""),
             exit=run.returncode,
         )

@@ -279,6 +279,51 @@ fn unsupported_exit_code_is_unsupported() {
     );
 }
 
+#[test]
+fn an_iut_that_lost_its_port_to_another_program_is_started_again() {
+    let dir = scratch("lost-port");
+    let marker = dir.join("started-once");
+    // The Python responder, whose first start finds its port taken (as when another harness's
+    // IUT bound it first) and says so; the second listens.
+    let python = root().join("vectors/iut/python-mediastream.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&python).expect("manifest")).expect("json");
+    let command = json["responder"].as_str().expect("a responder").replace(
+        "{manifest_dir}",
+        &root().join("vectors/iut").display().to_string(),
+    );
+    json["name"] = serde_json::json!("lost-port");
+    let first_start = dir.join("first-start.sh");
+    std::fs::write(
+        &first_start,
+        format!(
+            "if [ ! -e {m} ]; then touch {m}; echo 'OSError: [Errno 98] Address already in use' >&2; exit 1; fi\nexec \"$@\"\n",
+            m = marker.display()
+        ),
+    )
+    .expect("write script");
+    json["responder"] = serde_json::json!(format!("sh {} {command}", first_start.display()));
+    let manifest = dir.join("lost-port.json");
+    std::fs::write(&manifest, json.to_string()).expect("write manifest");
+    let report = dir.join("report");
+    let o = harness(&[
+        "run",
+        &scenario("responder_happy_3way.json"),
+        "--iut",
+        &manifest.display().to_string(),
+        "--report",
+        &report.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(marker.exists(), "the first start ran");
+    let transcript = serde_json::to_string(&results(&report)).expect("json");
+    assert!(
+        transcript.contains("taken meanwhile by another program: started again"),
+        "{transcript}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Live (non-zombie) processes in process group `pgid`.
 fn group_members(pgid: i32) -> Vec<String> {
     let mut out = Vec::new();

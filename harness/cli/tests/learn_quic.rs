@@ -347,3 +347,41 @@ fn proton_the_edge_inputs_find_their_mutants() {
     });
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
+
+/// A mutant of the stranger's controller writes its signaling lengths little-endian: the learning
+/// setup (a participant joining) breaks DT6's framing on it, and nothing after could be learned.
+/// That is the finding (exit 1, `differences/setup.json`), not an error.
+#[test]
+fn darktower_a_setup_a_mutant_breaks_is_a_violation() {
+    let venv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/pyenv/bin/python3"
+    );
+    assert!(
+        std::path::Path::new(venv).exists(),
+        "the stranger's program runs in the venv: `make pyenv` makes it (`make test` does)"
+    );
+    let out = out_dir("setup-broken");
+    let o = harness(&[
+        "learn",
+        "--iut",
+        "vectors/iut/strangers/darktower.json!mc-length-le",
+        "--part",
+        "controller",
+        "--diff",
+        "ref:v1",
+        "--inputs",
+        "join",
+        "--fail-fast",
+        "--out",
+        out.to_str().unwrap_or("."),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("violation: the learning setup does not complete")
+            && t.contains("rule darktower.controller.frame broke"),
+        "{t}"
+    );
+    assert!(out.join("differences/setup.json").exists(), "{t}");
+}

@@ -12,15 +12,27 @@ pub fn distinguish<I: Symbol, O: Symbol>(a: &Mealy<I, O>, b: &Mealy<I, O>) -> Op
     differences(a, b, 1).into_iter().next()
 }
 
-/// Up to `max` shortest distinguishing words, shortest first, each one for a different pair of
-/// states `(p, q)` of the product where the machines first disagree. Paths only continue through
-/// transitions on which the machines agree, so a difference is reported once, at its shortest
-/// word, and not again by every longer word that runs into it: each word is a distinct
+/// Up to `max` shortest distinguishing words, shortest first, one for each pair of states
+/// `(p, q)` of the product and input on which the machines disagree. Paths only continue
+/// through transitions on which the machines agree, so a difference is reported once, at its
+/// shortest word, and not again by every longer word that runs into it: each word is a distinct
 /// behaviour, worth its own scenario.
 pub fn differences<I: Symbol, O: Symbol>(
     a: &Mealy<I, O>,
     b: &Mealy<I, O>,
     max: usize,
+) -> Vec<Vec<I>> {
+    differences_beyond(a, b, max, |_| false)
+}
+
+/// [`differences`], passing over the words `known` already has (they neither count towards
+/// `max` nor are returned): a caller that has judged the shortest differences gets the next
+/// ones, so that many allowed differences cannot hide a longer one behind them.
+pub fn differences_beyond<I: Symbol, O: Symbol>(
+    a: &Mealy<I, O>,
+    b: &Mealy<I, O>,
+    max: usize,
+    known: impl Fn(&[I]) -> bool,
 ) -> Vec<Vec<I>> {
     let inputs = joint_alphabet(a, b);
     let b_states = b.state_count();
@@ -38,7 +50,6 @@ pub fn differences<I: Symbol, O: Symbol>(
         if found.len() >= max {
             break;
         }
-        let mut reported = false;
         for (position, input) in inputs.iter().enumerate() {
             let left = a.step(p, input);
             let right = b.step(q, input);
@@ -55,11 +66,12 @@ pub fn differences<I: Symbol, O: Symbol>(
                         queue.push_back((p_next, q_next));
                     }
                 }
-                _ if !reported => {
-                    reported = true;
+                _ if found.len() < max => {
                     let mut word = path_to(&reached_from, &inputs, pair_index(p, q));
                     word.push((*input).clone());
-                    found.push(word);
+                    if !known(&word) {
+                        found.push(word);
+                    }
                 }
                 _ => {}
             }
@@ -122,6 +134,18 @@ mod tests {
         assert_eq!(distinguish(&left, &right), Some(vec!['a', 'b']));
         // Only one product pair, (1, 1), disagrees: "aaab" reaches it again and is not reported.
         assert_eq!(differences(&left, &right, 10), vec![vec!['a', 'b']]);
+    }
+
+    #[test]
+    fn every_differing_input_of_a_pair_and_those_past_the_known() {
+        // In the initial pair the machines disagree on both inputs.
+        let left = machine(vec![vec![(0, 0), (0, 1)]]);
+        let right = machine(vec![vec![(0, 5), (0, 6)]]);
+        assert_eq!(differences(&left, &right, 10), vec![vec!['a'], vec!['b']]);
+        assert_eq!(differences(&left, &right, 1), vec![vec!['a']]);
+        // Once `a` has been judged, the next is `b`, not `a` again.
+        let beyond = differences_beyond(&left, &right, 1, |w: &[char]| w == ['a']);
+        assert_eq!(beyond, vec![vec!['b']]);
     }
 
     #[test]

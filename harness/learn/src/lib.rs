@@ -33,7 +33,7 @@ mod oracle;
 mod sul;
 mod tree;
 
-pub use compare::{differences, distinguish};
+pub use compare::{differences, differences_beyond, distinguish};
 pub use lsharp::{learn, LearnError, LearnStats, Learned, Limit, Limits};
 pub use mealy::{Mealy, MealyError, Symbol};
 pub use oracle::{

@@ -403,14 +403,18 @@ fn distinguish_is_shortest_by_brute_force() {
                 );
                 assert_ne!(left.get(last), right.get(last));
             }
-            let pairs: std::collections::BTreeSet<_> = all
+            let transitions: std::collections::BTreeSet<_> = all
                 .iter()
                 .map(|d| {
                     let prefix = &d[..d.len() - 1];
-                    (a.state_after(prefix), b.state_after(prefix))
+                    (a.state_after(prefix), b.state_after(prefix), d[d.len() - 1])
                 })
                 .collect();
-            assert_eq!(pairs.len(), all.len(), "one word per product pair");
+            assert_eq!(
+                transitions.len(),
+                all.len(),
+                "one word per product pair and input"
+            );
         }
     }
     assert!(

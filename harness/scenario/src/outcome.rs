@@ -248,6 +248,19 @@ pub fn failed_step(reason: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
+/// The check a reason is about: `rule ID`, `step N`, or the reason itself
+/// ([`ScenarioOutcome::broken_checks`]).
+pub fn check_key(reason: &str) -> String {
+    if let Some(rest) = reason.strip_prefix("rule ") {
+        let rule = rest.split_whitespace().next().unwrap_or_default();
+        return format!("rule {rule}");
+    }
+    match failed_step(reason) {
+        Some(n) => format!("step {n}"),
+        None => reason.to_owned(),
+    }
+}
+
 impl ScenarioOutcome {
     /// The reason saying an external IUT ended during the run other than with exit code 0 (it
     /// crashed), if one does.
@@ -265,6 +278,26 @@ impl ScenarioOutcome {
             .iter()
             .filter_map(|r| failed_step(r))
             .any(|n| n > steps)
+    }
+
+    /// The checks a run broke, one key each: `rule ID` for a rule, `step N` for a step, else the
+    /// reason itself; its deviations too when `strict`. Two runs of one scenario are told apart
+    /// by these (a program's mutant breaks what the unmutated program does not), not by their
+    /// verdicts: a program's own deviation everywhere would hide every mutant's.
+    pub fn broken_checks(&self, strict: bool) -> BTreeSet<String> {
+        let failing: &[String] = match self.verdict {
+            Verdict::Fail if self.causes > 0 => {
+                &self.reasons[..self.causes.min(self.reasons.len())]
+            }
+            Verdict::Fail => &self.reasons,
+            _ => &[],
+        };
+        let deviations: &[String] = if strict { &self.deviations } else { &[] };
+        failing
+            .iter()
+            .chain(deviations)
+            .map(|reason| check_key(reason))
+            .collect()
     }
 
     /// An outcome with nothing observed (the run did not happen, or not far).
@@ -651,11 +684,54 @@ pub fn judge<F: Family>(
 
 #[cfg(test)]
 mod tests {
-    use super::failed_step;
+    use super::*;
 
     #[test]
     fn reasons_name_their_step() {
         assert_eq!(failed_step("step 12: expected a message"), Some(12));
         assert_eq!(failed_step("the IUT ended (exit code 1)"), None);
+    }
+
+    fn failing(reasons: &[&str], causes: usize, deviations: &[&str]) -> ScenarioOutcome {
+        let mut o = ScenarioOutcome::empty(
+            "test",
+            "id",
+            "title",
+            "iut",
+            Verdict::Fail,
+            String::new(),
+            Arc::new(Nothing {}),
+        );
+        o.reasons = reasons.iter().map(|r| r.to_string()).collect();
+        o.causes = causes;
+        o.deviations = deviations.iter().map(|r| r.to_string()).collect();
+        o
+    }
+
+    #[test]
+    fn broken_checks_name_rules_and_steps_not_what_was_seen() {
+        let mutant = failing(
+            &[
+                "rule dt.dt8 broke at packet #3: reused",
+                "step 4: expected accept, saw reject",
+            ],
+            1,
+            &["rule dt.dh8 broke at packet #2: told twice (rests on DH8: a profile decision)"],
+        );
+        let lenient: Vec<String> = mutant.broken_checks(false).into_iter().collect();
+        assert_eq!(
+            lenient,
+            ["rule dt.dt8"],
+            "the step is what followed from the rule"
+        );
+        let strict: Vec<String> = mutant.broken_checks(true).into_iter().collect();
+        assert_eq!(strict, ["rule dt.dh8", "rule dt.dt8"]);
+        // A program failing the same step, whatever it saw there, broke the same check.
+        let program = failing(&["step 4: expected accept, saw nothing"], 0, &[]);
+        let other = failing(&["step 4: expected accept, saw close"], 0, &[]);
+        assert_eq!(program.broken_checks(true), other.broken_checks(true));
+        let mut passing = program;
+        passing.verdict = Verdict::Pass;
+        assert!(passing.broken_checks(false).is_empty());
     }
 }

@@ -29,7 +29,7 @@ use handshake_netfuzz::mutate::waited_ms;
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
 use handshake_scenario::external::ExternalIut;
 use handshake_scenario::interrupt;
-use handshake_scenario::outcome::failed_step;
+use handshake_scenario::outcome::{check_key, failed_step};
 use handshake_scenario::{Alphabet, DynFamily, Iut, Learning, Role, Verdict};
 use serde_json::{json, Value};
 
@@ -519,6 +519,10 @@ impl<'a> Asker<'a> {
 /// asked of the IUT while it is learned).
 const DIFFERENCES_SHOWN: usize = 20;
 
+/// At most this many differences are judged while an IUT is learned (`--fail-fast`): each costs
+/// replays, over real UDP seconds.
+const DIFFERENCES_JUDGED: usize = 200;
+
 /// What a run says of a program that did not get ready in time.
 const NOT_READY: &str = "the IUT was not ready";
 
@@ -833,14 +837,6 @@ impl handshake_learn::EquivalenceOracle<String, String> for ViolationWatch<'_> {
         hypothesis: &Mealy<String, String>,
         _: &mut dyn Sul<String, String>,
     ) -> Result<Option<Vec<String>>, QueryError> {
-        let words = handshake_learn::differences(hypothesis, self.against.mealy, DIFFERENCES_SHOWN);
-        let fresh: Vec<Vec<String>> = {
-            let judged = lock(self.against.judged);
-            words
-                .into_iter()
-                .filter(|w| !judged.contains_key(w))
-                .collect()
-        };
         let no_stops = std::sync::Mutex::new(Vec::new());
         let asker = Asker::new(self.args, self.subject, self.iut, &no_stops);
         let strict = strict(self.args, self.iut);
@@ -855,21 +851,39 @@ impl handshake_learn::EquivalenceOracle<String, String> for ViolationWatch<'_> {
                 strict,
             )
         };
-        let judged = in_parallel(&fresh, replay_jobs(self.args, self.iut), judge);
-        let mut found = false;
-        let mut kept = lock(self.against.judged);
-        for (word, judged) in fresh.into_iter().zip(judged) {
-            let judged = judged.map_err(QueryError::new)?;
-            found |= matches!(judged, Judged::Violation(..));
-            kept.insert(word.clone(), (hypothesis.run(&word), judged));
+        // Batch after batch of the shortest differences not judged yet: a program's many allowed
+        // differences must not hide a mutant's longer one behind them.
+        loop {
+            let fresh = {
+                let judged = lock(self.against.judged);
+                if judged.len() >= DIFFERENCES_JUDGED {
+                    return Ok(None);
+                }
+                handshake_learn::differences_beyond(
+                    hypothesis,
+                    self.against.mealy,
+                    DIFFERENCES_SHOWN,
+                    |w| judged.contains_key(w),
+                )
+            };
+            if fresh.is_empty() {
+                return Ok(None);
+            }
+            let judged = in_parallel(&fresh, replay_jobs(self.args, self.iut), judge);
+            let mut found = false;
+            let mut kept = lock(self.against.judged);
+            for (word, judged) in fresh.into_iter().zip(judged) {
+                let judged = judged.map_err(QueryError::new)?;
+                found |= matches!(judged, Judged::Violation(..));
+                kept.insert(word.clone(), (hypothesis.run(&word), judged));
+            }
+            if found {
+                return Err(QueryError::stopping(
+                    Limit::Found,
+                    "a violation was found (--fail-fast)",
+                ));
+            }
         }
-        if found {
-            return Err(QueryError::stopping(
-                Limit::Found,
-                "a violation was found (--fail-fast)",
-            ));
-        }
-        Ok(None)
     }
 }
 
@@ -1063,19 +1077,24 @@ fn judge_difference(
         if initiator_ended {
             continue;
         }
-        // A program's mutant: what the unmutated program breaks too is the program's reading.
+        // A program's mutant: a check the unmutated program breaks too is the program's reading;
+        // the mutant is held only to the checks it alone breaks.
         if let Some(unmutated) = subject.unmutated.as_ref().filter(|_| failed(&on_iut)) {
-            let on_unmutated = loaded.run(unmutated, seed);
-            if failed(&on_unmutated) {
-                allowed.extend(
-                    on_iut
-                        .reasons
-                        .iter()
-                        .chain(&on_iut.deviations)
-                        .map(|r| format!("{r} (the unmutated program too)")),
-                );
+            let programs = loaded.run(unmutated, seed).broken_checks(strict);
+            let mutants = on_iut.broken_checks(strict);
+            let reasons = on_iut.reasons.iter().chain(&on_iut.deviations);
+            if mutants.is_subset(&programs) {
+                allowed.extend(reasons.map(|r| format!("{r} (the unmutated program too)")));
                 continue;
             }
+            let own = reasons
+                .filter(|r| {
+                    let check = check_key(r);
+                    mutants.contains(&check) && !programs.contains(&check)
+                })
+                .cloned()
+                .collect();
+            return Ok(Judged::Violation(scenario, own));
         }
         match on_iut.verdict {
             Verdict::Fail => return Ok(Judged::Violation(scenario, on_iut.reasons)),
@@ -1160,6 +1179,11 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
             iut: r,
             judged: &judged,
         });
+    if let Some(against) = against.filter(|_| !subject.preamble.is_empty()) {
+        if let Some(code) = setup_broken(args, &subject, &iut, against.iut, out)? {
+            return Ok(code);
+        }
+    }
     let model = learn_model(args, &subject, &iut, against);
     if interrupt::interrupted().is_some() {
         // Learning has stopped: the grace timer must not kill the harness while it writes.
@@ -1284,6 +1308,58 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     Ok(code)
 }
 
+/// Whether the learning setup (its preamble: a connection, a participant let in) breaks a fact
+/// on the IUT that the reference keeps: then no query could say anything of the IUT, and that is
+/// the finding. It is written to `OUT/differences/setup.json` and said, with `learn.json`; the
+/// exit code is returned (1). `None`: the setup completes, or fails for what the facts allow
+/// (and learning then says why it cannot go on).
+fn setup_broken(
+    args: &LearnArgs,
+    subject: &Subject,
+    iut: &Iut,
+    reference: &Iut,
+    out: &mut dyn Write,
+) -> Result<Option<i32>, String> {
+    let no_stops = std::sync::Mutex::new(Vec::new());
+    let mut setup = Asker::new(args, subject, iut, &no_stops)
+        .scenario(&[])
+        .map_err(|e| e.to_string())?;
+    setup["expect"] = json!({ "rules_hold": ["all"] });
+    setup["id"] = json!("learn.setup");
+    setup["title"] = json!("the learning setup (the queries' preamble)");
+    let judged = judge_difference(
+        subject,
+        vec![setup],
+        (iut, reference),
+        args.seed,
+        strict(args, iut),
+    )?;
+    let Judged::Violation(scenario, reasons) = judged else {
+        return Ok(None);
+    };
+    let dir = args.out.join("differences");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("setup.json");
+    let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
+    write(&path, &(text + "\n"))?;
+    let line = format!(
+        "violation: the learning setup does not complete on {}, as it does on {}: {} (scenario {}); nothing after it can be learned",
+        iut.name(),
+        reference.name(),
+        reasons.join("; "),
+        path.display()
+    );
+    writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    let summary = json!({
+        "model": null,
+        "setup": { "violation": reasons, "scenario": path.display().to_string() },
+        "violations": 1,
+    });
+    let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    write(&args.out.join("learn.json"), &(text + "\n"))?;
+    Ok(Some(EXIT_FAILED))
+}
+
 /// Writes each crash and hang found while learning to `OUT/findings/KIND-N.json` and says it:
 /// their entries in `learn.json`, and the lines said.
 fn write_stops(
@@ -1379,7 +1455,8 @@ fn check(
     Ok(same)
 }
 
-/// Every shortest difference between the two models, replayed and judged; the violations are
+/// The shortest differences between the two models (and every violation judged while
+/// learning), replayed and judged; the violations are
 /// written as scenarios to `OUT/differences/`. Returns the differences and how many are
 /// violations.
 fn diff(
@@ -1390,7 +1467,19 @@ fn diff(
     mut judged: BTreeMap<Vec<String>, (Vec<String>, Judged)>,
     out: &mut dyn Write,
 ) -> Result<(Vec<Value>, usize), String> {
-    let words = handshake_learn::differences(&model.mealy, &ref_model.mealy, DIFFERENCES_SHOWN);
+    let mut words = handshake_learn::differences(&model.mealy, &ref_model.mealy, DIFFERENCES_SHOWN);
+    // The violations judged while learning are listed too, however far past the shortest.
+    words.extend(
+        judged
+            .iter()
+            .filter(|(w, (answer, judged))| {
+                matches!(judged, Judged::Violation(..))
+                    && *answer == model.mealy.run(w)
+                    && !words.contains(w)
+            })
+            .map(|(w, _)| w.clone())
+            .collect::<Vec<_>>(),
+    );
     // Only the scenarios of words are wanted of it: nothing is run through it.
     let no_stops = std::sync::Mutex::new(Vec::new());
     let sul = Asker::new(args, subject, iut, &no_stops);

@@ -334,9 +334,19 @@ fn walk_start(pid: u32, count: u16) -> u16 {
 
 /// Whether an IUT that ended before it was ready lost its port to another program (another
 /// harness's IUT bound it between [`free_port`]'s check and its own bind): then it is started
-/// again on another port.
+/// again on another port. Told by the port still bound, or, since the other program may have
+/// let it go again by then, by the IUT saying so (the text of `EADDRINUSE` in C, Python, Rust,
+/// Go and Node).
 fn lost_port_race(p: &Process, addr: SocketAddr) -> bool {
-    p.exited().is_some() && port_bound(addr.port()) == Some(true)
+    p.exited().is_some()
+        && (port_bound(addr.port()) == Some(true)
+            || [
+                "Address already in use",
+                "address already in use",
+                "EADDRINUSE",
+            ]
+            .iter()
+            .any(|text| p.printed(text)))
 }
 
 /// Whether a UDP socket is bound to `port` (Linux `/proc/net/udp*`); `None` where that cannot be
