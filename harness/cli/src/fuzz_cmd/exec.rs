@@ -168,6 +168,8 @@ pub(super) struct Runner<'a> {
     pub strict_profile: bool,
     /// The inputs each kept process served lately, to blame one when it dies or stops serving.
     pub recent: Recent,
+    /// Whether a crash or hang a fresh process does not show is traced by replaying `recent`.
+    pub blame: bool,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -357,7 +359,8 @@ impl Runner<'_> {
             .map(|_| self.verdict_of(input, true));
         let blamed = match (&verdict, &fresh, kept) {
             (Some(v), Some(f), Some(pid))
-                if matches!(v.kind.as_str(), "crash" | "hang")
+                if self.blame
+                    && matches!(v.kind.as_str(), "crash" | "hang")
                     && f.as_ref().is_none_or(|f| f.kind != v.kind) =>
             {
                 self.blame(pid, input, &v.kind)

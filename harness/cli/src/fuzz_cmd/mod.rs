@@ -100,6 +100,20 @@ pub struct FuzzArgs {
     /// without it they do only against a reference mutant (held to the whole reading).
     #[arg(long)]
     pub strict_profile: bool,
+    /// Levers of the search turned off, to measure what each is worth (an A/B in one sitting):
+    /// `rarity` (rare paths drawn more often with kept processes), `blame` (a crash or hang a
+    /// fresh process does not show traced by replaying what its kept process served lately).
+    #[arg(long, value_delimiter = ',', hide = true)]
+    pub without: Vec<Lever>,
+}
+
+/// A lever of the search that `--without` turns off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lever {
+    /// Rarity-weighted draws.
+    Rarity,
+    /// Blame by replay.
+    Blame,
 }
 
 /// The longest wait an `expect` of a library scenario becomes in a skeleton in virtual time: long
@@ -272,6 +286,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         done_kinds: Default::default(),
         strict_profile: args.strict_profile || !external,
         recent: exec::Recent::default(),
+        blame: !args.without.contains(&Lever::Blame),
     };
     if let Some(first) = skeletons.first() {
         if let Err(code) = run_first_skeleton(&runner, &args.iut, first) {
@@ -294,6 +309,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         stop_at_first: args.stop_at_first,
         corpus: args.corpus.clone(),
         keep_iut: keep,
+        rarity: !args.without.contains(&Lever::Rarity),
         responder_role: family.role_names().1.to_owned(),
     };
     let campaign = match Campaign::new(config, skeletons, resumed) {

@@ -237,6 +237,9 @@ pub struct CampaignConfig {
     /// drawn more often (with processes kept between inputs, they start none), and so are inputs
     /// whose path takes a transition few runs took.
     pub keep_iut: bool,
+    /// With `keep_iut`, whether inputs whose path takes a transition few runs took are drawn
+    /// more often (off only to measure what it is worth).
+    pub rarity: bool,
     /// The family's name of the responder role (see [`keep_iut`](Self::keep_iut)).
     pub responder_role: String,
 }
@@ -251,6 +254,7 @@ impl Default for CampaignConfig {
             stop_at_first: false,
             corpus: None,
             keep_iut: false,
+            rarity: true,
             responder_role: String::new(),
         }
     }

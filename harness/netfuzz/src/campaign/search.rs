@@ -305,6 +305,7 @@ pub(super) fn run(
         first_resumed,
         initial_inputs,
         keep_iut: config.keep_iut,
+        rarity: config.rarity,
         responder: &config.responder_role,
     };
     search(&mut state, &schedule);
@@ -326,6 +327,8 @@ struct Schedule<'a> {
     initial_inputs: usize,
     /// Results taken as they come (see [`super::CampaignConfig::keep_iut`]).
     keep_iut: bool,
+    /// Rare paths drawn more often (see [`super::CampaignConfig::rarity`]).
+    rarity: bool,
     /// The family's name of the responder role.
     responder: &'a str,
 }
@@ -423,7 +426,8 @@ impl Schedule<'_> {
                 let weight = |i: usize, v: &Value| {
                     let rarity = state.input_paths.get(i).filter(|p| !p.is_empty());
                     let cheapness = if kept(v) { CHEAP_WEIGHT } else { 1 };
-                    cheapness * rarity_weight(rarity.and_then(|p| state.novelty.fewest_runs(p)))
+                    let runs = rarity.and_then(|p| state.novelty.fewest_runs(p));
+                    cheapness * if self.rarity { rarity_weight(runs) } else { 1 }
                 };
                 let weight = self.keep_iut.then_some(&weight as Weight<'_>);
                 let mut candidate = match drawn.checked_sub(resumed) {

@@ -7,6 +7,7 @@
 //! media) is part of the answers, prefixed `p1:`. Participant 0's session is made in the
 //! preamble too (a write of nothing), so that a `leave` has a session to close.
 
+use handshake_darktower_wire::proto::signaling::ErrorCode;
 use serde_json::Value;
 
 /// Every controller query starts with participant 0's signaling session made and participant 1
@@ -165,8 +166,9 @@ pub fn output(unit: &Value) -> Option<String> {
 }
 
 /// Dark Tower's alphabets: the server's two parts.
-/// The unit a letter stands for (see [`output`]): a message by its type (an error by its type
-/// alone), a stream's end by its code, each for its participant.
+/// The unit a letter stands for (see [`output`]): a message by its type (an error with its
+/// code: which error is a fact, DT8's and the documented errors'), a stream's end by its code,
+/// each for its participant.
 pub fn pattern(letter: &str) -> Option<Value> {
     if letter == "-" {
         return None;
@@ -183,8 +185,9 @@ pub fn pattern(letter: &str) -> Option<Value> {
         ("stopped" | "reset", Some(code)) => {
             serde_json::json!({"kind": kind, "where": {"participant": participant, "code": code.parse::<u64>().ok()?}})
         }
-        ("error", _) => {
-            serde_json::json!({"kind": "message", "where": {"participant": participant, "type": "error"}})
+        ("error", Some(name)) => {
+            let code = ErrorCode::from_str_name(name)? as i32;
+            serde_json::json!({"kind": "message", "where": {"participant": participant, "type": "error", "code": code}})
         }
         // A datagram the harness could not read names no participant.
         ("bad_datagram", None) => serde_json::json!({"kind": kind}),
@@ -305,6 +308,13 @@ mod tests {
         assert_eq!(
             out(&message(0, "error", Some(2))).as_deref(),
             Some("error(UNAUTHORIZED)")
+        );
+        // Which error is a fact: a difference's replay checks the code, not only an error.
+        assert_eq!(
+            super::pattern("error(UNAUTHORIZED)"),
+            Some(
+                json!({"kind": "message", "where": {"participant": 0, "type": "error", "code": 2}})
+            )
         );
         assert_eq!(
             out(&message(1, "participant_joined", None)).as_deref(),
