@@ -35,6 +35,8 @@ def main() -> int:
     ap.add_argument("--corpus", default=None,
                     help="resume from this corpus folder (copied, so the campaign's additions go to --out): "
                          "its inputs are replayed first, a regression input among them finds the bug at once")
+    ap.add_argument("--without", default=None,
+                    help="levers of the search turned off, to measure them (harness fuzz --without rarity,blame)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -46,6 +48,8 @@ def main() -> int:
         cmd += ["--jobs", str(a.jobs)]
     if a.role:
         cmd += ["--role", a.role]
+    if a.without:
+        cmd += ["--without", a.without]
     # Kept processes are harness fuzz's default; without --keep-iut here, every input gets a fresh
     # one, in the seed's draw order.
     cmd += ["--keep-iut"] if a.keep_iut else ["--fresh-iut"]
@@ -70,6 +74,8 @@ def main() -> int:
         return 1
     f = findings[0]
     how = "replaying the corpus" if f.get("replayed") else "by the search"
+    if f.get("blamed_among"):
+        how += f" (traced to its input among {f['blamed_among']} its kept process served lately)"
     problems = []
     if f["steps_after"] > MAX_STEPS:
         problems.append(f"minimised to {f['steps_after']} steps (at most {MAX_STEPS})")

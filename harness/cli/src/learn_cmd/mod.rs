@@ -519,6 +519,10 @@ impl<'a> Asker<'a> {
 /// asked of the IUT while it is learned).
 const DIFFERENCES_SHOWN: usize = 20;
 
+/// How many differences are looked through for those of a kind not judged yet (cheap: a walk of
+/// the two models).
+const DIFFERENCES_SEARCHED: usize = 10_000;
+
 /// At most this many differences are judged while an IUT is learned (`--fail-fast`): each costs
 /// replays, over real UDP seconds.
 const DIFFERENCES_JUDGED: usize = 200;
@@ -851,20 +855,36 @@ impl handshake_learn::EquivalenceOracle<String, String> for ViolationWatch<'_> {
                 strict,
             )
         };
-        // Batch after batch of the shortest differences not judged yet: a program's many allowed
-        // differences must not hide a mutant's longer one behind them.
+        // Batch after batch of the differences not judged yet, a difference of a kind not judged
+        // yet before the shortest: a program's many allowed differences (the stranger's Proton
+        // server answers an event before the setup in every state before it) must not hide a
+        // mutant's longer one behind them.
+        let kind = |w: &[String]| {
+            (
+                w.last().cloned(),
+                hypothesis.run(w).pop(),
+                self.against.mealy.run(w).pop(),
+            )
+        };
         loop {
             let fresh = {
                 let judged = lock(self.against.judged);
                 if judged.len() >= DIFFERENCES_JUDGED {
                     return Ok(None);
                 }
-                handshake_learn::differences_beyond(
+                let candidates = handshake_learn::differences_beyond(
                     hypothesis,
                     self.against.mealy,
-                    DIFFERENCES_SHOWN,
+                    DIFFERENCES_SEARCHED,
                     |w| judged.contains_key(w),
-                )
+                );
+                let mut kinds: BTreeSet<_> = judged.keys().map(|w| kind(w)).collect();
+                let (mut batch, rest): (Vec<_>, Vec<_>) =
+                    candidates.into_iter().partition(|w| kinds.insert(kind(w)));
+                batch.truncate(DIFFERENCES_SHOWN);
+                let room = DIFFERENCES_SHOWN - batch.len();
+                batch.extend(rest.into_iter().take(room));
+                batch
             };
             if fresh.is_empty() {
                 return Ok(None);

@@ -183,9 +183,10 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
 /// [`handshake_scenario::Learning::basis`]): the wire facts, only while the connection is clean
 /// (streams set up and values sent, nothing ended, no timer run) and the streams are set up in the
 /// order the original reads them (0, then 4, then 8: `setup.order`). A value answered (an echo, a
-/// commit's or an action's answer) is the facts' only once all three streams are set up: whether a
-/// server answers on a stream while a later one still waits for its discriminator, the facts do
-/// not say (the reference waits; a stranger's server from the facts alone answers at once).
+/// commit's or an action's answer), and an early FIN's close, are the facts' only once all three
+/// streams are set up: whether a server answers on a stream while a later one still waits for its
+/// discriminator, the facts do not say (the reference waits; a stranger's server from the facts
+/// alone answers at once).
 pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
     let stream_of = |input: &str| match input {
@@ -224,7 +225,12 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
             value(last)
         }
         "bad_stream" | "dup_stream" if before_last == 2 => Some("wire.discriminator"),
-        "fin" | "fin_mid_u32" => Some("P5"),
+        // A FIN before the first stream's discriminator fails its setup (1) in any server;
+        // after a stream is set up, its early FIN is a stream error (5) once the server reads
+        // it, which the reference does only once all three are set up and a server from the
+        // facts alone may do at once: the facts say which close, not when, until the setup.
+        "fin" if before_last == 0 => Some("P5"),
+        "fin" | "fin_mid_u32" if before_last == 3 => Some("P5"),
         "reset" if before_last >= 2 => Some("H7"),
         "stop_sending" if before_last >= 1 => Some("H7"),
         "second_connection" => Some("wire.second_connection"),
@@ -297,7 +303,12 @@ mod tests {
             basis("event commit bad_stream", "close(1)"),
             Some("wire.discriminator")
         );
-        assert_eq!(basis("event fin", "close(5)"), Some("P5"));
+        assert_eq!(basis("fin", "close(1)"), Some("P5"));
+        assert_eq!(basis("event commit action fin", "close(5)"), Some("P5"));
+        // An early FIN before the setup is done: which close the facts say, not when.
+        assert_eq!(basis("event fin", "close(5)"), None);
+        assert_eq!(basis("event_stream fin", "close(5)"), None);
+        assert_eq!(basis("fin_mid_u32", "close(5)"), None);
         assert_eq!(basis("event commit reset", "close(5)"), Some("H7"));
         assert_eq!(basis("event wait event", "event"), None);
         // The edges: an id not above the last, an overflowing request, a second connection.
