@@ -1300,8 +1300,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         });
     write(&args.out.join("model.dot"), &dot)?;
     let file = model_file::ModelFile::of(&model.mealy, summary["model"].clone());
-    let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-    write(&args.out.join("model.json"), &(text + "\n"))?;
+    write_json(&args.out.join("model.json"), &file)?;
     write(&args.out.join("states.md"), &table)?;
     let page = present::Page {
         iut: &model.name,
@@ -1313,8 +1312,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
         &args.out.join("index.html"),
         &present::html(&model.mealy, &page),
     )?;
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
-    write(&args.out.join("learn.json"), &(text + "\n"))?;
+    write_json(&args.out.join("learn.json"), &summary)?;
     writeln!(
         out,
         "model: {} (model.json, model.dot, states.md, index.html)",
@@ -1360,8 +1358,7 @@ fn setup_broken(
     let dir = args.out.join("differences");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("setup.json");
-    let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-    write(&path, &(text + "\n"))?;
+    write_json(&path, &scenario)?;
     let line = format!(
         "violation: the learning setup does not complete on {}, as it does on {}: {} (scenario {}); nothing after it can be learned",
         iut.name(),
@@ -1375,8 +1372,7 @@ fn setup_broken(
         "setup": { "violation": reasons, "scenario": path.display().to_string() },
         "violations": 1,
     });
-    let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
-    write(&args.out.join("learn.json"), &(text + "\n"))?;
+    write_json(&args.out.join("learn.json"), &summary)?;
     Ok(Some(EXIT_FAILED))
 }
 
@@ -1400,8 +1396,7 @@ fn write_stops(
             stop.kind,
             stop.word.join(" ")
         ));
-        let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-        write(&path, &(text + "\n"))?;
+        write_json(&path, &scenario)?;
         let line = format!(
             "{}: after {}: {} (scenario {})",
             stop.kind,
@@ -1476,9 +1471,8 @@ fn check(
 }
 
 /// The shortest differences between the two models (and every violation judged while
-/// learning), replayed and judged; the violations are
-/// written as scenarios to `OUT/differences/`. Returns the differences and how many are
-/// violations.
+/// learning), replayed and judged; the violations are written as scenarios to
+/// `OUT/differences/`. Returns the differences and how many are violations.
 fn diff(
     args: &LearnArgs,
     subject: &Subject,
@@ -1528,8 +1522,7 @@ fn diff(
                 violations += 1;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let path = dir.join(format!("difference-{}.json", k + 1));
-                let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-                write(&path, &(text + "\n"))?;
+                write_json(&path, &scenario)?;
                 format!("violation: {} (scenario {})", reasons.join("; "), path.display())
             }
             Judged::Allowed(r) => format!(
@@ -1623,8 +1616,7 @@ fn cover(
                 violations += 1;
                 std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let path = dir.join(format!("transition-{violations}.json"));
-                let text = serde_json::to_string_pretty(&scenario).map_err(|e| e.to_string())?;
-                write(&path, &(text + "\n"))?;
+                write_json(&path, &scenario)?;
                 // The first few: a wrong stream breaks the same rule on every transition.
                 if violations <= 3 {
                     writeln!(
@@ -1770,4 +1762,10 @@ fn subject(
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes `value` as pretty JSON, with a final newline.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    write(path, &(text + "\n"))
 }
