@@ -88,12 +88,19 @@ def replays(harness, iut, program, out):
 
     def broke(scenario, who, name):
         report = out / "replay" / name
-        subprocess.run([harness, "run", str(scenario), "--iut", who, "--strict-profile",
-                        "--report", str(report)], capture_output=True)
-        try:
-            return broken_checks(json.loads((report / "results.json").read_text()))
-        except (OSError, ValueError):
-            return set()
+        # A program that did not start in time (the sweep's other learners load the machine)
+        # judged nothing: asked again, up to three times.
+        for _ in range(3):
+            subprocess.run([harness, "run", str(scenario), "--iut", who, "--strict-profile",
+                            "--report", str(report)], capture_output=True)
+            try:
+                results = json.loads((report / "results.json").read_text())
+            except (OSError, ValueError):
+                return set()
+            checks = broken_checks(results)
+            if not any("was not ready" in c for c in checks):
+                return checks
+        return checks
 
     def mutants_own(scenario):
         return bool(broke(scenario, iut, "mutant") - broke(scenario, program, "program"))

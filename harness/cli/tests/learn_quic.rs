@@ -108,6 +108,54 @@ fn proton_a_mutant_s_close_code_is_a_violation() {
     learned(&summary, "reference", 2);
 }
 
+/// `fin-at-boundary-normal` closes with 0 for a FIN at a u32 boundary after the setup, where P5
+/// says 5, whichever order the three discriminators came in: the streams are read in the order
+/// opened (0, 4, 8), so after `action commit event` the setup is over as after `event commit
+/// action`, and the difference there is a violation.
+#[test]
+fn proton_an_early_fin_after_a_setup_in_any_order_is_judged() {
+    let (o, _, _) = learn(
+        "fin_any_order",
+        &[
+            "--iut",
+            "ref:as_coded!fin-at-boundary-normal",
+            "--diff",
+            "ref:as_coded",
+            "--inputs",
+            "action,commit,event,fin",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    // The difference's own check (P5's close 5 expected), beside the rule the capture breaks.
+    assert!(
+        t.contains("after action commit event fin: the IUT - - action+commit+event close(0) / the reference - - action+commit+event close(5): violation"),
+        "{t}"
+    );
+    assert!(
+        t.contains(r#"no close {"by":"iut","code":5,"space":"application"} from the IUT"#),
+        "{t}"
+    );
+}
+
+/// A 4th stream (12), opened by writing its discriminator, is blocked by the server's
+/// MAX_STREAMS 3 whatever the three others are doing (`setup.order`): a letter of its own.
+#[test]
+fn proton_a_fourth_stream_is_blocked() {
+    let (o, summary, dot) = learn(
+        "fourth_stream",
+        &["--iut", "ref:as_coded", "--inputs", "event,fourth_stream"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(dot.contains("fourth_stream / blocked"), "{dot}");
+    // Blocked once: asked again, the same stream waits (its discriminator is said once).
+    assert!(dot.contains("fourth_stream / -"), "{dot}");
+    assert!(
+        summary["model"]["states"].as_u64().is_some_and(|s| s >= 2),
+        "{summary}"
+    );
+}
+
 /// With `wait` (5.1 s: past every timer but the 300 s operation timeout) the profiles differ. The
 /// StateCommit stream's discriminator opens stream 0 too (QUIC opens lower ids implicitly), which
 /// says nothing: the project's P3 closes it after 1 s (code 1); as coded nothing times a
@@ -207,6 +255,33 @@ fn darktower_handler_v1_and_v2() {
     assert!(dot.contains("media / stopped(2)"), "{dot}");
     assert!(dot.contains("media / p1:frame"), "{dot}");
     assert!(dot.contains("bad_media / stopped(1)"), "{dot}");
+}
+
+/// `no-capacity-check` admits a third participant to the learning's meeting for two (the setup's
+/// capacity, offered at launch): once participant 0 has joined, the documented errors say
+/// CAPACITY_EXCEEDED, a violation; and the ended meeting `retro` is no difference.
+#[test]
+fn darktower_a_third_participant_in_a_full_meeting_is_a_violation() {
+    let (o, _, dot) = learn(
+        "controller-capacity",
+        &[
+            "--iut",
+            "ref:v1!no-capacity-check",
+            "--part",
+            "controller",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "join,join_third,join_ended",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after join join_third: the IUT") && t.contains("error(CAPACITY_EXCEEDED)"),
+        "{t}"
+    );
+    assert!(dot.contains("join_ended / error(NOT_FOUND)"), "{dot}");
 }
 
 /// `expired-join-accepted` lets an expired join token in: DT8 is a fact, a violation (exit 1).

@@ -10,12 +10,15 @@
 use handshake_darktower_wire::proto::signaling::ErrorCode;
 use serde_json::Value;
 
-/// Every controller query starts with participant 0's signaling session made and participant 1
-/// joined, its camera published.
+/// Every controller query starts with participant 0's and 2's signaling sessions made (a join's
+/// answer then fits a window: no handshake in it) and participant 1 joined, its camera
+/// published, in a meeting for two (DH6's capacity, a contract the launch
+/// offers): participant 0's join fills it.
 pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
-    "meeting": {"idle_ms": 3000, "keepalive_ms": 1000},
+    "meeting": {"idle_ms": 3000, "keepalive_ms": 1000, "capacity": 2},
     "peer": {"steps": [
         {"write": {"participant": 0, "on": "signaling", "hex": ""}},
+        {"write": {"participant": 2, "on": "signaling", "hex": ""}},
         {"join": {"participant": 1}},
         {"expect": {"kind": "message", "where": {"participant": 1, "type": "join_response"}, "within_ms": 2000}},
         {"signal": {"participant": 1, "publish": {"stream_id": "p1-camera"}}},
@@ -23,7 +26,9 @@ pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
     ]}"#;
 
 /// A controller's inputs (participant 0's), each with its window (`WINDOW_MS`): a JoinRequest
-/// with a valid, an expired or a forged token, or with a 257-byte name (DT6: at most 256); a
+/// with a valid, an expired or a forged token, with a 257-byte name (DT6: at most 256), or to the
+/// ended meeting `retro` (DH6: the launch's ended meetings); participant 2's JoinRequest
+/// (`join_third`: the meeting is full once participant 0 joined); a
 /// PublishStream (`p0-camera`); a SubscribeStream of participant 1's camera; a length-prefixed
 /// message that is no protobuf (`garbage`), or of length 0 (`empty_message`, DT6); a FIN of the
 /// signaling stream; closing the signaling session (`leave`). `wait` (3.1 s) passes the keep-alive
@@ -46,6 +51,14 @@ pub const CONTROLLER: &[(&str, &str)] = &[
     (
         "join_long_name",
         r#"[{"join": {"participant": 0, "name_len": 257}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "join_ended",
+        r#"[{"join": {"participant": 0, "meeting": "retro"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "join_third",
+        r#"[{"join": {"participant": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "publish",
@@ -86,9 +99,9 @@ pub const HANDLER_SETUP: &str = r#""iut": {"serves": "handler"},
     ]}"#;
 
 /// A handler's inputs (participant 0's): a ConnectRequest with a valid, a forged or a reused media
-/// token (participant 1's, DT8: single-use); a new media stream, its header and one frame (valid,
-/// with the bad magic `DARX` (DT5), with stream type 2 (DT2), or with a frame naming another
-/// stream (DT3)), left open (a FIN with them would leave the handler nothing to stop: every byte
+/// token (participant 1's, DT8: single-use); a new media stream, its header and two frames (valid:
+/// the second's sequence, 1, tells its byte order, DT4) or one (with the bad magic `DARX` (DT5),
+/// with stream type 2 (DT2), or naming another stream (DT3)), left open (a FIN with them would leave the handler nothing to stop: every byte
 /// has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
 /// `wait` (3.1 s) as the controller's.
 pub const HANDLER: &[(&str, &str)] = &[
@@ -106,7 +119,7 @@ pub const HANDLER: &[(&str, &str)] = &[
     ),
     (
         "media",
-        r#"[{"media": {"participant": 0, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+        r#"[{"media": {"participant": 0, "frames": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "bad_media",
@@ -205,10 +218,15 @@ pub fn pattern(letter: &str) -> Option<Value> {
 /// [`handshake_scenario::Learning::basis`]): the facts of a first message (a join with a valid,
 /// expired or forged token, or a name too long; a message of length 0; anything else first is
 /// refused), of a media session's first act (authentication with a valid, forged or reused token;
-/// media before it), and of what is sent right after a successful authentication (a header's
-/// magic and stream type, a frame's stream id, a datagram's version). Later states: none.
+/// media before it), of a third participant in a meeting for two, and of what is sent right
+/// after a successful authentication (a header's magic and stream type, a frame's stream id, a
+/// datagram's version). Later states: none.
 pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
+    // Participant 2 after participant 0 filled the meeting for two.
+    if before == ["join"] && *last == "join_third" {
+        return Some("errors, DH6");
+    }
     if before == ["auth"] {
         return match *last {
             "bad_media" => Some("DT5"),
@@ -222,7 +240,8 @@ pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
         return None;
     }
     match *last {
-        "join" => Some("participant_joined"),
+        "join" | "join_third" => Some("participant_joined"),
+        "join_ended" => Some("errors, DH6"),
         "join_expired" | "join_forged" | "auth_forged" | "auth_reused" => Some("DT8"),
         "publish" | "subscribe" | "join_long_name" | "empty_message" => Some("DT6"),
         // Media before authentication is the client's fault (a fact); how the handler stops
@@ -292,6 +311,15 @@ mod tests {
                 .is_some_and(|s| !s.is_empty()));
             assert!(inputs.iter().any(|(name, _)| *name == "wait"), "{part}");
         }
+    }
+
+    #[test]
+    fn a_third_participant_is_judged_once_the_meeting_for_two_is_full() {
+        let basis = |word: &str| super::basis(&word.split(' ').collect::<Vec<_>>(), "x");
+        assert_eq!(basis("join_third"), Some("participant_joined"));
+        assert_eq!(basis("join join_third"), Some("errors, DH6"));
+        assert_eq!(basis("join_ended"), Some("errors, DH6"));
+        assert_eq!(basis("publish join join_third"), None);
     }
 
     #[test]

@@ -203,6 +203,30 @@ impl ScriptPeer {
             .is_some_and(|q| q.iter().any(|(_, id)| *id == stream))
     }
 
+    /// Acting on a stream of ours that was never opened opens it, and every lower one of its
+    /// kind not opened yet (as QUIC creates streams, RFC 9000 §2.1): a script may write on the
+    /// 4th stream without an `open_bi`, and what it does there waits, as after `open_bi`, while
+    /// the IUT's MAX_STREAMS blocks it. Nothing opens on a connection that ended.
+    fn open_up_to(&mut self, now: Instant, conn: ConnId, stream: u64) -> Result<(), String> {
+        let ours = (stream & 1 == 1) == self.server;
+        let bidi = stream & 2 == 0;
+        let base = stream & 3;
+        if !ours || self.closed.contains(&conn) {
+            return Ok(());
+        }
+        let next = self.next_id.get(&(conn, bidi)).copied().unwrap_or(base);
+        // As `open_bi`'s count: far more than any QUIC peer allows at once.
+        if stream >= next && (stream - next) / 4 >= 1024 {
+            return Err(format!(
+                "stream {stream} is more than 1024 streams past the next one to open ({next})"
+            ));
+        }
+        while self.next_id.get(&(conn, bidi)).copied().unwrap_or(base) <= stream {
+            self.open(now, conn, bidi)?;
+        }
+        Ok(())
+    }
+
     /// Does `op` now, or when the stream opens.
     fn operate(
         &mut self,
@@ -213,6 +237,10 @@ impl ScriptPeer {
     ) -> Result<(), String> {
         if !matches!(op, Deferred::Stop(_)) {
             self.used.insert((conn, stream));
+        }
+        // A STOP_SENDING on our own unidirectional stream has no side to act on (an error below).
+        if !(matches!(op, Deferred::Stop(_)) && stream & 2 != 0) {
+            self.open_up_to(now, conn, stream)?;
         }
         if self.is_pending(conn, stream) {
             self.deferred.entry((conn, stream)).or_default().push(op);

@@ -30,11 +30,13 @@ pub const SETUP: &str = r#""session": {"startup_ms": 0},
 /// H3 and P1: `event_zero` (id 0), `event_high` (id 200: every fresh id after it is smaller, and
 /// a second one is equal), `commit_max` (request 0xFFFFFFFE, whose answer would overflow);
 /// `fin` ends the Event stream, `fin_mid_u32` ends it two bytes into a u32 (P5), `reset` resets
-/// the StateCommit stream (code 0), `stop_sending`
-/// stops the server's sending on the Event stream (H7); `second_connection` connects again while
-/// the first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout fire (P3's 1 s
-/// discriminator timeout, the 5 s accept and idle timeouts): the untimed model is what happens
-/// within the windows, all short against them.
+/// the StateCommit stream (code 0), `stop_sending` stops the server's sending on the Event
+/// stream (H7); `fourth_stream` opens a 4th stream (12) with a discriminator, which a server
+/// allowing 3 leaves blocked (`setup.order`, P4); `second_connection` connects again while the
+/// first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s)
+/// lets every timer but the 300 s operation timeout fire (P3's 1 s discriminator timeout, the
+/// 5 s accept and idle timeouts): the untimed model is what happens within the windows, all
+/// short against them.
 pub const SERVER: &[(&str, &str)] = &[
     (
         "event_stream",
@@ -93,6 +95,10 @@ pub const SERVER: &[(&str, &str)] = &[
         r#"[{"stop_sending": {"stream": 0, "code": 9}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
+        "fourth_stream",
+        r#"[{"write": {"stream": 12, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
         "second_connection",
         r#"[{"connect": {}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
@@ -110,8 +116,9 @@ pub const SERVER: &[(&str, &str)] = &[
 /// A unit's output letter: what the server answered on which stream (`event`, `commit`,
 /// `action`: the values are left out, as they are the IUT's or the input's), how it ended a
 /// stream (`fin`, `reset`, `stop_sending`) or the connection (`close(CODE)`, `close(idle)`,
-/// `close(transport CODE)`, `refused`). The harness's own doings (its close, `connected`, a
-/// stream `blocked` by the IUT's MAX_STREAMS) are left out.
+/// `close(transport CODE)`, `refused`), or that it left the client's stream `blocked` (its
+/// MAX_STREAMS: only `fourth_stream` opens a stream after the setup). The harness's own doings
+/// (its close, `connected`) are left out.
 pub fn output(unit: &Value) -> Option<String> {
     let kind = unit.get("kind")?.as_str()?;
     let stream = unit.get("stream").and_then(Value::as_u64);
@@ -136,7 +143,7 @@ pub fn output(unit: &Value) -> Option<String> {
                 _ => "close".to_owned(),
             }
         }
-        "fin" | "reset" | "stop_sending" | "stream" | "refused" => kind.to_owned(),
+        "fin" | "reset" | "stop_sending" | "stream" | "refused" | "blocked" => kind.to_owned(),
         _ => return None,
     })
 }
@@ -206,7 +213,23 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
             None => Some(level),
         })
     };
-    let before_last = set_up(before)?;
+    // The streams set up in any order: once all three are, the setup is over whichever came
+    // first (a server reads them in the order opened, 0, 4, 8, whatever order their
+    // discriminators were written in).
+    let set_up_any = |inputs: &[&str]| {
+        let mut streams: Vec<u8> = inputs.iter().filter_map(|i| stream_of(i)).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        streams
+    };
+    let set_before = set_up_any(before);
+    let complete = set_before.len() == 3;
+    // As coded a 4th stream is blocked (a fact); a server of the project's profile may allow
+    // four for P4's reset discriminator (a profile decision): a deviation either way.
+    if *last == "fourth_stream" {
+        return Some("setup.order, P4");
+    }
+    let before_last = set_up(before);
     let after_last = set_up(word);
     let value = |input: &str| match input {
         "event" | "event_zero" | "event_high" => Some("wire.event"),
@@ -224,15 +247,15 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         {
             value(last)
         }
-        "bad_stream" | "dup_stream" if before_last == 2 => Some("wire.discriminator"),
+        "bad_stream" | "dup_stream" if set_before == [1, 2] => Some("wire.discriminator"),
         // A FIN before the first stream's discriminator fails its setup (1) in any server;
         // after a stream is set up, its early FIN is a stream error (5) once the server reads
         // it, which the reference does only once all three are set up and a server from the
         // facts alone may do at once: the facts say which close, not when, until the setup.
-        "fin" if before_last == 0 => Some("P5"),
-        "fin" | "fin_mid_u32" if before_last == 3 => Some("P5"),
-        "reset" if before_last >= 2 => Some("H7"),
-        "stop_sending" if before_last >= 1 => Some("H7"),
+        "fin" if set_before.is_empty() => Some("P5"),
+        "fin" | "fin_mid_u32" if complete => Some("P5"),
+        "reset" if before_last.is_some_and(|l| l >= 2) => Some("H7"),
+        "stop_sending" if before_last.is_some_and(|l| l >= 1) => Some("H7"),
         "second_connection" => Some("wire.second_connection"),
         _ => None,
     }
@@ -309,6 +332,23 @@ mod tests {
         assert_eq!(basis("event fin", "close(5)"), None);
         assert_eq!(basis("event_stream fin", "close(5)"), None);
         assert_eq!(basis("fin_mid_u32", "close(5)"), None);
+        // After the whole setup, in whatever order the discriminators came.
+        assert_eq!(basis("action commit event fin", "close(5)"), Some("P5"));
+        assert_eq!(
+            basis("commit event action fin_mid_u32", "close(5)"),
+            Some("P5")
+        );
+        assert_eq!(
+            basis("commit event bad_stream", "close(1)"),
+            Some("wire.discriminator")
+        );
+        // A 4th stream is blocked while the connection is up, whatever its streams are.
+        assert_eq!(
+            basis("event fourth_stream", "blocked"),
+            Some("setup.order, P4")
+        );
+        assert_eq!(basis("fourth_stream", "close(1)"), Some("setup.order, P4"));
+        assert_eq!(basis("close fourth_stream", "blocked"), None);
         assert_eq!(basis("event commit reset", "close(5)"), Some("H7"));
         assert_eq!(basis("event wait event", "event"), None);
         // The edges: an id not above the last, an overflowing request, a second connection.
@@ -355,8 +395,8 @@ mod tests {
         );
         assert_eq!(out(&json!({"kind": "connected", "conn": 0})), None);
         assert_eq!(
-            out(&json!({"kind": "blocked", "conn": 0, "what": "x"})),
-            None
+            out(&json!({"kind": "blocked", "conn": 0, "what": "x"})).as_deref(),
+            Some("blocked")
         );
     }
 }
