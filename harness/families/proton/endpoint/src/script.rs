@@ -238,11 +238,21 @@ impl ScriptPeer {
         if !matches!(op, Deferred::Stop(_)) {
             self.used.insert((conn, stream));
         }
+        let blocked_before = self.blocked_reported.get(&conn).copied().unwrap_or(false);
         // A STOP_SENDING on our own unidirectional stream has no side to act on (an error below).
         if !(matches!(op, Deferred::Stop(_)) && stream & 2 != 0) {
             self.open_up_to(now, conn, stream)?;
         }
         if self.is_pending(conn, stream) {
+            // Written on again while the IUT's MAX_STREAMS still blocks it: said again, so that
+            // the same act answers the same (a learner's `fourth_stream` asked twice would
+            // otherwise split every state in two: blocked said, or not yet).
+            if blocked_before && matches!(op, Deferred::Write(_)) {
+                self.events.push_back(ProtonEvent::Blocked {
+                    conn,
+                    what: format!("a write on stream {stream} (the IUT's MAX_STREAMS)"),
+                });
+            }
             self.deferred.entry((conn, stream)).or_default().push(op);
             return Ok(());
         }

@@ -79,19 +79,26 @@ fn what_can_no_longer_go_out_is_nothing_not_an_error() {
 
 /// Writing on a stream of ours that was never opened opens it and the lower ones of its kind
 /// (as QUIC creates streams, RFC 9000 §2.1): a write on stream 12 is a 4th bidirectional stream,
-/// which an as-coded server's MAX_STREAMS 3 blocks; the write waits, and is no error.
+/// which an as-coded server's MAX_STREAMS 3 blocks; the write waits, and is no error, and each
+/// write on it while it waits says so.
 #[test]
 fn a_write_on_a_stream_never_opened_opens_it() {
     let (mut pair, conn) = Pair::connected("as_coded");
     let now = pair.now;
     assert!(pair.client.write(now, conn, 12, &[1]).is_ok());
     pair.run_until(1_000);
-    let blocked: Vec<_> = pair
-        .client_events
-        .iter()
-        .filter(|(_, e)| matches!(e, ProtonEvent::Blocked { .. }))
-        .collect();
-    assert_eq!(blocked.len(), 1, "{:?}", pair.client_events);
+    let blocked = |pair: &Pair| {
+        pair.client_events
+            .iter()
+            .filter(|(_, e)| matches!(e, ProtonEvent::Blocked { .. }))
+            .count()
+    };
+    assert_eq!(blocked(&pair), 1, "{:?}", pair.client_events);
+    // Written on again, still blocked: said again.
+    let now = pair.now;
+    assert!(pair.client.write(now, conn, 12, &[1]).is_ok());
+    pair.run_until(2_000);
+    assert_eq!(blocked(&pair), 2, "{:?}", pair.client_events);
     // Streams 0 to 12 are taken: the next one opened is 16.
     let now = pair.now;
     assert_eq!(pair.client.open(now, conn, true), Ok(16));

@@ -31,8 +31,8 @@ pub const SETUP: &str = r#""session": {"startup_ms": 0},
 /// a second one is equal), `commit_max` (request 0xFFFFFFFE, whose answer would overflow);
 /// `fin` ends the Event stream, `fin_mid_u32` ends it two bytes into a u32 (P5), `reset` resets
 /// the StateCommit stream (code 0), `stop_sending` stops the server's sending on the Event
-/// stream (H7); `fourth_stream` opens a 4th stream (12) with a discriminator, which a server
-/// allowing 3 leaves blocked (`setup.order`, P4); `second_connection` connects again while the
+/// stream (H7); `fourth_stream` writes a discriminator on a 4th stream (12, opening it), which a
+/// server allowing 3 leaves blocked (`setup.order`, P4; each time: its answer needs no memory); `second_connection` connects again while the
 /// first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s)
 /// lets every timer but the 300 s operation timeout fire (P3's 1 s discriminator timeout, the
 /// 5 s accept and idle timeouts): the untimed model is what happens within the windows, all
@@ -96,7 +96,7 @@ pub const SERVER: &[(&str, &str)] = &[
     ),
     (
         "fourth_stream",
-        r#"[{"write": {"stream": 12, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+        r#"[{"write": {"stream": 12, "hex": "01"}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
     (
         "second_connection",
