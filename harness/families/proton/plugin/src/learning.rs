@@ -205,6 +205,11 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     if before.iter().any(|i| stream_of(i).is_none()) {
         return None;
     }
+    // As coded a 4th stream is blocked (a fact); a server of the project's profile may allow
+    // four for P4's reset discriminator (a profile decision): a deviation either way.
+    if *last == "fourth_stream" {
+        return Some("setup.order, P4");
+    }
     // How many streams are set up after `inputs`, and whether each came after those before it.
     let set_up = |inputs: &[&str]| {
         inputs.iter().try_fold(0, |level, i| match stream_of(i) {
@@ -213,22 +218,13 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
             None => Some(level),
         })
     };
-    // The streams set up in any order: once all three are, the setup is over whichever came
-    // first (a server reads them in the order opened, 0, 4, 8, whatever order their
-    // discriminators were written in).
-    let set_up_any = |inputs: &[&str]| {
-        let mut streams: Vec<u8> = inputs.iter().filter_map(|i| stream_of(i)).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        streams
-    };
-    let set_before = set_up_any(before);
+    // The streams set up before the last input, in any order: once all three are, the setup
+    // is over whichever came first (a server reads them in the order opened, 0, 4, 8, whatever
+    // order their discriminators were written in).
+    let mut set_before: Vec<u8> = before.iter().filter_map(|i| stream_of(i)).collect();
+    set_before.sort_unstable();
+    set_before.dedup();
     let complete = set_before.len() == 3;
-    // As coded a 4th stream is blocked (a fact); a server of the project's profile may allow
-    // four for P4's reset discriminator (a profile decision): a deviation either way.
-    if *last == "fourth_stream" {
-        return Some("setup.order, P4");
-    }
     let before_last = set_up(before);
     let after_last = set_up(word);
     let value = |input: &str| match input {
