@@ -12,8 +12,8 @@ use serde_json::Value;
 
 /// Every controller query starts with participant 0's and 2's signaling sessions made (a join's
 /// answer then fits a window: no handshake in it) and participant 1 joined, its camera
-/// published, in a meeting for two (DH6's capacity, a contract the launch
-/// offers): participant 0's join fills it.
+/// published, in a meeting for two (DH6's capacity, a contract the launch offers): participant
+/// 0's join fills it.
 pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
     "meeting": {"idle_ms": 3000, "keepalive_ms": 1000, "capacity": 2},
     "peer": {"steps": [
@@ -101,8 +101,8 @@ pub const HANDLER_SETUP: &str = r#""iut": {"serves": "handler"},
 /// A handler's inputs (participant 0's): a ConnectRequest with a valid, a forged or a reused media
 /// token (participant 1's, DT8: single-use); a new media stream, its header and two frames (valid:
 /// the second's sequence, 1, tells its byte order, DT4) or one (with the bad magic `DARX` (DT5),
-/// with stream type 2 (DT2), or naming another stream (DT3)), left open (a FIN with them would leave the handler nothing to stop: every byte
-/// has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
+/// with stream type 2 (DT2), or naming another stream (DT3)), left open (a FIN with them would
+/// leave the handler nothing to stop: every byte has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
 /// `wait` (3.1 s) as the controller's.
 pub const HANDLER: &[(&str, &str)] = &[
     (
