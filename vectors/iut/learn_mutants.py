@@ -4,14 +4,17 @@ alone: no scenario library, only the model learned over real UDP and the rules.
 
 For each manifest given, each mutant whose description says it is the responder's or the
 server's is learned with `--fail-fast` and diffed with the reference of the manifest's first
-profile, over each of the family's alphabets in turn until one finds it, untimed first
-(`--untimed`: no `wait`, seconds to a minute), then whole: the media stream's handshake, then its
-push direction, its D14 options and its session limit; Proton's server; Dark Tower's part the
-description names (`controller, ...` or `handler, ...`). A mutant is *found* when a run exits 1 (a
-violating difference, or a rule broken on a learned transition) and a scenario it wrote to
-`differences/` breaks a check on the mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes OUT/summary.md and
-OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or a run that could
-not learn. `--parallel N` learns N mutants at once (a learner mostly waits on its windows).
+profile (or of the profile a part asks for), over each of the family's alphabets in turn until
+one finds it (`ATTEMPTS`), untimed first (`--untimed`: no `wait`, seconds to a minute), then
+whole: the media stream's handshake, then its push direction, its D14 options and its session
+limit; Proton's server, then its project options (P1, P4) and its timers brought within short
+waits; Dark Tower's part the description names (`controller, ...` or `handler, ...`), then a
+handler's v2 datagrams. A mutant is *found* when a run exits 1 (a violating difference, or a rule
+broken on a learned transition) and a scenario it wrote to `differences/` breaks a check on the
+mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes
+OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or
+a run that could not learn. `--parallel N` learns N mutants at once (a learner mostly waits on
+its windows); `--quick` leaves out the whole timed alphabets (hours: a fleet's job).
 
     learn_mutants.py --harness target/release/harness --out reports/learn/mutants MANIFEST...
 """
@@ -30,13 +33,19 @@ REFERENCES = {
     "proton": lambda profile: f"ref:{profile}",
     "darktower": lambda profile: f"ref:{profile}",
 }
-# Each family's (part, untimed) to try in turn; a part of None is the one the mutant's
-# description names (Dark Tower's), or the role's only one.
+# Each family's attempts in turn: (part, untimed, the reference's profile, quick). A part of None
+# is the one the mutant's description names (Dark Tower's), or the role's only one; a profile of
+# None is the manifest's first (a part whose setup asks for another profile's features is diffed
+# with that profile's reference). A quick attempt takes minutes: the untimed alphabets, and the
+# timed ones whose timers are brought within a few short waits.
 ATTEMPTS = {
-    "mediastream": [("handshake", True), ("handshake", False), ("push", False), ("options", False),
-                    ("limit", False)],
-    "proton": [(None, True), (None, False)],
-    "darktower": [(None, True), (None, False)],
+    "mediastream": [("handshake", True, None, True), ("handshake", False, None, False),
+                    ("push", False, None, False), ("options", False, None, False),
+                    ("limit", False, None, False)],
+    "proton": [(None, True, None, True), ("options", True, "project", True),
+               ("timers", False, "project", True), (None, False, None, False)],
+    "darktower": [(None, True, None, True), ("handler-v2", True, "v2", True),
+                  (None, False, None, False)],
 }
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
 PARTS = {"controller,": "controller", "handler,": "handler"}
@@ -108,17 +117,21 @@ def replays(harness, iut, program, out):
     return any(mutants_own(s) for s in found), len(found)
 
 
-def sweep(a, manifest, m, family, reference, name, description):
+def sweep(a, manifest, m, family, first_reference, name, description):
     """Learns one mutant over each alphabet in turn until one finds it: its summary row."""
     iut = f"{manifest}!{name}"
     label = f"{m['name']}!{name}"
     row = {"mutant": label, "description": description, "found": False}
     total = 0.0
     named = next((part for prefix, part in PARTS.items() if description.startswith(prefix)), None)
-    for k, (part, untimed) in enumerate(ATTEMPTS[family]):
-        if a.untimed_only and not untimed:
+    for k, (part, untimed, profile, quick) in enumerate(ATTEMPTS[family]):
+        if a.quick and not quick:
+            continue
+        # Dark Tower's v2 handler is a handler's: a controller's mutant is not sought there.
+        if part and named and not part.startswith(named):
             continue
         part = part or named
+        reference = REFERENCES[family](profile) if profile else first_reference
         out = a.out / m["name"] / f"{name}-{k + 1}"
         run, seconds, summary = learn(a.harness, iut, reference, out, part, untimed, a.jobs)
         total += seconds
@@ -151,8 +164,9 @@ def main():
     parser.add_argument("--only", help="only mutants whose name contains one of these (comma-separated)")
     parser.add_argument("--parallel", type=int, default=1, help="mutants learned at once")
     parser.add_argument("--jobs", type=int, help="each learner's queries at once (harness learn --jobs)")
-    parser.add_argument("--untimed-only", action="store_true",
-                        help="only the untimed alphabets (a quick pass: timer mutants are not sought)")
+    parser.add_argument("--quick", "--untimed-only", action="store_true",
+                        help="only the attempts of minutes (the untimed alphabets, and the timers "
+                             "brought within short waits): the whole timed alphabets are left out")
     parser.add_argument("manifests", nargs="+", type=pathlib.Path)
     a = parser.parse_args()
     tasks = []

@@ -87,66 +87,102 @@ pub const CONTROLLER: &[(&str, &str)] = &[
     ("wait", r#"[{"wait": {"ms": 3100}}]"#),
 ];
 
-/// Every handler query starts with participant 0's media session made and participant 1
-/// authenticated (a receiver of what participant 0 sends).
-pub const HANDLER_SETUP: &str = r#""iut": {"serves": "handler"},
-    "meeting": {"idle_ms": 3000, "keepalive_ms": 1000},
+/// What every handler part's queries start with (see [`HANDLER_SETUP`]).
+macro_rules! handler_preamble {
+    () => {
+        r#"    "meeting": {"idle_ms": 3000, "keepalive_ms": 1000},
     "peer": {"steps": [
         {"write": {"participant": 0, "on": "auth", "hex": ""}},
         {"authenticate": {"participant": 1}},
         {"expect": {"kind": "message", "where": {"participant": 1, "type": "connect_response"}, "within_ms": 2000}},
         {"wait": {"ms": 50}}
-    ]}"#;
+    ]}"#
+    };
+}
+
+/// Every handler query starts with participant 0's media session made and participant 1
+/// authenticated (a receiver of what participant 0 sends).
+pub const HANDLER_SETUP: &str = concat!(r#""iut": {"serves": "handler"},"#, handler_preamble!());
+
+/// The handler of the `v2` profile (DT11's datagrams): what the launch offers a program that
+/// speaks both; under `v1` a datagram says nothing (v1 has none).
+pub const HANDLER_V2_SETUP: &str = concat!(
+    r#""iut": {"serves": "handler", "requires": ["v2"]},"#,
+    handler_preamble!()
+);
 
 /// A handler's inputs (participant 0's): a ConnectRequest with a valid, a forged or a reused media
 /// token (participant 1's, DT8: single-use); a new media stream, its header and two frames (valid:
 /// the second's sequence, 1, tells its byte order, DT4) or one (with the bad magic `DARX` (DT5),
-/// with stream type 2 (DT2), or naming another stream (DT3)), left open (a FIN with them would
+/// with stream type 2 (DT2), or naming another stream (DT3), or announcing a payload over
+/// 1 MiB in its frame header (`media_huge`, DH12: reset 0x03)), left open (a FIN with them would
 /// leave the handler nothing to stop: every byte has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
 /// `wait` (3.1 s) as the controller's.
 pub const HANDLER: &[(&str, &str)] = &[
-    (
-        "auth",
-        r#"[{"authenticate": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "auth_forged",
-        r#"[{"authenticate": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "auth_reused",
-        r#"[{"authenticate": {"participant": 0, "token": "reuse:1"}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "media",
-        r#"[{"media": {"participant": 0, "frames": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "bad_media",
-        r#"[{"media": {"participant": 0, "magic": "DARX", "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "media_screen",
-        r#"[{"media": {"participant": 0, "stream_type": 2, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "media_wrong_id",
-        r#"[{"media": {"participant": 0, "frames": 1, "wrong_stream_id": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "datagram",
-        r#"[{"datagram": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "datagram_bad_version",
-        r#"[{"datagram": {"participant": 0, "version": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "fin",
-        r#"[{"fin": {"participant": 0, "on": "auth"}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    ("wait", r#"[{"wait": {"ms": 3100}}]"#),
+    H_AUTH,
+    H_AUTH_FORGED,
+    H_AUTH_REUSED,
+    H_MEDIA,
+    H_BAD_MEDIA,
+    H_MEDIA_SCREEN,
+    H_MEDIA_WRONG_ID,
+    H_MEDIA_HUGE,
+    H_DATAGRAM,
+    H_DATAGRAM_BAD_VERSION,
+    H_FIN,
+    H_WAIT,
 ];
+
+const H_AUTH: (&str, &str) = (
+    "auth",
+    r#"[{"authenticate": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_AUTH_FORGED: (&str, &str) = (
+    "auth_forged",
+    r#"[{"authenticate": {"participant": 0, "token": "forged"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_AUTH_REUSED: (&str, &str) = (
+    "auth_reused",
+    r#"[{"authenticate": {"participant": 0, "token": "reuse:1"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_MEDIA: (&str, &str) = (
+    "media",
+    r#"[{"media": {"participant": 0, "frames": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_BAD_MEDIA: (&str, &str) = (
+    "bad_media",
+    r#"[{"media": {"participant": 0, "magic": "DARX", "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_MEDIA_SCREEN: (&str, &str) = (
+    "media_screen",
+    r#"[{"media": {"participant": 0, "stream_type": 2, "frames": 1}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_MEDIA_WRONG_ID: (&str, &str) = (
+    "media_wrong_id",
+    r#"[{"media": {"participant": 0, "frames": 1, "wrong_stream_id": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_MEDIA_HUGE: (&str, &str) = (
+    "media_huge",
+    r#"[{"media": {"participant": 0, "frames": 1, "payload_len_excess": 1048576}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_DATAGRAM: (&str, &str) = (
+    "datagram",
+    r#"[{"datagram": {"participant": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_DATAGRAM_BAD_VERSION: (&str, &str) = (
+    "datagram_bad_version",
+    r#"[{"datagram": {"participant": 0, "version": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_FIN: (&str, &str) = (
+    "fin",
+    r#"[{"fin": {"participant": 0, "on": "auth"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const H_WAIT: (&str, &str) = ("wait", r#"[{"wait": {"ms": 3100}}]"#);
+
+/// The v2 handler's inputs: authentication, media on a stream and in datagrams, a datagram of
+/// another version (DT11: dropped), `wait`.
+pub const HANDLER_V2: &[(&str, &str)] =
+    &[H_AUTH, H_MEDIA, H_DATAGRAM, H_DATAGRAM_BAD_VERSION, H_WAIT];
 
 /// A unit's output letter: a message's type (an error's with its code's name), a FIN, a stream
 /// stopped or reset with its code, a session closed, a forwarded frame; `p1:` before what went to
@@ -233,6 +269,7 @@ pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
             "media_screen" => Some("DT2"),
             "media_wrong_id" => Some("DT3"),
             "datagram_bad_version" => Some("DT11"),
+            "media_huge" => Some("DH12"),
             _ => None,
         };
     }
@@ -281,6 +318,16 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             // A kept server keeps earlier queries' participants and used media tokens.
             fresh_process: true,
         },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("handler-v2"),
+            setup: HANDLER_V2_SETUP,
+            inputs: HANDLER_V2,
+            seeds: &["auth datagram datagram_bad_version datagram"],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            fresh_process: true,
+        },
     ],
     output,
     pattern,
@@ -302,6 +349,7 @@ mod tests {
         for (setup, part, inputs) in [
             (super::CONTROLLER_SETUP, "controller", super::CONTROLLER),
             (super::HANDLER_SETUP, "handler", super::HANDLER),
+            (super::HANDLER_V2_SETUP, "handler", super::HANDLER_V2),
         ] {
             let setup: serde_json::Value =
                 serde_json::from_str(&format!("{{{setup}}}")).unwrap_or_default();

@@ -10,17 +10,26 @@
 
 use serde_json::Value;
 
-/// Every query starts connected, with the three bidirectional streams 0, 4 and 8 opened on the
-/// client's side (which sends nothing until something is written on one): the Event, StateCommit
-/// and Action stream's places; every query ends closing its connection (`finally`, outside every
-/// window).
-pub const SETUP: &str = r#""session": {"startup_ms": 0},
-    "peer": {"steps": [
+/// The preamble and `finally` every part's queries share (see [`SETUP`]).
+macro_rules! connected_with_three_streams {
+    () => {
+        r#""peer": {"steps": [
         {"connect": {}},
         {"expect": {"kind": "connected", "within_ms": 2000}},
         {"open_bi": {"count": 3}}
     ],
-    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#;
+    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#
+    };
+}
+
+/// Every query starts connected, with the three bidirectional streams 0, 4 and 8 opened on the
+/// client's side (which sends nothing until something is written on one): the Event, StateCommit
+/// and Action stream's places; every query ends closing its connection (`finally`, outside every
+/// window).
+pub const SETUP: &str = concat!(
+    r#""session": {"startup_ms": 0},"#,
+    connected_with_three_streams!()
+);
 
 /// A server's inputs, each an action and its window (`WINDOW_MS`, set by `harness learn`):
 /// `event_stream`, `commit_stream`, `action_stream` set a stream up (its discriminator);
@@ -38,79 +47,144 @@ pub const SETUP: &str = r#""session": {"startup_ms": 0},
 /// 5 s accept and idle timeouts): the untimed model is what happens within the windows, all
 /// short against them.
 pub const SERVER: &[(&str, &str)] = &[
+    EVENT_STREAM,
+    COMMIT_STREAM,
+    ACTION_STREAM,
+    BAD_STREAM,
+    DUP_STREAM,
+    EVENT,
+    COMMIT,
+    ACTION,
+    EVENT_ZERO,
+    EVENT_HIGH,
+    COMMIT_MAX,
+    FIN,
+    FIN_MID_U32,
+    STOP_SENDING,
+    FOURTH_STREAM,
+    SECOND_CONNECTION,
+    RESET,
+    CLOSE,
+    WAIT,
+];
+
+const EVENT_STREAM: (&str, &str) = (
+    "event_stream",
+    r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const COMMIT_STREAM: (&str, &str) = (
+    "commit_stream",
+    r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const ACTION_STREAM: (&str, &str) = (
+    "action_stream",
+    r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const BAD_STREAM: (&str, &str) = (
+    "bad_stream",
+    r#"[{"write": {"stream": 8, "hex": "04", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const DUP_STREAM: (&str, &str) = (
+    "dup_stream",
+    r#"[{"write": {"stream": 8, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const EVENT: (&str, &str) = (
+    "event",
+    r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": ["$fresh"]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const COMMIT: (&str, &str) = (
+    "commit",
+    r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [40]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const ACTION: (&str, &str) = (
+    "action",
+    r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"write": {"stream": 8, "u32": [42]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const EVENT_ZERO: (&str, &str) = (
+    "event_zero",
+    r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [0]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const EVENT_HIGH: (&str, &str) = (
+    "event_high",
+    r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [200]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const COMMIT_MAX: (&str, &str) = (
+    "commit_max",
+    r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [4294967294]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const FIN: (&str, &str) = (
+    "fin",
+    r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const FIN_MID_U32: (&str, &str) = (
+    "fin_mid_u32",
+    r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "hex": "0100"}}, {"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const STOP_SENDING: (&str, &str) = (
+    "stop_sending",
+    r#"[{"stop_sending": {"stream": 0, "code": 9}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const FOURTH_STREAM: (&str, &str) = (
+    "fourth_stream",
+    r#"[{"write": {"stream": 12, "hex": "01"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const SECOND_CONNECTION: (&str, &str) = (
+    "second_connection",
+    r#"[{"connect": {}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const RESET: (&str, &str) = (
+    "reset",
+    r#"[{"reset": {"stream": 4, "code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const CLOSE: (&str, &str) = (
+    "close",
+    r#"[{"close": {"code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+);
+const WAIT: (&str, &str) = ("wait", r#"[{"wait": {"ms": 5100}}]"#);
+
+/// The project's options on, as a launch offers them: P1's checked commits (`requires`) and P4's
+/// reset discriminator. Off in [`SETUP`], where a server of either profile answers alike.
+pub const OPTIONS_SETUP: &str = concat!(
+    r#""iut": {"requires": ["checked_commits"], "reset_discriminator": true},
+    "session": {"startup_ms": 0},"#,
+    connected_with_three_streams!()
+);
+
+/// The inputs that tell P1's and P4's servers apart: the setup, a commit and its overflowing
+/// edge, and `reset_stream`, 0xFF on a 4th stream (12); and `wait` (left out `--untimed`).
+pub const OPTIONS: &[(&str, &str)] = &[
+    EVENT_STREAM,
+    COMMIT_STREAM,
+    ACTION_STREAM,
+    COMMIT,
+    COMMIT_MAX,
     (
-        "event_stream",
-        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+        "reset_stream",
+        r#"[{"write": {"stream": 12, "hex": "ff"}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
-    (
-        "commit_stream",
-        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "action_stream",
-        r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "bad_stream",
-        r#"[{"write": {"stream": 8, "hex": "04", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "dup_stream",
-        r#"[{"write": {"stream": 8, "hex": "01", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "event",
-        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": ["$fresh"]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "commit",
-        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [40]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "action",
-        r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"write": {"stream": 8, "u32": [42]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "event_zero",
-        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [0]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "event_high",
-        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "u32": [200]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "commit_max",
-        r#"[{"write": {"stream": 4, "hex": "02", "first": true}}, {"write": {"stream": 4, "u32": [4294967294]}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "fin",
-        r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "fin_mid_u32",
-        r#"[{"write": {"stream": 0, "hex": "01", "first": true}}, {"write": {"stream": 0, "hex": "0100"}}, {"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "stop_sending",
-        r#"[{"stop_sending": {"stream": 0, "code": 9}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "fourth_stream",
-        r#"[{"write": {"stream": 12, "hex": "01"}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "second_connection",
-        r#"[{"connect": {}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "reset",
-        r#"[{"reset": {"stream": 4, "code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    (
-        "close",
-        r#"[{"close": {"code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
-    ),
-    ("wait", r#"[{"wait": {"ms": 5100}}]"#),
+    WAIT,
+];
+
+/// The timers brought within a few 700-ms waits, each far from another and from a wait's edges
+/// (P3's discriminator timeout at its 1 s, which a program may not let a launch change; the
+/// accept timeout at 2 s, the operation timeout at 3.3 s, the idle timeout out of the way), on
+/// the project's profile (P3). A wait's window then holds a timer whichever inputs of a few
+/// windows (80 ms over real UDP) came before it.
+pub const TIMERS_SETUP: &str = concat!(
+    r#""iut": {"requires": ["discriminator_timeout"]},
+    "session": {"startup_ms": 0, "disc_ms": 1000, "accept_ms": 2000, "op_ms": 3300, "idle_ms": 20000},"#,
+    connected_with_three_streams!()
+);
+
+/// The setup's inputs, one value (a read's timer starts again), and a 700-ms `wait`. A
+/// discriminator written on the StateCommit stream first opens the Event stream too (RFC 9000
+/// §2.1), which then waits for its own: P3's timer.
+pub const TIMERS: &[(&str, &str)] = &[
+    EVENT_STREAM,
+    COMMIT_STREAM,
+    ACTION_STREAM,
+    EVENT,
+    ("wait", r#"[{"wait": {"ms": 700}}]"#),
 ];
 
 /// A unit's output letter: what the server answered on which stream (`event`, `commit`,
@@ -210,6 +284,7 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     if *last == "fourth_stream" {
         return Some("setup.order, P4");
     }
+
     // How many streams are set up after `inputs`, and whether each came after those before it.
     let set_up = |inputs: &[&str]| {
         inputs.iter().try_fold(0, |level, i| match stream_of(i) {
@@ -253,35 +328,67 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
         "reset" if before_last.is_some_and(|l| l >= 2) => Some("H7"),
         "stop_sending" if before_last.is_some_and(|l| l >= 1) => Some("H7"),
         "second_connection" => Some("wire.second_connection"),
+        // A reset discriminator is read once the three streams are set up (`options`).
+        "reset_stream" if complete => Some("P4"),
         _ => None,
     }
 }
 
 /// Proton's alphabet.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
-    alphabets: &[handshake_scenario::Alphabet {
-        role: handshake_scenario::Role::Responder,
-        part: None,
-        setup: SETUP,
-        inputs: SERVER,
-        seeds: &[
-            "event_stream commit_stream action_stream event commit action close",
-            "event commit action fin",
-            "event commit bad_stream",
-            "event_stream wait",
-            "event commit action wait",
-            "event commit action event_high event_high",
-            "event commit action second_connection event",
-        ],
-        // The server's answers come within the window; nothing runs on after it.
-        settle_ms: 0,
-        // Over aioquic a stream's setup and answer take several event-loop turns: with 25 ms, 80
-        // answers came two ways (an echo in this window or the next); with 80 ms, none of them.
-        real_time_window_ms: 80,
-        // The original serves one connection at a time (H10): every query ends closing its
-        // connection (the setup's `finally`), so a kept server is free for the next.
-        fresh_process: false,
-    }],
+    alphabets: &[
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: None,
+            setup: SETUP,
+            inputs: SERVER,
+            seeds: &[
+                "event_stream commit_stream action_stream event commit action close",
+                "event commit action fin",
+                "event commit bad_stream",
+                "event_stream wait",
+                "event commit action wait",
+                "event commit action event_high event_high",
+                "event commit action second_connection event",
+            ],
+            // The server's answers come within the window; nothing runs on after it.
+            settle_ms: 0,
+            // Over aioquic a stream's setup and answer take several event-loop turns: with 25 ms, 80
+            // answers came two ways (an echo in this window or the next); with 80 ms, none of them.
+            real_time_window_ms: 80,
+            // The original serves one connection at a time (H10): every query ends closing its
+            // connection (the setup's `finally`), so a kept server is free for the next.
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("options"),
+            setup: OPTIONS_SETUP,
+            inputs: OPTIONS,
+            seeds: &[
+                "event_stream commit_stream action_stream reset_stream",
+                "event_stream commit_stream action_stream commit_max commit",
+            ],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("timers"),
+            setup: TIMERS_SETUP,
+            inputs: TIMERS,
+            seeds: &[
+                "event_stream wait wait wait",
+                "commit_stream wait wait",
+                "event_stream commit_stream action_stream wait wait wait wait wait",
+                "event_stream commit_stream action_stream wait wait event wait wait wait",
+            ],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            fresh_process: false,
+        },
+    ],
     output,
     pattern,
     basis,
@@ -356,6 +463,11 @@ mod tests {
             basis("event commit action commit_max", "close(5)"),
             Some("P1")
         );
+        assert_eq!(
+            basis("commit event action reset_stream", "close(0)"),
+            Some("P4")
+        );
+        assert_eq!(basis("event commit reset_stream", "close(0)"), None);
         assert_eq!(basis("event_stream", "refused"), None);
         assert_eq!(
             basis("event_stream second_connection", "refused"),
