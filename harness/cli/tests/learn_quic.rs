@@ -458,3 +458,107 @@ fn darktower_a_setup_a_mutant_breaks_is_a_violation() {
     );
     assert!(out.join("differences/setup.json").exists(), "{t}");
 }
+
+/// The `timers` part brings P3's discriminator timeout within two 700-ms waits: a discriminator
+/// written on the StateCommit stream first opens the Event stream too, which waits for its own;
+/// `no-discriminator-timeout` leaves it waiting where the project's profile closes with 1 (a
+/// profile decision, held against a reference mutant as a violation).
+#[test]
+fn proton_timers_within_short_waits_find_a_missing_discriminator_timeout() {
+    let (o, _, dot) = learn(
+        "timers",
+        &[
+            "--iut",
+            "ref:project!no-discriminator-timeout",
+            "--part",
+            "timers",
+            "--diff",
+            "ref:project",
+            "--inputs",
+            "commit_stream,wait",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "after commit_stream wait wait: the IUT - - - / the reference - - close(1): violation"
+        ),
+        "{t}"
+    );
+    assert!(!dot.contains("close(1)"), "{dot}");
+}
+
+/// The `options` part runs the project's profile with its options on: an overflowing StateCommit
+/// request after the setup closes with 5 (P1), which `commit-unchecked` answers instead.
+#[test]
+fn proton_options_find_an_unchecked_commit() {
+    let (o, _, _) = learn(
+        "options",
+        &[
+            "--iut",
+            "ref:project!commit-unchecked",
+            "--part",
+            "options",
+            "--diff",
+            "ref:project",
+            "--inputs",
+            "event_stream,commit_stream,action_stream,commit_max",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("close(5): violation"), "{t}");
+}
+
+/// The `handler-v2` part runs the v2 profile, whose datagrams DT11 speaks of: one with version 2
+/// is dropped, and `bad-datagram-forwarded` forwards it to participant 1 (DT11, a fact).
+#[test]
+fn darktower_a_v2_datagram_of_another_version_forwarded_is_a_violation() {
+    let (o, _, _) = learn(
+        "handler-v2",
+        &[
+            "--iut",
+            "ref:v2!bad-datagram-forwarded",
+            "--part",
+            "handler-v2",
+            "--diff",
+            "ref:v2",
+            "--inputs",
+            "auth,datagram_bad_version",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after auth datagram_bad_version: the IUT connect_response bad_datagram / the reference connect_response -: violation"),
+        "{t}"
+    );
+}
+
+/// `vanish`: participant 0 falls silent and its session idles out within the input's window;
+/// participant 1 is told it left. `idle-left-voluntary` says VOLUNTARY where DT10's reason is
+/// CONNECTION_LOST: the letters agree, and the rules find it on the learned transition.
+#[test]
+fn darktower_a_participant_that_idled_out_leaving_voluntarily_is_found_on_its_transition() {
+    let (o, _, dot) = learn(
+        "controller-vanish",
+        &[
+            "--iut",
+            "ref:v1!idle-left-voluntary",
+            "--part",
+            "controller",
+            "--diff",
+            "ref:v1",
+            "--inputs",
+            "join,vanish",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(dot.contains("vanish / p1:participant_left"), "{dot}");
+    assert!(
+        t.contains("transition after join vanish: violation: rule darktower.controller.leave"),
+        "{t}"
+    );
+}

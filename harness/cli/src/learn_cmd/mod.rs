@@ -48,8 +48,9 @@ pub struct LearnArgs {
     /// The IUT's role (the family's name for it; default: the responder's).
     #[arg(long)]
     pub role: Option<String>,
-    /// The part of the role to learn, where the family splits it (Dark Tower's server:
-    /// `controller` or `handler`); default: the role's first.
+    /// The part of the role to learn, where the family splits it (the media stream's responder:
+    /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `timers`; Dark
+    /// Tower's server: `controller`, `handler`, `handler-v2`); default: the role's first.
     #[arg(long)]
     pub part: Option<String>,
     /// The reference to diff the model with (`ref:3way`); none: the model only.

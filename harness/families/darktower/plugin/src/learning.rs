@@ -31,10 +31,13 @@ pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
 /// (`join_third`: the meeting is full once participant 0 joined); a
 /// PublishStream (`p0-camera`); a SubscribeStream of participant 1's camera; a length-prefixed
 /// message that is no protobuf (`garbage`), or of length 0 (`empty_message`, DT6); a FIN of the
-/// signaling stream; closing the signaling session (`leave`). `wait` (3.1 s) passes the keep-alive
-/// and idle timers, which every query sets to 1 s and 3 s (DT10's 15 s and 30 s are the
-/// manifest's `{keepalive_ms}` and `{idle_ms}`, a contract: a program over real UDP would
-/// otherwise spend 31 s on each wait): the participants keep their sessions alive.
+/// signaling stream; closing the signaling session (`leave`); falling silent (`vanish`: nothing
+/// more from participant 0, whose session idles out within its 5-s window, DT10's
+/// CONNECTION_LOST: a silence past the idle timeout and its tolerance is what the judge needs to
+/// tell it from a voluntary leave). `wait` (3.1 s)
+/// passes the keep-alive and idle timers, which every query sets to 1 s and 3 s (DT10's 15 s and
+/// 30 s are the manifest's `{keepalive_ms}` and `{idle_ms}`, a contract: a program over real UDP
+/// would otherwise spend 31 s on each wait): the participants keep their sessions alive.
 pub const CONTROLLER: &[(&str, &str)] = &[
     (
         "join",
@@ -83,6 +86,10 @@ pub const CONTROLLER: &[(&str, &str)] = &[
     (
         "leave",
         r#"[{"close": {"participant": 0, "on": "signaling"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "vanish",
+        r#"[{"vanish": {"participant": 0}}, {"wait": {"ms": 5000}}]"#,
     ),
     ("wait", r#"[{"wait": {"ms": 3100}}]"#),
 ];
