@@ -475,14 +475,14 @@ fn proton_timers_within_short_waits_find_a_missing_discriminator_timeout() {
             "--diff",
             "ref:project",
             "--inputs",
-            "commit_stream,wait",
+            "commit_stream,wait_700ms",
         ],
     );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
         t.contains(
-            "after commit_stream wait wait: the IUT - - - / the reference - - close(1): violation"
+            "after commit_stream wait_700ms wait_700ms: the IUT - - - / the reference - - close(1): violation"
         ),
         "{t}"
     );
