@@ -67,12 +67,14 @@ learn: pyenv
 # by `harness learn --diff --fail-fast` alone over real UDP, each alphabet untimed first (seconds to
 # a minute), then with `wait` (minutes). Writes reports/learn/mutants/summary.md as it goes.
 # LEARN_MUTANTS picks the manifests (default: all six), LEARN_ONLY a name, LEARN_PARALLEL how many
-# mutants at once.
+# mutants at once, LEARN_JOBS each one's queries at once; LEARN_QUICK=1 leaves out the whole timed
+# alphabets (hours: a fleet's job), keeping the untimed ones and the timers within short waits.
 LEARN_MUTANTS ?= vectors/iut/python-mediastream.json vectors/iut/strangers/mediastream.json vectors/iut/python-proton.json vectors/iut/strangers/proton.json vectors/iut/python-darktower.json vectors/iut/strangers/darktower.json
 LEARN_PARALLEL ?= 2
+LEARN_JOBS ?= 8
 learn-mutants: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
-	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants --parallel $(LEARN_PARALLEL) $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
+	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants --parallel $(LEARN_PARALLEL) --jobs $(LEARN_JOBS) $(if $(LEARN_QUICK),--quick) $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
 
 # Interop of two real programs, the harness relaying between them: the media stream's legacy,
 # 3-way and fallback initiators of one independent implementation against the legacy, 3-way and

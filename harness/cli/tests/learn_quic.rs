@@ -338,14 +338,16 @@ fn parts_are_named() {
     let o = harness(&["learn", "--iut", "ref:v1", "--part", "mixer"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("--part mixer: expected one of controller, handler"),
+        text(&o).contains("--part mixer: expected one of controller, handler, handler-v2"),
         "{}",
         text(&o)
     );
     let o = harness(&["learn", "--iut", "ref:as_coded", "--part", "controller"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("--part controller: the server has no parts"),
+        text(&o).contains(
+            "--part controller: expected one of options, timers, or none (the whole server)"
+        ),
         "{}",
         text(&o)
     );

@@ -1679,6 +1679,10 @@ fn subject(
                 family.name()
             ),
             (Some(part), true) => format!("--part {part}: the {role_name} has no parts"),
+            (Some(part), false) if of_role.iter().any(|a| a.part.is_none()) => format!(
+                "--part {part}: expected one of {}, or none (the whole {role_name})",
+                parts.join(", ")
+            ),
             (Some(part), false) => format!("--part {part}: expected one of {}", parts.join(", ")),
             (None, _) => format!(
                 "{} has no learning alphabet for the {role_name} yet",
