@@ -34,10 +34,10 @@ pub const CONTROLLER_SETUP: &str = r#""iut": {"serves": "controller"},
 /// signaling stream; closing the signaling session (`leave`); falling silent (`vanish`: nothing
 /// more from participant 0, whose session idles out within its 5-s window, DT10's
 /// CONNECTION_LOST: a silence past the idle timeout and its tolerance is what the judge needs to
-/// tell it from a voluntary leave). `wait` (3.1 s)
-/// passes the keep-alive and idle timers, which every query sets to 1 s and 3 s (DT10's 15 s and
-/// 30 s are the manifest's `{keepalive_ms}` and `{idle_ms}`, a contract: a program over real UDP
-/// would otherwise spend 31 s on each wait): the participants keep their sessions alive.
+/// tell it from a voluntary leave). `wait` (3.1 s) passes the keep-alive and idle timers, which
+/// every query sets to 1 s and 3 s (DT10's 15 s and 30 s are the manifest's `{keepalive_ms}` and
+/// `{idle_ms}`, a contract: a program over real UDP would otherwise spend 31 s on each wait): the
+/// participants keep their sessions alive.
 pub const CONTROLLER: &[(&str, &str)] = &[
     (
         "join",
@@ -123,8 +123,8 @@ pub const HANDLER_V2_SETUP: &str = concat!(
 /// the second's sequence, 1, tells its byte order, DT4) or one (with the bad magic `DARX` (DT5),
 /// with stream type 2 (DT2), or naming another stream (DT3), or announcing a payload over
 /// 1 MiB in its frame header (`media_huge`, DH12: reset 0x03)), left open (a FIN with them would
-/// leave the handler nothing to stop: every byte has arrived); a v2 datagram, or one with version 2 (DT11); a FIN of the authentication stream;
-/// `wait` (3.1 s) as the controller's.
+/// leave the handler nothing to stop: every byte has arrived); a v2 datagram, or one with version
+/// 2 (DT11); a FIN of the authentication stream; `wait` (3.1 s) as the controller's.
 pub const HANDLER: &[(&str, &str)] = &[
     H_AUTH,
     H_AUTH_FORGED,

@@ -41,11 +41,11 @@ pub const SETUP: &str = concat!(
 /// `fin` ends the Event stream, `fin_mid_u32` ends it two bytes into a u32 (P5), `reset` resets
 /// the StateCommit stream (code 0), `stop_sending` stops the server's sending on the Event
 /// stream (H7); `fourth_stream` writes a discriminator on a 4th stream (12, opening it), which a
-/// server allowing 3 leaves blocked (`setup.order`, P4; each time: its answer needs no memory); `second_connection` connects again while the
-/// first connection is live (H10); `close` closes the connection with code 0. `wait` (5.1 s)
-/// lets every timer but the 300 s operation timeout fire (P3's 1 s discriminator timeout, the
-/// 5 s accept and idle timeouts): the untimed model is what happens within the windows, all
-/// short against them.
+/// server allowing 3 leaves blocked (`setup.order`, P4; each time: its answer needs no memory);
+/// `second_connection` connects again while the first connection is live (H10); `close` closes
+/// the connection with code 0. `wait` (5.1 s) lets every timer but the 300 s operation timeout
+/// fire (P3's 1 s discriminator timeout, the 5 s accept and idle timeouts): the untimed model is
+/// what happens within the windows, all short against them.
 pub const SERVER: &[(&str, &str)] = &[
     EVENT_STREAM,
     COMMIT_STREAM,
@@ -165,11 +165,11 @@ pub const OPTIONS: &[(&str, &str)] = &[
     WAIT,
 ];
 
-/// The timers brought within a few 700-ms waits (`wait_700ms`), each far from another and from a wait's edges
-/// (P3's discriminator timeout at its 1 s, which a program may not let a launch change; the
-/// accept timeout at 2 s, the operation timeout at 3.3 s, the idle timeout out of the way), on
-/// the project's profile (P3). A wait's window then holds a timer whichever inputs of a few
-/// windows (80 ms over real UDP) came before it.
+/// The timers brought within a few 700-ms waits (`wait_700ms`), each far from another and from a
+/// wait's edges (P3's discriminator timeout at its 1 s, which a program may not let a launch
+/// change; the accept timeout at 2 s, the operation timeout at 3.3 s, the idle timeout out of the
+/// way), on the project's profile (P3). A wait's window then holds a timer whichever inputs of a
+/// few windows (80 ms over real UDP) came before it.
 pub const TIMERS_SETUP: &str = concat!(
     r#""iut": {"requires": ["discriminator_timeout"]},
     "session": {"startup_ms": 0, "disc_ms": 1000, "accept_ms": 2000, "op_ms": 3300, "idle_ms": 20000},"#,
