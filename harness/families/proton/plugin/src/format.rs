@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 pub const FEATURES: &[(&str, &str)] = &[
     ("wrapping_commits", "StateCommit answers wrap (as coded)."),
     (
+        "three_streams",
+        "At most 3 bidirectional streams: a 4th is blocked by flow control (as coded; P4 lets a \
+         project server allow 4).",
+    ),
+    (
         "checked_commits",
         "P1: an overflowing StateCommit closes with code 5.",
     ),

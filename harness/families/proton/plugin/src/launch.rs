@@ -45,7 +45,7 @@ fn fits(profile: &str, feature: &str, manifest: Option<&Manifest>) -> bool {
     let flag = |f: &str| manifest.is_none_or(|m| m.has_flag(f));
     match feature {
         "restart" | "action_pull" => true,
-        "wrapping_commits" => !project,
+        "wrapping_commits" | "three_streams" => !project,
         "checked_commits" | "discriminator_timeout" => project,
         "action_push" => project && flag("action_push"),
         "reset_discriminator" => project && flag("reset_discriminator"),

@@ -63,7 +63,7 @@ pub type ProtonReport = handshake_quic_family::QuicReport;
 pub fn profile_features(profile: &Profile) -> Vec<String> {
     let mut f = vec!["restart", "action_pull"];
     match profile.base {
-        handshake_proton_endpoint::Base::AsCoded => f.push("wrapping_commits"),
+        handshake_proton_endpoint::Base::AsCoded => f.extend(["wrapping_commits", "three_streams"]),
         handshake_proton_endpoint::Base::Project => {
             f.extend([
                 "checked_commits",
