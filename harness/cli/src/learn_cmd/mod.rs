@@ -49,7 +49,7 @@ pub struct LearnArgs {
     #[arg(long)]
     pub role: Option<String>,
     /// The part of the role to learn, where the family splits it (the media stream's responder:
-    /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `timers`; Dark
+    /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `push`, `timers`; Dark
     /// Tower's server: `controller`, `handler`, `handler-v2`); default: the role's first.
     #[arg(long)]
     pub part: Option<String>,

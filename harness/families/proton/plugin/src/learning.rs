@@ -165,6 +165,26 @@ pub const OPTIONS: &[(&str, &str)] = &[
     WAIT,
 ];
 
+/// P2's push, its interval (10 s) longer than any query: the first item, due once the three
+/// streams are set up, is the only one a query sees, so a window's letter holds it.
+pub const PUSH_SETUP: &str = concat!(
+    r#""iut": {"action_push": true},
+    "session": {"startup_ms": 0, "action_interval_ms": 10000},"#,
+    connected_with_three_streams!()
+);
+
+/// The setup's inputs, the Action stream's as `action_stream_pushed` (an `action` it is answered
+/// with rests on P2, not on the as-coded pull), and `wait`.
+pub const PUSH: &[(&str, &str)] = &[
+    EVENT_STREAM,
+    COMMIT_STREAM,
+    (
+        "action_stream_pushed",
+        r#"[{"write": {"stream": 8, "hex": "03", "first": true}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    WAIT,
+];
+
 /// The timers brought within a few 700-ms waits (`wait_700ms`), each far from another and from a
 /// wait's edges (P3's discriminator timeout at its 1 s, which a program may not let a launch
 /// change; the accept timeout at 2 s, the operation timeout at 3.3 s, the idle timeout out of the
@@ -276,6 +296,11 @@ pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
     if *last == "wait_700ms" && letter == "close(3)" {
         return Some("timeouts");
     }
+    // The `push` part's: an action unprompted is P2's.
+    if letter == "action" && word.contains(&"action_stream_pushed") {
+        let set_up = ["event_stream", "commit_stream", "action_stream_pushed"];
+        return set_up.iter().all(|s| word.contains(s)).then_some("P2");
+    }
     let stream_of = |input: &str| match input {
         "event_stream" | "event" | "event_zero" | "event_high" => Some(1),
         "commit_stream" | "commit" | "commit_max" => Some(2),
@@ -381,6 +406,16 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
         },
         handshake_scenario::Alphabet {
             role: handshake_scenario::Role::Responder,
+            part: Some("push"),
+            setup: PUSH_SETUP,
+            inputs: PUSH,
+            seeds: &["event_stream commit_stream action_stream_pushed"],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
             part: Some("timers"),
             setup: TIMERS_SETUP,
             inputs: TIMERS,
@@ -465,6 +500,11 @@ mod tests {
             Some("timeouts")
         );
         assert_eq!(basis("event_stream wait", "close(3)"), None);
+        assert_eq!(
+            basis("action_stream_pushed commit_stream event_stream", "action"),
+            Some("P2")
+        );
+        assert_eq!(basis("action_stream_pushed commit_stream", "action"), None);
         // The edges: an id not above the last, an overflowing request, a second connection.
         assert_eq!(
             basis("event commit action event_high event", "close(5)"),
