@@ -587,7 +587,7 @@ class Manifest(unittest.TestCase):
         manifest_dir = os.path.dirname(self.PATH)
         with tempfile.TemporaryDirectory() as d:
             values = dict(manifest_dir=manifest_dir, listen=f"{HOST}:0", profile="project", idle_ms=3000,
-                          keepalive_ms=1000, accept_ms=5000, op_ms=3000, startup_ms=0, disc_ms=1000,
+                          keepalive_ms=1000, accept_ms=5000, op_ms=3000, startup_ms=0, disc_ms=1000, action_interval_ms=100,
                           keylog=os.path.join(d, "server.keys"), flags=m["flags"]["action_push"])
             words = [w.format(**values) for w in shlex.split(m["server"])]
             for word in shlex.split(values["flags"]):
