@@ -8,7 +8,7 @@ profile (or of the profile a part asks for), over each of the family's alphabets
 one finds it (`ATTEMPTS`), untimed first (`--untimed`: no `wait`, seconds to a minute), then
 whole: the media stream's handshake, then its push direction, its D14 options and its session
 limit; Proton's server, then its project options (P1, P4), its timers brought within short
-waits and P2's push; Dark Tower's part the description names (`controller, ...` or `handler, ...`), then a
+waits, P2's push, its startup delay (before any wait) and its idle timeout within short waits; Dark Tower's part the description names (`controller, ...` or `handler, ...`), then a
 handler's v2 datagrams. A mutant is *found* when a run exits 1 (a violating difference, or a rule
 broken on a learned transition) and a scenario it wrote to `differences/` breaks a check on the
 mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes
@@ -44,6 +44,7 @@ ATTEMPTS = {
                     ("limit", False, None, False)],
     "proton": [(None, True, None, True), ("options", True, "project", True),
                ("timers", False, "project", True), ("push", True, "project", True),
+               ("startup", True, None, True), ("idle", False, None, True),
                (None, False, None, False)],
     "darktower": [(None, True, None, True), ("handler-v2", True, "v2", True),
                   (None, False, None, False)],

@@ -491,6 +491,55 @@ fn proton_timers_within_short_waits_find_a_missing_discriminator_timeout() {
     assert!(!dot.contains("close(1)"), "{dot}");
 }
 
+/// The `idle` part's connection is over in the third 700-ms wait after its last packet (the
+/// server's 1.7 s idle timeout; the harness's endpoint offers an hour): waits are counted to 3,
+/// and an event (a packet) starts the count again.
+#[test]
+fn proton_idle_ends_a_silent_connection_in_the_third_short_wait() {
+    let (o, summary, dot) = learn(
+        "idle",
+        &[
+            "--iut",
+            "ref:as_coded",
+            "--part",
+            "idle",
+            "--inputs",
+            "event,wait_700ms",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("| wait_700ms wait_700ms | event → -, to 0 · wait_700ms → close(idle)"),
+        "{t}"
+    );
+    assert!(dot.contains("close(idle)"), "{dot}");
+    // Waits since the last packet (0, 1, 2), and over.
+    learned(&summary, "model", 4);
+}
+
+/// The `startup` part starts each query as the server's port is bound: a value answered before
+/// the startup delay is over is a violation (`startup`, a fact), which `no-startup-delay` does.
+#[test]
+fn proton_startup_finds_a_server_that_serves_at_once() {
+    let (o, _, _) = learn(
+        "startup",
+        &[
+            "--iut",
+            "ref:as_coded!no-startup-delay",
+            "--part",
+            "startup",
+            "--diff",
+            "ref:as_coded",
+            "--untimed",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("event / the reference"), "{t}");
+    assert!(t.contains("violation: step"), "{t}");
+}
+
 /// The `options` part runs the project's profile with its options on: an overflowing StateCommit
 /// request after the setup closes with 5 (P1), which `commit-unchecked` answers instead.
 #[test]

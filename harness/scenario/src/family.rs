@@ -692,10 +692,10 @@ pub struct Learning {
     /// replayed.
     pub pattern: fn(letter: &str) -> Option<Value>,
     /// The fact or decision that says whether the IUT sends `letter` in answer to the last of
-    /// `word`'s inputs (after the ones before it, from a fresh session): what a difference there
-    /// rests on. `None` where the facts say nothing of that state: a difference there is shown,
-    /// not judged.
-    pub basis: fn(word: &[&str], letter: &str) -> Option<&'static str>,
+    /// `word`'s inputs (after the ones before it, from a fresh session of the alphabet's `part`):
+    /// what a difference there rests on. `None` where the facts say nothing of that state: a
+    /// difference there is shown, not judged.
+    pub basis: fn(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str>,
     /// One window's letters (distinct, sorted) as the family words its answer: where what the IUT
     /// sent in a window races with how it ended it, the family keeps only what does not race (a
     /// QUIC server's close, whatever it wrote just before closing), so that a real program's
@@ -743,7 +743,7 @@ impl Learning {
         alphabets: &[],
         output: |_| None,
         pattern: |_| None,
-        basis: |_, _| None,
+        basis: |_, _, _| None,
         window: Learning::every_letter,
     };
 

@@ -49,7 +49,7 @@ pub struct LearnArgs {
     #[arg(long)]
     pub role: Option<String>,
     /// The part of the role to learn, where the family splits it (the media stream's responder:
-    /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `push`, `timers`; Dark
+    /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `push`, `timers`, `idle`, `startup`; Dark
     /// Tower's server: `controller`, `handler`, `handler-v2`); default: the role's first.
     #[arg(long)]
     pub part: Option<String>,
@@ -1001,16 +1001,20 @@ fn replays(
     };
     let (iut_letters, ref_letters) = (letters(iut_out.get(i)), letters(ref_out.get(i)));
     let names: Vec<&str> = prefix.iter().map(String::as_str).collect();
-    // The check goes right after input i's action (at its start when it only waits), and
-    // watches the input's window.
+    // The check goes right after input i's actions (a Proton `event` is two writes: the
+    // stream's discriminator and the value; at its start when it only waits), and watches the
+    // input's window.
     let steps_i = subject.inputs.get(&word[i]).map_or(&[][..], Vec::as_slice);
-    let acts = steps_i.first().is_some_and(|s| s.get("wait").is_none());
+    let acts = steps_i
+        .iter()
+        .take_while(|s| s.get("wait").is_none())
+        .count();
     let at: usize = subject.preamble.len()
         + prefix[..i]
             .iter()
             .map(|w| subject.inputs.get(w).map_or(0, Vec::len))
             .sum::<usize>()
-        + usize::from(acts);
+        + acts;
     let window = waited_ms(steps_i) as u64;
     let mut scenarios = Vec::new();
     let candidates = ref_letters
@@ -1026,7 +1030,7 @@ fn replays(
     for (letter, expected) in candidates {
         let (Some(pattern), Some(basis)) = (
             (subject.learning.pattern)(letter),
-            (subject.learning.basis)(&names, letter),
+            (subject.learning.basis)(subject.alphabet.part, &names, letter),
         ) else {
             continue;
         };

@@ -264,7 +264,7 @@ pub fn pattern(letter: &str) -> Option<Value> {
 /// media before it), of a third participant in a meeting for two, and of what is sent right
 /// after a successful authentication (a header's magic and stream type, a frame's stream id, a
 /// datagram's version). Later states: none.
-pub fn basis(word: &[&str], _letter: &str) -> Option<&'static str> {
+pub fn basis(_part: Option<&str>, word: &[&str], _letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
     // Participant 2 after participant 0 filled the meeting for two.
     if before == ["join"] && *last == "join_third" {
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn a_third_participant_is_judged_once_the_meeting_for_two_is_full() {
-        let basis = |word: &str| super::basis(&word.split(' ').collect::<Vec<_>>(), "x");
+        let basis = |word: &str| super::basis(None, &word.split(' ').collect::<Vec<_>>(), "x");
         assert_eq!(basis("join_third"), Some("participant_joined"));
         assert_eq!(basis("join join_third"), Some("errors, DH6"));
         assert_eq!(basis("join_ended"), Some("errors, DH6"));

@@ -89,7 +89,7 @@ pub fn pattern(letter: &str) -> Option<Value> {
 /// [`handshake_scenario::Learning::basis`]). Each query is a fresh tuple; a fact is named only
 /// in the states it speaks of (a SYN from a new tuple, an ACK to a pending handshake, a START
 /// first), elsewhere the decision of this project's reading, or none.
-pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
+pub fn basis(_part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
     // A handshake is pending: a SYN was accepted, no ACK, START or wait since.
     let pending = before.contains(&"syn")

@@ -204,8 +204,53 @@ pub const TIMERS: &[(&str, &str)] = &[
     COMMIT_STREAM,
     ACTION_STREAM,
     EVENT,
-    ("wait_700ms", r#"[{"wait": {"ms": 700}}]"#),
+    WAIT_700MS,
 ];
+
+const WAIT_700MS: (&str, &str) = ("wait_700ms", r#"[{"wait": {"ms": 700}}]"#);
+
+/// The idle timeout alone within a few 700-ms waits: 1.7 s, no keep-alive (the harness's own
+/// endpoint offers an hour: the connection's idle timeout is the server's), the accept timeout
+/// out of the way. A silent connection is over in the third wait after the last packet (1.7 s
+/// after it: 220 ms from either edge of that wait over real UDP), one whose server idles twice
+/// as long in the fifth.
+pub const IDLE_SETUP: &str = concat!(
+    r#""session": {"startup_ms": 0, "idle_ms": 1700, "keepalive_ms": 0, "accept_ms": 20000},"#,
+    connected_with_three_streams!()
+);
+
+/// A value on each stream (its discriminator first, once) and `wait_700ms`: every input but the
+/// wait sends something, so the time since the last packet is counted in waits alone (an input
+/// that sent nothing, a stream set up again, would shift it by a window, and the idle timeout's
+/// end across a wait's edge).
+pub const IDLE: &[(&str, &str)] = &[EVENT, COMMIT, ACTION, WAIT_700MS];
+
+/// The startup delay (1.5 s), on a fresh process each query (the delay is before its first
+/// connection only): the queries start once the server's port is bound and connect at once
+/// (whether the handshake completes during the delay, the facts do not say: no `connected` is
+/// awaited), every other timer out of the way.
+pub const STARTUP_SETUP: &str = r#""session": {"startup_ms": 1500, "idle_ms": 20000, "keepalive_ms": 0, "accept_ms": 20000},
+    "peer": {"steps": [
+        {"connect": {}},
+        {"open_bi": {"count": 3}}
+    ],
+    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#;
+
+/// The setup's inputs, a value, and `wait_2s`: the delay is over within the first wait after
+/// fewer than 300 windows (18 over real UDP), and never before it, so the model does not count
+/// windows (with shorter waits, the number of inputs before them would decide which wait holds
+/// the delay's end: a state for each).
+pub const STARTUP: &[(&str, &str)] = &[
+    EVENT_STREAM,
+    COMMIT_STREAM,
+    ACTION_STREAM,
+    EVENT,
+    ("wait_2s", r#"[{"wait": {"ms": 2000}}]"#),
+];
+
+/// The most inputs of the `startup` part with no wait among them that surely end within its
+/// startup delay: 12 windows (80 ms each over real UDP) and the handshake, inside 1.5 s.
+const SURELY_IN_STARTUP: usize = 12;
 
 /// A unit's output letter: what the server answered on which stream (`event`, `commit`,
 /// `action`: the values are left out, as they are the IUT's or the input's), how it ended a
@@ -251,13 +296,13 @@ pub fn pattern(letter: &str) -> Option<Value> {
         "action" => on(8),
         "-" => return None,
         close if close.starts_with("close(") => {
-            let code = close
-                .trim_start_matches("close(")
-                .trim_end_matches(')')
-                .parse::<u64>();
-            match code {
+            let inside = close.trim_start_matches("close(").trim_end_matches(')');
+            match inside.parse::<u64>() {
                 Ok(code) => {
                     serde_json::json!({"kind": "close", "where": {"by": "iut", "space": "application", "code": code}})
+                }
+                Err(_) if inside == "idle" => {
+                    serde_json::json!({"kind": "close", "where": {"by": "iut", "space": "idle"}})
                 }
                 Err(_) => serde_json::json!({"kind": "close", "where": {"by": "iut"}}),
             }
@@ -288,12 +333,19 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
 /// streams are set up: whether a server answers on a stream while a later one still waits for its
 /// discriminator, the facts do not say (the reference waits; a stranger's server from the facts
 /// alone answers at once).
-pub fn basis(word: &[&str], letter: &str) -> Option<&'static str> {
+pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
-    // The `timers` part's short waits: a close 3 there is the accept timeout's (as coded: a fact),
-    // which falls well inside such a wait. (After the whole alphabet's 5.1-s `wait` the idle
-    // timeout races with it.)
-    if *last == "wait_700ms" && letter == "close(3)" {
+    if part == Some("startup") {
+        // A value answered within the startup delay, surely: before any wait, in a few windows.
+        // When the first answer comes after it, the facts do not say (H1 is this project's).
+        let early = !word.contains(&"wait_2s") && word.len() <= SURELY_IN_STARTUP;
+        let value = matches!(letter, "event" | "commit" | "action");
+        return (early && value).then_some("startup");
+    }
+    // The `timers` and `idle` parts' short waits: a close 3 there is the accept timeout's, a
+    // silent end the idle timeout's (as coded: facts), each well inside such a wait. (After the
+    // whole alphabet's 5.1-s `wait` the idle timeout races with the accept timeout.)
+    if *last == "wait_700ms" && matches!(letter, "close(3)" | "close(idle)") {
         return Some("timeouts");
     }
     // The `push` part's: an action unprompted is P2's.
@@ -429,6 +481,34 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             real_time_window_ms: 80,
             fresh_process: false,
         },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("idle"),
+            setup: IDLE_SETUP,
+            inputs: IDLE,
+            seeds: &[
+                "wait_700ms wait_700ms wait_700ms wait_700ms wait_700ms wait_700ms",
+                "event commit action wait_700ms wait_700ms wait_700ms wait_700ms wait_700ms",
+                "event commit action wait_700ms wait_700ms event wait_700ms wait_700ms wait_700ms",
+            ],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("startup"),
+            setup: STARTUP_SETUP,
+            inputs: STARTUP,
+            seeds: &[
+                "event_stream commit_stream action_stream event",
+                "event_stream commit_stream action_stream event wait_2s event",
+            ],
+            settle_ms: 0,
+            real_time_window_ms: 80,
+            // The delay is before a process's first connection only.
+            fresh_process: true,
+        },
     ],
     output,
     pattern,
@@ -450,7 +530,8 @@ mod tests {
 
     #[test]
     fn a_value_is_the_facts_only_once_the_three_streams_are_set_up_in_order() {
-        let basis = |word: &str, letter| super::basis(&word.split(' ').collect::<Vec<_>>(), letter);
+        let basis =
+            |word: &str, letter| super::basis(None, &word.split(' ').collect::<Vec<_>>(), letter);
         assert_eq!(
             basis("event_stream commit_stream action_stream event", "event"),
             Some("wire.event")
@@ -501,6 +582,10 @@ mod tests {
         );
         assert_eq!(basis("event_stream wait", "close(3)"), None);
         assert_eq!(
+            basis("event_stream wait_700ms wait_700ms", "close(idle)"),
+            Some("timeouts")
+        );
+        assert_eq!(
             basis("action_stream_pushed commit_stream event_stream", "action"),
             Some("P2")
         );
@@ -524,6 +609,23 @@ mod tests {
             basis("event_stream second_connection", "refused"),
             Some("wire.second_connection")
         );
+    }
+
+    #[test]
+    fn in_the_startup_part_only_an_early_value_is_the_facts() {
+        let basis = |word: &str, letter| {
+            super::basis(
+                Some("startup"),
+                &word.split(' ').collect::<Vec<_>>(),
+                letter,
+            )
+        };
+        let setup = "event_stream commit_stream action_stream event";
+        assert_eq!(basis(setup, "event"), Some("startup"));
+        assert_eq!(basis(setup, "close(5)"), None);
+        assert_eq!(basis(&format!("{setup} wait_2s"), "event"), None);
+        let long = vec!["event"; super::SURELY_IN_STARTUP + 1].join(" ");
+        assert_eq!(basis(&long, "event"), None);
     }
 
     #[test]
