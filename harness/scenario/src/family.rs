@@ -800,6 +800,11 @@ pub struct FuzzHooks {
     /// kept run mostly waits on the network, and a family whose processes serve several runs at
     /// once keeps more of them busy.
     pub kept_jobs_per_core: usize,
+    /// On a kept process, one input in this many (drawn over all jobs) is followed by the
+    /// liveness probe; the others only by the harness's closing what they left open, one
+    /// session fewer each. A process that stopped serving shows at a later probe and its input
+    /// is found by replaying what it served lately (`blame`). 1: every input.
+    pub kept_probe_every: u64,
     /// The same steps spelt with fewer (a minimised finding is shown folded when it still shows
     /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
     /// nothing to fold.
@@ -814,6 +819,7 @@ impl FuzzHooks {
         text: |_, _| Vec::new(),
         edges: |_, _| &[],
         kept_jobs_per_core: 16,
+        kept_probe_every: 1,
         fold: |_| None,
     };
 }

@@ -84,6 +84,8 @@ pub trait DynFamily: Send + Sync {
     fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64];
     /// Its default jobs per core against kept processes ([`FuzzHooks::kept_jobs_per_core`]).
     fn fuzz_kept_jobs_per_core(&self) -> usize;
+    /// One input in how many on a kept process is probed ([`FuzzHooks::kept_probe_every`]).
+    fn fuzz_kept_probe_every(&self) -> u64;
     /// Its shorter spelling of the same steps ([`Family::fuzz_fold`]).
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>>;
 }
@@ -232,6 +234,9 @@ impl<F: Family> DynFamily for Registered<F> {
     }
     fn fuzz_kept_jobs_per_core(&self) -> usize {
         F::FUZZ.kept_jobs_per_core
+    }
+    fn fuzz_kept_probe_every(&self) -> u64 {
+        F::FUZZ.kept_probe_every
     }
     fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
         (F::FUZZ.fold)(steps)

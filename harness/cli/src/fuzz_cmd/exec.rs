@@ -170,6 +170,10 @@ pub(super) struct Runner<'a> {
     pub recent: Recent,
     /// Whether a crash or hang a fresh process does not show is traced by replaying `recent`.
     pub blame: bool,
+    /// One input in this many on a kept process is probed (see `FuzzHooks::kept_probe_every`).
+    pub probe_every: u64,
+    /// Inputs run on kept processes, to draw which are probed.
+    pub unprobed: std::sync::atomic::AtomicU64,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -276,11 +280,20 @@ impl Runner<'_> {
         (with_steps(scenario, steps), input_len)
     }
 
-    /// Runs `run` on `input` with the family's probe after its steps, which are put back as they
-    /// were after (a copy of every input cost a tenth of a run in virtual time); and how many
-    /// steps were the input's.
-    fn with_probe<T>(&self, input: &mut Value, run: impl FnOnce(&Value) -> T) -> (T, usize) {
-        let probe = self.probe(input, false);
+    /// Runs `run` on `input` with the family's probe after its steps (`probed`), which are put
+    /// back as they were after (a copy of every input cost a tenth of a run in virtual time);
+    /// and how many steps were the input's.
+    fn with_probe<T>(
+        &self,
+        input: &mut Value,
+        probed: bool,
+        run: impl FnOnce(&Value) -> T,
+    ) -> (T, usize) {
+        let probe = if probed {
+            self.probe(input, false)
+        } else {
+            Vec::new()
+        };
         let Some(steps) = input
             .pointer_mut("/peer/steps")
             .and_then(Value::as_array_mut)
@@ -339,9 +352,11 @@ impl Runner<'_> {
     /// inputs must not hide the bug a regression input shows.
     fn searched(&self, input: &mut Value, replay: bool) -> Option<Searched> {
         let iut = if replay { self.iut } else { &self.search_iut };
-        let (outcome, input_len) = self.with_probe(input, |probed| self.run_on(iut, probed));
-        let outcome = outcome?;
         let external = matches!(self.search_iut, Iut::External(_));
+        let probed = replay || !external || self.probe_due();
+        let (outcome, input_len) =
+            self.with_probe(input, probed, |scenario| self.run_on(iut, scenario));
+        let outcome = outcome?;
         let kept = (external && !replay)
             .then(ExternalIut::last_kept_process)
             .flatten();
@@ -373,6 +388,14 @@ impl Runner<'_> {
             fresh,
             blamed,
         })
+    }
+
+    /// Whether the next input on a kept process is probed: one in [`Runner::probe_every`].
+    fn probe_due(&self) -> bool {
+        let n = self
+            .unprobed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        n % self.probe_every == 0
     }
 
     /// The input of those kept process `pid` served lately (newest first, `shown_in` left out)

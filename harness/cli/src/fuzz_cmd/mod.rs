@@ -102,7 +102,9 @@ pub struct FuzzArgs {
     pub strict_profile: bool,
     /// Levers of the search turned off, to measure what each is worth (an A/B in one sitting):
     /// `rarity` (rare paths drawn more often with kept processes), `blame` (a crash or hang a
-    /// fresh process does not show traced by replaying what its kept process served lately).
+    /// fresh process does not show traced by replaying what its kept process served lately),
+    /// `sparse-probe` (the liveness probe after only some of a kept process's inputs, as the
+    /// family says: Proton's one in 4).
     #[arg(long, value_delimiter = ',', hide = true)]
     pub without: Vec<Lever>,
 }
@@ -114,6 +116,9 @@ pub enum Lever {
     Rarity,
     /// Blame by replay.
     Blame,
+    /// The liveness probe after only some of a kept process's inputs (the family's
+    /// `kept_probe_every`); without it, after every input.
+    SparseProbe,
 }
 
 /// The longest wait an `expect` of a library scenario becomes in a skeleton in virtual time: long
@@ -287,6 +292,13 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         strict_profile: args.strict_profile || !external,
         recent: exec::Recent::default(),
         blame: !args.without.contains(&Lever::Blame),
+        // A fresh process per input is probed after each: nothing later would show a hang.
+        probe_every: if !keep || args.without.contains(&Lever::SparseProbe) {
+            1
+        } else {
+            family.fuzz_kept_probe_every().max(1)
+        },
+        unprobed: Default::default(),
     };
     if let Some(first) = skeletons.first() {
         if let Err(code) = run_first_skeleton(&runner, &args.iut, first) {

@@ -176,5 +176,6 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     text: fuzz_text,
     edges: fuzz_edges,
     kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
+    kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
 };

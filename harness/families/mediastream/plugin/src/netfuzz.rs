@@ -146,6 +146,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     // A responder serves 8 runs at once: against the Python responder 64 jobs ran 283 inputs/s,
     // 32 jobs 170 (over both roles, where initiators start a process each, 66 and 70).
     kept_jobs_per_core: 32,
+    kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
 };
 
