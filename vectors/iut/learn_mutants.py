@@ -144,9 +144,11 @@ def sweep(a, manifest, m, family, first_reference, name, description):
             alphabet=(part or "whole") + (" untimed" if untimed else ""),
             exit=run.returncode,
         )
-        if run.returncode == 2 and "takes no {" in run.stderr:
+        if run.returncode == 2 and ("takes no {" in run.stderr or "(unsupported)" in run.stderr):
             # A part whose setup the program's command line cannot be told (a contract it does
-            # not offer, e.g. Proton's push interval): not an attempt on it.
+            # not offer, e.g. Proton's push interval), or that it says it does not implement
+            # (its unsupported exit code: the stranger's media stream pushes only after a legacy
+            # START): not an attempt on it.
             continue
         if run.returncode == 2 or not summary:
             row["error"] = (run.stderr or run.stdout).strip().splitlines()[-1:]
