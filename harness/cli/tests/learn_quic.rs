@@ -346,7 +346,7 @@ fn parts_are_named() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains(
-            "--part controller: expected one of options, push, timers, or none (the whole server)"
+            "--part controller: expected one of options, push, timers, idle, startup, or none (the whole server)"
         ),
         "{}",
         text(&o)
