@@ -9,8 +9,9 @@ one finds it (`ATTEMPTS`), untimed first (`--untimed`: no `wait`, seconds to a m
 whole: the media stream's handshake, then its push direction, its D14 options and its session
 limit; Proton's server, then its project options (P1, P4), its timers brought within short
 waits, P2's push, its startup delay (before any wait) and its idle timeout within short waits; Dark Tower's part the description names (`controller, ...` or `handler, ...`), then a
-handler's v2 datagrams. A mutant is *found* when a run exits 1 (a violating difference, or a rule
-broken on a learned transition) and a scenario it wrote to `differences/` breaks a check on the
+handler's v2 datagrams. A mutant is *found* when a run (`--strict-profile`: a deviation from
+this project's decisions the unmutated program does not show counts) exits 1 (a violating
+difference, or a rule broken on a learned transition) and a scenario it wrote to `differences/` breaks a check on the
 mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes
 OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or
 a run that could not learn. `--parallel N` learns N mutants at once (a learner mostly waits on
@@ -54,7 +55,11 @@ PARTS = {"controller,": "controller", "handler,": "handler"}
 
 
 def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
-    args = [harness, "learn", "--iut", iut, "--diff", reference, "--out", str(out), "--fail-fast"]
+    # A mutant breaking one of this project's decisions only deviates from the reading: held to
+    # the whole reading, as the replays below are (a check the unmutated program breaks too is
+    # its own reading, not the mutant's: `harness learn` compares the two).
+    args = [harness, "learn", "--iut", iut, "--diff", reference, "--out", str(out), "--fail-fast",
+            "--strict-profile"]
     if part:
         args += ["--part", part]
     if untimed:
