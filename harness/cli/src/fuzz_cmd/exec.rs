@@ -173,7 +173,7 @@ pub(super) struct Runner<'a> {
     /// One input in this many on a kept process is probed (see `FuzzHooks::kept_probe_every`).
     pub probe_every: u64,
     /// Inputs run on kept processes, to draw which are probed.
-    pub unprobed: std::sync::atomic::AtomicU64,
+    pub kept_inputs: std::sync::atomic::AtomicU64,
 }
 
 /// Simulation steps and link events (a datagram sent and delivered is two) one input may take
@@ -393,7 +393,7 @@ impl Runner<'_> {
     /// Whether the next input on a kept process is probed: one in [`Runner::probe_every`].
     fn probe_due(&self) -> bool {
         let n = self
-            .unprobed
+            .kept_inputs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         n % self.probe_every == 0
     }

@@ -298,7 +298,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         } else {
             family.fuzz_kept_probe_every().max(1)
         },
-        unprobed: Default::default(),
+        kept_inputs: Default::default(),
     };
     if let Some(first) = skeletons.first() {
         if let Err(code) = run_first_skeleton(&runner, &args.iut, first) {
