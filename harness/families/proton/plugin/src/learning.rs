@@ -10,15 +10,26 @@
 
 use serde_json::Value;
 
-/// The preamble and `finally` every part's queries share (see [`SETUP`]).
+/// What every query does after its last input: it closes its connection, so that a server
+/// serving one at a time is free for the next (the end of a `peer` object).
+macro_rules! closing_the_connection {
+    () => {
+        r#""finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#
+    };
+}
+
+/// The preamble and `finally` every part's queries share but `startup`'s (see [`SETUP`]).
 macro_rules! connected_with_three_streams {
     () => {
-        r#""peer": {"steps": [
+        concat!(
+            r#""peer": {"steps": [
         {"connect": {}},
         {"expect": {"kind": "connected", "within_ms": 2000}},
         {"open_bi": {"count": 3}}
     ],
-    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#
+    "#,
+            closing_the_connection!()
+        )
     };
 }
 
@@ -229,12 +240,15 @@ pub const IDLE: &[(&str, &str)] = &[EVENT, COMMIT, ACTION, WAIT_700MS];
 /// connection only): the queries start once the server's port is bound and connect at once
 /// (whether the handshake completes during the delay, the facts do not say: no `connected` is
 /// awaited), every other timer out of the way.
-pub const STARTUP_SETUP: &str = r#""session": {"startup_ms": 1500, "idle_ms": 20000, "keepalive_ms": 0, "accept_ms": 20000},
+pub const STARTUP_SETUP: &str = concat!(
+    r#""session": {"startup_ms": 1500, "idle_ms": 20000, "keepalive_ms": 0, "accept_ms": 20000},
     "peer": {"steps": [
         {"connect": {}},
         {"open_bi": {"count": 3}}
     ],
-    "finally": [{"close": {"code": 0}}, {"wait": {"ms": 20}}]}"#;
+    "#,
+    closing_the_connection!()
+);
 
 /// The setup's inputs, a value, and `wait_2s`: the delay is over within the first wait after
 /// fewer than 300 windows (18 over real UDP), and never before it, so the model does not count
