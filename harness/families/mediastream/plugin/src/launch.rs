@@ -211,6 +211,7 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
             });
         if all {
             let launch = complete(s, p, chosen);
+            untold(manifest, s, &launch)?;
             if let Some(n) = s.iut.fields.session_limit {
                 if !manifest.has_flag("session_limit") {
                     return Err(format!("the scenario needs a session limit of {n} and the manifest has no session_limit flag"));
@@ -227,6 +228,28 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
         "no one profile of the IUT has all of the features [{}]",
         labels.join(", ")
     ))
+}
+
+/// Why the IUT cannot run `s`: a stream value the scenario sets otherwise than the default whose
+/// placeholder (or flag) the IUT's command does not take. A program that cannot be told is taken
+/// to stream the scenarios' default ([`crate::format::default_stream`]); judging it by another
+/// stream would fail it for a contract it was never offered.
+fn untold(manifest: &Manifest, s: &Scenario<MediaStream>, launch: &Launch) -> Result<(), String> {
+    if manifest.template(s.iut.role).is_none() {
+        return Ok(());
+    }
+    let mut plain = s.clone();
+    plain.setup.stream = crate::format::default_stream();
+    let default = complete(&plain, &launch.profile, Vec::new()).values;
+    for ((name, value), (_, base)) in launch.values.iter().zip(&default) {
+        let told = manifest.takes(s.iut.role, name) || manifest.has_flag(name);
+        if value != base && !told {
+            return Err(format!(
+                "the IUT's command takes no {{{name}}}: it cannot be run with {name} {value} (its default is taken to be {base})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A responder already running, behaving like `profile` (in pull: its direction was fixed when it

@@ -299,6 +299,18 @@ fn commands_are_built_word_by_word() {
         .err()
         .unwrap_or_default()
         .contains("session_limit"));
+    // A stream the command cannot be told of: the program is taken to stream the scenarios'
+    // default, so the scenario is unsupported, not failed; the default stream runs.
+    let mut s = scenario(Role::Responder, &[]);
+    s.setup.stream.bits_per_second = 112_800;
+    assert_eq!(
+        launch(&plain, &s).err().unwrap_or_default(),
+        "the IUT's command takes no {bits_per_second}: it cannot be run with bits_per_second 112800 (its default is taken to be 200000)"
+    );
+    let told = Manifest::from_command("iut {listen} {bits_per_second}", MediaStream::PLACEHOLDERS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(launch(&told, &s).is_ok());
+    assert!(launch(&plain, &scenario(Role::Responder, &[])).is_ok());
     assert_eq!(
         split_words(r#"sh -c 'sleep 1 & sleep 2'"#).unwrap_or_default(),
         ["sh", "-c", "sleep 1 & sleep 2"]
