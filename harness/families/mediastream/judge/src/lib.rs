@@ -1375,7 +1375,14 @@ impl Session {
         let plan = FragmentPlan::new(total, self.max_datagram).ok();
         let as_planned =
             plan.is_some_and(|p| p.iter().map(|d| d.len).eq(self.frame_sizes.iter().copied()));
-        if as_planned {
+        // With the stream's F known, the datagrams are some of F's own (a frame that lost some
+        // is still that), not a frame of another size cut right.
+        let streams_plan = self
+            .frame_size
+            .filter(|f| *f != total)
+            .and_then(|f| FragmentPlan::new(f, self.max_datagram).ok());
+        let of_the_stream = streams_plan.is_none_or(|p| some_of(&self.frame_sizes, &p));
+        if as_planned && of_the_stream {
             self.last_good_frame.clone_from(&self.frame_sizes);
         } else {
             let (number, time_ns, src) = self.frame_start_packet;
@@ -1386,12 +1393,17 @@ impl Session {
                 ..*packet
             };
             let sizes = self.frame_sizes.clone();
-            let detail = match plan {
-                Some(p) => format!(
+            let detail = match (plan, streams_plan) {
+                (Some(_), Some(p)) if !of_the_stream => format!(
+                    "frame of {total} bytes sent as {sizes:?}: not datagrams of the stream's {}-byte frame, cut {}",
+                    p.frame_size(),
+                    plan_text(&p)
+                ),
+                (Some(p), _) => format!(
                     "frame of {total} bytes sent as {sizes:?}, expected {:?}",
                     p.iter().map(|d| d.len).collect::<Vec<_>>()
                 ),
-                None => {
+                (None, _) => {
                     format!("frame of {total} bytes sent as {sizes:?}: below the 27-byte minimum")
                 }
             };
@@ -1567,5 +1579,41 @@ impl Judge for Checker {
     }
     fn finish(self) -> Report {
         Checker::finish(self)
+    }
+}
+
+/// Whether `sizes` are some of `plan`'s datagrams (in any order: a frame that lost datagrams, or
+/// had them reordered, is still the plan's). A plan has at most three lengths: M for all but its
+/// last one or two.
+fn some_of(sizes: &[u64], plan: &FragmentPlan) -> bool {
+    let n = plan.count();
+    let mut tail: Vec<u64> = (n.saturating_sub(2)..n)
+        .filter_map(|i| plan.datagram(i))
+        .map(|d| d.len)
+        .collect();
+    let mut full = n.saturating_sub(2);
+    sizes.iter().all(|s| {
+        if let Some(k) = tail.iter().position(|t| t == s) {
+            tail.swap_remove(k);
+            true
+        } else if *s == plan.max_datagram() && full > 0 {
+            full -= 1;
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// A plan's datagram lengths, said briefly (`[1383, 27]`, or `98 × 1400, then [1374, 27]`).
+fn plan_text(plan: &FragmentPlan) -> String {
+    let n = plan.count();
+    let tail: Vec<u64> = (n.saturating_sub(2)..n)
+        .filter_map(|i| plan.datagram(i))
+        .map(|d| d.len)
+        .collect();
+    match n.saturating_sub(2) {
+        0 => format!("{tail:?}"),
+        full => format!("{full} × {}, then {tail:?}", plan.max_datagram()),
     }
 }

@@ -45,7 +45,7 @@ handshake_check::rules! {
     SEQ_FROM_ONE = ("mediastream.media.seq_from_1", Fact, "Frames and fragmentation as coded",
         "Sequence numbers start at 1 and rise by one per frame; all datagrams of a frame are sent together.");
     FRAGMENTATION = ("mediastream.media.fragmentation", Fact, "Frames and fragmentation as coded",
-        "A frame is cut into datagrams of M bytes, and when the remainder would be 1..26 bytes the previous datagram is shortened so the last is 27.");
+        "A frame of F bytes (headers included) is cut into datagrams of M bytes, and when the remainder would be 1..26 bytes the previous datagram is shortened so the last is 27.");
     PAYLOAD_PATTERN = ("mediastream.media.payload_pattern", Fact, "Payload fill pattern (-verify:data)",
         "Every media payload equals the fill pattern from offset 0.");
     MAX_DATAGRAM = ("mediastream.media.max_datagram_size", Fact, "Frames and fragmentation as coded (-DatagramByteSize)",

@@ -2,7 +2,7 @@
 //! must run (chosen from what its manifest supports), the flags that say so, and the values of the
 //! family's placeholders (`{bits_per_second}`, `{frame_rate}`, …).
 
-use handshake_mediastream_endpoint::{Profile, ProfileKind, Verify};
+use handshake_mediastream_endpoint::{Direction, Profile, ProfileKind, Verify};
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::{Role, Scenario};
 
@@ -241,9 +241,20 @@ fn untold(manifest: &Manifest, s: &Scenario<MediaStream>, launch: &Launch) -> Re
     let mut plain = s.clone();
     plain.setup.stream = crate::format::default_stream();
     let default = complete(&plain, &launch.profile, Vec::new()).values;
+    // The buffer depth and the check of payloads are the receiver's; the direction is a feature
+    // (`push`), chosen above.
+    let receives = matches!(
+        (s.iut.role, s.setup.stream.direction),
+        (Role::Initiator, Direction::Pull) | (Role::Responder, Direction::Push)
+    );
     for ((name, value), (_, base)) in launch.values.iter().zip(&default) {
+        let relevant = match *name {
+            "buffer_depth" | "verify" => receives,
+            "direction" => false,
+            _ => true,
+        };
         let told = manifest.takes(s.iut.role, name) || manifest.has_flag(name);
-        if value != base && !told {
+        if relevant && value != base && !told {
             return Err(format!(
                 "the IUT's command takes no {{{name}}}: it cannot be run with {name} {value} (its default is taken to be {base})"
             ));

@@ -89,8 +89,18 @@ pub fn pattern(letter: &str) -> Option<Value> {
 /// [`handshake_scenario::Learning::basis`]). Each query is a fresh tuple; a fact is named only
 /// in the states it speaks of (a SYN from a new tuple, an ACK to a pending handshake, a START
 /// first), elsewhere the decision of this project's reading, or none.
-pub fn basis(_part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
+pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
+    // A START served (D9's option on): the legacy session it started is live while no wait has
+    // passed (its stream lasts a second), and a repeat is a legacy duplicate, ignored.
+    if part == Some("legacy_start")
+        && *last == "start"
+        && !before.is_empty()
+        && before.iter().all(|i| *i == "start")
+        && matches!(letter, "connection_id" | "syn_ack")
+    {
+        return Some("D9.as_legacy");
+    }
     // A handshake is pending: a SYN was accepted, no ACK, START or wait since.
     let pending = before.contains(&"syn")
         && before
@@ -199,6 +209,19 @@ pub const OPTIONS: &[(&str, &str)] = &[
     RESPONDER[6], // wait
 ];
 
+/// A responder that also serves START (D9's option), its stream short.
+pub const LEGACY_START_SETUP: &str = r#""iut": {"requires": ["allow_legacy_start"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400}"#;
+
+/// Its inputs: START (again: a duplicate while its session is live), the handshake's SYN and
+/// ACK on the same tuple, and the wait.
+pub const LEGACY_START: &[(&str, &str)] = &[
+    RESPONDER[4], // start
+    RESPONDER[0], // syn
+    RESPONDER[2], // ack
+    RESPONDER[6], // wait
+];
+
 /// A 3-way initiator's query: the program starts (a fresh process each time: it opens its
 /// session when it starts) and its first SYN is taken before the first input's window (a
 /// millisecond after it: in virtual time the first window would start the instant the SYN came).
@@ -240,7 +263,8 @@ pub const INITIATOR: &[(&str, &str)] = &[
 ];
 
 /// The media stream's alphabets: the responder's handshake (the default part), its push
-/// direction, and its session limit; the 3-way initiator's handshake.
+/// direction, its session limit, its D14 options and its START served (D9's option); the 3-way
+/// initiator's handshake.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
     alphabets: &[
         handshake_scenario::Alphabet {
@@ -296,6 +320,22 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             seeds: &[
                 "syn_options ack wait",
                 "syn_options syn_options ack wait wait",
+            ],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("legacy_start"),
+            setup: LEGACY_START_SETUP,
+            inputs: LEGACY_START,
+            seeds: &[
+                "start start",
+                "start wait start",
+                "start wait wait start",
+                "start syn ack",
+                "syn ack start",
             ],
             settle_ms: 1500,
             real_time_window_ms: 25,

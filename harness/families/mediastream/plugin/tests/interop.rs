@@ -463,7 +463,8 @@ fn two_programs_meet_through_the_harness() {
 #[test]
 fn a_pair_that_cannot_meet_says_why() {
     let (ours, _) = programs();
-    let wait = "python3 -c 'import time; time.sleep(30)'";
+    // Told the matrix's stream (a command that could not be told would not be run at all).
+    let wait = "python3 -c 'import time; time.sleep(30)' {bits_per_second} {frame_rate} {stream_length} {buffer_depth} {datagram_byte_size}";
     let a = Request {
         initiators: vec![format!("cmd@3way:{wait} {{target}}")],
         responders: vec![format!("{ours}@3way")],
