@@ -15,7 +15,8 @@ difference, or a rule broken on a learned transition) and a scenario it wrote to
 mutant that the unmutated program keeps; it is listed with how, the states and the time. Writes
 OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or
 a run that could not learn. `--parallel N` learns N mutants at once (a learner mostly waits on
-its windows); `--quick` leaves out the whole timed alphabets (hours: a fleet's job).
+its windows); `--quick` leaves out the whole timed alphabets (hours: a fleet's job); `--initiators` adds the
+media stream's initiator mutants, learned over its 3-way and its legacy initiator's alphabets.
 
     learn_mutants.py --harness target/release/harness --out reports/learn/mutants MANIFEST...
 """
@@ -30,7 +31,7 @@ import time
 
 # Each family's reference per manifest profile, and its parts (`--part`) to learn.
 REFERENCES = {
-    "mediastream": lambda profile: "ref:3way",
+    "mediastream": lambda profile: f"ref:{profile}",
     "proton": lambda profile: f"ref:{profile}",
     "darktower": lambda profile: f"ref:{profile}",
 }
@@ -40,7 +41,7 @@ REFERENCES = {
 # with that profile's reference). A quick attempt takes minutes: the untimed alphabets, and the
 # timed ones whose timers are brought within a few short waits.
 ATTEMPTS = {
-    "mediastream": [("handshake", True, None, True), ("legacy_start", True, None, True),
+    "mediastream": [("handshake", True, None, True), ("legacy_start", True, "3way+allow_legacy_start", True),
                     ("handshake", False, None, False),
                     ("push", False, None, False), ("options", False, None, False),
                     ("limit", False, None, False)],
@@ -51,11 +52,19 @@ ATTEMPTS = {
     "darktower": [(None, True, None, True), ("handler-v2", True, "v2", True),
                   (None, False, None, False)],
 }
+# The initiators' (`--initiators`): only the media stream's initiator has alphabets (its 3-way
+# handshake, untimed then whole; the legacy initiator's START re-sends, a few waits), learned on a
+# fresh process per query.
+INITIATOR_ATTEMPTS = {
+    "mediastream": [(None, True, None, True), ("legacy", False, "legacy", True),
+                    (None, False, None, False)],
+}
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
+INITIATOR_SIDE = ("initiator,",)
 PARTS = {"controller,": "controller", "handler,": "handler"}
 
 
-def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
+def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None, role=None):
     # A mutant breaking one of this project's decisions only deviates from the reading: held to
     # the whole reading, as the replays below are (a check the unmutated program breaks too is
     # its own reading, not the mutant's: `harness learn` compares the two).
@@ -65,6 +74,8 @@ def learn(harness, iut, reference, out, part=None, untimed=False, jobs=None):
         args += ["--part", part]
     if untimed:
         args.append("--untimed")
+    if role:
+        args += ["--role", role]
     if jobs:
         args += ["--jobs", str(jobs)]
     started = time.monotonic()
@@ -132,7 +143,9 @@ def sweep(a, manifest, m, family, first_reference, name, description):
     row = {"mutant": label, "description": description, "found": False}
     total = 0.0
     named = next((part for prefix, part in PARTS.items() if description.startswith(prefix)), None)
-    for k, (part, untimed, profile, quick) in enumerate(ATTEMPTS[family]):
+    role = "initiator" if description.startswith(INITIATOR_SIDE) else None
+    attempts = INITIATOR_ATTEMPTS[family] if role else ATTEMPTS[family]
+    for k, (part, untimed, profile, quick) in enumerate(attempts):
         if a.quick and not quick:
             continue
         # Dark Tower's v2 handler is a handler's: a controller's mutant is not sought there.
@@ -141,7 +154,7 @@ def sweep(a, manifest, m, family, first_reference, name, description):
         part = part or named
         reference = REFERENCES[family](profile) if profile else first_reference
         out = a.out / m["name"] / f"{name}-{k + 1}"
-        run, seconds, summary = learn(a.harness, iut, reference, out, part, untimed, a.jobs)
+        run, seconds, summary = learn(a.harness, iut, reference, out, part, untimed, a.jobs, role)
         total += seconds
         row.update(
             seconds=round(total, 1),
@@ -181,6 +194,9 @@ def main():
     parser.add_argument("--quick", "--untimed-only", action="store_true",
                         help="only the attempts of minutes (the untimed alphabets, and the timers "
                              "brought within short waits): the whole timed alphabets are left out")
+    parser.add_argument("--initiators", action="store_true",
+                        help="the initiators' mutants too, where the family has an initiator "
+                             "alphabet (the media stream's)")
     parser.add_argument("manifests", nargs="+", type=pathlib.Path)
     a = parser.parse_args()
     tasks = []
@@ -194,10 +210,14 @@ def main():
         if family not in REFERENCES:
             print(f"{manifest}: no reference for protocol {family!r}", file=sys.stderr)
             return 2
-        reference = REFERENCES[family]((m.get("profiles") or ["v1"])[0])
+        default_profile = "3way" if family == "mediastream" else "v1"
+        reference = REFERENCES[family]((m.get("profiles") or [default_profile])[0])
         for name, description in sorted(m.get("mutants", {}).items()):
             wanted = not a.only or any(part in name for part in a.only.split(","))
-            if description.startswith(SERVER_SIDE) and wanted:
+            side = description.startswith(SERVER_SIDE) or (
+                a.initiators and family in INITIATOR_ATTEMPTS
+                and description.startswith(INITIATOR_SIDE))
+            if side and wanted:
                 tasks.append((a, manifest, m, family, reference, name, description))
     rows = []
     # The summary is rewritten as each mutant ends: an interrupted sweep keeps what it found.

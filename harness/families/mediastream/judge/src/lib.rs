@@ -204,6 +204,8 @@ struct Session {
     handshake: Vec<(&'static str, u32)>,
     /// Times of the initiator's SYNs (`None`: one the harness delayed or changed; its time is unknown).
     syn_times: Vec<Option<u64>>,
+    /// When the initiator's last START of a legacy pull session was seen (ns).
+    last_start: Option<u64>,
     start_after_syn: bool,
     syn_received: bool,
     start_received: bool,
@@ -532,6 +534,7 @@ impl Session {
             opened: Opened::Unknown,
             handshake: Vec::new(),
             syn_times: Vec::new(),
+            last_start: None,
             start_after_syn: false,
             syn_received: false,
             start_received: false,
@@ -632,6 +635,8 @@ impl Session {
     /// A changed datagram whose flag still reads SYN opens a 3-way session like any SYN (a truncated
     /// first SYN is still the first SYN).
     fn note_changed_initiator_datagram(&mut self, packet: &Packet<'_>) {
+        // A START changed so that it no longer reads as one: the next is not judged against it.
+        self.last_start = None;
         let reads_as_syn = packet.payload.len() >= 2
             && handshake_mediastream_wire::Packet::new_unchecked(packet.payload).flag()
                 == handshake_mediastream_wire::flag::SYN;
@@ -744,7 +749,12 @@ impl Session {
             self.violate(packet, &rules::MAX_DATAGRAM, detail);
         }
         match datagram {
-            Datagram::Start => self.on_start(packet, from_initiator, received),
+            Datagram::Start => {
+                self.on_start(packet, from_initiator, received);
+                if from_initiator {
+                    self.check_start_resend(options, packet);
+                }
+            }
             Datagram::Control(c) => {
                 self.on_control(
                     options,
@@ -860,6 +870,47 @@ impl Session {
             Opened::Start => {}
         }
         self.start_received |= received;
+    }
+
+    /// A legacy pull session's STARTs before its first media: a fixed interval, trunc(1000/FR) +
+    /// 500 ms (a fact of the legacy initiator as coded). A timer fires late under load, never
+    /// early: early by more than the tolerance (+10 %) breaks it, late only beyond half an
+    /// interval more. A START the harness copied is not the initiator's; one it delayed or changed
+    /// breaks the chain (when it was sent is not known).
+    fn check_start_resend(&mut self, options: &CheckOptions, packet: &Packet<'_>) {
+        let legacy_pull = self.opened == Opened::Start
+            && !self.start_after_syn
+            && options.direction == Some(Direction::Pull);
+        let Some(frame_rate) = options.stream.map(|c| u64::from(c.frame_rate)) else {
+            return;
+        };
+        if !legacy_pull || self.media_started || packet.mark.copy || frame_rate == 0 {
+            return;
+        }
+        if packet.mark.modified {
+            // Delayed or held: when it was sent is not known.
+            self.last_start = None;
+            return;
+        }
+        let at = packet.time_ns;
+        let Some(before) = self.last_start.replace(at) else {
+            return;
+        };
+        let expected = (1000 / frame_rate + 500) * 1_000_000;
+        let actual = at.saturating_sub(before);
+        let tolerance = options.tolerance.ns();
+        let early = tolerance + expected / 10;
+        let late = tolerance + expected / 2;
+        if actual + early < expected || actual > expected + late {
+            let detail = format!(
+                "START came {:.1} ms after the one before it, expected {:.1} ms (allowed {:.1} ms early, {:.1} ms late)",
+                actual as f64 / 1e6,
+                expected as f64 / 1e6,
+                early as f64 / 1e6,
+                late as f64 / 1e6
+            );
+            self.violate(packet, &rules::START_RESENDS, detail);
+        }
     }
 
     /// D14 gives the known option types' value sizes and calls only a TLV running past the end

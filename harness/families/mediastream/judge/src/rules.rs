@@ -36,6 +36,8 @@ handshake_check::rules! {
         "Repeated SYN-ACKs to one initiator carry the same id and the same Accept.");
     NO_CONTROL_TO_LEGACY = ("mediastream.legacy.no_control_frames", Profile, "D9.as_legacy; legacy behaviour as coded",
         "Never a control frame towards a peer that opened with legacy START.");
+    START_RESENDS = ("mediastream.legacy.start_resends", Fact, "Legacy behaviour as coded (initiator)",
+        "A legacy pull initiator re-sends START every trunc(1000/FrameRate)+500 ms, a fixed interval (a re-send may come late by up to half of it, not early), until the first media arrives.");
     CONNECTION_ID_FIRST_ONCE = ("mediastream.media.connection_id_first_once", Fact, "Legacy behaviour as coded; push branch as coded; D6",
         "The responder sends CONNECTION_ID before any media, and in a legacy pull session only once.");
     ONE_DIRECTION = ("mediastream.media.one_direction", Fact, "Roles; the push branch as coded",

@@ -141,6 +141,11 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         {
             Some("D2")
         }
+        // A legacy initiator's START re-sends, before any media (the legacy initiator as coded:
+        // a CONNECTION_ID does not stop them, the first media does).
+        ("wait", "start") if part == Some("legacy") && !before.iter().any(|i| *i == "frames") => {
+            Some("legacy.initiator")
+        }
         // D5 speaks of a handshake (media of an unknown session is dropped: D8), not of a SYN-ACK
         // after a CONNECTION_ID began a session, nor after one that may have ended.
         ("syn_ack", "ack")
@@ -262,9 +267,27 @@ pub const INITIATOR: &[(&str, &str)] = &[
     ("wait", r#"[{"wait": {"ms": 1000}}]"#),
 ];
 
+/// A legacy initiator's query (a fresh process each time): its first START is taken, and the
+/// inputs start 300 ms after it, half of its re-send interval (trunc(1000/10)+500 = 600 ms at the
+/// setup's 10 frames/s), so that each re-send falls mid-wait, 300 ms from either edge. Its
+/// stream's first render is 3 s in (3 s of buffer): with nothing come by then the stream fails,
+/// so four re-sends are seen before it does.
+pub const LEGACY_INITIATOR_SETUP: &str = r#""iut": {"requires": ["legacy_start"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 3, "buffer_depth_secs": 3, "datagram_byte_size": 1400},
+    "peer": {"steps": [{"expect": {"kind": "start", "within_ms": 1000}}, {"wait": {"ms": 300}}]}"#;
+
+/// A legacy initiator's inputs, the responder's doings: its CONNECTION_ID (which does not stop
+/// the re-sends), two media frames (the first media stops them), and a wait of one re-send
+/// interval.
+pub const LEGACY_INITIATOR: &[(&str, &str)] = &[
+    INITIATOR[3], // connection_id
+    INITIATOR[4], // frames
+    ("wait", r#"[{"wait": {"ms": 600}}]"#),
+];
+
 /// The media stream's alphabets: the responder's handshake (the default part), its push
 /// direction, its session limit, its D14 options and its START served (D9's option); the 3-way
-/// initiator's handshake.
+/// initiator's handshake (the default part), and the legacy initiator's START re-sends.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
     alphabets: &[
         handshake_scenario::Alphabet {
@@ -358,6 +381,21 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             settle_ms: 1500,
             real_time_window_ms: 25,
             // An initiator starts its session when it starts.
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: Some("legacy"),
+            setup: LEGACY_INITIATOR_SETUP,
+            inputs: LEGACY_INITIATOR,
+            seeds: &[
+                "wait wait wait",
+                "connection_id wait wait",
+                "connection_id frames wait",
+                "frames wait",
+            ],
+            settle_ms: 3500,
+            real_time_window_ms: 25,
             fresh_process: true,
         },
     ],
