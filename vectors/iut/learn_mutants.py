@@ -6,7 +6,7 @@ For each manifest given, each mutant whose description says it is the responder'
 server's is learned with `--fail-fast` and diffed with the reference of the manifest's first
 profile (or of the profile a part asks for), over each of the family's alphabets in turn until
 one finds it (`ATTEMPTS`), untimed first (`--untimed`: no `wait`, seconds to a minute), then
-whole: the media stream's handshake, its START served (D9's option, untimed), then its push direction, its D14 options and its session
+whole: the media stream's handshake, its START served (D9's option, untimed), a legacy push receiver (untimed), then its push direction, its D14 options and its session
 limit; Proton's server, then its project options (P1, P4), its timers brought within short
 waits, P2's push, its startup delay (before any wait) and its idle timeout within short waits; Dark Tower's part the description names (`controller, ...` or `handler, ...`), then a
 handler's v2 datagrams. A mutant is *found* when a run (`--strict-profile`: a deviation from
@@ -42,6 +42,7 @@ REFERENCES = {
 # timed ones whose timers are brought within a few short waits.
 ATTEMPTS = {
     "mediastream": [("handshake", True, None, True), ("legacy_start", True, "3way+allow_legacy_start", True),
+                    ("legacy_push", True, "legacy", True),
                     ("handshake", False, None, False),
                     ("push", False, None, False), ("options", False, None, False),
                     ("limit", False, None, False)],

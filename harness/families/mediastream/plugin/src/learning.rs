@@ -122,6 +122,9 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         }
         ("syn_v2", _) => Some("D4.triggers"),
         ("ack", "connection_id") if pending => Some("D6"),
+        ("start", "connection_id") if before.is_empty() && part == Some("legacy_push") => {
+            Some("push.responder")
+        }
         ("start", "connection_id") if before.is_empty() => Some("D9"),
         ("start", "syn_ack") if before.is_empty() => Some("D9.as_legacy"),
         ("stray_syn_ack", _) => Some("D11.kinds"),
@@ -182,6 +185,18 @@ pub const PUSH: &[(&str, &str)] = &[
         "media",
         r#"[{"send": {"datagram": {"frames": {"from": 1, "to": 2}}}}, {"wait": {"ms": WINDOW_MS}}]"#,
     ),
+    RESPONDER[6], // wait
+];
+
+/// A legacy push responder (the bidirectional branch's receiving server): a START gets a
+/// CONNECTION_ID and the peer sends the media.
+pub const LEGACY_PUSH_SETUP: &str = r#""iut": {"requires": ["legacy_start"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400, "direction": "push"}"#;
+
+/// Its inputs: START, media from the peer, the wait.
+pub const LEGACY_PUSH: &[(&str, &str)] = &[
+    RESPONDER[4], // start
+    PUSH[3],      // media
     RESPONDER[6], // wait
 ];
 
@@ -286,7 +301,8 @@ pub const LEGACY_INITIATOR: &[(&str, &str)] = &[
 ];
 
 /// The media stream's alphabets: the responder's handshake (the default part), its push
-/// direction, its session limit, its D14 options and its START served (D9's option); the 3-way
+/// direction (3-way and legacy), its session limit, its D14 options and its START served (D9's
+/// option); the 3-way
 /// initiator's handshake (the default part), and the legacy initiator's START re-sends.
 pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning {
     alphabets: &[
@@ -316,6 +332,16 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
                 "start wait start",
                 "syn wait wait wait wait wait media",
             ],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            fresh_process: false,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Responder,
+            part: Some("legacy_push"),
+            setup: LEGACY_PUSH_SETUP,
+            inputs: LEGACY_PUSH,
+            seeds: &["start media wait", "start wait start", "media start"],
             settle_ms: 1500,
             real_time_window_ms: 25,
             fresh_process: false,
