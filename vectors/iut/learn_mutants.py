@@ -16,7 +16,7 @@ mutant that the unmutated program keeps; it is listed with how, the states and t
 OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or
 a run that could not learn. `--parallel N` learns N mutants at once (a learner mostly waits on
 its windows); `--quick` leaves out the whole timed alphabets (hours: a fleet's job); `--initiators` adds the
-media stream's initiator mutants, learned over its 3-way and its legacy initiator's alphabets.
+media stream's initiator mutants, learned over its initiator's alphabets.
 
     learn_mutants.py --harness target/release/harness --out reports/learn/mutants MANIFEST...
 """
@@ -54,11 +54,12 @@ ATTEMPTS = {
                   (None, False, None, False)],
 }
 # The initiators' (`--initiators`): only the media stream's initiator has alphabets (its 3-way
-# handshake, untimed then whole; the legacy initiator's START re-sends, a few waits), learned on a
-# fresh process per query.
+# handshake untimed; the legacy, udp_push and legacy push initiators' re-sends over a few waits;
+# its 3-way push untimed; then the 3-way handshake whole), learned on a fresh process per query.
 INITIATOR_ATTEMPTS = {
     "mediastream": [(None, True, None, True), ("legacy", False, "legacy", True),
-                    (None, False, None, False)],
+                    ("udp_push", False, "udp_push", True), ("legacy_push", False, "legacy", True),
+                    ("push", True, None, True), (None, False, None, False)],
 }
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
 INITIATOR_SIDE = ("initiator,",)

@@ -66,6 +66,9 @@ pub struct CheckOptions {
     pub tolerance: handshake_check::Tolerance,
     /// Who sends the media, when known; `None`: each session's first media datagram tells.
     pub direction: Option<Direction>,
+    /// The initiator's profile, when known (the IUT's or the harness's): a 3-way initiator opens
+    /// with SYN (D1), where a legacy or `udp_push` one opens with START.
+    pub initiator_profile: Option<Profile>,
     /// The whole stream configuration, when known: a SYN-ACK that accepts D14 options then changes
     /// the session's frame size, frame count and maximum datagram accordingly.
     pub stream: Option<StreamConfig>,
@@ -98,6 +101,7 @@ impl Default for CheckOptions {
             verify_payload: true,
             tolerance: handshake_check::Tolerance::DEFAULT,
             direction: None,
+            initiator_profile: None,
             stream: None,
         }
     }
@@ -269,6 +273,8 @@ struct Session {
     gaps: Vec<(u64, u64, Packet<'static>, String)>,
     /// Push (the initiator sends the media), once known.
     push: Option<bool>,
+    /// The initiator's profile, when known (D1: a 3-way one opens with SYN).
+    initiator_profile: Option<ProfileKind>,
     /// This session's maximum datagram size, frame size and frame count (the options', or what the
     /// SYN-ACK accepted under D14).
     max_datagram: u64,
@@ -501,6 +507,18 @@ impl Checker {
                 "the stream length is unknown: give --stream-length and --frame-rate",
             ));
         }
+        if options.initiator_profile.is_none() {
+            not_checked.push((
+                rules::OPENS_WITH_SYN.id,
+                "the initiator's profile is unknown (a capture does not say it)",
+            ));
+        }
+        if options.stream.is_none() || options.direction.is_none() {
+            not_checked.push((
+                rules::START_RESENDS.id,
+                "the frame rate or the direction is unknown: give --stream-length, --frame-rate and --direction",
+            ));
+        }
         if !options.verify_payload {
             not_checked.push((
                 rules::PAYLOAD_PATTERN.id,
@@ -573,6 +591,7 @@ impl Session {
             accepted_before_fallback: false,
             gaps: Vec::new(),
             push: options.direction.map(|d| d == Direction::Push),
+            initiator_profile: options.initiator_profile.map(|p| p.kind),
             max_datagram: options.max_datagram,
             frame_size: options.frame_size,
             frames: options.frames,
@@ -865,7 +884,16 @@ impl Session {
             return self.violate(packet, &rules::MALFORMED, "START from the responder".into());
         }
         match self.opened {
-            Opened::Unknown => self.opened = Opened::Start,
+            Opened::Unknown => {
+                self.opened = Opened::Start;
+                if self.initiator_profile == Some(ProfileKind::ThreeWay) && !packet.mark.copy {
+                    self.violate(
+                        packet,
+                        &rules::OPENS_WITH_SYN,
+                        "a 3-way initiator's first datagram is a START".into(),
+                    );
+                }
+            }
             Opened::Syn => self.start_after_syn = true,
             Opened::Start => {}
         }

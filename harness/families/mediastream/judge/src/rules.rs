@@ -12,6 +12,8 @@ handshake_check::rules! {
         "The options after a control frame's 41-byte body are TLVs: none runs past the end, and a known type has its value size.");
     CONTROL_ZERO_FIELDS = ("mediastream.3way.control_zero_fields", Fact, "Wire facts (SYN, SYN-ACK, ACK)",
         "Control frames carry seq, QPC, QPF and Reserved = 0, and SYN and ACK carry Flags = 0.");
+    OPENS_WITH_SYN = ("mediastream.3way.opens_with_syn", Fact, "D1",
+        "A 3-way initiator opens with SYN: no START before its first SYN.");
     ORDER = ("mediastream.3way.order", Fact, "D1, D3, D5",
         "SYN, then SYN-ACK, then ACK: a SYN-ACK answers a received SYN, an ACK answers a received SYN-ACK, each in its own direction.");
     NO_ACK_AFTER_REJECT = ("mediastream.3way.no_ack_after_reject", Profile, "D5.repeat",

@@ -144,6 +144,15 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         {
             Some("D2")
         }
+        // The push branch's sending client: START at connect and at most once more.
+        ("wait", "start") if part == Some("legacy_push") => Some("push.initiator"),
+        // The udp_push build's initiator: a SYN instead of START on every re-send tick, before
+        // any media.
+        ("wait", "start" | "syn")
+            if part == Some("udp_push") && !before.iter().any(|i| *i == "frames") =>
+        {
+            Some("udp_push.initiator")
+        }
         // A legacy initiator's START re-sends, before any media (the legacy initiator as coded:
         // a CONNECTION_ID does not stop them, the first media does).
         ("wait", "start") if part == Some("legacy") && !before.iter().any(|i| *i == "frames") => {
@@ -300,6 +309,38 @@ pub const LEGACY_INITIATOR: &[(&str, &str)] = &[
     ("wait", r#"[{"wait": {"ms": 600}}]"#),
 ];
 
+/// A 3-way push initiator's query (D15: the pull handshake, then it sends the media).
+pub const PUSH_INITIATOR_SETUP: &str = r#""iut": {"requires": ["three_way"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 1, "buffer_depth_secs": 1, "datagram_byte_size": 1400, "direction": "push"},
+    "peer": {"steps": [{"expect": {"kind": "syn", "within_ms": 1000}}, {"wait": {"ms": 1}}]}"#;
+
+/// Its inputs: the 3-way initiator's, without the media a receiving responder never sends.
+pub const PUSH_INITIATOR: &[(&str, &str)] = &[
+    INITIATOR[0], // syn_ack
+    INITIATOR[1], // syn_ack_other
+    INITIATOR[2], // reject
+    INITIATOR[5], // malformed
+    INITIATOR[6], // wait
+];
+
+/// A legacy push initiator's query (the bidirectional branch's sending client: START at connect
+/// and at most once more, the frames after the CONNECTION_ID), timed as the legacy initiator's.
+pub const LEGACY_PUSH_INITIATOR_SETUP: &str = r#""iut": {"requires": ["legacy_start"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 3, "buffer_depth_secs": 3, "datagram_byte_size": 1400, "direction": "push"},
+    "peer": {"steps": [{"expect": {"kind": "start", "within_ms": 1000}}, {"wait": {"ms": 300}}]}"#;
+
+/// Its inputs: the CONNECTION_ID, and a wait of one re-send interval.
+pub const LEGACY_PUSH_INITIATOR: &[(&str, &str)] = &[
+    INITIATOR[3],        // connection_id
+    LEGACY_INITIATOR[2], // wait
+];
+
+/// A `udp_push` initiator's query (START, then a SYN on every re-send tick), timed as the legacy
+/// initiator's.
+pub const UDP_PUSH_INITIATOR_SETUP: &str = r#""iut": {"requires": ["udp_push"]},
+    "stream": {"bits_per_second": 112800, "frame_rate": 10, "stream_length_secs": 3, "buffer_depth_secs": 3, "datagram_byte_size": 1400},
+    "peer": {"steps": [{"expect": {"kind": "start", "within_ms": 1000}}, {"wait": {"ms": 300}}]}"#;
+
 /// The media stream's alphabets: the responder's handshake (the default part), its push
 /// direction (3-way and legacy), its session limit, its D14 options and its START served (D9's
 /// option); the 3-way
@@ -407,6 +448,37 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             settle_ms: 1500,
             real_time_window_ms: 25,
             // An initiator starts its session when it starts.
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: Some("push"),
+            setup: PUSH_INITIATOR_SETUP,
+            inputs: PUSH_INITIATOR,
+            seeds: &["syn_ack wait", "wait wait wait wait", "reject wait"],
+            settle_ms: 1500,
+            real_time_window_ms: 25,
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: Some("legacy_push"),
+            setup: LEGACY_PUSH_INITIATOR_SETUP,
+            inputs: LEGACY_PUSH_INITIATOR,
+            seeds: &["wait wait wait", "connection_id wait wait"],
+            settle_ms: 3500,
+            real_time_window_ms: 25,
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            // The legacy initiator's inputs: its receive side is the legacy one.
+            part: Some("udp_push"),
+            setup: UDP_PUSH_INITIATOR_SETUP,
+            inputs: LEGACY_INITIATOR,
+            seeds: &["wait wait wait", "connection_id wait wait", "frames wait"],
+            settle_ms: 3500,
+            real_time_window_ms: 25,
             fresh_process: true,
         },
         handshake_scenario::Alphabet {

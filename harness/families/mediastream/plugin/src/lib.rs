@@ -121,6 +121,10 @@ fn check_options(ctx: &JudgeCtx<'_, MediaStream>) -> CheckOptions {
     }
     .unwrap_or(Profile::new(ProfileKind::ThreeWay));
     let mut options = CheckOptions::for_stream(responder_profile, &ctx.scenario.setup.stream);
+    options.initiator_profile = match ctx.role {
+        Role::Responder => ctx.peer_profile,
+        Role::Initiator => ctx.iut_profile,
+    };
     // The roles are told, in virtual time too: inferred from the datagrams, they come out reversed
     // when the harness speaks first with a responder's datagram (a script opening with a SYN-ACK),
     // and the run is judged as if the IUT were the other side.

@@ -73,6 +73,8 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
         verify_payload: args.verify == super::peer::VerifyArg::Data,
         tolerance: request.tolerance,
         direction: args.direction.map(Into::into),
+        // A capture does not say which profile its initiator ran.
+        initiator_profile: None,
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
     };
