@@ -1098,10 +1098,14 @@ fn judge_difference(
             on_iut = again;
         }
         // An initiator that ended its session (its stream over, it exits and reports) before a
-        // step's check answers nothing more: no fact asks more of it. Rules it broke still count.
+        // step's check answers nothing more: no fact asks more of it. Rules it broke, and what
+        // it sent where a check said nothing may come, still count.
         let initiator_ended = scenario["iut"]["role"] == "initiator"
             && on_iut.reasons.iter().any(|r| r.starts_with("IUT: exit"))
-            && on_iut.reasons.iter().all(|r| !r.starts_with("rule "));
+            && on_iut
+                .reasons
+                .iter()
+                .all(|r| !r.starts_with("rule ") && !r.contains(": the IUT sent "));
         if initiator_ended {
             continue;
         }

@@ -167,11 +167,14 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         {
             Some("D5")
         }
+        // A repeat is a SYN-ACK with the id of the one before (one with another id may be
+        // adopted and ACKed, or not: either reading holds).
         ("syn_ack" | "syn_ack_other", "ack")
-            if before.contains(&"syn_ack")
-                && !before
-                    .iter()
-                    .any(|i| *i == "connection_id" || *i == "frames") =>
+            if before.contains(last)
+                && !before.iter().any(|i| {
+                    matches!(*i, "connection_id" | "frames" | "syn_ack" | "syn_ack_other")
+                        && i != last
+                }) =>
         {
             Some("D5.repeat")
         }
