@@ -63,7 +63,8 @@ learn: pyenv
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part controller --diff ref:v1 --out reports/learn/python-darktower-controller
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
 
-# Every server-side mutant of the independent and the strangers' implementations, found (or not)
+# Every server-side mutant of the independent and the strangers' implementations (and the media
+# stream's initiator mutants), found (or not)
 # by `harness learn --diff --fail-fast` alone over real UDP, each alphabet untimed first (seconds to
 # a minute), then with `wait` (minutes). Writes reports/learn/mutants/summary.md as it goes.
 # LEARN_MUTANTS picks the manifests (default: all six), LEARN_ONLY a name, LEARN_PARALLEL how many
@@ -74,7 +75,7 @@ LEARN_PARALLEL ?= 2
 LEARN_JOBS ?= 8
 learn-mutants: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
-	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants --parallel $(LEARN_PARALLEL) --jobs $(LEARN_JOBS) $(if $(LEARN_QUICK),--quick) $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
+	python3 vectors/iut/learn_mutants.py --harness $(HARNESS) --out reports/learn/mutants --parallel $(LEARN_PARALLEL) --jobs $(LEARN_JOBS) --initiators $(if $(LEARN_QUICK),--quick) $(if $(LEARN_ONLY),--only $(LEARN_ONLY)) $(LEARN_MUTANTS)
 
 # Interop of two real programs, the harness relaying between them: the media stream's legacy,
 # 3-way and fallback initiators of one independent implementation against the legacy, 3-way and

@@ -124,7 +124,7 @@ impl Initiator {
                 self.send(&Datagram::Start);
                 self.metrics.handshake_attempts += 1;
                 self.discovery = Discovery::Resending {
-                    next: now + self.config.start_resend_interval(),
+                    next: now + self.start_resend_interval(),
                 };
                 self.receiver.start(now);
                 let reason = if self.profile.kind == ProfileKind::UdpPush {
@@ -135,6 +135,9 @@ impl Initiator {
                 self.transition(Phase::Discovering, reason);
             }
             ProfileKind::ThreeWay => {
+                if self.profile.is(Mutant::StartBeforeSyn) {
+                    self.send(&Datagram::Start);
+                }
                 self.send_syn();
                 self.discovery = Discovery::Syn {
                     sent: 1,
@@ -142,6 +145,16 @@ impl Initiator {
                 };
                 self.transition(Phase::Handshaking, Reason::SynSent);
             }
+        }
+    }
+
+    /// The legacy re-send interval (the mutant's without its +500 ms).
+    fn start_resend_interval(&self) -> core::time::Duration {
+        let interval = self.config.start_resend_interval();
+        if self.profile.is(Mutant::StartResendNo500) {
+            interval.saturating_sub(core::time::Duration::from_millis(500))
+        } else {
+            interval
         }
     }
 
@@ -157,7 +170,7 @@ impl Initiator {
         self.metrics.handshake_attempts += 1;
         self.discovery = Discovery::PushStart {
             sent: 1,
-            next: now + self.config.start_resend_interval(),
+            next: now + self.start_resend_interval(),
         };
         self.transition(Phase::Discovering, Reason::StartSent);
     }
@@ -563,7 +576,7 @@ impl Initiator {
         self.send(&Datagram::Start);
         self.metrics.handshake_attempts += 1;
         self.discovery = Discovery::Resending {
-            next: now + self.config.start_resend_interval(),
+            next: now + self.start_resend_interval(),
         };
         self.receiver.start(now);
         self.transition(Phase::Discovering, Reason::FellBackToLegacy);
@@ -614,7 +627,7 @@ impl Endpoint for Initiator {
                     self.metrics.handshake_attempts += 1;
                     self.discovery = Discovery::PushStart {
                         sent: sent + 1,
-                        next: next + self.config.start_resend_interval(),
+                        next: next + self.start_resend_interval(),
                     };
                 } else {
                     return self.end(
@@ -635,7 +648,7 @@ impl Endpoint for Initiator {
                     self.metrics.handshake_attempts += 1;
                 }
                 self.discovery = Discovery::Resending {
-                    next: next + self.config.start_resend_interval(),
+                    next: next + self.start_resend_interval(),
                 };
             }
             Discovery::Syn { sent, next } if next <= now => {

@@ -37,6 +37,11 @@ named_enum! {
         NoSynBackoff = "no-syn-backoff",
         /// Initiator: a fifth SYN (breaks D2.values: at most 4 SYNs).
         FifthSyn = "fifth-syn",
+        /// Initiator: a START before its first SYN (breaks D1).
+        StartBeforeSyn = "start-before-syn",
+        /// Legacy initiator: START re-sent every trunc(1000/FrameRate) ms, without the +500
+        /// (breaks the legacy initiator as coded).
+        StartResendNo500 = "start-resend-no-500",
         /// Initiator: the ACK does not echo the assigned id (breaks D5).
         AckNotEchoingId = "ack-not-echoing-id",
         /// Initiator: answers a rejecting SYN-ACK with an ACK (breaks D5.repeat).
@@ -68,7 +73,7 @@ impl Mutant {
         match self {
             Mutant::SynAckToStart => "3way+allow_legacy_start",
             // Once per session is a fact of legacy sessions (3-way leaves it to the profile).
-            Mutant::ConnectionIdTwice => "legacy",
+            Mutant::ConnectionIdTwice | Mutant::StartResendNo500 => "legacy",
             _ => "3way",
         }
     }

@@ -510,13 +510,13 @@ impl Checker {
         if options.initiator_profile.is_none() {
             not_checked.push((
                 rules::OPENS_WITH_SYN.id,
-                "the initiator's profile is unknown (a capture does not say it)",
+                "the initiator's profile is unknown: give --initiator-profile",
             ));
         }
-        if options.stream.is_none() || options.direction.is_none() {
+        if options.initiator_profile.is_none() {
             not_checked.push((
                 rules::START_RESENDS.id,
-                "the frame rate or the direction is unknown: give --stream-length, --frame-rate and --direction",
+                "the initiator's profile is unknown: give --initiator-profile (and the stream's --frame-rate, --stream-length, --direction)",
             ));
         }
         if !options.verify_payload {
@@ -906,7 +906,10 @@ impl Session {
     /// interval more. A START the harness copied is not the initiator's; one it delayed or changed
     /// breaks the chain (when it was sent is not known).
     fn check_start_resend(&mut self, options: &CheckOptions, packet: &Packet<'_>) {
-        let legacy_pull = self.opened == Opened::Start
+        // Judged where the initiator is known to run the legacy profile: a scripted peer's
+        // STARTs follow its script.
+        let legacy_pull = self.initiator_profile == Some(ProfileKind::Legacy)
+            && self.opened == Opened::Start
             && !self.start_after_syn
             && options.direction == Some(Direction::Pull);
         let Some(frame_rate) = options.stream.map(|c| u64::from(c.frame_rate)) else {

@@ -1,5 +1,6 @@
 //! A legacy initiator re-sends START every trunc(1000/FrameRate)+500 ms until the first media
-//! arrives (600 ms at 10 frames/s): sooner (no +500), or doubling, breaks the fact.
+//! arrives (600 ms at 10 frames/s): sooner (no +500), or doubling, breaks the fact. Judged where
+//! the initiator is known to run the legacy profile.
 
 mod common;
 
@@ -17,7 +18,8 @@ fn rules_fired(starts: &[u64], media_at: Option<u64>) -> Vec<&'static str> {
         frame_rate: 10,
         ..StreamConfig::default()
     };
-    let options = CheckOptions::for_stream(Profile::new(ProfileKind::Legacy), &stream);
+    let mut options = CheckOptions::for_stream(Profile::new(ProfileKind::Legacy), &stream);
+    options.initiator_profile = Some(Profile::new(ProfileKind::Legacy));
     let mut session = Session::with_options(options);
     let pattern: Vec<u8> = (0..2000u16).flat_map(u16::to_le_bytes).collect();
     let mut events: Vec<(u64, Vec<u8>, bool)> = starts
@@ -53,6 +55,21 @@ fn rules_fired(starts: &[u64], media_at: Option<u64>) -> Vec<&'static str> {
 #[case::none_judged_after_the_first_media(&[0, 600, 700], Some(650))]
 fn the_fixed_interval_holds(#[case] starts: &[u64], #[case] media_at: Option<u64>) {
     assert_eq!(rules_fired(starts, media_at), Vec::<&str>::new());
+}
+
+#[test]
+fn a_scripted_initiator_is_not_judged() {
+    // No initiator profile: the STARTs are a script's (the harness's, or a capture's unknown).
+    let stream = StreamConfig {
+        frame_rate: 10,
+        ..StreamConfig::default()
+    };
+    let options = CheckOptions::for_stream(Profile::new(ProfileKind::Legacy), &stream);
+    let mut session = Session::with_options(options);
+    for ms in [0, 100, 200] {
+        session.push(ms, true, &Datagram::Start.to_vec());
+    }
+    assert_eq!(session.rules_fired(), Vec::<&str>::new());
 }
 
 #[rstest]

@@ -335,6 +335,54 @@ pub fn rule_captures() -> Vec<Golden> {
         &s,
     ));
 
+    let mut s = Script::default();
+    s.push(0, true, b"START".to_vec());
+    s.packets
+        .extend(three_way().packets.into_iter().map(|mut p| {
+            p.0 += 100;
+            p
+        }));
+    let mut g = golden(
+        "rule_3way_opens_with_syn",
+        "A 3-way initiator sends a START before its first SYN (D1).",
+        "3way",
+        Some("mediastream.3way.opens_with_syn"),
+        &s,
+    );
+    g.check_args
+        .extend(["--initiator-profile".into(), "3way".into()]);
+    out.push(g);
+
+    // 20 frames of 2801 bytes 10 ms apart: 2,240,800 bit/s at 100 frames/s, re-sends every 510 ms.
+    let mut s = Script::default();
+    s.push(0, true, b"START".to_vec())
+        .push(100_000, true, b"START".to_vec())
+        .push(100_200, false, cid(id_a()))
+        .frames(100_200, 1, FRAMES, F, &plan, &same);
+    let mut g = golden(
+        "rule_legacy_start_resends",
+        "A legacy initiator re-sends its START after 100 ms, not trunc(1000/100)+500 = 510 ms.",
+        "legacy",
+        Some("mediastream.legacy.start_resends"),
+        &s,
+    );
+    g.check_args.extend(
+        [
+            "--initiator-profile",
+            "legacy",
+            "--bits-per-second",
+            "2240800",
+            "--frame-rate",
+            "100",
+            "--stream-length",
+            "1",
+            "--direction",
+            "pull",
+        ]
+        .map(String::from),
+    );
+    out.push(g);
+
     let mut s = legacy();
     s.push(100, false, control(ControlRepr::syn_ack_accept(id_a())));
     out.push(golden(

@@ -39,6 +39,8 @@ fn breaks(m: Mutant) -> &'static str {
         Mutant::AcceptBadVersion => "accepts a SYN of another version (D4.triggers)",
         Mutant::NoSynBackoff => "SYN every 500 ms, no doubling (D2)",
         Mutant::FifthSyn => "a fifth SYN (D2.values)",
+        Mutant::StartBeforeSyn => "a START before the first SYN (D1)",
+        Mutant::StartResendNo500 => "START re-sent without the +500 ms (legacy initiator)",
         Mutant::AckNotEchoingId => "ACK does not echo the assigned id (D5)",
         Mutant::AckOnReject => "ACK answers a rejecting SYN-ACK (D5.repeat)",
         Mutant::DuplicateCountedAsGood => "duplicate DATA counted into the frame (D13)",

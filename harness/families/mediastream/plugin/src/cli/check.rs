@@ -31,6 +31,10 @@ pub struct MediaCheckArgs {
     /// Who sends the media (default: each session's first media datagram tells).
     #[arg(long, value_enum)]
     pub direction: Option<super::peer::DirectionArg>,
+    /// The initiator's profile, when known (a capture does not say it): judges D1's first SYN
+    /// (`3way`) and a legacy initiator's START interval (`legacy`, with the stream's options).
+    #[arg(long, value_name = "PROFILE")]
+    pub initiator_profile: Option<String>,
 }
 
 /// Judges the capture of `request` as media-stream traffic (the profile default: `3way`), with the
@@ -60,6 +64,12 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
         _ => None,
     };
     let frame_size = stream.and_then(|c| c.frame_size().ok());
+    let initiator_profile = args
+        .initiator_profile
+        .as_deref()
+        .map(Profile::parse)
+        .transpose()
+        .map_err(|e| CheckError::Input(format!("--initiator-profile: {e}")))?;
     let frames = match (args.stream_length, args.frame_rate) {
         (Some(len), Some(rate)) => Some(u64::from(len) * u64::from(rate)),
         _ => None,
@@ -73,8 +83,7 @@ pub fn check(request: &CheckRequest, matches: &clap::ArgMatches) -> Result<Check
         verify_payload: args.verify == super::peer::VerifyArg::Data,
         tolerance: request.tolerance,
         direction: args.direction.map(Into::into),
-        // A capture does not say which profile its initiator ran.
-        initiator_profile: None,
+        initiator_profile,
         // Frame counts follow D14's accepted frame rate only when the stream length is known too.
         stream: stream.filter(|_| args.stream_length.is_some()),
     };
