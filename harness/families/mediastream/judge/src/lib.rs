@@ -901,9 +901,7 @@ impl Session {
     }
 
     /// A legacy pull session's STARTs before its first media: a fixed interval, trunc(1000/FR) +
-    /// 500 ms (a fact of the legacy initiator as coded). A timer fires late under load, never
-    /// early: early by more than the tolerance (+10 %) breaks it, late only beyond half an
-    /// interval more. A START the harness copied is not the initiator's; one it delayed or changed
+    /// 500 ms (a fact of the legacy initiator as coded), judged as D2's ([`interval_off`]). A START the harness copied is not the initiator's; one it delayed or changed
     /// breaks the chain (when it was sent is not known).
     fn check_start_resend(&mut self, options: &CheckOptions, packet: &Packet<'_>) {
         // Judged where the initiator is known to run the legacy profile: a scripted peer's
@@ -929,10 +927,7 @@ impl Session {
         };
         let expected = (1000 / frame_rate + 500) * 1_000_000;
         let actual = at.saturating_sub(before);
-        let tolerance = options.tolerance.ns();
-        let early = tolerance + expected / 10;
-        let late = tolerance + expected / 2;
-        if actual + early < expected || actual > expected + late {
+        if let Some((early, late)) = interval_off(actual, expected, options.tolerance.ns()) {
             let detail = format!(
                 "START came {:.1} ms after the one before it, expected {:.1} ms (allowed {:.1} ms early, {:.1} ms late)",
                 actual as f64 / 1e6,
@@ -1211,11 +1206,7 @@ impl Session {
             let actual = last.saturating_sub(before);
             let expected =
                 u64::try_from(backoff.interval_after(n as u32 - 1).as_nanos()).unwrap_or(u64::MAX);
-            // A timer fires late under load, never early: early by more than the tolerance (+10 %)
-            // breaks D2's values, late only beyond half an interval more.
-            let early = tolerance + expected / 10;
-            let late = tolerance + expected / 2;
-            if actual + early < expected || actual > expected + late {
+            if let Some((early, late)) = interval_off(actual, expected, tolerance) {
                 let detail = format!(
                     "SYN {n} came {:.1} ms after SYN {}, expected {:.1} ms (allowed {:.1} ms early, {:.1} ms late)",
                     actual as f64 / 1e6,
@@ -1662,6 +1653,15 @@ impl Judge for Checker {
     fn finish(self) -> Report {
         Checker::finish(self)
     }
+}
+
+/// Whether a timer's interval is off: it fires late under load, never early, so early by more
+/// than the tolerance (+10 %) is, late only beyond half an interval more. The allowed early and
+/// late (ns) when it is off.
+fn interval_off(actual: u64, expected: u64, tolerance: u64) -> Option<(u64, u64)> {
+    let early = tolerance + expected / 10;
+    let late = tolerance + expected / 2;
+    (actual + early < expected || actual > expected + late).then_some((early, late))
 }
 
 /// Whether `sizes` are some of `plan`'s datagrams (in any order: a frame that lost datagrams, or

@@ -148,14 +148,12 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         ("wait", "start") if part == Some("legacy_push") => Some("push.initiator"),
         // The udp_push build's initiator: a SYN instead of START on every re-send tick, before
         // any media.
-        ("wait", "start" | "syn")
-            if part == Some("udp_push") && !before.iter().any(|i| *i == "frames") =>
-        {
+        ("wait", "start" | "syn") if part == Some("udp_push") && !before.contains(&"frames") => {
             Some("udp_push.initiator")
         }
         // A legacy initiator's START re-sends, before any media (the legacy initiator as coded:
         // a CONNECTION_ID does not stop them, the first media does).
-        ("wait", "start") if part == Some("legacy") && !before.iter().any(|i| *i == "frames") => {
+        ("wait", "start") if part == Some("legacy") && !before.contains(&"frames") => {
             Some("legacy.initiator")
         }
         // D5 speaks of a handshake (media of an unknown session is dropped: D8), not of a SYN-ACK
