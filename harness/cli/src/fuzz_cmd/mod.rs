@@ -107,6 +107,10 @@ pub struct FuzzArgs {
     /// family says: Proton's one in 4).
     #[arg(long, value_delimiter = ',', hide = true)]
     pub without: Vec<Lever>,
+    /// One input in N on a kept process followed by the liveness probe, instead of the family's
+    /// share (the media stream's and Dark Tower's 1, Proton's 4): the sparse probe's A/B.
+    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub probe_every: Option<u64>,
 }
 
 /// A lever of the search that `--without` turns off.
@@ -293,10 +297,10 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         recent: exec::Recent::default(),
         blame: !args.without.contains(&Lever::Blame),
         // A fresh process per input is probed after each: nothing later would show a hang.
-        probe_every: if !keep || args.without.contains(&Lever::SparseProbe) {
-            1
-        } else {
-            family.fuzz_kept_probe_every().max(1)
+        probe_every: match args.probe_every {
+            _ if !keep || args.without.contains(&Lever::SparseProbe) => 1,
+            Some(n) => n,
+            None => family.fuzz_kept_probe_every().max(1),
         },
         kept_inputs: Default::default(),
     };
