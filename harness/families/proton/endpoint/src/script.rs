@@ -46,6 +46,8 @@ pub struct ScriptPeer {
     blocked_reported: BTreeMap<ConnId, bool>,
     /// What the other side acknowledged of the stream data sent (see [`ScriptPeer::track_acks`]).
     acks: Option<AckTracker>,
+    /// Per (connection, stream): the last u32 the IUT sent on it and how many it sent.
+    received: BTreeMap<(ConnId, u64), (u32, u64)>,
 }
 
 /// A stream operation waiting for its stream to open.
@@ -85,6 +87,7 @@ impl ScriptPeer {
             was_reset: BTreeSet::new(),
             blocked_reported: BTreeMap::new(),
             acks: None,
+            received: BTreeMap::new(),
         };
         p.step(now);
         p
@@ -93,6 +96,12 @@ impl ScriptPeer {
     /// Its QUIC host.
     pub fn host(&self) -> &QuicHost {
         &self.host
+    }
+
+    /// The last u32 value the IUT sent on a stream and how many it sent there, once it sent one
+    /// (what an answer to the IUT's latest request is made of).
+    pub fn received(&self, conn: ConnId, stream: u64) -> Option<(u32, u64)> {
+        self.received.get(&(conn, stream)).copied()
     }
 
     /// From now on reports, as [`ProtonEvent::Acked`], how far the other side has acknowledged
@@ -555,11 +564,15 @@ impl ScriptPeer {
                             byte,
                         }
                     }
-                    Ok(Message::Value(value)) => ProtonEvent::Value {
-                        conn: *conn,
-                        stream: *id,
-                        value,
-                    },
+                    Ok(Message::Value(value)) => {
+                        let seen = self.received.entry((*conn, *id)).or_insert((value, 0));
+                        *seen = (value, seen.1 + 1);
+                        ProtonEvent::Value {
+                            conn: *conn,
+                            stream: *id,
+                            value,
+                        }
+                    }
                     Err(_) => continue,
                 };
                 self.events.push_back(event);

@@ -281,8 +281,11 @@ pub struct WriteStep {
     /// Bytes as hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hex: Option<String>,
-    /// u32 values, little-endian: numbers, `"$variable"`, or `"$fresh"` (1, 2, 3, … in a run,
-    /// wrapping after 255).
+    /// u32 values, little-endian: numbers, `"$variable"`, `"$fresh"` (1, 2, 3, … in a run,
+    /// wrapping after 255), or an answer to what the IUT sent on this stream:
+    /// `{"iut_sent": "last", "plus": K}` (its last u32 plus K, wrapping) or
+    /// `{"iut_sent": "count", "plus": K}` (how many it sent plus K); an answer is left out while
+    /// the IUT sent nothing there (or the count plus K is below 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub u32: Option<Vec<serde_json::Value>>,
     /// Chunk sizes in bytes (the rest goes as one more chunk).

@@ -118,11 +118,48 @@ fn peer<'a>(ctx: &'a mut ActCtx<'_, Proton>) -> Result<&'a mut ScriptPeer, Strin
         })
 }
 
-/// A `write`'s bytes: its hex, or its u32 values (numbers, `$variables`, and `$fresh`: 1, 2, 3, …
-/// in a run, wrapping after 255).
+/// A u32 value made of what the IUT sent on the written stream (a server's answer to a client's
+/// latest request, whatever values the client chose): `{"iut_sent": "last", "plus": K}` is the
+/// last u32 the IUT sent there plus K (wrapping: an echo, a commit's answer);
+/// `{"iut_sent": "count", "plus": K}` how many it sent there plus K (a pull's counter: `-1`).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    iut_sent: AnswerOf,
+    #[serde(default)]
+    plus: i64,
+}
+
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AnswerOf {
+    Last,
+    Count,
+}
+
+impl Answer {
+    fn parse(value: &Value) -> Result<Answer, String> {
+        <Answer as serde::Deserialize>::deserialize(value).map_err(|e| format!("`{value}`: {e}"))
+    }
+
+    /// The value, given what the IUT sent on the stream (last value, count); none before it sent
+    /// one, or where a count plus K is below 0 (nothing to answer: the value is left out).
+    fn value(self, received: Option<(u32, u64)>) -> Option<u32> {
+        let (last, count) = received?;
+        match self.iut_sent {
+            AnswerOf::Last => Some((i64::from(last) + self.plus).rem_euclid(1 << 32) as u32),
+            AnswerOf::Count => u32::try_from(i64::try_from(count).ok()? + self.plus).ok(),
+        }
+    }
+}
+
+/// A `write`'s bytes: its hex, or its u32 values (numbers, `$variables`, `$fresh`: 1, 2, 3, …
+/// in a run, wrapping after 255, and [`Answer`]s made of `received`, what the IUT sent on the
+/// stream).
 fn write_bytes(
     w: &format::WriteStep,
     vars: &mut handshake_scenario::script::Vars,
+    received: Option<(u32, u64)>,
 ) -> Result<Vec<u8>, String> {
     let mut bytes = match &w.hex {
         Some(h) => handshake_scenario::script::hex_bytes(h)?,
@@ -136,6 +173,10 @@ fn write_bytes(
                 text.parse::<u64>()
                     .map_err(|_| format!("`{s}` = `{text}` is not a number"))?
             }
+            Value::Object(_) => match Answer::parse(v)?.value(received) {
+                Some(n) => u64::from(n),
+                None => continue,
+            },
             other => other
                 .as_u64()
                 .ok_or_else(|| format!("`{other}` is not a u32"))?,
@@ -197,6 +238,11 @@ impl Family for Proton {
                         v.variable(here, text);
                     }
                     other if other.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)) => {}
+                    answer @ Value::Object(_) => {
+                        if let Err(e) = Answer::parse(answer) {
+                            v.problem(here, format!("not an answer ({{\"iut_sent\": \"last\" or \"count\", \"plus\": K}}): {e}"));
+                        }
+                    }
                     other => v.problem(here, format!("`{other}` is not a u32")),
                 }
             }
@@ -326,7 +372,8 @@ impl Family for Proton {
                 if w.first && peer(ctx)?.used(w.at.conn, w.at.stream) {
                     return Ok(());
                 }
-                let bytes = write_bytes(w, ctx.vars)?;
+                let received = peer(ctx)?.received(w.at.conn, w.at.stream);
+                let bytes = write_bytes(w, ctx.vars, received)?;
                 let p = peer(ctx)?;
                 let mut rest = bytes.as_slice();
                 for size in &w.chunks {
@@ -447,4 +494,31 @@ impl Family for Proton {
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Answer;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_is_made_of_what_the_iut_sent_and_left_out_before_it_sent_anything() {
+        let answer = |v| Answer::parse(&v).map_err(|e| e.to_string());
+        let echo = answer(json!({"iut_sent": "last"})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(echo.value(Some((7, 1))), Some(7));
+        assert_eq!(echo.value(None), None);
+        let commit =
+            answer(json!({"iut_sent": "last", "plus": 2})).unwrap_or_else(|e| panic!("{e}"));
+        // Wrapping, as the as-coded server's answer to the largest requests.
+        assert_eq!(commit.value(Some((u32::MAX, 1))), Some(1));
+        let counter =
+            answer(json!({"iut_sent": "count", "plus": -1})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(counter.value(Some((42, 1))), Some(0));
+        assert_eq!(counter.value(Some((42, 3))), Some(2));
+        let below =
+            answer(json!({"iut_sent": "count", "plus": -5})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(below.value(Some((42, 3))), None);
+        assert!(answer(json!({"iut_sent": "first"})).is_err());
+        assert!(answer(json!({"iut_sent": "last", "times": 2})).is_err());
+    }
 }
