@@ -149,6 +149,19 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
             j.run();
         }
         if scope {
+            // What the ClientHello offered (an empty list: no ClientHello was read).
+            if !conn.offered_alpn.is_empty() && !conn.offered_alpn.iter().any(|a| a == ALPN) {
+                let offered: Vec<_> = conn
+                    .offered_alpn
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                log.record(
+                    &rules::CLIENT_ALPN,
+                    conn.first().unwrap_or_default(),
+                    format!("connection {i}: the client offered ALPN {offered:?}, not \"proton\""),
+                );
+            }
             if let Some(alpn) = &conn.alpn {
                 if alpn.as_slice() != ALPN {
                     let at = conn

@@ -58,6 +58,8 @@ handshake_check::rules! {
         "project: the server closes with code 1 when a stream's discriminator has not arrived within disc_ms of its accept, and not sooner (within the tolerance).");
     SECOND_CONNECTION_REFUSED = ("proton.second_connection.refused", Fact, "wire.second_connection (CONNECTION_REFUSED as coded); H10",
         "A connection that starts while another is live is refused by the server with the transport error CONNECTION_REFUSED (0x2).");
+    CLIENT_ALPN = ("proton.client.alpn", Fact, "wire (ALPN `proton`)",
+        "The client offers the ALPN protocol `proton`.");
     CLIENT_DISCRIMINATORS = ("proton.client.discriminators", Fact, "wire (three bidirectional streams); wire.discriminator",
         "The client opens bidirectional streams only, and each of its first three begins with its discriminator: 1, 2 and 3, each once (a 4th stream only to reset, under P4).");
     CLIENT_DISCRIMINATOR_ORDER = ("proton.client.discriminator_order", Profile, "H11",

@@ -712,6 +712,25 @@ fn a_reset_after_the_discriminator_closes_with_5_or_if_it_raced_the_setup_1() {
     }
 }
 
+/// A client offering only another protocol: the server refuses the handshake (no ALPN in
+/// common), and the capture's ClientHello says why.
+#[test]
+fn a_client_offering_another_alpn_breaks_client_alpn() {
+    let mut w = World::new(22, Flaws::default());
+    w.client
+        .connect_alpn(w.now, addr(SERVER), &[b"proton-rs".to_vec()])
+        .expect("connect");
+    w.settle();
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLIENT_ALPN.id],
+        "{:#?}",
+        report.violations
+    );
+}
+
 /// The discriminators each once, but not 1, 2, 3 on streams 0, 4, 8: only H11's order rule.
 #[test]
 fn discriminators_out_of_order_break_only_the_order_rule() {
