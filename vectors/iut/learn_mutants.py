@@ -16,7 +16,7 @@ mutant that the unmutated program keeps; it is listed with how, the states and t
 OUT/summary.md and OUT/summary.json; exit 0 when every run ran (found or not), 2 on bad input or
 a run that could not learn. `--parallel N` learns N mutants at once (a learner mostly waits on
 its windows); `--quick` leaves out the whole timed alphabets (hours: a fleet's job); `--initiators` adds the
-media stream's initiator mutants, learned over its initiator's alphabets.
+initiators' mutants (the media stream's initiator, Proton's client), learned over their alphabets.
 
     learn_mutants.py --harness target/release/harness --out reports/learn/mutants MANIFEST...
 """
@@ -53,16 +53,18 @@ ATTEMPTS = {
     "darktower": [(None, True, None, True), ("handler-v2", True, "v2", True),
                   (None, False, None, False)],
 }
-# The initiators' (`--initiators`): only the media stream's initiator has alphabets (its 3-way
-# handshake untimed; the legacy, udp_push and legacy push initiators' re-sends over a few waits;
-# its 3-way push untimed; then the 3-way handshake whole), learned on a fresh process per query.
+# The initiators' (`--initiators`), learned on a fresh process per query: the media stream's (its
+# 3-way handshake untimed; the legacy, udp_push and legacy push initiators' re-sends over a few
+# waits; its 3-way push untimed; then the 3-way handshake whole) and Proton's client (its one
+# alphabet, which has no wait). Dark Tower's client has none yet.
 INITIATOR_ATTEMPTS = {
     "mediastream": [(None, True, None, True), ("legacy", False, "legacy", True),
                     ("udp_push", False, "udp_push", True), ("legacy_push", False, "legacy", True),
                     ("push", True, None, True), (None, False, None, False)],
+    "proton": [(None, False, None, True)],
 }
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
-INITIATOR_SIDE = ("initiator,",)
+INITIATOR_SIDE = ("initiator,", "client,")
 PARTS = {"controller,": "controller", "handler,": "handler"}
 
 

@@ -1,5 +1,5 @@
-//! `harness learn` on the QUIC families: Proton's server and Dark Tower's controller and handler
-//! are learned exactly in virtual time, and a mutant's or a profile's difference is found.
+//! `harness learn` on the QUIC families: Proton's server and client and Dark Tower's controller and
+//! handler are learned exactly in virtual time, and a mutant's or a profile's difference is found.
 //!
 //! A query is a QUIC (Dark Tower: WebTransport) connection or two from scratch, some 5–10 ms in a
 //! debug build: Proton's whole alphabet takes about 40 s to learn there (27 states; 3 s in a
@@ -331,6 +331,73 @@ fn darktower_a_handler_mutant_s_stop_code_is_found() {
         "{t}"
     );
     assert!(t.contains("a profile decision"), "{t}");
+}
+
+/// Proton's client, its plan two events, a commit and an action, answered by a server whose
+/// answers are made of what the client last sent: one state per answer awaited (2 echoes, the
+/// commit's, the action's) and the closed one. The whole alphabet: a wrong answer closes with 5.
+#[test]
+fn proton_a_client_s_plan_is_learned_answer_by_answer() {
+    let (o, summary, dot) = learn(
+        "client",
+        &[
+            "--iut",
+            "ref:project",
+            "--role",
+            "client",
+            "--inputs",
+            "echo,echo_other,commit_answer,action_answer",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    learned(&summary, "model", 5);
+    assert!(dot.contains("echo / event"), "{dot}");
+    assert!(dot.contains("echo / commit"), "{dot}");
+    assert!(dot.contains("commit_answer / action"), "{dot}");
+    assert!(dot.contains("action_answer / close(0)"), "{dot}");
+    assert!(dot.contains("echo_other / close(5)"), "{dot}");
+}
+
+/// A client mutant closing with 5 at the end of its plan differs where H11 says 0: a profile
+/// decision, which a reference mutant is held to (a violation, exit 1); one whose first event id
+/// is 0 breaks a fact in the preamble itself (the setup's finding).
+#[test]
+fn proton_a_client_mutant_is_found_at_its_end_or_in_the_setup() {
+    let (o, _, _) = learn(
+        "client-mutant",
+        &[
+            "--iut",
+            "ref:project!client-closes-with-five",
+            "--diff",
+            "ref:project",
+            "--role",
+            "client",
+            "--inputs",
+            "echo,commit_answer,action_answer",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("the IUT event commit action close(5) / the reference event commit action close(0): violation"),
+        "{t}"
+    );
+    let (o, _, _) = learn(
+        "client-setup",
+        &[
+            "--iut",
+            "ref:project!client-event-ids-from-zero",
+            "--diff",
+            "ref:project",
+            "--role",
+            "client",
+            "--inputs",
+            "echo",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("proton.client.event_ids"), "{t}");
 }
 
 #[test]

@@ -1100,7 +1100,7 @@ fn judge_difference(
         // An initiator that ended its session (its stream over, it exits and reports) before a
         // step's check answers nothing more: no fact asks more of it. Rules it broke, and what
         // it sent where a check said nothing may come, still count.
-        let initiator_ended = scenario["iut"]["role"] == "initiator"
+        let initiator_ended = subject.alphabet.role == Role::Initiator
             && on_iut.reasons.iter().any(|r| r.starts_with("IUT: exit"))
             && on_iut
                 .reasons

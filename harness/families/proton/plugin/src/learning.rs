@@ -266,6 +266,66 @@ pub const STARTUP: &[(&str, &str)] = &[
 /// startup delay: 12 windows (80 ms each over real UDP) and the handshake, inside 1.5 s.
 const SURELY_IN_STARTUP: usize = 12;
 
+/// A client's query (a fresh process each, as a client connects when it starts): its plan is two
+/// events, one commit and one action (told by the launch: a contract), and the preamble takes its
+/// first event, which the client sends once its streams are set up, and what came with it (the
+/// streams' openings: 50 ms). No `finally`: a client that
+/// ends its plan closes the connection itself, and one that does not is stopped with its process.
+pub const CLIENT_SETUP: &str = r#""session": {"startup_ms": 0, "events": 2, "commits": 1, "actions": 1},
+    "peer": {"steps": [
+        {"expect": {"kind": "u32", "where": {"stream": 0}, "within_ms": 5000}},
+        {"wait": {"ms": 50}}
+    ]}"#;
+
+/// A client's inputs, the server's doings, each an answer to what the client last sent on the
+/// stream (its values are its own: bound, never literal; an answer to nothing is left out):
+/// `echo` (the last event id), `echo_other` (the id + 1), `commit_answer` (request + 2, as coded
+/// and P1), `commit_other` (request + 3: neither + 2 nor the README's × 2 for the plan's request
+/// 1), `action_answer` (the pull counter, 0 for the first), `action_other` (the counter + 7);
+/// `server_fin` ends the server's side of the Event stream, `server_reset` resets its side of the StateCommit
+/// stream, `server_close` closes the connection with 0; `wait` (1 s) lets what a client does
+/// unprompted show (its own timers are far longer: the operation timeout 300 s, the idle timeout
+/// 5 s under a 5-s keep-alive).
+pub const CLIENT: &[(&str, &str)] = &[
+    (
+        "echo",
+        r#"[{"write": {"stream": 0, "u32": [{"iut_sent": "last"}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "echo_other",
+        r#"[{"write": {"stream": 0, "u32": [{"iut_sent": "last", "plus": 1}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "commit_answer",
+        r#"[{"write": {"stream": 4, "u32": [{"iut_sent": "last", "plus": 2}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "commit_other",
+        r#"[{"write": {"stream": 4, "u32": [{"iut_sent": "last", "plus": 3}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "action_answer",
+        r#"[{"write": {"stream": 8, "u32": [{"iut_sent": "count", "plus": -1}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "action_other",
+        r#"[{"write": {"stream": 8, "u32": [{"iut_sent": "count", "plus": 6}]}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "server_fin",
+        r#"[{"fin": {"stream": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "server_reset",
+        r#"[{"reset": {"stream": 4, "code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "server_close",
+        r#"[{"close": {"code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    ("wait", r#"[{"wait": {"ms": 1000}}]"#),
+];
+
 /// A unit's output letter: what the server answered on which stream (`event`, `commit`,
 /// `action`: the values are left out, as they are the IUT's or the input's), how it ended a
 /// stream (`fin`, `reset`, `stop_sending`) or the connection (`close(CODE)`, `close(idle)`,
@@ -349,6 +409,9 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
 /// alone answers at once).
 pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
+    if CLIENT.iter().any(|(name, _)| name == last) {
+        return client_basis(word, letter);
+    }
     if part == Some("startup") {
         // A value answered within the startup delay, surely: before any wait, in a few windows.
         // When the first answer comes after it, the facts do not say (H1 is this project's).
@@ -429,6 +492,25 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         "reset_stream" if complete => Some("P4"),
         _ => None,
     }
+}
+
+/// What says how a client answers: how it ends is H11's (it checks every answer, closing with 5
+/// at a wrong one, and closes with 0 once its plan is done), a profile decision; what it sends
+/// next is its plan's (a contract), and nothing in the facts says what a client does with a FIN,
+/// a reset or an answer to nothing.
+fn client_basis(word: &[&str], letter: &str) -> Option<&'static str> {
+    let clean = word.iter().all(|i| {
+        matches!(
+            *i,
+            "echo"
+                | "echo_other"
+                | "commit_answer"
+                | "commit_other"
+                | "action_answer"
+                | "action_other"
+        )
+    });
+    (clean && letter.starts_with("close(")).then_some("H11")
 }
 
 /// Proton's alphabet.
@@ -521,6 +603,25 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             settle_ms: 0,
             real_time_window_ms: 80,
             // The delay is before a process's first connection only.
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: None,
+            setup: CLIENT_SETUP,
+            inputs: CLIENT,
+            seeds: &[
+                "echo echo commit_answer action_answer",
+                "echo_other",
+                "echo echo commit_other",
+                "echo echo commit_answer action_other",
+                "echo echo echo",
+                "server_fin echo",
+            ],
+            // A client ends by itself once its plan is done.
+            settle_ms: 500,
+            real_time_window_ms: 80,
+            // A client connects when it starts.
             fresh_process: true,
         },
     ],
@@ -623,6 +724,22 @@ mod tests {
             basis("event_stream second_connection", "refused"),
             Some("wire.second_connection")
         );
+    }
+
+    #[test]
+    fn a_client_s_close_after_answers_alone_is_h11_s_and_nothing_else_is_judged() {
+        let basis =
+            |word: &str, letter| super::basis(None, &word.split(' ').collect::<Vec<_>>(), letter);
+        assert_eq!(basis("echo echo commit_other", "close(5)"), Some("H11"));
+        assert_eq!(
+            basis("echo echo commit_answer action_answer", "close(0)"),
+            Some("H11")
+        );
+        // What it sends next is its plan's (a contract).
+        assert_eq!(basis("echo", "event"), None);
+        // What a client does after a FIN, a reset or a close: the facts are silent.
+        assert_eq!(basis("server_fin echo_other", "close(5)"), None);
+        assert_eq!(basis("server_reset", "close(5)"), None);
     }
 
     #[test]
