@@ -60,11 +60,12 @@ learn: pyenv
 	$(CARGO) build --release --quiet -p handshake-harness
 	$(HARNESS) learn --iut vectors/iut/python-mediastream.json --diff ref:3way --out reports/learn/python-mediastream
 	$(HARNESS) learn --iut vectors/iut/python-proton.json --diff ref:project --out reports/learn/python-proton
+	$(HARNESS) learn --iut vectors/iut/python-proton.json --role client --diff ref:project --out reports/learn/python-proton-client
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part controller --diff ref:v1 --out reports/learn/python-darktower-controller
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
 
 # Every server-side mutant of the independent and the strangers' implementations (and the media
-# stream's initiator mutants), found (or not)
+# stream's initiator and Proton's client mutants), found (or not)
 # by `harness learn --diff --fail-fast` alone over real UDP, each alphabet untimed first (seconds to
 # a minute), then with `wait` (minutes). Writes reports/learn/mutants/summary.md as it goes.
 # LEARN_MUTANTS picks the manifests (default: all six), LEARN_ONLY a name, LEARN_PARALLEL how many
