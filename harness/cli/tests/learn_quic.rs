@@ -400,6 +400,32 @@ fn proton_a_client_mutant_is_found_at_its_end_or_in_the_setup() {
     assert!(t.contains("proton.client.event_ids"), "{t}");
 }
 
+/// Over real UDP, the stranger's server allowing a 4th stream (`four-streams`) is found where
+/// the reference leaves it `blocked`: the replay's check counts what came from the input's own
+/// write (a write the IUT's MAX_STREAMS holds back is `blocked` at once, before the check step
+/// starts), so the unmutated program, which blocks it, passes it and the mutant alone fails.
+#[test]
+fn proton_a_stranger_s_fourth_stream_allowed_is_found_over_real_udp() {
+    let (o, _, _) = learn(
+        "stranger-four-streams",
+        &[
+            "--iut",
+            "vectors/iut/strangers/proton.json!four-streams",
+            "--inputs",
+            "fourth_stream,event_stream",
+            "--diff",
+            "ref:as_coded",
+            "--strict-profile",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("after fourth_stream: the IUT - / the reference blocked: violation"),
+        "{t}"
+    );
+}
+
 #[test]
 fn parts_are_named() {
     let o = harness(&["learn", "--iut", "ref:v1", "--part", "mixer"]);

@@ -490,10 +490,11 @@ pub struct ExpectStep {
     /// fails there).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
-    /// Only units the IUT sent since the step started. By default an `expect` also matches an
-    /// earlier unit no `expect` has matched yet (an answer that came while the steps before it
-    /// ran); a learning query's SYN-ACK must be the answer to its own SYN, not a re-send of an
-    /// earlier one.
+    /// Only units the IUT sent since the actions right before this step began (since the step
+    /// itself when it follows none). By default an `expect` also matches an earlier unit no
+    /// `expect` has matched yet (an answer that came while the steps before it ran); a learning
+    /// query's SYN-ACK must be the answer to its own SYN, not a re-send of an earlier one, and
+    /// what an action brings at once (a stream left `blocked` by a write) is its answer too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub since_step: bool,
 }

@@ -387,6 +387,9 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
     let mut seen = 0usize;
     // Where the next step starts, in protocol time.
     let mut cursor = origin;
+    // Where the actions right before the next step began (none after any other step): what an
+    // `expect` with `since_step` answers to.
+    let mut actions_began: Option<Instant> = None;
     for (n, step) in scenario.peer.steps.iter().enumerate() {
         let n = n + 1;
         if let Some(why) = driver.iut_gone() {
@@ -394,6 +397,11 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
             break;
         }
         let start = cursor;
+        let since = actions_began.unwrap_or(start);
+        actions_began = match step {
+            Step::Action(_) => Some(since),
+            _ => None,
+        };
         let result = match step {
             Step::Action(action) => {
                 script.mark(start, || format!("step {n}: {}", action.label()));
@@ -415,7 +423,7 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
                 script.mark(start, || {
                     format!("step {n}: expect {} within {} ms", e.kind, e.within_ms)
                 });
-                expect(driver, script, &mut seen, start, e, n).await
+                expect(driver, script, &mut seen, (start, since), e, n).await
             }
             Step::ExpectNone(e) => {
                 script.mark(start, || {
@@ -520,7 +528,7 @@ async fn expect<F: Family, D: Driver<F>>(
     driver: &mut D,
     script: &mut Script,
     seen: &mut usize,
-    start: Instant,
+    (start, since): (Instant, Instant),
     e: &ExpectStep,
     n: usize,
 ) -> Result<Instant, String> {
@@ -535,7 +543,7 @@ async fn expect<F: Family, D: Driver<F>>(
         let mut found = None;
         while let Some(unit) = script.units.get(scan) {
             scan += 1;
-            let in_time = unit.at <= deadline && (!e.since_step || unit.at >= start);
+            let in_time = unit.at <= deadline && (!e.since_step || unit.at >= since);
             if at_port(driver, unit, Some(e.to_port)) && in_time {
                 let (at, index, i) = (unit.at, unit.trace_index, scan - 1);
                 script.decode(driver, i);
