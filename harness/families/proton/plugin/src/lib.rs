@@ -147,8 +147,13 @@ impl Answer {
     fn value(self, received: Option<(u32, u64)>) -> Option<u32> {
         let (last, count) = received?;
         match self.iut_sent {
-            AnswerOf::Last => Some((i64::from(last) + self.plus).rem_euclid(1 << 32) as u32),
-            AnswerOf::Count => u32::try_from(i64::try_from(count).ok()? + self.plus).ok(),
+            // Modulo 2^32, whatever K (2^64 is a multiple of it).
+            AnswerOf::Last => {
+                Some(i64::from(last).wrapping_add(self.plus).rem_euclid(1 << 32) as u32)
+            }
+            AnswerOf::Count => {
+                u32::try_from(i64::try_from(count).ok()?.checked_add(self.plus)?).ok()
+            }
         }
     }
 }
@@ -518,6 +523,11 @@ mod tests {
         let below =
             answer(json!({"iut_sent": "count", "plus": -5})).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(below.value(Some((42, 3))), None);
+        // Any K a file may hold, without overflowing.
+        let huge = answer(json!({"iut_sent": "last", "plus": i64::MAX}));
+        assert_eq!(huge.map(|a| a.value(Some((1, 1)))), Ok(Some(0)));
+        let huge = answer(json!({"iut_sent": "count", "plus": i64::MAX}));
+        assert_eq!(huge.map(|a| a.value(Some((1, 1)))), Ok(None));
         assert!(answer(json!({"iut_sent": "first"})).is_err());
         assert!(answer(json!({"iut_sent": "last", "times": 2})).is_err());
     }
