@@ -857,6 +857,27 @@ fn client_media(
             );
         }
     }
+    // DT1: media goes on unidirectional streams; a bidirectional one of the client's, other
+    // than the authentication stream, that starts as a media stream does carries media.
+    let auth_stream = sess.first_client_bidi().map(|s| s.quic_id);
+    for st in sess
+        .streams
+        .iter()
+        .filter(|s| s.bidi && s.opener == Side::Client && Some(s.quic_id) != auth_stream)
+    {
+        if st.data[0].starts_with(b"DART") {
+            if let Some(opened) = sess.opened(st, Side::Client) {
+                ctx.log.violation(
+                    opened,
+                    &rules::CLIENT_MEDIA_UNIDIRECTIONAL,
+                    format!(
+                        "connection {c} stream {}: media (a DART stream header) on a bidirectional stream",
+                        st.quic_id
+                    ),
+                );
+            }
+        }
+    }
     // DT7: nothing before the ConnectResponse (capture order).
     let auth = m.auth.as_ref().map(|a| a.0);
     let before = |at: At| auth.is_none_or(|a| at.packet < a.packet);

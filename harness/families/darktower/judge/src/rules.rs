@@ -79,6 +79,8 @@ handshake_check::rules! {
         "The client's first signaling message is a JoinRequest.");
     CLIENT_MEDIA_AFTER_AUTH = ("darktower.client.media_after_auth", Fact, "DT7.required",
         "The client opens no media stream and sends no datagram on a media session before the ConnectResponse.");
+    CLIENT_MEDIA_UNIDIRECTIONAL = ("darktower.client.media_unidirectional", Profile, "DT1",
+        "The client sends its media on unidirectional streams: no bidirectional stream of its own but the signaling or authentication stream starts with a stream header's magic DART.");
     CLIENT_MEDIA_HEADER = ("darktower.client.media_header", Fact, "media.header",
         "Each client media stream starts with a valid 32-byte header: magic DART, version 1, stream type 0 or 1, not cut short by FIN.");
     CLIENT_MEDIA_FRAME = ("darktower.client.media_frame", Fact, "media.frame",

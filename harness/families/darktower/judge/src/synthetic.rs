@@ -571,6 +571,22 @@ fn client_media_streams(#[case] bytes: Vec<u8>, #[case] rule: Option<&str>) {
     );
 }
 
+/// DT1: a client's media goes on unidirectional streams; the same header and frame on a
+/// bidirectional stream of its own (not its authentication stream) deviate.
+#[rstest]
+#[case::unidirectional(2, None)]
+#[case::bidirectional(4, Some("darktower.client.media_unidirectional"))]
+fn client_media_direction(#[case] stream: u64, #[case] rule: Option<&str>) {
+    let mut a = media(0, "p1", 0);
+    let mut bytes = header(7);
+    bytes.extend(frame(7, 0));
+    a.send(C, stream, &bytes, true, 100);
+    assert_eq!(
+        quic(vec![a.done()], "client"),
+        rule.into_iter().collect::<Vec<_>>()
+    );
+}
+
 // ---- Transport (WebTransport) ----
 
 fn wt_session(settings: Settings, status: &str, stop: Option<u64>) -> Conn {
