@@ -36,6 +36,9 @@ pub struct ControllerConfig {
     /// A scripted twist (scenarios with a client IUT): every JoinRequest is refused with this
     /// ErrorCode.
     pub refuse_join: Option<i32>,
+    /// The harness facing a client IUT step by step (a learning query): each JoinRequest waits
+    /// for a step to answer it ([`ControllerCore::answer_join`]).
+    pub hold: bool,
     /// A deliberately wrong variant.
     pub mutant: Option<Mutant>,
 }
@@ -76,6 +79,8 @@ pub struct ControllerCore {
     next_participant: u32,
     next_jti: u64,
     events: VecDeque<DarkTowerEvent>,
+    /// JoinRequests held for a step's answer (`hold`): session, stream, request.
+    held: VecDeque<(u32, u64, JoinRequest)>,
 }
 
 /// The reference Meeting Controller.
@@ -119,6 +124,7 @@ impl ControllerCore {
             next_participant: 1,
             next_jti: 1,
             events: VecDeque::new(),
+            held: VecDeque::new(),
         }
     }
 
@@ -264,6 +270,18 @@ impl ControllerCore {
             }
         };
         match (message, joined) {
+            (client_message::Message::JoinRequest(request), None) if self.config.hold => {
+                let valid = self
+                    .config
+                    .secret
+                    .verify_join(&request.join_token, self.config.clock.unix_s(now))
+                    .is_ok_and(|c| c.meeting_id == request.meeting_id);
+                self.held.push_back((session, stream, request));
+                self.events.push_back(DarkTowerEvent::Requested {
+                    what: "join",
+                    valid,
+                });
+            }
             (client_message::Message::JoinRequest(request), None) => {
                 self.join(now, t, session, stream, request)
             }
@@ -593,6 +611,75 @@ impl ControllerCore {
             code: code as i32,
             sent: true,
         });
+    }
+
+    /// Answers the oldest held JoinRequest: as the controller would (`None`), or refused with an
+    /// ErrorCode (DH7: then FIN). `false`: none was held (or its session is gone).
+    pub(crate) fn answer_join(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        error: Option<i32>,
+    ) -> bool {
+        let Some((session, stream, request)) = self.held.pop_front() else {
+            return false;
+        };
+        if self.sessions.get(&session).is_none_or(|s| s.done) {
+            return false;
+        }
+        match error {
+            Some(code) => {
+                let code = ErrorCode::try_from(code).unwrap_or(ErrorCode::Unknown);
+                self.fatal(t, session, stream, code, "refused by the scenario");
+            }
+            None => self.join(now, t, session, stream, request),
+        }
+        true
+    }
+
+    /// Tells every open signaling stream that another participant (`p99`, no streams) joined.
+    pub(crate) fn announce_other(&mut self, now: Instant, t: &mut dyn Sessions) {
+        let joined_at = self.config.clock.unix_s(now);
+        for (session, stream) in self.open_signaling() {
+            let other = Participant {
+                participant_id: "p99".to_owned(),
+                name: "another".to_owned(),
+                streams: Vec::new(),
+                joined_at,
+            };
+            send(
+                t,
+                session,
+                stream,
+                server_message::Message::ParticipantJoined(ParticipantJoined {
+                    participant: Some(other),
+                }),
+            );
+        }
+    }
+
+    /// Ends the controller's side of every open signaling stream (FIN); what the clients send
+    /// is still read.
+    pub(crate) fn finish_signaling(&mut self, t: &mut dyn Sessions) {
+        for (session, stream) in self.open_signaling() {
+            t.finish(session, stream);
+        }
+    }
+
+    /// Closes every signaling session with `code`.
+    pub(crate) fn close_sessions(&mut self, now: Instant, t: &mut dyn Sessions, code: u32) {
+        let sessions: Vec<u32> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            t.close(now, session, code, "closed by the scenario");
+        }
+    }
+
+    fn open_signaling(&self) -> Vec<(u32, u64)> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| !s.done)
+            .filter_map(|(session, s)| Some((*session, s.stream?)))
+            .collect()
     }
 
     /// DH7: one ErrorMessage, then FIN; nothing more is read.

@@ -98,4 +98,15 @@ impl<A: App> Driven<A> {
     pub(crate) fn app(&self) -> &A {
         &self.app
     }
+
+    /// Acts on the application and its transport at `now`, then drives them.
+    pub(crate) fn act<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut A, &mut dyn Sessions) -> R,
+    ) -> R {
+        let r = f(&mut self.app, &mut *self.transport);
+        self.step(now);
+        r
+    }
 }

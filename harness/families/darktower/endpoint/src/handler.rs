@@ -35,6 +35,9 @@ pub struct HandlerConfig {
     pub refuse_auth: bool,
     /// A scripted twist: every media stream is stopped with this code once its header arrived.
     pub stop_media: Option<u32>,
+    /// The harness facing a client IUT step by step (a learning query): each ConnectRequest
+    /// waits for a step to answer it ([`HandlerCore::answer_auth`]).
+    pub hold: bool,
     /// A deliberately wrong variant.
     pub mutant: Option<Mutant>,
 }
@@ -84,6 +87,9 @@ pub struct HandlerCore {
     events: VecDeque<DarkTowerEvent>,
     /// v2 datagrams forwarded and dropped; v1 frames forwarded; unknown FourCCs seen.
     counters: Counters,
+    /// First authentication messages held for a step's answer (`hold`): session, stream, the
+    /// message (or why it could not be read).
+    held: VecDeque<(u32, u64, Result<Vec<u8>, String>)>,
 }
 
 /// What the handler counted.
@@ -136,6 +142,7 @@ impl HandlerCore {
             used: UsedTokens::default(),
             events: VecDeque::new(),
             counters: Counters::default(),
+            held: VecDeque::new(),
         }
     }
 
@@ -235,15 +242,66 @@ impl HandlerCore {
             Some(Err(e)) => Err(e.to_string()),
         };
         media.answered = true;
+        if self.config.hold {
+            let unix = self.config.clock.unix_s(now);
+            let valid = first.as_deref().is_ok_and(|bytes| {
+                matches!(
+                    decode_media_client_message(bytes).map(|m| m.message),
+                    Ok(Some(media_client_message::Message::ConnectRequest(r)))
+                        if self.config.secret.verify_media(&r.join_token, unix).is_ok()
+                )
+            });
+            self.held.push_back((session, stream, first));
+            self.events.push_back(DarkTowerEvent::Requested {
+                what: "auth",
+                valid,
+            });
+            return;
+        }
+        let refused = self
+            .config
+            .refuse_auth
+            .then_some(ErrorCode::Unauthorized as i32);
+        self.answer_first(now, t, session, stream, first, refused);
+    }
+
+    /// Answers the oldest held authentication: as the handler would (`None`), or refused with an
+    /// ErrorCode. `false`: none was held (or its session is gone).
+    pub(crate) fn answer_auth(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        error: Option<i32>,
+    ) -> bool {
+        let Some((session, stream, first)) = self.held.pop_front() else {
+            return false;
+        };
+        if !self.sessions.contains_key(&session) {
+            return false;
+        }
+        self.answer_first(now, t, session, stream, first, error);
+        true
+    }
+
+    /// Answers a media session's first message (DT7): a ConnectResponse to a valid
+    /// ConnectRequest, else an ErrorMessage and FIN; `refused`: an ErrorMessage of that code
+    /// whatever it said.
+    fn answer_first(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        first: Result<Vec<u8>, String>,
+        refused: Option<i32>,
+    ) {
         let unix = self.config.clock.unix_s(now);
         let verdict = first.and_then(|bytes| {
             match decode_media_client_message(&bytes)
                 .map_err(|e| e.to_string())?
                 .message
             {
-                Some(media_client_message::Message::ConnectRequest(_))
-                    if self.config.refuse_auth =>
-                {
+                Some(media_client_message::Message::ConnectRequest(_)) if refused.is_some() => {
                     Err("refused by the scenario".to_owned())
                 }
                 Some(media_client_message::Message::ConnectRequest(r)) => {
@@ -276,12 +334,11 @@ impl HandlerCore {
                 answer
             }
             Err(text) => {
-                self.events.push_back(DarkTowerEvent::Error {
-                    code: ErrorCode::Unauthorized as i32,
-                    sent: true,
-                });
+                let code = refused.unwrap_or(ErrorCode::Unauthorized as i32);
+                self.events
+                    .push_back(DarkTowerEvent::Error { code, sent: true });
                 media_server_message::Message::Error(ErrorMessage {
-                    code: ErrorCode::Unauthorized as i32,
+                    code,
                     message: text,
                     details: Default::default(),
                 })

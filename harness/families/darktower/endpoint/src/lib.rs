@@ -33,7 +33,7 @@ pub use handler::{Handler, HandlerConfig};
 pub use mutants::Mutant;
 pub use node::DarkTowerNode;
 pub use script::{ScriptClient, Target, Which};
-pub use server::MeetingServer;
+pub use server::{MeetingServer, ServerAct};
 pub use token::{JoinClaims, JoinMint, JoinTokenKind, MediaClaims, Secret, TokenError};
 
 /// The ALPN of bare-QUIC Dark Tower signaling sessions (DH1).
@@ -215,6 +215,15 @@ pub enum DarkTowerEvent {
         /// A resumption of an earlier participant.
         resumed: bool,
     },
+    /// The harness's meeting server facing a client IUT step by step: a JoinRequest (`join`) or
+    /// a ConnectRequest (`auth`) arrived and waits for a step's answer.
+    Requested {
+        /// `join` or `auth`.
+        what: &'static str,
+        /// Its token verifies (a JoinRequest's for the meeting served; a ConnectRequest's
+        /// media token): what the server would accept, whatever a step answers.
+        valid: bool,
+    },
     /// Controller: a participant published a stream (PublishStream accepted).
     Published {
         /// Its id.
@@ -346,6 +355,15 @@ impl std::fmt::Display for DarkTowerEvent {
                 participant,
                 reason,
             } => write!(f, "{participant} left (reason {reason})"),
+            DarkTowerEvent::Requested { what, valid } => write!(
+                f,
+                "{what} request held (its token {})",
+                if *valid {
+                    "verifies"
+                } else {
+                    "does not verify"
+                }
+            ),
             DarkTowerEvent::Published {
                 participant,
                 stream_id,

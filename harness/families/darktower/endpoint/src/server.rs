@@ -7,7 +7,7 @@
 //! (DT7, [`is_media_auth`]), a media stream or a datagram make it the handler's, anything else
 //! the controller's. Its events wait until then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use handshake_core::Instant;
 use handshake_darktower_wire::is_media_auth;
@@ -62,6 +62,23 @@ pub struct MeetingCore {
     controller: ControllerCore,
     handler: HandlerCore,
     parts: BTreeMap<u32, Part>,
+    /// Sessions the client closed, as events.
+    closed: VecDeque<DarkTowerEvent>,
+}
+
+/// What a step does as the harness's meeting server facing a client IUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerAct {
+    /// Answers the oldest held JoinRequest: accepted (`None`) or refused with an ErrorCode.
+    AnswerJoin(Option<i32>),
+    /// Answers the oldest held ConnectRequest: accepted (`None`) or refused with an ErrorCode.
+    AnswerAuth(Option<i32>),
+    /// A ParticipantJoined about another participant, on every open signaling stream.
+    AnnounceOther,
+    /// FIN of the controller's side of every open signaling stream.
+    FinishSignaling,
+    /// Every signaling session closed with this code.
+    CloseSignaling(u32),
 }
 
 /// The reference controller and handler behind one transport.
@@ -81,8 +98,29 @@ impl MeetingServer {
                 controller: ControllerCore::new(controller),
                 handler: HandlerCore::new(handler),
                 parts: BTreeMap::new(),
+                closed: VecDeque::new(),
             },
         )
+    }
+
+    /// Does what a step says; `false` when there was nothing to answer (no request held).
+    pub fn act_on_client(&mut self, now: Instant, act: ServerAct) -> bool {
+        self.act(now, |core, t| match act {
+            ServerAct::AnswerJoin(error) => core.controller.answer_join(now, t, error),
+            ServerAct::AnswerAuth(error) => core.handler.answer_auth(now, t, error),
+            ServerAct::AnnounceOther => {
+                core.controller.announce_other(now, t);
+                true
+            }
+            ServerAct::FinishSignaling => {
+                core.controller.finish_signaling(t);
+                true
+            }
+            ServerAct::CloseSignaling(code) => {
+                core.controller.close_sessions(now, t, code);
+                true
+            }
+        })
     }
 }
 
@@ -108,6 +146,7 @@ impl App for MeetingCore {
             | SessionEvent::Closed { session, .. } => *session,
         };
         let closed = matches!(e, SessionEvent::Closed { .. });
+        let e_closed = if closed { Some(e.clone()) } else { None };
         // An undecided session: what this event says of it.
         if let Some(Part::Undecided { events, first }) = self.parts.get_mut(&session) {
             let decided = match &e {
@@ -153,15 +192,71 @@ impl App for MeetingCore {
             }
         }
         if closed {
-            self.parts.remove(&session);
+            let step_by_step = self.controller.config.hold;
+            if let (
+                Some(part),
+                Some(SessionEvent::Closed {
+                    close,
+                    by_peer: true,
+                    ..
+                }),
+            ) = (self.parts.remove(&session), e_closed)
+            {
+                if !step_by_step {
+                    return;
+                }
+                let from = match part {
+                    Part::Handler => "handler",
+                    _ => "controller",
+                };
+                self.closed.push_back(DarkTowerEvent::ParticipantClosed {
+                    participant: 0,
+                    from,
+                    close: close.to_string(),
+                    by_iut: true,
+                });
+            }
         }
     }
 
-    /// The controller's events first.
+    /// The controller's events first. Step by step (`hold`) it faces one client, participant 0:
+    /// what the handler numbers by session (a frame, a stream's reset) is that client's.
     fn poll_event(&mut self) -> Option<DarkTowerEvent> {
-        self.controller
+        let event = self
+            .controller
             .poll_event()
             .or_else(|| self.handler.poll_event())
+            .or_else(|| self.closed.pop_front())?;
+        if !self.controller.config.hold {
+            return Some(event);
+        }
+        Some(match event {
+            DarkTowerEvent::Frame {
+                stream,
+                sequence,
+                source,
+                ..
+            } => DarkTowerEvent::Frame {
+                participant: 0,
+                stream,
+                sequence,
+                source,
+            },
+            DarkTowerEvent::StreamCode {
+                how,
+                stream,
+                code,
+                wire,
+                ..
+            } => DarkTowerEvent::StreamCode {
+                participant: 0,
+                how,
+                stream,
+                code,
+                wire,
+            },
+            other => other,
+        })
     }
 
     fn set_clock(&mut self, clock: Clock) {

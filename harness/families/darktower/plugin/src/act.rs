@@ -2,7 +2,9 @@
 //! field) and where.
 
 use handshake_darktower_endpoint::token::{JoinMint, JoinTokenKind, MediaClaims, Secret};
-use handshake_darktower_endpoint::{client::derive_stream_id, ScriptClient, Target, Which};
+use handshake_darktower_endpoint::{
+    client::derive_stream_id, MeetingServer, ScriptClient, ServerAct, Target, Which,
+};
 use handshake_darktower_wire::proto::media::{
     media_client_message, ConnectRequest, MediaClientMessage,
 };
@@ -160,7 +162,38 @@ pub fn act(
             }
         }
         DarkTowerStep::Vanish(p) => script.vanish(p.participant),
+        DarkTowerStep::Answer(_) | DarkTowerStep::Announce(_) => {
+            Err("`answer` and `announce` are the meeting server's, facing a client IUT".to_owned())
+        }
     }
+}
+
+/// A step as the harness's meeting server facing a client IUT (validated: `answer`, `announce`,
+/// and `fin` and `close` on signaling). An answer with no request held does nothing: a learning
+/// query may answer before the client asked.
+pub fn act_on_client(
+    step: &DarkTowerStep,
+    server: &mut MeetingServer,
+    now: handshake_core::Instant,
+) -> Result<(), String> {
+    let act = match step {
+        DarkTowerStep::Answer(a) => match a.to.as_str() {
+            "join" => ServerAct::AnswerJoin(a.error),
+            "auth" => ServerAct::AnswerAuth(a.error),
+            other => return Err(format!("answer to `{other}`: expected join or auth")),
+        },
+        DarkTowerStep::Announce(_) => ServerAct::AnnounceOther,
+        DarkTowerStep::Fin(f) if f.on == "signaling" => ServerAct::FinishSignaling,
+        DarkTowerStep::Close(c) if c.on == "signaling" => ServerAct::CloseSignaling(c.code),
+        other => {
+            return Err(format!(
+                "`{}`: the meeting server facing a client answers, announces, or ends signaling",
+                handshake_scenario::Action::label(other)
+            ))
+        }
+    };
+    server.act_on_client(now, act);
+    Ok(())
 }
 
 fn write_target(w: &WriteStep) -> Result<(Which, Target), String> {

@@ -144,6 +144,9 @@ handshake_scenario::family_fields! {
         refuse_auth: bool = false,
         /// Every media stream is stopped with this code once its header arrived.
         stop_media: Option<u32> = None,
+        /// Step by step: each JoinRequest and ConnectRequest waits for an `answer` step (what
+        /// `harness learn --role client` drives a client with).
+        hold: bool = false,
     }
 }
 
@@ -182,6 +185,12 @@ pub enum DarkTowerStep {
     Close(CloseStep),
     /// The participant disappears: nothing more is sent or taken (its sessions idle out).
     Vanish(Participant),
+    /// A client IUT step by step (`peer.hold`): answer its oldest held JoinRequest or
+    /// ConnectRequest (none held: nothing happens).
+    Answer(AnswerStep),
+    /// A client IUT: tell it that another participant joined (ParticipantJoined on its
+    /// signaling stream).
+    Announce(AnnounceStep),
 }
 
 impl handshake_scenario::Action for DarkTowerStep {
@@ -196,6 +205,8 @@ impl handshake_scenario::Action for DarkTowerStep {
         "reset",
         "close",
         "vanish",
+        "answer",
+        "announce",
     ];
     fn label(&self) -> String {
         match self {
@@ -220,6 +231,11 @@ impl handshake_scenario::Action for DarkTowerStep {
             }
             DarkTowerStep::Close(c) => format!("#{} close {} code {}", c.participant, c.on, c.code),
             DarkTowerStep::Vanish(p) => format!("#{} vanish", p.participant),
+            DarkTowerStep::Answer(a) => match a.error {
+                Some(code) => format!("answer {} with error {code}", a.to),
+                None => format!("answer {}", a.to),
+            },
+            DarkTowerStep::Announce(_) => "announce another participant".to_owned(),
         }
     }
 }
@@ -474,6 +490,22 @@ pub struct CloseStep {
     #[serde(default)]
     pub code: u32,
 }
+
+/// `answer`: what the harness's meeting server says to a held request of a client IUT.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerStep {
+    /// `join` (the controller's JoinResponse) or `auth` (the handler's ConnectResponse).
+    pub to: String,
+    /// Refuse it with this ErrorCode instead (2 UNAUTHORIZED, 7 CAPACITY_EXCEEDED …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<i32>,
+}
+
+/// `announce`: a ParticipantJoined about another participant (`p99`, no streams).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceStep {}
 
 fn both() -> String {
     "both".into()

@@ -232,6 +232,7 @@ fn controller_config(
         secret: Secret::new(TOKEN_SECRET),
         clock: Clock::VIRTUAL,
         refuse_join: None,
+        hold: false,
         mutant: profile.mutant,
     }
 }
@@ -241,6 +242,7 @@ fn handler_config(profile: &Profile) -> HandlerConfig {
         secret: Secret::new(TOKEN_SECRET),
         clock: Clock::VIRTUAL,
         refuse_auth: false,
+        hold: false,
         stop_media: None,
         mutant: profile.mutant,
     }
@@ -268,6 +270,8 @@ fn meeting_server(
         controller.mutant = None;
         handler.refuse_auth = twists.refuse_auth;
         handler.stop_media = twists.stop_media;
+        controller.hold = twists.hold;
+        handler.hold = twists.hold;
         handler.mutant = None;
     }
     DarkTowerNode::Server(MeetingServer::new(t, controller, handler))
@@ -309,16 +313,34 @@ impl Family for DarkTower {
             }
             (Role::Initiator, None) => {}
         }
-        if s.iut.role == Role::Initiator
-            && s.peer
-                .steps
-                .iter()
-                .any(|st| matches!(st, handshake_scenario::format::Step::Action(_)))
-        {
-            v.problem(
-                handshake_scenario::validate::path(&[Seg::key("peer"), Seg::key("steps")]),
-                "the steps drive scripted participants; a client IUT faces the harness's meeting server (twists: `peer.refuse_join`, `refuse_auth`, `stop_media`)",
-            );
+        let steps = handshake_scenario::validate::path(&[Seg::key("peer"), Seg::key("steps")]);
+        for action in s.peer.steps.iter().filter_map(|st| match st {
+            handshake_scenario::format::Step::Action(a) => Some(a),
+            _ => None,
+        }) {
+            let problem = match (s.iut.role, action) {
+                (Role::Initiator, DarkTowerStep::Answer(a)) if !s.peer.fields.hold => Some(format!(
+                    "`answer {}`: a request is held for an answer only with `peer.hold: true`",
+                    a.to
+                )),
+                (Role::Initiator, DarkTowerStep::Answer(a)) if !matches!(a.to.as_str(), "join" | "auth") => {
+                    Some(format!("`answer` to `{}`: expected join or auth", a.to))
+                }
+                (Role::Initiator, DarkTowerStep::Answer(_) | DarkTowerStep::Announce(_)) => None,
+                (Role::Initiator, DarkTowerStep::Fin(f)) if f.on == "signaling" => None,
+                (Role::Initiator, DarkTowerStep::Close(c)) if c.on == "signaling" => None,
+                (Role::Initiator, other) => Some(format!(
+                    "`{}`: facing a client IUT the harness is its meeting server: its steps are `answer`, `announce`, `fin` and `close` on signaling (and twists: `peer.refuse_join`, `refuse_auth`, `stop_media`)",
+                    handshake_scenario::Action::label(other)
+                )),
+                (Role::Responder, DarkTowerStep::Answer(_) | DarkTowerStep::Announce(_)) => Some(
+                    "`answer` and `announce` are the meeting server's, facing a client IUT; a server IUT faces scripted participants".to_owned(),
+                ),
+                (Role::Responder, _) => None,
+            };
+            if let Some(problem) = problem {
+                v.problem(steps.clone(), problem);
+            }
         }
         for (key, value, allowed) in [
             (
@@ -427,11 +449,8 @@ impl Family for DarkTower {
         iut_profile: Option<&Profile>,
         remote: SocketAddr,
         seed: u64,
-        _now: Instant,
+        now: Instant,
     ) -> Result<Option<DarkTowerNode>, String> {
-        if s.iut.role == Role::Initiator {
-            return Ok(None);
-        }
         // The scripted participants speak the IUT's transport and reset codes (as the scenario
         // sets them); they write what the steps say, so no mutant of the IUT's applies.
         let mut p = effective(
@@ -439,6 +458,10 @@ impl Family for DarkTower {
             s,
         );
         p.mutant = None;
+        if s.iut.role == Role::Initiator {
+            // A client IUT with no reference named faces the meeting server its steps drive.
+            return Self::node(&p, Role::Responder, s, false, remote, seed, now).map(Some);
+        }
         let t = transport(
             &p,
             &s.setup.meeting,
@@ -483,14 +506,13 @@ impl Family for DarkTower {
     fn act(action: &DarkTowerStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
         let now = ctx.now;
         let meeting = ctx.scenario.setup.meeting.id.clone();
-        let script = ctx
-            .peer
-            .as_deref_mut()
-            .and_then(DarkTowerNode::script)
-            .ok_or_else(|| {
-                "Dark Tower steps drive the scripted participants: the IUT must be a controller or a handler".to_owned()
-            })?;
-        act::act(action, script, now, &meeting, ctx.vars)
+        match ctx.peer.as_deref_mut() {
+            Some(DarkTowerNode::Script(script)) => {
+                act::act(action, script, now, &meeting, ctx.vars)
+            }
+            Some(DarkTowerNode::Server(server)) => act::act_on_client(action, server, now),
+            _ => Err("Dark Tower steps drive the scripted participants or the meeting server facing a client IUT".to_owned()),
+        }
     }
     fn unit_of_event(event: &Event<Self>) -> Option<Value> {
         observe::unit(event)
@@ -664,6 +686,61 @@ mod judge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The problems of a scenario with this `iut` and `peer`.
+    fn problems(iut: &str, peer: &str) -> Vec<String> {
+        let text = format!(
+            r#"{{"id": "t", "title": "t", "protocol": "darktower", "iut": {iut}, "peer": {peer},
+                "expect": {{"rules_hold": ["all"]}}}}"#
+        );
+        let s: DarkTowerScenario = match handshake_scenario::json::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => return vec![format!("does not parse: {e}")],
+        };
+        handshake_scenario::validate::problems(&s)
+            .into_iter()
+            .map(|p| p.message)
+            .collect()
+    }
+
+    /// The meeting server's steps face a client IUT (and an answer needs requests held); the
+    /// scripted participants' face a server IUT.
+    #[test]
+    fn the_meeting_server_s_steps_are_a_client_iut_s_only() {
+        let client = r#"{"role": "client"}"#;
+        assert_eq!(
+            problems(
+                client,
+                r#"{"hold": true, "steps": [{"answer": {"to": "join"}}, {"answer": {"to": "auth", "error": 2}},
+                    {"announce": {}}, {"fin": {"on": "signaling"}}, {"close": {"on": "signaling"}}]}"#
+            ),
+            Vec::<String>::new()
+        );
+        let said = |iut: &str, peer: &str, what: &str| {
+            let p = problems(iut, peer);
+            assert!(p.iter().any(|m| m.contains(what)), "{what}: {p:?}");
+        };
+        said(
+            client,
+            r#"{"steps": [{"answer": {"to": "join"}}]}"#,
+            "peer.hold: true",
+        );
+        said(
+            client,
+            r#"{"hold": true, "steps": [{"answer": {"to": "publish"}}]}"#,
+            "expected join or auth",
+        );
+        said(
+            client,
+            r#"{"steps": [{"join": {"participant": 0}}]}"#,
+            "its meeting server",
+        );
+        said(
+            r#"{"role": "server"}"#,
+            r#"{"steps": [{"announce": {}}]}"#,
+            "facing a client IUT",
+        );
+    }
 
     /// Tokens minted in virtual time expire against the capture's clock: the two epochs agree.
     #[test]

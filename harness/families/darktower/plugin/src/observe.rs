@@ -26,6 +26,7 @@ pub const UNIT_KINDS: &[(&str, &[&str])] = &[
     ("left", &["participant", "reason"]),
     ("published", &["participant", "stream_id"]),
     ("authenticated", &["participant"]),
+    ("requested", &["what", "valid"]),
     ("bad_datagram", &["reason"]),
 ];
 
@@ -83,6 +84,9 @@ pub fn unit(event: &DarkTowerEvent) -> Option<Value> {
             participant,
             stream_id,
         } => json!({"kind": "published", "participant": participant, "stream_id": stream_id}),
+        DarkTowerEvent::Requested { what, valid } => {
+            json!({"kind": "requested", "what": what, "valid": valid})
+        }
         DarkTowerEvent::Authenticated { participant } => {
             json!({"kind": "authenticated", "participant": participant})
         }

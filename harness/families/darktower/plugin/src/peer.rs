@@ -399,6 +399,7 @@ fn controller_config(
         secret: Secret::new(&common.token_secret),
         clock: Clock::VIRTUAL,
         refuse_join: None,
+        hold: false,
         mutant: p.mutant,
     }
 }
@@ -408,6 +409,7 @@ fn handler_config(common: &CommonArgs, p: &Profile) -> handshake_darktower_endpo
         secret: Secret::new(&common.token_secret),
         clock: Clock::VIRTUAL,
         refuse_auth: false,
+        hold: false,
         stop_media: None,
         mutant: p.mutant,
     }
