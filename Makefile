@@ -63,6 +63,7 @@ learn: pyenv
 	$(HARNESS) learn --iut vectors/iut/python-proton.json --role client --diff ref:project --out reports/learn/python-proton-client
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part controller --diff ref:v1 --out reports/learn/python-darktower-controller
 	$(HARNESS) learn --iut vectors/iut/python-darktower.json --part handler --diff ref:v1 --out reports/learn/python-darktower-handler
+	$(HARNESS) learn --iut vectors/iut/python-darktower.json --role client --diff ref:v1 --out reports/learn/python-darktower-client
 
 # Every server-side mutant of the independent and the strangers' implementations (and the media
 # stream's initiator and Proton's client mutants), found (or not)

@@ -55,13 +55,14 @@ ATTEMPTS = {
 }
 # The initiators' (`--initiators`), learned on a fresh process per query: the media stream's (its
 # 3-way handshake untimed; the legacy, udp_push and legacy push initiators' re-sends over a few
-# waits; its 3-way push untimed; then the 3-way handshake whole) and Proton's client (its one
-# alphabet, which has no wait). Dark Tower's client has none yet.
+# waits; its 3-way push untimed; then the 3-way handshake whole), Proton's client and Dark Tower's
+# (v1, then v2: their alphabets have no wait).
 INITIATOR_ATTEMPTS = {
     "mediastream": [(None, True, None, True), ("legacy", False, "legacy", True),
                     ("udp_push", False, "udp_push", True), ("legacy_push", False, "legacy", True),
                     ("push", True, None, True), (None, False, None, False)],
     "proton": [(None, False, None, True)],
+    "darktower": [(None, False, None, True), ("v2", False, "v2", True)],
 }
 SERVER_SIDE = ("responder,", "server,", "controller,", "handler,")
 INITIATOR_SIDE = ("initiator,", "client,")

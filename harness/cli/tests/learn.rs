@@ -245,10 +245,12 @@ fn bad_input_is_named() {
     let o = harness(&["learn", "--iut", "ref:3way", "--inputs", "syn,synn"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no input `synn`"), "{}", text(&o));
-    let o = harness(&["learn", "--iut", "ref:v1", "--role", "client"]);
+    let o = harness(&[
+        "learn", "--iut", "ref:v1", "--role", "client", "--part", "v3",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("darktower has no learning alphabet for the client"),
+        text(&o).contains("--part v3: expected one of v2, or none (the whole client)"),
         "{}",
         text(&o)
     );

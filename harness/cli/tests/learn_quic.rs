@@ -400,6 +400,70 @@ fn proton_a_client_mutant_is_found_at_its_end_or_in_the_setup() {
     assert!(t.contains("proton.client.event_ids"), "{t}");
 }
 
+/// Dark Tower's client step by step: the harness's meeting server holds its JoinRequest and its
+/// ConnectRequest for the inputs to answer, so its plan is learned answer by answer: waiting for
+/// the join's answer, for the authentication's, and done (a refusal, a FIN or a close end it).
+#[test]
+fn darktower_a_client_is_learned_answer_by_answer() {
+    let (o, summary, dot) = learn(
+        "darktower-client",
+        &[
+            "--iut",
+            "ref:v1",
+            "--family",
+            "darktower",
+            "--role",
+            "client",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    learned(&summary, "model", 3);
+    assert!(dot.contains("join_ok / auth_request"), "{dot}");
+    assert!(dot.contains("auth_ok / closed+frame+publish"), "{dot}");
+    assert!(dot.contains("join_refused / closed"), "{dot}");
+    assert!(dot.contains("auth_ok / -\\n"), "{dot}");
+}
+
+/// A client opening its media before the ConnectResponse breaks DT7 where the reference waits
+/// (a fact: a violation); one whose sequence numbers start at 1 answers the same letters, and
+/// the replay of the transition that sends its frame breaks DT10 (a reference mutant is held to
+/// the whole reading).
+#[test]
+fn darktower_client_mutants_are_found_on_a_difference_or_a_transition() {
+    for (mutant, inputs, said) in [
+        (
+            "media-before-auth",
+            "join_ok,auth_ok",
+            "darktower.client.media_after_auth",
+        ),
+        (
+            "sequence-from-one",
+            "join_ok,auth_ok",
+            "darktower.client.sequence",
+        ),
+    ] {
+        let iut = format!("ref:v1!{mutant}");
+        let (o, _, _) = learn(
+            &format!("darktower-client-{mutant}"),
+            &[
+                "--iut",
+                &iut,
+                "--family",
+                "darktower",
+                "--diff",
+                "ref:v1",
+                "--role",
+                "client",
+                "--inputs",
+                inputs,
+            ],
+        );
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{mutant}: {t}");
+        assert!(t.contains(said), "{mutant}: {t}");
+    }
+}
+
 /// Over real UDP, the stranger's server allowing a 4th stream (`four-streams`) is found where
 /// the reference leaves it `blocked`: the replay's check counts what came from the input's own
 /// write (a write the IUT's MAX_STREAMS holds back is `blocked` at once, before the check step

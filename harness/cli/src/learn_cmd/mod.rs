@@ -50,7 +50,8 @@ pub struct LearnArgs {
     pub role: Option<String>,
     /// The part of the role to learn, where the family splits it (the media stream's responder:
     /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `push`, `timers`, `idle`, `startup`; Dark
-    /// Tower's server: `controller`, `handler`, `handler-v2`); default: the role's first.
+    /// Tower's server: `controller`, `handler`, `handler-v2`; its client: `v2`); default: the
+    /// role's first.
     #[arg(long)]
     pub part: Option<String>,
     /// The reference to diff the model with (`ref:3way`); none: the model only.

@@ -191,6 +191,67 @@ const H_WAIT: (&str, &str) = ("wait", r#"[{"wait": {"ms": 3100}}]"#);
 pub const HANDLER_V2: &[(&str, &str)] =
     &[H_AUTH, H_MEDIA, H_DATAGRAM, H_DATAGRAM_BAD_VERSION, H_WAIT];
 
+/// A client's query (a fresh process each, as a client connects when it starts): its plan is one
+/// frame and no lingering (the launch's `{frames}` and `{linger_ms}`: a contract), so that what
+/// it does after each answer fits a window. The harness's meeting server holds every JoinRequest
+/// and ConnectRequest for an input to answer; the preamble takes the client's JoinRequest, whose
+/// `join_token` field must carry the token the launch gave it (the field is a fact of the proto,
+/// the token a contract): one that does not verify is the setup's finding.
+macro_rules! client_preamble {
+    () => {
+        r#""meeting": {"frames": 1, "linger_ms": 0},
+    "peer": {"hold": true, "steps": [
+        {"expect": {"kind": "requested", "where": {"what": "join", "valid": true}, "within_ms": 5000, "basis": "signaling"}},
+        {"wait": {"ms": 50}}
+    ]}"#
+    };
+}
+
+/// Every client query's setup: one frame, no lingering, the requests held.
+pub const CLIENT_SETUP: &str = client_preamble!();
+
+/// The client of the `v2` profile (its frame in a datagram, DT11).
+pub const CLIENT_V2_SETUP: &str = concat!(r#""iut": {"requires": ["v2"]},"#, client_preamble!());
+
+/// A client's inputs, the meeting server's doings: the held JoinRequest answered (`join_ok`:
+/// a JoinResponse naming this server's handler; its window is 100 ms longer, as the client
+/// connects to the handler before it asks there) or refused with UNAUTHORIZED (`join_refused`),
+/// the held ConnectRequest the same (`auth_ok`, `auth_refused`; an answer to nothing does
+/// nothing), a ParticipantJoined about someone else (`announce`), the controller's FIN of the
+/// signaling stream (`server_fin`) and its close of the signaling session (`server_close`). No
+/// `wait`: as Proton's client, the alphabet is untimed (a client's timers are its keep-alive and
+/// its plan's, which one frame and no lingering leave nothing to).
+pub const CLIENT: &[(&str, &str)] = &[
+    (
+        "join_ok",
+        r#"[{"answer": {"to": "join"}}, {"wait": {"ms": 100}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "join_refused",
+        r#"[{"answer": {"to": "join", "error": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "auth_ok",
+        r#"[{"answer": {"to": "auth"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "auth_refused",
+        r#"[{"answer": {"to": "auth", "error": 2}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "announce",
+        r#"[{"announce": {}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "server_fin",
+        r#"[{"fin": {"on": "signaling"}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+    (
+        "server_close",
+        r#"[{"close": {"on": "signaling", "code": 0}}, {"wait": {"ms": WINDOW_MS}}]"#,
+    ),
+];
+
 /// A unit's output letter: a message's type (an error's with its code's name), a FIN, a stream
 /// stopped or reset with its code, a session closed, a forwarded frame; `p1:` before what went to
 /// participant 1. Ids, names and sequence numbers are left out.
@@ -213,6 +274,16 @@ pub fn output(unit: &Value) -> Option<String> {
             None => kind.to_owned(),
         },
         "fin" | "closed" | "frame" | "bad_datagram" => kind.to_owned(),
+        // A client IUT's doings (the meeting server's units): a request it made, a stream it
+        // announced. What the server made of them (joined, authenticated) is the input's.
+        "requested" => {
+            let what = unit.get("what")?.as_str()?;
+            match unit.get("valid").and_then(Value::as_bool) {
+                Some(false) => format!("{what}_request(invalid)"),
+                _ => format!("{what}_request"),
+            }
+        }
+        "published" => "publish".to_owned(),
         _ => return None,
     };
     Some(match unit.get("participant").and_then(Value::as_u64) {
@@ -221,7 +292,6 @@ pub fn output(unit: &Value) -> Option<String> {
     })
 }
 
-/// Dark Tower's alphabets: the server's two parts.
 /// The unit a letter stands for (see [`output`]): a message by its type (an error with its
 /// code: which error is a fact, DT8's and the documented errors'), a stream's end by its code,
 /// each for its participant.
@@ -247,6 +317,16 @@ pub fn pattern(letter: &str) -> Option<Value> {
         }
         // A datagram the harness could not read names no participant.
         ("bad_datagram", None) => serde_json::json!({"kind": kind}),
+        ("join_request" | "auth_request", arg) => {
+            let valid = match arg {
+                None => true,
+                Some("invalid") => false,
+                Some(_) => return None,
+            };
+            let what = kind.trim_end_matches("_request");
+            serde_json::json!({"kind": "requested", "where": {"what": what, "valid": valid}})
+        }
+        ("publish", None) => serde_json::json!({"kind": "published"}),
         ("fin" | "closed" | "frame" | "stopped" | "reset", None) => {
             serde_json::json!({"kind": kind, "where": {"participant": participant}})
         }
@@ -264,8 +344,11 @@ pub fn pattern(letter: &str) -> Option<Value> {
 /// media before it), of a third participant in a meeting for two, and of what is sent right
 /// after a successful authentication (a header's magic and stream type, a frame's stream id, a
 /// datagram's version). Later states: none.
-pub fn basis(_part: Option<&str>, word: &[&str], _letter: &str) -> Option<&'static str> {
+pub fn basis(_part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
+    if CLIENT.iter().any(|(name, _)| name == last) {
+        return client_basis(word, letter);
+    }
     // Participant 2 after participant 0 filled the meeting for two.
     if before == ["join"] && *last == "join_third" {
         return Some("errors, DH6");
@@ -291,6 +374,28 @@ pub fn basis(_part: Option<&str>, word: &[&str], _letter: &str) -> Option<&'stat
         // Media before authentication is the client's fault (a fact); how the handler stops
         // it, this project's reading.
         "media" => Some("DT7.required, DH11"),
+        _ => None,
+    }
+}
+
+/// What says how a client answers: once both its requests were answered and nothing else came,
+/// its frame is the plan's (DH15.plan, a contract) and that it publishes then is DH15's (a
+/// profile decision: it authenticates, then publishes). When it closes is not judged: DH15 says
+/// it closes once done, not how soon (the stranger's client waits 2 s for a StreamPublished of
+/// its own before its frame). What it does after a refusal, a FIN or a close the facts do not
+/// say (how it exits is DH15's, not the wire's). A request whose token does not verify is not
+/// the one the client was given: DT8's. Its frames and streams are judged by the rules
+/// on every transition's replay, run on for 3 s.
+fn client_basis(word: &[&str], letter: &str) -> Option<&'static str> {
+    let plain = word
+        .iter()
+        .all(|i| matches!(*i, "join_ok" | "auth_ok" | "announce"));
+    let done = word.contains(&"join_ok") && word.last() == Some(&"auth_ok");
+    match letter {
+        "frame" if plain && done => Some("DH15.plan"),
+        "publish" if plain && done => Some("DH15"),
+        // A request whose token does not verify: not the token the client was given (DT8).
+        "join_request(invalid)" | "auth_request(invalid)" => Some("DT8"),
         _ => None,
     }
 }
@@ -335,6 +440,36 @@ pub const LEARNING: handshake_scenario::Learning = handshake_scenario::Learning 
             real_time_window_ms: 80,
             fresh_process: true,
         },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: None,
+            setup: CLIENT_SETUP,
+            inputs: CLIENT,
+            seeds: &[
+                "join_ok auth_ok",
+                "join_refused",
+                "join_ok auth_refused",
+                "announce join_ok announce auth_ok",
+                "join_ok server_fin auth_ok",
+                "join_ok server_close",
+            ],
+            // A client ends by itself once its plan is done, which may wait for something
+            // first (the stranger's waits 2 s for a StreamPublished of its own stream).
+            settle_ms: 3000,
+            real_time_window_ms: 80,
+            // A client connects when it starts.
+            fresh_process: true,
+        },
+        handshake_scenario::Alphabet {
+            role: handshake_scenario::Role::Initiator,
+            part: Some("v2"),
+            setup: CLIENT_V2_SETUP,
+            inputs: CLIENT,
+            seeds: &["join_ok auth_ok", "join_ok auth_refused"],
+            settle_ms: 3000,
+            real_time_window_ms: 80,
+            fresh_process: true,
+        },
     ],
     output,
     pattern,
@@ -375,6 +510,55 @@ mod tests {
         assert_eq!(basis("join join_third"), Some("errors, DH6"));
         assert_eq!(basis("join_ended"), Some("errors, DH6"));
         assert_eq!(basis("publish join join_third"), None);
+    }
+
+    #[test]
+    fn a_client_s_requests_and_announcements_are_its_letters() {
+        let out = super::output;
+        assert_eq!(
+            out(&json!({"kind": "requested", "what": "join", "valid": true})).as_deref(),
+            Some("join_request")
+        );
+        assert_eq!(
+            out(&json!({"kind": "requested", "what": "auth", "valid": false})).as_deref(),
+            Some("auth_request(invalid)")
+        );
+        assert_eq!(
+            out(&json!({"kind": "published", "participant": "p1", "stream_id": "x"})).as_deref(),
+            Some("publish")
+        );
+        // What the server made of a request is the input's doing, not the client's.
+        assert_eq!(
+            out(&json!({"kind": "authenticated", "participant": "p1"})),
+            None
+        );
+        assert_eq!(
+            super::pattern("auth_request"),
+            Some(json!({"kind": "requested", "where": {"what": "auth", "valid": true}}))
+        );
+        assert_eq!(
+            super::pattern("join_request(invalid)"),
+            Some(json!({"kind": "requested", "where": {"what": "join", "valid": false}}))
+        );
+        assert_eq!(
+            super::pattern("publish"),
+            Some(json!({"kind": "published"}))
+        );
+    }
+
+    #[test]
+    fn a_client_s_plan_done_is_dh15_s_and_what_follows_a_refusal_is_not_judged() {
+        let basis = |word: &str, letter: &str| {
+            super::basis(None, &word.split(' ').collect::<Vec<_>>(), letter)
+        };
+        assert_eq!(basis("join_ok auth_ok", "publish"), Some("DH15"));
+        assert_eq!(basis("join_ok announce auth_ok", "publish"), Some("DH15"));
+        assert_eq!(basis("join_ok auth_ok", "closed"), None);
+        assert_eq!(basis("join_ok auth_ok", "frame"), Some("DH15.plan"));
+        assert_eq!(basis("join_ok", "auth_request"), None);
+        assert_eq!(basis("join_ok", "auth_request(invalid)"), Some("DT8"));
+        assert_eq!(basis("join_refused", "closed"), None);
+        assert_eq!(basis("join_ok server_fin auth_ok", "closed"), None);
     }
 
     #[test]
