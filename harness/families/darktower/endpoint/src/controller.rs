@@ -614,18 +614,13 @@ impl ControllerCore {
     }
 
     /// Answers the oldest held JoinRequest: as the controller would (`None`), or refused with an
-    /// ErrorCode (DH7: then FIN). `false`: none was held (or its session is gone).
-    pub(crate) fn answer_join(
-        &mut self,
-        now: Instant,
-        t: &mut dyn Sessions,
-        error: Option<i32>,
-    ) -> bool {
+    /// ErrorCode (DH7: then FIN). None held (or its session gone): nothing.
+    pub(crate) fn answer_join(&mut self, now: Instant, t: &mut dyn Sessions, error: Option<i32>) {
         let Some((session, stream, request)) = self.held.pop_front() else {
-            return false;
+            return;
         };
         if self.sessions.get(&session).is_none_or(|s| s.done) {
-            return false;
+            return;
         }
         match error {
             Some(code) => {
@@ -634,7 +629,6 @@ impl ControllerCore {
             }
             None => self.join(now, t, session, stream, request),
         }
-        true
     }
 
     /// Tells every open signaling stream that another participant (`p99`, no streams) joined.

@@ -266,21 +266,14 @@ impl HandlerCore {
     }
 
     /// Answers the oldest held authentication: as the handler would (`None`), or refused with an
-    /// ErrorCode. `false`: none was held (or its session is gone).
-    pub(crate) fn answer_auth(
-        &mut self,
-        now: Instant,
-        t: &mut dyn Sessions,
-        error: Option<i32>,
-    ) -> bool {
+    /// ErrorCode. None held (or its session gone): nothing.
+    pub(crate) fn answer_auth(&mut self, now: Instant, t: &mut dyn Sessions, error: Option<i32>) {
         let Some((session, stream, first)) = self.held.pop_front() else {
-            return false;
+            return;
         };
-        if !self.sessions.contains_key(&session) {
-            return false;
+        if self.sessions.contains_key(&session) {
+            self.answer_first(now, t, session, stream, first, error);
         }
-        self.answer_first(now, t, session, stream, first, error);
-        true
     }
 
     /// Answers a media session's first message (DT7): a ConnectResponse to a valid

@@ -103,23 +103,14 @@ impl MeetingServer {
         )
     }
 
-    /// Does what a step says; `false` when there was nothing to answer (no request held).
-    pub fn act_on_client(&mut self, now: Instant, act: ServerAct) -> bool {
+    /// Does what a step says (an answer with no request held does nothing).
+    pub fn act_on_client(&mut self, now: Instant, act: ServerAct) {
         self.act(now, |core, t| match act {
             ServerAct::AnswerJoin(error) => core.controller.answer_join(now, t, error),
             ServerAct::AnswerAuth(error) => core.handler.answer_auth(now, t, error),
-            ServerAct::AnnounceOther => {
-                core.controller.announce_other(now, t);
-                true
-            }
-            ServerAct::FinishSignaling => {
-                core.controller.finish_signaling(t);
-                true
-            }
-            ServerAct::CloseSignaling(code) => {
-                core.controller.close_sessions(now, t, code);
-                true
-            }
+            ServerAct::AnnounceOther => core.controller.announce_other(now, t),
+            ServerAct::FinishSignaling => core.controller.finish_signaling(t),
+            ServerAct::CloseSignaling(code) => core.controller.close_sessions(now, t, code),
         })
     }
 }
