@@ -136,8 +136,11 @@ impl App for MeetingCore {
             | SessionEvent::Datagram { session, .. }
             | SessionEvent::Closed { session, .. } => *session,
         };
-        let closed = matches!(e, SessionEvent::Closed { .. });
-        let e_closed = if closed { Some(e.clone()) } else { None };
+        // A session's end: how, and whether the client ended it.
+        let ended = match &e {
+            SessionEvent::Closed { close, by_peer, .. } => Some((close.to_string(), *by_peer)),
+            _ => None,
+        };
         // An undecided session: what this event says of it.
         if let Some(Part::Undecided { events, first }) = self.parts.get_mut(&session) {
             let decided = match &e {
@@ -182,20 +185,10 @@ impl App for MeetingCore {
                 Some(Part::Undecided { .. }) | None => {}
             }
         }
-        if closed {
-            let step_by_step = self.controller.config.hold;
-            if let (
-                Some(part),
-                Some(SessionEvent::Closed {
-                    close,
-                    by_peer: true,
-                    ..
-                }),
-            ) = (self.parts.remove(&session), e_closed)
-            {
-                if !step_by_step {
-                    return;
-                }
+        if let Some((close, by_peer)) = ended {
+            let part = self.parts.remove(&session);
+            // Step by step, the client's own closes are what it did (units).
+            if let (Some(part), true, true) = (part, by_peer, self.controller.config.hold) {
                 let from = match part {
                     Part::Handler => "handler",
                     _ => "controller",
@@ -203,7 +196,7 @@ impl App for MeetingCore {
                 self.closed.push_back(DarkTowerEvent::ParticipantClosed {
                     participant: 0,
                     from,
-                    close: close.to_string(),
+                    close,
                     by_iut: true,
                 });
             }
