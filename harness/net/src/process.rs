@@ -145,7 +145,7 @@ impl Log {
 /// The process group, killed (SIGKILL) when the last handle on it goes: a process kept for many
 /// runs at once lives as long as one of them, or the pool, holds it.
 #[derive(Debug)]
-struct Group(Pid);
+struct Group(Pid, Mutex<Members>);
 
 impl Drop for Group {
     fn drop(&mut self) {
@@ -154,6 +154,50 @@ impl Drop for Group {
             live.remove(&self.0.as_raw());
         }
     }
+}
+
+/// A process group's members as a scan of `/proc` last found them, and when.
+#[derive(Debug, Default)]
+struct Members {
+    scanned: Option<std::time::Instant>,
+    pids: Vec<u32>,
+}
+
+/// How long a scan of a group's members is used before the next: a kept process's memory is read
+/// after each of its runs (some 200 a second in a fuzzing campaign), and a scan of all of `/proc`
+/// each time was a third of the harness's CPU.
+const MEMBERS_FRESH: Duration = Duration::from_millis(500);
+
+/// The process ids in process group `pgid` (a scan of `/proc`; Linux only).
+fn group_members(pgid: i32) -> Option<Vec<u32>> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<i32>().ok());
+        if pgrp == Some(pgid) {
+            pids.push(pid);
+        }
+    }
+    Some(pids)
+}
+
+/// The high-water mark of resident memory of process `pid` (`VmHWM`), kB.
+fn peak_resident_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
 }
 
 /// How the process ended.
@@ -248,7 +292,7 @@ impl Process {
         if let Ok(mut live) = LIVE.lock() {
             live.insert(pgid.as_raw());
         }
-        let group = Arc::new(Group(pgid));
+        let group = Arc::new(Group(pgid, Mutex::default()));
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             // Written in the background, then closed: a program that reads commands until EOF
             // (a REPL) sees the whole script; one that exits early just breaks the pipe.
@@ -379,42 +423,24 @@ impl Process {
 
     /// The peak resident memory of its process group so far, in kB: the sum of each live member's
     /// high-water mark (`VmHWM` in `/proc/PID/status`; Linux only, `None` elsewhere or when
-    /// nothing of the group is left).
+    /// nothing of the group is left). The members are those a scan of `/proc` found at most
+    /// [`MEMBERS_FRESH`] ago (the first call scans): a process started since is counted from the
+    /// next scan on.
     pub fn peak_memory_kb(&self) -> Option<u64> {
-        let pgid = self.group.0.as_raw();
-        let mut total = None;
-        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses.
-            let pgrp = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-                .and_then(|g| g.parse::<i32>().ok());
-            if pgrp != Some(pgid) {
-                continue;
+        let pids = {
+            let mut members = self.group.1.lock().ok()?;
+            let stale = members
+                .scanned
+                .is_none_or(|at| at.elapsed() >= MEMBERS_FRESH);
+            if stale {
+                members.pids = group_members(self.group.0.as_raw())?;
+                members.scanned = Some(std::time::Instant::now());
             }
-            let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|status| {
-                    status
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                });
-            if let Some(kb) = hwm {
-                total = Some(total.unwrap_or(0) + kb);
-            }
-        }
-        total
+            members.pids.clone()
+        };
+        pids.into_iter()
+            .filter_map(peak_resident_kb)
+            .reduce(|a, b| a + b)
     }
 
     /// Waits up to `limit` for it to exit.
@@ -525,5 +551,48 @@ mod tests {
         for mut p in [small, big] {
             p.shut_down(Duration::from_millis(100), clock).await;
         }
+    }
+
+    /// A member that joins the group after a read (a child the IUT starts) is counted once the
+    /// members are scanned again, the same handle or another (a kept process's next run).
+    #[tokio::test]
+    async fn a_child_started_later_is_counted_at_the_next_scan() {
+        let clock = Clock::start();
+        let env = std::collections::BTreeMap::new();
+        let script = "import subprocess, sys, time\n\
+            print('ready', flush=True)\n\
+            time.sleep(1)\n\
+            subprocess.Popen([sys.executable, '-c', 'import time; b = bytearray(200 * 1024 * 1024); print(1, flush=True); time.sleep(5)'])\n\
+            time.sleep(5)\n";
+        let mut parent = Process::spawn(
+            &["python3".to_owned(), "-c".to_owned(), script.to_owned()],
+            None,
+            &env,
+            None,
+            clock,
+        )
+        .expect("python3 starts");
+        for _ in 0..100 {
+            if parent.printed("ready") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let before = parent.peak_memory_kb();
+        let view = parent.view();
+        let mut after = None;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            after = view.peak_memory_kb();
+            if after.is_some_and(|kb| kb > 200 * 1024) {
+                break;
+            }
+        }
+        assert!(before.is_some_and(|kb| kb < 100 * 1024), "{before:?}");
+        assert!(
+            after.is_some_and(|kb| kb > 200 * 1024),
+            "{before:?} then {after:?}"
+        );
+        parent.shut_down(Duration::from_millis(100), clock).await;
     }
 }
