@@ -363,7 +363,16 @@ impl Runner<'_> {
         if let Some(pid) = kept {
             self.recent.served(pid, input);
         }
-        if external && (outcome.failed_after(input_len) || outcome.iut_crash().is_some()) {
+        let crashed = outcome.iut_crash().is_some();
+        // A probe missed on a kept process: asked again, alone and patiently, on that very
+        // process. One still serving was slow (the search's own load), not stopped: nothing it
+        // served earlier is blamed (up to 23 fresh runs for each missed probe made a campaign's
+        // tail, and the load that made more probes miss). It is started afresh all the same:
+        // kept, a slow process missed probe after probe.
+        let missed = external && outcome.failed_after(input_len);
+        let still_serving =
+            missed && !crashed && kept.is_some_and(|pid| self.still_serves(pid, input));
+        if external && (missed || crashed) {
             ExternalIut::forget_kept();
         }
         let verdict = self.verdict_within(input, &outcome, input_len, true);
@@ -375,6 +384,7 @@ impl Runner<'_> {
         let blamed = match (&verdict, &fresh, kept) {
             (Some(v), Some(f), Some(pid))
                 if self.blame
+                    && !still_serving
                     && matches!(v.kind.as_str(), "crash" | "hang")
                     && f.as_ref().is_none_or(|f| f.kind != v.kind) =>
             {
@@ -388,6 +398,18 @@ impl Runner<'_> {
             fresh,
             blamed,
         })
+    }
+
+    /// Whether kept process `pid` answers the family's probe (patient) for `input`'s role, run
+    /// alone on it.
+    fn still_serves(&self, pid: u32, input: &Value) -> bool {
+        let probe = self.probe(input, true);
+        if probe.is_empty() {
+            return false;
+        }
+        let _pinned = ExternalIut::pin_kept(pid);
+        self.run_on(&self.search_iut, &with_steps(input, probe))
+            .is_some_and(|o| o.verdict != OutcomeVerdict::Error && !o.failed_after(0))
     }
 
     /// Whether the next input on a kept process is probed: one in [`Runner::probe_every`].

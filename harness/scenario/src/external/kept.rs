@@ -80,6 +80,35 @@ thread_local! {
     /// Ends this thread's own processes when it ends (shared ones stay for the other threads).
     static GUARD: ForgetOnExit = const { ForgetOnExit };
     static RUNTIME: OnceCell<tokio::runtime::Runtime> = const { OnceCell::new() };
+    /// The one kept process this thread's runs may use, while a [`Pinned`] lives.
+    static PINNED: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// While it lives, the calling thread's runs use only the kept process it names, and start none:
+/// to ask that very process whether it still serves.
+pub struct Pinned(Option<u32>);
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        PINNED.with(|p| p.set(self.0));
+    }
+}
+
+/// Pins the calling thread's runs to kept process `pid` (see [`Pinned`]).
+pub fn pin(pid: u32) -> Pinned {
+    Pinned(PINNED.with(|p| p.replace(Some(pid))))
+}
+
+/// The kept process the calling thread's runs are pinned to.
+pub(super) fn pinned() -> Option<u32> {
+    PINNED.with(Cell::get)
+}
+
+/// Whether kept process `pid` is still in the pool, and running.
+pub(super) fn in_pool(pid: u32) -> bool {
+    pool()
+        .iter()
+        .any(|e| e.kept.process.pid == pid && e.kept.process.exited().is_none())
 }
 
 struct ForgetOnExit;
@@ -109,7 +138,10 @@ fn used(pid: u32) {
 pub(super) fn take(wanted: impl Fn(&Kept) -> bool) -> Option<Kept> {
     let mut pool = pool();
     pool.retain(|e| e.kept.process.exited().is_none());
-    let i = pool.iter().position(|e| e.room() && wanted(&e.kept))?;
+    let pinned = pinned();
+    let i = pool.iter().position(|e| {
+        e.room() && pinned.is_none_or(|pid| e.kept.process.pid == pid) && wanted(&e.kept)
+    })?;
     let mut entry = pool.remove(i);
     entry.in_use += 1;
     entry.kept.runs += 1;
@@ -359,6 +391,29 @@ mod tests {
         assert!(retire(pid));
         assert!(take(is("shared")).is_none());
         assert!(second.process.exited().is_none());
+
+        // Pinned, a thread's runs take the one process named, while it is in the pool.
+        let (a, b) = (
+            sleeper(Sharing::Sessions(4), "twin"),
+            sleeper(Sharing::Sessions(4), "twin"),
+        );
+        let (a_pid, b_pid) = (a.process.pid, b.process.pid);
+        for k in [&a, &b] {
+            add(handle(k));
+            put(k.process.pid);
+        }
+        let twin = |_: ()| take(is("twin")).map(|k| k.process.pid);
+        assert_eq!(twin(()), Some(b_pid), "the newest first");
+        {
+            let _pinned = pin(a_pid);
+            assert_eq!(twin(()), Some(a_pid));
+            assert!(in_pool(a_pid));
+        }
+        retire(a_pid);
+        assert_eq!(twin(()), Some(b_pid), "unpinned, any");
+        let _pinned = pin(a_pid);
+        assert!(!in_pool(a_pid));
+        assert_eq!(twin(()), None, "pinned, not another in its place");
         forget_all();
     }
 }

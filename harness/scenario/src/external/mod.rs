@@ -16,6 +16,7 @@
 //! also names the exit status and the last line of stderr among its reasons.
 
 mod kept;
+pub use kept::Pinned;
 pub mod manifest;
 pub mod pair;
 pub mod probe;
@@ -283,6 +284,13 @@ impl ExternalIut {
     /// [`forget_kept`](Self::forget_kept)): which inputs one process served.
     pub fn last_kept_process() -> Option<u32> {
         kept::last_used()
+    }
+
+    /// Until the guard drops, the calling thread's runs use only kept process `pid` (waiting
+    /// for room on it, starting none; an error once it has gone): to ask that process, and no
+    /// other, whether it still serves.
+    pub fn pin_kept(pid: u32) -> Pinned {
+        kept::pin(pid)
     }
 
     /// Ends every kept responder process (before the harness exits).

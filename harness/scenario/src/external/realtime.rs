@@ -591,7 +591,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
                 self.unsupported_code = Some(manifest.unsupported_exit_code);
                 self.grace = ms(manifest.kill_grace_ms);
                 let reused = match keep {
-                    Some(_) => self.take_or_start(manifest, *argv, cwd).await,
+                    Some(_) => self.take_or_start(manifest, *argv, cwd).await?,
                     None => None,
                 };
                 match reused {
@@ -608,24 +608,36 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
     }
 
     /// A kept responder with room for this run; else `None` once this run may start one (few
-    /// start at once: until then it waits for one to share, at most the start-up timeout).
+    /// start at once: until then it waits for one to share, at most the start-up timeout). Pinned
+    /// to one kept process ([`kept::pin`]), it waits for room on that one and starts none: an
+    /// error once that process has gone.
     async fn take_or_start(
         &mut self,
         manifest: &Manifest,
         argv: &Argv<'_>,
         cwd: &Option<std::path::PathBuf>,
-    ) -> Option<Kept> {
+    ) -> Result<Option<Kept>, Ending> {
         let give_up = self.clock.now() + ms(manifest.startup_timeout_ms);
         loop {
             if let Some(k) = take_kept(argv, cwd) {
-                return Some(k);
+                return Ok(Some(k));
             }
-            if let Some(leave) = kept::may_start() {
-                self.starting = Some(leave);
-                return None;
-            }
-            if self.clock.now() >= give_up {
-                return None;
+            match kept::pinned() {
+                Some(pid) if !kept::in_pool(pid) || self.clock.now() >= give_up => {
+                    return Err(Ending::Error(format!(
+                        "the kept IUT process {pid} is gone or busy"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(leave) = kept::may_start() {
+                        self.starting = Some(leave);
+                        return Ok(None);
+                    }
+                    if self.clock.now() >= give_up {
+                        return Ok(None);
+                    }
+                }
             }
             tokio::time::sleep(ms(10)).await;
         }
