@@ -2,9 +2,12 @@
 find hangs in a kept responder: a UDP proxy in front of a responder that forwards both ways (one
 upstream socket per client) until a datagram of TRIGGER_LEN bytes arrives, then forwards nothing
 more, ever. With a negative TRIGGER_LEN, a datagram of -TRIGGER_LEN bytes is a crash instead: the
-proxy ends at once with exit code 3 (its responder with it).
+proxy ends at once with exit code 3 (its responder with it). With TRIGGER `every:EVERY:SECONDS` it
+is slow, not stopped: at the first datagram from a client EVERY seconds after it started or last
+stopped, it stops for SECONDS, then goes on with what came meanwhile (a process slowed by load,
+whatever its input: it never stops for longer).
 
-    hang_proxy.py LISTEN_PORT TRIGGER_LEN COMMAND…
+    hang_proxy.py LISTEN_PORT TRIGGER COMMAND…
 
 COMMAND is the responder's, with @INNER@ where its listen address goes (a free loopback port the
 proxy picks); the proxy binds LISTEN_PORT once the responder has bound its own, and exits when the
@@ -26,9 +29,17 @@ def bound(port):
 
 
 def main():
-    outer_port, trigger_len = int(sys.argv[1]), int(sys.argv[2])
-    crash = trigger_len < 0
-    trigger_len = abs(trigger_len)
+    outer_port, trigger = int(sys.argv[1]), sys.argv[2]
+    stall_every, stall_seconds, trigger_len = None, 0.0, None
+    if trigger.startswith("every:"):
+        _, every, seconds = trigger.split(":")
+        stall_every, stall_seconds = float(every), float(seconds)
+    else:
+        trigger_len = int(trigger)
+    crash = trigger_len is not None and trigger_len < 0
+    if trigger_len is not None:
+        trigger_len = abs(trigger_len)
+    last_stall = time.monotonic()
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     inner_port = probe.getsockname()[1]
@@ -51,7 +62,11 @@ def main():
                     continue
                 if s is not outer:
                     outer.sendto(data, client_of[s])
-                elif len(data) == trigger_len:
+                    continue
+                if stall_every is not None and time.monotonic() - last_stall >= stall_every:
+                    time.sleep(stall_seconds)
+                    last_stall = time.monotonic()
+                if len(data) == trigger_len:
                     if crash:
                         child.terminate()
                         sys.exit(3)

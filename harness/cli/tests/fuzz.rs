@@ -213,6 +213,33 @@ fn started_pids(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The media-stream responder behind `vectors/iut/hang_proxy.py` in its slow mode (at a
+/// client's datagram 2 s after it started or last stopped, it stops for 1.5 s, whatever the
+/// input, then goes on), each start logged to `log` as its process id and command line.
+fn slowed_manifest(dir: &Path, log: &Path) -> PathBuf {
+    let proxy = root().join("vectors/iut/hang_proxy.py");
+    let prefix = [
+        "sh",
+        "-c",
+        &format!("echo \"$$ $*\" >> '{}' && exec \"$@\"", log.display()),
+        "sh",
+        "python3",
+        proxy.to_str().expect("path"),
+        "{listen_port}",
+        "every:2:1.5",
+    ];
+    let path = wrapped_manifest(dir, "slowed.json", prefix.map(str::to_owned).to_vec());
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("manifest")).expect("JSON");
+    for word in m["responder"].as_array_mut().expect("argv").iter_mut() {
+        if word == "{listen}" {
+            *word = serde_json::json!("@INNER@");
+        }
+    }
+    std::fs::write(&path, m.to_string()).expect("write manifest");
+    path
+}
+
 /// `harness fuzz` of the media-stream responder a manifest starts, with `extra` arguments.
 fn fuzz_responder(manifest: &Path, report: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -362,6 +389,55 @@ fn kept_responders_end_with_the_search() {
     assert!(
         alive.is_empty(),
         "still running after the search: {alive:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A kept responder that is slow for a moment, whatever its input, misses probes but answers
+/// when asked again on that very process: nothing it served is blamed (replayed on fresh
+/// processes), so a missed probe costs two starts at most (the input's confirmation on a fresh
+/// process, and the responder started afresh for the next inputs), and no finding is made.
+#[test]
+fn a_slow_kept_responder_is_asked_again_not_blamed() {
+    let out = scratch("slowed");
+    let log = out.join("pids.log");
+    let manifest = slowed_manifest(&out, &log);
+    let report = out.join("report");
+    let o = fuzz_responder(
+        &manifest,
+        &report,
+        &["--jobs", "2", "--execs", "60", "--seed", "5"],
+    );
+    let summary = report_in(&report);
+    assert_eq!(o.status.code(), Some(0), "{summary}");
+    let missed = summary["unconfirmed"]["hang"].as_u64().unwrap_or(0);
+    assert!(missed >= 1, "no probe was missed: {summary}");
+    let unconfirmed: u64 = summary["unconfirmed"]
+        .as_object()
+        .map(|kinds| kinds.values().filter_map(serde_json::Value::as_u64).sum())
+        .unwrap_or(0);
+    // Each launch (profile, flags) has a process of its own: what is started beyond the first
+    // of each command line (its listen port, the third word, left out) is a restart or a run on
+    // a fresh process.
+    let lines = std::fs::read_to_string(&log).unwrap_or_default();
+    let commands: Vec<Vec<&str>> = lines
+        .lines()
+        .map(|line| {
+            let mut words: Vec<&str> = line.split_whitespace().skip(1).collect();
+            if words.len() > 2 {
+                words.remove(2);
+            }
+            words
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&Vec<&str>> = commands.iter().collect();
+    let again = (commands.len() - distinct.len()) as u64;
+    // Two jobs may each start one at first.
+    assert!(
+        again <= distinct.len() as u64 + 2 * unconfirmed,
+        "{again} processes started again, {} command lines, for {unconfirmed} unconfirmed \
+         verdicts: {summary}",
+        distinct.len()
     );
     let _ = std::fs::remove_dir_all(&out);
 }
