@@ -144,7 +144,8 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     text: fuzz_text,
     edges: handshake_scenario::FuzzHooks::NONE.edges,
     // A responder serves 8 runs at once: against the Python responder 64 jobs ran 283 inputs/s,
-    // 32 jobs 170 (over both roles, where initiators start a process each, 66 and 70).
+    // 32 jobs 170; over both roles, where initiators start a process each, 64 jobs ran a median
+    // 203 and 96 no more (docs/src/benchmarks.md).
     kept_jobs_per_core: 32,
     kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
