@@ -132,3 +132,31 @@ fn the_binary_runs_interop_and_exits_with_the_matrix_verdict() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Programs declared with `cmd@legacy:` run as legacy: the judge knows their profile, as it knows a
+/// manifest's (`FILE@legacy`), so a legacy initiator's START is never judged by the 3-way rules.
+#[cfg(unix)]
+#[test]
+fn a_command_declared_legacy_is_judged_as_legacy() {
+    let harness = env!("CARGO_BIN_EXE_harness");
+    let stream = "--bits-per-second {bits_per_second} --frame-rate {frame_rate} --stream-length {stream_length} --buffer-depth {buffer_depth} --datagram-byte-size {datagram_byte_size}";
+    let initiator = format!(
+        "cmd@legacy:'{harness}' peer initiator --target {{target}} --profile legacy {stream}"
+    );
+    let responder = format!(
+        "cmd@legacy:'{harness}' peer responder --listen {{listen}} --profile legacy {stream}"
+    );
+    let scratch_dir = scratch();
+    let report = scratch_dir.path().join("r");
+    let (code, text) = interop(&[
+        "--initiators",
+        &initiator,
+        "--responders",
+        &responder,
+        "--report",
+        report.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("1 cells: 1 as expected, 0 differ"), "{text}");
+    assert!(!text.contains("opens_with_syn"), "{text}");
+}

@@ -90,24 +90,8 @@ fn manifest_peer<F: Family>(
     let iut = ExternalIut::from_manifest_file(manifest, file);
     let (iut, like, requires) = match profile {
         None => (iut, None, Vec::new()),
-        Some(text_profile) => {
-            let p = F::parse_profile(text_profile).map_err(|e| format!("{side} `{text}`: {e}"))?;
-            // The manifest's profile is the first part; the rest are its options.
-            let mut parts = text_profile.split('+');
-            let base = parts.next().unwrap_or(text_profile);
-            let options: Vec<&str> = parts.collect();
-            let iut = iut
-                .for_probe(base, &options)
-                .ok_or_else(|| format!("{side} `{text}`: it cannot be told to run as {p}"))?;
-            // Its options are required of every cell, so the program is started with them on.
-            let features = F::profile_features(&p, role);
-            let requires = options
-                .iter()
-                .filter(|o| features.iter().any(|f| f == *o))
-                .map(|o| (*o).to_owned())
-                .collect();
-            (iut, Some(p.to_string()), requires)
-        }
+        Some(text_profile) => declared_profile::<F>(iut, text_profile, role)
+            .map_err(|e| format!("{side} `{text}`: {e}"))?,
     };
     let label = match &like {
         Some(p) => format!("{name}@{p}"),
@@ -121,6 +105,31 @@ fn manifest_peer<F: Family>(
         like,
         requires,
     })
+}
+
+/// A program declared to speak `text_profile` (`PROFILE[+OPTION…]`): it runs as that profile (the
+/// judge knows it, as it knows a reference's), its options are required of every cell (it is
+/// started with them on), and its cells are compared with the profile's expectations.
+fn declared_profile<F: Family>(
+    iut: ExternalIut,
+    text_profile: &str,
+    role: Role,
+) -> Result<(ExternalIut, Option<String>, Vec<String>), String> {
+    let p = F::parse_profile(text_profile)?;
+    // The first part is the profile; the rest are its options.
+    let mut parts = text_profile.split('+');
+    let base = parts.next().unwrap_or(text_profile);
+    let options: Vec<&str> = parts.collect();
+    let iut = iut
+        .for_probe(base, &options)
+        .ok_or_else(|| format!("it cannot be told to run as {p}"))?;
+    let features = F::profile_features(&p, role);
+    let requires = options
+        .iter()
+        .filter(|o| features.iter().any(|f| f == *o))
+        .map(|o| (*o).to_owned())
+        .collect();
+    Ok((iut, Some(p.to_string()), requires))
 }
 
 /// Splits `--initiators`/`--responders` values into peer specs: commas separate peers, but a comma
@@ -164,14 +173,13 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         return manifest_peer::<F>(side, text, path, profile, role);
     }
     if let Some(rest) = text.strip_prefix("cmd") {
-        let (like, line) = if let Some(line) = rest.strip_prefix(':') {
+        let (profile, line) = if let Some(line) = rest.strip_prefix(':') {
             (None, line)
         } else if let Some(rest) = rest.strip_prefix('@') {
             let (profile, line) = rest
                 .split_once(':')
                 .ok_or_else(|| format!("{side} `{text}`: expected cmd@PROFILE:COMMAND"))?;
-            let p = F::parse_profile(profile).map_err(|e| format!("{side} `{text}`: {e}"))?;
-            (Some(p.to_string()), line)
+            (Some(profile), line)
         } else {
             return Err(format!(
                 "{side} `{text}`: expected ref:PROFILE, cmd:COMMAND or cmd@PROFILE:COMMAND"
@@ -203,13 +211,19 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         *commands += 1;
         let name = format!("cmd-{commands}");
         let iut = ExternalIut::from_manifest(manifest, std::path::PathBuf::from("."));
+        // `cmd@PROFILE:` declares what the command speaks, as `FILE.json@PROFILE` does.
+        let (iut, like, requires) = match profile {
+            None => (iut, None, Vec::new()),
+            Some(p) => declared_profile::<F>(iut, p, role)
+                .map_err(|e| format!("{side} `{text}`: {e}"))?,
+        };
         return Ok(Peer {
             slug: name.clone(),
             name,
             iut: Iut::External(Box::new(iut)),
             line: Some(line.to_owned()),
             like,
-            requires: Vec::new(),
+            requires,
         });
     }
     let profile_text = text.strip_prefix("ref:").unwrap_or(text).trim();
