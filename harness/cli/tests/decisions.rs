@@ -5,7 +5,7 @@ use std::path::Path;
 
 use handshake_check::Basis;
 use handshake_harness::families::FAMILIES;
-use handshake_scenario::Class;
+use handshake_scenario::{Class, Strength};
 
 #[test]
 fn docs_decisions_md_is_the_tables() {
@@ -21,27 +21,81 @@ fn docs_decisions_md_is_the_tables() {
     );
 }
 
+/// A fact rests on the sources' own words: at least one source location, and the strength `must`
+/// or an undisputed `as-coded` (a disputed one is `disputed`, never a fact). Every other row names a
+/// location too, but a `silent` one, which says what the sources leave open.
 #[test]
-fn every_rule_is_as_strong_as_the_weakest_decision_it_cites() {
+fn every_fact_cites_a_source_location_with_a_facts_strength() {
+    let mut wrong = Vec::new();
+    for f in FAMILIES.0 {
+        for d in f.citations().decisions {
+            let located = !d.locations().is_empty();
+            match (d.class, d.strength) {
+                (Class::Fact, Strength::Must | Strength::AsCoded) if located => {}
+                (Class::Fact, s) => wrong.push(format!(
+                    "{}/{}: a fact of strength {} with locations {:?}",
+                    f.name(),
+                    d.id,
+                    s.name(),
+                    d.locations()
+                )),
+                (_, Strength::Silent) => {}
+                (_, _) if located => {}
+                (_, s) => wrong.push(format!(
+                    "{}/{}: strength {} names no source location: {}",
+                    f.name(),
+                    d.id,
+                    s.name(),
+                    d.source
+                )),
+            }
+            if d.strength == Strength::AsCoded && !d.locations().iter().any(|l| l.contains('@')) {
+                wrong.push(format!(
+                    "{}/{}: as-coded, but no repository location (owner/repo path:line @commit)",
+                    f.name(),
+                    d.id
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A rule rests on decisions of one class (contracts beside a fact only configure it), and its
+/// basis is that class: a fact violation never hides behind a profile decision, and a profile
+/// reading never fails a program.
+#[test]
+fn every_rule_rests_on_one_class_and_says_which() {
     let mut wrong = Vec::new();
     for f in FAMILIES.0 {
         let table = f.citations();
         for rule in f.rules() {
-            let cited: Vec<(&str, Class)> = rule
+            let mut cited: Vec<Class> = rule
                 .source
                 .split([',', ';', ':', ' ', '(', ')'])
-                .filter_map(|w| table.class(w).map(|c| (w, c)))
+                .filter_map(|w| table.class(w))
                 .collect();
-            let profile = cited.iter().any(|(_, c)| *c == Class::Profile);
-            let contract_only =
-                !cited.is_empty() && cited.iter().all(|(_, c)| *c == Class::Contract);
-            // A rule that rests on an RFC is a fact of that RFC, whatever contract configures it.
-            if contract_only && !rule.source.contains("RFC") {
-                wrong.push(format!(
-                    "{}: rests on contracts only ({})",
-                    rule.id, rule.source
-                ));
-            } else if profile != (rule.basis == Basis::Profile) {
+            cited.sort();
+            cited.dedup();
+            let judged: Vec<Class> = cited
+                .iter()
+                .copied()
+                .filter(|c| *c != Class::Contract)
+                .collect();
+            let want = match judged.as_slice() {
+                [Class::Fact] => Basis::Fact,
+                [Class::Profile] => Basis::Profile,
+                // A rule that rests on an RFC is a fact of that RFC, whatever contract configures it.
+                [] if rule.source.contains("RFC") => Basis::Fact,
+                _ => {
+                    wrong.push(format!(
+                        "{}: cites {:?} ({}): one class, please",
+                        rule.id, cited, rule.source
+                    ));
+                    continue;
+                }
+            };
+            if rule.basis != want {
                 wrong.push(format!(
                     "{}: basis {:?} but cites {:?}",
                     rule.id, rule.basis, cited

@@ -617,6 +617,8 @@ fn run_virtual<F: Family>(
         step_failures: std::mem::take(&mut script.failures),
         step_deviations: std::mem::take(&mut script.deviations),
         unmet_contracts: std::mem::take(&mut script.unmet_contracts),
+        step_notes: std::mem::take(&mut script.notes),
+        cut_short: script.cut_short,
     };
     let mut outcome = judge(scenario, iut_name, observed, transcript, capture);
     outcome.traffic_bytes = traffic_bytes;

@@ -49,32 +49,88 @@ pub struct Citations {
     pub decisions: &'static [Decision],
 }
 
-/// One entry of a family's decision table.
+/// One entry of a family's decision table: what it says, where the sources say it and how
+/// strongly. Its [`Class`] follows from its [`Strength`] (a contract aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     /// Its id (`D6`, `wire.event`, `DH12`).
     pub id: &'static str,
-    /// What a miss means.
+    /// What a miss means (from `strength`, or a contract).
     pub class: Class,
+    /// How strongly the sources say it.
+    pub strength: Strength,
     /// What it says, in one line.
     pub says: &'static str,
-    /// Why it has its class: where the sources say it, or why they are silent.
-    pub why: &'static str,
+    /// Where the sources say it, paraphrased: source locations (`001_03b132d5e807e566.txt:112`,
+    /// `owner/repo path:line @commit`, `RFC 9000 §3.5`), and for a disputed, silent or as-coded
+    /// entry why it has that strength.
+    pub source: &'static str,
+}
+
+/// How strongly the sources state a decision (`docs/decisions.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// MUST, or stated as how it works: a miss fails.
+    Must,
+    /// Only the deployed code says it, and the documents are silent; a fact only where a peer needs
+    /// it to talk to the deployed program (byte layouts, values a peer parses, a fill pattern its
+    /// receiver checks).
+    AsCoded,
+    /// SHOULD: a miss is a deviation.
+    Should,
+    /// MAY: not judged.
+    May,
+    /// Shown by a transcript or a sample only: each reading it allows is allowed.
+    Example,
+    /// Two sources disagree: each reading is allowed, and the report says which one a program
+    /// follows.
+    Disputed,
+    /// The sources are silent: this project's reading (a profile decision).
+    Silent,
+}
+
+impl Strength {
+    /// Lowercase name, as `docs/decisions.md` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strength::Must => "must",
+            Strength::AsCoded => "as-coded",
+            Strength::Should => "should",
+            Strength::May => "may",
+            Strength::Example => "example",
+            Strength::Disputed => "disputed",
+            Strength::Silent => "silent",
+        }
+    }
+
+    /// What a miss of a decision of this strength is.
+    pub const fn class(self) -> Class {
+        match self {
+            Strength::Must | Strength::AsCoded => Class::Fact,
+            Strength::May => Class::Informational,
+            Strength::Should | Strength::Example | Strength::Disputed | Strength::Silent => {
+                Class::Profile
+            }
+        }
+    }
 }
 
 /// What a decision is, and so what an implementation that does otherwise gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
-    /// The sources say so: a miss fails.
+    /// The sources say so (MUST, how it works, or as coded where a peer needs it): a miss fails.
     Fact,
     /// What both sides must agree on to talk at all (addresses, paths, ALPNs, certificates,
     /// secrets, a client's plan): the harness adapts to it (offers, negotiates, or reads it from the
     /// manifest) and never fails an implementation for choosing otherwise.
     Contract,
-    /// This project's reading where the facts are silent: a miss is a deviation, failing only
-    /// under `--strict-profile`.
+    /// A SHOULD, a reading among several the sources allow, or this project's reading where they
+    /// are silent: a miss is a deviation, failing only under `--strict-profile`.
     Profile,
+    /// A MAY: never judged; a miss is an informational note.
+    Informational,
 }
 
 impl Class {
@@ -84,39 +140,83 @@ impl Class {
             Class::Fact => "fact",
             Class::Contract => "contract",
             Class::Profile => "profile",
+            Class::Informational => "informational",
         }
     }
 }
 
 impl Decision {
-    /// A fact.
-    pub const fn fact(id: &'static str, says: &'static str, why: &'static str) -> Decision {
+    /// A decision of `strength`, its class following from it.
+    pub const fn new(
+        id: &'static str,
+        strength: Strength,
+        says: &'static str,
+        source: &'static str,
+    ) -> Decision {
         Decision {
             id,
-            class: Class::Fact,
+            class: strength.class(),
+            strength,
             says,
-            why,
+            source,
         }
     }
 
-    /// A contract.
-    pub const fn contract(id: &'static str, says: &'static str, why: &'static str) -> Decision {
+    /// MUST, or stated as how it works: a fact.
+    pub const fn must(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::Must, says, source)
+    }
+
+    /// Stated by the deployed code only, where a peer needs it to talk: a fact.
+    pub const fn as_coded(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::AsCoded, says, source)
+    }
+
+    /// SHOULD: a deviation.
+    pub const fn should(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::Should, says, source)
+    }
+
+    /// MAY: not judged.
+    pub const fn may(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::May, says, source)
+    }
+
+    /// Shown by an example or transcript only: the profile's form among those allowed.
+    pub const fn example(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::Example, says, source)
+    }
+
+    /// Two sources disagree: the profile's reading among those allowed.
+    pub const fn disputed(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::Disputed, says, source)
+    }
+
+    /// The sources are silent: a profile decision.
+    pub const fn silent(id: &'static str, says: &'static str, source: &'static str) -> Decision {
+        Decision::new(id, Strength::Silent, says, source)
+    }
+
+    /// A contract, whatever the strength of its words: adapted to, never failed.
+    pub const fn contract(
+        id: &'static str,
+        strength: Strength,
+        says: &'static str,
+        source: &'static str,
+    ) -> Decision {
         Decision {
             id,
             class: Class::Contract,
+            strength,
             says,
-            why,
+            source,
         }
     }
 
-    /// A profile decision.
-    pub const fn profile(id: &'static str, says: &'static str, why: &'static str) -> Decision {
-        Decision {
-            id,
-            class: Class::Profile,
-            says,
-            why,
-        }
+    /// The source locations `source` names: documents with a line, repositories with a path, a line
+    /// and a commit, RFC sections. A fact names at least one.
+    pub fn locations(&self) -> Vec<&'static str> {
+        crate::citations::locations(self.source)
     }
 }
 
@@ -146,21 +246,31 @@ impl Citations {
         self.decisions.iter().filter(move |d| d.class == class)
     }
 
-    /// What a miss of an expectation resting on `basis` (comma-separated ids) means: a failure
-    /// only when every id is a fact (or a contract that configures it); a deviation when any is a
-    /// profile decision (the expectation holds only under this project's reading); a contract
-    /// when every id is one (the two sides do not speak alike: the scenario cannot run, it is
-    /// `unsupported`, never failed). Unknown ids count as facts (validation refuses them).
-    pub fn verdict_class(&self, basis: &str) -> Class {
-        let classes: Vec<Class> = crate::citations::ids(basis)
+    /// The classes `basis` (comma-separated ids) names, each once, in order. Unknown ids count as
+    /// facts (validation refuses them).
+    pub fn classes(&self, basis: &str) -> Vec<Class> {
+        let mut classes: Vec<Class> = crate::citations::ids(basis)
             .map(|id| self.class(id).unwrap_or(Class::Fact))
             .collect();
-        if classes.contains(&Class::Profile) {
-            Class::Profile
-        } else if !classes.is_empty() && classes.iter().all(|c| *c == Class::Contract) {
-            Class::Contract
-        } else {
+        classes.sort();
+        classes.dedup();
+        classes
+    }
+
+    /// What a miss of an expectation resting on `basis` means. A basis names one class (the
+    /// validator refuses a mix); should one mix anyway, a fact among its ids makes it a fact, so that
+    /// a fact violation never hides behind a profile decision. Contracts beside a fact only
+    /// configure it.
+    pub fn verdict_class(&self, basis: &str) -> Class {
+        let classes = self.classes(basis);
+        if classes.is_empty() || classes.contains(&Class::Fact) {
             Class::Fact
+        } else if classes.contains(&Class::Profile) {
+            Class::Profile
+        } else if classes.contains(&Class::Informational) {
+            Class::Informational
+        } else {
+            Class::Contract
         }
     }
 }

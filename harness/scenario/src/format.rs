@@ -497,6 +497,39 @@ pub struct ExpectStep {
     /// what an action brings at once (a stream left `blocked` by a write) is its answer too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub since_step: bool,
+    /// More outcomes the facts allow besides `kind`/`where`: the step is met by a unit that matches
+    /// any of them (a refusal may be an ErrorMessage, a reset or a close). Only `kind`/`where`
+    /// captures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_of: Vec<Outcome>,
+    /// The profile's preferred form among the allowed outcomes, with its own (non-fact) basis: a
+    /// matched unit not in this form is a deviation naming what the program chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefer: Option<Preferred>,
+}
+
+/// One outcome an `expect` step accepts: a unit kind and the fields it must have.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// Kind name, or `any`.
+    pub kind: String,
+    /// Decoded fields that must match (values, `"*"`, or set `"$variable"`s).
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// The profile's preferred form of what an `expect` step matched.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferred {
+    /// Kind name, or `any`.
+    pub kind: String,
+    /// Decoded fields the preferred form has.
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// The profile decision (or SHOULD, or disputed reading) it rests on.
+    pub basis: String,
 }
 
 fn default_window_ms() -> u64 {

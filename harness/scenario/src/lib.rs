@@ -26,7 +26,7 @@ use std::path::Path;
 pub use family::{
     ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,
     Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
-    ReferenceMutant, Settle, Vocabulary,
+    ReferenceMutant, Settle, Strength, Vocabulary,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

@@ -173,6 +173,11 @@ pub struct Observed<O> {
     pub step_deviations: Vec<String>,
     /// Missed steps that rest on contracts only (the scenario could not run).
     pub unmet_contracts: Vec<String>,
+    /// Missed steps that rest on a MAY (not judged).
+    pub step_notes: Vec<String>,
+    /// The step whose deviation ended the script early, if one did: what the script's end would
+    /// have shown is then not judged.
+    pub cut_short: Option<usize>,
 }
 
 /// The outcome of one scenario against one IUT.
@@ -202,6 +207,9 @@ pub struct ScenarioOutcome {
     /// `deviation`, not a failure, unless `--strict-profile`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deviations: Vec<String>,
+    /// What the IUT did otherwise where the sources say MAY: never judged, reported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// What the family observed (its JSON fields are the outcome's).
     #[serde(flatten)]
     pub observed: Arc<dyn Observations>,
@@ -319,6 +327,7 @@ impl ScenarioOutcome {
             causes: 0,
             first_violations: Vec::new(),
             deviations: Vec::new(),
+            notes: Vec::new(),
             observed,
             protocol,
             rules_fired: BTreeMap::new(),
@@ -615,13 +624,24 @@ pub fn judge<F: Family>(
     let mut causes = findings.broken_facts.len();
     let mut reasons = findings.broken_facts;
     reasons.extend(observed.step_failures.iter().cloned());
+    let mut missed = Vec::new();
     F::check_expect(
         &expect.fields,
         &observed.family,
-        &mut reasons,
+        &mut missed,
         &mut unobservable,
     );
-    reasons.extend(findings.did_not_fire);
+    missed.extend(findings.did_not_fire);
+    match observed.cut_short {
+        // A script a deviation cut short never reached its end: its end is not judged (the rules
+        // still are, on every datagram the IUT sent).
+        Some(step) => unobservable.extend(
+            missed
+                .into_iter()
+                .map(|r| format!("{r} (not judged: step {step}'s deviation ended the script)")),
+        ),
+        None => reasons.extend(missed),
+    }
     let mut deviations = findings.broken_decisions;
     deviations.extend(observed.step_deviations.iter().cloned());
     // A scenario that tests one of this project's own decisions beyond the facts only deviates.
@@ -667,6 +687,7 @@ pub fn judge<F: Family>(
         causes,
         first_violations,
         deviations,
+        notes: observed.step_notes,
         observed: Arc::new(observed.family),
         rules_fired: fired,
         rules_on_harness_datagrams,

@@ -220,6 +220,11 @@ pub struct Script {
     /// Misses of steps that rest on contracts only: the two sides do not speak alike, so the
     /// scenario cannot run (`unsupported`).
     pub unmet_contracts: Vec<String>,
+    /// Misses of steps that rest on a MAY: not judged, reported.
+    pub notes: Vec<String>,
+    /// The step whose deviation (or MAY) ended the script early: the expectations on the script's
+    /// end are then not judged.
+    pub cut_short: Option<usize>,
     /// Step markers for the transcript: (time, text).
     pub markers: Vec<(Instant, String)>,
     /// Step markers keep their time but no text: a run judged for a fuzz search never shows
@@ -307,6 +312,30 @@ impl Script {
                 Some(v) => UnitValue::Decoded(v),
                 None => UnitValue::NotAUnit,
             };
+        }
+    }
+
+    /// A matched unit `i` in another form than the profile prefers is a deviation naming the form
+    /// the program chose (never a failure: the facts allowed it), or a note where the preferred
+    /// form rests on a MAY (`may`).
+    fn prefer(&mut self, i: usize, n: usize, p: &crate::format::Preferred, may: bool) {
+        let none = BTreeMap::new();
+        if self.unit_matches(i, &p.kind, &p.fields, &none) {
+            return;
+        }
+        let chose = match self.units.get(i).map(|u| &u.value) {
+            Some(UnitValue::Decoded(v)) => v.to_string(),
+            _ => String::from("something else"),
+        };
+        let fields = serde_json::to_string(&p.fields).unwrap_or_default();
+        let text = format!(
+            "step {n}: the IUT chose {chose}, an allowed outcome, where the profile prefers {} {fields} (rests on {})",
+            p.kind, p.basis
+        );
+        if may {
+            self.notes.push(text);
+        } else {
+            self.deviations.push(text);
         }
     }
 
@@ -442,11 +471,21 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
                     format!("step {n}: {why}")
                 };
                 // A miss is what the step's basis makes it: a deviation when it rests on a
-                // profile decision (the steps after it cannot run: the scenario ends there).
+                // profile decision, a note on a MAY. The steps after it cannot run: the scenario
+                // ends there, and what the script's end would have shown is not judged.
                 match step_basis(step).map(|b| (b, F::citations().verdict_class(b))) {
-                    Some((basis, Class::Profile)) => script
-                        .deviations
-                        .push(format!("{why} (rests on {basis}: a profile decision)")),
+                    Some((basis, Class::Profile)) => {
+                        script
+                            .deviations
+                            .push(format!("{why} (rests on {basis}: a profile decision)"));
+                        script.cut_short = Some(n);
+                    }
+                    Some((basis, Class::Informational)) => {
+                        script
+                            .notes
+                            .push(format!("{why} (rests on {basis}: a MAY, not judged)"));
+                        script.cut_short = Some(n);
+                    }
                     Some((basis, Class::Contract)) => script.unmet_contracts.push(format!(
                         "{why} (rests on {basis}: a contract the IUT does not speak)"
                     )),
@@ -547,7 +586,16 @@ async fn expect<F: Family, D: Driver<F>>(
             if at_port(driver, unit, Some(e.to_port)) && in_time {
                 let (at, index, i) = (unit.at, unit.trace_index, scan - 1);
                 script.decode(driver, i);
-                if script.unit_matches(i, &e.kind, &e.fields, &e.capture) {
+                let none = BTreeMap::new();
+                if script.unit_matches(i, &e.kind, &e.fields, &e.capture)
+                    || e.any_of
+                        .iter()
+                        .any(|o| script.unit_matches(i, &o.kind, &o.fields, &none))
+                {
+                    if let Some(p) = &e.prefer {
+                        let may = F::citations().verdict_class(&p.basis) == Class::Informational;
+                        script.prefer(i, n, p, may);
+                    }
                     found = Some((at, index));
                     break;
                 }
@@ -565,10 +613,13 @@ async fn expect<F: Family, D: Driver<F>>(
                 return Ok(start + ms(e.within_ms));
             }
             let fields = serde_json::to_string(&e.fields).unwrap_or_default();
+            let mut wanted = format!("{} {}", e.kind, fields);
+            for o in &e.any_of {
+                let fields = serde_json::to_string(&o.fields).unwrap_or_default();
+                wanted.push_str(&format!(" or {} {}", o.kind, fields));
+            }
             return Err(format!(
-                "step {n}: no {} {} from the IUT within {} ms{}",
-                e.kind,
-                fields,
+                "step {n}: no {wanted} from the IUT within {} ms{}",
                 e.within_ms,
                 slack_note(driver.slack())
             ));

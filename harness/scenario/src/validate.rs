@@ -146,6 +146,33 @@ impl Validator<'_> {
         }
     }
 
+    /// A basis names the ids one expectation rests on, and they must be of one class (contracts
+    /// beside a fact only configure it): a fact beside a profile decision would hide a fact
+    /// violation behind a deviation, or fail a program for a profile reading.
+    pub fn basis(&mut self, at: Vec<Seg>, basis: &str) {
+        self.citation(at.clone(), basis);
+        let mut judged: Vec<(crate::Class, &str)> = crate::citations::ids(basis)
+            .filter_map(|id| self.citations.class(id).map(|c| (c, id)))
+            .filter(|(c, _)| *c != crate::Class::Contract)
+            .collect();
+        judged.sort();
+        judged.dedup_by_key(|(c, _)| *c);
+        if judged.len() > 1 {
+            let named: Vec<String> = judged
+                .iter()
+                .map(|(c, id)| format!("`{id}` ({})", c.name()))
+                .collect();
+            self.problem(
+                at,
+                format!(
+                    "the basis `{basis}` mixes classes ({}): split the expectation, the facts' \
+                     set in one step and the profile's form (`prefer`) in its own",
+                    named.join(", ")
+                ),
+            );
+        }
+    }
+
     fn profile_decision(&mut self, at: Vec<Seg>, id: &str, list: bool) {
         if self.citations.is_profile_decision(id) {
             return;
@@ -183,7 +210,7 @@ impl Validator<'_> {
             self.citation(path(&[key("decisions"), Seg::Index(i)]), d);
         }
         if let Some(b) = &s.expect.basis {
-            self.citation(path(&[key("expect"), key("basis")]), b);
+            self.basis(path(&[key("expect"), key("basis")]), b);
         }
         if let Some(p) = &s.expect.profile {
             self.profile_decision(
@@ -245,7 +272,7 @@ impl Validator<'_> {
                 }
                 Step::Expect(e) => {
                     if let Some(b) = &e.basis {
-                        self.citation(at(&[key("expect"), key("basis")]), b);
+                        self.basis(at(&[key("expect"), key("basis")]), b);
                     }
                     self.at_most(
                         at(&[key("expect"), key("within_ms")]),
@@ -269,10 +296,34 @@ impl Validator<'_> {
                         }
                         self.bind(var);
                     }
+                    for (j, o) in e.any_of.iter().enumerate() {
+                        let at = |more: &[Seg]| {
+                            at(&[key("expect"), key("any_of"), Seg::Index(j), more[0].clone()])
+                        };
+                        self.kind::<F>(at(&[key("kind")]), &o.kind);
+                        self.fields::<F>(&at(&[key("where")]), &o.kind, o.fields.iter());
+                    }
+                    if let Some(p) = &e.prefer {
+                        let at = |k: &'static str| at(&[key("expect"), key("prefer"), key(k)]);
+                        self.kind::<F>(at("kind"), &p.kind);
+                        self.fields::<F>(&at("where"), &p.kind, p.fields.iter());
+                        self.basis(at("basis"), &p.basis);
+                        if self.citations.verdict_class(&p.basis) == crate::Class::Fact {
+                            self.problem(
+                                at("basis"),
+                                format!(
+                                    "`prefer` is the profile's form among what the facts allow: its \
+                                     basis `{}` is a fact (put a fact in the step's `basis` and \
+                                     `any_of`)",
+                                    p.basis
+                                ),
+                            );
+                        }
+                    }
                 }
                 Step::ExpectNone(e) => {
                     if let Some(b) = &e.basis {
-                        self.citation(at(&[key("expect_none"), key("basis")]), b);
+                        self.basis(at(&[key("expect_none"), key("basis")]), b);
                     }
                     self.at_most(
                         at(&[key("expect_none"), key("for_ms")]),

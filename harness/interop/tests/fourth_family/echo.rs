@@ -348,7 +348,7 @@ pub const VOCABULARY: Vocabulary = Vocabulary {
     role_names: ("client", "server"),
     rules: ALL,
     citations: Citations {
-        decisions: &[Decision::fact(
+        decisions: &[Decision::must(
             "E1",
             "A reply carries its echo's text.",
             "the toy's spec",

@@ -88,6 +88,12 @@ pub struct Manifest {
     /// the words are the program's own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub value_names: BTreeMap<String, BTreeMap<String, String>>,
+    /// The values the program accepts, per placeholder, where it takes fewer than the harness may
+    /// give (`{"verify": ["connection"]}`: an initiator that checks connection ids only). A
+    /// contract: a scenario that does not test the value runs with one the program accepts; one
+    /// that tests it is `unsupported`. Default: any value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accepts: BTreeMap<String, Vec<String>>,
     /// Exit codes after which the program's success cannot be told (it uses one code for a
     /// success of one kind and a failure of another): expectations on it are not judged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -471,6 +477,7 @@ impl Manifest {
             success_exit_codes: default_success_codes(),
             unclear_exit_codes: Vec::new(),
             value_names: BTreeMap::new(),
+            accepts: BTreeMap::new(),
             roles: BTreeMap::new(),
             stdin: None,
             listen: None,
@@ -597,6 +604,13 @@ impl Manifest {
     /// Whether it has a flag of this name.
     pub fn has_flag(&self, name: &str) -> bool {
         self.flags.contains_key(name)
+    }
+
+    /// Whether the program accepts `value` for the placeholder `name` ([`Manifest::accepts`]).
+    pub fn accepts(&self, name: &str, value: &str) -> bool {
+        self.accepts
+            .get(name)
+            .is_none_or(|values| values.iter().any(|v| v == value))
     }
 
     /// The text for the IUT's stdin, placeholders substituted (`None`: stdin closed at once).

@@ -555,6 +555,8 @@ impl<F: Family> View<'_, F> {
             step_failures,
             step_deviations: Vec::new(),
             unmet_contracts: Vec::new(),
+            step_notes: Vec::new(),
+            cut_short: None,
         };
         let mut outcome = judge(self.scenario, name, observed, lines, capture);
         if let (crate::Verdict::Fail, Some(e)) = (outcome.verdict, exit_in_time) {

@@ -1169,6 +1169,8 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             step_failures,
             step_deviations: std::mem::take(&mut self.script.deviations),
             unmet_contracts: std::mem::take(&mut self.script.unmet_contracts),
+            step_notes: std::mem::take(&mut self.script.notes),
+            cut_short: self.script.cut_short,
         }
     }
 
