@@ -72,8 +72,47 @@ pub struct MutantResult {
     pub iut: String,
     /// Scenarios that pass on the base profile and fail on the mutant.
     pub caught_by: Vec<String>,
+    /// How the best of those caught it: `fail` (on the facts alone) or `deviation` (only with
+    /// this project's profile decisions counted); absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caught_as: Option<CaughtAs>,
+    /// Whether it must be caught as a failure: it breaks a fact (its description cites no id, or a
+    /// fact among its ids). A mutant that breaks only profile decisions is caught by a deviation.
+    pub must_fail: bool,
     /// Checker rules that fired on the mutant but not on the base, over those scenarios.
     pub rules: Vec<String>,
+}
+
+/// How a scenario caught a mutant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaughtAs {
+    /// Only with this project's profile decisions counted: a deviation on the facts alone.
+    Deviation,
+    /// On the facts alone.
+    Fail,
+}
+
+impl MutantResult {
+    /// Whether it was caught as it must be: as a failure when it breaks a fact.
+    pub fn caught(&self) -> bool {
+        match self.caught_as {
+            Some(CaughtAs::Fail) => true,
+            Some(CaughtAs::Deviation) => !self.must_fail,
+            None => false,
+        }
+    }
+}
+
+/// Whether a mutant described by `breaks` must fail: unless every decision id its description
+/// names is a profile decision (or weaker) of the families' tables, it breaks a fact.
+fn must_fail(breaks: &str, families: &[&'static dyn handshake_scenario::DynFamily]) -> bool {
+    let classes: Vec<handshake_scenario::Class> = breaks
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+        .map(|w| w.trim_end_matches('.'))
+        .filter_map(|w| families.iter().find_map(|f| f.citations().class(w)))
+        .collect();
+    classes.is_empty() || classes.contains(&handshake_scenario::Class::Fact)
 }
 
 /// The whole run.
@@ -135,9 +174,20 @@ impl Verdicts {
     /// base passes, with profile decisions counted (the base keeps them, the mutant breaks one)
     /// or on the facts alone (the base only deviates there, the mutant breaks a fact).
     fn caught_against(self, base: Verdicts) -> bool {
+        self.caught_as(base).is_some()
+    }
+
+    /// How a mutant with these verdicts is caught against its base's: a failure on the facts
+    /// alone, else a deviation (a failure with profile decisions counted).
+    fn caught_as(self, base: Verdicts) -> Option<CaughtAs> {
         let failed = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
-        (base.strict == Verdict::Pass && failed(self.strict))
-            || (base.facts == Verdict::Pass && failed(self.facts))
+        if base.facts == Verdict::Pass && failed(self.facts) {
+            Some(CaughtAs::Fail)
+        } else if base.strict == Verdict::Pass && failed(self.strict) {
+            Some(CaughtAs::Deviation)
+        } else {
+            None
+        }
     }
 
     /// Whether the base passes in either reading (so a mutant can be caught there).
@@ -186,9 +236,11 @@ fn run_libraries(
             let Some((base, c)) = catching else {
                 return;
             };
-            let catches = base
-                .get(&entry.outcome.scenario)
-                .is_some_and(|b| Verdicts::of(&entry.outcome).caught_against(*b));
+            // Only a failure ends a mutant's run early: one caught as a deviation so far may
+            // still fail a later scenario (and must, when it breaks a fact).
+            let catches = base.get(&entry.outcome.scenario).is_some_and(|b| {
+                Verdicts::of(&entry.outcome).caught_as(*b) == Some(CaughtAs::Fail)
+            });
             if catches {
                 if let Ok(mut c) = c.lock() {
                     c.insert(entry.outcome.iut.clone());
@@ -356,12 +408,14 @@ fn mutants(
         let mutated = results.get(&iut_name).cloned().unwrap_or_default();
         let mut caught_by = Vec::new();
         let mut rules = BTreeSet::new();
+        let mut how: BTreeMap<String, CaughtAs> = BTreeMap::new();
         for (id, (verdicts, fired)) in &mutated {
             let Some((base_verdicts, base_fired)) = base.get(id) else {
                 continue;
             };
-            if verdicts.caught_against(*base_verdicts) {
+            if let Some(c) = verdicts.caught_as(*base_verdicts) {
                 caught_by.push(id.clone());
+                how.insert(id.clone(), c);
                 rules.extend(fired.difference(base_fired).cloned());
             }
         }
@@ -399,15 +453,20 @@ fn mutants(
                 caught_by = confirmed(scenarios, &base_iut, &iut, candidates, stop_at_first);
             }
         }
+        let caught_as = caught_by.iter().filter_map(|id| how.get(id)).max().copied();
+        // Failures first: the scenarios that caught it on the facts alone.
+        caught_by.sort_by_key(|id| std::cmp::Reverse(how.get(id).copied()));
         out.push(MutantResult {
             mutant: name,
+            must_fail: must_fail(&description, &families_of(scenarios)),
             description,
             iut: iut_name,
             caught_by,
+            caught_as,
             rules: rules.into_iter().collect(),
         });
     }
-    let caught = out.iter().filter(|r| !r.caught_by.is_empty()).count();
+    let caught = out.iter().filter(|r| r.caught()).count();
     let bases_passing_nothing = base_names
         .into_iter()
         .filter(|b| {
@@ -425,13 +484,9 @@ fn mutants(
 }
 
 fn markdown(report: &MutantsReport) -> String {
-    let caught = report
-        .mutants
-        .iter()
-        .filter(|m| !m.caught_by.is_empty())
-        .count();
+    let caught = report.mutants.iter().filter(|m| m.caught()).count();
     let mut md = format!(
-        "# Mutants\n\nMutation score: {caught}/{} ({:.0} %) over {} scenarios.\n\n| mutant | breaks | caught by | rules that fired |\n|---|---|---|---|\n",
+        "# Mutants\n\nMutation score: {caught}/{} ({:.0} %) over {} scenarios. A mutant that breaks a fact counts only when a scenario fails on it; one that breaks only profile decisions counts when one deviates.\n\n| mutant | breaks | caught as | caught by | rules that fired |\n|---|---|---|---|---|\n",
         report.mutants.len(),
         report.score * 100.0,
         report.scenarios
@@ -453,11 +508,24 @@ fn markdown(report: &MutantsReport) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         md.push_str(&format!(
-            "| `{}` | {} | {by} | {rules} |\n",
-            m.iut, m.description
+            "| `{}` | {} | {} | {by} | {rules} |\n",
+            m.iut,
+            m.description,
+            caught_as_text(m)
         ));
     }
     md
+}
+
+/// How a mutant was caught, in words: `fail`, `deviation` (and, for one that breaks a fact,
+/// `deviation only: a fact must fail`), or `not caught`.
+fn caught_as_text(m: &MutantResult) -> &'static str {
+    match (m.caught_as, m.must_fail) {
+        (Some(CaughtAs::Fail), _) => "fail",
+        (Some(CaughtAs::Deviation), false) => "deviation",
+        (Some(CaughtAs::Deviation), true) => "DEVIATION ONLY (it breaks a fact: it must fail)",
+        (None, _) => "NOT CAUGHT",
+    }
 }
 
 /// Runs `harness mutants`.
@@ -504,7 +572,8 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         let by = match m.caught_by.len() {
             0 => "NOT CAUGHT".to_owned(),
             n => format!(
-                "caught by {n}: {}",
+                "caught as {} by {n}: {}",
+                caught_as_text(m),
                 m.caught_by
                     .iter()
                     .take(3)
@@ -524,11 +593,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
             }
         );
     }
-    let caught = report
-        .mutants
-        .iter()
-        .filter(|m| !m.caught_by.is_empty())
-        .count();
+    let caught = report.mutants.iter().filter(|m| m.caught()).count();
     let _ = writeln!(
         out,
         "mutation score: {caught}/{} ({:.0} %)",

@@ -223,6 +223,13 @@ struct Session {
     accepting_syn_ack_received: bool,
     /// A rejecting SYN-ACK reached the initiator.
     rejecting_syn_ack_received: bool,
+    /// A SYN-ACK that does not parse for another version than 1 or for its options reached the
+    /// initiator: counted here so an ACK answering it is not taken for one that answers nothing.
+    dropped_syn_ack_received: bool,
+    /// A SYN of another version than 1 reached the responder.
+    other_version_syn_received: bool,
+    /// An ACK confirming another id than the assigned one reached the responder.
+    other_id_ack_received: bool,
     /// The responder sent an accepting SYN-ACK (whatever became of it).
     accepting_syn_ack_sent: bool,
     ack_ok_received: bool,
@@ -561,6 +568,9 @@ impl Session {
             malformed_requests_pending: 0,
             accepting_syn_ack_received: false,
             rejecting_syn_ack_received: false,
+            dropped_syn_ack_received: false,
+            other_version_syn_received: false,
+            other_id_ack_received: false,
             accepting_syn_ack_sent: false,
             ack_ok_received: false,
             rejected: false,
@@ -725,6 +735,26 @@ impl Session {
                 }
                 if matches!(e, WireError::TlvBadLength { .. }) {
                     self.permit_lenient_reading(packet);
+                }
+                let received = !packet.mark.undelivered;
+                match e {
+                    WireError::BadVersion {
+                        kind: Kind::SynAck, ..
+                    }
+                    | WireError::TlvOverrun {
+                        kind: Kind::SynAck, ..
+                    }
+                    | WireError::TlvBadLength {
+                        kind: Kind::SynAck, ..
+                    } if packet.src == self.responder => {
+                        self.dropped_syn_ack_received |= received;
+                    }
+                    WireError::BadVersion {
+                        kind: Kind::Syn, ..
+                    } if packet.src != self.responder => {
+                        self.other_version_syn_received |= received;
+                    }
+                    _ => {}
                 }
                 return;
             }
@@ -1030,7 +1060,14 @@ impl Session {
                 } else {
                     "SYN-ACK(reject)"
                 });
-                if self.three_way() && !self.syn_received {
+                if accept && !self.syn_received && self.other_version_syn_received {
+                    self.violate(
+                        packet,
+                        &rules::VERSION_VALIDATED,
+                        "an accepting SYN-ACK when every SYN received had another version than 1"
+                            .into(),
+                    );
+                } else if self.three_way() && !self.syn_received {
                     self.violate(
                         packet,
                         &rules::ORDER,
@@ -1088,6 +1125,16 @@ impl Session {
                             &rules::NO_ACK_AFTER_REJECT,
                             "ACK after a rejecting SYN-ACK, with no accepting one received".into(),
                         );
+                    } else if self.dropped_syn_ack_received {
+                        // It answers a SYN-ACK all the same; whether an initiator takes one of
+                        // another version or with bad options is D11.kinds and D14.tlv, profile
+                        // decisions.
+                        self.violate(
+                            packet,
+                            &rules::NO_ACK_TO_DROPPED_SYN_ACK,
+                            "ACK after a SYN-ACK of another version or with bad options, with no other received"
+                                .into(),
+                        );
                     } else {
                         self.violate(
                             packet,
@@ -1108,6 +1155,7 @@ impl Session {
                             assigned.escaped()
                         );
                         self.violate(packet, &rules::ACK_ECHOES_ID, detail);
+                        self.other_id_ack_received |= received;
                     }
                     Some((_, true)) => {
                         self.ack_ok_received |= received;
@@ -1355,6 +1403,12 @@ impl Session {
                     let detail =
                         "media before an ACK echoing the assigned id reached the responder";
                     self.violate(packet, &rules::NO_MEDIA_BEFORE_ACK, detail.to_owned());
+                    // D6 (a fact): a responder not started optimistic that streams after an ACK
+                    // with another id established on it.
+                    if self.other_id_ack_received {
+                        let detail = "media after an ACK confirming another id, with none confirming the assigned id";
+                        self.violate(packet, &rules::ACK_ID_VERIFIED, detail.to_owned());
+                    }
                 }
             }
         }

@@ -25,6 +25,9 @@ pub struct Golden {
     pub check_args: Vec<String>,
     /// The rule it breaks (`None`: the capture is clean).
     pub breaks: Option<&'static str>,
+    /// Rules it cannot help breaking too (what leads up to its rule: the SYN of another version
+    /// a responder must not accept is itself malformed).
+    pub also: Vec<&'static str>,
     /// The pcapng bytes.
     pub bytes: Vec<u8>,
 }
@@ -178,6 +181,7 @@ fn golden(
         description: description.to_owned(),
         check_args: vec!["--profile".into(), profile.into()],
         breaks,
+        also: Vec::new(),
         bytes: script.to_pcapng(),
     }
 }
@@ -334,6 +338,59 @@ pub fn rule_captures() -> Vec<Golden> {
         Some("mediastream.3way.syn_ack_idempotent"),
         &s,
     ));
+
+    // A SYN of version 2, accepted.
+    let mut s = Script::default();
+    let mut v2 = syn();
+    v2[26] = 2;
+    s.push(0, true, v2)
+        .push(200, false, control(ControlRepr::syn_ack_accept(id_a())));
+    let mut g = golden(
+        "rule_3way_version_validated",
+        "A responder accepts a SYN of version 2 (D4.version); the SYN itself is malformed.",
+        "3way",
+        Some("mediastream.3way.version_validated"),
+        &s,
+    );
+    g.also.push("mediastream.wire.well_formed");
+    out.push(g);
+
+    // A SYN-ACK of version 2, ACKed.
+    let mut s = Script::default();
+    let mut v2 = control(ControlRepr::syn_ack_accept(id_a()));
+    v2[26] = 2;
+    s.push(0, true, syn())
+        .push(200, false, v2)
+        .push(400, true, control(ControlRepr::ack(id_a())));
+    let mut g = golden(
+        "rule_3way_no_ack_to_dropped_syn_ack",
+        "The initiator ACKs a SYN-ACK of version 2 (D11.kinds, a profile decision: a deviation); the SYN-ACK itself is malformed.",
+        "3way",
+        Some("mediastream.3way.no_ack_to_dropped_syn_ack"),
+        &s,
+    );
+    g.also.push("mediastream.wire.well_formed");
+    out.push(g);
+
+    // An ACK with another id, then media.
+    let mut s = Script::default();
+    s.push(0, true, syn())
+        .push(200, false, control(ControlRepr::syn_ack_accept(id_a())))
+        .push(400, true, control(ControlRepr::ack(id_b())))
+        .push(600, false, cid(id_a()))
+        .frames(600, 1, FRAMES, F, &plan, &same);
+    let mut g = golden(
+        "rule_3way_ack_id_verified",
+        "A responder not started optimistic streams after an ACK confirming another id (D6); the ACK itself does not echo the id, and the media comes before a right ACK (D6.no_media_before_ack, a deviation).",
+        "3way",
+        Some("mediastream.3way.ack_id_verified"),
+        &s,
+    );
+    g.also.extend([
+        "mediastream.3way.ack_echoes_id",
+        "mediastream.3way.no_media_before_ack",
+    ]);
+    out.push(g);
 
     let mut s = Script::default();
     s.push(0, true, b"START".to_vec());
@@ -599,6 +656,7 @@ pub fn pair_captures(
             .map(String::from)
             .to_vec(),
             breaks: None,
+            also: Vec::new(),
             bytes: run.capture(initiator_addr()).unwrap_or_default(),
         });
     }

@@ -210,7 +210,8 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
                 None => false,
             });
         if all {
-            let launch = complete(s, p, chosen);
+            let mut launch = complete(s, p, chosen);
+            verify_accepted(manifest, s, &mut launch)?;
             untold(manifest, s, &launch)?;
             if let Some(n) = s.iut.fields.session_limit {
                 if !manifest.has_flag("session_limit") {
@@ -228,6 +229,45 @@ pub fn launch(manifest: &Manifest, s: &Scenario<MediaStream>) -> Result<Launch, 
         "no one profile of the IUT has all of the features [{}]",
         labels.join(", ")
     ))
+}
+
+/// How a receiver checks payloads is a contract (ctsTraffic's `-verify`) unless the scenario tests
+/// it: one that cites the fill pattern (`payload.pattern`) needs the mode it names; any other runs in a mode the program accepts (its manifest's `accepts`), payloads
+/// checked where it can.
+fn verify_accepted(
+    manifest: &Manifest,
+    s: &Scenario<MediaStream>,
+    launch: &mut Launch,
+) -> Result<(), String> {
+    let asked = match s.setup.stream.verify {
+        Verify::Data => "data",
+        Verify::Connection => "connection",
+    };
+    if manifest.accepts("verify", asked) {
+        return Ok(());
+    }
+    let tests_verify = handshake_scenario::format::cited(s).contains("payload.pattern");
+    let other = ["data", "connection"]
+        .into_iter()
+        .find(|v| *v != asked && manifest.accepts("verify", v));
+    match other {
+        Some(v) if !tests_verify => {
+            for (name, value) in launch.values.iter_mut() {
+                if *name == "verify" {
+                    *value = v.to_owned();
+                }
+            }
+            for (name, value) in launch.flags.iter_mut() {
+                if name == "verify" {
+                    *value = Some(v.to_owned());
+                }
+            }
+            Ok(())
+        }
+        _ => Err(format!(
+            "the scenario tests payload checking with verify {asked}, which the IUT does not accept (its manifest's `accepts`)"
+        )),
+    }
 }
 
 /// Why the IUT cannot run `s`: a stream value the scenario sets otherwise than the default whose

@@ -25,22 +25,20 @@ fn breaks(m: Mutant) -> &'static str {
         Mutant::NewIdPerSyn => "a repeated SYN gets a new id (D3.idempotent)",
         Mutant::SynAckToStart => "a legacy START is answered with a SYN-ACK (D9.as_legacy)",
         Mutant::StartWithoutAllow => "START served without AllowLegacyStart (D9)",
-        Mutant::ConnectionIdNotFirst => "CONNECTION_ID after the first frame",
-        Mutant::ConnectionIdTwice => "CONNECTION_ID sent twice",
-        Mutant::SeqFromZero => "sequence numbers from 0",
-        Mutant::WrongFragmentationTail => "no 27-byte tail rule",
-        Mutant::OversizeDatagrams => "datagrams above the maximum size",
-        Mutant::ExtraFrame => "one frame after the last",
-        Mutant::PatternOffByOne => "payload pattern from offset 1",
+        Mutant::ConnectionIdNotFirst => "CONNECTION_ID after the first frame (D6.connection_id)",
+        Mutant::ConnectionIdTwice => "CONNECTION_ID sent twice (connection_id_once_3way)",
+        Mutant::SeqFromZero => "sequence numbers from 0 (frames.seq_from_1)",
+        Mutant::WrongFragmentationTail => "no 27-byte tail rule (frames.fragmentation)",
+        Mutant::OversizeDatagrams => "datagrams above the maximum size (frames.max_datagram)",
+        Mutant::ExtraFrame => "one frame after the last (frames.size)",
+        Mutant::PatternOffByOne => "payload pattern from offset 1 (payload.pattern)",
         Mutant::NoSynAckRetransmit => "no SYN-ACK re-sends (D7)",
-        Mutant::AcceptMismatchedAck => {
-            "establishes on an ACK with another id (D6.no_media_before_ack)"
-        }
-        Mutant::AcceptBadVersion => "accepts a SYN of another version (D4.triggers)",
+        Mutant::AcceptMismatchedAck => "establishes on an ACK with another id (D6)",
+        Mutant::AcceptBadVersion => "accepts a SYN of another version (D4.version)",
         Mutant::NoSynBackoff => "SYN every 500 ms, no doubling (D2)",
         Mutant::FifthSyn => "a fifth SYN (D2.values)",
         Mutant::StartBeforeSyn => "a START before the first SYN (D1)",
-        Mutant::StartResendNo500 => "START re-sent without the +500 ms (legacy initiator)",
+        Mutant::StartResendNo500 => "START re-sent without the +500 ms (legacy.initiator.resend)",
         Mutant::AckNotEchoingId => "ACK does not echo the assigned id (D5)",
         Mutant::AckOnReject => "ACK answers a rejecting SYN-ACK (D5.repeat)",
         Mutant::DuplicateCountedAsGood => "duplicate DATA counted into the frame (D13)",
@@ -55,7 +53,7 @@ fn breaks(m: Mutant) -> &'static str {
         }
         Mutant::PushConnectionId => "push responder sends a CONNECTION_ID in 3-way push (D15)",
         Mutant::OptionsEchoedNotHonoured => {
-            "SYN-ACK accepts the requested D14 options, the stream ignores them (D14.tlv)"
+            "SYN-ACK accepts the requested options, the stream ignores them (D14.tlv)"
         }
     }
 }

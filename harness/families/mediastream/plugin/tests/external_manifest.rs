@@ -316,3 +316,31 @@ fn commands_are_built_word_by_word() {
         ["sh", "-c", "sleep 1 & sleep 2"]
     );
 }
+
+/// How a receiver checks payloads is a contract where the scenario does not test it: an initiator
+/// whose manifest accepts `verify` connection only runs a plain scenario checking connection ids,
+/// and a scenario that cites the fill pattern is `unsupported` on it.
+#[test]
+fn verify_is_adapted_to_unless_the_scenario_tests_it() {
+    let m = manifest(
+        r#"{"name": "x", "initiator": "iut --target {target} {flags}", "profiles": ["3way"],
+            "flags": {"verify": "--verify {verify}"}, "accepts": {"verify": ["connection"]}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let plain = scenario(Role::Initiator, &["three_way"]);
+    let l = launch(&m, &plain).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        l.flags
+            .iter()
+            .any(|(n, v)| n == "verify" && v.as_deref() == Some("connection")),
+        "{:?}",
+        l.flags
+    );
+    let mut checks_payloads = plain.clone();
+    checks_payloads.decisions.push("payload.pattern".into());
+    let why = launch(&m, &checks_payloads).err().unwrap_or_default();
+    assert!(why.contains("tests payload checking"), "{why}");
+    // Without `accepts`, payloads are checked as the scenario says.
+    let l = choose(&["3way"], &[], &plain).unwrap_or_else(|e| panic!("{e}"));
+    assert!(l.values.iter().any(|(n, v)| *n == "verify" && v == "data"));
+}
