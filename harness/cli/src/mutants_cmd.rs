@@ -105,14 +105,48 @@ impl MutantResult {
 }
 
 /// Whether a mutant described by `breaks` must fail: unless every decision id its description
-/// names is a profile decision (or weaker) of the families' tables, it breaks a fact.
+/// cites is a profile decision (or weaker) of the families' tables, it breaks a fact. An id is
+/// cited inside parentheses or right after the word "breaks" (`breaks D6: …`, `(D4.version)`), so
+/// that ordinary words that happen to be ids (`wire`, `errors`) elsewhere in the text do not count.
 fn must_fail(breaks: &str, families: &[&'static dyn handshake_scenario::DynFamily]) -> bool {
-    let classes: Vec<handshake_scenario::Class> = breaks
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
-        .map(|w| w.trim_end_matches('.'))
+    // A description re-read against the audited tables says so at its end, and that part decides.
+    let breaks = breaks
+        .rsplit_once("audited against the sources")
+        .map_or(breaks, |(_, audited)| audited);
+    let classes: Vec<handshake_scenario::Class> = cited_ids(breaks)
+        .into_iter()
         .filter_map(|w| families.iter().find_map(|f| f.citations().class(w)))
         .collect();
     classes.is_empty() || classes.contains(&handshake_scenario::Class::Fact)
+}
+
+/// The words of `text` in citation places: inside parentheses, and the word after "breaks".
+fn cited_ids(text: &str) -> Vec<&str> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '_';
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut after_breaks = false;
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        if word(c) {
+            start.get_or_insert(i);
+            continue;
+        }
+        if let Some(s) = start.take() {
+            let w = text[s..i].trim_end_matches('.');
+            if depth > 0 || after_breaks {
+                out.push(w);
+            }
+            after_breaks = w.eq_ignore_ascii_case("breaks");
+        }
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' | ' ' | ';' => {}
+            _ => after_breaks = false,
+        }
+    }
+    out
 }
 
 /// The whole run.
@@ -768,5 +802,19 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
         EXIT_OK
     } else {
         EXIT_FAILED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cited_ids;
+
+    #[test]
+    fn ids_are_cited_in_parentheses_or_after_breaks() {
+        assert_eq!(
+            cited_ids("responder, breaks D6: no media (D6.no_media_before_ack, D7) on the wire"),
+            vec!["D6", "D6.no_media_before_ack", "D7"]
+        );
+        assert_eq!(cited_ids("a zero-length message is not answered with STREAM_ERROR"), Vec::<&str>::new());
     }
 }

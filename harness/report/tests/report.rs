@@ -59,6 +59,7 @@ fn entry(
                 .count(),
             first_violations: Vec::new(),
             deviations: Vec::new(),
+            notes: Vec::new(),
             observed: std::sync::Arc::new(Seen {
                 negotiated_mode: Some("three_way".into()),
                 iut_drops: BTreeMap::from([("bad_cid".to_string(), 2)]),
