@@ -136,14 +136,33 @@ STRANGER_MS_LEGACY := python3 vectors/iut/strangers/mediastream/mediastream.py r
 # `make test` runs the passes (a false verdict is what switches a gate off) and the media stream's
 # mutants (4 minutes: the proof over real UDP that the suite catches a stranger's mistakes); the QUIC
 # families' mutants (10 minutes on 2 cores) run in `make strangers-mutants`.
+# The second set, written from the source documents (shared/sources/) and the public code alone, with
+# the digests closed to them too (vectors/iut/strangers-sources/, docs/strangers.md): their own
+# self-tests and the whole library once each here; their mutants in `make strangers-mutants`.
+SOURCES_MS := vectors/iut/strangers-sources/mediastream.json
+SOURCES_PROTON := vectors/iut/strangers-sources/proton.json
+SOURCES_DT := vectors/iut/strangers-sources/darktower.json
 strangers: pyenv
+	cd vectors/iut/strangers-sources/mediastream && PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -q test_mediastream
+	cd vectors/iut/strangers-sources/proton && PYTHONDONTWRITEBYTECODE=1 $(abspath $(PYENV))/bin/python3 -m unittest -q test_proton
+	cd vectors/iut/strangers-sources/darktower && PYTHONDONTWRITEBYTECODE=1 $(abspath $(PYENV))/bin/python3 -m unittest -q test_darktower
+	$(HARNESS) run vectors/scenarios/mediastream --iut $(SOURCES_MS) --jobs 6 --report reports/strangers-sources/mediastream
+	$(HARNESS) run $(PROTON) --iut $(SOURCES_PROTON) --skip-tag slow --jobs 6 --report reports/strangers-sources/proton
+	$(HARNESS) run $(DARKTOWER) --iut $(SOURCES_DT) --skip-tag slow --jobs 6 --report reports/strangers-sources/darktower
 	$(HARNESS) run vectors/scenarios/mediastream --iut $(STRANGER_MS) --repeat 3 --jobs 6 --report reports/strangers/mediastream
 	$(HARNESS) mutants vectors/scenarios/mediastream --iut $(STRANGER_MS) --stop-at-first --jobs 6 --report reports/strangers/mediastream/mutants
 	$(HARNESS) run vectors/scenarios/mediastream --iut-cmd '$(STRANGER_MS_LEGACY)' --report reports/strangers/mediastream-legacy-cmd
 	$(HARNESS) run $(PROTON) --iut $(STRANGER_PROTON) --skip-tag slow --repeat 3 --jobs 6 --report reports/strangers/proton
 	$(HARNESS) run $(DARKTOWER) --iut $(STRANGER_DT) --skip-tag slow --repeat 3 --jobs 6 --report reports/strangers/darktower
 
+# Every mutant of the strangers: those written from the digests (Proton, Dark Tower; the media
+# stream's run in `make test`) and those written from the sources (on 2 cores: the media stream's 20
+# in 2 minutes; figures for the others in docs/strangers.md). A mutant that breaks a fact counts only
+# when a scenario fails on it.
 strangers-mutants: pyenv
+	$(HARNESS) mutants vectors/scenarios/mediastream --iut $(SOURCES_MS) --stop-at-first --jobs 6 --report reports/strangers-sources/mediastream/mutants
+	$(HARNESS) mutants $(PROTON) --iut $(SOURCES_PROTON) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers-sources/proton/mutants
+	$(HARNESS) mutants $(DARKTOWER) --iut $(SOURCES_DT) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers-sources/darktower/mutants
 	$(HARNESS) mutants $(PROTON) --iut $(STRANGER_PROTON) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers/proton/mutants
 	$(HARNESS) mutants $(DARKTOWER) --iut $(STRANGER_DT) --skip-tag slow --stop-at-first --jobs 6 --report reports/strangers/darktower/mutants
 
