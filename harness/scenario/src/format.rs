@@ -926,7 +926,10 @@ pub fn cited<F: Family>(s: &Scenario<F>) -> std::collections::BTreeSet<String> {
     add(s.expect.profile.as_ref().map(|p| p.decision.as_str()));
     for step in &s.peer.steps {
         match step {
-            Step::Expect(e) => add(e.basis.as_deref()),
+            Step::Expect(e) => {
+                add(e.basis.as_deref());
+                add(e.prefer.as_ref().map(|p| p.basis.as_str()));
+            }
             Step::ExpectNone(e) => add(e.basis.as_deref()),
             _ => {}
         }
