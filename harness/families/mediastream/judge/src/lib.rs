@@ -1594,11 +1594,14 @@ impl Session {
             .take()
             .filter(|_| !self.cid_changed_seen)
         {
-            self.violate(
-                &at,
-                &rules::CONNECTION_ID_FIRST_ONCE,
-                "media before any CONNECTION_ID".into(),
-            );
+            // The push branch's sender waits for the CONNECTION_ID (push.initiator, as coded: a
+            // fact); elsewhere that it comes first is a profile reading.
+            let rule = if self.push == Some(true) && !self.three_way() {
+                &rules::PUSH_MEDIA_AFTER_CONNECTION_ID
+            } else {
+                &rules::CONNECTION_ID_FIRST_ONCE
+            };
+            self.violate(&at, rule, "media before any CONNECTION_ID".into());
         }
         // The SYN-ACK may have been delayed past the CONNECTION_ID it matches.
         let assigned = self

@@ -48,6 +48,8 @@ handshake_check::rules! {
         "A legacy pull initiator re-sends START every trunc(1000/FrameRate)+500 ms, a fixed interval (a re-send may come late by up to half of it, not early), until the first media arrives.");
     CONNECTION_ID_FIRST_ONCE = ("mediastream.media.connection_id_first_once", Profile, "legacy.responder.connection_id, D6.connection_id",
         "The responder sends CONNECTION_ID before any media, and in a legacy pull session only once.");
+    PUSH_MEDIA_AFTER_CONNECTION_ID = ("mediastream.push.media_after_connection_id", Fact, "push.initiator",
+        "In a legacy push session the initiator sends media only after the responder's CONNECTION_ID.");
     ONE_DIRECTION = ("mediastream.media.one_direction", Fact, "legacy.responder, D6, push.initiator, push.responder",
         "Media flows one way: from the responder in a pull session, from the initiator in a legacy push session.");
     PUSH_ONE_DIRECTION = ("mediastream.3way.push_one_direction", Profile, "D15",

@@ -514,6 +514,23 @@ pub fn rule_captures() -> Vec<Golden> {
         .extend(["--direction", "push"].map(String::from));
     out.push(g);
 
+    // A legacy push sender that does not wait for the CONNECTION_ID.
+    let mut s = Script::default();
+    s.push(0, true, b"START".to_vec())
+        .pushed_frames(100, 1, FRAMES)
+        .push(300_000, false, cid(id_a()));
+    let mut g = golden(
+        "rule_push_media_after_connection_id",
+        "A legacy push initiator streams right after its START, before the responder's CONNECTION_ID (push.initiator, as coded).",
+        "legacy",
+        Some("mediastream.push.media_after_connection_id"),
+        &s,
+    );
+    g.also.push("mediastream.media.connection_id_first_once");
+    g.check_args
+        .extend(["--direction", "push"].map(String::from));
+    out.push(g);
+
     let mut s = three_way();
     s.packets[3].2 = cid(id_b());
     out.push(golden(
