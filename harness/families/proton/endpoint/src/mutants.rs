@@ -125,37 +125,37 @@ impl Mutant {
     pub const fn breaks(self) -> &'static str {
         match self {
             Mutant::CommitTimesTwo => {
-                "server, breaks wire.commit: answers request × 2 instead of + 2"
+                "server, breaks wire.commit (disputed): answers request × 2, the transcripts' reading, instead of the profile's + 2"
             }
             Mutant::EqualEventIdAccepted => {
-                "server, breaks wire.event (H3): an event id equal to the last is echoed"
+                "server, breaks H3: an event id equal to the last is echoed"
             }
             Mutant::EventIdZeroAccepted => {
-                "server, breaks wire.event (H3): a first event id 0 is echoed"
+                "server, breaks H3: a first event id 0 is echoed"
             }
             Mutant::WrongCloseCodeBadDiscriminator => {
-                "server, breaks wire.close_codes: a bad discriminator closes with 5, not 1"
+                "server, breaks wire.close_codes (silent): a bad discriminator closes with 5, not 1"
             }
             Mutant::SecondConnectionAccepted => {
-                "server, breaks wire.second_connection (H10): a second live connection is accepted"
+                "server, breaks H10: a second connection while one is live is accepted and kept open"
             }
             Mutant::ActionCounterFromOne => {
-                "server, breaks wire.action: the action counter starts at 1"
+                "server, breaks wire.action (disputed): the action counter starts at 1"
             }
             Mutant::NoAcceptTimeout => {
-                "server, breaks timeouts (H2): no stream accept timeout (code 3)"
+                "server, breaks H2 (silent): no stream accept timeout (code 3)"
             }
             Mutant::FinIgnored => {
-                "server, breaks P5: a FIN at a u32 boundary after the setup does not close with code 5"
+                "server, breaks P5 (silent): a FIN at a u32 boundary after the setup does not close with code 5"
             }
             Mutant::FinAtBoundaryNormal => {
-                "server, breaks P5: a FIN at a u32 boundary after the setup closes with 0 (the old reading), not 5"
+                "server, breaks P5 (silent): a FIN at a u32 boundary after the setup closes with 0 (the old reading), not 5"
             }
             Mutant::SetupEndCodeFive => {
-                "server, breaks P5: a FIN or RESET_STREAM before a stream's discriminator closes with 5, not 1"
+                "server, breaks P5 (silent): a FIN or RESET_STREAM before a stream's discriminator closes with 5, not 1"
             }
             Mutant::ActionCounterSkips => {
-                "server, breaks wire.action: the action counter skips 3 (0, 1, 2, 4, …)"
+                "server, breaks wire.action (disputed): the action counter skips 3 (0, 1, 2, 4, …)"
             }
             Mutant::DiscriminatorTwiceAccepted => {
                 "server, breaks wire.discriminator: a repeated discriminator is accepted"
@@ -165,7 +165,7 @@ impl Mutant {
             }
             Mutant::NoDiscriminatorTimeout => "server, breaks P3: no discriminator timeout",
             Mutant::FinInsideU32Normal => {
-                "server, breaks wire.stream_error: a FIN inside a u32 closes with 0, not 5"
+                "server, breaks wire.close_codes (silent): a FIN inside a u32 ends the connection with 0, not 5"
             }
             Mutant::ResetStreamIgnored => {
                 "server, breaks H7: a RESET_STREAM on a set-up stream does not close with 5"
@@ -173,7 +173,7 @@ impl Mutant {
             Mutant::NoStartupDelay => {
                 "server, breaks startup: serves before the startup delay is over"
             }
-            Mutant::ClientEventIdsFromZero => "client, breaks wire.event: the first event id is 0",
+            Mutant::ClientEventIdsFromZero => "client, breaks H3: the first event id is 0",
             Mutant::ClientClosesWithFive => {
                 "client, breaks H11: ends with application code 5, not 0"
             }

@@ -113,6 +113,7 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         })
         .collect();
     let listen = listen_bounds(&cap.conns, &in_scope, &options.profile);
+    let second = live_before(&cap.conns, &in_scope, tol);
     let mut views = Vec::new();
     for (conn, &scope) in cap.conns.iter().zip(&in_scope) {
         let refused = is_refused(conn);
@@ -146,6 +147,8 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
                 &mut log,
                 &mut notes,
             );
+            // A second connection's end is judged with the other connections (H10).
+            j.second = second.get(conn.index).copied().flatten().is_some();
             j.run();
         }
         if scope {
@@ -195,7 +198,7 @@ pub(crate) fn judge(cap: Capture, options: &Options) -> Report {
         }
         views.push(view(conn, refused, judged));
     }
-    second_connections(&cap.conns, &in_scope, tol, &mut log, &mut notes);
+    second_connections(&cap.conns, &second, tol, &mut log, &mut notes);
     let (violations, _) = log.0.into_parts();
     Report {
         version: REPORT_VERSION,
@@ -265,64 +268,129 @@ fn view(conn: &Conn, refused: bool, judged: bool) -> ConnectionView {
     }
 }
 
-/// H10: a connection that begins while another to the same server is live is refused.
+/// When each connection was last seen, in capture time.
+fn last_seen(conns: &[Conn]) -> Vec<u64> {
+    conns
+        .iter()
+        .map(|c| c.packets.iter().map(|(a, _)| a.time_ns).max().unwrap_or(0))
+        .collect()
+}
+
+/// For each connection, the index of an earlier in-scope connection to the same server that was
+/// live when it began (H10: it is a second connection).
+fn live_before(conns: &[Conn], in_scope: &[bool], tol: u64) -> Vec<Option<usize>> {
+    let last = last_seen(conns);
+    conns
+        .iter()
+        .enumerate()
+        .map(|(n, next)| {
+            if !in_scope.get(n).copied().unwrap_or(false) {
+                return None;
+            }
+            let start = next.first()?;
+            conns
+                .iter()
+                .take(n)
+                .zip(in_scope.iter().zip(&last))
+                .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start, tol))
+                .map(|(c, _)| c.index)
+        })
+        .collect()
+}
+
+/// H10: a connection that begins while another to the same server is live is not served (a
+/// fact: `proton.second_connection.unserved`); refusing it with CONNECTION_REFUSED is the
+/// profile's form (`proton.second_connection.refused`).
 fn second_connections(
     conns: &[Conn],
-    in_scope: &[bool],
+    second: &[Option<usize>],
     tol: u64,
     log: &mut Log,
     notes: &mut Vec<String>,
 ) {
-    let last: Vec<u64> = conns
-        .iter()
-        .map(|c| c.packets.iter().map(|(a, _)| a.time_ns).max().unwrap_or(0))
-        .collect();
     for (n, next) in conns.iter().enumerate() {
-        if !in_scope.get(n).copied().unwrap_or(false) {
+        let Some(start) = next.first() else { continue };
+        let live = second
+            .get(n)
+            .copied()
+            .flatten()
+            .and_then(|p| conns.iter().find(|c| c.index == p));
+        let refused = is_refused(next);
+        let Some(prev) = live else {
+            if refused {
+                notes.push(format!(
+                    "connection {n} was refused (CONNECTION_REFUSED) though no other connection to its server was seen live"
+                ));
+            }
+            continue;
+        };
+        let p = prev.index;
+        // Served: the server wrote stream data on it.
+        let served = next
+            .streams
+            .iter()
+            .filter_map(|(id, s)| s.flows[1].at(0).map(|at| (*id, at)))
+            .min_by_key(|(_, at)| *at);
+        if let Some((id, at)) = served {
+            log.record(
+                &rules::SECOND_CONNECTION_UNSERVED,
+                at,
+                format!("connection {n} began while connection {p} was live; the server wrote data on its stream {id}"),
+            );
             continue;
         }
-        let Some(start) = next.first() else { continue };
-        let live = conns
-            .iter()
-            .take(n)
-            .zip(in_scope.iter().zip(&last))
-            .find(|(c, (s, l))| **s && c.server == next.server && live_at(c, **l, start, tol))
-            .map(|(c, _)| c);
-        match (live, is_refused(next)) {
-            (Some(prev), false) => {
-                let p = prev.index;
-                if let Some(close) = next.close_of(Side::Server) {
-                    let kind = if close.view.application { "application" } else { "transport" };
-                    log.record(
-                        &rules::SECOND_CONNECTION_REFUSED,
-                        close.at,
-                        format!(
-                            "connection {n} began while connection {p} was live; the server closed it with {kind} code {:#x}",
-                            close.view.code
-                        ),
-                    );
-                } else if let Some(first) = next.first_of(Side::Server) {
-                    log.record(
-                        &rules::SECOND_CONNECTION_REFUSED,
-                        first,
-                        format!("connection {n} began while connection {p} was live; the server answered it without refusing"),
-                    );
-                } else if let Some(later) = prev
-                    .packets
+        if refused {
+            continue;
+        }
+        if let Some(close) = next.close_of(Side::Server) {
+            let kind = if close.view.application {
+                "application"
+            } else {
+                "transport"
+            };
+            log.record(
+                &rules::SECOND_CONNECTION_REFUSED,
+                close.at,
+                format!(
+                    "connection {n} began while connection {p} was live; the server closed it with {kind} code {:#x}, not CONNECTION_REFUSED",
+                    close.view.code
+                ),
+            );
+        } else if let Some(first) = next.first_of(Side::Server) {
+            // Answered and never closed by the server: kept open, unless the capture ends
+            // before it shows the server going on without closing it.
+            let went_on = initiated(next, Side::Client).map(|c| c.at).or_else(|| {
+                conns
                     .iter()
-                    .find(|(a, s)| *s == Side::Server && a.time_ns > start.time_ns.saturating_add(tol))
-                {
-                    log.record(
-                        &rules::SECOND_CONNECTION_REFUSED,
-                        later.0,
-                        format!("connection {n} began while connection {p} was live; the server never answered it"),
-                    );
-                }
+                    .filter(|c| c.index == p || c.index == next.index)
+                    .flat_map(|c| c.packets.iter())
+                    .find(|(a, s)| {
+                        *s == Side::Server && a.time_ns > first.time_ns.saturating_add(tol)
+                    })
+                    .map(|(a, _)| *a)
+            });
+            match went_on {
+                Some(at) => log.record(
+                    &rules::SECOND_CONNECTION_UNSERVED,
+                    at,
+                    format!("connection {n} began while connection {p} was live; the server answered it and kept it open"),
+                ),
+                None => log.record(
+                    &rules::SECOND_CONNECTION_REFUSED,
+                    first,
+                    format!("connection {n} began while connection {p} was live; the server answered it without refusing"),
+                ),
             }
-            (None, true) => notes.push(format!(
-                "connection {n} was refused (CONNECTION_REFUSED) though no other connection to its server was seen live"
-            )),
-            _ => {}
+        } else if let Some(later) = prev
+            .packets
+            .iter()
+            .find(|(a, s)| *s == Side::Server && a.time_ns > start.time_ns.saturating_add(tol))
+        {
+            log.record(
+                &rules::SECOND_CONNECTION_REFUSED,
+                later.0,
+                format!("connection {n} began while connection {p} was live; the server never answered it"),
+            );
         }
     }
 }
@@ -343,7 +411,11 @@ struct Setup {
 #[derive(Clone, Debug)]
 struct Provocation {
     code: u64,
+    /// The rule broken when the server does not end the connection for it (a fact rule where the
+    /// sources say a violation ends the connection).
     rule: &'static Rule,
+    /// The rule broken when the server ends it with another code (the profile's codes).
+    code_rule: &'static Rule,
     /// The offending byte's (frame's) place in the capture.
     at: At,
     /// By when the server surely had it (unknown: the server may not be listening yet).
@@ -378,6 +450,8 @@ struct ConnJudge<'a> {
     wrong_answer: bool,
     /// All three streams are set up (value-phase provocations oblige the server only then).
     complete: bool,
+    /// It began while another connection was live (H10): its end is judged there.
+    second: bool,
     log: &'a mut Log,
     notes: &'a mut Vec<String>,
 }
@@ -437,6 +511,7 @@ impl<'a> ConnJudge<'a> {
             owed: Vec::new(),
             wrong_answer: false,
             complete: false,
+            second: false,
             log,
             notes,
         }
@@ -448,8 +523,11 @@ impl<'a> ConnJudge<'a> {
         self.serve();
         self.bad_streams_served();
         self.client_discriminators();
-        self.server_close();
-        self.missed_timers();
+        self.client_items();
+        if !self.second {
+            self.server_close();
+            self.missed_timers();
+        }
         self.client_close();
     }
 
@@ -462,9 +540,26 @@ impl<'a> ConnJudge<'a> {
         obligatory: bool,
         what: String,
     ) {
+        self.provoke_fatal(code, rule, rule, at, effective, obligatory, what);
+    }
+
+    /// A provocation whose "the connection ends" part (`rule`) and code (`code_rule`) rest on
+    /// different rules.
+    #[allow(clippy::too_many_arguments)]
+    fn provoke_fatal(
+        &mut self,
+        code: CloseCode,
+        rule: &'static Rule,
+        code_rule: &'static Rule,
+        at: At,
+        effective: Option<u64>,
+        obligatory: bool,
+        what: String,
+    ) {
         self.provocations.push(Provocation {
             code: code.code(),
             rule,
+            code_rule,
             at,
             effective,
             obligatory,
@@ -527,8 +622,9 @@ impl<'a> ConnJudge<'a> {
                 }
                 Some(_) => {
                     let what = format!("discriminator {byte} repeated on stream {id}");
-                    self.provoke(
+                    self.provoke_fatal(
                         CloseCode::StreamSetupError,
+                        &rules::DISCRIMINATOR_FATAL,
                         &rules::CLOSE_BAD_DISCRIMINATOR,
                         at,
                         eff,
@@ -540,8 +636,9 @@ impl<'a> ConnJudge<'a> {
                 }
                 None => {
                     let what = format!("discriminator {byte:#04x} on stream {id}");
-                    self.provoke(
+                    self.provoke_fatal(
                         CloseCode::StreamSetupError,
+                        &rules::DISCRIMINATOR_FATAL,
                         &rules::CLOSE_BAD_DISCRIMINATOR,
                         at,
                         eff,
@@ -718,12 +815,21 @@ impl<'a> ConnJudge<'a> {
             let eff = |at: At| all_upper.map(|u| u.max(at.time_ns));
             // P5: after the setup every FIN ends a read early: 5, at a u32 boundary as inside one.
             if let Some((_, fat)) = s.flows[0].fin_complete() {
-                let what = match reader.finish() {
-                    Ok(()) => format!("FIN at a u32 boundary on stream {}", st.id),
-                    Err(e) => format!("{e} on stream {}", st.id),
+                // Inside a u32 it is a stream error the sources name (the connection ends); at a
+                // boundary, P5's reading.
+                let (what, rule) = match reader.finish() {
+                    Ok(()) => (
+                        format!("FIN at a u32 boundary on stream {}", st.id),
+                        &rules::CLOSE_STREAM_ERROR,
+                    ),
+                    Err(e) => (
+                        format!("{e} on stream {}", st.id),
+                        &rules::STREAM_ERROR_FATAL,
+                    ),
                 };
-                self.provoke(
+                self.provoke_fatal(
                     reader.fin_close_code(),
+                    rule,
                     &rules::CLOSE_STREAM_ERROR,
                     fat,
                     eff(fat),
@@ -735,7 +841,10 @@ impl<'a> ConnJudge<'a> {
             match st.disc {
                 Discriminator::Event => self.events(st.id, &cvals, &svals, eff),
                 Discriminator::StateCommit => self.commits(st.id, &cvals, &svals, eff),
-                Discriminator::Action => self.actions(st.id, &cvals, &svals),
+                Discriminator::Action => {
+                    self.action_items(st.id, s);
+                    self.actions(st.id, &cvals, &svals);
+                }
                 Discriminator::Reset => {}
             }
             self.client_values.insert(st.id, cvals);
@@ -761,9 +870,10 @@ impl<'a> ConnJudge<'a> {
                 }
                 Err(e) => {
                     let what = format!("{e} on stream {id}");
-                    self.provoke(
+                    self.provoke_fatal(
                         CloseCode::StreamError,
                         &rules::EVENT_ORDER,
+                        &rules::EVENT_ORDER_CODE,
                         *at,
                         eff(*at),
                         self.complete,
@@ -813,6 +923,55 @@ impl<'a> ConnJudge<'a> {
         self.owed.push(owed);
     }
 
+    /// `wire.commit.pairing`, `wire.commit.readings`: one answer per request, in order, each
+    /// r + 2 or r × 2 (modulo 2^32), one reading throughout the connection. Either reading
+    /// passes here; the profile's (+ 2) is `proton.commit.answer`'s.
+    fn commit_readings(&mut self, id: u64, cvals: &[(u32, At)], svals: &[(u32, At)]) {
+        // Which readings the answers so far fit: [r + 2, r × 2].
+        let mut fits = [true, true];
+        for (i, (v, at)) in svals.iter().enumerate() {
+            let Some((r, _)) = cvals.get(i) else {
+                let d = format!(
+                    "answer {v} on stream {id} with no request left ({} sent)",
+                    cvals.len()
+                );
+                self.wrong(&rules::COMMIT_READING, *at, d);
+                return;
+            };
+            let (plus, times) = (r.wrapping_add(2), r.wrapping_mul(2));
+            let now = [fits[0] && *v == plus, fits[1] && *v == times];
+            if now == [false, false] {
+                let d = if *v == plus || *v == times {
+                    format!(
+                        "answer #{} on stream {id} to request {r} is {v}: the other reading than the connection's earlier answers (r + 2 = {plus}, r × 2 = {times})",
+                        i + 1
+                    )
+                } else {
+                    format!(
+                        "answer #{} on stream {id} to request {r} is {v}: neither r + 2 ({plus}) nor r × 2 ({times})",
+                        i + 1
+                    )
+                };
+                self.wrong(&rules::COMMIT_READING, *at, d);
+                return;
+            }
+            fits = now;
+        }
+    }
+
+    /// `wire.action.items`: the server's Action stream is whole 4-byte items.
+    fn action_items(&mut self, id: u64, s: &StreamRec) {
+        let flow = &s.flows[1];
+        if let Some((len, at)) = flow.fin_complete() {
+            if len % 4 != 0 {
+                let d = format!(
+                    "the server ended stream {id} (FIN) after {len} bytes, inside a 4-byte item"
+                );
+                self.wrong(&rules::ACTION_ITEMS, at, d);
+            }
+        }
+    }
+
     fn commits(
         &mut self,
         id: u64,
@@ -820,6 +979,7 @@ impl<'a> ConnJudge<'a> {
         svals: &[(u32, At)],
         eff: impl Fn(At) -> Option<u64>,
     ) {
+        self.commit_readings(id, cvals, svals);
         let arithmetic = self.p.arithmetic();
         let mut expected = Vec::new();
         let mut owed = Owed::default();
@@ -866,13 +1026,8 @@ impl<'a> ConnJudge<'a> {
                             };
                             self.wrong(&rules::COMMIT_OVERFLOW, *at, d);
                         }
-                        _ => {
-                            let d = format!(
-                                "answer {v} on stream {id} with no request left ({} sent)",
-                                cvals.len()
-                            );
-                            self.wrong(&rules::COMMIT_ANSWER, *at, d);
-                        }
+                        // An answer with no request: `proton.commit.reading` (a fact).
+                        _ => {}
                     }
                     break;
                 }
@@ -1015,6 +1170,43 @@ impl<'a> ConnJudge<'a> {
         }
     }
 
+    /// `wire`: the client's values are whole u32s. A set-up stream whose client bytes after the
+    /// discriminator end inside a u32, at the client's FIN or at a close the client made, breaks
+    /// it (what the capture shows is the contiguous prefix: a lost tail would show no close
+    /// after it in order).
+    fn client_items(&mut self) {
+        let conn = self.conn;
+        let close = initiated(conn, Side::Client).map(|c| c.at);
+        for st in self.set.clone() {
+            let Some(s) = stream(conn, st.id) else {
+                continue;
+            };
+            let flow = &s.flows[0];
+            let Some(len) = flow.data.len().checked_sub(1) else {
+                continue;
+            };
+            if len % 4 == 0 {
+                continue;
+            }
+            let last = flow.at(flow.data.len() - 1).unwrap_or(st.at);
+            let (at, how) = match (flow.fin_complete(), close) {
+                (Some((_, at)), _) => (at, "ended it (FIN)"),
+                (None, Some(c)) if last < c => (c, "closed the connection"),
+                _ => continue,
+            };
+            self.log.record(
+                &rules::CLIENT_ITEMS,
+                at,
+                format!(
+                    "connection {}: the client {how} with {} byte(s) of a u32 sent on stream {}",
+                    conn.index,
+                    len % 4,
+                    st.id
+                ),
+            );
+        }
+    }
+
     /// Could the server close with `code` at `tc` for a reason the capture cannot show? `Err`:
     /// no, with the rule that says so.
     ///
@@ -1062,7 +1254,7 @@ impl<'a> ConnJudge<'a> {
             },
             4 => match p.op_ms {
                 Some(o) if !self.op_possible(tc, o.saturating_mul(MS)) => {
-                    Err((&rules::TIMER_OP, format!("no read had waited {o} ms")))
+                    Err((&rules::TIMER_OP_CODE, format!("no read had waited {o} ms")))
                 }
                 _ => Ok(()),
             },
@@ -1228,9 +1420,10 @@ impl<'a> ConnJudge<'a> {
                 if before.iter().any(|p| p.code == code) {
                     return;
                 }
+                // The connection ended: what is left to judge is its code (the profile's).
                 match (first, self.hidden_reason(code, c.at)) {
                     (Some(f), Err(_)) => self.log.record(
-                        f.rule,
+                        f.code_rule,
                         c.at,
                         format!(
                             "connection {i}: after {} (packet {}) the server closed with code {code}, expected {}",
@@ -1261,7 +1454,7 @@ impl<'a> ConnJudge<'a> {
                 if let Some(cc) = initiated(conn, Side::Client) {
                     if cc.at.time_ns > deadline && !idle {
                         let d = format!(
-                            "connection {i}: after {} (packet {}) the server did not close with code {expected}; the client closed {} later",
+                            "connection {i}: after {} (packet {}) the server did not end the connection (code {expected} expected); the client closed {} later",
                             f.what,
                             f.at.packet,
                             ms(cc.at.time_ns.saturating_sub(f.at.time_ns))
@@ -1272,7 +1465,7 @@ impl<'a> ConnJudge<'a> {
                     conn.last_of(Side::Server).filter(|l| l.time_ns > deadline)
                 {
                     let d = format!(
-                        "connection {i}: after {} (packet {}) the server did not close with code {expected}, yet it still sent packets {} later",
+                        "connection {i}: after {} (packet {}) the server did not end the connection (code {expected} expected), yet it still sent packets {} later",
                         f.what,
                         f.at.packet,
                         ms(last.time_ns.saturating_sub(f.at.time_ns))

@@ -43,6 +43,11 @@ struct Flaws {
     commit_times_two: bool,
     /// Echoes every event id, in order or not.
     no_order_check: bool,
+    /// The close code after an event id out of order (right: 5, the profile's; any close ends
+    /// the connection, the fact).
+    order_code: Option<u64>,
+    /// StateCommit answers r + 3: neither reading.
+    commit_plus_three: bool,
     /// The close code after a FIN at a u32 boundary (right: 5, P5).
     fin_code: Option<u64>,
     /// The close code after a bad discriminator (right: 1).
@@ -171,12 +176,13 @@ impl Proto {
                         if !self.flaws.no_order_check && self.last_event.is_some_and(|l| v <= l)
                             || v == 0
                         {
-                            return Some(5);
+                            return Some(self.flaws.order_code.unwrap_or(5));
                         }
                         self.last_event = Some(v);
                         v
                     }
                     Some(2) if self.flaws.commit_times_two => v.wrapping_mul(2),
+                    Some(2) if self.flaws.commit_plus_three => v.wrapping_add(3),
                     Some(2) => v.checked_add(2)?,
                     _ => {
                         self.actions += 1;
@@ -550,6 +556,62 @@ fn commit_times_two_breaks_commit_answer() {
     assert!(v.detail.contains("is 2, expected 3"), "{}", v.detail);
 }
 
+/// An answer outside both readings (r + 2 as coded, r × 2 in the transcripts) breaks the fact
+/// `proton.commit.reading`, and the profile's reading too.
+#[test]
+fn commit_plus_three_breaks_the_commit_fact() {
+    let mut w = World::new(
+        3,
+        Flaws {
+            commit_plus_three: true,
+            ..Flaws::default()
+        },
+    );
+    let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
+    w.close(conn, 1);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::COMMIT_ANSWER.id, rules::COMMIT_READING.id],
+        "{:#?}",
+        report.violations
+    );
+    let v = report
+        .violations
+        .iter()
+        .find(|v| v.rule == rules::COMMIT_READING.id)
+        .expect("the fact");
+    assert!(
+        v.detail.contains("neither r + 2 (3) nor r × 2 (2)"),
+        "{}",
+        v.detail
+    );
+}
+
+/// The connection ended after the violation (the fact): a close code other than 5 is only the
+/// profile's `proton.event.order_code`.
+#[test]
+fn an_order_violation_closed_with_another_code_breaks_only_the_code_rule() {
+    let mut w = World::new(
+        5,
+        Flaws {
+            order_code: Some(1),
+            ..Flaws::default()
+        },
+    );
+    exchange(&mut w, [1, 2, 3], &[1, 2, 2]);
+    w.run_until(1_000);
+    let report = judge(&w.pcapng(), &options()).expect("judged");
+    assert_eq!(
+        fired(&report),
+        vec![rules::CLIENT_EVENT_IDS.id, rules::EVENT_ORDER_CODE.id],
+        "{:#?}",
+        report.violations
+    );
+    assert_eq!(rules::EVENT_ORDER_CODE.basis, rules::Basis::Profile);
+}
+
 #[test]
 fn an_echoed_repeated_event_id_breaks_event_order() {
     let mut w = World::new(
@@ -822,9 +884,10 @@ fn an_early_op_timeout_is_judged_only_with_the_timer() {
     w.run_until(1_000);
     let cap = w.pcapng();
     let report = judge(&cap, &options()).expect("judged");
+    // The connection ended: only its code (the profile's) is wrong.
     assert_eq!(
         fired(&report),
-        vec![rules::TIMER_OP.id],
+        vec![rules::TIMER_OP_CODE.id],
         "{:#?}",
         report.violations
     );
@@ -874,7 +937,7 @@ fn a_second_connection_is_refused() {
     assert_eq!(report.connections.len(), 2);
     assert!(report.connections[1].refused);
 
-    // The same with a server that accepts it.
+    // The same with a server that accepts it and keeps it open: H10, a fact.
     let mut w = World::new(13, Flaws::default());
     w.server.set_admission(Admission::Accept);
     let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
@@ -884,10 +947,11 @@ fn a_second_connection_is_refused() {
     w.run_until(1_500);
     let report = judge(&w.pcapng(), &options()).expect("judged");
     assert!(
-        fired(&report).contains(&rules::SECOND_CONNECTION_REFUSED.id),
+        fired(&report).contains(&rules::SECOND_CONNECTION_UNSERVED.id),
         "{:#?}",
         report.violations
     );
+    assert_eq!(rules::SECOND_CONNECTION_UNSERVED.basis, rules::Basis::Fact);
 }
 
 /// A host with its own idle timeout.

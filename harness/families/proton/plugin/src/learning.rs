@@ -408,6 +408,22 @@ pub fn window(letters: Vec<String>) -> Vec<String> {
 /// discriminator, the facts do not say (the reference waits; a stranger's server from the facts
 /// alone answers at once).
 pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
+    let b = server_basis(part, word, letter)?;
+    // A letter that carries an application close code (`close(5)`) stands for that code, and no
+    // document names one: the code is the profile's (wire.close_codes), whatever fact says the
+    // connection ends there (a letter cannot say "any close").
+    let coded = letter
+        .strip_prefix("close(")
+        .and_then(|c| c.strip_suffix(')'))
+        .is_some_and(|c| c.parse::<u64>().is_ok());
+    let fact = matches!(
+        b,
+        "wire.event" | "wire.discriminator" | "wire.stream_error" | "H3" | "H6"
+    );
+    Some(if coded && fact { "wire.close_codes" } else { b })
+}
+
+fn server_basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static str> {
     let (last, before) = word.split_last()?;
     if CLIENT.iter().any(|(name, _)| name == last) {
         return client_basis(word, letter);
@@ -419,10 +435,14 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         let value = matches!(letter, "event" | "commit" | "action");
         return (early && value).then_some("startup");
     }
-    // The `timers` and `idle` parts' short waits: a close 3 there is the accept timeout's, a
-    // silent end the idle timeout's (as coded: facts), each well inside such a wait. (After the
-    // whole alphabet's 5.1-s `wait` the idle timeout races with the accept timeout.)
-    if *last == "wait_700ms" && matches!(letter, "close(3)" | "close(idle)") {
+    // The `timers` and `idle` parts' short waits: a close 3 there is the accept timeout's (H2,
+    // only the code has one: a profile decision), a silent end the idle timeout's (a fact),
+    // each well inside such a wait. (After the whole alphabet's 5.1-s `wait` the idle timeout
+    // races with the accept timeout.)
+    if *last == "wait_700ms" && letter == "close(3)" {
+        return Some("H2");
+    }
+    if *last == "wait_700ms" && letter == "close(idle)" {
         return Some("timeouts");
     }
     // The `push` part's: an action unprompted is P2's.
@@ -439,10 +459,11 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
     if before.iter().any(|i| stream_of(i).is_none()) {
         return None;
     }
-    // As coded a 4th stream is blocked (a fact); a server of the project's profile may allow
-    // four for P4's reset discriminator (a profile decision): a deviation either way.
+    // As coded a 4th stream is blocked (setup.limit); a server of the project's profile may
+    // allow four for P4's reset discriminator (a profile decision): which one this alphabet's
+    // server was given is not known here, so a deviation either way.
     if *last == "fourth_stream" {
-        return Some("setup.order, P4");
+        return Some("P4");
     }
 
     // How many streams are set up after `inputs`, and whether each came after those before it.
@@ -469,22 +490,32 @@ pub fn basis(part: Option<&str>, word: &[&str], letter: &str) -> Option<&'static
         "action" => Some("wire.action"),
         _ => None,
     };
-    if let Some(fact) = value(letter) {
+    // An answer letter says that a u32 came on the stream, not its value: a StateCommit answer
+    // is wire.commit.pairing's, an action that answers the client's request
+    // wire.action.items'; an action after another input is pull against push (wire.action,
+    // disputed).
+    let answer = match letter {
+        "event" => Some("wire.event"),
+        "commit" => Some("wire.commit.pairing"),
+        "action" if *last == "action" => Some("wire.action.items"),
+        "action" => Some("wire.action"),
+        _ => None,
+    };
+    if let Some(fact) = answer {
         return (after_last == Some(3)).then_some(fact);
     }
     match *last {
-        "event" | "event_zero" | "event_high" | "commit" | "commit_max" | "action"
-            if after_last == Some(3) =>
-        {
-            value(last)
-        }
+        // An event id 0 or equal to the last is H3's; one below the last wire.event's.
+        "event_zero" | "event_high" if after_last == Some(3) => Some("H3"),
+        "event" | "commit" | "commit_max" | "action" if after_last == Some(3) => value(last),
         "bad_stream" | "dup_stream" if set_before == [1, 2] => Some("wire.discriminator"),
         // A FIN before the first stream's discriminator fails its setup (1) in any server;
         // after a stream is set up, its early FIN is a stream error (5) once the server reads
         // it, which the reference does only once all three are set up and a server from the
         // facts alone may do at once: the facts say which close, not when, until the setup.
         "fin" if set_before.is_empty() => Some("P5"),
-        "fin" | "fin_mid_u32" if complete => Some("P5"),
+        "fin" if complete => Some("P5"),
+        "fin_mid_u32" if complete => Some("wire.stream_error"),
         "reset" if before_last.is_some_and(|l| l >= 2) => Some("H7"),
         "stop_sending" if before_last.is_some_and(|l| l >= 1) => Some("H7"),
         "second_connection" => Some("wire.second_connection"),
@@ -651,20 +682,32 @@ mod tests {
             basis("event_stream commit_stream action_stream event", "event"),
             Some("wire.event")
         );
-        assert_eq!(basis("event commit action", "action"), Some("wire.action"));
+        assert_eq!(
+            basis("event commit action", "action"),
+            Some("wire.action.items")
+        );
+        assert_eq!(
+            basis("event commit action commit", "commit"),
+            Some("wire.commit.pairing")
+        );
+        // An action after another input: pull against push, disputed.
+        assert_eq!(
+            basis("event commit action event", "action"),
+            Some("wire.action")
+        );
         // A stream's answer while a later stream has no discriminator yet: the facts are silent.
         assert_eq!(basis("event_stream commit", "commit"), None);
         // Set up out of order (the commit stream's discriminator before the event stream's).
         assert_eq!(basis("commit event", "commit"), None);
         assert_eq!(basis("commit event action", "event"), None);
-        // A close: by the input that caused it.
+        // A close: by the input that caused it; a letter with a code is the profile's code.
         assert_eq!(
             basis("event commit action event", "close(5)"),
-            Some("wire.event")
+            Some("wire.close_codes")
         );
         assert_eq!(
             basis("event commit bad_stream", "close(1)"),
-            Some("wire.discriminator")
+            Some("wire.close_codes")
         );
         assert_eq!(basis("fin", "close(1)"), Some("P5"));
         assert_eq!(basis("event commit action fin", "close(5)"), Some("P5"));
@@ -676,25 +719,19 @@ mod tests {
         assert_eq!(basis("action commit event fin", "close(5)"), Some("P5"));
         assert_eq!(
             basis("commit event action fin_mid_u32", "close(5)"),
-            Some("P5")
+            Some("wire.close_codes")
         );
         assert_eq!(
             basis("commit event bad_stream", "close(1)"),
-            Some("wire.discriminator")
+            Some("wire.close_codes")
         );
         // A 4th stream is blocked while the connection is up, whatever its streams are.
-        assert_eq!(
-            basis("event fourth_stream", "blocked"),
-            Some("setup.order, P4")
-        );
-        assert_eq!(basis("fourth_stream", "close(1)"), Some("setup.order, P4"));
+        assert_eq!(basis("event fourth_stream", "blocked"), Some("P4"));
+        assert_eq!(basis("fourth_stream", "close(1)"), Some("P4"));
         assert_eq!(basis("close fourth_stream", "blocked"), None);
         assert_eq!(basis("event commit reset", "close(5)"), Some("H7"));
         assert_eq!(basis("event wait event", "event"), None);
-        assert_eq!(
-            basis("event_stream wait_700ms", "close(3)"),
-            Some("timeouts")
-        );
+        assert_eq!(basis("event_stream wait_700ms", "close(3)"), Some("H2"));
         assert_eq!(basis("event_stream wait", "close(3)"), None);
         assert_eq!(
             basis("event_stream wait_700ms wait_700ms", "close(idle)"),
@@ -708,7 +745,11 @@ mod tests {
         // The edges: an id not above the last, an overflowing request, a second connection.
         assert_eq!(
             basis("event commit action event_high event", "close(5)"),
-            Some("wire.event")
+            Some("wire.close_codes")
+        );
+        assert_eq!(
+            basis("event commit action event_high event_high", "close(5)"),
+            Some("wire.close_codes")
         );
         assert_eq!(
             basis("event commit action commit_max", "close(5)"),

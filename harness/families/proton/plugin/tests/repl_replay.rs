@@ -231,9 +231,17 @@ fn the_saved_file_says_what_was_done_and_seen() {
         .flatten()
         .map(|s| match s.as_object().and_then(|o| o.iter().next()) {
             Some((k, body)) if k == "expect" => format!(
-                "expect {} {}",
+                "expect {} {}{}",
                 body["kind"].as_str().unwrap_or_default(),
-                body["where"]["value"]
+                body["where"]["value"],
+                match body.get("prefer") {
+                    Some(p) => format!(
+                        " prefer {} ({})",
+                        p["where"]["value"],
+                        p["basis"].as_str().unwrap_or_default()
+                    ),
+                    None => String::new(),
+                }
             ),
             Some((k, body)) if k == "write" => format!(
                 "write {} {}",
@@ -261,9 +269,10 @@ fn the_saved_file_says_what_was_done_and_seen() {
             "write 0 [2]",
             "expect u32 2",
             "write 4 [40]",
-            "expect u32 42",
+            // That an answer comes is a fact; its value one reading of several, the profile's.
+            "expect u32 null prefer 42 (wire.commit)",
             "write 8 [42]",
-            "expect u32 0",
+            "expect u32 null prefer 0 (wire.action)",
             "close",
         ]
     );
@@ -275,10 +284,8 @@ fn the_saved_file_says_what_was_done_and_seen() {
     assert_eq!(expect["units"]["close"], 0);
 }
 
-/// The saved test catches servers broken where the session looked.
+/// The saved test catches servers broken where the session looked: a fact broken fails.
 #[rstest]
-#[case::commit_times_two("connect; commit 40; close", "project!commit-times-two")]
-#[case::action_counter_from_one("connect; 2 read_action; close", "project!action-counter-from-one")]
 #[case::equal_event_id_accepted(
     "connect; send_event 3; send_event 3; wait_close",
     "project!equal-event-id-accepted"
@@ -303,6 +310,40 @@ fn a_saved_session_catches_a_broken_server(
         Verdict::Fail,
         "{name} against {broken}: {:?}",
         outcome.reasons
+    );
+}
+
+/// A server that reads what the sources leave open otherwise (the transcripts' × 2, another action
+/// counter) passes the saved test with a deviation naming what it chose: the values are the
+/// profile's reading (wire.commit, wire.action: disputed), not facts.
+#[rstest]
+#[case::commit_times_two("connect; commit 40; close", "project!commit-times-two")]
+#[case::action_counter_from_one("connect; 2 read_action; close", "project!action-counter-from-one")]
+fn a_saved_session_shows_another_reading_as_a_deviation(
+    #[case] script: &str,
+    #[case] other: &str,
+    #[context] ctx: Context,
+) {
+    let name = format!("reads_{}", ctx.description.unwrap_or("x"));
+    let profile = Profile::parse("project").unwrap_or_else(|e| panic!("{e}"));
+    let mut d = VirtualDriver::new(&profile, &effective_session(&Session::default()), 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (repl, out, _) = run_script(&mut d, "ref:project", Session::default(), script);
+    let (_scratch, path) = scratch(&name);
+    save(&repl, &d, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let base = replay(&path, "project");
+    assert_eq!(base.verdict, Verdict::Pass, "{out:?}");
+    assert!(base.deviations.is_empty(), "{:?}", base.deviations);
+    let outcome = replay(&path, other);
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Pass,
+        "{name} against {other}: {:?}",
+        outcome.reasons
+    );
+    assert!(
+        !outcome.deviations.is_empty(),
+        "{name} against {other}: no deviation"
     );
 }
 

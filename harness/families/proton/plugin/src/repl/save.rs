@@ -129,10 +129,28 @@ struct Expect {
     close_code: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     closed_by: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refused: Option<bool>,
     units: BTreeMap<&'static str, Value>,
     basis: &'static str,
+    /// What of the end only the profile says: the server's close code, the refusal's form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileEnd>,
+}
+
+/// Outcome expectations on a profile decision.
+#[derive(Serialize)]
+struct ProfileEnd {
+    decision: &'static str,
+    expect: ProfileExpect,
+}
+
+#[derive(Serialize)]
+struct ProfileExpect {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_space: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_code: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<bool>,
 }
 
 /// The timers a saved session (and an in-process reference server) runs with: the ones given,
@@ -172,7 +190,11 @@ enum StepOut<'a> {
         #[serde(rename = "where")]
         fields: &'a serde_json::Map<String, Value>,
         within_ms: u64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        any_of: Vec<OutcomeOut<'a>>,
         basis: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prefer: Option<PreferOut<'a>>,
     },
     Wait {
         ms: u64,
@@ -180,6 +202,23 @@ enum StepOut<'a> {
     /// Any other step of the vocabulary, as it serializes.
     #[serde(untagged)]
     Other(Value),
+}
+
+/// One more outcome the facts allow.
+#[derive(Serialize)]
+struct OutcomeOut<'a> {
+    kind: &'static str,
+    #[serde(rename = "where")]
+    fields: &'a serde_json::Map<String, Value>,
+}
+
+/// The profile's preferred form.
+#[derive(Serialize)]
+struct PreferOut<'a> {
+    kind: &'static str,
+    #[serde(rename = "where")]
+    fields: &'a serde_json::Map<String, Value>,
+    basis: &'static str,
 }
 
 fn step_out(record: &Record) -> Result<StepOut<'_>, String> {
@@ -208,11 +247,22 @@ fn step_out(record: &Record) -> Result<StepOut<'_>, String> {
             fields,
             after_ms,
             basis,
+            any_of,
+            prefer,
         } => StepOut::Expect {
             kind,
             fields,
             within_ms: window_ms(*after_ms),
+            any_of: any_of
+                .iter()
+                .map(|(kind, fields)| OutcomeOut { kind, fields })
+                .collect(),
             basis,
+            prefer: prefer.as_ref().map(|p| PreferOut {
+                kind: p.kind,
+                fields: &p.fields,
+                basis: p.basis,
+            }),
         },
         Record::Wait(ms) => StepOut::Wait { ms: *ms },
     })
@@ -266,16 +316,41 @@ pub fn scenario_text(
         close_space: None,
         close_code: None,
         closed_by: None,
-        refused: recording.refused.then_some(true),
         units: BTreeMap::new(),
         basis: "wire",
+        profile: None,
     };
+    // How a second connection is refused is the profile's (H10, a fact, is its step's).
+    let mut profile = recording.refused.then_some(ProfileEnd {
+        decision: "wire.second_connection",
+        expect: ProfileExpect {
+            close_space: None,
+            close_code: None,
+            refused: Some(true),
+        },
+    });
     if let Some(end) = &recording.conn0 {
         let (space, code, _) = crate::observe::close_parts(&end.close);
-        expect.close_space = Some(space);
-        expect.close_code = code;
         expect.closed_by = Some(if end.by_server { "iut" } else { "harness" });
+        if end.by_server && space == "application" {
+            // The server's application close code is the profile's (wire.close_codes); its
+            // step says what the connection's end rests on.
+            if profile.is_none() {
+                profile = Some(ProfileEnd {
+                    decision: "wire.close_codes",
+                    expect: ProfileExpect {
+                        close_space: Some(space),
+                        close_code: code,
+                        refused: None,
+                    },
+                });
+            }
+        } else {
+            expect.close_space = Some(space);
+            expect.close_code = code;
+        }
     }
+    expect.profile = profile;
     let matched = recording.u32_units.saturating_sub(recording.unprompted);
     expect.units.insert(
         "u32",

@@ -126,11 +126,14 @@ impl Kind {
         }
     }
 
-    fn basis(self) -> &'static str {
+    /// What an answer on the stream rests on: the fact that it comes (and, for an Event, its
+    /// value), and the profile reading of its value where the sources allow several (`None`: the
+    /// value is the fact's).
+    fn basis(self) -> (&'static str, Option<&'static str>) {
         match self {
-            Kind::Event => "wire.event",
-            Kind::Commit => "wire.commit",
-            Kind::Action => "wire.action",
+            Kind::Event => ("wire.event", None),
+            Kind::Commit => ("wire.commit.pairing", Some("wire.commit")),
+            Kind::Action => ("wire.action.items", Some("wire.action")),
         }
     }
 
@@ -165,6 +168,13 @@ struct Conn {
     next_counter: u32,
     /// The 4th stream (`reset_stream`).
     fourth: Option<u64>,
+    /// The last event id the session sent.
+    last_event: Option<u32>,
+    /// The fact the session broke on this connection (an event id out of order: `wire.event`,
+    /// or `H3`), after which the server must end it.
+    violation: Option<&'static str>,
+    /// A StateCommit request that overflows was sent (P1's close, a profile decision).
+    overflow: bool,
     blocked: Option<String>,
     /// u32 values that answered no request.
     unprompted: u64,
@@ -199,11 +209,28 @@ pub enum Record {
         fields: serde_json::Map<String, serde_json::Value>,
         /// How long after the previous step's end it came, ms.
         after_ms: u64,
-        /// The fact it rests on.
+        /// What it rests on: a fact, or (for what only the profile says) a profile decision.
         basis: &'static str,
+        /// More outcomes the facts allow (`any_of`): kind and fields.
+        any_of: Vec<(&'static str, serde_json::Map<String, serde_json::Value>)>,
+        /// The profile's preferred form (`prefer`), when the facts allow more than what was
+        /// seen: kind, fields and its profile basis.
+        prefer: Option<Prefer>,
     },
     /// A `sleep` (a `wait` step), ms.
     Wait(u64),
+}
+
+/// The profile's preferred form of an expectation: what the server did, where the facts allow
+/// other outcomes too.
+#[derive(Debug, Clone)]
+pub struct Prefer {
+    /// The unit kind.
+    pub kind: &'static str,
+    /// Its fields.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The profile decision it rests on.
+    pub basis: &'static str,
 }
 
 /// Everything `save` needs: the record and what was observed.
@@ -478,18 +505,44 @@ impl Repl {
         at: Instant,
         basis: &'static str,
     ) {
-        let fields = match fields {
+        self.record_expect_set(kind, fields, at, basis, Vec::new(), None);
+    }
+
+    /// An expectation whose set the facts allow (`kind`/`fields`, and `any_of`) is wider than
+    /// what the server did: `prefer` records that, on its profile basis.
+    fn record_expect_set(
+        &mut self,
+        kind: &'static str,
+        fields: serde_json::Value,
+        at: Instant,
+        basis: &'static str,
+        any_of: Vec<(&'static str, serde_json::Value)>,
+        prefer: Option<(&'static str, serde_json::Value, &'static str)>,
+    ) {
+        let map = |v: serde_json::Value| match v {
             serde_json::Value::Object(m) => m,
             _ => serde_json::Map::new(),
         };
-        self.recording.records.push(Record::Expect {
+        let prefer = prefer.map(|(kind, fields, basis)| Prefer {
             kind,
-            fields,
-            after_ms: ms_ceil(at - self.mark),
+            fields: map(fields),
             basis,
         });
+        if let Some(p) = &prefer {
+            self.fact(p.basis);
+        }
+        self.recording.records.push(Record::Expect {
+            kind,
+            fields: map(fields),
+            after_ms: ms_ceil(at - self.mark),
+            basis,
+            any_of: any_of.into_iter().map(|(k, f)| (k, map(f))).collect(),
+            prefer,
+        });
         self.mark = self.mark.max(at);
-        self.fact(basis);
+        for id in basis.split(", ") {
+            self.fact(id);
+        }
     }
 
     fn fact(&mut self, id: &'static str) {
@@ -512,7 +565,7 @@ impl Repl {
                 if let Some(a) = alpn {
                     fields["alpn"] = serde_json::Value::String(a);
                 }
-                self.record_expect("connected", fields, at, "wire");
+                self.record_expect("connected", fields, at, "wire.alpn");
             }
             ProtonEvent::Value {
                 conn,
@@ -533,7 +586,7 @@ impl Repl {
                     "blocked",
                     serde_json::json!({ "conn": conn }),
                     at,
-                    "setup.order",
+                    "setup.limit",
                 );
             }
             ProtonEvent::Fin {
@@ -616,12 +669,19 @@ impl Repl {
         };
         req.answer = Some((at, value));
         let (kind, abandoned, sent, asked) = (req.kind, req.abandoned, req.sent, req.at);
-        self.record_expect(
-            "u32",
-            serde_json::json!({ "conn": conn, "stream": stream, "value": value }),
-            at,
-            kind.basis(),
-        );
+        let valued = serde_json::json!({ "conn": conn, "stream": stream, "value": value });
+        match kind.basis() {
+            (fact, None) => self.record_expect("u32", valued, at, fact),
+            // The answer comes (a fact); its value is one reading of several (the profile's).
+            (fact, Some(reading)) => self.record_expect_set(
+                "u32",
+                serde_json::json!({ "conn": conn, "stream": stream }),
+                at,
+                fact,
+                Vec::new(),
+                Some(("u32", valued, reading)),
+            ),
+        }
         if abandoned {
             out.line(&format!(
                 "{} conn {conn}: late answer {value} to {} {sent} on stream {stream}, {} after it was sent",
@@ -667,11 +727,19 @@ impl Repl {
                     "{} conn {conn}: refused by the server: transport 0x2 (CONNECTION_REFUSED)",
                     stamp(at)
                 ));
-                self.record_expect(
+                // H10 (a fact): the second connection is not served, refused or closed by the
+                // server; CONNECTION_REFUSED is the profile's form.
+                self.record_expect_set(
                     "refused",
                     serde_json::json!({ "conn": conn }),
                     at,
-                    "wire.second_connection",
+                    "H10",
+                    vec![("close", serde_json::json!({ "conn": conn, "by": "iut" }))],
+                    Some((
+                        "refused",
+                        serde_json::json!({ "conn": conn }),
+                        "wire.second_connection",
+                    )),
                 );
             }
             _ => {
@@ -693,15 +761,40 @@ impl Repl {
                 }
                 // A close with 0 after the reset discriminator is P4's (a profile decision): a
                 // saved scenario that expects it only deviates where a server reads it otherwise.
-                let reset = self.conns.get(&conn).is_some_and(|c| c.fourth.is_some());
-                let basis = if matches!(close, Close::TimedOut) {
-                    "timeouts"
+                // After a violation the session made, the connection ending is the violated
+                // fact's, and the code only the profile's (wire.close_codes).
+                let c = self.conns.get(&conn);
+                let reset = c.is_some_and(|c| c.fourth.is_some());
+                let violation = c.and_then(|c| c.violation);
+                let overflow = c.is_some_and(|c| c.overflow);
+                if matches!(close, Close::TimedOut) {
+                    self.record_expect("close", fields, at, "timeouts");
                 } else if reset && code == Some(0) {
-                    "P4"
+                    self.record_expect("close", fields, at, "P4");
+                } else if let Some(fact) = violation.filter(|_| space == "application") {
+                    self.record_expect_set(
+                        "close",
+                        serde_json::json!({ "conn": conn, "by": "iut" }),
+                        at,
+                        fact,
+                        Vec::new(),
+                        Some(("close", fields, "wire.close_codes")),
+                    );
+                } else if overflow && code == Some(5) {
+                    self.record_expect("close", fields, at, "P1");
+                } else if code == Some(4) && space == "application" {
+                    // The operation timeout: the connection ends (H6); 4 is the profile's code.
+                    self.record_expect_set(
+                        "close",
+                        serde_json::json!({ "conn": conn, "by": "iut" }),
+                        at,
+                        "H6",
+                        Vec::new(),
+                        Some(("close", fields, "wire.close_codes")),
+                    );
                 } else {
-                    "wire.close_codes"
-                };
-                self.record_expect("close", fields, at, basis);
+                    self.record_expect("close", fields, at, "wire.close_codes");
+                }
             }
         }
     }
@@ -794,6 +887,9 @@ impl Repl {
                 actions: 0,
                 next_counter: 0,
                 fourth: None,
+                last_event: None,
+                violation: None,
+                overflow: false,
                 blocked: None,
                 unprompted: 0,
                 pushed: VecDeque::new(),
@@ -893,6 +989,18 @@ impl Repl {
         };
         if let Some(c) = self.conns.get_mut(&conn) {
             c.next_event = value.saturating_add(1);
+            // H3: the first id ≥ 1, each above the last (equal is refused); below the last breaks
+            // wire.event itself.
+            let broke = match c.last_event {
+                Some(last) if value < last => Some("wire.event"),
+                Some(last) if value == last => Some("H3"),
+                None if value == 0 => Some("H3"),
+                _ => None,
+            };
+            if c.violation.is_none() {
+                c.violation = broke;
+            }
+            c.last_event = Some(value);
         }
         self.exchange(d, Kind::Event, value, out)
     }
@@ -914,6 +1022,11 @@ impl Repl {
         let stream = streams[kind.index()];
         let now = d.now();
         d.peer()?.write(now, conn, stream, &value.to_le_bytes())?;
+        if kind == Kind::Commit && value >= 0xFFFF_FFFE {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.overflow = true;
+            }
+        }
         self.record_step(
             ProtonStep::Write(WriteStep {
                 at: StreamRef { conn, stream },
