@@ -815,6 +815,9 @@ mod tests {
             cited_ids("responder, breaks D6: no media (D6.no_media_before_ack, D7) on the wire"),
             vec!["D6", "D6.no_media_before_ack", "D7"]
         );
-        assert_eq!(cited_ids("a zero-length message is not answered with STREAM_ERROR"), Vec::<&str>::new());
+        assert_eq!(
+            cited_ids("a zero-length message is not answered with STREAM_ERROR"),
+            Vec::<&str>::new()
+        );
     }
 }

@@ -214,8 +214,9 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         // `cmd@PROFILE:` declares what the command speaks, as `FILE.json@PROFILE` does.
         let (iut, like, requires) = match profile {
             None => (iut, None, Vec::new()),
-            Some(p) => declared_profile::<F>(iut, p, role)
-                .map_err(|e| format!("{side} `{text}`: {e}"))?,
+            Some(p) => {
+                declared_profile::<F>(iut, p, role).map_err(|e| format!("{side} `{text}`: {e}"))?
+            }
         };
         return Ok(Peer {
             slug: name.clone(),

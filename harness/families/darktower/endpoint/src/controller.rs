@@ -9,7 +9,8 @@ use handshake_darktower_wire::proto::signaling::{
     ParticipantLeft, PublishStream, ServerMessage, StreamPublished,
 };
 use handshake_darktower_wire::{
-    decode_client_message, encode_message, signaling::MAX_PARTICIPANT_NAME_LEN, SignalingReader,
+    decode_first_client_message, decode_later_client_message, encode_message,
+    signaling::MAX_PARTICIPANT_NAME_LEN, Envelope, SignalingReader,
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 use handshake_quic::Close;
@@ -68,6 +69,9 @@ struct Signaling {
     participant: Option<String>,
     /// A fatal error was answered: nothing more is read.
     done: bool,
+    /// The client's JoinRequest came bare (`signaling.wrapper`, the flow document's form): the
+    /// answer to it (JoinResponse or ErrorMessage) goes bare too; later events are wrapped.
+    bare_answer: bool,
 }
 
 /// The controller's state, apart from its transport.
@@ -246,7 +250,22 @@ impl ControllerCore {
             .sessions
             .get(&session)
             .and_then(|s| s.participant.clone());
-        let message = match decode_client_message(bytes) {
+        // `signaling.wrapper` (disputed): the first message may be a bare JoinRequest, later ones
+        // either form.
+        let decoded = if joined.is_none() {
+            decode_first_client_message(bytes)
+        } else {
+            decode_later_client_message(bytes)
+        };
+        let decoded = decoded.map(|(m, envelope)| {
+            if let (Some(sig), Some(client_message::Message::JoinRequest(_)), None) =
+                (self.sessions.get_mut(&session), &m.message, &joined)
+            {
+                sig.bare_answer = envelope == Envelope::Bare;
+            }
+            m
+        });
+        let message = match decoded {
             Ok(ClientMessage {
                 message: Some(m), ..
             }) => m,
@@ -467,7 +486,7 @@ impl ControllerCore {
             }),
             encryption_keys: None,
         });
-        send(t, session, stream, response);
+        self.send_answer(t, session, stream, response);
         self.events.push_back(DarkTowerEvent::Joined {
             participant: pid.clone(),
             resumed: is_resume,
@@ -520,11 +539,7 @@ impl ControllerCore {
             participant: pid.to_owned(),
             stream_id: published.stream_id.clone(),
         });
-        let except = if self.config.is(Mutant::PublishedToPublisher) {
-            ""
-        } else {
-            pid
-        };
+        let except = pid;
         self.broadcast(
             t,
             &meeting,
@@ -597,7 +612,7 @@ impl ControllerCore {
         code: ErrorCode,
         text: &str,
     ) {
-        send(
+        self.send_answer(
             t,
             session,
             stream,
@@ -611,6 +626,30 @@ impl ControllerCore {
             code: code as i32,
             sent: true,
         });
+    }
+
+    /// Sends a message; the answer to a bare JoinRequest bare (`signaling.wrapper`).
+    fn send_answer(
+        &mut self,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        message: server_message::Message,
+    ) {
+        let bare = self
+            .sessions
+            .get_mut(&session)
+            .is_some_and(|s| std::mem::take(&mut s.bare_answer));
+        let frame = match (bare, &message) {
+            (true, server_message::Message::JoinResponse(r)) => encode_message(r),
+            (true, server_message::Message::Error(e)) => encode_message(e),
+            _ => encode_message(&ServerMessage {
+                message: Some(message),
+            }),
+        };
+        if let Ok(bytes) = frame {
+            t.write(session, stream, &bytes);
+        }
     }
 
     /// Answers the oldest held JoinRequest: as the controller would (`None`), or refused with an

@@ -9,8 +9,8 @@ use handshake_darktower_wire::proto::media::{
 };
 use handshake_darktower_wire::proto::signaling::{ErrorCode, ErrorMessage};
 use handshake_darktower_wire::{
-    decode_media_client_message, encode_message, FrameV2Repr, MediaEvent, MediaStreamReader,
-    ResetCode, SignalingReader,
+    decode_media_client_message, encode_message, jwt_text, media_auth_prefix, media_auth_token,
+    FrameV2Repr, MediaEvent, MediaStreamReader, ResetCode, SignalingReader, MAGIC,
 };
 use handshake_quic::session::{SessionEvent, Sessions};
 
@@ -61,6 +61,19 @@ struct MediaSession {
     auth: Option<Auth>,
     /// The authentication stream was answered (either way).
     answered: bool,
+    /// Client uni streams that may carry the token (DT7.wire: the flow document's "unidirectional
+    /// stream"), their bytes so far.
+    uni_auth: BTreeMap<u64, Vec<u8>>,
+}
+
+/// Where a client's media authentication arrived (DT7.wire, disputed): the first bidi stream
+/// (the harness's and the later handler's), a client uni stream or a datagram (the flow
+/// document's). The answer goes back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    Bidi(u64),
+    Uni(u64),
+    Datagram,
 }
 
 #[derive(Debug)]
@@ -89,7 +102,7 @@ pub struct HandlerCore {
     counters: Counters,
     /// First authentication messages held for a step's answer (`hold`): session, stream, the
     /// message (or why it could not be read).
-    held: VecDeque<(u32, u64, Result<Vec<u8>, String>)>,
+    held: VecDeque<(u32, Carrier, Result<String, String>)>,
 }
 
 /// What the handler counted.
@@ -160,7 +173,7 @@ impl HandlerCore {
                 fin,
             } => {
                 if is_client_uni(stream) {
-                    self.on_media(t, session, stream, &bytes, fin);
+                    self.on_media(now, t, session, stream, &bytes, fin);
                 } else if is_client_bidi(stream) {
                     self.on_auth(now, t, session, stream, &bytes);
                 }
@@ -192,7 +205,9 @@ impl HandlerCore {
                     source.forwards.retain(|f| *f != (session, stream));
                 }
             }
-            SessionEvent::Datagram { session, payload } => self.on_datagram(t, session, &payload),
+            SessionEvent::Datagram { session, payload } => {
+                self.on_datagram(now, t, session, &payload)
+            }
             SessionEvent::Closed { session, close, .. } => {
                 let mine: Vec<(u32, u64)> = self
                     .sources
@@ -242,16 +257,25 @@ impl HandlerCore {
             Some(Err(e)) => Err(e.to_string()),
         };
         media.answered = true;
+        let token = first.and_then(|bytes| token_of(&bytes));
+        self.receive_token(now, t, session, Carrier::Bidi(stream), token);
+    }
+
+    /// A media authentication's token arrived: held for a step (`hold`), or answered.
+    fn receive_token(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        session: u32,
+        carrier: Carrier,
+        token: Result<String, String>,
+    ) {
         if self.config.hold {
             let unix = self.config.clock.unix_s(now);
-            let valid = first.as_deref().is_ok_and(|bytes| {
-                matches!(
-                    decode_media_client_message(bytes).map(|m| m.message),
-                    Ok(Some(media_client_message::Message::ConnectRequest(r)))
-                        if self.config.secret.verify_media(&r.join_token, unix).is_ok()
-                )
-            });
-            self.held.push_back((session, stream, first));
+            let valid = token
+                .as_deref()
+                .is_ok_and(|tok| self.config.secret.verify_media(tok, unix).is_ok());
+            self.held.push_back((session, carrier, token));
             self.events.push_back(DarkTowerEvent::Requested {
                 what: "auth",
                 valid,
@@ -262,54 +286,46 @@ impl HandlerCore {
             .config
             .refuse_auth
             .then_some(ErrorCode::Unauthorized as i32);
-        self.answer_first(now, t, session, stream, first, refused);
+        self.answer_token(now, t, session, carrier, token, refused);
     }
 
     /// Answers the oldest held authentication: as the handler would (`None`), or refused with an
     /// ErrorCode. None held (or its session gone): nothing.
     pub(crate) fn answer_auth(&mut self, now: Instant, t: &mut dyn Sessions, error: Option<i32>) {
-        let Some((session, stream, first)) = self.held.pop_front() else {
+        let Some((session, carrier, token)) = self.held.pop_front() else {
             return;
         };
         if self.sessions.contains_key(&session) {
-            self.answer_first(now, t, session, stream, first, error);
+            self.answer_token(now, t, session, carrier, token, error);
         }
     }
 
-    /// Answers a media session's first message (DT7): a ConnectResponse to a valid
-    /// ConnectRequest, else an ErrorMessage and FIN; `refused`: an ErrorMessage of that code
-    /// whatever it said.
-    fn answer_first(
+    /// Answers a media authentication's token (DT7, DT8) on its carrier: a ConnectResponse to
+    /// a valid unused one, else an ErrorMessage and FIN (bidi), STOP_SENDING 0x02 (uni) or the
+    /// session closed with 0x02 (datagram); `refused`: refused with that code whatever it said.
+    fn answer_token(
         &mut self,
         now: Instant,
         t: &mut dyn Sessions,
         session: u32,
-        stream: u64,
-        first: Result<Vec<u8>, String>,
+        carrier: Carrier,
+        token: Result<String, String>,
         refused: Option<i32>,
     ) {
         let unix = self.config.clock.unix_s(now);
-        let verdict = first.and_then(|bytes| {
-            match decode_media_client_message(&bytes)
-                .map_err(|e| e.to_string())?
-                .message
-            {
-                Some(media_client_message::Message::ConnectRequest(_)) if refused.is_some() => {
-                    Err("refused by the scenario".to_owned())
-                }
-                Some(media_client_message::Message::ConnectRequest(r)) => {
-                    let claims = self
-                        .config
-                        .secret
-                        .verify_media(&r.join_token, unix)
-                        .map_err(|e| e.to_string())?;
-                    if !self.config.is(Mutant::MediaTokenReusable) {
-                        self.used.take(&claims, unix).map_err(|e| e.to_string())?;
-                    }
-                    Ok(claims)
-                }
-                None => Err("no ConnectRequest".to_owned()),
+        let verdict = token.and_then(|token| {
+            if refused.is_some() {
+                return Err("refused by the scenario".to_owned());
             }
+            let claims = self
+                .config
+                .secret
+                .verify_media(&token, unix)
+                .map_err(|e| e.to_string())?;
+            if !self.config.is(Mutant::MediaTokenReusable) {
+                self.used.take(&claims, unix).map_err(|e| e.to_string())?;
+            }
+            Ok(claims)
         });
         let answer = match verdict {
             Ok(claims) => {
@@ -338,13 +354,38 @@ impl HandlerCore {
             }
         };
         let failed = matches!(answer, media_server_message::Message::Error(_));
-        if let Ok(frame) = encode_message(&MediaServerMessage {
+        let Ok(frame) = encode_message(&MediaServerMessage {
             message: Some(answer),
-        }) {
-            t.write(session, stream, &frame);
-        }
-        if failed {
-            t.finish(session, stream);
+        }) else {
+            return;
+        };
+        match carrier {
+            Carrier::Bidi(stream) => {
+                t.write(session, stream, &frame);
+                if failed {
+                    t.finish(session, stream);
+                }
+            }
+            // The flow document's "Auth Success" has no form: the ConnectResponse, framed, goes
+            // back the way the token came (a datagram, or a stream the handler opens).
+            Carrier::Uni(stream) if failed => {
+                self.stop(t, session, stream, ResetCode::AuthenticationFailed)
+            }
+            Carrier::Uni(_) => {
+                if let Some(s) = t.open(session, false) {
+                    t.write(session, s, &frame);
+                    t.finish(session, s);
+                }
+            }
+            Carrier::Datagram if failed => t.close(
+                now,
+                session,
+                ResetCode::AuthenticationFailed.code(),
+                "authentication failed",
+            ),
+            Carrier::Datagram => {
+                t.send_datagram(session, &frame);
+            }
         }
     }
 
@@ -367,8 +408,56 @@ impl HandlerCore {
             .collect()
     }
 
+    /// A client uni stream before authentication: the flow document's token carrier (a raw JWT,
+    /// or one behind a 4-byte length) is read as a ConnectRequest (`None`: taken, or waiting for
+    /// more); else the stream's bytes so far, to be handled as media before authentication.
+    fn uni_auth(
+        &mut self,
+        now: Instant,
+        t: &mut dyn Sessions,
+        session: u32,
+        stream: u64,
+        bytes: &[u8],
+        fin: bool,
+    ) -> Option<Vec<u8>> {
+        let Some(media) = self.sessions.get_mut(&session) else {
+            return Some(bytes.to_vec());
+        };
+        if media.answered {
+            return Some(bytes.to_vec());
+        }
+        let buf = media.uni_auth.entry(stream).or_default();
+        buf.extend_from_slice(bytes);
+        if buf.is_empty() && !fin {
+            return None;
+        }
+        let looks = !buf.starts_with(&MAGIC[..buf.len().min(4)]) && media_auth_prefix(buf);
+        if !looks {
+            return media.uni_auth.remove(&stream);
+        }
+        let token = media_auth_token(buf);
+        let complete = fin
+            || token.as_deref().is_some_and(|tok| {
+                buf.first() == Some(&0)
+                    || self
+                        .config
+                        .secret
+                        .verify_media(tok, self.config.clock.unix_s(now))
+                        .is_ok()
+            });
+        if !complete {
+            return None;
+        }
+        media.uni_auth.remove(&stream);
+        media.answered = true;
+        let first = token.ok_or_else(|| "no token".to_owned());
+        self.receive_token(now, t, session, Carrier::Uni(stream), first);
+        None
+    }
+
     fn on_media(
         &mut self,
+        now: Instant,
         t: &mut dyn Sessions,
         session: u32,
         stream: u64,
@@ -380,6 +469,17 @@ impl HandlerCore {
             .get(&session)
             .is_some_and(|m| m.auth.is_some())
             || self.config.is(Mutant::MediaBeforeAuthAccepted);
+        let gathered;
+        let mut bytes = bytes;
+        if !self.sources.contains_key(&(session, stream)) && !authenticated {
+            match self.uni_auth(now, t, session, stream, bytes, fin) {
+                None => return,
+                Some(all) => {
+                    gathered = all;
+                    bytes = &gathered;
+                }
+            }
+        }
         if !self.sources.contains_key(&(session, stream)) {
             if !authenticated {
                 // DT7: media before a successful ConnectResponse.
@@ -552,7 +652,18 @@ impl HandlerCore {
         });
     }
 
-    fn on_datagram(&mut self, t: &mut dyn Sessions, session: u32, payload: &[u8]) {
+    fn on_datagram(&mut self, now: Instant, t: &mut dyn Sessions, session: u32, payload: &[u8]) {
+        // The flow document's carrier (DT7.wire): the token in a datagram, which a client may
+        // repeat (datagrams are unreliable); repeats after the answer are ignored.
+        if let Some(media) = self.sessions.get_mut(&session) {
+            if let Some(token) = media_auth_token(payload) {
+                if !media.answered {
+                    media.answered = true;
+                    self.receive_token(now, t, session, Carrier::Datagram, Ok(token));
+                }
+                return;
+            }
+        }
         let authenticated = self
             .sessions
             .get(&session)
@@ -590,5 +701,17 @@ impl HandlerCore {
                     .push_back(DarkTowerEvent::DatagramDropped { reason });
             }
         }
+    }
+}
+
+/// The token of a first message on the bidi authentication stream: a ConnectRequest's, or the
+/// flow document's JWT as it is behind the length prefix (DT7.wire).
+fn token_of(bytes: &[u8]) -> Result<String, String> {
+    match decode_media_client_message(bytes).map(|m| m.message) {
+        Ok(Some(media_client_message::Message::ConnectRequest(r))) => Ok(r.join_token),
+        Ok(None) => Err("no ConnectRequest".to_owned()),
+        Err(e) => jwt_text(bytes)
+            .map(str::to_owned)
+            .ok_or_else(|| e.to_string()),
     }
 }

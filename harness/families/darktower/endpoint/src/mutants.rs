@@ -44,43 +44,43 @@ macro_rules! mutants {
 
 mutants! {
     NoCapacityCheck = ("no-capacity-check", "controller",
-        "DH10 / documented errors: a full meeting admits one more instead of CAPACITY_EXCEEDED");
+        "breaks errors: a full meeting admits one more instead of CAPACITY_EXCEEDED");
     ExpiredJoinAccepted = ("expired-join-accepted", "controller",
-        "DT8: an expired join token is accepted instead of UNAUTHORIZED");
+        "breaks DT8: a join token expired beyond the 60 s leeway is accepted instead of UNAUTHORIZED");
     NoParticipantJoined = ("no-participant-joined", "controller",
-        "DH8: the others are not told ParticipantJoined");
-    PublishedToPublisher = ("published-to-publisher", "controller",
-        "DH8: StreamPublished goes to the publisher too");
+        "breaks participant_joined: the others are not told ParticipantJoined");
+    // `published-to-publisher` is retired: StreamPublished back to the publisher is the flow
+    // document's own sample (an ACK, 002_36b09c9622eb105d.txt:157-162), not a break.
     IdleLeftVoluntary = ("idle-left-voluntary", "controller",
-        "DT10: a participant that idled out leaves with VOLUNTARY instead of CONNECTION_LOST");
+        "breaks DT10.reason: a participant that idled out leaves with VOLUNTARY instead of CONNECTION_LOST");
     EmptyMessageIgnored = ("empty-message-ignored", "controller",
-        "DT6: a signaling length of 0 is skipped instead of STREAM_ERROR");
+        "breaks DT6.stream_error: a signaling length of 0 is skipped, not answered with an ErrorMessage");
     LongNameAccepted = ("long-name-accepted", "controller",
-        "DT6: a 257-byte participant name is accepted instead of INVALID_REQUEST");
+        "breaks DT6.name: a 257-byte participant name is accepted instead of INVALID_REQUEST");
     JoinNotFirst = ("join-not-first", "controller",
-        "DT6: a first message other than JoinRequest is ignored instead of INVALID_REQUEST");
+        "breaks DT6.first_answer: a first message other than JoinRequest is ignored instead of INVALID_REQUEST");
     BadMagicAccepted = ("bad-magic-accepted", "handler",
-        "DT5: a media stream header with bad magic is accepted instead of reset 0x01");
+        "breaks DT5: a media stream header with bad magic is accepted instead of reset 0x01");
     MediaBeforeAuthAccepted = ("media-before-auth-accepted", "handler",
-        "DT7: a media stream before ConnectResponse is read instead of reset 0x02");
+        "breaks DT7: a media stream before ConnectResponse is read instead of reset 0x02");
     AuthFailureCode1 = ("auth-failure-code-1", "handler",
-        "DT7: media before authentication is reset with 0x01 instead of 0x02");
+        "breaks DT7: media before authentication is reset with 0x01 instead of 0x02");
     MediaTokenReusable = ("media-token-reusable", "handler",
-        "DT8: a media token is accepted a second time instead of UNAUTHORIZED");
+        "breaks DT8: a single-use media token is accepted a second time");
     StreamIdMismatchAccepted = ("stream-id-mismatch-accepted", "handler",
-        "DT3: a frame whose stream id differs from the header's is dropped silently instead of reset 0x01");
+        "breaks DT3: a frame whose stream id differs from the header's is dropped silently instead of reset 0x01");
     BadDatagramForwarded = ("bad-datagram-forwarded", "handler",
-        "DT11: a v2 datagram with version != 1 is forwarded instead of dropped");
+        "breaks DT11: a v2 datagram with version != 1 is forwarded instead of dropped");
     ForwardAltered = ("forward-altered", "handler",
-        "DH13: forwarded frames carry a different sequence number than the source's");
+        "breaks DH13: forwarded frames carry a different sequence number than the source's");
     SequenceFromOne = ("sequence-from-one", "client",
-        "DT10: the client's frame sequence numbers start at 1 instead of 0");
+        "breaks DT10.sequence: the client's frame sequence numbers start at 1 instead of 0");
     MediaBeforeAuth = ("media-before-auth", "client",
-        "DT7: the client opens its media streams before the ConnectResponse");
+        "breaks DT7.wait: the client opens its media streams after its ConnectRequest but before the ConnectResponse");
     NoKeepAlive = ("no-keep-alive", "client",
-        "DT10: the client sends no keep-alive, so a quiet session idles out");
+        "breaks liveness: the client sends no keep-alive, so a quiet signaling session idles out");
     StopSendingIgnored = ("stop-sending-ignored", "client",
-        "DH3: a STOP_SENDING is not answered with RESET_STREAM of its code");
+        "breaks DH3: a STOP_SENDING is not answered with RESET_STREAM");
 }
 
 impl Mutant {

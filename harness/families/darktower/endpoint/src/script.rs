@@ -380,7 +380,11 @@ fn on_event(
                         Err(_) => DarkTowerEvent::Message {
                             participant: p,
                             from: which.server(),
-                            kind: "undecodable",
+                            kind: if which == Which::Media {
+                                "connect_response"
+                            } else {
+                                "undecodable"
+                            },
                             code: None,
                             about: None,
                             reason: None,
@@ -506,6 +510,10 @@ fn message_event(p: u32, which: Which, bytes: &[u8]) -> DarkTowerEvent {
             }
         }
         Which::Media => {
+            // DT7.wire (disputed): what success looks like is a contract; any answer on the
+            // authentication stream that is not a refusal (an ErrorMessage, a reset, a stop, a
+            // close) counts as it, with no participant id.
+            *kind = "connect_response";
             if let Ok(m) = decode_media_server_message(bytes) {
                 match m.message {
                     Some(media_server_message::Message::ConnectResponse(r)) => {

@@ -8,6 +8,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// A media token's lifetime (DT8: 5 minutes).
 pub const MEDIA_TOKEN_LIFETIME_S: u64 = 300;
+/// How long ago the harness's "expired" tokens expired: beyond the later validator's 60 s leeway
+/// (DT8.leeway), so refusing them is DT8's fact, not a reading of the leeway.
+pub const EXPIRED_AGO_S: u64 = 120;
 
 /// The claims of a join token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +192,11 @@ impl JoinMint {
         let valid = now_s + MEDIA_TOKEN_LIFETIME_S;
         match self.kind {
             JoinTokenKind::Valid => sign(&self.secret, &self.meeting, valid),
-            JoinTokenKind::Expired => sign(&self.secret, &self.meeting, now_s.saturating_sub(1)),
+            JoinTokenKind::Expired => sign(
+                &self.secret,
+                &self.meeting,
+                now_s.saturating_sub(EXPIRED_AGO_S),
+            ),
             JoinTokenKind::Forged => sign(&Secret::new("not-the-secret"), &self.meeting, valid),
             JoinTokenKind::WrongMeeting => sign(&self.secret, "another-meeting", valid),
             JoinTokenKind::Garbage => "not.a.token".to_owned(),

@@ -799,9 +799,10 @@ fn client_rules(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>]) {
             }
             let fin_before = st.fin[0].is_some_and(|f| f <= stop.at);
             match st.reset_by(Side::Client) {
+                // RFC 9000 §3.5: copying the code is only a SHOULD (DH3.code).
                 Some(r) if r.code != stop.code => ctx.log.violation(
                     r.at,
-                    &rules::CLIENT_STOP_ANSWER,
+                    &rules::CLIENT_STOP_CODE,
                     format!(
                         "connection {} stream {}: STOP_SENDING {:?} answered with RESET_STREAM {:?}",
                         conn.index, st.quic_id, stop.code, r.code
@@ -851,9 +852,16 @@ fn client_rules(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>]) {
             check(l, until);
         }
         if let Some((from, gap)) = silent {
+            // The 15 s heartbeat is stated for the signaling connection (liveness); for the
+            // media connection it is this project's reading (liveness.media).
+            let rule = if s.role == Role::Controller {
+                &rules::CLIENT_LIVENESS
+            } else {
+                &rules::CLIENT_MEDIA_LIVENESS
+            };
             ctx.log.violation(
                 from,
-                &rules::CLIENT_LIVENESS,
+                rule,
                 format!(
                     "connection {}: the client sent nothing for {} ms (idle timeout {} ms) before the connection was closed",
                     conn.index,
@@ -1027,6 +1035,7 @@ mod tests {
                 let options = Options {
                     transport,
                     token_secret: secret.then(|| "s".to_owned()),
+                    judged_at_unix_s: None,
                     ..Options::default()
                 };
                 let cap = Capture {

@@ -154,6 +154,10 @@ pub struct Options {
     pub key_log: Option<String>,
     /// The HS256 secret (DH4): with it the token rules are judged.
     pub token_secret: Option<String>,
+    /// Real time only: the real Unix time (s) when judging, after the capture ended. With it and
+    /// without `token_secret`, a JoinResponse's media token's lifetime is judged from its claims:
+    /// the capture's end is taken as this time, so the lifetime is never overstated.
+    pub judged_at_unix_s: Option<u64>,
     /// The idle timeout of DT10 / DH3, ms.
     pub idle_timeout_ms: u64,
     /// Allowed timing deviation (see the crate docs).
@@ -178,6 +182,7 @@ impl Default for Options {
             reset_codes: ResetCodes::Mapped,
             key_log: None,
             token_secret: None,
+            judged_at_unix_s: None,
             idle_timeout_ms: 30_000,
             tolerance: handshake_check::Tolerance::from_ms(1_000),
             judge: Judged::ALL,

@@ -8,9 +8,10 @@ use handshake_darktower_wire::proto::media::{
 };
 use handshake_darktower_wire::proto::signaling::ErrorCode;
 use handshake_darktower_wire::{
-    decode_media_client_message, decode_media_server_message, Error, Flags, FourCc, Frame,
-    FrameHeaderRepr, FrameRepr, FrameType, FrameV2, FrameV2Repr, MediaEvent, MediaStreamReader,
-    StreamHeader, StreamHeaderRepr, StreamId, StreamType, FRAME_HEADER_LEN, HEADER_LEN,
+    decode_media_client_message, decode_media_server_message, media_auth_token, Error, Flags,
+    FourCc, Frame, FrameHeaderRepr, FrameRepr, FrameType, FrameV2, FrameV2Repr, MediaEvent,
+    MediaStreamReader, StreamHeader, StreamHeaderRepr, StreamId, StreamType, FRAME_HEADER_LEN,
+    HEADER_LEN,
 };
 use handshake_quic::rebuild::{At, Side};
 
@@ -90,6 +91,29 @@ fn parse(data: &[u8], fin: bool) -> Parsed {
     p
 }
 
+/// Where a stream whose frames [`parse`] stopped at a mismatch no source fixes (a frame's version
+/// byte, media.frame.version; a frame's stream id, DT3) breaks a fact further on, read as if those
+/// matched: a bad frame type, a FIN inside a frame (a Payload Length that is not the payload's
+/// size, media.frame). The error and where its bytes end.
+fn fact_past_soft(data: &[u8], fin: bool) -> Option<(Error, usize)> {
+    let mut reader = MediaStreamReader::tolerant();
+    let mut input: &[u8] = data;
+    loop {
+        match reader.next(&mut input) {
+            None => break,
+            Some(Ok(MediaEvent::FrameStart(f))) if f.payload_len > MAX_PAYLOAD => return None,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Some((e, data.len() - input.len())),
+        }
+    }
+    if fin {
+        if let Err(e) = reader.finish() {
+            return Some((e, data.len()));
+        }
+    }
+    None
+}
+
 /// Whether the bytes after the last whole unit (a stream header or frame header not yet complete)
 /// already make it invalid: completed with valid bytes, it would still fail. DH12 says what is
 /// 0x01, not when, so a handler may stop at the first bad byte (a magic `DARU` after 4 bytes)
@@ -155,6 +179,13 @@ struct MediaSess {
     request_at: Option<At>,
     token: Option<String>,
     meeting: Option<String>,
+    /// DT7.wire (disputed): the flow document's carriers — the client uni stream that carried
+    /// the token, and whether datagrams did (raw or length-prefixed JWT).
+    auth_uni: Option<u64>,
+    auth_datagram: bool,
+    /// The bidi authentication stream carried a bare JWT (no MediaClientMessage): its framing is
+    /// not judged.
+    raw_bidi: bool,
 }
 
 fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
@@ -171,6 +202,9 @@ fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
         request_at: None,
         token: None,
         meeting: None,
+        auth_uni: None,
+        auth_datagram: false,
+        raw_bidi: false,
     };
     if let Some(st) = sess.first_client_bidi() {
         m.auth_stream = Some(st.quic_id);
@@ -201,16 +235,97 @@ fn read_media(sessions: &[Sess<'_>], i: usize) -> Option<MediaSess> {
         m.client_err = ce;
         m.server_err = se;
         m.server_fin = st.fin[1];
-        if let Some((Some(Ms::ConnectResponse(r)), f)) = m.server.first() {
-            m.auth = Some((f.at, r.participant_id.clone()));
-        }
         if let Some((Some(Mc::ConnectRequest(r)), f)) = m.client.first() {
             m.request_at = Some(f.at);
             m.token = Some(r.join_token.clone());
-            m.meeting = crate::token::peek(&r.join_token).map(|c| c.meeting_id);
+        } else if let Some(token) = media_auth_token(&st.data[0]) {
+            // A JWT as it is (behind a length or not) on the bidi stream.
+            m.raw_bidi = m.client.first().is_none_or(|(x, _)| x.is_none());
+            m.request_at = Some(sess.at(st, Side::Client, 0));
+            m.token = Some(token);
+            if m.raw_bidi {
+                m.client.clear();
+                m.client_err = None;
+            }
+        }
+        // DT7.wire: any answer that is no refusal (an ErrorMessage; a reset, a stop or a close
+        // are no answer) is the success answer; a ConnectResponse names the participant.
+        match m.server.first() {
+            Some((Some(Ms::ConnectResponse(r)), f)) => {
+                m.auth = Some((f.at, r.participant_id.clone()));
+            }
+            Some((None, f)) => m.auth = Some((f.at, String::new())),
+            Some((Some(Ms::Error(_)), _)) => {}
+            None => {
+                if let Some((_, at)) = m.server_err.filter(|_| !st.data[1].is_empty()) {
+                    m.auth = Some((at, String::new()));
+                }
+            }
         }
     }
+    if m.token.is_none() {
+        // The flow document's carriers: a client uni stream, else a datagram, with the token.
+        let uni = sess
+            .streams
+            .iter()
+            .filter(|s| !s.bidi && s.opener == Side::Client && !s.data[0].starts_with(b"DART"))
+            .find_map(|s| media_auth_token(&s.data[0]).map(|t| (s, t)));
+        if let Some((st, token)) = uni {
+            m.auth_uni = Some(st.quic_id);
+            m.request_at = Some(sess.at(st, Side::Client, 0));
+            m.token = Some(token);
+        } else if let Some((d, token)) = sess
+            .datagrams
+            .iter()
+            .filter(|d| d.by == Side::Client)
+            .find_map(|d| media_auth_token(&d.payload).map(|t| (d, t)))
+        {
+            m.auth_datagram = true;
+            m.request_at = Some(d.at);
+            m.token = Some(token);
+        }
+        if m.token.is_some() {
+            // The answer: the handler's first datagram that is no v2 frame, or its first stream
+            // that is no media stream (the flow document's "Auth Success" has no form).
+            let request = m.request_at.unwrap_or_default();
+            let by_datagram = sess
+                .datagrams
+                .iter()
+                .filter(|d| d.by == Side::Server && d.at >= request)
+                .find(|d| FrameV2Repr::parse(&d.payload).is_err())
+                .map(|d| (d.at, answer_participant(&d.payload)));
+            let by_stream = sess
+                .streams
+                .iter()
+                .filter(|s| s.opener == Side::Server && !s.data[1].is_empty())
+                .filter(|s| !s.data[1].starts_with(b"DART"))
+                .filter(|s| s.reset_by(Side::Server).is_none())
+                .map(|s| (sess.at(s, Side::Server, 0), answer_participant(&s.data[1])))
+                .filter(|(at, _)| *at >= request)
+                .min_by_key(|(at, _)| at.packet);
+            m.auth = match (by_datagram, by_stream) {
+                (Some(a), Some(b)) => Some(if a.0.packet <= b.0.packet { a } else { b }),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    m.meeting = m
+        .token
+        .as_deref()
+        .and_then(crate::token::peek)
+        .map(|c| c.meeting_id);
     Some(m)
+}
+
+/// The participant a success answer names: a framed (or bare) ConnectResponse's, else none.
+fn answer_participant(bytes: &[u8]) -> String {
+    let message = handshake_darktower_wire::split_frame(bytes)
+        .map(|(m, _)| m)
+        .unwrap_or(bytes);
+    match decode_media_server_message(message).map(|m| m.message) {
+        Ok(Some(Ms::ConnectResponse(r))) => r.participant_id,
+        _ => String::new(),
+    }
 }
 
 fn ms_name(m: &Option<Ms>) -> String {
@@ -332,16 +447,42 @@ fn handler_auth(
             format!("connection {c} stream {sid}: the handler's framing: {e}"),
         );
     }
+    // DT7.wire is a contract (disputed): an answer in another form than a MediaServerMessage
+    // (the flow document's "Auth Success" has no layout) counts as success, and is not judged.
     for (x, f) in &m.server {
         if x.is_none() {
-            ctx.log.violation(
-                f.at,
-                &rules::HANDLER_FRAME,
-                format!(
-                    "connection {c} stream {sid}: a {}-byte message that does not decode as a MediaServerMessage",
-                    f.bytes.len()
-                ),
-            );
+            ctx.log.note(format!(
+                "connection {c} stream {sid}: a {}-byte handler message that is no MediaServerMessage, read as a success answer (DT7.wire, a contract)",
+                f.bytes.len()
+            ));
+        }
+    }
+    // media.reset_codes (a fact): a refusal by reset or stop of the authentication stream is
+    // 0x02, authentication failed.
+    let success = m
+        .server
+        .iter()
+        .any(|(x, _)| !matches!(x, Some(Ms::Error(_))));
+    if let (false, Some(st)) = (
+        success,
+        sess.streams
+            .iter()
+            .find(|s| s.bidi && Some(s.quic_id) == m.auth_stream),
+    ) {
+        for (how, code) in st
+            .resets
+            .iter()
+            .map(|r| ("RESET_STREAM", r))
+            .chain(st.stops.iter().map(|r| ("STOP_SENDING", r)))
+            .filter(|(_, r)| r.by == Side::Server)
+        {
+            if let Some(n) = code.code.filter(|n| *n != 2) {
+                ctx.log.violation(
+                    code.at,
+                    &rules::HANDLER_AUTH_CODE,
+                    format!("connection {c} stream {sid}: the authentication refused with {how} {n:#04x}, not 0x02 (authentication failed)"),
+                );
+            }
         }
     }
     if let Some((first, f)) = m.server.first() {
@@ -386,19 +527,29 @@ fn handler_auth(
     let Some(secret) = ctx.options.token_secret.clone() else {
         return;
     };
-    let Some((Some(Mc::ConnectRequest(req)), rf)) = m.client.first() else {
+    let (Some(token), Some(request_at)) = (m.token.as_ref(), m.request_at) else {
         return;
     };
-    let now_s = rf.at.time_ns / 1_000_000_000;
-    let verdict = crate::token::verify(&secret, &req.join_token, now_s, true);
+    let now_s = request_at.time_ns / 1_000_000_000;
+    // DT8 (a fact): forged, expired beyond the later validator's leeway, or used before, is
+    // never accepted; within the leeway is DT8.leeway's reading.
+    let mut leeway: Option<String> = None;
+    let verdict = match crate::token::judge(&secret, token, now_s, true) {
+        crate::token::Verdict::Valid(c) => Ok(c),
+        crate::token::Verdict::WithinLeeway(c, why) => {
+            leeway = Some(why);
+            Ok(c)
+        }
+        crate::token::Verdict::Refused(why) => Err(why),
+    };
     let verdict = match verdict {
         Ok(claims) => {
             // Single use (DT8): the same token, or (DH4) another with the same `jti`.
             let used_before = |key: String| {
                 used.get(&(sess.server(), key))
-                    .is_some_and(|first| *first < rf.at)
+                    .is_some_and(|first| *first < request_at)
             };
-            if used_before(format!("token {}", req.join_token))
+            if used_before(format!("token {token}"))
                 || claims
                     .jti
                     .as_ref()
@@ -411,38 +562,47 @@ fn handler_auth(
         }
         Err(e) => Err(e),
     };
-    let answer = m
-        .server
-        .first()
-        .and_then(|(x, f)| x.as_ref().map(|x| (x, f.at)));
-    match (&verdict, answer) {
-        (Err(why), Some((Ms::ConnectResponse(_), at))) => ctx.log.violation(
-            at,
+    if let (Some(why), Ok(_), Some((at, _))) = (&leeway, &verdict, &m.auth) {
+        ctx.log.violation(
+            *at,
+            &rules::HANDLER_TOKEN_LEEWAY,
+            format!("connection {c} stream {sid}: a media token {why}, within the {} s leeway, was accepted", crate::token::EXP_LEEWAY_S),
+        );
+    }
+    // DT7.wire: the success answer is whatever is no refusal (`auth`); a ConnectResponse names
+    // its participant.
+    let refusal = match m.server.first() {
+        Some((Some(Ms::Error(e)), f)) => Some((e.code, f.at)),
+        _ => None,
+    };
+    match (&verdict, &m.auth, refusal) {
+        (Err(why), Some((at, _)), _) => ctx.log.violation(
+            *at,
             &rules::HANDLER_TOKEN,
             format!("connection {c} stream {sid}: a media token that is {why} was accepted"),
         ),
-        (Ok(claims), Some((Ms::ConnectResponse(r), at))) => {
-            if claims.participant_id.as_deref() != Some(r.participant_id.as_str()) {
+        (Ok(claims), Some((at, pid)), _) => {
+            if !pid.is_empty() && claims.participant_id.as_deref() != Some(pid.as_str()) {
                 ctx.log.violation(
-                    at,
+                    *at,
                     &rules::HANDLER_TOKEN,
                     format!(
-                        "connection {c} stream {sid}: ConnectResponse names {:?}, the token {:?}",
-                        r.participant_id, claims.participant_id
+                        "connection {c} stream {sid}: ConnectResponse names {pid:?}, the token {:?}",
+                        claims.participant_id
                     ),
                 );
             }
-            used.insert((sess.server(), format!("token {}", req.join_token)), rf.at);
+            used.insert((sess.server(), format!("token {token}")), request_at);
             if let Some(j) = &claims.jti {
-                used.insert((sess.server(), format!("jti {j}")), rf.at);
+                used.insert((sess.server(), format!("jti {j}")), request_at);
             }
         }
-        (Ok(_), Some((Ms::Error(e), at))) => ctx.log.violation(
+        (Ok(_), None, Some((code, at))) if leeway.is_none() => ctx.log.violation(
             at,
             &rules::HANDLER_TOKEN,
             format!(
                 "connection {c} stream {sid}: a valid unused media token was refused with {}",
-                error_name(e.code)
+                error_name(code)
             ),
         ),
         _ => {}
@@ -675,6 +835,53 @@ fn forward(
             .as_ref()
             .map(|a| a.1.as_str())
             .filter(|p| sessions_of.get(p).copied().unwrap_or(0) < 2);
+        // media.forward with media.header (facts): what the handler opens to route media starts
+        // with the header's magic and version, on either stream kind (DT1 is disputed; a
+        // bidirectional one is a deviation). An answer to a unidirectional authentication is not
+        // media: the handler's first unidirectional stream then is not judged here.
+        let answer_uni = m.auth_uni.and_then(|_| {
+            sess.streams
+                .iter()
+                .find(|s| !s.bidi && s.opener == Side::Server)
+                .map(|s| s.quic_id)
+        });
+        for st in sess
+            .streams
+            .iter()
+            .filter(|s| s.opener == Side::Server && Some(s.quic_id) != answer_uni)
+        {
+            let data = &st.data[1];
+            let sid = st.quic_id;
+            if st.bidi && !data.starts_with(b"DAR") {
+                continue;
+            }
+            let bad = if data.len() >= 4 && data.get(..4) != Some(b"DART".as_slice()) {
+                Some(format!(
+                    "magic {:02x?}, not DART",
+                    data.get(..4).unwrap_or(&[])
+                ))
+            } else if data.len() >= 5 && data[4] != handshake_darktower_wire::header::VERSION {
+                Some(format!("header version {:#04x}, not 0x01", data[4]))
+            } else {
+                None
+            };
+            if let Some(bad) = bad {
+                ctx.log.violation(
+                    sess.at(st, Side::Server, 4.min(data.len().saturating_sub(1))),
+                    &rules::HANDLER_FORWARD_HEADER,
+                    format!("connection {c} stream {sid}: a stream the handler opened to route media starts with {bad}"),
+                );
+            }
+            if st.bidi {
+                if let Some(opened) = sess.opened(st, Side::Server) {
+                    ctx.log.violation(
+                        opened,
+                        &rules::HANDLER_FORWARD_UNIDIRECTIONAL,
+                        format!("connection {c} stream {sid}: media routed on a bidirectional stream the handler opened"),
+                    );
+                }
+            }
+        }
         for st in sess
             .streams
             .iter()
@@ -878,17 +1085,29 @@ fn client_media(
             }
         }
     }
-    // DT7: nothing before the ConnectResponse (capture order).
+    // DT7.wait (disputed): nothing before the success answer (capture order). DT7.required (a
+    // fact): nothing before the client's own authentication message.
     let auth = m.auth.as_ref().map(|a| a.0);
     let before = |at: At| auth.is_none_or(|a| at.packet < a.packet);
+    let before_request = |at: At| m.request_at.is_none_or(|r| at.packet < r.packet);
     let mut gaps_total = 0u64;
     for st in sess
         .streams
         .iter()
-        .filter(|s| !s.bidi && s.opener == Side::Client)
+        .filter(|s| !s.bidi && s.opener == Side::Client && Some(s.quic_id) != m.auth_uni)
     {
         let sid = st.quic_id;
         if let Some(opened) = sess.opened(st, Side::Client) {
+            if before_request(opened) {
+                ctx.log.violation(
+                    opened,
+                    &rules::CLIENT_AUTH_FIRST,
+                    format!(
+                        "connection {c} stream {sid}: a media stream opened before the client sent its authentication message{}",
+                        if m.request_at.is_none() { " (it sent none)" } else { "" }
+                    ),
+                );
+            }
             if before(opened) {
                 ctx.log.violation(
                     opened,
@@ -906,6 +1125,9 @@ fn client_media(
                 &rules::CLIENT_MEDIA_HEADER
             } else if matches!(e, Error::StreamIdMismatch { .. }) {
                 &rules::CLIENT_FRAME_STREAM_ID
+            } else if matches!(e, Error::BadVersion(_)) {
+                // The v1 frame's version value is no fact (media.frame.version).
+                &rules::CLIENT_FRAME_VERSION
             } else {
                 &rules::CLIENT_MEDIA_FRAME
             };
@@ -914,6 +1136,18 @@ fn client_media(
                 rule,
                 format!("connection {c} stream {sid}: {e}"),
             );
+            // Past a profile mismatch the facts are still judged (media.frame: the types, the
+            // Payload Length, no FIN inside a frame).
+            if !in_header && matches!(e, Error::StreamIdMismatch { .. } | Error::BadVersion(_)) {
+                let fin = st.fin[Side::Client.index()].is_some();
+                if let Some((e, end)) = fact_past_soft(data, fin) {
+                    ctx.log.violation(
+                        sess.at(st, Side::Client, end.saturating_sub(1)),
+                        &rules::CLIENT_MEDIA_FRAME,
+                        format!("connection {c} stream {sid}: read past that mismatch: {e}"),
+                    );
+                }
+            }
         }
         // DT4: reserved bytes.
         if let Ok(view) = StreamHeader::new_checked(data.get(..HEADER_LEN).unwrap_or(&[])) {
@@ -987,6 +1221,19 @@ fn client_media(
     let mut last: BTreeMap<(u64, u32), BTreeSet<u64>> = BTreeMap::new();
     let mut decreases = 0u64;
     for d in sess.datagrams.iter().filter(|d| d.by == Side::Client) {
+        // The flow document's authentication datagram (and its repeats) is no media.
+        if m.auth_datagram && media_auth_token(&d.payload).is_some() {
+            continue;
+        }
+        if before_request(d.at) {
+            ctx.log.violation(
+                d.at,
+                &rules::CLIENT_AUTH_FIRST,
+                format!(
+                    "connection {c}: a datagram before the client sent its authentication message"
+                ),
+            );
+        }
         if before(d.at) {
             ctx.log.violation(
                 d.at,

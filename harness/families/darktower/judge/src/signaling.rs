@@ -9,7 +9,10 @@ use handshake_darktower_wire::proto::signaling::{
     JoinRequest, JoinResponse, LeaveReason, ServerMessage,
 };
 use handshake_darktower_wire::signaling::MAX_PARTICIPANT_NAME_LEN;
-use handshake_darktower_wire::{decode_client_message, decode_server_message, FramingError};
+use handshake_darktower_wire::{
+    decode_first_client_message, decode_later_client_message, decode_server_message_after,
+    Envelope, FramingError,
+};
 use handshake_quic::rebuild::{At, Side};
 
 use crate::app::{read_framed, url_address, AppStream, Ctx, Framed, Sess};
@@ -26,9 +29,12 @@ pub(crate) fn handler_addresses(sessions: &[Sess<'_>]) -> BTreeSet<SocketAddr> {
         let mut reader = handshake_darktower_wire::SignalingReader::new();
         let mut input: &[u8] = &st.data[1];
         if let Some(Ok(msg)) = reader.next(&mut input) {
-            if let Ok(ServerMessage {
-                message: Some(Sm::JoinResponse(r)),
-            }) = decode_server_message(msg)
+            if let Ok((
+                ServerMessage {
+                    message: Some(Sm::JoinResponse(r)),
+                },
+                _,
+            )) = decode_server_message_after(msg, Envelope::Bare)
             {
                 if let Some(a) = r
                     .media_server
@@ -131,13 +137,34 @@ fn read_signal(ctx: &Ctx<'_>, sessions: &[Sess<'_>], i: usize) -> Option<Signal>
     let st = sess.first_client_bidi()?;
     let (cf, client_err) = read_framed(sess, st, Side::Client);
     let (sf, server_err) = read_framed(sess, st, Side::Server);
+    // `signaling.wrapper` (disputed): the JoinRequest bare or wrapped, later messages either;
+    // the answers to a bare JoinRequest may be bare.
+    let mut envelope = Envelope::Wrapped;
     let client: Vec<_> = cf
         .into_iter()
-        .map(|f| (decode_client_message(&f.bytes).ok(), f))
+        .enumerate()
+        .map(|(i, f)| {
+            let decoded = if i == 0 {
+                decode_first_client_message(&f.bytes).ok().map(|(m, e)| {
+                    envelope = e;
+                    m
+                })
+            } else {
+                decode_later_client_message(&f.bytes).ok().map(|(m, _)| m)
+            };
+            (decoded, f)
+        })
         .collect();
     let server: Vec<_> = sf
         .into_iter()
-        .map(|f| (decode_server_message(&f.bytes).ok(), f))
+        .map(|f| {
+            (
+                decode_server_message_after(&f.bytes, envelope)
+                    .ok()
+                    .map(|(m, _)| m),
+                f,
+            )
+        })
         .collect();
     let request = match client.first() {
         Some((
@@ -319,7 +346,7 @@ fn client_signaling(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
                 f.at,
                 &rules::CLIENT_SIGNALING_FRAME,
                 format!(
-                    "connection {c} stream {}: a {}-byte client message that does not decode as a ClientMessage",
+                    "connection {c} stream {}: a {}-byte client message that decodes neither as a ClientMessage nor as a bare message (signaling.wrapper)",
                     sig.stream_id,
                     f.bytes.len()
                 ),
@@ -547,6 +574,70 @@ fn controller_stream(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
     if let Some(cause) = &cause {
         answer(ctx, sess, sig, cause);
     }
+    // media_server (a fact): a JoinResponse names the media handler and a connection token.
+    // Only the answer to a JoinRequest with a token (a media ConnectRequest read as signaling
+    // has none: its bytes are a JoinRequest's with only field 1).
+    let asked = sig
+        .request
+        .as_ref()
+        .is_some_and(|(r, _)| !r.join_token.is_empty());
+    let first_join = sig.server.first().filter(|_| asked).and_then(|(m, f)| {
+        match m.as_ref()?.message.as_ref()? {
+            Sm::JoinResponse(r) => Some((r.clone(), f.at)),
+            _ => None,
+        }
+    });
+    if let Some((_, at)) = first_join
+        .as_ref()
+        .filter(|(r, _)| r.participant_id.is_empty())
+    {
+        ctx.log.violation(
+            *at,
+            &rules::CONTROLLER_JOIN_PARTICIPANT,
+            format!("connection {c} stream {sid}: a JoinResponse with no participant_id"),
+        );
+    }
+    if let Some((r, at)) = &first_join {
+        let missing = match &r.media_server {
+            None => Some("no media_server"),
+            Some(m) if m.media_handler_url.is_empty() => Some("an empty media handler URL"),
+            Some(m) if m.connection_token.is_empty() => Some("an empty connection token"),
+            Some(_) => None,
+        };
+        if let Some(missing) = missing {
+            ctx.log.violation(
+                *at,
+                &rules::CONTROLLER_MEDIA_SERVER,
+                format!("connection {c} stream {sid}: a JoinResponse with {missing}"),
+            );
+        }
+    }
+    // Real time without the secret: the media token's lifetime (DT8), by the real clock put no
+    // earlier than it was (the capture's end taken as the time of judging).
+    if let (None, Some(judged_at), Some((r, at))) = (
+        &ctx.options.token_secret,
+        ctx.options.judged_at_unix_s,
+        &first_join,
+    ) {
+        let claims = r
+            .media_server
+            .as_ref()
+            .and_then(|m| crate::token::peek(&m.connection_token));
+        if let Some(cl) = claims {
+            let behind_s = ctx.end.time_ns.saturating_sub(at.time_ns) / 1_000_000_000;
+            let now_s = judged_at.saturating_sub(behind_s);
+            if cl.exp > now_s.saturating_add(300 + 5) {
+                ctx.log.violation(
+                    *at,
+                    &rules::CONTROLLER_MEDIA_TOKEN_LIFE,
+                    format!(
+                        "connection {c} stream {sid}: the JoinResponse's media token lives at least {} s, more than 5 minutes",
+                        cl.exp.saturating_sub(now_s)
+                    ),
+                );
+            }
+        }
+    }
     // Tokens (DT8, DH4), only with the secret.
     let Some(secret) = ctx.options.token_secret.clone() else {
         return;
@@ -558,30 +649,48 @@ fn controller_stream(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
         return;
     };
     let now_s = req_at.time_ns / 1_000_000_000;
-    let verdict = crate::token::verify(&secret, &req.join_token, now_s, false).and_then(|claims| {
-        if claims.meeting_id == req.meeting_id {
-            Ok(claims)
-        } else {
-            Err(format!(
+    // DT8 (a fact): forged, or expired beyond the later validator's leeway, is refused; the
+    // leeway itself (DT8.leeway) and the meeting binding (DT8.meeting) are profile readings.
+    let verdict = crate::token::judge(&secret, &req.join_token, now_s, false);
+    let other_meeting = match &verdict {
+        crate::token::Verdict::Valid(cl) | crate::token::Verdict::WithinLeeway(cl, _)
+            if cl.meeting_id != req.meeting_id =>
+        {
+            Some(format!(
                 "for meeting {:?}, not {:?}",
-                claims.meeting_id, req.meeting_id
+                cl.meeting_id, req.meeting_id
             ))
         }
-    });
+        _ => None,
+    };
     let first = sig.server.first().and_then(|(m, f)| {
         m.as_ref()
             .and_then(|m| m.message.clone())
             .map(|m| (m, f.at))
     });
-    match (&verdict, first) {
-        (Err(why), Some((Sm::JoinResponse(_), at))) => ctx.log.violation(
+    use crate::token::Verdict;
+    let refusing = [ErrorCode::Unauthorized as i32, ErrorCode::NotFound as i32];
+    if let (Some(why), Some((Sm::JoinResponse(_), at))) = (&other_meeting, &first) {
+        ctx.log.violation(
+            *at,
+            &rules::CONTROLLER_TOKEN_MEETING,
+            format!(
+                "connection {c} stream {sid}: a join token {why} was answered with a JoinResponse"
+            ),
+        );
+    }
+    match (&verdict, first.clone()) {
+        (Verdict::Refused(why), Some((Sm::JoinResponse(_), at))) => ctx.log.violation(
             at,
             &rules::CONTROLLER_TOKEN,
             format!("connection {c} stream {sid}: a join token that is {why} was answered with a JoinResponse"),
         ),
-        (Err(why), Some((Sm::Error(e), at)))
-            if ![ErrorCode::Unauthorized as i32, ErrorCode::NotFound as i32].contains(&e.code) =>
-        {
+        (Verdict::WithinLeeway(_, why), Some((Sm::JoinResponse(_), at))) => ctx.log.violation(
+            at,
+            &rules::CONTROLLER_TOKEN_LEEWAY,
+            format!("connection {c} stream {sid}: a join token {why}, within the {} s leeway, was answered with a JoinResponse", crate::token::EXP_LEEWAY_S),
+        ),
+        (Verdict::Refused(why), Some((Sm::Error(e), at))) if !refusing.contains(&e.code) => {
             ctx.log.violation(
                 at,
                 &rules::CONTROLLER_TOKEN,
@@ -591,7 +700,9 @@ fn controller_stream(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
                 ),
             )
         }
-        (Ok(claims), Some((Sm::Error(e), at))) if e.code == ErrorCode::Unauthorized as i32 => {
+        (Verdict::Valid(claims), Some((Sm::Error(e), at)))
+            if e.code == ErrorCode::Unauthorized as i32 && other_meeting.is_none() =>
+        {
             ctx.log.violation(
                 at,
                 &rules::CONTROLLER_TOKEN,
@@ -616,6 +727,11 @@ fn controller_stream(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], sig: &Signal) {
                 Ok(cl) if cl.meeting_id != req.meeting_id => {
                     Some(format!("names meeting {:?}", cl.meeting_id))
                 }
+                // DT8: tokens live 5 minutes (a few seconds of clock slack).
+                Ok(cl) if cl.exp > now_s.saturating_add(300 + 5) => Some(format!(
+                    "lives {} s, more than 5 minutes",
+                    cl.exp.saturating_sub(now_s)
+                )),
                 Ok(_) => None,
             };
             if let Some(problem) = problem {
@@ -775,7 +891,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                 if p.participant_id == x.id {
                     ctx.log.violation(
                         at,
-                        &rules::CONTROLLER_STREAM_PUBLISHED,
+                        &rules::CONTROLLER_STREAM_PUBLISHED_PUBLISHER,
                         format!(
                             "connection {xc}: StreamPublished of {:?}'s own stream {:?} sent to {:?}",
                             x.id,
@@ -846,7 +962,7 @@ fn meeting(ctx: &mut Ctx<'_>, sessions: &[Sess<'_>], signals: &[Signal]) {
                     if !told {
                         ctx.log.violation(
                             *t,
-                            &rules::CONTROLLER_STREAM_PUBLISHED,
+                            &rules::CONTROLLER_STREAM_PUBLISHED_OTHERS,
                             format!(
                                 "{:?} published {stream:?} (connection {xc}) but {:?} (connection {pc}) was not told",
                                 x.id, p.id
@@ -1012,9 +1128,10 @@ fn capacity_rule(
         // A resume (same token and name as a participant present) never counts twice.
         let (_, maybe) = counts(&meeting, f.at, None);
         if maybe < cap {
+            // How participants are counted (who is still present, a resume) is DH10's reading.
             ctx.log.violation(
                 f.at,
-                &rules::CONTROLLER_CAPACITY,
+                &rules::CONTROLLER_CAPACITY_COUNT,
                 format!(
                     "connection {}: refused with CAPACITY_EXCEEDED with at most {maybe} present (capacity {capacity})",
                     conn_index(sessions, sig)

@@ -144,7 +144,13 @@ fn joined(id: &str, existing: &[&str]) -> Vec<u8> {
                 ..Participant::default()
             })
             .collect(),
-        media_server: None,
+        // A media handler and a connection token (media_server, a fact).
+        media_server: Some(
+            handshake_darktower_wire::proto::signaling::MediaServerInfo {
+                media_handler_url: "https://10.0.0.3:4434/media".into(),
+                connection_token: "t".into(),
+            },
+        ),
         encryption_keys: None,
     }))
 }
@@ -458,7 +464,7 @@ fn controller_answers(#[case] case: u8, #[case] rule: Option<&str>) {
 #[rstest]
 #[case::clean(0, None)]
 #[case::auth_not_found(1, Some("darktower.handler.auth_answer"))]
-#[case::undecodable_answer(2, Some("darktower.handler.frame"))]
+#[case::undecodable_answer(2, None)]
 #[case::quota_wrong_code(3, Some("darktower.handler.quota"))]
 #[case::quota_right_code(4, None)]
 #[case::internal_error(5, Some("darktower.handler.no_internal_error"))]

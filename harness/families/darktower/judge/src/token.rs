@@ -46,6 +46,33 @@ pub(crate) fn verify(secret: &str, token: &str, now_s: u64, media: bool) -> Resu
     Ok(claims)
 }
 
+/// The later validator's leeway past `exp` (jsonwebtoken's default, DT8.leeway): a token is
+/// expired as a fact only this long after its `exp`; within it, refusing or accepting are both
+/// readings of the sources.
+pub(crate) const EXP_LEEWAY_S: u64 = 60;
+
+/// A token judged against DT8's facts and the DT8.leeway reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Verifies and is not expired (no leeway).
+    Valid(Claims),
+    /// Expired, but within [`EXP_LEEWAY_S`]: the profile refuses it, the original accepts it.
+    WithinLeeway(Claims, String),
+    /// Forged, malformed, or expired beyond the leeway: refused as a fact.
+    Refused(String),
+}
+
+/// Judges a token at `now_s` (see [`Verdict`]).
+pub(crate) fn judge(secret: &str, token: &str, now_s: u64, media: bool) -> Verdict {
+    match verify(secret, token, now_s, media) {
+        Ok(c) => Verdict::Valid(c),
+        Err(why) => match verify(secret, token, now_s.saturating_sub(EXP_LEEWAY_S), media) {
+            Ok(c) => Verdict::WithinLeeway(c, why),
+            Err(_) => Verdict::Refused(why),
+        },
+    }
+}
+
 /// The claims read without checking the signature or expiry (to group sessions by meeting).
 pub(crate) fn peek(token: &str) -> Option<Claims> {
     let mut v = validation();

@@ -28,6 +28,7 @@ fn capture() -> &'static [u8] {
 fn options() -> Options {
     Options {
         token_secret: Some(SECRET.into()),
+        judged_at_unix_s: None,
         judge: Judged::ALL,
         ..Options::default()
     }

@@ -304,7 +304,9 @@ fn auth_bytes(
     let life = handshake_darktower_endpoint::token::MEDIA_TOKEN_LIFETIME_S;
     let token = match a.token.as_str() {
         "valid" => secret().sign(&claims(unix.saturating_add(life))),
-        "expired" => secret().sign(&claims(unix.saturating_sub(1))),
+        "expired" => secret().sign(&claims(
+            unix.saturating_sub(handshake_darktower_endpoint::token::EXPIRED_AGO_S),
+        )),
         "forged" => Secret::new("not-the-secret").sign(&claims(unix.saturating_add(life))),
         "join" => secret().join_token(meeting, unix.saturating_add(life)),
         "garbage" => "not.a.token".to_owned(),

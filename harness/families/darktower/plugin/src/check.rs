@@ -107,6 +107,7 @@ pub fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Opti
         reset_codes,
         key_log,
         token_secret: args.token_secret.clone(),
+        judged_at_unix_s: None,
         idle_timeout_ms: args.idle_ms,
         tolerance: request.tolerance,
         judge,

@@ -370,10 +370,13 @@ pub fn basis(_part: Option<&str>, word: &[&str], letter: &str) -> Option<&'stati
         "join" | "join_third" => Some("participant_joined"),
         "join_ended" => Some("errors, DH6"),
         "join_expired" | "join_forged" | "auth_forged" | "auth_reused" => Some("DT8"),
-        "publish" | "subscribe" | "join_long_name" | "empty_message" => Some("DT6"),
-        // Media before authentication is the client's fault (a fact); how the handler stops
-        // it, this project's reading.
-        "media" => Some("DT7.required, DH11"),
+        // The join token expired beyond the 60 s leeway: refusing it is DT8's fact.
+        "publish" | "subscribe" => Some("DT6.first_answer"),
+        "join_long_name" => Some("DT6.name"),
+        "empty_message" => Some("DT6.stream_error"),
+        // Media before authentication is the client's fault (DT7.required); how the handler
+        // answers it is this project's reading.
+        "media" => Some("DT7, DH11"),
         _ => None,
     }
 }

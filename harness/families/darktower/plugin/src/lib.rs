@@ -663,6 +663,12 @@ mod judge {
             // Token expiry is judged against capture time, which is the endpoints' clock only in
             // virtual time (real-time captures are stamped from the same fixed epoch).
             token_secret: ctx.tolerance.is_none().then(|| TOKEN_SECRET.to_owned()),
+            // Real time: judged right after the capture ended, so its end is no later than now.
+            judged_at_unix_s: ctx.tolerance.is_some().then(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            }),
             idle_timeout_ms: s.setup.meeting.idle_ms,
             tolerance: handshake_quic_family::tolerance(ctx.tolerance),
             judge: judged,

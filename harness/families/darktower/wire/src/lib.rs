@@ -78,8 +78,10 @@ pub use header::{
 pub use reader::{MediaEvent, MediaStreamReader};
 pub use reset::{from_http3, to_http3, ResetCode, HTTP3_ERROR_FIRST, HTTP3_ERROR_LAST};
 pub use signaling::{
-    decode_client_frame, decode_client_message, decode_media_client_message,
-    decode_media_server_message, decode_server_frame, decode_server_message, encode_frame,
-    encode_message, is_media_auth, is_signaling, split_frame, DecodeError, FramingError,
-    SignalingReader, MAX_MESSAGE_LEN,
+    decode_bare_join_request, decode_client_frame, decode_client_message,
+    decode_first_client_message, decode_later_client_message, decode_media_client_message,
+    decode_media_server_message, decode_server_frame, decode_server_message,
+    decode_server_message_after, encode_frame, encode_message, is_media_auth, is_signaling,
+    jwt_text, media_auth_prefix, media_auth_token, split_frame, DecodeError, Envelope,
+    FramingError, SignalingReader, MAX_MESSAGE_LEN,
 };

@@ -3,7 +3,7 @@
 //! are assembled in fixed arrays, and payloads are handed out as slices of the input, piece by piece.
 
 use crate::error::Error;
-use crate::frame::{FrameHeaderRepr, FRAME_HEADER_LEN};
+use crate::frame::{FrameHeaderRepr, FRAME_HEADER_LEN, FRAME_VERSION};
 use crate::header::{StreamHeaderRepr, HEADER_LEN};
 use crate::reset::ResetCode;
 
@@ -42,6 +42,10 @@ pub struct MediaStreamReader {
     buf: [u8; FRAME_HEADER_LEN],
     filled: usize,
     frames: u64,
+    /// Reads on past a frame's version byte and a frame's stream id (see [`Self::tolerant`]).
+    tolerant: bool,
+    /// In tolerant mode: the first mismatch read past.
+    soft: Option<Error>,
 }
 
 impl Default for MediaStreamReader {
@@ -59,7 +63,24 @@ impl MediaStreamReader {
             buf: [0; FRAME_HEADER_LEN],
             filled: 0,
             frames: 0,
+            tolerant: false,
+            soft: None,
         }
+    }
+
+    /// A reader that reads on past the mismatches whose values no source fixes: a frame's version
+    /// byte (media.frame.version) and a frame stream id other than the header's (DT3). It reads
+    /// such a frame as if they matched, so that what follows (lengths, a FIN inside a frame) can
+    /// still be judged; [`Self::take_soft`] gives the first mismatch it read past.
+    pub const fn tolerant() -> MediaStreamReader {
+        let mut r = MediaStreamReader::new();
+        r.tolerant = true;
+        r
+    }
+
+    /// The first mismatch a [tolerant](Self::tolerant) reader read past, once.
+    pub fn take_soft(&mut self) -> Option<Error> {
+        self.soft.take()
     }
 
     /// The next event from `input`, consuming the bytes it used; `None` when `input` is used up
@@ -95,10 +116,26 @@ impl MediaStreamReader {
                 self.filled = 0;
                 let frame = match FrameHeaderRepr::parse(&self.buf) {
                     Ok(frame) => frame,
+                    Err(Error::BadVersion(v)) if self.tolerant => {
+                        let mut buf = self.buf;
+                        buf[0] = FRAME_VERSION;
+                        match FrameHeaderRepr::parse(&buf) {
+                            Ok(frame) => {
+                                self.soft.get_or_insert(Error::BadVersion(v));
+                                frame
+                            }
+                            Err(e) => return Some(Err(self.fail(e))),
+                        }
+                    }
                     Err(e) => return Some(Err(self.fail(e))),
                 };
                 if let Some(header) = self.header {
-                    if frame.stream_id != header.stream_id {
+                    if frame.stream_id != header.stream_id && self.tolerant {
+                        self.soft.get_or_insert(Error::StreamIdMismatch {
+                            expected: header.stream_id,
+                            found: frame.stream_id,
+                        });
+                    } else if frame.stream_id != header.stream_id {
                         return Some(Err(self.fail(Error::StreamIdMismatch {
                             expected: header.stream_id,
                             found: frame.stream_id,

@@ -192,6 +192,12 @@ pub fn decode_media_server_message(message: &[u8]) -> Result<MediaServerMessage,
 pub fn is_media_auth(message: &[u8]) -> bool {
     use crate::proto::media::media_client_message;
     use crate::proto::signaling::client_message;
+    if decode_first_client_message(message).is_ok_and(|(_, e)| e == Envelope::Bare) {
+        return false;
+    }
+    if jwt_text(message).is_some() {
+        return true;
+    }
     let as_media = matches!(
         decode_media_client_message(message),
         Ok(MediaClientMessage {
@@ -221,7 +227,7 @@ pub fn is_signaling(message: &[u8]) -> bool {
             !j.join_token.is_empty() || !j.participant_name.is_empty() || j.capabilities.is_some()
         }
         Ok(_) => true,
-        Err(_) => false,
+        Err(_) => decode_first_client_message(message).is_ok(),
     }
 }
 
@@ -353,4 +359,229 @@ impl SignalingReader {
             _ => None,
         }
     }
+}
+
+/// How signaling messages are carried (`signaling.wrapper`, disputed): in the proto's
+/// `ClientMessage` / `ServerMessage` wrappers, or bare, as the flow document sends the
+/// `JoinRequest` and answers the `JoinResponse` / `ErrorMessage`
+/// (002_36b09c9622eb105d.txt:101-107, 138-145).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Envelope {
+    /// `ClientMessage` / `ServerMessage` (the proto's reading).
+    #[default]
+    Wrapped,
+    /// The message itself (the flow document's).
+    Bare,
+}
+
+/// The top-level fields of a protobuf message: (number, wire type), in order; `None` when the
+/// bytes are no protobuf message at all.
+fn top_fields(mut bytes: &[u8]) -> Option<Vec<(u32, u8)>> {
+    fn varint(b: &mut &[u8]) -> Option<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let (&x, rest) = b.split_first()?;
+            *b = rest;
+            v |= u64::from(x & 0x7f) << (7 * i);
+            if x & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let wire = u8::try_from(key & 7).ok()?;
+        let number = u32::try_from(key >> 3).ok()?;
+        if number == 0 {
+            return None;
+        }
+        let skip = match wire {
+            0 => {
+                varint(&mut bytes)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(varint(&mut bytes)?).ok()?,
+            5 => 4,
+            _ => return None,
+        };
+        bytes = bytes.get(skip..)?;
+        out.push((number, wire));
+    }
+    Some(out)
+}
+
+/// A bare `JoinRequest` (the flow document's form): it decodes and carries a join token (a
+/// wrapped one has only field 1 at the top level, so it never passes for one).
+pub fn decode_bare_join_request(message: &[u8]) -> Option<crate::proto::signaling::JoinRequest> {
+    let r = crate::proto::signaling::JoinRequest::decode(message).ok()?;
+    (!r.join_token.is_empty()).then_some(r)
+}
+
+/// A client's first signaling message in either envelope: a `ClientMessage` whose
+/// `JoinRequest` carries a token, else a bare `JoinRequest`, else whatever the wrapper reading
+/// gives (another message, or the error).
+pub fn decode_first_client_message(
+    message: &[u8],
+) -> Result<(ClientMessage, Envelope), DecodeError> {
+    use crate::proto::signaling::client_message::Message as Cm;
+    let wrapped = decode_client_message(message);
+    if let Ok(ClientMessage {
+        message: Some(Cm::JoinRequest(ref r)),
+    }) = wrapped
+    {
+        if !r.join_token.is_empty() {
+            return wrapped.map(|m| (m, Envelope::Wrapped));
+        }
+    }
+    // A wrapper carries one field (its oneof); a bare JoinRequest with a token at least two
+    // (a meeting id and the token, as the flow document's).
+    let fields = top_fields(message).unwrap_or_default();
+    let one_field = fields.windows(2).all(|w| w[0].0 == w[1].0);
+    if !(one_field && wrapped.is_ok()) {
+        if let Some(r) = decode_bare_join_request(message) {
+            return Ok((
+                ClientMessage {
+                    message: Some(Cm::JoinRequest(r)),
+                },
+                Envelope::Bare,
+            ));
+        }
+    }
+    wrapped.map(|m| (m, Envelope::Wrapped))
+}
+
+/// A later client signaling message in either envelope: a `ClientMessage`, else (read bare) a
+/// `JoinRequest` with a token, a `PublishStream` with a type or metadata, a `SubscribeStream`
+/// with options, a `StreamQualityUpdate` with a figure, or a message with only a stream id
+/// (read as a `SubscribeStream`: bare, the kinds cannot be told apart).
+pub fn decode_later_client_message(
+    message: &[u8],
+) -> Result<(ClientMessage, Envelope), DecodeError> {
+    use crate::proto::signaling::client_message::Message as Cm;
+    use crate::proto::signaling::{PublishStream, StreamQualityUpdate, SubscribeStream};
+    let wrapped = decode_client_message(message);
+    if wrapped.is_ok() {
+        return wrapped.map(|m| (m, Envelope::Wrapped));
+    }
+    let bare = |m: Cm| Ok((ClientMessage { message: Some(m) }, Envelope::Bare));
+    let fields = top_fields(message).unwrap_or_default();
+    if let Some(r) = decode_bare_join_request(message) {
+        return bare(Cm::JoinRequest(r));
+    }
+    let has = |n: u32, w: u8| fields.contains(&(n, w));
+    if has(2, 0) || has(3, 2) {
+        if let Ok(p) = PublishStream::decode(message) {
+            return bare(Cm::PublishStream(p));
+        }
+    }
+    if has(2, 2) {
+        if let Ok(s) = SubscribeStream::decode(message) {
+            return bare(Cm::SubscribeStream(s));
+        }
+    }
+    if has(3, 5) || has(4, 0) {
+        if let Ok(q) = StreamQualityUpdate::decode(message) {
+            return bare(Cm::StreamQualityUpdate(q));
+        }
+    }
+    if !fields.is_empty() && fields.iter().all(|f| *f == (1, 2)) {
+        if let Ok(s) = SubscribeStream::decode(message) {
+            if !s.stream_id.is_empty() {
+                return bare(Cm::SubscribeStream(s));
+            }
+        }
+    }
+    wrapped.map(|m| (m, Envelope::Wrapped))
+}
+
+/// A controller's answer to a join in either envelope. After a bare `JoinRequest` a bare
+/// `ErrorMessage` (field 1 a varint, which no wrapper has) or a bare `JoinResponse` (more than
+/// one top-level field, or a participant id that is no wrapped message) is read first; otherwise
+/// the `ServerMessage`.
+pub fn decode_server_message_after(
+    message: &[u8],
+    request: Envelope,
+) -> Result<(ServerMessage, Envelope), DecodeError> {
+    use crate::proto::signaling::server_message::Message as Sm;
+    use crate::proto::signaling::{ErrorMessage, JoinResponse};
+    let wrapped = decode_server_message(message);
+    if request == Envelope::Bare {
+        let fields = top_fields(message).unwrap_or_default();
+        let bare = |m: Sm| Ok((ServerMessage { message: Some(m) }, Envelope::Bare));
+        if fields.first() == Some(&(1, 0)) {
+            if let Ok(e) = ErrorMessage::decode(message) {
+                return bare(Sm::Error(e));
+            }
+        }
+        let single_field_one = fields.len() == 1 && fields[0] == (1, 2);
+        if !(single_field_one && wrapped.is_ok()) && fields.first() == Some(&(1, 2)) {
+            if let Ok(r) = JoinResponse::decode(message) {
+                if !r.participant_id.is_empty() {
+                    return bare(Sm::JoinResponse(r));
+                }
+            }
+        }
+    }
+    wrapped.map(|m| (m, Envelope::Wrapped))
+}
+
+/// A JSON Web Token as text: three base64url parts joined by dots (surrounding whitespace
+/// allowed).
+pub fn jwt_text(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    let parts: Vec<&str> = text.split('.').collect();
+    let ok = parts.len() == 3
+        && parts[..2].iter().all(|p| !p.is_empty())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='));
+    ok.then_some(text)
+}
+
+/// The token a media authentication message carries, in any of the forms the sources give it
+/// (DT7.wire, disputed): a framed `MediaClientMessage{ConnectRequest}` (the harness's and, bare
+/// of the prefix, the later handler's), a raw JWT, or a JWT behind a 4-byte big-endian length
+/// (the flow document's "Datagram or unidirectional stream", 002_36b09c9622eb105d.txt:231-233).
+/// `bytes` is the whole carrier: a datagram's payload, a stream's data.
+pub fn media_auth_token(bytes: &[u8]) -> Option<String> {
+    use crate::proto::media::media_client_message::Message as Mc;
+    if let Ok((message, rest)) = split_frame(bytes) {
+        if rest.is_empty() {
+            if let Ok(MediaClientMessage {
+                message: Some(Mc::ConnectRequest(r)),
+            }) = decode_media_client_message(message)
+            {
+                if !r.join_token.is_empty() {
+                    return Some(r.join_token);
+                }
+            }
+            if let Some(t) = jwt_text(message) {
+                return Some(t.to_owned());
+            }
+        }
+    }
+    if let Ok(MediaClientMessage {
+        message: Some(Mc::ConnectRequest(r)),
+    }) = decode_media_client_message(bytes)
+    {
+        if jwt_text(r.join_token.as_bytes()).is_some() {
+            return Some(r.join_token);
+        }
+    }
+    jwt_text(bytes).map(str::to_owned)
+}
+
+/// Whether these bytes could still become a media authentication message when more arrive
+/// (a JWT's characters, or a length prefix then those): for a receiver deciding when a carrier
+/// is complete.
+pub fn media_auth_prefix(bytes: &[u8]) -> bool {
+    let body = match bytes.first() {
+        Some(0) => bytes.get(PREFIX_LEN..).unwrap_or(&[]),
+        _ => bytes,
+    };
+    body.iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
 }

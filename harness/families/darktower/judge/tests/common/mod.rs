@@ -279,6 +279,7 @@ impl World {
             transport: Some(self.tr.transport()),
             reset_codes: self.tr.codes(),
             token_secret: Some(SECRET.into()),
+            judged_at_unix_s: None,
             judge: judged,
             capacity: Some(self.capacity),
             ..Options::default()
