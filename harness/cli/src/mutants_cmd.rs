@@ -232,10 +232,12 @@ impl Verdicts {
 
 type LibraryResult = BTreeMap<String, (Verdicts, BTreeSet<String>)>;
 
-/// The base verdicts by scenario and the set of IUTs caught so far (see [`run_libraries`]).
+/// The base verdicts by scenario, the set of IUTs caught so far, and the IUTs a deviation catches
+/// (they break no fact; see [`run_libraries`]).
 type Catching<'a> = (
     &'a BTreeMap<String, Verdicts>,
     &'a std::sync::Mutex<BTreeSet<String>>,
+    &'a BTreeSet<String>,
 );
 
 /// Runs the library against every IUT at once (one pool of workers: real-time runs mostly wait),
@@ -264,16 +266,20 @@ fn run_libraries(
         shortest_first: catching.is_some(),
     };
     let caught =
-        |name: &str| catching.is_some_and(|(_, c)| c.lock().is_ok_and(|c| c.contains(name)));
+        |name: &str| catching.is_some_and(|(_, c, _)| c.lock().is_ok_and(|c| c.contains(name)));
     let report = plan.run_skipping(
         |_, entry| {
-            let Some((base, c)) = catching else {
+            let Some((base, c, by_deviation)) = catching else {
                 return;
             };
-            // Only a failure ends a mutant's run early: one caught as a deviation so far may
-            // still fail a later scenario (and must, when it breaks a fact).
+            // A failure ends a mutant's run early, and so does a deviation for one that breaks no
+            // fact; one that breaks a fact runs on past a deviation, since it must fail.
             let catches = base.get(&entry.outcome.scenario).is_some_and(|b| {
-                Verdicts::of(&entry.outcome).caught_as(*b) == Some(CaughtAs::Fail)
+                match Verdicts::of(&entry.outcome).caught_as(*b) {
+                    Some(CaughtAs::Fail) => true,
+                    Some(CaughtAs::Deviation) => by_deviation.contains(&entry.outcome.iut),
+                    None => false,
+                }
             });
             if catches {
                 if let Ok(mut c) = c.lock() {
@@ -424,11 +430,17 @@ fn mutants(
             .map(|(id, (v, _))| (id.clone(), *v))
             .collect();
         let caught = std::sync::Mutex::new(BTreeSet::new());
+        let families = families_of(scenarios);
+        let by_deviation: BTreeSet<String> = selected
+            .iter()
+            .filter(|(_, description, _, _)| !must_fail(description, &families))
+            .map(|(_, _, iut, _)| iut.name().to_owned())
+            .collect();
         results.extend(run_libraries(
             scenarios,
             mutants,
             jobs,
-            Some((&base, &caught)),
+            Some((&base, &caught, &by_deviation)),
         ));
         results
     } else {
