@@ -481,6 +481,10 @@ def handmade():
     return d
 
 
+# Golden captures whose first datagram is one the heuristic leaves unclaimed by design.
+HEURISTIC_UNCLAIMED_OPENING = {"rule_3way_version_validated.pcapng"}
+
+
 # Single datagrams for the heuristic on its own (each in its own UDP conversation): claimed or not.
 def heuristic_table():
     claim = [b"START", control(0x100), control(0x101, UUID, flags=1), control(0x102, UUID),
@@ -558,7 +562,11 @@ def main():
 
         # 3. heuristic: every capture with port 4444 rewritten to HEURISTIC_PORT must decode the same
         mark = (tally.captures, datagrams, tally.fields)
-        for path in captures + [hand]:
+        # A conversation that opens with a datagram the heuristic leaves alone on purpose (a SYN of
+        # another version: see the table below) is claimed from its first datagram the heuristic knows,
+        # so its opening is not dissected on a port other than 4444: such a capture is left out here.
+        heuristic_captures = [p for p in captures if os.path.basename(p) not in HEURISTIC_UNCLAIMED_OPENING]
+        for path in heuristic_captures + [hand]:
             if path == hand:
                 frames = [(base + i * 1000, udp_frame(p, 50000, HEURISTIC_PORT))
                           for i, p in enumerate(handmade())]
@@ -573,7 +581,7 @@ def main():
             ports, _ = run(["tshark", "-n", "-r", out, "-T", "fields", "-e", "udp.port"], env=env)
             if str(PORT) in ports.replace(",", "\n").split():
                 tally.fail("heuristic %s: port %d still present after rewriting" % (path, PORT))
-            if path == captures[0]:
+            if path == heuristic_captures[0]:
                 # control: with the heuristic switched off nothing may be dissected, so it is the heuristic
                 # (not a port registration) that did the work above
                 off = tshark_decode(out, env, extra=["--disable-heuristic", "mediastream_udp"])
