@@ -488,13 +488,13 @@ fn mutants(
                     .cloned()
                     .collect();
                 let again = run_libraries(&rest, vec![iut.clone()], (jobs / 2).max(1), None);
-                let candidates: Vec<String> = again
-                    .get(&iut_name)
-                    .into_iter()
-                    .flat_map(|r| r.iter())
-                    .filter(|(id, (v, _))| base.get(*id).is_some_and(|(b, _)| v.caught_against(*b)))
-                    .map(|(id, _)| id.clone())
-                    .collect();
+                let mut candidates: Vec<String> = Vec::new();
+                for (id, (v, _)) in again.get(&iut_name).into_iter().flat_map(|r| r.iter()) {
+                    if let Some(c) = base.get(id).and_then(|(b, _)| v.caught_as(*b)) {
+                        how.insert(id.clone(), c);
+                        candidates.push(id.clone());
+                    }
+                }
                 tried.extend(candidates.iter().cloned());
                 caught_by = confirmed(scenarios, &base_iut, &iut, candidates, stop_at_first);
             }
