@@ -57,7 +57,7 @@ pub fn run(args: ProbeArgs, out: &mut dyn Write) -> i32 {
         (None, None) => FAMILIES
             .0
             .iter()
-            .filter(|f| !f.probes().is_empty())
+            .filter(|f| !f.probing().probes.is_empty())
             .map(|f| f.name().to_owned())
             .collect(),
     };
@@ -70,7 +70,7 @@ pub fn run(args: ProbeArgs, out: &mut dyn Write) -> i32 {
                 return EXIT_INPUT;
             }
         };
-        if family.probes().is_empty() {
+        if family.probing().probes.is_empty() {
             eprintln!(
                 "{name}: this family asks no questions yet: write its profiles in the manifest"
             );

@@ -14,87 +14,19 @@ use serde::Deserialize;
 
 use crate::engine::Keep;
 use crate::external::{ExternalIut, Manifest};
-use crate::family::{Citations, DatagramLabel, Family, ReferenceMutant};
+use crate::family::{
+    Citations, DatagramLabel, Family, FuzzHooks, Learning, Probing, ReferenceMutant,
+};
 use crate::format::{Role, Scenario};
 use crate::outcome::{ScenarioOutcome, Verdict};
+use crate::seam::dyn_face;
 use crate::{Error, LoadError};
 
-/// One family, as the generic parts of the harness see it.
-pub trait DynFamily: Send + Sync {
-    /// Its name (`mediastream`).
-    fn name(&self) -> &'static str;
-    /// What it calls the two roles: (initiator, responder).
-    /// The unit a datagram the IUT sent stands for, if the family reads units off datagrams.
-    fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value>;
-    /// Its alphabet for model learning.
-    fn learning(&self) -> crate::family::Learning;
-    fn role_names(&self) -> (&'static str, &'static str);
-    /// Reads a scenario of this family from `text` (the file at `path`), validated.
-    fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError>;
-    /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
-    /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
-    fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError>;
-    /// The outcome of a run of the scenario `value` that did not happen, without loading it
-    /// (its `id` and `title` as they are): a fuzz input asking for more than its budget is not
-    /// run, and loading it only to say so was a fiftieth of a search.
-    fn outcome_without_run(
-        &self,
-        value: &serde_json::Value,
-        iut: &str,
-        verdict: Verdict,
-        why: String,
-    ) -> ScenarioOutcome;
-    /// The judge's rules.
-    fn rules(&self) -> &'static [Rule];
-    /// What expectations may cite.
-    fn citations(&self) -> &'static Citations;
-    /// The features scenarios may require, with what each means.
-    fn features(&self) -> &'static [(&'static str, &'static str)];
-    /// A reference profile's canonical name, or why `text` is not one.
-    fn parse_profile(&self, text: &str) -> Result<String, String>;
-    /// Its manifest placeholders.
-    fn placeholders(&self) -> &'static [&'static str];
-    /// Its manifest flags.
-    fn flags(&self) -> &'static [&'static str];
-    /// Checks the family's parts of a manifest.
-    fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String>;
-    /// The JSON Schema of its scenarios.
-    fn scenario_schema(&self) -> schemars::Schema;
-    /// The reference endpoints' mutants.
-    fn mutants(&self) -> Vec<ReferenceMutant>;
-    /// How a ladder diagram shows its datagrams.
-    fn describer(&self) -> fn(&[u8]) -> DatagramLabel;
-    /// Its liveness probe for a fuzz input ([`Family::liveness_probe`]).
-    fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>>;
-    /// What it asks an external program before judging it ([`Family::probes`]).
-    fn probes(&self) -> &'static [crate::Probe];
-    /// What the answers say it speaks ([`Family::infer`]).
-    fn infer(&self, passed: &[&str], asked: &[&str]) -> Option<crate::Inferred>;
-    /// Its structure-aware value mutation ([`Family::fuzz_value`]).
-    fn fuzz_value(
-        &self,
-        step: &str,
-        path: &[String],
-        body: &mut serde_json::Value,
-        u: &mut arbitrary::Unstructured<'_>,
-    ) -> arbitrary::Result<bool>;
-    /// The values it gives a string field in a fuzz input ([`Family::fuzz_text`]).
-    fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String>;
-    /// The edge values of an integer field in a fuzz input ([`FuzzHooks::edges`]).
-    fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64];
-    /// Its default jobs per core against kept processes ([`FuzzHooks::kept_jobs_per_core`]).
-    fn fuzz_kept_jobs_per_core(&self) -> usize;
-    /// One input in how many on a kept process is probed ([`FuzzHooks::kept_probe_every`]).
-    fn fuzz_kept_probe_every(&self) -> u64;
-    /// Its shorter spelling of the same steps ([`Family::fuzz_fold`]).
-    fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>>;
-}
-
-/// A [`Family`] behind the object-safe face.
+/// A [`Family`] behind the object-safe face [`DynFamily`] (a `const`, for a `static` registry).
 pub struct Registered<F>(PhantomData<F>);
 
 impl<F> Registered<F> {
-    /// The face of `F` (a `const`, for a `static` registry).
+    /// The face of `F`.
     pub const fn new() -> Registered<F> {
         Registered(PhantomData)
     }
@@ -106,46 +38,26 @@ impl<F> Default for Registered<F> {
     }
 }
 
-impl<F: Family> DynFamily for Registered<F> {
+dyn_face! {
+    /// One family, as the generic parts of the harness see it.
+    pub trait DynFamily: Send, Sync;
+    impl<F: Family> for Registered<F>;
+    provided {}
+
+    /// Its name (`mediastream`).
     fn name(&self) -> &'static str {
         F::NAME
     }
-    fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value> {
-        F::unit_of_datagram(payload)
-    }
-    fn learning(&self) -> crate::family::Learning {
-        F::LEARNING
-    }
+    /// What it calls the two roles: (initiator, responder).
     fn role_names(&self) -> (&'static str, &'static str) {
         F::ROLE_NAMES
     }
-    fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError> {
-        // Tracking the path costs as much as the deserialisation itself: only a value that
-        // fails is deserialised again with it, for the error's path.
-        let scenario: Scenario<F> = match Scenario::<F>::deserialize(value) {
-            Ok(s) => s,
-            Err(_) => serde_path_to_error::deserialize(value)
-                .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?,
-        };
-        match crate::validate::problems(&scenario).first() {
-            None => Ok(Arc::new(scenario)),
-            Some(p) => Err(LoadError(format!(
-                "{} (at {})",
-                p.message,
-                crate::json::path_text(&p.path)
-            ))),
-        }
+    /// The unit a datagram the IUT sent stands for, if the family reads units off datagrams.
+    fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value> {
+        F::unit_of_datagram(payload)
     }
-    fn outcome_without_run(
-        &self,
-        value: &serde_json::Value,
-        iut: &str,
-        verdict: Verdict,
-        why: String,
-    ) -> ScenarioOutcome {
-        let text = |key: &str| value[key].as_str().unwrap_or_default();
-        ScenarioOutcome::not_run::<F>(text("id"), text("title"), iut, verdict, why)
-    }
+    /// Reads a scenario of this family from `text` (the file at `path`), validated; every problem
+    /// is reported as `file:line:column: what (at path)`.
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         let scenario: Scenario<F> = crate::json::from_str(text)
             .map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
@@ -167,28 +79,68 @@ impl<F: Family> DynFamily for Registered<F> {
             .collect();
         Err(LoadError(lines.join("\n")))
     }
+    /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
+    /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
+    fn load_value(&self, value: &serde_json::Value) -> Result<LoadedScenario, LoadError> {
+        // Tracking the path costs as much as the deserialisation itself: only a value that
+        // fails is deserialised again with it, for the error's path.
+        let scenario: Scenario<F> = match Scenario::<F>::deserialize(value) {
+            Ok(s) => s,
+            Err(_) => serde_path_to_error::deserialize(value)
+                .map_err(|e| LoadError(format!("{}: {}", e.path(), e.inner())))?,
+        };
+        match crate::validate::problems(&scenario).first() {
+            None => Ok(Arc::new(scenario)),
+            Some(p) => Err(LoadError(format!(
+                "{} (at {})",
+                p.message,
+                crate::json::path_text(&p.path)
+            ))),
+        }
+    }
+    /// The outcome of a run of the scenario `value` that did not happen, without loading it
+    /// (its `id` and `title` as they are): a fuzz input asking for more than its budget is not
+    /// run, and loading it only to say so was a fiftieth of a search.
+    fn outcome_without_run(
+        &self,
+        value: &serde_json::Value,
+        iut: &str,
+        verdict: Verdict,
+        why: String,
+    ) -> ScenarioOutcome {
+        let text = |key: &str| value[key].as_str().unwrap_or_default();
+        ScenarioOutcome::not_run::<F>(text("id"), text("title"), iut, verdict, why)
+    }
+    /// The judge's rules.
     fn rules(&self) -> &'static [Rule] {
         F::rules()
     }
+    /// What expectations may cite.
     fn citations(&self) -> &'static Citations {
         F::citations()
     }
+    /// The features scenarios may require, with what each means.
     fn features(&self) -> &'static [(&'static str, &'static str)] {
         F::features()
     }
+    /// A reference profile's canonical name, or why `text` is not one.
     fn parse_profile(&self, text: &str) -> Result<String, String> {
         F::parse_profile(text).map(|p| p.to_string())
     }
+    /// Its manifest placeholders.
     fn placeholders(&self) -> &'static [&'static str] {
         F::PLACEHOLDERS
     }
+    /// Its manifest flags.
     fn flags(&self) -> &'static [&'static str] {
         F::FLAGS
     }
+    /// Checks a manifest: the generic keys against its placeholders and flags, then its own parts.
     fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String> {
         manifest.validate(F::PLACEHOLDERS, F::FLAGS)?;
         F::validate_manifest(manifest)
     }
+    /// The JSON Schema of its scenarios.
     fn scenario_schema(&self) -> schemars::Schema {
         let mut schema = schemars::schema_for!(Scenario<F>);
         // What the generic types leave open, the family names: its protocol and its features.
@@ -202,117 +154,84 @@ impl<F: Family> DynFamily for Registered<F> {
         }
         schema
     }
+    /// The reference endpoints' mutants.
     fn mutants(&self) -> Vec<ReferenceMutant> {
         F::mutants()
     }
+    /// How a ladder diagram shows its datagrams.
     fn describer(&self) -> fn(&[u8]) -> DatagramLabel {
         F::describe_datagram
     }
-    fn liveness_probe(&self, scenario: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
-        (F::FUZZ.liveness_probe)(scenario)
+    /// How `harness probe` finds out what a program of the family speaks ([`Family::PROBING`]).
+    fn probing(&self) -> Probing {
+        F::PROBING
     }
-    fn probes(&self) -> &'static [crate::Probe] {
-        F::PROBING.probes
+    /// Its layout knowledge for the network fuzzer ([`Family::FUZZ`]).
+    fn fuzz(&self) -> FuzzHooks {
+        F::FUZZ
     }
-    fn infer(&self, passed: &[&str], asked: &[&str]) -> Option<crate::Inferred> {
-        (F::PROBING.infer)(passed, asked)
-    }
-    fn fuzz_value(
-        &self,
-        step: &str,
-        path: &[String],
-        body: &mut serde_json::Value,
-        u: &mut arbitrary::Unstructured<'_>,
-    ) -> arbitrary::Result<bool> {
-        (F::FUZZ.value)(step, path, body, u)
-    }
-    fn fuzz_text(&self, step: &str, path: &[String]) -> Vec<String> {
-        (F::FUZZ.text)(step, path)
-    }
-    fn fuzz_edges(&self, step: &str, path: &[String]) -> &'static [u64] {
-        (F::FUZZ.edges)(step, path)
-    }
-    fn fuzz_kept_jobs_per_core(&self) -> usize {
-        F::FUZZ.kept_jobs_per_core
-    }
-    fn fuzz_kept_probe_every(&self) -> u64 {
-        F::FUZZ.kept_probe_every
-    }
-    fn fuzz_fold(&self, steps: &[serde_json::Value]) -> Option<Vec<serde_json::Value>> {
-        (F::FUZZ.fold)(steps)
+    /// Its alphabet for model learning ([`Family::LEARNING`]).
+    fn learning(&self) -> Learning {
+        F::LEARNING
     }
 }
 
 /// A loaded scenario of any family.
 pub type LoadedScenario = Arc<dyn AnyScenario>;
 
-/// A scenario of some family, as the runner sees it.
-pub trait AnyScenario: fmt::Debug + Send + Sync {
-    /// Its family.
-    fn family(&self) -> &'static str;
-    /// Its id.
-    fn id(&self) -> &str;
-    /// Its title.
-    fn title(&self) -> &str;
-    /// Its tags.
-    fn tags(&self) -> &[String];
-    /// Its own seed.
-    fn seed(&self) -> Option<u64>;
-    /// The IUT's side.
-    fn role(&self) -> Role;
-    /// Every fact, decision and rule id it cites.
-    fn cited(&self) -> BTreeSet<String>;
-    /// Runs it against `iut` with `seed`.
-    fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
-        self.run_keeping(iut, seed, crate::engine::STEP_LIMIT, Keep::Capture)
-    }
-    /// As [`run`](Self::run) for a fuzz input: a run in virtual time takes at most `max_steps`
-    /// simulation steps (see [`run_reference_within`](crate::engine::run_reference_within)) and
-    /// keeps only its judgement ([`Keep::Judgement`]).
-    fn search_run(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome {
-        self.run_keeping(iut, seed, max_steps, Keep::Judgement)
-    }
-    /// As [`run`](Self::run), within `max_steps` in virtual time, keeping what `keep` says.
-    fn run_keeping(&self, iut: &Iut, seed: u64, max_steps: u64, keep: Keep) -> ScenarioOutcome;
-    /// Roughly how long a run against `iut` takes, ms (zero in virtual time).
-    fn expected_ms(&self, iut: &Iut) -> u64;
-    /// An outcome of a run that did not happen.
-    fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome;
-    /// The typed scenario, for family code (`Scenario<F>`).
-    fn as_any(&self) -> &dyn Any;
-    /// Why an external program cannot run it (it needs what the program lacks), if it cannot.
-    fn unsupported_by(&self, iut: &Iut) -> Option<String> {
-        match iut {
-            Iut::External(e) => self.launch_reason(e),
-            Iut::Reference { .. } => None,
+dyn_face! {
+    /// A scenario of some family, as the runner sees it.
+    pub trait AnyScenario: fmt::Debug, Send, Sync;
+    impl<F: Family> for Scenario<F>;
+    provided {
+        /// Runs it against `iut` with `seed`.
+        fn run(&self, iut: &Iut, seed: u64) -> ScenarioOutcome {
+            self.run_keeping(iut, seed, crate::engine::STEP_LIMIT, Keep::Capture)
+        }
+        /// As [`run`](Self::run) for a fuzz input: a run in virtual time takes at most `max_steps`
+        /// simulation steps (see [`run_reference_within`](crate::engine::run_reference_within)) and
+        /// keeps only its judgement ([`Keep::Judgement`]).
+        fn search_run(&self, iut: &Iut, seed: u64, max_steps: u64) -> ScenarioOutcome {
+            self.run_keeping(iut, seed, max_steps, Keep::Judgement)
+        }
+        /// Why an external program cannot run it (it needs what the program lacks), if it cannot.
+        fn unsupported_by(&self, iut: &Iut) -> Option<String> {
+            match iut {
+                Iut::External(e) => self.launch_reason(e),
+                Iut::Reference { .. } => None,
+            }
         }
     }
-    /// Why `program` cannot run it, if it cannot (its launch's `unsupported` reason).
-    fn launch_reason(&self, program: &crate::external::ExternalIut) -> Option<String>;
-}
 
-impl<F: Family> AnyScenario for Scenario<F> {
+    /// Its family.
     fn family(&self) -> &'static str {
         F::NAME
     }
+    /// Its id.
     fn id(&self) -> &str {
         &self.id
     }
+    /// Its title.
     fn title(&self) -> &str {
         &self.title
     }
+    /// Its tags.
     fn tags(&self) -> &[String] {
         &self.tags
     }
+    /// Its own seed.
     fn seed(&self) -> Option<u64> {
         self.seed
     }
+    /// The IUT's side.
     fn role(&self) -> Role {
         self.iut.role
     }
+    /// Every fact, decision and rule id it cites.
     fn cited(&self) -> BTreeSet<String> {
         crate::format::cited(self)
     }
+    /// As [`run`](Self::run), within `max_steps` in virtual time, keeping what `keep` says.
     fn run_keeping(&self, iut: &Iut, seed: u64, max_steps: u64, keep: Keep) -> ScenarioOutcome {
         match iut {
             Iut::Reference {
@@ -337,18 +256,22 @@ impl<F: Family> AnyScenario for Scenario<F> {
             Iut::External(e) => e.run_keeping_units(self, seed, keep == Keep::Units),
         }
     }
+    /// Roughly how long a run against `iut` takes, ms (zero in virtual time).
     fn expected_ms(&self, iut: &Iut) -> u64 {
         match iut {
             Iut::Reference { .. } => 0,
             Iut::External(_) => crate::external::expected_ms(self),
         }
     }
+    /// An outcome of a run that did not happen.
     fn outcome_without_run(&self, iut: &str, verdict: Verdict, why: String) -> ScenarioOutcome {
         ScenarioOutcome::not_run::<F>(&self.id, &self.title, iut, verdict, why)
     }
-    fn launch_reason(&self, program: &crate::external::ExternalIut) -> Option<String> {
+    /// Why `program` cannot run it, if it cannot (its launch's `unsupported` reason).
+    fn launch_reason(&self, program: &ExternalIut) -> Option<String> {
         program.launch_for(self).err()
     }
+    /// The typed scenario, for family code (`Scenario<F>`).
     fn as_any(&self) -> &dyn Any {
         self
     }

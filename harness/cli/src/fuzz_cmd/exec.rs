@@ -55,15 +55,15 @@ impl Mutator for FamilyMutator {
         body: &mut Value,
         u: &mut Unstructured<'_>,
     ) -> arbitrary::Result<bool> {
-        self.family.fuzz_value(step, path, body, u)
+        (self.family.fuzz().value)(step, path, body, u)
     }
 
     fn text_values(&self, step: &str, path: &[String]) -> Vec<String> {
-        self.family.fuzz_text(step, path)
+        (self.family.fuzz().text)(step, path)
     }
 
     fn edges(&self, step: &str, path: &[String]) -> &'static [u64] {
-        self.family.fuzz_edges(step, path)
+        (self.family.fuzz().edges)(step, path)
     }
 
     fn shapes(&self) -> Option<&Steps> {
@@ -250,7 +250,7 @@ impl Runner<'_> {
     /// The family's probe for `scenario`; `patient`: over real UDP its windows [`PATIENCE`] times
     /// as long.
     fn probe(&self, scenario: &Value, patient: bool) -> Vec<Value> {
-        let mut probe = self.family.liveness_probe(scenario).unwrap_or_default();
+        let mut probe = (self.family.fuzz().liveness_probe)(scenario).unwrap_or_default();
         if patient && matches!(self.iut, Iut::External(_)) {
             for window in probe
                 .iter_mut()
@@ -608,7 +608,7 @@ impl Executor for Runner<'_> {
     }
 
     fn fold(&self, steps: &[Value]) -> Option<Vec<Value>> {
-        self.family.fuzz_fold(steps)
+        (self.family.fuzz().fold)(steps)
     }
 
     /// Verdicts of `kind` are no longer confirmed (the search ignores them from now on).

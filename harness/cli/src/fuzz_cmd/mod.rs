@@ -273,7 +273,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     // and 64 fewer); the family says how many per core.
     let jobs = args.jobs.unwrap_or(match (external, keep) {
         (false, _) => 1,
-        (true, true) => family.fuzz_kept_jobs_per_core() * cores,
+        (true, true) => family.fuzz().kept_jobs_per_core * cores,
         (true, false) => (2 * cores).max(4),
     });
     let mut iut = iut;
@@ -300,7 +300,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         probe_every: match args.probe_every {
             _ if !keep || args.without.contains(&Lever::SparseProbe) => 1,
             Some(n) => n,
-            None => family.fuzz_kept_probe_every().max(1),
+            None => family.fuzz().kept_probe_every.max(1),
         },
         kept_inputs: Default::default(),
     };
@@ -313,7 +313,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let probe = skeletons
         .iter()
         .chain(&resumed)
-        .any(|s| family.liveness_probe(s).is_some());
+        .any(|s| (family.fuzz().liveness_probe)(s).is_some());
     let time = args
         .time
         .or(if args.execs.is_none() { Some(60) } else { None });
@@ -683,7 +683,7 @@ mod tests {
             let dir = root.join("vectors/scenarios").join(name);
             for s in load_skeletons(&[dir], name, None, false).expect("library") {
                 let mut steps = s["peer"]["steps"].as_array().cloned().unwrap_or_default();
-                steps.extend(family.liveness_probe(&s).unwrap_or_default());
+                steps.extend((family.fuzz().liveness_probe)(&s).unwrap_or_default());
                 let loaded = family.load_value(&with_steps(&s, steps)).expect("loads");
                 let o = loaded.search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
                 assert!(!exec::over_budget(&o), "{}: {:?}", s["id"], o.reasons);

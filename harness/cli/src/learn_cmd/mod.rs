@@ -448,7 +448,7 @@ impl<'a> Asker<'a> {
     /// (`None`: the family has no probe).
     fn probed(&self, word: &[String]) -> Result<Option<(Value, usize)>, QueryError> {
         let mut json = self.scenario(word)?;
-        let Some(probe) = self.subject.family.liveness_probe(&json) else {
+        let Some(probe) = (self.subject.family.fuzz().liveness_probe)(&json) else {
             return Ok(None);
         };
         let Some(steps) = json

@@ -75,7 +75,7 @@ pub fn probe(family: &dyn DynFamily, iut: &ExternalIut, seed: u64) -> ProbeRepor
     let mut answers = Vec::new();
     let mut passed = Vec::new();
     let mut asked = Vec::new();
-    for p in family.probes() {
+    for p in family.probing().probes {
         let scenario = match family.load(Path::new(p.id), p.scenario) {
             Ok(s) => s,
             Err(e) => {
@@ -122,7 +122,7 @@ pub fn probe(family: &dyn DynFamily, iut: &ExternalIut, seed: u64) -> ProbeRepor
     let inferred = if asked.is_empty() {
         None
     } else {
-        family.infer(&passed, &asked)
+        (family.probing().infer)(&passed, &asked)
     };
     ProbeReport {
         iut: iut.name().to_owned(),
@@ -141,7 +141,7 @@ pub fn probed(
     log: &mut dyn FnMut(&str),
 ) -> (Option<ProbeReport>, ExternalIut) {
     let mut out = iut.clone();
-    if !iut.says_nothing() || family.probes().is_empty() {
+    if !iut.says_nothing() || family.probing().probes.is_empty() {
         return (None, out);
     }
     let report = probe(family, iut, seed);

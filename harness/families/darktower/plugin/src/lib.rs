@@ -3,7 +3,7 @@
 //! are the sibling crates (`handshake-darktower-wire`, `-endpoint`, `-judge`); the transports are
 //! `handshake-webtransport` (WebTransport over HTTP/3) and `handshake-quic` (bare QUIC).
 //!
-//! - The scenario vocabulary ([`format`]): the `meeting`, which server an IUT `serves`, the
+//! - The scenario vocabulary ([`format`](mod@format)): the `meeting`, which server an IUT `serves`, the
 //!   harness's twists when it plays the servers for a client IUT (`peer`), the scripted
 //!   participants' steps (`join`, `signal`, `authenticate`, `media`, `datagram`, `write`, `fin`,
 //!   `reset`, `close`, `vanish`) and the outcome keys.

@@ -3,7 +3,7 @@
 //! judge are the sibling crates (`handshake-mediastream-wire`, `-endpoint`, `-judge`); this crate is
 //! what the core asks of a family ([`handshake_scenario::Family`]):
 //!
-//! - the scenario vocabulary ([`format`]): `stream`, `iut.session_limit`, `peer.stream`, the `send`
+//! - the scenario vocabulary ([`format`](mod@format)): `stream`, `iut.session_limit`, `peer.stream`, the `send`
 //!   step, the `expect` keys `negotiated_mode`, `metrics`, `validation_errors`, `stream_complete`;
 //! - the reference endpoints as run nodes ([`node`]) and the datagrams a `send` builds ([`build`]);
 //! - units: one decoded datagram per unit, as the IUT sent it;

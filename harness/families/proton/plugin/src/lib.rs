@@ -3,7 +3,7 @@
 //! are the sibling crates (`handshake-proton-wire`, `-endpoint`, `-judge`); QUIC itself is
 //! `handshake-quic`. This crate is what the core asks of a family:
 //!
-//! - the scenario vocabulary ([`format`]): `session` (timers, the client's plan), the IUT's
+//! - the scenario vocabulary ([`format`](mod@format)): `session` (timers, the client's plan), the IUT's
 //!   `action_push`/`reset_discriminator`, the steps `connect`, `open_bi`, `open_uni`, `write`,
 //!   `fin`, `reset`, `stop_sending`, `close`, and the outcome keys;
 //! - units from the harness's own QUIC endpoint ([`observe::unit`]): QUIC is encrypted, so what
