@@ -12,6 +12,7 @@
 //!    (then back to 2).
 #![forbid(unsafe_code)]
 
+pub mod dyn_face;
 pub mod time;
 pub mod words;
 

@@ -113,26 +113,6 @@ pub trait InteropFamily: Family {
     }
 }
 
-/// A family's interop matrices behind one object-safe face, for the registry.
-pub trait DynInterop: Send + Sync {
-    /// The family's name (a matrix file's `protocol`).
-    fn name(&self) -> &'static str;
-    /// Runs a matrix.
-    fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, String>;
-}
-
-/// A finished matrix run, for the CLI.
-pub trait MatrixRun {
-    /// Whether every cell was as expected.
-    fn passed(&self) -> bool;
-    /// The terminal table.
-    fn terminal(&self) -> String;
-    /// `matrix.json`.
-    fn json(&self) -> String;
-    /// Writes the report directory; every path written.
-    fn write_report(&self, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>>;
-}
-
 /// [`InteropFamily`] behind [`DynInterop`].
 pub struct Interop<F>(PhantomData<F>);
 
@@ -149,26 +129,42 @@ impl<F> Default for Interop<F> {
     }
 }
 
-impl<F: InteropFamily> DynInterop for Interop<F> {
+handshake_core::dyn_face! {
+    /// A family's interop matrices behind one object-safe face, for the registry.
+    pub trait DynInterop: Send, Sync;
+    impl<F: InteropFamily> for Interop<F>;
+    provided {}
+
+    /// The family's name (a matrix file's `protocol`).
     fn name(&self) -> &'static str {
         F::NAME
     }
+    /// Runs a matrix.
     fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, String> {
         let plan = prepare::<F>(request)?;
         Ok(Box::new(execute(plan)))
     }
 }
 
-impl<F: InteropFamily> MatrixRun for Outcome<F> {
+handshake_core::dyn_face! {
+    /// A finished matrix run, for the CLI.
+    pub trait MatrixRun: Send;
+    impl<F: InteropFamily> for Outcome<F>;
+    provided {}
+
+    /// Whether every cell was as expected.
     fn passed(&self) -> bool {
         Outcome::passed(self)
     }
+    /// The terminal table.
     fn terminal(&self) -> String {
         output::terminal(self)
     }
+    /// `matrix.json`.
     fn json(&self) -> String {
         output::matrix_json(self)
     }
+    /// Writes the report directory; every path written.
     fn write_report(&self, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
         output::write_report(dir, self)
     }

@@ -199,7 +199,7 @@ pub fn load<F: InteropFamily>(path: &Path) -> Result<MatrixFile<F>, FileError> {
     }
     for c in &file.cells {
         for id in handshake_scenario::citations::ids(c.basis.as_deref().unwrap_or_default()) {
-            if F::citations().find(id).is_none() {
+            if F::VOCABULARY.citations.find(id).is_none() {
                 return Err(invalid(format!(
                     "cell {} × {}: basis `{id}` is not one of the family's decisions",
                     c.initiator, c.responder

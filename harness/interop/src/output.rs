@@ -65,7 +65,11 @@ fn command_notes(peers: &[&Peer], quote: fn(&str) -> String) -> Vec<String> {
 /// differs, and a closing line.
 pub fn terminal<F: InteropFamily>(outcome: &Outcome<F>) -> String {
     let plan = &outcome.plan;
-    let corner = format!("{} \\ {}", F::ROLE_NAMES.0, F::ROLE_NAMES.1);
+    let corner = format!(
+        "{} \\ {}",
+        F::VOCABULARY.role_names.0,
+        F::VOCABULARY.role_names.1
+    );
     let mut widths: Vec<usize> = plan
         .responders
         .iter()
@@ -88,9 +92,9 @@ pub fn terminal<F: InteropFamily>(outcome: &Outcome<F>) -> String {
         s,
         "interop matrix: {} {}s × {} {}s, faults `{}`, seed {} (expected: {})",
         plan.initiators.len(),
-        F::ROLE_NAMES.0,
+        F::VOCABULARY.role_names.0,
         plan.responders.len(),
-        F::ROLE_NAMES.1,
+        F::VOCABULARY.role_names.1,
         plan.faults.name,
         plan.seed,
         plan.expected_path.display()
@@ -389,8 +393,8 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
     let _ = writeln!(
         md,
         "| {} \\\\ {} | {} |\n|---|{}",
-        F::ROLE_NAMES.0,
-        F::ROLE_NAMES.1,
+        F::VOCABULARY.role_names.0,
+        F::VOCABULARY.role_names.1,
         plan.responders
             .iter()
             .map(|p| format!("`{}`", md_cell(&p.name)))
@@ -429,8 +433,8 @@ pub fn matrix_markdown<F: InteropFamily>(outcome: &Outcome<F>) -> String {
         let _ = writeln!(
             md,
             "## Differing cells\n\n| {} | {} | Expected | Difference |\n|---|---|---|---|",
-            capitalized(F::ROLE_NAMES.0),
-            capitalized(F::ROLE_NAMES.1)
+            capitalized(F::VOCABULARY.role_names.0),
+            capitalized(F::VOCABULARY.role_names.1)
         );
         for c in differing {
             let expected = c
@@ -619,8 +623,8 @@ fn counts_per_initiator<F: InteropFamily>(outcome: &Outcome<F>) -> CountsTable {
         .map(|(i, p)| (p.name.clone(), row(per(Some(i)))))
         .collect();
     CountsTable {
-        caption: format!("cells per {}", F::ROLE_NAMES.0),
-        corner: F::ROLE_NAMES.0.into(),
+        caption: format!("cells per {}", F::VOCABULARY.role_names.0),
+        corner: F::VOCABULARY.role_names.0.into(),
         columns: STATUSES
             .iter()
             .take(shown)
@@ -644,8 +648,8 @@ fn matrix_view<F: InteropFamily>(outcome: &Outcome<F>) -> MatrixView {
     MatrixView {
         caption: format!(
             "rows: {}s, columns: {}s; faults `{}`, seed {}",
-            F::ROLE_NAMES.0,
-            F::ROLE_NAMES.1,
+            F::VOCABULARY.role_names.0,
+            F::VOCABULARY.role_names.1,
             plan.faults.name,
             plan.seed
         ),
@@ -728,8 +732,8 @@ fn cell_section<F: InteropFamily>(outcome: &Outcome<F>, c: &Cell<F>) -> Section 
         capture: c.capture.clone(),
         ladder: LadderOptions {
             role_names: Some((
-                format!("{} {i}", F::ROLE_NAMES.0),
-                format!("{} {r}", F::ROLE_NAMES.1),
+                format!("{} {i}", F::VOCABULARY.role_names.0),
+                format!("{} {r}", F::VOCABULARY.role_names.1),
             )),
             violations: marks,
             describe: Some(F::describe_datagram),

@@ -166,8 +166,8 @@ pub fn split_peers<F: Family>(values: &[String]) -> Vec<String> {
 /// Parses one peer spec for `role`; `commands` numbers the `cmd:` peers (`cmd-1`, `cmd-2` …).
 pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Result<Peer, String> {
     let side = match role {
-        Role::Initiator => F::ROLE_NAMES.0,
-        Role::Responder => F::ROLE_NAMES.1,
+        Role::Initiator => F::VOCABULARY.role_names.0,
+        Role::Responder => F::VOCABULARY.role_names.1,
     };
     if let Some((path, profile)) = manifest_spec(text) {
         return manifest_peer::<F>(side, text, path, profile, role);
@@ -191,8 +191,9 @@ pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Re
         }
         // The template must serve this side: `{target}` for an initiator, `{listen}` for a
         // responder (`{address}` serves both).
-        let manifest = handshake_scenario::external::Manifest::from_command(line, F::PLACEHOLDERS)
-            .map_err(|e| format!("{side} `{text}`: {e}"))?;
+        let manifest =
+            handshake_scenario::external::Manifest::from_command(line, F::VOCABULARY.placeholders)
+                .map_err(|e| format!("{side} `{text}`: {e}"))?;
         let (want, names) = match role {
             Role::Initiator => ("{target}", ["{target", "{address"]),
             Role::Responder => ("{listen}", ["{listen", "{address"]),

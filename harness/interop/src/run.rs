@@ -332,7 +332,7 @@ pub fn run_cell<F: InteropFamily>(plan: &Plan<F>, i: usize, r: usize) -> Cell<F>
         let reading = e
             .basis
             .as_deref()
-            .filter(|b| F::citations().verdict_class(b) == Class::Profile)
+            .filter(|b| F::VOCABULARY.citations.verdict_class(b) == Class::Profile)
             .filter(|_| cell.real_time && !plan.strict_profile);
         let joined = |d: Vec<String>| (!d.is_empty()).then(|| d.join("; "));
         match reading {
@@ -607,7 +607,7 @@ fn pair_cell<F: InteropFamily>(
     // silent: shown, never a difference.
     let (facts, readings): (Vec<Violation>, Vec<Violation>) =
         violations.into_iter().partition(|v| {
-            handshake_check::rules::find(F::rules(), v.rule)
+            handshake_check::rules::find(F::VOCABULARY.rules, v.rule)
                 .is_none_or(|rule| rule.basis == handshake_check::Basis::Fact)
         });
     let mut cell_notes = notes;
@@ -618,8 +618,8 @@ fn pair_cell<F: InteropFamily>(
         ));
     }
     for (side, o) in [
-        (F::ROLE_NAMES.0, &initiator.outcome),
-        (F::ROLE_NAMES.1, &responder.outcome),
+        (F::VOCABULARY.role_names.0, &initiator.outcome),
+        (F::VOCABULARY.role_names.1, &responder.outcome),
     ] {
         cell_notes.extend(
             o.transcript

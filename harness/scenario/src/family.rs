@@ -503,25 +503,6 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// How it reads a datagram.
     type Datagrams: Datagrams;
 
-    /// What the family calls the two roles: (initiator, responder).
-    const ROLE_NAMES: (&'static str, &'static str) = Self::VOCABULARY.role_names;
-    /// The family's manifest placeholders.
-    const PLACEHOLDERS: &'static [&'static str] = Self::VOCABULARY.placeholders;
-    /// The family's manifest flags.
-    const FLAGS: &'static [&'static str] = Self::VOCABULARY.flags;
-
-    /// The judge's rule catalogue.
-    fn rules() -> &'static [Rule] {
-        Self::VOCABULARY.rules
-    }
-    /// What expectations may cite.
-    fn citations() -> &'static Citations {
-        &Self::VOCABULARY.citations
-    }
-    /// The features a scenario may require, with what each means.
-    fn features() -> &'static [(&'static str, &'static str)] {
-        Self::VOCABULARY.features
-    }
     /// The unit kinds `expect` and `expect_none` match (besides `any`).
     fn unit_kinds() -> Vec<&'static str> {
         Self::VOCABULARY.units.iter().map(|(k, _)| *k).collect()
@@ -937,6 +918,6 @@ impl FuzzHooks {
 /// The whole id of a rule of family `F` (`mediastream.3way.order`) from what a file of that family
 /// may write (the whole id, or `3way.order`); an id the catalogue lacks stays as it is.
 pub fn rule_id<F: Family>(id: &str) -> String {
-    handshake_check::rules::find_in(F::rules(), F::NAME, id)
+    handshake_check::rules::find_in(F::VOCABULARY.rules, F::NAME, id)
         .map_or_else(|| id.to_owned(), |r| r.id.to_owned())
 }

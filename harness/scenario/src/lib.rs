@@ -17,7 +17,6 @@ pub mod registry;
 pub mod results;
 pub mod runner;
 pub mod script;
-mod seam;
 #[doc(hidden)]
 pub mod testing;
 pub mod validate;

@@ -535,7 +535,7 @@ fn judge_rules<F: Family>(
     first_violations: &[Violation],
 ) -> RuleFindings {
     let expect = &scenario.expect;
-    let catalogue = F::rules();
+    let catalogue = F::VOCABULARY.rules;
     // Files may name a rule within its family (`3way.order`); reports name it whole.
     let fire: Vec<String> = expect
         .rules_fire

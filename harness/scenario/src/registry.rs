@@ -15,12 +15,12 @@ use serde::Deserialize;
 use crate::engine::Keep;
 use crate::external::{ExternalIut, Manifest};
 use crate::family::{
-    Citations, DatagramLabel, Family, FuzzHooks, Learning, Probing, ReferenceMutant,
+    Citations, DatagramLabel, Family, FuzzHooks, Learning, Probing, ReferenceMutant, Vocabulary,
 };
 use crate::format::{Role, Scenario};
 use crate::outcome::{ScenarioOutcome, Verdict};
-use crate::seam::dyn_face;
 use crate::{Error, LoadError};
+use handshake_core::dyn_face;
 
 /// A [`Family`] behind the object-safe face [`DynFamily`] (a `const`, for a `static` registry).
 pub struct Registered<F>(PhantomData<F>);
@@ -42,15 +42,40 @@ dyn_face! {
     /// One family, as the generic parts of the harness see it.
     pub trait DynFamily: Send, Sync;
     impl<F: Family> for Registered<F>;
-    provided {}
+    provided {
+        /// What it calls the two roles: (initiator, responder).
+        fn role_names(&self) -> (&'static str, &'static str) {
+            self.vocabulary().role_names
+        }
+        /// The judge's rules.
+        fn rules(&self) -> &'static [Rule] {
+            self.vocabulary().rules
+        }
+        /// What expectations may cite.
+        fn citations(&self) -> &'static Citations {
+            &self.vocabulary().citations
+        }
+        /// The features scenarios may require, with what each means.
+        fn features(&self) -> &'static [(&'static str, &'static str)] {
+            self.vocabulary().features
+        }
+        /// Its manifest placeholders.
+        fn placeholders(&self) -> &'static [&'static str] {
+            self.vocabulary().placeholders
+        }
+        /// Its manifest flags.
+        fn flags(&self) -> &'static [&'static str] {
+            self.vocabulary().flags
+        }
+    }
 
     /// Its name (`mediastream`).
     fn name(&self) -> &'static str {
         F::NAME
     }
-    /// What it calls the two roles: (initiator, responder).
-    fn role_names(&self) -> (&'static str, &'static str) {
-        F::ROLE_NAMES
+    /// Its names, rules, citations, features, units and manifest keys ([`Family::VOCABULARY`]).
+    fn vocabulary(&self) -> &'static Vocabulary {
+        F::VOCABULARY
     }
     /// The unit a datagram the IUT sent stands for, if the family reads units off datagrams.
     fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value> {
@@ -111,33 +136,13 @@ dyn_face! {
         let text = |key: &str| value[key].as_str().unwrap_or_default();
         ScenarioOutcome::not_run::<F>(text("id"), text("title"), iut, verdict, why)
     }
-    /// The judge's rules.
-    fn rules(&self) -> &'static [Rule] {
-        F::rules()
-    }
-    /// What expectations may cite.
-    fn citations(&self) -> &'static Citations {
-        F::citations()
-    }
-    /// The features scenarios may require, with what each means.
-    fn features(&self) -> &'static [(&'static str, &'static str)] {
-        F::features()
-    }
     /// A reference profile's canonical name, or why `text` is not one.
     fn parse_profile(&self, text: &str) -> Result<String, String> {
         F::parse_profile(text).map(|p| p.to_string())
     }
-    /// Its manifest placeholders.
-    fn placeholders(&self) -> &'static [&'static str] {
-        F::PLACEHOLDERS
-    }
-    /// Its manifest flags.
-    fn flags(&self) -> &'static [&'static str] {
-        F::FLAGS
-    }
     /// Checks a manifest: the generic keys against its placeholders and flags, then its own parts.
     fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String> {
-        manifest.validate(F::PLACEHOLDERS, F::FLAGS)?;
+        manifest.validate(F::VOCABULARY.placeholders, F::VOCABULARY.flags)?;
         F::validate_manifest(manifest)
     }
     /// The JSON Schema of its scenarios.
@@ -147,7 +152,7 @@ dyn_face! {
         if let Some(p) = schema.pointer_mut("/properties/protocol") {
             *p = serde_json::json!({ "description": "The protocol family.", "const": F::NAME });
         }
-        let mut features: Vec<&str> = F::features().iter().map(|(n, _)| *n).collect();
+        let mut features: Vec<&str> = F::VOCABULARY.features.iter().map(|(n, _)| *n).collect();
         features.push("restart");
         if let Some(items) = schema.pointer_mut("/$defs/IutRequirement/properties/requires/items") {
             *items = serde_json::json!({ "enum": features });

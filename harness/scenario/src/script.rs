@@ -473,7 +473,7 @@ pub(crate) async fn run_steps<F: Family, D: Driver<F>>(
                 // A miss is what the step's basis makes it: a deviation when it rests on a
                 // profile decision, a note on a MAY. The steps after it cannot run: the scenario
                 // ends there, and what the script's end would have shown is not judged.
-                match step_basis(step).map(|b| (b, F::citations().verdict_class(b))) {
+                match step_basis(step).map(|b| (b, F::VOCABULARY.citations.verdict_class(b))) {
                     Some((basis, Class::Profile)) => {
                         script
                             .deviations
@@ -593,7 +593,8 @@ async fn expect<F: Family, D: Driver<F>>(
                         .any(|o| script.unit_matches(i, &o.kind, &o.fields, &none))
                 {
                     if let Some(p) = &e.prefer {
-                        let may = F::citations().verdict_class(&p.basis) == Class::Informational;
+                        let may =
+                            F::VOCABULARY.citations.verdict_class(&p.basis) == Class::Informational;
                         script.prefer(i, n, p, may);
                     }
                     found = Some((at, index));

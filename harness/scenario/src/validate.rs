@@ -30,7 +30,7 @@ pub fn problems<F: Family>(s: &Scenario<F>) -> Vec<Problem> {
     let mut v = Validator {
         problems: Vec::new(),
         bound: BTreeSet::new(),
-        citations: F::citations(),
+        citations: &F::VOCABULARY.citations,
     };
     v.scenario(s);
     v.problems
@@ -220,8 +220,8 @@ impl Validator<'_> {
             );
         }
         for (i, f) in s.iut.requires.iter().enumerate() {
-            if f != "restart" && !F::features().iter().any(|(name, _)| name == f) {
-                let mut names: Vec<&str> = F::features().iter().map(|(n, _)| *n).collect();
+            if f != "restart" && !F::VOCABULARY.features.iter().any(|(name, _)| name == f) {
+                let mut names: Vec<&str> = F::VOCABULARY.features.iter().map(|(n, _)| *n).collect();
                 names.push("restart");
                 self.problem(
                     path(&[key("iut"), key("requires"), Seg::Index(i)]),
@@ -362,11 +362,11 @@ impl Validator<'_> {
 
     fn rule<F: Family>(&mut self, at: Vec<Seg>, rule: &str, all_allowed: bool) {
         if (all_allowed && rule == "all")
-            || handshake_check::rules::find_in(F::rules(), F::NAME, rule).is_some()
+            || handshake_check::rules::find_in(F::VOCABULARY.rules, F::NAME, rule).is_some()
         {
             return;
         }
-        let known: Vec<&str> = F::rules().iter().map(|r| r.id).collect();
+        let known: Vec<&str> = F::VOCABULARY.rules.iter().map(|r| r.id).collect();
         self.problem(
             at,
             format!(

@@ -375,8 +375,14 @@ impl ExternalIut {
         let Kind::Spawn { manifest, dir } = &self.kind else {
             return Err("no command".into());
         };
-        let values = Values::new(role, role_name::<F>(role), addr, launch, F::PLACEHOLDERS)
-            .with_run(seed, harness, dir);
+        let values = Values::new(
+            role,
+            role_name::<F>(role),
+            addr,
+            launch,
+            F::VOCABULARY.placeholders,
+        )
+        .with_run(seed, harness, dir);
         Ok((
             manifest.command(role, role_name::<F>(role), launch, &values)?,
             manifest.stdin_text(&values)?,
@@ -506,8 +512,8 @@ impl ExternalIut {
 /// The family's name of `role`.
 pub fn role_name<F: Family>(role: Role) -> &'static str {
     match role {
-        Role::Initiator => F::ROLE_NAMES.0,
-        Role::Responder => F::ROLE_NAMES.1,
+        Role::Initiator => F::VOCABULARY.role_names.0,
+        Role::Responder => F::VOCABULARY.role_names.1,
     }
 }
 

@@ -84,7 +84,10 @@ fn example_manifests_load() {
 
 fn manifest(json: &str) -> Result<Manifest, String> {
     let m: Manifest = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    m.validate(MediaStream::PLACEHOLDERS, MediaStream::FLAGS)?;
+    m.validate(
+        MediaStream::VOCABULARY.placeholders,
+        MediaStream::VOCABULARY.flags,
+    )?;
     MediaStream::validate_manifest(&m)?;
     Ok(m)
 }
@@ -132,10 +135,16 @@ fn validation_catches_template_mistakes() {
         r#"{"name": "x", "responder": ["iut", "--listen", "{listen}"], "ready": {"delay_ms": 10}}"#
     )
     .is_ok());
-    assert!(
-        Manifest::from_command("iut --listen {listen} {flags}", MediaStream::PLACEHOLDERS).is_ok()
-    );
-    assert!(Manifest::from_command("iut --port {lisen_port}", MediaStream::PLACEHOLDERS).is_err());
+    assert!(Manifest::from_command(
+        "iut --listen {listen} {flags}",
+        MediaStream::VOCABULARY.placeholders
+    )
+    .is_ok());
+    assert!(Manifest::from_command(
+        "iut --port {lisen_port}",
+        MediaStream::VOCABULARY.placeholders
+    )
+    .is_err());
 }
 
 #[test]
@@ -251,7 +260,7 @@ fn commands_are_built_word_by_word() {
         "responder",
         addr,
         &l,
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .with_run(7, Path::new("/x y/harness"), Path::new("/m"));
     let argv = m
@@ -282,7 +291,7 @@ fn commands_are_built_word_by_word() {
         "initiator",
         addr,
         &l,
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .with_run(7, Path::new("/h"), Path::new("/m"));
     assert_eq!(
@@ -291,7 +300,7 @@ fn commands_are_built_word_by_word() {
         ["iut", "127.0.0.1", "5000", "--verify", "data"]
     );
     // No session_limit flag: scenarios with a session limit are unsupported.
-    let plain = Manifest::from_command("iut {listen}", MediaStream::PLACEHOLDERS)
+    let plain = Manifest::from_command("iut {listen}", MediaStream::VOCABULARY.placeholders)
         .unwrap_or_else(|e| panic!("{e}"));
     let mut s = scenario(Role::Responder, &[]);
     s.iut.fields.session_limit = Some(1);
@@ -307,8 +316,11 @@ fn commands_are_built_word_by_word() {
         launch(&plain, &s).err().unwrap_or_default(),
         "the IUT's command takes no {bits_per_second}: it cannot be run with bits_per_second 112800 (its default is taken to be 200000)"
     );
-    let told = Manifest::from_command("iut {listen} {bits_per_second}", MediaStream::PLACEHOLDERS)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let told = Manifest::from_command(
+        "iut {listen} {bits_per_second}",
+        MediaStream::VOCABULARY.placeholders,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(launch(&told, &s).is_ok());
     assert!(launch(&plain, &scenario(Role::Responder, &[])).is_ok());
     assert_eq!(

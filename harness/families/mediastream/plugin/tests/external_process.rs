@@ -22,8 +22,11 @@ fn scenario(name: &str) -> Scenario {
 
 fn manifest_iut(json: &str) -> ExternalIut {
     let m: Manifest = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
-    m.validate(MediaStream::PLACEHOLDERS, MediaStream::FLAGS)
-        .unwrap_or_else(|e| panic!("{e}"));
+    m.validate(
+        MediaStream::VOCABULARY.placeholders,
+        MediaStream::VOCABULARY.flags,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     ExternalIut::from_manifest(m, PathBuf::from("."))
 }
 
@@ -67,7 +70,7 @@ fn group_members(pgid: i32) -> Vec<String> {
 fn unsupported_exit_code_makes_the_scenario_unsupported() {
     let iut = ExternalIut::from_command(
         "sh -c 'echo cannot do that >&2; exit 89'",
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     for name in [
@@ -191,7 +194,7 @@ fn iut_that_never_listens_fails_after_the_startup_timeout() {
 fn iut_that_cannot_start_is_an_error() {
     let iut = ExternalIut::from_command(
         "/nonexistent/iut --listen {listen}",
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let outcome = iut.run(&scenario("responder_happy_3way.json"), 1);
@@ -204,7 +207,7 @@ fn iut_that_cannot_start_is_an_error() {
     // Exits before it is ready with another code: an error too, with its stderr.
     let iut = ExternalIut::from_command(
         "sh -c 'echo bad flag >&2; exit 2'",
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let outcome = iut.run(&scenario("responder_happy_3way.json"), 1);
@@ -220,7 +223,7 @@ fn iut_that_cannot_start_is_an_error() {
 fn output_is_kept_up_to_the_limit() {
     let iut = ExternalIut::from_command(
         "sh -c 'yes 0123456789abcdef | head -c 200000; yes e | head -c 100 >&2; exit 89'",
-        MediaStream::PLACEHOLDERS,
+        MediaStream::VOCABULARY.placeholders,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let outcome = iut.run(&scenario("responder_happy_3way.json"), 1);
@@ -261,8 +264,11 @@ fn output_is_kept_up_to_the_limit() {
 #[test]
 fn scenario_roles_follow_the_templates() {
     // A one-line command naming {listen} is only a responder.
-    let iut = ExternalIut::from_command("iut --listen {listen}", MediaStream::PLACEHOLDERS)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let iut = ExternalIut::from_command(
+        "iut --listen {listen}",
+        MediaStream::VOCABULARY.placeholders,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut s = scenario("responder_happy_3way.json");
     s.iut.role = handshake_scenario::Role::Initiator;
     let outcome = iut.run(&s, 1);
@@ -277,7 +283,11 @@ fn scenario_roles_follow_the_templates() {
         "{}",
         outcome.render()
     );
-    assert!(ExternalIut::from_command("iut {listen} {target}", MediaStream::PLACEHOLDERS).is_err());
+    assert!(ExternalIut::from_command(
+        "iut {listen} {target}",
+        MediaStream::VOCABULARY.placeholders
+    )
+    .is_err());
 }
 
 #[test]

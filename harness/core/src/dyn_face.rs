@@ -1,13 +1,15 @@
-//! How the registry's object-safe faces are written: each method once, with its body over the
-//! typed side. [`dyn_face!`] writes the trait and its one implementation from that list, so a
-//! method cannot be declared in one place and forwarded (or documented) differently in another.
+//! How the harness's object-safe faces over generic code (a family's registry entry, a loaded
+//! scenario, an interop matrix, a plug-in) are written: each method once, with its body over the
+//! typed side. [`dyn_face!`](crate::dyn_face) writes the trait and its one implementation from that
+//! list, so a method cannot be declared in one place and forwarded (or documented) differently in
+//! another.
 
 /// Writes an object-safe trait and its implementation for a generic type from one list of
 /// methods, each given once with its doc comment and its body (`self` is taken from the list, so
 /// the bodies can use it):
 ///
 /// ```ignore
-/// dyn_face! {
+/// handshake_core::dyn_face! {
 ///     /// The trait's docs.
 ///     pub trait Face: Send + Sync;
 ///     impl<F: Family> for Typed<F>;
@@ -18,6 +20,7 @@
 ///     fn name(&self) -> &'static str { F::NAME }
 /// }
 /// ```
+#[macro_export]
 macro_rules! dyn_face {
     (
         $(#[$trait_meta:meta])*
@@ -45,5 +48,3 @@ macro_rules! dyn_face {
         }
     };
 }
-
-pub(crate) use dyn_face;
