@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use handshake_check::{CheckRequest, Tolerance};
 
-use crate::families::{CLIS, FAMILIES};
+use crate::families::{FAMILIES, REGISTRY};
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = handshake_scenario::exit::OK;
@@ -344,12 +344,12 @@ pub fn command() -> clap::Command {
         .about("Run a family's reference endpoint over real UDP as a tool (e.g. a ctsTraffic-like responder or initiator)")
         .subcommand_required(true)
         .arg_required_else_help(true);
-    for f in CLIS {
-        cmd = cmd.subcommands((f.commands)());
+    for f in REGISTRY.plugins {
+        cmd = cmd.subcommands(f.commands());
         // A family's options join `check`; its help stays the command's own.
         cmd = cmd.mut_subcommand("check", |c| {
             let (about, long) = (c.get_about().cloned(), c.get_long_about().cloned());
-            let mut c = (f.check_args)(c);
+            let mut c = f.check_args(c);
             if let Some(a) = about {
                 c = c.about(a);
             }
@@ -358,7 +358,7 @@ pub fn command() -> clap::Command {
             }
             c
         });
-        peer = peer.subcommands((f.peer_commands)());
+        peer = peer.subcommands(f.peer_commands());
     }
     cmd = cmd.subcommand(peer);
     for (name, examples) in EXAMPLES {
@@ -398,8 +398,8 @@ where
     }
     match matches.subcommand() {
         Some(("peer", m)) => {
-            for f in CLIS {
-                if let Some(code) = (f.run_peer)(m) {
+            for f in REGISTRY.plugins {
+                if let Some(code) = f.run_peer(m) {
                     return code;
                 }
             }
@@ -407,8 +407,8 @@ where
         }
         Some(("check", m)) => run_check(m, out),
         Some((name, m)) => {
-            for f in CLIS {
-                if let Some(code) = (f.run)(name, m, out) {
+            for f in REGISTRY.plugins {
+                if let Some(code) = f.run(name, m, out) {
                     return code;
                 }
             }
@@ -432,7 +432,7 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let Some(family) = CLIS.iter().find(|f| f.family.name() == args.protocol) else {
+    let Some(family) = REGISTRY.plugin(&args.protocol) else {
         eprintln!(
             "error: --protocol {}: expected one of {}",
             args.protocol,
@@ -455,7 +455,7 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
         strict_profile: args.strict_profile,
         keylog: args.keylog,
     };
-    handshake_check::finish(&request, (family.check)(&request, matches), out)
+    handshake_check::finish(&request, family.check(&request, matches), out)
 }
 
 /// Runs a parsed generic command line, writing results to `out` and diagnostics to stderr.
@@ -544,17 +544,19 @@ fn schema(which: &str, out: &mut dyn Write) -> i32 {
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             )
         }
-        name => match CLIS
+        name => match REGISTRY
+            .plugins
             .iter()
-            .flat_map(|f| (f.schemas)())
+            .flat_map(|f| f.schemas())
             .find(|(n, _)| *n == name)
         {
             Some((_, text)) => text,
             None => {
                 let mut known = vec!["scenario", "expectations", "iut-manifest"];
-                let family: Vec<&'static str> = CLIS
+                let family: Vec<&'static str> = REGISTRY
+                    .plugins
                     .iter()
-                    .flat_map(|f| (f.schemas)())
+                    .flat_map(|f| f.schemas())
                     .map(|(n, _)| n)
                     .collect();
                 known.extend(family);

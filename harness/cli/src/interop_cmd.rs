@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use handshake_check::Tolerance;
 use handshake_interop::Request;
 
-use crate::families::INTEROP;
+use crate::families::REGISTRY;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// `harness interop` arguments.
@@ -84,13 +84,14 @@ pub fn run(mut args: InteropArgs, out: &mut dyn Write) -> i32 {
     }
     let matrix = args.expected.clone().unwrap_or_else(|| args.matrix.clone());
     let family = match handshake_interop::matrix::protocol_of(&matrix) {
-        Ok(p) => match INTEROP.iter().find(|f| f.name() == p) {
-            Some(f) => *f,
+        Ok(p) => match REGISTRY.interop().into_iter().find(|f| f.name() == p) {
+            Some(f) => f,
             None => {
                 eprintln!(
                     "error: {}: protocol `{p}` has no interop matrices (known: {})",
                     matrix.display(),
-                    INTEROP
+                    REGISTRY
+                        .interop()
                         .iter()
                         .map(|f| f.name())
                         .collect::<Vec<_>>()

@@ -14,7 +14,7 @@
 ///     pub trait Face: Send + Sync;
 ///     impl<F: Family> for Typed<F>;
 ///     provided {
-///         // methods with a default body, written as in a trait
+///         // (optional) methods with a default body, written as in a trait
 ///     }
 ///     /// A method's docs.
 ///     fn name(&self) -> &'static str { F::NAME }
@@ -26,7 +26,7 @@ macro_rules! dyn_face {
         $(#[$trait_meta:meta])*
         pub trait $face:ident: $($bound:path),+;
         impl<$generic:ident: $typed_bound:path> for $typed:ty;
-        provided { $($provided:tt)* }
+        $(provided { $($provided:tt)* })?
         $(
             $(#[$method_meta:meta])*
             fn $method:ident(&$receiver:ident $(, $arg:ident: $arg_ty:ty)* $(,)?) -> $ret:ty $body:block
@@ -38,7 +38,7 @@ macro_rules! dyn_face {
                 $(#[$method_meta])*
                 fn $method(&$receiver $(, $arg: $arg_ty)*) -> $ret;
             )*
-            $($provided)*
+            $($($provided)*)?
         }
 
         impl<$generic: $typed_bound> $face for $typed {

@@ -133,7 +133,6 @@ handshake_core::dyn_face! {
     /// A family's interop matrices behind one object-safe face, for the registry.
     pub trait DynInterop: Send, Sync;
     impl<F: InteropFamily> for Interop<F>;
-    provided {}
 
     /// The family's name (a matrix file's `protocol`).
     fn name(&self) -> &'static str {
@@ -150,7 +149,6 @@ handshake_core::dyn_face! {
     /// A finished matrix run, for the CLI.
     pub trait MatrixRun: Send;
     impl<F: InteropFamily> for Outcome<F>;
-    provided {}
 
     /// Whether every cell was as expected.
     fn passed(&self) -> bool {

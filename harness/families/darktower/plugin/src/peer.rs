@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+use clap::{ArgMatches, Args, Subcommand};
 use handshake_core::Instant;
 use handshake_darktower_endpoint::{
     Client, ClientReport, Clock, Controller, DarkTowerEvent, DarkTowerNode, Handler, JoinMint,
@@ -262,27 +262,14 @@ pub enum PeerCommand {
     },
 }
 
-/// The tools.
-pub fn commands() -> Vec<clap::Command> {
-    PeerCommand::augment_subcommands(clap::Command::new("peer"))
-        .get_subcommands()
-        .cloned()
-        .collect()
-}
-
 /// Runs one (`None`: not Dark Tower's).
 pub fn run(peer_matches: &ArgMatches) -> Option<i32> {
-    let name = peer_matches.subcommand_name()?;
-    if !commands().iter().any(|c| c.get_name() == name) {
-        return None;
-    }
-    Some(match PeerCommand::from_arg_matches(peer_matches) {
-        Ok(command) => run_tool(command),
-        Err(e) => {
-            let _ = e.print();
-            EXIT_INPUT
-        }
-    })
+    handshake_plugin::run_subcommand::<PeerCommand>(peer_matches, run_tool)
+}
+
+/// Dark Tower's tools.
+pub fn commands() -> Vec<clap::Command> {
+    handshake_plugin::subcommands::<PeerCommand>()
 }
 
 fn usage(message: &str) -> i32 {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+use clap::{ArgMatches, Args, Subcommand};
 use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_core::{Endpoint, Instant};
 use handshake_proton_endpoint::{
@@ -141,52 +141,30 @@ pub enum PeerCommand {
     },
 }
 
-/// Proton's top-level commands: `harness proton repl`.
-pub fn commands() -> Vec<clap::Command> {
-    vec![crate::repl::cli::command()]
-}
-
-/// Proton's `harness peer` tools.
-pub fn peer_commands() -> Vec<clap::Command> {
-    PeerCommand::augment_subcommands(clap::Command::new("peer"))
-        .get_subcommands()
-        .cloned()
-        .collect()
-}
-
-/// Runs a top-level command of the family (`harness proton …`).
-pub fn run(name: &str, matches: &ArgMatches, out: &mut dyn Write) -> Option<i32> {
-    crate::repl::cli::run(name, matches, out)
-}
-
-/// Runs `harness peer proton-…`.
-pub fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
-    let name = peer_matches.subcommand_name()?;
-    if !peer_commands().iter().any(|c| c.get_name() == name) {
-        return None;
+impl handshake_plugin::Plugin for crate::Proton {
+    fn interop() -> Option<&'static dyn handshake_interop::DynInterop> {
+        Some(&crate::interop::INTEROP)
     }
-    Some(match PeerCommand::from_arg_matches(peer_matches) {
-        Ok(command) => run_tool(command),
-        Err(e) => {
-            let _ = e.print();
-            EXIT_INPUT
-        }
-    })
-}
-
-/// Adds Proton's options (`--keylog`, timers) to `harness check`.
-pub fn check_args(command: clap::Command) -> clap::Command {
-    <crate::check::ProtonCheckArgs as clap::Args>::augment_args(command)
-}
-
-/// Judges a Proton capture.
-pub fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
-    crate::check::check(request, matches)
-}
-
-/// Proton's JSON Schemas (none of its own besides scenarios).
-pub fn schemas() -> Vec<(&'static str, String)> {
-    Vec::new()
+    /// `harness proton repl`.
+    fn commands() -> Vec<clap::Command> {
+        vec![crate::repl::cli::command()]
+    }
+    fn run(name: &str, matches: &ArgMatches, out: &mut dyn Write) -> Option<i32> {
+        crate::repl::cli::run(name, matches, out)
+    }
+    fn peer_commands() -> Vec<clap::Command> {
+        handshake_plugin::subcommands::<PeerCommand>()
+    }
+    fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
+        handshake_plugin::run_subcommand::<PeerCommand>(peer_matches, run_tool)
+    }
+    /// `--keylog`, timers.
+    fn check_args(command: clap::Command) -> clap::Command {
+        <crate::check::ProtonCheckArgs as clap::Args>::augment_args(command)
+    }
+    fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
+        crate::check::check(request, matches)
+    }
 }
 
 fn run_tool(command: PeerCommand) -> i32 {

@@ -14,7 +14,8 @@ pub mod vectors;
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, ValueEnum};
+use handshake_check::{CheckError, CheckRequest, Checked};
 use handshake_mediastream_wire::Mode;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
@@ -77,65 +78,48 @@ impl From<ModeArg> for Mode {
     }
 }
 
-/// The family's top-level commands.
-pub fn commands() -> Vec<clap::Command> {
-    vec![DecodeArgs::command(), VectorsArgs::command()]
-}
-
-/// The family's `harness peer` subcommands.
-pub fn peer_commands() -> Vec<clap::Command> {
-    peer::PeerCommand::augment_subcommands(clap::Command::new("peer"))
-        .get_subcommands()
-        .cloned()
-        .collect()
-}
-
-/// Runs top-level command `name` (one of [`commands`]); `None` when it is not the family's.
-pub fn run(name: &str, matches: &ArgMatches, out: &mut dyn Write) -> Option<i32> {
-    let parsed = |r: Result<i32, clap::Error>| match r {
-        Ok(code) => code,
-        Err(e) => {
-            let _ = e.print();
-            EXIT_INPUT
-        }
-    };
-    match name {
-        "decode" => Some(parsed(
-            DecodeArgs::from_arg_matches(matches).map(|a| run_decode(a, out)),
-        )),
-        "vectors" => Some(parsed(
-            VectorsArgs::from_arg_matches(matches).map(|a| run_vectors(a, out)),
-        )),
-        _ => None,
+impl handshake_plugin::Plugin for crate::MediaStream {
+    fn interop() -> Option<&'static dyn handshake_interop::DynInterop> {
+        Some(&crate::interop::INTEROP)
     }
-}
-
-/// Runs `harness peer …` given the `peer` command's matches, when its subcommand is one of
-/// [`peer_commands`]; `None` when it is not the family's.
-pub fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
-    let name = peer_matches.subcommand_name()?;
-    if !peer_commands().iter().any(|c| c.get_name() == name) {
-        return None;
+    /// `harness decode` and `harness vectors`.
+    fn commands() -> Vec<clap::Command> {
+        vec![DecodeArgs::command(), VectorsArgs::command()]
     }
-    match peer::PeerCommand::from_arg_matches(peer_matches) {
-        Ok(command) => Some(peer::run(command)),
-        Err(e) => {
-            let _ = e.print();
-            Some(EXIT_INPUT)
+    fn run(name: &str, matches: &ArgMatches, out: &mut dyn Write) -> Option<i32> {
+        let parsed = |r: Result<i32, clap::Error>| match r {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = e.print();
+                EXIT_INPUT
+            }
+        };
+        match name {
+            "decode" => Some(parsed(
+                DecodeArgs::from_arg_matches(matches).map(|a| run_decode(a, out)),
+            )),
+            "vectors" => Some(parsed(
+                VectorsArgs::from_arg_matches(matches).map(|a| run_vectors(a, out)),
+            )),
+            _ => None,
         }
     }
-}
-
-/// Adds the family's options to `harness check`.
-pub fn check_args(command: clap::Command) -> clap::Command {
-    check::MediaCheckArgs::augment_args(command)
-}
-
-pub use check::check;
-
-/// The family's JSON Schemas: `vectors` (byte test vector files).
-pub fn schemas() -> Vec<(&'static str, String)> {
-    vec![("vectors", vectors::schema_json())]
+    fn peer_commands() -> Vec<clap::Command> {
+        handshake_plugin::subcommands::<peer::PeerCommand>()
+    }
+    fn run_peer(peer_matches: &ArgMatches) -> Option<i32> {
+        handshake_plugin::run_subcommand::<peer::PeerCommand>(peer_matches, peer::run)
+    }
+    fn check_args(command: clap::Command) -> clap::Command {
+        check::MediaCheckArgs::augment_args(command)
+    }
+    fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
+        check::check(request, matches)
+    }
+    /// `vectors` (byte test vector files).
+    fn schemas() -> Vec<(&'static str, String)> {
+        vec![("vectors", vectors::schema_json())]
+    }
 }
 
 fn run_decode(args: DecodeArgs, out: &mut dyn Write) -> i32 {

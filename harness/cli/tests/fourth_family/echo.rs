@@ -285,11 +285,13 @@ pub struct EchoJudge {
 pub struct EchoReport {
     pub violations: Vec<Violation>,
     pub replies: u32,
+    pub datagrams: u64,
 }
 
 impl Judge for EchoJudge {
     type Report = EchoReport;
     fn push(&mut self, packet: &Packet<'_>) {
+        self.report.datagrams += 1;
         match Message::parse(packet.payload) {
             Some(Message::Echo { seq, text }) => {
                 self.asked.insert(seq, text);
@@ -483,5 +485,38 @@ impl InteropFamily for Echo {
 
     fn cell_expect(_: Role) -> NoFields {
         NoFields {}
+    }
+}
+
+/// Its interop matrices.
+pub static INTEROP: handshake_interop::Interop<Echo> = handshake_interop::Interop::new();
+
+/// The plug-in: its interop matrices and its part of `harness check`; every other item is the
+/// default (no commands, no peer tools, no schemas of its own).
+impl handshake_plugin::Plugin for Echo {
+    fn interop() -> Option<&'static dyn handshake_interop::DynInterop> {
+        Some(&INTEROP)
+    }
+    fn check(
+        request: &handshake_check::CheckRequest,
+        _matches: &clap::ArgMatches,
+    ) -> Result<handshake_check::Checked, handshake_check::CheckError> {
+        use handshake_check::{CheckError, Checked};
+        let bytes = request.read_capture().ok_or(CheckError::Said)?;
+        let verdict = handshake_check::check_capture(&bytes, request.port, EchoJudge::default())
+            .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
+        let report = verdict.report;
+        let mut json = serde_json::Map::new();
+        json.insert("replies".into(), report.replies.into());
+        let violations = report.violations.len();
+        Ok(Checked::of_violations(
+            report.datagrams,
+            verdict.damage.map(|d| d.to_string()),
+            None,
+            &report.violations,
+            |_| false,
+            json,
+            Box::new(move |out, word| handshake_check::write_verdict_line(out, word, violations)),
+        ))
     }
 }
