@@ -777,4 +777,23 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn an_input_s_sends_count_each_step_once_or_its_times() {
+        let scenario = serde_json::json!({"peer": {"steps": [
+            {"send_syn": {"version": 1}},
+            {"send_data": {"times": 5000}},
+            {"wait": {"ms": 10}},
+        ]}});
+        // Past the budget: the input is over it before it runs.
+        assert_eq!(requested_sends(&scenario), 5002);
+        assert!(requested_sends(&scenario) > RUN_BUDGET_STEPS);
+        assert_eq!(requested_sends(&serde_json::json!({})), 0);
+    }
+
+    #[test]
+    fn only_the_decryption_rule_is_about_the_capture() {
+        assert!(about_the_capture("proton.packet.decrypt"));
+        assert!(!about_the_capture("darktower.controller.capacity"));
+    }
 }
