@@ -18,9 +18,7 @@
 //! read, the scenario engine as the campaign's executor ([`exec`]), what is said and written as it
 //! goes ([`output`]) and the report ([`report`]).
 
-mod exec;
 mod output;
-mod report;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -36,9 +34,9 @@ use handshake_scenario::{interrupt, DynFamily, Iut};
 use serde_json::Value;
 
 use crate::families::FAMILIES;
-use exec::{baseline_of, FamilyMutator, Runner};
+use handshake_netfuzz_exec::{baseline_of, exec, report, FamilyMutator, Runner};
+use handshake_netfuzz_exec::{Finding, Summary};
 use output::Terminal;
-use report::{Finding, Summary};
 
 /// `harness fuzz` arguments.
 #[derive(Debug, clap::Args)]

@@ -10,8 +10,7 @@ use handshake_netfuzz::corpus::CorpusError;
 use handshake_scenario::interrupt;
 use serde_json::Value;
 
-use super::exec::Runner;
-use super::report::Finding;
+use handshake_netfuzz_exec::{Finding, Runner};
 
 /// Real-time verdicts of one kind that did not show again on a fresh process, shown before the
 /// rest are only counted: under load a kept responder misses a probe now and then. (They no

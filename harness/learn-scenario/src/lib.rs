@@ -15,15 +15,16 @@
 //! difference** when it only deviates from one of this project's readings; else no rule breaks
 //! on it (the facts allow both, or the fact is one the family judges by steps, not by a rule).
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
-mod model_file;
-mod present;
+pub mod model_file;
+pub mod present;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use handshake_learn::{Limit, Mealy, QueryError, Sul};
 use handshake_netfuzz::mutate::waited_ms;
 use handshake_scenario::engine::{Keep, STEP_LIMIT};
@@ -33,91 +34,71 @@ use handshake_scenario::outcome::{check_key, failed_step};
 use handshake_scenario::{Alphabet, DynFamily, Iut, Learning, Role, Verdict};
 use serde_json::{json, Value};
 
-use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
-use crate::families::FAMILIES;
+use handshake_scenario::exit::{FAILED as EXIT_FAILED, OK as EXIT_OK};
+use handshake_scenario::Families;
 
-/// `harness learn`.
-#[derive(Debug, Args)]
-pub struct LearnArgs {
+/// What `harness learn` is asked: its options, as parsed from the command line.
+#[derive(Debug, Clone)]
+pub struct LearnOptions {
     /// The implementation to learn: `ref:PROFILE`, a manifest, `cmd:COMMAND`.
-    #[arg(long)]
     pub iut: String,
     /// Its family (default: the IUT's).
-    #[arg(long)]
     pub family: Option<String>,
     /// The IUT's role (the family's name for it; default: the responder's).
-    #[arg(long)]
     pub role: Option<String>,
     /// The part of the role to learn, where the family splits it (the media stream's responder:
     /// `handshake`, `push`, `options`, `limit`; Proton's server: `options`, `push`, `timers`, `idle`, `startup`; Dark
     /// Tower's server: `controller`, `handler`, `handler-v2`; its client: `v2`); default: the
     /// role's first.
-    #[arg(long)]
     pub part: Option<String>,
     /// The reference to diff the model with (`ref:3way`); none: the model only.
-    #[arg(long)]
     pub diff: Option<String>,
     /// Where the models, the differences and the summary go.
-    #[arg(long, default_value = "reports/learn")]
     pub out: PathBuf,
     /// At most this many seconds of learning per model (the model so far is reported).
-    #[arg(long, default_value_t = 600)]
     pub time: u64,
     /// At most this many queries per model (learning and equivalence checks together; the model so
     /// far is reported when they run out).
-    #[arg(long, default_value_t = 100_000)]
     pub queries: u64,
     /// At most this many states per model.
-    #[arg(long, default_value_t = 64)]
     pub states: usize,
     /// The window of an action (how long the IUT's answer may take), ms: default 5 in virtual
     /// time; over real UDP the family's (the media stream 25, Proton and Dark Tower 80). The
     /// family's `wait` input is what lets timers fire.
-    #[arg(long)]
     pub window_ms: Option<u64>,
     /// Only these of the family's inputs (comma-separated; default: all). Without `wait`, which
     /// lets timers fire, the model is the untimed protocol; with it the model counts time in
     /// waits.
-    #[arg(long, value_delimiter = ',')]
     pub inputs: Vec<String>,
     /// Leave out the inputs that only wait (the family's `wait`, which lets timers fire): the
     /// untimed protocol, learned over real UDP in a fraction of the time.
-    #[arg(long)]
     pub untimed: bool,
     /// Random walks of the equivalence check (default: 300 in virtual time, 60 over real UDP).
-    #[arg(long)]
     pub walks: Option<usize>,
     /// Seed of the walks and the runs.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Count a difference where the IUT only deviates from this project's reading (a profile
     /// decision) as a violation. Always on for a reference mutant (`ref:3way!NAME`), which is held
     /// to the whole reading.
-    #[arg(long)]
     pub strict_profile: bool,
     /// Queries at once, each on a session of its own (default: 32 over real UDP, where a query
     /// mostly waits; 1 in virtual time).
-    #[arg(long)]
     pub jobs: Option<usize>,
     /// Over real UDP, ask every query this many times (2: the same answer twice, else the
     /// majority of three, all listed). With 1, an answer is asked again only when it contradicts
     /// an earlier one.
-    #[arg(long, default_value_t = 1)]
     pub repeat: u32,
     /// A model kept from an earlier run (its `model.json`): exit 1 when the IUT's state machine
     /// is no longer that one, with the first word on which they differ (a regression gate).
-    #[arg(long, value_name = "MODEL_JSON")]
     pub check: Option<PathBuf>,
     /// Inputs and seed words added to the family's alphabet, from a JSON file:
     /// `{"inputs": {"NAME": [STEP, ...]}, "seeds": ["NAME NAME ..."]}`. A step's `"WINDOW_MS"` is
     /// the window; an input named as one of the family's replaces it.
-    #[arg(long, value_name = "FILE")]
     pub alphabet: Option<PathBuf>,
     /// Stop at the first violation: each difference from `--diff` the IUT has answered is judged
     /// while learning goes on, and the first violation ends it (the model so far is written, exit
     /// 1). Without one, the whole model is learned and every transition replayed, as without it.
     /// For a mutant sweep or a gate that wants the verdict, not the model.
-    #[arg(long, requires = "diff")]
     pub fail_fast: bool,
 }
 
@@ -230,7 +211,7 @@ thread_local! {
 
 impl<'a> ScenarioSul<'a> {
     /// `iut` over the subject's inputs, its time running from now, `workers` answering batches.
-    fn new(args: &LearnArgs, asker: Asker<'a>, workers: Option<Workers>) -> ScenarioSul<'a> {
+    fn new(args: &LearnOptions, asker: Asker<'a>, workers: Option<Workers>) -> ScenarioSul<'a> {
         ScenarioSul {
             asker,
             workers,
@@ -244,7 +225,7 @@ impl<'a> ScenarioSul<'a> {
 impl<'a> Asker<'a> {
     /// Asks `iut` over `subject`'s inputs, as `args` say, keeping crashes and hangs in `stops`.
     fn new(
-        args: &LearnArgs,
+        args: &LearnOptions,
         subject: &'a Subject,
         iut: &'a Iut,
         stops: &'a std::sync::Mutex<Vec<Stop>>,
@@ -700,7 +681,7 @@ struct Model {
 
 /// Learns `iut`'s model over the subject's inputs.
 fn learn_model(
-    args: &LearnArgs,
+    args: &LearnOptions,
     subject: &Subject,
     iut: &Iut,
     reference: Option<Against>,
@@ -726,7 +707,7 @@ fn learn_model(
 /// Learns with the family's seed words, the differences from `reference` (when one is given),
 /// random walks and a bounded Wp-method suite as the equivalence check.
 fn learn_with(
-    args: &LearnArgs,
+    args: &LearnOptions,
     (subject, reference): (&Subject, Option<Against>),
     iut: &Iut,
     mut sul: ScenarioSul,
@@ -831,7 +812,7 @@ type Judgements = std::sync::Mutex<BTreeMap<Vec<String>, (Vec<String>, Judged)>>
 /// among them: the IUT answers each as the hypothesis does), each once; the first violation
 /// stops learning ([`Limit::Found`]).
 struct ViolationWatch<'a> {
-    args: &'a LearnArgs,
+    args: &'a LearnOptions,
     subject: &'a Subject,
     iut: &'a Iut,
     against: Against<'a>,
@@ -915,13 +896,13 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Whether a deviation from this project's reading is a violation: with `--strict-profile`, and
 /// always for a reference mutant, held to the whole reading (as in `harness mutants`).
-fn strict(args: &LearnArgs, iut: &Iut) -> bool {
+fn strict(args: &LearnOptions, iut: &Iut) -> bool {
     args.strict_profile || iut.name().contains('!')
 }
 
 /// How many replays run at once: over real UDP as many as the learner's workers (each keeping its
 /// own process), one in virtual time.
-fn replay_jobs(args: &LearnArgs, iut: &Iut) -> usize {
+fn replay_jobs(args: &LearnOptions, iut: &Iut) -> usize {
     if iut.is_real_time() {
         args.jobs.unwrap_or(32).max(1)
     } else {
@@ -952,7 +933,11 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R +
 /// virtual time),
 /// short of a family's first timer, so a model counts the IUT's states, not how long a walk took.
 /// A reference diffed with a program is learned with the program's windows, and walks alike.
-fn walks(args: &LearnArgs, window_ms: u64, real_time: bool) -> handshake_learn::RandomWalkOracle {
+fn walks(
+    args: &LearnOptions,
+    window_ms: u64,
+    real_time: bool,
+) -> handshake_learn::RandomWalkOracle {
     let max_length = usize::try_from(250 / window_ms.max(1))
         .unwrap_or(usize::MAX)
         .clamp(4, 50);
@@ -1148,55 +1133,38 @@ fn judge_difference(
     })
 }
 
-/// Runs `harness learn`.
-pub fn run(args: LearnArgs, out: &mut dyn Write) -> i32 {
-    match learn(&args, out) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_INPUT
-        }
-    }
+/// Why learning could not run: its input (the IUT, the family, the alphabet, a kept model) is
+/// unusable, or a report file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    /// The input is unusable, or writing a report failed: the message says which.
+    #[error("{0}")]
+    Input(String),
 }
 
-fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
+/// Learns the IUT's model (and the reference's, with `--diff`), judges their differences, says
+/// what it found on `out` and writes the models, differences and summary under `options.out`.
+/// Returns the exit code: 0 with no violation, 1 with one, 130 when interrupted.
+pub fn learn(
+    families: &Families,
+    options: &LearnOptions,
+    out: &mut dyn Write,
+) -> Result<i32, LearnError> {
+    learn_and_write(families, options, out).map_err(LearnError::Input)
+}
+
+fn learn_and_write(
+    families: &Families,
+    args: &LearnOptions,
+    out: &mut dyn Write,
+) -> Result<i32, String> {
     // Ctrl-C stops learning where it is: the model so far is written (exit 130).
     interrupt::install(interrupt::OnSignal::Stop);
-    let mut iut = FAMILIES
-        .parse_iut(&args.iut)
-        .map_err(|e| format!("--iut: {e}"))?;
-    // A responder program serves query after query, each from a fresh tuple or connection of
-    // the harness (a fresh session): it is started once per worker, not per query, unless the
-    // family's alphabet says a session does not start afresh on a kept process.
-    let family_name = match (&args.family, &iut) {
-        (Some(f), _) => f.clone(),
-        (None, Iut::Reference { family, .. }) => (*family).to_owned(),
-        (None, Iut::External(e)) => e
-            .manifest()
-            .and_then(|m| m.protocol.clone())
-            .ok_or("the IUT names no protocol: give --family")?,
-    };
-    let family = FAMILIES.require(&family_name).map_err(|e| e.to_string())?;
-    let subject = subject(args, family, iut.is_real_time())?;
-    // Every input makes a scenario the family reads (an `--alphabet` file's too), before any
-    // query is asked.
-    let no_stops = std::sync::Mutex::new(Vec::new());
-    let asker = Asker::new(args, &subject, &iut, &no_stops);
-    for name in subject.inputs.keys() {
-        let json = asker
-            .scenario(std::slice::from_ref(name))
-            .map_err(|e| e.to_string())?;
-        family
-            .load_value(&json)
-            .map_err(|e| format!("input `{name}` makes no valid scenario: {}", e.0))?;
-    }
-    if let Iut::External(e) = &mut iut {
-        e.keep_running(!subject.alphabet.fresh_process);
-    }
+    let (iut, subject) = prepare(families, args)?;
     // The reference first (in virtual time, in milliseconds): the IUT's model is then tested on
     // every shortest difference from it before that difference is reported.
     let reference = match &args.diff {
-        Some(r) => Some(FAMILIES.parse_iut(r).map_err(|e| format!("--diff: {e}"))?),
+        Some(r) => Some(families.parse_iut(r).map_err(|e| format!("--diff: {e}"))?),
         None => None,
     };
     let ref_model = match &reference {
@@ -1224,33 +1192,7 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     }
     let model = model?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let headline = format!(
-        "{}: {} states over {} inputs ({} queries, {:.1} s)",
-        model.name,
-        model.mealy.state_count(),
-        subject.inputs.len(),
-        model.summary["membership_queries"],
-        model.summary["seconds"].as_f64().unwrap_or_default(),
-    );
-    let headline = match model.summary["stopped_by"].as_str() {
-        Some("Interrupted") => format!("{headline}; interrupted: the model so far"),
-        Some("Time") => format!("{headline}; its time (--time) was up: the model so far"),
-        Some("States") => format!("{headline}; it needs more than --states: the model so far"),
-        Some("Found") => {
-            format!("{headline}; stopped at its first violation (--fail-fast): the model so far")
-        }
-        Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
-        None => headline,
-    };
-    let unstable = model.summary["answered_two_ways"].as_u64().unwrap_or(0);
-    let headline = if unstable > 0 {
-        format!(
-            "{headline}; non-deterministic: {} answered two ways (learn.json lists them)",
-            handshake_core::words::count(unstable, "query")
-        )
-    } else {
-        headline
-    };
+    let headline = headline(&model, &subject);
     let table = present::state_table(&model.mealy);
     writeln!(out, "{headline}\n\n{table}").map_err(|e| e.to_string())?;
     let mut summary = json!({ "model": model.summary });
@@ -1339,13 +1281,81 @@ fn learn(args: &LearnArgs, out: &mut dyn Write) -> Result<i32, String> {
     Ok(code)
 }
 
+/// The IUT (started once per worker unless the family's alphabet wants a fresh process) and what
+/// is learned of it, with every input checked to make a scenario the family reads.
+fn prepare(families: &Families, args: &LearnOptions) -> Result<(Iut, Subject), String> {
+    let mut iut = families
+        .parse_iut(&args.iut)
+        .map_err(|e| format!("--iut: {e}"))?;
+    // A responder program serves query after query, each from a fresh tuple or connection of
+    // the harness (a fresh session): it is started once per worker, not per query, unless the
+    // family's alphabet says a session does not start afresh on a kept process.
+    let family_name = match (&args.family, &iut) {
+        (Some(f), _) => f.clone(),
+        (None, Iut::Reference { family, .. }) => (*family).to_owned(),
+        (None, Iut::External(e)) => e
+            .manifest()
+            .and_then(|m| m.protocol.clone())
+            .ok_or("the IUT names no protocol: give --family")?,
+    };
+    let family = families.require(&family_name).map_err(|e| e.to_string())?;
+    let subject = subject(families, args, family, iut.is_real_time())?;
+    // Every input makes a scenario the family reads (an `--alphabet` file's too), before any
+    // query is asked.
+    let no_stops = std::sync::Mutex::new(Vec::new());
+    let asker = Asker::new(args, &subject, &iut, &no_stops);
+    for name in subject.inputs.keys() {
+        let json = asker
+            .scenario(std::slice::from_ref(name))
+            .map_err(|e| e.to_string())?;
+        family
+            .load_value(&json)
+            .map_err(|e| format!("input `{name}` makes no valid scenario: {}", e.0))?;
+    }
+    if let Iut::External(e) = &mut iut {
+        e.keep_running(!subject.alphabet.fresh_process);
+    }
+    Ok((iut, subject))
+}
+
+/// The first line said: the model's size and cost, and why learning stopped short, if it did.
+fn headline(model: &Model, subject: &Subject) -> String {
+    let headline = format!(
+        "{}: {} states over {} inputs ({} queries, {:.1} s)",
+        model.name,
+        model.mealy.state_count(),
+        subject.inputs.len(),
+        model.summary["membership_queries"],
+        model.summary["seconds"].as_f64().unwrap_or_default(),
+    );
+    let headline = match model.summary["stopped_by"].as_str() {
+        Some("Interrupted") => format!("{headline}; interrupted: the model so far"),
+        Some("Time") => format!("{headline}; its time (--time) was up: the model so far"),
+        Some("States") => format!("{headline}; it needs more than --states: the model so far"),
+        Some("Found") => {
+            format!("{headline}; stopped at its first violation (--fail-fast): the model so far")
+        }
+        Some(_) => format!("{headline}; its query budget (--queries) ran out: the model so far"),
+        None => headline,
+    };
+    let unstable = model.summary["answered_two_ways"].as_u64().unwrap_or(0);
+    if unstable > 0 {
+        format!(
+            "{headline}; non-deterministic: {} answered two ways (learn.json lists them)",
+            handshake_core::words::count(unstable, "query")
+        )
+    } else {
+        headline
+    }
+}
+
 /// Whether the learning setup (its preamble: a connection, a participant let in) breaks a fact
 /// on the IUT that the reference keeps: then no query could say anything of the IUT, and that is
 /// the finding. It is written to `OUT/differences/setup.json` and said, with `learn.json`; the
 /// exit code is returned (1). `None`: the setup completes, or fails for what the facts allow
 /// (and learning then says why it cannot go on).
 fn setup_broken(
-    args: &LearnArgs,
+    args: &LearnOptions,
     subject: &Subject,
     iut: &Iut,
     reference: &Iut,
@@ -1487,7 +1497,7 @@ fn check(
 /// learning), replayed and judged; the violations are written as scenarios to
 /// `OUT/differences/`. Returns the differences and how many are violations.
 fn diff(
-    args: &LearnArgs,
+    args: &LearnOptions,
     subject: &Subject,
     (iut, model): (&Iut, &Model),
     (reference, ref_model): (&Iut, &Model),
@@ -1593,7 +1603,7 @@ fn diff(
 /// whether or not the models differ, in what the abstraction leaves out (media, timing within a
 /// window). Returns the violations and what each showed.
 fn cover(
-    args: &LearnArgs,
+    args: &LearnOptions,
     subject: &Subject,
     sul: &Asker,
     model: &Model,
@@ -1655,7 +1665,8 @@ fn cover(
 /// The role, alphabet and inputs `args` choose of `family`'s; in real time an action's window is
 /// longer.
 fn subject(
-    args: &LearnArgs,
+    families: &Families,
+    args: &LearnOptions,
     family: &'static dyn DynFamily,
     real_time: bool,
 ) -> Result<Subject, String> {
@@ -1757,7 +1768,7 @@ fn subject(
     // A program's mutant is told apart from the program by the unmutated program's runs.
     let unmutated = match args.iut.rsplit_once('!') {
         Some((program, _)) if program.ends_with(".json") => Some(
-            FAMILIES
+            families
                 .parse_iut(program)
                 .map_err(|e| format!("--iut: {program}: {e}"))?,
         ),

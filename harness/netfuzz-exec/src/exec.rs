@@ -29,7 +29,7 @@ use serde_json::Value;
 use std::collections::{BTreeSet, VecDeque};
 
 /// The family's mutator: its step shapes (read from its scenario schema) and its layouts.
-pub(super) struct FamilyMutator {
+pub struct FamilyMutator {
     family: &'static dyn DynFamily,
     shapes: Steps,
     /// Inputs run over real UDP, where a delay costs its length.
@@ -37,7 +37,7 @@ pub(super) struct FamilyMutator {
 }
 
 impl FamilyMutator {
-    pub(super) fn new(family: &'static dyn DynFamily, real_time: bool) -> FamilyMutator {
+    pub fn new(family: &'static dyn DynFamily, real_time: bool) -> FamilyMutator {
         let schema = serde_json::to_value(family.scenario_schema()).unwrap_or_default();
         FamilyMutator {
             family,
@@ -105,7 +105,7 @@ const PROCESSES_REMEMBERED: usize = 64;
 /// The inputs each kept process served lately (newest last), by process id, the process that
 /// served last at the end.
 #[derive(Default)]
-pub(super) struct Recent(std::sync::Mutex<Vec<(u32, VecDeque<Value>)>>);
+pub struct Recent(std::sync::Mutex<Vec<(u32, VecDeque<Value>)>>);
 
 impl Recent {
     fn served(&self, pid: u32, input: &Value) {
@@ -148,7 +148,7 @@ impl Recent {
 const PATIENCE: u64 = 5;
 
 /// Runs inputs against the IUT and, when needed, against the reference it is compared with.
-pub(super) struct Runner<'a> {
+pub struct Runner<'a> {
     pub family: &'static dyn DynFamily,
     pub iut: &'a Iut,
     /// The IUT as the search runs it: an external responder kept running from one input to the
@@ -182,7 +182,7 @@ pub(super) struct Runner<'a> {
 /// mutated to thousands, or an option asking the reference for gigabits of media, costs no
 /// more than a few dozen ordinary inputs. A run that needs more is not judged (`over_budget`).
 /// Over real UDP the sends an input's steps ask for are held to the same number.
-pub(super) const RUN_BUDGET_STEPS: u64 = 2_000;
+pub const RUN_BUDGET_STEPS: u64 = 2_000;
 
 /// How many datagrams a scenario's steps send at least: each step once, or its `times`.
 fn requested_sends(scenario: &Value) -> u64 {
@@ -196,13 +196,13 @@ fn requested_sends(scenario: &Value) -> u64 {
 }
 
 /// Whether `o` is a run stopped by [`RUN_BUDGET_STEPS`].
-pub(super) fn over_budget(o: &ScenarioOutcome) -> bool {
+pub fn over_budget(o: &ScenarioOutcome) -> bool {
     o.verdict == OutcomeVerdict::Error && o.reasons.iter().any(|r| r.starts_with(OVER_BUDGET))
 }
 
 /// Whether `o` is a run that could not be run at all (the IUT would not start, a socket could not
 /// be opened …), not one the budget stopped: nothing to judge, and no pass either.
-pub(super) fn could_not_run(o: &ScenarioOutcome) -> bool {
+pub fn could_not_run(o: &ScenarioOutcome) -> bool {
     o.verdict == OutcomeVerdict::Error && !over_budget(o)
 }
 
@@ -265,12 +265,12 @@ impl Runner<'_> {
     }
 
     /// `scenario` with the family's probe after its steps; and how many steps were the input's.
-    pub(super) fn probed(&self, scenario: &Value) -> (Value, usize) {
+    pub fn probed(&self, scenario: &Value) -> (Value, usize) {
         self.probed_with(scenario, false)
     }
 
     /// [`probed`](Self::probed), the probe `patient` or not (see [`PATIENCE`]).
-    pub(super) fn probed_with(&self, scenario: &Value, patient: bool) -> (Value, usize) {
+    pub fn probed_with(&self, scenario: &Value, patient: bool) -> (Value, usize) {
         let mut steps = scenario["peer"]["steps"]
             .as_array()
             .cloned()
@@ -339,7 +339,7 @@ impl Runner<'_> {
 
     /// Runs an input (probe appended, `patient` or not) on the IUT: its outcome and the input's
     /// step count; `None` when the mutation made a scenario the family refuses (not run).
-    pub(super) fn exec(&self, input: &Value, patient: bool) -> Option<(ScenarioOutcome, usize)> {
+    pub fn exec(&self, input: &Value, patient: bool) -> Option<(ScenarioOutcome, usize)> {
         let (probed, input_len) = self.probed_with(input, patient);
         self.run_on(self.iut, &probed).map(|o| (o, input_len))
     }
@@ -630,7 +630,7 @@ impl Executor for Runner<'_> {
 /// IUT the family's references (the bases of its mutants, in their order: an input only a legacy
 /// endpoint runs is compared with the legacy one). A reference has none: against it only crashes
 /// and hangs of its own count.
-pub(super) fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Vec<Iut> {
+pub fn baseline_of(iut: &Iut, family: &'static dyn DynFamily) -> Vec<Iut> {
     let reference = |f: &'static str, base: &str| Iut::Reference {
         name: format!("ref:{base}"),
         family: f,
@@ -776,5 +776,24 @@ mod tests {
                 "IUT -> DATA seq .. ( datagrams, until . ms)",
             ]
         );
+    }
+
+    #[test]
+    fn an_input_s_sends_count_each_step_once_or_its_times() {
+        let scenario = serde_json::json!({"peer": {"steps": [
+            {"send_syn": {"version": 1}},
+            {"send_data": {"times": 5000}},
+            {"wait": {"ms": 10}},
+        ]}});
+        // Past the budget: the input is over it before it runs.
+        assert_eq!(requested_sends(&scenario), 5002);
+        assert!(requested_sends(&scenario) > RUN_BUDGET_STEPS);
+        assert_eq!(requested_sends(&serde_json::json!({})), 0);
+    }
+
+    #[test]
+    fn only_the_decryption_rule_is_about_the_capture() {
+        assert!(about_the_capture("proton.packet.decrypt"));
+        assert!(!about_the_capture("darktower.controller.capacity"));
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// One finding (one bug: one kind and one minimised shape).
 #[derive(Debug, Clone, Serialize)]
-pub(super) struct Finding {
+pub struct Finding {
     pub kind: String,
     /// The scenario that replays it (`harness run SCENARIO --iut …`).
     pub scenario: String,
@@ -51,7 +51,7 @@ impl Finding {
 
 /// Mean, median, 90th percentile and largest of some durations, s.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub(super) struct Spread {
+pub struct Spread {
     /// Against the median, what the slow tail costs.
     pub mean: f64,
     pub median: f64,
@@ -60,7 +60,7 @@ pub(super) struct Spread {
 }
 
 impl Spread {
-    pub(super) fn of(values: &mut [f64]) -> Spread {
+    pub fn of(values: &mut [f64]) -> Spread {
         if values.is_empty() {
             return Spread::default();
         }
@@ -77,7 +77,7 @@ impl Spread {
 
 /// The whole run.
 #[derive(Debug, Serialize)]
-pub(super) struct Summary {
+pub struct Summary {
     pub iut: String,
     pub family: String,
     pub seed: u64,
@@ -113,7 +113,7 @@ pub(super) struct Summary {
 
 impl Summary {
     /// Writes `fuzz.json`, `fuzz.md` and `fuzz.html` into `dir`.
-    pub(super) fn write(&self, dir: &Path) -> io::Result<()> {
+    pub fn write(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
         std::fs::write(dir.join("fuzz.json"), json + "\n")?;
@@ -263,7 +263,7 @@ impl Summary {
     }
 
     /// The one line printed at the end.
-    pub(super) fn line(&self, dir: &Path) -> String {
+    pub fn line(&self, dir: &Path) -> String {
         format!(
             "{}; report {}",
             self.headline(),
