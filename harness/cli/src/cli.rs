@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use handshake_check::{CheckRequest, Tolerance};
 
-use crate::families::{FAMILIES, REGISTRY};
+use handshake_plugin::Registry;
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = handshake_scenario::exit::OK;
@@ -303,9 +303,10 @@ Examples:
 pub struct CheckArgs {
     /// A pcap or pcapng capture (tcpdump, Wireshark, or the harness's own).
     pub file: PathBuf,
-    /// The protocol family of the traffic.
-    #[arg(long, default_value = crate::families::DEFAULT_PROTOCOL)]
-    pub protocol: String,
+    /// The protocol family of the traffic (default: the first the harness lists, the media
+    /// stream).
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// The profile the traffic must follow (the family's; the media stream's: legacy, udp_push,
     /// 3way[+allow_legacy_start][+optimistic_start], default 3way).
     #[arg(long)]
@@ -338,13 +339,13 @@ pub struct CheckArgs {
 }
 
 /// The whole command line: the generic commands with every family's mounted.
-pub fn command() -> clap::Command {
+pub fn command(registry: &Registry) -> clap::Command {
     let mut cmd = Cli::command();
     let mut peer = clap::Command::new("peer")
         .about("Run a family's reference endpoint over real UDP as a tool (e.g. a ctsTraffic-like responder or initiator)")
         .subcommand_required(true)
         .arg_required_else_help(true);
-    for f in REGISTRY.plugins {
+    for f in registry.plugins {
         cmd = cmd.subcommands(f.commands());
         // A family's options join `check`; its help stays the command's own.
         cmd = cmd.mut_subcommand("check", |c| {
@@ -361,27 +362,30 @@ pub fn command() -> clap::Command {
         peer = peer.subcommands(f.peer_commands());
     }
     cmd = cmd.subcommand(peer);
+    // A command's examples, where the registry has the command (`decode` is the media stream's).
     for (name, examples) in EXAMPLES {
-        cmd = cmd.mut_subcommand(name, |c| c.after_help(*examples));
+        if cmd.find_subcommand(name).is_some() {
+            cmd = cmd.mut_subcommand(name, |c| c.after_help(*examples));
+        }
     }
     cmd
 }
 
 /// Parses the process arguments and runs; returns the exit code.
-pub fn main() -> i32 {
+pub fn main(registry: &Registry) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    run_args(std::env::args_os(), &mut out)
+    run_args(registry, std::env::args_os(), &mut out)
 }
 
 /// Parses `argv` (the program name first) and runs, writing results to `out` and diagnostics to
 /// stderr; returns the exit code.
-pub fn run_args<I, T>(argv: I, out: &mut dyn Write) -> i32
+pub fn run_args<I, T>(registry: &Registry, argv: I, out: &mut dyn Write) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = match command().try_get_matches_from(argv) {
+    let matches = match command(registry).try_get_matches_from(argv) {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();
@@ -398,22 +402,22 @@ where
     }
     match matches.subcommand() {
         Some(("peer", m)) => {
-            for f in REGISTRY.plugins {
+            for f in registry.plugins {
                 if let Some(code) = f.run_peer(m) {
                     return code;
                 }
             }
             EXIT_INPUT
         }
-        Some(("check", m)) => run_check(m, out),
+        Some(("check", m)) => run_check(registry, m, out),
         Some((name, m)) => {
-            for f in REGISTRY.plugins {
+            for f in registry.plugins {
                 if let Some(code) = f.run(name, m, out) {
                     return code;
                 }
             }
             match Cli::from_arg_matches(&matches) {
-                Ok(cli) => run(cli, out),
+                Ok(cli) => run(registry, cli, out),
                 Err(e) => {
                     let _ = e.print();
                     EXIT_INPUT
@@ -424,7 +428,7 @@ where
     }
 }
 
-fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
+fn run_check(registry: &Registry, matches: &ArgMatches, out: &mut dyn Write) -> i32 {
     let args = match CheckArgs::from_arg_matches(matches) {
         Ok(a) => a,
         Err(e) => {
@@ -432,11 +436,14 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let Some(family) = REGISTRY.plugin(&args.protocol) else {
+    let protocol = args
+        .protocol
+        .as_deref()
+        .unwrap_or(registry.families.default_name());
+    let Some(family) = registry.plugin(protocol) else {
         eprintln!(
-            "error: --protocol {}: expected one of {}",
-            args.protocol,
-            FAMILIES.names().join(", ")
+            "error: --protocol {protocol}: expected one of {}",
+            registry.families.names().join(", ")
         );
         return EXIT_INPUT;
     };
@@ -459,34 +466,35 @@ fn run_check(matches: &ArgMatches, out: &mut dyn Write) -> i32 {
 }
 
 /// Runs a parsed generic command line, writing results to `out` and diagnostics to stderr.
-pub fn run(cli: Cli, out: &mut dyn Write) -> i32 {
+pub fn run(registry: &Registry, cli: Cli, out: &mut dyn Write) -> i32 {
+    let families = registry.families;
     match cli.command {
         // Parsed without the families' options: run as if given only the generic ones.
-        Command::Check(args) => run_args(check_argv(args), out),
-        Command::Run(args) => crate::run_cmd::run(args, out),
-        Command::Mutants(args) => crate::mutants_cmd::run(args, out),
-        Command::Fuzz(args) => crate::fuzz_cmd::run(args, out),
-        Command::Learn(args) => crate::learn_cmd::run(args, out),
-        Command::Interop(args) => crate::interop_cmd::run(args, out),
-        Command::Coverage(args) => crate::mutants_cmd::coverage(args, out),
-        Command::Decisions(args) => crate::decisions_cmd::run(args, out),
-        Command::Probe(args) => crate::probe_cmd::run(args, out),
+        Command::Check(args) => run_args(registry, check_argv(args), out),
+        Command::Run(args) => crate::run_cmd::run(families, args, out),
+        Command::Mutants(args) => crate::mutants_cmd::run(families, args, out),
+        Command::Fuzz(args) => crate::fuzz_cmd::run(families, args, out),
+        Command::Learn(args) => crate::learn_cmd::run(families, args, out),
+        Command::Interop(args) => crate::interop_cmd::run(registry, args, out),
+        Command::Coverage(args) => crate::mutants_cmd::coverage(families, args, out),
+        Command::Decisions(args) => crate::decisions_cmd::run(families, args, out),
+        Command::Probe(args) => crate::probe_cmd::run(families, args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
-        Command::Schema { which } => schema(&which, out),
+        Command::Schema { which } => schema(registry, &which, out),
         Command::Completions { shell } => {
             // Into memory first: the generator panics on a write error (a closed pipe).
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command(), "harness", &mut script);
+            clap_complete::generate(shell, &mut command(registry), "harness", &mut script);
             write_or_fail(out, &String::from_utf8_lossy(&script))
         }
-        Command::Man { dir } => man(dir, out),
-        Command::Scenarios(command) => crate::scenarios_cmd::run(command, out),
+        Command::Man { dir } => man(registry, dir, out),
+        Command::Scenarios(command) => crate::scenarios_cmd::run(families, command, out),
     }
 }
 
 /// `harness man [--dir DIR]`.
-fn man(dir: Option<PathBuf>, out: &mut dyn Write) -> i32 {
-    let cmd = command();
+fn man(registry: &Registry, dir: Option<PathBuf>, out: &mut dyn Write) -> i32 {
+    let cmd = command(registry);
     let written = match &dir {
         Some(d) => std::fs::create_dir_all(d).and_then(|()| clap_mangen::generate_to(cmd, d)),
         None => clap_mangen::Man::new(cmd).render(out),
@@ -508,7 +516,9 @@ fn man(dir: Option<PathBuf>, out: &mut dyn Write) -> i32 {
 /// The command line that asks for `args` (the generic options of `harness check`).
 fn check_argv(args: CheckArgs) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec!["harness".into(), "check".into(), args.file.into()];
-    argv.extend(["--protocol".into(), args.protocol.into()]);
+    if let Some(p) = args.protocol {
+        argv.extend(["--protocol".into(), p.into()]);
+    }
     if let Some(p) = args.profile {
         argv.extend(["--profile".into(), p.into()]);
     }
@@ -533,9 +543,9 @@ fn check_argv(args: CheckArgs) -> Vec<OsString> {
 }
 
 /// `harness schema NAME`.
-fn schema(which: &str, out: &mut dyn Write) -> i32 {
+fn schema(registry: &Registry, which: &str, out: &mut dyn Write) -> i32 {
     let text = match which {
-        "scenario" => FAMILIES.scenario_schema(),
+        "scenario" => registry.families.scenario_schema(),
         "iut-manifest" => handshake_scenario::external::manifest::schema_json(),
         "expectations" => {
             let schema = schemars::schema_for!(handshake_scenario::results::Expectations);
@@ -544,7 +554,7 @@ fn schema(which: &str, out: &mut dyn Write) -> i32 {
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             )
         }
-        name => match REGISTRY
+        name => match registry
             .plugins
             .iter()
             .flat_map(|f| f.schemas())
@@ -553,7 +563,7 @@ fn schema(which: &str, out: &mut dyn Write) -> i32 {
             Some((_, text)) => text,
             None => {
                 let mut known = vec!["scenario", "expectations", "iut-manifest"];
-                let family: Vec<&'static str> = REGISTRY
+                let family: Vec<&'static str> = registry
                     .plugins
                     .iter()
                     .flat_map(|f| f.schemas())

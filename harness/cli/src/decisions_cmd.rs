@@ -7,7 +7,7 @@ use clap::Args;
 use handshake_scenario::{Class, DynFamily};
 
 use crate::cli::{EXIT_INPUT, EXIT_OK};
-use crate::families::FAMILIES;
+use handshake_scenario::Families;
 
 /// `harness decisions` arguments.
 #[derive(Debug, Args)]
@@ -24,16 +24,16 @@ pub struct DecisionsArgs {
 }
 
 /// Runs `harness decisions`.
-pub fn run(args: DecisionsArgs, out: &mut dyn Write) -> i32 {
+pub fn run(families: Families, args: DecisionsArgs, out: &mut dyn Write) -> i32 {
     let families: Vec<&'static dyn DynFamily> = match &args.family {
-        Some(name) => match FAMILIES.require(name) {
+        Some(name) => match families.require(name) {
             Ok(f) => vec![f],
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_INPUT;
             }
         },
-        None => FAMILIES.0.to_vec(),
+        None => families.0.to_vec(),
     };
     let text = if args.json {
         json_lines(&families, args.class.as_deref())

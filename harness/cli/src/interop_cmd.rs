@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use handshake_check::Tolerance;
 use handshake_interop::Request;
 
-use crate::families::REGISTRY;
+use handshake_plugin::Registry;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
 /// `harness interop` arguments.
@@ -72,7 +72,7 @@ impl InteropArgs {
 }
 
 /// Runs `harness interop`.
-pub fn run(mut args: InteropArgs, out: &mut dyn Write) -> i32 {
+pub fn run(registry: &Registry, mut args: InteropArgs, out: &mut dyn Write) -> i32 {
     for path in std::iter::once(&mut args.matrix).chain(args.expected.as_mut()) {
         match crate::library::resolve(path) {
             Ok(p) => *path = p,
@@ -84,13 +84,13 @@ pub fn run(mut args: InteropArgs, out: &mut dyn Write) -> i32 {
     }
     let matrix = args.expected.clone().unwrap_or_else(|| args.matrix.clone());
     let family = match handshake_interop::matrix::protocol_of(&matrix) {
-        Ok(p) => match REGISTRY.interop().into_iter().find(|f| f.name() == p) {
+        Ok(p) => match registry.interop().into_iter().find(|f| f.name() == p) {
             Some(f) => f,
             None => {
                 eprintln!(
                     "error: {}: protocol `{p}` has no interop matrices (known: {})",
                     matrix.display(),
-                    REGISTRY
+                    registry
                         .interop()
                         .iter()
                         .map(|f| f.name())

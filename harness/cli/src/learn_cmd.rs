@@ -9,7 +9,7 @@ use clap::Args;
 use handshake_learn_scenario::LearnOptions;
 
 use crate::cli::EXIT_INPUT;
-use crate::families::FAMILIES;
+use handshake_scenario::Families;
 
 /// `harness learn`.
 #[derive(Debug, Args)]
@@ -124,8 +124,8 @@ impl From<LearnArgs> for LearnOptions {
 }
 
 /// Runs `harness learn`.
-pub fn run(args: LearnArgs, out: &mut dyn Write) -> i32 {
-    match handshake_learn_scenario::learn(&FAMILIES, &args.into(), out) {
+pub fn run(families: Families, args: LearnArgs, out: &mut dyn Write) -> i32 {
+    match handshake_learn_scenario::learn(&families, &args.into(), out) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

@@ -6,7 +6,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let code = std::panic::catch_unwind(handshake_harness::cli::main);
+    let code = std::panic::catch_unwind(|| {
+        handshake_harness::cli::main(&handshake_harness::families::REGISTRY)
+    });
     // Responders kept running between runs end with the harness, even after a panic (they are
     // one pool for all threads: no thread's end takes them along).
     handshake_scenario::external::ExternalIut::forget_all_kept();

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use handshake_mutants::{caught_as_text, families_of, markdown, MutantsError, Subject};
 use handshake_scenario::{Iut, LoadedScenario};
 
-use crate::families::FAMILIES;
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
+use handshake_scenario::Families;
 
 /// `harness mutants` arguments.
 #[derive(Debug, clap::Args)]
@@ -57,9 +57,13 @@ pub struct CoverageArgs {
     #[arg(long)]
     pub report: Option<PathBuf>,
 }
-fn load(paths: &[PathBuf], skip_tags: &[String]) -> Result<Vec<LoadedScenario>, MutantsError> {
+fn load(
+    families: Families,
+    paths: &[PathBuf],
+    skip_tags: &[String],
+) -> Result<Vec<LoadedScenario>, MutantsError> {
     let paths = crate::library::resolve_all(paths).map_err(MutantsError::Scenarios)?;
-    handshake_mutants::load(&FAMILIES, &paths, skip_tags)
+    handshake_mutants::load(&families, &paths, skip_tags)
 }
 
 fn default_jobs(subject: &Subject, jobs: Option<u16>) -> usize {
@@ -72,8 +76,8 @@ fn default_jobs(subject: &Subject, jobs: Option<u16>) -> usize {
     }
 }
 /// Runs `harness mutants`.
-pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
-    let scenarios = match load(&args.scenarios, &args.skip_tag) {
+pub fn run(families: Families, args: MutantsArgs, out: &mut dyn Write) -> i32 {
+    let scenarios = match load(families, &args.scenarios, &args.skip_tag) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -81,8 +85,8 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
         }
     };
     let subject = match &args.iut {
-        None => Ok(Subject::Reference(families_of(&FAMILIES, &scenarios))),
-        Some(text) => match FAMILIES.parse_iut(text) {
+        None => Ok(Subject::Reference(families_of(&families, &scenarios))),
+        Some(text) => match families.parse_iut(text) {
             Ok(Iut::External(mut e)) => {
                 e.set_tolerance(handshake_check::Tolerance::from_ms(args.tolerance_ms));
                 Ok(Subject::External(e))
@@ -105,7 +109,7 @@ pub fn run(args: MutantsArgs, out: &mut dyn Write) -> i32 {
     }
     let jobs = default_jobs(&subject, args.jobs);
     let report = match handshake_mutants::mutants(
-        &FAMILIES,
+        &families,
         &scenarios,
         &subject,
         &args.mutant,
@@ -188,17 +192,17 @@ fn write_report_files(dir: &std::path::Path, files: &[(&str, String)]) -> std::i
     Ok(())
 }
 /// Runs `harness coverage`: ids with the scenarios that exercise them and the mutants they kill.
-pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
-    let scenarios = match load(&args.scenarios, &[]) {
+pub fn coverage(families: Families, args: CoverageArgs, out: &mut dyn Write) -> i32 {
+    let scenarios = match load(families, &args.scenarios, &[]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_INPUT;
         }
     };
-    let subject = Subject::Reference(families_of(&FAMILIES, &scenarios));
+    let subject = Subject::Reference(families_of(&families, &scenarios));
     let report = match handshake_mutants::mutants(
-        &FAMILIES,
+        &families,
         &scenarios,
         &subject,
         &[],
@@ -211,7 +215,7 @@ pub fn coverage(args: CoverageArgs, out: &mut dyn Write) -> i32 {
             return EXIT_INPUT;
         }
     };
-    let covered = handshake_mutants::coverage(&FAMILIES, &scenarios, &report);
+    let covered = handshake_mutants::coverage(&families, &scenarios, &report);
     let (entries, gaps) = (&covered.entries, &covered.gaps);
     for e in entries {
         let _ = writeln!(

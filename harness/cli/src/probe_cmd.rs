@@ -9,7 +9,7 @@ use handshake_scenario::external::probe;
 use handshake_scenario::Iut;
 
 use crate::cli::{EXIT_FAILED, EXIT_INPUT, EXIT_OK};
-use crate::families::FAMILIES;
+use handshake_scenario::Families;
 
 /// `harness probe` arguments.
 #[derive(Debug, Args)]
@@ -33,14 +33,14 @@ pub struct ProbeArgs {
 
 /// Runs `harness probe`. Exit 0 when something was inferred, 1 when the program answered no
 /// question, 2 on usage errors.
-pub fn run(args: ProbeArgs, out: &mut dyn Write) -> i32 {
+pub fn run(families: Families, args: ProbeArgs, out: &mut dyn Write) -> i32 {
     let text = match (&args.iut, &args.iut_cmd, &args.iut_addr) {
         (Some(i), _, _) => i.clone(),
         (_, Some(c), _) => format!("cmd:{c}"),
         (_, _, Some(a)) => format!("addr:{a}"),
         _ => unreachable!("clap requires one"),
     };
-    let external = match FAMILIES.parse_iut(&text) {
+    let external = match families.parse_iut(&text) {
         Ok(Iut::External(e)) => e,
         Ok(Iut::Reference { name, .. }) => {
             eprintln!("error: {name} is a reference profile: it is known, not probed");
@@ -54,7 +54,7 @@ pub fn run(args: ProbeArgs, out: &mut dyn Write) -> i32 {
     let declared = external.manifest().and_then(|m| m.protocol.clone());
     let names: Vec<String> = match (args.family.clone(), declared) {
         (Some(f), _) | (None, Some(f)) => vec![f],
-        (None, None) => FAMILIES
+        (None, None) => families
             .0
             .iter()
             .filter(|f| !f.probing().probes.is_empty())
@@ -63,7 +63,7 @@ pub fn run(args: ProbeArgs, out: &mut dyn Write) -> i32 {
     };
     let mut reports = Vec::new();
     for name in &names {
-        let family = match FAMILIES.require(name) {
+        let family = match families.require(name) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {e}");

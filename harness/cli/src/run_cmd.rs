@@ -12,7 +12,7 @@ use handshake_scenario::results::{Expectations, RunReport, Status};
 use handshake_scenario::runner::{parse_partition, scenario_files, Plan};
 use handshake_scenario::{Iut, LoadedScenario};
 
-use crate::families::FAMILIES;
+use handshake_scenario::Families;
 
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
@@ -85,9 +85,9 @@ pub struct RunArgs {
 }
 
 /// Runs `harness run`.
-pub fn run(args: RunArgs, out: &mut dyn Write) -> i32 {
-    match prepare(&args) {
-        Ok(plan) => execute(&args, plan, out),
+pub fn run(families: Families, args: RunArgs, out: &mut dyn Write) -> i32 {
+    match prepare(families, &args) {
+        Ok(plan) => execute(families, &args, plan, out),
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_INPUT
@@ -98,7 +98,7 @@ pub fn run(args: RunArgs, out: &mut dyn Write) -> i32 {
 /// Workers for real-time IUTs: their scenarios mostly wait on timers.
 pub const REAL_TIME_JOBS: usize = 16;
 
-fn prepare(args: &RunArgs) -> Result<Plan, String> {
+fn prepare(families: Families, args: &RunArgs) -> Result<Plan, String> {
     let iut_texts = args
         .iut
         .iter()
@@ -106,14 +106,14 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
         .chain(args.iut_cmd.iter().map(|c| format!("cmd:{c}")))
         .chain(args.iut_addr.iter().map(|a| format!("addr:{a}")));
     let mut iuts = iut_texts
-        .map(|s| FAMILIES.parse_iut(&s))
+        .map(|s| families.parse_iut(&s))
         .collect::<Result<Vec<_>, _>>()?;
     for iut in &mut iuts {
         iut.set_tolerance(handshake_check::Tolerance::from_ms(args.tolerance_ms));
         iut.limit_received(args.max_received_mb.saturating_mul(1 << 20));
     }
     let paths = crate::library::resolve_all(&args.scenarios)?;
-    let mut scenarios = FAMILIES
+    let mut scenarios = families
         .load_all(&scenario_files(&paths)?)
         .map_err(|e| e.0)?;
     for warning in unknown_tags(&args.tag, &args.skip_tag, &scenarios) {
@@ -127,7 +127,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
             .is_none_or(|f| s.id().contains(f.as_str()))
     });
     scenarios.sort_by(|a, b| a.id().cmp(b.id()));
-    probe_silent_iuts(&mut iuts, &scenarios, args.seed.unwrap_or(1));
+    probe_silent_iuts(families, &mut iuts, &scenarios, args.seed.unwrap_or(1));
     let mut expectations = BTreeMap::new();
     for path in &args.expectations {
         let e: Expectations =
@@ -144,7 +144,7 @@ fn prepare(args: &RunArgs) -> Result<Plan, String> {
                 ));
             }
         }
-        let iut = FAMILIES
+        let iut = families
             .parse_iut(&e.iut)
             .map(|i| i.name().to_owned())
             .unwrap_or_else(|_| e.iut.clone());
@@ -195,16 +195,21 @@ fn unknown_tags(
 /// Finds out what each external program that says nothing of its profiles speaks (`--iut-cmd`,
 /// `--iut-addr` without `@PROFILE`, a manifest without `profiles`), for every family of the
 /// selected scenarios that can ask (`harness probe`), and takes the answer as its manifest.
-fn probe_silent_iuts(iuts: &mut [Iut], scenarios: &[LoadedScenario], seed: u64) {
-    let mut families: Vec<&'static str> = scenarios.iter().map(|s| s.family()).collect();
-    families.sort_unstable();
-    families.dedup();
+fn probe_silent_iuts(
+    families: Families,
+    iuts: &mut [Iut],
+    scenarios: &[LoadedScenario],
+    seed: u64,
+) {
+    let mut names: Vec<&'static str> = scenarios.iter().map(|s| s.family()).collect();
+    names.sort_unstable();
+    names.dedup();
     for iut in iuts.iter_mut() {
         let Iut::External(external) = iut else {
             continue;
         };
-        for name in &families {
-            let Some(family) = FAMILIES.get(name) else {
+        for name in &names {
+            let Some(family) = families.get(name) else {
                 continue;
             };
             let (_, probed) =
@@ -265,7 +270,7 @@ fn expectations_hints(given: &[PathBuf], report: &RunReport) -> Vec<String> {
     hints
 }
 
-fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
+fn execute(families: Families, args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     let selected = plan.selected().len();
     if selected == 0 {
         eprintln!("error: no scenario selected (check the paths, --tag, --skip-tag, --filter and --partition)");
@@ -323,7 +328,7 @@ fn execute(args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {
     }
     if let Some(dir) = &args.report {
         let errors = write_errors.into_inner().unwrap_or_default();
-        if let Err(code) = write_report_files(dir, &report, errors, out) {
+        if let Err(code) = write_report_files(families, dir, &report, errors, out) {
             return code;
         }
     }
@@ -436,13 +441,14 @@ fn print_results(report: &RunReport, out: &mut dyn Write) {
 /// Writes the run's reports into `dir`, beside the results already written there (`errors`: what
 /// failed of those); `Err`: the exit code, every error said.
 fn write_report_files(
+    families: Families,
     dir: &std::path::Path,
     report: &RunReport,
     mut errors: Vec<String>,
     out: &mut dyn Write,
 ) -> Result<(), i32> {
     if let Err(e) = handshake_report::write_reports(dir, report)
-        .and_then(|_| handshake_report::html::write_run_index(dir, report, &FAMILIES))
+        .and_then(|_| handshake_report::html::write_run_index(dir, report, &families))
     {
         errors.push(e.to_string());
     }

@@ -9,8 +9,8 @@ use handshake_scenario::runner::scenario_files;
 use handshake_scenario::LoadedScenario;
 
 use crate::cli::{EXIT_INPUT, EXIT_OK};
-use crate::families::FAMILIES;
 use crate::library;
+use handshake_scenario::Families;
 
 /// What to do with the libraries.
 #[derive(Debug, Subcommand)]
@@ -39,10 +39,12 @@ pub enum ScenariosCommand {
 }
 
 /// Runs `harness scenarios …`.
-pub fn run(command: ScenariosCommand, out: &mut dyn Write) -> i32 {
+pub fn run(families: Families, command: ScenariosCommand, out: &mut dyn Write) -> i32 {
     let result = match command {
-        ScenariosCommand::List { family, tag } => list(family.as_deref(), tag.as_deref(), out),
-        ScenariosCommand::Show { id } => show(&id, out),
+        ScenariosCommand::List { family, tag } => {
+            list(families, family.as_deref(), tag.as_deref(), out)
+        }
+        ScenariosCommand::Show { id } => show(families, &id, out),
         ScenariosCommand::Export { dir } => export(&dir, out),
     };
     match result {
@@ -55,29 +57,34 @@ pub fn run(command: ScenariosCommand, out: &mut dyn Write) -> i32 {
 }
 
 /// Every scenario of the library, with its file, sorted by id.
-fn library() -> Result<Vec<(PathBuf, LoadedScenario)>, String> {
+fn library(families: Families) -> Result<Vec<(PathBuf, LoadedScenario)>, String> {
     let dir = library::resolve(Path::new("vectors/scenarios"))?;
     let mut out = Vec::new();
     for file in scenario_files(&[dir])? {
-        let s = FAMILIES.load(&file).map_err(|e| e.0)?;
+        let s = families.load(&file).map_err(|e| e.0)?;
         out.push((file, s));
     }
     out.sort_by(|a, b| a.1.id().cmp(b.1.id()));
     Ok(out)
 }
 
-fn list(family: Option<&str>, tag: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
+fn list(
+    families: Families,
+    family: Option<&str>,
+    tag: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     if let Some(f) = family {
-        FAMILIES.require(f).map_err(|e| e.to_string())?;
+        families.require(f).map_err(|e| e.to_string())?;
     }
     let mut n = 0;
-    for (_, s) in library()? {
+    for (_, s) in library(families)? {
         if family.is_some_and(|f| s.family() != f)
             || tag.is_some_and(|t| !s.tags().iter().any(|x| x == t))
         {
             continue;
         }
-        let (initiator, responder) = FAMILIES
+        let (initiator, responder) = families
             .get(s.family())
             .map_or(("initiator", "responder"), |f| f.role_names());
         let role = match s.role() {
@@ -99,8 +106,8 @@ fn list(family: Option<&str>, tag: Option<&str>, out: &mut dyn Write) -> Result<
     writeln!(out, "{n} scenarios").map_err(|e| e.to_string())
 }
 
-fn show(id: &str, out: &mut dyn Write) -> Result<(), String> {
-    let all = library()?;
+fn show(families: Families, id: &str, out: &mut dyn Write) -> Result<(), String> {
+    let all = library(families)?;
     let Some((file, _)) = all.iter().find(|(_, s)| s.id() == id) else {
         let close: Vec<&str> = all
             .iter()

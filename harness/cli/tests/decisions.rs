@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use handshake_check::Basis;
-use handshake_harness::families::FAMILIES;
+use handshake_harness::families::REGISTRY;
 use handshake_scenario::{Class, Strength};
 
 #[test]
 fn docs_decisions_md_is_the_tables() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/decisions.md");
-    let want = handshake_harness::decisions_cmd::markdown(FAMILIES.0, None);
+    let want = handshake_harness::decisions_cmd::markdown(REGISTRY.families.0, None);
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::write(&path, &want).expect("write docs/decisions.md");
     }
@@ -27,7 +27,7 @@ fn docs_decisions_md_is_the_tables() {
 #[test]
 fn every_fact_cites_a_source_location_with_a_facts_strength() {
     let mut wrong = Vec::new();
-    for f in FAMILIES.0 {
+    for f in REGISTRY.families.0 {
         for d in f.citations().decisions {
             let located = !d.locations().is_empty();
             match (d.class, d.strength) {
@@ -67,7 +67,7 @@ fn every_fact_cites_a_source_location_with_a_facts_strength() {
 #[test]
 fn every_rule_rests_on_one_class_and_says_which() {
     let mut wrong = Vec::new();
-    for f in FAMILIES.0 {
+    for f in REGISTRY.families.0 {
         let table = f.citations();
         for rule in f.rules() {
             let mut cited: Vec<Class> = rule

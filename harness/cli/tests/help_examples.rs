@@ -32,7 +32,7 @@ fn command_lines(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn every_subcommand_has_examples_that_parse() {
-    let cmd = command();
+    let cmd = command(&handshake_harness::families::REGISTRY);
     let mut commands = 0;
     for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
         let name = sub.get_name();
@@ -44,7 +44,9 @@ fn every_subcommand_has_examples_that_parse() {
         let lines = command_lines(text);
         assert!(!lines.is_empty(), "{name}: no command in its examples");
         for argv in lines {
-            if let Err(e) = command().try_get_matches_from(&argv) {
+            if let Err(e) =
+                command(&handshake_harness::families::REGISTRY).try_get_matches_from(&argv)
+            {
                 panic!("{argv:?} does not parse: {e}");
             }
             commands += 1;

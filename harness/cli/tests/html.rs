@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use handshake_harness::families::FAMILIES;
+use handshake_harness::families::REGISTRY;
 use handshake_harness::interop_cmd::{self, InteropArgs};
 use handshake_report::html;
 use handshake_report::{result_files, write_reports};
@@ -31,8 +31,14 @@ fn out_dir(name: &str) -> PathBuf {
 
 fn entry(file: &str, iut: &str, expected_failure: Option<&str>) -> ResultEntry {
     let path = root().join("vectors/scenarios/mediastream").join(file);
-    let scenario = FAMILIES.load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let iut = FAMILIES.parse_iut(iut).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = REGISTRY
+        .families
+        .load(&path)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let iut = REGISTRY
+        .families
+        .parse_iut(iut)
+        .unwrap_or_else(|e| panic!("{e}"));
     let seed = scenario.seed().unwrap_or(1);
     let outcome = scenario.run(&iut, seed);
     let status = Status::of(
@@ -194,8 +200,12 @@ fn run_report_page_is_self_contained_with_ladders_links_and_violations() {
     );
     let dir = out_dir("run");
     write_reports(&dir, &report).unwrap_or_else(|e| panic!("{e}"));
-    let index = html::write_run_index(&dir, &report, &handshake_harness::families::FAMILIES)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let index = html::write_run_index(
+        &dir,
+        &report,
+        &handshake_harness::families::REGISTRY.families,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(index, dir.join("index.html"));
     let page = std::fs::read_to_string(&index).unwrap_or_else(|e| panic!("{e}"));
     assert_self_contained(&page);
@@ -205,7 +215,7 @@ fn run_report_page_is_self_contained_with_ladders_links_and_violations() {
         html::render_run(
             &report,
             &result_files(&report),
-            &handshake_harness::families::FAMILIES
+            &handshake_harness::families::REGISTRY.families
         )
     );
 
@@ -290,7 +300,11 @@ fn interop_page_has_the_coloured_matrix_with_links_and_a_ladder_per_cell() {
         strict_profile: false,
     };
     assert_eq!(
-        interop_cmd::run(args, &mut Vec::new()),
+        interop_cmd::run(
+            &handshake_harness::families::REGISTRY,
+            args,
+            &mut Vec::new()
+        ),
         1,
         "one cell differs"
     );

@@ -43,7 +43,11 @@ fn library_meets_every_reference_profiles_expectations() {
         argv.extend(["--expectations".into(), e.display().to_string()]);
     }
     let mut out = Vec::new();
-    let code = cli::run(Cli::try_parse_from(&argv).expect("arguments"), &mut out);
+    let code = cli::run(
+        &handshake_harness::families::REGISTRY,
+        Cli::try_parse_from(&argv).expect("arguments"),
+        &mut out,
+    );
     let text = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{text}");
     // The known failures are counted apart, not as passes.
@@ -58,7 +62,8 @@ fn at_least_forty_scenarios_cover_the_named_cases() {
     let scenarios: Vec<_> = files
         .iter()
         .map(|f| {
-            handshake_harness::families::FAMILIES
+            handshake_harness::families::REGISTRY
+                .families
                 .load(f)
                 .unwrap_or_else(|e| panic!("{e}"))
         })
@@ -88,7 +93,8 @@ fn malformed_scenarios_are_located_and_exit_2() {
     let dir = scratch.path();
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\n  \"id\": \"x\",\n  \"title\": \"t\",\n  \"protocol\": \"mediastream\",\n  \"iut\": {\"role\": \"responder\"},\n  \"peer\": {\"steps\": [{\"sned\": {}}]}\n}\n").expect("write");
-    let err = handshake_harness::families::FAMILIES
+    let err = handshake_harness::families::REGISTRY
+        .families
         .load(&path)
         .expect_err("refused")
         .to_string();
@@ -106,7 +112,11 @@ fn malformed_scenarios_are_located_and_exit_2() {
     ];
     let mut out = Vec::new();
     assert_eq!(
-        cli::run(Cli::try_parse_from(argv).expect("args"), &mut out),
+        cli::run(
+            &handshake_harness::families::REGISTRY,
+            Cli::try_parse_from(argv).expect("args"),
+            &mut out
+        ),
         2
     );
     let argv = [
@@ -126,7 +136,11 @@ fn malformed_scenarios_are_located_and_exit_2() {
         .expect("read"),
     );
     assert_eq!(
-        cli::run(Cli::try_parse_from(argv).expect("args"), &mut out),
+        cli::run(
+            &handshake_harness::families::REGISTRY,
+            Cli::try_parse_from(argv).expect("args"),
+            &mut out
+        ),
         3,
         "no scenario selected"
     );
@@ -138,7 +152,11 @@ fn malformed_scenarios_are_located_and_exit_2() {
         "ref:legacy",
     ];
     assert_eq!(
-        cli::run(Cli::try_parse_from(argv).expect("args"), &mut out),
+        cli::run(
+            &handshake_harness::families::REGISTRY,
+            Cli::try_parse_from(argv).expect("args"),
+            &mut out
+        ),
         3,
         "only unsupported: nothing tested"
     );

@@ -17,6 +17,7 @@ fn library() -> String {
 fn every_mutant_is_caught() {
     let mut out = Vec::new();
     let code = cli::run(
+        &handshake_harness::families::REGISTRY,
         Cli::try_parse_from(["harness", "mutants", &library()]).expect("args"),
         &mut out,
     );
@@ -48,7 +49,11 @@ fn an_unknown_mutant_is_an_input_error() {
         "no-such-mutant",
     ];
     assert_eq!(
-        cli::run(Cli::try_parse_from(argv).expect("args"), &mut out),
+        cli::run(
+            &handshake_harness::families::REGISTRY,
+            Cli::try_parse_from(argv).expect("args"),
+            &mut out
+        ),
         2
     );
 }
@@ -57,6 +62,7 @@ fn an_unknown_mutant_is_an_input_error() {
 fn coverage_has_no_gaps() {
     let mut out = Vec::new();
     let code = cli::run(
+        &handshake_harness::families::REGISTRY,
         Cli::try_parse_from(["harness", "coverage", &library()]).expect("args"),
         &mut out,
     );
@@ -100,7 +106,11 @@ fn an_iut_that_cannot_start_is_an_input_error_not_a_score() {
         "--mutant",
         "media-before-ack",
     ];
-    let code = cli::run(Cli::try_parse_from(argv).expect("args"), &mut out);
+    let code = cli::run(
+        &handshake_harness::families::REGISTRY,
+        Cli::try_parse_from(argv).expect("args"),
+        &mut out,
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 2, "{}", String::from_utf8_lossy(&out));
 }

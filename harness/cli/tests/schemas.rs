@@ -16,7 +16,11 @@ fn committed_schema_matches_the_types(#[case] file: &str, #[case] which: &str) {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     let mut generated = Vec::new();
     assert_eq!(
-        handshake_harness::cli::run_args(["harness", "schema", which], &mut generated),
+        handshake_harness::cli::run_args(
+            &handshake_harness::families::REGISTRY,
+            ["harness", "schema", which],
+            &mut generated
+        ),
         0
     );
     assert!(
@@ -30,7 +34,11 @@ fn committed_schema_matches_the_types(#[case] file: &str, #[case] which: &str) {
 fn an_unknown_schema_is_a_usage_error() {
     let mut out = Vec::new();
     assert_eq!(
-        handshake_harness::cli::run_args(["harness", "schema", "nope"], &mut out),
+        handshake_harness::cli::run_args(
+            &handshake_harness::families::REGISTRY,
+            ["harness", "schema", "nope"],
+            &mut out
+        ),
         2
     );
 }

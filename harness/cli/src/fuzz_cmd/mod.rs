@@ -33,9 +33,9 @@ use handshake_scenario::exit::{
 use handshake_scenario::{interrupt, DynFamily, Iut};
 use serde_json::Value;
 
-use crate::families::FAMILIES;
 use handshake_netfuzz_exec::{baseline_of, exec, report, FamilyMutator, Runner};
 use handshake_netfuzz_exec::{Finding, Summary};
+use handshake_scenario::Families;
 use output::Terminal;
 
 /// `harness fuzz` arguments.
@@ -153,12 +153,13 @@ const FUZZ_MAX_RECEIVED_BYTES: u64 = 8 << 20;
 const SETTLE_MS: u64 = 100;
 
 fn load_skeletons(
+    families: Families,
     paths: &[PathBuf],
     family: &str,
     role: Option<&str>,
     real_time: bool,
 ) -> Result<Vec<Value>, String> {
-    let max_wait = FAMILIES
+    let max_wait = families
         .require(family)
         .map_or(MAX_WAIT_MS, |f| max_wait_ms(f, real_time));
     let files = handshake_scenario::runner::scenario_files(paths).map_err(|e| e.to_string())?;
@@ -168,7 +169,7 @@ fn load_skeletons(
         let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
-        let protocol = v["protocol"].as_str().unwrap_or(FAMILIES.default_name());
+        let protocol = v["protocol"].as_str().unwrap_or(families.default_name());
         let slow = v["tags"]
             .as_array()
             .is_some_and(|t| t.iter().any(|x| x == "slow"));
@@ -251,7 +252,7 @@ fn input_error(message: impl std::fmt::Display) -> i32 {
 }
 
 /// Runs `harness fuzz`.
-pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
+pub fn run(families: Families, args: FuzzArgs, out: &mut dyn Write) -> i32 {
     let Start {
         iut,
         family_name,
@@ -259,7 +260,7 @@ pub fn run(args: FuzzArgs, out: &mut dyn Write) -> i32 {
         skeletons,
         resumed,
         broken,
-    } = match start(&args) {
+    } = match start(families, &args) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -366,8 +367,8 @@ struct Start {
 
 /// The IUT, its family and the inputs the run starts from: the family's skeletons, then the
 /// corpus; `Err` is the exit code (the error is said).
-fn start(args: &FuzzArgs) -> Result<Start, i32> {
-    let iut = match FAMILIES.parse_iut(&args.iut) {
+fn start(families: Families, args: &FuzzArgs) -> Result<Start, i32> {
+    let iut = match families.parse_iut(&args.iut) {
         Ok(i) => i,
         Err(e) => return Err(input_error(format!("--iut {}: {e}", args.iut))),
     };
@@ -383,7 +384,7 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
             }
         },
     };
-    let family = match FAMILIES.require(&family_name) {
+    let family = match families.require(&family_name) {
         Ok(f) => f,
         Err(e) => return Err(input_error(e)),
     };
@@ -409,6 +410,7 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
         Iut::Reference { .. } => None,
     });
     let skeletons = match load_skeletons(
+        families,
         &paths,
         &family_name,
         role.as_deref(),
@@ -434,7 +436,7 @@ fn start(args: &FuzzArgs) -> Result<Start, i32> {
     }
     // Corpus entries are whole scenarios of the family; the skeletons come first.
     pool.retain(|v| {
-        v["protocol"].as_str().unwrap_or(FAMILIES.default_name()) == family_name
+        v["protocol"].as_str().unwrap_or(families.default_name()) == family_name
             && role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
     });
     // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
@@ -562,8 +564,9 @@ mod tests {
     /// time (where waiting costs nothing) the longer bound, so in-process campaigns are unchanged.
     #[test]
     fn real_time_skeletons_wait_the_family_s_answer_window() {
+        let families = crate::families::REGISTRY.families;
         let cap = |name: &str, real_time| {
-            max_wait_ms(FAMILIES.require(name).expect("registered"), real_time)
+            max_wait_ms(families.require(name).expect("registered"), real_time)
         };
         assert_eq!(cap("mediastream", true), 25);
         assert_eq!(cap("proton", true), 80);
@@ -575,6 +578,7 @@ mod tests {
     /// virtual time and over real UDP: a refused skeleton is a part of the library never fuzzed.
     #[test]
     fn every_library_skeleton_loads() {
+        let families = crate::families::REGISTRY.families;
         fn default_profile(family: &str) -> &'static str {
             match family {
                 "proton" => "project",
@@ -583,14 +587,15 @@ mod tests {
             }
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in FAMILIES.names() {
-            let family = FAMILIES.require(name).expect("registered");
+        for name in families.names() {
+            let family = families.require(name).expect("registered");
             for real_time in [false, true] {
                 let dir = root.join("vectors/scenarios").join(name);
-                let skeletons = load_skeletons(&[dir], name, None, real_time).expect("library");
+                let skeletons =
+                    load_skeletons(families, &[dir], name, None, real_time).expect("library");
                 assert!(skeletons.len() >= 20, "{name}: {}", skeletons.len());
                 // The refused ones are named in warnings on stderr.
-                let reference = FAMILIES.reference(&format!("{name}/{}", default_profile(name)));
+                let reference = families.reference(&format!("{name}/{}", default_profile(name)));
                 let iut = reference.expect("a reference");
                 let usable = usable_skeletons(family, skeletons.clone(), &iut);
                 assert_eq!(usable.len(), skeletons.len(), "{name}: skeletons refused");
@@ -603,8 +608,9 @@ mod tests {
     /// budget (the link's trace stops at it: `Simulation::limit_link_events`).
     #[test]
     fn a_burst_of_media_is_over_the_budget() {
+        let families = crate::families::REGISTRY.families;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let family = FAMILIES.require("mediastream").expect("registered");
+        let family = families.require("mediastream").expect("registered");
         let mut s: Value = serde_json::from_str(
             &std::fs::read_to_string(
                 root.join("vectors/scenarios/mediastream/responder_syn_options.json"),
@@ -633,8 +639,9 @@ mod tests {
     /// was unseen in such inputs).
     #[test]
     fn a_skeleton_about_a_decision_fails_like_any_other() {
+        let families = crate::families::REGISTRY.families;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let family = FAMILIES.require("mediastream").expect("registered");
+        let family = families.require("mediastream").expect("registered");
         let file = root.join("vectors/scenarios/mediastream/responder_syn_while_streaming.json");
         let original: Value =
             serde_json::from_str(&std::fs::read_to_string(&file).expect("library")).expect("JSON");
@@ -642,7 +649,7 @@ mod tests {
             original["profile"].is_string(),
             "a scenario about a decision"
         );
-        let mut s = load_skeletons(&[file], "mediastream", None, false)
+        let mut s = load_skeletons(families, &[file], "mediastream", None, false)
             .expect("library")
             .remove(0);
         let steps = s["peer"]["steps"].as_array_mut().expect("steps");
@@ -669,9 +676,10 @@ mod tests {
     /// from it, never judged.
     #[test]
     fn every_library_skeleton_runs_within_the_fuzz_budget() {
+        let families = crate::families::REGISTRY.families;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in FAMILIES.names() {
-            let family = FAMILIES.require(name).expect("registered");
+        for name in families.names() {
+            let family = families.require(name).expect("registered");
             let base = family.mutants().first().map(|m| m.base).expect("mutants");
             let iut = Iut::Reference {
                 name: format!("ref:{base}"),
@@ -679,7 +687,7 @@ mod tests {
                 profile: base.to_owned(),
             };
             let dir = root.join("vectors/scenarios").join(name);
-            for s in load_skeletons(&[dir], name, None, false).expect("library") {
+            for s in load_skeletons(families, &[dir], name, None, false).expect("library") {
                 let mut steps = s["peer"]["steps"].as_array().cloned().unwrap_or_default();
                 steps.extend((family.fuzz().liveness_probe)(&s).unwrap_or_default());
                 let loaded = family.load_value(&with_steps(&s, steps)).expect("loads");

@@ -24,7 +24,8 @@ fn here() -> PathBuf {
 fn run(iut: &str) -> Vec<(String, Verdict, Vec<String>)> {
     let files = handshake_scenario::runner::scenario_files(&[here().join("scenarios")])
         .expect("the scenarios folder");
-    let scenarios = FAMILIES
+    let scenarios = REGISTRY
+        .families
         .load_all(&files)
         .expect("the echo scenarios load and validate");
     let plan = Plan {
@@ -139,29 +140,27 @@ fn the_commands_serve_it_end_to_end() {
         report.to_str().expect("utf-8 path"),
     ]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("echo.server.echoes"), "{text}");
+    let results = std::fs::read_to_string(report.join("results.json")).expect("results.json");
+    assert!(results.contains("echo.server.echoes"), "{results}");
 
-    // The capture of the server scenario is judged by `harness check --protocol echo`.
-    let capture = std::fs::read_dir(report.join("ref_echo"))
-        .expect("the run wrote its captures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| {
-            p.to_string_lossy().contains("server") && p.extension().is_some_and(|x| x == "pcapng")
-        })
-        .expect("a capture of the server scenario");
-    let (code, text) = harness(&[
-        "check",
-        "--protocol",
-        "echo",
-        capture.to_str().expect("utf-8 path"),
-    ]);
+    // The capture of the server scenario is judged by `harness check --protocol echo`: clean for
+    // the reference, a violation for the wrong one's.
+    let (code, text) = harness(&["check", "--protocol", "echo", &server_capture(&report)]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("verdict:"), "{text}");
-
-    // The wrong reference's run fails, and so does its capture.
-    let (code, text) = harness(&["run", scenarios, "--iut", "ref:shout"]);
+    let shout = scratch("shout");
+    let (code, text) = harness(&[
+        "run",
+        scenarios,
+        "--iut",
+        "ref:shout",
+        "--report",
+        shout.to_str().expect("utf-8 path"),
+    ]);
     assert_eq!(code, 1, "{text}");
+    let (code, text) = harness(&["check", "--protocol", "echo", &server_capture(&shout)]);
+    assert_eq!(code, 1, "{text}");
+    let _ = std::fs::remove_dir_all(shout);
 
     let matrix = here().join("echo-matrix.json");
     let interop = scratch("interop");
@@ -182,10 +181,45 @@ fn the_commands_serve_it_end_to_end() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("\"echo\""), "{text}");
 
-    let (code, text) = harness(&["scenarios", "list", scenarios]);
+    // A library of its own (`--library DIR`, laid out as `vectors/`) lists its scenarios.
+    let library = scratch("library");
+    let own = library.join("scenarios/echo");
+    std::fs::create_dir_all(&own).expect("library folder");
+    for name in ["server_echoes.json", "client_completes.json"] {
+        std::fs::copy(here().join("scenarios").join(name), own.join(name)).expect("copy");
+    }
+    let (code, text) = harness(&[
+        "scenarios",
+        "list",
+        "--family",
+        "echo",
+        "--library",
+        library.to_str().expect("utf-8 path"),
+    ]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("echo.client.completes"), "{text}");
+    let _ = std::fs::remove_dir_all(library);
 
     let _ = std::fs::remove_dir_all(report);
     let _ = std::fs::remove_dir_all(interop);
+}
+
+/// The capture a run wrote of the server scenario, under its report folder.
+fn server_capture(report: &Path) -> String {
+    let iut_folder = std::fs::read_dir(report)
+        .expect("the run wrote its report")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("a folder per IUT");
+    std::fs::read_dir(iut_folder)
+        .expect("the IUT's folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.to_string_lossy().contains("server") && p.extension().is_some_and(|x| x == "pcapng")
+        })
+        .expect("a capture of the server scenario")
+        .to_string_lossy()
+        .into_owned()
 }
