@@ -3,6 +3,8 @@
 //! - [`QuicHost`]: one quinn-proto endpoint and its connections, sans-I/O: every instant is the
 //!   caller's, so the same host runs in virtual time (a 300 s timeout in microseconds) and over
 //!   real UDP.
+//! - [`pair::Pair`]: a client and a server on a virtual link in virtual time, for every two-party
+//!   test, the fuzz targets and the REPL.
 //! - [`tls`]: everything random in QUIC and TLS pinned to the run's seed, an in-memory (and
 //!   optionally file) key log, a fixed Ed25519 `localhost` identity, a client that does not verify
 //!   the certificate.
@@ -21,6 +23,7 @@
 
 pub mod host;
 mod memo;
+pub mod pair;
 pub mod session;
 pub mod streams;
 pub mod tls;

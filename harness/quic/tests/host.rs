@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handshake_core::Instant;
+use handshake_quic::pair::{Pair, PairConfig};
 use handshake_quic::quinn_proto::{Dir, StreamEvent};
 use handshake_quic::{
     Admission, Close, ConnId, HostConfig, KeyLog, QuicEvent, QuicHost, Seed, Transport,
@@ -30,125 +31,71 @@ fn host(seed: u64, server: bool, transport: Transport) -> QuicHost {
     .expect("host")
 }
 
-/// Runs both hosts until `until` (virtual), delivering every datagram after `LATENCY`; the
-/// server echoes stream data; returns (every datagram, client events, server events).
-struct World {
-    client: QuicHost,
-    server: QuicHost,
-    now: Instant,
-    in_flight: Vec<(Instant, bool, Vec<u8>)>,
-    /// One-way delay of every datagram.
-    latency: Duration,
-    /// When the client last sent or received a datagram.
-    client_active: Instant,
-    wire: Vec<Vec<u8>>,
-    client_events: Vec<String>,
-    server_events: Vec<String>,
+/// Both hosts on a lossless link of `LATENCY`, the client first; the server echoes stream data.
+type World = Pair<QuicHost, QuicHost>;
+
+fn world(seed: u64, transport: Transport) -> World {
+    let config = PairConfig::new(addr(CLIENT), addr(SERVER), LATENCY);
+    let mut w = Pair::new(
+        config,
+        host(seed, false, transport.clone()),
+        host(seed, true, transport),
+    );
+    // The client only takes the streams the server opens (it opens none).
+    w.on_client_event(|h, _, e| {
+        if let QuicEvent::Stream {
+            conn,
+            event: StreamEvent::Opened { dir: Dir::Bi },
+        } = e
+        {
+            if let Some(c) = h.connection(*conn) {
+                while c.streams().accept(Dir::Bi).is_some() {}
+            }
+        }
+    });
+    w.on_server_event(|h, _, e| match e {
+        QuicEvent::Stream {
+            conn,
+            event: StreamEvent::Readable { id },
+        } => echo(h, *conn, *id),
+        QuicEvent::Stream {
+            conn,
+            event: StreamEvent::Opened { dir: Dir::Bi },
+        } => {
+            let accepted = h
+                .connection(*conn)
+                .and_then(|c| c.streams().accept(Dir::Bi));
+            if let Some(id) = accepted {
+                echo(h, *conn, id);
+            }
+        }
+        _ => {}
+    });
+    w
 }
 
-impl World {
-    fn new(seed: u64, transport: Transport) -> World {
-        World {
-            client: host(seed, false, transport.clone()),
-            server: host(seed, true, transport),
-            now: Instant::ZERO,
-            in_flight: Vec::new(),
-            latency: LATENCY,
-            client_active: Instant::ZERO,
-            wire: Vec::new(),
-            client_events: Vec::new(),
-            server_events: Vec::new(),
-        }
-    }
+fn client_log(w: &World) -> Vec<String> {
+    w.client_events.iter().map(|(_, e)| describe(e)).collect()
+}
 
-    fn settle(&mut self) {
-        for to_server in [false, true] {
-            let h = if to_server {
-                &mut self.client
-            } else {
-                &mut self.server
-            };
-            loop {
-                let mut any = false;
-                while let Some(e) = h.poll_event() {
-                    any = true;
-                    let log = if to_server {
-                        &mut self.client_events
-                    } else {
-                        &mut self.server_events
-                    };
-                    log.push(describe(&e));
-                    if let QuicEvent::Stream {
-                        conn,
-                        event: StreamEvent::Readable { id },
-                    } = e
-                    {
-                        if !to_server {
-                            echo(h, conn, id);
-                        }
-                    }
-                    if let QuicEvent::Stream {
-                        conn,
-                        event: StreamEvent::Opened { dir: Dir::Bi },
-                    } = e
-                    {
-                        if let Some(c) = h.connection(conn) {
-                            while let Some(id) = c.streams().accept(Dir::Bi) {
-                                if !to_server {
-                                    echo(h, conn, id);
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                h.drive(self.now);
-                if !any {
-                    break;
-                }
-            }
-            while let Some((_, bytes)) = h.poll_transmit() {
-                self.wire.push(bytes.clone());
-                if to_server {
-                    self.client_active = self.now;
-                }
-                self.in_flight
-                    .push((self.now + self.latency, to_server, bytes));
-            }
-        }
-    }
+fn server_log(w: &World) -> Vec<String> {
+    w.server_events.iter().map(|(_, e)| describe(e)).collect()
+}
 
-    fn run_until(&mut self, until: Instant) {
-        loop {
-            self.settle();
-            let next_arrival = self.in_flight.iter().map(|f| f.0).min();
-            let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(next) = [next_arrival, next_timer].into_iter().flatten().min() else {
-                return;
-            };
-            if next > until {
-                self.now = until;
-                return;
-            }
-            self.now = next;
-            let (due, later): (Vec<_>, Vec<_>) =
-                self.in_flight.drain(..).partition(|f| f.0 <= next);
-            self.in_flight = later;
-            for (_, to_server, bytes) in due {
-                if to_server {
-                    self.server.handle_datagram(next, addr(CLIENT), &bytes);
-                } else {
-                    self.client_active = next;
-                    self.client.handle_datagram(next, addr(SERVER), &bytes);
-                }
-            }
-            self.client.handle_timeout(next);
-            self.server.handle_timeout(next);
-        }
-    }
+/// Every datagram sent, in order.
+fn wire(w: &World) -> Vec<Vec<u8>> {
+    w.sent().map(|(t, _)| t.payload.clone()).collect()
+}
+
+/// When the client last sent or received a datagram.
+fn client_active(w: &World) -> Instant {
+    let client = addr(CLIENT);
+    w.trace
+        .iter()
+        .filter(|t| t.from == client || t.to == client)
+        .map(|t| t.at)
+        .max()
+        .unwrap_or(Instant::ZERO)
 }
 
 fn echo(h: &mut QuicHost, conn: ConnId, id: handshake_quic::quinn_proto::StreamId) {
@@ -178,7 +125,7 @@ fn describe(e: &QuicEvent) -> String {
 }
 
 fn exchange(seed: u64) -> (Vec<Vec<u8>>, String, World) {
-    let mut w = World::new(seed, Transport::default());
+    let mut w = world(seed, Transport::default());
     let conn = w
         .client
         .connect(Instant::ZERO, addr(SERVER))
@@ -199,26 +146,26 @@ fn exchange(seed: u64) -> (Vec<Vec<u8>>, String, World) {
         let _ = chunks.finalize();
     }
     assert_eq!(got, b"\x01\x07\x00\x00\x00", "the server echoes");
-    w.client.close(w.now, conn, 0, "done");
+    w.client.close(w.now(), conn, 0, "done");
     w.run_until(Instant::from_millis(1_000));
     let keys = w.client.key_log();
-    (w.wire.clone(), keys, w)
+    (wire(&w), keys, w)
 }
 
 #[test]
 fn handshake_stream_and_close() {
     let (wire, keys, w) = exchange(1);
     assert!(
-        w.client_events.iter().any(|e| e.contains("Connected")),
+        client_log(&w).iter().any(|e| e.contains("Connected")),
         "{:?}",
-        w.client_events
+        client_log(&w)
     );
     assert!(
-        w.server_events
+        server_log(&w)
             .iter()
             .any(|e| e.contains("ended application code 0") && e.contains("by_peer=true")),
         "{:?}",
-        w.server_events
+        server_log(&w)
     );
     assert!(wire.len() >= 6, "{} datagrams", wire.len());
     assert_eq!(keys.lines().count(), 5, "{keys}");
@@ -236,26 +183,26 @@ fn same_seed_gives_identical_datagrams_other_seed_does_not() {
 
 #[test]
 fn second_connection_is_refused_with_connection_refused() {
-    let mut w = World::new(3, Transport::default());
+    let mut w = world(3, Transport::default());
     w.server.set_admission(Admission::AcceptOne);
     let first = w
         .client
         .connect(Instant::ZERO, addr(SERVER))
         .expect("connect");
     w.run_until(Instant::from_millis(100));
-    let second = w.client.connect(w.now, addr(SERVER)).expect("connect");
+    let second = w.client.connect(w.now(), addr(SERVER)).expect("connect");
     w.run_until(Instant::from_millis(300));
     assert!(
-        w.server_events.iter().any(|e| e.starts_with("Refused")),
+        server_log(&w).iter().any(|e| e.starts_with("Refused")),
         "{:?}",
-        w.server_events
+        server_log(&w)
     );
     assert!(
-        w.client_events
+        client_log(&w)
             .iter()
             .any(|e| e == &format!("{second} ended transport code 0x2 \"\" by_peer=true")),
         "{:?}",
-        w.client_events
+        client_log(&w)
     );
     assert!(w.client.live().contains(&first));
 }
@@ -266,17 +213,17 @@ fn idle_timeout_in_virtual_time() {
         idle_timeout: Some(Duration::from_secs(5)),
         ..Transport::default()
     };
-    let mut w = World::new(4, transport);
+    let mut w = world(4, transport);
     w.client
         .connect(Instant::ZERO, addr(SERVER))
         .expect("connect");
     w.run_until(Instant::from_millis(60_000));
     assert!(
-        w.client_events
+        client_log(&w)
             .iter()
             .any(|e| e.contains(&Close::TimedOut.to_string())),
         "{:?}",
-        w.client_events
+        client_log(&w)
     );
     assert!(w.client.is_idle() && w.server.is_idle());
 }
@@ -292,7 +239,7 @@ fn a_slow_path_makes_the_idle_notice_late_by_at_most_the_lateness_reported() {
         idle_timeout: Some(idle),
         ..Transport::default()
     };
-    let mut quick = World::new(5, transport.clone());
+    let mut quick = world(5, transport.clone());
     quick
         .client
         .connect(Instant::ZERO, addr(SERVER))
@@ -300,8 +247,8 @@ fn a_slow_path_makes_the_idle_notice_late_by_at_most_the_lateness_reported() {
     quick.run_until(Instant::from_millis(1_000));
     assert_eq!(quick.client.idle_notice_lateness(), Duration::ZERO);
 
-    let mut slow = World::new(5, transport);
-    slow.latency = Duration::from_millis(400);
+    let mut slow = world(5, transport);
+    slow.set_latency(Duration::from_millis(400));
     slow.client
         .connect(Instant::ZERO, addr(SERVER))
         .expect("connect");
@@ -313,16 +260,15 @@ fn a_slow_path_makes_the_idle_notice_late_by_at_most_the_lateness_reported() {
     while noticed.is_none() && t < 60_000 {
         t += 10;
         slow.run_until(Instant::from_millis(t));
-        if slow
-            .client_events
+        if client_log(&slow)
             .iter()
             .any(|e| e.contains(&Close::TimedOut.to_string()))
         {
-            noticed = Some(slow.now);
+            noticed = Some(slow.now());
         }
     }
     let noticed = noticed.expect("the client notices the idle timeout");
-    let silent_for = noticed.saturating_duration_since(slow.client_active);
+    let silent_for = noticed.saturating_duration_since(client_active(&slow));
     assert!(
         silent_for > idle,
         "noticed after {silent_for:?}: no floor to cover"

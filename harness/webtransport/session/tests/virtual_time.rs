@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{addr, datagrams, stream_bytes, streams, World, SERVER};
+use common::{
+    addr, client_events, datagrams, server_echo, server_events, stream_bytes, streams, wire, world,
+    World, SERVER,
+};
 use handshake_core::Instant;
 use handshake_quic::session::{ResetCodes, SessionEvent, Sessions};
 use handshake_quic::{Close, Seed, Transport};
@@ -31,7 +34,7 @@ fn pair(seed: u64, client: WtConfig, server: WtConfig) -> World<WtSessions, WtSe
         server,
     )
     .expect("server");
-    World::new(c, s)
+    world(c, s)
 }
 
 fn opened(events: &[SessionEvent]) -> Option<String> {
@@ -55,23 +58,23 @@ fn open_session(seed: u64, codes: ResetCodes) -> (World<WtSessions, WtSessions>,
         WtConfig::with_reset_codes(codes),
         WtConfig::with_reset_codes(codes),
     );
-    w.server_echo = true;
+    server_echo(&mut w, true);
     let conn = w
         .client
         .connect(Instant::ZERO, addr(SERVER), "/media")
         .expect("connect");
     w.run_for(Duration::from_millis(100));
     assert_eq!(
-        opened(&w.client_events).as_deref(),
+        opened(&client_events(&w)).as_deref(),
         Some("/media"),
         "{:?}",
-        w.client_events
+        client_events(&w)
     );
     assert_eq!(
-        opened(&w.server_events).as_deref(),
+        opened(&server_events(&w)).as_deref(),
         Some("/media"),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
     assert_eq!(w.client.session_id(conn), Some(0));
     assert_eq!(w.server.session_id(0), Some(0));
@@ -115,24 +118,24 @@ fn exchange(seed: u64) -> Vec<(bool, Vec<u8>)> {
     w.run_for(Duration::from_millis(100));
 
     assert_eq!(
-        stream_bytes(&w.server_events, uni),
+        stream_bytes(&server_events(&w), uni),
         (b"hello over uni".to_vec(), true)
     );
     assert_eq!(
-        stream_bytes(&w.server_events, bidi),
+        stream_bytes(&server_events(&w), bidi),
         (b"ping pong".to_vec(), true)
     );
     assert_eq!(
-        stream_bytes(&w.client_events, bidi),
+        stream_bytes(&client_events(&w), bidi),
         (b"ping pong".to_vec(), true),
         "echo"
     );
     assert_eq!(
-        stream_bytes(&w.client_events, s_uni),
+        stream_bytes(&client_events(&w), s_uni),
         (b"from the server".to_vec(), true)
     );
     assert_eq!(
-        stream_bytes(&w.client_events, s_bidi),
+        stream_bytes(&client_events(&w), s_bidi),
         (b"server bidi".to_vec(), true)
     );
     // No HTTP/3 stream (control 2/3, CONNECT 0) ever reaches the application.
@@ -140,19 +143,19 @@ fn exchange(seed: u64) -> Vec<(bool, Vec<u8>)> {
         v.sort_unstable();
         v
     };
-    assert_eq!(sorted(streams(&w.server_events)), vec![bidi, uni]);
+    assert_eq!(sorted(streams(&server_events(&w))), vec![bidi, uni]);
     assert_eq!(
-        sorted(streams(&w.client_events)),
+        sorted(streams(&client_events(&w))),
         sorted(vec![bidi, s_bidi, s_uni])
     );
-    assert_eq!(datagrams(&w.server_events), vec![b"dgram up".to_vec()]);
-    assert_eq!(datagrams(&w.client_events), vec![b"dgram down".to_vec()]);
+    assert_eq!(datagrams(&server_events(&w)), vec![b"dgram up".to_vec()]);
+    assert_eq!(datagrams(&client_events(&w)), vec![b"dgram down".to_vec()]);
 
     // Close: the capsule reaches the server, then the connection ends quietly.
-    w.client.close(w.now, conn, 42, "bye");
+    w.client.close(w.now(), conn, 42, "bye");
     w.run_for(Duration::from_millis(2_000));
     assert_eq!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((
             Close::Application {
                 code: 42,
@@ -162,7 +165,7 @@ fn exchange(seed: u64) -> Vec<(bool, Vec<u8>)> {
         ))
     );
     assert_eq!(
-        closed(&w.server_events),
+        closed(&server_events(&w)),
         Some((
             Close::Application {
                 code: 42,
@@ -171,18 +174,17 @@ fn exchange(seed: u64) -> Vec<(bool, Vec<u8>)> {
             true
         )),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
-    let closes = w
-        .server_events
+    let closes = server_events(&w)
         .iter()
-        .chain(&w.client_events)
+        .chain(&client_events(&w))
         .filter(|e| matches!(e, SessionEvent::Closed { .. }))
         .count();
     assert_eq!(closes, 2, "one Closed per side");
     assert!(w.client.host_mut().live().is_empty());
     assert!(w.server.host_mut().live().is_empty());
-    w.wire
+    wire(&w)
 }
 
 #[test]
@@ -217,7 +219,7 @@ fn resets_and_stops(codes: ResetCodes) {
     w.server.write(0, s_bidi, b"z");
     let bidi = w.client.open(conn, true).expect("bidi");
     w.client.write(conn, bidi, b"w");
-    w.server_echo = false;
+    server_echo(&mut w, false);
     w.run_for(Duration::from_millis(50));
     w.client.reset(conn, uni, 7);
     w.server.reset(0, s_uni, 0x1e);
@@ -243,21 +245,21 @@ fn resets_and_stops(codes: ResetCodes) {
         })
     };
     assert_eq!(
-        find(&w.server_events, true, uni),
+        find(&server_events(&w), true, uni),
         Some((Some(7), wire(7))),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
     assert_eq!(
-        find(&w.client_events, true, s_uni),
+        find(&client_events(&w), true, s_uni),
         Some((Some(0x1e), wire(0x1e)))
     );
     assert_eq!(
-        find(&w.server_events, false, s_bidi),
+        find(&server_events(&w), false, s_bidi),
         Some((Some(9), wire(9)))
     );
     assert_eq!(
-        find(&w.client_events, false, bidi),
+        find(&client_events(&w), false, bidi),
         Some((Some(1_000_000), wire(1_000_000)))
     );
 }
@@ -289,7 +291,7 @@ fn mapped_side_reads_a_raw_code_as_none() {
     w.run_for(Duration::from_millis(50));
     w.client.reset(conn, uni, 5);
     w.run_for(Duration::from_millis(50));
-    assert!(w.server_events.iter().any(|e| matches!(
+    assert!(server_events(&w).iter().any(|e| matches!(
         e,
         SessionEvent::Reset {
             code: None,
@@ -302,10 +304,10 @@ fn mapped_side_reads_a_raw_code_as_none() {
 #[test]
 fn server_closes_and_client_sees_capsule() {
     let (mut w, _) = open_session(8, ResetCodes::Mapped);
-    w.server.close(w.now, 0, 0, "replaced");
+    w.server.close(w.now(), 0, 0, "replaced");
     w.run_for(Duration::from_millis(2_000));
     assert_eq!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((
             Close::Application {
                 code: 0,
@@ -344,7 +346,7 @@ fn control_stream_without_settings_is_missing_settings() {
     c.send_stream(id).write(&bytes).expect("write");
     w.run_for(Duration::from_millis(100));
     assert_eq!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((
             Close::Application {
                 code: h3::MISSING_SETTINGS,
@@ -373,7 +375,7 @@ fn reserved_setting_is_settings_error() {
         .expect("connect");
     w.run_for(Duration::from_millis(200));
     assert!(matches!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((
             Close::Application {
                 code: h3::SETTINGS_ERROR,
@@ -383,7 +385,7 @@ fn reserved_setting_is_settings_error() {
         ))
     ));
     assert!(matches!(
-        closed(&w.server_events),
+        closed(&server_events(&w)),
         Some((
             Close::Application {
                 code: h3::SETTINGS_ERROR,
@@ -411,7 +413,7 @@ fn second_settings_is_frame_unexpected() {
     w.run_for(Duration::from_millis(200));
     assert!(
         matches!(
-            closed(&w.server_events),
+            closed(&server_events(&w)),
             Some((
                 Close::Application {
                     code: h3::FRAME_UNEXPECTED,
@@ -421,7 +423,7 @@ fn second_settings_is_frame_unexpected() {
             ))
         ),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
 }
 
@@ -442,9 +444,9 @@ fn non_webtransport_connect_gets_501_and_no_session() {
         .connect(Instant::ZERO, addr(SERVER), "/")
         .expect("connect");
     w.run_for(Duration::from_millis(200));
-    assert_eq!(opened(&w.server_events), None);
+    assert_eq!(opened(&server_events(&w)), None);
     assert_eq!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((Close::Other("CONNECT answered \"501\"".into()), true))
     );
 }
@@ -467,13 +469,13 @@ fn huffman_headers_and_fin_of_connect_stream_close_the_session() {
         .connect(Instant::ZERO, addr(SERVER), "/huffman/path")
         .expect("connect");
     w.run_for(Duration::from_millis(100));
-    assert_eq!(opened(&w.server_events).as_deref(), Some("/huffman/path"));
-    assert!(opened(&w.client_events).is_some());
+    assert_eq!(opened(&server_events(&w)).as_deref(), Some("/huffman/path"));
+    assert!(opened(&client_events(&w)).is_some());
     // FIN on the CONNECT stream with no capsule: a clean close with code 0.
     w.client.finish(conn, 0);
     w.run_for(Duration::from_millis(100));
     assert_eq!(
-        closed(&w.server_events),
+        closed(&server_events(&w)),
         Some((
             Close::Application {
                 code: 0,
@@ -502,11 +504,11 @@ fn client_waits_for_settings_that_enable_extended_connect() {
         .connect(Instant::ZERO, addr(SERVER), "/")
         .expect("connect");
     w.run_for(Duration::from_millis(200));
-    assert_eq!(opened(&w.server_events), None);
+    assert_eq!(opened(&server_events(&w)), None);
     assert!(
-        matches!(closed(&w.client_events), Some((Close::Other(_), true))),
+        matches!(closed(&client_events(&w)), Some((Close::Other(_), true))),
         "{:?}",
-        w.client_events
+        client_events(&w)
     );
     // A client that does not wait (as aioquic's) opens the session all the same.
     let mut w = pair(
@@ -521,8 +523,8 @@ fn client_waits_for_settings_that_enable_extended_connect() {
         .connect(Instant::ZERO, addr(SERVER), "/")
         .expect("connect");
     w.run_for(Duration::from_millis(200));
-    assert!(opened(&w.server_events).is_some());
-    assert!(opened(&w.client_events).is_some());
+    assert!(opened(&server_events(&w)).is_some());
+    assert!(opened(&client_events(&w)).is_some());
 }
 
 #[test]
@@ -536,7 +538,7 @@ fn stream_for_another_session_is_refused() {
         .write(&[0x40, 0x54, 0x04, b'x'])
         .expect("write");
     w.run_for(Duration::from_millis(100));
-    assert!(!streams(&w.server_events).contains(&u64::from(id)));
+    assert!(!streams(&server_events(&w)).contains(&u64::from(id)));
     let c = w.client.host_mut().connection(conn).expect("connection");
     match c.send_stream(id).write(b"more") {
         Err(WriteError::Stopped(code)) => {
@@ -561,7 +563,7 @@ fn datagram_for_another_session_is_dropped_malformed_one_is_datagram_error() {
         .send(vec![0x00, b'o', b'k'].into(), true)
         .expect("datagram");
     w.run_for(Duration::from_millis(100));
-    assert_eq!(datagrams(&w.server_events), vec![b"ok".to_vec()]);
+    assert_eq!(datagrams(&server_events(&w)), vec![b"ok".to_vec()]);
     // A datagram with no complete varint.
     let c = w.client.host_mut().connection(conn).expect("connection");
     c.datagrams()
@@ -570,7 +572,7 @@ fn datagram_for_another_session_is_dropped_malformed_one_is_datagram_error() {
     w.run_for(Duration::from_millis(100));
     assert!(
         matches!(
-            closed(&w.server_events),
+            closed(&server_events(&w)),
             Some((
                 Close::Application {
                     code: h3::DATAGRAM_ERROR,
@@ -580,10 +582,10 @@ fn datagram_for_another_session_is_dropped_malformed_one_is_datagram_error() {
             ))
         ),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
     assert!(matches!(
-        closed(&w.client_events),
+        closed(&client_events(&w)),
         Some((
             Close::Application {
                 code: h3::DATAGRAM_ERROR,
@@ -607,7 +609,7 @@ fn dynamic_table_reference_is_qpack_decompression_failed() {
     w.run_for(Duration::from_millis(100));
     assert!(
         matches!(
-            closed(&w.server_events),
+            closed(&server_events(&w)),
             Some((
                 Close::Application {
                     code: h3::QPACK_DECOMPRESSION_FAILED,
@@ -617,7 +619,7 @@ fn dynamic_table_reference_is_qpack_decompression_failed() {
             ))
         ),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
 }
 
@@ -646,7 +648,7 @@ fn control_stream_fin_is_closed_critical_stream() {
     w.run_for(Duration::from_millis(100));
     assert!(
         matches!(
-            closed(&w.server_events),
+            closed(&server_events(&w)),
             Some((
                 Close::Application {
                     code: h3::CLOSED_CRITICAL_STREAM,
@@ -656,7 +658,7 @@ fn control_stream_fin_is_closed_critical_stream() {
             ))
         ),
         "{:?}",
-        w.server_events
+        server_events(&w)
     );
 }
 
@@ -689,7 +691,7 @@ fn second_connect_on_a_connection_gets_429() {
     assert_eq!(fields, vec![Field::new(":status", "429")]);
     assert!(out.fin);
     assert_eq!(
-        w.server_events
+        server_events(&w)
             .iter()
             .filter(|e| matches!(e, SessionEvent::Opened { .. }))
             .count(),
@@ -710,7 +712,7 @@ fn early_streams_and_datagrams_are_held_until_the_session_opens() {
     // The server's handshake completes at 30 ms; the client's CONNECT waits for the server's
     // SETTINGS (40 ms), the 200 reaches the client at 60 ms.
     w.run_until(Instant::from_millis(32));
-    assert_eq!(opened(&w.server_events), None);
+    assert_eq!(opened(&server_events(&w)), None);
     let c = w.server.host_mut().connection(0).expect("connection");
     let early = c.streams().open(Dir::Uni).expect("uni");
     c.send_stream(early)
@@ -725,11 +727,15 @@ fn early_streams_and_datagrams_are_held_until_the_session_opens() {
         .send(vec![0x00, b'd'].into(), true)
         .expect("datagram");
     w.run_until(Instant::from_millis(45));
-    assert_eq!(opened(&w.client_events), None, "{:?}", w.client_events);
-    assert!(w.client_events.is_empty(), "held: {:?}", w.client_events);
+    assert_eq!(opened(&client_events(&w)), None, "{:?}", client_events(&w));
+    assert!(
+        client_events(&w).is_empty(),
+        "held: {:?}",
+        client_events(&w)
+    );
     w.run_for(Duration::from_millis(100));
     let early = u64::from(early);
-    let position = |pred: &dyn Fn(&SessionEvent) -> bool| w.client_events.iter().position(pred);
+    let position = |pred: &dyn Fn(&SessionEvent) -> bool| client_events(&w).iter().position(pred);
     let open_at = position(&|e| matches!(e, SessionEvent::Opened { .. })).expect("opened");
     let data_at = position(&|e| matches!(e, SessionEvent::Data { stream, .. } if *stream == early))
         .expect("data");
@@ -737,14 +743,14 @@ fn early_streams_and_datagrams_are_held_until_the_session_opens() {
     assert!(
         open_at < data_at && open_at < dgram_at,
         "{:?}",
-        w.client_events
+        client_events(&w)
     );
     assert_eq!(
-        stream_bytes(&w.client_events, early),
+        stream_bytes(&client_events(&w), early),
         (b"early".to_vec(), true)
     );
-    assert_eq!(datagrams(&w.client_events), vec![b"d".to_vec()]);
-    assert!(!streams(&w.client_events).contains(&u64::from(foreign)));
+    assert_eq!(datagrams(&client_events(&w)), vec![b"d".to_vec()]);
+    assert!(!streams(&client_events(&w)).contains(&u64::from(foreign)));
     let c = w.server.host_mut().connection(0).expect("connection");
     match c.send_stream(foreign).write(b"more") {
         Err(WriteError::Stopped(code)) => {
@@ -778,7 +784,7 @@ fn large_stream_beyond_flow_control_windows() {
     .expect("client");
     let s = WtSessions::build(Seed::derive(21, "server"), small, true, WtConfig::default())
         .expect("server");
-    let mut w = World::new(c, s);
+    let mut w = world(c, s);
     let conn = w
         .client
         .connect(Instant::ZERO, addr(SERVER), "/bulk")
@@ -789,7 +795,7 @@ fn large_stream_beyond_flow_control_windows() {
     w.client.write(conn, uni, &payload);
     w.client.finish(conn, uni);
     w.run_for(Duration::from_secs(5));
-    let (got, fin) = stream_bytes(&w.server_events, uni);
+    let (got, fin) = stream_bytes(&server_events(&w), uni);
     assert_eq!(got.len(), payload.len());
     assert!(got == payload && fin);
 }

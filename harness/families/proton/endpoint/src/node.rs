@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use handshake_core::{Endpoint, Instant, Transmit};
+use handshake_quic::pair::Peer;
 
 use crate::{Client, ProtonEvent, ScriptPeer, Server};
 
@@ -114,5 +115,45 @@ impl Endpoint for ProtonNode {
             ProtonNode::Client(c) => c.is_finished(),
             ProtonNode::Script(p) => p.is_finished(),
         }
+    }
+}
+
+/// The reference server on a [`Pair`](handshake_quic::pair::Pair): it settles on input itself.
+impl Peer for Server {
+    type Event = ProtonEvent;
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        Server::handle_datagram(self, now, source, payload);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Server::handle_timeout(self, now);
+    }
+    fn poll_event(&mut self) -> Option<ProtonEvent> {
+        Server::poll_event(self)
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        Server::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
+}
+
+/// The scripted peer on a [`Pair`](handshake_quic::pair::Pair): it settles on input itself.
+impl Peer for ScriptPeer {
+    type Event = ProtonEvent;
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        ScriptPeer::handle_datagram(self, now, source, payload);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        ScriptPeer::handle_timeout(self, now);
+    }
+    fn poll_event(&mut self) -> Option<ProtonEvent> {
+        ScriptPeer::poll_event(self)
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        ScriptPeer::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ScriptPeer::poll_timeout(self)
     }
 }

@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::Pair;
+use common::{connected, Pair};
+use handshake_core::Instant;
 use handshake_proton_endpoint::ProtonEvent;
 
 #[test]
 fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
-    let (mut pair, conn) = Pair::connected("project");
-    let now = pair.now;
+    let (mut pair, conn) = connected("project");
+    let now = pair.now();
     let client = &mut pair.client;
     // Stream 2 is the client's own unidirectional stream (send only), 3 the server's (receive
     // only); neither is open, so each is done at once.
@@ -24,19 +25,19 @@ fn a_side_a_unidirectional_stream_does_not_have_is_an_error() {
     let uni = client.open(now, conn, false).expect("open");
     client.close(now, conn, 0, "done");
     assert!(client.stop_sending(now, conn, uni, 0).is_err());
-    pair.run_until(5_000);
+    pair.run_until(Instant::from_millis(5_000));
 }
 
 /// quinn keeps state for the server's streams before the server opens them: a FIN on stream 5
 /// went out, and the ACK of it underflowed quinn's stream count (a panic with overflow checks).
 #[test]
 fn a_stream_the_other_side_never_opened_is_not_acted_on() {
-    let (mut pair, conn) = Pair::connected("project");
-    let now = pair.now;
+    let (mut pair, conn) = connected("project");
+    let now = pair.now();
     let fin = pair.client.fin(now, conn, 5);
     let write = pair.client.write(now, conn, 1, &[1]);
     let stop = pair.client.stop_sending(now, conn, 1, 0);
-    pair.run_until(5_000);
+    pair.run_until(Instant::from_millis(5_000));
     assert!(fin.is_err() && write.is_err() && stop.is_err());
 }
 
@@ -44,8 +45,8 @@ fn a_stream_the_other_side_never_opened_is_not_acted_on() {
 /// error: nothing more can go out there (a learner's queries may ask for them in any order).
 #[test]
 fn what_can_no_longer_go_out_is_nothing_not_an_error() {
-    let (mut pair, conn) = Pair::connected("as_coded");
-    let now = pair.now;
+    let (mut pair, conn) = connected("as_coded");
+    let now = pair.now();
     let client = &mut pair.client;
     let stream = client.open(now, conn, true).expect("open");
     assert!(!client.used(conn, stream));
@@ -59,12 +60,12 @@ fn what_can_no_longer_go_out_is_nothing_not_an_error() {
     client.fin(now, conn, other).expect("a fin after the reset");
     // The server closes (the second stream was reset before its discriminator: 1, P5); long
     // after, the connection has drained and is gone.
-    pair.run_until(20_000);
+    pair.run_until(Instant::from_millis(20_000));
     assert!(pair
         .client_events
         .iter()
         .any(|(_, e)| matches!(e, ProtonEvent::Ended { by_peer: true, .. })));
-    let now = pair.now;
+    let now = pair.now();
     let client = &mut pair.client;
     client
         .write(now, conn, stream, &[1])
@@ -83,10 +84,10 @@ fn what_can_no_longer_go_out_is_nothing_not_an_error() {
 /// write on it while it waits says so.
 #[test]
 fn a_write_on_a_stream_never_opened_opens_it() {
-    let (mut pair, conn) = Pair::connected("as_coded");
-    let now = pair.now;
+    let (mut pair, conn) = connected("as_coded");
+    let now = pair.now();
     assert!(pair.client.write(now, conn, 12, &[1]).is_ok());
-    pair.run_until(1_000);
+    pair.run_until(Instant::from_millis(1_000));
     let blocked = |pair: &Pair| {
         pair.client_events
             .iter()
@@ -95,11 +96,11 @@ fn a_write_on_a_stream_never_opened_opens_it() {
     };
     assert_eq!(blocked(&pair), 1, "{:?}", pair.client_events);
     // Written on again, still blocked: said again.
-    let now = pair.now;
+    let now = pair.now();
     assert!(pair.client.write(now, conn, 12, &[1]).is_ok());
-    pair.run_until(2_000);
+    pair.run_until(Instant::from_millis(2_000));
     assert_eq!(blocked(&pair), 2, "{:?}", pair.client_events);
     // Streams 0 to 12 are taken: the next one opened is 16.
-    let now = pair.now;
+    let now = pair.now();
     assert_eq!(pair.client.open(now, conn, true), Ok(16));
 }

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::Pair;
+use common::{connected, connected_with, Pair};
+use handshake_core::Instant;
 use handshake_proton_endpoint::ProtonEvent;
 use handshake_quic::Close;
 
@@ -37,18 +38,18 @@ fn server_close(pair: &Pair) -> Option<(u64, bool)> {
 /// are set up (H2), then pushes on the Action stream (0), never on stream 8.
 #[test]
 fn action_first_pushes_on_its_own_stream_once_all_three_are_set_up() {
-    let (mut pair, conn) = Pair::connected("project+action_push");
-    let now = pair.now;
+    let (mut pair, conn) = connected("project+action_push");
+    let now = pair.now();
     for _ in 0..3 {
         pair.client.open(now, conn, true).expect("open");
     }
     pair.client.write(now, conn, 0, &[3]).expect("write");
-    pair.run_until(350);
+    pair.run_until(Instant::from_millis(350));
     assert!(values_on(&pair, 0).is_empty(), "{:?}", pair.client_events);
-    let now = pair.now;
+    let now = pair.now();
     pair.client.write(now, conn, 4, &[1]).expect("write");
     pair.client.write(now, conn, 8, &[2]).expect("write");
-    pair.run_until(700);
+    pair.run_until(Instant::from_millis(700));
     let pushed = values_on(&pair, 0);
     assert!(pushed.len() >= 3, "{:?}", pair.client_events);
     assert_eq!(pushed, (0..pushed.len() as u32).collect::<Vec<_>>());
@@ -60,10 +61,10 @@ fn action_first_pushes_on_its_own_stream_once_all_three_are_set_up() {
 /// operation timeout, wherever the Action stream is; the other two streams' silence is.
 #[test]
 fn a_silent_action_stream_is_no_operation_timeout_in_push_mode() {
-    let (mut pair, conn) = Pair::connected_with("project+action_push", |p| {
+    let (mut pair, conn) = connected_with("project+action_push", |p| {
         p.timers.op = Duration::from_millis(300);
     });
-    let now = pair.now;
+    let now = pair.now();
     for _ in 0..3 {
         pair.client.open(now, conn, true).expect("open");
     }
@@ -75,9 +76,9 @@ fn a_silent_action_stream_is_no_operation_timeout_in_push_mode() {
     // The op timer is 300 ms: events and commits every 100 ms for 1 s.
     let step = 100;
     for k in 1..=10u32 {
-        let at = pair.now.as_nanos() / 1_000_000 + step;
-        pair.run_until(at);
-        let now = pair.now;
+        let at = pair.now().as_nanos() / 1_000_000 + step;
+        pair.run_until(Instant::from_millis(at));
+        let now = pair.now();
         pair.client
             .write(now, conn, 4, &k.to_le_bytes())
             .expect("write");
@@ -88,7 +89,9 @@ fn a_silent_action_stream_is_no_operation_timeout_in_push_mode() {
     assert_eq!(server_close(&pair), None, "{:?}", pair.server_events);
     assert!(values_on(&pair, 0).len() >= 5, "{:?}", pair.client_events);
     // Then silence on the other two: code 4.
-    pair.run_until(pair.now.as_nanos() / 1_000_000 + 1_000);
+    pair.run_until(Instant::from_millis(
+        pair.now().as_nanos() / 1_000_000 + 1_000,
+    ));
     assert_eq!(
         server_close(&pair),
         Some((4, false)),

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::Pair;
+use common::{connected, connected_tracking, Pair};
+use handshake_core::Instant;
 use handshake_proton_endpoint::ProtonEvent;
 use handshake_quic::{Close, ConnId};
 
@@ -23,7 +24,7 @@ fn server_close(pair: &Pair) -> Option<(u64, u64)> {
 
 /// Opens `n` streams and writes `discs` on the first of them.
 fn open(pair: &mut Pair, conn: ConnId, n: usize, discs: &[u8]) {
-    let now = pair.now;
+    let now = pair.now();
     for i in 0..n {
         let id = pair.client.open(now, conn, true).expect("open");
         if let Some(d) = discs.get(i) {
@@ -35,11 +36,11 @@ fn open(pair: &mut Pair, conn: ConnId, n: usize, discs: &[u8]) {
 #[test]
 fn a_fin_before_the_discriminator_fails_the_setup() {
     for profile in ["as_coded", "project"] {
-        let (mut pair, conn) = Pair::connected(profile);
+        let (mut pair, conn) = connected(profile);
         open(&mut pair, conn, 2, &[1]);
-        let now = pair.now;
+        let now = pair.now();
         pair.client.fin(now, conn, 4).expect("fin");
-        pair.run_until(500);
+        pair.run_until(Instant::from_millis(500));
         assert_eq!(server_close(&pair).map(|c| c.1), Some(1), "{profile}");
     }
 }
@@ -47,11 +48,11 @@ fn a_fin_before_the_discriminator_fails_the_setup() {
 #[test]
 fn a_reset_before_the_discriminator_fails_the_setup() {
     for profile in ["as_coded", "project"] {
-        let (mut pair, conn) = Pair::connected(profile);
+        let (mut pair, conn) = connected(profile);
         open(&mut pair, conn, 2, &[1]);
-        let now = pair.now;
+        let now = pair.now();
         pair.client.reset(now, conn, 4, 7).expect("reset");
-        pair.run_until(500);
+        pair.run_until(Instant::from_millis(500));
         assert_eq!(server_close(&pair).map(|c| c.1), Some(1), "{profile}");
     }
 }
@@ -62,20 +63,20 @@ fn a_reset_before_the_discriminator_fails_the_setup() {
 #[test]
 fn a_reset_of_a_stream_not_set_up_yet_fails_its_setup_when_its_turn_comes() {
     for profile in ["as_coded", "project"] {
-        let (mut pair, conn) = Pair::connected(profile);
-        let now = pair.now;
+        let (mut pair, conn) = connected(profile);
+        let now = pair.now();
         for _ in 0..2 {
             pair.client.open(now, conn, true).expect("open");
         }
         pair.client.write(now, conn, 4, &[2]).expect("write");
-        pair.run_until(100);
-        let now = pair.now;
+        pair.run_until(Instant::from_millis(100));
+        let now = pair.now();
         pair.client.reset(now, conn, 4, 7).expect("reset");
-        pair.run_until(200);
+        pair.run_until(Instant::from_millis(200));
         assert_eq!(server_close(&pair), None, "{profile}: waits for stream 0");
-        let now = pair.now;
+        let now = pair.now();
         pair.client.write(now, conn, 0, &[1]).expect("write");
-        pair.run_until(500);
+        pair.run_until(Instant::from_millis(500));
         assert_eq!(server_close(&pair), Some((205, 1)), "{profile}");
     }
 }
@@ -84,13 +85,13 @@ fn a_reset_of_a_stream_not_set_up_yet_fails_its_setup_when_its_turn_comes() {
 fn every_fin_after_the_setup_closes_with_5() {
     for profile in ["as_coded", "project"] {
         for (stream, before) in [(0u64, &[][..]), (0, &[1, 0, 0, 0][..]), (8, &[42, 0][..])] {
-            let (mut pair, conn) = Pair::connected(profile);
+            let (mut pair, conn) = connected(profile);
             open(&mut pair, conn, 3, &[1, 2, 3]);
-            pair.run_until(100);
-            let now = pair.now;
+            pair.run_until(Instant::from_millis(100));
+            let now = pair.now();
             pair.client.write(now, conn, stream, before).expect("write");
             pair.client.fin(now, conn, stream).expect("fin");
-            pair.run_until(500);
+            pair.run_until(Instant::from_millis(500));
             assert_eq!(
                 server_close(&pair).map(|c| c.1),
                 Some(5),
@@ -103,12 +104,12 @@ fn every_fin_after_the_setup_closes_with_5() {
 #[test]
 fn a_reset_after_the_setup_closes_with_5() {
     for profile in ["as_coded", "project"] {
-        let (mut pair, conn) = Pair::connected(profile);
+        let (mut pair, conn) = connected(profile);
         open(&mut pair, conn, 3, &[1, 2, 3]);
-        pair.run_until(100);
-        let now = pair.now;
+        pair.run_until(Instant::from_millis(100));
+        let now = pair.now();
         pair.client.reset(now, conn, 4, 7).expect("reset");
-        pair.run_until(500);
+        pair.run_until(Instant::from_millis(500));
         assert_eq!(server_close(&pair).map(|c| c.1), Some(5), "{profile}");
     }
 }
@@ -117,14 +118,14 @@ fn a_reset_after_the_setup_closes_with_5() {
 #[test]
 fn the_scripted_peer_reports_what_the_server_acknowledged() {
     let acked = |track: bool| {
-        let (mut pair, conn) = Pair::connected_tracking("project", track);
+        let (mut pair, conn) = connected_tracking("project", track);
         open(&mut pair, conn, 3, &[1, 2, 3]);
-        pair.run_until(100);
-        let now = pair.now;
+        pair.run_until(Instant::from_millis(100));
+        let now = pair.now();
         pair.client
             .write(now, conn, 0, &[1, 0, 0, 0])
             .expect("write");
-        pair.run_until(200);
+        pair.run_until(Instant::from_millis(200));
         pair.client_events
             .iter()
             .filter_map(|(_, e)| match e {

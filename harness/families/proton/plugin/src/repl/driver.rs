@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handshake_core::Instant;
-use handshake_net::{LinkConfig, Simulation, VirtualLink};
 use handshake_proton_endpoint::{
-    host, Base, Profile, ProtonEvent, ProtonNode, ScriptPeer, Server, Timers, ALPN,
+    host, Base, Profile, ProtonEvent, ScriptPeer, Server, Timers, ALPN,
 };
+use handshake_quic::pair::{Order, Pair, PairConfig};
 use handshake_quic::KeyLog;
 use handshake_scenario::engine::{INITIATOR, RESPONDER};
 
@@ -158,7 +158,7 @@ const STEP_LIMIT: u64 = 2_000_000;
 
 /// The reference server in-process, on the virtual link (1 ms each way), in virtual time.
 pub struct VirtualDriver {
-    sim: Simulation<ProtonNode>,
+    pair: Pair<ScriptPeer, Server>,
     profile: Profile,
 }
 
@@ -166,7 +166,7 @@ impl std::fmt::Debug for VirtualDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VirtualDriver")
             .field("profile", &self.profile.to_string())
-            .field("now", &self.sim.now())
+            .field("now", &self.pair.now())
             .finish()
     }
 }
@@ -186,54 +186,51 @@ impl VirtualDriver {
             Arc::new(KeyLog::default()),
         )
         .map_err(|e| e.to_string())?;
-        let server = ProtonNode::Server(Server::new(h, profile.clone(), now));
-        let peer = ProtonNode::Script(client(seed, RESPONDER, Arc::new(KeyLog::default()), now)?);
-        let mut sim = Simulation::new(VirtualLink::new(LinkConfig::default()));
-        sim.add_endpoint(RESPONDER, server)
-            .map_err(|e| e.to_string())?;
-        sim.add_endpoint(INITIATOR, peer)
-            .map_err(|e| e.to_string())?;
-        Ok(VirtualDriver { sim, profile })
+        let server = Server::new(h, profile.clone(), now);
+        let peer = client(seed, RESPONDER, Arc::new(KeyLog::default()), now)?;
+        // The server first, as the scenario engine adds its endpoints.
+        let config = PairConfig {
+            order: Order::ServerFirst,
+            ..PairConfig::new(INITIATOR, RESPONDER, Duration::from_millis(1))
+        };
+        Ok(VirtualDriver {
+            pair: Pair::new(config, peer, server),
+            profile,
+        })
     }
 
+    /// The client's events so far (the server's are not shown: dropped, so they do not pile up).
     fn client_events(&mut self) -> Vec<(Instant, ProtonEvent)> {
-        self.sim
-            .take_events()
-            .into_iter()
-            .filter(|e| e.endpoint == INITIATOR)
-            .map(|e| (e.at, e.event))
-            .collect()
+        self.pair.server_events.clear();
+        std::mem::take(&mut self.pair.client_events)
     }
 }
 
 impl Driver for VirtualDriver {
     fn now(&self) -> Instant {
-        self.sim.now()
+        self.pair.now()
     }
 
     fn peer(&mut self) -> Result<&mut ScriptPeer, String> {
-        self.sim
-            .endpoint_mut(INITIATOR)
-            .and_then(ProtonNode::script)
-            .ok_or_else(|| "the simulation lost its client".to_owned())
+        Ok(&mut self.pair.client)
     }
 
     fn advance(&mut self, deadline: Instant) -> Vec<(Instant, ProtonEvent)> {
         let mut steps = 0u64;
         loop {
-            self.sim.drain_endpoints();
+            self.pair.drain();
             let events = self.client_events();
             if !events.is_empty() {
                 return events;
             }
-            match self.sim.next_work_time() {
+            match self.pair.next_work_time() {
                 Some(t) if t <= deadline && steps < STEP_LIMIT => {
-                    self.sim.step();
+                    self.pair.step();
                     steps += 1;
                 }
                 Some(t) if t <= deadline => return events,
                 _ => {
-                    self.sim.run_until(deadline, 0);
+                    self.pair.run_until_limited(deadline, 0);
                     return self.client_events();
                 }
             }
