@@ -31,6 +31,7 @@ test: tools pyenv
 	python3 .ci/action/annotate.py --self-test
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	$(CARGO) check --quiet --manifest-path fuzz/Cargo.toml --bins
 	$(MAKE) --no-print-directory independent HARNESS=target/debug/harness INDEPENDENT_REPEAT=1
 	$(MAKE) --no-print-directory strangers HARNESS=target/debug/harness

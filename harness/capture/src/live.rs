@@ -225,15 +225,6 @@ pub fn capture<W: Write>(
     LiveCapture::open(interface, port)?.run(limits, stop, writer, on_packet)
 }
 
-/// The names of the interfaces the system lists, for messages and completion.
-#[must_use]
-pub fn interface_names() -> Vec<String> {
-    pnet_datalink::interfaces()
-        .into_iter()
-        .map(|i| i.name)
-        .collect()
-}
-
 fn open_error(interface: &str, err: io::Error) -> CaptureError {
     if is_permission(&err) {
         CaptureError::Permission {

@@ -1,11 +1,11 @@
 //! Reading a capture of any size from a file (or any [`Read`]) in bounded memory.
 //!
-//! [`open`](crate::open) reads a capture held whole in memory. [`read_stream`] reads it piece by
+//! [`open`] reads a capture held whole in memory. [`read_stream`] reads it piece by
 //! piece through a few reused buffers: records are framed from their headers only, each piece of
 //! whole records goes through the same [`CaptureReader`] (its state carried from piece to piece),
 //! and only a record cut by a buffer's end is copied, into a carry buffer. So memory stays at a few
 //! buffers whatever the file's size, nothing of the file is copied twice, and the datagrams,
-//! skips, damage and secrets are exactly what [`open`](crate::open) gives for the same bytes
+//! skips, damage and secrets are exactly what [`open`] gives for the same bytes
 //! (the tests compare both over every golden capture, cut at every size).
 
 use std::io::Read;
@@ -58,7 +58,7 @@ pub struct StreamEnd {
 ///
 /// # Errors
 ///
-/// As [`open`](crate::open) when the start of the file is not a capture; a read error at the
+/// As [`open`] when the start of the file is not a capture; a read error at the
 /// start is [`CaptureError::Io`]. Damage (and a read error) later in the file is
 /// [`StreamEnd::damage`], after the datagrams before it.
 pub fn read_stream<R: Read>(

@@ -1,7 +1,7 @@
 //! Layer 4's judge machinery, shared by every protocol family: a capture (the harness's own, or a real
 //! one taken with tcpdump or Wireshark) is read into [`Packet`]s carrying the harness's [`Mark`]s, a
 //! family's [`Judge`] turns them into a report, and every broken rule is a [`Violation`] of a [`Rule`]
-//! from the family's catalogue ([`rules`]).
+//! from the family's catalogue ([`rules`](mod@rules)).
 //!
 //! Captures written by the harness carry packet comments (see `handshake_capture::trace`): a packet
 //! marked `not delivered:` was sent but never reached its destination, so it counts as sent and not as

@@ -308,7 +308,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub protocol: Option<String>,
     /// The profile the traffic must follow (the family's; the media stream's: legacy, udp_push,
-    /// 3way[+allow_legacy_start][+optimistic_start], default 3way).
+    /// `3way[+allow_legacy_start][+optimistic_start]`, default 3way).
     #[arg(long)]
     pub profile: Option<String>,
     /// Only UDP datagrams to or from this port (the responder's).

@@ -34,7 +34,7 @@ pub struct InteropArgs {
     /// Compare with this expected matrix instead of the one `--matrix` and `--faults` choose.
     #[arg(long, value_name = "FILE")]
     pub expected: Option<PathBuf>,
-    /// Write matrix.json, matrix.md, index.html and cells/<initiator>__<responder>.pcapng here.
+    /// Write matrix.json, matrix.md, index.html and `cells/<initiator>__<responder>.pcapng` here.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     /// Seed of the link's random faults and the responders' connection ids.

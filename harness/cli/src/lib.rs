@@ -1,7 +1,6 @@
-//! handshake-harness: the `harness` command and the layers above the codecs it drives.
-//!
-//! Modules: [`input`] (JSON and hex input with exact error positions), [`vectors`] (byte test vectors
-//! as data), [`decode`] (`harness decode`), [`cli`] (argument parsing and exit codes).
+//! handshake-harness: the `harness` command as a library over a family list ([`cli::main`] takes
+//! a [`handshake_plugin::Registry`]; the binary's is [`families::REGISTRY`]). Each `*_cmd` module
+//! is one command's arguments, files and printing; the work is in the library crates below.
 #![forbid(unsafe_code)]
 
 pub mod capture_cmd;

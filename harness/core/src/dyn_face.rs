@@ -1,6 +1,6 @@
 //! How the harness's object-safe faces over generic code (a family's registry entry, a loaded
 //! scenario, an interop matrix, a plug-in) are written: each method once, with its body over the
-//! typed side. [`dyn_face!`](crate::dyn_face) writes the trait and its one implementation from that
+//! typed side. [`dyn_face!`](macro@crate::dyn_face) writes the trait and its one implementation from that
 //! list, so a method cannot be declared in one place and forwarded (or documented) differently in
 //! another.
 

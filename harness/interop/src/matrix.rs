@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use handshake_check::Violation;
-use handshake_scenario::format::{missing, read_object, FaultSpec, Fields};
+use handshake_scenario::format::{missing, read_object, FaultSpec};
 use handshake_scenario::json::{load_file, parse_file, FileError};
 use handshake_scenario::Family;
 use serde::de::{MapAccess, Visitor};
@@ -365,9 +365,4 @@ pub fn load_faults<F: Family>(path: &Path) -> Result<FaultProfile, FileError> {
         description,
         faults,
     })
-}
-
-/// Field names of an expectation, for the schema-less check of a family's keys.
-pub fn expect_keys<F: InteropFamily>() -> &'static [&'static str] {
-    <F::CellExpect as Fields>::NAMES
 }

@@ -105,12 +105,6 @@ impl RandomWalkOracle {
         self
     }
 
-    /// How many walks go to the system in one batch.
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
-    }
-
     /// A uniform index below `bound` (`bound > 0`), by the multiply-shift method.
     fn below(&mut self, bound: usize) -> usize {
         ((u128::from(self.rng.next_u64()) * bound as u128) >> 64) as usize
@@ -206,12 +200,6 @@ impl WpOracle {
     /// against a slow system; the suite is then no longer complete.
     pub fn with_max_tests(mut self, max_tests: usize) -> Self {
         self.max_tests = Some(max_tests);
-        self
-    }
-
-    /// How many tests go to the system in one batch.
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
         self
     }
 }
@@ -395,12 +383,6 @@ impl<I: Symbol> SeededOracle<I> {
             words,
             batch_size: DEFAULT_BATCH_SIZE,
         }
-    }
-
-    /// How many words go to the system in one batch.
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
     }
 }
 

@@ -458,11 +458,6 @@ impl VirtualLink {
         &self.trace
     }
 
-    /// Takes the trace recorded so far (ids keep counting).
-    pub fn take_trace(&mut self) -> Vec<LinkEvent> {
-        core::mem::take(&mut self.trace)
-    }
-
     /// How many datagrams are in flight (held ones included).
     pub fn in_flight(&self) -> usize {
         self.queue.len() + self.released.len()

@@ -424,7 +424,7 @@ impl Process {
     /// The peak resident memory of its process group so far, in kB: the sum of each live member's
     /// high-water mark (`VmHWM` in `/proc/PID/status`; Linux only, `None` elsewhere or when
     /// nothing of the group is left). The members are those a scan of `/proc` found at most
-    /// [`MEMBERS_FRESH`] ago (the first call scans): a process started since is counted from the
+    /// `MEMBERS_FRESH` ago (the first call scans): a process started since is counted from the
     /// next scan on.
     pub fn peak_memory_kb(&self) -> Option<u64> {
         let pids = {

@@ -269,7 +269,7 @@ impl Runner<'_> {
         self.probed_with(scenario, false)
     }
 
-    /// [`probed`](Self::probed), the probe `patient` or not (see [`PATIENCE`]).
+    /// [`probed`](Self::probed), the probe `patient` or not (see `PATIENCE`).
     pub fn probed_with(&self, scenario: &Value, patient: bool) -> (Value, usize) {
         let mut steps = scenario["peer"]["steps"]
             .as_array()
@@ -601,7 +601,7 @@ impl Executor for Runner<'_> {
     }
 
     /// The verdict of `input` run afresh; `patient`: as a finding is confirmed (see
-    /// [`PATIENCE`]).
+    /// `PATIENCE`).
     fn verdict_of(&self, input: &Value, patient: bool) -> Option<Verdict> {
         let (o, input_len) = self.exec(input, patient)?;
         self.verdict(input, &o, input_len)

@@ -264,7 +264,7 @@ fn create_dir(path: &Path) -> io::Result<()> {
 /// Writes a run's reports into `dir` (created if missing):
 ///
 /// - per result, `<iut-slug>/<scenario-id>[.rN].transcript.txt` (the outcome's
-///   [`render`](ScenarioOutcome::render)) and `<iut-slug>/<scenario-id>[.rN].pcapng` (the
+///   `render`) and `<iut-slug>/<scenario-id>[.rN].pcapng` (the
 ///   capture, when not empty) — see [`result_files`];
 /// - `junit.xml` ([`junit_xml`]), `results.json` ([`results_json`]) and `summary.md`
 ///   ([`summary_markdown`]).

@@ -250,7 +250,7 @@ pub enum Keep {
 }
 
 /// As [`run_reference`], in at most `max_steps` simulation steps (an injected datagram counts as
-/// one; below [`STEP_LIMIT`] every event of the link's trace counts as one too, see [`work`]): a
+/// one; below [`STEP_LIMIT`] every event of the link's trace counts as one too, see `work`): a
 /// run that needs more ends as an error whose reason starts with [`OVER_BUDGET`] (when
 /// `max_steps` is below [`STEP_LIMIT`]; at the limit it fails as not settling).
 pub fn run_reference_within<F: Family>(

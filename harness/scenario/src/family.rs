@@ -231,11 +231,6 @@ impl Citations {
         self.find(id).map(|d| d.class)
     }
 
-    /// Whether `id` is a fact.
-    pub fn is_fact(&self, id: &str) -> bool {
-        self.class(id) == Some(Class::Fact)
-    }
-
     /// Whether `id` is a profile decision.
     pub fn is_profile_decision(&self, id: &str) -> bool {
         self.class(id) == Some(Class::Profile)
@@ -278,7 +273,7 @@ impl Citations {
 /// One question a probe asks an external program: a short scenario it passes or not.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe {
-    /// Its id (the family's [`Family::infer`] reads these).
+    /// Its id (the family's [`Probing::infer`] reads these).
     pub id: &'static str,
     /// What it asks, for the probe's report (`does it answer a SYN with a SYN-ACK?`).
     pub asks: &'static str,

@@ -3,7 +3,7 @@
 //! What every family shares is typed here — identity and citations, the IUT's role and required
 //! features, the peer's reference profile and steps, link faults, `wait`/`fault`/`expect`/
 //! `expect_none` steps, rule expectations — and each family adds its own keys at four places
-//! ([`Family`](crate::Family)'s associated types): the top level (the media stream's `stream`),
+//! ([`Family`]'s associated types): the top level (the media stream's `stream`),
 //! `iut`, `peer`, and `expect`; and its own step kinds (the media stream's `send`). Family keys sit
 //! beside the generic ones in the same JSON object, so files read naturally and old files keep
 //! loading.

@@ -1,5 +1,5 @@
 //! Layer 5's scenario engine, written once for every protocol family: the JSON scenario envelope
-//! ([`format`]), the seam a family plugs into ([`family`]), one step interpreter ([`script`]) over
+//! ([`format`](mod@format)), the seam a family plugs into ([`family`]), one step interpreter ([`script`]) over
 //! two drivers — in-process reference endpoints in virtual time ([`engine`]) and external programs
 //! over real UDP in real time ([`external`]) — the judged outcome ([`outcome`]), the families'
 //! registry ([`registry`]) and the runner ([`runner`]).

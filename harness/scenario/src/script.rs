@@ -1,6 +1,6 @@
 //! The scripted peer: one interpreter of a scenario's steps, over either driver — in-process
 //! endpoints in virtual time ([`crate::engine`]) or an external program over real UDP
-//! ([`crate::external`]). A [`Driver`] owns the clock, the fault link and the sockets; the
+//! ([`crate::external`]). A `Driver` owns the clock, the fault link and the sockets; the
 //! interpreter owns the step semantics, which are the same in both:
 //!
 //! * Steps run in order from the **script clock's origin**: the start of the run for a responder

@@ -79,11 +79,6 @@ impl Validator<'_> {
         }
     }
 
-    /// Whether `$var` has been captured by an earlier step.
-    pub fn is_bound(&self, var: &str) -> bool {
-        self.bound.contains(var)
-    }
-
     /// Marks `$var` set from here on.
     pub fn bind(&mut self, var: &str) {
         self.bound.insert(var.to_owned());

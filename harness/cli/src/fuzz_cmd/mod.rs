@@ -15,8 +15,8 @@
 //!
 //! The campaign itself (search loop, jobs, corpus, minimisation, deduplication) is
 //! [`handshake_netfuzz::campaign`]; here are the command's arguments, the skeletons and the corpus
-//! read, the scenario engine as the campaign's executor ([`exec`]), what is said and written as it
-//! goes ([`output`]) and the report ([`report`]).
+//! read, the scenario engine as the campaign's executor (`handshake_netfuzz_exec`), what is said
+//! and written as it goes (`output`) and the report (`report`).
 
 mod output;
 

@@ -231,7 +231,7 @@ const VARIANT_FLAGS: [&str; 2] = ["mutant", "plant"];
 const INITIATOR_ONLY: [&str; 3] = ["target", "target_host", "target_port"];
 const RESPONDER_ONLY: [&str; 3] = ["listen", "listen_host", "listen_port"];
 
-/// The generic placeholders (a family adds its own, [`crate::Family::PLACEHOLDERS`]).
+/// The generic placeholders (a family adds its own, [`crate::Vocabulary::placeholders`]).
 pub const PLACEHOLDERS: [&str; 17] = [
     "role",
     "address",
@@ -262,7 +262,7 @@ const PARTS: [&str; 6] = [
     "handler",
 ];
 
-/// Whether a mutant of `part` (a word of [`PARTS`]) runs in a run of the part `here` (the
+/// Whether a mutant of `part` (a word of `PARTS`) runs in a run of the part `here` (the
 /// family's `{role}` value) in `role`: the same part, or the generic word for its side.
 pub fn part_runs(part: &str, here: &str, role: crate::format::Role) -> bool {
     use crate::format::Role;

@@ -5,7 +5,7 @@
 //! flags of the options a scenario may require, the profiles and options it supports, and the exit
 //! code by which it says "unsupported". For every scenario the harness starts the program on loopback
 //! with fresh ports, plays the peer itself over real UDP through the scenario's fault link, records
-//! the capture, and kills the program's whole process group afterwards ([`realtime`]). `--iut-cmd`
+//! the capture, and kills the program's whole process group afterwards (`realtime`). `--iut-cmd`
 //! is the shorthand for a manifest with one template ([`Manifest::from_command`]), `--iut-addr` a
 //! responder that is already running.
 //!
@@ -296,11 +296,6 @@ impl ExternalIut {
     /// Ends every kept responder process (before the harness exits).
     pub fn forget_all_kept() {
         kept::forget_all();
-    }
-
-    /// The program `{harness}` stands for (default: the running executable).
-    pub fn set_harness_exe(&mut self, path: PathBuf) {
-        self.harness = Some(path);
     }
 
     /// What to run `scenario` with, or why this IUT cannot (the `unsupported` reason).

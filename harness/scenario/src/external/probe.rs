@@ -1,7 +1,7 @@
 //! `harness probe`: find out what an external program speaks before judging it. Each family asks
 //! a few short questions ([`Probe`](crate::Probe)s: scenarios run against the program over real
 //! UDP, a second or two each) and reads from the answers which profiles and options the program
-//! has ([`Family::infer`](crate::Family::infer)). `--iut-cmd` and `--iut-addr`, which say nothing
+//! has ([`Probing::infer`](crate::Probing::infer)). `--iut-cmd` and `--iut-addr`, which say nothing
 //! about profiles, and manifests without `profiles` are probed before a run, so a scenario the
 //! program cannot run is `unsupported` with the probe's reason, never a failure.
 

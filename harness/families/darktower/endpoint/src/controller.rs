@@ -38,7 +38,7 @@ pub struct ControllerConfig {
     /// ErrorCode.
     pub refuse_join: Option<i32>,
     /// The harness facing a client IUT step by step (a learning query): each JoinRequest waits
-    /// for a step to answer it ([`ControllerCore::answer_join`]).
+    /// for a step to answer it (`ControllerCore::answer_join`).
     pub hold: bool,
     /// A deliberately wrong variant.
     pub mutant: Option<Mutant>,

@@ -36,7 +36,7 @@ pub struct HandlerConfig {
     /// A scripted twist: every media stream is stopped with this code once its header arrived.
     pub stop_media: Option<u32>,
     /// The harness facing a client IUT step by step (a learning query): each ConnectRequest
-    /// waits for a step to answer it ([`HandlerCore::answer_auth`]).
+    /// waits for a step to answer it (`HandlerCore::answer_auth`).
     pub hold: bool,
     /// A deliberately wrong variant.
     pub mutant: Option<Mutant>,

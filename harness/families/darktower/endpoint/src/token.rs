@@ -93,15 +93,6 @@ impl Secret {
         })
     }
 
-    /// A join token issued to `subject`.
-    pub fn join_token_for(&self, meeting_id: &str, exp: u64, subject: &str) -> String {
-        self.sign(&JoinClaims {
-            meeting_id: meeting_id.to_owned(),
-            exp,
-            sub: Some(subject.to_owned()),
-        })
-    }
-
     fn verify<C: DeserializeOwned>(&self, token: &str) -> Result<C, TokenError> {
         let mut v = Validation::new(Algorithm::HS256);
         // Expiry against the harness's clock below, not jsonwebtoken's wall clock.

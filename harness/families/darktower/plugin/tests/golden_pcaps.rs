@@ -46,8 +46,8 @@ fn check_as(
     strict_profile: bool,
 ) -> (i32, String) {
     let cli = CheckCli {
-        args: handshake_darktower::cli::check_args,
-        check: handshake_darktower::cli::check,
+        args: <handshake_darktower::DarkTower as handshake_plugin::Plugin>::check_args,
+        check: <handshake_darktower::DarkTower as handshake_plugin::Plugin>::check,
     };
     handshake_quic_family::testing::check(
         cli,

@@ -217,13 +217,6 @@ impl Metrics {
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.validation_errors.get(&reason).copied().unwrap_or(0)
     }
-
-    /// Whether the stream delivered every frame complete.
-    pub fn is_clean(&self) -> bool {
-        self.failure.is_none()
-            && self.frames_expected > 0
-            && self.frames_successful == self.frames_expected
-    }
 }
 
 /// Something an endpoint reports.

@@ -10,7 +10,7 @@ use handshake_mediastream_judge::Report;
 use handshake_scenario::{Observations, ObserveCtx, Role};
 use serde::Serialize;
 
-use crate::format::{ExpectFields, METRIC_NAMES};
+use crate::format::ExpectFields;
 use crate::node::Node;
 use crate::MediaStream;
 
@@ -275,9 +275,4 @@ impl handshake_scenario::Expectations<MediaObservations> for ExpectFields {
             }
         }
     }
-}
-
-/// The metric names, for validation.
-pub fn metric_names() -> &'static [&'static str] {
-    &METRIC_NAMES
 }

@@ -14,7 +14,7 @@ fn dir() -> PathBuf {
 /// `harness check PATH ARGS [--json]` as the binary runs it: the generic `--profile`, and the media
 /// stream's own options.
 fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
-    let command = handshake_mediastream::cli::check_args(
+    let command = <handshake_mediastream::MediaStream as handshake_plugin::Plugin>::check_args(
         clap::Command::new("check").arg(clap::Arg::new("profile").long("profile")),
     );
     let matches = command
@@ -34,7 +34,7 @@ fn check(path: &std::path::Path, args: &[String], json: bool) -> (i32, String) {
     let mut out = Vec::new();
     let code = handshake_check::finish(
         &request,
-        handshake_mediastream::cli::check(&request, &matches),
+        <handshake_mediastream::MediaStream as handshake_plugin::Plugin>::check(&request, &matches),
         &mut out,
     );
     (code, String::from_utf8_lossy(&out).into_owned())

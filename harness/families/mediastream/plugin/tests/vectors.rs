@@ -37,7 +37,7 @@ fn committed_schema_matches_the_types() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../vectors/schema/vector-file.schema.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let generated = handshake_mediastream::cli::schemas()
+    let generated = <handshake_mediastream::MediaStream as handshake_plugin::Plugin>::schemas()
         .into_iter()
         .find(|(name, _)| *name == "vectors")
         .map(|(_, text)| text)

@@ -48,15 +48,6 @@ impl TlvType {
         }
     }
 
-    /// The value length the type requires (`None`: any).
-    pub const fn fixed_len(self) -> Option<usize> {
-        match self {
-            TlvType::FrameRate | TlvType::BufferDepthMs | TlvType::MaxDatagramBytes => Some(4),
-            TlvType::BitsPerSecond => Some(8),
-            TlvType::CodecHint => None,
-        }
-    }
-
     /// snake_case name, as in JSON output.
     pub const fn name(self) -> &'static str {
         match self {

@@ -25,8 +25,8 @@ fn dir() -> PathBuf {
 /// `--strict-profile`).
 fn check(path: &Path, bytes: Vec<u8>, args: &[String], json: bool) -> (i32, String) {
     let cli = CheckCli {
-        args: handshake_proton::cli::check_args,
-        check: handshake_proton::cli::check,
+        args: <handshake_proton::Proton as handshake_plugin::Plugin>::check_args,
+        check: <handshake_proton::Proton as handshake_plugin::Plugin>::check,
     };
     handshake_quic_family::testing::check(cli, path, &bytes, args, json, 100, true)
 }

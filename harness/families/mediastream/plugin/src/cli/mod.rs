@@ -2,8 +2,7 @@
 //! `harness decode` and `harness vectors` (top level), `harness peer responder|initiator` (the
 //! reference endpoints as real tools), and the media stream's options of `harness check`.
 //!
-//! The binary calls them by convention: [`commands`], [`peer_commands`], [`run`], [`run_peer`],
-//! [`check_args`], [`check`] and [`schemas`].
+//! The binary reaches them through the family's [`handshake_plugin::Plugin`] implementation.
 
 pub mod check;
 pub mod decode;
