@@ -33,7 +33,7 @@ pub fn check_args(command: clap::Command) -> clap::Command {
 
 /// Judges a Dark Tower capture.
 pub fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
-    crate::check::check(request, matches)
+    handshake_quic_family::check::check::<crate::check::DarkTowerCheck>(request, matches)
 }
 
 /// Dark Tower's JSON Schemas (none of its own besides scenarios).

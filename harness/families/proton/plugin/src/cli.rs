@@ -181,7 +181,7 @@ pub fn check_args(command: clap::Command) -> clap::Command {
 
 /// Judges a Proton capture.
 pub fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
-    crate::check::check(request, matches)
+    handshake_quic_family::check::check::<crate::check::ProtonCheck>(request, matches)
 }
 
 /// Proton's JSON Schemas (none of its own besides scenarios).
