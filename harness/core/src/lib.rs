@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 
 pub mod time;
+pub mod varint;
 pub mod words;
 
 use std::net::SocketAddr;
 
 pub use time::{Instant, EPOCH_NS};
+pub use varint::{VarInt, VarIntError};
 
 /// A datagram an endpoint wants sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
