@@ -23,9 +23,6 @@ pub use command::{conclude, finish, CheckError, Checked, Conclusion};
 pub use rules::{Basis, Rule};
 pub use tolerance::Tolerance;
 
-#[cfg(feature = "quic")]
-pub mod quic;
-
 /// Most violations kept per rule and session (the count goes on).
 pub const MAX_VIOLATIONS_PER_RULE: usize = 100;
 
@@ -298,17 +295,6 @@ impl CheckRequest {
         self.reported(std::fs::read(&self.file))
     }
 
-    /// The `--keylog` file's text (QUIC families), if one was given.
-    pub fn key_log(&self) -> Result<Option<String>, String> {
-        self.keylog
-            .as_ref()
-            .map(|path| {
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("--keylog {}: {e}", path.display()))
-            })
-            .transpose()
-    }
-
     /// The capture file opened for reading as a stream; `None` after saying why it cannot be.
     pub fn open_capture(&self) -> Option<std::fs::File> {
         self.reported(std::fs::File::open(&self.file))
@@ -345,7 +331,7 @@ pub fn seconds(ns: u64) -> String {
     format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
 }
 
-/// The violations part of `harness check`'s text verdict (QUIC families): a count, then one line
+/// The violations part of `harness check`'s text verdict: a count, then one line
 /// each — packet, time, rule (marked when it rests on a profile decision), detail, statement.
 pub fn write_violations(
     out: &mut dyn std::io::Write,
@@ -374,29 +360,6 @@ pub fn write_violations(
         )?;
     }
     Ok(())
-}
-
-/// The end of a QUIC family's text verdict: the violations, the packets of known connections that
-/// could not be decrypted, the judge's notes, the verdict line.
-pub fn write_quic_verdict(
-    out: &mut dyn std::io::Write,
-    violations: &[Violation],
-    is_profile_rule: impl Fn(&str) -> bool,
-    undecrypted: u64,
-    notes: &[String],
-    word: &str,
-) -> std::io::Result<()> {
-    write_violations(out, violations, is_profile_rule)?;
-    if undecrypted > 0 {
-        writeln!(
-            out,
-            "undecrypted: {undecrypted} QUIC packets of known connections"
-        )?;
-    }
-    for n in notes {
-        writeln!(out, "note: {n}")?;
-    }
-    write_verdict_line(out, word, violations.len())
 }
 
 /// `n` of `noun`, with the plural when `n` is not one.

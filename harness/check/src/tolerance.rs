@@ -13,10 +13,6 @@ impl Tolerance {
     /// (`--tolerance-ms`).
     pub const DEFAULT: Tolerance = Tolerance::from_ms(50);
 
-    /// The least a QUIC family's judge allows in a scenario run: its timers fire on probe
-    /// timeouts, which a loaded machine stretches by tens of milliseconds.
-    pub const QUIC_FLOOR: Tolerance = Tolerance::from_ms(100);
-
     /// `ms` milliseconds.
     pub const fn from_ms(ms: u64) -> Tolerance {
         Tolerance(Duration::from_millis(ms))

@@ -14,11 +14,13 @@
 
 pub mod dyn_face;
 pub mod time;
+pub mod varint;
 pub mod words;
 
 use std::net::SocketAddr;
 
 pub use time::{Instant, EPOCH_NS};
+pub use varint::{VarInt, VarIntError};
 
 /// A datagram an endpoint wants sent.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,15 +25,6 @@ use serde::Serialize;
 
 pub use run::{execute, prepare, Cell, Outcome, Plan, Request};
 
-/// A QUIC family's cell against an external program: a client IUT's cell is its run's verdict;
-/// a server IUT's is whether the harness's client got every answer right.
-pub fn client_cell_ok(outcome: &handshake_scenario::ScenarioOutcome, role: Role) -> bool {
-    match role {
-        Role::Initiator => outcome.verdict == handshake_scenario::Verdict::Pass,
-        Role::Responder => outcome.observed.client_ok().unwrap_or(false),
-    }
-}
-
 /// What one cell of a matrix showed (`matrix.json` gives its fields) and how reports present it.
 pub trait CellSeen: Serialize + Clone + fmt::Debug + Send + Sync {
     /// A cell that could not run, and why.

@@ -1,170 +1,51 @@
 //! The QUIC family layer: what Proton and Dark Tower share, so that a third protocol over QUIC
 //! writes only its messages, endpoints and rules.
 //!
+//! Always (what a QUIC judge needs, with no scenario crate beneath it):
+//! - [`capture`]: a capture read and decrypted into QUIC connections;
+//! - [`verdict`]: the end of a QUIC family's `harness check` text verdict;
+//! - [`QUIC_FLOOR`]: the least timing tolerance a QUIC judge allows in a run.
+//!
+//! With the `family` feature (what a plugin needs):
 //! - [`QuicDatagrams`]: a datagram's link class and ladder label, read from its QUIC header alone
 //!   (the payload is encrypted; units come from the harness's endpoint's events instead).
 //! - [`QuicReport`]: a QUIC judge's report on a run (the violations of the judged side, and what
 //!   the judge could not see), with the one way a damaged capture is noted.
-//! - [`tolerance`]: the timing tolerance a QUIC judge allows (never below
-//!   [`Tolerance::QUIC_FLOOR`]: QUIC timers are coarser than a datagram's scheduling).
+//! - [`tolerance`]: the timing tolerance a QUIC judge allows (never below [`QUIC_FLOOR`]: QUIC
+//!   timers are coarser than a datagram's scheduling).
+//! - [`hooks`]: the family hooks both plugins answer alike, and their key-log handling;
+//! - [`check`]: a QUIC family's part of `harness check`, written once;
+//! - [`observe`]: the units and client verdict both families observe, and their interop cell.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+pub mod capture;
+pub mod verdict;
 
-use handshake_check::{Tolerance, Violation};
-use handshake_scenario::external::manifest::Launch;
-use handshake_scenario::format::Bound;
-use handshake_scenario::{DatagramLabel, Datagrams};
+#[cfg(feature = "family")]
+pub mod check;
+#[cfg(feature = "family")]
+pub mod hooks;
+#[cfg(feature = "family")]
+pub mod observe;
 
-/// Where a program of a QUIC family writes its TLS secrets: the file its `{keylog}` placeholder
-/// names (what [`handshake_scenario::Family::key_log_file`] answers for Proton and Dark Tower).
-pub fn key_log_file(launch: &Launch) -> Option<PathBuf> {
-    launch
-        .values
-        .iter()
-        .find(|(name, _)| *name == "keylog")
-        .map(|(_, path)| PathBuf::from(path))
-}
+#[cfg(feature = "family")]
+mod family;
+#[cfg(feature = "family")]
+pub use family::*;
 
-/// QUIC datagrams as the link and the ladder see them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct QuicDatagrams;
+use handshake_check::Tolerance;
 
-impl Datagrams for QuicDatagrams {
-    const CLASSES: &'static [&'static str] = &handshake_quic::LINK_CLASSES;
+pub use capture::{read_capture, QuicCapture};
+pub use verdict::write_verdict;
 
-    fn classify(payload: &[u8]) -> &'static str {
-        handshake_quic::link_class(payload)
-    }
-
-    fn describe(payload: &[u8]) -> DatagramLabel {
-        DatagramLabel::text(handshake_quic::describe_datagram(payload))
-    }
-}
-
-/// What a QUIC family's judge reports on a run.
-#[derive(Debug, Default)]
-pub struct QuicReport {
-    /// Broken rules (of the judged side).
-    pub violations: Vec<Violation>,
-    /// What the judge could not see (undecrypted packets, a damaged capture …).
-    pub notes: Vec<String>,
-}
-
-impl QuicReport {
-    /// A report from the judge's violations, the capture's damage (judged up to it) and its notes.
-    pub fn new(
-        violations: Vec<Violation>,
-        damage: Option<String>,
-        notes: Vec<String>,
-    ) -> QuicReport {
-        QuicReport {
-            violations,
-            notes: damage
-                .map(|d| format!("the capture is damaged; judged up to the damage: {d}"))
-                .into_iter()
-                .chain(notes)
-                .collect(),
-        }
-    }
-}
-
-impl handshake_check::Judgement for QuicReport {
-    fn violations(&self) -> Vec<Violation> {
-        self.violations.clone()
-    }
-}
-
-/// Compares the units the harness's QUIC endpoint saw of each kind with the expected counts, and
-/// the harness client's verdict (with why it failed, when it says) with the expected one.
-pub fn check_units_and_client(
-    expected: (&BTreeMap<String, Bound>, Option<bool>),
-    seen: (&BTreeMap<String, u64>, Option<bool>, Option<&str>),
-    reasons: &mut Vec<String>,
-) {
-    let (units, client_ok) = expected;
-    let (seen_units, seen_ok, failure) = seen;
-    for (kind, bound) in units {
-        let n = seen_units.get(kind).copied().unwrap_or(0);
-        if !bound.contains(n) {
-            reasons.push(format!("{n} `{kind}` units from the IUT, expected {bound}"));
-        }
-    }
-    if let Some(ok) = client_ok {
-        if seen_ok != Some(ok) {
-            reasons.push(format!(
-                "client verdict {seen_ok:?}{}, expected ok = {ok}",
-                failure.map_or_else(String::new, |f| format!(" ({f})"))
-            ));
-        }
-    }
-}
+/// The least a QUIC family's judge allows in a scenario run: its timers fire on probe timeouts,
+/// which a loaded machine stretches by tens of milliseconds.
+pub const QUIC_FLOOR: Tolerance = Tolerance::from_ms(100);
 
 /// The tolerance a QUIC judge allows for a run: the run's (real time), never below the QUIC floor;
 /// in virtual time the floor.
 pub fn tolerance(run: Option<Tolerance>) -> Tolerance {
-    run.unwrap_or(Tolerance::QUIC_FLOOR)
-        .at_least(Tolerance::QUIC_FLOOR)
-}
-
-/// For the QUIC families' tests of `harness check` on their golden captures.
-#[doc(hidden)]
-pub mod testing {
-    use std::path::{Path, PathBuf};
-
-    use handshake_check::testing::CaptureFile;
-    use handshake_check::{CheckError, CheckRequest, Checked, Tolerance};
-
-    /// A family's part of `harness check`: its options and its judge (the registry's
-    /// `cli::check_args` and `cli::check`).
-    #[derive(Clone, Copy)]
-    pub struct CheckCli {
-        /// Adds the family's options.
-        pub args: fn(clap::Command) -> clap::Command,
-        /// Judges a capture.
-        pub check: fn(&CheckRequest, &clap::ArgMatches) -> Result<Checked, CheckError>,
-    }
-
-    /// `harness check PATH ARGS [--json]` on `bytes` (as the file at `path` when it holds them)
-    /// as the binary runs it, with `--tolerance-ms` and `--strict-profile` as given: its exit
-    /// code and output.
-    pub fn check(
-        cli: CheckCli,
-        path: &Path,
-        bytes: &[u8],
-        args: &[String],
-        json: bool,
-        tolerance_ms: u64,
-        strict_profile: bool,
-    ) -> (i32, String) {
-        let command = (cli.args)(
-            clap::Command::new("check")
-                .arg(clap::Arg::new("profile").long("profile"))
-                .arg(clap::Arg::new("keylog").long("keylog")),
-        );
-        let matches = match command
-            .try_get_matches_from(std::iter::once("check".to_owned()).chain(args.iter().cloned()))
-        {
-            Ok(m) => m,
-            Err(e) => panic!("{args:?}: {e}"),
-        };
-        let file = CaptureFile::new(path, bytes);
-        let request = CheckRequest {
-            file: file.path.clone(),
-            threads: 2,
-            port: None,
-            responder: None,
-            profile: matches.get_one::<String>("profile").cloned(),
-            tolerance: Tolerance::from_ms(tolerance_ms),
-            json,
-            strict_profile,
-            keylog: matches.get_one::<String>("keylog").map(PathBuf::from),
-        };
-        let mut out = Vec::new();
-        let code = handshake_check::finish(&request, (cli.check)(&request, &matches), &mut out);
-        (code, String::from_utf8_lossy(&out).into_owned())
-    }
+    run.unwrap_or(QUIC_FLOOR).at_least(QUIC_FLOOR)
 }
 
 #[cfg(test)]
@@ -172,24 +53,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_damaged_capture_is_noted_first() {
-        let r = QuicReport::new(Vec::new(), Some("cut".into()), vec!["later".into()]);
-        assert_eq!(
-            r.notes,
-            [
-                "the capture is damaged; judged up to the damage: cut",
-                "later"
-            ]
-        );
-    }
-
-    #[test]
     fn tolerance_never_goes_below_the_quic_floor() {
-        assert_eq!(tolerance(None), Tolerance::QUIC_FLOOR);
+        assert_eq!(tolerance(None), QUIC_FLOOR);
         assert_eq!(
             tolerance(Some(Tolerance::DEFAULT)),
-            Tolerance::QUIC_FLOOR.at_least(Tolerance::DEFAULT)
+            QUIC_FLOOR.at_least(Tolerance::DEFAULT)
         );
-        assert!(tolerance(Some(Tolerance::DEFAULT)) >= Tolerance::QUIC_FLOOR);
+        assert!(tolerance(Some(Tolerance::DEFAULT)) >= QUIC_FLOOR);
     }
 }

@@ -12,7 +12,7 @@
 //! Frame types encoded in more bytes than needed (RFC 9000 §12.4 lets a receiver treat that as
 //! a PROTOCOL_VIOLATION, it does not require it) are accepted here.
 
-use handshake_webtransport_wire::VarInt;
+use handshake_core::VarInt;
 use std::fmt;
 
 use crate::tls::hex;

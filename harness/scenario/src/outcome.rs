@@ -135,11 +135,6 @@ pub trait Observations: erased_serde::Serialize + fmt::Debug + Send + Sync + 'st
     fn facts(&self) -> Vec<(String, String)>;
     /// For family code that reads its own observations back (interop cells).
     fn as_any(&self) -> &dyn Any;
-    /// How the harness's client (a reference or scripted one, against a server IUT) ended its
-    /// plan: `Some(true)` when it got every answer right (`None`: no such client).
-    fn client_ok(&self) -> Option<bool> {
-        None
-    }
 }
 
 erased_serde::serialize_trait_object!(Observations);

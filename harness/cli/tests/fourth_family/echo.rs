@@ -10,7 +10,7 @@ use std::time::Duration;
 use handshake_check::{Judge, Judgement, Packet, Violation};
 use handshake_core::{Endpoint, Instant, Transmit};
 use handshake_interop::verdict::{self, CellSeen};
-use handshake_interop::{client_cell_ok, InteropFamily};
+use handshake_interop::InteropFamily;
 use handshake_scenario::engine::{Simulated, INITIATOR};
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::outcome::Observations;
@@ -339,8 +339,19 @@ impl Observations for EchoObservations {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn client_ok(&self) -> Option<bool> {
-        self.client_ok
+}
+
+/// A client IUT's cell is its run's verdict; a server IUT's whether the harness's client got every
+/// reply (the family's own rule: the generic crates know no client).
+fn client_cell_ok(outcome: &ScenarioOutcome, role: Role) -> bool {
+    match role {
+        Role::Initiator => outcome.verdict == handshake_scenario::Verdict::Pass,
+        Role::Responder => outcome
+            .observed
+            .as_any()
+            .downcast_ref::<EchoObservations>()
+            .and_then(|o| o.client_ok)
+            .unwrap_or(false),
     }
 }
 

@@ -68,3 +68,12 @@ impl Error {
         matches!(self, Error::UnexpectedEnd)
     }
 }
+
+impl From<handshake_core::VarIntError> for Error {
+    fn from(e: handshake_core::VarIntError) -> Error {
+        match e {
+            handshake_core::VarIntError::UnexpectedEnd => Error::UnexpectedEnd,
+            handshake_core::VarIntError::TooLarge(value) => Error::VarIntTooLarge(value),
+        }
+    }
+}

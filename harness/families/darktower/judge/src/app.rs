@@ -18,11 +18,11 @@ use crate::rules;
 use crate::{CodeView, Options, Report, Role, SessionView, Transport, REPORT_VERSION};
 
 /// Everything read from a capture.
-pub(crate) type Capture = handshake_check::quic::QuicCapture;
+pub(crate) type Capture = handshake_quic_family::QuicCapture;
 
 /// Reads and decrypts the capture.
 pub(crate) fn read(bytes: &[u8], options: &Options) -> Result<Capture, String> {
-    handshake_check::quic::read_capture(
+    handshake_quic_family::read_capture(
         bytes,
         options.key_log.as_deref(),
         options.port,

@@ -55,6 +55,7 @@ mod media;
 mod signaling;
 #[cfg(test)]
 mod synthetic;
+mod text;
 mod token;
 
 use std::net::SocketAddr;

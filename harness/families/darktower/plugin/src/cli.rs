@@ -22,6 +22,6 @@ impl handshake_plugin::Plugin for DarkTower {
         <crate::check::DarkTowerCheckArgs as clap::Args>::augment_args(command)
     }
     fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
-        crate::check::check(request, matches)
+        handshake_quic_family::check::check::<crate::check::DarkTowerCheck>(request, matches)
     }
 }

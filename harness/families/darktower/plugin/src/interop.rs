@@ -36,7 +36,9 @@ impl InteropFamily for DarkTower {
         _: &DarkTowerScenario,
     ) -> Result<CellSeen, String> {
         Ok(CellSeen::of(
-            handshake_interop::client_cell_ok(outcome, role),
+            handshake_quic_family::observe::client_cell_ok::<crate::observe::DarkTowerObservations>(
+                outcome, role,
+            ),
             &outcome.reasons,
             DONE,
         ))

@@ -44,10 +44,9 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Event, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle, Vocabulary,
+    ActCtx, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle, Vocabulary,
 };
 use handshake_webtransport::{WtConfig, WtSessions};
-use serde_json::Value;
 
 use crate::format::{DarkTowerStep, ExpectFields, IutFields, PeerFields, Setup};
 use crate::observe::DarkTowerObservations;
@@ -514,12 +513,7 @@ impl Family for DarkTower {
             _ => Err("Dark Tower steps drive the scripted participants or the meeting server facing a client IUT".to_owned()),
         }
     }
-    fn unit_of_event(event: &Event<Self>) -> Option<Value> {
-        observe::unit(event)
-    }
-    fn is_ending(event: &Event<Self>) -> bool {
-        matches!(event, DarkTowerEvent::SessionClosed { .. })
-    }
+    handshake_quic_family::quic_hooks!(ending: DarkTowerEvent::SessionClosed { .. }, unit: observe::unit);
     fn settle(s: &DarkTowerScenario, _real_time: bool) -> Settle {
         // A client IUT finishes; servers serve forever; the scripted participants end with the
         // steps, a reference client when its meeting is done.
@@ -534,12 +528,6 @@ impl Family for DarkTower {
         let m = &s.setup.meeting;
         let media = u64::from(m.frames) * 1000 / u64::from(m.fps.max(1));
         media + m.linger_ms + 2_000
-    }
-    fn secrets(node: &DarkTowerNode) -> String {
-        node.key_log()
-    }
-    fn turned_away(node: &DarkTowerNode) -> u64 {
-        node.turned_away()
     }
 
     type Report = DarkTowerReport;
@@ -612,9 +600,6 @@ impl Family for DarkTower {
             }
         }
     }
-    fn key_log_file(launch: &Launch) -> Option<std::path::PathBuf> {
-        handshake_quic_family::key_log_file(launch)
-    }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
@@ -654,10 +639,7 @@ mod judge {
             },
         };
         let options = Options {
-            transport: Some(match profile.transport {
-                TransportKind::WebTransport => Transport::WebTransport,
-                TransportKind::Quic => Transport::Quic,
-            }),
+            transport: Some(transport(profile.transport)),
             reset_codes: profile.reset_codes,
             key_log: None,
             // Token expiry is judged against capture time, which is the endpoints' clock only in
@@ -686,6 +668,51 @@ mod judge {
             report.damage,
             report.notes,
         ))
+    }
+
+    /// The judge's name for a profile's transport.
+    fn transport(kind: TransportKind) -> Transport {
+        match kind {
+            TransportKind::WebTransport => Transport::WebTransport,
+            TransportKind::Quic => Transport::Quic,
+        }
+    }
+
+    /// The judge's options in `harness check` for `request` and Dark Tower's `args` (`--profile
+    /// v1`, `v2+raw`, `v1+quic` …: the transport and the reset codes; default: each connection's
+    /// transport from its ALPN, mapped codes).
+    pub fn check_options(
+        request: &handshake_check::CheckRequest,
+        args: &crate::check::DarkTowerCheckArgs,
+    ) -> Result<Options, String> {
+        let (transport, reset_codes) = match request.profile.as_deref() {
+            None => (None, ResetCodes::Mapped),
+            Some(text) => {
+                let p = Profile::parse(text)?;
+                handshake_quic_family::check::refuse_mutant(p.mutant.is_some())?;
+                (Some(transport(p.transport)), p.reset_codes)
+            }
+        };
+        let judge = Judged::parse(&args.judge).ok_or_else(|| {
+            format!(
+                "--judge {}: expected all, or a list of controller, handler, client",
+                args.judge
+            )
+        })?;
+        Ok(Options {
+            transport,
+            reset_codes,
+            key_log: handshake_quic_family::hooks::check_key_log(request)?,
+            token_secret: args.token_secret.clone(),
+            judged_at_unix_s: None,
+            idle_timeout_ms: args.idle_ms,
+            tolerance: request.tolerance,
+            judge,
+            capacity: args.capacity,
+            controller: args.controller.or(request.responder),
+            handler: args.handler,
+            port: request.port,
+        })
     }
 }
 

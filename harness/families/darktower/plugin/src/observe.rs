@@ -117,42 +117,26 @@ pub struct DarkTowerObservations {
 
 impl Observations for DarkTowerObservations {
     fn render(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        if !self.units.is_empty() {
-            let list: Vec<String> = self.units.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            let _ = writeln!(out, "units from the IUT: {}", list.join(", "));
-        }
-        if let Some(ok) = self.client_ok {
-            let _ = writeln!(
-                out,
-                "client verdict: {}{}",
-                if ok { "ok" } else { "fail" },
-                self.client_failure
-                    .as_ref()
-                    .map_or_else(String::new, |f| format!(" ({f})"))
-            );
-        }
-        for n in &self.notes {
-            let _ = writeln!(out, "note: {n}");
-        }
+        handshake_quic_family::observe::render_units_client_notes(
+            out,
+            &self.units,
+            (self.client_ok, self.client_failure.as_deref()),
+            &self.notes,
+        );
     }
 
     fn facts(&self) -> Vec<(String, String)> {
-        let mut f: Vec<(String, String)> = self
-            .units
-            .iter()
-            .map(|(k, n)| (format!("units {k}"), n.to_string()))
-            .collect();
-        if let Some(ok) = self.client_ok {
-            f.push(("client ok".into(), ok.to_string()));
-        }
+        let mut f = Vec::new();
+        handshake_quic_family::observe::units_client_facts(&mut f, &self.units, self.client_ok);
         f
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
 
+impl handshake_quic_family::observe::ClientVerdict for DarkTowerObservations {
     fn client_ok(&self) -> Option<bool> {
         self.client_ok
     }

@@ -36,6 +36,7 @@ pub mod rules;
 
 mod model;
 mod rebuild;
+mod text;
 
 use std::net::SocketAddr;
 
@@ -126,7 +127,7 @@ impl Default for Options {
             profile: ProfileView::default(),
             key_log: None,
             port: None,
-            tolerance: handshake_check::Tolerance::QUIC_FLOOR,
+            tolerance: handshake_quic_family::QUIC_FLOOR,
         }
     }
 }

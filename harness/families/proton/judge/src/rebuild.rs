@@ -6,7 +6,7 @@
 pub(crate) use handshake_quic::rebuild::{At, CloseRec, Conn, Flow, StreamRec};
 
 /// Everything read from a capture.
-pub(crate) type Capture = handshake_check::quic::QuicCapture;
+pub(crate) type Capture = handshake_quic_family::QuicCapture;
 
 /// Reads and decrypts the capture.
 pub(crate) fn rebuild(
@@ -14,7 +14,7 @@ pub(crate) fn rebuild(
     extra_key_log: Option<&str>,
     port: Option<u16>,
 ) -> Result<Capture, String> {
-    handshake_check::quic::read_capture(
+    handshake_quic_family::read_capture(
         bytes,
         extra_key_log,
         port,

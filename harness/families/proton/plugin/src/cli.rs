@@ -163,7 +163,7 @@ impl handshake_plugin::Plugin for crate::Proton {
         <crate::check::ProtonCheckArgs as clap::Args>::augment_args(command)
     }
     fn check(request: &CheckRequest, matches: &ArgMatches) -> Result<Checked, CheckError> {
-        crate::check::check(request, matches)
+        handshake_quic_family::check::check::<crate::check::ProtonCheck>(request, matches)
     }
 }
 

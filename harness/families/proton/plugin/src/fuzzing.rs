@@ -658,7 +658,7 @@ pub fn run(script: &Script) -> Outcome {
         key_log: None,
         port: None,
         // What a scenario run's QUIC judge allows at least.
-        tolerance: handshake_check::Tolerance::QUIC_FLOOR,
+        tolerance: handshake_quic_family::QUIC_FLOOR,
     };
     let report = handshake_proton_judge::judge(&capture, &options)
         .unwrap_or_else(|e| panic!("the judge could not read the capture: {e}"));

@@ -38,7 +38,9 @@ impl InteropFamily for Proton {
         _: &ProtonScenario,
     ) -> Result<CellSeen, String> {
         Ok(CellSeen::of(
-            handshake_interop::client_cell_ok(outcome, role),
+            handshake_quic_family::observe::client_cell_ok::<crate::observe::ProtonObservations>(
+                outcome, role,
+            ),
             &outcome.reasons,
             DONE,
         ))

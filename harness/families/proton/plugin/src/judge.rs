@@ -37,3 +37,35 @@ pub fn concerns(rule: &str, role: handshake_scenario::Role) -> bool {
     let both = matches!(rule, "proton.decrypt" | "proton.alpn");
     both || (client_rule == (role == handshake_scenario::Role::Initiator))
 }
+
+/// The judge's options in `harness check` for `request` and Proton's `args` (profile default:
+/// `project`).
+pub fn check_options(
+    request: &handshake_check::CheckRequest,
+    args: &crate::check::ProtonCheckArgs,
+) -> Result<handshake_proton_judge::Options, String> {
+    let profile = Profile::parse(request.profile.as_deref().unwrap_or("project"))?;
+    handshake_quic_family::check::refuse_mutant(profile.mutant.is_some())?;
+    let session = Session {
+        accept_ms: args.accept_ms,
+        op_ms: args.op_ms,
+        disc_ms: args.disc_ms,
+        startup_ms: args.startup_ms,
+        ..Session::default()
+    };
+    let mut view = profile_view(Some(&profile), &session);
+    if !args.profile_timers {
+        // Only the timers the user gave are known.
+        view.accept_ms = args.accept_ms.and(view.accept_ms);
+        view.op_ms = args.op_ms.and(view.op_ms);
+        view.disc_ms = args.disc_ms.and(view.disc_ms);
+        view.startup_ms = args.startup_ms.and(view.startup_ms);
+    }
+    Ok(handshake_proton_judge::Options {
+        server: request.responder,
+        profile: view,
+        key_log: handshake_quic_family::hooks::check_key_log(request)?,
+        port: request.port,
+        tolerance: request.tolerance,
+    })
+}

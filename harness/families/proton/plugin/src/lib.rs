@@ -39,7 +39,7 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Event, Family, JudgeCtx, NoFields, ObserveCtx, Registered, Role, Scenario, Vocabulary,
+    ActCtx, Family, JudgeCtx, NoFields, ObserveCtx, Registered, Role, Scenario, Vocabulary,
 };
 use serde_json::Value;
 
@@ -402,12 +402,7 @@ impl Family for Proton {
         }
         Ok(())
     }
-    fn unit_of_event(event: &Event<Self>) -> Option<Value> {
-        observe::unit(event)
-    }
-    fn is_ending(event: &Event<Self>) -> bool {
-        matches!(event, handshake_proton_endpoint::ProtonEvent::Ended { .. })
-    }
+    handshake_quic_family::quic_hooks!(ending: handshake_proton_endpoint::ProtonEvent::Ended { .. }, unit: observe::unit);
     /// H1: a scenario that connects during the server's startup delay starts its steps once the
     /// server's port is bound: the readiness line of an as-coded server comes after the delay.
     fn steps_before_ready(s: &ProtonScenario) -> bool {
@@ -420,12 +415,6 @@ impl Family for Proton {
     }
     fn expected_ms(s: &ProtonScenario) -> u64 {
         s.setup.session.startup_ms.unwrap_or(10_000) + 1_000
-    }
-    fn secrets(node: &ProtonNode) -> String {
-        node.key_log()
-    }
-    fn turned_away(node: &ProtonNode) -> u64 {
-        node.turned_away()
     }
 
     type Report = ProtonReport;
@@ -493,9 +482,6 @@ impl Family for Proton {
             .collect()
     }
 
-    fn key_log_file(launch: &Launch) -> Option<std::path::PathBuf> {
-        handshake_quic_family::key_log_file(launch)
-    }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;

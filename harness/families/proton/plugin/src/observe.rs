@@ -154,16 +154,12 @@ impl Observations for ProtonObservations {
         if self.refused {
             out.push_str("a connection was refused (CONNECTION_REFUSED)\n");
         }
-        if !self.units.is_empty() {
-            let list: Vec<String> = self.units.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            let _ = writeln!(out, "units from the IUT: {}", list.join(", "));
-        }
-        if let Some(ok) = self.client_ok {
-            let _ = writeln!(out, "client verdict: {}", if ok { "ok" } else { "fail" });
-        }
-        for n in &self.notes {
-            let _ = writeln!(out, "note: {n}");
-        }
+        handshake_quic_family::observe::render_units_client_notes(
+            out,
+            &self.units,
+            (self.client_ok, None),
+            &self.notes,
+        );
     }
 
     fn facts(&self) -> Vec<(String, String)> {
@@ -181,19 +177,16 @@ impl Observations for ProtonObservations {
             ));
         }
         f.push(("refused".into(), self.refused.to_string()));
-        for (k, n) in &self.units {
-            f.push((format!("units {k}"), n.to_string()));
-        }
-        if let Some(ok) = self.client_ok {
-            f.push(("client ok".into(), ok.to_string()));
-        }
+        handshake_quic_family::observe::units_client_facts(&mut f, &self.units, self.client_ok);
         f
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
 
+impl handshake_quic_family::observe::ClientVerdict for ProtonObservations {
     fn client_ok(&self) -> Option<bool> {
         self.client_ok
     }

@@ -5,7 +5,7 @@
 
 use handshake_quic::rebuild::{At, Captured, Conn, Rebuilder};
 
-use crate::Mark;
+use handshake_check::Mark;
 
 /// Everything read from a capture.
 #[derive(Debug, Default)]
