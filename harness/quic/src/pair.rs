@@ -276,6 +276,18 @@ impl<C: Peer, S: Peer> Pair<C, S> {
         &self.config
     }
 
+    /// Changes which datagrams the link loses, from the next one sent on (a test that cuts the
+    /// link for a while).
+    pub fn set_lose(&mut self, lose: BTreeSet<usize>) {
+        self.config.lose = lose;
+    }
+
+    /// Datagrams sent so far, lost or not (the position the next one gets in
+    /// [`PairConfig::lose`]).
+    pub fn sent_count(&self) -> usize {
+        self.sent
+    }
+
     /// Changes the one-way delay of datagrams sent from now on.
     pub fn set_latency(&mut self, latency: Duration) {
         self.config.latency = latency;
@@ -422,14 +434,25 @@ impl<C: Peer, S: Peer> Pair<C, S> {
     /// Does the work due up to `until` (at most `max_steps` steps); the clock then stands at
     /// `until` unless the step limit stopped it first.
     pub fn run_until_limited(&mut self, until: Instant, max_steps: u64) -> RunOutcome {
+        self.run_limited(Some(until), max_steps)
+    }
+
+    /// Does all the work there is (at most `max_steps` steps): [`RunOutcome::Idle`] with the
+    /// clock at the last work done (how long a run took to go quiet shows), or
+    /// [`RunOutcome::StepLimit`].
+    pub fn run_to_idle_limited(&mut self, max_steps: u64) -> RunOutcome {
+        self.run_limited(None, max_steps)
+    }
+
+    fn run_limited(&mut self, until: Option<Instant>, max_steps: u64) -> RunOutcome {
         let mut taken = 0;
         loop {
             self.drain();
             let Some(next) = self.next_work_time() else {
-                self.now = self.now.max(until);
+                self.now = self.now.max(until.unwrap_or(self.now));
                 return RunOutcome::Idle;
             };
-            if next > until {
+            if let Some(until) = until.filter(|until| next > *until) {
                 self.now = self.now.max(until);
                 return RunOutcome::TimeLimit;
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use handshake_capture::{CaptureFormat, CaptureWriter};
 use handshake_core::Instant;
 use handshake_proton_judge::{judge, rules, Options, ProfileView, Report, Side};
+use handshake_quic::pair::{Pair, PairConfig, Peer};
 use handshake_quic::quinn_proto::{Dir, StreamEvent, StreamId};
 use handshake_quic::{Admission, ConnId, HostConfig, KeyLog, QuicEvent, QuicHost, Seed, Transport};
 
@@ -206,145 +207,134 @@ impl Proto {
     }
 }
 
-/// Both hosts on a lossless wire; every datagram recorded with its time and addresses.
-struct World {
-    client: QuicHost,
-    server: QuicHost,
+/// The test server on a [`Pair`]: its host, with [`Proto`] reading what each event brings and
+/// answering before the host sends.
+struct ServerPeer {
+    host: QuicHost,
     proto: Proto,
-    now: Instant,
-    in_flight: Vec<(Instant, bool, Vec<u8>)>,
-    /// Every datagram sent, and whether it was lost.
-    wire: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>, bool)>,
-    /// Positions in `wire` of the datagrams to lose.
-    lose: Vec<usize>,
-    client_ended: Vec<String>,
+}
+
+impl Peer for ServerPeer {
+    type Event = QuicEvent;
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, payload: &[u8]) {
+        self.host.handle_datagram(now, source, payload);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.host.handle_timeout(now);
+    }
+    fn poll_event(&mut self) -> Option<QuicEvent> {
+        let event = self.host.poll_event()?;
+        match &event {
+            QuicEvent::Accepted { conn, .. } if self.proto.conn.is_none() => {
+                self.proto.conn = Some(*conn)
+            }
+            QuicEvent::Stream {
+                conn,
+                event: StreamEvent::Opened { dir: Dir::Bi },
+            } if Some(*conn) == self.proto.conn => {
+                if let Some(c) = self.host.connection(*conn) {
+                    while let Some(id) = c.streams().accept(Dir::Bi) {
+                        self.proto.streams.push(ServedStream {
+                            id,
+                            buf: Vec::new(),
+                            disc: None,
+                            fin: false,
+                            reset: false,
+                        });
+                    }
+                }
+            }
+            QuicEvent::Ended { conn, .. } if Some(*conn) == self.proto.conn => {
+                self.proto.done = true
+            }
+            _ => {}
+        }
+        Some(event)
+    }
+    /// The test server reads and answers, then the host sends.
+    fn drive(&mut self, now: Instant) {
+        self.proto.step(&mut self.host, now);
+        self.host.drive(now);
+    }
+    fn has_events(&self) -> bool {
+        self.host.has_events()
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.host.poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.host.poll_timeout()
+    }
+}
+
+/// Both hosts on a [`Pair`] (lossless unless a test loses datagrams); the capture is its trace.
+struct World {
+    pair: Pair<QuicHost, ServerPeer>,
 }
 
 impl World {
     fn new(seed: u64, flaws: Flaws) -> World {
-        let mut server = host(seed, true);
+        World::with_hosts(host(seed, false), host(seed, true), flaws)
+    }
+
+    /// The test server admits one connection unless the test says otherwise.
+    fn with_hosts(client: QuicHost, mut server: QuicHost, flaws: Flaws) -> World {
         server.set_admission(Admission::AcceptOne);
-        World {
-            client: host(seed, false),
-            server,
+        let server = ServerPeer {
+            host: server,
             proto: Proto {
                 flaws,
                 ..Proto::default()
             },
-            now: Instant::ZERO,
-            in_flight: Vec::new(),
-            wire: Vec::new(),
-            lose: Vec::new(),
-            client_ended: Vec::new(),
+        };
+        let config = PairConfig::new(addr(CLIENT), addr(SERVER), LATENCY);
+        World {
+            pair: Pair::new(config, client, server),
         }
+    }
+
+    fn client(&mut self) -> &mut QuicHost {
+        &mut self.pair.client
+    }
+
+    fn server(&mut self) -> &mut QuicHost {
+        &mut self.pair.server.host
+    }
+
+    fn now(&self) -> Instant {
+        self.pair.now()
     }
 
     fn settle(&mut self) {
-        loop {
-            let mut any = false;
-            while let Some(e) = self.client.poll_event() {
-                any = true;
-                if let QuicEvent::Ended { conn, close, .. } = e {
-                    self.client_ended.push(format!("{conn} {close}"));
-                }
-            }
-            self.client.drive(self.now);
-            while let Some(e) = self.server.poll_event() {
-                any = true;
-                match e {
-                    QuicEvent::Accepted { conn, .. } if self.proto.conn.is_none() => {
-                        self.proto.conn = Some(conn)
-                    }
-                    QuicEvent::Stream {
-                        conn,
-                        event: StreamEvent::Opened { dir: Dir::Bi },
-                    } if Some(conn) == self.proto.conn => {
-                        if let Some(c) = self.server.connection(conn) {
-                            while let Some(id) = c.streams().accept(Dir::Bi) {
-                                self.proto.streams.push(ServedStream {
-                                    id,
-                                    buf: Vec::new(),
-                                    disc: None,
-                                    fin: false,
-                                    reset: false,
-                                });
-                            }
-                        }
-                    }
-                    QuicEvent::Ended { conn, .. } if Some(conn) == self.proto.conn => {
-                        self.proto.done = true
-                    }
-                    _ => {}
-                }
-            }
-            self.proto.step(&mut self.server, self.now);
-            self.server.drive(self.now);
-            if !any && !self.client.has_events() && !self.server.has_events() {
-                break;
-            }
-        }
-        for to_server in [true, false] {
-            let (h, from) = if to_server {
-                (&mut self.client, CLIENT)
-            } else {
-                (&mut self.server, SERVER)
-            };
-            while let Some((to, bytes)) = h.poll_transmit() {
-                let lost = self.lose.contains(&self.wire.len());
-                self.wire
-                    .push((self.now, addr(from), to, bytes.clone(), lost));
-                if !lost {
-                    self.in_flight.push((self.now + LATENCY, to_server, bytes));
-                }
-            }
-        }
+        self.pair.drain();
     }
 
     fn run_until(&mut self, until_ms: u64) {
-        let until = Instant::from_millis(until_ms);
-        loop {
-            self.settle();
-            let next_arrival = self.in_flight.iter().map(|f| f.0).min();
-            let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(next) = [next_arrival, next_timer].into_iter().flatten().min() else {
-                self.now = until;
-                return;
-            };
-            if next > until {
-                self.now = until;
-                return;
-            }
-            self.now = next;
-            let (due, later): (Vec<_>, Vec<_>) =
-                self.in_flight.drain(..).partition(|f| f.0 <= next);
-            self.in_flight = later;
-            for (_, to_server, bytes) in due {
-                if to_server {
-                    self.server.handle_datagram(next, addr(CLIENT), &bytes);
-                } else {
-                    self.client.handle_datagram(next, addr(SERVER), &bytes);
-                }
-            }
-            self.client.handle_timeout(next);
-            self.server.handle_timeout(next);
-        }
+        self.pair.run_until(Instant::from_millis(until_ms));
+    }
+
+    /// How each of the client's connections ended: "conn close".
+    fn client_ended(&self) -> Vec<String> {
+        self.pair
+            .client_events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                QuicEvent::Ended { conn, close, .. } => Some(format!("{conn} {close}")),
+                _ => None,
+            })
+            .collect()
     }
 
     fn connect(&mut self) -> ConnId {
-        let conn = self
-            .client
-            .connect(self.now, addr(SERVER))
-            .expect("connect");
+        let now = self.now();
+        let conn = self.client().connect(now, addr(SERVER)).expect("connect");
         self.settle();
         conn
     }
 
     /// Opens the three streams and writes `discs` as their first bytes.
     fn open(&mut self, conn: ConnId, discs: [u8; 3]) -> Vec<StreamId> {
-        let c = self.client.connection(conn).expect("connection");
+        let c = self.client().connection(conn).expect("connection");
         let ids: Vec<StreamId> = discs
             .iter()
             .map(|d| {
@@ -360,21 +350,21 @@ impl World {
     /// Writes u32 values (nothing once the connection is gone: the server may have closed it).
     fn write(&mut self, conn: ConnId, id: StreamId, values: &[u32]) {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        if let Some(c) = self.client.connection(conn) {
+        if let Some(c) = self.client().connection(conn) {
             let _ = c.send_stream(id).write(&bytes);
         }
         self.settle();
     }
 
     fn fin(&mut self, conn: ConnId, id: StreamId) {
-        if let Some(c) = self.client.connection(conn) {
+        if let Some(c) = self.client().connection(conn) {
             let _ = c.send_stream(id).finish();
         }
         self.settle();
     }
 
     fn reset(&mut self, conn: ConnId, id: StreamId) {
-        if let Some(c) = self.client.connection(conn) {
+        if let Some(c) = self.client().connection(conn) {
             let _ = c
                 .send_stream(id)
                 .reset(handshake_quic::quinn_proto::VarInt::from_u32(7));
@@ -383,7 +373,8 @@ impl World {
     }
 
     fn close(&mut self, conn: ConnId, code: u64) {
-        self.client.close(self.now, conn, code, "done");
+        let now = self.now();
+        self.client().close(now, conn, code, "done");
         self.settle();
     }
 
@@ -391,16 +382,17 @@ impl World {
     fn capture(&self, format: CaptureFormat, secrets: bool) -> Vec<u8> {
         let mut w = CaptureWriter::with_format(Vec::new(), format).expect("writer");
         if secrets {
-            w.write_secrets(&self.client.key_log()).expect("secrets");
+            w.write_secrets(&self.pair.client.key_log())
+                .expect("secrets");
         }
-        for (t, src, dst, bytes, lost) in &self.wire {
+        for (d, lost) in self.pair.sent() {
             let comment =
                 lost.then(|| format!("{}lost by the test", handshake_capture::NOT_DELIVERED));
             w.write_datagram(
-                EPOCH_NS + t.as_nanos(),
-                *src,
-                *dst,
-                bytes,
+                EPOCH_NS + d.at.as_nanos(),
+                d.from,
+                d.to,
+                &d.payload,
                 comment.as_deref(),
             )
             .expect("datagram");
@@ -424,7 +416,7 @@ fn exchange(w: &mut World, discs: [u8; 3], events: &[u32]) -> (ConnId, Vec<Strea
         w.write(conn, c, &[1, 2, 3]);
         for _ in 0..3 {
             w.write(conn, a, &[42]);
-            w.run_until(w.now.as_nanos() / 1_000_000 + 20);
+            w.run_until(w.now().as_nanos() / 1_000_000 + 20);
         }
     }
     w.run_until(400);
@@ -501,12 +493,12 @@ fn a_correct_exchange_breaks_no_rule() {
 #[test]
 fn lost_and_resent_datagrams_break_no_rule() {
     let mut w = World::new(16, Flaws::default());
-    w.lose = vec![7, 9, 10, 12, 15, 18, 21];
+    w.pair.set_lose([7, 9, 10, 12, 15, 18, 21].into());
     let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
     w.run_until(2_000);
     w.close(conn, 0);
     w.run_until(3_000);
-    assert_eq!(w.wire.iter().filter(|d| d.4).count(), 7);
+    assert_eq!(w.pair.sent().filter(|(_, lost)| *lost).count(), 7);
     let report = judge(&w.pcapng(), &options()).expect("judged");
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
     let c = &report.connections[0];
@@ -523,7 +515,7 @@ fn the_same_capture_as_classic_pcap_with_a_separate_key_log() {
     w.run_until(1_000);
     let pcap = w.capture(CaptureFormat::Pcap, false);
     let opts = Options {
-        key_log: Some(w.client.key_log()),
+        key_log: Some(w.client().key_log()),
         server: Some(addr(SERVER)),
         ..options()
     };
@@ -710,7 +702,7 @@ fn a_stream_that_ends_before_its_discriminator_closes_with_1() {
         );
         let conn = w.connect();
         w.run_until(100);
-        let c = w.client.connection(conn).expect("connection");
+        let c = w.client().connection(conn).expect("connection");
         let id = c.streams().open(Dir::Bi).expect("stream");
         if reset {
             // A RESET_STREAM with nothing before it.
@@ -779,8 +771,9 @@ fn a_reset_after_the_discriminator_closes_with_5_or_if_it_raced_the_setup_1() {
 #[test]
 fn a_client_offering_another_alpn_breaks_client_alpn() {
     let mut w = World::new(22, Flaws::default());
-    w.client
-        .connect_alpn(w.now, addr(SERVER), &[b"proton-rs".to_vec()])
+    let now = w.now();
+    w.client()
+        .connect_alpn(now, addr(SERVER), &[b"proton-rs".to_vec()])
         .expect("connect");
     w.settle();
     w.run_until(1_000);
@@ -926,11 +919,11 @@ fn a_second_connection_is_refused() {
     w.close(conn, 0);
     w.run_until(1_500);
     assert!(
-        w.client_ended
+        w.client_ended()
             .iter()
             .any(|e| e.starts_with(&format!("{second} transport code 0x2"))),
         "{:?}",
-        w.client_ended
+        w.client_ended()
     );
     let report = judge(&w.pcapng(), &options()).expect("judged");
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
@@ -939,7 +932,7 @@ fn a_second_connection_is_refused() {
 
     // The same with a server that accepts it and keeps it open: H10, a fact.
     let mut w = World::new(13, Flaws::default());
-    w.server.set_admission(Admission::Accept);
+    w.server().set_admission(Admission::Accept);
     let (conn, _) = exchange(&mut w, [1, 2, 3], &[1, 2, 3]);
     w.connect();
     w.run_until(600);
@@ -978,28 +971,30 @@ fn host_with_idle(seed: u64, server: bool, idle: Duration) -> QuicHost {
 /// transport parameters and the silence.
 #[test]
 fn a_connection_silent_for_its_idle_timeout_is_over() {
-    let mut w = World::new(15, Flaws::default());
-    w.server = host_with_idle(15, true, Duration::from_millis(600));
-    w.server.set_admission(Admission::AcceptOne);
-    w.client = host_with_idle(15, false, Duration::from_secs(3_600));
+    let mut w = World::with_hosts(
+        host_with_idle(15, false, Duration::from_secs(3_600)),
+        host_with_idle(15, true, Duration::from_millis(600)),
+        Flaws::default(),
+    );
     let first = w.connect();
     w.run_until(300);
-    let lost_from = w.wire.len();
-    w.lose = (lost_from..lost_from + 1_000).collect();
-    let c = w.client.connection(first).expect("connection");
+    let lost_from = w.pair.sent_count();
+    w.pair.set_lose((lost_from..lost_from + 1_000).collect());
+    let c = w.client().connection(first).expect("connection");
     let id = c.streams().open(Dir::Bi).expect("stream");
     c.send_stream(id).write(&[1]).expect("write");
     w.run_until(700);
-    w.lose = (lost_from..w.wire.len()).collect();
+    let lost_to = w.pair.sent_count();
+    w.pair.set_lose((lost_from..lost_to).collect());
     let second = w.connect();
     w.close(first, 0);
     w.run_until(1_500);
     assert!(
-        !w.client_ended
+        !w.client_ended()
             .iter()
             .any(|e| e.starts_with(&format!("{second} transport code 0x2"))),
         "{:?}",
-        w.client_ended
+        w.client_ended()
     );
     let report = judge(&w.pcapng(), &options()).expect("judged");
     assert!(
@@ -1010,10 +1005,12 @@ fn a_connection_silent_for_its_idle_timeout_is_over() {
     assert!(!report.connections[1].refused);
 
     // Within the idle timeout the first is still live: the second must be refused.
-    let mut w = World::new(15, Flaws::default());
-    w.server = host_with_idle(15, true, Duration::from_millis(600));
-    w.server.set_admission(Admission::Accept);
-    w.client = host_with_idle(15, false, Duration::from_secs(3_600));
+    let mut w = World::with_hosts(
+        host_with_idle(15, false, Duration::from_secs(3_600)),
+        host_with_idle(15, true, Duration::from_millis(600)),
+        Flaws::default(),
+    );
+    w.server().set_admission(Admission::Accept);
     let first = w.connect();
     w.run_until(300);
     w.connect();
@@ -1036,7 +1033,7 @@ fn a_reset_after_a_whole_fin_obliges_no_close() {
     let mut w = World::new(16, Flaws::default());
     let conn = w.connect();
     w.run_until(100);
-    let c = w.client.connection(conn).expect("connection");
+    let c = w.client().connection(conn).expect("connection");
     let ids: Vec<StreamId> = (0..3)
         .map(|_| c.streams().open(Dir::Bi).expect("stream"))
         .collect();
@@ -1044,7 +1041,7 @@ fn a_reset_after_a_whole_fin_obliges_no_close() {
     c.send_stream(ids[2]).finish().expect("fin");
     w.settle();
     // Reset before the FIN is acknowledged (later quinn has nothing to reset either).
-    let c = w.client.connection(conn).expect("connection");
+    let c = w.client().connection(conn).expect("connection");
     c.send_stream(ids[2])
         .reset(handshake_quic::quinn_proto::VarInt::from_u32(1))
         .expect("reset");
@@ -1088,9 +1085,10 @@ fn a_close_is_judged_on_what_came_before_it_in_capture_order() {
     w.write(conn, ids[0], &[1]);
     w.write(conn, ids[2], &[42]);
     w.run_until(405);
-    let sconn = w.proto.conn.expect("served");
-    w.server.close(w.now, sconn, 4, "stream operation timeout");
-    w.proto.done = true;
+    let sconn = w.pair.server.proto.conn.expect("served");
+    let now = w.now();
+    w.server().close(now, sconn, 4, "stream operation timeout");
+    w.pair.server.proto.done = true;
     w.settle();
     w.write(conn, ids[1], &[7]);
     w.run_until(1_000);

@@ -17,7 +17,9 @@
 //!
 //! [`encode`] is the inverse of the decoding, for writing seed inputs ([`seeds`]).
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use handshake_proton_endpoint::{
     host, Base, Profile, ProtonEvent, ScriptPeer, Server, Timers, ALPN,
 };
 use handshake_proton_judge::{Options, Report};
+use handshake_quic::pair::{Order, Pair, PairConfig, RunOutcome, TraceKind};
 use handshake_quic::{Close, KeyLog};
 
 use crate::format::Session;
@@ -36,7 +39,7 @@ pub const MAX_OPS: usize = 64;
 /// Most connections the client makes (later `Connect`s are skipped).
 pub const MAX_CONNECTIONS: usize = 4;
 /// Most simulation steps (an arrival or a timer each) in one run: more is a livelock.
-const STEP_LIMIT: usize = 200_000;
+const STEP_LIMIT: u64 = 200_000;
 /// After the last operation, everything must be over within this much virtual time.
 const QUIESCENCE: Duration = Duration::from_secs(120);
 /// Capture times: virtual zero is 2026-01-01T00:00:00Z (as the scenario engine's captures).
@@ -345,22 +348,13 @@ struct ClientConn {
     last_event: u32,
 }
 
-/// Both sides on a lossless link of fixed latency; every datagram recorded as the server sees it.
+/// Both sides on a [`Pair`]: a lossless link of fixed latency, the server settled and timed
+/// first, each delivery answered before the next is read; every event in the transcript.
 struct World {
-    server: Server,
-    client: ScriptPeer,
-    now: Instant,
-    latency: Duration,
-    /// In flight: (arrival, to the server, bytes).
-    flight: Vec<(Instant, bool, Vec<u8>)>,
-    /// The capture: (time, source, destination, bytes), at the server's viewpoint.
-    wire: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
-    steps: usize,
+    pair: Pair<ScriptPeer, Server>,
+    /// Every event as the pair takes it (written by its hooks) and the script's refusals.
+    transcript: Rc<RefCell<Vec<String>>>,
     conns: Vec<ClientConn>,
-    server_ends: Vec<(bool, Close)>,
-    refused: usize,
-    listened: bool,
-    transcript: Vec<String>,
 }
 
 impl World {
@@ -392,101 +386,49 @@ impl World {
             Arc::new(KeyLog::default()),
         )
         .unwrap_or_else(|e| panic!("client host: {e}"));
+        let config = PairConfig {
+            order: Order::ServerFirst,
+            // What the server sends in answer is captured before the next datagram it reads, as
+            // a capture at a real server shows it (else a close it sent for one datagram would
+            // show after a new connection's Initial it read after it).
+            settle_after_each_delivery: true,
+            ..PairConfig::new(CLIENT, SERVER, setup.latency())
+        };
+        let mut pair = Pair::new(
+            config,
+            ScriptPeer::new(client_host, SERVER, false, Instant::ZERO),
+            Server::new(server_host, profile, Instant::ZERO),
+        );
+        let transcript = Rc::new(RefCell::new(Vec::new()));
+        let log = Rc::clone(&transcript);
+        pair.on_server_event(move |_, now, e| log.borrow_mut().push(format!("{now} server: {e}")));
+        let log = Rc::clone(&transcript);
+        pair.on_client_event(move |_, now, e| log.borrow_mut().push(format!("{now} client: {e}")));
         World {
-            server: Server::new(server_host, profile, Instant::ZERO),
-            client: ScriptPeer::new(client_host, SERVER, false, Instant::ZERO),
-            now: Instant::ZERO,
-            latency: setup.latency(),
-            flight: Vec::new(),
-            wire: Vec::new(),
-            steps: 0,
+            pair,
+            transcript,
             conns: Vec::new(),
-            server_ends: Vec::new(),
-            refused: 0,
-            listened: false,
-            transcript: Vec::new(),
         }
     }
 
-    /// Takes everything both sides want to send and report.
-    fn pump(&mut self) {
-        while let Some((to, bytes)) = self.server.poll_transmit() {
-            self.wire.push((self.now, SERVER, to, bytes.clone()));
-            self.flight.push((self.now + self.latency, false, bytes));
-        }
-        while let Some((_, bytes)) = self.client.poll_transmit() {
-            self.flight.push((self.now + self.latency, true, bytes));
-        }
-        while let Some(e) = self.server.poll_event() {
-            self.transcript.push(format!("{} server: {e}", self.now));
-            match e {
-                ProtonEvent::Ended { close, by_peer, .. } => {
-                    self.server_ends.push((by_peer, close))
-                }
-                ProtonEvent::RefusedIncoming => self.refused += 1,
-                ProtonEvent::Listening => self.listened = true,
-                _ => {}
-            }
-        }
-        while let Some(e) = self.client.poll_event() {
-            self.transcript.push(format!("{} client: {e}", self.now));
-        }
+    fn transcript(&self) -> String {
+        self.transcript.borrow().join("\n")
     }
 
-    /// The next arrival or timer.
-    fn next(&self) -> Option<Instant> {
-        self.flight
-            .iter()
-            .map(|f| f.0)
-            .chain(self.server.poll_timeout())
-            .chain(self.client.poll_timeout())
-            .min()
-    }
-
-    /// Runs until `until` (or, with `None`, until nothing is left to happen).
+    /// Runs until `until` (or, with `None`, until nothing is left to happen), within the step
+    /// bound of the whole run.
     fn run(&mut self, until: Option<Instant>) {
-        loop {
-            self.pump();
-            let Some(next) = self.next() else {
-                if let Some(u) = until {
-                    self.now = self.now.max(u);
-                }
-                return;
-            };
-            if until.is_some_and(|u| next > u) {
-                self.now = until.unwrap_or(self.now).max(self.now);
-                return;
-            }
-            self.steps += 1;
-            assert!(
-                self.steps <= STEP_LIMIT,
-                "no progress after {STEP_LIMIT} steps (livelock) at {}\ntranscript:\n{}",
-                self.now,
-                self.transcript.join("\n")
-            );
-            self.now = next.max(self.now);
-            let now = self.now;
-            let (due, later): (Vec<_>, Vec<_>) = self.flight.drain(..).partition(|f| f.0 <= now);
-            self.flight = later;
-            for (_, to_server, bytes) in due {
-                if to_server {
-                    self.wire.push((now, CLIENT, SERVER, bytes.clone()));
-                    self.server.handle_datagram(now, CLIENT, &bytes);
-                } else {
-                    self.client.handle_datagram(now, SERVER, &bytes);
-                }
-                // What the server sends in answer is captured before the next datagram it
-                // reads, as a capture at a real server shows it (else a close it sent for one
-                // datagram would show after a new connection's Initial it read after it).
-                self.pump();
-            }
-            if self.server.poll_timeout().is_some_and(|t| t <= now) {
-                self.server.handle_timeout(now);
-            }
-            if self.client.poll_timeout().is_some_and(|t| t <= now) {
-                self.client.handle_timeout(now);
-            }
-        }
+        let steps_left = STEP_LIMIT.saturating_sub(self.pair.steps());
+        let outcome = match until {
+            Some(until) => self.pair.run_until_limited(until, steps_left),
+            None => self.pair.run_to_idle_limited(steps_left),
+        };
+        assert!(
+            outcome != RunOutcome::StepLimit,
+            "no progress after {STEP_LIMIT} steps (livelock) at {}\ntranscript:\n{}",
+            self.pair.now(),
+            self.transcript()
+        );
     }
 
     fn conn(&mut self, pick: u8) -> Option<&mut ClientConn> {
@@ -510,11 +452,11 @@ impl World {
     /// Does one operation. The scripted peer's refusals (a connection gone, a stream already
     /// reset) are the script's business, not a failure.
     fn apply(&mut self, op: Op) {
-        let now = self.now;
+        let now = self.pair.now();
         let outcome = match op {
             Op::Connect => {
                 if self.conns.len() < MAX_CONNECTIONS {
-                    self.client.connect(now, None).map(|id| {
+                    self.pair.client.connect(now, None).map(|id| {
                         self.conns.push(ClientConn {
                             id,
                             streams: Vec::new(),
@@ -528,7 +470,7 @@ impl World {
             Op::OpenBi { conn } | Op::OpenUni { conn } => {
                 let bidi = matches!(op, Op::OpenBi { .. });
                 match self.conn(conn).map(|c| c.id) {
-                    Some(id) => self.client.open(now, id, bidi).map(|s| {
+                    Some(id) => self.pair.client.open(now, id, bidi).map(|s| {
                         if let Some(c) = self.conn(conn) {
                             c.streams.push(s);
                         }
@@ -538,7 +480,7 @@ impl World {
             }
             Op::Discriminator { conn, stream, disc } => {
                 self.stream(conn, stream).map_or(Ok(()), |(c, s)| {
-                    self.client.write(now, c, s, &[disc.byte()])
+                    self.pair.client.write(now, c, s, &[disc.byte()])
                 })
             }
             Op::Value {
@@ -548,7 +490,7 @@ impl World {
             } => match self.stream(conn, stream) {
                 Some((c, s)) => {
                     let v = self.value(conn, value);
-                    self.client.write(now, c, s, &v.to_le_bytes())
+                    self.pair.client.write(now, c, s, &v.to_le_bytes())
                 }
                 None => Ok(()),
             },
@@ -560,26 +502,26 @@ impl World {
             } => {
                 let n = usize::from(len % 8).min(bytes.len());
                 match (self.stream(conn, stream), bytes.get(..n)) {
-                    (Some((c, s)), Some(b)) => self.client.write(now, c, s, b),
+                    (Some((c, s)), Some(b)) => self.pair.client.write(now, c, s, b),
                     _ => Ok(()),
                 }
             }
             Op::Fin { conn, stream } => self
                 .stream(conn, stream)
-                .map_or(Ok(()), |(c, s)| self.client.fin(now, c, s)),
+                .map_or(Ok(()), |(c, s)| self.pair.client.fin(now, c, s)),
             Op::Reset { conn, stream, code } => {
                 self.stream(conn, stream).map_or(Ok(()), |(c, s)| {
-                    self.client.reset(now, c, s, u64::from(code))
+                    self.pair.client.reset(now, c, s, u64::from(code))
                 })
             }
             Op::StopSending { conn, stream, code } => {
                 self.stream(conn, stream).map_or(Ok(()), |(c, s)| {
-                    self.client.stop_sending(now, c, s, u64::from(code))
+                    self.pair.client.stop_sending(now, c, s, u64::from(code))
                 })
             }
             Op::Close { conn, code } => {
                 if let Some(id) = self.conn(conn).map(|c| c.id) {
-                    self.client.close(now, id, u64::from(code), "fuzz");
+                    self.pair.client.close(now, id, u64::from(code), "fuzz");
                 }
                 Ok(())
             }
@@ -591,9 +533,10 @@ impl World {
         };
         if let Err(e) = outcome {
             self.transcript
-                .push(format!("{} script: {op:?} not done: {e}", self.now));
+                .borrow_mut()
+                .push(format!("{} script: {op:?} not done: {e}", self.pair.now()));
         }
-        self.pump();
+        self.pair.drain();
     }
 
     fn value(&mut self, conn: u8, value: Word) -> u32 {
@@ -610,17 +553,22 @@ impl World {
         }
     }
 
-    /// The capture: pcapng, the merged key logs as its Decryption Secrets Block.
+    /// The capture at the server's viewpoint: pcapng of what it sent (when sent) and read (when
+    /// read), the merged key logs as its Decryption Secrets Block.
     fn capture(&self) -> Vec<u8> {
         let secrets = handshake_scenario::engine::merged_secrets([
-            self.server.host().key_log(),
-            self.client.host().key_log(),
+            self.pair.server.host().key_log(),
+            self.pair.client.host().key_log(),
         ]);
+        let at_server = self.pair.trace.iter().filter(|d| match d.kind {
+            TraceKind::Sent { .. } => d.from == SERVER,
+            TraceKind::Delivered => d.to == SERVER,
+        });
         let write = || -> Result<Vec<u8>, handshake_capture::CaptureError> {
             let mut w = handshake_capture::CaptureWriter::new(Vec::new())?;
             w.write_secrets(&secrets)?;
-            for (t, src, dst, bytes) in &self.wire {
-                w.write_datagram(EPOCH_NS + t.as_nanos(), *src, *dst, bytes, None)?;
+            for d in at_server {
+                w.write_datagram(EPOCH_NS + d.at.as_nanos(), d.from, d.to, &d.payload, None)?;
             }
             w.finish()
         };
@@ -632,25 +580,8 @@ impl World {
 /// judge's verdict breaks (a panic inside, a livelock, no quiescence, an unreadable capture,
 /// packets that do not decrypt).
 pub fn run(script: &Script) -> Outcome {
-    let mut w = World::new(&script.setup);
-    w.pump();
-    for op in &script.ops {
-        w.apply(*op);
-    }
-    let last = w.now;
-    w.run(None);
-    assert!(
-        w.now.saturating_duration_since(last) <= QUIESCENCE,
-        "still busy {} after the last operation\ntranscript:\n{}",
-        w.now.saturating_duration_since(last).as_millis(),
-        w.transcript.join("\n")
-    );
-    assert!(
-        w.client.is_finished(),
-        "the client's connections did not all drain\ntranscript:\n{}",
-        w.transcript.join("\n")
-    );
-    let capture = w.capture();
+    let recording = record(script);
+    let capture = &recording.capture;
     let profile = script.setup.profile();
     let options = Options {
         server: Some(SERVER),
@@ -660,7 +591,7 @@ pub fn run(script: &Script) -> Outcome {
         // What a scenario run's QUIC judge allows at least.
         tolerance: handshake_quic_family::QUIC_FLOOR,
     };
-    let report = handshake_proton_judge::judge(&capture, &options)
+    let report = handshake_proton_judge::judge(capture, &options)
         .unwrap_or_else(|e| panic!("the judge could not read the capture: {e}"));
     assert!(
         report.damage.is_none() && report.undecrypted == 0,
@@ -670,11 +601,63 @@ pub fn run(script: &Script) -> Outcome {
         report.notes
     );
     Outcome {
-        server_ends: w.server_ends,
-        refused: w.refused,
-        listened: w.listened,
+        server_ends: recording.server_ends,
+        refused: recording.refused,
+        listened: recording.listened,
         report,
-        transcript: w.transcript,
+        transcript: recording.transcript,
+    }
+}
+
+/// What one run of a script left, before the judge: the capture and what the server reported.
+struct Recording {
+    capture: Vec<u8>,
+    server_ends: Vec<(bool, Close)>,
+    refused: usize,
+    listened: bool,
+    transcript: Vec<String>,
+}
+
+/// Runs `script` to quiescence and writes the capture. Panics on a livelock, no quiescence, or
+/// connections that did not drain.
+fn record(script: &Script) -> Recording {
+    let mut w = World::new(&script.setup);
+    w.pair.drain();
+    for op in &script.ops {
+        w.apply(*op);
+    }
+    let last = w.pair.now();
+    w.run(None);
+    let busy = w.pair.now().saturating_duration_since(last);
+    assert!(
+        busy <= QUIESCENCE,
+        "still busy {} after the last operation\ntranscript:\n{}",
+        busy.as_millis(),
+        w.transcript()
+    );
+    assert!(
+        w.pair.client.is_finished(),
+        "the client's connections did not all drain\ntranscript:\n{}",
+        w.transcript()
+    );
+    let mut server_ends = Vec::new();
+    let (mut refused, mut listened) = (0, false);
+    for (_, e) in &w.pair.server_events {
+        match e {
+            ProtonEvent::Ended { close, by_peer, .. } => {
+                server_ends.push((*by_peer, close.clone()))
+            }
+            ProtonEvent::RefusedIncoming => refused += 1,
+            ProtonEvent::Listening => listened = true,
+            _ => {}
+        }
+    }
+    Recording {
+        capture: w.capture(),
+        server_ends,
+        refused,
+        listened,
+        transcript: w.transcript.take(),
     }
 }
 
