@@ -259,85 +259,7 @@ impl Validator<'_> {
             MAX_STEPS as u64,
         );
         for (i, step) in s.peer.steps.iter().enumerate() {
-            let at = |more: &[Seg]| sub(&[key("peer"), key("steps"), Seg::Index(i)], more);
-            match step {
-                Step::Action(a) => {
-                    let name = step.name();
-                    F::validate_action(s, a, &at(&[key(name)]), self);
-                }
-                Step::Expect(e) => {
-                    if let Some(b) = &e.basis {
-                        self.basis(at(&[key("expect"), key("basis")]), b);
-                    }
-                    self.at_most(
-                        at(&[key("expect"), key("within_ms")]),
-                        "within_ms",
-                        e.within_ms,
-                        MAX_WINDOW_MS,
-                    );
-                    self.kind::<F>(at(&[key("expect"), key("kind")]), &e.kind);
-                    self.fields::<F>(
-                        &at(&[key("expect"), key("where")]),
-                        &e.kind,
-                        e.fields.iter(),
-                    );
-                    for (var, field) in &e.capture {
-                        if !known_field::<F>(&e.kind, field) {
-                            let known = kind_fields::<F>(&e.kind).join(", ");
-                            self.problem(
-                                at(&[key("expect"), key("capture"), key(var.clone())]),
-                                format!("`{field}` is not a field of a decoded {}: expected one of {known}", e.kind),
-                            );
-                        }
-                        self.bind(var);
-                    }
-                    for (j, o) in e.any_of.iter().enumerate() {
-                        let at = |more: &[Seg]| {
-                            at(&[key("expect"), key("any_of"), Seg::Index(j), more[0].clone()])
-                        };
-                        self.kind::<F>(at(&[key("kind")]), &o.kind);
-                        self.fields::<F>(&at(&[key("where")]), &o.kind, o.fields.iter());
-                    }
-                    if let Some(p) = &e.prefer {
-                        let at = |k: &'static str| at(&[key("expect"), key("prefer"), key(k)]);
-                        self.kind::<F>(at("kind"), &p.kind);
-                        self.fields::<F>(&at("where"), &p.kind, p.fields.iter());
-                        self.basis(at("basis"), &p.basis);
-                        if self.citations.verdict_class(&p.basis) == crate::Class::Fact {
-                            self.problem(
-                                at("basis"),
-                                format!(
-                                    "`prefer` is the profile's form among what the facts allow: its \
-                                     basis `{}` is a fact (put a fact in the step's `basis` and \
-                                     `any_of`)",
-                                    p.basis
-                                ),
-                            );
-                        }
-                    }
-                }
-                Step::ExpectNone(e) => {
-                    if let Some(b) = &e.basis {
-                        self.basis(at(&[key("expect_none"), key("basis")]), b);
-                    }
-                    self.at_most(
-                        at(&[key("expect_none"), key("for_ms")]),
-                        "for_ms",
-                        e.for_ms,
-                        MAX_WINDOW_MS,
-                    );
-                    self.kind::<F>(at(&[key("expect_none"), key("kind")]), &e.kind);
-                    self.fields::<F>(
-                        &at(&[key("expect_none"), key("where")]),
-                        &e.kind,
-                        e.fields.iter(),
-                    );
-                }
-                Step::Wait(w) => {
-                    self.at_most(at(&[key("wait"), key("ms")]), "ms", w.ms, MAX_WINDOW_MS)
-                }
-                Step::Fault(f) => self.fault::<F>(at(&[key("fault")]), f),
-            }
+            self.step(s, i, step);
         }
         for (i, rule) in s.expect.rules_hold.iter().enumerate() {
             self.rule::<F>(
@@ -352,6 +274,90 @@ impl Validator<'_> {
                 rule,
                 false,
             );
+        }
+    }
+
+    /// One of the peer's steps (the `i`th).
+    fn step<F: Family>(&mut self, s: &Scenario<F>, i: usize, step: &Step<F::Action>) {
+        let at = |more: &[Seg]| sub(&[key("peer"), key("steps"), Seg::Index(i)], more);
+        match step {
+            Step::Action(a) => {
+                let name = step.name();
+                F::validate_action(s, a, &at(&[key(name)]), self);
+            }
+            Step::Expect(e) => {
+                if let Some(b) = &e.basis {
+                    self.basis(at(&[key("expect"), key("basis")]), b);
+                }
+                self.at_most(
+                    at(&[key("expect"), key("within_ms")]),
+                    "within_ms",
+                    e.within_ms,
+                    MAX_WINDOW_MS,
+                );
+                self.kind::<F>(at(&[key("expect"), key("kind")]), &e.kind);
+                self.fields::<F>(
+                    &at(&[key("expect"), key("where")]),
+                    &e.kind,
+                    e.fields.iter(),
+                );
+                for (var, field) in &e.capture {
+                    if !known_field::<F>(&e.kind, field) {
+                        let known = kind_fields::<F>(&e.kind).join(", ");
+                        self.problem(
+                            at(&[key("expect"), key("capture"), key(var.clone())]),
+                            format!(
+                                "`{field}` is not a field of a decoded {}: expected one of {known}",
+                                e.kind
+                            ),
+                        );
+                    }
+                    self.bind(var);
+                }
+                for (j, o) in e.any_of.iter().enumerate() {
+                    let at = |more: &[Seg]| {
+                        at(&[key("expect"), key("any_of"), Seg::Index(j), more[0].clone()])
+                    };
+                    self.kind::<F>(at(&[key("kind")]), &o.kind);
+                    self.fields::<F>(&at(&[key("where")]), &o.kind, o.fields.iter());
+                }
+                if let Some(p) = &e.prefer {
+                    let at = |k: &'static str| at(&[key("expect"), key("prefer"), key(k)]);
+                    self.kind::<F>(at("kind"), &p.kind);
+                    self.fields::<F>(&at("where"), &p.kind, p.fields.iter());
+                    self.basis(at("basis"), &p.basis);
+                    if self.citations.verdict_class(&p.basis) == crate::Class::Fact {
+                        self.problem(
+                            at("basis"),
+                            format!(
+                                "`prefer` is the profile's form among what the facts allow: its \
+                                 basis `{}` is a fact (put a fact in the step's `basis` and \
+                                 `any_of`)",
+                                p.basis
+                            ),
+                        );
+                    }
+                }
+            }
+            Step::ExpectNone(e) => {
+                if let Some(b) = &e.basis {
+                    self.basis(at(&[key("expect_none"), key("basis")]), b);
+                }
+                self.at_most(
+                    at(&[key("expect_none"), key("for_ms")]),
+                    "for_ms",
+                    e.for_ms,
+                    MAX_WINDOW_MS,
+                );
+                self.kind::<F>(at(&[key("expect_none"), key("kind")]), &e.kind);
+                self.fields::<F>(
+                    &at(&[key("expect_none"), key("where")]),
+                    &e.kind,
+                    e.fields.iter(),
+                );
+            }
+            Step::Wait(w) => self.at_most(at(&[key("wait"), key("ms")]), "ms", w.ms, MAX_WINDOW_MS),
+            Step::Fault(f) => self.fault::<F>(at(&[key("fault")]), f),
         }
     }
 
