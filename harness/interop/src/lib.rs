@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 
 use handshake_scenario::engine::Simulated;
 use handshake_scenario::format::Fields;
-use handshake_scenario::{Family, Role, Scenario, ScenarioOutcome};
+use handshake_scenario::{Family, FamilyError, Role, Scenario, ScenarioOutcome};
 use serde::Serialize;
 
 pub use run::{execute, prepare, Cell, Outcome, Plan, Request};
@@ -85,7 +85,7 @@ pub trait InteropFamily: Family {
         role: Role,
         report: &Self::Report,
         s: &Scenario<Self>,
-    ) -> Result<Self::CellSeen, String>;
+    ) -> Result<Self::CellSeen, FamilyError>;
     /// The cell scenario's expectations for an external program in `role` (so that an
     /// initiator's exit status is observed).
     fn cell_expect(role: Role) -> Self::ExpectFields;
@@ -130,7 +130,7 @@ handshake_core::dyn_face! {
         F::NAME
     }
     /// Runs a matrix.
-    fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, String> {
+    fn run(&self, request: &Request) -> Result<Box<dyn MatrixRun>, FamilyError> {
         let plan = prepare::<F>(request)?;
         Ok(Box::new(execute(plan)))
     }

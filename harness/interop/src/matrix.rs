@@ -195,7 +195,7 @@ pub fn load<F: InteropFamily>(path: &Path) -> Result<MatrixFile<F>, FileError> {
         )));
     }
     for name in file.initiators.iter().chain(&file.responders) {
-        F::parse_profile(name).map_err(invalid)?;
+        F::parse_profile(name).map_err(|e| invalid(e.to_string()))?;
     }
     for c in &file.cells {
         for id in handshake_scenario::citations::ids(c.basis.as_deref().unwrap_or_default()) {

@@ -5,7 +5,7 @@
 
 use handshake_report::slug;
 use handshake_scenario::external::ExternalIut;
-use handshake_scenario::{Family, Iut, Role};
+use handshake_scenario::{Family, FamilyError, Iut, Role};
 
 /// One side of a cell.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ fn declared_profile<F: Family>(
     text_profile: &str,
     role: Role,
 ) -> Result<(ExternalIut, Option<String>, Vec<String>), String> {
-    let p = F::parse_profile(text_profile)?;
+    let p = F::parse_profile(text_profile).map_err(|e| e.to_string())?;
     // The first part is the profile; the rest are its options.
     let mut parts = text_profile.split('+');
     let base = parts.next().unwrap_or(text_profile);
@@ -164,7 +164,19 @@ pub fn split_peers<F: Family>(values: &[String]) -> Vec<String> {
 }
 
 /// Parses one peer spec for `role`; `commands` numbers the `cmd:` peers (`cmd-1`, `cmd-2` …).
-pub fn parse_peer<F: Family>(text: &str, role: Role, commands: &mut usize) -> Result<Peer, String> {
+pub fn parse_peer<F: Family>(
+    text: &str,
+    role: Role,
+    commands: &mut usize,
+) -> Result<Peer, FamilyError> {
+    peer_of_spec::<F>(text, role, commands).map_err(FamilyError::BadInput)
+}
+
+pub(crate) fn peer_of_spec<F: Family>(
+    text: &str,
+    role: Role,
+    commands: &mut usize,
+) -> Result<Peer, String> {
     let side = match role {
         Role::Initiator => F::VOCABULARY.role_names.0,
         Role::Responder => F::VOCABULARY.role_names.1,

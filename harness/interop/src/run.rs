@@ -18,10 +18,10 @@ use handshake_scenario::format::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec,
 };
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::{Class, Iut, JudgeCtx, Role, Scenario};
+use handshake_scenario::{Class, FamilyError, Iut, JudgeCtx, Role, Scenario};
 
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile};
-use crate::peer::{parse_peer, split_peers, Peer};
+use crate::peer::{peer_of_spec, split_peers, Peer};
 use crate::{CellExpect as _, InteropFamily};
 use handshake_scenario::external::pair::{run_programs, PairOutcome};
 use handshake_scenario::external::ExternalIut;
@@ -74,7 +74,11 @@ pub struct Plan<F: InteropFamily> {
 }
 
 /// Reads the request and the files it names.
-pub fn prepare<F: InteropFamily>(request: &Request) -> Result<Plan<F>, String> {
+pub fn prepare<F: InteropFamily>(request: &Request) -> Result<Plan<F>, FamilyError> {
+    read_plan(request).map_err(FamilyError::BadInput)
+}
+
+fn read_plan<F: InteropFamily>(request: &Request) -> Result<Plan<F>, String> {
     let matrix_dir = request
         .matrix
         .parent()
@@ -120,7 +124,7 @@ pub fn prepare<F: InteropFamily>(request: &Request) -> Result<Plan<F>, String> {
         };
         let peers = specs
             .iter()
-            .map(|s| parse_peer::<F>(s, role, &mut commands))
+            .map(|s| peer_of_spec::<F>(s, role, &mut commands))
             .collect::<Result<Vec<_>, _>>()?;
         let mut names: Vec<&str> = peers.iter().map(|p| p.slug.as_str()).collect();
         names.sort_unstable();
@@ -414,7 +418,8 @@ fn reference_cell<F: InteropFamily>(
     initiator: &str,
     responder: &str,
 ) -> Result<Cell<F>, String> {
-    let (a, b) = (F::parse_profile(initiator)?, F::parse_profile(responder)?);
+    let profile = |p: &str| F::parse_profile(p).map_err(|e| e.to_string());
+    let (a, b) = (profile(initiator)?, profile(responder)?);
     let mut scenario = cell_scenario(plan, initiator, responder, Role::Responder, Some(initiator));
     // In virtual time a stuck pair costs nothing: a generous horizon (a minute past the stream).
     scenario.settle_ms = F::expected_ms(&scenario) + 60_000;
@@ -431,7 +436,7 @@ fn reference_cell<F: InteropFamily>(
         .with_rules(rules)
         .map_err(|e| format!("faults: {e:?}"))?;
     // The responder's randomness follows the link's seed too.
-    let run = run_pair(&scenario, &a, &b, link, plan.seed)?;
+    let run = run_pair(&scenario, &a, &b, link, plan.seed).map_err(|e| e.to_string())?;
     let capture = run
         .capture(INITIATOR, None)
         .map_err(|e| format!("capture: {e}"))?;
@@ -537,7 +542,7 @@ fn external_cell<F: InteropFamily>(
     };
     let seen = match F::seen_external(&outcome, role, &report, &scenario) {
         Ok(s) => s,
-        Err(why) => return failed_cell(plan, i, r, why),
+        Err(why) => return failed_cell(plan, i, r, why.to_string()),
     };
     let violations = F::violations(&report);
     Cell {
@@ -597,7 +602,7 @@ fn pair_cell<F: InteropFamily>(
     };
     let seen = match F::seen_external(&initiator.outcome, Role::Initiator, report, &si) {
         Ok(s) => s,
-        Err(why) => return failed_cell(plan, i, r, why),
+        Err(why) => return failed_cell(plan, i, r, why.to_string()),
     };
     let mut violations = F::violations(report);
     if let Some(rr) = &responder.report {

@@ -16,6 +16,7 @@ use crate::family::{Event, Family, JudgeCtx, ObserveCtx};
 use crate::format::{Direction, FaultSpec, Role, Scenario};
 use crate::outcome::{judge, Observed, ScenarioOutcome};
 use crate::script::{block_on_ready, run_steps, Driver, Script};
+use crate::FamilyError;
 
 /// The initiator's address in virtual runs (TEST-NET-1).
 pub const INITIATOR: SocketAddr = SocketAddr::new(
@@ -275,7 +276,7 @@ pub fn run_reference_within<F: Family>(
     }
     match run_virtual(scenario, iut_name, profile, seed, max_steps, keep) {
         Ok(outcome) => outcome,
-        Err(e) => ScenarioOutcome::error(scenario, iut_name, e),
+        Err(e) => ScenarioOutcome::of_error(scenario, iut_name, e),
     }
 }
 
@@ -311,15 +312,19 @@ impl<F: Family> Simulated<F> {
         &self,
         viewpoint: SocketAddr,
         annotate: Option<handshake_capture::trace::Annotate<'_>>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, FamilyError> {
         let options = self.trace_options(annotate);
-        let mut writer =
-            handshake_capture::CaptureWriter::new(Vec::new()).map_err(|e| e.to_string())?;
+        let mut writer = handshake_capture::CaptureWriter::new(Vec::new())
+            .map_err(|e| FamilyError::harness(e.to_string()))?;
         let secrets = merged_secrets(self.nodes.iter().map(|(_, n)| F::secrets(n)));
-        writer.write_secrets(&secrets).map_err(|e| e.to_string())?;
+        writer
+            .write_secrets(&secrets)
+            .map_err(|e| FamilyError::harness(e.to_string()))?;
         handshake_capture::write_trace(self.link.trace(), viewpoint, &options, &mut writer)
-            .map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())
+            .map_err(|e| FamilyError::harness(e.to_string()))?;
+        writer
+            .finish()
+            .map_err(|e| FamilyError::harness(e.to_string()))
     }
 
     /// The datagrams of [`capture`](Self::capture), as a reader of it yields them.
@@ -372,7 +377,7 @@ pub fn simulate<F: Family>(
     link: VirtualLink,
     script: &mut Script,
     max_steps: u64,
-) -> Result<Simulated<F>, String> {
+) -> Result<Simulated<F>, FamilyError> {
     let role = scenario.iut.role;
     let (iut_addr, peer_addr) = (address(role), address(role.other()));
     let mut sim: Simulation<F::Node> = Simulation::new(link);
@@ -383,7 +388,8 @@ pub fn simulate<F: Family>(
     }
     for (addr, node) in nodes {
         if let Some(node) = node {
-            sim.add_endpoint(addr, node).map_err(|e| format!("{e:?}"))?;
+            sim.add_endpoint(addr, node)
+                .map_err(|e| FamilyError::harness(format!("{e:?}")))?;
         }
     }
     let counts_datagrams = max_steps < STEP_LIMIT;
@@ -399,13 +405,15 @@ pub fn simulate<F: Family>(
         counts_datagrams,
     };
     let origin = driver.now();
-    block_on_ready(run_steps(&mut driver, script, scenario, origin))?;
+    block_on_ready(run_steps(&mut driver, script, scenario, origin))
+        .map_err(FamilyError::harness)?;
     let mut left = driver.steps_left;
     let mut sim = driver.sim;
     let over_budget = |sim: &Simulation<F::Node>| {
-        // A livelock (the clock stuck) is the IUT's fault whatever the budget.
+        // A livelock (the clock stuck) is the IUT's fault whatever the budget; an input too large
+        // to judge is the harness's limit, not the IUT's failure.
         (max_steps < STEP_LIMIT && !sim.livelocked()).then(|| {
-            format!("{OVER_BUDGET} {max_steps} simulation steps and link events (an input too large to judge)")
+            FamilyError::harness(format!("{OVER_BUDGET} {max_steps} simulation steps and link events (an input too large to judge)"))
         })
     };
     if left == 0 {
@@ -469,9 +477,11 @@ pub fn run_pair<F: Family>(
     responder: &F::Profile,
     link: VirtualLink,
     seed: u64,
-) -> Result<Simulated<F>, String> {
+) -> Result<Simulated<F>, FamilyError> {
     if scenario.iut.role != Role::Responder {
-        return Err("a pair's scenario has the responder as its IUT".into());
+        return Err(FamilyError::bad_input(
+            "a pair's scenario has the responder as its IUT",
+        ));
     }
     let iut = F::node(
         responder,
@@ -508,7 +518,7 @@ fn run_virtual<F: Family>(
     seed: u64,
     max_steps: u64,
     keep: Keep,
-) -> Result<ScenarioOutcome, String> {
+) -> Result<ScenarioOutcome, FamilyError> {
     let role = scenario.iut.role;
     let (iut_addr, peer_addr) = (address(role), address(role.other()));
     let peer_profile = scenario
@@ -517,7 +527,7 @@ fn run_virtual<F: Family>(
         .as_deref()
         .map(F::parse_profile)
         .transpose()
-        .map_err(|e| format!("peer: {e}"))?
+        .map_err(|e| FamilyError::bad_input(format!("peer: {e}")))?
         .map(|p| F::peer_profile(&p, profile));
     let rules: Vec<FaultRule> = scenario
         .faults
@@ -528,7 +538,7 @@ fn run_virtual<F: Family>(
     let link = VirtualLink::new(LinkConfig::with_seed(seed))
         .with_classifier(F::classify)
         .with_rules(rules)
-        .map_err(|e| format!("faults: {e:?}"))?;
+        .map_err(|e| FamilyError::bad_input(format!("faults: {e:?}")))?;
     let iut_node = F::node(
         profile,
         role,

@@ -19,10 +19,12 @@
 //! ([`Family::unit_of_event`]: QUIC families, where the harness's endpoint decrypts the packets and
 //! reports stream data, resets, datagrams and closes).
 //!
-//! **Errors.** Where a hook returns `Err(String)` the text is a *reason*: it becomes a line of the
-//! run's outcome (a step that could not act, a judge that could not read the capture, why an
-//! external IUT cannot run a scenario). Inputs the user got wrong are typed ([`crate::Error`],
-//! [`crate::LoadError`], [`crate::json::FileError`]).
+//! **Errors.** A fallible hook returns a typed error whose text is a *reason*: it becomes a line of
+//! the run's outcome (a step that could not act, a judge that could not read the capture, why an
+//! external IUT cannot run a scenario). Its variant, not the hook, decides the verdict:
+//! [`FamilyError::Unsupported`] (and [`LaunchError::Unsupported`]) makes the outcome
+//! `unsupported`, every other kind `error`. Inputs the user got wrong are typed too
+//! ([`crate::Error`], [`crate::LoadError`], [`crate::json::FileError`], [`ProfileError`]).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,6 +42,7 @@ use crate::json::Seg;
 use crate::outcome::{Observations, TranscriptLine};
 use crate::script::Vars;
 use crate::validate::Validator;
+use crate::{Error, FamilyError, LaunchError, ProfileError};
 
 /// What a family's expectations may cite: one table of decisions, each with its class, which
 /// decides what a miss means (see [`Class`] and `docs/decisions.md`).
@@ -541,7 +544,7 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     type Node: Endpoint<Event: fmt::Display + fmt::Debug + Clone + Send> + fmt::Debug + Send;
 
     /// Parses a reference profile name (`3way+optimistic_start`).
-    fn parse_profile(text: &str) -> Result<Self::Profile, String>;
+    fn parse_profile(text: &str) -> Result<Self::Profile, ProfileError>;
     /// The features a reference profile has in a role (`restart` included: in-process endpoints
     /// are made per run).
     fn profile_features(profile: &Self::Profile, role: Role) -> Vec<String>;
@@ -556,7 +559,7 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<Self::Node, String>;
+    ) -> Result<Self::Node, FamilyError>;
     /// What stands at the peer's address when the scenario has no reference peer, started at `now`
     /// (`None`, the default: nothing; the script's datagrams come from the harness itself).
     /// `iut_profile` is the profile the IUT runs, when known (a reference, or what an external IUT
@@ -567,7 +570,7 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         _remote: SocketAddr,
         _seed: u64,
         _now: Instant,
-    ) -> Result<Option<Self::Node>, String> {
+    ) -> Result<Option<Self::Node>, FamilyError> {
         Ok(None)
     }
     /// The profile a scenario's reference peer runs, given the IUT's (default: as the scenario
@@ -585,7 +588,7 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         <Self::Datagrams as Datagrams>::classify(payload)
     }
     /// Performs one of the family's steps.
-    fn act(action: &Self::Action, ctx: &mut ActCtx<'_, Self>) -> Result<(), String>;
+    fn act(action: &Self::Action, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError>;
     /// The unit a datagram the IUT sent stands for, if any.
     fn unit_of_datagram(payload: &[u8]) -> Option<Value> {
         <Self::Datagrams as Datagrams>::unit(payload)
@@ -659,7 +662,7 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// The judge's report on a capture.
     type Report: handshake_check::Judgement + fmt::Debug;
     /// Judges a run's capture (pcapng, as the IUT saw it).
-    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Self::Report, String>;
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Self::Report, FamilyError>;
     /// Every violation in a report.
     fn violations(report: &Self::Report) -> Vec<Violation> {
         handshake_check::Judgement::violations(report)
@@ -704,29 +707,32 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
         _events: &[SimEvent<Event<Self>>],
         _markers: &[(Instant, String)],
         _ctx: &JudgeCtx<'_, Self>,
-    ) -> Option<Result<Judged<Self>, String>> {
+    ) -> Option<Result<Judged<Self>, FamilyError>> {
         None
     }
 
     // ---- External implementations ---------------------------------------------------------------
 
     /// Checks the family's parts of a manifest. Default: every profile it lists parses.
-    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
+    fn validate_manifest(manifest: &Manifest) -> Result<(), Error> {
         for p in manifest.profiles.iter().flatten() {
-            Self::parse_profile(p).map_err(|e| format!("profiles: `{p}`: {e}"))?;
+            Self::parse_profile(p).map_err(|e| Error::Manifest(format!("profiles: `{p}`: {e}")))?;
         }
         Ok(())
     }
     /// What an external IUT described by `manifest` must be started with to run `s`, or why it
     /// cannot (the `unsupported` reason).
-    fn launch(manifest: &Manifest, s: &Scenario<Self>) -> Result<Launch, String>;
+    fn launch(manifest: &Manifest, s: &Scenario<Self>) -> Result<Launch, LaunchError>;
     /// The same for a responder already running (`--iut-addr`), which behaves like `profile`.
     /// Default: the family cannot judge a running program.
-    fn launch_running(_profile: &Self::Profile, _s: &Scenario<Self>) -> Result<Launch, String> {
-        Err(format!(
+    fn launch_running(
+        _profile: &Self::Profile,
+        _s: &Scenario<Self>,
+    ) -> Result<Launch, LaunchError> {
+        Err(LaunchError::unsupported(format!(
             "{} cannot judge a program that is already running: give a manifest",
             Self::NAME
-        ))
+        )))
     }
     /// The profile an external IUT's traffic is judged against. Default: the profile it was
     /// launched as.

@@ -7,6 +7,7 @@
 
 pub mod citations;
 pub mod engine;
+mod error;
 pub mod exit;
 pub mod external;
 pub mod family;
@@ -22,6 +23,8 @@ pub mod testing;
 pub mod validate;
 
 use std::path::Path;
+
+pub use error::{FamilyError, LaunchError, ProfileError};
 
 pub use family::{
     ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,

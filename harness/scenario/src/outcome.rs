@@ -352,6 +352,21 @@ impl ScenarioOutcome {
         ScenarioOutcome::of(scenario, iut, Verdict::Error, why)
     }
 
+    /// Did not run to a judgement: `unsupported` for a combination that cannot run, `error` for
+    /// every other kind.
+    pub fn of_error<F: Family>(
+        scenario: &Scenario<F>,
+        iut: &str,
+        error: crate::FamilyError,
+    ) -> ScenarioOutcome {
+        match error {
+            crate::FamilyError::Unsupported { reason } => {
+                ScenarioOutcome::unsupported(scenario, iut, reason)
+            }
+            other => ScenarioOutcome::error(scenario, iut, other.to_string()),
+        }
+    }
+
     fn of<F: Family>(
         scenario: &Scenario<F>,
         iut: &str,

@@ -19,7 +19,7 @@ use crate::family::{
 };
 use crate::format::{Role, Scenario};
 use crate::outcome::{ScenarioOutcome, Verdict};
-use crate::{Error, LoadError};
+use crate::{Error, LoadError, ProfileError};
 use handshake_core::dyn_face;
 
 /// A [`Family`] behind the object-safe face [`DynFamily`] (a `const`, for a `static` registry).
@@ -137,12 +137,14 @@ dyn_face! {
         ScenarioOutcome::not_run::<F>(text("id"), text("title"), iut, verdict, why)
     }
     /// A reference profile's canonical name, or why `text` is not one.
-    fn parse_profile(&self, text: &str) -> Result<String, String> {
+    fn parse_profile(&self, text: &str) -> Result<String, ProfileError> {
         F::parse_profile(text).map(|p| p.to_string())
     }
     /// Checks a manifest: the generic keys against its placeholders and flags, then its own parts.
-    fn validate_manifest(&self, manifest: &Manifest) -> Result<(), String> {
-        manifest.validate(F::VOCABULARY.placeholders, F::VOCABULARY.flags)?;
+    fn validate_manifest(&self, manifest: &Manifest) -> Result<(), Error> {
+        manifest
+            .validate(F::VOCABULARY.placeholders, F::VOCABULARY.flags)
+            .map_err(Error::Manifest)?;
         F::validate_manifest(manifest)
     }
     /// The JSON Schema of its scenarios.
@@ -255,7 +257,7 @@ dyn_face! {
                     Ok(p) => {
                         crate::engine::run_reference_within(self, name, &p, seed, max_steps, keep)
                     }
-                    Err(e) => ScenarioOutcome::error(self, name, e),
+                    Err(e) => ScenarioOutcome::error(self, name, e.to_string()),
                 }
             }
             Iut::External(e) => e.run_keeping_units(self, seed, keep == Keep::Units),
@@ -274,7 +276,7 @@ dyn_face! {
     }
     /// Why `program` cannot run it, if it cannot (its launch's `unsupported` reason).
     fn launch_reason(&self, program: &ExternalIut) -> Option<String> {
-        program.launch_for(self).err()
+        program.launch_for(self).err().map(|e| e.to_string())
     }
     /// The typed scenario, for family code (`Scenario<F>`).
     fn as_any(&self) -> &dyn Any {

@@ -541,7 +541,7 @@ async fn act<F: Family, D: Driver<F>>(
         peer: driver.peer_node(),
         send: Vec::new(),
     };
-    F::act(action, &mut ctx)?;
+    F::act(action, &mut ctx).map_err(|e| e.to_string())?;
     let datagrams = ctx.send;
     for (port, bytes) in datagrams {
         let from = driver.peer_address(port).await?;

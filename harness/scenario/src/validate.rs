@@ -230,7 +230,7 @@ impl Validator<'_> {
         }
         if let Some(p) = &s.peer.reference {
             if let Err(e) = F::parse_profile(p) {
-                self.problem(path(&[key("peer"), key("reference")]), e);
+                self.problem(path(&[key("peer"), key("reference")]), e.to_string());
             }
         }
         if s.peer.reference.is_none() && s.peer.steps.is_empty() {

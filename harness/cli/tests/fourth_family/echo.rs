@@ -15,8 +15,8 @@ use handshake_scenario::engine::{Simulated, INITIATOR};
 use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::outcome::Observations;
 use handshake_scenario::{
-    ActCtx, Citations, DatagramLabel, Datagrams, Decision, Family, JudgeCtx, NoFields, ObserveCtx,
-    Role, Scenario, ScenarioOutcome, Vocabulary,
+    ActCtx, Citations, DatagramLabel, Datagrams, Decision, Family, FamilyError, JudgeCtx,
+    LaunchError, NoFields, ObserveCtx, ProfileError, Role, Scenario, ScenarioOutcome, Vocabulary,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -394,11 +394,13 @@ impl Family for Echo {
     type Report = EchoReport;
     type Observations = EchoObservations;
 
-    fn parse_profile(text: &str) -> Result<EchoProfile, String> {
+    fn parse_profile(text: &str) -> Result<EchoProfile, ProfileError> {
         match text {
             "echo" => Ok(EchoProfile { shout: false }),
             "shout" => Ok(EchoProfile { shout: true }),
-            other => Err(format!("unknown echo profile `{other}`: expected echo")),
+            other => Err(ProfileError(format!(
+                "unknown echo profile `{other}`: expected echo"
+            ))),
         }
     }
 
@@ -414,7 +416,7 @@ impl Family for Echo {
         remote: SocketAddr,
         _seed: u64,
         now: Instant,
-    ) -> Result<EchoNode, String> {
+    ) -> Result<EchoNode, FamilyError> {
         Ok(match role {
             Role::Responder => EchoNode::Server {
                 shout: profile.shout,
@@ -424,7 +426,7 @@ impl Family for Echo {
         })
     }
 
-    fn act(action: &EchoStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
+    fn act(action: &EchoStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
         let EchoStep::Echo { seq, text } = action;
         let payload = Message::Echo {
             seq: *seq,
@@ -435,9 +437,9 @@ impl Family for Echo {
         Ok(())
     }
 
-    fn judge(capture: &[u8], _ctx: &JudgeCtx<'_, Self>) -> Result<EchoReport, String> {
+    fn judge(capture: &[u8], _ctx: &JudgeCtx<'_, Self>) -> Result<EchoReport, FamilyError> {
         let verdict = handshake_check::check_capture(capture, None, EchoJudge::default())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FamilyError::harness(e.to_string()))?;
         Ok(verdict.report)
     }
 
@@ -452,7 +454,7 @@ impl Family for Echo {
         }
     }
 
-    fn launch(manifest: &Manifest, _s: &Scenario<Self>) -> Result<Launch, String> {
+    fn launch(manifest: &Manifest, _s: &Scenario<Self>) -> Result<Launch, LaunchError> {
         Ok(Launch {
             profile: manifest
                 .profiles
@@ -486,7 +488,7 @@ impl InteropFamily for Echo {
         role: Role,
         _: &EchoReport,
         _: &Scenario<Self>,
-    ) -> Result<CellSeen, String> {
+    ) -> Result<CellSeen, FamilyError> {
         Ok(CellSeen::of(
             client_cell_ok(outcome, role),
             &outcome.reasons,

@@ -32,6 +32,7 @@ pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 use crate::family::Family;
 use crate::format::{Role, Scenario, Step};
 use crate::outcome::{ScenarioOutcome, Verdict};
+use crate::LaunchError;
 use handshake_check::Tolerance;
 use manifest::{Launch, Values};
 
@@ -299,15 +300,21 @@ impl ExternalIut {
     }
 
     /// What to run `scenario` with, or why this IUT cannot (the `unsupported` reason).
-    pub fn launch_for<F: Family>(&self, scenario: &Scenario<F>) -> Result<Launch, String> {
+    pub fn launch_for<F: Family>(&self, scenario: &Scenario<F>) -> Result<Launch, LaunchError> {
         let role = scenario.iut.role;
         match &self.kind {
             Kind::Spawn { manifest, .. } => {
                 if let Some(p) = manifest.protocol.as_deref().filter(|p| *p != F::NAME) {
-                    return Err(format!("the IUT implements {p}, not {}", F::NAME));
+                    return Err(LaunchError::unsupported(format!(
+                        "the IUT implements {p}, not {}",
+                        F::NAME
+                    )));
                 }
                 if manifest.template(role).is_none() {
-                    return Err(format!("the IUT has no {} command", role_name::<F>(role)));
+                    return Err(LaunchError::unsupported(format!(
+                        "the IUT has no {} command",
+                        role_name::<F>(role)
+                    )));
                 }
                 let mut launch = F::launch(manifest, scenario)?;
                 // A mutant whose description names its part (`server, breaks …`, `handler: …`)
@@ -324,9 +331,9 @@ impl ExternalIut {
                         .map_or(role_name::<F>(role), |(_, v)| v.as_str())
                         .to_owned();
                     if !manifest::part_runs(&part, &here, role) {
-                        return Err(format!(
+                        return Err(LaunchError::unsupported(format!(
                             "the mutant {mutant} is the {part}'s: this scenario runs the {here}"
-                        ));
+                        )));
                     }
                 }
                 launch.mutant.clone_from(&self.mutant);
@@ -335,20 +342,23 @@ impl ExternalIut {
             }
             Kind::Running(addr, profile) => {
                 if role == Role::Initiator {
-                    return Err(format!(
+                    return Err(LaunchError::unsupported(format!(
                         "the IUT is a {} already running at {addr}: it cannot be an {}",
                         role_name::<F>(Role::Responder),
                         role_name::<F>(Role::Initiator)
-                    ));
+                    )));
                 }
                 if F::required_features(scenario)
                     .iter()
                     .any(|f| f == "restart")
                 {
-                    return Err(format!("the IUT lacks the feature `restart` (a {} already running at {addr} cannot be restarted)", role_name::<F>(Role::Responder)));
+                    return Err(LaunchError::unsupported(format!("the IUT lacks the feature `restart` (a {} already running at {addr} cannot be restarted)", role_name::<F>(Role::Responder))));
                 }
                 let profile = match profile {
-                    Some(p) => F::parse_profile(p).map_err(|e| format!("--iut-addr: {e}"))?,
+                    // Checked against every family when the IUT was named: a profile of another
+                    // family is one this family's scenarios cannot run with.
+                    Some(p) => F::parse_profile(p)
+                        .map_err(|e| LaunchError::unsupported(format!("--iut-addr: {e}")))?,
                     None => F::default_running_profile(),
                 };
                 F::launch_running(&profile, scenario)
@@ -429,7 +439,7 @@ impl ExternalIut {
     ) -> ScenarioOutcome {
         let launch = match self.launch_for(scenario) {
             Ok(l) => l,
-            Err(why) => return ScenarioOutcome::unsupported(scenario, &self.name, why),
+            Err(why) => return ScenarioOutcome::of_error(scenario, &self.name, why.into()),
         };
         let harness = match &self.harness {
             Some(p) => Ok(p.clone()),

@@ -104,7 +104,7 @@ pub fn run_programs<F: Family>(
     };
     let mut li = match initiator.launch_for(si) {
         Ok(li) => li,
-        Err(why) => return not_run(Some(Role::Initiator), why),
+        Err(why) => return not_run(Some(Role::Initiator), why.to_string()),
     };
     // Each program its own key log: two writers of one file could tear each other's lines.
     if let Some(path) = F::key_log_file(&li).map(|p| p.display().to_string()) {
@@ -503,8 +503,11 @@ impl<F: Family> View<'_, F> {
         let report = match F::judge(&capture, &ctx) {
             Ok(r) => r,
             Err(e) => {
-                let mut outcome =
-                    ScenarioOutcome::error(self.scenario, name, format!("checker: {e}"));
+                let mut outcome = ScenarioOutcome::of_error(
+                    self.scenario,
+                    name,
+                    e.map_reason(|why| format!("checker: {why}")),
+                );
                 outcome.capture = capture;
                 return Side {
                     outcome,

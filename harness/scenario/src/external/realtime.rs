@@ -1061,7 +1061,10 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             },
         ) {
             Ok(v) => v,
-            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("checker: {e}")),
+            Err(e) => {
+                let e = e.map_reason(|why| format!("checker: {why}"));
+                return ScenarioOutcome::of_error(scenario, r.name, e);
+            }
         };
         self.markers
             .extend(std::mem::take(&mut self.script.markers));

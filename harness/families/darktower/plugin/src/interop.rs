@@ -34,7 +34,7 @@ impl InteropFamily for DarkTower {
         role: Role,
         _: &DarkTowerReport,
         _: &DarkTowerScenario,
-    ) -> Result<CellSeen, String> {
+    ) -> Result<CellSeen, handshake_scenario::FamilyError> {
         Ok(CellSeen::of(
             handshake_quic_family::observe::client_cell_ok::<crate::observe::DarkTowerObservations>(
                 outcome, role,

@@ -44,7 +44,8 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Family, JudgeCtx, ObserveCtx, Registered, Role, Scenario, Settle, Vocabulary,
+    ActCtx, Family, FamilyError, JudgeCtx, LaunchError, ObserveCtx, ProfileError, Registered, Role,
+    Scenario, Settle, Vocabulary,
 };
 use handshake_webtransport::{WtConfig, WtSessions};
 
@@ -382,8 +383,8 @@ impl Family for DarkTower {
     type Profile = Profile;
     type Node = DarkTowerNode;
 
-    fn parse_profile(text: &str) -> Result<Profile, String> {
-        Profile::parse(text)
+    fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(text).map_err(ProfileError)
     }
     fn profile_features(profile: &Profile, _: Role) -> Vec<String> {
         vec![profile.base().to_owned()]
@@ -396,7 +397,7 @@ impl Family for DarkTower {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<DarkTowerNode, String> {
+    ) -> Result<DarkTowerNode, FamilyError> {
         let p = effective(profile, s);
         // A host of this run: its name (the seed's), whether it is the handler (flow-control
         // windows), whether a client keeps alive, its reset codes.
@@ -412,6 +413,7 @@ impl Family for DarkTower {
                 codes,
                 Arc::new(KeyLog::default()),
             )
+            .map_err(FamilyError::harness)
         };
         let codes = p.wire_codes();
         Ok(match (role, iut) {
@@ -439,7 +441,11 @@ impl Family for DarkTower {
             (Role::Initiator, _) => {
                 let keep_alive = p.mutant != Some(Mutant::NoKeepAlive);
                 let t = host("client", false, false, keep_alive, codes)?;
-                DarkTowerNode::Client(Client::new(t, client_config(s, &p, remote)?, now))
+                DarkTowerNode::Client(Client::new(
+                    t,
+                    client_config(s, &p, remote).map_err(FamilyError::BadInput)?,
+                    now,
+                ))
             }
         })
     }
@@ -449,7 +455,7 @@ impl Family for DarkTower {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<Option<DarkTowerNode>, String> {
+    ) -> Result<Option<DarkTowerNode>, FamilyError> {
         // The scripted participants speak the IUT's transport and reset codes (as the scenario
         // sets them); they write what the steps say, so no mutant of the IUT's applies.
         let mut p = effective(
@@ -471,7 +477,8 @@ impl Family for DarkTower {
             true,
             p.wire_codes(),
             Arc::new(KeyLog::default()),
-        )?;
+        )
+        .map_err(FamilyError::harness)?;
         let mut script = ScriptClient::new(t, remote);
         if p.transport == TransportKind::WebTransport {
             // WebTransport paths are a contract: the IUT's, else `/signaling` and `/media`.
@@ -502,16 +509,17 @@ impl Family for DarkTower {
             let _ = t.host_mut().set_server_identity(identity);
         }
     }
-    fn act(action: &DarkTowerStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
+    fn act(action: &DarkTowerStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
         let now = ctx.now;
         let meeting = ctx.scenario.setup.meeting.id.clone();
-        match ctx.peer.as_deref_mut() {
+        let acted = match ctx.peer.as_deref_mut() {
             Some(DarkTowerNode::Script(script)) => {
                 act::act(action, script, now, &meeting, ctx.vars)
             }
             Some(DarkTowerNode::Server(server)) => act::act_on_client(action, server, now),
             _ => Err("Dark Tower steps drive the scripted participants or the meeting server facing a client IUT".to_owned()),
-        }
+        };
+        acted.map_err(FamilyError::BadInput)
     }
     handshake_quic_family::quic_hooks!(ending: DarkTowerEvent::SessionClosed { .. }, unit: observe::unit);
     fn settle(s: &DarkTowerScenario, _real_time: bool) -> Settle {
@@ -531,22 +539,23 @@ impl Family for DarkTower {
     }
 
     type Report = DarkTowerReport;
-    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<DarkTowerReport, String> {
-        judge::judge(capture, ctx)
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<DarkTowerReport, FamilyError> {
+        judge::judge(capture, ctx).map_err(FamilyError::harness)
     }
     type Observations = DarkTowerObservations;
     fn observe(ctx: &ObserveCtx<'_, Self>, report: &DarkTowerReport) -> DarkTowerObservations {
         observe::observe(ctx, report.notes.clone())
     }
 
-    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
-        launch::validate_manifest(manifest)
+    fn validate_manifest(manifest: &Manifest) -> Result<(), handshake_scenario::Error> {
+        launch::validate_manifest(manifest).map_err(handshake_scenario::Error::Manifest)
     }
-    fn launch(manifest: &Manifest, s: &DarkTowerScenario) -> Result<Launch, String> {
-        launch::launch(manifest, s)
+    // Every reason a launch gives is why this program cannot run the scenario.
+    fn launch(manifest: &Manifest, s: &DarkTowerScenario) -> Result<Launch, LaunchError> {
+        launch::launch(manifest, s).map_err(LaunchError::unsupported)
     }
-    fn launch_running(profile: &Profile, s: &DarkTowerScenario) -> Result<Launch, String> {
-        launch::launch_running(profile, s)
+    fn launch_running(profile: &Profile, s: &DarkTowerScenario) -> Result<Launch, LaunchError> {
+        launch::launch_running(profile, s).map_err(LaunchError::unsupported)
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
         Profile::parse(&launch.profile).ok().map(|p| Profile {

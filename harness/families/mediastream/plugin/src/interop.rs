@@ -9,7 +9,7 @@ use handshake_mediastream_judge::{Mark, Report};
 use handshake_mediastream_wire::{Datagram, Mode};
 use handshake_scenario::engine::Simulated;
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::{Role, ScenarioOutcome};
+use handshake_scenario::{FamilyError, Role, ScenarioOutcome};
 use serde::Serialize;
 
 use crate::format::{ExpectFields, NEGOTIATED_MODES};
@@ -191,7 +191,7 @@ impl InteropFamily for MediaStream {
         role: Role,
         report: &Report,
         s: &MediaScenario,
-    ) -> Result<CellSeen, String> {
+    ) -> Result<CellSeen, FamilyError> {
         match role {
             // The reference initiator's own metrics.
             Role::Responder => outcome
@@ -201,10 +201,10 @@ impl InteropFamily for MediaStream {
                 .and_then(|o| o.metrics.as_ref())
                 .map(|m| from_metrics(m, m.frames_successful))
                 .ok_or_else(|| {
-                    format!(
+                    FamilyError::iut(format!(
                         "the reference initiator reported nothing: {}",
                         outcome.reasons.join("; ")
-                    )
+                    ))
                 }),
             // The program's receive side cannot be seen: completion is its exit status, frames and
             // time to first media are read from the capture taken at it.

@@ -43,8 +43,8 @@ use handshake_scenario::json::Seg;
 use handshake_scenario::outcome::TranscriptLine;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Datagrams, Event, Family, JudgeCtx, Judged, ObserveCtx, Registered, Role, Scenario,
-    Settle, Vocabulary,
+    ActCtx, Datagrams, Event, Family, FamilyError, JudgeCtx, Judged, LaunchError, ObserveCtx,
+    ProfileError, Registered, Role, Scenario, Settle, Vocabulary,
 };
 use serde_json::Value;
 
@@ -215,8 +215,8 @@ impl Family for MediaStream {
     type Profile = Profile;
     type Node = Node;
 
-    fn parse_profile(text: &str) -> Result<Profile, String> {
-        Profile::parse(text).map_err(|e| e.to_string())
+    fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(text).map_err(|e| ProfileError(e.to_string()))
     }
     fn profile_features(profile: &Profile, role: Role) -> Vec<String> {
         profile_features(profile, role)
@@ -229,7 +229,7 @@ impl Family for MediaStream {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<Node, String> {
+    ) -> Result<Node, FamilyError> {
         let mut profile = *profile;
         let config = if iut {
             if let Some(limit) = s.iut.fields.session_limit {
@@ -239,7 +239,7 @@ impl Family for MediaStream {
         } else {
             s.peer.fields.stream.unwrap_or(s.setup.stream)
         };
-        Node::reference(profile, role, config, remote, seed, now)
+        Node::reference(profile, role, config, remote, seed, now).map_err(FamilyError::BadInput)
     }
     /// No reference peer: a sink takes the IUT's datagrams (the script's come from the harness).
     fn script_node(
@@ -248,17 +248,15 @@ impl Family for MediaStream {
         _: SocketAddr,
         _: u64,
         _: Instant,
-    ) -> Result<Option<Node>, String> {
+    ) -> Result<Option<Node>, FamilyError> {
         Ok(Some(Node::Sink))
     }
-    fn act(action: &MediaStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
+    fn act(action: &MediaStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
         match action {
             MediaStep::Send(send) => {
-                let datagrams = build::Builder { vars: ctx.vars }.build(
-                    &send.datagram,
-                    &ctx.scenario.setup.stream,
-                    ctx.now,
-                )?;
+                let datagrams = build::Builder { vars: ctx.vars }
+                    .build(&send.datagram, &ctx.scenario.setup.stream, ctx.now)
+                    .map_err(FamilyError::BadInput)?;
                 let truncated = |mut bytes: Vec<u8>| {
                     if let Some(len) = send.truncate_to {
                         bytes.truncate(len);
@@ -306,10 +304,10 @@ impl Family for MediaStream {
     }
 
     type Report = Report;
-    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Report, String> {
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<Report, FamilyError> {
         handshake_mediastream_judge::check_capture(capture, None, check_options(ctx))
             .map(|v| v.report)
-            .map_err(|e| e.to_string())
+            .map_err(|e| FamilyError::harness(e.to_string()))
     }
     type Observations = MediaObservations;
     fn observe(ctx: &ObserveCtx<'_, Self>, report: &Report) -> MediaObservations {
@@ -328,7 +326,7 @@ impl Family for MediaStream {
         events: &[SimEvent<Event<Self>>],
         markers: &[(Instant, String)],
         ctx: &JudgeCtx<'_, Self>,
-    ) -> Option<Result<Judged<Self>, String>> {
+    ) -> Option<Result<Judged<Self>, FamilyError>> {
         let checker = handshake_mediastream_judge::Checker::new(check_options(ctx));
         let report = handshake_check::judge_datagrams(datagrams, checker);
         let transcript = transcript::transcript_of(
@@ -341,8 +339,8 @@ impl Family for MediaStream {
         Some(Ok((report, transcript)))
     }
 
-    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
-        launch::validate_manifest(manifest)
+    fn validate_manifest(manifest: &Manifest) -> Result<(), handshake_scenario::Error> {
+        launch::validate_manifest(manifest).map_err(handshake_scenario::Error::Manifest)
     }
     /// A responder serves each tuple as a session of its own (D3); a run's sessions count against
     /// another's only under a session limit (D4).
@@ -353,11 +351,12 @@ impl Family for MediaStream {
             SESSIONS_PER_RESPONDER
         }
     }
-    fn launch(manifest: &Manifest, s: &MediaScenario) -> Result<Launch, String> {
-        launch::launch(manifest, s)
+    // Every reason a launch gives is why this program cannot run the scenario.
+    fn launch(manifest: &Manifest, s: &MediaScenario) -> Result<Launch, LaunchError> {
+        launch::launch(manifest, s).map_err(LaunchError::unsupported)
     }
-    fn launch_running(profile: &Profile, s: &MediaScenario) -> Result<Launch, String> {
-        launch::launch_running(profile, s)
+    fn launch_running(profile: &Profile, s: &MediaScenario) -> Result<Launch, LaunchError> {
+        launch::launch_running(profile, s).map_err(LaunchError::unsupported)
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
         launch::launched_profile(launch)

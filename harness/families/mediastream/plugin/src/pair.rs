@@ -96,7 +96,7 @@ impl PairRun {
     /// The run's traffic as `viewpoint` saw it, as pcapng (virtual time from 2026-01-01T00:00:00Z),
     /// with the harness's comments on every datagram the link dropped, delayed, duplicated or changed.
     pub fn capture(&self, viewpoint: SocketAddr) -> Result<Vec<u8>, String> {
-        self.run.capture(viewpoint, None)
+        self.run.capture(viewpoint, None).map_err(|e| e.to_string())
     }
 
     /// The generic run underneath.
@@ -115,7 +115,8 @@ pub fn run_pair(
     responder_seed: u64,
 ) -> Result<PairRun, String> {
     let scenario = pair_scenario(config);
-    let run = run_generic_pair(&scenario, &initiator, &responder, link, responder_seed)?;
+    let run = run_generic_pair(&scenario, &initiator, &responder, link, responder_seed)
+        .map_err(|e| e.to_string())?;
     Ok(PairRun {
         outcome: run.outcome,
         initiator: initiator_metrics(&run),

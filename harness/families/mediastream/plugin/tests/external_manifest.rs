@@ -225,11 +225,11 @@ fn features_decide_unsupported() {
     assert!(running
         .launch_for(&scenario(Role::Responder, &["three_way"]))
         .is_ok());
-    assert!(running
-        .launch_for(&scenario(Role::Responder, &["restart"]))
-        .err()
-        .unwrap_or_default()
-        .contains("lacks the feature `restart`"));
+    assert!(matches!(
+        running.launch_for(&scenario(Role::Responder, &["restart"])),
+        Err(handshake_scenario::LaunchError::Unsupported { reason })
+            if reason.contains("lacks the feature `restart`")
+    ));
     assert!(running.launch_for(&scenario(Role::Initiator, &[])).is_err());
     assert!(running
         .launch_for(&scenario(Role::Responder, &["optimistic_start"]))

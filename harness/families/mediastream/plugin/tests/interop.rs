@@ -41,7 +41,7 @@ fn run(args: &Request) -> Out {
 fn run_cli(args: &Request, report: Option<&Path>) -> (i32, String) {
     let plan = match prepare::<MediaStream>(args) {
         Ok(p) => p,
-        Err(e) => return (2, e),
+        Err(e) => return (2, e.to_string()),
     };
     let outcome = execute(plan);
     if let Some(dir) = report {

@@ -36,7 +36,7 @@ impl InteropFamily for Proton {
         role: Role,
         _: &ProtonReport,
         _: &ProtonScenario,
-    ) -> Result<CellSeen, String> {
+    ) -> Result<CellSeen, handshake_scenario::FamilyError> {
         Ok(CellSeen::of(
             handshake_quic_family::observe::client_cell_ok::<crate::observe::ProtonObservations>(
                 outcome, role,

@@ -39,7 +39,8 @@ use handshake_scenario::external::manifest::{Launch, Manifest};
 use handshake_scenario::json::Seg;
 use handshake_scenario::validate::Validator;
 use handshake_scenario::{
-    ActCtx, Family, JudgeCtx, NoFields, ObserveCtx, Registered, Role, Scenario, Vocabulary,
+    ActCtx, Family, FamilyError, JudgeCtx, LaunchError, NoFields, ObserveCtx, ProfileError,
+    Registered, Role, Scenario, Vocabulary,
 };
 use serde_json::Value;
 
@@ -203,6 +204,74 @@ pub const VOCABULARY: Vocabulary = Vocabulary {
     flags: launch::FLAGS,
 };
 
+/// One step of the scenario's peer ([`Family::act`]); its reasons are the scenario's mistakes.
+fn act_step(action: &ProtonStep, ctx: &mut ActCtx<'_, Proton>) -> Result<(), String> {
+    let now = ctx.now;
+    match action {
+        ProtonStep::Connect(c) => {
+            let alpn: Option<Vec<Vec<u8>>> = c
+                .alpn
+                .as_ref()
+                .map(|a| a.iter().map(|s| s.as_bytes().to_vec()).collect());
+            peer(ctx)?.connect(now, alpn.as_deref())?;
+        }
+        ProtonStep::OpenBi(o) | ProtonStep::OpenUni(o) => {
+            let bidi = matches!(action, ProtonStep::OpenBi(_));
+            // Far more than any QUIC peer allows at once; a bound keeps a mutated count from
+            // queueing billions of opens.
+            if o.count > 1024 {
+                return Err(format!("`count` {} is above 1024", o.count));
+            }
+            if o.write.len() > o.count as usize {
+                return Err(format!(
+                    "`write` has {} entries for {} streams",
+                    o.write.len(),
+                    o.count
+                ));
+            }
+            let writes = o
+                .write
+                .iter()
+                .map(|h| handshake_scenario::script::hex_bytes(h))
+                .collect::<Result<Vec<_>, _>>()?;
+            let p = peer(ctx)?;
+            for i in 0..o.count as usize {
+                let stream = p.open(now, o.conn, bidi)?;
+                if let Some(bytes) = writes.get(i) {
+                    p.write(now, o.conn, stream, bytes)?;
+                }
+            }
+        }
+        ProtonStep::Write(w) => {
+            if w.first && peer(ctx)?.used(w.at.conn, w.at.stream) {
+                return Ok(());
+            }
+            let received = peer(ctx)?.received(w.at.conn, w.at.stream);
+            let bytes = write_bytes(w, ctx.vars, received)?;
+            let p = peer(ctx)?;
+            let mut rest = bytes.as_slice();
+            for size in &w.chunks {
+                let (chunk, tail) = rest.split_at((*size).min(rest.len()));
+                p.write(now, w.at.conn, w.at.stream, chunk)?;
+                rest = tail;
+            }
+            if !rest.is_empty() {
+                p.write(now, w.at.conn, w.at.stream, rest)?;
+            }
+            if w.fin {
+                p.fin(now, w.at.conn, w.at.stream)?;
+            }
+        }
+        ProtonStep::Fin(s) => peer(ctx)?.fin(now, s.conn, s.stream)?,
+        ProtonStep::Reset(c) => peer(ctx)?.reset(now, c.at.conn, c.at.stream, c.code)?,
+        ProtonStep::StopSending(c) => {
+            peer(ctx)?.stop_sending(now, c.at.conn, c.at.stream, c.code)?
+        }
+        ProtonStep::Close(c) => peer(ctx)?.close(now, c.conn, c.code, &c.reason),
+    }
+    Ok(())
+}
+
 impl Family for Proton {
     const NAME: &'static str = "proton";
     const VOCABULARY: &'static Vocabulary = &VOCABULARY;
@@ -260,8 +329,8 @@ impl Family for Proton {
     type Profile = Profile;
     type Node = ProtonNode;
 
-    fn parse_profile(text: &str) -> Result<Profile, String> {
-        Profile::parse(text)
+    fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(text).map_err(ProfileError)
     }
     fn profile_features(profile: &Profile, _: Role) -> Vec<String> {
         profile_features(profile)
@@ -274,7 +343,7 @@ impl Family for Proton {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<ProtonNode, String> {
+    ) -> Result<ProtonNode, FamilyError> {
         let mut profile = s.setup.session.apply(profile.clone());
         if iut && profile.base == handshake_proton_endpoint::Base::Project {
             profile.action_push |= s.iut.fields.action_push;
@@ -293,12 +362,12 @@ impl Family for Proton {
                     alpn,
                     keys,
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| FamilyError::harness(e.to_string()))?;
                 ProtonNode::Server(Server::new(h, profile, now))
             }
             Role::Initiator => {
                 let h = host(seed, "client", false, &profile.timers, 0, alpn, keys)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| FamilyError::harness(e.to_string()))?;
                 let mut plan = s.setup.session.plan();
                 if !iut {
                     // A reference client waits out the server's startup delay, as coded (H11).
@@ -314,7 +383,7 @@ impl Family for Proton {
         remote: SocketAddr,
         seed: u64,
         now: Instant,
-    ) -> Result<Option<ProtonNode>, String> {
+    ) -> Result<Option<ProtonNode>, FamilyError> {
         let server = s.iut.role == Role::Initiator;
         let h = host(
             seed,
@@ -329,78 +398,15 @@ impl Family for Proton {
             vec![ALPN.to_vec()],
             Arc::new(KeyLog::default()),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| FamilyError::harness(e.to_string()))?;
         let mut peer = ScriptPeer::new(h, remote, server, now);
         if waits_for_acks(s) {
             peer.track_acks();
         }
         Ok(Some(ProtonNode::Script(peer)))
     }
-    fn act(action: &ProtonStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), String> {
-        let now = ctx.now;
-        match action {
-            ProtonStep::Connect(c) => {
-                let alpn: Option<Vec<Vec<u8>>> = c
-                    .alpn
-                    .as_ref()
-                    .map(|a| a.iter().map(|s| s.as_bytes().to_vec()).collect());
-                peer(ctx)?.connect(now, alpn.as_deref())?;
-            }
-            ProtonStep::OpenBi(o) | ProtonStep::OpenUni(o) => {
-                let bidi = matches!(action, ProtonStep::OpenBi(_));
-                // Far more than any QUIC peer allows at once; a bound keeps a mutated count from
-                // queueing billions of opens.
-                if o.count > 1024 {
-                    return Err(format!("`count` {} is above 1024", o.count));
-                }
-                if o.write.len() > o.count as usize {
-                    return Err(format!(
-                        "`write` has {} entries for {} streams",
-                        o.write.len(),
-                        o.count
-                    ));
-                }
-                let writes = o
-                    .write
-                    .iter()
-                    .map(|h| handshake_scenario::script::hex_bytes(h))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let p = peer(ctx)?;
-                for i in 0..o.count as usize {
-                    let stream = p.open(now, o.conn, bidi)?;
-                    if let Some(bytes) = writes.get(i) {
-                        p.write(now, o.conn, stream, bytes)?;
-                    }
-                }
-            }
-            ProtonStep::Write(w) => {
-                if w.first && peer(ctx)?.used(w.at.conn, w.at.stream) {
-                    return Ok(());
-                }
-                let received = peer(ctx)?.received(w.at.conn, w.at.stream);
-                let bytes = write_bytes(w, ctx.vars, received)?;
-                let p = peer(ctx)?;
-                let mut rest = bytes.as_slice();
-                for size in &w.chunks {
-                    let (chunk, tail) = rest.split_at((*size).min(rest.len()));
-                    p.write(now, w.at.conn, w.at.stream, chunk)?;
-                    rest = tail;
-                }
-                if !rest.is_empty() {
-                    p.write(now, w.at.conn, w.at.stream, rest)?;
-                }
-                if w.fin {
-                    p.fin(now, w.at.conn, w.at.stream)?;
-                }
-            }
-            ProtonStep::Fin(s) => peer(ctx)?.fin(now, s.conn, s.stream)?,
-            ProtonStep::Reset(c) => peer(ctx)?.reset(now, c.at.conn, c.at.stream, c.code)?,
-            ProtonStep::StopSending(c) => {
-                peer(ctx)?.stop_sending(now, c.at.conn, c.at.stream, c.code)?
-            }
-            ProtonStep::Close(c) => peer(ctx)?.close(now, c.conn, c.code, &c.reason),
-        }
-        Ok(())
+    fn act(action: &ProtonStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
+        act_step(action, ctx).map_err(FamilyError::BadInput)
     }
     handshake_quic_family::quic_hooks!(ending: handshake_proton_endpoint::ProtonEvent::Ended { .. }, unit: observe::unit);
     /// H1: a scenario that connects during the server's startup delay starts its steps once the
@@ -418,7 +424,7 @@ impl Family for Proton {
     }
 
     type Report = ProtonReport;
-    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, String> {
+    fn judge(capture: &[u8], ctx: &JudgeCtx<'_, Self>) -> Result<ProtonReport, FamilyError> {
         let server = match ctx.role {
             Role::Responder => ctx.iut,
             Role::Initiator => ctx.peer,
@@ -441,7 +447,8 @@ impl Family for Proton {
             port: None,
             tolerance: handshake_quic_family::tolerance(ctx.tolerance),
         };
-        let report = handshake_proton_judge::judge(capture, &options)?;
+        let report =
+            handshake_proton_judge::judge(capture, &options).map_err(FamilyError::harness)?;
         let violations = report
             .violations
             .into_iter()
@@ -458,14 +465,15 @@ impl Family for Proton {
         o
     }
 
-    fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
-        launch::validate_manifest(manifest)
+    fn validate_manifest(manifest: &Manifest) -> Result<(), handshake_scenario::Error> {
+        launch::validate_manifest(manifest).map_err(handshake_scenario::Error::Manifest)
     }
-    fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, String> {
-        launch::launch(manifest, s)
+    // Every reason a launch gives is why this program cannot run the scenario.
+    fn launch(manifest: &Manifest, s: &ProtonScenario) -> Result<Launch, LaunchError> {
+        launch::launch(manifest, s).map_err(LaunchError::unsupported)
     }
-    fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, String> {
-        launch::launch_running(profile, s)
+    fn launch_running(profile: &Profile, s: &ProtonScenario) -> Result<Launch, LaunchError> {
+        launch::launch_running(profile, s).map_err(LaunchError::unsupported)
     }
     fn launched_profile(launch: &Launch) -> Option<Profile> {
         launch::launched_profile(launch)
