@@ -34,6 +34,17 @@ pub enum CaptureFormat {
     Pcap,
 }
 
+impl CaptureFormat {
+    /// The format a file name asks for: pcap for a `.pcap` name (any case), pcapng otherwise.
+    #[must_use]
+    pub fn for_path(path: &std::path::Path) -> CaptureFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("pcap") => CaptureFormat::Pcap,
+            _ => CaptureFormat::PcapNg,
+        }
+    }
+}
+
 /// The application name written in the pcapng section header (`shb_userappl`).
 pub const USER_APPLICATION: &str = "handshake-harness";
 

@@ -17,12 +17,14 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use handshake_capture::{CaptureFormat, CaptureWriter, LiveCapture, LiveLimits};
+use handshake_capture::{
+    CaptureFormat, CaptureWriter, LiveCapture, LiveLimits, StopOnSignal, StopOnSignalError,
+};
 
 use handshake_scenario::exit::{FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, OK as EXIT_OK};
 
@@ -66,16 +68,8 @@ impl CaptureArgs {
         match self.format {
             Some(FormatArg::Pcapng) => CaptureFormat::PcapNg,
             Some(FormatArg::Pcap) => CaptureFormat::Pcap,
-            None => format_for(&self.output),
+            None => CaptureFormat::for_path(&self.output),
         }
-    }
-}
-
-/// pcap for a `.pcap` file name (any case), pcapng otherwise.
-fn format_for(path: &Path) -> CaptureFormat {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(ext) if ext.eq_ignore_ascii_case("pcap") => CaptureFormat::Pcap,
-        _ => CaptureFormat::PcapNg,
     }
 }
 
@@ -117,7 +111,18 @@ pub fn run(args: CaptureArgs) -> i32 {
     };
 
     let stop = Arc::new(AtomicBool::new(false));
-    let signals = StopOnSignal::install(Arc::clone(&stop));
+    let signals = match StopOnSignal::install(Arc::clone(&stop)) {
+        Ok(signals) => Some(signals),
+        // Ctrl-C then kills the process as usual and the file is cut short.
+        Err(StopOnSignalError::ThreadEnded) => {
+            eprintln!("warning: Ctrl-C will not stop the capture cleanly");
+            None
+        }
+        Err(e) => {
+            eprintln!("warning: Ctrl-C will not stop the capture cleanly: {e}");
+            None
+        }
+    };
     eprintln!(
         "capturing UDP{} on {} into {} ({}){}",
         args.port.map(|p| format!(" port {p}")).unwrap_or_default(),
@@ -199,111 +204,6 @@ impl Progress {
         if self.enabled && self.shown.is_some() {
             eprintln!("\r{} packets", self.count);
         }
-    }
-}
-
-/// Sets the stop flag on Ctrl-C (SIGINT) or SIGTERM, from a thread running a small tokio
-/// runtime. Dropping it ends the thread; the handlers stay installed (a later Ctrl-C does
-/// nothing more), which is harmless: the capture is over by then.
-struct StopOnSignal {
-    done: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl StopOnSignal {
-    /// Installs the handlers and waits until they are in place; `None` (with a warning) if
-    /// that fails, in which case Ctrl-C kills the process as usual and the file is cut short.
-    fn install(stop: Arc<AtomicBool>) -> Option<StopOnSignal> {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-        let thread = std::thread::Builder::new()
-            .name("capture-signals".to_owned())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(wait_for_signal(stop, ready_tx, done_rx));
-            });
-        let thread = match thread {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("warning: Ctrl-C will not stop the capture cleanly: {e}");
-                return None;
-            }
-        };
-        match ready_rx.recv() {
-            Ok(Ok(())) => Some(StopOnSignal {
-                done: Some(done_tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                eprintln!("warning: Ctrl-C will not stop the capture cleanly: {e}");
-                None
-            }
-            Err(_) => {
-                eprintln!("warning: Ctrl-C will not stop the capture cleanly");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for StopOnSignal {
-    fn drop(&mut self) {
-        drop(self.done.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-#[cfg(unix)]
-async fn wait_for_signal(
-    stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<Result<(), String>>,
-    done: tokio::sync::oneshot::Receiver<()>,
-) {
-    use tokio::signal::unix::{signal, SignalKind};
-    // Both handlers are registered here, before the capture starts.
-    let (mut interrupt, mut terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
-    };
-    let _ = ready.send(Ok(()));
-    tokio::select! {
-        _ = interrupt.recv() => stop.store(true, Ordering::Relaxed),
-        _ = terminate.recv() => stop.store(true, Ordering::Relaxed),
-        _ = done => {}
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal(
-    stop: Arc<AtomicBool>,
-    ready: mpsc::Sender<Result<(), String>>,
-    done: tokio::sync::oneshot::Receiver<()>,
-) {
-    let _ = ready.send(Ok(()));
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if result.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        }
-        _ = done => {}
     }
 }
 

@@ -230,44 +230,11 @@ fn expectations_hints(given: &[PathBuf], report: &RunReport) -> Vec<String> {
     if !given.is_empty() {
         return Vec::new();
     }
-    let mut failed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in report.results.iter().filter(|r| r.status == Status::Fail) {
-        failed
-            .entry(r.outcome.iut.as_str())
-            .or_default()
-            .push(r.outcome.scenario.as_str());
+    let failed = handshake_report::hints::failures_by_iut(report);
+    match crate::library::resolve(Path::new(EXPECTATIONS_DIR)) {
+        Ok(dir) => handshake_report::hints::known_failure_hints(&dir, &failed),
+        Err(_) => Vec::new(),
     }
-    let Ok(dir) = crate::library::resolve(Path::new(EXPECTATIONS_DIR)) else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-    files.sort();
-    let mut hints = Vec::new();
-    for path in files {
-        let Ok(e) = handshake_scenario::json::load_file::<Expectations>(&path) else {
-            continue;
-        };
-        let Some(scenarios) = failed.get(e.iut.as_str()) else {
-            continue;
-        };
-        let known = scenarios
-            .iter()
-            .filter(|s| e.known_failures.contains_key(**s))
-            .count();
-        if known > 0 {
-            hints.push(format!(
-                "hint: {known} of the {} failures of {} are known and explained in {}: add --expectations {}",
-                scenarios.len(),
-                e.iut,
-                path.display(),
-                path.display()
-            ));
-        }
-    }
-    hints
 }
 
 fn execute(families: Families, args: &RunArgs, plan: Plan, out: &mut dyn Write) -> i32 {

@@ -7,8 +7,9 @@
 
 pub mod exec;
 pub mod report;
+pub mod skeletons;
 
 pub use exec::{
     baseline_of, could_not_run, over_budget, FamilyMutator, Recent, Runner, RUN_BUDGET_STEPS,
 };
-pub use report::{Finding, Spread, Summary};
+pub use report::{Finding, RunInfo, Spread, Summary};

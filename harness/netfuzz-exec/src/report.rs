@@ -4,6 +4,7 @@
 use std::io;
 use std::path::Path;
 
+use handshake_netfuzz::campaign::CampaignResult;
 use serde::Serialize;
 
 /// One finding (one bug: one kind and one minimised shape).
@@ -111,7 +112,70 @@ pub struct Summary {
     pub broken_corpus_files: Vec<String>,
 }
 
+/// What the fuzz command knows of its run that the campaign's result does not hold.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The IUT as given (`--iut`).
+    pub iut: String,
+    pub family: String,
+    pub seed: u64,
+    pub jobs: usize,
+    /// Whether the inputs carried the family's liveness probe.
+    pub probe: bool,
+    /// Whether a signal stopped the run.
+    pub interrupted: bool,
+    /// The corpus files that are not JSON scenarios.
+    pub broken_corpus_files: Vec<String>,
+}
+
 impl Summary {
+    /// The run's summary, from what the campaign found and learnt and the findings as written.
+    pub fn of(result: CampaignResult, findings: Vec<Finding>, run: RunInfo) -> Summary {
+        let CampaignResult {
+            started,
+            execs,
+            refused,
+            over_budget,
+            errors,
+            first_error,
+            resumed,
+            corpus,
+            paths,
+            coverage,
+            unconfirmed,
+            mut run_seconds,
+            ..
+        } = result;
+        let seconds = started.elapsed().as_secs_f64();
+        Summary {
+            iut: run.iut,
+            family: run.family,
+            seed: run.seed,
+            jobs: run.jobs,
+            execs,
+            refused,
+            over_budget,
+            errors,
+            first_error,
+            seconds,
+            execs_per_second: if seconds > 0.0 {
+                execs as f64 / seconds
+            } else {
+                0.0
+            },
+            run_seconds: Spread::of(&mut run_seconds),
+            corpus: corpus.len(),
+            resumed,
+            paths,
+            coverage,
+            probe: run.probe,
+            interrupted: run.interrupted,
+            findings,
+            unconfirmed,
+            broken_corpus_files: run.broken_corpus_files,
+        }
+    }
+
     /// Writes `fuzz.json`, `fuzz.md` and `fuzz.html` into `dir`.
     pub fn write(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)?;
@@ -269,5 +333,55 @@ impl Summary {
             self.headline(),
             dir.join("fuzz.json").display()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary takes the campaign's counts as they are, the command's facts from `RunInfo`,
+    /// and the corpus's size (not its inputs).
+    #[test]
+    fn a_summary_is_the_campaign_s_counts_and_the_run_s_facts() {
+        let result = CampaignResult {
+            started: std::time::Instant::now(),
+            findings: Vec::new(),
+            execs: 7,
+            refused: 1,
+            over_budget: 2,
+            errors: 3,
+            errors_in_a_row: 0,
+            first_error: Some("no start".to_owned()),
+            resumed: 4,
+            corpus: vec![serde_json::json!({}), serde_json::json!({})],
+            paths: 5,
+            coverage: Default::default(),
+            unconfirmed: Default::default(),
+            run_seconds: vec![0.3, 0.1, 0.2],
+        };
+        let run = RunInfo {
+            iut: "ref:3way".to_owned(),
+            family: "mediastream".to_owned(),
+            seed: 9,
+            jobs: 2,
+            probe: true,
+            interrupted: false,
+            broken_corpus_files: vec!["x.json".to_owned()],
+        };
+        let s = Summary::of(result, Vec::new(), run);
+        assert_eq!(
+            (s.iut.as_str(), s.family.as_str()),
+            ("ref:3way", "mediastream")
+        );
+        assert_eq!(
+            (s.seed, s.jobs, s.probe, s.interrupted),
+            (9, 2, true, false)
+        );
+        assert_eq!((s.execs, s.refused, s.over_budget, s.errors), (7, 1, 2, 3));
+        assert_eq!((s.resumed, s.corpus, s.paths), (4, 2, 5));
+        assert_eq!(s.first_error.as_deref(), Some("no start"));
+        assert_eq!(s.run_seconds.median, 0.2);
+        assert_eq!(s.broken_corpus_files, ["x.json"]);
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod files;
+pub mod hints;
 pub mod html;
 
 pub use files::*;

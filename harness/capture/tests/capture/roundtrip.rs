@@ -385,3 +385,14 @@ fn comments_are_dropped_in_classic_pcap() {
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|d| d.comment.is_none()));
 }
+
+/// A file name asks for pcap by its `.pcap` extension in any case; anything else is pcapng.
+#[rstest]
+#[case("out.pcap", CaptureFormat::Pcap)]
+#[case("x.PCAP", CaptureFormat::Pcap)]
+#[case("out.pcapng", CaptureFormat::PcapNg)]
+#[case("capture", CaptureFormat::PcapNg)]
+#[case("dir.pcap/out.json", CaptureFormat::PcapNg)]
+fn the_format_follows_the_file_name(#[case] name: &str, #[case] format: CaptureFormat) {
+    assert_eq!(CaptureFormat::for_path(std::path::Path::new(name)), format);
+}

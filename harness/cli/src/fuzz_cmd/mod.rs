@@ -24,17 +24,18 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use handshake_netfuzz::campaign::{Campaign, CampaignConfig, CampaignResult, MAX_ERRORS_IN_A_ROW};
+use handshake_netfuzz::campaign::{Campaign, CampaignConfig, MAX_ERRORS_IN_A_ROW};
 use handshake_netfuzz::corpus;
-use handshake_netfuzz::mutate::skeleton;
 use handshake_scenario::exit::{
     FAILED as EXIT_FAILED, INPUT as EXIT_INPUT, NOTHING as EXIT_NOTHING, OK as EXIT_OK,
 };
 use handshake_scenario::{interrupt, DynFamily, Iut};
 use serde_json::Value;
 
-use handshake_netfuzz_exec::{baseline_of, exec, report, FamilyMutator, Runner};
-use handshake_netfuzz_exec::{Finding, Summary};
+use handshake_netfuzz_exec::skeletons::{
+    load_skeletons, only_role, retain_campaign_inputs, usable_skeletons,
+};
+use handshake_netfuzz_exec::{baseline_of, exec, FamilyMutator, RunInfo, Runner, Summary};
 use handshake_scenario::Families;
 use output::Terminal;
 
@@ -123,127 +124,26 @@ pub enum Lever {
     SparseProbe,
 }
 
-/// The longest wait an `expect` of a library scenario becomes in a skeleton in virtual time: long
-/// enough for an answer on loopback, short enough for many inputs a second. Over real UDP, where
-/// each wait costs its length, the family's own answer window (measured for `harness learn`: 25
-/// ms for the media stream, 80 for the QUIC families): with 150 ms, the skeletons' waits were
-/// half of a media-stream input's median run.
-const MAX_WAIT_MS: u64 = 150;
-
-/// The longest wait of a skeleton's `expect` for `family`'s inputs (see [`MAX_WAIT_MS`]).
-fn max_wait_ms(family: &dyn DynFamily, real_time: bool) -> u64 {
-    let window = family
-        .learning()
-        .alphabets
-        .iter()
-        .map(|a| a.real_time_window_ms)
-        .max();
-    match (real_time, window) {
-        (true, Some(ms)) => ms.min(MAX_WAIT_MS),
-        _ => MAX_WAIT_MS,
-    }
-}
-
 /// What one input's run over real UDP keeps of what the IUT sends at most (at what the harness
 /// really keeps per datagram): several times what the largest library scenario needs; the
 /// process's budget bounds many jobs at once.
 const FUZZ_MAX_RECEIVED_BYTES: u64 = 8 << 20;
 
-/// How long a fuzz input's run waits after its steps (the probe already waited for an answer).
-const SETTLE_MS: u64 = 100;
-
-fn load_skeletons(
-    families: Families,
-    paths: &[PathBuf],
-    family: &str,
-    role: Option<&str>,
-    real_time: bool,
-) -> Result<Vec<Value>, String> {
-    let max_wait = families
-        .require(family)
-        .map_or(MAX_WAIT_MS, |f| max_wait_ms(f, real_time));
-    let files = handshake_scenario::runner::scenario_files(paths).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        let protocol = v["protocol"].as_str().unwrap_or(families.default_name());
-        let slow = v["tags"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|x| x == "slow"));
-        let steps = v["peer"]["steps"].as_array().cloned().unwrap_or_default();
-        let wrong_role = role.is_some_and(|r| v["iut"]["role"] != r);
-        if protocol != family
-            || slow
-            || wrong_role
-            || steps.is_empty()
-            || v["peer"].get("reference").is_some()
-        {
-            continue;
-        }
-        v["peer"]["steps"] = Value::Array(skeleton(&steps, max_wait));
-        v["expect"] = serde_json::json!({"rules_hold": ["all"]});
-        v["settle_ms"] = Value::from(SETTLE_MS);
-        // Random loss in real time is not reproducible (it would also take the probe's packets):
-        // over real UDP only the faults that pick their datagrams stay.
-        if real_time {
-            // (`get_mut`: indexing would add `"faults": null` to a scenario without faults.)
-            if let Some(faults) = v.get_mut("faults").and_then(Value::as_array_mut) {
-                faults.retain(|f| f.get("probability").is_none());
-            }
-        }
-        if let Some(o) = v.as_object_mut() {
-            o.remove("$schema");
-            // A scenario about one of the project's decisions turns every reason of its outcome
-            // into a deviation, the probe's and the IUT's ending too: with the oracle gone, an
-            // input from it must fail as any other does, or its crashes and hangs go unseen. (Its
-            // citations of decisions go with it: they are allowed only in such a scenario.)
-            if o.remove("profile").is_some() {
-                o.remove("decisions");
-            }
-        }
-        out.push(v);
-    }
-    Ok(out)
-}
-
-/// The skeletons the family loads; each it refuses is named in a warning (every input drawn from
-/// it would be refused too).
-fn usable_skeletons(family: &dyn DynFamily, skeletons: Vec<Value>, iut: &Iut) -> Vec<Value> {
+/// The skeletons the family loads and the IUT can run; each left out is said in a warning.
+fn usable(family: &dyn DynFamily, skeletons: Vec<Value>, iut: &Iut) -> Vec<Value> {
     let total = skeletons.len();
-    let mut lacking: Vec<String> = Vec::new();
-    let usable: Vec<Value> = skeletons
-        .into_iter()
-        .filter(|s| match family.load_value(s) {
-            // What the IUT cannot run would only be refused, input after input.
-            Ok(loaded) => match loaded.unsupported_by(iut) {
-                Some(why) => {
-                    if !lacking.contains(&why) {
-                        lacking.push(why);
-                    }
-                    false
-                }
-                None => true,
-            },
-            Err(e) => {
-                eprintln!(
-                    "warning: the skeleton of {} is refused ({e}); skipped",
-                    s["id"].as_str().unwrap_or("a scenario")
-                );
-                false
-            }
-        })
-        .collect();
-    if !lacking.is_empty() {
+    let sorted = usable_skeletons(family, skeletons, iut);
+    for (id, why) in &sorted.refused {
+        eprintln!("warning: the skeleton of {id} is refused ({why}); skipped");
+    }
+    if !sorted.lacking.is_empty() {
         eprintln!(
             "{} of {total} skeletons left out: the IUT cannot run them ({})",
-            total - usable.len(),
-            lacking.join("; ")
+            total - sorted.usable.len(),
+            sorted.lacking.join("; ")
         );
     }
-    usable
+    sorted.usable
 }
 
 fn input_error(message: impl std::fmt::Display) -> i32 {
@@ -348,7 +248,16 @@ pub fn run(families: Families, args: FuzzArgs, out: &mut dyn Write) -> i32 {
     }
     interrupt::runs_stopped();
     let errors_in_a_row = result.errors_in_a_row;
-    let summary = summarize(result, findings, &args, &family_name, jobs, probe, broken);
+    let run = RunInfo {
+        iut: args.iut.clone(),
+        family: family_name,
+        seed: args.seed,
+        jobs,
+        probe,
+        interrupted: interrupt::interrupted().is_some(),
+        broken_corpus_files: broken,
+    };
+    let summary = Summary::of(result, findings, run);
     finish(&summary, &args.out, errors_in_a_row, out)
 }
 
@@ -394,21 +303,7 @@ fn start(families: Families, args: &FuzzArgs) -> Result<Start, i32> {
         args.scenarios.clone()
     };
     let paths = crate::library::resolve_all(&paths).map_err(input_error)?;
-    // A program with one role's command plays that role (the manifest says so).
-    let role: Option<String> = args.role.clone().or_else(|| match &iut {
-        Iut::External(e) => {
-            let (initiator, responder) = family.role_names();
-            match (
-                e.has_role(handshake_scenario::Role::Initiator),
-                e.has_role(handshake_scenario::Role::Responder),
-            ) {
-                (true, false) => Some(initiator.to_owned()),
-                (false, true) => Some(responder.to_owned()),
-                _ => None,
-            }
-        }
-        Iut::Reference { .. } => None,
-    });
+    let role = args.role.clone().or_else(|| only_role(family, &iut));
     let skeletons = match load_skeletons(
         families,
         &paths,
@@ -416,7 +311,7 @@ fn start(families: Families, args: &FuzzArgs) -> Result<Start, i32> {
         role.as_deref(),
         matches!(iut, Iut::External(_)),
     ) {
-        Ok(s) => usable_skeletons(family, s, &iut),
+        Ok(s) => usable(family, s, &iut),
         Err(e) => return Err(input_error(e)),
     };
     if skeletons.is_empty() {
@@ -435,10 +330,7 @@ fn start(families: Families, args: &FuzzArgs) -> Result<Start, i32> {
         eprintln!("warning: corpus file {b} is not a JSON scenario; skipped");
     }
     // Corpus entries are whole scenarios of the family; the skeletons come first.
-    pool.retain(|v| {
-        v["protocol"].as_str().unwrap_or(families.default_name()) == family_name
-            && role.as_deref().is_none_or(|r| v["iut"]["role"] == r)
-    });
+    retain_campaign_inputs(families, &mut pool, &family_name, role.as_deref());
     // The corpus read is run first, unmutated (AFL's dry run of its queue): the novelty of a
     // resumed search starts from the paths it reaches, not from nothing (when it started from
     // nothing, the first inputs of every resume joined the corpus again for paths it already had).
@@ -466,61 +358,6 @@ fn run_first_skeleton(runner: &Runner<'_>, iut: &str, skeleton: &Value) -> Resul
         }
     }
     Ok(())
-}
-
-/// The run's summary, from what the campaign found and learnt and the findings as written.
-fn summarize(
-    result: CampaignResult,
-    findings: Vec<Finding>,
-    args: &FuzzArgs,
-    family: &str,
-    jobs: usize,
-    probe: bool,
-    broken: Vec<String>,
-) -> Summary {
-    let CampaignResult {
-        started,
-        execs,
-        refused,
-        over_budget,
-        errors,
-        first_error,
-        resumed,
-        corpus,
-        paths,
-        coverage,
-        unconfirmed,
-        mut run_seconds,
-        ..
-    } = result;
-    let seconds = started.elapsed().as_secs_f64();
-    Summary {
-        iut: args.iut.clone(),
-        family: family.to_owned(),
-        seed: args.seed,
-        jobs,
-        execs,
-        refused,
-        over_budget,
-        errors,
-        first_error,
-        seconds,
-        execs_per_second: if seconds > 0.0 {
-            execs as f64 / seconds
-        } else {
-            0.0
-        },
-        run_seconds: report::Spread::of(&mut run_seconds),
-        corpus: corpus.len(),
-        resumed,
-        paths,
-        coverage,
-        probe,
-        interrupted: interrupt::interrupted().is_some(),
-        findings,
-        unconfirmed,
-        broken_corpus_files: broken,
-    }
 }
 
 /// Writes the report in `dir`, says the summary's line, and returns the exit code.
@@ -552,148 +389,5 @@ fn finish(summary: &Summary, dir: &Path, errors_in_a_row: u64, out: &mut dyn Wri
         EXIT_NOTHING
     } else {
         EXIT_OK
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use handshake_netfuzz::campaign::with_steps;
-
-    /// Over real UDP a skeleton's expects wait at most the family's answer window; in virtual
-    /// time (where waiting costs nothing) the longer bound, so in-process campaigns are unchanged.
-    #[test]
-    fn real_time_skeletons_wait_the_family_s_answer_window() {
-        let families = crate::families::REGISTRY.families;
-        let cap = |name: &str, real_time| {
-            max_wait_ms(families.require(name).expect("registered"), real_time)
-        };
-        assert_eq!(cap("mediastream", true), 25);
-        assert_eq!(cap("proton", true), 80);
-        assert_eq!(cap("darktower", true), 80);
-        assert_eq!(cap("mediastream", false), MAX_WAIT_MS);
-    }
-
-    /// Every scripted library scenario of every family makes a skeleton its family loads, in
-    /// virtual time and over real UDP: a refused skeleton is a part of the library never fuzzed.
-    #[test]
-    fn every_library_skeleton_loads() {
-        let families = crate::families::REGISTRY.families;
-        fn default_profile(family: &str) -> &'static str {
-            match family {
-                "proton" => "project",
-                "darktower" => "v1",
-                _ => "3way",
-            }
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in families.names() {
-            let family = families.require(name).expect("registered");
-            for real_time in [false, true] {
-                let dir = root.join("vectors/scenarios").join(name);
-                let skeletons =
-                    load_skeletons(families, &[dir], name, None, real_time).expect("library");
-                assert!(skeletons.len() >= 20, "{name}: {}", skeletons.len());
-                // The refused ones are named in warnings on stderr.
-                let reference = families.reference(&format!("{name}/{}", default_profile(name)));
-                let iut = reference.expect("a reference");
-                let usable = usable_skeletons(family, skeletons.clone(), &iut);
-                assert_eq!(usable.len(), skeletons.len(), "{name}: skeletons refused");
-            }
-        }
-    }
-
-    /// An input asking the media-stream reference for 2^47 bit/s: each frame is a burst of
-    /// thousands of datagrams in one simulation step (60 MB in 0.2 s unbudgeted). It is over the
-    /// budget (the link's trace stops at it: `Simulation::limit_link_events`).
-    #[test]
-    fn a_burst_of_media_is_over_the_budget() {
-        let families = crate::families::REGISTRY.families;
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let family = families.require("mediastream").expect("registered");
-        let mut s: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                root.join("vectors/scenarios/mediastream/responder_syn_options.json"),
-            )
-            .expect("library scenario"),
-        )
-        .expect("JSON");
-        s["peer"]["steps"] = serde_json::json!([
-            { "send": { "datagram": { "syn": { "options_hex": "02 0800 0000008000000000" } } } },
-            { "expect": { "kind": "syn_ack", "within_ms": 10, "optional": true, "capture": { "assigned_id": "connection_id" } } },
-            { "send": { "datagram": { "ack": {} } } },
-            { "wait": { "ms": 200 } }
-        ]);
-        let iut = Iut::Reference {
-            name: "ref:3way".into(),
-            family: "mediastream",
-            profile: "3way".into(),
-        };
-        let loaded = family.load_value(&s).expect("loads");
-        let o = loaded.search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
-        assert!(exec::over_budget(&o), "{:?}", o.reasons);
-    }
-
-    /// A skeleton of a scenario about one of the project's decisions fails as any other input
-    /// does: a step that gets no answer is a reason, not a deviation (the probe's failure, a hang,
-    /// was unseen in such inputs).
-    #[test]
-    fn a_skeleton_about_a_decision_fails_like_any_other() {
-        let families = crate::families::REGISTRY.families;
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let family = families.require("mediastream").expect("registered");
-        let file = root.join("vectors/scenarios/mediastream/responder_syn_while_streaming.json");
-        let original: Value =
-            serde_json::from_str(&std::fs::read_to_string(&file).expect("library")).expect("JSON");
-        assert!(
-            original["profile"].is_string(),
-            "a scenario about a decision"
-        );
-        let mut s = load_skeletons(families, &[file], "mediastream", None, false)
-            .expect("library")
-            .remove(0);
-        let steps = s["peer"]["steps"].as_array_mut().expect("steps");
-        steps.push(serde_json::json!({ "expect": { "kind": "syn_ack", "to_port": 50999, "within_ms": 5 } }));
-        let iut = Iut::Reference {
-            name: "ref:3way".into(),
-            family: "mediastream",
-            profile: "3way".into(),
-        };
-        let o = family
-            .load_value(&s)
-            .expect("loads")
-            .search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
-        assert!(
-            o.reasons.iter().any(|r| r.starts_with("step ")),
-            "{:?} / {:?}",
-            o.reasons,
-            o.deviations
-        );
-    }
-
-    /// Every library skeleton, its probe appended, runs within the fuzz budget against the
-    /// family's first reference: a budget too small would leave a skeleton, and every input made
-    /// from it, never judged.
-    #[test]
-    fn every_library_skeleton_runs_within_the_fuzz_budget() {
-        let families = crate::families::REGISTRY.families;
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in families.names() {
-            let family = families.require(name).expect("registered");
-            let base = family.mutants().first().map(|m| m.base).expect("mutants");
-            let iut = Iut::Reference {
-                name: format!("ref:{base}"),
-                family: family.name(),
-                profile: base.to_owned(),
-            };
-            let dir = root.join("vectors/scenarios").join(name);
-            for s in load_skeletons(families, &[dir], name, None, false).expect("library") {
-                let mut steps = s["peer"]["steps"].as_array().cloned().unwrap_or_default();
-                steps.extend((family.fuzz().liveness_probe)(&s).unwrap_or_default());
-                let loaded = family.load_value(&with_steps(&s, steps)).expect("loads");
-                let o = loaded.search_run(&iut, 1, exec::RUN_BUDGET_STEPS);
-                assert!(!exec::over_budget(&o), "{}: {:?}", s["id"], o.reasons);
-            }
-        }
     }
 }
