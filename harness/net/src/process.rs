@@ -257,6 +257,28 @@ pub struct Process {
     first_line: u64,
 }
 
+/// Why a process under test could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// No program was given.
+    #[error("empty command")]
+    EmptyCommand,
+    /// The operating system refused to start it.
+    #[error("cannot start `{program}`: {source}")]
+    Start {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It was gone before its process id could be read.
+    #[error("the IUT exited at once")]
+    ExitedAtOnce,
+    /// Its process id does not fit a process group id.
+    #[error("pid out of range")]
+    PidOutOfRange,
+}
+
 impl Process {
     /// Starts `argv` in a new process group, stdout and stderr read line by line; stdin gets
     /// `stdin` and is then closed (closed at once when `None`).
@@ -266,8 +288,8 @@ impl Process {
         env: &std::collections::BTreeMap<String, String>,
         stdin: Option<String>,
         clock: Clock,
-    ) -> Result<Process, String> {
-        let (program, args) = argv.split_first().ok_or("empty command")?;
+    ) -> Result<Process, SpawnError> {
+        let (program, args) = argv.split_first().ok_or(SpawnError::EmptyCommand)?;
         let mut command = tokio::process::Command::new(program);
         command
             .args(args)
@@ -286,9 +308,12 @@ impl Process {
         command.envs(env);
         let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot start `{program}`: {e}"))?;
-        let pid = child.id().ok_or("the IUT exited at once")?;
-        let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| "pid out of range")?);
+            .map_err(|e| SpawnError::Start {
+                program: program.clone(),
+                source: e,
+            })?;
+        let pid = child.id().ok_or(SpawnError::ExitedAtOnce)?;
+        let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| SpawnError::PidOutOfRange)?);
         if let Ok(mut live) = LIVE.lock() {
             live.insert(pgid.as_raw());
         }

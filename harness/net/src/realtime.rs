@@ -52,6 +52,22 @@ enum Wake {
     Exit(bool),
 }
 
+/// What a real-time link could not do for the script.
+#[derive(Debug, thiserror::Error)]
+pub enum RealTimeError {
+    /// A socket standing for a scenario port could not be opened.
+    #[error("cannot open a socket for port {port}: {source}")]
+    Socket {
+        /// The scenario port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A datagram cannot be sent to the IUT before it has sent one (its address is learnt).
+    #[error("the IUT's address is not known: it has sent nothing")]
+    IutAddressUnknown,
+}
+
 /// The harness's side of a real-time run (see the module docs).
 pub struct RealTimeLink<E: Endpoint> {
     clock: Clock,
@@ -243,7 +259,7 @@ impl<E: Endpoint> RealTimeLink<E> {
 
     /// The harness socket standing for a scenario port (`None`, or the primary port: the primary
     /// socket), opened on first use.
-    pub async fn port(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
+    pub async fn port(&mut self, port: Option<u16>) -> Result<SocketAddr, RealTimeError> {
         match port {
             None => Ok(self.primary),
             Some(p) if p == self.primary_port => Ok(self.primary),
@@ -253,7 +269,7 @@ impl<E: Endpoint> RealTimeLink<E> {
                     let a = self
                         .add_socket()
                         .await
-                        .map_err(|e| format!("cannot open a socket for port {p}: {e}"))?;
+                        .map_err(|source| RealTimeError::Socket { port: p, source })?;
                     self.ports.insert(p, a);
                     Ok(a)
                 }
@@ -498,9 +514,9 @@ impl<E: Endpoint> RealTimeLink<E> {
         &mut self,
         from: SocketAddr,
         payload: Vec<u8>,
-    ) -> Result<DatagramId, String> {
+    ) -> Result<DatagramId, RealTimeError> {
         let Some(iut) = self.iut else {
-            return Err("the IUT's address is not known: it has sent nothing".into());
+            return Err(RealTimeError::IutAddressUnknown);
         };
         let id = self.link.send(self.clock.now(), from, iut, payload, true);
         self.pump().await;

@@ -336,7 +336,7 @@ mod tests {
         let env = std::collections::BTreeMap::new();
         let clock = handshake_net::udp::Clock::start;
         let process = spawn_keepable(|| Process::spawn(&argv, None, &env, None, clock()))
-            .and_then(|p| p)
+            .and_then(|p| p.map_err(|e| e.to_string()))
             .expect("sleep starts");
         Kept {
             process,

@@ -222,10 +222,10 @@ impl<F: Family> Driver<F> for Net<F> {
             .map_err(|e| format!("{e:?}"))
     }
     async fn peer_address(&mut self, port: Option<u16>) -> Result<SocketAddr, String> {
-        self.link.port(port).await
+        self.link.port(port).await.map_err(|e| e.to_string())
     }
     async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
-        self.link.inject(from, payload).await
+        self.link.inject(from, payload).await.map_err(|e| e.to_string())
     }
     async fn collect(&mut self) {
         self.link.pump().await;
@@ -740,7 +740,8 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         let (clock, role) = (self.clock, self.role());
         let (words, stdin) = argv(addr).map_err(|e| Ending::Error(format!("IUT command: {e}")))?;
         let stdin_text = stdin.clone();
-        let spawn = || Process::spawn(&words, cwd, &manifest.env, stdin, clock);
+        let spawn =
+            || Process::spawn(&words, cwd, &manifest.env, stdin, clock).map_err(|e| e.to_string());
         let p = match keep {
             Some(_) => kept::spawn_keepable(spawn).and_then(|p| p),
             None => spawn(),
