@@ -168,9 +168,9 @@ pub fn protocol_of(path: &Path) -> Result<String, FileError> {
     struct ProtocolOnly {
         protocol: String,
     }
-    let text = handshake_scenario::read_text(path).map_err(|message| FileError::Invalid {
+    let text = handshake_scenario::read_text(path).map_err(|e| FileError::Invalid {
         path: path.to_owned(),
-        message,
+        message: e.to_string(),
     })?;
     let p: ProtocolOnly = serde_json::from_str(&text).map_err(|e| FileError::Invalid {
         path: path.to_owned(),

@@ -34,7 +34,7 @@ pub fn load(
     paths: &[std::path::PathBuf],
     skip_tags: &[String],
 ) -> Result<Vec<LoadedScenario>, MutantsError> {
-    let files = scenario_files(paths).map_err(MutantsError::Scenarios)?;
+    let files = scenario_files(paths).map_err(|e| MutantsError::Scenarios(e.to_string()))?;
     let mut scenarios = families
         .load_all(&files)
         .map_err(|e| MutantsError::Scenarios(e.0))?;

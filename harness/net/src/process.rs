@@ -306,12 +306,10 @@ impl Process {
             command.current_dir(dir);
         }
         command.envs(env);
-        let mut child = command
-            .spawn()
-            .map_err(|e| SpawnError::Start {
-                program: program.clone(),
-                source: e,
-            })?;
+        let mut child = command.spawn().map_err(|e| SpawnError::Start {
+            program: program.clone(),
+            source: e,
+        })?;
         let pid = child.id().ok_or(SpawnError::ExitedAtOnce)?;
         let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| SpawnError::PidOutOfRange)?);
         if let Ok(mut live) = LIVE.lock() {

@@ -312,13 +312,15 @@ pub enum FileError {
 /// Reads and deserializes a JSON file (see [`from_str`]); errors carry file:line:column, the JSON
 /// path and what was expected there.
 pub fn load_file<T: DeserializeOwned>(path: &std::path::Path) -> Result<T, FileError> {
-    let text = crate::read_text(path).map_err(|e| FileError::Invalid {
-        path: path.to_owned(),
-        message: e
-            .strip_prefix(&format!("{}: ", path.display()))
-            .unwrap_or(&e)
-            .to_owned(),
-    })?;
+    let text = crate::read_text(path)
+        .map_err(|e| e.to_string())
+        .map_err(|e| FileError::Invalid {
+            path: path.to_owned(),
+            message: e
+                .strip_prefix(&format!("{}: ", path.display()))
+                .unwrap_or(&e)
+                .to_owned(),
+        })?;
     parse_file(path, &text)
 }
 

@@ -44,15 +44,49 @@ pub use serde as __serde;
 
 /// Reads a user's text file: a clear error for a missing file and for bytes that are not UTF-8
 /// (with the offset of the first bad byte).
-pub fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{}: not UTF-8 text (byte {} is not valid UTF-8): scenario, manifest and expectations files are JSON in UTF-8",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 {
+        path: path.to_owned(),
+        valid_up_to: e.utf8_error().valid_up_to(),
     })
+}
+
+/// A user's file or folder that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// It does not exist.
+    #[error("{}: no such file or directory", path.display())]
+    Missing {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
+    /// Reading it failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not UTF-8 text.
+    #[error("{}: not UTF-8 text (byte {valid_up_to} is not valid UTF-8): scenario, manifest and expectations files are JSON in UTF-8", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The offset of the first byte that is not UTF-8.
+        valid_up_to: usize,
+    },
+}
+
+/// Command lines print errors: a [`ReadError`] becomes its message.
+impl From<ReadError> for String {
+    fn from(e: ReadError) -> String {
+        e.to_string()
+    }
 }
 
 /// A scenario file that cannot be used: every problem, each with file:line:column.

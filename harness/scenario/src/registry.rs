@@ -383,7 +383,7 @@ impl Families {
     /// [`default_name`](Families::default_name) when absent). The error lists every problem found, each as `file:line:column: what was wrong and
     /// what was expected (at path)`.
     pub fn load(&self, path: &Path) -> Result<LoadedScenario, LoadError> {
-        let text = crate::read_text(path).map_err(LoadError)?;
+        let text = crate::read_text(path).map_err(|e| LoadError(e.to_string()))?;
         let protocol: ProtocolOnly = match serde_json::from_str(&text) {
             Ok(p) => p,
             // Not even JSON (or `protocol` not a string): the family's parser says where.

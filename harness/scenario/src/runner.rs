@@ -9,11 +9,15 @@ use std::sync::Mutex;
 use crate::outcome::{ScenarioOutcome, Verdict};
 use crate::registry::{Iut, LoadedScenario};
 use crate::results::{Expectations, ResultEntry, RunReport, Status, RESULTS_VERSION};
+use crate::ReadError;
 
 /// Every `*.json` under `paths` (files as given, directories recursively), sorted, deduplicated.
-pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| ReadError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -31,7 +35,7 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(format!("{}: no such file or directory", p.display()));
+            return Err(ReadError::Missing { path: p.clone() });
         }
     }
     out.sort();

@@ -436,7 +436,7 @@ impl Manifest {
     /// Reads a manifest file (JSON; errors carry file:line:column). The family's checks come after
     /// ([`crate::registry::Families::load_manifest`]).
     pub fn read(path: &Path) -> Result<Manifest, crate::Error> {
-        let text = crate::read_text(path).map_err(crate::Error::Manifest)?;
+        let text = crate::read_text(path).map_err(|e| crate::Error::Manifest(e.to_string()))?;
         crate::json::from_str(&text)
             .map_err(|e| crate::Error::Manifest(format!("{}:{e}", path.display())))
     }

@@ -225,7 +225,10 @@ impl<F: Family> Driver<F> for Net<F> {
         self.link.port(port).await.map_err(|e| e.to_string())
     }
     async fn inject(&mut self, from: SocketAddr, payload: Vec<u8>) -> Result<DatagramId, String> {
-        self.link.inject(from, payload).await.map_err(|e| e.to_string())
+        self.link
+            .inject(from, payload)
+            .await
+            .map_err(|e| e.to_string())
     }
     async fn collect(&mut self) {
         self.link.pump().await;
