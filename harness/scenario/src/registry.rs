@@ -144,7 +144,7 @@ dyn_face! {
     fn validate_manifest(&self, manifest: &Manifest) -> Result<(), Error> {
         manifest
             .validate(F::VOCABULARY.placeholders, F::VOCABULARY.flags)
-            .map_err(Error::Manifest)?;
+            .map_err(|e| Error::Manifest(e.0))?;
         F::validate_manifest(manifest)
     }
     /// The JSON Schema of its scenarios.

@@ -175,9 +175,34 @@ pub enum CommandTemplate {
     Words(Vec<String>),
 }
 
+/// A manifest, or one of its command templates, that cannot be used: what is wrong, as the user
+/// reads it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ManifestError(pub String);
+
+impl From<String> for ManifestError {
+    fn from(why: String) -> ManifestError {
+        ManifestError(why)
+    }
+}
+
+impl From<&str> for ManifestError {
+    fn from(why: &str) -> ManifestError {
+        ManifestError(why.to_owned())
+    }
+}
+
+/// Command lines and outcomes print errors: a [`ManifestError`] becomes its message.
+impl From<ManifestError> for String {
+    fn from(e: ManifestError) -> String {
+        e.0
+    }
+}
+
 impl CommandTemplate {
     /// The template's words, before substitution.
-    pub fn words(&self) -> Result<Vec<String>, String> {
+    pub fn words(&self) -> Result<Vec<String>, ManifestError> {
         match self {
             CommandTemplate::Line(line) => split_words(line),
             CommandTemplate::Words(words) => Ok(words.clone()),
@@ -500,7 +525,7 @@ impl Manifest {
         &self,
         family_placeholders: &[&str],
         family_flags: &[&str],
-    ) -> Result<(), String> {
+    ) -> Result<(), ManifestError> {
         if self.name.trim().is_empty() {
             return Err("name: must not be empty".into());
         }
@@ -553,7 +578,8 @@ impl Manifest {
                     return Err(format!(
                         "stdin: unknown placeholder {{{name}}} (known: {})",
                         known(&known_names)
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -570,11 +596,12 @@ impl Manifest {
                 return Err(format!(
                     "flags: unknown flag `{name}`: expected one of {}",
                     crate::format::quoted(&names)
-                ));
+                )
+                .into());
             }
             let words = t.words().map_err(|e| format!("flags.{name}: {e}"))?;
             if words.is_empty() {
-                return Err(format!("flags.{name}: empty (leave the flag out, and list the option in `options` if it is always on)"));
+                return Err(format!("flags.{name}: empty (leave the flag out, and list the option in `options` if it is always on)").into());
             }
             check(&format!("flags.{name}"), t, &flag_forbidden)?;
         }
@@ -583,20 +610,21 @@ impl Manifest {
             ("planted", "plant", &self.planted),
         ] {
             if !variants.is_empty() && !self.flags.contains_key(flag) {
-                return Err(format!("{key}: listed without a `{flag}` flag to select them (e.g. \"{flag}\": \"--{flag} {{{flag}}}\")"));
+                return Err(format!("{key}: listed without a `{flag}` flag to select them (e.g. \"{flag}\": \"--{flag} {{{flag}}}\")").into());
             }
             for name in variants.keys() {
                 if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '!') {
-                    return Err(format!(
-                        "{key}: `{name}` is not a usable name (no spaces or `!`)"
-                    ));
+                    return Err(
+                        format!("{key}: `{name}` is not a usable name (no spaces or `!`)").into(),
+                    );
                 }
             }
         }
         if let Some(both) = self.mutants.keys().find(|m| self.planted.contains_key(*m)) {
             return Err(format!(
                 "planted: `{both}` is also a mutant's name (`MANIFEST!{both}` must name one)"
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -614,11 +642,11 @@ impl Manifest {
     }
 
     /// The text for the IUT's stdin, placeholders substituted (`None`: stdin closed at once).
-    pub fn stdin_text(&self, values: &Values) -> Result<Option<String>, String> {
+    pub fn stdin_text(&self, values: &Values) -> Result<Option<String>, ManifestError> {
         let values = &self.in_its_words(values);
         self.stdin
             .as_deref()
-            .map(|t| substitute(t, values).map_err(|e| format!("stdin: {e}")))
+            .map(|t| substitute(t, values).map_err(|e| ManifestError(format!("stdin: {e}"))))
             .transpose()
     }
 
@@ -679,7 +707,7 @@ impl Manifest {
         role_name: &str,
         launch: &Launch,
         values: &Values,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, ManifestError> {
         let template = values
             .get("role")
             .and_then(|part| self.roles.get(part))
@@ -762,7 +790,7 @@ pub fn keylog_path(family: &str) -> PathBuf {
 /// Splits a command line into words like a POSIX shell (without expansions): blanks separate words;
 /// `'…'` is literal; inside `"…"` a backslash escapes `"`, `\`, `$` and `` ` ``; elsewhere a
 /// backslash escapes the next character.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
+pub fn split_words(line: &str) -> Result<Vec<String>, ManifestError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -781,7 +809,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => return Err(format!("`{line}`: unterminated '")),
+                        None => return Err(format!("`{line}`: unterminated '").into()),
                     }
                 }
             }
@@ -796,10 +824,10 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                                 word.push('\\');
                                 word.push(c);
                             }
-                            None => return Err(format!("`{line}`: unterminated \"")),
+                            None => return Err(format!("`{line}`: unterminated \"").into()),
                         },
                         Some(c) => word.push(c),
-                        None => return Err(format!("`{line}`: unterminated \"")),
+                        None => return Err(format!("`{line}`: unterminated \"").into()),
                     }
                 }
             }
@@ -807,7 +835,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                 in_word = true;
                 match chars.next() {
                     Some(c) => word.push(c),
-                    None => return Err(format!("`{line}`: trailing backslash")),
+                    None => return Err(format!("`{line}`: trailing backslash").into()),
                 }
             }
             c => {
@@ -963,7 +991,7 @@ mod tests {
         assert_eq!(ok.validate(&[], &[]), Ok(()));
         let no_flag = manifest(serde_json::json!({ "planted": { "crash": "sealed" } }));
         let why = no_flag.validate(&[], &[]).expect_err("no plant flag");
-        assert!(why.contains("`plant` flag"), "{why}");
+        assert!(why.0.contains("`plant` flag"), "{why}");
         let clash = manifest(serde_json::json!({
             "flags": { "plant": "--plant {plant}", "mutant": "--mutant {mutant}" },
             "mutants": { "crash": "breaks D1" },
