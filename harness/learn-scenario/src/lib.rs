@@ -1447,7 +1447,7 @@ fn check(
     subject: &Subject,
     out: &mut dyn Write,
 ) -> Result<bool, String> {
-    let file = model_file::read(kept)?;
+    let file = model_file::read(kept).map_err(|e| e.to_string())?;
     let inputs: Vec<&String> = subject.inputs.keys().collect();
     if file.inputs.iter().collect::<Vec<_>>() != inputs {
         return Err(format!(

@@ -77,7 +77,7 @@ impl ModelFile {
     }
 
     /// The machine it describes, its initial state first.
-    pub fn mealy(&self) -> Result<Mealy<String, String>, String> {
+    pub fn mealy(&self) -> Result<Mealy<String, String>, ModelFileError> {
         // The learner's machines start in state 0: renumber so the file's initial state is 0.
         let order: Vec<usize> = std::iter::once(self.initial)
             .chain((0..self.states.len()).filter(|s| *s != self.initial))
@@ -89,32 +89,83 @@ impl ModelFile {
                 .states
                 .iter()
                 .find(|e| e.state == s)
-                .ok_or_else(|| format!("state {s} is not listed"))?;
+                .ok_or_else(|| ModelFileError::Invalid(format!("state {s} is not listed")))?;
             let mut row = Vec::with_capacity(self.inputs.len());
             for input in &self.inputs {
                 let t = entry
                     .transitions
                     .iter()
                     .find(|t| &t.input == input)
-                    .ok_or_else(|| format!("state {s} has no transition on `{input}`"))?;
-                let to = renumbered(t.to)
-                    .ok_or_else(|| format!("state {s}: `{input}` goes to {}, no state", t.to))?;
+                    .ok_or_else(|| {
+                        ModelFileError::Invalid(format!("state {s} has no transition on `{input}`"))
+                    })?;
+                let to = renumbered(t.to).ok_or_else(|| {
+                    ModelFileError::Invalid(format!(
+                        "state {s}: `{input}` goes to {}, no state",
+                        t.to
+                    ))
+                })?;
                 row.push((to, t.output.clone()));
             }
             table.push(row);
         }
-        Mealy::new(self.inputs.clone(), table).map_err(|e| e.to_string())
+        Mealy::new(self.inputs.clone(), table).map_err(|e| ModelFileError::Invalid(e.to_string()))
     }
 }
 
+/// A model file that cannot be used; its message names the file (and the line and column where
+/// the JSON is wrong).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a model file's JSON.
+    #[error("{}:{line}:{column}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where.
+        line: usize,
+        /// Where on the line.
+        column: usize,
+        /// What is wrong.
+        source: serde_json::Error,
+    },
+    /// Its machine is not a complete one (a state unlisted, a transition missing).
+    #[error("{0}")]
+    Invalid(String),
+    /// As [`ModelFileError::Invalid`], in the file named.
+    #[error("{}: {why}", path.display())]
+    InvalidIn {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        why: Box<ModelFileError>,
+    },
+}
+
 /// Reads `path` as a model file, with the line and column of what is wrong in it.
-pub fn read(path: &std::path::Path) -> Result<ModelFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let model: ModelFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-    model
-        .mealy()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read(path: &std::path::Path) -> Result<ModelFile, ModelFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let model: ModelFile = serde_json::from_str(&text).map_err(|source| ModelFileError::Json {
+        path: path.to_owned(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })?;
+    model.mealy().map_err(|why| ModelFileError::InvalidIn {
+        path: path.to_owned(),
+        why: Box::new(why),
+    })?;
     Ok(model)
 }
 
@@ -149,7 +200,7 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            file.mealy().err().as_deref(),
+            file.mealy().err().map(|e| e.to_string()).as_deref(),
             Some("state 0 has no transition on `a`")
         );
     }
