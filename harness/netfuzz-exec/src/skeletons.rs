@@ -41,14 +41,18 @@ pub fn load_skeletons(
     family: &str,
     role: Option<&str>,
     real_time: bool,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, handshake_scenario::ReadError> {
     let max_wait = families
         .require(family)
         .map_or(MAX_WAIT_MS, |f| max_wait_ms(f, real_time));
-    let files = handshake_scenario::runner::scenario_files(paths).map_err(|e| e.to_string())?;
+    let files = handshake_scenario::runner::scenario_files(paths)?;
     let mut out = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).map_err(|source| handshake_scenario::ReadError::Io {
+                path: f.clone(),
+                source,
+            })?;
         let Ok(mut v) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
