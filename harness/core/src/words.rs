@@ -86,3 +86,25 @@ mod tests {
         assert_eq!(did_you_mean("zzz", ["optimistic_start"]), "");
     }
 }
+
+/// Splits a reference profile `BASE!MUTANT` into its base and the mutant `parse` reads (`None`
+/// without a `!`). An unknown mutant is an error naming `what` (`Proton mutant`), the closest
+/// of `names` when it looks like a slip, and all of them.
+pub fn split_mutant<'t, M>(
+    text: &'t str,
+    what: &str,
+    names: &[&str],
+    parse: impl Fn(&str) -> Option<M>,
+) -> Result<(&'t str, Option<M>), String> {
+    let Some((base, name)) = text.split_once('!') else {
+        return Ok((text, None));
+    };
+    match parse(name) {
+        Some(mutant) => Ok((base, Some(mutant))),
+        None => Err(format!(
+            "unknown {what} `{name}`{}: expected one of {}",
+            did_you_mean(name, names.iter().copied()),
+            names.join(", ")
+        )),
+    }
+}

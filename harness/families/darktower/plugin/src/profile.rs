@@ -164,22 +164,9 @@ pub const PROFILES: [&str; 2] = ["v1", "v2"];
 impl Profile {
     /// Parses `v1`, `v2+quic`, `v1+raw!no-capacity-check` …
     pub fn parse(text: &str) -> Result<Profile, String> {
-        let (text, mutant) = match text.split_once('!') {
-            Some((t, m)) => (
-                t,
-                Some(Mutant::parse(m).ok_or_else(|| {
-                    format!(
-                        "unknown Dark Tower mutant `{m}`, expected one of {}",
-                        Mutant::ALL
-                            .iter()
-                            .map(|m| m.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?),
-            ),
-            None => (text, None),
-        };
+        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        let (text, mutant) =
+            handshake_core::words::split_mutant(text, "Dark Tower mutant", &names, Mutant::parse)?;
         let mut parts = text.split('+');
         let version = match parts.next() {
             Some("v1") => MediaVersion::V1,

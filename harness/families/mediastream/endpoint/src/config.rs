@@ -379,20 +379,10 @@ impl Profile {
     /// `allow_legacy_start`, `fallback_to_legacy` (or `fallback`), `optimistic_start` (or `optimistic`),
     /// `request_options`.
     pub fn parse(text: &str) -> Result<Profile, ProfileError> {
-        let (text, mutant) = match text.split_once('!') {
-            Some((base, name)) => {
-                let mutant = super::Mutant::from_name(name).ok_or_else(|| {
-                    let known: Vec<&str> = super::Mutant::ALL.iter().map(|m| m.name()).collect();
-                    ProfileError(format!(
-                        "unknown mutant `{name}`{}: expected one of {}",
-                        handshake_core::words::did_you_mean(name, known.iter().copied()),
-                        known.join(", ")
-                    ))
-                })?;
-                (base, Some(mutant))
-            }
-            None => (text, None),
-        };
+        let names: Vec<&str> = super::Mutant::ALL.iter().map(|m| m.name()).collect();
+        let (text, mutant) =
+            handshake_core::words::split_mutant(text, "mutant", &names, super::Mutant::from_name)
+                .map_err(ProfileError)?;
         let mut profile = Profile::parse_base(text)?;
         profile.mutant = mutant;
         Ok(profile)

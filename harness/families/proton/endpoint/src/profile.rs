@@ -112,18 +112,12 @@ impl Profile {
     /// Parses `as_coded`, `project`, `project+action_push`, `project+reset_discriminator` …, with
     /// an optional `!mutant`.
     pub fn parse(text: &str) -> Result<Profile, String> {
-        let (text, mutant) = match text.split_once('!') {
-            Some((t, m)) => (
-                t,
-                Some(Mutant::parse(m).ok_or_else(|| {
-                    format!(
-                        "unknown Proton mutant `{m}`, expected one of {}",
-                        Mutant::ALL.map(Mutant::name).join(", ")
-                    )
-                })?),
-            ),
-            None => (text, None),
-        };
+        let (text, mutant) = handshake_core::words::split_mutant(
+            text,
+            "Proton mutant",
+            &Mutant::ALL.map(Mutant::name),
+            Mutant::parse,
+        )?;
         let mut parts = text.split('+');
         let base = match parts.next() {
             Some("as_coded") => Base::AsCoded,
