@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist
 
 all: build
 
@@ -29,6 +29,7 @@ test: tools pyenv
 	python3 vectors/tools/generate_darktower.py --check
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'
 	python3 .ci/action/annotate.py --self-test
+	PYTHONDONTWRITEBYTECODE=1 python3 .ci/action/test_install.py
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
@@ -476,3 +477,30 @@ lint:
 
 clean:
 	$(CARGO) clean
+
+# A release artefact (README.md, "Install"): `harness` linked statically (glibc with +crt-static, the
+# installed gnu target; mimalloc's C is linked in too) and packaged as
+# dist/harness-vVERSION-TARGET.tar.gz with its .sha256 and dist/SHA256SUMS (names: .ci/artefact.sh).
+# Fails if the binary has a program interpreter (INTERP) or needs a shared library (NEEDED), and
+# unless the extracted binary, run from an empty temporary directory, prints its version and passes
+# the quick start against the built-in library (`harness run --iut ref:3way`).
+DIST_TARGET ?= x86_64-unknown-linux-gnu
+DIST_BIN = $(or $(CARGO_TARGET_DIR),target)/$(DIST_TARGET)/release/harness
+DIST_NAME = $(shell .ci/artefact.sh name $(DIST_TARGET))
+DIST_STEM = $(shell .ci/artefact.sh stem $(DIST_TARGET))
+.PHONY: dist
+dist:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(DIST_TARGET) -p handshake-harness
+	@if readelf -lW $(DIST_BIN) | grep -q INTERP; then \
+	  echo "dist: $(DIST_BIN) has a program interpreter: it is linked dynamically"; readelf -lW $(DIST_BIN) | grep -A1 INTERP; exit 1; fi
+	@if readelf -dW $(DIST_BIN) | grep -q NEEDED; then \
+	  echo "dist: $(DIST_BIN) needs shared libraries:"; readelf -dW $(DIST_BIN) | grep NEEDED; exit 1; fi
+	@echo "dist: $(DIST_BIN) is static (readelf: no INTERP, no NEEDED), $$(du -k $(DIST_BIN) | cut -f1) KiB"
+	.ci/package.sh $(DIST_TARGET) $(DIST_BIN) dist
+	cd dist && sha256sum -c $(DIST_NAME).sha256 && sha256sum -c SHA256SUMS --ignore-missing
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/unpacked" "$$tmp/empty" \
+	  && tar -xzf dist/$(DIST_NAME) -C "$$tmp/unpacked" && cd "$$tmp/empty" \
+	  && set -x && "$$tmp/unpacked/$(DIST_STEM)/harness" --version \
+	  && "$$tmp/unpacked/$(DIST_STEM)/harness" run --iut ref:3way --report quickstart \
+	  && test -f quickstart/index.html
+	@echo "dist: dist/$(DIST_NAME) passed the quick start from an empty directory"
