@@ -491,7 +491,8 @@ clean:
 # dist/harness-vVERSION-TARGET.tar.gz with its .sha256 and dist/SHA256SUMS (names: .ci/artefact.sh).
 # Fails if the binary has a program interpreter (INTERP) or needs a shared library (NEEDED), and
 # unless the extracted binary, run from an empty temporary directory, prints its version and passes
-# the quick start against the built-in library (`harness run --iut ref:3way`).
+# the quick start against the built-in library (`harness run --iut ref:3way`). The binary is left at
+# dist/harness too, for the container (.ci/Dockerfile).
 DIST_TARGET ?= x86_64-unknown-linux-gnu
 DIST_BIN = $(or $(CARGO_TARGET_DIR),target)/$(DIST_TARGET)/release/harness
 DIST_NAME = $(shell .ci/artefact.sh name $(DIST_TARGET))
@@ -512,3 +513,4 @@ dist:
 	  && "$$tmp/unpacked/$(DIST_STEM)/harness" run --iut ref:3way --report quickstart \
 	  && test -f quickstart/index.html
 	@echo "dist: dist/$(DIST_NAME) passed the quick start from an empty directory"
+	cp $(DIST_BIN) dist/harness
