@@ -23,6 +23,7 @@ pub mod validate;
 
 use std::path::Path;
 
+pub use family::{unit_json, unit_kind};
 pub use family::{
     ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,
     Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
@@ -30,7 +31,7 @@ pub use family::{
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;
-pub use outcome::{Observations, ScenarioOutcome, Verdict};
+pub use outcome::{Observations, ScenarioOutcome, TypedOutcome, Verdict};
 pub use registry::{AnyScenario, DynFamily, Families, Iut, LoadedScenario, Registered};
 
 /// For [`family_fields!`]: the serde and schemars the macro's derives use.
