@@ -78,10 +78,12 @@ pub trait InteropFamily: Family {
         report: &Self::Report,
         s: &Scenario<Self>,
     ) -> Self::CellSeen;
-    /// What a cell with an external side showed: its outcome (the program was the IUT in `role`)
-    /// and the judge's report on its capture (taken at the program).
+    /// What a cell with an external side showed: its outcome (the program was the IUT in `role`),
+    /// the family's observations of it, and the judge's report on its capture (taken at the
+    /// program).
     fn seen_external(
         outcome: &ScenarioOutcome,
+        observed: &Self::Observations,
         role: Role,
         report: &Self::Report,
         s: &Scenario<Self>,

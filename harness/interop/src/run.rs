@@ -18,7 +18,7 @@ use handshake_scenario::format::{
     Direction, FaultSpec, IutRequirement, OutcomeExpectation, PeerSpec,
 };
 use handshake_scenario::outcome::Verdict;
-use handshake_scenario::{Class, FamilyError, Iut, JudgeCtx, Role, Scenario};
+use handshake_scenario::{Class, FamilyError, Iut, JudgeCtx, Role, Scenario, TypedOutcome};
 
 use crate::matrix::{self, ExpectedCell, FaultProfile, MatrixFile};
 use crate::peer::{peer_of_spec, split_peers, Peer};
@@ -491,7 +491,7 @@ fn external_cell<F: InteropFamily>(
         Role::Initiator => ip.requires.clone(),
         Role::Responder => rp.requires.clone(),
     };
-    let outcome = iut.run(&scenario, plan.seed);
+    let TypedOutcome { outcome, observed } = iut.run_observed(&scenario, plan.seed);
     let viewpoint = match role {
         Role::Initiator => "initiator",
         Role::Responder => "responder",
@@ -540,7 +540,7 @@ fn external_cell<F: InteropFamily>(
         Ok(r) => r,
         Err(e) => return failed_cell(plan, i, r, format!("checker: {e}")),
     };
-    let seen = match F::seen_external(&outcome, role, &report, &scenario) {
+    let seen = match F::seen_external(&outcome, &observed, role, &report, &scenario) {
         Ok(s) => s,
         Err(why) => return failed_cell(plan, i, r, why.to_string()),
     };
@@ -600,7 +600,13 @@ fn pair_cell<F: InteropFamily>(
     let Some(report) = initiator.report.as_ref() else {
         return failed_cell(plan, i, r, initiator.outcome.reasons.join("; "));
     };
-    let seen = match F::seen_external(&initiator.outcome, Role::Initiator, report, &si) {
+    let seen = match F::seen_external(
+        &initiator.outcome,
+        &initiator.observed,
+        Role::Initiator,
+        report,
+        &si,
+    ) {
         Ok(s) => s,
         Err(why) => return failed_cell(plan, i, r, why.to_string()),
     };

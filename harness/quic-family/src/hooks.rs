@@ -11,8 +11,6 @@ use handshake_check::CheckRequest;
 pub use handshake_scenario::external::manifest::Launch;
 #[doc(hidden)]
 pub use handshake_scenario::Event;
-#[doc(hidden)]
-pub use serde_json::Value;
 
 /// Where a program of a QUIC family writes its TLS secrets: the file its `{keylog}` placeholder
 /// names (what [`handshake_scenario::Family::key_log_file`] answers for Proton and Dark Tower).
@@ -37,11 +35,12 @@ pub fn check_key_log(request: &CheckRequest) -> Result<Option<String>, String> {
 
 /// The QUIC family hooks of `impl Family for …`, for a family whose node has `key_log()` and
 /// `turned_away()` (the harness's QUIC endpoints do): `ending` is the pattern of the peer's event
-/// that ends a session, `unit` the function giving the unit an event stands for.
+/// that ends a session, `unit` the function giving the unit (the family's typed
+/// [`Unit`](handshake_scenario::Family::Unit)) an event stands for.
 #[macro_export]
 macro_rules! quic_hooks {
     (ending: $ending:pat, unit: $unit:path $(,)?) => {
-        fn unit_of_event(event: &$crate::hooks::Event<Self>) -> Option<$crate::hooks::Value> {
+        fn unit_of_event(event: &$crate::hooks::Event<Self>) -> Option<Self::Unit> {
             $unit(event)
         }
         fn is_ending(event: &$crate::hooks::Event<Self>) -> bool {

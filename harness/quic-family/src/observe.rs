@@ -15,17 +15,17 @@ pub trait ClientVerdict: Observations {
 }
 
 /// A QUIC family's cell against an external program: a client IUT's cell is its run's verdict;
-/// a server IUT's is whether the harness's client got every answer right.
-pub fn client_cell_ok<O: ClientVerdict>(outcome: &ScenarioOutcome, role: Role) -> bool {
+/// a server IUT's is whether the harness's client got every answer right (`observed`: the run's
+/// observations).
+pub fn client_cell_ok<O: ClientVerdict>(
+    outcome: &ScenarioOutcome,
+    observed: &O,
+    role: Role,
+) -> bool {
     match role {
         Role::Initiator => outcome.verdict == Verdict::Pass,
-        // A run that never happened observed `Nothing`: no client, no success.
-        Role::Responder => outcome
-            .observed
-            .as_any()
-            .downcast_ref::<O>()
-            .and_then(O::client_ok)
-            .unwrap_or(false),
+        // A run that never happened observed the defaults: no client, no success.
+        Role::Responder => observed.client_ok().unwrap_or(false),
     }
 }
 

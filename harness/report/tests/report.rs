@@ -26,9 +26,6 @@ impl Observations for Seen {
     fn facts(&self) -> Vec<(String, String)> {
         Vec::new()
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 fn entry(

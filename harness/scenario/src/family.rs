@@ -13,8 +13,9 @@
 //! one line to the registry (`harness/cli/src/families.rs`); see `docs/adding-a-family.md`.
 //!
 //! **Units.** The generic `expect`/`expect_none` steps match *units*: what the IUT did, decoded into
-//! a JSON object with a `kind` and fields. A family produces them from either source the drivers
-//! offer: every datagram the IUT put on the link, as sent ([`Family::unit_of_datagram`]: the media
+//! a JSON object with a `kind` and fields. A family builds them as its own typed enum
+//! ([`Family::Unit`]); the generic side matches their JSON form ([`unit_json`]). A family produces
+//! them from either source the drivers offer: every datagram the IUT put on the link, as sent ([`Family::unit_of_datagram`]: the media
 //! stream, where one datagram is one message), and the events of the harness's own endpoint
 //! ([`Family::unit_of_event`]: QUIC families, where the harness's endpoint decrypts the packets and
 //! reports stream data, resets, datagrams and closes).
@@ -449,8 +450,8 @@ pub struct Vocabulary {
     pub flags: &'static [&'static str],
 }
 
-/// How a family reads one datagram off the link without any state: the fault link's classes, a
-/// ladder's label, and the unit an IUT's datagram stands for. The QUIC families share one
+/// How a family reads one datagram off the link without any state: the fault link's classes and a
+/// ladder's label. The QUIC families share one
 /// (`handshake-quic-family`); a datagram-per-message protocol writes its own.
 pub trait Datagrams {
     /// The classes [`classify`](Self::classify) names (what a fault's `kind` may select).
@@ -459,11 +460,20 @@ pub trait Datagrams {
     fn classify(payload: &[u8]) -> &'static str;
     /// How a ladder diagram shows it.
     fn describe(payload: &[u8]) -> DatagramLabel;
-    /// The unit a datagram the IUT sent stands for, if any (`None`, the default: units come from
-    /// the harness's endpoint's events, as for QUIC, where datagrams are encrypted).
-    fn unit(_payload: &[u8]) -> Option<Value> {
-        None
-    }
+}
+
+/// A unit's JSON form, as `expect` matches it: serde's serialization of the family's enum.
+pub fn unit_json<U: serde::Serialize>(unit: &U) -> Value {
+    // Units are objects with string keys, which always serialize; `null` matches nothing.
+    serde_json::to_value(unit).unwrap_or(Value::Null)
+}
+
+/// The `kind` of a unit's JSON form (what observations count units by).
+pub fn unit_kind<U: serde::Serialize>(unit: &U) -> Option<String> {
+    unit_json(unit)
+        .get("kind")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// A family's `expect` keys, compared with what a run observed (`O`: the family's observations).
@@ -500,6 +510,9 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     type Action: Action;
     /// How it reads a datagram.
     type Datagrams: Datagrams;
+    /// What a datagram or an event of the IUT stands for: the family's units, one variant per kind
+    /// of [`Vocabulary::units`], serialized (with its `kind`) as `expect` matches them.
+    type Unit: serde::Serialize + fmt::Debug;
 
     /// The unit kinds `expect` and `expect_none` match (besides `any`).
     fn unit_kinds() -> Vec<&'static str> {
@@ -589,12 +602,13 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     }
     /// Performs one of the family's steps.
     fn act(action: &Self::Action, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError>;
-    /// The unit a datagram the IUT sent stands for, if any.
-    fn unit_of_datagram(payload: &[u8]) -> Option<Value> {
-        <Self::Datagrams as Datagrams>::unit(payload)
+    /// The unit a datagram the IUT sent stands for, if any (`None`, the default: units come from
+    /// the harness's endpoint's events, as for QUIC, where datagrams are encrypted).
+    fn unit_of_datagram(_payload: &[u8]) -> Option<Self::Unit> {
+        None
     }
     /// The unit an event of the peer's endpoint stands for, if any.
-    fn unit_of_event(_event: &Event<Self>) -> Option<Value> {
+    fn unit_of_event(_event: &Event<Self>) -> Option<Self::Unit> {
         None
     }
     /// Whether an event of the peer's endpoint ends its session (see [`Settle::peer_tail`]).

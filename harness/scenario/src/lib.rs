@@ -25,7 +25,7 @@ pub mod validate;
 use std::path::Path;
 
 pub use error::{FamilyError, LaunchError, ProfileError};
-
+pub use family::{unit_json, unit_kind};
 pub use family::{
     ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,
     Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
@@ -33,7 +33,7 @@ pub use family::{
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;
-pub use outcome::{Observations, ScenarioOutcome, Verdict};
+pub use outcome::{Observations, ScenarioOutcome, TypedOutcome, Verdict};
 pub use registry::{AnyScenario, DynFamily, Families, Iut, LoadedScenario, Registered};
 
 /// For [`family_fields!`]: the serde and schemars the macro's derives use.

@@ -1,6 +1,5 @@
 //! A scenario's outcome: what was observed, judged against the scenario's expectations.
 
-use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
@@ -133,8 +132,6 @@ pub trait Observations: erased_serde::Serialize + fmt::Debug + Send + Sync + 'st
     fn render(&self, out: &mut String);
     /// The same as labelled facts, for the HTML report.
     fn facts(&self) -> Vec<(String, String)>;
-    /// For family code that reads its own observations back (interop cells).
-    fn as_any(&self) -> &dyn Any;
 }
 
 erased_serde::serialize_trait_object!(Observations);
@@ -147,9 +144,6 @@ impl Observations for Nothing {
     fn render(&self, _: &mut String) {}
     fn facts(&self) -> Vec<(String, String)> {
         Vec::new()
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -242,6 +236,30 @@ pub struct ScenarioOutcome {
     /// transcript's): only after a run asked for them ([`Keep::Units`](crate::engine::Keep)).
     #[serde(skip)]
     pub iut_units: Vec<(f64, serde_json::Value)>,
+}
+
+/// A run's outcome with its family's observations also typed, for family code that reads them
+/// back (an interop cell): `outcome.observed` holds the same value, erased.
+#[derive(Debug, Clone)]
+pub struct TypedOutcome<F: Family> {
+    /// The outcome, as reports and the runner see it.
+    pub outcome: ScenarioOutcome,
+    /// Its observations, typed.
+    pub observed: Arc<F::Observations>,
+}
+
+impl<F: Family> TypedOutcome<F> {
+    /// `outcome` with `observed` as its observations, in both forms.
+    pub fn new(mut outcome: ScenarioOutcome, observed: Arc<F::Observations>) -> TypedOutcome<F> {
+        outcome.observed = observed.clone();
+        TypedOutcome { outcome, observed }
+    }
+
+    /// An outcome of a run that observed nothing (not run, an error): the family's default
+    /// observations, as [`ScenarioOutcome::not_run`] gives.
+    pub fn unobserved(outcome: ScenarioOutcome) -> TypedOutcome<F> {
+        TypedOutcome::new(outcome, Arc::new(F::Observations::default()))
+    }
 }
 
 /// The step (1-based) a reason is about: `step 7: …`.
@@ -604,6 +622,17 @@ pub fn judge<F: Family>(
     transcript: Vec<TranscriptLine>,
     capture: Vec<u8>,
 ) -> ScenarioOutcome {
+    judge_typed(scenario, iut, observed, transcript, capture).outcome
+}
+
+/// As [`judge`], keeping the family's observations typed as well.
+pub fn judge_typed<F: Family>(
+    scenario: &Scenario<F>,
+    iut: &str,
+    observed: Observed<F::Observations>,
+    transcript: Vec<TranscriptLine>,
+    capture: Vec<u8>,
+) -> TypedOutcome<F> {
     let expect = &scenario.expect;
     // Expectations this IUT cannot show (an external IUT's internal counters) are not judged: they are
     // listed, so a report says what was not checked.
@@ -688,7 +717,8 @@ pub fn judge<F: Family>(
     } else {
         Verdict::Pass
     };
-    ScenarioOutcome {
+    let family = Arc::new(observed.family);
+    let outcome = ScenarioOutcome {
         scenario: scenario.id.clone(),
         title: scenario.title.clone(),
         iut: iut.to_owned(),
@@ -698,7 +728,7 @@ pub fn judge<F: Family>(
         first_violations,
         deviations,
         notes: observed.step_notes,
-        observed: Arc::new(observed.family),
+        observed: family.clone(),
         rules_fired: fired,
         rules_on_harness_datagrams,
         not_observable: unobservable,
@@ -710,6 +740,10 @@ pub fn judge<F: Family>(
         traffic_bytes: capture.len(),
         capture,
         iut_units: Vec::new(),
+    };
+    TypedOutcome {
+        outcome,
+        observed: family,
     }
 }
 

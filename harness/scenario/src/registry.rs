@@ -2,7 +2,6 @@
 //! family, naming reference profiles, and running a loaded scenario against any IUT. The CLI owns the
 //! list (`harness/cli/src/families.rs`); everything here takes it as [`Families`].
 
-use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
@@ -79,30 +78,13 @@ dyn_face! {
     }
     /// The unit a datagram the IUT sent stands for, if the family reads units off datagrams.
     fn unit_of_datagram(&self, payload: &[u8]) -> Option<serde_json::Value> {
-        F::unit_of_datagram(payload)
+        F::unit_of_datagram(payload).map(|u| crate::family::unit_json(&u))
     }
     /// Reads a scenario of this family from `text` (the file at `path`), validated; every problem
     /// is reported as `file:line:column: what (at path)`.
     fn load(&self, path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
-        let scenario: Scenario<F> = crate::json::from_str(text)
-            .map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
-        let problems = crate::validate::problems(&scenario);
-        if problems.is_empty() {
-            return Ok(Arc::new(scenario));
-        }
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| {
-                let (line, column) = crate::json::locate(text, &p.path).unwrap_or((1, 1));
-                format!(
-                    "{}:{line}:{column}: {} (at {})",
-                    path.display(),
-                    p.message,
-                    crate::json::path_text(&p.path)
-                )
-            })
-            .collect();
-        Err(LoadError(lines.join("\n")))
+        let scenario: LoadedScenario = Arc::new(scenario_from_text::<F>(path, text)?);
+        Ok(scenario)
     }
     /// As [`load`](Self::load), from a JSON value, with the path of the first problem instead of a
     /// line and column (`harness fuzz`'s inputs: no text to point into, and half are refused).
@@ -278,10 +260,30 @@ dyn_face! {
     fn launch_reason(&self, program: &ExternalIut) -> Option<String> {
         program.launch_for(self).err().map(|e| e.to_string())
     }
-    /// The typed scenario, for family code (`Scenario<F>`).
-    fn as_any(&self) -> &dyn Any {
-        self
+}
+
+/// Reads a scenario of family `F` from `text` (the file at `path`), validated; every problem is
+/// reported as `file:line:column: what (at path)`.
+fn scenario_from_text<F: Family>(path: &Path, text: &str) -> Result<Scenario<F>, LoadError> {
+    let scenario: Scenario<F> =
+        crate::json::from_str(text).map_err(|e| LoadError(format!("{}:{e}", path.display())))?;
+    let problems = crate::validate::problems(&scenario);
+    if problems.is_empty() {
+        return Ok(scenario);
     }
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let (line, column) = crate::json::locate(text, &p.path).unwrap_or((1, 1));
+            format!(
+                "{}:{line}:{column}: {} (at {})",
+                path.display(),
+                p.message,
+                crate::json::path_text(&p.path)
+            )
+        })
+        .collect();
+    Err(LoadError(lines.join("\n")))
 }
 
 /// An implementation under test.
@@ -383,6 +385,27 @@ impl Families {
     /// [`default_name`](Families::default_name) when absent). The error lists every problem found, each as `file:line:column: what was wrong and
     /// what was expected (at path)`.
     pub fn load(&self, path: &Path) -> Result<LoadedScenario, LoadError> {
+        let (family, text) = self.family_of(path)?;
+        family.load(path, &text)
+    }
+
+    /// As [`load`](Families::load), for family code that wants its own scenario type: a file of
+    /// another family is refused.
+    pub fn load_typed<F: Family>(&self, path: &Path) -> Result<Scenario<F>, LoadError> {
+        let (family, text) = self.family_of(path)?;
+        if family.name() != F::NAME {
+            return Err(LoadError(format!(
+                "{}: a {} scenario, not {}",
+                path.display(),
+                family.name(),
+                F::NAME
+            )));
+        }
+        scenario_from_text::<F>(path, &text)
+    }
+
+    /// The family a scenario file names (its `protocol`, the default when absent) and its text.
+    fn family_of(&self, path: &Path) -> Result<(&'static dyn DynFamily, String), LoadError> {
         let text = crate::read_text(path).map_err(|e| LoadError(e.to_string()))?;
         let protocol: ProtocolOnly = match serde_json::from_str(&text) {
             Ok(p) => p,
@@ -402,7 +425,7 @@ impl Families {
                 )));
             }
         };
-        family.load(path, &text)
+        Ok((family, text))
     }
 
     /// Loads every file; all problems of all files are reported (not only the first), and a

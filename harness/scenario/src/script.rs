@@ -283,7 +283,7 @@ impl Script {
             if e.endpoint != peer {
                 continue;
             }
-            if let Some(value) = F::unit_of_event(&e.event) {
+            if let Some(value) = F::unit_of_event(&e.event).map(|u| crate::family::unit_json(&u)) {
                 self.units.push(Unit {
                     at: e.at,
                     port: driver.scenario_port(peer),
@@ -309,7 +309,7 @@ impl Script {
                     _ => None,
                 });
             unit.value = match payload.and_then(|p| F::unit_of_datagram(p)) {
-                Some(v) => UnitValue::Decoded(v),
+                Some(u) => UnitValue::Decoded(crate::family::unit_json(&u)),
                 None => UnitValue::NotAUnit,
             };
         }

@@ -69,3 +69,41 @@ pub fn assert_alphabets_parse(learning: &crate::Learning) {
         );
     }
 }
+
+/// How a family's unit enum disagrees with its vocabulary's unit kinds (empty: they agree), given
+/// one sample of each variant: every kind listed is some sample's, every sample's kind is listed,
+/// and each with the same fields (`kind` aside).
+pub fn unit_kind_mismatches<F: Family>(samples: &[F::Unit]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for sample in samples {
+        let value = crate::family::unit_json(sample);
+        let Some(object) = value.as_object() else {
+            problems.push(format!("{value} is not an object"));
+            continue;
+        };
+        let Some(kind) = object.get("kind").and_then(serde_json::Value::as_str) else {
+            problems.push(format!("{value} has no kind"));
+            continue;
+        };
+        let fields = object.keys().filter(|k| *k != "kind").cloned().collect();
+        seen.insert(kind.to_owned(), fields);
+    }
+    for (kind, listed) in F::VOCABULARY.units {
+        let listed: BTreeSet<String> = listed
+            .iter()
+            .filter(|f| **f != "kind")
+            .map(|f| (*f).to_owned())
+            .collect();
+        match seen.remove(*kind) {
+            None => problems.push(format!("`{kind}` is listed, but no sample is one")),
+            Some(fields) if fields != listed => {
+                problems.push(format!("`{kind}` lists {listed:?}, serializes {fields:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    problems.extend(seen.keys().map(|k| format!("`{k}` is not listed")));
+    problems
+}

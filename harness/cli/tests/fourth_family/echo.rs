@@ -19,7 +19,6 @@ use handshake_scenario::{
     LaunchError, NoFields, ObserveCtx, ProfileError, Role, Scenario, ScenarioOutcome, Vocabulary,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 // ---- Wire -----------------------------------------------------------------------------------
 
@@ -54,12 +53,27 @@ impl Message {
         .into_bytes()
     }
 
-    fn unit(&self) -> Value {
+    fn unit(&self) -> EchoUnit {
         match self {
-            Message::Echo { seq, text } => json!({"kind": "echo", "seq": seq, "text": text}),
-            Message::Reply { seq, text } => json!({"kind": "reply", "seq": seq, "text": text}),
+            Message::Echo { seq, text } => EchoUnit::Echo {
+                seq: *seq,
+                text: text.clone(),
+            },
+            Message::Reply { seq, text } => EchoUnit::Reply {
+                seq: *seq,
+                text: text.clone(),
+            },
         }
     }
+}
+
+/// What a datagram of the IUT stands for (`{"kind": "echo", "seq": 1, "text": "one"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EchoUnit {
+    Echo { seq: u32, text: String },
+    Reply { seq: u32, text: String },
+    Malformed,
 }
 
 pub struct EchoDatagrams;
@@ -75,9 +89,6 @@ impl Datagrams for EchoDatagrams {
     }
     fn describe(payload: &[u8]) -> DatagramLabel {
         DatagramLabel::text(String::from_utf8_lossy(payload).into_owned())
-    }
-    fn unit(payload: &[u8]) -> Option<Value> {
-        Some(Message::parse(payload).map_or_else(|| json!({"kind": "malformed"}), |m| m.unit()))
     }
 }
 
@@ -336,22 +347,14 @@ impl Observations for EchoObservations {
     fn facts(&self) -> Vec<(String, String)> {
         vec![("replies".into(), self.replies.to_string())]
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 /// A client IUT's cell is its run's verdict; a server IUT's whether the harness's client got every
 /// reply (the family's own rule: the generic crates know no client).
-fn client_cell_ok(outcome: &ScenarioOutcome, role: Role) -> bool {
+fn client_cell_ok(outcome: &ScenarioOutcome, observed: &EchoObservations, role: Role) -> bool {
     match role {
         Role::Initiator => outcome.verdict == handshake_scenario::Verdict::Pass,
-        Role::Responder => outcome
-            .observed
-            .as_any()
-            .downcast_ref::<EchoObservations>()
-            .and_then(|o| o.client_ok)
-            .unwrap_or(false),
+        Role::Responder => observed.client_ok.unwrap_or(false),
     }
 }
 
@@ -389,6 +392,7 @@ impl Family for Echo {
     type ExpectFields = NoFields;
     type Action = EchoStep;
     type Datagrams = EchoDatagrams;
+    type Unit = EchoUnit;
     type Profile = EchoProfile;
     type Node = EchoNode;
     type Report = EchoReport;
@@ -426,6 +430,9 @@ impl Family for Echo {
         })
     }
 
+    fn unit_of_datagram(payload: &[u8]) -> Option<EchoUnit> {
+        Some(Message::parse(payload).map_or(EchoUnit::Malformed, |m| m.unit()))
+    }
     fn act(action: &EchoStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
         let EchoStep::Echo { seq, text } = action;
         let payload = Message::Echo {
@@ -485,12 +492,13 @@ impl InteropFamily for Echo {
 
     fn seen_external(
         outcome: &ScenarioOutcome,
+        observed: &EchoObservations,
         role: Role,
         _: &EchoReport,
         _: &Scenario<Self>,
     ) -> Result<CellSeen, FamilyError> {
         Ok(CellSeen::of(
-            client_cell_ok(outcome, role),
+            client_cell_ok(outcome, observed, role),
             &outcome.reasons,
             DONE,
         ))

@@ -31,7 +31,7 @@ pub use manifest::{Manifest, DEFAULT_UNSUPPORTED_EXIT_CODE};
 
 use crate::family::Family;
 use crate::format::{Role, Scenario, Step};
-use crate::outcome::{ScenarioOutcome, Verdict};
+use crate::outcome::{ScenarioOutcome, TypedOutcome, Verdict};
 use crate::LaunchError;
 use handshake_check::Tolerance;
 use manifest::{Launch, Values};
@@ -429,6 +429,11 @@ impl ExternalIut {
         self.run_keeping_units(scenario, seed, false)
     }
 
+    /// As [`run`](Self::run), its observations kept typed for the family's code (an interop cell).
+    pub fn run_observed<F: Family>(&self, scenario: &Scenario<F>, seed: u64) -> TypedOutcome<F> {
+        self.run_typed(scenario, seed, false)
+    }
+
     /// As [`run`](Self::run); with `keep_units`, the outcome lists every unit the IUT sent
     /// ([`ScenarioOutcome::iut_units`]).
     pub fn run_keeping_units<F: Family>(
@@ -437,9 +442,21 @@ impl ExternalIut {
         seed: u64,
         keep_units: bool,
     ) -> ScenarioOutcome {
+        self.run_typed(scenario, seed, keep_units).outcome
+    }
+
+    fn run_typed<F: Family>(
+        &self,
+        scenario: &Scenario<F>,
+        seed: u64,
+        keep_units: bool,
+    ) -> TypedOutcome<F> {
         let launch = match self.launch_for(scenario) {
             Ok(l) => l,
-            Err(why) => return ScenarioOutcome::of_error(scenario, &self.name, why.into()),
+            Err(why) => {
+                let outcome = ScenarioOutcome::of_error(scenario, &self.name, why.into());
+                return TypedOutcome::unobserved(outcome);
+            }
         };
         let harness = match &self.harness {
             Some(p) => Ok(p.clone()),
@@ -495,7 +512,7 @@ impl ExternalIut {
             kept::runtime().map(|rt| rt.block_on(run))
         };
         match outcome {
-            Err(why) => ScenarioOutcome::error(scenario, &self.name, why),
+            Err(why) => TypedOutcome::unobserved(ScenarioOutcome::error(scenario, &self.name, why)),
             Ok(Ok(o)) => o,
             Ok(Err(_)) => {
                 // The run (and with it the IUT's process group) was dropped: the group got SIGKILL.
@@ -508,7 +525,7 @@ impl ExternalIut {
                     ),
                 );
                 o.verdict = Verdict::Fail;
-                o
+                TypedOutcome::unobserved(o)
             }
         }
     }

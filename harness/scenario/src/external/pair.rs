@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use handshake_core::Instant;
@@ -25,7 +26,7 @@ use super::realtime::{
 use super::{role_name, running_executable, ExternalIut, Kind};
 use crate::family::{Family, IutExit, JudgeCtx, ObserveCtx};
 use crate::format::{Role, Scenario};
-use crate::outcome::{judge, Observed, ScenarioOutcome};
+use crate::outcome::{judge_typed, Observed, ScenarioOutcome, TypedOutcome};
 
 /// How long the responder may go on after the initiator has exited (what it still had to do with
 /// the initiator's last datagrams: end a session, close a connection).
@@ -37,8 +38,22 @@ pub struct Side<F: Family> {
     /// Its run as if it were the IUT: verdict, reasons, observations, capture (as it saw the
     /// traffic), transcript.
     pub outcome: ScenarioOutcome,
+    /// Its observations, typed (the family's defaults when it was not judged).
+    pub observed: Arc<F::Observations>,
     /// The judge's report on its capture (`None`: the pair did not get as far as judging).
     pub report: Option<F::Report>,
+}
+
+impl<F: Family> Side<F> {
+    /// A side that was not judged, and why.
+    fn unjudged(outcome: ScenarioOutcome) -> Side<F> {
+        let TypedOutcome { outcome, observed } = TypedOutcome::<F>::unobserved(outcome);
+        Side {
+            outcome,
+            observed,
+            report: None,
+        }
+    }
 }
 
 /// What a pair run left: each side judged, or why the pair could not run.
@@ -485,10 +500,11 @@ impl<F: Family> View<'_, F> {
         let capture = match write_capture(trace, viewpoint, secrets, &options) {
             Ok(c) => c,
             Err(e) => {
-                return Side {
-                    outcome: ScenarioOutcome::error(self.scenario, name, format!("capture: {e}")),
-                    report: None,
-                }
+                return Side::unjudged(ScenarioOutcome::error(
+                    self.scenario,
+                    name,
+                    format!("capture: {e}"),
+                ))
             }
         };
         let ctx = JudgeCtx {
@@ -509,10 +525,7 @@ impl<F: Family> View<'_, F> {
                     e.map_reason(|why| format!("checker: {why}")),
                 );
                 outcome.capture = capture;
-                return Side {
-                    outcome,
-                    report: None,
-                };
+                return Side::unjudged(outcome);
             }
         };
         let markers = self.markers();
@@ -561,7 +574,10 @@ impl<F: Family> View<'_, F> {
             step_notes: Vec::new(),
             cut_short: None,
         };
-        let mut outcome = judge(self.scenario, name, observed, lines, capture);
+        let TypedOutcome {
+            mut outcome,
+            observed,
+        } = judge_typed(self.scenario, name, observed, lines, capture);
         if let (crate::Verdict::Fail, Some(e)) = (outcome.verdict, exit_in_time) {
             outcome.reasons.push(format!(
                 "{}: {} at {:.3} ms",
@@ -576,6 +592,7 @@ impl<F: Family> View<'_, F> {
         }
         Side {
             outcome,
+            observed,
             report: Some(report),
         }
     }

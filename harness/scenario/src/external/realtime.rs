@@ -28,7 +28,9 @@ use super::manifest::{Launch, Manifest, Ready};
 use crate::engine::{address, fault_rule};
 use crate::family::{Event, Family, IutExit, JudgeCtx, ObserveCtx};
 use crate::format::{FaultSpec, Role, Scenario};
-use crate::outcome::{judge, Latency, Observed, ScenarioOutcome, Timing, TranscriptLine, Verdict};
+use crate::outcome::{
+    judge_typed, Latency, Observed, ScenarioOutcome, Timing, TranscriptLine, TypedOutcome, Verdict,
+};
 use crate::script::{run_steps, Driver, Script};
 
 /// How long the harness still reads its sockets after the scenario's end (without delivering
@@ -402,10 +404,12 @@ pub(super) enum Ending {
 }
 
 /// Runs one scenario in real time; never waits without a deadline.
-pub(super) async fn run<F: Family>(r: Run<'_, F>) -> ScenarioOutcome {
+pub(super) async fn run<F: Family>(r: Run<'_, F>) -> TypedOutcome<F> {
     let mut run = match RealTimeRun::open(&r).await {
         Ok(run) => run,
-        Err(why) => return ScenarioOutcome::error(r.scenario, r.name, why),
+        Err(why) => {
+            return TypedOutcome::unobserved(ScenarioOutcome::error(r.scenario, r.name, why))
+        }
     };
     let ending = run.drive().await;
     let iut = run.end_iut(&ending).await;
@@ -992,15 +996,15 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
 
     /// The run's outcome: unsupported (the IUT said so by its exit code), an error, or what the
     /// capture and the steps show.
-    fn outcome(&mut self, ending: Ending, iut: &IutEnd) -> ScenarioOutcome {
+    fn outcome(&mut self, ending: Ending, iut: &IutEnd) -> TypedOutcome<F> {
         let unsupported = iut.exit.filter(|e| {
             e.code.is_some() && e.code == self.unsupported_code && iut.signals.is_empty()
         });
         if let Some(e) = unsupported {
-            return self.unsupported_outcome(e, iut);
+            return TypedOutcome::unobserved(self.unsupported_outcome(e, iut));
         }
         match ending {
-            Ending::Error(why) => self.error_outcome(why, iut),
+            Ending::Error(why) => TypedOutcome::unobserved(self.error_outcome(why, iut)),
             Ending::NotReady(why) => self.judge_capture(Some(why), iut),
             Ending::Ran => self.judge_capture(None, iut),
         }
@@ -1034,7 +1038,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
     }
 
     /// The capture as the IUT saw it, judged as in virtual time, with what the steps found.
-    fn judge_capture(&mut self, not_ready: Option<String>, iut: &IutEnd) -> ScenarioOutcome {
+    fn judge_capture(&mut self, not_ready: Option<String>, iut: &IutEnd) -> TypedOutcome<F> {
         let r = self.r;
         let (scenario, role) = (r.scenario, self.role());
         let viewpoint = self
@@ -1050,7 +1054,10 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
         };
         let capture = match self.capture(viewpoint, cut) {
             Ok(c) => c,
-            Err(e) => return ScenarioOutcome::error(scenario, r.name, format!("capture: {e}")),
+            Err(e) => {
+                let why = format!("capture: {e}");
+                return TypedOutcome::unobserved(ScenarioOutcome::error(scenario, r.name, why));
+            }
         };
         let report = match F::judge(
             &capture,
@@ -1067,7 +1074,7 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             Ok(v) => v,
             Err(e) => {
                 let e = e.map_reason(|why| format!("checker: {why}"));
-                return ScenarioOutcome::of_error(scenario, r.name, e);
+                return TypedOutcome::unobserved(ScenarioOutcome::of_error(scenario, r.name, e));
             }
         };
         self.markers
@@ -1079,12 +1086,13 @@ impl<'r, F: Family> RealTimeRun<'r, F> {
             &self.markers,
         ));
         let observed = self.observed(&report, viewpoint, not_ready.as_ref(), iut.exit_in_time);
-        let mut outcome = judge(scenario, r.name, observed, lines, capture);
+        let mut judged = judge_typed(scenario, r.name, observed, lines, capture);
+        let outcome = &mut judged.outcome;
         outcome.timing = Some(self.net.timing());
         outcome.interrupted = self.net.link.interrupted();
         outcome.iut_units = crate::engine::units_at_ms(std::mem::take(&mut self.script.iut_units));
-        self.explain_failure(&mut outcome, not_ready, iut);
-        outcome
+        self.explain_failure(outcome, not_ready, iut);
+        judged
     }
 
     /// Ends the link's trace (cut after `cut`) and writes it as the capture seen from `viewpoint`.

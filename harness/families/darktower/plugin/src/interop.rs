@@ -31,14 +31,13 @@ impl InteropFamily for DarkTower {
 
     fn seen_external(
         outcome: &ScenarioOutcome,
+        observed: &crate::observe::DarkTowerObservations,
         role: Role,
         _: &DarkTowerReport,
         _: &DarkTowerScenario,
     ) -> Result<CellSeen, handshake_scenario::FamilyError> {
         Ok(CellSeen::of(
-            handshake_quic_family::observe::client_cell_ok::<crate::observe::DarkTowerObservations>(
-                outcome, role,
-            ),
+            handshake_quic_family::observe::client_cell_ok(outcome, observed, role),
             &outcome.reasons,
             DONE,
         ))

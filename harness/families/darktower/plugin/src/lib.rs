@@ -298,6 +298,7 @@ impl Family for DarkTower {
     type ExpectFields = ExpectFields;
     type Action = DarkTowerStep;
     type Datagrams = handshake_quic_family::QuicDatagrams;
+    type Unit = observe::DarkTowerUnit;
 
     fn validate(s: &DarkTowerScenario, v: &mut Validator<'_>) {
         let at =

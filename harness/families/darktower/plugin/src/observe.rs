@@ -1,12 +1,10 @@
 //! Units (what the IUT did, as the harness's endpoint saw it) and the run's observations.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 
 use handshake_darktower_endpoint::DarkTowerEvent;
 use handshake_scenario::{Observations, ObserveCtx, Role};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::format::ExpectFields;
 use crate::DarkTower;
@@ -30,8 +28,118 @@ pub const UNIT_KINDS: &[(&str, &[&str])] = &[
     ("bad_datagram", &["reason"]),
 ];
 
+/// What an event of the harness's endpoint says the IUT did: a unit `expect` matches (its JSON
+/// form, serde's, is `{"kind": "joined", "participant": "…", …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DarkTowerUnit {
+    /// A signaling message the IUT sent a scripted participant.
+    Message {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: String,
+        /// The message's type.
+        #[serde(rename = "type")]
+        message_type: String,
+        /// Its error code, if any.
+        code: Option<i32>,
+        /// What it is about, if it says.
+        about: Option<String>,
+        /// Its reason, if any.
+        reason: Option<i32>,
+    },
+    /// The IUT ended a participant's stream (FIN).
+    Fin {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: String,
+    },
+    /// The IUT asked a participant to stop sending on a stream (STOP_SENDING).
+    Stopped {
+        /// The scripted participant.
+        participant: u32,
+        /// The stream.
+        stream: u64,
+        /// The application code it maps to, if known.
+        code: Option<u32>,
+        /// The code on the wire.
+        wire: u64,
+    },
+    /// The IUT reset a participant's stream (RESET_STREAM).
+    Reset {
+        /// The scripted participant.
+        participant: u32,
+        /// The stream.
+        stream: u64,
+        /// The application code it maps to, if known.
+        code: Option<u32>,
+        /// The code on the wire.
+        wire: u64,
+    },
+    /// A media frame the IUT sent.
+    Frame {
+        /// The scripted participant.
+        participant: u32,
+        /// Its stream (`None`: a datagram).
+        stream: Option<u64>,
+        /// Its sequence number.
+        sequence: u64,
+        /// Its source.
+        source: String,
+    },
+    /// The IUT closed a participant's session.
+    Closed {
+        /// The scripted participant.
+        participant: u32,
+        /// `controller` or `handler`.
+        from: String,
+        /// How.
+        close: String,
+    },
+    /// A client IUT joined the harness's meeting.
+    Joined {
+        /// Its participant id.
+        participant: String,
+        /// It resumed an earlier session.
+        resumed: bool,
+    },
+    /// A client IUT left the meeting.
+    Left {
+        /// Its participant id.
+        participant: String,
+        /// Why.
+        reason: i32,
+    },
+    /// A client IUT published a stream.
+    Published {
+        /// Its participant id.
+        participant: String,
+        /// The stream.
+        stream_id: String,
+    },
+    /// A client IUT authenticated.
+    Authenticated {
+        /// Its participant id.
+        participant: String,
+    },
+    /// A client IUT requested something of the controller.
+    Requested {
+        /// What.
+        what: String,
+        /// Whether the request was valid.
+        valid: bool,
+    },
+    /// The harness's server dropped a datagram of the IUT.
+    BadDatagram {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// The unit an event of the harness's endpoint stands for (`None`: the harness's own doing).
-pub fn unit(event: &DarkTowerEvent) -> Option<Value> {
+pub fn unit(event: &DarkTowerEvent) -> Option<DarkTowerUnit> {
     Some(match event {
         DarkTowerEvent::Message {
             participant,
@@ -40,59 +148,96 @@ pub fn unit(event: &DarkTowerEvent) -> Option<Value> {
             code,
             about,
             reason,
-        } => json!({
-            "kind": "message", "participant": participant, "from": from, "type": kind,
-            "code": code, "about": about, "reason": reason,
-        }),
-        DarkTowerEvent::Fin { participant, from } => {
-            json!({"kind": "fin", "participant": participant, "from": from})
-        }
+        } => DarkTowerUnit::Message {
+            participant: *participant,
+            from: (*from).to_owned(),
+            message_type: (*kind).to_owned(),
+            code: *code,
+            about: about.clone(),
+            reason: *reason,
+        },
+        DarkTowerEvent::Fin { participant, from } => DarkTowerUnit::Fin {
+            participant: *participant,
+            from: (*from).to_owned(),
+        },
         DarkTowerEvent::StreamCode {
             participant,
             how,
             stream,
             code,
             wire,
-        } => json!({
-            "kind": how, "participant": participant, "stream": stream, "code": code, "wire": wire,
-        }),
+        } => {
+            let (participant, stream, code, wire) = (*participant, *stream, *code, *wire);
+            match *how {
+                "stopped" => DarkTowerUnit::Stopped {
+                    participant,
+                    stream,
+                    code,
+                    wire,
+                },
+                "reset" => DarkTowerUnit::Reset {
+                    participant,
+                    stream,
+                    code,
+                    wire,
+                },
+                // The endpoint says only these two (STOP_SENDING, RESET_STREAM).
+                _ => return None,
+            }
+        }
         DarkTowerEvent::Frame {
             participant,
             stream,
             sequence,
             source,
-        } => json!({
-            "kind": "frame", "participant": participant, "stream": stream,
-            "sequence": sequence, "source": source,
-        }),
+        } => DarkTowerUnit::Frame {
+            participant: *participant,
+            stream: *stream,
+            sequence: *sequence,
+            source: source.clone(),
+        },
         DarkTowerEvent::ParticipantClosed {
             participant,
             from,
             close,
             by_iut: true,
-        } => json!({"kind": "closed", "participant": participant, "from": from, "close": close}),
+        } => DarkTowerUnit::Closed {
+            participant: *participant,
+            from: (*from).to_owned(),
+            close: close.clone(),
+        },
         // The harness's meeting server facing a client IUT: what the client achieved.
         DarkTowerEvent::Joined {
             participant,
             resumed,
-        } => json!({"kind": "joined", "participant": participant, "resumed": resumed}),
+        } => DarkTowerUnit::Joined {
+            participant: participant.clone(),
+            resumed: *resumed,
+        },
         DarkTowerEvent::Left {
             participant,
             reason,
-        } => json!({"kind": "left", "participant": participant, "reason": reason}),
+        } => DarkTowerUnit::Left {
+            participant: participant.clone(),
+            reason: *reason,
+        },
         DarkTowerEvent::Published {
             participant,
             stream_id,
-        } => json!({"kind": "published", "participant": participant, "stream_id": stream_id}),
-        DarkTowerEvent::Requested { what, valid } => {
-            json!({"kind": "requested", "what": what, "valid": valid})
-        }
-        DarkTowerEvent::Authenticated { participant } => {
-            json!({"kind": "authenticated", "participant": participant})
-        }
-        DarkTowerEvent::DatagramDropped { reason } => {
-            json!({"kind": "bad_datagram", "reason": reason})
-        }
+        } => DarkTowerUnit::Published {
+            participant: participant.clone(),
+            stream_id: stream_id.clone(),
+        },
+        DarkTowerEvent::Requested { what, valid } => DarkTowerUnit::Requested {
+            what: (*what).to_owned(),
+            valid: *valid,
+        },
+        DarkTowerEvent::Authenticated { participant } => DarkTowerUnit::Authenticated {
+            participant: participant.clone(),
+        },
+        DarkTowerEvent::DatagramDropped { reason } => DarkTowerUnit::BadDatagram {
+            reason: reason.clone(),
+        },
         DarkTowerEvent::ParticipantClosed { by_iut: false, .. }
         | DarkTowerEvent::SessionOpened { .. }
         | DarkTowerEvent::SessionClosed { .. }
@@ -130,10 +275,6 @@ impl Observations for DarkTowerObservations {
         handshake_quic_family::observe::units_client_facts(&mut f, &self.units, self.client_ok);
         f
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 impl handshake_quic_family::observe::ClientVerdict for DarkTowerObservations {
@@ -164,12 +305,8 @@ pub fn observe(ctx: &ObserveCtx<'_, DarkTower>, notes: Vec<String>) -> DarkTower
             o.client_ok = Some(*ok);
             o.client_failure = (!ok).then(|| reason.clone());
         }
-        if let Some(kind) = unit(&e.event)
-            .as_ref()
-            .and_then(|u| u.get("kind"))
-            .and_then(Value::as_str)
-        {
-            *o.units.entry(kind.to_owned()).or_default() += 1;
+        if let Some(kind) = unit(&e.event).and_then(|u| handshake_scenario::unit_kind(&u)) {
+            *o.units.entry(kind).or_default() += 1;
         }
     }
     if ctx.role == Role::Initiator && ctx.iut.is_none() {
@@ -191,5 +328,75 @@ impl handshake_scenario::Expectations<DarkTowerObservations> for ExpectFields {
             (&o.units, o.client_ok, o.client_failure.as_deref()),
             reasons,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every unit kind the vocabulary lists is a variant of [`DarkTowerUnit`], with its fields.
+    #[test]
+    fn unit_kinds_are_the_enums() {
+        let (participant, name) = (1, String::from("p"));
+        let samples = [
+            DarkTowerUnit::Message {
+                participant,
+                from: "controller".into(),
+                message_type: "join".into(),
+                code: None,
+                about: None,
+                reason: None,
+            },
+            DarkTowerUnit::Fin {
+                participant,
+                from: "handler".into(),
+            },
+            DarkTowerUnit::Stopped {
+                participant,
+                stream: 0,
+                code: None,
+                wire: 0,
+            },
+            DarkTowerUnit::Reset {
+                participant,
+                stream: 0,
+                code: Some(1),
+                wire: 1,
+            },
+            DarkTowerUnit::Frame {
+                participant,
+                stream: None,
+                sequence: 0,
+                source: name.clone(),
+            },
+            DarkTowerUnit::Closed {
+                participant,
+                from: "handler".into(),
+                close: "done".into(),
+            },
+            DarkTowerUnit::Joined {
+                participant: name.clone(),
+                resumed: false,
+            },
+            DarkTowerUnit::Left {
+                participant: name.clone(),
+                reason: 0,
+            },
+            DarkTowerUnit::Published {
+                participant: name.clone(),
+                stream_id: "s".into(),
+            },
+            DarkTowerUnit::Authenticated { participant: name },
+            DarkTowerUnit::Requested {
+                what: "token".into(),
+                valid: true,
+            },
+            DarkTowerUnit::BadDatagram {
+                reason: "short".into(),
+            },
+        ];
+        let problems = handshake_scenario::testing::unit_kind_mismatches::<DarkTower>(&samples);
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

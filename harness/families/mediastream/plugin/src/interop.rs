@@ -188,17 +188,16 @@ impl InteropFamily for MediaStream {
 
     fn seen_external(
         outcome: &ScenarioOutcome,
+        observed: &MediaObservations,
         role: Role,
         report: &Report,
         s: &MediaScenario,
     ) -> Result<CellSeen, FamilyError> {
         match role {
             // The reference initiator's own metrics.
-            Role::Responder => outcome
-                .observed
-                .as_any()
-                .downcast_ref::<MediaObservations>()
-                .and_then(|o| o.metrics.as_ref())
+            Role::Responder => observed
+                .metrics
+                .as_ref()
                 .map(|m| from_metrics(m, m.frames_successful))
                 .ok_or_else(|| {
                     FamilyError::iut(format!(

@@ -46,7 +46,6 @@ use handshake_scenario::{
     ActCtx, Datagrams, Event, Family, FamilyError, JudgeCtx, Judged, LaunchError, ObserveCtx,
     ProfileError, Registered, Role, Scenario, Settle, Vocabulary,
 };
-use serde_json::Value;
 
 use crate::format::{ExpectFields, IutFields, MediaStep, PeerFields, Setup};
 use crate::node::Node;
@@ -65,17 +64,7 @@ pub type MediaScenario = Scenario<MediaStream>;
 /// Loads and validates a media-stream scenario file (the loader's errors, with file:line:column).
 pub fn load(path: &std::path::Path) -> Result<MediaScenario, handshake_scenario::LoadError> {
     static ONLY: handshake_scenario::Families = handshake_scenario::Families(&[&FAMILY]);
-    let loaded = ONLY.load(path)?;
-    loaded
-        .as_any()
-        .downcast_ref::<MediaScenario>()
-        .cloned()
-        .ok_or_else(|| {
-            handshake_scenario::LoadError(format!(
-                "{}: not a media-stream scenario",
-                path.display()
-            ))
-        })
+    ONLY.load_typed::<MediaStream>(path)
 }
 
 /// The features a reference profile has in a role.
@@ -182,9 +171,6 @@ impl Datagrams for MediaDatagrams {
     fn describe(payload: &[u8]) -> handshake_scenario::DatagramLabel {
         ladder::describe(payload)
     }
-    fn unit(payload: &[u8]) -> Option<Value> {
-        Some(build::decoded(payload))
-    }
 }
 
 /// Runs one kept responder serves at once (`harness fuzz --keep-iut`): measured with
@@ -201,6 +187,7 @@ impl Family for MediaStream {
     type ExpectFields = ExpectFields;
     type Action = MediaStep;
     type Datagrams = MediaDatagrams;
+    type Unit = build::MediaUnit;
 
     fn validate(s: &MediaScenario, v: &mut Validator<'_>) {
         validate::scenario(s, v);
@@ -250,6 +237,9 @@ impl Family for MediaStream {
         _: Instant,
     ) -> Result<Option<Node>, FamilyError> {
         Ok(Some(Node::Sink))
+    }
+    fn unit_of_datagram(payload: &[u8]) -> Option<build::MediaUnit> {
+        Some(build::MediaUnit::of_datagram(payload))
     }
     fn act(action: &MediaStep, ctx: &mut ActCtx<'_, Self>) -> Result<(), FamilyError> {
         match action {

@@ -2,7 +2,6 @@
 //! receiver's frame metrics, the IUT's drop counters (in-process only) and whether the initiator's
 //! stream completed; and how the `expect` keys are judged against them.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 
 use handshake_mediastream_endpoint::{Direction, DropReason, Event, Metrics, Phase};
@@ -99,9 +98,6 @@ impl Observations for MediaObservations {
             facts.push(("IUT dropped".to_owned(), drops));
         }
         facts
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -136,6 +136,13 @@ impl From<Datagram<'_>> for OwnedDatagram {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct OwnedOptions(Vec<u8>);
 
+impl From<Options<'_>> for OwnedOptions {
+    /// A parsed list is already validated.
+    fn from(options: Options<'_>) -> OwnedOptions {
+        OwnedOptions(options.as_bytes().to_vec())
+    }
+}
+
 impl OwnedOptions {
     /// Encodes `options` in order.
     pub fn from_options(options: &[TlvOption<'_>]) -> Result<OwnedOptions, EmitError> {

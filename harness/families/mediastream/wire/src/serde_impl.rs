@@ -50,6 +50,13 @@ impl Serialize for TlvOption<'_> {
     }
 }
 
+impl Serialize for super::OwnedOptions {
+    /// As the options it holds.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_options().serialize(s)
+    }
+}
+
 impl Serialize for Options<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;

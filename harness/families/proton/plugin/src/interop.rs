@@ -33,14 +33,13 @@ impl InteropFamily for Proton {
 
     fn seen_external(
         outcome: &ScenarioOutcome,
+        observed: &crate::observe::ProtonObservations,
         role: Role,
         _: &ProtonReport,
         _: &ProtonScenario,
     ) -> Result<CellSeen, handshake_scenario::FamilyError> {
         Ok(CellSeen::of(
-            handshake_quic_family::observe::client_cell_ok::<crate::observe::ProtonObservations>(
-                outcome, role,
-            ),
+            handshake_quic_family::observe::client_cell_ok(outcome, observed, role),
             &outcome.reasons,
             DONE,
         ))

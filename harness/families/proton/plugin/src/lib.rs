@@ -282,6 +282,7 @@ impl Family for Proton {
     type ExpectFields = ExpectFields;
     type Action = ProtonStep;
     type Datagrams = handshake_quic_family::QuicDatagrams;
+    type Unit = observe::ProtonUnit;
 
     fn validate(s: &ProtonScenario, v: &mut Validator<'_>) {
         if s.peer.reference.is_some() && !s.peer.steps.is_empty() {

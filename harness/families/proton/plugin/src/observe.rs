@@ -1,14 +1,13 @@
 //! Units (what the IUT did, as the harness's endpoint saw it) and the run's observations.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 
 use handshake_proton_endpoint::ProtonEvent;
 use handshake_proton_wire::Discriminator;
 use handshake_quic::Close;
+use handshake_quic::ConnId;
 use handshake_scenario::{Observations, ObserveCtx, Role};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::format::ExpectFields;
 use crate::Proton;
@@ -39,61 +38,187 @@ pub fn close_parts(close: &Close) -> (&'static str, Option<u64>, String) {
     }
 }
 
+/// What an event of the harness's endpoint says the IUT did: a unit `expect` matches (its JSON
+/// form, serde's, is `{"kind": "fin", "conn": 0, …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProtonUnit {
+    /// The connection's handshake completed.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// The ALPN agreed on.
+        alpn: Option<String>,
+    },
+    /// The IUT opened a stream.
+    Stream {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+    },
+    /// A stream's first byte: which kind of stream it is.
+    Discriminator {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// The byte.
+        byte: u8,
+        /// Its name (`unknown` for a byte Proton does not define).
+        name: String,
+    },
+    /// A 32-bit value on a stream.
+    U32 {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// The value.
+        value: u32,
+    },
+    /// The IUT ended a stream (FIN).
+    Fin {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// Bytes of a value left incomplete before it.
+        pending: u8,
+    },
+    /// The IUT reset a stream.
+    Reset {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// Its error code.
+        code: u64,
+    },
+    /// The IUT asked the harness to stop sending on a stream.
+    StopSending {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// Its error code.
+        code: u64,
+    },
+    /// A connection ended (by the IUT or by the harness).
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// `iut` or `harness`.
+        by: String,
+        /// `application`, `transport`, `idle`, `reset`, `other`.
+        space: String,
+        /// Its code.
+        code: Option<u64>,
+        /// Its reason.
+        reason: String,
+    },
+    /// The IUT refused a connection (CONNECTION_REFUSED).
+    Refused {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A step could not be done locally (flow control …).
+    Blocked {
+        /// The connection.
+        conn: ConnId,
+        /// What.
+        what: String,
+    },
+    /// The IUT acknowledged a stream's data up to an offset.
+    Acked {
+        /// The connection.
+        conn: ConnId,
+        /// The stream.
+        stream: u64,
+        /// Every byte before it is acknowledged.
+        offset: u64,
+    },
+}
+
 /// The unit an event of the harness's endpoint stands for.
-pub fn unit(event: &ProtonEvent) -> Option<Value> {
+pub fn unit(event: &ProtonEvent) -> Option<ProtonUnit> {
     Some(match event {
-        ProtonEvent::Connected { conn, alpn } => {
-            json!({"kind": "connected", "conn": conn, "alpn": alpn})
-        }
-        ProtonEvent::StreamOpened { conn, stream } => {
-            json!({"kind": "stream", "conn": conn, "stream": stream})
-        }
-        ProtonEvent::Discriminator { conn, stream, byte } => json!({
-            "kind": "discriminator", "conn": conn, "stream": stream, "byte": byte,
-            "name": Discriminator::from_byte(*byte).map_or("unknown", |d| d.name()),
-        }),
+        ProtonEvent::Connected { conn, alpn } => ProtonUnit::Connected {
+            conn: *conn,
+            alpn: alpn.clone(),
+        },
+        ProtonEvent::StreamOpened { conn, stream } => ProtonUnit::Stream {
+            conn: *conn,
+            stream: *stream,
+        },
+        ProtonEvent::Discriminator { conn, stream, byte } => ProtonUnit::Discriminator {
+            conn: *conn,
+            stream: *stream,
+            byte: *byte,
+            name: Discriminator::from_byte(*byte)
+                .map_or("unknown", |d| d.name())
+                .to_owned(),
+        },
         ProtonEvent::Value {
             conn,
             stream,
             value,
-        } => json!({"kind": "u32", "conn": conn, "stream": stream, "value": value}),
+        } => ProtonUnit::U32 {
+            conn: *conn,
+            stream: *stream,
+            value: *value,
+        },
         ProtonEvent::Fin {
             conn,
             stream,
             pending,
-        } => json!({"kind": "fin", "conn": conn, "stream": stream, "pending": pending}),
-        ProtonEvent::Reset { conn, stream, code } => {
-            json!({"kind": "reset", "conn": conn, "stream": stream, "code": code})
-        }
-        ProtonEvent::StopSending { conn, stream, code } => {
-            json!({"kind": "stop_sending", "conn": conn, "stream": stream, "code": code})
-        }
+        } => ProtonUnit::Fin {
+            conn: *conn,
+            stream: *stream,
+            pending: *pending,
+        },
+        ProtonEvent::Reset { conn, stream, code } => ProtonUnit::Reset {
+            conn: *conn,
+            stream: *stream,
+            code: *code,
+        },
+        ProtonEvent::StopSending { conn, stream, code } => ProtonUnit::StopSending {
+            conn: *conn,
+            stream: *stream,
+            code: *code,
+        },
         ProtonEvent::Ended {
             conn,
             close: Close::Transport { code: 2, .. },
             by_peer: true,
-        } => {
-            json!({"kind": "refused", "conn": conn})
-        }
+        } => ProtonUnit::Refused { conn: *conn },
         ProtonEvent::Ended {
             conn,
             close,
             by_peer,
         } => {
             let (space, code, reason) = close_parts(close);
-            json!({
-                "kind": "close", "conn": conn, "by": if *by_peer { "iut" } else { "harness" },
-                "space": space, "code": code, "reason": reason,
-            })
+            ProtonUnit::Close {
+                conn: *conn,
+                by: if *by_peer { "iut" } else { "harness" }.to_owned(),
+                space: space.to_owned(),
+                code,
+                reason,
+            }
         }
-        ProtonEvent::Blocked { conn, what } => {
-            json!({"kind": "blocked", "conn": conn, "what": what})
-        }
+        ProtonEvent::Blocked { conn, what } => ProtonUnit::Blocked {
+            conn: *conn,
+            what: what.clone(),
+        },
         ProtonEvent::Acked {
             conn,
             stream,
             offset,
-        } => json!({"kind": "acked", "conn": conn, "stream": stream, "offset": offset}),
+        } => ProtonUnit::Acked {
+            conn: *conn,
+            stream: *stream,
+            offset: *offset,
+        },
         ProtonEvent::Listening | ProtonEvent::RefusedIncoming | ProtonEvent::ClientDone { .. } => {
             return None
         }
@@ -180,10 +305,6 @@ impl Observations for ProtonObservations {
         handshake_quic_family::observe::units_client_facts(&mut f, &self.units, self.client_ok);
         f
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 impl handshake_quic_family::observe::ClientVerdict for ProtonObservations {
@@ -213,11 +334,11 @@ pub fn observe(ctx: &ObserveCtx<'_, Proton>, notes: Vec<String>) -> ProtonObserv
             o.client_ok = Some(*ok);
         }
         if let Some(u) = unit(&e.event) {
-            if let Some(kind) = u.get("kind").and_then(Value::as_str) {
-                *o.units.entry(kind.to_owned()).or_default() += 1;
-                if kind == "refused" {
-                    o.refused = true;
-                }
+            if let Some(kind) = handshake_scenario::unit_kind(&u) {
+                *o.units.entry(kind).or_default() += 1;
+            }
+            if matches!(u, ProtonUnit::Refused { .. }) {
+                o.refused = true;
             }
         }
         if let ProtonEvent::Ended {
@@ -307,5 +428,65 @@ impl handshake_scenario::Expectations<ProtonObservations> for ExpectFields {
             (&o.units, o.client_ok, None),
             reasons,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every unit kind the vocabulary lists is a variant of [`ProtonUnit`], with its fields.
+    #[test]
+    fn unit_kinds_are_the_enums() {
+        let (conn, stream) = (0, 4);
+        let samples = [
+            ProtonUnit::Connected { conn, alpn: None },
+            ProtonUnit::Stream { conn, stream },
+            ProtonUnit::Discriminator {
+                conn,
+                stream,
+                byte: 0,
+                name: "unknown".into(),
+            },
+            ProtonUnit::U32 {
+                conn,
+                stream,
+                value: 7,
+            },
+            ProtonUnit::Fin {
+                conn,
+                stream,
+                pending: 0,
+            },
+            ProtonUnit::Reset {
+                conn,
+                stream,
+                code: 1,
+            },
+            ProtonUnit::StopSending {
+                conn,
+                stream,
+                code: 1,
+            },
+            ProtonUnit::Close {
+                conn,
+                by: "iut".into(),
+                space: "application".into(),
+                code: Some(0),
+                reason: String::new(),
+            },
+            ProtonUnit::Refused { conn },
+            ProtonUnit::Blocked {
+                conn,
+                what: "stream".into(),
+            },
+            ProtonUnit::Acked {
+                conn,
+                stream,
+                offset: 3,
+            },
+        ];
+        let problems = handshake_scenario::testing::unit_kind_mismatches::<Proton>(&samples);
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

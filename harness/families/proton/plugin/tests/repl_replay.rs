@@ -57,15 +57,11 @@ fn run_script(
 
 /// Loads `path` with the scenario loader and replays it against `ref:profile`.
 fn replay(path: &Path, profile: &str) -> handshake_scenario::ScenarioOutcome {
-    let loaded = ONLY
-        .load(path)
+    let scenario: ProtonScenario = ONLY
+        .load_typed(path)
         .unwrap_or_else(|e| panic!("the saved file does not load: {e}"));
-    let scenario = loaded
-        .as_any()
-        .downcast_ref::<ProtonScenario>()
-        .expect("a Proton scenario");
     let p = Profile::parse(profile).unwrap_or_else(|e| panic!("{e}"));
-    run_reference(scenario, &format!("ref:{profile}"), &p, 1)
+    run_reference(&scenario, &format!("ref:{profile}"), &p, 1)
 }
 
 fn json(path: &Path) -> Value {
