@@ -85,7 +85,7 @@ impl Vars {
 
     /// `text`, or the value of the variable `$name` it names (`$name|DEFAULT`: DEFAULT while
     /// `$name` is not set, as after an `optional` expect that matched nothing).
-    pub fn resolve(&self, text: &str) -> Result<String, String> {
+    pub fn resolve(&self, text: &str) -> Result<String, UnsetVariable> {
         match text.strip_prefix('$') {
             Some(var) => {
                 let (var, default) = match var.split_once('|') {
@@ -96,9 +96,7 @@ impl Vars {
                     (Some(Value::String(s)), _) => Ok(s.clone()),
                     (Some(other), _) => Ok(other.to_string()),
                     (None, Some(d)) => Ok(d.to_owned()),
-                    (None, None) => Err(format!(
-                        "variable `${var}` is not set (capture it in an earlier expect)"
-                    )),
+                    (None, None) => Err(UnsetVariable(var.to_owned())),
                 }
             }
             None => Ok(text.to_owned()),
@@ -355,7 +353,7 @@ impl Script {
 }
 
 /// Bytes from hex (whitespace between digits ignored).
-pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
+pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, HexError> {
     // Decoded in one pass (every fuzz input's datagrams and options come as hex).
     let nibble = |b: u8| match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -363,7 +361,7 @@ pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     };
-    let odd = || format!("hex `{hex}` has an odd number of digits");
+    let odd = || HexError::OddDigits(hex.to_owned());
     let mut bytes = Vec::with_capacity(hex.len() / 2);
     let mut high: Option<u8> = None;
     for b in hex.bytes().filter(|b| !b.is_ascii_whitespace()) {
@@ -373,7 +371,7 @@ pub fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
             return Err(if digits % 2 != 0 {
                 odd()
             } else {
-                format!("`{hex}` is not hex")
+                HexError::NotHex(hex.to_owned())
             });
         };
         match high.take() {
@@ -707,6 +705,48 @@ mod tests {
     // A sign is not a digit (it once read as the pair `+f` = 0x0f).
     #[case("+f", Err("`+f` is not hex"))]
     fn hex_is_read_in_pairs_of_digits(#[case] hex: &str, #[case] want: Result<Vec<u8>, &str>) {
-        assert_eq!(hex_bytes(hex), want.map_err(str::to_owned));
+        assert_eq!(hex_bytes(hex).map_err(|e| e.to_string()), want.map_err(str::to_owned));
+    }
+}
+
+/// A `$variable` a step uses that no earlier `expect` captured (and that gives no `|default`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("variable `${0}` is not set (capture it in an earlier expect)")]
+pub struct UnsetVariable(pub String);
+
+/// Hex a scenario gives that cannot be read as bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HexError {
+    /// An odd number of digits.
+    #[error("hex `{0}` has an odd number of digits")]
+    OddDigits(String),
+    /// A character that is not a hex digit (or white space).
+    #[error("`{0}` is not hex")]
+    NotHex(String),
+}
+
+/// Family code that speaks in messages takes these as their text.
+impl From<UnsetVariable> for String {
+    fn from(e: UnsetVariable) -> String {
+        e.to_string()
+    }
+}
+
+impl From<HexError> for String {
+    fn from(e: HexError) -> String {
+        e.to_string()
+    }
+}
+
+/// A step that cannot be performed as written is the scenario's fault.
+impl From<UnsetVariable> for crate::FamilyError {
+    fn from(e: UnsetVariable) -> crate::FamilyError {
+        crate::FamilyError::bad_input(e.to_string())
+    }
+}
+
+impl From<HexError> for crate::FamilyError {
+    fn from(e: HexError) -> crate::FamilyError {
+        crate::FamilyError::bad_input(e.to_string())
     }
 }
