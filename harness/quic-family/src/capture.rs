@@ -26,6 +26,8 @@ pub struct QuicCapture {
     pub end: At,
 }
 
+use crate::QuicInputError;
+
 /// Reads `bytes` (only datagrams to or from `port`, when given), decrypts with the capture's
 /// secrets and `extra_key_log`. `without_secrets` ends the note written when there are none
 /// (what the family can still judge). `Err` only when the bytes are no capture.
@@ -34,9 +36,8 @@ pub fn read_capture(
     extra_key_log: Option<&str>,
     port: Option<u16>,
     without_secrets: &str,
-) -> Result<QuicCapture, String> {
-    let mut reader =
-        handshake_capture::open(bytes).map_err(|e| format!("not a readable capture: {e}"))?;
+) -> Result<QuicCapture, QuicInputError> {
+    let mut reader = handshake_capture::open(bytes).map_err(QuicInputError::NotACapture)?;
     let mut datagrams = Vec::new();
     let mut out = QuicCapture::default();
     for item in reader.by_ref() {

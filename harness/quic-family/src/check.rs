@@ -2,6 +2,7 @@
 //! JSON verdict, and the text one (the family's lines, then [`write_verdict`](crate::write_verdict)).
 //! A family says only what differs, as a [`QuicCheck`].
 
+use crate::QuicInputError;
 use std::io::Write;
 
 use clap::FromArgMatches;
@@ -54,9 +55,9 @@ pub trait QuicCheck: 'static {
     const NOTHING_JUDGED: &'static str;
 
     /// The judge's options for `request` and `args`.
-    fn options(request: &CheckRequest, args: &Self::Args) -> Result<Self::Options, String>;
+    fn options(request: &CheckRequest, args: &Self::Args) -> Result<Self::Options, QuicInputError>;
     /// Judges a capture's bytes.
-    fn judge(bytes: &[u8], options: &Self::Options) -> Result<Self::Report, String>;
+    fn judge(bytes: &[u8], options: &Self::Options) -> Result<Self::Report, QuicInputError>;
     /// What the shared part reads of the report.
     fn judged(report: &Self::Report) -> Judged<'_>;
     /// The family's rule catalogue.
@@ -89,7 +90,7 @@ pub fn check<C: QuicCheck>(
     matches: &clap::ArgMatches,
 ) -> Result<Checked, CheckError> {
     let args = C::Args::from_arg_matches(matches).map_err(|e| CheckError::Usage(e.to_string()))?;
-    let options = C::options(request, &args).map_err(CheckError::Input)?;
+    let options = C::options(request, &args).map_err(|e| CheckError::Input(e.to_string()))?;
     let bytes = request.read_capture().ok_or(CheckError::Said)?;
     let report = C::judge(&bytes, &options)
         .map_err(|e| CheckError::Input(format!("{}: {e}", request.file.display())))?;
@@ -126,11 +127,9 @@ pub fn check<C: QuicCheck>(
 
 /// Refuses a `--profile` naming a mutant: a mutant is a reference endpoint, not a profile to
 /// judge by.
-pub fn refuse_mutant(is_mutant: bool) -> Result<(), String> {
+pub fn refuse_mutant(is_mutant: bool) -> Result<(), QuicInputError> {
     if is_mutant {
-        return Err(
-            "--profile: a mutant is a reference endpoint, not a profile to judge by".into(),
-        );
+        return Err(QuicInputError::MutantProfile);
     }
     Ok(())
 }

@@ -23,12 +23,15 @@ pub fn key_log_file(launch: &Launch) -> Option<PathBuf> {
 }
 
 /// The text of `harness check`'s `--keylog` file (an NSS key log), if one was given.
-pub fn check_key_log(request: &CheckRequest) -> Result<Option<String>, String> {
+pub fn check_key_log(request: &CheckRequest) -> Result<Option<String>, crate::QuicInputError> {
     request
         .keylog
         .as_ref()
         .map(|path| {
-            std::fs::read_to_string(path).map_err(|e| format!("--keylog {}: {e}", path.display()))
+            std::fs::read_to_string(path).map_err(|source| crate::QuicInputError::KeyLog {
+                path: path.clone(),
+                source,
+            })
         })
         .transpose()
 }

@@ -62,3 +62,39 @@ mod tests {
         assert!(tolerance(Some(Tolerance::DEFAULT)) >= QUIC_FLOOR);
     }
 }
+
+/// What a QUIC family's `harness check` (or its judge) cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum QuicInputError {
+    /// The bytes are not a capture.
+    #[error("not a readable capture: {0}")]
+    NotACapture(handshake_capture::CaptureError),
+    /// The `--keylog` file cannot be read.
+    #[error("--keylog {}: {source}", path.display())]
+    KeyLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--profile` names a mutant.
+    #[error("--profile: a mutant is a reference endpoint, not a profile to judge by")]
+    MutantProfile,
+    /// The family's own options (a profile it does not know, an address …).
+    #[error("{0}")]
+    Options(String),
+}
+
+/// A family's option checks speak in messages.
+impl From<String> for QuicInputError {
+    fn from(why: String) -> QuicInputError {
+        QuicInputError::Options(why)
+    }
+}
+
+/// Judges that speak in messages take it as its text.
+impl From<QuicInputError> for String {
+    fn from(e: QuicInputError) -> String {
+        e.to_string()
+    }
+}

@@ -705,7 +705,10 @@ mod tests {
     // A sign is not a digit (it once read as the pair `+f` = 0x0f).
     #[case("+f", Err("`+f` is not hex"))]
     fn hex_is_read_in_pairs_of_digits(#[case] hex: &str, #[case] want: Result<Vec<u8>, &str>) {
-        assert_eq!(hex_bytes(hex).map_err(|e| e.to_string()), want.map_err(str::to_owned));
+        assert_eq!(
+            hex_bytes(hex).map_err(|e| e.to_string()),
+            want.map_err(str::to_owned)
+        );
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn read(bytes: &[u8], options: &Options) -> Result<Capture, String> {
         options.port,
         "nothing above QUIC is judged",
     )
+    .map_err(String::from)
 }
 
 /// A RESET_STREAM or STOP_SENDING on an application stream.

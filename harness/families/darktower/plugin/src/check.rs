@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use handshake_check::CheckRequest;
 use handshake_darktower_judge::{Options, Report};
 use handshake_quic_family::check::{Judged, QuicCheck};
+use handshake_quic_family::QuicInputError;
 
 /// Dark Tower's options of `harness check`.
 #[derive(Debug, Default, clap::Args)]
@@ -48,11 +49,14 @@ impl QuicCheck for DarkTowerCheck {
     const NOTHING_JUDGED: &'static str =
         "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)";
 
-    fn options(request: &CheckRequest, args: &DarkTowerCheckArgs) -> Result<Options, String> {
+    fn options(
+        request: &CheckRequest,
+        args: &DarkTowerCheckArgs,
+    ) -> Result<Options, QuicInputError> {
         crate::judge::check_options(request, args)
     }
-    fn judge(bytes: &[u8], options: &Options) -> Result<Report, String> {
-        handshake_darktower_judge::judge(bytes, options)
+    fn judge(bytes: &[u8], options: &Options) -> Result<Report, QuicInputError> {
+        Ok(handshake_darktower_judge::judge(bytes, options)?)
     }
     fn judged(r: &Report) -> Judged<'_> {
         handshake_quic_family::judged!(r, any: r.sessions.iter().any(|s| s.judged))

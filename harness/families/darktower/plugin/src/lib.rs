@@ -694,7 +694,7 @@ mod judge {
     pub fn check_options(
         request: &handshake_check::CheckRequest,
         args: &crate::check::DarkTowerCheckArgs,
-    ) -> Result<Options, String> {
+    ) -> Result<Options, handshake_quic_family::QuicInputError> {
         let (transport, reset_codes) = match request.profile.as_deref() {
             None => (None, ResetCodes::Mapped),
             Some(text) => {

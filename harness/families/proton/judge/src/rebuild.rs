@@ -20,4 +20,5 @@ pub(crate) fn rebuild(
         port,
         "only handshakes and refusals are judged",
     )
+    .map_err(String::from)
 }

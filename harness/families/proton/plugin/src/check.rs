@@ -10,6 +10,7 @@ use std::io::Write;
 use handshake_check::CheckRequest;
 use handshake_proton_judge::{Options, Report};
 use handshake_quic_family::check::{Judged, QuicCheck};
+use handshake_quic_family::QuicInputError;
 
 /// Proton's options of `harness check`.
 #[derive(Debug, Default, clap::Args)]
@@ -44,11 +45,11 @@ impl QuicCheck for ProtonCheck {
     const RULES: &'static [handshake_check::Rule] = handshake_proton_judge::rules::ALL;
     const NOTHING_JUDGED: &'static str = "no Proton connection could be judged (see the notes: no QUIC, no secrets, or not to --responder)";
 
-    fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options, String> {
+    fn options(request: &CheckRequest, args: &ProtonCheckArgs) -> Result<Options, QuicInputError> {
         crate::judge::check_options(request, args)
     }
-    fn judge(bytes: &[u8], options: &Options) -> Result<Report, String> {
-        handshake_proton_judge::judge(bytes, options)
+    fn judge(bytes: &[u8], options: &Options) -> Result<Report, QuicInputError> {
+        Ok(handshake_proton_judge::judge(bytes, options)?)
     }
     fn judged(r: &Report) -> Judged<'_> {
         handshake_quic_family::judged!(r, any: r.connections.iter().any(|c| c.judged || c.refused))

@@ -43,7 +43,7 @@ pub fn concerns(rule: &str, role: handshake_scenario::Role) -> bool {
 pub fn check_options(
     request: &handshake_check::CheckRequest,
     args: &crate::check::ProtonCheckArgs,
-) -> Result<handshake_proton_judge::Options, String> {
+) -> Result<handshake_proton_judge::Options, handshake_quic_family::QuicInputError> {
     let profile = Profile::parse(request.profile.as_deref().unwrap_or("project"))?;
     handshake_quic_family::check::refuse_mutant(profile.mutant.is_some())?;
     let session = Session {
