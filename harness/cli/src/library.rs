@@ -11,27 +11,8 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
-use include_dir::{include_dir, Dir};
-
-/// The built-in folders, by their name under `vectors/`.
-static PARTS: [(&str, Dir<'static>); 4] = [
-    (
-        "scenarios",
-        include_dir!("$CARGO_MANIFEST_DIR/../../vectors/scenarios"),
-    ),
-    (
-        "expectations",
-        include_dir!("$CARGO_MANIFEST_DIR/../../vectors/expectations"),
-    ),
-    (
-        "interop",
-        include_dir!("$CARGO_MANIFEST_DIR/../../vectors/interop"),
-    ),
-    (
-        "schema",
-        include_dir!("$CARGO_MANIFEST_DIR/../../vectors/schema"),
-    ),
-];
+/// The built-in folders, by their name under `vectors/` (the `handshake-library` crate's copy).
+use handshake_library::{Dir, PARTS};
 
 /// `--library DIR`: a folder with the parts (`DIR/scenarios`, …) that replaces the built-in ones.
 static OVERRIDE: OnceLock<PathBuf> = OnceLock::new();
