@@ -49,10 +49,7 @@ impl QuicCheck for DarkTowerCheck {
     const NOTHING_JUDGED: &'static str =
         "no Dark Tower session could be judged (see the notes: no QUIC, no secrets, or no role)";
 
-    fn options(
-        request: &CheckRequest,
-        args: &DarkTowerCheckArgs,
-    ) -> Result<Options, QuicInputError> {
+    fn options(request: &CheckRequest, args: &Self::Args) -> Result<Options, QuicInputError> {
         crate::judge::check_options(request, args)
     }
     fn judge(bytes: &[u8], options: &Options) -> Result<Report, QuicInputError> {
@@ -75,10 +72,8 @@ impl QuicCheck for DarkTowerCheck {
         options: &Options,
         report: &Report,
     ) -> std::io::Result<()> {
-        let profile = request
-            .profile
-            .as_deref()
-            .unwrap_or("any transport, mapped codes");
+        let profile = request.profile.as_deref();
+        let profile = profile.unwrap_or("any transport, mapped codes");
         report.write_text_head(out, &request.file, profile, options)
     }
 }
