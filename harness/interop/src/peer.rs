@@ -5,7 +5,7 @@
 
 use handshake_report::slug;
 use handshake_scenario::external::ExternalIut;
-use handshake_scenario::{Family, FamilyError, Iut, Role};
+use handshake_scenario::{Family, Iut, Role};
 
 /// One side of a cell.
 #[derive(Debug, Clone)]
@@ -161,15 +161,6 @@ pub fn split_peers<F: Family>(values: &[String]) -> Vec<String> {
     }
     out.retain(|s| !s.trim().is_empty());
     out
-}
-
-/// Parses one peer spec for `role`; `commands` numbers the `cmd:` peers (`cmd-1`, `cmd-2` …).
-pub fn parse_peer<F: Family>(
-    text: &str,
-    role: Role,
-    commands: &mut usize,
-) -> Result<Peer, FamilyError> {
-    peer_of_spec::<F>(text, role, commands).map_err(FamilyError::BadInput)
 }
 
 pub(crate) fn peer_of_spec<F: Family>(

@@ -206,15 +206,6 @@ impl Frame {
             Frame::ImmediateAck => "IMMEDIATE_ACK",
         }
     }
-
-    /// Whether the frame elicits an acknowledgement (RFC 9000 §13.2.1: all but ACK, PADDING
-    /// and CONNECTION_CLOSE).
-    pub fn is_ack_eliciting(&self) -> bool {
-        !matches!(
-            self,
-            Frame::Padding(_) | Frame::Ack { .. } | Frame::ConnectionClose { .. }
-        )
-    }
 }
 
 fn bidi(b: bool) -> &'static str {

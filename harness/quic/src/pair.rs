@@ -256,11 +256,6 @@ impl<C: Peer, S: Peer> Pair<C, S> {
         self.server_hook = Some(Box::new(hook));
     }
 
-    /// No hook on the client's events from now on.
-    pub fn remove_client_hook(&mut self) {
-        self.client_hook = None;
-    }
-
     /// No hook on the server's events from now on.
     pub fn remove_server_hook(&mut self) {
         self.server_hook = None;

@@ -267,14 +267,6 @@ impl BareSessions {
         }
     }
 
-    /// Maps paths to ALPNs: [`Sessions::connect`] to a path offers its ALPN, and a session opened
-    /// with an ALPN reports its path (the host must offer or accept every ALPN listed).
-    pub fn with_routes(self, routes: &[(&str, &[u8])]) -> BareSessions {
-        let routes: Vec<(&str, Vec<Vec<u8>>)> =
-            routes.iter().map(|(p, a)| (*p, vec![a.to_vec()])).collect();
-        self.with_offers(&routes)
-    }
-
     /// Maps paths to the ALPN lists a client offers for them, most preferred first (RFC 7301:
     /// the server selects one). A session we open reports the path it was opened for, whatever
     /// the server selected; a session a client opened reports the path of the route whose first

@@ -15,7 +15,7 @@ use handshake_darktower_wire::{
 };
 use handshake_quic::rebuild::{At, Side};
 
-use crate::app::{read_framed, AppStream, Ctx, Framed, Sess};
+use crate::app::{read_framed, Ctx, Framed, Sess};
 use crate::signaling::error_name;
 use crate::{rules, MediaStreamView, Role};
 
@@ -1313,7 +1313,6 @@ fn client_media(
             "connection {c}: {decreases} v2 datagrams with a lower sequence than an earlier one (reordering on the way cannot be told apart)"
         ));
     }
-    let _ = AppStream::reset_by;
 }
 
 /// Whether `us` reads as a time since the Unix epoch a client could have now: between the years
