@@ -40,19 +40,14 @@ impl CellSeen {
         }
     }
 
-    /// From the verdict of a reference client in a pair run: `None` when it did not finish, or
-    /// when there was no client (`client` false).
-    pub fn of_client(
-        client: bool,
-        verdict: Option<Result<(), String>>,
-        done: &'static str,
-    ) -> CellSeen {
+    /// From how the reference client of a pair run ended.
+    pub fn of_client(end: ClientEnd<'_>, done: &'static str) -> CellSeen {
         use crate::CellSeen as _;
-        match (client, verdict) {
-            (false, _) => CellSeen::failed("no client"),
-            (true, None) => CellSeen::failed("the client did not finish"),
-            (true, Some(Ok(()))) => CellSeen::ok(done),
-            (true, Some(Err(why))) => CellSeen::failed(&why),
+        match end {
+            ClientEnd::Absent => CellSeen::failed("no client"),
+            ClientEnd::Unfinished => CellSeen::failed("the client did not finish"),
+            ClientEnd::Done => CellSeen::ok(done),
+            ClientEnd::Failed(why) => CellSeen::failed(why),
         }
     }
 
@@ -64,6 +59,19 @@ impl CellSeen {
             <CellSeen as crate::CellSeen>::failed(&reasons.join("; "))
         }
     }
+}
+
+/// How the reference client of a pair run ended, as its cell reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientEnd<'a> {
+    /// No client stood in the cell.
+    Absent,
+    /// It did not finish.
+    Unfinished,
+    /// It did what the scenario asked.
+    Done,
+    /// It failed, and why.
+    Failed(&'a str),
 }
 
 impl crate::CellSeen for CellSeen {

@@ -487,7 +487,14 @@ impl InteropFamily for Echo {
 
     fn seen_pair(run: &Simulated<Self>, _: &EchoReport, _: &Scenario<Self>) -> CellSeen {
         let client = run.node(INITIATOR);
-        CellSeen::of_client(client.is_some(), client.and_then(EchoNode::verdict), DONE)
+        let verdict = client.map(EchoNode::verdict);
+        let end = match &verdict {
+            None => verdict::ClientEnd::Absent,
+            Some(None) => verdict::ClientEnd::Unfinished,
+            Some(Some(Ok(()))) => verdict::ClientEnd::Done,
+            Some(Some(Err(why))) => verdict::ClientEnd::Failed(why),
+        };
+        CellSeen::of_client(end, DONE)
     }
 
     fn seen_external(

@@ -4,7 +4,7 @@
 //! ([`handshake_interop::verdict`]).
 
 use handshake_darktower_endpoint::DarkTowerNode;
-use handshake_interop::verdict::CellSeen;
+use handshake_interop::verdict::{CellSeen, ClientEnd};
 use handshake_interop::InteropFamily;
 use handshake_scenario::engine::{Simulated, INITIATOR};
 use handshake_scenario::{Role, ScenarioOutcome};
@@ -25,8 +25,13 @@ impl InteropFamily for DarkTower {
             Some(DarkTowerNode::Client(c)) => Some(c),
             _ => None,
         };
-        let verdict = client.and_then(|c| c.report().result.clone());
-        CellSeen::of_client(client.is_some(), verdict, DONE)
+        let end = match client.map(|c| &c.report().result) {
+            None => ClientEnd::Absent,
+            Some(None) => ClientEnd::Unfinished,
+            Some(Some(Ok(()))) => ClientEnd::Done,
+            Some(Some(Err(why))) => ClientEnd::Failed(why),
+        };
+        CellSeen::of_client(end, DONE)
     }
 
     fn seen_external(

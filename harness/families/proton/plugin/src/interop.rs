@@ -2,7 +2,7 @@
 //! shows whether the client's whole exchange succeeded, or why not
 //! ([`handshake_interop::verdict`]).
 
-use handshake_interop::verdict::CellSeen;
+use handshake_interop::verdict::{CellSeen, ClientEnd};
 use handshake_interop::InteropFamily;
 use handshake_proton_endpoint::ProtonNode;
 use handshake_scenario::engine::{Simulated, INITIATOR};
@@ -24,11 +24,13 @@ impl InteropFamily for Proton {
             Some(ProtonNode::Client(c)) => Some(c),
             _ => None,
         };
-        let verdict =
-            client
-                .and_then(|c| c.verdict())
-                .map(|(ok, why)| if *ok { Ok(()) } else { Err(why.clone()) });
-        CellSeen::of_client(client.is_some(), verdict, DONE)
+        let end = match client.map(|c| c.verdict()) {
+            None => ClientEnd::Absent,
+            Some(None) => ClientEnd::Unfinished,
+            Some(Some((true, _))) => ClientEnd::Done,
+            Some(Some((false, why))) => ClientEnd::Failed(why),
+        };
+        CellSeen::of_client(end, DONE)
     }
 
     fn seen_external(
