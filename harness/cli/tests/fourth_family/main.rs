@@ -131,14 +131,7 @@ fn the_commands_serve_it_end_to_end() {
     let scenarios = here().join("scenarios");
     let scenarios = scenarios.to_str().expect("utf-8 path");
     let report = scratch("run");
-    let (code, text) = harness(&[
-        "run",
-        scenarios,
-        "--iut",
-        "ref:echo",
-        "--report",
-        report.to_str().expect("utf-8 path"),
-    ]);
+    let (code, text) = run_into(scenarios, "ref:echo", &report);
     assert_eq!(code, 0, "{text}");
     let results = std::fs::read_to_string(report.join("results.json")).expect("results.json");
     assert!(results.contains("echo.server.echoes"), "{results}");
@@ -149,14 +142,7 @@ fn the_commands_serve_it_end_to_end() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("verdict:"), "{text}");
     let shout = scratch("shout");
-    let (code, text) = harness(&[
-        "run",
-        scenarios,
-        "--iut",
-        "ref:shout",
-        "--report",
-        shout.to_str().expect("utf-8 path"),
-    ]);
+    let (code, text) = run_into(scenarios, "ref:shout", &shout);
     assert_eq!(code, 1, "{text}");
     let (code, text) = harness(&["check", "--protocol", "echo", &server_capture(&shout)]);
     assert_eq!(code, 1, "{text}");
@@ -202,6 +188,12 @@ fn the_commands_serve_it_end_to_end() {
 
     let _ = std::fs::remove_dir_all(report);
     let _ = std::fs::remove_dir_all(interop);
+}
+
+/// `harness run SCENARIOS --iut IUT --report REPORT`.
+fn run_into(scenarios: &str, iut: &str, report: &Path) -> (i32, String) {
+    let report = report.to_str().expect("utf-8 path");
+    harness(&["run", scenarios, "--iut", iut, "--report", report])
 }
 
 /// The capture a run wrote of the server scenario, under its report folder.
