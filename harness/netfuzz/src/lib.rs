@@ -34,11 +34,4 @@ pub mod mutate;
 pub mod novelty;
 pub mod schema;
 
-/// A deterministic stream of bytes for `arbitrary`, from a seed.
-pub fn seeded_bytes(seed: u64, len: usize) -> Vec<u8> {
-    use rand_core::{RngCore, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut out = vec![0u8; len];
-    rng.fill_bytes(&mut out);
-    out
-}
+pub use handshake_formats::bytes::seeded_bytes;

@@ -247,36 +247,12 @@ fn generic_leaf(leaf: &mut Value, u: &mut Unstructured<'_>) -> arbitrary::Result
         }
         Value::String(s) if layout::is_hex(s) => {
             let mut bytes = hex_of(leaf).unwrap_or_default();
-            havoc(&mut bytes, u)?;
+            handshake_formats::bytes::havoc(&mut bytes, u)?;
             *leaf = hex_value(&bytes);
             Ok(true)
         }
         _ => Ok(false),
     }
-}
-
-/// One byte-level change (AFL's havoc stages, one at a time).
-pub fn havoc(bytes: &mut Vec<u8>, u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
-    if bytes.is_empty() {
-        bytes.push(u.arbitrary()?);
-        return Ok(());
-    }
-    let at = u.choose_index(bytes.len())?;
-    match u.int_in_range(0u8..=5)? {
-        0 => bytes[at] ^= 1 << u.int_in_range(0u8..=7)?,
-        1 => bytes[at] = *u.choose(&[0u8, 1, 0x7f, 0x80, 0xff])?,
-        2 => bytes.insert(at, u.arbitrary()?),
-        3 => {
-            bytes.remove(at);
-        }
-        4 => {
-            let end = (at + u.int_in_range(1usize..=8)?).min(bytes.len());
-            let chunk = bytes[at..end].to_vec();
-            bytes.splice(at..at, chunk);
-        }
-        _ => bytes.truncate(at),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
