@@ -17,6 +17,7 @@ pub mod cli;
 pub mod format;
 pub mod golden;
 pub mod interop;
+pub mod kit;
 pub mod ladder;
 pub mod launch;
 pub mod learning;

@@ -149,6 +149,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     kept_jobs_per_core: 32,
     kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
+    kit_inputs: crate::kit::inputs,
 };
 
 #[cfg(test)]

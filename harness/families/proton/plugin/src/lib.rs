@@ -19,6 +19,7 @@ pub mod format;
 pub mod fuzzing;
 pub mod interop;
 mod judge;
+pub mod kit;
 pub mod launch;
 pub mod learning;
 pub mod netfuzz;

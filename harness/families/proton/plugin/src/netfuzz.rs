@@ -246,6 +246,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
     kept_probe_every: KEPT_PROBE_EVERY,
     fold,
+    kit_inputs: crate::kit::inputs,
 };
 
 #[cfg(test)]
