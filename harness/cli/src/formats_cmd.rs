@@ -245,6 +245,10 @@ pub struct FuzzKitArgs {
     /// `pcaps`, when it is there).
     #[arg(long, value_name = "DIR", default_value = "pcaps")]
     pub captures: PathBuf,
+    /// The byte test vectors to take edge cases from: DIR/<family>/*.json (the checkout's
+    /// `vectors`, when it is there).
+    #[arg(long, value_name = "DIR", default_value = "vectors")]
+    pub vectors: PathBuf,
     /// At most this many inputs of one shape (what the reference decoder makes of them) from the
     /// library and the captures; the formats' own seeds are all kept.
     #[arg(long, default_value_t = 4)]
@@ -294,12 +298,13 @@ fn fuzz_kit(families: Families, args: &FuzzKitArgs, out: &mut dyn Write) -> Resu
         if family.formats().is_empty() {
             return Err(format!("family `{}` has no wire formats", family.name()));
         }
-        let kit_sources = gather(family.name(), &args.captures)?;
+        let kit_sources = gather(family.name(), args)?;
         sources.push(format!(
-            "{}: {} library scenarios, {} golden captures",
+            "{}: {} library scenarios, {} golden captures, {} byte-vector files",
             family.name(),
             kit_sources.scenarios.len(),
-            kit_sources.captures.len()
+            kit_sources.captures.len(),
+            kit_sources.vectors.len()
         ));
         let found = (family.fuzz().kit_inputs)(&kit_sources);
         for format in family.formats() {
@@ -349,26 +354,36 @@ fn write_format(out: &Path, format: &WireFormat, entries: &[kit::Entry]) -> Resu
     std::fs::write(&dict, text).map_err(|e| fail(&dict, e))
 }
 
-/// The family's library scenarios (the built-in copy outside a checkout) and golden captures.
-fn gather(family: &str, captures: &Path) -> Result<KitSources, String> {
+/// The family's library scenarios (the built-in copy outside a checkout), golden captures and
+/// byte vectors.
+fn gather(family: &str, args: &FuzzKitArgs) -> Result<KitSources, String> {
     let mut sources = KitSources::default();
     let library = crate::library::resolve(&Path::new("vectors/scenarios").join(family))?;
-    for path in files_under(&library, "json") {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // A file that is not JSON is no scenario; `harness scenarios validate` says why.
-        if let Ok(value) = serde_json::from_str(&text) {
-            sources.scenarios.push((stem(&path), value));
-        }
-    }
-    for path in files_under(&captures.join(family), "pcapng")
+    sources.scenarios = json_files(&library)?;
+    sources.vectors = json_files(&args.vectors.join(family))?;
+    let captures = args.captures.join(family);
+    for path in files_under(&captures, "pcapng")
         .into_iter()
-        .chain(files_under(&captures.join(family), "pcap"))
+        .chain(files_under(&captures, "pcap"))
     {
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         sources.captures.push((stem(&path), bytes));
     }
     Ok(sources)
+}
+
+/// The JSON files under `dir`, by file stem (a file that is not JSON is left out:
+/// `harness scenarios validate` and `harness vectors` say why).
+fn json_files(dir: &Path) -> Result<Vec<(String, serde_json::Value)>, String> {
+    let mut out = Vec::new();
+    for path in files_under(dir, "json") {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Ok(value) = serde_json::from_str(&text) {
+            out.push((stem(&path), value));
+        }
+    }
+    Ok(out)
 }
 
 fn stem(path: &Path) -> String {

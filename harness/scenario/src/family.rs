@@ -935,6 +935,9 @@ pub struct KitSources {
     pub scenarios: Vec<(String, Value)>,
     /// The family's golden captures: (file name, its bytes); empty outside a checkout.
     pub captures: Vec<(String, Vec<u8>)>,
+    /// The family's byte test vectors (`vectors/<family>/*.json`): (file name, its JSON); empty
+    /// outside a checkout.
+    pub vectors: Vec<(String, Value)>,
 }
 
 /// One input for a fuzz kit's corpus.

@@ -1,4 +1,4 @@
-//! `harness fuzz-kit`'s edge cases from Dark Tower's library and golden captures: what each
+//! `harness fuzz-kit`'s edge cases from Dark Tower's library, byte vectors and golden captures: what each
 //! library scenario writes on a signaling, media-authentication or media stream (joined per
 //! participant and stream) and each datagram it sends; every stream's bytes and every DATAGRAM
 //! frame of the golden captures, given to the first format whose reference decoder accepts them
@@ -16,6 +16,9 @@ pub fn inputs(sources: &KitSources) -> Vec<KitInput> {
     let mut out = Vec::new();
     for (file, scenario) in &sources.scenarios {
         out.extend(written(file, scenario));
+    }
+    for (file, doc) in &sources.vectors {
+        out.extend(vector_cases(file, doc));
     }
     for (file, bytes) in &sources.captures {
         for p in handshake_quic_family::kit::payloads(file, bytes) {
@@ -42,6 +45,49 @@ fn format_of(on: &str) -> Option<&'static str> {
         "datagram" => "darktower.frame_v2",
         _ => return None,
     })
+}
+
+/// A byte-vector file's cases, for the format its file holds: a frame's or header's `hex`, a
+/// message's framed bytes, or its bare protobuf where that is what the format reads (a case no
+/// form of which the reference accepts is kept by its first form, as an invalid edge case).
+fn vector_cases(file: &str, doc: &Value) -> Vec<KitInput> {
+    let (format, forms): (&str, &[&str]) = match file {
+        "frames_v1" => ("darktower.frame_v1", &["hex"]),
+        "frames_v2" => ("darktower.frame_v2", &["hex"]),
+        "stream_headers" => ("darktower.header", &["hex"]),
+        "media_auth" => ("darktower.media_auth", &["framed_hex", "protobuf_hex"]),
+        "signaling" => ("darktower.signaling", &["framed_hex", "protobuf_hex"]),
+        _ => return Vec::new(),
+    };
+    let Some(format) = DarkTower::FORMATS.iter().find(|f| f.id == format) else {
+        return Vec::new();
+    };
+    let cases = doc["cases"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (n, case) in cases.iter().enumerate() {
+        let candidates: Vec<Vec<u8>> = forms
+            .iter()
+            .filter_map(|k| case.get(*k).and_then(handshake_netfuzz::layout::hex_of))
+            .collect();
+        let chosen = candidates
+            .iter()
+            .find(|b| (format.decode)(b).ok)
+            .or(candidates.first());
+        if let Some(bytes) = chosen {
+            let id = case["id"]
+                .as_str()
+                .map_or_else(|| n.to_string(), str::to_owned);
+            out.push(KitInput {
+                format: format.id,
+                name: format!("vector-{file}-{id}"),
+                bytes: bytes.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn written(file: &str, scenario: &Value) -> Vec<KitInput> {

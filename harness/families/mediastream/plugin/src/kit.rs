@@ -1,6 +1,7 @@
 //! `harness fuzz-kit`'s edge cases from the media stream's library and golden captures: every
 //! raw datagram a scenario sends (`{"raw": {"hex": …}}`) and every option list it writes
-//! (`options_hex`); every UDP payload of a golden capture, and a control datagram's options.
+//! (`options_hex`); every byte vector's datagram; every UDP payload of a golden capture, and a
+//! control datagram's options.
 
 use handshake_scenario::{KitInput, KitSources};
 use serde_json::Value;
@@ -26,6 +27,24 @@ pub fn inputs(sources: &KitSources) -> Vec<KitInput> {
                 bytes,
             });
         });
+    }
+    for (file, doc) in &sources.vectors {
+        let datagrams = doc["datagrams"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (n, v) in datagrams.iter().enumerate() {
+            if let Some(bytes) = handshake_netfuzz::layout::hex_of(&v["hex"]) {
+                let name = v["name"]
+                    .as_str()
+                    .map_or_else(|| n.to_string(), str::to_owned);
+                out.push(KitInput {
+                    format: "mediastream.datagram",
+                    name: format!("vector-{file}-{name}"),
+                    bytes,
+                });
+            }
+        }
     }
     for (file, bytes) in &sources.captures {
         let Ok(reader) = handshake_capture::open(bytes) else {
@@ -98,6 +117,7 @@ mod tests {
                 ]}),
             )],
             captures: vec![],
+            vectors: vec![],
         };
         let found = inputs(&sources);
         assert_eq!(found.len(), 2);
