@@ -54,13 +54,22 @@ fn a_kit_for_every_format_agrees_with_the_reference_in_and_out_of_process() {
         .current_dir(root())
         .output()
         .expect("harness runs");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let readme = std::fs::read_to_string(out.path().join("README.md")).expect("a README");
     for format in formats() {
         let dir = out.path().join(format.id);
-        assert!(readme.contains(&format!("`{}`", format.id)), "{}", format.id);
-        let dict = std::fs::read_to_string(dir.join(format!("{}.dict", format.id)))
-            .expect("a dictionary");
+        assert!(
+            readme.contains(&format!("`{}`", format.id)),
+            "{}",
+            format.id
+        );
+        let dict =
+            std::fs::read_to_string(dir.join(format!("{}.dict", format.id))).expect("a dictionary");
         assert!(dict.lines().count() >= 3, "{}: {dict}", format.id);
         let mut entries: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("corpus"))
             .expect("a corpus")
@@ -71,7 +80,10 @@ fn a_kit_for_every_format_agrees_with_the_reference_in_and_out_of_process() {
             })
             .collect();
         entries.sort();
-        let valid = entries.iter().filter(|(n, _)| !n.starts_with(INVALID_PREFIX)).count();
+        let valid = entries
+            .iter()
+            .filter(|(n, _)| !n.starts_with(INVALID_PREFIX))
+            .count();
         assert!(valid >= 3, "{}: {valid} valid entries", format.id);
         assert!(valid < entries.len(), "{}: no invalid edge case", format.id);
         for (name, bytes) in &entries {
@@ -98,7 +110,10 @@ fn a_kit_for_every_format_agrees_with_the_reference_in_and_out_of_process() {
             .expect("written");
         let done = child.wait_with_output().expect("harness ends");
         assert_eq!(done.status.code(), Some(0), "{}", format.id);
-        let streamed: Vec<&str> = std::str::from_utf8(&done.stdout).expect("UTF-8").lines().collect();
+        let streamed: Vec<&str> = std::str::from_utf8(&done.stdout)
+            .expect("UTF-8")
+            .lines()
+            .collect();
         assert_eq!(streamed.len(), entries.len(), "{}", format.id);
         for ((name, bytes), line) in entries.iter().zip(streamed) {
             let expected = verdict_json(&(format.decode)(bytes));

@@ -10,6 +10,8 @@ pub struct CapturedPayload {
     pub name: String,
     /// The QUIC stream id (`None`: a DATAGRAM frame).
     pub stream: Option<u64>,
+    /// Whether the client (the side that sent the first Initial) sent it.
+    pub by_client: bool,
     /// Its bytes (a stream's from its first byte, as far as they were contiguous).
     pub bytes: Vec<u8>,
 }
@@ -32,6 +34,7 @@ pub fn payloads(file: &str, bytes: &[u8]) -> Vec<CapturedPayload> {
                     out.push(CapturedPayload {
                         name: format!("capture-{file}-conn{}-stream{id}-{}", conn.index, side(s)),
                         stream: Some(*id),
+                        by_client: s == Side::Client,
                         bytes: flow.data.clone(),
                     });
                 }
@@ -45,6 +48,7 @@ pub fn payloads(file: &str, bytes: &[u8]) -> Vec<CapturedPayload> {
                     side(d.by)
                 ),
                 stream: None,
+                by_client: d.by == Side::Client,
                 bytes: d.data.clone(),
             });
         }

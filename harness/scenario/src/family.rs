@@ -940,6 +940,14 @@ pub struct KitSources {
     pub vectors: Vec<(String, Value)>,
 }
 
+/// The scripted peer's steps of a scenario's JSON (`peer.steps`; none when it has none).
+pub fn steps_of(scenario: &Value) -> &[Value] {
+    scenario["peer"]["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
 /// One input for a fuzz kit's corpus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KitInput {

@@ -93,10 +93,7 @@ fn vector_cases(file: &str, doc: &Value) -> Vec<KitInput> {
 fn written(file: &str, scenario: &Value) -> Vec<KitInput> {
     let mut streams: BTreeMap<(String, &'static str), Vec<u8>> = BTreeMap::new();
     let mut out = Vec::new();
-    let steps = scenario["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let steps = handshake_scenario::steps_of(scenario);
     for (n, step) in steps.iter().enumerate() {
         let Some(write) = step.get("write") else {
             continue;
@@ -139,12 +136,12 @@ mod tests {
 
     #[test]
     fn stream_writes_join_and_datagrams_stay_apart() {
-        let scenario = json!({"steps": [
+        let scenario = json!({"peer": {"steps": [
             {"write": {"participant": 0, "on": "signaling", "hex": "0000"}},
             {"write": {"participant": 0, "on": "signaling", "hex": "0001"}},
             {"write": {"participant": 0, "on": "datagram", "hex": "aa"}},
             {"write": {"participant": 0, "on": "datagram", "hex": "bb"}},
-        ]});
+        ]}});
         let found = written("f", &scenario);
         assert_eq!(found.len(), 3);
         assert!(found

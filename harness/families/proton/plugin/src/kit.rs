@@ -1,6 +1,6 @@
 //! `harness fuzz-kit`'s edge cases from Proton's library and golden captures: the bytes each
-//! library scenario writes on each stream (its `open_bi` first bytes, then its `write`s, `hex`
-//! and `u32`s, in order), and every stream's bytes in the golden captures.
+//! library scenario against a server writes on each stream (its `open_bi` first bytes, then its `write`s, `hex`
+//! and `u32`s, in order), and what the client sent on every stream of the golden captures.
 
 use std::collections::BTreeMap;
 
@@ -13,17 +13,23 @@ const FORMAT: &str = "proton.stream";
 pub fn inputs(sources: &KitSources) -> Vec<KitInput> {
     let mut out = Vec::new();
     for (file, scenario) in &sources.scenarios {
-        for ((conn, stream), bytes) in streams_written(scenario) {
+        // Against a client IUT the scripted peer is the server: its writes answer, they are no
+        // stream of the format.
+        if scenario["iut"]["role"] == "client" {
+            continue;
+        }
+        for ((_, stream), bytes) in streams_written(scenario) {
             out.push(KitInput {
                 format: FORMAT,
-                name: format!("library-{file}-conn{conn}-stream{stream}"),
+                name: format!("library-{file}-stream{stream}"),
                 bytes,
             });
         }
     }
     for (file, bytes) in &sources.captures {
         for p in handshake_quic_family::kit::payloads(file, bytes) {
-            if p.stream.is_some() {
+            // A stream's format is what its opener writes; the server's answers are not one.
+            if p.stream.is_some() && p.by_client {
                 out.push(KitInput {
                     format: FORMAT,
                     name: p.name,
@@ -40,10 +46,7 @@ fn streams_written(scenario: &Value) -> BTreeMap<(String, u64), Vec<u8>> {
     let mut streams: BTreeMap<(String, u64), Vec<u8>> = BTreeMap::new();
     // The next client-initiated bidirectional stream id of each connection (0, 4, 8, …).
     let mut next: BTreeMap<String, u64> = BTreeMap::new();
-    let steps = scenario["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let steps = handshake_scenario::steps_of(scenario);
     for step in steps {
         if let Some(open) = step.get("open_bi") {
             let conn = open["conn"].to_string();
@@ -97,12 +100,12 @@ mod tests {
 
     #[test]
     fn writes_join_their_streams_in_order() {
-        let scenario = json!({"steps": [
+        let scenario = json!({"peer": {"steps": [
             {"connect": {}},
             {"open_bi": {"count": 3, "write": ["01", "02", "03"]}},
             {"write": {"stream": 0, "u32": [1, 2]}},
             {"write": {"stream": 8, "hex": "ff"}},
-        ]});
+        ]}});
         let s = streams_written(&scenario);
         let null = "null".to_string();
         assert_eq!(s[&(null.clone(), 0)], [1, 1, 0, 0, 0, 2, 0, 0, 0]);

@@ -494,6 +494,8 @@ impl Family for Proton {
 
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const FORMATS: &'static [handshake_scenario::WireFormat] =
+        handshake_proton_wire::formats::FORMATS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }
 
