@@ -1,6 +1,7 @@
 //! `harness fuzz-kit`'s edge cases from Proton's library and golden captures: the bytes each
-//! library scenario against a server writes on each stream (its `open_bi` first bytes, then its `write`s, `hex`
-//! and `u32`s, in order), and what the client sent on every stream of the golden captures.
+//! library scenario against a server writes on each stream (its `open_bi` first bytes, then its
+//! `write`s, `hex` and `u32`s, in order), and what the client sent on every stream of the golden
+//! captures.
 
 use std::collections::BTreeMap;
 
