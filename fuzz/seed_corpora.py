@@ -1,42 +1,57 @@
 #!/usr/bin/env python3
-"""Seeds the fuzz corpora from the byte vectors (idempotent: file names are content hashes).
+"""Seeds the project's cargo-fuzz corpora from the fuzz kit (idempotent: file names are content hashes).
 
-mediastream_parse and mediastream_roundtrip get every datagram vector's bytes; tlv_options gets the
-option bytes (from offset 67) of every control-frame vector that has any, plus a few hand-made lists.
+`harness fuzz-kit` is the one source of seeds: every kind of every wire format, the edge cases of the
+scenario library, the byte vectors and the golden captures, and the invalid edge cases. This script
+writes it to a scratch folder and copies each format's corpus into the targets that read that format
+(a target that reads arbitrary bytes as a structure, like mediastream_roundtrip, gets them too: the
+bytes still steer it). HARNESS names the binary (default: `cargo run -p handshake-harness`).
 """
-import glob, hashlib, json, os, sys
+import hashlib, os, shlex, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
-CONTROL_FLAGS = {b"\x00\x01", b"\x01\x01", b"\x02\x01"}
+# Format id -> the cargo-fuzz targets (fuzz/fuzz_targets) whose input is that format.
+TARGETS = {
+    "mediastream.datagram": ["mediastream_parse", "mediastream_roundtrip"],
+    "mediastream.tlv": ["tlv_options"],
+    "proton.stream": ["proton_stream_reader"],
+    "darktower.header": ["darktower_header"],
+    "darktower.frame_v1": ["darktower_frame_v1"],
+    "darktower.frame_v2": ["darktower_frame_v2"],
+    "darktower.signaling": ["darktower_signaling"],
+    "darktower.media_auth": ["darktower_signaling"],
+}
 
 
-def put(target, data):
-    d = os.path.join(CORPUS, target)
-    os.makedirs(d, exist_ok=True)
-    name = "seed-" + hashlib.sha1(data).hexdigest()[:16]
-    path = os.path.join(d, name)
-    if not os.path.exists(path):
-        with open(path, "wb") as f:
-            f.write(data)
+def harness():
+    given = os.environ.get("HARNESS")
+    if given:
+        return shlex.split(given)
+    return ["cargo", "run", "--quiet", "-p", "handshake-harness", "--"]
 
 
 def main():
-    count = 0
-    for path in sorted(glob.glob(os.path.join(ROOT, "vectors", "mediastream", "*.json"))):
-        with open(path) as f:
-            doc = json.load(f)
-        for v in doc.get("datagrams", []):
-            data = bytes.fromhex("".join(v["hex"].split()))
-            put("mediastream_parse", data)
-            put("mediastream_roundtrip", data)
-            if len(data) > 67 and data[:2] in CONTROL_FLAGS:
-                put("tlv_options", data[67:])
-            count += 1
-    for extra in [b"", b"\x01\x04\x00\xe8\x03\x00\x00", b"\x04\x04\x00opus\x09\x00\x00",
-                  b"\x02\x08\x00" + (1000000).to_bytes(8, "little"), b"\xff\xff\xff"]:
-        put("tlv_options", extra)
-    print(f"seeded corpora from {count} datagram vectors", file=sys.stderr)
+    added = 0
+    with tempfile.TemporaryDirectory() as kit:
+        subprocess.run(harness() + ["fuzz-kit", "--out", kit], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        for fmt, targets in TARGETS.items():
+            folder = os.path.join(kit, fmt, "corpus")
+            if not os.path.isdir(folder):
+                sys.exit(f"error: the fuzz kit has no {fmt}: is the harness current?")
+            for name in sorted(os.listdir(folder)):
+                with open(os.path.join(folder, name), "rb") as f:
+                    data = f.read()
+                for target in targets:
+                    d = os.path.join(CORPUS, target)
+                    os.makedirs(d, exist_ok=True)
+                    path = os.path.join(d, "seed-" + hashlib.sha1(data).hexdigest()[:16])
+                    if not os.path.exists(path):
+                        with open(path, "wb") as f:
+                            f.write(data)
+                        added += 1
+    print(f"seeded the fuzz corpora from the fuzz kit: {added} new files", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -106,8 +106,13 @@ pub enum Command {
     /// capture ran, 1 when it failed after starting (the file keeps what was captured), 2 on usage,
     /// permission or interface errors.
     Capture(crate::capture_cmd::CaptureArgs),
-    /// Print a JSON Schema: `scenario`, `expectations`, `iut-manifest`, or a family's (the media
-    /// stream's `vectors`).
+    /// Write a fuzz kit for people fuzzing their own parsers: per wire format a seed corpus, a
+    /// libFuzzer/AFL++ dictionary, and a README with the command lines.
+    ///
+    /// Exit 0 when written, 2 on a bad family or format or an unwritable folder.
+    FuzzKit(crate::formats_cmd::FuzzKitArgs),
+    /// Print a JSON Schema: `scenario`, `expectations`, `iut-manifest`, `decode` (a reference
+    /// decoder's verdict), or a family's (the media stream's `vectors`).
     Schema {
         /// Which schema.
         which: String,
@@ -270,7 +275,16 @@ Examples:
         "\
 Examples:
   harness decode --hex '5354415254'   # a legacy START
-  harness decode pcaps/mediastream/clean_3way_scripted.pcapng --json",
+  harness decode pcaps/mediastream/clean_3way_scripted.pcapng --json
+  harness decode --format mediastream.tlv --hex '0104001e000000'
+  echo 0100 | harness decode --format mediastream.datagram --stream",
+    ),
+    (
+        "fuzz-kit",
+        "\
+Examples:
+  harness fuzz-kit --out target/fuzz-kit
+  harness fuzz-kit --family mediastream --out target/fuzz-kit",
     ),
     (
         "proton",
@@ -362,6 +376,12 @@ pub fn command(registry: &Registry) -> clap::Command {
         peer = peer.subcommands(f.peer_commands());
     }
     cmd = cmd.subcommand(peer);
+    // `decode` reads every family's formats (`--format`), besides what a family's own does.
+    let existing = cmd.find_subcommand("decode").cloned();
+    cmd = match existing {
+        Some(_) => cmd.mut_subcommand("decode", |c| crate::formats_cmd::decode_command(Some(c))),
+        None => cmd.subcommand(crate::formats_cmd::decode_command(None)),
+    };
     // A command's examples, where the registry has the command (`decode` is the media stream's).
     for (name, examples) in EXAMPLES {
         if cmd.find_subcommand(name).is_some() {
@@ -410,6 +430,15 @@ where
             EXIT_INPUT
         }
         Some(("check", m)) => run_check(registry, m, out),
+        Some(("decode", m))
+            if crate::formats_cmd::wants_format(m)
+                || !registry
+                    .plugins
+                    .iter()
+                    .any(|f| f.commands().iter().any(|c| c.get_name() == "decode")) =>
+        {
+            crate::formats_cmd::run_decode(registry.families, m, out)
+        }
         Some((name, m)) => {
             for f in registry.plugins {
                 if let Some(code) = f.run(name, m, out) {
@@ -480,6 +509,7 @@ pub fn run(registry: &Registry, cli: Cli, out: &mut dyn Write) -> i32 {
         Command::Decisions(args) => crate::decisions_cmd::run(families, args, out),
         Command::Probe(args) => crate::probe_cmd::run(families, args, out),
         Command::Capture(args) => crate::capture_cmd::run(args),
+        Command::FuzzKit(args) => crate::formats_cmd::run_fuzz_kit(families, args, out),
         Command::Schema { which } => schema(registry, &which, out),
         Command::Completions { shell } => {
             // Into memory first: the generator panics on a write error (a closed pipe).
@@ -547,6 +577,13 @@ fn schema(registry: &Registry, which: &str, out: &mut dyn Write) -> i32 {
     let text = match which {
         "scenario" => registry.families.scenario_schema(),
         "iut-manifest" => handshake_scenario::external::manifest::schema_json(),
+        "decode" => {
+            let schema = schemars::schema_for!(handshake_formats::Verdict);
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            )
+        }
         "expectations" => {
             let schema = schemars::schema_for!(handshake_scenario::results::Expectations);
             format!(
@@ -562,7 +599,7 @@ fn schema(registry: &Registry, which: &str, out: &mut dyn Write) -> i32 {
         {
             Some((_, text)) => text,
             None => {
-                let mut known = vec!["scenario", "expectations", "iut-manifest"];
+                let mut known = vec!["scenario", "expectations", "iut-manifest", "decode"];
                 let family: Vec<&'static str> = registry
                     .plugins
                     .iter()

@@ -7,6 +7,7 @@ pub mod capture_cmd;
 pub mod cli;
 pub mod decisions_cmd;
 pub mod families;
+pub mod formats_cmd;
 pub mod fuzz_cmd;
 
 pub mod interop_cmd;

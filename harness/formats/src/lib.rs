@@ -19,6 +19,7 @@
 pub use arbitrary;
 
 pub mod bytes;
+pub mod kit;
 
 use arbitrary::Unstructured;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,7 @@ pub enum InputUnit {
 /// The reference decoder's verdict on one input: `{"ok", "kind", "fields", "error"}` (the schema
 /// is `harness schema decode`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Verdict {
     /// Whether the reference accepts the input.
     pub ok: bool,

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod kit;
 pub mod verdict;
 
 #[cfg(feature = "family")]

@@ -34,6 +34,7 @@ use std::time::Duration;
 use handshake_capture::UdpDatagram;
 use handshake_check::{Rule, Violation};
 use handshake_core::{Endpoint, Instant};
+pub use handshake_formats::WireFormat;
 use handshake_net::SimEvent;
 use serde_json::Value;
 
@@ -781,6 +782,12 @@ pub trait Family: Sized + Copy + Default + fmt::Debug + Send + Sync + 'static {
     /// What `harness learn` may do to an IUT and how it reads what the IUT did (nothing by
     /// default: the family's implementations cannot be learned yet).
     const LEARNING: Learning = Learning::NONE;
+
+    // ---- Fuzzing other people's parsers (`harness decode --format`, `harness fuzz-kit`) ---------
+
+    /// Its wire formats, each with its reference decoder, field-level mutator, dictionary and
+    /// seeds: the same list the mutator library (`libhandshake_mutator`) serves (none by default).
+    const FORMATS: &'static [WireFormat] = &[];
 }
 
 /// A family's abstract alphabet for model learning (`harness learn`): each input is a peer action
@@ -915,6 +922,41 @@ pub struct FuzzHooks {
     /// the finding): e.g. streams opened and then written one step each, as one step. `None`:
     /// nothing to fold.
     pub fold: fn(steps: &[Value]) -> Option<Vec<Value>>,
+    /// The fuzz kit's inputs beyond its formats' own seeds: the payload bytes the scenario
+    /// library's steps and the golden captures hold, each named for where it came from and given
+    /// to one of [`Family::FORMATS`] (`harness fuzz-kit`).
+    pub kit_inputs: fn(sources: &KitSources) -> Vec<KitInput>,
+}
+
+/// Where `harness fuzz-kit` finds edge cases to seed a corpus with.
+#[derive(Debug, Clone, Default)]
+pub struct KitSources {
+    /// The family's library scenarios: (file name, its JSON).
+    pub scenarios: Vec<(String, Value)>,
+    /// The family's golden captures: (file name, its bytes); empty outside a checkout.
+    pub captures: Vec<(String, Vec<u8>)>,
+    /// The family's byte test vectors (`vectors/<family>/*.json`): (file name, its JSON); empty
+    /// outside a checkout.
+    pub vectors: Vec<(String, Value)>,
+}
+
+/// The scripted peer's steps of a scenario's JSON (`peer.steps`; none when it has none).
+pub fn steps_of(scenario: &Value) -> &[Value] {
+    scenario["peer"]["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// One input for a fuzz kit's corpus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitInput {
+    /// The format it is an input of (a [`WireFormat::id`]).
+    pub format: &'static str,
+    /// Where it came from (`library-3way-order-step-2`, `capture-handler_bad_magic-stream-4`).
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl FuzzHooks {
@@ -927,6 +969,7 @@ impl FuzzHooks {
         kept_jobs_per_core: 16,
         kept_probe_every: 1,
         fold: |_| None,
+        kit_inputs: |_| Vec::new(),
     };
 }
 

@@ -25,11 +25,11 @@ pub mod validate;
 use std::path::Path;
 
 pub use error::{FamilyError, LaunchError, ProfileError};
-pub use family::{unit_json, unit_kind};
+pub use family::{steps_of, unit_json, unit_kind};
 pub use family::{
     ActCtx, Alphabet, Citations, Class, DatagramLabel, Datagrams, Decision, Event, Expectations,
-    Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, Learning, ObserveCtx, Probe, Probing,
-    ReferenceMutant, Settle, Strength, Vocabulary,
+    Family, FuzzHooks, Inferred, IutExit, JudgeCtx, Judged, KitInput, KitSources, Learning,
+    ObserveCtx, Probe, Probing, ReferenceMutant, Settle, Strength, Vocabulary, WireFormat,
 };
 pub use format::{Action, Fields, NoFields, Role, Scenario};
 pub use handshake_net::interrupt;

@@ -163,6 +163,10 @@ dyn_face! {
     fn learning(&self) -> Learning {
         F::LEARNING
     }
+    /// Its wire formats for fuzzers of other people's parsers ([`Family::FORMATS`]).
+    fn formats(&self) -> &'static [handshake_formats::WireFormat] {
+        F::FORMATS
+    }
 }
 
 /// A loaded scenario of any family.

@@ -18,6 +18,7 @@ pub mod citations;
 pub mod cli;
 pub mod format;
 pub mod interop;
+pub mod kit;
 pub mod launch;
 pub mod learning;
 pub mod netfuzz;

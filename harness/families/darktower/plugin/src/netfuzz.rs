@@ -178,4 +178,5 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
     kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
+    kit_inputs: crate::kit::inputs,
 };

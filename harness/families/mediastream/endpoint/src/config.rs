@@ -83,14 +83,12 @@ impl Default for StreamConfig {
 /// The largest frame: D12's reassembly limit per frame (16 MiB). A larger frame could never be
 /// received, and its datagrams would be planned (and held) in memory.
 pub const MAX_FRAME_SIZE: u64 = 16 * 1024 * 1024;
-/// The highest frame rate accepted (frames per second).
-pub const MAX_FRAME_RATE: u32 = 100_000;
 /// The longest stream accepted, seconds (a day).
 pub const MAX_STREAM_LENGTH_SECS: u32 = 86_400;
-/// The deepest initial buffer accepted, seconds.
-pub const MAX_BUFFER_DEPTH_SECS: u32 = 3_600;
-/// The largest datagram: the largest UDP payload over IPv4.
-pub const MAX_DATAGRAM_BYTE_SIZE: u32 = 65_507;
+// The option values' limits live in the wire layer, where the fuzz kit's mutators use them too.
+pub use handshake_mediastream_wire::{
+    MAX_BUFFER_DEPTH_SECS, MAX_DATAGRAM_BYTE_SIZE, MAX_FRAME_RATE,
+};
 
 /// Why a configuration cannot stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod format;
 pub mod golden;
 pub mod interop;
+pub mod kit;
 pub mod ladder;
 pub mod launch;
 pub mod learning;
@@ -359,4 +360,6 @@ impl Family for MediaStream {
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const FORMATS: &'static [handshake_scenario::WireFormat] =
+        handshake_mediastream_wire::formats::FORMATS;
 }

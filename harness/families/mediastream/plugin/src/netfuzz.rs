@@ -1,8 +1,9 @@
 //! Network fuzzing (`harness fuzz`): the media stream's liveness probe and what its mutator knows
 //! of the datagram layouts (mediastream.md "Wire facts", D14's TLV options).
 
+use handshake_mediastream_wire::formats;
 use handshake_netfuzz::arbitrary::{self, Unstructured};
-use handshake_netfuzz::layout::{self, hex_of, hex_value, leaf_mut};
+use handshake_netfuzz::layout::{hex_of, hex_value, leaf_mut};
 use serde_json::{json, Value};
 
 /// The peer port the probe's fresh session comes from (no library scenario uses it).
@@ -30,40 +31,12 @@ pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
     ])
 }
 
-/// D14's option types, known and not.
-const OPTION_TYPES: [u64; 9] = [0, 1, 2, 3, 4, 5, 6, 0x7f, 0xff];
+pub use handshake_mediastream_wire::formats::option_edges;
 
-/// D14's option values at their edges, by option type: the reference's limits (a frame rate of
-/// 1 to 100,000 frames/s, a buffer of up to an hour, a datagram from a bare header up to UDP's
-/// 65,507 bytes), the defaults and the values beside them.
-pub fn option_edges(option_type: u64) -> &'static [u64] {
-    use handshake_mediastream_endpoint::{
-        MAX_BUFFER_DEPTH_SECS, MAX_DATAGRAM_BYTE_SIZE, MAX_FRAME_RATE,
-    };
-    const FRAME_RATE: [u64; 4] = [1, 25, 30, MAX_FRAME_RATE as u64];
-    const BITS_PER_SECOND: [u64; 4] = [1, 8, 1_000_000, u32::MAX as u64];
-    const BUFFER_DEPTH_MS: [u64; 3] = [1, 1000, MAX_BUFFER_DEPTH_SECS as u64 * 1000];
-    const DATAGRAM_BYTES: [u64; 5] = [26, 27, 42, 1400, MAX_DATAGRAM_BYTE_SIZE as u64];
-    match option_type {
-        1 => &FRAME_RATE,
-        2 => &BITS_PER_SECOND,
-        3 => &BUFFER_DEPTH_MS,
-        5 => &DATAGRAM_BYTES,
-        _ => &[],
-    }
-}
-
-/// The flag values of the wire facts (and a START read as a flag).
-const FLAGS: [u64; 8] = [
-    0x0000, 0x0001, 0x0100, 0x0101, 0x0102, 0x1000, 0x5453, 0xffff,
-];
-
-/// Lengths at the parsers' boundaries: below a flag, a START, a header, a CONNECTION_ID, a
-/// DATA+FRAG header, a control body.
-const LENGTHS: [usize; 13] = [1, 2, 5, 25, 26, 27, 38, 39, 41, 42, 66, 67, 68];
-
-/// Layout-aware mutations: TLV options (type u8, length u16 LE), and raw datagrams by their
-/// fields (flag, control version/flags/reserved, sequence, fragment fields, length boundaries).
+/// Layout-aware mutations, the wire layer's (shared with the fuzz kit's `mediastream.datagram`
+/// and `mediastream.tlv` mutators): TLV options (type u8, length u16 LE), and raw datagrams by
+/// their fields (flag, control version/flags/reserved, sequence, fragment fields, length
+/// boundaries).
 pub fn fuzz_value(
     _step: &str,
     path: &[String],
@@ -83,31 +56,12 @@ pub fn fuzz_value(
         return Ok(false);
     };
     match key {
-        "options_hex" => {
-            layout::mutate_tlvs(&mut bytes, 1, 2, false, &OPTION_TYPES, &option_edges, u)?
+        "options_hex" => formats::mutate_options(&mut bytes, u)?,
+        "raw" => {
+            if !formats::mutate_raw_datagram(&mut bytes, u)? {
+                return Ok(false);
+            }
         }
-        "raw" => match u.int_in_range(0u8..=3)? {
-            0 if bytes.len() >= 2 => {
-                layout::put_uint(&mut bytes, 0, 2, false, *u.choose(&FLAGS)?);
-            }
-            1 => {
-                let len = *u.choose(&LENGTHS)?;
-                bytes.resize(len, 0);
-            }
-            2 if bytes.len() > 67 => {
-                let mut options = bytes.split_off(67);
-                layout::mutate_tlvs(&mut options, 1, 2, false, &OPTION_TYPES, &option_edges, u)?;
-                bytes.extend_from_slice(&options);
-            }
-            _ => {
-                // seq @2, QPC @10, QPF @18 (u64); control version @26, flags @27, reserved @28;
-                // DATA+FRAG offset @26, total @34.
-                let fields = [(2, 8), (10, 8), (18, 8), (26, 1), (27, 1), (28, 2), (34, 8)];
-                if !layout::mutate_header_field(&mut bytes, &fields, false, u)? {
-                    return Ok(false);
-                }
-            }
-        },
         _ => return Ok(false),
     }
     *leaf = hex_value(&bytes);
@@ -149,6 +103,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     kept_jobs_per_core: 32,
     kept_probe_every: handshake_scenario::FuzzHooks::NONE.kept_probe_every,
     fold: handshake_scenario::FuzzHooks::NONE.fold,
+    kit_inputs: crate::kit::inputs,
 };
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ mod packet;
 mod pattern;
 mod repr;
 
+#[cfg(feature = "formats")]
+pub mod formats;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
 #[cfg(feature = "serde")]
@@ -84,6 +86,14 @@ pub mod flag {
 
 /// The protocol version every control frame carries.
 pub const VERSION: u8 = 1;
+
+/// The highest frame rate accepted (frames per second): the reference endpoint's limit on a
+/// stream's configuration and on a SYN's frame-rate option (D14).
+pub const MAX_FRAME_RATE: u32 = 100_000;
+/// The deepest initial buffer accepted, seconds (the buffer-depth option carries milliseconds).
+pub const MAX_BUFFER_DEPTH_SECS: u32 = 3_600;
+/// The largest datagram: the largest UDP payload over IPv4.
+pub const MAX_DATAGRAM_BYTE_SIZE: u32 = 65_507;
 
 /// Which classification order a receiver uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -19,6 +19,7 @@ pub mod format;
 pub mod fuzzing;
 pub mod interop;
 mod judge;
+pub mod kit;
 pub mod launch;
 pub mod learning;
 pub mod netfuzz;
@@ -493,6 +494,8 @@ impl Family for Proton {
 
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const FORMATS: &'static [handshake_scenario::WireFormat] =
+        handshake_proton_wire::formats::FORMATS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }
 

@@ -1,8 +1,10 @@
-//! Network fuzzing (`harness fuzz`): Proton's liveness probe and what its mutator knows of the
-//! stream layouts (proton.md: a discriminator byte, then u32 little-endian values).
+//! Network fuzzing (`harness fuzz`): Proton's liveness probe, and its value hook over the stream
+//! layouts (proton.md: a discriminator byte, then u32 little-endian values), whose tables and
+//! field mutations are the wire crate's (`formats`), shared with the fuzz kit.
 
 use handshake_netfuzz::arbitrary::{self, Unstructured};
-use handshake_netfuzz::layout::{self, hex_of, hex_value, leaf_mut};
+use handshake_netfuzz::layout::{hex_of, hex_value, leaf_mut};
+use handshake_proton_wire::formats as stream_layer;
 use serde_json::{json, Value};
 
 /// A server is alive when, its earlier connections closed, a fresh connection with its three
@@ -45,24 +47,8 @@ const DRAIN_MS: u64 = 200;
 /// handshakes an input (the input's and the probe's), the probe was half of each input's cost.
 const KEPT_PROBE_EVERY: u64 = 4;
 
-/// Discriminator bytes: the three roles, the values beside them, P4's extras.
-const DISCRIMINATORS: [u8; 8] = [0x00, 0x01, 0x02, 0x03, 0x04, 0x7f, 0xfe, 0xff];
-
-/// u32 values at the boundaries of event ids, commit counters and action acks.
-const U32S: [u64; 10] = [
-    0,
-    1,
-    2,
-    3,
-    0x7fff_ffff,
-    0x8000_0000,
-    0xffff_fffe,
-    0xffff_ffff,
-    41,
-    43,
-];
-
-/// Layout-aware mutations: a one-byte write is a discriminator; a u32 stays a u32.
+/// Layout-aware mutations, the stream layer's own (`handshake_proton_wire::formats`, shared
+/// with the fuzz kit): a one-byte write is a discriminator; a u32 stays a u32.
 pub fn fuzz_value(
     step: &str,
     path: &[String],
@@ -80,20 +66,14 @@ pub fn fuzz_value(
             let Some(mut bytes) = hex_of(leaf) else {
                 return Ok(false);
             };
-            if bytes.len() == 1 {
-                bytes[0] = *u.choose(&DISCRIMINATORS)?;
-            } else if bytes.len() >= 4 && u.ratio(1u8, 2u8)? {
-                // A u32 little-endian value inside the bytes, at a 4-byte boundary.
-                let at = 4 * u.choose_index(bytes.len() / 4)?;
-                layout::put_uint(&mut bytes, at, 4, false, *u.choose(&U32S)?);
-            } else {
+            if !stream_layer::mutate_written_bytes(&mut bytes, u)? {
                 return Ok(false);
             }
             *leaf = hex_value(&bytes);
             Ok(true)
         }
         Some("u32") if leaf.is_number() => {
-            *leaf = Value::from(*u.choose(&U32S)?);
+            *leaf = Value::from(stream_layer::boundary_u32(u)?);
             Ok(true)
         }
         _ => Ok(false),
@@ -246,6 +226,7 @@ pub const HOOKS: handshake_scenario::FuzzHooks = handshake_scenario::FuzzHooks {
     kept_jobs_per_core: handshake_scenario::FuzzHooks::NONE.kept_jobs_per_core,
     kept_probe_every: KEPT_PROBE_EVERY,
     fold,
+    kit_inputs: crate::kit::inputs,
 };
 
 #[cfg(test)]

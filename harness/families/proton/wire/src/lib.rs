@@ -9,6 +9,10 @@
 //! strictly increasing, the first ≥ 1). A violation ends the whole connection with a
 //! [`CloseCode`].
 //!
+//! With the `formats` feature, `formats` describes the client stream for the fuzz kit
+//! (`proton.stream`: decoder verdict, field mutator, dictionary, seeds) and holds the stream-layer
+//! mutations the network fuzzer shares.
+//!
 //! Facts: `shared/protocols/proton.md`; vectors: `vectors/proton/*.json`.
 #![forbid(unsafe_code)]
 
@@ -360,6 +364,9 @@ impl EventOrder {
         self.last
     }
 }
+
+#[cfg(feature = "formats")]
+pub mod formats;
 
 /// The fuzz targets' checks, shared with the stable-toolchain corpus replay test.
 pub mod fuzzing {
