@@ -14,7 +14,7 @@ PYTHON_EXE := $(realpath $(shell python3 -c 'import sys; print(sys.executable)' 
 PYTHON_ON_PATH := $(realpath $(shell command -v python3))
 export PATH := $(if $(filter-out $(PYTHON_ON_PATH),$(PYTHON_EXE)),$(dir $(PYTHON_EXE)):)$(PATH)
 
-.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist library package
+.PHONY: learn learn-mutants hostile interop-programs independent-mutants strangers strangers-mutants wireshark fuzz-planted fuzz-planted-short fuzz-hang-check fuzz-kit-examples fuzz-kit-tools mutator bench-fuzz-kit bench-netfuzz all build test independent proton proton-slow darktower darktower-slow darktower-load proton-demo pyenv demo conformance interop mutants fuzz fuzz-seed fuzz-check bench bench-check load fmt lint vectors schemas tools tools-bench clean dist library package
 
 all: build
 
@@ -41,6 +41,7 @@ test: tools pyenv
 	$(MAKE) --no-print-directory proton HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory darktower HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory fuzz-planted-short HARNESS=target/debug/harness
+	$(MAKE) --no-print-directory fuzz-kit-examples HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory hostile HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory interop-programs HARNESS=target/debug/harness
 	$(MAKE) --no-print-directory wireshark HARNESS=target/debug/harness
@@ -380,8 +381,9 @@ tools-bench: tools
 
 # Fuzz each target for FUZZ_SECS seconds: nightly + AddressSanitizer when nightly is there, else stable
 # without a sanitizer. New inputs land in fuzz/corpus/<target>; crashes in fuzz/artifacts/<target>.
+CARGO_FUZZ_INSTALL = command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 fuzz:
-	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@$(CARGO_FUZZ_INSTALL)
 	@if rustup toolchain list 2>/dev/null | grep -q nightly; then tc="+nightly"; san=""; else tc=""; san="-s none"; fi; \
 	for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECS)s"; \
@@ -403,6 +405,49 @@ fuzz-check:
 bench:
 	$(CARGO) bench -p handshake-mediastream-wire --bench mediastream
 	$(CARGO) bench -p handshake-quic --bench handshake
+
+# The fuzz kit's mutator library, optimised: target/release/libhandshake_mutator.so (header:
+# harness/mutator/include/handshake_mutator.h; docs/src/fuzzing-your-own-parser.md).
+KIT_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
+mutator:
+	$(CARGO) build --release -p handshake-mutator
+
+# What the kit's examples need, installed where missing: clang with libFuzzer (Debian 12: clang-14,
+# its libFuzzer in libclang-rt-14-dev), AFL++, cargo-fuzz and the nightly toolchain. Each one that
+# cannot be installed is named, and the examples then fail (they are never skipped).
+KIT_HAS_LIBFUZZER = echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' \
+	  | clang -x c -fsanitize=fuzzer - -o /dev/null >/dev/null 2>&1
+fuzz-kit-tools:
+	@command -v clang >/dev/null && $(KIT_HAS_LIBFUZZER) && command -v afl-fuzz >/dev/null \
+	  || (apt-get update -q && $(APT_INSTALL) clang libclang-rt-14-dev afl++) >/dev/null 2>&1 \
+	  || echo "note: apt-get install -y clang libclang-rt-14-dev afl++ failed; fuzz-kit-examples will say what is missing"
+	@rustup toolchain list 2>/dev/null | grep -q nightly || rustup toolchain install nightly --profile minimal \
+	  || echo "note: the nightly toolchain could not be installed; cargo-fuzz needs it"
+	@$(CARGO_FUZZ_INSTALL) || echo "note: cargo-fuzz could not be installed"
+
+# The fuzz kit's examples (fuzz/examples/README.md): a C decoder under clang's libFuzzer linked
+# with libhandshake_mutator.so, and a Rust decoder under cargo-fuzz with the handshake-mutator
+# crate, each with one planted bug and a differential check against the reference decoder, run
+# from the media stream's kit (corpus, dictionary) with a fixed -seed and at most KIT_RUNS inputs:
+# each must find its bug, or the target fails. Then afl-fuzz runs the C target for KIT_AFL_SECS
+# seconds with the library as its only mutator and must load it and run inputs. (Measured on 2
+# busy cores: about 20 s once built; the first cargo-fuzz build takes 3 to 4 minutes.)
+KIT_SEED ?= 1
+KIT_RUNS ?= 2000000
+KIT_AFL_SECS ?= 5
+fuzz-kit-examples: fuzz-kit-tools
+	@test -x $(HARNESS) || $(CARGO) build --quiet -p handshake-harness
+	$(CARGO) build --quiet -p handshake-mutator
+	python3 fuzz/examples/run_examples.py --harness $(HARNESS) --lib-dir $(KIT_TARGET_DIR)/debug \
+	  --work $(KIT_TARGET_DIR)/fuzz-kit-examples --seed $(KIT_SEED) --runs $(KIT_RUNS) --afl $(KIT_AFL_SECS)
+
+# The kit against plain libFuzzer on the C example: time to its bug over ten seeds each (60 s cap,
+# two runs at once), and the mutator's throughput (docs/src/benchmarks.md, "Fuzz kit"). About 20
+# minutes at worst.
+bench-fuzz-kit: mutator fuzz-kit-tools
+	$(CARGO) build --quiet -p handshake-harness
+	python3 fuzz/examples/bench_kit.py --harness $(KIT_TARGET_DIR)/debug/harness \
+	  --lib-dir $(KIT_TARGET_DIR)/release --work $(KIT_TARGET_DIR)/bench-fuzz-kit
 
 # Network fuzzing against the planted bugs of the three independent Python implementations
 # (vectors/iut/PLANTED.md, sealed): each campaign must find its bug within FUZZ_PLANTED_SECS,

@@ -3,7 +3,7 @@
 
 * c-decoder: the C decoder under clang's libFuzzer (-fsanitize=fuzzer,address), linked with
   libhandshake_mutator.so (its LLVMFuzzerCustomMutator/CustomCrossOver) and checked against
-  hh_decode. Its bug: a stack-buffer-overflow in keep_codec_hint.
+  hh_decode. Its bug: a heap-buffer-overflow in plan_stream.
 * rust-decoder: the Rust decoder under cargo-fuzz (nightly), fuzz_mutator! calling the
   handshake-mutator crate, checked against handshake_mutator::decode. Its bug: a subtraction
   overflow in plan().
@@ -34,7 +34,7 @@ C_DIR = HERE / "c-decoder"
 RUST_DIR = HERE / "rust-decoder"
 
 # What each example's planted bug looks like in its log.
-C_BUG = re.compile(r"AddressSanitizer: stack-buffer-overflow[\s\S]*keep_codec_hint")
+C_BUG = re.compile(r"AddressSanitizer: heap-buffer-overflow[\s\S]*plan_stream")
 RUST_BUG = re.compile(r"attempt to subtract with overflow")
 DIFFERENTIAL = re.compile(r"DIFFERENTIAL|differential:")
 
@@ -65,14 +65,19 @@ def make_kit(harness, work):
     return corpus, dictionary
 
 
-def build_c(lib_dir, out, cc="clang", sanitize="fuzzer,address", dlopen_reference=False):
-    """The C example's libFuzzer target. With dlopen_reference the library is loaded at run time
-    for hh_decode alone, so libFuzzer does not see its mutator (the plain baseline of the
-    benchmark)."""
+def build_c(lib_dir, out, cc="clang", sanitize="fuzzer,address", dlopen_reference=False,
+            sources=None, optimise="-O1"):
+    """The C example's libFuzzer target (or `sources` built against the library). With
+    dlopen_reference the library is loaded at run time for hh_decode alone, so libFuzzer does not
+    see its mutator (the plain baseline of the benchmark)."""
     need(cc, "apt-get install -y clang libclang-rt-14-dev")
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [cc, "-g", "-O1", f"-fsanitize={sanitize}", "-I", str(INCLUDE), "-I", str(C_DIR),
-           str(C_DIR / "ms_decoder.c"), str(C_DIR / "fuzz_ms_decoder.c"), "-o", str(out)]
+    if sources is None:
+        sources = [C_DIR / "ms_decoder.c", C_DIR / "fuzz_ms_decoder.c"]
+    cmd = [cc, "-g", optimise, "-Wall", "-Wextra", "-I", str(INCLUDE), "-I", str(C_DIR),
+           *map(str, sources), "-o", str(out)]
+    if sanitize:
+        cmd.append(f"-fsanitize={sanitize}")
     if dlopen_reference:
         cmd += [f'-DHH_DLOPEN="{lib_dir / "libhandshake_mutator.so"}"', "-ldl"]
     else:
@@ -80,7 +85,7 @@ def build_c(lib_dir, out, cc="clang", sanitize="fuzzer,address", dlopen_referenc
     try:
         run(cmd)
     except subprocess.CalledProcessError as e:
-        raise Miss(f"{cc} could not build the C example (is libFuzzer installed? "
+        raise Miss(f"{cc} could not build {out.name} (is libFuzzer installed? "
                    f"apt-get install -y libclang-rt-14-dev): {e}") from e
     return out
 

@@ -43,7 +43,9 @@ fn configured_format() -> &'static WireFormat {
 /// Runs `body`, turning a panic into `on_panic` after a line on stderr naming `export`.
 fn guarded<T>(export: &str, on_panic: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        eprintln!("handshake-mutator: {export} panicked (a bug in the mutator library); carrying on");
+        eprintln!(
+            "handshake-mutator: {export} panicked (a bug in the mutator library); carrying on"
+        );
         on_panic
     })
 }
@@ -276,21 +278,34 @@ mod tests {
         let id = c"mediastream.datagram";
         // SAFETY: every pointer is a live local of the length given.
         let written = unsafe {
-            hh_decode(id.as_ptr(), b"START".as_ptr(), 5, out.as_mut_ptr().cast(), out.len())
+            hh_decode(
+                id.as_ptr(),
+                b"START".as_ptr(),
+                5,
+                out.as_mut_ptr().cast(),
+                out.len(),
+            )
         };
         let n = usize::try_from(written).expect("a length");
         assert!(out[..n].starts_with(b"{\"ok\":"), "{:?}", &out[..n]);
         assert_eq!(out[n], 0);
         // SAFETY: as above; the id is a NUL-terminated literal.
         let unknown = unsafe {
-            hh_decode(c"no.such".as_ptr(), b"x".as_ptr(), 1, out.as_mut_ptr().cast(), out.len())
+            hh_decode(
+                c"no.such".as_ptr(),
+                b"x".as_ptr(),
+                1,
+                out.as_mut_ptr().cast(),
+                out.len(),
+            )
         };
         assert_eq!(unknown, HH_ERR_UNKNOWN_FORMAT);
         // SAFETY: a null `out_json` with `cap` 0 only asks for the size.
         let ask = unsafe { hh_decode(id.as_ptr(), b"START".as_ptr(), 5, std::ptr::null_mut(), 0) };
         assert_eq!(HH_ERR_TOO_SMALL - ask, written + 1);
         // SAFETY: null data with a non-zero length is refused before any read.
-        let null = unsafe { hh_decode(id.as_ptr(), std::ptr::null(), 3, out.as_mut_ptr().cast(), 8) };
+        let null =
+            unsafe { hh_decode(id.as_ptr(), std::ptr::null(), 3, out.as_mut_ptr().cast(), 8) };
         assert_eq!(null, HH_ERR_NULL);
     }
 

@@ -136,7 +136,13 @@ pub fn mutate_in_place(
 
 /// libFuzzer's custom cross-over shape: writes a cross-over of `a` and `b` into the front of `out`
 /// and returns its length (at most `out.len()`).
-pub fn cross_over_into(format: &WireFormat, a: &[u8], b: &[u8], out: &mut [u8], seed: u64) -> usize {
+pub fn cross_over_into(
+    format: &WireFormat,
+    a: &[u8],
+    b: &[u8],
+    out: &mut [u8],
+    seed: u64,
+) -> usize {
     let joined = handshake_formats::cross_over(format, a, b, out.len(), seed);
     copy_front(&joined, out)
 }
@@ -169,10 +175,16 @@ pub const FORMAT_ENV: &str = "HANDSHAKE_FORMAT";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatEnvError {
     /// The variable is not set.
-    #[error("{FORMAT_ENV} is not set; set it to the format your target parses, one of: {}", format_ids())]
+    #[error(
+        "{FORMAT_ENV} is not set; set it to the format your target parses, one of: {}",
+        format_ids()
+    )]
     Unset,
     /// The variable is not valid Unicode.
-    #[error("{FORMAT_ENV} is not valid Unicode; set it to one of: {}", format_ids())]
+    #[error(
+        "{FORMAT_ENV} is not valid Unicode; set it to one of: {}",
+        format_ids()
+    )]
     NotUnicode,
     /// The variable names no format.
     #[error("{FORMAT_ENV}: {0}")]
@@ -307,7 +319,13 @@ mod tests {
         for f in formats() {
             for seed in (f.seeds)() {
                 let verdict = decode(f.id, &seed.bytes)?;
-                assert_eq!(verdict.ok, !seed.is_invalid(), "{} seed {}", f.id, seed.name);
+                assert_eq!(
+                    verdict.ok,
+                    !seed.is_invalid(),
+                    "{} seed {}",
+                    f.id,
+                    seed.name
+                );
                 assert_eq!(decode_json(f, &seed.bytes), verdict_json(&verdict));
             }
         }

@@ -54,7 +54,10 @@ fn the_c_abi_works_from_c() {
     assert!(run.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains(", 0 failed"), "{stdout}");
 
-    for (value, expected) in [(None, "is not set"), (Some("mediastream"), "unknown format")] {
+    for (value, expected) in [
+        (None, "is not set"),
+        (Some("mediastream"), "unknown format"),
+    ] {
         let mut cmd = Command::new(&exe);
         cmd.arg("unconfigured").env_remove("HANDSHAKE_FORMAT");
         if let Some(v) = value {
@@ -64,7 +67,10 @@ fn the_c_abi_works_from_c() {
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
-        assert!(stderr.contains("mediastream.datagram, mediastream.tlv"), "{stderr}");
+        assert!(
+            stderr.contains("mediastream.datagram, mediastream.tlv"),
+            "{stderr}"
+        );
         assert!(run.stdout.is_empty());
     }
     std::fs::remove_dir_all(&dir).unwrap();
