@@ -7,7 +7,7 @@
 use handshake_formats::{InputUnit, WireFormat};
 use serde_json::{Map, Value};
 
-pub mod json;
+pub(crate) mod json;
 pub mod layout;
 mod media;
 mod protobuf;
