@@ -150,18 +150,11 @@ fn dictionaries_are_not_empty() {
     assert!(header.iter().any(|t| t.bytes == b"DART"));
 }
 
-fn corpus(target: &str) -> Vec<PathBuf> {
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../fuzz/corpus")
         .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "corpus {} is empty", dir.display());
-    files
+    handshake_formats::kit::read_corpus(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every format decodes every file of every Dark Tower corpus (as is, and without the first byte,
@@ -179,8 +172,7 @@ fn decoding_the_fuzz_corpora_never_panics_and_is_deterministic() {
     for (target, matching) in targets {
         let files = corpus(target);
         let mut accepted = 0;
-        for path in &files {
-            let data = std::fs::read(path).expect("corpus file");
+        for (path, data) in &files {
             for input in [&data[..], data.get(1..).unwrap_or(&[])] {
                 for f in FORMATS {
                     let first = (f.decode)(input);
