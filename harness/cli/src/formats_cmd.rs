@@ -56,13 +56,26 @@ pub enum Encoding {
 /// The `decode` command: the registry's own (the media stream's) with the format options, or one
 /// of its own when no family has one.
 pub fn decode_command(existing: Option<clap::Command>) -> clap::Command {
+    const FORMATS: &str = "With --format or --family: any family's reference decoder, one JSON \
+        verdict per input ({\"ok\", \"kind\", \"fields\", \"error\"}; `harness schema decode`); \
+        exit 0 when every input is accepted, 1 when one is refused, 2 on bad input. --stream reads \
+        one input per line on stdin, for a differential check at fuzzing speed.";
     match existing {
-        Some(c) => FormatArgs::augment_args(c),
-        None => FormatInputs::augment_args(FormatArgs::augment_args(
-            clap::Command::new("decode").about(
-                "Decode inputs with a family's reference decoder: one JSON verdict per input",
-            ),
-        )),
+        Some(c) => {
+            let about = c.get_about().cloned();
+            let long = c
+                .get_long_about()
+                .or(c.get_about())
+                .map(ToString::to_string);
+            let mut c = FormatArgs::augment_args(c);
+            if let Some(a) = about {
+                c = c.about(a);
+            }
+            c.long_about(format!("{}\n\n{FORMATS}", long.unwrap_or_default()))
+        }
+        None => FormatInputs::augment_args(FormatArgs::augment_args(clap::Command::new("decode")))
+            .about("Decode inputs with a family's reference decoder: one JSON verdict per input")
+            .long_about(FORMATS),
     }
 }
 

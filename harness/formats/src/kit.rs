@@ -90,6 +90,26 @@ fn entry(format: &WireFormat, seed: Seed) -> Entry {
     }
 }
 
+/// The inputs of a corpus folder (a fuzz kit's, or a cargo-fuzz target's): (file, bytes), by file
+/// name; an empty or missing folder is an error, so that a check over it cannot pass on nothing.
+pub fn read_corpus(dir: &std::path::Path) -> std::io::Result<Vec<(std::path::PathBuf, Vec<u8>)>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    files.retain(|p| p.is_file());
+    files.sort();
+    if files.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("corpus {} is empty", dir.display()),
+        ));
+    }
+    files
+        .into_iter()
+        .map(|p| std::fs::read(&p).map(|b| (p, b)))
+        .collect()
+}
+
 /// A content hash for file names (FNV-1a, 64 bits): stable across versions and machines.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {

@@ -279,6 +279,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::ptr_arg)] // the FieldMutator signature
     fn bump_value(b: &mut Vec<u8>, u: &mut Unstructured<'_>) -> arbitrary::Result<bool> {
         if b.len() != 2 {
             return Ok(false);

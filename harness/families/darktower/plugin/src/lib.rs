@@ -613,6 +613,8 @@ impl Family for DarkTower {
     }
     const PROBING: handshake_scenario::Probing = probe::PROBING;
     const FUZZ: handshake_scenario::FuzzHooks = netfuzz::HOOKS;
+    const FORMATS: &'static [handshake_scenario::WireFormat] =
+        handshake_darktower_wire::formats::FORMATS;
     const LEARNING: handshake_scenario::Learning = learning::LEARNING;
 }
 

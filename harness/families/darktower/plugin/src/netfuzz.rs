@@ -1,9 +1,11 @@
 //! Network fuzzing (`harness fuzz`): Dark Tower's liveness probe and what its mutator knows of the
 //! layouts (darktower.md: u32 big-endian length + protobuf on signaling, the 32-byte stream header
-//! and 46-byte frame header of v1 media, the 42-byte v2 datagram).
+//! and 46-byte frame header of v1 media, the 42-byte v2 datagram). The layouts and their one-field
+//! mutations are the wire crate's (`formats::layout`), shared with the fuzz kit's mutators.
 
+use handshake_darktower_wire::formats::layout;
 use handshake_netfuzz::arbitrary::{self, Unstructured};
-use handshake_netfuzz::layout::{self, hex_of, hex_value, leaf_mut};
+use handshake_netfuzz::layout::{hex_of, hex_value, leaf_mut};
 use serde_json::{json, Value};
 
 /// A server is alive when a fresh participant gets any answer on its new connection: a
@@ -46,37 +48,6 @@ pub fn liveness_probe(scenario: &Value) -> Option<Vec<Value>> {
     Some(probe)
 }
 
-/// v1 media stream bytes: header magic, version, stream type, codec, reserved; then the first
-/// frame's version, type, timestamp, sequence, payload length, flags (offsets from 32).
-const MEDIA_FIELDS: [(usize, usize); 11] = [
-    (0, 4),
-    (4, 1),
-    (5, 1),
-    (22, 4),
-    (26, 2),
-    (32, 1),
-    (33, 1),
-    (50, 8),
-    (58, 8),
-    (66, 4),
-    (70, 2),
-];
-
-/// The same frame fields on a stream already open, where the bytes start with a frame.
-const FRAME_FIELDS: [(usize, usize); 6] = [(0, 1), (1, 1), (18, 8), (26, 8), (34, 4), (38, 2)];
-
-/// v2 datagram: version, frame type, user id, stream id, timestamp, sequence, payload length, flags.
-const DATAGRAM_FIELDS: [(usize, usize); 8] = [
-    (0, 1),
-    (1, 1),
-    (2, 8),
-    (10, 4),
-    (14, 8),
-    (22, 8),
-    (30, 4),
-    (34, 2),
-];
-
 /// The edge values of the steps' integer fields (darktower.md's wire facts): a frame's flag bits
 /// (end of frame, discardable, a reserved one) alone and together, the frame types, stream types
 /// and versions beside the valid ones, StreamType's values.
@@ -113,20 +84,11 @@ pub fn fuzz_value(
     };
     let changed = match on.as_str() {
         // Length-prefixed protobuf messages (DT6: 0 and above 65,536 are errors).
-        "signaling" | "auth" => {
-            if bytes.len() > 4 && u.ratio(1u8, 2u8)? {
-                let mut message = bytes.split_off(4);
-                let changed = layout::mutate_protobuf(&mut message, u)?;
-                bytes.extend_from_slice(&message);
-                changed
-            } else {
-                layout::mutate_length_prefix(&mut bytes, 0, 4, true, &[65_536], u)?
-            }
-        }
-        "new_media" => layout::mutate_header_field(&mut bytes, &MEDIA_FIELDS, true, u)?,
+        "signaling" | "auth" => layout::mutate_framed_message(&mut bytes, u)?,
+        "new_media" => layout::mutate_media_stream_start(&mut bytes, u)?,
         // More bytes on a stream already open: frames from the first byte.
-        "media" => layout::mutate_header_field(&mut bytes, &FRAME_FIELDS, true, u)?,
-        "datagram" => layout::mutate_header_field(&mut bytes, &DATAGRAM_FIELDS, true, u)?,
+        "media" => layout::mutate_frame_v1_fields(&mut bytes, u)?,
+        "datagram" => layout::mutate_frame_v2_fields(&mut bytes, u)?,
         _ => false,
     };
     if changed {

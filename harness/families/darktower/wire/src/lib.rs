@@ -14,6 +14,10 @@
 //!   DT6 limits, and the prost messages of `proto/signaling.proto` and `proto/media.proto`
 //!   ([`proto`]).
 //!
+//! Behind the `formats` feature, `formats` describes these wires for fuzzers of other parsers
+//! (the fuzz kit): decoder verdicts, field mutators, dictionaries and seeds, and the field layouts
+//! the network fuzzer shares with them.
+//!
 //! Views (`StreamHeader<T>`, `Frame<T>`, `FrameV2<T>`) are smoltcp-style: `new_checked` checks the
 //! length once, after which no accessor can panic; the representations (`…Repr`) are small values
 //! with `parse`, `emit` and `buffer_len`. Every multi-byte field is big-endian (DT4); reserved
@@ -52,6 +56,9 @@ pub mod signaling;
 
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
+
+#[cfg(feature = "formats")]
+pub mod formats;
 
 /// The protobuf messages, generated at build time from `proto/*.proto` (prost-build over a
 /// descriptor set made by protox).

@@ -16,15 +16,8 @@ fn corpus(name: &str) -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../fuzz/corpus")
         .join(name);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read(p).expect("a corpus file"))
-        .collect()
+    let files = handshake_formats::kit::read_corpus(&dir).unwrap_or_else(|e| panic!("{e}"));
+    files.into_iter().map(|(_, bytes)| bytes).collect()
 }
 
 fn decodes_deterministically(format: &WireFormat, bytes: &[u8]) -> bool {

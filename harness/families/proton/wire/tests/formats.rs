@@ -132,12 +132,8 @@ fn the_decoder_agrees_with_the_stream_vectors() {
 fn corpus() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../fuzz/corpus/proton_stream_reader");
-    let files: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
-        .map(|e| std::fs::read(e.expect("entry").path()).expect("corpus file"))
-        .collect();
-    assert!(!files.is_empty(), "corpus {} is empty", dir.display());
-    files
+    let files = handshake_formats::kit::read_corpus(&dir).unwrap_or_else(|e| panic!("{e}"));
+    files.into_iter().map(|(_, bytes)| bytes).collect()
 }
 
 #[test]
