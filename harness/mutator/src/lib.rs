@@ -3,7 +3,7 @@
 //!
 //! Two faces over one list of formats (the families' `FORMATS`, concatenated in [`FAMILIES`]):
 //!
-//! * **Rust**, for cargo-fuzz targets: [`format`] by id, [`mutate`] / [`cross_over`] (structure-aware:
+//! * **Rust**, for cargo-fuzz targets: [`format()`] by id, [`mutate`] / [`cross_over`] (structure-aware:
 //!   the format's field mutator where the input parses, dictionary tokens and byte havoc where it
 //!   does not), [`mutate_in_place`] in the shape `libfuzzer_sys::fuzz_mutator!` wants, and the
 //!   reference decoder as [`decode`] / [`decode_json`] for a differential check.
@@ -14,6 +14,7 @@
 //!   environment variable [`FORMAT_ENV`] (`HANDSHAKE_FORMAT`), read once.
 //!
 //! Everything is deterministic: the same input and seed give the same mutation.
+#![warn(missing_docs)]
 
 #[cfg(feature = "c-abi")]
 #[allow(unsafe_code)]
