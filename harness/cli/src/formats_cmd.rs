@@ -250,15 +250,15 @@ pub struct FuzzKitArgs {
     /// Only these formats; repeatable.
     #[arg(long, value_name = "ID")]
     pub format: Vec<String>,
-    /// Where to write the kit: OUT/<format>/corpus/, OUT/<format>/<format>.dict, OUT/README.md
+    /// Where to write the kit: `DIR/<format>/corpus/`, `DIR/<format>/<format>.dict`, `DIR/README.md`
     /// (a format's corpus folder is emptied first).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The golden captures to take edge cases from: DIR/<family>/*.pcapng (the checkout's
+    /// The golden captures to take edge cases from: `DIR/<family>/*.pcapng` (the checkout's
     /// `pcaps`, when it is there).
     #[arg(long, value_name = "DIR", default_value = "pcaps")]
     pub captures: PathBuf,
-    /// The byte test vectors to take edge cases from: DIR/<family>/*.json (the checkout's
+    /// The byte test vectors to take edge cases from: `DIR/<family>/*.json` (the checkout's
     /// `vectors`, when it is there).
     #[arg(long, value_name = "DIR", default_value = "vectors")]
     pub vectors: PathBuf,
