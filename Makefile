@@ -326,7 +326,12 @@ demo:
 	@echo "== harness learn: the 3-way responder's state machine, then a wrong one's, diffed with it =="
 	$(HARNESS) learn --iut ref:3way --out reports/demo/learn/3way
 	-$(HARNESS) learn --iut 'ref:3way!no-syn-ack-retransmit' --diff ref:3way --out reports/demo/learn/no-syn-ack-retransmit
-	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario, learn/*/index.html)"
+	@echo
+	@echo "== harness fuzz-kit: a corpus, a dictionary and a README per wire format, for fuzzing your own parser =="
+	$(HARNESS) fuzz-kit --out reports/demo/fuzz-kit
+	@echo '0101 0000000000000000 0000000000000000 0000000000000000 01 01 0000 39623265376434312d353561302d346633632d623865362d64346332613166303965373300 0104003c000000' \
+	  | $(HARNESS) decode --format mediastream.datagram --stream
+	@echo "open reports/demo/index.html (and summary.md, junit.xml, results.json, interop/index.html, one pcapng and transcript per scenario, learn/*/index.html, fuzz-kit/README.md)"
 
 # The interop matrix on a clean link and under the lossy-handshake fault profile (index.html, matrix.md/json,
 # one pcapng per cell).
