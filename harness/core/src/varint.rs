@@ -158,7 +158,7 @@ mod tests {
     fn too_large_and_forced_lengths() {
         assert_eq!(VarInt::new(1 << 62), Err(VarIntError::TooLarge(1 << 62)));
         let mut out = Vec::new();
-        VarInt(37).encode_with_len(2, &mut out).unwrap();
+        assert_eq!(VarInt(37).encode_with_len(2, &mut out), Ok(()));
         assert_eq!(out, [0x40, 0x25]);
         assert_eq!(
             VarInt(64).encode_with_len(1, &mut out),

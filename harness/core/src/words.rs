@@ -57,6 +57,28 @@ pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a st
         .unwrap_or_default()
 }
 
+/// Splits a reference profile `BASE!MUTANT` into its base and the mutant `parse` reads (`None`
+/// without a `!`). An unknown mutant is an error naming `what` (`Proton mutant`), the closest
+/// of `names` when it looks like a slip, and all of them.
+pub fn split_mutant<'t, M>(
+    text: &'t str,
+    what: &str,
+    names: &[&str],
+    parse: impl Fn(&str) -> Option<M>,
+) -> Result<(&'t str, Option<M>), String> {
+    let Some((base, name)) = text.split_once('!') else {
+        return Ok((text, None));
+    };
+    match parse(name) {
+        Some(mutant) => Ok((base, Some(mutant))),
+        None => Err(format!(
+            "unknown {what} `{name}`{}: expected one of {}",
+            did_you_mean(name, names.iter().copied()),
+            names.join(", ")
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,27 +106,5 @@ mod tests {
             " (did you mean `optimistic_start`?)"
         );
         assert_eq!(did_you_mean("zzz", ["optimistic_start"]), "");
-    }
-}
-
-/// Splits a reference profile `BASE!MUTANT` into its base and the mutant `parse` reads (`None`
-/// without a `!`). An unknown mutant is an error naming `what` (`Proton mutant`), the closest
-/// of `names` when it looks like a slip, and all of them.
-pub fn split_mutant<'t, M>(
-    text: &'t str,
-    what: &str,
-    names: &[&str],
-    parse: impl Fn(&str) -> Option<M>,
-) -> Result<(&'t str, Option<M>), String> {
-    let Some((base, name)) = text.split_once('!') else {
-        return Ok((text, None));
-    };
-    match parse(name) {
-        Some(mutant) => Ok((base, Some(mutant))),
-        None => Err(format!(
-            "unknown {what} `{name}`{}: expected one of {}",
-            did_you_mean(name, names.iter().copied()),
-            names.join(", ")
-        )),
     }
 }
