@@ -142,12 +142,14 @@ pub fn readme(formats: &[&WireFormat], counts: &[(usize, usize)], sources: &str)
         let id = f.id;
         out.push_str(&format!(
             "\n## `{id}`\n\n\
-             libFuzzer (your target linked with `-fsanitize=fuzzer` and `-lhandshake_mutator`):\n\n\
-             ```sh\nHANDSHAKE_FORMAT={id} ./your_fuzzer -dict={id}/{id}.dict {id}/corpus\n```\n\n\
+             libFuzzer (your target linked with `-fsanitize=fuzzer` and `-lhandshake_mutator`; new \
+             inputs go to the first folder, the kit's stays as it is):\n\n\
+             ```sh\nmkdir -p corpus-{id}\nHANDSHAKE_FORMAT={id} ./your_fuzzer -dict={id}/{id}.dict corpus-{id} {id}/corpus\n```\n\n\
              AFL++:\n\n\
              ```sh\nHANDSHAKE_FORMAT={id} AFL_CUSTOM_MUTATOR_LIBRARY=/path/to/libhandshake_mutator.so \\\n  afl-fuzz -i {id}/corpus -o findings -x {id}/{id}.dict -- ./your_afl_target @@\n```\n\n\
-             cargo-fuzz (`handshake-mutator` in `fuzz/Cargo.toml`, `libfuzzer_sys::fuzz_mutator!` calling `handshake_mutator::mutate`):\n\n\
-             ```sh\nHANDSHAKE_FORMAT={id} cargo fuzz run your_target {id}/corpus -- -dict={id}/{id}.dict\n```\n\n\
+             cargo-fuzz (`handshake-mutator` in `fuzz/Cargo.toml`; `fuzz_mutator!` calling \
+             `handshake_mutator::mutate_in_place(handshake_mutator::format(\"{id}\")…)`):\n\n\
+             ```sh\nmkdir -p corpus-{id}\ncargo fuzz run your_target corpus-{id} {id}/corpus -- -dict={id}/{id}.dict\n```\n\n\
              The reference's verdicts, one JSON line per hex line:\n\n\
              ```sh\nharness decode --format {id} --stream < inputs.hex\n```\n"
         ));
