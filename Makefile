@@ -280,7 +280,12 @@ library:
 # binary installs from the packaged crates into an empty directory and runs the quick start there
 # (what `cargo install handshake-harness` does once the owners publish: `cargo publish
 # --workspace`). Some ten minutes on two cores: its own target, named in the README.
+# `cargo package --workspace` unpacks the workspace's own crates from a temporary registry into
+# CARGO_HOME/registry/src/-HASH/ and reuses a copy unpacked before: one from an earlier run (the
+# same 0.1.0, older code) would be built instead of this one, so those copies go first.
+CARGO_HOME_DIR = $(or $(CARGO_HOME),$(HOME)/.cargo)
 package:
+	rm -rf $(CARGO_HOME_DIR)/registry/src/-*/handshake-*
 	$(CARGO) package --workspace --quiet
 	.ci/install-from-crate.sh
 
