@@ -281,13 +281,15 @@ library:
 # (what `cargo install handshake-harness` does once the owners publish: `cargo publish
 # --workspace`). Some ten minutes on two cores: its own target, named in the README.
 # `cargo package --workspace` unpacks the workspace's own crates from a temporary registry into
-# CARGO_HOME/registry/src/-HASH/ and reuses a copy unpacked before: one from an earlier run (the
-# same 0.1.0, older code) would be built instead of this one, so those copies go first.
+# CARGO_HOME/registry/src/-HASH/ and builds them as registry crates, whose builds it never
+# rebuilds for a change of code (the same 0.1.0): copies and builds left by an earlier run would be
+# verified instead of this one's. Both go first: the verification builds in its own target dir.
 CARGO_HOME_DIR = $(or $(CARGO_HOME),$(HOME)/.cargo)
+PACKAGE_TARGET = $(or $(CARGO_TARGET_DIR),target)/package-verify
 package:
-	rm -rf $(CARGO_HOME_DIR)/registry/src/-*/handshake-*
-	$(CARGO) package --workspace --quiet
-	.ci/install-from-crate.sh
+	rm -rf $(CARGO_HOME_DIR)/registry/src/-*/handshake-* $(PACKAGE_TARGET)
+	CARGO_TARGET_DIR=$(PACKAGE_TARGET) $(CARGO) package --workspace --quiet
+	PACKAGED=$(PACKAGE_TARGET)/package .ci/install-from-crate.sh
 
 # Main job on built-in defaults: check the byte vectors, then run the whole scenario library against
 # every reference profile (each with its expectations file) and write reports/demo/.

@@ -11,12 +11,13 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/crates" "$work/root" "$work/empty"
 patches="$work/patches.toml"
 echo '[patch.crates-io]' >"$patches"
-for crate in target/package/handshake-*-"$version".crate; do
+packaged="${PACKAGED:-target/package}"
+for crate in "$packaged"/handshake-*-"$version".crate; do
     tar -xzf "$crate" -C "$work/crates"
     name=$(basename "$crate" .crate)
     echo "${name%-"$version"} = { path = \"$work/crates/$name\" }" >>"$patches"
 done
-[ -d "$work/crates/handshake-harness-$version" ] || { echo "no handshake-harness-$version.crate under target/package (run cargo package --workspace)" >&2; exit 2; }
+[ -d "$work/crates/handshake-harness-$version" ] || { echo "no handshake-harness-$version.crate under $packaged (run cargo package --workspace)" >&2; exit 2; }
 # The debug profile: this checks what is in the crates, not the release build's speed.
 CARGO_TARGET_DIR="${PACKAGE_TARGET_DIR:-target/package-install}" \
     cargo install --quiet --debug --config "$patches" \
