@@ -157,7 +157,7 @@ pub fn run_decode(families: Families, matches: &ArgMatches, out: &mut dyn Write)
         .unwrap_or_default();
     let mut inputs = Vec::new();
     for hex in strings("hex") {
-        match parse_hex(&hex) {
+        match handshake_netfuzz::layout::hex_bytes(&hex) {
             Some(b) => inputs.push(b),
             None => {
                 eprintln!("error: --hex {hex}: not hex");
@@ -193,16 +193,6 @@ pub fn run_decode(families: Families, matches: &ArgMatches, out: &mut dyn Write)
     }
 }
 
-/// Hex digits, whitespace between them ignored.
-fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .map(|b| (b as char).to_digit(16).map(|d| d as u8))
-        .collect::<Option<_>>()?;
-    (digits.len() % 2 == 0).then(|| digits.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect())
-}
-
 /// The streaming decoder: one verdict line per input line; returns how many lines were not in
 /// `encoding` (each got a verdict saying so).
 pub fn stream(
@@ -217,7 +207,7 @@ pub fn stream(
         let line = line?;
         let line = line.trim_end_matches('\r');
         let bytes = match encoding {
-            Encoding::Hex => parse_hex(line),
+            Encoding::Hex => handshake_netfuzz::layout::hex_bytes(line),
             Encoding::Base64 => base64::engine::general_purpose::STANDARD
                 .decode(line.trim())
                 .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(line.trim()))

@@ -23,7 +23,7 @@ pub fn leaf_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> 
 
 /// The bytes `s` spells in hex, whitespace between digits allowed (the library spells fields
 /// apart, `"0200 0100000000000000 …"`, as the scenario format accepts); `None`: not hex.
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+pub fn hex_bytes(s: &str) -> Option<Vec<u8>> {
     let digits = s
         .bytes()
         .filter(|b| !b.is_ascii_whitespace())

@@ -84,12 +84,7 @@ fn visit(v: &Value, found: &mut dyn FnMut(&str, Vec<u8>)) {
                     },
                     _ => None,
                 };
-                match hex.and_then(|(k, s)| {
-                    Some((
-                        k,
-                        handshake_netfuzz::layout::hex_of(&Value::from(s.as_str()))?,
-                    ))
-                }) {
+                match hex.and_then(|(k, s)| Some((k, handshake_netfuzz::layout::hex_bytes(s)?))) {
                     Some((k, bytes)) => found(k, bytes),
                     None => visit(child, found),
                 }
